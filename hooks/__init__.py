@@ -1,0 +1,1 @@
+"""Git hook handlers and their installer; thin, they return exit codes (no click)."""

@@ -1,0 +1,48 @@
+"""Content-defined chunking (FastCDC 2020 through the compiled pyfastcdc); deterministic, no I/O of its own.
+
+The parameters are part of the store format: two stores with different parameters still interoperate
+(ids are content hashes), they just deduplicate less against each other. They are recorded in the store's
+config so a store keeps its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from pyfastcdc import FastCDC
+
+KIB = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkerParams:
+    """FastCDC bounds. pyfastcdc's mean chunk is about ``avg + min`` (cut-point skipping)."""
+
+    min_size: int = 16 * KIB
+    avg_size: int = 64 * KIB
+    max_size: int = 256 * KIB
+
+    def as_dict(self) -> dict[str, int]:
+        return {"min_size": self.min_size, "avg_size": self.avg_size, "max_size": self.max_size}
+
+
+DEFAULT_PARAMS = ChunkerParams()
+
+
+class Chunker:
+    """Split streams into content-defined chunks. Not thread-safe: one per thread."""
+
+    def __init__(self, params: ChunkerParams = DEFAULT_PARAMS) -> None:
+        self.params = params
+        self._cdc = FastCDC(params.avg_size, min_size=params.min_size, max_size=params.max_size)
+
+    def chunks(self, stream: BinaryIO) -> Iterator[memoryview]:
+        """Yield each chunk's bytes; a view is valid only until the next one is produced."""
+        for chunk in self._cdc.cut_stream(stream):
+            yield chunk.data
+
+    def split(self, data: bytes) -> list[bytes]:
+        """Split an in-memory buffer (tests, small inputs)."""
+        return [bytes(c.data) for c in self._cdc.cut_buf(data)]

@@ -1,0 +1,148 @@
+"""The one exception hierarchy of art: every layer raises a subclass of ArtError.
+
+Each class owns its exit code; only ``commands/_errors.py`` turns an error into output and an exit status.
+"""
+
+from __future__ import annotations
+
+
+class ArtError(Exception):
+    """Root of every error art raises on purpose.
+
+    Args:
+        message: lowercase, no trailing period; names the object or path concerned.
+        hint: what the user can do about it, or None.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        assert message, "ArtError needs a message"
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotARepoError(ArtError):
+    exit_code = 10
+
+
+class RepoLockedError(ArtError):
+    exit_code = 11
+
+
+class ConfigError(ArtError):
+    pass
+
+
+class UsageError(ArtError):
+    """Bad arguments detected by the library (the CLI maps these to exit 2 like click's own)."""
+
+    exit_code = 2
+
+
+class ObjectError(ArtError):
+    def __init__(self, oid: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.oid = oid
+
+
+class ObjectNotFoundError(ObjectError, LookupError):
+    def __init__(self, oid: str, kind: str = "object", *, hint: str | None = None) -> None:
+        super().__init__(oid, f"{kind} {oid[:10]} is not in the store",
+                         hint=hint or "run 'art fetch' (or 'art pull') to download missing objects")
+        self.kind = kind
+
+
+class CorruptObjectError(ObjectError):
+    exit_code = 3
+
+    def __init__(self, oid: str, reason: str, *, hint: str | None = None) -> None:
+        super().__init__(oid, f"object {oid[:10]} is corrupt: {reason}",
+                         hint=hint or "run 'art fsck' to list damaged objects; fetch them again from a remote")
+        self.reason = reason
+
+
+class WrongKindError(ObjectError):
+    def __init__(self, oid: str, expected: str, actual: str) -> None:
+        super().__init__(oid, f"object {oid[:10]} is a {actual}, not a {expected}")
+        self.expected = expected
+        self.actual = actual
+
+
+class FormatError(ArtError):
+    """A stored or written file does not follow its format (pointer, pack, index, lock)."""
+
+    exit_code = 3
+
+
+class RemoteError(ArtError):
+    exit_code = 12
+
+    def __init__(self, message: str, *, remote: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.remote = remote
+
+
+class RemoteNotConfiguredError(RemoteError):
+    exit_code = 1
+
+
+class BackendMissingError(RemoteError):
+    exit_code = 1
+
+
+class StoreIOError(RemoteError):
+    pass
+
+
+class TransferError(RemoteError):
+    def __init__(self, message: str, *, failed: list[str] | None = None, remote: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, remote=remote, hint=hint)
+        self.failed = failed or []
+
+
+class WorkspaceError(ArtError):
+    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+
+
+class UnsafePathError(WorkspaceError):
+    pass
+
+
+class WouldOverwriteError(WorkspaceError):
+    pass
+
+
+class PathNotTrackedError(WorkspaceError):
+    pass
+
+
+class GitError(ArtError):
+    pass
+
+
+class IntegrityError(ArtError):
+    """``art fsck`` (or a check) found problems; carries them as data."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, problems: list | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems or []
+
+
+class StaleError(ArtError):
+    """Something is out of date (``art status --check``, the pre-commit hook)."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, items: list | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.items = items or []

@@ -1,0 +1,53 @@
+"""blake3 lives here only: plain hashes for content, derive-key hashes for structured objects."""
+
+from __future__ import annotations
+
+import blake3
+
+from .oid import Oid
+
+# Context strings for structured objects (blake3 derive-key mode). A tree's id can never collide with a
+# chunk or file id of the same bytes, and a format change gets a new context.
+CONTEXTS = {
+    "tree": "art 2026-11 tree v1",
+    "run": "art 2026-11 run v1",
+}
+
+# Inputs above this size are hashed with blake3's own threads (both cores).
+_THREADED_MIN = 1 << 20
+
+
+def hash_bytes(data: bytes | memoryview) -> Oid:
+    """Return the id of raw content (a chunk, or a whole file): the same as ``b3sum``."""
+    return Oid(blake3.blake3(data).hexdigest())
+
+
+def hash_object(kind: str, payload: bytes) -> Oid:
+    """Return the id of a structured object's canonical encoding (derive-key mode, one context per kind)."""
+    return Oid(blake3.blake3(payload, derive_key_context=CONTEXTS[kind]).hexdigest())
+
+
+class ContentHasher:
+    """Incremental hash of a whole file, fed chunk by chunk; ``oid()`` equals ``b3sum`` of the file."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, *, threaded: bool = False) -> None:
+        self._h = blake3.blake3(max_threads=blake3.blake3.AUTO if threaded else 1)
+
+    def update(self, data: bytes | memoryview) -> None:
+        self._h.update(data)
+
+    def oid(self) -> Oid:
+        return Oid(self._h.hexdigest())
+
+
+def hash_file(path: str, *, bufsize: int = 1 << 22) -> Oid:
+    """Hash a file's content in a streaming pass."""
+    h = ContentHasher(threaded=True)
+    buf = bytearray(bufsize)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            h.update(view[:n])
+    return h.oid()

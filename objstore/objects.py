@@ -1,0 +1,131 @@
+"""Object kinds and their payloads: chunks, file manifests and trees (runs live in lineage.py).
+
+Formats (docs/formats.md):
+  file manifest  ["file", 1, size, [[chunk digest (32 bytes), length], ...]]   id = blake3(file content)
+  tree           ["tree", 1, [[name, kind, executable, digest, size], ...]]    id = derive-key blake3
+A file that is a single chunk has no manifest: its id is the chunk's id, and the chunk is the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from . import codec
+from .errors import FormatError
+from .hashing import hash_object
+from .oid import Oid
+
+
+class Kind(IntEnum):
+    """Object kind tags as stored in pack indexes."""
+
+    CHUNK = 0
+    FILE = 1
+    TREE = 2
+    RUN = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+ENTRY_KINDS = ("file", "dir", "symlink")
+
+
+@dataclass(frozen=True, slots=True)
+class FileManifest:
+    """A file as an ordered list of (chunk id, length); ``oid`` is the hash of the whole content."""
+
+    oid: Oid
+    size: int
+    chunks: tuple[tuple[Oid, int], ...]
+
+    def to_bytes(self) -> bytes:
+        return codec.encode(["file", 1, self.size, [[c.digest, n] for c, n in self.chunks]])
+
+    @classmethod
+    def from_bytes(cls, oid: Oid, data: bytes) -> FileManifest:
+        """Decode a manifest stored under ``oid`` and check its structure.
+
+        Raises:
+            FormatError: when the payload is not a well-formed manifest.
+        """
+        value = codec.decode(data, what=f"file manifest {oid[:10]}")
+        try:
+            tag, version, size, chunks = value
+            parsed = tuple((Oid.from_digest(d), int(n)) for d, n in chunks)
+        except (TypeError, ValueError) as exc:
+            raise FormatError(f"file manifest {oid[:10]} is malformed") from exc
+        if tag != "file" or version != 1 or sum(n for _, n in parsed) != size:
+            raise FormatError(f"file manifest {oid[:10]} is malformed")
+        return cls(oid, size, parsed)
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEntry:
+    """One name in a directory. ``oid`` names a file, a tree, or (symlink) the link target's bytes."""
+
+    name: str
+    kind: str
+    oid: Oid
+    size: int
+    executable: bool = False
+    target: str | None = None
+
+    def encoded(self) -> list:
+        extra = self.target if self.kind == "symlink" else self.executable
+        return [self.name, self.kind, extra, self.oid.digest, self.size]
+
+
+@dataclass(frozen=True, slots=True)
+class Tree:
+    """A directory: entries sorted by name. Its id is a derive-key hash of the canonical encoding."""
+
+    entries: tuple[TreeEntry, ...]
+    _oid: list = field(default_factory=list, compare=False, repr=False)
+
+    @classmethod
+    def build(cls, entries: list[TreeEntry]) -> Tree:
+        return cls(tuple(sorted(entries, key=lambda e: e.name.encode())))
+
+    def to_bytes(self) -> bytes:
+        return codec.encode(["tree", 1, [e.encoded() for e in self.entries]])
+
+    @property
+    def oid(self) -> Oid:
+        if not self._oid:
+            self._oid.append(hash_object("tree", self.to_bytes()))
+        return self._oid[0]
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+    @classmethod
+    def from_bytes(cls, oid: Oid, data: bytes) -> Tree:
+        """Decode a tree and check it (sorted unique names, known kinds, id matches).
+
+        Raises:
+            FormatError: when the payload is malformed or does not hash to ``oid``.
+        """
+        value = codec.decode(data, what=f"tree {oid[:10]}")
+        try:
+            tag, version, raw = value
+            entries = tuple(_entry(*e) for e in raw)
+        except (TypeError, ValueError) as exc:
+            raise FormatError(f"tree {oid[:10]} is malformed") from exc
+        names = [e.name.encode() for e in entries]
+        if tag != "tree" or version != 1 or names != sorted(set(names)):
+            raise FormatError(f"tree {oid[:10]} is malformed")
+        if hash_object("tree", data) != oid:
+            raise FormatError(f"tree {oid[:10]} does not match its id")
+        return cls(entries, [oid])
+
+
+def _entry(name: str, kind: str, extra: object, digest: bytes, size: int) -> TreeEntry:
+    if kind not in ENTRY_KINDS or not isinstance(name, str) or not isinstance(size, int) or len(digest) != 32:
+        raise ValueError("bad tree entry")
+    if kind == "symlink":
+        return TreeEntry(name, kind, Oid.from_digest(digest), size, target=str(extra))
+    return TreeEntry(name, kind, Oid.from_digest(digest), size, executable=bool(extra))

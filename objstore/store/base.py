@@ -1,0 +1,114 @@
+"""The abstract object store: a small core (has / get / writer / iterate) and everything derived from it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ..errors import ObjectNotFoundError
+from ..objects import FileManifest, Kind, Tree
+from ..oid import Oid
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedObject:
+    """One object as a store's index knows it."""
+
+    oid: Oid
+    kind: Kind
+    raw_length: int
+    pack: str
+
+
+class StoreWriter(ABC):
+    """A batch of writes that becomes visible atomically when the writer is committed (a sealed pack)."""
+
+    @abstractmethod
+    def put(self, oid: Oid, kind: Kind, data: bytes) -> bool:
+        """Store ``data`` under (oid, kind) unless present; return True when it was new."""
+
+    @abstractmethod
+    def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
+        """Store an already-compressed payload (as produced by ``Compressor.pack``)."""
+
+    @abstractmethod
+    def has(self, oid: Oid, kind: Kind) -> bool:
+        """True when the object is in the store or pending in this writer."""
+
+    @abstractmethod
+    def commit(self) -> None:
+        """Seal what is pending; afterwards every put object is readable."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Drop what is pending; nothing of it becomes visible."""
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+class ObjectStore(ABC):
+    """Objects addressed by (oid, kind). Subclasses supply five methods; the rest is derived here."""
+
+    @abstractmethod
+    def has(self, oid: Oid, kind: Kind) -> bool:
+        """True when the object is stored."""
+
+    @abstractmethod
+    def get(self, oid: Oid, kind: Kind) -> bytes:
+        """Return the object's uncompressed bytes.
+
+        Raises:
+            ObjectNotFoundError: when it is not stored.
+        """
+
+    @abstractmethod
+    def writer(self) -> StoreWriter:
+        """Open a batch of writes."""
+
+    @abstractmethod
+    def iter_objects(self) -> Iterator[IndexedObject]:
+        """Yield every object the index knows."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release files and connections."""
+
+    def missing(self, keys: Iterable[tuple[Oid, Kind]]) -> list[tuple[Oid, Kind]]:
+        """Return the keys that are not stored, in order."""
+        return [k for k in keys if not self.has(*k)]
+
+    def has_file(self, oid: Oid) -> bool:
+        return self.has(oid, Kind.FILE) or self.has(oid, Kind.CHUNK)
+
+    def file_chunks(self, oid: Oid, size: int) -> tuple[tuple[Oid, int], ...]:
+        """Return a file's chunk list: its manifest's, or the file itself when it is a single chunk.
+
+        Raises:
+            ObjectNotFoundError: when neither a manifest nor a chunk with that id is stored.
+        """
+        if self.has(oid, Kind.FILE):
+            return FileManifest.from_bytes(oid, self.get(oid, Kind.FILE)).chunks
+        if self.has(oid, Kind.CHUNK):
+            return ((oid, size),)
+        raise ObjectNotFoundError(oid, "file")
+
+    def get_tree(self, oid: Oid) -> Tree:
+        return Tree.from_bytes(oid, self.get(oid, Kind.TREE))
+
+    def iter_file(self, oid: Oid, size: int) -> Iterator[bytes]:
+        """Yield a file's content chunk by chunk (unverified; callers hash what they write)."""
+        for chunk_oid, _ in self.file_chunks(oid, size):
+            yield self.get(chunk_oid, Kind.CHUNK)
+
+    def __enter__(self) -> ObjectStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

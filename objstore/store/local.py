@@ -1,0 +1,291 @@
+"""The local store: sealed packs on disk plus a sqlite index (oid, kind) -> (pack, offset, length).
+
+The sqlite index is a cache of the packs' own trailers: lookups are B-tree seeks, opening loads nothing,
+and ``reindex()`` rebuilds it from the packs. Packs are written to ``tmp/``, sealed, renamed into
+``packs/xx/``, and only then indexed, so a crash leaves at worst an unindexed pack (found by reindex),
+never an index row without its bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+import threading
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..chunking import DEFAULT_PARAMS, ChunkerParams
+from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError, StoreIOError
+from ..objects import Kind
+from ..oid import Oid
+from .base import IndexedObject, ObjectStore, StoreWriter
+from .pack import Compressor, PackEntry, PackWriter, fsync_dir, read_trailer, unpack_payload
+
+PACK_TARGET = 64 << 20
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS packs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (
+    oid BLOB NOT NULL, kind INTEGER NOT NULL, pack INTEGER NOT NULL, codec INTEGER NOT NULL,
+    offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
+    PRIMARY KEY (oid, kind)) WITHOUT ROWID;
+"""
+
+
+class LocalStore(ObjectStore):
+    """A store in a directory: ``packs/``, ``index.db``, ``tmp/``, ``config``.
+
+    Args:
+        root: the store directory (created when missing).
+        fsync: flush packs to disk before they are indexed (power-loss safety; a killed process is safe
+            either way, since the page cache survives it).
+        params: chunker parameters recorded for a new store.
+    """
+
+    def __init__(self, root: str | os.PathLike, *, fsync: bool = False,
+                 params: ChunkerParams = DEFAULT_PARAMS) -> None:
+        self.root = Path(root)
+        self.fsync = fsync
+        self.params = params
+        self.compressor = Compressor()
+        self._fds: dict[int, int] = {}
+        self._names: dict[int, str] = {}
+        self._lock = threading.Lock()
+        try:
+            (self.root / "packs").mkdir(parents=True, exist_ok=True)
+            (self.root / "tmp").mkdir(exist_ok=True)
+            self._db = sqlite3.connect(self.root / "index.db", check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.executescript(_SCHEMA)
+            self.params = self._load_params(params)
+        except (OSError, sqlite3.Error, tomllib.TOMLDecodeError, KeyError) as exc:
+            raise StoreIOError(f"cannot open the store at {self.root}: {exc}") from exc
+
+    def _load_params(self, params: ChunkerParams) -> ChunkerParams:
+        """Read the store's format file, or write it for a new store (chunker parameters are format)."""
+        path = self.root / "config"
+        if not path.exists():
+            text = (f"# art store format; do not edit\nformat = 1\ncompression = \"zstd\"\n"
+                    f"min_size = {params.min_size}\navg_size = {params.avg_size}\nmax_size = {params.max_size}\n")
+            tmp = self.root / "tmp" / "config.tmp"
+            tmp.write_text(text)
+            os.replace(tmp, path)
+            return params
+        data = tomllib.loads(path.read_text())
+        if data.get("format") != 1:
+            raise FormatError(f"store {self.root} has format {data.get('format')}, this art reads format 1",
+                              hint="upgrade art")
+        return ChunkerParams(data["min_size"], data["avg_size"], data["max_size"])
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def _row(self, oid: Oid, kind: Kind) -> tuple | None:
+        with self._lock:
+            return self._db.execute(
+                "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
+                (bytes.fromhex(oid), int(kind))).fetchone()
+
+    def has(self, oid: Oid, kind: Kind) -> bool:
+        return self._row(oid, kind) is not None
+
+    def get(self, oid: Oid, kind: Kind) -> bytes:
+        row = self._row(oid, kind)
+        if row is None:
+            raise ObjectNotFoundError(oid, Kind(kind).label)
+        pack, codec, offset, length, raw_length = row
+        data = self._pread(pack, offset, length)
+        if len(data) != length:
+            raise CorruptObjectError(oid, f"pack {self.pack_name(pack)[:10]} is truncated")
+        try:
+            return unpack_payload(codec, data, raw_length)
+        except FormatError as exc:
+            raise CorruptObjectError(oid, str(exc)) from exc
+
+    def _pread(self, pack: int, offset: int, length: int) -> bytes:
+        fd = self._fds.get(pack)
+        if fd is None:
+            path = self.pack_path(self.pack_name(pack))
+            try:
+                fd = self._fds[pack] = os.open(path, os.O_RDONLY)
+            except FileNotFoundError as exc:
+                raise StoreIOError(f"pack {path.name} is missing from the store",
+                                   hint="run 'art fsck' and fetch the lost objects again") from exc
+        return os.pread(fd, length, offset)
+
+    def pack_name(self, pack: int) -> str:
+        name = self._names.get(pack)
+        if name is None:
+            with self._lock:
+                row = self._db.execute("SELECT name FROM packs WHERE id=?", (pack,)).fetchone()
+            name = self._names[pack] = row[0]
+        return name
+
+    def pack_path(self, name: str) -> Path:
+        return self.root / "packs" / name[:2] / f"{name}.pack"
+
+    def iter_objects(self) -> Iterator[IndexedObject]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT o.oid, o.kind, o.raw_length, p.name FROM objects o JOIN packs p ON p.id = o.pack"
+            ).fetchall()
+        for oid, kind, raw, pack in rows:
+            yield IndexedObject(Oid(oid.hex()), Kind(kind), raw, pack)
+
+    def stats(self) -> dict[str, int]:
+        """Counts and sizes: objects, packs, bytes on disk, bytes before compression."""
+        with self._lock:
+            objects, raw, stored = self._db.execute(
+                "SELECT count(*), coalesce(sum(raw_length),0), coalesce(sum(length),0) FROM objects").fetchone()
+            packs, size = self._db.execute("SELECT count(*), coalesce(sum(size),0) FROM packs").fetchone()
+        return {"objects": objects, "packs": packs, "pack_bytes": size, "raw_bytes": raw, "stored_bytes": stored}
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def writer(self) -> LocalWriter:
+        return LocalWriter(self)
+
+    def _index_pack(self, name: str, size: int, entries: list[PackEntry]) -> None:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = db.execute("INSERT OR IGNORE INTO packs(name, size) VALUES (?, ?)", (name, size))
+                pack = cur.lastrowid if cur.rowcount else db.execute(
+                    "SELECT id FROM packs WHERE name=?", (name,)).fetchone()[0]
+                db.executemany(
+                    "INSERT OR IGNORE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(bytes.fromhex(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length)
+                     for e in entries])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def pack_names(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT name FROM packs")}
+
+    def pack_files(self) -> dict[str, Path]:
+        """Every sealed pack file on disk, by name."""
+        out: dict[str, Path] = {}
+        for sub in (self.root / "packs").iterdir():
+            for p in sub.glob("*.pack"):
+                out[p.stem] = p
+        return out
+
+    def reindex(self) -> list[str]:
+        """Index packs present on disk but missing from the index (after a crash); return their names.
+
+        Raises:
+            FormatError: never; unreadable packs are skipped and left to ``fsck``.
+        """
+        known = self.pack_names()
+        added = []
+        for name, path in self.pack_files().items():
+            if name in known:
+                continue
+            try:
+                with open(path, "rb") as f:
+                    entries = read_trailer(f, path.stat().st_size)
+            except (OSError, FormatError):
+                continue
+            self._index_pack(name, path.stat().st_size, entries)
+            added.append(name)
+        return added
+
+    def drop_packs(self, names: list[str]) -> None:
+        """Remove packs from the index and disk (gc, after their live objects were rewritten)."""
+        with self._lock:
+            for name in names:
+                row = self._db.execute("SELECT id FROM packs WHERE name=?", (name,)).fetchone()
+                if row:
+                    self._db.execute("DELETE FROM objects WHERE pack=?", (row[0],))
+                    self._db.execute("DELETE FROM packs WHERE id=?", (row[0],))
+                    fd = self._fds.pop(row[0], None)
+                    if fd is not None:
+                        os.close(fd)
+                    self._names.pop(row[0], None)
+        for name in names:
+            try:
+                self.pack_path(name).unlink()
+            except FileNotFoundError:
+                pass
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        self._db.close()
+
+
+class LocalWriter(StoreWriter):
+    """Writes objects into a temporary pack; ``commit`` seals, renames and indexes it."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self.store = store
+        self._pending: set[tuple[str, int]] = set()
+        self._file = None
+        self._pack: PackWriter | None = None
+        self.new_objects = 0
+        self.new_bytes = 0
+
+    def has(self, oid: Oid, kind: Kind) -> bool:
+        return (oid, int(kind)) in self._pending or self.store.has(oid, kind)
+
+    def put(self, oid: Oid, kind: Kind, data: bytes) -> bool:
+        if self.has(oid, kind):
+            return False
+        codec, stored = self.store.compressor.pack(data)
+        return self.put_stored(oid, kind, codec, stored, len(data))
+
+    def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
+        if self.has(oid, kind):
+            return False
+        if self._pack is None:
+            self._open()
+        self._pack.add(oid, int(kind), codec, stored, raw_length)
+        self._pending.add((oid, int(kind)))
+        self.new_objects += 1
+        self.new_bytes += len(stored)
+        if self._pack.size >= PACK_TARGET:
+            self._seal()
+        return True
+
+    def _open(self) -> None:
+        fd, tmp = tempfile.mkstemp(prefix="pack-", suffix=".tmp", dir=self.store.root / "tmp")
+        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        self._tmp = tmp
+        self._pack = PackWriter(self._file)
+
+    def _seal(self) -> None:
+        pack, f = self._pack, self._file
+        name = pack.seal()
+        f.flush()
+        if self.store.fsync:
+            os.fsync(f.fileno())
+        f.close()
+        final = self.store.pack_path(name)
+        final.parent.mkdir(exist_ok=True)
+        os.replace(self._tmp, final)
+        if self.store.fsync:
+            fsync_dir(str(final.parent))
+        self.store._index_pack(name, pack.size, pack.entries)
+        self._pack = self._file = None
+        self._pending.clear()
+
+    def commit(self) -> None:
+        if self._pack is not None:
+            self._seal()
+
+    def abort(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            try:
+                os.unlink(self._tmp)
+            except FileNotFoundError:
+                pass
+        self._pack = self._file = None
+        self._pending.clear()

@@ -1,0 +1,34 @@
+"""Data builders for tests: deterministic CSV-like text and incompressible bytes of a given size."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+
+def csv_bytes(size: int, seed: int = 0) -> bytes:
+    """Deterministic CSV rows totalling at least ``size`` bytes (then cut to ``size``)."""
+    r = random.Random(seed)
+    rows, total = ["id,user,value,score,category\n"], 0
+    i = 0
+    while total < size:
+        row = f"{i},user{r.randrange(100000)},{r.random():.6f},{r.randrange(1000)},cat{r.randrange(20)}\n"
+        rows.append(row)
+        total += len(row)
+        i += 1
+    return "".join(rows).encode()[:size]
+
+
+def random_bytes(size: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def write_random_file(path: Path, size: int, seed: int = 0, block: int = 1 << 24) -> None:
+    """Write ``size`` incompressible bytes without holding them in memory."""
+    r = random.Random(seed)
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(block, left)
+            f.write(r.randbytes(n))
+            left -= n

@@ -1,0 +1,82 @@
+"""Shared fixtures: isolated git identity, fresh repositories, an in-process CLI runner, data builders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+pytest_plugins = ["tests.bucket_fixtures"]
+
+GIT_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Art Tester", "GIT_AUTHOR_EMAIL": "tester@example.com",
+    "GIT_COMMITTER_NAME": "Art Tester", "GIT_COMMITTER_EMAIL": "tester@example.com",
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for k, v in GIT_ENV.items():
+        monkeypatch.setenv(k, v)
+    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[user]\n\tname = Art Tester\n"
+                                     "\temail = tester@example.com\n")
+
+
+def git(cwd: Path, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=cwd, check=check, capture_output=True, text=True, **kw)
+
+
+class Workspace:
+    """A git + art repository in a temp dir, with helpers to write files and run the CLI in process."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def gen(self, spec: dict, base: Path | None = None) -> None:
+        base = base or self.root
+        for name, content in spec.items():
+            p = base / name
+            if isinstance(content, dict):
+                p.mkdir(parents=True, exist_ok=True)
+                self.gen(content, p)
+            else:
+                p.parent.mkdir(parents=True, exist_ok=True)
+                p.write_bytes(content if isinstance(content, bytes) else content.encode())
+
+    def art(self, *args: str, code: int | None = 0):
+        cwd = os.getcwd()
+        os.chdir(self.root)
+        try:
+            from artvc.commands import _available, cli
+
+            _available()
+            result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        finally:
+            os.chdir(cwd)
+        if code is not None:
+            assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+        return result
+
+    def git(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return git(self.root, *args, check=check)
+
+    def repo(self):
+        from artvc.workspace import Repo
+
+        return Repo(self.root)
+
+
+@pytest.fixture
+def ws(tmp_path) -> Workspace:
+    root = tmp_path / "ws"
+    root.mkdir()
+    git(root, "init", "-q")
+    w = Workspace(root)
+    w.art("init")
+    return w

@@ -1,0 +1,77 @@
+import json
+from pathlib import Path
+
+import blake3
+import pytest
+from artvc.objstore import codec
+from artvc.objstore.errors import FormatError
+from artvc.objstore.hashing import hash_bytes, hash_object
+from artvc.objstore.lineage import Run
+from artvc.objstore.objects import FileManifest, Tree, TreeEntry
+from artvc.objstore.oid import Oid, is_oid
+
+GOLDEN = json.loads((Path(__file__).parent.parent / "data" / "golden.json").read_text())
+
+
+def sample_tree() -> Tree:
+    return Tree.build([
+        TreeEntry("b.txt", "file", hash_bytes(b"b"), 1, executable=True),
+        TreeEntry("a.txt", "file", hash_bytes(b"a"), 1),
+        TreeEntry("sub", "dir", Oid("0" * 64), 10),
+        TreeEntry("link", "symlink", hash_bytes(b"a.txt"), 0, target="a.txt"),
+    ])
+
+
+def test_chunk_id_is_plain_blake3():
+    assert hash_bytes(b"hello") == blake3.blake3(b"hello").hexdigest() == GOLDEN["hello"]
+
+
+def test_tree_entries_are_sorted_and_id_is_stable():
+    tree = sample_tree()
+    assert [e.name for e in tree.entries] == ["a.txt", "b.txt", "link", "sub"]
+    assert tree.oid == GOLDEN["sample_tree"]
+    assert tree.oid == hash_object("tree", tree.to_bytes())
+    assert tree.oid != hash_bytes(tree.to_bytes())
+
+
+def test_tree_round_trip():
+    tree = sample_tree()
+    back = Tree.from_bytes(tree.oid, tree.to_bytes())
+    assert back.entries == tree.entries
+    assert back.entries[2].target == "a.txt"
+
+
+def test_tree_rejects_wrong_id_and_unsorted_entries():
+    tree = sample_tree()
+    with pytest.raises(FormatError):
+        Tree.from_bytes(Oid("1" * 64), tree.to_bytes())
+    raw = codec.encode(["tree", 1, [e.encoded() for e in reversed(tree.entries)]])
+    with pytest.raises(FormatError):
+        Tree.from_bytes(hash_object("tree", raw), raw)
+
+
+def test_manifest_round_trip_and_size_check():
+    chunks = ((hash_bytes(b"ab"), 2), (hash_bytes(b"c"), 1))
+    m = FileManifest(hash_bytes(b"abc"), 3, chunks)
+    assert FileManifest.from_bytes(m.oid, m.to_bytes()) == m
+    bad = codec.encode(["file", 1, 4, [[c.digest, n] for c, n in chunks]])
+    with pytest.raises(FormatError):
+        FileManifest.from_bytes(m.oid, bad)
+
+
+def test_codec_is_canonical_for_maps():
+    assert codec.encode({"b": 1, "a": [1, {"z": 0, "y": 1}]}) == codec.encode({"a": [1, {"y": 1, "z": 0}], "b": 1})
+
+
+def test_run_id_depends_on_content_only():
+    a = Run({"kind": "add", "outputs": [{"path": "x", "oid": "0" * 64}], "user": "u"})
+    b = Run({"user": "u", "outputs": [{"oid": "0" * 64, "path": "x"}], "kind": "add"})
+    assert a.oid == b.oid
+    assert Run.from_bytes(a.oid, a.to_bytes()).fields == a.fields
+    with pytest.raises(FormatError):
+        Run.from_bytes(Oid("2" * 64), a.to_bytes())
+
+
+@pytest.mark.parametrize("text,ok", [("a" * 64, True), ("A" * 64, False), ("a" * 63, False), ("g" * 64, False)])
+def test_oid_validation(text, ok):
+    assert is_oid(text) is ok

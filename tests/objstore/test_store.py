@@ -1,0 +1,112 @@
+import os
+
+import pytest
+from artvc.objstore.errors import CorruptObjectError, ObjectNotFoundError
+from artvc.objstore.hashing import hash_bytes
+from artvc.objstore.ingest import Ingester
+from artvc.objstore.objects import Kind
+from artvc.objstore.store import pack as packmod
+from artvc.objstore.store.local import LocalStore
+from artvc.objstore.verify import verify_store
+
+from tests.builders import csv_bytes, random_bytes
+
+
+@pytest.fixture
+def store(tmp_path):
+    with LocalStore(tmp_path / "store") as s:
+        yield s
+
+
+def put(store, *blobs):
+    with store.writer() as w:
+        for b in blobs:
+            w.put(hash_bytes(b), Kind.CHUNK, b)
+
+
+def test_put_get_round_trip_and_dedup(store):
+    a, b = random_bytes(70_000), csv_bytes(70_000)
+    put(store, a, b)
+    put(store, a)
+    assert store.get(hash_bytes(a), Kind.CHUNK) == a
+    assert store.get(hash_bytes(b), Kind.CHUNK) == b
+    assert store.stats()["objects"] == 2 and store.stats()["packs"] == 1
+
+
+def test_compressible_chunks_are_stored_compressed(store):
+    text, noise = csv_bytes(200_000), random_bytes(200_000)
+    put(store, text, noise)
+    stats = store.stats()
+    assert stats["raw_bytes"] == 400_000
+    assert stats["stored_bytes"] < 200_000 + 200_000 * 0.6
+
+
+def test_missing_object_raises_not_found(store):
+    with pytest.raises(ObjectNotFoundError):
+        store.get(hash_bytes(b"nope"), Kind.CHUNK)
+
+
+def test_aborted_writer_leaves_nothing(store):
+    w = store.writer()
+    w.put(hash_bytes(b"x" * 1000), Kind.CHUNK, b"x" * 1000)
+    w.abort()
+    assert not store.has(hash_bytes(b"x" * 1000), Kind.CHUNK)
+    assert not list((store.root / "tmp").glob("pack-*"))
+
+
+def test_reindex_recovers_a_pack_sealed_but_not_indexed(tmp_path):
+    root = tmp_path / "store"
+    with LocalStore(root) as s:
+        put(s, b"survivor" * 100)
+        (name,) = s.pack_names()
+    (root / "index.db").unlink()
+    with LocalStore(root) as s:
+        assert not s.has(hash_bytes(b"survivor" * 100), Kind.CHUNK)
+        assert s.reindex() == [name]
+        assert s.get(hash_bytes(b"survivor" * 100), Kind.CHUNK) == b"survivor" * 100
+
+
+def test_pack_trailer_describes_the_pack(store):
+    blobs = [random_bytes(50_000, seed=i) for i in range(5)]
+    put(store, *blobs)
+    (path,) = store.pack_files().values()
+    with open(path, "rb") as f:
+        entries = packmod.read_trailer(f, path.stat().st_size)
+    assert sorted(e.oid for e in entries) == sorted(hash_bytes(b) for b in blobs)
+    assert path.stem == packmod.pack_name(packmod.encode_entries(entries))
+
+
+def test_flipped_byte_is_reported_by_verify(store, tmp_path):
+    data = random_bytes(100_000)
+    put(store, data)
+    (path,) = store.pack_files().values()
+    with open(path, "r+b") as f:
+        f.seek(5000)
+        byte = f.read(1)
+        f.seek(5000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    problems = list(verify_store(store))
+    assert [p.oid for p in problems] == [hash_bytes(data)]
+
+
+def test_corrupt_compressed_payload_raises_corrupt(store):
+    text = csv_bytes(100_000)
+    put(store, text)
+    (path,) = store.pack_files().values()
+    with open(path, "r+b") as f:
+        f.seek(100)
+        f.write(b"\0" * 64)
+    with pytest.raises(CorruptObjectError):
+        store.get(hash_bytes(text), Kind.CHUNK)
+
+
+def test_ingest_large_file_matches_content_hash(store, tmp_path):
+    data = random_bytes(3 << 20) + csv_bytes(2 << 20)
+    f = tmp_path / "big.bin"
+    f.write_bytes(data)
+    with store.writer() as w, Ingester(w, store.params, store.compressor) as ing:
+        oid, size = ing.add_file(f)
+    assert oid == hash_bytes(data) and size == len(data)
+    assert b"".join(store.iter_file(oid, size)) == data
+    assert list(verify_store(store)) == []
+    assert os.path.getsize(f) == size

@@ -1,0 +1,151 @@
+"""``art checkout``: make the workspace match the pointers, writing only what differs, verified before rename."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..objstore.errors import ObjectNotFoundError, WouldOverwriteError
+from ..objstore.hashing import hash_file
+from ..objstore.ingest import layout_files, scan_dir
+from ..objstore.materialize import make_symlink, materialize_file
+from ..objstore.objects import Kind
+from ..objstore.oid import Oid
+from ..objstore.tree import walk
+from .paths import check_name, ensure_inside
+from .pointers import Pointer
+from .repo import Repo
+from .status import MISSING, MODIFIED, NOT_IN_STORE, UNCHANGED, status
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutResult:
+    restored: list[str]
+    unchanged: list[str]
+    files_written: int
+
+
+def checkout(repo: Repo, paths: Sequence[str] | None = None, *, force: bool = False,
+             progress: Callable[[int], None] | None = None) -> CheckoutResult:
+    """Restore missing or modified artifacts from the local store.
+
+    Raises:
+        WouldOverwriteError: when an artifact was modified in the workspace and ``force`` is not set
+            (nothing is written then).
+        ObjectNotFoundError: when the store lacks an object the pointer names.
+        CorruptObjectError: when stored data does not hash to its id (the workspace file is untouched).
+    """
+    with repo.lock:
+        current = status(repo, paths).artifacts
+        blocked = [a.path for a in current if a.state == MODIFIED and _would_lose(repo, a)] if not force else []
+        if blocked:
+            raise WouldOverwriteError(f"{blocked[0]} has changes that are not added"
+                                      + (f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""),
+                                      path=blocked[0], hint="'art add' them to keep them, or use --force")
+        restored, unchanged, written = [], [], 0
+        for a in current:
+            if a.state in (UNCHANGED, NOT_IN_STORE) and a.actual == a.pointer.oid:
+                unchanged.append(a.path)
+                continue
+            assert a.state in (MISSING, MODIFIED)
+            written += _restore(repo, a.path, a.pointer, progress)
+            restored.append(a.path)
+        repo.state.flush()
+    return CheckoutResult(restored, unchanged, written)
+
+
+def _would_lose(repo: Repo, a) -> bool:
+    """True when restoring ``a`` would drop content the store does not hold (edits, extra files)."""
+    if a.pointer.kind == "file" or not repo.store.has(a.pointer.oid, Kind.TREE):
+        return True
+    dest = repo.abspath(a.path)
+    if not dest.is_dir():
+        return dest.exists()
+    wanted = {f.path: f.entry for f in walk(repo.store, a.pointer.oid)}
+    for path, st in layout_files(str(dest), scan_dir(str(dest), repo.root)):
+        rel = os.path.relpath(path, dest).replace(os.sep, "/")
+        entry = wanted.get(rel)
+        if entry is None or entry.kind != "file":
+            return True
+        known = repo.state.lookup(path, st) or hash_file(path)
+        if known != entry.oid:
+            return True
+    return False
+
+
+def _restore(repo: Repo, path: str, pointer: Pointer, progress) -> int:
+    dest = ensure_inside(repo.root, repo.abspath(path))
+    if pointer.kind == "file":
+        if dest.is_dir() and not dest.is_symlink():
+            shutil.rmtree(dest)
+        _write_file(repo, dest, pointer.oid, pointer.size, False, progress)
+        return 1
+    if dest.exists() and not dest.is_dir():
+        dest.unlink()
+    return _restore_tree(repo, dest, pointer.oid, progress)
+
+
+def _write_file(repo: Repo, dest: Path, oid: Oid, size: int, executable: bool, progress) -> None:
+    if not repo.store.has_file(oid):
+        raise ObjectNotFoundError(oid, "file", hint="run 'art pull' to fetch it from a remote")
+    materialize_file(repo.store, oid, size, dest, executable=executable, progress=progress)
+    repo.state.record(str(dest), os.stat(dest), oid)
+
+
+def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress) -> int:
+    """Write a tree into ``dest``, touching only entries that differ and removing extra ones."""
+    tree = repo.store.get_tree(oid)
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = {check_name(e.name): e for e in tree.entries}
+    written = 0
+    with os.scandir(dest) as it:
+        extra = [e for e in it if e.name not in wanted]
+    for e in extra:
+        if e.is_dir(follow_symlinks=False):
+            shutil.rmtree(e.path)
+        else:
+            os.unlink(e.path)
+    for name, entry in wanted.items():
+        target = dest / name
+        if entry.kind == "dir":
+            if target.is_symlink() or (target.exists() and not target.is_dir()):
+                target.unlink()
+            written += _restore_tree(repo, target, entry.oid, progress)
+        elif entry.kind == "symlink":
+            if not target.is_symlink() or os.readlink(target) != entry.target:
+                _check_link(repo, target, entry.target)
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target)
+                make_symlink(target, entry.target)
+        elif not _file_matches(repo, target, entry.oid, entry.executable):
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            _write_file(repo, target, entry.oid, entry.size, entry.executable, progress)
+            written += 1
+    return written
+
+
+def _check_link(repo: Repo, target: Path, link: str) -> None:
+    from ..objstore.errors import UnsafePathError
+
+    resolved = Path(os.path.normpath(target.parent / link))
+    if os.path.isabs(link) or not resolved.is_relative_to(repo.root):
+        raise UnsafePathError(f"symlink {target} would point outside the workspace ({link})", path=str(target),
+                              hint="the stored tree is unsafe; it was not written")
+
+
+def _file_matches(repo: Repo, target: Path, oid: Oid, executable: bool) -> bool:
+    try:
+        st = os.stat(target, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    if not os.path.isfile(target) or target.is_symlink() or bool(st.st_mode & 0o111) != executable:
+        return False
+    known = repo.state.lookup(str(target), st)
+    if known is None:
+        known = hash_file(str(target))
+        repo.state.record(str(target), st, known)
+    return known == oid

@@ -1,0 +1,70 @@
+"""``art.lock``: per pipeline stage, the ids of what made and what is its current output.
+
+The workspace layer reads the outputs (status, push, gc need them); ``pipeline`` writes the file.
+Format (docs/formats.md): TOML, ``version = 1``, then ``[stages.NAME]`` tables with ``cmd``, ``code_hash``,
+``run``, ``params`` and arrays of tables ``deps`` / ``outs`` ({path, id, kind, size, files}).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from ..objstore.errors import ConfigError
+from .config import read_toml
+from .fileio import atomic_write
+from .paths import check_relpath
+from .pointers import Pointer, PointerError, parse_pointer
+
+LOCK_NAME = "art.lock"
+HEADER = "# art.lock: written by 'art repro'. Commit it with art.toml; do not edit by hand.\n"
+
+
+def read_lock(root: Path) -> dict[str, Any]:
+    """Return the ``stages`` table of ``art.lock`` (empty when there is none).
+
+    Raises:
+        ConfigError: when the file is not valid TOML or has another version.
+    """
+    data = read_toml(root / LOCK_NAME, what="lock file")
+    if data and data.get("version") != 1:
+        raise ConfigError(f"{LOCK_NAME} has version {data.get('version')!r}, expected 1",
+                          hint="regenerate it with 'art repro'")
+    return data.get("stages", {})
+
+
+def parse_lock_text(text: bytes) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        data = tomllib.loads(text.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{LOCK_NAME} is not valid TOML: {exc}") from exc
+    return data.get("stages", {})
+
+
+def write_lock(root: Path, stages: dict[str, Any]) -> None:
+    atomic_write(root / LOCK_NAME, HEADER + tomli_w.dumps({"version": 1, "stages": stages}))
+
+
+def out_pointer(out: dict[str, Any], *, where: str = LOCK_NAME) -> Pointer:
+    """Turn one ``outs`` entry into a Pointer (validated like a pointer file)."""
+    fields = {k: out.get(k) for k in ("id", "kind", "size", "files")}
+    text = "version = 1\n" + tomli_w.dumps({k: v for k, v in fields.items() if v is not None})
+    try:
+        return parse_pointer(text, where=where)
+    except PointerError as exc:
+        raise PointerError(f"output {out.get('path')!r} in {where} is malformed", path=where,
+                           hint="regenerate it with 'art repro'") from exc
+
+
+def lock_outputs(stages: dict[str, Any]) -> list[tuple[str, Pointer, str]]:
+    """Return (path, pointer, stage) for every output recorded in a lock's stages table."""
+    out = []
+    for name, stage in stages.items():
+        for entry in stage.get("outs", []):
+            path = check_relpath(str(entry.get("path", "")), where=LOCK_NAME)
+            out.append((path, out_pointer(entry), name))
+    return out

@@ -1,0 +1,70 @@
+"""Pointer files ``PATH.art``: the small TOML text that git versions in place of the data."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+
+from ..objstore.errors import WorkspaceError
+from ..objstore.oid import Oid, is_oid
+from .fileio import atomic_write
+
+SUFFIX = ".art"
+KINDS = ("file", "dir")
+_HEADER = "# art pointer: the data lives in the art store, not in git; 'art checkout' restores it\n"
+
+
+class PointerError(WorkspaceError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    """What one tracked artifact is: its id, kind, total size and number of files."""
+
+    oid: Oid
+    kind: str
+    size: int
+    files: int
+
+    def to_text(self) -> str:
+        return (f"{_HEADER}version = 1\nid = \"{self.oid}\"\nkind = \"{self.kind}\"\n"
+                f"size = {self.size}\nfiles = {self.files}\n")
+
+    def as_dict(self) -> dict:
+        return {"id": str(self.oid), "kind": self.kind, "size": self.size, "files": self.files}
+
+
+def parse_pointer(text: bytes | str, *, where: str) -> Pointer:
+    """Parse and validate pointer text.
+
+    Raises:
+        PointerError: when it is not valid TOML or a field is missing, unknown or out of range.
+    """
+    hint = f"restore it with 'git checkout -- {where}', or re-add the data with 'art add'"
+    try:
+        data = tomllib.loads(text.decode() if isinstance(text, bytes) else text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise PointerError(f"pointer {where} is not valid TOML: {exc}", path=where, hint=hint) from exc
+    extra = set(data) - {"version", "id", "kind", "size", "files"}
+    ok = (data.get("version") == 1 and is_oid(data.get("id")) and data.get("kind") in KINDS
+          and _nonneg(data.get("size")) and _nonneg(data.get("files")) and not extra)
+    if not ok:
+        raise PointerError(f"pointer {where} is malformed", path=where, hint=hint)
+    return Pointer(Oid(data["id"]), data["kind"], data["size"], data["files"])
+
+
+def _nonneg(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def read_pointer(path, *, where: str) -> Pointer:
+    try:
+        with open(path, "rb") as f:
+            return parse_pointer(f.read(), where=where)
+    except OSError as exc:
+        raise PointerError(f"cannot read pointer {where}: {exc.strerror}", path=where) from exc
+
+
+def write_pointer(path, pointer: Pointer) -> None:
+    atomic_write(path, pointer.to_text())

@@ -1,0 +1,129 @@
+"""Repo: one art workspace on disk (its root, ``.art/``, config, store, stat cache, lock and git)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..objstore.errors import NotARepoError
+from ..objstore.store.local import LocalStore
+from .config import Config
+from .lock import RepoLock
+from .lockfile import lock_outputs, read_lock
+from .pointers import SUFFIX, Pointer, read_pointer
+from .scm import Git
+from .state import StatCache
+
+ART_DIR = ".art"
+PRUNE = frozenset({".git", ART_DIR, "node_modules", "__pycache__", ".venv", ".tox", ".mypy_cache"})
+
+
+class Repo:
+    """An art workspace. Use ``Repo.find()``; close it (or use ``with``) to release files.
+
+    Args:
+        root: the directory that holds ``.art/``.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.art_dir = self.root / ART_DIR
+        self.config = Config(self.art_dir)
+        self._store: LocalStore | None = None
+        self._state: StatCache | None = None
+        self._git: Git | None | bool = False
+        self.lock = RepoLock(self.art_dir / "lock")
+
+    @classmethod
+    def find(cls, start: str | os.PathLike | None = None) -> Repo:
+        """Find the workspace containing ``start`` (default: the current directory).
+
+        Raises:
+            NotARepoError: when no parent directory has ``.art/``.
+        """
+        here = Path(start or Path.cwd()).resolve()
+        for d in (here, *here.parents):
+            if (d / ART_DIR / "config").is_file():
+                return cls(d)
+        raise NotARepoError(f"not an art repository (or any parent up to /): {here}",
+                            hint="run 'art init' at the top of your git repository")
+
+    # -- parts, opened on first use --------------------------------------------------------------------
+
+    @property
+    def store(self) -> LocalStore:
+        if self._store is None:
+            configured = self.config.core("store")
+            path = (self.root / configured) if configured else self.art_dir / "store"
+            self._store = LocalStore(path, fsync=bool(self.config.core("fsync")))
+        return self._store
+
+    @property
+    def state(self) -> StatCache:
+        if self._state is None:
+            self._state = StatCache(self.art_dir / "state.db", self.root)
+        return self._state
+
+    @property
+    def git(self) -> Git | None:
+        if self._git is False:
+            self._git = Git.discover(self.root)
+        return self._git
+
+    @property
+    def git_prefix(self) -> str:
+        """The workspace root relative to the git work tree ("" when they coincide)."""
+        git = self.git
+        if git is None:
+            return ""
+        rel = self.root.relative_to(git.workdir).as_posix()
+        return "" if rel == "." else rel
+
+    @property
+    def tmp_dir(self) -> Path:
+        d = self.art_dir / "tmp"
+        d.mkdir(exist_ok=True)
+        return d
+
+    def abspath(self, path: str) -> Path:
+        return self.root / path
+
+    # -- what is tracked -------------------------------------------------------------------------------
+
+    def pointer_files(self) -> Iterator[str]:
+        """Yield the repo-relative path of every ``*.art`` pointer in the workspace, sorted."""
+        found = []
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            names = set(filenames)
+            dirnames[:] = sorted(d for d in dirnames if d not in PRUNE and f"{d}{SUFFIX}" not in names)
+            rel = os.path.relpath(dirpath, self.root)
+            base = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+            found.extend(base + f for f in filenames if f.endswith(SUFFIX) and len(f) > len(SUFFIX))
+        return iter(sorted(found))
+
+    def artifacts(self) -> list[tuple[str, Pointer, str]]:
+        """Return (path, pointer, source) for every tracked artifact: pointer files, then art.lock outputs.
+
+        ``source`` is the pointer file's path or ``art.lock:STAGE``.
+        """
+        out = []
+        for pf in self.pointer_files():
+            out.append((pf[: -len(SUFFIX)], read_pointer(self.root / pf, where=pf), pf))
+        for path, pointer, stage in lock_outputs(read_lock(self.root)):
+            out.append((path, pointer, f"art.lock:{stage}"))
+        return out
+
+    def close(self) -> None:
+        if self._state is not None:
+            self._state.close()
+            self._state = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Repo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

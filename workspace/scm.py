@@ -1,0 +1,117 @@
+"""Everything git, through pygit2 (the only module that imports it): find the repo, read files at revisions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pygit2
+
+from ..objstore.errors import GitError
+
+
+class Git:
+    """A git work tree that contains (or is) the art workspace."""
+
+    def __init__(self, repo: pygit2.Repository, workdir: Path) -> None:
+        self._repo = repo
+        self.workdir = workdir
+
+    @classmethod
+    def discover(cls, path: Path) -> Git | None:
+        """Return the git work tree containing ``path``, or None."""
+        found = pygit2.discover_repository(str(path))
+        if not found:
+            return None
+        try:
+            repo = pygit2.Repository(found)
+        except pygit2.GitError as exc:
+            raise GitError(f"cannot open the git repository at {found}: {exc}") from exc
+        if repo.is_bare or repo.workdir is None:
+            return None
+        return cls(repo, Path(repo.workdir).resolve())
+
+    @property
+    def git_dir(self) -> Path:
+        return Path(self._repo.path)
+
+    def head_commit(self) -> str | None:
+        try:
+            return str(self._repo.head.target)
+        except (pygit2.GitError, KeyError):
+            return None
+
+    def is_dirty(self) -> bool:
+        try:
+            status = self._repo.status(untracked_files="no")
+        except pygit2.GitError:
+            return True
+        return any(flags != pygit2.GIT_STATUS_CURRENT for flags in status.values())
+
+    def resolve(self, rev: str) -> pygit2.Commit:
+        """Resolve a revision (branch, tag, sha, ``HEAD~2``) to a commit.
+
+        Raises:
+            GitError: when it names no commit.
+        """
+        try:
+            obj = self._repo.revparse_single(rev)
+            return obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError) as exc:
+            raise GitError(f"unknown revision {rev!r}", hint="use a branch, tag or commit id") from exc
+
+    def files_at(self, rev: str, prefix: str, suffixes: tuple[str, ...]) -> Iterator[tuple[str, bytes]]:
+        """Yield (path relative to the art root, content) of files ending in ``suffixes`` at ``rev``.
+
+        ``prefix`` is the art root relative to the git work tree ("" when they coincide).
+        """
+        tree = self.resolve(rev).tree
+        if prefix:
+            try:
+                tree = self._repo[tree[prefix].id]
+            except KeyError:
+                return
+        yield from self._walk(tree, "", suffixes)
+
+    def _walk(self, tree: pygit2.Tree, base: str, suffixes: tuple[str, ...]) -> Iterator[tuple[str, bytes]]:
+        for entry in tree:
+            path = f"{base}{entry.name}"
+            if entry.type_str == "tree":
+                yield from self._walk(self._repo[entry.id], path + "/", suffixes)
+            elif entry.type_str == "blob" and entry.name.endswith(suffixes):
+                yield path, self._repo[entry.id].data
+
+    def revisions(self, *, all_refs: bool = False) -> Iterator[str]:
+        """Yield commit ids reachable from HEAD (or from every branch and tag)."""
+        starts = []
+        if all_refs:
+            for name in self._repo.references:
+                try:
+                    starts.append(self._repo.references[name].peel(pygit2.Commit).id)
+                except (pygit2.GitError, ValueError, pygit2.InvalidSpecError):
+                    continue
+        elif self.head_commit():
+            starts.append(self._repo.head.target)
+        seen = set()
+        for start in starts:
+            for commit in self._repo.walk(start, pygit2.GIT_SORT_TOPOLOGICAL):
+                if commit.id in seen:
+                    break
+                seen.add(commit.id)
+                yield str(commit.id)
+
+    def log_path(self, path: str, prefix: str, limit: int = 1000) -> Iterator[tuple[str, int, str, bytes | None]]:
+        """Yield (commit, time, summary, blob content or None) for each commit from HEAD back, newest first."""
+        full = f"{prefix}/{path}" if prefix else path
+        if not self.head_commit():
+            return
+        walker = self._repo.walk(self._repo.head.target, pygit2.GIT_SORT_TOPOLOGICAL | pygit2.GIT_SORT_TIME)
+        for n, commit in enumerate(walker):
+            if n >= limit:
+                return
+            try:
+                data = self._repo[commit.tree[full].id].data
+            except KeyError:
+                data = None
+            summary = commit.message.splitlines()[0] if commit.message else ""
+            yield str(commit.id), commit.commit_time, summary, data

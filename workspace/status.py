@@ -1,0 +1,127 @@
+"""``art status``: compare each tracked artifact with its pointer, hashing only what the stat cache can't vouch for.
+
+States: ``unchanged``, ``modified``, ``missing`` (not in the workspace), ``not-in-store`` (the workspace may
+be fine, but the objects the pointer names are not in the local store: push impossible, checkout impossible).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..objstore.hashing import hash_file
+from ..objstore.ingest import build_tree, layout_signature, scan_dir, settled
+from ..objstore.objects import Kind
+from ..objstore.oid import Oid
+from .paths import to_repo_path
+from .pointers import Pointer
+from .repo import Repo
+
+UNCHANGED, MODIFIED, MISSING, NOT_IN_STORE = "unchanged", "modified", "missing", "not-in-store"
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactStatus:
+    path: str
+    state: str
+    pointer: Pointer
+    source: str
+    actual: Oid | None = None
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "state": self.state, "id": str(self.pointer.oid), "kind": self.pointer.kind,
+                "size": self.pointer.size, "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
+class StatusResult:
+    artifacts: list[ArtifactStatus]
+
+    @property
+    def clean(self) -> bool:
+        return all(a.state == UNCHANGED for a in self.artifacts)
+
+
+def select(repo: Repo, paths: Sequence[str] | None) -> list[tuple[str, Pointer, str]]:
+    """Return the tracked artifacts named by ``paths`` (all when empty); a path may be a pointer file.
+
+    Raises:
+        PathNotTrackedError: when a path names nothing tracked.
+    """
+    from ..objstore.errors import PathNotTrackedError
+
+    arts = repo.artifacts()
+    if not paths:
+        return arts
+    chosen = []
+    for p in paths:
+        rel = to_repo_path(repo.root, p)
+        rel = rel[:-4] if rel.endswith(".art") else rel
+        hits = [a for a in arts if a[0] == rel or a[0].startswith(rel + "/")]
+        if not hits:
+            raise PathNotTrackedError(f"{p} is not tracked by art", path=rel,
+                                      hint="see 'art ls' for what is tracked, or 'art add' it")
+        chosen.extend(h for h in hits if h not in chosen)
+    return chosen
+
+
+def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
+    """Return the id of what is in the workspace at ``path`` now (None when missing or of another kind)."""
+    full = repo.abspath(path)
+    state = repo.state
+    try:
+        st = os.stat(full)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if kind == "file":
+        if not os.path.isfile(full):
+            return None
+        oid = state.lookup(str(full), st)
+        if oid is None:
+            oid = hash_file(str(full))
+            state.record(str(full), st, oid)
+        return oid
+    if not os.path.isdir(full):
+        return None
+    layout = scan_dir(str(full), repo.root)
+    sig = layout_signature(str(full), layout)
+    cached = state.dir_entry(path)
+    if cached and cached[0] == sig:
+        return Oid(cached[1])
+    state.preload(path)
+
+    def file_oid(p: str, fst: os.stat_result) -> Oid:
+        found = state.lookup(p, fst)
+        if found is None:
+            found = hash_file(p)
+            state.record(p, fst, found)
+        return found
+
+    tree, _ = build_tree(str(full), layout, file_oid)
+    if settled(layout):
+        state.set_dir(path, sig, tree.oid)
+    return tree.oid
+
+
+def in_store(repo: Repo, pointer: Pointer) -> bool:
+    store = repo.store
+    return store.has(pointer.oid, Kind.TREE) if pointer.kind == "dir" else store.has_file(pointer.oid)
+
+
+def status(repo: Repo, paths: Sequence[str] | None = None) -> StatusResult:
+    """Return the state of each tracked artifact (all, or those under ``paths``)."""
+    out = []
+    for path, pointer, source in select(repo, paths):
+        actual = current_oid(repo, path, pointer.kind)
+        if actual is None:
+            state = MISSING
+        elif actual != pointer.oid:
+            state = MODIFIED
+        elif not in_store(repo, pointer):
+            state = NOT_IN_STORE
+        else:
+            state = UNCHANGED
+        out.append(ArtifactStatus(path, state, pointer, source, actual))
+    repo.state.flush()
+    return StatusResult(out)
