@@ -8,12 +8,20 @@ Vocabulary (docs/glossary.md):
   run        a lineage record: what one execution consumed and produced
   pack       many objects in one immutable file, sealed with an index; named by its blake3
   store      an object database: packs plus an index (LocalStore on disk, FsspecStore on a bucket)
+
+Names are imported lazily so that ``import artvc.objstore.errors`` stays cheap (CLI start-up time).
 """
 
-from .errors import ArtError
-from .lineage import Run
-from .objects import FileManifest, Kind, Tree, TreeEntry
-from .oid import Oid
-from .store import LocalStore, ObjectStore
+import importlib
 
-__all__ = ["ArtError", "FileManifest", "Kind", "LocalStore", "ObjectStore", "Oid", "Run", "Tree", "TreeEntry"]
+_EXPORTS = {
+    "ArtError": ".errors", "Run": ".lineage", "FileManifest": ".objects", "Kind": ".objects", "Tree": ".objects",
+    "TreeEntry": ".objects", "Oid": ".oid", "LocalStore": ".store", "ObjectStore": ".store",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,8 +7,8 @@ thread hashes and compresses chunks (blake3 and zstd release the GIL), so both c
 from __future__ import annotations
 
 import os
-import stat as stat_mod
-import time
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,17 +17,16 @@ from pathlib import Path
 from typing import Protocol
 
 from .chunking import Chunker, ChunkerParams
-from .errors import UnsafePathError, WorkspaceError
 from .hashing import ContentHasher, hash_bytes
-from .objects import FileManifest, Kind, Tree, TreeEntry
+from .objects import FileManifest, Kind, Tree
 from .oid import Oid
+from .scan import build_tree, layout_files, layout_signature, scan_dir, settled
 from .store.base import StoreWriter
 from .store.pack import Compressor
 
 # Files up to this size are read whole and processed in a worker thread, many files at a time.
 SMALL_FILE = 1 << 20
 _INFLIGHT = 16
-SKIP_NAMES = frozenset({".git", ".art"})
 
 
 class StatCache(Protocol):
@@ -160,26 +159,25 @@ class Ingester:
         return hash_bytes(data), len(data), [(p.oid, p.length) for p in prepared], prepared
 
     def _stream_large(self, path: str) -> tuple[Oid, int, list[tuple[Oid, int]]]:
+        """Chunk and hash in this thread, hash+compress chunks in the pool, write packs in a writer thread."""
         hasher = ContentHasher()
         inflight: deque[Future[Prepared]] = deque()
         chunks: list[tuple[Oid, int]] = []
         size = 0
-
-        def drain(limit: int) -> None:
-            while len(inflight) > limit:
-                p = inflight.popleft().result()
-                self._store(p)
-                chunks.append((p.oid, p.length))
-                self.progress(p.length)
-
-        with open(path, "rb", buffering=0) as f:
+        with _OrderedSink(self._store) as sink, open(path, "rb", buffering=0) as f:
             for view in self._chunker.chunks(f):
                 data = bytes(view)
                 size += len(data)
                 hasher.update(data)
                 inflight.append(self._pool.submit(self._prepare, data))
-                drain(_INFLIGHT)
-        drain(0)
+                while len(inflight) > _INFLIGHT or (inflight and inflight[0].done()):
+                    p = inflight.popleft().result()
+                    chunks.append((p.oid, p.length))
+                    sink.put(p)
+            while inflight:
+                p = inflight.popleft().result()
+                chunks.append((p.oid, p.length))
+                sink.put(p)
         return hasher.oid(), size, chunks
 
     # -- directories ---------------------------------------------------------------------------------
@@ -222,101 +220,34 @@ class Ingester:
         return results
 
 
-# -- directory layouts (shared by ingest and by status, which hashes without storing) --------------------
+class _OrderedSink:
+    """Feed prepared chunks, in order, to ``store`` on a dedicated writer thread (writes overlap chunking)."""
 
-Layout = list  # [(name, kind, stat, children | link target | None)]
+    def __init__(self, store: Callable[[Prepared], None]) -> None:
+        self._store = store
+        self._queue: queue.Queue = queue.Queue(maxsize=_INFLIGHT * 2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="art-pack-writer", daemon=True)
 
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._store(item)
+                except BaseException as exc:  # re-raised in the producer
+                    self._error = exc
 
-def scan_dir(path: str, guard: Path | None = None) -> Layout:
-    """Walk ``path`` (sorted, skipping .git/.art); symlinks must stay inside ``guard`` when it is set.
+    def put(self, item: Prepared) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(item)
 
-    Raises:
-        WorkspaceError: when a directory cannot be read.
-        UnsafePathError: for a symlink that leaves ``guard``.
-    """
-    try:
-        entries = sorted(os.scandir(path), key=lambda e: e.name)
-    except OSError as exc:
-        raise WorkspaceError(f"cannot read directory {path}: {exc.strerror}", path=path) from exc
-    out: Layout = []
-    for e in entries:
-        if e.name in SKIP_NAMES:
-            continue
-        st = e.stat(follow_symlinks=False)
-        if stat_mod.S_ISLNK(st.st_mode):
-            out.append((e.name, "symlink", st, _link_target(e.path, guard)))
-        elif stat_mod.S_ISDIR(st.st_mode):
-            out.append((e.name, "dir", st, scan_dir(e.path, guard)))
-        elif stat_mod.S_ISREG(st.st_mode):
-            out.append((e.name, "file", st, None))
-    return out
+    def __enter__(self) -> _OrderedSink:
+        self._thread.start()
+        return self
 
-
-def _link_target(path: str, guard: Path | None) -> str:
-    target = os.readlink(path)
-    if guard is not None:
-        resolved = Path(os.path.realpath(path))
-        if os.path.isabs(target) or not resolved.is_relative_to(guard.resolve()):
-            raise UnsafePathError(f"symlink {path} points outside the workspace ({target})", path=path,
-                                  hint="replace the link with the file it points to, or remove it")
-    return target
-
-
-def layout_files(root: str, layout: Layout) -> list[tuple[str, os.stat_result]]:
-    """Flatten a layout to (absolute path, stat) of its regular files."""
-    out = []
-    for name, kind, st, extra in layout:
-        full = os.path.join(root, name)
-        if kind == "dir":
-            out.extend(layout_files(full, extra))
-        elif kind == "file":
-            out.append((full, st))
-    return out
-
-
-def settled(layout: Layout, margin_ns: int = 100_000_000) -> bool:
-    """True when nothing in the layout was modified within ``margin_ns`` of now (not racily clean)."""
-    limit = time.time_ns() - margin_ns
-
-    def ok(items: Layout) -> bool:
-        return all(st.st_mtime_ns < limit and (kind != "dir" or ok(extra)) for _, kind, st, extra in items)
-
-    return ok(layout)
-
-
-def layout_signature(root: str, layout: Layout) -> str:
-    """A cheap fingerprint of a directory's stat data: equal signatures mean nothing was touched."""
-    parts = []
-
-    def visit(base: str, items: Layout) -> None:
-        for name, kind, st, extra in items:
-            parts.append(f"{base}{name}\0{kind}\0{st.st_ino}\0{st.st_mtime_ns}\0{st.st_size}\0{st.st_mode}")
-            if kind == "dir":
-                visit(f"{base}{name}/", extra)
-            elif kind == "symlink":
-                parts.append(extra)
-
-    visit("", layout)
-    return hash_bytes("\n".join(parts).encode())
-
-
-def build_tree(root: str, layout: Layout, file_oid: Callable[[str, os.stat_result], Oid],
-               put_tree: Callable[[Tree], None] | None = None) -> tuple[Tree, int]:
-    """Build the tree objects for a layout bottom-up; return (root tree, number of files)."""
-    entries, files = [], 0
-    for name, kind, st, extra in layout:
-        full = os.path.join(root, name)
-        if kind == "dir":
-            sub, n = build_tree(full, extra, file_oid, put_tree)
-            entries.append(TreeEntry(name, "dir", sub.oid, sub.size))
-            files += n
-        elif kind == "symlink":
-            entries.append(TreeEntry(name, "symlink", hash_bytes(extra.encode()), 0, target=extra))
-        else:
-            entries.append(TreeEntry(name, "file", file_oid(full, st), st.st_size,
-                                     executable=bool(st.st_mode & 0o111)))
-            files += 1
-    tree = Tree.build(entries)
-    if put_tree is not None:
-        put_tree(tree)
-    return tree, files
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None and exc_type is None:
+            raise self._error

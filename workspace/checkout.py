@@ -10,10 +10,10 @@ from pathlib import Path
 
 from ..objstore.errors import ObjectNotFoundError, WouldOverwriteError
 from ..objstore.hashing import hash_file
-from ..objstore.ingest import layout_files, scan_dir
 from ..objstore.materialize import make_symlink, materialize_file
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
+from ..objstore.scan import layout_files, scan_dir
 from ..objstore.tree import walk
 from .paths import check_name, ensure_inside
 from .pointers import Pointer

@@ -9,7 +9,6 @@ from ..objstore.errors import ArtError, GitError
 from .config import HEADER
 from .fileio import atomic_write
 from .repo import ART_DIR, Repo
-from .scm import Git
 
 ART_GITIGNORE = "/config.local\n/store\n/state.db*\n/tmp\n/lock\n/cache\n"
 
@@ -28,6 +27,8 @@ def init(path: str | Path = ".", *, no_git: bool = False, force: bool = False) -
         GitError: when ``path`` is not inside a git work tree and ``no_git`` is not set.
         ArtError: when a workspace already exists there (unless ``force``).
     """
+    from .scm import Git
+
     root = Path(path).resolve()
     git = Git.discover(root)
     if git is None and not no_git:

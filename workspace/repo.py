@@ -12,7 +12,6 @@ from .config import Config
 from .lock import RepoLock
 from .lockfile import lock_outputs, read_lock
 from .pointers import SUFFIX, Pointer, read_pointer
-from .scm import Git
 from .state import StatCache
 
 ART_DIR = ".art"
@@ -32,7 +31,7 @@ class Repo:
         self.config = Config(self.art_dir)
         self._store: LocalStore | None = None
         self._state: StatCache | None = None
-        self._git: Git | None | bool = False
+        self._git = False  # not looked up yet; then a scm.Git or None
         self.lock = RepoLock(self.art_dir / "lock")
 
     @classmethod
@@ -66,8 +65,11 @@ class Repo:
         return self._state
 
     @property
-    def git(self) -> Git | None:
+    def git(self):
+        """The git work tree around the workspace (a ``scm.Git``), or None; pygit2 loads on first use."""
         if self._git is False:
+            from .scm import Git
+
             self._git = Git.discover(self.root)
         return self._git
 

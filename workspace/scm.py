@@ -31,6 +31,41 @@ class Git:
             return None
         return cls(repo, Path(repo.workdir).resolve())
 
+    @classmethod
+    def init(cls, path: Path) -> Git:
+        """Create a git repository with a work tree at ``path`` (no git binary needed).
+
+        Raises:
+            GitError: when libgit2 cannot create it.
+        """
+        try:
+            repo = pygit2.init_repository(str(path))
+        except pygit2.GitError as exc:
+            raise GitError(f"cannot create a git repository at {path}: {exc}") from exc
+        return cls(repo, Path(repo.workdir).resolve())
+
+    def commit_all(self, message: str) -> str:
+        """Stage every change that .gitignore allows (like ``git add -A``), commit it on HEAD, return its id.
+
+        The author is the configured ``user.name``/``user.email``, or "art" when git has none.
+        """
+        repo = self._repo
+        try:
+            index = repo.index
+            index.add_all()
+            for path, flags in repo.status(untracked_files="no").items():
+                if flags & pygit2.GIT_STATUS_WT_DELETED:
+                    index.remove(path)
+            index.write()
+            try:
+                sig = repo.default_signature
+            except (KeyError, pygit2.GitError):
+                sig = pygit2.Signature("art", "art@localhost")
+            parents = [] if repo.head_is_unborn else [repo.head.target]
+            return str(repo.create_commit("HEAD", sig, sig, message, index.write_tree(), parents))
+        except pygit2.GitError as exc:
+            raise GitError(f"git commit failed: {exc}") from exc
+
     @property
     def git_dir(self) -> Path:
         return Path(self._repo.path)

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..objstore.hashing import hash_file
-from ..objstore.ingest import build_tree, layout_signature, scan_dir, settled
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
+from ..objstore.scan import build_tree, layout_signature, scan_dir, settled
 from .paths import to_repo_path
 from .pointers import Pointer
 from .repo import Repo

@@ -52,6 +52,8 @@ class LocalStore(ObjectStore):
         self._fds: dict[int, int] = {}
         self._names: dict[int, str] = {}
         self._lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
         try:
             (self.root / "packs").mkdir(parents=True, exist_ok=True)
             (self.root / "tmp").mkdir(exist_ok=True)
@@ -82,11 +84,21 @@ class LocalStore(ObjectStore):
 
     # -- reading -------------------------------------------------------------------------------------
 
+    def _reader(self) -> sqlite3.Connection:
+        """A read connection per thread: lookups from ingest workers never queue behind one lock."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.root / "index.db", check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
+
     def _row(self, oid: Oid, kind: Kind) -> tuple | None:
-        with self._lock:
-            return self._db.execute(
-                "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
-                (bytes.fromhex(oid), int(kind))).fetchone()
+        return self._reader().execute(
+            "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
+            (bytes.fromhex(oid), int(kind))).fetchone()
 
     def has(self, oid: Oid, kind: Kind) -> bool:
         return self._row(oid, kind) is not None
@@ -114,6 +126,21 @@ class LocalStore(ObjectStore):
                 raise StoreIOError(f"pack {path.name} is missing from the store",
                                    hint="run 'art fsck' and fetch the lost objects again") from exc
         return os.pread(fd, length, offset)
+
+    def get_stored(self, oid: Oid, kind: Kind) -> tuple[int, bytes, int]:
+        """Return an object's (codec, stored bytes, raw length) as they sit in its pack (gc copies these).
+
+        Raises:
+            ObjectNotFoundError: when it is not stored.
+        """
+        row = self._row(oid, kind)
+        if row is None:
+            raise ObjectNotFoundError(oid, Kind(kind).label)
+        pack, codec, offset, length, raw_length = row
+        data = self._pread(pack, offset, length)
+        if len(data) != length:
+            raise CorruptObjectError(oid, f"pack {self.pack_name(pack)[:10]} is truncated")
+        return codec, data, raw_length
 
     def pack_name(self, pack: int) -> str:
         name = self._names.get(pack)
@@ -144,10 +171,12 @@ class LocalStore(ObjectStore):
 
     # -- writing -------------------------------------------------------------------------------------
 
-    def writer(self) -> LocalWriter:
-        return LocalWriter(self)
+    def writer(self, *, rewrite: bool = False) -> LocalWriter:
+        """Open a batch of writes; ``rewrite=True`` (gc) stores objects even when already stored elsewhere
+        and moves their index rows to the new pack."""
+        return LocalWriter(self, rewrite=rewrite)
 
-    def _index_pack(self, name: str, size: int, entries: list[PackEntry]) -> None:
+    def _index_pack(self, name: str, size: int, entries: list[PackEntry], *, replace: bool = False) -> None:
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -156,7 +185,7 @@ class LocalStore(ObjectStore):
                 pack = cur.lastrowid if cur.rowcount else db.execute(
                     "SELECT id FROM packs WHERE name=?", (name,)).fetchone()[0]
                 db.executemany(
-                    "INSERT OR IGNORE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(bytes.fromhex(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length)
                      for e in entries])
                 db.execute("COMMIT")
@@ -215,6 +244,10 @@ class LocalStore(ObjectStore):
                 pass
 
     def close(self) -> None:
+        for conn in self._readers:
+            conn.close()
+        self._readers.clear()
+        self._local = threading.local()
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()
@@ -224,8 +257,9 @@ class LocalStore(ObjectStore):
 class LocalWriter(StoreWriter):
     """Writes objects into a temporary pack; ``commit`` seals, renames and indexes it."""
 
-    def __init__(self, store: LocalStore) -> None:
+    def __init__(self, store: LocalStore, *, rewrite: bool = False) -> None:
         self.store = store
+        self.rewrite = rewrite
         self._pending: set[tuple[str, int]] = set()
         self._file = None
         self._pack: PackWriter | None = None
@@ -233,7 +267,7 @@ class LocalWriter(StoreWriter):
         self.new_bytes = 0
 
     def has(self, oid: Oid, kind: Kind) -> bool:
-        return (oid, int(kind)) in self._pending or self.store.has(oid, kind)
+        return (oid, int(kind)) in self._pending or (not self.rewrite and self.store.has(oid, kind))
 
     def put(self, oid: Oid, kind: Kind, data: bytes) -> bool:
         if self.has(oid, kind):
@@ -272,7 +306,7 @@ class LocalWriter(StoreWriter):
         os.replace(self._tmp, final)
         if self.store.fsync:
             fsync_dir(str(final.parent))
-        self.store._index_pack(name, pack.size, pack.entries)
+        self.store._index_pack(name, pack.size, pack.entries, replace=self.rewrite)
         self._pack = self._file = None
         self._pending.clear()
 
