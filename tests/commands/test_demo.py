@@ -1,0 +1,96 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import git
+
+
+def run_demo(*args: str, code: int = 0):
+    from artvc.commands import _available, cli
+
+    _available()
+    result = CliRunner().invoke(cli, ["demo", *args], catch_exceptions=False)
+    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    return result
+
+
+def test_demo_json_numbers_are_consistent_and_data_round_trips():
+    s = json.loads(run_demo("--json").stdout)
+    v1, v2, store = s["v1"], s["v2"], s["store"]
+    assert v1["files"] == v2["files"] == 201
+    assert v1["files_read"] == 201 and v1["bytes_read"] > 3_000_000
+    # the second add re-reads only the two changed files and stores a small fraction of the first add
+    assert v2["files_read"] == 2
+    assert 0 < v2["new_bytes"] * 20 < v1["new_bytes"]
+    logical = sum(a["size"] for a in v1["artifacts"] + v2["artifacts"])
+    assert store["logical_bytes"] == logical
+    assert store["dedup_ratio"] > 1.8  # two nearly equal versions stored about once
+    assert store["raw_bytes"] > store["stored_bytes"]  # CSV and JSON compress
+    assert store["compression_ratio"] == pytest.approx(store["raw_bytes"] / store["stored_bytes"], rel=1e-3)
+    restore = s["restore"]
+    assert restore["identical"] and restore["files_compared"] == 201 == restore["files_written"]
+    assert restore["bytes_compared"] == sum(a["size"] for a in v2["artifacts"])
+    assert {a["state"] for a in s["status"]} == {"unchanged"}
+    assert s["diff_head"] == []
+    changes = {c["path"]: c for c in s["diff"]}
+    assert set(changes) == {"data/table.csv", "data/samples"}
+    assert changes["data/table.csv"]["new_size"] > changes["data/table.csv"]["old_size"]
+    assert [f["path"] for f in changes["data/samples"]["files"]] == ["sample-042.json"]
+    assert {i["path"]: i["id"] for i in s["ls"]} == {a["path"]: a["id"] for a in v2["artifacts"]}
+    assert not s["kept"] and not Path(s["root"]).exists()
+
+
+def test_demo_output_is_short_and_ends_with_where_to_go_next():
+    r = run_demo()
+    lines = r.stdout.splitlines()
+    assert 12 <= len(lines) <= 60
+    assert lines[-1].startswith("Next:") and "docs/getting-started.md" in lines[-1]
+    text = r.stdout
+    assert "byte-for-byte identical" in text and "dedup" in text and "stat cache vouched for 199" in text
+    assert r.stderr == ""
+
+
+def test_demo_keep_leaves_a_working_repository(tmp_path):
+    target = tmp_path / "kept"
+    s = json.loads(run_demo("--keep", str(target), "--json").stdout)
+    assert s["kept"] and Path(s["root"]) == target.resolve()
+    log = git(target, "log", "--format=%s").stdout.split("\n")
+    assert log[:2] == ["data v2", "data v1"]
+    tracked = git(target, "ls-files").stdout.split()
+    assert "data/table.csv.art" in tracked and "data/samples.art" in tracked
+    assert "data/table.csv" not in tracked  # the data itself stays out of git
+    assert git(target, "status", "--porcelain").stdout == ""
+    v1_pointer = git(target, "show", "HEAD~1:data/table.csv.art").stdout
+    assert s["v1"]["artifacts"][0]["id"] in v1_pointer
+
+
+def test_demo_keep_refuses_a_non_empty_directory(tmp_path):
+    (tmp_path / "precious.txt").write_text("mine")
+    r = run_demo("--keep", str(tmp_path), code=2)
+    assert r.stderr.startswith("art: error: ") and "not empty" in r.stderr
+    assert "\nhint: " in r.stderr
+    assert (tmp_path / "precious.txt").read_text() == "mine" and len(list(tmp_path.iterdir())) == 1
+    err = json.loads(run_demo("--keep", str(tmp_path), "--json", code=2).stdout)["error"]
+    assert err["type"] == "UsageError" and err["code"] == 2 and err["hint"]
+
+
+@pytest.mark.e2e
+def test_demo_runs_from_the_installed_executable_without_git_config(tmp_path):
+    art = Path(sys.executable).with_name("art")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": "/nonexistent", "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "LANG": "C.UTF-8"}
+    r = subprocess.run([str(art), "demo"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "byte-for-byte identical" in r.stdout and r.stdout.splitlines()[-1].startswith("Next:")
+    r = subprocess.run([str(art), "demo", "--json", "--keep", str(tmp_path / "k")], env=env, cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["v2"]["new_bytes"] * 20 < s["v1"]["new_bytes"] and s["restore"]["identical"]
+    assert os.path.isdir(tmp_path / "k" / ".git") and os.path.isdir(tmp_path / "k" / ".art" / "store")
