@@ -23,7 +23,7 @@ class CliError(click.ClickException):
 
     def show(self, file=None) -> None:
         err = self.error
-        if self.as_json:
+        if self.as_json and not getattr(err, "reported", False):
             payload = {"error": {"type": type(err).__name__, "message": err.message, "hint": err.hint,
                                  "code": err.exit_code}}
             click.echo(json.dumps(payload), file=sys.stdout)

@@ -21,7 +21,8 @@ def cli(repo) -> None:
 
     with Progress("verifying") as progress:
         result = fsck(repo, progress=progress)
-    if flags().get("json"):
+    as_json = flags().get("json")
+    if as_json:
         emit_json({"objects": result.objects, "artifacts": result.artifacts, "reindexed": result.reindexed,
                    "problems": [p.as_dict() for p in result.problems]})
     else:
@@ -30,5 +31,7 @@ def cli(repo) -> None:
         if not result.problems:
             say(f"ok: {result.objects} objects verified, {result.artifacts} artifacts resolve")
     if result.problems:
-        raise IntegrityError(f"fsck found {len(result.problems)} problem(s)",
-                             problems=result.problems, hint="fetch damaged objects again with 'art pull'")
+        error = IntegrityError(f"fsck found {len(result.problems)} problem(s)",
+                               problems=result.problems, hint="fetch damaged objects again with 'art pull'")
+        error.reported = bool(as_json)  # the JSON result above already lists the problems
+        raise error

@@ -1,0 +1,70 @@
+import json
+
+from tests.builders import csv_bytes, random_bytes
+
+
+def commit(ws, msg):
+    ws.git("add", "-A")
+    ws.git("commit", "-qm", msg)
+
+
+def test_ls_and_diff_across_revisions(ws):
+    ws.gen({"data.csv": csv_bytes(300_000), "d": {"a": "a", "b": "b"}})
+    ws.art("add", "data.csv", "d")
+    commit(ws, "v1")
+    ws.gen({"data.csv": csv_bytes(350_000), "d": {"a": "A", "c": "c"}, "model.bin": random_bytes(1000)})
+    (ws.root / "d/b").unlink()
+    ws.art("add", "data.csv", "d", "model.bin")
+    commit(ws, "v2")
+    listed = {a["path"]: a for a in json.loads(ws.art("ls", "--rev", "HEAD~1", "--json").stdout)["artifacts"]}
+    assert set(listed) == {"data.csv", "d"} and listed["data.csv"]["size"] == 300_000
+    assert "model.bin" in ws.art("ls").stdout
+    changes = {c["path"]: c for c in json.loads(ws.art("diff", "HEAD~1", "HEAD", "--json").stdout)["changes"]}
+    assert changes["model.bin"]["change"] == "added"
+    assert changes["data.csv"]["change"] == "modified"
+    assert (changes["data.csv"]["old_size"], changes["data.csv"]["new_size"]) == (300_000, 350_000)
+    files = {f["path"]: f["change"] for f in changes["d"]["files"]}
+    assert files == {"a": "modified", "b": "removed", "c": "added"}
+    text = ws.art("diff", "HEAD~1", "HEAD").stdout
+    assert "added  model.bin" in text and "modified  data.csv" in text
+
+
+def test_diff_head_against_workspace(ws):
+    ws.gen({"x.bin": random_bytes(5000)})
+    ws.art("add", "x.bin")
+    commit(ws, "v1")
+    assert "no changes" in ws.art("diff").stdout
+    (ws.root / "x.bin").write_bytes(random_bytes(6000, seed=5))
+    change = json.loads(ws.art("diff", "--json").stdout)["changes"][0]
+    assert change["change"] == "modified" and change["new_size"] == 6000
+
+
+def test_unknown_revision_is_a_clean_error(ws):
+    r = ws.art("ls", "--rev", "no-such-branch", code=1)
+    assert r.stderr.startswith("art: error: unknown revision")
+
+
+def test_fsck_finds_flipped_byte_and_checkout_refuses_it(ws):
+    data = random_bytes(400_000)
+    ws.gen({"blob.bin": data})
+    ws.art("add", "blob.bin")
+    assert "ok:" in ws.art("fsck").stdout
+    with ws.repo() as repo:
+        (pack,) = repo.store.pack_files().values()
+    raw = bytearray(pack.read_bytes())
+    raw[200_000] ^= 0x01
+    pack.write_bytes(bytes(raw))
+    r = ws.art("fsck", "--json", code=3)
+    problems = json.loads(r.stdout)["problems"]
+    assert problems and {p["kind"] for p in problems} >= {"chunk"}
+    (ws.root / "blob.bin").unlink()
+    r = ws.art("checkout", code=3)
+    assert "corrupt" in r.stderr
+    assert not (ws.root / "blob.bin").exists()
+
+
+def test_add_refuses_path_inside_tracked_dir_and_pointer_files(ws):
+    ws.gen({"d": {"a": "1"}})
+    ws.art("add", "d")
+    assert "inside the tracked directory d" in ws.art("add", "d/a", code=1).stderr
+    assert "is an art pointer" in ws.art("add", "d.art", code=1).stderr
