@@ -135,6 +135,24 @@ class Git:
                 seen.add(commit.id)
                 yield str(commit.id)
 
+    def refs(self) -> dict[str, str]:
+        """Return every reference that leads to a commit (branches, remote branches, tags, stash...) -> commit id."""
+        out = {}
+        for name in self._repo.references:
+            try:
+                out[name] = str(self._repo.references[name].peel(pygit2.Commit).id)
+            except (pygit2.GitError, ValueError, KeyError, pygit2.InvalidSpecError):
+                continue
+        return out
+
+    def history(self, starts: list[str]) -> Iterator[tuple[str, int]]:
+        """Yield (commit id, commit time) of every commit reachable from ``starts``, each once, newest first."""
+        walker = self._repo.walk(None, pygit2.GIT_SORT_TOPOLOGICAL | pygit2.GIT_SORT_TIME)
+        for start in starts:
+            walker.push(pygit2.Oid(hex=start))
+        for commit in walker:
+            yield str(commit.id), commit.commit_time
+
     def log_path(self, path: str, prefix: str, limit: int = 1000) -> Iterator[tuple[str, int, str, bytes | None]]:
         """Yield (commit, time, summary, blob content or None) for each commit from HEAD back, newest first."""
         full = f"{prefix}/{path}" if prefix else path

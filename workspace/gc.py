@@ -1,0 +1,213 @@
+"""``art gc``: remove objects that nothing kept needs, by a retention policy over git history.
+
+What is kept (docs/gc.md): the workspace as it is; for every selected ref (branches, remote-tracking
+branches, tags, other refs such as the stash) the artifacts of the commits the policy keeps (default: every
+commit reachable from them); the runs named by the kept ``art.lock`` files; the lineage runs whose outputs
+include a kept artifact (and, transitively, the runs that produced their inputs); everything those reach.
+Objects in packs younger than the grace period are never removed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..objstore.errors import ArtError, UsageError
+from ..objstore.gc import GcPlan, plan, rewrite_local
+from ..objstore.lineage import Run
+from ..objstore.objects import Kind
+from ..objstore.oid import Oid, is_oid
+from ..objstore.reachability import closure
+from ..objstore.store.base import ObjectStore
+from .repo import Repo
+from .roots import revision_roots, workspace_roots
+
+Key = tuple[Oid, Kind]
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Parse ``90s``, ``15m``, ``1h``, ``30d``, ``2w``, ``1y``, ``1d12h`` or a plain number of seconds.
+
+    Raises:
+        UsageError: for anything else.
+    """
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return float(text)
+    s = str(text).strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        return float(s)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhdwy])", s)
+    if not parts or "".join(n + u for n, u in parts) != s:
+        raise UsageError(f"invalid duration {text!r}", hint="use a number and a unit: 90s, 15m, 1h, 30d, 2w, 1y")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """Which history gc keeps.
+
+    Attributes:
+        keep_last: per selected ref, keep only the newest N commits (None: all).
+        keep_within: keep commits younger than this many seconds (None: no age limit). With both limits a
+            commit is kept when either keeps it; each ref's tip is always kept.
+        branches: include branches (``refs/heads``, ``refs/remotes``).
+        tags: include tags. When neither ``branches`` nor ``tags`` is asked for, every ref is used.
+    """
+
+    keep_last: int | None = None
+    keep_within: float | None = None
+    branches: bool = False
+    tags: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GcResult:
+    dry_run: bool
+    remote: str | None
+    commits: int
+    live: int
+    removed: list[tuple[str, str, int]]
+    removed_bytes: int
+    spared: int
+    packs_rewritten: int
+    packs_removed: int
+    pack_bytes_before: int = 0
+    pack_bytes_after: int = 0
+    details: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"dry_run": self.dry_run, "remote": self.remote, "commits": self.commits, "live_objects": self.live,
+                "removed_objects": len(self.removed), "removed_bytes": self.removed_bytes,
+                "spared_young_objects": self.spared, "packs_rewritten": self.packs_rewritten,
+                "packs_removed": self.packs_removed, "pack_bytes_before": self.pack_bytes_before,
+                "pack_bytes_after": self.pack_bytes_after,
+                "removed": [{"oid": o, "kind": k, "size": n} for o, k, n in self.removed], **self.details}
+
+
+def kept_commits(repo: Repo, retention: Retention, *, now: float | None = None) -> set[str]:
+    """Return the commit ids whose artifacts the policy keeps (empty outside git).
+
+    Raises:
+        UsageError: for ``keep_last`` below 1.
+    """
+    git = repo.git
+    if git is None:
+        return set()
+    if retention.keep_last is not None and retention.keep_last < 1:
+        raise UsageError("--keep-last must be at least 1", hint="the workspace is always kept; use 1 for the tips")
+    now = time.time() if now is None else now
+    refs = _selected_refs(git.refs(), retention)
+    head = git.head_commit()
+    starts = sorted(set(refs.values()) | ({head} if head else set()))
+    if retention.keep_last is None and retention.keep_within is None:
+        return {commit for commit, _ in git.history(starts)}
+    since = None if retention.keep_within is None else now - retention.keep_within
+    kept: set[str] = set()
+    for start in starts:
+        for n, (commit, when) in enumerate(git.history([start])):
+            by_count = retention.keep_last is not None and n < retention.keep_last
+            by_age = since is not None and when >= since
+            if n == 0 or by_count or by_age:
+                kept.add(commit)
+            elif since is None:
+                break  # past the count and there is no age rule: nothing older can be kept
+    return kept
+
+
+def _selected_refs(refs: dict[str, str], retention: Retention) -> dict[str, str]:
+    if not retention.branches and not retention.tags:
+        return refs
+    prefixes = (("refs/heads/", "refs/remotes/") if retention.branches else ()) + (
+        ("refs/tags/",) if retention.tags else ())
+    return {name: commit for name, commit in refs.items() if name.startswith(prefixes)}
+
+
+def lineage_runs(store: ObjectStore, artifact_oids: set[str], named: Iterable[Key]) -> set[Key]:
+    """Return the runs to keep: ``named`` ones, those whose outputs include a kept artifact, and the runs that
+    produced their inputs (transitively). Unreadable runs are skipped (gc never fails on them; fsck reports)."""
+    runs: dict[str, Run] = {}
+    for obj in store.iter_objects():
+        if obj.kind == Kind.RUN:
+            try:
+                runs[obj.oid] = Run.from_bytes(obj.oid, store.get(obj.oid, Kind.RUN))
+            except ArtError:
+                continue
+    keep = {oid for oid, _ in named}
+    keep |= {oid for oid, run in runs.items()
+             if any(isinstance(o, dict) and o.get("oid") in artifact_oids for o in run.get("outputs") or [])}
+    stack = list(keep)
+    while stack:
+        run = runs.get(stack.pop())
+        if run is None:
+            continue
+        for inp in run.get("inputs") or []:
+            parent = inp.get("run") if isinstance(inp, dict) else None
+            if is_oid(parent) and parent not in keep:
+                keep.add(parent)
+                stack.append(parent)
+    return {(Oid(o), Kind.RUN) for o in keep}
+
+
+def live_set(repo: Repo, retention: Retention, store: ObjectStore, *, now: float | None = None) -> tuple[set[Key], int]:
+    """Return (every key to keep in ``store``, number of commits kept)."""
+    commits = kept_commits(repo, retention, now=now)
+    roots = workspace_roots(repo) | revision_roots(repo, sorted(commits))
+    named_runs = {k for k in roots if k[1] == Kind.RUN}
+    artifacts = {oid for oid, kind in roots if kind != Kind.RUN}
+    roots |= lineage_runs(store, artifacts, named_runs)
+    return closure(store, roots, missing=[]), len(commits)
+
+
+def grace_seconds(repo: Repo, grace: str | float | None) -> float:
+    return parse_duration(repo.config.core("gc_grace") if grace is None else grace)
+
+
+def gc(repo: Repo, retention: Retention | None = None, *, grace: str | float | None = None,
+       dry_run: bool = False, remote: str | None = None, now: float | None = None,
+       progress: Callable[[int], None] | None = None) -> GcResult:
+    """Remove unreachable objects from the local store (or from ``remote``).
+
+    Args:
+        repo: the workspace.
+        retention: which history to keep (default: everything reachable from every ref).
+        grace: objects in packs younger than this are never removed (default ``core.gc_grace``, 1h).
+        dry_run: plan only; report what would be removed.
+        remote: collect this remote instead of the local store.
+        now: the current time (tests).
+        progress: called with the number of objects copied.
+
+    Raises:
+        UsageError: for a bad duration or ``keep_last``.
+        RepoLockedError: when another art command holds the repository.
+        CorruptObjectError: when a live object to be copied is damaged (nothing is removed then).
+    """
+    retention = retention or Retention()
+    now = time.time() if now is None else now
+    cutoff = now - grace_seconds(repo, grace)
+    if remote is not None:
+        from .gc_remote import gc_remote
+
+        return gc_remote(repo, retention, remote=remote, cutoff=cutoff, dry_run=dry_run, now=now,
+                         progress=progress)
+    with repo.lock:
+        store = repo.store
+        store.reindex()
+        live, commits = live_set(repo, retention, store, now=now)
+        files = store.pack_files()
+        mtimes = {name: path.stat().st_mtime for name, path in files.items()}
+        gc_plan = plan(store.iter_objects(), live, mtimes, cutoff)
+        before = store.stats()["pack_bytes"]
+        if not dry_run:
+            rewrite_local(store, gc_plan, progress=progress)
+        after = before if dry_run else store.stats()["pack_bytes"]
+    return _result(gc_plan, dry_run=dry_run, remote=None, commits=commits, before=before, after=after)
+
+
+def _result(gc_plan: GcPlan, *, dry_run: bool, remote: str | None, commits: int, before: int,
+            after: int) -> GcResult:
+    removed = sorted((str(o.oid), Kind(o.kind).label, o.raw_length) for o in gc_plan.doomed)
+    return GcResult(dry_run, remote, commits, gc_plan.live, removed, gc_plan.doomed_bytes, len(gc_plan.spared),
+                    len(gc_plan.rewrite), len(gc_plan.drop), before, after)
