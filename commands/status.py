@@ -8,13 +8,14 @@ from ._render import emit_json, say
 
 @click.command("status")
 @click.argument("paths", nargs=-1)
-@click.option("--check", is_flag=True, help="Exit 4 when anything is not unchanged (for scripts and CI).")
+@click.option("--check", is_flag=True,
+              help="Exit 4 when anything is not unchanged or a stage is stale (for scripts and CI).")
 @common()
 @pass_repo
 def cli(repo, paths: tuple[str, ...], check: bool) -> None:
-    """Show whether tracked artifacts match their pointers.
+    """Show whether tracked artifacts match their pointers, and pipeline stages their art.lock.
 
-    States: unchanged, modified, missing, not-in-store.
+    States: unchanged, modified, missing, not-in-store; stages: up-to-date, stale (with reasons).
 
     \b
     Examples:
@@ -23,18 +24,26 @@ def cli(repo, paths: tuple[str, ...], check: bool) -> None:
       art status --check || echo "something changed"
     """
     from ..objstore.errors import StaleError
+    from ..pipeline.staleness import stage_states
     from ..workspace.status import status
 
     result = status(repo, absolute(paths) or None)
+    stages = [] if paths else stage_states(repo)  # pipeline stages (art.toml): up-to-date | stale, with reasons
+    stale = [s.name for s in stages if s.stale]
     if flags().get("json"):
-        emit_json({"artifacts": [a.as_dict() for a in result.artifacts]})
+        emit_json({"artifacts": [a.as_dict() for a in result.artifacts], "stages": [s.as_dict() for s in stages]})
     else:
-        if not result.artifacts:
+        if not result.artifacts and not stages:
             say("no tracked artifacts (use 'art add PATH')")
         for a in result.artifacts:
             say(f"{a.state:>13}  {a.path}")
-        if result.artifacts and result.clean:
+        for s in stages:
+            say(f"{s.state:>13}  stage {s.name}" + (f": {'; '.join(s.reasons)}" if s.reasons else ""))
+        if (result.artifacts or stages) and result.clean and not stale:
             say("everything is up to date")
+    if check and stale and result.clean:
+        raise StaleError(f"{len(stale)} stage(s) stale: {', '.join(stale[:5])}", items=stale,
+                         hint="run 'art repro' to bring them up to date")
     if check and not result.clean:
         changed = [a.path for a in result.artifacts if a.state != "unchanged"]
         raise StaleError(f"{len(changed)} artifact(s) out of date: {', '.join(changed[:5])}",

@@ -1,4 +1,5 @@
-"""Which run produced which artifact: a local index (in ``state.db``) over the run objects in the store."""
+"""Which run produced which artifact, and which runs have a given run key (the run cache): a local index in
+``state.db`` over the run objects in the store, rebuilt from them by ``reindex_runs``."""
 
 from __future__ import annotations
 
@@ -8,14 +9,27 @@ from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from .repo import Repo
 
+_RUNKEYS = "CREATE TABLE IF NOT EXISTS runkeys (key TEXT, run TEXT, started TEXT, PRIMARY KEY (key, run)) WITHOUT ROWID"
+
 
 def record_run(repo: Repo, run: Run) -> None:
-    """Index ``run``'s outputs so lineage can find the run that made an artifact."""
+    """Index ``run``'s outputs so lineage can find the run that made an artifact, and its run key (if any)."""
     rows = [(o["oid"], o["path"], str(run.oid), run.get("started", "")) for o in run.get("outputs", [])]
     db = repo.state.db
+    db.execute(_RUNKEYS)
     db.execute("BEGIN")
     db.executemany("INSERT OR IGNORE INTO produced VALUES (?, ?, ?, ?)", rows)
+    if run.get("run_key") and run.get("exit_status", 0) == 0:
+        db.execute("INSERT OR IGNORE INTO runkeys VALUES (?, ?, ?)",
+                   (str(run["run_key"]), str(run.oid), run.get("started", "")))
     db.execute("COMMIT")
+
+
+def runs_with_key(repo: Repo, key: str) -> list[str]:
+    """Return the ids of successful runs recorded with run key ``key``, newest first (the run cache)."""
+    db = repo.state.db
+    db.execute(_RUNKEYS)
+    return [r[0] for r in db.execute("SELECT run FROM runkeys WHERE key=? ORDER BY started DESC", (key,))]
 
 
 def load_run(repo: Repo, oid: str) -> Run:

@@ -1,0 +1,419 @@
+"""``art repro``: plan, then bring stale stages up to date — from the run cache when possible, else by running
+them (independent stages in parallel) — recording outputs, a run object and the ``art.lock`` entry per stage.
+
+Bookkeeping (hashing, store writes, lock and index updates) happens on the calling thread only; worker
+threads just wait for processes. A failed stage leaves its previous outputs and lock entry as they were: its
+outputs are moved aside into ``.art/tmp`` before it runs and moved back if it fails (docs/pipelines.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..objstore.errors import ArtError
+from ..objstore.hashing import hash_bytes
+from ..objstore.ingest import Ingester
+from ..objstore.lineage import Run
+from ..objstore.objects import Kind
+from ..workspace.fileio import atomic_write
+from ..workspace.lockfile import read_lock, write_lock
+from ..workspace.repo import Repo
+from . import runcache, runner
+from .dag import Graph
+from .errors import SpecError, StageFailedError
+from .plan import PlanItem, plan
+from .spec import Pipeline, Stage, load
+from .staleness import Context, Facts, evaluate, own_reasons
+
+RAN, CACHED, UP_TO_DATE, FAILED, SKIPPED = "ran", "cached", "up-to-date", "failed", "not-run"
+LAST_REPRO = "cache/last-repro.json"
+Event = Callable[[str, str, str], None]  # (event, stage, detail): start | ran | cached | up-to-date | failed | not-run
+
+
+@dataclass(frozen=True, slots=True)
+class ReproOptions:
+    """What to reproduce and how (``art repro`` flags)."""
+
+    targets: tuple[str, ...] = ()
+    jobs: int = 1
+    force: bool = False
+    downstream: bool = False
+    keep_going: bool = False
+    run_cache: bool = True
+    dry_run: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StageOutcome:
+    """What happened to one planned stage."""
+
+    name: str
+    status: str
+    reasons: tuple[str, ...] = ()
+    duration: float = 0.0
+    run: str | None = None
+    returncode: int | None = None
+    stderr_tail: tuple[str, ...] = ()
+    message: str = ""
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "status": self.status, "reasons": list(self.reasons),
+                "duration": round(self.duration, 3), "run": self.run, "returncode": self.returncode,
+                "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class ReproResult:
+    plan: list[PlanItem]
+    outcomes: list[StageOutcome] = field(default_factory=list)
+    dry_run: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[StageOutcome]:
+        return [o for o in self.outcomes if o.status == FAILED]
+
+
+def load_pipeline(repo: Repo) -> tuple[Pipeline, Graph]:
+    """Load ``art.toml`` and its graph.
+
+    Raises:
+        SpecError: when there is no ``art.toml`` or it is invalid (CycleError, MissingDependencyError too).
+    """
+    pipeline = load(repo.root)
+    if pipeline is None:
+        raise SpecError(f"no art.toml in {repo.root}", hint="add a stage: art stage add NAME -d DEP -o OUT -- CMD")
+    return pipeline, Graph(pipeline.stages)
+
+
+def repro(repo: Repo, options: ReproOptions = ReproOptions(), *, on_event: Event | None = None,
+          on_output: runner.Output | None = None) -> ReproResult:
+    """Bring the pipeline (or ``options.targets``) up to date.
+
+    Raises:
+        SpecError: for an invalid ``art.toml`` or params file; UnknownStageError for an unknown target.
+        StageFailedError: when a stage fails (``.result`` holds the outcomes); exit code 5.
+    """
+    pipeline, graph = load_pipeline(repo)
+    ctx = Context(repo)
+    lock = read_lock(repo.root)
+    states = evaluate(ctx, pipeline, graph, lock)
+    items = plan(graph, states, targets=options.targets, downstream=options.downstream, force=options.force)
+    if options.dry_run:
+        repo.state.flush()
+        return ReproResult(items, [], True)
+    with repo.lock:
+        executor = _Executor(repo, pipeline, graph, lock, ctx, options, on_event or (lambda *a: None), on_output)
+        try:
+            outcomes = executor.execute(items)
+        finally:
+            repo.state.flush()
+    result = ReproResult(items, outcomes)
+    _save_last(repo, graph, states, outcomes)
+    if result.failed:
+        first = result.failed[0]
+        err = StageFailedError(first.name, first.returncode if first.returncode is not None else 1,
+                               stderr_tail=list(first.stderr_tail), failed=[o.name for o in result.failed])
+        err.result = result
+        raise err
+    return result
+
+
+def _save_last(repo: Repo, graph: Graph, states: dict, outcomes: list[StageOutcome]) -> None:
+    marks = {n: ("stale" if states[n].stale else UP_TO_DATE) for n in graph.order}
+    marks.update({o.name: o.status for o in outcomes})
+    path = repo.art_dir / LAST_REPRO
+    path.parent.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    atomic_write(path, json.dumps({"finished": stamp, "stages": marks}, indent=1) + "\n")
+
+
+def last_outcome(repo: Repo) -> dict[str, str]:
+    """The per-stage outcome of the last ``art repro`` in this workspace (empty when none was recorded)."""
+    try:
+        return dict(json.loads((repo.art_dir / LAST_REPRO).read_text()).get("stages", {}))
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+class _Stash:
+    """Existing outputs moved aside while a stage runs: put back if it fails, deleted if it succeeds."""
+
+    def __init__(self, repo: Repo, paths: tuple[str, ...]) -> None:
+        self.repo, self.paths = repo, paths
+        self.dir: Path | None = None
+        self.moved: list[tuple[Path, Path]] = []
+
+    def stash(self) -> None:
+        for i, path in enumerate(self.paths):
+            full = self.repo.abspath(path)
+            if os.path.lexists(full):
+                if self.dir is None:
+                    self.dir = Path(tempfile.mkdtemp(prefix="stash-", dir=self.repo.tmp_dir))
+                aside = self.dir / str(i)
+                shutil.move(full, aside)
+                self.moved.append((full, aside))
+            full.parent.mkdir(parents=True, exist_ok=True)
+
+    def restore(self) -> None:
+        for path in self.paths:
+            _remove(self.repo.abspath(path))
+        for full, aside in self.moved:
+            shutil.move(aside, full)
+        self.discard()
+
+    def discard(self) -> None:
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+
+def _remove(full: Path) -> None:
+    if full.is_dir() and not full.is_symlink():
+        shutil.rmtree(full)
+    elif os.path.lexists(full):
+        full.unlink()
+
+
+@dataclass(slots=True)
+class _Launch:
+    item: PlanItem
+    facts: Facts
+    reasons: tuple[str, ...]
+    stash: _Stash
+
+
+class _Executor:
+    def __init__(self, repo: Repo, pipeline: Pipeline, graph: Graph, lock: dict, ctx: Context,
+                 options: ReproOptions, on_event: Event, on_output: runner.Output | None) -> None:
+        self.repo, self.pipeline, self.graph, self.lock, self.ctx = repo, pipeline, graph, lock, ctx
+        self.options, self.on_event, self.on_output = options, on_event, on_output
+        self._provenance: dict[str, Any] | None = None
+        self.status: dict[str, str] = {}
+
+    def execute(self, items: list[PlanItem]) -> list[StageOutcome]:
+        planned = {i.name for i in items}
+        pending = list(items)
+        outcomes: dict[str, StageOutcome] = {}
+        running: dict[Future, _Launch] = {}
+        stop = False
+        with ThreadPoolExecutor(max(1, self.options.jobs), thread_name_prefix="art-stage") as pool:
+            while pending or running:
+                progressed = True
+                while progressed and not stop and len(running) < self.options.jobs:
+                    progressed = False
+                    for item in pending:
+                        ups = self.graph.upstream[item.name] & planned
+                        if any(u not in self.status for u in ups):
+                            continue
+                        pending.remove(item)
+                        progressed = True
+                        blocked = [u for u in ups if self.status[u] in (FAILED, SKIPPED)]
+                        if blocked:
+                            self._record(outcomes, StageOutcome(item.name, SKIPPED, item.reasons,
+                                                                message=f"upstream stage {blocked[0]} failed"))
+                        else:
+                            launch = self._begin(item, outcomes)
+                            if launch is not None:
+                                running[pool.submit(runner.run, self.pipeline.stages[item.name], self.repo.root,
+                                                    output=self.on_output)] = launch
+                        break
+                if not running:
+                    if pending:  # stopped, or nothing can start any more
+                        for item in pending:
+                            self._record(outcomes, StageOutcome(item.name, SKIPPED, item.reasons,
+                                                                message="not run after a failure"))
+                        pending.clear()
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    launch = running.pop(fut)
+                    outcome = self._finish(launch, fut.result())
+                    self._record(outcomes, outcome)
+                    if outcome.status == FAILED and not self.options.keep_going:
+                        stop = True
+        return [outcomes[i.name] for i in items if i.name in outcomes]
+
+    def _record(self, outcomes: dict, outcome: StageOutcome) -> None:
+        outcomes[outcome.name] = outcome
+        self.status[outcome.name] = outcome.status
+        self.on_event(outcome.status, outcome.name, outcome.message)
+
+    # -- before a stage: still stale? cached? else stash its outputs and launch ---------------------------
+
+    def _begin(self, item: PlanItem, outcomes: dict) -> _Launch | None:
+        stage = self.pipeline.stages[item.name]
+        facts = self.ctx.facts(stage)
+        reasons = item.reasons
+        if not item.forced:
+            own = own_reasons(stage, facts, self.lock.get(stage.name), self.ctx)
+            if not own:
+                self._record(outcomes, StageOutcome(stage.name, UP_TO_DATE, item.reasons,
+                                                    message="upstream outputs did not change"))
+                return None
+            reasons = tuple(own)
+        if self.options.run_cache and not item.forced:
+            cached = self._from_cache(stage, facts, reasons)
+            if cached is not None:
+                self._record(outcomes, cached)
+                return None
+        stash = _Stash(self.repo, stage.outs)
+        stash.stash()
+        self.ctx.forget(stage.outs)
+        self.on_event("start", stage.name, stage.command)
+        return _Launch(item, facts, reasons, stash)
+
+    def _from_cache(self, stage: Stage, facts: Facts, reasons: tuple[str, ...]) -> StageOutcome | None:
+        run = runcache.lookup(self.repo, facts.run_key, stage.outs)
+        if run is None:
+            return None
+        stash = _Stash(self.repo, stage.outs)
+        stash.stash()
+        self.ctx.forget(stage.outs)
+        try:
+            for out in run["outputs"]:
+                runcache.restore(self.repo, out)
+        except BaseException:
+            stash.restore()
+            raise
+        stash.discard()
+        outs = [{"path": o["path"], "id": o["oid"], "kind": o["kind"], "size": o["size"],
+                 "files": o.get("files", 1)} for o in run["outputs"]]
+        self._commit_lock(stage, facts, str(run.oid), outs)
+        return StageOutcome(stage.name, CACHED, reasons, run=str(run.oid),
+                            message=f"Using cached version of {stage.name}")
+
+    # -- after a stage: store outputs, write its run, update art.lock --------------------------------------
+
+    def _finish(self, launch: _Launch, done: runner.Finished) -> StageOutcome:
+        stage = self.pipeline.stages[launch.item.name]
+        base = dict(reasons=launch.reasons, duration=done.duration, returncode=done.returncode,
+                    stderr_tail=tuple(done.stderr_tail))
+        missing = [o for o in stage.outs if not os.path.lexists(self.repo.abspath(o))]
+        if done.returncode != 0 or missing:
+            launch.stash.restore()
+            self.ctx.forget(stage.outs)
+            message = (f"exit status {done.returncode}" if done.returncode != 0
+                       else f"it did not produce {', '.join(missing)}")
+            return StageOutcome(stage.name, FAILED, message=message, **base)
+        try:
+            run_oid = self._store_outputs(stage, launch.facts, done)
+        except BaseException:
+            launch.stash.restore()
+            self.ctx.forget(stage.outs)
+            raise
+        launch.stash.discard()
+        return StageOutcome(stage.name, RAN, run=run_oid, message=f"{done.duration:.2f} s", **base)
+
+    def _store_outputs(self, stage: Stage, facts: Facts, done: runner.Finished) -> str:
+        repo = self.repo
+        store, state = repo.store, repo.state
+        outs = []
+        with store.writer() as writer:
+            with Ingester(writer, store.params, store.compressor, cache=state, guard=repo.root,
+                          jobs=int(repo.config.core("jobs"))) as ing:
+                for path in stage.outs:
+                    full = repo.abspath(path)
+                    if full.is_dir():
+                        tree, files = ing.add_tree(full)
+                        if ing.last_signature:
+                            state.set_dir(path, ing.last_signature, tree.oid)
+                        outs.append({"path": path, "id": str(tree.oid), "kind": "dir", "size": tree.size,
+                                     "files": files})
+                    else:
+                        oid, size = ing.add_file(full)
+                        outs.append({"path": path, "id": str(oid), "kind": "file", "size": size, "files": 1})
+            run = self._run_record(stage, facts, done, outs, writer)
+            writer.put(run.oid, Kind.RUN, run.to_bytes())
+        # the pack is sealed: only now may the index and art.lock name its objects
+        from ..workspace.runs import record_run
+
+        record_run(repo, run)
+        self._commit_lock(stage, facts, str(run.oid), outs)
+        return str(run.oid)
+
+    def _commit_lock(self, stage: Stage, facts: Facts, run_oid: str, outs: list[dict]) -> None:
+        from ..workspace.gitignore import ignore
+
+        entry: dict[str, Any] = {"cmd": stage.cmd} if stage.cmd is not None else {"call": stage.call}
+        entry.update({
+            "code_hash": facts.code_hash, "run": run_oid, "run_key": facts.run_key,
+            **({"code": facts.code} if facts.code else {}), **({"params": facts.params} if facts.params else {}),
+            "deps": [{"path": p, "id": oid or "missing", "kind": kind or "missing"}
+                     for p, (kind, oid) in facts.deps.items()],
+            "outs": outs,
+        })
+        self.lock[stage.name] = entry
+        ordered = {n: self.lock[n] for n in self.graph.order if n in self.lock}
+        write_lock(self.repo.root, ordered)
+        for o in outs:
+            self.ctx.remember(o["path"], o["kind"], o["id"])
+            ignore(self.repo.root, o["path"])
+
+    def _run_record(self, stage: Stage, facts: Facts, done: runner.Finished, outs: list[dict], writer) -> Run:
+        prov = self._env(writer)
+        started = datetime.fromtimestamp(done.started, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        fields = {
+            "kind": "stage", "stage": stage.name, "cmd": stage.cmd or "", "call": stage.call or "",
+            "code_hash": facts.code_hash, "code": facts.code, "params": facts.params,
+            "inputs": [{"path": p, "oid": oid, "kind": kind, "run": self._producing_run(p, oid)}
+                       for p, (kind, oid) in facts.deps.items()],
+            "outputs": [{"path": o["path"], "oid": o["id"], "kind": o["kind"], "size": o["size"],
+                         "files": o["files"]} for o in outs],
+            "run_key": facts.run_key, "exit_status": done.returncode, "started": started,
+            "duration": round(done.duration, 3), **prov,
+        }
+        return Run(fields)
+
+    def _env(self, writer) -> dict[str, Any]:
+        """Facts shared by every run of this repro (computed once): machine, git state, package list."""
+        if self._provenance is None:
+            from ..workspace.provenance import environment, installed_packages
+
+            git = self.repo.git
+            packages = installed_packages().encode()
+            self._provenance = {
+                "git": {"commit": git.head_commit() if git else None, "dirty": git.is_dirty() if git else None},
+                **environment(), "packages": str(hash_bytes(packages)), "_packages_bytes": packages,
+            }
+        prov = dict(self._provenance)
+        writer.put(hash_bytes(prov["_packages_bytes"]), Kind.CHUNK, prov.pop("_packages_bytes"))
+        return prov
+
+    def _producing_run(self, path: str, oid: str | None) -> str | None:
+        if oid is None:
+            return None
+        producer = self.graph.producer_of(path)
+        if producer is not None:
+            return self.lock.get(producer, {}).get("run")
+        return _added_run(self.repo, path, oid)
+
+
+def _added_run(repo: Repo, path: str, oid: str) -> str | None:
+    """The ``art add`` run behind a dep that is (or lies inside) an added artifact, else None."""
+    from ..workspace.pointers import SUFFIX, read_pointer
+    from ..workspace.runs import producing_run
+
+    parts = path.split("/")
+    for i in range(len(parts), 0, -1):
+        base = "/".join(parts[:i])
+        pf = repo.abspath(base + SUFFIX)
+        if pf.is_file():
+            try:
+                pointer = read_pointer(pf, where=base + SUFFIX)
+            except ArtError:
+                return None
+            run = producing_run(repo, str(pointer.oid), base)
+            return str(run.oid) if run is not None else None
+    return None
