@@ -7,15 +7,23 @@ from ._render import Progress, emit_json, say
 
 
 @click.command("fsck")
+@click.option("--remote", "remote", metavar="NAME", help="Check a remote's indexes and packs instead.")
+@click.option("--read-data", is_flag=True, help="With --remote: download and verify every object.")
 @common()
 @pass_repo
-def cli(repo) -> None:
+def cli(repo, remote: str | None, read_data: bool) -> None:
     """Re-hash every stored object and check that every pointer resolves. Exits 3 on problems.
 
     \b
-    Example:
+    Examples:
       art fsck
+      art fsck --remote origin              # indexes against packs (a listing, no data)
+      art fsck --remote origin --read-data  # download and verify every object
     """
+    if remote:
+        from .remote import run_remote_fsck
+
+        return run_remote_fsck(repo, remote, read_data)
     from ..objstore.errors import IntegrityError
     from ..workspace.fsck import fsck
 

@@ -53,3 +53,29 @@ def _pointer_problems(repo: Repo, path: str, pointer) -> list[Problem]:
         return [Problem(pointer.oid, "file", f"{m}: file is not in the store") for m in missing]
     except ArtError as exc:
         return [Problem(pointer.oid, pointer.kind, f"{path}: {exc}")]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFsckResult:
+    remote: str
+    url: str
+    problems: list[Problem]
+    packs: int
+    indexes: int
+    objects: int
+    bytes_read: int
+
+
+def fsck_remote(repo: Repo, name: str | None, *, read_data: bool = False, jobs: int | None = None,
+                progress: Callable[[int], None] | None = None) -> RemoteFsckResult:
+    """Check a remote's indexes against its packs; with ``read_data`` download and verify every object."""
+    from ..objstore.store.remote import check_remote
+    from .remote import open_remote, transfer_jobs
+
+    store = open_remote(repo, name)
+    try:
+        found = check_remote(store, read_data=read_data, jobs=transfer_jobs(repo, jobs), progress=progress)
+    finally:
+        store.close()
+    return RemoteFsckResult(store.name, store.url, found.problems, found.packs, found.indexes, found.objects,
+                            found.bytes_read)

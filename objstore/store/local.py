@@ -142,6 +142,17 @@ class LocalStore(ObjectStore):
             raise CorruptObjectError(oid, f"pack {self.pack_name(pack)[:10]} is truncated")
         return codec, data, raw_length
 
+    def locate(self, oid: Oid, kind: Kind) -> tuple[int, int, int, int, int] | None:
+        """Return (pack id, codec, offset, stored length, raw length) of a stored object, or None.
+
+        With ``read_stored`` this lets a push copy stored (compressed) bytes without recompressing them.
+        """
+        return self._row(oid, kind)
+
+    def read_stored(self, pack: int, offset: int, length: int) -> bytes:
+        """Return an object's stored bytes as ``locate`` found them (unverified, maybe compressed)."""
+        return self._pread(pack, offset, length)
+
     def pack_name(self, pack: int) -> str:
         name = self._names.get(pack)
         if name is None:

@@ -1,0 +1,45 @@
+"""``art push``."""
+
+import click
+
+from ._options import absolute, common, flags, pass_repo
+from ._render import Progress, emit_json, human, say
+
+
+@click.command("push")
+@click.argument("targets", nargs=-1)
+@click.option("-r", "--remote", help="Remote name (default: core.remote).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), help="Concurrent uploads.")
+@click.option("--all-commits", is_flag=True, help="Push what every commit of every branch and tag references.")
+@common()
+@pass_repo
+def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, all_commits: bool) -> None:
+    """Send the objects of tracked artifacts (and their runs) that the remote lacks.
+
+    Objects travel in packs with an index; only what no remote index lists is sent, so a second push sends
+    nothing and an interrupted push resumes.
+
+    \b
+    Examples:
+      art push
+      art push data/images -r backup -j 8
+      art push --all-commits
+    """
+    from ..objstore.errors import ObjectNotFoundError
+    from ..workspace.push import push
+
+    with Progress("pushing") as progress:
+        result = push(repo, absolute(targets) or None, remote=remote, jobs=jobs, all_commits=all_commits,
+                      progress=progress)
+    if flags().get("json"):
+        emit_json(result.as_dict())
+    elif result.objects:
+        say(f"pushed {result.objects} objects ({human(result.bytes)}) in {result.packs} pack(s) to {result.remote}")
+    else:
+        say(f"everything is already on {result.remote}")
+    if result.missing:
+        oid, kind = result.missing[0]
+        raise ObjectNotFoundError(
+            oid, kind.label,
+            hint=f"{len(result.missing)} object(s) are neither in the local store nor on {result.remote}; "
+                 "everything else was pushed. Run 'art fsck', or 'art add' the data again")

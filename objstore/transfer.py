@@ -1,0 +1,296 @@
+"""Copy missing objects between the local store and a remote (FsspecStore), in packs, verified on the way in.
+
+``upload``: send the given objects that the remote's indexes do not list, as new packs built from the
+local store's stored (already compressed) bytes; metadata objects (trees, manifests, runs) first, in packs
+of their own, then chunks in local pack order. Each pack is published (pack, then index) as soon as it is
+sealed, so an interrupted upload resumes by sending only what no index lists yet.
+
+``download``: walk the closure of some roots, level by level, fetching what the local store lacks with
+merged ranged reads. Every object is verified before it is stored: chunks by blake3, trees and runs by
+their decoders, file manifests by hashing the concatenation of their chunks once those are stored. Trees,
+runs and manifests are written last, so a tree in the local store always has its whole content there too
+(that is what lets a later ``download`` skip it without reading it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from .errors import ArtError, CorruptObjectError, FormatError
+from .hashing import ContentHasher
+from .lineage import Run
+from .objects import FileManifest, Kind, Tree
+from .oid import Oid, is_oid
+from .store.local import LocalStore
+from .store.remote import FsspecStore, Located, verify_payload
+from .verify import Problem
+
+Key = tuple[Oid, Kind]
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferResult:
+    """What one upload or download did.
+
+    Attributes:
+        objects: objects sent (upload) or stored (download).
+        bytes: stored (compressed) bytes moved.
+        packs: packs written (upload) or read from (download).
+        present: objects the destination already had.
+        missing: needed objects found neither locally nor on the remote.
+        problems: objects that failed verification (never stored).
+        fetched_runs: ids of run objects stored by a download.
+    """
+
+    objects: int = 0
+    bytes: int = 0
+    packs: int = 0
+    present: int = 0
+    missing: list[Key] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    fetched_runs: list[Oid] = field(default_factory=list)
+
+
+_META_ORDER = {Kind.RUN: 0, Kind.TREE: 1, Kind.FILE: 2, Kind.CHUNK: 3}
+
+
+def upload(src: LocalStore, dest: FsspecStore, keys: Iterable[Key], *, jobs: int = 4,
+           staging_dir: str | None = None, progress: Progress | None = None) -> TransferResult:
+    """Send the objects of ``keys`` that ``dest`` lacks, in new packs.
+
+    Args:
+        src: the local store holding every key.
+        dest: the remote; its indexes are refreshed first.
+        keys: (oid, kind) pairs, typically a reachability closure.
+        jobs: concurrent pack uploads.
+        staging_dir: where pack files are built before upload (a local temp dir by default).
+        progress: called with the stored bytes of each pack once it is published.
+
+    Raises:
+        StoreIOError: when the remote fails (after the backend's retries and one of ours).
+        ObjectNotFoundError: when a key is not in ``src``.
+    """
+    dest.refresh()
+    todo, present = [], 0
+    for oid, kind in set(keys):
+        if dest.has(oid, kind):
+            present += 1
+            continue
+        row = src.locate(oid, kind)
+        if row is None:
+            from .errors import ObjectNotFoundError
+
+            raise ObjectNotFoundError(oid, kind.label)
+        todo.append((_META_ORDER[kind] == 3, row[0], row[2], oid, kind, row))
+    if not todo:
+        return TransferResult(present=present)
+    todo.sort()
+    writer = dest.writer(staging_dir=dest.staging_dir(staging_dir) if staging_dir else None, jobs=jobs,
+                         progress=progress)
+    try:
+        meta_done = False
+        for is_chunk, _pack, _offset, oid, kind, (pack, codec, offset, length, raw) in todo:
+            if is_chunk and not meta_done:
+                writer.flush()  # metadata in packs of its own
+                meta_done = True
+            stored = src.read_stored(pack, offset, length)
+            if len(stored) != length:
+                raise CorruptObjectError(oid, "local pack is truncated", hint="run 'art fsck'")
+            writer.put_stored(oid, kind, codec, stored, raw)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return TransferResult(objects=writer.objects, bytes=writer.bytes, packs=len(writer.packs), present=present)
+
+
+def download(src: FsspecStore, dest: LocalStore, roots: Iterable[Key], *, jobs: int = 4,
+             progress: Progress | None = None) -> TransferResult:
+    """Fetch everything reachable from ``roots`` that ``dest`` lacks; verify each object before storing it.
+
+    A root or object that ``dest`` already has is trusted to have its whole closure there (see the module
+    docstring), so a download with nothing to do does not contact the remote at all.
+
+    Raises:
+        StoreIOError: when the remote fails (after retries); what was verified and stored so far stays.
+    """
+    pending = [(Oid(o), Kind(k)) for o, k in roots if not _have(dest, Oid(o), Kind(k))]
+    if not pending:
+        return TransferResult(present=len(set(roots)))
+    src.refresh()
+    state = _Download(src, dest, jobs, progress)
+    state.walk(pending)
+    state.fetch_chunks()
+    state.store_metadata()
+    return TransferResult(objects=state.stored, bytes=state.bytes, packs=len(state.packs),
+                          present=state.present, missing=state.missing, problems=state.problems,
+                          fetched_runs=state.runs)
+
+
+def _have(store: LocalStore, oid: Oid, kind: Kind) -> bool:
+    if kind == Kind.FILE:
+        return store.has(oid, Kind.FILE) or store.has(oid, Kind.CHUNK)
+    return store.has(oid, kind)
+
+
+class _Download:
+    def __init__(self, src: FsspecStore, dest: LocalStore, jobs: int, progress: Progress | None) -> None:
+        self.src, self.dest, self.jobs, self.progress = src, dest, jobs, progress
+        self.meta: dict[Key, bytes] = {}          # verified trees and runs, stored last
+        self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
+        self.chunks: dict[Oid, Located] = {}
+        self.missing: list[Key] = []
+        self.problems: list[Problem] = []
+        self.runs: list[Oid] = []
+        self.packs: set[str] = set()
+        self.present = 0
+        self.stored = 0
+        self.bytes = 0
+        self._seen: set[Key] = set()
+
+    def walk(self, level: list[Key]) -> None:
+        """Resolve the closure level by level; each level's metadata is fetched in one batch of reads."""
+        while level:
+            wanted: list[Located] = []
+            for oid, kind in level:
+                if (oid, kind) in self._seen:
+                    continue
+                self._seen.add((oid, kind))
+                if _have(self.dest, oid, kind):
+                    self.present += 1
+                    continue
+                loc = self._locate(oid, kind)
+                if loc is None:
+                    self.missing.append((oid, kind))
+                elif loc.entry.kind == Kind.CHUNK:
+                    self.chunks[oid] = loc
+                else:
+                    wanted.append(loc)
+            level = []
+            for pack, entry, stored in self.src.read_objects(wanted, jobs=self.jobs, progress=self.progress):
+                self.packs.add(pack)
+                self.bytes += len(stored)
+                level.extend(self._children(pack, entry, stored))
+
+    def _locate(self, oid: Oid, kind: Kind) -> Located | None:
+        if kind == Kind.FILE:
+            return self.src.locate(oid, Kind.FILE) or self.src.locate(oid, Kind.CHUNK)
+        return self.src.locate(oid, kind)
+
+    def _children(self, pack: str, entry, stored: bytes) -> list[Key]:
+        oid, kind = entry.oid, Kind(entry.kind)
+        try:
+            data = verify_payload(entry, stored)
+            if kind == Kind.FILE:
+                manifest = FileManifest.from_bytes(oid, data)
+                self.manifests[oid] = (manifest, Located(pack, entry), data)
+                return [(c, Kind.CHUNK) for c, _ in manifest.chunks]
+        except (CorruptObjectError, FormatError) as exc:
+            self.problems.append(Problem(oid, kind.label, f"remote pack {pack[:10]}: {exc}"))
+            return []
+        self.meta[(oid, kind)] = data
+        if kind == Kind.TREE:
+            return [(e.oid, Kind.TREE if e.kind == "dir" else Kind.FILE)
+                    for e in Tree.from_bytes(oid, data).entries if e.kind != "symlink"]
+        packages = Run.from_bytes(oid, data).get("packages")
+        return [(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
+
+    def fetch_chunks(self) -> None:
+        """Download the needed chunks, verify each, and store them (stored bytes kept as they came)."""
+        if not self.chunks:
+            return
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        writer = self.dest.writer()
+        try:
+            # verification (zstd + blake3, both without the GIL) runs on a few threads beside the reads
+            with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+                window: list = []
+                for pack, entry, stored in self.src.read_objects(self.chunks.values(), jobs=self.jobs,
+                                                                 progress=self.progress):
+                    self.packs.add(pack)
+                    window.append((pack, entry, stored, pool.submit(verify_payload, entry, stored)))
+                    if len(window) >= 64:
+                        self._store_chunks(writer, window[:32])
+                        del window[:32]
+                self._store_chunks(writer, window)
+            writer.commit()
+        except BaseException:
+            writer.commit()  # keep what was verified: a re-run resumes from there
+            raise
+
+    def _store_chunks(self, writer, batch: list) -> None:
+        for pack, entry, stored, fut in batch:
+            try:
+                fut.result()
+            except CorruptObjectError as exc:
+                self.problems.append(Problem(entry.oid, "chunk", f"remote pack {pack[:10]}: {exc.reason}"))
+                continue
+            if writer.put_stored(entry.oid, Kind.CHUNK, entry.codec, stored, entry.raw_length):
+                self.stored += 1
+                self.bytes += len(stored)
+
+    def store_metadata(self) -> None:
+        """Check each manifest against its chunks (now local), then store manifests, trees and runs."""
+        bad: set[Oid] = set()
+        writer = self.dest.writer()
+        try:
+            for oid, (manifest, loc, data) in self.manifests.items():
+                reason = _check_manifest(self.dest, manifest)
+                if reason:
+                    self.problems.append(Problem(oid, "file", f"remote pack {loc.pack[:10]}: {reason}"))
+                    bad.add(oid)
+                    continue
+                if writer.put(oid, Kind.FILE, data):
+                    self.stored += 1
+            for (oid, kind), data in self._complete_meta(bad):
+                if writer.put(oid, kind, data):
+                    self.stored += 1
+                    if kind == Kind.RUN:
+                        self.runs.append(oid)
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+
+    def _complete_meta(self, bad: set[Oid]) -> list[tuple[Key, bytes]]:
+        """Trees and runs whose closure is now local; a tree over a bad or missing object is held back."""
+        broken = bad | {o for o, _ in self.missing} | {p.oid for p in self.problems}
+        if not broken:
+            return list(self.meta.items())
+        # propagate "incomplete" upwards: a tree is stored only when every child is available locally
+        trees = {oid: Tree.from_bytes(oid, data) for (oid, kind), data in self.meta.items() if kind == Kind.TREE}
+        ok: dict[Oid, bool] = {}
+
+        def complete(oid: Oid) -> bool:
+            if oid in ok:
+                return ok[oid]
+            ok[oid] = False
+            good = oid not in broken and all(
+                complete(e.oid) if e.kind == "dir" else (e.kind == "symlink" or e.oid not in broken)
+                for e in trees[oid].entries) if oid in trees else oid not in broken
+            ok[oid] = good
+            return good
+
+        return [(k, d) for k, d in self.meta.items() if k[1] != Kind.TREE or complete(k[0])]
+
+
+def _check_manifest(store: LocalStore, manifest: FileManifest) -> str | None:
+    """Return why a fetched manifest is wrong (None when its chunks' concatenation hashes to its id)."""
+    hasher = ContentHasher()
+    size = 0
+    for chunk_oid, length in manifest.chunks:
+        try:
+            data = store.get(chunk_oid, Kind.CHUNK)
+        except ArtError as exc:
+            return f"chunk {chunk_oid[:10]} is unavailable ({exc})"
+        if len(data) != length:
+            return f"chunk {chunk_oid[:10]} has {len(data)} bytes, the manifest says {length}"
+        hasher.update(data)
+        size += length
+    if hasher.oid() != manifest.oid:
+        return f"content hashes to {hasher.oid()[:10]}"
+    return None
