@@ -10,9 +10,11 @@ from ._render import emit_json, say
 @click.argument("paths", nargs=-1)
 @click.option("--check", is_flag=True,
               help="Exit 4 when anything is not unchanged or a stage is stale (for scripts and CI).")
+@click.option("--remote", "remote", is_flag=False, flag_value="", default=None, metavar="[NAME]",
+              help="Compare with a remote (default: core.remote): what is not yet pushed / not yet fetched.")
 @common()
 @pass_repo
-def cli(repo, paths: tuple[str, ...], check: bool) -> None:
+def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
     """Show whether tracked artifacts match their pointers, and pipeline stages their art.lock.
 
     States: unchanged, modified, missing, not-in-store; stages: up-to-date, stale (with reasons).
@@ -22,7 +24,12 @@ def cli(repo, paths: tuple[str, ...], check: bool) -> None:
       art status
       art status data/ --json
       art status --check || echo "something changed"
+      art status --remote            # not yet pushed / not yet fetched, against the default remote
     """
+    if remote is not None:
+        from .remote import show_remote_status
+
+        return show_remote_status(repo, remote, absolute(paths) or None, check)
     from ..objstore.errors import StaleError
     from ..pipeline.staleness import stage_states
     from ..workspace.status import status
