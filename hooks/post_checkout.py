@@ -1,0 +1,94 @@
+"""The post-checkout hook: after a branch checkout, make the artifacts match the new branch's pointers.
+
+Never fails git: missing objects produce a hint to ``art pull``, modified data a hint to ``art add``.
+Skipped after a file checkout (flag 0), when HEAD did not move, and while a rebase is in progress (a rebase
+checks out many commits; the workspace is settled by the user's ``art checkout`` afterwards).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..objstore.errors import ArtError, ObjectNotFoundError
+from ._base import HookResult, find_repo
+from .install import git_path
+
+
+def rebase_in_progress(cwd: Path) -> bool:
+    """True while ``git rebase`` is running (its state directory exists)."""
+    try:
+        return any(git_path(cwd, d).is_dir() for d in ("rebase-merge", "rebase-apply"))
+    except ArtError:
+        return False
+
+
+def post_checkout(cwd: Path, previous: str, new: str, flag: str, *, prefix: str = "") -> HookResult:
+    """Run ``art checkout`` after a branch checkout.
+
+    Args:
+        cwd: where git runs the hook (the top of the work tree).
+        previous: the commit HEAD was at.
+        new: the commit HEAD is at now.
+        flag: "1" for a branch checkout, "0" for a file checkout.
+        prefix: the art workspace relative to ``cwd``.
+
+    Returns:
+        Always exit code 0; messages say what was restored or what to run.
+    """
+    result = HookResult()
+    if flag != "1" or (previous == new and previous != "0" * 40) or rebase_in_progress(cwd):
+        return result
+    repo = find_repo(cwd, prefix)
+    if repo is None:
+        return result
+    with repo:
+        try:
+            _checkout(repo, result)
+        except ObjectNotFoundError as exc:
+            result.say(f"art: the new checkout needs data that is not in the local store ({exc})")
+            result.say("hint: run 'art pull' to fetch it from the default remote")
+        except ArtError as exc:
+            result.say(f"art: checkout after the branch switch failed: {exc}")
+            if exc.hint:
+                result.say(f"hint: {exc.hint}")
+    return result
+
+
+def _checkout(repo, result: HookResult) -> None:
+    """Restore every artifact whose workspace content is safe to replace (it is stored: typically the
+    previous branch's version); leave un-added edits alone, as git does with local changes."""
+    from ..objstore.objects import Kind
+    from ..objstore.reachability import closure
+    from ..workspace.checkout import checkout
+    from ..workspace.status import MISSING, MODIFIED, status
+
+    def stored(a) -> bool:
+        key = (a.actual, Kind.TREE if a.pointer.kind == "dir" else Kind.FILE)
+        missing: list = []
+        closure(repo.store, [key], missing=missing)
+        return not missing
+
+    states = status(repo).artifacts
+    kept = [a.path for a in states if a.state == MODIFIED and not stored(a)]
+    todo = [a for a in states if a.state in (MISSING, MODIFIED) and a.path not in kept]
+    absent = [a.path for a in todo if not _in_store(repo, a.pointer)]
+    todo = [a for a in todo if a.path not in absent]
+    if todo:
+        done = checkout(repo, [str(repo.root / a.path) for a in todo], force=True)
+        result.say(f"art: restored {len(done.restored)} artifact(s): {', '.join(done.restored[:10])}")
+    if absent:
+        result.say(f"art: {len(absent)} artifact(s) of this checkout are not in the local store: "
+                   f"{', '.join(absent[:10])}")
+        result.say("hint: run 'art pull' to fetch them from the default remote")
+    if kept:
+        result.say(f"art: left {len(kept)} artifact(s) with un-added changes as they are: {', '.join(kept[:10])}")
+        result.say("hint: 'art add' them to keep the changes, or 'art checkout --force' to discard them")
+
+
+def _in_store(repo, pointer) -> bool:
+    from ..objstore.objects import Kind
+    from ..objstore.reachability import closure
+
+    missing: list = []
+    closure(repo.store, [(pointer.oid, Kind.TREE if pointer.kind == "dir" else Kind.FILE)], missing=missing)
+    return not missing

@@ -1,0 +1,95 @@
+import json
+import os
+
+import pytest
+from artvc.hooks.framework import BEGIN, add_to_config, remove_from_config
+from artvc.hooks.install import CHAINED_SUFFIX, MARKER, install, uninstall
+from artvc.hooks.pre_push import commits_to_push, parse_updates
+
+
+def test_install_respects_core_hooks_path(ws):
+    ws.git("config", "core.hooksPath", "githooks")
+    r = json.loads(ws.art("install", "--hook", "pre-commit", "--json").stdout)
+    assert r["installed"] == ["pre-commit"]
+    assert MARKER in (ws.root / "githooks/pre-commit").read_text()
+    assert not (ws.root / ".git/hooks/pre-commit").exists()
+    assert os.access(ws.root / "githooks/pre-commit", os.X_OK)
+
+
+def test_install_in_a_worktree_uses_the_shared_hooks_directory(ws, tmp_path):
+    ws.git("commit", "-qm", "init", "--allow-empty")
+    wt = tmp_path / "wt"
+    ws.git("worktree", "add", "-q", str(wt))
+    result = install(wt, ["pre-push"])
+    assert result.hooks_dir == str((ws.root / ".git/hooks").resolve())
+    assert MARKER in (ws.root / ".git/hooks/pre-push").read_text()
+
+
+def test_install_is_idempotent_and_uninstall_only_removes_ours(ws):
+    hooks = ws.root / ".git/hooks"
+    (hooks / "post-checkout").write_text("#!/bin/sh\necho theirs\n")
+    first = install(ws.root)
+    assert first.chained == ["post-checkout"] and sorted(first.installed) == ["post-checkout", "pre-commit",
+                                                                              "pre-push"]
+    second = install(ws.root)
+    assert second.installed == [] and len(second.unchanged) == 3
+    assert (hooks / f"post-checkout{CHAINED_SUFFIX}").read_text() == "#!/bin/sh\necho theirs\n"
+    (hooks / "pre-push").write_text("#!/bin/sh\necho replaced by the user\n")
+    gone = uninstall(ws.root)
+    assert gone.foreign == ["pre-push"] and "pre-push" not in gone.removed
+    assert (hooks / "pre-push").read_text() == "#!/bin/sh\necho replaced by the user\n"
+    assert (hooks / "post-checkout").read_text() == "#!/bin/sh\necho theirs\n"
+    assert not (hooks / "pre-commit").exists()
+
+
+def test_install_refuses_when_a_foreign_hook_and_a_saved_one_both_exist(ws):
+    hooks = ws.root / ".git/hooks"
+    (hooks / "pre-commit").write_text("#!/bin/sh\n")
+    (hooks / f"pre-commit{CHAINED_SUFFIX}").write_text("#!/bin/sh\n")
+    r = ws.art("install", "--hook", "pre-commit", code=1)
+    assert "art: error: both" in r.stderr and "hint:" in r.stderr
+    assert MARKER not in (hooks / "pre-commit").read_text()
+
+
+def test_shim_points_at_this_interpreter_and_the_workspace_prefix(ws, tmp_path):
+    import sys
+
+    sub = ws.root / "proj"
+    sub.mkdir()
+    from artvc.workspace.init import init
+
+    init(sub)
+    install(sub, ["pre-commit"], prefix="proj")
+    text = (ws.root / ".git/hooks/pre-commit").read_text()
+    assert f"exec {sys.executable} -m artvc hook pre-commit --dir proj" in text
+
+
+def test_framework_config_is_added_once_and_removed_cleanly(tmp_path):
+    cfg = tmp_path / ".pre-commit-config.yaml"
+    mine = "# mine\nrepos:\n  - repo: https://example.invalid/x\n    rev: v1\n    hooks:\n      - id: y\n"
+    cfg.write_text(mine)
+    r = add_to_config(tmp_path, repo_url="/src/art", rev="abc")
+    assert r.changed
+    again = add_to_config(tmp_path, repo_url="/src/art", rev="abc")
+    assert not again.changed and cfg.read_text().count(BEGIN) == 1
+    yaml = pytest.importorskip("yaml")
+    data = yaml.safe_load(cfg.read_text())
+    assert [h["id"] for h in data["repos"][0]["hooks"]] == ["art-pre-commit", "art-post-checkout", "art-pre-push"]
+    assert data["repos"][1]["repo"] == "https://example.invalid/x"
+    assert remove_from_config(tmp_path)
+    assert cfg.read_text() == mine
+
+
+def test_pre_push_update_parsing_and_deletions_push_nothing(ws):
+    ws.git("commit", "-qm", "a", "--allow-empty")
+    ws.git("commit", "-qm", "b", "--allow-empty")
+    head = ws.git("rev-parse", "HEAD").stdout.strip()
+    first = ws.git("rev-parse", "HEAD~1").stdout.strip()
+    zero = "0" * 40
+    updates = parse_updates(f"refs/heads/main {head} refs/heads/main {first}\n")
+    assert commits_to_push(ws.root, "origin", updates) == ([head], 0)
+    new_branch = parse_updates(f"refs/heads/main {head} refs/heads/main {zero}\n")
+    revs, _ = commits_to_push(ws.root, "origin", new_branch)
+    assert revs == [head, first]
+    deletion = parse_updates(f"(delete) {zero} refs/heads/gone {head}\n")
+    assert commits_to_push(ws.root, "origin", deletion) == ([], 0)
