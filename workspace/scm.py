@@ -44,6 +44,19 @@ class Git:
             raise GitError(f"cannot create a git repository at {path}: {exc}") from exc
         return cls(repo, Path(repo.workdir).resolve())
 
+    @classmethod
+    def clone(cls, source: Path, dest: Path) -> Git:
+        """Clone the repository at ``source`` into ``dest`` (a local path; no git binary needed).
+
+        Raises:
+            GitError: when libgit2 cannot clone it.
+        """
+        try:
+            repo = pygit2.clone_repository(str(source), str(dest))
+        except pygit2.GitError as exc:
+            raise GitError(f"cannot clone {source} into {dest}: {exc}") from exc
+        return cls(repo, Path(repo.workdir).resolve())
+
     def commit_all(self, message: str) -> str:
         """Stage every change that .gitignore allows (like ``git add -A``), commit it on HEAD, return its id.
 
