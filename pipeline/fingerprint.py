@@ -19,14 +19,16 @@ from .errors import SpecError
 from .spec import Stage
 
 _PYTHON = re.compile(r"^(.*/)?python(\d+(\.\d+)*)?$")
-_SEPARATORS = frozenset({"&&", "||", ";", "|", "&"})
+_SEPARATORS = frozenset({"&&", "||", ";", "|", "&", ";;", "(", ")"})
 FileId = Callable[[str], str | None]
 
 
 def scripts_in(cmd: str, root: Path) -> list[str]:
     """Return the repo-relative scripts that ``cmd`` runs with python (existing files inside ``root``)."""
     try:
-        tokens = shlex.split(cmd, posix=True)
+        lexer = shlex.shlex(cmd, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        tokens = list(lexer)
     except ValueError:
         tokens = cmd.split()
     found = []
