@@ -60,12 +60,12 @@ def test_demo_keep_leaves_a_working_repository(tmp_path):
     s = json.loads(run_demo("--keep", str(target), "--json").stdout)
     assert s["kept"] and Path(s["root"]) == target.resolve()
     log = git(target, "log", "--format=%s").stdout.split("\n")
-    assert log[:2] == ["data v2", "data v1"]
+    assert log.index("data v2") == log.index("data v1") - 1  # later parts of the tour may commit on top
     tracked = git(target, "ls-files").stdout.split()
     assert "data/table.csv.art" in tracked and "data/samples.art" in tracked
     assert "data/table.csv" not in tracked  # the data itself stays out of git
     assert git(target, "status", "--porcelain").stdout == ""
-    v1_pointer = git(target, "show", "HEAD~1:data/table.csv.art").stdout
+    v1_pointer = git(target, "show", "HEAD^{/data v1}:data/table.csv.art").stdout
     assert s["v1"]["artifacts"][0]["id"] in v1_pointer
 
 
