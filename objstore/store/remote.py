@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -662,6 +662,7 @@ class RemoteCheck:
     indexes: int
     objects: int
     bytes_read: int
+    garbage: list = field(default_factory=list)  # packs without an index (unreferenced, removable by gc)
 
 
 def check_remote(store: FsspecStore, *, read_data: bool = False, jobs: int = 4,
@@ -669,7 +670,7 @@ def check_remote(store: FsspecStore, *, read_data: bool = False, jobs: int = 4,
     """Check a remote's structure, and with ``read_data`` download and verify every object.
 
     Structure: every index matches its name, every index has its pack, every entry lies inside its pack's
-    payload, every pack has an index (a pack without one is left by an interrupted push). Data: every
+    payload; packs without an index (left by an interrupted push or gc) are listed as garbage. Data: every
     object decompresses and matches its id (file manifests: their chunks' concatenation is hashed, reading
     at most MAX_SPAN bytes at a time), and each pack's own trailer agrees with its index.
 
@@ -696,8 +697,9 @@ def check_remote(store: FsspecStore, *, read_data: bool = False, jobs: int = 4,
             problems.append(Problem(name, "pack", "indexed pack is missing"))
         else:
             packs[name] = entries
-    for name in sorted(set(pack_sizes) - set(index_names)):
-        problems.append(Problem(name, "pack", "pack has no index (left by an interrupted push; gc may remove it)"))
+    # a pack no index lists is invisible to readers: garbage left by an interrupted push or gc, not damage
+    # (a later gc removes it); it is reported as garbage, not as a problem
+    garbage = sorted(set(pack_sizes) - set(index_names))
     for name, entries in packs.items():
         payload_end = pack_sizes[name] - TRAILER.size - len(entries) * ENTRY.size
         bad = [e for e in entries if e.offset < 8 or e.offset + e.length > payload_end]
@@ -735,7 +737,7 @@ def check_remote(store: FsspecStore, *, read_data: bool = False, jobs: int = 4,
             read += n
             if reason:
                 problems.append(Problem(entry.oid, "file", f"pack {pack[:10]}: {reason}"))
-    return RemoteCheck(problems, len(pack_sizes), len(index_names), objects, read)
+    return RemoteCheck(problems, len(pack_sizes), len(index_names), objects, read, garbage)
 
 
 def _check_remote_manifest(store: FsspecStore, oid: Oid, data: bytes, chunk_ok: set[Oid],
