@@ -38,5 +38,6 @@ def cli(repo, paths: tuple[str, ...], jobs: int | None) -> None:
     say(f"stored {s.new_objects} new objects ({human(s.new_bytes)}); read {s.hashed} of {s.files} files")
     changed = [a for a in result.artifacts if a.changed]
     if changed:
+        ignores = sorted({f"{a.path.rpartition('/')[0]}/.gitignore".lstrip("/") for a in changed})
         pointers = " ".join(f"{a.path}.art" for a in changed)
-        say(f"To track the changes with git: git add {pointers} .gitignore")
+        say(f"To track the changes with git: git add {pointers} {' '.join(ignores)}")

@@ -73,6 +73,10 @@ class WrongKindError(ObjectError):
         self.actual = actual
 
 
+class LocalStoreError(ArtError):
+    """The local store cannot be opened or read (a disk problem, not a remote one)."""
+
+
 class FormatError(ArtError):
     """A stored or written file does not follow its format (pointer, pack, index, lock)."""
 

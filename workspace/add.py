@@ -67,7 +67,7 @@ def add(repo: Repo, paths: Sequence[str], *, progress: Callable[[int], None] | N
 
     Args:
         repo: the workspace.
-        paths: files or directories, absolute or relative to the current directory.
+        paths: files or directories, absolute or relative to the workspace root.
         progress: called with byte counts as data is processed.
         jobs: worker threads for hashing and compression (default: ``core.jobs``).
 

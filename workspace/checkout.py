@@ -14,7 +14,6 @@ from ..objstore.materialize import make_symlink, materialize_file
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.scan import layout_files, scan_dir
-from ..objstore.tree import walk
 from .paths import check_name, ensure_inside
 from .pointers import Pointer
 from .repo import Repo
@@ -58,20 +57,22 @@ def checkout(repo: Repo, paths: Sequence[str] | None = None, *, force: bool = Fa
 
 
 def _would_lose(repo: Repo, a) -> bool:
-    """True when restoring ``a`` would drop content the store does not hold (edits, extra files)."""
-    if a.pointer.kind == "file" or not repo.store.has(a.pointer.oid, Kind.TREE):
-        return True
+    """True when restoring ``a`` would drop content the store does not hold (unstored edits, extra files).
+
+    Content that is already in the store (an older or newer version that was added) is not lost: switching
+    versions after ``git checkout`` of a pointer needs no ``--force``.
+    """
+    store = repo.store
+    if a.pointer.kind == "file":
+        return a.actual is None or not store.has_file(a.actual)
+    if a.actual is not None and store.has(a.actual, Kind.TREE):
+        return False
     dest = repo.abspath(a.path)
     if not dest.is_dir():
-        return dest.exists()
-    wanted = {f.path: f.entry for f in walk(repo.store, a.pointer.oid)}
+        return dest.exists() and not (a.actual and store.has_file(a.actual))
     for path, st in layout_files(str(dest), scan_dir(str(dest), repo.root)):
-        rel = os.path.relpath(path, dest).replace(os.sep, "/")
-        entry = wanted.get(rel)
-        if entry is None or entry.kind != "file":
-            return True
         known = repo.state.lookup(path, st) or hash_file(path)
-        if known != entry.oid:
+        if not store.has_file(known):
             return True
     return False
 

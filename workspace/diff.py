@@ -32,7 +32,8 @@ class Change:
 
 def diff(repo: Repo, a: str | None = None, b: str | None = None) -> list[Change]:
     """Compare artifacts at revision ``a`` (default HEAD) with ``b`` (default: the workspace)."""
-    old = artifacts_at(repo, a or "HEAD")
+    unborn = a is None and repo.git is not None and repo.git.head_commit() is None
+    old = {} if unborn else artifacts_at(repo, a or "HEAD")  # before the first commit HEAD is empty
     new = artifacts_at(repo, b)
     if b is None:
         new = {p: _workspace_view(repo, item) for p, item in new.items()}

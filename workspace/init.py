@@ -36,9 +36,11 @@ def init(path: str | Path = ".", *, no_git: bool = False, force: bool = False) -
                        hint="run 'git init' first, or 'art init --no-git' for a plain directory")
     art = root / ART_DIR
     if (art / "config").exists() and not force:
-        raise ArtError(f"{root} is already an art repository", hint="use --force to re-initialise the config")
+        raise ArtError(f"{root} is already an art repository",
+                       hint="use --force to repair .art/ (the config and the store are kept)")
     art.mkdir(parents=True, exist_ok=True)
-    atomic_write(art / "config", HEADER + "[core]\n")
+    if not (art / "config").exists():  # --force repairs the rest but never drops remotes or settings
+        atomic_write(art / "config", HEADER + "[core]\n")
     atomic_write(art / ".gitignore", ART_GITIGNORE)
     with Repo(root) as repo:
         _ = repo.store, repo.state  # create the store (recording its format) and the stat cache

@@ -12,16 +12,26 @@ import os
 import sqlite3
 import tempfile
 import threading
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..chunking import DEFAULT_PARAMS, ChunkerParams
-from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError, StoreIOError
+from ..errors import CorruptObjectError, FormatError, LocalStoreError, ObjectNotFoundError
 from ..objects import Kind
 from ..oid import Oid
 from .base import IndexedObject, ObjectStore, StoreWriter
-from .pack import Compressor, PackEntry, PackWriter, fsync_dir, read_trailer, unpack_payload
+from .pack import (
+    Compressor,
+    PackEntry,
+    PackWriter,
+    encode_entries,
+    fsync_dir,
+    pack_name,
+    read_trailer,
+    unpack_payload,
+)
 
 PACK_TARGET = 64 << 20
 _SCHEMA = """
@@ -64,7 +74,7 @@ class LocalStore(ObjectStore):
             self._db.executescript(_SCHEMA)
             self.params = self._load_params(params)
         except (OSError, sqlite3.Error, tomllib.TOMLDecodeError, KeyError) as exc:
-            raise StoreIOError(f"cannot open the store at {self.root}: {exc}") from exc
+            raise LocalStoreError(f"cannot open the store at {self.root}: {exc}") from exc
 
     def _load_params(self, params: ChunkerParams) -> ChunkerParams:
         """Read the store's format file, or write it for a new store (chunker parameters are format)."""
@@ -123,7 +133,7 @@ class LocalStore(ObjectStore):
             try:
                 fd = self._fds[pack] = os.open(path, os.O_RDONLY)
             except FileNotFoundError as exc:
-                raise StoreIOError(f"pack {path.name} is missing from the store",
+                raise LocalStoreError(f"pack {path.name} is missing from the store",
                                    hint="run 'art fsck' and fetch the lost objects again") from exc
         return os.pread(fd, length, offset)
 
@@ -232,9 +242,25 @@ class LocalStore(ObjectStore):
                     entries = read_trailer(f, path.stat().st_size)
             except (OSError, FormatError):
                 continue
+            if pack_name(encode_entries(entries)) != name:
+                continue  # not the pack its name promises; fsck reports unindexed files
             self._index_pack(name, path.stat().st_size, entries)
             added.append(name)
+        self.clean_tmp()
         return added
+
+    def clean_tmp(self, max_age: float = 3600.0) -> list[str]:
+        """Delete temp packs older than ``max_age`` seconds (left by killed writers); return their names."""
+        cutoff = time.time() - max_age
+        removed = []
+        for p in (self.root / "tmp").glob("pack-*.tmp"):
+            try:
+                if p.stat().st_mtime < cutoff:
+                    p.unlink()
+                    removed.append(p.name)
+            except FileNotFoundError:
+                continue
+        return removed
 
     def drop_packs(self, names: list[str]) -> None:
         """Remove packs from the index and disk (gc, after their live objects were rewritten)."""
@@ -314,6 +340,7 @@ class LocalWriter(StoreWriter):
         f.close()
         final = self.store.pack_path(name)
         final.parent.mkdir(exist_ok=True)
+        os.chmod(self._tmp, 0o644)  # readable by everyone sharing the store (mkstemp made it 0600)
         os.replace(self._tmp, final)
         if self.store.fsync:
             fsync_dir(str(final.parent))

@@ -167,6 +167,9 @@ def read_trailer(f: BinaryIO, size: int) -> list[PackEntry]:
     """
     if size < len(PACK_MAGIC) + TRAILER.size:
         raise FormatError("pack is truncated")
+    f.seek(0)
+    if f.read(len(PACK_MAGIC)) != PACK_MAGIC:
+        raise FormatError("not an art pack")
     f.seek(size - TRAILER.size)
     length, end = TRAILER.unpack(f.read(TRAILER.size))
     start = size - TRAILER.size - length

@@ -68,3 +68,23 @@ def test_add_refuses_path_inside_tracked_dir_and_pointer_files(ws):
     ws.art("add", "d")
     assert "inside the tracked directory d" in ws.art("add", "d/a", code=1).stderr
     assert "is an art pointer" in ws.art("add", "d.art", code=1).stderr
+
+
+def test_diff_before_the_first_commit_shows_everything_added(ws):
+    ws.gen({"a.bin": random_bytes(100)})
+    ws.art("add", "a.bin")
+    changes = json.loads(ws.art("diff", "--json").stdout)["changes"]
+    assert [(c["path"], c["change"]) for c in changes] == [("a.bin", "added")]
+
+
+def test_add_hint_names_the_gitignore_it_changed(ws):
+    ws.gen({"data": {"x.csv": "1,2\n"}})
+    out = ws.art("add", "data/x.csv").stdout
+    assert "git add data/x.csv.art data/.gitignore" in out
+
+
+def test_init_force_keeps_config(ws):
+    with ws.repo() as repo:
+        repo.config.update(lambda d: d.setdefault("core", {}).update({"jobs": 3}))
+    ws.art("init", "--force")
+    assert "jobs = 3" in (ws.root / ".art/config").read_text()

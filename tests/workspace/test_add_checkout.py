@@ -130,3 +130,17 @@ def test_python_api_matches_cli(ws):
         assert result.artifacts[0].pointer.oid == blake3.blake3(random_bytes(5000)).hexdigest()
         (ws.root / "x.bin").unlink()
         assert checkout(repo).restored == ["x.bin"]
+
+
+def test_switching_to_a_stored_version_needs_no_force(ws):
+    ws.gen({"a.txt": "v1", "d": {"x": "1", "y": "2"}})
+    ws.art("add", "a.txt", "d")
+    ws.git("add", "-A")
+    ws.git("commit", "-qm", "v1")
+    ws.gen({"a.txt": "v2", "d": {"x": "10", "z": "3"}})
+    ws.art("add", "a.txt", "d")
+    ws.git("checkout", "HEAD", "--", "a.txt.art", "d.art")
+    ws.art("checkout")
+    assert (ws.root / "a.txt").read_text() == "v1"
+    assert sorted(p.name for p in (ws.root / "d").iterdir()) == ["x", "y"]
+    assert (ws.root / "d/x").read_text() == "1"
