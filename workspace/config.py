@@ -21,7 +21,10 @@ CORE_DEFAULTS: dict[str, Any] = {
     "jobs": 2,
     "strict_pipeline": False,
     "gc_grace": "1h",
+    "store": "",
 }
+CORE_TYPES: dict[str, type] = {"remote": str, "fsync": bool, "jobs": int, "strict_pipeline": bool,
+                               "gc_grace": str, "store": str}
 SECTIONS = ("core", "remotes", "hooks", "gc")
 HEADER = "# art configuration (committed). Secrets belong in .art/config.local, which git ignores.\n"
 
@@ -79,3 +82,96 @@ class Config:
         path = self.local_path if local else self.shared_path
         atomic_write(path, ("" if local else HEADER) + tomli_w.dumps(data), mode=0o600 if local else 0o644)
         self.reload()
+
+
+def parse_value(text: str, kind: type) -> Any:
+    """Turn a command-line value into the config type of its key.
+
+    Raises:
+        ConfigError: when ``text`` is not a valid value of that type.
+    """
+    if kind is bool:
+        if text.lower() in ("true", "yes", "1", "on"):
+            return True
+        if text.lower() in ("false", "no", "0", "off"):
+            return False
+        raise ConfigError(f"{text!r} is not a boolean", hint="use true or false")
+    if kind is int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ConfigError(f"{text!r} is not a whole number") from None
+        if value < 1:
+            raise ConfigError(f"{text!r} must be at least 1")
+        return value
+    return text
+
+
+def split_key(key: str) -> list[str]:
+    """Validate a dotted key (``core.jobs``, ``remotes.origin.endpoint_url``).
+
+    Raises:
+        ConfigError: for an unknown section or core key.
+    """
+    parts = key.split(".")
+    if len(parts) < 2 or not all(parts) or parts[0] not in SECTIONS:
+        raise ConfigError(f"unknown config key {key!r}",
+                          hint=f"keys look like core.jobs; sections: {', '.join(SECTIONS)}")
+    if parts[0] == "core" and (len(parts) != 2 or parts[1] not in CORE_TYPES):
+        raise ConfigError(f"unknown config key {key!r}", hint=f"core keys: {', '.join(sorted(CORE_TYPES))}")
+    if parts[0] == "remotes" and len(parts) != 3:
+        raise ConfigError(f"unknown config key {key!r}", hint="remote options look like remotes.NAME.OPTION")
+    return parts
+
+
+def get_value(config: Config, key: str) -> Any:
+    """Return the merged value of ``key`` (core keys fall back to their defaults), or None."""
+    parts = split_key(key)
+    node: Any = config.data
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return CORE_DEFAULTS.get(parts[1]) if parts[0] == "core" else None
+        node = node[part]
+    return node
+
+
+def set_value(config: Config, key: str, text: str, *, local: bool = False) -> Any:
+    """Set ``key`` from its command-line text in the shared (or local) file; return the typed value."""
+    parts = split_key(key)
+    value = parse_value(text, CORE_TYPES.get(parts[1], str) if parts[0] == "core" else str)
+
+    def mutate(data: dict) -> None:
+        node = data
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+
+    config.update(mutate, local=local)
+    return value
+
+
+def unset_value(config: Config, key: str, *, local: bool = False) -> bool:
+    """Remove ``key`` from one file; return True when it was there."""
+    parts = split_key(key)
+    found = []
+
+    def mutate(data: dict) -> None:
+        node = data
+        for part in parts[:-1]:
+            node = node.get(part, {})
+        if isinstance(node, dict) and parts[-1] in node:
+            del node[parts[-1]]
+            found.append(True)
+
+    config.update(mutate, local=local)
+    return bool(found)
+
+
+def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
