@@ -197,10 +197,13 @@ def run_remote_fsck(repo, name: str, read_data: bool) -> None:
     if as_json:
         emit_json({"remote": result.remote, "url": result.url, "packs": result.packs, "indexes": result.indexes,
                    "objects": result.objects, "bytes_read": result.bytes_read, "read_data": read_data,
-                   "problems": [p.as_dict() for p in result.problems]})
+                   "garbage": result.garbage, "problems": [p.as_dict() for p in result.problems]})
     else:
         for p in result.problems:
             click.echo(f"{p.kind:6} {p.oid[:10]}  {p.detail}")
+        if result.garbage:
+            say(f"note: {len(result.garbage)} pack(s) without an index (left by an interrupted push; invisible to "
+                "readers, removable by gc)")
         if not result.problems:
             what = f"{result.objects} objects verified ({human(result.bytes_read)} read)" if read_data else \
                 f"{result.objects} objects indexed"

@@ -1,9 +1,10 @@
 """Copy missing objects between the local store and a remote (FsspecStore), in packs, verified on the way in.
 
 ``upload``: send the given objects that the remote's indexes do not list, as new packs built from the
-local store's stored (already compressed) bytes; metadata objects (trees, manifests, runs) first, in packs
-of their own, then chunks in local pack order. Each pack is published (pack, then index) as soon as it is
-sealed, so an interrupted upload resumes by sending only what no index lists yet.
+local store's stored (already compressed) bytes: chunks first, in local pack order; then, once every chunk
+pack is published, the metadata objects (manifests, trees, runs) in packs of their own. Each pack is
+published (pack, then index) as soon as it is sealed, so an interrupted upload resumes by sending only what
+no index lists yet, and a manifest or tree is never listed on a remote before the content it names.
 
 ``download``: walk the closure of some roots, level by level, fetching what the local store lacks with
 merged ranged reads. Every object is verified before it is stored: chunks by blake3, trees and runs by
@@ -53,7 +54,7 @@ class TransferResult:
     fetched_runs: list[Oid] = field(default_factory=list)
 
 
-_META_ORDER = {Kind.RUN: 0, Kind.TREE: 1, Kind.FILE: 2, Kind.CHUNK: 3}
+_ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
 
 
 def upload(src: LocalStore, dest: FsspecStore, keys: Iterable[Key], *, jobs: int = 4,
@@ -83,18 +84,19 @@ def upload(src: LocalStore, dest: FsspecStore, keys: Iterable[Key], *, jobs: int
             from .errors import ObjectNotFoundError
 
             raise ObjectNotFoundError(oid, kind.label)
-        todo.append((_META_ORDER[kind] == 3, row[0], row[2], oid, kind, row))
+        todo.append((_ORDER[kind], row[0], row[2], oid, kind, row))
     if not todo:
         return TransferResult(present=present)
     todo.sort()
     writer = dest.writer(staging_dir=dest.staging_dir(staging_dir) if staging_dir else None, jobs=jobs,
                          progress=progress)
     try:
-        meta_done = False
-        for is_chunk, _pack, _offset, oid, kind, (pack, codec, offset, length, raw) in todo:
-            if is_chunk and not meta_done:
-                writer.flush()  # metadata in packs of its own
-                meta_done = True
+        chunks_done = False
+        for order, _pack, _offset, oid, kind, (pack, codec, offset, length, raw) in todo:
+            if order and not chunks_done:
+                writer.flush()
+                writer.wait()  # metadata only after every chunk pack is published (and in packs of its own)
+                chunks_done = True
             stored = src.read_stored(pack, offset, length)
             if len(stored) != length:
                 raise CorruptObjectError(oid, "local pack is truncated", hint="run 'art fsck'")

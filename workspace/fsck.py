@@ -64,6 +64,7 @@ class RemoteFsckResult:
     indexes: int
     objects: int
     bytes_read: int
+    garbage: list[str]
 
 
 def fsck_remote(repo: Repo, name: str | None, *, read_data: bool = False, jobs: int | None = None,
@@ -78,4 +79,4 @@ def fsck_remote(repo: Repo, name: str | None, *, read_data: bool = False, jobs: 
     finally:
         store.close()
     return RemoteFsckResult(store.name, store.url, found.problems, found.packs, found.indexes, found.objects,
-                            found.bytes_read)
+                            found.bytes_read, list(found.garbage))

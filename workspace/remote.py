@@ -197,7 +197,7 @@ def remote_add(repo: Repo, name: str, url: str, *, options: dict[str, Any] | Non
         raise ConfigError(f"remote {name!r} already exists",
                           hint=f"change it with 'art remote modify {name} ...' or remove it first")
     url, url_secrets, warnings = _split_credentials(_normalise_url(repo, url))
-    options = {**(options or {}), **url_secrets}
+    options = {k: v for k, v in {**(options or {}), **url_secrets}.items() if v is not None}  # TOML has no null
     shared = {"url": url, **{k: v for k, v in options.items() if not is_secret(k, v)}}
     local = {k: v for k, v in options.items() if is_secret(k, v)}
 
@@ -228,7 +228,8 @@ def remote_modify(repo: Repo, name: str, *, url: str | None = None, options: dic
     """
     _info(repo, name)
     warnings: list[str] = []
-    options = dict(options or {})
+    unset = [*unset, *(k for k, v in (options or {}).items() if v is None)]
+    options = {k: v for k, v in (options or {}).items() if v is not None}
     if url is not None:
         url, url_secrets, warnings = _split_credentials(_normalise_url(repo, url))
         options.update(url_secrets)

@@ -551,8 +551,9 @@ class RemoteWriter(StoreWriter):
     """Builds packs in a staging directory and uploads each one (pack, then index) on a worker thread.
 
     ``put_stored`` reuses already-compressed bytes, so pushing never recompresses. ``flush`` seals the
-    current pack early (push keeps metadata objects in packs of their own, so a pull finds them in a few
-    ranged reads). At most ``jobs`` uploads run at once, and at most ``jobs + 1`` packs exist on local disk.
+    current pack early and ``wait`` lets every queued upload finish (push publishes metadata objects only
+    after their chunks, in packs of their own, so a pull finds them in a few ranged reads). At most ``jobs``
+    uploads run at once, and at most ``jobs + 1`` packs exist on local disk.
     """
 
     def __init__(self, store: FsspecStore, *, staging_dir: str | os.PathLike | None = None, jobs: int = 2,
@@ -628,12 +629,16 @@ class RemoteWriter(StoreWriter):
             self._uploads.remove(u)
             u.result()  # re-raise an upload failure here, in the caller's thread
 
+    def wait(self) -> None:
+        """Block until every queued upload is published (re-raising the first failure)."""
+        for u in self._uploads:
+            u.result()
+        self._uploads.clear()
+
     def commit(self) -> None:
         try:
             self.flush()
-            for u in self._uploads:
-                u.result()
-            self._uploads.clear()
+            self.wait()
         finally:
             self._shutdown()
 
