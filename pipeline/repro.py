@@ -13,26 +13,25 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..objstore.errors import ArtError
-from ..objstore.hashing import hash_bytes
-from ..objstore.ingest import Ingester
-from ..objstore.lineage import Run
-from ..objstore.objects import Kind
-from ..workspace.fileio import atomic_write
 from ..workspace.lockfile import read_lock, write_lock
 from ..workspace.repo import Repo
-from . import runcache, runner
 from .dag import Graph
 from .errors import SpecError, StageFailedError
 from .plan import PlanItem, plan
 from .spec import Pipeline, Stage, load
 from .staleness import Context, Facts, evaluate, own_reasons
+
+if TYPE_CHECKING:  # the executor's modules load only when a stage has to be brought up to date (no-op speed)
+    from concurrent.futures import Future
+
+    from ..objstore.lineage import Run
+    from . import runner
 
 RAN, CACHED, UP_TO_DATE, FAILED, SKIPPED = "ran", "cached", "up-to-date", "failed", "not-run"
 LAST_REPRO = "cache/last-repro.json"
@@ -98,7 +97,7 @@ def load_pipeline(repo: Repo) -> tuple[Pipeline, Graph]:
 
 
 def repro(repo: Repo, options: ReproOptions = ReproOptions(), *, on_event: Event | None = None,
-          on_output: runner.Output | None = None) -> ReproResult:
+          on_output: Callable[[str, str, bool], None] | None = None) -> ReproResult:
     """Bring the pipeline (or ``options.targets``) up to date.
 
     Raises:
@@ -113,12 +112,16 @@ def repro(repo: Repo, options: ReproOptions = ReproOptions(), *, on_event: Event
     if options.dry_run:
         repo.state.flush()
         return ReproResult(items, [], True)
-    with repo.lock:
-        executor = _Executor(repo, pipeline, graph, lock, ctx, options, on_event or (lambda *a: None), on_output)
-        try:
-            outcomes = executor.execute(items)
-        finally:
-            repo.state.flush()
+    outcomes: list[StageOutcome] = []
+    if items:
+        with repo.lock:
+            executor = _Executor(repo, pipeline, graph, lock, ctx, options, on_event or (lambda *a: None), on_output)
+            try:
+                outcomes = executor.execute(items)
+            finally:
+                repo.state.flush()
+    else:
+        repo.state.flush()
     result = ReproResult(items, outcomes)
     _save_last(repo, graph, states, outcomes)
     if result.failed:
@@ -133,10 +136,16 @@ def repro(repo: Repo, options: ReproOptions = ReproOptions(), *, on_event: Event
 def _save_last(repo: Repo, graph: Graph, states: dict, outcomes: list[StageOutcome]) -> None:
     marks = {n: ("stale" if states[n].stale else UP_TO_DATE) for n in graph.order}
     marks.update({o.name: o.status for o in outcomes})
+    if not outcomes and last_outcome(repo) == marks:
+        return
     path = repo.art_dir / LAST_REPRO
     path.parent.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    atomic_write(path, json.dumps({"finished": stamp, "stages": marks}, indent=1) + "\n")
+    # a cache file: written atomically (temp + rename) but not fsynced
+    fd, tmp = tempfile.mkstemp(prefix=".last-repro.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps({"finished": stamp, "stages": marks}, indent=1) + "\n")
+    os.replace(tmp, path)
 
 
 def last_outcome(repo: Repo) -> dict[str, str]:
@@ -203,6 +212,10 @@ class _Executor:
         self.status: dict[str, str] = {}
 
     def execute(self, items: list[PlanItem]) -> list[StageOutcome]:
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        from . import runner
+
         planned = {i.name for i in items}
         pending = list(items)
         outcomes: dict[str, StageOutcome] = {}
@@ -275,6 +288,8 @@ class _Executor:
         return _Launch(item, facts, reasons, stash)
 
     def _from_cache(self, stage: Stage, facts: Facts, reasons: tuple[str, ...]) -> StageOutcome | None:
+        from . import runcache
+
         run = runcache.lookup(self.repo, facts.run_key, stage.outs)
         if run is None:
             return None
@@ -317,6 +332,9 @@ class _Executor:
         return StageOutcome(stage.name, RAN, run=run_oid, message=f"{done.duration:.2f} s", **base)
 
     def _store_outputs(self, stage: Stage, facts: Facts, done: runner.Finished) -> str:
+        from ..objstore.ingest import Ingester
+        from ..objstore.objects import Kind
+
         repo = self.repo
         store, state = repo.store, repo.state
         outs = []
@@ -362,6 +380,8 @@ class _Executor:
             ignore(self.repo.root, o["path"])
 
     def _run_record(self, stage: Stage, facts: Facts, done: runner.Finished, outs: list[dict], writer) -> Run:
+        from ..objstore.lineage import Run
+
         prov = self._env(writer)
         started = datetime.fromtimestamp(done.started, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         fields = {
@@ -378,6 +398,9 @@ class _Executor:
 
     def _env(self, writer) -> dict[str, Any]:
         """Facts shared by every run of this repro (computed once): machine, git state, package list."""
+        from ..objstore.hashing import hash_bytes
+        from ..objstore.objects import Kind
+
         if self._provenance is None:
             from ..workspace.provenance import environment, installed_packages
 

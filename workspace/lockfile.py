@@ -22,17 +22,34 @@ LOCK_NAME = "art.lock"
 HEADER = "# art.lock: written by 'art repro'. Commit it with art.toml; do not edit by hand.\n"
 
 
+# One parsed art.lock per process, keyed by the file's stat: ``art status`` reads it for the artifacts and again
+# for the stages, and TOML parsing dominates on a long pipeline. Callers get a deep copy they may change.
+_parsed: dict[str, tuple[tuple, dict[str, Any]]] = {}
+
+
 def read_lock(root: Path) -> dict[str, Any]:
     """Return the ``stages`` table of ``art.lock`` (empty when there is none).
 
     Raises:
         ConfigError: when the file is not valid TOML or has another version.
     """
-    data = read_toml(root / LOCK_NAME, what="lock file")
-    if data and data.get("version") != 1:
-        raise ConfigError(f"{LOCK_NAME} has version {data.get('version')!r}, expected 1",
-                          hint="regenerate it with 'art repro'")
-    return data.get("stages", {})
+    import copy
+    import os
+
+    path = root / LOCK_NAME
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return {}
+    key = (st.st_ino, st.st_mtime_ns, st.st_size)
+    hit = _parsed.get(str(path))
+    if hit is None or hit[0] != key:
+        data = read_toml(path, what="lock file")
+        if data and data.get("version") != 1:
+            raise ConfigError(f"{LOCK_NAME} has version {data.get('version')!r}, expected 1",
+                              hint="regenerate it with 'art repro'")
+        hit = _parsed[str(path)] = (key, data.get("stages", {}))
+    return copy.deepcopy(hit[1])
 
 
 def parse_lock_text(text: bytes) -> dict[str, Any]:
