@@ -167,7 +167,7 @@ def grace_seconds(repo: Repo, grace: str | float | None) -> float:
 
 def gc(repo: Repo, retention: Retention | None = None, *, grace: str | float | None = None,
        dry_run: bool = False, remote: str | None = None, now: float | None = None,
-       progress: Callable[[int], None] | None = None) -> GcResult:
+       progress: Callable[[int], None] | None = None, phase: Callable[[str], None] | None = None) -> GcResult:
     """Remove unreachable objects from the local store (or from ``remote``).
 
     Args:
@@ -178,20 +178,20 @@ def gc(repo: Repo, retention: Retention | None = None, *, grace: str | float | N
         remote: collect this remote instead of the local store.
         now: the current time (tests).
         progress: called with the number of objects copied.
+        phase: remote only: called after each phase ("copied", "indexes-deleted", "packs-deleted"; tests).
 
     Raises:
         UsageError: for a bad duration or ``keep_last``.
-        RepoLockedError: when another art command holds the repository.
+        RepoLockedError: when another art command holds the repository (or another gc the remote).
+        RemoteNotConfiguredError, StoreIOError: for an unknown or failing remote.
         CorruptObjectError: when a live object to be copied is damaged (nothing is removed then).
     """
     retention = retention or Retention()
     now = time.time() if now is None else now
     cutoff = now - grace_seconds(repo, grace)
     if remote is not None:
-        from .gc_remote import gc_remote
-
-        return gc_remote(repo, retention, remote=remote, cutoff=cutoff, dry_run=dry_run, now=now,
-                         progress=progress)
+        return _gc_remote(repo, retention, remote=remote, cutoff=cutoff, dry_run=dry_run, now=now,
+                          progress=progress, phase=phase)
     with repo.lock:
         store = repo.store
         store.reindex()
@@ -211,3 +211,30 @@ def _result(gc_plan: GcPlan, *, dry_run: bool, remote: str | None, commits: int,
     removed = sorted((str(o.oid), Kind(o.kind).label, o.raw_length) for o in gc_plan.doomed)
     return GcResult(dry_run, remote, commits, gc_plan.live, removed, gc_plan.doomed_bytes, len(gc_plan.spared),
                     len(gc_plan.rewrite), len(gc_plan.drop), before, after)
+
+
+def _gc_remote(repo: Repo, retention: Retention, *, remote: str, cutoff: float, dry_run: bool, now: float,
+               progress, phase) -> GcResult:
+    """Collect a remote under its gc lock; trees and manifests are read locally when possible."""
+    from ..objstore.gc import Overlay, RemoteLock, plan_remote, rewrite_remote
+    from .remote import open_remote, transfer_jobs
+
+    store = open_remote(repo, remote)
+    try:
+        with RemoteLock(store) as lock:
+            store.refresh()
+            live, commits = live_set(repo, retention, Overlay(repo.store, store), now=now)
+            remote_plan = plan_remote(store, live, cutoff)
+            before = sum(store.list_packs().values())
+            if not dry_run:
+                staging = store.staging_dir(repo.tmp_dir / "gc")
+                rewrite_remote(store, remote_plan, lock=lock, jobs=transfer_jobs(repo, None),
+                               staging_dir=staging, progress=progress, phase=phase)
+            after = before if dry_run else sum(store.list_packs().values())
+    finally:
+        store.close()
+    result = _result(remote_plan.objects, dry_run=dry_run, remote=store.name, commits=commits, before=before,
+                     after=after)
+    result.details["garbage_packs"] = len(remote_plan.garbage)
+    result.details["broken_locks"] = [f"pid {b.pid} on {b.host}" for b in lock.broken]
+    return result
