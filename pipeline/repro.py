@@ -214,49 +214,56 @@ class _Executor:
     def execute(self, items: list[PlanItem]) -> list[StageOutcome]:
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-        from . import runner
-
-        planned = {i.name for i in items}
+        self.planned = {i.name for i in items}
         pending = list(items)
         outcomes: dict[str, StageOutcome] = {}
         running: dict[Future, _Launch] = {}
         stop = False
         with ThreadPoolExecutor(max(1, self.options.jobs), thread_name_prefix="art-stage") as pool:
-            while pending or running:
-                progressed = True
-                while progressed and not stop and len(running) < self.options.jobs:
-                    progressed = False
-                    for item in pending:
-                        ups = self.graph.upstream[item.name] & planned
-                        if any(u not in self.status for u in ups):
-                            continue
-                        pending.remove(item)
-                        progressed = True
-                        blocked = [u for u in ups if self.status[u] in (FAILED, SKIPPED)]
-                        if blocked:
-                            self._record(outcomes, StageOutcome(item.name, SKIPPED, item.reasons,
-                                                                message=f"upstream stage {blocked[0]} failed"))
-                        else:
-                            launch = self._begin(item, outcomes)
-                            if launch is not None:
-                                running[pool.submit(runner.run, self.pipeline.stages[item.name], self.repo.root,
-                                                    output=self.on_output)] = launch
-                        break
-                if not running:
-                    if pending:  # stopped, or nothing can start any more
-                        for item in pending:
+            try:
+                while pending or running:
+                    if not stop:
+                        self._launch_ready(pool, pending, running, outcomes)
+                    if not running:
+                        for item in pending:  # stopped after a failure
                             self._record(outcomes, StageOutcome(item.name, SKIPPED, item.reasons,
                                                                 message="not run after a failure"))
-                        pending.clear()
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    launch = running.pop(fut)
-                    outcome = self._finish(launch, fut.result())
-                    self._record(outcomes, outcome)
-                    if outcome.status == FAILED and not self.options.keep_going:
-                        stop = True
+                        break
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        outcome = self._finish(running.pop(fut), fut.result())
+                        self._record(outcomes, outcome)
+                        stop = stop or (outcome.status == FAILED and not self.options.keep_going)
+            except BaseException:  # interrupted (or art failed): put back the outputs of stages still running
+                for fut, launch in running.items():
+                    fut.exception()
+                    launch.stash.restore()
+                raise
         return [outcomes[i.name] for i in items if i.name in outcomes]
+
+    def _launch_ready(self, pool, pending: list[PlanItem], running: dict, outcomes: dict) -> None:
+        """Start (or settle without running) every pending stage whose planned upstream stages are done."""
+        from . import runner
+
+        progressed = True
+        while progressed and len(running) < self.options.jobs:
+            progressed = False
+            for item in pending:
+                ups = self.graph.upstream[item.name] & self.planned
+                if any(u not in self.status for u in ups):
+                    continue
+                pending.remove(item)
+                progressed = True
+                blocked = [u for u in ups if self.status[u] in (FAILED, SKIPPED)]
+                if blocked:
+                    self._record(outcomes, StageOutcome(item.name, SKIPPED, item.reasons,
+                                                        message=f"upstream stage {blocked[0]} failed"))
+                else:
+                    launch = self._begin(item, outcomes)
+                    if launch is not None:
+                        stage = self.pipeline.stages[item.name]
+                        running[pool.submit(runner.run, stage, self.repo.root, output=self.on_output)] = launch
+                break
 
     def _record(self, outcomes: dict, outcome: StageOutcome) -> None:
         outcomes[outcome.name] = outcome
