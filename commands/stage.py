@@ -32,7 +32,8 @@ def cli() -> None:
 def add(repo, name: str, command: tuple[str, ...], deps, outs, params, code, call, force: bool) -> None:
     """Add stage NAME to art.toml (the command follows --).
 
-    Paths are relative to the workspace root, where the command runs. A `python FILE` in the command is
+    Paths are relative to the current directory; art.toml stores them relative to the workspace root, where
+    the command runs. A `python FILE` in the command is
     detected and its content hashed, so editing the script makes the stage stale.
 
     \b
