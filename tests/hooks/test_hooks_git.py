@@ -154,3 +154,63 @@ def test_hooks_do_nothing_outside_an_art_repository(tmp_path):
     nowhere.mkdir()
     art(nowhere, "hook", "pre-commit")
     art(nowhere, "install", code=10)
+
+
+@pytest.fixture
+def shared(tmp_path, repo):
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    store = tmp_path / "art-remote"
+    art(repo, "remote", "add", "storage", str(store), "--default")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "remote config", "--no-verify")
+    return repo, bare, store
+
+
+def test_git_push_pushes_artifacts_and_a_fresh_clone_can_pull_them(shared, tmp_path):
+    repo, bare, store = shared
+    marker = tmp_path / "stdin.txt"
+    user_hook(repo, "pre-push.pre-art", f'cat > {marker}\necho "$1 $2" >> {marker}')
+    add_commit(repo, {"data/big.bin": b"v1" * 50_000}, "v1")
+    add_commit(repo, {"data/big.bin": b"v2" * 50_000}, "v2")
+    done = git(repo, "push", "-q", "origin", "main")
+    assert "pushed the artifacts of" in done.stderr
+    head = git(repo, "rev-parse", "HEAD").stdout.strip()
+    assert f"refs/heads/main {head} refs/heads/main" in marker.read_text()  # the chained hook got stdin too
+    assert "origin" in marker.read_text()
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(bare), str(clone))
+    art(clone, "pull")
+    assert (clone / "data/big.bin").read_bytes() == b"v2" * 50_000
+    git(clone, "checkout", "-q", "HEAD~1")
+    art(clone, "pull")  # the older commit's data went too (new commits between remote and local)
+    assert (clone / "data/big.bin").read_bytes() == b"v1" * 50_000
+
+
+def test_a_failing_art_push_stops_the_git_push_and_deletion_pushes_nothing(shared, tmp_path):
+    repo, bare, store = shared
+    add_commit(repo, {"m.bin": b"m" * 10_000}, "m")
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    art(repo, "remote", "add", "broken", str(blocker / "sub"), "--default")
+    failed = git(repo, "push", "-q", "origin", "main", code=None)
+    assert failed.returncode != 0 and "pushing artifacts failed" in failed.stderr
+    assert git(bare, "branch", "--list").stdout.strip() == ""
+    art(repo, "remote", "default", "storage")
+    git(repo, "push", "-q", "origin", "main")
+    git(repo, "push", "-q", "origin", "main:doomed")
+    before = sorted(p.name for p in store.rglob("*"))
+    done = git(repo, "push", "origin", "--delete", "doomed")
+    assert "pushed the artifacts" not in done.stderr
+    assert sorted(p.name for p in store.rglob("*")) == before
+
+
+def test_no_default_remote_is_only_a_warning(repo, tmp_path):
+    bare = tmp_path / "o.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    add_commit(repo, {"m.bin": b"m"}, "m")
+    done = git(repo, "push", "-q", "origin", "main")
+    assert "warning: artifacts were not pushed" in done.stderr
+    assert git(bare, "rev-parse", "main").stdout.strip() == git(repo, "rev-parse", "HEAD").stdout.strip()

@@ -67,3 +67,25 @@ def test_framework_post_checkout_follows_branches_not_files(framework_repo):
     assert not (repo / "model.bin").exists()
     git(repo, "checkout", "-q", "other")
     assert (repo / "model.bin").read_bytes() == b"other" * 3000
+
+
+def test_framework_pre_push_pushes_artifacts_and_fails_when_art_push_fails(framework_repo, tmp_path):
+    repo = framework_repo
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    art(repo, "remote", "add", "broken", str(blocker / "sub"), "--default")
+    add_commit(repo, {"data.bin": b"pushed through pre-commit" * 1000}, "data")
+    failed = git(repo, "push", "-q", "origin", "main", code=None)
+    assert failed.returncode != 0 and "pushing artifacts failed" in failed.stdout + failed.stderr
+    assert git(bare, "branch", "--list").stdout.strip() == ""
+
+    art(repo, "remote", "add", "storage", str(tmp_path / "store"), "--default")
+    git(repo, "commit", "-qam", "default remote", "--no-verify")
+    git(repo, "push", "-q", "origin", "main")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(bare), str(clone))
+    art(clone, "pull")
+    assert (clone / "data.bin").read_bytes() == b"pushed through pre-commit" * 1000
