@@ -93,3 +93,21 @@ def test_pre_push_update_parsing_and_deletions_push_nothing(ws):
     assert revs == [head, first]
     deletion = parse_updates(f"(delete) {zero} refs/heads/gone {head}\n")
     assert commits_to_push(ws.root, "origin", deletion) == ([], 0)
+
+
+def test_pre_commit_blocks_stale_stages_only_when_strict(ws):
+    from artvc.hooks.run import run_hook
+
+    from tests.pipeline.helpers import ml_pipeline
+
+    ml_pipeline(ws)
+    ws.art("repro")
+    assert run_hook("pre-commit", [], cwd=ws.root, env={}, strict=True).code == 0
+    (ws.root / "params.toml").write_text("[train]\nC = 2.0\nseed = 7\n")
+    assert run_hook("pre-commit", [], cwd=ws.root, env={}).code == 0
+    blocked = run_hook("pre-commit", [], cwd=ws.root, env={}, strict=True)
+    assert blocked.code == 1 and any("stale: trainer" in m for m in blocked.messages)
+    assert any("art repro" in m for m in blocked.messages)
+    with ws.repo() as repo:
+        repo.config.update(lambda d: d.setdefault("core", {}).update(strict_pipeline=True))
+    assert run_hook("pre-commit", [], cwd=ws.root, env={}).code == 1
