@@ -215,6 +215,8 @@ class _Executor:
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
         self.planned = {i.name for i in items}
+        git = self.repo.git  # the commit and dirtiness runs record: as they were when the repro started
+        self._git = {"commit": git.head_commit() if git else None, "dirty": git.is_dirty() if git else None}
         pending = list(items)
         outcomes: dict[str, StageOutcome] = {}
         running: dict[Future, _Launch] = {}
@@ -411,11 +413,9 @@ class _Executor:
         if self._provenance is None:
             from ..workspace.provenance import environment, installed_packages
 
-            git = self.repo.git
             packages = installed_packages().encode()
             self._provenance = {
-                "git": {"commit": git.head_commit() if git else None, "dirty": git.is_dirty() if git else None},
-                **environment(), "packages": str(hash_bytes(packages)), "_packages_bytes": packages,
+                "git": self._git, **environment(), "packages": str(hash_bytes(packages)), "_packages_bytes": packages,
             }
         prov = dict(self._provenance)
         writer.put(hash_bytes(prov["_packages_bytes"]), Kind.CHUNK, prov.pop("_packages_bytes"))

@@ -58,3 +58,14 @@ def test_lineage_of_untracked_path_fails_cleanly(ws):
     ws.gen({"x.txt": "x"})
     r = ws.art("lineage", "x.txt", code=1)
     assert r.stderr.startswith("art: error: x.txt is not tracked by art")
+
+
+def test_runs_record_a_dirty_work_tree(ws):
+    ml_pipeline(ws)
+    ws.git("add", "-A")
+    ws.git("commit", "-q", "-m", "pipeline")
+    (ws.root / "params.toml").write_text("[train]\nC = 3.0\nseed = 7\n")  # tracked, not committed
+    repro_json(ws)
+    tree = json.loads(ws.art("lineage", "model.txt", "--json").stdout)
+    assert tree["run"]["git"]["dirty"] is True
+    assert "(dirty)" in ws.art("lineage", "model.txt").stdout
