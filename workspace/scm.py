@@ -140,13 +140,14 @@ class Git:
                     continue
         elif self.head_commit():
             starts.append(self._repo.head.target)
-        seen = set()
-        for start in starts:
-            for commit in self._repo.walk(start, pygit2.GIT_SORT_TOPOLOGICAL):
-                if commit.id in seen:
-                    break
-                seen.add(commit.id)
-                yield str(commit.id)
+        if not starts:
+            return
+        # one walk from every start: each commit once, all parents of merges included
+        walker = self._repo.walk(starts[0], pygit2.GIT_SORT_TOPOLOGICAL)
+        for start in starts[1:]:
+            walker.push(start)
+        for commit in walker:
+            yield str(commit.id)
 
     def refs(self) -> dict[str, str]:
         """Return every reference that leads to a commit (branches, remote branches, tags, stash...) -> commit id."""
