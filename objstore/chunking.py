@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from pyfastcdc import FastCDC
-
 KIB = 1024
 
 
@@ -35,6 +33,8 @@ class Chunker:
     """Split streams into content-defined chunks. Not thread-safe: one per thread."""
 
     def __init__(self, params: ChunkerParams = DEFAULT_PARAMS) -> None:
+        from pyfastcdc import FastCDC  # compiled; loaded only by commands that chunk
+
         self.params = params
         self._cdc = FastCDC(params.avg_size, min_size=params.min_size, max_size=params.max_size)
 

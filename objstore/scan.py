@@ -9,7 +9,6 @@ import os
 import stat as stat_mod
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import UnsafePathError, WorkspaceError
@@ -34,6 +33,8 @@ def scan_dir(path: str, guard: Path | None = None, *, jobs: int = 2) -> Layout:
     out = _scan_one(path, guard)
     subdirs = [i for i, item in enumerate(out) if item[1] == "dir"]
     if jobs > 1 and len(subdirs) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(jobs, thread_name_prefix="art-scan") as pool:
             subs = list(pool.map(lambda i: scan_dir(os.path.join(path, out[i][0]), guard, jobs=1), subdirs))
     else:

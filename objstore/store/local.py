@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 import tomllib
@@ -214,6 +213,20 @@ class LocalStore(ObjectStore):
                 db.execute("ROLLBACK")
                 raise
 
+    def import_pack(self, path: str | os.PathLike, name: str, entries: list[PackEntry]) -> None:
+        """Adopt a sealed pack file that the caller verified object by object (a whole pack from a remote).
+
+        ``path`` must be on the store's filesystem (e.g. in ``tmp/``): it is renamed into ``packs/`` and only
+        then indexed, as a pack this store wrote itself.
+        """
+        final = self.pack_path(name)
+        final.parent.mkdir(exist_ok=True)
+        size = os.stat(path).st_size
+        os.replace(path, final)
+        if self.fsync:
+            fsync_dir(str(final.parent))
+        self._index_pack(name, size, entries)
+
     def pack_names(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self._db.execute("SELECT name FROM packs")}
@@ -326,6 +339,8 @@ class LocalWriter(StoreWriter):
         return True
 
     def _open(self) -> None:
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(prefix="pack-", suffix=".tmp", dir=self.store.root / "tmp")
         self._file = os.fdopen(fd, "wb", buffering=1 << 20)
         self._tmp = tmp

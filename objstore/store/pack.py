@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-import zstandard
-
 from ..errors import FormatError
 from ..hashing import hash_bytes
 from ..oid import Oid
@@ -81,9 +79,11 @@ class Compressor:
         self._level = level
         self._local = __import__("threading").local()
 
-    def _ctx(self) -> zstandard.ZstdCompressor:
+    def _ctx(self):
         ctx = getattr(self._local, "ctx", None)
         if ctx is None:
+            import zstandard  # loaded only by commands that write or read compressed objects
+
             ctx = self._local.ctx = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
         return ctx
 
@@ -109,6 +109,8 @@ def unpack_payload(codec: int, data: bytes, raw_length: int) -> bytes:
     if codec == RAW:
         out = data
     elif codec == ZSTD:
+        import zstandard
+
         try:
             out = zstandard.ZstdDecompressor().decompress(data, max_output_size=raw_length)
         except zstandard.ZstdError as exc:
