@@ -15,6 +15,7 @@ runs and manifests are written last, so a tree in the local store always has its
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -91,8 +92,13 @@ def upload(src: LocalStore, dest: FsspecStore, keys: Iterable[Key], *, jobs: int
     writer = dest.writer(staging_dir=dest.staging_dir(staging_dir) if staging_dir else None, jobs=jobs,
                          progress=progress)
     try:
+        whole = _whole_packs(src, todo)
+        for path, name, entries in whole.values():
+            writer.add_pack_file(path, name, entries)
         chunks_done = False
-        for order, _pack, _offset, oid, kind, (pack, codec, offset, length, raw) in todo:
+        for order, pack_id, _offset, oid, kind, (pack, codec, offset, length, raw) in todo:
+            if pack_id in whole:
+                continue
             if order and not chunks_done:
                 writer.flush()
                 writer.wait()  # metadata only after every chunk pack is published (and in packs of its own)
@@ -106,6 +112,28 @@ def upload(src: LocalStore, dest: FsspecStore, keys: Iterable[Key], *, jobs: int
         writer.abort()
         raise
     return TransferResult(objects=writer.objects, bytes=writer.bytes, packs=len(writer.packs), present=present)
+
+
+def _whole_packs(src: LocalStore, todo: list) -> dict[int, tuple[str, str, list]]:
+    """Local packs holding only chunks that all must be sent: published as they are (no rewrite)."""
+    from .store.pack import read_trailer
+
+    wanted: dict[int, int] = {}
+    for order, pack_id, *_ in todo:
+        if order == 0:
+            wanted[pack_id] = wanted.get(pack_id, 0) + 1
+    out = {}
+    for pack_id, n in wanted.items():
+        name = src.pack_name(pack_id)
+        path = src.pack_path(name)
+        try:
+            with open(path, "rb") as f:
+                entries = read_trailer(f, os.fstat(f.fileno()).st_size)
+        except (OSError, FormatError):
+            continue
+        if len(entries) == n and all(e.kind == Kind.CHUNK for e in entries):
+            out[pack_id] = (str(path), name, entries)
+    return out
 
 
 def download(src: FsspecStore, dest: LocalStore, roots: Iterable[Key], *, jobs: int = 4,
@@ -203,16 +231,22 @@ class _Download:
         """Download the needed chunks, verify each, and store them (stored bytes kept as they came)."""
         if not self.chunks:
             return
-        import os
         from concurrent.futures import ThreadPoolExecutor
 
+        needed: dict[str, int] = {}
+        for loc in self.chunks.values():
+            needed[loc.pack] = needed.get(loc.pack, 0) + 1
+        whole = [p for p, n in needed.items() if n == len(self.src.packs[p]) and n > 1]
+        ranged = [loc for loc in self.chunks.values() if loc.pack not in set(whole)]
         writer = self.dest.writer()
         try:
             # verification (zstd + blake3, both without the GIL) runs on a few threads beside the reads
             with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+                with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, 4))) as downloads:
+                    for name, tmp in zip(whole, downloads.map(self._download_pack, whole), strict=True):
+                        self._import_pack(writer, pool, name, tmp)
                 window: list = []
-                for pack, entry, stored in self.src.read_objects(self.chunks.values(), jobs=self.jobs,
-                                                                 progress=self.progress):
+                for pack, entry, stored in self.src.read_objects(ranged, jobs=self.jobs, progress=self.progress):
                     self.packs.add(pack)
                     window.append((pack, entry, stored, pool.submit(verify_payload, entry, stored)))
                     if len(window) >= 64:
@@ -223,6 +257,54 @@ class _Download:
         except BaseException:
             writer.commit()  # keep what was verified: a re-run resumes from there
             raise
+
+    def _download_pack(self, name: str) -> str:
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(prefix="import-", suffix=".tmp", dir=self.dest.root / "tmp")
+        os.close(fd)
+        os.unlink(tmp)  # a hard link needs the name free
+        try:
+            self.src.download_pack(name, tmp)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        if self.progress:
+            self.progress(os.path.getsize(tmp))
+        return tmp
+
+    def _import_pack(self, writer, pool, name: str, tmp: str) -> None:
+        """Verify every object of a downloaded whole pack; adopt the file when all pass (no rewrite).
+
+        Objects are read back in windows of at most MAX_SPAN bytes, so a pack is never held in memory.
+        When something fails, the good objects are stored one by one and the bad ones reported.
+        """
+        from .store.pack import read_trailer
+        from .store.remote import MAX_SPAN
+
+        entries = sorted(self.src.packs[name], key=lambda e: e.offset)
+        self.packs.add(name)
+        try:
+            with open(tmp, "rb") as f:
+                fd = f.fileno()
+                try:
+                    trailer_ok = sorted(read_trailer(f, os.fstat(fd).st_size), key=lambda e: e.offset) == entries
+                except FormatError:
+                    trailer_ok = False
+                bad: set[Oid] = set()
+                for window in _windows(entries, MAX_SPAN):
+                    futures = [(e, pool.submit(verify_payload, e, os.pread(fd, e.length, e.offset))) for e in window]
+                    bad |= {e.oid for e, fut in futures if fut.exception() is not None}
+                if trailer_ok and not bad:
+                    self.dest.import_pack(tmp, name, entries)
+                    self.stored += len(entries)
+                    self.bytes += sum(e.length for e in entries)
+                    return
+                for window in _windows(entries, MAX_SPAN):  # keep the good objects, report the others
+                    self._store_chunks(writer, [(name, e, stored, pool.submit(verify_payload, e, stored))
+                                                for e in window for stored in (os.pread(fd, e.length, e.offset),)])
+        finally:
+            _unlink(tmp)
 
     def _store_chunks(self, writer, batch: list) -> None:
         for pack, entry, stored, fut in batch:
@@ -278,6 +360,25 @@ class _Download:
             return good
 
         return [(k, d) for k, d in self.meta.items() if k[1] != Kind.TREE or complete(k[0])]
+
+
+def _windows(entries: list, limit: int) -> Iterable[list]:
+    window, size = [], 0
+    for e in entries:
+        window.append(e)
+        size += e.length
+        if size >= limit:
+            yield window
+            window, size = [], 0
+    if window:
+        yield window
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _check_manifest(store: LocalStore, manifest: FileManifest) -> str | None:

@@ -112,6 +112,11 @@ class FsspecStore(ObjectStore):
         cache_dir: where indexes already seen are kept (immutable, so never stale); None = no cache.
         fs: an already-built filesystem (tests); ``url`` then only gives the root path.
 
+    The option ``hardlinks`` (default true) is art's own, not the backend's: with a local-directory remote,
+    whole packs are hard-linked between the local store and the remote instead of copied when both are on
+    one filesystem (as ``git clone`` does for local repositories; packs are immutable on both sides and
+    every object is still verified when it is read).
+
     Raises:
         BackendMissingError: when the backend package for the URL's scheme is not installed.
         StoreIOError: when the filesystem cannot be created (bad options, unreachable).
@@ -129,7 +134,9 @@ class FsspecStore(ObjectStore):
         self._loaded = False
         self._lock = threading.Lock()
         self.requests = 0
-        self.fs = fs if fs is not None else self._make_fs(path, dict(options or {}))
+        options = dict(options or {})
+        self.hardlinks = bool(options.pop("hardlinks", True))
+        self.fs = fs if fs is not None else self._make_fs(path, options)
         if self.protocol == "file":
             self.root = os.path.abspath(urlsplit(url).path if url.startswith("file://") else path).rstrip("/")
         else:
@@ -412,27 +419,44 @@ class FsspecStore(ObjectStore):
 
     # -- writing packs ----------------------------------------------------------------------------------------
 
-    def upload_pack(self, local_path: str, name: str, entries: list[PackEntry]) -> None:
-        """Publish a sealed local pack file: the pack first, then its index (the commit point)."""
-        self._publish_file(local_path, self.pack_key(name), f"uploading pack {name[:10]}")
-        fd, idx = tempfile.mkstemp(suffix=".idx", dir=os.path.dirname(local_path))
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(encode_index(entries))
-            self._publish_file(idx, self.index_key(name), f"uploading index {name[:10]}")
-        finally:
-            _unlink(idx)
+    def upload_pack(self, local_path: str, name: str, entries: list[PackEntry], *, owned: bool = True) -> None:
+        """Publish a sealed local pack file: the pack first, then its index (the commit point).
 
-    def _publish_file(self, local_path: str, key: str, what: str) -> None:
-        if not self.atomic_rename:
-            self._call(what, self.fs.put_file, local_path, key)
-            return
-        tmp = self._path("tmp", f"{uuid.uuid4().hex}.tmp")
+        ``owned``: the file is a temporary one that may be moved (else it is linked or copied, e.g. a pack of
+        the local store published whole).
+        """
+        self._publish_file(local_path, self.pack_key(name), f"uploading pack {name[:10]}", owned=owned)
+        self._publish_bytes(encode_index(entries), self.index_key(name), f"uploading index {name[:10]}")
+
+    def _publish_file(self, local_path: str, key: str, what: str, *, owned: bool) -> None:
         if self.protocol in ("file", "local"):
-            self._call(what, self._local_publish, local_path, tmp, key)
-            return
+            self._call(what, self._local_publish, local_path, self._path("tmp", f"{uuid.uuid4().hex}.tmp"), key,
+                       owned and os.path.dirname(local_path) == self._path("tmp"), self.hardlinks)
+        elif not self.atomic_rename:
+            self._call(what, self.fs.put_file, local_path, key)
+        else:
+            self._sftp_publish(what, key, lambda tmp: self.fs.put_file(local_path, tmp))
+
+    def _publish_bytes(self, data: bytes, key: str, what: str) -> None:
+        if self.protocol in ("file", "local"):
+            def write() -> None:
+                tmp = self._path("tmp", f"{uuid.uuid4().hex}.tmp")
+                os.makedirs(os.path.dirname(tmp), exist_ok=True)
+                os.makedirs(os.path.dirname(key), exist_ok=True)
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, key)
+
+            self._call(what, write)
+        elif not self.atomic_rename:
+            self._call(what, self.fs.pipe_file, key, data)
+        else:
+            self._sftp_publish(what, key, lambda tmp: self.fs.pipe_file(tmp, data))
+
+    def _sftp_publish(self, what: str, key: str, write: Callable[[str], None]) -> None:
+        tmp = self._path("tmp", f"{uuid.uuid4().hex}.tmp")
         self._call(what, self.fs.makedirs, self._path("tmp"), exist_ok=True)
-        self._call(what, self.fs.put_file, local_path, tmp)
+        self._call(what, write, tmp)
         self._call(what, self.fs.makedirs, key.rsplit("/", 1)[0], exist_ok=True)
         try:
             self._call(what, self.fs.mv, tmp, key)
@@ -443,14 +467,22 @@ class FsspecStore(ObjectStore):
             raise
 
     @staticmethod
-    def _local_publish(local_path: str, tmp: str, key: str) -> None:
+    def _local_publish(local_path: str, tmp: str, key: str, movable: bool, hardlinks: bool) -> None:
         os.makedirs(os.path.dirname(tmp), exist_ok=True)
         os.makedirs(os.path.dirname(key), exist_ok=True)
-        if os.path.dirname(local_path) == os.path.dirname(tmp):
+        if movable:
             os.replace(local_path, key)  # staged on the remote's own filesystem: a rename publishes it
             return
-        shutil.copyfile(local_path, tmp)
+        _link_or_copy(local_path, tmp, hardlinks)
         os.replace(tmp, key)
+
+    def download_pack(self, name: str, dest: str) -> None:
+        """Copy a whole pack to the local file ``dest`` (one streamed GET; a hard link for a local remote)."""
+        key = self.pack_key(name)
+        if self.protocol in ("file", "local"):
+            self._call(f"reading pack {name[:10]}", _link_or_copy, key, dest, self.hardlinks)
+        else:
+            self._call(f"reading pack {name[:10]}", self.fs.get_file, key, dest)
 
     def staging_dir(self, fallback: str | os.PathLike) -> str:
         """Where pack files should be built: the remote's own tmp/ for a local directory (then publishing is
@@ -477,6 +509,16 @@ class FsspecStore(ObjectStore):
     def delete(self, key: str) -> None:
         """Remove one file under the remote root (tests, gc)."""
         self._call(f"deleting {key}", self.fs.rm_file, key)
+
+
+def _link_or_copy(src: str, dest: str, hardlinks: bool) -> None:
+    if hardlinks:
+        try:
+            os.link(src, dest)
+            return
+        except OSError:
+            pass  # another filesystem, or links not allowed: copy
+    shutil.copyfile(src, dest)
 
 
 def check_index(name: str, data: bytes) -> list[PackEntry] | None:
@@ -597,6 +639,14 @@ class RemoteWriter(StoreWriter):
             self.flush()
         return True
 
+    def add_pack_file(self, path: str, name: str, entries: list[PackEntry]) -> None:
+        """Queue an existing sealed pack file (a whole pack of the local store) for publishing as it is."""
+        self._pending.update((e.oid, e.kind) for e in entries)
+        self.objects += len(entries)
+        self.bytes += sum(e.length for e in entries)
+        self._check_uploads(block=len([u for u in self._uploads if not u.done()]) >= self.jobs)
+        self._uploads.append(self._pool.submit(self._upload, path, name, entries, os.stat(path).st_size, False))
+
     def flush(self) -> None:
         """Seal the open pack (if any) and queue its upload."""
         if self._pack is None:
@@ -608,11 +658,12 @@ class RemoteWriter(StoreWriter):
         self._check_uploads(block=len([u for u in self._uploads if not u.done()]) >= self.jobs)
         self._uploads.append(self._pool.submit(self._upload, tmp, str(name), pack.entries, pack.size))
 
-    def _upload(self, tmp: str, name: str, entries: list[PackEntry], size: int) -> None:
+    def _upload(self, tmp: str, name: str, entries: list[PackEntry], size: int, owned: bool = True) -> None:
         try:
-            self.store.upload_pack(tmp, name, entries)
+            self.store.upload_pack(tmp, name, entries, owned=owned)
         finally:
-            _unlink(tmp)
+            if owned:
+                _unlink(tmp)
         self.store.add_pack(name, entries)
         self.packs.append(name)
         if self.progress:
