@@ -211,6 +211,6 @@ def run_remote_fsck(repo, name: str, read_data: bool) -> None:
     if result.problems:
         error = IntegrityError(f"fsck found {len(result.problems)} problem(s) on remote {result.remote}",
                                problems=result.problems,
-                               hint="push the damaged data again from a clone that has it intact")
+                               hint="push the data again from a clone that has it intact: art push --full")
         error.reported = bool(as_json)
         raise error

@@ -59,12 +59,13 @@ _ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
 
 
 def upload(src: LocalStore, dest: FsspecStore, keys: Iterable[Key], *, jobs: int = 4,
-           staging_dir: str | None = None, progress: Progress | None = None) -> TransferResult:
+           staging_dir: str | None = None, progress: Progress | None = None,
+           refresh: bool = True) -> TransferResult:
     """Send the objects of ``keys`` that ``dest`` lacks, in new packs.
 
     Args:
         src: the local store holding every key.
-        dest: the remote; its indexes are refreshed first.
+        dest: the remote; its indexes are refreshed first (unless ``refresh`` is False: the caller did).
         keys: (oid, kind) pairs, typically a reachability closure.
         jobs: concurrent pack uploads.
         staging_dir: where pack files are built before upload (a local temp dir by default).
@@ -74,7 +75,8 @@ def upload(src: LocalStore, dest: FsspecStore, keys: Iterable[Key], *, jobs: int
         StoreIOError: when the remote fails (after the backend's retries and one of ours).
         ObjectNotFoundError: when a key is not in ``src``.
     """
-    dest.refresh()
+    if refresh:
+        dest.refresh()
     todo, present = [], 0
     for oid, kind in set(keys):
         if dest.has(oid, kind):
@@ -85,10 +87,10 @@ def upload(src: LocalStore, dest: FsspecStore, keys: Iterable[Key], *, jobs: int
             from .errors import ObjectNotFoundError
 
             raise ObjectNotFoundError(oid, kind.label)
-        todo.append((_ORDER[kind], row[0], row[2], oid, kind, row))
+        todo.append((_ORDER[kind], 0, row[0], row[2], oid, kind, row))
     if not todo:
         return TransferResult(present=present)
-    todo.sort()
+    todo = _bottom_up(src, todo)
     writer = dest.writer(staging_dir=dest.staging_dir(staging_dir) if staging_dir else None, jobs=jobs,
                          progress=progress)
     try:
@@ -96,12 +98,13 @@ def upload(src: LocalStore, dest: FsspecStore, keys: Iterable[Key], *, jobs: int
         for path, name, entries in whole.values():
             writer.add_pack_file(path, name, entries)
         chunks_done = False
-        for order, pack_id, _offset, oid, kind, (pack, codec, offset, length, raw) in todo:
+        for order, _height, pack_id, _offset, oid, kind, (pack, codec, offset, length, raw) in todo:
             if pack_id in whole:
                 continue
             if order and not chunks_done:
                 writer.flush()
                 writer.wait()  # metadata only after every chunk pack is published (and in packs of its own)
+                writer.serial = True  # then one metadata pack at a time, children before parents
                 chunks_done = True
             stored = src.read_stored(pack, offset, length)
             if len(stored) != length:
@@ -114,12 +117,31 @@ def upload(src: LocalStore, dest: FsspecStore, keys: Iterable[Key], *, jobs: int
     return TransferResult(objects=writer.objects, bytes=writer.bytes, packs=len(writer.packs), present=present)
 
 
+def _bottom_up(src: LocalStore, todo: list) -> list:
+    """Sort: chunks, manifests, trees by height (a subtree before its parent), runs; then by local position.
+
+    With metadata packs published one at a time in this order, every object a remote index lists has its
+    whole closure on the remote too, even if a push stops halfway; push and status rely on that.
+    """
+    trees = {t[4] for t in todo if t[5] == Kind.TREE}
+    heights: dict[Oid, int] = {}
+
+    def height(oid: Oid) -> int:
+        if oid not in heights:
+            heights[oid] = 0
+            subtrees = [e.oid for e in src.get_tree(oid).entries if e.kind == "dir" and e.oid in trees]
+            heights[oid] = 1 + max((height(c) for c in subtrees), default=0)
+        return heights[oid]
+
+    return sorted((t[0], height(t[4]) if t[5] == Kind.TREE else 0, *t[2:]) for t in todo)
+
+
 def _whole_packs(src: LocalStore, todo: list) -> dict[int, tuple[str, str, list]]:
     """Local packs holding only chunks that all must be sent: published as they are (no rewrite)."""
     from .store.pack import read_trailer
 
     wanted: dict[int, int] = {}
-    for order, pack_id, *_ in todo:
+    for order, _height, pack_id, *_ in todo:
         if order == 0:
             wanted[pack_id] = wanted.get(pack_id, 0) + 1
     out = {}

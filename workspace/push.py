@@ -68,8 +68,12 @@ def _producing_runs(repo: Repo, oids: set[Oid]) -> set[Key]:
 
 def push(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | None = None,
          jobs: int | None = None, all_commits: bool = False, revs: Iterable[str] | None = None,
-         progress: Callable[[int], None] | None = None) -> PushResult:
+         progress: Callable[[int], None] | None = None, full: bool = False) -> PushResult:
     """Send what the remote lacks for the workspace's artifacts (or ``targets``, or ``revs``, or every commit).
+
+    A root the remote already lists is trusted to be complete there (objects are published children first);
+    ``full`` walks every root anyway, reads every index from the remote (not from the local cache) and sends
+    whatever no valid index lists (repairs a remote whose index files were lost or damaged).
 
     Objects the local store lacks but the remote has are fine (e.g. old commits pushed from elsewhere); those
     missing on both sides are listed in ``PushResult.missing`` and everything else is still sent.
@@ -82,12 +86,15 @@ def push(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | None
     from ..objstore.transfer import upload
 
     roots = push_roots(repo, targets, all_commits=all_commits, revs=revs)
-    missing: list[Key] = []
-    keys = closure(repo.store, roots, missing=missing)
     store = open_remote(repo, remote)
     try:
+        store.refresh(use_cache=not full)
+        # an object a remote index lists has its whole closure there (objstore/transfer.py publishes children
+        # first), so only roots the remote lacks are walked: a push with nothing to send reads no trees
+        missing: list[Key] = []
+        keys = closure(repo.store, [r for r in roots if full or not _remote_has(store, r)], missing=missing)
         result = upload(repo.store, store, keys, jobs=transfer_jobs(repo, jobs),
-                        staging_dir=str(repo.tmp_dir / "push"), progress=progress)
+                        staging_dir=str(repo.tmp_dir / "push"), progress=progress, refresh=False)
         lost = [k for k in missing if not _remote_has(store, k)]
         return PushResult(store.name, store.url, len(roots), result.objects, result.bytes, result.packs,
                           result.present, store.requests, lost)
@@ -146,15 +153,14 @@ def remote_status(repo: Repo, remote: str | None = None, targets: Sequence[str] 
         out = []
         for path, pointer, _ in select(repo, list(targets) if targets else None):
             root = pointer_key(pointer)
-            lost: list[Key] = []
-            keys = closure(repo.store, [root], missing=lost)
-            if not lost:
-                todo = sum(1 for k in keys if not store.has(*k))
-                state = NOT_PUSHED if todo else SYNCED
-            elif _remote_has(store, root):
-                todo, state = 0, NOT_FETCHED
+            todo = 0
+            if _remote_has(store, root):  # then its whole closure is there
+                state = SYNCED if _remote_has(repo.store, root) else NOT_FETCHED
             else:
-                todo, state = 0, MISSING
+                lost: list[Key] = []
+                keys = closure(repo.store, [root], missing=lost)
+                todo = sum(1 for k in keys if not store.has(*k))
+                state = MISSING if lost and not todo else NOT_PUSHED
             out.append(RemoteArtifact(path, state, pointer.oid, pointer.kind, todo))
         return RemoteStatusResult(store.name, store.url, out)
     finally:

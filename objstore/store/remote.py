@@ -237,10 +237,11 @@ class FsspecStore(ObjectStore):
                 out[e["name"].rstrip("/").rsplit("/", 1)[-1]] = int(e.get("size") or 0)
         return out
 
-    def refresh(self) -> None:
+    def refresh(self, *, use_cache: bool = True) -> None:
         """Load the remote's current indexes (cached ones from disk, new ones from the remote).
 
-        Indexes whose content does not hash to their name are ignored (``fsck_indexes`` reports them).
+        Indexes whose content does not hash to their name are ignored (``check_remote`` reports them).
+        ``use_cache=False`` reads every index from the remote (the cache may hide a damaged remote copy).
         """
         if hasattr(self.fs, "invalidate_cache"):
             self.fs.invalidate_cache()
@@ -248,7 +249,7 @@ class FsspecStore(ObjectStore):
         packs: dict[str, list[PackEntry]] = {}
         todo = []
         for name in names:
-            entries = self._cached_index(name)
+            entries = self._cached_index(name) if use_cache else None
             if entries is None:
                 todo.append(name)
             else:
@@ -612,6 +613,7 @@ class RemoteWriter(StoreWriter):
         self._file = None
         self._tmp = ""
         self.packs: list[str] = []
+        self.serial = False  # True: each sealed pack is published before the next one is started
         self.objects = 0
         self.bytes = 0
 
@@ -657,6 +659,8 @@ class RemoteWriter(StoreWriter):
         f.close()
         self._check_uploads(block=len([u for u in self._uploads if not u.done()]) >= self.jobs)
         self._uploads.append(self._pool.submit(self._upload, tmp, str(name), pack.entries, pack.size))
+        if self.serial:
+            self.wait()
 
     def _upload(self, tmp: str, name: str, entries: list[PackEntry], size: int, owned: bool = True) -> None:
         try:

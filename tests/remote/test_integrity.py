@@ -57,10 +57,16 @@ def test_fsck_remote_finds_missing_and_damaged_indexes_and_orphan_packs(data_ws,
     assert [p["detail"] for p in found["problems"]] == ["index is damaged (its content does not match its name)"]
     assert found["garbage"] == [idx[0].name[:-4]]  # a pack without index: invisible to readers, not damage
     assert fs.exists(str(bucket))
-    # a push repairs it: the objects no valid index lists are sent again
-    assert art_json(data_ws, "push")["objects"] > 0
-    idx[1].unlink()
-    data_ws.art("push")
+    # push --full repairs it: the objects no valid index lists are sent again (same packs, same names)
+    assert art_json(data_ws, "push", "--full")["objects"] > 0
+    assert art_json(data_ws, "fsck", "--remote", "origin")["problems"] == []
+    from artvc.objstore.store.pack import decode_index
+
+    chunk_only = [p for p in (bucket / "index").iterdir() if {e.kind for e in decode_index(p.read_bytes())} == {0}]
+    chunk_only[0].unlink()  # the trees and manifests stay listed, their chunks no longer are
+    assert art_json(data_ws, "push")["objects"] == 0  # the roots are listed: a normal push trusts them
+    assert data_ws.art("fsck", "--remote", "origin", "--read-data", code=3)
+    assert art_json(data_ws, "push", "--full")["objects"] > 0
     assert art_json(data_ws, "fsck", "--remote", "origin", "--read-data")["problems"] == []
 
 
