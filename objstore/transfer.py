@@ -255,6 +255,7 @@ class _Download:
             return
         from concurrent.futures import ThreadPoolExecutor
 
+        self._start_streams()
         needed: dict[str, int] = {}
         for loc in self.chunks.values():
             needed[loc.pack] = needed.get(loc.pack, 0) + 1
@@ -279,6 +280,35 @@ class _Download:
         except BaseException:
             writer.commit()  # keep what was verified: a re-run resumes from there
             raise
+
+    # -- manifests hashed while their chunks stream by (when chunks arrive in file order, the usual case) ----
+
+    def _start_streams(self) -> None:
+        self._streams: dict[Oid, list] = {}      # manifest -> [hasher, next position, size so far]
+        self._waiting: dict[Oid, list[Oid]] = {}  # chunk -> manifests whose next chunk it is
+        for oid, (manifest, _, _) in self.manifests.items():
+            if manifest.chunks:
+                self._streams[oid] = [ContentHasher(), 0, 0]
+                self._waiting.setdefault(manifest.chunks[0][0], []).append(oid)
+
+    def _feed(self, chunk: Oid, data: bytes) -> None:
+        for m in self._waiting.pop(chunk, ()):
+            stream, chunks = self._streams[m], self.manifests[m][0].chunks
+            while stream[1] < len(chunks) and chunks[stream[1]][0] == chunk:
+                stream[0].update(data)
+                stream[1] += 1
+                stream[2] += len(data)
+            if stream[1] < len(chunks):
+                self._waiting.setdefault(chunks[stream[1]][0], []).append(m)
+
+    def _streamed(self, manifest: FileManifest) -> str | None:
+        """Return "" when the streamed hash proved the manifest, a reason when it disproved it, None if unknown."""
+        stream = getattr(self, "_streams", {}).get(manifest.oid)
+        if stream is None or stream[1] < len(manifest.chunks):
+            return None  # some chunks were local already or came out of order: hash from the store
+        if stream[2] != manifest.size or stream[0].oid() != manifest.oid:
+            return f"content hashes to {stream[0].oid()[:10]}"
+        return ""
 
     def _download_pack(self, name: str) -> str:
         import tempfile
@@ -316,7 +346,11 @@ class _Download:
                 bad: set[Oid] = set()
                 for window in _windows(entries, MAX_SPAN):
                     futures = [(e, pool.submit(verify_payload, e, os.pread(fd, e.length, e.offset))) for e in window]
-                    bad |= {e.oid for e, fut in futures if fut.exception() is not None}
+                    for e, fut in futures:
+                        if fut.exception() is not None:
+                            bad.add(e.oid)
+                        else:
+                            self._feed(e.oid, fut.result())
                 if trailer_ok and not bad:
                     self.dest.import_pack(tmp, name, entries)
                     self.stored += len(entries)
@@ -331,10 +365,11 @@ class _Download:
     def _store_chunks(self, writer, batch: list) -> None:
         for pack, entry, stored, fut in batch:
             try:
-                fut.result()
+                data = fut.result()
             except CorruptObjectError as exc:
                 self.problems.append(Problem(entry.oid, "chunk", f"remote pack {pack[:10]}: {exc.reason}"))
                 continue
+            self._feed(entry.oid, data)
             if writer.put_stored(entry.oid, Kind.CHUNK, entry.codec, stored, entry.raw_length):
                 self.stored += 1
                 self.bytes += len(stored)
@@ -345,7 +380,8 @@ class _Download:
         writer = self.dest.writer()
         try:
             for oid, (manifest, loc, data) in self.manifests.items():
-                reason = _check_manifest(self.dest, manifest)
+                streamed = self._streamed(manifest)
+                reason = _check_manifest(self.dest, manifest) if streamed is None else streamed or None
                 if reason:
                     self.problems.append(Problem(oid, "file", f"remote pack {loc.pack[:10]}: {reason}"))
                     bad.add(oid)

@@ -136,3 +136,29 @@ def test_two_clients_pushing_to_one_remote_at_once_both_succeed(tmp_path, s3_ser
         other.art("pull")
         assert files_under(other.root / f"own{i}") == files_under(w.root / f"own{i}")
         assert (other.root / "shared.bin").read_bytes() == (w.root / "shared.bin").read_bytes()
+
+
+def test_a_manifest_that_does_not_hash_to_its_id_is_never_stored(ws, tmp_path):
+    from artvc.objstore.hashing import hash_bytes
+    from artvc.objstore.objects import FileManifest, Kind
+    from artvc.workspace.pointers import Pointer, write_pointer
+
+    from tests.builders import random_bytes
+
+    parts = [random_bytes(20_000, 1), random_bytes(20_000, 2)]
+    lie = hash_bytes(b"something else entirely")  # the id a forged manifest claims
+    manifest = FileManifest(lie, 40_000, tuple((hash_bytes(p), len(p)) for p in parts))
+    with ws.repo() as repo, repo.store.writer() as w:
+        for p in parts:
+            w.put(hash_bytes(p), Kind.CHUNK, p)
+        w.put(lie, Kind.FILE, manifest.to_bytes())
+    write_pointer(ws.root / "forged.bin.art", Pointer(lie, "file", 40_000, 1))
+    ws.art("remote", "add", "origin", str(tmp_path / "bucket"), "-d")
+    ws.art("push")
+    other = clone(ws, tmp_path / "clone")
+    result = other.art("pull", code=None)
+    assert_error(result, 3, "failed verification")
+    assert "content hashes to" in result.stderr
+    assert not (other.root / "forged.bin").exists()
+    with other.repo() as repo:
+        assert not repo.store.has(lie, Kind.FILE)
