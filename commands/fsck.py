@@ -20,6 +20,10 @@ def cli(repo, remote: str | None, read_data: bool) -> None:
       art fsck --remote origin              # indexes against packs (a listing, no data)
       art fsck --remote origin --read-data  # download and verify every object
     """
+    if read_data and not remote:
+        from ..objstore.errors import UsageError
+
+        raise UsageError("--read-data needs --remote NAME", hint="the local store is always read in full by 'art fsck'")
     if remote:
         from .remote import run_remote_fsck
 

@@ -426,10 +426,18 @@ class FsspecStore(ObjectStore):
         ``owned``: the file is a temporary one that may be moved (else it is linked or copied, e.g. a pack of
         the local store published whole).
         """
-        self._publish_file(local_path, self.pack_key(name), f"uploading pack {name[:10]}", owned=owned)
+        what = f"uploading pack {name[:10]}"
+        if owned:
+            self._publish_file(local_path, self.pack_key(name), what)
+        else:
+            self._publish_copy(local_path, self.pack_key(name), what)
         self._publish_bytes(encode_index(entries), self.index_key(name), f"uploading index {name[:10]}")
 
-    def _publish_file(self, local_path: str, key: str, what: str, *, owned: bool) -> None:
+    def _publish_file(self, local_path: str, key: str, what: str) -> None:
+        """Publish a temporary file (it may be moved away)."""
+        self._publish_copy(local_path, key, what, owned=True)
+
+    def _publish_copy(self, local_path: str, key: str, what: str, *, owned: bool = False) -> None:
         if self.protocol in ("file", "local"):
             self._call(what, self._local_publish, local_path, self._path("tmp", f"{uuid.uuid4().hex}.tmp"), key,
                        owned and os.path.dirname(local_path) == self._path("tmp"), self.hardlinks)
