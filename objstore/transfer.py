@@ -77,12 +77,15 @@ def upload(src: LocalStore, dest: FsspecStore, keys: Iterable[Key], *, jobs: int
     """
     if refresh:
         dest.refresh()
-    todo, present = [], 0
+    todo, present, send = [], 0, []
     for oid, kind in set(keys):
         if dest.has(oid, kind):
             present += 1
-            continue
-        row = src.locate(oid, kind)
+        else:
+            send.append((oid, kind))
+    rows = src.locate_many(send)
+    for oid, kind in send:
+        row = rows.get((oid, kind))
         if row is None:
             from .errors import ObjectNotFoundError
 

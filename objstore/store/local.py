@@ -158,6 +158,19 @@ class LocalStore(ObjectStore):
         """
         return self._row(oid, kind)
 
+    def locate_many(self, keys: list[tuple[Oid, Kind]]) -> dict[tuple[Oid, Kind], tuple[int, int, int, int, int]]:
+        """``locate`` for many keys at once (one table scan when that is cheaper than one query per key)."""
+        if len(keys) < 2000:
+            return {k: row for k in keys if (row := self._row(*k)) is not None}
+        wanted = {(bytes.fromhex(o), int(k)): (o, k) for o, k in keys}
+        out = {}
+        for oid, kind, *row in self._reader().execute(
+                "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects"):
+            key = wanted.get((oid, kind))
+            if key is not None:
+                out[key] = tuple(row)
+        return out
+
     def read_stored(self, pack: int, offset: int, length: int) -> bytes:
         """Return an object's stored bytes as ``locate`` found them (unverified, maybe compressed)."""
         return self._pread(pack, offset, length)
