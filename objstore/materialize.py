@@ -28,8 +28,6 @@ def materialize_file(store: ObjectStore, oid: Oid, size: int, dest: Path, *, exe
         CorruptObjectError: when the assembled content does not hash to ``oid``; ``dest`` is untouched.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    for stale in dest.parent.glob(f".{glob_escape(dest.name[:40])}.*.art-tmp"):
-        stale.unlink(missing_ok=True)  # left by a killed checkout; never a user file (our own suffix)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name[:40]}.", suffix=".art-tmp", dir=dest.parent)
     try:
         hasher = ContentHasher()
@@ -57,6 +55,12 @@ def materialize_file(store: ObjectStore, oid: Oid, size: int, dest: Path, *, exe
 
 def glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
+def remove_stale_temps(dest: Path) -> None:
+    """Delete temp files a killed materialisation of ``dest`` left beside it (our own suffix only)."""
+    for stale in dest.parent.glob(f".{glob_escape(dest.name[:40])}.*.art-tmp"):
+        stale.unlink(missing_ok=True)
 
 
 def make_symlink(dest: Path, target: str) -> None:

@@ -61,7 +61,7 @@ def restore(repo: Repo, out: dict) -> None:
 
 def _write_file(repo: Repo, dest: Path, oid: Oid, size: int, executable: bool) -> None:
     materialize_file(repo.store, oid, size, dest, executable=executable)
-    repo.state.record(str(dest), os.stat(dest), oid)
+    repo.state.record(str(dest), os.stat(dest), oid, written=True)
 
 
 def _write_tree(repo: Repo, dest: Path, oid: Oid) -> None:

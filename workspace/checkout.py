@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..objstore.errors import ObjectNotFoundError, WouldOverwriteError
 from ..objstore.hashing import hash_file
-from ..objstore.materialize import make_symlink, materialize_file
+from ..objstore.materialize import make_symlink, materialize_file, remove_stale_temps
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.scan import layout_files, scan_dir
@@ -80,6 +80,7 @@ def _would_lose(repo: Repo, a) -> bool:
 def _restore(repo: Repo, path: str, pointer: Pointer, progress) -> int:
     dest = ensure_inside(repo.root, repo.abspath(path))
     if pointer.kind == "file":
+        remove_stale_temps(dest)
         if dest.is_dir() and not dest.is_symlink():
             shutil.rmtree(dest)
         _write_file(repo, dest, pointer.oid, pointer.size, False, progress)
@@ -93,7 +94,7 @@ def _write_file(repo: Repo, dest: Path, oid: Oid, size: int, executable: bool, p
     if not repo.store.has_file(oid):
         raise ObjectNotFoundError(oid, "file", hint="run 'art pull' to fetch it from a remote")
     materialize_file(repo.store, oid, size, dest, executable=executable, progress=progress)
-    repo.state.record(str(dest), os.stat(dest), oid)
+    repo.state.record(str(dest), os.stat(dest), oid, written=True)
 
 
 def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress) -> int:

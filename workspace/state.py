@@ -64,9 +64,17 @@ class StatCache:
             return Oid(oid)
         return None
 
-    def record(self, path: str, st: os.stat_result, oid: Oid) -> None:
+    def record(self, path: str, st: os.stat_result, oid: Oid, *, written: bool = False) -> None:
+        """Remember ``oid`` for this stat data.
+
+        ``written=True`` is for files art itself just wrote and verified: they are trusted at once instead of
+        after the racy window (which would make the first status after a checkout re-hash everything). Only a
+        same-size rewrite by someone else inside the same filesystem timestamp tick could go unseen.
+        """
         rel = self._rel(path)
-        row = (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), time.time_ns())
+        now = time.time_ns()
+        recorded = max(now, st.st_mtime_ns + RACY_NS + 1) if written else now
+        row = (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), recorded)
         self._rows[rel] = row
         self._pending.append((rel, *row))
 
