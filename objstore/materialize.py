@@ -6,8 +6,8 @@ as it was (the temp file is removed).
 
 from __future__ import annotations
 
+import itertools
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,37 +20,55 @@ Progress = Callable[[int], None]
 
 
 def materialize_file(store: ObjectStore, oid: Oid, size: int, dest: Path, *, executable: bool = False,
-                     progress: Progress | None = None) -> None:
-    """Write file ``oid`` to ``dest`` atomically, verified against its id.
+                     progress: Progress | None = None, direct: bool = False) -> os.stat_result:
+    """Write file ``oid`` to ``dest`` atomically, verified against its id; return the new file's stat.
+
+    ``direct=True`` writes ``dest`` itself (it must not exist): only for a private staging folder that is
+    renamed into place as a whole, where a half-written file is never visible.
 
     Raises:
         ObjectNotFoundError: when a needed object is not stored.
         CorruptObjectError: when the assembled content does not hash to ``oid``; ``dest`` is untouched.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name[:40]}.", suffix=".art-tmp", dir=dest.parent)
+    tmp = dest if direct else dest.parent / f".{dest.name[:40]}.{os.getpid()}-{next(_serial)}.art-tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    mode = 0o755 if executable else 0o644
     try:
-        hasher = ContentHasher()
-        written = 0
-        with os.fdopen(fd, "wb", buffering=0) as f:
+        fd = os.open(tmp, flags, mode)
+    except FileNotFoundError:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, flags, mode)
+    try:
+        try:
+            hasher = ContentHasher()
+            written = 0
             for data in store.iter_file(oid, size):
                 hasher.update(data)
-                f.write(data)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
                 written += len(data)
                 if progress:
                     progress(len(data))
-        if written != size or hasher.oid() != oid:
-            raise CorruptObjectError(oid, f"content hashes to {hasher.oid()[:10]} ({written} bytes)")
-        os.chmod(tmp, 0o755 if executable else 0o644)
-        if dest.is_dir() and not dest.is_symlink():
-            raise WorkspaceError(f"{dest} is a directory, expected a file", path=str(dest))
-        os.replace(tmp, dest)
+            if written != size or hasher.oid() != oid:
+                raise CorruptObjectError(oid, f"content hashes to {hasher.oid()[:10]} ({written} bytes)")
+            st = os.stat(fd)  # mode 0644/0755 less the umask, as git does
+        finally:
+            os.close(fd)
+        if not direct:
+            if dest.is_dir() and not dest.is_symlink():
+                raise WorkspaceError(f"{dest} is a directory, expected a file", path=str(dest))
+            os.replace(tmp, dest)
+        return st
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+
+
+_serial = itertools.count()
 
 
 def glob_escape(name: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..objstore.errors import ObjectNotFoundError, WouldOverwriteError
 from ..objstore.hashing import hash_file
 from ..objstore.materialize import make_symlink, materialize_file, remove_stale_temps
-from ..objstore.objects import Kind
+from ..objstore.objects import Kind, TreeEntry
 from ..objstore.oid import Oid
 from ..objstore.scan import layout_files, scan_dir
 from .paths import check_name, ensure_inside
@@ -87,22 +87,75 @@ def _restore(repo: Repo, path: str, pointer: Pointer, progress) -> int:
         return 1
     if dest.exists() and not dest.is_dir():
         dest.unlink()
+    if not os.path.lexists(dest):
+        return _restore_new_tree(repo, dest, pointer.oid, progress)
     return _restore_tree(repo, dest, pointer.oid, progress)
 
 
+def _restore_new_tree(repo: Repo, dest: Path, oid: Oid, progress) -> int:
+    """Build a missing directory beside its place and rename it in whole: files need no rename of their own,
+    and a killed checkout leaves only the hidden staging folder (removed by the next one)."""
+    staging = dest.parent / f".{dest.name[:40]}.art-tmp-dir"
+    if os.path.lexists(staging):
+        shutil.rmtree(staging)
+    try:
+        n = _restore_tree(repo, staging, oid, progress, final=dest)
+        os.rename(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return n
+
+
 def _write_file(repo: Repo, dest: Path, oid: Oid, size: int, executable: bool, progress) -> None:
+    _check_stored(repo, oid)
+    st = materialize_file(repo.store, oid, size, dest, executable=executable, progress=progress)
+    repo.state.record(str(dest), st, oid, written=True)
+
+
+def _check_stored(repo: Repo, oid: Oid) -> None:
     if not repo.store.has_file(oid):
         raise ObjectNotFoundError(oid, "file", hint="run 'art pull' to fetch it from a remote")
-    materialize_file(repo.store, oid, size, dest, executable=executable, progress=progress)
-    repo.state.record(str(dest), os.stat(dest), oid, written=True)
 
 
-def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress) -> int:
-    """Write a tree into ``dest``, touching only entries that differ and removing extra ones."""
+def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress, *, final: Path | None = None) -> int:
+    """Write a tree into ``dest``, touching only entries that differ and removing extra ones.
+
+    Directories, links and removals are handled in one pass; then the files are written (by ``core.jobs``
+    threads when they are large enough for decompression and hashing to dominate). With ``final``, ``dest``
+    is a fresh private staging folder that will be renamed to ``final``: files are written in place (no temp
+    file each) and recorded under their final paths.
+    """
+    todo: list[tuple[Path, TreeEntry]] = []
+    _plan_tree(repo, dest, oid, todo)
+    direct = final is not None
+    for _, entry in todo:
+        _check_stored(repo, entry.oid)
+    store, jobs = repo.store, max(1, int(repo.config.core("jobs")))
+
+    def write(item: tuple[Path, TreeEntry]) -> os.stat_result:
+        target, entry = item
+        return materialize_file(store, entry.oid, entry.size, target, executable=entry.executable,
+                                progress=progress, direct=direct)
+
+    big = sum(e.size for _, e in todo) >= len(todo) * (256 << 10)
+    if jobs > 1 and len(todo) > 1 and big:  # small files: creating them is kernel work that threads slow down
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(jobs, thread_name_prefix="art-checkout") as pool:
+            stats = list(pool.map(write, todo))
+    else:
+        stats = [write(item) for item in todo]
+    for (target, entry), st in zip(todo, stats, strict=True):
+        path = final / target.relative_to(dest) if final is not None else target
+        repo.state.record(str(path), st, entry.oid, written=True)
+    return len(todo)
+
+
+def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list) -> None:
     tree = repo.store.get_tree(oid)
     dest.mkdir(parents=True, exist_ok=True)
     wanted = {check_name(e.name): e for e in tree.entries}
-    written = 0
     with os.scandir(dest) as it:
         extra = [e for e in it if e.name not in wanted]
     for e in extra:
@@ -115,7 +168,7 @@ def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress) -> int:
         if entry.kind == "dir":
             if target.is_symlink() or (target.exists() and not target.is_dir()):
                 target.unlink()
-            written += _restore_tree(repo, target, entry.oid, progress)
+            _plan_tree(repo, target, entry.oid, todo)
         elif entry.kind == "symlink":
             if not target.is_symlink() or os.readlink(target) != entry.target:
                 _check_link(repo, target, entry.target)
@@ -125,9 +178,7 @@ def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress) -> int:
         elif not _file_matches(repo, target, entry.oid, entry.executable):
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)
-            _write_file(repo, target, entry.oid, entry.size, entry.executable, progress)
-            written += 1
-    return written
+            todo.append((target, entry))
 
 
 def _check_link(repo: Repo, target: Path, link: str) -> None:

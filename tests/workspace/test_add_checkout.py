@@ -144,3 +144,22 @@ def test_switching_to_a_stored_version_needs_no_force(ws):
     assert (ws.root / "a.txt").read_text() == "v1"
     assert sorted(p.name for p in (ws.root / "d").iterdir()) == ["x", "y"]
     assert (ws.root / "d/x").read_text() == "1"
+
+
+def test_missing_directory_is_restored_whole_and_staging_never_lingers(ws):
+    ws.gen({"d": {f"s{i}": {f"f{j}": f"{i}-{j}" for j in range(5)} for i in range(4)}})
+    ws.art("add", "d")
+    import shutil
+
+    shutil.rmtree(ws.root / "d")
+    (ws.root / ".d.art-tmp-dir").mkdir()  # as a killed checkout would leave it
+    (ws.root / ".d.art-tmp-dir/junk").write_text("half")
+    ws.art("checkout")
+    assert (ws.root / "d/s3/f4").read_text() == "3-4"
+    assert not (ws.root / ".d.art-tmp-dir").exists()
+    with ws.repo() as repo:
+        assert status(repo).clean
+        import os
+
+        st = os.stat(ws.root / "d/s1/f1")
+        assert repo.state.lookup(str(ws.root / "d/s1/f1"), st) is not None  # trusted, no re-hash
