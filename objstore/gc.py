@@ -156,13 +156,15 @@ _TIME_KEYS = ("mtime", "LastModified", "last_modified", "updated", "time", "crea
 
 @dataclass(frozen=True, slots=True)
 class LockInfo:
-    """Who holds a remote's gc lock: ``host``, ``pid``, ``time`` (seconds since the epoch, refreshed)."""
+    """Who holds a lock on a remote: ``host``, ``pid``, ``time`` (seconds since the epoch, refreshed)."""
 
     key: str
     token: str
     host: str
     pid: int
     time: float
+    exclusive: bool = True
+    holder: str = "art gc"
 
     def stale(self, now: float, stale_after: float) -> bool:
         """Stale when not refreshed for ``stale_after`` seconds, or held by a dead process on this host."""
@@ -182,22 +184,27 @@ class LockInfo:
 
 
 class RemoteLock:
-    """An exclusive lock on a remote for gc: ``locks/<token>.json`` holding host, pid and a refreshed time.
+    """A lock on a remote: ``locks/<token>.json`` holding host, pid, a refreshed time and whether it is exclusive.
 
-    Restic's scheme: write our lock file, then list ``locks/``; any other live lock means someone else
+    Restic's scheme: write our lock file, then list ``locks/``; a conflicting live lock means someone else
     holds (or is taking) the remote, so ours is removed and the caller fails. Stale locks are removed on the
-    way. Pushes do not lock: their packs and indexes are immutable and new objects are protected by the grace
-    period.
+    way. gc takes the lock exclusively; a push that uploads takes it shared, because it skips objects the
+    remote already lists, and a concurrent gc could otherwise delete exactly those.
 
     Args:
         store: the remote (an ``FsspecStore``).
         stale_after: seconds after which an un-refreshed lock may be broken.
+        exclusive: False for a shared lock (push), which only conflicts with exclusive ones.
+        holder: who takes it, for the other side's error message.
     """
 
-    def __init__(self, store, *, stale_after: float = STALE_AFTER) -> None:
+    def __init__(self, store, *, stale_after: float = STALE_AFTER, exclusive: bool = True,
+                 holder: str = "art gc") -> None:
         import uuid
 
         self.store = store
+        self.exclusive = exclusive
+        self.holder = holder
         self.stale_after = stale_after
         self.token = uuid.uuid4().hex
         self.key = store._path(LOCK_DIR, f"{self.token}.json")
@@ -210,7 +217,7 @@ class RemoteLock:
         import time
 
         body = json.dumps({"token": self.token, "host": socket.gethostname(), "pid": os.getpid(),
-                           "time": time.time(), "holder": "art gc"}).encode()
+                           "time": time.time(), "holder": self.holder, "exclusive": self.exclusive}).encode()
         store = self.store
         store._call("writing the gc lock", store.fs.makedirs, store._path(LOCK_DIR), exist_ok=True)
         store._call("writing the gc lock", store.fs.pipe_file, self.key, body)
@@ -228,7 +235,8 @@ class RemoteLock:
             try:
                 info = json.loads(store._call("reading a gc lock", store.fs.cat_file, key))
                 out.append(LockInfo(key, str(info.get("token", "")), str(info.get("host", "?")),
-                                    int(info.get("pid", 0)), float(info.get("time", 0))))
+                                    int(info.get("pid", 0)), float(info.get("time", 0)),
+                                    bool(info.get("exclusive", True)), str(info.get("holder", "art gc"))))
             except FileNotFoundError:
                 continue  # released meanwhile
             except (ValueError, TypeError, AttributeError):
@@ -239,7 +247,7 @@ class RemoteLock:
         """Take the lock.
 
         Raises:
-            RepoLockedError: when another live gc holds it (the message names the holder).
+            RepoLockedError: when a conflicting live lock is held (the message names the holder).
         """
         import time
 
@@ -255,10 +263,13 @@ class RemoteLock:
                     pass
                 self.broken.append(other)
                 continue
+            if not (self.exclusive or other.exclusive):
+                continue  # two pushes share the remote
             self.release()
             since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(other.time))
             raise RepoLockedError(
-                f"remote {self.store.name!r} is locked by gc of pid {other.pid} on {other.host} (since {since})",
+                f"remote {self.store.name!r} is locked by {other.holder} (pid {other.pid} on {other.host}, "
+                f"since {since})",
                 hint=f"wait for it to finish; a lock not refreshed for {int(self.stale_after // 60)} minutes "
                      "(or whose process is gone) is broken automatically")
 

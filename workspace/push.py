@@ -93,13 +93,26 @@ def push(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | None
         # first), so only roots the remote lacks are walked: a push with nothing to send reads no trees
         missing: list[Key] = []
         keys = closure(repo.store, [r for r in roots if full or not _remote_has(store, r)], missing=missing)
-        result = upload(repo.store, store, keys, jobs=transfer_jobs(repo, jobs),
-                        staging_dir=str(repo.tmp_dir / "push"), progress=progress, refresh=False)
+        with _shared_lock(store, bool(keys)):
+            result = upload(repo.store, store, keys, jobs=transfer_jobs(repo, jobs),
+                            staging_dir=str(repo.tmp_dir / "push"), progress=progress, refresh=False)
         lost = [k for k in missing if not _remote_has(store, k)]
         return PushResult(store.name, store.url, len(roots), result.objects, result.bytes, result.packs,
                           result.present, store.requests, lost)
     finally:
         store.close()
+
+
+def _shared_lock(store, needed: bool):
+    """A shared remote lock while objects are sent (a concurrent remote gc must not delete what this push
+    counts on); nothing to send, no lock, no extra requests."""
+    import contextlib
+
+    if not needed:
+        return contextlib.nullcontext()
+    from ..objstore.gc import RemoteLock
+
+    return RemoteLock(store, exclusive=False, holder="art push")
 
 
 def _remote_has(store, key: Key) -> bool:

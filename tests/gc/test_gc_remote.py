@@ -118,7 +118,7 @@ def test_remote_gc_refuses_a_live_lock_and_breaks_a_stale_one(pushed):
     lock.write_text(json.dumps({"token": "someone", "host": socket.gethostname(), "pid": os.getppid(),
                                 "time": time.time()}))
     r = ws.art("gc", "--remote", "origin", "--grace", "0", code=11)
-    assert "locked by gc of pid" in r.stderr and "hint:" in r.stderr
+    assert "locked by art gc (pid" in r.stderr and "hint:" in r.stderr
     assert lock.exists() and len(list((remote / "locks").iterdir())) == 1
     lock.write_text(json.dumps({"token": "someone", "host": "elsewhere", "pid": 1, "time": time.time() - 3600}))
     ws.art("gc", "--remote", "origin", "--grace", "0")
@@ -132,3 +132,25 @@ def test_remote_gc_dry_run_and_grace_remove_nothing(pushed):
     assert "would remove" in r.stdout
     ws.art("gc", "--remote", "origin", "--keep-last", "1")  # everything is younger than the 1h default
     assert remote_keys(remote) == before
+
+
+def test_push_and_remote_gc_exclude_each_other_but_pushes_share(pushed):
+    ws, remote = pushed
+    (remote / "locks").mkdir(exist_ok=True)
+    push_lock = remote / "locks" / "pusher.json"
+    push_lock.write_text(json.dumps({"token": "pusher", "host": socket.gethostname(), "pid": os.getppid(),
+                                     "time": time.time(), "exclusive": False, "holder": "art push"}))
+    r = ws.art("gc", "--remote", "origin", "--grace", "0", code=11)
+    assert "locked by art push" in r.stderr
+    ws.gen({"new.bin": os.urandom(5000)})
+    ws.art("add", "new.bin")
+    ws.art("push")  # another push's shared lock does not block this one
+    push_lock.write_text(json.dumps({"token": "gc", "host": socket.gethostname(), "pid": os.getppid(),
+                                     "time": time.time(), "exclusive": True, "holder": "art gc"}))
+    ws.gen({"newer.bin": os.urandom(5000)})
+    ws.art("add", "newer.bin")
+    r = ws.art("push", code=11)
+    assert "locked by art gc" in r.stderr
+    push_lock.unlink()
+    ws.art("push")
+    assert not list((remote / "locks").iterdir())
