@@ -366,7 +366,8 @@ def rewrite_remote(store, remote_plan: RemotePlan, *, lock: RemoteLock | None = 
         CorruptObjectError: when a live object is damaged on the remote (nothing is deleted then).
         StoreIOError: when the remote fails.
     """
-    from .store.remote import Located, RemoteWriter, verify_payload
+    from .store.remote import Located, verify_payload
+    from .store.remote_writer import RemoteWriter
 
     class _Rewriter(RemoteWriter):
         def has(self, oid: Oid, kind: Kind) -> bool:  # copy even though an old pack still holds it

@@ -70,7 +70,7 @@ class RemoteFsckResult:
 def fsck_remote(repo: Repo, name: str | None, *, read_data: bool = False, jobs: int | None = None,
                 progress: Callable[[int], None] | None = None) -> RemoteFsckResult:
     """Check a remote's indexes against its packs; with ``read_data`` download and verify every object."""
-    from ..objstore.store.remote import check_remote
+    from ..objstore.store.remote_check import check_remote
     from .remote import open_remote, transfer_jobs
 
     store = open_remote(repo, name)

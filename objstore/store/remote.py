@@ -33,7 +33,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,7 +44,7 @@ from ..lineage import Run
 from ..objects import Kind, Tree
 from ..oid import Oid, is_oid
 from .base import IndexedObject, ObjectStore, StoreWriter
-from .pack import IDX_MAGIC, Compressor, PackEntry, PackWriter, decode_index, encode_index, unpack_payload
+from .pack import IDX_MAGIC, Compressor, PackEntry, decode_index, encode_index, unpack_payload
 
 # Packs of "tens of MiB": one PUT each (s3fs sends a single PUT below 2 x its 50 MiB chunk size), so a
 # pushed GiB costs about 2 x 16 requests.
@@ -345,7 +345,9 @@ class FsspecStore(ObjectStore):
             yield IndexedObject(oid, Kind(kind), loc.entry.raw_length, loc.pack)
 
     def writer(self, *, staging_dir: str | os.PathLike | None = None, jobs: int = 2,
-               progress: Callable[[int], None] | None = None) -> RemoteWriter:
+               progress: Callable[[int], None] | None = None) -> StoreWriter:
+        from .remote_writer import RemoteWriter
+
         return RemoteWriter(self, staging_dir=staging_dir, jobs=jobs, progress=progress)
 
     def close(self) -> None:
@@ -596,256 +598,3 @@ def _unlink(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-class RemoteWriter(StoreWriter):
-    """Builds packs in a staging directory and uploads each one (pack, then index) on a worker thread.
-
-    ``put_stored`` reuses already-compressed bytes, so pushing never recompresses. ``flush`` seals the
-    current pack early and ``wait`` lets every queued upload finish (push publishes metadata objects only
-    after their chunks, in packs of their own, so a pull finds them in a few ranged reads). At most ``jobs``
-    uploads run at once, and at most ``jobs + 1`` packs exist on local disk.
-    """
-
-    def __init__(self, store: FsspecStore, *, staging_dir: str | os.PathLike | None = None, jobs: int = 2,
-                 progress: Callable[[int], None] | None = None) -> None:
-        self.store = store
-        self._own_staging = staging_dir is None
-        self.staging = str(staging_dir) if staging_dir else tempfile.mkdtemp(prefix="art-push-")
-        self.jobs = max(1, jobs)
-        self.progress = progress
-        self._pool = ThreadPoolExecutor(max_workers=self.jobs)
-        self._uploads: list[Future] = []
-        self._pending: set[tuple[Oid, int]] = set()
-        self._pack: PackWriter | None = None
-        self._file = None
-        self._tmp = ""
-        self.packs: list[str] = []
-        self.serial = False  # True: each sealed pack is published before the next one is started
-        self.objects = 0
-        self.bytes = 0
-
-    def has(self, oid: Oid, kind: Kind) -> bool:
-        return (oid, int(kind)) in self._pending or self.store.has(oid, kind)
-
-    def put(self, oid: Oid, kind: Kind, data: bytes) -> bool:
-        if self.has(oid, kind):
-            return False
-        codec, stored = self.store.compressor.pack(data)
-        return self.put_stored(oid, kind, codec, stored, len(data))
-
-    def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
-        if self.has(oid, kind):
-            return False
-        if self._pack is None:
-            fd, self._tmp = tempfile.mkstemp(prefix="pack-", suffix=".tmp", dir=self.staging)
-            self._file = os.fdopen(fd, "wb", buffering=1 << 20)
-            self._pack = PackWriter(self._file)
-        self._pack.add(oid, int(kind), codec, stored, raw_length)
-        self._pending.add((oid, int(kind)))
-        self.objects += 1
-        self.bytes += len(stored)
-        if self._pack.size >= PACK_TARGET:
-            self.flush()
-        return True
-
-    def add_pack_file(self, path: str, name: str, entries: list[PackEntry]) -> None:
-        """Queue an existing sealed pack file (a whole pack of the local store) for publishing as it is."""
-        self._pending.update((e.oid, e.kind) for e in entries)
-        self.objects += len(entries)
-        self.bytes += sum(e.length for e in entries)
-        self._check_uploads(block=len([u for u in self._uploads if not u.done()]) >= self.jobs)
-        self._uploads.append(self._pool.submit(self._upload, path, name, entries, os.stat(path).st_size, False))
-
-    def flush(self) -> None:
-        """Seal the open pack (if any) and queue its upload."""
-        if self._pack is None:
-            return
-        pack, f, tmp = self._pack, self._file, self._tmp
-        self._pack = self._file = None
-        name = pack.seal()
-        f.close()
-        self._check_uploads(block=len([u for u in self._uploads if not u.done()]) >= self.jobs)
-        self._uploads.append(self._pool.submit(self._upload, tmp, str(name), pack.entries, pack.size))
-        if self.serial:
-            self.wait()
-
-    def _upload(self, tmp: str, name: str, entries: list[PackEntry], size: int, owned: bool = True) -> None:
-        try:
-            self.store.upload_pack(tmp, name, entries, owned=owned)
-        finally:
-            if owned:
-                _unlink(tmp)
-        self.store.add_pack(name, entries)
-        self.packs.append(name)
-        if self.progress:
-            self.progress(size)
-
-    def _check_uploads(self, *, block: bool) -> None:
-        if block:
-            running = [u for u in self._uploads if not u.done()]
-            if running:
-                from concurrent.futures import FIRST_COMPLETED, wait
-
-                wait(running, return_when=FIRST_COMPLETED)
-        for u in [u for u in self._uploads if u.done()]:
-            self._uploads.remove(u)
-            u.result()  # re-raise an upload failure here, in the caller's thread
-
-    def wait(self) -> None:
-        """Block until every queued upload is published (re-raising the first failure)."""
-        for u in self._uploads:
-            u.result()
-        self._uploads.clear()
-
-    def commit(self) -> None:
-        try:
-            self.flush()
-            self.wait()
-        finally:
-            self._shutdown()
-
-    def abort(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            _unlink(self._tmp)
-        self._pack = self._file = None
-        for u in self._uploads:
-            u.cancel()
-        self._shutdown()
-
-    def _shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._pending.clear()
-        if self._own_staging:
-            shutil.rmtree(self.staging, ignore_errors=True)
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteCheck:
-    """What ``check_remote`` looked at and found."""
-
-    problems: list
-    packs: int
-    indexes: int
-    objects: int
-    bytes_read: int
-    garbage: list = field(default_factory=list)  # packs without an index (unreferenced, removable by gc)
-
-
-def check_remote(store: FsspecStore, *, read_data: bool = False, jobs: int = 4,
-                 progress: Callable[[int], None] | None = None) -> RemoteCheck:
-    """Check a remote's structure, and with ``read_data`` download and verify every object.
-
-    Structure: every index matches its name, every index has its pack, every entry lies inside its pack's
-    payload; packs without an index (left by an interrupted push or gc) are listed as garbage. Data: every
-    object decompresses and matches its id (file manifests: their chunks' concatenation is hashed, reading
-    at most MAX_SPAN bytes at a time), and each pack's own trailer agrees with its index.
-
-    Returns:
-        RemoteCheck with ``Problem`` records (never raises for a finding).
-
-    Raises:
-        StoreIOError: when the remote cannot be listed or read.
-    """
-    from ..verify import Problem
-    from .pack import ENTRY, TRAILER, decode_entries
-
-    problems: list = []
-    if hasattr(store.fs, "invalidate_cache"):
-        store.fs.invalidate_cache()
-    index_names = store.list_indexes()
-    pack_sizes = store.list_packs()
-    packs: dict[str, list[PackEntry]] = {}
-    for name in sorted(index_names):
-        entries = store.read_index(name)
-        if entries is None:
-            problems.append(Problem(name, "index", "index is damaged (its content does not match its name)"))
-        elif name not in pack_sizes:
-            problems.append(Problem(name, "pack", "indexed pack is missing"))
-        else:
-            packs[name] = entries
-    # a pack no index lists is invisible to readers: garbage left by an interrupted push or gc, not damage
-    # (a later gc removes it); it is reported as garbage, not as a problem
-    garbage = sorted(set(pack_sizes) - set(index_names))
-    for name, entries in packs.items():
-        payload_end = pack_sizes[name] - TRAILER.size - len(entries) * ENTRY.size
-        bad = [e for e in entries if e.offset < 8 or e.offset + e.length > payload_end]
-        for e in bad[:5]:
-            problems.append(Problem(e.oid, Kind(e.kind).label,
-                                    f"index entry points outside pack {name[:10]} ({e.offset}+{e.length} > "
-                                    f"{payload_end})"))
-    store._set_view(packs)
-    objects = sum(len(v) for v in packs.values())
-    read = 0
-    if read_data:
-        chunk_ok: set[Oid] = set()
-        manifests: list[tuple[str, PackEntry, bytes]] = []
-        for name, entries in packs.items():
-            table_len = len(entries) * ENTRY.size
-            tail = store.read_range(name, pack_sizes[name] - TRAILER.size - table_len, pack_sizes[name])
-            read += len(tail)
-            if tail[:table_len] != bytes(encode_index(entries))[len(IDX_MAGIC):] or \
-                    list(decode_entries(tail[:table_len])) != entries:
-                problems.append(Problem(name, "pack", "pack trailer does not match its index"))
-        locs = [Located(n, e) for n, es in packs.items() for e in es]
-        for pack, entry, stored in store.read_objects(locs, jobs=jobs, progress=progress):
-            read += len(stored)
-            try:
-                data = verify_payload(entry, stored)
-            except CorruptObjectError as exc:
-                problems.append(Problem(entry.oid, Kind(entry.kind).label, f"pack {pack[:10]}: {exc.reason}"))
-                continue
-            if entry.kind == Kind.CHUNK:
-                chunk_ok.add(entry.oid)
-            elif entry.kind == Kind.FILE:
-                manifests.append((pack, entry, data))
-        for pack, entry, data in manifests:
-            reason, n = _check_remote_manifest(store, entry.oid, data, chunk_ok, jobs)
-            read += n
-            if reason:
-                problems.append(Problem(entry.oid, "file", f"pack {pack[:10]}: {reason}"))
-    return RemoteCheck(problems, len(pack_sizes), len(index_names), objects, read, garbage)
-
-
-def _check_remote_manifest(store: FsspecStore, oid: Oid, data: bytes, chunk_ok: set[Oid],
-                           jobs: int) -> tuple[str | None, int]:
-    from ..hashing import ContentHasher
-    from ..objects import FileManifest
-
-    try:
-        manifest = FileManifest.from_bytes(oid, data)
-    except FormatError as exc:
-        return str(exc), 0
-    hasher = ContentHasher()
-    read = 0
-    window: list[tuple[Oid, int]] = []
-    span = 0
-    for i, (chunk, length) in enumerate(manifest.chunks):
-        window.append((chunk, length))
-        span += length
-        if span < MAX_SPAN and i + 1 < len(manifest.chunks):
-            continue
-        locs = []
-        for c, _ in window:
-            loc = store.locate(c, Kind.CHUNK)
-            if loc is None:
-                return f"chunk {c[:10]} is not on the remote", read
-            if c not in chunk_ok:
-                return f"chunk {c[:10]} is damaged", read
-            locs.append(loc)
-        got: dict[Oid, bytes] = {}
-        for _, entry, stored in store.read_objects(locs, jobs=jobs):
-            read += len(stored)
-            try:
-                got[entry.oid] = unpack_payload(entry.codec, stored, entry.raw_length)
-            except FormatError as exc:
-                return f"chunk {entry.oid[:10]}: {exc}", read
-        for c, n in window:
-            if len(got.get(c, b"")) != n:
-                return f"chunk {c[:10]} has the wrong length", read
-            hasher.update(got[c])
-        window, span = [], 0
-    if hasher.oid() != oid:
-        return f"content hashes to {hasher.oid()[:10]}", read
-    return None, read

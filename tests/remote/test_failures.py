@@ -48,7 +48,8 @@ def proxied(s3_server, tmp_path):
 
 def _visible_state_is_consistent(url, options):
     """Every index on the remote is valid and its pack complete; only index-less packs may be left over."""
-    from artvc.objstore.store.remote import FsspecStore, check_remote
+    from artvc.objstore.store.remote import FsspecStore
+    from artvc.objstore.store.remote_check import check_remote
 
     found = check_remote(FsspecStore(url, options), read_data=True)
     assert not found.problems, found.problems
