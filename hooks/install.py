@@ -13,11 +13,11 @@ import os
 import shlex
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..objstore.errors import GitError, WorkspaceError
+from ..workspace.fileio import atomic_write
 
 HOOKS = ("pre-commit", "post-checkout", "pre-push")
 MARKER = "# art-hook-shim v1"
@@ -84,18 +84,7 @@ def shim_text(name: str, *, python: str, prefix: str = "") -> str:
 
 
 def _write_executable(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    atomic_write(path, text, mode=0o755)
 
 
 def install(cwd: Path, names: list[str] | None = None, *, prefix: str = "",

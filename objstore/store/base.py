@@ -22,11 +22,19 @@ class IndexedObject:
 
 
 class StoreWriter(ABC):
-    """A batch of writes that becomes visible atomically when the writer is committed (a sealed pack)."""
+    """A batch of writes that becomes visible atomically when the writer is committed (a sealed pack).
 
-    @abstractmethod
+    Subclasses set ``store`` (whose ``compressor`` decides zstd or raw per object).
+    """
+
+    store: ObjectStore
+
     def put(self, oid: Oid, kind: Kind, data: bytes) -> bool:
         """Store ``data`` under (oid, kind) unless present; return True when it was new."""
+        if self.has(oid, kind):
+            return False
+        codec, stored = self.store.compressor.pack(data)
+        return self.put_stored(oid, kind, codec, stored, len(data))
 
     @abstractmethod
     def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:

@@ -332,12 +332,6 @@ class LocalWriter(StoreWriter):
     def has(self, oid: Oid, kind: Kind) -> bool:
         return (oid, int(kind)) in self._pending or (not self.rewrite and self.store.has(oid, kind))
 
-    def put(self, oid: Oid, kind: Kind, data: bytes) -> bool:
-        if self.has(oid, kind):
-            return False
-        codec, stored = self.store.compressor.pack(data)
-        return self.put_stored(oid, kind, codec, stored, len(data))
-
     def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
         if self.has(oid, kind):
             return False
