@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Create an isolated venv holding DVC for the art-vs-DVC benchmark (never art's own environment).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+venv="${DVC_VENV:-$here/.venv-dvc}"
+python="${PYTHON:-python3}"
+
+# pip, minus the noise about configured local indexes that do not exist on this machine.
+pip_install() {
+    "$venv/bin/python" -m pip install --quiet "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
+}
+
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv"
+fi
+pip_install --upgrade pip
+if ! pip_install 'dvc==3.67.*'; then
+    echo "setup.sh: dvc==3.67.* unavailable; installing the newest dvc 3.x" >&2
+    pip_install 'dvc>=3,<4'
+fi
+"$venv/bin/dvc" --version
+echo "DVC ready: $venv/bin/dvc"
