@@ -20,7 +20,7 @@ from .chunking import Chunker, ChunkerParams
 from .hashing import ContentHasher, hash_bytes
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
-from .scan import build_tree, layout_files, layout_signature, scan_dir, settled
+from .scan import build_tree, layout_files, quick_signature, scan_dir
 from .store.base import StoreWriter
 from .store.pack import Compressor
 
@@ -185,6 +185,7 @@ class Ingester:
     def add_tree(self, root: str | os.PathLike) -> tuple[Tree, int]:
         """Store a directory recursively; return (its tree, number of files)."""
         root = os.fspath(root)
+        before = quick_signature(root)
         layout = scan_dir(root, self.guard)
         small = [(p, st) for p, st in layout_files(root, layout) if st.st_size <= SMALL_FILE]
         known = self._ingest_small_files(small)
@@ -193,7 +194,8 @@ class Ingester:
             return known.get(path) or self.add_file(path, st)[0]
 
         tree, files = build_tree(root, layout, file_oid, self._put_tree)
-        self.last_signature = layout_signature(root, layout) if settled(layout) else None
+        # the fingerprint status compares against: only when nothing changed while the tree was read
+        self.last_signature = before if before is not None and quick_signature(root) == before else None
         return tree, files
 
     def _put_tree(self, tree: Tree) -> None:

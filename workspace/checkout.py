@@ -13,7 +13,7 @@ from ..objstore.hashing import hash_file
 from ..objstore.materialize import make_symlink, materialize_file, remove_stale_temps
 from ..objstore.objects import Kind, TreeEntry
 from ..objstore.oid import Oid
-from ..objstore.scan import layout_files, scan_dir
+from ..objstore.scan import layout_files, quick_signature, scan_dir
 from .paths import check_name, ensure_inside
 from .pointers import Pointer
 from .repo import Repo
@@ -88,8 +88,13 @@ def _restore(repo: Repo, path: str, pointer: Pointer, progress) -> int:
     if dest.exists() and not dest.is_dir():
         dest.unlink()
     if not os.path.lexists(dest):
-        return _restore_new_tree(repo, dest, pointer.oid, progress)
-    return _restore_tree(repo, dest, pointer.oid, progress)
+        written = _restore_new_tree(repo, dest, pointer.oid, progress)
+    else:
+        written = _restore_tree(repo, dest, pointer.oid, progress)
+    sig = quick_signature(str(dest), racy_ok=True)  # the folder now is exactly the pointer's tree
+    if sig is not None:
+        repo.state.set_dir(path, sig, pointer.oid)
+    return written
 
 
 def _restore_new_tree(repo: Repo, dest: Path, oid: Oid, progress) -> int:

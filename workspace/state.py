@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from ..objstore.oid import Oid
+from ..objstore.scan import RACY_NS  # one racy window for files and folders
 
-RACY_NS = 100_000_000
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, mtime INTEGER, size INTEGER,
                                  oid TEXT, recorded INTEGER) WITHOUT ROWID;

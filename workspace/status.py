@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..objstore.hashing import hash_file
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
-from ..objstore.scan import build_tree, layout_signature, scan_dir, settled
+from ..objstore.scan import build_tree, quick_signature, scan_dir
 from .paths import to_repo_path
 from .pointers import Pointer
 from .repo import Repo
@@ -84,11 +84,11 @@ def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
         return oid
     if not os.path.isdir(full):
         return None
-    layout = scan_dir(str(full), repo.root)
-    sig = layout_signature(str(full), layout)
+    sig = quick_signature(str(full))
     cached = state.dir_entry(path)
-    if cached and cached[0] == sig:
+    if sig is not None and cached and cached[0] == sig:
         return Oid(cached[1])
+    layout = scan_dir(str(full), repo.root)
     state.preload(path)
 
     def file_oid(p: str, fst: os.stat_result) -> Oid:
@@ -99,7 +99,7 @@ def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
         return found
 
     tree, _ = build_tree(str(full), layout, file_oid)
-    if settled(layout):
+    if sig is not None and quick_signature(str(full)) == sig:  # unchanged while it was scanned
         state.set_dir(path, sig, tree.oid)
     return tree.oid
 
