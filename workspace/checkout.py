@@ -143,18 +143,38 @@ def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress, *, final: Path | N
         return materialize_file(store, entry.oid, entry.size, target, executable=entry.executable,
                                 progress=progress, direct=direct)
 
-    big = sum(e.size for _, e in todo) >= len(todo) * (256 << 10)
-    if jobs > 1 and len(todo) > 1 and big:  # small files: creating them is kernel work that threads slow down
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(jobs, thread_name_prefix="art-checkout") as pool:
-            stats = list(pool.map(write, todo))
-    else:
-        stats = [write(item) for item in todo]
+    stats = _write_all(todo, write, jobs)
     for (target, entry), st in zip(todo, stats, strict=True):
         path = final / target.relative_to(dest) if final is not None else target
         repo.state.record(str(path), st, entry.oid, written=True)
     return len(todo)
+
+
+def _write_all(todo: list[tuple[Path, TreeEntry]], write, jobs: int) -> list[os.stat_result]:
+    """Write every planned file; return their stats in ``todo`` order.
+
+    Threads take whole folders (creating files in one folder from two threads contends on that folder's
+    lock, while separate folders scale), or single files when they are large enough for decompression and
+    hashing to dominate.
+    """
+    big = sum(e.size for _, e in todo) >= len(todo) * (256 << 10)
+    groups: dict[Path, list[int]] = {}
+    for i, (target, _) in enumerate(todo):
+        groups.setdefault(target.parent, []).append(i)
+    if jobs < 2 or len(todo) < 2 or (len(groups) < 2 and not big):
+        return [write(item) for item in todo]
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [[i] for i in range(len(todo))] if big else list(groups.values())
+    stats: list = [None] * len(todo)
+
+    def run(batch: list[int]) -> None:
+        for i in batch:
+            stats[i] = write(todo[i])
+
+    with ThreadPoolExecutor(jobs, thread_name_prefix="art-checkout") as pool:
+        list(pool.map(run, batches))
+    return stats
 
 
 def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list) -> None:
