@@ -791,9 +791,15 @@ def to_json(results: Results, cfg: Config, tools: list[Tool]) -> dict[str, objec
 # ---------------------------------------------------------------- main
 
 
+def _default_art() -> str:
+    bundled = Path(__file__).resolve().parent / ".venv-art" / "bin" / "art"
+    return str(bundled) if bundled.exists() else "art"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--art", default="art", help="art command (shell-split; default: art on PATH)")
+    p.add_argument("--art", default=_default_art(), help="art command (shell-split; default: the art that "
+                   "setup.sh installs in benchmarks/.venv-art, else art on PATH)")
     p.add_argument("--dvc", default=str(DEFAULT_DVC), help="dvc command (default: benchmarks/.venv-dvc)")
     p.add_argument("--only", default="", help=f"comma-separated scenarios: {', '.join(public_names())}")
     p.add_argument("--skip", default="", help="comma-separated tools to skip (dvc, art)")

@@ -21,3 +21,13 @@ if ! pip_install 'dvc==3.67.*'; then
 fi
 "$venv/bin/dvc" --version
 echo "DVC ready: $venv/bin/dvc"
+
+# art as users get it: a regular (non-editable) install of this checkout in its own venv, so neither tool
+# pays for a development-mode import hook
+art_venv="${ART_VENV:-$here/.venv-art}"
+if [ ! -x "$art_venv/bin/python" ]; then
+    "$python" -m venv "$art_venv"
+fi
+"$art_venv/bin/python" -m pip install --quiet --upgrade "$here/.." 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
+"$art_venv/bin/art" --version
+echo "art ready: $art_venv/bin/art"

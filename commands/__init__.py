@@ -21,10 +21,11 @@ ArtGroup.lazy = {
 
 
 def _available() -> None:
-    import importlib.util
+    """Keep the commands whose module is installed (a file check: cheaper than importlib's finders)."""
+    import os
 
-    ArtGroup.lazy = {k: v for k, v in ArtGroup.lazy.items()
-                     if importlib.util.find_spec(f"artvc.commands.{v}") is not None}
+    here = os.path.dirname(__file__)
+    ArtGroup.lazy = {k: v for k, v in ArtGroup.lazy.items() if os.path.exists(os.path.join(here, f"{v}.py"))}
 
 
 @click.group(cls=ArtGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -12,6 +11,8 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, *, mode: int = 0o64
     path = Path(path)
     if isinstance(data, str):
         data = data.encode()
+    import tempfile  # only commands that write load it
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
