@@ -12,9 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .errors import CorruptObjectError, FormatError
-from .hashing import hash_bytes
-from .lineage import Run
-from .objects import FileManifest, Kind, Tree
+from .objects import Kind, check_object
 from .oid import Oid
 from .store.base import IndexedObject, ObjectStore
 from .store.pack import unpack_payload
@@ -106,15 +104,7 @@ def check_payload(oid: Oid, kind: Kind, data: bytes) -> None:
         CorruptObjectError: when the bytes do not match ``oid`` (chunks, trees, runs) or do not decode (files).
     """
     try:
-        if kind == Kind.CHUNK:
-            if hash_bytes(data) != oid:
-                raise CorruptObjectError(oid, f"content hashes to {hash_bytes(data)[:10]}")
-        elif kind == Kind.TREE:
-            Tree.from_bytes(oid, data)
-        elif kind == Kind.RUN:
-            Run.from_bytes(oid, data)
-        else:
-            FileManifest.from_bytes(oid, data)
+        check_object(oid, kind, data)
     except FormatError as exc:
         raise CorruptObjectError(oid, str(exc)) from exc
 

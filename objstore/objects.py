@@ -13,7 +13,7 @@ from enum import IntEnum
 
 from . import codec
 from .errors import FormatError
-from .hashing import hash_object
+from .hashing import hash_bytes, hash_object
 from .oid import Oid
 
 
@@ -129,3 +129,25 @@ def _entry(name: str, kind: str, extra: object, digest: bytes, size: int) -> Tre
     if kind == "symlink":
         return TreeEntry(name, kind, Oid.from_digest(digest), size, target=str(extra))
     return TreeEntry(name, kind, Oid.from_digest(digest), size, executable=bool(extra))
+
+
+def check_object(oid: Oid, kind: Kind, data: bytes) -> None:
+    """Check that ``data`` is object (oid, kind): a chunk by its hash, a tree or run by decoding it (which
+    checks its id), a file manifest by its structure (its id names the whole content, checked when the file is
+    assembled).
+
+    Raises:
+        FormatError: when it is not.
+    """
+    if kind == Kind.CHUNK:
+        actual = hash_bytes(data)
+        if actual != oid:
+            raise FormatError(f"content hashes to {actual[:10]}")
+    elif kind == Kind.TREE:
+        Tree.from_bytes(oid, data)
+    elif kind == Kind.RUN:
+        from .lineage import Run
+
+        Run.from_bytes(oid, data)
+    else:
+        FileManifest.from_bytes(oid, data)

@@ -25,7 +25,7 @@ from .lineage import Run
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid, is_oid
 from .store.local import LocalStore
-from .store.remote import FsspecStore, Located, verify_payload
+from .store.remote import FsspecStore, Located, unlink_quietly, verify_payload
 from .verify import Problem
 
 Key = tuple[Oid, Kind]
@@ -322,7 +322,7 @@ class _Download:
         try:
             self.src.download_pack(name, tmp)
         except BaseException:
-            _unlink(tmp)
+            unlink_quietly(tmp)
             raise
         if self.progress:
             self.progress(os.path.getsize(tmp))
@@ -363,7 +363,7 @@ class _Download:
                     self._store_chunks(writer, [(name, e, stored, pool.submit(verify_payload, e, stored))
                                                 for e in window for stored in (os.pread(fd, e.length, e.offset),)])
         finally:
-            _unlink(tmp)
+            unlink_quietly(tmp)
 
     def _store_chunks(self, writer, batch: list) -> None:
         for pack, entry, stored, fut in batch:
@@ -433,13 +433,6 @@ def _windows(entries: list, limit: int) -> Iterable[list]:
             window, size = [], 0
     if window:
         yield window
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _check_manifest(store: LocalStore, manifest: FileManifest) -> str | None:

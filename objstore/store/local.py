@@ -113,13 +113,7 @@ class LocalStore(ObjectStore):
         return self._row(oid, kind) is not None
 
     def get(self, oid: Oid, kind: Kind) -> bytes:
-        row = self._row(oid, kind)
-        if row is None:
-            raise ObjectNotFoundError(oid, Kind(kind).label)
-        pack, codec, offset, length, raw_length = row
-        data = self._pread(pack, offset, length)
-        if len(data) != length:
-            raise CorruptObjectError(oid, f"pack {self.pack_name(pack)[:10]} is truncated")
+        codec, data, raw_length = self.get_stored(oid, kind)
         try:
             return unpack_payload(codec, data, raw_length)
         except FormatError as exc:

@@ -39,9 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import BackendMissingError, CorruptObjectError, FormatError, ObjectNotFoundError, StoreIOError
-from ..hashing import hash_bytes
-from ..lineage import Run
-from ..objects import Kind, Tree
+from ..objects import Kind, check_object
 from ..oid import Oid, is_oid
 from .base import IndexedObject, ObjectStore, StoreWriter
 from .pack import IDX_MAGIC, Compressor, PackEntry, decode_index, encode_index, unpack_payload
@@ -558,13 +556,7 @@ def verify_payload(entry: PackEntry, stored: bytes) -> bytes:
         raise CorruptObjectError(oid, f"remote pack is truncated ({len(stored)} of {entry.length} bytes)")
     try:
         data = unpack_payload(entry.codec, stored, entry.raw_length)
-        if kind == Kind.CHUNK:
-            if hash_bytes(data) != oid:
-                raise CorruptObjectError(oid, f"remote content hashes to {hash_bytes(data)[:10]}")
-        elif kind == Kind.TREE:
-            Tree.from_bytes(oid, data)
-        elif kind == Kind.RUN:
-            Run.from_bytes(oid, data)
+        check_object(oid, kind, data)
     except FormatError as exc:
         raise CorruptObjectError(oid, f"remote copy: {exc}") from exc
     return data
@@ -593,7 +585,7 @@ def plan_reads(locations: Iterable[Located]) -> list[tuple[str, int, int, list[P
     return spans
 
 
-def _unlink(path: str) -> None:
+def unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)
     except FileNotFoundError:

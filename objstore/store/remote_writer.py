@@ -12,7 +12,7 @@ from ..objects import Kind
 from ..oid import Oid
 from .base import StoreWriter
 from .pack import PackEntry, PackWriter
-from .remote import PACK_TARGET, FsspecStore, _unlink
+from .remote import PACK_TARGET, FsspecStore, unlink_quietly
 
 
 class RemoteWriter(StoreWriter):
@@ -86,7 +86,7 @@ class RemoteWriter(StoreWriter):
             self.store.upload_pack(tmp, name, entries, owned=owned)
         finally:
             if owned:
-                _unlink(tmp)
+                unlink_quietly(tmp)
         self.store.add_pack(name, entries)
         self.packs.append(name)
         if self.progress:
@@ -119,7 +119,7 @@ class RemoteWriter(StoreWriter):
     def abort(self) -> None:
         if self._file is not None:
             self._file.close()
-            _unlink(self._tmp)
+            unlink_quietly(self._tmp)
         self._pack = self._file = None
         for u in self._uploads:
             u.cancel()
