@@ -16,7 +16,7 @@ from ..objstore.errors import ConfigError
 from .config import read_toml
 from .fileio import atomic_write
 from .paths import check_relpath
-from .pointers import Pointer, PointerError, parse_pointer
+from .pointers import Pointer, PointerError, pointer_from_fields
 
 LOCK_NAME = "art.lock"
 HEADER = "# art.lock: written by 'art repro'. Commit it with art.toml; do not edit by hand.\n"
@@ -68,13 +68,12 @@ def write_lock(root: Path, stages: dict[str, Any]) -> None:
 
 def out_pointer(out: dict[str, Any], *, where: str = LOCK_NAME) -> Pointer:
     """Turn one ``outs`` entry into a Pointer (validated like a pointer file)."""
-    fields = {k: out.get(k) for k in ("id", "kind", "size", "files")}
-    text = "version = 1\n" + tomli_w.dumps({k: v for k, v in fields.items() if v is not None})
-    try:
-        return parse_pointer(text, where=where)
-    except PointerError as exc:
+    fields = {k: out[k] for k in ("id", "kind", "size", "files") if k in out}
+    pointer = pointer_from_fields({"version": 1, **fields})
+    if pointer is None:
         raise PointerError(f"output {out.get('path')!r} in {where} is malformed", path=where,
-                           hint="regenerate it with 'art repro'") from exc
+                           hint="regenerate it with 'art repro'")
+    return pointer
 
 
 def lock_outputs(stages: dict[str, Any]) -> list[tuple[str, Pointer, str]]:

@@ -46,12 +46,18 @@ def parse_pointer(text: bytes | str, *, where: str) -> Pointer:
         data = tomllib.loads(text.decode() if isinstance(text, bytes) else text)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise PointerError(f"pointer {where} is not valid TOML: {exc}", path=where, hint=hint) from exc
+    pointer = pointer_from_fields(data)
+    if pointer is None:
+        raise PointerError(f"pointer {where} is malformed", path=where, hint=hint)
+    return pointer
+
+
+def pointer_from_fields(data: dict) -> Pointer | None:
+    """Validate pointer fields (a pointer file's table, or an art.lock out entry); None when malformed."""
     extra = set(data) - {"version", "id", "kind", "size", "files"}
     ok = (data.get("version") == 1 and is_oid(data.get("id")) and data.get("kind") in KINDS
           and _nonneg(data.get("size")) and _nonneg(data.get("files")) and not extra)
-    if not ok:
-        raise PointerError(f"pointer {where} is malformed", path=where, hint=hint)
-    return Pointer(Oid(data["id"]), data["kind"], data["size"], data["files"])
+    return Pointer(Oid(data["id"]), data["kind"], data["size"], data["files"]) if ok else None
 
 
 def _nonneg(value: object) -> bool:
