@@ -57,21 +57,13 @@ def post_checkout(cwd: Path, previous: str, new: str, flag: str, *, prefix: str 
 def _checkout(repo, result: HookResult) -> None:
     """Restore every artifact whose workspace content is safe to replace (it is stored: typically the
     previous branch's version); leave un-added edits alone, as git does with local changes."""
-    from ..objstore.objects import Kind
-    from ..objstore.reachability import closure
     from ..workspace.checkout import checkout
     from ..workspace.status import MISSING, MODIFIED, status
 
-    def stored(a) -> bool:
-        key = (a.actual, Kind.TREE if a.pointer.kind == "dir" else Kind.FILE)
-        missing: list = []
-        closure(repo.store, [key], missing=missing)
-        return not missing
-
     states = status(repo).artifacts
-    kept = [a.path for a in states if a.state == MODIFIED and not stored(a)]
+    kept = [a.path for a in states if a.state == MODIFIED and not _complete(repo, a.actual, a.pointer.kind)]
     todo = [a for a in states if a.state in (MISSING, MODIFIED) and a.path not in kept]
-    absent = [a.path for a in todo if not _in_store(repo, a.pointer)]
+    absent = [a.path for a in todo if not _complete(repo, a.pointer.oid, a.pointer.kind)]
     todo = [a for a in todo if a.path not in absent]
     if todo:
         done = checkout(repo, [str(repo.root / a.path) for a in todo], force=True)
@@ -85,10 +77,11 @@ def _checkout(repo, result: HookResult) -> None:
         result.say("hint: 'art add' them to keep the changes, or 'art checkout --force' to discard them")
 
 
-def _in_store(repo, pointer) -> bool:
+def _complete(repo, oid, kind: str) -> bool:
+    """True when the local store holds every object of the artifact ``oid`` (a "file" or a "dir")."""
     from ..objstore.objects import Kind
     from ..objstore.reachability import closure
 
     missing: list = []
-    closure(repo.store, [(pointer.oid, Kind.TREE if pointer.kind == "dir" else Kind.FILE)], missing=missing)
+    closure(repo.store, [(oid, Kind.TREE if kind == "dir" else Kind.FILE)], missing=missing)
     return not missing

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..objstore.errors import ObjectNotFoundError, WouldOverwriteError
-from ..objstore.hashing import hash_file
 from ..objstore.materialize import make_symlink, materialize_file, remove_stale_temps
 from ..objstore.objects import Kind, TreeEntry
 from ..objstore.oid import Oid
@@ -71,8 +70,7 @@ def _would_lose(repo: Repo, a) -> bool:
     if not dest.is_dir():
         return dest.exists() and not (a.actual and store.has_file(a.actual))
     for path, st in layout_files(str(dest), scan_dir(str(dest), repo.root)):
-        known = repo.state.lookup(path, st) or hash_file(path)
-        if not store.has_file(known):
+        if not store.has_file(repo.state.oid_of(path, st)):
             return True
     return False
 
@@ -222,8 +220,4 @@ def _file_matches(repo: Repo, target: Path, oid: Oid, executable: bool) -> bool:
         return False
     if not os.path.isfile(target) or target.is_symlink() or bool(st.st_mode & 0o111) != executable:
         return False
-    known = repo.state.lookup(str(target), st)
-    if known is None:
-        known = hash_file(str(target))
-        repo.state.record(str(target), st, known)
-    return known == oid
+    return repo.state.oid_of(str(target), st) == oid

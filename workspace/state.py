@@ -11,6 +11,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from ..objstore.hashing import hash_file
 from ..objstore.oid import Oid
 from ..objstore.scan import RACY_NS  # one racy window for files and folders
 
@@ -63,6 +64,14 @@ class StatCache:
         if ino == st.st_ino and mtime == st.st_mtime_ns and size == st.st_size and mtime + RACY_NS < recorded:
             return Oid(oid)
         return None
+
+    def oid_of(self, path: str, st: os.stat_result) -> Oid:
+        """The id of the file at ``path`` with stat ``st``: remembered, or hashed now and remembered."""
+        oid = self.lookup(path, st)
+        if oid is None:
+            oid = hash_file(path)
+            self.record(path, st, oid)
+        return oid
 
     def record(self, path: str, st: os.stat_result, oid: Oid, *, written: bool = False) -> None:
         """Remember ``oid`` for this stat data.

@@ -10,7 +10,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..objstore.hashing import hash_file
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.scan import build_tree, quick_signature, scan_dir
@@ -77,11 +76,7 @@ def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
     if kind == "file":
         if not os.path.isfile(full):
             return None
-        oid = state.lookup(str(full), st)
-        if oid is None:
-            oid = hash_file(str(full))
-            state.record(str(full), st, oid)
-        return oid
+        return state.oid_of(str(full), st)
     if not os.path.isdir(full):
         return None
     sig = quick_signature(str(full))
@@ -90,15 +85,7 @@ def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
         return Oid(cached[1])
     layout = scan_dir(str(full), repo.root)
     state.preload(path)
-
-    def file_oid(p: str, fst: os.stat_result) -> Oid:
-        found = state.lookup(p, fst)
-        if found is None:
-            found = hash_file(p)
-            state.record(p, fst, found)
-        return found
-
-    tree, _ = build_tree(str(full), layout, file_oid)
+    tree, _ = build_tree(str(full), layout, state.oid_of)
     if sig is not None and quick_signature(str(full)) == sig:  # unchanged while it was scanned
         state.set_dir(path, sig, tree.oid)
     return tree.oid
