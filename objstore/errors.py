@@ -76,6 +76,26 @@ class WrongKindError(ObjectError):
 class LocalStoreError(ArtError):
     """The local store cannot be opened or read (a disk problem, not a remote one)."""
 
+    exit_code = 12
+
+
+class FileSystemError(ArtError):
+    """The operating system refused an ordinary operation: disk full, permission denied, read-only file
+    system, a name or a tree too long or too deep for it. Not a bug in art, and nothing was half-written.
+
+    Args:
+        message: what art was doing and the path concerned.
+        errno: the OS error number when there is one.
+    """
+
+    exit_code = 13
+
+    def __init__(self, message: str, *, path: str | None = None, errno: int | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.path = path
+        self.errno = errno
+
 
 class FormatError(ArtError):
     """A stored or written file does not follow its format (pointer, pack, index, lock)."""
@@ -117,11 +137,19 @@ class WorkspaceError(ArtError):
 
 
 class UnsafePathError(WorkspaceError):
-    pass
+    """A path that art refuses to touch: it leaves the workspace (through ``..`` or a symlink), names
+    ``.git``/``.art``, or is otherwise unsafe to create, replace or delete."""
+
+    exit_code = 10
 
 
 class WouldOverwriteError(WorkspaceError):
-    pass
+    """Going on would delete or replace something the store cannot give back (``--force`` overrides)."""
+
+
+class ConflictError(WouldOverwriteError):
+    """A path holds something of another kind than its artifact (a folder where a file belongs, or the
+    reverse) that art cannot restore; it is reported and left alone unless ``--force`` is given."""
 
 
 class PathNotTrackedError(WorkspaceError):

@@ -27,28 +27,28 @@ def assert_one_error(result, code):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ["add", "nope.txt"],
-    ["add", "/etc/hostname"],
-    ["add", ".git/config"],
-    ["add", ".art/config"],
-    ["add", "../outside"],
-    ["status", "untracked.txt"],
+@pytest.mark.parametrize(("args", "code"), [
+    (["add", "nope.txt"], 1),
+    (["add", "/etc/hostname"], 10),
+    (["add", ".git/config"], 10),
+    (["add", ".art/config"], 10),
+    (["add", "../outside"], 10),
+    (["status", "untracked.txt"], 1),
 ])
-def test_bad_paths_fail_cleanly_and_change_nothing(ws, args):
+def test_bad_paths_fail_cleanly_and_change_nothing(ws, args, code):
     ws.gen({"untracked.txt": "x"})
     before = snapshot(ws.root)
-    assert_one_error(ws.art(*args, code=None), 1)
+    assert_one_error(ws.art(*args, code=None), code)
     assert snapshot(ws.root) == before
 
 
 def test_symlink_leaving_workspace_is_refused(ws, tmp_path):
     (tmp_path / "secret").write_text("s")
     os.symlink(tmp_path / "secret", ws.root / "link")
-    assert_one_error(ws.art("add", "link", code=None), 1)
+    assert_one_error(ws.art("add", "link", code=None), 10)
     ws.gen({"d": {"ok.txt": "fine"}})
     os.symlink(tmp_path / "secret", ws.root / "d/escape")
-    assert_one_error(ws.art("add", "d", code=None), 1)
+    assert_one_error(ws.art("add", "d", code=None), 10)
     assert not (ws.root / "d.art").exists()
 
 
