@@ -17,7 +17,7 @@ from tests import servers
 # Fake AWS creds and GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT=false: must happen before s3fs/gcsfs are imported.
 servers.configure_test_env()
 
-BACKENDS = ["file", "s3", "gs", "sftp"]
+BACKENDS = ["file", "s3", "gs", "az", "sftp"]
 REQUIRE_ENV = "ART_REQUIRE_BUCKET_SERVERS"  # "1" in CI: a missing server is an error, not a skip
 
 
@@ -61,7 +61,23 @@ def _server_fixture(start: Callable[[Path], servers.BucketServer], name: str) ->
 s3_server = _server_fixture(servers.start_moto, "s3_server")
 gcs_server = _server_fixture(servers.start_fake_gcs, "gcs_server")
 sftp_server = _server_fixture(servers.start_sshd, "sftp_server")
-azurite_server = _server_fixture(servers.start_azurite, "azurite_server")
+_azurite_server = _server_fixture(servers.start_azurite, "_azurite_server")
+
+
+@pytest.fixture(scope="session")
+def azurite_server(_azurite_server: servers.AzuriteServer) -> Iterator[servers.AzuriteServer]:
+    """azurite, with its connection string in the environment as a user's shell would have it: a clone's
+    remote has no secrets (they live in the origin's config.local), so adlfs finds them there."""
+    key = "AZURE_STORAGE_CONNECTION_STRING"
+    before = os.environ.get(key)
+    os.environ[key] = _azurite_server.storage_options["connection_string"]
+    try:
+        yield _azurite_server
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
 
 
 def bucket_name(node_name: str) -> str:
@@ -96,7 +112,7 @@ def _file_bucket(tmp_path: Path) -> Bucket:
 
 
 def _cleanup(bucket: Bucket) -> None:
-    if bucket.protocol in ("s3", "gs"):
+    if bucket.protocol in ("s3", "gs", "az"):
         bucket_root = bucket.path.split("/", 1)[0]
         try:
             bucket.fs.rm(bucket_root, recursive=True)
@@ -107,14 +123,15 @@ def _cleanup(bucket: Bucket) -> None:
 
 @pytest.fixture(params=BACKENDS)
 def bucket(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bucket]:
-    """A fresh empty bucket/dir per test, on each backend: file://, s3:// (moto), gs:// (fake-gcs), sftp://."""
+    """A fresh empty bucket/dir per test, on each backend: file://, s3:// (moto), gs:// (fake-gcs),
+    az:// (azurite), sftp://."""
     kind = request.param
     if kind == "file":
         made = _file_bucket(tmp_path)
     elif kind == "sftp":
         made = _sftp_bucket(request.getfixturevalue("sftp_server"), tmp_path)
     else:
-        server = request.getfixturevalue({"s3": "s3_server", "gs": "gcs_server"}[kind])
+        server = request.getfixturevalue({"s3": "s3_server", "gs": "gcs_server", "az": "azurite_server"}[kind])
         made = _object_bucket(server, bucket_name(request.node.name))
     try:
         yield made

@@ -189,8 +189,8 @@ def _group_gone(pgid: int) -> bool:
     return False
 
 
-@pytest.mark.parametrize("start", [servers.start_moto, servers.start_fake_gcs, servers.start_sshd],
-                         ids=["moto", "fake-gcs", "sshd"])
+@pytest.mark.parametrize("start", [servers.start_moto, servers.start_fake_gcs, servers.start_azurite,
+                                   servers.start_sshd], ids=["moto", "fake-gcs", "azurite", "sshd"])
 def test_stop_leaves_nothing_running(start: Callable[[Path], servers.BucketServer], tmp_path: Path) -> None:
     try:
         server = start(tmp_path)
