@@ -22,6 +22,11 @@ def say(text: str = "", *, err: bool = False) -> None:
         click.echo(text, err=err)
 
 
+def warn(text: str) -> None:
+    """One ``art: warning: ...`` line on stderr (shown with -q and --json too: stdout stays clean)."""
+    click.echo(f"art: warning: {text}", err=True)
+
+
 def human(n: int | None) -> str:
     if n is None:
         return "-"

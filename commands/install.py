@@ -3,7 +3,7 @@
 import click
 
 from ._options import common, flags
-from ._render import emit_json, say
+from ._render import emit_json, say, warn
 
 HOOK_NAMES = ("pre-commit", "post-checkout", "pre-push")
 
@@ -38,7 +38,7 @@ def cli(hooks, remove, framework, hooks_repo, hooks_rev) -> None:
     from pathlib import Path
 
     from ..hooks.framework import add_to_config, remove_from_config
-    from ..hooks.install import install, uninstall
+    from ..hooks.install import foreign_art_on_path, install, uninstall
     from ..workspace.repo import Repo
 
     with Repo.find() as repo:
@@ -46,6 +46,9 @@ def cli(hooks, remove, framework, hooks_repo, hooks_rev) -> None:
         prefix = repo.git_prefix
         git_top = repo.git.workdir if repo.git else root
     names = list(hooks) or None
+    if not remove and (other := foreign_art_on_path()):
+        warn(f"the 'art' on PATH ({other}) is another program, not this tool; the hooks do not use it, but "
+             "your scripts should call 'artvc' or 'python -m artvc'")
     if framework:
         if remove:
             changed = remove_from_config(git_top)

@@ -83,6 +83,22 @@ def shim_text(name: str, *, python: str, prefix: str = "") -> str:
     )
 
 
+def foreign_art_on_path() -> str | None:
+    """Return the path of the ``art`` command on PATH when it is not this tool (e.g. the ASCII-art package's
+    ``art``, which exits 0 for any arguments and would make a script's ``art status --check`` pass silently)."""
+    import shutil
+
+    found = shutil.which("art")
+    if found is None:
+        return None
+    try:
+        with open(found, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    return None if b"artvc" in head else found
+
+
 def _write_executable(path: Path, text: str) -> None:
     atomic_write(path, text, mode=0o755)
 

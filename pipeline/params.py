@@ -79,7 +79,7 @@ def _yaml(raw: bytes, name: str) -> Any:
         import yaml
     except ImportError as exc:
         raise ParamsError(f"reading {name} needs PyYAML, which is not installed", file=name,
-                          hint="pip install 'artvc[yaml]' (or use a TOML or JSON params file)") from exc
+                          hint="pip install pyyaml (art's 'yaml' extra), or use a TOML or JSON params file") from exc
     return yaml.safe_load(raw)
 
 

@@ -59,6 +59,8 @@ EXTRAS = {
 }
 # protocols where a rename is atomic and cheap: stage under tmp/ and rename into place
 _RENAME = frozenset({"file", "local", "sftp", "ssh"})
+# the published package behind each of art's remote extras (art itself is installed from source for now)
+_BACKEND_PACKAGES = {"s3": "s3fs", "gs": "gcsfs", "azure": "adlfs", "ssh": "sshfs"}
 _OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
 
 
@@ -160,10 +162,12 @@ class FsspecStore(ObjectStore):
             fs, _ = fsspec.core.url_to_fs(path, **options)
             return fs
         except ImportError as exc:
-            pkg = f"artvc[{extra}]" if extra else "the fsspec backend for it"
+            package = _BACKEND_PACKAGES.get(extra or "")
+            hint = (f"pip install {package} (art's '{extra}' extra) into the environment art runs in"
+                    if package else f"install the fsspec backend for {self.protocol}:// ({exc})")
             raise BackendMissingError(
                 f"remote {self.name!r} needs a backend for {self.protocol}:// that is not installed",
-                remote=self.name, hint=f"pip install '{pkg}'" if extra else f"install {pkg} ({exc})") from exc
+                remote=self.name, hint=hint) from exc
         except ValueError as exc:
             if "protocol" in str(exc).lower():
                 raise BackendMissingError(f"unknown URL scheme {self.protocol}:// for remote {self.name!r}",

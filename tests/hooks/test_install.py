@@ -111,3 +111,35 @@ def test_pre_commit_blocks_stale_stages_only_when_strict(ws):
     with ws.repo() as repo:
         repo.config.update(lambda d: d.setdefault("core", {}).update(strict_pipeline=True))
     assert run_hook("pre-commit", [], cwd=ws.root, env={}).code == 1
+
+
+def test_install_warns_when_art_on_path_is_another_program(ws, tmp_path, monkeypatch):
+    other = tmp_path / "ascii-art-bin"
+    other.mkdir()
+    (other / "art").write_text("#!/bin/sh\n# the ASCII-art package's command: exits 0 for anything\nexit 0\n")
+    (other / "art").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{other}{os.pathsep}{os.environ['PATH']}")
+    r = ws.art("install", "--hook", "pre-commit")
+    assert "art: warning: the 'art' on PATH" in r.stderr and str(other / "art") in r.stderr
+    assert "artvc" in r.stderr
+
+
+def test_install_is_quiet_about_path_when_art_is_ours(ws, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    assert "warning" not in ws.art("install", "--hook", "pre-commit").stderr
+
+
+def test_artvc_is_the_same_command_and_framework_hooks_call_it():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    artvc = Path(sys.executable).with_name("artvc")
+    r = subprocess.run([str(artvc), "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip()
+    hooks = (Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text()
+    entries = [ln.split(":", 1)[1].strip() for ln in hooks.splitlines() if ln.strip().startswith("entry:")]
+    assert len(entries) == 3 and all(e.startswith("artvc hook ") for e in entries)

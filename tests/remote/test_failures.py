@@ -1,4 +1,5 @@
-import importlib.util
+import os
+import subprocess
 import sys
 
 import pytest
@@ -14,20 +15,21 @@ def test_unreachable_endpoint_is_one_clear_error(data_ws):
     assert_error(data_ws.art("status", "--remote", code=None), 12, "remote 'origin'")
 
 
-def test_missing_backend_names_the_extra_to_install(data_ws, monkeypatch):
-    if importlib.util.find_spec("adlfs") is None:
-        url = "az://container/art"
-        extra = "artvc[azure]"
-    else:  # adlfs is installed here: hide the s3 backend from the import machinery instead
-        import fsspec.registry
-
-        monkeypatch.setitem(sys.modules, "s3fs", None)
-        monkeypatch.delitem(fsspec.registry._registry, "s3", raising=False)
-        url, extra = "s3://bucket/art", "artvc[s3]"
+@pytest.mark.parametrize(("url", "package", "extra"), [("s3://bucket/art", "s3fs", "s3"),
+                                                       ("az://container/art", "adlfs", "azure")])
+def test_missing_backend_names_the_package_to_install(data_ws, tmp_path, url, package, extra):
+    # the backend is installed here: shadow it, in art's own process, with a package that fails to import
+    # exactly as a missing one does
+    shadow = tmp_path / "shadow" / package
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(f"raise ModuleNotFoundError(\"No module named '{package}'\")\n")
     add_remote(data_ws, url)
-    result = data_ws.art("push", code=None)
-    assert_error(result, 1, "needs a backend")
-    assert f"pip install '{extra}'" in result.stderr
+    r = subprocess.run([sys.executable, "-m", "artvc", "push"], cwd=data_ws.root, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(tmp_path / "shadow")})
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines[0].startswith("art: error: ") and "needs a backend" in lines[0]
+    assert lines[1] == f"hint: pip install {package} (art's '{extra}' extra) into the environment art runs in"
 
 
 def test_unknown_scheme_is_a_clear_error(data_ws):
