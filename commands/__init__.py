@@ -16,7 +16,7 @@ ArtGroup.lazy = {
     "init": "init", "add": "add", "status": "status", "checkout": "checkout", "ls": "ls", "diff": "diff",
     "fsck": "fsck", "demo": "demo", "log": "log", "repro": "repro", "stage": "stage", "dag": "dag",
     "lineage": "lineage", "remote": "remote", "push": "push", "pull": "pull", "fetch": "fetch", "gc": "gc",
-    "install": "install", "hook": "hook", "config": "config",
+    "install": "install", "hook": "hook", "config": "config", "completion": "completion",
 }
 
 
@@ -30,7 +30,7 @@ def _available() -> None:
 
 @click.group(cls=ArtGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="art")
-@common(json_output=False)
+@common()
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """art: version large data and models next to your code in git.

@@ -32,7 +32,56 @@ class CliError(click.ClickException):
             click.echo(f"hint: {err.hint}", err=True)
 
 
-class ArtGroup(click.Group):
+class ArtUsageError(click.UsageError):
+    """A usage error told the art way: ``art: error: ...`` and one ``hint:`` line (a suggestion when the
+    word looks like a typo of a command or option, else where the help is), exit 2."""
+
+    def __init__(self, error: click.UsageError) -> None:
+        super().__init__(error.format_message(), error.ctx)
+
+    def show(self, file=None) -> None:
+        text = " ".join(self.message.split())
+        message, _, guess = text.partition(" Did you mean ")
+        message = message.rstrip(".")
+        message = message[:1].lower() + message[1:]
+        if guess:
+            hint = f"did you mean {guess.rstrip('?')}?"
+        elif self.ctx is not None:
+            path = " ".join(["art", *self.ctx.command_path.split()[1:]])  # the same words as 'art' or 'artvc'
+            hint = f"see '{path} --help'"
+        else:
+            hint = "see 'art --help'"
+        click.echo(f"art: error: {message}", err=True)
+        click.echo(f"hint: {hint}", err=True)
+
+
+class SuggestingGroup(click.Group):
+    """A group whose usage errors are told the art way, with "did you mean" for mistyped commands."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        cmd_name = click.utils.make_str(args[0])
+        if self.get_command(ctx, cmd_name) is None and not ctx.resilient_parsing and not cmd_name.startswith("-"):
+            raise click.exceptions.NoSuchCommand(cmd_name, possibilities=self.list_commands(ctx), ctx=ctx)
+        return super().resolve_command(ctx, args)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except ArtUsageError:
+            raise
+        except click.UsageError as exc:
+            raise ArtUsageError(exc) from exc
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ArtUsageError:
+            raise
+        except click.UsageError as exc:
+            raise ArtUsageError(exc) from exc
+
+
+class ArtGroup(SuggestingGroup):
     """A click group that maps exceptions to art's exit codes and loads subcommands lazily."""
 
     lazy: dict[str, str] = {}

@@ -2,6 +2,7 @@
 
 import click
 
+from ._errors import SuggestingGroup
 from ._options import common, flags, pass_repo
 from ._render import emit_json, say
 
@@ -24,7 +25,7 @@ def _report(change, verb: str) -> None:
         say(f"secret options {', '.join(change.local_keys)} were written to .art/config.local (git-ignored)")
 
 
-@click.group("remote")
+@click.group("remote", cls=SuggestingGroup)
 def cli() -> None:
     """Manage remotes: where 'art push' sends objects and 'art pull' gets them.
 

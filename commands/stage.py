@@ -2,11 +2,12 @@
 
 import click
 
+from ._errors import SuggestingGroup
 from ._options import common, flags, pass_repo
 from ._render import emit_json, say
 
 
-@click.group("stage")
+@click.group("stage", cls=SuggestingGroup)
 def cli() -> None:
     """Define pipeline stages in art.toml.
 
