@@ -16,7 +16,7 @@ ArtGroup.lazy = {
     "init": "init", "add": "add", "status": "status", "checkout": "checkout", "ls": "ls", "diff": "diff",
     "fsck": "fsck", "demo": "demo", "log": "log", "repro": "repro", "stage": "stage", "dag": "dag",
     "lineage": "lineage", "remote": "remote", "push": "push", "pull": "pull", "fetch": "fetch", "gc": "gc",
-    "install": "install", "hook": "hook", "config": "config", "completion": "completion",
+    "install": "install", "hook": "hook", "config": "config", "completion": "completion", "du": "du",
 }
 
 
