@@ -87,7 +87,7 @@ def test_malicious_tree_names_from_a_remote_cannot_escape_the_workspace(ws, tmp_
     ws.art("push")
     other = clone(ws, tmp_path / "clone")
     result = other.art("pull", code=None)
-    assert_error(result, 1, "unsafe name")
+    assert_error(result, 10, "unsafe name")
     assert not (tmp_path / "escaped").exists() and not (other.root.parent / "escaped").exists()
     assert not (tmp_path.parent / "escaped").exists() and not __import__("os").path.exists("/abs-escaped")
     assert not (other.root / ".git" / "owned").exists()
