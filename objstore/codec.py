@@ -69,15 +69,18 @@ def decode(data: bytes | memoryview, *, what: str = "object") -> Any:
         raise FormatError(f"{what} is not valid msgpack: {_reason(exc)}") from exc
 
 
-def decode_canonical(data: bytes | memoryview, *, what: str = "object") -> Any:
+def decode_canonical(data: bytes | memoryview, *, what: str = "object", maps: bool = True) -> Any:
     """Decode like ``decode`` and check that art would encode the value to exactly these bytes.
+
+    ``maps=False`` is for formats without maps (manifests, trees: their checkers refuse a map anywhere), where
+    re-encoding the decoded value as it is (in C, without sorting) is the whole check.
 
     Raises:
         FormatError: when the value is invalid or not canonically encoded.
     """
     value = decode(data, what=what)
     try:
-        same = msgpack.packb(_canonical(value), use_bin_type=True) == bytes(data)
+        same = msgpack.packb(_canonical(value) if maps else value, use_bin_type=True) == bytes(data)
     except (ValueError, TypeError, RecursionError):
         same = False
     if not same:
@@ -92,8 +95,9 @@ def is_int(value: object, lo: int = 0, hi: int = MAX_SIZE) -> bool:
 
 def is_str(value: object, max_bytes: int = MAX_STR_LEN, *, empty: bool = True) -> bool:
     """True for a ``str`` of at most ``max_bytes`` UTF-8 bytes (and not empty unless ``empty``)."""
-    return (isinstance(value, str) and (empty or value != "") and len(value) <= max_bytes
-            and len(value.encode("utf-8", "surrogatepass")) <= max_bytes)
+    if not isinstance(value, str) or (not empty and not value) or len(value) > max_bytes:
+        return False
+    return len(value) * 4 <= max_bytes or len(value.encode("utf-8", "surrogatepass")) <= max_bytes
 
 
 def is_digest(value: object) -> bool:

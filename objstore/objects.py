@@ -52,7 +52,7 @@ class FileManifest:
             FormatError: when the payload is not a well-formed manifest.
         """
         what = f"file manifest {oid[:10]}"
-        value = codec.decode_canonical(data, what=what)
+        value = codec.decode_canonical(data, what=what, maps=False)
         if not (isinstance(value, list) and len(value) == 4 and value[0] == "file" and codec.is_int(value[1], 1, 1)
                 and codec.is_int(value[2]) and isinstance(value[3], list)):
             raise FormatError(f"{what} is malformed")
@@ -116,7 +116,7 @@ class Tree:
         what = f"tree {oid[:10]}"
         if hash_object("tree", data) != oid:
             raise FormatError(f"{what} does not match its id")
-        value = codec.decode_canonical(data, what=what)
+        value = codec.decode_canonical(data, what=what, maps=False)
         if not (isinstance(value, list) and len(value) == 3 and value[0] == "tree" and codec.is_int(value[1], 1, 1)
                 and isinstance(value[2], list)):
             raise FormatError(f"{what} is malformed")
