@@ -26,9 +26,9 @@ from tests.objstore import fuzz_harness as harness
 CORPUS = Path(__file__).parent.parent / "data" / "fuzz-corpus"
 SEEDS = harness.seeds()
 MEMORY_BOUND = 16 << 20  # bytes any decoder may allocate (Python heap peak) for these small inputs
-FAST = settings(max_examples=60, deadline=None, database=None,
+FAST = settings(max_examples=100, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-SLOW = settings(max_examples=3000, deadline=None, database=None,
+SLOW = settings(max_examples=1000, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
