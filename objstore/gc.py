@@ -126,7 +126,7 @@ def rewrite_local(store, gc_plan: GcPlan, *, progress: Callable[[int], None] | N
                 for oid, kind in gc_plan.rewrite[name]:
                     codec, stored, raw_length = store.get_stored(oid, kind)
                     try:
-                        data = unpack_payload(codec, stored, raw_length)
+                        data = unpack_payload(codec, stored, raw_length, int(kind))
                     except FormatError as exc:
                         raise CorruptObjectError(oid, str(exc)) from exc
                     check_payload(oid, kind, data)

@@ -51,15 +51,19 @@ class FileManifest:
         Raises:
             FormatError: when the payload is not a well-formed manifest.
         """
-        value = codec.decode(data, what=f"file manifest {oid[:10]}")
-        try:
-            tag, version, size, chunks = value
-            parsed = tuple((Oid.from_digest(d), int(n)) for d, n in chunks)
-        except (TypeError, ValueError) as exc:
-            raise FormatError(f"file manifest {oid[:10]} is malformed") from exc
-        if tag != "file" or version != 1 or sum(n for _, n in parsed) != size:
-            raise FormatError(f"file manifest {oid[:10]} is malformed")
-        return cls(oid, size, parsed)
+        what = f"file manifest {oid[:10]}"
+        value = codec.decode_canonical(data, what=what, maps=False)
+        if not (isinstance(value, list) and len(value) == 4 and value[0] == "file" and codec.is_int(value[1], 1, 1)
+                and codec.is_int(value[2]) and isinstance(value[3], list)):
+            raise FormatError(f"{what} is malformed")
+        size, chunks = value[2], value[3]
+        for item in chunks:
+            if not (isinstance(item, list) and len(item) == 2 and codec.is_digest(item[0])
+                    and codec.is_int(item[1], 0, codec.MAX_CHUNK_SIZE)):
+                raise FormatError(f"{what} is malformed: a chunk is not [32-byte digest, length]")
+        if sum(n for _, n in chunks) != size:
+            raise FormatError(f"{what} is malformed: its chunks do not add up to its size")
+        return cls(oid, size, tuple((Oid.from_digest(d), n) for d, n in chunks))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,26 +113,37 @@ class Tree:
         Raises:
             FormatError: when the payload is malformed or does not hash to ``oid``.
         """
-        value = codec.decode(data, what=f"tree {oid[:10]}")
-        try:
-            tag, version, raw = value
-            entries = tuple(_entry(*e) for e in raw)
-        except (TypeError, ValueError) as exc:
-            raise FormatError(f"tree {oid[:10]} is malformed") from exc
-        names = [e.name.encode() for e in entries]
-        if tag != "tree" or version != 1 or names != sorted(set(names)):
-            raise FormatError(f"tree {oid[:10]} is malformed")
+        what = f"tree {oid[:10]}"
         if hash_object("tree", data) != oid:
-            raise FormatError(f"tree {oid[:10]} does not match its id")
+            raise FormatError(f"{what} does not match its id")
+        value = codec.decode_canonical(data, what=what, maps=False)
+        if not (isinstance(value, list) and len(value) == 3 and value[0] == "tree" and codec.is_int(value[1], 1, 1)
+                and isinstance(value[2], list)):
+            raise FormatError(f"{what} is malformed")
+        entries = tuple(_entry(e, what) for e in value[2])
+        names = [e.name.encode() for e in entries]
+        if any(a >= b for a, b in zip(names, names[1:], strict=False)):
+            raise FormatError(f"{what} is malformed: names are not sorted and unique")
         return cls(entries, [oid])
 
 
-def _entry(name: str, kind: str, extra: object, digest: bytes, size: int) -> TreeEntry:
-    if kind not in ENTRY_KINDS or not isinstance(name, str) or not isinstance(size, int) or len(digest) != 32:
-        raise ValueError("bad tree entry")
+def _entry(item: object, what: str) -> TreeEntry:
+    """Check one encoded tree entry ``[name, kind, extra, digest, size]`` (docs/formats.md, Tree)."""
+    if not (isinstance(item, list) and len(item) == 5):
+        raise FormatError(f"{what} is malformed: an entry is not a 5-element array")
+    name, kind, extra, digest, size = item
+    # (whether a name is safe to create, e.g. not "..", is checked where it is created: workspace/checkout)
+    if not (codec.is_str(name, codec.MAX_NAME_BYTES, empty=False) and "\0" not in name):
+        raise FormatError(f"{what} has an invalid name {str(name)[:80]!r}")
+    if kind not in ENTRY_KINDS or not codec.is_digest(digest) or not codec.is_int(size):
+        raise FormatError(f"{what} is malformed: bad entry {name!r}")
     if kind == "symlink":
-        return TreeEntry(name, kind, Oid.from_digest(digest), size, target=str(extra))
-    return TreeEntry(name, kind, Oid.from_digest(digest), size, executable=bool(extra))
+        if not (codec.is_str(extra, codec.MAX_TARGET_BYTES, empty=False) and "\0" not in extra) or size != 0:
+            raise FormatError(f"{what} is malformed: bad symlink {name!r}")
+        return TreeEntry(name, kind, Oid.from_digest(digest), size, target=extra)
+    if not isinstance(extra, bool) or (kind == "dir" and extra):
+        raise FormatError(f"{what} is malformed: bad entry {name!r}")
+    return TreeEntry(name, kind, Oid.from_digest(digest), size, executable=extra)
 
 
 def check_object(oid: Oid, kind: Kind, data: bytes) -> None:

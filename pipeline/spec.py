@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..objstore.codec import MAX_TOML_BYTES
 from ..objstore.errors import UnsafePathError
 from ..workspace.paths import check_relpath
 from .errors import SpecError
@@ -105,11 +106,16 @@ def load(root: Path, *, check_deps: bool = True) -> Pipeline | None:
 
 def parse(text: str, root: Path, *, check_deps: bool = True) -> Pipeline:
     """Validate the text of an ``art.toml`` (see ``load``)."""
+    limit = MAX_TOML_BYTES["art.toml"]
+    if len(text) > limit:
+        raise SpecError(f"{PIPELINE_NAME} is too large ({len(text)} characters, the limit is {limit} bytes)")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = _LINE.search(str(exc))
         raise SpecError(f"{PIPELINE_NAME} is not valid TOML: {exc}", line=int(m.group(1)) if m else None) from exc
+    except RecursionError as exc:
+        raise SpecError(f"{PIPELINE_NAME} is not valid TOML: nested too deeply") from exc
     lines = _header_lines(text)
     unknown = set(data) - {"stages"}
     if unknown:

@@ -6,12 +6,12 @@ Both are TOML; the local file overrides the shared one key by key. Known section
 from __future__ import annotations
 
 import copy
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from ..objstore import codec
 from ..objstore.errors import ConfigError
 from .fileio import atomic_write
 
@@ -29,19 +29,20 @@ SECTIONS = ("core", "remotes", "hooks", "gc")
 HEADER = "# art configuration (committed). Secrets belong in .art/config.local, which git ignores.\n"
 
 
-def read_toml(path: Path, *, what: str) -> dict[str, Any]:
-    """Parse a TOML file; a missing file is empty.
+def read_toml(path: Path, *, what: str, kind: str = "config") -> dict[str, Any]:
+    """Parse a TOML file of ``kind`` (a key of ``codec.MAX_TOML_BYTES``); a missing file is empty.
 
     Raises:
-        ConfigError: on a syntax error, with the file and the parser's line information.
+        ConfigError: on a syntax error (with the file and the parser's line information), text that is not
+            UTF-8, nesting too deep, or a file over the size limit.
     """
+    hint = "fix the file by hand"
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            data = codec.read_limited(f, what=f"{what} {path}", kind=kind, error=ConfigError, hint=hint)
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{what} {path} is not valid TOML: {exc}", hint="fix the file by hand") from exc
+    return codec.toml_loads(data, what=f"{what} {path}", kind=kind, error=ConfigError, hint=hint)
 
 
 def merge(base: dict, over: dict) -> dict:
@@ -63,10 +64,19 @@ class Config:
         self.shared = read_toml(self.shared_path, what="config")
         self.local = read_toml(self.local_path, what="config")
         self.data = merge(self.shared, self.local)
-        for key in self.data:
+        for key, value in self.data.items():
             if key not in SECTIONS:
                 raise ConfigError(f"unknown section [{key}] in .art/config",
                                   hint=f"known sections: {', '.join(SECTIONS)}")
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{key}] in .art/config is not a table", hint="fix the file by hand")
+        for name, remote in self.data.get("remotes", {}).items():
+            if not isinstance(remote, dict):
+                raise ConfigError(f"[remotes.{name}] in .art/config is not a table", hint="fix the file by hand")
+        for key, kind in CORE_TYPES.items():
+            value = self.data.get("core", {}).get(key)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool) != (kind is bool)):
+                raise ConfigError(f"core.{key} in .art/config must be a {kind.__name__}", hint="fix the file by hand")
 
     def core(self, key: str) -> Any:
         return self.data.get("core", {}).get(key, CORE_DEFAULTS.get(key))

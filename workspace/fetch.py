@@ -89,7 +89,9 @@ def raise_for(result: FetchResult) -> None:
         more = f" (and {len(result.missing) - 1} more)" if len(result.missing) > 1 else ""
         raise TransferError(f"{len(result.missing)} object(s) are on neither the remote {result.remote!r} nor "
                             f"here: {kind.label} {oid[:10]}{more}", failed=[str(o) for o, _ in result.missing],
-                            remote=result.remote, hint="push them from the clone that added them ('art push')")
+                            remote=result.remote,
+                            hint=f"push them from the clone that added them ('art push'); an index the remote "
+                                 f"holds but art refuses is listed by 'art fsck --remote {result.remote}'")
 
 
 def _record_runs(repo: Repo, runs: list[Oid]) -> None:

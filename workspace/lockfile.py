@@ -12,6 +12,7 @@ from typing import Any
 
 import tomli_w
 
+from ..objstore.codec import is_int, toml_loads
 from ..objstore.errors import ConfigError
 from .config import read_toml
 from .fileio import atomic_write
@@ -44,22 +45,52 @@ def read_lock(root: Path) -> dict[str, Any]:
     key = (st.st_ino, st.st_mtime_ns, st.st_size)
     hit = _parsed.get(str(path))
     if hit is None or hit[0] != key:
-        data = read_toml(path, what="lock file")
-        if data and data.get("version") != 1:
+        data = read_toml(path, what="lock file", kind="art.lock")
+        if data and not is_int(data.get("version"), 1, 1):
             raise ConfigError(f"{LOCK_NAME} has version {data.get('version')!r}, expected 1",
                               hint="regenerate it with 'art repro'")
-        hit = _parsed[str(path)] = (key, data.get("stages", {}))
+        hit = _parsed[str(path)] = (key, _stages(data))
     return copy.deepcopy(hit[1])
 
 
 def parse_lock_text(text: bytes) -> dict[str, Any]:
-    import tomllib
+    """Parse the text of an ``art.lock`` (from git history) and check its structure (see ``read_lock``).
 
-    try:
-        data = tomllib.loads(text.decode())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{LOCK_NAME} is not valid TOML: {exc}") from exc
-    return data.get("stages", {})
+    Raises:
+        ConfigError: when it is not valid TOML or its tables have the wrong shape.
+    """
+    return _stages(toml_loads(text, what=LOCK_NAME, kind="art.lock", error=ConfigError))
+
+
+_STAGE_STRINGS = ("cmd", "call", "code_hash", "run", "run_key")
+
+
+def _stages(data: dict[str, Any]) -> dict[str, Any]:
+    """Return the ``stages`` table after checking the types every reader relies on.
+
+    Raises:
+        ConfigError: naming the first stage or key of the wrong type.
+    """
+    stages = data.get("stages", {})
+    hint = "regenerate it with 'art repro'"
+    if not isinstance(stages, dict):
+        raise ConfigError(f"'stages' in {LOCK_NAME} is not a table", hint=hint)
+    for name, stage in stages.items():
+        if not isinstance(stage, dict):
+            raise ConfigError(f"stage {name!r} in {LOCK_NAME} is not a table", hint=hint)
+        for key in _STAGE_STRINGS:
+            if key in stage and not isinstance(stage[key], str):
+                raise ConfigError(f"'{key}' of stage {name!r} in {LOCK_NAME} is not a string", hint=hint)
+        for key in ("code", "params"):
+            if key in stage and not isinstance(stage[key], dict):
+                raise ConfigError(f"'{key}' of stage {name!r} in {LOCK_NAME} is not a table", hint=hint)
+        for key in ("deps", "outs"):
+            entries = stage.get(key, [])
+            if not (isinstance(entries, list) and all(isinstance(e, dict) and isinstance(e.get("path"), str)
+                                                      for e in entries)):
+                raise ConfigError(f"'{key}' of stage {name!r} in {LOCK_NAME} is not a list of tables with a "
+                                  "'path'", hint=hint)
+    return stages
 
 
 def write_lock(root: Path, stages: dict[str, Any]) -> None:

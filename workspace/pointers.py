@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 
-from ..objstore.errors import WorkspaceError
+from ..objstore import codec
+from ..objstore.errors import FormatError, WorkspaceError
 from ..objstore.oid import Oid, is_oid
 from .fileio import atomic_write
 
@@ -43,9 +43,9 @@ def parse_pointer(text: bytes | str, *, where: str) -> Pointer:
     """
     hint = f"restore it with 'git checkout -- {where}', or re-add the data with 'art add'"
     try:
-        data = tomllib.loads(text.decode() if isinstance(text, bytes) else text)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise PointerError(f"pointer {where} is not valid TOML: {exc}", path=where, hint=hint) from exc
+        data = codec.toml_loads(text, what=f"pointer {where}", kind="pointer")
+    except FormatError as exc:
+        raise PointerError(exc.message, path=where, hint=hint) from exc
     pointer = pointer_from_fields(data)
     if pointer is None:
         raise PointerError(f"pointer {where} is malformed", path=where, hint=hint)
@@ -67,9 +67,10 @@ def _nonneg(value: object) -> bool:
 def read_pointer(path, *, where: str) -> Pointer:
     try:
         with open(path, "rb") as f:
-            return parse_pointer(f.read(), where=where)
+            data = f.read(codec.MAX_TOML_BYTES["pointer"] + 1)
     except OSError as exc:
         raise PointerError(f"cannot read pointer {where}: {exc.strerror}", path=where) from exc
+    return parse_pointer(data, where=where)
 
 
 def write_pointer(path, pointer: Pointer) -> None:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ..objstore.hashing import hash_file
-from ..objstore.oid import Oid
+from ..objstore.oid import Oid, is_oid
 from ..objstore.scan import RACY_NS  # one racy window for files and folders
 
 _SCHEMA = """
@@ -61,6 +61,8 @@ class StatCache:
         if row is None:
             return None
         ino, mtime, size, oid, recorded = row
+        if not (is_oid(oid) and all(type(v) is int for v in (ino, mtime, size, recorded))):
+            return None  # a damaged row is a cache miss: the file is hashed again
         if ino == st.st_ino and mtime == st.st_mtime_ns and size == st.st_size and mtime + RACY_NS < recorded:
             return Oid(oid)
         return None
@@ -89,7 +91,7 @@ class StatCache:
 
     def dir_entry(self, path: str) -> tuple[str, str] | None:
         row = self.db.execute("SELECT sig, oid FROM dirs WHERE path=?", (path,)).fetchone()
-        return (row[0], row[1]) if row else None
+        return (row[0], row[1]) if row and isinstance(row[0], str) and is_oid(row[1]) else None
 
     def set_dir(self, path: str, sig: str, oid: Oid) -> None:
         self.db.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?, ?)", (path, sig, str(oid)))

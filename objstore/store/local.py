@@ -16,6 +16,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+from .. import codec
 from ..chunking import DEFAULT_PARAMS, ChunkerParams
 from ..errors import CorruptObjectError, FormatError, LocalStoreError, ObjectNotFoundError
 from ..objects import Kind
@@ -25,6 +26,7 @@ from .pack import (
     Compressor,
     PackEntry,
     PackWriter,
+    check_entry,
     encode_entries,
     fsync_dir,
     pack_name,
@@ -85,11 +87,18 @@ class LocalStore(ObjectStore):
             tmp.write_text(text)
             os.replace(tmp, path)
             return params
-        data = tomllib.loads(path.read_text())
+        with open(path, "rb") as f:
+            data = codec.toml_loads(codec.read_limited(f, what=f"store config {path}", kind="store config"),
+                                    what=f"store config {path}", kind="store config")
         if data.get("format") != 1:
-            raise FormatError(f"store {self.root} has format {data.get('format')}, this art reads format 1",
+            raise FormatError(f"store {self.root} has format {data.get('format')!r}, this art reads format 1",
                               hint="upgrade art")
-        return ChunkerParams(data["min_size"], data["avg_size"], data["max_size"])
+        sizes = [data.get(k) for k in ("min_size", "avg_size", "max_size")]
+        if not (all(codec.is_int(n) for n in sizes) and 1024 <= sizes[0] <= sizes[1] <= sizes[2]
+                and sizes[2] <= codec.MAX_CHUNK_SIZE):
+            raise FormatError(f"store config {path} has invalid chunk sizes {sizes}",
+                              hint=f"min_size <= avg_size <= max_size, from 1024 to {codec.MAX_CHUNK_SIZE}")
+        return ChunkerParams(*sizes)
 
     # -- reading -------------------------------------------------------------------------------------
 
@@ -115,7 +124,7 @@ class LocalStore(ObjectStore):
     def get(self, oid: Oid, kind: Kind) -> bytes:
         codec, data, raw_length = self.get_stored(oid, kind)
         try:
-            return unpack_payload(codec, data, raw_length)
+            return unpack_payload(codec, data, raw_length, int(kind))
         except FormatError as exc:
             raise CorruptObjectError(oid, str(exc)) from exc
 
@@ -140,6 +149,11 @@ class LocalStore(ObjectStore):
         if row is None:
             raise ObjectNotFoundError(oid, Kind(kind).label)
         pack, codec, offset, length, raw_length = row
+        try:
+            check_entry(int(kind), codec, offset, length, raw_length)
+        except FormatError as exc:
+            raise CorruptObjectError(oid, f"index.db: {exc}",
+                                     hint="run 'art fsck' to rebuild the index from the packs") from exc
         data = self._pread(pack, offset, length)
         if len(data) != length:
             raise CorruptObjectError(oid, f"pack {self.pack_name(pack)[:10]} is truncated")
@@ -335,7 +349,7 @@ class LocalWriter(StoreWriter):
         self._pending.add((oid, int(kind)))
         self.new_objects += 1
         self.new_bytes += len(stored)
-        if self._pack.size >= PACK_TARGET:
+        if self._pack.full(PACK_TARGET):
             self._seal()
         return True
 

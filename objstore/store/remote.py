@@ -38,11 +38,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..codec import MAX_PACK_ENTRIES
 from ..errors import BackendMissingError, CorruptObjectError, FormatError, ObjectNotFoundError, StoreIOError
 from ..objects import Kind, check_object
 from ..oid import Oid, is_oid
 from .base import IndexedObject, ObjectStore, StoreWriter
-from .pack import IDX_MAGIC, Compressor, PackEntry, decode_index, encode_index, unpack_payload
+from .pack import ENTRY, IDX_MAGIC, Compressor, PackEntry, check_entry, decode_index, encode_index, unpack_payload
 
 # Packs of "tens of MiB": one PUT each (s3fs sends a single PUT below 2 x its 50 MiB chunk size), so a
 # pushed GiB costs about 2 x 16 requests.
@@ -52,6 +53,7 @@ PACK_TARGET = 64 << 20
 MERGE_GAP = 256 << 10
 MAX_SPAN = 16 << 20
 RETRY_DELAY = 0.5
+MAX_INDEX_BYTES = len(IDX_MAGIC) + ENTRY.size * MAX_PACK_ENTRIES
 
 EXTRAS = {
     "s3": "s3", "s3a": "s3", "gs": "gs", "gcs": "gs", "az": "azure", "abfs": "azure", "abfss": "azure",
@@ -250,7 +252,7 @@ class FsspecStore(ObjectStore):
         names = self.list_indexes()
         packs: dict[str, list[PackEntry]] = {}
         todo = []
-        for name in names:
+        for name in [n for n, size in names.items() if size <= MAX_INDEX_BYTES]:  # a larger one cannot be valid
             entries = self._cached_index(name) if use_cache else None
             if entries is None:
                 todo.append(name)
@@ -555,11 +557,16 @@ def verify_payload(entry: PackEntry, stored: bytes) -> bytes:
     Raises:
         CorruptObjectError: when the bytes are damaged or do not match the id.
     """
-    oid, kind = entry.oid, Kind(entry.kind)
+    oid = entry.oid
+    try:
+        check_entry(entry.kind, entry.codec, entry.offset, entry.length, entry.raw_length)
+    except FormatError as exc:
+        raise CorruptObjectError(oid, f"remote index: {exc}") from exc
+    kind = Kind(entry.kind)
     if len(stored) != entry.length:
         raise CorruptObjectError(oid, f"remote pack is truncated ({len(stored)} of {entry.length} bytes)")
     try:
-        data = unpack_payload(entry.codec, stored, entry.raw_length)
+        data = unpack_payload(entry.codec, stored, entry.raw_length, entry.kind)
         check_object(oid, kind, data)
     except FormatError as exc:
         raise CorruptObjectError(oid, f"remote copy: {exc}") from exc

@@ -129,7 +129,7 @@ def _check_remote_manifest(store: FsspecStore, oid: Oid, data: bytes, chunk_ok: 
         for _, entry, stored in store.read_objects(locs, jobs=jobs):
             read += len(stored)
             try:
-                got[entry.oid] = unpack_payload(entry.codec, stored, entry.raw_length)
+                got[entry.oid] = unpack_payload(entry.codec, stored, entry.raw_length, entry.kind)
             except FormatError as exc:
                 return f"chunk {entry.oid[:10]}: {exc}", read
         for c, n in window:

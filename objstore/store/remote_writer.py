@@ -56,7 +56,7 @@ class RemoteWriter(StoreWriter):
         self._pending.add((oid, int(kind)))
         self.objects += 1
         self.bytes += len(stored)
-        if self._pack.size >= PACK_TARGET:
+        if self._pack.full(PACK_TARGET):
             self.flush()
         return True
 

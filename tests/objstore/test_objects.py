@@ -64,8 +64,8 @@ def test_codec_is_canonical_for_maps():
 
 
 def test_run_id_depends_on_content_only():
-    a = Run({"kind": "add", "outputs": [{"path": "x", "oid": "0" * 64}], "user": "u"})
-    b = Run({"user": "u", "outputs": [{"oid": "0" * 64, "path": "x"}], "kind": "add"})
+    a = Run({"kind": "add", "outputs": [{"path": "x", "oid": "0" * 64, "kind": "file", "size": 1}], "user": "u"})
+    b = Run({"user": "u", "outputs": [{"size": 1, "oid": "0" * 64, "kind": "file", "path": "x"}], "kind": "add"})
     assert a.oid == b.oid
     assert Run.from_bytes(a.oid, a.to_bytes()).fields == a.fields
     with pytest.raises(FormatError):

@@ -118,3 +118,19 @@ def test_git_repo_nested_workspace(tmp_path):
     git(tmp_path, "add", "-A")
     git(tmp_path, "commit", "-qm", "c1")
     assert "x.txt" in w.art("ls", "--rev", "HEAD").stdout
+
+
+def test_a_damaged_stat_cache_row_is_a_miss_not_a_crash(ws):
+    import sqlite3
+
+    ws.gen({"data": {"a.csv": "x,y\n1,2\n"}, "b.txt": "hello\n"})
+    ws.art("add", "data", "b.txt")
+    db = sqlite3.connect(ws.root / ".art" / "state.db")
+    db.execute("UPDATE stat SET oid = 'not an id' WHERE path = 'b.txt'")
+    db.execute("UPDATE stat SET recorded = 'later' WHERE path = 'data/a.csv'")
+    db.execute("UPDATE dirs SET sig = 5, oid = x'00'")
+    db.commit()
+    db.close()
+    assert "modified" not in ws.art("status").stdout  # every file is hashed again and found unchanged
+    (ws.root / "b.txt").write_text("changed\n")
+    assert "b.txt" in ws.art("status").stdout
