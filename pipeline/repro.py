@@ -24,7 +24,7 @@ from ..workspace.repo import Repo
 from .dag import Graph
 from .errors import SpecError, StageFailedError
 from .plan import PlanItem, plan
-from .spec import Pipeline, Stage, load
+from .spec import Pipeline, Stage, load, pointer_overlaps
 from .staleness import Context, Facts, evaluate, own_reasons
 
 if TYPE_CHECKING:  # the executor's modules load only when a stage has to be brought up to date (no-op speed)
@@ -114,6 +114,7 @@ def repro(repo: Repo, options: ReproOptions = ReproOptions(), *, on_event: Event
         return ReproResult(items, [], True)
     outcomes: list[StageOutcome] = []
     if items:
+        pointer_overlaps(pipeline, repo.root, [i.name for i in items])
         with repo.lock:
             executor = _Executor(repo, pipeline, graph, lock, ctx, options, on_event or (lambda *a: None), on_output)
             try:
