@@ -331,6 +331,8 @@ def pointer_overlaps(pipeline: Pipeline, root: Path, names: list[str] | None = N
 def add_stage(root: Path, name: str, body: dict[str, Any], *, force: bool = False) -> Stage:
     """Add (or with ``force`` replace) stage ``name`` in ``art.toml``, validating the result first.
 
+    The caller holds the repository lock (``art.toml`` is read, changed and replaced).
+
     Args:
         root: the workspace root.
         name: the stage name.
