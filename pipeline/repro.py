@@ -433,13 +433,14 @@ class _Executor:
             "outs": outs,
         })
         with self.repo.lock:
+            # ignored first: a crash before art.lock names them must not leave outputs for git to commit
+            for o in outs:
+                ignore(self.repo.root, o["path"])
+            fault_point("repro.outputs-ignored")
             # read again under the lock: another art repro may have written other stages' entries meanwhile
             current = read_lock(self.repo.root)
             current[stage.name] = entry
             write_lock(self.repo.root, {n: current[n] for n in self._lock_order() if n in current})
-            fault_point("repro.lock-written")  # before the outputs' .gitignore entries
-            for o in outs:
-                ignore(self.repo.root, o["path"])
         self.lock = current
         for o in outs:
             self.ctx.remember(o["path"], o["kind"], o["id"])

@@ -145,3 +145,30 @@ def test_a_stage_waits_while_another_repro_rewrites_what_it_reads(pipe):
     states = {s["name"]: s["state"] for s in json.loads(art(ws, "status", "--json").stdout)["stages"]}
     assert states == {"a": "up-to-date", "b": "stale", "c": "up-to-date"}
     assert not [p for p in os.listdir(ws.root / ".art/tmp") if p.startswith("stash-")]
+
+
+@pytest.mark.parametrize("point, action, code", [
+    ("repro.stage-started", "interrupt", 130),
+    ("repro.outputs-stored", "kill", -9),
+    ("repro.outputs-ignored", "kill", -9),
+])
+def test_a_repro_stopped_mid_stage_keeps_art_lock_and_frees_its_locks(pipe, point, action, code):
+    ws = pipe
+    open_gate(ws, "a")
+    art(ws, "repro", "a")
+    before = (ws.root / "art.lock").read_text()
+    env = {**os.environ, "ART_FAULT": f"{point}:{action}"}
+    r = subprocess.run([*ART, "repro", "-f", "a"], cwd=ws.root, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
+    assert (ws.root / "art.lock").read_text() == before  # the entry still names the previous run
+    assert (ws.root / ".gitignore").read_text() == "/a.txt\n"
+    if action == "interrupt":  # the previous output is put back
+        assert (ws.root / "a.txt").read_text() == "a run 1: data\n"
+        assert not [p for p in os.listdir(ws.root / ".art/tmp") if p.startswith("stash-")]
+    # nothing is left locked: other commands and the next repro go ahead at once
+    art(ws, "add", "other.txt")
+    out = art(ws, "repro", "a").stdout
+    assert "Waiting" not in out
+    states = {s["name"]: s["state"] for s in json.loads(art(ws, "status", "--json").stdout)["stages"]}
+    assert states["a"] == "up-to-date"
+    assert lock_stages(ws)["a"]["outs"][0]["id"] != "" and (ws.root / "a.txt").exists()
