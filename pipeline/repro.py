@@ -46,6 +46,7 @@ LAST_REPRO = "cache/last-repro.json"
 # (event, stage, detail): waiting | start | ran | cached | up-to-date | failed | not-run
 Event = Callable[[str, str, str], None]
 POLL = 0.2  # seconds between tries of a stage lock held by another art repro
+COMMIT_WAIT = 600.0  # seconds a finished stage waits for the repository lock to record its outputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,7 +382,8 @@ class _Executor:
                        else f"it did not produce {', '.join(missing)}")
             return StageOutcome(stage.name, FAILED, message=message, **base)
         try:
-            with self.repo.lock:  # the store (gc), the run index, art.lock and .gitignore
+            # the store (gc), the run index, art.lock and .gitignore; a finished stage's work is worth waiting for
+            with self.repo.lock.patiently(COMMIT_WAIT):
                 run_oid = self._store_outputs(stage, launch.facts, done)
         except BaseException:
             launch.stash.restore()
