@@ -244,7 +244,8 @@ def validate(pipeline: Pipeline, root: Path, *, check_deps: bool = True) -> None
     for stage in pipeline.stages.values():
         for out in stage.outs:
             if out in owner:
-                raise SpecError(f"output {out} is declared by two stages: {owner[out]} and {stage.name}",
+                raise SpecError(f"output {out} is declared by two stages: {owner[out]} and {stage.name}"
+                                + _lines_of(pipeline, owner[out], stage.name),
                                 line=pipeline.lines.get(stage.name), hint="every output has exactly one stage")
             owner[out] = stage.name
             if out in stage.deps:
@@ -255,7 +256,8 @@ def validate(pipeline: Pipeline, root: Path, *, check_deps: bool = True) -> None
         for i in range(1, len(parts)):
             a = "/".join(parts[:i])
             if a in owner:
-                raise SpecError(f"output {b} (stage {owner[b]}) is inside output {a} (stage {owner[a]})",
+                raise SpecError(f"output {b} (stage {owner[b]}) is inside output {a} (stage {owner[a]})"
+                                + _lines_of(pipeline, owner[b], owner[a]), line=pipeline.lines.get(owner[b]),
                                 hint="outputs may not overlap; declare the directory or the files, not both")
     for stage in pipeline.stages.values():
         _check_places(stage, root, pipeline.lines.get(stage.name))
@@ -270,6 +272,11 @@ def validate(pipeline: Pipeline, root: Path, *, check_deps: bool = True) -> None
             if not (root / code).is_file():
                 raise SpecError(f"{_where(stage.name, pipeline.lines.get(stage.name))}: code file {code} does not "
                                 "exist", line=pipeline.lines.get(stage.name))
+
+
+def _lines_of(pipeline: Pipeline, *names: str) -> str:
+    lines = [str(pipeline.lines[n]) for n in names if n in pipeline.lines]
+    return f" ({PIPELINE_NAME} line{'s' if len(lines) > 1 else ''} {' and '.join(lines)})" if lines else ""
 
 
 def _check_places(stage: Stage, root: Path, line: int | None) -> None:

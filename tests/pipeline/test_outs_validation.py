@@ -33,6 +33,10 @@ def one_stage(out='"a"', dep='"in.txt"', extra=""):
     (one_stage(extra='code = ["../x.py"]\n'), "code path '../x.py' must be relative"),
     ('[stages.z]\ncmd = "true"\ndeps = ["in.txt"]\nouts = ["z"]\n\n' + one_stage('"a", "a/"'),
      "stage a (art.toml line 6): 'a' is listed twice in 'outs'"),
+    ('[stages.z]\ncmd = "true"\ndeps = ["in.txt"]\nouts = ["a"]\n\n' + one_stage(),
+     "output a is declared by two stages: z and a (art.toml lines 1 and 6)"),
+    ('[stages.z]\ncmd = "true"\ndeps = ["in.txt"]\nouts = ["a/b"]\n\n' + one_stage(),
+     "output a/b (stage z) is inside output a (stage a) (art.toml lines 1 and 6)"),
 ])
 @pytest.mark.parametrize("command", [["repro"], ["status"]])
 def test_forbidden_outputs_and_outside_inputs_are_refused(ws, text, needle, command):
