@@ -91,6 +91,8 @@ def test_repros_of_different_stages_run_at_once_and_both_land_in_art_lock(pipe):
     finish(pa)
     assert set(lock_stages(ws)) == {"a", "b"}
     assert (ws.root / ".gitignore").read_text().splitlines() == ["/b.txt", "/a.txt"]
+    untracked = ws.git("status", "--porcelain", "--untracked-files=all").stdout.split("\n")
+    assert not [p for p in untracked if ".art/" in p and not p.endswith((".art/config", ".art/.gitignore"))]
     status = art(ws, "status", "--json").stdout
     states = {s["name"]: s["state"] for s in json.loads(status)["stages"]}
     assert states == {"a": "up-to-date", "b": "up-to-date", "c": "stale"}
