@@ -90,4 +90,9 @@ def test_art_add_refuses_a_stage_output(ws):
     ws.gen({"art.toml": one_stage('"d"').replace("touch ran.flag", "mkdir d && cp in.txt d/f")})
     ws.art("repro")
     assert_one_error(ws.art("add", "d/f", code=None), 1, "d/f is inside output d of stage a (art.lock)")
-    assert_one_error(ws.art("add", ".", code=None), 1)
+    ws.gen({"art.toml": one_stage('"sub/o"').replace("touch ran.flag", "mkdir -p sub && cp in.txt sub/o"),
+            "sub": {"mine.txt": "m"}})
+    ws.art("repro")
+    assert_one_error(ws.art("add", "sub", code=None), 1, "sub is a folder holding output sub/o of stage a (art.lock)")
+    assert not (ws.root / "sub.art").exists()
+    ws.art("add", "sub/mine.txt")  # a file beside the output is fine
