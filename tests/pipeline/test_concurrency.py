@@ -151,7 +151,7 @@ def test_a_stage_waits_while_another_repro_rewrites_what_it_reads(pipe):
 
 @pytest.mark.parametrize("point, action, code", [
     ("repro.stage-started", "interrupt", 130),
-    ("repro.outputs-stored", "kill", -9),
+    pytest.param("repro.outputs-stored", "kill", -9, marks=pytest.mark.slow),
     ("repro.outputs-ignored", "kill", -9),
 ])
 def test_a_repro_stopped_mid_stage_keeps_art_lock_and_frees_its_locks(pipe, point, action, code):
