@@ -8,6 +8,7 @@ from ._options import common, flags, pass_repo
 from ._render import emit_json, say
 
 _LINES = {
+    "waiting": "Waiting for stage {name}: {detail}",
     "start": "Running stage {name}: {detail}",
     "ran": "Ran stage {name} ({detail})",
     "cached": "Using cached version of {name}",

@@ -59,7 +59,8 @@ def add(repo, name: str, command: tuple[str, ...], deps, outs, params, code, cal
         parse_param(p)
     body = {"cmd": _join(command) if command else None, "call": call,
             "deps": rel(deps), "outs": rel(outs), "params": list(params), "code": rel(code)}
-    stage = add_stage(repo.root, name, body, force=force)
+    with repo.lock:  # art.toml is read, changed and replaced as one step
+        stage = add_stage(repo.root, name, body, force=force)
     if flags().get("json"):
         emit_json({"name": stage.name, "cmd": stage.cmd, "call": stage.call, "deps": list(stage.deps),
                    "outs": list(stage.outs), "params": [str(p) for p in stage.params], "code": list(stage.code)})

@@ -4,6 +4,11 @@ them (independent stages in parallel) — recording outputs, a run object and th
 Bookkeeping (hashing, store writes, lock and index updates) happens on the calling thread only; worker
 threads just wait for processes. A failed stage leaves its previous outputs and lock entry as they were: its
 outputs are moved aside into ``.art/tmp`` before it runs and moved back if it fails (docs/pipelines.md).
+
+Locking: the repository lock is held only while outputs are stored or restored and ``art.lock`` and
+``.gitignore`` are rewritten, never while a command runs; ``art.lock`` is re-read under it, so concurrent
+repros of different stages both land. A running stage holds its stage lock (``stagelock.py``): a second repro
+of the same stage waits for it and then checks it again.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,12 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..objstore.errors import ArtError
+from ..objstore.faults import fault_point
 from ..workspace.lockfile import read_lock, write_lock
 from ..workspace.repo import Repo
 from .dag import Graph
 from .errors import SpecError, StageFailedError
 from .plan import PlanItem, plan
-from .spec import Pipeline, Stage, load
+from .spec import PIPELINE_NAME, Pipeline, Stage, load, pointer_overlaps
+from .stagelock import Held, StageLocks
 from .staleness import Context, Facts, evaluate, own_reasons
 
 if TYPE_CHECKING:  # the executor's modules load only when a stage has to be brought up to date (no-op speed)
@@ -35,7 +43,10 @@ if TYPE_CHECKING:  # the executor's modules load only when a stage has to be bro
 
 RAN, CACHED, UP_TO_DATE, FAILED, SKIPPED = "ran", "cached", "up-to-date", "failed", "not-run"
 LAST_REPRO = "cache/last-repro.json"
-Event = Callable[[str, str, str], None]  # (event, stage, detail): start | ran | cached | up-to-date | failed | not-run
+# (event, stage, detail): waiting | start | ran | cached | up-to-date | failed | not-run
+Event = Callable[[str, str, str], None]
+POLL = 0.2  # seconds between tries of a stage lock held by another art repro
+COMMIT_WAIT = 600.0  # seconds a finished stage waits for the repository lock to record its outputs
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +125,12 @@ def repro(repo: Repo, options: ReproOptions = ReproOptions(), *, on_event: Event
         return ReproResult(items, [], True)
     outcomes: list[StageOutcome] = []
     if items:
-        with repo.lock:
-            executor = _Executor(repo, pipeline, graph, lock, ctx, options, on_event or (lambda *a: None), on_output)
-            try:
-                outcomes = executor.execute(items)
-            finally:
-                repo.state.flush()
+        pointer_overlaps(pipeline, repo.root, [i.name for i in items])
+        executor = _Executor(repo, pipeline, graph, lock, ctx, options, on_event or (lambda *a: None), on_output)
+        try:
+            outcomes = executor.execute(items)
+        finally:
+            repo.state.flush()
     else:
         repo.state.flush()
     result = ReproResult(items, outcomes)
@@ -201,6 +212,7 @@ class _Launch:
     facts: Facts
     reasons: tuple[str, ...]
     stash: _Stash
+    held: Held
 
 
 class _Executor:
@@ -210,6 +222,9 @@ class _Executor:
         self.options, self.on_event, self.on_output = options, on_event, on_output
         self._provenance: dict[str, Any] | None = None
         self.status: dict[str, str] = {}
+        self.stage_locks = StageLocks(repo.art_dir)
+        self.waiting: set[str] = set()
+        self._toml_key = _stat_key(repo.root / PIPELINE_NAME)
 
     def execute(self, items: list[PlanItem]) -> list[StageOutcome]:
         from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -224,48 +239,75 @@ class _Executor:
         with ThreadPoolExecutor(max(1, self.options.jobs), thread_name_prefix="art-stage") as pool:
             try:
                 while pending or running:
-                    if not stop:
-                        self._launch_ready(pool, pending, running, outcomes)
+                    deferred = not stop and self._launch_ready(pool, pending, running, outcomes)
                     if not running:
+                        if deferred:  # another art repro holds a stage lock we need: try again shortly
+                            time.sleep(POLL)
+                            continue
                         for item in pending:  # stopped after a failure
                             self._record(outcomes, StageOutcome(item.name, SKIPPED, item.reasons,
                                                                 message="not run after a failure"))
                         break
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    done, _ = wait(running, timeout=POLL if deferred else None, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        outcome = self._finish(running.pop(fut), fut.result())
+                        launch = running.pop(fut)
+                        try:
+                            outcome = self._finish(launch, fut.result())
+                        finally:
+                            launch.held.release()
                         self._record(outcomes, outcome)
                         stop = stop or (outcome.status == FAILED and not self.options.keep_going)
             except BaseException:  # interrupted (or art failed): put back the outputs of stages still running
                 for fut, launch in running.items():
                     fut.exception()
                     launch.stash.restore()
+                    launch.held.release()
                 raise
         return [outcomes[i.name] for i in items if i.name in outcomes]
 
-    def _launch_ready(self, pool, pending: list[PlanItem], running: dict, outcomes: dict) -> None:
-        """Start (or settle without running) every pending stage whose planned upstream stages are done."""
+    def _launch_ready(self, pool, pending: list[PlanItem], running: dict, outcomes: dict) -> bool:
+        """Start (or settle without running) every pending stage whose planned upstream stages are done.
+
+        Return True when a ready stage had to wait for a stage lock held by another ``art repro``.
+        """
         from . import runner
 
-        progressed = True
+        progressed, deferred = True, False
         while progressed and len(running) < self.options.jobs:
-            progressed = False
+            progressed, deferred = False, False
             for item in pending:
                 ups = self.graph.upstream[item.name] & self.planned
                 if any(u not in self.status for u in ups):
                     continue
-                pending.remove(item)
-                progressed = True
                 blocked = [u for u in ups if self.status[u] in (FAILED, SKIPPED)]
                 if blocked:
+                    pending.remove(item)
                     self._record(outcomes, StageOutcome(item.name, SKIPPED, item.reasons,
                                                         message=f"upstream stage {blocked[0]} failed"))
+                    progressed = True
+                    break
+                held = self.stage_locks.try_take(item.name, self.graph.upstream[item.name])
+                if held is None:
+                    deferred = True
+                    if item.name not in self.waiting:
+                        self.waiting.add(item.name)
+                        self.on_event("waiting", item.name, "another art repro is running it or a stage it reads")
+                    continue
+                pending.remove(item)
+                progressed = True
+                try:
+                    launch = self._begin(item, outcomes, held)
+                except BaseException:
+                    held.release()
+                    raise
+                if launch is None:
+                    held.release()
                 else:
-                    launch = self._begin(item, outcomes)
-                    if launch is not None:
-                        stage = self.pipeline.stages[item.name]
-                        running[pool.submit(runner.run, stage, self.repo.root, output=self.on_output)] = launch
+                    stage = self.pipeline.stages[item.name]
+                    running[pool.submit(runner.run, stage, self.repo.root, output=self.on_output)] = launch
+                    fault_point("repro.stage-started")  # outputs stashed, command running, no lock entry yet
                 break
+        return deferred
 
     def _record(self, outcomes: dict, outcome: StageOutcome) -> None:
         outcomes[outcome.name] = outcome
@@ -274,15 +316,22 @@ class _Executor:
 
     # -- before a stage: still stale? cached? else stash its outputs and launch ---------------------------
 
-    def _begin(self, item: PlanItem, outcomes: dict) -> _Launch | None:
+    def _begin(self, item: PlanItem, outcomes: dict, held: Held) -> _Launch | None:
         stage = self.pipeline.stages[item.name]
+        # another art repro may have run this stage, or one it reads, since the plan: look again
+        fresh = read_lock(self.repo.root)
+        if any(fresh.get(n) != self.lock.get(n) for n in (item.name, *self.graph.upstream[item.name])):
+            self.ctx.forget((*stage.deps, *stage.outs))
+        self.lock = fresh
         facts = self.ctx.facts(stage)
         reasons = item.reasons
         if not item.forced:
             own = own_reasons(stage, facts, self.lock.get(stage.name), self.ctx)
             if not own:
+                upstream_only = all(r.startswith("upstream stage ") for r in item.reasons)
                 self._record(outcomes, StageOutcome(stage.name, UP_TO_DATE, item.reasons,
-                                                    message="upstream outputs did not change"))
+                                                    message="upstream outputs did not change" if upstream_only
+                                                    else "another art repro brought it up to date"))
                 return None
             reasons = tuple(own)
         if self.options.run_cache and not item.forced:
@@ -294,27 +343,28 @@ class _Executor:
         stash.stash()
         self.ctx.forget(stage.outs)
         self.on_event("start", stage.name, stage.command)
-        return _Launch(item, facts, reasons, stash)
+        return _Launch(item, facts, reasons, stash, held)
 
     def _from_cache(self, stage: Stage, facts: Facts, reasons: tuple[str, ...]) -> StageOutcome | None:
         from . import runcache
 
-        run = runcache.lookup(self.repo, facts.run_key, stage.outs)
-        if run is None:
-            return None
-        stash = _Stash(self.repo, stage.outs)
-        stash.stash()
-        self.ctx.forget(stage.outs)
-        try:
-            for out in run["outputs"]:
-                runcache.restore(self.repo, out)
-        except BaseException:
-            stash.restore()
-            raise
-        stash.discard()
-        outs = [{"path": o["path"], "id": o["oid"], "kind": o["kind"], "size": o["size"],
-                 "files": o.get("files", 1)} for o in run["outputs"]]
-        self._commit_lock(stage, facts, str(run.oid), outs)
+        with self.repo.lock:  # gc may not drop the objects while they are restored
+            run = runcache.lookup(self.repo, facts.run_key, stage.outs)
+            if run is None:
+                return None
+            stash = _Stash(self.repo, stage.outs)
+            stash.stash()
+            self.ctx.forget(stage.outs)
+            try:
+                for out in run["outputs"]:
+                    runcache.restore(self.repo, out)
+            except BaseException:
+                stash.restore()
+                raise
+            stash.discard()
+            outs = [{"path": o["path"], "id": o["oid"], "kind": o["kind"], "size": o["size"],
+                     "files": o.get("files", 1)} for o in run["outputs"]]
+            self._commit_lock(stage, facts, str(run.oid), outs)
         return StageOutcome(stage.name, CACHED, reasons, run=str(run.oid),
                             message=f"Using cached version of {stage.name}")
 
@@ -332,7 +382,9 @@ class _Executor:
                        else f"it did not produce {', '.join(missing)}")
             return StageOutcome(stage.name, FAILED, message=message, **base)
         try:
-            run_oid = self._store_outputs(stage, launch.facts, done)
+            # the store (gc), the run index, art.lock and .gitignore; a finished stage's work is worth waiting for
+            with self.repo.lock.patiently(COMMIT_WAIT):
+                run_oid = self._store_outputs(stage, launch.facts, done)
         except BaseException:
             launch.stash.restore()
             self.ctx.forget(stage.outs)
@@ -364,6 +416,7 @@ class _Executor:
             run = self._run_record(stage, facts, done, outs, writer)
             writer.put(run.oid, Kind.RUN, run.to_bytes())
         # the pack is sealed: only now may the index and art.lock name its objects
+        fault_point("repro.outputs-stored")
         from ..workspace.runs import record_run
 
         record_run(repo, run)
@@ -381,12 +434,29 @@ class _Executor:
                      for p, (kind, oid) in facts.deps.items()],
             "outs": outs,
         })
-        self.lock[stage.name] = entry
-        ordered = {n: self.lock[n] for n in self.graph.order if n in self.lock}
-        write_lock(self.repo.root, ordered)
+        with self.repo.lock:
+            # ignored first: a crash before art.lock names them must not leave outputs for git to commit
+            for o in outs:
+                ignore(self.repo.root, o["path"])
+            fault_point("repro.outputs-ignored")
+            # read again under the lock: another art repro may have written other stages' entries meanwhile
+            current = read_lock(self.repo.root)
+            current[stage.name] = entry
+            write_lock(self.repo.root, {n: current[n] for n in self._lock_order() if n in current})
+        self.lock = current
         for o in outs:
             self.ctx.remember(o["path"], o["kind"], o["id"])
-            ignore(self.repo.root, o["path"])
+
+    def _lock_order(self) -> list[str]:
+        """The stages art.lock keeps, in topological order: those of art.toml as it is now (it may have been
+        edited while stages ran), falling back to the pipeline this repro loaded."""
+        if _stat_key(self.repo.root / PIPELINE_NAME) == self._toml_key:
+            return self.graph.order
+        try:
+            current = load(self.repo.root, check_deps=False)
+            return Graph(current.stages).order if current is not None else self.graph.order
+        except ArtError:
+            return self.graph.order
 
     def _run_record(self, stage: Stage, facts: Facts, done: runner.Finished, outs: list[dict], writer) -> Run:
         from ..objstore.lineage import Run
@@ -428,6 +498,14 @@ class _Executor:
         if producer is not None:
             return self.lock.get(producer, {}).get("run")
         return _added_run(self.repo, path, oid)
+
+
+def _stat_key(path: Path) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _added_run(repo: Repo, path: str, oid: str) -> str | None:

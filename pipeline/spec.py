@@ -165,9 +165,46 @@ def _stage(name: str, body: Any, line: int | None) -> Stage:
     desc = body.get("desc", "")
     if not isinstance(desc, str):
         raise SpecError(f"{where}: 'desc' must be a string", line=line)
-    params = tuple(parse_param(p) for p in _strings(body, "params", where, line))
-    return Stage(name, cmd, call, _paths(body, "deps", where, line), _paths(body, "outs", where, line),
-                 params, _paths(body, "code", where, line), desc)
+    params = tuple(_param(p, where, line) for p in _strings(body, "params", where, line))
+    outs = _paths(body, "outs", where, line)
+    for out in outs:
+        _check_out(out, where, line)
+    return Stage(name, cmd, call, _paths(body, "deps", where, line), outs, params, _paths(body, "code", where, line),
+                 desc)
+
+
+def _param(text: str, where: str, line: int | None) -> ParamRef:
+    ref = parse_param(text)
+    try:
+        file = check_relpath(ref.file, where=PIPELINE_NAME)
+    except UnsafePathError as exc:
+        raise SpecError(f"{where}: params file {ref.file!r} must be relative to the workspace root, without '..', "
+                        "and outside .git/.art", line=line) from exc
+    if not file:
+        raise SpecError(f"{where}: params file {ref.file!r} is not a file", line=line)
+    return ParamRef(file, ref.key)
+
+
+# files art itself writes or reads as configuration: a stage may not produce them
+_OWN_FILES = {PIPELINE_NAME: "it defines the pipeline", "art.lock": "art repro writes it"}
+
+
+def _check_out(out: str, where: str, line: int | None) -> None:
+    """Refuse outputs that would clobber art's own files or that git's ignore file cannot name."""
+    from ..workspace.gitignore import check_ignorable
+    from ..workspace.pointers import SUFFIX
+
+    name = out.rpartition("/")[2]
+    why = (_OWN_FILES.get(out) or ("art and git keep their ignore lists in it" if name == ".gitignore" else None)
+           or ("it would look like an art pointer file" if name.endswith(SUFFIX) else None))
+    if why:
+        raise SpecError(f"{where}: {out} cannot be an output: {why}", line=line,
+                        hint="outputs are the data files or folders the command writes")
+    try:
+        check_ignorable(out)
+    except UnsafePathError as exc:
+        raise SpecError(f"{where}: output {out!r} cannot be named in a .gitignore (newline, or a carriage "
+                        "return at the end)", line=line, hint="rename the output") from exc
 
 
 def _strings(body: dict, key: str, where: str, line: int | None) -> list[str]:
@@ -186,10 +223,17 @@ def _paths(body: dict, key: str, where: str, line: int | None) -> tuple[str, ...
     out = []
     for raw in _strings(body, key, where, line):
         try:
-            out.append(check_relpath(raw.rstrip("/"), where=PIPELINE_NAME))
+            rel = check_relpath(raw.rstrip("/") or "/", where=PIPELINE_NAME)
         except UnsafePathError as exc:
             raise SpecError(f"{where}: {key} path {raw!r} must be relative to the workspace root, without '..', "
                             "and outside .git/.art", line=line) from exc
+        if not rel:
+            raise SpecError(f"{where}: {key} path {raw!r} is the workspace root itself", line=line,
+                            hint="name the files or folders inside it")
+        out.append(rel)
+    if len(set(out)) != len(out):
+        dup = next(v for v in out if out.count(v) > 1)
+        raise SpecError(f"{where}: {dup!r} is listed twice in '{key}'", line=line)
     return tuple(out)
 
 
@@ -206,7 +250,8 @@ def validate(pipeline: Pipeline, root: Path, *, check_deps: bool = True) -> None
     for stage in pipeline.stages.values():
         for out in stage.outs:
             if out in owner:
-                raise SpecError(f"output {out} is declared by two stages: {owner[out]} and {stage.name}",
+                raise SpecError(f"output {out} is declared by two stages: {owner[out]} and {stage.name}"
+                                + _lines_of(pipeline, owner[out], stage.name),
                                 line=pipeline.lines.get(stage.name), hint="every output has exactly one stage")
             owner[out] = stage.name
             if out in stage.deps:
@@ -217,8 +262,11 @@ def validate(pipeline: Pipeline, root: Path, *, check_deps: bool = True) -> None
         for i in range(1, len(parts)):
             a = "/".join(parts[:i])
             if a in owner:
-                raise SpecError(f"output {b} (stage {owner[b]}) is inside output {a} (stage {owner[a]})",
+                raise SpecError(f"output {b} (stage {owner[b]}) is inside output {a} (stage {owner[a]})"
+                                + _lines_of(pipeline, owner[b], owner[a]), line=pipeline.lines.get(owner[b]),
                                 hint="outputs may not overlap; declare the directory or the files, not both")
+    for stage in pipeline.stages.values():
+        _check_places(stage, root, pipeline.lines.get(stage.name))
     graph = Graph(pipeline.stages)
     if not check_deps:
         return
@@ -232,8 +280,71 @@ def validate(pipeline: Pipeline, root: Path, *, check_deps: bool = True) -> None
                                 "exist", line=pipeline.lines.get(stage.name))
 
 
+def _lines_of(pipeline: Pipeline, *names: str) -> str:
+    lines = [str(pipeline.lines[n]) for n in names if n in pipeline.lines]
+    return f" ({PIPELINE_NAME} line{'s' if len(lines) > 1 else ''} {' and '.join(lines)})" if lines else ""
+
+
+def _check_places(stage: Stage, root: Path, line: int | None) -> None:
+    """Refuse paths that reach outside the workspace through a symlink, and outputs that are (inside, or
+    parents of) artifacts tracked by a pointer file: ``art add`` and ``art repro`` would both own them."""
+    from ..workspace.pointers import SUFFIX
+
+    where = _where(stage.name, line)
+    real_root = os.path.realpath(root)
+    reads = [("deps", p) for p in stage.deps] + [("code", p) for p in stage.code]
+    reads += [("params", p.file) for p in stage.params]
+    for key, path in reads + [("outs", p) for p in stage.outs]:
+        # an output is replaced, so only its folder must be inside; an input is read through every link
+        probe = root / path if key != "outs" else (root / path).parent
+        real = os.path.realpath(probe)
+        if real != real_root and not real.startswith(real_root + os.sep):
+            what = "params file" if key == "params" else f"{key} path"
+            raise SpecError(f"{where}: {what} {path!r} leads outside the workspace through a symlink ({real})",
+                            line=line, hint="keep pipeline files inside the workspace")
+    for out in stage.outs:
+        parts = out.split("/")
+        for i in range(len(parts), 0, -1):
+            base = "/".join(parts[:i])
+            if os.path.lexists(root / (base + SUFFIX)):
+                inside = "" if base == out else f" is inside {base}, which"
+                raise SpecError(f"{where}: output {out}{inside} is tracked by {base}{SUFFIX} (art add)",
+                                line=line, hint=f"an artifact has one owner: remove {base}{SUFFIX} "
+                                                "or pick another output path")
+
+
+def pointer_overlaps(pipeline: Pipeline, root: Path, names: list[str] | None = None) -> None:
+    """Refuse directory outputs that hold pointer files (``art add`` artifacts) among ``names`` (all stages).
+
+    This walks each existing output folder, so only the commands that are about to write outputs call it
+    (``art repro`` for the stages it plans, ``art stage add`` for the new stage).
+
+    Raises:
+        SpecError: naming the stage, its line, and the first pointer file found.
+    """
+    from ..workspace.pointers import SUFFIX
+
+    for name in names if names is not None else list(pipeline.stages):
+        stage = pipeline.stages[name]
+        for out in stage.outs:
+            full = root / out
+            if not full.is_dir() or full.is_symlink():
+                continue
+            for dirpath, dirnames, filenames in os.walk(full):
+                found = next((f for f in sorted(filenames) if f.endswith(SUFFIX) and len(f) > len(SUFFIX)), None)
+                if found:
+                    rel = Path(dirpath, found).relative_to(root).as_posix()
+                    line = pipeline.lines.get(name)
+                    raise SpecError(f"{_where(name, line)}: output {out} contains {rel[: -len(SUFFIX)]}, tracked "
+                                    f"by {rel} (art add)", line=line,
+                                    hint=f"an artifact has one owner: remove {rel} or pick another output path")
+                dirnames.sort()
+
+
 def add_stage(root: Path, name: str, body: dict[str, Any], *, force: bool = False) -> Stage:
     """Add (or with ``force`` replace) stage ``name`` in ``art.toml``, validating the result first.
+
+    The caller holds the repository lock (``art.toml`` is read, changed and replaced).
 
     Args:
         root: the workspace root.
@@ -261,5 +372,6 @@ def add_stage(root: Path, name: str, body: dict[str, Any], *, force: bool = Fals
     stages[name] = {k: v for k, v in body.items() if v not in (None, [], "")}
     new_text = tomli_w.dumps(data)
     pipeline = parse(new_text, root)
+    pointer_overlaps(pipeline, root, [name])
     atomic_write(path, new_text)
     return pipeline.stages[name]

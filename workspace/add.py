@@ -12,7 +12,7 @@ from ..objstore.errors import UnsafePathError, WorkspaceError
 from ..objstore.ingest import Ingester, IngestStats
 from ..objstore.lineage import Run
 from ..objstore.objects import Kind
-from .gitignore import ignore
+from .gitignore import check_ignorable, ignore
 from .paths import to_repo_path
 from .pointers import SUFFIX, Pointer, write_pointer
 from .provenance import environment, now_iso
@@ -37,10 +37,12 @@ class AddResult:
 def _validate(repo: Repo, paths: Sequence[str]) -> list[str]:
     if not paths:
         raise WorkspaceError("nothing to add", hint="name one or more files or directories")
-    tracked_dirs = {p for p, ptr, _ in repo.artifacts() if ptr.kind == "dir"}
+    artifacts = repo.artifacts()
+    tracked_dirs = {p for p, ptr, _ in artifacts if ptr.kind == "dir"}
+    stage_outs = {p: src.partition(":")[2] for p, _, src in artifacts if src.startswith("art.lock:")}
     rels = []
     for user_path in paths:
-        rel = to_repo_path(repo.root, user_path)
+        rel = check_ignorable(to_repo_path(repo.root, user_path))
         full = repo.abspath(rel)
         if rel.endswith(SUFFIX):
             raise WorkspaceError(f"{user_path} is an art pointer, not data", path=rel,
@@ -50,6 +52,12 @@ def _validate(repo: Repo, paths: Sequence[str]) -> list[str]:
         if os.path.islink(full) and not os.path.realpath(full).startswith(str(repo.root) + os.sep):
             raise UnsafePathError(f"{user_path} is a symlink that leaves the workspace", path=rel,
                                   hint="copy the data into the workspace, or add the link's target")
+        owned = next((p for p in stage_outs if rel == p or rel.startswith(p + "/") or p.startswith(rel + "/")), None)
+        if owned:
+            what = ("an output" if owned == rel else
+                    f"{'inside' if len(owned) < len(rel) else 'a folder holding'} output {owned}")
+            raise WorkspaceError(f"{user_path} is {what} of stage {stage_outs[owned]} (art.lock)", path=rel,
+                                 hint="art repro tracks stage outputs; an artifact has one owner")
         inside = next((d for d in tracked_dirs if rel.startswith(d + "/")), None)
         if inside:
             raise WorkspaceError(f"{user_path} is inside the tracked directory {inside}", path=rel,

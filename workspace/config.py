@@ -55,9 +55,10 @@ def merge(base: dict, over: dict) -> dict:
 class Config:
     """Merged view of both config files, with helpers to change one of them."""
 
-    def __init__(self, art_dir: Path) -> None:
+    def __init__(self, art_dir: Path, *, lock=None) -> None:
         self.shared_path = art_dir / "config"
         self.local_path = art_dir / "config.local"
+        self.lock = lock  # the repository lock (a RepoLock) that update() holds, when given
         self.reload()
 
     def reload(self) -> None:
@@ -86,12 +87,20 @@ class Config:
         return self.data.get("remotes", {})
 
     def update(self, mutate, *, local: bool = False) -> None:
-        """Apply ``mutate(dict)`` to one of the files and write it atomically."""
-        data = copy.deepcopy(self.local if local else self.shared)
-        mutate(data)
-        path = self.local_path if local else self.shared_path
-        atomic_write(path, ("" if local else HEADER) + tomli_w.dumps(data), mode=0o600 if local else 0o644)
-        self.reload()
+        """Apply ``mutate(dict)`` to one of the files and write it atomically.
+
+        Under the repository lock the file is read again first, so a change another process made since this
+        one loaded the configuration is kept.
+        """
+        from contextlib import nullcontext
+
+        with self.lock if self.lock is not None else nullcontext():
+            self.reload()
+            data = copy.deepcopy(self.local if local else self.shared)
+            mutate(data)
+            path = self.local_path if local else self.shared_path
+            atomic_write(path, ("" if local else HEADER) + tomli_w.dumps(data), mode=0o600 if local else 0o644)
+            self.reload()
 
 
 def parse_value(text: str, kind: type) -> Any:

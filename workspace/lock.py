@@ -9,6 +9,8 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..objstore.errors import RepoLockedError
@@ -23,8 +25,8 @@ class RepoLock:
         self._fd: int | None = None
         self._depth = 0
 
-    def acquire(self) -> None:
-        """Take the lock, waiting up to ``wait`` seconds.
+    def acquire(self, wait: float | None = None) -> None:
+        """Take the lock, waiting up to ``wait`` seconds (default: the lock's ``wait``, 10 s).
 
         Raises:
             RepoLockedError: when another live process holds it for longer.
@@ -33,7 +35,7 @@ class RepoLock:
             self._depth += 1
             return
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + self.wait
+        deadline = time.monotonic() + (self.wait if wait is None else wait)
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -59,6 +61,16 @@ class RepoLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+    @contextmanager
+    def patiently(self, wait: float) -> Iterator[RepoLock]:
+        """Hold the lock for a ``with`` block, waiting up to ``wait`` seconds for it (work that is already done
+        and must not be thrown away, such as a finished pipeline stage, waits longer than a new command)."""
+        self.acquire(wait)
+        try:
+            yield self
+        finally:
+            self.release()
 
     def __enter__(self) -> RepoLock:
         self.acquire()

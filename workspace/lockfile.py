@@ -94,7 +94,14 @@ def _stages(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_lock(root: Path, stages: dict[str, Any]) -> None:
-    atomic_write(root / LOCK_NAME, HEADER + tomli_w.dumps({"version": 1, "stages": stages}))
+    """Replace ``art.lock`` atomically. Callers hold the repository lock and read the file under it first."""
+    import copy
+    import os
+
+    path = root / LOCK_NAME
+    atomic_write(path, HEADER + tomli_w.dumps({"version": 1, "stages": stages}))
+    st = os.stat(path)  # the next read_lock needs no parse unless another process replaces the file
+    _parsed[str(path)] = ((st.st_ino, st.st_mtime_ns, st.st_size), copy.deepcopy(stages))
 
 
 def out_pointer(out: dict[str, Any], *, where: str = LOCK_NAME) -> Pointer:

@@ -184,6 +184,20 @@ def resolve(repo: Repo, name: str | None = None) -> RemoteInfo:
                                         f"({_known_hint(repo)})")
 
 
+def _locked(change):
+    """Run a configuration change under the repository lock, on the files as they are now (read again)."""
+    import functools
+
+    @functools.wraps(change)
+    def locked(repo: Repo, *args, **kwargs):
+        with repo.lock:
+            repo.config.reload()
+            return change(repo, *args, **kwargs)
+
+    return locked
+
+
+@_locked
 def remote_add(repo: Repo, name: str, url: str, *, options: dict[str, Any] | None = None,
                default: bool = False, force: bool = False) -> RemoteChange:
     """Configure a remote; secrets go to .art/config.local.
@@ -219,6 +233,7 @@ def remote_add(repo: Repo, name: str, url: str, *, options: dict[str, Any] | Non
     return RemoteChange(_info(repo, name), warnings, sorted(local))
 
 
+@_locked
 def remote_modify(repo: Repo, name: str, *, url: str | None = None, options: dict[str, Any] | None = None,
                   unset: list[str] | tuple[str, ...] = ()) -> RemoteChange:
     """Change a remote's URL and/or options (secrets again to .art/config.local); ``unset`` drops options.
@@ -254,6 +269,7 @@ def remote_modify(repo: Repo, name: str, *, url: str | None = None, options: dic
     return RemoteChange(_info(repo, name), warnings, sorted(k for k, v in options.items() if is_secret(k, v)))
 
 
+@_locked
 def remote_remove(repo: Repo, name: str) -> RemoteInfo:
     """Forget a remote (both config files, its index cache, and the default if it was the default).
 
@@ -278,6 +294,7 @@ def remote_remove(repo: Repo, name: str) -> RemoteInfo:
     return info
 
 
+@_locked
 def remote_default(repo: Repo, name: str | None) -> str | None:
     """Set (or, with None, clear) the default remote; return it.
 

@@ -28,11 +28,11 @@ class Repo:
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
         self.art_dir = self.root / ART_DIR
-        self.config = Config(self.art_dir)
+        self.lock = RepoLock(self.art_dir / "lock")
+        self.config = Config(self.art_dir, lock=self.lock)
         self._store: LocalStore | None = None
         self._state: StatCache | None = None
         self._git = False  # not looked up yet; then a scm.Git or None
-        self.lock = RepoLock(self.art_dir / "lock")
 
     @classmethod
     def find(cls, start: str | os.PathLike | None = None) -> Repo:
