@@ -47,9 +47,8 @@ def cli(repo, remote: str | None, read_data: bool, repair: bool) -> None:
         if not result.problems:
             say(f"ok: {result.objects} objects verified, {result.artifacts} artifacts resolve")
     if result.problems:
-        error = IntegrityError(f"fsck found {len(result.problems)} problem(s)",
-                               problems=result.problems, hint="re-add the data or fetch it again with 'art pull' (damaged "
-                                                    "objects are quarantined until then); 'art fsck --repair' "
-                                                    "rewrites damaged packs")
+        hint = ("re-add the data or fetch it again with 'art pull' (damaged objects are quarantined until "
+                "then); 'art fsck --repair' rewrites damaged packs")
+        error = IntegrityError(f"fsck found {len(result.problems)} problem(s)", problems=result.problems, hint=hint)
         error.reported = bool(as_json)  # the JSON result above already lists the problems
         raise error
