@@ -120,18 +120,43 @@ class RemoteFsckResult:
     objects: int
     bytes_read: int
     garbage: list[str]
+    repair: dict | None = None  # with ``repair``: what was done (RepairResult.as_dict plus the push)
+    remaining: list[Problem] | None = None  # with ``repair``: what could not be repaired
 
 
 def fsck_remote(repo: Repo, name: str | None, *, read_data: bool = False, jobs: int | None = None,
-                progress: Callable[[int], None] | None = None) -> RemoteFsckResult:
-    """Check a remote's indexes against its packs; with ``read_data`` download and verify every object."""
+                progress: Callable[[int], None] | None = None, repair: bool = False) -> RemoteFsckResult:
+    """Check a remote's indexes against its packs; with ``read_data`` download and verify every object.
+
+    With ``repair``, re-upload from the local store what the remote lost or has damaged and retire the bad
+    packs (``objstore/remote_repair.py``), then push everything the workspace references that the remote
+    lacks (``push --full``).
+    """
     from ..objstore.store.remote_check import check_remote
     from .remote import open_remote, transfer_jobs
 
     store = open_remote(repo, name)
     try:
         found = check_remote(store, read_data=read_data, jobs=transfer_jobs(repo, jobs), progress=progress)
+        done = remaining = None
+        if repair:
+            done, remaining = _repair(repo, store, found, jobs, progress)
     finally:
         store.close()
     return RemoteFsckResult(store.name, store.url, found.problems, found.packs, found.indexes, found.objects,
-                            found.bytes_read, list(found.garbage))
+                            found.bytes_read, list(found.garbage), done, remaining)
+
+
+def _repair(repo: Repo, store, found, jobs: int | None, progress) -> tuple[dict, list[Problem]]:
+    from ..objstore.remote_repair import repair_remote
+    from .push import push
+    from .remote import transfer_jobs
+
+    fixed = repair_remote(repo.store, store, found, jobs=transfer_jobs(repo, jobs),
+                          staging_dir=str(repo.tmp_dir / "push"), progress=progress)
+    pushed = push(repo, remote=store.name, jobs=jobs, full=True, progress=progress)
+    remaining = [Problem(o, k.label, "damaged or lost on the remote and not in this clone's store")
+                 for o, k in fixed.lost]
+    remaining += [Problem(o, k.label, "needed by this workspace, on neither side") for o, k in pushed.missing
+                  if (o, k) not in set(fixed.lost)]
+    return {**fixed.as_dict(), "pushed": pushed.objects}, remaining
