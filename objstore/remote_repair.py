@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import ArtError, FormatError
+from .faults import fault_point
 from .objects import Kind, check_object
 from .oid import Oid
 from .store.local import LocalStore
@@ -99,6 +100,7 @@ def repair_remote(local: LocalStore, remote: FsspecStore, found: RemoteCheck, *,
         result.salvaged = _salvage(remote, salvage, jobs, staging_dir)
         result.lost = sorted(k for k in need if not remote.has(*k))
         lost = set(result.lost)
+        fault_point("repair.uploaded")  # new copies published, bad packs still listed
         for name in sorted(bad):
             if name in remote.packs:  # the upload published an intact local pack of the same name over it
                 result.replaced.append(name)
@@ -188,6 +190,7 @@ def _children_listed(remote: FsspecStore, writer, key: Key, data: bytes) -> bool
 
 def _retire(remote: FsspecStore, name: str, found: RemoteCheck) -> None:
     """Delete a bad pack's index (the commit point readers trust), then its file."""
+    fault_point("repair.retiring")
     for key in (remote.index_key(name), remote.pack_key(name) if name in found.pack_sizes else None):
         if key is None or (key.endswith(".pack") and found.bad_packs[name] == "damaged index"):
             continue  # a pack without a valid index or trailer is garbage: gc decides about it

@@ -410,7 +410,8 @@ class _Download:
                 reason = _check_manifest(self.dest, manifest) if streamed is None else streamed or None
                 if reason:
                     self.problems.append(Problem(oid, "file", f"remote pack {loc.pack[:10]}: {reason}"))
-                    self.bad.append((oid, Kind.FILE, loc.pack))
+                    if reason.startswith("content hashes"):  # its own fault, not its chunks'
+                        self.bad.append((oid, Kind.FILE, loc.pack))
                     bad.add(oid)
                     continue
                 if writer.put(oid, Kind.FILE, data):
