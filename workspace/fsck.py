@@ -98,6 +98,11 @@ def _pointer_problems(repo: Repo, path: str, pointer, source: str) -> list[Probl
             missing = [f"{path}/{e.path}" for e in entries if not store.has_file(e.entry.oid)]
             if missing:
                 return [Problem(pointer.oid, "file", f"{m}: file is not in the store") for m in missing]
+            wrong_entries = [Problem(e.entry.oid, "tree", f"{path}/{e.path}: the tree says {e.entry.size} bytes but "
+                                                          f"the stored file has {n}")
+                             for e in entries if (n := store.file_size(e.entry.oid)) != e.entry.size]
+            if wrong_entries:
+                return wrong_entries
             size, files = store.get_tree(pointer.oid).size, len(entries)
     except ArtError as exc:
         return [Problem(pointer.oid, pointer.kind, f"{path}: {exc}")]

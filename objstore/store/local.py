@@ -150,9 +150,16 @@ class LocalStore(ObjectStore):
         return conn
 
     def _row(self, oid: Oid, kind: Kind) -> tuple | None:
-        return self._reader().execute(
-            "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
-            (bytes.fromhex(oid), int(kind))).fetchone()
+        try:
+            return self._reader().execute(
+                "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
+                (bytes.fromhex(oid), int(kind))).fetchone()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise LocalStoreError(f"cannot read the store index {self.root / 'index.db'}: {exc}") from exc
+            raise LocalStoreError(f"the store index {self.root / 'index.db'} is damaged: {exc}",
+                                  hint="delete it (with its -wal and -shm files): it is a cache, rebuilt from the "
+                                       "packs by the next command") from exc
 
     def has(self, oid: Oid, kind: Kind) -> bool:
         return self._row(oid, kind) is not None

@@ -123,3 +123,24 @@ def test_fsck_names_a_pointer_with_a_wrong_size_and_checkout_blames_the_pointer(
     assert result.stderr.startswith("art: error: pointer blob.bin.art is wrong: size = 5001"), result.stderr
     assert "corrupt" not in result.stderr and "hint: " in result.stderr
     assert not (ws.root / "blob.bin").exists()
+
+
+def test_a_tree_entry_with_a_wrong_size_is_named_not_blamed_on_the_data(ws):
+    """A tree made by another tool (or tampered with before it was hashed) that records a wrong file size."""
+    from artvc.objstore.hashing import hash_bytes
+    from artvc.objstore.objects import Kind, Tree, TreeEntry
+    from artvc.workspace.pointers import Pointer, write_pointer
+
+    payload = b"intact data\n"
+    oid = hash_bytes(payload)
+    tree = Tree.build([TreeEntry("f.txt", "file", oid, len(payload) + 5)])
+    with ws.repo() as repo, repo.store.writer() as writer:
+        writer.put(oid, Kind.CHUNK, payload)
+        writer.put(tree.oid, Kind.TREE, tree.to_bytes())
+    write_pointer(ws.root / "d.art", Pointer(tree.oid, "dir", tree.size, 1))
+    problems = _problems(ws)
+    assert [p["kind"] for p in problems] == ["tree"], problems
+    assert "d/f.txt: the tree says 17 bytes but the stored file has 12" in problems[0]["detail"]
+    result = ws.art("checkout", code=3)
+    assert "has 12 bytes, but 17 were expected" in result.stderr and "corrupt" not in result.stderr
+    assert not (ws.root / "d").exists()
