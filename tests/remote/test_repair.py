@@ -12,6 +12,8 @@ import pytest
 from tests.remote.conftest import art_json, assert_error, clone, files_under, use_bucket
 
 BACKENDS = ["file", "s3"]
+# the S3 runs of the longer scenarios take 10-20 s each on moto: slow tier (the directory runs stay default)
+HEAVY = ["file", pytest.param("s3", marks=pytest.mark.slow)]
 
 
 def _packs(bucket) -> dict[str, int]:
@@ -50,7 +52,7 @@ def _pulls_identically(source, tmp_path, name: str, check_remote: bool = True) -
         assert art_json(other, "fsck", "--remote", "origin", "--read-data")["problems"] == []
 
 
-@pytest.mark.parametrize("bucket", BACKENDS, indirect=True)
+@pytest.mark.parametrize("bucket", HEAVY, indirect=True)
 def test_a_flipped_byte_in_a_remote_pack_is_repaired_from_a_clone(data_ws, bucket, tmp_path):
     use_bucket(data_ws, bucket)
     data_ws.art("push")
@@ -69,7 +71,7 @@ def test_a_flipped_byte_in_a_remote_pack_is_repaired_from_a_clone(data_ws, bucke
     _pulls_identically(data_ws, tmp_path, "clone")
 
 
-@pytest.mark.parametrize("bucket", BACKENDS, indirect=True)
+@pytest.mark.parametrize("bucket", HEAVY, indirect=True)
 def test_a_deleted_pack_gives_a_clear_pull_error_and_is_repaired(data_ws, bucket, tmp_path):
     use_bucket(data_ws, bucket)
     data_ws.art("push")
