@@ -9,9 +9,12 @@ from ._render import Progress, emit_json, say
 @click.command("fsck")
 @click.option("--remote", "remote", metavar="NAME", help="Check a remote's indexes and packs instead.")
 @click.option("--read-data", is_flag=True, help="With --remote: download and verify every object.")
+@click.option("--repair", is_flag=True,
+              help="Repair what can be repaired: rewrite damaged packs' intact objects into new packs; with "
+                   "--remote, also upload intact local copies of what the remote lost or has damaged.")
 @common()
 @pass_repo
-def cli(repo, remote: str | None, read_data: bool) -> None:
+def cli(repo, remote: str | None, read_data: bool, repair: bool) -> None:
     """Re-hash every stored object and check that every pointer resolves. Exits 3 on problems.
 
     \b
@@ -19,6 +22,7 @@ def cli(repo, remote: str | None, read_data: bool) -> None:
       art fsck
       art fsck --remote origin              # indexes against packs (a listing, no data)
       art fsck --remote origin --read-data  # download and verify every object
+      art fsck --remote origin --read-data --repair  # re-upload what it lost or has damaged
     """
     if read_data and not remote:
         from ..objstore.errors import UsageError
@@ -27,12 +31,12 @@ def cli(repo, remote: str | None, read_data: bool) -> None:
     if remote:
         from .remote import run_remote_fsck
 
-        return run_remote_fsck(repo, remote, read_data)
+        return run_remote_fsck(repo, remote, read_data, repair)
     from ..objstore.errors import IntegrityError
     from ..workspace.fsck import fsck
 
     with Progress("verifying") as progress:
-        result = fsck(repo, progress=progress)
+        result = fsck(repo, progress=progress, repair=repair)
     as_json = flags().get("json")
     if as_json:
         emit_json({"objects": result.objects, "artifacts": result.artifacts, "reindexed": result.reindexed,
@@ -43,7 +47,8 @@ def cli(repo, remote: str | None, read_data: bool) -> None:
         if not result.problems:
             say(f"ok: {result.objects} objects verified, {result.artifacts} artifacts resolve")
     if result.problems:
-        error = IntegrityError(f"fsck found {len(result.problems)} problem(s)",
-                               problems=result.problems, hint="fetch damaged objects again with 'art pull'")
+        hint = ("re-add the data or fetch it again with 'art pull' (damaged objects are quarantined until "
+                "then); 'art fsck --repair' rewrites damaged packs")
+        error = IntegrityError(f"fsck found {len(result.problems)} problem(s)", problems=result.problems, hint=hint)
         error.reported = bool(as_json)  # the JSON result above already lists the problems
         raise error

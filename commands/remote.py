@@ -186,19 +186,21 @@ def show_remote_status(repo, name: str | None, paths: list[str] | None, check: b
                          hint="run 'art push' (not pushed) or 'art pull' (not fetched)")
 
 
-def run_remote_fsck(repo, name: str, read_data: bool) -> None:
-    """``art fsck --remote NAME [--read-data]``."""
+def run_remote_fsck(repo, name: str, read_data: bool, repair: bool = False) -> None:
+    """``art fsck --remote NAME [--read-data] [--repair]``."""
     from ..objstore.errors import IntegrityError
     from ..workspace.fsck import fsck_remote
     from ._render import Progress, human
 
     with Progress("verifying remote") as progress:
-        result = fsck_remote(repo, name, read_data=read_data, progress=progress)
+        result = fsck_remote(repo, name, read_data=read_data, progress=progress, repair=repair)
     as_json = flags().get("json")
     if as_json:
         emit_json({"remote": result.remote, "url": result.url, "packs": result.packs, "indexes": result.indexes,
                    "objects": result.objects, "bytes_read": result.bytes_read, "read_data": read_data,
-                   "garbage": result.garbage, "problems": [p.as_dict() for p in result.problems]})
+                   "garbage": result.garbage, "problems": [p.as_dict() for p in result.problems],
+                   **({"repair": result.repair, "remaining": [p.as_dict() for p in result.remaining]}
+                      if repair else {})})
     else:
         for p in result.problems:
             click.echo(f"{p.kind:6} {p.oid[:10]}  {p.detail}")
@@ -209,9 +211,23 @@ def run_remote_fsck(repo, name: str, read_data: bool) -> None:
             what = f"{result.objects} objects verified ({human(result.bytes_read)} read)" if read_data else \
                 f"{result.objects} objects indexed"
             say(f"ok: remote {result.remote}: {result.packs} packs, {result.indexes} indexes, {what}")
-    if result.problems:
+        if repair:
+            r = result.repair
+            say(f"repaired: {r['uploaded'] + r['pushed']} object(s) uploaded again, {r['salvaged']} salvaged from "
+                f"damaged packs, {len(r['reindexed'])} index(es) rewritten, {len(r['retired'])} bad pack(s) retired")
+            for p in result.remaining:
+                click.echo(f"{p.kind:6} {p.oid[:10]}  {p.detail}")
+    if repair and result.remaining:
+        error = IntegrityError(f"{len(result.remaining)} object(s) on remote {result.remote} could not be repaired "
+                               "from this clone", problems=result.remaining,
+                               hint=f"run 'art fsck --remote {result.remote} --repair' in a clone that has them")
+        error.reported = bool(as_json)
+        raise error
+    if result.problems and not repair:
         error = IntegrityError(f"fsck found {len(result.problems)} problem(s) on remote {result.remote}",
                                problems=result.problems,
-                               hint="push the data again from a clone that has it intact: art push --full")
+                               hint=f"repair it from a clone that has the data intact: "
+                                    f"art fsck --remote {result.remote} --repair"
+                                    + (" --read-data" if read_data else ""))
         error.reported = bool(as_json)
         raise error

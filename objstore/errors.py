@@ -123,6 +123,15 @@ class StoreIOError(RemoteError):
     pass
 
 
+class PackMissingError(StoreIOError):
+    """A remote index lists a pack whose file is gone: damage, repairable from a clone that has the data."""
+
+    def __init__(self, remote: str, pack: str) -> None:
+        super().__init__(f"remote {remote!r} lists pack {pack[:10]} but the pack file is missing", remote=remote,
+                         hint=f"repair the remote from a clone that has the data: art fsck --remote {remote} --repair")
+        self.pack = pack
+
+
 class TransferError(RemoteError):
     def __init__(self, message: str, *, failed: list[str] | None = None, remote: str | None = None,
                  hint: str | None = None) -> None:

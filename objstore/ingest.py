@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .chunking import Chunker, ChunkerParams
+from .errors import ArtError
 from .hashing import ContentHasher, hash_bytes
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
@@ -136,10 +137,26 @@ class Ingester:
         if self.cache is None:
             return None
         oid = self.cache.lookup(path, st)
-        if oid is not None and (self.writer.has(oid, Kind.FILE) or self.writer.has(oid, Kind.CHUNK)):
+        if oid is not None and self._complete(oid):
             self.progress(st.st_size)
             return oid
         return None
+
+    def _complete(self, oid: Oid) -> bool:
+        """True when file ``oid`` is stored. While the store holds quarantined (damaged) objects, a
+        manifest's chunks are checked too, so re-adding an unchanged file replaces a damaged chunk."""
+        if self.writer.has(oid, Kind.CHUNK) and not self.writer.has(oid, Kind.FILE):
+            return True
+        if not self.writer.has(oid, Kind.FILE):
+            return False
+        store = getattr(self.writer, "store", None)
+        if not getattr(store, "has_quarantine", False):
+            return True
+        try:
+            chunks = store.file_chunks(oid, 0)
+        except ArtError:
+            return False
+        return all(self.writer.has(c, Kind.CHUNK) for c, _ in chunks)
 
     def _remember(self, path: str, st: os.stat_result, oid: Oid) -> None:
         self.stats.hashed += 1

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import CorruptObjectError, WorkspaceError
+from .errors import CorruptObjectError, FormatError, WorkspaceError
 from .hashing import ContentHasher
 from .oid import Oid
 from .store.base import ObjectStore
@@ -50,8 +50,11 @@ def materialize_file(store: ObjectStore, oid: Oid, size: int, dest: Path, *, exe
                 written += len(data)
                 if progress:
                     progress(len(data))
-            if written != size or hasher.oid() != oid:
+            if hasher.oid() != oid:
                 raise CorruptObjectError(oid, f"content hashes to {hasher.oid()[:10]} ({written} bytes)")
+            if written != size:  # the data is intact: whoever gave ``size`` (a pointer, a tree entry) is wrong
+                raise FormatError(f"file {oid[:10]} has {written} bytes, but {size} were expected",
+                                  hint="the pointer or tree naming it records the wrong size; 'art fsck' names it")
             st = os.stat(fd)  # mode 0644/0755 less the umask, as git does
         finally:
             os.close(fd)

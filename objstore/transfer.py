@@ -19,13 +19,14 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .errors import ArtError, CorruptObjectError, FormatError
+from .errors import ArtError, CorruptObjectError, FormatError, PackMissingError
 from .hashing import ContentHasher
 from .lineage import Run
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid, is_oid
+from .store.fileops import unlink_quietly
 from .store.local import LocalStore
-from .store.remote import FsspecStore, Located, unlink_quietly, verify_payload
+from .store.remote import FsspecStore, Located, verify_payload
 from .verify import Problem
 
 Key = tuple[Oid, Kind]
@@ -44,6 +45,8 @@ class TransferResult:
         missing: needed objects found neither locally nor on the remote.
         problems: objects that failed verification (never stored).
         fetched_runs: ids of run objects stored by a download.
+        lost_packs: packs the remote lists whose file is missing (their objects were read from other packs
+            when another listed them, else they are in ``missing``).
     """
 
     objects: int = 0
@@ -53,6 +56,7 @@ class TransferResult:
     missing: list[Key] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     fetched_runs: list[Oid] = field(default_factory=list)
+    lost_packs: list[str] = field(default_factory=list)
 
 
 _ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
@@ -175,13 +179,29 @@ def download(src: FsspecStore, dest: LocalStore, roots: Iterable[Key], *, jobs: 
     if not pending:
         return TransferResult(present=len(set(roots)))
     src.refresh()
-    state = _Download(src, dest, jobs, progress)
-    state.walk(pending)
-    state.fetch_chunks()
-    state.store_metadata()
-    return TransferResult(objects=state.stored, bytes=state.bytes, packs=len(state.packs),
-                          present=state.present, missing=state.missing, problems=state.problems,
-                          fetched_runs=state.runs)
+    done = TransferResult()
+    for _ in range(len(src.packs) + 1):  # each retry leaves out at least one more damaged pack or copy
+        state = _Download(src, dest, jobs, progress)
+        try:
+            state.walk(pending)
+            state.fetch_chunks()
+            state.store_metadata()
+        except PackMissingError as exc:  # read the objects from other packs that list them, if any
+            src.avoid(exc.pack)
+            done = _add(done, state)
+            continue
+        retry = [(oid, kind, pack) for oid, kind, pack in state.bad if src.avoid(pack, (oid, kind))]
+        done = _add(done, state)
+        if not retry:
+            break
+    return TransferResult(done.objects, done.bytes, done.packs, done.present, state.missing,
+                          state.problems, done.fetched_runs, sorted(src.lost_packs))
+
+
+def _add(done: TransferResult, state: _Download) -> TransferResult:
+    """Counts of an earlier (partial) download pass plus this one's."""
+    return TransferResult(done.objects + state.stored, done.bytes + state.bytes, done.packs + len(state.packs),
+                          max(done.present, state.present), fetched_runs=done.fetched_runs + state.runs)
 
 
 def _have(store: LocalStore, oid: Oid, kind: Kind) -> bool:
@@ -198,6 +218,7 @@ class _Download:
         self.chunks: dict[Oid, Located] = {}
         self.missing: list[Key] = []
         self.problems: list[Problem] = []
+        self.bad: list[tuple[Oid, Kind, str]] = []  # (oid, kind, pack) of copies that failed verification
         self.runs: list[Oid] = []
         self.packs: set[str] = set()
         self.present = 0
@@ -244,6 +265,7 @@ class _Download:
                 return [(c, Kind.CHUNK) for c, _ in manifest.chunks]
         except (CorruptObjectError, FormatError) as exc:
             self.problems.append(Problem(oid, kind.label, f"remote pack {pack[:10]}: {exc}"))
+            self.bad.append((oid, kind, pack))
             return []
         self.meta[(oid, kind)] = data
         if kind == Kind.TREE:
@@ -371,6 +393,7 @@ class _Download:
                 data = fut.result()
             except CorruptObjectError as exc:
                 self.problems.append(Problem(entry.oid, "chunk", f"remote pack {pack[:10]}: {exc.reason}"))
+                self.bad.append((entry.oid, Kind.CHUNK, pack))
                 continue
             self._feed(entry.oid, data)
             if writer.put_stored(entry.oid, Kind.CHUNK, entry.codec, stored, entry.raw_length):
@@ -387,6 +410,8 @@ class _Download:
                 reason = _check_manifest(self.dest, manifest) if streamed is None else streamed or None
                 if reason:
                     self.problems.append(Problem(oid, "file", f"remote pack {loc.pack[:10]}: {reason}"))
+                    if reason.startswith("content hashes"):  # its own fault, not its chunks'
+                        self.bad.append((oid, Kind.FILE, loc.pack))
                     bad.add(oid)
                     continue
                 if writer.put(oid, Kind.FILE, data):

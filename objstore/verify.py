@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .errors import ArtError, FormatError
+from .errors import ArtError, CorruptObjectError, FormatError
 from .hashing import ContentHasher, hash_bytes
 from .lineage import Run
 from .objects import FileManifest, Kind, Tree
@@ -15,11 +15,16 @@ from .store.base import ObjectStore
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One finding: which object (or pack, or path), what kind of thing, what is wrong."""
+    """One finding: which object (or pack, or path), what kind of thing, what is wrong.
+
+    ``damaged`` is True when the stored copy of the object ``oid`` of kind ``kind`` is itself bad (as opposed
+    to a file that only needs a damaged or missing chunk): such copies are quarantined by ``art fsck``.
+    """
 
     oid: str
     kind: str
     detail: str
+    damaged: bool = False
 
     def as_dict(self) -> dict[str, str]:
         return {"oid": self.oid, "kind": self.kind, "detail": self.detail}
@@ -47,19 +52,19 @@ def _verify_chunk(store: ObjectStore, oid: Oid, progress) -> Iterator[Problem]:
     try:
         data = store.get(oid, Kind.CHUNK)
     except ArtError as exc:
-        yield Problem(oid, "chunk", str(exc))
+        yield Problem(oid, "chunk", str(exc), _is_damage(exc))
         return
     if progress:
         progress(len(data))
     if hash_bytes(data) != oid:
-        yield Problem(oid, "chunk", f"content hashes to {hash_bytes(data)[:10]}")
+        yield Problem(oid, "chunk", f"content hashes to {hash_bytes(data)[:10]}", True)
 
 
 def _verify_manifest(store: ObjectStore, oid: Oid, verified: set[str], progress) -> Iterator[Problem]:
     try:
         manifest = FileManifest.from_bytes(oid, store.get(oid, Kind.FILE))
     except ArtError as exc:
-        yield Problem(oid, "file", str(exc))
+        yield Problem(oid, "file", str(exc), _is_damage(exc))
         return
     hasher = ContentHasher()
     for chunk_oid, length in manifest.chunks:
@@ -72,13 +77,13 @@ def _verify_manifest(store: ObjectStore, oid: Oid, verified: set[str], progress)
             progress(len(data))
         if chunk_oid not in verified:
             if hash_bytes(data) != chunk_oid or len(data) != length:
-                yield Problem(chunk_oid, "chunk", f"content hashes to {hash_bytes(data)[:10]}")
+                yield Problem(chunk_oid, "chunk", f"content hashes to {hash_bytes(data)[:10]}", True)
                 yield Problem(oid, "file", f"chunk {chunk_oid[:10]} is corrupt")
                 return
             verified.add(chunk_oid)
         hasher.update(data)
-    if hasher.oid() != oid:
-        yield Problem(oid, "file", f"content hashes to {hasher.oid()[:10]}")
+    if hasher.oid() != oid:  # every chunk is intact: the manifest lists the wrong ones
+        yield Problem(oid, "file", f"content hashes to {hasher.oid()[:10]}", True)
 
 
 def _verify_structured(store: ObjectStore, oid: Oid, kind: Kind) -> Iterator[Problem]:
@@ -86,4 +91,9 @@ def _verify_structured(store: ObjectStore, oid: Oid, kind: Kind) -> Iterator[Pro
         data = store.get(oid, kind)
         (Tree if kind == Kind.TREE else Run).from_bytes(oid, data)
     except (ArtError, FormatError) as exc:
-        yield Problem(oid, kind.label, str(exc))
+        yield Problem(oid, kind.label, str(exc), _is_damage(exc))
+
+
+def _is_damage(exc: Exception) -> bool:
+    """True when a read failed because the stored copy itself is bad (not because something is missing)."""
+    return isinstance(exc, (CorruptObjectError, FormatError))

@@ -14,7 +14,7 @@ from ..objstore.objects import Kind, TreeEntry
 from ..objstore.oid import Oid
 from ..objstore.scan import layout_files, quick_signature, scan_dir
 from .paths import check_name, ensure_inside
-from .pointers import Pointer
+from .pointers import Pointer, PointerError
 from .repo import Repo
 from .status import MISSING, MODIFIED, NOT_IN_STORE, UNCHANGED, status
 
@@ -49,10 +49,28 @@ def checkout(repo: Repo, paths: Sequence[str] | None = None, *, force: bool = Fa
                 unchanged.append(a.path)
                 continue
             assert a.state in (MISSING, MODIFIED)
+            _check_pointer_size(repo, a)
             written += _restore(repo, a.path, a.pointer, progress)
             restored.append(a.path)
         repo.state.flush()
     return CheckoutResult(restored, unchanged, written)
+
+
+def _check_pointer_size(repo: Repo, a) -> None:
+    """A file pointer whose ``size`` disagrees with the stored file is a bad pointer, not a damaged store.
+
+    Raises:
+        PointerError: naming the pointer (or art.lock stage) as the culprit.
+    """
+    if a.pointer.kind != "file" or not repo.store.has_file(a.pointer.oid):
+        return
+    actual = repo.store.file_size(a.pointer.oid)
+    if actual != a.pointer.size:
+        where = a.source if a.source.startswith("art.lock:") else f"pointer {a.source}"
+        raise PointerError(f"{where} is wrong: size = {a.pointer.size} but the stored file has {actual} bytes",
+                           path=a.path, hint=f"restore the pointer with 'git checkout -- {a.source}', or "
+                                             f"re-add the data with 'art add {a.path}'; the store is fine"
+                           if not a.source.startswith("art.lock:") else "re-run the stage with 'art repro'")
 
 
 def _would_lose(repo: Repo, a) -> bool:
@@ -118,6 +136,7 @@ def _write_file(repo: Repo, dest: Path, oid: Oid, size: int, executable: bool, p
 
 def _check_stored(repo: Repo, oid: Oid) -> None:
     if not repo.store.has_file(oid):
+        repo.store.raise_if_quarantined(oid, Kind.FILE, Kind.CHUNK)
         raise ObjectNotFoundError(oid, "file", hint="run 'art pull' to fetch it from a remote")
 
 

@@ -31,13 +31,14 @@ class FetchResult:
     requests: int = 0
     missing: list[Key] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    lost_packs: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"remote": self.remote, "url": self.url, "roots": self.roots, "objects": self.objects,
                 "bytes": self.bytes, "packs": self.packs, "already_local": self.present, "runs": self.runs,
                 "requests": self.requests,
                 "missing": [{"id": str(o), "kind": k.label} for o, k in self.missing],
-                "problems": [p.as_dict() for p in self.problems]}
+                "problems": [p.as_dict() for p in self.problems], "lost_packs": self.lost_packs}
 
 
 def fetch(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | None = None,
@@ -66,7 +67,7 @@ def fetch(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | Non
             _record_runs(repo, result.fetched_runs)
             out = FetchResult(store.name, store.url, len(roots), result.objects, result.bytes, result.packs,
                               result.present, len(result.fetched_runs), store.requests, result.missing,
-                              result.problems)
+                              result.problems, result.lost_packs)
         finally:
             store.close()
     if check:
@@ -76,14 +77,21 @@ def fetch(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | Non
 
 def raise_for(result: FetchResult) -> None:
     """Turn a fetch's problems into one error (integrity first: it matters more than absence)."""
+    if result.lost_packs and (result.missing or result.problems):  # the cause first
+        more = f" (and {len(result.lost_packs) - 1} more)" if len(result.lost_packs) > 1 else ""
+        raise IntegrityError(
+            f"objects are lost from remote {result.remote!r}: it lists pack {result.lost_packs[0][:10]}{more} but "
+            "the pack file is missing",
+            problems=[Problem(p, "pack", "indexed pack is missing") for p in result.lost_packs],
+            hint=f"repair the remote from a clone that has the data: art fsck --remote {result.remote} --repair")
     if result.problems:
         first = result.problems[0]
         more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
         raise IntegrityError(
             f"{len(result.problems)} object(s) from remote {result.remote!r} failed verification and were not "
             f"stored: {first.kind} {first.oid[:10]}: {first.detail}{more}", problems=result.problems,
-            hint=f"the remote copy is damaged; check it with 'art fsck --remote {result.remote} --read-data' "
-                 f"and push the data again from a clone that has it")
+            hint=f"the remote copy is damaged; repair it from a clone that has the data intact: "
+                 f"art fsck --remote {result.remote} --read-data --repair")
     if result.missing:
         oid, kind = result.missing[0]
         more = f" (and {len(result.missing) - 1} more)" if len(result.missing) > 1 else ""

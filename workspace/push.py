@@ -72,8 +72,10 @@ def push(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | None
     """Send what the remote lacks for the workspace's artifacts (or ``targets``, or ``revs``, or every commit).
 
     A root the remote already lists is trusted to be complete there (objects are published children first);
-    ``full`` walks every root anyway, reads every index from the remote (not from the local cache) and sends
-    whatever no valid index lists (repairs a remote whose index files were lost or damaged).
+    ``full`` first repairs the remote's structure (indexes whose pack is missing or damaged, see
+    ``objstore/remote_repair.py``: what they listed is sent again from the local store), then walks every root
+    anyway, reads every index from the remote (not from the local cache) and sends whatever no valid index
+    lists. Damaged object content is only found by ``art fsck --remote NAME --read-data --repair``.
 
     Objects the local store lacks but the remote has are fine (e.g. old commits pushed from elsewhere); those
     missing on both sides are listed in ``PushResult.missing`` and everything else is still sent.
@@ -88,6 +90,8 @@ def push(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | None
     roots = push_roots(repo, targets, all_commits=all_commits, revs=revs)
     store = open_remote(repo, remote)
     try:
+        if full:
+            _repair_structure(repo, store, jobs, progress)
         store.refresh(use_cache=not full)
         # an object a remote index lists has its whole closure there (objstore/transfer.py publishes children
         # first), so only roots the remote lacks are walked: a push with nothing to send reads no trees
@@ -101,6 +105,16 @@ def push(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | None
                           result.present, store.requests, lost)
     finally:
         store.close()
+
+
+def _repair_structure(repo: Repo, store, jobs: int | None, progress) -> None:
+    from ..objstore.remote_repair import repair_remote
+    from ..objstore.store.remote_check import check_remote
+
+    found = check_remote(store, read_data=False)
+    if found.bad_packs:
+        repair_remote(repo.store, store, found, jobs=transfer_jobs(repo, jobs),
+                      staging_dir=str(repo.tmp_dir / "push"), progress=progress)
 
 
 def _shared_lock(store, needed: bool):

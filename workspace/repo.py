@@ -55,7 +55,7 @@ class Repo:
         if self._store is None:
             configured = self.config.core("store")
             path = (self.root / configured) if configured else self.art_dir / "store"
-            self._store = LocalStore(path, fsync=bool(self.config.core("fsync")))
+            self._store = LocalStore(path, fsync=bool(self.config.core("fsync")), notice=_notice)
         return self._store
 
     @property
@@ -129,3 +129,10 @@ class Repo:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _notice(message: str) -> None:
+    """One line on stderr for something art repaired on its own (e.g. a rebuilt store index)."""
+    import sys
+
+    print(f"art: note: {message}", file=sys.stderr)

@@ -107,6 +107,18 @@ class ObjectStore(ABC):
             return ((oid, size),)
         raise ObjectNotFoundError(oid, "file")
 
+    def file_size(self, oid: Oid) -> int:
+        """Return a stored file's size: its manifest's, or the single chunk's length.
+
+        Raises:
+            ObjectNotFoundError: when neither a manifest nor a chunk with that id is stored.
+        """
+        if self.has(oid, Kind.FILE):
+            return FileManifest.from_bytes(oid, self.get(oid, Kind.FILE)).size
+        if self.has(oid, Kind.CHUNK):
+            return len(self.get(oid, Kind.CHUNK))
+        raise ObjectNotFoundError(oid, "file")
+
     def get_tree(self, oid: Oid) -> Tree:
         return Tree.from_bytes(oid, self.get(oid, Kind.TREE))
 

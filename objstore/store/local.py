@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .. import codec
@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS objects (
     oid BLOB NOT NULL, kind INTEGER NOT NULL, pack INTEGER NOT NULL, codec INTEGER NOT NULL,
     offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
     PRIMARY KEY (oid, kind)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quarantine (
+    oid BLOB NOT NULL, kind INTEGER NOT NULL, pack INTEGER NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY (oid, kind)) WITHOUT ROWID;
 """
 
 
@@ -55,7 +58,7 @@ class LocalStore(ObjectStore):
     """
 
     def __init__(self, root: str | os.PathLike, *, fsync: bool = False,
-                 params: ChunkerParams = DEFAULT_PARAMS) -> None:
+                 params: ChunkerParams = DEFAULT_PARAMS, notice: Callable[[str], None] | None = None) -> None:
         self.root = Path(root)
         self.fsync = fsync
         self.params = params
@@ -65,17 +68,50 @@ class LocalStore(ObjectStore):
         self._lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        self.rebuilt: list[str] = []  # packs indexed because index.db was missing or unreadable at open
         try:
             (self.root / "packs").mkdir(parents=True, exist_ok=True)
             (self.root / "tmp").mkdir(exist_ok=True)
-            self._db = sqlite3.connect(self.root / "index.db", check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_SCHEMA)
+            lost = not (self.root / "index.db").exists()
+            try:
+                self._db = self._open_index()
+            except sqlite3.DatabaseError as exc:  # not a database / malformed: it is a cache, start again
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise  # locked, unreadable file: not damage
+                self._discard_index()
+                self._db = self._open_index()
+                lost = "damaged"
             self.params = self._load_params(params)
+            self.has_quarantine = self._db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone() is not None
+            if lost or self._db.execute("SELECT 1 FROM packs LIMIT 1").fetchone() is None:
+                self.rebuilt = self.reindex()
+                if self.rebuilt and notice:
+                    why = "was unreadable" if lost == "damaged" else "was missing" if lost else "was empty"
+                    notice(f"the store index {self.root / 'index.db'} {why}; rebuilt it from "
+                           f"{len(self.rebuilt)} pack(s)")
         except (OSError, sqlite3.Error, tomllib.TOMLDecodeError, KeyError) as exc:
             raise LocalStoreError(f"cannot open the store at {self.root}: {exc}") from exc
+
+    def _open_index(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.root / "index.db", check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            db.execute("SELECT count(*) FROM packs").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _discard_index(self) -> None:
+        """Remove an unreadable index.db (and its WAL files): it only caches the packs' trailers."""
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                (self.root / f"index.db{suffix}").unlink()
+            except FileNotFoundError:
+                pass
 
     def _load_params(self, params: ChunkerParams) -> ChunkerParams:
         """Read the store's format file, or write it for a new store (chunker parameters are format)."""
@@ -114,9 +150,16 @@ class LocalStore(ObjectStore):
         return conn
 
     def _row(self, oid: Oid, kind: Kind) -> tuple | None:
-        return self._reader().execute(
-            "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
-            (bytes.fromhex(oid), int(kind))).fetchone()
+        try:
+            return self._reader().execute(
+                "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
+                (bytes.fromhex(oid), int(kind))).fetchone()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise LocalStoreError(f"cannot read the store index {self.root / 'index.db'}: {exc}") from exc
+            raise LocalStoreError(f"the store index {self.root / 'index.db'} is damaged: {exc}",
+                                  hint="delete it (with its -wal and -shm files): it is a cache, rebuilt from the "
+                                       "packs by the next command") from exc
 
     def has(self, oid: Oid, kind: Kind) -> bool:
         return self._row(oid, kind) is not None
@@ -147,6 +190,7 @@ class LocalStore(ObjectStore):
         """
         row = self._row(oid, kind)
         if row is None:
+            self.raise_if_quarantined(oid, kind)
             raise ObjectNotFoundError(oid, Kind(kind).label)
         pack, codec, offset, length, raw_length = row
         try:
@@ -158,6 +202,10 @@ class LocalStore(ObjectStore):
         if len(data) != length:
             raise CorruptObjectError(oid, f"pack {self.pack_name(pack)[:10]} is truncated")
         return codec, data, raw_length
+
+    def file_size(self, oid: Oid) -> int:
+        row = None if self.has(oid, Kind.FILE) else self._row(oid, Kind.CHUNK)
+        return row[4] if row is not None else super().file_size(oid)  # a one-chunk file: no read needed
 
     def locate(self, oid: Oid, kind: Kind) -> tuple[int, int, int, int, int] | None:
         """Return (pack id, codec, offset, stored length, raw length) of a stored object, or None.
@@ -229,6 +277,9 @@ class LocalStore(ObjectStore):
                     f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(bytes.fromhex(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length)
                      for e in entries])
+                if db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone():  # a good copy replaces a bad one
+                    db.executemany("DELETE FROM quarantine WHERE oid=? AND kind=?",
+                                   [(bytes.fromhex(e.oid), e.kind) for e in entries])
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -303,6 +354,7 @@ class LocalStore(ObjectStore):
                 row = self._db.execute("SELECT id FROM packs WHERE name=?", (name,)).fetchone()
                 if row:
                     self._db.execute("DELETE FROM objects WHERE pack=?", (row[0],))
+                    self._db.execute("DELETE FROM quarantine WHERE pack=?", (row[0],))
                     self._db.execute("DELETE FROM packs WHERE id=?", (row[0],))
                     fd = self._fds.pop(row[0], None)
                     if fd is not None:
@@ -313,6 +365,127 @@ class LocalStore(ObjectStore):
                 self.pack_path(name).unlink()
             except FileNotFoundError:
                 pass
+
+    # -- damage ----------------------------------------------------------------------------------------
+
+    def quarantine(self, keys: dict[tuple[Oid, Kind], str]) -> int:
+        """Hide damaged objects: move their index rows to the ``quarantine`` table (with the reason).
+
+        The store then no longer has them, so ``add`` stores an intact copy again and ``pull`` fetches one;
+        indexing that copy ends the quarantine. Returns how many rows moved.
+        """
+        moved = 0
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for (oid, kind), reason in keys.items():
+                    key = (bytes.fromhex(oid), int(kind))
+                    row = db.execute("SELECT pack FROM objects WHERE oid=? AND kind=?", key).fetchone()
+                    if row is None:
+                        continue
+                    db.execute("INSERT OR REPLACE INTO quarantine VALUES (?, ?, ?, ?)", (*key, row[0], reason))
+                    db.execute("DELETE FROM objects WHERE oid=? AND kind=?", key)
+                    moved += 1
+                db.execute("COMMIT")
+                self.has_quarantine = self.has_quarantine or moved > 0
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return moved
+
+    def raise_if_quarantined(self, oid: Oid, *kinds: Kind) -> None:
+        """Raise CorruptObjectError when (oid, any of ``kinds``) is missing because fsck quarantined it."""
+        if not self.has_quarantine:
+            return
+        for kind in kinds:
+            row = self._reader().execute("SELECT reason FROM quarantine WHERE oid=? AND kind=?",
+                                         (bytes.fromhex(oid), int(kind))).fetchone()
+            if row is not None:
+                raise CorruptObjectError(oid, f"its stored copy is damaged and quarantined ({row[0]})",
+                                         hint="re-add the data with 'art add', or fetch it again with 'art pull'")
+
+    def quarantined(self) -> list[tuple[Oid, Kind, str, str]]:
+        """Return (oid, kind, pack name, reason) of every damaged object no intact copy has replaced yet."""
+        with self._lock:
+            rows = self._db.execute("SELECT q.oid, q.kind, p.name, q.reason FROM quarantine q "
+                                    "JOIN packs p ON p.id = q.pack ORDER BY q.oid").fetchall()
+        return [(Oid(o.hex()), Kind(k), name, reason) for o, k, name, reason in rows]
+
+    def rewrite_packs(self, names: list[str]) -> tuple[int, dict[tuple[Oid, Kind], str]]:
+        """Copy the intact objects of packs whose structure is damaged into a new pack, then drop those packs.
+
+        Each object is decompressed and checked against its id before it is copied (its stored bytes are
+        reused); damaged ones are returned (key -> reason) and not copied. A pack is dropped only after the
+        new pack holding its intact objects is sealed and indexed. Returns (objects copied, damaged).
+        """
+        from ..objects import check_object
+
+        damaged: dict[tuple[Oid, Kind], str] = {}
+        copied = 0
+        with self.writer(rewrite=True) as writer:
+            for name in names:
+                with self._lock:
+                    rows = self._db.execute(
+                        "SELECT o.oid, o.kind FROM objects o JOIN packs p ON p.id = o.pack WHERE p.name=?",
+                        (name,)).fetchall()
+                for digest, kind in rows:
+                    oid, kind = Oid(digest.hex()), Kind(kind)
+                    try:
+                        codec, stored, raw_length = self.get_stored(oid, kind)
+                        check_object(oid, kind, unpack_payload(codec, stored, raw_length))
+                    except (FormatError, CorruptObjectError) as exc:
+                        damaged[(oid, kind)] = str(exc)
+                        continue
+                    writer.put_stored(oid, kind, codec, stored, raw_length)
+                    copied += 1
+        self.drop_packs(names)
+        return copied, damaged
+
+    def check_packs(self) -> list[tuple[str, str]]:
+        """Check every indexed pack's structure; return (pack name, what is wrong) for each bad one.
+
+        Checked: the file exists and has the indexed size, its header magic, its trailer (end magic and
+        table length), that its entry table hashes to its name, and that every index row of the pack
+        is one of the trailer's entries. Payloads are not read (``verify_store`` does that).
+        """
+        from .pack import PACK_MAGIC
+
+        with self._lock:
+            packs = self._db.execute("SELECT id, name, size FROM packs").fetchall()
+        trailers: dict[int, dict[tuple[bytes, int], tuple]] = {}
+        bad: list[tuple[str, str]] = []
+        for pack, name, size in packs:
+            path = self.pack_path(name)
+            try:
+                with open(path, "rb") as f:
+                    actual = os.fstat(f.fileno()).st_size
+                    head = f.read(len(PACK_MAGIC))
+                    entries = read_trailer(f, actual) if actual == size else None
+            except FileNotFoundError:
+                bad.append((name, "indexed pack file is missing"))
+                continue
+            except FormatError as exc:
+                bad.append((name, f"pack structure is damaged: {exc}"))
+                continue
+            if actual != size:
+                bad.append((name, f"pack file has {actual} bytes, the index says {size}"))
+            elif head != PACK_MAGIC:
+                bad.append((name, "pack header is damaged"))
+            elif pack_name(encode_entries(entries)) != name:
+                bad.append((name, "pack entry table does not hash to the pack's name"))
+            else:
+                trailers[pack] = {(bytes.fromhex(e.oid), e.kind): (e.codec, e.offset, e.length, e.raw_length)
+                                  for e in entries}
+        wrong: dict[int, int] = {}
+        for oid, kind, pack, *row in self._reader().execute(
+                "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects"):
+            table = trailers.get(pack)
+            if table is not None and table.get((oid, kind)) != tuple(row):
+                wrong[pack] = wrong.get(pack, 0) + 1
+        names = {pack: name for pack, name, _ in packs}
+        bad += [(names[p], f"{n} index row(s) disagree with the pack's trailer") for p, n in wrong.items()]
+        return bad
 
     def close(self) -> None:
         for conn in self._readers:

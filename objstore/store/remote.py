@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -40,9 +39,11 @@ from urllib.parse import urlsplit
 
 from ..codec import MAX_PACK_ENTRIES
 from ..errors import BackendMissingError, CorruptObjectError, FormatError, ObjectNotFoundError, StoreIOError
+from ..errors import PackMissingError as PackMissing
 from ..objects import Kind, check_object
 from ..oid import Oid, is_oid
 from .base import IndexedObject, ObjectStore, StoreWriter
+from .fileops import link_or_copy
 from .pack import ENTRY, IDX_MAGIC, Compressor, PackEntry, check_entry, decode_index, encode_index, unpack_payload
 
 # Packs of "tens of MiB": one PUT each (s3fs sends a single PUT below 2 x its 50 MiB chunk size), so a
@@ -133,6 +134,8 @@ class FsspecStore(ObjectStore):
         self.compressor = Compressor()
         self._index: dict[tuple[Oid, int], Located] = {}
         self._packs: dict[str, list[PackEntry]] = {}
+        self._avoid: set[tuple[Oid, int, str]] = set()  # copies found damaged: read another copy instead
+        self.lost_packs: set[str] = set()  # listed packs found missing: left out of the view
         self._loaded = False
         self._lock = threading.Lock()
         self.requests = 0
@@ -264,11 +267,21 @@ class FsspecStore(ObjectStore):
         self._set_view(packs)
 
     def _set_view(self, packs: dict[str, list[PackEntry]]) -> None:
+        packs = {n: e for n, e in packs.items() if n not in self.lost_packs}
         index: dict[tuple[Oid, int], Located] = {}
+        avoid = self._avoid
         for name in sorted(packs):
             for e in packs[name]:
-                index.setdefault((e.oid, e.kind), Located(name, e))
+                if not avoid or (e.oid, e.kind, name) not in avoid:
+                    index.setdefault((e.oid, e.kind), Located(name, e))
         self._packs, self._index, self._loaded = packs, index, True
+
+    def avoid(self, pack: str, key: tuple[Oid, int] | None = None) -> bool:
+        """Read ``key`` (or, without a key, every object of a missing ``pack``) from other packs from now on;
+        return whether another copy of ``key`` is listed."""
+        self._avoid.add((key[0], int(key[1]), pack)) if key else self.lost_packs.add(pack)
+        self._set_view(self._packs)
+        return key is not None and (key[0], int(key[1])) in self._index
 
     def _fetch_indexes(self, names: list[str]) -> Iterator[tuple[str, list[PackEntry] | None]]:
         if not names:
@@ -383,8 +396,7 @@ class FsspecStore(ObjectStore):
         try:
             data = self._call(f"reading pack {pack[:10]}", read)
         except FileNotFoundError as exc:
-            raise StoreIOError(f"remote {self.name!r} lists pack {pack[:10]} but the pack is missing",
-                               remote=self.name, hint=f"run 'art fsck --remote {self.name}'") from exc
+            raise PackMissing(self.name, pack) from exc
         return bytes(data)
 
     def read_objects(self, locations: Iterable[Located], *, jobs: int = 4,
@@ -488,16 +500,19 @@ class FsspecStore(ObjectStore):
         if movable:
             os.replace(local_path, key)  # staged on the remote's own filesystem: a rename publishes it
             return
-        _link_or_copy(local_path, tmp, hardlinks)
+        link_or_copy(local_path, tmp, hardlinks)
         os.replace(tmp, key)
 
     def download_pack(self, name: str, dest: str) -> None:
         """Copy a whole pack to the local file ``dest`` (one streamed GET; a hard link for a local remote)."""
         key = self.pack_key(name)
-        if self.protocol in ("file", "local"):
-            self._call(f"reading pack {name[:10]}", _link_or_copy, key, dest, self.hardlinks)
-        else:
-            self._call(f"reading pack {name[:10]}", self.fs.get_file, key, dest)
+        try:
+            if self.protocol in ("file", "local"):
+                self._call(f"reading pack {name[:10]}", link_or_copy, key, dest, self.hardlinks)
+            else:
+                self._call(f"reading pack {name[:10]}", self.fs.get_file, key, dest)
+        except FileNotFoundError as exc:
+            raise PackMissing(self.name, name) from exc
 
     def staging_dir(self, fallback: str | os.PathLike) -> str:
         """Where pack files should be built: the remote's own tmp/ for a local directory (then publishing is
@@ -524,16 +539,6 @@ class FsspecStore(ObjectStore):
     def delete(self, key: str) -> None:
         """Remove one file under the remote root (tests, gc)."""
         self._call(f"deleting {key}", self.fs.rm_file, key)
-
-
-def _link_or_copy(src: str, dest: str, hardlinks: bool) -> None:
-    if hardlinks:
-        try:
-            os.link(src, dest)
-            return
-        except OSError:
-            pass  # another filesystem, or links not allowed: copy
-    shutil.copyfile(src, dest)
 
 
 def check_index(name: str, data: bytes) -> list[PackEntry] | None:
@@ -595,9 +600,3 @@ def plan_reads(locations: Iterable[Located]) -> list[tuple[str, int, int, list[P
             spans.append((pack, start, end, group))
     return spans
 
-
-def unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

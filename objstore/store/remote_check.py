@@ -22,6 +22,10 @@ class RemoteCheck:
     objects: int
     bytes_read: int
     garbage: list = field(default_factory=list)  # packs without an index (unreferenced, removable by gc)
+    bad_packs: dict = field(default_factory=dict)  # pack name -> what is wrong with it or its index
+    listed: dict = field(default_factory=dict)  # bad pack -> its index entries (when its index is readable)
+    damaged: set = field(default_factory=set)  # (oid, kind, pack) of copies that failed verification
+    pack_sizes: dict = field(default_factory=dict)  # every pack file on the remote -> its size
 
 
 def check_remote(store: FsspecStore, *, read_data: bool = False, jobs: int = 4,
@@ -43,6 +47,9 @@ def check_remote(store: FsspecStore, *, read_data: bool = False, jobs: int = 4,
     from .pack import ENTRY, TRAILER, decode_entries
 
     problems: list = []
+    bad: dict[str, str] = {}
+    listed: dict[str, list[PackEntry]] = {}
+    damaged: set[tuple[Oid, int, str]] = set()
     if hasattr(store.fs, "invalidate_cache"):
         store.fs.invalidate_cache()
     index_names = store.list_indexes()
@@ -52,8 +59,10 @@ def check_remote(store: FsspecStore, *, read_data: bool = False, jobs: int = 4,
         entries = store.read_index(name)
         if entries is None:
             problems.append(Problem(name, "index", "index is damaged (its content does not match its name)"))
+            bad[name] = "damaged index"
         elif name not in pack_sizes:
             problems.append(Problem(name, "pack", "indexed pack is missing"))
+            bad[name], listed[name] = "missing pack", entries
         else:
             packs[name] = entries
     # a pack no index lists is invisible to readers: garbage left by an interrupted push or gc, not damage
@@ -61,8 +70,11 @@ def check_remote(store: FsspecStore, *, read_data: bool = False, jobs: int = 4,
     garbage = sorted(set(pack_sizes) - set(index_names))
     for name, entries in packs.items():
         payload_end = pack_sizes[name] - TRAILER.size - len(entries) * ENTRY.size
-        bad = [e for e in entries if e.offset < 8 or e.offset + e.length > payload_end]
-        for e in bad[:5]:
+        outside = [e for e in entries if e.offset < 8 or e.offset + e.length > payload_end]
+        if outside:
+            bad[name], listed[name] = "entries outside the pack", entries
+            damaged.update((e.oid, e.kind, name) for e in outside)
+        for e in outside[:5]:
             problems.append(Problem(e.oid, Kind(e.kind).label,
                                     f"index entry points outside pack {name[:10]} ({e.offset}+{e.length} > "
                                     f"{payload_end})"))
@@ -79,6 +91,7 @@ def check_remote(store: FsspecStore, *, read_data: bool = False, jobs: int = 4,
             if tail[:table_len] != bytes(encode_index(entries))[len(IDX_MAGIC):] or \
                     list(decode_entries(tail[:table_len])) != entries:
                 problems.append(Problem(name, "pack", "pack trailer does not match its index"))
+                bad[name], listed[name] = "trailer does not match the index", entries
         locs = [Located(n, e) for n, es in packs.items() for e in es]
         for pack, entry, stored in store.read_objects(locs, jobs=jobs, progress=progress):
             read += len(stored)
@@ -86,6 +99,9 @@ def check_remote(store: FsspecStore, *, read_data: bool = False, jobs: int = 4,
                 data = verify_payload(entry, stored)
             except CorruptObjectError as exc:
                 problems.append(Problem(entry.oid, Kind(entry.kind).label, f"pack {pack[:10]}: {exc.reason}"))
+                damaged.add((entry.oid, entry.kind, pack))
+                bad.setdefault(pack, "damaged objects")
+                listed[pack] = packs[pack]
                 continue
             if entry.kind == Kind.CHUNK:
                 chunk_ok.add(entry.oid)
@@ -96,7 +112,12 @@ def check_remote(store: FsspecStore, *, read_data: bool = False, jobs: int = 4,
             read += n
             if reason:
                 problems.append(Problem(entry.oid, "file", f"pack {pack[:10]}: {reason}"))
-    return RemoteCheck(problems, len(pack_sizes), len(index_names), objects, read, garbage)
+                if reason.startswith("content hashes to"):  # its chunks are intact: the manifest is wrong
+                    damaged.add((entry.oid, entry.kind, pack))
+                    bad.setdefault(pack, "damaged objects")
+                    listed[pack] = packs[pack]
+    return RemoteCheck(problems, len(pack_sizes), len(index_names), objects, read, garbage, bad, listed, damaged,
+                       pack_sizes)
 
 
 def _check_remote_manifest(store: FsspecStore, oid: Oid, data: bytes, chunk_ok: set[Oid],

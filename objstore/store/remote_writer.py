@@ -11,8 +11,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from ..objects import Kind
 from ..oid import Oid
 from .base import StoreWriter
+from .fileops import unlink_quietly
 from .pack import PackEntry, PackWriter
-from .remote import PACK_TARGET, FsspecStore, unlink_quietly
+from .remote import PACK_TARGET, FsspecStore
 
 
 class RemoteWriter(StoreWriter):

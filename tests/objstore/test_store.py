@@ -55,14 +55,31 @@ def test_aborted_writer_leaves_nothing(store):
 
 
 def test_reindex_recovers_a_pack_sealed_but_not_indexed(tmp_path):
+    import shutil
+
+    root = tmp_path / "store"
+    with LocalStore(root) as s:
+        put(s, b"first" * 100)
+    shutil.copy(root / "index.db", tmp_path / "index.before")  # (WAL checkpointed at close)
+    with LocalStore(root) as s:
+        put(s, b"survivor" * 100)
+        (name,) = s.pack_names() - {s.pack_name(1)}
+    shutil.copy(tmp_path / "index.before", root / "index.db")  # as if killed between rename and index
+    with LocalStore(root) as s:
+        assert not s.has(hash_bytes(b"survivor" * 100), Kind.CHUNK)
+        assert s.reindex() == [name]
+        assert s.get(hash_bytes(b"survivor" * 100), Kind.CHUNK) == b"survivor" * 100
+
+
+def test_a_lost_index_db_is_rebuilt_on_open(tmp_path):
     root = tmp_path / "store"
     with LocalStore(root) as s:
         put(s, b"survivor" * 100)
         (name,) = s.pack_names()
     (root / "index.db").unlink()
-    with LocalStore(root) as s:
-        assert not s.has(hash_bytes(b"survivor" * 100), Kind.CHUNK)
-        assert s.reindex() == [name]
+    notes = []
+    with LocalStore(root, notice=notes.append) as s:
+        assert s.rebuilt == [name] and len(notes) == 1 and "was missing" in notes[0]
         assert s.get(hash_bytes(b"survivor" * 100), Kind.CHUNK) == b"survivor" * 100
 
 
