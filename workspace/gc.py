@@ -324,24 +324,30 @@ def _gc_remote(repo: Repo, retention: Retention, *, remote: str, cutoff: float, 
                progress, phase) -> GcResult:
     """Collect a remote under its gc lock; trees and manifests are read locally when possible."""
     from ..objstore.gc import Overlay, RemoteLock, plan_remote, rewrite_remote
+    from ..objstore.remote_roots import drop_records, recent_roots
     from .remote import open_remote, transfer_jobs
 
     store = open_remote(repo, remote)
     try:
         with RemoteLock(store) as lock:
             store.refresh()
-            live, commits = live_set(repo, retention, Overlay(repo.store, store), now=now)
+            # what pushes from other clones relied on lately, whether or not their commits are here yet
+            recorded = recent_roots(store, cutoff)
+            live, commits = live_set(repo, retention, Overlay(repo.store, store), now=now, extra=recorded.roots)
             remote_plan = plan_remote(store, live, cutoff)
             before = sum(store.list_packs().values())
             if not dry_run:
                 staging = store.staging_dir(repo.tmp_dir / "gc")
                 rewrite_remote(store, remote_plan, lock=lock, jobs=transfer_jobs(repo, None),
                                staging_dir=staging, progress=progress, phase=phase)
+                drop_records(store, recorded.expired)
             after = before if dry_run else sum(store.list_packs().values())
     finally:
         store.close()
     result = _result(remote_plan.objects, dry_run=dry_run, remote=store.name, commits=commits, before=before,
                      after=after)
     result.details["garbage_packs"] = len(remote_plan.garbage)
+    result.details["root_records"] = len(recorded.recent)
+    result.details["expired_root_records"] = len(recorded.expired)
     result.details["broken_locks"] = [f"pid {b.pid} on {b.host}" for b in lock.broken]
     return result
