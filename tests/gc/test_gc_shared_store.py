@@ -153,3 +153,19 @@ def test_core_store_is_honoured_only_from_config_local(tmp_path, ws):
     assert "store" not in (clone / ".art" / "config").read_text()
     assert "store" not in (clone / ".art" / "config.local").read_text()
     assert "warning" not in other.art("status").stderr
+
+
+def test_a_committed_remote_name_cannot_place_the_index_cache_outside_the_workspace(tmp_path, ws):
+    remote = tmp_path / "remote"
+    ws.gen({"x.bin": random_bytes(50_000, seed=5)})
+    ws.art("add", "x.bin")
+    ws.art("remote", "add", "origin", str(remote), "--default")
+    ws.art("push")
+    evil = "../../../../escaped"  # .art/cache/remotes/NAME would be tmp_path/escaped
+    (ws.root / ".art" / "config").write_text(f'[core]\nremote = "{evil}"\n[remotes."{evil}"]\nurl = "{remote}"\n')
+    ws.git("add", "-A")
+    ws.git("commit", "-qm", "a planted remote name")
+    git(tmp_path, "clone", "-q", str(ws.root), str(tmp_path / "clone"))
+    r = Workspace(tmp_path / "clone").art("pull", code=1)
+    assert f"art: error: invalid remote name {evil!r} in .art/config" in r.stderr
+    assert not (tmp_path / "escaped").exists()
