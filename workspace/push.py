@@ -89,6 +89,8 @@ def push(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | None
         RemoteNotConfiguredError: unknown remote / no default remote.
         BackendMissingError: the backend for the remote's URL is not installed.
         StoreIOError: the remote failed (a re-run resumes: it sends only what no remote index lists).
+        RepoLockedError: a remote gc runs; or this push's lock was broken as stale meanwhile (nothing is
+            recorded then; a re-run sends whatever is gone).
     """
     from ..objstore.gc import RemoteLock
     from ..objstore.remote_roots import record_roots
@@ -101,7 +103,7 @@ def push(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | None
             _repair_structure(repo, store, jobs, progress)
         if not roots:
             return PushResult(store.name, store.url, 0)
-        with RemoteLock(store, exclusive=False, holder="art push"):
+        with RemoteLock(store, exclusive=False, holder="art push") as lock:
             # under the lock: what the remote lists now stays there until the root record is written
             store.refresh(use_cache=not full)
             # an object a remote index lists has its whole closure there (objstore/transfer.py publishes
@@ -111,6 +113,7 @@ def push(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | None
             keys = closure(repo.store, [r for r in roots if full or not _remote_has(store, r)], missing=missing)
             result = upload(repo.store, store, keys, jobs=transfer_jobs(repo, jobs),
                             staging_dir=str(repo.tmp_dir / "push"), progress=progress, refresh=False)
+            lock.check()  # a gc that broke our lock may have removed what we found on the remote
             record_roots(store, roots)
         lost = [k for k in missing if not _remote_has(store, k)]
         return PushResult(store.name, store.url, len(roots), result.objects, result.bytes, result.packs,

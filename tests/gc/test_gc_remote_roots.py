@@ -140,3 +140,42 @@ def test_every_push_records_its_roots_after_its_data(ws, tmp_path, nothing):
     with ws.repo() as repo:
         x = repo.artifacts()[0][1]
     assert body["version"] == 1 and body["roots"]["file"] == [str(x.oid)]
+
+
+def test_a_push_whose_lock_was_broken_meanwhile_fails_and_records_nothing(ws, tmp_path):
+    from artvc.objstore.errors import RepoLockedError
+    from artvc.workspace.push import push
+
+    remote = tmp_path / "remote"
+    add_remote(ws, str(remote))
+    ws.gen({"big.bin": random_bytes(300_000, seed=21)})
+    ws.art("add", "big.bin")
+
+    def a_gc_breaks_our_lock(_n):  # as a gc does with a lock it takes for stale
+        for lock in (remote / "locks").iterdir():
+            lock.unlink()
+
+    with ws.repo() as repo, pytest.raises(RepoLockedError, match="was removed by another process"):
+        push(repo, progress=a_gc_breaks_our_lock)
+    assert not (remote / "roots").exists() or not list((remote / "roots").iterdir())
+    ws.art("push")
+    assert len(list((remote / "roots").iterdir())) == 1
+
+
+def test_a_remote_gc_whose_lock_was_broken_meanwhile_stops_before_deleting(ws, tmp_path):
+    from artvc.objstore.errors import RepoLockedError
+
+    remote = tmp_path / "remote"
+    _history(ws, tmp_path, str(remote))
+    before = {p.name for p in (remote / "index").iterdir()}
+
+    def broken_after_copying(name):  # e.g. this machine slept past the stale time and a push broke the lock
+        if name == "copied":
+            for lock in (remote / "locks").iterdir():
+                lock.unlink()
+
+    with ws.repo() as repo, pytest.raises(RepoLockedError, match="was removed by another process"):
+        gc(repo, Retention(keep_last=1), remote="storage", grace=0, phase=broken_after_copying)
+    assert {p.name for p in (remote / "index").iterdir()} >= before
+    report = art_json(ws, "gc", "--remote", "storage", "--keep-last", "1", "--grace", "0")
+    assert report["removed_objects"] > 0
