@@ -124,10 +124,6 @@ class StoreLock:
         self._fd: int | None = None
         self._modes: list[int] = []  # the mode held at each nesting level
 
-    @property
-    def exclusive_held(self) -> bool:
-        return bool(self._modes) and self._modes[-1] == fcntl.LOCK_EX
-
     def acquire(self, *, exclusive: bool = False, wait: float | None = None) -> None:
         """Take the lock (or upgrade a shared one this process holds), waiting up to ``wait`` seconds (default:
         the lock's ``wait``).
