@@ -1,11 +1,12 @@
 """``art gc``: remove objects that nothing kept needs, by a retention policy over git history.
 
 What is kept (docs/gc.md): the workspace as it is (and every other workspace registered in a shared store,
-registry.py); for every selected ref (branches, remote-tracking
-branches, tags, other refs such as the stash) the artifacts of the commits the policy keeps (default: every
-commit reachable from them); the runs named by the kept ``art.lock`` files; the lineage runs whose outputs
-include a kept artifact (and, transitively, the runs that produced their inputs); everything those reach.
-Objects in packs younger than the grace period are never removed.
+registry.py); for every selected ref (branches, remote-tracking branches, tags, other refs such as the
+stash) the artifacts of the commits the policy keeps (default: every commit reachable from them); the runs
+named by the kept ``art.lock`` files; the lineage runs whose outputs include a kept artifact (and,
+transitively, the runs that produced their inputs); on a remote, the roots that pushes recorded within the
+grace period (objstore/remote_roots.py); everything those reach. Objects in packs younger than the grace
+period are never removed.
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ def forget_workspaces(repo: Repo, paths: Sequence[str], *, dry_run: bool) -> lis
 
     store_root = repo.store.root
     found = registry.entries(store_root)
-    ids = []
+    chosen = []
     for path in paths:
         wanted = {os.path.abspath(path), path}
         if os.path.exists(path):
@@ -244,11 +245,11 @@ def forget_workspaces(repo: Repo, paths: Sequence[str], *, dry_run: bool) -> lis
             raise UsageError(f"workspace {entry.root} still uses the store {store_root}; forgetting it would "
                              "let gc delete what it needs",
                              hint="delete that workspace (or change its core.store) first")
-        ids.append(entry)
+        chosen.append(entry)
     if not dry_run:
-        for entry in ids:
+        for entry in chosen:
             entry.file.unlink(missing_ok=True)
-    return ids
+    return chosen
 
 
 def grace_seconds(repo: Repo, grace: str | float | None) -> float:
