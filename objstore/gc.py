@@ -217,7 +217,10 @@ class RemoteLock:
         body = json.dumps({"token": self.token, "host": socket.gethostname(), "pid": os.getpid(),
                            "time": time.time(), "holder": self.holder, "exclusive": self.exclusive}).encode()
         store = self.store
-        store._call("writing the gc lock", store.fs.makedirs, store._path(LOCK_DIR), exist_ok=True)
+        from .store.remote import OBJECT_STORES
+
+        if store.protocol not in OBJECT_STORES:  # object stores have no directories (and a HEAD costs)
+            store._call("writing the gc lock", store.fs.makedirs, store._path(LOCK_DIR), exist_ok=True)
         store._call("writing the gc lock", store.fs.pipe_file, self.key, body)
 
     def others(self) -> list[LockInfo]:
