@@ -240,7 +240,7 @@ class RemoteLock:
                                     bool(info.get("exclusive", True)), str(info.get("holder", "art gc"))))
             except FileNotFoundError:
                 continue  # released meanwhile
-            except (ValueError, TypeError, AttributeError):
+            except (ValueError, TypeError, AttributeError, RecursionError):
                 out.append(LockInfo(key, "", "?", 0, 0.0))
         return out
 

@@ -117,7 +117,7 @@ def recent_roots(store, cutoff: float) -> RecordedRoots:
             when, roots = decode_record(name, bytes(data))
         except FileNotFoundError:
             continue  # removed meanwhile by a gc that broke our lock as stale: nothing to keep
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise IntegrityError(
                 f"remote {store.name!r}: root record {ROOTS_DIR}/{file} is damaged ({exc}); gc cannot tell what "
                 "a recent push relied on", hint="delete that file from the remote if no push needs it, or "

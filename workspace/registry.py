@@ -82,7 +82,7 @@ def entries(store_root: Path) -> list[Entry]:
             if not isinstance(root, str) or not os.path.isabs(root):
                 raise ValueError("root is not an absolute path")
             out.append(Entry(name, path, root))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, ValueError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, ValueError, RecursionError) as exc:
             out.append(Entry(name, path, None, f"entry {path} cannot be read: {exc}"))
     return sorted(out, key=lambda e: (e.root or "", e.id))
 

@@ -179,3 +179,14 @@ def test_a_remote_gc_whose_lock_was_broken_meanwhile_stops_before_deleting(ws, t
     assert {p.name for p in (remote / "index").iterdir()} >= before
     report = art_json(ws, "gc", "--remote", "storage", "--keep-last", "1", "--grace", "0")
     assert report["removed_objects"] > 0
+
+
+def test_a_hostile_root_record_nested_too_deeply_is_refused_as_damaged(ws, tmp_path):
+    from artvc.objstore.hashing import hash_bytes
+
+    remote = tmp_path / "remote"
+    _history(ws, tmp_path, str(remote))
+    body = b"[" * 200_000 + b"]" * 200_000  # named by its own hash, as a hostile remote can do
+    (remote / "roots" / f"{hash_bytes(body)}.json").write_bytes(body)
+    r = ws.art("gc", "--remote", "storage", code=3)  # recent: within the default 1h grace period
+    assert "is damaged" in r.stderr and "Traceback" not in r.stderr
