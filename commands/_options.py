@@ -54,6 +54,8 @@ def pass_repo(f):
         from ..workspace.repo import Repo
 
         with Repo.find() as repo:
+            for warning in repo.config.warnings:
+                click.echo(f"art: warning: {warning}", err=True)
             return f(repo, *args, **kwargs)
 
     return wrapper

@@ -21,7 +21,7 @@ def cli(repo, key: str | None, value: str | None, local: bool, unset: bool, list
 
     \b
     Keys: core.remote, core.jobs, core.fsync, core.strict_pipeline, core.gc_grace,
-    core.store, remotes.NAME.OPTION.
+    core.store (always in .art/config.local), remotes.NAME.OPTION.
 
     \b
     Examples:
@@ -32,7 +32,7 @@ def cli(repo, key: str | None, value: str | None, local: bool, unset: bool, list
       art config --list --json
     """
     from ..objstore.errors import ConfigError, UsageError
-    from ..workspace.config import flatten, get_value, set_value, unset_value
+    from ..workspace.config import flatten, get_value, is_local_only, set_value, unset_value
 
     cfg = repo.config
     if list_ or key is None:
@@ -46,6 +46,16 @@ def cli(repo, key: str | None, value: str | None, local: bool, unset: bool, list
     if unset:
         if value is not None:
             raise UsageError("--unset takes only KEY", hint="art config --unset core.jobs")
+        if is_local_only(key) and not local:  # also clear a committed value, which is ignored anyway
+            name = key.split(".")[1]
+            where = [is_local for is_local, data in ((True, cfg.local), (False, cfg.shared))
+                     if name in (data.get("core") or {})]
+            for is_local in where:
+                unset_value(cfg, key, local=is_local)
+            if not where:
+                raise ConfigError(f"{key} is not set")
+            say(f"unset {key}")
+            return
         if not unset_value(cfg, key, local=local):
             raise ConfigError(f"{key} is not set in {'.art/config.local' if local else '.art/config'}")
         say(f"unset {key}")

@@ -15,15 +15,18 @@ from ._render import Progress, emit_json, human, say
 @click.option("-n", "--dry-run", is_flag=True, help="Only show what would be removed, and how many bytes.")
 @click.option("--grace", metavar="DURATION",
               help="Never remove objects younger than this (default: core.gc_grace, 1h).")
+@click.option("--forget-workspace", "forget", metavar="PATH", multiple=True,
+              help="Drop a workspace that shared the store and is gone (moved or deleted) from the store's list.")
 @common()
 @pass_repo
-def cli(repo, keep_last, keep_within, all_branches, all_tags, remote, dry_run, grace) -> None:
+def cli(repo, keep_last, keep_within, all_branches, all_tags, remote, dry_run, grace, forget) -> None:
     """Remove stored objects that no kept commit, the workspace or a kept run needs.
 
     By default everything reachable from the workspace and from every branch and tag (all their history)
     is kept, with the runs of those art.lock files and the lineage of kept artifacts. --all-branches and
     --all-tags narrow the refs to those groups; --keep-last and --keep-within narrow the history (each
-    ref's tip is always kept). Objects younger than the grace period are never removed.
+    ref's tip is always kept). Objects younger than the grace period are never removed. A store shared
+    with other workspaces (core.store) keeps what every one of them needs.
 
     \b
     Examples:
@@ -31,6 +34,7 @@ def cli(repo, keep_last, keep_within, all_branches, all_tags, remote, dry_run, g
       art gc --keep-last 3
       art gc --all-branches --keep-within 30d
       art gc --remote origin --dry-run
+      art gc --forget-workspace ../old-clone
     """
     from ..workspace.gc import Retention, gc, parse_duration
 
@@ -38,7 +42,8 @@ def cli(repo, keep_last, keep_within, all_branches, all_tags, remote, dry_run, g
                           keep_within=parse_duration(keep_within) if keep_within is not None else None,
                           branches=all_branches, tags=all_tags)
     with Progress("rewriting packs", unit="objects") as progress:
-        result = gc(repo, retention, grace=grace, dry_run=dry_run, remote=remote, progress=progress)
+        result = gc(repo, retention, grace=grace, dry_run=dry_run, remote=remote, progress=progress,
+                    forget=forget)
     if flags().get("json"):
         emit_json(result.as_dict())
         return
@@ -49,8 +54,12 @@ def cli(repo, keep_last, keep_within, all_branches, all_tags, remote, dry_run, g
         if len(result.removed) > 1000:
             say(f"... and {len(result.removed) - 1000} more")
     verb = "would remove" if dry_run else "removed"
+    for path in result.details.get("forgotten_workspaces", []):
+        say(f"{'would forget' if dry_run else 'forgot'} workspace {path}")
+    sharing = len(result.details.get("workspaces", []))
+    also = f" and {sharing} other workspace{'s' if sharing != 1 else ''} sharing the store" if sharing else ""
     say(f"{verb} {len(result.removed)} objects ({human(result.removed_bytes)}) from {where}; "
-        f"kept {result.live} objects of {result.commits} commits and the workspace")
+        f"kept {result.live} objects of {result.commits} commits and the workspace{also}")
     if result.spared:
         say(f"spared {result.spared} unreferenced objects younger than the grace period")
     if not dry_run and result.packs_removed:

@@ -178,8 +178,13 @@ class RemoteLock:
 
     Restic's scheme: write our lock file, then list ``locks/``; a conflicting live lock means someone else
     holds (or is taking) the remote, so ours is removed and the caller fails. Stale locks are removed on the
-    way. gc takes the lock exclusively; a push that uploads takes it shared, because it skips objects the
-    remote already lists, and a concurrent gc could otherwise delete exactly those.
+    way. gc takes the lock exclusively; a push takes it shared, because it skips objects the remote already
+    lists, and a concurrent gc could otherwise delete exactly those.
+
+    While held, a background thread refreshes the lock every ``stale_after / 6`` seconds (restic refreshes
+    every 5 minutes), so a long push or gc is never taken for dead. A lock found gone at a refresh (another
+    process broke it as stale: this one was suspended, or could not reach the remote for ``stale_after``) is
+    not written again; ``check()`` then raises, and callers check before any step that relies on the lock.
 
     Args:
         store: the remote (an ``FsspecStore``).
@@ -199,6 +204,9 @@ class RemoteLock:
         self.token = uuid.uuid4().hex
         self.key = store._path(LOCK_DIR, f"{self.token}.json")
         self.broken: list[LockInfo] = []
+        self.lost = False  # our lock file was found removed by someone else
+        self._stop = None
+        self._refresher = None
 
     def _write(self) -> None:
         import json
@@ -209,7 +217,10 @@ class RemoteLock:
         body = json.dumps({"token": self.token, "host": socket.gethostname(), "pid": os.getpid(),
                            "time": time.time(), "holder": self.holder, "exclusive": self.exclusive}).encode()
         store = self.store
-        store._call("writing the gc lock", store.fs.makedirs, store._path(LOCK_DIR), exist_ok=True)
+        from .store.remote import OBJECT_STORES
+
+        if store.protocol not in OBJECT_STORES:  # object stores have no directories (and a HEAD costs)
+            store._call("writing the gc lock", store.fs.makedirs, store._path(LOCK_DIR), exist_ok=True)
         store._call("writing the gc lock", store.fs.pipe_file, self.key, body)
 
     def others(self) -> list[LockInfo]:
@@ -229,7 +240,7 @@ class RemoteLock:
                                     bool(info.get("exclusive", True)), str(info.get("holder", "art gc"))))
             except FileNotFoundError:
                 continue  # released meanwhile
-            except (ValueError, TypeError, AttributeError):
+            except (ValueError, TypeError, AttributeError, RecursionError):
                 out.append(LockInfo(key, "", "?", 0, 0.0))
         return out
 
@@ -255,22 +266,68 @@ class RemoteLock:
                 continue
             if not (self.exclusive or other.exclusive):
                 continue  # two pushes share the remote
-            self.release()
+            self._delete_own()
             since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(other.time))
             raise RepoLockedError(
                 f"remote {self.store.name!r} is locked by {other.holder} (pid {other.pid} on {other.host}, "
                 f"since {since})",
                 hint=f"wait for it to finish; a lock not refreshed for {int(self.stale_after // 60)} minutes "
                      "(or whose process is gone) is broken automatically")
+        self._start_refresher()
+
+    def _start_refresher(self) -> None:
+        import threading
+
+        self._stop = threading.Event()
+
+        def loop() -> None:
+            while not self._stop.wait(self.stale_after / 6):
+                try:
+                    self.refresh()
+                except Exception:  # a failed refresh is retried; check() reports a lost lock
+                    continue
+
+        self._refresher = threading.Thread(target=loop, name="art-remote-lock", daemon=True)
+        self._refresher.start()
+
+    def check(self) -> None:
+        """Raise when the lock was broken by another process (its file is gone): what it protected is not.
+
+        Raises:
+            RepoLockedError: the lock is lost; the operation must stop and be run again.
+            StoreIOError: the remote cannot be asked.
+        """
+        from .errors import RepoLockedError
+
+        store = self.store
+        if not self.lost and not store._call("checking the lock", store.fs.exists, self.key):
+            self.lost = True
+        if self.lost:
+            raise RepoLockedError(
+                f"the lock of {self.holder} on remote {store.name!r} was removed by another process (it was "
+                "taken for stale); stopping", hint="run the command again")
 
     def refresh(self) -> None:
+        """Rewrite the lock's time, unless it was broken (then ``check`` raises).
+
+        Raises:
+            RepoLockedError: when the lock is lost.
+        """
+        self.check()
         self._write()
 
-    def release(self) -> None:
+    def _delete_own(self) -> None:
         try:
             self.store.delete(self.key)
         except FileNotFoundError:
             pass
+
+    def release(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._refresher.join(timeout=60)
+            self._stop = None
+        self._delete_own()
 
     def __enter__(self) -> RemoteLock:
         self.acquire()

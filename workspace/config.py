@@ -1,6 +1,11 @@
 """``.art/config`` (committed) and ``.art/config.local`` (git-ignored, secrets): load, validate, write.
 
 Both are TOML; the local file overrides the shared one key by key. Known sections: ``core``, ``remotes``.
+
+Some keys say where this machine keeps things (``LOCAL_ONLY``: ``core.store``). A committed file travels with
+every clone, so it must not choose a directory on the cloner's disk (git keeps such settings out of what a
+clone trusts): those keys are honoured only from ``.art/config.local``; in ``.art/config`` they are ignored
+with a warning (``Config.warnings``), and ``set_value`` always writes them to the local file.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ CORE_DEFAULTS: dict[str, Any] = {
 CORE_TYPES: dict[str, type] = {"remote": str, "fsync": bool, "jobs": int, "strict_pipeline": bool,
                                "gc_grace": str, "store": str}
 SECTIONS = ("core", "remotes", "hooks", "gc")
+LOCAL_ONLY = frozenset({"store"})  # core keys honoured only from .art/config.local
 HEADER = "# art configuration (committed). Secrets belong in .art/config.local, which git ignores.\n"
 
 
@@ -64,7 +70,18 @@ class Config:
     def reload(self) -> None:
         self.shared = read_toml(self.shared_path, what="config")
         self.local = read_toml(self.local_path, what="config")
-        self.data = merge(self.shared, self.local)
+        self.warnings: list[str] = []
+        shared = self.shared
+        core = shared.get("core")
+        ignored = sorted(LOCAL_ONLY & set(core)) if isinstance(core, dict) else []
+        if ignored:
+            shared = copy.deepcopy(shared)
+            for key in ignored:
+                del shared["core"][key]
+                self.warnings.append(
+                    f"core.{key} in .art/config is ignored: a committed file may not choose where this machine "
+                    f"keeps data; set it in .art/config.local (art config core.{key} VALUE)")
+        self.data = merge(shared, self.local)
         for key, value in self.data.items():
             if key not in SECTIONS:
                 raise ConfigError(f"unknown section [{key}] in .art/config",
@@ -94,7 +111,8 @@ class Config:
         """
         from contextlib import nullcontext
 
-        with self.lock if self.lock is not None else nullcontext():
+        # the repository lock only: the store lock lives in the store, which this write may be moving
+        with self.lock.repo_only() if self.lock is not None else nullcontext():
             self.reload()
             data = copy.deepcopy(self.local if local else self.shared)
             mutate(data)
@@ -154,9 +172,19 @@ def get_value(config: Config, key: str) -> Any:
     return node
 
 
+def is_local_only(key: str) -> bool:
+    """True for keys honoured only from ``.art/config.local`` (``core.store``)."""
+    parts = key.split(".")
+    return len(parts) == 2 and parts[0] == "core" and parts[1] in LOCAL_ONLY
+
+
 def set_value(config: Config, key: str, text: str, *, local: bool = False) -> Any:
-    """Set ``key`` from its command-line text in the shared (or local) file; return the typed value."""
+    """Set ``key`` from its command-line text in the shared (or local) file; return the typed value.
+
+    Local-only keys (``core.store``) always go to ``.art/config.local``.
+    """
     parts = split_key(key)
+    local = local or is_local_only(key)
     value = parse_value(text, CORE_TYPES.get(parts[1], str) if parts[0] == "core" else str)
 
     def mutate(data: dict) -> None:

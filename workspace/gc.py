@@ -1,18 +1,22 @@
 """``art gc``: remove objects that nothing kept needs, by a retention policy over git history.
 
-What is kept (docs/gc.md): the workspace as it is; for every selected ref (branches, remote-tracking
-branches, tags, other refs such as the stash) the artifacts of the commits the policy keeps (default: every
-commit reachable from them); the runs named by the kept ``art.lock`` files; the lineage runs whose outputs
-include a kept artifact (and, transitively, the runs that produced their inputs); everything those reach.
-Objects in packs younger than the grace period are never removed.
+What is kept (docs/gc.md): the workspace as it is (and every other workspace registered in a shared store,
+registry.py); for every selected ref (branches, remote-tracking branches, tags, other refs such as the
+stash) the artifacts of the commits the policy keeps (default: every commit reachable from them); the runs
+named by the kept ``art.lock`` files; the lineage runs whose outputs include a kept artifact (and,
+transitively, the runs that produced their inputs); on a remote, the roots that pushes recorded within the
+grace period (objstore/remote_roots.py); everything those reach. Objects in packs younger than the grace
+period are never removed.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..objstore.errors import ArtError, UsageError
 from ..objstore.gc import GcPlan, plan, rewrite_local
@@ -151,14 +155,101 @@ def lineage_runs(store: ObjectStore, artifact_oids: set[str], named: Iterable[Ke
     return {(Oid(o), Kind.RUN) for o in keep}
 
 
-def live_set(repo: Repo, retention: Retention, store: ObjectStore, *, now: float | None = None) -> tuple[set[Key], int]:
-    """Return (every key to keep in ``store``, number of commits kept)."""
-    commits = kept_commits(repo, retention, now=now)
-    roots = workspace_roots(repo) | revision_roots(repo, sorted(commits))
+def live_set(repo: Repo, retention: Retention, store: ObjectStore, *, now: float | None = None,
+             others: Sequence[Repo] = (), extra: Iterable[Key] = ()) -> tuple[set[Key], int]:
+    """Return (every key to keep in ``store``, number of commits kept).
+
+    ``others``: further workspaces whose needs count too (those sharing the store), under the same policy;
+    ``extra``: further roots (those a recent push recorded on a remote).
+    """
+    roots: set[Key] = set(extra)
+    count = 0
+    for ws in (repo, *others):
+        commits = kept_commits(ws, retention, now=now)
+        roots |= workspace_roots(ws) | revision_roots(ws, sorted(commits))
+        count += len(commits)
     named_runs = {k for k in roots if k[1] == Kind.RUN}
     artifacts = {oid for oid, kind in roots if kind != Kind.RUN}
     roots |= lineage_runs(store, artifacts, named_runs)
-    return closure(store, roots, missing=[]), len(commits)
+    return closure(store, roots, missing=[]), count
+
+
+def sharing_workspaces(repo: Repo, *, skip: Iterable[str] = ()) -> list[Repo]:
+    """Open every other workspace registered in ``repo``'s store (the caller closes them).
+
+    Raises:
+        ArtError: when a registered workspace cannot be read (moved, deleted, or now using another store);
+            the hint says how to forget it.
+    """
+    from . import registry
+
+    store_root = repo.store.root
+    out: list[Repo] = []
+    try:
+        for entry in registry.entries(store_root):
+            if entry.id in skip or (entry.root is not None and Path(entry.root) == repo.root):
+                continue
+            problem = entry.problem or _unreadable(Path(entry.root), store_root)
+            if problem:
+                which = entry.root or entry.id
+                raise ArtError(f"workspace {which}, which shares the store {store_root}, cannot be read: "
+                               f"{problem}; gc would delete what it needs",
+                               hint=f"if it is gone for good: art gc --forget-workspace {which}; if it moved, "
+                                    "run 'art status' in its new place once, then forget the old path")
+            out.append(Repo(Path(entry.root)))
+    except BaseException:
+        for other in out:
+            other.close()
+        raise
+    return out
+
+
+def _unreadable(root: Path, store_root: Path) -> str | None:
+    """Why the workspace at ``root`` cannot be counted as a user of ``store_root`` (None: it can)."""
+    if not (root / ".art" / "config").is_file():
+        return "there is no art workspace there any more (moved or deleted?)"
+    try:
+        with Repo(root) as other:
+            store_dir = other.store_dir
+    except ArtError as exc:
+        return str(exc)
+    try:
+        if not os.path.samefile(store_dir, store_root):
+            return f"it now uses the store {store_dir}"
+    except OSError:
+        return f"it now uses the store {store_dir}, which does not exist"
+    return None
+
+
+def forget_workspaces(repo: Repo, paths: Sequence[str], *, dry_run: bool) -> list:
+    """Remove the registry entries of workspaces that are gone (``--forget-workspace``); return them.
+
+    Raises:
+        UsageError: when a path is not registered, or names a workspace that still uses this store.
+    """
+    from . import registry
+
+    store_root = repo.store.root
+    found = registry.entries(store_root)
+    chosen = []
+    for path in paths:
+        wanted = {os.path.abspath(path), path}
+        if os.path.exists(path):
+            wanted.add(str(Path(path).resolve()))
+        entry = next((e for e in found if e.root in wanted or e.id == path), None)
+        if entry is None:
+            known = ", ".join(e.root or e.id for e in found) or "none"
+            raise UsageError(f"no workspace {path} is registered in the store {store_root}",
+                             hint=f"registered: {known}")
+        if entry.root is not None and not _unreadable(Path(entry.root), store_root):
+            raise UsageError(f"workspace {entry.root} still uses the store {store_root}; forgetting it would "
+                             "let gc delete what it needs",
+                             hint="delete that workspace (or change its core.store) first")
+        chosen.append(entry)
+    if not dry_run:
+        for entry in chosen:
+            entry.file.unlink(missing_ok=True)
+    return chosen
 
 
 def grace_seconds(repo: Repo, grace: str | float | None) -> float:
@@ -167,7 +258,8 @@ def grace_seconds(repo: Repo, grace: str | float | None) -> float:
 
 def gc(repo: Repo, retention: Retention | None = None, *, grace: str | float | None = None,
        dry_run: bool = False, remote: str | None = None, now: float | None = None,
-       progress: Callable[[int], None] | None = None, phase: Callable[[str], None] | None = None) -> GcResult:
+       progress: Callable[[int], None] | None = None, phase: Callable[[str], None] | None = None,
+       forget: Sequence[str] = ()) -> GcResult:
     """Remove unreachable objects from the local store (or from ``remote``).
 
     Args:
@@ -179,10 +271,14 @@ def gc(repo: Repo, retention: Retention | None = None, *, grace: str | float | N
         now: the current time (tests).
         progress: called with the number of objects copied.
         phase: remote only: called after each phase ("copied", "indexes-deleted", "packs-deleted"; tests).
+        forget: local only: workspaces that shared the store and are gone; their registry entries are removed
+            (not with ``dry_run``) and their needs no longer count.
 
     Raises:
-        UsageError: for a bad duration or ``keep_last``.
-        RepoLockedError: when another art command holds the repository (or another gc the remote).
+        UsageError: for a bad duration or ``keep_last``, or a workspace to forget that is not gone.
+        RepoLockedError: when another art command holds the repository or the store (in any workspace that
+            shares it), or another gc or a push the remote.
+        ArtError: when a workspace registered in the store cannot be read (see ``sharing_workspaces``).
         RemoteNotConfiguredError, StoreIOError: for an unknown or failing remote.
         CorruptObjectError: when a live object to be copied is damaged (nothing is removed then).
     """
@@ -190,12 +286,21 @@ def gc(repo: Repo, retention: Retention | None = None, *, grace: str | float | N
     now = time.time() if now is None else now
     cutoff = now - grace_seconds(repo, grace)
     if remote is not None:
+        if forget:
+            raise UsageError("--forget-workspace is about the local store", hint="run it without --remote")
         return _gc_remote(repo, retention, remote=remote, cutoff=cutoff, dry_run=dry_run, now=now,
                           progress=progress, phase=phase)
-    with repo.lock:
+    # the store lock, exclusive: no art command in any workspace sharing the store runs meanwhile
+    with repo.lock, repo.store_lock.exclusive():
         store = repo.store
-        store.reindex()
-        live, commits = live_set(repo, retention, store, now=now)
+        forgotten = forget_workspaces(repo, forget, dry_run=dry_run)
+        others = sharing_workspaces(repo, skip=[e.id for e in forgotten])
+        try:
+            store.reindex()
+            live, commits = live_set(repo, retention, store, now=now, others=others)
+        finally:
+            for other in others:
+                other.close()
         files = store.pack_files()
         mtimes = {name: path.stat().st_mtime for name, path in files.items()}
         gc_plan = plan(store.iter_objects(), live, mtimes, cutoff)
@@ -203,7 +308,10 @@ def gc(repo: Repo, retention: Retention | None = None, *, grace: str | float | N
         if not dry_run:
             rewrite_local(store, gc_plan, progress=progress)
         after = before if dry_run else store.stats()["pack_bytes"]
-    return _result(gc_plan, dry_run=dry_run, remote=None, commits=commits, before=before, after=after)
+    result = _result(gc_plan, dry_run=dry_run, remote=None, commits=commits, before=before, after=after)
+    result.details["workspaces"] = [str(other.root) for other in others]
+    result.details["forgotten_workspaces"] = [e.root or e.id for e in forgotten]
+    return result
 
 
 def _result(gc_plan: GcPlan, *, dry_run: bool, remote: str | None, commits: int, before: int,
@@ -217,24 +325,30 @@ def _gc_remote(repo: Repo, retention: Retention, *, remote: str, cutoff: float, 
                progress, phase) -> GcResult:
     """Collect a remote under its gc lock; trees and manifests are read locally when possible."""
     from ..objstore.gc import Overlay, RemoteLock, plan_remote, rewrite_remote
+    from ..objstore.remote_roots import drop_records, recent_roots
     from .remote import open_remote, transfer_jobs
 
     store = open_remote(repo, remote)
     try:
         with RemoteLock(store) as lock:
             store.refresh()
-            live, commits = live_set(repo, retention, Overlay(repo.store, store), now=now)
+            # what pushes from other clones relied on lately, whether or not their commits are here yet
+            recorded = recent_roots(store, cutoff)
+            live, commits = live_set(repo, retention, Overlay(repo.store, store), now=now, extra=recorded.roots)
             remote_plan = plan_remote(store, live, cutoff)
             before = sum(store.list_packs().values())
             if not dry_run:
                 staging = store.staging_dir(repo.tmp_dir / "gc")
                 rewrite_remote(store, remote_plan, lock=lock, jobs=transfer_jobs(repo, None),
                                staging_dir=staging, progress=progress, phase=phase)
+                drop_records(store, recorded.expired)
             after = before if dry_run else sum(store.list_packs().values())
     finally:
         store.close()
     result = _result(remote_plan.objects, dry_run=dry_run, remote=store.name, commits=commits, before=before,
                      after=after)
     result.details["garbage_packs"] = len(remote_plan.garbage)
+    result.details["root_records"] = len(recorded.recent)
+    result.details["expired_root_records"] = len(recorded.expired)
     result.details["broken_locks"] = [f"pid {b.pid} on {b.host}" for b in lock.broken]
     return result

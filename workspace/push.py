@@ -71,6 +71,11 @@ def push(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | None
          progress: Callable[[int], None] | None = None, full: bool = False) -> PushResult:
     """Send what the remote lacks for the workspace's artifacts (or ``targets``, or ``revs``, or every commit).
 
+    The whole push holds the remote's shared lock (a remote gc, which takes it exclusively, runs before or
+    after, never between "the remote has this" and the end of the push). After the data, the push writes a
+    root record naming every root it relied on (``objstore/remote_roots.py``), so a remote gc within the grace
+    period keeps those objects even in old packs, before the clone's commits reach git (docs/gc.md).
+
     A root the remote already lists is trusted to be complete there (objects are published children first);
     ``full`` first repairs the remote's structure (indexes whose pack is missing or damaged, see
     ``objstore/remote_repair.py``: what they listed is sent again from the local store), then walks every root
@@ -84,22 +89,32 @@ def push(repo: Repo, targets: Sequence[str] | None = None, *, remote: str | None
         RemoteNotConfiguredError: unknown remote / no default remote.
         BackendMissingError: the backend for the remote's URL is not installed.
         StoreIOError: the remote failed (a re-run resumes: it sends only what no remote index lists).
+        RepoLockedError: a remote gc runs; or this push's lock was broken as stale meanwhile (nothing is
+            recorded then; a re-run sends whatever is gone).
     """
+    from ..objstore.gc import RemoteLock
+    from ..objstore.remote_roots import record_roots
     from ..objstore.transfer import upload
 
     roots = push_roots(repo, targets, all_commits=all_commits, revs=revs)
     store = open_remote(repo, remote)
     try:
-        if full:
+        if full:  # takes the remote's lock exclusively itself, so before our shared one
             _repair_structure(repo, store, jobs, progress)
-        store.refresh(use_cache=not full)
-        # an object a remote index lists has its whole closure there (objstore/transfer.py publishes children
-        # first), so only roots the remote lacks are walked: a push with nothing to send reads no trees
-        missing: list[Key] = []
-        keys = closure(repo.store, [r for r in roots if full or not _remote_has(store, r)], missing=missing)
-        with _shared_lock(store, bool(keys)):
+        if not roots:
+            return PushResult(store.name, store.url, 0)
+        with RemoteLock(store, exclusive=False, holder="art push") as lock:
+            # under the lock: what the remote lists now stays there until the root record is written
+            store.refresh(use_cache=not full)
+            # an object a remote index lists has its whole closure there (objstore/transfer.py publishes
+            # children first), so only roots the remote lacks are walked: a push with nothing to send reads
+            # no trees
+            missing: list[Key] = []
+            keys = closure(repo.store, [r for r in roots if full or not _remote_has(store, r)], missing=missing)
             result = upload(repo.store, store, keys, jobs=transfer_jobs(repo, jobs),
                             staging_dir=str(repo.tmp_dir / "push"), progress=progress, refresh=False)
+            lock.check()  # a gc that broke our lock may have removed what we found on the remote
+            record_roots(store, roots)
         lost = [k for k in missing if not _remote_has(store, k)]
         return PushResult(store.name, store.url, len(roots), result.objects, result.bytes, result.packs,
                           result.present, store.requests, lost)
@@ -115,18 +130,6 @@ def _repair_structure(repo: Repo, store, jobs: int | None, progress) -> None:
     if found.bad_packs:
         repair_remote(repo.store, store, found, jobs=transfer_jobs(repo, jobs),
                       staging_dir=str(repo.tmp_dir / "push"), progress=progress)
-
-
-def _shared_lock(store, needed: bool):
-    """A shared remote lock while objects are sent (a concurrent remote gc must not delete what this push
-    counts on); nothing to send, no lock, no extra requests."""
-    import contextlib
-
-    if not needed:
-        return contextlib.nullcontext()
-    from ..objstore.gc import RemoteLock
-
-    return RemoteLock(store, exclusive=False, holder="art push")
 
 
 def _remote_has(store, key: Key) -> bool:

@@ -145,6 +145,9 @@ def _normalise_url(repo: Repo, url: str) -> str:
 
 def _info(repo: Repo, name: str) -> RemoteInfo:
     cfg = repo.config
+    if name in cfg.remotes and not NAME_RE.match(name):  # the name is a directory under .art/cache/remotes/
+        raise ConfigError(f"invalid remote name {name!r} in .art/config",
+                          hint="remote names use letters, digits, '_', '.', '-'; rename it in .art/config")
     entry = cfg.remotes.get(name)
     if not isinstance(entry, dict) or not entry.get("url"):
         raise RemoteNotConfiguredError(f"unknown remote {name!r}", remote=name,

@@ -6,10 +6,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..objstore.errors import NotARepoError
+from ..objstore.errors import LocalStoreError, NotARepoError
 from ..objstore.store.local import LocalStore
 from .config import Config
-from .lock import RepoLock
+from .lock import RepoLock, StoreLock
 from .lockfile import lock_outputs, read_lock
 from .pointers import SUFFIX, Pointer, read_pointer
 from .state import StatCache
@@ -28,7 +28,9 @@ class Repo:
     def __init__(self, root: Path) -> None:
         self.root = Path(root).resolve()
         self.art_dir = self.root / ART_DIR
-        self.lock = RepoLock(self.art_dir / "lock")
+        # the store lock is taken shared with the repository lock; gc takes it exclusively (lock.py)
+        self.store_lock = StoreLock(lambda: self.store_dir / "lock")
+        self.lock = RepoLock(self.art_dir / "lock", store_lock=self.store_lock)
         self.config = Config(self.art_dir, lock=self.lock)
         self._store: LocalStore | None = None
         self._state: StatCache | None = None
@@ -51,11 +53,32 @@ class Repo:
     # -- parts, opened on first use --------------------------------------------------------------------
 
     @property
+    def store_dir(self) -> Path:
+        """The store's directory: ``core.store`` from ``.art/config.local`` (relative to the root), or
+        ``.art/store``."""
+        configured = self.config.core("store")
+        return (self.root / configured) if configured else self.art_dir / "store"
+
+    @property
     def store(self) -> LocalStore:
+        """The local store, opened on first use; the workspace registers itself in it (registry.py)."""
         if self._store is None:
-            configured = self.config.core("store")
-            path = (self.root / configured) if configured else self.art_dir / "store"
-            self._store = LocalStore(path, fsync=bool(self.config.core("fsync")), notice=_notice)
+            from . import registry
+
+            store = LocalStore(self.store_dir, fsync=bool(self.config.core("fsync")), notice=_notice)
+            if not registry.is_registered(store.root, self.root):
+                try:
+                    with self.store_lock:
+                        registry.register(store.root, self.root)
+                except OSError as exc:
+                    store.close()
+                    raise LocalStoreError(f"cannot register this workspace in the store {store.root}: "
+                                          f"{exc.strerror or exc}",
+                                          hint="the store must be writable by everyone who uses it") from exc
+                except BaseException:
+                    store.close()
+                    raise
+            self._store = store
         return self._store
 
     @property

@@ -64,7 +64,7 @@ EXTRAS = {
 _RENAME = frozenset({"file", "local", "sftp", "ssh"})
 # the published package behind each of art's remote extras (art itself is installed from source for now)
 _BACKEND_PACKAGES = {"s3": "s3fs", "gs": "gcsfs", "azure": "adlfs", "ssh": "sshfs"}
-_OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
+OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
 
 
 def split_url(url: str) -> tuple[str, str]:
@@ -156,7 +156,7 @@ class FsspecStore(ObjectStore):
             # gcsfs probes a gRPC control API that emulators do not serve (60 s timeouts per bucket)
             os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
         options.setdefault("skip_instance_cache", True)
-        if self.protocol in _OBJECT_STORES:
+        if self.protocol in OBJECT_STORES:
             options.setdefault("use_listings_cache", False)
         try:
             import fsspec
