@@ -39,10 +39,21 @@ def test_a_tree_1100_folders_deep_is_added_and_walked_without_recursion(tmp_path
     deep = tmp_path / "data"
     path = deep
     deep.mkdir()
+    levels = []
     for _ in range(1100):  # one level at a time: makedirs itself recurses
         path = path / "d"
         path.mkdir()
+        levels.append(path)
     (path / "leaf.txt").write_text("deep")
+    try:
+        _add_and_walk_deep(tmp_path, deep, path)
+    finally:  # bottom-up by hand: shutil.rmtree (and so pytest's cleanup) recurses too
+        (path / "leaf.txt").unlink()
+        for level in reversed(levels):
+            level.rmdir()
+
+
+def _add_and_walk_deep(tmp_path: Path, deep: Path, path: Path) -> None:
     store = LocalStore(tmp_path / "store")
     with store.writer() as w, Ingester(w, store.params, store.compressor) as ing:
         tree, files = ing.add_tree(deep)
