@@ -16,6 +16,7 @@ and prints one table with art/floor ratios. Standard library only.
     python benchmarks/memory.py --files 20000        # one size
     python benchmarks/memory.py --million            # also 1,000,000 files (~5 GiB, generating takes minutes)
     python benchmarks/memory.py --art "art"          # another art command (default: this Python, -m artvc)
+    python benchmarks/memory.py --steps add,status   # only some steps (add always runs)
 """
 
 from __future__ import annotations
@@ -73,7 +74,10 @@ def generate(data: str, n: int, seed: int) -> int:
     return total
 
 
-def run_size(n: int, art: list[str], scratch: str, env: dict[str, str]) -> list[tuple]:
+STEPS = ("add", "status", "status_changed", "checkout")
+
+
+def run_size(n: int, art: list[str], scratch: str, env: dict[str, str], steps: set[str]) -> list[tuple]:
     root = os.path.join(scratch, f"n{n}")
     repo = os.path.join(root, "repo")
     os.makedirs(repo)
@@ -85,6 +89,8 @@ def run_size(n: int, art: list[str], scratch: str, env: dict[str, str]) -> list[
     rows = []
 
     def step(name: str, cmd: list[str], floor: list[str], floor_cwd: str = repo) -> None:
+        if name not in steps:
+            return
         f_wall, f_rss, _ = timed(floor, floor_cwd, env)
         wall, rss, rc = timed(cmd, repo, env)
         rows.append((n, name, wall, n / wall, rss, f_wall, f_rss, rc))
@@ -97,6 +103,8 @@ def run_size(n: int, art: list[str], scratch: str, env: dict[str, str]) -> list[
     with open(victim, "ab") as f:
         f.write(b"one change")
     step("status_changed", [*art, "status"], walk)
+    if "checkout" not in steps:
+        return rows
     os.rename(os.path.join(repo, "data"), os.path.join(root, "data.before"))
     step("checkout", [*art, "checkout", "data"], ["cp", "-r", "data.before", "data.copy"], floor_cwd=root)
     got = sum(len(files) for _, _, files in os.walk(os.path.join(repo, "data")))
@@ -111,6 +119,7 @@ def main() -> None:
     parser.add_argument("--million", action="store_true", help="also run 1,000,000 files")
     parser.add_argument("--art", default=f"{shlex.quote(sys.executable)} -m artvc", help="art command")
     parser.add_argument("--tmp", default=None, help="scratch parent directory")
+    parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated steps to run (add always runs)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args()
     counts = [int(x) for x in args.files.split(",") if x]
@@ -123,7 +132,7 @@ def main() -> None:
     rows = []
     try:
         for n in counts:
-            rows.extend(run_size(n, art, scratch, env))
+            rows.extend(run_size(n, art, scratch, env, {"add", *args.steps.split(",")}))
             if not args.keep:
                 shutil.rmtree(os.path.join(scratch, f"n{n}"))
     finally:
