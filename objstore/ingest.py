@@ -1,7 +1,10 @@
 """Files and directories into a store: chunk, hash each chunk and the whole file, compress, pack.
 
-Each byte is read once. The chunker and the whole-file hash run in the calling thread while a second
-thread hashes and compresses chunks (blake3 and zstd release the GIL), so both cores work.
+Each byte is read once. A large file is chunked and hashed in the calling thread while a second thread
+hashes and compresses chunks (blake3 and zstd release the GIL), so both cores work. Small files go in
+batches (per directory, bounded in count and bytes): one stat-cache query and one store query per batch, reads
+and hashes split across the workers, then only the chunks the store lacks are compressed. Directories are
+walked one at a time (``scan.walk_tree``), so memory does not grow with the number of files.
 """
 
 from __future__ import annotations
@@ -21,19 +24,23 @@ from .errors import ArtError
 from .hashing import ContentHasher, hash_bytes
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
-from .scan import build_tree, layout_files, quick_signature, scan_dir
+from .scan import quick_signature, walk_tree
 from .store.base import StoreWriter
 from .store.pack import Compressor
 
-# Files up to this size are read whole and processed in a worker thread, many files at a time.
+# Files up to this size are read whole and processed in batches, one store and stat-cache query per batch.
 SMALL_FILE = 1 << 20
 _INFLIGHT = 16
+BATCH_FILES = 512
+BATCH_BYTES = 16 << 20
 
 
 class StatCache(Protocol):
     """What ingest needs from a stat cache: a known id for an unchanged file, and a way to remember one."""
 
     def lookup(self, path: str, st: os.stat_result) -> Oid | None: ...
+
+    def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> list[Oid | None]: ...
 
     def record(self, path: str, st: os.stat_result, oid: Oid) -> None: ...
 
@@ -84,7 +91,8 @@ class Ingester:
         self.stats = IngestStats()
         self.last_signature: str | None = None
         self._chunker = Chunker(params)
-        self._pool = ThreadPoolExecutor(max(1, jobs), thread_name_prefix="art-ingest")
+        self._jobs = max(1, jobs)
+        self._pool = ThreadPoolExecutor(self._jobs, thread_name_prefix="art-ingest")
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -142,12 +150,16 @@ class Ingester:
             return oid
         return None
 
-    def _complete(self, oid: Oid) -> bool:
-        """True when file ``oid`` is stored. While the store holds quarantined (damaged) objects, a
-        manifest's chunks are checked too, so re-adding an unchanged file replaces a damaged chunk."""
-        if self.writer.has(oid, Kind.CHUNK) and not self.writer.has(oid, Kind.FILE):
+    def _complete(self, oid: Oid, stored: set[tuple[Oid, int]] | None = None) -> bool:
+        """True when file ``oid`` is stored (``stored``: what ``writer.present`` found for it, when asked
+        already). While the store holds quarantined (damaged) objects, a manifest's chunks are checked too, so
+        re-adding an unchanged file replaces a damaged chunk."""
+        if stored is None:
+            stored = self.writer.present([(oid, Kind.FILE), (oid, Kind.CHUNK)])
+        is_file = (oid, int(Kind.FILE)) in stored
+        if (oid, int(Kind.CHUNK)) in stored and not is_file:
             return True
-        if not self.writer.has(oid, Kind.FILE):
+        if not is_file:
             return False
         store = getattr(self.writer, "store", None)
         if not getattr(store, "has_quarantine", False):
@@ -165,15 +177,19 @@ class Ingester:
             self.cache.record(path, st, oid)
 
     def _read_small(self, path: str) -> tuple[Oid, int, list[tuple[Oid, int]], list[Prepared]]:
+        oid, pieces = self._read_hash(path)
+        prepared = [self._prepare(data) for _, data in pieces]
+        return oid, sum(len(d) for _, d in pieces), [(p.oid, p.length) for p in prepared], prepared
+
+    def _read_hash(self, path: str) -> tuple[Oid, list[tuple[Oid, bytes]]]:
+        """Read a small file whole; return its id and its chunks with their ids (nothing compressed yet)."""
         with open(path, "rb", buffering=0) as f:
             data = f.read()
         if len(data) <= self.params.min_size:
-            p = self._prepare(data)
-            self.progress(len(data))
-            return p.oid, len(data), [(p.oid, len(data))], [p]
-        prepared = [self._prepare(piece) for piece in Chunker(self.params).split(data)]
-        self.progress(len(data))
-        return hash_bytes(data), len(data), [(p.oid, p.length) for p in prepared], prepared
+            oid = hash_bytes(data)
+            return oid, [(oid, data)]
+        pieces = [(hash_bytes(piece), piece) for piece in Chunker(self.params).split(data)]
+        return (pieces[0][0] if len(pieces) == 1 else hash_bytes(data)), pieces
 
     def _stream_large(self, path: str) -> tuple[Oid, int, list[tuple[Oid, int]]]:
         """Chunk and hash in this thread, hash+compress chunks in the pool, write packs in a writer thread."""
@@ -200,17 +216,10 @@ class Ingester:
     # -- directories ---------------------------------------------------------------------------------
 
     def add_tree(self, root: str | os.PathLike) -> tuple[Tree, int]:
-        """Store a directory recursively; return (its tree, number of files)."""
+        """Store a directory recursively, one directory at a time; return (its tree, number of files)."""
         root = os.fspath(root)
         before = quick_signature(root)
-        layout = scan_dir(root, self.guard)
-        small = [(p, st) for p, st in layout_files(root, layout) if st.st_size <= SMALL_FILE]
-        known = self._ingest_small_files(small)
-
-        def file_oid(path: str, st: os.stat_result) -> Oid:
-            return known.get(path) or self.add_file(path, st)[0]
-
-        tree, files = build_tree(root, layout, file_oid, self._put_tree)
+        tree, files = walk_tree(root, self.guard, self._file_batch, self._put_tree)
         # the fingerprint status compares against: only when nothing changed while the tree was read
         self.last_signature = before if before is not None and quick_signature(root) == before else None
         return tree, files
@@ -219,24 +228,76 @@ class Ingester:
         if self.writer.put(tree.oid, Kind.TREE, tree.to_bytes()):
             self.stats.new_objects += 1
 
-    def _ingest_small_files(self, small: list[tuple[str, os.stat_result]]) -> dict[str, Oid]:
-        results: dict[str, Oid] = {}
-        todo = []
-        for path, st in small:
-            known = self._known(path, st)
-            if known is not None:
-                results[path] = known
-            else:
-                todo.append((path, st))
-        for path, st, (oid, size, chunks, prepared) in zip(
-                (t[0] for t in todo), (t[1] for t in todo),
-                self._pool.map(lambda t: self._read_small(t[0]), todo, chunksize=64), strict=True):
-            for p in prepared:
-                self._store(p)
-            self._finish_file(oid, size, chunks)
+    def _file_batch(self, files: list[tuple[str, os.stat_result]]) -> list[Oid]:
+        """Store one directory's files; return their ids in order. Small ones go in bounded batches."""
+        oids: list[Oid | None] = [None] * len(files)
+        batch: list[int] = []
+        size = 0
+        for i, (_, st) in enumerate(files):
+            if st.st_size > SMALL_FILE:
+                continue
+            batch.append(i)
+            size += st.st_size
+            if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+                self._small_batch(files, batch, oids)
+                batch, size = [], 0
+        if batch:
+            self._small_batch(files, batch, oids)
+        for i, (path, st) in enumerate(files):
+            if oids[i] is None:
+                oids[i] = self.add_file(path, st)[0]
+        return oids  # type: ignore[return-value]
+
+    def _map(self, fn: Callable[[list], list], items: list) -> list:
+        """``fn`` over ``items`` split into one slice per worker (one hand-off per slice, not per item)."""
+        if self._jobs < 2 or len(items) < 16:
+            return fn(items)
+        step = -(-len(items) // self._jobs)
+        parts = self._pool.map(fn, [items[i:i + step] for i in range(0, len(items), step)])
+        return [x for part in parts for x in part]
+
+    def _small_batch(self, files: list[tuple[str, os.stat_result]], batch: list[int],
+                     oids: list[Oid | None]) -> None:
+        """Store a batch of small files: two store queries in all, whatever the number of files."""
+        self.stats.files += len(batch)
+        todo = batch
+        if self.cache is not None:
+            known = self.cache.lookup_many([files[i] for i in batch])
+            stored = self.writer.present([(o, k) for o in known if o is not None for k in (Kind.FILE, Kind.CHUNK)])
+            todo = []
+            for i, oid in zip(batch, known, strict=True):
+                if oid is not None and self._complete(oid, stored):
+                    oids[i] = oid
+                    self.progress(files[i][1].st_size)
+                else:
+                    todo.append(i)
+        if not todo:
+            return
+        read = self._map(lambda part: [self._read_hash(files[i][0]) for i in part], todo)
+        keys = {(c, Kind.CHUNK) for _, pieces in read for c, _ in pieces}
+        keys.update((oid, Kind.FILE) for oid, pieces in read if len(pieces) != 1)
+        present = self.writer.present(keys)
+        new: dict[Oid, bytes] = {}
+        for _, pieces in read:
+            for c, data in pieces:
+                if (c, Kind.CHUNK) not in present:
+                    new.setdefault(c, data)
+        packed = self._map(lambda part: [self.compressor.pack(data) for _, data in part], list(new.items()))
+        for (c, data), (codec, stored) in zip(new.items(), packed, strict=True):
+            if self.writer.put_new(c, Kind.CHUNK, codec, stored, len(data)):
+                self.stats.new_objects += 1
+                self.stats.new_bytes += len(stored)
+        for i, (oid, pieces) in zip(todo, read, strict=True):
+            path, st = files[i]
+            size = sum(len(d) for _, d in pieces)
+            if len(pieces) != 1 and (oid, Kind.FILE) not in present:
+                manifest = FileManifest(oid, size, tuple((c, len(d)) for c, d in pieces)).to_bytes()
+                codec, stored = self.compressor.pack(manifest)
+                if self.writer.put_new(oid, Kind.FILE, codec, stored, len(manifest)):
+                    self.stats.new_objects += 1
+            self.progress(size)
             self._remember(path, st, oid)
-            results[path] = oid
-        return results
+            oids[i] = oid
 
 
 class _OrderedSink:

@@ -1,6 +1,8 @@
-"""Directory layouts: one walk with stat data, reused by ingest (to store) and status (to hash only).
+"""Directory walks with stat data, shared by ingest (to store) and status (to hash only).
 
-No chunking or compression here, so ``art status`` never loads them.
+The walks are iterative and streamed: a tree is built bottom-up one directory at a time, so only the
+entries of the directory being read plus the stack of its open ancestors are in memory, however many files
+the tree holds (and however deep it is). No chunking or compression here, so ``art status`` never loads them.
 """
 
 from __future__ import annotations
@@ -9,60 +11,43 @@ import os
 import stat as stat_mod
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .errors import UnsafePathError, WorkspaceError
-from .hashing import hash_bytes
+from .hashing import ContentHasher, hash_bytes
 from .objects import Tree, TreeEntry
 from .oid import Oid
 
 SKIP_NAMES = frozenset({".git", ".art"})
 
-Layout = list  # [(name, kind, stat, children | link target | None)]
+Entry = tuple  # (name, kind, stat, link target | None)
+FileBatch = Callable[[list[tuple[str, os.stat_result]]], list[Oid]]
 
 
-def scan_dir(path: str, guard: Path | None = None, *, jobs: int = 2) -> Layout:
-    """Walk ``path`` (entries sorted by name, skipping .git/.art); symlinks must stay inside ``guard``.
-
-    Sibling directories at the top are walked by ``jobs`` threads (``stat`` releases the GIL).
+def scan_one(path: str, guard: Path | None) -> list[Entry]:
+    """One directory's entries, sorted by name, skipping .git/.art; symlinks must stay inside ``guard``.
 
     Raises:
-        WorkspaceError: when a directory cannot be read.
+        WorkspaceError: when the directory cannot be read.
         UnsafePathError: for a symlink that leaves ``guard``.
     """
-    out = _scan_one(path, guard)
-    subdirs = [i for i, item in enumerate(out) if item[1] == "dir"]
-    if jobs > 1 and len(subdirs) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(jobs, thread_name_prefix="art-scan") as pool:
-            subs = list(pool.map(lambda i: scan_dir(os.path.join(path, out[i][0]), guard, jobs=1), subdirs))
-    else:
-        subs = [scan_dir(os.path.join(path, out[i][0]), guard, jobs=1) for i in subdirs]
-    for i, sub in zip(subdirs, subs, strict=True):
-        out[i] = (*out[i][:3], sub)
-    return out
-
-
-def _scan_one(path: str, guard: Path | None) -> Layout:
+    out: list[Entry] = []
     try:
         with os.scandir(path) as it:
-            entries = list(it)
+            for e in it:
+                if e.name in SKIP_NAMES:
+                    continue
+                st = e.stat(follow_symlinks=False)
+                mode = st.st_mode
+                if stat_mod.S_ISREG(mode):
+                    out.append((e.name, "file", st, None))
+                elif stat_mod.S_ISDIR(mode):
+                    out.append((e.name, "dir", st, None))
+                elif stat_mod.S_ISLNK(mode):
+                    out.append((e.name, "symlink", st, _link_target(e.path, guard)))
     except OSError as exc:
         raise WorkspaceError(f"cannot read directory {path}: {exc.strerror}", path=path) from exc
-    out: Layout = []
-    for e in entries:
-        if e.name in SKIP_NAMES:
-            continue
-        st = e.stat(follow_symlinks=False)
-        mode = st.st_mode
-        if stat_mod.S_ISREG(mode):
-            out.append((e.name, "file", st, None))
-        elif stat_mod.S_ISDIR(mode):
-            out.append((e.name, "dir", st, None))
-        elif stat_mod.S_ISLNK(mode):
-            out.append((e.name, "symlink", st, _link_target(e.path, guard)))
     out.sort(key=_name)
     return out
 
@@ -81,16 +66,73 @@ def _link_target(path: str, guard: Path | None) -> str:
     return target
 
 
-def layout_files(root: str, layout: Layout) -> list[tuple[str, os.stat_result]]:
-    """Flatten a layout to (absolute path, stat) of its regular files."""
-    out = []
-    for name, kind, st, extra in layout:
-        full = os.path.join(root, name)
-        if kind == "dir":
-            out.extend(layout_files(full, extra))
-        elif kind == "file":
-            out.append((full, st))
-    return out
+def iter_files(root: str, guard: Path | None = None) -> Iterator[tuple[str, os.stat_result]]:
+    """Yield (absolute path, stat) of every regular file under ``root``, one directory at a time."""
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        subdirs = []
+        for name, kind, st, _ in scan_one(d, guard):
+            if kind == "file":
+                yield os.path.join(d, name), st
+            elif kind == "dir":
+                subdirs.append(os.path.join(d, name))
+        stack.extend(reversed(subdirs))
+
+
+class _Open:
+    """A directory whose subdirectories are still being walked."""
+
+    __slots__ = ("path", "name", "entries", "subdirs", "files")
+
+    def __init__(self, path: str, name: str, entries: list[TreeEntry], subdirs: list[str], files: int) -> None:
+        self.path, self.name, self.entries, self.subdirs, self.files = path, name, entries, subdirs, files
+
+
+def walk_tree(root: str, guard: Path | None, file_oids: FileBatch,
+              put_tree: Callable[[Tree], None] | None = None) -> tuple[Tree, int]:
+    """Build the tree objects of ``root`` bottom-up; return (root tree, number of files).
+
+    ``file_oids`` gets the regular files of one directory at a time, as (absolute path, stat) in name order,
+    and returns their ids in the same order: a batch per directory, so callers can look them up (stat cache,
+    store) in one query. Each finished tree goes to ``put_tree`` and is then dropped.
+
+    Raises:
+        WorkspaceError: when a directory cannot be read.
+        UnsafePathError: for a symlink that leaves ``guard``.
+    """
+
+    def open_dir(path: str, name: str) -> _Open:
+        items = scan_one(path, guard)
+        files = [(os.path.join(path, n), st) for n, kind, st, _ in items if kind == "file"]
+        oids = iter(file_oids(files) if files else ())
+        entries, subdirs = [], []
+        for n, kind, st, extra in items:
+            if kind == "file":
+                entries.append(TreeEntry(n, "file", next(oids), st.st_size, executable=bool(st.st_mode & 0o111)))
+            elif kind == "symlink":
+                entries.append(TreeEntry(n, "symlink", hash_bytes(extra.encode()), 0, target=extra))
+            else:
+                subdirs.append(n)
+        subdirs.reverse()
+        return _Open(path, name, entries, subdirs, len(files))
+
+    stack = [open_dir(root, "")]
+    while True:
+        top = stack[-1]
+        if top.subdirs:
+            name = top.subdirs.pop()
+            stack.append(open_dir(os.path.join(top.path, name), name))
+            continue
+        stack.pop()
+        tree = Tree.build(top.entries)
+        if put_tree is not None:
+            put_tree(tree)
+        if not stack:
+            return tree, top.files
+        parent = stack[-1]
+        parent.entries.append(TreeEntry(top.name, "dir", tree.oid, tree.size))
+        parent.files += top.files
 
 
 RACY_NS = 100_000_000
@@ -100,18 +142,19 @@ def quick_signature(path: str, *, racy_ok: bool = False) -> str | None:
     """A stat-only fingerprint of a directory tree; equal fingerprints mean nothing in it was touched.
 
     One pass of ``scandir`` + ``lstat`` in directory order (inode, mtime, size and mode of every entry, and
-    the names), hashed once: far cheaper than building the layout. None when something was modified within
-    ``RACY_NS`` of now (racily clean: a same-size rewrite in the same timestamp tick could be missed), when
-    a directory cannot be read, or when ``path`` is not a directory. ``racy_ok`` skips the racy check, for a
-    folder art itself has just written and verified (the same trade as ``StatCache.record(written=True)``).
+    the names), hashed as it goes (memory stays flat at any file count): far cheaper than building the
+    trees. None when something was modified within ``RACY_NS`` of now (racily clean: a same-size rewrite in
+    the same timestamp tick could be missed), when a directory cannot be read, or when ``path`` is not a
+    directory. ``racy_ok`` skips the racy check, for a folder art itself has just written and verified (the
+    same trade as ``StatCache.record(written=True)``).
     """
-    meta = array("q")
-    names: list[str] = []
+    h = ContentHasher()
+    newest = 0
     stack = [path]
     try:
         while stack:
             d = stack.pop()
-            names.append(d)
+            meta, names = array("q"), [d]
             with os.scandir(d) as it:
                 for e in it:
                     if e.name in SKIP_NAMES:
@@ -121,30 +164,12 @@ def quick_signature(path: str, *, racy_ok: bool = False) -> str | None:
                     names.append(e.name)
                     if stat_mod.S_ISDIR(st.st_mode):
                         stack.append(e.path)
+            if meta:
+                newest = max(newest, max(meta[1::4]))
+            h.update(meta.tobytes())
+            h.update("\0".join(names).encode("utf-8", "surrogateescape") + b"\1")
     except OSError:
         return None
-    if not racy_ok and meta and max(meta[1::4]) >= time.time_ns() - RACY_NS:
+    if not racy_ok and newest >= time.time_ns() - RACY_NS:
         return None
-    return hash_bytes(meta.tobytes() + "\0".join(names).encode("utf-8", "surrogateescape"))
-
-
-def build_tree(root: str, layout: Layout, file_oid: Callable[[str, os.stat_result], Oid],
-               put_tree: Callable[[Tree], None] | None = None) -> tuple[Tree, int]:
-    """Build the tree objects for a layout bottom-up; return (root tree, number of files)."""
-    entries, files = [], 0
-    for name, kind, st, extra in layout:
-        full = os.path.join(root, name)
-        if kind == "dir":
-            sub, n = build_tree(full, extra, file_oid, put_tree)
-            entries.append(TreeEntry(name, "dir", sub.oid, sub.size))
-            files += n
-        elif kind == "symlink":
-            entries.append(TreeEntry(name, "symlink", hash_bytes(extra.encode()), 0, target=extra))
-        else:
-            entries.append(TreeEntry(name, "file", file_oid(full, st), st.st_size,
-                                     executable=bool(st.st_mode & 0o111)))
-            files += 1
-    tree = Tree.build(entries)
-    if put_tree is not None:
-        put_tree(tree)
-    return tree, files
+    return str(h.oid())

@@ -93,7 +93,6 @@ def add(repo: Repo, paths: Sequence[str], *, progress: Callable[[int], None] | N
                                                 jobs=jobs or int(repo.config.core("jobs"))) as ing:
             for rel in rels:
                 full = repo.abspath(rel)
-                state.preload(rel)
                 if full.is_dir():
                     tree, files = ing.add_tree(full)
                     if ing.last_signature:

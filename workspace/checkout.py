@@ -12,7 +12,7 @@ from ..objstore.errors import ObjectNotFoundError, WouldOverwriteError
 from ..objstore.materialize import make_symlink, materialize_file, remove_stale_temps
 from ..objstore.objects import Kind, TreeEntry
 from ..objstore.oid import Oid
-from ..objstore.scan import layout_files, quick_signature, scan_dir
+from ..objstore.scan import iter_files, quick_signature
 from .paths import check_name, ensure_inside
 from .pointers import Pointer, PointerError
 from .repo import Repo
@@ -87,10 +87,7 @@ def _would_lose(repo: Repo, a) -> bool:
     dest = repo.abspath(a.path)
     if not dest.is_dir():
         return dest.exists() and not (a.actual and store.has_file(a.actual))
-    for path, st in layout_files(str(dest), scan_dir(str(dest), repo.root)):
-        if not store.has_file(repo.state.oid_of(path, st)):
-            return True
-    return False
+    return any(not store.has_file(repo.state.oid_of(path, st)) for path, st in iter_files(str(dest), repo.root))
 
 
 def _restore(repo: Repo, path: str, pointer: Pointer, progress) -> int:

@@ -23,9 +23,14 @@ CREATE TABLE IF NOT EXISTS produced (oid TEXT, path TEXT, run TEXT, started TEXT
     WITHOUT ROWID;
 """
 
+_BATCH = 500
+
 
 class StatCache:
-    """Stat cache keyed by repo-relative path; reads are batched per prefix, writes buffered until flush."""
+    """Stat cache keyed by repo-relative path; lookups are sqlite seeks (one query per batch of paths), writes
+    are buffered and flushed every ``FLUSH_EVERY`` rows, so memory stays flat at any number of files."""
+
+    FLUSH_EVERY = 2048
 
     def __init__(self, db_path: Path, root: Path) -> None:
         self.root = str(root).rstrip("/") + "/"
@@ -34,30 +39,13 @@ class StatCache:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.executescript(_SCHEMA)
-        self._rows: dict[str, tuple] = {}
-        self._loaded: set[str] = set()
-        self._pending: list[tuple] = []
+        self._pending: dict[str, tuple] = {}  # recorded, not yet flushed
 
     def _rel(self, path: str) -> str:
         return path[len(self.root):] if path.startswith(self.root) else path
 
-    def preload(self, prefix: str) -> None:
-        """Load every entry at or under repo-relative ``prefix`` with one query."""
-        if prefix in self._loaded:
-            return
-        self._loaded.add(prefix)
-        rows = self.db.execute("SELECT path, ino, mtime, size, oid, recorded FROM stat "
-                                "WHERE path = ? OR (path >= ? AND path < ?)", (prefix, prefix + "/", prefix + "0"))
-        for path, *rest in rows:
-            self._rows[path] = tuple(rest)
-
-    def lookup(self, path: str, st: os.stat_result) -> Oid | None:
-        rel = self._rel(path)
-        row = self._rows.get(rel)
-        if row is None and not any(rel == p or rel.startswith(p + "/") for p in self._loaded):
-            found = self.db.execute("SELECT ino, mtime, size, oid, recorded FROM stat WHERE path=?",
-                                     (rel,)).fetchone()
-            row = tuple(found) if found else None
+    @staticmethod
+    def _valid(row: tuple | None, st: os.stat_result) -> Oid | None:
         if row is None:
             return None
         ino, mtime, size, oid, recorded = row
@@ -67,6 +55,28 @@ class StatCache:
             return Oid(oid)
         return None
 
+    def lookup(self, path: str, st: os.stat_result) -> Oid | None:
+        rel = self._rel(path)
+        row = self._pending.get(rel)
+        if row is None:
+            found = self.db.execute("SELECT ino, mtime, size, oid, recorded FROM stat WHERE path=?",
+                                     (rel,)).fetchone()
+            row = tuple(found) if found else None
+        return self._valid(row, st)
+
+    def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> list[Oid | None]:
+        """``lookup`` for many files: one query per ``_BATCH`` paths."""
+        rels = [self._rel(p) for p, _ in items]
+        rows: dict[str, tuple] = {}
+        for i in range(0, len(rels), _BATCH):
+            part = rels[i:i + _BATCH]
+            query = ("SELECT path, ino, mtime, size, oid, recorded FROM stat WHERE path IN ("
+                     + ",".join("?" * len(part)) + ")")
+            for path, *rest in self.db.execute(query, part):
+                rows[path] = tuple(rest)
+        pending = self._pending
+        return [self._valid(pending.get(rel) or rows.get(rel), st) for rel, (_, st) in zip(rels, items, strict=True)]
+
     def oid_of(self, path: str, st: os.stat_result) -> Oid:
         """The id of the file at ``path`` with stat ``st``: remembered, or hashed now and remembered."""
         oid = self.lookup(path, st)
@@ -74,6 +84,15 @@ class StatCache:
             oid = hash_file(path)
             self.record(path, st, oid)
         return oid
+
+    def oids_of(self, items: list[tuple[str, os.stat_result]]) -> list[Oid]:
+        """``oid_of`` for many files, with one cache query per batch."""
+        out = self.lookup_many(items)
+        for i, (path, st) in enumerate(items):
+            if out[i] is None:
+                out[i] = hash_file(path)
+                self.record(path, st, out[i])
+        return out
 
     def record(self, path: str, st: os.stat_result, oid: Oid, *, written: bool = False) -> None:
         """Remember ``oid`` for this stat data.
@@ -85,9 +104,9 @@ class StatCache:
         rel = self._rel(path)
         now = time.time_ns()
         recorded = max(now, st.st_mtime_ns + RACY_NS + 1) if written else now
-        row = (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), recorded)
-        self._rows[rel] = row
-        self._pending.append((rel, *row))
+        self._pending[rel] = (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), recorded)
+        if len(self._pending) >= self.FLUSH_EVERY:
+            self.flush()
 
     def dir_entry(self, path: str) -> tuple[str, str] | None:
         row = self.db.execute("SELECT sig, oid FROM dirs WHERE path=?", (path,)).fetchone()
@@ -97,9 +116,12 @@ class StatCache:
         self.db.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?, ?)", (path, sig, str(oid)))
 
     def flush(self) -> None:
+        """Write the buffered rows (they are facts about file contents, true whether or not the command that
+        recorded them finishes, so flushing part-way through a command is safe)."""
         if self._pending:
             self.db.execute("BEGIN")
-            self.db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)", self._pending)
+            self.db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)",
+                                ((rel, *row) for rel, row in self._pending.items()))
             self.db.execute("COMMIT")
             self._pending.clear()
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
-from ..objstore.scan import build_tree, quick_signature, scan_dir
+from ..objstore.scan import quick_signature, walk_tree
 from .paths import to_repo_path
 from .pointers import Pointer
 from .repo import Repo
@@ -83,9 +83,7 @@ def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
     cached = state.dir_entry(path)
     if sig is not None and cached and cached[0] == sig:
         return Oid(cached[1])
-    layout = scan_dir(str(full), repo.root)
-    state.preload(path)
-    tree, _ = build_tree(str(full), layout, state.oid_of)
+    tree, _ = walk_tree(str(full), repo.root, state.oids_of)  # one folder at a time, one query per folder
     if sig is not None and quick_signature(str(full)) == sig:  # unchanged while it was scanned
         state.set_dir(path, sig, tree.oid)
     return tree.oid

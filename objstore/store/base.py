@@ -44,6 +44,15 @@ class StoreWriter(ABC):
     def has(self, oid: Oid, kind: Kind) -> bool:
         """True when the object is in the store or pending in this writer."""
 
+    def present(self, keys: Iterable[tuple[Oid, Kind]]) -> set[tuple[Oid, int]]:
+        """The keys that ``has`` would answer True for (stores override this with one query per batch)."""
+        return {(oid, int(kind)) for oid, kind in keys if self.has(oid, kind)}
+
+    def put_new(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
+        """``put_stored`` for an object the caller found absent with ``present`` moments ago (stores may
+        skip asking again; a duplicate written by a racing writer is harmless)."""
+        return self.put_stored(oid, kind, codec, stored, raw_length)
+
     @abstractmethod
     def commit(self) -> None:
         """Seal what is pending; afterwards every put object is readable."""

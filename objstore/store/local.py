@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from .. import codec
@@ -35,6 +35,8 @@ from .pack import (
 )
 
 PACK_TARGET = 64 << 20
+PACK_MAX_OBJECTS = 16384  # also seal after this many objects: a writer's per-object bookkeeping stays bounded
+_IN_BATCH = 500
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS packs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS objects (
@@ -150,10 +152,14 @@ class LocalStore(ObjectStore):
         return conn
 
     def _row(self, oid: Oid, kind: Kind) -> tuple | None:
+        return self._query("SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
+                           (bytes.fromhex(oid), int(kind)))[0]
+
+    def _query(self, sql: str, args: tuple | list, *, many: bool = False) -> list:
+        """Run a read on this thread's connection; every row when ``many``, else a 1-list of the first (or None)."""
         try:
-            return self._reader().execute(
-                "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
-                (bytes.fromhex(oid), int(kind))).fetchone()
+            cur = self._reader().execute(sql, args)
+            return cur.fetchall() if many else [cur.fetchone()]
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError):
                 raise LocalStoreError(f"cannot read the store index {self.root / 'index.db'}: {exc}") from exc
@@ -163,6 +169,21 @@ class LocalStore(ObjectStore):
 
     def has(self, oid: Oid, kind: Kind) -> bool:
         return self._row(oid, kind) is not None
+
+    def has_many(self, keys: Iterable[tuple[Oid, Kind]]) -> set[tuple[Oid, int]]:
+        """The stored ones among ``keys``: one query per ``_IN_BATCH`` distinct ids (not one seek per key)."""
+        wanted: dict[bytes, set[int]] = {}
+        for oid, kind in keys:
+            wanted.setdefault(bytes.fromhex(oid), set()).add(int(kind))
+        digests = list(wanted)
+        out: set[tuple[Oid, int]] = set()
+        for i in range(0, len(digests), _IN_BATCH):
+            part = digests[i:i + _IN_BATCH]
+            query = f"SELECT oid, kind FROM objects WHERE oid IN ({','.join('?' * len(part))})"
+            for digest, kind in self._query(query, part, many=True):
+                if kind in wanted[digest]:
+                    out.add((Oid(digest.hex()), kind))
+        return out
 
     def get(self, oid: Oid, kind: Kind) -> bytes:
         codec, data, raw_length = self.get_stored(oid, kind)
@@ -513,8 +534,20 @@ class LocalWriter(StoreWriter):
     def has(self, oid: Oid, kind: Kind) -> bool:
         return (oid, int(kind)) in self._pending or (not self.rewrite and self.store.has(oid, kind))
 
+    def present(self, keys: Iterable[tuple[Oid, Kind]]) -> set[tuple[Oid, int]]:
+        keys = [(oid, int(kind)) for oid, kind in keys]
+        pending = {k for k in keys if k in self._pending}
+        if self.rewrite:
+            return pending
+        return pending | self.store.has_many(k for k in keys if k not in pending)
+
     def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
         if self.has(oid, kind):
+            return False
+        return self.put_new(oid, kind, codec, stored, raw_length)
+
+    def put_new(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
+        if (oid, int(kind)) in self._pending:
             return False
         if self._pack is None:
             self._open()
@@ -522,7 +555,7 @@ class LocalWriter(StoreWriter):
         self._pending.add((oid, int(kind)))
         self.new_objects += 1
         self.new_bytes += len(stored)
-        if self._pack.full(PACK_TARGET):
+        if self._pack.full(PACK_TARGET) or len(self._pack.entries) >= PACK_MAX_OBJECTS:
             self._seal()
         return True
 

@@ -1,0 +1,98 @@
+"""Memory stays flat with the number of files: the walk is streamed one directory at a time."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git
+
+ART = [sys.executable, "-m", "artvc"]
+# a fresh parent whose only child is art, so the peak is art's own and not an earlier test's child
+PROBE = ("import resource, subprocess, sys\n"
+         "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
+         "assert r.returncode in (0, 1), r.stderr\n"
+         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+
+
+def peak_rss_mib(cwd: Path, *args: str) -> float:
+    out = subprocess.run([sys.executable, "-c", PROBE, *ART, *args], cwd=cwd, capture_output=True, text=True,
+                         check=True).stdout
+    return int(out.strip()) / 1024
+
+
+def make_files(root: Path, n: int, *, per_dir: int = 1000, min_size: int = 1024, max_size: int = 2048,
+               seed: int = 0) -> None:
+    rng = random.Random(seed)
+    for i in range(n):
+        d = root / f"d{i // per_dir:04d}"
+        if i % per_dir == 0:
+            d.mkdir(parents=True)
+        (d / f"f{i:07d}").write_bytes(rng.randbytes(rng.randint(min_size, max_size)))
+
+
+@pytest.fixture
+def repo(tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    subprocess.run([*ART, "init"], cwd=root, check=True, capture_output=True)
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_add_and_status_of_100k_small_files_stay_under_150_mb_rss(repo):
+    make_files(repo / "data", 100_000)
+    peak = peak_rss_mib(repo, "add", "-q", "data")
+    assert 10 < peak < 150, f"add: peak RSS {peak:.0f} MiB"
+    with open(repo / "data" / "d0000" / "f0000000", "ab") as f:
+        f.write(b"changed")
+    peak = peak_rss_mib(repo, "status")
+    assert 10 < peak < 150, f"status after one change: peak RSS {peak:.0f} MiB"
+    out = subprocess.run([*ART, "status"], cwd=repo, capture_output=True, text=True).stdout
+    assert "modified" in out
+
+
+def _traced_peak(fn) -> int:
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        fn()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_per_file_of_add_and_status_is_small(tmp_path):
+    """Python memory of add and status grows by well under 1 KiB per file (it was about 3 KiB a file when the
+    whole layout was read before anything was stored), and status of a changed tree by less still."""
+    from artvc.workspace import Repo
+    from artvc.workspace.add import add
+    from artvc.workspace.status import MODIFIED, status
+
+    peaks = {}
+    for n in (500, 2500):
+        root = tmp_path / f"r{n}"
+        root.mkdir()
+        git(root, "init", "-q")
+        subprocess.run([*ART, "init"], cwd=root, check=True, capture_output=True)
+        make_files(root / "data", n, per_dir=250, min_size=16, max_size=64, seed=n)
+        repo = Repo(root)
+        add_peak = _traced_peak(lambda: add(repo, ["data"], jobs=1))  # noqa: B023 - called at once
+        with open(root / "data" / "d0000" / "f0000000", "ab") as f:
+            f.write(b"changed")
+        result = []
+        status_peak = _traced_peak(lambda: result.append(status(Repo(root))))  # noqa: B023
+        assert result[0].artifacts[0].state == MODIFIED
+        peaks[n] = (add_peak, status_peak)
+    add_per_file = (peaks[2500][0] - peaks[500][0]) / 2000
+    status_per_file = (peaks[2500][1] - peaks[500][1]) / 2000
+    assert add_per_file < 1024, f"add: {add_per_file:.0f} bytes of Python memory per file"
+    assert status_per_file < 512, f"status: {status_per_file:.0f} bytes of Python memory per file"

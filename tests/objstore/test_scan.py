@@ -1,0 +1,106 @@
+"""The streamed directory walk, batched stat-cache and store lookups."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from artvc.objstore.hashing import hash_bytes
+from artvc.objstore.ingest import Ingester
+from artvc.objstore.objects import Kind
+from artvc.objstore.scan import iter_files, quick_signature, walk_tree
+from artvc.objstore.store.local import LocalStore
+
+
+def _tree(root: Path) -> None:
+    for d in ("a", "a/x", "b", "c/y/z"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    for name in ("top.txt", "a/1", "a/2", "a/x/3", "b/4", "c/y/z/5"):
+        (root / name).write_text(name)
+
+
+def test_walk_tree_asks_for_one_directory_of_files_at_a_time(tmp_path):
+    _tree(tmp_path)
+    batches = []
+
+    def file_oids(files):
+        batches.append([os.path.relpath(p, tmp_path) for p, _ in files])
+        return [hash_bytes(Path(p).read_bytes()) for p, _ in files]
+
+    tree, files = walk_tree(str(tmp_path), None, file_oids)
+    assert files == 6
+    assert sorted(map(tuple, batches)) == sorted([("top.txt",), ("a/1", "a/2"), ("a/x/3",), ("b/4",), ("c/y/z/5",)])
+    assert [e.name for e in tree.entries] == ["a", "b", "c", "top.txt"]
+    assert sorted(os.path.relpath(p, tmp_path) for p, _ in iter_files(str(tmp_path))) == [
+        "a/1", "a/2", "a/x/3", "b/4", "c/y/z/5", "top.txt"]
+
+
+def test_a_tree_1100_folders_deep_is_added_and_walked_without_recursion(tmp_path):
+    deep = tmp_path / "data"
+    path = deep
+    deep.mkdir()
+    levels = []
+    for _ in range(1100):  # one level at a time: makedirs itself recurses
+        path = path / "d"
+        path.mkdir()
+        levels.append(path)
+    (path / "leaf.txt").write_text("deep")
+    try:
+        _add_and_walk_deep(tmp_path, deep, path)
+    finally:  # bottom-up by hand: shutil.rmtree (and so pytest's cleanup) recurses too
+        (path / "leaf.txt").unlink()
+        for level in reversed(levels):
+            level.rmdir()
+
+
+def _add_and_walk_deep(tmp_path: Path, deep: Path, path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    with store.writer() as w, Ingester(w, store.params, store.compressor) as ing:
+        tree, files = ing.add_tree(deep)
+    assert files == 1
+    assert [p for p, _ in iter_files(str(deep))] == [str(path / "leaf.txt")]
+    assert quick_signature(str(deep), racy_ok=True) is not None
+    node = tree
+    for _ in range(1100):
+        (entry,) = node.entries
+        node = store.get_tree(entry.oid)
+    assert store.get(node.entries[0].oid, Kind.CHUNK) == b"deep"
+    store.close()
+
+
+def test_has_many_finds_stored_keys_of_the_right_kind_across_query_batches(tmp_path):
+    store = LocalStore(tmp_path / "store")
+    stored = [hash_bytes(b"%d" % i) for i in range(1200)]
+    with store.writer() as w:
+        for i, oid in enumerate(stored):
+            w.put(oid, Kind.CHUNK, b"%d" % i)
+    absent = [hash_bytes(b"x%d" % i) for i in range(300)]
+    keys = [(o, Kind.CHUNK) for o in stored + absent] + [(o, Kind.FILE) for o in stored[:10]]
+    assert store.has_many(keys) == {(o, int(Kind.CHUNK)) for o in stored}
+    with store.writer() as w:
+        w.put(absent[0], Kind.FILE, b"pending")
+        assert w.present([(absent[0], Kind.FILE), (stored[5], Kind.CHUNK), (absent[1], Kind.CHUNK)]) == {
+            (absent[0], int(Kind.FILE)), (stored[5], int(Kind.CHUNK))}
+    store.close()
+
+
+def test_stat_cache_lookup_many_matches_lookup(tmp_path):
+    from artvc.workspace.state import StatCache
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    paths = []
+    for i in range(1300):
+        p = root / f"f{i}"
+        p.write_bytes(b"%d" % i)
+        paths.append(str(p))
+    cache = StatCache(tmp_path / "state.db", root)
+    stats = [os.stat(p) for p in paths]
+    for p, st in zip(paths[:1000], stats[:1000], strict=True):
+        cache.record(p, st, hash_bytes(b"x"), written=True)
+    cache.flush()
+    cache.record(paths[1000], stats[1000], hash_bytes(b"y"), written=True)  # still buffered
+    got = cache.lookup_many(list(zip(paths, stats, strict=True)))
+    assert got == [cache.lookup(p, st) for p, st in zip(paths, stats, strict=True)]
+    assert got[:1000] == [hash_bytes(b"x")] * 1000 and got[1000] == hash_bytes(b"y") and got[1001:] == [None] * 299
+    cache.close()
