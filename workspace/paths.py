@@ -55,12 +55,26 @@ def ensure_inside(root: Path, target: Path) -> Path:
     """Check that ``target``'s parent directories resolve inside ``root`` (no symlink escape).
 
     Raises:
-        UnsafePathError: when a symlinked parent leads outside the workspace.
+        UnsafePathError: when a symlinked parent leads outside the workspace (or into ``.git``/``.art``).
     """
-    parent = Path(os.path.realpath(target.parent))
-    if not parent.is_relative_to(os.path.realpath(root)):
+    if not inside(root, os.path.realpath(target.parent)):
         raise UnsafePathError(f"{target} lies outside the workspace (through a symlink)", path=str(target),
                               hint="remove the symlink or track the data where it really is")
+    return target
+
+
+def check_write(root: Path, target: Path) -> Path:
+    """Check a small file art is about to replace (a pointer, a ``.gitignore``): neither its folder nor,
+    when it is a symlink, what it points to may lie outside the workspace (art would read the outside file
+    into the workspace, where git could publish it).
+
+    Raises:
+        UnsafePathError: when the path or its folder leads outside the workspace.
+    """
+    ensure_inside(root, target)
+    if os.path.islink(target) and not inside(root, os.path.realpath(target)):
+        raise UnsafePathError(f"{target} is a symlink that leads outside the workspace", path=str(target),
+                              hint="remove the symlink; art writes this file itself")
     return target
 
 

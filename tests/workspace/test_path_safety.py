@@ -312,3 +312,39 @@ def test_reserved_names_are_refused_in_any_case(ws, name):
     _store_tree(ws, [TreeEntry(name, "dir", sub.oid, 1)])
     ws.art("checkout", "--force", code=10)
     assert not os.path.lexists(ws.root / "data")
+
+
+# -- the rest of the class: other places art writes in the workspace ------------------------------------------
+
+
+def test_add_does_not_copy_an_outside_file_into_a_linked_gitignore(ws, outside):
+    """A committed '.gitignore -> ~/secret' would otherwise be read and rewritten as a workspace file."""
+    (outside / "secret").write_text("PRIVATE KEY\n")
+    os.symlink(outside / "secret", ws.root / ".gitignore")
+    ws.gen({"a.txt": "a"})
+    before = snapshot(outside)
+    r = ws.art("add", "a.txt", code=10)
+    assert ".gitignore is a symlink that leads outside the workspace" in r.stderr
+    assert os.readlink(ws.root / ".gitignore") == str(outside / "secret")
+    assert not (ws.root / "a.txt.art").exists() and snapshot(outside) == before
+
+
+def test_add_does_not_replace_a_pointer_linking_outside(ws, outside):
+    ws.gen({"b.txt": "b", "a.txt": "a"})
+    ws.art("add", "b.txt")
+    shutil.copy(ws.root / "b.txt.art", outside / "ptr.art")  # a valid pointer, so it is read as one
+    os.symlink(outside / "ptr.art", ws.root / "a.txt.art")
+    before = snapshot(outside)
+    r = ws.art("add", "a.txt", code=10)
+    assert "a.txt.art is a symlink that leads outside the workspace" in r.stderr
+    assert snapshot(outside) == before and os.readlink(ws.root / "a.txt.art") == str(outside / "ptr.art")
+
+
+def test_repro_never_moves_outputs_from_outside_the_workspace(ws, outside):
+    stage_output(ws, "sub/x.bin", "x")
+    shutil.rmtree(ws.root / "sub")
+    os.symlink(outside / "keep", ws.root / "sub")
+    (outside / "keep/x.bin").write_text("someone else's file")
+    before = snapshot(outside)
+    ws.art("repro", "--force", code=10)
+    assert snapshot(outside) == before
