@@ -16,7 +16,7 @@ from ..objstore.scan import quick_signature
 from .paths import ensure_inside, is_reserved
 from .pointers import PointerError
 from .repo import Repo
-from .safety import DIR, FILE, LINK, OTHER, check_tree, would_lose
+from .safety import DIR, FILE, LINK, OTHER, TreeCache, check_tree, would_lose
 from .status import CONFLICT, MISSING, MODIFIED, NOT_IN_STORE, UNCHANGED, ArtifactStatus, status
 
 
@@ -48,12 +48,12 @@ def checkout(repo: Repo, paths: Sequence[str] | None = None, *, force: bool = Fa
     with repo.lock:
         current = status(repo, paths).artifacts
         restored, unchanged, written, left = [], [], 0, []
-        todo = []
+        todo, trees = [], TreeCache()
         for a in current:
             if a.state in (UNCHANGED, NOT_IN_STORE) and a.actual == a.pointer.oid:
                 unchanged.append(a.path)
                 continue
-            problem = _refusal(repo, a, force)
+            problem = _refusal(repo, a, force, trees)
             if problem is not None:
                 left.append((a.path, problem))
             else:
@@ -63,7 +63,7 @@ def checkout(repo: Repo, paths: Sequence[str] | None = None, *, force: bool = Fa
             _raise(left)
         for a in todo:
             assert a.state in (MISSING, MODIFIED, CONFLICT)
-            written += _restore(repo, a, progress)
+            written += _restore(repo, a, progress, trees)
             restored.append(a.path)
         repo.state.flush()
     return CheckoutResult(restored, unchanged, written, left)
@@ -86,14 +86,14 @@ def _check_pointer_size(repo: Repo, a) -> None:
                            if not a.source.startswith("art.lock:") else "re-run the stage with 'art repro'")
 
 
-def _refusal(repo: Repo, a: ArtifactStatus, force: bool) -> WorkspaceError | None:
+def _refusal(repo: Repo, a: ArtifactStatus, force: bool, trees: TreeCache) -> WorkspaceError | None:
     """Why ``a`` must not be restored now (None when it may): the one rule of ``safety`` applied."""
     if a.unsafe:
         return UnsafePathError(f"{a.reason}; art never writes through it", path=a.path,
                                hint="remove or replace the symlink, then run the command again")
     if a.pointer.kind == "dir":  # a stored tree is checked whole before any of it is written, even with force
         try:
-            check_tree(repo, _rel(repo, a), a.pointer.oid)
+            check_tree(repo, _rel(repo, a), a.pointer.oid, trees)
         except UnsafePathError as exc:
             return exc
         except ObjectNotFoundError:
@@ -124,7 +124,7 @@ def _rel(repo: Repo, a: ArtifactStatus) -> str:
     return Path(os.path.relpath(dest, repo.root)).as_posix()
 
 
-def _restore(repo: Repo, a: ArtifactStatus, progress) -> int:
+def _restore(repo: Repo, a: ArtifactStatus, progress, trees: TreeCache) -> int:
     """Write artifact ``a``, first clearing what is in its way (the caller has checked it may be dropped)."""
     where, pointer = a.where, a.pointer
     if where.blocker:  # a file (or a dangling link) where a parent folder belongs
@@ -141,16 +141,16 @@ def _restore(repo: Repo, a: ArtifactStatus, progress) -> int:
     if where.kind in (FILE, LINK, OTHER):
         dest.unlink()
     if not os.path.lexists(dest):
-        written = _restore_new_tree(repo, dest, pointer.oid, progress)
+        written = _restore_new_tree(repo, dest, pointer.oid, progress, trees)
     else:
-        written = _restore_tree(repo, dest, pointer.oid, progress)
+        written = _restore_tree(repo, dest, pointer.oid, progress, trees)
     sig = quick_signature(str(dest), racy_ok=True)  # the folder now is exactly the pointer's tree
     if sig is not None:
         repo.state.set_dir(a.path, sig, pointer.oid)
     return written
 
 
-def _restore_new_tree(repo: Repo, dest: Path, oid: Oid, progress) -> int:
+def _restore_new_tree(repo: Repo, dest: Path, oid: Oid, progress, trees: TreeCache) -> int:
     """Build a missing directory beside its place and rename it in whole: files need no rename of their own,
     and a killed checkout leaves only the hidden staging folder (removed by the next one)."""
     staging = dest.parent / f".{dest.name[:40]}.art-tmp-dir"
@@ -159,7 +159,7 @@ def _restore_new_tree(repo: Repo, dest: Path, oid: Oid, progress) -> int:
     elif os.path.lexists(staging):
         os.unlink(staging)
     try:
-        n = _restore_tree(repo, staging, oid, progress, final=dest)
+        n = _restore_tree(repo, staging, oid, progress, trees, final=dest)
         os.rename(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -178,7 +178,8 @@ def _check_stored(repo: Repo, oid: Oid) -> None:
         raise ObjectNotFoundError(oid, "file", hint="run 'art pull' to fetch it from a remote")
 
 
-def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress, *, final: Path | None = None) -> int:
+def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress, trees: TreeCache, *,
+                  final: Path | None = None) -> int:
     """Write a tree into ``dest``, touching only entries that differ and removing extra ones.
 
     Directories, links and removals are handled in one pass; then the files are written (by ``core.jobs``
@@ -187,7 +188,7 @@ def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress, *, final: Path | N
     file each) and recorded under their final paths.
     """
     todo: list[tuple[Path, TreeEntry]] = []
-    _plan_tree(repo, dest, oid, todo)
+    _plan_tree(repo, dest, oid, todo, trees)
     direct = final is not None
     for _, entry in todo:
         _check_stored(repo, entry.oid)
@@ -232,14 +233,14 @@ def _write_all(todo: list[tuple[Path, TreeEntry]], write, jobs: int) -> list[os.
     return stats
 
 
-def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list) -> None:
+def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list, trees: TreeCache) -> None:
     """Make the folders, links and removals of tree ``oid`` at ``dest``; queue its files in ``todo``.
 
     The tree was checked whole before (``safety.check_tree``: names, and links resolved against it).
     Nothing is followed: a symlink in the way is removed, never written through; ``.git``/``.art`` folders
     (which art never stores) are left alone.
     """
-    tree = repo.store.get_tree(oid)
+    tree = trees.pop(oid, None) or repo.store.get_tree(oid)
     dest.mkdir(parents=True, exist_ok=True)
     wanted = {e.name: e for e in tree.entries}
     with os.scandir(dest) as it:
@@ -254,7 +255,7 @@ def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list) -> None:
         if entry.kind == "dir":
             if target.is_symlink() or (target.exists() and not target.is_dir()):
                 target.unlink()
-            _plan_tree(repo, target, entry.oid, todo)
+            _plan_tree(repo, target, entry.oid, todo, trees)
         elif entry.kind == "symlink":
             if not target.is_symlink() or os.readlink(target) != entry.target:
                 if target.is_dir() and not target.is_symlink():

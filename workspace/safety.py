@@ -14,7 +14,7 @@ import stat as stat_mod
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..objstore.objects import Kind
+from ..objstore.objects import Kind, Tree
 from ..objstore.oid import Oid
 from ..objstore.reachability import closure
 from .paths import check_name, check_tree_links, inside, is_reserved
@@ -129,17 +129,32 @@ def _complete(repo: Repo, oid: Oid) -> bool:
     return not missing
 
 
-def check_tree(repo: Repo, at: str, oid: Oid) -> None:
+class TreeCache(dict):
+    """Trees decoded by ``check_tree``, kept for the checkout that writes them next (so each is decoded
+    once), up to ``budget`` entries in all: beyond that they are decoded again rather than held."""
+
+    def __init__(self, budget: int = 200_000) -> None:
+        super().__init__()
+        self.budget = budget
+
+    def keep(self, tree: Tree) -> None:
+        if len(tree.entries) <= self.budget:
+            self.budget -= len(tree.entries)
+            self[tree.oid] = tree
+
+
+def check_tree(repo: Repo, at: str, oid: Oid, cache: TreeCache | None = None) -> None:
     """Check a stored tree before any of it is written at ``at``: every name, and every symlink resolved
     against the tree itself and the workspace around it (``paths.check_tree_links``).
 
     Raises:
         UnsafePathError: for an unsafe name or a link that would resolve outside the workspace.
+        ObjectNotFoundError: when a tree of it is not stored.
     """
-    check_tree_links(repo.root, at, _links(repo, oid, check=True))
+    check_tree_links(repo.root, at, _links(repo, oid, cache=cache, check=True))
 
 
-def _links(repo: Repo, oid: Oid, *, check: bool = False) -> dict[str, str]:
+def _links(repo: Repo, oid: Oid, *, cache: TreeCache | None = None, check: bool = False) -> dict[str, str]:
     """The symlinks of stored tree ``oid`` by their path inside it (empty when the tree is not stored)."""
     store = repo.store
     if not check and not store.has(oid, Kind.TREE):
@@ -150,7 +165,10 @@ def _links(repo: Repo, oid: Oid, *, check: bool = False) -> dict[str, str]:
         prefix, tree_oid = stack.pop()
         if not check and not store.has(tree_oid, Kind.TREE):
             continue
-        for e in store.get_tree(tree_oid).entries:
+        tree = store.get_tree(tree_oid)
+        if cache is not None:
+            cache.keep(tree)
+        for e in tree.entries:
             if check:
                 check_name(e.name)
             if e.kind == "dir":
