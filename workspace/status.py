@@ -116,7 +116,7 @@ def status(repo: Repo, paths: Sequence[str] | None = None) -> StatusResult:
         where = place(repo, path, pointer.kind)
         actual, reason = None, _conflict(where)
         if reason is None and where.kind == pointer.kind:
-            actual = current_oid(repo, path, pointer.kind)
+            actual, reason = _same_kind_oid(repo, path, pointer.kind)
         elif reason is None and where.kind is not ABSENT:  # a file where a folder belongs, or the reverse
             actual = _other_oid(repo, path, where.kind)
             if would_lose(repo, where, actual, pointer.oid, pointer.kind):
@@ -148,6 +148,17 @@ def _conflict(where: Place) -> str | None:
     if where.kind not in (ABSENT, FILE, DIR):
         return "neither a file nor a folder is there (a device, socket or pipe)"
     return None
+
+
+def _same_kind_oid(repo: Repo, path: str, kind: str) -> tuple[Oid | None, str | None]:
+    """The id of what is at ``path``; a folder holding a symlink that leaves the workspace is a conflict
+    (art stores no such link, and checkout removes it only with ``--force``, never following it)."""
+    from ..objstore.errors import UnsafePathError
+
+    try:
+        return current_oid(repo, path, kind), None
+    except UnsafePathError as exc:
+        return None, str(exc)
 
 
 def _other_oid(repo: Repo, path: str, kind: str) -> Oid | None:

@@ -348,3 +348,16 @@ def test_repro_never_moves_outputs_from_outside_the_workspace(ws, outside):
     before = snapshot(outside)
     ws.art("repro", "--force", code=10)
     assert snapshot(outside) == before
+
+
+def test_a_users_link_leaving_the_workspace_inside_a_tracked_folder_is_a_conflict(ws, outside):
+    ws.gen({"d": {"a.txt": "a"}})
+    ws.art("add", "d")
+    os.symlink(outside / "keep", ws.root / "d/escape")
+    before = snapshot(outside)
+    st = states(ws)["d"]
+    assert st["state"] == "conflict" and "points outside the workspace" in st["reason"]
+    ws.art("checkout", code=1)
+    assert os.readlink(ws.root / "d/escape") == str(outside / "keep")
+    ws.art("checkout", "--force")
+    assert not os.path.lexists(ws.root / "d/escape") and snapshot(outside) == before
