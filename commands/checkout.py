@@ -8,7 +8,9 @@ from ._render import Progress, emit_json, say
 
 @click.command("checkout")
 @click.argument("paths", nargs=-1)
-@click.option("-f", "--force", is_flag=True, help="Replace artifacts that were modified in the workspace.")
+@click.option("-f", "--force", is_flag=True,
+              help="Also replace modified artifacts and what is in a conflicting path (never a symlink that "
+                   "leads outside the workspace).")
 @common()
 @pass_repo
 def cli(repo, paths: tuple[str, ...], force: bool) -> None:

@@ -17,7 +17,8 @@ from ._render import emit_json, say
 def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
     """Show whether tracked artifacts match their pointers, and pipeline stages their art.lock.
 
-    States: unchanged, modified, missing, not-in-store; stages: up-to-date, stale (with reasons).
+    States: unchanged, modified, missing, not-in-store, conflict (something art will not replace without
+    --force, or a symlink leading outside the workspace: the reason follows); stages: up-to-date, stale.
 
     \b
     Examples:
@@ -43,7 +44,7 @@ def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
         if not result.artifacts and not stages:
             say("no tracked artifacts (use 'art add PATH')")
         for a in result.artifacts:
-            say(f"{a.state:>13}  {a.path}")
+            say(f"{a.state:>13}  {a.path}" + (f": {a.reason}" if a.reason else ""))
         for s in stages:
             say(f"{s.state:>13}  stage {s.name}" + (f": {'; '.join(s.reasons)}" if s.reasons else ""))
         if (result.artifacts or stages) and result.clean and not stale:
@@ -53,5 +54,7 @@ def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
                          hint="run 'art repro' to bring them up to date")
     if check and not result.clean:
         changed = [a.path for a in result.artifacts if a.state != "unchanged"]
+        conflict = any(a.state == "conflict" for a in result.artifacts)
         raise StaleError(f"{len(changed)} artifact(s) out of date: {', '.join(changed[:5])}",
-                         items=changed, hint="run 'art add' for modified data, 'art checkout' for missing data")
+                         items=changed, hint="run 'art add' for modified data, 'art checkout' for missing data"
+                         + ("; move what is in the way of conflicting paths" if conflict else ""))

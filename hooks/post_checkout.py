@@ -1,6 +1,8 @@
 """The post-checkout hook: after a branch checkout, make the artifacts match the new branch's pointers.
 
-Never fails git: missing objects produce a hint to ``art pull``, modified data a hint to ``art add``.
+Never fails git: missing objects produce a hint to ``art pull``, modified data a hint to ``art add``; a path
+holding something the store cannot give back (a conflict) or leading outside the workspace is left as it
+is, with a warning.
 Skipped after a file checkout (flag 0), when HEAD did not move, and while a rebase is in progress (a rebase
 checks out many commits; the workspace is settled by the user's ``art checkout`` afterwards).
 """
@@ -56,22 +58,37 @@ def post_checkout(cwd: Path, previous: str, new: str, flag: str, *, prefix: str 
 
 def _checkout(repo, result: HookResult) -> None:
     """Restore every artifact whose workspace content is safe to replace (it is stored: typically the
-    previous branch's version); leave un-added edits alone, as git does with local changes."""
+    previous branch's version); leave un-added edits, conflicting paths and paths leading outside the
+    workspace alone, with a warning, as git does with local changes."""
+    from ..objstore.errors import ConflictError, UnsafePathError
     from ..workspace.checkout import checkout
-    from ..workspace.status import MISSING, MODIFIED, status
+    from ..workspace.status import CONFLICT, MISSING, MODIFIED, status
 
-    states = status(repo).artifacts
-    kept = [a.path for a in states if a.state == MODIFIED and not _complete(repo, a.actual, a.pointer.kind)]
-    todo = [a for a in states if a.state in (MISSING, MODIFIED) and a.path not in kept]
-    absent = [a.path for a in todo if not _complete(repo, a.pointer.oid, a.pointer.kind)]
-    todo = [a for a in todo if a.path not in absent]
+    states = [a for a in status(repo).artifacts if a.state in (MISSING, MODIFIED, CONFLICT)]
+    absent = [a.path for a in states if not a.unsafe and not _complete(repo, a.pointer.oid, a.pointer.kind)]
+    todo = [a for a in states if a.path not in absent]
+    left: list = []
     if todo:
-        done = checkout(repo, [str(repo.root / a.path) for a in todo], force=True)
-        result.say(f"art: restored {len(done.restored)} artifact(s): {', '.join(done.restored[:10])}")
+        done = checkout(repo, [str(repo.root / a.path) for a in todo], leave=True)
+        if done.restored:
+            result.say(f"art: restored {len(done.restored)} artifact(s): {', '.join(done.restored[:10])}")
+        left = done.left
     if absent:
         result.say(f"art: {len(absent)} artifact(s) of this checkout are not in the local store: "
                    f"{', '.join(absent[:10])}")
         result.say("hint: run 'art pull' to fetch them from the default remote")
+    unsafe = [exc for _, exc in left if isinstance(exc, UnsafePathError)]
+    conflicts = [exc for _, exc in left if isinstance(exc, ConflictError)]
+    kept = [p for p, exc in left if not isinstance(exc, (UnsafePathError, ConflictError))]
+    for exc in unsafe[:10]:
+        result.say(f"art: warning: not written: {exc}")
+    if unsafe:
+        result.say("hint: remove such symlinks, then run 'art checkout'")
+    for exc in conflicts[:10]:
+        result.say(f"art: warning: left as it is: {exc}")
+    if conflicts:
+        result.say("hint: move what is in the way elsewhere and run 'art checkout', "
+                   "or 'art checkout --force' to replace it")
     if kept:
         result.say(f"art: left {len(kept)} artifact(s) with un-added changes as they are: {', '.join(kept[:10])}")
         result.say("hint: 'art add' them to keep the changes, or 'art checkout --force' to discard them")

@@ -45,7 +45,7 @@ def pre_commit(cwd: Path, *, prefix: str = "", strict: bool | None = None) -> Ho
 
 
 def _check_workspace(repo, result: HookResult) -> None:
-    from ..workspace.status import MISSING, MODIFIED, status
+    from ..workspace.status import CONFLICT, MISSING, MODIFIED, status
 
     states = status(repo).artifacts
     modified = [a for a in states if a.state == MODIFIED]
@@ -64,6 +64,10 @@ def _check_workspace(repo, result: HookResult) -> None:
     if missing:
         result.say(f"art: note: {len(missing)} tracked artifact(s) are not in the workspace "
                    f"(e.g. {missing[0].path}); 'art checkout' restores them")
+    conflicts = [a for a in states if a.state == CONFLICT]
+    if conflicts:
+        result.say(f"art: note: {len(conflicts)} tracked artifact path(s) hold something else "
+                   f"(e.g. {conflicts[0].path}: {conflicts[0].reason}); see 'art status'")
 
 
 def _staged(cwd: Path, repo) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..objstore.errors import ArtError
 from ..objstore.faults import fault_point
 from ..workspace.lockfile import read_lock, write_lock
+from ..workspace.paths import ensure_inside
 from ..workspace.repo import Repo
 from .dag import Graph
 from .errors import SpecError, StageFailedError
@@ -176,6 +177,8 @@ class _Stash:
         self.moved: list[tuple[Path, Path]] = []
 
     def stash(self) -> None:
+        for path in self.paths:  # all checked before any is moved: never move data from outside
+            ensure_inside(self.repo.root, self.repo.abspath(path))
         for i, path in enumerate(self.paths):
             full = self.repo.abspath(path)
             if os.path.lexists(full):

@@ -15,9 +15,10 @@ from ..objstore.materialize import make_symlink, materialize_file
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.reachability import closure
-from ..workspace.paths import check_name, check_relpath, ensure_inside
+from ..workspace.paths import check_relpath, ensure_inside
 from ..workspace.repo import Repo
 from ..workspace.runs import load_run, runs_with_key
+from ..workspace.safety import check_tree
 
 
 def lookup(repo: Repo, key: str, outs: tuple[str, ...]) -> Run | None:
@@ -54,6 +55,7 @@ def restore(repo: Repo, out: dict) -> None:
     dest = ensure_inside(repo.root, repo.abspath(path))
     oid = Oid(out["oid"])
     if out.get("kind") == "dir":
+        check_tree(repo, path, oid)  # names and links, resolved against the tree, before anything is written
         _write_tree(repo, dest, oid)
     else:
         _write_file(repo, dest, oid, int(out["size"]), False)
@@ -67,16 +69,10 @@ def _write_file(repo: Repo, dest: Path, oid: Oid, size: int, executable: bool) -
 def _write_tree(repo: Repo, dest: Path, oid: Oid) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for e in repo.store.get_tree(oid).entries:
-        target = dest / check_name(e.name)
+        target = dest / e.name
         if e.kind == "dir":
             _write_tree(repo, target, e.oid)
         elif e.kind == "symlink":
-            resolved = Path(os.path.normpath(target.parent / e.target))
-            if os.path.isabs(e.target) or not resolved.is_relative_to(repo.root):
-                from ..objstore.errors import UnsafePathError
-
-                raise UnsafePathError(f"symlink {target} would point outside the workspace ({e.target})",
-                                      path=str(target))
             make_symlink(target, e.target)
         else:
             _write_file(repo, target, e.oid, e.size, e.executable)

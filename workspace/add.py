@@ -13,7 +13,7 @@ from ..objstore.ingest import Ingester, IngestStats
 from ..objstore.lineage import Run
 from ..objstore.objects import Kind
 from .gitignore import check_ignorable, ignore
-from .paths import to_repo_path
+from .paths import check_write, to_repo_path
 from .pointers import SUFFIX, Pointer, write_pointer
 from .provenance import environment, now_iso
 from .repo import Repo
@@ -117,7 +117,9 @@ def add(repo: Repo, paths: Sequence[str], *, progress: Callable[[int], None] | N
 def _compare_pointers(repo: Repo, results: list[tuple[str, Pointer]]) -> list[AddedArtifact]:
     out = []
     for rel, pointer in results:
-        pf = repo.abspath(rel + SUFFIX)
+        pf = check_write(repo.root, repo.abspath(rel + SUFFIX))
+        parent = rel.rpartition("/")[0]
+        check_write(repo.root, repo.abspath(f"{parent}/.gitignore" if parent else ".gitignore"))
         old = pf.read_text() if pf.exists() else None
         changed = old != pointer.to_text()
         out.append(AddedArtifact(rel, pointer, changed))

@@ -5,18 +5,19 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..objstore.errors import ObjectNotFoundError, WouldOverwriteError
+from ..objstore.errors import ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
 from ..objstore.materialize import make_symlink, materialize_file, remove_stale_temps
-from ..objstore.objects import Kind, TreeEntry
+from ..objstore.objects import TreeEntry
 from ..objstore.oid import Oid
-from ..objstore.scan import iter_files, quick_signature
-from .paths import check_name, ensure_inside
-from .pointers import Pointer, PointerError
+from ..objstore.scan import quick_signature
+from .paths import ensure_inside, is_reserved
+from .pointers import PointerError
 from .repo import Repo
-from .status import MISSING, MODIFIED, NOT_IN_STORE, UNCHANGED, status
+from .safety import DIR, FILE, LINK, OTHER, TreeCache, check_tree, would_lose
+from .status import CONFLICT, MISSING, MODIFIED, NOT_IN_STORE, UNCHANGED, ArtifactStatus, status
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,36 +25,48 @@ class CheckoutResult:
     restored: list[str]
     unchanged: list[str]
     files_written: int
+    left: list[tuple[str, WorkspaceError]] = field(default_factory=list)  # with ``leave``: what was not touched
 
 
 def checkout(repo: Repo, paths: Sequence[str] | None = None, *, force: bool = False,
-             progress: Callable[[int], None] | None = None) -> CheckoutResult:
+             progress: Callable[[int], None] | None = None, leave: bool = False) -> CheckoutResult:
     """Restore missing or modified artifacts from the local store.
 
+    Every artifact is checked before anything is written: nothing the store cannot give back is replaced
+    without ``force``, and nothing is written where the path leads outside the workspace (not even with
+    ``force``). With ``leave``, such artifacts are skipped and listed in ``left`` instead (the hook's way).
+
     Raises:
-        WouldOverwriteError: when an artifact was modified in the workspace and ``force`` is not set
-            (nothing is written then).
+        UnsafePathError: when an artifact's path (or a parent) is a symlink leading outside the workspace, or
+            a stored tree holds a symlink that would resolve outside it (exit 10; nothing is written).
+        ConflictError: when a path holds something of another kind the store cannot give back (a folder of
+            unstored files where a file belongs, a symlink, a device) and ``force`` is not set.
+        WouldOverwriteError: when an artifact was modified in the workspace and ``force`` is not set.
         ObjectNotFoundError: when the store lacks an object the pointer names.
         CorruptObjectError: when stored data does not hash to its id (the workspace file is untouched).
     """
     with repo.lock:
         current = status(repo, paths).artifacts
-        blocked = [a.path for a in current if a.state == MODIFIED and _would_lose(repo, a)] if not force else []
-        if blocked:
-            raise WouldOverwriteError(f"{blocked[0]} has changes that are not added"
-                                      + (f" (and {len(blocked) - 1} more)" if len(blocked) > 1 else ""),
-                                      path=blocked[0], hint="'art add' them to keep them, or use --force")
-        restored, unchanged, written = [], [], 0
+        restored, unchanged, written, left = [], [], 0, []
+        todo, trees = [], TreeCache()
         for a in current:
             if a.state in (UNCHANGED, NOT_IN_STORE) and a.actual == a.pointer.oid:
                 unchanged.append(a.path)
                 continue
-            assert a.state in (MISSING, MODIFIED)
-            _check_pointer_size(repo, a)
-            written += _restore(repo, a.path, a.pointer, progress)
+            problem = _refusal(repo, a, force, trees)
+            if problem is not None:
+                left.append((a.path, problem))
+            else:
+                _check_pointer_size(repo, a)
+                todo.append(a)
+        if left and not leave:
+            _raise(left)
+        for a in todo:
+            assert a.state in (MISSING, MODIFIED, CONFLICT)
+            written += _restore(repo, a, progress, trees)
             restored.append(a.path)
         repo.state.flush()
-    return CheckoutResult(restored, unchanged, written)
+    return CheckoutResult(restored, unchanged, written, left)
 
 
 def _check_pointer_size(repo: Repo, a) -> None:
@@ -73,51 +86,80 @@ def _check_pointer_size(repo: Repo, a) -> None:
                            if not a.source.startswith("art.lock:") else "re-run the stage with 'art repro'")
 
 
-def _would_lose(repo: Repo, a) -> bool:
-    """True when restoring ``a`` would drop content the store does not hold (unstored edits, extra files).
+def _refusal(repo: Repo, a: ArtifactStatus, force: bool, trees: TreeCache) -> WorkspaceError | None:
+    """Why ``a`` must not be restored now (None when it may): the one rule of ``safety`` applied."""
+    if a.unsafe:
+        return UnsafePathError(f"{a.reason}; art never writes through it", path=a.path,
+                               hint="remove or replace the symlink, then run the command again")
+    if a.pointer.kind == "dir":  # a stored tree is checked whole before any of it is written, even with force
+        try:
+            check_tree(repo, _rel(repo, a), a.pointer.oid, trees)
+        except UnsafePathError as exc:
+            return exc
+        except ObjectNotFoundError:
+            pass  # reported by the restore itself, with its hint
+    if force:
+        return None
+    if a.state == CONFLICT:
+        return ConflictError(f"{a.path} is in the way: {a.reason}", path=a.path,
+                             hint="move it elsewhere, or use --force to replace it")
+    if a.state == MODIFIED and would_lose(repo, a.where, a.actual, a.pointer.oid, a.pointer.kind):
+        return WouldOverwriteError(f"{a.path} has changes that are not added", path=a.path,
+                                   hint="'art add' them to keep them, or use --force")
+    return None
 
-    Content that is already in the store (an older or newer version that was added) is not lost: switching
-    versions after ``git checkout`` of a pointer needs no ``--force``.
-    """
-    store = repo.store
-    if a.pointer.kind == "file":
-        return a.actual is None or not store.has_file(a.actual)
-    if a.actual is not None and store.has(a.actual, Kind.TREE):
-        return False
-    dest = repo.abspath(a.path)
-    if not dest.is_dir():
-        return dest.exists() and not (a.actual and store.has_file(a.actual))
-    return any(not store.has_file(repo.state.oid_of(path, st)) for path, st in iter_files(str(dest), repo.root))
+
+def _raise(left: list[tuple[str, WorkspaceError]]) -> None:
+    """Raise the gravest refusal (an unsafe path, then a conflict, then unstored changes), counting the rest."""
+    order = (UnsafePathError, ConflictError, WouldOverwriteError)
+    path, first = min(left, key=lambda item: next(i for i, t in enumerate(order) if isinstance(item[1], t)))
+    if len(left) > 1:
+        first.message = f"{first.message} (and {len(left) - 1} more)"
+        first.args = (first.message,)
+    raise first
 
 
-def _restore(repo: Repo, path: str, pointer: Pointer, progress) -> int:
-    dest = ensure_inside(repo.root, repo.abspath(path))
+def _rel(repo: Repo, a: ArtifactStatus) -> str:
+    dest = a.where.dest if a.where is not None else repo.abspath(a.path)
+    return Path(os.path.relpath(dest, repo.root)).as_posix()
+
+
+def _restore(repo: Repo, a: ArtifactStatus, progress, trees: TreeCache) -> int:
+    """Write artifact ``a``, first clearing what is in its way (the caller has checked it may be dropped)."""
+    where, pointer = a.where, a.pointer
+    if where.blocker:  # a file (or a dangling link) where a parent folder belongs
+        os.unlink(repo.abspath(where.blocker))
+    dest = ensure_inside(repo.root, where.dest)
     if pointer.kind == "file":
         remove_stale_temps(dest)
-        if dest.is_dir() and not dest.is_symlink():
+        if where.kind == DIR:
             shutil.rmtree(dest)
+        elif where.kind in (LINK, OTHER):
+            dest.unlink()
         _write_file(repo, dest, pointer.oid, pointer.size, False, progress)
         return 1
-    if dest.exists() and not dest.is_dir():
+    if where.kind in (FILE, LINK, OTHER):
         dest.unlink()
     if not os.path.lexists(dest):
-        written = _restore_new_tree(repo, dest, pointer.oid, progress)
+        written = _restore_new_tree(repo, dest, pointer.oid, progress, trees)
     else:
-        written = _restore_tree(repo, dest, pointer.oid, progress)
+        written = _restore_tree(repo, dest, pointer.oid, progress, trees)
     sig = quick_signature(str(dest), racy_ok=True)  # the folder now is exactly the pointer's tree
     if sig is not None:
-        repo.state.set_dir(path, sig, pointer.oid)
+        repo.state.set_dir(a.path, sig, pointer.oid)
     return written
 
 
-def _restore_new_tree(repo: Repo, dest: Path, oid: Oid, progress) -> int:
+def _restore_new_tree(repo: Repo, dest: Path, oid: Oid, progress, trees: TreeCache) -> int:
     """Build a missing directory beside its place and rename it in whole: files need no rename of their own,
     and a killed checkout leaves only the hidden staging folder (removed by the next one)."""
     staging = dest.parent / f".{dest.name[:40]}.art-tmp-dir"
-    if os.path.lexists(staging):
-        shutil.rmtree(staging)
+    if os.path.isdir(staging) and not os.path.islink(staging):
+        shutil.rmtree(staging)  # left by a killed checkout
+    elif os.path.lexists(staging):
+        os.unlink(staging)
     try:
-        n = _restore_tree(repo, staging, oid, progress, final=dest)
+        n = _restore_tree(repo, staging, oid, progress, trees, final=dest)
         os.rename(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -133,11 +175,11 @@ def _write_file(repo: Repo, dest: Path, oid: Oid, size: int, executable: bool, p
 
 def _check_stored(repo: Repo, oid: Oid) -> None:
     if not repo.store.has_file(oid):
-        repo.store.raise_if_quarantined(oid, Kind.FILE, Kind.CHUNK)
         raise ObjectNotFoundError(oid, "file", hint="run 'art pull' to fetch it from a remote")
 
 
-def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress, *, final: Path | None = None) -> int:
+def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress, trees: TreeCache, *,
+                  final: Path | None = None) -> int:
     """Write a tree into ``dest``, touching only entries that differ and removing extra ones.
 
     Directories, links and removals are handled in one pass; then the files are written (by ``core.jobs``
@@ -146,7 +188,7 @@ def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress, *, final: Path | N
     file each) and recorded under their final paths.
     """
     todo: list[tuple[Path, TreeEntry]] = []
-    _plan_tree(repo, dest, oid, todo)
+    _plan_tree(repo, dest, oid, todo, trees)
     direct = final is not None
     for _, entry in todo:
         _check_stored(repo, entry.oid)
@@ -191,12 +233,18 @@ def _write_all(todo: list[tuple[Path, TreeEntry]], write, jobs: int) -> list[os.
     return stats
 
 
-def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list) -> None:
-    tree = repo.store.get_tree(oid)
+def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list, trees: TreeCache) -> None:
+    """Make the folders, links and removals of tree ``oid`` at ``dest``; queue its files in ``todo``.
+
+    The tree was checked whole before (``safety.check_tree``: names, and links resolved against it).
+    Nothing is followed: a symlink in the way is removed, never written through; ``.git``/``.art`` folders
+    (which art never stores) are left alone.
+    """
+    tree = trees.pop(oid, None) or repo.store.get_tree(oid)
     dest.mkdir(parents=True, exist_ok=True)
-    wanted = {check_name(e.name): e for e in tree.entries}
+    wanted = {e.name: e for e in tree.entries}
     with os.scandir(dest) as it:
-        extra = [e for e in it if e.name not in wanted]
+        extra = [e for e in it if e.name not in wanted and not is_reserved(e.name)]
     for e in extra:
         if e.is_dir(follow_symlinks=False):
             shutil.rmtree(e.path)
@@ -207,10 +255,9 @@ def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list) -> None:
         if entry.kind == "dir":
             if target.is_symlink() or (target.exists() and not target.is_dir()):
                 target.unlink()
-            _plan_tree(repo, target, entry.oid, todo)
+            _plan_tree(repo, target, entry.oid, todo, trees)
         elif entry.kind == "symlink":
             if not target.is_symlink() or os.readlink(target) != entry.target:
-                _check_link(repo, target, entry.target)
                 if target.is_dir() and not target.is_symlink():
                     shutil.rmtree(target)
                 make_symlink(target, entry.target)
@@ -218,15 +265,6 @@ def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list) -> None:
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)
             todo.append((target, entry))
-
-
-def _check_link(repo: Repo, target: Path, link: str) -> None:
-    from ..objstore.errors import UnsafePathError
-
-    resolved = Path(os.path.normpath(target.parent / link))
-    if os.path.isabs(link) or not resolved.is_relative_to(repo.root):
-        raise UnsafePathError(f"symlink {target} would point outside the workspace ({link})", path=str(target),
-                              hint="the stored tree is unsafe; it was not written")
 
 
 def _file_matches(repo: Repo, target: Path, oid: Oid, executable: bool) -> bool:

@@ -1,7 +1,10 @@
 """``art status``: compare each tracked artifact with its pointer, hashing only what the stat cache can't vouch for.
 
 States: ``unchanged``, ``modified``, ``missing`` (not in the workspace), ``not-in-store`` (the workspace may
-be fine, but the objects the pointer names are not in the local store: push impossible, checkout impossible).
+be fine, but the objects the pointer names are not in the local store: push impossible, checkout impossible),
+``conflict`` (the path holds something art must not replace without ``--force``, or must not write at all:
+a folder where a file belongs holding files the store lacks, a symlink, a device, a parent that is a file,
+a symlink leading outside the workspace; ``reason`` says which).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from ..objstore.scan import quick_signature, walk_tree
 from .paths import to_repo_path
 from .pointers import Pointer
 from .repo import Repo
+from .safety import ABSENT, DIR, FILE, LINK, Place, place, would_lose
 
 UNCHANGED, MODIFIED, MISSING, NOT_IN_STORE = "unchanged", "modified", "missing", "not-in-store"
+CONFLICT = "conflict"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +32,20 @@ class ArtifactStatus:
     pointer: Pointer
     source: str
     actual: Oid | None = None
+    reason: str | None = None  # for a conflict: what is in the way
+    where: Place | None = None  # what is on disk at the path (for checkout)
+
+    @property
+    def unsafe(self) -> bool:
+        """True when art must not write at the path at all (it leads outside the workspace)."""
+        return self.where is not None and self.where.unsafe is not None
 
     def as_dict(self) -> dict:
-        return {"path": self.path, "state": self.state, "id": str(self.pointer.oid), "kind": self.pointer.kind,
-                "size": self.pointer.size, "source": self.source}
+        out = {"path": self.path, "state": self.state, "id": str(self.pointer.oid), "kind": self.pointer.kind,
+               "size": self.pointer.size, "source": self.source}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +113,18 @@ def status(repo: Repo, paths: Sequence[str] | None = None) -> StatusResult:
     """Return the state of each tracked artifact (all, or those under ``paths``)."""
     out = []
     for path, pointer, source in select(repo, paths):
-        actual = current_oid(repo, path, pointer.kind)
-        if actual is None:
+        where = place(repo, path, pointer.kind)
+        actual, reason = None, _conflict(where)
+        if reason is None and where.kind == pointer.kind:
+            actual, reason = _same_kind_oid(repo, path, pointer.kind)
+        elif reason is None and where.kind is not ABSENT:  # a file where a folder belongs, or the reverse
+            actual = _other_oid(repo, path, where.kind)
+            if would_lose(repo, where, actual, pointer.oid, pointer.kind):
+                reason = (f"a folder with data the store lacks is where file {path} belongs" if where.kind == DIR
+                          else f"a file the store lacks is where folder {path} belongs")
+        if reason is not None:
+            state = CONFLICT
+        elif where.kind is ABSENT or actual is None:
             state = MISSING
         elif actual != pointer.oid:
             state = MODIFIED
@@ -107,6 +132,39 @@ def status(repo: Repo, paths: Sequence[str] | None = None) -> StatusResult:
             state = NOT_IN_STORE
         else:
             state = UNCHANGED
-        out.append(ArtifactStatus(path, state, pointer, source, actual))
+        out.append(ArtifactStatus(path, state, pointer, source, actual, reason, where))
     repo.state.flush()
     return StatusResult(out)
+
+
+def _conflict(where: Place) -> str | None:
+    """Why the path can't simply be replaced, whatever the store holds (None when it can)."""
+    if where.unsafe:
+        return where.unsafe
+    if where.blocker:
+        return f"{where.blocker} is not a folder"
+    if where.kind == LINK:
+        return "a symlink is there (art does not replace it without --force)"
+    if where.kind not in (ABSENT, FILE, DIR):
+        return "neither a file nor a folder is there (a device, socket or pipe)"
+    return None
+
+
+def _same_kind_oid(repo: Repo, path: str, kind: str) -> tuple[Oid | None, str | None]:
+    """The id of what is at ``path``; a folder holding a symlink that leaves the workspace is a conflict
+    (art stores no such link, and checkout removes it only with ``--force``, never following it)."""
+    from ..objstore.errors import UnsafePathError
+
+    try:
+        return current_oid(repo, path, kind), None
+    except UnsafePathError as exc:
+        return None, str(exc)
+
+
+def _other_oid(repo: Repo, path: str, kind: str) -> Oid | None:
+    from ..objstore.errors import UnsafePathError
+
+    try:
+        return current_oid(repo, path, kind)
+    except UnsafePathError:  # a folder holding a symlink that leaves the workspace: never stored
+        return None
