@@ -119,12 +119,21 @@ class Repo:
     def pointer_files(self) -> Iterator[str]:
         """Yield the repo-relative path of every ``*.art`` pointer in the workspace, sorted."""
         found = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            names = set(filenames)
-            dirnames[:] = sorted(d for d in dirnames if d not in PRUNE and f"{d}{SUFFIX}" not in names)
-            rel = os.path.relpath(dirpath, self.root)
-            base = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-            found.extend(base + f for f in filenames if f.endswith(SUFFIX) and len(f) > len(SUFFIX))
+        stack = [(str(self.root), "")]
+        while stack:  # iterative (os.walk recurses): any depth the file system allows
+            folder, base = stack.pop()
+            try:
+                with os.scandir(folder) as it:
+                    entries = [(e.name, _is_dir(e), e.is_symlink()) for e in it]
+            except OSError:
+                continue  # unreadable folders are skipped, as os.walk does
+            names = {n for n, is_dir, _ in entries if not is_dir}
+            for name, is_dir, is_link in entries:
+                if is_dir:
+                    if not is_link and name not in PRUNE and f"{name}{SUFFIX}" not in names:
+                        stack.append((os.path.join(folder, name), f"{base}{name}/"))
+                elif name.endswith(SUFFIX) and len(name) > len(SUFFIX):
+                    found.append(base + name)
         return iter(sorted(found))
 
     def artifacts(self) -> list[tuple[str, Pointer, str]]:
@@ -159,3 +168,10 @@ def _notice(message: str) -> None:
     import sys
 
     print(f"art: note: {message}", file=sys.stderr)
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False

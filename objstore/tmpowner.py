@@ -1,0 +1,114 @@
+"""Temp files and folders that name their owner, so leftovers of a killed process can be found and removed.
+
+A temp name carries ``<pid>x<start>``: the process id and its start time (clock ticks since boot, from
+``/proc``), so a later process that reuses the pid is not mistaken for the owner. Whoever next takes the repo
+(or store) lock calls ``sweep``: what belongs to a process that is no longer running is removed, what belongs
+to a live one is left alone. Names without a token (from an older art) are removed once older than an hour.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+_TOKEN = re.compile(r"(\d+)x(\d+)")
+LEGACY_AGE = 3600.0
+
+
+def _start_time(pid: int) -> int | None:
+    """The start time of process ``pid`` in clock ticks since boot; None when it is not running."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return 0
+    try:
+        return int(data[data.rindex(b")") + 2:].split()[19])
+    except (ValueError, IndexError):
+        return 0
+
+
+def _token() -> str:
+    pid = os.getpid()
+    return f"{pid}x{_start_time(pid) or 0}"
+
+
+def token() -> str:
+    """This process's owner token (``<pid>x<start>``); recomputed after a fork."""
+    global _cached
+    if _cached is None or _cached[0] != os.getpid():
+        _cached = (os.getpid(), _token())
+    return _cached[1]
+
+
+_cached: tuple[int, str] | None = None
+
+
+def alive(tok: str) -> bool:
+    """True while the process that made token ``tok`` is still running."""
+    m = _TOKEN.fullmatch(tok)
+    if m is None:
+        return False
+    pid, start = int(m.group(1)), int(m.group(2))
+    if os.path.isdir("/proc/self"):
+        now = _start_time(pid)
+        return now is not None and (start == 0 or now == 0 or now == start)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def owner(name: str) -> str | None:
+    """The owner token in a temp name made with ``token()``, or None for a name without one."""
+    m = _TOKEN.search(name)
+    return m.group(0) if m else None
+
+
+def abandoned(path: Path, *, now: float | None = None) -> bool:
+    """True when ``path`` is a temp whose owner is gone (or a token-less one older than ``LEGACY_AGE``)."""
+    tok = owner(path.name)
+    if tok is not None:
+        return not alive(tok)
+    try:
+        return path.lstat().st_mtime < (now or time.time()) - LEGACY_AGE
+    except FileNotFoundError:
+        return False
+
+
+def sweep(folder: Path, patterns: Iterable[str], *,
+          recover: Callable[[Path], None] | None = None) -> list[str]:
+    """Remove the entries of ``folder`` matching ``patterns`` whose owner is gone; return their names.
+
+    ``recover`` (when given) is called on each abandoned entry first, e.g. to put stashed outputs back;
+    whatever it leaves is then removed. A live owner's temps are never touched.
+    """
+    removed = []
+    try:
+        candidates = sorted({p for pattern in patterns for p in folder.glob(pattern)})
+    except OSError:
+        return removed
+    now = time.time()
+    for path in candidates:
+        if not abandoned(path, now=now):
+            continue
+        try:
+            if recover is not None:
+                recover(path)
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                path.unlink()
+        except OSError:
+            continue  # read-only or in use: the next command tries again
+        removed.append(path.name)
+    return removed
