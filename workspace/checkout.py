@@ -239,7 +239,16 @@ def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list, trees: TreeCache) -
     The tree was checked whole before (``safety.check_tree``: names, and links resolved against it).
     Nothing is followed: a symlink in the way is removed, never written through; ``.git``/``.art`` folders
     (which art never stores) are left alone.
+
+    Iterative (a stack of folders still to plan), so any depth the file system allows works.
     """
+    stack = [(dest, oid)]
+    while stack:
+        dest, oid = stack.pop()
+        stack.extend(reversed(_plan_level(repo, dest, oid, todo, trees)))
+
+
+def _plan_level(repo: Repo, dest: Path, oid: Oid, todo: list, trees: TreeCache) -> list[tuple[Path, Oid]]:
     tree = trees.pop(oid, None) or repo.store.get_tree(oid)
     dest.mkdir(parents=True, exist_ok=True)
     wanted = {e.name: e for e in tree.entries}
@@ -250,12 +259,13 @@ def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list, trees: TreeCache) -
             shutil.rmtree(e.path)
         else:
             os.unlink(e.path)
+    subdirs = []
     for name, entry in wanted.items():
         target = dest / name
         if entry.kind == "dir":
             if target.is_symlink() or (target.exists() and not target.is_dir()):
                 target.unlink()
-            _plan_tree(repo, target, entry.oid, todo, trees)
+            subdirs.append((target, entry.oid))
         elif entry.kind == "symlink":
             if not target.is_symlink() or os.readlink(target) != entry.target:
                 if target.is_dir() and not target.is_symlink():
@@ -265,6 +275,7 @@ def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list, trees: TreeCache) -
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)
             todo.append((target, entry))
+    return subdirs
 
 
 def _file_matches(repo: Repo, target: Path, oid: Oid, executable: bool) -> bool:

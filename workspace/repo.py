@@ -31,6 +31,7 @@ class Repo:
         # the store lock is taken shared with the repository lock; gc takes it exclusively (lock.py)
         self.store_lock = StoreLock(lambda: self.store_dir / "lock")
         self.lock = RepoLock(self.art_dir / "lock", store_lock=self.store_lock)
+        self.lock.on_acquire.append(self._sweep)
         self.config = Config(self.art_dir, lock=self.lock)
         self._store: LocalStore | None = None
         self._state: StatCache | None = None
@@ -66,7 +67,7 @@ class Repo:
             from . import registry
 
             store = LocalStore(self.store_dir, fsync=bool(self.config.core("fsync")), notice=_notice)
-            if not registry.is_registered(store.root, self.root):
+            if not store.read_only and not registry.is_registered(store.root, self.root):
                 try:
                     with self.store_lock:
                         registry.register(store.root, self.root)
@@ -80,6 +81,12 @@ class Repo:
                     raise
             self._store = store
         return self._store
+
+    def _sweep(self) -> None:
+        """Settle what killed commands left behind (``workspace/cleanup.py``); runs when the lock is taken."""
+        from .cleanup import sweep_leftovers
+
+        sweep_leftovers(self.root, self.art_dir, self.store_dir)
 
     @property
     def state(self) -> StatCache:
