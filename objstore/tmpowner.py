@@ -1,7 +1,9 @@
 """Temp files and folders that name their owner, so leftovers of a killed process can be found and removed.
 
-A temp name carries ``<pid>x<start>``: the process id and its start time (clock ticks since boot, from
-``/proc``), so a later process that reuses the pid is not mistaken for the owner. Whoever next takes the repo
+A temp name carries ``<pid>x<start>x<space>``: the process id, its start time (clock ticks since boot, from
+``/proc``), so a later process that reuses the pid is not mistaken for the owner, and a short hash of the
+boot and pid namespace, since a pid means nothing on another machine or in another container sharing the
+folder (such temps are left to their own side, or removed after ``FOREIGN_AGE``). Whoever next takes the repo
 (or store) lock calls ``sweep``: what belongs to a process that is no longer running is removed, what belongs
 to a live one is left alone. Names without a token (from an older art) are removed once older than an hour.
 """
@@ -15,8 +17,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-_TOKEN = re.compile(r"(\d+)x(\d+)")
+_TOKEN = re.compile(r"(\d+)x(\d+)x([0-9a-f]{8})")
 LEGACY_AGE = 3600.0
+FOREIGN_AGE = 7 * 86400.0
 
 
 def _start_time(pid: int) -> int | None:
@@ -34,13 +37,27 @@ def _start_time(pid: int) -> int | None:
         return 0
 
 
+def _space() -> str:
+    """Eight hex digits naming this boot and pid namespace (where a pid means this process)."""
+    import hashlib
+
+    parts = [os.uname().nodename]
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            parts.append(f.read().strip())
+        parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
+    except OSError:
+        pass
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:8]
+
+
 def _token() -> str:
     pid = os.getpid()
-    return f"{pid}x{_start_time(pid) or 0}"
+    return f"{pid}x{_start_time(pid) or 0}x{_space()}"
 
 
 def token() -> str:
-    """This process's owner token (``<pid>x<start>``); recomputed after a fork."""
+    """This process's owner token (``<pid>x<start>x<space>``); recomputed after a fork."""
     global _cached
     if _cached is None or _cached[0] != os.getpid():
         _cached = (os.getpid(), _token())
@@ -55,6 +72,8 @@ def alive(tok: str) -> bool:
     m = _TOKEN.fullmatch(tok)
     if m is None:
         return False
+    if m.group(3) != token().rsplit("x", 1)[1]:
+        return True  # another machine or container: its pids are not ours to check
     pid, start = int(m.group(1)), int(m.group(2))
     if os.path.isdir("/proc/self"):
         now = _start_time(pid)
@@ -74,23 +93,31 @@ def owner(name: str) -> str | None:
     return m.group(0) if m else None
 
 
-def abandoned(path: Path, *, now: float | None = None) -> bool:
-    """True when ``path`` is a temp whose owner is gone (or a token-less one older than ``LEGACY_AGE``)."""
+def abandoned(path: Path, *, now: float | None = None, legacy: bool = True) -> bool:
+    """True when ``path`` is a temp whose owner is gone (or, with ``legacy``, a token-less one older than
+    ``LEGACY_AGE``)."""
     tok = owner(path.name)
-    if tok is not None:
+    if tok is not None and tok.rsplit("x", 1)[1] != token().rsplit("x", 1)[1]:
+        age = FOREIGN_AGE  # made elsewhere: removed only when surely abandoned
+    elif tok is not None:
         return not alive(tok)
+    elif not legacy:
+        return False
+    else:
+        age = LEGACY_AGE
     try:
-        return path.lstat().st_mtime < (now or time.time()) - LEGACY_AGE
+        return path.lstat().st_mtime < (now or time.time()) - age
     except FileNotFoundError:
         return False
 
 
-def sweep(folder: Path, patterns: Iterable[str], *,
-          recover: Callable[[Path], None] | None = None) -> list[str]:
+def sweep(folder: Path, patterns: Iterable[str], *, recover: Callable[[Path], object] | None = None,
+          legacy: bool = True) -> list[str]:
     """Remove the entries of ``folder`` matching ``patterns`` whose owner is gone; return their names.
 
     ``recover`` (when given) is called on each abandoned entry first, e.g. to put stashed outputs back;
-    whatever it leaves is then removed. A live owner's temps are never touched.
+    whatever it leaves is then removed. A live owner's temps are never touched; ``legacy=False`` also spares
+    names without an owner token.
     """
     removed = []
     try:
@@ -99,7 +126,7 @@ def sweep(folder: Path, patterns: Iterable[str], *,
         return removed
     now = time.time()
     for path in candidates:
-        if not abandoned(path, now=now):
+        if not abandoned(path, now=now, legacy=legacy):
             continue
         try:
             if recover is not None:

@@ -6,8 +6,8 @@ lock, whatever belongs to a process that is no longer running is settled here:
 * ``.art/tmp/stash-*``: outputs a killed ``art repro`` had moved aside while their stage ran. Each output the
   workspace no longer has is put back (the stage never replaced it); one the killed run did produce again is
   kept, and the stashed copy is discarded. A notice names every output put back.
-* temp packs and imports in the store's ``tmp/`` (also removed by every store writer), and the temp file of
-  ``.art/cache/last-repro.json``.
+* temp packs and imports in the store's ``tmp/`` (also removed by every store writer), packs staged for a
+  remote in ``.art/tmp/push`` and ``.art/tmp/gc``, and the temp file of ``.art/cache/last-repro.json``.
 
 A live owner's temps are never touched, however old; nothing outside ``.art`` and the store is deleted.
 """
@@ -34,6 +34,9 @@ def sweep_leftovers(root: Path, art_dir: Path, store_dir: Path | None) -> list[s
     tmp = art_dir / "tmp"
     if tmp.is_dir() and writable(tmp):
         removed += sweep(tmp, ("stash-*",), recover=lambda folder: restore_stash(root, folder))
+        for staging in ("push", "gc"):  # packs staged for a remote by a killed push or gc
+            if (tmp / staging).is_dir():
+                removed += sweep(tmp / staging, ("pack-*.tmp",), legacy=False)
     cache = art_dir / "cache"
     if cache.is_dir() and writable(cache):
         removed += sweep(cache, (".last-repro.*",))

@@ -167,3 +167,46 @@ def test_a_tree_1500_levels_deep_is_added_checked_out_and_verified(tmp_path):
     ok(art(repo, "checkout", "--force"))
     assert (deep / "f").read_text() == "x\n"
     ok(art(repo, "fsck"))
+
+
+def store_tree(repo: Path, entries) -> None:
+    """Put a tree (as a remote could send it) in the store and point ``data`` at it, as a pull would."""
+    from artvc.objstore.hashing import hash_bytes
+    from artvc.objstore.objects import Kind, Tree, TreeEntry
+    from artvc.workspace import Repo
+    from artvc.workspace.pointers import Pointer, write_pointer
+
+    with Repo(repo) as r, r.store.writer() as w:
+        blob = b"content\n"
+        oid = hash_bytes(blob)
+        w.put(oid, Kind.CHUNK, blob)
+        tree = Tree.build([TreeEntry(name, kind, oid if kind == "file" else hash_bytes(target.encode()),
+                                     len(blob) if kind == "file" else 0, target=target)
+                           for name, kind, target in entries])
+        w.put(tree.oid, Kind.TREE, tree.to_bytes())
+    write_pointer(repo / "data.art", Pointer(tree.oid, "dir", tree.size, len(entries)))
+
+
+def test_a_300_byte_name_from_a_remote_tree_exits_13_when_written(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    store_tree(repo, [("ok.txt", "file", None), ("n" * 300, "file", None)])
+    one_error(art(repo, "checkout"), 13, "file name too long", "hint: the file system refuses names this long")
+    assert not [p for p in os.listdir(repo) if "art-tmp" in p]
+
+
+def test_a_nul_in_a_link_target_from_a_remote_tree_is_refused(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    store_tree(repo, [("ok.txt", "file", None), ("link", "symlink", "ok.txt\0/etc/passwd")])
+    one_error(art(repo, "checkout"), 10, "NUL")
+    assert not [p for p in os.listdir(repo) if "art-tmp" in p]
+
+
+def test_checkout_into_a_read_only_workspace_exits_13(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    (repo / "f.txt").write_text("f\n")
+    ok(art(repo, "add", "f.txt"))
+    (repo / "f.txt").unlink()
+    with read_only(repo):
+        one_error(art(repo, "checkout"), 13, "f.txt", "read-only file system" if ROOT else "permission denied")
+    ok(art(repo, "checkout"))
+    assert (repo / "f.txt").read_text() == "f\n"
