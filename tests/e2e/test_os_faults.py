@@ -161,12 +161,18 @@ def test_a_tree_1500_levels_deep_is_added_checked_out_and_verified(tmp_path):
         deep = deep / "a"
         os.mkdir(deep)
     (deep / "f").write_text("x\n")
-    ok(art(repo, "add", "deep"))
-    (deep / "f").write_text("changed\n")
-    assert "modified" in ok(art(repo, "status")).stdout
-    ok(art(repo, "checkout", "--force"))
-    assert (deep / "f").read_text() == "x\n"
-    ok(art(repo, "fsck"))
+    try:
+        ok(art(repo, "add", "deep"))
+        (deep / "f").write_text("changed\n")
+        assert "modified" in ok(art(repo, "status")).stdout
+        ok(art(repo, "checkout", "--force"))
+        assert (deep / "f").read_text() == "x\n"
+        ok(art(repo, "fsck"))
+    finally:  # bottom-up by hand: shutil.rmtree (and so pytest's cleanup) recurses and cannot remove it
+        (deep / "f").unlink(missing_ok=True)
+        while deep != repo:
+            os.rmdir(deep)
+            deep = deep.parent
 
 
 def store_tree(repo: Path, entries) -> None:
@@ -210,3 +216,23 @@ def test_checkout_into_a_read_only_workspace_exits_13(tmp_path):
         one_error(art(repo, "checkout"), 13, "f.txt", "read-only file system" if ROOT else "permission denied")
     ok(art(repo, "checkout"))
     assert (repo / "f.txt").read_text() == "f\n"
+
+
+@pytest.mark.parametrize(("content", "needle"), [(b"\xe3\x80 garbage \xff", "not UTF-8"),
+                                                 (b'[core]\njobs = "x"\n', "core.jobs")])
+def test_damaged_workspace_config_is_a_config_error(tmp_path, content, needle):
+    repo = make_repo(tmp_path / "repo")
+    (repo / "f.txt").write_text("f\n")
+    (repo / ".art" / "config").write_bytes(content)
+    one_error(art(repo, "add", "f.txt"), 1, needle, "hint: ")
+
+
+def test_a_translated_fault_is_also_reported_as_json(tmp_path):
+    import json
+
+    repo = make_repo(tmp_path / "repo")
+    (repo / "f.txt").write_text("hello\n")
+    r = art(repo, "add", "f.txt", "--json", env={"ART_FAULT": "store.pack-sealed:enospc"})
+    assert r.returncode == 13
+    err = json.loads(r.stdout)["error"]
+    assert err["type"] == "FileSystemError" and err["code"] == 13 and "no space left" in err["message"]
