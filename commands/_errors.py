@@ -149,10 +149,12 @@ def translate(exc: BaseException) -> ArtError | None:
 
         text = str(exc).lower()
         for needle, code in (("full", errno.ENOSPC), ("readonly", errno.EROFS), ("read-only", errno.EROFS),
-                             ("i/o error", errno.EIO), ("unable to open", errno.EACCES)):
+                             ("i/o error", errno.EIO), ("unable to open", None)):
             if needle in text:
+                hint = HINTS[code] if code else ("check that .art and the store are readable and writable "
+                                                 "by you, and the open-file limit (ulimit -n)")
                 return FileSystemError(f"a database file of art cannot be written or opened: {exc}",
-                                       errno=code, hint=HINTS.get(code))
+                                       errno=code, hint=hint)
         return LocalStoreError(f"a database file of art is damaged: {exc}",
                                hint="run 'art fsck'; the index can be rebuilt from the packs")
     return None

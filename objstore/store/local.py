@@ -425,6 +425,8 @@ class LocalStore(ObjectStore):
         Raises:
             FormatError: never; unreadable packs are skipped and left to ``fsck``.
         """
+        if self.read_only:
+            return []  # nothing can be indexed in a store this process may not write; fsck still reports
         known = self.pack_names()
         added = []
         for name, path in self.pack_files().items():
