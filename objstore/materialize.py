@@ -17,7 +17,7 @@ from .hashing import ContentHasher
 from .oid import Oid
 from .oserrors import describe, os_errors
 from .store.base import ObjectStore
-from .tmpowner import token
+from .tmpowner import note, token
 
 Progress = Callable[[int], None]
 
@@ -36,6 +36,8 @@ def materialize_file(store: ObjectStore, oid: Oid, size: int, dest: Path, *, exe
     tmp = dest if direct else dest.parent / f".{dest.name[:40]}.{token()}-{next(_serial)}.art-tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     mode = 0o755 if executable else 0o644
+    if not direct:
+        note(tmp)
     with os_errors("write", dest):
         try:
             fd = os.open(tmp, flags, mode)
@@ -99,6 +101,7 @@ def make_symlink(dest: Path, target: str) -> None:
     with os_errors("create the symlink", dest):
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.parent / f".{dest.name[:40]}.art-link"
+        note(tmp)
         if tmp.is_symlink() or tmp.exists():
             tmp.unlink()
         os.symlink(target, tmp)

@@ -139,3 +139,77 @@ def sweep(folder: Path, patterns: Iterable[str], *, recover: Callable[[Path], ob
             continue  # read-only or in use: the next command tries again
         removed.append(path.name)
     return removed
+
+
+# -- a journal of temps made outside the folders that are swept ---------------------------------------------
+# Temp files beside a checked-out file and staging folders live anywhere in the workspace, where no sweep
+# looks. A process that makes them first notes each path in ``<folder>/owned-<token>.list``; ``sweep_journals``
+# removes the noted paths of owners that are gone (when ``accept`` agrees), then the journal itself.
+
+_journal: list = [None, None]  # [folder, open file]
+
+
+def set_journal(folder: Path | None) -> None:
+    """Note this process's temps in ``folder`` from now on (None: stop noting)."""
+    if _journal[1] is not None:
+        _journal[1].close()
+    _journal[:] = [folder, None]
+
+
+def note(path: str | os.PathLike) -> None:
+    """Record that this process is about to create temp ``path`` (no-op without a journal)."""
+    folder, f = _journal
+    if folder is None:
+        return
+    if f is None:
+        try:
+            f = open(Path(folder) / f"owned-{token()}.list", "a",  # noqa: SIM115 - kept open until exit
+                     encoding="utf-8", errors="surrogateescape")
+        except OSError:
+            _journal[0] = None  # read-only .art: temps are still removed by their own writer on failure
+            return
+        _journal[1] = f
+        import atexit
+
+        atexit.register(_drop_journal, f)
+    f.write(os.fspath(path) + "\n")
+    f.flush()  # before the temp exists: a kill right after creating it still finds it noted
+
+
+def _drop_journal(f) -> None:
+    """At a normal exit every temp was removed by its writer: the journal is not needed."""
+    try:
+        f.close()
+        os.unlink(f.name)
+    except OSError:
+        pass
+
+
+def sweep_journals(folder: Path, accept: Callable[[Path], bool]) -> list[str]:
+    """Remove the temps noted by owners that are gone (each only when ``accept(path)``); return them."""
+    removed = []
+    for journal in sorted(folder.glob("owned-*.list")):
+        tok = owner(journal.name)
+        if tok is not None and alive(tok):
+            continue
+        try:
+            paths = journal.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+        except OSError:
+            continue
+        for line in dict.fromkeys(paths):
+            path = Path(line)
+            if not line or not os.path.lexists(path) or not accept(path):
+                continue
+            try:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+                removed.append(line)
+            except OSError:
+                continue
+        try:
+            journal.unlink()
+        except OSError:
+            pass
+    return removed

@@ -13,6 +13,7 @@ from ..objstore.materialize import make_symlink, materialize_file, remove_stale_
 from ..objstore.objects import TreeEntry
 from ..objstore.oid import Oid
 from ..objstore.scan import quick_signature
+from ..objstore.tmpowner import note
 from .paths import ensure_inside, is_reserved
 from .pointers import PointerError
 from .repo import Repo
@@ -154,6 +155,7 @@ def _restore_new_tree(repo: Repo, dest: Path, oid: Oid, progress, trees: TreeCac
     """Build a missing directory beside its place and rename it in whole: files need no rename of their own,
     and a killed checkout leaves only the hidden staging folder (removed by the next one)."""
     staging = dest.parent / f".{dest.name[:40]}.art-tmp-dir"
+    note(staging)  # a killed checkout's staging folder is removed by the next command that takes the lock
     if os.path.isdir(staging) and not os.path.islink(staging):
         shutil.rmtree(staging)  # left by a killed checkout
     elif os.path.lexists(staging):

@@ -84,9 +84,12 @@ class Repo:
 
     def _sweep(self) -> None:
         """Settle what killed commands left behind (``workspace/cleanup.py``); runs when the lock is taken."""
+        from ..objstore.tmpowner import set_journal
         from .cleanup import sweep_leftovers
 
         sweep_leftovers(self.root, self.art_dir, self.store_dir)
+        tmp = self.art_dir / "tmp"
+        set_journal(tmp if tmp.is_dir() or _mkdir(tmp) else None)
 
     @property
     def state(self) -> StatCache:
@@ -180,5 +183,13 @@ def _notice(message: str) -> None:
 def _is_dir(entry: os.DirEntry) -> bool:
     try:
         return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _mkdir(path: Path) -> bool:
+    try:
+        path.mkdir()
+        return True
     except OSError:
         return False

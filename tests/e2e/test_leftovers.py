@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +111,22 @@ def test_repro_killed_after_its_stage_wrote_new_outputs_keeps_them(pipeline):
     assert "put back" not in r.stderr
     assert (repo / "out.txt").read_text() == new  # the workspace's newer output is kept
     assert stashes(repo) == []
+
+
+def test_killed_checkout_temps_are_removed_by_the_next_locking_command(tmp_path):
+    repo = make_repo(tmp_path / "repo")
+    (repo / "d").mkdir()
+    write_random_file(repo / "d" / "a.bin", 1 << 20, seed=4)
+    write_random_file(repo / "d" / "b.bin", 1 << 20, seed=5)
+    write_random_file(repo / "f.bin", 1 << 20, seed=6)
+    (repo / "other.txt").write_text("other\n")
+    ok(art(repo, "add", "d", "f.bin"))
+    shutil.rmtree(repo / "d")
+    (repo / "f.bin").unlink()
+    killed(art(repo, "checkout", env={"ART_FAULT": "materialize.file-writing@2:kill"}))
+    temps = [p.name for p in repo.iterdir() if p.name.endswith(("art-tmp", "art-tmp-dir"))]
+    assert temps  # the killed checkout's staging folder or temp file
+    ok(art(repo, "add", "other.txt"))  # not a checkout of those paths: the journal finds them
+    assert not [p.name for p in repo.iterdir() if p.name.endswith(("art-tmp", "art-tmp-dir"))]
+    assert not list((repo / ".art" / "tmp").glob("owned-*"))
+    ok(art(repo, "checkout"))
