@@ -134,6 +134,11 @@ def translate(exc: BaseException) -> ArtError | None:
     from ..objstore.errors import FileSystemError, LocalStoreError, UnsafePathError
     from ..objstore.oserrors import HINTS, describe
 
+    if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__name__ == "gaierror":
+        from ..objstore.errors import RemoteError
+
+        return RemoteError(f"a network connection failed: {exc}",
+                           hint="check the network and the remote's address, then run the command again")
     if isinstance(exc, OSError):
         return describe(exc)
     if isinstance(exc, RecursionError):
