@@ -118,6 +118,8 @@ def repro(repo: Repo, options: ReproOptions = ReproOptions(), *, on_event: Event
         StageFailedError: when a stage fails (``.result`` holds the outcomes); exit code 5.
     """
     pipeline, graph = load_pipeline(repo)
+    if not options.dry_run:
+        _settle_leftovers(repo)
     ctx = Context(repo)
     lock = read_lock(repo.root)
     states = evaluate(ctx, pipeline, graph, lock)
@@ -144,6 +146,18 @@ def repro(repo: Repo, options: ReproOptions = ReproOptions(), *, on_event: Event
         err.result = result
         raise err
     return result
+
+
+def _settle_leftovers(repo: Repo) -> None:
+    """Put back what a killed repro had stashed before planning (taking the lock settles it), so stages are
+    judged on the outputs the user had; skipped, not waited for, when another command holds the lock."""
+    from ..objstore.errors import FileSystemError, RepoLockedError
+
+    try:
+        repo.lock.acquire(wait=0)
+    except (RepoLockedError, FileSystemError):
+        return
+    repo.lock.release()
 
 
 def _save_last(repo: Repo, graph: Graph, states: dict, outcomes: list[StageOutcome]) -> None:

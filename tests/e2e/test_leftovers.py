@@ -130,3 +130,14 @@ def test_killed_checkout_temps_are_removed_by_the_next_locking_command(tmp_path)
     assert not [p.name for p in repo.iterdir() if p.name.endswith(("art-tmp", "art-tmp-dir"))]
     assert not list((repo / ".art" / "tmp").glob("owned-*"))
     ok(art(repo, "checkout"))
+
+
+def test_the_next_repro_puts_a_killed_repros_outputs_back_before_it_plans(pipeline):
+    repo = pipeline
+    before = (repo / "out.txt").read_text()
+    killed(art(repo, "repro", "--force", env={"ART_FAULT": "repro.outputs-stashed:kill"}))
+    assert not (repo / "out.txt").exists()
+    r = ok(art(repo, "repro"))
+    assert "put back out.txt" in r.stderr
+    assert (repo / "out.txt").read_text() == before  # up to date again: the stage did not have to run
+    assert stashes(repo) == []
