@@ -43,7 +43,7 @@ from ..errors import PackMissingError as PackMissing
 from ..objects import Kind, check_object
 from ..oid import Oid, is_oid
 from .base import IndexedObject, ObjectStore, StoreWriter
-from .fileops import link_or_copy
+from .fileops import link_or_copy, unlink_quietly
 from .pack import ENTRY, IDX_MAGIC, Compressor, PackEntry, check_entry, decode_index, encode_index, unpack_payload
 
 # Packs of "tens of MiB": one PUT each (s3fs sends a single PUT below 2 x its 50 MiB chunk size), so a
