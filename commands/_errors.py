@@ -116,6 +116,50 @@ class ArtGroup(SuggestingGroup):
         except Exception as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
+            known = translate(exc)
+            if known is not None:
+                opts = ctx.obj or {}
+                raise CliError(known, as_json=bool(opts.get("json"))) from exc
             click.echo(f"art: internal error: {type(exc).__name__}: {exc} (re-run with --debug for a traceback)",
                        err=True)
             ctx.exit(EXIT_INTERNAL)
+
+
+def translate(exc: BaseException) -> ArtError | None:
+    """The art error for an ordinary fault that escaped its layer unconverted (None for a real bug).
+
+    Layers convert OS faults where they know the path and what they were doing (``objstore/oserrors.py``);
+    this is the net under them, so a full disk or a read-only folder is never reported as a bug in art.
+    """
+    from ..objstore.errors import FileSystemError, LocalStoreError, UnsafePathError
+    from ..objstore.oserrors import HINTS, describe
+
+    if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__name__ == "gaierror":
+        from ..objstore.errors import RemoteError
+
+        return RemoteError(f"a network connection failed: {exc}",
+                           hint="check the network and the remote's address, then run the command again")
+    if isinstance(exc, OSError):
+        return describe(exc)
+    if isinstance(exc, RecursionError):
+        return FileSystemError("a folder tree is nested too deeply for art to process",
+                               hint="flatten the deepest folders (art handles a few hundred levels)")
+    if isinstance(exc, UnicodeError) and "surrogates not allowed" in str(exc):
+        return UnsafePathError("a file name is not valid UTF-8, which art cannot record",
+                               hint="rename the file (art add names the path when it meets one)")
+    if isinstance(exc, ValueError) and "embedded null byte" in str(exc):
+        return UnsafePathError("a path or symlink target contains a NUL byte, which no file system accepts")
+    if type(exc).__module__ == "sqlite3" and type(exc).__name__ in ("OperationalError", "DatabaseError"):
+        import errno
+
+        text = str(exc).lower()
+        for needle, code in (("full", errno.ENOSPC), ("readonly", errno.EROFS), ("read-only", errno.EROFS),
+                             ("i/o error", errno.EIO), ("unable to open", None)):
+            if needle in text:
+                hint = HINTS[code] if code else ("check that .art and the store are readable and writable "
+                                                 "by you, and the open-file limit (ulimit -n)")
+                return FileSystemError(f"a database file of art cannot be written or opened: {exc}",
+                                       errno=code, hint=hint)
+        return LocalStoreError(f"a database file of art is damaged: {exc}",
+                               hint="run 'art fsck'; the index can be rebuilt from the packs")
+    return None

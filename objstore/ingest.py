@@ -24,6 +24,7 @@ from .errors import ArtError
 from .hashing import ContentHasher, hash_bytes
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
+from .oserrors import os_errors
 from .scan import quick_signature, walk_tree
 from .store.base import StoreWriter
 from .store.pack import Compressor
@@ -124,9 +125,16 @@ class Ingester:
     # -- files ---------------------------------------------------------------------------------------
 
     def add_file(self, path: str | os.PathLike, st: os.stat_result | None = None) -> tuple[Oid, int]:
-        """Store one regular file; return (file id, size)."""
+        """Store one regular file; return (file id, size).
+
+        Raises:
+            FileSystemError: when the file cannot be read (permission denied, I/O error, ...).
+        """
         path = os.fspath(path)
-        st = st or os.stat(path)
+        with os_errors("read", path):
+            return self._add_file(path, st or os.stat(path))
+
+    def _add_file(self, path: str, st: os.stat_result) -> tuple[Oid, int]:
         known = self._known(path, st)
         if known is not None:
             return known, st.st_size
@@ -183,7 +191,7 @@ class Ingester:
 
     def _read_hash(self, path: str) -> tuple[Oid, list[tuple[Oid, bytes]]]:
         """Read a small file whole; return its id and its chunks with their ids (nothing compressed yet)."""
-        with open(path, "rb", buffering=0) as f:
+        with os_errors("read", path), open(path, "rb", buffering=0) as f:
             data = f.read()
         if len(data) <= self.params.min_size:
             oid = hash_bytes(data)

@@ -11,10 +11,13 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import CorruptObjectError, FormatError, WorkspaceError
+from .errors import CorruptObjectError, FormatError, UnsafePathError, WorkspaceError
+from .faults import fault_point
 from .hashing import ContentHasher
 from .oid import Oid
+from .oserrors import describe, os_errors
 from .store.base import ObjectStore
+from .tmpowner import note, token
 
 Progress = Callable[[int], None]
 
@@ -30,14 +33,17 @@ def materialize_file(store: ObjectStore, oid: Oid, size: int, dest: Path, *, exe
         ObjectNotFoundError: when a needed object is not stored.
         CorruptObjectError: when the assembled content does not hash to ``oid``; ``dest`` is untouched.
     """
-    tmp = dest if direct else dest.parent / f".{dest.name[:40]}.{os.getpid()}-{next(_serial)}.art-tmp"
+    tmp = dest if direct else dest.parent / f".{dest.name[:40]}.{token()}-{next(_serial)}.art-tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     mode = 0o755 if executable else 0o644
-    try:
-        fd = os.open(tmp, flags, mode)
-    except FileNotFoundError:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, flags, mode)
+    if not direct:
+        note(tmp)
+    with os_errors("write", dest):
+        try:
+            fd = os.open(tmp, flags, mode)
+        except FileNotFoundError:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, flags, mode)
     try:
         try:
             hasher = ContentHasher()
@@ -47,6 +53,7 @@ def materialize_file(store: ObjectStore, oid: Oid, size: int, dest: Path, *, exe
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
+                fault_point("materialize.file-writing")
                 written += len(data)
                 if progress:
                     progress(len(data))
@@ -63,11 +70,13 @@ def materialize_file(store: ObjectStore, oid: Oid, size: int, dest: Path, *, exe
                 raise WorkspaceError(f"{dest} is a directory, expected a file", path=str(dest))
             os.replace(tmp, dest)
         return st
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise describe(exc, "write", dest) from exc
         raise
 
 
@@ -86,9 +95,14 @@ def remove_stale_temps(dest: Path) -> None:
 
 def make_symlink(dest: Path, target: str) -> None:
     """Create (or replace) a symlink atomically."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name[:40]}.art-link"
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    os.symlink(target, tmp)
-    os.replace(tmp, dest)
+    if "\0" in target:
+        raise UnsafePathError(f"the symlink {dest} would point to a target with a NUL byte", path=str(dest),
+                              hint="the stored tree was made by another tool or tampered with; it was not written")
+    with os_errors("create the symlink", dest):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.parent / f".{dest.name[:40]}.art-link"
+        note(tmp)
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(target, tmp)
+        os.replace(tmp, dest)

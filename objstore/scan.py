@@ -14,10 +14,11 @@ from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import UnsafePathError, WorkspaceError
+from .errors import UnsafePathError
 from .hashing import ContentHasher, hash_bytes
 from .objects import Tree, TreeEntry
 from .oid import Oid
+from .oserrors import os_errors, safe_name
 
 SKIP_NAMES = frozenset({".git", ".art"})
 
@@ -29,25 +30,25 @@ def scan_one(path: str, guard: Path | None) -> list[Entry]:
     """One directory's entries, sorted by name, skipping .git/.art; symlinks must stay inside ``guard``.
 
     Raises:
-        WorkspaceError: when the directory cannot be read.
-        UnsafePathError: for a symlink that leaves ``guard``.
+        FileSystemError: when the directory or an entry cannot be read (permission denied, I/O error...).
+        UnsafePathError: for a symlink that leaves ``guard``, or a name that is not valid UTF-8.
     """
     out: list[Entry] = []
-    try:
-        with os.scandir(path) as it:
-            for e in it:
-                if e.name in SKIP_NAMES:
-                    continue
-                st = e.stat(follow_symlinks=False)
-                mode = st.st_mode
-                if stat_mod.S_ISREG(mode):
-                    out.append((e.name, "file", st, None))
-                elif stat_mod.S_ISDIR(mode):
-                    out.append((e.name, "dir", st, None))
-                elif stat_mod.S_ISLNK(mode):
-                    out.append((e.name, "symlink", st, _link_target(e.path, guard)))
-    except OSError as exc:
-        raise WorkspaceError(f"cannot read directory {path}: {exc.strerror}", path=path) from exc
+    with os_errors("read the folder", path), os.scandir(path) as it:
+        entries = list(it)
+    for e in entries:
+        if e.name in SKIP_NAMES:
+            continue
+        check_name(e.path)
+        with os_errors("read", e.path):
+            st = e.stat(follow_symlinks=False)
+        mode = st.st_mode
+        if stat_mod.S_ISREG(mode):
+            out.append((e.name, "file", st, None))
+        elif stat_mod.S_ISDIR(mode):
+            out.append((e.name, "dir", st, None))
+        elif stat_mod.S_ISLNK(mode):
+            out.append((e.name, "symlink", st, _link_target(e.path, guard)))
     out.sort(key=_name)
     return out
 
@@ -56,8 +57,24 @@ def _name(item: tuple) -> str:
     return item[0]
 
 
+def check_name(path: str) -> None:
+    """Refuse a path that is not valid UTF-8: ids, pointers and git all record names as UTF-8 text.
+
+    Raises:
+        UnsafePathError: naming the path with its undecodable bytes escaped (``\\xff``).
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsafePathError(f"the name {safe_name(path)} is not valid UTF-8; art records names as UTF-8",
+                              path=safe_name(path),
+                              hint="rename it (e.g. with convmv), or move it out of the folder") from None
+
+
 def _link_target(path: str, guard: Path | None) -> str:
-    target = os.readlink(path)
+    with os_errors("read the symlink", path):
+        target = os.readlink(path)
+    check_name(target)
     if guard is not None:
         resolved = Path(os.path.realpath(path))
         if os.path.isabs(target) or not resolved.is_relative_to(guard.resolve()):
@@ -98,7 +115,7 @@ def walk_tree(root: str, guard: Path | None, file_oids: FileBatch,
     store) in one query. Each finished tree goes to ``put_tree`` and is then dropped.
 
     Raises:
-        WorkspaceError: when a directory cannot be read.
+        FileSystemError: when a directory cannot be read.
         UnsafePathError: for a symlink that leaves ``guard``.
     """
 

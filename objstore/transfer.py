@@ -27,6 +27,7 @@ from .oid import Oid, is_oid
 from .store.fileops import unlink_quietly
 from .store.local import LocalStore
 from .store.remote import FsspecStore, Located, verify_payload
+from .tmpowner import token
 from .verify import Problem
 
 Key = tuple[Oid, Kind]
@@ -338,7 +339,7 @@ class _Download:
     def _download_pack(self, name: str) -> str:
         import tempfile
 
-        fd, tmp = tempfile.mkstemp(prefix="import-", suffix=".tmp", dir=self.dest.root / "tmp")
+        fd, tmp = tempfile.mkstemp(prefix=f"import-{token()}-", suffix=".tmp", dir=self.dest.root / "tmp")
         os.close(fd)
         os.unlink(tmp)  # a hard link needs the name free
         try:

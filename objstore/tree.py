@@ -19,21 +19,32 @@ class FlatEntry:
 
 
 def walk(store: ObjectStore, oid: Oid, prefix: str = "") -> Iterator[FlatEntry]:
-    """Yield every file and symlink under tree ``oid``, depth first, sorted by name."""
-    for e in store.get_tree(oid).entries:
-        path = f"{prefix}{e.name}"
-        if e.kind == "dir":
-            yield from walk(store, e.oid, path + "/")
-        else:
+    """Yield every file and symlink under tree ``oid``, depth first, sorted by name (iterative: any depth)."""
+    stack = [(prefix, iter(store.get_tree(oid).entries))]
+    while stack:
+        base, entries = stack[-1]
+        for e in entries:
+            path = f"{base}{e.name}"
+            if e.kind == "dir":
+                stack.append((path + "/", iter(store.get_tree(e.oid).entries)))
+                break
             yield FlatEntry(path, e)
+        else:
+            stack.pop()
 
 
 def iter_trees(store: ObjectStore, oid: Oid) -> Iterator[Oid]:
-    """Yield ``oid`` and the ids of every tree below it."""
+    """Yield ``oid`` and the ids of every tree below it (depth first, iterative)."""
     yield oid
-    for e in store.get_tree(oid).entries:
-        if e.kind == "dir":
-            yield from iter_trees(store, e.oid)
+    stack = [iter(store.get_tree(oid).entries)]
+    while stack:
+        for e in stack[-1]:
+            if e.kind == "dir":
+                yield e.oid
+                stack.append(iter(store.get_tree(e.oid).entries))
+                break
+        else:
+            stack.pop()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +55,31 @@ class TreeChange:
     new: TreeEntry | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Descend:
+    old: Oid | None
+    new: Oid | None
+    prefix: str
+
+
 def diff(store: ObjectStore, old: Oid | None, new: Oid | None, prefix: str = "") -> Iterator[TreeChange]:
-    """Yield file-level changes between two trees; equal subtrees are skipped without reading them."""
+    """Yield file-level changes between two trees; equal subtrees are skipped without reading them.
+
+    Each level is a generator that yields its changes, or ``_Descend`` for a subtree to visit in place; a
+    stack of them keeps the order of a recursive walk without its depth limit.
+    """
+    stack = [_diff_level(store, old, new, prefix)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, _Descend):
+                stack.append(_diff_level(store, item.old, item.new, item.prefix))
+                break
+            yield item
+        else:
+            stack.pop()
+
+
+def _diff_level(store: ObjectStore, old: Oid | None, new: Oid | None, prefix: str) -> Iterator[TreeChange | _Descend]:
     if old == new:
         return
     a = {e.name: e for e in store.get_tree(old).entries} if old else {}
@@ -54,13 +88,13 @@ def diff(store: ObjectStore, old: Oid | None, new: Oid | None, prefix: str = "")
         x, y = a.get(name), b.get(name)
         path = f"{prefix}{name}"
         if x and y and x.kind == y.kind == "dir":
-            yield from diff(store, x.oid, y.oid, path + "/")
+            yield _Descend(x.oid, y.oid, path + "/")
             continue
         if x and x.kind == "dir":
-            yield from diff(store, x.oid, None, path + "/")
+            yield _Descend(x.oid, None, path + "/")
             x = None
         if y and y.kind == "dir":
-            yield from diff(store, None, y.oid, path + "/")
+            yield _Descend(None, y.oid, path + "/")
             y = None
         if x and y:
             if (x.oid, x.executable, x.kind) != (y.oid, y.executable, y.kind):

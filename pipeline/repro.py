@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..objstore.errors import ArtError
 from ..objstore.faults import fault_point
+from ..workspace.cleanup import STASH_INDEX
 from ..workspace.lockfile import read_lock, write_lock
 from ..workspace.paths import ensure_inside
 from ..workspace.repo import Repo
@@ -117,6 +118,8 @@ def repro(repo: Repo, options: ReproOptions = ReproOptions(), *, on_event: Event
         StageFailedError: when a stage fails (``.result`` holds the outcomes); exit code 5.
     """
     pipeline, graph = load_pipeline(repo)
+    if not options.dry_run:
+        _settle_leftovers(repo)
     ctx = Context(repo)
     lock = read_lock(repo.root)
     states = evaluate(ctx, pipeline, graph, lock)
@@ -145,19 +148,42 @@ def repro(repo: Repo, options: ReproOptions = ReproOptions(), *, on_event: Event
     return result
 
 
+def _settle_leftovers(repo: Repo) -> None:
+    """Put back what a killed repro had stashed before planning (taking the lock settles it), so stages are
+    judged on the outputs the user had; skipped, not waited for, when another command holds the lock."""
+    from ..objstore.errors import FileSystemError, RepoLockedError
+
+    try:
+        repo.lock.acquire(wait=0)
+    except (RepoLockedError, FileSystemError):
+        return
+    repo.lock.release()
+
+
 def _save_last(repo: Repo, graph: Graph, states: dict, outcomes: list[StageOutcome]) -> None:
     marks = {n: ("stale" if states[n].stale else UP_TO_DATE) for n in graph.order}
     marks.update({o.name: o.status for o in outcomes})
     if not outcomes and last_outcome(repo) == marks:
         return
     path = repo.art_dir / LAST_REPRO
-    path.parent.mkdir(exist_ok=True)
+    try:
+        path.parent.mkdir(exist_ok=True)
+    except OSError:
+        return
     stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     # a cache file: written atomically (temp + rename) but not fsynced
-    fd, tmp = tempfile.mkstemp(prefix=".last-repro.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps({"finished": stamp, "stages": marks}, indent=1) + "\n")
-    os.replace(tmp, path)
+    from ..objstore.tmpowner import token
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".last-repro.{token()}-", dir=path.parent)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps({"finished": stamp, "stages": marks}, indent=1) + "\n")
+        os.replace(tmp, path)
+    except OSError:  # a cache: a full or read-only disk only loses the last outcome
+        Path(tmp).unlink(missing_ok=True)
 
 
 def last_outcome(repo: Repo) -> dict[str, str]:
@@ -169,7 +195,13 @@ def last_outcome(repo: Repo) -> dict[str, str]:
 
 
 class _Stash:
-    """Existing outputs moved aside while a stage runs: put back if it fails, deleted if it succeeds."""
+    """Existing outputs moved aside while a stage runs: put back if it fails, deleted if it succeeds.
+
+    The folder is ``.art/tmp/stash-<pid>x<start>-*`` (``objstore/tmpowner``) with a ``paths.json`` naming
+    the output each entry came from, so when art is killed while the stage runs the next command that takes
+    the lock can settle it (``workspace.cleanup``): an output the workspace no longer has is put back, one
+    the killed run already replaced is kept and the stashed copy discarded.
+    """
 
     def __init__(self, repo: Repo, paths: tuple[str, ...]) -> None:
         self.repo, self.paths = repo, paths
@@ -177,13 +209,16 @@ class _Stash:
         self.moved: list[tuple[Path, Path]] = []
 
     def stash(self) -> None:
+        from ..objstore.tmpowner import token
+
         for path in self.paths:  # all checked before any is moved: never move data from outside
             ensure_inside(self.repo.root, self.repo.abspath(path))
         for i, path in enumerate(self.paths):
             full = self.repo.abspath(path)
             if os.path.lexists(full):
                 if self.dir is None:
-                    self.dir = Path(tempfile.mkdtemp(prefix="stash-", dir=self.repo.tmp_dir))
+                    self.dir = Path(tempfile.mkdtemp(prefix=f"stash-{token()}-", dir=self.repo.tmp_dir))
+                    (self.dir / STASH_INDEX).write_text(json.dumps(dict(enumerate(self.paths))))
                 aside = self.dir / str(i)
                 shutil.move(full, aside)
                 self.moved.append((full, aside))
@@ -344,6 +379,7 @@ class _Executor:
                 return None
         stash = _Stash(self.repo, stage.outs)
         stash.stash()
+        fault_point("repro.outputs-stashed")
         self.ctx.forget(stage.outs)
         self.on_event("start", stage.name, stage.command)
         return _Launch(item, facts, reasons, stash, held)
@@ -377,6 +413,7 @@ class _Executor:
         stage = self.pipeline.stages[launch.item.name]
         base = dict(reasons=launch.reasons, duration=done.duration, returncode=done.returncode,
                     stderr_tail=tuple(done.stderr_tail))
+        fault_point("repro.stage-finished")
         missing = [o for o in stage.outs if not os.path.lexists(self.repo.abspath(o))]
         if done.returncode != 0 or missing:
             launch.stash.restore()

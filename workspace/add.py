@@ -12,6 +12,8 @@ from ..objstore.errors import UnsafePathError, WorkspaceError
 from ..objstore.ingest import Ingester, IngestStats
 from ..objstore.lineage import Run
 from ..objstore.objects import Kind
+from ..objstore.oserrors import os_errors
+from ..objstore.scan import check_name
 from .gitignore import check_ignorable, ignore
 from .paths import check_write, to_repo_path
 from .pointers import SUFFIX, Pointer, write_pointer
@@ -44,6 +46,7 @@ def _validate(repo: Repo, paths: Sequence[str]) -> list[str]:
     for user_path in paths:
         rel = check_ignorable(to_repo_path(repo.root, user_path))
         full = repo.abspath(rel)
+        check_name(str(full))
         if rel.endswith(SUFFIX):
             raise WorkspaceError(f"{user_path} is an art pointer, not data", path=rel,
                                  hint=f"add the data itself: art add {rel[: -len(SUFFIX)]}")
@@ -62,7 +65,11 @@ def _validate(repo: Repo, paths: Sequence[str]) -> list[str]:
         if inside:
             raise WorkspaceError(f"{user_path} is inside the tracked directory {inside}", path=rel,
                                  hint=f"re-add the whole directory: art add {inside}")
-        st = os.stat(full)
+        if os.path.islink(full) and not os.path.exists(full):
+            raise WorkspaceError(f"{user_path} is a symlink to {os.readlink(full)}, which does not exist",
+                                 path=rel, hint="create its target first, or remove the dangling link")
+        with os_errors("read", full):
+            st = os.stat(full)
         if not (stat_mod.S_ISREG(st.st_mode) or stat_mod.S_ISDIR(st.st_mode)):
             raise WorkspaceError(f"{user_path} is neither a file nor a directory", path=rel)
         rels.append(rel)

@@ -13,6 +13,7 @@ from ..objstore.materialize import make_symlink, materialize_file, remove_stale_
 from ..objstore.objects import TreeEntry
 from ..objstore.oid import Oid
 from ..objstore.scan import quick_signature
+from ..objstore.tmpowner import note
 from .paths import ensure_inside, is_reserved
 from .pointers import PointerError
 from .repo import Repo
@@ -154,6 +155,7 @@ def _restore_new_tree(repo: Repo, dest: Path, oid: Oid, progress, trees: TreeCac
     """Build a missing directory beside its place and rename it in whole: files need no rename of their own,
     and a killed checkout leaves only the hidden staging folder (removed by the next one)."""
     staging = dest.parent / f".{dest.name[:40]}.art-tmp-dir"
+    note(staging)  # a killed checkout's staging folder is removed by the next command that takes the lock
     if os.path.isdir(staging) and not os.path.islink(staging):
         shutil.rmtree(staging)  # left by a killed checkout
     elif os.path.lexists(staging):
@@ -239,7 +241,16 @@ def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list, trees: TreeCache) -
     The tree was checked whole before (``safety.check_tree``: names, and links resolved against it).
     Nothing is followed: a symlink in the way is removed, never written through; ``.git``/``.art`` folders
     (which art never stores) are left alone.
+
+    Iterative (a stack of folders still to plan), so any depth the file system allows works.
     """
+    stack = [(dest, oid)]
+    while stack:
+        dest, oid = stack.pop()
+        stack.extend(reversed(_plan_level(repo, dest, oid, todo, trees)))
+
+
+def _plan_level(repo: Repo, dest: Path, oid: Oid, todo: list, trees: TreeCache) -> list[tuple[Path, Oid]]:
     tree = trees.pop(oid, None) or repo.store.get_tree(oid)
     dest.mkdir(parents=True, exist_ok=True)
     wanted = {e.name: e for e in tree.entries}
@@ -250,12 +261,13 @@ def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list, trees: TreeCache) -
             shutil.rmtree(e.path)
         else:
             os.unlink(e.path)
+    subdirs = []
     for name, entry in wanted.items():
         target = dest / name
         if entry.kind == "dir":
             if target.is_symlink() or (target.exists() and not target.is_dir()):
                 target.unlink()
-            _plan_tree(repo, target, entry.oid, todo, trees)
+            subdirs.append((target, entry.oid))
         elif entry.kind == "symlink":
             if not target.is_symlink() or os.readlink(target) != entry.target:
                 if target.is_dir() and not target.is_symlink():
@@ -265,6 +277,7 @@ def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list, trees: TreeCache) -
             if target.is_dir() and not target.is_symlink():
                 shutil.rmtree(target)
             todo.append((target, entry))
+    return subdirs
 
 
 def _file_matches(repo: Repo, target: Path, oid: Oid, executable: bool) -> bool:

@@ -13,7 +13,12 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, *, mode: int = 0o64
         data = data.encode()
     import tempfile  # only commands that write load it
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+    from ..objstore.oserrors import describe
+
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise describe(exc, "write", path) from exc
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -21,9 +26,11 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, *, mode: int = 0o64
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise describe(exc, "write", path) from exc
         raise

@@ -11,6 +11,7 @@ between "this object is already stored" and writing the pointer that needs it.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..objstore.errors import LocalStoreError, RepoLockedError
+from ..objstore.oserrors import describe
 
 
 class RepoLock:
@@ -31,6 +33,7 @@ class RepoLock:
         self._fd: int | None = None
         self._depth = 0
         self._with_store = False
+        self.on_acquire: list[Callable[[], None]] = []  # run each time the lock is taken (cleanup of leftovers)
 
     def acquire(self, wait: float | None = None, *, store: bool = True) -> None:
         """Take the lock, waiting up to ``wait`` seconds (default: the lock's ``wait``, 10 s).
@@ -43,7 +46,10 @@ class RepoLock:
         if self._depth:
             self._depth += 1
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open()
+        if fd is None:  # .art is read-only and has no lock file: no one can be writing to it
+            self._depth = 1
+            return
         deadline = time.monotonic() + (self.wait if wait is None else wait)
         while True:
             try:
@@ -63,11 +69,30 @@ class RepoLock:
                 fcntl.flock(fd, fcntl.LOCK_UN)
                 os.close(fd)
                 raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}\n".encode(), 0)
+        except OSError:
+            pass  # opened read-only: the lock holds, only the holder's name is not recorded
         self._fd = fd
         self._depth = 1
         self._with_store = store and self.store_lock is not None
+        for hook in self.on_acquire:
+            hook()
+
+    def _open(self) -> int | None:
+        """Open the lock file; read-only where ``.art`` is (a flock needs no write access)."""
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise describe(exc, "open the repository lock", self.path) from exc
+        try:
+            return os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise describe(exc, "open the repository lock", self.path) from exc
 
     def release(self) -> None:
         if not self._depth:
@@ -77,7 +102,10 @@ class RepoLock:
             if self._with_store:
                 self.store_lock.release()
                 self._with_store = False
-            os.ftruncate(self._fd, 0)
+            try:
+                os.ftruncate(self._fd, 0)
+            except OSError:
+                pass
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
@@ -143,7 +171,15 @@ class StoreLock:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                raise LocalStoreError(f"cannot open the store lock {path}: {exc.strerror or exc}") from exc
+                if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                    raise LocalStoreError(f"cannot open the store lock {path}: {exc.strerror or exc}") from exc
+                try:  # a read-only store: a flock needs no write access; with no lock file, no one writes
+                    self._fd = os.open(path, os.O_RDONLY)
+                except FileNotFoundError:
+                    self._modes.append(want)
+                    return
+                except OSError as exc2:
+                    raise describe(exc2, "open the store lock", path) from exc2
         deadline = time.monotonic() + (self.wait if wait is None else wait)
         while True:
             try:
@@ -164,9 +200,11 @@ class StoreLock:
         self._modes.append(want)
 
     def release(self) -> None:
-        if not self._modes or self._fd is None:
+        if not self._modes:
             return
         mode = self._modes.pop()
+        if self._fd is None:
+            return  # a read-only store without a lock file: nothing was locked
         if not self._modes:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

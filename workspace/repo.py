@@ -31,6 +31,7 @@ class Repo:
         # the store lock is taken shared with the repository lock; gc takes it exclusively (lock.py)
         self.store_lock = StoreLock(lambda: self.store_dir / "lock")
         self.lock = RepoLock(self.art_dir / "lock", store_lock=self.store_lock)
+        self.lock.on_acquire.append(self._sweep)
         self.config = Config(self.art_dir, lock=self.lock)
         self._store: LocalStore | None = None
         self._state: StatCache | None = None
@@ -66,7 +67,7 @@ class Repo:
             from . import registry
 
             store = LocalStore(self.store_dir, fsync=bool(self.config.core("fsync")), notice=_notice)
-            if not registry.is_registered(store.root, self.root):
+            if not store.read_only and not registry.is_registered(store.root, self.root):
                 try:
                     with self.store_lock:
                         registry.register(store.root, self.root)
@@ -80,6 +81,15 @@ class Repo:
                     raise
             self._store = store
         return self._store
+
+    def _sweep(self) -> None:
+        """Settle what killed commands left behind (``workspace/cleanup.py``); runs when the lock is taken."""
+        from ..objstore.tmpowner import set_journal
+        from .cleanup import sweep_leftovers
+
+        sweep_leftovers(self.root, self.art_dir, self.store_dir)
+        tmp = self.art_dir / "tmp"
+        set_journal(tmp if tmp.is_dir() or _mkdir(tmp) else None)
 
     @property
     def state(self) -> StatCache:
@@ -119,12 +129,21 @@ class Repo:
     def pointer_files(self) -> Iterator[str]:
         """Yield the repo-relative path of every ``*.art`` pointer in the workspace, sorted."""
         found = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            names = set(filenames)
-            dirnames[:] = sorted(d for d in dirnames if d not in PRUNE and f"{d}{SUFFIX}" not in names)
-            rel = os.path.relpath(dirpath, self.root)
-            base = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-            found.extend(base + f for f in filenames if f.endswith(SUFFIX) and len(f) > len(SUFFIX))
+        stack = [(str(self.root), "")]
+        while stack:  # iterative (os.walk recurses): any depth the file system allows
+            folder, base = stack.pop()
+            try:
+                with os.scandir(folder) as it:
+                    entries = [(e.name, _is_dir(e), e.is_symlink()) for e in it]
+            except OSError:
+                continue  # unreadable folders are skipped, as os.walk does
+            names = {n for n, is_dir, _ in entries if not is_dir}
+            for name, is_dir, is_link in entries:
+                if is_dir:
+                    if not is_link and name not in PRUNE and f"{name}{SUFFIX}" not in names:
+                        stack.append((os.path.join(folder, name), f"{base}{name}/"))
+                elif name.endswith(SUFFIX) and len(name) > len(SUFFIX):
+                    found.append(base + name)
         return iter(sorted(found))
 
     def artifacts(self) -> list[tuple[str, Pointer, str]]:
@@ -159,3 +178,18 @@ def _notice(message: str) -> None:
     import sys
 
     print(f"art: note: {message}", file=sys.stderr)
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _mkdir(path: Path) -> bool:
+    try:
+        path.mkdir()
+        return True
+    except OSError:
+        return False

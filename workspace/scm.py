@@ -122,12 +122,18 @@ class Git:
         yield from self._walk(tree, "", suffixes)
 
     def _walk(self, tree: pygit2.Tree, base: str, suffixes: tuple[str, ...]) -> Iterator[tuple[str, bytes]]:
-        for entry in tree:
-            path = f"{base}{entry.name}"
-            if entry.type_str == "tree":
-                yield from self._walk(self._repo[entry.id], path + "/", suffixes)
-            elif entry.type_str == "blob" and entry.name.endswith(suffixes):
-                yield path, self._repo[entry.id].data
+        stack = [(base, iter(tree))]  # iterative: a git tree of any depth
+        while stack:
+            prefix, entries = stack[-1]
+            for entry in entries:
+                path = f"{prefix}{entry.name}"
+                if entry.type_str == "tree":
+                    stack.append((path + "/", iter(self._repo[entry.id])))
+                    break
+                if entry.type_str == "blob" and entry.name.endswith(suffixes):
+                    yield path, self._repo[entry.id].data
+            else:
+                stack.pop()
 
     def revisions(self, *, all_refs: bool = False) -> Iterator[str]:
         """Yield commit ids reachable from HEAD (or from every branch and tag)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..objstore.hashing import hash_file
 from ..objstore.oid import Oid, is_oid
+from ..objstore.oserrors import notice, writable
 from ..objstore.scan import RACY_NS  # one racy window for files and folders
 
 _SCHEMA = """
@@ -28,17 +29,28 @@ _BATCH = 500
 
 class StatCache:
     """Stat cache keyed by repo-relative path; lookups are sqlite seeks (one query per batch of paths), writes
-    are buffered and flushed every ``FLUSH_EVERY`` rows, so memory stays flat at any number of files."""
+    are buffered and flushed every ``FLUSH_EVERY`` rows, so memory stays flat at any number of files.
+
+    It is a cache, so it never stops a command: a damaged ``state.db`` is deleted and rebuilt (with a notice;
+    files are hashed again once), and when ``.art`` is read-only the cache is read into memory and what the
+    command learns is kept only until it exits.
+    """
 
     FLUSH_EVERY = 2048
 
     def __init__(self, db_path: Path, root: Path) -> None:
         self.root = str(root).rstrip("/") + "/"
-        self.db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.executescript(_SCHEMA)
+        self.read_only = False
+        try:
+            self.db = _open(db_path)
+        except sqlite3.DatabaseError as exc:
+            if _is_read_only(db_path, exc):
+                self.read_only = True
+                self.db = _in_memory_copy(db_path)
+            else:  # not a database, or damaged beyond opening: it is a cache, start it again
+                _delete(db_path)
+                notice(f"{db_path} was damaged ({exc}); it is a cache and was rebuilt (files are hashed again once)")
+                self.db = _open(db_path)
         self._pending: dict[str, tuple] = {}  # recorded, not yet flushed
 
     def _rel(self, path: str) -> str:
@@ -126,5 +138,54 @@ class StatCache:
             self._pending.clear()
 
     def close(self) -> None:
-        self.flush()
-        self.db.close()
+        try:
+            self.flush()
+        finally:
+            self.db.close()
+
+
+def _open(db_path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA busy_timeout=30000")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        db.execute("SELECT count(*) FROM stat").fetchone()
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _is_read_only(db_path: Path, exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        return True
+    if "unable to open" in text or "disk i/o" in text:
+        return not writable(db_path.parent) or (db_path.exists() and not os.access(db_path, os.W_OK))
+    return False
+
+
+def _in_memory_copy(db_path: Path) -> sqlite3.Connection:
+    """The cache read from a read-only ``.art`` into memory (empty when it cannot be read at all)."""
+    mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    if db_path.exists():
+        try:
+            src = sqlite3.connect(f"{db_path.as_uri()}?immutable=1", uri=True)
+            try:
+                src.backup(mem)
+            finally:
+                src.close()
+        except sqlite3.DatabaseError:
+            pass
+    mem.executescript(_SCHEMA)
+    return mem
+
+
+def _delete(db_path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(f"{db_path}{suffix}")
+        except FileNotFoundError:
+            pass

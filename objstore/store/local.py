@@ -8,19 +8,21 @@ never an index row without its bytes.
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 import threading
-import time
-import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from .. import codec
 from ..chunking import DEFAULT_PARAMS, ChunkerParams
-from ..errors import CorruptObjectError, FormatError, LocalStoreError, ObjectNotFoundError
+from ..errors import CorruptObjectError, FileSystemError, FormatError, LocalStoreError, ObjectNotFoundError
+from ..faults import fault_point
 from ..objects import Kind
 from ..oid import Oid
+from ..oserrors import HINTS, describe, writable
+from ..tmpowner import sweep, token
 from .base import IndexedObject, ObjectStore, StoreWriter
 from .pack import (
     Compressor,
@@ -49,6 +51,17 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 
 
+def _on_read_only_mount(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _writable_file(path: Path) -> bool:
+    return not path.exists() or os.access(path, os.W_OK)
+
+
 class LocalStore(ObjectStore):
     """A store in a directory: ``packs/``, ``index.db``, ``tmp/``, ``config``.
 
@@ -71,8 +84,20 @@ class LocalStore(ObjectStore):
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self.rebuilt: list[str] = []  # packs indexed because index.db was missing or unreadable at open
+        self.read_only = False
         try:
-            (self.root / "packs").mkdir(parents=True, exist_ok=True)
+            if not self.root.is_dir():
+                self.root.mkdir(parents=True)
+            self.read_only = not writable(self.root) or not _writable_file(self.root / "index.db")
+            if self.read_only:  # read what is there; nothing is created, rebuilt or cleaned
+                self._db = self._connect_read_only()
+                self.params = self._load_params(params)
+                try:
+                    self.has_quarantine = self._db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone() is not None
+                except sqlite3.OperationalError:
+                    self.has_quarantine = False
+                return
+            (self.root / "packs").mkdir(exist_ok=True)
             (self.root / "tmp").mkdir(exist_ok=True)
             lost = not (self.root / "index.db").exists()
             try:
@@ -91,8 +116,34 @@ class LocalStore(ObjectStore):
                     why = "was unreadable" if lost == "damaged" else "was missing" if lost else "was empty"
                     notice(f"the store index {self.root / 'index.db'} {why}; rebuilt it from "
                            f"{len(self.rebuilt)} pack(s)")
-        except (OSError, sqlite3.Error, tomllib.TOMLDecodeError, KeyError) as exc:
-            raise LocalStoreError(f"cannot open the store at {self.root}: {exc}") from exc
+        except OSError as exc:
+            raise describe(exc, "open the store at", self.root) from exc
+        except sqlite3.Error as exc:
+            raise LocalStoreError(f"cannot open the store index {self.root / 'index.db'}: {exc}",
+                                  hint="run 'art fsck' (a damaged index is rebuilt from the packs)") from exc
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open the index of a store this process may not write (read-only mount, another user's store).
+
+        ``mode=ro`` still sees a write-ahead log left by a writer; where even that needs a write (the
+        shared-memory file cannot be created), the file is read as ``immutable``.
+        """
+        path = self.root / "index.db"
+        if not path.is_file():
+            raise FileSystemError(f"the store at {self.root} is read-only and has no index", path=str(self.root),
+                                  errno=errno.EROFS, hint="run any writing art command once where it is writable")
+        self._uri = None
+        for query in ("mode=ro", "immutable=1"):
+            uri = f"{path.as_uri()}?{query}"
+            try:
+                db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+                db.execute("SELECT count(*) FROM packs").fetchone()
+            except sqlite3.OperationalError:
+                continue
+            self._uri = uri
+            return db
+        raise FileSystemError(f"cannot read the store index {path}: the store is read-only", path=str(path),
+                              errno=errno.EROFS, hint=HINTS[errno.EROFS])
 
     def _open_index(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.root / "index.db", check_same_thread=False, isolation_level=None)
@@ -116,26 +167,43 @@ class LocalStore(ObjectStore):
                 pass
 
     def _load_params(self, params: ChunkerParams) -> ChunkerParams:
-        """Read the store's format file, or write it for a new store (chunker parameters are format)."""
+        """Read the store's format file, or write it for a new store (chunker parameters are format).
+
+        Raises:
+            FormatError: for a store format this art does not read.
+            LocalStoreError: when the file is not a valid store config.
+        """
         path = self.root / "config"
         if not path.exists():
+            if self.read_only:
+                raise FileSystemError(f"the store at {self.root} is read-only and has no config",
+                                      path=str(path), errno=errno.EROFS, hint=HINTS[errno.EROFS])
             text = (f"# art store format; do not edit\nformat = 1\ncompression = \"zstd\"\n"
                     f"min_size = {params.min_size}\navg_size = {params.avg_size}\nmax_size = {params.max_size}\n")
-            tmp = self.root / "tmp" / "config.tmp"
-            tmp.write_text(text)
-            os.replace(tmp, path)
+            tmp = self.root / "tmp" / f"config-{token()}.tmp"
+            try:
+                tmp.write_text(text)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
             return params
+        hint = (f"restore {path} from a backup or another clone (it records the format and the chunker "
+                "parameters: a new store made with 'art init' elsewhere has the defaults)")
+        what = f"store config {path}"
         with open(path, "rb") as f:
-            data = codec.toml_loads(codec.read_limited(f, what=f"store config {path}", kind="store config"),
-                                    what=f"store config {path}", kind="store config")
+            data = codec.toml_loads(codec.read_limited(f, what=what, kind="store config", error=LocalStoreError,
+                                                       hint=hint),
+                                    what=what, kind="store config", error=LocalStoreError, hint=hint)
         if data.get("format") != 1:
-            raise FormatError(f"store {self.root} has format {data.get('format')!r}, this art reads format 1",
-                              hint="upgrade art")
+            if codec.is_int(data.get("format")) and data["format"] > 1:
+                raise FormatError(f"store {self.root} has format {data['format']}, this art reads format 1",
+                                  hint="upgrade art")
+            raise LocalStoreError(f"{what} is damaged: no valid 'format' ({data.get('format')!r})", hint=hint)
         sizes = [data.get(k) for k in ("min_size", "avg_size", "max_size")]
         if not (all(codec.is_int(n) for n in sizes) and 1024 <= sizes[0] <= sizes[1] <= sizes[2]
                 and sizes[2] <= codec.MAX_CHUNK_SIZE):
-            raise FormatError(f"store config {path} has invalid chunk sizes {sizes}",
-                              hint=f"min_size <= avg_size <= max_size, from 1024 to {codec.MAX_CHUNK_SIZE}")
+            raise LocalStoreError(f"{what} is damaged: invalid chunk sizes {sizes} (min_size <= avg_size <= "
+                                  f"max_size, from 1024 to {codec.MAX_CHUNK_SIZE})", hint=hint)
         return ChunkerParams(*sizes)
 
     # -- reading -------------------------------------------------------------------------------------
@@ -144,7 +212,10 @@ class LocalStore(ObjectStore):
         """A read connection per thread: lookups from ingest workers never queue behind one lock."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.root / "index.db", check_same_thread=False, isolation_level=None)
+            if self.read_only:
+                conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False, isolation_level=None)
+            else:
+                conn = sqlite3.connect(self.root / "index.db", check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
             with self._lock:
@@ -283,8 +354,24 @@ class LocalStore(ObjectStore):
 
     def writer(self, *, rewrite: bool = False) -> LocalWriter:
         """Open a batch of writes; ``rewrite=True`` (gc) stores objects even when already stored elsewhere
-        and moves their index rows to the new pack."""
+        and moves their index rows to the new pack. Temp packs of killed writers are removed first.
+
+        Raises:
+            FileSystemError: when the store is read-only for this process.
+        """
+        self.check_writable()
+        self.clean_tmp()
         return LocalWriter(self, rewrite=rewrite)
+
+    def check_writable(self) -> None:
+        """Raise ``FileSystemError`` (exit 13) when this process cannot write to the store."""
+        if self.read_only:
+            code = errno.EROFS if _on_read_only_mount(self.root) else errno.EACCES
+            raise FileSystemError(f"cannot write to the store at {self.root}: "
+                                  f"{'read-only file system' if code == errno.EROFS else 'permission denied'}",
+                                  path=str(self.root), errno=code,
+                                  hint="commands that only read (status, checkout, ls, diff, fsck) still work; "
+                                       + HINTS[code])
 
     def _index_pack(self, name: str, size: int, entries: list[PackEntry], *, replace: bool = False) -> None:
         with self._lock:
@@ -338,6 +425,8 @@ class LocalStore(ObjectStore):
         Raises:
             FormatError: never; unreadable packs are skipped and left to ``fsck``.
         """
+        if self.read_only:
+            return []  # nothing can be indexed in a store this process may not write; fsck still reports
         known = self.pack_names()
         added = []
         for name, path in self.pack_files().items():
@@ -355,18 +444,15 @@ class LocalStore(ObjectStore):
         self.clean_tmp()
         return added
 
-    def clean_tmp(self, max_age: float = 3600.0) -> list[str]:
-        """Delete temp packs older than ``max_age`` seconds (left by killed writers); return their names."""
-        cutoff = time.time() - max_age
-        removed = []
-        for p in (self.root / "tmp").glob("pack-*.tmp"):
-            try:
-                if p.stat().st_mtime < cutoff:
-                    p.unlink()
-                    removed.append(p.name)
-            except FileNotFoundError:
-                continue
-        return removed
+    def clean_tmp(self) -> list[str]:
+        """Delete temp files in ``tmp/`` whose writer is no longer running (killed); return their names.
+
+        Temp names carry their owner's pid and start time (``tmpowner``), so a live writer's pack is never
+        touched, however old, and a killed one's is removed by the next command that writes to the store.
+        """
+        if self.read_only:
+            return []
+        return sweep(self.root / "tmp", ("pack-*.tmp", "import-*.tmp", "config-*.tmp"))
 
     def drop_packs(self, names: list[str]) -> None:
         """Remove packs from the index and disk (gc, after their live objects were rewritten)."""
@@ -527,6 +613,7 @@ class LocalWriter(StoreWriter):
         self.rewrite = rewrite
         self._pending: set[tuple[str, int]] = set()
         self._file = None
+        self._tmp: str | None = None
         self._pack: PackWriter | None = None
         self.new_objects = 0
         self.new_bytes = 0
@@ -549,22 +636,29 @@ class LocalWriter(StoreWriter):
     def put_new(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
         if (oid, int(kind)) in self._pending:
             return False
-        if self._pack is None:
-            self._open()
-        self._pack.add(oid, int(kind), codec, stored, raw_length)
-        self._pending.add((oid, int(kind)))
-        self.new_objects += 1
-        self.new_bytes += len(stored)
-        if self._pack.full(PACK_TARGET) or len(self._pack.entries) >= PACK_MAX_OBJECTS:
-            self._seal()
+        try:
+            if self._pack is None:
+                self._open()
+            self._pack.add(oid, int(kind), codec, stored, raw_length)
+            fault_point("store.pack-writing")
+            self._pending.add((oid, int(kind)))
+            self.new_objects += 1
+            self.new_bytes += len(stored)
+            if self._pack.full(PACK_TARGET) or len(self._pack.entries) >= PACK_MAX_OBJECTS:
+                self._seal()
+        except OSError as exc:
+            tmp = self._tmp
+            self.abort()
+            raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
         return True
 
     def _open(self) -> None:
         import tempfile
 
-        fd, tmp = tempfile.mkstemp(prefix="pack-", suffix=".tmp", dir=self.store.root / "tmp")
-        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        self._tmp = None
+        fd, tmp = tempfile.mkstemp(prefix=f"pack-{token()}-", suffix=".tmp", dir=self.store.root / "tmp")
         self._tmp = tmp
+        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
         self._pack = PackWriter(self._file)
 
     def _seal(self) -> None:
@@ -577,7 +671,9 @@ class LocalWriter(StoreWriter):
         final = self.store.pack_path(name)
         final.parent.mkdir(exist_ok=True)
         os.chmod(self._tmp, 0o644)  # readable by everyone sharing the store (mkstemp made it 0600)
+        fault_point("store.pack-sealed")
         os.replace(self._tmp, final)
+        self._tmp = None
         if self.store.fsync:
             fsync_dir(str(final.parent))
         self.store._index_pack(name, pack.size, pack.entries, replace=self.rewrite)
@@ -586,14 +682,27 @@ class LocalWriter(StoreWriter):
 
     def commit(self) -> None:
         if self._pack is not None:
-            self._seal()
+            try:
+                self._seal()
+            except OSError as exc:
+                tmp = self._tmp
+                self.abort()
+                raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
 
     def abort(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            try:
-                os.unlink(self._tmp)
-            except FileNotFoundError:
-                pass
-        self._pack = self._file = None
+        """Drop the unsealed pack: its temp file is removed even when closing it fails (a full disk)."""
+        f, tmp = self._file, getattr(self, "_tmp", None)
+        self._pack = self._file = self._tmp = None
         self._pending.clear()
+        try:
+            if f is not None and not f.closed:
+                try:
+                    f.close()  # flushes the buffer: fails again on a full disk
+                except OSError:
+                    pass
+        finally:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass

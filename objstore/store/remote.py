@@ -43,7 +43,7 @@ from ..errors import PackMissingError as PackMissing
 from ..objects import Kind, check_object
 from ..oid import Oid, is_oid
 from .base import IndexedObject, ObjectStore, StoreWriter
-from .fileops import link_or_copy
+from .fileops import link_or_copy, unlink_quietly
 from .pack import ENTRY, IDX_MAGIC, Compressor, PackEntry, check_entry, decode_index, encode_index, unpack_payload
 
 # Packs of "tens of MiB": one PUT each (s3fs sends a single PUT below 2 x its 50 MiB chunk size), so a
@@ -314,14 +314,16 @@ class FsspecStore(ObjectStore):
     def _cache_index(self, name: str, entries: list[PackEntry]) -> None:
         if self.cache_dir is None:
             return
+        tmp = None
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
                 f.write(encode_index(entries))
             os.replace(tmp, self.cache_dir / f"{name}.idx")
-        except OSError:
-            pass  # the cache is an optimisation only
+        except OSError:  # the cache is an optimisation only: a full or read-only disk just skips it
+            if tmp is not None:
+                unlink_quietly(tmp)
 
     def _ensure(self) -> None:
         if not self._loaded:

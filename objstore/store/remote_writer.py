@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from ..objects import Kind
 from ..oid import Oid
+from ..tmpowner import token
 from .base import StoreWriter
 from .fileops import unlink_quietly
 from .pack import PackEntry, PackWriter
@@ -38,6 +39,7 @@ class RemoteWriter(StoreWriter):
         self._pack: PackWriter | None = None
         self._file = None
         self._tmp = ""
+        self._staged: set[str] = set()  # temp packs of ours in the staging folder, removed however push ends
         self.packs: list[str] = []
         self.serial = False  # True: each sealed pack is published before the next one is started
         self.objects = 0
@@ -50,7 +52,8 @@ class RemoteWriter(StoreWriter):
         if self.has(oid, kind):
             return False
         if self._pack is None:
-            fd, self._tmp = tempfile.mkstemp(prefix="pack-", suffix=".tmp", dir=self.staging)
+            fd, self._tmp = tempfile.mkstemp(prefix=f"pack-{token()}-", suffix=".tmp", dir=self.staging)
+            self._staged.add(self._tmp)
             self._file = os.fdopen(fd, "wb", buffering=1 << 20)
             self._pack = PackWriter(self._file)
         self._pack.add(oid, int(kind), codec, stored, raw_length)
@@ -75,8 +78,10 @@ class RemoteWriter(StoreWriter):
             return
         pack, f, tmp = self._pack, self._file, self._tmp
         self._pack = self._file = None
-        name = pack.seal()
-        f.close()
+        try:
+            name = pack.seal()
+        finally:
+            f.close()
         self._check_uploads(block=len([u for u in self._uploads if not u.done()]) >= self.jobs)
         self._uploads.append(self._pool.submit(self._upload, tmp, str(name), pack.entries, pack.size))
         if self.serial:
@@ -118,17 +123,23 @@ class RemoteWriter(StoreWriter):
             self._shutdown()
 
     def abort(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            unlink_quietly(self._tmp)
-        self._pack = self._file = None
+        f, self._pack, self._file = self._file, None, None
         for u in self._uploads:
             u.cancel()
-        self._shutdown()
+        try:
+            if f is not None:
+                f.close()
+        except OSError:
+            pass  # a full disk fails the final flush; the file is closed and removed all the same
+        finally:
+            self._shutdown()
 
     def _shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._pending.clear()
+        for tmp in self._staged:  # packs sealed but never uploaded (a cancelled or failed push)
+            unlink_quietly(tmp)
+        self._staged.clear()
         if self._own_staging:
             shutil.rmtree(self.staging, ignore_errors=True)
 

@@ -1,0 +1,89 @@
+"""Leftovers of killed commands, removed by the next command that takes the repository lock.
+
+Temp files and folders name their owner (``objstore/tmpowner``: pid and start time). When a command takes the
+lock, whatever belongs to a process that is no longer running is settled here:
+
+* temp files beside checked-out files (``.NAME.*.art-tmp``, ``.NAME.art-link``) and staging folders
+  (``.NAME.art-tmp-dir``), which their writer notes in ``.art/tmp/owned-<owner>.list`` before creating them.
+* ``.art/tmp/stash-*``: outputs a killed ``art repro`` had moved aside while their stage ran. Each output the
+  workspace no longer has is put back (the stage never replaced it); one the killed run did produce again is
+  kept, and the stashed copy is discarded. A notice names every output put back.
+* temp packs and imports in the store's ``tmp/`` (also removed by every store writer), packs staged for a
+  remote in ``.art/tmp/push`` and ``.art/tmp/gc``, and the temp file of ``.art/cache/last-repro.json``.
+
+A live owner's temps are never touched, however old; nothing outside ``.art`` and the store is deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from ..objstore.errors import ArtError
+from ..objstore.oserrors import notice, writable
+from ..objstore.tmpowner import sweep, sweep_journals
+from .paths import check_relpath, ensure_inside
+
+STASH_INDEX = "paths.json"  # in a stash folder: {entry number: the output path it was moved from}
+STORE_TEMPS = ("pack-*.tmp", "import-*.tmp", "config-*.tmp")
+WORKSPACE_TEMP_SUFFIXES = (".art-tmp", ".art-tmp-dir", ".art-link")
+
+
+def _workspace_temp(root: Path, path: Path) -> bool:
+    """Only art's own temp names, inside the workspace and not through a symlink, are removed."""
+    if not path.name.startswith(".") or not path.name.endswith(WORKSPACE_TEMP_SUFFIXES):
+        return False
+    try:
+        ensure_inside(root, path)
+    except ArtError:
+        return False
+    return path.parent.resolve().is_relative_to(root.resolve())
+
+
+def sweep_leftovers(root: Path, art_dir: Path, store_dir: Path | None) -> list[str]:
+    """Settle what killed processes left in ``art_dir`` and ``store_dir``; return the names removed."""
+    removed: list[str] = []
+    tmp = art_dir / "tmp"
+    if tmp.is_dir() and writable(tmp):
+        removed += sweep_journals(tmp, lambda path: _workspace_temp(root, path))
+        removed += sweep(tmp, ("stash-*",), recover=lambda folder: restore_stash(root, folder))
+        for staging in ("push", "gc"):  # packs staged for a remote by a killed push or gc
+            if (tmp / staging).is_dir():
+                removed += sweep(tmp / staging, ("pack-*.tmp",), legacy=False)
+    cache = art_dir / "cache"
+    if cache.is_dir() and writable(cache):
+        removed += sweep(cache, (".last-repro.*",))
+    if store_dir is not None and (store_dir / "tmp").is_dir() and writable(store_dir / "tmp"):
+        removed += sweep(store_dir / "tmp", STORE_TEMPS)
+    return removed
+
+
+def restore_stash(root: Path, folder: Path) -> list[str]:
+    """Put back each stashed output whose path is empty in the workspace; return the paths put back."""
+    try:
+        index = json.loads((folder / STASH_INDEX).read_text())
+    except (OSError, ValueError):
+        return []  # killed before anything was moved (the index is written first)
+    if not isinstance(index, dict):
+        return []
+    back = []
+    for entry in sorted(os.listdir(folder)):
+        path = index.get(entry)
+        if not entry.isdigit() or not isinstance(path, str):
+            continue
+        try:
+            rel = check_relpath(path, where=f"{folder.name}/{STASH_INDEX}")
+            full = ensure_inside(root, root / rel)
+        except ArtError:
+            continue
+        if os.path.lexists(full):
+            continue  # the killed run produced it again: keep the workspace's, drop the stashed one
+        full.parent.mkdir(parents=True, exist_ok=True)
+        ensure_inside(root, full)
+        shutil.move(folder / entry, full)
+        back.append(rel)
+    if back:
+        notice(f"put back {', '.join(back)}: the previous output of a stage whose 'art repro' was killed")
+    return back
