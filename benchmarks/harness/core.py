@@ -273,4 +273,3 @@ class Group:
     name: str
     prepare: Callable[[Workspace], None]
     steps: tuple[Step, ...]
-

@@ -108,4 +108,3 @@ def tool_env(cfg: Config) -> dict[str, str]:
         }
     )
     return env
-

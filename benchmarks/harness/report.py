@@ -121,4 +121,3 @@ def to_json(results: Results, cfg: Config, tools: list[Tool]) -> dict[str, objec
         "machine": platform.platform(),
     }
     return {"config": meta, "scenarios": rows}
-
