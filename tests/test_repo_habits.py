@@ -84,11 +84,18 @@ def test_contributor_hooks_need_no_network():
 
 @pytest.mark.slow
 def test_the_built_wheel_ships_py_typed_license_and_its_metadata(tmp_path):
-    # a real build through the declared build backend, as an installer would do it
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+    # a real build through the declared build backend, as an installer would do it, from a copy of the source
+    # (a build writes build/ and *.egg-info next to the sources; nothing may write to the checkout)
+    src = tmp_path / "src"
+    for path in repository_files():
+        if path.is_file():
+            (src / path.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, src / path.relative_to(ROOT))
+    out = tmp_path / "wheels"
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(src)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
-    (wheel,) = tmp_path.glob("artvc-*.whl")
+    (wheel,) = out.glob("artvc-*.whl")
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         dist_info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
