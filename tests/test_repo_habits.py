@@ -16,7 +16,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SKIP_DIRS = {".git", ".venv", ".venv-dvc", ".venv-art", "__pycache__", "build", "dist", ".art"}
 
 # Documents that lived next to the repository while it was young; the repository must not depend on them.
-OUTSIDE = re.compile(r"\.\./shared\b|\bshared/(?:DESIGN|STYLE|TESTING-BUCKETS|hooks|research)\b"
+OUTSIDE = re.compile(r"\.\./shared\b|\bshared[/](?:DESIGN|STYLE|TESTING-BUCKETS|hooks|research)\b"
                      r"|\b(?:DESIGN|STYLE|TESTING-BUCKETS)\.md\b")
 
 # The opening lines of the standard text of each license the metadata may name (SPDX id -> lines).
