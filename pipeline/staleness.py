@@ -1,4 +1,4 @@
-"""Is a stage stale, and why: compare what it would consume now with its ``art.lock`` entry (DESIGN.md §4).
+"""Is a stage stale, and why: compare what it would consume now with its ``art.lock`` entry (docs/design.md, section 5).
 
 A stage is stale when it has no lock entry, or its code hash, a dep id, a param value, or an out (missing or
 modified) differs from the lock. Staleness propagates downstream. Ids come from the stat cache, so an

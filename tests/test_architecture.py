@@ -1,4 +1,4 @@
-"""The layer and library-confinement rules (STYLE.md 2.2), enforced with import-linter and ruff."""
+"""The layer and library-confinement rules (docs/design.md, docs/style.md), enforced with import-linter and ruff."""
 
 import shutil
 import subprocess

@@ -85,4 +85,3 @@ def entries(store_root: Path) -> list[Entry]:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, ValueError, RecursionError) as exc:
             out.append(Entry(name, path, None, f"entry {path} cannot be read: {exc}"))
     return sorted(out, key=lambda e: (e.root or "", e.id))
-

@@ -601,4 +601,3 @@ def plan_reads(locations: Iterable[Located]) -> list[tuple[str, int, int, list[P
         if group:
             spans.append((pack, start, end, group))
     return spans
-

@@ -142,5 +142,3 @@ class RemoteWriter(StoreWriter):
         self._staged.clear()
         if self._own_staging:
             shutil.rmtree(self.staging, ignore_errors=True)
-
-
