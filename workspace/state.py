@@ -15,6 +15,7 @@ from ..objstore.hashing import hash_file
 from ..objstore.oid import Oid, is_oid
 from ..objstore.oserrors import notice, writable
 from ..objstore.scan import RACY_NS  # one racy window for files and folders
+from ..objstore.sqlitedb import open_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, mtime INTEGER, size INTEGER,
@@ -145,17 +146,7 @@ class StatCache:
 
 
 def _open(db_path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-    try:
-        db.execute("PRAGMA busy_timeout=30000")
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
-        db.execute("SELECT count(*) FROM stat").fetchone()
-    except BaseException:
-        db.close()
-        raise
-    return db
+    return open_wal(db_path, _SCHEMA, "stat")
 
 
 def _is_read_only(db_path: Path, exc: sqlite3.DatabaseError) -> bool:

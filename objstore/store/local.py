@@ -22,6 +22,7 @@ from ..faults import fault_point
 from ..objects import Kind
 from ..oid import Oid
 from ..oserrors import HINTS, describe, writable
+from ..sqlitedb import open_wal
 from ..tmpowner import sweep, token
 from .base import IndexedObject, ObjectStore, StoreWriter
 from .pack import (
@@ -146,17 +147,7 @@ class LocalStore(ObjectStore):
                               errno=errno.EROFS, hint=HINTS[errno.EROFS])
 
     def _open_index(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.root / "index.db", check_same_thread=False, isolation_level=None)
-        try:
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            db.execute("SELECT count(*) FROM packs").fetchone()
-        except BaseException:
-            db.close()
-            raise
-        return db
+        return open_wal(self.root / "index.db", _SCHEMA, "packs")
 
     def _discard_index(self) -> None:
         """Remove an unreadable index.db (and its WAL files): it only caches the packs' trailers."""

@@ -29,6 +29,19 @@ def art(cwd: Path, *args: str, env: dict | None = None, as_nobody: bool = False)
     return subprocess.run([*prefix, *ART, *args], cwd=cwd, capture_output=True, text=True, env=full_env)
 
 
+def make_repo(path: Path) -> Path:
+    """A fresh git repository with ``art init`` done, at ``path``."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", str(path)], check=True)
+    assert art(path, "init").returncode == 0
+    return path
+
+
+def ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    return r
+
+
 def open_to_nobody(path: Path) -> None:
     """Let the unprivileged user read and write everything under ``path`` (and reach it)."""
     for d, dirs, files in os.walk(path):

@@ -13,22 +13,11 @@ import pytest
 from artvc.objstore import tmpowner
 
 from tests.builders import write_random_file
-from tests.e2e.faultfs import art
+from tests.e2e.faultfs import art, make_repo, ok
 
 pytestmark = pytest.mark.e2e
 PY = shlex.quote(sys.executable)
 
-
-def make_repo(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "init", "-q", str(path)], check=True)
-    assert art(path, "init").returncode == 0
-    return path
-
-
-def ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
-    return r
 
 
 def killed(r: subprocess.CompletedProcess) -> None:

@@ -4,27 +4,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.builders import write_random_file
-from tests.e2e.faultfs import ROOT, art, one_error, open_to_nobody, read_only, tmpfs
+from tests.e2e.faultfs import ROOT, art, make_repo, ok, one_error, open_to_nobody, read_only, tmpfs
 
 pytestmark = pytest.mark.e2e
 
-
-def make_repo(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "init", "-q", str(path)], check=True)
-    assert art(path, "init").returncode == 0
-    return path
-
-
-def ok(r: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
-    return r
 
 
 def store_temps(repo: Path) -> list[str]:

@@ -1,0 +1,26 @@
+"""Opening art's sqlite caches (the store's index.db, the workspace's state.db) the one same way."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+def open_wal(path: Path, schema: str, probe_table: str) -> sqlite3.Connection:
+    """Open (creating if needed) a WAL-mode database shared by threads and processes, apply ``schema``, and
+    read ``probe_table`` once so that a damaged file fails here, not in the middle of a command.
+
+    Raises:
+        sqlite3.Error: when the file is not a usable database (callers rebuild it: both are caches).
+    """
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA busy_timeout=30000")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(schema)
+        db.execute(f"SELECT count(*) FROM {probe_table}").fetchone()
+    except BaseException:
+        db.close()
+        raise
+    return db
