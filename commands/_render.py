@@ -22,6 +22,11 @@ def say(text: str = "", *, err: bool = False) -> None:
         click.echo(text, err=err)
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 file``, ``2 files``, ``0 files`` (``plural`` for irregular nouns: ``count(n, "index", "indexes")``)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def warn(text: str) -> None:
     """One ``art: warning: ...`` line on stderr (shown with -q and --json too: stdout stays clean)."""
     click.echo(f"art: warning: {text}", err=True)

@@ -3,7 +3,7 @@
 import click
 
 from ._options import absolute, common, flags, pass_repo
-from ._render import Progress, emit_json, human, say
+from ._render import Progress, count, emit_json, human, say
 
 
 @click.command("add")
@@ -33,9 +33,10 @@ def cli(repo, paths: tuple[str, ...], jobs: int | None) -> None:
                    "new_objects": s.new_objects, "new_bytes": s.new_bytes, "run": result.run})
         return
     for a in result.artifacts:
-        what = f"{a.pointer.files} files, " if a.pointer.kind == "dir" else ""
+        what = f"{count(a.pointer.files, 'file')}, " if a.pointer.kind == "dir" else ""
         say(f"{'added' if a.changed else 'unchanged'}: {a.path} ({what}{human(a.pointer.size)})")
-    say(f"stored {s.new_objects} new objects ({human(s.new_bytes)}); read {s.hashed} of {s.files} files")
+    say(f"stored {count(s.new_objects, 'new object')} ({human(s.new_bytes)}); "
+        f"read {s.hashed} of {count(s.files, 'file')}")
     changed = [a for a in result.artifacts if a.changed]
     if changed:
         ignores = sorted({f"{a.path.rpartition('/')[0]}/.gitignore".lstrip("/") for a in changed})

@@ -3,7 +3,7 @@
 import click
 
 from ._options import common, flags, pass_repo
-from ._render import emit_json, human, say
+from ._render import count, emit_json, human, say
 
 
 @click.command("du")
@@ -39,7 +39,8 @@ def cli(repo, paths: tuple[str, ...], rev: str | None) -> None:
     s = result.store
     ratio = f"{s['raw_bytes'] / s['stored_bytes']:.2f}x" if s["stored_bytes"] else "-"
     say(f"{'':>10} {human(s['raw_bytes']):>10} {human(s['stored_bytes']):>10} {'':>7} {ratio:>7}  "
-        f"the whole store: {s['objects']} objects in {s['packs']} packs, {human(s['pack_bytes'])} on disk")
+        f"the whole store: {count(s['objects'], 'object')} in {count(s['packs'], 'pack')}, "
+        f"{human(s['pack_bytes'])} on disk")
     missing = result.total.missing
     if missing:
         say(f"{missing} object{'s' if missing != 1 else ''} not in the local store: unique and stored sizes "

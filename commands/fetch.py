@@ -3,7 +3,7 @@
 import click
 
 from ._options import absolute, common, flags, pass_repo
-from ._render import Progress, emit_json, human, say
+from ._render import Progress, count, emit_json, human, say
 
 
 @click.command("fetch")
@@ -32,6 +32,6 @@ def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, al
     if flags().get("json"):
         emit_json(result.as_dict())
     elif result.objects:
-        say(f"fetched {result.objects} objects ({human(result.bytes)}) from {result.remote}")
+        say(f"fetched {count(result.objects, 'object')} ({human(result.bytes)}) from {result.remote}")
     else:
         say("everything is already in the local store")

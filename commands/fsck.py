@@ -3,7 +3,7 @@
 import click
 
 from ._options import common, flags, pass_repo
-from ._render import Progress, emit_json, say
+from ._render import Progress, count, emit_json, say
 
 
 @click.command("fsck")
@@ -45,10 +45,12 @@ def cli(repo, remote: str | None, read_data: bool, repair: bool) -> None:
         for p in result.problems:
             click.echo(f"{p.kind:6} {p.oid[:10]}  {p.detail}")
         if not result.problems:
-            say(f"ok: {result.objects} objects verified, {result.artifacts} artifacts resolve")
+            say(f"ok: {count(result.objects, 'object')} verified, {count(result.artifacts, 'artifact')} "
+                f"resolve{'s' if result.artifacts == 1 else ''}")
     if result.problems:
         hint = ("re-add the data or fetch it again with 'art pull' (damaged objects are quarantined until "
                 "then); 'art fsck --repair' rewrites damaged packs")
-        error = IntegrityError(f"fsck found {len(result.problems)} problem(s)", problems=result.problems, hint=hint)
+        error = IntegrityError(f"fsck found {count(len(result.problems), 'problem')}", problems=result.problems,
+                               hint=hint)
         error.reported = bool(as_json)  # the JSON result above already lists the problems
         raise error

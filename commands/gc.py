@@ -3,7 +3,7 @@
 import click
 
 from ._options import common, flags, pass_repo
-from ._render import Progress, emit_json, human, say
+from ._render import Progress, count, emit_json, human, say
 
 
 @click.command("gc")
@@ -58,10 +58,10 @@ def cli(repo, keep_last, keep_within, all_branches, all_tags, remote, dry_run, g
         say(f"{'would forget' if dry_run else 'forgot'} workspace {path}")
     sharing = len(result.details.get("workspaces", []))
     also = f" and {sharing} other workspace{'s' if sharing != 1 else ''} sharing the store" if sharing else ""
-    say(f"{verb} {len(result.removed)} objects ({human(result.removed_bytes)}) from {where}; "
-        f"kept {result.live} objects of {result.commits} commits and the workspace{also}")
+    say(f"{verb} {count(len(result.removed), 'object')} ({human(result.removed_bytes)}) from {where}; "
+        f"kept {count(result.live, 'object')} of {count(result.commits, 'commit')} and the workspace{also}")
     if result.spared:
-        say(f"spared {result.spared} unreferenced objects younger than the grace period")
+        say(f"spared {count(result.spared, 'unreferenced object')} younger than the grace period")
     if not dry_run and result.packs_removed:
         say(f"packs: {result.packs_removed} removed, {result.packs_rewritten} rewritten; "
             f"{human(result.pack_bytes_before)} -> {human(result.pack_bytes_after)}")

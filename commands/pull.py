@@ -3,7 +3,7 @@
 import click
 
 from ._options import absolute, common, flags, pass_repo
-from ._render import Progress, emit_json, human, say
+from ._render import Progress, count, emit_json, human, say
 
 
 @click.command("pull")
@@ -34,7 +34,7 @@ def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, fo
         return
     f = result.fetch
     if f.objects:
-        say(f"fetched {f.objects} objects ({human(f.bytes)}) from {f.remote}")
+        say(f"fetched {count(f.objects, 'object')} ({human(f.bytes)}) from {f.remote}")
     for path in result.checkout.restored:
         say(f"restored: {path}")
     if not f.objects and not result.checkout.restored:

@@ -3,7 +3,7 @@
 import click
 
 from ._options import absolute, common, flags, pass_repo
-from ._render import Progress, emit_json, human, say
+from ._render import Progress, count, emit_json, human, say
 
 
 @click.command("push")
@@ -39,12 +39,14 @@ def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, al
     if flags().get("json"):
         emit_json(result.as_dict())
     elif result.objects:
-        say(f"pushed {result.objects} objects ({human(result.bytes)}) in {result.packs} pack(s) to {result.remote}")
+        say(f"pushed {count(result.objects, 'object')} ({human(result.bytes)}) in {count(result.packs, 'pack')} "
+            f"to {result.remote}")
     else:
         say(f"everything is already on {result.remote}")
     if result.missing:
         oid, kind = result.missing[0]
         raise ObjectNotFoundError(
             oid, kind.label,
-            hint=f"{len(result.missing)} object(s) are neither in the local store nor on {result.remote}; "
-                 "everything else was pushed. Run 'art fsck', or 'art add' the data again")
+            hint=f"{count(len(result.missing), 'object')} {'is' if len(result.missing) == 1 else 'are'} neither in "
+                 f"the local store nor on {result.remote}; everything else was pushed. Run 'art fsck', or 'art add' "
+                 "the data again")

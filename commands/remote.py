@@ -4,7 +4,7 @@ import click
 
 from ._errors import SuggestingGroup
 from ._options import common, flags, pass_repo
-from ._render import emit_json, say
+from ._render import count, emit_json, say
 
 
 def _options(pairs: tuple[str, ...]) -> dict:
@@ -175,13 +175,13 @@ def show_remote_status(repo, name: str | None, paths: list[str] | None, check: b
                    "counts": {s: result.count(s) for s in ("synced", "not-pushed", "not-fetched", "missing")}})
     else:
         for a in result.artifacts:
-            extra = f" ({a.objects_to_push} objects)" if a.state == NOT_PUSHED else ""
+            extra = f" ({count(a.objects_to_push, 'object')})" if a.state == NOT_PUSHED else ""
             say(f"{a.state:>12}  {a.path}{extra}")
         say(f"remote {result.remote}: {result.count(NOT_PUSHED)} not pushed, {result.count(NOT_FETCHED)} not "
             f"fetched, {result.count('missing')} missing, {result.count('synced')} in sync")
     out_of_sync = [a.path for a in result.artifacts if a.state != "synced"]
     if check and out_of_sync:
-        raise StaleError(f"{len(out_of_sync)} artifact(s) not in sync with {result.remote}: "
+        raise StaleError(f"{count(len(out_of_sync), 'artifact')} not in sync with {result.remote}: "
                          f"{', '.join(out_of_sync[:5])}", items=out_of_sync,
                          hint="run 'art push' (not pushed) or 'art pull' (not fetched)")
 
@@ -205,26 +205,28 @@ def run_remote_fsck(repo, name: str, read_data: bool, repair: bool = False) -> N
         for p in result.problems:
             click.echo(f"{p.kind:6} {p.oid[:10]}  {p.detail}")
         if result.garbage:
-            say(f"note: {len(result.garbage)} pack(s) without an index (left by an interrupted push; invisible to "
-                "readers, removable by gc)")
+            say(f"note: {count(len(result.garbage), 'pack')} without an index (left by an interrupted push; "
+                "invisible to readers, removable by gc)")
         if not result.problems:
-            what = f"{result.objects} objects verified ({human(result.bytes_read)} read)" if read_data else \
-                f"{result.objects} objects indexed"
-            say(f"ok: remote {result.remote}: {result.packs} packs, {result.indexes} indexes, {what}")
+            what = f"{count(result.objects, 'object')} verified ({human(result.bytes_read)} read)" if read_data else \
+                f"{count(result.objects, 'object')} indexed"
+            say(f"ok: remote {result.remote}: {count(result.packs, 'pack')}, "
+                f"{count(result.indexes, 'index', 'indexes')}, {what}")
         if repair:
             r = result.repair
-            say(f"repaired: {r['uploaded'] + r['pushed']} object(s) uploaded again, {r['salvaged']} salvaged from "
-                f"damaged packs, {len(r['reindexed'])} index(es) rewritten, {len(r['retired'])} bad pack(s) retired")
+            say(f"repaired: {count(r['uploaded'] + r['pushed'], 'object')} uploaded again, {r['salvaged']} "
+                f"salvaged from damaged packs, {count(len(r['reindexed']), 'index', 'indexes')} rewritten, "
+                f"{count(len(r['retired']), 'bad pack')} retired")
             for p in result.remaining:
                 click.echo(f"{p.kind:6} {p.oid[:10]}  {p.detail}")
     if repair and result.remaining:
-        error = IntegrityError(f"{len(result.remaining)} object(s) on remote {result.remote} could not be repaired "
-                               "from this clone", problems=result.remaining,
+        error = IntegrityError(f"{count(len(result.remaining), 'object')} on remote {result.remote} could not be "
+                               "repaired from this clone", problems=result.remaining,
                                hint=f"run 'art fsck --remote {result.remote} --repair' in a clone that has them")
         error.reported = bool(as_json)
         raise error
     if result.problems and not repair:
-        error = IntegrityError(f"fsck found {len(result.problems)} problem(s) on remote {result.remote}",
+        error = IntegrityError(f"fsck found {count(len(result.problems), 'problem')} on remote {result.remote}",
                                problems=result.problems,
                                hint=f"repair it from a clone that has the data intact: "
                                     f"art fsck --remote {result.remote} --repair"

@@ -3,7 +3,7 @@
 import click
 
 from ._options import absolute, common, flags, pass_repo
-from ._render import emit_json, say
+from ._render import count, emit_json, say
 
 
 @click.command("status")
@@ -50,11 +50,11 @@ def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
         if (result.artifacts or stages) and result.clean and not stale:
             say("everything is up to date")
     if check and stale and result.clean:
-        raise StaleError(f"{len(stale)} stage(s) stale: {', '.join(stale[:5])}", items=stale,
+        raise StaleError(f"{count(len(stale), 'stage')} stale: {', '.join(stale[:5])}", items=stale,
                          hint="run 'art repro' to bring them up to date")
     if check and not result.clean:
         changed = [a.path for a in result.artifacts if a.state != "unchanged"]
         conflict = any(a.state == "conflict" for a in result.artifacts)
-        raise StaleError(f"{len(changed)} artifact(s) out of date: {', '.join(changed[:5])}",
+        raise StaleError(f"{count(len(changed), 'artifact')} out of date: {', '.join(changed[:5])}",
                          items=changed, hint="run 'art add' for modified data, 'art checkout' for missing data"
                          + ("; move what is in the way of conflicting paths" if conflict else ""))

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .errors import CorruptObjectError, FormatError
+from .faults import fault_point
 from .objects import Kind, check_object
 from .oid import Oid
 from .store.base import IndexedObject, ObjectStore
@@ -134,6 +135,7 @@ def rewrite_local(store, gc_plan: GcPlan, *, progress: Callable[[int], None] | N
                     if progress:
                         progress(1)
     # the copies are sealed and their index rows point at the new packs: only now may the old packs go
+    fault_point("gc.copied")
     store.drop_packs(gc_plan.drop)
 
 
@@ -441,6 +443,7 @@ def rewrite_remote(store, remote_plan: RemotePlan, *, lock: RemoteLock | None = 
             raise
         writer.commit()
         published = set(writer.packs)
+    fault_point("remote-gc.copied")
     if phase:
         phase("copied")
     if lock:
@@ -448,6 +451,7 @@ def rewrite_remote(store, remote_plan: RemotePlan, *, lock: RemoteLock | None = 
     # the copies are published with their indexes; now the old indexes go (readers stop seeing old packs)...
     for name in gc_plan.drop:
         _remove(store, store.index_key(name))
+    fault_point("remote-gc.indexes-deleted")
     if phase:
         phase("indexes-deleted")
     # ...and only then the packs, which no index lists any more. Pack names are content hashes: a copy this
@@ -456,12 +460,14 @@ def rewrite_remote(store, remote_plan: RemotePlan, *, lock: RemoteLock | None = 
     for name in [*gc_plan.drop, *remote_plan.garbage]:
         if name not in published and name not in indexed:
             _remove(store, store.pack_key(name))
+    fault_point("remote-gc.packs-deleted")
     if phase:
         phase("packs-deleted")
     store.refresh()
 
 
 def _remove(store, key: str) -> None:
+    fault_point("remote-gc.removing")
     try:
         store.delete(key)
     except FileNotFoundError:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .errors import ArtError, CorruptObjectError, FormatError, PackMissingError
+from .faults import fault_point
 from .hashing import ContentHasher
 from .lineage import Run
 from .objects import FileManifest, Kind, Tree
@@ -379,6 +380,7 @@ class _Download:
                             self._feed(e.oid, fut.result())
                 if trailer_ok and not bad:
                     self.dest.import_pack(tmp, name, entries)
+                    fault_point("fetch.pack-imported")
                     self.stored += len(entries)
                     self.bytes += sum(e.length for e in entries)
                     return

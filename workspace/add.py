@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..objstore.errors import UnsafePathError, WorkspaceError
+from ..objstore.faults import fault_point
 from ..objstore.ingest import Ingester, IngestStats
 from ..objstore.lineage import Run
 from ..objstore.objects import Kind
@@ -156,4 +157,5 @@ def finish_pointers(repo: Repo, added: list[AddedArtifact]) -> None:
     for a in added:
         if a.changed:
             write_pointer(repo.abspath(a.path + SUFFIX), a.pointer)
+            fault_point("add.pointer-written")
         ignore(repo.root, a.path)

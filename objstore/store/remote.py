@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from ..codec import MAX_PACK_ENTRIES
 from ..errors import BackendMissingError, CorruptObjectError, FormatError, ObjectNotFoundError, StoreIOError
 from ..errors import PackMissingError as PackMissing
+from ..faults import fault_point
 from ..objects import Kind, check_object
 from ..oid import Oid, is_oid
 from .base import IndexedObject, ObjectStore, StoreWriter
@@ -458,6 +459,7 @@ class FsspecStore(ObjectStore):
         self._publish_copy(local_path, key, what, owned=True)
 
     def _publish_copy(self, local_path: str, key: str, what: str, *, owned: bool = False) -> None:
+        fault_point("remote.publishing")
         if self.protocol in ("file", "local"):
             self._call(what, self._local_publish, local_path, self._path("tmp", f"{uuid.uuid4().hex}.tmp"), key,
                        owned and os.path.dirname(local_path) == self._path("tmp"), self.hardlinks)
@@ -467,6 +469,7 @@ class FsspecStore(ObjectStore):
             self._sftp_publish(what, key, lambda tmp: self.fs.put_file(local_path, tmp))
 
     def _publish_bytes(self, data: bytes, key: str, what: str) -> None:
+        fault_point("remote.publishing")
         if self.protocol in ("file", "local"):
             def write() -> None:
                 tmp = self._path("tmp", f"{uuid.uuid4().hex}.tmp")

@@ -60,3 +60,16 @@ def test_bash_completion_completes_commands_and_options(tmp_path):
 def test_completion_scripts_for_other_shells(ws, shell):
     out = ws.art("completion", shell).stdout
     assert "_ART_COMPLETE" in out and f"{shell}_complete" in out
+
+
+def test_counts_agree_with_their_nouns(ws):
+    import re
+
+    ws.gen({"one.txt": "1"})
+    out = ws.art("add", "one.txt").stdout
+    assert "stored 1 new object (1 B); read 1 of 1 file" in out
+    assert re.search(r"ok: \d+ objects verified, 1 artifact resolves", ws.art("fsck").stdout)
+    ws.gen({"d": {"a": "a", "b": "b"}})
+    out = ws.art("add", "d").stdout
+    assert "(2 files, 2 B)" in out and "read 2 of 2 files" in out
+    assert re.search(r"ok: \d+ objects verified, 2 artifacts resolve\b", ws.art("fsck").stdout)

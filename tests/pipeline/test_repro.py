@@ -93,7 +93,7 @@ def test_listed_param_reruns_stage_and_downstream_unlisted_key_reruns_nothing(ws
     status = json.loads(ws.art("status", "--json").stdout)
     assert {s["name"]: s["reasons"] for s in status["stages"]}["trainer"] == ["param changed: params.toml:train.C"]
     check = ws.art("status", "--check", code=4)
-    assert "2 stage(s) stale: trainer, evaluator" in check.stderr
+    assert "2 stages stale: trainer, evaluator" in check.stderr
     assert statuses(repro_json(ws)) == {"trainer": "ran", "evaluator": "ran"}
     assert side_log(ws) == ["trainer", "evaluator"]
     assert lock(ws)["trainer"]["params"] == {"params.toml:train.C": 2.5}
