@@ -74,11 +74,11 @@ def safe_name(path: str | os.PathLike) -> str:
 
 
 def notice(message: str) -> None:
-    """Tell the user about something art repaired on its own (one ``art: notice:`` line on stderr)."""
+    """Tell the user about something art repaired on its own (one ``art: note:`` line on stderr)."""
     import sys
 
     try:
-        sys.stderr.write(f"art: notice: {message}\n")
+        sys.stderr.write(f"art: note: {message}\n")
         sys.stderr.flush()
     except (OSError, ValueError):
         pass

@@ -175,9 +175,9 @@ class Repo:
 
 def _notice(message: str) -> None:
     """One line on stderr for something art repaired on its own (e.g. a rebuilt store index)."""
-    import sys
+    from ..objstore.oserrors import notice
 
-    print(f"art: note: {message}", file=sys.stderr)
+    notice(message)
 
 
 def _is_dir(entry: os.DirEntry) -> bool:

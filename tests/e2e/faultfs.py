@@ -97,7 +97,7 @@ def one_error(r: subprocess.CompletedProcess, code: int, *needles: str) -> str:
     errors = [ln for ln in lines if ln.startswith("art: error: ")]
     assert len(errors) == 1, r.stderr
     assert "internal error" not in r.stderr and "Traceback" not in r.stderr, r.stderr
-    assert all(ln.startswith(("art: error: ", "hint: ", "art: notice: ")) for ln in lines), r.stderr
+    assert all(ln.startswith(("art: error: ", "hint: ", "art: note: ")) for ln in lines), r.stderr
     for needle in needles:
         assert needle in r.stderr, (needle, r.stderr)
     return errors[0]

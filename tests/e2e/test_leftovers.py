@@ -84,7 +84,7 @@ def test_repro_killed_while_its_stage_runs_gets_its_previous_outputs_back(pipeli
     killed(art(repo, "repro", "--force", env={"ART_FAULT": "repro.outputs-stashed:kill"}))
     assert not (repo / "out.txt").exists() and len(stashes(repo)) == 1
     r = ok(art(repo, "add", "other.txt"))  # any command that takes the lock settles the stash
-    assert "art: notice: put back out.txt" in r.stderr
+    assert "art: note: put back out.txt" in r.stderr
     assert (repo / "out.txt").read_text() == before
     assert stashes(repo) == []
     assert "unchanged" in ok(art(repo, "status")).stdout

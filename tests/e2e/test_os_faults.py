@@ -110,7 +110,7 @@ def test_damaged_state_db_is_rebuilt_with_a_notice(tmp_path):
     ok(art(repo, "add", "f.txt"))
     (repo / ".art" / "state.db").write_bytes(os.urandom(5000))
     r = ok(art(repo, "status"))
-    assert "art: notice:" in r.stderr and "state.db" in r.stderr and "rebuilt" in r.stderr
+    assert "art: note:" in r.stderr and "state.db" in r.stderr and "rebuilt" in r.stderr
     assert "unchanged" in r.stdout
     assert "notice" not in ok(art(repo, "status")).stderr  # rebuilt once
 
