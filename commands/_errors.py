@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..objstore.errors import ArtError
+from ..errors import ArtError
 
 EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_PIPE = 2, 70, 130, 141
 
@@ -23,7 +23,7 @@ class CliError(click.ClickException):
 
     def show(self, file=None) -> None:
         err = self.error
-        if self.as_json and not getattr(err, "reported", False):
+        if self.as_json and not err.reported:
             payload = {"error": {"type": type(err).__name__, "message": err.message, "hint": err.hint,
                                  "code": err.exit_code}}
             click.echo(json.dumps(payload), file=sys.stdout)
@@ -131,11 +131,11 @@ def translate(exc: BaseException) -> ArtError | None:
     Layers convert OS faults where they know the path and what they were doing (``objstore/oserrors.py``);
     this is the net under them, so a full disk or a read-only folder is never reported as a bug in art.
     """
-    from ..objstore.errors import FileSystemError, LocalStoreError, UnsafePathError
+    from ..errors import FileSystemError, LocalStoreError, UnsafePathError
     from ..objstore.oserrors import HINTS, describe
 
     if isinstance(exc, (ConnectionError, TimeoutError)) or type(exc).__name__ == "gaierror":
-        from ..objstore.errors import RemoteError
+        from ..errors import RemoteError
 
         return RemoteError(f"a network connection failed: {exc}",
                            hint="check the network and the remote's address, then run the command again")

@@ -31,7 +31,7 @@ def cli(repo, key: str | None, value: str | None, local: bool, unset: bool, list
       art config --unset core.fsync
       art config --list --json
     """
-    from ..objstore.errors import ConfigError, UsageError
+    from ..errors import ConfigError, UsageError
     from ..workspace.config import flatten, get_value, is_local_only, set_value, unset_value
 
     cfg = repo.config

@@ -46,7 +46,7 @@ def cli(keep: Path | None) -> None:
       art demo --keep /tmp/art-demo && cd /tmp/art-demo && art ls
       art demo --json
     """
-    from ..objstore.errors import UsageError
+    from ..errors import UsageError
 
     if keep is not None:
         if keep.exists() and any(keep.iterdir()):
@@ -130,7 +130,7 @@ def _store_summary(repo, summary: dict) -> dict:
 
 def _restore(repo, root: Path) -> dict:
     """Move the data out of the workspace, restore it with checkout, compare byte for byte with the original."""
-    from ..objstore.errors import ArtError
+    from ..errors import ArtError
     from ..workspace import checkout
 
     with tempfile.TemporaryDirectory(prefix="art-demo-original-") as scratch:

@@ -22,7 +22,7 @@ def cli(repo, revs: tuple[str, ...]) -> None:
       art diff HEAD~1
       art diff v1.0 v2.0 --json
     """
-    from ..objstore.errors import UsageError
+    from ..errors import UsageError
     from ..workspace.diff import diff
 
     if len(revs) > 2:

@@ -25,14 +25,14 @@ def cli(repo, remote: str | None, read_data: bool, repair: bool) -> None:
       art fsck --remote origin --read-data --repair  # re-upload what it lost or has damaged
     """
     if read_data and not remote:
-        from ..objstore.errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError("--read-data needs --remote NAME", hint="the local store is always read in full by 'art fsck'")
     if remote:
         from .remote import run_remote_fsck
 
         return run_remote_fsck(repo, remote, read_data, repair)
-    from ..objstore.errors import IntegrityError
+    from ..errors import IntegrityError
     from ..workspace.fsck import fsck
 
     with Progress("verifying") as progress:

@@ -30,7 +30,7 @@ def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, al
       art push --all-commits
       art push --full          # after 'art fsck --remote' found objects missing on the remote
     """
-    from ..objstore.errors import ObjectNotFoundError
+    from ..errors import ObjectNotFoundError
     from ..workspace.push import push
 
     with Progress("pushing") as progress:

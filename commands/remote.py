@@ -165,7 +165,7 @@ def default_cmd(repo, name: str | None, unset: bool) -> None:
 
 def show_remote_status(repo, name: str | None, paths: list[str] | None, check: bool) -> None:
     """Print what is not yet pushed / not yet fetched (``art status --remote [NAME]``)."""
-    from ..objstore.errors import StaleError
+    from ..errors import StaleError
     from ..workspace.push import NOT_FETCHED, NOT_PUSHED, remote_status
 
     result = remote_status(repo, name or None, paths)
@@ -188,7 +188,7 @@ def show_remote_status(repo, name: str | None, paths: list[str] | None, check: b
 
 def run_remote_fsck(repo, name: str, read_data: bool, repair: bool = False) -> None:
     """``art fsck --remote NAME [--read-data] [--repair]``."""
-    from ..objstore.errors import IntegrityError
+    from ..errors import IntegrityError
     from ..workspace.fsck import fsck_remote
     from ._render import Progress, human
 

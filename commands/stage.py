@@ -43,7 +43,7 @@ def add(repo, name: str, command: tuple[str, ...], deps, outs, params, code, cal
       art stage add train -d data/prepared -o model.pkl -p params.toml:train.C -- python src/train.py
       art stage add report --call reports.build:main -d model.pkl -o report.html
     """
-    from ..objstore.errors import UsageError
+    from ..errors import UsageError
     from ..pipeline.spec import add_stage, parse_param
 
     if bool(command) == bool(call):

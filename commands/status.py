@@ -31,7 +31,7 @@ def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
         from .remote import show_remote_status
 
         return show_remote_status(repo, remote, absolute(paths) or None, check)
-    from ..objstore.errors import StaleError
+    from ..errors import StaleError
     from ..pipeline.staleness import stage_states
     from ..workspace.status import status
 

@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..objstore.errors import ArtError
+from ..errors import ArtError
 from ..workspace.repo import Repo
 
 ZERO_SHA = "0" * 40

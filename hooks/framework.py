@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__
-from ..objstore.errors import UsageError
+from ..errors import UsageError
 from ..workspace.fileio import atomic_write
 from ._base import git_lines
 from .install import HOOKS

@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..objstore.errors import GitError, WorkspaceError
+from ..errors import GitError, WorkspaceError
 from ..workspace.fileio import atomic_write
 
 HOOKS = ("pre-commit", "post-checkout", "pre-push")

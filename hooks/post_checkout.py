@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..objstore.errors import ArtError, ObjectNotFoundError
+from ..errors import ArtError, ObjectNotFoundError
 from ._base import HookResult, find_repo
 from .install import git_path
 
@@ -60,7 +60,7 @@ def _checkout(repo, result: HookResult) -> None:
     """Restore every artifact whose workspace content is safe to replace (it is stored: typically the
     previous branch's version); leave un-added edits, conflicting paths and paths leading outside the
     workspace alone, with a warning, as git does with local changes."""
-    from ..objstore.errors import ConflictError, UnsafePathError
+    from ..errors import ConflictError, UnsafePathError
     from ..workspace.checkout import checkout
     from ..workspace.status import CONFLICT, MISSING, MODIFIED, status
 

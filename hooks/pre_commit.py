@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..objstore.errors import ArtError
+from ..errors import ArtError
 from ..objstore.reachability import closure
 from ..workspace.lockfile import LOCK_NAME, lock_outputs, parse_lock_text
 from ..workspace.pointers import SUFFIX, parse_pointer

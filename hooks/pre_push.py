@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..objstore.errors import ArtError, RemoteNotConfiguredError
+from ..errors import ArtError, RemoteNotConfiguredError
 from ._base import ZERO_SHA, HookResult, find_repo, git_lines
 
 MAX_COMMITS = 500

@@ -9,13 +9,14 @@ Vocabulary (docs/glossary.md):
   pack       many objects in one immutable file, sealed with an index; named by its blake3
   store      an object database: packs plus an index (LocalStore on disk, FsspecStore on a bucket)
 
-Names are imported lazily so that ``import artvc.objstore.errors`` stays cheap (CLI start-up time).
+Names are imported lazily so that importing one module of the store stays cheap (CLI start-up time).
+The error hierarchy lives in ``artvc.errors`` (``artvc.ArtError``).
 """
 
 import importlib
 
 _EXPORTS = {
-    "ArtError": ".errors", "Run": ".lineage", "FileManifest": ".objects", "Kind": ".objects", "Tree": ".objects",
+    "ArtError": "..errors", "Run": ".lineage", "FileManifest": ".objects", "Kind": ".objects", "Tree": ".objects",
     "TreeEntry": ".objects", "Oid": ".oid", "LocalStore": ".store", "ObjectStore": ".store",
 }
 __all__ = sorted(_EXPORTS)

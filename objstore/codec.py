@@ -17,7 +17,7 @@ from typing import Any
 
 import msgpack
 
-from .errors import ArtError, FormatError
+from ..errors import ArtError, FormatError
 
 # --- format limits (docs/formats.md#limits) -------------------------------------------------------------------
 MAX_CHUNK_SIZE = 16 << 20  # the largest chunk FastCDC can cut (pyfastcdc's own upper bound on max_size)

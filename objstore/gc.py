@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .errors import CorruptObjectError, FormatError
+from ..errors import CorruptObjectError, FormatError
 from .faults import fault_point
 from .objects import Kind, check_object
 from .oid import Oid
@@ -254,7 +254,7 @@ class RemoteLock:
         """
         import time
 
-        from .errors import RepoLockedError
+        from ..errors import RepoLockedError
 
         self._write()
         now = time.time() if now is None else now
@@ -299,7 +299,7 @@ class RemoteLock:
             RepoLockedError: the lock is lost; the operation must stop and be run again.
             StoreIOError: the remote cannot be asked.
         """
-        from .errors import RepoLockedError
+        from ..errors import RepoLockedError
 
         store = self.store
         if not self.lost and not store._call("checking the lock", store.fs.exists, self.key):

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import CorruptObjectError, FormatError, UnsafePathError, WorkspaceError
+from ..errors import CorruptObjectError, FormatError, UnsafePathError, WorkspaceError
 from .faults import fault_point
 from .hashing import ContentHasher
 from .oid import Oid

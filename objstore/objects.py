@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from ..errors import FormatError
 from . import codec
-from .errors import FormatError
 from .hashing import hash_bytes, hash_object
 from .oid import Oid
 

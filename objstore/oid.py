@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import ArtError
+from ..errors import ArtError
 
 HEX_LEN = 64
 _HEX = frozenset("0123456789abcdef")

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from .errors import FileSystemError
+from ..errors import FileSystemError
 
 _SPACE = "free some space on that file system (or raise the quota) and run the command again"
 HINTS = {

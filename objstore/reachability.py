@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .errors import ObjectNotFoundError
+from ..errors import ObjectNotFoundError
 from .lineage import Run
 from .objects import FileManifest, Kind
 from .oid import Oid, is_oid

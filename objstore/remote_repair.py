@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import ArtError, FormatError
+from ..errors import ArtError, FormatError
 from .faults import fault_point
 from .objects import Kind, check_object
 from .oid import Oid

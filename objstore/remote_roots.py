@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .errors import IntegrityError
+from ..errors import IntegrityError
 from .hashing import hash_bytes
 from .objects import Kind
 from .oid import Oid, is_oid

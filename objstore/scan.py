@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from .errors import UnsafePathError
+from ..errors import UnsafePathError
 from .hashing import ContentHasher, hash_bytes
 from .objects import Tree, TreeEntry
 from .oid import Oid

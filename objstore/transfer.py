@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .errors import ArtError, CorruptObjectError, FormatError, PackMissingError
+from ..errors import ArtError, CorruptObjectError, FormatError, PackMissingError
 from .faults import fault_point
 from .hashing import ContentHasher
 from .lineage import Run
@@ -93,7 +93,7 @@ def upload(src: LocalStore, dest: FsspecStore, keys: Iterable[Key], *, jobs: int
     for oid, kind in send:
         row = rows.get((oid, kind))
         if row is None:
-            from .errors import ObjectNotFoundError
+            from ..errors import ObjectNotFoundError
 
             raise ObjectNotFoundError(oid, kind.label)
         todo.append((_ORDER[kind], 0, row[0], row[2], oid, kind, row))

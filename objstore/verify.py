@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from .errors import ArtError, CorruptObjectError, FormatError
+from ..errors import ArtError, CorruptObjectError, FormatError
 from .hashing import ContentHasher, hash_bytes
 from .lineage import Run
 from .objects import FileManifest, Kind, Tree

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..objstore.errors import ArtError, StaleError
+from ..errors import ArtError, StaleError
 
 __all__ = ["CycleError", "MissingDependencyError", "ParamsError", "PipelineError", "SpecError", "StaleError",
            "StageFailedError", "UnknownStageError"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..objstore.errors import ArtError, PathNotTrackedError
+from ..errors import ArtError, PathNotTrackedError
 from ..objstore.lineage import Run
 from ..workspace.lockfile import LOCK_NAME, parse_lock_text, read_lock
 from ..workspace.paths import to_repo_path
@@ -111,7 +111,7 @@ def log(repo: Repo, user_path: str, *, limit: int = 1000) -> list[Version]:
         GitError: when the workspace is not in a git repository.
         PathNotTrackedError: when no commit tracks the path.
     """
-    from ..objstore.errors import GitError
+    from ..errors import GitError
 
     path = to_repo_path(repo.root, user_path)
     path = path[: -len(SUFFIX)] if path.endswith(SUFFIX) else path

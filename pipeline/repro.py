@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..objstore.errors import ArtError
+from ..errors import ArtError
 from ..objstore.faults import fault_point
 from ..workspace.cleanup import STASH_INDEX
 from ..workspace.lockfile import read_lock, write_lock
@@ -151,7 +151,7 @@ def repro(repo: Repo, options: ReproOptions = ReproOptions(), *, on_event: Event
 def _settle_leftovers(repo: Repo) -> None:
     """Put back what a killed repro had stashed before planning (taking the lock settles it), so stages are
     judged on the outputs the user had; skipped, not waited for, when another command holds the lock."""
-    from ..objstore.errors import FileSystemError, RepoLockedError
+    from ..errors import FileSystemError, RepoLockedError
 
     try:
         repo.lock.acquire(wait=0)

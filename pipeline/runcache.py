@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..objstore.errors import ArtError
+from ..errors import ArtError
 from ..objstore.lineage import Run
 from ..objstore.materialize import make_symlink, materialize_file
 from ..objstore.objects import Kind

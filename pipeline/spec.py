@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import UnsafePathError
 from ..objstore.codec import MAX_TOML_BYTES
-from ..objstore.errors import UnsafePathError
 from ..workspace.paths import check_relpath
 from .errors import SpecError
 

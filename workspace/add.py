@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..objstore.errors import UnsafePathError, WorkspaceError
+from ..errors import UnsafePathError, WorkspaceError
 from ..objstore.faults import fault_point
 from ..objstore.ingest import Ingester, IngestStats
 from ..objstore.lineage import Run

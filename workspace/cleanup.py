@@ -21,7 +21,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..objstore.errors import ArtError
+from ..errors import ArtError
 from ..objstore.oserrors import notice, writable
 from ..objstore.tmpowner import sweep, sweep_journals
 from .paths import check_relpath, ensure_inside

@@ -16,8 +16,8 @@ from typing import Any
 
 import tomli_w
 
+from ..errors import ConfigError
 from ..objstore import codec
-from ..objstore.errors import ConfigError
 from .fileio import atomic_write
 
 CORE_DEFAULTS: dict[str, Any] = {

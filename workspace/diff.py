@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..objstore.errors import ArtError
+from ..errors import ArtError
 from ..objstore.objects import Kind
 from ..objstore.tree import diff as tree_diff
 from .ls import artifacts_at

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..objstore.errors import IntegrityError, TransferError
+from ..errors import IntegrityError, TransferError
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.verify import Problem

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..objstore.errors import ArtError
+from ..errors import ArtError
 from ..objstore.objects import Kind
 from ..objstore.tree import walk
 from ..objstore.verify import Problem, verify_store

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..objstore.errors import ArtError, UsageError
+from ..errors import ArtError, UsageError
 from ..objstore.gc import GcPlan, plan, rewrite_local
 from ..objstore.lineage import Run
 from ..objstore.objects import Kind

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..objstore.errors import UnsafePathError
+from ..errors import UnsafePathError
 from .fileio import atomic_write
 
 _SPECIAL = frozenset("\\*?[]!#")

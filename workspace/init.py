@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..objstore.errors import ArtError, GitError
+from ..errors import ArtError, GitError
 from .config import HEADER
 from .fileio import atomic_write
 from .repo import ART_DIR, Repo

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..objstore.errors import LocalStoreError, RepoLockedError
+from ..errors import LocalStoreError, RepoLockedError
 from ..objstore.oserrors import describe
 
 

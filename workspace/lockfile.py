@@ -12,8 +12,8 @@ from typing import Any
 
 import tomli_w
 
+from ..errors import ConfigError
 from ..objstore.codec import is_int, toml_loads
-from ..objstore.errors import ConfigError
 from .config import read_toml
 from .fileio import atomic_write
 from .paths import check_relpath

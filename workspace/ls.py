@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..objstore.errors import GitError
+from ..errors import GitError
 from .lockfile import LOCK_NAME, lock_outputs, parse_lock_text
 from .paths import check_relpath
 from .pointers import SUFFIX, Pointer, parse_pointer

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from ..objstore.errors import UnsafePathError, WorkspaceError
+from ..errors import UnsafePathError, WorkspaceError
 
 RESERVED = frozenset({".git", ".art"})
 # characters HFS+ ignores in names (so ".g\u200cit" is ".git" there), as git's own check does

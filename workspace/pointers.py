@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import FormatError, WorkspaceError
 from ..objstore import codec
-from ..objstore.errors import FormatError, WorkspaceError
 from ..objstore.oid import Oid, is_oid
 from .fileio import atomic_write
 

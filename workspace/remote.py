@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from ..objstore.errors import ConfigError, RemoteNotConfiguredError, UsageError
+from ..errors import ConfigError, RemoteNotConfiguredError, UsageError
 from .repo import Repo
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..objstore.errors import LocalStoreError, NotARepoError
+from ..errors import LocalStoreError, NotARepoError
 from ..objstore.store.local import LocalStore
 from .config import Config
 from .lock import RepoLock, StoreLock

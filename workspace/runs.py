@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..objstore.errors import ObjectNotFoundError
+from ..errors import ObjectNotFoundError
 from ..objstore.lineage import Run
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid

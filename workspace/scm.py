@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pygit2
 
-from ..objstore.errors import GitError
+from ..errors import GitError
 
 
 class Git:

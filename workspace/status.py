@@ -63,7 +63,7 @@ def select(repo: Repo, paths: Sequence[str] | None) -> list[tuple[str, Pointer, 
     Raises:
         PathNotTrackedError: when a path names nothing tracked.
     """
-    from ..objstore.errors import PathNotTrackedError
+    from ..errors import PathNotTrackedError
 
     arts = repo.artifacts()
     if not paths:
@@ -153,7 +153,7 @@ def _conflict(where: Place) -> str | None:
 def _same_kind_oid(repo: Repo, path: str, kind: str) -> tuple[Oid | None, str | None]:
     """The id of what is at ``path``; a folder holding a symlink that leaves the workspace is a conflict
     (art stores no such link, and checkout removes it only with ``--force``, never following it)."""
-    from ..objstore.errors import UnsafePathError
+    from ..errors import UnsafePathError
 
     try:
         return current_oid(repo, path, kind), None
@@ -162,7 +162,7 @@ def _same_kind_oid(repo: Repo, path: str, kind: str) -> tuple[Oid | None, str | 
 
 
 def _other_oid(repo: Repo, path: str, kind: str) -> Oid | None:
-    from ..objstore.errors import UnsafePathError
+    from ..errors import UnsafePathError
 
     try:
         return current_oid(repo, path, kind)

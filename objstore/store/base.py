@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from ..errors import ObjectNotFoundError
+from ...errors import ObjectNotFoundError
 from ..objects import FileManifest, Kind, Tree
 from ..oid import Oid
 

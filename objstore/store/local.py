@@ -15,9 +15,9 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from ...errors import CorruptObjectError, FileSystemError, FormatError, LocalStoreError, ObjectNotFoundError
 from .. import codec
 from ..chunking import DEFAULT_PARAMS, ChunkerParams
-from ..errors import CorruptObjectError, FileSystemError, FormatError, LocalStoreError, ObjectNotFoundError
 from ..faults import fault_point
 from ..objects import Kind
 from ..oid import Oid

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from ...errors import FormatError
 from ..codec import MAX_CHUNK_SIZE, MAX_METADATA_SIZE, MAX_PACK_ENTRIES
-from ..errors import FormatError
 from ..hashing import hash_bytes
 from ..oid import Oid
 

@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ...errors import BackendMissingError, CorruptObjectError, FormatError, ObjectNotFoundError, StoreIOError
+from ...errors import PackMissingError as PackMissing
 from ..codec import MAX_PACK_ENTRIES
-from ..errors import BackendMissingError, CorruptObjectError, FormatError, ObjectNotFoundError, StoreIOError
-from ..errors import PackMissingError as PackMissing
 from ..faults import fault_point
 from ..objects import Kind, check_object
 from ..oid import Oid, is_oid

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import CorruptObjectError, FormatError
+from ...errors import CorruptObjectError, FormatError
 from ..objects import Kind
 from ..oid import Oid
 from .pack import IDX_MAGIC, PackEntry, encode_index, unpack_payload

@@ -143,8 +143,9 @@ def test_every_push_records_its_roots_after_its_data(ws, tmp_path, nothing):
 
 
 def test_a_push_whose_lock_was_broken_meanwhile_fails_and_records_nothing(ws, tmp_path):
-    from artvc.objstore.errors import RepoLockedError
     from artvc.workspace.push import push
+
+    from artvc.errors import RepoLockedError
 
     remote = tmp_path / "remote"
     add_remote(ws, str(remote))
@@ -163,7 +164,7 @@ def test_a_push_whose_lock_was_broken_meanwhile_fails_and_records_nothing(ws, tm
 
 
 def test_a_remote_gc_whose_lock_was_broken_meanwhile_stops_before_deleting(ws, tmp_path):
-    from artvc.objstore.errors import RepoLockedError
+    from artvc.errors import RepoLockedError
 
     remote = tmp_path / "remote"
     _history(ws, tmp_path, str(remote))

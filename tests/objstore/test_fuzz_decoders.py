@@ -17,10 +17,10 @@ from pathlib import Path
 import msgpack
 import pytest
 import tomli_w
-from artvc.objstore.errors import ArtError, CorruptObjectError, FormatError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from artvc.errors import ArtError, CorruptObjectError, FormatError
 from tests.objstore import fuzz_harness as harness
 
 CORPUS = Path(__file__).parent.parent / "data" / "fuzz-corpus"

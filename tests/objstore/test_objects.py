@@ -4,11 +4,12 @@ from pathlib import Path
 import blake3
 import pytest
 from artvc.objstore import codec
-from artvc.objstore.errors import FormatError
 from artvc.objstore.hashing import hash_bytes, hash_object
 from artvc.objstore.lineage import Run
 from artvc.objstore.objects import FileManifest, Tree, TreeEntry
 from artvc.objstore.oid import Oid, is_oid
+
+from artvc.errors import FormatError
 
 GOLDEN = json.loads((Path(__file__).parent.parent / "data" / "golden.json").read_text())
 

@@ -282,8 +282,9 @@ def test_tree_link_through_an_existing_workspace_link_that_leaves_is_refused(ws,
 
 
 def test_runcache_restore_applies_the_same_link_rule(ws):
-    from artvc.objstore.errors import UnsafePathError
     from artvc.pipeline import runcache
+
+    from artvc.errors import UnsafePathError
 
     tree = Tree.build([_link("y", ".."), _link("z", "y/../..")])
     with ws.repo() as repo:
@@ -299,8 +300,9 @@ def test_runcache_restore_applies_the_same_link_rule(ws):
 
 @pytest.mark.parametrize("name", [".GIT", ".Git", ".ART", ".git.", ".g\u200cit"])
 def test_reserved_names_are_refused_in_any_case(ws, name):
-    from artvc.objstore.errors import UnsafePathError
     from artvc.workspace.paths import check_name, check_relpath
+
+    from artvc.errors import UnsafePathError
 
     with pytest.raises(UnsafePathError):
         check_name(name)

@@ -15,6 +15,9 @@ class ArtError(Exception):
     """
 
     exit_code = 1
+    #: set by a command that has already printed this error in its own --json result (``art fsck --json``),
+    #: so that the error handler does not print a second JSON document
+    reported: bool = False
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         assert message, "ArtError needs a message"
