@@ -177,8 +177,12 @@ def live_set(repo: Repo, retention: Retention, store: ObjectStore, *, now: float
 def sharing_workspaces(repo: Repo, *, skip: Iterable[str] = ()) -> list[Repo]:
     """Open every other workspace registered in ``repo``'s store (the caller closes them).
 
+    A registered workspace that is readable and now uses another store (repointed, or the original of a
+    copied workspace: ``cp -r`` copies the registry along with the store) is not a user of this store: it is
+    left out, as git leaves out a worktree that no longer points back.
+
     Raises:
-        ArtError: when a registered workspace cannot be read (moved, deleted, or now using another store);
+        ArtError: when a registered workspace cannot be read (moved, deleted, damaged, or its store is gone);
             the hint says how to forget it.
     """
     from . import registry
@@ -190,6 +194,8 @@ def sharing_workspaces(repo: Repo, *, skip: Iterable[str] = ()) -> list[Repo]:
             if entry.id in skip or (entry.root is not None and Path(entry.root) == repo.root):
                 continue
             problem = entry.problem or _unreadable(Path(entry.root), store_root)
+            if problem is _OTHER_STORE:
+                continue
             if problem:
                 which = entry.root or entry.id
                 raise ArtError(f"workspace {which}, which shares the store {store_root}, cannot be read: "
@@ -204,8 +210,12 @@ def sharing_workspaces(repo: Repo, *, skip: Iterable[str] = ()) -> list[Repo]:
     return out
 
 
+_OTHER_STORE = "it uses another store"
+
+
 def _unreadable(root: Path, store_root: Path) -> str | None:
-    """Why the workspace at ``root`` cannot be counted as a user of ``store_root`` (None: it can)."""
+    """Why the workspace at ``root`` cannot be counted as a user of ``store_root`` (None: it can;
+    ``_OTHER_STORE``: it is readable and uses another store that exists, so it needs nothing from this one)."""
     if not (root / ".art" / "config").is_file():
         return "there is no art workspace there any more (moved or deleted?)"
     try:
@@ -215,7 +225,7 @@ def _unreadable(root: Path, store_root: Path) -> str | None:
         return str(exc)
     try:
         if not os.path.samefile(store_dir, store_root):
-            return f"it now uses the store {store_dir}"
+            return _OTHER_STORE
     except OSError:
         return f"it now uses the store {store_dir}, which does not exist"
     return None

@@ -102,10 +102,29 @@ def test_forgetting_a_workspace_that_still_uses_the_store_is_refused(pair):
     r = a.art("gc", "--forget-workspace", "/no/such/workspace", code=2)
     assert r.stderr.startswith("art: error: no workspace /no/such/workspace is registered in the store")
     assert f"hint: registered: {a.root}, {b.root}" in r.stderr
-    # a workspace that now uses another store no longer counts and may be forgotten
+    # a workspace repointed at a store that is not there cannot be read: gc refuses
     b.art("config", "core.store", str(store.parent / "elsewhere"))
     a.art("gc", "--grace", "0", code=1)
+    # once that store exists, b needs nothing from this one: gc leaves it out (as it does for the original of a
+    # copied workspace, whose registry entry came along with the copied store), and it may be forgotten
+    b.art("status")
+    assert json.loads(a.art("gc", "--grace", "0", "--json").stdout)["workspaces"] == []
     a.art("gc", "--grace", "0", "--forget-workspace", str(b.root))
+
+
+def test_a_copied_workspace_gcs_without_its_original(tmp_path, ws):
+    ws.gen({"a.bin": random_bytes(100_000, seed=4)})
+    ws.art("add", "a.bin")
+    ws.git("add", "-A")
+    ws.git("commit", "-qm", "a")
+    copy = tmp_path / "copy"
+    shutil.copytree(ws.root, copy, symlinks=True)
+    other = Workspace(copy)
+    report = json.loads(other.art("gc", "--grace", "0", "--json").stdout)
+    assert report["workspaces"] == []
+    (copy / "a.bin").unlink()
+    other.art("checkout", "a.bin")
+    other.art("fsck")
 
 
 def test_gc_waits_for_a_command_of_another_workspace_holding_the_store(pair):
