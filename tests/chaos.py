@@ -313,6 +313,7 @@ def _fresh(template: Path, scratch: Path) -> Path:
     if root.exists():
         shutil.rmtree(root)
     shutil.copytree(template, root, symlinks=True)
+    _fix_remote_urls(root, template)
     return root
 
 
@@ -329,7 +330,6 @@ def _fix_remote_urls(root: Path, template: Path) -> None:
 def run_case(s: Scenario, template: Path, scratch: Path, how: str, fault: str | None,
              delay: float | None) -> Outcome:
     root = _fresh(template, scratch)
-    _fix_remote_urls(root, template)
     cwd = workdir_of(s, root)
     allowed = s.allowed(root)
     extra = {"ART_FAULT": fault} if fault else {}
