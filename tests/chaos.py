@@ -208,6 +208,8 @@ def final_push(root: Path) -> None:
     clone = root / "clone-check"
     shutil.rmtree(clone, ignore_errors=True)
     git(root, "clone", "-q", str(ws), str(clone))
+    # the committed config names the template's remote (the case is a copy of it): use this case's remote
+    shutil.copy2(ws / ".art" / "config", clone / ".art" / "config")
     art(clone, "pull")
     assert tree_digest(clone) == {k: v for k, v in tree_digest(ws).items()}, "clone differs from origin"
 
@@ -392,10 +394,12 @@ def run(scenarios: list[Scenario], cases: int, timed: int, seed: int, log=print)
             _fresh(template, scratch)
             art(workdir_of(s, scratch / "case"), *s.args)
             duration = time.monotonic() - t0
-            pairs = [(name, n) for name, count in sorted(points.items())
-                     for n in sorted({1, count, (count + 1) // 2})]
-            rng.shuffle(pairs)
-            chosen = sorted(pairs[:cases])
+            # the first and last hit of every point, then random other hits, up to ``cases`` in all
+            ends = [(name, n) for name, count in sorted(points.items()) for n in sorted({1, count})]
+            rest = [(name, n) for name, count in sorted(points.items()) for n in range(2, count)]
+            rng.shuffle(ends)
+            rng.shuffle(rest)
+            chosen = sorted((ends + rest)[:cases])
             for name, n in chosen:
                 o = run_case(s, template, scratch, f"point {name}@{n}", f"{name}@{n}:kill", None)
                 if not o.killed and o.failure is None:
