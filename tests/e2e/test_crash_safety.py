@@ -44,6 +44,7 @@ def repo(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow  # 96 MiB and four timed kills; tests/chaos.py kills at every fault point
 def test_killed_add_leaves_store_valid_and_user_file_intact(repo):
     big = repo / "big.bin"
     write_random_file(big, 96 << 20, seed=1)
@@ -58,6 +59,7 @@ def test_killed_add_leaves_store_valid_and_user_file_intact(repo):
     run(repo, "fsck")
 
 
+@pytest.mark.slow  # 96 MiB and four timed kills; tests/chaos.py kills at every fault point
 def test_killed_checkout_never_truncates_or_mixes_a_file(repo):
     big = repo / "big.bin"
     write_random_file(big, 96 << 20, seed=2)

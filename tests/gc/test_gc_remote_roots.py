@@ -107,6 +107,7 @@ def test_remote_gc_refuses_a_damaged_recent_root_record(ws, tmp_path):
     assert not list((remote / "locks").iterdir())
 
 
+@pytest.mark.slow  # waits out a lock timeout / S3's whole-second times
 def test_root_records_protect_old_objects_on_s3(ws, tmp_path, s3_server):
     from tests.bucket_fixtures import bucket_name
 

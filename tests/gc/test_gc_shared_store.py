@@ -127,6 +127,7 @@ def test_a_copied_workspace_gcs_without_its_original(tmp_path, ws):
     other.art("fsck")
 
 
+@pytest.mark.slow  # waits out a lock timeout / S3's whole-second times
 def test_gc_waits_for_a_command_of_another_workspace_holding_the_store(pair):
     a, b, store = pair
     holder = subprocess.Popen([sys.executable, "-c", (
