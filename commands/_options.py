@@ -52,10 +52,11 @@ def pass_repo(f):
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         from ..workspace.repo import Repo
+        from ._render import warn  # _render imports this module
 
         with Repo.find() as repo:
             for warning in repo.config.warnings:
-                click.echo(f"art: warning: {warning}", err=True)
+                warn(warning)
             return f(repo, *args, **kwargs)
 
     return wrapper

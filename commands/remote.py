@@ -4,7 +4,7 @@ import click
 
 from ._errors import SuggestingGroup
 from ._options import common, flags, pass_repo
-from ._render import count, emit_json, say
+from ._render import count, emit_json, say, warn
 
 
 def _options(pairs: tuple[str, ...]) -> dict:
@@ -15,7 +15,7 @@ def _options(pairs: tuple[str, ...]) -> dict:
 
 def _report(change, verb: str) -> None:
     for w in change.warnings:
-        click.echo(f"art: warning: {w}", err=True)
+        warn(w)
     if flags().get("json"):
         emit_json({**change.remote.as_dict(), "secret_options": change.local_keys, "warnings": change.warnings})
         return

@@ -32,3 +32,14 @@ def write_random_file(path: Path, size: int, seed: int = 0, block: int = 1 << 24
             n = min(block, left)
             f.write(r.randbytes(n))
             left -= n
+
+
+def b3(path: Path) -> str:
+    """blake3 of a file's content, read in 1 MiB blocks (what art's file ids are)."""
+    import blake3
+
+    h = blake3.blake3()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import blake3
+from tests.builders import b3
 
 ART = [sys.executable, "-m", "artvc"]
 GIT_ENV = {
@@ -57,14 +57,6 @@ def art(cwd: Path, *args: str, check: bool = True, **extra: str) -> subprocess.C
 
 def git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, env=env())
-
-
-def b3(path: Path) -> str:
-    h = blake3.blake3()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def tree_digest(root: Path) -> dict[str, str]:

@@ -6,10 +6,9 @@ import sys
 import time
 from pathlib import Path
 
-import blake3
 import pytest
 
-from tests.builders import write_random_file
+from tests.builders import b3, write_random_file
 
 pytestmark = pytest.mark.e2e
 ART = [sys.executable, "-m", "artvc"]
@@ -27,14 +26,6 @@ def kill_after(cwd: Path, delay: float, *args: str) -> int:
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     return proc.wait()
-
-
-def b3(path: Path) -> str:
-    h = blake3.blake3()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 @pytest.fixture

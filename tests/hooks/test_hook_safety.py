@@ -5,17 +5,10 @@ import shutil
 
 import pytest
 
-from tests.hooks.helpers import add_commit, art, git, new_repo
+from tests.hooks.helpers import add_commit, art, git
 from tests.workspace.test_path_safety import snapshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(shutil.which("git") is None, reason="needs git")]
-
-
-@pytest.fixture
-def repo(tmp_path):
-    path = new_repo(tmp_path / "repo")
-    art(path, "install", "-q")
-    return path
 
 
 def test_branch_switch_leaves_an_untracked_folder_where_a_file_artifact_belongs(repo):

@@ -7,13 +7,6 @@ from tests.hooks.helpers import add_commit, art, git, new_repo, user_hook
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(shutil.which("git") is None, reason="needs git")]
 
 
-@pytest.fixture
-def repo(tmp_path):
-    path = new_repo(tmp_path / "repo")
-    art(path, "install", "-q")
-    return path
-
-
 def test_commit_with_modified_artifact_is_refused_until_added(repo):
     add_commit(repo, {"data.csv": "a,b\n1,2\n"}, "data v1")
     (repo / "data.csv").write_text("a,b\n1,3\n")
