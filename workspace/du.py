@@ -74,27 +74,29 @@ def du(repo: Repo, paths: Sequence[str] | None = None, *, rev: str | None = None
         chosen = [(p, item.pointer) for p, item in listed.items()
                   if not paths or any(p == q or p.startswith(q.rstrip("/") + "/") for q in paths)]
     store = repo.store
-    every: set[Key] = set()
+    every: dict[Key, tuple] = {}  # key -> its location; each object is located once, shared ones too
     every_missing: set[Key] = set()
     out = []
     for path, pointer in chosen:
         missing: list[Key] = []
         root = (pointer.oid, Kind.TREE if pointer.kind == "dir" else Kind.FILE)
         keys = closure(store, [root], missing=missing)
-        out.append(_measure(repo, path, pointer.files, pointer.size, keys, len(missing)))
-        every |= keys
+        new = [k for k in keys if k not in every]
+        every.update(store.locate_many(new))
+        located = {k: every[k] for k in keys if k in every}
+        out.append(_measure(path, pointer.files, pointer.size, located, len(keys), len(missing)))
         every_missing.update(missing)
     logical = sum(u.logical for u in out)
     files = sum(u.files for u in out)
-    total = _measure(repo, "total", files, logical, every, len(every_missing))
+    total = _measure("total", files, logical, every, len(every), len(every_missing))
     return DiskUsage(out, total, store.stats())
 
 
-def _measure(repo: Repo, path: str, files: int, logical: int, keys: set[Key], missing: int) -> Usage:
-    located = repo.store.locate_many(list(keys))
+def _measure(path: str, files: int, logical: int, located: dict[Key, tuple], objects: int,
+             missing: int) -> Usage:
     unique = stored = 0
     for (_, kind), (_pack, _codec, _offset, length, raw_length) in located.items():
         stored += length
         if kind == Kind.CHUNK:
             unique += raw_length
-    return Usage(path, files, logical, unique, stored, len(keys), missing)
+    return Usage(path, files, logical, unique, stored, objects, missing)
