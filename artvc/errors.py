@@ -55,8 +55,11 @@ class ObjectError(ArtError):
 
 class ObjectNotFoundError(ObjectError, LookupError):
     def __init__(self, oid: str, kind: str = "object", *, hint: str | None = None) -> None:
-        super().__init__(oid, f"{kind} {oid[:10]} is not in the store",
-                         hint=hint or "run 'art fetch' (or 'art pull') to download missing objects")
+        super().__init__(
+            oid,
+            f"{kind} {oid[:10]} is not in the store",
+            hint=hint or "run 'art fetch' (or 'art pull') to download missing objects",
+        )
         self.kind = kind
 
 
@@ -64,8 +67,11 @@ class CorruptObjectError(ObjectError):
     exit_code = 3
 
     def __init__(self, oid: str, reason: str, *, hint: str | None = None) -> None:
-        super().__init__(oid, f"object {oid[:10]} is corrupt: {reason}",
-                         hint=hint or "run 'art fsck' to list damaged objects; fetch them again from a remote")
+        super().__init__(
+            oid,
+            f"object {oid[:10]} is corrupt: {reason}",
+            hint=hint or "run 'art fsck' to list damaged objects; fetch them again from a remote",
+        )
         self.reason = reason
 
 
@@ -93,8 +99,9 @@ class FileSystemError(ArtError):
 
     exit_code = 13
 
-    def __init__(self, message: str, *, path: str | None = None, errno: int | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: str | None = None, errno: int | None = None, hint: str | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.path = path
         self.errno = errno
@@ -130,14 +137,18 @@ class PackMissingError(StoreIOError):
     """A remote index lists a pack whose file is gone: damage, repairable from a clone that has the data."""
 
     def __init__(self, remote: str, pack: str) -> None:
-        super().__init__(f"remote {remote!r} lists pack {pack[:10]} but the pack file is missing", remote=remote,
-                         hint=f"repair the remote from a clone that has the data: art fsck --remote {remote} --repair")
+        super().__init__(
+            f"remote {remote!r} lists pack {pack[:10]} but the pack file is missing",
+            remote=remote,
+            hint=f"repair the remote from a clone that has the data: art fsck --remote {remote} --repair",
+        )
         self.pack = pack
 
 
 class TransferError(RemoteError):
-    def __init__(self, message: str, *, failed: list[str] | None = None, remote: str | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, failed: list[str] | None = None, remote: str | None = None, hint: str | None = None
+    ) -> None:
         super().__init__(message, remote=remote, hint=hint)
         self.failed = failed or []
 

@@ -32,17 +32,19 @@ import tempfile
 import time
 
 PER_DIR = 1000
-WALK = ("import os, sys\n"
-        "n = 0\n"
-        "stack = [sys.argv[1]]\n"
-        "while stack:\n"
-        "    with os.scandir(stack.pop()) as it:\n"
-        "        for e in it:\n"
-        "            st = e.stat(follow_symlinks=False)\n"
-        "            n += 1\n"
-        "            if e.is_dir(follow_symlinks=False):\n"
-        "                stack.append(e.path)\n"
-        "print(n)\n")
+WALK = (
+    "import os, sys\n"
+    "n = 0\n"
+    "stack = [sys.argv[1]]\n"
+    "while stack:\n"
+    "    with os.scandir(stack.pop()) as it:\n"
+    "        for e in it:\n"
+    "            st = e.stat(follow_symlinks=False)\n"
+    "            n += 1\n"
+    "            if e.is_dir(follow_symlinks=False):\n"
+    "                stack.append(e.path)\n"
+    "print(n)\n"
+)
 
 
 def timed(cmd: list[str], cwd: str, env: dict[str, str]) -> tuple[float, float, int]:
@@ -126,8 +128,15 @@ def main() -> None:
     if args.million:
         counts.append(1_000_000)
     art = shlex.split(args.art)
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@b",
-           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@b", "LC_ALL": "C"}
+    env = {
+        **os.environ,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "b@b",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "b@b",
+        "LC_ALL": "C",
+    }
     scratch = tempfile.mkdtemp(prefix="art-memory-", dir=args.tmp)
     rows = []
     try:
@@ -138,11 +147,15 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
-    print(f"{'files':>9} | {'step':<14} | {'art s':>7} | {'files/s':>8} | {'art MiB':>7} | "
-          f"{'floor s':>7} | {'floor MiB':>9} | {'art/floor':>9} | rc")
+    print(
+        f"{'files':>9} | {'step':<14} | {'art s':>7} | {'files/s':>8} | {'art MiB':>7} | "
+        f"{'floor s':>7} | {'floor MiB':>9} | {'art/floor':>9} | rc"
+    )
     for n, name, wall, rate, rss, f_wall, f_rss, rc in rows:
-        print(f"{n:>9,} | {name:<14} | {wall:>7.2f} | {rate:>8,.0f} | {rss:>7.0f} | "
-              f"{f_wall:>7.2f} | {f_rss:>9.0f} | {wall / f_wall:>9.1f} | {rc}")
+        print(
+            f"{n:>9,} | {name:<14} | {wall:>7.2f} | {rate:>8,.0f} | {rss:>7.0f} | "
+            f"{f_wall:>7.2f} | {f_rss:>9.0f} | {wall / f_wall:>9.1f} | {rc}"
+        )
 
 
 if __name__ == "__main__":

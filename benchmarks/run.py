@@ -28,8 +28,12 @@ def _default_art() -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--art", default=_default_art(), help="art command (shell-split; default: the art that "
-                   "setup.sh installs in benchmarks/.venv-art, else art on PATH)")
+    p.add_argument(
+        "--art",
+        default=_default_art(),
+        help="art command (shell-split; default: the art that "
+        "setup.sh installs in benchmarks/.venv-art, else art on PATH)",
+    )
     p.add_argument("--dvc", default=str(DEFAULT_DVC), help="dvc command (default: benchmarks/.venv-dvc)")
     p.add_argument("--only", default="", help=f"comma-separated scenarios: {', '.join(public_names())}")
     p.add_argument("--skip", default="", help="comma-separated tools to skip (dvc, art)")

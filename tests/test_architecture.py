@@ -1,37 +1,85 @@
 """The layer and library-confinement rules (docs/design.md, docs/style.md), enforced with import-linter and ruff."""
 
-import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
 
 
-def assemble_package(dest: Path) -> Path:
-    """Lay the folders out as the installed ``artvc`` package (import-linter reads files, not finders)."""
-    mapping = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
-    for name, folder in sorted(mapping.items()):
-        target = dest.joinpath(*name.split("."))
-        target.mkdir(parents=True, exist_ok=True)
-        for f in (ROOT / folder).glob("*.py"):
-            shutil.copy(f, target / f.name)
-    return dest
-
-
-def test_import_layers_and_confinements(tmp_path):
-    site = assemble_package(tmp_path / "site")
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    lint = Path(sys.executable).with_name("lint-imports")
-    r = subprocess.run([str(lint), str(tmp_path / "pyproject.toml"), "--no-cache"],
-                       cwd=tmp_path, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
-                       capture_output=True, text=True)
+def test_import_layers_and_confinements():
+    """`lint-imports` exactly as a contributor runs it, from the checkout (the package is laid out as installed)."""
+    r = subprocess.run([str(BIN / "lint-imports"), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "broken" not in r.stdout.lower().replace("0 broken", "")
+    assert "0 broken" in r.stdout, r.stdout
 
 
 def test_ruff_is_clean():
-    ruff = Path(sys.executable).with_name("ruff")
-    r = subprocess.run([str(ruff), "check", "."], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run([str(BIN / "ruff"), "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_ruff_format_is_clean():
+    """The whole tree is `ruff format`ted; run `ruff format .` before committing."""
+    r = subprocess.run([str(BIN / "ruff"), "format", "--check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+# Cycles the remote-store split (issue 9, item 1) takes apart; this set only shrinks.
+KNOWN_CYCLES: set[frozenset[str]] = {frozenset({"artvc.objstore.store.remote", "artvc.objstore.store.remote_writer"})}
+
+
+def import_cycles() -> list[frozenset[str]]:
+    """Strongly connected groups of artvc modules that import each other (imports for type checking excluded)."""
+    import grimp
+
+    graph = grimp.build_graph("artvc", cache_dir=None, exclude_type_checking_imports=True)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[frozenset[str]] = []
+
+    def visit(root: str) -> None:  # iterative Tarjan
+        work = [(root, iter(sorted(graph.find_modules_directly_imported_by(root))))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, edges = work[-1]
+            for w in edges:
+                if not w.startswith("artvc"):
+                    continue
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph.find_modules_directly_imported_by(w)))))
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    group = set()
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        group.add(w)
+                        if w == v:
+                            break
+                    if len(group) > 1:
+                        found.append(frozenset(group))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_import_cycles():
+    cycles = [sorted(c) for c in import_cycles() if c not in KNOWN_CYCLES]
+    assert cycles == [], f"modules that import each other: {cycles}"

@@ -16,13 +16,20 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SKIP_DIRS = {".git", ".venv", ".venv-dvc", ".venv-art", "__pycache__", "build", "dist", ".art"}
 
 # Documents that lived next to the repository while it was young; the repository must not depend on them.
-OUTSIDE = re.compile(r"\.\./shared\b|\bshared[/](?:DESIGN|STYLE|TESTING-BUCKETS|hooks|research)\b"
-                     r"|\b(?:DESIGN|STYLE|TESTING-BUCKETS)\.md\b")
+OUTSIDE = re.compile(
+    r"\.\./shared\b|\bshared[/](?:DESIGN|STYLE|TESTING-BUCKETS|hooks|research)\b"
+    r"|\b(?:DESIGN|STYLE|TESTING-BUCKETS)\.md\b"
+)
 
 # The opening lines of the standard text of each license the metadata may name (SPDX id -> lines).
-LICENSE_TEXTS = {"Apache-2.0": ("Apache License", "Version 2.0, January 2004",
-                                "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION",
-                                "END OF TERMS AND CONDITIONS")}
+LICENSE_TEXTS = {
+    "Apache-2.0": (
+        "Apache License",
+        "Version 2.0, January 2004",
+        "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION",
+        "END OF TERMS AND CONDITIONS",
+    )
+}
 
 
 def repository_files() -> list[Path]:
@@ -42,14 +49,22 @@ def test_no_file_refers_to_documents_outside_the_repository():
         if not path.is_file() or path.stat().st_size > 2_000_000:
             continue
         text = path.read_bytes().decode("utf-8", "replace")
-        offenders += [f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}: {m.group()}"
-                      for m in OUTSIDE.finditer(text)]
+        offenders += [
+            f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, m.start()) + 1}: {m.group()}"
+            for m in OUTSIDE.finditer(text)
+        ]
     assert not offenders, "\n".join(offenders)
 
 
 def test_the_design_contract_and_contributor_guides_are_in_the_repository():
-    for name in ("docs/design.md", "docs/style.md", "CONTRIBUTING.md", "CHANGELOG.md", "LICENSE",
-                 ".pre-commit-config.yaml"):
+    for name in (
+        "docs/design.md",
+        "docs/style.md",
+        "CONTRIBUTING.md",
+        "CHANGELOG.md",
+        "LICENSE",
+        ".pre-commit-config.yaml",
+    ):
         assert (ROOT / name).is_file(), name
     index = (ROOT / "docs/index.md").read_text()
     readme = (ROOT / "README.md").read_text()
@@ -92,8 +107,11 @@ def test_the_built_wheel_ships_py_typed_license_and_its_metadata(tmp_path):
             (src / path.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, src / path.relative_to(ROOT))
     out = tmp_path / "wheels"
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(src)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(src)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     (wheel,) = out.glob("artvc-*.whl")
     with zipfile.ZipFile(wheel) as z:

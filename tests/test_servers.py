@@ -60,8 +60,10 @@ def test_ranged_read_via_open(bucket: Bucket) -> None:
 def test_listing(bucket: Bucket) -> None:
     for rel in ("a/1", "a/2", "b/3"):
         _put(bucket, rel, rel.encode())
-    found = sorted(p.removeprefix(bucket.path.lstrip("/")).lstrip("/")
-                   for p in (q.lstrip("/") for q in bucket.fs.find(bucket.path)))
+    found = sorted(
+        p.removeprefix(bucket.path.lstrip("/")).lstrip("/")
+        for p in (q.lstrip("/") for q in bucket.fs.find(bucket.path))
+    )
     assert found == ["a/1", "a/2", "b/3"]
     assert sorted(p.rsplit("/", 1)[1] for p in bucket.fs.ls(bucket.join("a"), detail=False)) == ["1", "2"]
     assert bucket.fs.info(bucket.join("b/3"))["size"] == 3
@@ -168,10 +170,13 @@ def test_close_stops_threads_and_listener(s3_server: servers.S3Server) -> None:
 
 def test_sniffer_handles_bodies_chunks_and_split_feeds() -> None:
     body = b"PUT /fake HTTP/1.1\r\n\r\n" * 3
-    stream = (b"PUT /b/k?x=1 HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body
-              + b"POST /b/m HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-              + b"5\r\nGET /\r\n3;ext=1\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n"
-              + b"HEAD /b HTTP/1.1\r\nHost: h\r\n\r\n")
+    stream = (
+        b"PUT /b/k?x=1 HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body)
+        + body
+        + b"POST /b/m HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"5\r\nGET /\r\n3;ext=1\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n"
+        + b"HEAD /b HTTP/1.1\r\nHost: h\r\n\r\n"
+    )
     expected = [("PUT", "/b/k?x=1"), ("POST", "/b/m"), ("HEAD", "/b")]
     assert servers.HttpRequestSniffer().feed(stream) == expected
     sniffer = servers.HttpRequestSniffer()
@@ -189,8 +194,11 @@ def _group_gone(pgid: int) -> bool:
     return False
 
 
-@pytest.mark.parametrize("start", [servers.start_moto, servers.start_fake_gcs, servers.start_azurite,
-                                   servers.start_sshd], ids=["moto", "fake-gcs", "azurite", "sshd"])
+@pytest.mark.parametrize(
+    "start",
+    [servers.start_moto, servers.start_fake_gcs, servers.start_azurite, servers.start_sshd],
+    ids=["moto", "fake-gcs", "azurite", "sshd"],
+)
 def test_stop_leaves_nothing_running(start: Callable[[Path], servers.BucketServer], tmp_path: Path) -> None:
     try:
         server = start(tmp_path)

@@ -16,16 +16,22 @@ runpy.run_module("artvc", run_name="__main__")
 
 
 def loaded_by(cwd, *args: str) -> list[str]:
-    r = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY, args=args)], cwd=cwd,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY, args=args)], cwd=cwd, capture_output=True, text=True
+    )
     line = next(ln for ln in r.stderr.splitlines() if ln.startswith("LOADED"))
     return line.split()[1:]
 
 
 @pytest.mark.parametrize("args", [["status"], ["status", "--json"], ["status", "--check"]])
 def test_status_imports_no_heavy_module(ws, args):
-    ws.gen({"data": {"a.csv": "a,b\n1,2\n", "sub": {"b.txt": "b"}}, "model.bin": b"\0" * 300_000,
+    ws.gen(
+        {
+            "data": {"a.csv": "a,b\n1,2\n", "sub": {"b.txt": "b"}},
+            "model.bin": b"\0" * 300_000,
             "params.toml": "[train]\nlr = 0.1\n",
-            "art.toml": '[stages.train]\ncmd = "true"\ndeps = ["data"]\nparams = ["train.lr"]\n'})
+            "art.toml": '[stages.train]\ncmd = "true"\ndeps = ["data"]\nparams = ["train.lr"]\n',
+        }
+    )
     ws.art("add", "data", "model.bin")
     assert loaded_by(ws.root, *args) == []

@@ -204,7 +204,6 @@ def remove_tree(path: Path, cfg: Config) -> None:
         settle_after_delete(cfg)
 
 
-
 def log(msg: str) -> None:
     print(f"[bench] {msg}", file=sys.stderr, flush=True)
 

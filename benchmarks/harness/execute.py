@@ -47,9 +47,7 @@ def mark_failed(results: Results, tool: str, plan: list[tuple[Step, bool]], at: 
         told = True
 
 
-def run_group(
-    index: int, group: Group, cfg: Config, tools: list[Tool], selected: set[str], results: Results
-) -> None:
+def run_group(index: int, group: Group, cfg: Config, tools: list[Tool], selected: set[str], results: Results) -> None:
     """K repeats; both workdirs are prepared before either is timed, then the tools run each step in
     lockstep (so both see the same disk state and background load), alternating who goes first."""
     plan = plan_steps(group, selected)

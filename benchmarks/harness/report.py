@@ -41,8 +41,6 @@ TARGETS: dict[str, Target] = {
 }
 
 
-
-
 def fmt_secs(cell: Cell) -> str:
     med = cell.median()
     if cell.error is not None:

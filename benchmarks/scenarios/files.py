@@ -104,7 +104,6 @@ def step_versions(ws: Workspace) -> Sample:
     return Sample(total, stored)
 
 
-
 def prep_big(ws: Workspace) -> None:
     init_repo(ws, ["/big.bin"])
     copy_in(dataset(ws.cfg, "big"), ws.repo / "big.bin", ws.cfg)
@@ -118,7 +117,6 @@ def prep_csv(ws: Workspace) -> None:
 def prep_small(ws: Workspace) -> None:
     init_repo(ws, ["/data/"])
     copy_in(dataset(ws.cfg, "small"), ws.repo / "data", ws.cfg)
-
 
 
 GROUPS: tuple[Group, ...] = (

@@ -81,7 +81,6 @@ def step_change_late(ws: Workspace) -> Sample:
     return Sample(secs)
 
 
-
 def prep_pipeline(ws: Workspace) -> None:
     init_repo(ws, [])
     (ws.repo / "in.txt").write_text(input_text(1))

@@ -22,8 +22,13 @@ def test_local_values_override_and_secrets_are_masked(ws):
 
 
 def test_bad_keys_and_values_are_clean_errors(ws):
-    for args in (["config", "core.nope", "1"], ["config", "jobs", "1"], ["config", "core.jobs", "many"],
-                 ["config", "core.fsync", "maybe"], ["config", "--unset", "core.jobs"]):
+    for args in (
+        ["config", "core.nope", "1"],
+        ["config", "jobs", "1"],
+        ["config", "core.jobs", "many"],
+        ["config", "core.fsync", "maybe"],
+        ["config", "--unset", "core.jobs"],
+    ):
         r = ws.art(*args, code=1)
         assert r.stderr.startswith("art: error:"), args
     assert "jobs" not in (ws.root / ".art/config").read_text()

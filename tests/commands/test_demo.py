@@ -88,8 +88,14 @@ def test_demo_runs_from_the_installed_executable_without_git_config(tmp_path):
     r = subprocess.run([str(art), "demo"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "byte-for-byte identical" in r.stdout and r.stdout.splitlines()[-1].startswith("Next:")
-    r = subprocess.run([str(art), "demo", "--json", "--keep", str(tmp_path / "k")], env=env, cwd=tmp_path,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [str(art), "demo", "--json", "--keep", str(tmp_path / "k")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
     assert s["v2"]["new_bytes"] * 20 < s["v1"]["new_bytes"] and s["restore"]["identical"]

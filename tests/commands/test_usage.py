@@ -10,13 +10,16 @@ from pathlib import Path
 import pytest
 
 
-@pytest.mark.parametrize(("args", "guess"), [
-    (["ad"], "did you mean 'add'?"),
-    (["chekout"], "did you mean 'checkout'?"),
-    (["remote", "ad", "x", "y"], "did you mean 'add'?"),
-    (["stage", "ad"], "did you mean 'add'?"),
-    (["status", "--jsn"], "did you mean '--json'?"),
-])
+@pytest.mark.parametrize(
+    ("args", "guess"),
+    [
+        (["ad"], "did you mean 'add'?"),
+        (["chekout"], "did you mean 'checkout'?"),
+        (["remote", "ad", "x", "y"], "did you mean 'add'?"),
+        (["stage", "ad"], "did you mean 'add'?"),
+        (["status", "--jsn"], "did you mean '--json'?"),
+    ],
+)
 def test_typos_get_a_suggestion(ws, args, guess):
     r = ws.art(*args, code=2)
     lines = r.stderr.strip().splitlines()
@@ -40,11 +43,14 @@ def test_json_is_accepted_before_the_command(ws):
 def _complete(words: list[str], tmp_path: Path) -> list[str]:
     script = tmp_path / "art-completion.bash"
     art = Path(sys.executable).with_name("art")
-    script.write_text(subprocess.run([str(art), "completion", "bash"], capture_output=True, text=True,
-                                     check=True).stdout)
+    script.write_text(
+        subprocess.run([str(art), "completion", "bash"], capture_output=True, text=True, check=True).stdout
+    )
     words_text = " ".join(words)
-    prog = (f"source {script}; COMP_WORDS=({words_text}); COMP_CWORD={len(words) - 1}; "
-            "_art_completion art; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    prog = (
+        f"source {script}; COMP_WORDS=({words_text}); COMP_CWORD={len(words) - 1}; "
+        "_art_completion art; printf '%s\\n' \"${COMPREPLY[@]}\""
+    )
     env = {**os.environ, "PATH": f"{art.parent}{os.pathsep}{os.environ['PATH']}"}
     out = subprocess.run(["bash", "-c", prog], capture_output=True, text=True, check=True, env=env).stdout
     return [w for w in out.splitlines() if w]

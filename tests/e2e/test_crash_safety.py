@@ -74,13 +74,23 @@ def test_killed_checkout_never_truncates_or_mixes_a_file(repo):
 
 def test_lock_of_a_killed_process_does_not_block(repo):
     (repo / "f.txt").write_text("x")
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, time\n"
-        "fd = os.open('.art/lock', os.O_RDWR | os.O_CREAT)\n"
-        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-        "os.write(fd, b'pid %d' % os.getpid())\n"
-        "print('locked', flush=True)\n"
-        "time.sleep(60)\n")], cwd=repo, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, os, time\n"
+                "fd = os.open('.art/lock', os.O_RDWR | os.O_CREAT)\n"
+                "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+                "os.write(fd, b'pid %d' % os.getpid())\n"
+                "print('locked', flush=True)\n"
+                "time.sleep(60)\n"
+            ),
+        ],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "locked"
     holder.kill()
     holder.wait()
@@ -92,11 +102,18 @@ def test_adding_2_gib_stays_under_150_mb_rss(repo):
     big = repo / "huge.bin"
     write_random_file(big, 2 << 30, seed=4)
     # a fresh parent whose only child is art, so the peak is art's own and not an earlier test's child
-    probe = ("import resource, subprocess, sys\n"
-             "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
-    out = subprocess.run([sys.executable, "-c", probe, *ART, "add", "-q", "huge.bin"], cwd=repo,
-                         capture_output=True, text=True, check=True).stdout
+    probe = (
+        "import resource, subprocess, sys\n"
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, *ART, "add", "-q", "huge.bin"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     peak_kib = int(out.strip())
     assert 10 * 1024 < peak_kib < 150 * 1024, f"peak RSS {peak_kib / 1024:.0f} MiB"
     assert (repo / "huge.bin.art").exists()

@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from artvc.objstore import tmpowner
 
+from artvc.objstore import tmpowner
 from tests.builders import write_random_file
 from tests.e2e.faultfs import art, make_repo, ok
 
 pytestmark = pytest.mark.e2e
 PY = shlex.quote(sys.executable)
-
 
 
 def killed(r: subprocess.CompletedProcess) -> None:
@@ -50,8 +49,12 @@ def test_a_reused_pid_does_not_make_a_dead_owner_alive(tmp_path):
     assert not tmpowner.alive(f"{pid}x{int(start) + 1}x{space}")  # same pid, another start: another process
     other = "0" * 8 if space != "0" * 8 else "1" * 8
     assert tmpowner.alive(f"{pid + 1}x{start}x{other}")  # another machine's or container's: not ours to judge
-    child = subprocess.run([sys.executable, "-c", "from artvc.objstore import tmpowner; print(tmpowner.token())"],
-                           capture_output=True, text=True, check=True)
+    child = subprocess.run(
+        [sys.executable, "-c", "from artvc.objstore import tmpowner; print(tmpowner.token())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert not tmpowner.alive(child.stdout.strip())
 
 

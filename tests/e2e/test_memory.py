@@ -14,20 +14,24 @@ from tests.conftest import git
 
 ART = [sys.executable, "-m", "artvc"]
 # a fresh parent whose only child is art, so the peak is art's own and not an earlier test's child
-PROBE = ("import resource, subprocess, sys\n"
-         "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
-         "assert r.returncode in (0, 1), r.stderr\n"
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+PROBE = (
+    "import resource, subprocess, sys\n"
+    "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
+    "assert r.returncode in (0, 1), r.stderr\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
 
 
 def peak_rss_mib(cwd: Path, *args: str) -> float:
-    out = subprocess.run([sys.executable, "-c", PROBE, *ART, *args], cwd=cwd, capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, *ART, *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
     return int(out.strip()) / 1024
 
 
-def make_files(root: Path, n: int, *, per_dir: int = 1000, min_size: int = 1024, max_size: int = 2048,
-               seed: int = 0) -> None:
+def make_files(
+    root: Path, n: int, *, per_dir: int = 1000, min_size: int = 1024, max_size: int = 2048, seed: int = 0
+) -> None:
     rng = random.Random(seed)
     for i in range(n):
         d = root / f"d{i // per_dir:04d}"

@@ -14,7 +14,6 @@ from tests.e2e.faultfs import ROOT, art, make_repo, ok, one_error, open_to_nobod
 pytestmark = pytest.mark.e2e
 
 
-
 def store_temps(repo: Path) -> list[str]:
     return sorted(os.listdir(repo / ".art" / "store" / "tmp"))
 
@@ -81,8 +80,7 @@ def test_read_only_store_still_serves_reads_and_refuses_writes_with_13(tmp_path)
         ok(art(repo, "checkout"))
         assert (repo / "m.bin").read_bytes() == b"m" * 100_000
         ok(art(repo, "fsck"))
-        one_error(art(repo, "add", "new.txt"), 13, "read-only" if ROOT else "permission denied",
-                  "still work")
+        one_error(art(repo, "add", "new.txt"), 13, "read-only" if ROOT else "permission denied", "still work")
     assert not (repo / "new.txt.art").exists()
 
 
@@ -174,9 +172,18 @@ def store_tree(repo: Path, entries) -> None:
         blob = b"content\n"
         oid = hash_bytes(blob)
         w.put(oid, Kind.CHUNK, blob)
-        tree = Tree.build([TreeEntry(name, kind, oid if kind == "file" else hash_bytes(target.encode()),
-                                     len(blob) if kind == "file" else 0, target=target)
-                           for name, kind, target in entries])
+        tree = Tree.build(
+            [
+                TreeEntry(
+                    name,
+                    kind,
+                    oid if kind == "file" else hash_bytes(target.encode()),
+                    len(blob) if kind == "file" else 0,
+                    target=target,
+                )
+                for name, kind, target in entries
+            ]
+        )
         w.put(tree.oid, Kind.TREE, tree.to_bytes())
     write_pointer(repo / "data.art", Pointer(tree.oid, "dir", tree.size, len(entries)))
 
@@ -225,8 +232,9 @@ def test_checkout_into_a_read_only_workspace_exits_13(tmp_path):
     assert (repo / "f.txt").read_text() == "f\n"
 
 
-@pytest.mark.parametrize(("content", "needle"), [(b"\xe3\x80 garbage \xff", "not UTF-8"),
-                                                 (b'[core]\njobs = "x"\n', "core.jobs")])
+@pytest.mark.parametrize(
+    ("content", "needle"), [(b"\xe3\x80 garbage \xff", "not UTF-8"), (b'[core]\njobs = "x"\n', "core.jobs")]
+)
 def test_damaged_workspace_config_is_a_config_error(tmp_path, content, needle):
     repo = make_repo(tmp_path / "repo")
     (repo / "f.txt").write_text("f\n")

@@ -2,14 +2,14 @@ import json
 import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from artvc.objstore.objects import Kind
 from artvc.objstore.reachability import closure
 from artvc.workspace.gc import Retention, gc, parse_duration
 from artvc.workspace.ls import artifacts_at
 from artvc.workspace.roots import pointer_key
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from tests.builders import random_bytes
 
 
@@ -171,8 +171,11 @@ def test_gc_interrupted_between_copy_and_delete_leaves_a_valid_store(ws, monkeyp
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    steps=st.lists(st.tuples(st.sampled_from(["main", "b1", "b2"]), st.sampled_from(["x.bin", "y.bin"]),
-                             st.integers(0, 5)), min_size=1, max_size=6),
+    steps=st.lists(
+        st.tuples(st.sampled_from(["main", "b1", "b2"]), st.sampled_from(["x.bin", "y.bin"]), st.integers(0, 5)),
+        min_size=1,
+        max_size=6,
+    ),
     keep_last=st.one_of(st.none(), st.integers(1, 3)),
     groups=st.sampled_from([(False, False), (True, False), (False, True), (True, True)]),
 )
@@ -199,9 +202,13 @@ def test_gc_never_deletes_what_it_was_told_to_keep(tmp_path_factory, steps, keep
     branches_only, tags_only = groups
     with ws.repo() as repo:
         refs = repo.git.refs()
-        selected = {n: c for n, c in refs.items()
-                    if (not branches_only and not tags_only) or (branches_only and n.startswith("refs/heads/"))
-                    or (tags_only and n.startswith("refs/tags/"))}
+        selected = {
+            n: c
+            for n, c in refs.items()
+            if (not branches_only and not tags_only)
+            or (branches_only and n.startswith("refs/heads/"))
+            or (tags_only and n.startswith("refs/tags/"))
+        }
         expected_commits = set()
         for commit in set(selected.values()) | {repo.git.head_commit()}:
             history = [c for c, _ in repo.git.history([commit])]

@@ -6,12 +6,12 @@ import sys
 import time
 
 import pytest
+
 from artvc.objstore.objects import Kind
 from artvc.objstore.reachability import closure
 from artvc.objstore.store.remote import FsspecStore
 from artvc.workspace.ls import artifacts_at
 from artvc.workspace.roots import pointer_key
-
 from tests.builders import random_bytes
 
 KILLER = r"""
@@ -79,8 +79,7 @@ def live_keys(ws) -> set:
         return closure(repo.store, roots)
 
 
-@pytest.mark.parametrize("point", ["copying", "pack-published", "copied", "one-index-deleted",
-                                   "indexes-deleted"])
+@pytest.mark.parametrize("point", ["copying", "pack-published", "copied", "one-index-deleted", "indexes-deleted"])
 def test_remote_gc_killed_midway_leaves_a_valid_remote_and_a_second_gc_completes(pushed, tmp_path, point):
     ws, remote = pushed
     before = remote_keys(remote)
@@ -115,8 +114,9 @@ def test_remote_gc_refuses_a_live_lock_and_breaks_a_stale_one(pushed):
     ws, remote = pushed
     (remote / "locks").mkdir(exist_ok=True)
     lock = remote / "locks" / "someone.json"
-    lock.write_text(json.dumps({"token": "someone", "host": socket.gethostname(), "pid": os.getppid(),
-                                "time": time.time()}))
+    lock.write_text(
+        json.dumps({"token": "someone", "host": socket.gethostname(), "pid": os.getppid(), "time": time.time()})
+    )
     r = ws.art("gc", "--remote", "origin", "--grace", "0", code=11)
     assert "locked by art gc (pid" in r.stderr and "hint:" in r.stderr
     assert lock.exists() and len(list((remote / "locks").iterdir())) == 1
@@ -138,15 +138,35 @@ def test_push_and_remote_gc_exclude_each_other_but_pushes_share(pushed):
     ws, remote = pushed
     (remote / "locks").mkdir(exist_ok=True)
     push_lock = remote / "locks" / "pusher.json"
-    push_lock.write_text(json.dumps({"token": "pusher", "host": socket.gethostname(), "pid": os.getppid(),
-                                     "time": time.time(), "exclusive": False, "holder": "art push"}))
+    push_lock.write_text(
+        json.dumps(
+            {
+                "token": "pusher",
+                "host": socket.gethostname(),
+                "pid": os.getppid(),
+                "time": time.time(),
+                "exclusive": False,
+                "holder": "art push",
+            }
+        )
+    )
     r = ws.art("gc", "--remote", "origin", "--grace", "0", code=11)
     assert "locked by art push" in r.stderr
     ws.gen({"new.bin": os.urandom(5000)})
     ws.art("add", "new.bin")
     ws.art("push")  # another push's shared lock does not block this one
-    push_lock.write_text(json.dumps({"token": "gc", "host": socket.gethostname(), "pid": os.getppid(),
-                                     "time": time.time(), "exclusive": True, "holder": "art gc"}))
+    push_lock.write_text(
+        json.dumps(
+            {
+                "token": "gc",
+                "host": socket.gethostname(),
+                "pid": os.getppid(),
+                "time": time.time(),
+                "exclusive": True,
+                "holder": "art gc",
+            }
+        )
+    )
     ws.gen({"newer.bin": os.urandom(5000)})
     ws.art("add", "newer.bin")
     r = ws.art("push", code=11)

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+
 from artvc.objstore.reachability import closure
 from artvc.workspace.roots import workspace_roots
-
 from tests.builders import random_bytes
 from tests.conftest import Workspace, git
 
@@ -130,12 +130,22 @@ def test_a_copied_workspace_gcs_without_its_original(tmp_path, ws):
 @pytest.mark.slow  # waits out a lock timeout / S3's whole-second times
 def test_gc_waits_for_a_command_of_another_workspace_holding_the_store(pair):
     a, b, store = pair
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys, time\n"
-        "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
-        "fcntl.flock(fd, fcntl.LOCK_SH)\n"  # what 'art add' in b holds while it runs
-        "print('locked', flush=True)\n"
-        "time.sleep(60)\n"), str(store / "lock")], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, os, sys, time\n"
+                "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+                "fcntl.flock(fd, fcntl.LOCK_SH)\n"  # what 'art add' in b holds while it runs
+                "print('locked', flush=True)\n"
+                "time.sleep(60)\n"
+            ),
+            str(store / "lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         before = _stored(a)

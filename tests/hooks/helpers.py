@@ -10,8 +10,9 @@ from pathlib import Path
 ART = str(Path(sys.executable).with_name("art"))
 
 
-def run(cwd: Path, *args: str, code: int | None = 0, stdin: str | None = None,
-        env: dict | None = None) -> subprocess.CompletedProcess:
+def run(
+    cwd: Path, *args: str, code: int | None = 0, stdin: str | None = None, env: dict | None = None
+) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, input=stdin, env=full_env)
     if code is not None:

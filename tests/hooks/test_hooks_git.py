@@ -139,8 +139,11 @@ def test_hooks_do_nothing_outside_an_art_repository(tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
     git(plain, "init", "-q")
-    for name, args in (("pre-commit", []), ("post-checkout", ["a" * 40, "b" * 40, "1"]),
-                       ("pre-push", ["origin", "/nowhere"])):
+    for name, args in (
+        ("pre-commit", []),
+        ("post-checkout", ["a" * 40, "b" * 40, "1"]),
+        ("pre-push", ["origin", "/nowhere"]),
+    ):
         done = art(plain, "hook", name, *args, stdin="refs/heads/main " + "1" * 40 + " refs/heads/main " + "0" * 40)
         assert done.returncode == 0 and done.stderr == ""
     nowhere = tmp_path / "nogit"

@@ -2,6 +2,7 @@ import json
 import os
 
 import pytest
+
 from artvc.hooks.framework import BEGIN, add_to_config, remove_from_config
 from artvc.hooks.install import CHAINED_SUFFIX, MARKER, install, uninstall
 from artvc.hooks.pre_push import commits_to_push, parse_updates
@@ -29,8 +30,7 @@ def test_install_is_idempotent_and_uninstall_only_removes_ours(ws):
     hooks = ws.root / ".git/hooks"
     (hooks / "post-checkout").write_text("#!/bin/sh\necho theirs\n")
     first = install(ws.root)
-    assert first.chained == ["post-checkout"] and sorted(first.installed) == ["post-checkout", "pre-commit",
-                                                                              "pre-push"]
+    assert first.chained == ["post-checkout"] and sorted(first.installed) == ["post-checkout", "pre-commit", "pre-push"]
     second = install(ws.root)
     assert second.installed == [] and len(second.unchanged) == 3
     assert (hooks / f"post-checkout{CHAINED_SUFFIX}").read_text() == "#!/bin/sh\necho theirs\n"
@@ -97,7 +97,6 @@ def test_pre_push_update_parsing_and_deletions_push_nothing(ws):
 
 def test_pre_commit_blocks_stale_stages_only_when_strict(ws):
     from artvc.hooks.run import run_hook
-
     from tests.pipeline.helpers import ml_pipeline
 
     ml_pipeline(ws)

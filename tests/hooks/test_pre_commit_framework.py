@@ -30,8 +30,17 @@ def framework_repo(tmp_path, monkeypatch):
     art(path, "install", "--pre-commit-framework", "--repo", str(hooks_repo), "--rev", rev)
     config = (path / ".pre-commit-config.yaml").read_text()
     assert "art-pre-commit" in config and rev in config
-    run(path, PRE_COMMIT, "install", "--hook-type", "pre-commit", "--hook-type", "post-checkout",
-        "--hook-type", "pre-push")
+    run(
+        path,
+        PRE_COMMIT,
+        "install",
+        "--hook-type",
+        "pre-commit",
+        "--hook-type",
+        "post-checkout",
+        "--hook-type",
+        "pre-push",
+    )
     git(path, "add", ".pre-commit-config.yaml")
     git(path, "commit", "-qm", "pre-commit config")
     return path
@@ -39,8 +48,10 @@ def framework_repo(tmp_path, monkeypatch):
 
 def test_framework_pre_commit_blocks_and_allows_like_the_native_hook(framework_repo):
     repo = framework_repo
-    assert "pre-commit.com" in (repo / ".git/hooks/pre-commit").read_text() or \
-        "pre_commit" in (repo / ".git/hooks/pre-commit").read_text()
+    assert (
+        "pre-commit.com" in (repo / ".git/hooks/pre-commit").read_text()
+        or "pre_commit" in (repo / ".git/hooks/pre-commit").read_text()
+    )
     add_commit(repo, {"data.csv": "a\n1\n"}, "data v1")
     (repo / "data.csv").write_text("a\n2\n")
     (repo / "code.py").write_text("x = 1\n")

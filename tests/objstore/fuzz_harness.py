@@ -51,7 +51,7 @@ def run(data: bytes) -> None:
 def index(data: bytes) -> None:
     for e in pack.decode_index(data):
         Kind(e.kind)
-    entries = check_index(hash_bytes(data[len(pack.IDX_MAGIC):]), data)
+    entries = check_index(hash_bytes(data[len(pack.IDX_MAGIC) :]), data)
     [Kind(e.kind) for e in entries or []]
 
 
@@ -110,9 +110,20 @@ def storeconfig(data: bytes) -> None:
     LocalStore(root).close()
 
 
-DECODERS = {"manifest": manifest, "tree": tree, "run": run, "index": index, "trailer": trailer,
-            "payload": payload, "payload_unchecked": payload_unchecked, "pointer": pointer, "lock": lock,
-            "arttoml": arttoml, "config": config, "storeconfig": storeconfig}
+DECODERS = {
+    "manifest": manifest,
+    "tree": tree,
+    "run": run,
+    "index": index,
+    "trailer": trailer,
+    "payload": payload,
+    "payload_unchecked": payload_unchecked,
+    "pointer": pointer,
+    "lock": lock,
+    "arttoml": arttoml,
+    "config": config,
+    "storeconfig": storeconfig,
+}
 MSGPACK = ("manifest", "tree", "run")
 TOML = ("pointer", "lock", "arttoml", "config", "storeconfig")
 
@@ -133,30 +144,52 @@ def seeds() -> dict[str, list[bytes]]:
     """A valid encoding of each format (what mutations start from)."""
     import zstandard
 
-    t = Tree.build([TreeEntry("b.txt", "file", hash_bytes(b"b"), 1, executable=True),
-                    TreeEntry("sub", "dir", OID, 10),
-                    TreeEntry("link", "symlink", hash_bytes(b"a"), 0, target="a")])
+    t = Tree.build(
+        [
+            TreeEntry("b.txt", "file", hash_bytes(b"b"), 1, executable=True),
+            TreeEntry("sub", "dir", OID, 10),
+            TreeEntry("link", "symlink", hash_bytes(b"a"), 0, target="a"),
+        ]
+    )
     m = FileManifest(OID, 30, ((OID, 10), (hash_bytes(b"y"), 20)))
-    r = Run({"kind": "stage", "stage": "s", "cmd": "x", "started": "2026-11-25T14:51:03.120Z", "duration": 0.5,
-             "outputs": [{"path": "a", "oid": OID, "kind": "file", "size": 3, "files": 1}],
-             "inputs": [{"path": "b", "oid": OID, "kind": "file", "run": None}], "params": {"p": {"q": 1.5}},
-             "code": {"x.py": OID}, "exit_status": 0, "git": {"commit": None, "dirty": False}, "packages": OID})
+    r = Run(
+        {
+            "kind": "stage",
+            "stage": "s",
+            "cmd": "x",
+            "started": "2026-11-25T14:51:03.120Z",
+            "duration": 0.5,
+            "outputs": [{"path": "a", "oid": OID, "kind": "file", "size": 3, "files": 1}],
+            "inputs": [{"path": "b", "oid": OID, "kind": "file", "run": None}],
+            "params": {"p": {"q": 1.5}},
+            "code": {"x.py": OID},
+            "exit_status": 0,
+            "git": {"commit": None, "dirty": False},
+            "packages": OID,
+        }
+    )
     packed = _sample_pack()
     (length,) = struct.unpack("<Q", packed[-16:-8])
     z = zstandard.ZstdCompressor(write_checksum=True).compress(b"a" * 1000)
-    lock_text = (f'version = 1\n[stages.a]\ncmd = "x"\ncode_hash = "h"\nrun = "{OID}"\n'
-                 f'[[stages.a.deps]]\npath = "in"\nid = "{OID}"\nkind = "file"\n'
-                 f'[[stages.a.outs]]\npath = "d"\nid = "{OID}"\nkind = "dir"\nsize = 1\nfiles = 1\n').encode()
+    lock_text = (
+        f'version = 1\n[stages.a]\ncmd = "x"\ncode_hash = "h"\nrun = "{OID}"\n'
+        f'[[stages.a.deps]]\npath = "in"\nid = "{OID}"\nkind = "file"\n'
+        f'[[stages.a.outs]]\npath = "d"\nid = "{OID}"\nkind = "dir"\nsize = 1\nfiles = 1\n'
+    ).encode()
     return {
-        "manifest": [m.to_bytes()], "tree": [t.to_bytes()], "run": [r.to_bytes()],
-        "index": [pack.IDX_MAGIC + packed[-16 - length:-16]], "trailer": [packed],
-        "payload": [bytes([0, 1]) + (1000).to_bytes(4, "little") + z,
-                    bytes([2, 0]) + len(t.to_bytes()).to_bytes(4, "little") + t.to_bytes()],
+        "manifest": [m.to_bytes()],
+        "tree": [t.to_bytes()],
+        "run": [r.to_bytes()],
+        "index": [pack.IDX_MAGIC + packed[-16 - length : -16]],
+        "trailer": [packed],
+        "payload": [
+            bytes([0, 1]) + (1000).to_bytes(4, "little") + z,
+            bytes([2, 0]) + len(t.to_bytes()).to_bytes(4, "little") + t.to_bytes(),
+        ],
         "payload_unchecked": [bytes([0, 1]) + (1000).to_bytes(4, "little") + z],
         "pointer": [Pointer(OID, "file", 3, 1).to_text().encode()],
         "lock": [lock_text],
         "arttoml": [b'[stages.a]\ncmd = "x"\ndeps = ["a"]\nouts = ["b"]\nparams = ["p"]\ncode = ["c.py"]\n'],
         "config": [b'[core]\njobs = 2\nremote = "origin"\n[remotes.origin]\nurl = "/tmp/x"\n[gc]\n[hooks]\n'],
-        "storeconfig": [b'format = 1\ncompression = "zstd"\nmin_size = 16384\navg_size = 65536\n'
-                        b'max_size = 262144\n'],
+        "storeconfig": [b'format = 1\ncompression = "zstd"\nmin_size = 16384\navg_size = 65536\nmax_size = 262144\n'],
     }

@@ -1,5 +1,4 @@
 from artvc.objstore.chunking import Chunker
-
 from tests.builders import csv_bytes, random_bytes
 
 
@@ -18,7 +17,7 @@ def test_boundaries_are_deterministic():
 
 def test_insertion_shifts_only_nearby_chunks():
     data = random_bytes(4 << 20, seed=3)
-    edited = data[: 2 << 20] + b"inserted bytes" * 100 + data[2 << 20:]
+    edited = data[: 2 << 20] + b"inserted bytes" * 100 + data[2 << 20 :]
     before, after = set(Chunker().split(data)), Chunker().split(edited)
     reused = sum(1 for p in after if p in before)
     assert reused >= len(after) - 3

@@ -7,17 +7,21 @@ import subprocess
 import sys
 
 import pytest
+
 from artvc.objstore import faults
 
-PROG = ("from artvc.objstore.faults import fault_point\n"
-        "for i in range(3):\n"
-        "    fault_point('demo.step')\n"
-        "    print(i, flush=True)\n")
+PROG = (
+    "from artvc.objstore.faults import fault_point\n"
+    "for i in range(3):\n"
+    "    fault_point('demo.step')\n"
+    "    print(i, flush=True)\n"
+)
 
 
 def run(env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", PROG], capture_output=True, text=True, cwd=tmp_path,
-                          env={**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-c", PROG], capture_output=True, text=True, cwd=tmp_path, env={**os.environ, **env}
+    )
 
 
 def test_unset_does_nothing(tmp_path):
@@ -38,8 +42,7 @@ def test_log_lists_points_reached(tmp_path):
     assert log.read_text().split() == ["demo.step"] * 3
 
 
-@pytest.mark.parametrize(("action", "code"), [("enospc", errno.ENOSPC), ("eio", errno.EIO),
-                                              ("eacces", errno.EACCES)])
+@pytest.mark.parametrize(("action", "code"), [("enospc", errno.ENOSPC), ("eio", errno.EIO), ("eacces", errno.EACCES)])
 def test_os_errors_are_raised_in_process(monkeypatch, action, code):
     monkeypatch.setenv("ART_FAULT", f"x.y:{action}")
     faults.reset()

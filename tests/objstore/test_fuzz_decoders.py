@@ -26,10 +26,18 @@ from tests.objstore import fuzz_harness as harness
 CORPUS = Path(__file__).parent.parent / "data" / "fuzz-corpus"
 SEEDS = harness.seeds()
 MEMORY_BOUND = 16 << 20  # bytes any decoder may allocate (Python heap peak) for these small inputs
-FAST = settings(max_examples=100, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-SLOW = settings(max_examples=1000, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FAST = settings(
+    max_examples=100,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+SLOW = settings(
+    max_examples=1000,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def decode_only_raises_art_errors(name: str, data: bytes) -> None:
@@ -49,6 +57,7 @@ def decode_only_raises_art_errors(name: str, data: bytes) -> None:
 
 # --- strategies --------------------------------------------------------------------------------------------
 
+
 @st.composite
 def mutated(draw, name: str) -> bytes:
     """A valid encoding with a few byte-level mutations."""
@@ -59,29 +68,49 @@ def mutated(draw, name: str) -> bytes:
         if op == "flip" and data:
             data[i] ^= 1 << draw(st.integers(0, 7))
         elif op == "byte" and data:  # msgpack type markers and TOML punctuation are the interesting values
-            data[i] = draw(st.sampled_from(b"\x00\x7f\x80\x90\x91\xa0\xc0\xc2\xc3\xc4\xca\xcb\xcc\xcd\xce\xcf"
-                                           b"\xd0\xd4\xd9\xdc\xdd\xde\xdf\xff[]{}=\"'\n.,#\\") | st.integers(0, 255))
+            data[i] = draw(
+                st.sampled_from(
+                    b"\x00\x7f\x80\x90\x91\xa0\xc0\xc2\xc3\xc4\xca\xcb\xcc\xcd\xce\xcf"
+                    b"\xd0\xd4\xd9\xdc\xdd\xde\xdf\xff[]{}=\"'\n.,#\\"
+                )
+                | st.integers(0, 255)
+            )
         elif op == "truncate":
             del data[i:]
         elif op == "insert":
             data[i:i] = draw(st.binary(min_size=1, max_size=8))
         elif op == "delete" and data:
-            del data[i:i + draw(st.integers(1, 8))]
+            del data[i : i + draw(st.integers(1, 8))]
         elif op == "splice" and data:
             j = draw(st.integers(0, len(data) - 1))
-            data[i:i] = data[j:j + draw(st.integers(1, 16))]
+            data[i:i] = data[j : j + draw(st.integers(1, 16))]
     return bytes(data)
 
 
-_LEAVES_MSGPACK = (st.none() | st.booleans() | st.integers(-(1 << 63), (1 << 64) - 1) | st.floats()
-                   | st.text(max_size=12) | st.binary(max_size=40) | st.sampled_from([b"x" * 32, "a" * 64, ""]))
-_LEAVES_TOML = (st.booleans() | st.integers(-(1 << 63), (1 << 63) - 1) | st.floats(allow_nan=False)
-                | st.text(max_size=12) | st.sampled_from(["a" * 64, "../x", "/abs", "file", "dir", ""]))
+_LEAVES_MSGPACK = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(1 << 63), (1 << 64) - 1)
+    | st.floats()
+    | st.text(max_size=12)
+    | st.binary(max_size=40)
+    | st.sampled_from([b"x" * 32, "a" * 64, ""])
+)
+_LEAVES_TOML = (
+    st.booleans()
+    | st.integers(-(1 << 63), (1 << 63) - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12)
+    | st.sampled_from(["a" * 64, "../x", "/abs", "file", "dir", ""])
+)
 
 
 def _values(leaves):
-    return st.recursive(leaves, lambda inner: st.lists(inner, max_size=3)
-                        | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
+    return st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=6,
+    )
 
 
 def _swap(draw, value, values, depth: int = 0):
@@ -123,6 +152,7 @@ def _any_input(name: str):
 
 # --- the properties -----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", sorted(set(harness.DECODERS) - {"payload"}))  # (its ids are made up)
 def test_seeds_are_valid(name):
     for seed in SEEDS[name]:
@@ -154,6 +184,7 @@ def test_the_crash_corpus_only_raises_art_errors(path):
 
 # --- sizes claimed by an index -----------------------------------------------------------------------------
 
+
 def _peak(fn) -> tuple[BaseException | None, int]:
     tracemalloc.start()
     try:
@@ -169,6 +200,7 @@ def _peak(fn) -> tuple[BaseException | None, int]:
 
 def test_a_small_zstd_object_claiming_4_gib_is_refused_without_allocating_it():
     import zstandard
+
     from artvc.objstore.store.pack import PackEntry, unpack_payload
     from artvc.objstore.store.remote import verify_payload
 
@@ -185,6 +217,7 @@ def test_a_small_zstd_object_claiming_4_gib_is_refused_without_allocating_it():
 
 def test_a_decompression_bomb_stops_at_the_claimed_size():
     import zstandard
+
     from artvc.objstore.store.pack import unpack_payload
 
     bomb = zstandard.ZstdCompressor(write_content_size=False).compress(bytes(200 << 20))  # 200 MiB of zeros
@@ -206,10 +239,14 @@ def test_index_entries_are_checked_against_the_format():
         return IDX_MAGIC + ENTRY.pack(b"y" * 32, *fields)
 
     assert decode_index(idx(0, 1, 8, 100, MAX_CHUNK_SIZE))  # the largest chunk
-    for fields, reason in [((4, 0, 8, 3, 3), "unknown kind"), ((0, 2, 8, 3, 3), "unknown codec"),
-                           ((0, 1, 8, 100, MAX_CHUNK_SIZE + 1), "over the limit"),
-                           ((0, 0, 8, 3, 4), "stored bytes"), ((0, 1, 8, 5000, 100), "stored bytes"),
-                           ((0, 0, 0, 3, 3), "pack header")]:
+    for fields, reason in [
+        ((4, 0, 8, 3, 3), "unknown kind"),
+        ((0, 2, 8, 3, 3), "unknown codec"),
+        ((0, 1, 8, 100, MAX_CHUNK_SIZE + 1), "over the limit"),
+        ((0, 0, 8, 3, 4), "stored bytes"),
+        ((0, 1, 8, 5000, 100), "stored bytes"),
+        ((0, 0, 0, 3, 3), "pack header"),
+    ]:
         with pytest.raises(FormatError, match=reason):
             decode_index(idx(*fields))
 

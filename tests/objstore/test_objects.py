@@ -3,24 +3,26 @@ from pathlib import Path
 
 import blake3
 import pytest
+
+from artvc.errors import FormatError
 from artvc.objstore import codec
 from artvc.objstore.hashing import hash_bytes, hash_object
 from artvc.objstore.lineage import Run
 from artvc.objstore.objects import FileManifest, Tree, TreeEntry
 from artvc.objstore.oid import Oid, is_oid
 
-from artvc.errors import FormatError
-
 GOLDEN = json.loads((Path(__file__).parent.parent / "data" / "golden.json").read_text())
 
 
 def sample_tree() -> Tree:
-    return Tree.build([
-        TreeEntry("b.txt", "file", hash_bytes(b"b"), 1, executable=True),
-        TreeEntry("a.txt", "file", hash_bytes(b"a"), 1),
-        TreeEntry("sub", "dir", Oid("0" * 64), 10),
-        TreeEntry("link", "symlink", hash_bytes(b"a.txt"), 0, target="a.txt"),
-    ])
+    return Tree.build(
+        [
+            TreeEntry("b.txt", "file", hash_bytes(b"b"), 1, executable=True),
+            TreeEntry("a.txt", "file", hash_bytes(b"a"), 1),
+            TreeEntry("sub", "dir", Oid("0" * 64), 10),
+            TreeEntry("link", "symlink", hash_bytes(b"a.txt"), 0, target="a.txt"),
+        ]
+    )
 
 
 def test_chunk_id_is_plain_blake3():

@@ -32,7 +32,13 @@ def test_walk_tree_asks_for_one_directory_of_files_at_a_time(tmp_path):
     assert sorted(map(tuple, batches)) == sorted([("top.txt",), ("a/1", "a/2"), ("a/x/3",), ("b/4",), ("c/y/z/5",)])
     assert [e.name for e in tree.entries] == ["a", "b", "c", "top.txt"]
     assert sorted(os.path.relpath(p, tmp_path) for p, _ in iter_files(str(tmp_path))) == [
-        "a/1", "a/2", "a/x/3", "b/4", "c/y/z/5", "top.txt"]
+        "a/1",
+        "a/2",
+        "a/x/3",
+        "b/4",
+        "c/y/z/5",
+        "top.txt",
+    ]
 
 
 def test_a_tree_1100_folders_deep_is_added_and_walked_without_recursion(tmp_path):
@@ -80,7 +86,9 @@ def test_has_many_finds_stored_keys_of_the_right_kind_across_query_batches(tmp_p
     with store.writer() as w:
         w.put(absent[0], Kind.FILE, b"pending")
         assert w.present([(absent[0], Kind.FILE), (stored[5], Kind.CHUNK), (absent[1], Kind.CHUNK)]) == {
-            (absent[0], int(Kind.FILE)), (stored[5], int(Kind.CHUNK))}
+            (absent[0], int(Kind.FILE)),
+            (stored[5], int(Kind.CHUNK)),
+        }
     store.close()
 
 

@@ -31,11 +31,12 @@ open("metrics.json", "w").write('{"model": "%s"}\\n' % model)
 
 def ml_pipeline(ws, *, add_raw: bool = True) -> None:
     """importer -> trainer -> evaluator on data/raw.csv (art-added unless add_raw is False)."""
-    ws.gen({
-        "data": {"raw.csv": "a,1\nb,2\nc,3\n"},
-        "src": {"importer.py": IMPORTER, "trainer.py": TRAINER, "evaluator.py": EVALUATOR},
-        "params.toml": "[train]\nC = 1.0\nseed = 7\n",
-        "art.toml": f"""
+    ws.gen(
+        {
+            "data": {"raw.csv": "a,1\nb,2\nc,3\n"},
+            "src": {"importer.py": IMPORTER, "trainer.py": TRAINER, "evaluator.py": EVALUATOR},
+            "params.toml": "[train]\nC = 1.0\nseed = 7\n",
+            "art.toml": f"""
 [stages.importer]
 cmd = "{PY} src/importer.py"
 deps = ["data/raw.csv"]
@@ -52,7 +53,8 @@ cmd = "{PY} src/evaluator.py"
 deps = ["model.txt"]
 outs = ["metrics.json"]
 """,
-    })
+        }
+    )
     if add_raw:
         ws.art("add", "data/raw.csv")
 

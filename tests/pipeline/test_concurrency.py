@@ -37,9 +37,15 @@ def stage(name, deps='"in.txt"'):
 
 @pytest.fixture
 def pipe(ws):
-    ws.gen({"in.txt": "data\n", "other.txt": "o", "src": {"gated.py": GATED},
+    ws.gen(
+        {
+            "in.txt": "data\n",
+            "other.txt": "o",
+            "src": {"gated.py": GATED},
             "art.toml": stage("a") + stage("b") + '[stages.c]\ncmd = "cat a.txt > c.txt"\ndeps = ["a.txt"]\n'
-                                                  'outs = ["c.txt"]\n'})
+            'outs = ["c.txt"]\n',
+        }
+    )
     return ws
 
 
@@ -149,11 +155,14 @@ def test_a_stage_waits_while_another_repro_rewrites_what_it_reads(pipe):
     assert not [p for p in os.listdir(ws.root / ".art/tmp") if p.startswith("stash-")]
 
 
-@pytest.mark.parametrize("point, action, code", [
-    ("repro.stage-started", "interrupt", 130),
-    pytest.param("repro.outputs-stored", "kill", -9, marks=pytest.mark.slow),
-    ("repro.outputs-ignored", "kill", -9),
-])
+@pytest.mark.parametrize(
+    "point, action, code",
+    [
+        ("repro.stage-started", "interrupt", 130),
+        pytest.param("repro.outputs-stored", "kill", -9, marks=pytest.mark.slow),
+        ("repro.outputs-ignored", "kill", -9),
+    ],
+)
 def test_a_repro_stopped_mid_stage_keeps_art_lock_and_frees_its_locks(pipe, point, action, code):
     ws = pipe
     open_gate(ws, "a")

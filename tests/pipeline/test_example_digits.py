@@ -14,6 +14,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits"
 @pytest.mark.slow
 def test_digits_example_end_to_end(ws, monkeypatch):
     import sklearn  # noqa: F401 - the 'test' extra installs it; a missing install must fail, not skip
+
     monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
     for item in EXAMPLE.iterdir():
         if item.name != "README.md":

@@ -18,8 +18,11 @@ def test_lineage_reaches_the_added_raw_data_with_commits_and_code_hashes(ws):
     tree = json.loads(ws.art("lineage", "metrics.json", "--json").stdout)
     nodes = list(_walk(tree))
     by_path = {n["path"]: n for n in nodes}
-    assert [by_path[p]["run"]["stage"] for p in ("metrics.json", "model.txt", "prepared.csv")] == \
-        ["evaluator", "trainer", "importer"]
+    assert [by_path[p]["run"]["stage"] for p in ("metrics.json", "model.txt", "prepared.csv")] == [
+        "evaluator",
+        "trainer",
+        "importer",
+    ]
     raw = by_path["data/raw.csv"]
     assert raw["run"]["kind"] == "add"
     for path in ("metrics.json", "model.txt", "prepared.csv"):

@@ -12,32 +12,43 @@ def one_stage(out='"a"', dep='"in.txt"', extra=""):
     return f'[stages.a]\ncmd = "touch ran.flag"\ndeps = [{dep}]\nouts = [{out}]\n{extra}'
 
 
-@pytest.mark.parametrize("text, needle", [
-    (one_stage('"art.toml"'), "stage a (art.toml line 1): art.toml cannot be an output: it defines the pipeline"),
-    (one_stage('"art.lock"'), "stage a (art.toml line 1): art.lock cannot be an output: art repro writes it"),
-    (one_stage('".gitignore"'), "stage a (art.toml line 1): .gitignore cannot be an output"),
-    (one_stage('"sub/.gitignore"'), "stage a (art.toml line 1): sub/.gitignore cannot be an output"),
-    (one_stage('"model.art"'), "model.art cannot be an output: it would look like an art pointer file"),
-    (one_stage('"."'), "stage a (art.toml line 1): outs path '.' is the workspace root itself"),
-    (one_stage('"./"'), "outs path './' is the workspace root itself"),
-    (one_stage('""'), "'outs' must be a list of strings"),
-    (one_stage('"/"'), "outs path '/' must be relative to the workspace root"),
-    (one_stage('".art/x"'), "outs path '.art/x' must be relative"),
-    (one_stage('"sub/.git/x"'), "outs path 'sub/.git/x' must be relative"),
-    (one_stage(dep='"."'), "deps path '.' is the workspace root itself"),
-    (one_stage(dep='"../in.txt"'), "deps path '../in.txt' must be relative"),
-    (one_stage(extra='params = ["../p.toml:x"]\n'), "stage a (art.toml line 1): params file '../p.toml' must be "
-                                                    "relative to the workspace root"),
-    (one_stage(extra='params = ["/etc/p.toml:x"]\n'), "params file '/etc/p.toml' must be relative"),
-    (one_stage(extra='params = [".git/config:core"]\n'), "params file '.git/config' must be relative"),
-    (one_stage(extra='code = ["../x.py"]\n'), "code path '../x.py' must be relative"),
-    ('[stages.z]\ncmd = "true"\ndeps = ["in.txt"]\nouts = ["z"]\n\n' + one_stage('"a", "a/"'),
-     "stage a (art.toml line 6): 'a' is listed twice in 'outs'"),
-    ('[stages.z]\ncmd = "true"\ndeps = ["in.txt"]\nouts = ["a"]\n\n' + one_stage(),
-     "output a is declared by two stages: z and a (art.toml lines 1 and 6)"),
-    ('[stages.z]\ncmd = "true"\ndeps = ["in.txt"]\nouts = ["a/b"]\n\n' + one_stage(),
-     "output a/b (stage z) is inside output a (stage a) (art.toml lines 1 and 6)"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        (one_stage('"art.toml"'), "stage a (art.toml line 1): art.toml cannot be an output: it defines the pipeline"),
+        (one_stage('"art.lock"'), "stage a (art.toml line 1): art.lock cannot be an output: art repro writes it"),
+        (one_stage('".gitignore"'), "stage a (art.toml line 1): .gitignore cannot be an output"),
+        (one_stage('"sub/.gitignore"'), "stage a (art.toml line 1): sub/.gitignore cannot be an output"),
+        (one_stage('"model.art"'), "model.art cannot be an output: it would look like an art pointer file"),
+        (one_stage('"."'), "stage a (art.toml line 1): outs path '.' is the workspace root itself"),
+        (one_stage('"./"'), "outs path './' is the workspace root itself"),
+        (one_stage('""'), "'outs' must be a list of strings"),
+        (one_stage('"/"'), "outs path '/' must be relative to the workspace root"),
+        (one_stage('".art/x"'), "outs path '.art/x' must be relative"),
+        (one_stage('"sub/.git/x"'), "outs path 'sub/.git/x' must be relative"),
+        (one_stage(dep='"."'), "deps path '.' is the workspace root itself"),
+        (one_stage(dep='"../in.txt"'), "deps path '../in.txt' must be relative"),
+        (
+            one_stage(extra='params = ["../p.toml:x"]\n'),
+            "stage a (art.toml line 1): params file '../p.toml' must be relative to the workspace root",
+        ),
+        (one_stage(extra='params = ["/etc/p.toml:x"]\n'), "params file '/etc/p.toml' must be relative"),
+        (one_stage(extra='params = [".git/config:core"]\n'), "params file '.git/config' must be relative"),
+        (one_stage(extra='code = ["../x.py"]\n'), "code path '../x.py' must be relative"),
+        (
+            '[stages.z]\ncmd = "true"\ndeps = ["in.txt"]\nouts = ["z"]\n\n' + one_stage('"a", "a/"'),
+            "stage a (art.toml line 6): 'a' is listed twice in 'outs'",
+        ),
+        (
+            '[stages.z]\ncmd = "true"\ndeps = ["in.txt"]\nouts = ["a"]\n\n' + one_stage(),
+            "output a is declared by two stages: z and a (art.toml lines 1 and 6)",
+        ),
+        (
+            '[stages.z]\ncmd = "true"\ndeps = ["in.txt"]\nouts = ["a/b"]\n\n' + one_stage(),
+            "output a/b (stage z) is inside output a (stage a) (art.toml lines 1 and 6)",
+        ),
+    ],
+)
 @pytest.mark.parametrize("command", [["repro"], ["status"]])
 def test_forbidden_outputs_and_outside_inputs_are_refused(ws, text, needle, command):
     ws.gen({"in.txt": "x", "art.toml": text})
@@ -45,12 +56,15 @@ def test_forbidden_outputs_and_outside_inputs_are_refused(ws, text, needle, comm
     assert not (ws.root / "ran.flag").exists() and not (ws.root / "art.lock").exists()
 
 
-@pytest.mark.parametrize("key, text", [
-    ("deps", one_stage(dep='"link/f"')),
-    ("code", one_stage(extra='code = ["link/f"]\n')),
-    ("params", one_stage(extra='params = ["link/p.toml:x"]\n')),
-    ("outs", one_stage('"link/out"')),
-])
+@pytest.mark.parametrize(
+    "key, text",
+    [
+        ("deps", one_stage(dep='"link/f"')),
+        ("code", one_stage(extra='code = ["link/f"]\n')),
+        ("params", one_stage(extra='params = ["link/p.toml:x"]\n')),
+        ("outs", one_stage('"link/out"')),
+    ],
+)
 def test_paths_leaving_the_workspace_through_a_symlink_are_refused(ws, tmp_path, key, text):
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -90,8 +104,12 @@ def test_art_add_refuses_a_stage_output(ws):
     ws.gen({"art.toml": one_stage('"d"').replace("touch ran.flag", "mkdir d && cp in.txt d/f")})
     ws.art("repro")
     assert_one_error(ws.art("add", "d/f", code=None), 1, "d/f is inside output d of stage a (art.lock)")
-    ws.gen({"art.toml": one_stage('"sub/o"').replace("touch ran.flag", "mkdir -p sub && cp in.txt sub/o"),
-            "sub": {"mine.txt": "m"}})
+    ws.gen(
+        {
+            "art.toml": one_stage('"sub/o"').replace("touch ran.flag", "mkdir -p sub && cp in.txt sub/o"),
+            "sub": {"mine.txt": "m"},
+        }
+    )
     ws.art("repro")
     assert_one_error(ws.art("add", "sub", code=None), 1, "sub is a folder holding output sub/o of stage a (art.lock)")
     assert not (ws.root / "sub.art").exists()

@@ -66,7 +66,10 @@ def test_independent_stages_run_at_the_same_time_and_match_a_serial_run(ws, tmp_
 
 
 def test_parallel_output_is_prefixed_with_the_stage_name(ws):
-    ws.gen({"in.txt": "x", "art.toml": """[stages.a]
+    ws.gen(
+        {
+            "in.txt": "x",
+            "art.toml": """[stages.a]
 cmd = "echo hello-a && cp in.txt a.txt"
 deps = ["in.txt"]
 outs = ["a.txt"]
@@ -75,6 +78,8 @@ outs = ["a.txt"]
 cmd = "echo hello-b && cp in.txt b.txt"
 deps = ["in.txt"]
 outs = ["b.txt"]
-"""})
+""",
+        }
+    )
     r = ws.art("repro", "-j", "2")
     assert "[a] hello-a" in r.stdout and "[b] hello-b" in r.stdout

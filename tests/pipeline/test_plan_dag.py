@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from artvc.pipeline import draw
 from artvc.pipeline.dag import Graph
 from artvc.pipeline.errors import CycleError, UnknownStageError
@@ -15,10 +16,16 @@ def stage(name, deps=(), outs=()):
 
 
 # raw -> a -> b -> d ; a -> c -> d ; e independent
-STAGES = {s.name: s for s in [
-    stage("a", ["raw"], ["a.out"]), stage("b", ["a.out"], ["b.out"]), stage("c", ["a.out"], ["c/dir"]),
-    stage("d", ["b.out", "c/dir/file"], ["d.out"]), stage("e", ["raw"], ["e.out"]),
-]}
+STAGES = {
+    s.name: s
+    for s in [
+        stage("a", ["raw"], ["a.out"]),
+        stage("b", ["a.out"], ["b.out"]),
+        stage("c", ["a.out"], ["c/dir"]),
+        stage("d", ["b.out", "c/dir/file"], ["d.out"]),
+        stage("e", ["raw"], ["e.out"]),
+    ]
+}
 
 
 def states(**stale):
@@ -37,8 +44,16 @@ def test_graph_order_edges_and_closures():
 
 def test_cycle_is_reported_as_a_path():
     with pytest.raises(CycleError) as err:
-        Graph({s.name: s for s in [stage("x", ["z.out"], ["x.out"]), stage("y", ["x.out"], ["y.out"]),
-                                   stage("z", ["y.out"], ["z.out"])]})
+        Graph(
+            {
+                s.name: s
+                for s in [
+                    stage("x", ["z.out"], ["x.out"]),
+                    stage("y", ["x.out"], ["y.out"]),
+                    stage("z", ["y.out"], ["z.out"]),
+                ]
+            }
+        )
     assert err.value.cycle in (["x", "y", "z", "x"], ["y", "z", "x", "y"], ["z", "x", "y", "z"])
 
 
@@ -47,9 +62,16 @@ def test_plan_is_pure_and_ordered():
     assert plan(g, states()) == []
     items = plan(g, states(b="dep changed: a.out"))
     assert [i.name for i in items] == ["b"]
-    with_upstream = {n: StageState(n, r, own=o) for n, r, o in [
-        ("a", ["code changed"], True), ("b", ["upstream stage a is stale"], False),
-        ("c", ["upstream stage a is stale"], False), ("d", ["upstream stage b is stale"], False), ("e", [], False)]}
+    with_upstream = {
+        n: StageState(n, r, own=o)
+        for n, r, o in [
+            ("a", ["code changed"], True),
+            ("b", ["upstream stage a is stale"], False),
+            ("c", ["upstream stage a is stale"], False),
+            ("d", ["upstream stage b is stale"], False),
+            ("e", [], False),
+        ]
+    }
     assert [i.name for i in plan(g, with_upstream)] == ["a", "b", "c", "d"]
     assert [i.name for i in plan(g, with_upstream, targets=["c"])] == ["a", "c"]
     assert [i.name for i in plan(g, states(), targets=["b"], force=True)] == ["b"]

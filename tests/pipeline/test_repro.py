@@ -100,13 +100,19 @@ def test_listed_param_reruns_stage_and_downstream_unlisted_key_reruns_nothing(ws
 
 
 def test_json_and_yaml_params_files(ws):
-    ws.gen({"p.json": '{"a": {"b": 1}, "x": 0}', "p.yaml": "lr: 0.1\nother: 1\n", "in.txt": "i",
+    ws.gen(
+        {
+            "p.json": '{"a": {"b": 1}, "x": 0}',
+            "p.yaml": "lr: 0.1\nother: 1\n",
+            "in.txt": "i",
             "art.toml": f"""[stages.s]
 cmd = "{PY} -c 'open(\\"o.txt\\", \\"w\\").write(\\"x\\")'"
 deps = ["in.txt"]
 outs = ["o.txt"]
 params = ["p.json:a.b", "p.yaml:lr"]
-"""})
+""",
+        }
+    )
     repro_json(ws)
     assert lock(ws)["s"]["params"] == {"p.json:a.b": 1, "p.yaml:lr": 0.1}
     ws.gen({"p.json": '{"a": {"b": 1}, "x": 5}', "p.yaml": "lr: 0.1\nother: 2\n"})
@@ -117,8 +123,13 @@ params = ["p.json:a.b", "p.yaml:lr"]
 
 
 def test_python_script_in_cmd_is_part_of_the_code_hash(ws):
-    ws.gen({"in.txt": "x\n", "src": {"x.py": "open('out.txt','w').write(open('in.txt').read())\n"},
-            "art.toml": f'[stages.x]\ncmd = "{PY} src/x.py"\ndeps = ["in.txt"]\nouts = ["out.txt"]\n'})
+    ws.gen(
+        {
+            "in.txt": "x\n",
+            "src": {"x.py": "open('out.txt','w').write(open('in.txt').read())\n"},
+            "art.toml": f'[stages.x]\ncmd = "{PY} src/x.py"\ndeps = ["in.txt"]\nouts = ["out.txt"]\n',
+        }
+    )
     repro_json(ws)
     assert "src/x.py" in lock(ws)["x"]["code"]
     (ws.root / "src/x.py").write_text("open('out.txt','w').write(open('in.txt').read() * 2)\n")
@@ -145,15 +156,20 @@ def test_modified_or_missing_output_makes_the_stage_stale_and_repro_restores_it(
 
 
 def test_directory_outputs_and_call_stages(ws):
-    ws.gen({
-        "in.txt": "3\n",
-        "pkg": {"__init__.py": "", "steps.py": "def helper():\n    return 1\n\n\ndef make():\n"
+    ws.gen(
+        {
+            "in.txt": "3\n",
+            "pkg": {
+                "__init__.py": "",
+                "steps.py": "def helper():\n    return 1\n\n\ndef make():\n"
                 "    import os\n    os.makedirs('outdir/sub', exist_ok=True)\n"
                 "    n = int(open('in.txt').read())\n"
-                "    for i in range(n):\n        open(f'outdir/sub/f{i}.txt', 'w').write(str(i))\n"},
-        "art.toml": '[stages.make]\ncall = "pkg.steps:make"\ndeps = ["in.txt"]\nouts = ["outdir"]\n\n'
-                    '[stages.count]\ncmd = "ls outdir/sub > count.txt"\ndeps = ["outdir/sub"]\nouts = ["count.txt"]\n',
-    })
+                "    for i in range(n):\n        open(f'outdir/sub/f{i}.txt', 'w').write(str(i))\n",
+            },
+            "art.toml": '[stages.make]\ncall = "pkg.steps:make"\ndeps = ["in.txt"]\nouts = ["outdir"]\n\n'
+            '[stages.count]\ncmd = "ls outdir/sub > count.txt"\ndeps = ["outdir/sub"]\nouts = ["count.txt"]\n',
+        }
+    )
     assert statuses(repro_json(ws)) == {"make": "ran", "count": "ran"}
     entry = lock(ws)["make"]["outs"][0]
     assert entry["kind"] == "dir" and entry["files"] == 3
@@ -168,11 +184,17 @@ def test_directory_outputs_and_call_stages(ws):
 
 
 def test_failing_stage_keeps_previous_outputs_and_lock_and_stops_downstream(ws):
-    ws.gen({"in.txt": "good\n", "src": {"b.py": (
-        "import sys\ndata = open('a.txt').read()\nopen('b.txt', 'w').write('partial')\n"
-        "if 'bad' in data:\n    print('b: cannot handle bad input', file=sys.stderr)\n    sys.exit(3)\n"
-        "open('b.txt', 'w').write(data.upper())\n")},
-        "art.toml": f"""[stages.a]
+    ws.gen(
+        {
+            "in.txt": "good\n",
+            "src": {
+                "b.py": (
+                    "import sys\ndata = open('a.txt').read()\nopen('b.txt', 'w').write('partial')\n"
+                    "if 'bad' in data:\n    print('b: cannot handle bad input', file=sys.stderr)\n    sys.exit(3)\n"
+                    "open('b.txt', 'w').write(data.upper())\n"
+                )
+            },
+            "art.toml": f"""[stages.a]
 cmd = "cp in.txt a.txt"
 deps = ["in.txt"]
 outs = ["a.txt"]
@@ -186,7 +208,9 @@ outs = ["b.txt"]
 cmd = "cp b.txt c.txt && echo c >> side.log"
 deps = ["b.txt"]
 outs = ["c.txt"]
-"""})
+""",
+        }
+    )
     repro_json(ws)
     before = lock(ws)
     clear_side_log(ws)
@@ -210,7 +234,10 @@ outs = ["c.txt"]
 
 
 def test_keep_going_runs_independent_branches(ws):
-    ws.gen({"in.txt": "x", "art.toml": """[stages.bad]
+    ws.gen(
+        {
+            "in.txt": "x",
+            "art.toml": """[stages.bad]
 cmd = "exit 2"
 deps = ["in.txt"]
 outs = ["bad.txt"]
@@ -224,7 +251,9 @@ outs = ["after.txt"]
 cmd = "cp in.txt good.txt"
 deps = ["in.txt"]
 outs = ["good.txt"]
-"""})
+""",
+        }
+    )
     r = ws.art("repro", "--keep-going", code=5)
     assert "Ran stage good" in r.stdout and "Not running stage after_bad" in r.stdout
     assert (ws.root / "good.txt").exists()

@@ -12,8 +12,9 @@ from tests.conftest import Workspace, git
 FAST_S3 = {"config_kwargs": {"connect_timeout": 1, "read_timeout": 3, "retries": {"max_attempts": 1}}}
 
 
-def add_remote(ws: Workspace, url: str, options: dict | None = None, name: str = "origin",
-               default: bool = True) -> None:
+def add_remote(
+    ws: Workspace, url: str, options: dict | None = None, name: str = "origin", default: bool = True
+) -> None:
     from artvc.workspace.remote import remote_add
 
     with ws.repo() as repo:
@@ -58,9 +59,17 @@ def data_ws(ws: Workspace) -> Workspace:
     """A workspace with a directory of small files, a multi-chunk file, an empty file and an executable."""
     from tests.builders import csv_bytes, random_bytes
 
-    ws.gen({"data": {"a.csv": csv_bytes(40_000, 1), "empty.txt": b"", "sub": {"b.bin": random_bytes(300_000, 2)},
-                     "run.sh": "#!/bin/sh\necho hi\n"},
-            "model.bin": random_bytes(700_000, 3)})
+    ws.gen(
+        {
+            "data": {
+                "a.csv": csv_bytes(40_000, 1),
+                "empty.txt": b"",
+                "sub": {"b.bin": random_bytes(300_000, 2)},
+                "run.sh": "#!/bin/sh\necho hi\n",
+            },
+            "model.bin": random_bytes(700_000, 3),
+        }
+    )
     (ws.root / "data" / "run.sh").chmod(0o755)
     ws.art("add", "data", "model.bin")
     return ws

@@ -8,12 +8,28 @@ def _toml(path):
 
 
 def test_remote_add_keeps_secrets_out_of_the_committed_config(ws):
-    ws.art("remote", "add", "origin", "s3://bucket/prefix", "--default", "-o", "endpoint_url=http://127.0.0.1:9",
-           "-o", "key=AKIA123", "-o", "secret=s3cr3t", "-o", 'client_kwargs={"region_name": "eu-west-1"}')
+    ws.art(
+        "remote",
+        "add",
+        "origin",
+        "s3://bucket/prefix",
+        "--default",
+        "-o",
+        "endpoint_url=http://127.0.0.1:9",
+        "-o",
+        "key=AKIA123",
+        "-o",
+        "secret=s3cr3t",
+        "-o",
+        'client_kwargs={"region_name": "eu-west-1"}',
+    )
     shared, local = _toml(ws.root / ".art/config"), _toml(ws.root / ".art/config.local")
     assert shared["core"]["remote"] == "origin"
-    assert shared["remotes"]["origin"] == {"url": "s3://bucket/prefix", "endpoint_url": "http://127.0.0.1:9",
-                                           "client_kwargs": {"region_name": "eu-west-1"}}
+    assert shared["remotes"]["origin"] == {
+        "url": "s3://bucket/prefix",
+        "endpoint_url": "http://127.0.0.1:9",
+        "client_kwargs": {"region_name": "eu-west-1"},
+    }
     assert local["remotes"]["origin"] == {"key": "AKIA123", "secret": "s3cr3t"}
     assert "s3cr3t" not in (ws.root / ".art/config").read_text()
     assert "config.local" in (ws.root / ".art/.gitignore").read_text()

@@ -15,8 +15,9 @@ def test_unreachable_endpoint_is_one_clear_error(data_ws):
     assert_error(data_ws.art("status", "--remote", code=None), 12, "remote 'origin'")
 
 
-@pytest.mark.parametrize(("url", "package", "extra"), [("s3://bucket/art", "s3fs", "s3"),
-                                                       ("az://container/art", "adlfs", "azure")])
+@pytest.mark.parametrize(
+    ("url", "package", "extra"), [("s3://bucket/art", "s3fs", "s3"), ("az://container/art", "adlfs", "azure")]
+)
 def test_missing_backend_names_the_package_to_install(data_ws, tmp_path, url, package, extra):
     # the backend is installed here: shadow it, in art's own process, with a package that fails to import
     # exactly as a missing one does
@@ -24,8 +25,13 @@ def test_missing_backend_names_the_package_to_install(data_ws, tmp_path, url, pa
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text(f"raise ModuleNotFoundError(\"No module named '{package}'\")\n")
     add_remote(data_ws, url)
-    r = subprocess.run([sys.executable, "-m", "artvc", "push"], cwd=data_ws.root, capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": str(tmp_path / "shadow")})
+    r = subprocess.run(
+        [sys.executable, "-m", "artvc", "push"],
+        cwd=data_ws.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path / "shadow")},
+    )
     assert r.returncode == 1, r.stderr
     lines = r.stderr.strip().splitlines()
     assert lines[0].startswith("art: error: ") and "needs a backend" in lines[0]

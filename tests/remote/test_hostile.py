@@ -16,11 +16,13 @@ from tests.conftest import Workspace
 
 ART = str(Path(sys.executable).with_name("art"))
 # the art subprocess's peak resident size, measured by a parent that runs nothing else
-_MEASURE = ("import resource, subprocess, sys\n"
-            "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
-            "sys.stdout.write(p.stderr)\n"
-            "print('maxrss-kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
-            "sys.exit(p.returncode)\n")
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "sys.stdout.write(p.stderr)\n"
+    "print('maxrss-kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.exit(p.returncode)\n"
+)
 
 
 def _publish(bucket: Path, oid, kind, codec: int, stored: bytes, raw_length: int) -> None:
@@ -34,8 +36,13 @@ def _publish(bucket: Path, oid, kind, codec: int, stored: bytes, raw_length: int
 
 
 def _pull(ws: Workspace) -> tuple[int, list[str], int]:
-    proc = subprocess.run([sys.executable, "-c", _MEASURE, ART, "pull"], cwd=ws.root, capture_output=True,
-                          text=True, env={**os.environ, "NO_COLOR": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE, ART, "pull"],
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     lines = proc.stdout.strip().splitlines()
     rss = int(lines[-1].split()[1])
     return proc.returncode, lines[:-1], rss
@@ -43,6 +50,7 @@ def _pull(ws: Workspace) -> tuple[int, list[str], int]:
 
 def _hostile_ws(ws: Workspace, tmp_path: Path, case: str):
     import zstandard
+
     from artvc.objstore.hashing import hash_bytes
     from artvc.objstore.objects import Kind
     from artvc.workspace.pointers import Pointer, write_pointer
@@ -64,11 +72,14 @@ def _hostile_ws(ws: Workspace, tmp_path: Path, case: str):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("case,code,text", [
-    ("int", 3, "a chunk is not [32-byte digest, length]"),
-    ("str", 3, "a chunk is not [32-byte digest, length]"),
-    ("claims-4gib", 12, "are on neither the remote"),
-])
+@pytest.mark.parametrize(
+    "case,code,text",
+    [
+        ("int", 3, "a chunk is not [32-byte digest, length]"),
+        ("str", 3, "a chunk is not [32-byte digest, length]"),
+        ("claims-4gib", 12, "are on neither the remote"),
+    ],
+)
 def test_pull_from_a_hostile_remote_fails_cleanly_and_writes_nothing(ws, tmp_path, case, code, text):
     oid = _hostile_ws(ws, tmp_path, case)
     before = sorted(p.name for p in ws.root.iterdir())

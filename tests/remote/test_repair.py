@@ -84,8 +84,7 @@ def test_a_deleted_pack_gives_a_clear_pull_error_and_is_repaired(data_ws, bucket
     assert "art fsck --remote origin --repair" in result.stderr
     assert "Traceback" not in result.stderr
 
-    assert art_json(data_ws, "fsck", "--remote", "origin", code=3)["problems"][0]["detail"] == \
-        "indexed pack is missing"
+    assert art_json(data_ws, "fsck", "--remote", "origin", code=3)["problems"][0]["detail"] == "indexed pack is missing"
     report = art_json(data_ws, "fsck", "--remote", "origin", "--repair")
     repair = report["repair"]
     assert report["remaining"] == [] and repair["retired"] + repair["replaced"] == [key.rsplit("/", 1)[1][:-5]]
@@ -169,9 +168,13 @@ def test_a_repair_killed_midway_leaves_a_readable_remote_and_resumes(data_ws, tm
 
     _, first = _two_copies(data_ws, tmp_path)
     _damage(first)
-    killed = subprocess.run([sys.executable, "-m", "artvc", "fsck", "--remote", "origin", "--read-data",
-                             "--repair"], cwd=data_ws.root, env={**os.environ, "ART_FAULT": point},
-                            capture_output=True, text=True)
+    killed = subprocess.run(
+        [sys.executable, "-m", "artvc", "fsck", "--remote", "origin", "--read-data", "--repair"],
+        cwd=data_ws.root,
+        env={**os.environ, "ART_FAULT": point},
+        capture_output=True,
+        text=True,
+    )
     assert killed.returncode == -9, killed.stderr
     _pulls_identically(data_ws, tmp_path, "during", check_remote=False)  # readers skip the damaged copy
     report = art_json(data_ws, "fsck", "--remote", "origin", "--read-data", "--repair")

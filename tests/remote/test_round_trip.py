@@ -37,7 +37,6 @@ def test_runs_travel_so_lineage_works_in_a_clone(data_ws, tmp_path):
 
 def test_push_of_revisions_sends_only_what_those_commits_track(ws, tmp_path):
     from artvc.workspace.push import push
-
     from tests.remote.conftest import commit
 
     ws.gen({"v1.bin": os.urandom(5000)})
@@ -49,8 +48,9 @@ def test_push_of_revisions_sends_only_what_those_commits_track(ws, tmp_path):
     with ws.repo() as repo:
         sent = push(repo, revs=["HEAD"])
         assert sent.objects >= 1
-        status = {a.path: a.state for a in __import__("artvc.workspace.push", fromlist=["x"]).remote_status(
-            repo).artifacts}
+        status = {
+            a.path: a.state for a in __import__("artvc.workspace.push", fromlist=["x"]).remote_status(repo).artifacts
+        }
     assert status == {"v1.bin": "synced", "v2.bin": "not-pushed"}
 
 

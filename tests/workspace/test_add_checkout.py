@@ -4,8 +4,8 @@ import time
 
 import blake3
 import pytest
-from artvc.workspace import add, checkout, status
 
+from artvc.workspace import add, checkout, status
 from tests.builders import csv_bytes, random_bytes
 
 
@@ -114,8 +114,7 @@ def test_dedup_append_and_insert_in_64mib_csv(ws):
 
 
 def test_dedup_one_changed_file_in_2000_file_directory(ws):
-    ws.gen({"d": {f"s{j}": {f"f{i}.bin": random_bytes(2000, seed=i * 100 + j) for i in range(100)}
-                  for j in range(20)}})
+    ws.gen({"d": {f"s{j}": {f"f{i}.bin": random_bytes(2000, seed=i * 100 + j) for i in range(100)} for j in range(20)}})
     ws.art("add", "d")
     base = store_bytes(ws)
     (ws.root / "d/s3/f5.bin").write_bytes(random_bytes(2000, seed=-1))

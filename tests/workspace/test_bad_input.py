@@ -27,14 +27,17 @@ def assert_one_error(result, code):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize(("args", "code"), [
-    (["add", "nope.txt"], 1),
-    (["add", "/etc/hostname"], 10),
-    (["add", ".git/config"], 10),
-    (["add", ".art/config"], 10),
-    (["add", "../outside"], 10),
-    (["status", "untracked.txt"], 1),
-])
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["add", "nope.txt"], 1),
+        (["add", "/etc/hostname"], 10),
+        (["add", ".git/config"], 10),
+        (["add", ".art/config"], 10),
+        (["add", "../outside"], 10),
+        (["status", "untracked.txt"], 1),
+    ],
+)
 def test_bad_paths_fail_cleanly_and_change_nothing(ws, args, code):
     ws.gen({"untracked.txt": "x"})
     before = snapshot(ws.root)
@@ -52,12 +55,15 @@ def test_symlink_leaving_workspace_is_refused(ws, tmp_path):
     assert not (ws.root / "d.art").exists()
 
 
-@pytest.mark.parametrize("text", [
-    "not toml [[[",
-    'version = 1\nid = "abc"\nkind = "file"\nsize = 1\nfiles = 1\n',
-    'version = 1\nid = "' + "a" * 64 + '"\nkind = "blob"\nsize = 1\nfiles = 1\n',
-    'version = 2\nid = "' + "a" * 64 + '"\nkind = "file"\nsize = 1\nfiles = 1\n',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not toml [[[",
+        'version = 1\nid = "abc"\nkind = "file"\nsize = 1\nfiles = 1\n',
+        'version = 1\nid = "' + "a" * 64 + '"\nkind = "blob"\nsize = 1\nfiles = 1\n',
+        'version = 2\nid = "' + "a" * 64 + '"\nkind = "file"\nsize = 1\nfiles = 1\n',
+    ],
+)
 def test_hand_edited_pointer_is_reported(ws, text):
     ws.gen({"a.txt": "data"})
     ws.art("add", "a.txt")

@@ -7,17 +7,56 @@ import pytest
 
 from tests.pipeline.helpers import lock
 
-SPECIAL = ["#hash", "!bang", "st*r", "q?m", "[br]", "b]r", "trail ", "two  ", " lead", "back\\slash", "end\\",
-           "tab\t", "mid\rcr", "ok\\ ", "a*b?c[d]e!f#g"]
+SPECIAL = [
+    "#hash",
+    "!bang",
+    "st*r",
+    "q?m",
+    "[br]",
+    "b]r",
+    "trail ",
+    "two  ",
+    " lead",
+    "back\\slash",
+    "end\\",
+    "tab\t",
+    "mid\rcr",
+    "ok\\ ",
+    "a*b?c[d]e!f#g",
+]
 # names a wrong entry would ignore instead of (or as well as) the special one
-DECOYS = ["hash", "bang", "stXr", "star", "qXm", "b", "r", "trail", "two", "lead", "back", "slash", "end",
-          "tab", "mid", "cr", "ok", "aXbYcdeXfXg", "a", "st"]
+DECOYS = [
+    "hash",
+    "bang",
+    "stXr",
+    "star",
+    "qXm",
+    "b",
+    "r",
+    "trail",
+    "two",
+    "lead",
+    "back",
+    "slash",
+    "end",
+    "tab",
+    "mid",
+    "cr",
+    "ok",
+    "aXbYcdeXfXg",
+    "a",
+    "st",
+]
 
 
 def git_states(ws) -> dict[str, str]:
     """Path -> '??' (untracked) or '!!' (ignored), for every file git reports, names unquoted."""
-    out = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "-z"], cwd=ws.root,
-                         check=True, capture_output=True).stdout.decode()  # bytes: keep a carriage return
+    out = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "-z"],
+        cwd=ws.root,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()  # bytes: keep a carriage return
     return {e[3:]: e[:2] for e in out.split("\0") if e}
 
 
@@ -53,9 +92,14 @@ def test_names_gitignore_cannot_express_are_refused_before_anything_is_written(w
 def test_stage_outputs_with_special_names_are_ignored_exactly(ws):
     outs = ["st*r", "#h", "sp "]
     toml_outs = ", ".join(f'"{o}"' for o in outs)
-    ws.gen({"in.txt": "x", **{d: "decoy" for d in ["stXr", "h", "sp"]},
-            "art.toml": f'[stages.a]\ncmd = "for f in \'st*r\' \'#h\' \'sp \'; do cp in.txt \\"$f\\"; done"\n'
-                        f'deps = ["in.txt"]\nouts = [{toml_outs}]\n'})
+    ws.gen(
+        {
+            "in.txt": "x",
+            **{d: "decoy" for d in ["stXr", "h", "sp"]},
+            "art.toml": f"[stages.a]\ncmd = \"for f in 'st*r' '#h' 'sp '; do cp in.txt \\\"$f\\\"; done\"\n"
+            f'deps = ["in.txt"]\nouts = [{toml_outs}]\n',
+        }
+    )
     ws.art("repro")
     assert sorted(o["path"] for o in lock(ws)["a"]["outs"]) == sorted(outs)
     states = git_states(ws)

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.objects import Kind, Tree, TreeEntry
-
 from tests.conftest import Workspace, git
 
 
@@ -39,8 +39,7 @@ def snapshot(folder: Path) -> dict[str, object]:
 def stage_output(ws: Workspace, path: str, text: str) -> None:
     """Make ``path`` the output of a pipeline stage (tracked in art.lock: no pointer file beside it)."""
     script = f"import os; os.makedirs(os.path.dirname('{path}'), exist_ok=True); open('{path}', 'w').write('{text}')"
-    ws.gen({"art.toml": f'[stages.make]\ncmd = "{shlex.quote(sys.executable)} -c \\"{script}\\""\n'
-                        f'outs = ["{path}"]\n'})
+    ws.gen({"art.toml": f'[stages.make]\ncmd = "{shlex.quote(sys.executable)} -c \\"{script}\\""\nouts = ["{path}"]\n'})
     ws.art("repro")
 
 
@@ -166,8 +165,9 @@ def _tracked_then_linked(ws, outside: Path, kind: str, link_target: str | Path) 
     os.symlink(link_target, p)
 
 
-@pytest.mark.parametrize("kind,target", [("dir", "DIR"), ("file", "FILE"), ("dir", "DANGLING"),
-                                         ("file", "DANGLING"), ("file", "DIR")])
+@pytest.mark.parametrize(
+    "kind,target", [("dir", "DIR"), ("file", "FILE"), ("dir", "DANGLING"), ("file", "DANGLING"), ("file", "DIR")]
+)
 def test_artifact_path_linking_outside_is_refused_even_with_force(ws, outside, kind, target):
     link = {"DIR": outside / "keep", "FILE": outside / "notes.txt", "DANGLING": outside / "nothing"}[target]
     _tracked_then_linked(ws, outside, kind, link)
@@ -252,13 +252,16 @@ def _link(name: str, target: str) -> TreeEntry:
     return TreeEntry(name, "symlink", hash_bytes(target.encode()), 0, target=target)
 
 
-@pytest.mark.parametrize("links", [
-    [("y", ".."), ("z", "y/../..")],                # each passes a textual check, the chain escapes
-    [("a", "b"), ("b", "c/../../.."), ("c", ".")],
-    [("y", ".."), ("z", "y/.git")],                 # into .git through a link
-    [("loop", "loop/x")],
-    [("abs", "/etc")],
-])
+@pytest.mark.parametrize(
+    "links",
+    [
+        [("y", ".."), ("z", "y/../..")],  # each passes a textual check, the chain escapes
+        [("a", "b"), ("b", "c/../../.."), ("c", ".")],
+        [("y", ".."), ("z", "y/.git")],  # into .git through a link
+        [("loop", "loop/x")],
+        [("abs", "/etc")],
+    ],
+)
 def test_tree_links_that_resolve_outside_are_refused_before_anything_is_written(ws, outside, links):
     shutil.copytree(outside, ws.root / "keepme")
     _store_tree(ws, [_link(n, t) for n, t in links])
@@ -282,9 +285,8 @@ def test_tree_link_through_an_existing_workspace_link_that_leaves_is_refused(ws,
 
 
 def test_runcache_restore_applies_the_same_link_rule(ws):
-    from artvc.pipeline import runcache
-
     from artvc.errors import UnsafePathError
+    from artvc.pipeline import runcache
 
     tree = Tree.build([_link("y", ".."), _link("z", "y/../..")])
     with ws.repo() as repo:
@@ -300,9 +302,8 @@ def test_runcache_restore_applies_the_same_link_rule(ws):
 
 @pytest.mark.parametrize("name", [".GIT", ".Git", ".ART", ".git.", ".g\u200cit"])
 def test_reserved_names_are_refused_in_any_case(ws, name):
-    from artvc.workspace.paths import check_name, check_relpath
-
     from artvc.errors import UnsafePathError
+    from artvc.workspace.paths import check_name, check_relpath
 
     with pytest.raises(UnsafePathError):
         check_name(name)

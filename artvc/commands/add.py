@@ -1,0 +1,53 @@
+"""``art add``."""
+
+import click
+
+from ._options import absolute, common, flags, pass_repo
+from ._render import Progress, count, emit_json, human, say
+
+
+@click.command("add")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), help="Worker threads for hashing and compression.")
+@common()
+@pass_repo
+def cli(repo, paths: tuple[str, ...], jobs: int | None) -> None:
+    """Store files or directories and write PATH.art pointers for git.
+
+    Only chunks the store does not have yet are written; unchanged files are not even re-read.
+
+    \b
+    Examples:
+      art add data/train.csv
+      art add images/ models/model.pt
+    """
+    from ..workspace.add import add
+
+    with Progress("adding") as progress:
+        result = add(repo, absolute(paths), progress=progress, jobs=jobs)
+    s = result.stats
+    if flags().get("json"):
+        emit_json(
+            {
+                "artifacts": [{"path": a.path, "changed": a.changed, **a.pointer.as_dict()} for a in result.artifacts],
+                "files": s.files,
+                "hashed": s.hashed,
+                "bytes_read": s.bytes_read,
+                "new_objects": s.new_objects,
+                "new_bytes": s.new_bytes,
+                "run": result.run,
+            }
+        )
+        return
+    for a in result.artifacts:
+        what = f"{count(a.pointer.files, 'file')}, " if a.pointer.kind == "dir" else ""
+        say(f"{'added' if a.changed else 'unchanged'}: {a.path} ({what}{human(a.pointer.size)})")
+    say(
+        f"stored {count(s.new_objects, 'new object')} ({human(s.new_bytes)}); "
+        f"read {s.hashed} of {count(s.files, 'file')}"
+    )
+    changed = [a for a in result.artifacts if a.changed]
+    if changed:
+        ignores = sorted({f"{a.path.rpartition('/')[0]}/.gitignore".lstrip("/") for a in changed})
+        pointers = " ".join(f"{a.path}.art" for a in changed)
+        say(f"To track the changes with git: git add {pointers} {' '.join(ignores)}")

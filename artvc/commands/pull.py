@@ -1,0 +1,48 @@
+"""``art pull``."""
+
+import click
+
+from ._options import absolute, common, flags, pass_repo
+from ._render import Progress, count, emit_json, human, say
+
+
+@click.command("pull")
+@click.argument("targets", nargs=-1)
+@click.option("-r", "--remote", help="Remote name (default: core.remote).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), help="Concurrent downloads.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite local changes that are not added.")
+@common()
+@pass_repo
+def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, force: bool) -> None:
+    """Fetch missing objects from a remote, then check the artifacts out.
+
+    Every object is verified before it is stored, and every file before it replaces anything.
+
+    \b
+    Examples:
+      git clone https://example.com/team/project.git && cd project
+      art pull
+      art pull data/raw -r backup
+    """
+    from ..workspace.pull import pull
+
+    with Progress("fetching") as progress, Progress("checking out") as co_progress:
+        result = pull(
+            repo,
+            absolute(targets) or None,
+            remote=remote,
+            jobs=jobs,
+            force=force,
+            progress=progress,
+            checkout_progress=co_progress,
+        )
+    if flags().get("json"):
+        emit_json(result.as_dict())
+        return
+    f = result.fetch
+    if f.objects:
+        say(f"fetched {count(f.objects, 'object')} ({human(f.bytes)}) from {f.remote}")
+    for path in result.checkout.restored:
+        say(f"restored: {path}")
+    if not f.objects and not result.checkout.restored:
+        say("everything is up to date")

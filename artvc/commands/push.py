@@ -1,0 +1,65 @@
+"""``art push``."""
+
+import click
+
+from ._options import absolute, common, flags, pass_repo
+from ._render import Progress, count, emit_json, human, say
+
+
+@click.command("push")
+@click.argument("targets", nargs=-1)
+@click.option("-r", "--remote", help="Remote name (default: core.remote).")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), help="Concurrent uploads.")
+@click.option("--all-commits", is_flag=True, help="Push what every commit of every branch and tag references.")
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Check every object against the remote's indexes, even under roots the remote already has "
+    "(repairs a remote that lost index files).",
+)
+@common()
+@pass_repo
+def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, all_commits: bool, full: bool) -> None:
+    """Send the objects of tracked artifacts (and their runs) that the remote lacks.
+
+    Objects travel in packs with an index; only what no remote index lists is sent, so a second push sends
+    nothing and an interrupted push resumes.
+
+    \b
+    Examples:
+      art push
+      art push data/images -r backup -j 8
+      art push --all-commits
+      art push --full          # after 'art fsck --remote' found objects missing on the remote
+    """
+    from ..errors import ObjectNotFoundError
+    from ..workspace.push import push
+
+    with Progress("pushing") as progress:
+        result = push(
+            repo,
+            absolute(targets) or None,
+            remote=remote,
+            jobs=jobs,
+            all_commits=all_commits,
+            progress=progress,
+            full=full,
+        )
+    if flags().get("json"):
+        emit_json(result.as_dict())
+    elif result.objects:
+        say(
+            f"pushed {count(result.objects, 'object')} ({human(result.bytes)}) in {count(result.packs, 'pack')} "
+            f"to {result.remote}"
+        )
+    else:
+        say(f"everything is already on {result.remote}")
+    if result.missing:
+        oid, kind = result.missing[0]
+        raise ObjectNotFoundError(
+            oid,
+            kind.label,
+            hint=f"{count(len(result.missing), 'object')} {'is' if len(result.missing) == 1 else 'are'} neither in "
+            f"the local store nor on {result.remote}; everything else was pushed. Run 'art fsck', or 'art add' "
+            "the data again",
+        )

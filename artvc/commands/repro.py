@@ -1,0 +1,133 @@
+"""``art repro``."""
+
+import threading
+
+import click
+
+from ._options import common, flags, pass_repo
+from ._render import emit_json, say
+
+_LINES = {
+    "waiting": "Waiting for stage {name}: {detail}",
+    "start": "Running stage {name}: {detail}",
+    "ran": "Ran stage {name} ({detail})",
+    "cached": "Using cached version of {name}",
+    "up-to-date": "Stage {name} is up to date ({detail})",
+    "failed": "Stage {name} failed: {detail}",
+    "not-run": "Not running stage {name}: {detail}",
+}
+
+
+@click.command("repro")
+@click.argument("stages", nargs=-1)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Run up to N independent stages at the same time.",
+)
+@click.option(
+    "-f",
+    "--force",
+    is_flag=True,
+    help="Run the named stages (all without names) even if up to date; skips the run cache for them.",
+)
+@click.option("--downstream", is_flag=True, help="With STAGE names: also the stages after them, not before.")
+@click.option("-k", "--keep-going", is_flag=True, help="After a failure, go on with stages that do not need it.")
+@click.option("--no-run-cache", is_flag=True, help="Always run stale stages; never restore outputs of past runs.")
+@click.option("-n", "--dry-run", is_flag=True, help="Print the plan with reasons; run nothing.")
+@common()
+@pass_repo
+def cli(
+    repo,
+    stages: tuple[str, ...],
+    jobs: int,
+    force: bool,
+    downstream: bool,
+    keep_going: bool,
+    no_run_cache: bool,
+    dry_run: bool,
+) -> None:
+    """Bring the pipeline in art.toml up to date: run the stale stages only.
+
+    A stage is stale when its command or code, a dependency, a listed param, or an output changed since
+    art.lock was written, or when a stage before it is stale. Before running a stale stage, art looks for a
+    past run with the same inputs and restores its outputs instead ("Using cached version of ..."). Each
+    stage's outputs are stored, a run record is written, and art.lock is updated. A failing stage keeps its
+    previous outputs and lock entry; art exits with status 5.
+
+    \b
+    Examples:
+      art repro                 # everything that is stale
+      art repro train           # train and the stale stages it needs
+      art repro -n              # show the plan and the reasons, run nothing
+      art repro -j 4 -k         # 4 stages at a time, continue past failures
+    """
+    from ..pipeline.errors import StageFailedError
+    from ..pipeline.repro import ReproOptions, repro
+
+    f = flags()
+    loud = not f.get("quiet") and not f.get("json")
+    options = ReproOptions(
+        targets=stages,
+        jobs=jobs,
+        force=force,
+        downstream=downstream,
+        keep_going=keep_going,
+        run_cache=not no_run_cache,
+        dry_run=dry_run,
+    )
+    try:
+        result = repro(repo, options, on_event=_event if loud else None, on_output=_printer(jobs > 1) if loud else None)
+    except StageFailedError as exc:
+        if not loud and not f.get("json") and exc.stderr_tail:
+            click.echo(f"last lines of {exc.stage}'s stderr:", err=True)
+            for line in exc.stderr_tail:
+                click.echo(f"  {line}", err=True)
+        raise
+    if f.get("json"):
+        emit_json(
+            {
+                "dry_run": result.dry_run,
+                "plan": [i.as_dict() for i in result.plan],
+                "stages": [o.as_dict() for o in result.outcomes],
+            }
+        )
+        return
+    if dry_run:
+        if not result.plan:
+            say("Nothing to do: every stage is up to date.")
+        for item in result.plan:
+            say(f"would {'force' if item.forced else 'bring up to date'}: {item.name}")
+            for reason in item.reasons:
+                say(f"    {reason}")
+        return
+    _summary(result)
+
+
+def _event(event: str, name: str, detail: str) -> None:
+    say(_LINES[event].format(name=name, detail=detail or "?"))
+
+
+def _printer(prefixed: bool):
+    lock = threading.Lock()
+
+    def output(name: str, line: str, is_err: bool) -> None:
+        with lock:
+            click.echo(f"[{name}] {line}" if prefixed else line, err=is_err)
+
+    return output
+
+
+def _summary(result) -> None:
+    if not result.plan:
+        say("Pipeline is up to date: nothing to reproduce.")
+        return
+    parts = [
+        f"{result.count(s)} {label}"
+        for s, label in (("ran", "ran"), ("cached", "restored from the run cache"), ("up-to-date", "up to date"))
+        if result.count(s)
+    ]
+    say(f"Done: {', '.join(parts)}. Commit art.lock (and art.toml) to record this state in git.")

@@ -1,0 +1,74 @@
+"""``art status``."""
+
+import click
+
+from ._options import absolute, common, flags, pass_repo
+from ._render import count, emit_json, say
+
+
+@click.command("status")
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--check", is_flag=True, help="Exit 4 when anything is not unchanged or a stage is stale (for scripts and CI)."
+)
+@click.option(
+    "--remote",
+    "remote",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[NAME]",
+    help="Compare with a remote (default: core.remote): what is not yet pushed / not yet fetched.",
+)
+@common()
+@pass_repo
+def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
+    """Show whether tracked artifacts match their pointers, and pipeline stages their art.lock.
+
+    States: unchanged, modified, missing, not-in-store, conflict (something art will not replace without
+    --force, or a symlink leading outside the workspace: the reason follows); stages: up-to-date, stale.
+
+    \b
+    Examples:
+      art status
+      art status data/ --json
+      art status --check || echo "something changed"
+      art status --remote            # not yet pushed / not yet fetched, against the default remote
+    """
+    if remote is not None:
+        from .remote import show_remote_status
+
+        return show_remote_status(repo, remote, absolute(paths) or None, check)
+    from ..errors import StaleError
+    from ..pipeline.staleness import stage_states
+    from ..workspace.status import status
+
+    result = status(repo, absolute(paths) or None)
+    stages = [] if paths else stage_states(repo)  # pipeline stages (art.toml): up-to-date | stale, with reasons
+    stale = [s.name for s in stages if s.stale]
+    if flags().get("json"):
+        emit_json({"artifacts": [a.as_dict() for a in result.artifacts], "stages": [s.as_dict() for s in stages]})
+    else:
+        if not result.artifacts and not stages:
+            say("no tracked artifacts (use 'art add PATH')")
+        for a in result.artifacts:
+            say(f"{a.state:>13}  {a.path}" + (f": {a.reason}" if a.reason else ""))
+        for s in stages:
+            say(f"{s.state:>13}  stage {s.name}" + (f": {'; '.join(s.reasons)}" if s.reasons else ""))
+        if (result.artifacts or stages) and result.clean and not stale:
+            say("everything is up to date")
+    if check and stale and result.clean:
+        raise StaleError(
+            f"{count(len(stale), 'stage')} stale: {', '.join(stale[:5])}",
+            items=stale,
+            hint="run 'art repro' to bring them up to date",
+        )
+    if check and not result.clean:
+        changed = [a.path for a in result.artifacts if a.state != "unchanged"]
+        conflict = any(a.state == "conflict" for a in result.artifacts)
+        raise StaleError(
+            f"{count(len(changed), 'artifact')} out of date: {', '.join(changed[:5])}",
+            items=changed,
+            hint="run 'art add' for modified data, 'art checkout' for missing data"
+            + ("; move what is in the way of conflicting paths" if conflict else ""),
+        )

@@ -1,0 +1,154 @@
+"""The one validating layer between stored bytes and art's values: msgpack and TOML decoding, format limits.
+
+msgpack lives here only: the canonical encoding shared by every structured object. Canonical means equal
+values always encode to equal bytes: maps are written with sorted keys, strings as UTF-8 ``str``, binary as
+``bin``, integers in their shortest form. ``decode`` refuses anything over the format limits below, and
+``decode_canonical`` also refuses an encoding that art would not have written.
+
+Every decoder of stored data (objects, pack entries, pointers, ``art.lock``, ``art.toml``, configs) goes
+through here or checks the limits named here; every failure is a ``FormatError`` (or the caller's own
+``ArtError`` subclass), never another exception. The limits are documented in docs/formats.md. No I/O here.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from typing import Any
+
+import msgpack
+
+from ..errors import ArtError, FormatError
+
+# --- format limits (docs/formats.md#limits) -------------------------------------------------------------------
+MAX_CHUNK_SIZE = 16 << 20  # the largest chunk FastCDC can cut (pyfastcdc's own upper bound on max_size)
+MAX_METADATA_SIZE = 256 << 20  # a file manifest, tree or run, uncompressed
+MAX_PACK_ENTRIES = 1 << 20  # objects in one pack (writers start a new pack first)
+MAX_NAME_BYTES = 255  # one name in a tree (NAME_MAX)
+MAX_TARGET_BYTES = 4096  # a symlink target (PATH_MAX)
+MAX_STR_LEN = 1 << 20  # any msgpack string
+MAX_SIZE = (1 << 63) - 1  # any size field
+MAX_TOML_BYTES = {
+    "pointer": 64 << 10,
+    "config": 1 << 20,
+    "store config": 64 << 10,
+    "art.toml": 16 << 20,
+    "art.lock": 256 << 20,
+}
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def encode(value: Any) -> bytes:
+    """Encode ``value`` canonically (sorted map keys, bin for bytes).
+
+    Raises:
+        FormatError: when the encoding would exceed ``MAX_METADATA_SIZE`` (art could not read it back).
+    """
+    data = msgpack.packb(_canonical(value), use_bin_type=True)
+    if len(data) > MAX_METADATA_SIZE:
+        raise FormatError(f"object of {len(data)} bytes exceeds the format limit of {MAX_METADATA_SIZE} bytes")
+    return data
+
+
+def decode(data: bytes | memoryview, *, what: str = "object") -> Any:
+    """Decode one msgpack value within the format limits (str/bin/array/map lengths, no ext types, str keys).
+
+    Raises:
+        FormatError: when ``data`` is not a single valid msgpack value within the limits.
+    """
+    n = len(data)
+    if n > MAX_METADATA_SIZE:
+        raise FormatError(f"{what} has {n} bytes, over the limit of {MAX_METADATA_SIZE}")
+    try:
+        # every element takes at least one byte, so no count can exceed the payload's length
+        return msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            max_str_len=min(n, MAX_STR_LEN),
+            max_bin_len=n,
+            max_array_len=n,
+            max_map_len=n,
+            max_ext_len=0,
+        )
+    except (ValueError, msgpack.UnpackException, TypeError, RecursionError) as exc:
+        raise FormatError(f"{what} is not valid msgpack: {_reason(exc)}") from exc
+
+
+def decode_canonical(data: bytes | memoryview, *, what: str = "object", maps: bool = True) -> Any:
+    """Decode like ``decode`` and check that art would encode the value to exactly these bytes.
+
+    ``maps=False`` is for formats without maps (manifests, trees: their checkers refuse a map anywhere), where
+    re-encoding the decoded value as it is (in C, without sorting) is the whole check.
+
+    Raises:
+        FormatError: when the value is invalid or not canonically encoded.
+    """
+    value = decode(data, what=what)
+    try:
+        same = msgpack.packb(_canonical(value) if maps else value, use_bin_type=True) == bytes(data)
+    except (ValueError, TypeError, RecursionError):
+        same = False
+    if not same:
+        raise FormatError(f"{what} is not canonically encoded")
+    return value
+
+
+def is_int(value: object, lo: int = 0, hi: int = MAX_SIZE) -> bool:
+    """True for an ``int`` (not a bool) in [lo, hi]."""
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
+def is_str(value: object, max_bytes: int = MAX_STR_LEN, *, empty: bool = True) -> bool:
+    """True for a ``str`` of at most ``max_bytes`` UTF-8 bytes (and not empty unless ``empty``)."""
+    if not isinstance(value, str) or (not empty and not value) or len(value) > max_bytes:
+        return False
+    return len(value) * 4 <= max_bytes or len(value.encode("utf-8", "surrogatepass")) <= max_bytes
+
+
+def is_digest(value: object) -> bool:
+    """True for a raw 32-byte blake3 digest."""
+    return isinstance(value, bytes) and len(value) == 32
+
+
+def toml_loads(
+    data: bytes | str, *, what: str, kind: str, error: type[ArtError] = FormatError, hint: str | None = None
+) -> dict[str, Any]:
+    """Parse TOML text of a stored file of ``kind`` (a key of ``MAX_TOML_BYTES``), bounded in size and depth.
+
+    Raises:
+        ``error``: when the text is too large, not UTF-8, not valid TOML or nested too deeply.
+    """
+    limit = MAX_TOML_BYTES[kind]
+    if len(data) > limit:
+        raise error(f"{what} is too large ({len(data)} bytes, the limit is {limit})", hint=hint)
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+        return tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} is not valid TOML: not UTF-8 text ({_reason(exc)})", hint=hint) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{what} is not valid TOML: {exc}", hint=hint) from exc
+    except RecursionError as exc:
+        raise error(f"{what} is not valid TOML: nested too deeply", hint=hint) from exc
+
+
+def read_limited(f, *, what: str, kind: str, error: type[ArtError] = FormatError, hint: str | None = None) -> bytes:
+    """Read an open binary file of ``kind`` whole, refusing one over its limit without reading it all."""
+    limit = MAX_TOML_BYTES[kind]
+    data = f.read(limit + 1)
+    if len(data) > limit:
+        raise error(f"{what} is too large (over {limit} bytes)", hint=hint)
+    return data
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]

@@ -1,0 +1,528 @@
+"""Garbage collection of packs: plan which objects go, then rewrite packs in restic's order.
+
+Order (the crash-safety argument, docs/gc.md): live objects of a condemned pack are first copied, as their
+stored bytes, into new sealed packs, which are indexed; only afterwards are the old packs removed. A crash at
+any point leaves every live object readable (at worst twice), never lost. Objects in packs younger than the
+grace period are never removed, so a concurrent ``add``/``push`` whose pointer is not visible yet is safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..errors import CorruptObjectError, FormatError
+from .faults import fault_point
+from .objects import Kind, check_object
+from .oid import Oid
+from .store.base import IndexedObject, ObjectStore
+from .store.pack import unpack_payload
+
+Key = tuple[Oid, Kind]
+
+
+@dataclass(frozen=True, slots=True)
+class GcPlan:
+    """What a collection will do.
+
+    Attributes:
+        doomed: dead objects that will be removed (oid, kind, raw length).
+        spared: dead objects kept because their pack is younger than the grace period.
+        rewrite: condemned pack name -> live objects to copy out of it first.
+        drop: packs removed once the copies are sealed (every key of ``rewrite``, plus packs with no live object).
+        live: number of live objects in the store.
+    """
+
+    doomed: list[IndexedObject] = field(default_factory=list)
+    spared: list[IndexedObject] = field(default_factory=list)
+    rewrite: dict[str, list[Key]] = field(default_factory=dict)
+    drop: list[str] = field(default_factory=list)
+    live: int = 0
+
+    @property
+    def doomed_bytes(self) -> int:
+        return sum(o.raw_length for o in self.doomed)
+
+    @property
+    def copies(self) -> int:
+        return sum(len(v) for v in self.rewrite.values())
+
+
+def plan(objects: Iterable[IndexedObject], live: set[Key], pack_mtime: dict[str, float], cutoff: float) -> GcPlan:
+    """Decide what to remove: dead objects in packs last modified before ``cutoff``.
+
+    Args:
+        objects: every object of the store, with the pack that holds it.
+        live: the keys that must survive (a reachability closure).
+        pack_mtime: pack name -> modification time (seconds since the epoch); a pack missing here counts as
+            young (kept).
+        cutoff: packs modified at or after this time are left alone.
+
+    Returns:
+        The plan; pure, nothing is touched.
+    """
+    by_pack: dict[str, list[IndexedObject]] = {}
+    for obj in objects:
+        by_pack.setdefault(obj.pack, []).append(obj)
+    condemned, spared = set(), []
+    for name, objs in by_pack.items():
+        dead = [o for o in objs if (o.oid, o.kind) not in live]
+        if not dead:
+            continue
+        if pack_mtime.get(name, cutoff) >= cutoff:
+            spared.extend(dead)
+        else:
+            condemned.add(name)
+    # an object may sit in several packs (a gc or push interrupted earlier): copy a live one only when no
+    # surviving pack holds it, and only once; count a dead one as removed only when no surviving pack keeps it
+    surviving = {(o.oid, o.kind) for name, objs in by_pack.items() if name not in condemned for o in objs}
+    rewrite: dict[str, list[Key]] = {}
+    copied: set[Key] = set()
+    doomed: dict[Key, IndexedObject] = {}
+    for name in sorted(condemned):
+        for o in by_pack[name]:
+            key = (o.oid, o.kind)
+            if key in surviving:
+                continue
+            if key in live:
+                if key not in copied:
+                    copied.add(key)
+                    rewrite.setdefault(name, []).append(key)
+            else:
+                doomed.setdefault(key, o)
+    live_count = len({(o.oid, o.kind) for objs in by_pack.values() for o in objs if (o.oid, o.kind) in live})
+    # drop packs holding trees/runs first, then manifests, then chunks: a dead object that refers to other
+    # dead objects disappears before what it refers to, so a collection stopped half-way leaves no visible
+    # manifest or tree whose parts are gone (fsck stays clean), as long as kinds are packed apart as push does
+    order = sorted(condemned, key=lambda n: (-max(int(o.kind) for o in by_pack[n]), n))
+    return GcPlan(list(doomed.values()), spared, rewrite, order, live_count)
+
+
+def check_payload(oid: Oid, kind: Kind, data: bytes) -> None:
+    """Verify an object's uncompressed bytes before gc copies them (never spread a damaged object).
+
+    Raises:
+        CorruptObjectError: when the bytes do not match ``oid`` (chunks, trees, runs) or do not decode (files).
+    """
+    try:
+        check_object(oid, kind, data)
+    except FormatError as exc:
+        raise CorruptObjectError(oid, str(exc)) from exc
+
+
+def rewrite_local(store, gc_plan: GcPlan, *, progress: Callable[[int], None] | None = None) -> None:
+    """Carry out ``gc_plan`` on a LocalStore: copy live objects into new packs, then drop the old packs.
+
+    Args:
+        store: a ``LocalStore`` (needs ``get_stored``, ``writer(rewrite=True)`` and ``drop_packs``).
+        gc_plan: from ``plan``.
+        progress: called with the number of objects handled.
+
+    Raises:
+        CorruptObjectError: when a live object is damaged; nothing has been removed then.
+    """
+    if gc_plan.rewrite:
+        with store.writer(rewrite=True) as writer:
+            for name in sorted(gc_plan.rewrite):
+                for oid, kind in gc_plan.rewrite[name]:
+                    codec, stored, raw_length = store.get_stored(oid, kind)
+                    try:
+                        data = unpack_payload(codec, stored, raw_length, int(kind))
+                    except FormatError as exc:
+                        raise CorruptObjectError(oid, str(exc)) from exc
+                    check_payload(oid, kind, data)
+                    writer.put_stored(oid, kind, codec, stored, raw_length)
+                    if progress:
+                        progress(1)
+    # the copies are sealed and their index rows point at the new packs: only now may the old packs go
+    fault_point("gc.copied")
+    store.drop_packs(gc_plan.drop)
+
+
+# -- remotes -------------------------------------------------------------------------------------------------
+
+LOCK_DIR = "locks"
+STALE_AFTER = 30 * 60  # a gc lock not refreshed for this long is stale (its holder is presumed dead)
+_TIME_KEYS = ("mtime", "LastModified", "last_modified", "updated", "time", "created", "creation_time")
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    """Who holds a lock on a remote: ``host``, ``pid``, ``time`` (seconds since the epoch, refreshed)."""
+
+    key: str
+    token: str
+    host: str
+    pid: int
+    time: float
+    exclusive: bool = True
+    holder: str = "art gc"
+
+    def stale(self, now: float, stale_after: float) -> bool:
+        """Stale when not refreshed for ``stale_after`` seconds, or held by a dead process on this host."""
+        if now - self.time > stale_after:
+            return True
+        import os
+        import socket
+
+        if self.host == socket.gethostname() and self.pid != os.getpid():
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                return False
+        return False
+
+
+class RemoteLock:
+    """A lock on a remote: ``locks/<token>.json`` holding host, pid, a refreshed time and whether it is exclusive.
+
+    Restic's scheme: write our lock file, then list ``locks/``; a conflicting live lock means someone else
+    holds (or is taking) the remote, so ours is removed and the caller fails. Stale locks are removed on the
+    way. gc takes the lock exclusively; a push takes it shared, because it skips objects the remote already
+    lists, and a concurrent gc could otherwise delete exactly those.
+
+    While held, a background thread refreshes the lock every ``stale_after / 6`` seconds (restic refreshes
+    every 5 minutes), so a long push or gc is never taken for dead. A lock found gone at a refresh (another
+    process broke it as stale: this one was suspended, or could not reach the remote for ``stale_after``) is
+    not written again; ``check()`` then raises, and callers check before any step that relies on the lock.
+
+    Args:
+        store: the remote (an ``FsspecStore``).
+        stale_after: seconds after which an un-refreshed lock may be broken.
+        exclusive: False for a shared lock (push), which only conflicts with exclusive ones.
+        holder: who takes it, for the other side's error message.
+    """
+
+    def __init__(
+        self, store, *, stale_after: float = STALE_AFTER, exclusive: bool = True, holder: str = "art gc"
+    ) -> None:
+        import uuid
+
+        self.store = store
+        self.exclusive = exclusive
+        self.holder = holder
+        self.stale_after = stale_after
+        self.token = uuid.uuid4().hex
+        self.key = store._path(LOCK_DIR, f"{self.token}.json")
+        self.broken: list[LockInfo] = []
+        self.lost = False  # our lock file was found removed by someone else
+        self._stop = None
+        self._refresher = None
+
+    def _write(self) -> None:
+        import json
+        import os
+        import socket
+        import time
+
+        body = json.dumps(
+            {
+                "token": self.token,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "time": time.time(),
+                "holder": self.holder,
+                "exclusive": self.exclusive,
+            }
+        ).encode()
+        store = self.store
+        from .store.remote import OBJECT_STORES
+
+        if store.protocol not in OBJECT_STORES:  # object stores have no directories (and a HEAD costs)
+            store._call("writing the gc lock", store.fs.makedirs, store._path(LOCK_DIR), exist_ok=True)
+        store._call("writing the gc lock", store.fs.pipe_file, self.key, body)
+
+    def others(self) -> list[LockInfo]:
+        """Every lock on the remote but ours (unreadable ones count as held, with time 0 = stale)."""
+        import json
+
+        store = self.store
+        out = []
+        for name in store._list(store._path(LOCK_DIR)):
+            key = store._path(LOCK_DIR, name)
+            if key == self.key or not name.endswith(".json"):
+                continue
+            try:
+                info = json.loads(store._call("reading a gc lock", store.fs.cat_file, key))
+                out.append(
+                    LockInfo(
+                        key,
+                        str(info.get("token", "")),
+                        str(info.get("host", "?")),
+                        int(info.get("pid", 0)),
+                        float(info.get("time", 0)),
+                        bool(info.get("exclusive", True)),
+                        str(info.get("holder", "art gc")),
+                    )
+                )
+            except FileNotFoundError:
+                continue  # released meanwhile
+            except (ValueError, TypeError, AttributeError, RecursionError):
+                out.append(LockInfo(key, "", "?", 0, 0.0))
+        return out
+
+    def acquire(self, *, now: float | None = None) -> None:
+        """Take the lock.
+
+        Raises:
+            RepoLockedError: when a conflicting live lock is held (the message names the holder).
+        """
+        import time
+
+        from ..errors import RepoLockedError
+
+        self._write()
+        now = time.time() if now is None else now
+        for other in self.others():
+            if other.stale(now, self.stale_after):
+                try:
+                    self.store.delete(other.key)
+                except FileNotFoundError:
+                    pass
+                self.broken.append(other)
+                continue
+            if not (self.exclusive or other.exclusive):
+                continue  # two pushes share the remote
+            self._delete_own()
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(other.time))
+            raise RepoLockedError(
+                f"remote {self.store.name!r} is locked by {other.holder} (pid {other.pid} on {other.host}, "
+                f"since {since})",
+                hint=f"wait for it to finish; a lock not refreshed for {int(self.stale_after // 60)} minutes "
+                "(or whose process is gone) is broken automatically",
+            )
+        self._start_refresher()
+
+    def _start_refresher(self) -> None:
+        import threading
+
+        self._stop = threading.Event()
+
+        def loop() -> None:
+            while not self._stop.wait(self.stale_after / 6):
+                try:
+                    self.refresh()
+                except Exception:  # a failed refresh is retried; check() reports a lost lock
+                    continue
+
+        self._refresher = threading.Thread(target=loop, name="art-remote-lock", daemon=True)
+        self._refresher.start()
+
+    def check(self) -> None:
+        """Raise when the lock was broken by another process (its file is gone): what it protected is not.
+
+        Raises:
+            RepoLockedError: the lock is lost; the operation must stop and be run again.
+            StoreIOError: the remote cannot be asked.
+        """
+        from ..errors import RepoLockedError
+
+        store = self.store
+        if not self.lost and not store._call("checking the lock", store.fs.exists, self.key):
+            self.lost = True
+        if self.lost:
+            raise RepoLockedError(
+                f"the lock of {self.holder} on remote {store.name!r} was removed by another process (it was "
+                "taken for stale); stopping",
+                hint="run the command again",
+            )
+
+    def refresh(self) -> None:
+        """Rewrite the lock's time, unless it was broken (then ``check`` raises).
+
+        Raises:
+            RepoLockedError: when the lock is lost.
+        """
+        self.check()
+        self._write()
+
+    def _delete_own(self) -> None:
+        try:
+            self.store.delete(self.key)
+        except FileNotFoundError:
+            pass
+
+    def release(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            self._refresher.join(timeout=60)
+            self._stop = None
+        self._delete_own()
+
+    def __enter__(self) -> RemoteLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def remote_times(store, sub: str) -> dict[str, float]:
+    """Return {file name: modification time} for the files in ``sub`` (one listing); unknown times are absent."""
+    import datetime
+
+    try:
+        entries = store._call(f"listing {sub}", store.fs.ls, store._path(sub), detail=True)
+    except FileNotFoundError:
+        return {}
+    out = {}
+    for e in entries:
+        name = e["name"].rstrip("/").rsplit("/", 1)[-1]
+        for k in _TIME_KEYS:
+            value = e.get(k)
+            if isinstance(value, datetime.datetime):
+                out[name] = (value if value.tzinfo else value.replace(tzinfo=datetime.UTC)).timestamp()
+                break
+            if isinstance(value, int | float) and value > 0:
+                out[name] = float(value)
+                break
+            if isinstance(value, str) and value:
+                try:
+                    out[name] = datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+                    break
+                except ValueError:
+                    continue
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class RemotePlan:
+    """A remote collection: the object plan plus index-less packs to remove (``garbage``)."""
+
+    objects: GcPlan
+    garbage: list[str]
+
+
+def plan_remote(store, live: set[Key], cutoff: float) -> RemotePlan:
+    """Plan a collection of ``store`` (an FsspecStore): dead objects in packs whose index is older than
+    ``cutoff``; and index-less packs older than ``cutoff`` (left by interrupted pushes or gcs)."""
+    store.refresh()
+    objects = [
+        IndexedObject(e.oid, Kind(e.kind), e.raw_length, name) for name, entries in store.packs.items() for e in entries
+    ]
+    index_times = {n[:-4]: t for n, t in remote_times(store, "index").items() if n.endswith(".idx")}
+    gc_plan = plan(objects, live, index_times, cutoff)
+    pack_files = store.list_packs()
+    garbage = []
+    indexed = set(store.list_indexes())
+    for sub in sorted({n[:2] for n in pack_files.keys() - indexed}):
+        times = remote_times(store, f"packs/{sub}")
+        garbage += [
+            n[:-5]
+            for n, t in times.items()
+            if n.endswith(".pack") and n[:-5] in pack_files and n[:-5] not in indexed and t < cutoff
+        ]
+    return RemotePlan(gc_plan, sorted(garbage))
+
+
+def rewrite_remote(
+    store,
+    remote_plan: RemotePlan,
+    *,
+    lock: RemoteLock | None = None,
+    jobs: int = 4,
+    staging_dir=None,
+    progress: Callable[[int], None] | None = None,
+    phase: Callable[[str], None] | None = None,
+) -> None:
+    """Carry out a remote plan in restic's order: new packs and their indexes, then old indexes, then old packs.
+
+    Every live object copied is read back from the remote and verified first. A crash at any point leaves
+    every live object listed by some index whose pack exists; at worst index-less packs stay behind (garbage
+    the next gc removes).
+
+    Args:
+        store: the remote.
+        remote_plan: from ``plan_remote``.
+        lock: refreshed between phases.
+        jobs: concurrent transfers.
+        staging_dir: where new packs are built locally.
+        progress: called with the number of objects copied.
+        phase: called with "copied", "indexes-deleted", "packs-deleted" after each phase (tests).
+
+    Raises:
+        CorruptObjectError: when a live object is damaged on the remote (nothing is deleted then).
+        StoreIOError: when the remote fails.
+    """
+    from .store.remote import Located, verify_payload
+    from .store.remote_writer import RemoteWriter
+
+    class _Rewriter(RemoteWriter):
+        def has(self, oid: Oid, kind: Kind) -> bool:  # copy even though an old pack still holds it
+            return (oid, int(kind)) in self._pending
+
+    gc_plan = remote_plan.objects
+    published: set[str] = set()
+    if gc_plan.rewrite:
+        where = {}
+        for name, entries in store.packs.items():
+            for e in entries:
+                where[(e.oid, e.kind, name)] = e
+        locs = [
+            Located(name, where[(oid, int(kind), name)]) for name, keys in gc_plan.rewrite.items() for oid, kind in keys
+        ]
+        writer = _Rewriter(store, staging_dir=staging_dir, jobs=jobs)
+        try:
+            for _, entry, stored in store.read_objects(locs, jobs=jobs):
+                verify_payload(entry, stored)
+                writer.put_stored(entry.oid, Kind(entry.kind), entry.codec, stored, entry.raw_length)
+                if progress:
+                    progress(1)
+        except BaseException:
+            writer.abort()
+            raise
+        writer.commit()
+        published = set(writer.packs)
+    fault_point("remote-gc.copied")
+    if phase:
+        phase("copied")
+    if lock:
+        lock.refresh()
+    # the copies are published with their indexes; now the old indexes go (readers stop seeing old packs)...
+    for name in gc_plan.drop:
+        _remove(store, store.index_key(name))
+    fault_point("remote-gc.indexes-deleted")
+    if phase:
+        phase("indexes-deleted")
+    # ...and only then the packs, which no index lists any more. Pack names are content hashes: a copy this
+    # gc just published can carry the name of an index-less pack a killed gc left, so re-check the indexes
+    indexed = set(store.list_indexes())
+    for name in [*gc_plan.drop, *remote_plan.garbage]:
+        if name not in published and name not in indexed:
+            _remove(store, store.pack_key(name))
+    fault_point("remote-gc.packs-deleted")
+    if phase:
+        phase("packs-deleted")
+    store.refresh()
+
+
+def _remove(store, key: str) -> None:
+    fault_point("remote-gc.removing")
+    try:
+        store.delete(key)
+    except FileNotFoundError:
+        pass
+
+
+class Overlay(ObjectStore):
+    """Read objects from ``first`` when it has them, else from ``second``; list ``second``'s objects.
+
+    Remote gc walks trees and manifests locally where it can (cheap) and on the remote otherwise.
+    """
+
+    def __init__(self, first: ObjectStore, second: ObjectStore) -> None:
+        self.first, self.second = first, second
+
+    def has(self, oid: Oid, kind: Kind) -> bool:
+        return self.first.has(oid, kind) or self.second.has(oid, kind)
+
+    def get(self, oid: Oid, kind: Kind) -> bytes:
+        return (self.first if self.first.has(oid, kind) else self.second).get(oid, kind)
+
+    def writer(self):
+        raise NotImplementedError(self.writer)
+
+    def iter_objects(self):
+        return self.second.iter_objects()

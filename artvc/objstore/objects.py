@@ -1,0 +1,183 @@
+"""Object kinds and their payloads: chunks, file manifests and trees (runs live in lineage.py).
+
+Formats (docs/formats.md):
+  file manifest  ["file", 1, size, [[chunk digest (32 bytes), length], ...]]   id = blake3(file content)
+  tree           ["tree", 1, [[name, kind, executable, digest, size], ...]]    id = derive-key blake3
+A file that is a single chunk has no manifest: its id is the chunk's id, and the chunk is the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from ..errors import FormatError
+from . import codec
+from .hashing import hash_bytes, hash_object
+from .oid import Oid
+
+
+class Kind(IntEnum):
+    """Object kind tags as stored in pack indexes."""
+
+    CHUNK = 0
+    FILE = 1
+    TREE = 2
+    RUN = 3
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+ENTRY_KINDS = ("file", "dir", "symlink")
+
+
+@dataclass(frozen=True, slots=True)
+class FileManifest:
+    """A file as an ordered list of (chunk id, length); ``oid`` is the hash of the whole content."""
+
+    oid: Oid
+    size: int
+    chunks: tuple[tuple[Oid, int], ...]
+
+    def to_bytes(self) -> bytes:
+        return codec.encode(["file", 1, self.size, [[c.digest, n] for c, n in self.chunks]])
+
+    @classmethod
+    def from_bytes(cls, oid: Oid, data: bytes) -> FileManifest:
+        """Decode a manifest stored under ``oid`` and check its structure.
+
+        Raises:
+            FormatError: when the payload is not a well-formed manifest.
+        """
+        what = f"file manifest {oid[:10]}"
+        value = codec.decode_canonical(data, what=what, maps=False)
+        if not (
+            isinstance(value, list)
+            and len(value) == 4
+            and value[0] == "file"
+            and codec.is_int(value[1], 1, 1)
+            and codec.is_int(value[2])
+            and isinstance(value[3], list)
+        ):
+            raise FormatError(f"{what} is malformed")
+        size, chunks = value[2], value[3]
+        for item in chunks:
+            if not (
+                isinstance(item, list)
+                and len(item) == 2
+                and codec.is_digest(item[0])
+                and codec.is_int(item[1], 0, codec.MAX_CHUNK_SIZE)
+            ):
+                raise FormatError(f"{what} is malformed: a chunk is not [32-byte digest, length]")
+        if sum(n for _, n in chunks) != size:
+            raise FormatError(f"{what} is malformed: its chunks do not add up to its size")
+        return cls(oid, size, tuple((Oid.from_digest(d), n) for d, n in chunks))
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEntry:
+    """One name in a directory. ``oid`` names a file, a tree, or (symlink) the link target's bytes."""
+
+    name: str
+    kind: str
+    oid: Oid
+    size: int
+    executable: bool = False
+    target: str | None = None
+
+    def encoded(self) -> list:
+        extra = self.target if self.kind == "symlink" else self.executable
+        return [self.name, self.kind, extra, self.oid.digest, self.size]
+
+
+@dataclass(frozen=True, slots=True)
+class Tree:
+    """A directory: entries sorted by name. Its id is a derive-key hash of the canonical encoding."""
+
+    entries: tuple[TreeEntry, ...]
+    _oid: list = field(default_factory=list, compare=False, repr=False)
+
+    @classmethod
+    def build(cls, entries: list[TreeEntry]) -> Tree:
+        return cls(tuple(sorted(entries, key=lambda e: e.name.encode())))
+
+    def to_bytes(self) -> bytes:
+        return codec.encode(["tree", 1, [e.encoded() for e in self.entries]])
+
+    @property
+    def oid(self) -> Oid:
+        if not self._oid:
+            self._oid.append(hash_object("tree", self.to_bytes()))
+        return self._oid[0]
+
+    @property
+    def size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+    @classmethod
+    def from_bytes(cls, oid: Oid, data: bytes) -> Tree:
+        """Decode a tree and check it (sorted unique names, known kinds, id matches).
+
+        Raises:
+            FormatError: when the payload is malformed or does not hash to ``oid``.
+        """
+        what = f"tree {oid[:10]}"
+        if hash_object("tree", data) != oid:
+            raise FormatError(f"{what} does not match its id")
+        value = codec.decode_canonical(data, what=what, maps=False)
+        if not (
+            isinstance(value, list)
+            and len(value) == 3
+            and value[0] == "tree"
+            and codec.is_int(value[1], 1, 1)
+            and isinstance(value[2], list)
+        ):
+            raise FormatError(f"{what} is malformed")
+        entries = tuple(_entry(e, what) for e in value[2])
+        names = [e.name.encode() for e in entries]
+        if any(a >= b for a, b in zip(names, names[1:], strict=False)):
+            raise FormatError(f"{what} is malformed: names are not sorted and unique")
+        return cls(entries, [oid])
+
+
+def _entry(item: object, what: str) -> TreeEntry:
+    """Check one encoded tree entry ``[name, kind, extra, digest, size]`` (docs/formats.md, Tree)."""
+    if not (isinstance(item, list) and len(item) == 5):
+        raise FormatError(f"{what} is malformed: an entry is not a 5-element array")
+    name, kind, extra, digest, size = item
+    # (whether a name is safe to create, e.g. not "..", is checked where it is created: workspace/checkout)
+    if not (codec.is_str(name, codec.MAX_NAME_BYTES, empty=False) and "\0" not in name):
+        raise FormatError(f"{what} has an invalid name {str(name)[:80]!r}")
+    if kind not in ENTRY_KINDS or not codec.is_digest(digest) or not codec.is_int(size):
+        raise FormatError(f"{what} is malformed: bad entry {name!r}")
+    if kind == "symlink":
+        if not (codec.is_str(extra, codec.MAX_TARGET_BYTES, empty=False) and "\0" not in extra) or size != 0:
+            raise FormatError(f"{what} is malformed: bad symlink {name!r}")
+        return TreeEntry(name, kind, Oid.from_digest(digest), size, target=extra)
+    if not isinstance(extra, bool) or (kind == "dir" and extra):
+        raise FormatError(f"{what} is malformed: bad entry {name!r}")
+    return TreeEntry(name, kind, Oid.from_digest(digest), size, executable=extra)
+
+
+def check_object(oid: Oid, kind: Kind, data: bytes) -> None:
+    """Check that ``data`` is object (oid, kind): a chunk by its hash, a tree or run by decoding it (which
+    checks its id), a file manifest by its structure (its id names the whole content, checked when the file is
+    assembled).
+
+    Raises:
+        FormatError: when it is not.
+    """
+    if kind == Kind.CHUNK:
+        actual = hash_bytes(data)
+        if actual != oid:
+            raise FormatError(f"content hashes to {actual[:10]}")
+    elif kind == Kind.TREE:
+        Tree.from_bytes(oid, data)
+    elif kind == Kind.RUN:
+        from .lineage import Run
+
+        Run.from_bytes(oid, data)
+    else:
+        FileManifest.from_bytes(oid, data)

@@ -1,0 +1,198 @@
+"""Directory walks with stat data, shared by ingest (to store) and status (to hash only).
+
+The walks are iterative and streamed: a tree is built bottom-up one directory at a time, so only the
+entries of the directory being read plus the stack of its open ancestors are in memory, however many files
+the tree holds (and however deep it is). No chunking or compression here, so ``art status`` never loads them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+import time
+from array import array
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from ..errors import UnsafePathError
+from .hashing import ContentHasher, hash_bytes
+from .objects import Tree, TreeEntry
+from .oid import Oid
+from .oserrors import os_errors, safe_name
+
+SKIP_NAMES = frozenset({".git", ".art"})
+
+Entry = tuple  # (name, kind, stat, link target | None)
+FileBatch = Callable[[list[tuple[str, os.stat_result]]], list[Oid]]
+
+
+def scan_one(path: str, guard: Path | None) -> list[Entry]:
+    """One directory's entries, sorted by name, skipping .git/.art; symlinks must stay inside ``guard``.
+
+    Raises:
+        FileSystemError: when the directory or an entry cannot be read (permission denied, I/O error...).
+        UnsafePathError: for a symlink that leaves ``guard``, or a name that is not valid UTF-8.
+    """
+    out: list[Entry] = []
+    with os_errors("read the folder", path), os.scandir(path) as it:
+        entries = list(it)
+    for e in entries:
+        if e.name in SKIP_NAMES:
+            continue
+        check_name(e.path)
+        with os_errors("read", e.path):
+            st = e.stat(follow_symlinks=False)
+        mode = st.st_mode
+        if stat_mod.S_ISREG(mode):
+            out.append((e.name, "file", st, None))
+        elif stat_mod.S_ISDIR(mode):
+            out.append((e.name, "dir", st, None))
+        elif stat_mod.S_ISLNK(mode):
+            out.append((e.name, "symlink", st, _link_target(e.path, guard)))
+    out.sort(key=_name)
+    return out
+
+
+def _name(item: tuple) -> str:
+    return item[0]
+
+
+def check_name(path: str) -> None:
+    """Refuse a path that is not valid UTF-8: ids, pointers and git all record names as UTF-8 text.
+
+    Raises:
+        UnsafePathError: naming the path with its undecodable bytes escaped (``\\xff``).
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnsafePathError(
+            f"the name {safe_name(path)} is not valid UTF-8; art records names as UTF-8",
+            path=safe_name(path),
+            hint="rename it (e.g. with convmv), or move it out of the folder",
+        ) from None
+
+
+def _link_target(path: str, guard: Path | None) -> str:
+    with os_errors("read the symlink", path):
+        target = os.readlink(path)
+    check_name(target)
+    if guard is not None:
+        resolved = Path(os.path.realpath(path))
+        if os.path.isabs(target) or not resolved.is_relative_to(guard.resolve()):
+            raise UnsafePathError(
+                f"symlink {path} points outside the workspace ({target})",
+                path=path,
+                hint="replace the link with the file it points to, or remove it",
+            )
+    return target
+
+
+def iter_files(root: str, guard: Path | None = None) -> Iterator[tuple[str, os.stat_result]]:
+    """Yield (absolute path, stat) of every regular file under ``root``, one directory at a time."""
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        subdirs = []
+        for name, kind, st, _ in scan_one(d, guard):
+            if kind == "file":
+                yield os.path.join(d, name), st
+            elif kind == "dir":
+                subdirs.append(os.path.join(d, name))
+        stack.extend(reversed(subdirs))
+
+
+class _Open:
+    """A directory whose subdirectories are still being walked."""
+
+    __slots__ = ("path", "name", "entries", "subdirs", "files")
+
+    def __init__(self, path: str, name: str, entries: list[TreeEntry], subdirs: list[str], files: int) -> None:
+        self.path, self.name, self.entries, self.subdirs, self.files = path, name, entries, subdirs, files
+
+
+def walk_tree(
+    root: str, guard: Path | None, file_oids: FileBatch, put_tree: Callable[[Tree], None] | None = None
+) -> tuple[Tree, int]:
+    """Build the tree objects of ``root`` bottom-up; return (root tree, number of files).
+
+    ``file_oids`` gets the regular files of one directory at a time, as (absolute path, stat) in name order,
+    and returns their ids in the same order: a batch per directory, so callers can look them up (stat cache,
+    store) in one query. Each finished tree goes to ``put_tree`` and is then dropped.
+
+    Raises:
+        FileSystemError: when a directory cannot be read.
+        UnsafePathError: for a symlink that leaves ``guard``.
+    """
+
+    def open_dir(path: str, name: str) -> _Open:
+        items = scan_one(path, guard)
+        files = [(os.path.join(path, n), st) for n, kind, st, _ in items if kind == "file"]
+        oids = iter(file_oids(files) if files else ())
+        entries, subdirs = [], []
+        for n, kind, st, extra in items:
+            if kind == "file":
+                entries.append(TreeEntry(n, "file", next(oids), st.st_size, executable=bool(st.st_mode & 0o111)))
+            elif kind == "symlink":
+                entries.append(TreeEntry(n, "symlink", hash_bytes(extra.encode()), 0, target=extra))
+            else:
+                subdirs.append(n)
+        subdirs.reverse()
+        return _Open(path, name, entries, subdirs, len(files))
+
+    stack = [open_dir(root, "")]
+    while True:
+        top = stack[-1]
+        if top.subdirs:
+            name = top.subdirs.pop()
+            stack.append(open_dir(os.path.join(top.path, name), name))
+            continue
+        stack.pop()
+        tree = Tree.build(top.entries)
+        if put_tree is not None:
+            put_tree(tree)
+        if not stack:
+            return tree, top.files
+        parent = stack[-1]
+        parent.entries.append(TreeEntry(top.name, "dir", tree.oid, tree.size))
+        parent.files += top.files
+
+
+RACY_NS = 100_000_000
+
+
+def quick_signature(path: str, *, racy_ok: bool = False) -> str | None:
+    """A stat-only fingerprint of a directory tree; equal fingerprints mean nothing in it was touched.
+
+    One pass of ``scandir`` + ``lstat`` in directory order (inode, mtime, size and mode of every entry, and
+    the names), hashed as it goes (memory stays flat at any file count): far cheaper than building the
+    trees. None when something was modified within ``RACY_NS`` of now (racily clean: a same-size rewrite in
+    the same timestamp tick could be missed), when a directory cannot be read, or when ``path`` is not a
+    directory. ``racy_ok`` skips the racy check, for a folder art itself has just written and verified (the
+    same trade as ``StatCache.record(written=True)``).
+    """
+    h = ContentHasher()
+    newest = 0
+    stack = [path]
+    try:
+        while stack:
+            d = stack.pop()
+            meta, names = array("q"), [d]
+            with os.scandir(d) as it:
+                for e in it:
+                    if e.name in SKIP_NAMES:
+                        continue
+                    st = e.stat(follow_symlinks=False)
+                    meta.extend((st.st_ino, st.st_mtime_ns, st.st_size, st.st_mode))
+                    names.append(e.name)
+                    if stat_mod.S_ISDIR(st.st_mode):
+                        stack.append(e.path)
+            if meta:
+                newest = max(newest, max(meta[1::4]))
+            h.update(meta.tobytes())
+            h.update("\0".join(names).encode("utf-8", "surrogateescape") + b"\1")
+    except OSError:
+        return None
+    if not racy_ok and newest >= time.time_ns() - RACY_NS:
+        return None
+    return str(h.oid())

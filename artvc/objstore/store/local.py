@@ -1,0 +1,760 @@
+"""The local store: sealed packs on disk plus a sqlite index (oid, kind) -> (pack, offset, length).
+
+The sqlite index is a cache of the packs' own trailers: lookups are B-tree seeks, opening loads nothing,
+and ``reindex()`` rebuilds it from the packs. Packs are written to ``tmp/``, sealed, renamed into
+``packs/xx/``, and only then indexed, so a crash leaves at worst an unindexed pack (found by reindex),
+never an index row without its bytes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from ...errors import CorruptObjectError, FileSystemError, FormatError, LocalStoreError, ObjectNotFoundError
+from .. import codec
+from ..chunking import DEFAULT_PARAMS, ChunkerParams
+from ..faults import fault_point
+from ..objects import Kind
+from ..oid import Oid
+from ..oserrors import HINTS, describe, writable
+from ..sqlitedb import open_wal
+from ..tmpowner import sweep, token
+from .base import IndexedObject, ObjectStore, StoreWriter
+from .pack import (
+    Compressor,
+    PackEntry,
+    PackWriter,
+    check_entry,
+    encode_entries,
+    fsync_dir,
+    pack_name,
+    read_trailer,
+    unpack_payload,
+)
+
+PACK_TARGET = 64 << 20
+PACK_MAX_OBJECTS = 16384  # also seal after this many objects: a writer's per-object bookkeeping stays bounded
+_IN_BATCH = 500
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS packs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (
+    oid BLOB NOT NULL, kind INTEGER NOT NULL, pack INTEGER NOT NULL, codec INTEGER NOT NULL,
+    offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
+    PRIMARY KEY (oid, kind)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quarantine (
+    oid BLOB NOT NULL, kind INTEGER NOT NULL, pack INTEGER NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY (oid, kind)) WITHOUT ROWID;
+"""
+
+
+def _on_read_only_mount(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _writable_file(path: Path) -> bool:
+    return not path.exists() or os.access(path, os.W_OK)
+
+
+class LocalStore(ObjectStore):
+    """A store in a directory: ``packs/``, ``index.db``, ``tmp/``, ``config``.
+
+    Args:
+        root: the store directory (created when missing).
+        fsync: flush packs to disk before they are indexed (power-loss safety; a killed process is safe
+            either way, since the page cache survives it).
+        params: chunker parameters recorded for a new store.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        fsync: bool = False,
+        params: ChunkerParams = DEFAULT_PARAMS,
+        notice: Callable[[str], None] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.fsync = fsync
+        self.params = params
+        self.compressor = Compressor()
+        self._fds: dict[int, int] = {}
+        self._names: dict[int, str] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self.rebuilt: list[str] = []  # packs indexed because index.db was missing or unreadable at open
+        self.read_only = False
+        try:
+            if not self.root.is_dir():
+                self.root.mkdir(parents=True)
+            self.read_only = not writable(self.root) or not _writable_file(self.root / "index.db")
+            if self.read_only:  # read what is there; nothing is created, rebuilt or cleaned
+                self._db = self._connect_read_only()
+                self.params = self._load_params(params)
+                try:
+                    self.has_quarantine = self._db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone() is not None
+                except sqlite3.OperationalError:
+                    self.has_quarantine = False
+                return
+            (self.root / "packs").mkdir(exist_ok=True)
+            (self.root / "tmp").mkdir(exist_ok=True)
+            lost = not (self.root / "index.db").exists()
+            try:
+                self._db = self._open_index()
+            except sqlite3.DatabaseError as exc:  # not a database / malformed: it is a cache, start again
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise  # locked, unreadable file: not damage
+                self._discard_index()
+                self._db = self._open_index()
+                lost = "damaged"
+            self.params = self._load_params(params)
+            self.has_quarantine = self._db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone() is not None
+            if lost or self._db.execute("SELECT 1 FROM packs LIMIT 1").fetchone() is None:
+                self.rebuilt = self.reindex()
+                if self.rebuilt and notice:
+                    why = "was unreadable" if lost == "damaged" else "was missing" if lost else "was empty"
+                    notice(
+                        f"the store index {self.root / 'index.db'} {why}; rebuilt it from {len(self.rebuilt)} pack(s)"
+                    )
+        except OSError as exc:
+            raise describe(exc, "open the store at", self.root) from exc
+        except sqlite3.Error as exc:
+            raise LocalStoreError(
+                f"cannot open the store index {self.root / 'index.db'}: {exc}",
+                hint="run 'art fsck' (a damaged index is rebuilt from the packs)",
+            ) from exc
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """Open the index of a store this process may not write (read-only mount, another user's store).
+
+        ``mode=ro`` still sees a write-ahead log left by a writer; where even that needs a write (the
+        shared-memory file cannot be created), the file is read as ``immutable``.
+        """
+        path = self.root / "index.db"
+        if not path.is_file():
+            raise FileSystemError(
+                f"the store at {self.root} is read-only and has no index",
+                path=str(self.root),
+                errno=errno.EROFS,
+                hint="run any writing art command once where it is writable",
+            )
+        self._uri = None
+        for query in ("mode=ro", "immutable=1"):
+            uri = f"{path.as_uri()}?{query}"
+            try:
+                db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+                db.execute("SELECT count(*) FROM packs").fetchone()
+            except sqlite3.OperationalError:
+                continue
+            self._uri = uri
+            return db
+        raise FileSystemError(
+            f"cannot read the store index {path}: the store is read-only",
+            path=str(path),
+            errno=errno.EROFS,
+            hint=HINTS[errno.EROFS],
+        )
+
+    def _open_index(self) -> sqlite3.Connection:
+        return open_wal(self.root / "index.db", _SCHEMA, "packs")
+
+    def _discard_index(self) -> None:
+        """Remove an unreadable index.db (and its WAL files): it only caches the packs' trailers."""
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                (self.root / f"index.db{suffix}").unlink()
+            except FileNotFoundError:
+                pass
+
+    def _load_params(self, params: ChunkerParams) -> ChunkerParams:
+        """Read the store's format file, or write it for a new store (chunker parameters are format).
+
+        Raises:
+            FormatError: for a store format this art does not read.
+            LocalStoreError: when the file is not a valid store config.
+        """
+        path = self.root / "config"
+        if not path.exists():
+            if self.read_only:
+                raise FileSystemError(
+                    f"the store at {self.root} is read-only and has no config",
+                    path=str(path),
+                    errno=errno.EROFS,
+                    hint=HINTS[errno.EROFS],
+                )
+            text = (
+                f'# art store format; do not edit\nformat = 1\ncompression = "zstd"\n'
+                f"min_size = {params.min_size}\navg_size = {params.avg_size}\nmax_size = {params.max_size}\n"
+            )
+            tmp = self.root / "tmp" / f"config-{token()}.tmp"
+            try:
+                tmp.write_text(text)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            return params
+        hint = (
+            f"restore {path} from a backup or another clone (it records the format and the chunker "
+            "parameters: a new store made with 'art init' elsewhere has the defaults)"
+        )
+        what = f"store config {path}"
+        with open(path, "rb") as f:
+            data = codec.toml_loads(
+                codec.read_limited(f, what=what, kind="store config", error=LocalStoreError, hint=hint),
+                what=what,
+                kind="store config",
+                error=LocalStoreError,
+                hint=hint,
+            )
+        if data.get("format") != 1:
+            if codec.is_int(data.get("format")) and data["format"] > 1:
+                raise FormatError(
+                    f"store {self.root} has format {data['format']}, this art reads format 1", hint="upgrade art"
+                )
+            raise LocalStoreError(f"{what} is damaged: no valid 'format' ({data.get('format')!r})", hint=hint)
+        sizes = [data.get(k) for k in ("min_size", "avg_size", "max_size")]
+        if not (
+            all(codec.is_int(n) for n in sizes)
+            and 1024 <= sizes[0] <= sizes[1] <= sizes[2]
+            and sizes[2] <= codec.MAX_CHUNK_SIZE
+        ):
+            raise LocalStoreError(
+                f"{what} is damaged: invalid chunk sizes {sizes} (min_size <= avg_size <= "
+                f"max_size, from 1024 to {codec.MAX_CHUNK_SIZE})",
+                hint=hint,
+            )
+        return ChunkerParams(*sizes)
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        """A read connection per thread: lookups from ingest workers never queue behind one lock."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.read_only:
+                conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False, isolation_level=None)
+            else:
+                conn = sqlite3.connect(self.root / "index.db", check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
+
+    def _row(self, oid: Oid, kind: Kind) -> tuple | None:
+        return self._query(
+            "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
+            (bytes.fromhex(oid), int(kind)),
+        )[0]
+
+    def _query(self, sql: str, args: tuple | list, *, many: bool = False) -> list:
+        """Run a read on this thread's connection; every row when ``many``, else a 1-list of the first (or None)."""
+        try:
+            cur = self._reader().execute(sql, args)
+            return cur.fetchall() if many else [cur.fetchone()]
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise LocalStoreError(f"cannot read the store index {self.root / 'index.db'}: {exc}") from exc
+            raise LocalStoreError(
+                f"the store index {self.root / 'index.db'} is damaged: {exc}",
+                hint="delete it (with its -wal and -shm files): it is a cache, rebuilt from the "
+                "packs by the next command",
+            ) from exc
+
+    def has(self, oid: Oid, kind: Kind) -> bool:
+        return self._row(oid, kind) is not None
+
+    def has_many(self, keys: Iterable[tuple[Oid, Kind]]) -> set[tuple[Oid, int]]:
+        """The stored ones among ``keys``: one query per ``_IN_BATCH`` distinct ids (not one seek per key)."""
+        wanted: dict[bytes, set[int]] = {}
+        for oid, kind in keys:
+            wanted.setdefault(bytes.fromhex(oid), set()).add(int(kind))
+        digests = list(wanted)
+        out: set[tuple[Oid, int]] = set()
+        for i in range(0, len(digests), _IN_BATCH):
+            part = digests[i : i + _IN_BATCH]
+            query = f"SELECT oid, kind FROM objects WHERE oid IN ({','.join('?' * len(part))})"
+            for digest, kind in self._query(query, part, many=True):
+                if kind in wanted[digest]:
+                    out.add((Oid(digest.hex()), kind))
+        return out
+
+    def get(self, oid: Oid, kind: Kind) -> bytes:
+        codec, data, raw_length = self.get_stored(oid, kind)
+        try:
+            return unpack_payload(codec, data, raw_length, int(kind))
+        except FormatError as exc:
+            raise CorruptObjectError(oid, str(exc)) from exc
+
+    def _pread(self, pack: int, offset: int, length: int) -> bytes:
+        fd = self._fds.get(pack)
+        if fd is None:
+            path = self.pack_path(self.pack_name(pack))
+            try:
+                fd = self._fds[pack] = os.open(path, os.O_RDONLY)
+            except FileNotFoundError as exc:
+                raise LocalStoreError(
+                    f"pack {path.name} is missing from the store",
+                    hint="run 'art fsck' and fetch the lost objects again",
+                ) from exc
+        return os.pread(fd, length, offset)
+
+    def get_stored(self, oid: Oid, kind: Kind) -> tuple[int, bytes, int]:
+        """Return an object's (codec, stored bytes, raw length) as they sit in its pack (gc copies these).
+
+        Raises:
+            ObjectNotFoundError: when it is not stored.
+        """
+        row = self._row(oid, kind)
+        if row is None:
+            self.raise_if_quarantined(oid, kind)
+            raise ObjectNotFoundError(oid, Kind(kind).label)
+        pack, codec, offset, length, raw_length = row
+        try:
+            check_entry(int(kind), codec, offset, length, raw_length)
+        except FormatError as exc:
+            raise CorruptObjectError(
+                oid, f"index.db: {exc}", hint="run 'art fsck' to rebuild the index from the packs"
+            ) from exc
+        data = self._pread(pack, offset, length)
+        if len(data) != length:
+            raise CorruptObjectError(oid, f"pack {self.pack_name(pack)[:10]} is truncated")
+        return codec, data, raw_length
+
+    def file_size(self, oid: Oid) -> int:
+        row = None if self.has(oid, Kind.FILE) else self._row(oid, Kind.CHUNK)
+        return row[4] if row is not None else super().file_size(oid)  # a one-chunk file: no read needed
+
+    def locate(self, oid: Oid, kind: Kind) -> tuple[int, int, int, int, int] | None:
+        """Return (pack id, codec, offset, stored length, raw length) of a stored object, or None.
+
+        With ``read_stored`` this lets a push copy stored (compressed) bytes without recompressing them.
+        """
+        return self._row(oid, kind)
+
+    def locate_many(self, keys: list[tuple[Oid, Kind]]) -> dict[tuple[Oid, Kind], tuple[int, int, int, int, int]]:
+        """``locate`` for many keys at once (one table scan when that is cheaper than one query per key)."""
+        if len(keys) < 2000:
+            return {k: row for k in keys if (row := self._row(*k)) is not None}
+        wanted = {(bytes.fromhex(o), int(k)): (o, k) for o, k in keys}
+        out = {}
+        for oid, kind, *row in self._reader().execute(
+            "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects"
+        ):
+            key = wanted.get((oid, kind))
+            if key is not None:
+                out[key] = tuple(row)
+        return out
+
+    def read_stored(self, pack: int, offset: int, length: int) -> bytes:
+        """Return an object's stored bytes as ``locate`` found them (unverified, maybe compressed)."""
+        return self._pread(pack, offset, length)
+
+    def pack_name(self, pack: int) -> str:
+        name = self._names.get(pack)
+        if name is None:
+            with self._lock:
+                row = self._db.execute("SELECT name FROM packs WHERE id=?", (pack,)).fetchone()
+            name = self._names[pack] = row[0]
+        return name
+
+    def pack_path(self, name: str) -> Path:
+        return self.root / "packs" / name[:2] / f"{name}.pack"
+
+    def iter_objects(self) -> Iterator[IndexedObject]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT o.oid, o.kind, o.raw_length, p.name FROM objects o JOIN packs p ON p.id = o.pack"
+            ).fetchall()
+        for oid, kind, raw, pack in rows:
+            yield IndexedObject(Oid(oid.hex()), Kind(kind), raw, pack)
+
+    def stats(self) -> dict[str, int]:
+        """Counts and sizes: objects, packs, bytes on disk, bytes before compression."""
+        with self._lock:
+            objects, raw, stored = self._db.execute(
+                "SELECT count(*), coalesce(sum(raw_length),0), coalesce(sum(length),0) FROM objects"
+            ).fetchone()
+            packs, size = self._db.execute("SELECT count(*), coalesce(sum(size),0) FROM packs").fetchone()
+        return {"objects": objects, "packs": packs, "pack_bytes": size, "raw_bytes": raw, "stored_bytes": stored}
+
+    # -- writing -------------------------------------------------------------------------------------
+
+    def writer(self, *, rewrite: bool = False) -> LocalWriter:
+        """Open a batch of writes; ``rewrite=True`` (gc) stores objects even when already stored elsewhere
+        and moves their index rows to the new pack. Temp packs of killed writers are removed first.
+
+        Raises:
+            FileSystemError: when the store is read-only for this process.
+        """
+        self.check_writable()
+        self.clean_tmp()
+        return LocalWriter(self, rewrite=rewrite)
+
+    def check_writable(self) -> None:
+        """Raise ``FileSystemError`` (exit 13) when this process cannot write to the store."""
+        if self.read_only:
+            code = errno.EROFS if _on_read_only_mount(self.root) else errno.EACCES
+            raise FileSystemError(
+                f"cannot write to the store at {self.root}: "
+                f"{'read-only file system' if code == errno.EROFS else 'permission denied'}",
+                path=str(self.root),
+                errno=code,
+                hint="commands that only read (status, checkout, ls, diff, fsck) still work; " + HINTS[code],
+            )
+
+    def _index_pack(self, name: str, size: int, entries: list[PackEntry], *, replace: bool = False) -> None:
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = db.execute("INSERT OR IGNORE INTO packs(name, size) VALUES (?, ?)", (name, size))
+                pack = (
+                    cur.lastrowid
+                    if cur.rowcount
+                    else db.execute("SELECT id FROM packs WHERE name=?", (name,)).fetchone()[0]
+                )
+                db.executemany(
+                    f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(bytes.fromhex(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length) for e in entries],
+                )
+                if db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone():  # a good copy replaces a bad one
+                    db.executemany(
+                        "DELETE FROM quarantine WHERE oid=? AND kind=?",
+                        [(bytes.fromhex(e.oid), e.kind) for e in entries],
+                    )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def import_pack(self, path: str | os.PathLike, name: str, entries: list[PackEntry]) -> None:
+        """Adopt a sealed pack file that the caller verified object by object (a whole pack from a remote).
+
+        ``path`` must be on the store's filesystem (e.g. in ``tmp/``): it is renamed into ``packs/`` and only
+        then indexed, as a pack this store wrote itself.
+        """
+        final = self.pack_path(name)
+        final.parent.mkdir(exist_ok=True)
+        size = os.stat(path).st_size
+        os.replace(path, final)
+        if self.fsync:
+            fsync_dir(str(final.parent))
+        self._index_pack(name, size, entries)
+
+    def pack_names(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT name FROM packs")}
+
+    def pack_files(self) -> dict[str, Path]:
+        """Every sealed pack file on disk, by name."""
+        out: dict[str, Path] = {}
+        for sub in (self.root / "packs").iterdir():
+            for p in sub.glob("*.pack"):
+                out[p.stem] = p
+        return out
+
+    def reindex(self) -> list[str]:
+        """Index packs present on disk but missing from the index (after a crash); return their names.
+
+        Raises:
+            FormatError: never; unreadable packs are skipped and left to ``fsck``.
+        """
+        if self.read_only:
+            return []  # nothing can be indexed in a store this process may not write; fsck still reports
+        known = self.pack_names()
+        added = []
+        for name, path in self.pack_files().items():
+            if name in known:
+                continue
+            try:
+                with open(path, "rb") as f:
+                    entries = read_trailer(f, path.stat().st_size)
+            except (OSError, FormatError):
+                continue
+            if pack_name(encode_entries(entries)) != name:
+                continue  # not the pack its name promises; fsck reports unindexed files
+            self._index_pack(name, path.stat().st_size, entries)
+            added.append(name)
+        self.clean_tmp()
+        return added
+
+    def clean_tmp(self) -> list[str]:
+        """Delete temp files in ``tmp/`` whose writer is no longer running (killed); return their names.
+
+        Temp names carry their owner's pid and start time (``tmpowner``), so a live writer's pack is never
+        touched, however old, and a killed one's is removed by the next command that writes to the store.
+        """
+        if self.read_only:
+            return []
+        return sweep(self.root / "tmp", ("pack-*.tmp", "import-*.tmp", "config-*.tmp"))
+
+    def drop_packs(self, names: list[str]) -> None:
+        """Remove packs from the index and disk (gc, after their live objects were rewritten)."""
+        with self._lock:
+            for name in names:
+                row = self._db.execute("SELECT id FROM packs WHERE name=?", (name,)).fetchone()
+                if row:
+                    self._db.execute("DELETE FROM objects WHERE pack=?", (row[0],))
+                    self._db.execute("DELETE FROM quarantine WHERE pack=?", (row[0],))
+                    self._db.execute("DELETE FROM packs WHERE id=?", (row[0],))
+                    fd = self._fds.pop(row[0], None)
+                    if fd is not None:
+                        os.close(fd)
+                    self._names.pop(row[0], None)
+        for name in names:
+            try:
+                self.pack_path(name).unlink()
+            except FileNotFoundError:
+                pass
+
+    # -- damage ----------------------------------------------------------------------------------------
+
+    def quarantine(self, keys: dict[tuple[Oid, Kind], str]) -> int:
+        """Hide damaged objects: move their index rows to the ``quarantine`` table (with the reason).
+
+        The store then no longer has them, so ``add`` stores an intact copy again and ``pull`` fetches one;
+        indexing that copy ends the quarantine. Returns how many rows moved.
+        """
+        moved = 0
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for (oid, kind), reason in keys.items():
+                    key = (bytes.fromhex(oid), int(kind))
+                    row = db.execute("SELECT pack FROM objects WHERE oid=? AND kind=?", key).fetchone()
+                    if row is None:
+                        continue
+                    db.execute("INSERT OR REPLACE INTO quarantine VALUES (?, ?, ?, ?)", (*key, row[0], reason))
+                    db.execute("DELETE FROM objects WHERE oid=? AND kind=?", key)
+                    moved += 1
+                db.execute("COMMIT")
+                self.has_quarantine = self.has_quarantine or moved > 0
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return moved
+
+    def raise_if_quarantined(self, oid: Oid, *kinds: Kind) -> None:
+        """Raise CorruptObjectError when (oid, any of ``kinds``) is missing because fsck quarantined it."""
+        if not self.has_quarantine:
+            return
+        for kind in kinds:
+            row = (
+                self._reader()
+                .execute("SELECT reason FROM quarantine WHERE oid=? AND kind=?", (bytes.fromhex(oid), int(kind)))
+                .fetchone()
+            )
+            if row is not None:
+                raise CorruptObjectError(
+                    oid,
+                    f"its stored copy is damaged and quarantined ({row[0]})",
+                    hint="re-add the data with 'art add', or fetch it again with 'art pull'",
+                )
+
+    def quarantined(self) -> list[tuple[Oid, Kind, str, str]]:
+        """Return (oid, kind, pack name, reason) of every damaged object no intact copy has replaced yet."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT q.oid, q.kind, p.name, q.reason FROM quarantine q JOIN packs p ON p.id = q.pack ORDER BY q.oid"
+            ).fetchall()
+        return [(Oid(o.hex()), Kind(k), name, reason) for o, k, name, reason in rows]
+
+    def rewrite_packs(self, names: list[str]) -> tuple[int, dict[tuple[Oid, Kind], str]]:
+        """Copy the intact objects of packs whose structure is damaged into a new pack, then drop those packs.
+
+        Each object is decompressed and checked against its id before it is copied (its stored bytes are
+        reused); damaged ones are returned (key -> reason) and not copied. A pack is dropped only after the
+        new pack holding its intact objects is sealed and indexed. Returns (objects copied, damaged).
+        """
+        from ..objects import check_object
+
+        damaged: dict[tuple[Oid, Kind], str] = {}
+        copied = 0
+        with self.writer(rewrite=True) as writer:
+            for name in names:
+                with self._lock:
+                    rows = self._db.execute(
+                        "SELECT o.oid, o.kind FROM objects o JOIN packs p ON p.id = o.pack WHERE p.name=?", (name,)
+                    ).fetchall()
+                for digest, kind in rows:
+                    oid, kind = Oid(digest.hex()), Kind(kind)
+                    try:
+                        codec, stored, raw_length = self.get_stored(oid, kind)
+                        check_object(oid, kind, unpack_payload(codec, stored, raw_length))
+                    except (FormatError, CorruptObjectError) as exc:
+                        damaged[(oid, kind)] = str(exc)
+                        continue
+                    writer.put_stored(oid, kind, codec, stored, raw_length)
+                    copied += 1
+        self.drop_packs(names)
+        return copied, damaged
+
+    def check_packs(self) -> list[tuple[str, str]]:
+        """Check every indexed pack's structure; return (pack name, what is wrong) for each bad one.
+
+        Checked: the file exists and has the indexed size, its header magic, its trailer (end magic and
+        table length), that its entry table hashes to its name, and that every index row of the pack
+        is one of the trailer's entries. Payloads are not read (``verify_store`` does that).
+        """
+        from .pack import PACK_MAGIC
+
+        with self._lock:
+            packs = self._db.execute("SELECT id, name, size FROM packs").fetchall()
+        trailers: dict[int, dict[tuple[bytes, int], tuple]] = {}
+        bad: list[tuple[str, str]] = []
+        for pack, name, size in packs:
+            path = self.pack_path(name)
+            try:
+                with open(path, "rb") as f:
+                    actual = os.fstat(f.fileno()).st_size
+                    head = f.read(len(PACK_MAGIC))
+                    entries = read_trailer(f, actual) if actual == size else None
+            except FileNotFoundError:
+                bad.append((name, "indexed pack file is missing"))
+                continue
+            except FormatError as exc:
+                bad.append((name, f"pack structure is damaged: {exc}"))
+                continue
+            if actual != size:
+                bad.append((name, f"pack file has {actual} bytes, the index says {size}"))
+            elif head != PACK_MAGIC:
+                bad.append((name, "pack header is damaged"))
+            elif pack_name(encode_entries(entries)) != name:
+                bad.append((name, "pack entry table does not hash to the pack's name"))
+            else:
+                trailers[pack] = {
+                    (bytes.fromhex(e.oid), e.kind): (e.codec, e.offset, e.length, e.raw_length) for e in entries
+                }
+        wrong: dict[int, int] = {}
+        for oid, kind, pack, *row in self._reader().execute(
+            "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects"
+        ):
+            table = trailers.get(pack)
+            if table is not None and table.get((oid, kind)) != tuple(row):
+                wrong[pack] = wrong.get(pack, 0) + 1
+        names = {pack: name for pack, name, _ in packs}
+        bad += [(names[p], f"{n} index row(s) disagree with the pack's trailer") for p, n in wrong.items()]
+        return bad
+
+    def close(self) -> None:
+        for conn in self._readers:
+            conn.close()
+        self._readers.clear()
+        self._local = threading.local()
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
+        self._db.close()
+
+
+class LocalWriter(StoreWriter):
+    """Writes objects into a temporary pack; ``commit`` seals, renames and indexes it."""
+
+    def __init__(self, store: LocalStore, *, rewrite: bool = False) -> None:
+        self.store = store
+        self.rewrite = rewrite
+        self._pending: set[tuple[str, int]] = set()
+        self._file = None
+        self._tmp: str | None = None
+        self._pack: PackWriter | None = None
+        self.new_objects = 0
+        self.new_bytes = 0
+
+    def has(self, oid: Oid, kind: Kind) -> bool:
+        return (oid, int(kind)) in self._pending or (not self.rewrite and self.store.has(oid, kind))
+
+    def present(self, keys: Iterable[tuple[Oid, Kind]]) -> set[tuple[Oid, int]]:
+        keys = [(oid, int(kind)) for oid, kind in keys]
+        pending = {k for k in keys if k in self._pending}
+        if self.rewrite:
+            return pending
+        return pending | self.store.has_many(k for k in keys if k not in pending)
+
+    def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
+        if self.has(oid, kind):
+            return False
+        return self.put_new(oid, kind, codec, stored, raw_length)
+
+    def put_new(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
+        if (oid, int(kind)) in self._pending:
+            return False
+        try:
+            if self._pack is None:
+                self._open()
+            self._pack.add(oid, int(kind), codec, stored, raw_length)
+            fault_point("store.pack-writing")
+            self._pending.add((oid, int(kind)))
+            self.new_objects += 1
+            self.new_bytes += len(stored)
+            if self._pack.full(PACK_TARGET) or len(self._pack.entries) >= PACK_MAX_OBJECTS:
+                self._seal()
+        except OSError as exc:
+            tmp = self._tmp
+            self.abort()
+            raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
+        return True
+
+    def _open(self) -> None:
+        import tempfile
+
+        self._tmp = None
+        fd, tmp = tempfile.mkstemp(prefix=f"pack-{token()}-", suffix=".tmp", dir=self.store.root / "tmp")
+        self._tmp = tmp
+        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+        self._pack = PackWriter(self._file)
+
+    def _seal(self) -> None:
+        pack, f = self._pack, self._file
+        name = pack.seal()
+        f.flush()
+        if self.store.fsync:
+            os.fsync(f.fileno())
+        f.close()
+        final = self.store.pack_path(name)
+        final.parent.mkdir(exist_ok=True)
+        os.chmod(self._tmp, 0o644)  # readable by everyone sharing the store (mkstemp made it 0600)
+        fault_point("store.pack-sealed")
+        os.replace(self._tmp, final)
+        self._tmp = None
+        if self.store.fsync:
+            fsync_dir(str(final.parent))
+        self.store._index_pack(name, pack.size, pack.entries, replace=self.rewrite)
+        self._pack = self._file = None
+        self._pending.clear()
+
+    def commit(self) -> None:
+        if self._pack is not None:
+            try:
+                self._seal()
+            except OSError as exc:
+                tmp = self._tmp
+                self.abort()
+                raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
+
+    def abort(self) -> None:
+        """Drop the unsealed pack: its temp file is removed even when closing it fails (a full disk)."""
+        f, tmp = self._file, getattr(self, "_tmp", None)
+        self._pack = self._file = self._tmp = None
+        self._pending.clear()
+        try:
+            if f is not None and not f.closed:
+                try:
+                    f.close()  # flushes the buffer: fails again on a full disk
+                except OSError:
+                    pass
+        finally:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass

@@ -1,0 +1,263 @@
+"""Pack files: many objects in one immutable file, sealed with an index. One format, local and remote.
+
+Layout (docs/formats.md):
+  pack   = b"ARTPACK\x01" | payload... | index entries | u64 entries length | b"ARTPEND\x01"
+  index  = b"ARTIDX\x00\x01" | entries            (the ``.idx`` file beside a remote pack)
+  entry  = oid (32) | kind (1) | codec (1) | offset (u64) | stored length (u32) | raw length (u32), little-endian
+A pack's name is the blake3 of its index entries (oids, kinds, codecs, offsets, lengths): objects are
+content-addressed, so the entries name the content without hashing every payload byte a second time.
+Payloads are raw or zstd (codec 1); the oid always names the uncompressed bytes. The trailer makes every
+pack self-describing, so a lost index can be rebuilt.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ...errors import FormatError
+from ..codec import MAX_CHUNK_SIZE, MAX_METADATA_SIZE, MAX_PACK_ENTRIES
+from ..hashing import hash_bytes
+from ..oid import Oid
+
+PACK_MAGIC = b"ARTPACK\x01"
+PACK_END = b"ARTPEND\x01"
+IDX_MAGIC = b"ARTIDX\x00\x01"
+ENTRY = struct.Struct("<32sBBQII")
+TRAILER = struct.Struct("<Q8s")
+
+RAW, ZSTD = 0, 1
+ZSTD_LEVEL = 1
+_SAMPLE = 4096
+KINDS = range(4)  # objects.Kind: chunk, file manifest, tree, run
+_READ_STEP = 1 << 20  # decompression output is produced (and allocated) this much at a time
+MAX_WINDOW = 8 << 20  # zstd's own buffers: art compresses at level 1 (a 512 KiB window); a frame asking more is refused
+
+
+def max_raw_length(kind: int) -> int:
+    """The largest uncompressed size an object of ``kind`` may have (docs/formats.md#limits)."""
+    return MAX_CHUNK_SIZE if kind == 0 else MAX_METADATA_SIZE
+
+
+def max_stored_length(raw_length: int) -> int:
+    """The largest stored payload for ``raw_length`` bytes: zstd's worst case (ZSTD_COMPRESSBOUND) plus a frame
+    header and checksum."""
+    return raw_length + (raw_length >> 8) + (((128 << 10) - raw_length) >> 11 if raw_length < 128 << 10 else 0) + 32
+
+
+@dataclass(frozen=True, slots=True)
+class PackEntry:
+    """Where an object sits inside a pack."""
+
+    oid: Oid
+    kind: int
+    codec: int
+    offset: int
+    length: int
+    raw_length: int
+
+
+def encode_entries(entries: list[PackEntry]) -> bytes:
+    return b"".join(ENTRY.pack(e.oid.digest, e.kind, e.codec, e.offset, e.length, e.raw_length) for e in entries)
+
+
+def decode_entries(data: bytes | memoryview) -> Iterator[PackEntry]:
+    """Parse and check index entries (the validating layer for entry tables: docs/formats.md#limits).
+
+    Raises:
+        FormatError: when the length is not a whole number of entries, there are too many, or an entry has an
+            unknown kind or codec, a size over its kind's limit, or a stored length its codec cannot produce.
+    """
+    if len(data) % ENTRY.size:
+        raise FormatError("pack index has a partial entry")
+    if len(data) // ENTRY.size > MAX_PACK_ENTRIES:
+        raise FormatError(f"pack index lists {len(data) // ENTRY.size} objects, over the limit of {MAX_PACK_ENTRIES}")
+    for digest, kind, codec, offset, length, raw in ENTRY.iter_unpack(data):
+        check_entry(kind, codec, offset, length, raw)
+        yield PackEntry(Oid(digest.hex()), kind, codec, offset, length, raw)
+
+
+def check_entry(kind: int, codec: int, offset: int, length: int, raw_length: int) -> None:
+    """Check one entry's fields against the format.
+
+    Raises:
+        FormatError: when they are impossible.
+    """
+    if kind not in KINDS:
+        raise FormatError(f"pack index has an object of unknown kind {kind}")
+    if codec not in (RAW, ZSTD):
+        raise FormatError(f"pack index has an object with unknown codec {codec}")
+    if raw_length > max_raw_length(kind):
+        raise FormatError(
+            f"pack index claims an object of {raw_length} bytes, over the limit of {max_raw_length(kind)} for its kind"
+        )
+    if length != raw_length if codec == RAW else not 0 < length <= max_stored_length(raw_length):
+        raise FormatError(f"pack index claims {length} stored bytes for an object of {raw_length} bytes")
+    if offset < len(PACK_MAGIC):
+        raise FormatError("pack index points into the pack header")
+
+
+def encode_index(entries: list[PackEntry]) -> bytes:
+    return IDX_MAGIC + encode_entries(entries)
+
+
+def decode_index(data: bytes) -> list[PackEntry]:
+    """Parse an ``.idx`` file.
+
+    Raises:
+        FormatError: when it is not a valid index (see ``decode_entries``).
+    """
+    if not data.startswith(IDX_MAGIC):
+        raise FormatError("not an art pack index")
+    return list(decode_entries(memoryview(data)[len(IDX_MAGIC) :]))
+
+
+class Compressor:
+    """Decide per chunk between zstd and raw; cheap on incompressible data (a 4 KiB probe first)."""
+
+    def __init__(self, level: int = ZSTD_LEVEL) -> None:
+        self._level = level
+        self._local = __import__("threading").local()
+
+    def _ctx(self):
+        ctx = getattr(self._local, "ctx", None)
+        if ctx is None:
+            import zstandard  # loaded only by commands that write or read compressed objects
+
+            ctx = self._local.ctx = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
+        return ctx
+
+    def pack(self, data: bytes) -> tuple[int, bytes]:
+        """Return (codec, stored bytes) for ``data``; thread-safe (one context per thread)."""
+        if len(data) < 128:
+            return RAW, data
+        ctx = self._ctx()
+        if len(data) > 2 * _SAMPLE and len(ctx.compress(data[:_SAMPLE])) > _SAMPLE * 0.92:
+            return RAW, data
+        packed = ctx.compress(data)
+        if len(packed) >= len(data) * 0.97:
+            return RAW, data
+        return ZSTD, packed
+
+
+def unpack_payload(codec: int, data: bytes, raw_length: int, kind: int | None = None) -> bytes:
+    """Undo ``Compressor.pack``, never producing (or allocating) more than ``raw_length`` bytes, itself bounded
+    by the limit of ``kind`` (the larger limit when the kind is not known).
+
+    Raises:
+        FormatError: on an unknown codec, a size over the limit, or a payload that does not decompress to
+            exactly ``raw_length`` bytes.
+    """
+    limit = max_raw_length(kind) if kind is not None else max(MAX_CHUNK_SIZE, MAX_METADATA_SIZE)
+    if not 0 <= raw_length <= limit:
+        raise FormatError(f"object claims {raw_length} bytes, over the limit of {limit}")
+    if codec == RAW:
+        out = data
+    elif codec == ZSTD:
+        out = _decompress(data, raw_length)
+    else:
+        raise FormatError(f"unknown object codec {codec}")
+    if len(out) != raw_length:
+        raise FormatError(f"object has {len(out)} bytes, index says {raw_length}")
+    return out
+
+
+def _decompress(data: bytes, raw_length: int) -> bytes:
+    """Decompress one zstd frame whose output must be ``raw_length`` bytes: a frame header that says
+    otherwise is refused before anything is allocated, and output is produced step by step, so a payload
+    that lies about its size costs at most what it really expands to, up to ``raw_length`` + one step."""
+    import zstandard
+
+    try:
+        declared = zstandard.frame_content_size(data)
+        if declared not in (-1, raw_length):  # -1: the frame does not say
+            raise FormatError(f"compressed object declares {declared} bytes, index says {raw_length}")
+        if declared == raw_length and raw_length <= _READ_STEP:
+            return zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).decompress(data, max_output_size=raw_length)
+        out = bytearray()
+        with zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).stream_reader(data) as reader:
+            while len(out) <= raw_length:
+                step = reader.read(min(_READ_STEP, raw_length + 1 - len(out)))
+                if not step:
+                    break
+                out += step
+        return bytes(out)
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"compressed object does not decompress: {exc}") from exc
+
+
+class PackWriter:
+    """Append already-encoded objects to an open file and seal it with its index.
+
+    The pack's name is the hash of its entry table, known at seal time without re-reading the payload.
+    """
+
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self._offset = 0
+        self.entries: list[PackEntry] = []
+        self._write(PACK_MAGIC)
+
+    def _write(self, data: bytes | memoryview) -> None:
+        self._f.write(data)
+        self._offset += len(data)
+
+    @property
+    def size(self) -> int:
+        return self._offset
+
+    def full(self, target: int) -> bool:
+        """True once the pack reached ``target`` bytes or the format's limit on entries."""
+        return self._offset >= target or len(self.entries) >= MAX_PACK_ENTRIES
+
+    def add(self, oid: Oid, kind: int, codec: int, stored: bytes, raw_length: int) -> PackEntry:
+        entry = PackEntry(oid, kind, codec, self._offset, len(stored), raw_length)
+        self._write(stored)
+        self.entries.append(entry)
+        return entry
+
+    def seal(self) -> Oid:
+        """Write the trailer and return the pack's id."""
+        table = encode_entries(self.entries)
+        self._write(table)
+        self._write(TRAILER.pack(len(table), PACK_END))
+        return pack_name(table)
+
+
+def pack_name(table: bytes | memoryview) -> Oid:
+    """Return a pack's name from its encoded entry table."""
+    return hash_bytes(table)
+
+
+def read_trailer(f: BinaryIO, size: int) -> list[PackEntry]:
+    """Read the index embedded at the end of a pack file of ``size`` bytes.
+
+    Raises:
+        FormatError: when the file is not a sealed pack.
+    """
+    if size < len(PACK_MAGIC) + TRAILER.size:
+        raise FormatError("pack is truncated")
+    f.seek(0)
+    if f.read(len(PACK_MAGIC)) != PACK_MAGIC:
+        raise FormatError("not an art pack")
+    f.seek(size - TRAILER.size)
+    length, end = TRAILER.unpack(f.read(TRAILER.size))
+    start = size - TRAILER.size - length
+    if end != PACK_END or start < len(PACK_MAGIC):
+        raise FormatError("pack has no valid trailer")
+    f.seek(start)
+    entries = list(decode_entries(f.read(length)))
+    if any(e.offset + e.length > start for e in entries):
+        raise FormatError("pack index points past the payload")
+    return entries
+
+
+def fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,172 @@
+"""check_remote: a remote's structure (indexes, packs, entry bounds) and, on request, every object's content."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ...errors import CorruptObjectError, FormatError
+from ..objects import Kind
+from ..oid import Oid
+from .pack import IDX_MAGIC, PackEntry, encode_index, unpack_payload
+from .remote import MAX_SPAN, FsspecStore, Located, verify_payload
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteCheck:
+    """What ``check_remote`` looked at and found."""
+
+    problems: list
+    packs: int
+    indexes: int
+    objects: int
+    bytes_read: int
+    garbage: list = field(default_factory=list)  # packs without an index (unreferenced, removable by gc)
+    bad_packs: dict = field(default_factory=dict)  # pack name -> what is wrong with it or its index
+    listed: dict = field(default_factory=dict)  # bad pack -> its index entries (when its index is readable)
+    damaged: set = field(default_factory=set)  # (oid, kind, pack) of copies that failed verification
+    pack_sizes: dict = field(default_factory=dict)  # every pack file on the remote -> its size
+
+
+def check_remote(
+    store: FsspecStore, *, read_data: bool = False, jobs: int = 4, progress: Callable[[int], None] | None = None
+) -> RemoteCheck:
+    """Check a remote's structure, and with ``read_data`` download and verify every object.
+
+    Structure: every index matches its name, every index has its pack, every entry lies inside its pack's
+    payload; packs without an index (left by an interrupted push or gc) are listed as garbage. Data: every
+    object decompresses and matches its id (file manifests: their chunks' concatenation is hashed, reading
+    at most MAX_SPAN bytes at a time), and each pack's own trailer agrees with its index.
+
+    Returns:
+        RemoteCheck with ``Problem`` records (never raises for a finding).
+
+    Raises:
+        StoreIOError: when the remote cannot be listed or read.
+    """
+    from ..verify import Problem
+    from .pack import ENTRY, TRAILER, decode_entries
+
+    problems: list = []
+    bad: dict[str, str] = {}
+    listed: dict[str, list[PackEntry]] = {}
+    damaged: set[tuple[Oid, int, str]] = set()
+    if hasattr(store.fs, "invalidate_cache"):
+        store.fs.invalidate_cache()
+    index_names = store.list_indexes()
+    pack_sizes = store.list_packs()
+    packs: dict[str, list[PackEntry]] = {}
+    for name in sorted(index_names):
+        entries = store.read_index(name)
+        if entries is None:
+            problems.append(Problem(name, "index", "index is damaged (its content does not match its name)"))
+            bad[name] = "damaged index"
+        elif name not in pack_sizes:
+            problems.append(Problem(name, "pack", "indexed pack is missing"))
+            bad[name], listed[name] = "missing pack", entries
+        else:
+            packs[name] = entries
+    # a pack no index lists is invisible to readers: garbage left by an interrupted push or gc, not damage
+    # (a later gc removes it); it is reported as garbage, not as a problem
+    garbage = sorted(set(pack_sizes) - set(index_names))
+    for name, entries in packs.items():
+        payload_end = pack_sizes[name] - TRAILER.size - len(entries) * ENTRY.size
+        outside = [e for e in entries if e.offset < 8 or e.offset + e.length > payload_end]
+        if outside:
+            bad[name], listed[name] = "entries outside the pack", entries
+            damaged.update((e.oid, e.kind, name) for e in outside)
+        for e in outside[:5]:
+            problems.append(
+                Problem(
+                    e.oid,
+                    Kind(e.kind).label,
+                    f"index entry points outside pack {name[:10]} ({e.offset}+{e.length} > {payload_end})",
+                )
+            )
+    store._set_view(packs)
+    objects = sum(len(v) for v in packs.values())
+    read = 0
+    if read_data:
+        chunk_ok: set[Oid] = set()
+        manifests: list[tuple[str, PackEntry, bytes]] = []
+        for name, entries in packs.items():
+            table_len = len(entries) * ENTRY.size
+            tail = store.read_range(name, pack_sizes[name] - TRAILER.size - table_len, pack_sizes[name])
+            read += len(tail)
+            if (
+                tail[:table_len] != bytes(encode_index(entries))[len(IDX_MAGIC) :]
+                or list(decode_entries(tail[:table_len])) != entries
+            ):
+                problems.append(Problem(name, "pack", "pack trailer does not match its index"))
+                bad[name], listed[name] = "trailer does not match the index", entries
+        locs = [Located(n, e) for n, es in packs.items() for e in es]
+        for pack, entry, stored in store.read_objects(locs, jobs=jobs, progress=progress):
+            read += len(stored)
+            try:
+                data = verify_payload(entry, stored)
+            except CorruptObjectError as exc:
+                problems.append(Problem(entry.oid, Kind(entry.kind).label, f"pack {pack[:10]}: {exc.reason}"))
+                damaged.add((entry.oid, entry.kind, pack))
+                bad.setdefault(pack, "damaged objects")
+                listed[pack] = packs[pack]
+                continue
+            if entry.kind == Kind.CHUNK:
+                chunk_ok.add(entry.oid)
+            elif entry.kind == Kind.FILE:
+                manifests.append((pack, entry, data))
+        for pack, entry, data in manifests:
+            reason, n = _check_remote_manifest(store, entry.oid, data, chunk_ok, jobs)
+            read += n
+            if reason:
+                problems.append(Problem(entry.oid, "file", f"pack {pack[:10]}: {reason}"))
+                if reason.startswith("content hashes to"):  # its chunks are intact: the manifest is wrong
+                    damaged.add((entry.oid, entry.kind, pack))
+                    bad.setdefault(pack, "damaged objects")
+                    listed[pack] = packs[pack]
+    return RemoteCheck(
+        problems, len(pack_sizes), len(index_names), objects, read, garbage, bad, listed, damaged, pack_sizes
+    )
+
+
+def _check_remote_manifest(
+    store: FsspecStore, oid: Oid, data: bytes, chunk_ok: set[Oid], jobs: int
+) -> tuple[str | None, int]:
+    from ..hashing import ContentHasher
+    from ..objects import FileManifest
+
+    try:
+        manifest = FileManifest.from_bytes(oid, data)
+    except FormatError as exc:
+        return str(exc), 0
+    hasher = ContentHasher()
+    read = 0
+    window: list[tuple[Oid, int]] = []
+    span = 0
+    for i, (chunk, length) in enumerate(manifest.chunks):
+        window.append((chunk, length))
+        span += length
+        if span < MAX_SPAN and i + 1 < len(manifest.chunks):
+            continue
+        locs = []
+        for c, _ in window:
+            loc = store.locate(c, Kind.CHUNK)
+            if loc is None:
+                return f"chunk {c[:10]} is not on the remote", read
+            if c not in chunk_ok:
+                return f"chunk {c[:10]} is damaged", read
+            locs.append(loc)
+        got: dict[Oid, bytes] = {}
+        for _, entry, stored in store.read_objects(locs, jobs=jobs):
+            read += len(stored)
+            try:
+                got[entry.oid] = unpack_payload(entry.codec, stored, entry.raw_length, entry.kind)
+            except FormatError as exc:
+                return f"chunk {entry.oid[:10]}: {exc}", read
+        for c, n in window:
+            if len(got.get(c, b"")) != n:
+                return f"chunk {c[:10]} has the wrong length", read
+            hasher.update(got[c])
+        window, span = [], 0
+    if hasher.oid() != oid:
+        return f"content hashes to {hasher.oid()[:10]}", read
+    return None, read

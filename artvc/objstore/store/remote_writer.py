@@ -1,0 +1,150 @@
+"""RemoteWriter: build packs in a staging directory and upload each (pack, then its index) on worker threads."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from ..objects import Kind
+from ..oid import Oid
+from ..tmpowner import token
+from .base import StoreWriter
+from .fileops import unlink_quietly
+from .pack import PackEntry, PackWriter
+from .remote import PACK_TARGET, FsspecStore
+
+
+class RemoteWriter(StoreWriter):
+    """Builds packs in a staging directory and uploads each one (pack, then index) on a worker thread.
+
+    ``put_stored`` reuses already-compressed bytes, so pushing never recompresses. ``flush`` seals the
+    current pack early and ``wait`` lets every queued upload finish (push publishes metadata objects only
+    after their chunks, in packs of their own, so a pull finds them in a few ranged reads). At most ``jobs``
+    uploads run at once, and at most ``jobs + 1`` packs exist on local disk.
+    """
+
+    def __init__(
+        self,
+        store: FsspecStore,
+        *,
+        staging_dir: str | os.PathLike | None = None,
+        jobs: int = 2,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self._own_staging = staging_dir is None
+        self.staging = str(staging_dir) if staging_dir else tempfile.mkdtemp(prefix="art-push-")
+        self.jobs = max(1, jobs)
+        self.progress = progress
+        self._pool = ThreadPoolExecutor(max_workers=self.jobs)
+        self._uploads: list[Future] = []
+        self._pending: set[tuple[Oid, int]] = set()
+        self._pack: PackWriter | None = None
+        self._file = None
+        self._tmp = ""
+        self._staged: set[str] = set()  # temp packs of ours in the staging folder, removed however push ends
+        self.packs: list[str] = []
+        self.serial = False  # True: each sealed pack is published before the next one is started
+        self.objects = 0
+        self.bytes = 0
+
+    def has(self, oid: Oid, kind: Kind) -> bool:
+        return (oid, int(kind)) in self._pending or self.store.has(oid, kind)
+
+    def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
+        if self.has(oid, kind):
+            return False
+        if self._pack is None:
+            fd, self._tmp = tempfile.mkstemp(prefix=f"pack-{token()}-", suffix=".tmp", dir=self.staging)
+            self._staged.add(self._tmp)
+            self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+            self._pack = PackWriter(self._file)
+        self._pack.add(oid, int(kind), codec, stored, raw_length)
+        self._pending.add((oid, int(kind)))
+        self.objects += 1
+        self.bytes += len(stored)
+        if self._pack.full(PACK_TARGET):
+            self.flush()
+        return True
+
+    def add_pack_file(self, path: str, name: str, entries: list[PackEntry]) -> None:
+        """Queue an existing sealed pack file (a whole pack of the local store) for publishing as it is."""
+        self._pending.update((e.oid, e.kind) for e in entries)
+        self.objects += len(entries)
+        self.bytes += sum(e.length for e in entries)
+        self._check_uploads(block=len([u for u in self._uploads if not u.done()]) >= self.jobs)
+        self._uploads.append(self._pool.submit(self._upload, path, name, entries, os.stat(path).st_size, False))
+
+    def flush(self) -> None:
+        """Seal the open pack (if any) and queue its upload."""
+        if self._pack is None:
+            return
+        pack, f, tmp = self._pack, self._file, self._tmp
+        self._pack = self._file = None
+        try:
+            name = pack.seal()
+        finally:
+            f.close()
+        self._check_uploads(block=len([u for u in self._uploads if not u.done()]) >= self.jobs)
+        self._uploads.append(self._pool.submit(self._upload, tmp, str(name), pack.entries, pack.size))
+        if self.serial:
+            self.wait()
+
+    def _upload(self, tmp: str, name: str, entries: list[PackEntry], size: int, owned: bool = True) -> None:
+        try:
+            self.store.upload_pack(tmp, name, entries, owned=owned)
+        finally:
+            if owned:
+                unlink_quietly(tmp)
+        self.store.add_pack(name, entries)
+        self.packs.append(name)
+        if self.progress:
+            self.progress(size)
+
+    def _check_uploads(self, *, block: bool) -> None:
+        if block:
+            running = [u for u in self._uploads if not u.done()]
+            if running:
+                from concurrent.futures import FIRST_COMPLETED, wait
+
+                wait(running, return_when=FIRST_COMPLETED)
+        for u in [u for u in self._uploads if u.done()]:
+            self._uploads.remove(u)
+            u.result()  # re-raise an upload failure here, in the caller's thread
+
+    def wait(self) -> None:
+        """Block until every queued upload is published (re-raising the first failure)."""
+        for u in self._uploads:
+            u.result()
+        self._uploads.clear()
+
+    def commit(self) -> None:
+        try:
+            self.flush()
+            self.wait()
+        finally:
+            self._shutdown()
+
+    def abort(self) -> None:
+        f, self._pack, self._file = self._file, None, None
+        for u in self._uploads:
+            u.cancel()
+        try:
+            if f is not None:
+                f.close()
+        except OSError:
+            pass  # a full disk fails the final flush; the file is closed and removed all the same
+        finally:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
+        for tmp in self._staged:  # packs sealed but never uploaded (a cancelled or failed push)
+            unlink_quietly(tmp)
+        self._staged.clear()
+        if self._own_staging:
+            shutil.rmtree(self.staging, ignore_errors=True)

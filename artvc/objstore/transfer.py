@@ -1,0 +1,518 @@
+"""Copy missing objects between the local store and a remote (FsspecStore), in packs, verified on the way in.
+
+``upload``: send the given objects that the remote's indexes do not list, as new packs built from the
+local store's stored (already compressed) bytes: chunks first, in local pack order; then, once every chunk
+pack is published, the metadata objects (manifests, trees, runs) in packs of their own. Each pack is
+published (pack, then index) as soon as it is sealed, so an interrupted upload resumes by sending only what
+no index lists yet, and a manifest or tree is never listed on a remote before the content it names.
+
+``download``: walk the closure of some roots, level by level, fetching what the local store lacks with
+merged ranged reads. Every object is verified before it is stored: chunks by blake3, trees and runs by
+their decoders, file manifests by hashing the concatenation of their chunks once those are stored. Trees,
+runs and manifests are written last, so a tree in the local store always has its whole content there too
+(that is what lets a later ``download`` skip it without reading it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..errors import ArtError, CorruptObjectError, FormatError, PackMissingError
+from .faults import fault_point
+from .hashing import ContentHasher
+from .lineage import Run
+from .objects import FileManifest, Kind, Tree
+from .oid import Oid, is_oid
+from .store.fileops import unlink_quietly
+from .store.local import LocalStore
+from .store.remote import FsspecStore, Located, verify_payload
+from .tmpowner import token
+from .verify import Problem
+
+Key = tuple[Oid, Kind]
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferResult:
+    """What one upload or download did.
+
+    Attributes:
+        objects: objects sent (upload) or stored (download).
+        bytes: stored (compressed) bytes moved.
+        packs: packs written (upload) or read from (download).
+        present: objects the destination already had.
+        missing: needed objects found neither locally nor on the remote.
+        problems: objects that failed verification (never stored).
+        fetched_runs: ids of run objects stored by a download.
+        lost_packs: packs the remote lists whose file is missing (their objects were read from other packs
+            when another listed them, else they are in ``missing``).
+    """
+
+    objects: int = 0
+    bytes: int = 0
+    packs: int = 0
+    present: int = 0
+    missing: list[Key] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    fetched_runs: list[Oid] = field(default_factory=list)
+    lost_packs: list[str] = field(default_factory=list)
+
+
+_ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
+
+
+def upload(
+    src: LocalStore,
+    dest: FsspecStore,
+    keys: Iterable[Key],
+    *,
+    jobs: int = 4,
+    staging_dir: str | None = None,
+    progress: Progress | None = None,
+    refresh: bool = True,
+) -> TransferResult:
+    """Send the objects of ``keys`` that ``dest`` lacks, in new packs.
+
+    Args:
+        src: the local store holding every key.
+        dest: the remote; its indexes are refreshed first (unless ``refresh`` is False: the caller did).
+        keys: (oid, kind) pairs, typically a reachability closure.
+        jobs: concurrent pack uploads.
+        staging_dir: where pack files are built before upload (a local temp dir by default).
+        progress: called with the stored bytes of each pack once it is published.
+
+    Raises:
+        StoreIOError: when the remote fails (after the backend's retries and one of ours).
+        ObjectNotFoundError: when a key is not in ``src``.
+    """
+    if refresh:
+        dest.refresh()
+    todo, present, send = [], 0, []
+    for oid, kind in set(keys):
+        if dest.has(oid, kind):
+            present += 1
+        else:
+            send.append((oid, kind))
+    rows = src.locate_many(send)
+    for oid, kind in send:
+        row = rows.get((oid, kind))
+        if row is None:
+            from ..errors import ObjectNotFoundError
+
+            raise ObjectNotFoundError(oid, kind.label)
+        todo.append((_ORDER[kind], 0, row[0], row[2], oid, kind, row))
+    if not todo:
+        return TransferResult(present=present)
+    todo = _bottom_up(src, todo)
+    writer = dest.writer(
+        staging_dir=dest.staging_dir(staging_dir) if staging_dir else None, jobs=jobs, progress=progress
+    )
+    try:
+        whole = _whole_packs(src, todo)
+        for path, name, entries in whole.values():
+            writer.add_pack_file(path, name, entries)
+        chunks_done = False
+        for order, _height, pack_id, _offset, oid, kind, (pack, codec, offset, length, raw) in todo:
+            if pack_id in whole:
+                continue
+            if order and not chunks_done:
+                writer.flush()
+                writer.wait()  # metadata only after every chunk pack is published (and in packs of its own)
+                writer.serial = True  # then one metadata pack at a time, children before parents
+                chunks_done = True
+            stored = src.read_stored(pack, offset, length)
+            if len(stored) != length:
+                raise CorruptObjectError(oid, "local pack is truncated", hint="run 'art fsck'")
+            writer.put_stored(oid, kind, codec, stored, raw)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    return TransferResult(objects=writer.objects, bytes=writer.bytes, packs=len(writer.packs), present=present)
+
+
+def _bottom_up(src: LocalStore, todo: list) -> list:
+    """Sort: chunks, manifests, trees by height (a subtree before its parent), runs; then by local position.
+
+    With metadata packs published one at a time in this order, every object a remote index lists has its
+    whole closure on the remote too, even if a push stops halfway; push and status rely on that.
+    """
+    trees = {t[4] for t in todo if t[5] == Kind.TREE}
+    heights: dict[Oid, int] = {}
+
+    def height(oid: Oid) -> int:
+        if oid not in heights:
+            heights[oid] = 0
+            subtrees = [e.oid for e in src.get_tree(oid).entries if e.kind == "dir" and e.oid in trees]
+            heights[oid] = 1 + max((height(c) for c in subtrees), default=0)
+        return heights[oid]
+
+    return sorted((t[0], height(t[4]) if t[5] == Kind.TREE else 0, *t[2:]) for t in todo)
+
+
+def _whole_packs(src: LocalStore, todo: list) -> dict[int, tuple[str, str, list]]:
+    """Local packs holding only chunks that all must be sent: published as they are (no rewrite)."""
+    from .store.pack import read_trailer
+
+    wanted: dict[int, int] = {}
+    for order, _height, pack_id, *_ in todo:
+        if order == 0:
+            wanted[pack_id] = wanted.get(pack_id, 0) + 1
+    out = {}
+    for pack_id, n in wanted.items():
+        name = src.pack_name(pack_id)
+        path = src.pack_path(name)
+        try:
+            with open(path, "rb") as f:
+                entries = read_trailer(f, os.fstat(f.fileno()).st_size)
+        except (OSError, FormatError):
+            continue
+        if len(entries) == n and all(e.kind == Kind.CHUNK for e in entries):
+            out[pack_id] = (str(path), name, entries)
+    return out
+
+
+def download(
+    src: FsspecStore, dest: LocalStore, roots: Iterable[Key], *, jobs: int = 4, progress: Progress | None = None
+) -> TransferResult:
+    """Fetch everything reachable from ``roots`` that ``dest`` lacks; verify each object before storing it.
+
+    A root or object that ``dest`` already has is trusted to have its whole closure there (see the module
+    docstring), so a download with nothing to do does not contact the remote at all.
+
+    Raises:
+        StoreIOError: when the remote fails (after retries); what was verified and stored so far stays.
+    """
+    pending = [(Oid(o), Kind(k)) for o, k in roots if not _have(dest, Oid(o), Kind(k))]
+    if not pending:
+        return TransferResult(present=len(set(roots)))
+    src.refresh()
+    done = TransferResult()
+    for _ in range(len(src.packs) + 1):  # each retry leaves out at least one more damaged pack or copy
+        state = _Download(src, dest, jobs, progress)
+        try:
+            state.walk(pending)
+            state.fetch_chunks()
+            state.store_metadata()
+        except PackMissingError as exc:  # read the objects from other packs that list them, if any
+            src.avoid(exc.pack)
+            done = _add(done, state)
+            continue
+        retry = [(oid, kind, pack) for oid, kind, pack in state.bad if src.avoid(pack, (oid, kind))]
+        done = _add(done, state)
+        if not retry:
+            break
+    return TransferResult(
+        done.objects,
+        done.bytes,
+        done.packs,
+        done.present,
+        state.missing,
+        state.problems,
+        done.fetched_runs,
+        sorted(src.lost_packs),
+    )
+
+
+def _add(done: TransferResult, state: _Download) -> TransferResult:
+    """Counts of an earlier (partial) download pass plus this one's."""
+    return TransferResult(
+        done.objects + state.stored,
+        done.bytes + state.bytes,
+        done.packs + len(state.packs),
+        max(done.present, state.present),
+        fetched_runs=done.fetched_runs + state.runs,
+    )
+
+
+def _have(store: LocalStore, oid: Oid, kind: Kind) -> bool:
+    if kind == Kind.FILE:
+        return store.has(oid, Kind.FILE) or store.has(oid, Kind.CHUNK)
+    return store.has(oid, kind)
+
+
+class _Download:
+    def __init__(self, src: FsspecStore, dest: LocalStore, jobs: int, progress: Progress | None) -> None:
+        self.src, self.dest, self.jobs, self.progress = src, dest, jobs, progress
+        self.meta: dict[Key, bytes] = {}  # verified trees and runs, stored last
+        self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
+        self.chunks: dict[Oid, Located] = {}
+        self.missing: list[Key] = []
+        self.problems: list[Problem] = []
+        self.bad: list[tuple[Oid, Kind, str]] = []  # (oid, kind, pack) of copies that failed verification
+        self.runs: list[Oid] = []
+        self.packs: set[str] = set()
+        self.present = 0
+        self.stored = 0
+        self.bytes = 0
+        self._seen: set[Key] = set()
+
+    def walk(self, level: list[Key]) -> None:
+        """Resolve the closure level by level; each level's metadata is fetched in one batch of reads."""
+        while level:
+            wanted: list[Located] = []
+            for oid, kind in level:
+                if (oid, kind) in self._seen:
+                    continue
+                self._seen.add((oid, kind))
+                if _have(self.dest, oid, kind):
+                    self.present += 1
+                    continue
+                loc = self._locate(oid, kind)
+                if loc is None:
+                    self.missing.append((oid, kind))
+                elif loc.entry.kind == Kind.CHUNK:
+                    self.chunks[oid] = loc
+                else:
+                    wanted.append(loc)
+            level = []
+            for pack, entry, stored in self.src.read_objects(wanted, jobs=self.jobs, progress=self.progress):
+                self.packs.add(pack)
+                self.bytes += len(stored)
+                level.extend(self._children(pack, entry, stored))
+
+    def _locate(self, oid: Oid, kind: Kind) -> Located | None:
+        if kind == Kind.FILE:
+            return self.src.locate(oid, Kind.FILE) or self.src.locate(oid, Kind.CHUNK)
+        return self.src.locate(oid, kind)
+
+    def _children(self, pack: str, entry, stored: bytes) -> list[Key]:
+        oid, kind = entry.oid, Kind(entry.kind)
+        try:
+            data = verify_payload(entry, stored)
+            if kind == Kind.FILE:
+                manifest = FileManifest.from_bytes(oid, data)
+                self.manifests[oid] = (manifest, Located(pack, entry), data)
+                return [(c, Kind.CHUNK) for c, _ in manifest.chunks]
+        except (CorruptObjectError, FormatError) as exc:
+            self.problems.append(Problem(oid, kind.label, f"remote pack {pack[:10]}: {exc}"))
+            self.bad.append((oid, kind, pack))
+            return []
+        self.meta[(oid, kind)] = data
+        if kind == Kind.TREE:
+            return [
+                (e.oid, Kind.TREE if e.kind == "dir" else Kind.FILE)
+                for e in Tree.from_bytes(oid, data).entries
+                if e.kind != "symlink"
+            ]
+        packages = Run.from_bytes(oid, data).get("packages")
+        return [(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
+
+    def fetch_chunks(self) -> None:
+        """Download the needed chunks, verify each, and store them (stored bytes kept as they came)."""
+        if not self.chunks:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._start_streams()
+        needed: dict[str, int] = {}
+        for loc in self.chunks.values():
+            needed[loc.pack] = needed.get(loc.pack, 0) + 1
+        whole = [p for p, n in needed.items() if n == len(self.src.packs[p]) and n > 1]
+        ranged = [loc for loc in self.chunks.values() if loc.pack not in set(whole)]
+        writer = self.dest.writer()
+        try:
+            # verification (zstd + blake3, both without the GIL) runs on a few threads beside the reads
+            with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+                with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, 4))) as downloads:
+                    for name, tmp in zip(whole, downloads.map(self._download_pack, whole), strict=True):
+                        self._import_pack(writer, pool, name, tmp)
+                window: list = []
+                for pack, entry, stored in self.src.read_objects(ranged, jobs=self.jobs, progress=self.progress):
+                    self.packs.add(pack)
+                    window.append((pack, entry, stored, pool.submit(verify_payload, entry, stored)))
+                    if len(window) >= 64:
+                        self._store_chunks(writer, window[:32])
+                        del window[:32]
+                self._store_chunks(writer, window)
+            writer.commit()
+        except BaseException:
+            writer.commit()  # keep what was verified: a re-run resumes from there
+            raise
+
+    # -- manifests hashed while their chunks stream by (when chunks arrive in file order, the usual case) ----
+
+    def _start_streams(self) -> None:
+        self._streams: dict[Oid, list] = {}  # manifest -> [hasher, next position, size so far]
+        self._waiting: dict[Oid, list[Oid]] = {}  # chunk -> manifests whose next chunk it is
+        for oid, (manifest, _, _) in self.manifests.items():
+            if manifest.chunks:
+                self._streams[oid] = [ContentHasher(), 0, 0]
+                self._waiting.setdefault(manifest.chunks[0][0], []).append(oid)
+
+    def _feed(self, chunk: Oid, data: bytes) -> None:
+        for m in self._waiting.pop(chunk, ()):
+            stream, chunks = self._streams[m], self.manifests[m][0].chunks
+            while stream[1] < len(chunks) and chunks[stream[1]][0] == chunk:
+                stream[0].update(data)
+                stream[1] += 1
+                stream[2] += len(data)
+            if stream[1] < len(chunks):
+                self._waiting.setdefault(chunks[stream[1]][0], []).append(m)
+
+    def _streamed(self, manifest: FileManifest) -> str | None:
+        """Return "" when the streamed hash proved the manifest, a reason when it disproved it, None if unknown."""
+        stream = getattr(self, "_streams", {}).get(manifest.oid)
+        if stream is None or stream[1] < len(manifest.chunks):
+            return None  # some chunks were local already or came out of order: hash from the store
+        if stream[2] != manifest.size or stream[0].oid() != manifest.oid:
+            return f"content hashes to {stream[0].oid()[:10]}"
+        return ""
+
+    def _download_pack(self, name: str) -> str:
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(prefix=f"import-{token()}-", suffix=".tmp", dir=self.dest.root / "tmp")
+        os.close(fd)
+        os.unlink(tmp)  # a hard link needs the name free
+        try:
+            self.src.download_pack(name, tmp)
+        except BaseException:
+            unlink_quietly(tmp)
+            raise
+        if self.progress:
+            self.progress(os.path.getsize(tmp))
+        return tmp
+
+    def _import_pack(self, writer, pool, name: str, tmp: str) -> None:
+        """Verify every object of a downloaded whole pack; adopt the file when all pass (no rewrite).
+
+        Objects are read back in windows of at most MAX_SPAN bytes, so a pack is never held in memory.
+        When something fails, the good objects are stored one by one and the bad ones reported.
+        """
+        from .store.pack import read_trailer
+        from .store.remote import MAX_SPAN
+
+        entries = sorted(self.src.packs[name], key=lambda e: e.offset)
+        self.packs.add(name)
+        try:
+            with open(tmp, "rb") as f:
+                fd = f.fileno()
+                try:
+                    trailer_ok = sorted(read_trailer(f, os.fstat(fd).st_size), key=lambda e: e.offset) == entries
+                except FormatError:
+                    trailer_ok = False
+                bad: set[Oid] = set()
+                for window in _windows(entries, MAX_SPAN):
+                    futures = [(e, pool.submit(verify_payload, e, os.pread(fd, e.length, e.offset))) for e in window]
+                    for e, fut in futures:
+                        if fut.exception() is not None:
+                            bad.add(e.oid)
+                        else:
+                            self._feed(e.oid, fut.result())
+                if trailer_ok and not bad:
+                    self.dest.import_pack(tmp, name, entries)
+                    fault_point("fetch.pack-imported")
+                    self.stored += len(entries)
+                    self.bytes += sum(e.length for e in entries)
+                    return
+                for window in _windows(entries, MAX_SPAN):  # keep the good objects, report the others
+                    self._store_chunks(
+                        writer,
+                        [
+                            (name, e, stored, pool.submit(verify_payload, e, stored))
+                            for e in window
+                            for stored in (os.pread(fd, e.length, e.offset),)
+                        ],
+                    )
+        finally:
+            unlink_quietly(tmp)
+
+    def _store_chunks(self, writer, batch: list) -> None:
+        for pack, entry, stored, fut in batch:
+            try:
+                data = fut.result()
+            except CorruptObjectError as exc:
+                self.problems.append(Problem(entry.oid, "chunk", f"remote pack {pack[:10]}: {exc.reason}"))
+                self.bad.append((entry.oid, Kind.CHUNK, pack))
+                continue
+            self._feed(entry.oid, data)
+            if writer.put_stored(entry.oid, Kind.CHUNK, entry.codec, stored, entry.raw_length):
+                self.stored += 1
+                self.bytes += len(stored)
+
+    def store_metadata(self) -> None:
+        """Check each manifest against its chunks (now local), then store manifests, trees and runs."""
+        bad: set[Oid] = set()
+        writer = self.dest.writer()
+        try:
+            for oid, (manifest, loc, data) in self.manifests.items():
+                streamed = self._streamed(manifest)
+                reason = _check_manifest(self.dest, manifest) if streamed is None else streamed or None
+                if reason:
+                    self.problems.append(Problem(oid, "file", f"remote pack {loc.pack[:10]}: {reason}"))
+                    if reason.startswith("content hashes"):  # its own fault, not its chunks'
+                        self.bad.append((oid, Kind.FILE, loc.pack))
+                    bad.add(oid)
+                    continue
+                if writer.put(oid, Kind.FILE, data):
+                    self.stored += 1
+            for (oid, kind), data in self._complete_meta(bad):
+                if writer.put(oid, kind, data):
+                    self.stored += 1
+                    if kind == Kind.RUN:
+                        self.runs.append(oid)
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+
+    def _complete_meta(self, bad: set[Oid]) -> list[tuple[Key, bytes]]:
+        """Trees and runs whose closure is now local; a tree over a bad or missing object is held back."""
+        broken = bad | {o for o, _ in self.missing} | {p.oid for p in self.problems}
+        if not broken:
+            return list(self.meta.items())
+        # propagate "incomplete" upwards: a tree is stored only when every child is available locally
+        trees = {oid: Tree.from_bytes(oid, data) for (oid, kind), data in self.meta.items() if kind == Kind.TREE}
+        ok: dict[Oid, bool] = {}
+
+        def complete(oid: Oid) -> bool:
+            if oid in ok:
+                return ok[oid]
+            ok[oid] = False
+            good = (
+                oid not in broken
+                and all(
+                    complete(e.oid) if e.kind == "dir" else (e.kind == "symlink" or e.oid not in broken)
+                    for e in trees[oid].entries
+                )
+                if oid in trees
+                else oid not in broken
+            )
+            ok[oid] = good
+            return good
+
+        return [(k, d) for k, d in self.meta.items() if k[1] != Kind.TREE or complete(k[0])]
+
+
+def _windows(entries: list, limit: int) -> Iterable[list]:
+    window, size = [], 0
+    for e in entries:
+        window.append(e)
+        size += e.length
+        if size >= limit:
+            yield window
+            window, size = [], 0
+    if window:
+        yield window
+
+
+def _check_manifest(store: LocalStore, manifest: FileManifest) -> str | None:
+    """Return why a fetched manifest is wrong (None when its chunks' concatenation hashes to its id)."""
+    hasher = ContentHasher()
+    size = 0
+    for chunk_oid, length in manifest.chunks:
+        try:
+            data = store.get(chunk_oid, Kind.CHUNK)
+        except ArtError as exc:
+            return f"chunk {chunk_oid[:10]} is unavailable ({exc})"
+        if len(data) != length:
+            return f"chunk {chunk_oid[:10]} has {len(data)} bytes, the manifest says {length}"
+        hasher.update(data)
+        size += length
+    if hasher.oid() != manifest.oid:
+        return f"content hashes to {hasher.oid()[:10]}"
+    return None

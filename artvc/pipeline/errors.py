@@ -1,0 +1,92 @@
+"""Pipeline errors: bad ``art.toml``, cycles, missing inputs, failed stages (all ArtError subclasses)."""
+
+from __future__ import annotations
+
+from ..errors import ArtError, StaleError
+
+__all__ = [
+    "CycleError",
+    "MissingDependencyError",
+    "ParamsError",
+    "PipelineError",
+    "SpecError",
+    "StaleError",
+    "StageFailedError",
+    "UnknownStageError",
+]
+
+
+class PipelineError(ArtError):
+    """Root of the pipeline errors."""
+
+
+class SpecError(PipelineError):
+    """``art.toml`` (or a stage definition) is invalid.
+
+    Args:
+        message: what is wrong, naming the stage and key.
+        file: the file concerned.
+        line: the line number when known.
+    """
+
+    def __init__(
+        self, message: str, *, file: str = "art.toml", line: int | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint or f"fix {file} (see docs/pipelines.md for the format)")
+        self.file = file
+        self.line = line
+
+
+class CycleError(SpecError):
+    """The stages depend on each other in a circle; ``cycle`` is the path, first stage repeated at the end."""
+
+    def __init__(self, cycle: list[str]) -> None:
+        super().__init__(
+            f"stages form a cycle: {' -> '.join(cycle)}",
+            hint="a stage cannot depend, directly or not, on its own outputs",
+        )
+        self.cycle = cycle
+
+
+class MissingDependencyError(SpecError):
+    def __init__(self, stage: str, path: str) -> None:
+        super().__init__(
+            f"stage {stage}: dependency {path} does not exist and no stage produces it",
+            hint=f"create {path}, fix the path, or add a stage with it in its outs",
+        )
+        self.stage = stage
+        self.path = path
+
+
+class ParamsError(SpecError):
+    """A params file is missing, unreadable, or lacks a listed key."""
+
+
+class UnknownStageError(PipelineError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        shown = ", ".join(known[:10]) + (" ..." if len(known) > 10 else "")
+        super().__init__(
+            f"no stage named {name!r} in art.toml",
+            hint=f"stages: {shown}" if known else "art.toml defines no stages yet",
+        )
+        self.name = name
+
+
+class StageFailedError(PipelineError):
+    """A stage's command exited non-zero (or could not start); its outputs and lock entry were left as they were."""
+
+    exit_code = 5
+
+    def __init__(
+        self, stage: str, returncode: int, *, stderr_tail: list[str] | None = None, failed: list[str] | None = None
+    ) -> None:
+        others = [s for s in (failed or []) if s != stage]
+        more = f" (and {len(others)} more: {', '.join(others)})" if others else ""
+        super().__init__(
+            f"stage {stage} failed with exit status {returncode}{more}",
+            hint="its previous outputs and art.lock entry were kept; fix it and run 'art repro' again",
+        )
+        self.stage = stage
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail or []
+        self.failed = failed or [stage]

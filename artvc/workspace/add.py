@@ -1,0 +1,190 @@
+"""``art add``: store files and directories, write their pointers, ignore them in git, record a run."""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..errors import UnsafePathError, WorkspaceError
+from ..objstore.faults import fault_point
+from ..objstore.ingest import Ingester, IngestStats
+from ..objstore.lineage import Run
+from ..objstore.objects import Kind
+from ..objstore.oserrors import os_errors
+from ..objstore.scan import check_name
+from .gitignore import check_ignorable, ignore
+from .paths import check_write, to_repo_path
+from .pointers import SUFFIX, Pointer, write_pointer
+from .provenance import environment, now_iso
+from .repo import Repo
+from .runs import record_run
+
+
+@dataclass(frozen=True, slots=True)
+class AddedArtifact:
+    path: str
+    pointer: Pointer
+    changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    artifacts: list[AddedArtifact]
+    stats: IngestStats
+    run: str | None
+
+
+def _validate(repo: Repo, paths: Sequence[str]) -> list[str]:
+    if not paths:
+        raise WorkspaceError("nothing to add", hint="name one or more files or directories")
+    artifacts = repo.artifacts()
+    tracked_dirs = {p for p, ptr, _ in artifacts if ptr.kind == "dir"}
+    stage_outs = {p: src.partition(":")[2] for p, _, src in artifacts if src.startswith("art.lock:")}
+    rels = []
+    for user_path in paths:
+        rel = check_ignorable(to_repo_path(repo.root, user_path))
+        full = repo.abspath(rel)
+        check_name(str(full))
+        if rel.endswith(SUFFIX):
+            raise WorkspaceError(
+                f"{user_path} is an art pointer, not data",
+                path=rel,
+                hint=f"add the data itself: art add {rel[: -len(SUFFIX)]}",
+            )
+        if not os.path.lexists(full):
+            raise WorkspaceError(f"{user_path} does not exist", path=rel, hint="check the path and try again")
+        if os.path.islink(full) and not os.path.realpath(full).startswith(str(repo.root) + os.sep):
+            raise UnsafePathError(
+                f"{user_path} is a symlink that leaves the workspace",
+                path=rel,
+                hint="copy the data into the workspace, or add the link's target",
+            )
+        owned = next((p for p in stage_outs if rel == p or rel.startswith(p + "/") or p.startswith(rel + "/")), None)
+        if owned:
+            what = (
+                "an output"
+                if owned == rel
+                else f"{'inside' if len(owned) < len(rel) else 'a folder holding'} output {owned}"
+            )
+            raise WorkspaceError(
+                f"{user_path} is {what} of stage {stage_outs[owned]} (art.lock)",
+                path=rel,
+                hint="art repro tracks stage outputs; an artifact has one owner",
+            )
+        inside = next((d for d in tracked_dirs if rel.startswith(d + "/")), None)
+        if inside:
+            raise WorkspaceError(
+                f"{user_path} is inside the tracked directory {inside}",
+                path=rel,
+                hint=f"re-add the whole directory: art add {inside}",
+            )
+        if os.path.islink(full) and not os.path.exists(full):
+            raise WorkspaceError(
+                f"{user_path} is a symlink to {os.readlink(full)}, which does not exist",
+                path=rel,
+                hint="create its target first, or remove the dangling link",
+            )
+        with os_errors("read", full):
+            st = os.stat(full)
+        if not (stat_mod.S_ISREG(st.st_mode) or stat_mod.S_ISDIR(st.st_mode)):
+            raise WorkspaceError(f"{user_path} is neither a file nor a directory", path=rel)
+        rels.append(rel)
+    return rels
+
+
+def add(
+    repo: Repo, paths: Sequence[str], *, progress: Callable[[int], None] | None = None, jobs: int | None = None
+) -> AddResult:
+    """Store ``paths`` and point at them from ``PATH.art`` files.
+
+    Args:
+        repo: the workspace.
+        paths: files or directories, absolute or relative to the workspace root.
+        progress: called with byte counts as data is processed.
+        jobs: worker threads for hashing and compression (default: ``core.jobs``).
+
+    Raises:
+        WorkspaceError: for a missing path, a path inside a tracked directory, or a pointer given as data.
+        UnsafePathError: for paths outside the workspace, in ``.git``/``.art``, or symlinks leaving it.
+    """
+    rels = _validate(repo, paths)
+    started, t0 = now_iso(), time.monotonic()
+    with repo.lock:
+        store, state = repo.store, repo.state
+        results: list[tuple[str, Pointer]] = []
+        with (
+            store.writer() as writer,
+            Ingester(
+                writer,
+                store.params,
+                store.compressor,
+                cache=state,
+                guard=repo.root,
+                progress=progress,
+                jobs=jobs or int(repo.config.core("jobs")),
+            ) as ing,
+        ):
+            for rel in rels:
+                full = repo.abspath(rel)
+                if full.is_dir():
+                    tree, files = ing.add_tree(full)
+                    if ing.last_signature:
+                        state.set_dir(rel, ing.last_signature, tree.oid)
+                    results.append((rel, Pointer(tree.oid, "dir", tree.size, files)))
+                else:
+                    oid, size = ing.add_file(full)
+                    results.append((rel, Pointer(oid, "file", size, 1)))
+            stats = ing.stats
+            state.flush()
+            added = _compare_pointers(repo, results)
+            run = _add_run(started, time.monotonic() - t0, repo, added)
+            if run is not None:
+                writer.put(run.oid, Kind.RUN, run.to_bytes())
+        # the pack is sealed and indexed: only now may pointers name its objects
+        finish_pointers(repo, added)
+        if run is not None:
+            record_run(repo, run)
+    return AddResult(added, stats, run.oid if run else None)
+
+
+def _compare_pointers(repo: Repo, results: list[tuple[str, Pointer]]) -> list[AddedArtifact]:
+    out = []
+    for rel, pointer in results:
+        pf = check_write(repo.root, repo.abspath(rel + SUFFIX))
+        parent = rel.rpartition("/")[0]
+        check_write(repo.root, repo.abspath(f"{parent}/.gitignore" if parent else ".gitignore"))
+        old = pf.read_text() if pf.exists() else None
+        changed = old != pointer.to_text()
+        out.append(AddedArtifact(rel, pointer, changed))
+    return out
+
+
+def _add_run(started: str, duration: float, repo: Repo, added: list[AddedArtifact]) -> Run | None:
+    """Build the 'add' lineage record for the artifacts whose content changed (None when none did)."""
+    changed = [a for a in added if a.changed]
+    if not changed:
+        return None
+    git = repo.git
+    fields = {
+        "kind": "add",
+        "started": started,
+        "duration": round(duration, 3),
+        "outputs": [
+            {"path": a.path, "oid": str(a.pointer.oid), "kind": a.pointer.kind, "size": a.pointer.size} for a in changed
+        ],
+        "git": {"commit": git.head_commit() if git else None, "dirty": git.is_dirty() if git else None},
+        **environment(),
+    }
+    return Run(fields)
+
+
+def finish_pointers(repo: Repo, added: list[AddedArtifact]) -> None:
+    """Write pointer files and .gitignore entries (after the objects they name are committed)."""
+    for a in added:
+        if a.changed:
+            write_pointer(repo.abspath(a.path + SUFFIX), a.pointer)
+            fault_point("add.pointer-written")
+        ignore(repo.root, a.path)

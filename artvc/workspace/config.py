@@ -1,0 +1,233 @@
+"""``.art/config`` (committed) and ``.art/config.local`` (git-ignored, secrets): load, validate, write.
+
+Both are TOML; the local file overrides the shared one key by key. Known sections: ``core``, ``remotes``.
+
+Some keys say where this machine keeps things (``LOCAL_ONLY``: ``core.store``). A committed file travels with
+every clone, so it must not choose a directory on the cloner's disk (git keeps such settings out of what a
+clone trusts): those keys are honoured only from ``.art/config.local``; in ``.art/config`` they are ignored
+with a warning (``Config.warnings``), and ``set_value`` always writes them to the local file.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from ..errors import ConfigError
+from ..objstore import codec
+from .fileio import atomic_write
+
+CORE_DEFAULTS: dict[str, Any] = {
+    "remote": "",
+    "fsync": False,
+    "jobs": 2,
+    "strict_pipeline": False,
+    "gc_grace": "1h",
+    "store": "",
+}
+CORE_TYPES: dict[str, type] = {
+    "remote": str,
+    "fsync": bool,
+    "jobs": int,
+    "strict_pipeline": bool,
+    "gc_grace": str,
+    "store": str,
+}
+SECTIONS = ("core", "remotes", "hooks", "gc")
+LOCAL_ONLY = frozenset({"store"})  # core keys honoured only from .art/config.local
+HEADER = "# art configuration (committed). Secrets belong in .art/config.local, which git ignores.\n"
+
+
+def read_toml(path: Path, *, what: str, kind: str = "config") -> dict[str, Any]:
+    """Parse a TOML file of ``kind`` (a key of ``codec.MAX_TOML_BYTES``); a missing file is empty.
+
+    Raises:
+        ConfigError: on a syntax error (with the file and the parser's line information), text that is not
+            UTF-8, nesting too deep, or a file over the size limit.
+    """
+    hint = "fix the file by hand"
+    try:
+        with open(path, "rb") as f:
+            data = codec.read_limited(f, what=f"{what} {path}", kind=kind, error=ConfigError, hint=hint)
+    except FileNotFoundError:
+        return {}
+    return codec.toml_loads(data, what=f"{what} {path}", kind=kind, error=ConfigError, hint=hint)
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+class Config:
+    """Merged view of both config files, with helpers to change one of them."""
+
+    def __init__(self, art_dir: Path, *, lock=None) -> None:
+        self.shared_path = art_dir / "config"
+        self.local_path = art_dir / "config.local"
+        self.lock = lock  # the repository lock (a RepoLock) that update() holds, when given
+        self.reload()
+
+    def reload(self) -> None:
+        self.shared = read_toml(self.shared_path, what="config")
+        self.local = read_toml(self.local_path, what="config")
+        self.warnings: list[str] = []
+        shared = self.shared
+        core = shared.get("core")
+        ignored = sorted(LOCAL_ONLY & set(core)) if isinstance(core, dict) else []
+        if ignored:
+            shared = copy.deepcopy(shared)
+            for key in ignored:
+                del shared["core"][key]
+                self.warnings.append(
+                    f"core.{key} in .art/config is ignored: a committed file may not choose where this machine "
+                    f"keeps data; set it in .art/config.local (art config core.{key} VALUE)"
+                )
+        self.data = merge(shared, self.local)
+        for key, value in self.data.items():
+            if key not in SECTIONS:
+                raise ConfigError(
+                    f"unknown section [{key}] in .art/config", hint=f"known sections: {', '.join(SECTIONS)}"
+                )
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{key}] in .art/config is not a table", hint="fix the file by hand")
+        for name, remote in self.data.get("remotes", {}).items():
+            if not isinstance(remote, dict):
+                raise ConfigError(f"[remotes.{name}] in .art/config is not a table", hint="fix the file by hand")
+        for key, kind in CORE_TYPES.items():
+            value = self.data.get("core", {}).get(key)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool) != (kind is bool)):
+                raise ConfigError(f"core.{key} in .art/config must be a {kind.__name__}", hint="fix the file by hand")
+
+    def core(self, key: str) -> Any:
+        return self.data.get("core", {}).get(key, CORE_DEFAULTS.get(key))
+
+    @property
+    def remotes(self) -> dict[str, dict[str, Any]]:
+        return self.data.get("remotes", {})
+
+    def update(self, mutate, *, local: bool = False) -> None:
+        """Apply ``mutate(dict)`` to one of the files and write it atomically.
+
+        Under the repository lock the file is read again first, so a change another process made since this
+        one loaded the configuration is kept.
+        """
+        from contextlib import nullcontext
+
+        # the repository lock only: the store lock lives in the store, which this write may be moving
+        with self.lock.repo_only() if self.lock is not None else nullcontext():
+            self.reload()
+            data = copy.deepcopy(self.local if local else self.shared)
+            mutate(data)
+            path = self.local_path if local else self.shared_path
+            atomic_write(path, ("" if local else HEADER) + tomli_w.dumps(data), mode=0o600 if local else 0o644)
+            self.reload()
+
+
+def parse_value(text: str, kind: type) -> Any:
+    """Turn a command-line value into the config type of its key.
+
+    Raises:
+        ConfigError: when ``text`` is not a valid value of that type.
+    """
+    if kind is bool:
+        if text.lower() in ("true", "yes", "1", "on"):
+            return True
+        if text.lower() in ("false", "no", "0", "off"):
+            return False
+        raise ConfigError(f"{text!r} is not a boolean", hint="use true or false")
+    if kind is int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ConfigError(f"{text!r} is not a whole number") from None
+        if value < 1:
+            raise ConfigError(f"{text!r} must be at least 1")
+        return value
+    return text
+
+
+def split_key(key: str) -> list[str]:
+    """Validate a dotted key (``core.jobs``, ``remotes.origin.endpoint_url``).
+
+    Raises:
+        ConfigError: for an unknown section or core key.
+    """
+    parts = key.split(".")
+    if len(parts) < 2 or not all(parts) or parts[0] not in SECTIONS:
+        raise ConfigError(
+            f"unknown config key {key!r}", hint=f"keys look like core.jobs; sections: {', '.join(SECTIONS)}"
+        )
+    if parts[0] == "core" and (len(parts) != 2 or parts[1] not in CORE_TYPES):
+        raise ConfigError(f"unknown config key {key!r}", hint=f"core keys: {', '.join(sorted(CORE_TYPES))}")
+    if parts[0] == "remotes" and len(parts) != 3:
+        raise ConfigError(f"unknown config key {key!r}", hint="remote options look like remotes.NAME.OPTION")
+    return parts
+
+
+def get_value(config: Config, key: str) -> Any:
+    """Return the merged value of ``key`` (core keys fall back to their defaults), or None."""
+    parts = split_key(key)
+    node: Any = config.data
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return CORE_DEFAULTS.get(parts[1]) if parts[0] == "core" else None
+        node = node[part]
+    return node
+
+
+def is_local_only(key: str) -> bool:
+    """True for keys honoured only from ``.art/config.local`` (``core.store``)."""
+    parts = key.split(".")
+    return len(parts) == 2 and parts[0] == "core" and parts[1] in LOCAL_ONLY
+
+
+def set_value(config: Config, key: str, text: str, *, local: bool = False) -> Any:
+    """Set ``key`` from its command-line text in the shared (or local) file; return the typed value.
+
+    Local-only keys (``core.store``) always go to ``.art/config.local``.
+    """
+    parts = split_key(key)
+    local = local or is_local_only(key)
+    value = parse_value(text, CORE_TYPES.get(parts[1], str) if parts[0] == "core" else str)
+
+    def mutate(data: dict) -> None:
+        node = data
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+
+    config.update(mutate, local=local)
+    return value
+
+
+def unset_value(config: Config, key: str, *, local: bool = False) -> bool:
+    """Remove ``key`` from one file; return True when it was there."""
+    parts = split_key(key)
+    found = []
+
+    def mutate(data: dict) -> None:
+        node = data
+        for part in parts[:-1]:
+            node = node.get(part, {})
+        if isinstance(node, dict) and parts[-1] in node:
+            del node[parts[-1]]
+            found.append(True)
+
+    config.update(mutate, local=local)
+    return bool(found)
+
+
+def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

@@ -1,0 +1,110 @@
+"""``art du``: how much data the tracked artifacts are, and how much of it the store really keeps.
+
+For each artifact: its *logical* size (the bytes of its files, as a user sees them), its *unique* size (the
+bytes of its distinct chunks, after deduplication inside it), and its *stored* size (what those chunks and the
+artifact's manifests and trees take in packs, after compression). The total counts shared chunks once, so it
+shows deduplication across artifacts too; the store line covers every object the store holds, referenced or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..objstore.objects import Kind
+from ..objstore.reachability import Key, closure
+from .ls import artifacts_at
+from .repo import Repo
+from .status import select
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Sizes of one artifact (or of a total), in bytes.
+
+    ``unique`` and ``stored`` count only objects present in the local store; ``missing`` says how many of the
+    artifact's objects are not (fetch them for the full figures).
+    """
+
+    path: str
+    files: int
+    logical: int
+    unique: int
+    stored: int
+    objects: int
+    missing: int = 0
+
+    @property
+    def dedup_ratio(self) -> float | None:
+        return round(self.logical / self.unique, 3) if self.unique and not self.missing else None
+
+    @property
+    def compression_ratio(self) -> float | None:
+        return round(self.unique / self.stored, 3) if self.stored and not self.missing else None
+
+    def as_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "files": self.files,
+            "logical_bytes": self.logical,
+            "unique_bytes": self.unique,
+            "stored_bytes": self.stored,
+            "objects": self.objects,
+            "missing_objects": self.missing,
+            "dedup_ratio": self.dedup_ratio,
+            "compression_ratio": self.compression_ratio,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DiskUsage:
+    artifacts: list[Usage]
+    total: Usage
+    store: dict[str, int]
+
+    def as_dict(self) -> dict:
+        return {"artifacts": [a.as_dict() for a in self.artifacts], "total": self.total.as_dict(), "store": self.store}
+
+
+def du(repo: Repo, paths: Sequence[str] | None = None, *, rev: str | None = None) -> DiskUsage:
+    """Measure the artifacts of the workspace (or of git revision ``rev``), all or those under ``paths``.
+
+    Raises:
+        PathNotTrackedError: when a path names nothing tracked (workspace only).
+        GitError: when ``rev`` names no commit.
+    """
+    if rev is None:
+        chosen = [(p, ptr) for p, ptr, _ in select(repo, paths)]
+    else:
+        listed = artifacts_at(repo, rev)
+        chosen = [
+            (p, item.pointer)
+            for p, item in listed.items()
+            if not paths or any(p == q or p.startswith(q.rstrip("/") + "/") for q in paths)
+        ]
+    store = repo.store
+    every: dict[Key, tuple] = {}  # key -> its location; each object is located once, shared ones too
+    every_missing: set[Key] = set()
+    out = []
+    for path, pointer in chosen:
+        missing: list[Key] = []
+        root = (pointer.oid, Kind.TREE if pointer.kind == "dir" else Kind.FILE)
+        keys = closure(store, [root], missing=missing)
+        new = [k for k in keys if k not in every]
+        every.update(store.locate_many(new))
+        located = {k: every[k] for k in keys if k in every}
+        out.append(_measure(path, pointer.files, pointer.size, located, len(keys), len(missing)))
+        every_missing.update(missing)
+    logical = sum(u.logical for u in out)
+    files = sum(u.files for u in out)
+    total = _measure("total", files, logical, every, len(every), len(every_missing))
+    return DiskUsage(out, total, store.stats())
+
+
+def _measure(path: str, files: int, logical: int, located: dict[Key, tuple], objects: int, missing: int) -> Usage:
+    unique = stored = 0
+    for (_, kind), (_pack, _codec, _offset, length, raw_length) in located.items():
+        stored += length
+        if kind == Kind.CHUNK:
+            unique += raw_length
+    return Usage(path, files, logical, unique, stored, objects, missing)

@@ -1,0 +1,223 @@
+"""``art fsck``: re-hash every stored object and check that every pointer resolves completely."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import ArtError
+from ..objstore.objects import Kind
+from ..objstore.tree import walk
+from ..objstore.verify import Problem, verify_store
+from .repo import Repo
+
+
+@dataclass(frozen=True, slots=True)
+class FsckResult:
+    problems: list[Problem]
+    objects: int
+    artifacts: int
+    reindexed: list[str]
+
+
+def fsck(repo: Repo, *, progress: Callable[[int], None] | None = None, repair: bool = False) -> FsckResult:
+    """Check the local store and the workspace's pointers; return every problem found (never raises for them).
+
+    Besides reporting, fsck keeps the index (a cache of the packs) honest: packs on disk that it does not
+    know are indexed, packs whose file is gone are dropped from it, and damaged objects are quarantined
+    (``LocalStore.quarantine``) so that ``art add`` of the intact data, or ``art pull``, stores them again.
+    With ``repair``, the intact objects of structurally damaged packs are rewritten into a new pack and the
+    damaged packs removed (their problems are then not reported).
+    """
+    with repo.lock:
+        store = repo.store
+        reindexed = store.reindex()
+        problems = _pack_problems(repo)
+        if repair:
+            problems = _repair_packs(repo, problems)
+        found = list(verify_store(store, progress=progress))
+        store.quarantine({(p.oid, Kind[p.kind.upper()]): p.detail for p in found if p.damaged})
+        problems += found
+        problems += _quarantined(repo, {(p.oid, p.kind) for p in found if p.damaged})
+        arts = repo.artifacts()
+        for path, pointer, source in arts:
+            problems += _pointer_problems(repo, path, pointer, source)
+        objects = store.stats()["objects"]
+    return FsckResult(problems, objects, len(arts), reindexed)
+
+
+def _pack_problems(repo: Repo) -> list[Problem]:
+    """Structural damage of packs; a pack whose file is gone is dropped from the index (it only caches packs)."""
+    store = repo.store
+    problems = []
+    gone = []
+    for name, detail in store.check_packs():
+        if detail == "indexed pack file is missing":
+            gone.append(name)
+            detail += "; its objects were dropped from the index (re-add the data or 'art pull' them)"
+        else:
+            detail += "; its objects are still readable: 'art fsck --repair' rewrites them into a new pack"
+        problems.append(Problem(name, "pack", detail))
+    if gone:
+        store.drop_packs(gone)
+    indexed = store.pack_names()
+    problems += [
+        Problem(name, "pack", "pack file is not indexed: its trailer is damaged or does not match its name")
+        for name in sorted(store.pack_files().keys() - indexed)
+    ]
+    return problems
+
+
+def _repair_packs(repo: Repo, problems: list[Problem]) -> list[Problem]:
+    indexed = repo.store.pack_names()
+    bad = sorted({p.oid for p in problems if p.kind == "pack" and p.oid in indexed})
+    if not bad:
+        return problems
+    _, damaged = repo.store.rewrite_packs(bad)
+    return [p for p in problems if p.oid not in bad] + [
+        Problem(
+            oid,
+            kind.label,
+            f"damaged in a rewritten pack and dropped ({reason}); re-add the data or 'art pull' it",
+            True,
+        )
+        for (oid, kind), reason in damaged.items()
+    ]
+
+
+def _quarantined(repo: Repo, reported: set[tuple[str, str]]) -> list[Problem]:
+    """Damaged objects quarantined by an earlier fsck that no intact copy has replaced yet."""
+    return [
+        Problem(
+            oid,
+            kind.label,
+            f"damaged copy in pack {pack[:10]} is quarantined ({reason}); "
+            "re-add the data or 'art pull' it to replace it",
+        )
+        for oid, kind, pack, reason in repo.store.quarantined()
+        if (oid, kind.label) not in reported
+    ]
+
+
+def _pointer_problems(repo: Repo, path: str, pointer, source: str) -> list[Problem]:
+    """Check that a pointer resolves completely and that its size and file count match what it names."""
+    store = repo.store
+    culprit = source if source.startswith("art.lock:") else f"pointer {source}"
+    try:
+        if pointer.kind == "file":
+            size, files = store.file_size(pointer.oid), 1
+        else:
+            if not store.has(pointer.oid, Kind.TREE):
+                return [Problem(pointer.oid, "tree", f"{path}: tree is not in the store")]
+            entries = [e for e in walk(store, pointer.oid) if e.entry.kind == "file"]
+            missing = [f"{path}/{e.path}" for e in entries if not store.has_file(e.entry.oid)]
+            if missing:
+                return [Problem(pointer.oid, "file", f"{m}: file is not in the store") for m in missing]
+            wrong_entries = [
+                Problem(
+                    e.entry.oid,
+                    "tree",
+                    f"{path}/{e.path}: the tree says {e.entry.size} bytes but the stored file has {n}",
+                )
+                for e in entries
+                if (n := store.file_size(e.entry.oid)) != e.entry.size
+            ]
+            if wrong_entries:
+                return wrong_entries
+            size, files = store.get_tree(pointer.oid).size, len(entries)
+    except ArtError as exc:
+        return [Problem(pointer.oid, pointer.kind, f"{path}: {exc}")]
+    wrong = [
+        f"{field} = {said} but the stored {pointer.kind} has {actual}"
+        for field, said, actual in (("size", pointer.size, size), ("files", pointer.files, files))
+        if said != actual
+    ]
+    if not wrong:
+        return []
+    return [
+        Problem(
+            pointer.oid,
+            "pointer",
+            f"{culprit} is wrong: {'; '.join(wrong)} (the store is fine; "
+            f"re-add {path} or restore the pointer from git)",
+        )
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFsckResult:
+    remote: str
+    url: str
+    problems: list[Problem]
+    packs: int
+    indexes: int
+    objects: int
+    bytes_read: int
+    garbage: list[str]
+    repair: dict | None = None  # with ``repair``: what was done (RepairResult.as_dict plus the push)
+    remaining: list[Problem] | None = None  # with ``repair``: what could not be repaired
+
+
+def fsck_remote(
+    repo: Repo,
+    name: str | None,
+    *,
+    read_data: bool = False,
+    jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    repair: bool = False,
+) -> RemoteFsckResult:
+    """Check a remote's indexes against its packs; with ``read_data`` download and verify every object.
+
+    With ``repair``, re-upload from the local store what the remote lost or has damaged and retire the bad
+    packs (``objstore/remote_repair.py``), then push everything the workspace references that the remote
+    lacks (``push --full``).
+    """
+    from ..objstore.store.remote_check import check_remote
+    from .remote import open_remote, transfer_jobs
+
+    store = open_remote(repo, name)
+    try:
+        found = check_remote(store, read_data=read_data, jobs=transfer_jobs(repo, jobs), progress=progress)
+        done = remaining = None
+        if repair:
+            done, remaining = _repair(repo, store, found, jobs, progress)
+    finally:
+        store.close()
+    return RemoteFsckResult(
+        store.name,
+        store.url,
+        found.problems,
+        found.packs,
+        found.indexes,
+        found.objects,
+        found.bytes_read,
+        list(found.garbage),
+        done,
+        remaining,
+    )
+
+
+def _repair(repo: Repo, store, found, jobs: int | None, progress) -> tuple[dict, list[Problem]]:
+    from ..objstore.remote_repair import repair_remote
+    from .push import push
+    from .remote import transfer_jobs
+
+    fixed = repair_remote(
+        repo.store,
+        store,
+        found,
+        jobs=transfer_jobs(repo, jobs),
+        staging_dir=str(repo.tmp_dir / "push"),
+        progress=progress,
+    )
+    pushed = push(repo, remote=store.name, jobs=jobs, full=True, progress=progress)
+    remaining = [
+        Problem(o, k.label, "damaged or lost on the remote and not in this clone's store") for o, k in fixed.lost
+    ]
+    remaining += [
+        Problem(o, k.label, "needed by this workspace, on neither side")
+        for o, k in pushed.missing
+        if (o, k) not in set(fixed.lost)
+    ]
+    return {**fixed.as_dict(), "pushed": pushed.objects}, remaining

@@ -1,0 +1,186 @@
+"""The stat cache (``.art/state.db``): path, inode, mtime, size -> id, so an unchanged file is never rehashed.
+
+An entry whose mtime lies within ``RACY_NS`` of the moment it was recorded is not trusted (git's "racily
+clean" rule): a same-size rewrite inside one filesystem timestamp tick would otherwise go unseen.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+from ..objstore.hashing import hash_file
+from ..objstore.oid import Oid, is_oid
+from ..objstore.oserrors import notice, writable
+from ..objstore.scan import RACY_NS  # one racy window for files and folders
+from ..objstore.sqlitedb import open_wal
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, mtime INTEGER, size INTEGER,
+                                 oid TEXT, recorded INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, sig TEXT, oid TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS produced (oid TEXT, path TEXT, run TEXT, started TEXT, PRIMARY KEY (oid, path, run))
+    WITHOUT ROWID;
+"""
+
+_BATCH = 500
+
+
+class StatCache:
+    """Stat cache keyed by repo-relative path; lookups are sqlite seeks (one query per batch of paths), writes
+    are buffered and flushed every ``FLUSH_EVERY`` rows, so memory stays flat at any number of files.
+
+    It is a cache, so it never stops a command: a damaged ``state.db`` is deleted and rebuilt (with a notice;
+    files are hashed again once), and when ``.art`` is read-only the cache is read into memory and what the
+    command learns is kept only until it exits.
+    """
+
+    FLUSH_EVERY = 2048
+
+    def __init__(self, db_path: Path, root: Path) -> None:
+        self.root = str(root).rstrip("/") + "/"
+        self.read_only = False
+        try:
+            self.db = _open(db_path)
+        except sqlite3.DatabaseError as exc:
+            if _is_read_only(db_path, exc):
+                self.read_only = True
+                self.db = _in_memory_copy(db_path)
+            else:  # not a database, or damaged beyond opening: it is a cache, start it again
+                _delete(db_path)
+                notice(f"{db_path} was damaged ({exc}); it is a cache and was rebuilt (files are hashed again once)")
+                self.db = _open(db_path)
+        self._pending: dict[str, tuple] = {}  # recorded, not yet flushed
+
+    def _rel(self, path: str) -> str:
+        return path[len(self.root) :] if path.startswith(self.root) else path
+
+    @staticmethod
+    def _valid(row: tuple | None, st: os.stat_result) -> Oid | None:
+        if row is None:
+            return None
+        ino, mtime, size, oid, recorded = row
+        if not (is_oid(oid) and all(type(v) is int for v in (ino, mtime, size, recorded))):
+            return None  # a damaged row is a cache miss: the file is hashed again
+        if ino == st.st_ino and mtime == st.st_mtime_ns and size == st.st_size and mtime + RACY_NS < recorded:
+            return Oid(oid)
+        return None
+
+    def lookup(self, path: str, st: os.stat_result) -> Oid | None:
+        rel = self._rel(path)
+        row = self._pending.get(rel)
+        if row is None:
+            found = self.db.execute("SELECT ino, mtime, size, oid, recorded FROM stat WHERE path=?", (rel,)).fetchone()
+            row = tuple(found) if found else None
+        return self._valid(row, st)
+
+    def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> list[Oid | None]:
+        """``lookup`` for many files: one query per ``_BATCH`` paths."""
+        rels = [self._rel(p) for p, _ in items]
+        rows: dict[str, tuple] = {}
+        for i in range(0, len(rels), _BATCH):
+            part = rels[i : i + _BATCH]
+            query = (
+                "SELECT path, ino, mtime, size, oid, recorded FROM stat WHERE path IN ("
+                + ",".join("?" * len(part))
+                + ")"
+            )
+            for path, *rest in self.db.execute(query, part):
+                rows[path] = tuple(rest)
+        pending = self._pending
+        return [self._valid(pending.get(rel) or rows.get(rel), st) for rel, (_, st) in zip(rels, items, strict=True)]
+
+    def oid_of(self, path: str, st: os.stat_result) -> Oid:
+        """The id of the file at ``path`` with stat ``st``: remembered, or hashed now and remembered."""
+        oid = self.lookup(path, st)
+        if oid is None:
+            oid = hash_file(path)
+            self.record(path, st, oid)
+        return oid
+
+    def oids_of(self, items: list[tuple[str, os.stat_result]]) -> list[Oid]:
+        """``oid_of`` for many files, with one cache query per batch."""
+        out = self.lookup_many(items)
+        for i, (path, st) in enumerate(items):
+            if out[i] is None:
+                out[i] = hash_file(path)
+                self.record(path, st, out[i])
+        return out
+
+    def record(self, path: str, st: os.stat_result, oid: Oid, *, written: bool = False) -> None:
+        """Remember ``oid`` for this stat data.
+
+        ``written=True`` is for files art itself just wrote and verified: they are trusted at once instead of
+        after the racy window (which would make the first status after a checkout re-hash everything). Only a
+        same-size rewrite by someone else inside the same filesystem timestamp tick could go unseen.
+        """
+        rel = self._rel(path)
+        now = time.time_ns()
+        recorded = max(now, st.st_mtime_ns + RACY_NS + 1) if written else now
+        self._pending[rel] = (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), recorded)
+        if len(self._pending) >= self.FLUSH_EVERY:
+            self.flush()
+
+    def dir_entry(self, path: str) -> tuple[str, str] | None:
+        row = self.db.execute("SELECT sig, oid FROM dirs WHERE path=?", (path,)).fetchone()
+        return (row[0], row[1]) if row and isinstance(row[0], str) and is_oid(row[1]) else None
+
+    def set_dir(self, path: str, sig: str, oid: Oid) -> None:
+        self.db.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?, ?)", (path, sig, str(oid)))
+
+    def flush(self) -> None:
+        """Write the buffered rows (they are facts about file contents, true whether or not the command that
+        recorded them finishes, so flushing part-way through a command is safe)."""
+        if self._pending:
+            self.db.execute("BEGIN")
+            self.db.executemany(
+                "INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)",
+                ((rel, *row) for rel, row in self._pending.items()),
+            )
+            self.db.execute("COMMIT")
+            self._pending.clear()
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self.db.close()
+
+
+def _open(db_path: Path) -> sqlite3.Connection:
+    return open_wal(db_path, _SCHEMA, "stat")
+
+
+def _is_read_only(db_path: Path, exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        return True
+    if "unable to open" in text or "disk i/o" in text:
+        return not writable(db_path.parent) or (db_path.exists() and not os.access(db_path, os.W_OK))
+    return False
+
+
+def _in_memory_copy(db_path: Path) -> sqlite3.Connection:
+    """The cache read from a read-only ``.art`` into memory (empty when it cannot be read at all)."""
+    mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    if db_path.exists():
+        try:
+            src = sqlite3.connect(f"{db_path.as_uri()}?immutable=1", uri=True)
+            try:
+                src.backup(mem)
+            finally:
+                src.close()
+        except sqlite3.DatabaseError:
+            pass
+    mem.executescript(_SCHEMA)
+    return mem
+
+
+def _delete(db_path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(f"{db_path}{suffix}")
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,180 @@
+"""``art status``: compare each tracked artifact with its pointer, hashing only what the stat cache can't vouch for.
+
+States: ``unchanged``, ``modified``, ``missing`` (not in the workspace), ``not-in-store`` (the workspace may
+be fine, but the objects the pointer names are not in the local store: push impossible, checkout impossible),
+``conflict`` (the path holds something art must not replace without ``--force``, or must not write at all:
+a folder where a file belongs holding files the store lacks, a symlink, a device, a parent that is a file,
+a symlink leading outside the workspace; ``reason`` says which).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..objstore.objects import Kind
+from ..objstore.oid import Oid
+from ..objstore.scan import quick_signature, walk_tree
+from .paths import to_repo_path
+from .pointers import Pointer
+from .repo import Repo
+from .safety import ABSENT, DIR, FILE, LINK, Place, place, would_lose
+
+UNCHANGED, MODIFIED, MISSING, NOT_IN_STORE = "unchanged", "modified", "missing", "not-in-store"
+CONFLICT = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactStatus:
+    path: str
+    state: str
+    pointer: Pointer
+    source: str
+    actual: Oid | None = None
+    reason: str | None = None  # for a conflict: what is in the way
+    where: Place | None = None  # what is on disk at the path (for checkout)
+
+    @property
+    def unsafe(self) -> bool:
+        """True when art must not write at the path at all (it leads outside the workspace)."""
+        return self.where is not None and self.where.unsafe is not None
+
+    def as_dict(self) -> dict:
+        out = {
+            "path": self.path,
+            "state": self.state,
+            "id": str(self.pointer.oid),
+            "kind": self.pointer.kind,
+            "size": self.pointer.size,
+            "source": self.source,
+        }
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class StatusResult:
+    artifacts: list[ArtifactStatus]
+
+    @property
+    def clean(self) -> bool:
+        return all(a.state == UNCHANGED for a in self.artifacts)
+
+
+def select(repo: Repo, paths: Sequence[str] | None) -> list[tuple[str, Pointer, str]]:
+    """Return the tracked artifacts named by ``paths`` (all when empty); a path may be a pointer file.
+
+    Raises:
+        PathNotTrackedError: when a path names nothing tracked.
+    """
+    from ..errors import PathNotTrackedError
+
+    arts = repo.artifacts()
+    if not paths:
+        return arts
+    chosen = []
+    for p in paths:
+        rel = to_repo_path(repo.root, p)
+        rel = rel[:-4] if rel.endswith(".art") else rel
+        hits = [a for a in arts if a[0] == rel or a[0].startswith(rel + "/")]
+        if not hits:
+            raise PathNotTrackedError(
+                f"{p} is not tracked by art", path=rel, hint="see 'art ls' for what is tracked, or 'art add' it"
+            )
+        chosen.extend(h for h in hits if h not in chosen)
+    return chosen
+
+
+def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
+    """Return the id of what is in the workspace at ``path`` now (None when missing or of another kind)."""
+    full = repo.abspath(path)
+    state = repo.state
+    try:
+        st = os.stat(full)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if kind == "file":
+        if not os.path.isfile(full):
+            return None
+        return state.oid_of(str(full), st)
+    if not os.path.isdir(full):
+        return None
+    sig = quick_signature(str(full))
+    cached = state.dir_entry(path)
+    if sig is not None and cached and cached[0] == sig:
+        return Oid(cached[1])
+    tree, _ = walk_tree(str(full), repo.root, state.oids_of)  # one folder at a time, one query per folder
+    if sig is not None and quick_signature(str(full)) == sig:  # unchanged while it was scanned
+        state.set_dir(path, sig, tree.oid)
+    return tree.oid
+
+
+def in_store(repo: Repo, pointer: Pointer) -> bool:
+    store = repo.store
+    return store.has(pointer.oid, Kind.TREE) if pointer.kind == "dir" else store.has_file(pointer.oid)
+
+
+def status(repo: Repo, paths: Sequence[str] | None = None) -> StatusResult:
+    """Return the state of each tracked artifact (all, or those under ``paths``)."""
+    out = []
+    for path, pointer, source in select(repo, paths):
+        where = place(repo, path, pointer.kind)
+        actual, reason = None, _conflict(where)
+        if reason is None and where.kind == pointer.kind:
+            actual, reason = _same_kind_oid(repo, path, pointer.kind)
+        elif reason is None and where.kind is not ABSENT:  # a file where a folder belongs, or the reverse
+            actual = _other_oid(repo, path, where.kind)
+            if would_lose(repo, where, actual, pointer.oid, pointer.kind):
+                reason = (
+                    f"a folder with data the store lacks is where file {path} belongs"
+                    if where.kind == DIR
+                    else f"a file the store lacks is where folder {path} belongs"
+                )
+        if reason is not None:
+            state = CONFLICT
+        elif where.kind is ABSENT or actual is None:
+            state = MISSING
+        elif actual != pointer.oid:
+            state = MODIFIED
+        elif not in_store(repo, pointer):
+            state = NOT_IN_STORE
+        else:
+            state = UNCHANGED
+        out.append(ArtifactStatus(path, state, pointer, source, actual, reason, where))
+    repo.state.flush()
+    return StatusResult(out)
+
+
+def _conflict(where: Place) -> str | None:
+    """Why the path can't simply be replaced, whatever the store holds (None when it can)."""
+    if where.unsafe:
+        return where.unsafe
+    if where.blocker:
+        return f"{where.blocker} is not a folder"
+    if where.kind == LINK:
+        return "a symlink is there (art does not replace it without --force)"
+    if where.kind not in (ABSENT, FILE, DIR):
+        return "neither a file nor a folder is there (a device, socket or pipe)"
+    return None
+
+
+def _same_kind_oid(repo: Repo, path: str, kind: str) -> tuple[Oid | None, str | None]:
+    """The id of what is at ``path``; a folder holding a symlink that leaves the workspace is a conflict
+    (art stores no such link, and checkout removes it only with ``--force``, never following it)."""
+    from ..errors import UnsafePathError
+
+    try:
+        return current_oid(repo, path, kind), None
+    except UnsafePathError as exc:
+        return None, str(exc)
+
+
+def _other_oid(repo: Repo, path: str, kind: str) -> Oid | None:
+    from ..errors import UnsafePathError
+
+    try:
+        return current_oid(repo, path, kind)
+    except UnsafePathError:  # a folder holding a symlink that leaves the workspace: never stored
+        return None
