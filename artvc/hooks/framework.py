@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UsageError
-from ..workspace.fileio import atomic_write
+from ..objstore.fileio import atomic_write
 from ._base import git_lines
 from .install import HOOKS
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import GitError, WorkspaceError
-from ..workspace.fileio import atomic_write
+from ..objstore.fileio import atomic_write
 
 HOOKS = ("pre-commit", "post-checkout", "pre-push")
 MARKER = "# art-hook-shim v1"

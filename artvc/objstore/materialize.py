@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import CorruptObjectError, FormatError, UnsafePathError, WorkspaceError
 from .faults import fault_point
+from .fileio import remove_if_present
 from .hashing import ContentHasher
 from .oid import Oid
 from .oserrors import describe, os_errors
@@ -81,10 +82,7 @@ def materialize_file(
             os.replace(tmp, dest)
         return st
     except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        remove_if_present(tmp)
         if isinstance(exc, OSError):
             raise describe(exc, "write", dest) from exc
         raise

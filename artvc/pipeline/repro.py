@@ -24,8 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ArtError
+from ..errors import ArtError, FileSystemError
 from ..objstore.faults import fault_point
+from ..objstore.fileio import atomic_write
 from ..workspace.cleanup import STASH_INDEX
 from ..workspace.lockfile import read_lock, write_lock
 from ..workspace.paths import ensure_inside
@@ -186,19 +187,10 @@ def _save_last(repo: Repo, graph: Graph, states: dict, outcomes: list[StageOutco
     except OSError:
         return
     stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    # a cache file: written atomically (temp + rename) but not fsynced
-    from ..objstore.tmpowner import token
-
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".last-repro.{token()}-", dir=path.parent)
-    except OSError:
+    try:  # a cache: a full or read-only disk only loses the last outcome
+        atomic_write(path, json.dumps({"finished": stamp, "stages": marks}, indent=1) + "\n", durable=False)
+    except FileSystemError:
         return
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps({"finished": stamp, "stages": marks}, indent=1) + "\n")
-        os.replace(tmp, path)
-    except OSError:  # a cache: a full or read-only disk only loses the last outcome
-        Path(tmp).unlink(missing_ok=True)
 
 
 def last_outcome(repo: Repo) -> dict[str, str]:

@@ -397,7 +397,7 @@ def add_stage(root: Path, name: str, body: dict[str, Any], *, force: bool = Fals
     """
     import tomli_w
 
-    from ..workspace.fileio import atomic_write
+    from ..objstore.fileio import atomic_write
 
     path = root / PIPELINE_NAME
     text = path.read_text() if path.exists() else ""

@@ -3,8 +3,9 @@
 Temp files and folders name their owner (``objstore/tmpowner``: pid and start time). When a command takes the
 lock, whatever belongs to a process that is no longer running is settled here:
 
-* temp files beside checked-out files (``.NAME.*.art-tmp``, ``.NAME.art-link``) and staging folders
-  (``.NAME.art-tmp-dir``), which their writer notes in ``.art/tmp/owned-<owner>.list`` before creating them.
+* temp files beside checked-out files and atomically written small files (``.NAME.*.art-tmp``,
+  ``.NAME.art-link``) and staging folders (``.NAME.art-tmp-dir``), which their writer notes in
+  ``.art/tmp/owned-<owner>.list`` before creating them.
 * ``.art/tmp/stash-*``: outputs a killed ``art repro`` had moved aside while their stage ran. Each output the
   workspace no longer has is put back (the stage never replaced it); one the killed run did produce again is
   kept, and the stashed copy is discarded. A notice names every output put back.
@@ -31,15 +32,19 @@ STORE_TEMPS = ("pack-*.tmp", "import-*.tmp", "config-*.tmp")
 WORKSPACE_TEMP_SUFFIXES = (".art-tmp", ".art-tmp-dir", ".art-link")
 
 
-def _workspace_temp(root: Path, path: Path) -> bool:
-    """Only art's own temp names, inside the workspace and not through a symlink, are removed."""
+def _workspace_temp(root: Path, art_dir: Path, path: Path) -> bool:
+    """Only art's own temp names are removed: in the workspace (not through a symlink) or in ``.art`` itself
+    (the temps of atomic config and cache writes)."""
     if not path.name.startswith(".") or not path.name.endswith(WORKSPACE_TEMP_SUFFIXES):
         return False
+    parent = Path(os.path.realpath(path.parent))
+    if parent.is_relative_to(Path(os.path.realpath(art_dir))):
+        return True
     try:
         ensure_inside(root, path)
     except ArtError:
         return False
-    return path.parent.resolve().is_relative_to(root.resolve())
+    return parent.is_relative_to(root.resolve())
 
 
 def sweep_leftovers(root: Path, art_dir: Path, store_dir: Path | None) -> list[str]:
@@ -47,7 +52,7 @@ def sweep_leftovers(root: Path, art_dir: Path, store_dir: Path | None) -> list[s
     removed: list[str] = []
     tmp = art_dir / "tmp"
     if tmp.is_dir() and writable(tmp):
-        removed += sweep_journals(tmp, lambda path: _workspace_temp(root, path))
+        removed += sweep_journals(tmp, lambda path: _workspace_temp(root, art_dir, path))
         removed += sweep(tmp, ("stash-*",), recover=lambda folder: restore_stash(root, folder))
         for staging in ("push", "gc"):  # packs staged for a remote by a killed push or gc
             if (tmp / staging).is_dir():

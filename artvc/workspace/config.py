@@ -18,7 +18,7 @@ import tomli_w
 
 from ..errors import ConfigError
 from ..objstore import codec
-from .fileio import atomic_write
+from ..objstore.fileio import atomic_write
 
 CORE_DEFAULTS: dict[str, Any] = {
     "remote": "",

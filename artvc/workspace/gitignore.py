@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UnsafePathError
-from .fileio import atomic_write
+from ..objstore.fileio import atomic_write
 
 _SPECIAL = frozenset("\\*?[]!#")
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ArtError, GitError
+from ..objstore.fileio import atomic_write
 from .config import HEADER
-from .fileio import atomic_write
 from .repo import ART_DIR, Repo
 
 ART_GITIGNORE = "/config.local\n/store\n/state.db*\n/tmp\n/lock\n/cache\n"

@@ -14,8 +14,8 @@ import tomli_w
 
 from ..errors import ConfigError
 from ..objstore.codec import is_int, toml_loads
+from ..objstore.fileio import atomic_write
 from .config import read_toml
-from .fileio import atomic_write
 from .paths import check_relpath
 from .pointers import Pointer, PointerError, pointer_from_fields
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from ..errors import FormatError, WorkspaceError
 from ..objstore import codec
+from ..objstore.fileio import atomic_write
 from ..objstore.oid import Oid, is_oid
-from .fileio import atomic_write
 
 SUFFIX = ".art"
 KINDS = ("file", "dir")

@@ -17,7 +17,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .fileio import atomic_write
+from ..objstore.fileio import atomic_write
 
 WORKSPACES = "workspaces"
 MAX_ENTRY = 4096  # bytes; an entry is one path

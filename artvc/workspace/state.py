@@ -11,6 +11,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from ..objstore.fileio import remove_if_present
 from ..objstore.hashing import hash_file
 from ..objstore.oid import Oid, is_oid
 from ..objstore.oserrors import notice, writable
@@ -180,7 +181,4 @@ def _in_memory_copy(db_path: Path) -> sqlite3.Connection:
 
 def _delete(db_path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
-        try:
-            os.unlink(f"{db_path}{suffix}")
-        except FileNotFoundError:
-            pass
+        remove_if_present(f"{db_path}{suffix}")

@@ -133,3 +133,17 @@ def test_the_next_repro_puts_a_killed_repros_outputs_back_before_it_plans(pipeli
     assert "put back out.txt" in r.stderr
     assert (repo / "out.txt").read_text() == before  # up to date again: the stage did not have to run
     assert stashes(repo) == []
+
+
+def test_killed_atomic_write_leaves_an_owned_temp_that_the_next_command_removes(tmp_path):
+    """A config write killed between writing its temp and renaming it: the old config stays whole and the
+    temp (named after its dead owner) is gone after the next locking command."""
+    repo = make_repo(tmp_path / "repo")
+    before = (repo / ".art" / "config").read_bytes()
+    killed(art(repo, "remote", "add", "origin", str(tmp_path / "r"), env={"ART_FAULT": "atomic-write.written:kill"}))
+    assert (repo / ".art" / "config").read_bytes() == before
+    left = [p.name for p in (repo / ".art").iterdir() if p.name.endswith(".art-tmp")]
+    assert len(left) == 1 and tmpowner.owner(left[0]) is not None, left
+    ok(art(repo, "remote", "add", "origin", str(tmp_path / "r")))
+    assert not [p.name for p in (repo / ".art").iterdir() if p.name.endswith(".art-tmp")]
+    assert b"origin" in (repo / ".art" / "config").read_bytes()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 
+from ..fileio import remove_if_present as unlink_quietly  # noqa: F401  (the remote modules' name for it)
+
 
 def link_or_copy(src: str, dest: str, hardlinks: bool) -> None:
     """Hard-link ``src`` to ``dest`` when allowed and possible, else copy it."""
@@ -15,10 +17,3 @@ def link_or_copy(src: str, dest: str, hardlinks: bool) -> None:
         except OSError:
             pass  # another filesystem, or links not allowed: copy
     shutil.copyfile(src, dest)
-
-
-def unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

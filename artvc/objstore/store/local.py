@@ -19,6 +19,7 @@ from ...errors import CorruptObjectError, FileSystemError, FormatError, LocalSto
 from .. import codec
 from ..chunking import DEFAULT_PARAMS, ChunkerParams
 from ..faults import fault_point
+from ..fileio import remove_if_present
 from ..objects import Kind
 from ..oid import Oid
 from ..oserrors import HINTS, describe, writable
@@ -169,10 +170,7 @@ class LocalStore(ObjectStore):
     def _discard_index(self) -> None:
         """Remove an unreadable index.db (and its WAL files): it only caches the packs' trailers."""
         for suffix in ("", "-wal", "-shm"):
-            try:
-                (self.root / f"index.db{suffix}").unlink()
-            except FileNotFoundError:
-                pass
+            remove_if_present(self.root / f"index.db{suffix}")
 
     def _load_params(self, params: ChunkerParams) -> ChunkerParams:
         """Read the store's format file, or write it for a new store (chunker parameters are format).
@@ -511,10 +509,7 @@ class LocalStore(ObjectStore):
                         os.close(fd)
                     self._names.pop(row[0], None)
         for name in names:
-            try:
-                self.pack_path(name).unlink()
-            except FileNotFoundError:
-                pass
+            remove_if_present(self.pack_path(name))
 
     # -- damage ----------------------------------------------------------------------------------------
 
@@ -754,7 +749,4 @@ class LocalWriter(StoreWriter):
                     pass
         finally:
             if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except FileNotFoundError:
-                    pass
+                remove_if_present(tmp)
