@@ -101,10 +101,15 @@ class Bar(Progress):
         return (self._bytes if self._bytes or not self._files else self._files), None
 
     def _update(self, force: bool = False) -> None:
+        """Hand the counts to rich and redraw, when the whole percentage changed or 0.1 s passed (cheap per chunk)."""
         if self._live is None:
             return
         done, total = self._measure()
         pct = 100 * min(done, total) // total if total else -1
+        now = time.monotonic()
+        if not force and pct == self._pct and now - self._drawn < 0.1:
+            return
+        self._pct, self._drawn = pct, now
         self._live.update(
             self._task,
             description=self.label,
@@ -117,10 +122,7 @@ class Bar(Progress):
             noun=self.noun,
             measure="bytes" if self._total_bytes or (not self._total_files and not self._files) else "items",
         )
-        now = time.monotonic()
-        if force or pct != self._pct or now - self._drawn >= 0.1:
-            self._pct, self._drawn = pct, now
-            self._live.refresh()
+        self._live.refresh()
 
     def __enter__(self) -> Bar:
         if self.enabled:
@@ -136,6 +138,7 @@ class Bar(Progress):
 
     def close(self) -> None:
         with self._lock:
+            self._update(force=True)  # the last counts are drawn once before the bar is erased
             live, self._live = self._live, None
         if live is not None:
             live.stop()

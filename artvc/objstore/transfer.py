@@ -240,7 +240,7 @@ def _have(store: LocalStore, oid: Oid, kind: Kind) -> bool:
 
 class _Download:
     def __init__(self, src: FsspecStore, dest: LocalStore, jobs: int, progress: Progress | None) -> None:
-        self.src, self.dest, self.jobs, self.progress = src, dest, jobs, progress
+        self.src, self.dest, self.jobs, self.progress = src, dest, jobs, as_progress(progress)
         self.meta: dict[Key, bytes] = {}  # verified trees and runs, stored last
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
         self.chunks: dict[Oid, Located] = {}
@@ -312,7 +312,7 @@ class _Download:
         from concurrent.futures import ThreadPoolExecutor
 
         self._start_streams()
-        as_progress(self.progress).phase(bytes=sum(loc.entry.length for loc in self.chunks.values()))
+        self.progress.phase(bytes=sum(loc.entry.length for loc in self.chunks.values()), files=len(self.chunks))
         needed: dict[str, int] = {}
         for loc in self.chunks.values():
             needed[loc.pack] = needed.get(loc.pack, 0) + 1
@@ -325,6 +325,7 @@ class _Download:
                 with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, 4))) as downloads:
                     for name, tmp in zip(whole, downloads.map(self._download_pack, whole), strict=True):
                         self._import_pack(writer, pool, name, tmp)
+                        self.progress.advance(files=needed[name])
                 window: list = []
                 for pack, entry, stored in self.src.read_objects(ranged, jobs=self.jobs, progress=self.progress):
                     self.packs.add(pack)
@@ -427,6 +428,7 @@ class _Download:
             unlink_quietly(tmp)
 
     def _store_chunks(self, writer, batch: list) -> None:
+        self.progress.advance(files=len(batch))
         for pack, entry, stored, fut in batch:
             try:
                 data = fut.result()

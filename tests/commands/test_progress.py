@@ -117,9 +117,28 @@ def test_push_and_pull_bars_with_a_directory_remote(ws, tmp_path):
     code, out, err = run_pty(clone, "pull")
     assert code == 0, err
     plain = ESC.sub("", err)
-    assert "fetching" in plain and "checking out" in plain and "/3 files" in plain
+    assert "fetching" in plain and " objects" in plain and "checking out" in plain and "/3 files" in plain
     assert 100 in percentages(err) and len(set(percentages(err))) >= 2
     assert (clone / "m2.bin").read_bytes() == (ws.root / "m2.bin").read_bytes()
+
+    code, out, err = run_pty(ws.root, "fsck", "--remote", "origin", "--read-data")
+    assert code == 0, err
+    advanced(err, "verifying remote")
+    assert "/ 12.0 MiB" in ESC.sub("", err)  # the indexes list the stored bytes: the total before any read
+
+
+def test_remote_gc_bar_counts_the_live_objects_it_copies(ws, tmp_path):
+    ws.gen({"keep.bin": os.urandom(3 * MiB), "drop.bin": os.urandom(3 * MiB)})
+    ws.art("add", "keep.bin", "drop.bin")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")  # one remote pack holding both
+    (ws.root / "drop.bin.art").unlink()
+    code, out, err = run_pty(ws.root, "gc", "--remote", "origin", "--grace", "0s")
+    assert code == 0, err
+    plain = ESC.sub("", err)
+    assert "copying live objects" in plain and "/ 3.0 MiB" in plain
+    assert 100 in percentages(err) and len(set(percentages(err))) >= 2
+    assert "rewritten; 6.0 MiB -> 3.0 MiB" in out
 
 
 def test_gc_bar_counts_the_live_objects_it_copies(ws):
@@ -131,7 +150,7 @@ def test_gc_bar_counts_the_live_objects_it_copies(ws):
     plain = ESC.sub("", err)
     assert "rewriting packs" in plain and "objects" in plain
     assert 100 in percentages(err) and len(set(percentages(err))) >= 2
-    assert "1 rewritten" in out
+    assert "rewritten; 6.0 MiB -> 3.0 MiB" in out
 
 
 def test_repro_numbers_the_stages_of_a_pipeline(ws):
