@@ -49,7 +49,7 @@ def test_add_of_a_folder_counts_files_against_the_stat_walks_total(ws):
 
 
 def test_piped_add_prints_no_bar_and_no_escape_codes(ws):
-    write_random_file(ws.root / "big.bin", 8 * MiB)
+    write_random_file(ws.root / "big.bin", 4 * MiB)
     r = art_piped(ws.root, "add", "big.bin")
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
@@ -58,7 +58,7 @@ def test_piped_add_prints_no_bar_and_no_escape_codes(ws):
 
 @pytest.mark.parametrize("flag", ["-q", "--json"])
 def test_quiet_or_json_on_a_terminal_draw_nothing(ws, flag):
-    write_random_file(ws.root / "big.bin", 8 * MiB)
+    write_random_file(ws.root / "big.bin", 4 * MiB)
     code, out, err = run_pty(ws.root, "add", flag, "big.bin")
     assert code == 0, err
     assert err == ""
