@@ -26,7 +26,7 @@ def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, al
     """
     from ..workspace.fetch import fetch
 
-    with Progress("fetching") as progress:
+    with Progress("fetching", noun="objects") as progress:
         result = fetch(
             repo, absolute(targets) or None, remote=remote, jobs=jobs, all_commits=all_commits, progress=progress
         )

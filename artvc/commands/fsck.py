@@ -38,7 +38,7 @@ def cli(repo, remote: str | None, read_data: bool, repair: bool) -> None:
     from ..errors import IntegrityError
     from ..workspace.fsck import fsck
 
-    with Progress("verifying") as progress:
+    with Progress("verifying", noun="objects") as progress:
         result = fsck(repo, progress=progress, repair=repair)
     as_json = flags().get("json")
     if as_json:

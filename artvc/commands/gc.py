@@ -50,7 +50,7 @@ def cli(repo, keep_last, keep_within, all_branches, all_tags, remote, dry_run, g
         branches=all_branches,
         tags=all_tags,
     )
-    with Progress("rewriting packs", unit="objects") as progress:
+    with Progress("collecting", noun="objects", unit="objects") as progress:
         result = gc(repo, retention, grace=grace, dry_run=dry_run, remote=remote, progress=progress, forget=forget)
     if flags().get("json"):
         emit_json(result.as_dict())

@@ -26,7 +26,7 @@ def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, fo
     """
     from ..workspace.pull import pull
 
-    with Progress("fetching") as progress, Progress("checking out") as co_progress:
+    with Progress("fetching", noun="objects") as progress:
         result = pull(
             repo,
             absolute(targets) or None,
@@ -34,7 +34,7 @@ def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, fo
             jobs=jobs,
             force=force,
             progress=progress,
-            checkout_progress=co_progress,
+            checkout_progress=progress,
         )
     if flags().get("json"):
         emit_json(result.as_dict())

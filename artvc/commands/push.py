@@ -35,7 +35,7 @@ def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, al
     from ..errors import ObjectNotFoundError
     from ..workspace.push import push
 
-    with Progress("pushing") as progress:
+    with Progress("pushing", noun="objects") as progress:
         result = push(
             repo,
             absolute(targets) or None,

@@ -206,7 +206,7 @@ def run_remote_fsck(repo, name: str, read_data: bool, repair: bool = False) -> N
     from ..workspace.fsck import fsck_remote
     from ._render import Progress, human
 
-    with Progress("verifying remote") as progress:
+    with Progress("verifying remote", noun="objects") as progress:
         result = fsck_remote(repo, name, read_data=read_data, progress=progress, repair=repair)
     as_json = flags().get("json")
     if as_json:

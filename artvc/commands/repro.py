@@ -4,6 +4,7 @@ import threading
 
 import click
 
+from ..objstore.progress import Progress
 from ._options import common, flags, pass_repo
 from ._render import emit_json, say
 
@@ -70,6 +71,7 @@ def cli(
 
     f = flags()
     loud = not f.get("quiet") and not f.get("json")
+    counter = _Counter()
     options = ReproOptions(
         targets=stages,
         jobs=jobs,
@@ -80,7 +82,13 @@ def cli(
         dry_run=dry_run,
     )
     try:
-        result = repro(repo, options, on_event=_event if loud else None, on_output=_printer(jobs > 1) if loud else None)
+        result = repro(
+            repo,
+            options,
+            on_event=counter.event if loud else None,
+            on_output=_printer(jobs > 1) if loud else None,
+            progress=counter,
+        )
     except StageFailedError as exc:
         if not loud and not f.get("json") and exc.stderr_tail:
             click.echo(f"last lines of {exc.stage}'s stderr:", err=True)
@@ -107,8 +115,25 @@ def cli(
     _summary(result)
 
 
-def _event(event: str, name: str, detail: str) -> None:
-    say(_LINES[event].format(name=name, detail=detail or "?"))
+class _Counter(Progress):
+    """Numbers the stages as they start (or settle without running): ``[2/5] Running stage train: ...``.
+
+    The library tells the planned count through ``total(files=N)``; with one stage there is no number.
+    """
+
+    def __init__(self) -> None:
+        self.planned = 0
+        self.numbers: dict[str, int] = {}
+
+    def total(self, *, bytes: int = 0, files: int = 0) -> None:
+        self.planned += files
+
+    def event(self, event: str, name: str, detail: str) -> None:
+        line = _LINES[event].format(name=name, detail=detail or "?")
+        if self.planned > 1 and event != "waiting":
+            n = self.numbers.setdefault(name, len(self.numbers) + 1)
+            line = f"[{n}/{self.planned}] {line}"
+        say(line)
 
 
 def _printer(prefixed: bool):

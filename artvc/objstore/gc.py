@@ -15,6 +15,7 @@ from ..errors import CorruptObjectError, FormatError
 from .faults import fault_point
 from .objects import Kind, check_object
 from .oid import Oid
+from .progress import as_progress
 from .store.base import IndexedObject, ObjectStore
 from .store.pack import unpack_payload
 
@@ -121,6 +122,8 @@ def rewrite_local(store, gc_plan: GcPlan, *, progress: Callable[[int], None] | N
     Raises:
         CorruptObjectError: when a live object is damaged; nothing has been removed then.
     """
+    progress = as_progress(progress, counts="files")
+    progress.phase("rewriting packs", files=sum(len(keys) for keys in gc_plan.rewrite.values()))
     if gc_plan.rewrite:
         with store.writer(rewrite=True) as writer:
             for name in sorted(gc_plan.rewrite):
@@ -132,8 +135,7 @@ def rewrite_local(store, gc_plan: GcPlan, *, progress: Callable[[int], None] | N
                         raise CorruptObjectError(oid, str(exc)) from exc
                     check_payload(oid, kind, data)
                     writer.put_stored(oid, kind, codec, stored, raw_length)
-                    if progress:
-                        progress(1)
+                    progress.advance(bytes=raw_length, files=1)
     # the copies are sealed and their index rows point at the new packs: only now may the old packs go
     fault_point("gc.copied")
     store.drop_packs(gc_plan.drop)
@@ -464,12 +466,13 @@ def rewrite_remote(
             Located(name, where[(oid, int(kind), name)]) for name, keys in gc_plan.rewrite.items() for oid, kind in keys
         ]
         writer = _Rewriter(store, staging_dir=staging_dir, jobs=jobs)
+        counter = as_progress(progress, counts="files")
+        counter.phase("copying live objects", bytes=sum(loc.entry.raw_length for loc in locs), files=len(locs))
         try:
             for _, entry, stored in store.read_objects(locs, jobs=jobs):
                 verify_payload(entry, stored)
                 writer.put_stored(entry.oid, Kind(entry.kind), entry.codec, stored, entry.raw_length)
-                if progress:
-                    progress(1)
+                counter.advance(bytes=entry.raw_length, files=1)
         except BaseException:
             writer.abort()
             raise

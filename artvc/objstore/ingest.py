@@ -25,7 +25,8 @@ from .hashing import ContentHasher, hash_bytes
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
 from .oserrors import os_errors
-from .scan import quick_signature, walk_tree
+from .progress import ProgressLike, as_progress
+from .scan import TreeWalk, quick_signature, walk_tree
 from .store.base import StoreWriter
 from .store.pack import Compressor
 
@@ -46,7 +47,7 @@ class StatCache(Protocol):
     def record(self, path: str, st: os.stat_result, oid: Oid) -> None: ...
 
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], None]  # the older callback form; a ``progress.Progress`` is accepted too
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,8 @@ class Ingester:
         compressor: per-chunk zstd/raw decision.
         cache: optional stat cache; a hit whose object is stored skips reading the file.
         guard: when set, symlinks must resolve inside this directory.
-        progress: called with the number of bytes processed, as they are.
+        progress: a ``progress.Progress`` (or a byte-count callback): bytes as they are read, including
+            each chunk of a large file as it streams, and one file as each file is done.
     """
 
     def __init__(
@@ -88,7 +90,7 @@ class Ingester:
         *,
         cache: StatCache | None = None,
         guard: Path | None = None,
-        progress: Progress | None = None,
+        progress: ProgressLike = None,
         jobs: int = 2,
     ) -> None:
         self.writer = writer
@@ -96,7 +98,7 @@ class Ingester:
         self.compressor = compressor
         self.cache = cache
         self.guard = guard
-        self.progress = progress or (lambda n: None)
+        self.progress = as_progress(progress)
         self.stats = IngestStats()
         self.last_signature: str | None = None
         self._chunker = Chunker(params)
@@ -150,9 +152,11 @@ class Ingester:
             oid, size, chunks, prepared = self._read_small(path)
             for p in prepared:
                 self._store(p)
+            self.progress.advance(bytes=size)
         else:
             oid, size, chunks = self._stream_large(path)
         self._finish_file(oid, size, chunks)
+        self.progress.advance(files=1)
         self._remember(path, st, oid)
         return oid, size
 
@@ -162,7 +166,7 @@ class Ingester:
             return None
         oid = self.cache.lookup(path, st)
         if oid is not None and self._complete(oid):
-            self.progress(st.st_size)
+            self.progress.advance(bytes=st.st_size, files=1)
             return oid
         return None
 
@@ -218,6 +222,7 @@ class Ingester:
                 data = bytes(view)
                 size += len(data)
                 hasher.update(data)
+                self.progress.advance(bytes=len(data))
                 inflight.append(self._pool.submit(self._prepare, data))
                 while len(inflight) > _INFLIGHT or (inflight and inflight[0].done()):
                     p = inflight.popleft().result()
@@ -231,10 +236,14 @@ class Ingester:
 
     # -- directories ---------------------------------------------------------------------------------
 
-    def add_tree(self, root: str | os.PathLike) -> tuple[Tree, int]:
-        """Store a directory recursively, one directory at a time; return (its tree, number of files)."""
+    def add_tree(self, root: str | os.PathLike, walked: TreeWalk | None = None) -> tuple[Tree, int]:
+        """Store a directory recursively, one directory at a time; return (its tree, number of files).
+
+        ``walked``: the caller's ``scan.tree_walk`` of ``root`` taken just before (its totals fed a progress
+        bar), so the stat walk is not done twice.
+        """
         root = os.fspath(root)
-        before = quick_signature(root)
+        before = walked.signature if walked is not None else quick_signature(root)
         tree, files = walk_tree(root, self.guard, self._file_batch, self._put_tree)
         # the fingerprint status compares against: only when nothing changed while the tree was read
         self.last_signature = before if before is not None and quick_signature(root) == before else None
@@ -283,7 +292,7 @@ class Ingester:
             for i, oid in zip(batch, known, strict=True):
                 if oid is not None and self._complete(oid, stored):
                     oids[i] = oid
-                    self.progress(files[i][1].st_size)
+                    self.progress.advance(bytes=files[i][1].st_size, files=1)
                 else:
                     todo.append(i)
         if not todo:
@@ -310,7 +319,7 @@ class Ingester:
                 codec, stored = self.compressor.pack(manifest)
                 if self.writer.put_new(oid, Kind.FILE, codec, stored, len(manifest)):
                     self.stats.new_objects += 1
-            self.progress(size)
+            self.progress.advance(bytes=size, files=1)
             self._remember(path, st, oid)
             oids[i] = oid
 

@@ -12,6 +12,7 @@ import stat as stat_mod
 import time
 from array import array
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UnsafePathError
@@ -161,6 +162,22 @@ def walk_tree(
 RACY_NS = 100_000_000
 
 
+@dataclass(frozen=True, slots=True)
+class TreeWalk:
+    """What one stat walk of a directory tree saw: its ``quick_signature`` and its regular files' count and size."""
+
+    signature: str | None
+    files: int
+    bytes: int
+
+
+def tree_walk(path: str) -> TreeWalk:
+    """``quick_signature`` of ``path`` plus the number and total size of its regular files, from the same walk
+    (``art add`` takes the totals of its progress bar from the stat walk it does anyway)."""
+    counts = [0, 0]
+    return TreeWalk(_signature(path, False, counts), counts[0], counts[1])
+
+
 def quick_signature(path: str, *, racy_ok: bool = False) -> str | None:
     """A stat-only fingerprint of a directory tree; equal fingerprints mean nothing in it was touched.
 
@@ -171,6 +188,10 @@ def quick_signature(path: str, *, racy_ok: bool = False) -> str | None:
     directory. ``racy_ok`` skips the racy check, for a folder art itself has just written and verified (the
     same trade as ``StatCache.record(written=True)``).
     """
+    return _signature(path, racy_ok, None)
+
+
+def _signature(path: str, racy_ok: bool, counts: list[int] | None) -> str | None:
     h = ContentHasher()
     newest = 0
     stack = [path]
@@ -187,6 +208,9 @@ def quick_signature(path: str, *, racy_ok: bool = False) -> str | None:
                     names.append(e.name)
                     if stat_mod.S_ISDIR(st.st_mode):
                         stack.append(e.path)
+                    elif counts is not None and stat_mod.S_ISREG(st.st_mode):
+                        counts[0] += 1
+                        counts[1] += st.st_size
             if meta:
                 newest = max(newest, max(meta[1::4]))
             h.update(meta.tobytes())

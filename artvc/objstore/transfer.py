@@ -25,6 +25,7 @@ from .hashing import ContentHasher
 from .lineage import Run
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid, is_oid
+from .progress import as_progress
 from .store.fileops import unlink_quietly
 from .store.local import LocalStore
 from .store.remote import FsspecStore, Located, verify_payload
@@ -32,7 +33,7 @@ from .tmpowner import token
 from .verify import Problem
 
 Key = tuple[Oid, Kind]
-Progress = Callable[[int], None]
+Progress = Callable[[int], None]  # or a ``progress.Progress``
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +83,14 @@ def upload(
         keys: (oid, kind) pairs, typically a reachability closure.
         jobs: concurrent pack uploads.
         staging_dir: where pack files are built before upload (a local temp dir by default).
-        progress: called with the stored bytes of each pack once it is published.
+        progress: a ``progress.Progress`` (or a byte-count callback): the total is the stored size and number
+            of the objects to send, advanced by each pack once it is published.
 
     Raises:
         StoreIOError: when the remote fails (after the backend's retries and one of ours).
         ObjectNotFoundError: when a key is not in ``src``.
     """
+    progress = as_progress(progress)
     if refresh:
         dest.refresh()
     todo, present, send = [], 0, []
@@ -107,6 +110,7 @@ def upload(
     if not todo:
         return TransferResult(present=present)
     todo = _bottom_up(src, todo)
+    progress.total(bytes=sum(t[6][3] for t in todo), files=len(todo))  # the stored bytes and objects to send
     writer = dest.writer(
         staging_dir=dest.staging_dir(staging_dir) if staging_dir else None, jobs=jobs, progress=progress
     )
@@ -236,7 +240,7 @@ def _have(store: LocalStore, oid: Oid, kind: Kind) -> bool:
 
 class _Download:
     def __init__(self, src: FsspecStore, dest: LocalStore, jobs: int, progress: Progress | None) -> None:
-        self.src, self.dest, self.jobs, self.progress = src, dest, jobs, progress
+        self.src, self.dest, self.jobs, self.progress = src, dest, jobs, as_progress(progress)
         self.meta: dict[Key, bytes] = {}  # verified trees and runs, stored last
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
         self.chunks: dict[Oid, Located] = {}
@@ -308,6 +312,7 @@ class _Download:
         from concurrent.futures import ThreadPoolExecutor
 
         self._start_streams()
+        self.progress.phase(bytes=sum(loc.entry.length for loc in self.chunks.values()), files=len(self.chunks))
         needed: dict[str, int] = {}
         for loc in self.chunks.values():
             needed[loc.pack] = needed.get(loc.pack, 0) + 1
@@ -320,6 +325,7 @@ class _Download:
                 with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, 4))) as downloads:
                     for name, tmp in zip(whole, downloads.map(self._download_pack, whole), strict=True):
                         self._import_pack(writer, pool, name, tmp)
+                        self.progress.advance(files=needed[name])
                 window: list = []
                 for pack, entry, stored in self.src.read_objects(ranged, jobs=self.jobs, progress=self.progress):
                     self.packs.add(pack)
@@ -422,6 +428,7 @@ class _Download:
             unlink_quietly(tmp)
 
     def _store_chunks(self, writer, batch: list) -> None:
+        self.progress.advance(files=len(batch))
         for pack, entry, stored, fut in batch:
             try:
                 data = fut.result()

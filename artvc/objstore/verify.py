@@ -10,6 +10,7 @@ from .hashing import ContentHasher, hash_bytes
 from .lineage import Run
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
+from .progress import as_progress
 from .store.base import ObjectStore
 
 
@@ -34,9 +35,12 @@ def verify_store(store: ObjectStore, *, progress: Callable[[int], None] | None =
     """Re-hash every object in ``store``; yield a Problem for each one that is damaged or missing.
 
     File manifests are checked by hashing their chunks' concatenation, and the chunks they name are
-    verified in the same pass, so each chunk is read once.
+    verified in the same pass, so each chunk is read once. ``progress`` (a ``progress.Progress`` or a byte
+    callback) expects every indexed object and the chunks' bytes, as the index lists them.
     """
     objects = list(store.iter_objects())
+    progress = as_progress(progress)
+    progress.total(bytes=sum(o.raw_length for o in objects if o.kind == Kind.CHUNK), files=len(objects))
     verified: set[str] = set()
     for obj in objects:
         if obj.kind == Kind.FILE:
@@ -45,22 +49,24 @@ def verify_store(store: ObjectStore, *, progress: Callable[[int], None] | None =
         if obj.kind == Kind.CHUNK and obj.oid not in verified:
             yield from _verify_chunk(store, obj.oid, progress)
         elif obj.kind in (Kind.TREE, Kind.RUN):
+            progress.advance(files=1)
             yield from _verify_structured(store, obj.oid, obj.kind)
 
 
 def _verify_chunk(store: ObjectStore, oid: Oid, progress) -> Iterator[Problem]:
+    progress.advance(files=1)
     try:
         data = store.get(oid, Kind.CHUNK)
     except ArtError as exc:
         yield Problem(oid, "chunk", str(exc), _is_damage(exc))
         return
-    if progress:
-        progress(len(data))
+    progress.advance(bytes=len(data))
     if hash_bytes(data) != oid:
         yield Problem(oid, "chunk", f"content hashes to {hash_bytes(data)[:10]}", True)
 
 
 def _verify_manifest(store: ObjectStore, oid: Oid, verified: set[str], progress) -> Iterator[Problem]:
+    progress.advance(files=1)
     try:
         manifest = FileManifest.from_bytes(oid, store.get(oid, Kind.FILE))
     except ArtError as exc:
@@ -73,9 +79,8 @@ def _verify_manifest(store: ObjectStore, oid: Oid, verified: set[str], progress)
         except ArtError as exc:
             yield Problem(oid, "file", f"chunk {chunk_oid[:10]}: {exc}")
             return
-        if progress:
-            progress(len(data))
         if chunk_oid not in verified:
+            progress.advance(bytes=len(data), files=1)
             if hash_bytes(data) != chunk_oid or len(data) != length:
                 yield Problem(chunk_oid, "chunk", f"content hashes to {hash_bytes(data)[:10]}", True)
                 yield Problem(oid, "file", f"chunk {chunk_oid[:10]} is corrupt")

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ArtError, FileSystemError
 from ..objstore.faults import fault_point
 from ..objstore.fileio import atomic_write
+from ..objstore.progress import ProgressLike, as_progress
 from ..workspace.cleanup import STASH_INDEX
 from ..workspace.lockfile import read_lock, write_lock
 from ..workspace.paths import ensure_inside
@@ -122,8 +123,9 @@ def repro(
     *,
     on_event: Event | None = None,
     on_output: Callable[[str, str, bool], None] | None = None,
+    progress: ProgressLike = None,
 ) -> ReproResult:
-    """Bring the pipeline (or ``options.targets``) up to date.
+    """Bring the pipeline (or ``options.targets``) up to date; ``progress`` learns the planned stage count.
 
     Raises:
         SpecError: for an invalid ``art.toml`` or params file; UnknownStageError for an unknown target.
@@ -142,6 +144,7 @@ def repro(
     outcomes: list[StageOutcome] = []
     if items:
         pointer_overlaps(pipeline, repo.root, [i.name for i in items])
+        as_progress(progress).total(files=len(items))
         executor = _Executor(repo, pipeline, graph, lock, ctx, options, on_event or (lambda *a: None), on_output)
         try:
             outcomes = executor.execute(items)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat as stat_mod
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import UnsafePathError, WorkspaceError
@@ -14,7 +14,8 @@ from ..objstore.ingest import Ingester, IngestStats
 from ..objstore.lineage import Run
 from ..objstore.objects import Kind
 from ..objstore.oserrors import os_errors
-from ..objstore.scan import check_name
+from ..objstore.progress import ProgressLike, as_progress
+from ..objstore.scan import TreeWalk, check_name, tree_walk
 from .gitignore import check_ignorable, ignore
 from .paths import check_write, to_repo_path
 from .pointers import SUFFIX, Pointer, write_pointer
@@ -95,15 +96,14 @@ def _validate(repo: Repo, paths: Sequence[str]) -> list[str]:
     return rels
 
 
-def add(
-    repo: Repo, paths: Sequence[str], *, progress: Callable[[int], None] | None = None, jobs: int | None = None
-) -> AddResult:
+def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs: int | None = None) -> AddResult:
     """Store ``paths`` and point at them from ``PATH.art`` files.
 
     Args:
         repo: the workspace.
         paths: files or directories, absolute or relative to the workspace root.
-        progress: called with byte counts as data is processed.
+        progress: a ``Progress`` (or a byte-count callback): its totals come from the stat walk every added
+            folder gets anyway (and each file's stat), then bytes and files advance as they are stored.
         jobs: worker threads for hashing and compression (default: ``core.jobs``).
 
     Raises:
@@ -111,8 +111,10 @@ def add(
         UnsafePathError: for paths outside the workspace, in ``.git``/``.art``, or symlinks leaving it.
     """
     rels = _validate(repo, paths)
+    progress = as_progress(progress)
     started, t0 = now_iso(), time.monotonic()
     with repo.lock:
+        walks = _walk(repo, rels, progress)
         store, state = repo.store, repo.state
         results: list[tuple[str, Pointer]] = []
         with (
@@ -130,7 +132,7 @@ def add(
             for rel in rels:
                 full = repo.abspath(rel)
                 if full.is_dir():
-                    tree, files = ing.add_tree(full)
+                    tree, files = ing.add_tree(full, walks.get(rel))
                     if ing.last_signature:
                         state.set_dir(rel, ing.last_signature, tree.oid)
                     results.append((rel, Pointer(tree.oid, "dir", tree.size, files)))
@@ -148,6 +150,21 @@ def add(
         if run is not None:
             record_run(repo, run)
     return AddResult(added, stats, run.oid if run else None)
+
+
+def _walk(repo: Repo, rels: list[str], progress) -> dict[str, TreeWalk]:
+    """The stat walk of each folder (its signature, taken before reading it) and the totals of all paths."""
+    walks, files, size = {}, 0, 0
+    for rel in rels:
+        full = repo.abspath(rel)
+        if full.is_dir():
+            walks[rel] = walk = tree_walk(str(full))
+            files, size = files + walk.files, size + walk.bytes
+        else:
+            with os_errors("read", full):
+                files, size = files + 1, size + full.stat().st_size
+    progress.total(bytes=size, files=files)
+    return walks
 
 
 def _compare_pointers(repo: Repo, results: list[tuple[str, Pointer]]) -> list[AddedArtifact]:

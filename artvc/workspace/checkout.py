@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from ..errors import ConflictError, ObjectNotFoundError, UnsafePathError, Worksp
 from ..objstore.materialize import make_symlink, materialize_file, remove_stale_temps
 from ..objstore.objects import TreeEntry
 from ..objstore.oid import Oid
+from ..objstore.progress import ProgressLike, as_progress
 from ..objstore.scan import quick_signature
 from ..objstore.tmpowner import note
 from .paths import ensure_inside, is_reserved
@@ -34,7 +35,7 @@ def checkout(
     paths: Sequence[str] | None = None,
     *,
     force: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: ProgressLike = None,
     leave: bool = False,
 ) -> CheckoutResult:
     """Restore missing or modified artifacts from the local store.
@@ -68,6 +69,10 @@ def checkout(
                 todo.append(a)
         if left and not leave:
             _raise(left)
+        progress = as_progress(progress)
+        # totals from the plan: files and missing folders whole; a folder already there once its plan is made
+        new = [a for a in todo if a.pointer.kind == "file" or a.where is None or a.where.kind != DIR]
+        progress.total(bytes=sum(a.pointer.size for a in new), files=sum(a.pointer.files for a in new))
         for a in todo:
             assert a.state in (MISSING, MODIFIED, CONFLICT)
             written += _restore(repo, a, progress, trees)
@@ -187,6 +192,7 @@ def _restore_new_tree(repo: Repo, dest: Path, oid: Oid, progress, trees: TreeCac
 def _write_file(repo: Repo, dest: Path, oid: Oid, size: int, executable: bool, progress) -> None:
     _check_stored(repo, oid)
     st = materialize_file(repo.store, oid, size, dest, executable=executable, progress=progress)
+    progress.advance(files=1)
     repo.state.record(str(dest), st, oid, written=True)
 
 
@@ -208,13 +214,17 @@ def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress, trees: TreeCache, 
     direct = final is not None
     for _, entry in todo:
         _check_stored(repo, entry.oid)
+    if final is None:  # a folder already there: only now is it known which of its files differ
+        progress.total(bytes=sum(e.size for _, e in todo), files=len(todo))
     store, jobs = repo.store, max(1, int(repo.config.core("jobs")))
 
     def write(item: tuple[Path, TreeEntry]) -> os.stat_result:
         target, entry = item
-        return materialize_file(
+        st = materialize_file(
             store, entry.oid, entry.size, target, executable=entry.executable, progress=progress, direct=direct
         )
+        progress.advance(files=1)
+        return st
 
     stats = _write_all(todo, write, jobs)
     for (target, entry), st in zip(todo, stats, strict=True):

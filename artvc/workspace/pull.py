@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..objstore.progress import as_progress
 from .checkout import CheckoutResult
 from .fetch import FetchResult, fetch, raise_for
 from .repo import Repo
@@ -52,6 +53,7 @@ def pull(
     with repo.lock:
         fetched = fetch(repo, targets, remote=remote, jobs=jobs, progress=progress, check=False)
         paths = list(targets) if targets else None
+        as_progress(checkout_progress).phase("checking out", noun="files")  # the same bar may have shown the fetch
         if fetched.problems or fetched.missing:
             paths = [str(repo.abspath(p)) for p, ptr, _ in select(repo, paths) if complete(repo, ptr)]
         done = (

@@ -5,10 +5,10 @@ import os
 import time
 
 import pytest
+
 from artvc.objstore.gc import remote_times
 from artvc.objstore.store.remote import FsspecStore
 from artvc.workspace.gc import Retention, gc
-
 from tests.builders import random_bytes
 from tests.conftest import Workspace, git
 from tests.remote.conftest import add_remote, art_json
@@ -144,9 +144,8 @@ def test_every_push_records_its_roots_after_its_data(ws, tmp_path, nothing):
 
 
 def test_a_push_whose_lock_was_broken_meanwhile_fails_and_records_nothing(ws, tmp_path):
-    from artvc.workspace.push import push
-
     from artvc.errors import RepoLockedError
+    from artvc.workspace.push import push
 
     remote = tmp_path / "remote"
     add_remote(ws, str(remote))

@@ -1,14 +1,14 @@
 import os
 
 import pytest
+
+from artvc.errors import CorruptObjectError, ObjectNotFoundError
 from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.ingest import Ingester
 from artvc.objstore.objects import Kind
 from artvc.objstore.store import pack as packmod
 from artvc.objstore.store.local import LocalStore
 from artvc.objstore.verify import verify_store
-
-from artvc.errors import CorruptObjectError, ObjectNotFoundError
 from tests.builders import csv_bytes, random_bytes
 
 

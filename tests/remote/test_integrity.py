@@ -95,7 +95,6 @@ def test_malicious_tree_names_from_a_remote_cannot_escape_the_workspace(ws, tmp_
 
 def test_two_clients_pushing_to_one_remote_at_once_both_succeed(tmp_path, s3_server):
     from artvc.workspace.push import push
-
     from tests.bucket_fixtures import bucket_name
     from tests.builders import random_bytes
     from tests.remote.conftest import add_remote
@@ -142,7 +141,6 @@ def test_a_manifest_that_does_not_hash_to_its_id_is_never_stored(ws, tmp_path):
     from artvc.objstore.hashing import hash_bytes
     from artvc.objstore.objects import FileManifest, Kind
     from artvc.workspace.pointers import Pointer, write_pointer
-
     from tests.builders import random_bytes
 
     parts = [random_bytes(20_000, 1), random_bytes(20_000, 2)]

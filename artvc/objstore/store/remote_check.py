@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ...errors import CorruptObjectError, FormatError
 from ..objects import Kind
 from ..oid import Oid
+from ..progress import as_progress
 from .pack import IDX_MAGIC, PackEntry, encode_index, unpack_payload
 from .remote import MAX_SPAN, FsspecStore, Located, verify_payload
 
@@ -100,8 +101,11 @@ def check_remote(
                 problems.append(Problem(name, "pack", "pack trailer does not match its index"))
                 bad[name], listed[name] = "trailer does not match the index", entries
         locs = [Located(n, e) for n, es in packs.items() for e in es]
-        for pack, entry, stored in store.read_objects(locs, jobs=jobs, progress=progress):
+        counter = as_progress(progress)
+        counter.total(bytes=sum(loc.entry.length for loc in locs), files=len(locs))  # what the indexes list
+        for pack, entry, stored in store.read_objects(locs, jobs=jobs, progress=counter):
             read += len(stored)
+            counter.advance(files=1)
             try:
                 data = verify_payload(entry, stored)
             except CorruptObjectError as exc:

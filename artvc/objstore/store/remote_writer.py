@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from ..objects import Kind
 from ..oid import Oid
+from ..progress import as_progress
 from ..tmpowner import token
 from .base import StoreWriter
 from .fileops import unlink_quietly
@@ -38,7 +39,7 @@ class RemoteWriter(StoreWriter):
         self._own_staging = staging_dir is None
         self.staging = str(staging_dir) if staging_dir else tempfile.mkdtemp(prefix="art-push-")
         self.jobs = max(1, jobs)
-        self.progress = progress
+        self.progress = as_progress(progress)
         self._pool = ThreadPoolExecutor(max_workers=self.jobs)
         self._uploads: list[Future] = []
         self._pending: set[tuple[Oid, int]] = set()
@@ -101,8 +102,7 @@ class RemoteWriter(StoreWriter):
                 unlink_quietly(tmp)
         self.store.add_pack(name, entries)
         self.packs.append(name)
-        if self.progress:
-            self.progress(size)
+        self.progress.advance(bytes=size, files=len(entries))
 
     def _check_uploads(self, *, block: bool) -> None:
         if block:
