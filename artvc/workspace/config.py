@@ -11,10 +11,9 @@ with a warning (``Config.warnings``), and ``set_value`` always writes them to th
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import tomli_w
 
 from ..errors import ConfigError
 from ..objstore import codec
@@ -112,20 +111,41 @@ class Config:
         return self.data.get("remotes", {})
 
     def update(self, mutate, *, local: bool = False) -> None:
-        """Apply ``mutate(dict)`` to one of the files and write it atomically.
+        """Apply ``mutate(document)`` to one of the files and write it atomically (temp file + rename).
 
-        Under the repository lock the file is read again first, so a change another process made since this
-        one loaded the configuration is kept.
+        The document is the file as tomlkit reads it: change it with ``tomledit`` (or as a dict), and
+        everything else in the file (comments, blank lines, order) is written back as it was. Under the
+        repository lock the file is read again first, so a change another process made since this one loaded
+        the configuration is kept.
+
+        Raises:
+            ConfigError: when the file cannot be read or edited, or the result would not be valid TOML.
         """
         from contextlib import nullcontext
 
+        from . import tomledit  # loaded only by commands that write (start-up time)
+
+        path = self.local_path if local else self.shared_path
+        what = f"config {path}"
         # the repository lock only: the store lock lives in the store, which this write may be moving
         with self.lock.repo_only() if self.lock is not None else nullcontext():
-            self.reload()
-            data = copy.deepcopy(self.local if local else self.shared)
-            mutate(data)
-            path = self.local_path if local else self.shared_path
-            atomic_write(path, ("" if local else HEADER) + tomli_w.dumps(data), mode=0o600 if local else 0o644)
+            self.reload()  # checks the size, the encoding and the syntax
+            try:
+                original = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                original = ""
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read {path}: {exc}", hint="fix the file by hand") from exc
+            try:
+                doc = tomledit.parse(original)
+            except ValueError as exc:
+                raise ConfigError(f"cannot edit {path}: {exc}", hint="fix the file by hand") from exc
+            mutate(doc)
+            text = tomledit.dumps(doc, original)
+            if not original.strip() and not local:
+                text = HEADER + text
+            codec.toml_loads(text, what=what, kind="config", error=ConfigError, hint="the edit is not written")
+            atomic_write(path, text, mode=0o600 if local else 0o644)
             self.reload()
 
 
@@ -195,12 +215,13 @@ def set_value(config: Config, key: str, text: str, *, local: bool = False) -> An
     parts = split_key(key)
     local = local or is_local_only(key)
     value = parse_value(text, CORE_TYPES.get(parts[1], str) if parts[0] == "core" else str)
+    from . import tomledit
 
-    def mutate(data: dict) -> None:
-        node = data
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
+    def mutate(doc) -> None:
+        node = doc
+        for i, part in enumerate(parts[:-1]):
+            node = tomledit.child(node, part, holds_tables=parts[0] == "remotes" and i == 0)
+        tomledit.set_key(node, parts[-1], value)
 
     config.update(mutate, local=local)
     return value
@@ -208,15 +229,18 @@ def set_value(config: Config, key: str, text: str, *, local: bool = False) -> An
 
 def unset_value(config: Config, key: str, *, local: bool = False) -> bool:
     """Remove ``key`` from one file; return True when it was there."""
+    from . import tomledit
+
     parts = split_key(key)
     found = []
 
-    def mutate(data: dict) -> None:
-        node = data
+    def mutate(doc) -> None:
+        node = doc
         for part in parts[:-1]:
             node = node.get(part, {})
-        if isinstance(node, dict) and parts[-1] in node:
-            del node[parts[-1]]
+            if not isinstance(node, Mapping):
+                return
+        if tomledit.remove(node, parts[-1]):
             found.append(True)
 
     config.update(mutate, local=local)
