@@ -37,17 +37,18 @@ def cli(repo, revs: tuple[str, ...]) -> None:
     changes = diff(repo, revs[0] if revs else None, revs[1] if len(revs) > 1 else None)
     totals = _totals(changes)
     if flags().get("json"):
-        emit_json({"changes": [c.as_dict() for c in changes], "totals": totals})
+        emit_json({"changes": [c.as_dict() for c in changes], **totals})
         return
     if not changes:
         say("no changes")
         return
     for line in text_lines(changes):
         say(line)
-    parts = [count(totals[s], "artifact") + f" {s}" for s in ("added", "removed", "modified") if totals[s]]
+    counts = totals["counts"]
+    parts = [count(counts[s], "artifact") + f" {s}" for s in ("added", "removed", "modified") if counts[s]]
     delta = (
-        f"; +{human(totals['bytes_added'])}, -{human(totals['bytes_removed'])}"
-        if totals["bytes_added"] is not None
+        f"; +{human(totals['added_size'])}, -{human(totals['removed_size'])}"
+        if totals["added_size"] is not None
         else ""
     )
     say(", ".join(parts) + delta)
@@ -66,13 +67,13 @@ def text_lines(changes) -> list[str]:
 
 
 def _totals(changes) -> dict:
-    added = [c.bytes_added for c in changes]
-    removed = [c.bytes_removed for c in changes]
+    added = [c.added_size for c in changes]
+    removed = [c.removed_size for c in changes]
     known = None not in added and None not in removed
     return {
-        **{s: sum(1 for c in changes if c.state == s) for s in ("added", "removed", "modified")},
-        "bytes_added": sum(added) if known else None,
-        "bytes_removed": sum(removed) if known else None,
+        "counts": {s: sum(1 for c in changes if c.state == s) for s in ("added", "removed", "modified")},
+        "added_size": sum(added) if known else None,
+        "removed_size": sum(removed) if known else None,
     }
 
 
@@ -85,8 +86,8 @@ def _sizes(c) -> str:
     if c.files is not None:
         n = {s: sum(1 for f in c.files if f.state == s) for s in ("added", "removed", "modified")}
         text += "; " + ", ".join(f"{v} {s}" for s, v in n.items() if v)
-    if c.bytes_added is not None and c.bytes_removed is not None:
-        text += f"; +{human(c.bytes_added)}, -{human(c.bytes_removed)}"
+    if c.added_size is not None and c.removed_size is not None:
+        text += f"; +{human(c.added_size)}, -{human(c.removed_size)}"
     return text
 
 

@@ -45,17 +45,15 @@ class Side:
     oid: str
     size: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"oid": self.oid, "size": self.size}
-
 
 @dataclass(slots=True)
 class Change:
     """An artifact (or a file inside a folder artifact) that differs between the two sides.
 
-    ``bytes_added`` / ``bytes_removed`` are None when a side's content is not in the local store; ``files``
-    (folders) is None when either tree is unavailable or the folder was added or removed whole; ``summary``
-    is set for text-like files (``{"format": ..., ...}``, or ``{"format": ..., "skipped": reason}``).
+    ``added_size`` / ``removed_size`` (bytes, counted on chunks) are None when a side's content is not in
+    the local store; ``files`` (folders) is None when either tree is unavailable or the folder was added or
+    removed whole; ``summary`` is set for text-like files (``{"format": ..., ...}``, or
+    ``{"format": ..., "skipped": reason}``).
     """
 
     path: str
@@ -63,10 +61,18 @@ class Change:
     kind: str
     old: Side | None
     new: Side | None
-    bytes_added: int | None = None
-    bytes_removed: int | None = None
+    added_size: int | None = None
+    removed_size: int | None = None
     files: list[Change] | None = None
     summary: dict[str, Any] | None = None
+
+    @property
+    def old_oid(self) -> str | None:
+        return self.old.oid if self.old else None
+
+    @property
+    def new_oid(self) -> str | None:
+        return self.new.oid if self.new else None
 
     @property
     def old_size(self) -> int | None:
@@ -81,10 +87,12 @@ class Change:
             "path": self.path,
             "state": self.state,
             "kind": self.kind,
-            "old": self.old.as_dict() if self.old else None,
-            "new": self.new.as_dict() if self.new else None,
-            "bytes_added": self.bytes_added,
-            "bytes_removed": self.bytes_removed,
+            "old_oid": self.old_oid,
+            "new_oid": self.new_oid,
+            "old_size": self.old_size,
+            "new_size": self.new_size,
+            "added_size": self.added_size,
+            "removed_size": self.removed_size,
         }
         if self.files is not None:
             d["files"] = [f.as_dict() for f in self.files]
@@ -166,7 +174,7 @@ class _Diff:
             return change
         change = Change(path, MODIFIED, kind, old, new)
         if x.pointer.kind != kind:  # type: ignore[union-attr]  # a file became a folder, or the reverse
-            change.bytes_added, change.bytes_removed = new.size, old.size
+            change.added_size, change.removed_size = new.size, old.size
         elif kind == "file":
             self.file_change(change, disk)
         else:
@@ -184,10 +192,10 @@ class _Diff:
         except ArtError:  # a damaged or partly missing tree: no file list, the sizes still stand
             return
         change.files = files
-        added = [f.bytes_added for f in files]
-        removed = [f.bytes_removed for f in files]
+        added = [f.added_size for f in files]
+        removed = [f.removed_size for f in files]
         if None not in added and None not in removed:
-            change.bytes_added, change.bytes_removed = sum(added), sum(removed)  # type: ignore[arg-type]
+            change.added_size, change.removed_size = sum(added), sum(removed)  # type: ignore[arg-type]
 
     def entry_change(
         self, path: str, state: str, x: TreeEntry | None, y: TreeEntry | None, disk: Path | None
@@ -208,8 +216,8 @@ class _Diff:
         assert old is not None and new is not None
         a, b = self.chunks(old, None), self.chunks(new, disk)
         if a is not None and b is not None:
-            change.bytes_added = sum(n for c, n in b.items() if c not in a)
-            change.bytes_removed = sum(n for c, n in a.items() if c not in b)
+            change.added_size = sum(n for c, n in b.items() if c not in a)
+            change.removed_size = sum(n for c, n in a.items() if c not in b)
         fmt = diffcontent.format_of(change.path)
         if fmt is not None:
             change.summary = self.summary(fmt, old, new, disk)

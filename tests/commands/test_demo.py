@@ -39,7 +39,7 @@ def test_demo_json_numbers_are_consistent_and_data_round_trips():
     assert s["diff_head"] == []
     changes = {c["path"]: c for c in s["diff"]}
     assert set(changes) == {"data/table.csv", "data/samples"}
-    assert changes["data/table.csv"]["new"]["size"] > changes["data/table.csv"]["old"]["size"]
+    assert changes["data/table.csv"]["new_size"] > changes["data/table.csv"]["old_size"]
     assert [f["path"] for f in changes["data/samples"]["files"]] == ["sample-042.json"]
     assert {i["path"]: i["id"] for i in s["ls"]} == {a["path"]: a["id"] for a in v2["artifacts"]}
     assert not s["kept"] and not Path(s["root"]).exists()

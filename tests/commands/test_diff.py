@@ -18,9 +18,9 @@ def test_deleting_a_file_from_a_tracked_folder_shrinks_the_folder(ws):
     (ws.root / "imgs/07.bin").unlink()
     (change,) = json.loads(ws.art("diff", "--json").stdout)["changes"]
     assert change["path"] == "imgs" and change["state"] == "modified"
-    assert change["old"]["size"] == 600_000 and change["new"]["size"] == 570_000
-    assert (change["bytes_added"], change["bytes_removed"]) == (0, 30_000)
-    assert [(f["path"], f["state"], f["old"]["size"], f["new"]) for f in change["files"]] == [
+    assert change["old_size"] == 600_000 and change["new_size"] == 570_000
+    assert (change["added_size"], change["removed_size"]) == (0, 30_000)
+    assert [(f["path"], f["state"], f["old_size"], f["new_size"]) for f in change["files"]] == [
         ("07.bin", "removed", 30_000, None)
     ]
     text = ws.art("diff").stdout
@@ -28,7 +28,7 @@ def test_deleting_a_file_from_a_tracked_folder_shrinks_the_folder(ws):
     assert "removed  imgs/07.bin" in text
 
 
-def test_bytes_added_and_removed_count_chunks_the_same_from_the_workspace_and_the_store(ws):
+def test_added_size_and_removed_count_chunks_the_same_from_the_workspace_and_the_store(ws):
     base = random_bytes(1_000_000, seed=1)
     ws.gen({"big.bin": base})
     ws.art("add", "big.bin")
@@ -40,12 +40,12 @@ def test_bytes_added_and_removed_count_chunks_the_same_from_the_workspace_and_th
     (after,) = json.loads(ws.art("diff", "HEAD~1", "HEAD", "--json").stdout)["changes"]  # two manifests
     assert before == after
     # the 100 kB insertion plus the one or two chunks it lands in; far less than the whole file
-    assert 100_000 < after["bytes_added"] < 100_000 + 2 * 256 * 1024
-    assert 0 < after["bytes_removed"] < 2 * 256 * 1024
-    assert after["bytes_added"] - after["bytes_removed"] == 100_000
+    assert 100_000 < after["added_size"] < 100_000 + 2 * 256 * 1024
+    assert 0 < after["removed_size"] < 2 * 256 * 1024
+    assert after["added_size"] - after["removed_size"] == 100_000
     assert "summary" not in after  # not text-like data
     text = ws.art("diff", "HEAD~1", "HEAD").stdout
-    assert f"(976.6 KiB -> 1.0 MiB; +{human(after['bytes_added'])}, -{human(after['bytes_removed'])})" in text
+    assert f"(976.6 KiB -> 1.0 MiB; +{human(after['added_size'])}, -{human(after['removed_size'])})" in text
 
 
 def human(n):
@@ -121,9 +121,9 @@ def test_files_inside_a_folder_get_sizes_bytes_and_summaries(ws):
         {"key": "train.lr", "state": "modified", "old": 0.1, "new": 0.05, "change": -0.05}
     ]
     assert [k["key"] for k in files["notes.yaml"]["summary"]["keys"]] == ["a", "b[2]"]
-    assert files["sub/new.tsv"]["new"]["size"] == 8 and files["sub/new.tsv"]["bytes_added"] == 8
-    assert files["x.bin"]["bytes_removed"] == 1
-    assert change["bytes_added"] == sum(f["bytes_added"] for f in files.values())
+    assert files["sub/new.tsv"]["new_size"] == 8 and files["sub/new.tsv"]["added_size"] == 8
+    assert files["x.bin"]["removed_size"] == 1
+    assert change["added_size"] == sum(f["added_size"] for f in files.values())
     text = ws.art("diff").stdout
     assert "train.lr: 0.1 -> 0.05 (-0.05)" in text and "added  run/sub/new.tsv  (8 B)" in text
 
@@ -139,7 +139,7 @@ def test_large_files_are_not_summarised_and_unparseable_ones_say_why(ws):
     ws.gen({"m.json": '{"a": '})
     changes = {c["path"]: c for c in json.loads(ws.art("diff", "--json").stdout)["changes"]}
     assert changes["big.csv"]["summary"] == {"format": "csv", "skipped": "over 16 MiB"}
-    assert changes["big.csv"]["bytes_added"] > 0
+    assert changes["big.csv"]["added_size"] > 0
     assert changes["m.json"]["summary"]["skipped"].startswith("the new content is not valid JSON")
     assert "(no content summary: over 16 MiB)" in ws.art("diff").stdout
 
@@ -156,8 +156,8 @@ def test_a_revision_the_local_store_lacks_gives_sizes_but_no_bytes(ws, tmp_path)
     git(tmp_path, "clone", "-q", str(ws.root), "clone")
     clone = Workspace(tmp_path / "clone")
     (change,) = json.loads(clone.art("diff", "HEAD~1", "HEAD", "--json").stdout)["changes"]
-    assert (change["old"]["size"], change["new"]["size"]) == (8, 8)
-    assert change["bytes_added"] is None and change["bytes_removed"] is None
+    assert (change["old_size"], change["new_size"]) == (8, 8)
+    assert change["added_size"] is None and change["removed_size"] is None
     assert "not in the local store" in change["summary"]["skipped"]
     text = clone.art("diff", "HEAD~1", "HEAD").stdout
     assert "modified  m.json  (8 B -> 8 B)" in text

@@ -22,7 +22,7 @@ def test_ls_and_diff_across_revisions(ws):
     changes = {c["path"]: c for c in json.loads(ws.art("diff", "HEAD~1", "HEAD", "--json").stdout)["changes"]}
     assert changes["model.bin"]["state"] == "added"
     assert changes["data.csv"]["state"] == "modified"
-    assert (changes["data.csv"]["old"]["size"], changes["data.csv"]["new"]["size"]) == (300_000, 350_000)
+    assert (changes["data.csv"]["old_size"], changes["data.csv"]["new_size"]) == (300_000, 350_000)
     files = {f["path"]: f["state"] for f in changes["d"]["files"]}
     assert files == {"a": "modified", "b": "removed", "c": "added"}
     text = ws.art("diff", "HEAD~1", "HEAD").stdout
@@ -36,7 +36,7 @@ def test_diff_head_against_workspace(ws):
     assert "no changes" in ws.art("diff").stdout
     (ws.root / "x.bin").write_bytes(random_bytes(6000, seed=5))
     change = json.loads(ws.art("diff", "--json").stdout)["changes"][0]
-    assert change["state"] == "modified" and change["new"]["size"] == 6000
+    assert change["state"] == "modified" and change["new_size"] == 6000
 
 
 def test_unknown_revision_is_a_clean_error(ws):
