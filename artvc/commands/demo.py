@@ -199,6 +199,7 @@ def _compare(original: Path, restored: Path) -> tuple[int | None, int]:
 
 def _inspect(repo) -> dict:
     from ..workspace import diff, ls, status
+    from .diff import text_lines
 
     states = status(repo).artifacts
     say("art status      " + ", ".join(f"{a.path} {a.state}" for a in states))
@@ -206,10 +207,8 @@ def _inspect(repo) -> dict:
     say(f"art diff HEAD    {'no changes: the workspace matches the last commit' if not head else len(head)}")
     changes = diff(repo, "HEAD~1", "HEAD")
     say("art diff HEAD~1 HEAD")
-    for c in changes:
-        say(f"  {c.change:>9}  {c.path}  ({human(c.old_size)} -> {human(c.new_size)})")
-        for f in c.files or []:
-            say(f"  {f['change']:>20}  {f['path']}")
+    for line in text_lines(changes):
+        say(f"  {line}")
     listed = ls(repo)
     say("art ls")
     for i in listed:

@@ -355,3 +355,18 @@ class _OrderedSink:
         self._thread.join()
         if self._error is not None and exc_type is None:
             raise self._error
+
+
+def chunk_list(path: str | os.PathLike, params: ChunkerParams) -> list[tuple[Oid, int]]:
+    """The (chunk id, length) list ``add`` would store for the file at ``path``, streamed, nothing stored.
+
+    Used to compare a workspace file with a stored one chunk by chunk (``art diff``'s bytes added/removed).
+
+    Raises:
+        FileSystemError: when the file cannot be read.
+    """
+    out: list[tuple[Oid, int]] = []
+    with os_errors("read", path), open(path, "rb", buffering=0) as f:
+        for view in Chunker(params).chunks(f):
+            out.append((hash_bytes(view), len(view)))
+    return out

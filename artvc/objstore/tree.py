@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
-from .objects import TreeEntry
+from .objects import Tree, TreeEntry
 from .oid import Oid
 from .store.base import ObjectStore
 
@@ -47,6 +48,12 @@ def iter_trees(store: ObjectStore, oid: Oid) -> Iterator[Oid]:
             stack.pop()
 
 
+class TreeSource(Protocol):
+    """Where ``diff`` reads trees: a store, or a store plus trees built in memory (a workspace folder)."""
+
+    def get_tree(self, oid: Oid) -> Tree: ...
+
+
 @dataclass(frozen=True, slots=True)
 class TreeChange:
     path: str
@@ -62,7 +69,7 @@ class _Descend:
     prefix: str
 
 
-def diff(store: ObjectStore, old: Oid | None, new: Oid | None, prefix: str = "") -> Iterator[TreeChange]:
+def diff(store: TreeSource, old: Oid | None, new: Oid | None, prefix: str = "") -> Iterator[TreeChange]:
     """Yield file-level changes between two trees; equal subtrees are skipped without reading them.
 
     Each level is a generator that yields its changes, or ``_Descend`` for a subtree to visit in place; a
@@ -79,7 +86,7 @@ def diff(store: ObjectStore, old: Oid | None, new: Oid | None, prefix: str = "")
             stack.pop()
 
 
-def _diff_level(store: ObjectStore, old: Oid | None, new: Oid | None, prefix: str) -> Iterator[TreeChange | _Descend]:
+def _diff_level(store: TreeSource, old: Oid | None, new: Oid | None, prefix: str) -> Iterator[TreeChange | _Descend]:
     if old == new:
         return
     a = {e.name: e for e in store.get_tree(old).entries} if old else {}

@@ -395,26 +395,25 @@ def add_stage(root: Path, name: str, body: dict[str, Any], *, force: bool = Fals
     Raises:
         SpecError: when the stage exists (without ``force``) or the resulting pipeline is invalid.
     """
-    import tomli_w
-
     from ..objstore.fileio import atomic_write
+    from ..workspace import tomledit
 
     path = root / PIPELINE_NAME
     text = path.read_text() if path.exists() else ""
     current = parse(text, root, check_deps=False) if text else None
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - parse() raised already
-        raise SpecError(f"{PIPELINE_NAME} is not valid TOML: {exc}") from exc
-    stages = data.setdefault("stages", {})
-    if name in stages and not force:
+        doc = tomledit.parse(text)  # keeps the file's comments, blank lines and order
+    except ValueError as exc:
+        raise SpecError(f"cannot edit {PIPELINE_NAME}: {exc}", hint="fix the file by hand") from exc
+    if current is not None and name in current.stages and not force:
         raise SpecError(
             f"stage {name} already exists",
-            line=current.lines.get(name) if current else None,
+            line=current.lines.get(name),
             hint="use --force to replace it, or pick another name",
         )
-    stages[name] = {k: v for k, v in body.items() if v not in (None, [], "")}
-    new_text = tomli_w.dumps(data)
+    stages = tomledit.child(doc, "stages", holds_tables=True)
+    tomledit.set_table(stages, name, {k: v for k, v in body.items() if v not in (None, [], "")})
+    new_text = tomledit.dumps(doc, text)
     pipeline = parse(new_text, root)
     pointer_overlaps(pipeline, root, [name])
     atomic_write(path, new_text)

@@ -11,10 +11,9 @@ with a warning (``Config.warnings``), and ``set_value`` always writes them to th
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import tomli_w
 
 from ..errors import ConfigError
 from ..objstore import codec
@@ -36,7 +35,7 @@ CORE_TYPES: dict[str, type] = {
     "gc_grace": str,
     "store": str,
 }
-SECTIONS = ("core", "remotes", "hooks", "gc")
+SECTIONS = ("core", "remotes")
 LOCAL_ONLY = frozenset({"store"})  # core keys honoured only from .art/config.local
 HEADER = "# art configuration (committed). Secrets belong in .art/config.local, which git ignores.\n"
 
@@ -74,26 +73,25 @@ class Config:
         self.reload()
 
     def reload(self) -> None:
+        """Read both files again. Unknown sections and ``core`` keys are warnings (``warnings``), not errors:
+        a file written by a newer art, or a typo, must not stop every command; they are left out of ``data``.
+        """
         self.shared = read_toml(self.shared_path, what="config")
         self.local = read_toml(self.local_path, what="config")
         self.warnings: list[str] = []
-        shared = self.shared
+        shared = self._known(self.shared, ".art/config")
+        local = self._known(self.local, ".art/config.local")
         core = shared.get("core")
         ignored = sorted(LOCAL_ONLY & set(core)) if isinstance(core, dict) else []
         if ignored:
-            shared = copy.deepcopy(shared)
             for key in ignored:
                 del shared["core"][key]
                 self.warnings.append(
                     f"core.{key} in .art/config is ignored: a committed file may not choose where this machine "
                     f"keeps data; set it in .art/config.local (art config core.{key} VALUE)"
                 )
-        self.data = merge(shared, self.local)
+        self.data = merge(shared, local)
         for key, value in self.data.items():
-            if key not in SECTIONS:
-                raise ConfigError(
-                    f"unknown section [{key}] in .art/config", hint=f"known sections: {', '.join(SECTIONS)}"
-                )
             if not isinstance(value, dict):
                 raise ConfigError(f"[{key}] in .art/config is not a table", hint="fix the file by hand")
         for name, remote in self.data.get("remotes", {}).items():
@@ -104,6 +102,31 @@ class Config:
             if value is not None and (not isinstance(value, kind) or isinstance(value, bool) != (kind is bool)):
                 raise ConfigError(f"core.{key} in .art/config must be a {kind.__name__}", hint="fix the file by hand")
 
+    def _known(self, data: dict[str, Any], label: str) -> dict[str, Any]:
+        """A copy of ``data`` without unknown sections and core keys, each named in a warning."""
+        out = copy.deepcopy(data)
+        unset = f"art config{' --local' if label.endswith('local') else ''} --unset"
+        for key in list(out):
+            if key not in SECTIONS:
+                value = out.pop(key)
+                names = sorted(flatten(value, f"{key}.")) if isinstance(value, dict) and value else [key]
+                for name in names:
+                    remove = f"remove it with: {unset} {name}" if "." in name else "remove it from the file"
+                    self.warnings.append(
+                        f"unknown key {name} in {label} is ignored (sections: {', '.join(SECTIONS)}); {remove}"
+                    )
+        core = out.get("core")
+        for key in list(core) if isinstance(core, dict) else []:
+            if key not in CORE_TYPES:
+                del core[key]
+                guess = _guess(f"core.{key}")
+                self.warnings.append(
+                    f"unknown key core.{key} in {label} is ignored"
+                    + (f" (did you mean {guess}?)" if guess else f" (core keys: {', '.join(sorted(CORE_TYPES))})")
+                    + f"; remove it with: {unset} core.{key}"
+                )
+        return out
+
     def core(self, key: str) -> Any:
         return self.data.get("core", {}).get(key, CORE_DEFAULTS.get(key))
 
@@ -112,20 +135,41 @@ class Config:
         return self.data.get("remotes", {})
 
     def update(self, mutate, *, local: bool = False) -> None:
-        """Apply ``mutate(dict)`` to one of the files and write it atomically.
+        """Apply ``mutate(document)`` to one of the files and write it atomically (temp file + rename).
 
-        Under the repository lock the file is read again first, so a change another process made since this
-        one loaded the configuration is kept.
+        The document is the file as tomlkit reads it: change it with ``tomledit`` (or as a dict), and
+        everything else in the file (comments, blank lines, order) is written back as it was. Under the
+        repository lock the file is read again first, so a change another process made since this one loaded
+        the configuration is kept.
+
+        Raises:
+            ConfigError: when the file cannot be read or edited, or the result would not be valid TOML.
         """
         from contextlib import nullcontext
 
+        from . import tomledit  # loaded only by commands that write (start-up time)
+
+        path = self.local_path if local else self.shared_path
+        what = f"config {path}"
         # the repository lock only: the store lock lives in the store, which this write may be moving
         with self.lock.repo_only() if self.lock is not None else nullcontext():
-            self.reload()
-            data = copy.deepcopy(self.local if local else self.shared)
-            mutate(data)
-            path = self.local_path if local else self.shared_path
-            atomic_write(path, ("" if local else HEADER) + tomli_w.dumps(data), mode=0o600 if local else 0o644)
+            self.reload()  # checks the size, the encoding and the syntax
+            try:
+                original = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                original = ""
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read {path}: {exc}", hint="fix the file by hand") from exc
+            try:
+                doc = tomledit.parse(original)
+            except ValueError as exc:
+                raise ConfigError(f"cannot edit {path}: {exc}", hint="fix the file by hand") from exc
+            mutate(doc)
+            text = tomledit.dumps(doc, original)
+            if not original.strip() and not local:
+                text = HEADER + text
+            codec.toml_loads(text, what=what, kind="config", error=ConfigError, hint="the edit is not written")
+            atomic_write(path, text, mode=0o600 if local else 0o644)
             self.reload()
 
 
@@ -152,22 +196,43 @@ def parse_value(text: str, kind: type) -> Any:
     return text
 
 
-def split_key(key: str) -> list[str]:
-    """Validate a dotted key (``core.jobs``, ``remotes.origin.endpoint_url``).
+def valid_keys() -> list[str]:
+    """Every key ``art config`` accepts (``remotes.NAME.OPTION`` stands for any remote option)."""
+    return [f"core.{k}" for k in sorted(CORE_TYPES)] + ["remotes.NAME.OPTION"]
+
+
+def _guess(key: str) -> str | None:
+    """The known key closest to a mistyped one (``core.job``, ``jobs``, ``core.gc.grace``), or None."""
+    import difflib
+
+    known = [f"core.{k}" for k in CORE_TYPES]
+    last = key.rsplit(".", 1)[-1]
+    for attempt in (key, f"core.{last}", f"core.{key.removeprefix('core.').replace('.', '_')}"):
+        hits = difflib.get_close_matches(attempt, known, n=1, cutoff=0.75)
+        if hits:
+            return hits[0]
+    return None
+
+
+def split_key(key: str, *, existing: bool = False) -> list[str]:
+    """Validate a dotted key (``core.jobs``, ``remotes.origin.endpoint_url``); ``existing`` also accepts any
+    other dotted key, to remove one a file holds (``--unset``).
 
     Raises:
-        ConfigError: for an unknown section or core key.
+        ConfigError: for an unknown key, with the valid keys and the closest one as the hint.
     """
     parts = key.split(".")
-    if len(parts) < 2 or not all(parts) or parts[0] not in SECTIONS:
-        raise ConfigError(
-            f"unknown config key {key!r}", hint=f"keys look like core.jobs; sections: {', '.join(SECTIONS)}"
-        )
-    if parts[0] == "core" and (len(parts) != 2 or parts[1] not in CORE_TYPES):
-        raise ConfigError(f"unknown config key {key!r}", hint=f"core keys: {', '.join(sorted(CORE_TYPES))}")
-    if parts[0] == "remotes" and len(parts) != 3:
-        raise ConfigError(f"unknown config key {key!r}", hint="remote options look like remotes.NAME.OPTION")
-    return parts
+    known = (len(parts) == 2 and parts[0] == "core" and parts[1] in CORE_TYPES) or (
+        len(parts) == 3 and parts[0] == "remotes" and all(parts)
+    )
+    if known or (existing and len(parts) >= 2 and all(parts)):
+        return parts
+    guess = _guess(key)
+    if parts[0] == "remotes":
+        hint = "remote options look like remotes.NAME.OPTION (e.g. remotes.origin.endpoint_url)"
+    else:
+        hint = ("did you mean " + guess + "? " if guess else "") + "valid keys: " + ", ".join(valid_keys())
+    raise ConfigError(f"unknown config key {key!r}", hint=hint)
 
 
 def get_value(config: Config, key: str) -> Any:
@@ -195,12 +260,13 @@ def set_value(config: Config, key: str, text: str, *, local: bool = False) -> An
     parts = split_key(key)
     local = local or is_local_only(key)
     value = parse_value(text, CORE_TYPES.get(parts[1], str) if parts[0] == "core" else str)
+    from . import tomledit
 
-    def mutate(data: dict) -> None:
-        node = data
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
+    def mutate(doc) -> None:
+        node = doc
+        for i, part in enumerate(parts[:-1]):
+            node = tomledit.child(node, part, holds_tables=parts[0] == "remotes" and i == 0)
+        tomledit.set_key(node, parts[-1], value)
 
     config.update(mutate, local=local)
     return value
@@ -208,18 +274,25 @@ def set_value(config: Config, key: str, text: str, *, local: bool = False) -> An
 
 def unset_value(config: Config, key: str, *, local: bool = False) -> bool:
     """Remove ``key`` from one file; return True when it was there."""
-    parts = split_key(key)
+    from . import tomledit
+
+    parts = split_key(key, existing=True)
     found = []
 
-    def mutate(data: dict) -> None:
-        node = data
+    def mutate(doc) -> None:
+        chain = [doc]
         for part in parts[:-1]:
-            node = node.get(part, {})
-        if isinstance(node, dict) and parts[-1] in node:
-            del node[parts[-1]]
+            chain.append(chain[-1].get(part, {}))
+            if not isinstance(chain[-1], Mapping):
+                return
+        if tomledit.remove(chain[-1], parts[-1]):
             found.append(True)
+            for parent, part in reversed(list(zip(chain, parts[:-1], strict=False))):
+                tomledit.prune(parent, part)  # a table left empty goes too
 
     config.update(mutate, local=local)
+    if not found:
+        split_key(key)  # an unknown key that is not there either: say which keys exist
     return bool(found)
 
 

@@ -242,6 +242,8 @@ def remote_add(
         UsageError: for a bad name or URL.
         ConfigError: when the remote exists (unless ``force``).
     """
+    from . import tomledit  # loaded only when a file is edited (start-up time)
+
     check_name(name)
     if name in repo.config.remotes and not force:
         raise ConfigError(
@@ -252,17 +254,17 @@ def remote_add(
     shared = {"url": url, **{k: v for k, v in options.items() if not is_secret(k, v)}}
     local = {k: v for k, v in options.items() if is_secret(k, v)}
 
-    def write_shared(data: dict) -> None:
-        data.setdefault("remotes", {})[name] = shared
+    def write_shared(doc) -> None:
+        tomledit.set_table(tomledit.child(doc, "remotes", holds_tables=True), name, shared)
         if default:
-            data.setdefault("core", {})["remote"] = name
+            tomledit.set_key(tomledit.child(doc, "core"), "remote", name)
 
-    def write_local(data: dict) -> None:
-        remotes = data.setdefault("remotes", {})
+    def write_local(doc) -> None:
         if local:
-            remotes[name] = local
-        else:
-            remotes.pop(name, None)
+            tomledit.set_table(tomledit.child(doc, "remotes", holds_tables=True), name, local)
+        elif "remotes" in doc:
+            tomledit.remove(doc["remotes"], name)
+            tomledit.prune(doc, "remotes")
 
     repo.config.update(write_shared)
     if local or name in repo.config.local.get("remotes", {}):
@@ -284,6 +286,8 @@ def remote_modify(
     Raises:
         RemoteNotConfiguredError: when the remote does not exist.
     """
+    from . import tomledit  # loaded only when a file is edited (start-up time)
+
     _info(repo, name)
     warnings: list[str] = []
     unset = [*unset, *(k for k, v in (options or {}).items() if v is None)]
@@ -292,19 +296,20 @@ def remote_modify(
         url, url_secrets, warnings = _split_credentials(_normalise_url(repo, url))
         options.update(url_secrets)
 
-    def change(data: dict, *, local: bool) -> None:
-        entry = data.setdefault("remotes", {}).setdefault(name, {})
+    def change(doc, *, local: bool) -> None:
+        remotes = tomledit.child(doc, "remotes", holds_tables=True)
+        entry = tomledit.child(remotes, name)
         for k in unset:
-            entry.pop(k, None)
+            tomledit.remove(entry, k)
         for k, v in options.items():
             if is_secret(k, v) == local:
-                entry[k] = v
+                tomledit.set_key(entry, k, v)
             else:
-                entry.pop(k, None)
+                tomledit.remove(entry, k)
         if url is not None and not local:
-            entry["url"] = url
-        if not entry:
-            data["remotes"].pop(name)
+            tomledit.set_key(entry, "url", url)
+        tomledit.prune(remotes, name)
+        tomledit.prune(doc, "remotes")
 
     repo.config.update(lambda d: change(d, local=False))
     if any(is_secret(k, v) for k, v in options.items()) or name in repo.config.local.get("remotes", {}):
@@ -319,14 +324,16 @@ def remote_remove(repo: Repo, name: str) -> RemoteInfo:
     Raises:
         RemoteNotConfiguredError: when the remote does not exist.
     """
+    from . import tomledit  # loaded only when a file is edited (start-up time)
+
     info = _info(repo, name)
 
-    def drop(data: dict) -> None:
-        data.get("remotes", {}).pop(name, None)
-        if not data.get("remotes"):
-            data.pop("remotes", None)
-        if data.get("core", {}).get("remote") == name:
-            data["core"].pop("remote")
+    def drop(doc) -> None:
+        if "remotes" in doc:
+            tomledit.remove(doc["remotes"], name)
+            tomledit.prune(doc, "remotes")
+        if "core" in doc and doc["core"].get("remote") == name:
+            tomledit.remove(doc["core"], "remote")
 
     repo.config.update(drop)
     if name in repo.config.local.get("remotes", {}) or repo.config.local.get("core", {}).get("remote") == name:
@@ -344,15 +351,16 @@ def remote_default(repo: Repo, name: str | None) -> str | None:
     Raises:
         RemoteNotConfiguredError: when ``name`` is not a configured remote.
     """
+    from . import tomledit  # loaded only when a file is edited (start-up time)
+
     if name:
         _info(repo, name)
 
-    def change(data: dict) -> None:
-        core = data.setdefault("core", {})
+    def change(doc) -> None:
         if name:
-            core["remote"] = name
-        else:
-            core.pop("remote", None)
+            tomledit.set_key(tomledit.child(doc, "core"), "remote", name)
+        elif "core" in doc:
+            tomledit.remove(doc["core"], "remote")
 
     repo.config.update(change)
     return name

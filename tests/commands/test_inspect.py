@@ -20,10 +20,10 @@ def test_ls_and_diff_across_revisions(ws):
     assert set(listed) == {"data.csv", "d"} and listed["data.csv"]["size"] == 300_000
     assert "model.bin" in ws.art("ls").stdout
     changes = {c["path"]: c for c in json.loads(ws.art("diff", "HEAD~1", "HEAD", "--json").stdout)["changes"]}
-    assert changes["model.bin"]["change"] == "added"
-    assert changes["data.csv"]["change"] == "modified"
+    assert changes["model.bin"]["state"] == "added"
+    assert changes["data.csv"]["state"] == "modified"
     assert (changes["data.csv"]["old_size"], changes["data.csv"]["new_size"]) == (300_000, 350_000)
-    files = {f["path"]: f["change"] for f in changes["d"]["files"]}
+    files = {f["path"]: f["state"] for f in changes["d"]["files"]}
     assert files == {"a": "modified", "b": "removed", "c": "added"}
     text = ws.art("diff", "HEAD~1", "HEAD").stdout
     assert "added  model.bin" in text and "modified  data.csv" in text
@@ -36,7 +36,7 @@ def test_diff_head_against_workspace(ws):
     assert "no changes" in ws.art("diff").stdout
     (ws.root / "x.bin").write_bytes(random_bytes(6000, seed=5))
     change = json.loads(ws.art("diff", "--json").stdout)["changes"][0]
-    assert change["change"] == "modified" and change["new_size"] == 6000
+    assert change["state"] == "modified" and change["new_size"] == 6000
 
 
 def test_unknown_revision_is_a_clean_error(ws):
@@ -74,7 +74,7 @@ def test_diff_before_the_first_commit_shows_everything_added(ws):
     ws.gen({"a.bin": random_bytes(100)})
     ws.art("add", "a.bin")
     changes = json.loads(ws.art("diff", "--json").stdout)["changes"]
-    assert [(c["path"], c["change"]) for c in changes] == [("a.bin", "added")]
+    assert [(c["path"], c["state"]) for c in changes] == [("a.bin", "added")]
 
 
 def test_add_hint_names_the_gitignore_it_changed(ws):
