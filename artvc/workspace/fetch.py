@@ -62,12 +62,15 @@ def fetch(
     progress: Callable[[int], None] | None = None,
     check: bool = True,
     artifacts: list[TrackedArtifact] | None = None,
+    lacking: Iterable[tuple[Oid, Kind]] = (),
 ) -> FetchResult:
     """Download what the local store lacks for the workspace's artifacts (or ``targets``/``revs``/every commit),
     plus every run record on the remote (lineage and the run cache work in a fresh clone).
 
     Everything is verified against its id before it is stored; what failed is never stored. ``artifacts`` is
-    a selection of the workspace made already (pull's): the workspace is then not walked again.
+    a selection of the workspace made already (pull's): the workspace is then not walked again. ``lacking``
+    are objects below roots the local store holds only in part (``tracked.incomplete_keys``): a root that is
+    here is otherwise trusted to be complete, so they are asked for by name.
 
     Raises:
         RemoteNotConfiguredError, BackendMissingError: see ``open_remote``.
@@ -82,7 +85,7 @@ def fetch(
         store = open_remote(repo, remote)
         try:
             store.refresh()
-            wanted = set(roots) | {(o.oid, o.kind) for o in store.iter_objects() if o.kind == Kind.RUN}
+            wanted = set(roots) | set(lacking) | {(o.oid, o.kind) for o in store.iter_objects() if o.kind == Kind.RUN}
             result = download(store, repo.store, wanted, jobs=transfer_jobs(repo, jobs), progress=progress)
             _record_runs(repo, result.fetched_runs)
             out = FetchResult(

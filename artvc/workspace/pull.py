@@ -9,7 +9,7 @@ from ..objstore.progress import ProgressLike, as_progress
 from .checkout import CheckoutResult, checkout
 from .fetch import FetchResult, fetch, raise_for
 from .repo import Repo
-from .tracked import incomplete, select
+from .tracked import ObjectKey, incomplete, incomplete_keys, select
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +51,13 @@ def pull(
     with repo.lock:
         paths = list(targets) if targets else None
         arts = select(repo, paths)
-        fetched = fetch(repo, paths, remote=remote, jobs=jobs, progress=progress, check=False, artifacts=arts)
+        below: list[ObjectKey] = []  # what stored artifacts lack (a lost pack, a quarantined object): fetch it too
+        incomplete_keys(repo.store, {a.key for a in arts}, lacking=below)
+        fetched = fetch(
+            repo, paths, remote=remote, jobs=jobs, progress=progress, check=False, artifacts=arts, lacking=below
+        )
         as_progress(checkout_progress).phase("checking out", noun="files")  # the same bar may have shown the fetch
-        if fetched.problems or fetched.missing:
+        if fetched.problems or fetched.missing or below:
             lacking = incomplete(repo.store, [a.pointer for a in arts])
             arts = [a for a in arts if a.pointer.oid not in lacking]
         done = (
