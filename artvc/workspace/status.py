@@ -1,7 +1,7 @@
 """``art status``: compare each tracked artifact with its pointer, hashing only what the stat cache can't vouch for.
 
 States: ``unchanged``, ``modified``, ``missing`` (not in the workspace), ``not-in-store`` (the workspace may
-be fine, but the local store lacks some object below the pointer, ``tracked.incomplete``: push impossible,
+be fine, but the local store lacks the pointer's object, ``tracked.incomplete(shallow=True)``: push impossible,
 checkout impossible),
 ``conflict`` (the path holds something art must not replace without ``--force``, or must not write at all:
 a folder where a file belongs holding files the store lacks, a symlink, a device, a parent that is a file,
@@ -111,7 +111,7 @@ def status(
                 )
         looked.append((a, where, actual, reason))
     same = [a.pointer for a, where, actual, reason in looked if reason is None and actual == a.pointer.oid]
-    lacking = incomplete(repo.store, same) if same else set()
+    lacking = incomplete(repo.store, same, shallow=True) if same else set()  # status reads no trees
     out = []
     for a, where, actual, reason in looked:
         if reason is not None:

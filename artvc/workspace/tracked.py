@@ -70,11 +70,22 @@ def select(
     return chosen
 
 
-def incomplete(store: LocalStore, pointers: Iterable[Pointer]) -> set[Oid]:
+def incomplete(store: LocalStore, pointers: Iterable[Pointer], *, shallow: bool = False) -> set[Oid]:
     """The ids of the pointers whose data the local store does not hold completely (every tree, file manifest
-    and chunk below them): what status calls ``not-in-store``, pull and the post-checkout hook leave alone, and
-    the pre-commit hook refuses. See ``incomplete_keys``."""
+    and chunk below them): what pull and the post-checkout hook leave alone and the pre-commit hook refuses;
+    status calls them ``not-in-store``. See ``incomplete_keys``.
+
+    ``shallow`` looks at the pointers' own objects only (one batched query), trusting the store's rule that an
+    object is stored after everything below it (add and fetch both keep it). ``status`` uses it, because it
+    must stay a stat-only pass over unchanged folders; whatever acts on the answer (checkout, pull, the hooks,
+    the run cache) looks below.
+    """
     keys = {(p.oid, Kind.TREE if p.kind == "dir" else Kind.FILE) for p in pointers}
+    if shallow:
+        found = store.has_many([*keys, *((o, Kind.CHUNK) for o, k in keys if k == Kind.FILE)])
+        return {
+            o for o, k in keys if (o, int(k)) not in found and not (k == Kind.FILE and (o, int(Kind.CHUNK)) in found)
+        }
     return {oid for oid, _ in incomplete_keys(store, keys)}
 
 

@@ -3,7 +3,6 @@ as it was; pull walks the workspace once; one test of completeness serves status
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -105,9 +104,10 @@ def test_checkout_lacking_a_file_artifact_writes_none_of_the_others(ws):
     assert (ws.root / "a.bin").read_bytes() == random_bytes(3000, 40) and (ws.root / "b/x").read_text() == "x"
 
 
-def test_status_pull_and_checkout_see_a_tree_lacking_a_chunk_as_not_in_store(ws, tmp_path):
-    """The tree object itself is stored but one file below it is not: status says not-in-store (the old
-    shallow test said unchanged), and pull leaves the folder exactly as it was (exit 12, one error line)."""
+def test_pull_leaves_a_stored_tree_lacking_a_file_exactly_as_it_was(ws, tmp_path):
+    """The tree object itself is stored but one file below it is not (its pack was lost): pull asks the remote
+    for it, which lacks it too, and leaves the folder exactly as it was (exit 12, one error line). Before,
+    the tree alone counted as complete and the checkout deleted d/extra before it failed."""
     from tests.remote.conftest import add_remote
 
     _old_tree_lacking_one_file(ws)
@@ -117,11 +117,26 @@ def test_status_pull_and_checkout_see_a_tree_lacking_a_chunk_as_not_in_store(ws,
     assert snapshot(ws.root) == before
     lines = error_lines(result)
     assert len(lines) == 2 and lines[0].startswith("art: error: ") and "neither the remote" in lines[0], lines
-    # the same folder, when its content is what v1 names, is complete in the workspace but not in the store
-    (ws.root / "d/extra").unlink()
-    ws.gen({"d": {"a.bin": random_bytes(4000, 31), "c.bin": random_bytes(5000, 30)}})
-    states = {a["path"]: a["state"] for a in json.loads(ws.art("status", "--json").stdout)["artifacts"]}
-    assert states == {"d": "not-in-store"}
+
+
+def test_pull_fetches_what_a_stored_tree_lacks(ws, tmp_path):
+    """A lost local pack held one file of a stored tree; the remote has it: pull brings it and checks out."""
+    from tests.remote.conftest import add_remote
+
+    lone = random_bytes(5000, 70)
+    ws.gen({"lone.bin": lone})
+    before = packs(ws)
+    ws.art("add", "lone.bin")
+    lone_pack = packs(ws) - before
+    ws.gen({"d": {"a.bin": random_bytes(4000, 71), "c.bin": lone}})
+    ws.art("add", "d")
+    add_remote(ws, (tmp_path / "remote").as_uri())
+    ws.art("push")
+    drop_packs(ws, lone_pack)
+    for p in ("d/c.bin", "lone.bin", "lone.bin.art"):  # d alone names the lost object now
+        (ws.root / p).unlink()
+    ws.art("pull")
+    assert (ws.root / "d/c.bin").read_bytes() == lone
 
 
 def walks(ws: Workspace, tmp_path: Path, *args: str, code: int = 0) -> int:
