@@ -57,7 +57,7 @@ def pull(
             repo, paths, remote=remote, jobs=jobs, progress=progress, check=False, artifacts=arts, lacking=below
         )
         as_progress(checkout_progress).phase("checking out", noun="files")  # the same bar may have shown the fetch
-        if fetched.problems or fetched.missing or below:
+        if fetched.problems or fetched.missing:  # else everything asked for (and what is below it) arrived
             lacking = incomplete(repo.store, [a.pointer for a in arts])
             arts = [a for a in arts if a.pointer.oid not in lacking]
         done = (
