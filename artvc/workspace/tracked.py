@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .repo import Repo
 
 ObjectKey = tuple[Oid, Kind]
+_SLICE = 4096  # objects asked about at once (has_many batches them further)
 
 
 class TrackedArtifact(NamedTuple):
@@ -102,23 +103,25 @@ def incomplete_keys(
     level: dict[ObjectKey, tuple[ObjectKey, ...]] = {key: (key,) for key in roots}  # object -> roots needing it
     bad: set[ObjectKey] = set()
     while level:
-        keys = list(level)
-        probe = [(o, Kind.CHUNK if k == Kind.FILE else k) for o, k in keys]
-        probe += [(o, Kind.FILE) for o, k in keys if k == Kind.FILE]
-        found = store.has_many(probe)
         below: dict[ObjectKey, tuple[ObjectKey, ...]] = {}
-        for oid, kind in keys:
-            owners = level[(oid, kind)]
-            if kind == Kind.FILE and (oid, int(Kind.CHUNK)) in found:
-                continue  # a one-chunk file: the chunk is the file
-            if (oid, int(kind)) not in found:
-                bad.update(owners)
-                if lacking is not None:
-                    lacking.append((oid, kind))
-                continue
-            for child in _children(store, oid, kind):
-                cur = below.get(child)  # tuples are shared, not copied: flat memory for one root
-                below[child] = owners if cur is None or cur is owners else tuple({*cur, *owners})
+        keys = list(level)
+        for i in range(0, len(keys), _SLICE):  # a slice at a time: the index's answer is never held whole
+            part = keys[i : i + _SLICE]
+            probe = [(o, Kind.CHUNK if k == Kind.FILE else k) for o, k in part]
+            probe += [(o, Kind.FILE) for o, k in part if k == Kind.FILE]
+            found = store.has_many(probe)
+            for oid, kind in part:
+                owners = level[(oid, kind)]
+                if kind == Kind.FILE and (oid, int(Kind.CHUNK)) in found:
+                    continue  # a one-chunk file: the chunk is the file
+                if (oid, int(kind)) not in found:
+                    bad.update(owners)
+                    if lacking is not None:
+                        lacking.append((oid, kind))
+                    continue
+                for child in _children(store, oid, kind):
+                    cur = below.get(child)  # tuples are shared, not copied: flat memory for one root
+                    below[child] = owners if cur is None or cur is owners else tuple({*cur, *owners})
         level = {}
         for k, owners in below.items():
             left = owners if bad.isdisjoint(owners) else tuple(o for o in owners if o not in bad)
