@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,24 +178,24 @@ def _apply_tree(repo: Repo, a: ArtifactPlan, into: Path, final: Path, progress: 
         else:
             os.unlink(path)
     direct = into != final
-    store, jobs = repo.store, max(1, int(repo.config.core("jobs")))
+    store, state, jobs = repo.store, repo.state, max(1, int(repo.config.core("jobs")))
+    base, lock = str(final), threading.Lock()
 
-    def write(item: Write) -> os.stat_result:
+    def write(item: Write) -> None:
         rel, entry = item
-        return materialize_file(
+        st = materialize_file(
             store, entry.oid, entry.size, into / rel, executable=entry.executable, progress=progress, direct=direct
         )
         progress.advance(files=1)
+        with lock:  # recorded at once (no list of stats held): the stat cache is one sqlite connection
+            state.record(os.path.join(base, rel), st, entry.oid, written=True)
 
-    stats = _write_all(a.writes, write, jobs)
-    base = str(final)
-    for (rel, entry), st in zip(a.writes, stats, strict=True):
-        repo.state.record(os.path.join(base, rel), st, entry.oid, written=True)
+    _write_all(a.writes, write, jobs)
     return len(a.writes)
 
 
-def _write_all(todo: list[Write], write: Callable[[Write], os.stat_result], jobs: int) -> list[os.stat_result]:
-    """Write every planned file; return their stats in ``todo`` order.
+def _write_all(todo: list[Write], write: Callable[[Write], None], jobs: int) -> None:
+    """Write every planned file.
 
     Threads take whole folders (creating files in one folder from two threads contends on that folder's
     lock, while separate folders scale), or single files when they are large enough for decompression and
@@ -205,16 +206,16 @@ def _write_all(todo: list[Write], write: Callable[[Write], os.stat_result], jobs
     for i, (rel, _) in enumerate(todo):
         groups.setdefault(rel.rpartition("/")[0], []).append(i)
     if jobs < 2 or len(todo) < 2 or (len(groups) < 2 and not big):
-        return [write(item) for item in todo]
+        for item in todo:
+            write(item)
+        return
     from concurrent.futures import ThreadPoolExecutor
 
     batches = [[i] for i in range(len(todo))] if big else list(groups.values())
-    stats: list = [None] * len(todo)
 
     def run(batch: list[int]) -> None:
         for i in batch:
-            stats[i] = write(todo[i])
+            write(todo[i])
 
     with ThreadPoolExecutor(jobs, thread_name_prefix="art-checkout") as pool:
         list(pool.map(run, batches))
-    return stats
