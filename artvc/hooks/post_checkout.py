@@ -76,6 +76,7 @@ def _checkout(repo, result: HookResult) -> None:
         if done.restored:
             result.say(f"art: restored {len(done.restored)} artifact(s): {', '.join(done.restored[:10])}")
         left = done.left
+        absent += [p for p, exc in left if isinstance(exc, ObjectNotFoundError)]  # the plan's own presence check
     if absent:
         result.say(
             f"art: {len(absent)} artifact(s) of this checkout are not in the local store: {', '.join(absent[:10])}"
@@ -83,7 +84,7 @@ def _checkout(repo, result: HookResult) -> None:
         result.say("hint: run 'art pull' to fetch them from the default remote")
     unsafe = [exc for _, exc in left if isinstance(exc, UnsafePathError)]
     conflicts = [exc for _, exc in left if isinstance(exc, ConflictError)]
-    kept = [p for p, exc in left if not isinstance(exc, (UnsafePathError, ConflictError))]
+    kept = [p for p, exc in left if not isinstance(exc, (UnsafePathError, ConflictError, ObjectNotFoundError))]
     for exc in unsafe[:10]:
         result.say(f"art: warning: not written: {exc}")
     if unsafe:
