@@ -63,16 +63,20 @@ def _checkout(repo, result: HookResult) -> None:
     from ..errors import ConflictError, UnsafePathError
     from ..workspace.checkout import checkout
     from ..workspace.status import CONFLICT, MISSING, MODIFIED, status
+    from ..workspace.tracked import TrackedArtifact, incomplete
 
-    states = [a for a in status(repo).artifacts if a.state in (MISSING, MODIFIED, CONFLICT)]
-    absent = [a.path for a in states if not a.unsafe and not _complete(repo, a.pointer.oid, a.pointer.kind)]
-    todo = [a for a in states if a.path not in absent]
+    arts = repo.artifacts()  # the workspace is walked once; status and checkout share the selection
+    states = [a for a in status(repo, artifacts=arts).artifacts if a.state in (MISSING, MODIFIED, CONFLICT)]
+    lacking = incomplete(repo.store, [a.pointer for a in states if not a.unsafe])
+    absent = [a.path for a in states if not a.unsafe and a.pointer.oid in lacking]
+    todo = [TrackedArtifact(a.path, a.pointer, a.source) for a in states if a.path not in absent]
     left: list = []
     if todo:
-        done = checkout(repo, [str(repo.root / a.path) for a in todo], leave=True)
+        done = checkout(repo, artifacts=todo, leave=True)
         if done.restored:
             result.say(f"art: restored {len(done.restored)} artifact(s): {', '.join(done.restored[:10])}")
         left = done.left
+        absent += [p for p, exc in left if isinstance(exc, ObjectNotFoundError)]  # the plan's own presence check
     if absent:
         result.say(
             f"art: {len(absent)} artifact(s) of this checkout are not in the local store: {', '.join(absent[:10])}"
@@ -80,7 +84,7 @@ def _checkout(repo, result: HookResult) -> None:
         result.say("hint: run 'art pull' to fetch them from the default remote")
     unsafe = [exc for _, exc in left if isinstance(exc, UnsafePathError)]
     conflicts = [exc for _, exc in left if isinstance(exc, ConflictError)]
-    kept = [p for p, exc in left if not isinstance(exc, (UnsafePathError, ConflictError))]
+    kept = [p for p, exc in left if not isinstance(exc, (UnsafePathError, ConflictError, ObjectNotFoundError))]
     for exc in unsafe[:10]:
         result.say(f"art: warning: not written: {exc}")
     if unsafe:
@@ -94,13 +98,3 @@ def _checkout(repo, result: HookResult) -> None:
     if kept:
         result.say(f"art: left {len(kept)} artifact(s) with un-added changes as they are: {', '.join(kept[:10])}")
         result.say("hint: 'art add' them to keep the changes, or 'art checkout --force' to discard them")
-
-
-def _complete(repo, oid, kind: str) -> bool:
-    """True when the local store holds every object of the artifact ``oid`` (a "file" or a "dir")."""
-    from ..objstore.objects import Kind
-    from ..objstore.reachability import closure
-
-    missing: list = []
-    closure(repo.store, [(oid, Kind.TREE if kind == "dir" else Kind.FILE)], missing=missing)
-    return not missing

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ArtError
-from ..objstore.reachability import closure
 from ..workspace.lockfile import LOCK_NAME, lock_outputs, parse_lock_text
 from ..workspace.pointers import SUFFIX, parse_pointer
 from ..workspace.roots import pointer_key
+from ..workspace.tracked import incomplete_keys
 from ._base import HookResult, find_repo, git_bytes, git_lines
 
 
@@ -91,27 +91,23 @@ def _check_staged(repo, cwd: Path, result: HookResult) -> None:
     from ..objstore.objects import Kind
     from ..objstore.oid import Oid, is_oid
 
-    store = repo.store
-    lacking: list[str] = []
+    items: list[tuple[str, tuple[Oid, Kind]]] = []
     for rel, git_name in _staged(cwd, repo):
         data = git_bytes(cwd, "show", f":{git_name}")
         if data is None:
             continue
         if rel == LOCK_NAME:
             stages = parse_lock_text(data)
-            items = [(p, pointer_key(ptr)) for p, ptr, _ in lock_outputs(stages)]
+            items += [(p, pointer_key(ptr)) for p, ptr, _ in lock_outputs(stages)]
             items += [
                 (f"{LOCK_NAME}:{name} run", (Oid(s["run"]), Kind.RUN))
                 for name, s in stages.items()
                 if is_oid(s.get("run"))
             ]
         else:
-            items = [(rel[: -len(SUFFIX)], pointer_key(parse_pointer(data, where=rel)))]
-        for path, key in items:
-            missing: list = []
-            closure(store, [key], missing=missing)
-            if missing:
-                lacking.append(path)
+            items.append((rel[: -len(SUFFIX)], pointer_key(parse_pointer(data, where=rel))))
+    absent = incomplete_keys(repo.store, {key for _, key in items}) if items else set()
+    lacking = [path for path, key in items if key in absent]
     if lacking:
         result.code = 1
         result.say(f"art: {len(lacking)} staged artifact(s) name objects that are not in the local store:")

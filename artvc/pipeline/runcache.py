@@ -14,11 +14,11 @@ from ..objstore.lineage import Run
 from ..objstore.materialize import make_symlink, materialize_file
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
-from ..objstore.reachability import closure
 from ..workspace.paths import check_relpath, ensure_inside
 from ..workspace.repo import Repo
 from ..workspace.runs import load_run, runs_with_key
 from ..workspace.safety import check_tree
+from ..workspace.tracked import incomplete_keys
 
 
 def lookup(repo: Repo, key: str, outs: tuple[str, ...]) -> Run | None:
@@ -32,16 +32,10 @@ def lookup(repo: Repo, key: str, outs: tuple[str, ...]) -> Run | None:
         outputs = run.get("outputs", [])
         if sorted(o.get("path") for o in outputs) != sorted(outs):
             continue
-        if all(_complete(repo, o) for o in outputs):
+        keys = [(Oid(o["oid"]), Kind.TREE if o.get("kind") == "dir" else Kind.FILE) for o in outputs]
+        if not incomplete_keys(repo.store, keys):  # every output complete in the store
             return run
     return None
-
-
-def _complete(repo: Repo, out: dict) -> bool:
-    key = (Oid(out["oid"]), Kind.TREE if out.get("kind") == "dir" else Kind.FILE)
-    missing: list = []
-    closure(repo.store, [key], missing=missing)
-    return not missing
 
 
 def restore(repo: Repo, out: dict) -> None:

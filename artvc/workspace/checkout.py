@@ -1,25 +1,31 @@
-"""``art checkout``: make the workspace match the pointers, writing only what differs, verified before rename."""
+"""``art checkout``: make the workspace match the pointers, writing only what differs, verified before rename.
+
+Two steps: ``checkout_plan.plan_checkout`` decides everything without touching the workspace (what to write,
+what to delete, what is refused, whether the store holds every object needed); ``apply_plan`` then carries out a
+plan with nothing refused and nothing lacking. A missing object or a refusal therefore leaves the workspace
+exactly as it was.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
+from ..objstore.faults import fault_point
 from ..objstore.materialize import make_symlink, materialize_file, remove_stale_temps
-from ..objstore.objects import TreeEntry
-from ..objstore.oid import Oid
-from ..objstore.progress import ProgressLike, as_progress
+from ..objstore.objects import Kind
+from ..objstore.progress import Progress, ProgressLike, as_progress
 from ..objstore.scan import quick_signature
 from ..objstore.tmpowner import note
-from .paths import ensure_inside, is_reserved
-from .pointers import PointerError
+from .checkout_plan import ArtifactPlan, CheckoutPlan, Op, Write, plan_checkout
+from .paths import ensure_inside
 from .repo import Repo
-from .safety import DIR, FILE, LINK, OTHER, TreeCache, check_tree, would_lose
-from .status import CONFLICT, MISSING, MODIFIED, NOT_IN_STORE, UNCHANGED, ArtifactStatus, status
+from .tracked import TrackedArtifact
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +43,16 @@ def checkout(
     force: bool = False,
     progress: ProgressLike = None,
     leave: bool = False,
+    artifacts: list[TrackedArtifact] | None = None,
 ) -> CheckoutResult:
     """Restore missing or modified artifacts from the local store.
 
-    Every artifact is checked before anything is written: nothing the store cannot give back is replaced
-    without ``force``, and nothing is written where the path leads outside the workspace (not even with
-    ``force``). With ``leave``, such artifacts are skipped and listed in ``left`` instead (the hook's way).
+    Every artifact is planned before anything is written: nothing the store cannot give back is replaced
+    without ``force``, nothing is written where the path leads outside the workspace (not even with ``force``),
+    and nothing at all is written unless the store holds every object the plan needs. With ``leave``, refused
+    artifacts and artifacts whose objects are not all stored are skipped and listed in ``left`` instead (the
+    hook's way), and the others are written. ``artifacts`` is a selection made already (the workspace is then
+    not walked for pointer files again).
 
     Raises:
         UnsafePathError: when an artifact's path (or a parent) is a symlink leading outside the workspace, or
@@ -50,84 +60,45 @@ def checkout(
         ConflictError: when a path holds something of another kind the store cannot give back (a folder of
             unstored files where a file belongs, a symlink, a device) and ``force`` is not set.
         WouldOverwriteError: when an artifact was modified in the workspace and ``force`` is not set.
-        ObjectNotFoundError: when the store lacks an object the pointer names.
-        CorruptObjectError: when stored data does not hash to its id (the workspace file is untouched).
+        ObjectNotFoundError: when the store lacks an object the checkout needs (nothing is written).
+        CorruptObjectError: when stored data does not hash to its id (the workspace file is untouched), or an
+            object needed was quarantined by ``art fsck``.
     """
     with repo.lock:
-        current = status(repo, paths).artifacts
-        restored, unchanged, written, left = [], [], 0, []
-        todo, trees = [], TreeCache()
-        for a in current:
-            if a.state in (UNCHANGED, NOT_IN_STORE) and a.actual == a.pointer.oid:
-                unchanged.append(a.path)
-                continue
-            problem = _refusal(repo, a, force, trees)
-            if problem is not None:
-                left.append((a.path, problem))
-            else:
-                _check_pointer_size(repo, a)
-                todo.append(a)
+        plan = plan_checkout(repo, paths, force=force, artifacts=artifacts)
+        left = list(plan.refused)
+        if plan.lacking:
+            left.extend((path, _lacking_error([(path, key)])) for path, key in plan.lacking)
         if left and not leave:
-            _raise(left)
-        progress = as_progress(progress)
-        # totals from the plan: files and missing folders whole; a folder already there once its plan is made
-        new = [a for a in todo if a.pointer.kind == "file" or a.where is None or a.where.kind != DIR]
-        progress.total(bytes=sum(a.pointer.size for a in new), files=sum(a.pointer.files for a in new))
-        for a in todo:
-            assert a.state in (MISSING, MODIFIED, CONFLICT)
-            written += _restore(repo, a, progress, trees)
-            restored.append(a.path)
-        repo.state.flush()
-    return CheckoutResult(restored, unchanged, written, left)
+            if plan.refused:
+                _raise(plan.refused)
+            raise _lacking_error(plan.lacking)
+        written = apply_plan(repo, plan, progress)
+    return CheckoutResult([a.path for a in plan.todo], plan.unchanged, written, left)
 
 
-def _check_pointer_size(repo: Repo, a) -> None:
-    """A file pointer whose ``size`` disagrees with the stored file is a bad pointer, not a damaged store.
+def apply_plan(repo: Repo, plan: CheckoutPlan, progress: ProgressLike = None) -> int:
+    """Carry out ``plan.todo`` (its refused and lacking artifacts are not touched); return the files written.
 
-    Raises:
-        PointerError: naming the pointer (or art.lock stage) as the culprit.
+    ``progress`` gets the plan's exact totals first (bytes and files to write), then each file as it lands.
     """
-    if a.pointer.kind != "file" or not repo.store.has_file(a.pointer.oid):
-        return
-    actual = repo.store.file_size(a.pointer.oid)
-    if actual != a.pointer.size:
-        where = a.source if a.source.startswith("art.lock:") else f"pointer {a.source}"
-        raise PointerError(
-            f"{where} is wrong: size = {a.pointer.size} but the stored file has {actual} bytes",
-            path=a.path,
-            hint=f"restore the pointer with 'git checkout -- {a.source}', or "
-            f"re-add the data with 'art add {a.path}'; the store is fine"
-            if not a.source.startswith("art.lock:")
-            else "re-run the stage with 'art repro'",
-        )
+    progress = as_progress(progress)
+    progress.total(bytes=sum(e.size for a in plan.todo for _, e in a.writes), files=plan.files)
+    written = 0
+    fault_point("checkout.planned")
+    for a in plan.todo:
+        written += _apply(repo, a, progress)
+    repo.state.flush()
+    return written
 
 
-def _refusal(repo: Repo, a: ArtifactStatus, force: bool, trees: TreeCache) -> WorkspaceError | None:
-    """Why ``a`` must not be restored now (None when it may): the one rule of ``safety`` applied."""
-    if a.unsafe:
-        return UnsafePathError(
-            f"{a.reason}; art never writes through it",
-            path=a.path,
-            hint="remove or replace the symlink, then run the command again",
-        )
-    if a.pointer.kind == "dir":  # a stored tree is checked whole before any of it is written, even with force
-        try:
-            check_tree(repo, _rel(repo, a), a.pointer.oid, trees)
-        except UnsafePathError as exc:
-            return exc
-        except ObjectNotFoundError:
-            pass  # reported by the restore itself, with its hint
-    if force:
-        return None
-    if a.state == CONFLICT:
-        return ConflictError(
-            f"{a.path} is in the way: {a.reason}", path=a.path, hint="move it elsewhere, or use --force to replace it"
-        )
-    if a.state == MODIFIED and would_lose(repo, a.where, a.actual, a.pointer.oid, a.pointer.kind):
-        return WouldOverwriteError(
-            f"{a.path} has changes that are not added", path=a.path, hint="'art add' them to keep them, or use --force"
-        )
-    return None
+def _lacking_error(lacking: list[tuple[str, tuple]]) -> ObjectNotFoundError:
+    path, (oid, kind) = lacking[0]
+    more = f" (and {len(lacking) - 1} more artifact(s))" if len(lacking) > 1 else ""
+    exc = ObjectNotFoundError(oid, Kind(kind).label, hint="run 'art pull' to fetch it from a remote")
+    exc.message = f"{Kind(kind).label} {oid[:10]} of {path} is not in the local store{more}; nothing was changed"
+    exc.args = (exc.message,)
+    return exc
 
 
 def _raise(left: list[tuple[str, WorkspaceError]]) -> None:
@@ -140,40 +111,40 @@ def _raise(left: list[tuple[str, WorkspaceError]]) -> None:
     raise first
 
 
-def _rel(repo: Repo, a: ArtifactStatus) -> str:
-    dest = a.where.dest if a.where is not None else repo.abspath(a.path)
-    return Path(os.path.relpath(dest, repo.root)).as_posix()
-
-
-def _restore(repo: Repo, a: ArtifactStatus, progress, trees: TreeCache) -> int:
-    """Write artifact ``a``, first clearing what is in its way (the caller has checked it may be dropped)."""
-    where, pointer = a.where, a.pointer
-    if where.blocker:  # a file (or a dangling link) where a parent folder belongs
-        os.unlink(repo.abspath(where.blocker))
-    dest = ensure_inside(repo.root, where.dest)
+def _apply(repo: Repo, a: ArtifactPlan, progress: Progress) -> int:
+    """Write artifact ``a`` as planned, first clearing what is in its way (the plan checked it may go)."""
+    if a.blocker:  # a file (or a dangling link) where a parent folder belongs
+        os.unlink(repo.abspath(a.blocker))
+    dest = ensure_inside(repo.root, a.dest)
+    pointer = a.status.pointer
     if pointer.kind == "file":
         remove_stale_temps(dest)
-        if where.kind == DIR:
-            shutil.rmtree(dest)
-        elif where.kind in (LINK, OTHER):
-            dest.unlink()
-        _write_file(repo, dest, pointer.oid, pointer.size, False, progress)
+        _clear(dest, a.clear)
+        st = materialize_file(repo.store, pointer.oid, pointer.size, dest, progress=progress)
+        progress.advance(files=1)
+        repo.state.record(str(dest), st, pointer.oid, written=True)
         return 1
-    if where.kind in (FILE, LINK, OTHER):
-        dest.unlink()
-    if not os.path.lexists(dest):
-        written = _restore_new_tree(repo, dest, pointer.oid, progress, trees)
+    if a.fresh:
+        written = _apply_fresh(repo, a, dest, progress)
     else:
-        written = _restore_tree(repo, dest, pointer.oid, progress, trees)
+        written = _apply_tree(repo, a, dest, dest, progress)
     sig = quick_signature(str(dest), racy_ok=True)  # the folder now is exactly the pointer's tree
     if sig is not None:
         repo.state.set_dir(a.path, sig, pointer.oid)
     return written
 
 
-def _restore_new_tree(repo: Repo, dest: Path, oid: Oid, progress, trees: TreeCache) -> int:
-    """Build a missing directory beside its place and rename it in whole: files need no rename of their own,
-    and a killed checkout leaves only the hidden staging folder (removed by the next one)."""
+def _clear(dest: Path, op: Op | None) -> None:
+    if op is Op.RMTREE:
+        shutil.rmtree(dest)
+    elif op is Op.UNLINK:
+        dest.unlink()
+
+
+def _apply_fresh(repo: Repo, a: ArtifactPlan, dest: Path, progress: Progress) -> int:
+    """Build a folder that is not there beside its place and rename it in whole: files need no rename of their
+    own, and a killed checkout leaves only the hidden staging folder (removed by the next one). What is in the
+    way (a file, a link) is removed only once the folder is complete."""
     staging = dest.parent / f".{dest.name[:40]}.art-tmp-dir"
     note(staging)  # a killed checkout's staging folder is removed by the next command that takes the lock
     if os.path.isdir(staging) and not os.path.islink(staging):
@@ -181,7 +152,9 @@ def _restore_new_tree(repo: Repo, dest: Path, oid: Oid, progress, trees: TreeCac
     elif os.path.lexists(staging):
         os.unlink(staging)
     try:
-        n = _restore_tree(repo, staging, oid, progress, trees, final=dest)
+        staging.mkdir(parents=True)
+        n = _apply_tree(repo, a, staging, dest, progress)
+        _clear(dest, a.clear)
         os.rename(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -189,127 +162,60 @@ def _restore_new_tree(repo: Repo, dest: Path, oid: Oid, progress, trees: TreeCac
     return n
 
 
-def _write_file(repo: Repo, dest: Path, oid: Oid, size: int, executable: bool, progress) -> None:
-    _check_stored(repo, oid)
-    st = materialize_file(repo.store, oid, size, dest, executable=executable, progress=progress)
-    progress.advance(files=1)
-    repo.state.record(str(dest), st, oid, written=True)
-
-
-def _check_stored(repo: Repo, oid: Oid) -> None:
-    if not repo.store.has_file(oid):
-        raise ObjectNotFoundError(oid, "file", hint="run 'art pull' to fetch it from a remote")
-
-
-def _restore_tree(repo: Repo, dest: Path, oid: Oid, progress, trees: TreeCache, *, final: Path | None = None) -> int:
-    """Write a tree into ``dest``, touching only entries that differ and removing extra ones.
-
-    Directories, links and removals are handled in one pass; then the files are written (by ``core.jobs``
-    threads when they are large enough for decompression and hashing to dominate). With ``final``, ``dest``
-    is a fresh private staging folder that will be renamed to ``final``: files are written in place (no temp
-    file each) and recorded under their final paths.
+def _apply_tree(repo: Repo, a: ArtifactPlan, into: Path, final: Path, progress: Progress) -> int:
+    """Carry out a folder's steps, then write its files (by ``core.jobs`` threads when there are many folders or
+    the files are large). With ``into`` != ``final``, ``into`` is a fresh private staging folder renamed to
+    ``final`` afterwards: files are written in place (no temp file each) and recorded under their final paths.
     """
-    todo: list[tuple[Path, TreeEntry]] = []
-    _plan_tree(repo, dest, oid, todo, trees)
-    direct = final is not None
-    for _, entry in todo:
-        _check_stored(repo, entry.oid)
-    if final is None:  # a folder already there: only now is it known which of its files differ
-        progress.total(bytes=sum(e.size for _, e in todo), files=len(todo))
-    store, jobs = repo.store, max(1, int(repo.config.core("jobs")))
+    for op, rel, target in a.steps:
+        path = into / rel
+        if op is Op.MKDIR:
+            path.mkdir(exist_ok=True)
+        elif op is Op.LINK:
+            make_symlink(path, target or "")
+        elif op is Op.RMTREE:
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    direct = into != final
+    store, state, jobs = repo.store, repo.state, max(1, int(repo.config.core("jobs")))
+    base, lock = str(final), threading.Lock()
 
-    def write(item: tuple[Path, TreeEntry]) -> os.stat_result:
-        target, entry = item
+    def write(item: Write) -> None:
+        rel, entry = item
         st = materialize_file(
-            store, entry.oid, entry.size, target, executable=entry.executable, progress=progress, direct=direct
+            store, entry.oid, entry.size, into / rel, executable=entry.executable, progress=progress, direct=direct
         )
         progress.advance(files=1)
-        return st
+        with lock:  # recorded at once (no list of stats held): the stat cache is one sqlite connection
+            state.record(os.path.join(base, rel), st, entry.oid, written=True)
 
-    stats = _write_all(todo, write, jobs)
-    for (target, entry), st in zip(todo, stats, strict=True):
-        path = final / target.relative_to(dest) if final is not None else target
-        repo.state.record(str(path), st, entry.oid, written=True)
-    return len(todo)
+    _write_all(a.writes, write, jobs)
+    return len(a.writes)
 
 
-def _write_all(todo: list[tuple[Path, TreeEntry]], write, jobs: int) -> list[os.stat_result]:
-    """Write every planned file; return their stats in ``todo`` order.
+def _write_all(todo: list[Write], write: Callable[[Write], None], jobs: int) -> None:
+    """Write every planned file.
 
     Threads take whole folders (creating files in one folder from two threads contends on that folder's
     lock, while separate folders scale), or single files when they are large enough for decompression and
     hashing to dominate.
     """
     big = sum(e.size for _, e in todo) >= len(todo) * (256 << 10)
-    groups: dict[Path, list[int]] = {}
-    for i, (target, _) in enumerate(todo):
-        groups.setdefault(target.parent, []).append(i)
+    groups: dict[str, list[int]] = {}
+    for i, (rel, _) in enumerate(todo):
+        groups.setdefault(rel.rpartition("/")[0], []).append(i)
     if jobs < 2 or len(todo) < 2 or (len(groups) < 2 and not big):
-        return [write(item) for item in todo]
+        for item in todo:
+            write(item)
+        return
     from concurrent.futures import ThreadPoolExecutor
 
     batches = [[i] for i in range(len(todo))] if big else list(groups.values())
-    stats: list = [None] * len(todo)
 
     def run(batch: list[int]) -> None:
         for i in batch:
-            stats[i] = write(todo[i])
+            write(todo[i])
 
     with ThreadPoolExecutor(jobs, thread_name_prefix="art-checkout") as pool:
         list(pool.map(run, batches))
-    return stats
-
-
-def _plan_tree(repo: Repo, dest: Path, oid: Oid, todo: list, trees: TreeCache) -> None:
-    """Make the folders, links and removals of tree ``oid`` at ``dest``; queue its files in ``todo``.
-
-    The tree was checked whole before (``safety.check_tree``: names, and links resolved against it).
-    Nothing is followed: a symlink in the way is removed, never written through; ``.git``/``.art`` folders
-    (which art never stores) are left alone.
-
-    Iterative (a stack of folders still to plan), so any depth the file system allows works.
-    """
-    stack = [(dest, oid)]
-    while stack:
-        dest, oid = stack.pop()
-        stack.extend(reversed(_plan_level(repo, dest, oid, todo, trees)))
-
-
-def _plan_level(repo: Repo, dest: Path, oid: Oid, todo: list, trees: TreeCache) -> list[tuple[Path, Oid]]:
-    tree = trees.pop(oid, None) or repo.store.get_tree(oid)
-    dest.mkdir(parents=True, exist_ok=True)
-    wanted = {e.name: e for e in tree.entries}
-    with os.scandir(dest) as it:
-        extra = [e for e in it if e.name not in wanted and not is_reserved(e.name)]
-    for e in extra:
-        if e.is_dir(follow_symlinks=False):
-            shutil.rmtree(e.path)
-        else:
-            os.unlink(e.path)
-    subdirs = []
-    for name, entry in wanted.items():
-        target = dest / name
-        if entry.kind == "dir":
-            if target.is_symlink() or (target.exists() and not target.is_dir()):
-                target.unlink()
-            subdirs.append((target, entry.oid))
-        elif entry.kind == "symlink":
-            if not target.is_symlink() or os.readlink(target) != entry.target:
-                if target.is_dir() and not target.is_symlink():
-                    shutil.rmtree(target)
-                make_symlink(target, entry.target)
-        elif not _file_matches(repo, target, entry.oid, entry.executable):
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            todo.append((target, entry))
-    return subdirs
-
-
-def _file_matches(repo: Repo, target: Path, oid: Oid, executable: bool) -> bool:
-    try:
-        st = os.stat(target, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    if not os.path.isfile(target) or target.is_symlink() or bool(st.st_mode & 0o111) != executable:
-        return False
-    return repo.state.oid_of(str(target), st) == oid

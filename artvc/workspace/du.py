@@ -15,7 +15,7 @@ from ..objstore.objects import Kind
 from ..objstore.reachability import Key, closure
 from .ls import artifacts_at
 from .repo import Repo
-from .status import select
+from .tracked import select
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,10 @@ from ..errors import IntegrityError, TransferError
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.verify import Problem
-from .push import push_roots
 from .remote import open_remote, transfer_jobs
 from .repo import Repo
+from .roots import transfer_roots
+from .tracked import TrackedArtifact
 
 Key = tuple[Oid, Kind]
 
@@ -60,11 +61,16 @@ def fetch(
     revs: Iterable[str] | None = None,
     progress: Callable[[int], None] | None = None,
     check: bool = True,
+    artifacts: list[TrackedArtifact] | None = None,
+    lacking: Iterable[tuple[Oid, Kind]] = (),
 ) -> FetchResult:
     """Download what the local store lacks for the workspace's artifacts (or ``targets``/``revs``/every commit),
     plus every run record on the remote (lineage and the run cache work in a fresh clone).
 
-    Everything is verified against its id before it is stored; what failed is never stored.
+    Everything is verified against its id before it is stored; what failed is never stored. ``artifacts`` is
+    a selection of the workspace made already (pull's): the workspace is then not walked again. ``lacking``
+    are objects below roots the local store holds only in part (``tracked.incomplete_keys``): a root that is
+    here is otherwise trusted to be complete, so they are asked for by name.
 
     Raises:
         RemoteNotConfiguredError, BackendMissingError: see ``open_remote``.
@@ -74,12 +80,12 @@ def fetch(
     """
     from ..objstore.transfer import download
 
-    roots = push_roots(repo, targets, all_commits=all_commits, revs=revs)
+    roots = transfer_roots(repo, targets, all_commits=all_commits, revs=revs, artifacts=artifacts)
     with repo.lock:
         store = open_remote(repo, remote)
         try:
             store.refresh()
-            wanted = set(roots) | {(o.oid, o.kind) for o in store.iter_objects() if o.kind == Kind.RUN}
+            wanted = set(roots) | set(lacking) | {(o.oid, o.kind) for o in store.iter_objects() if o.kind == Kind.RUN}
             result = download(store, repo.store, wanted, jobs=transfer_jobs(repo, jobs), progress=progress)
             _record_runs(repo, result.fetched_runs)
             out = FetchResult(

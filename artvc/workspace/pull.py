@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..objstore.progress import as_progress
-from .checkout import CheckoutResult
+from ..objstore.progress import ProgressLike, as_progress
+from .checkout import CheckoutResult, checkout
 from .fetch import FetchResult, fetch, raise_for
 from .repo import Repo
+from .tracked import ObjectKey, incomplete, incomplete_keys, select
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +33,14 @@ def pull(
     remote: str | None = None,
     jobs: int | None = None,
     force: bool = False,
-    progress: Callable[[int], None] | None = None,
-    checkout_progress: Callable[[int], None] | None = None,
+    progress: ProgressLike = None,
+    checkout_progress: ProgressLike = None,
 ) -> PullResult:
     """Fetch, then check out the artifacts (all, or ``targets``) whose objects are now all local.
 
-    Artifacts that could not be fetched completely are left as they are; the fetch's problems are raised
-    after the checkout of the others.
+    The workspace is walked for pointer files once: the fetch and the checkout share one selection. Artifacts
+    that could not be fetched completely (``tracked.incomplete``) are left as they are; the fetch's problems
+    are raised after the checkout of the others.
 
     Raises:
         IntegrityError: objects failed verification (they were not stored and nothing was written from them).
@@ -46,18 +48,22 @@ def pull(
         WouldOverwriteError: local changes that are not added would be lost (use ``force``).
         plus the errors of ``fetch``.
     """
-    from .checkout import checkout
-    from .status import in_store as complete
-    from .status import select
-
     with repo.lock:
-        fetched = fetch(repo, targets, remote=remote, jobs=jobs, progress=progress, check=False)
         paths = list(targets) if targets else None
+        arts = select(repo, paths)
+        below: list[ObjectKey] = []  # what stored artifacts lack (a lost pack, a quarantined object): fetch it too
+        incomplete_keys(repo.store, {a.key for a in arts}, lacking=below)
+        fetched = fetch(
+            repo, paths, remote=remote, jobs=jobs, progress=progress, check=False, artifacts=arts, lacking=below
+        )
         as_progress(checkout_progress).phase("checking out", noun="files")  # the same bar may have shown the fetch
-        if fetched.problems or fetched.missing:
-            paths = [str(repo.abspath(p)) for p, ptr, _ in select(repo, paths) if complete(repo, ptr)]
+        if fetched.problems or fetched.missing:  # else everything asked for (and what is below it) arrived
+            lacking = incomplete(repo.store, [a.pointer for a in arts])
+            arts = [a for a in arts if a.pointer.oid not in lacking]
         done = (
-            checkout(repo, paths, force=force, progress=checkout_progress) if paths != [] else CheckoutResult([], [], 0)
+            checkout(repo, paths, force=force, progress=checkout_progress, artifacts=arts)
+            if arts
+            else CheckoutResult([], [], 0)
         )
     raise_for(fetched)
     return PullResult(fetched, done)

@@ -13,6 +13,8 @@ from ..objstore.oid import Oid
 from ..objstore.reachability import closure
 from .remote import open_remote, transfer_jobs
 from .repo import Repo
+from .roots import transfer_roots
+from .tracked import select
 
 Key = tuple[Oid, Kind]
 
@@ -43,36 +45,6 @@ class PushResult:
             "requests": self.requests,
             "missing": [{"id": str(o), "kind": k.label} for o, k in self.missing],
         }
-
-
-def push_roots(
-    repo: Repo, targets: Sequence[str] | None = None, *, all_commits: bool = False, revs: Iterable[str] | None = None
-) -> set[Key]:
-    """The roots a push (or fetch) works on: revisions, every commit, or the workspace (maybe only targets),
-    plus the runs that produced those artifacts when the local run index knows them."""
-    from .roots import all_commit_roots, revision_roots, workspace_roots
-
-    if revs is not None:
-        roots = revision_roots(repo, list(revs))
-    elif all_commits:
-        roots = all_commit_roots(repo)
-    else:
-        roots = workspace_roots(repo, targets or None)
-    return roots | _producing_runs(repo, {o for o, _ in roots})
-
-
-def _producing_runs(repo: Repo, oids: set[Oid]) -> set[Key]:
-    if not oids:
-        return set()
-    found: set[Key] = set()
-    db = repo.state.db
-    ids = sorted(oids)
-    for i in range(0, len(ids), 500):
-        part = ids[i : i + 500]
-        sql = f"SELECT DISTINCT run FROM produced WHERE oid IN ({','.join('?' * len(part))})"
-        found |= {(Oid(r[0]), Kind.RUN) for r in db.execute(sql, part)}
-    store = repo.store
-    return {k for k in found if store.has(*k)}
 
 
 def push(
@@ -113,7 +85,7 @@ def push(
     from ..objstore.remote_roots import record_roots
     from ..objstore.transfer import upload
 
-    roots = push_roots(repo, targets, all_commits=all_commits, revs=revs)
+    roots = transfer_roots(repo, targets, all_commits=all_commits, revs=revs)
     store = open_remote(repo, remote)
     try:
         if full:  # takes the remote's lock exclusively itself, so before our shared one
@@ -217,15 +189,12 @@ def remote_status(repo: Repo, remote: str | None = None, targets: Sequence[str] 
     States: ``synced`` (local and remote complete), ``not-pushed`` (local objects the remote lacks),
     ``not-fetched`` (on the remote, not in the local store), ``missing`` (in neither).
     """
-    from .roots import pointer_key
-    from .status import select
-
     store = open_remote(repo, remote)
     try:
         store.refresh()
         out = []
-        for path, pointer, _ in select(repo, list(targets) if targets else None):
-            root = pointer_key(pointer)
+        for a in select(repo, list(targets) if targets else None):
+            path, pointer, root = a.path, a.pointer, a.key
             todo = 0
             if _remote_has(store, root):  # then its whole closure is there
                 state = SYNCED if _remote_has(repo.store, root) else NOT_FETCHED

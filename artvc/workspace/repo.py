@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import LocalStoreError, NotARepoError
+from ..objstore.faults import fault_point
 from ..objstore.store.local import LocalStore
 from .config import Config
 from .lock import RepoLock, StoreLock
 from .lockfile import lock_outputs, read_lock
-from .pointers import SUFFIX, Pointer, read_pointer
-from .state import StatCache
+from .pointers import SUFFIX, read_pointer
+from .state import StateDB
+from .tracked import TrackedArtifact
 
 ART_DIR = ".art"
 PRUNE = frozenset({".git", ART_DIR, "node_modules", "__pycache__", ".venv", ".tox", ".mypy_cache"})
@@ -34,7 +36,7 @@ class Repo:
         self.lock.on_acquire.append(self._sweep)
         self.config = Config(self.art_dir, lock=self.lock)
         self._store: LocalStore | None = None
-        self._state: StatCache | None = None
+        self._state: StateDB | None = None
         self._git = False  # not looked up yet; then a scm.Git or None
 
     @classmethod
@@ -95,9 +97,10 @@ class Repo:
         set_journal(tmp if tmp.is_dir() or _mkdir(tmp) else None)
 
     @property
-    def state(self) -> StatCache:
+    def state(self) -> StateDB:
+        """``.art/state.db`` (the stat cache and the run index), opened on first use."""
         if self._state is None:
-            self._state = StatCache(self.art_dir / "state.db", self.root)
+            self._state = StateDB(self.art_dir / "state.db", self.root)
         return self._state
 
     @property
@@ -147,18 +150,20 @@ class Repo:
                         stack.append((os.path.join(folder, name), f"{base}{name}/"))
                 elif name.endswith(SUFFIX) and len(name) > len(SUFFIX):
                     found.append(base + name)
+        fault_point("workspace.pointers-walked")  # tests count the walks a command makes (ART_FAULT_LOG)
         return iter(sorted(found))
 
-    def artifacts(self) -> list[tuple[str, Pointer, str]]:
-        """Return (path, pointer, source) for every tracked artifact: pointer files, then art.lock outputs.
+    def artifacts(self) -> list[TrackedArtifact]:
+        """Every tracked artifact: pointer files (one walk of the workspace), then art.lock outputs.
 
-        ``source`` is the pointer file's path or ``art.lock:STAGE``.
+        ``source`` is the pointer file's path or ``art.lock:STAGE``. Select from it with ``tracked.select``
+        and hand the selection on, rather than calling this again in the same command.
         """
         out = []
         for pf in self.pointer_files():
-            out.append((pf[: -len(SUFFIX)], read_pointer(self.root / pf, where=pf), pf))
+            out.append(TrackedArtifact(pf[: -len(SUFFIX)], read_pointer(self.root / pf, where=pf), pf))
         for path, pointer, stage in lock_outputs(read_lock(self.root)):
-            out.append((path, pointer, f"art.lock:{stage}"))
+            out.append(TrackedArtifact(path, pointer, f"art.lock:{stage}"))
         return out
 
     def close(self) -> None:

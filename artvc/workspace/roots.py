@@ -1,9 +1,9 @@
 """The roots of what a workspace needs: its pointers and art.lock outputs (now, or at git revisions), and the
-runs that art.lock names. Push sends their closure, gc keeps it."""
+runs that art.lock names or that produced them. Push sends their closure, fetch brings it, gc keeps it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid, is_oid
@@ -11,6 +11,7 @@ from .lockfile import LOCK_NAME, parse_lock_text, read_lock
 from .ls import artifacts_at
 from .pointers import Pointer
 from .repo import Repo
+from .tracked import TrackedArtifact, select
 
 Key = tuple[Oid, Kind]
 
@@ -19,15 +20,45 @@ def pointer_key(pointer: Pointer) -> Key:
     return (pointer.oid, Kind.TREE if pointer.kind == "dir" else Kind.FILE)
 
 
+def transfer_roots(
+    repo: Repo,
+    targets: Sequence[str] | None = None,
+    *,
+    all_commits: bool = False,
+    revs: Iterable[str] | None = None,
+    artifacts: list[TrackedArtifact] | None = None,
+) -> set[Key]:
+    """The roots a push or a fetch works on: revisions, every commit, or the workspace (maybe only targets;
+    ``artifacts`` is a selection already made, e.g. by pull), plus the runs that produced those artifacts when
+    the local run index knows them."""
+    if revs is not None:
+        roots = revision_roots(repo, list(revs))
+    elif all_commits:
+        roots = all_commit_roots(repo)
+    else:
+        roots = workspace_roots(repo, targets or None, artifacts=artifacts)
+    return roots | _producing_runs(repo, {o for o, _ in roots})
+
+
+def _producing_runs(repo: Repo, oids: set[Oid]) -> set[Key]:
+    if not oids:
+        return set()
+    found = {(Oid(r), Kind.RUN) for r in repo.state.runs_producing_any(sorted(oids))}
+    store = repo.store
+    return {k for k in found if store.has(*k)}
+
+
 def _lock_runs(stages: dict) -> set[Key]:
     return {(Oid(s["run"]), Kind.RUN) for s in stages.values() if is_oid(s.get("run"))}
 
 
-def workspace_roots(repo: Repo, paths: Iterable[str] | None = None) -> set[Key]:
-    """Roots for the workspace as it is (optionally only the artifacts under ``paths``)."""
-    from .status import select
-
-    roots = {pointer_key(ptr) for _, ptr, _ in select(repo, list(paths) if paths else None)}
+def workspace_roots(
+    repo: Repo, paths: Iterable[str] | None = None, *, artifacts: list[TrackedArtifact] | None = None
+) -> set[Key]:
+    """Roots for the workspace as it is (optionally only the artifacts under ``paths``, chosen from
+    ``artifacts`` when the caller has selected them already)."""
+    paths = list(paths) if paths else None
+    roots = {a.key for a in select(repo, paths, artifacts)}
     if not paths:
         roots |= _lock_runs(read_lock(repo.root))
     return roots

@@ -9,29 +9,17 @@ from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from .repo import Repo
 
-_RUNKEYS = "CREATE TABLE IF NOT EXISTS runkeys (key TEXT, run TEXT, started TEXT, PRIMARY KEY (key, run)) WITHOUT ROWID"
-
 
 def record_run(repo: Repo, run: Run) -> None:
     """Index ``run``'s outputs so lineage can find the run that made an artifact, and its run key (if any)."""
-    rows = [(o["oid"], o["path"], str(run.oid), run.get("started", "")) for o in run.get("outputs", [])]
-    db = repo.state.db
-    db.execute(_RUNKEYS)
-    db.execute("BEGIN")
-    db.executemany("INSERT OR IGNORE INTO produced VALUES (?, ?, ?, ?)", rows)
-    if run.get("run_key") and run.get("exit_status", 0) == 0:
-        db.execute(
-            "INSERT OR IGNORE INTO runkeys VALUES (?, ?, ?)",
-            (str(run["run_key"]), str(run.oid), run.get("started", "")),
-        )
-    db.execute("COMMIT")
+    outputs = [(o["oid"], o["path"]) for o in run.get("outputs", [])]
+    key = str(run["run_key"]) if run.get("run_key") and run.get("exit_status", 0) == 0 else None
+    repo.state.add_run(str(run.oid), run.get("started", ""), outputs, key)
 
 
 def runs_with_key(repo: Repo, key: str) -> list[str]:
     """Return the ids of successful runs recorded with run key ``key``, newest first (the run cache)."""
-    db = repo.state.db
-    db.execute(_RUNKEYS)
-    return [r[0] for r in db.execute("SELECT run FROM runkeys WHERE key=? ORDER BY started DESC", (key,))]
+    return repo.state.runs_with_key(key)
 
 
 def load_run(repo: Repo, oid: str) -> Run:
@@ -55,9 +43,7 @@ def reindex_runs(repo: Repo) -> int:
 
 def producing_run(repo: Repo, oid: str, path: str | None = None) -> Run | None:
     """Return the newest run that produced ``oid`` (at ``path`` when given), or None."""
-    sql = "SELECT run FROM produced WHERE oid=?" + (" AND path=?" if path else "") + " ORDER BY started DESC"
-    args = (oid, path) if path else (oid,)
-    for (run_oid,) in repo.state.db.execute(sql, args):
+    for run_oid in repo.state.runs_producing(oid, path):
         try:
             return load_run(repo, run_oid)
         except ObjectNotFoundError:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from ..objstore.objects import Kind, Tree
 from ..objstore.oid import Oid
-from ..objstore.reachability import closure
 from .paths import check_name, check_tree_links, inside, is_reserved
 from .repo import Repo
+from .tracked import incomplete_keys
 
 ABSENT, FILE, DIR, LINK, OTHER = None, "file", "dir", "link", "other"
 
@@ -122,11 +122,7 @@ def would_lose(repo: Repo, where: Place, actual: Oid | None, target: Oid | None 
 
 
 def _complete(repo: Repo, oid: Oid) -> bool:
-    if not repo.store.has(oid, Kind.TREE):
-        return False
-    missing: list = []
-    closure(repo.store, [(oid, Kind.TREE)], missing=missing)
-    return not missing
+    return not incomplete_keys(repo.store, [(oid, Kind.TREE)])
 
 
 class TreeCache(dict):

@@ -1,4 +1,6 @@
-"""The stat cache (``.art/state.db``): path, inode, mtime, size -> id, so an unchanged file is never rehashed.
+"""``.art/state.db``, owned by ``StateDB`` (the only code that runs SQL on it): the stat cache (path, inode,
+mtime, size -> id, so an unchanged file is never rehashed), folder fingerprints, and the run index (which run
+produced which artifact, which runs have a run key; ``workspace/runs.py`` keeps it).
 
 An entry whose mtime lies within ``RACY_NS`` of the moment it was recorded is not trusted (git's "racily
 clean" rule): a same-size rewrite inside one filesystem timestamp tick would otherwise go unseen.
@@ -24,14 +26,16 @@ CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, mtime INTEG
 CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, sig TEXT, oid TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS produced (oid TEXT, path TEXT, run TEXT, started TEXT, PRIMARY KEY (oid, path, run))
     WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runkeys (key TEXT, run TEXT, started TEXT, PRIMARY KEY (key, run)) WITHOUT ROWID;
 """
 
 _BATCH = 500
 
 
-class StatCache:
-    """Stat cache keyed by repo-relative path; lookups are sqlite seeks (one query per batch of paths), writes
-    are buffered and flushed every ``FLUSH_EVERY`` rows, so memory stays flat at any number of files.
+class StateDB:
+    """``state.db``, the one owner of its SQL. The stat cache is keyed by repo-relative path; lookups are sqlite
+    seeks (one query per batch of paths), writes are buffered and flushed every ``FLUSH_EVERY`` rows, so memory
+    stays flat at any number of files.
 
     It is a cache, so it never stops a command: a damaged ``state.db`` is deleted and rebuilt (with a notice;
     files are hashed again once), and when ``.art`` is read-only the cache is read into memory and what the
@@ -130,6 +134,41 @@ class StatCache:
 
     def set_dir(self, path: str, sig: str, oid: Oid) -> None:
         self.db.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?, ?)", (path, sig, str(oid)))
+
+    # -- the run index ---------------------------------------------------------------------------------
+
+    def add_run(self, run: str, started: str, outputs: list[tuple[str, str]], run_key: str | None) -> None:
+        """Index run ``run``: the (oid, path) outputs it produced and, for a successful run, its run key."""
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            db.executemany(
+                "INSERT OR IGNORE INTO produced VALUES (?, ?, ?, ?)", [(o, p, run, started) for o, p in outputs]
+            )
+            if run_key:
+                db.execute("INSERT OR IGNORE INTO runkeys VALUES (?, ?, ?)", (run_key, run, started))
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def runs_with_key(self, key: str) -> list[str]:
+        """The runs recorded with run key ``key``, newest first."""
+        return [r[0] for r in self.db.execute("SELECT run FROM runkeys WHERE key=? ORDER BY started DESC", (key,))]
+
+    def runs_producing(self, oid: str, path: str | None = None) -> list[str]:
+        """The runs that produced ``oid`` (at ``path`` when given), newest first."""
+        sql = "SELECT run FROM produced WHERE oid=?" + (" AND path=?" if path else "") + " ORDER BY started DESC"
+        return [r[0] for r in self.db.execute(sql, (oid, path) if path else (oid,))]
+
+    def runs_producing_any(self, oids: list[str]) -> set[str]:
+        """The runs that produced any of ``oids`` (one query per ``_BATCH`` ids)."""
+        found: set[str] = set()
+        for i in range(0, len(oids), _BATCH):
+            part = oids[i : i + _BATCH]
+            sql = f"SELECT DISTINCT run FROM produced WHERE oid IN ({','.join('?' * len(part))})"
+            found |= {r[0] for r in self.db.execute(sql, part)}
+        return found
 
     def flush(self) -> None:
         """Write the buffered rows (they are facts about file contents, true whether or not the command that

@@ -1,7 +1,8 @@
 """``art status``: compare each tracked artifact with its pointer, hashing only what the stat cache can't vouch for.
 
 States: ``unchanged``, ``modified``, ``missing`` (not in the workspace), ``not-in-store`` (the workspace may
-be fine, but the objects the pointer names are not in the local store: push impossible, checkout impossible),
+be fine, but the local store lacks the pointer's object, ``tracked.incomplete(shallow=True)``: push impossible,
+checkout impossible),
 ``conflict`` (the path holds something art must not replace without ``--force``, or must not write at all:
 a folder where a file belongs holding files the store lacks, a symlink, a device, a parent that is a file,
 a symlink leading outside the workspace; ``reason`` says which).
@@ -13,13 +14,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.scan import quick_signature, walk_tree
-from .paths import to_repo_path
 from .pointers import Pointer
 from .repo import Repo
 from .safety import ABSENT, DIR, FILE, LINK, Place, place, would_lose
+from .tracked import TrackedArtifact, incomplete, select
+
+__all__ = ["ArtifactStatus", "StatusResult", "current_oid", "select", "status"]
 
 UNCHANGED, MODIFIED, MISSING, NOT_IN_STORE = "unchanged", "modified", "missing", "not-in-store"
 CONFLICT = "conflict"
@@ -63,30 +65,6 @@ class StatusResult:
         return all(a.state == UNCHANGED for a in self.artifacts)
 
 
-def select(repo: Repo, paths: Sequence[str] | None) -> list[tuple[str, Pointer, str]]:
-    """Return the tracked artifacts named by ``paths`` (all when empty); a path may be a pointer file.
-
-    Raises:
-        PathNotTrackedError: when a path names nothing tracked.
-    """
-    from ..errors import PathNotTrackedError
-
-    arts = repo.artifacts()
-    if not paths:
-        return arts
-    chosen = []
-    for p in paths:
-        rel = to_repo_path(repo.root, p)
-        rel = rel[:-4] if rel.endswith(".art") else rel
-        hits = [a for a in arts if a[0] == rel or a[0].startswith(rel + "/")]
-        if not hits:
-            raise PathNotTrackedError(
-                f"{p} is not tracked by art", path=rel, hint="see 'art ls' for what is tracked, or 'art add' it"
-            )
-        chosen.extend(h for h in hits if h not in chosen)
-    return chosen
-
-
 def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
     """Return the id of what is in the workspace at ``path`` now (None when missing or of another kind)."""
     full = repo.abspath(path)
@@ -111,15 +89,14 @@ def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
     return tree.oid
 
 
-def in_store(repo: Repo, pointer: Pointer) -> bool:
-    store = repo.store
-    return store.has(pointer.oid, Kind.TREE) if pointer.kind == "dir" else store.has_file(pointer.oid)
-
-
-def status(repo: Repo, paths: Sequence[str] | None = None) -> StatusResult:
-    """Return the state of each tracked artifact (all, or those under ``paths``)."""
-    out = []
-    for path, pointer, source in select(repo, paths):
+def status(
+    repo: Repo, paths: Sequence[str] | None = None, *, artifacts: list[TrackedArtifact] | None = None
+) -> StatusResult:
+    """Return the state of each tracked artifact (all, or those under ``paths``; chosen from ``artifacts`` when
+    the caller has selected them already, so the workspace is not walked for pointers again)."""
+    looked = []
+    for a in select(repo, paths, artifacts):
+        path, pointer = a.path, a.pointer
         where = place(repo, path, pointer.kind)
         actual, reason = None, _conflict(where)
         if reason is None and where.kind == pointer.kind:
@@ -132,17 +109,22 @@ def status(repo: Repo, paths: Sequence[str] | None = None) -> StatusResult:
                     if where.kind == DIR
                     else f"a file the store lacks is where folder {path} belongs"
                 )
+        looked.append((a, where, actual, reason))
+    same = [a.pointer for a, where, actual, reason in looked if reason is None and actual == a.pointer.oid]
+    lacking = incomplete(repo.store, same, shallow=True) if same else set()  # status reads no trees
+    out = []
+    for a, where, actual, reason in looked:
         if reason is not None:
             state = CONFLICT
         elif where.kind is ABSENT or actual is None:
             state = MISSING
-        elif actual != pointer.oid:
+        elif actual != a.pointer.oid:
             state = MODIFIED
-        elif not in_store(repo, pointer):
+        elif a.pointer.oid in lacking:
             state = NOT_IN_STORE
         else:
             state = UNCHANGED
-        out.append(ArtifactStatus(path, state, pointer, source, actual, reason, where))
+        out.append(ArtifactStatus(a.path, state, a.pointer, a.source, actual, reason, where))
     repo.state.flush()
     return StatusResult(out)
 

@@ -93,7 +93,7 @@ def test_has_many_finds_stored_keys_of_the_right_kind_across_query_batches(tmp_p
 
 
 def test_stat_cache_lookup_many_matches_lookup(tmp_path):
-    from artvc.workspace.state import StatCache
+    from artvc.workspace.state import StateDB
 
     root = tmp_path / "ws"
     root.mkdir()
@@ -102,7 +102,7 @@ def test_stat_cache_lookup_many_matches_lookup(tmp_path):
         p = root / f"f{i}"
         p.write_bytes(b"%d" % i)
         paths.append(str(p))
-    cache = StatCache(tmp_path / "state.db", root)
+    cache = StateDB(tmp_path / "state.db", root)
     stats = [os.stat(p) for p in paths]
     for p, st in zip(paths[:1000], stats[:1000], strict=True):
         cache.record(p, st, hash_bytes(b"x"), written=True)

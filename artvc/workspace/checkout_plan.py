@@ -1,0 +1,288 @@
+"""The plan of a checkout: what to write, what to delete and what is refused, decided without changing the
+workspace (the model is dvc-data's compare -> diff -> apply).
+
+``plan_checkout`` compares each selected artifact with what is on disk (``status``), applies the one rule of
+``safety`` (refusals), diffs every stored tree against the folder it will replace, and finally asks the store,
+in one batched presence check (``tracked.incomplete_keys``), whether it holds every object the writes need.
+It reads the workspace (and may hash files the stat cache cannot vouch for) but creates, replaces and deletes
+nothing there. ``checkout.apply_plan`` starts only from a plan with nothing refused and nothing lacking, so a
+missing object leaves the workspace exactly as it was.
+
+The plan holds names and ids, never file contents: per file to write, its path inside the artifact and its tree
+entry (a few hundred bytes), so planning 100,000 files stays within tens of MiB.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from ..errors import ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
+from ..objstore.objects import Kind, TreeEntry
+from ..objstore.oid import Oid
+from .paths import is_reserved
+from .pointers import PointerError
+from .repo import Repo
+from .safety import DIR, FILE, LINK, OTHER, TreeCache, check_tree, would_lose
+from .status import CONFLICT, MODIFIED, NOT_IN_STORE, UNCHANGED, ArtifactStatus, status
+from .tracked import ObjectKey, TrackedArtifact, incomplete_keys
+
+
+class Op(Enum):
+    """One change to the workspace's structure (files are written separately, after every ``Op``)."""
+
+    UNLINK = "unlink"  # a file or symlink in the way, or not in the stored tree
+    RMTREE = "rmtree"  # a folder in the way, or not in the stored tree
+    MKDIR = "mkdir"  # a folder of the stored tree that is not there
+    LINK = "link"  # a symlink of the stored tree that is not there (or points elsewhere)
+
+
+Step = tuple[Op, str, str | None]  # (op, path inside the artifact, symlink target)
+Write = tuple[str, TreeEntry]  # (path inside the artifact, "" for a file artifact; what to write there)
+
+
+@dataclass(slots=True)
+class ArtifactPlan:
+    """How one artifact is brought in line with its pointer.
+
+    ``dest`` is where it is written (the path, or the in-workspace target of a symlink at the path). ``clear``
+    is removed first: ``blocker`` (a file where a parent folder belongs) and whatever of the other kind is at
+    ``dest`` (``Op.UNLINK`` or ``Op.RMTREE``). A folder that is not there is built whole in a staging folder
+    (``fresh``) and renamed into place. ``steps`` then change the folder structure and ``writes`` the files,
+    both with paths relative to ``dest``.
+    """
+
+    status: ArtifactStatus
+    dest: Path
+    fresh: bool = False
+    blocker: str | None = None
+    clear: Op | None = None
+    steps: list[Step] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return self.status.path
+
+
+@dataclass(slots=True)
+class CheckoutPlan:
+    """What a checkout would do. ``refused``: artifacts the rules forbid replacing (with the reason, an error);
+    ``lacking``: artifacts the local store cannot write, with the first object it lacks for each."""
+
+    todo: list[ArtifactPlan] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    refused: list[tuple[str, WorkspaceError]] = field(default_factory=list)
+    lacking: list[tuple[str, ObjectKey]] = field(default_factory=list)
+
+    @property
+    def files(self) -> int:
+        """How many files the plan writes."""
+        return sum(len(a.writes) for a in self.todo)
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.refused or self.lacking)
+
+
+def plan_checkout(
+    repo: Repo,
+    paths: Sequence[str] | None = None,
+    *,
+    force: bool = False,
+    artifacts: list[TrackedArtifact] | None = None,
+) -> CheckoutPlan:
+    """Plan the checkout of the artifacts under ``paths`` (all when empty; chosen from ``artifacts`` when the
+    caller selected them already). Nothing in the workspace is changed.
+
+    Raises:
+        PointerError: a file pointer's ``size`` disagrees with the stored file (the pointer is wrong).
+        CorruptObjectError, FormatError: a stored tree that cannot be decoded.
+    """
+    plan = CheckoutPlan()
+    trees = TreeCache()
+    for a in status(repo, paths, artifacts=artifacts).artifacts:
+        if a.state in (UNCHANGED, NOT_IN_STORE) and a.actual == a.pointer.oid:
+            plan.unchanged.append(a.path)
+            continue
+        problem = _refusal(repo, a, force, trees)
+        if problem is not None:
+            plan.refused.append((a.path, problem))
+            continue
+        _check_pointer_size(repo, a)
+        try:
+            plan.todo.append(_plan_artifact(repo, a, trees))
+        except ObjectNotFoundError as exc:  # a tree of it is not stored
+            plan.lacking.append((a.path, (Oid(exc.oid), Kind.TREE)))
+    _check_presence(repo, plan)
+    return plan
+
+
+def _check_presence(repo: Repo, plan: CheckoutPlan) -> None:
+    """Move the artifacts whose writes need an object the store lacks from ``todo`` to ``lacking``: one batched
+    presence check over every file of every artifact (its manifest and chunks included)."""
+    keys = {(entry.oid, Kind.FILE) for a in plan.todo for _, entry in a.writes}
+    if not keys:
+        return
+    lacking: list[ObjectKey] = []
+    absent = incomplete_keys(repo.store, keys, lacking=lacking)
+    if not absent:
+        return
+    for key in lacking:  # an object fsck quarantined is damaged, not missing (exit 3)
+        repo.store.raise_if_quarantined(key[0], *((Kind.FILE, Kind.CHUNK) if key[1] == Kind.FILE else (key[1],)))
+    keep = []
+    for a in plan.todo:
+        first = next(((e.oid, Kind.FILE) for _, e in a.writes if (e.oid, Kind.FILE) in absent), None)
+        if first is None:
+            keep.append(a)
+        else:
+            plan.lacking.append((a.path, first))
+    plan.todo = keep
+
+
+def _refusal(repo: Repo, a: ArtifactStatus, force: bool, trees: TreeCache) -> WorkspaceError | None:
+    """Why ``a`` must not be restored now (None when it may): the one rule of ``safety`` applied."""
+    if a.unsafe:
+        return UnsafePathError(
+            f"{a.reason}; art never writes through it",
+            path=a.path,
+            hint="remove or replace the symlink, then run the command again",
+        )
+    if a.pointer.kind == "dir":  # a stored tree is checked whole before any of it is written, even with force
+        try:
+            check_tree(repo, _rel(repo, a), a.pointer.oid, trees)
+        except UnsafePathError as exc:
+            return exc
+        except ObjectNotFoundError:
+            pass  # planning the tree finds it lacking
+    if force:
+        return None
+    if a.state == CONFLICT:
+        return ConflictError(
+            f"{a.path} is in the way: {a.reason}", path=a.path, hint="move it elsewhere, or use --force to replace it"
+        )
+    if a.state == MODIFIED and would_lose(repo, a.where, a.actual, a.pointer.oid, a.pointer.kind):
+        return WouldOverwriteError(
+            f"{a.path} has changes that are not added", path=a.path, hint="'art add' them to keep them, or use --force"
+        )
+    return None
+
+
+def _check_pointer_size(repo: Repo, a: ArtifactStatus) -> None:
+    """A file pointer whose ``size`` disagrees with the stored file is a bad pointer, not a damaged store.
+
+    Raises:
+        PointerError: naming the pointer (or art.lock stage) as the culprit.
+    """
+    if a.pointer.kind != "file" or not repo.store.has_file(a.pointer.oid):
+        return
+    actual = repo.store.file_size(a.pointer.oid)
+    if actual != a.pointer.size:
+        lock = a.source.startswith("art.lock:")
+        where = a.source if lock else f"pointer {a.source}"
+        raise PointerError(
+            f"{where} is wrong: size = {a.pointer.size} but the stored file has {actual} bytes",
+            path=a.path,
+            hint="re-run the stage with 'art repro'"
+            if lock
+            else f"restore the pointer with 'git checkout -- {a.source}', or "
+            f"re-add the data with 'art add {a.path}'; the store is fine",
+        )
+
+
+def _rel(repo: Repo, a: ArtifactStatus) -> str:
+    dest = a.where.dest if a.where is not None else repo.abspath(a.path)
+    return Path(os.path.relpath(dest, repo.root)).as_posix()
+
+
+def _plan_artifact(repo: Repo, a: ArtifactStatus, trees: TreeCache) -> ArtifactPlan:
+    where, pointer = a.where, a.pointer
+    assert where is not None
+    out = ArtifactPlan(a, where.dest, blocker=where.blocker)
+    if pointer.kind == "file":
+        out.clear = Op.RMTREE if where.kind == DIR else Op.UNLINK if where.kind in (LINK, OTHER) else None
+        out.writes.append(("", TreeEntry(where.dest.name, "file", pointer.oid, pointer.size)))
+        return out
+    if where.kind in (FILE, LINK, OTHER):
+        out.clear = Op.UNLINK
+    out.fresh = out.clear is not None or not os.path.lexists(where.dest)
+    _plan_tree(repo, out, trees)
+    return out
+
+
+def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache) -> None:
+    """Diff stored tree ``out.status.pointer.oid`` against the folder at ``out.dest`` into ``out.steps`` and
+    ``out.writes``.
+
+    The tree was checked whole before (``safety.check_tree``: names, and links resolved against it). Nothing is
+    followed: a symlink in the way is removed, never written through; ``.git``/``.art`` folders (which art
+    never stores) are left alone. Iterative (a stack of folders), so any depth the file system allows works.
+
+    Raises:
+        ObjectNotFoundError: a tree of it is not stored.
+    """
+    stack: list[tuple[str, Oid, bool]] = [("", out.status.pointer.oid, not out.fresh)]
+    while stack:
+        rel, oid, exists = stack.pop()
+        tree = trees.pop(oid, None) or repo.store.get_tree(oid)
+        folder = os.path.join(out.dest, rel) if rel else str(out.dest)
+        prefix = f"{rel}/" if rel else ""
+        present: dict[str, os.DirEntry] = {}
+        if exists:
+            with os.scandir(folder) as it:
+                present = {e.name: e for e in it}
+            wanted = {e.name for e in tree.entries}
+            for name, e in present.items():
+                if name not in wanted and not is_reserved(name):
+                    out.steps.append((Op.RMTREE if _is_dir(e) else Op.UNLINK, prefix + name, None))
+        subdirs: list[tuple[str, Oid, bool]] = []
+        files: list[tuple[str, TreeEntry, os.DirEntry]] = []
+        for entry in tree.entries:
+            path, e = prefix + entry.name, present.get(entry.name)
+            if entry.kind == "dir":
+                real_dir = e is not None and _is_dir(e)
+                if e is not None and not real_dir:
+                    out.steps.append((Op.UNLINK, path, None))
+                if not real_dir:
+                    out.steps.append((Op.MKDIR, path, None))
+                subdirs.append((path, entry.oid, real_dir))
+            elif entry.kind == "symlink":
+                if e is None or not e.is_symlink() or os.readlink(e.path) != entry.target:
+                    if e is not None and _is_dir(e):
+                        out.steps.append((Op.RMTREE, path, None))
+                    out.steps.append((Op.LINK, path, entry.target))
+            elif e is None:
+                out.writes.append((path, entry))
+            else:
+                files.append((path, entry, e))
+        _plan_files(repo, out, files)
+        stack.extend(reversed(subdirs))
+
+
+def _plan_files(repo: Repo, out: ArtifactPlan, files: list[tuple[str, TreeEntry, os.DirEntry]]) -> None:
+    """Queue the files of one folder that differ from the tree (one stat-cache query for the folder)."""
+    regular, items = [], []
+    for path, entry, e in files:
+        st = e.stat(follow_symlinks=False)
+        if stat_mod.S_ISREG(st.st_mode) and bool(st.st_mode & 0o111) == entry.executable:
+            regular.append((path, entry))
+            items.append((e.path, st))
+        else:
+            if stat_mod.S_ISDIR(st.st_mode):
+                out.steps.append((Op.RMTREE, path, None))
+            out.writes.append((path, entry))
+    if items:
+        for (path, entry), oid in zip(regular, repo.state.oids_of(items), strict=True):
+            if oid != entry.oid:
+                out.writes.append((path, entry))
+
+
+def _is_dir(e: os.DirEntry) -> bool:
+    try:
+        return e.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
