@@ -63,7 +63,11 @@ class DiskUsage:
     store: dict[str, int]
 
     def as_dict(self) -> dict:
-        return {"artifacts": [a.as_dict() for a in self.artifacts], "total": self.total.as_dict(), "store": _store_sizes(self.store)}
+        return {
+            "artifacts": [a.as_dict() for a in self.artifacts],
+            "total": self.total.as_dict(),
+            "store": _store_sizes(self.store),
+        }
 
 
 def du(repo: Repo, paths: Sequence[str] | None = None, *, rev: str | None = None) -> DiskUsage:

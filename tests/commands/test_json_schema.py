@@ -141,7 +141,10 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("init", ["init"], ["init", "--force"]),
         _case("add", ["add", "data", "params.csv"]),
         ("git commit", ()),
-        _case("stage add", ["stage", "add", "copy", "-f", "-d", "params.csv", "-o", "out.csv", "--", "cp params.csv out.csv"]),
+        _case(
+            "stage add",
+            ["stage", "add", "copy", "-f", "-d", "params.csv", "-o", "out.csv", "--", "cp params.csv out.csv"],
+        ),
         _case("repro", ["repro"]),
         ("git commit", ()),
         _case("status", ["status"]),
