@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import StoreIOError
+from ..errors import ConfigError, StoreIOError
 
 CREDENTIALS, DENIED, UNREACHABLE, OTHER = "credentials", "denied", "unreachable", "other"
 DEFAULT_TIMEOUT = 5.0
@@ -185,11 +185,20 @@ def endpoint(protocol: str, url: str, options: dict[str, Any]) -> str:
     return {"s3": "the AWS S3 endpoint", "gs": "storage.googleapis.com"}.get(family or "", url)
 
 
-def connect_settings(protocol: str, url: str, options: dict[str, Any]) -> tuple[str, float]:
+def connect_settings(protocol: str, url: str, options: dict[str, Any], name: str) -> tuple[str, float]:
     """Pop art's ``timeout``/``retries`` options and set the backend's own connect timeout and retries
-    (options the user gave the backend directly win); return (endpoint, timeout)."""
-    timeout = _positive(options.pop("timeout", DEFAULT_TIMEOUT), "timeout", DEFAULT_TIMEOUT)
-    retries = int(_positive(options.pop("retries", DEFAULT_RETRIES), "retries", DEFAULT_RETRIES, zero=True))
+    (options the user gave the backend directly win); return (endpoint, timeout).
+
+    Raises:
+        ConfigError: when ``timeout`` is not a positive number of seconds or ``retries`` not a count.
+    """
+    timeout = _number(options.pop("timeout", DEFAULT_TIMEOUT), name, "timeout", "a number of seconds above 0")
+    retries = _number(options.pop("retries", DEFAULT_RETRIES), name, "retries", "a whole number, 0 or more")
+    if timeout <= 0:
+        raise _bad(name, "timeout", timeout, "a number of seconds above 0")
+    if retries < 0 or retries != int(retries):
+        raise _bad(name, "retries", retries, "a whole number, 0 or more")
+    retries = int(retries)
     family = _FAMILY.get(protocol)
     if family == "s3":
         config = dict(options.get("config_kwargs") or {})
@@ -200,7 +209,8 @@ def connect_settings(protocol: str, url: str, options: dict[str, Any]) -> tuple[
         try:
             import aiohttp
 
-            options["requests_timeout"] = aiohttp.ClientTimeout(total=None, sock_connect=timeout)
+            # aiohttp's defaults (300 s in all) with art's connect timeout
+            options["requests_timeout"] = aiohttp.ClientTimeout(total=300, sock_connect=timeout)
         except ImportError:  # no gcsfs either: opening the remote says which extra to install
             pass
     elif family == "azure":
@@ -210,12 +220,22 @@ def connect_settings(protocol: str, url: str, options: dict[str, Any]) -> tuple[
     return endpoint(protocol, url, options), timeout
 
 
-def _positive(value: Any, name: str, default: float, *, zero: bool = False) -> float:
+def _number(value: Any, name: str, key: str, what: str) -> float:
+    if isinstance(value, bool):
+        raise _bad(name, key, value, what)
     try:
-        number = float(value)
+        return float(value)
     except (TypeError, ValueError):
-        return default
-    return number if number > 0 or (zero and number == 0) else default
+        raise _bad(name, key, value, what) from None
+
+
+def _bad(name: str, key: str, value: Any, what: str) -> ConfigError:
+    return ConfigError(
+        f"remote {name!r}: option {key}={value!r} must be {what}",
+        hint=f"art remote modify {name} -o {key}={DEFAULT_TIMEOUT:g}"
+        if key == "timeout"
+        else f"art remote modify {name} -o {key}={DEFAULT_RETRIES}",
+    )
 
 
 def remote_error(exc: BaseException, store: Any, what: str) -> StoreIOError:

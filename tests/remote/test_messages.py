@@ -206,3 +206,13 @@ def test_classify_reads_each_backends_exception_types() -> None:
     except ImportError:  # the ssh extra is not installed: the sftp tests say so elsewhere
         return
     assert classify(asyncssh.PermissionDenied("Permission denied")) == CREDENTIALS
+
+
+@pytest.mark.parametrize(("option", "value"), [("timeout", "soon"), ("timeout", 0), ("retries", -1), ("retries", 1.5)])
+def test_a_bad_timeout_or_retries_option_is_a_config_error(ws: Workspace, option: str, value) -> None:
+    ws.gen({"model.bin": random_bytes(1000)})
+    ws.art("add", "model.bin")
+    add_remote(ws, "s3://bucket/root", {"endpoint_url": f"http://{servers.LOOPBACK}:{_closed_port()}", option: value})
+    r = ws.art("push", code=1)
+    assert_error(r, 1, f"remote 'origin': option {option}=")
+    assert f"art remote modify origin -o {option}=" in r.stderr

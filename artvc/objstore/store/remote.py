@@ -161,7 +161,7 @@ class FsspecStore(ObjectStore):
         self.requests = 0
         options = dict(options or {})
         self.hardlinks = bool(options.pop("hardlinks", True))
-        self.endpoint, self.timeout = connect_settings(self.protocol, url, options)  # art's timeout, retries
+        self.endpoint, self.timeout = connect_settings(self.protocol, url, options, self.name)  # timeout, retries
         self.connecting = Connecting(self.name, self.endpoint)
         self.fs = fs if fs is not None else self._make_fs(path, options)
         if self.protocol == "file":
