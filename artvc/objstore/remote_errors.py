@@ -59,7 +59,6 @@ _DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "Forbidden", "403", "Autho
 _UNREACHABLE_TYPES = {
     "EndpointConnectionError",  # botocore
     "ConnectTimeoutError",
-    "ConnectionClosedError",
     "ProxyConnectionError",
     "ClientConnectorError",  # aiohttp
     "ServerTimeoutError",
@@ -67,9 +66,13 @@ _UNREACHABLE_TYPES = {
     "ServiceRequestError",  # azure.core: the request never got an answer
     "FSTimeoutError",
     "gaierror",
-    "ConnectionLost",  # asyncssh
 }
-_UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT, errno.ECONNRESET}
+_UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT}
+# a connection that was made and then cut is a failure mid-way, not an unreachable endpoint (botocore wraps a
+# reset upload in EndpointConnectionError too): it is retried, and told as "failed while ..."
+_CUT_TYPES = {"ServerDisconnectedError", "ConnectionClosedError", "ClientPayloadError", "ConnectionLost"}
+_CUT_ERRNOS = {errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED}
+_CUT_WORDS = ("connection reset", "broken pipe", "server disconnected", "connection aborted")
 _CREDENTIAL_WORDS = (
     "unable to locate credentials",
     "invalidaccesskeyid",
@@ -152,6 +155,8 @@ def classify(exc: BaseException) -> str:
             return CREDENTIALS
         if code in _DENIED_CODES:
             return DENIED
+    if _was_cut(chain):
+        return OTHER
     for e in chain:
         if type(e).__name__ in _UNREACHABLE_TYPES or isinstance(e, (ConnectionRefusedError, socket.gaierror)):
             return UNREACHABLE
@@ -165,6 +170,16 @@ def classify(exc: BaseException) -> str:
     if any(isinstance(e, TimeoutError) for e in chain) or any(w in text for w in _UNREACHABLE_WORDS):
         return UNREACHABLE
     return OTHER
+
+
+def _was_cut(chain: list[BaseException]) -> bool:
+    for e in chain:
+        if type(e).__name__ in _CUT_TYPES or isinstance(e, (ConnectionResetError, BrokenPipeError)):
+            return True
+        if isinstance(e, OSError) and e.errno in _CUT_ERRNOS:
+            return True
+    text = " ".join(str(e) for e in chain).lower()
+    return any(w in text for w in _CUT_WORDS)
 
 
 def endpoint(protocol: str, url: str, options: dict[str, Any]) -> str:
@@ -280,7 +295,10 @@ _CONNECT_FAILED = {"EndpointConnectionError", "ConnectTimeoutError", "ClientConn
 def retryable(exc: BaseException) -> bool:
     """Whether art should try again on top of the backend: not for missing or refused credentials, nor for
     denied access, nor when no connection could be made (the backend already retried ``retries`` times)."""
-    if any(type(e).__name__ in _CONNECT_FAILED or isinstance(e, ConnectionRefusedError) for e in _chain(exc)):
+    chain = list(_chain(exc))
+    if _was_cut(chain):
+        return True
+    if any(type(e).__name__ in _CONNECT_FAILED or isinstance(e, ConnectionRefusedError) for e in chain):
         return False
     return classify(exc) not in (CREDENTIALS, DENIED)
 

@@ -216,3 +216,17 @@ def test_a_bad_timeout_or_retries_option_is_a_config_error(ws: Workspace, option
     r = ws.art("push", code=1)
     assert_error(r, 1, f"remote 'origin': option {option}=")
     assert f"art remote modify origin -o {option}=" in r.stderr
+
+
+def test_a_connection_cut_mid_way_is_not_called_unreachable() -> None:
+    """botocore wraps a reset upload in EndpointConnectionError: the cause chain tells the two apart."""
+    from botocore.exceptions import EndpointConnectionError
+
+    from artvc.objstore.remote_errors import OTHER, UNREACHABLE, classify, retryable
+
+    refused = EndpointConnectionError(endpoint_url="http://127.0.0.1:9/b/k")
+    refused.__context__ = ConnectionRefusedError(111, "Connection refused")
+    assert classify(refused) == UNREACHABLE and not retryable(refused)
+    cut = EndpointConnectionError(endpoint_url="http://127.0.0.1:9/b/k")
+    cut.__context__ = ConnectionResetError(104, "Connection reset by peer")
+    assert classify(cut) == OTHER and retryable(cut)
