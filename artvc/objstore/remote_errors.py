@@ -268,6 +268,12 @@ def remote_error(exc: BaseException, store: Any, what: str) -> StoreIOError:
             remote=name,
             hint=how.format(name=name),
         )
+    if kind == DENIED and not family:  # a local directory: file permissions, no credentials
+        return StoreIOError(
+            f"remote {name!r}: permission denied while {what}: {reason}",
+            remote=name,
+            hint="check that you may read and write the remote's directory and the folders in it",
+        )
     if kind == DENIED:
         return StoreIOError(
             f"remote {name!r}: access denied while {what}: {reason}",
