@@ -341,12 +341,15 @@ def moto_server_path() -> str:
     return found
 
 
-def start_moto(workdir: Path | None = None) -> S3Server:
-    """moto_server (in-memory S3) as a subprocess."""
+def start_moto(workdir: Path | None = None, *, free_calls: int | None = None) -> S3Server:
+    """moto_server (in-memory S3) as a subprocess. With ``free_calls``, moto checks credentials (IAM) after
+    that many unauthenticated requests (enough to create a bucket and an IAM user): unknown keys get
+    InvalidAccessKeyId, a user without policies AccessDenied."""
     exe = moto_server_path()
+    env = None if free_calls is None else {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(free_calls)}
 
     def launch(wd: Path, port: int) -> ServerProcess:
-        proc = ServerProcess("moto", [exe, "-H", LOOPBACK, "-p", str(port)], wd)
+        proc = ServerProcess("moto", [exe, "-H", LOOPBACK, "-p", str(port)], wd, env=env)
         proc.wait_http(port, "/moto-api/")
         return proc
 

@@ -9,7 +9,7 @@ import click
 
 from .. import __version__
 from ._errors import ArtGroup
-from ._options import common
+from ._options import common, quiet_notes
 
 # command name -> module in this package (imported only when the command runs)
 ArtGroup.lazy = {
@@ -63,6 +63,7 @@ def cli(ctx: click.Context) -> None:
       art checkout             # restore data from the store
     """
     ctx.obj = ctx.obj or {}
+    quiet_notes(bool(ctx.obj.get("quiet")))  # a new command: forget an earlier in-process -q
 
 
 def main() -> None:

@@ -87,4 +87,4 @@ def _step(repo, repro, say, label: str) -> dict:
     counts = {s: result.count(s) for s in ("ran", "cached", "up-to-date")}
     detail = ", ".join(f"{o.name} {o.status}" for o in result.outcomes) or "every stage up to date"
     say(f"{label}: {detail} ({secs:.2f} s)")
-    return {**counts, "seconds": round(secs, 3)}
+    return {**counts, "duration": round(secs, 3)}

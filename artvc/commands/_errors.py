@@ -25,7 +25,12 @@ class CliError(click.ClickException):
         err = self.error
         if self.as_json and not err.reported:
             payload = {
-                "error": {"type": type(err).__name__, "message": err.message, "hint": err.hint, "code": err.exit_code}
+                "error": {
+                    "type": type(err).__name__,
+                    "message": err.message,
+                    "hint": err.hint,
+                    "exit_status": err.exit_code,
+                }
             }
             click.echo(json.dumps(payload), file=sys.stdout)
         click.echo(f"art: error: {err.message}", err=True)

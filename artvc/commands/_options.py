@@ -17,9 +17,21 @@ def _store(name: str):
             root.obj = root.obj or {}
             root.obj[name] = value
             ctx.obj = root.obj
+            if name == "quiet":
+                quiet_notes(True)
         return value
 
     return callback
+
+
+def quiet_notes(flag: bool) -> None:
+    """-q also silences the note a slow remote connection prints (objstore/remote_errors.py)."""
+    import sys
+
+    if flag or "artvc.objstore.remote_errors" in sys.modules:
+        from ..objstore.remote_errors import set_quiet
+
+        set_quiet(flag)
 
 
 def common(json_output: bool = True):

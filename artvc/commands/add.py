@@ -32,10 +32,10 @@ def cli(repo, paths: tuple[str, ...], jobs: int | None) -> None:
                 "artifacts": [{"path": a.path, "changed": a.changed, **a.pointer.as_dict()} for a in result.artifacts],
                 "files": s.files,
                 "hashed": s.hashed,
-                "bytes_read": s.bytes_read,
+                "read_size": s.bytes_read,
                 "new_objects": s.new_objects,
-                "new_bytes": s.new_bytes,
-                "run": result.run,
+                "new_size": s.new_bytes,
+                "run_oid": result.run,
             }
         )
         return

@@ -57,11 +57,11 @@ def cli(repo, key: str | None, value: str | None, local: bool, unset: bool, list
                 unset_value(cfg, key, local=is_local)
             if not where:
                 raise ConfigError(f"{key} is not set")
-            say(f"unset {key}")
+            _unset_done(key)
             return
         if not unset_value(cfg, key, local=local):
             raise ConfigError(f"{key} is not set in {'.art/config.local' if local else '.art/config'}")
-        say(f"unset {key}")
+        _unset_done(key)
         return
     if value is None:
         current = get_value(cfg, key)
@@ -73,4 +73,12 @@ def cli(repo, key: str | None, value: str | None, local: bool, unset: bool, list
             click.echo(str(current).lower() if isinstance(current, bool) else current)
         return
     typed = set_value(cfg, key, value, local=local)
+    if flags().get("json"):
+        emit_json({key: typed})
     say(f"{key} = {typed}")
+
+
+def _unset_done(key: str) -> None:
+    if flags().get("json"):
+        emit_json({"unset": key})
+    say(f"unset {key}")

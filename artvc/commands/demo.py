@@ -122,10 +122,10 @@ def _add(repo, label: str, paths: list[Path]) -> dict:
     return {
         "files": s.files,
         "files_read": s.hashed,
-        "bytes_read": s.bytes_read,
+        "read_size": s.bytes_read,
         "new_objects": s.new_objects,
-        "new_bytes": s.new_bytes,
-        "seconds": round(seconds, 3),
+        "new_size": s.new_bytes,
+        "duration": round(seconds, 3),
         "artifacts": [{"path": a.path, **a.pointer.as_dict()} for a in result.artifacts],
     }
 
@@ -141,8 +141,12 @@ def _store_summary(repo, summary: dict) -> dict:
         f"{stats['objects']} objects in {stats['packs']} pack files"
     )
     return {
-        **stats,
-        "logical_bytes": logical,
+        "objects": stats["objects"],
+        "packs": stats["packs"],
+        "pack_size": stats["pack_bytes"],
+        "raw_size": stats["raw_bytes"],
+        "stored_size": stats["stored_bytes"],
+        "logical_size": logical,
         "dedup_ratio": round(dedup, 3),
         "compression_ratio": round(compression, 3),
     }
@@ -171,9 +175,9 @@ def _restore(repo, root: Path) -> dict:
     say(f"         all {compared} byte-for-byte identical to the originals")
     return {
         "files_written": result.files_written,
-        "seconds": round(seconds, 3),
+        "duration": round(seconds, 3),
         "files_compared": compared,
-        "bytes_compared": size,
+        "compared_size": size,
         "identical": True,
     }
 
@@ -216,7 +220,7 @@ def _inspect(repo) -> dict:
         files = f"{p.files:>3} file{'s' if p.files != 1 else ' '}"
         say(f"  {p.oid[:10]}  {p.kind:4}  {human(p.size):>9}  {files}  {i.path}")
     return {
-        "status": [a.as_dict() for a in states],
+        "states": [a.as_dict() for a in states],
         "diff_head": [c.as_dict() for c in head],
         "diff": [c.as_dict() for c in changes],
         "ls": [i.as_dict() for i in listed],

@@ -217,7 +217,7 @@ def run_remote_fsck(repo, name: str, read_data: bool, repair: bool = False) -> N
                 "packs": result.packs,
                 "indexes": result.indexes,
                 "objects": result.objects,
-                "bytes_read": result.bytes_read,
+                "read_size": result.bytes_read,
                 "read_data": read_data,
                 "garbage": result.garbage,
                 "problems": [p.as_dict() for p in result.problems],

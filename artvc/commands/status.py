@@ -65,10 +65,27 @@ def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
         )
     if check and not result.clean:
         changed = [a.path for a in result.artifacts if a.state != "unchanged"]
-        conflict = any(a.state == "conflict" for a in result.artifacts)
         raise StaleError(
             f"{count(len(changed), 'artifact')} out of date: {', '.join(changed[:5])}",
             items=changed,
-            hint="run 'art add' for modified data, 'art checkout' for missing data"
-            + ("; move what is in the way of conflicting paths" if conflict else ""),
+            hint=_check_hint(repo, result.artifacts),
         )
+
+
+def _check_hint(repo, artifacts) -> str:
+    """What brings these artifacts back: 'art checkout' only restores what the local store holds; data that
+    is not in it (a fresh clone) needs 'art pull'."""
+    from ..workspace.status import in_store
+
+    states = {a.state for a in artifacts}
+    missing = [a for a in artifacts if a.state == "missing"]
+    local = any(in_store(repo, a.pointer) for a in missing)
+    remote = any(not in_store(repo, a.pointer) for a in missing) or "not-in-store" in states
+    parts = ["modified data: run 'art add'"] if "modified" in states else []
+    if local:
+        parts.append("missing data the local store has: run 'art checkout'")
+    if remote:
+        parts.append("data not in the local store (as in a fresh clone): run 'art pull'")
+    if "conflict" in states:
+        parts.append("conflicts: move what is in the way")
+    return "; ".join(parts) or "see 'art status'"

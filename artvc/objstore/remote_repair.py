@@ -59,7 +59,7 @@ class RepairResult:
             "reindexed": self.reindexed,
             "retired": self.retired,
             "replaced": self.replaced,
-            "lost": [{"id": str(o), "kind": k.label} for o, k in self.lost],
+            "lost": [{"oid": str(o), "kind": k.label} for o, k in self.lost],
         }
 
 

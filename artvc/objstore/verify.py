@@ -28,7 +28,9 @@ class Problem:
     damaged: bool = False
 
     def as_dict(self) -> dict[str, str]:
-        return {"oid": self.oid, "kind": self.kind, "detail": self.detail}
+        """``oid`` for an object, ``name`` for a pack or an index (their names are not object ids)."""
+        key = "name" if self.kind in ("pack", "index") else "oid"
+        return {key: str(self.oid), "kind": self.kind, "detail": self.detail}
 
 
 def verify_store(store: ObjectStore, *, progress: Callable[[int], None] | None = None) -> Iterator[Problem]:

@@ -73,19 +73,31 @@ class UnknownStageError(PipelineError):
 
 
 class StageFailedError(PipelineError):
-    """A stage's command exited non-zero (or could not start); its outputs and lock entry were left as they were."""
+    """A stage's command exited non-zero (or could not start), or succeeded without writing all its outs; its
+    outputs and lock entry were left as they were."""
 
     exit_code = 5
 
     def __init__(
-        self, stage: str, returncode: int, *, stderr_tail: list[str] | None = None, failed: list[str] | None = None
+        self,
+        stage: str,
+        returncode: int,
+        *,
+        stderr_tail: list[str] | None = None,
+        failed: list[str] | None = None,
+        missing: list[str] | None = None,
     ) -> None:
         others = [s for s in (failed or []) if s != stage]
         more = f" (and {len(others)} more: {', '.join(others)})" if others else ""
-        super().__init__(
-            f"stage {stage} failed with exit status {returncode}{more}",
-            hint="its previous outputs and art.lock entry were kept; fix it and run 'art repro' again",
-        )
+        kept = "its previous outputs and art.lock entry were kept"
+        if returncode == 0 and missing:
+            message = f"stage {stage}'s command succeeded (exit status 0) but did not write {', '.join(missing)}{more}"
+            hint = f"make the command write every path in its outs (or drop it from outs in art.toml); {kept}"
+        else:
+            message = f"stage {stage} failed with exit status {returncode}{more}"
+            hint = f"{kept}; fix it and run 'art repro' again"
+        super().__init__(message, hint=hint)
+        self.missing = missing or []
         self.stage = stage
         self.returncode = returncode
         self.stderr_tail = stderr_tail or []

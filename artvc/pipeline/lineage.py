@@ -11,6 +11,7 @@ from ..objstore.lineage import Run
 from ..workspace.lockfile import LOCK_NAME, parse_lock_text, read_lock
 from ..workspace.paths import to_repo_path
 from ..workspace.pointers import SUFFIX, parse_pointer, read_pointer
+from ..workspace.provenance import iso_utc
 from ..workspace.repo import Repo
 from ..workspace.runs import load_run, producing_run
 
@@ -26,7 +27,7 @@ class LineageNode:
     seen: bool = False  # this run was already shown higher up in the tree
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "id": self.oid, "run": None, "inputs": []}
+        out: dict[str, Any] = {"path": self.path, "oid": self.oid, "run": None, "inputs": []}
         if self.run is not None:
             out["run"] = summarize(self.run)
             out["inputs"] = [i.as_dict() for i in self.inputs]
@@ -55,7 +56,7 @@ def summarize(run: Run) -> dict[str, Any]:
         "art",
         "packages",
     )
-    return {"id": str(run.oid), **{k: run.get(k) for k in keys if run.get(k) not in (None, "")}}
+    return {"oid": str(run.oid), **{k: run.get(k) for k in keys if run.get(k) not in (None, "")}}
 
 
 def lineage(repo: Repo, user_path: str, *, max_depth: int = 50) -> LineageNode:
@@ -121,9 +122,9 @@ class Version:
     def as_dict(self) -> dict[str, Any]:
         return {
             "commit": self.commit,
-            "time": self.time,
+            "time": iso_utc(self.time),
             "summary": self.summary,
-            "id": self.oid,
+            "oid": self.oid,
             "size": self.size,
             "source": self.source,
         }

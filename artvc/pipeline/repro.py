@@ -78,15 +78,16 @@ class StageOutcome:
     returncode: int | None = None
     stderr_tail: tuple[str, ...] = ()
     message: str = ""
+    missing: tuple[str, ...] = ()  # outs a command that exited 0 did not write
 
     def as_dict(self) -> dict:
         return {
             "name": self.name,
-            "status": self.status,
+            "state": self.status,
             "reasons": list(self.reasons),
             "duration": round(self.duration, 3),
-            "run": self.run,
-            "returncode": self.returncode,
+            "run_oid": self.run,
+            "exit_status": self.returncode,
             "message": self.message,
         }
 
@@ -161,6 +162,7 @@ def repro(
             first.returncode if first.returncode is not None else 1,
             stderr_tail=list(first.stderr_tail),
             failed=[o.name for o in result.failed],
+            missing=list(first.missing),
         )
         err.result = result
         raise err
@@ -456,10 +458,10 @@ class _Executor:
         if done.returncode != 0 or missing:
             launch.stash.restore()
             self.ctx.forget(stage.outs)
-            message = (
-                f"exit status {done.returncode}" if done.returncode != 0 else f"it did not produce {', '.join(missing)}"
-            )
-            return StageOutcome(stage.name, FAILED, message=message, **base)
+            if done.returncode != 0:
+                return StageOutcome(stage.name, FAILED, message=f"exit status {done.returncode}", **base)
+            message = f"the command succeeded (exit status 0) but did not write {', '.join(missing)}"
+            return StageOutcome(stage.name, FAILED, message=message, missing=tuple(missing), **base)
         try:
             # the store (gc), the run index, art.lock and .gitignore; a finished stage's work is worth waiting for
             with self.repo.lock.patiently(COMMIT_WAIT):

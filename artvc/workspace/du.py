@@ -46,9 +46,9 @@ class Usage:
         return {
             "path": self.path,
             "files": self.files,
-            "logical_bytes": self.logical,
-            "unique_bytes": self.unique,
-            "stored_bytes": self.stored,
+            "logical_size": self.logical,
+            "unique_size": self.unique,
+            "stored_size": self.stored,
             "objects": self.objects,
             "missing_objects": self.missing,
             "dedup_ratio": self.dedup_ratio,
@@ -63,7 +63,11 @@ class DiskUsage:
     store: dict[str, int]
 
     def as_dict(self) -> dict:
-        return {"artifacts": [a.as_dict() for a in self.artifacts], "total": self.total.as_dict(), "store": self.store}
+        return {
+            "artifacts": [a.as_dict() for a in self.artifacts],
+            "total": self.total.as_dict(),
+            "store": _store_sizes(self.store),
+        }
 
 
 def du(repo: Repo, paths: Sequence[str] | None = None, *, rev: str | None = None) -> DiskUsage:
@@ -108,3 +112,14 @@ def _measure(path: str, files: int, logical: int, located: dict[Key, tuple], obj
         if kind == Kind.CHUNK:
             unique += raw_length
     return Usage(path, files, logical, unique, stored, objects, missing)
+
+
+def _store_sizes(stats: dict[str, int]) -> dict[str, int]:
+    """The store's figures in the JSON vocabulary (docs/cli.md): counts, and byte sizes named ``*_size``."""
+    return {
+        "objects": stats["objects"],
+        "packs": stats["packs"],
+        "pack_size": stats["pack_bytes"],
+        "raw_size": stats["raw_bytes"],
+        "stored_size": stats["stored_bytes"],
+    }

@@ -33,7 +33,7 @@ class Pointer:
         )
 
     def as_dict(self) -> dict:
-        return {"id": str(self.oid), "kind": self.kind, "size": self.size, "files": self.files}
+        return {"oid": str(self.oid), "kind": self.kind, "size": self.size, "files": self.files}
 
 
 def parse_pointer(text: bytes | str, *, where: str) -> Pointer:

@@ -16,6 +16,11 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def iso_utc(epoch: float) -> str:
+    """A Unix time as the ISO 8601 UTC text every JSON output uses (``2026-11-29T22:52:16Z``)."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def environment() -> dict[str, Any]:
     """Return the machine facts recorded in every run."""
     try:

@@ -39,11 +39,11 @@ class PushResult:
             "url": self.url,
             "roots": self.roots,
             "objects": self.objects,
-            "bytes": self.bytes,
+            "size": self.bytes,
             "packs": self.packs,
             "already_on_remote": self.present,
             "requests": self.requests,
-            "missing": [{"id": str(o), "kind": k.label} for o, k in self.missing],
+            "missing": [{"oid": str(o), "kind": k.label} for o, k in self.missing],
         }
 
 
@@ -164,7 +164,7 @@ class RemoteArtifact:
         return {
             "path": self.path,
             "state": self.state,
-            "id": str(self.oid),
+            "oid": str(self.oid),
             "kind": self.kind,
             "objects_to_push": self.objects_to_push,
         }

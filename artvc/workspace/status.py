@@ -46,7 +46,7 @@ class ArtifactStatus:
         out = {
             "path": self.path,
             "state": self.state,
-            "id": str(self.pointer.oid),
+            "oid": str(self.pointer.oid),
             "kind": self.pointer.kind,
             "size": self.pointer.size,
             "source": self.source,

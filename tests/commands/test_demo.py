@@ -23,25 +23,25 @@ def test_demo_json_numbers_are_consistent_and_data_round_trips():
     s = json.loads(run_demo("--json").stdout)
     v1, v2, store = s["v1"], s["v2"], s["store"]
     assert v1["files"] == v2["files"] == 201
-    assert v1["files_read"] == 201 and v1["bytes_read"] > 3_000_000
+    assert v1["files_read"] == 201 and v1["read_size"] > 3_000_000
     # the second add re-reads only the two changed files and stores a small fraction of the first add
     assert v2["files_read"] == 2
-    assert 0 < v2["new_bytes"] * 20 < v1["new_bytes"]
+    assert 0 < v2["new_size"] * 20 < v1["new_size"]
     logical = sum(a["size"] for a in v1["artifacts"] + v2["artifacts"])
-    assert store["logical_bytes"] == logical
+    assert store["logical_size"] == logical
     assert store["dedup_ratio"] > 1.8  # two nearly equal versions stored about once
-    assert store["raw_bytes"] > store["stored_bytes"]  # CSV and JSON compress
-    assert store["compression_ratio"] == pytest.approx(store["raw_bytes"] / store["stored_bytes"], rel=1e-3)
+    assert store["raw_size"] > store["stored_size"]  # CSV and JSON compress
+    assert store["compression_ratio"] == pytest.approx(store["raw_size"] / store["stored_size"], rel=1e-3)
     restore = s["restore"]
     assert restore["identical"] and restore["files_compared"] == 201 == restore["files_written"]
-    assert restore["bytes_compared"] == sum(a["size"] for a in v2["artifacts"])
-    assert {a["state"] for a in s["status"]} == {"unchanged"}
+    assert restore["compared_size"] == sum(a["size"] for a in v2["artifacts"])
+    assert {a["state"] for a in s["states"]} == {"unchanged"}
     assert s["diff_head"] == []
     changes = {c["path"]: c for c in s["diff"]}
     assert set(changes) == {"data/table.csv", "data/samples"}
     assert changes["data/table.csv"]["new_size"] > changes["data/table.csv"]["old_size"]
     assert [f["path"] for f in changes["data/samples"]["files"]] == ["sample-042.json"]
-    assert {i["path"]: i["id"] for i in s["ls"]} == {a["path"]: a["id"] for a in v2["artifacts"]}
+    assert {i["path"]: i["oid"] for i in s["ls"]} == {a["path"]: a["oid"] for a in v2["artifacts"]}
     assert not s["kept"] and not Path(s["root"]).exists()
 
 
@@ -66,7 +66,7 @@ def test_demo_keep_leaves_a_working_repository(tmp_path):
     assert "data/table.csv" not in tracked  # the data itself stays out of git
     assert git(target, "status", "--porcelain").stdout == ""
     v1_pointer = git(target, "show", "HEAD^{/data v1}:data/table.csv.art").stdout
-    assert s["v1"]["artifacts"][0]["id"] in v1_pointer
+    assert s["v1"]["artifacts"][0]["oid"] in v1_pointer
 
 
 def test_demo_keep_refuses_a_non_empty_directory(tmp_path):
@@ -76,7 +76,7 @@ def test_demo_keep_refuses_a_non_empty_directory(tmp_path):
     assert "\nhint: " in r.stderr
     assert (tmp_path / "precious.txt").read_text() == "mine" and len(list(tmp_path.iterdir())) == 1
     err = json.loads(run_demo("--keep", str(tmp_path), "--json", code=2).stdout)["error"]
-    assert err["type"] == "UsageError" and err["code"] == 2 and err["hint"]
+    assert err["type"] == "UsageError" and err["exit_status"] == 2 and err["hint"]
 
 
 @pytest.mark.e2e
@@ -98,5 +98,5 @@ def test_demo_runs_from_the_installed_executable_without_git_config(tmp_path):
     )
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout)
-    assert s["v2"]["new_bytes"] * 20 < s["v1"]["new_bytes"] and s["restore"]["identical"]
+    assert s["v2"]["new_size"] * 20 < s["v1"]["new_size"] and s["restore"]["identical"]
     assert os.path.isdir(tmp_path / "k" / ".git") and os.path.isdir(tmp_path / "k" / ".art" / "store")

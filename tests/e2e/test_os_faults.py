@@ -250,4 +250,4 @@ def test_a_translated_fault_is_also_reported_as_json(tmp_path):
     r = art(repo, "add", "f.txt", "--json", env={"ART_FAULT": "store.pack-sealed:enospc"})
     assert r.returncode == 13
     err = json.loads(r.stdout)["error"]
-    assert err["type"] == "FileSystemError" and err["code"] == 13 and "no space left" in err["message"]
+    assert err["type"] == "FileSystemError" and err["exit_status"] == 13 and "no space left" in err["message"]

@@ -103,7 +103,7 @@ def test_dry_run_reports_bytes_and_deletes_nothing(ws):
     assert "would remove" in r.stdout and "KiB" in r.stdout
     assert keys(ws) == before
     data = json.loads(ws.art("gc", "--keep-last", "1", "--grace", "0", "-n", "--json").stdout)
-    assert data["dry_run"] and data["removed_bytes"] >= 250_000
+    assert data["dry_run"] and data["removed_size"] >= 250_000
     assert keys(ws) == before
 
 

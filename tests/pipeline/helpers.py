@@ -74,7 +74,7 @@ def repro_json(ws, *args: str, code: int = 0) -> dict:
 
 
 def statuses(result: dict) -> dict[str, str]:
-    return {s["name"]: s["status"] for s in result["stages"]}
+    return {s["name"]: s["state"] for s in result["stages"]}
 
 
 def lock(ws) -> dict:

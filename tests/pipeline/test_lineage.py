@@ -49,10 +49,10 @@ def test_lineage_follows_the_current_version_and_log_lists_versions(ws):
     ws.git("commit", "-q", "--allow-empty", "-m", "unrelated")
     tree = json.loads(ws.art("lineage", "model.txt", "--json").stdout)
     assert b"model=tree" in (ws.root / "model.txt").read_bytes()
-    assert tree["id"] == lock(ws)["trainer"]["outs"][0]["id"]
+    assert tree["oid"] == lock(ws)["trainer"]["outs"][0]["id"]
     log = json.loads(ws.art("log", "model.txt", "--json").stdout)["versions"]
     assert [v["summary"] for v in log] == ["tree", "svc"]
-    assert log[0]["id"] == tree["id"] and log[0]["id"] != log[1]["id"]
+    assert log[0]["oid"] == tree["oid"] and log[0]["oid"] != log[1]["oid"]
     raw_log = json.loads(ws.art("log", "data/raw.csv", "--json").stdout)["versions"]
     assert len(raw_log) == 1 and raw_log[0]["summary"] == "svc"
 

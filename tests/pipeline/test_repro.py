@@ -263,5 +263,9 @@ outs = ["good.txt"]
 def test_stage_that_does_not_write_its_output_fails(ws):
     ws.gen({"in.txt": "x", "art.toml": '[stages.s]\ncmd = "true"\ndeps = ["in.txt"]\nouts = ["o.txt"]\n'})
     r = ws.art("repro", code=5)
-    assert "did not produce o.txt" in r.stdout
+    assert "Stage s failed: the command succeeded (exit status 0) but did not write o.txt" in r.stdout
+    # the error says what happened: not "failed with exit status 0"
+    assert "exit status 0" in r.stderr and "failed with exit status" not in r.stderr, r.stderr
+    assert "art: error: stage s's command succeeded (exit status 0) but did not write o.txt" in r.stderr
+    assert "hint: make the command write every path in its outs" in r.stderr
     assert not (ws.root / "art.lock").exists()

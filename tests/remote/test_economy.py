@@ -11,13 +11,13 @@ def test_changing_one_mib_of_a_64_mib_file_pushes_little(ws, tmp_path):
     ws.art("add", "big.bin")
     ws.art("remote", "add", "origin", str(tmp_path / "bucket"), "-d")
     first = art_json(ws, "push")
-    assert first["bytes"] > 60 << 20
+    assert first["size"] > 60 << 20
     with open(big, "r+b") as f:
         f.seek(30 << 20)
         f.write(__import__("random").Random(8).randbytes(1 << 20))
     ws.art("add", "big.bin")
     second = art_json(ws, "push")
-    assert 0 < second["bytes"] < 4 << 20, second
+    assert 0 < second["size"] < 4 << 20, second
     assert second["already_on_remote"] > 700  # the unchanged chunks were recognised from the cached indexes
 
 

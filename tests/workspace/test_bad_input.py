@@ -97,7 +97,7 @@ def test_json_errors_are_machine_readable(ws):
 
     r = ws.art("add", "missing", "--json", code=1)
     err = json.loads(r.stdout)["error"]
-    assert err["code"] == 1 and "missing" in err["message"] and err["hint"]
+    assert err["exit_status"] == 1 and "missing" in err["message"] and err["hint"]
 
 
 def test_internal_errors_exit_70_without_traceback(ws, monkeypatch):

@@ -62,7 +62,7 @@ def test_fsck_checks_pack_structure(ws, where):
     _flip(pack, offset)
     problems = _problems(ws)
     assert [p["kind"] for p in problems] == ["pack"], problems
-    assert problems[0]["oid"] == pack.stem
+    assert problems[0]["name"] == pack.stem
     # the objects themselves are intact and still readable
     (ws.root / "a.bin").unlink()
     ws.art("checkout")

@@ -43,6 +43,7 @@ from ..codec import MAX_PACK_ENTRIES
 from ..faults import fault_point
 from ..objects import Kind, check_object
 from ..oid import Oid, is_oid
+from ..remote_errors import Connecting, connect_settings, remote_error, retryable
 from .base import IndexedObject, ObjectStore, StoreWriter
 from .fileops import link_or_copy, unlink_quietly
 from .pack import ENTRY, IDX_MAGIC, Compressor, PackEntry, check_entry, decode_index, encode_index, unpack_payload
@@ -160,6 +161,8 @@ class FsspecStore(ObjectStore):
         self.requests = 0
         options = dict(options or {})
         self.hardlinks = bool(options.pop("hardlinks", True))
+        self.endpoint, self.timeout = connect_settings(self.protocol, url, options, self.name)  # timeout, retries
+        self.connecting = Connecting(self.name, self.endpoint)
         self.fs = fs if fs is not None else self._make_fs(path, options)
         if self.protocol == "file":
             self.root = os.path.abspath(urlsplit(url).path if url.startswith("file://") else path).rstrip("/")
@@ -209,12 +212,14 @@ class FsspecStore(ObjectStore):
                 remote=self.name,
                 hint="check the URL and its options with 'art remote list'",
             ) from exc
-        except (TypeError, *backend_errors()) as exc:
+        except TypeError as exc:
             raise StoreIOError(
                 f"cannot open remote {self.name!r}: {_reason(exc)}",
                 remote=self.name,
                 hint="check the URL and its options with 'art remote list'",
             ) from exc
+        except backend_errors() as exc:  # sftp connects here
+            raise remote_error(exc, self, "connecting") from exc
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, retry: bool = True, **kwargs: Any) -> Any:
         """Run one backend call; translate failures, retrying once (on top of the backend's own retries)."""
@@ -223,24 +228,15 @@ class FsspecStore(ObjectStore):
             try:
                 with self._lock:
                     self.requests += 1
-                return fn(*args, **kwargs)
+                with self.connecting.waiting():
+                    return fn(*args, **kwargs)
             except (FileNotFoundError, ObjectNotFoundError, BackendMissingError):
                 raise
-            except PermissionError as exc:
-                raise StoreIOError(
-                    f"remote {self.name!r}: permission denied while {what}: {_reason(exc)}",
-                    remote=self.name,
-                    hint="check the remote's credentials and options",
-                ) from exc
-            except errors as exc:
-                if attempt == 0 and retry:
+            except errors as exc:  # PermissionError included: denied, or credentials refused
+                if attempt == 0 and retry and retryable(exc):
                     time.sleep(RETRY_DELAY)
                     continue
-                raise StoreIOError(
-                    f"remote {self.name!r} failed while {what}: {_reason(exc)}",
-                    remote=self.name,
-                    hint="check the network and the remote's URL/endpoint; re-running resumes where this stopped",
-                ) from exc
+                raise remote_error(exc, self, what) from exc  # credentials? access? unreachable?
         raise AssertionError("unreachable")
 
     def _path(self, *parts: str) -> str:
