@@ -75,12 +75,13 @@ def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
 def _check_hint(repo, artifacts) -> str:
     """What brings these artifacts back: 'art checkout' only restores what the local store holds; data that
     is not in it (a fresh clone) needs 'art pull'."""
-    from ..workspace.status import in_store
+    from ..workspace.tracked import incomplete
 
     states = {a.state for a in artifacts}
-    missing = [a for a in artifacts if a.state == "missing"]
-    local = any(in_store(repo, a.pointer) for a in missing)
-    remote = any(not in_store(repo, a.pointer) for a in missing) or "not-in-store" in states
+    missing = [a.pointer for a in artifacts if a.state == "missing"]
+    lacking = incomplete(repo.store, missing, shallow=True) if missing else set()
+    local = any(p.oid not in lacking for p in missing)
+    remote = bool(lacking) or "not-in-store" in states
     parts = ["modified data: run 'art add'"] if "modified" in states else []
     if local:
         parts.append("missing data the local store has: run 'art checkout'")
