@@ -7,7 +7,7 @@ Vocabulary (docs/glossary.md):
   tree       a directory: sorted entries (name, kind, executable, id, size); id = derive-key blake3
   run        a lineage record: what one execution consumed and produced
   pack       many objects in one immutable file, sealed with an index; named by its blake3
-  store      an object database: packs plus an index (LocalStore on disk, FsspecStore on a bucket)
+  store      an object database: packs plus an index (LocalStore on disk, RemoteStore over a transport)
 
 Names are imported lazily so that importing one module of the store stays cheap (CLI start-up time).
 The error hierarchy lives in ``artvc.errors`` (``artvc.ArtError``).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import CorruptObjectError, FormatError
 from .faults import fault_point
@@ -18,6 +19,9 @@ from .oid import Oid
 from .progress import as_progress
 from .store.base import IndexedObject, ObjectStore
 from .store.pack import unpack_payload
+
+if TYPE_CHECKING:
+    from .store.remote import RemoteStore
 
 Key = tuple[Oid, Kind]
 
@@ -145,7 +149,6 @@ def rewrite_local(store, gc_plan: GcPlan, *, progress: Callable[[int], None] | N
 
 LOCK_DIR = "locks"
 STALE_AFTER = 30 * 60  # a gc lock not refreshed for this long is stale (its holder is presumed dead)
-_TIME_KEYS = ("mtime", "LastModified", "last_modified", "updated", "time", "created", "creation_time")
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +194,14 @@ class RemoteLock:
     not written again; ``check()`` then raises, and callers check before any step that relies on the lock.
 
     Args:
-        store: the remote (an ``FsspecStore``).
+        store: the remote (a ``RemoteStore``).
         stale_after: seconds after which an un-refreshed lock may be broken.
         exclusive: False for a shared lock (push), which only conflicts with exclusive ones.
         holder: who takes it, for the other side's error message.
     """
 
     def __init__(
-        self, store, *, stale_after: float = STALE_AFTER, exclusive: bool = True, holder: str = "art gc"
+        self, store: RemoteStore, *, stale_after: float = STALE_AFTER, exclusive: bool = True, holder: str = "art gc"
     ) -> None:
         import uuid
 
@@ -207,7 +210,7 @@ class RemoteLock:
         self.holder = holder
         self.stale_after = stale_after
         self.token = uuid.uuid4().hex
-        self.key = store._path(LOCK_DIR, f"{self.token}.json")
+        self.key = f"{LOCK_DIR}/{self.token}.json"
         self.broken: list[LockInfo] = []
         self.lost = False  # our lock file was found removed by someone else
         self._stop = None
@@ -229,12 +232,7 @@ class RemoteLock:
                 "exclusive": self.exclusive,
             }
         ).encode()
-        store = self.store
-        from .store.remote import OBJECT_STORES
-
-        if store.protocol not in OBJECT_STORES:  # object stores have no directories (and a HEAD costs)
-            store._call("writing the gc lock", store.fs.makedirs, store._path(LOCK_DIR), exist_ok=True)
-        store._call("writing the gc lock", store.fs.pipe_file, self.key, body)
+        self.store.transport.publish_bytes(self.key, body)
 
     def others(self) -> list[LockInfo]:
         """Every lock on the remote but ours (unreadable ones count as held, with time 0 = stale)."""
@@ -242,12 +240,12 @@ class RemoteLock:
 
         store = self.store
         out = []
-        for name in store._list(store._path(LOCK_DIR)):
-            key = store._path(LOCK_DIR, name)
-            if key == self.key or not name.endswith(".json"):
+        for entry in store.list_files(LOCK_DIR):
+            key = f"{LOCK_DIR}/{entry.name}"
+            if key == self.key or not entry.name.endswith(".json"):
                 continue
             try:
-                info = json.loads(store._call("reading a gc lock", store.fs.cat_file, key))
+                info = json.loads(store.transport.read(key))
                 out.append(
                     LockInfo(
                         key,
@@ -322,7 +320,7 @@ class RemoteLock:
         from ..errors import RepoLockedError
 
         store = self.store
-        if not self.lost and not store._call("checking the lock", store.fs.exists, self.key):
+        if not self.lost and not store.transport.exists(self.key):
             self.lost = True
         if self.lost:
             raise RepoLockedError(
@@ -361,32 +359,9 @@ class RemoteLock:
         self.release()
 
 
-def remote_times(store, sub: str) -> dict[str, float]:
+def remote_times(store: RemoteStore, sub: str) -> dict[str, float]:
     """Return {file name: modification time} for the files in ``sub`` (one listing); unknown times are absent."""
-    import datetime
-
-    try:
-        entries = store._call(f"listing {sub}", store.fs.ls, store._path(sub), detail=True)
-    except FileNotFoundError:
-        return {}
-    out = {}
-    for e in entries:
-        name = e["name"].rstrip("/").rsplit("/", 1)[-1]
-        for k in _TIME_KEYS:
-            value = e.get(k)
-            if isinstance(value, datetime.datetime):
-                out[name] = (value if value.tzinfo else value.replace(tzinfo=datetime.UTC)).timestamp()
-                break
-            if isinstance(value, int | float) and value > 0:
-                out[name] = float(value)
-                break
-            if isinstance(value, str) and value:
-                try:
-                    out[name] = datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-                    break
-                except ValueError:
-                    continue
-    return out
+    return {e.name: e.mtime for e in store.list_files(sub) if e.mtime is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,8 +372,8 @@ class RemotePlan:
     garbage: list[str]
 
 
-def plan_remote(store, live: set[Key], cutoff: float) -> RemotePlan:
-    """Plan a collection of ``store`` (an FsspecStore): dead objects in packs whose index is older than
+def plan_remote(store: RemoteStore, live: set[Key], cutoff: float) -> RemotePlan:
+    """Plan a collection of ``store`` (a RemoteStore): dead objects in packs whose index is older than
     ``cutoff``; and index-less packs older than ``cutoff`` (left by interrupted pushes or gcs)."""
     store.refresh()
     objects = [
@@ -420,7 +395,7 @@ def plan_remote(store, live: set[Key], cutoff: float) -> RemotePlan:
 
 
 def rewrite_remote(
-    store,
+    store: RemoteStore,
     remote_plan: RemotePlan,
     *,
     lock: RemoteLock | None = None,
@@ -448,12 +423,8 @@ def rewrite_remote(
         CorruptObjectError: when a live object is damaged on the remote (nothing is deleted then).
         StoreIOError: when the remote fails.
     """
-    from .store.remote import Located, verify_payload
-    from .store.remote_writer import RemoteWriter
-
-    class _Rewriter(RemoteWriter):
-        def has(self, oid: Oid, kind: Kind) -> bool:  # copy even though an old pack still holds it
-            return (oid, int(kind)) in self._pending
+    from .store.remote import index_path, pack_path
+    from .store.remote_read import Located, verify_payload
 
     gc_plan = remote_plan.objects
     published: set[str] = set()
@@ -465,7 +436,8 @@ def rewrite_remote(
         locs = [
             Located(name, where[(oid, int(kind), name)]) for name, keys in gc_plan.rewrite.items() for oid, kind in keys
         ]
-        writer = _Rewriter(store, staging_dir=staging_dir, jobs=jobs)
+        # rewrite: copy even though an old pack still holds the object
+        writer = store.writer(staging_dir=staging_dir, jobs=jobs, rewrite=True)
         counter = as_progress(progress, counts="files")
         counter.phase("copying live objects", bytes=sum(loc.entry.raw_length for loc in locs), files=len(locs))
         try:
@@ -485,7 +457,7 @@ def rewrite_remote(
         lock.refresh()
     # the copies are published with their indexes; now the old indexes go (readers stop seeing old packs)...
     for name in gc_plan.drop:
-        _remove(store, store.index_key(name))
+        _remove(store, index_path(name))
     fault_point("remote-gc.indexes-deleted")
     if phase:
         phase("indexes-deleted")
@@ -494,19 +466,16 @@ def rewrite_remote(
     indexed = set(store.list_indexes())
     for name in [*gc_plan.drop, *remote_plan.garbage]:
         if name not in published and name not in indexed:
-            _remove(store, store.pack_key(name))
+            _remove(store, pack_path(name))
     fault_point("remote-gc.packs-deleted")
     if phase:
         phase("packs-deleted")
     store.refresh()
 
 
-def _remove(store, key: str) -> None:
+def _remove(store: RemoteStore, path: str) -> None:
     fault_point("remote-gc.removing")
-    try:
-        store.delete(key)
-    except FileNotFoundError:
-        pass
+    store.delete_quietly(path)
 
 
 class Overlay(ObjectStore):

@@ -24,9 +24,10 @@ from .faults import fault_point
 from .objects import Kind, check_object
 from .oid import Oid
 from .store.local import LocalStore
-from .store.pack import ENTRY, TRAILER, decode_entries, encode_index, pack_name, unpack_payload
-from .store.remote import FsspecStore, Located, verify_payload
+from .store.pack import ENTRY, TRAILER, decode_entries, pack_name, unpack_payload
+from .store.remote import RemoteStore, index_path, pack_path
 from .store.remote_check import RemoteCheck
+from .store.remote_read import Located, verify_payload
 
 Key = tuple[Oid, Kind]
 _ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
@@ -65,7 +66,7 @@ class RepairResult:
 
 def repair_remote(
     local: LocalStore,
-    remote: FsspecStore,
+    remote: RemoteStore,
     found: RemoteCheck,
     *,
     jobs: int = 4,
@@ -89,10 +90,10 @@ def repair_remote(
             if why == "damaged index" and name in found.pack_sizes:
                 entries = _trailer(remote, name, found.pack_sizes[name])
                 if entries is not None:
-                    remote._publish_bytes(encode_index(entries), remote.index_key(name), "rewriting an index")
+                    remote.publish_index(name, entries)
                     good[name] = entries
                     result.reindexed.append(name)
-        remote._set_view(good)
+        remote.set_view(good)
         bad = {n: why for n, why in found.bad_packs.items() if n not in result.reindexed}
         need: dict[Key, Located] = {}
         for name in bad:
@@ -129,7 +130,7 @@ def repair_remote(
     return result
 
 
-def _trailer(remote: FsspecStore, name: str, size: int):
+def _trailer(remote: RemoteStore, name: str, size: int):
     """The entries of a remote pack's own trailer, when it is intact and hashes to the pack's name."""
     if size < 8 + TRAILER.size:
         return None
@@ -157,7 +158,7 @@ def _intact_locally(local: LocalStore, oid: Oid, kind: Kind) -> bool:
     return True
 
 
-def _salvage(remote: FsspecStore, locs: list[Located], jobs: int, staging_dir: str | None) -> int:
+def _salvage(remote: RemoteStore, locs: list[Located], jobs: int, staging_dir: str | None) -> int:
     """Copy intact objects out of bad remote packs into new ones; return how many.
 
     Chunks and runs go first; a manifest or tree only once everything it names is listed on the remote, so
@@ -193,7 +194,7 @@ def _salvage(remote: FsspecStore, locs: list[Located], jobs: int, staging_dir: s
     return done
 
 
-def _children_listed(remote: FsspecStore, writer, key: Key, data: bytes) -> bool:
+def _children_listed(remote: RemoteStore, writer, key: Key, data: bytes) -> bool:
     from .objects import FileManifest, Tree
 
     oid, kind = key
@@ -209,13 +210,10 @@ def _children_listed(remote: FsspecStore, writer, key: Key, data: bytes) -> bool
     return True
 
 
-def _retire(remote: FsspecStore, name: str, found: RemoteCheck) -> None:
+def _retire(remote: RemoteStore, name: str, found: RemoteCheck) -> None:
     """Delete a bad pack's index (the commit point readers trust), then its file."""
     fault_point("repair.retiring")
-    for key in (remote.index_key(name), remote.pack_key(name) if name in found.pack_sizes else None):
+    for key in (index_path(name), pack_path(name) if name in found.pack_sizes else None):
         if key is None or (key.endswith(".pack") and found.bad_packs[name] == "damaged index"):
             continue  # a pack without a valid index or trailer is garbage: gc decides about it
-        try:
-            remote.delete(key)
-        except FileNotFoundError:
-            pass
+        remote.delete_quietly(key)

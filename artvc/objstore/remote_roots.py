@@ -21,11 +21,15 @@ import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import IntegrityError
 from .hashing import hash_bytes
 from .objects import Kind
 from .oid import Oid, is_oid
+
+if TYPE_CHECKING:
+    from .store.remote import RemoteStore
 
 ROOTS_DIR = "roots"
 MAX_RECORD = 64 << 20  # bytes: about 800,000 roots; a larger file is refused as damaged
@@ -69,8 +73,8 @@ def decode_record(name: str, data: bytes) -> tuple[float, set[Key]]:
     return float(when), out
 
 
-def record_roots(store, roots: Iterable[Key], *, now: float | None = None) -> str | None:
-    """Write a root record to ``store`` (an FsspecStore); return its name (None when there are no roots).
+def record_roots(store: RemoteStore, roots: Iterable[Key], *, now: float | None = None) -> str | None:
+    """Write a root record to ``store`` (a RemoteStore); return its name (None when there are no roots).
 
     The caller has published the data first and holds the remote's shared lock.
     """
@@ -79,7 +83,7 @@ def record_roots(store, roots: Iterable[Key], *, now: float | None = None) -> st
         return None
     data = encode_record(roots, now=now)
     name = str(hash_bytes(data))
-    store._publish_bytes(data, store._path(ROOTS_DIR, f"{name}.json"), "recording the pushed roots")
+    store.publish_bytes(f"{ROOTS_DIR}/{name}.json", data)
     return name
 
 
@@ -92,7 +96,7 @@ class RecordedRoots:
     expired: list[str] = field(default_factory=list)
 
 
-def recent_roots(store, cutoff: float) -> RecordedRoots:
+def recent_roots(store: RemoteStore, cutoff: float) -> RecordedRoots:
     """Read the root records written at or after ``cutoff`` (the remote's time, else the record's own).
 
     Raises:
@@ -103,7 +107,7 @@ def recent_roots(store, cutoff: float) -> RecordedRoots:
     from .gc import remote_times
 
     out = RecordedRoots()
-    sizes = store._list(store._path(ROOTS_DIR))
+    sizes = {e.name: e.size for e in store.list_files(ROOTS_DIR)}
     times = remote_times(store, ROOTS_DIR) if sizes else {}
     for file, size in sorted(sizes.items()):
         name = file[:-5]
@@ -112,11 +116,10 @@ def recent_roots(store, cutoff: float) -> RecordedRoots:
         if times.get(file, cutoff) < cutoff:
             out.expired.append(name)
             continue
-        key = store._path(ROOTS_DIR, file)
         try:
             if size > MAX_RECORD:
                 raise ValueError(f"larger than {MAX_RECORD} bytes")
-            data = store._call(f"reading root record {name[:10]}", store.fs.cat_file, key)
+            data = store.transport.read(f"{ROOTS_DIR}/{file}")
             if len(data) > MAX_RECORD:
                 raise ValueError(f"larger than {MAX_RECORD} bytes")
             when, roots = decode_record(name, bytes(data))
@@ -136,9 +139,6 @@ def recent_roots(store, cutoff: float) -> RecordedRoots:
     return out
 
 
-def drop_records(store, names: Iterable[str]) -> None:
+def drop_records(store: RemoteStore, names: Iterable[str]) -> None:
     for name in names:
-        try:
-            store.delete(store._path(ROOTS_DIR, f"{name}.json"))
-        except FileNotFoundError:
-            pass
+        store.delete_quietly(f"{ROOTS_DIR}/{name}.json")

@@ -1,4 +1,4 @@
-"""Copy missing objects between the local store and a remote (FsspecStore), in packs, verified on the way in.
+"""Copy missing objects between the local store and a remote (RemoteStore), in packs, verified on the way in.
 
 ``upload``: send the given objects that the remote's indexes do not list, as new packs built from the
 local store's stored (already compressed) bytes: chunks first, in local pack order; then, once every chunk
@@ -21,14 +21,15 @@ from dataclasses import dataclass, field
 
 from ..errors import ArtError, CorruptObjectError, FormatError, PackMissingError
 from .faults import fault_point
+from .fileio import remove_if_present
 from .hashing import ContentHasher
 from .lineage import Run
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid, is_oid
 from .progress import as_progress
-from .store.fileops import unlink_quietly
 from .store.local import LocalStore
-from .store.remote import FsspecStore, Located, verify_payload
+from .store.remote import RemoteStore
+from .store.remote_read import Located, verify_payload
 from .tmpowner import token
 from .verify import Problem
 
@@ -67,7 +68,7 @@ _ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
 
 def upload(
     src: LocalStore,
-    dest: FsspecStore,
+    dest: RemoteStore,
     keys: Iterable[Key],
     *,
     jobs: int = 4,
@@ -180,7 +181,7 @@ def _whole_packs(src: LocalStore, todo: list) -> dict[int, tuple[str, str, list]
 
 
 def download(
-    src: FsspecStore, dest: LocalStore, roots: Iterable[Key], *, jobs: int = 4, progress: Progress | None = None
+    src: RemoteStore, dest: LocalStore, roots: Iterable[Key], *, jobs: int = 4, progress: Progress | None = None
 ) -> TransferResult:
     """Fetch everything reachable from ``roots`` that ``dest`` lacks; verify each object before storing it.
 
@@ -239,7 +240,7 @@ def _have(store: LocalStore, oid: Oid, kind: Kind) -> bool:
 
 
 class _Download:
-    def __init__(self, src: FsspecStore, dest: LocalStore, jobs: int, progress: Progress | None) -> None:
+    def __init__(self, src: RemoteStore, dest: LocalStore, jobs: int, progress: Progress | None) -> None:
         self.src, self.dest, self.jobs, self.progress = src, dest, jobs, as_progress(progress)
         self.meta: dict[Key, bytes] = {}  # verified trees and runs, stored last
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
@@ -377,7 +378,7 @@ class _Download:
         try:
             self.src.download_pack(name, tmp)
         except BaseException:
-            unlink_quietly(tmp)
+            remove_if_present(tmp)
             raise
         if self.progress:
             self.progress(os.path.getsize(tmp))
@@ -390,7 +391,7 @@ class _Download:
         When something fails, the good objects are stored one by one and the bad ones reported.
         """
         from .store.pack import read_trailer
-        from .store.remote import MAX_SPAN
+        from .store.remote_read import MAX_SPAN
 
         entries = sorted(self.src.packs[name], key=lambda e: e.offset)
         self.packs.add(name)
@@ -425,7 +426,7 @@ class _Download:
                         ],
                     )
         finally:
-            unlink_quietly(tmp)
+            remove_if_present(tmp)
 
     def _store_chunks(self, writer, batch: list) -> None:
         self.progress.advance(files=len(batch))

@@ -371,20 +371,20 @@ def cache_dir(repo: Repo, name: str):
 
 
 def open_remote(repo: Repo, name: str | None = None):
-    """Resolve a remote and open it as an FsspecStore (its index cache under .art/cache/remotes/NAME).
+    """Resolve a remote and open it as a RemoteStore (its index cache under .art/cache/remotes/NAME).
 
     Raises:
         RemoteNotConfiguredError: unknown remote / no default.
         BackendMissingError: the backend extra for its URL is not installed.
         StoreIOError: the filesystem cannot be created.
     """
-    from ..objstore.store.remote import FsspecStore
+    from ..objstore.store.remote import RemoteStore
 
     info = resolve(repo, name)
     url = info.url
     if "://" not in url and not os.path.isabs(url):
         url = str(repo.root / url)
-    return FsspecStore(url, info.options, name=info.name, cache_dir=cache_dir(repo, info.name))
+    return RemoteStore.open(url, info.options, name=info.name, cache_dir=cache_dir(repo, info.name))
 
 
 def transfer_jobs(repo: Repo, jobs: int | None) -> int:

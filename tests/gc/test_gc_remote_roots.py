@@ -7,7 +7,7 @@ import time
 import pytest
 
 from artvc.objstore.gc import remote_times
-from artvc.objstore.store.remote import FsspecStore
+from artvc.objstore.store.remote import RemoteStore
 from artvc.workspace.gc import Retention, gc
 from tests.builders import random_bytes
 from tests.conftest import Workspace, git
@@ -117,7 +117,7 @@ def test_root_records_protect_old_objects_on_s3(ws, tmp_path, s3_server):
     bare = _history(ws, tmp_path, url, s3_server.storage_options)
     time.sleep(2.1)  # S3 keeps its own times (whole seconds): B's record is then strictly younger than A's
     b, _ = _b_readds_old_data(bare, tmp_path)
-    store = FsspecStore(url, dict(s3_server.storage_options))
+    store = RemoteStore.open(url, dict(s3_server.storage_options))
     newest = max(remote_times(store, "roots").values())
     store.close()
     with ws.repo() as repo:  # a grace period that covers B's push and not A's

@@ -15,7 +15,7 @@ from artvc.objstore.hashing import hash_bytes, hash_object
 from artvc.objstore.lineage import Run
 from artvc.objstore.objects import FileManifest, Kind, Tree, TreeEntry
 from artvc.objstore.store import pack
-from artvc.objstore.store.remote import check_index, verify_payload
+from artvc.objstore.store.remote_read import check_index, verify_payload
 from artvc.pipeline import spec
 from artvc.workspace.config import Config
 from artvc.workspace.lockfile import lock_outputs, parse_lock_text

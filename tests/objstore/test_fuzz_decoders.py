@@ -202,7 +202,7 @@ def test_a_small_zstd_object_claiming_4_gib_is_refused_without_allocating_it():
     import zstandard
 
     from artvc.objstore.store.pack import PackEntry, unpack_payload
-    from artvc.objstore.store.remote import verify_payload
+    from artvc.objstore.store.remote_read import verify_payload
 
     frame = zstandard.ZstdCompressor(write_content_size=False).compress(os.urandom(32 << 10))
     entry = PackEntry(harness.OID, 0, 1, 8, len(frame), 0xFFFFFFFF)

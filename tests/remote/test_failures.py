@@ -56,10 +56,10 @@ def proxied(s3_server, tmp_path):
 
 def _visible_state_is_consistent(url, options):
     """Every index on the remote is valid and its pack complete; only index-less packs may be left over."""
-    from artvc.objstore.store.remote import FsspecStore
+    from artvc.objstore.store.remote import RemoteStore
     from artvc.objstore.store.remote_check import check_remote
 
-    found = check_remote(FsspecStore(url, options), read_data=True)
+    found = check_remote(RemoteStore.open(url, options), read_data=True)
     assert not found.problems, found.problems
     return found
 
@@ -88,6 +88,18 @@ def test_a_transient_cut_is_retried(data_ws, proxied, tmp_path):
     other.art("pull")
     assert proxy.faults == 1
     assert (other.root / "model.bin").read_bytes() == (data_ws.root / "model.bin").read_bytes()
+
+
+def test_two_cut_uploads_in_a_row_are_retried(data_ws, proxied, tmp_path):
+    proxy, url, options = proxied
+    add_remote(data_ws, url, options)
+    proxy.cut_up_after, proxy.faults_left = 100_000, 2  # the next two connections are reset mid-upload
+    assert art_json(data_ws, "push")["objects"] > 0
+    assert proxy.faults == 2
+    assert not _visible_state_is_consistent(url, options).problems
+    other = clone(data_ws, tmp_path / "clone")
+    other.art("pull")
+    assert files_under(other.root / "data") == files_under(data_ws.root / "data")
 
 
 def test_pull_cut_every_time_fails_cleanly_then_resumes(data_ws, proxied, tmp_path):

@@ -27,9 +27,9 @@ _MEASURE = (
 
 def _publish(bucket: Path, oid, kind, codec: int, stored: bytes, raw_length: int) -> None:
     """Write one object into a pack + index on the remote exactly as given (the remote is the attacker)."""
-    from artvc.objstore.store.remote import FsspecStore
+    from artvc.objstore.store.remote import RemoteStore
 
-    store = FsspecStore(str(bucket))
+    store = RemoteStore.open(str(bucket))
     writer = store.writer()
     writer.put_stored(oid, kind, codec, stored, raw_length)
     writer.commit()

@@ -29,7 +29,6 @@ from .base import IndexedObject, ObjectStore, StoreWriter
 from .pack import (
     Compressor,
     PackEntry,
-    PackWriter,
     check_entry,
     encode_entries,
     fsync_dir,
@@ -37,9 +36,8 @@ from .pack import (
     read_trailer,
     unpack_payload,
 )
+from .packer import PACK_MAX_OBJECTS, PackBuilder
 
-PACK_TARGET = 64 << 20
-PACK_MAX_OBJECTS = 16384  # also seal after this many objects: a writer's per-object bookkeeping stays bounded
 _IN_BATCH = 500
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS packs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, size INTEGER NOT NULL);
@@ -653,15 +651,13 @@ class LocalStore(ObjectStore):
 
 
 class LocalWriter(StoreWriter):
-    """Writes objects into a temporary pack; ``commit`` seals, renames and indexes it."""
+    """Writes objects into a temporary pack (``packer.PackBuilder``); ``commit`` seals, renames and indexes it."""
 
     def __init__(self, store: LocalStore, *, rewrite: bool = False) -> None:
         self.store = store
         self.rewrite = rewrite
         self._pending: set[tuple[str, int]] = set()
-        self._file = None
-        self._tmp: str | None = None
-        self._pack: PackWriter | None = None
+        self._builder = PackBuilder(store.root / "tmp", max_objects=PACK_MAX_OBJECTS)
         self.new_objects = 0
         self.new_bytes = 0
 
@@ -684,69 +680,45 @@ class LocalWriter(StoreWriter):
         if (oid, int(kind)) in self._pending:
             return False
         try:
-            if self._pack is None:
-                self._open()
-            self._pack.add(oid, int(kind), codec, stored, raw_length)
+            self._builder.add(oid, int(kind), codec, stored, raw_length)
             fault_point("store.pack-writing")
             self._pending.add((oid, int(kind)))
             self.new_objects += 1
             self.new_bytes += len(stored)
-            if self._pack.full(PACK_TARGET) or len(self._pack.entries) >= PACK_MAX_OBJECTS:
+            if self._builder.full():
                 self._seal()
         except OSError as exc:
-            tmp = self._tmp
+            tmp = self._builder.temp
             self.abort()
             raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
         return True
 
-    def _open(self) -> None:
-        import tempfile
-
-        self._tmp = None
-        fd, tmp = tempfile.mkstemp(prefix=f"pack-{token()}-", suffix=".tmp", dir=self.store.root / "tmp")
-        self._tmp = tmp
-        self._file = os.fdopen(fd, "wb", buffering=1 << 20)
-        self._pack = PackWriter(self._file)
-
     def _seal(self) -> None:
-        pack, f = self._pack, self._file
-        name = pack.seal()
-        f.flush()
-        if self.store.fsync:
-            os.fsync(f.fileno())
-        f.close()
-        final = self.store.pack_path(name)
-        final.parent.mkdir(exist_ok=True)
-        os.chmod(self._tmp, 0o644)  # readable by everyone sharing the store (mkstemp made it 0600)
-        fault_point("store.pack-sealed")
-        os.replace(self._tmp, final)
-        self._tmp = None
+        sealed = self._builder.seal(fsync=self.store.fsync)
+        final = self.store.pack_path(sealed.name)
+        try:
+            final.parent.mkdir(exist_ok=True)
+            os.chmod(sealed.path, 0o644)  # readable by everyone sharing the store (mkstemp made it 0600)
+            fault_point("store.pack-sealed")
+            os.replace(sealed.path, final)
+        except BaseException:
+            remove_if_present(sealed.path)
+            raise
         if self.store.fsync:
             fsync_dir(str(final.parent))
-        self.store._index_pack(name, pack.size, pack.entries, replace=self.rewrite)
-        self._pack = self._file = None
+        self.store._index_pack(sealed.name, sealed.size, sealed.entries, replace=self.rewrite)
         self._pending.clear()
 
     def commit(self) -> None:
-        if self._pack is not None:
+        if self._builder.open:
             try:
                 self._seal()
             except OSError as exc:
-                tmp = self._tmp
+                tmp = self._builder.temp
                 self.abort()
                 raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
 
     def abort(self) -> None:
         """Drop the unsealed pack: its temp file is removed even when closing it fails (a full disk)."""
-        f, tmp = self._file, getattr(self, "_tmp", None)
-        self._pack = self._file = self._tmp = None
         self._pending.clear()
-        try:
-            if f is not None and not f.closed:
-                try:
-                    f.close()  # flushes the buffer: fails again on a full disk
-                except OSError:
-                    pass
-        finally:
-            if tmp is not None:
-                remove_if_present(tmp)
+        self._builder.abort()

@@ -10,7 +10,8 @@ from ..objects import Kind
 from ..oid import Oid
 from ..progress import as_progress
 from .pack import IDX_MAGIC, PackEntry, encode_index, unpack_payload
-from .remote import MAX_SPAN, FsspecStore, Located, verify_payload
+from .remote import RemoteStore
+from .remote_read import MAX_SPAN, Located, verify_payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +31,7 @@ class RemoteCheck:
 
 
 def check_remote(
-    store: FsspecStore, *, read_data: bool = False, jobs: int = 4, progress: Callable[[int], None] | None = None
+    store: RemoteStore, *, read_data: bool = False, jobs: int = 4, progress: Callable[[int], None] | None = None
 ) -> RemoteCheck:
     """Check a remote's structure, and with ``read_data`` download and verify every object.
 
@@ -52,8 +53,6 @@ def check_remote(
     bad: dict[str, str] = {}
     listed: dict[str, list[PackEntry]] = {}
     damaged: set[tuple[Oid, int, str]] = set()
-    if hasattr(store.fs, "invalidate_cache"):
-        store.fs.invalidate_cache()
     index_names = store.list_indexes()
     pack_sizes = store.list_packs()
     packs: dict[str, list[PackEntry]] = {}
@@ -84,7 +83,7 @@ def check_remote(
                     f"index entry points outside pack {name[:10]} ({e.offset}+{e.length} > {payload_end})",
                 )
             )
-    store._set_view(packs)
+    store.set_view(packs)
     objects = sum(len(v) for v in packs.values())
     read = 0
     if read_data:
@@ -133,7 +132,7 @@ def check_remote(
 
 
 def _check_remote_manifest(
-    store: FsspecStore, oid: Oid, data: bytes, chunk_ok: set[Oid], jobs: int
+    store: RemoteStore, oid: Oid, data: bytes, chunk_ok: set[Oid], jobs: int
 ) -> tuple[str | None, int]:
     from ..hashing import ContentHasher
     from ..objects import FileManifest

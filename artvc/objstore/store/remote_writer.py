@@ -1,4 +1,5 @@
-"""RemoteWriter: build packs in a staging directory and upload each (pack, then its index) on worker threads."""
+"""RemoteWriter: build packs (``packer.PackBuilder``) in a staging directory and upload each (pack, then its
+index) on worker threads."""
 
 from __future__ import annotations
 
@@ -6,16 +7,19 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING
 
+from ..fileio import remove_if_present
 from ..objects import Kind
 from ..oid import Oid
 from ..progress import as_progress
-from ..tmpowner import token
 from .base import StoreWriter
-from .fileops import unlink_quietly
-from .pack import PackEntry, PackWriter
-from .remote import PACK_TARGET, FsspecStore
+from .pack import PackEntry
+from .packer import PackBuilder
+
+if TYPE_CHECKING:
+    from .remote import RemoteStore
 
 
 class RemoteWriter(StoreWriter):
@@ -24,50 +28,49 @@ class RemoteWriter(StoreWriter):
     ``put_stored`` reuses already-compressed bytes, so pushing never recompresses. ``flush`` seals the
     current pack early and ``wait`` lets every queued upload finish (push publishes metadata objects only
     after their chunks, in packs of their own, so a pull finds them in a few ranged reads). At most ``jobs``
-    uploads run at once, and at most ``jobs + 1`` packs exist on local disk.
+    uploads run at once, and at most ``jobs + 1`` packs exist on local disk. With ``rewrite`` every object
+    put is written, even one the remote already lists (remote gc copies live objects out of old packs).
     """
+
+    store: RemoteStore
 
     def __init__(
         self,
-        store: FsspecStore,
+        store: RemoteStore,
         *,
-        staging_dir: str | os.PathLike | None = None,
+        staging_dir: str | os.PathLike[str] | None = None,
         jobs: int = 2,
         progress: Callable[[int], None] | None = None,
+        rewrite: bool = False,
     ) -> None:
         self.store = store
+        self.rewrite = rewrite
         self._own_staging = staging_dir is None
         self.staging = str(staging_dir) if staging_dir else tempfile.mkdtemp(prefix="art-push-")
         self.jobs = max(1, jobs)
         self.progress = as_progress(progress)
         self._pool = ThreadPoolExecutor(max_workers=self.jobs)
-        self._uploads: list[Future] = []
+        self._uploads: list[Future[None]] = []
         self._pending: set[tuple[Oid, int]] = set()
-        self._pack: PackWriter | None = None
-        self._file = None
-        self._tmp = ""
-        self._staged: set[str] = set()  # temp packs of ours in the staging folder, removed however push ends
+        self._builder = PackBuilder(self.staging)
+        self._staged: set[str] = set()  # sealed temp packs of ours not uploaded yet, removed however push ends
         self.packs: list[str] = []
         self.serial = False  # True: each sealed pack is published before the next one is started
         self.objects = 0
         self.bytes = 0
 
     def has(self, oid: Oid, kind: Kind) -> bool:
-        return (oid, int(kind)) in self._pending or self.store.has(oid, kind)
+        """True when pending here, or (unless ``rewrite``: gc copies out of packs it will drop) on the remote."""
+        return (oid, int(kind)) in self._pending or (not self.rewrite and self.store.has(oid, kind))
 
     def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
         if self.has(oid, kind):
             return False
-        if self._pack is None:
-            fd, self._tmp = tempfile.mkstemp(prefix=f"pack-{token()}-", suffix=".tmp", dir=self.staging)
-            self._staged.add(self._tmp)
-            self._file = os.fdopen(fd, "wb", buffering=1 << 20)
-            self._pack = PackWriter(self._file)
-        self._pack.add(oid, int(kind), codec, stored, raw_length)
+        self._builder.add(oid, int(kind), codec, stored, raw_length)
         self._pending.add((oid, int(kind)))
         self.objects += 1
         self.bytes += len(stored)
-        if self._pack.full(PACK_TARGET):
+        if self._builder.full():
             self.flush()
         return True
 
@@ -81,16 +84,18 @@ class RemoteWriter(StoreWriter):
 
     def flush(self) -> None:
         """Seal the open pack (if any) and queue its upload."""
-        if self._pack is None:
+        if not self._builder.open:
             return
-        pack, f, tmp = self._pack, self._file, self._tmp
-        self._pack = self._file = None
         try:
-            name = pack.seal()
-        finally:
-            f.close()
+            sealed = self._builder.seal()
+        except BaseException:
+            self._builder.abort()
+            raise
+        self._staged.add(sealed.path)
         self._check_uploads(block=len([u for u in self._uploads if not u.done()]) >= self.jobs)
-        self._uploads.append(self._pool.submit(self._upload, tmp, str(name), pack.entries, pack.size))
+        self._uploads.append(
+            self._pool.submit(self._upload, sealed.path, str(sealed.name), sealed.entries, sealed.size)
+        )
         if self.serial:
             self.wait()
 
@@ -99,7 +104,8 @@ class RemoteWriter(StoreWriter):
             self.store.upload_pack(tmp, name, entries, owned=owned)
         finally:
             if owned:
-                unlink_quietly(tmp)
+                remove_if_present(tmp)
+                self._staged.discard(tmp)
         self.store.add_pack(name, entries)
         self.packs.append(name)
         self.progress.advance(bytes=size, files=len(entries))
@@ -108,8 +114,6 @@ class RemoteWriter(StoreWriter):
         if block:
             running = [u for u in self._uploads if not u.done()]
             if running:
-                from concurrent.futures import FIRST_COMPLETED, wait
-
                 wait(running, return_when=FIRST_COMPLETED)
         for u in [u for u in self._uploads if u.done()]:
             self._uploads.remove(u)
@@ -129,14 +133,10 @@ class RemoteWriter(StoreWriter):
             self._shutdown()
 
     def abort(self) -> None:
-        f, self._pack, self._file = self._file, None, None
         for u in self._uploads:
             u.cancel()
         try:
-            if f is not None:
-                f.close()
-        except OSError:
-            pass  # a full disk fails the final flush; the file is closed and removed all the same
+            self._builder.abort()  # a full disk fails the final flush; the file is removed all the same
         finally:
             self._shutdown()
 
@@ -144,7 +144,7 @@ class RemoteWriter(StoreWriter):
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._pending.clear()
         for tmp in self._staged:  # packs sealed but never uploaded (a cancelled or failed push)
-            unlink_quietly(tmp)
+            remove_if_present(tmp)
         self._staged.clear()
         if self._own_staging:
             shutil.rmtree(self.staging, ignore_errors=True)

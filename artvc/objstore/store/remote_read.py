@@ -1,0 +1,88 @@
+"""Reading from a remote store: where an object is (``Located``), which ranged reads fetch a batch of objects
+(``plan_reads``), and the checks every index and object read from a remote passes (``check_index``,
+``verify_payload``). Pure functions over bytes: no transport, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ...errors import CorruptObjectError, FormatError
+from ..codec import MAX_PACK_ENTRIES
+from ..objects import Kind, check_object
+from .pack import ENTRY, IDX_MAGIC, PackEntry, check_entry, decode_index, pack_name, unpack_payload
+
+# Ranged reads: adjacent needed objects are read together when the gap between them is small, up to a
+# bounded span, so a pull neither sends one GET per chunk nor holds a whole pack in memory.
+MERGE_GAP = 256 << 10
+MAX_SPAN = 16 << 20
+MAX_INDEX_BYTES = len(IDX_MAGIC) + ENTRY.size * MAX_PACK_ENTRIES
+
+Span = tuple[str, int, int, list[PackEntry]]
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """Where a remote object is: its pack and entry."""
+
+    pack: str
+    entry: PackEntry
+
+
+def check_index(name: str, data: bytes) -> list[PackEntry] | None:
+    """Decode an index and check that it hashes to ``name``; None when it does not."""
+    if not data.startswith(IDX_MAGIC) or pack_name(memoryview(data)[len(IDX_MAGIC) :]) != name:
+        return None
+    try:
+        return decode_index(data)
+    except FormatError:
+        return None
+
+
+def verify_payload(entry: PackEntry, stored: bytes) -> bytes:
+    """Decompress one object read from a remote and check it against its id; return its bytes.
+
+    File manifests are only decoded here: their id is the hash of the file's content, so the caller checks
+    them once the chunks are there.
+
+    Raises:
+        CorruptObjectError: when the bytes are damaged or do not match the id.
+    """
+    oid = entry.oid
+    try:
+        check_entry(entry.kind, entry.codec, entry.offset, entry.length, entry.raw_length)
+    except FormatError as exc:
+        raise CorruptObjectError(oid, f"remote index: {exc}") from exc
+    kind = Kind(entry.kind)
+    if len(stored) != entry.length:
+        raise CorruptObjectError(oid, f"remote pack is truncated ({len(stored)} of {entry.length} bytes)")
+    try:
+        data = unpack_payload(entry.codec, stored, entry.raw_length, entry.kind)
+        check_object(oid, kind, data)
+    except FormatError as exc:
+        raise CorruptObjectError(oid, f"remote copy: {exc}") from exc
+    return data
+
+
+def plan_reads(locations: Iterable[Located]) -> list[Span]:
+    """Group objects into ranged reads: per pack, sorted by offset, merged across small gaps, bounded."""
+    by_pack: dict[str, list[PackEntry]] = {}
+    for loc in locations:
+        by_pack.setdefault(loc.pack, []).append(loc.entry)
+    spans: list[Span] = []
+    for pack in sorted(by_pack):
+        entries = sorted(by_pack[pack], key=lambda e: e.offset)
+        group: list[PackEntry] = []
+        start = end = 0
+        for e in entries:
+            if group and (e.offset - end > MERGE_GAP or e.offset + e.length - start > MAX_SPAN):
+                spans.append((pack, start, end, group))
+                group = []
+            if not group:
+                start = e.offset
+            group.append(e)
+            end = max(end, e.offset + e.length)
+        if group:
+            spans.append((pack, start, end, group))
+    return spans
