@@ -9,6 +9,8 @@ lock, whatever belongs to a process that is no longer running is settled here:
 * ``.art/tmp/stash-*``: outputs a killed ``art repro`` had moved aside while their stage ran. Each output the
   workspace no longer has is put back (the stage never replaced it); one the killed run did produce again is
   kept, and the stashed copy is discarded. A notice names every output put back.
+* owned ``.*.art-tmp`` temps of atomic writes in ``.art`` and the store's ``workspaces/`` registry, which
+  can be written before the journal exists.
 * temp packs and imports in the store's ``tmp/`` (also removed by every store writer), packs staged for a
   remote in ``.art/tmp/push`` and ``.art/tmp/gc``, and the temp file of ``.art/cache/last-repro.json``.
 
@@ -60,6 +62,10 @@ def sweep_leftovers(root: Path, art_dir: Path, store_dir: Path | None) -> list[s
     cache = art_dir / "cache"
     if cache.is_dir() and writable(cache):
         removed += sweep(cache, (".last-repro.*",))
+    # atomic_write's temps where a write may run before the journal exists (init, the store's registry)
+    for folder in (art_dir, store_dir / "workspaces" if store_dir is not None else None):
+        if folder is not None and folder.is_dir() and writable(folder):
+            removed += sweep(folder, (".*.art-tmp",), legacy=False)
     if store_dir is not None and (store_dir / "tmp").is_dir() and writable(store_dir / "tmp"):
         removed += sweep(store_dir / "tmp", STORE_TEMPS)
     return removed
