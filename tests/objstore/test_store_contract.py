@@ -14,7 +14,8 @@ from artvc.objstore.store.local import LocalStore
 from artvc.workspace.init import init
 from artvc.workspace.remote import open_remote, remote_add
 from artvc.workspace.repo import Repo
-from tests.objstore.store_contract import Backend, StoreContract
+from tests.builders import random_bytes
+from tests.objstore.store_contract import Backend, StoreContract, keys, listed, put_all, sample_objects
 
 
 class TestLocalStore(StoreContract):
@@ -35,6 +36,23 @@ class TestLocalStore(StoreContract):
             )
 
         return make
+
+    @pytest.mark.parametrize("how", ["missing", "empty", "garbage"])
+    def test_a_lost_or_unreadable_index_is_rebuilt_from_the_packs(self, backend, store, how):
+        """docs/formats.md: index.db caches the packs' trailers; missing, empty or unreadable, it is rebuilt."""
+        objs = sample_objects()
+        put_all(store, objs[:2])
+        put_all(store, objs[2:])
+        store.close()
+        index = Path(backend.root) / "index.db"
+        if how == "missing":
+            index.unlink()
+        else:
+            index.write_bytes(b"" if how == "empty" else random_bytes(index.stat().st_size, 9))
+        with backend.open() as view:
+            assert len(view.rebuilt) == 2
+            assert listed(view) == keys(objs)
+            assert all(view.get(o.oid, o.kind) == o.data for o in objs)
 
 
 def remote_backend(tmp_path: Path, label: str, url: str, options: dict, fs, root: str) -> Backend:
