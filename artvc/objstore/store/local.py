@@ -704,6 +704,7 @@ class LocalWriter(StoreWriter):
         except BaseException:
             remove_if_present(sealed.path)
             raise
+        fault_point("store.pack-renamed")  # in packs/, not yet indexed: invisible until reindexed or rewritten
         if self.store.fsync:
             fsync_dir(str(final.parent))
         self.store._index_pack(sealed.name, sealed.size, sealed.entries, replace=self.rewrite)
