@@ -31,6 +31,7 @@ from artvc.objstore.objects import FileManifest, Kind, Tree, TreeEntry
 from artvc.objstore.oid import Oid
 from artvc.objstore.store.base import ObjectStore
 from artvc.objstore.store.pack import read_trailer
+from artvc.objstore.verify import verify_store
 from tests.builders import csv_bytes, random_bytes
 
 
@@ -353,8 +354,9 @@ class StoreContract:
         self._damage(backend, target, how)
         view = backend.open()
         if which == "raw chunk" and how == "flip" and not backend.verifies_chunks:
-            # the documented exception: the local store hands chunks to callers that hash them
+            # the documented exception: the store hands chunks to callers that hash them; verify (fsck) finds it
             assert view.get(target.oid, target.kind) != target.data
+            assert {p.oid for p in verify_store(view) if p.damaged} == {target.oid}
             return
         with pytest.raises((CorruptObjectError, FormatError)) as err:  # both are "integrity", exit 3
             data = view.get(target.oid, target.kind)  # a store that does not hash chunks may hand the bytes...
