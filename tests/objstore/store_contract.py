@@ -412,18 +412,24 @@ class StoreContract:
         """At each fault point a write reaches, an injected I/O error or Ctrl-C leaves the batch whole or
         invisible (never some of it), and writing the same batch again then completes."""
         objs = sample_objects()
-        reached = points_reached(fault_env, tmp_path / "points.log", lambda: put_all(make_backend("log").open(), objs))
+        with make_backend("log").open() as s:
+            reached = points_reached(fault_env, tmp_path / "points.log", lambda: put_all(s, objs))
         assert reached, "a write reaches no fault point: nothing here would test an interrupted write"
         for i, (name, nth) in enumerate(reached):
             for action in ("eio", "interrupt"):
                 backend = make_backend(f"{action}{i}")
-                fault_env(ART_FAULT=f"{name}@{nth}:{action}")
-                with pytest.raises((ArtError, OSError, KeyboardInterrupt)), backend.open() as s:
-                    put_all(s, objs)
-                fault_env(ART_FAULT=None)
+                failed = False
+                with backend.open() as s:
+                    fault_env(ART_FAULT=f"{name}@{nth}:{action}")
+                    try:
+                        put_all(s, objs)
+                    except (ArtError, OSError, KeyboardInterrupt):
+                        failed = True  # (a fault in best-effort work, such as a cache, may be absorbed)
+                    fault_env(ART_FAULT=None)
                 with backend.open() as view:
                     visible = listed(view)
                     assert visible in (set(), keys(objs)), (name, nth, action, len(visible))
+                    assert failed or visible == keys(objs), (name, nth, action, "reported success, wrote nothing")
                     assert all(view.get(o.oid, o.kind) == o.data for o in objs if view.has(o.oid, o.kind))
                 with backend.open() as s:
                     put_all(s, objs)
@@ -433,11 +439,13 @@ class StoreContract:
     def test_a_killed_writer_leaves_nothing_half_visible(self, make_backend, fault_env, tmp_path):
         """SIGKILL at each fault point of a write in another process: all or nothing, and a rerun completes."""
         objs = sample_objects()
-        reached = points_reached(fault_env, tmp_path / "points.log", lambda: put_all(make_backend("log").open(), objs))
+        with make_backend("log").open() as s:  # the subprocess too opens an existing location, then writes
+            reached = points_reached(fault_env, tmp_path / "points.log", lambda: put_all(s, objs))
         assert reached
         repo_root = Path(__file__).resolve().parents[2]
         for i, (name, nth) in enumerate(reached):
             backend = make_backend(f"kill{i}")
+            backend.open().close()
             assert backend.script, f"{backend.name}: no script to open the store in another process"
             writer = tmp_path / f"writer{i}.py"
             writer.write_text(
