@@ -298,17 +298,19 @@ class StoreContract:
             assert not w.put_stored(text.oid, Kind.CHUNK, codec, stored, len(text.data))
         assert backend.open().get(text.oid, Kind.CHUNK) == text.data
 
-    def test_concurrent_writers_lose_nothing(self, backend):
-        """Writers on separate instances, with overlapping objects, all at once: every object survives."""
+    @pytest.mark.parametrize("attempt", range(3))
+    def test_concurrent_writers_lose_nothing(self, backend, attempt):
+        """Writers on separate instances, with overlapping objects, all at once (creating the store at once
+        when it is new): every object survives."""
         shared = sample_objects(0)
         batches = [shared + sample_objects(10 + i) for i in range(4)]
-        start = threading.Barrier(len(batches))
+        start = threading.Barrier(len(batches), timeout=60)
         errors: list[BaseException] = []
 
         def write(objs: list[Obj]) -> None:
             try:
-                with backend.open() as s:
-                    start.wait()
+                start.wait()
+                with backend.open() as s:  # the first use of a new location too: opened by all at once
                     put_all(s, objs)
             except BaseException as exc:  # reported below, in the test's thread
                 errors.append(exc)
