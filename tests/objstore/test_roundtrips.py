@@ -33,7 +33,7 @@ from artvc.objstore.store.pack import (
     read_trailer,
     unpack_payload,
 )
-from artvc.objstore.store.remote import MAX_SPAN, MERGE_GAP, Located, plan_reads
+from artvc.objstore.store.remote_read import MAX_SPAN, MERGE_GAP, Located, plan_reads
 from artvc.workspace.init import init
 from artvc.workspace.remote import open_remote, remote_add
 from artvc.workspace.repo import Repo
