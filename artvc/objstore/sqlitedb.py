@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 
@@ -16,7 +17,7 @@ def open_wal(path: Path, schema: str, probe_table: str) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         db.execute("PRAGMA busy_timeout=30000")
-        db.execute("PRAGMA journal_mode=WAL")
+        _wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(schema)
         db.execute(f"SELECT count(*) FROM {probe_table}").fetchone()
@@ -24,3 +25,17 @@ def open_wal(path: Path, schema: str, probe_table: str) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def _wal(db: sqlite3.Connection, wait: float = 30.0) -> None:
+    """Switch to WAL mode. While another connection creates or converts the same new file, sqlite answers
+    "database is locked" at once, without its busy handler, so wait for that here (bounded like busy_timeout)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)

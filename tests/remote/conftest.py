@@ -9,7 +9,9 @@ import pytest
 
 from tests.conftest import Workspace, git
 
-FAST_S3 = {"config_kwargs": {"connect_timeout": 1, "read_timeout": 3, "retries": {"max_attempts": 1}}}
+# one attempt per request at the botocore level ("max_attempts" counts retries: 1 was a retry after a backoff
+# sleep); s3fs and art still retry on top, which is what the failure tests exercise
+FAST_S3 = {"config_kwargs": {"connect_timeout": 1, "read_timeout": 3, "retries": {"total_max_attempts": 1}}}
 
 
 def add_remote(

@@ -8,7 +8,16 @@ from tests import servers
 from tests.remote.conftest import FAST_S3, add_remote, art_json, assert_error, clone, files_under
 
 
-def test_unreachable_endpoint_is_one_clear_error(data_ws):
+@pytest.fixture
+def few_retries(monkeypatch):
+    """s3fs retries a failed request 5 times with backoff (1.9 s of sleeping) before art sees the failure;
+    these tests are about what art does once the backend gives up, so it gives up after one retry here."""
+    import s3fs
+
+    monkeypatch.setattr(s3fs.S3FileSystem, "retries", 2)
+
+
+def test_unreachable_endpoint_is_one_clear_error(data_ws, few_retries):
     dead = f"http://127.0.0.1:{servers.free_port()}"
     add_remote(data_ws, "s3://bucket/art", {"endpoint_url": dead, **FAST_S3})
     assert_error(data_ws.art("push", code=None), 12, f"cannot reach remote 'origin' at {dead} while")
@@ -44,7 +53,7 @@ def test_unknown_scheme_is_a_clear_error(data_ws):
 
 
 @pytest.fixture
-def proxied(s3_server, tmp_path):
+def proxied(s3_server, tmp_path, few_retries):
     """A bucket on moto reached through a FaultProxy (faults off until a test turns them on)."""
     from tests.bucket_fixtures import bucket_name
 
