@@ -19,11 +19,10 @@ from .oid import Oid
 from .progress import as_progress
 from .store.base import IndexedObject, ObjectStore
 from .store.pack import unpack_payload
+from .types import ObjectKey
 
 if TYPE_CHECKING:
     from .store.remote import RemoteStore
-
-Key = tuple[Oid, Kind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +39,7 @@ class GcPlan:
 
     doomed: list[IndexedObject] = field(default_factory=list)
     spared: list[IndexedObject] = field(default_factory=list)
-    rewrite: dict[str, list[Key]] = field(default_factory=dict)
+    rewrite: dict[str, list[ObjectKey]] = field(default_factory=dict)
     drop: list[str] = field(default_factory=list)
     live: int = 0
 
@@ -53,7 +52,7 @@ class GcPlan:
         return sum(len(v) for v in self.rewrite.values())
 
 
-def plan(objects: Iterable[IndexedObject], live: set[Key], pack_mtime: dict[str, float], cutoff: float) -> GcPlan:
+def plan(objects: Iterable[IndexedObject], live: set[ObjectKey], pack_mtime: dict[str, float], cutoff: float) -> GcPlan:
     """Decide what to remove: dead objects in packs last modified before ``cutoff``.
 
     Args:
@@ -81,9 +80,9 @@ def plan(objects: Iterable[IndexedObject], live: set[Key], pack_mtime: dict[str,
     # an object may sit in several packs (a gc or push interrupted earlier): copy a live one only when no
     # surviving pack holds it, and only once; count a dead one as removed only when no surviving pack keeps it
     surviving = {(o.oid, o.kind) for name, objs in by_pack.items() if name not in condemned for o in objs}
-    rewrite: dict[str, list[Key]] = {}
-    copied: set[Key] = set()
-    doomed: dict[Key, IndexedObject] = {}
+    rewrite: dict[str, list[ObjectKey]] = {}
+    copied: set[ObjectKey] = set()
+    doomed: dict[ObjectKey, IndexedObject] = {}
     for name in sorted(condemned):
         for o in by_pack[name]:
             key = (o.oid, o.kind)
@@ -372,7 +371,7 @@ class RemotePlan:
     garbage: list[str]
 
 
-def plan_remote(store: RemoteStore, live: set[Key], cutoff: float) -> RemotePlan:
+def plan_remote(store: RemoteStore, live: set[ObjectKey], cutoff: float) -> RemotePlan:
     """Plan a collection of ``store`` (a RemoteStore): dead objects in packs whose index is older than
     ``cutoff``; and index-less packs older than ``cutoff`` (left by interrupted pushes or gcs)."""
     store.refresh()

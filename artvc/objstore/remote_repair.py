@@ -28,8 +28,8 @@ from .store.pack import ENTRY, TRAILER, decode_entries, pack_name, unpack_payloa
 from .store.remote import RemoteStore, index_path, pack_path
 from .store.remote_check import RemoteCheck
 from .store.remote_read import Located, verify_payload
+from .types import ObjectKey
 
-Key = tuple[Oid, Kind]
 _ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
 
 
@@ -51,7 +51,7 @@ class RepairResult:
     reindexed: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
-    lost: list[Key] = field(default_factory=list)
+    lost: list[ObjectKey] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -95,7 +95,7 @@ def repair_remote(
                     result.reindexed.append(name)
         remote.set_view(good)
         bad = {n: why for n, why in found.bad_packs.items() if n not in result.reindexed}
-        need: dict[Key, Located] = {}
+        need: dict[ObjectKey, Located] = {}
         for name in bad:
             for e in found.listed.get(name, []):
                 key = (e.oid, Kind(e.kind))
@@ -166,7 +166,7 @@ def _salvage(remote: RemoteStore, locs: list[Located], jobs: int, staging_dir: s
     """
     if not locs:
         return 0
-    got: dict[Key, tuple] = {}
+    got: dict[ObjectKey, tuple] = {}
     for _, entry, stored in remote.read_objects(locs, jobs=jobs):
         try:
             got[(entry.oid, Kind(entry.kind))] = (entry, stored, verify_payload(entry, stored))
@@ -194,7 +194,7 @@ def _salvage(remote: RemoteStore, locs: list[Located], jobs: int, staging_dir: s
     return done
 
 
-def _children_listed(remote: RemoteStore, writer, key: Key, data: bytes) -> bool:
+def _children_listed(remote: RemoteStore, writer, key: ObjectKey, data: bytes) -> bool:
     from .objects import FileManifest, Tree
 
     oid, kind = key

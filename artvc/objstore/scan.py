@@ -20,6 +20,7 @@ from .hashing import ContentHasher, hash_bytes
 from .objects import Tree, TreeEntry
 from .oid import Oid
 from .oserrors import os_errors, safe_name
+from .types import EntryKind
 
 SKIP_NAMES = frozenset({".git", ".art"})
 
@@ -133,9 +134,11 @@ def walk_tree(
         entries, subdirs = [], []
         for n, kind, st, extra in items:
             if kind == "file":
-                entries.append(TreeEntry(n, "file", next(oids), st.st_size, executable=bool(st.st_mode & 0o111)))
+                entries.append(
+                    TreeEntry(n, EntryKind.FILE, next(oids), st.st_size, executable=bool(st.st_mode & 0o111))
+                )
             elif kind == "symlink":
-                entries.append(TreeEntry(n, "symlink", hash_bytes(extra.encode()), 0, target=extra))
+                entries.append(TreeEntry(n, EntryKind.SYMLINK, hash_bytes(extra.encode()), 0, target=extra))
             else:
                 subdirs.append(n)
         subdirs.reverse()
@@ -155,7 +158,7 @@ def walk_tree(
         if not stack:
             return tree, top.files
         parent = stack[-1]
-        parent.entries.append(TreeEntry(top.name, "dir", tree.oid, tree.size))
+        parent.entries.append(TreeEntry(top.name, EntryKind.DIR, tree.oid, tree.size))
         parent.files += top.files
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from ..errors import ArtError, CorruptObjectError, FormatError, PackMissingError
+from ..errors import ArtError, CorruptObjectError, FormatError, ObjectNotFoundError, PackMissingError
 from .faults import fault_point
 from .fileio import remove_if_present
 from .hashing import ContentHasher
@@ -28,12 +29,13 @@ from .objects import FileManifest, Kind, Tree
 from .oid import Oid, is_oid
 from .progress import as_progress
 from .store.local import LocalStore
-from .store.remote import RemoteStore
+from .store.pack import PackEntry, read_trailer
+from .store.remote import Located, RemoteStore, verify_payload
 from .store.remote_read import Located, verify_payload
 from .tmpowner import token
+from .types import EntryKind, Location, ObjectKey
 from .verify import Problem
 
-Key = tuple[Oid, Kind]
 Progress = Callable[[int], None]  # or a ``progress.Progress``
 
 
@@ -57,7 +59,7 @@ class TransferResult:
     bytes: int = 0
     packs: int = 0
     present: int = 0
-    missing: list[Key] = field(default_factory=list)
+    missing: list[ObjectKey] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     fetched_runs: list[Oid] = field(default_factory=list)
     lost_packs: list[str] = field(default_factory=list)
@@ -66,10 +68,23 @@ class TransferResult:
 _ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
 
 
+class _Send(NamedTuple):
+    """One object an upload sends. Sorted field by field: chunks, manifests, trees (by height), runs, then by
+    position in the local store (pack id, offset)."""
+
+    order: int
+    height: int
+    pack: int
+    offset: int
+    oid: Oid
+    kind: Kind
+    loc: Location
+
+
 def upload(
     src: LocalStore,
     dest: RemoteStore,
-    keys: Iterable[Key],
+    keys: Iterable[ObjectKey],
     *,
     jobs: int = 4,
     staging_dir: str | None = None,
@@ -94,20 +109,20 @@ def upload(
     progress = as_progress(progress)
     if refresh:
         dest.refresh()
-    todo, present, send = [], 0, []
+    todo: list[_Send] = []
+    present = 0
+    send: list[ObjectKey] = []
     for oid, kind in set(keys):
         if dest.has(oid, kind):
             present += 1
         else:
-            send.append((oid, kind))
+            send.append(ObjectKey(oid, kind))
     rows = src.locate_many(send)
     for oid, kind in send:
-        row = rows.get((oid, kind))
-        if row is None:
-            from ..errors import ObjectNotFoundError
-
+        loc = rows.get(ObjectKey(oid, kind))
+        if loc is None:
             raise ObjectNotFoundError(oid, kind.label)
-        todo.append((_ORDER[kind], 0, row[0], row[2], oid, kind, row))
+        todo.append(_Send(_ORDER[kind], 0, loc.pack, loc.offset, oid, kind, loc))
     if not todo:
         return TransferResult(present=present)
     todo = _bottom_up(src, todo)
@@ -120,18 +135,19 @@ def upload(
         for path, name, entries in whole.values():
             writer.add_pack_file(path, name, entries)
         chunks_done = False
-        for order, _height, pack_id, _offset, oid, kind, (pack, codec, offset, length, raw) in todo:
-            if pack_id in whole:
+        for item in todo:
+            if item.pack in whole:
                 continue
-            if order and not chunks_done:
+            if item.order and not chunks_done:
                 writer.flush()
                 writer.wait()  # metadata only after every chunk pack is published (and in packs of its own)
                 writer.serial = True  # then one metadata pack at a time, children before parents
                 chunks_done = True
-            stored = src.read_stored(pack, offset, length)
-            if len(stored) != length:
-                raise CorruptObjectError(oid, "local pack is truncated", hint="run 'art fsck'")
-            writer.put_stored(oid, kind, codec, stored, raw)
+            loc = item.loc
+            stored = src.read_stored(loc.pack, loc.offset, loc.length)
+            if len(stored) != loc.length:
+                raise CorruptObjectError(item.oid, "local pack is truncated", hint="run 'art fsck'")
+            writer.put_stored(item.oid, item.kind, loc.codec, stored, loc.raw_length)
         writer.commit()
     except BaseException:
         writer.abort()
@@ -139,33 +155,31 @@ def upload(
     return TransferResult(objects=writer.objects, bytes=writer.bytes, packs=len(writer.packs), present=present)
 
 
-def _bottom_up(src: LocalStore, todo: list) -> list:
+def _bottom_up(src: LocalStore, todo: list[_Send]) -> list[_Send]:
     """Sort: chunks, manifests, trees by height (a subtree before its parent), runs; then by local position.
 
     With metadata packs published one at a time in this order, every object a remote index lists has its
     whole closure on the remote too, even if a push stops halfway; push and status rely on that.
     """
-    trees = {t[4] for t in todo if t[5] == Kind.TREE}
+    trees = {t.oid for t in todo if t.kind == Kind.TREE}
     heights: dict[Oid, int] = {}
 
     def height(oid: Oid) -> int:
         if oid not in heights:
             heights[oid] = 0
-            subtrees = [e.oid for e in src.get_tree(oid).entries if e.kind == "dir" and e.oid in trees]
+            subtrees = [e.oid for e in src.get_tree(oid).entries if e.kind == EntryKind.DIR and e.oid in trees]
             heights[oid] = 1 + max((height(c) for c in subtrees), default=0)
         return heights[oid]
 
-    return sorted((t[0], height(t[4]) if t[5] == Kind.TREE else 0, *t[2:]) for t in todo)
+    return sorted(t._replace(height=height(t.oid)) if t.kind == Kind.TREE else t for t in todo)
 
 
-def _whole_packs(src: LocalStore, todo: list) -> dict[int, tuple[str, str, list]]:
+def _whole_packs(src: LocalStore, todo: list[_Send]) -> dict[int, tuple[str, str, list[PackEntry]]]:
     """Local packs holding only chunks that all must be sent: published as they are (no rewrite)."""
-    from .store.pack import read_trailer
-
     wanted: dict[int, int] = {}
-    for order, _height, pack_id, *_ in todo:
-        if order == 0:
-            wanted[pack_id] = wanted.get(pack_id, 0) + 1
+    for t in todo:
+        if t.order == 0:
+            wanted[t.pack] = wanted.get(t.pack, 0) + 1
     out = {}
     for pack_id, n in wanted.items():
         name = src.pack_name(pack_id)
@@ -181,7 +195,7 @@ def _whole_packs(src: LocalStore, todo: list) -> dict[int, tuple[str, str, list]
 
 
 def download(
-    src: RemoteStore, dest: LocalStore, roots: Iterable[Key], *, jobs: int = 4, progress: Progress | None = None
+    src: RemoteStore, dest: LocalStore, roots: Iterable[ObjectKey], *, jobs: int = 4, progress: Progress | None = None
 ) -> TransferResult:
     """Fetch everything reachable from ``roots`` that ``dest`` lacks; verify each object before storing it.
 
@@ -242,10 +256,10 @@ def _have(store: LocalStore, oid: Oid, kind: Kind) -> bool:
 class _Download:
     def __init__(self, src: RemoteStore, dest: LocalStore, jobs: int, progress: Progress | None) -> None:
         self.src, self.dest, self.jobs, self.progress = src, dest, jobs, as_progress(progress)
-        self.meta: dict[Key, bytes] = {}  # verified trees and runs, stored last
+        self.meta: dict[ObjectKey, bytes] = {}  # verified trees and runs, stored last
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
         self.chunks: dict[Oid, Located] = {}
-        self.missing: list[Key] = []
+        self.missing: list[ObjectKey] = []
         self.problems: list[Problem] = []
         self.bad: list[tuple[Oid, Kind, str]] = []  # (oid, kind, pack) of copies that failed verification
         self.runs: list[Oid] = []
@@ -253,9 +267,9 @@ class _Download:
         self.present = 0
         self.stored = 0
         self.bytes = 0
-        self._seen: set[Key] = set()
+        self._seen: set[ObjectKey] = set()
 
-    def walk(self, level: list[Key]) -> None:
+    def walk(self, level: list[ObjectKey]) -> None:
         """Resolve the closure level by level; each level's metadata is fetched in one batch of reads."""
         while level:
             wanted: list[Located] = []
@@ -284,7 +298,7 @@ class _Download:
             return self.src.locate(oid, Kind.FILE) or self.src.locate(oid, Kind.CHUNK)
         return self.src.locate(oid, kind)
 
-    def _children(self, pack: str, entry, stored: bytes) -> list[Key]:
+    def _children(self, pack: str, entry, stored: bytes) -> list[ObjectKey]:
         oid, kind = entry.oid, Kind(entry.kind)
         try:
             data = verify_payload(entry, stored)
@@ -468,7 +482,7 @@ class _Download:
             writer.abort()
             raise
 
-    def _complete_meta(self, bad: set[Oid]) -> list[tuple[Key, bytes]]:
+    def _complete_meta(self, bad: set[Oid]) -> list[tuple[ObjectKey, bytes]]:
         """Trees and runs whose closure is now local; a tree over a bad or missing object is held back."""
         broken = bad | {o for o, _ in self.missing} | {p.oid for p in self.problems}
         if not broken:

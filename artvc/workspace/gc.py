@@ -25,10 +25,10 @@ from ..objstore.objects import Kind
 from ..objstore.oid import Oid, is_oid
 from ..objstore.reachability import closure
 from ..objstore.store.base import ObjectStore
+from ..objstore.types import ObjectKey
 from .repo import Repo
 from .roots import revision_roots, workspace_roots
 
-Key = tuple[Oid, Kind]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
 
@@ -139,7 +139,7 @@ def _selected_refs(refs: dict[str, str], retention: Retention) -> dict[str, str]
     return {name: commit for name, commit in refs.items() if name.startswith(prefixes)}
 
 
-def lineage_runs(store: ObjectStore, artifact_oids: set[str], named: Iterable[Key]) -> set[Key]:
+def lineage_runs(store: ObjectStore, artifact_oids: set[str], named: Iterable[ObjectKey]) -> set[ObjectKey]:
     """Return the runs to keep: ``named`` ones, those whose outputs include a kept artifact, and the runs that
     produced their inputs (transitively). Unreadable runs are skipped (gc never fails on them; fsck reports)."""
     runs: dict[str, Run] = {}
@@ -175,14 +175,14 @@ def live_set(
     *,
     now: float | None = None,
     others: Sequence[Repo] = (),
-    extra: Iterable[Key] = (),
-) -> tuple[set[Key], int]:
+    extra: Iterable[ObjectKey] = (),
+) -> tuple[set[ObjectKey], int]:
     """Return (every key to keep in ``store``, number of commits kept).
 
     ``others``: further workspaces whose needs count too (those sharing the store), under the same policy;
     ``extra``: further roots (those a recent push recorded on a remote).
     """
-    roots: set[Key] = set(extra)
+    roots: set[ObjectKey] = set(extra)
     count = 0
     for ws in (repo, *others):
         commits = kept_commits(ws, retention, now=now)

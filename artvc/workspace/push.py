@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.reachability import closure
+from ..objstore.types import ObjectKey
 from .remote import open_remote, transfer_jobs
 from .repo import Repo
 from .roots import transfer_roots
 from .tracked import select
-
-Key = tuple[Oid, Kind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +30,7 @@ class PushResult:
     packs: int = 0
     present: int = 0
     requests: int = 0
-    missing: list[Key] = field(default_factory=list)
+    missing: list[ObjectKey] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -98,7 +97,7 @@ def push(
             # an object a remote index lists has its whole closure there (objstore/transfer.py publishes
             # children first), so only roots the remote lacks are walked: a push with nothing to send reads
             # no trees
-            missing: list[Key] = []
+            missing: list[ObjectKey] = []
             keys = closure(repo.store, [r for r in roots if full or not _remote_has(store, r)], missing=missing)
             result = upload(
                 repo.store,
@@ -143,7 +142,7 @@ def _repair_structure(repo: Repo, store, jobs: int | None, progress) -> None:
         )
 
 
-def _remote_has(store, key: Key) -> bool:
+def _remote_has(store, key: ObjectKey) -> bool:
     oid, kind = key
     if kind == Kind.FILE:
         return store.has(oid, Kind.FILE) or store.has(oid, Kind.CHUNK)
@@ -199,7 +198,7 @@ def remote_status(repo: Repo, remote: str | None = None, targets: Sequence[str] 
             if _remote_has(store, root):  # then its whole closure is there
                 state = SYNCED if _remote_has(repo.store, root) else NOT_FETCHED
             else:
-                lost: list[Key] = []
+                lost: list[ObjectKey] = []
                 keys = closure(repo.store, [root], missing=lost)
                 todo = sum(1 for k in keys if not store.has(*k))
                 state = MISSING if lost and not todo else NOT_PUSHED

@@ -26,6 +26,7 @@ from ..oid import Oid
 from ..oserrors import HINTS, describe, writable
 from ..sqlitedb import open_wal
 from ..tmpowner import sweep, token
+from ..types import Location, ObjectKey
 from .base import IndexedObject, ObjectStore, StoreWriter
 from .pack import (
     Compressor,
@@ -333,25 +334,27 @@ class LocalStore(ObjectStore):
         row = None if self.has(oid, Kind.FILE) else self._row(oid, Kind.CHUNK)
         return row[4] if row is not None else super().file_size(oid)  # a one-chunk file: no read needed
 
-    def locate(self, oid: Oid, kind: Kind) -> tuple[int, int, int, int, int] | None:
-        """Return (pack id, codec, offset, stored length, raw length) of a stored object, or None.
+    def locate(self, oid: Oid, kind: Kind) -> Location | None:
+        """Return where a stored object is (pack id, codec, offset, stored length, raw length), or None.
 
         With ``read_stored`` this lets a push copy stored (compressed) bytes without recompressing them.
         """
-        return self._row(oid, kind)
+        row = self._row(oid, kind)
+        return None if row is None else Location._make(row)
 
-    def locate_many(self, keys: list[tuple[Oid, Kind]]) -> dict[tuple[Oid, Kind], tuple[int, int, int, int, int]]:
+    def locate_many(self, keys: Iterable[ObjectKey]) -> dict[ObjectKey, Location]:
         """``locate`` for many keys at once (one table scan when that is cheaper than one query per key)."""
+        keys = list(keys)
         if len(keys) < 2000:
-            return {k: row for k in keys if (row := self._row(*k)) is not None}
-        wanted = {(bytes.fromhex(o), int(k)): (o, k) for o, k in keys}
+            return {k: Location._make(row) for k in keys if (row := self._row(*k)) is not None}
+        wanted = {(bytes.fromhex(k[0]), int(k[1])): k for k in keys}
         out = {}
         for oid, kind, *row in self._reader().execute(
             "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects"
         ):
             key = wanted.get((oid, kind))
             if key is not None:
-                out[key] = tuple(row)
+                out[key] = Location._make(row)
         return out
 
     def read_stored(self, pack: int, offset: int, length: int) -> bytes:
