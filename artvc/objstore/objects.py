@@ -73,7 +73,7 @@ class TreeEntry:
     executable: bool = False
     target: str | None = None
 
-    def encoded(self) -> list:
+    def encoded(self) -> list[object]:
         extra = self.target if self.kind == EntryKind.SYMLINK else self.executable
         return [self.name, self.kind, extra, self.oid.digest, self.size]
 
@@ -83,7 +83,7 @@ class Tree:
     """A directory: entries sorted by name. Its id is a derive-key hash of the canonical encoding."""
 
     entries: tuple[TreeEntry, ...]
-    _oid: list = field(default_factory=list, compare=False, repr=False)
+    _oid: list[Oid] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def build(cls, entries: list[TreeEntry]) -> Tree:

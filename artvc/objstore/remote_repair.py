@@ -53,7 +53,7 @@ class RepairResult:
     replaced: list[str] = field(default_factory=list)
     lost: list[ObjectKey] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {
             "uploaded": self.uploaded,
             "salvaged": self.salvaged,
@@ -98,7 +98,7 @@ def repair_remote(
         need: dict[ObjectKey, Located] = {}
         for name in bad:
             for e in found.listed.get(name, []):
-                key = (e.oid, Kind(e.kind))
+                key = ObjectKey(e.oid, Kind(e.kind))
                 if not remote.has(*key) and (key not in need or (e.oid, e.kind, need[key].pack) in found.damaged):
                     need[key] = Located(name, e)
         from_local = [k for k in need if _intact_locally(local, *k)]
@@ -166,10 +166,10 @@ def _salvage(remote: RemoteStore, locs: list[Located], jobs: int, staging_dir: s
     """
     if not locs:
         return 0
-    got: dict[ObjectKey, tuple] = {}
+    got: dict[ObjectKey, tuple[PackEntry, bytes, bytes]] = {}  # entry, stored bytes, verified payload
     for _, entry, stored in remote.read_objects(locs, jobs=jobs):
         try:
-            got[(entry.oid, Kind(entry.kind))] = (entry, stored, verify_payload(entry, stored))
+            got[ObjectKey(entry.oid, Kind(entry.kind))] = (entry, stored, verify_payload(entry, stored))
         except ArtError:
             continue
     writer = remote.writer(staging_dir=remote.staging_dir(staging_dir) if staging_dir else None, jobs=jobs)
@@ -182,7 +182,7 @@ def _salvage(remote: RemoteStore, locs: list[Located], jobs: int, staging_dir: s
             if not ready:
                 break
             for oid, kind in ready:
-                entry, stored, _ = got[(oid, kind)]
+                entry, stored, _ = got[ObjectKey(oid, kind)]
                 writer.put_stored(oid, kind, entry.codec, stored, entry.raw_length)
                 done += 1
             writer.flush()  # published (serially) before anything that names these objects
@@ -203,9 +203,9 @@ def _children_listed(remote: RemoteStore, writer, key: ObjectKey, data: bytes) -
         return all(has(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, data).chunks)
     if kind == Kind.TREE:
         return all(
-            has(e.oid, Kind.TREE) if e.kind == "dir" else (has(e.oid, Kind.FILE) or has(e.oid, Kind.CHUNK))
+            has(e.oid, Kind.TREE) if e.kind == EntryKind.DIR else (has(e.oid, Kind.FILE) or has(e.oid, Kind.CHUNK))
             for e in Tree.from_bytes(oid, data).entries
-            if e.kind != "symlink"
+            if e.kind != EntryKind.SYMLINK
         )
     return True
 

@@ -69,7 +69,7 @@ def decode_record(name: str, data: bytes) -> tuple[float, set[ObjectKey]]:
     for label, oids in roots.items():
         if label not in labels or not isinstance(oids, list) or not all(is_oid(o) for o in oids):
             raise ValueError(f"bad roots of kind {label!r}")
-        out |= {(Oid(o), labels[label]) for o in oids}
+        out |= {ObjectKey(Oid(o), labels[label]) for o in oids}
     return float(when), out
 
 

@@ -24,7 +24,7 @@ from .types import EntryKind
 
 SKIP_NAMES = frozenset({".git", ".art"})
 
-Entry = tuple  # (name, kind, stat, link target | None)
+Entry = tuple[str, str, os.stat_result, str | None]  # (name, "file" | "dir" | "symlink", stat, link target)
 FileBatch = Callable[[list[tuple[str, os.stat_result]]], list[Oid]]
 
 
@@ -55,7 +55,7 @@ def scan_one(path: str, guard: Path | None) -> list[Entry]:
     return out
 
 
-def _name(item: tuple) -> str:
+def _name(item: Entry) -> str:
     return item[0]
 
 
@@ -138,6 +138,7 @@ def walk_tree(
                     TreeEntry(n, EntryKind.FILE, next(oids), st.st_size, executable=bool(st.st_mode & 0o111))
                 )
             elif kind == "symlink":
+                assert extra is not None  # scan_one read the link's target
                 entries.append(TreeEntry(n, EntryKind.SYMLINK, hash_bytes(extra.encode()), 0, target=extra))
             else:
                 subdirs.append(n)

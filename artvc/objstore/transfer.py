@@ -16,7 +16,8 @@ runs and manifests are written last, so a tree in the local store always has its
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -28,7 +29,7 @@ from .lineage import Run
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid, is_oid
 from .progress import as_progress
-from .store.local import LocalStore
+from .store.local import LocalStore, LocalWriter
 from .store.pack import PackEntry, read_trailer
 from .store.remote import Located, RemoteStore, verify_payload
 from .store.remote_read import Located, verify_payload
@@ -66,6 +67,16 @@ class TransferResult:
 
 
 _ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
+_Verifying = tuple[str, PackEntry, bytes, "Future[bytes]"]  # (pack, entry, stored bytes, its verification)
+
+
+@dataclass(slots=True)
+class _Stream:
+    """A manifest hashed while its chunks stream by: the hash so far, its next chunk's position, bytes so far."""
+
+    hasher: ContentHasher
+    position: int = 0
+    size: int = 0
 
 
 class _Send(NamedTuple):
@@ -205,7 +216,7 @@ def download(
     Raises:
         StoreIOError: when the remote fails (after retries); what was verified and stored so far stays.
     """
-    pending = [(Oid(o), Kind(k)) for o, k in roots if not _have(dest, Oid(o), Kind(k))]
+    pending = [ObjectKey(Oid(o), Kind(k)) for o, k in roots if not _have(dest, Oid(o), Kind(k))]
     if not pending:
         return TransferResult(present=len(set(roots)))
     src.refresh()
@@ -273,16 +284,17 @@ class _Download:
         """Resolve the closure level by level; each level's metadata is fetched in one batch of reads."""
         while level:
             wanted: list[Located] = []
-            for oid, kind in level:
-                if (oid, kind) in self._seen:
+            for key in level:
+                oid, kind = key
+                if key in self._seen:
                     continue
-                self._seen.add((oid, kind))
+                self._seen.add(key)
                 if _have(self.dest, oid, kind):
                     self.present += 1
                     continue
                 loc = self._locate(oid, kind)
                 if loc is None:
-                    self.missing.append((oid, kind))
+                    self.missing.append(key)
                 elif loc.entry.kind == Kind.CHUNK:
                     self.chunks[oid] = loc
                 else:
@@ -298,27 +310,27 @@ class _Download:
             return self.src.locate(oid, Kind.FILE) or self.src.locate(oid, Kind.CHUNK)
         return self.src.locate(oid, kind)
 
-    def _children(self, pack: str, entry, stored: bytes) -> list[ObjectKey]:
+    def _children(self, pack: str, entry: PackEntry, stored: bytes) -> list[ObjectKey]:
         oid, kind = entry.oid, Kind(entry.kind)
         try:
             data = verify_payload(entry, stored)
             if kind == Kind.FILE:
                 manifest = FileManifest.from_bytes(oid, data)
                 self.manifests[oid] = (manifest, Located(pack, entry), data)
-                return [(c, Kind.CHUNK) for c, _ in manifest.chunks]
+                return [ObjectKey(c, Kind.CHUNK) for c, _ in manifest.chunks]
         except (CorruptObjectError, FormatError) as exc:
             self.problems.append(Problem(oid, kind.label, f"remote pack {pack[:10]}: {exc}"))
             self.bad.append((oid, kind, pack))
             return []
-        self.meta[(oid, kind)] = data
+        self.meta[ObjectKey(oid, kind)] = data
         if kind == Kind.TREE:
             return [
-                (e.oid, Kind.TREE if e.kind == "dir" else Kind.FILE)
+                ObjectKey(e.oid, e.kind.object_kind)
                 for e in Tree.from_bytes(oid, data).entries
-                if e.kind != "symlink"
+                if e.kind != EntryKind.SYMLINK
             ]
         packages = Run.from_bytes(oid, data).get("packages")
-        return [(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
+        return [ObjectKey(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
 
     def fetch_chunks(self) -> None:
         """Download the needed chunks, verify each, and store them (stored bytes kept as they came)."""
@@ -341,7 +353,7 @@ class _Download:
                     for name, tmp in zip(whole, downloads.map(self._download_pack, whole), strict=True):
                         self._import_pack(writer, pool, name, tmp)
                         self.progress.advance(files=needed[name])
-                window: list = []
+                window: list[_Verifying] = []
                 for pack, entry, stored in self.src.read_objects(ranged, jobs=self.jobs, progress=self.progress):
                     self.packs.add(pack)
                     window.append((pack, entry, stored, pool.submit(verify_payload, entry, stored)))
@@ -357,30 +369,31 @@ class _Download:
     # -- manifests hashed while their chunks stream by (when chunks arrive in file order, the usual case) ----
 
     def _start_streams(self) -> None:
-        self._streams: dict[Oid, list] = {}  # manifest -> [hasher, next position, size so far]
+        self._streams: dict[Oid, _Stream] = {}
         self._waiting: dict[Oid, list[Oid]] = {}  # chunk -> manifests whose next chunk it is
         for oid, (manifest, _, _) in self.manifests.items():
             if manifest.chunks:
-                self._streams[oid] = [ContentHasher(), 0, 0]
+                self._streams[oid] = _Stream(ContentHasher())
                 self._waiting.setdefault(manifest.chunks[0][0], []).append(oid)
 
     def _feed(self, chunk: Oid, data: bytes) -> None:
         for m in self._waiting.pop(chunk, ()):
             stream, chunks = self._streams[m], self.manifests[m][0].chunks
-            while stream[1] < len(chunks) and chunks[stream[1]][0] == chunk:
-                stream[0].update(data)
-                stream[1] += 1
-                stream[2] += len(data)
-            if stream[1] < len(chunks):
-                self._waiting.setdefault(chunks[stream[1]][0], []).append(m)
+            while stream.position < len(chunks) and chunks[stream.position][0] == chunk:
+                stream.hasher.update(data)
+                stream.position += 1
+                stream.size += len(data)
+            if stream.position < len(chunks):
+                self._waiting.setdefault(chunks[stream.position][0], []).append(m)
 
     def _streamed(self, manifest: FileManifest) -> str | None:
         """Return "" when the streamed hash proved the manifest, a reason when it disproved it, None if unknown."""
-        stream = getattr(self, "_streams", {}).get(manifest.oid)
-        if stream is None or stream[1] < len(manifest.chunks):
+        streams: dict[Oid, _Stream] = getattr(self, "_streams", {})
+        stream = streams.get(manifest.oid)
+        if stream is None or stream.position < len(manifest.chunks):
             return None  # some chunks were local already or came out of order: hash from the store
-        if stream[2] != manifest.size or stream[0].oid() != manifest.oid:
-            return f"content hashes to {stream[0].oid()[:10]}"
+        if stream.size != manifest.size or stream.hasher.oid() != manifest.oid:
+            return f"content hashes to {stream.hasher.oid()[:10]}"
         return ""
 
     def _download_pack(self, name: str) -> str:
@@ -398,7 +411,7 @@ class _Download:
             self.progress(os.path.getsize(tmp))
         return tmp
 
-    def _import_pack(self, writer, pool, name: str, tmp: str) -> None:
+    def _import_pack(self, writer: LocalWriter, pool: Executor, name: str, tmp: str) -> None:
         """Verify every object of a downloaded whole pack; adopt the file when all pass (no rewrite).
 
         Objects are read back in windows of at most MAX_SPAN bytes, so a pack is never held in memory.
@@ -442,7 +455,7 @@ class _Download:
         finally:
             remove_if_present(tmp)
 
-    def _store_chunks(self, writer, batch: list) -> None:
+    def _store_chunks(self, writer: LocalWriter, batch: list[_Verifying]) -> None:
         self.progress.advance(files=len(batch))
         for pack, entry, stored, fut in batch:
             try:
@@ -510,7 +523,7 @@ class _Download:
         return [(k, d) for k, d in self.meta.items() if k[1] != Kind.TREE or complete(k[0])]
 
 
-def _windows(entries: list, limit: int) -> Iterable[list]:
+def _windows(entries: list[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
     window, size = [], 0
     for e in entries:
         window.append(e)
