@@ -14,7 +14,7 @@ from .types import EntryKind, Kind, ObjectKey
 
 
 def closure(
-    store: ObjectStore, roots: Iterable[ObjectKey], *, missing: list[ObjectKey] | None = None
+    store: ObjectStore, roots: Iterable[tuple[str, int]], *, missing: list[ObjectKey] | None = None
 ) -> set[ObjectKey]:
     """Return every (oid, kind) reachable from ``roots`` in ``store``.
 

@@ -447,7 +447,7 @@ class _Executor:
 
     def _finish(self, launch: _Launch, done: runner.Finished) -> StageOutcome:
         stage = self.pipeline.stages[launch.item.name]
-        base = dict(
+        base: dict[str, Any] = dict(
             reasons=launch.reasons,
             duration=done.duration,
             returncode=done.returncode,

@@ -16,7 +16,7 @@ from .tracked import TrackedArtifact, select
 
 
 def pointer_key(pointer: Pointer) -> ObjectKey:
-    return (pointer.oid, Kind.TREE if pointer.kind == "dir" else Kind.FILE)
+    return ObjectKey(pointer.oid, Kind.TREE if pointer.kind == "dir" else Kind.FILE)
 
 
 def transfer_roots(
@@ -48,7 +48,7 @@ def _producing_runs(repo: Repo, oids: set[Oid]) -> set[ObjectKey]:
 
 
 def _lock_runs(stages: dict) -> set[ObjectKey]:
-    return {(Oid(s["run"]), Kind.RUN) for s in stages.values() if is_oid(s.get("run"))}
+    return {ObjectKey(Oid(s["run"]), Kind.RUN) for s in stages.values() if is_oid(s.get("run"))}
 
 
 def workspace_roots(

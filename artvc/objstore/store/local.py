@@ -521,7 +521,7 @@ class LocalStore(ObjectStore):
 
     # -- damage ----------------------------------------------------------------------------------------
 
-    def quarantine(self, keys: dict[tuple[Oid, Kind], str]) -> int:
+    def quarantine(self, keys: dict[ObjectKey, str]) -> int:
         """Hide damaged objects: move their index rows to the ``quarantine`` table (with the reason).
 
         The store then no longer has them, so ``add`` stores an intact copy again and ``pull`` fetches one;
