@@ -1,4 +1,5 @@
-"""The layer and library-confinement rules (docs/design.md, docs/style.md), enforced with import-linter and ruff."""
+"""The layer and library-confinement rules (docs/design.md, docs/style.md), enforced with import-linter, ruff and
+mypy."""
 
 import subprocess
 import sys
@@ -26,6 +27,33 @@ def test_ruff_format_is_clean():
         [str(BIN / "ruff"), "format", "--no-cache", "--check", "."], cwd=ROOT, capture_output=True, text=True
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def mypy(*args: str) -> subprocess.CompletedProcess:
+    """`mypy` as a contributor runs it from the checkout (config: [tool.mypy] in pyproject.toml)."""
+    return subprocess.run([str(BIN / "mypy"), *args], cwd=ROOT, capture_output=True, text=True)
+
+
+def test_mypy_is_clean():
+    """Zero errors: strict for artvc.objstore, default rules elsewhere; run `mypy` before committing."""
+    r = mypy()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("Success: no issues found"), r.stdout
+
+
+def test_mypy_is_strict_for_the_object_store_only(tmp_path):
+    """The config really applies the strict flags to artvc.objstore.* and not to the other layers: the same
+    unannotated function, added (as a shadow file) to one module of each, is an error in the object store only."""
+    untyped = "\n\ndef _untyped(x):\n    return x\n"
+    shadows = []
+    for name, module in (("objstore", "artvc/objstore/faults.py"), ("workspace", "artvc/workspace/runs.py")):
+        shadow = tmp_path / f"{name}.py"
+        shadow.write_text((ROOT / module).read_text() + untyped)
+        shadows += ["--shadow-file", module, str(shadow)]
+    r = mypy(*shadows)
+    errors = [line for line in r.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1, r.stdout + r.stderr
+    assert errors[0].startswith("artvc/objstore/faults.py:") and "[no-untyped-def]" in errors[0], errors
 
 
 # Import cycles tolerated for now: none (the remote store and its writer no longer import each other).
