@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
@@ -154,7 +155,7 @@ class RemoteArtifact:
     """One artifact compared with a remote: ``state`` is synced, not-pushed, not-fetched or missing."""
 
     path: str
-    state: str
+    state: SyncState
     oid: Oid
     kind: str
     objects_to_push: int = 0
@@ -179,7 +180,16 @@ class RemoteStatusResult:
         return sum(1 for a in self.artifacts if a.state == state)
 
 
-SYNCED, NOT_PUSHED, NOT_FETCHED, MISSING = "synced", "not-pushed", "not-fetched", "missing"
+class SyncState(StrEnum):
+    """An artifact's objects here and on a remote (``state`` in ``art remote status --json``)."""
+
+    SYNCED = "synced"
+    NOT_PUSHED = "not-pushed"
+    NOT_FETCHED = "not-fetched"
+    MISSING = "missing"
+
+
+SYNCED, NOT_PUSHED, NOT_FETCHED, MISSING = SyncState
 
 
 def remote_status(repo: Repo, remote: str | None = None, targets: Sequence[str] | None = None) -> RemoteStatusResult:
