@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
@@ -29,19 +31,27 @@ def test_ruff_format_is_clean():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def mypy(*args: str) -> subprocess.CompletedProcess:
-    """`mypy` as a contributor runs it from the checkout (config: [tool.mypy] in pyproject.toml)."""
-    return subprocess.run([str(BIN / "mypy"), *args], cwd=ROOT, capture_output=True, text=True)
+@pytest.fixture(scope="module")
+def mypy(tmp_path_factory):
+    """`mypy` as a contributor runs it from the checkout (config: [tool.mypy] in pyproject.toml), with its cache
+    outside the checkout (tests never write there), shared by the runs of this module."""
+    cache = tmp_path_factory.mktemp("mypy-cache")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        cmd = [str(BIN / "mypy"), "--cache-dir", str(cache), *args]
+        return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+
+    return run
 
 
-def test_mypy_is_clean():
+def test_mypy_is_clean(mypy):
     """Zero errors: strict for artvc.objstore, default rules elsewhere; run `mypy` before committing."""
     r = mypy()
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.startswith("Success: no issues found"), r.stdout
 
 
-def test_mypy_is_strict_for_the_object_store_only(tmp_path):
+def test_mypy_is_strict_for_the_object_store_only(mypy, tmp_path):
     """The config really applies the strict flags to artvc.objstore.* and not to the other layers: the same
     unannotated function, added (as a shadow file) to one module of each, is an error in the object store only."""
     untyped = "\n\ndef _untyped(x):\n    return x\n"

@@ -108,7 +108,7 @@ class ObjectStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and connections."""
 
-    def missing(self, keys: Iterable[tuple[Oid, Kind]]) -> list[tuple[Oid, Kind]]:
+    def missing(self, keys: Iterable[ObjectKey]) -> list[ObjectKey]:
         """Return the keys that are not stored, in order."""
         return [k for k in keys if not self.has(*k)]
 

@@ -572,7 +572,7 @@ class LocalStore(ObjectStore):
             ).fetchall()
         return [(Oid(o.hex()), Kind(k), name, reason) for o, k, name, reason in rows]
 
-    def rewrite_packs(self, names: list[str]) -> tuple[int, dict[tuple[Oid, Kind], str]]:
+    def rewrite_packs(self, names: list[str]) -> tuple[int, dict[ObjectKey, str]]:
         """Copy the intact objects of packs whose structure is damaged into a new pack, then drop those packs.
 
         Each object is decompressed and checked against its id before it is copied (its stored bytes are
@@ -581,7 +581,7 @@ class LocalStore(ObjectStore):
         """
         from ..objects import check_object
 
-        damaged: dict[tuple[Oid, Kind], str] = {}
+        damaged: dict[ObjectKey, str] = {}
         copied = 0
         with self.writer(rewrite=True) as writer:
             for name in names:
@@ -595,7 +595,7 @@ class LocalStore(ObjectStore):
                         codec, stored, raw_length = self.get_stored(oid, kind)
                         check_object(oid, kind, unpack_payload(codec, stored, raw_length))
                     except (FormatError, CorruptObjectError) as exc:
-                        damaged[(oid, kind)] = str(exc)
+                        damaged[ObjectKey(oid, kind)] = str(exc)
                         continue
                     writer.put_stored(oid, kind, codec, stored, raw_length)
                     copied += 1
