@@ -359,7 +359,7 @@ class _OrderedSink:
             raise self._error
 
 
-def chunk_list(path: str | os.PathLike, params: ChunkerParams) -> list[tuple[Oid, int]]:
+def chunk_list(path: str | os.PathLike[str], params: ChunkerParams) -> list[tuple[Oid, int]]:
     """The (chunk id, length) list ``add`` would store for the file at ``path``, streamed, nothing stored.
 
     Used to compare a workspace file with a stored one chunk by chunk (``art diff``'s bytes added/removed).
