@@ -42,7 +42,7 @@ def transfer_roots(
 def _producing_runs(repo: Repo, oids: set[Oid]) -> set[ObjectKey]:
     if not oids:
         return set()
-    found = {(Oid(r), Kind.RUN) for r in repo.state.runs_producing_any(sorted(oids))}
+    found = {ObjectKey(Oid(r), Kind.RUN) for r in repo.state.runs_producing_any(sorted(oids))}
     store = repo.store
     return {k for k in found if store.has(*k)}
 
