@@ -23,6 +23,7 @@ from .store.pack import unpack_payload
 from .types import ObjectKey
 
 if TYPE_CHECKING:
+    from .store.local import LocalStore
     from .store.remote import RemoteStore
 
 

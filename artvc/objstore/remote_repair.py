@@ -18,17 +18,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import ArtError, FormatError
 from .faults import fault_point
 from .objects import Kind, check_object
 from .oid import Oid
 from .store.local import LocalStore
-from .store.pack import ENTRY, TRAILER, decode_entries, pack_name, unpack_payload
+from .store.pack import ENTRY, TRAILER, PackEntry, decode_entries, pack_name, unpack_payload
 from .store.remote import RemoteStore, index_path, pack_path
 from .store.remote_check import RemoteCheck
 from .store.remote_read import Located, verify_payload
-from .types import ObjectKey
+from .types import EntryKind, ObjectKey
+
+if TYPE_CHECKING:
+    from .store.remote_writer import RemoteWriter
 
 _ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
 
@@ -130,7 +134,7 @@ def repair_remote(
     return result
 
 
-def _trailer(remote: RemoteStore, name: str, size: int):
+def _trailer(remote: RemoteStore, name: str, size: int) -> list[PackEntry] | None:
     """The entries of a remote pack's own trailer, when it is intact and hashes to the pack's name."""
     if size < 8 + TRAILER.size:
         return None
@@ -194,7 +198,7 @@ def _salvage(remote: RemoteStore, locs: list[Located], jobs: int, staging_dir: s
     return done
 
 
-def _children_listed(remote: RemoteStore, writer, key: ObjectKey, data: bytes) -> bool:
+def _children_listed(remote: RemoteStore, writer: RemoteWriter, key: ObjectKey, data: bytes) -> bool:
     from .objects import FileManifest, Tree
 
     oid, kind = key

@@ -31,7 +31,7 @@ from .oid import Oid, is_oid
 from .progress import as_progress
 from .store.local import LocalStore, LocalWriter
 from .store.pack import PackEntry, read_trailer
-from .store.remote import Located, RemoteStore, verify_payload
+from .store.remote import RemoteStore
 from .store.remote_read import Located, verify_payload
 from .tmpowner import token
 from .types import EntryKind, Location, ObjectKey
@@ -206,7 +206,12 @@ def _whole_packs(src: LocalStore, todo: list[_Send]) -> dict[int, tuple[str, str
 
 
 def download(
-    src: RemoteStore, dest: LocalStore, roots: Iterable[ObjectKey], *, jobs: int = 4, progress: Progress | None = None
+    src: RemoteStore,
+    dest: LocalStore,
+    roots: Iterable[tuple[str, int]],
+    *,
+    jobs: int = 4,
+    progress: Progress | None = None,
 ) -> TransferResult:
     """Fetch everything reachable from ``roots`` that ``dest`` lacks; verify each object before storing it.
 
