@@ -46,7 +46,7 @@ from .transport import Entry, Transport
 
 __all__ = ["MAX_SPAN", "FsspecStore", "Located", "RemoteStore", "check_index", "verify_payload"]
 
-ObjectKey = tuple[Oid, int]
+Key = tuple[Oid, int]
 
 
 def pack_path(name: str) -> str:
@@ -76,7 +76,7 @@ class RemoteStore(ObjectStore):
         self.url = transport.url
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.compressor = Compressor()
-        self._index: dict[ObjectKey, Located] = {}
+        self._index: dict[Key, Located] = {}
         self._packs: dict[str, list[PackEntry]] = {}
         self._avoid: set[tuple[Oid, int, str]] = set()  # copies found damaged: read another copy instead
         self.lost_packs: set[str] = set()  # listed packs found missing: left out of the view
@@ -151,7 +151,7 @@ class RemoteStore(ObjectStore):
         """Trust exactly ``packs`` (name -> entries) from now on, less the packs found lost and the copies
         found damaged (``avoid``); ``check_remote`` and repair narrow the view to the packs they found good."""
         packs = {n: e for n, e in packs.items() if n not in self.lost_packs}
-        index: dict[ObjectKey, Located] = {}
+        index: dict[Key, Located] = {}
         avoid = self._avoid
         for name in sorted(packs):
             for e in packs[name]:
