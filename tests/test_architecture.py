@@ -1,8 +1,11 @@
-"""The layer and library-confinement rules (docs/design.md, docs/style.md), enforced with import-linter and ruff."""
+"""The layer and library-confinement rules (docs/design.md, docs/style.md), enforced with import-linter, ruff and
+mypy."""
 
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -26,6 +29,41 @@ def test_ruff_format_is_clean():
         [str(BIN / "ruff"), "format", "--no-cache", "--check", "."], cwd=ROOT, capture_output=True, text=True
     )
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def mypy(tmp_path_factory):
+    """`mypy` as a contributor runs it from the checkout (config: [tool.mypy] in pyproject.toml), with its cache
+    outside the checkout (tests never write there), shared by the runs of this module."""
+    cache = tmp_path_factory.mktemp("mypy-cache")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        cmd = [str(BIN / "mypy"), "--cache-dir", str(cache), *args]
+        return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+
+    return run
+
+
+def test_mypy_is_clean(mypy):
+    """Zero errors: strict for artvc.objstore, default rules elsewhere; run `mypy` before committing."""
+    r = mypy()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("Success: no issues found"), r.stdout
+
+
+def test_mypy_is_strict_for_the_object_store_only(mypy, tmp_path):
+    """The config really applies the strict flags to artvc.objstore.* and not to the other layers: the same
+    unannotated function, added (as a shadow file) to one module of each, is an error in the object store only."""
+    untyped = "\n\ndef _untyped(x):\n    return x\n"
+    shadows = []
+    for name, module in (("objstore", "artvc/objstore/faults.py"), ("workspace", "artvc/workspace/runs.py")):
+        shadow = tmp_path / f"{name}.py"
+        shadow.write_text((ROOT / module).read_text() + untyped)
+        shadows += ["--shadow-file", module, str(shadow)]
+    r = mypy(*shadows)
+    errors = [line for line in r.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1, r.stdout + r.stderr
+    assert errors[0].startswith("artvc/objstore/faults.py:") and "[no-untyped-def]" in errors[0], errors
 
 
 # Import cycles tolerated for now: none (the remote store and its writer no longer import each other).

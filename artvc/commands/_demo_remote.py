@@ -28,6 +28,7 @@ def demo_remote(root: Path, say) -> dict:
         with Repo(root) as repo:
             remote_add(repo, "demo", str(bucket), default=True)
             git = Git.discover(root)
+            assert git is not None  # the demo made root a git repository
             git.commit_all("art remote add demo")
             t0 = time.monotonic()
             pushed = push(repo)

@@ -18,7 +18,7 @@ class CliError(click.ClickException):
     def __init__(self, error: ArtError, *, as_json: bool = False) -> None:
         super().__init__(error.message)
         self.error = error
-        self.exit_code = error.exit_code
+        self.exit_code = error.exit_code  # type: ignore[misc]  # click declares a class default; ours is per error
         self.as_json = as_json
 
     def show(self, file=None) -> None:

@@ -126,10 +126,10 @@ class Bar(Progress):
 
     def __enter__(self) -> Bar:
         if self.enabled:
-            self._live = _rich_progress()
-            self._live.start()
+            self._live = live = _rich_progress()
+            live.start()
             with self._lock:
-                self._task = self._live.add_task(self.label, total=None)
+                self._task = live.add_task(self.label, total=None)
                 self._update(force=True)
         return self
 

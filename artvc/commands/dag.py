@@ -35,6 +35,7 @@ def cli(repo, fmt: str | None, mark: str | None) -> None:
     from ..pipeline.repro import last_outcome, load_pipeline
 
     _, graph = load_pipeline(repo)
+    marks: dict[str, str]
     if mark == "none":
         marks = {}
     elif mark == "status":

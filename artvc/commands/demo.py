@@ -65,7 +65,8 @@ def cli(keep: Path | None) -> None:
 
 
 def _tour(root: Path, *, kept: bool) -> dict:
-    from ..workspace import Repo, init
+    from ..workspace.init import init
+    from ..workspace.repo import Repo
     from ..workspace.scm import Git
 
     git = Git.init(root)
@@ -107,7 +108,7 @@ def _tour(root: Path, *, kept: bool) -> dict:
 
 
 def _add(repo, label: str, paths: list[Path]) -> dict:
-    from ..workspace import add
+    from ..workspace.add import add
 
     t0 = time.monotonic()
     result = add(repo, [str(p) for p in paths])
@@ -155,7 +156,7 @@ def _store_summary(repo, summary: dict) -> dict:
 def _restore(repo, root: Path) -> dict:
     """Move the data out of the workspace, restore it with checkout, compare byte for byte with the original."""
     from ..errors import ArtError
-    from ..workspace import checkout
+    from ..workspace.checkout import checkout
 
     with tempfile.TemporaryDirectory(prefix="art-demo-original-") as scratch:
         original = Path(scratch) / "data"
@@ -202,7 +203,9 @@ def _compare(original: Path, restored: Path) -> tuple[int | None, int]:
 
 
 def _inspect(repo) -> dict:
-    from ..workspace import diff, ls, status
+    from ..workspace.diff import diff
+    from ..workspace.ls import ls
+    from ..workspace.status import status
     from .diff import text_lines
 
     states = status(repo).artifacts

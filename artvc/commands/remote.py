@@ -208,6 +208,7 @@ def run_remote_fsck(repo, name: str, read_data: bool, repair: bool = False) -> N
 
     with Progress("verifying remote", noun="objects") as progress:
         result = fsck_remote(repo, name, read_data=read_data, progress=progress, repair=repair)
+    done, remaining = result.repair or {}, result.remaining or []  # (both set with ``repair``)
     as_json = flags().get("json")
     if as_json:
         emit_json(
@@ -221,7 +222,7 @@ def run_remote_fsck(repo, name: str, read_data: bool, repair: bool = False) -> N
                 "read_data": read_data,
                 "garbage": result.garbage,
                 "problems": [p.as_dict() for p in result.problems],
-                **({"repair": result.repair, "remaining": [p.as_dict() for p in result.remaining]} if repair else {}),
+                **({"repair": result.repair, "remaining": [p.as_dict() for p in remaining]} if repair else {}),
             }
         )
     else:
@@ -243,13 +244,12 @@ def run_remote_fsck(repo, name: str, read_data: bool, repair: bool = False) -> N
                 f"{count(result.indexes, 'index', 'indexes')}, {what}"
             )
         if repair:
-            r = result.repair
             say(
-                f"repaired: {count(r['uploaded'] + r['pushed'], 'object')} uploaded again, {r['salvaged']} "
-                f"salvaged from damaged packs, {count(len(r['reindexed']), 'index', 'indexes')} rewritten, "
-                f"{count(len(r['retired']), 'bad pack')} retired"
+                f"repaired: {count(done['uploaded'] + done['pushed'], 'object')} uploaded again, {done['salvaged']} "
+                f"salvaged from damaged packs, {count(len(done['reindexed']), 'index', 'indexes')} rewritten, "
+                f"{count(len(done['retired']), 'bad pack')} retired"
             )
-            for p in result.remaining:
+            for p in remaining:
                 click.echo(f"{p.kind:6} {p.oid[:10]}  {p.detail}")
     if repair and result.remaining:
         error = IntegrityError(

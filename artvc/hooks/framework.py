@@ -130,7 +130,8 @@ def add_to_config(
         lines.append("repos:")
         at = len(lines) - 1
     item = next((line for line in lines[at + 1 :] if line.strip() and not line.lstrip().startswith("#")), "")
-    indent = re.match(r"^(\s*)-", item).group(1) if re.match(r"^\s*-", item) else ""
+    dash = re.match(r"^(\s*)-", item)
+    indent = dash.group(1) if dash else ""
     lines[at + 1 : at + 1] = _block(repo_url, rev, names, prefix, indent)
     new = "\n".join(lines) + "\n"
     if new != old:

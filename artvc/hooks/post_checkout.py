@@ -85,8 +85,8 @@ def _checkout(repo, result: HookResult) -> None:
     unsafe = [exc for _, exc in left if isinstance(exc, UnsafePathError)]
     conflicts = [exc for _, exc in left if isinstance(exc, ConflictError)]
     kept = [p for p, exc in left if not isinstance(exc, (UnsafePathError, ConflictError, ObjectNotFoundError))]
-    for exc in unsafe[:10]:
-        result.say(f"art: warning: not written: {exc}")
+    for unsafe_exc in unsafe[:10]:
+        result.say(f"art: warning: not written: {unsafe_exc}")
     if unsafe:
         result.say("hint: remove such symlinks, then run 'art checkout'")
     for exc in conflicts[:10]:

@@ -88,8 +88,8 @@ def _staged(cwd: Path, repo) -> list[tuple[str, str]]:
 
 
 def _check_staged(repo, cwd: Path, result: HookResult) -> None:
-    from ..objstore.objects import Kind
     from ..objstore.oid import Oid, is_oid
+    from ..objstore.types import Kind, ObjectKey
 
     items: list[tuple[str, tuple[Oid, Kind]]] = []
     for rel, git_name in _staged(cwd, repo):
@@ -100,7 +100,7 @@ def _check_staged(repo, cwd: Path, result: HookResult) -> None:
             stages = parse_lock_text(data)
             items += [(p, pointer_key(ptr)) for p, ptr, _ in lock_outputs(stages)]
             items += [
-                (f"{LOCK_NAME}:{name} run", (Oid(s["run"]), Kind.RUN))
+                (f"{LOCK_NAME}:{name} run", ObjectKey(Oid(s["run"]), Kind.RUN))
                 for name, s in stages.items()
                 if is_oid(s.get("run"))
             ]

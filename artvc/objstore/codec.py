@@ -13,7 +13,7 @@ through here or checks the limits named here; every failure is a ``FormatError``
 from __future__ import annotations
 
 import tomllib
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgpack
 
@@ -50,7 +50,7 @@ def encode(value: Any) -> bytes:
     Raises:
         FormatError: when the encoding would exceed ``MAX_METADATA_SIZE`` (art could not read it back).
     """
-    data = msgpack.packb(_canonical(value), use_bin_type=True)
+    data: bytes = msgpack.packb(_canonical(value), use_bin_type=True)
     if len(data) > MAX_METADATA_SIZE:
         raise FormatError(f"object of {len(data)} bytes exceeds the format limit of {MAX_METADATA_SIZE} bytes")
     return data
@@ -140,7 +140,9 @@ def toml_loads(
         raise error(f"{what} is not valid TOML: nested too deeply", hint=hint) from exc
 
 
-def read_limited(f, *, what: str, kind: str, error: type[ArtError] = FormatError, hint: str | None = None) -> bytes:
+def read_limited(
+    f: BinaryIO, *, what: str, kind: str, error: type[ArtError] = FormatError, hint: str | None = None
+) -> bytes:
     """Read an open binary file of ``kind`` whole, refusing one over its limit without reading it all."""
     limit = MAX_TOML_BYTES[kind]
     data = f.read(limit + 1)

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 
-def atomic_write(path: str | os.PathLike, data: bytes | str, *, mode: int = 0o644, durable: bool = True) -> None:
+def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o644, durable: bool = True) -> None:
     """Replace ``path`` with ``data`` so readers see the old or the new content, never a mix.
 
     The temp file beside ``path`` names its owner (``.NAME.<owner>-<n>.art-tmp``, noted in the journal when
@@ -55,7 +55,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, *, mode: int = 0o64
 _serial = itertools.count()
 
 
-def remove_if_present(path: str | os.PathLike) -> bool:
+def remove_if_present(path: str | os.PathLike[str]) -> bool:
     """Unlink ``path``; True when it was there, False when it already was not (any other fault raises)."""
     try:
         os.unlink(path)

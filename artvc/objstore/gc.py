@@ -8,7 +8,8 @@ grace period are never removed, so a concurrent ``add``/``push`` whose pointer i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,13 +18,13 @@ from .faults import fault_point
 from .objects import Kind, check_object
 from .oid import Oid
 from .progress import as_progress
-from .store.base import IndexedObject, ObjectStore
+from .store.base import IndexedObject, ObjectStore, StoreWriter
 from .store.pack import unpack_payload
+from .types import ObjectKey
 
 if TYPE_CHECKING:
+    from .store.local import LocalStore
     from .store.remote import RemoteStore
-
-Key = tuple[Oid, Kind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ class GcPlan:
 
     doomed: list[IndexedObject] = field(default_factory=list)
     spared: list[IndexedObject] = field(default_factory=list)
-    rewrite: dict[str, list[Key]] = field(default_factory=dict)
+    rewrite: dict[str, list[ObjectKey]] = field(default_factory=dict)
     drop: list[str] = field(default_factory=list)
     live: int = 0
 
@@ -53,7 +54,7 @@ class GcPlan:
         return sum(len(v) for v in self.rewrite.values())
 
 
-def plan(objects: Iterable[IndexedObject], live: set[Key], pack_mtime: dict[str, float], cutoff: float) -> GcPlan:
+def plan(objects: Iterable[IndexedObject], live: set[ObjectKey], pack_mtime: dict[str, float], cutoff: float) -> GcPlan:
     """Decide what to remove: dead objects in packs last modified before ``cutoff``.
 
     Args:
@@ -81,12 +82,12 @@ def plan(objects: Iterable[IndexedObject], live: set[Key], pack_mtime: dict[str,
     # an object may sit in several packs (a gc or push interrupted earlier): copy a live one only when no
     # surviving pack holds it, and only once; count a dead one as removed only when no surviving pack keeps it
     surviving = {(o.oid, o.kind) for name, objs in by_pack.items() if name not in condemned for o in objs}
-    rewrite: dict[str, list[Key]] = {}
-    copied: set[Key] = set()
-    doomed: dict[Key, IndexedObject] = {}
+    rewrite: dict[str, list[ObjectKey]] = {}
+    copied: set[ObjectKey] = set()
+    doomed: dict[ObjectKey, IndexedObject] = {}
     for name in sorted(condemned):
         for o in by_pack[name]:
-            key = (o.oid, o.kind)
+            key = o.key
             if key in surviving:
                 continue
             if key in live:
@@ -115,7 +116,7 @@ def check_payload(oid: Oid, kind: Kind, data: bytes) -> None:
         raise CorruptObjectError(oid, str(exc)) from exc
 
 
-def rewrite_local(store, gc_plan: GcPlan, *, progress: Callable[[int], None] | None = None) -> None:
+def rewrite_local(store: LocalStore, gc_plan: GcPlan, *, progress: Callable[[int], None] | None = None) -> None:
     """Carry out ``gc_plan`` on a LocalStore: copy live objects into new packs, then drop the old packs.
 
     Args:
@@ -213,8 +214,8 @@ class RemoteLock:
         self.key = f"{LOCK_DIR}/{self.token}.json"
         self.broken: list[LockInfo] = []
         self.lost = False  # our lock file was found removed by someone else
-        self._stop = None
-        self._refresher = None
+        self._stop: threading.Event | None = None
+        self._refresher: threading.Thread | None = None
 
     def _write(self) -> None:
         import json
@@ -296,19 +297,17 @@ class RemoteLock:
         self._start_refresher()
 
     def _start_refresher(self) -> None:
-        import threading
-
-        self._stop = threading.Event()
+        self._stop = stop = threading.Event()
 
         def loop() -> None:
-            while not self._stop.wait(self.stale_after / 6):
+            while not stop.wait(self.stale_after / 6):
                 try:
                     self.refresh()
                 except Exception:  # a failed refresh is retried; check() reports a lost lock
                     continue
 
-        self._refresher = threading.Thread(target=loop, name="art-remote-lock", daemon=True)
-        self._refresher.start()
+        self._refresher = refresher = threading.Thread(target=loop, name="art-remote-lock", daemon=True)
+        refresher.start()
 
     def check(self) -> None:
         """Raise when the lock was broken by another process (its file is gone): what it protected is not.
@@ -347,7 +346,8 @@ class RemoteLock:
     def release(self) -> None:
         if self._stop is not None:
             self._stop.set()
-            self._refresher.join(timeout=60)
+            if self._refresher is not None:
+                self._refresher.join(timeout=60)
             self._stop = None
         self._delete_own()
 
@@ -372,7 +372,7 @@ class RemotePlan:
     garbage: list[str]
 
 
-def plan_remote(store: RemoteStore, live: set[Key], cutoff: float) -> RemotePlan:
+def plan_remote(store: RemoteStore, live: set[ObjectKey], cutoff: float) -> RemotePlan:
     """Plan a collection of ``store`` (a RemoteStore): dead objects in packs whose index is older than
     ``cutoff``; and index-less packs older than ``cutoff`` (left by interrupted pushes or gcs)."""
     store.refresh()
@@ -400,7 +400,7 @@ def rewrite_remote(
     *,
     lock: RemoteLock | None = None,
     jobs: int = 4,
-    staging_dir=None,
+    staging_dir: str | None = None,
     progress: Callable[[int], None] | None = None,
     phase: Callable[[str], None] | None = None,
 ) -> None:
@@ -493,8 +493,8 @@ class Overlay(ObjectStore):
     def get(self, oid: Oid, kind: Kind) -> bytes:
         return (self.first if self.first.has(oid, kind) else self.second).get(oid, kind)
 
-    def writer(self):
+    def writer(self) -> StoreWriter:
         raise NotImplementedError(self.writer)
 
-    def iter_objects(self):
+    def iter_objects(self) -> Iterator[IndexedObject]:
         return self.second.iter_objects()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ..errors import ArtError
 from .chunking import Chunker, ChunkerParams
@@ -33,6 +33,8 @@ from .store.pack import Compressor
 # Files up to this size are read whole and processed in batches, one store and stat-cache query per batch.
 SMALL_FILE = 1 << 20
 _INFLIGHT = 16
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 BATCH_FILES = 512
 BATCH_BYTES = 16 << 20
 
@@ -134,7 +136,7 @@ class Ingester:
 
     # -- files ---------------------------------------------------------------------------------------
 
-    def add_file(self, path: str | os.PathLike, st: os.stat_result | None = None) -> tuple[Oid, int]:
+    def add_file(self, path: str | os.PathLike[str], st: os.stat_result | None = None) -> tuple[Oid, int]:
         """Store one regular file; return (file id, size).
 
         Raises:
@@ -182,7 +184,7 @@ class Ingester:
         if not is_file:
             return False
         store = getattr(self.writer, "store", None)
-        if not getattr(store, "has_quarantine", False):
+        if store is None or not getattr(store, "has_quarantine", False):
             return True
         try:
             chunks = store.file_chunks(oid, 0)
@@ -236,7 +238,7 @@ class Ingester:
 
     # -- directories ---------------------------------------------------------------------------------
 
-    def add_tree(self, root: str | os.PathLike, walked: TreeWalk | None = None) -> tuple[Tree, int]:
+    def add_tree(self, root: str | os.PathLike[str], walked: TreeWalk | None = None) -> tuple[Tree, int]:
         """Store a directory recursively, one directory at a time; return (its tree, number of files).
 
         ``walked``: the caller's ``scan.tree_walk`` of ``root`` taken just before (its totals fed a progress
@@ -273,7 +275,7 @@ class Ingester:
                 oids[i] = self.add_file(path, st)[0]
         return oids  # type: ignore[return-value]
 
-    def _map(self, fn: Callable[[list], list], items: list) -> list:
+    def _map(self, fn: Callable[[list[_T]], list[_R]], items: list[_T]) -> list[_R]:
         """``fn`` over ``items`` split into one slice per worker (one hand-off per slice, not per item)."""
         if self._jobs < 2 or len(items) < 16:
             return fn(items)
@@ -287,10 +289,10 @@ class Ingester:
         todo = batch
         if self.cache is not None:
             known = self.cache.lookup_many([files[i] for i in batch])
-            stored = self.writer.present([(o, k) for o in known if o is not None for k in (Kind.FILE, Kind.CHUNK)])
+            present = self.writer.present([(o, k) for o in known if o is not None for k in (Kind.FILE, Kind.CHUNK)])
             todo = []
             for i, oid in zip(batch, known, strict=True):
-                if oid is not None and self._complete(oid, stored):
+                if oid is not None and self._complete(oid, present):
                     oids[i] = oid
                     self.progress.advance(bytes=files[i][1].st_size, files=1)
                 else:
@@ -329,7 +331,7 @@ class _OrderedSink:
 
     def __init__(self, store: Callable[[Prepared], None]) -> None:
         self._store = store
-        self._queue: queue.Queue = queue.Queue(maxsize=_INFLIGHT * 2)
+        self._queue: queue.Queue[Prepared | None] = queue.Queue(maxsize=_INFLIGHT * 2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="art-pack-writer", daemon=True)
 
@@ -350,14 +352,14 @@ class _OrderedSink:
         self._thread.start()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self._queue.put(None)
         self._thread.join()
         if self._error is not None and exc_type is None:
             raise self._error
 
 
-def chunk_list(path: str | os.PathLike, params: ChunkerParams) -> list[tuple[Oid, int]]:
+def chunk_list(path: str | os.PathLike[str], params: ChunkerParams) -> list[tuple[Oid, int]]:
     """The (chunk id, length) list ``add`` would store for the file at ``path``, streamed, nothing stored.
 
     Used to compare a workspace file with a stored one chunk by chunk (``art diff``'s bytes added/removed).

@@ -22,7 +22,7 @@ class Run:
     """A lineage record. ``fields`` holds the documented keys; unknown keys survive a round trip."""
 
     fields: dict[str, Any]
-    _oid: list = field(default_factory=list, compare=False, repr=False)
+    _oid: list[Oid] = field(default_factory=list, compare=False, repr=False)
 
     def to_bytes(self) -> bytes:
         return codec.encode(["run", 1, self.fields])

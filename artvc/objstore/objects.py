@@ -9,28 +9,14 @@ A file that is a single chunk has no manifest: its id is the chunk's id, and the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 
 from ..errors import FormatError
 from . import codec
 from .hashing import hash_bytes, hash_object
 from .oid import Oid
-
-
-class Kind(IntEnum):
-    """Object kind tags as stored in pack indexes."""
-
-    CHUNK = 0
-    FILE = 1
-    TREE = 2
-    RUN = 3
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-
-ENTRY_KINDS = ("file", "dir", "symlink")
+from .types import ENTRY_KINDS
+from .types import EntryKind as EntryKind
+from .types import Kind as Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +67,14 @@ class TreeEntry:
     """One name in a directory. ``oid`` names a file, a tree, or (symlink) the link target's bytes."""
 
     name: str
-    kind: str
+    kind: EntryKind
     oid: Oid
     size: int
     executable: bool = False
     target: str | None = None
 
-    def encoded(self) -> list:
-        extra = self.target if self.kind == "symlink" else self.executable
+    def encoded(self) -> list[object]:
+        extra = self.target if self.kind == EntryKind.SYMLINK else self.executable
         return [self.name, self.kind, extra, self.oid.digest, self.size]
 
 
@@ -97,7 +83,7 @@ class Tree:
     """A directory: entries sorted by name. Its id is a derive-key hash of the canonical encoding."""
 
     entries: tuple[TreeEntry, ...]
-    _oid: list = field(default_factory=list, compare=False, repr=False)
+    _oid: list[Oid] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def build(cls, entries: list[TreeEntry]) -> Tree:
@@ -150,15 +136,16 @@ def _entry(item: object, what: str) -> TreeEntry:
     # (whether a name is safe to create, e.g. not "..", is checked where it is created: workspace/checkout)
     if not (codec.is_str(name, codec.MAX_NAME_BYTES, empty=False) and "\0" not in name):
         raise FormatError(f"{what} has an invalid name {str(name)[:80]!r}")
-    if kind not in ENTRY_KINDS or not codec.is_digest(digest) or not codec.is_int(size):
+    entry_kind = ENTRY_KINDS.get(kind) if isinstance(kind, str) else None
+    if entry_kind is None or not codec.is_digest(digest) or not codec.is_int(size):
         raise FormatError(f"{what} is malformed: bad entry {name!r}")
-    if kind == "symlink":
+    if entry_kind is EntryKind.SYMLINK:
         if not (codec.is_str(extra, codec.MAX_TARGET_BYTES, empty=False) and "\0" not in extra) or size != 0:
             raise FormatError(f"{what} is malformed: bad symlink {name!r}")
-        return TreeEntry(name, kind, Oid.from_digest(digest), size, target=extra)
-    if not isinstance(extra, bool) or (kind == "dir" and extra):
+        return TreeEntry(name, entry_kind, Oid.from_digest(digest), size, target=extra)
+    if not isinstance(extra, bool) or (entry_kind is EntryKind.DIR and extra):
         raise FormatError(f"{what} is malformed: bad entry {name!r}")
-    return TreeEntry(name, kind, Oid.from_digest(digest), size, executable=extra)
+    return TreeEntry(name, entry_kind, Oid.from_digest(digest), size, executable=extra)
 
 
 def check_object(oid: Oid, kind: Kind, data: bytes) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 from ..errors import ArtError
 
 HEX_LEN = 64
@@ -37,7 +39,7 @@ class Oid(str):
         return self[:n]
 
 
-def is_oid(text: object) -> bool:
+def is_oid(text: object) -> TypeGuard[str]:
     """Return True when ``text`` is a well-formed full id."""
     return isinstance(text, str) and len(text) == HEX_LEN and _HEX.issuperset(text)
 

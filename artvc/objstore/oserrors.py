@@ -36,7 +36,7 @@ HINTS = {
 }
 
 
-def describe(exc: OSError, doing: str = "access", path: str | os.PathLike | None = None) -> FileSystemError:
+def describe(exc: OSError, doing: str = "access", path: str | os.PathLike[str] | None = None) -> FileSystemError:
     """Return the ``FileSystemError`` for ``exc``, raised while art was ``doing`` (a verb: "write", "read").
 
     ``path`` defaults to the file name the OS error carries.
@@ -54,7 +54,7 @@ def describe(exc: OSError, doing: str = "access", path: str | os.PathLike | None
 
 
 @contextmanager
-def os_errors(doing: str, path: str | os.PathLike | None = None) -> Iterator[None]:
+def os_errors(doing: str, path: str | os.PathLike[str] | None = None) -> Iterator[None]:
     """Turn an ``OSError`` raised in the block into a ``FileSystemError`` about ``doing`` ``path``."""
     try:
         yield
@@ -64,7 +64,7 @@ def os_errors(doing: str, path: str | os.PathLike | None = None) -> Iterator[Non
         raise describe(exc, doing, path) from exc
 
 
-def safe_name(path: str | os.PathLike) -> str:
+def safe_name(path: str | os.PathLike[str]) -> str:
     """A path as text that can always be printed: bytes that are not UTF-8 appear as ``\\xNN``."""
     text = os.fspath(path)
     if isinstance(text, bytes):
@@ -88,6 +88,6 @@ def notice(message: str) -> None:
         pass
 
 
-def writable(path: str | os.PathLike) -> bool:
+def writable(path: str | os.PathLike[str]) -> bool:
     """True when this process may create files in folder ``path`` (false on a read-only file system)."""
     return os.access(path, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids)

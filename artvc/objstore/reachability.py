@@ -7,14 +7,15 @@ from collections.abc import Iterable
 
 from ..errors import ObjectNotFoundError
 from .lineage import Run
-from .objects import FileManifest, Kind
+from .objects import FileManifest
 from .oid import Oid, is_oid
 from .store.base import ObjectStore
+from .types import EntryKind, Kind, ObjectKey
 
-Key = tuple[Oid, Kind]
 
-
-def closure(store: ObjectStore, roots: Iterable[Key], *, missing: list[Key] | None = None) -> set[Key]:
+def closure(
+    store: ObjectStore, roots: Iterable[tuple[str, int]], *, missing: list[ObjectKey] | None = None
+) -> set[ObjectKey]:
     """Return every (oid, kind) reachable from ``roots`` in ``store``.
 
     A file root may be a manifest or (single-chunk files) a chunk; both are resolved here.
@@ -27,8 +28,8 @@ def closure(store: ObjectStore, roots: Iterable[Key], *, missing: list[Key] | No
     Raises:
         ObjectNotFoundError: when a needed object is absent and ``missing`` is None.
     """
-    seen: set[Key] = set()
-    stack = [(Oid(o), Kind(k)) for o, k in roots]
+    seen: set[ObjectKey] = set()
+    stack = [ObjectKey(Oid(o), Kind(k)) for o, k in roots]
     while stack:
         key = stack.pop()
         if key in seen:
@@ -43,26 +44,26 @@ def closure(store: ObjectStore, roots: Iterable[Key], *, missing: list[Key] | No
     return seen
 
 
-def _children(store: ObjectStore, oid: Oid, kind: Kind, seen: set[Key]) -> list[Key]:
+def _children(store: ObjectStore, oid: Oid, kind: Kind, seen: set[ObjectKey]) -> list[ObjectKey]:
     if kind == Kind.FILE:
         if store.has(oid, Kind.FILE):
-            seen.add((oid, Kind.FILE))
-            return [(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, store.get(oid, Kind.FILE)).chunks]
+            seen.add(ObjectKey(oid, Kind.FILE))
+            return [ObjectKey(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, store.get(oid, Kind.FILE)).chunks]
         if store.has(oid, Kind.CHUNK):
-            seen.add((oid, Kind.CHUNK))
+            seen.add(ObjectKey(oid, Kind.CHUNK))
             return []
         raise ObjectNotFoundError(oid, "file")
     if not store.has(oid, kind):
         raise ObjectNotFoundError(oid, kind.label)
-    seen.add((oid, kind))
+    seen.add(ObjectKey(oid, kind))
     if kind == Kind.TREE:
         return [
-            (e.oid, Kind.TREE if e.kind == "dir" else Kind.FILE)
+            ObjectKey(e.oid, Kind.TREE if e.kind == EntryKind.DIR else Kind.FILE)
             for e in store.get_tree(oid).entries
-            if e.kind != "symlink"
+            if e.kind != EntryKind.SYMLINK
         ]
     if kind == Kind.RUN:
         run = Run.from_bytes(oid, store.get(oid, Kind.RUN))
         packages = run.get("packages")
-        return [(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
+        return [ObjectKey(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
     return []

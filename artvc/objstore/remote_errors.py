@@ -126,7 +126,7 @@ _FAMILY = {
 }
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen: set[int] = set()
     e: BaseException | None = exc
     while e is not None and id(e) not in seen and len(seen) < 10:

@@ -18,18 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import ArtError, FormatError
 from .faults import fault_point
 from .objects import Kind, check_object
 from .oid import Oid
 from .store.local import LocalStore
-from .store.pack import ENTRY, TRAILER, decode_entries, pack_name, unpack_payload
+from .store.pack import ENTRY, TRAILER, PackEntry, decode_entries, pack_name, unpack_payload
 from .store.remote import RemoteStore, index_path, pack_path
 from .store.remote_check import RemoteCheck
 from .store.remote_read import Located, verify_payload
+from .types import EntryKind, ObjectKey
 
-Key = tuple[Oid, Kind]
+if TYPE_CHECKING:
+    from .store.remote_writer import RemoteWriter
+
 _ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
 
 
@@ -51,9 +55,9 @@ class RepairResult:
     reindexed: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
-    lost: list[Key] = field(default_factory=list)
+    lost: list[ObjectKey] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {
             "uploaded": self.uploaded,
             "salvaged": self.salvaged,
@@ -95,10 +99,10 @@ def repair_remote(
                     result.reindexed.append(name)
         remote.set_view(good)
         bad = {n: why for n, why in found.bad_packs.items() if n not in result.reindexed}
-        need: dict[Key, Located] = {}
+        need: dict[ObjectKey, Located] = {}
         for name in bad:
             for e in found.listed.get(name, []):
-                key = (e.oid, Kind(e.kind))
+                key = ObjectKey(e.oid, Kind(e.kind))
                 if not remote.has(*key) and (key not in need or (e.oid, e.kind, need[key].pack) in found.damaged):
                     need[key] = Located(name, e)
         from_local = [k for k in need if _intact_locally(local, *k)]
@@ -130,7 +134,7 @@ def repair_remote(
     return result
 
 
-def _trailer(remote: RemoteStore, name: str, size: int):
+def _trailer(remote: RemoteStore, name: str, size: int) -> list[PackEntry] | None:
     """The entries of a remote pack's own trailer, when it is intact and hashes to the pack's name."""
     if size < 8 + TRAILER.size:
         return None
@@ -166,10 +170,10 @@ def _salvage(remote: RemoteStore, locs: list[Located], jobs: int, staging_dir: s
     """
     if not locs:
         return 0
-    got: dict[Key, tuple] = {}
+    got: dict[ObjectKey, tuple[PackEntry, bytes, bytes]] = {}  # entry, stored bytes, verified payload
     for _, entry, stored in remote.read_objects(locs, jobs=jobs):
         try:
-            got[(entry.oid, Kind(entry.kind))] = (entry, stored, verify_payload(entry, stored))
+            got[ObjectKey(entry.oid, Kind(entry.kind))] = (entry, stored, verify_payload(entry, stored))
         except ArtError:
             continue
     writer = remote.writer(staging_dir=remote.staging_dir(staging_dir) if staging_dir else None, jobs=jobs)
@@ -182,7 +186,7 @@ def _salvage(remote: RemoteStore, locs: list[Located], jobs: int, staging_dir: s
             if not ready:
                 break
             for oid, kind in ready:
-                entry, stored, _ = got[(oid, kind)]
+                entry, stored, _ = got[ObjectKey(oid, kind)]
                 writer.put_stored(oid, kind, entry.codec, stored, entry.raw_length)
                 done += 1
             writer.flush()  # published (serially) before anything that names these objects
@@ -194,7 +198,7 @@ def _salvage(remote: RemoteStore, locs: list[Located], jobs: int, staging_dir: s
     return done
 
 
-def _children_listed(remote: RemoteStore, writer, key: Key, data: bytes) -> bool:
+def _children_listed(remote: RemoteStore, writer: RemoteWriter, key: ObjectKey, data: bytes) -> bool:
     from .objects import FileManifest, Tree
 
     oid, kind = key
@@ -203,9 +207,9 @@ def _children_listed(remote: RemoteStore, writer, key: Key, data: bytes) -> bool
         return all(has(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, data).chunks)
     if kind == Kind.TREE:
         return all(
-            has(e.oid, Kind.TREE) if e.kind == "dir" else (has(e.oid, Kind.FILE) or has(e.oid, Kind.CHUNK))
+            has(e.oid, Kind.TREE) if e.kind == EntryKind.DIR else (has(e.oid, Kind.FILE) or has(e.oid, Kind.CHUNK))
             for e in Tree.from_bytes(oid, data).entries
-            if e.kind != "symlink"
+            if e.kind != EntryKind.SYMLINK
         )
     return True
 

@@ -27,16 +27,16 @@ from ..errors import IntegrityError
 from .hashing import hash_bytes
 from .objects import Kind
 from .oid import Oid, is_oid
+from .types import ObjectKey
 
 if TYPE_CHECKING:
     from .store.remote import RemoteStore
 
 ROOTS_DIR = "roots"
 MAX_RECORD = 64 << 20  # bytes: about 800,000 roots; a larger file is refused as damaged
-Key = tuple[Oid, Kind]
 
 
-def encode_record(roots: Iterable[Key], *, now: float | None = None) -> bytes:
+def encode_record(roots: Iterable[ObjectKey], *, now: float | None = None) -> bytes:
     by_kind: dict[str, list[str]] = {k.label: [] for k in Kind}
     for oid, kind in set(roots):
         by_kind[Kind(kind).label].append(str(oid))
@@ -50,7 +50,7 @@ def encode_record(roots: Iterable[Key], *, now: float | None = None) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
-def decode_record(name: str, data: bytes) -> tuple[float, set[Key]]:
+def decode_record(name: str, data: bytes) -> tuple[float, set[ObjectKey]]:
     """Check a record against its name and decode it; return (time, roots).
 
     Raises:
@@ -65,15 +65,15 @@ def decode_record(name: str, data: bytes) -> tuple[float, set[Key]]:
     if not isinstance(when, int | float) or isinstance(when, bool) or not isinstance(roots, dict):
         raise ValueError("missing time or roots")
     labels = {k.label: k for k in Kind}
-    out: set[Key] = set()
+    out: set[ObjectKey] = set()
     for label, oids in roots.items():
         if label not in labels or not isinstance(oids, list) or not all(is_oid(o) for o in oids):
             raise ValueError(f"bad roots of kind {label!r}")
-        out |= {(Oid(o), labels[label]) for o in oids}
+        out |= {ObjectKey(Oid(o), labels[label]) for o in oids}
     return float(when), out
 
 
-def record_roots(store: RemoteStore, roots: Iterable[Key], *, now: float | None = None) -> str | None:
+def record_roots(store: RemoteStore, roots: Iterable[ObjectKey], *, now: float | None = None) -> str | None:
     """Write a root record to ``store`` (a RemoteStore); return its name (None when there are no roots).
 
     The caller has published the data first and holds the remote's shared lock.
@@ -91,7 +91,7 @@ def record_roots(store: RemoteStore, roots: Iterable[Key], *, now: float | None 
 class RecordedRoots:
     """What remote gc read from ``roots/``: the roots of recent records, and the names of expired ones."""
 
-    roots: set[Key] = field(default_factory=set)
+    roots: set[ObjectKey] = field(default_factory=set)
     recent: list[str] = field(default_factory=list)
     expired: list[str] = field(default_factory=list)
 

@@ -20,10 +20,11 @@ from .hashing import ContentHasher, hash_bytes
 from .objects import Tree, TreeEntry
 from .oid import Oid
 from .oserrors import os_errors, safe_name
+from .types import EntryKind
 
 SKIP_NAMES = frozenset({".git", ".art"})
 
-Entry = tuple  # (name, kind, stat, link target | None)
+Entry = tuple[str, str, os.stat_result, str | None]  # (name, "file" | "dir" | "symlink", stat, link target)
 FileBatch = Callable[[list[tuple[str, os.stat_result]]], list[Oid]]
 
 
@@ -54,7 +55,7 @@ def scan_one(path: str, guard: Path | None) -> list[Entry]:
     return out
 
 
-def _name(item: tuple) -> str:
+def _name(item: Entry) -> str:
     return item[0]
 
 
@@ -133,9 +134,12 @@ def walk_tree(
         entries, subdirs = [], []
         for n, kind, st, extra in items:
             if kind == "file":
-                entries.append(TreeEntry(n, "file", next(oids), st.st_size, executable=bool(st.st_mode & 0o111)))
+                entries.append(
+                    TreeEntry(n, EntryKind.FILE, next(oids), st.st_size, executable=bool(st.st_mode & 0o111))
+                )
             elif kind == "symlink":
-                entries.append(TreeEntry(n, "symlink", hash_bytes(extra.encode()), 0, target=extra))
+                assert extra is not None  # scan_one read the link's target
+                entries.append(TreeEntry(n, EntryKind.SYMLINK, hash_bytes(extra.encode()), 0, target=extra))
             else:
                 subdirs.append(n)
         subdirs.reverse()
@@ -155,7 +159,7 @@ def walk_tree(
         if not stack:
             return tree, top.files
         parent = stack[-1]
-        parent.entries.append(TreeEntry(top.name, "dir", tree.oid, tree.size))
+        parent.entries.append(TreeEntry(top.name, EntryKind.DIR, tree.oid, tree.size))
         parent.files += top.files
 
 

@@ -16,6 +16,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any, TextIO
 
 _TOKEN = re.compile(r"(\d+)x(\d+)x([0-9a-f]{8})")
 LEGACY_AGE = 3600.0
@@ -120,7 +121,7 @@ def sweep(
     whatever it leaves is then removed. A live owner's temps are never touched; ``legacy=False`` also spares
     names without an owner token.
     """
-    removed = []
+    removed: list[str] = []
     try:
         candidates = sorted({p for pattern in patterns for p in folder.glob(pattern)})
     except OSError:
@@ -147,7 +148,7 @@ def sweep(
 # looks. A process that makes them first notes each path in ``<folder>/owned-<token>.list``; ``sweep_journals``
 # removes the noted paths of owners that are gone (when ``accept`` agrees), then the journal itself.
 
-_journal: list = [None, None]  # [folder, open file]
+_journal: list[Any] = [None, None]  # [folder, open file]
 
 
 def set_journal(folder: Path | None) -> None:
@@ -157,7 +158,7 @@ def set_journal(folder: Path | None) -> None:
     _journal[:] = [folder, None]
 
 
-def note(path: str | os.PathLike) -> None:
+def note(path: str | os.PathLike[str]) -> None:
     """Record that this process is about to create temp ``path`` (no-op without a journal)."""
     folder, f = _journal
     if folder is None:
@@ -177,7 +178,7 @@ def note(path: str | os.PathLike) -> None:
     f.flush()  # before the temp exists: a kill right after creating it still finds it noted
 
 
-def _drop_journal(f) -> None:
+def _drop_journal(f: TextIO) -> None:
     """At a normal exit every temp was removed by its writer: the journal is not needed."""
     try:
         f.close()

@@ -16,10 +16,12 @@ runs and manifests are written last, so a tree in the local store always has its
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from ..errors import ArtError, CorruptObjectError, FormatError, PackMissingError
+from ..errors import ArtError, CorruptObjectError, FormatError, ObjectNotFoundError, PackMissingError
 from .faults import fault_point
 from .fileio import remove_if_present
 from .hashing import ContentHasher
@@ -27,13 +29,14 @@ from .lineage import Run
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid, is_oid
 from .progress import as_progress
-from .store.local import LocalStore
+from .store.local import LocalStore, LocalWriter
+from .store.pack import PackEntry, read_trailer
 from .store.remote import RemoteStore
 from .store.remote_read import Located, verify_payload
 from .tmpowner import token
+from .types import EntryKind, Location, ObjectKey
 from .verify import Problem
 
-Key = tuple[Oid, Kind]
 Progress = Callable[[int], None]  # or a ``progress.Progress``
 
 
@@ -57,19 +60,42 @@ class TransferResult:
     bytes: int = 0
     packs: int = 0
     present: int = 0
-    missing: list[Key] = field(default_factory=list)
+    missing: list[ObjectKey] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     fetched_runs: list[Oid] = field(default_factory=list)
     lost_packs: list[str] = field(default_factory=list)
 
 
 _ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
+_Verifying = tuple[str, PackEntry, bytes, "Future[bytes]"]  # (pack, entry, stored bytes, its verification)
+
+
+@dataclass(slots=True)
+class _Stream:
+    """A manifest hashed while its chunks stream by: the hash so far, its next chunk's position, bytes so far."""
+
+    hasher: ContentHasher
+    position: int = 0
+    size: int = 0
+
+
+class _Send(NamedTuple):
+    """One object an upload sends. Sorted field by field: chunks, manifests, trees (by height), runs, then by
+    position in the local store (pack id, offset)."""
+
+    order: int
+    height: int
+    pack: int
+    offset: int
+    oid: Oid
+    kind: Kind
+    loc: Location
 
 
 def upload(
     src: LocalStore,
     dest: RemoteStore,
-    keys: Iterable[Key],
+    keys: Iterable[ObjectKey],
     *,
     jobs: int = 4,
     staging_dir: str | None = None,
@@ -94,20 +120,20 @@ def upload(
     progress = as_progress(progress)
     if refresh:
         dest.refresh()
-    todo, present, send = [], 0, []
+    todo: list[_Send] = []
+    present = 0
+    send: list[ObjectKey] = []
     for oid, kind in set(keys):
         if dest.has(oid, kind):
             present += 1
         else:
-            send.append((oid, kind))
+            send.append(ObjectKey(oid, kind))
     rows = src.locate_many(send)
     for oid, kind in send:
-        row = rows.get((oid, kind))
-        if row is None:
-            from ..errors import ObjectNotFoundError
-
+        loc = rows.get(ObjectKey(oid, kind))
+        if loc is None:
             raise ObjectNotFoundError(oid, kind.label)
-        todo.append((_ORDER[kind], 0, row[0], row[2], oid, kind, row))
+        todo.append(_Send(_ORDER[kind], 0, loc.pack, loc.offset, oid, kind, loc))
     if not todo:
         return TransferResult(present=present)
     todo = _bottom_up(src, todo)
@@ -120,18 +146,19 @@ def upload(
         for path, name, entries in whole.values():
             writer.add_pack_file(path, name, entries)
         chunks_done = False
-        for order, _height, pack_id, _offset, oid, kind, (pack, codec, offset, length, raw) in todo:
-            if pack_id in whole:
+        for item in todo:
+            if item.pack in whole:
                 continue
-            if order and not chunks_done:
+            if item.order and not chunks_done:
                 writer.flush()
                 writer.wait()  # metadata only after every chunk pack is published (and in packs of its own)
                 writer.serial = True  # then one metadata pack at a time, children before parents
                 chunks_done = True
-            stored = src.read_stored(pack, offset, length)
-            if len(stored) != length:
-                raise CorruptObjectError(oid, "local pack is truncated", hint="run 'art fsck'")
-            writer.put_stored(oid, kind, codec, stored, raw)
+            loc = item.loc
+            stored = src.read_stored(loc.pack, loc.offset, loc.length)
+            if len(stored) != loc.length:
+                raise CorruptObjectError(item.oid, "local pack is truncated", hint="run 'art fsck'")
+            writer.put_stored(item.oid, item.kind, loc.codec, stored, loc.raw_length)
         writer.commit()
     except BaseException:
         writer.abort()
@@ -139,33 +166,31 @@ def upload(
     return TransferResult(objects=writer.objects, bytes=writer.bytes, packs=len(writer.packs), present=present)
 
 
-def _bottom_up(src: LocalStore, todo: list) -> list:
+def _bottom_up(src: LocalStore, todo: list[_Send]) -> list[_Send]:
     """Sort: chunks, manifests, trees by height (a subtree before its parent), runs; then by local position.
 
     With metadata packs published one at a time in this order, every object a remote index lists has its
     whole closure on the remote too, even if a push stops halfway; push and status rely on that.
     """
-    trees = {t[4] for t in todo if t[5] == Kind.TREE}
+    trees = {t.oid for t in todo if t.kind == Kind.TREE}
     heights: dict[Oid, int] = {}
 
     def height(oid: Oid) -> int:
         if oid not in heights:
             heights[oid] = 0
-            subtrees = [e.oid for e in src.get_tree(oid).entries if e.kind == "dir" and e.oid in trees]
+            subtrees = [e.oid for e in src.get_tree(oid).entries if e.kind == EntryKind.DIR and e.oid in trees]
             heights[oid] = 1 + max((height(c) for c in subtrees), default=0)
         return heights[oid]
 
-    return sorted((t[0], height(t[4]) if t[5] == Kind.TREE else 0, *t[2:]) for t in todo)
+    return sorted(t._replace(height=height(t.oid)) if t.kind == Kind.TREE else t for t in todo)
 
 
-def _whole_packs(src: LocalStore, todo: list) -> dict[int, tuple[str, str, list]]:
+def _whole_packs(src: LocalStore, todo: list[_Send]) -> dict[int, tuple[str, str, list[PackEntry]]]:
     """Local packs holding only chunks that all must be sent: published as they are (no rewrite)."""
-    from .store.pack import read_trailer
-
     wanted: dict[int, int] = {}
-    for order, _height, pack_id, *_ in todo:
-        if order == 0:
-            wanted[pack_id] = wanted.get(pack_id, 0) + 1
+    for t in todo:
+        if t.order == 0:
+            wanted[t.pack] = wanted.get(t.pack, 0) + 1
     out = {}
     for pack_id, n in wanted.items():
         name = src.pack_name(pack_id)
@@ -181,7 +206,12 @@ def _whole_packs(src: LocalStore, todo: list) -> dict[int, tuple[str, str, list]
 
 
 def download(
-    src: RemoteStore, dest: LocalStore, roots: Iterable[Key], *, jobs: int = 4, progress: Progress | None = None
+    src: RemoteStore,
+    dest: LocalStore,
+    roots: Iterable[tuple[str, int]],
+    *,
+    jobs: int = 4,
+    progress: Progress | None = None,
 ) -> TransferResult:
     """Fetch everything reachable from ``roots`` that ``dest`` lacks; verify each object before storing it.
 
@@ -191,7 +221,7 @@ def download(
     Raises:
         StoreIOError: when the remote fails (after retries); what was verified and stored so far stays.
     """
-    pending = [(Oid(o), Kind(k)) for o, k in roots if not _have(dest, Oid(o), Kind(k))]
+    pending = [ObjectKey(Oid(o), Kind(k)) for o, k in roots if not _have(dest, Oid(o), Kind(k))]
     if not pending:
         return TransferResult(present=len(set(roots)))
     src.refresh()
@@ -242,10 +272,10 @@ def _have(store: LocalStore, oid: Oid, kind: Kind) -> bool:
 class _Download:
     def __init__(self, src: RemoteStore, dest: LocalStore, jobs: int, progress: Progress | None) -> None:
         self.src, self.dest, self.jobs, self.progress = src, dest, jobs, as_progress(progress)
-        self.meta: dict[Key, bytes] = {}  # verified trees and runs, stored last
+        self.meta: dict[ObjectKey, bytes] = {}  # verified trees and runs, stored last
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
         self.chunks: dict[Oid, Located] = {}
-        self.missing: list[Key] = []
+        self.missing: list[ObjectKey] = []
         self.problems: list[Problem] = []
         self.bad: list[tuple[Oid, Kind, str]] = []  # (oid, kind, pack) of copies that failed verification
         self.runs: list[Oid] = []
@@ -253,22 +283,23 @@ class _Download:
         self.present = 0
         self.stored = 0
         self.bytes = 0
-        self._seen: set[Key] = set()
+        self._seen: set[ObjectKey] = set()
 
-    def walk(self, level: list[Key]) -> None:
+    def walk(self, level: list[ObjectKey]) -> None:
         """Resolve the closure level by level; each level's metadata is fetched in one batch of reads."""
         while level:
             wanted: list[Located] = []
-            for oid, kind in level:
-                if (oid, kind) in self._seen:
+            for key in level:
+                oid, kind = key
+                if key in self._seen:
                     continue
-                self._seen.add((oid, kind))
+                self._seen.add(key)
                 if _have(self.dest, oid, kind):
                     self.present += 1
                     continue
                 loc = self._locate(oid, kind)
                 if loc is None:
-                    self.missing.append((oid, kind))
+                    self.missing.append(key)
                 elif loc.entry.kind == Kind.CHUNK:
                     self.chunks[oid] = loc
                 else:
@@ -284,27 +315,27 @@ class _Download:
             return self.src.locate(oid, Kind.FILE) or self.src.locate(oid, Kind.CHUNK)
         return self.src.locate(oid, kind)
 
-    def _children(self, pack: str, entry, stored: bytes) -> list[Key]:
+    def _children(self, pack: str, entry: PackEntry, stored: bytes) -> list[ObjectKey]:
         oid, kind = entry.oid, Kind(entry.kind)
         try:
             data = verify_payload(entry, stored)
             if kind == Kind.FILE:
                 manifest = FileManifest.from_bytes(oid, data)
                 self.manifests[oid] = (manifest, Located(pack, entry), data)
-                return [(c, Kind.CHUNK) for c, _ in manifest.chunks]
+                return [ObjectKey(c, Kind.CHUNK) for c, _ in manifest.chunks]
         except (CorruptObjectError, FormatError) as exc:
             self.problems.append(Problem(oid, kind.label, f"remote pack {pack[:10]}: {exc}"))
             self.bad.append((oid, kind, pack))
             return []
-        self.meta[(oid, kind)] = data
+        self.meta[ObjectKey(oid, kind)] = data
         if kind == Kind.TREE:
             return [
-                (e.oid, Kind.TREE if e.kind == "dir" else Kind.FILE)
+                ObjectKey(e.oid, e.kind.object_kind)
                 for e in Tree.from_bytes(oid, data).entries
-                if e.kind != "symlink"
+                if e.kind != EntryKind.SYMLINK
             ]
         packages = Run.from_bytes(oid, data).get("packages")
-        return [(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
+        return [ObjectKey(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
 
     def fetch_chunks(self) -> None:
         """Download the needed chunks, verify each, and store them (stored bytes kept as they came)."""
@@ -327,7 +358,7 @@ class _Download:
                     for name, tmp in zip(whole, downloads.map(self._download_pack, whole), strict=True):
                         self._import_pack(writer, pool, name, tmp)
                         self.progress.advance(files=needed[name])
-                window: list = []
+                window: list[_Verifying] = []
                 for pack, entry, stored in self.src.read_objects(ranged, jobs=self.jobs, progress=self.progress):
                     self.packs.add(pack)
                     window.append((pack, entry, stored, pool.submit(verify_payload, entry, stored)))
@@ -343,30 +374,31 @@ class _Download:
     # -- manifests hashed while their chunks stream by (when chunks arrive in file order, the usual case) ----
 
     def _start_streams(self) -> None:
-        self._streams: dict[Oid, list] = {}  # manifest -> [hasher, next position, size so far]
+        self._streams: dict[Oid, _Stream] = {}
         self._waiting: dict[Oid, list[Oid]] = {}  # chunk -> manifests whose next chunk it is
         for oid, (manifest, _, _) in self.manifests.items():
             if manifest.chunks:
-                self._streams[oid] = [ContentHasher(), 0, 0]
+                self._streams[oid] = _Stream(ContentHasher())
                 self._waiting.setdefault(manifest.chunks[0][0], []).append(oid)
 
     def _feed(self, chunk: Oid, data: bytes) -> None:
         for m in self._waiting.pop(chunk, ()):
             stream, chunks = self._streams[m], self.manifests[m][0].chunks
-            while stream[1] < len(chunks) and chunks[stream[1]][0] == chunk:
-                stream[0].update(data)
-                stream[1] += 1
-                stream[2] += len(data)
-            if stream[1] < len(chunks):
-                self._waiting.setdefault(chunks[stream[1]][0], []).append(m)
+            while stream.position < len(chunks) and chunks[stream.position][0] == chunk:
+                stream.hasher.update(data)
+                stream.position += 1
+                stream.size += len(data)
+            if stream.position < len(chunks):
+                self._waiting.setdefault(chunks[stream.position][0], []).append(m)
 
     def _streamed(self, manifest: FileManifest) -> str | None:
         """Return "" when the streamed hash proved the manifest, a reason when it disproved it, None if unknown."""
-        stream = getattr(self, "_streams", {}).get(manifest.oid)
-        if stream is None or stream[1] < len(manifest.chunks):
+        streams: dict[Oid, _Stream] = getattr(self, "_streams", {})
+        stream = streams.get(manifest.oid)
+        if stream is None or stream.position < len(manifest.chunks):
             return None  # some chunks were local already or came out of order: hash from the store
-        if stream[2] != manifest.size or stream[0].oid() != manifest.oid:
-            return f"content hashes to {stream[0].oid()[:10]}"
+        if stream.size != manifest.size or stream.hasher.oid() != manifest.oid:
+            return f"content hashes to {stream.hasher.oid()[:10]}"
         return ""
 
     def _download_pack(self, name: str) -> str:
@@ -384,7 +416,7 @@ class _Download:
             self.progress(os.path.getsize(tmp))
         return tmp
 
-    def _import_pack(self, writer, pool, name: str, tmp: str) -> None:
+    def _import_pack(self, writer: LocalWriter, pool: Executor, name: str, tmp: str) -> None:
         """Verify every object of a downloaded whole pack; adopt the file when all pass (no rewrite).
 
         Objects are read back in windows of at most MAX_SPAN bytes, so a pack is never held in memory.
@@ -428,7 +460,7 @@ class _Download:
         finally:
             remove_if_present(tmp)
 
-    def _store_chunks(self, writer, batch: list) -> None:
+    def _store_chunks(self, writer: LocalWriter, batch: list[_Verifying]) -> None:
         self.progress.advance(files=len(batch))
         for pack, entry, stored, fut in batch:
             try:
@@ -468,7 +500,7 @@ class _Download:
             writer.abort()
             raise
 
-    def _complete_meta(self, bad: set[Oid]) -> list[tuple[Key, bytes]]:
+    def _complete_meta(self, bad: set[Oid]) -> list[tuple[ObjectKey, bytes]]:
         """Trees and runs whose closure is now local; a tree over a bad or missing object is held back."""
         broken = bad | {o for o, _ in self.missing} | {p.oid for p in self.problems}
         if not broken:
@@ -496,7 +528,7 @@ class _Download:
         return [(k, d) for k, d in self.meta.items() if k[1] != Kind.TREE or complete(k[0])]
 
 
-def _windows(entries: list, limit: int) -> Iterable[list]:
+def _windows(entries: list[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
     window, size = [], 0
     for e in entries:
         window.append(e)

@@ -10,7 +10,7 @@ from .hashing import ContentHasher, hash_bytes
 from .lineage import Run
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
-from .progress import as_progress
+from .progress import Progress, as_progress
 from .store.base import ObjectStore
 
 
@@ -55,7 +55,7 @@ def verify_store(store: ObjectStore, *, progress: Callable[[int], None] | None =
             yield from _verify_structured(store, obj.oid, obj.kind)
 
 
-def _verify_chunk(store: ObjectStore, oid: Oid, progress) -> Iterator[Problem]:
+def _verify_chunk(store: ObjectStore, oid: Oid, progress: Progress) -> Iterator[Problem]:
     progress.advance(files=1)
     try:
         data = store.get(oid, Kind.CHUNK)
@@ -67,7 +67,7 @@ def _verify_chunk(store: ObjectStore, oid: Oid, progress) -> Iterator[Problem]:
         yield Problem(oid, "chunk", f"content hashes to {hash_bytes(data)[:10]}", True)
 
 
-def _verify_manifest(store: ObjectStore, oid: Oid, verified: set[str], progress) -> Iterator[Problem]:
+def _verify_manifest(store: ObjectStore, oid: Oid, verified: set[str], progress: Progress) -> Iterator[Problem]:
     progress.advance(files=1)
     try:
         manifest = FileManifest.from_bytes(oid, store.get(oid, Kind.FILE))

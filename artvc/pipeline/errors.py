@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import ArtError, StaleError
+
+if TYPE_CHECKING:
+    from .repro import ReproResult
 
 __all__ = [
     "CycleError",
@@ -102,3 +107,4 @@ class StageFailedError(PipelineError):
         self.returncode = returncode
         self.stderr_tail = stderr_tail or []
         self.failed = failed or [stage]
+        self.result: ReproResult | None = None  # set by repro(): every stage's outcome

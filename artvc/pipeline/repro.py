@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +46,18 @@ if TYPE_CHECKING:  # the executor's modules load only when a stage has to be bro
     from ..objstore.lineage import Run
     from . import runner
 
-RAN, CACHED, UP_TO_DATE, FAILED, SKIPPED = "ran", "cached", "up-to-date", "failed", "not-run"
+
+class StageStatus(StrEnum):
+    """What one planned stage did (``status`` in ``art repro --json`` and cache/last-repro.json)."""
+
+    RAN = "ran"
+    CACHED = "cached"
+    UP_TO_DATE = "up-to-date"
+    FAILED = "failed"
+    SKIPPED = "not-run"
+
+
+RAN, CACHED, UP_TO_DATE, FAILED, SKIPPED = StageStatus
 LAST_REPRO = "cache/last-repro.json"
 # (event, stage, detail): waiting | start | ran | cached | up-to-date | failed | not-run
 Event = Callable[[str, str, str], None]
@@ -71,7 +83,7 @@ class StageOutcome:
     """What happened to one planned stage."""
 
     name: str
-    status: str
+    status: StageStatus
     reasons: tuple[str, ...] = ()
     duration: float = 0.0
     run: str | None = None
@@ -182,7 +194,7 @@ def _settle_leftovers(repo: Repo) -> None:
 
 
 def _save_last(repo: Repo, graph: Graph, states: dict, outcomes: list[StageOutcome]) -> None:
-    marks = {n: ("stale" if states[n].stale else UP_TO_DATE) for n in graph.order}
+    marks: dict[str, str] = {n: states[n].state for n in graph.order}
     marks.update({o.name: o.status for o in outcomes})
     if not outcomes and last_outcome(repo) == marks:
         return
@@ -447,7 +459,7 @@ class _Executor:
 
     def _finish(self, launch: _Launch, done: runner.Finished) -> StageOutcome:
         stage = self.pipeline.stages[launch.item.name]
-        base = dict(
+        base: dict[str, Any] = dict(
             reasons=launch.reasons,
             duration=done.duration,
             returncode=done.returncode,

@@ -66,7 +66,7 @@ def _write_tree(repo: Repo, dest: Path, oid: Oid) -> None:
         target = dest / e.name
         if e.kind == "dir":
             _write_tree(repo, target, e.oid)
-        elif e.kind == "symlink":
+        elif e.kind == "symlink" and e.target is not None:
             make_symlink(target, e.target)
         else:
             _write_file(repo, target, e.oid, e.size, e.executable)

@@ -44,7 +44,7 @@ def argv_for(stage: Stage, root: Path) -> list[str] | str:
     """The shell command text, or the argv that runs a call stage."""
     if stage.cmd is not None:
         return stage.cmd
-    module, _, func = stage.call.partition(":")
+    module, _, func = (stage.call or "").partition(":")
     return [sys.executable, "-c", _CALL_BOOT, str(root), module, func]
 
 

@@ -133,7 +133,7 @@ def parse(text: str, root: Path, *, check_deps: bool = True) -> Pipeline:
 
 
 def _header_lines(text: str) -> dict[str, int]:
-    found = {}
+    found: dict[str, int] = {}
     pattern = re.compile(r"^\s*\[\s*stages\s*\.\s*\"?([^\]\"]+?)\"?\s*\]")
     for n, line in enumerate(text.splitlines(), 1):
         m = pattern.match(line)

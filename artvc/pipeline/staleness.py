@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,15 @@ from .fingerprint import code_facts, run_key
 from .params import ParamsReader, normalize
 from .spec import Pipeline, Stage
 
-UP_TO_DATE, STALE = "up-to-date", "stale"
+
+class Freshness(StrEnum):
+    """Whether a stage would run (``state`` in ``art status``'s pipeline part and ``art repro --dry-run``)."""
+
+    UP_TO_DATE = "up-to-date"
+    STALE = "stale"
+
+
+UP_TO_DATE, STALE = Freshness
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +63,7 @@ class StageState:
         return bool(self.reasons)
 
     @property
-    def state(self) -> str:
+    def state(self) -> Freshness:
         return STALE if self.reasons else UP_TO_DATE
 
     def as_dict(self) -> dict:

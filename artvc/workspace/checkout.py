@@ -15,10 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
+from ..errors import ArtError, ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
 from ..objstore.faults import fault_point
 from ..objstore.materialize import make_symlink, materialize_file, remove_stale_temps
 from ..objstore.objects import Kind
+from ..objstore.oid import Oid
 from ..objstore.progress import Progress, ProgressLike, as_progress
 from ..objstore.scan import quick_signature
 from ..objstore.tmpowner import note
@@ -33,7 +34,7 @@ class CheckoutResult:
     restored: list[str]
     unchanged: list[str]
     files_written: int
-    left: list[tuple[str, WorkspaceError]] = field(default_factory=list)  # with ``leave``: what was not touched
+    left: list[tuple[str, ArtError]] = field(default_factory=list)  # with ``leave``: what was not touched
 
 
 def checkout(
@@ -66,7 +67,7 @@ def checkout(
     """
     with repo.lock:
         plan = plan_checkout(repo, paths, force=force, artifacts=artifacts)
-        left = list(plan.refused)
+        left: list[tuple[str, ArtError]] = list(plan.refused)
         if plan.lacking:
             left.extend((path, _lacking_error([(path, key)])) for path, key in plan.lacking)
         if left and not leave:
@@ -92,7 +93,7 @@ def apply_plan(repo: Repo, plan: CheckoutPlan, progress: ProgressLike = None) ->
     return written
 
 
-def _lacking_error(lacking: list[tuple[str, tuple]]) -> ObjectNotFoundError:
+def _lacking_error(lacking: Sequence[tuple[str, tuple[Oid, Kind]]]) -> ObjectNotFoundError:
     path, (oid, kind) = lacking[0]
     more = f" (and {len(lacking) - 1} more artifact(s))" if len(lacking) > 1 else ""
     exc = ObjectNotFoundError(oid, Kind(kind).label, hint="run 'art pull' to fetch it from a remote")

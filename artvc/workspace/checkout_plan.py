@@ -24,12 +24,13 @@ from pathlib import Path
 from ..errors import ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
 from ..objstore.objects import Kind, TreeEntry
 from ..objstore.oid import Oid
+from ..objstore.types import EntryKind, ObjectKey
 from .paths import is_reserved
 from .pointers import PointerError
 from .repo import Repo
 from .safety import DIR, FILE, LINK, OTHER, TreeCache, check_tree, would_lose
 from .status import CONFLICT, MODIFIED, NOT_IN_STORE, UNCHANGED, ArtifactStatus, status
-from .tracked import ObjectKey, TrackedArtifact, incomplete_keys
+from .tracked import TrackedArtifact, incomplete_keys
 
 
 class Op(Enum):
@@ -117,7 +118,7 @@ def plan_checkout(
         try:
             plan.todo.append(_plan_artifact(repo, a, trees))
         except ObjectNotFoundError as exc:  # a tree of it is not stored
-            plan.lacking.append((a.path, (Oid(exc.oid), Kind.TREE)))
+            plan.lacking.append((a.path, ObjectKey(Oid(exc.oid), Kind.TREE)))
     _check_presence(repo, plan)
     return plan
 
@@ -136,7 +137,7 @@ def _check_presence(repo: Repo, plan: CheckoutPlan) -> None:
         repo.store.raise_if_quarantined(key[0], *((Kind.FILE, Kind.CHUNK) if key[1] == Kind.FILE else (key[1],)))
     keep = []
     for a in plan.todo:
-        first = next(((e.oid, Kind.FILE) for _, e in a.writes if (e.oid, Kind.FILE) in absent), None)
+        first = next((ObjectKey(e.oid, Kind.FILE) for _, e in a.writes if (e.oid, Kind.FILE) in absent), None)
         if first is None:
             keep.append(a)
         else:
@@ -165,7 +166,11 @@ def _refusal(repo: Repo, a: ArtifactStatus, force: bool, trees: TreeCache) -> Wo
         return ConflictError(
             f"{a.path} is in the way: {a.reason}", path=a.path, hint="move it elsewhere, or use --force to replace it"
         )
-    if a.state == MODIFIED and would_lose(repo, a.where, a.actual, a.pointer.oid, a.pointer.kind):
+    if (
+        a.state == MODIFIED
+        and a.where is not None
+        and would_lose(repo, a.where, a.actual, a.pointer.oid, a.pointer.kind)
+    ):
         return WouldOverwriteError(
             f"{a.path} has changes that are not added", path=a.path, hint="'art add' them to keep them, or use --force"
         )
@@ -205,7 +210,7 @@ def _plan_artifact(repo: Repo, a: ArtifactStatus, trees: TreeCache) -> ArtifactP
     out = ArtifactPlan(a, where.dest, blocker=where.blocker)
     if pointer.kind == "file":
         out.clear = Op.RMTREE if where.kind == DIR else Op.UNLINK if where.kind in (LINK, OTHER) else None
-        out.writes.append(("", TreeEntry(where.dest.name, "file", pointer.oid, pointer.size)))
+        out.writes.append(("", TreeEntry(where.dest.name, EntryKind.FILE, pointer.oid, pointer.size)))
         return out
     if where.kind in (FILE, LINK, OTHER):
         out.clear = Op.UNLINK
@@ -236,9 +241,9 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache) -> None:
             with os.scandir(folder) as it:
                 present = {e.name: e for e in it}
             wanted = {e.name for e in tree.entries}
-            for name, e in present.items():
+            for name, d in present.items():
                 if name not in wanted and not is_reserved(name):
-                    out.steps.append((Op.RMTREE if _is_dir(e) else Op.UNLINK, prefix + name, None))
+                    out.steps.append((Op.RMTREE if _is_dir(d) else Op.UNLINK, prefix + name, None))
         subdirs: list[tuple[str, Oid, bool]] = []
         files: list[tuple[str, TreeEntry, os.DirEntry]] = []
         for entry in tree.entries:

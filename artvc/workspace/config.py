@@ -116,7 +116,8 @@ class Config:
                         f"unknown key {name} in {label} is ignored (sections: {', '.join(SECTIONS)}); {remove}"
                     )
         core = out.get("core")
-        for key in list(core) if isinstance(core, dict) else []:
+        core = core if isinstance(core, dict) else {}
+        for key in list(core):
             if key not in CORE_TYPES:
                 del core[key]
                 guess = _guess(f"core.{key}")

@@ -63,7 +63,7 @@ class _BlockReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def readinto(self, b) -> int:
         while not self._buf:
             block = next(self._blocks, None)
             if block is None:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..objstore.objects import Kind
-from ..objstore.reachability import Key, closure
+from ..objstore.reachability import closure
+from ..objstore.types import Location, ObjectKey
 from .ls import artifacts_at
 from .repo import Repo
 from .tracked import select
@@ -87,12 +88,12 @@ def du(repo: Repo, paths: Sequence[str] | None = None, *, rev: str | None = None
             if not paths or any(p == q or p.startswith(q.rstrip("/") + "/") for q in paths)
         ]
     store = repo.store
-    every: dict[Key, tuple] = {}  # key -> its location; each object is located once, shared ones too
-    every_missing: set[Key] = set()
+    every: dict[ObjectKey, Location] = {}  # key -> its location; each object is located once, shared ones too
+    every_missing: set[ObjectKey] = set()
     out = []
     for path, pointer in chosen:
-        missing: list[Key] = []
-        root = (pointer.oid, Kind.TREE if pointer.kind == "dir" else Kind.FILE)
+        missing: list[ObjectKey] = []
+        root = ObjectKey(pointer.oid, Kind.TREE if pointer.kind == "dir" else Kind.FILE)
         keys = closure(store, [root], missing=missing)
         new = [k for k in keys if k not in every]
         every.update(store.locate_many(new))
@@ -105,12 +106,14 @@ def du(repo: Repo, paths: Sequence[str] | None = None, *, rev: str | None = None
     return DiskUsage(out, total, store.stats())
 
 
-def _measure(path: str, files: int, logical: int, located: dict[Key, tuple], objects: int, missing: int) -> Usage:
+def _measure(
+    path: str, files: int, logical: int, located: dict[ObjectKey, Location], objects: int, missing: int
+) -> Usage:
     unique = stored = 0
-    for (_, kind), (_pack, _codec, _offset, length, raw_length) in located.items():
-        stored += length
-        if kind == Kind.CHUNK:
-            unique += raw_length
+    for key, loc in located.items():
+        stored += loc.length
+        if key.kind == Kind.CHUNK:
+            unique += loc.raw_length
     return Usage(path, files, logical, unique, stored, objects, missing)
 
 

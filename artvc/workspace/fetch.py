@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from ..errors import IntegrityError, TransferError
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
+from ..objstore.types import ObjectKey
 from ..objstore.verify import Problem
 from .remote import open_remote, transfer_jobs
 from .repo import Repo
 from .roots import transfer_roots
 from .tracked import TrackedArtifact
 
-Key = tuple[Oid, Kind]
+Key = ObjectKey
 
 
 @dataclass(frozen=True, slots=True)

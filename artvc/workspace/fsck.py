@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from ..errors import ArtError
 from ..objstore.objects import Kind
+from ..objstore.oid import Oid
 from ..objstore.tree import walk
+from ..objstore.types import ObjectKey
 from ..objstore.verify import Problem, verify_store
 from .repo import Repo
 
@@ -36,7 +38,7 @@ def fsck(repo: Repo, *, progress: Callable[[int], None] | None = None, repair: b
         if repair:
             problems = _repair_packs(repo, problems)
         found = list(verify_store(store, progress=progress))
-        store.quarantine({(p.oid, Kind[p.kind.upper()]): p.detail for p in found if p.damaged})
+        store.quarantine({ObjectKey(Oid(p.oid), Kind[p.kind.upper()]): p.detail for p in found if p.damaged})
         problems += found
         problems += _quarantined(repo, {(p.oid, p.kind) for p in found if p.damaged})
         arts = repo.artifacts()

@@ -15,6 +15,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,10 +26,10 @@ from ..objstore.objects import Kind
 from ..objstore.oid import Oid, is_oid
 from ..objstore.reachability import closure
 from ..objstore.store.base import ObjectStore
+from ..objstore.types import ObjectKey
 from .repo import Repo
 from .roots import revision_roots, workspace_roots
 
-Key = tuple[Oid, Kind]
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
 
@@ -139,7 +140,7 @@ def _selected_refs(refs: dict[str, str], retention: Retention) -> dict[str, str]
     return {name: commit for name, commit in refs.items() if name.startswith(prefixes)}
 
 
-def lineage_runs(store: ObjectStore, artifact_oids: set[str], named: Iterable[Key]) -> set[Key]:
+def lineage_runs(store: ObjectStore, artifact_oids: AbstractSet[str], named: Iterable[ObjectKey]) -> set[ObjectKey]:
     """Return the runs to keep: ``named`` ones, those whose outputs include a kept artifact, and the runs that
     produced their inputs (transitively). Unreadable runs are skipped (gc never fails on them; fsck reports)."""
     runs: dict[str, Run] = {}
@@ -149,7 +150,7 @@ def lineage_runs(store: ObjectStore, artifact_oids: set[str], named: Iterable[Ke
                 runs[obj.oid] = Run.from_bytes(obj.oid, store.get(obj.oid, Kind.RUN))
             except ArtError:
                 continue
-    keep = {oid for oid, _ in named}
+    keep: set[str] = {oid for oid, _ in named}
     keep |= {
         oid
         for oid, run in runs.items()
@@ -165,7 +166,7 @@ def lineage_runs(store: ObjectStore, artifact_oids: set[str], named: Iterable[Ke
             if is_oid(parent) and parent not in keep:
                 keep.add(parent)
                 stack.append(parent)
-    return {(Oid(o), Kind.RUN) for o in keep}
+    return {ObjectKey(Oid(o), Kind.RUN) for o in keep}
 
 
 def live_set(
@@ -175,14 +176,14 @@ def live_set(
     *,
     now: float | None = None,
     others: Sequence[Repo] = (),
-    extra: Iterable[Key] = (),
-) -> tuple[set[Key], int]:
+    extra: Iterable[ObjectKey] = (),
+) -> tuple[set[ObjectKey], int]:
     """Return (every key to keep in ``store``, number of commits kept).
 
     ``others``: further workspaces whose needs count too (those sharing the store), under the same policy;
     ``extra``: further roots (those a recent push recorded on a remote).
     """
-    roots: set[Key] = set(extra)
+    roots: set[ObjectKey] = set(extra)
     count = 0
     for ws in (repo, *others):
         commits = kept_commits(ws, retention, now=now)
@@ -213,10 +214,12 @@ def sharing_workspaces(repo: Repo, *, skip: Iterable[str] = ()) -> list[Repo]:
         for entry in registry.entries(store_root):
             if entry.id in skip or (entry.root is not None and Path(entry.root) == repo.root):
                 continue
-            problem = entry.problem or _unreadable(Path(entry.root), store_root)
+            problem = entry.problem  # always set for an entry without a root (registry.entries)
+            if not problem and entry.root is not None:
+                problem = _unreadable(Path(entry.root), store_root)
             if problem is _OTHER_STORE:
                 continue
-            if problem:
+            if problem or entry.root is None:
                 which = entry.root or entry.id
                 raise ArtError(
                     f"workspace {which}, which shares the store {store_root}, cannot be read: "

@@ -100,7 +100,7 @@ class RepoLock:
             return
         self._depth -= 1
         if self._depth == 0 and self._fd is not None:
-            if self._with_store:
+            if self._with_store and self.store_lock is not None:
                 self.store_lock.release()
                 self._with_store = False
             try:

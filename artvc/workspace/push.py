@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.reachability import closure
+from ..objstore.types import ObjectKey
 from .remote import open_remote, transfer_jobs
 from .repo import Repo
 from .roots import transfer_roots
 from .tracked import select
-
-Key = tuple[Oid, Kind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class PushResult:
     packs: int = 0
     present: int = 0
     requests: int = 0
-    missing: list[Key] = field(default_factory=list)
+    missing: list[ObjectKey] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -98,7 +98,7 @@ def push(
             # an object a remote index lists has its whole closure there (objstore/transfer.py publishes
             # children first), so only roots the remote lacks are walked: a push with nothing to send reads
             # no trees
-            missing: list[Key] = []
+            missing: list[ObjectKey] = []
             keys = closure(repo.store, [r for r in roots if full or not _remote_has(store, r)], missing=missing)
             result = upload(
                 repo.store,
@@ -143,7 +143,7 @@ def _repair_structure(repo: Repo, store, jobs: int | None, progress) -> None:
         )
 
 
-def _remote_has(store, key: Key) -> bool:
+def _remote_has(store, key: ObjectKey) -> bool:
     oid, kind = key
     if kind == Kind.FILE:
         return store.has(oid, Kind.FILE) or store.has(oid, Kind.CHUNK)
@@ -155,7 +155,7 @@ class RemoteArtifact:
     """One artifact compared with a remote: ``state`` is synced, not-pushed, not-fetched or missing."""
 
     path: str
-    state: str
+    state: SyncState
     oid: Oid
     kind: str
     objects_to_push: int = 0
@@ -180,7 +180,16 @@ class RemoteStatusResult:
         return sum(1 for a in self.artifacts if a.state == state)
 
 
-SYNCED, NOT_PUSHED, NOT_FETCHED, MISSING = "synced", "not-pushed", "not-fetched", "missing"
+class SyncState(StrEnum):
+    """An artifact's objects here and on a remote (``state`` in ``art remote status --json``)."""
+
+    SYNCED = "synced"
+    NOT_PUSHED = "not-pushed"
+    NOT_FETCHED = "not-fetched"
+    MISSING = "missing"
+
+
+SYNCED, NOT_PUSHED, NOT_FETCHED, MISSING = SyncState
 
 
 def remote_status(repo: Repo, remote: str | None = None, targets: Sequence[str] | None = None) -> RemoteStatusResult:
@@ -199,7 +208,7 @@ def remote_status(repo: Repo, remote: str | None = None, targets: Sequence[str] 
             if _remote_has(store, root):  # then its whole closure is there
                 state = SYNCED if _remote_has(repo.store, root) else NOT_FETCHED
             else:
-                lost: list[Key] = []
+                lost: list[ObjectKey] = []
                 keys = closure(repo.store, [root], missing=lost)
                 todo = sum(1 for k in keys if not store.has(*k))
                 state = MISSING if lost and not todo else NOT_PUSHED

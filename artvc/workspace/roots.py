@@ -7,17 +7,16 @@ from collections.abc import Iterable, Sequence
 
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid, is_oid
+from ..objstore.types import ObjectKey
 from .lockfile import LOCK_NAME, parse_lock_text, read_lock
 from .ls import artifacts_at
 from .pointers import Pointer
 from .repo import Repo
 from .tracked import TrackedArtifact, select
 
-Key = tuple[Oid, Kind]
 
-
-def pointer_key(pointer: Pointer) -> Key:
-    return (pointer.oid, Kind.TREE if pointer.kind == "dir" else Kind.FILE)
+def pointer_key(pointer: Pointer) -> ObjectKey:
+    return ObjectKey(pointer.oid, Kind.TREE if pointer.kind == "dir" else Kind.FILE)
 
 
 def transfer_roots(
@@ -27,7 +26,7 @@ def transfer_roots(
     all_commits: bool = False,
     revs: Iterable[str] | None = None,
     artifacts: list[TrackedArtifact] | None = None,
-) -> set[Key]:
+) -> set[ObjectKey]:
     """The roots a push or a fetch works on: revisions, every commit, or the workspace (maybe only targets;
     ``artifacts`` is a selection already made, e.g. by pull), plus the runs that produced those artifacts when
     the local run index knows them."""
@@ -40,21 +39,21 @@ def transfer_roots(
     return roots | _producing_runs(repo, {o for o, _ in roots})
 
 
-def _producing_runs(repo: Repo, oids: set[Oid]) -> set[Key]:
+def _producing_runs(repo: Repo, oids: set[Oid]) -> set[ObjectKey]:
     if not oids:
         return set()
-    found = {(Oid(r), Kind.RUN) for r in repo.state.runs_producing_any(sorted(oids))}
+    found = {ObjectKey(Oid(r), Kind.RUN) for r in repo.state.runs_producing_any(sorted(oids))}
     store = repo.store
     return {k for k in found if store.has(*k)}
 
 
-def _lock_runs(stages: dict) -> set[Key]:
-    return {(Oid(s["run"]), Kind.RUN) for s in stages.values() if is_oid(s.get("run"))}
+def _lock_runs(stages: dict) -> set[ObjectKey]:
+    return {ObjectKey(Oid(s["run"]), Kind.RUN) for s in stages.values() if is_oid(s.get("run"))}
 
 
 def workspace_roots(
     repo: Repo, paths: Iterable[str] | None = None, *, artifacts: list[TrackedArtifact] | None = None
-) -> set[Key]:
+) -> set[ObjectKey]:
     """Roots for the workspace as it is (optionally only the artifacts under ``paths``, chosen from
     ``artifacts`` when the caller has selected them already)."""
     paths = list(paths) if paths else None
@@ -64,9 +63,9 @@ def workspace_roots(
     return roots
 
 
-def revision_roots(repo: Repo, revs: Iterable[str]) -> set[Key]:
+def revision_roots(repo: Repo, revs: Iterable[str]) -> set[ObjectKey]:
     """Roots for the artifacts tracked at each git revision in ``revs``."""
-    roots: set[Key] = set()
+    roots: set[ObjectKey] = set()
     git = repo.git
     for rev in revs:
         roots |= {pointer_key(item.pointer) for item in artifacts_at(repo, rev).values()}
@@ -77,7 +76,7 @@ def revision_roots(repo: Repo, revs: Iterable[str]) -> set[Key]:
     return roots
 
 
-def all_commit_roots(repo: Repo, *, all_refs: bool = True) -> set[Key]:
+def all_commit_roots(repo: Repo, *, all_refs: bool = True) -> set[ObjectKey]:
     """Roots for every commit reachable from every branch and tag (or HEAD only)."""
     git = repo.git
     if git is None:

@@ -66,11 +66,11 @@ def place(repo: Repo, path: str, want: str) -> Place:
         return Place(full, ABSENT)
     mode = st.st_mode
     if stat_mod.S_ISLNK(mode):
-        real = Path(os.path.realpath(full))
-        if not inside(root, real):
+        target = Path(os.path.realpath(full))
+        if not inside(root, target):
             return Place(full, LINK, unsafe=f"{path} is a symlink that leads outside the workspace")
-        if (want == FILE and real.is_file()) or (want == DIR and real.is_dir()):
-            return Place(real, want)
+        if (want == FILE and target.is_file()) or (want == DIR and target.is_dir()):
+            return Place(target, want)
         return Place(full, LINK)
     if stat_mod.S_ISREG(mode):
         return Place(full, FILE)
@@ -169,6 +169,6 @@ def _links(repo: Repo, oid: Oid, *, cache: TreeCache | None = None, check: bool 
                 check_name(e.name)
             if e.kind == "dir":
                 stack.append((f"{prefix}{e.name}/", e.oid))
-            elif e.kind == "symlink":
+            elif e.kind == "symlink" and e.target is not None:
                 out[prefix + e.name] = e.target
     return out

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pygit2
+from pygit2.enums import SortMode
 
 from ..errors import GitError
 
@@ -116,9 +117,12 @@ class Git:
         tree = self.resolve(rev).tree
         if prefix:
             try:
-                tree = self._repo[tree[prefix].id]
+                sub = self._repo[tree[prefix].id]
             except KeyError:
                 return
+            if not isinstance(sub, pygit2.Tree):
+                return
+            tree = sub
         yield from self._walk(tree, "", suffixes)
 
     def _walk(self, tree: pygit2.Tree, base: str, suffixes: tuple[str, ...]) -> Iterator[tuple[str, bytes]]:
@@ -128,16 +132,26 @@ class Git:
             for entry in entries:
                 path = f"{prefix}{entry.name}"
                 if entry.type_str == "tree":
-                    stack.append((path + "/", iter(self._repo[entry.id])))
+                    stack.append((path + "/", iter(self._tree(entry.id))))
                     break
-                if entry.type_str == "blob" and entry.name.endswith(suffixes):
-                    yield path, self._repo[entry.id].data
+                if entry.type_str == "blob" and path.endswith(suffixes):
+                    yield path, self._blob(entry.id)
             else:
                 stack.pop()
 
+    def _tree(self, oid: pygit2.Oid) -> pygit2.Tree:
+        obj = self._repo[oid]
+        assert isinstance(obj, pygit2.Tree)
+        return obj
+
+    def _blob(self, oid: pygit2.Oid) -> bytes:
+        obj = self._repo[oid]
+        assert isinstance(obj, pygit2.Blob)
+        return obj.data
+
     def revisions(self, *, all_refs: bool = False) -> Iterator[str]:
         """Yield commit ids reachable from HEAD (or from every branch and tag)."""
-        starts = []
+        starts: list[pygit2.Oid | str] = []
         if all_refs:
             for name in self._repo.references:
                 try:
@@ -149,7 +163,7 @@ class Git:
         if not starts:
             return
         # one walk from every start: each commit once, all parents of merges included
-        walker = self._repo.walk(starts[0], pygit2.GIT_SORT_TOPOLOGICAL)
+        walker = self._repo.walk(starts[0], SortMode.TOPOLOGICAL)
         for start in starts[1:]:
             walker.push(start)
         for commit in walker:
@@ -167,7 +181,7 @@ class Git:
 
     def history(self, starts: list[str]) -> Iterator[tuple[str, int]]:
         """Yield (commit id, commit time) of every commit reachable from ``starts``, each once, newest first."""
-        walker = self._repo.walk(None, pygit2.GIT_SORT_TOPOLOGICAL | pygit2.GIT_SORT_TIME)
+        walker = self._repo.walk(None, SortMode.TOPOLOGICAL | SortMode.TIME)
         for start in starts:
             walker.push(pygit2.Oid(hex=start))
         for commit in walker:
@@ -178,13 +192,15 @@ class Git:
         full = f"{prefix}/{path}" if prefix else path
         if not self.head_commit():
             return
-        walker = self._repo.walk(self._repo.head.target, pygit2.GIT_SORT_TOPOLOGICAL | pygit2.GIT_SORT_TIME)
+        walker = self._repo.walk(self._repo.head.target, SortMode.TOPOLOGICAL | SortMode.TIME)
         for n, commit in enumerate(walker):
             if n >= limit:
                 return
             try:
-                data = self._repo[commit.tree[full].id].data
+                entry = commit.tree[full]
             except KeyError:
                 data = None
+            else:
+                data = self._blob(entry.id) if entry.type_str == "blob" else None
             summary = commit.message.splitlines()[0] if commit.message else ""
             yield str(commit.id), commit.commit_time, summary, data

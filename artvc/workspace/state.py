@@ -12,6 +12,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import cast
 
 from ..objstore.fileio import remove_if_present
 from ..objstore.hashing import hash_file
@@ -110,9 +111,9 @@ class StateDB:
         out = self.lookup_many(items)
         for i, (path, st) in enumerate(items):
             if out[i] is None:
-                out[i] = hash_file(path)
-                self.record(path, st, out[i])
-        return out
+                oid = out[i] = hash_file(path)
+                self.record(path, st, oid)
+        return cast("list[Oid]", out)  # every None was replaced
 
     def record(self, path: str, st: os.stat_result, oid: Oid, *, written: bool = False) -> None:
         """Remember ``oid`` for this stat data.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ..objstore.oid import Oid
 from ..objstore.scan import quick_signature, walk_tree
@@ -23,14 +24,24 @@ from .tracked import TrackedArtifact, incomplete, select
 
 __all__ = ["ArtifactStatus", "StatusResult", "current_oid", "select", "status"]
 
-UNCHANGED, MODIFIED, MISSING, NOT_IN_STORE = "unchanged", "modified", "missing", "not-in-store"
-CONFLICT = "conflict"
+
+class ArtifactState(StrEnum):
+    """An artifact's state in the workspace (``state`` in ``art status --json``)."""
+
+    UNCHANGED = "unchanged"
+    MODIFIED = "modified"
+    MISSING = "missing"
+    NOT_IN_STORE = "not-in-store"
+    CONFLICT = "conflict"
+
+
+UNCHANGED, MODIFIED, MISSING, NOT_IN_STORE, CONFLICT = ArtifactState
 
 
 @dataclass(frozen=True, slots=True)
 class ArtifactStatus:
     path: str
-    state: str
+    state: ArtifactState
     pointer: Pointer
     source: str
     actual: Oid | None = None

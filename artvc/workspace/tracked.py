@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from ..objstore.lineage import Run
 from ..objstore.objects import FileManifest, Kind
 from ..objstore.oid import Oid, is_oid
+from ..objstore.types import EntryKind, ObjectKey
 from .paths import to_repo_path
 from .pointers import Pointer
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from ..objstore.store.local import LocalStore
     from .repo import Repo
 
-ObjectKey = tuple[Oid, Kind]
 _SLICE = 4096  # objects asked about at once (has_many batches them further)
 
 
@@ -36,7 +36,7 @@ class TrackedArtifact(NamedTuple):
     @property
     def key(self) -> ObjectKey:
         """The artifact's root object: its tree, or its file (a manifest or a single chunk)."""
-        return (self.pointer.oid, Kind.TREE if self.pointer.kind == "dir" else Kind.FILE)
+        return ObjectKey(self.pointer.oid, Kind.TREE if self.pointer.kind == "dir" else Kind.FILE)
 
 
 def select(
@@ -55,7 +55,7 @@ def select(
     if not paths:
         return list(arts)
     chosen: list[TrackedArtifact] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for p in paths:
         rel = to_repo_path(repo.root, p)
         rel = rel[:-4] if rel.endswith(".art") else rel
@@ -81,7 +81,7 @@ def incomplete(store: LocalStore, pointers: Iterable[Pointer], *, shallow: bool 
     must stay a stat-only pass over unchanged folders; whatever acts on the answer (checkout, pull, the hooks,
     the run cache) looks below.
     """
-    keys = {(p.oid, Kind.TREE if p.kind == "dir" else Kind.FILE) for p in pointers}
+    keys = {ObjectKey(p.oid, Kind.TREE if p.kind == "dir" else Kind.FILE) for p in pointers}
     if shallow:
         found = store.has_many([*keys, *((o, Kind.CHUNK) for o, k in keys if k == Kind.FILE)])
         return {
@@ -91,7 +91,7 @@ def incomplete(store: LocalStore, pointers: Iterable[Pointer], *, shallow: bool 
 
 
 def incomplete_keys(
-    store: LocalStore, roots: Iterable[ObjectKey], *, lacking: list[ObjectKey] | None = None
+    store: LocalStore, roots: Iterable[tuple[Oid, Kind]], *, lacking: list[ObjectKey] | None = None
 ) -> set[ObjectKey]:
     """The ``roots`` (trees, files, chunks) the local store does not hold completely, objects below included;
     with ``lacking``, the objects found absent are appended there (for the error message).
@@ -100,24 +100,26 @@ def incomplete_keys(
     query per object; each object is read at most once per level (trees and file manifests, to find what is
     below them).
     """
-    level: dict[ObjectKey, tuple[ObjectKey, ...]] = {key: (key,) for key in roots}  # object -> roots needing it
+    # object -> the roots needing it
+    level: dict[ObjectKey, tuple[ObjectKey, ...]] = {key: (key,) for key in map(ObjectKey._make, roots)}
     bad: set[ObjectKey] = set()
     while level:
         below: dict[ObjectKey, tuple[ObjectKey, ...]] = {}
         keys = list(level)
         for i in range(0, len(keys), _SLICE):  # a slice at a time: the index's answer is never held whole
             part = keys[i : i + _SLICE]
-            probe = [(o, Kind.CHUNK if k == Kind.FILE else k) for o, k in part]
+            probe: list[tuple[Oid, Kind]] = [(o, Kind.CHUNK if k == Kind.FILE else k) for o, k in part]
             probe += [(o, Kind.FILE) for o, k in part if k == Kind.FILE]
             found = store.has_many(probe)
-            for oid, kind in part:
-                owners = level[(oid, kind)]
+            for key in part:
+                oid, kind = key
+                owners = level[key]
                 if kind == Kind.FILE and (oid, int(Kind.CHUNK)) in found:
                     continue  # a one-chunk file: the chunk is the file
                 if (oid, int(kind)) not in found:
                     bad.update(owners)
                     if lacking is not None:
-                        lacking.append((oid, kind))
+                        lacking.append(key)
                     continue
                 for child in _children(store, oid, kind):
                     cur = below.get(child)  # tuples are shared, not copied: flat memory for one root
@@ -133,13 +135,11 @@ def incomplete_keys(
 def _children(store: LocalStore, oid: Oid, kind: Kind) -> list[ObjectKey]:
     if kind == Kind.TREE:
         return [
-            (e.oid, Kind.TREE if e.kind == "dir" else Kind.FILE)
-            for e in store.get_tree(oid).entries
-            if e.kind != "symlink"
+            ObjectKey(e.oid, e.kind.object_kind) for e in store.get_tree(oid).entries if e.kind != EntryKind.SYMLINK
         ]
     if kind == Kind.FILE:
-        return [(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, store.get(oid, Kind.FILE)).chunks]
+        return [ObjectKey(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, store.get(oid, Kind.FILE)).chunks]
     if kind == Kind.RUN:  # the package list it names
         packages = Run.from_bytes(oid, store.get(oid, Kind.RUN)).get("packages")
-        return [(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
+        return [ObjectKey(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
     return []

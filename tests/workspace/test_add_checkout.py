@@ -54,6 +54,9 @@ def test_status_states_and_check_exit_code(ws):
     assert states == {"a.txt": "modified", "b.txt": "missing", "c.txt": "unchanged"}
     r = ws.art("status", "--check", code=4)
     assert r.stderr.startswith("art: error:")
+    hint = r.stderr.splitlines()[-1]
+    assert hint.startswith("hint: ") and "'art add'" in hint and "'art checkout'" in hint, r.stderr
+    assert "'art pull'" not in hint, r.stderr
 
 
 def test_not_in_store_state(ws):

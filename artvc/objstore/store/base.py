@@ -5,10 +5,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from types import TracebackType
 
 from ...errors import ObjectNotFoundError
 from ..objects import FileManifest, Kind, Tree
 from ..oid import Oid
+from ..types import ObjectKey
+from .pack import Compressor
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,10 @@ class IndexedObject:
     kind: Kind
     raw_length: int
     pack: str
+
+    @property
+    def key(self) -> ObjectKey:
+        return ObjectKey(self.oid, self.kind)
 
 
 class StoreWriter(ABC):
@@ -64,7 +71,9 @@ class StoreWriter(ABC):
     def __enter__(self) -> StoreWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.commit()
         else:
@@ -73,6 +82,8 @@ class StoreWriter(ABC):
 
 class ObjectStore(ABC):
     """Objects addressed by (oid, kind). Subclasses supply five methods; the rest is derived here."""
+
+    compressor: Compressor
 
     @abstractmethod
     def has(self, oid: Oid, kind: Kind) -> bool:
@@ -97,7 +108,7 @@ class ObjectStore(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files and connections."""
 
-    def missing(self, keys: Iterable[tuple[Oid, Kind]]) -> list[tuple[Oid, Kind]]:
+    def missing(self, keys: Iterable[ObjectKey]) -> list[ObjectKey]:
         """Return the keys that are not stored, in order."""
         return [k for k in keys if not self.has(*k)]
 

@@ -13,8 +13,9 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ...errors import CorruptObjectError, FileSystemError, FormatError, LocalStoreError, ObjectNotFoundError
 from .. import codec
@@ -26,6 +27,7 @@ from ..oid import Oid
 from ..oserrors import HINTS, describe, writable
 from ..sqlitedb import open_wal
 from ..tmpowner import sweep, token
+from ..types import Location, ObjectKey
 from .base import IndexedObject, ObjectStore, StoreWriter
 from .pack import (
     Compressor,
@@ -75,7 +77,7 @@ class LocalStore(ObjectStore):
 
     def __init__(
         self,
-        root: str | os.PathLike,
+        root: str | os.PathLike[str],
         *,
         fsync: bool = False,
         params: ChunkerParams = DEFAULT_PARAMS,
@@ -90,6 +92,7 @@ class LocalStore(ObjectStore):
         self._lock = threading.Lock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
+        self._uri: str | None = None  # the read-only index's URI (read_only stores)
         self.rebuilt: list[str] = []  # packs indexed because index.db was missing or unreadable at open
         self.read_only = False
         try:
@@ -105,7 +108,7 @@ class LocalStore(ObjectStore):
                 return
             (self.root / "packs").mkdir(exist_ok=True)
             (self.root / "tmp").mkdir(exist_ok=True)
-            lost = not (self.root / "index.db").exists()
+            lost: str | bool = not (self.root / "index.db").exists()
             try:
                 self._db = self._open_index()
             except sqlite3.DatabaseError as exc:  # not a database / malformed: it is a cache, start again
@@ -220,7 +223,7 @@ class LocalStore(ObjectStore):
                     f"store {self.root} has format {data['format']}, this art reads format 1", hint="upgrade art"
                 )
             raise LocalStoreError(f"{what} is damaged: no valid 'format' ({data.get('format')!r})", hint=hint)
-        sizes = [data.get(k) for k in ("min_size", "avg_size", "max_size")]
+        sizes: list[Any] = [data.get(k) for k in ("min_size", "avg_size", "max_size")]
         if not (
             all(codec.is_int(n) for n in sizes)
             and 1024 <= sizes[0] <= sizes[1] <= sizes[2]
@@ -239,7 +242,7 @@ class LocalStore(ObjectStore):
         """A read connection per thread: lookups from ingest workers never queue behind one lock."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            if self.read_only:
+            if self._uri is not None:
                 conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False, isolation_level=None)
             else:
                 conn = sqlite3.connect(self.root / "index.db", check_same_thread=False, isolation_level=None)
@@ -249,13 +252,14 @@ class LocalStore(ObjectStore):
                 self._readers.append(conn)
         return conn
 
-    def _row(self, oid: Oid, kind: Kind) -> tuple | None:
-        return self._query(
+    def _row(self, oid: Oid, kind: Kind) -> tuple[int, int, int, int, int] | None:
+        row: tuple[int, int, int, int, int] | None = self._query(
             "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
             (bytes.fromhex(oid), int(kind)),
         )[0]
+        return row
 
-    def _query(self, sql: str, args: tuple | list, *, many: bool = False) -> list:
+    def _query(self, sql: str, args: Sequence[object], *, many: bool = False) -> list[Any]:
         """Run a read on this thread's connection; every row when ``many``, else a 1-list of the first (or None)."""
         try:
             cur = self._reader().execute(sql, args)
@@ -333,25 +337,27 @@ class LocalStore(ObjectStore):
         row = None if self.has(oid, Kind.FILE) else self._row(oid, Kind.CHUNK)
         return row[4] if row is not None else super().file_size(oid)  # a one-chunk file: no read needed
 
-    def locate(self, oid: Oid, kind: Kind) -> tuple[int, int, int, int, int] | None:
-        """Return (pack id, codec, offset, stored length, raw length) of a stored object, or None.
+    def locate(self, oid: Oid, kind: Kind) -> Location | None:
+        """Return where a stored object is (pack id, codec, offset, stored length, raw length), or None.
 
         With ``read_stored`` this lets a push copy stored (compressed) bytes without recompressing them.
         """
-        return self._row(oid, kind)
+        row = self._row(oid, kind)
+        return None if row is None else Location._make(row)
 
-    def locate_many(self, keys: list[tuple[Oid, Kind]]) -> dict[tuple[Oid, Kind], tuple[int, int, int, int, int]]:
+    def locate_many(self, keys: Iterable[ObjectKey]) -> dict[ObjectKey, Location]:
         """``locate`` for many keys at once (one table scan when that is cheaper than one query per key)."""
+        keys = list(keys)
         if len(keys) < 2000:
-            return {k: row for k in keys if (row := self._row(*k)) is not None}
-        wanted = {(bytes.fromhex(o), int(k)): (o, k) for o, k in keys}
+            return {k: Location._make(row) for k in keys if (row := self._row(*k)) is not None}
+        wanted = {(bytes.fromhex(k[0]), int(k[1])): k for k in keys}
         out = {}
         for oid, kind, *row in self._reader().execute(
             "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects"
         ):
             key = wanted.get((oid, kind))
             if key is not None:
-                out[key] = tuple(row)
+                out[key] = Location._make(row)
         return out
 
     def read_stored(self, pack: int, offset: int, length: int) -> bytes:
@@ -436,7 +442,7 @@ class LocalStore(ObjectStore):
                 db.execute("ROLLBACK")
                 raise
 
-    def import_pack(self, path: str | os.PathLike, name: str, entries: list[PackEntry]) -> None:
+    def import_pack(self, path: str | os.PathLike[str], name: str, entries: list[PackEntry]) -> None:
         """Adopt a sealed pack file that the caller verified object by object (a whole pack from a remote).
 
         ``path`` must be on the store's filesystem (e.g. in ``tmp/``): it is renamed into ``packs/`` and only
@@ -515,7 +521,7 @@ class LocalStore(ObjectStore):
 
     # -- damage ----------------------------------------------------------------------------------------
 
-    def quarantine(self, keys: dict[tuple[Oid, Kind], str]) -> int:
+    def quarantine(self, keys: dict[ObjectKey, str]) -> int:
         """Hide damaged objects: move their index rows to the ``quarantine`` table (with the reason).
 
         The store then no longer has them, so ``add`` stores an intact copy again and ``pull`` fetches one;
@@ -566,7 +572,7 @@ class LocalStore(ObjectStore):
             ).fetchall()
         return [(Oid(o.hex()), Kind(k), name, reason) for o, k, name, reason in rows]
 
-    def rewrite_packs(self, names: list[str]) -> tuple[int, dict[tuple[Oid, Kind], str]]:
+    def rewrite_packs(self, names: list[str]) -> tuple[int, dict[ObjectKey, str]]:
         """Copy the intact objects of packs whose structure is damaged into a new pack, then drop those packs.
 
         Each object is decompressed and checked against its id before it is copied (its stored bytes are
@@ -575,7 +581,7 @@ class LocalStore(ObjectStore):
         """
         from ..objects import check_object
 
-        damaged: dict[tuple[Oid, Kind], str] = {}
+        damaged: dict[ObjectKey, str] = {}
         copied = 0
         with self.writer(rewrite=True) as writer:
             for name in names:
@@ -589,7 +595,7 @@ class LocalStore(ObjectStore):
                         codec, stored, raw_length = self.get_stored(oid, kind)
                         check_object(oid, kind, unpack_payload(codec, stored, raw_length))
                     except (FormatError, CorruptObjectError) as exc:
-                        damaged[(oid, kind)] = str(exc)
+                        damaged[ObjectKey(oid, kind)] = str(exc)
                         continue
                     writer.put_stored(oid, kind, codec, stored, raw_length)
                     copied += 1
@@ -607,7 +613,7 @@ class LocalStore(ObjectStore):
 
         with self._lock:
             packs = self._db.execute("SELECT id, name, size FROM packs").fetchall()
-        trailers: dict[int, dict[tuple[bytes, int], tuple]] = {}
+        trailers: dict[int, dict[tuple[bytes, int], tuple[int, int, int, int]]] = {}
         bad: list[tuple[str, str]] = []
         for pack, name, size in packs:
             path = self.pack_path(name)
@@ -626,7 +632,7 @@ class LocalStore(ObjectStore):
                 bad.append((name, f"pack file has {actual} bytes, the index says {size}"))
             elif head != PACK_MAGIC:
                 bad.append((name, "pack header is damaged"))
-            elif pack_name(encode_entries(entries)) != name:
+            elif entries is None or pack_name(encode_entries(entries)) != name:
                 bad.append((name, "pack entry table does not hash to the pack's name"))
             else:
                 trailers[pack] = {
@@ -657,6 +663,8 @@ class LocalStore(ObjectStore):
 class LocalWriter(StoreWriter):
     """Writes objects into a temporary pack (``packer.PackBuilder``); ``commit`` seals, renames and indexes it."""
 
+    store: LocalStore
+
     def __init__(self, store: LocalStore, *, rewrite: bool = False) -> None:
         self.store = store
         self.rewrite = rewrite
@@ -669,11 +677,11 @@ class LocalWriter(StoreWriter):
         return (oid, int(kind)) in self._pending or (not self.rewrite and self.store.has(oid, kind))
 
     def present(self, keys: Iterable[tuple[Oid, Kind]]) -> set[tuple[Oid, int]]:
-        keys = [(oid, int(kind)) for oid, kind in keys]
-        pending = {k for k in keys if k in self._pending}
+        wanted = [(oid, int(kind)) for oid, kind in keys]
+        pending = {k for k in wanted if k in self._pending}
         if self.rewrite:
             return pending
-        return pending | self.store.has_many(k for k in keys if k not in pending)
+        return pending | self.store.has_many((oid, Kind(kind)) for oid, kind in wanted if (oid, kind) not in pending)
 
     def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
         if self.has(oid, kind):

@@ -16,12 +16,15 @@ import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ...errors import FormatError
 from ..codec import MAX_CHUNK_SIZE, MAX_METADATA_SIZE, MAX_PACK_ENTRIES
 from ..hashing import hash_bytes
 from ..oid import Oid
+
+if TYPE_CHECKING:
+    import zstandard
 
 PACK_MAGIC = b"ARTPACK\x01"
 PACK_END = b"ARTPEND\x01"
@@ -122,7 +125,7 @@ class Compressor:
         self._level = level
         self._local = __import__("threading").local()
 
-    def _ctx(self):
+    def _ctx(self) -> zstandard.ZstdCompressor:
         ctx = getattr(self._local, "ctx", None)
         if ctx is None:
             import zstandard  # loaded only by commands that write or read compressed objects
