@@ -45,7 +45,13 @@ def cli() -> None:
 @cli.command("add")
 @click.argument("name")
 @click.argument("url")
-@click.option("-d", "--default", "make_default", is_flag=True, help="Make it the default remote (core.remote); the first remote added is the default anyway.")
+@click.option(
+    "-d",
+    "--default",
+    "make_default",
+    is_flag=True,
+    help="Make it the default remote (core.remote); the first remote added is the default anyway.",
+)
 @click.option(
     "-o",
     "--option",
