@@ -21,7 +21,9 @@ def _report(change, verb: str) -> None:
         return
     say(f"{verb} remote {change.remote.name}: {change.remote.url}" + (" (default)" if change.remote.default else ""))
     if change.local_keys:
-        say(f"secret options {', '.join(change.local_keys)} were written to .art/config.local (git-ignored)")
+        keys = change.local_keys
+        what = f"secret option {keys[0]} was" if len(keys) == 1 else f"secret options {', '.join(keys)} were"
+        say(f"{what} written to .art/config.local (git-ignored)")
 
 
 @click.group("remote", cls=SuggestingGroup)

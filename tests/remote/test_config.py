@@ -97,3 +97,10 @@ def test_remote_bad_input(ws, tmp_path):
     assert_error(ws.art("remote", "add", "c", "/x", "-o", "novalue", code=None), 2, "is not key=value")
     assert_error(ws.art("remote", "remove", "zzz", code=None), 1, "unknown remote")
     assert_error(ws.art("fsck", "--remote", "zzz", code=None), 1, "unknown remote")
+
+
+def test_the_secret_options_line_agrees_with_its_count(ws):
+    one = ws.art("remote", "add", "box", "sftp://me:hunter2@host.example/srv/art").stdout
+    assert "secret option password was written to .art/config.local" in one
+    two = ws.art("remote", "add", "s3", "s3://b/p", "-o", "key=K", "-o", "secret=S").stdout
+    assert "secret options key, secret were written to .art/config.local" in two
