@@ -19,8 +19,8 @@ over from one command to the next.
 Comparison normalises only what varies from run to run: the temporary home (shown as /home/ana), durations
 (`1.21 s`), times (`2026-11-25T14:03:12.511Z`, `2026-11-25 14:03`) and the ids after `run ` (run records name
 their time and host). In the documented text, `<oid>` stands for any id, `<n>` any number (for results that
-depend on library versions), `<size>` any size, `<any>` any text on the line, and a line `...` for any number
-of lines.
+depend on library versions), `<size>` any size, `<tmp>` a temporary path, `<any>` any text on the line, and a
+line `...` for any number of lines.
 
     python -m tests.docs_samples              # check every page; print the differences
     python -m tests.docs_samples --update     # rewrite the documented output from a real run
@@ -61,6 +61,7 @@ _HOLES = {
     "<n>": r"[0-9][0-9,.]*",
     "<size>": r" *[0-9.]+ (?:B|KiB|MiB|GiB|TiB)",
     "<any>": r".*",
+    "<tmp>": r"/\S+",
     "<time>": r"<time>",
     "<dur>": r"<dur>",
     "<run>": r"<run>",
