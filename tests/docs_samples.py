@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ("README.md", "docs")
 DISPLAY_HOME = "/home/ana"
 GIT_DATE = "2026-11-25T14:00:00+00:00"
 TIMEOUT = 300
@@ -72,7 +71,7 @@ _HOLE = re.compile("|".join(re.escape(h) for h in _HOLES))
 @dataclass
 class Command:
     text: str
-    expected: list[str]  # documented output lines (None for a run-only block)
+    expected: list[str]  # documented output lines (empty for a run-only block)
     compare: bool
 
 
@@ -121,6 +120,9 @@ def parse(page: Path) -> list[Block]:
     for m in _SETUP.finditer(text):
         commands = _script(m["body"], compare=False)
         blocks.append(Block(page, m["name"], m.start("body"), m.end("body"), commands, False, hidden=True))
+    marks = text.count("<!-- sample: ") + text.count("<!-- sample-setup: ")
+    if marks != len(blocks):  # a mark not right before a console/bash block, or a setup without its '-->'
+        raise ValueError(f"{page}: {marks} sample marks but {len(blocks)} sample blocks")
     return sorted(blocks, key=lambda b: b.start)
 
 

@@ -75,6 +75,13 @@ def test_the_harness_finds_a_wrong_sample_and_update_rewrites_it_keeping_placeho
     assert not ds.mismatches(ds.run_page(page, tmp_path / "again"))
 
 
+def test_a_mark_that_is_not_before_a_block_is_an_error(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("<!-- sample: x -->\n\n```console\n$ true\n```\n")
+    with pytest.raises(ValueError, match="1 sample marks but 0 sample blocks"):
+        ds.parse(page)
+
+
 def test_a_failing_run_block_fails(tmp_path):
     page = tmp_path / "page.md"
     page.write_text('<!-- sample: x -->\n```bash\nfalse\necho "not reached"\n```\n')
