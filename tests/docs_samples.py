@@ -245,16 +245,22 @@ def merged(expected: list[str], actual: list[str]) -> list[str]:
     if matches(expected, actual):
         return expected
     out, j = [], 0
+
+    def keep_dots(upto: int) -> None:  # a documented '...' passed over stays (it may match no line)
+        if "..." in expected[j:upto] and out[-1:] != ["..."]:
+            out.append("...")
+
     for line in actual:
         hit = next((k for k in range(j, min(j + 8, len(expected))) if line_matches(expected[k], line)), None)
         if hit is not None:
+            keep_dots(hit)
             out.append(expected[hit])
             j = hit + 1
         elif j < len(expected) and expected[j] == "...":  # absorbed by the documented '...'
-            if out[-1:] != ["..."]:
-                out.append("...")
+            keep_dots(j + 1)
         else:
             out.append(line)
+    keep_dots(len(expected))
     return out
 
 
