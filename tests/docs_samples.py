@@ -264,9 +264,15 @@ def merged(expected: list[str], actual: list[str]) -> list[str]:
     return out
 
 
-def run_page(page: Path, base: Path) -> list[Block]:
-    """Run every scenario of ``page`` (each in its own directory under ``base``); fill each block's output."""
-    blocks = parse(page)
+def scenarios(page: Path) -> list[str]:
+    """The scenario names of ``page``, in order of first appearance."""
+    return list(dict.fromkeys(b.name for b in parse(page)))
+
+
+def run_page(page: Path, base: Path, only: str | None = None) -> list[Block]:
+    """Run every scenario of ``page`` (or just ``only``), each in its own directory under ``base``; fill each
+    block's output."""
+    blocks = [b for b in parse(page) if only is None or b.name == only]
     scenarios: dict[str, Scenario] = {}
     for block in blocks:
         if block.name not in scenarios:

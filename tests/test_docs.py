@@ -10,18 +10,21 @@ import pytest
 
 from tests import docs_samples as ds
 
-# pages whose samples run long work (the digits pipeline trains three scikit-learn models twice)
-SLOW = {"docs/pipelines.md"}
+# scenarios that run long work: the digits pipeline trains scikit-learn models; `art demo` is the whole tour
+# (and tests/commands/test_demo.py checks it in the default tier)
+SLOW = {"docs/pipelines.md:digits", "docs/cli.md:demo"}
 
 
-def _param(page):
-    rel = str(page.relative_to(ds.ROOT))
-    return pytest.param(page, id=rel, marks=[pytest.mark.slow] if rel in SLOW else [])
+def _params():
+    for page in ds.pages():
+        for name in ds.scenarios(page):
+            key = f"{page.relative_to(ds.ROOT)}:{name}"
+            yield pytest.param(page, name, id=key, marks=[pytest.mark.slow] if key in SLOW else [])
 
 
-@pytest.mark.parametrize("page", [_param(p) for p in ds.pages()])
-def test_documented_output_is_what_art_prints(page, tmp_path):
-    found = ds.mismatches(ds.run_page(page, tmp_path))
+@pytest.mark.parametrize(("page", "scenario"), list(_params()))
+def test_documented_output_is_what_art_prints(page, scenario, tmp_path):
+    found = ds.mismatches(ds.run_page(page, tmp_path, only=scenario))
     hint = "\nrefresh with: python -m tests.docs_samples --update " + str(page.relative_to(ds.ROOT))
     assert not found, "\n\n".join(map(str, found)) + hint
 
