@@ -237,7 +237,7 @@ def remote_add(
     force: bool = False,
 ) -> RemoteChange:
     """Configure a remote; secrets go to .art/config.local. It becomes the default remote (``core.remote``)
-    when ``default`` is set or when there is no default yet.
+    when ``default`` is set, or when it is the first remote (no other remote, no default).
 
     Raises:
         UsageError: for a bad name or URL.
@@ -255,7 +255,8 @@ def remote_add(
     shared = {"url": url, **{k: v for k, v in options.items() if not is_secret(k, v)}}
     local = {k: v for k, v in options.items() if is_secret(k, v)}
 
-    make_default = default or not repo.config.core("remote")  # the first remote added is the default
+    # the first remote is the default; adding another to remotes that have no default does not pick one
+    make_default = default or not (repo.config.core("remote") or set(repo.config.remotes) - {name})
 
     def write_shared(doc) -> None:
         tomledit.set_table(tomledit.child(doc, "remotes", holds_tables=True), name, shared)

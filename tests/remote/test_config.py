@@ -74,6 +74,9 @@ def test_the_first_remote_added_is_the_default_so_push_needs_no_flag(ws, tmp_pat
     assert "(default)" not in second.stdout and art_json(ws, "remote", "default")["default"] == "origin"
     ws.art("remote", "add", "nas", str(tmp_path / "nas"), "--default")
     assert art_json(ws, "remote", "default")["default"] == "nas"
+    ws.art("remote", "default", "--unset")  # remotes without a default: a new one does not become it
+    ws.art("remote", "add", "third", str(tmp_path / "third"))
+    assert art_json(ws, "remote", "default")["default"] is None
 
 
 def test_a_relative_path_is_stored_relative_to_the_workspace(ws, tmp_path, monkeypatch):
