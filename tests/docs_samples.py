@@ -250,14 +250,14 @@ def merged(expected: list[str], actual: list[str]) -> list[str]:
         if "..." in expected[j:upto] and out[-1:] != ["..."]:
             out.append("...")
 
-    for line in actual:
+    for i, line in enumerate(actual):
         hit = next((k for k in range(j, min(j + 8, len(expected))) if line_matches(expected[k], line)), None)
         if hit is not None:
             keep_dots(hit)
             out.append(expected[hit])
             j = hit + 1
-        elif j < len(expected) and expected[j] == "...":  # absorbed by the documented '...'
-            keep_dots(j + 1)
+        elif j < len(expected) and expected[j] == "..." and _resumes(expected, j + 1, actual[i + 1 :]):
+            keep_dots(j + 1)  # absorbed by the documented '...': what follows it is still printed later
         else:
             out.append(line)
     keep_dots(len(expected))
@@ -267,6 +267,11 @@ def merged(expected: list[str], actual: list[str]) -> list[str]:
 def scenarios(page: Path) -> list[str]:
     """The scenario names of ``page``, in order of first appearance."""
     return list(dict.fromkeys(b.name for b in parse(page)))
+
+
+def _resumes(expected: list[str], k: int, rest: list[str]) -> bool:
+    """True when the documented line after a '...' (or the end) still matches one of the ``rest`` lines."""
+    return k >= len(expected) or any(line_matches(expected[k], line) for line in rest)
 
 
 def run_page(page: Path, base: Path, only: str | None = None) -> list[Block]:
