@@ -100,3 +100,14 @@ def test_init_force_keeps_config(ws):
         repo.config.update(lambda d: d.setdefault("core", {}).update({"jobs": 3}))
     ws.art("init", "--force")
     assert "jobs = 3" in (ws.root / ".art/config").read_text()
+
+
+def test_status_check_with_a_modified_artifact_exits_4_with_its_hint(ws):
+    ws.gen({"a.txt": "1\n"})
+    ws.art("add", "a.txt")
+    (ws.root / "a.txt").write_text("2\n")
+    r = ws.art("status", "--check", code=4)
+    assert r.stderr.splitlines()[-2:] == [
+        "art: error: 1 artifact out of date: a.txt",
+        "hint: modified data: run 'art add'",
+    ]
