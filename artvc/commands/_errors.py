@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import click
@@ -47,11 +48,13 @@ class ArtUsageError(click.UsageError):
 
     def show(self, file=None) -> None:
         text = " ".join(self.message.split())
-        message, _, guess = text.partition(" Did you mean ")
-        message = message.rstrip(".")
+        # click appends "Did you mean X?" or, for several, "(Did you mean one of: 'X', 'Y'?)"
+        found = re.search(r"\s*\(?Did you mean (?:one of: )?(.*?)\?\)?$", text)
+        message = (text[: found.start()] if found else text).rstrip(".")
         message = message[:1].lower() + message[1:]
-        if guess:
-            hint = f"did you mean {guess.rstrip('?')}?"
+        if found:
+            guesses = [g.strip() for g in found.group(1).split(",")]
+            hint = f"did you mean {', '.join(guesses[:-1])}{' or ' if len(guesses) > 1 else ''}{guesses[-1]}?"
         elif self.ctx is not None:
             path = " ".join(["art", *self.ctx.command_path.split()[1:]])  # the same words as 'art' or 'artvc'
             hint = f"see '{path} --help'"

@@ -37,7 +37,7 @@ def cli(repo, key: str | None, value: str | None, local: bool, unset: bool, list
     cfg = repo.config
     if list_ or key is None:
         items = flatten(cfg.data)
-        shown = {k: ("***" if any(w in k.rsplit(".", 1)[-1] for w in SECRET_WORDS) else v) for k, v in items.items()}
+        shown = {k: ("***" if _secret(k) else v) for k, v in items.items()}
         if flags().get("json"):
             emit_json(shown)
         for k, v in sorted(shown.items()):
@@ -72,10 +72,21 @@ def cli(repo, key: str | None, value: str | None, local: bool, unset: bool, list
         else:
             click.echo(str(current).lower() if isinstance(current, bool) else current)
         return
+    parts = key.split(".")
+    if len(parts) == 3 and parts[0] == "remotes" and parts[2] != "url" and "url" not in cfg.remotes.get(parts[1], {}):
+        raise ConfigError(  # an option alone would make a remote without a URL, which every command refuses
+            f"there is no remote {parts[1]!r} to set {parts[2]!r} for",
+            hint=f"add it first: art remote add {parts[1]} URL",
+        )
     typed = set_value(cfg, key, value, local=local)
+    shown = "***" if _secret(key) else typed  # a secret is not echoed to the terminal or a CI log
     if flags().get("json"):
-        emit_json({key: typed})
-    say(f"{key} = {typed}")
+        emit_json({key: shown})
+    say(f"{key} = {shown}")
+
+
+def _secret(key: str) -> bool:
+    return any(w in key.rsplit(".", 1)[-1] for w in SECRET_WORDS)
 
 
 def _unset_done(key: str) -> None:

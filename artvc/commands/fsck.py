@@ -63,6 +63,8 @@ def cli(repo, remote: str | None, read_data: bool, repair: bool) -> None:
             "re-add the data or fetch it again with 'art pull' (damaged objects are quarantined until "
             "then); 'art fsck --repair' rewrites damaged packs"
         )
+        if all(p.kind == "pointer" for p in result.problems):  # the store is fine: only pointers are wrong
+            hint = "restore the pointers from git ('git checkout -- PATH.art') or re-add their data; the store is fine"
         error = IntegrityError(
             f"fsck found {count(len(result.problems), 'problem')}", problems=result.problems, hint=hint
         )

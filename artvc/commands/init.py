@@ -9,7 +9,9 @@ from ._render import emit_json, say
 @click.command("init")
 @click.argument("path", default=".", type=click.Path(file_okay=False))
 @click.option("--no-git", is_flag=True, help="Allow a plain directory (no git work tree).")
-@click.option("-f", "--force", is_flag=True, help="Re-initialise an existing repository's config.")
+@click.option(
+    "-f", "--force", is_flag=True, help="Repair .art/ of an existing repository (its config and store are kept)."
+)
 @common()
 def cli(path: str, no_git: bool, force: bool) -> None:
     """Create an art repository (inside a git work tree).

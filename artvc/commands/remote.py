@@ -21,7 +21,9 @@ def _report(change, verb: str) -> None:
         return
     say(f"{verb} remote {change.remote.name}: {change.remote.url}" + (" (default)" if change.remote.default else ""))
     if change.local_keys:
-        say(f"secret options {', '.join(change.local_keys)} were written to .art/config.local (git-ignored)")
+        keys = change.local_keys
+        what = f"secret option {keys[0]} was" if len(keys) == 1 else f"secret options {', '.join(keys)} were"
+        say(f"{what} written to .art/config.local (git-ignored)")
 
 
 @click.group("remote", cls=SuggestingGroup)
@@ -35,7 +37,7 @@ def cli() -> None:
 
     \b
     Examples:
-      art remote add origin s3://my-bucket/art --default
+      art remote add origin s3://my-bucket/art     # the first remote added is the default
       art remote add minio s3://data/art -o endpoint_url=http://127.0.0.1:9000 -o key=AK -o secret=SK
       art remote list
       art remote default minio
@@ -45,7 +47,13 @@ def cli() -> None:
 @cli.command("add")
 @click.argument("name")
 @click.argument("url")
-@click.option("-d", "--default", "make_default", is_flag=True, help="Make it the default remote (core.remote).")
+@click.option(
+    "-d",
+    "--default",
+    "make_default",
+    is_flag=True,
+    help="Make it the default remote (core.remote); the first remote added is the default anyway.",
+)
 @click.option(
     "-o",
     "--option",
@@ -58,11 +66,11 @@ def cli() -> None:
 @common()
 @pass_repo
 def add_cmd(repo, name: str, url: str, make_default: bool, opts: tuple[str, ...], force: bool) -> None:
-    """Add a remote NAME at URL.
+    """Add a remote NAME at URL (the default remote when it is the first, or with --default).
 
     \b
     Examples:
-      art remote add origin s3://my-bucket/projects/churn --default
+      art remote add origin s3://my-bucket/projects/churn
       art remote add backup /mnt/nas/art
       art remote add gcs gs://bucket/art -o project=my-project
       art remote add box sftp://me@host.example/srv/art -o client_keys='["~/.ssh/id_ed25519"]'

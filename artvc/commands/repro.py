@@ -1,5 +1,6 @@
 """``art repro``."""
 
+import shlex
 import threading
 
 import click
@@ -112,7 +113,7 @@ def cli(
             for reason in item.reasons:
                 say(f"    {reason}")
         return
-    _summary(result)
+    _summary(repo, result)
 
 
 class _Counter(Progress):
@@ -146,7 +147,7 @@ def _printer(prefixed: bool):
     return output
 
 
-def _summary(result) -> None:
+def _summary(repo, result) -> None:
     if not result.plan:
         say("Pipeline is up to date: nothing to reproduce.")
         return
@@ -155,4 +156,16 @@ def _summary(result) -> None:
         for s, label in (("ran", "ran"), ("cached", "restored from the run cache"), ("up-to-date", "up to date"))
         if result.count(s)
     ]
-    say(f"Done: {', '.join(parts)}. Commit art.lock (and art.toml) to record this state in git.")
+    say(f"Done: {', '.join(parts)}.")
+    say(f"To record this state in git: git add {' '.join(_to_commit(repo, result))}")
+
+
+def _to_commit(repo, result) -> list[str]:
+    """The files a repro changed that git should record: art.lock, art.toml, and the .gitignore beside each
+    output of a stage that ran or was restored (repro adds the output there)."""
+    from ..pipeline.repro import load_pipeline
+
+    stages = load_pipeline(repo)[0].stages
+    done = [o.name for o in result.outcomes if o.status in ("ran", "cached") and o.name in stages]
+    ignores = {f"{out.rpartition('/')[0]}/.gitignore".lstrip("/") for name in done for out in stages[name].outs}
+    return [shlex.quote(p) for p in ["art.lock", "art.toml", *sorted(ignores, key=lambda p: (p.count("/"), p))]]

@@ -12,6 +12,13 @@ from ..workspace.repo import Repo
 ZERO_SHA = "0" * 40
 
 
+def count(n: int, noun: str, verb: str = "") -> str:
+    """``1 artifact``, ``2 artifacts``; with ``verb`` ("is"/"was"), the verb agreeing: ``1 artifact is``."""
+    text = f"{n} {noun if n == 1 else noun + 's'}"
+    plural = {"is": "are", "was": "were"}
+    return f"{text} {verb if n == 1 else plural.get(verb, verb)}" if verb else text
+
+
 @dataclass(slots=True)
 class HookResult:
     """A hook's exit code and the lines it wants shown on stderr (``commands/hook.py`` prints them)."""

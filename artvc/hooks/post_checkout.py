@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ArtError, ObjectNotFoundError
-from ._base import HookResult, find_repo
+from ._base import HookResult, count, find_repo
 from .install import git_path
 
 
@@ -74,12 +74,12 @@ def _checkout(repo, result: HookResult) -> None:
     if todo:
         done = checkout(repo, artifacts=todo, leave=True)
         if done.restored:
-            result.say(f"art: restored {len(done.restored)} artifact(s): {', '.join(done.restored[:10])}")
+            result.say(f"art: restored {count(len(done.restored), 'artifact')}: {', '.join(done.restored[:10])}")
         left = done.left
         absent += [p for p, exc in left if isinstance(exc, ObjectNotFoundError)]  # the plan's own presence check
     if absent:
         result.say(
-            f"art: {len(absent)} artifact(s) of this checkout are not in the local store: {', '.join(absent[:10])}"
+            f"art: not in the local store, {count(len(absent), 'artifact')} of this checkout: {', '.join(absent[:10])}"
         )
         result.say("hint: run 'art pull' to fetch them from the default remote")
     unsafe = [exc for _, exc in left if isinstance(exc, UnsafePathError)]
@@ -96,5 +96,5 @@ def _checkout(repo, result: HookResult) -> None:
             "hint: move what is in the way elsewhere and run 'art checkout', or 'art checkout --force' to replace it"
         )
     if kept:
-        result.say(f"art: left {len(kept)} artifact(s) with un-added changes as they are: {', '.join(kept[:10])}")
+        result.say(f"art: kept the un-added changes of {count(len(kept), 'artifact')}: {', '.join(kept[:10])}")
         result.say("hint: 'art add' them to keep the changes, or 'art checkout --force' to discard them")

@@ -14,7 +14,7 @@ from ..workspace.lockfile import LOCK_NAME, lock_outputs, parse_lock_text
 from ..workspace.pointers import SUFFIX, parse_pointer
 from ..workspace.roots import pointer_key
 from ..workspace.tracked import incomplete_keys
-from ._base import HookResult, find_repo, git_bytes, git_lines
+from ._base import HookResult, count, find_repo, git_bytes, git_lines
 
 
 def pre_commit(cwd: Path, *, prefix: str = "", strict: bool | None = None) -> HookResult:
@@ -52,7 +52,7 @@ def _check_workspace(repo, result: HookResult) -> None:
     missing = [a for a in states if a.state == MISSING]
     if modified:
         result.code = 1
-        result.say(f"art: {len(modified)} tracked artifact(s) changed but not added:")
+        result.say(f"art: {count(len(modified), 'tracked artifact')} changed but not added:")
         for a in modified[:20]:
             result.say(f"  modified: {a.path}" + (f" ({a.source})" if a.source.startswith(LOCK_NAME) else ""))
         added = [a.path for a in modified if not a.source.startswith(LOCK_NAME)]
@@ -63,13 +63,13 @@ def _check_workspace(repo, result: HookResult) -> None:
         result.say("(or commit with --no-verify to skip this check)")
     if missing:
         result.say(
-            f"art: note: {len(missing)} tracked artifact(s) are not in the workspace "
+            f"art: note: {count(len(missing), 'tracked artifact', 'is')} not in the workspace "
             f"(e.g. {missing[0].path}); 'art checkout' restores them"
         )
     conflicts = [a for a in states if a.state == CONFLICT]
     if conflicts:
         result.say(
-            f"art: note: {len(conflicts)} tracked artifact path(s) hold something else "
+            f"art: note: something else is at {count(len(conflicts), 'tracked artifact path')} "
             f"(e.g. {conflicts[0].path}: {conflicts[0].reason}); see 'art status'"
         )
 
@@ -110,7 +110,7 @@ def _check_staged(repo, cwd: Path, result: HookResult) -> None:
     lacking = [path for path, key in items if key in absent]
     if lacking:
         result.code = 1
-        result.say(f"art: {len(lacking)} staged artifact(s) name objects that are not in the local store:")
+        result.say(f"art: {count(len(lacking), 'staged artifact')} with objects that are not in the local store:")
         for p in lacking[:20]:
             result.say(f"  not in store: {p}")
         result.say("run: art pull (fetch them) or art add PATH (store the data you have), then git add the pointer")
@@ -124,7 +124,7 @@ def _check_pipeline(repo, result: HookResult) -> None:
     stale = [s for s in stage_states(repo) if s.stale]
     if stale:
         result.code = 1
-        result.say(f"art: {len(stale)} pipeline stage(s) are stale (core.strict_pipeline):")
+        result.say(f"art: {count(len(stale), 'pipeline stage', 'is')} stale (core.strict_pipeline):")
         for s in stale[:20]:
             result.say(f"  stale: {s.name}: {'; '.join(s.reasons[:3])}")
         result.say("run: art repro && git add art.lock")

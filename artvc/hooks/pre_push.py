@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ArtError, RemoteNotConfiguredError
-from ._base import ZERO_SHA, HookResult, find_repo, git_lines
+from ._base import ZERO_SHA, HookResult, count, find_repo, git_lines
 
 MAX_COMMITS = 500
 
@@ -85,9 +85,11 @@ def pre_push(cwd: Path, remote_name: str, updates: list[tuple[str, str, str, str
             result.say("(push anyway with 'git push --no-verify')")
             return result
     summary = _summary(pushed)
-    result.say(f"art: pushed the artifacts of {len(revs)} commit(s){summary}")
+    result.say(f"art: pushed the artifacts of {count(len(revs), 'commit')}{summary}")
     if left_out:
-        result.say(f"art: {left_out} older new commit(s) were not scanned; 'art push --all-commits' covers them")
+        result.say(
+            f"art: {count(left_out, 'older new commit', 'was')} not scanned; 'art push --all-commits' covers them"
+        )
     return result
 
 

@@ -205,7 +205,7 @@ def resolve(repo: Repo, name: str | None = None) -> RemoteInfo:
         return _info(repo, default)
     if not repo.config.remotes:
         raise RemoteNotConfiguredError(
-            "no remote is configured", hint="add one: art remote add origin s3://bucket/path --default"
+            "no remote is configured", hint="add one: art remote add origin s3://bucket/path"
         )
     raise RemoteNotConfiguredError(
         "no default remote is set",
@@ -236,7 +236,8 @@ def remote_add(
     default: bool = False,
     force: bool = False,
 ) -> RemoteChange:
-    """Configure a remote; secrets go to .art/config.local.
+    """Configure a remote; secrets go to .art/config.local. It becomes the default remote (``core.remote``)
+    when ``default`` is set, or when it is the first remote (no other remote, no default).
 
     Raises:
         UsageError: for a bad name or URL.
@@ -254,9 +255,12 @@ def remote_add(
     shared = {"url": url, **{k: v for k, v in options.items() if not is_secret(k, v)}}
     local = {k: v for k, v in options.items() if is_secret(k, v)}
 
+    # the first remote is the default; adding another to remotes that have no default does not pick one
+    make_default = default or not (repo.config.core("remote") or set(repo.config.remotes) - {name})
+
     def write_shared(doc) -> None:
         tomledit.set_table(tomledit.child(doc, "remotes", holds_tables=True), name, shared)
-        if default:
+        if make_default:
             tomledit.set_key(tomledit.child(doc, "core"), "remote", name)
 
     def write_local(doc) -> None:

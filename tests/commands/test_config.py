@@ -13,8 +13,9 @@ def test_set_get_unset_round_trip(ws):
 
 
 def test_local_values_override_and_secrets_are_masked(ws):
-    ws.art("config", "--local", "remotes.origin.secret", "hunter2")
     ws.art("config", "remotes.origin.url", "s3://bucket/x")
+    echoed = ws.art("config", "--local", "remotes.origin.secret", "hunter2").stdout
+    assert echoed == "remotes.origin.secret = ***\n"  # not echoed into a terminal or a CI log
     assert "hunter2" not in (ws.root / ".art/config").read_text()
     assert "hunter2" in (ws.root / ".art/config.local").read_text()
     listed = json.loads(ws.art("config", "--list", "--json").stdout)
@@ -67,3 +68,13 @@ def test_unknown_keys_in_a_file_are_warnings_and_can_be_removed(ws):
     ws.art("config", "--unset", "core.jbos")
     assert (ws.root / ".art/config").read_text() == "[core]\nfsync = true\n"
     assert "gc.bar" not in ws.art("status").stderr and "jbos" not in ws.art("status").stderr
+
+
+def test_an_option_for_a_remote_that_does_not_exist_is_refused(ws):
+    r = ws.art("config", "--local", "remotes.origin.secret", "hunter2", code=1)
+    assert r.stderr.splitlines() == [
+        "art: error: there is no remote 'origin' to set 'secret' for",
+        "hint: add it first: art remote add origin URL",
+    ]
+    assert not (ws.root / ".art/config.local").exists() or "hunter2" not in (ws.root / ".art/config.local").read_text()
+    assert ws.art("remote", "list").stdout.startswith("no remotes")  # no half-made remote that commands refuse

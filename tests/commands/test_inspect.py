@@ -83,8 +83,31 @@ def test_add_hint_names_the_gitignore_it_changed(ws):
     assert "git add data/x.csv.art data/.gitignore" in out
 
 
+def test_add_outside_git_gives_no_git_hint(tmp_path):
+    from tests.conftest import Workspace
+
+    root = tmp_path / "plain"
+    root.mkdir()
+    w = Workspace(root)
+    w.art("init", "--no-git")
+    w.gen({"x.csv": "1,2\n"})
+    out = w.art("add", "x.csv").stdout
+    assert out.startswith("added: x.csv") and "git add" not in out
+
+
 def test_init_force_keeps_config(ws):
     with ws.repo() as repo:
         repo.config.update(lambda d: d.setdefault("core", {}).update({"jobs": 3}))
     ws.art("init", "--force")
     assert "jobs = 3" in (ws.root / ".art/config").read_text()
+
+
+def test_status_check_with_a_modified_artifact_exits_4_with_its_hint(ws):
+    ws.gen({"a.txt": "1\n"})
+    ws.art("add", "a.txt")
+    (ws.root / "a.txt").write_text("2\n")
+    r = ws.art("status", "--check", code=4)
+    assert r.stderr.splitlines()[-2:] == [
+        "art: error: 1 artifact out of date: a.txt",
+        "hint: modified data: run 'art add'",
+    ]

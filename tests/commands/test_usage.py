@@ -18,6 +18,7 @@ import pytest
         (["remote", "ad", "x", "y"], "did you mean 'add'?"),
         (["stage", "ad"], "did you mean 'add'?"),
         (["status", "--jsn"], "did you mean '--json'?"),
+        (["add", "--job", "2", "x"], "did you mean '--jobs' or '--json'?"),  # several: click's "(... one of: ...)"
     ],
 )
 def test_typos_get_a_suggestion(ws, args, guess):

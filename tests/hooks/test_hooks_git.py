@@ -13,6 +13,7 @@ def test_commit_with_modified_artifact_is_refused_until_added(repo):
     (repo / "code.py").write_text("print(1)\n")
     git(repo, "add", "code.py")
     refused = git(repo, "commit", "-qm", "code", code=1)
+    assert "art: 1 tracked artifact changed but not added:" in refused.stderr  # no "artifact(s)"
     assert "modified: data.csv" in refused.stderr
     assert "art add data.csv" in refused.stderr and "git add data.csv.art" in refused.stderr
     assert git(repo, "log", "--format=%s").stdout.split("\n")[0] == "data v1"
@@ -35,7 +36,7 @@ def test_missing_artifact_does_not_block_a_commit(repo):
     (repo / "code.py").write_text("1\n")
     git(repo, "add", "code.py")
     done = git(repo, "commit", "-qm", "code")
-    assert "not in the workspace" in done.stderr
+    assert "art: note: 1 tracked artifact is not in the workspace" in done.stderr
 
 
 def test_staged_pointer_naming_an_object_missing_from_the_store_is_refused(repo, tmp_path):
@@ -60,7 +61,7 @@ def test_branch_checkout_materialises_that_branchs_artifacts(repo):
     assert (repo / "model.bin").read_bytes() == b"main model" * 1000
     assert (repo / "d/a.txt").read_text() == "main a"
     done = git(repo, "checkout", "other")
-    assert "restored" in done.stderr
+    assert "art: restored 2 artifacts: " in done.stderr
     assert (repo / "model.bin").read_bytes() == b"other model" * 1000
     assert (repo / "d/a.txt").read_text() == "other a"
 

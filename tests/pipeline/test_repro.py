@@ -269,3 +269,42 @@ def test_stage_that_does_not_write_its_output_fails(ws):
     assert "art: error: stage s's command succeeded (exit status 0) but did not write o.txt" in r.stderr
     assert "hint: make the command write every path in its outs" in r.stderr
     assert not (ws.root / "art.lock").exists()
+
+
+def test_the_closing_hint_names_every_file_git_must_record(ws):
+    """repro's last line is a `git add` of art.lock, art.toml and the .gitignore beside every output; running it
+    leaves nothing that git does not track or ignore."""
+    from tests.conftest import git
+
+    ws.gen({"data": {"raw.csv": "a\n"}})
+    ws.art("add", "data/raw.csv")
+    ws.art(
+        "stage",
+        "add",
+        "prep",
+        "-d",
+        "data/raw.csv",
+        "-o",
+        "data/prepared",
+        "--",
+        "mkdir -p data/prepared && cp data/raw.csv data/prepared/x",
+    )
+    ws.art(
+        "stage",
+        "add",
+        "train",
+        "-d",
+        "data/prepared",
+        "-o",
+        "models/m.txt",
+        "--",
+        "mkdir -p models && cp data/prepared/x models/m.txt",
+    )
+    ws.art("stage", "add", "score", "-d", "models/m.txt", "-o", "metrics.json", "--", "echo '{}' > metrics.json")
+    git(ws.root, "add", "-A")
+    git(ws.root, "commit", "-qm", "pipeline")
+    last = ws.art("repro").stdout.splitlines()[-1]
+    assert last == "To record this state in git: git add art.lock art.toml .gitignore data/.gitignore models/.gitignore"
+    git(ws.root, *last.partition(": git ")[2].split())
+    git(ws.root, "commit", "-qm", "run")
+    assert git(ws.root, "status", "--porcelain").stdout == ""

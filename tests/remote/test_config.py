@@ -51,7 +51,7 @@ def test_a_password_in_the_url_is_moved_to_the_local_config_with_a_warning(ws):
 def test_default_modify_remove(ws, tmp_path):
     ws.art("remote", "add", "a", str(tmp_path / "a"))
     ws.art("remote", "add", "b", "s3://bucket/b", "-o", "token=t0k")
-    assert art_json(ws, "remote", "default")["default"] is None
+    assert art_json(ws, "remote", "default")["default"] == "a"  # the first one added; the second is not
     ws.art("remote", "default", "b")
     assert art_json(ws, "remote", "default")["default"] == "b"
     ws.art("remote", "modify", "b", "--url", "s3://bucket/c", "-o", "profile=dev", "-u", "token")
@@ -61,6 +61,22 @@ def test_default_modify_remove(ws, tmp_path):
     ws.art("remote", "remove", "b")
     names = [r["name"] for r in art_json(ws, "remote", "list")["remotes"]]
     assert names == ["a"] and art_json(ws, "remote", "default")["default"] is None
+
+
+def test_the_first_remote_added_is_the_default_so_push_needs_no_flag(ws, tmp_path):
+    ws.gen({"d.bin": b"x" * 1000})
+    ws.art("add", "d.bin")
+    added = ws.art("remote", "add", "origin", str(tmp_path / "bucket"))
+    assert "(default)" in added.stdout
+    assert _toml(ws.root / ".art/config")["core"]["remote"] == "origin"
+    assert "to origin" in ws.art("push").stdout
+    second = ws.art("remote", "add", "backup", str(tmp_path / "other"))
+    assert "(default)" not in second.stdout and art_json(ws, "remote", "default")["default"] == "origin"
+    ws.art("remote", "add", "nas", str(tmp_path / "nas"), "--default")
+    assert art_json(ws, "remote", "default")["default"] == "nas"
+    ws.art("remote", "default", "--unset")  # remotes without a default: a new one does not become it
+    ws.art("remote", "add", "third", str(tmp_path / "third"))
+    assert art_json(ws, "remote", "default")["default"] is None
 
 
 def test_a_relative_path_is_stored_relative_to_the_workspace(ws, tmp_path, monkeypatch):
@@ -76,6 +92,7 @@ def test_a_relative_path_is_stored_relative_to_the_workspace(ws, tmp_path, monke
 def test_remote_bad_input(ws, tmp_path):
     assert_error(ws.art("push", code=None), 1, "no remote is configured")
     ws.art("remote", "add", "a", str(tmp_path / "a"))
+    ws.art("remote", "default", "--unset")
     assert_error(ws.art("push", code=None), 1, "no default remote is set")
     assert_error(ws.art("pull", "-r", "nope", code=None), 1, "unknown remote 'nope'")
     assert_error(ws.art("remote", "add", "a", str(tmp_path / "x"), code=None), 1, "already exists")
@@ -83,3 +100,10 @@ def test_remote_bad_input(ws, tmp_path):
     assert_error(ws.art("remote", "add", "c", "/x", "-o", "novalue", code=None), 2, "is not key=value")
     assert_error(ws.art("remote", "remove", "zzz", code=None), 1, "unknown remote")
     assert_error(ws.art("fsck", "--remote", "zzz", code=None), 1, "unknown remote")
+
+
+def test_the_secret_options_line_agrees_with_its_count(ws):
+    one = ws.art("remote", "add", "box", "sftp://me:hunter2@host.example/srv/art").stdout
+    assert "secret option password was written to .art/config.local" in one
+    two = ws.art("remote", "add", "s3", "s3://b/p", "-o", "key=K", "-o", "secret=S").stdout
+    assert "secret options key, secret were written to .art/config.local" in two

@@ -118,6 +118,8 @@ def test_fsck_names_a_pointer_with_a_wrong_size_and_checkout_blames_the_pointer(
     assert sorted(p["kind"] for p in problems) == ["pointer", "pointer"], problems
     details = " | ".join(p["detail"] for p in problems)
     assert "pointer blob.bin.art is wrong: size = 5001" in details and "pointer d.art is wrong: files = 3" in details
+    hint = ws.art("fsck", code=3).stderr.splitlines()[-1]  # the store is fine: no 'art pull', no '--repair'
+    assert hint.startswith("hint: restore the pointers from git") and "pull" not in hint and "repair" not in hint
     (ws.root / "blob.bin").unlink()
     result = ws.art("checkout", code=1)
     assert result.stderr.startswith("art: error: pointer blob.bin.art is wrong: size = 5001"), result.stderr
