@@ -79,10 +79,10 @@ def cli(repo, key: str | None, value: str | None, local: bool, unset: bool, list
             hint=f"add it first: art remote add {parts[1]} URL",
         )
     typed = set_value(cfg, key, value, local=local)
-    shown = "***" if _secret(key) else typed  # a secret is not echoed to the terminal or a CI log
+    echoed = "***" if _secret(key) else typed  # a secret is not echoed to the terminal or a CI log
     if flags().get("json"):
-        emit_json({key: shown})
-    say(f"{key} = {shown}")
+        emit_json({key: echoed})
+    say(f"{key} = {echoed}")
 
 
 def _secret(key: str) -> bool:
