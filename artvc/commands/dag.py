@@ -32,7 +32,8 @@ def cli(repo, fmt: str | None, mark: str | None) -> None:
       art dag --dot | dot -Tsvg > pipeline.svg
     """
     from ..pipeline import draw
-    from ..pipeline.repro import last_outcome, load_pipeline
+    from ..pipeline.outcome import last_outcome
+    from ..pipeline.repro import load_pipeline
 
     _, graph = load_pipeline(repo)
     marks: dict[str, str]

@@ -68,7 +68,8 @@ def cli(
       art repro -j 4 -k         # 4 stages at a time, continue past failures
     """
     from ..pipeline.errors import StageFailedError
-    from ..pipeline.repro import ReproOptions, repro
+    from ..pipeline.outcome import ReproOptions
+    from ..pipeline.repro import repro
 
     f = flags()
     loud = not f.get("quiet") and not f.get("json")

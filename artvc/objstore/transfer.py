@@ -29,7 +29,8 @@ from .lineage import Run
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid, is_oid
 from .progress import as_progress
-from .store.local import LocalStore, LocalWriter
+from .store.local import LocalStore
+from .store.local_writer import LocalWriter
 from .store.pack import PackEntry, read_trailer
 from .store.remote import RemoteStore
 from .store.remote_read import Located, verify_payload

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..errors import ArtError, StaleError
 
 if TYPE_CHECKING:
-    from .repro import ReproResult
+    from .outcome import ReproResult
 
 __all__ = [
     "CycleError",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..errors import ArtError
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
+from ..objstore.store.local_check import check_packs, quarantine, quarantined, rewrite_packs
 from ..objstore.tree import walk
 from ..objstore.types import ObjectKey
 from ..objstore.verify import Problem, verify_store
@@ -27,7 +28,8 @@ def fsck(repo: Repo, *, progress: Callable[[int], None] | None = None, repair: b
 
     Besides reporting, fsck keeps the index (a cache of the packs) honest: packs on disk that it does not
     know are indexed, packs whose file is gone are dropped from it, and damaged objects are quarantined
-    (``LocalStore.quarantine``) so that ``art add`` of the intact data, or ``art pull``, stores them again.
+    (``objstore.store.local_check.quarantine``) so that ``art add`` of the intact data, or ``art pull``, stores
+    them again.
     With ``repair``, the intact objects of structurally damaged packs are rewritten into a new pack and the
     damaged packs removed (their problems are then not reported).
     """
@@ -38,7 +40,7 @@ def fsck(repo: Repo, *, progress: Callable[[int], None] | None = None, repair: b
         if repair:
             problems = _repair_packs(repo, problems)
         found = list(verify_store(store, progress=progress))
-        store.quarantine({ObjectKey(Oid(p.oid), Kind[p.kind.upper()]): p.detail for p in found if p.damaged})
+        quarantine(store, {ObjectKey(Oid(p.oid), Kind[p.kind.upper()]): p.detail for p in found if p.damaged})
         problems += found
         problems += _quarantined(repo, {(p.oid, p.kind) for p in found if p.damaged})
         arts = repo.artifacts()
@@ -53,7 +55,7 @@ def _pack_problems(repo: Repo) -> list[Problem]:
     store = repo.store
     problems = []
     gone = []
-    for name, detail in store.check_packs():
+    for name, detail in check_packs(store):
         if detail == "indexed pack file is missing":
             gone.append(name)
             detail += "; its objects were dropped from the index (re-add the data or 'art pull' them)"
@@ -75,7 +77,7 @@ def _repair_packs(repo: Repo, problems: list[Problem]) -> list[Problem]:
     bad = sorted({p.oid for p in problems if p.kind == "pack" and p.oid in indexed})
     if not bad:
         return problems
-    _, damaged = repo.store.rewrite_packs(bad)
+    _, damaged = rewrite_packs(repo.store, bad)
     return [p for p in problems if p.oid not in bad] + [
         Problem(
             oid,
@@ -96,7 +98,7 @@ def _quarantined(repo: Repo, reported: set[tuple[str, str]]) -> list[Problem]:
             f"damaged copy in pack {pack[:10]} is quarantined ({reason}); "
             "re-add the data or 'art pull' it to replace it",
         )
-        for oid, kind, pack, reason in repo.store.quarantined()
+        for oid, kind, pack, reason in quarantined(repo.store)
         if (oid, kind.label) not in reported
     ]
 

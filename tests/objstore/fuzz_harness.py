@@ -41,7 +41,7 @@ def tree(data: bytes) -> None:
 
 def run(data: bytes) -> None:
     r = Run.from_bytes(hash_object("run", data), data)
-    # what workspace/runs.py, pipeline/lineage.py, pipeline/repro.py and commands/lineage.py read
+    # what workspace/runs.py, pipeline/lineage.py, pipeline/executor.py and commands/lineage.py read
     [(o["oid"], o["path"], o["kind"], o["size"], o.get("files", 1)) for o in r.get("outputs", [])]
     [(i.get("run"), i.get("path", "?"), i.get("oid")) for i in r.get("inputs", [])]
     (r.get("git") or {}).get("commit")

@@ -10,7 +10,7 @@ from artvc.objstore.objects import Tree, TreeEntry
 from artvc.objstore.oid import Oid
 from artvc.objstore.store.local import LocalStore
 from artvc.objstore.types import EntryKind, Kind, Location, ObjectKey
-from artvc.pipeline.repro import StageStatus
+from artvc.pipeline.outcome import StageStatus
 from artvc.pipeline.staleness import Freshness
 from artvc.workspace.push import SyncState
 from artvc.workspace.status import ArtifactState

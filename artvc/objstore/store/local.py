@@ -4,6 +4,10 @@ The sqlite index is a cache of the packs' own trailers: lookups are B-tree seeks
 and ``reindex()`` rebuilds it from the packs. Packs are written to ``tmp/``, sealed, renamed into
 ``packs/xx/``, and only then indexed, so a crash leaves at worst an unindexed pack (found by reindex),
 never an index row without its bytes.
+
+Here: opening the store, reads and lookups, and the index's bookkeeping. Elsewhere: the writer
+(``local_writer.py``), the files beside the packs (``index.db`` schema and opening, the ``config`` format file:
+``local_files.py``), and fsck's pack checks, pack rewrite and quarantine (``local_check.py``).
 """
 
 from __future__ import annotations
@@ -11,24 +15,22 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ...errors import CorruptObjectError, FileSystemError, FormatError, LocalStoreError, ObjectNotFoundError
-from .. import codec
 from ..chunking import DEFAULT_PARAMS, ChunkerParams
-from ..faults import fault_point
 from ..fileio import remove_if_present
 from ..objects import Kind
 from ..oid import Oid
 from ..oserrors import HINTS, describe, writable
-from ..sqlitedb import open_wal
-from ..tmpowner import sweep, token
+from ..tmpowner import sweep
 from ..types import Location, ObjectKey
-from .base import IndexedObject, ObjectStore, StoreWriter
+from .base import IndexedObject, ObjectStore
+from .local_files import connect_read_only, discard_index, load_params, open_index
+from .local_writer import LocalWriter
 from .pack import (
     Compressor,
     PackEntry,
@@ -39,19 +41,8 @@ from .pack import (
     read_trailer,
     unpack_payload,
 )
-from .packer import PACK_MAX_OBJECTS, PackBuilder
 
 _IN_BATCH = 500
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS packs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, size INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS objects (
-    oid BLOB NOT NULL, kind INTEGER NOT NULL, pack INTEGER NOT NULL, codec INTEGER NOT NULL,
-    offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL,
-    PRIMARY KEY (oid, kind)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS quarantine (
-    oid BLOB NOT NULL, kind INTEGER NOT NULL, pack INTEGER NOT NULL, reason TEXT NOT NULL,
-    PRIMARY KEY (oid, kind)) WITHOUT ROWID;
-"""
 
 
 def _on_read_only_mount(path: Path) -> bool:
@@ -99,8 +90,8 @@ class LocalStore(ObjectStore):
             self.root.mkdir(parents=True, exist_ok=True)  # two commands may create a new store at once
             self.read_only = not writable(self.root) or not _writable_file(self.root / "index.db")
             if self.read_only:  # read what is there; nothing is created, rebuilt or cleaned
-                self._db = self._connect_read_only()
-                self.params = self._load_params(params)
+                self._db, self._uri = connect_read_only(self.root)
+                self.params = load_params(self.root, params, read_only=self.read_only)
                 try:
                     self.has_quarantine = self._db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone() is not None
                 except sqlite3.OperationalError:
@@ -110,14 +101,14 @@ class LocalStore(ObjectStore):
             (self.root / "tmp").mkdir(exist_ok=True)
             lost: str | bool = not (self.root / "index.db").exists()
             try:
-                self._db = self._open_index()
+                self._db = open_index(self.root)
             except sqlite3.DatabaseError as exc:  # not a database / malformed: it is a cache, start again
                 if isinstance(exc, sqlite3.OperationalError):
                     raise  # locked, unreadable file: not damage
-                self._discard_index()
-                self._db = self._open_index()
+                discard_index(self.root)
+                self._db = open_index(self.root)
                 lost = "damaged"
-            self.params = self._load_params(params)
+            self.params = load_params(self.root, params, read_only=self.read_only)
             self.has_quarantine = self._db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone() is not None
             if lost or self._db.execute("SELECT 1 FROM packs LIMIT 1").fetchone() is None:
                 self.rebuilt = self.reindex()
@@ -133,108 +124,6 @@ class LocalStore(ObjectStore):
                 f"cannot open the store index {self.root / 'index.db'}: {exc}",
                 hint="run 'art fsck' (a damaged index is rebuilt from the packs)",
             ) from exc
-
-    def _connect_read_only(self) -> sqlite3.Connection:
-        """Open the index of a store this process may not write (read-only mount, another user's store).
-
-        ``mode=ro`` still sees a write-ahead log left by a writer; where even that needs a write (the
-        shared-memory file cannot be created), the file is read as ``immutable``.
-        """
-        path = self.root / "index.db"
-        if not path.is_file():
-            raise FileSystemError(
-                f"the store at {self.root} is read-only and has no index",
-                path=str(self.root),
-                errno=errno.EROFS,
-                hint="run any writing art command once where it is writable",
-            )
-        self._uri = None
-        for query in ("mode=ro", "immutable=1"):
-            uri = f"{path.as_uri()}?{query}"
-            try:
-                db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
-                db.execute("SELECT count(*) FROM packs").fetchone()
-            except sqlite3.OperationalError:
-                continue
-            self._uri = uri
-            return db
-        raise FileSystemError(
-            f"cannot read the store index {path}: the store is read-only",
-            path=str(path),
-            errno=errno.EROFS,
-            hint=HINTS[errno.EROFS],
-        )
-
-    def _open_index(self) -> sqlite3.Connection:
-        return open_wal(self.root / "index.db", _SCHEMA, "packs")
-
-    def _discard_index(self) -> None:
-        """Remove an unreadable index.db (and its WAL files): it only caches the packs' trailers."""
-        for suffix in ("", "-wal", "-shm"):
-            remove_if_present(self.root / f"index.db{suffix}")
-
-    def _load_params(self, params: ChunkerParams) -> ChunkerParams:
-        """Read the store's format file, or write it for a new store (chunker parameters are format).
-
-        Raises:
-            FormatError: for a store format this art does not read.
-            LocalStoreError: when the file is not a valid store config.
-        """
-        path = self.root / "config"
-        if not path.exists():
-            if self.read_only:
-                raise FileSystemError(
-                    f"the store at {self.root} is read-only and has no config",
-                    path=str(path),
-                    errno=errno.EROFS,
-                    hint=HINTS[errno.EROFS],
-                )
-            text = (
-                f'# art store format; do not edit\nformat = 1\ncompression = "zstd"\n'
-                f"min_size = {params.min_size}\navg_size = {params.avg_size}\nmax_size = {params.max_size}\n"
-            )
-            # a name of its own per call: threads of one process (one token) may create the store at once
-            fd, name = tempfile.mkstemp(prefix=f"config-{token()}-", suffix=".tmp", dir=self.root / "tmp")
-            tmp = Path(name)
-            try:
-                with os.fdopen(fd, "w") as f:
-                    f.write(text)
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
-            return params
-        hint = (
-            f"restore {path} from a backup or another clone (it records the format and the chunker "
-            "parameters: a new store made with 'art init' elsewhere has the defaults)"
-        )
-        what = f"store config {path}"
-        with open(path, "rb") as f:
-            data = codec.toml_loads(
-                codec.read_limited(f, what=what, kind="store config", error=LocalStoreError, hint=hint),
-                what=what,
-                kind="store config",
-                error=LocalStoreError,
-                hint=hint,
-            )
-        if data.get("format") != 1:
-            if codec.is_int(data.get("format")) and data["format"] > 1:
-                raise FormatError(
-                    f"store {self.root} has format {data['format']}, this art reads format 1", hint="upgrade art"
-                )
-            raise LocalStoreError(f"{what} is damaged: no valid 'format' ({data.get('format')!r})", hint=hint)
-        sizes: list[Any] = [data.get(k) for k in ("min_size", "avg_size", "max_size")]
-        if not (
-            all(codec.is_int(n) for n in sizes)
-            and 1024 <= sizes[0] <= sizes[1] <= sizes[2]
-            and sizes[2] <= codec.MAX_CHUNK_SIZE
-        ):
-            raise LocalStoreError(
-                f"{what} is damaged: invalid chunk sizes {sizes} (min_size <= avg_size <= "
-                f"max_size, from 1024 to {codec.MAX_CHUNK_SIZE})",
-                hint=hint,
-            )
-        return ChunkerParams(*sizes)
 
     # -- reading -------------------------------------------------------------------------------------
 
@@ -521,32 +410,6 @@ class LocalStore(ObjectStore):
 
     # -- damage ----------------------------------------------------------------------------------------
 
-    def quarantine(self, keys: dict[ObjectKey, str]) -> int:
-        """Hide damaged objects: move their index rows to the ``quarantine`` table (with the reason).
-
-        The store then no longer has them, so ``add`` stores an intact copy again and ``pull`` fetches one;
-        indexing that copy ends the quarantine. Returns how many rows moved.
-        """
-        moved = 0
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for (oid, kind), reason in keys.items():
-                    key = (bytes.fromhex(oid), int(kind))
-                    row = db.execute("SELECT pack FROM objects WHERE oid=? AND kind=?", key).fetchone()
-                    if row is None:
-                        continue
-                    db.execute("INSERT OR REPLACE INTO quarantine VALUES (?, ?, ?, ?)", (*key, row[0], reason))
-                    db.execute("DELETE FROM objects WHERE oid=? AND kind=?", key)
-                    moved += 1
-                db.execute("COMMIT")
-                self.has_quarantine = self.has_quarantine or moved > 0
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        return moved
-
     def raise_if_quarantined(self, oid: Oid, *kinds: Kind) -> None:
         """Raise CorruptObjectError when (oid, any of ``kinds``) is missing because fsck quarantined it."""
         if not self.has_quarantine:
@@ -564,91 +427,6 @@ class LocalStore(ObjectStore):
                     hint="re-add the data with 'art add', or fetch it again with 'art pull'",
                 )
 
-    def quarantined(self) -> list[tuple[Oid, Kind, str, str]]:
-        """Return (oid, kind, pack name, reason) of every damaged object no intact copy has replaced yet."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT q.oid, q.kind, p.name, q.reason FROM quarantine q JOIN packs p ON p.id = q.pack ORDER BY q.oid"
-            ).fetchall()
-        return [(Oid(o.hex()), Kind(k), name, reason) for o, k, name, reason in rows]
-
-    def rewrite_packs(self, names: list[str]) -> tuple[int, dict[ObjectKey, str]]:
-        """Copy the intact objects of packs whose structure is damaged into a new pack, then drop those packs.
-
-        Each object is decompressed and checked against its id before it is copied (its stored bytes are
-        reused); damaged ones are returned (key -> reason) and not copied. A pack is dropped only after the
-        new pack holding its intact objects is sealed and indexed. Returns (objects copied, damaged).
-        """
-        from ..objects import check_object
-
-        damaged: dict[ObjectKey, str] = {}
-        copied = 0
-        with self.writer(rewrite=True) as writer:
-            for name in names:
-                with self._lock:
-                    rows = self._db.execute(
-                        "SELECT o.oid, o.kind FROM objects o JOIN packs p ON p.id = o.pack WHERE p.name=?", (name,)
-                    ).fetchall()
-                for digest, kind in rows:
-                    oid, kind = Oid(digest.hex()), Kind(kind)
-                    try:
-                        codec, stored, raw_length = self.get_stored(oid, kind)
-                        check_object(oid, kind, unpack_payload(codec, stored, raw_length))
-                    except (FormatError, CorruptObjectError) as exc:
-                        damaged[ObjectKey(oid, kind)] = str(exc)
-                        continue
-                    writer.put_stored(oid, kind, codec, stored, raw_length)
-                    copied += 1
-        self.drop_packs(names)
-        return copied, damaged
-
-    def check_packs(self) -> list[tuple[str, str]]:
-        """Check every indexed pack's structure; return (pack name, what is wrong) for each bad one.
-
-        Checked: the file exists and has the indexed size, its header magic, its trailer (end magic and
-        table length), that its entry table hashes to its name, and that every index row of the pack
-        is one of the trailer's entries. Payloads are not read (``verify_store`` does that).
-        """
-        from .pack import PACK_MAGIC
-
-        with self._lock:
-            packs = self._db.execute("SELECT id, name, size FROM packs").fetchall()
-        trailers: dict[int, dict[tuple[bytes, int], tuple[int, int, int, int]]] = {}
-        bad: list[tuple[str, str]] = []
-        for pack, name, size in packs:
-            path = self.pack_path(name)
-            try:
-                with open(path, "rb") as f:
-                    actual = os.fstat(f.fileno()).st_size
-                    head = f.read(len(PACK_MAGIC))
-                    entries = read_trailer(f, actual) if actual == size else None
-            except FileNotFoundError:
-                bad.append((name, "indexed pack file is missing"))
-                continue
-            except FormatError as exc:
-                bad.append((name, f"pack structure is damaged: {exc}"))
-                continue
-            if actual != size:
-                bad.append((name, f"pack file has {actual} bytes, the index says {size}"))
-            elif head != PACK_MAGIC:
-                bad.append((name, "pack header is damaged"))
-            elif entries is None or pack_name(encode_entries(entries)) != name:
-                bad.append((name, "pack entry table does not hash to the pack's name"))
-            else:
-                trailers[pack] = {
-                    (bytes.fromhex(e.oid), e.kind): (e.codec, e.offset, e.length, e.raw_length) for e in entries
-                }
-        wrong: dict[int, int] = {}
-        for oid, kind, pack, *row in self._reader().execute(
-            "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects"
-        ):
-            table = trailers.get(pack)
-            if table is not None and table.get((oid, kind)) != tuple(row):
-                wrong[pack] = wrong.get(pack, 0) + 1
-        names = {pack: name for pack, name, _ in packs}
-        bad += [(names[p], f"{n} index row(s) disagree with the pack's trailer") for p, n in wrong.items()]
-        return bad
-
     def close(self) -> None:
         for conn in self._readers:
             conn.close()
@@ -658,80 +436,3 @@ class LocalStore(ObjectStore):
             os.close(fd)
         self._fds.clear()
         self._db.close()
-
-
-class LocalWriter(StoreWriter):
-    """Writes objects into a temporary pack (``packer.PackBuilder``); ``commit`` seals, renames and indexes it."""
-
-    store: LocalStore
-
-    def __init__(self, store: LocalStore, *, rewrite: bool = False) -> None:
-        self.store = store
-        self.rewrite = rewrite
-        self._pending: set[tuple[str, int]] = set()
-        self._builder = PackBuilder(store.root / "tmp", max_objects=PACK_MAX_OBJECTS)
-        self.new_objects = 0
-        self.new_bytes = 0
-
-    def has(self, oid: Oid, kind: Kind) -> bool:
-        return (oid, int(kind)) in self._pending or (not self.rewrite and self.store.has(oid, kind))
-
-    def present(self, keys: Iterable[tuple[Oid, Kind]]) -> set[tuple[Oid, int]]:
-        wanted = [(oid, int(kind)) for oid, kind in keys]
-        pending = {k for k in wanted if k in self._pending}
-        if self.rewrite:
-            return pending
-        return pending | self.store.has_many((oid, Kind(kind)) for oid, kind in wanted if (oid, kind) not in pending)
-
-    def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
-        if self.has(oid, kind):
-            return False
-        return self.put_new(oid, kind, codec, stored, raw_length)
-
-    def put_new(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
-        if (oid, int(kind)) in self._pending:
-            return False
-        try:
-            self._builder.add(oid, int(kind), codec, stored, raw_length)
-            fault_point("store.pack-writing")
-            self._pending.add((oid, int(kind)))
-            self.new_objects += 1
-            self.new_bytes += len(stored)
-            if self._builder.full():
-                self._seal()
-        except OSError as exc:
-            tmp = self._builder.temp
-            self.abort()
-            raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
-        return True
-
-    def _seal(self) -> None:
-        sealed = self._builder.seal(fsync=self.store.fsync)
-        final = self.store.pack_path(sealed.name)
-        try:
-            final.parent.mkdir(exist_ok=True)
-            os.chmod(sealed.path, 0o644)  # readable by everyone sharing the store (mkstemp made it 0600)
-            fault_point("store.pack-sealed")
-            os.replace(sealed.path, final)
-        except BaseException:
-            remove_if_present(sealed.path)
-            raise
-        fault_point("store.pack-renamed")  # in packs/, not yet indexed: invisible until reindexed or rewritten
-        if self.store.fsync:
-            fsync_dir(str(final.parent))
-        self.store._index_pack(sealed.name, sealed.size, sealed.entries, replace=self.rewrite)
-        self._pending.clear()
-
-    def commit(self) -> None:
-        if self._builder.open:
-            try:
-                self._seal()
-            except OSError as exc:
-                tmp = self._builder.temp
-                self.abort()
-                raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
-
-    def abort(self) -> None:
-        """Drop the unsealed pack: its temp file is removed even when closing it fails (a full disk)."""
-        self._pending.clear()
-        self._builder.abort()

@@ -1,0 +1,418 @@
+"""Bring planned stages up to date for ``art repro`` — from the run cache when possible, else by running them
+(independent stages in parallel) — recording outputs, a run object and the ``art.lock`` entry per stage.
+
+Bookkeeping (hashing, store writes, lock and index updates) happens on the calling thread only; worker
+threads just wait for processes. A failed stage leaves its previous outputs and lock entry as they were: its
+outputs are moved aside into ``.art/tmp`` (``stash.py``) before it runs and moved back if it fails.
+
+Locking: the repository lock is held only while outputs are stored or restored and ``art.lock`` and
+``.gitignore`` are rewritten, never while a command runs; ``art.lock`` is re-read under it, so concurrent
+repros of different stages both land. A running stage holds its stage lock (``stagelock.py``): a second repro
+of the same stage waits for it and then checks it again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ArtError
+from ..objstore.faults import fault_point
+from ..workspace.lockfile import read_lock, write_lock
+from ..workspace.repo import Repo
+from .dag import Graph
+from .outcome import CACHED, FAILED, RAN, SKIPPED, UP_TO_DATE, Event, ReproOptions, StageOutcome
+from .plan import PlanItem
+from .spec import PIPELINE_NAME, Pipeline, Stage, load
+from .stagelock import Held, StageLocks
+from .staleness import Context, Facts, own_reasons
+from .stash import Stash
+
+if TYPE_CHECKING:  # the runner's modules load only when a stage has to be brought up to date (no-op speed)
+    from concurrent.futures import Future
+
+    from ..objstore.lineage import Run
+    from . import runner
+
+POLL = 0.2  # seconds between tries of a stage lock held by another art repro
+COMMIT_WAIT = 600.0  # seconds a finished stage waits for the repository lock to record its outputs
+
+
+@dataclass(slots=True)
+class _Launch:
+    item: PlanItem
+    facts: Facts
+    reasons: tuple[str, ...]
+    stash: Stash
+    held: Held
+
+
+class Executor:
+    def __init__(
+        self,
+        repo: Repo,
+        pipeline: Pipeline,
+        graph: Graph,
+        lock: dict,
+        ctx: Context,
+        options: ReproOptions,
+        on_event: Event,
+        on_output: runner.Output | None,
+    ) -> None:
+        self.repo, self.pipeline, self.graph, self.lock, self.ctx = repo, pipeline, graph, lock, ctx
+        self.options, self.on_event, self.on_output = options, on_event, on_output
+        self._provenance: dict[str, Any] | None = None
+        self.status: dict[str, str] = {}
+        self.stage_locks = StageLocks(repo.art_dir)
+        self.waiting: set[str] = set()
+        self._toml_key = _stat_key(repo.root / PIPELINE_NAME)
+
+    def execute(self, items: list[PlanItem]) -> list[StageOutcome]:
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+        self.planned = {i.name for i in items}
+        git = self.repo.git  # the commit and dirtiness runs record: as they were when the repro started
+        self._git = {"commit": git.head_commit() if git else None, "dirty": git.is_dirty() if git else None}
+        pending = list(items)
+        outcomes: dict[str, StageOutcome] = {}
+        running: dict[Future, _Launch] = {}
+        stop = False
+        with ThreadPoolExecutor(max(1, self.options.jobs), thread_name_prefix="art-stage") as pool:
+            try:
+                while pending or running:
+                    deferred = not stop and self._launch_ready(pool, pending, running, outcomes)
+                    if not running:
+                        if deferred:  # another art repro holds a stage lock we need: try again shortly
+                            time.sleep(POLL)
+                            continue
+                        for item in pending:  # stopped after a failure
+                            self._record(
+                                outcomes,
+                                StageOutcome(item.name, SKIPPED, item.reasons, message="not run after a failure"),
+                            )
+                        break
+                    done, _ = wait(running, timeout=POLL if deferred else None, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        launch = running.pop(fut)
+                        try:
+                            outcome = self._finish(launch, fut.result())
+                        finally:
+                            launch.held.release()
+                        self._record(outcomes, outcome)
+                        stop = stop or (outcome.status == FAILED and not self.options.keep_going)
+            except BaseException:  # interrupted (or art failed): put back the outputs of stages still running
+                for fut, launch in running.items():
+                    fut.exception()
+                    launch.stash.restore()
+                    launch.held.release()
+                raise
+        return [outcomes[i.name] for i in items if i.name in outcomes]
+
+    def _launch_ready(self, pool, pending: list[PlanItem], running: dict, outcomes: dict) -> bool:
+        """Start (or settle without running) every pending stage whose planned upstream stages are done.
+
+        Return True when a ready stage had to wait for a stage lock held by another ``art repro``.
+        """
+        from . import runner
+
+        progressed, deferred = True, False
+        while progressed and len(running) < self.options.jobs:
+            progressed, deferred = False, False
+            for item in pending:
+                ups = self.graph.upstream[item.name] & self.planned
+                if any(u not in self.status for u in ups):
+                    continue
+                blocked = [u for u in ups if self.status[u] in (FAILED, SKIPPED)]
+                if blocked:
+                    pending.remove(item)
+                    self._record(
+                        outcomes,
+                        StageOutcome(item.name, SKIPPED, item.reasons, message=f"upstream stage {blocked[0]} failed"),
+                    )
+                    progressed = True
+                    break
+                held = self.stage_locks.try_take(item.name, self.graph.upstream[item.name])
+                if held is None:
+                    deferred = True
+                    if item.name not in self.waiting:
+                        self.waiting.add(item.name)
+                        self.on_event("waiting", item.name, "another art repro is running it or a stage it reads")
+                    continue
+                pending.remove(item)
+                progressed = True
+                try:
+                    launch = self._begin(item, outcomes, held)
+                except BaseException:
+                    held.release()
+                    raise
+                if launch is None:
+                    held.release()
+                else:
+                    stage = self.pipeline.stages[item.name]
+                    running[pool.submit(runner.run, stage, self.repo.root, output=self.on_output)] = launch
+                    fault_point("repro.stage-started")  # outputs stashed, command running, no lock entry yet
+                break
+        return deferred
+
+    def _record(self, outcomes: dict, outcome: StageOutcome) -> None:
+        outcomes[outcome.name] = outcome
+        self.status[outcome.name] = outcome.status
+        self.on_event(outcome.status, outcome.name, outcome.message)
+
+    # -- before a stage: still stale? cached? else stash its outputs and launch ---------------------------
+
+    def _begin(self, item: PlanItem, outcomes: dict, held: Held) -> _Launch | None:
+        stage = self.pipeline.stages[item.name]
+        # another art repro may have run this stage, or one it reads, since the plan: look again
+        fresh = read_lock(self.repo.root)
+        if any(fresh.get(n) != self.lock.get(n) for n in (item.name, *self.graph.upstream[item.name])):
+            self.ctx.forget((*stage.deps, *stage.outs))
+        self.lock = fresh
+        facts = self.ctx.facts(stage)
+        reasons = item.reasons
+        if not item.forced:
+            own = own_reasons(stage, facts, self.lock.get(stage.name), self.ctx)
+            if not own:
+                upstream_only = all(r.startswith("upstream stage ") for r in item.reasons)
+                self._record(
+                    outcomes,
+                    StageOutcome(
+                        stage.name,
+                        UP_TO_DATE,
+                        item.reasons,
+                        message="upstream outputs did not change"
+                        if upstream_only
+                        else "another art repro brought it up to date",
+                    ),
+                )
+                return None
+            reasons = tuple(own)
+        if self.options.run_cache and not item.forced:
+            cached = self._from_cache(stage, facts, reasons)
+            if cached is not None:
+                self._record(outcomes, cached)
+                return None
+        stash = Stash(self.repo, stage.outs)
+        stash.stash()
+        fault_point("repro.outputs-stashed")
+        self.ctx.forget(stage.outs)
+        self.on_event("start", stage.name, stage.command)
+        return _Launch(item, facts, reasons, stash, held)
+
+    def _from_cache(self, stage: Stage, facts: Facts, reasons: tuple[str, ...]) -> StageOutcome | None:
+        from . import runcache
+
+        with self.repo.lock:  # gc may not drop the objects while they are restored
+            run = runcache.lookup(self.repo, facts.run_key, stage.outs)
+            if run is None:
+                return None
+            stash = Stash(self.repo, stage.outs)
+            stash.stash()
+            self.ctx.forget(stage.outs)
+            try:
+                for out in run["outputs"]:
+                    runcache.restore(self.repo, out)
+            except BaseException:
+                stash.restore()
+                raise
+            stash.discard()
+            outs = [
+                {"path": o["path"], "id": o["oid"], "kind": o["kind"], "size": o["size"], "files": o.get("files", 1)}
+                for o in run["outputs"]
+            ]
+            self._commit_lock(stage, facts, str(run.oid), outs)
+        return StageOutcome(
+            stage.name, CACHED, reasons, run=str(run.oid), message=f"Using cached version of {stage.name}"
+        )
+
+    # -- after a stage: store outputs, write its run, update art.lock --------------------------------------
+
+    def _finish(self, launch: _Launch, done: runner.Finished) -> StageOutcome:
+        stage = self.pipeline.stages[launch.item.name]
+        base: dict[str, Any] = dict(
+            reasons=launch.reasons,
+            duration=done.duration,
+            returncode=done.returncode,
+            stderr_tail=tuple(done.stderr_tail),
+        )
+        fault_point("repro.stage-finished")
+        missing = [o for o in stage.outs if not os.path.lexists(self.repo.abspath(o))]
+        if done.returncode != 0 or missing:
+            launch.stash.restore()
+            self.ctx.forget(stage.outs)
+            if done.returncode != 0:
+                return StageOutcome(stage.name, FAILED, message=f"exit status {done.returncode}", **base)
+            message = f"the command succeeded (exit status 0) but did not write {', '.join(missing)}"
+            return StageOutcome(stage.name, FAILED, message=message, missing=tuple(missing), **base)
+        try:
+            # the store (gc), the run index, art.lock and .gitignore; a finished stage's work is worth waiting for
+            with self.repo.lock.patiently(COMMIT_WAIT):
+                run_oid = self._store_outputs(stage, launch.facts, done)
+        except BaseException:
+            launch.stash.restore()
+            self.ctx.forget(stage.outs)
+            raise
+        launch.stash.discard()
+        return StageOutcome(stage.name, RAN, run=run_oid, message=f"{done.duration:.2f} s", **base)
+
+    def _store_outputs(self, stage: Stage, facts: Facts, done: runner.Finished) -> str:
+        from ..objstore.ingest import Ingester
+        from ..objstore.objects import Kind
+
+        repo = self.repo
+        store, state = repo.store, repo.state
+        outs = []
+        with store.writer() as writer:
+            with Ingester(
+                writer, store.params, store.compressor, cache=state, guard=repo.root, jobs=int(repo.config.core("jobs"))
+            ) as ing:
+                for path in stage.outs:
+                    full = repo.abspath(path)
+                    if full.is_dir():
+                        tree, files = ing.add_tree(full)
+                        if ing.last_signature:
+                            state.set_dir(path, ing.last_signature, tree.oid)
+                        outs.append(
+                            {"path": path, "id": str(tree.oid), "kind": "dir", "size": tree.size, "files": files}
+                        )
+                    else:
+                        oid, size = ing.add_file(full)
+                        outs.append({"path": path, "id": str(oid), "kind": "file", "size": size, "files": 1})
+            run = self._run_record(stage, facts, done, outs, writer)
+            writer.put(run.oid, Kind.RUN, run.to_bytes())
+        # the pack is sealed: only now may the index and art.lock name its objects
+        fault_point("repro.outputs-stored")
+        from ..workspace.runs import record_run
+
+        record_run(repo, run)
+        self._commit_lock(stage, facts, str(run.oid), outs)
+        return str(run.oid)
+
+    def _commit_lock(self, stage: Stage, facts: Facts, run_oid: str, outs: list[dict]) -> None:
+        from ..workspace.gitignore import ignore
+
+        entry: dict[str, Any] = {"cmd": stage.cmd} if stage.cmd is not None else {"call": stage.call}
+        entry.update(
+            {
+                "code_hash": facts.code_hash,
+                "run": run_oid,
+                "run_key": facts.run_key,
+                **({"code": facts.code} if facts.code else {}),
+                **({"params": facts.params} if facts.params else {}),
+                "deps": [
+                    {"path": p, "id": oid or "missing", "kind": kind or "missing"}
+                    for p, (kind, oid) in facts.deps.items()
+                ],
+                "outs": outs,
+            }
+        )
+        with self.repo.lock:
+            # ignored first: a crash before art.lock names them must not leave outputs for git to commit
+            for o in outs:
+                ignore(self.repo.root, o["path"])
+            fault_point("repro.outputs-ignored")
+            # read again under the lock: another art repro may have written other stages' entries meanwhile
+            current = read_lock(self.repo.root)
+            current[stage.name] = entry
+            write_lock(self.repo.root, {n: current[n] for n in self._lock_order() if n in current})
+        self.lock = current
+        for o in outs:
+            self.ctx.remember(o["path"], o["kind"], o["id"])
+
+    def _lock_order(self) -> list[str]:
+        """The stages art.lock keeps, in topological order: those of art.toml as it is now (it may have been
+        edited while stages ran), falling back to the pipeline this repro loaded."""
+        if _stat_key(self.repo.root / PIPELINE_NAME) == self._toml_key:
+            return self.graph.order
+        try:
+            current = load(self.repo.root, check_deps=False)
+            return Graph(current.stages).order if current is not None else self.graph.order
+        except ArtError:
+            return self.graph.order
+
+    def _run_record(self, stage: Stage, facts: Facts, done: runner.Finished, outs: list[dict], writer) -> Run:
+        from ..objstore.lineage import Run
+
+        prov = self._env(writer)
+        started = datetime.fromtimestamp(done.started, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        fields = {
+            "kind": "stage",
+            "stage": stage.name,
+            "cmd": stage.cmd or "",
+            "call": stage.call or "",
+            "code_hash": facts.code_hash,
+            "code": facts.code,
+            "params": facts.params,
+            "inputs": [
+                {"path": p, "oid": oid, "kind": kind, "run": self._producing_run(p, oid)}
+                for p, (kind, oid) in facts.deps.items()
+            ],
+            "outputs": [
+                {"path": o["path"], "oid": o["id"], "kind": o["kind"], "size": o["size"], "files": o["files"]}
+                for o in outs
+            ],
+            "run_key": facts.run_key,
+            "exit_status": done.returncode,
+            "started": started,
+            "duration": round(done.duration, 3),
+            **prov,
+        }
+        return Run(fields)
+
+    def _env(self, writer) -> dict[str, Any]:
+        """Facts shared by every run of this repro (computed once): machine, git state, package list."""
+        from ..objstore.hashing import hash_bytes
+        from ..objstore.objects import Kind
+
+        if self._provenance is None:
+            from ..workspace.provenance import environment, installed_packages
+
+            packages = installed_packages().encode()
+            self._provenance = {
+                "git": self._git,
+                **environment(),
+                "packages": str(hash_bytes(packages)),
+                "_packages_bytes": packages,
+            }
+        prov = dict(self._provenance)
+        writer.put(hash_bytes(prov["_packages_bytes"]), Kind.CHUNK, prov.pop("_packages_bytes"))
+        return prov
+
+    def _producing_run(self, path: str, oid: str | None) -> str | None:
+        if oid is None:
+            return None
+        producer = self.graph.producer_of(path)
+        if producer is not None:
+            return self.lock.get(producer, {}).get("run")
+        return _added_run(self.repo, path, oid)
+
+
+def _stat_key(path: Path) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _added_run(repo: Repo, path: str, oid: str) -> str | None:
+    """The ``art add`` run behind a dep that is (or lies inside) an added artifact, else None."""
+    from ..workspace.pointers import SUFFIX, read_pointer
+    from ..workspace.runs import producing_run
+
+    parts = path.split("/")
+    for i in range(len(parts), 0, -1):
+        base = "/".join(parts[:i])
+        pf = repo.abspath(base + SUFFIX)
+        if pf.is_file():
+            try:
+                pointer = read_pointer(pf, where=base + SUFFIX)
+            except ArtError:
+                return None
+            run = producing_run(repo, str(pointer.oid), base)
+            return str(run.oid) if run is not None else None
+    return None
