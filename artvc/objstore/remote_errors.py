@@ -112,7 +112,8 @@ _CREDENTIAL_HINTS = {
     "-o client_keys='[\"~/.ssh/id_ed25519\"]', or -o password=... (kept in .art/config.local), or load "
     "the key into ssh-agent",
 }
-_FAMILY = {
+# each URL scheme's backend family (also the name of art's extra that installs its backend)
+FAMILY = {
     "s3": "s3",
     "s3a": "s3",
     "gs": "gs",
@@ -190,7 +191,7 @@ def endpoint(protocol: str, url: str, options: dict[str, Any]) -> str:
     client = options.get("client_kwargs")
     if isinstance(client, dict) and client.get("endpoint_url"):
         return str(client["endpoint_url"])
-    family = _FAMILY.get(protocol)
+    family = FAMILY.get(protocol)
     if family == "ssh":
         parts = urlsplit(url)
         host = options.get("host") or parts.hostname or "?"
@@ -214,7 +215,7 @@ def connect_settings(protocol: str, url: str, options: dict[str, Any], name: str
     if retries < 0 or retries != int(retries):
         raise _bad(name, "retries", retries, "a whole number, 0 or more")
     retries = int(retries)
-    family = _FAMILY.get(protocol)
+    family = FAMILY.get(protocol)
     if family == "s3":
         config = dict(options.get("config_kwargs") or {})
         config.setdefault("connect_timeout", timeout)
@@ -260,7 +261,7 @@ def remote_error(exc: BaseException, store: Any, what: str) -> StoreIOError:
     text = str(exc).strip()
     reason = (text.splitlines()[0] if text else type(exc).__name__)[:200]
     kind = classify(exc)
-    family = _FAMILY.get(protocol, "")
+    family = FAMILY.get(protocol, "")
     how = _CREDENTIAL_HINTS.get(family, "check the remote's credentials and options ('art remote list')")
     if kind == CREDENTIALS:
         return StoreIOError(

@@ -25,24 +25,13 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ...errors import BackendMissingError, StoreIOError
+from ..remote_errors import FAMILY as EXTRAS  # a URL scheme's backend family is also art's extra for it
 from ..remote_errors import Connecting, connect_settings, remote_error, retryable
 from .transport import Entry, RetryTransport, TransientStoreError, Transport, describe, join
 from .transport_local import DirTransport
 
 T = TypeVar("T")
 
-EXTRAS = {
-    "s3": "s3",
-    "s3a": "s3",
-    "gs": "gs",
-    "gcs": "gs",
-    "az": "azure",
-    "abfs": "azure",
-    "abfss": "azure",
-    "adl": "azure",
-    "sftp": "ssh",
-    "ssh": "ssh",
-}
 # the published package behind each of art's remote extras (art itself is installed from source for now)
 _BACKEND_PACKAGES = {"s3": "s3fs", "gs": "gcsfs", "azure": "adlfs", "ssh": "sshfs"}
 OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl"})
