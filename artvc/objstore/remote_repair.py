@@ -128,7 +128,9 @@ def repair_remote(
             if name in remote.packs:  # the upload published an intact local pack of the same name over it
                 result.replaced.append(name)
                 continue
-            if all(remote.has(e.oid, e.kind) or (e.oid, Kind(e.kind)) in lost for e in found.listed.get(name, [])):
+            if all(
+                remote.has(e.oid, Kind(e.kind)) or (e.oid, Kind(e.kind)) in lost for e in found.listed.get(name, [])
+            ):
                 _retire(remote, name, found)
                 result.retired.append(name)
     return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ...errors import CorruptObjectError, FormatError
 from ..objects import Kind
@@ -13,21 +14,26 @@ from .pack import IDX_MAGIC, PackEntry, encode_index, unpack_payload
 from .remote import RemoteStore
 from .remote_read import MAX_SPAN, Located, verify_payload
 
+if TYPE_CHECKING:
+    from ..verify import Problem
+
 
 @dataclass(frozen=True, slots=True)
 class RemoteCheck:
     """What ``check_remote`` looked at and found."""
 
-    problems: list
+    problems: list[Problem]
     packs: int
     indexes: int
     objects: int
     bytes_read: int
-    garbage: list = field(default_factory=list)  # packs without an index (unreferenced, removable by gc)
-    bad_packs: dict = field(default_factory=dict)  # pack name -> what is wrong with it or its index
-    listed: dict = field(default_factory=dict)  # bad pack -> its index entries (when its index is readable)
-    damaged: set = field(default_factory=set)  # (oid, kind, pack) of copies that failed verification
-    pack_sizes: dict = field(default_factory=dict)  # every pack file on the remote -> its size
+    garbage: list[str] = field(default_factory=list)  # packs without an index (unreferenced, removable by gc)
+    bad_packs: dict[str, str] = field(default_factory=dict)  # pack name -> what is wrong with it or its index
+    # bad pack -> its index entries (when its index is readable)
+    listed: dict[str, list[PackEntry]] = field(default_factory=dict)
+    # (oid, kind, pack) of copies that failed verification
+    damaged: set[tuple[Oid, int, str]] = field(default_factory=set)
+    pack_sizes: dict[str, int] = field(default_factory=dict)  # every pack file on the remote -> its size
 
 
 def check_remote(
@@ -49,7 +55,7 @@ def check_remote(
     from ..verify import Problem
     from .pack import ENTRY, TRAILER, decode_entries
 
-    problems: list = []
+    problems: list[Problem] = []
     bad: dict[str, str] = {}
     listed: dict[str, list[PackEntry]] = {}
     damaged: set[tuple[Oid, int, str]] = set()
