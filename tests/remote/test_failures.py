@@ -73,6 +73,7 @@ def _visible_state_is_consistent(url, options):
     return found
 
 
+@pytest.mark.slow  # waits out a real connect timeout / a cut transfer: seconds of wall time
 def test_push_cut_mid_transfer_fails_cleanly_and_a_rerun_completes(data_ws, proxied, tmp_path):
     proxy, url, options = proxied
     add_remote(data_ws, url, options)

@@ -172,6 +172,7 @@ def _run_on_a_terminal(ws: Workspace, *args: str) -> tuple[int, str]:
     return proc.returncode, out.decode(errors="replace")
 
 
+@pytest.mark.slow  # waits out a real connect timeout / a cut transfer: seconds of wall time
 def test_a_silent_endpoint_is_announced_on_a_terminal_and_times_out_named(ws: Workspace, silent_port: int) -> None:
     ws.gen({"model.bin": random_bytes(10_000)})
     ws.art("add", "model.bin")
