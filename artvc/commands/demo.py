@@ -141,12 +141,10 @@ def _store_summary(repo, summary: dict) -> dict:
         f"       -> {human(stats['stored_bytes'])} after zstd ({compression:.2f}x): "
         f"{stats['objects']} objects in {stats['packs']} pack files"
     )
+    from ..workspace.du import store_sizes
+
     return {
-        "objects": stats["objects"],
-        "packs": stats["packs"],
-        "pack_size": stats["pack_bytes"],
-        "raw_size": stats["raw_bytes"],
-        "stored_size": stats["stored_bytes"],
+        **store_sizes(stats),
         "logical_size": logical,
         "dedup_ratio": round(dedup, 3),
         "compression_ratio": round(compression, 3),

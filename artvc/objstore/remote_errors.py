@@ -127,7 +127,8 @@ FAMILY = {
 }
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what it was raised from or during, at most 10 deep (cycles are cut)."""
     seen: set[int] = set()
     e: BaseException | None = exc
     while e is not None and id(e) not in seen and len(seen) < 10:
@@ -148,7 +149,7 @@ def _code(e: BaseException) -> str | None:
 
 def classify(exc: BaseException) -> str:
     """CREDENTIALS, DENIED, UNREACHABLE or OTHER for a backend exception (its whole cause chain is read)."""
-    chain = list(_chain(exc))
+    chain = list(exception_chain(exc))
     for e in chain:
         name = type(e).__name__
         code = _code(e)
@@ -302,7 +303,7 @@ _CONNECT_FAILED = {"EndpointConnectionError", "ConnectTimeoutError", "ClientConn
 def retryable(exc: BaseException) -> bool:
     """Whether art should try again on top of the backend: not for missing or refused credentials, nor for
     denied access, nor when no connection could be made (the backend already retried ``retries`` times)."""
-    chain = list(_chain(exc))
+    chain = list(exception_chain(exc))
     if _was_cut(chain):
         return True
     if any(type(e).__name__ in _CONNECT_FAILED or isinstance(e, ConnectionRefusedError) for e in chain):

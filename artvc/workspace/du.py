@@ -67,7 +67,7 @@ class DiskUsage:
         return {
             "artifacts": [a.as_dict() for a in self.artifacts],
             "total": self.total.as_dict(),
-            "store": _store_sizes(self.store),
+            "store": store_sizes(self.store),
         }
 
 
@@ -117,7 +117,7 @@ def _measure(
     return Usage(path, files, logical, unique, stored, objects, missing)
 
 
-def _store_sizes(stats: dict[str, int]) -> dict[str, int]:
+def store_sizes(stats: dict[str, int]) -> dict[str, int]:
     """The store's figures in the JSON vocabulary (docs/cli.md): counts, and byte sizes named ``*_size``."""
     return {
         "objects": stats["objects"],

@@ -20,13 +20,13 @@ import errno
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ...errors import BackendMissingError, StoreIOError
 from ..remote_errors import FAMILY as EXTRAS  # a URL scheme's backend family is also art's extra for it
-from ..remote_errors import Connecting, connect_settings, remote_error, retryable
+from ..remote_errors import Connecting, connect_settings, exception_chain, remote_error, retryable
 from .transport import Entry, RetryTransport, TransientStoreError, Transport, describe, join
 from .transport_local import DirTransport
 
@@ -105,15 +105,6 @@ def backend_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        yield cur
-        cur = cur.__cause__ or cur.__context__
-
-
 def _status(exc: BaseException) -> int | None:
     """The HTTP status an exception carries, if any (botocore, aiohttp, gcsfs, azure)."""
     response = getattr(exc, "response", None)
@@ -134,7 +125,7 @@ def is_transient(exc: BaseException) -> bool:
     throttling answer; False for missing files, permission and credential errors, and other 4xx answers."""
     transient, permanent = _loaded(_TRANSIENT_TYPES), _loaded(_PERMANENT_TYPES)
     found = False
-    for e in _chain(exc):
+    for e in exception_chain(exc):
         if isinstance(e, FileNotFoundError | PermissionError) or (permanent and isinstance(e, permanent)):
             return False
         status = _status(e)
