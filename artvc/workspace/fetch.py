@@ -15,8 +15,6 @@ from .repo import Repo
 from .roots import transfer_roots
 from .tracked import TrackedArtifact
 
-Key = ObjectKey
-
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:
@@ -31,7 +29,7 @@ class FetchResult:
     present: int = 0
     runs: int = 0
     requests: int = 0
-    missing: list[Key] = field(default_factory=list)
+    missing: list[ObjectKey] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     lost_packs: list[str] = field(default_factory=list)
 
