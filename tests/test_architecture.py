@@ -66,10 +66,6 @@ def test_mypy_is_strict_for_the_object_store_only(mypy, tmp_path):
     assert errors[0].startswith("artvc/objstore/faults.py:") and "[no-untyped-def]" in errors[0], errors
 
 
-# Import cycles tolerated for now: none (the remote store and its writer no longer import each other).
-KNOWN_CYCLES: set[frozenset[str]] = set()
-
-
 def import_cycles() -> list[frozenset[str]]:
     """Strongly connected groups of artvc modules that import each other (imports for type checking excluded)."""
     import grimp
@@ -121,7 +117,7 @@ def import_cycles() -> list[frozenset[str]]:
 
 
 def test_no_import_cycles():
-    cycles = [sorted(c) for c in import_cycles() if c not in KNOWN_CYCLES]
+    cycles = [sorted(c) for c in import_cycles()]
     assert cycles == [], f"modules that import each other: {cycles}"
 
 
