@@ -19,8 +19,15 @@ def run_demo(*args: str, code: int = 0):
     return result
 
 
-def test_demo_json_numbers_are_consistent_and_data_round_trips():
-    s = json.loads(run_demo("--json").stdout)
+@pytest.fixture(scope="module")
+def kept_demo(tmp_path_factory):
+    """One ``art demo --keep DIR --json`` run shared by the tests that read its summary or its repository."""
+    target = tmp_path_factory.mktemp("demo") / "kept"
+    return target, json.loads(run_demo("--keep", str(target), "--json").stdout)
+
+
+def test_demo_json_numbers_are_consistent_and_data_round_trips(kept_demo):
+    _, s = kept_demo
     v1, v2, store = s["v1"], s["v2"], s["store"]
     assert v1["files"] == v2["files"] == 201
     assert v1["files_read"] == 201 and v1["read_size"] > 3_000_000
@@ -42,22 +49,10 @@ def test_demo_json_numbers_are_consistent_and_data_round_trips():
     assert changes["data/table.csv"]["new_size"] > changes["data/table.csv"]["old_size"]
     assert [f["path"] for f in changes["data/samples"]["files"]] == ["sample-042.json"]
     assert {i["path"]: i["oid"] for i in s["ls"]} == {a["path"]: a["oid"] for a in v2["artifacts"]}
-    assert not s["kept"] and not Path(s["root"]).exists()
 
 
-def test_demo_output_is_short_and_ends_with_where_to_go_next():
-    r = run_demo()
-    lines = r.stdout.splitlines()
-    assert 12 <= len(lines) <= 60
-    assert lines[-1].startswith("Next:") and "docs/getting-started.md" in lines[-1]
-    text = r.stdout
-    assert "byte-for-byte identical" in text and "dedup" in text and "stat cache vouched for 199" in text
-    assert r.stderr == ""
-
-
-def test_demo_keep_leaves_a_working_repository(tmp_path):
-    target = tmp_path / "kept"
-    s = json.loads(run_demo("--keep", str(target), "--json").stdout)
+def test_demo_keep_leaves_a_working_repository(kept_demo):
+    target, s = kept_demo
     assert s["kept"] and Path(s["root"]) == target.resolve()
     log = git(target, "log", "--format=%s").stdout.split("\n")
     assert log.index("data v2") == log.index("data v1") - 1  # later parts of the tour may commit on top
@@ -80,14 +75,29 @@ def test_demo_keep_refuses_a_non_empty_directory(tmp_path):
 
 
 @pytest.mark.e2e
-def test_demo_runs_from_the_installed_executable_without_git_config(tmp_path):
+def test_demo_from_the_installed_executable_is_short_ends_with_next_and_cleans_up(tmp_path):
+    """The README's main job as a newcomer runs it: the installed executable, no git identity, a short text
+    tour ending with where to go next, and no scratch repository left behind."""
     art = Path(sys.executable).with_name("art")
-    home = tmp_path / "home"
+    home, scratch = tmp_path / "home", tmp_path / "scratch"
     home.mkdir()
-    env = {"PATH": "/nonexistent", "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "LANG": "C.UTF-8"}
+    scratch.mkdir()
+    env = {
+        "PATH": "/nonexistent",
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "LANG": "C.UTF-8",
+        "TMPDIR": str(scratch),
+    }
     r = subprocess.run([str(art), "demo"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "byte-for-byte identical" in r.stdout and r.stdout.splitlines()[-1].startswith("Next:")
+    lines = r.stdout.splitlines()
+    assert 12 <= len(lines) <= 60
+    assert lines[-1].startswith("Next:") and "docs/getting-started.md" in lines[-1]
+    text = r.stdout
+    assert "byte-for-byte identical" in text and "dedup" in text and "stat cache vouched for 199" in text
+    assert r.stderr == ""
+    assert list(scratch.iterdir()) == []  # the demo's repository is removed unless --keep
     r = subprocess.run(
         [str(art), "demo", "--json", "--keep", str(tmp_path / "k")],
         env=env,

@@ -74,6 +74,7 @@ def _traced_peak(fn) -> int:
         tracemalloc.stop()
 
 
+@pytest.mark.slow
 def test_memory_per_file_of_add_and_status_is_small(tmp_path):
     """Python memory of add and status grows by well under 1 KiB per file (it was about 3 KiB a file when the
     whole layout was read before anything was stored), and status of a changed tree by less still."""

@@ -139,6 +139,7 @@ def test_non_utf8_name_is_refused_naming_the_bytes(tmp_path):
     assert not (repo / "d.art").exists()
 
 
+@pytest.mark.slow
 def test_a_tree_1500_levels_deep_is_added_checked_out_and_verified(tmp_path):
     repo = make_repo(tmp_path / "repo")
     deep = repo / "deep"

@@ -169,8 +169,7 @@ def test_gc_interrupted_between_copy_and_delete_leaves_a_valid_store(ws, monkeyp
     assert (ws.root / "a.bin").read_bytes() == base + b"two"
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
+_GC_CASES = given(
     steps=st.lists(
         st.tuples(st.sampled_from(["main", "b1", "b2"]), st.sampled_from(["x.bin", "y.bin"]), st.integers(0, 5)),
         min_size=1,
@@ -179,7 +178,10 @@ def test_gc_interrupted_between_copy_and_delete_leaves_a_valid_store(ws, monkeyp
     keep_last=st.one_of(st.none(), st.integers(1, 3)),
     groups=st.sampled_from([(False, False), (True, False), (False, True), (True, True)]),
 )
-def test_gc_never_deletes_what_it_was_told_to_keep(tmp_path_factory, steps, keep_last, groups):
+_FIXTURE_OK = [HealthCheck.function_scoped_fixture]
+
+
+def check_gc_keeps_what_it_was_told_to(tmp_path_factory, steps, keep_last, groups):
     from tests.conftest import Workspace, git
 
     root = tmp_path_factory.mktemp("prop")
@@ -218,3 +220,16 @@ def test_gc_never_deletes_what_it_was_told_to_keep(tmp_path_factory, steps, keep
         gc(repo, Retention(keep_last=keep_last, branches=branches_only, tags=tags_only), grace=0)
     assert must_keep <= keys(ws)
     ws.art("fsck")
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=_FIXTURE_OK)
+@_GC_CASES
+def test_gc_never_deletes_what_it_was_told_to_keep(tmp_path_factory, steps, keep_last, groups):
+    check_gc_keeps_what_it_was_told_to(tmp_path_factory, steps, keep_last, groups)
+
+
+@pytest.mark.slow
+@settings(max_examples=30, deadline=None, suppress_health_check=_FIXTURE_OK)
+@_GC_CASES
+def test_gc_never_deletes_what_it_was_told_to_keep_many_histories(tmp_path_factory, steps, keep_last, groups):
+    check_gc_keeps_what_it_was_told_to(tmp_path_factory, steps, keep_last, groups)
