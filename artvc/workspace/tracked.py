@@ -100,8 +100,17 @@ def incomplete_keys(
     query per object; each object is read at most once per level (trees and file manifests, to find what is
     below them).
     """
+    wanted = set(map(ObjectKey._make, roots))
+    gen = store.complete_generation()  # roots found complete before are not walked again (local_complete)
+    todo = wanted - store.known_complete(k for k in wanted if k.kind != Kind.CHUNK) if gen is not None else wanted
+    bad = _walk(store, todo, lacking)
+    store.remember_complete((k for k in todo - bad if k.kind != Kind.CHUNK), gen)
+    return bad
+
+
+def _walk(store: LocalStore, roots: set[ObjectKey], lacking: list[ObjectKey] | None) -> set[ObjectKey]:
     # object -> the roots needing it
-    level: dict[ObjectKey, tuple[ObjectKey, ...]] = {key: (key,) for key in map(ObjectKey._make, roots)}
+    level: dict[ObjectKey, tuple[ObjectKey, ...]] = {key: (key,) for key in roots}
     bad: set[ObjectKey] = set()
     while level:
         below: dict[ObjectKey, tuple[ObjectKey, ...]] = {}

@@ -204,3 +204,42 @@ def test_the_plan_is_pure_and_names_what_it_would_do(ws):
     assert sorted(rel for rel, _ in d.writes) == ["gone", "sub/deep"] and plan.files == 2
     ws.art("checkout")
     assert sorted(p.name for p in (ws.root / "d").iterdir()) == ["gone", "keep", "sub"]
+
+
+def test_a_root_found_complete_is_not_walked_again_until_the_store_loses_objects(ws):
+    """The completeness memo (objstore/store/local_complete.py): a walk's answer is kept, and every way objects
+    leave the index (a dropped pack, a quarantined object) forgets it, even for a walk already under way."""
+    from artvc.objstore.objects import Kind
+    from artvc.objstore.store.local_check import quarantine
+    from artvc.objstore.types import ObjectKey
+    from artvc.workspace.tracked import incomplete_keys
+
+    lone = random_bytes(5000, 40)
+    ws.gen({"lone.bin": lone})
+    before = packs(ws)
+    ws.art("add", "lone.bin")
+    lone_pack = packs(ws) - before
+    ws.gen({"d": {"a.bin": random_bytes(4000, 41), "c.bin": lone}})
+    ws.art("add", "d")
+    with ws.repo() as repo:
+        tree = next(ObjectKey(p.oid, Kind.TREE) for path, p, _ in repo.artifacts() if path == "d")
+        store = repo.store
+        assert store.known_complete([tree]) == set()  # add does not claim completeness
+        assert incomplete_keys(store, [tree]) == set()
+        assert store.known_complete([tree]) == {tree}
+        stale = store.complete_generation()
+        store.drop_packs(sorted(lone_pack))  # c.bin's only copy goes
+        assert store.known_complete([tree]) == set()
+        store.remember_complete([tree], stale)  # a walk that began before the loss records nothing
+        assert store.known_complete([tree]) == set()
+        assert incomplete_keys(store, [tree]) == {tree}
+    ws.gen({"lone.bin": lone})
+    ws.art("add", "lone.bin")  # stored again
+    with ws.repo() as repo:
+        store = repo.store
+        assert incomplete_keys(store, [tree]) == set() and store.known_complete([tree]) == {tree}
+        entry = next(e for e in store.get_tree(tree.oid).entries if e.name == "c.bin")
+        chunk = ObjectKey(entry.oid, Kind.CHUNK)  # a one-chunk file is stored as its chunk
+        assert quarantine(store, {chunk: "damaged in a test"}) == 1
+        assert store.known_complete([tree]) == set()
+        assert incomplete_keys(store, [tree]) == {tree}

@@ -28,7 +28,9 @@ from ..oid import Oid
 from ..oserrors import HINTS, describe, writable
 from ..tmpowner import sweep
 from ..types import Location, ObjectKey
+from . import local_complete
 from .base import IndexedObject, ObjectStore
+from .local_complete import forget as forget_complete
 from .local_files import connect_read_only, discard_index, load_params, open_index
 from .local_writer import LocalWriter
 from .pack import (
@@ -405,8 +407,23 @@ class LocalStore(ObjectStore):
                     if fd is not None:
                         os.close(fd)
                     self._names.pop(row[0], None)
+            forget_complete(self._db)  # after the rows went: see local_complete
         for name in names:
             remove_if_present(self.pack_path(name))
+
+    # -- completeness memo (local_complete) -----------------------------------------------------------
+
+    def complete_generation(self) -> int | None:
+        """Read before a completeness walk; pass to ``remember_complete`` after it (None: no memo here)."""
+        return local_complete.generation(self)
+
+    def known_complete(self, keys: Iterable[ObjectKey]) -> set[ObjectKey]:
+        """The roots among ``keys`` already found complete (every object below them indexed)."""
+        return local_complete.known_complete(self, keys)
+
+    def remember_complete(self, keys: Iterable[ObjectKey], gen: int | None) -> None:
+        """Record roots a walk found complete, unless objects were lost since ``gen``."""
+        local_complete.remember(self, keys, gen)
 
     # -- damage ----------------------------------------------------------------------------------------
 

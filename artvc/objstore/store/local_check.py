@@ -13,6 +13,7 @@ from ..objects import Kind, check_object
 from ..oid import Oid
 from ..types import ObjectKey
 from .local import LocalStore
+from .local_complete import forget as forget_complete
 from .pack import PACK_MAGIC, encode_entries, pack_name, read_trailer, unpack_payload
 
 
@@ -35,6 +36,8 @@ def quarantine(store: LocalStore, keys: dict[ObjectKey, str]) -> int:
                 db.execute("INSERT OR REPLACE INTO quarantine VALUES (?, ?, ?, ?)", (*key, row[0], reason))
                 db.execute("DELETE FROM objects WHERE oid=? AND kind=?", key)
                 moved += 1
+            if moved:
+                forget_complete(db)
             db.execute("COMMIT")
             store.has_quarantine = store.has_quarantine or moved > 0
         except BaseException:

@@ -17,8 +17,10 @@ from ..fileio import remove_if_present
 from ..oserrors import HINTS
 from ..sqlitedb import open_wal
 from ..tmpowner import token
+from .local_complete import SCHEMA as COMPLETE_SCHEMA
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS packs (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS objects (
     oid BLOB NOT NULL, kind INTEGER NOT NULL, pack INTEGER NOT NULL, codec INTEGER NOT NULL,
@@ -28,6 +30,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
     oid BLOB NOT NULL, kind INTEGER NOT NULL, pack INTEGER NOT NULL, reason TEXT NOT NULL,
     PRIMARY KEY (oid, kind)) WITHOUT ROWID;
 """
+    + COMPLETE_SCHEMA
+)
 
 
 def connect_read_only(root: Path) -> tuple[sqlite3.Connection, str]:
