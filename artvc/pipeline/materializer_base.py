@@ -24,7 +24,7 @@ PREVIEW_MAX = 200
 PICKLE_PROTOCOL = 5
 #: JSON nesting deeper than this goes to pickle on save; deeper files are refused on load (the C decoder
 #: would otherwise recurse until RecursionError)
-JSON_MAX_DEPTH = 200
+JSON_MAX_DEPTH = 100
 #: Python refuses to print or parse ints with more digits than this (sys.int_info.default_max_str_digits)
 _INT_MAX_BITS = 4300 * 3
 
@@ -77,7 +77,21 @@ def has_module(name: str) -> bool:
 
 # -- previews ------------------------------------------------------------------------------------------------
 
-_REPR = reprlib.Repr()
+
+class _Repr(reprlib.Repr):
+    """reprlib without memory addresses: object's default repr and a failing ``__repr__`` give ``<mod.Type>``."""
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        if type(x).__repr__ is object.__repr__:
+            return f"<{type_name(x)}>"
+        try:
+            s = repr(x)
+        except Exception:  # a user's __repr__ may raise anything; a preview is not worth failing a step
+            return f"<{type_name(x)}>"
+        return s if len(s) <= self.maxother else s[: self.maxother - 3] + "..."
+
+
+_REPR = _Repr()
 _REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxtuple = 3, 6, 8, 8
 _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 80, 120, 60
 

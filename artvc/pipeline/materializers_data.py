@@ -50,7 +50,7 @@ def _npy_check(f: BinaryIO, path: Path) -> None:
             shape, _, dtype = npformat.read_array_header_2_0(f)
         else:
             raise ValueError(f"unknown .npy format version {major}.{minor}")
-    except (ValueError, SyntaxError, TypeError, OverflowError, UnicodeDecodeError) as exc:
+    except Exception as exc:  # numpy parses the header with tokenize and ast: any of their errors means "bad"
         raise MalformedArtifactError(f"artifact file {path} has a bad .npy header: {exc}") from exc
     if dtype.hasobject:
         raise MalformedArtifactError(f"artifact file {path} holds Python objects, which .npy artifacts never do")
