@@ -22,8 +22,8 @@ PREVIEW_MAX = 200
 #: protocol of every pickle art writes: fixed, so the bytes (and so the artifact's id) do not depend on the
 #: Python version's default
 PICKLE_PROTOCOL = 5
-#: JSON nesting deeper than this goes to pickle on save; deeper files are refused on load (the C decoder
-#: would otherwise recurse until RecursionError)
+#: JSON nesting deeper than this goes to pickle on save (joblib's pure-Python pickler, the fallback, needs the
+#: recursion headroom); on load, nesting only meets the JSON decoder's recursion limit
 JSON_MAX_DEPTH = 100
 #: Python refuses to print or parse ints with more digits than this (sys.int_info.default_max_str_digits)
 _INT_MAX_BITS = 4300 * 3

@@ -19,7 +19,6 @@ from typing import Any
 
 from .errors import MalformedArtifactError, MaterializerError
 from .materializer_base import (
-    JSON_MAX_DEPTH,
     PICKLE_PROTOCOL,
     PREVIEW_MAX,
     Materializer,
@@ -113,7 +112,9 @@ def _builtin(*types_: type) -> Callable[[type[Materializer]], type[Materializer]
 
 def _resolve_pending() -> None:
     for module in [m for m in _PENDING if m in sys.modules]:
-        _BUILTIN.update(_PENDING.pop(module)())
+        register = _PENDING.pop(module, None)  # steps save outputs from several threads
+        if register is not None:
+            _BUILTIN.update(register())
 
 
 def materializer_for(obj: Any, annotation: Any = None) -> Materializer:
@@ -181,27 +182,6 @@ def _unpicklable(obj: Any) -> str | None:
 # -- built-ins: JSON values, bytes, pickle ---------------------------------------------------------------------
 
 
-def _json_depth_ok(text: str) -> bool:
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest <= JSON_MAX_DEPTH
-
-
 @_builtin(type(None), bool, int, float, str, list, dict)
 class JsonMaterializer(Materializer):
     """None, bool, int, float, str and (nested) lists and str-keyed dicts of them, as one JSON document.
@@ -226,10 +206,7 @@ class JsonMaterializer(Materializer):
     def load(self, src: Path) -> Any:
         raw = read_all(src / self.FILE)
         try:
-            text = raw.decode("ascii")
-            if not _json_depth_ok(text):
-                raise ValueError(f"nested deeper than {JSON_MAX_DEPTH} levels")
-            return json.loads(text)
+            return json.loads(raw.decode("ascii"))
         except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             raise MalformedArtifactError(f"artifact file {src / self.FILE} is not valid JSON: {exc}") from exc
 

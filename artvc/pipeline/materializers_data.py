@@ -201,9 +201,9 @@ class PandasMaterializer(Materializer):
         import pyarrow.parquet as pq
 
         path = src / self.FILE
-        with open_regular(path) as f:
+        with open_regular(path):  # a regular file, not a symlink (read by path below: pyarrow reads it faster)
             try:
-                table = pq.read_table(f)
+                table = pq.read_table(str(path))
                 if b"artvc" not in (table.schema.metadata or {}):
                     raise ValueError("no artvc metadata")
                 return _from_arrow(table)
