@@ -328,6 +328,7 @@ def test_without_pyarrow_dataframes_are_pickled_and_parquet_artifacts_cannot_loa
 # --- pickle / joblib -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # importing scikit-learn takes seconds; the joblib naming is also checked on tuples and frames
 def test_scikit_learn_models_are_stored_with_joblib_named_in_the_metadata(tmp_path):
     from sklearn.datasets import load_digits
     from sklearn.svm import SVC
