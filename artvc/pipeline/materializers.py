@@ -127,7 +127,8 @@ def materializer_for(obj: Any, annotation: Any = None) -> Materializer:
 
     Raises:
         MaterializerError: nothing takes ``obj`` and it cannot be pickled either (a lambda or local function,
-            a generator, an open file, a module, a lock); the hint says how to register a materializer.
+            a generator, an open file, a module); the hint says how to register a materializer. An object
+            whose pickling fails for another reason (one holding a lock) raises the same error from ``save``.
     """
     _resolve_pending()
     mro = type(obj).__mro__
