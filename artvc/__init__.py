@@ -1,6 +1,26 @@
 """art: content-addressed artifact versioning for ML and data pipelines (import namespace ``artvc``)."""
 
+from typing import Any
+
 from .errors import ArtError
 
 __version__ = "0.1.0"
-__all__ = ["ArtError", "__version__"]
+__all__ = ["ArtError", "Materializer", "__version__", "register_materializer"]
+
+#: names exported lazily (module ``__getattr__``): ``import artvc`` stays light, the pipeline layer is imported
+#: on first use of one of them
+_LAZY = {
+    "Materializer": "artvc.pipeline.materializers",
+    "register_materializer": "artvc.pipeline.materializers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'artvc' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CycleError",
+    "MalformedArtifactError",
+    "MaterializerError",
     "MissingDependencyError",
     "ParamsError",
     "PipelineError",
@@ -65,6 +67,35 @@ class MissingDependencyError(SpecError):
 
 class ParamsError(SpecError):
     """A params file is missing, unreadable, or lacks a listed key."""
+
+
+class MaterializerError(PipelineError):
+    """No materializer can store a step's value (or load an artifact back).
+
+    Args:
+        message: what failed, naming the value's type ("module.QualName").
+        type_name: that type, when there is one; the default hint says how to register a materializer for it.
+        hint: overrides the default hint.
+    """
+
+    def __init__(self, message: str, *, type_name: str | None = None, hint: str | None = None) -> None:
+        if hint is None and type_name:
+            short = type_name.rpartition(".")[2] or type_name
+            hint = f"register one with @artvc.register_materializer({short}) (see docs/python-pipelines.md)"
+        super().__init__(message, hint=hint)
+        self.type_name = type_name
+
+
+class MalformedArtifactError(MaterializerError):
+    """A stored artifact's files are not what its materializer writes (truncated, damaged or forged): exit 3,
+    like any other integrity error."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            message, hint=hint or "run 'art fsck'; re-run the step that made it with cache disabled to rewrite it"
+        )
 
 
 class UnknownStageError(PipelineError):
