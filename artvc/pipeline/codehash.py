@@ -25,6 +25,7 @@ import importlib.util
 import inspect
 import json
 import os
+import re
 import sys
 import sysconfig
 import textwrap
@@ -42,6 +43,7 @@ __all__ = ["call_closure", "function_closure"]
 
 Chain = tuple[str, ...]
 _RACY_NS = 100_000_000
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")  # the line breaks the parser counts, kept
 _EXCLUDED_DIRS = frozenset({"site-packages", "dist-packages", ".venv", "__pypackages__", ".git", ".art"})
 _ART_PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -66,17 +68,41 @@ class _Module:
     imports: dict[str, _Import]
     stars: list[str]
     refs: dict[int, list[Chain]] = field(default_factory=dict)
+    digests: dict[int, str] = field(default_factory=dict)
     lines: list[str] | None = None
+    sig: tuple[int, int, int] = (0, 0, 0)  # mtime_ns, size, inode when parsed
+    recorded: int = 0  # the wall clock (ns) when it was read
+
+    def digest(self, node: ast.stmt) -> str:
+        """blake3 of the statement's text (cached with the parsed module)."""
+        found = self.digests.get(id(node))
+        if found is None:
+            found = self.digests[id(node)] = str(hash_bytes(self.source(node).encode()))
+        return found
 
     def source(self, node: ast.stmt) -> str:
-        """The statement's text; a decorated def or class starts at its first decorator."""
-        decorators = getattr(node, "decorator_list", [])
-        if not decorators:
-            return ast.get_source_segment(self.text, node, padded=True) or ""
+        """The statement's text as ``ast.get_source_segment(padded=True)`` gives it; a decorated def or class
+        starts at its first decorator (dedented)."""
         if self.lines is None:
-            self.lines = self.text.splitlines(keepends=True)
-        first = min(d.lineno for d in decorators)
-        return textwrap.dedent("".join(self.lines[first - 1 : node.end_lineno]))
+            self.lines = _LINES.findall(self.text)
+        lines, end = self.lines, node.end_lineno or node.lineno
+        decorators = getattr(node, "decorator_list", [])
+        if decorators:
+            first = min(d.lineno for d in decorators)
+            return textwrap.dedent("".join(lines[first - 1 : end]).rstrip("\r\n"))
+        if node.end_col_offset is None:
+            return ""
+        first_line = lines[node.lineno - 1].encode()
+        if node.lineno == end:
+            return first_line[node.col_offset : node.end_col_offset].decode()
+        pad = "".join(c if c.isspace() else " " for c in first_line[: node.col_offset].decode())
+        middle = "".join(lines[node.lineno : end - 1])
+        return (
+            pad
+            + first_line[node.col_offset :].decode()
+            + middle
+            + lines[end - 1].encode()[: node.end_col_offset].decode()
+        )
 
     def chains(self, node: ast.stmt) -> list[Chain]:
         found = self.refs.get(id(node))
@@ -137,7 +163,7 @@ def _parse(name: str, path: Path, display: str) -> _Module:
             f"cannot parse {display}: {getattr(exc, 'msg', None) or exc}{where}",
             hint="fix the syntax of that module: art hashes the code a stage reaches by parsing it",
         ) from exc
-    module = _Module(name, path, path.name == "__init__.py", text, {}, {}, [])
+    module = _Module(name, path, path.name == "__init__.py", text, {}, {}, [], sig=sig, recorded=recorded)
     _bind(module, tree.body)
     with _cache_lock:
         _cache[path] = (sig, recorded, module)
@@ -192,6 +218,7 @@ class _Finder:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.paths: dict[str, Path | None] = {}
+        self.absent: list[Path] = []  # files probed under the root that did not exist
         self.excluded = _excluded()
 
     def locate(self, name: str) -> Path | None:
@@ -204,6 +231,7 @@ class _Finder:
         for candidate in (base.with_suffix(".py"), base / "__init__.py"):
             if candidate.is_file():
                 return candidate.resolve()
+            self.absent.append(candidate)
         loaded = sys.modules.get(name)
         origin = getattr(loaded, "__file__", None)
         if origin:
@@ -289,7 +317,7 @@ class _Walk:
             return
         self.seen.add((module.name, id(node)))
         key = f"{module.name}:{qualname}"
-        digest = str(hash_bytes(module.source(node).encode()))
+        digest = module.digest(node)
         # two statements binding one name (if/else variants): both count, in source order
         old = self.pieces.get(key)
         self.pieces[key] = digest if old is None else str(hash_bytes(f"{old}{digest}".encode()))
@@ -380,7 +408,34 @@ def _children(node: ast.stmt) -> Iterator[ast.stmt]:
             yield child
 
 
+_Closure = tuple[tuple[str, dict[str, str]], tuple[tuple[Path, tuple[int, int, int, int]], ...], tuple[Path, ...]]
+_closures: dict[tuple[object, ...], _Closure] = {}
+
+
+def _fresh(entry: _Closure) -> bool:
+    """True while every module the closure read is unchanged (and not racy) and no probed file appeared."""
+    for path, (mtime, size, ino, recorded) in entry[1]:
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        if (st.st_mtime_ns, st.st_size, st.st_ino) != (mtime, size, ino) or mtime + _RACY_NS >= recorded:
+            return False
+    return not any(p.exists() for p in entry[2])
+
+
 def _closure(walk: _Walk, module: _Module, qualname: str, line: int | None) -> tuple[str, dict[str, str]]:
+    key = (walk.finder.root, module.path, module.name, qualname, line, tuple(sys.path))
+    hit = _closures.get(key)
+    if hit is not None and _fresh(hit):
+        return hit[0][0], dict(hit[0][1])
+    result = _walk_closure(walk, module, qualname, line)
+    files = tuple((m.path, (*m.sig, m.recorded)) for m in walk.modules.values() if m is not None)
+    _closures[key] = (result, files, tuple(walk.finder.absent))
+    return result[0], dict(result[1])
+
+
+def _walk_closure(walk: _Walk, module: _Module, qualname: str, line: int | None) -> tuple[str, dict[str, str]]:
     starts = _find(module, qualname, line)
     if not starts and qualname:  # a name the module imports (a package re-exporting its function)
         walk.resolve(module, tuple(qualname.split(".")))

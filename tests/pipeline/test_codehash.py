@@ -290,3 +290,12 @@ def test_the_cache_notices_an_edit_of_an_old_file(proj):
     assert call_closure("proj.steps:make", proj) == first  # served from the cache
     edit(proj, "proj/other.py", "return x * 2", "return x * 9")  # same size, new mtime
     assert call_closure("proj.steps:make", proj)[0] != first[0]
+
+
+def test_the_cache_notices_a_module_that_appears_under_the_root(tmp_path):
+    write(tmp_path, {"s.py": "import later\n\n\ndef f():\n    return later.g()\n"})
+    os.utime(tmp_path / "s.py", (1_600_000_000, 1_600_000_000))
+    first = call_closure("s:f", tmp_path)
+    assert call_closure("s:f", tmp_path) == first and list(first[1]) == ["s:f"]
+    write(tmp_path, {"later.py": "def g():\n    return 1\n"})
+    assert sorted(call_closure("s:f", tmp_path)[1]) == ["later:g", "s:f"]
