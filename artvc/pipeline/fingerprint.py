@@ -2,7 +2,9 @@
 
 A stage's code hash covers its command (``cmd`` text or ``call`` target), the content of its ``code`` files,
 the script of every ``python FILE`` / ``python -m MODULE`` found in ``cmd``, and for ``call`` stages the
-source of the function. The run key is blake3 over (code hash, params, sorted (dep path, id)).
+source of the function and of every function, class and constant it reaches in the user's own modules
+(``codehash.call_closure``), one ``call:module:qualname`` entry each.
+The run key is blake3 over (code hash, params, sorted (dep path, id)).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..objstore.hashing import hash_bytes
-from .errors import SpecError
+from .codehash import call_closure
 from .spec import Stage
 
 _PYTHON = re.compile(r"^(.*/)?python(\d+(\.\d+)*)?$")
@@ -82,65 +84,13 @@ def _inside(path: str, root: Path) -> str | None:
     return rel.as_posix() if full.is_file() else None
 
 
-def function_source(call: str, root: Path) -> str:
-    """Return the source of ``module:function`` without running the module when possible.
-
-    The module file is found under ``root`` (or on ``sys.path``) and parsed; only when the function is not a
-    plain top-level ``def`` there is the module imported (repo root first on ``sys.path``) and
-    ``inspect.getsource`` used.
-
-    Raises:
-        SpecError: when the module or the function cannot be found.
-    """
-    import ast
-
-    module, _, func = call.partition(":")
-    path = _module_source_path(module, root)
-    if path is not None:
-        text = path.read_text()
-        for node in ast.parse(text).body:
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == func:
-                return ast.get_source_segment(text, node, padded=True) or ""
-    return _imported_source(module, func, root)
-
-
-def _module_source_path(module: str, root: Path) -> Path | None:
-    base = root / module.replace(".", "/")
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    origin = getattr(spec, "origin", None) if spec else None
-    return Path(origin) if origin and origin.endswith(".py") else None
-
-
-def _imported_source(module: str, func: str, root: Path) -> str:
-    import importlib
-    import inspect
-    import sys
-
-    sys.path.insert(0, str(root))
-    try:
-        fn = getattr(importlib.import_module(module), func)
-        return inspect.getsource(fn)
-    except Exception as exc:  # import errors of user code take any form
-        raise SpecError(
-            f"cannot find the source of {module}:{func}: {exc}",
-            hint="'call' names a function defined in a module under the workspace root",
-        ) from exc
-    finally:
-        sys.path.remove(str(root))
-
-
 def code_facts(stage: Stage, root: Path, file_id: FileId) -> tuple[str, dict[str, str]]:
-    """Return (code hash, what was hashed: path or ``call:`` entry -> id).
+    """Return (code hash, what was hashed: path or ``call:module:qualname`` entry -> id).
 
     ``file_id`` gives the current id of a workspace file (stat cache), or None when it is missing.
+
+    Raises:
+        SpecError: when a call stage's function cannot be found or a module it reaches cannot be parsed.
     """
     code: dict[str, str] = {}
     paths = list(stage.code)
@@ -149,7 +99,8 @@ def code_facts(stage: Stage, root: Path, file_id: FileId) -> tuple[str, dict[str
     for path in paths:
         code[path] = file_id(path) or "missing"
     if stage.call is not None:
-        code[f"call:{stage.call}"] = hash_bytes(function_source(stage.call, root).encode())
+        _, pieces = call_closure(stage.call, root)
+        code.update({f"call:{piece}": oid for piece, oid in pieces.items()})
     payload = {"cmd": stage.cmd, "call": stage.call, "code": code}
     return str(hash_bytes(canonical(payload))), code
 

@@ -308,3 +308,70 @@ def test_the_closing_hint_names_every_file_git_must_record(ws):
     git(ws.root, *last.partition(": git ")[2].split())
     git(ws.root, "commit", "-qm", "run")
     assert git(ws.root, "status", "--porcelain").stdout == ""
+
+
+CALL_STEPS = """from proj.textutil import shout
+
+SUFFIX = "!"
+
+
+def decorate(s):
+    return s + SUFFIX
+
+
+def unrelated():
+    return 0
+
+
+def make():
+    open("side.log", "a").write("make\\n")
+    open("made.txt", "w").write(shout(decorate(open("in.txt").read().strip())))
+"""
+
+
+def test_call_stage_reruns_when_a_helper_it_reaches_changes_and_only_then(ws):
+    ws.gen(
+        {
+            "in.txt": "hi\n",
+            "proj": {
+                "__init__.py": "",
+                "steps.py": CALL_STEPS,
+                "textutil.py": "def shout(s):\n    return s.upper()\n\n\ndef whisper(s):\n    return s.lower()\n",
+            },
+            "art.toml": '[stages.make]\ncall = "proj.steps:make"\ndeps = ["in.txt"]\nouts = ["made.txt"]\n\n'
+            '[stages.copy]\ncmd = "cp made.txt copy.txt"\ndeps = ["made.txt"]\nouts = ["copy.txt"]\n\n'
+            '[stages.other]\ncmd = "cp in.txt other.txt"\ndeps = ["in.txt"]\nouts = ["other.txt"]\n',
+        }
+    )
+    assert statuses(repro_json(ws)) == {"make": "ran", "copy": "ran", "other": "ran"}
+    assert (ws.root / "copy.txt").read_text() == "HI!"
+    assert set(lock(ws)["make"]["code"]) == {
+        "call:proj.steps:make",
+        "call:proj.steps:decorate",
+        "call:proj.steps:SUFFIX",
+        "call:proj.textutil:shout",
+    }
+    steps, util = ws.root / "proj/steps.py", ws.root / "proj/textutil.py"
+    # a helper in the same module, one in another module, a module-level constant
+    for path, old, new, copy, piece in [
+        (steps, "return s + SUFFIX", "return s + SUFFIX + SUFFIX", "HI!!", "proj.steps:decorate"),
+        (util, "return s.upper()", "return s.upper() * 2", "HI!!HI!!", "proj.textutil:shout"),
+        (steps, 'SUFFIX = "!"', 'SUFFIX = "?"', "HI??HI??", "proj.steps:SUFFIX"),
+    ]:
+        clear_side_log(ws)
+        path.write_text(path.read_text().replace(old, new))
+        result = repro_json(ws)
+        assert [(p["name"], p["reasons"]) for p in result["plan"]] == [
+            ("make", [f"code changed: call:{piece}"]),
+            ("copy", ["upstream stage make is stale"]),
+        ]
+        assert statuses(result) == {"make": "ran", "copy": "ran"}
+        assert side_log(ws) == ["make"]
+        assert (ws.root / "copy.txt").read_text() == copy
+    # functions it does not reach: nothing is stale, nothing runs
+    clear_side_log(ws)
+    steps.write_text(steps.read_text().replace("return 0", "return 1"))
+    util.write_text(util.read_text().replace("s.lower()", "s.casefold()"))
+    assert repro_json(ws)["plan"] == []
+    assert side_log(ws) == []
+    ws.art("status", "--check")
