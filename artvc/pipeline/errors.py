@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CycleError",
+    "MetricsError",
     "MissingDependencyError",
     "ParamsError",
     "PipelineError",
@@ -65,6 +66,16 @@ class MissingDependencyError(SpecError):
 
 class ParamsError(SpecError):
     """A params file is missing, unreadable, or lacks a listed key."""
+
+
+class MetricsError(PipelineError):
+    """A metrics file cannot be read or does not parse; ``path`` names it (``REV:PATH`` at a revision) and
+    ``line`` is where parsing stopped, when known."""
+
+    def __init__(self, message: str, *, path: str, line: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or "fix the stage that writes it, then run 'art repro'")
+        self.path = path
+        self.line = line
 
 
 class UnknownStageError(PipelineError):
