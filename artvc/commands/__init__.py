@@ -36,6 +36,8 @@ ArtGroup.lazy = {
     "config": "config",
     "completion": "completion",
     "du": "du",
+    "params": "params",
+    "metrics": "metrics",
 }
 
 

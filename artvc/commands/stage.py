@@ -24,6 +24,13 @@ def cli() -> None:
 @click.option("-d", "--dep", "deps", multiple=True, help="A file or directory the stage reads (repeatable).")
 @click.option("-o", "--out", "outs", multiple=True, help="A file or directory the stage writes (repeatable).")
 @click.option(
+    "-m",
+    "--metrics",
+    "metrics",
+    multiple=True,
+    help="A metrics file the stage writes (JSON, YAML, TOML or CSV; an output too; repeatable).",
+)
+@click.option(
     "-p",
     "--param",
     "params",
@@ -35,7 +42,7 @@ def cli() -> None:
 @click.option("-f", "--force", is_flag=True, help="Replace a stage of the same name.")
 @common()
 @pass_repo
-def add(repo, name: str, command: tuple[str, ...], deps, outs, params, code, call, force: bool) -> None:
+def add(repo, name: str, command: tuple[str, ...], deps, outs, metrics, params, code, call, force: bool) -> None:
     """Add stage NAME to art.toml (the command follows --).
 
     Paths are relative to the current directory; art.toml stores them relative to the workspace root, where
@@ -46,6 +53,7 @@ def add(repo, name: str, command: tuple[str, ...], deps, outs, params, code, cal
     Examples:
       art stage add prepare -d data/raw -o data/prepared -- python src/prepare.py
       art stage add train -d data/prepared -o model.pkl -p params.toml:train.C -- python src/train.py
+      art stage add evaluate -d model.pkl -m eval/metrics.json -- python src/evaluate.py
       art stage add report --call reports.build:main -d model.pkl -o report.html
     """
     from ..errors import UsageError
@@ -69,6 +77,7 @@ def add(repo, name: str, command: tuple[str, ...], deps, outs, params, code, cal
         "call": call,
         "deps": rel(deps),
         "outs": rel(outs),
+        "metrics": rel(metrics),
         "params": list(params),
         "code": rel(code),
     }
@@ -81,7 +90,8 @@ def add(repo, name: str, command: tuple[str, ...], deps, outs, params, code, cal
                 "cmd": stage.cmd,
                 "call": stage.call,
                 "deps": list(stage.deps),
-                "outs": list(stage.outs),
+                "outs": [o for o in stage.outs if o not in stage.metrics],
+                "metrics": list(stage.metrics),
                 "params": [str(p) for p in stage.params],
                 "code": list(stage.code),
             }

@@ -13,6 +13,7 @@ __all__ = [
     "CycleError",
     "MalformedArtifactError",
     "MaterializerError",
+    "MetricsError",
     "MissingDependencyError",
     "ParamsError",
     "PipelineError",
@@ -96,6 +97,16 @@ class MalformedArtifactError(MaterializerError):
         super().__init__(
             message, hint=hint or "run 'art fsck'; re-run the step that made it with cache disabled to rewrite it"
         )
+
+
+class MetricsError(PipelineError):
+    """A metrics file cannot be read or does not parse; ``path`` names it (``REV:PATH`` at a revision) and
+    ``line`` is where parsing stopped, when known."""
+
+    def __init__(self, message: str, *, path: str, line: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or "fix the stage that writes it, then run 'art repro'")
+        self.path = path
+        self.line = line
 
 
 class UnknownStageError(PipelineError):

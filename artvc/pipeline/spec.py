@@ -6,7 +6,8 @@ Format (docs/pipelines.md)::
     cmd = "python src/train.py"        # or: call = "package.module:function"
     deps = ["data/prepared", "src/train.py"]
     outs = ["models/model.pkl"]
-    params = ["params.toml:train.C"]   # FILE:KEY.PATH; a bare KEY means params.toml:KEY
+    metrics = ["eval/metrics.json"]    # outputs that hold metrics (JSON/YAML/TOML/CSV): art metrics show/diff
+    params = ["params.yaml:train.C"]   # FILE:KEY.PATH; a bare KEY is looked up in params.yaml or params.toml
     code = ["src/common.py"]           # extra files whose content is part of the code hash
 
 Validation is strict and happens at load: one precise error for the first problem found.
@@ -28,7 +29,9 @@ from .errors import SpecError
 
 PIPELINE_NAME = "art.toml"
 DEFAULT_PARAMS = "params.toml"
-STAGE_KEYS = frozenset({"cmd", "call", "deps", "outs", "params", "code", "desc"})
+# a bare param KEY is looked up in these (params.yaml first; a key in both is an error, see params.resolve)
+DEFAULT_PARAMS_FILES = ("params.yaml", "params.toml")
+STAGE_KEYS = frozenset({"cmd", "call", "deps", "outs", "metrics", "params", "code", "desc"})
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 _CALL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 _LINE = re.compile(r"line (\d+)")
@@ -36,18 +39,27 @@ _LINE = re.compile(r"line (\d+)")
 
 @dataclass(frozen=True, slots=True)
 class ParamRef:
-    """One listed parameter: a dotted ``key`` inside params ``file``."""
+    """One listed parameter: a dotted ``key`` inside params ``file``.
+
+    ``bare`` is true when art.toml named no file: ``file`` is then ``params.toml`` until
+    ``params.ParamsReader.resolve`` picks params.yaml or params.toml by where the key is.
+    """
 
     file: str
     key: str
+    bare: bool = False
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.key}"
+        return self.key if self.bare else f"{self.file}:{self.key}"
 
 
 @dataclass(frozen=True, slots=True)
 class Stage:
-    """One pipeline stage as declared (paths are repo-relative POSIX)."""
+    """One pipeline stage as declared (paths are repo-relative POSIX).
+
+    ``outs`` holds every output, the ``metrics`` files included (they are stored, cached and restored like any
+    other output); ``metrics`` says which of them hold metrics.
+    """
 
     name: str
     cmd: str | None
@@ -57,6 +69,7 @@ class Stage:
     params: tuple[ParamRef, ...]
     code: tuple[str, ...]
     desc: str = ""
+    metrics: tuple[str, ...] = ()
 
     @property
     def command(self) -> str:
@@ -73,7 +86,7 @@ class Pipeline:
 
 
 def parse_param(text: str) -> ParamRef:
-    """Parse ``FILE:KEY`` (or a bare ``KEY``, meaning ``params.toml:KEY``).
+    """Parse ``FILE:KEY`` (or a bare ``KEY``: params.yaml or params.toml, decided when the value is read).
 
     Raises:
         SpecError: when the file or key part is empty.
@@ -82,8 +95,8 @@ def parse_param(text: str) -> ParamRef:
     if not sep:
         file = DEFAULT_PARAMS
     if not key or not file or any(not part for part in key.split(".")):
-        raise SpecError(f"malformed param {text!r}", hint="write params as FILE:KEY, e.g. params.toml:train.lr")
-    return ParamRef(file, key)
+        raise SpecError(f"malformed param {text!r}", hint="write params as FILE:KEY, e.g. params.yaml:train.lr")
+    return ParamRef(file, key, bare=not sep)
 
 
 def load(root: Path, *, check_deps: bool = True) -> Pipeline | None:
@@ -171,11 +184,19 @@ def _stage(name: str, body: Any, line: int | None) -> Stage:
         raise SpecError(f"{where}: 'desc' must be a string", line=line)
     params = tuple(_param(p, where, line) for p in _strings(body, "params", where, line))
     outs = _paths(body, "outs", where, line)
+    metrics = _paths(body, "metrics", where, line)
+    both = next((m for m in metrics if m in outs), None)
+    if both:
+        raise SpecError(
+            f"{where}: {both} is listed in both 'outs' and 'metrics'",
+            line=line,
+            hint="a metrics file is an output already: list it in 'metrics' only",
+        )
+    outs += metrics
     for out in outs:
         _check_out(out, where, line)
-    return Stage(
-        name, cmd, call, _paths(body, "deps", where, line), outs, params, _paths(body, "code", where, line), desc
-    )
+    deps, code = _paths(body, "deps", where, line), _paths(body, "code", where, line)
+    return Stage(name, cmd, call, deps, outs, params, code, desc, metrics)
 
 
 def _param(text: str, where: str, line: int | None) -> ParamRef:
@@ -190,7 +211,7 @@ def _param(text: str, where: str, line: int | None) -> ParamRef:
         ) from exc
     if not file:
         raise SpecError(f"{where}: params file {ref.file!r} is not a file", line=line)
-    return ParamRef(file, ref.key)
+    return ParamRef(file, ref.key, ref.bare)
 
 
 # files art itself writes or reads as configuration: a stage may not produce them
@@ -326,7 +347,7 @@ def _check_places(stage: Stage, root: Path, line: int | None) -> None:
     where = _where(stage.name, line)
     real_root = os.path.realpath(root)
     reads = [("deps", p) for p in stage.deps] + [("code", p) for p in stage.code]
-    reads += [("params", p.file) for p in stage.params]
+    reads += [("params", f) for p in stage.params for f in (DEFAULT_PARAMS_FILES if p.bare else (p.file,))]
     for key, path in reads + [("outs", p) for p in stage.outs]:
         # an output is replaced, so only its folder must be inside; an input is read through every link
         probe = root / path if key != "outs" else (root / path).parent

@@ -115,7 +115,8 @@ class Context:
             SpecError: when a call stage's function cannot be found.
         """
         code_hash, code = code_facts(stage, self.root, self.file_id)
-        params = {str(ref): normalize(self.params.value(ref, stage=stage.name)) for ref in stage.params}
+        refs = [self.params.resolve(ref, stage=stage.name) for ref in stage.params]  # a bare key: its file
+        params = {str(ref): normalize(self.params.value(ref, stage=stage.name)) for ref in refs}
         deps = {d: self.path_id(d) for d in stage.deps}
         return Facts(code_hash, code, params, deps)
 

@@ -1,5 +1,5 @@
 """``art diff``'s content summaries of text-like data: rows added/removed for CSV/TSV, keys changed for
-JSON, TOML and YAML (YAML when pyyaml is installed).
+JSON, TOML and YAML.
 
 Everything is bounded: a file over ``SUMMARY_MAX`` bytes is not summarised, a CSV is streamed and only a
 count per distinct row of the old side is kept (at most ``MAX_ROWS`` of them), the walk over two structured

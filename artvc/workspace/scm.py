@@ -125,6 +125,29 @@ class Git:
             tree = sub
         yield from self._walk(tree, "", suffixes)
 
+    def file_at(self, rev: str, prefix: str, path: str) -> bytes | None:
+        """Return the content of file ``path`` (relative to the art root) at ``rev``, or None when it is absent
+        there (or not a file). ``prefix`` is as for ``files_at``.
+
+        Raises:
+            GitError: when ``rev`` names no commit.
+        """
+        tree = self.resolve(rev).tree
+        try:
+            entry = tree[f"{prefix}/{path}" if prefix else path]
+        except (KeyError, ValueError):
+            return None
+        obj = self._repo[entry.id]
+        return obj.data if isinstance(obj, pygit2.Blob) else None
+
+    def commit_id(self, rev: str) -> str:
+        """Return the full id of the commit ``rev`` names.
+
+        Raises:
+            GitError: when it names no commit.
+        """
+        return str(self.resolve(rev).id)
+
     def _walk(self, tree: pygit2.Tree, base: str, suffixes: tuple[str, ...]) -> Iterator[tuple[str, bytes]]:
         stack = [(base, iter(tree))]  # iterative: a git tree of any depth
         while stack:

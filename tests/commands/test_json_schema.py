@@ -135,6 +135,9 @@ def _case(path: str, before: list[str] | None, after: list[str] | None = ...) ->
     return path, (before, before if after is ... else after)
 
 
+SCORE = """echo '{"rows": 2, "time": "now", "nested": {"size": "big"}}' > m.json"""
+
+
 def _script(remote: str) -> list[tuple[str, tuple]]:
     """The commands, in the order they run on one workspace (each form must succeed)."""
     return [
@@ -145,8 +148,15 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
             "stage add",
             ["stage", "add", "copy", "-f", "-d", "params.csv", "-o", "out.csv", "--", "cp params.csv out.csv"],
         ),
+        _case(
+            "stage add",
+            ["stage", "add", "score", "-f", "-d", "out.csv", "-p", "n", "-m", "m.json", "--", SCORE],
+        ),
         _case("repro", ["repro"]),
         ("git commit", ()),
+        _case("params diff", ["params", "diff", "--all"]),
+        _case("metrics show", ["metrics", "show", "HEAD"]),
+        _case("metrics diff", ["metrics", "diff", "--all"]),
         _case("status", ["status"]),
         _case("ls", ["ls"]),
         _case("log", ["log", "data"]),
@@ -191,7 +201,13 @@ def test_every_json_command_speaks_the_vocabulary(tmp_path: Path) -> None:
     root.mkdir()
     git(root, "init", "-q")
     ws = Workspace(root)
-    ws.gen({"data": {"a.bin": random_bytes(30_000), "t.csv": csv_bytes(20_000)}, "params.csv": "x,y\n1,2\n"})
+    ws.gen(
+        {
+            "data": {"a.bin": random_bytes(30_000), "t.csv": csv_bytes(20_000)},
+            "params.csv": "x,y\n1,2\n",
+            "params.yaml": "n: 3\n",
+        }
+    )
     remote = str(tmp_path / "remote")
     docs = documented_keys()
     seen: set[str] = set()
