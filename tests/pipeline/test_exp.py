@@ -1,0 +1,234 @@
+"""``art exp``: grids of experiments run in temporary worktrees sharing the store, recorded as git refs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.pipeline.helpers import PY
+
+PREPARE = """import os, yaml
+open(os.environ["EXP_COUNTER"], "a").write("prepare\\n")
+p = yaml.safe_load(open("params.yaml"))["prepare"]
+rows = [int(x) for x in open("data/raw.csv").read().split()]
+open("prepared.txt", "w").write(" ".join(str(r * p["scale"]) for r in rows) + "\\n")
+"""
+
+TRAIN = """import json, os, sys, yaml
+open(os.environ["EXP_COUNTER"], "a").write("train\\n")
+p = yaml.safe_load(open("params.yaml"))["train"]
+if p["k"] == 99:
+    sys.exit(3)
+rows = [int(x) for x in open("prepared.txt").read().split()]
+score = sum(rows) / p["k"]
+json.dump({"score": score, "detail": {"n": len(rows), "k": p["k"]}}, open("metrics.json", "w"))
+"""
+
+PIPELINE = f"""[stages.prepare]
+cmd = "{PY} src/prepare.py"
+deps = ["data/raw.csv"]
+outs = ["prepared.txt"]
+params = ["params.yaml:prepare.scale"]
+
+[stages.train]
+cmd = "{PY} src/train.py"
+deps = ["prepared.txt"]
+outs = ["metrics.json"]
+params = ["params.yaml:train"]
+"""
+
+
+@pytest.fixture
+def exp_ws(ws, tmp_path, monkeypatch):
+    counter = tmp_path / "executions.log"
+    monkeypatch.setenv("EXP_COUNTER", str(counter))
+    ws.gen(
+        {
+            "data": {"raw.csv": "1\n2\n3\n"},
+            "src": {"prepare.py": PREPARE, "train.py": TRAIN},
+            "params.yaml": "# the knobs\nprepare:\n  scale: 1\ntrain:\n  k: 2\n",
+            "art.toml": PIPELINE,
+        }
+    )
+    ws.art("add", "data/raw.csv")
+    ws.art("repro")
+    ws.git("add", "-A")
+    ws.git("commit", "-qm", "pipeline")
+    ws.counter = counter
+    return ws
+
+
+def executions(ws) -> list[str]:
+    return ws.counter.read_text().split() if ws.counter.exists() else []
+
+
+def show(ws) -> list[dict]:
+    return json.loads(ws.art("exp", "show", "--json").stdout)["experiments"]
+
+
+def expected_score(scale: int, k: int) -> float:
+    return (1 + 2 + 3) * scale / k
+
+
+def assert_workspace_untouched(ws, before: dict[str, bytes]) -> None:
+    assert {p: (ws.root / p).read_bytes() for p in before} == before
+    assert ws.git("status", "--porcelain").stdout == ""
+    assert len(ws.git("worktree", "list").stdout.splitlines()) == 1  # no worktree left behind
+    exps_dir = ws.root / ".art" / "tmp" / "exps"
+    assert not exps_dir.exists() or os.listdir(exps_dir) == []
+    assert len(os.listdir(ws.root / ".art" / "store" / "workspaces")) == 1  # the temporary ones unregistered
+
+
+def test_grid_runs_four_experiments_apply_reproduces_best_and_rerun_executes_nothing(exp_ws) -> None:
+    ws = exp_ws
+    files = ("params.yaml", "art.lock", "metrics.json", "prepared.txt")
+    before = {p: (ws.root / p).read_bytes() for p in files}
+    ws.counter.unlink()
+
+    r = ws.art("exp", "run", "-S", "prepare.scale=1,2", "-S", "train.k=3,4")
+    assert r.stdout.count("Running experiment") == 4
+    assert_workspace_untouched(ws, before)
+    # scale=1 needs no new prepare; scale=2 once; train runs for each of the four points
+    assert sorted(executions(ws)) == ["prepare", "train", "train", "train", "train"]
+
+    rows = show(ws)
+    assert rows[0]["name"] == "baseline" and rows[0]["state"] is None
+    assert rows[0]["params"] == {"params.yaml:prepare.scale": 1, "params.yaml:train.k": 2}
+    assert rows[0]["metrics"]["metrics.json:score"] == 3.0
+    exps = rows[1:]
+    assert len(exps) == 4 and {e["state"] for e in exps} == {"done"}
+    points = {(e["params"]["params.yaml:prepare.scale"], e["params"]["params.yaml:train.k"]) for e in exps}
+    assert points == {(1, 3), (1, 4), (2, 3), (2, 4)}
+    for e in exps:
+        scale, k = e["params"]["params.yaml:prepare.scale"], e["params"]["params.yaml:train.k"]
+        assert e["metrics"]["metrics.json:score"] == expected_score(scale, k)
+        assert e["metrics"]["metrics.json:detail.k"] == k
+
+    best = max(exps, key=lambda e: e["metrics"]["metrics.json:score"])
+    assert (best["params"]["params.yaml:prepare.scale"], best["params"]["params.yaml:train.k"]) == (2, 3)
+    ws.art("exp", "apply", best["name"])
+    applied = json.loads((ws.root / "metrics.json").read_text())
+    assert applied["score"] == best["metrics"]["metrics.json:score"]
+    assert "scale: 2" in (ws.root / "params.yaml").read_text()
+    status = json.loads(ws.art("status", "--json").stdout)
+    assert {s["state"] for s in status["stages"]} == {"up-to-date"}  # params, lock and outputs agree
+    ws.art("repro")
+    assert (ws.root / "metrics.json").read_bytes() == json.dumps(applied).encode()
+    ws.git("checkout", "-q", "--", "params.yaml", "art.lock")
+    ws.art("checkout")
+
+    ws.counter.unlink()
+    r = ws.art("exp", "run", "-S", "prepare.scale=1,2", "-S", "train.k=3,4", "-j", "2", "--json")
+    again = json.loads(r.stdout)["experiments"]
+    assert len(again) == 4
+    assert executions(ws) == []  # every point restored from the store and the run cache
+    assert all(s["state"] in ("cached", "up-to-date") for e in again for s in e["stages"])
+    assert len(show(ws)) == 9
+
+
+def test_a_set_key_no_stage_uses_is_one_line_and_runs_nothing(exp_ws) -> None:
+    ws = exp_ws
+    ws.counter.unlink()
+    r = ws.art("exp", "run", "-S", "prepare.lr=0.1", "-S", "train.k=3", code=2)
+    lines = r.stderr.splitlines()
+    assert lines[0] == "art: error: -S prepare.lr: no stage uses param prepare.lr"
+    assert len(lines) == 2 and lines[1].startswith("hint: ") and "params.yaml:train" in lines[1]
+    r = ws.art("exp", "run", "-S", "train.lr=0.1", code=2)  # inside a table a stage uses, but not in the file
+    assert r.stderr.splitlines()[0] == "art: error: -S train.lr: params.yaml has no param train.lr"
+    assert not ws.counter.exists()
+    assert ws.git("for-each-ref", "refs/exps", "refs/exps-queue").stdout == ""
+    ws.art("exp", "run", "-S", "nope:train.k=3", code=2)
+    ws.art("exp", "run", "-S", "train.k", code=2)
+
+
+def test_failed_experiment_is_recorded_failed_exit_5_and_leaves_no_worktree(exp_ws) -> None:
+    ws = exp_ws
+    before = {p: (ws.root / p).read_bytes() for p in ("params.yaml", "art.lock", "metrics.json")}
+    r = ws.art("exp", "run", "-S", "train.k=99,5", "--name", "try", code=5)
+    assert "art: error: experiment try-1 failed: stage train failed with exit status 3" in r.stderr
+    assert_workspace_untouched(ws, before)
+    states = {e["name"]: e["state"] for e in show(ws)[1:]}
+    assert states == {"try-1": "failed", "try-2": "done"}
+    ws.art("exp", "apply", "try-1", code=2)
+
+
+def test_queue_then_run_all_in_parallel(exp_ws) -> None:
+    ws = exp_ws
+    r = ws.art("exp", "run", "-S", "train.k=5,6,7", "--queue", "--json")
+    queued = json.loads(r.stdout)["queued"]
+    assert [q["state"] for q in queued] == ["queued"] * 3
+    assert len(ws.git("for-each-ref", "refs/exps-queue").stdout.splitlines()) == 3
+    assert [e["state"] for e in show(ws)[1:]] == ["queued"] * 3
+    ws.counter.unlink()
+    r = ws.art("exp", "run", "--run-all", "-j", "2")
+    assert r.stdout.count("done") == 3
+    assert sorted(executions(ws)) == ["train"] * 3  # prepare's inputs did not change
+    assert ws.git("for-each-ref", "refs/exps-queue").stdout == ""
+    rows = show(ws)[1:]
+    assert {e["metrics"]["metrics.json:score"] for e in rows} == {6 / 5, 6 / 6, 6 / 7}
+    assert "No queued experiment" in ws.art("exp", "run", "--run-all").stdout
+
+
+def test_apply_refuses_uncommitted_changes_without_force(exp_ws) -> None:
+    ws = exp_ws
+    ws.art("exp", "run", "-S", "train.k=3", "--name", "k3")
+    edited = "# mine\nprepare:\n  scale: 1\ntrain:\n  k: 8\n"
+    (ws.root / "params.yaml").write_text(edited)
+    lock = (ws.root / "art.lock").read_bytes()
+    r = ws.art("exp", "apply", "k3", code=1)
+    assert "params.yaml has uncommitted changes" in r.stderr
+    assert (ws.root / "params.yaml").read_text() == edited and (ws.root / "art.lock").read_bytes() == lock
+    ws.art("exp", "apply", "k3", "--force")
+    assert "k: 3" in (ws.root / "params.yaml").read_text()
+    assert json.loads((ws.root / "metrics.json").read_text())["score"] == 2.0
+
+
+def test_diff_branch_remove_and_push(exp_ws, tmp_path) -> None:
+    ws = exp_ws
+    ws.art("exp", "run", "-S", "train.k=3", "--name", "a")
+    ws.art("exp", "run", "-S", "train.k=6", "--name", "b")
+    diff = json.loads(ws.art("exp", "diff", "a", "b", "--json").stdout)["changes"]
+    by_name = {d["name"]: d for d in diff}
+    assert by_name["params.yaml:train.k"]["old"] == 3 and by_name["params.yaml:train.k"]["new"] == 6
+    assert by_name["metrics.json:score"]["change"] == pytest.approx(1.0 - 2.0)
+    assert "params.yaml:prepare.scale" not in by_name  # unchanged rows are left out
+
+    ws.art("exp", "branch", "a", "exp-a")
+    assert "k: 3" in ws.git("show", "exp-a:params.yaml").stdout
+    assert ws.git("rev-parse", "exp-a^").stdout == ws.git("rev-parse", "HEAD").stdout  # parent: the baseline
+    ws.art("exp", "branch", "a", "exp-a", code=1)
+
+    remote = tmp_path / "remote"
+    ws.art("remote", "add", "origin", str(remote), "--default")
+    ws.art("push")
+    pushed = json.loads(ws.art("push", "--exps", "--json").stdout)
+    assert pushed["objects"] > 0  # the experiments' metrics files and runs were not in the workspace
+    assert json.loads(ws.art("push", "--exps", "--json").stdout)["objects"] == 0
+
+    assert ws.art("exp", "remove", "a", "--json").stdout.count('"a"') == 1
+    assert [e["name"] for e in show(ws)[1:]] == ["b"]
+    ws.art("exp", "remove", "nosuch", code=1)
+    ws.art("exp", "remove", "--all")
+    assert ws.git("for-each-ref", "refs/exps").stdout == ""
+
+
+def test_gc_keeps_what_experiments_need(exp_ws) -> None:
+    ws = exp_ws
+    ws.art("exp", "run", "-S", "train.k=4", "--name", "k4")
+    ws.art("gc", "--grace", "0s")
+    ws.art("exp", "apply", "k4")
+    assert json.loads((ws.root / "metrics.json").read_text())["score"] == 1.5
+
+
+def test_experiments_need_git(tmp_path: Path) -> None:
+    from tests.conftest import Workspace
+
+    root = tmp_path / "plain"
+    root.mkdir()
+    w = Workspace(root)
+    w.art("init", "--no-git")
+    r = w.art("exp", "show", code=1)
+    assert "experiments need a git repository" in r.stderr
