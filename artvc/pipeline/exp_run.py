@@ -298,9 +298,7 @@ def _record(ctx: _Context, exp: Experiment, wt: Path, ws_root: Path, state: ExpS
             produced, keys = ws.state.run_index()
         with Repo(ctx.root) as main:
             main.state.merge_run_index(produced, keys)
-    done = replace(
-        exp, state=state, params=params, metrics=metrics, stages=stages, runs=runs, message=message
-    )
+    done = replace(exp, state=state, params=params, metrics=metrics, stages=stages, runs=runs, message=message)
     wt_git = Git.discover(wt)
     assert wt_git is not None
     changes = wt_git.new_files(_wanted)

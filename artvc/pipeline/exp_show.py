@@ -32,7 +32,7 @@ class ExpRow:
             "state": self.state,
             "params": self.params,
             "metrics": self.metrics,
-            "created_at": self.created or None,
+            "created_at": self.created,
         }
 
 
@@ -51,7 +51,15 @@ def baseline_row(repo: Repo) -> ExpRow:
     """The baseline: HEAD's params and the metrics its ``art.lock`` records."""
     head = git_of(repo).head_commit() or ""
     params, metrics = values_at(repo, head)
-    return ExpRow(BASELINE, head, None, _flat(params), _flat(metrics))
+    return ExpRow(BASELINE, head, None, _flat(params), _flat(metrics), commit_time(repo, head))
+
+
+def commit_time(repo: Repo, commit: str) -> str:
+    """A commit's time, ISO 8601 UTC."""
+    from datetime import UTC, datetime
+
+    when = git_of(repo).resolve(commit).commit_time
+    return datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def row_of(exp: Experiment) -> ExpRow:
@@ -124,7 +132,7 @@ class DiffRow:
     change: float | None  # new - old when both are numbers
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "old": self.old, "new": self.new, "change": self.change}
+        return {"section": self.kind, "name": self.name, "old": self.old, "new": self.new, "change": self.change}
 
 
 def exp_diff(repo: Repo, a: str, b: str, *, all_rows: bool = False) -> list[DiffRow]:

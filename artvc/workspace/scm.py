@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import SortMode
+from pygit2.enums import FileMode, SortMode
 
 from ..errors import GitError
 
@@ -276,8 +276,8 @@ class Git:
                     if path in index:
                         index.remove(path)
                     continue
-                mode = index[path].mode if path in index else pygit2.GIT_FILEMODE_BLOB
-                index.add(pygit2.IndexEntry(path, repo.create_blob(data), mode))
+                mode = index[path].mode if path in index else FileMode.BLOB
+                index.add(pygit2.IndexEntry(path, repo.create_blob(data), FileMode(mode)))
             tree = index.write_tree(repo)
             sig = self._signature()
             return str(repo.create_commit(None, sig, sig, message, tree, [pygit2.Oid(hex=p) for p in parents]))
@@ -329,10 +329,9 @@ class Git:
 
     def changed_between(self, a: str, b: str) -> list[str]:
         """Return the paths (relative to the git work tree) whose content differs between commits a and b."""
-        diff = self._repo.diff(self.resolve(a).tree, self.resolve(b).tree)
-        out = set()
-        for patch in diff:
-            delta = patch.delta
+        diff = self.resolve(a).tree.diff_to_tree(self.resolve(b).tree)
+        out: set[str] = set()
+        for delta in diff.deltas:
             out.update(p for p in (delta.old_file.path, delta.new_file.path) if p)
         return sorted(out)
 
