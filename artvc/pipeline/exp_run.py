@@ -37,7 +37,7 @@ from ..workspace.scm import Git
 from .errors import PipelineError
 from .exp_metrics import read_metrics
 from .exp_params import grid, resolve, used_params, with_values
-from .exps import EXPS, QUEUE, Experiment, ExpState, check_name, encode, experiments, git_of, now, taken
+from .exps import EXPS, QUEUE, Experiment, ExpState, check_name, encode, git_of, now, queue, taken
 from .outcome import last_outcome
 from .repro import load_pipeline
 from .spec import load
@@ -95,7 +95,7 @@ def exp_run(repo: Repo, options: ExpRunOptions, *, on_event: Event | None = None
     if options.run_all:
         if options.sets or options.name or options.queue:
             raise UsageError("--run-all runs the queued experiments", hint="queue with -S ... --queue first")
-        names = [e.name for e in experiments(repo) if e.state == ExpState.QUEUED]
+        names = [e.name for e in queue(repo)]
         result = ExpRunResult([], run_queued(repo, names, jobs=options.jobs, on_event=event))
     else:
         queued = enqueue(repo, list(options.sets), name=options.name)
@@ -177,7 +177,7 @@ def run_queued(repo: Repo, names: list[str], *, jobs: int = 1, on_event: Event |
     exps_dir = repo.tmp_dir / "exps"
     exps_dir.mkdir(exist_ok=True)
     ctx = _Context(repo.root, repo.git_prefix, repo.store.root, exps_dir, on_event or (lambda *a: None))
-    queued = {e.name: e for e in experiments(repo) if e.state == ExpState.QUEUED}
+    queued = {e.name: e for e in queue(repo)}
     todo = [queued[n] for n in names if n in queued]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         results = list(pool.map(lambda e: _run_one(ctx, e), todo))
@@ -196,6 +196,9 @@ def _run_one(ctx: _Context, exp: Experiment) -> Experiment | None:
     try:
         if git.refs_under(QUEUE).get(QUEUE + exp.name) != exp.commit:
             return None  # run (or removed) meanwhile
+        if EXPS + exp.name in git.refs_under(EXPS):  # recorded by a run killed before it dequeued
+            git.delete_ref(QUEUE + exp.name)
+            return None
         with ctx.git_lock:
             git.worktree_remove(wt)  # a killed run's leftover
             git.worktree_add(wt, exp.commit)

@@ -185,16 +185,27 @@ def git_of(repo: Repo):
 
 def experiments(repo: Repo, *, queued: bool = True) -> list[Experiment]:
     """Every recorded experiment (and queued one), oldest first; unreadable refs are skipped."""
+    found = _decoded(repo, (EXPS, QUEUE) if queued else (EXPS,))
+    recorded = {e.name for e in found if e.state != ExpState.QUEUED}
+    found = [e for e in found if e.state != ExpState.QUEUED or e.name not in recorded]
+    return sorted(found, key=lambda e: (e.created, e.name))
+
+
+def queue(repo: Repo) -> list[Experiment]:
+    """Every queued experiment, oldest first (also one a killed run recorded but did not dequeue)."""
+    return sorted(_decoded(repo, (QUEUE,)), key=lambda e: (e.created, e.name))
+
+
+def _decoded(repo: Repo, prefixes: tuple[str, ...]) -> list[Experiment]:
     git = git_of(repo)
     found: list[Experiment] = []
-    prefixes = (EXPS, QUEUE) if queued else (EXPS,)
     for prefix in prefixes:
         for ref, commit in git.refs_under(prefix).items():
             try:
                 found.append(decode(ref[len(prefix) :], commit, git.message(commit)))
             except ArtError:
                 continue
-    return sorted(found, key=lambda e: (e.created, e.name))
+    return found
 
 
 def get(repo: Repo, name: str) -> Experiment:

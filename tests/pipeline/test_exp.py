@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -232,3 +235,22 @@ def test_experiments_need_git(tmp_path: Path) -> None:
     w.art("init", "--no-git")
     r = w.art("exp", "show", code=1)
     assert "experiments need a git repository" in r.stderr
+
+
+@pytest.mark.parametrize("point", ["exp.worktree-added", "exp.recorded"])
+def test_a_run_killed_mid_experiment_is_finished_by_the_next_run_all(exp_ws, point) -> None:
+    ws = exp_ws
+    ws.art("exp", "run", "-S", "train.k=5", "--name", "k5", "--queue")
+    env = {**os.environ, "ART_FAULT": f"{point}:kill"}
+    cmd = [sys.executable, "-m", "artvc", "exp", "run", "--run-all"]
+    killed = subprocess.run(cmd, cwd=ws.root, env=env, capture_output=True, text=True, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert (ws.root / ".art" / "tmp" / "exps" / "k5").is_dir()  # the killed run's worktree is still there
+    ws.art("exp", "run", "--run-all")
+    rows = show(ws)[1:]
+    assert [(e["name"], e["state"]) for e in rows] == [("k5", "done")]
+    assert rows[0]["metrics"]["metrics.json:score"] == 6 / 5
+    assert ws.git("for-each-ref", "refs/exps-queue").stdout == ""
+    assert len(ws.git("worktree", "list").stdout.splitlines()) == 1
+    assert not (ws.root / ".art" / "tmp" / "exps" / "k5").exists()
+    assert len(os.listdir(ws.root / ".art" / "store" / "workspaces")) == 1
