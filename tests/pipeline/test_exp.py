@@ -254,3 +254,31 @@ def test_a_run_killed_mid_experiment_is_finished_by_the_next_run_all(exp_ws, poi
     assert len(ws.git("worktree", "list").stdout.splitlines()) == 1
     assert not (ws.root / ".art" / "tmp" / "exps" / "k5").exists()
     assert len(os.listdir(ws.root / ".art" / "store" / "workspaces")) == 1
+
+
+def test_show_sorts_keeps_changed_columns_and_prints_csv(exp_ws) -> None:
+    ws = exp_ws
+    ws.art("exp", "run", "-S", "train.k=3,1,6", "--name", "k")  # scores 2, 6, 1
+    table = json.loads(ws.art("exp", "show", "--sort-by", "score", "--sort-order", "desc", "--json").stdout)
+    assert [r["name"] for r in table["experiments"]] == ["baseline", "k-2", "k-1", "k-3"]
+    assert table["param_columns"] == ["params.yaml:prepare.scale", "params.yaml:train.k"]
+    changed = json.loads(ws.art("exp", "show", "--only-changed", "--json").stdout)
+    assert changed["param_columns"] == ["params.yaml:train.k"]  # prepare.scale is 1 everywhere
+    assert "metrics.json:detail.n" not in changed["metric_columns"]
+    csv_lines = ws.art("exp", "show", "--csv", "--sort-by", "train.k").stdout.splitlines()
+    assert csv_lines[0].startswith("experiment,state,params.yaml:prepare.scale,params.yaml:train.k,")
+    assert [line.split(",")[0] for line in csv_lines[1:]] == ["baseline", "k-2", "k-1", "k-3"]
+    r = ws.art("exp", "show", "--sort-by", "nosuch", code=2)
+    assert r.stderr.startswith("art: error: --sort-by nosuch: no param or metric of that name")
+
+
+def test_an_experiment_takes_uncommitted_edits_of_tracked_files_but_leaves_them_in_place(exp_ws) -> None:
+    ws = exp_ws
+    script = ws.root / "src" / "train.py"
+    edited = script.read_text().replace("sum(rows) / p", "10 * sum(rows) / p")
+    script.write_text(edited)
+    ws.art("exp", "run", "-S", "train.k=3", "--name", "edited")
+    (row,) = show(ws)[1:]
+    assert row["metrics"]["metrics.json:score"] == 20.0  # the edited script ran
+    assert script.read_text() == edited
+    assert ws.git("status", "--porcelain").stdout == " M src/train.py\n"
