@@ -218,6 +218,7 @@ def test_diff_branch_remove_and_push(exp_ws, tmp_path) -> None:
     assert ws.git("for-each-ref", "refs/exps").stdout == ""
 
 
+@pytest.mark.slow
 def test_gc_keeps_what_experiments_need(exp_ws) -> None:
     ws = exp_ws
     ws.art("exp", "run", "-S", "train.k=4", "--name", "k4")
@@ -237,6 +238,7 @@ def test_experiments_need_git(tmp_path: Path) -> None:
     assert "experiments need a git repository" in r.stderr
 
 
+@pytest.mark.slow  # two kills and two runs: the default tier has the failed-run cleanup test
 @pytest.mark.parametrize("point", ["exp.worktree-added", "exp.recorded"])
 def test_a_run_killed_mid_experiment_is_finished_by_the_next_run_all(exp_ws, point) -> None:
     ws = exp_ws
@@ -272,6 +274,7 @@ def test_show_sorts_keeps_changed_columns_and_prints_csv(exp_ws) -> None:
     assert r.stderr.startswith("art: error: --sort-by nosuch: no param or metric of that name")
 
 
+@pytest.mark.slow
 def test_an_experiment_takes_uncommitted_edits_of_tracked_files_but_leaves_them_in_place(exp_ws) -> None:
     ws = exp_ws
     script = ws.root / "src" / "train.py"
