@@ -168,17 +168,26 @@ def diff(repo, a: str, b: str, all_rows: bool) -> None:
     """Compare the params and metrics of experiments A and B ('baseline' is HEAD)."""
     from ..pipeline.exp_show import exp_diff
 
-    rows = exp_diff(repo, a, b, all_rows=all_rows)
+    result = exp_diff(repo, a, b, all_rows=all_rows)
     if flags().get("json"):
-        emit_json({"old": a, "new": b, "changes": [r.as_dict() for r in rows]})
+        emit_json(
+            {
+                "old": a,
+                "new": b,
+                "params": [r.as_dict() for r in result.params],
+                "metrics": [r.as_dict() for r in result.metrics],
+            }
+        )
         return
+    rows = [("param", r) for r in result.params] + [("metric", r) for r in result.metrics]
     if not rows:
         say(f"no param or metric differs between {a} and {b}")
         return
-    width = max(len(r.name) for r in rows)
-    for r in rows:
+    names = [f"{r.path}:{r.key}" for _, r in rows]
+    width = max(len(n) for n in names)
+    for (section, r), name in zip(rows, names, strict=True):
         change = f"  ({r.change:+.6g})" if r.change is not None else ""
-        say(f"{r.kind:<6}  {r.name.ljust(width)}  {_cell(r.old)} -> {_cell(r.new)}{change}")
+        say(f"{section:<6}  {name.ljust(width)}  {_cell(r.old)} -> {_cell(r.new)}{change}")
 
 
 @cli.command("apply")

@@ -76,7 +76,7 @@ def _files(repo: Repo, git, exp: Experiment, prefix: str) -> dict[str, bytes | N
         if not path.startswith(prefix):
             continue
         rel = check_relpath(path[len(prefix) :], where=f"experiment {exp.name}")
-        out[rel] = git.file_at(exp.commit, path)
+        out[rel] = git.file_at(exp.commit, "", path)
     return out
 
 
@@ -88,7 +88,7 @@ def _uncommitted(repo: Repo, git, head: str, git_path: str, new: bytes | None) -
         current = None
     except IsADirectoryError:
         return True
-    return current != git.file_at(head, git_path) and current != new
+    return current != git.file_at(head, "", git_path) and current != new
 
 
 def _artifacts(git, commit: str, prefix: str) -> list[TrackedArtifact]:
@@ -97,7 +97,7 @@ def _artifacts(git, commit: str, prefix: str) -> list[TrackedArtifact]:
     for path, text in git.files_at(commit, prefix.rstrip("/"), (SUFFIX,)):
         if len(path.rsplit("/", 1)[-1]) > len(SUFFIX):
             out.append(TrackedArtifact(path[: -len(SUFFIX)], parse_pointer(text, where=path), path))
-    lock_text = git.file_at(commit, prefix + LOCK_NAME)
+    lock_text = git.file_at(commit, "", prefix + LOCK_NAME)
     if lock_text is not None:
         for path, pointer, stage in lock_outputs(parse_lock_text(lock_text)):
             out.append(TrackedArtifact(path, pointer, f"{LOCK_NAME}:{stage}"))

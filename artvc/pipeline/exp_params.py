@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from .params import normalize
+from .params import ParamsReader, parse_params
 from .spec import Pipeline
 
 
@@ -59,7 +58,12 @@ def resolve(pipeline: Pipeline, sets: list[str], root: Path) -> list[Override]:
         UsageError: for a malformed ``-S``, a key that no stage uses, a key used from two files, a key inside
             a table a stage uses that the file lacks (a typo, most likely), or the same key set twice.
     """
-    used = [(ref.file, ref.key) for stage in pipeline.stages.values() for ref in stage.params]
+    reader = ParamsReader(root)  # a bare key's file: params.yaml or params.toml, as repro decides
+    used = [
+        (reader.resolve(ref, stage=stage.name).file, ref.key)
+        for stage in pipeline.stages.values()
+        for ref in stage.params
+    ]
     out: list[Override] = []
     for text in sets:
         spec, eq, raw = text.partition("=")
@@ -90,7 +94,7 @@ def resolve(pipeline: Pipeline, sets: list[str], root: Path) -> list[Override]:
 
 def _check_present(root: Path, file: str, key: str, spec: str) -> None:
     try:
-        node = load_params_file_bytes(file, (root / file).read_bytes())
+        node = _parsed(file, (root / file).read_bytes())
     except OSError:
         return  # the stage's own check names the missing file
     for part in key.split("."):
@@ -127,7 +131,7 @@ def with_values(name: str, raw: bytes, values: dict[str, Any]) -> bytes:
     suffix = Path(name).suffix.lower()
     if suffix == ".toml":
         return _toml(name, raw, values)
-    data = load_params_file_bytes(name, raw)
+    data = _parsed(name, raw)
     for key, value in values.items():
         _set(data, name, key, value)
     if suffix == ".json":
@@ -135,31 +139,6 @@ def with_values(name: str, raw: bytes, values: dict[str, Any]) -> bytes:
     import yaml
 
     return yaml.safe_dump(data, sort_keys=False).encode()
-
-
-def load_params_file_bytes(name: str, raw: bytes) -> Any:
-    """Parse params file text (the file ``name``'s suffix says which format).
-
-    Raises:
-        ParamsError: when it does not parse.
-    """
-    from .errors import ParamsError
-
-    suffix = Path(name).suffix.lower()
-    try:
-        if suffix == ".toml":
-            import tomllib
-
-            data = tomllib.loads(raw.decode())
-        elif suffix == ".json":
-            data = json.loads(raw)
-        else:
-            import yaml
-
-            data = yaml.safe_load(raw)
-    except Exception as exc:  # each parser has its own error type; all mean "malformed"
-        raise ParamsError(f"params file {name} is malformed: {exc}", file=name) from exc
-    return {} if data is None else data
 
 
 def _set(data: Any, name: str, key: str, value: Any) -> None:
@@ -178,7 +157,7 @@ def _toml(name: str, raw: bytes, values: dict[str, Any]) -> bytes:
     from ..workspace import tomledit
 
     text = raw.decode()
-    load_params_file_bytes(name, raw)  # the standard parser's errors first
+    _parsed(name, raw)  # the standard parser's errors first
     doc = tomledit.parse(text)
     for key, value in values.items():
         *parents, last = key.split(".")
@@ -193,59 +172,9 @@ def _toml(name: str, raw: bytes, values: dict[str, Any]) -> bytes:
     return tomledit.dumps(doc, text).encode()
 
 
-def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested tables as dotted keys (``{"train": {"C": 1}}`` -> ``{"train.C": 1}``); lists stay values."""
-    if not isinstance(obj, dict):
-        return {prefix: obj} if prefix else {}
-    out: dict[str, Any] = {}
-    for k, v in obj.items():
-        name = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, name))
-        else:
-            out[name] = v
-    return out
-
-
-def used_params(pipeline: Pipeline, root: Path) -> dict[str, dict[str, Any]]:
-    """The values of the params the stages use, per file, flattened (unreadable ones are left out)."""
-
-    def read(file: str) -> bytes | None:
-        try:
-            return (root / file).read_bytes()
-        except OSError:
-            return None
-
-    return used_values(pipeline, read)
-
-
-def used_values(pipeline: Pipeline, read: Callable[[str], bytes | None]) -> dict[str, dict[str, Any]]:
-    """``used_params`` with the params files' content given by ``read(file)`` (e.g. from a git revision)."""
-    from ..errors import ArtError
-
-    parsed: dict[str, Any] = {}
-    out: dict[str, dict[str, Any]] = {}
-    for stage in pipeline.stages.values():
-        for ref in stage.params:
-            if ref.file not in parsed:
-                raw = read(ref.file)
-                try:
-                    parsed[ref.file] = None if raw is None else load_params_file_bytes(ref.file, raw)
-                except ArtError:
-                    parsed[ref.file] = None
-            node = parsed[ref.file]
-            for part in ref.key.split("."):
-                node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
-            if node is _MISSING:
-                continue
-            flat = flatten(node, ref.key) if isinstance(node, dict) else {ref.key: node}
-            out.setdefault(ref.file, {}).update({k: _jsonable(v) for k, v in flat.items()})
-    return {f: dict(sorted(v.items())) for f, v in sorted(out.items())}
+def _parsed(name: str, raw: bytes) -> Any:
+    data = parse_params(raw, name)
+    return {} if data is None else data
 
 
 _MISSING = object()
-
-
-def _jsonable(value: Any) -> Any:
-    value = normalize(value)
-    return None if value == {"null": True} else value

@@ -35,12 +35,11 @@ from ..workspace.lockfile import LOCK_NAME, read_lock
 from ..workspace.repo import Repo
 from ..workspace.scm import Git
 from .errors import PipelineError
-from .exp_metrics import read_metrics
-from .exp_params import grid, resolve, used_params, with_values
+from .exp_metrics import values_at
+from .exp_params import grid, resolve, with_values
 from .exps import EXPS, QUEUE, Experiment, ExpState, check_name, encode, git_of, now, queue, taken
 from .outcome import last_outcome
 from .repro import load_pipeline
-from .spec import load
 
 Event = Callable[[str, str, str], None]  # (event: "start" | "done" | "failed" | "skipped", name, detail)
 
@@ -294,10 +293,7 @@ def _record(ctx: _Context, exp: Experiment, wt: Path, ws_root: Path, state: ExpS
             stages = last_outcome(ws)
             lock = _lock_or_empty(ws_root)
             runs = {s: str(e["run"]) for s, e in lock.items() if isinstance(e, dict) and e.get("run")}
-            pipeline = _pipeline_or_none(ws_root)
-            if pipeline is not None:
-                params = used_params(pipeline, ws_root)
-                metrics = read_metrics(pipeline, ws_root)
+            params, metrics = values_at(ws, None)
             produced, keys = ws.state.run_index()
         with Repo(ctx.root) as main:
             main.state.merge_run_index(produced, keys)
@@ -331,10 +327,3 @@ def _lock_or_empty(ws_root: Path) -> dict[str, Any]:
         return read_lock(ws_root)
     except ArtError:
         return {}
-
-
-def _pipeline_or_none(ws_root: Path):
-    try:
-        return load(ws_root, check_deps=False)
-    except ArtError:
-        return None

@@ -10,6 +10,7 @@ from ..errors import UsageError
 from ..workspace.repo import Repo
 from .exp_metrics import values_at
 from .exps import Experiment, experiments, get, git_of
+from .metrics import ValueChange, diff_values
 
 BASELINE = "baseline"
 
@@ -30,10 +31,15 @@ class ExpRow:
             "name": self.name,
             "commit": self.commit,
             "state": self.state,
-            "params": self.params,
-            "metrics": self.metrics,
+            "params": rows_of(self.params),
+            "metrics": rows_of(self.metrics),
             "created_at": self.created,
         }
+
+
+def rows_of(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """``FILE:KEY`` -> value as JSON rows ``{"path", "key", "value"}`` (user keys are never JSON keys)."""
+    return [{"path": c.split(":", 1)[0], "key": c.split(":", 1)[1], "value": v} for c, v in values.items()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,35 +130,27 @@ def _number_or_text(value: Any) -> tuple[int, Any] | None:
 
 
 @dataclass(frozen=True, slots=True)
-class DiffRow:
-    kind: str  # "param" | "metric"
-    name: str  # FILE:KEY
-    old: Any
-    new: Any
-    change: float | None  # new - old when both are numbers
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"section": self.kind, "name": self.name, "old": self.old, "new": self.new, "change": self.change}
+class ExpDiff:
+    params: list[ValueChange]
+    metrics: list[ValueChange]
 
 
-def exp_diff(repo: Repo, a: str, b: str, *, all_rows: bool = False) -> list[DiffRow]:
+def exp_diff(repo: Repo, a: str, b: str, *, all_rows: bool = False) -> ExpDiff:
     """The params and metrics that differ between experiments ``a`` and ``b`` (``baseline``: HEAD).
 
     Raises:
         UnknownExperimentError: for an unknown name.
     """
     rows = [baseline_row(repo) if n == BASELINE else row_of(get(repo, n)) for n in (a, b)]
-    out: list[DiffRow] = []
-    for kind, attr in (("param", "params"), ("metric", "metrics")):
-        old, new = getattr(rows[0], attr), getattr(rows[1], attr)
-        for name in dict.fromkeys([*old, *new]):
-            x, y = old.get(name), new.get(name)
-            if x == y and not all_rows:
-                continue
-            out.append(DiffRow(kind, name, x, y, _change(x, y)))
+    return ExpDiff(
+        diff_values(_tables(rows[0].params), _tables(rows[1].params), include_unchanged=all_rows),
+        diff_values(_tables(rows[0].metrics), _tables(rows[1].metrics), include_unchanged=all_rows),
+    )
+
+
+def _tables(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for column, v in values.items():
+        path, _, key = column.partition(":")
+        out.setdefault(path, {})[key] = v
     return out
-
-
-def _change(x: Any, y: Any) -> float | None:
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y))
-    return round(y - x, 12) if numbers else None

@@ -72,9 +72,9 @@ class Experiment:
             "commit": self.commit,
             "baseline": self.baseline,
             "state": str(self.state),
-            "overrides": self.overrides,
-            "params": self.params,
-            "metrics": self.metrics,
+            "overrides": [_row(label, v) for label, v in self.overrides.items()],
+            "params": [{"path": f, "key": k, "value": v} for f, kv in self.params.items() for k, v in kv.items()],
+            "metrics": [{"path": f, "key": k, "value": v} for f, kv in self.metrics.items() for k, v in kv.items()],
             "stages": [{"name": s, "state": state, "run_oid": self.runs.get(s)} for s, state in self.stages.items()],
             "created_at": self.created,
             "message": self.message,
@@ -94,6 +94,11 @@ class Experiment:
             "created_at": self.created,
             "message": self.message,
         }
+
+
+def _row(label: str, value: Any) -> dict[str, Any]:
+    path, _, key = label.partition(":")
+    return {"path": path, "key": key, "value": value}
 
 
 def now() -> str:
@@ -118,7 +123,7 @@ def encode(exp: Experiment) -> str:
     """The commit message recording ``exp``: a summary line, a blank line, the JSON metadata."""
     shown = ", ".join(f"{k}={v}" for k, v in exp.overrides.items())
     return f"art exp {exp.name}: {exp.state}{f' ({shown})' if shown else ''}\n\n" + json.dumps(
-        exp.metadata(), sort_keys=True, indent=1
+        exp.metadata(), sort_keys=True, indent=1, default=str
     )
 
 

@@ -319,14 +319,6 @@ class Git:
     def parent_ids(self, commit: str) -> list[str]:
         return [str(p) for p in self.resolve(commit).parent_ids]
 
-    def file_at(self, rev: str, path: str) -> bytes | None:
-        """Return the content of ``path`` (relative to the git work tree) at ``rev``, or None."""
-        try:
-            entry = self.resolve(rev).tree[path]
-        except KeyError:
-            return None
-        return self._blob(entry.id) if entry.type_str == "blob" else None
-
     def changed_between(self, a: str, b: str) -> list[str]:
         """Return the paths (relative to the git work tree) whose content differs between commits a and b."""
         diff = self.resolve(a).tree.diff_to_tree(self.resolve(b).tree)

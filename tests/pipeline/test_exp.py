@@ -39,8 +39,8 @@ params = ["params.yaml:prepare.scale"]
 [stages.train]
 cmd = "{PY} src/train.py"
 deps = ["prepared.txt"]
-outs = ["metrics.json"]
-params = ["params.yaml:train"]
+metrics = ["metrics.json"]
+params = ["train"]
 """
 
 
@@ -68,8 +68,14 @@ def executions(ws) -> list[str]:
     return ws.counter.read_text().split() if ws.counter.exists() else []
 
 
+def columns(rows: list[dict]) -> dict:
+    return {f"{r['path']}:{r['key']}": r["value"] for r in rows}
+
+
 def show(ws) -> list[dict]:
-    return json.loads(ws.art("exp", "show", "--json").stdout)["experiments"]
+    """``exp show --json``'s rows, with params and metrics as ``PATH:KEY`` -> value."""
+    rows = json.loads(ws.art("exp", "show", "--json").stdout)["experiments"]
+    return [{**r, "params": columns(r["params"]), "metrics": columns(r["metrics"])} for r in rows]
 
 
 def expected_score(scale: int, k: int) -> float:
@@ -193,11 +199,14 @@ def test_diff_branch_remove_and_push(exp_ws, tmp_path) -> None:
     ws = exp_ws
     ws.art("exp", "run", "-S", "train.k=3", "--name", "a")
     ws.art("exp", "run", "-S", "train.k=6", "--name", "b")
-    diff = json.loads(ws.art("exp", "diff", "a", "b", "--json").stdout)["changes"]
-    by_name = {d["name"]: d for d in diff}
-    assert by_name["params.yaml:train.k"]["old"] == 3 and by_name["params.yaml:train.k"]["new"] == 6
-    assert by_name["metrics.json:score"]["change"] == pytest.approx(1.0 - 2.0)
-    assert "params.yaml:prepare.scale" not in by_name  # unchanged rows are left out
+    diff = json.loads(ws.art("exp", "diff", "a", "b", "--json").stdout)
+    params = {f"{d['path']}:{d['key']}": d for d in diff["params"]}
+    metrics = {f"{d['path']}:{d['key']}": d for d in diff["metrics"]}
+    assert params["params.yaml:train.k"]["old"] == 3 and params["params.yaml:train.k"]["new"] == 6
+    assert metrics["metrics.json:score"]["change"] == pytest.approx(1.0 - 2.0)
+    assert "params.yaml:prepare.scale" not in params  # unchanged rows are left out
+    text = ws.art("exp", "diff", "a", "baseline").stdout
+    assert "param   params.yaml:train.k" in text and "3 -> 2" in text
 
     ws.art("exp", "branch", "a", "exp-a")
     assert "k: 3" in ws.git("show", "exp-a:params.yaml").stdout
