@@ -294,3 +294,55 @@ def test_an_experiment_takes_uncommitted_edits_of_tracked_files_but_leaves_them_
     assert row["metrics"]["metrics.json:score"] == 20.0  # the edited script ran
     assert script.read_text() == edited
     assert ws.git("status", "--porcelain").stdout == " M src/train.py\n"
+
+
+def test_apply_refuses_a_modified_output_the_store_cannot_give_back_and_writes_nothing(exp_ws) -> None:
+    ws = exp_ws
+    ws.art("exp", "run", "-S", "train.k=3", "--name", "k3")
+    (ws.root / "metrics.json").write_text('{"score": 123}')  # the user's own edit, never stored
+    params = (ws.root / "params.yaml").read_bytes()
+    r = ws.art("exp", "apply", "k3", code=1)
+    assert r.stderr.startswith("art: error: ") and "metrics.json" in r.stderr
+    assert (ws.root / "params.yaml").read_bytes() == params  # nothing half-written
+    assert (ws.root / "metrics.json").read_text() == '{"score": 123}'
+    ws.art("exp", "apply", "k3", "--force")
+    assert json.loads((ws.root / "metrics.json").read_text())["score"] == 2.0
+
+
+def test_queue_removal_and_run_all_usage(exp_ws) -> None:
+    ws = exp_ws
+    ws.art("exp", "run", "-S", "train.k=5,6", "--queue")
+    ws.art("exp", "run", "--run-all", "-S", "train.k=7", code=2)
+    assert ws.art("exp", "remove", "--queue", "--json").stdout.count("exp-") == 2
+    assert show(ws)[1:] == []
+    ws.art("exp", "remove", code=2)
+
+
+@pytest.mark.slow
+def test_experiments_of_a_workspace_below_the_git_root(tmp_path, monkeypatch) -> None:
+    from tests.conftest import Workspace, git
+
+    monkeypatch.setenv("EXP_COUNTER", str(tmp_path / "executions.log"))
+    top = tmp_path / "repo"
+    (top / "proj").mkdir(parents=True)
+    git(top, "init", "-q")
+    ws = Workspace(top / "proj")
+    ws.art("init")
+    ws.gen(
+        {
+            "data": {"raw.csv": "1\n2\n3\n"},
+            "src": {"prepare.py": PREPARE, "train.py": TRAIN},
+            "params.yaml": "prepare:\n  scale: 1\ntrain:\n  k: 2\n",
+            "art.toml": PIPELINE,
+        }
+    )
+    ws.art("add", "data/raw.csv")
+    ws.art("repro")
+    git(top, "add", "-A")
+    git(top, "commit", "-qm", "pipeline")
+    ws.art("exp", "run", "-S", "prepare.scale=2", "--name", "s2")
+    (row,) = show(ws)[1:]
+    assert row["metrics"]["metrics.json:score"] == 6.0
+    ws.art("exp", "apply", "s2")
+    assert git(top, "status", "--porcelain").stdout.splitlines() == [" M proj/art.lock", " M proj/params.yaml"]
+    assert json.loads((ws.root / "metrics.json").read_text())["score"] == 6.0
