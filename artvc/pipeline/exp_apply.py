@@ -20,6 +20,7 @@ from ..workspace.paths import check_relpath, ensure_inside
 from ..workspace.pointers import SUFFIX, parse_pointer
 from ..workspace.repo import Repo
 from ..workspace.tracked import TrackedArtifact
+from .exp_run import sweep_worktrees
 from .exps import EXPS, QUEUE, Experiment, ExpState, UnknownExperimentError, experiments, get, git_of
 
 
@@ -140,4 +141,5 @@ def exp_remove(repo: Repo, names: list[str], *, all_exps: bool = False, queued: 
                 git.delete_ref(EXPS + exp.name)
                 git.delete_ref(QUEUE + exp.name)
                 removed.append(exp.name)
+    sweep_worktrees(repo)  # a killed run's worktree of a queued experiment removed now
     return removed

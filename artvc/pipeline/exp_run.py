@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -167,6 +168,7 @@ class _Context:
     exps_dir: Path
     on_event: Event
     git_lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)  # Ctrl-C: start no further experiment
 
 
 def run_queued(repo: Repo, names: list[str], *, jobs: int = 1, on_event: Event | None = None) -> list[Experiment]:
@@ -177,13 +179,47 @@ def run_queued(repo: Repo, names: list[str], *, jobs: int = 1, on_event: Event |
     exps_dir.mkdir(exist_ok=True)
     ctx = _Context(repo.root, repo.git_prefix, repo.store.root, exps_dir, on_event or (lambda *a: None))
     queued = {e.name: e for e in queue(repo)}
+    sweep_worktrees(repo)
     todo = [queued[n] for n in names if n in queued]
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         results = list(pool.map(lambda e: _run_one(ctx, e), todo))
+    except BaseException:
+        ctx.stop.set()  # the running ones see their repro interrupted too and stay queued
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     return [r for r in results if r is not None]
 
 
+def sweep_worktrees(repo: Repo) -> list[str]:
+    """Remove the worktrees in ``.art/tmp/exps`` that no running ``art exp run`` holds and whose experiment is
+    no longer queued (a killed run's, whose experiment was removed since); return their names."""
+    exps_dir = repo.art_dir / "tmp" / "exps"
+    if not exps_dir.is_dir():
+        return []
+    git = git_of(repo)
+    queued = set(git.refs_under(QUEUE))
+    removed = []
+    for name in sorted(os.listdir(exps_dir)):
+        wt = exps_dir / name
+        if name.endswith(".lock") or QUEUE + name in queued or not wt.is_dir():
+            continue
+        claim = _claim(exps_dir / f"{name}.lock")
+        if claim is None:
+            continue  # being run right now
+        try:
+            git.worktree_remove(wt)
+            registry.unregister(repo.store.root, wt / repo.git_prefix if repo.git_prefix else wt)
+            removed.append(name)
+        finally:
+            _release(claim, exps_dir / f"{name}.lock")
+    return removed
+
+
 def _run_one(ctx: _Context, exp: Experiment) -> Experiment | None:
+    if ctx.stop.is_set():
+        return None
     claim = _claim(ctx.exps_dir / f"{exp.name}.lock")
     if claim is None:
         ctx.on_event("skipped", exp.name, "another 'art exp run' is running it")
@@ -206,6 +242,8 @@ def _run_one(ctx: _Context, exp: Experiment) -> Experiment | None:
         try:
             _prepare(ctx, ws_root)
             proc = _repro(ws_root)
+            if proc.returncode in (130, -signal.SIGINT) or ctx.stop.is_set():
+                return None  # interrupted: it stays queued for the next --run-all
             state, message = _state_of(proc)
         except ArtError as exc:
             state, message = ExpState.FAILED, str(exc)
@@ -215,7 +253,6 @@ def _run_one(ctx: _Context, exp: Experiment) -> Experiment | None:
     finally:
         with ctx.git_lock:
             git.worktree_remove(wt)
-        registry.unregister(ctx.store_root, ws_root.resolve() if ws_root.exists() else ws_root)
         registry.unregister(ctx.store_root, ws_root)
         _release(claim, ctx.exps_dir / f"{exp.name}.lock")
 

@@ -346,3 +346,32 @@ def test_experiments_of_a_workspace_below_the_git_root(tmp_path, monkeypatch) ->
     ws.art("exp", "apply", "s2")
     assert git(top, "status", "--porcelain").stdout.splitlines() == [" M proj/art.lock", " M proj/params.yaml"]
     assert json.loads((ws.root / "metrics.json").read_text())["score"] == 6.0
+
+
+def run_art(ws, *args: str, fault: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ART_FAULT": fault}
+    cmd = [sys.executable, "-m", "artvc", *args]
+    return subprocess.run(cmd, cwd=ws.root, env=env, capture_output=True, text=True, check=False)
+
+
+def test_ctrl_c_leaves_the_unfinished_experiments_queued_and_no_worktree(exp_ws) -> None:
+    ws = exp_ws
+    ws.art("exp", "run", "-S", "train.k=5,6", "--queue")
+    r = run_art(ws, "exp", "run", "--run-all", fault="exp.worktree-added:interrupt")
+    assert r.returncode == 130 and "art: interrupted" in r.stderr
+    assert [e["state"] for e in show(ws)[1:]] == ["queued", "queued"]
+    assert len(ws.git("worktree", "list").stdout.splitlines()) == 1
+    ws.art("exp", "run", "--run-all")
+    assert [e["state"] for e in show(ws)[1:]] == ["done", "done"]
+
+
+@pytest.mark.slow
+def test_removing_an_experiment_a_killed_run_left_removes_its_worktree(exp_ws) -> None:
+    ws = exp_ws
+    ws.art("exp", "run", "-S", "train.k=5", "--name", "k5", "--queue")
+    assert run_art(ws, "exp", "run", "--run-all", fault="exp.worktree-added:kill").returncode == -signal.SIGKILL
+    assert (ws.root / ".art" / "tmp" / "exps" / "k5").is_dir()
+    ws.art("exp", "remove", "k5")
+    assert not (ws.root / ".art" / "tmp" / "exps" / "k5").exists()
+    assert len(ws.git("worktree", "list").stdout.splitlines()) == 1
+    assert len(os.listdir(ws.root / ".art" / "store" / "workspaces")) == 1
