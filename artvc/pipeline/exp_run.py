@@ -116,29 +116,51 @@ def enqueue(repo: Repo, sets: list[str], *, name: str | None = None) -> list[Exp
     git = git_of(repo)
     pipeline, _ = load_pipeline(repo)
     points = grid(resolve(pipeline, sets, repo.root)) if sets else [{}]
-    names = _names(repo, name, len(points))
     baseline = git.head_commit()
     assert baseline is not None  # git_of checked
-    prefix = f"{repo.git_prefix}/" if repo.git_prefix else ""
     changes = git.tracked_changes()
-    queued = []
+    edits = [_edits(repo, changes, point) for point in points]  # every file first: a bad value queues nothing
+    stamp = now()
     with repo.lock:
-        for exp_name, point in zip(names, points, strict=True):
-            files: dict[str, dict[str, Any]] = {}
-            for label, value in point.items():
-                file, _, key = label.partition(":")
-                files.setdefault(file, {})[key] = value
-            edits = dict(changes)
-            for file, values in files.items():
-                raw = edits.get(prefix + file)
-                if raw is None:
-                    raw = repo.abspath(file).read_bytes()
-                edits[prefix + file] = with_values(file, raw, values)
-            exp = Experiment(exp_name, "", baseline, ExpState.QUEUED, overrides=point, created=now())
-            commit = git.make_commit(baseline, edits, encode(exp), [baseline])
-            git.set_ref(QUEUE + exp_name, commit)
-            queued.append(replace(exp, commit=commit))
+        names = _names(repo, name, len(points))
+        queued: list[Experiment] = []
+        try:
+            for i, (exp_name, point, files) in enumerate(zip(names, points, edits, strict=True)):
+                exp = Experiment(exp_name, "", baseline, ExpState.QUEUED, overrides=point, created=stamp, position=i)
+                commit = git.make_commit(baseline, files, encode(exp), [baseline])
+                git.set_ref(QUEUE + exp_name, commit)
+                queued.append(replace(exp, commit=commit))
+        except BaseException:
+            for exp in queued:
+                git.delete_ref(QUEUE + exp.name)
+            raise
     return queued
+
+
+def _edits(repo: Repo, changes: dict[str, bytes | None], point: dict[str, Any]) -> dict[str, bytes | None]:
+    """The files of one queued experiment (paths relative to the git work tree): the workspace's changes to
+    tracked files, and each params file with the point's values.
+
+    Raises:
+        ParamsError: when a params file is missing or does not parse. UsageError: for a value TOML cannot hold.
+    """
+    from .errors import ParamsError
+
+    prefix = f"{repo.git_prefix}/" if repo.git_prefix else ""
+    files: dict[str, dict[str, Any]] = {}
+    for label, value in point.items():
+        file, _, key = label.partition(":")
+        files.setdefault(file, {})[key] = value
+    edits = dict(changes)
+    for file, values in files.items():
+        raw = edits.get(prefix + file)
+        if raw is None:
+            try:
+                raw = repo.abspath(file).read_bytes()
+            except OSError as exc:
+                raise ParamsError(f"params file {file} cannot be read: {exc.strerror or exc}", file=file) from exc
+        edits[prefix + file] = with_values(file, raw, values)
+    return edits
 
 
 def _names(repo: Repo, name: str | None, n: int) -> list[str]:

@@ -57,6 +57,7 @@ class Experiment:
     runs: dict[str, str] = field(default_factory=dict)
     created: str = ""
     message: str = ""
+    position: int = 0  # its place in the grid it was queued with (experiments of one grid share ``created``)
 
     @property
     def ref(self) -> str:
@@ -93,6 +94,7 @@ class Experiment:
             "runs": self.runs,
             "created_at": self.created,
             "message": self.message,
+            "position": self.position,
         }
 
 
@@ -156,6 +158,7 @@ def decode(name: str, commit: str, message: str) -> Experiment:
             runs={str(k): str(v) for k, v in _typed(data, "runs", dict).items()},
             created=_typed(data, "created_at", str),
             message=_typed(data, "message", str),
+            position=_typed(data, "position", int),
         )
     except (TypeError, ValueError) as exc:
         raise ArtError(f"{where}: malformed metadata: {exc}") from exc
@@ -193,12 +196,16 @@ def experiments(repo: Repo, *, queued: bool = True) -> list[Experiment]:
     found = _decoded(repo, (EXPS, QUEUE) if queued else (EXPS,))
     recorded = {e.name for e in found if e.state != ExpState.QUEUED}
     found = [e for e in found if e.state != ExpState.QUEUED or e.name not in recorded]
-    return sorted(found, key=lambda e: (e.created, e.name))
+    return sorted(found, key=_order)
+
+
+def _order(exp: Experiment) -> tuple[str, int, str]:
+    return (exp.created, exp.position, exp.name)
 
 
 def queue(repo: Repo) -> list[Experiment]:
     """Every queued experiment, oldest first (also one a killed run recorded but did not dequeue)."""
-    return sorted(_decoded(repo, (QUEUE,)), key=lambda e: (e.created, e.name))
+    return sorted(_decoded(repo, (QUEUE,)), key=_order)
 
 
 def _decoded(repo: Repo, prefixes: tuple[str, ...]) -> list[Experiment]:

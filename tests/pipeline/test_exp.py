@@ -109,8 +109,8 @@ def test_grid_runs_four_experiments_apply_reproduces_best_and_rerun_executes_not
     assert rows[0]["metrics"]["metrics.json:score"] == 3.0
     exps = rows[1:]
     assert len(exps) == 4 and {e["state"] for e in exps} == {"done"}
-    points = {(e["params"]["params.yaml:prepare.scale"], e["params"]["params.yaml:train.k"]) for e in exps}
-    assert points == {(1, 3), (1, 4), (2, 3), (2, 4)}
+    points = [(e["params"]["params.yaml:prepare.scale"], e["params"]["params.yaml:train.k"]) for e in exps]
+    assert points == [(1, 3), (1, 4), (2, 3), (2, 4)]  # in grid order
     for e in exps:
         scale, k = e["params"]["params.yaml:prepare.scale"], e["params"]["params.yaml:train.k"]
         assert e["metrics"]["metrics.json:score"] == expected_score(scale, k)
