@@ -76,6 +76,13 @@ def run(repo, sets: tuple[str, ...], name: str | None, queue: bool, run_all: boo
     except ExperimentFailedError as exc:
         if flags().get("json"):
             _emit_run(exc.result)
+            exc.reported = True  # the JSON result above lists the failed experiments with their messages
+        elif not f.get("quiet"):
+            for failed in exc.result.failed:
+                if failed.log:
+                    click.echo(f"last lines of experiment {failed.name}'s failed stage (stderr):", err=True)
+                    for line in failed.log:
+                        click.echo(f"  {line}", err=True)
         raise
     if flags().get("json"):
         _emit_run(result)

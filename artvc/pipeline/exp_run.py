@@ -266,10 +266,10 @@ def _run_one(ctx: _Context, exp: Experiment) -> Experiment | None:
             proc = _repro(ws_root)
             if proc.returncode in (130, -signal.SIGINT) or ctx.stop.is_set():
                 return None  # interrupted: it stays queued for the next --run-all
-            state, message = _state_of(proc)
+            state, message, log = _state_of(proc)
         except ArtError as exc:
-            state, message = ExpState.FAILED, str(exc)
-        done = _record(ctx, exp, wt, ws_root, state, message)
+            state, message, log = ExpState.FAILED, str(exc), []
+        done = _record(ctx, exp, wt, ws_root, state, message, log)
         ctx.on_event(str(done.state), exp.name, message or _summary(done))
         return done
     finally:
@@ -321,7 +321,7 @@ def _prepare(ctx: _Context, ws_root: Path) -> None:
 def _repro(ws_root: Path) -> subprocess.CompletedProcess:
     """``art repro`` in the worktree, in a child process of its own (its output captured)."""
     return subprocess.run(
-        [sys.executable, "-m", "artvc", "repro", "--json"],
+        [sys.executable, "-m", "artvc", "-q", "repro"],  # -q: stage output captured, its stderr tail on failure
         cwd=ws_root,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -330,18 +330,23 @@ def _repro(ws_root: Path) -> subprocess.CompletedProcess:
     )
 
 
-def _state_of(proc: subprocess.CompletedProcess) -> tuple[ExpState, str]:
+def _state_of(proc: subprocess.CompletedProcess) -> tuple[ExpState, str, list[str]]:
+    """(state, error message, last lines of the failed stage's stderr) from the child ``art -q repro``."""
     if proc.returncode == 0:
-        return ExpState.DONE, ""
-    try:
-        message = str(json.loads(proc.stdout)["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        tail = (proc.stderr or proc.stdout).strip().splitlines()
-        message = tail[-1] if tail else f"art repro exited with status {proc.returncode}"
-    return ExpState.FAILED, message
+        return ExpState.DONE, "", []
+    lines = (proc.stderr or "").splitlines()
+    errors = [line[len("art: error: ") :] for line in lines if line.startswith("art: error: ")]
+    message = errors[-1] if errors else f"art repro exited with status {proc.returncode}"
+    log = [line[2:] for line in lines if line.startswith("  ")]  # repro -q prints the tail indented
+    return ExpState.FAILED, message, [line[:MAX_LOG_LINE] for line in log[-MAX_LOG:]]
 
 
-def _record(ctx: _Context, exp: Experiment, wt: Path, ws_root: Path, state: ExpState, message: str) -> Experiment:
+MAX_LOG, MAX_LOG_LINE = 20, 500  # the stderr tail a failed experiment keeps: lines, characters per line
+
+
+def _record(
+    ctx: _Context, exp: Experiment, wt: Path, ws_root: Path, state: ExpState, message: str, log: list[str]
+) -> Experiment:
     """Commit the worktree's results (parent: the baseline) and point ``refs/exps/NAME`` at it."""
     params: dict[str, dict[str, Any]] = {}
     metrics: dict[str, dict[str, Any]] = {}
@@ -356,7 +361,7 @@ def _record(ctx: _Context, exp: Experiment, wt: Path, ws_root: Path, state: ExpS
             produced, keys = ws.state.run_index()
         with Repo(ctx.root) as main:
             main.state.merge_run_index(produced, keys)
-    done = replace(exp, state=state, params=params, metrics=metrics, stages=stages, runs=runs, message=message)
+    done = replace(exp, state=state, params=params, metrics=metrics, stages=stages, runs=runs, message=message, log=log)
     wt_git = Git.discover(wt)
     assert wt_git is not None
     changes = wt_git.new_files(_wanted)

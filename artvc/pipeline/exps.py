@@ -57,6 +57,7 @@ class Experiment:
     runs: dict[str, str] = field(default_factory=dict)
     created: str = ""
     message: str = ""
+    log: list[str] = field(default_factory=list)  # a failed one: the last lines of the failed stage's stderr
     position: int = 0  # its place in the grid it was queued with (experiments of one grid share ``created``)
 
     @property
@@ -79,6 +80,7 @@ class Experiment:
             "stages": [{"name": s, "state": state, "run_oid": self.runs.get(s)} for s, state in self.stages.items()],
             "created_at": self.created,
             "message": self.message,
+            "log": self.log,
         }
 
     def metadata(self) -> dict[str, Any]:
@@ -94,6 +96,7 @@ class Experiment:
             "runs": self.runs,
             "created_at": self.created,
             "message": self.message,
+            "log": self.log,
             "position": self.position,
         }
 
@@ -159,6 +162,7 @@ def decode(name: str, commit: str, message: str) -> Experiment:
             created=_typed(data, "created_at", str),
             message=_typed(data, "message", str),
             position=_typed(data, "position", int),
+            log=[str(line) for line in _typed(data, "log", list)],
         )
     except (TypeError, ValueError) as exc:
         raise ArtError(f"{where}: malformed metadata: {exc}") from exc

@@ -24,6 +24,7 @@ TRAIN = """import json, os, sys, yaml
 open(os.environ["EXP_COUNTER"], "a").write("train\\n")
 p = yaml.safe_load(open("params.yaml"))["train"]
 if p["k"] == 99:
+    print("k=99 is not a model", file=sys.stderr)
     sys.exit(3)
 rows = [int(x) for x in open("prepared.txt").read().split()]
 score = sum(rows) / p["k"]
@@ -158,9 +159,12 @@ def test_failed_experiment_is_recorded_failed_exit_5_and_leaves_no_worktree(exp_
     before = {p: (ws.root / p).read_bytes() for p in ("params.yaml", "art.lock", "metrics.json")}
     r = ws.art("exp", "run", "-S", "train.k=99,5", "--name", "try", code=5)
     assert "art: error: experiment try-1 failed: stage train failed with exit status 3" in r.stderr
+    assert "last lines of experiment try-1's failed stage (stderr):\n  k=99 is not a model\n" in r.stderr
     assert_workspace_untouched(ws, before)
     states = {e["name"]: e["state"] for e in show(ws)[1:]}
     assert states == {"try-1": "failed", "try-2": "done"}
+    failed = json.loads(ws.art("exp", "run", "-S", "train.k=99", "--json", code=5).stdout)["experiments"][0]
+    assert failed["state"] == "failed" and failed["log"] == ["k=99 is not a model"]
     ws.art("exp", "apply", "try-1", code=2)
 
 
