@@ -333,7 +333,10 @@ class Git:
         Raises:
             GitError: when git is not installed or refuses.
         """
-        _git(self.workdir, "worktree", "add", "--detach", "--quiet", str(path), commit)
+        # hooks off: the checkout hook 'art install' sets up would fill the new worktree from a store of its own
+        _git(
+            self.workdir, "-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet", str(path), commit
+        )
 
     def worktree_remove(self, path: Path) -> None:
         """Remove the linked work tree at ``path`` (files and git's record of it); a missing one is fine."""
@@ -357,5 +360,6 @@ def _git(cwd: Path, *args: str) -> str:
         raise GitError("git is not installed", hint="experiments run in git worktrees: install git") from exc
     if proc.returncode:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise GitError(f"git {args[0]} {args[1] if len(args) > 1 else ''} failed: {detail[-1] if detail else '?'}")
+        words = [a for a in args if not a.startswith("-")][:2]
+        raise GitError(f"git {' '.join(words)} failed: {detail[-1] if detail else '?'}")
     return proc.stdout

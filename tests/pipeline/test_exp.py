@@ -379,3 +379,16 @@ def test_removing_an_experiment_a_killed_run_left_removes_its_worktree(exp_ws) -
     assert not (ws.root / ".art" / "tmp" / "exps" / "k5").exists()
     assert len(ws.git("worktree", "list").stdout.splitlines()) == 1
     assert len(os.listdir(ws.root / ".art" / "store" / "workspaces")) == 1
+
+
+@pytest.mark.slow
+def test_the_installed_checkout_hook_does_not_run_in_an_experiments_worktree(exp_ws) -> None:
+    ws = exp_ws
+    ws.art("install")
+    ws.art("exp", "run", "-S", "train.k=5", "--name", "k5", "--queue")
+    assert run_art(ws, "exp", "run", "--run-all", fault="exp.worktree-added:kill").returncode == -signal.SIGKILL
+    worktree = ws.root / ".art" / "tmp" / "exps" / "k5"
+    assert (worktree / "params.yaml").is_file()
+    assert not (worktree / ".art" / "store").exists()  # the hook would have made a store of its own there
+    ws.art("exp", "run", "--run-all")
+    assert [e["state"] for e in show(ws)[1:]] == ["done"]
