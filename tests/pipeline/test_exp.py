@@ -392,3 +392,28 @@ def test_the_installed_checkout_hook_does_not_run_in_an_experiments_worktree(exp
     assert not (worktree / ".art" / "store").exists()  # the hook would have made a store of its own there
     ws.art("exp", "run", "--run-all")
     assert [e["state"] for e in show(ws)[1:]] == ["done"]
+
+
+@pytest.mark.slow
+def test_experiments_travel_with_git_push_and_art_push(exp_ws, tmp_path) -> None:
+    from tests.conftest import Workspace, git
+
+    ws = exp_ws
+    ws.art("exp", "run", "-S", "train.k=3", "--name", "k3")
+    ws.art("remote", "add", "origin", str(tmp_path / "store-remote"), "--default")
+    ws.git("add", "-A")
+    ws.git("commit", "-qm", "remote")
+    ws.art("push")
+    ws.art("push", "--exps")
+    git(tmp_path, "init", "-q", "--bare", "origin.git")
+    ws.git("push", "-q", str(tmp_path / "origin.git"), "HEAD:refs/heads/main", "refs/exps/*")
+    git(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), "clone")
+    clone = Workspace(tmp_path / "clone")
+    clone.git("fetch", "-q", "origin", "refs/exps/*:refs/exps/*")
+    (row,) = show(clone)[1:]
+    assert (row["name"], row["metrics"]["metrics.json:score"]) == ("k3", 2.0)
+    clone.art("pull")
+    clone.art("exp", "apply", "k3", code=1)  # its metrics file is not in this clone's store yet
+    clone.art("fetch", "--exps")
+    clone.art("exp", "apply", "k3")  # its outputs came with 'art push --exps'
+    assert json.loads((clone.root / "metrics.json").read_text())["score"] == 2.0
