@@ -417,3 +417,85 @@ def test_experiments_travel_with_git_push_and_art_push(exp_ws, tmp_path) -> None
     clone.art("fetch", "--exps")
     clone.art("exp", "apply", "k3")  # its outputs came with 'art push --exps'
     assert json.loads((clone.root / "metrics.json").read_text())["score"] == 2.0
+
+
+# DVC's tutorial shape (prepare -> featurize -> train -> evaluate, params.yaml, a metrics JSON), on synthetic data
+TUTORIAL = {
+    "prepare": (
+        "data/raw.csv",
+        "data/prepared.csv",
+        "prepare",
+        """rows = open("data/raw.csv").read().split()
+out = [r for i, r in enumerate(rows) if i % p["split"] != 0]
+open("data/prepared.csv", "w").write("\\n".join(out) + "\\n")""",
+    ),
+    "featurize": (
+        "data/prepared.csv",
+        "data/features.csv",
+        "featurize",
+        """rows = open("data/prepared.csv").read().split()
+feats = [str(int(r) % p["max_features"]) for r in rows]
+open("data/features.csv", "w").write("\\n".join(feats) + "\\n")""",
+    ),
+    "train": (
+        "data/features.csv",
+        "model.txt",
+        "train",
+        """feats = [int(x) for x in open("data/features.csv").read().split()]
+open("model.txt", "w").write(str(sum(feats) * p["n_est"] % 997))""",
+    ),
+    "evaluate": (
+        "model.txt",
+        None,
+        None,
+        """m = int(open("model.txt").read())
+import json
+json.dump({"avg_prec": m / 997, "roc_auc": round(1 - m / 1994, 6)}, open("eval/metrics.json", "w"))""",
+    ),
+}
+
+
+def tutorial_pipeline(ws) -> None:
+    files = {"params.yaml": "prepare:\n  split: 5\nfeaturize:\n  max_features: 50\ntrain:\n  n_est: 10\n"}
+    toml = []
+    for stage, (dep, out, section, body) in TUTORIAL.items():
+        head = f'import os, yaml\nopen(os.environ["EXP_COUNTER"], "a").write("{stage}\\n")\n'
+        if section:
+            head += f'p = yaml.safe_load(open("params.yaml"))["{section}"]\n'
+        files[f"src/{stage}.py"] = head + body + "\n"
+        toml.append(f'[stages.{stage}]\ncmd = "{PY} src/{stage}.py"\ndeps = ["{dep}"]')
+        toml.append(f'outs = ["{out}"]\nparams = ["{section}"]\n' if out else 'metrics = ["eval/metrics.json"]\n')
+    files["art.toml"] = "\n".join(toml)
+    files["data"] = {"raw.csv": "\n".join(str(i * 37 % 1000) for i in range(400)) + "\n"}
+    files["eval"] = {".keep": ""}
+    ws.gen(files)
+    ws.art("add", "data/raw.csv")
+    ws.art("repro")
+    ws.git("add", "-A")
+    ws.git("commit", "-qm", "tutorial pipeline")
+
+
+def test_tutorial_shape_grid_of_four_apply_best_and_rerun_executes_nothing(ws, tmp_path, monkeypatch) -> None:
+    counter = tmp_path / "executions.log"
+    monkeypatch.setenv("EXP_COUNTER", str(counter))
+    tutorial_pipeline(ws)
+    counter.unlink()
+    grid = ["-S", "featurize.max_features=100,200", "-S", "train.n_est=50,100"]
+    ws.art("exp", "run", *grid)
+    ran = counter.read_text().split()
+    assert sorted(set(ran)) == ["evaluate", "featurize", "train"] and "prepare" not in ran
+    assert ran.count("featurize") == 2 and ran.count("train") == 4  # one featurize per max_features
+    exps = show(ws)[1:]
+    assert len(exps) == 4
+    for e in exps:
+        assert set(e["params"]) >= {"params.yaml:featurize.max_features", "params.yaml:train.n_est"}
+        assert set(e["metrics"]) == {"eval/metrics.json:avg_prec", "eval/metrics.json:roc_auc"}
+    best = max(exps, key=lambda e: e["metrics"]["eval/metrics.json:avg_prec"])
+    ws.art("exp", "apply", best["name"])
+    metrics = json.loads((ws.root / "eval" / "metrics.json").read_text())
+    assert {f"eval/metrics.json:{k}": v for k, v in metrics.items()} == best["metrics"]
+    ws.git("checkout", "-q", "--", ".")
+    ws.art("checkout")
+    counter.unlink()
+    ws.art("exp", "run", *grid)
+    assert not counter.exists()  # the same grid again: every stage restored, nothing executed
