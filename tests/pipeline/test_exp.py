@@ -92,6 +92,7 @@ def assert_workspace_untouched(ws, before: dict[str, bytes]) -> None:
     assert len(os.listdir(ws.root / ".art" / "store" / "workspaces")) == 1  # the temporary ones unregistered
 
 
+@pytest.mark.slow  # the default tier has the tutorial-shape grid test
 def test_grid_runs_four_experiments_apply_reproduces_best_and_rerun_executes_nothing(exp_ws) -> None:
     ws = exp_ws
     files = ("params.yaml", "art.lock", "metrics.json", "prepared.txt")
@@ -271,6 +272,7 @@ def test_a_run_killed_mid_experiment_is_finished_by_the_next_run_all(exp_ws, poi
     assert len(os.listdir(ws.root / ".art" / "store" / "workspaces")) == 1
 
 
+@pytest.mark.slow
 def test_show_sorts_keeps_changed_columns_and_prints_csv(exp_ws) -> None:
     ws = exp_ws
     ws.art("exp", "run", "-S", "train.k=3,1,6", "--name", "k")  # scores 2, 6, 1
@@ -358,6 +360,7 @@ def run_art(ws, *args: str, fault: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=ws.root, env=env, capture_output=True, text=True, check=False)
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_the_unfinished_experiments_queued_and_no_worktree(exp_ws) -> None:
     ws = exp_ws
     ws.art("exp", "run", "-S", "train.k=5,6", "--queue")
@@ -480,8 +483,10 @@ def test_tutorial_shape_grid_of_four_apply_best_and_rerun_executes_nothing(ws, t
     monkeypatch.setenv("EXP_COUNTER", str(counter))
     tutorial_pipeline(ws)
     counter.unlink()
+    before = {p: (ws.root / p).read_bytes() for p in ("params.yaml", "art.lock", "eval/metrics.json", "model.txt")}
     grid = ["-S", "featurize.max_features=100,200", "-S", "train.n_est=50,100"]
     ws.art("exp", "run", *grid)
+    assert_workspace_untouched(ws, before)
     ran = counter.read_text().split()
     assert sorted(set(ran)) == ["evaluate", "featurize", "train"] and "prepare" not in ran
     assert ran.count("featurize") == 2 and ran.count("train") == 4  # one featurize per max_features
