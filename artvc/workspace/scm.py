@@ -316,9 +316,6 @@ class Git:
     def message(self, commit: str) -> str:
         return self.resolve(commit).message
 
-    def parent_ids(self, commit: str) -> list[str]:
-        return [str(p) for p in self.resolve(commit).parent_ids]
-
     def changed_between(self, a: str, b: str) -> list[str]:
         """Return the paths (relative to the git work tree) whose content differs between commits a and b."""
         diff = self.resolve(a).tree.diff_to_tree(self.resolve(b).tree)
