@@ -38,6 +38,7 @@ ArtGroup.lazy = {
     "du": "du",
     "params": "params",
     "metrics": "metrics",
+    "exp": "exp",
 }
 
 

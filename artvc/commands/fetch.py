@@ -11,9 +11,12 @@ from ._render import Progress, count, emit_json, human, say
 @click.option("-r", "--remote", help="Remote name (default: core.remote).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), help="Concurrent downloads.")
 @click.option("--all-commits", is_flag=True, help="Fetch what every commit of every branch and tag references.")
+@click.option(
+    "--exps", is_flag=True, help="Fetch what the experiments (refs/exps/*) reference instead of the workspace."
+)
 @common()
 @pass_repo
-def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, all_commits: bool) -> None:
+def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, all_commits: bool, exps: bool) -> None:
     """Download missing objects into the local store (the workspace is not touched).
 
     Only the needed parts of remote packs are read, and every object is verified against its id before it
@@ -23,12 +26,26 @@ def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, al
     Examples:
       art fetch
       art fetch models/ -r backup
+      art fetch --exps         # after git fetch origin 'refs/exps/*:refs/exps/*', before 'art exp apply'
     """
     from ..workspace.fetch import fetch
 
+    revs = None
+    if exps:
+        from ..pipeline.exps import experiments
+
+        if targets or all_commits:
+            raise click.UsageError("--exps fetches the experiments: give no paths and no --all-commits")
+        revs = [e.commit for e in experiments(repo, queued=False)]
     with Progress("fetching", noun="objects") as progress:
         result = fetch(
-            repo, absolute(targets) or None, remote=remote, jobs=jobs, all_commits=all_commits, progress=progress
+            repo,
+            absolute(targets) or None,
+            remote=remote,
+            jobs=jobs,
+            all_commits=all_commits,
+            revs=revs,
+            progress=progress,
         )
     if flags().get("json"):
         emit_json(result.as_dict())

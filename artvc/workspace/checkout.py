@@ -78,6 +78,18 @@ def checkout(
     return CheckoutResult([a.path for a in plan.todo], plan.unchanged, written, left)
 
 
+def check_plan(plan: CheckoutPlan) -> None:
+    """Raise what ``checkout`` raises for a plan with refusals or objects the store lacks (before any write).
+
+    Raises:
+        UnsafePathError, ConflictError, WouldOverwriteError, ObjectNotFoundError: as ``checkout``.
+    """
+    if plan.refused:
+        _raise(list(plan.refused))
+    if plan.lacking:
+        raise _lacking_error(plan.lacking)
+
+
 def apply_plan(repo: Repo, plan: CheckoutPlan, progress: ProgressLike = None) -> int:
     """Carry out ``plan.todo`` (its refused and lacking artifacts are not touched); return the files written.
 

@@ -55,6 +55,11 @@ def register(store_root: Path, root: Path) -> None:
     atomic_write(path, HEADER + f"root = {_toml_string(str(root))}\n")
 
 
+def unregister(store_root: Path, root: Path) -> None:
+    """Forget the workspace at ``root`` (a temporary experiment workspace that art itself removed)."""
+    (store_root / WORKSPACES / entry_id(root)).unlink(missing_ok=True)
+
+
 def _toml_string(text: str) -> str:
     import tomli_w
 

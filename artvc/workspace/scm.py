@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import SortMode
+from pygit2.enums import FileMode, SortMode
 
 from ..errors import GitError
 
@@ -227,3 +227,136 @@ class Git:
                 data = self._blob(entry.id) if entry.type_str == "blob" else None
             summary = commit.message.splitlines()[0] if commit.message else ""
             yield str(commit.id), commit.commit_time, summary, data
+
+    # -- experiments: commits built without touching HEAD or the index, refs, temporary worktrees ---------
+
+    def tracked_changes(self) -> dict[str, bytes | None]:
+        """Return the uncommitted content of every git-tracked file that differs from HEAD (path relative to
+        the git work tree -> bytes, None when deleted). Untracked and ignored files are left out."""
+        out: dict[str, bytes | None] = {}
+        try:
+            status = self._repo.status(untracked_files="no")
+        except pygit2.GitError as exc:
+            raise GitError(f"git status failed: {exc}") from exc
+        for path, flags in status.items():
+            if flags == pygit2.GIT_STATUS_CURRENT or flags & pygit2.GIT_STATUS_IGNORED:
+                continue
+            full = self.workdir / path
+            out[path] = full.read_bytes() if full.is_file() and not full.is_symlink() else None
+        return out
+
+    def new_files(self, wanted) -> dict[str, bytes | None]:
+        """Return changed tracked files plus untracked, not ignored files for which ``wanted(path)`` is true
+        (path -> content, None when deleted)."""
+        out = self.tracked_changes()
+        try:
+            status = self._repo.status(untracked_files="all")
+        except pygit2.GitError as exc:
+            raise GitError(f"git status failed: {exc}") from exc
+        for path, flags in status.items():
+            if flags & pygit2.GIT_STATUS_WT_NEW and wanted(path):
+                full = self.workdir / path
+                if full.is_file() and not full.is_symlink():
+                    out[path] = full.read_bytes()
+        return out
+
+    def make_commit(self, base: str, changes: dict[str, bytes | None], message: str, parents: list[str]) -> str:
+        """Create a commit whose tree is ``base``'s with ``changes`` applied (path -> bytes, None: delete),
+        without moving any branch, HEAD or the index; return its id.
+
+        Raises:
+            GitError: when libgit2 refuses.
+        """
+        repo = self._repo
+        try:
+            index = pygit2.Index()
+            index.read_tree(self.resolve(base).tree)
+            for path, data in sorted(changes.items()):
+                if data is None:
+                    if path in index:
+                        index.remove(path)
+                    continue
+                mode = index[path].mode if path in index else FileMode.BLOB
+                index.add(pygit2.IndexEntry(path, repo.create_blob(data), FileMode(mode)))
+            tree = index.write_tree(repo)
+            sig = self._signature()
+            return str(repo.create_commit(None, sig, sig, message, tree, [pygit2.Oid(hex=p) for p in parents]))
+        except (pygit2.GitError, ValueError, KeyError) as exc:
+            raise GitError(f"cannot create a commit: {exc}") from exc
+
+    def _signature(self) -> pygit2.Signature:
+        try:
+            return self._repo.default_signature
+        except (KeyError, pygit2.GitError):
+            return pygit2.Signature("art", "art@localhost")
+
+    def refs_under(self, prefix: str) -> dict[str, str]:
+        """Return every reference whose name starts with ``prefix`` -> the commit it points to."""
+        return {name: sha for name, sha in self.refs().items() if name.startswith(prefix)}
+
+    def set_ref(self, name: str, commit: str, *, force: bool = False) -> None:
+        """Point reference ``name`` at ``commit``.
+
+        Raises:
+            GitError: when it exists and ``force`` is not set, or the name is not valid.
+        """
+        try:
+            self._repo.references.create(name, pygit2.Oid(hex=commit), force=force)
+        except (pygit2.GitError, ValueError, pygit2.AlreadyExistsError, pygit2.InvalidSpecError) as exc:
+            raise GitError(f"cannot write the reference {name}: {exc}") from exc
+
+    def delete_ref(self, name: str) -> bool:
+        """Delete reference ``name``; return False when there was none."""
+        try:
+            self._repo.references.delete(name)
+        except (KeyError, pygit2.GitError):
+            return False
+        return True
+
+    def message(self, commit: str) -> str:
+        return self.resolve(commit).message
+
+    def changed_between(self, a: str, b: str) -> list[str]:
+        """Return the paths (relative to the git work tree) whose content differs between commits a and b."""
+        diff = self.resolve(a).tree.diff_to_tree(self.resolve(b).tree)
+        out: set[str] = set()
+        for delta in diff.deltas:
+            out.update(p for p in (delta.old_file.path, delta.new_file.path) if p)
+        return sorted(out)
+
+    def worktree_add(self, path: Path, commit: str) -> None:
+        """Check ``commit`` out into a new linked work tree at ``path`` (detached HEAD; ``git worktree``).
+
+        Raises:
+            GitError: when git is not installed or refuses.
+        """
+        # hooks off: the checkout hook 'art install' sets up would fill the new worktree from a store of its own
+        _git(
+            self.workdir, "-c", "core.hooksPath=/dev/null", "worktree", "add", "--detach", "--quiet", str(path), commit
+        )
+
+    def worktree_remove(self, path: Path) -> None:
+        """Remove the linked work tree at ``path`` (files and git's record of it); a missing one is fine."""
+        import shutil
+
+        if path.exists():
+            try:
+                _git(self.workdir, "worktree", "remove", "--force", "--force", str(path))
+            except GitError:
+                shutil.rmtree(path, ignore_errors=True)
+        _git(self.workdir, "worktree", "prune")
+
+
+def _git(cwd: Path, *args: str) -> str:
+    """Run the git executable (linked work trees are the one thing art asks git itself for)."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed", hint="experiments run in git worktrees: install git") from exc
+    if proc.returncode:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        words = [a for a in args if not a.startswith("-")][:2]
+        raise GitError(f"git {' '.join(words)} failed: {detail[-1] if detail else '?'}")
+    return proc.stdout

@@ -171,6 +171,25 @@ class StateDB:
             found |= {r[0] for r in self.db.execute(sql, part)}
         return found
 
+    def run_index(self) -> tuple[list[tuple], list[tuple]]:
+        """Every row of the run index: (produced rows, run-key rows), to share with another workspace."""
+        return (
+            list(self.db.execute("SELECT oid, path, run, started FROM produced")),
+            list(self.db.execute("SELECT key, run, started FROM runkeys")),
+        )
+
+    def merge_run_index(self, produced: list[tuple], runkeys: list[tuple]) -> None:
+        """Add rows taken from another workspace's ``run_index`` (facts about runs in a shared store)."""
+        db = self.db
+        db.execute("BEGIN")
+        try:
+            db.executemany("INSERT OR IGNORE INTO produced VALUES (?, ?, ?, ?)", produced)
+            db.executemany("INSERT OR IGNORE INTO runkeys VALUES (?, ?, ?)", runkeys)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
     def flush(self) -> None:
         """Write the buffered rows (they are facts about file contents, true whether or not the command that
         recorded them finishes, so flushing part-way through a command is safe)."""

@@ -44,6 +44,8 @@ STATES = {
     "not-fetched",
     "added",
     "removed",
+    "queued",  # experiments (exp run, exp show)
+    "done",
 }
 COUNTS = {"files", "objects", "packs", "commits", "roots", "requests", "indexes", "hashed", "runs"}
 
@@ -157,6 +159,12 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("params diff", ["params", "diff", "--all"]),
         _case("metrics show", ["metrics", "show", "HEAD"]),
         _case("metrics diff", ["metrics", "diff", "--all"]),
+        _case("exp run", ["exp", "run", "--name", "j1"], ["exp", "run", "--name", "j2"]),
+        _case("exp show", ["exp", "show"]),
+        _case("exp diff", ["exp", "diff", "j1", "j2"]),
+        _case("exp branch", ["exp", "branch", "j1", "jb1"], ["exp", "branch", "j1", "jb2"]),
+        _case("exp apply", ["exp", "apply", "j1"]),
+        _case("exp remove", ["exp", "remove", "j1"], ["exp", "remove", "j2"]),
         _case("status", ["status"]),
         _case("ls", ["ls"]),
         _case("log", ["log", "data"]),
