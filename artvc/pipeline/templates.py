@@ -172,6 +172,8 @@ def _expand_stage(
 
 def _foreach_items(value: Any, ctx: _Context, where: str, line: int | None) -> list[tuple[str, Any]]:
     value = ctx.whole(value, "foreach")
+    if isinstance(value, dict | list) and not value:
+        raise SpecError(f"{where}: 'foreach' is empty, so the stage would expand to nothing", line=line)
     if isinstance(value, dict):
         return [(_name_part(str(k), where, line), v) for k, v in value.items()]
     if isinstance(value, list):
@@ -193,8 +195,9 @@ def _matrix_items(value: Any, ctx: _Context, where: str, line: int | None) -> li
     axes: list[list[tuple[str, Any]]] = []
     for axis, values in value.items():
         values = ctx.whole(values, f"matrix.{axis}")
-        if not isinstance(values, list):
-            raise SpecError(f"{where}: matrix {axis!r} must be a list, got {_type(values)} {_short(values)}", line=line)
+        if not isinstance(values, list) or not values:
+            got = f"got {_type(values)} {_short(values)}" if values != [] else "got an empty one"
+            raise SpecError(f"{where}: matrix {axis!r} must be a list of values, {got}", line=line)
         axes.append(
             [(_name_part(_text(v), where, line) if _is_scalar(v) else f"{axis}{i}", v) for i, v in enumerate(values)]
         )

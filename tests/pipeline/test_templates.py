@@ -193,7 +193,27 @@ BAD = {
     ),
     "matrix axis not a list": (
         '[stages.t]\nmatrix = {a = [1, 2], b = "x"}\ncmd = "true"\n',
-        "stage t (art.toml line 1): matrix 'b' must be a list, got string 'x'",
+        "stage t (art.toml line 1): matrix 'b' must be a list of values, got string 'x'",
+    ),
+    "empty matrix axis": (
+        '[stages.t]\nmatrix = {a = [1, 2], b = []}\ncmd = "true"\n',
+        "stage t (art.toml line 1): matrix 'b' must be a list of values, got an empty one",
+    ),
+    "empty foreach": (
+        'vars = [{none = []}]\n\n[stages.t]\nforeach = "${none}"\ncmd = "true"\n',
+        "stage t (art.toml line 3): 'foreach' is empty, so the stage would expand to nothing",
+    ),
+    "do without foreach": (
+        '[stages.t]\nmatrix = {a = [1]}\n[stages.t.do]\ncmd = "true"\n',
+        "stage t (art.toml line 1): 'do' belongs to a 'foreach' stage",
+    ),
+    "same name twice": (
+        '[stages.t]\nforeach = [1, "1"]\ncmd = "true"\n',
+        "stage t (art.toml line 1): two of its expansions are named t@1",
+    ),
+    "unknown item field": (
+        '[stages.t]\nforeach = [{a = 1}]\ncmd = "echo ${item.b}"\n',
+        "stage t (art.toml line 1): unknown variable ${item.b} in 'cmd' (item.b does not exist)",
     ),
     "list inside a string": (
         'vars = [{xs = [1, 2]}]\n[stages.t]\ncmd = "echo ${xs}s"\n',
