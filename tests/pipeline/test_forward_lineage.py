@@ -146,3 +146,36 @@ def test_run_and_option_errors(ws):
     assert ws.art("lineage", code=2).stderr.startswith("art: error: give one of PATH, --used-by PATH or --run RUN")
     r = ws.art("lineage", "metrics.json", "--packages", code=2)
     assert r.stderr.startswith("art: error: --packages goes with --run RUN")
+
+
+def test_a_run_reached_twice_is_listed_again_as_seen(ws):
+    ws.gen(
+        {
+            "x.txt": "x\n",
+            "art.toml": """
+[stages.a]
+cmd = "cat x.txt > a.txt"
+deps = ["x.txt"]
+outs = ["a.txt"]
+
+[stages.b]
+cmd = "cat x.txt x.txt > b.txt"
+deps = ["x.txt"]
+outs = ["b.txt"]
+
+[stages.c]
+cmd = "cat a.txt b.txt > c.txt"
+deps = ["a.txt", "b.txt"]
+outs = ["c.txt"]
+""",
+        }
+    )
+    repro_json(ws)
+    tree = json.loads(ws.art("lineage", "--used-by", "x.txt", "--json").stdout)
+    assert [r["run"]["stage"] for r in tree["used_by"]] == ["a", "b"]
+    under_a, under_b = (r["outputs"][0]["used_by"] for r in tree["used_by"])
+    assert [(n["run"]["stage"], n["seen"]) for n in under_a + under_b] == [("c", False), ("c", True)]
+    assert under_a[0]["outputs"][0]["path"] == "c.txt" and under_b[0]["outputs"] == []
+    assert under_a[0]["read"] == [{"path": "a.txt", "oid": lock(ws)["a"]["outs"][0]["id"]}]
+    text = ws.art("lineage", "--used-by", "x.txt").stdout
+    assert text.count("stage c  (read") == 2 and text.count("(see above)") == 1 and text.count("c.txt") == 1

@@ -240,3 +240,26 @@ def test_template_errors_are_one_line_naming_the_source_stage_and_line(ws, case)
         assert lines[0] == f"art: error: {message}", args
         assert len(lines) <= 2 and (len(lines) == 1 or lines[1].startswith("hint: "))
     assert not (ws.root / "art.lock").exists()
+
+
+def test_stage_add_force_turns_a_template_into_a_plain_stage_and_call_fields_interpolate(ws):
+    _matrix_ws(ws)
+    ws.gen(
+        {
+            "jobs": {"__init__.py": "", "build.py": "def main():\n    open('built.txt', 'w').write('ok')\n"},
+            "art.toml": 'vars = [{mod = "jobs.build"}]\n\n[stages.b]\ncall = "${mod}:main"\nouts = ["built.txt"]\n'
+            + MATRIX,
+        }
+    )
+    assert _ran(repro_json(ws, "b")) == {"b"} and (ws.root / "built.txt").read_text() == "ok"
+    ws.art("stage", "add", "fit", "-f", "-o", "one.txt", "--", "echo 1 > one.txt")
+    text = (ws.root / "art.toml").read_text()
+    assert "matrix" not in text and "${item" not in text and 'call = "${mod}:main"' in text
+    assert [s["name"] for s in json.loads(ws.art("dag", "--json").stdout)["stages"]] == ["b", "fit"]
+
+
+def test_a_backslash_keeps_a_literal_dollar_brace_for_the_shell(ws):
+    ws.gen({"art.toml": "[stages.e]\ncmd = 'echo \\${NOPE:-literal} > esc.txt'\nouts = [\"esc.txt\"]\n"})
+    repro_json(ws)
+    assert (ws.root / "esc.txt").read_text() == "literal\n"
+    assert lock(ws)["e"]["cmd"] == "echo ${NOPE:-literal} > esc.txt"
