@@ -179,6 +179,10 @@ BAD = {
         '\n[stages.t]\nforeach = ["x", "y"]\ncmd = "echo ${item} > t.txt"\nouts = ["t.txt"]\n',
         "stage t (art.toml line 2): expands to two stages writing t.txt: t@x and t@y",
     ),
+    "two expansions, one metrics file": (
+        '[stages.t]\nforeach = ["x", "y"]\ncmd = "echo {} > m.json"\nmetrics = ["m.json"]\n',
+        "stage t (art.toml line 1): expands to two stages writing m.json: t@x and t@y",
+    ),
     "foreach over a string": (
         'vars = [{m = "svc"}]\n[stages.t]\nforeach = "${m}"\ncmd = "true"\n',
         "stage t (art.toml line 2): 'foreach' must be a list or a table, got string 'svc'",
@@ -263,3 +267,19 @@ def test_a_backslash_keeps_a_literal_dollar_brace_for_the_shell(ws):
     repro_json(ws)
     assert (ws.root / "esc.txt").read_text() == "literal\n"
     assert lock(ws)["e"]["cmd"] == "echo ${NOPE:-literal} > esc.txt"
+
+
+def test_metrics_of_a_foreach_stage_are_interpolated_and_shown(ws):
+    ws.gen(
+        {
+            "art.toml": """[stages.ev]
+foreach = {small = 1, big = 3}
+cmd = "mkdir -p ev && echo '{\\"acc\\": ${item}}' > ev/${key}.json"
+metrics = ["ev/${key}.json"]
+"""
+        }
+    )
+    assert _ran(repro_json(ws)) == {"ev@small", "ev@big"}
+    assert lock(ws)["ev@big"]["outs"][0]["path"] == "ev/big.json"
+    text = ws.art("metrics", "show").stdout
+    assert "ev/big.json" in text and "ev/small.json" in text
