@@ -55,7 +55,9 @@ def repro(
     ctx = Context(repo)
     lock = read_lock(repo.root)
     states = evaluate(ctx, pipeline, graph, lock)
-    items = plan(graph, states, targets=options.targets, downstream=options.downstream, force=options.force)
+    items = plan(
+        graph, states, targets=pipeline.resolve(options.targets), downstream=options.downstream, force=options.force
+    )
     if options.dry_run:
         repo.state.flush()
         return ReproResult(items, [], True)

@@ -18,13 +18,15 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import UnsafePathError
 from ..objstore.codec import MAX_TOML_BYTES
 from ..workspace.paths import check_relpath
+from . import templates
 from .errors import SpecError
 
 PIPELINE_NAME = "art.toml"
@@ -32,7 +34,7 @@ DEFAULT_PARAMS = "params.toml"
 # a bare param KEY is looked up in these (params.yaml first; a key in both is an error, see params.resolve)
 DEFAULT_PARAMS_FILES = ("params.yaml", "params.toml")
 STAGE_KEYS = frozenset({"cmd", "call", "deps", "outs", "metrics", "params", "code", "desc"})
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}(@[A-Za-z0-9_.+-]{1,150})?$")  # NAME@KEY: expanded
 _CALL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 _LINE = re.compile(r"line (\d+)")
 
@@ -79,10 +81,16 @@ class Stage:
 
 @dataclass(frozen=True, slots=True)
 class Pipeline:
-    """The validated stages of ``art.toml`` in file order, plus the line of each stage's header."""
+    """The validated stages of ``art.toml`` in file order (templates expanded), plus the line of each stage's
+    header (an expanded stage has its template's)."""
 
     stages: dict[str, Stage]
     lines: dict[str, int]
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # foreach/matrix name -> its stages
+
+    def resolve(self, names: Iterable[str]) -> tuple[str, ...]:
+        """Stage names with each foreach/matrix name replaced by its expanded stages (others kept as given)."""
+        return tuple(n for name in names for n in ((name,) if name in self.stages else self.groups.get(name, (name,))))
 
 
 def parse_param(text: str) -> ParamRef:
@@ -130,17 +138,17 @@ def parse(text: str, root: Path, *, check_deps: bool = True) -> Pipeline:
     except RecursionError as exc:
         raise SpecError(f"{PIPELINE_NAME} is not valid TOML: nested too deeply") from exc
     lines = _header_lines(text)
-    unknown = set(data) - {"stages"}
+    unknown = set(data) - {"stages", "vars"}
     if unknown:
         raise SpecError(
             f"unknown top-level key {sorted(unknown)[0]!r} in {PIPELINE_NAME}",
-            hint="only [stages.NAME] tables belong in art.toml",
+            hint="only 'vars' and [stages.NAME] tables belong in art.toml",
         )
-    table = data.get("stages", {})
-    if not isinstance(table, dict):
+    if not isinstance(data.get("stages", {}), dict):
         raise SpecError(f"'stages' in {PIPELINE_NAME} must be a table of [stages.NAME] tables")
-    stages = {name: _stage(name, body, lines.get(name)) for name, body in table.items()}
-    pipeline = Pipeline(stages, lines)
+    found = templates.expand(data, root, lines, vars_line=_vars_line(text))
+    stages = {name: _stage(name, body, found.lines.get(name)) for name, body in found.stages.items()}
+    pipeline = Pipeline(stages, found.lines, found.groups)
     validate(pipeline, root, check_deps=check_deps)
     return pipeline
 
@@ -153,6 +161,12 @@ def _header_lines(text: str) -> dict[str, int]:
         if m:
             found.setdefault(m.group(1), n)
     return found
+
+
+def _vars_line(text: str) -> int | None:
+    """The line of the top-level ``vars`` (a key before the first table, or a ``[vars]`` table)."""
+    m = re.search(r"\A(?:[^\[]*?\n)?[ \t]*vars[ \t]*=|^[ \t]*\[[ \t]*vars[ \t]*\]", text, re.M | re.S)
+    return text.count("\n", 0, m.end()) + 1 if m else None
 
 
 def _where(name: str, line: int | None) -> str:
@@ -426,7 +440,7 @@ def add_stage(root: Path, name: str, body: dict[str, Any], *, force: bool = Fals
         doc = tomledit.parse(text)  # keeps the file's comments, blank lines and order
     except ValueError as exc:
         raise SpecError(f"cannot edit {PIPELINE_NAME}: {exc}", hint="fix the file by hand") from exc
-    if current is not None and name in current.stages and not force:
+    if current is not None and (name in current.stages or name in current.groups) and not force:
         raise SpecError(
             f"stage {name} already exists",
             line=current.lines.get(name),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
@@ -28,7 +29,14 @@ CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, sig TEXT, oid TEXT) WITH
 CREATE TABLE IF NOT EXISTS produced (oid TEXT, path TEXT, run TEXT, started TEXT, PRIMARY KEY (oid, path, run))
     WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runkeys (key TEXT, run TEXT, started TEXT, PRIMARY KEY (key, run)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS consumed (path TEXT, run TEXT, oid TEXT, producer TEXT, started TEXT,
+                                     PRIMARY KEY (path, run)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS consumed_by_producer ON consumed (producer);
+CREATE TABLE IF NOT EXISTS runs (run TEXT PRIMARY KEY, started TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 """
+
+RUNS_INDEX_VERSION = "2"  # the run index also knows every run and what it consumed (art lineage --used-by)
 
 _BATCH = 500
 
@@ -138,13 +146,27 @@ class StateDB:
 
     # -- the run index ---------------------------------------------------------------------------------
 
-    def add_run(self, run: str, started: str, outputs: list[tuple[str, str]], run_key: str | None) -> None:
-        """Index run ``run``: the (oid, path) outputs it produced and, for a successful run, its run key."""
+    def add_run(
+        self,
+        run: str,
+        started: str,
+        outputs: list[tuple[str, str]],
+        run_key: str | None,
+        *,
+        consumed: Sequence[tuple[str, str | None, str | None]] = (),
+    ) -> None:
+        """Index run ``run``: the (oid, path) outputs it produced, the (path, oid, producing run) inputs it
+        consumed and, for a successful run, its run key."""
         db = self.db
         db.execute("BEGIN")
         try:
+            db.execute("INSERT OR IGNORE INTO runs VALUES (?, ?)", (run, started))
             db.executemany(
                 "INSERT OR IGNORE INTO produced VALUES (?, ?, ?, ?)", [(o, p, run, started) for o, p in outputs]
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO consumed VALUES (?, ?, ?, ?, ?)",
+                [(p, run, o, producer, started) for p, o, producer in consumed],
             )
             if run_key:
                 db.execute("INSERT OR IGNORE INTO runkeys VALUES (?, ?, ?)", (run_key, run, started))
@@ -161,6 +183,34 @@ class StateDB:
         """The runs that produced ``oid`` (at ``path`` when given), newest first."""
         sql = "SELECT run FROM produced WHERE oid=?" + (" AND path=?" if path else "") + " ORDER BY started DESC"
         return [r[0] for r in self.db.execute(sql, (oid, path) if path else (oid,))]
+
+    def runs_consuming_path(self, path: str) -> list[tuple[str, str, str | None]]:
+        """(run, path, oid) of every input at ``path``, inside it, or of a folder holding it; oldest first."""
+        parents = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
+        sql = (
+            "SELECT run, path, oid FROM consumed WHERE path=? OR (path > ? AND path < ?)"
+            + "".join(" OR path=?" for _ in parents)
+            + " ORDER BY started, run, path"
+        )
+        return [tuple(r) for r in self.db.execute(sql, (path, path + "/", path + "0", *parents))]
+
+    def runs_consuming_run(self, producer: str) -> list[tuple[str, str, str | None]]:
+        """(run, path, oid) of every input that run ``producer`` made; oldest first."""
+        sql = "SELECT run, path, oid FROM consumed WHERE producer=? ORDER BY started, run, path"
+        return [tuple(r) for r in self.db.execute(sql, (producer,))]
+
+    def runs_with_prefix(self, prefix: str, limit: int = 10) -> list[str]:
+        """Up to ``limit`` indexed run ids starting with ``prefix`` (lowercase hex)."""
+        sql = "SELECT run FROM runs WHERE run >= ? AND run < ? ORDER BY run LIMIT ?"
+        return [r[0] for r in self.db.execute(sql, (prefix, prefix + "g", limit))]
+
+    def runs_indexed(self) -> bool:
+        """True when the run index was rebuilt from the store since its format last grew (see ``reindex_runs``)."""
+        row = self.db.execute("SELECT value FROM facts WHERE key='runs-index'").fetchone()
+        return row is not None and row[0] == RUNS_INDEX_VERSION
+
+    def set_runs_indexed(self) -> None:
+        self.db.execute("INSERT OR REPLACE INTO facts VALUES ('runs-index', ?)", (RUNS_INDEX_VERSION,))
 
     def runs_producing_any(self, oids: list[str]) -> set[str]:
         """The runs that produced any of ``oids`` (one query per ``_BATCH`` ids)."""

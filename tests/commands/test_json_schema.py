@@ -115,7 +115,7 @@ def documented_keys() -> dict[str, set[str]]:
     section = text.split("## JSON output", 1)[1].split("\n## ", 1)[0]
     rows: dict[str, set[str]] = {}
     for line in section.splitlines():
-        m = re.match(r"\| `art ([a-z ]+?)( [A-Z].*?)?` \|(.*)\|\s*$", line)
+        m = re.match(r"\| `art ([a-z ]+?)( [A-Z-].*?)?` \|(.*)\|\s*$", line)  # `art lineage --run RUN`
         if m:
             rows.setdefault(m.group(1), set()).update(re.findall(r"`([a-z0-9_]+)`", m.group(3)))
     return rows
@@ -169,6 +169,9 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("ls", ["ls"]),
         _case("log", ["log", "data"]),
         _case("lineage", ["lineage", "out.csv"]),
+        _case("lineage", ["lineage", "--used-by", "params.csv"]),
+        _case("lineage", ["lineage", "--run", "{run}"]),
+        _case("lineage", ["lineage", "--run", "{run}", "--packages"]),
         _case("dag", ["dag"]),
         _case("du", ["du"]),
         _case("config", ["config", "core.jobs", "2"]),
@@ -231,6 +234,7 @@ def test_every_json_command_speaks_the_vocabulary(tmp_path: Path) -> None:
         for args in (["--json", *before] if before else None, _json_last(after) if after else None):
             if args is None:
                 continue
+            args = [a.replace("{run}", _stage_run(root)) for a in args]
             r = ws.art(*args)
             payload = json.loads(r.stdout)  # one JSON document, nothing else on stdout
             assert isinstance(payload, dict), (args, payload)
@@ -240,6 +244,14 @@ def test_every_json_command_speaks_the_vocabulary(tmp_path: Path) -> None:
                 assert not extra, f"art {path}: keys {extra} are not in docs/cli.md's JSON output table"
             seen.add(path)
     assert seen == set(CASES)
+
+
+def _stage_run(root: Path) -> str:
+    """The run id of the first stage in art.lock (for `art lineage --run`)."""
+    import tomllib
+
+    stages = tomllib.loads((root / "art.lock").read_text())["stages"] if (root / "art.lock").exists() else {}
+    return next((s["run"] for s in stages.values()), "none")
 
 
 def _json_last(args: list[str]) -> list[str]:
