@@ -98,7 +98,7 @@ def _run(repo, revisions, targets, output, png_dir, override, force) -> None:
 
     from ..errors import UsageError
     from ..pipeline.plotscollect import gather
-    from ..pipeline.plotsexport import place, write_html, write_pngs
+    from ..pipeline.plotsexport import check_html, place, write_html, write_pngs
     from ..pipeline.plotsrender import render_html
 
     as_json = flags().get("json")
@@ -109,11 +109,13 @@ def _run(repo, revisions, targets, output, png_dir, override, force) -> None:
     folder = place(repo, png_dir, cwd=cwd) if png_dir else None
     plots, labels = gather(repo, revisions, targets, cwd=cwd, override=override)
     html = render_html(plots, labels)
+    if dest is not None:
+        check_html(dest, force=force)  # refuse before writing any PNG
+    pngs = write_pngs(repo, plots, labels, folder, force=force) if folder is not None else []
     if dest is None:
         click.echo(html, nl=False)
     else:
         write_html(repo, dest, html, force=force)
-    pngs = write_pngs(repo, plots, labels, folder, force=force) if folder is not None else []
     if as_json:
         emit_json(
             {

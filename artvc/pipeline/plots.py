@@ -418,7 +418,7 @@ class Plot:
 
     def as_dict(self) -> dict[str, Any]:
         """The plot for ``--json``: its spec and, per revision, the drawn values (never the image bytes)."""
-        revs: dict[str, dict[str, Any]] = {}
+        revs: dict[str, dict[str, Any]] = {rev: {"rev": rev, "oid": oid} for rev, oid in self.oids.items()}
 
         def at(rev: str) -> dict[str, Any]:
             return revs.setdefault(rev, {"rev": rev, "oid": self.oids.get(rev)})

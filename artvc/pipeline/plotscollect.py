@@ -118,12 +118,12 @@ def _load(repo: Repo, plot: Plot, rev: str | None, label: str, listed: dict[str,
     path = plot.spec.path
     limit = MAX_IMAGE_SIZE if plot.spec.is_image else MAX_DATA_SIZE
     where = "" if rev is None else label
+    plot.oids[label] = None  # first, in revision order (as_dict lists the revisions in this order)
     if rev is None:
         data = _workspace_file(repo, path, limit)
         if data is None:
             plot.notes.append((label, "no such file in the workspace"))
             return
-        plot.oids[label] = None
         plot.add(label, data, where=where)
         return
     item = listed.get(path)
@@ -134,7 +134,6 @@ def _load(repo: Repo, plot: Plot, rev: str | None, label: str, listed: dict[str,
             return
         if got[1] is None:
             raise _too_large(path, label, got[0], limit)
-        plot.oids[label] = None
         plot.add(label, got[1], where=where)
         return
     pointer = item.pointer

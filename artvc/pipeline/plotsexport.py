@@ -44,6 +44,15 @@ def place(repo: Repo, user_path: str | os.PathLike[str], *, cwd: Path | None = N
     return check_write(repo.root, repo.root / rel)
 
 
+def check_html(dest: Path, *, force: bool = False) -> None:
+    """Refuse to replace a file art did not write (callers check before writing anything else).
+
+    Raises:
+        WouldOverwriteError: ``dest`` holds a file art did not write (without ``force``), or a folder.
+    """
+    _replaceable(dest, lambda head: f'name="generator" content="{GENERATOR}"'.encode() in head, force)
+
+
 def write_html(repo: Repo, dest: Path, html: str, *, force: bool = False) -> None:
     """Write the page to ``dest`` (from ``place``), creating its folder.
 
@@ -51,7 +60,7 @@ def write_html(repo: Repo, dest: Path, html: str, *, force: bool = False) -> Non
         WouldOverwriteError: ``dest`` holds a file art did not write (without ``force``), or a folder.
         FileSystemError: the OS refused.
     """
-    _replaceable(dest, lambda head: f'name="generator" content="{GENERATOR}"'.encode() in head, force)
+    check_html(dest, force=force)
     _mkdir(repo, dest.parent)
     atomic_write(dest, html)
 
@@ -157,8 +166,9 @@ def _mark(png: bytes) -> bytes:
 
 
 def _replaceable(target: Path, ours, force: bool) -> None:
+    shown = os.path.relpath(target)  # as the user names it, from the current directory
     if target.is_dir() and not target.is_symlink():
-        raise WouldOverwriteError(f"{target} is a folder", hint="name a file to write")
+        raise WouldOverwriteError(f"{shown} is a folder", hint="name a file to write")
     if not os.path.lexists(target) or force:
         return
     try:
@@ -168,7 +178,7 @@ def _replaceable(target: Path, ours, force: bool) -> None:
         head = b""
     if not ours(head):
         raise WouldOverwriteError(
-            f"{target} exists and was not written by art plots",
+            f"{shown} exists and was not written by art plots",
             hint="pass --force to replace it, or name another file",
         )
 
