@@ -4,7 +4,8 @@ The plots drawn are those the stages declare (``plots`` in ``art.toml``) in any 
 each drawn as the newest of those revisions declares it, or the files named on the command line. A file's
 content at a revision is the output recorded in that commit's ``art.lock`` (or its pointer file), read from the
 local store and checked against its id, or the file itself when git tracks it. A revision without the file, or
-whose content the local store lacks, gets a note on the chart instead of failing the command.
+whose content the local store lacks, gets a note on the chart instead of failing the command; so does, when
+several revisions are compared, one whose data cannot be drawn (a single revision's error is the command's).
 """
 
 from __future__ import annotations
@@ -70,7 +71,13 @@ def gather(
     for rev, label in zip(revisions, labels, strict=True):
         listed = artifacts_at(repo, rev) if rev is not None else {}
         for plot in plots:
-            _load(repo, plot, rev, label, listed)
+            try:
+                _load(repo, plot, rev, label, listed)
+            except PlotsError as exc:
+                if len(revisions) == 1:
+                    raise
+                # comparing: one revision's data (an older format, say) must not hide the others
+                plot.notes.append((label, f"cannot draw: {exc.message}"))
     return plots, labels
 
 

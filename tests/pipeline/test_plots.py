@@ -155,7 +155,8 @@ def test_targets_need_not_be_declared_and_take_options(ws) -> None:
     assert (line["x"], line["y"], line["template"]) == (None, [], "line")
     assert line["revisions"][0]["series"][0]["y"] == "loss"  # the last field by default
     assert image["revisions"][0]["image"] == {"type": "image/svg+xml", "size": len(SVG_IMAGE)}
-    assert (ws.root / "out/p.html").is_file()
+    html = (ws.root / "out/p.html").read_text()
+    assert b"http://" in SVG_IMAGE and re.search(r"https?:", html) is None  # embedded, not linked
     r = ws.art("plots", "show", "m.csv", "-t", "scatter", "-x", "acc", "-y", "step", "-y", "loss", "--json")
     series = json.loads(r.stdout)["plots"][0]["revisions"][0]["series"]
     assert [s["y"] for s in series] == ["step", "loss"] and series[0]["points"][0] == [0.5, 1.0]
@@ -214,6 +215,18 @@ def test_diff_notes_what_a_revision_lacks(ws, tmp_path) -> None:
     assert m["revisions"][0]["note"].startswith("not in the local store")
     assert late["revisions"][0] == {"rev": "HEAD", "oid": None, "note": "no such file at HEAD"}
     assert "series" in late["revisions"][1]
+
+
+def test_diff_notes_a_revision_whose_data_cannot_be_drawn(ws) -> None:
+    ws.gen({"m.csv": "step,acc\n1,0.5\n"})
+    _commit(ws, "old format")
+    ws.gen({"m.csv": "epoch,acc\n1,0.6\n"})
+    r = ws.art("plots", "diff", "--target", "m.csv", "-x", "epoch", "--json")
+    old, new = json.loads(r.stdout)["plots"][0]["revisions"]
+    assert old["note"].startswith("cannot draw: plot m.csv (HEAD): no field 'epoch'")
+    assert new["series"][0]["points"] == [[1, 0.6]]
+    r = ws.art("plots", "show", "m.csv", "-x", "step", code=1)  # one revision: its error is the command's
+    assert "no field 'step'" in r.stderr
 
 
 def test_diff_rejects_bad_revisions(ws) -> None:
