@@ -201,7 +201,7 @@ def _number(text: str) -> Any:
     except ValueError:
         return value
     if not math.isfinite(number):
-        return value
+        return None  # nan, inf: a gap, like an empty value
     return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
 
 

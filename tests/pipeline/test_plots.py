@@ -90,6 +90,12 @@ def test_csv_errors_name_the_file_and_line() -> None:
         series(make_spec("m.csv", {"y": "loss"}), table, "workspace", "m.csv")
 
 
+def test_empty_and_nan_values_are_gaps() -> None:
+    table = load_table(b"step,acc\n1,0.5\n2,\n3,nan\n4,0.7\n", "m.csv")
+    [s] = series(make_spec("m.csv", {"x": "step", "y": "acc"}), table, "workspace", "m.csv")
+    assert s.points == [(1, 0.5), (4, 0.7)]
+
+
 def test_json_records_and_dvc_style_wrapper_load_alike() -> None:
     rows = [{"x": 1, "y": 2.5}, {"x": 2, "y": None}, {"x": 3, "y": 4}]
     for text in (json.dumps(rows), json.dumps({"roc": rows})):
