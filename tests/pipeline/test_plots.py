@@ -272,6 +272,17 @@ def test_png_without_chromium_is_one_clear_error(ws, monkeypatch) -> None:
     assert not (ws.root / "charts").exists()
 
 
+def test_a_file_over_the_limit_is_refused_before_it_is_read_whole(ws) -> None:
+    ws.gen({"big.csv": b"x\n" + b"1\n" * (8 << 20)})
+    r = ws.art("plots", "show", "big.csv", code=1)
+    assert "art: error: plot big.csv (workspace) is 16,777,218 bytes, over the 16 MiB limit" in r.stderr
+    _commit(ws, "big in git")
+    (ws.root / "big.csv").unlink()
+    r = ws.art("plots", "diff", "--target", "big.csv", "--json")  # comparing: a note on HEAD's chart
+    head, work = json.loads(r.stdout)["plots"][0]["revisions"]
+    assert "16,777,218 bytes, over the 16 MiB limit" in head["note"] and work["note"] == "no such file in the workspace"
+
+
 def test_image_plots_check_their_content(ws) -> None:
     ws.gen({"a.png": b"not a png", "b.png": png_image()})
     r = ws.art("plots", "show", "a.png", code=1)
