@@ -68,6 +68,9 @@ def test_a_path_in_both_outs_and_plots_is_refused(ws) -> None:
     ws.gen({"art.toml": '[stages.s]\ncmd = "true"\nouts = ["a.csv"]\nplots = ["a.csv"]\n'})
     r = ws.art("repro", code=1)
     assert "a.csv is listed in both 'outs' and 'plots'" in r.stderr
+    ws.gen({"art.toml": '[stages.s]\ncmd = "true"\nmetrics = ["a.json"]\nplots = ["a.json"]\n'})
+    r = ws.art("repro", code=1)
+    assert "a.json is listed in both 'metrics' and 'plots'" in r.stderr
 
 
 # -- data loading --------------------------------------------------------------------------------------------
