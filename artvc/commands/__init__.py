@@ -26,6 +26,7 @@ ArtGroup.lazy = {
     "stage": "stage",
     "dag": "dag",
     "lineage": "lineage",
+    "plots": "plots",
     "remote": "remote",
     "push": "push",
     "pull": "pull",

@@ -1,4 +1,5 @@
-"""The only place art starts processes: run a stage's command (or ``call`` function) and wait for it.
+"""Where art starts stage processes: run a stage's command (or ``call`` function) and wait for it. (The only
+other process art starts is headless Chromium for ``art plots --png``, in ``plotsexport``.)
 
 Output streams line by line to a callback while the process runs; the last lines of stderr are kept for the
 error report. Stages run with the workspace root as working directory and ``ART_STAGE`` set.

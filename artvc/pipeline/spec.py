@@ -9,6 +9,7 @@ Format (docs/pipelines.md)::
     metrics = ["eval/metrics.json"]    # outputs that hold metrics (JSON/YAML/TOML/CSV): art metrics show/diff
     params = ["params.yaml:train.C"]   # FILE:KEY.PATH; a bare KEY is looked up in params.yaml or params.toml
     code = ["src/common.py"]           # extra files whose content is part of the code hash
+    plots = ["eval/roc.csv", {path = "eval/loss.csv", x = "epoch", y = "loss"}]  # outputs drawn by art plots
 
 Validation is strict and happens at load: one precise error for the first problem found.
 """
@@ -28,12 +29,13 @@ from ..objstore.codec import MAX_TOML_BYTES
 from ..workspace.paths import check_relpath
 from . import templates
 from .errors import SpecError
+from .plots import PlotSpec, make_spec
 
 PIPELINE_NAME = "art.toml"
 DEFAULT_PARAMS = "params.toml"
 # a bare param KEY is looked up in these (params.yaml first; a key in both is an error, see params.resolve)
 DEFAULT_PARAMS_FILES = ("params.yaml", "params.toml")
-STAGE_KEYS = frozenset({"cmd", "call", "deps", "outs", "metrics", "params", "code", "desc"})
+STAGE_KEYS = frozenset({"cmd", "call", "deps", "outs", "metrics", "plots", "params", "code", "desc"})
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}(@[A-Za-z0-9_.+-]{1,150})?$")  # NAME@KEY: expanded
 _CALL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 _LINE = re.compile(r"line (\d+)")
@@ -72,6 +74,7 @@ class Stage:
     code: tuple[str, ...]
     desc: str = ""
     metrics: tuple[str, ...] = ()
+    plots: tuple[PlotSpec, ...] = ()  # their paths are also in ``outs``
 
     @property
     def command(self) -> str:
@@ -207,10 +210,41 @@ def _stage(name: str, body: Any, line: int | None) -> Stage:
             hint="a metrics file is an output already: list it in 'metrics' only",
         )
     outs += metrics
+    plots = _plots(body, where, line)
+    both = next((p.path for p in plots if p.path in outs), None)
+    if both:
+        other = "metrics" if both in metrics else "outs"
+        raise SpecError(f"{where}: {both} is listed in both '{other}' and 'plots'", line=line, hint="list it once")
+    outs += tuple(p.path for p in plots)  # a plot file is an output: stored, cached and restored like one
     for out in outs:
         _check_out(out, where, line)
     deps, code = _paths(body, "deps", where, line), _paths(body, "code", where, line)
-    return Stage(name, cmd, call, deps, outs, params, code, desc, metrics)
+    return Stage(name, cmd, call, deps, outs, params, code, desc, metrics, plots=plots)
+
+
+def _plots(body: dict, where: str, line: int | None) -> tuple[PlotSpec, ...]:
+    """The ``plots`` entries: paths, or tables ``{path, x, y, template, title, x_label, y_label}``."""
+    raw = body.get("plots", [])
+    if isinstance(raw, (str, dict)):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise SpecError(f"{where}: 'plots' must be a list of paths or of tables with a 'path'", line=line)
+    specs: list[PlotSpec] = []
+    for item in raw:
+        entry = dict(item) if isinstance(item, dict) else {"path": item}
+        path = entry.pop("path", None)
+        if not isinstance(path, str) or not path:
+            raise SpecError(f"{where}: each entry of 'plots' needs a 'path' (a string)", line=line)
+        rel = _paths({"plots": [path]}, "plots", where, line)[0]
+        try:
+            specs.append(make_spec(rel, entry))
+        except ValueError as exc:
+            raise SpecError(f"{where}: plot {rel}: {exc}", line=line, hint="see 'Plots' in docs/pipelines.md") from None
+    paths = [s.path for s in specs]
+    if len(set(paths)) != len(paths):
+        dup = next(p for p in paths if paths.count(p) > 1)
+        raise SpecError(f"{where}: {dup!r} is listed twice in 'plots'", line=line)
+    return tuple(specs)
 
 
 def _param(text: str, where: str, line: int | None) -> ParamRef:

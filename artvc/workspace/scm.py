@@ -148,6 +148,23 @@ class Git:
         """
         return str(self.resolve(rev).id)
 
+    def bounded_file_at(self, rev: str, prefix: str, path: str, limit: int) -> tuple[int, bytes | None] | None:
+        """(size, content) of the file ``path`` (relative to the art root) at ``rev``, the content None when the
+        file is over ``limit`` bytes (it is then not read); None when ``rev`` has no such file.
+
+        Raises:
+            GitError: when ``rev`` names no commit.
+        """
+        tree = self.resolve(rev).tree
+        try:
+            entry = tree[f"{prefix}/{path}" if prefix else path]
+        except (KeyError, ValueError):
+            return None
+        obj = self._repo[entry.id]
+        if not isinstance(obj, pygit2.Blob):
+            return None
+        return (obj.size, None) if obj.size > limit else (obj.size, obj.data)
+
     def _walk(self, tree: pygit2.Tree, base: str, suffixes: tuple[str, ...]) -> Iterator[tuple[str, bytes]]:
         stack = [(base, iter(tree))]  # iterative: a git tree of any depth
         while stack:

@@ -173,6 +173,8 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("lineage", ["lineage", "--run", "{run}"]),
         _case("lineage", ["lineage", "--run", "{run}", "--packages"]),
         _case("dag", ["dag"]),
+        _case("plots show", ["plots", "show", "params.csv"]),
+        _case("plots diff", ["plots", "diff", "--target", "out.csv"]),
         _case("du", ["du"]),
         _case("config", ["config", "core.jobs", "2"]),
         _case("config", ["config", "core.jobs"]),
