@@ -57,6 +57,10 @@ def prep_tutorial(ws: Workspace) -> None:
     tut = tutorial()
     # DVC's queue starts its workers as `dvc` from PATH: both tools get their own bin directory first
     ws.env["PATH"] = f"{Path(ws.tool.argv[0]).parent}:{ws.env.get('PATH', '')}"
+    # experiments are commits: DVC cannot commit with the harness's fixed ISO dates (every experiment failed
+    # with "Git commit failed: 2024-01-01T00:00:00Z"), so both tools commit with the real time here
+    for key in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+        ws.env.pop(key, None)
     init_repo(ws, ["/data/data.csv"])
     tut.build(ws.repo, tool=ws.tool.name, python=sys.executable, plots=False)
     ws.run("add", "data/data.csv")
@@ -86,6 +90,21 @@ def run_grid(ws: Workspace, grid: tuple[str, ...]) -> float:
     return queued + ran
 
 
+def recorded(ws: Workspace) -> int:
+    """How many experiments are recorded as git refs (both tools keep them under refs/exps; DVC's executor
+    and queue bookkeeping refs are not experiments)."""
+    proc = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname)", "refs/exps/"],
+        cwd=ws.repo,
+        env=ws.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    skip = ("refs/exps/exec/", "refs/exps/celery/", "refs/exps/stash", "refs/exps/runs/", "refs/exps/temp/")
+    return sum(1 for ref in proc.stdout.split() if not ref.startswith(skip))
+
+
 def experiments(ws: Workspace) -> list[dict]:
     """(name, metrics) of every experiment ``exp show --json`` lists, in one shape for both tools."""
     _, out = output(ws, "exp", "show", "--json")
@@ -113,6 +132,7 @@ def step_grid_first(ws: Workspace) -> Sample:
     secs = run_grid(ws, GRID)
     done = [e for e in experiments(ws) if "roc_auc" in e["metrics"]]
     expect(len(done) == 9, f"exp show lists {len(done)} experiments with metrics after a 3x3 grid, not 9")
+    expect(recorded(ws) == 9, f"{recorded(ws)} experiments are recorded under refs/exps after a 3x3 grid, not 9")
     return Sample(secs)
 
 
@@ -120,6 +140,7 @@ def step_grid_cached(ws: Workspace) -> Sample:
     secs = run_grid(ws, GRID)
     done = [e for e in experiments(ws) if "roc_auc" in e["metrics"]]
     expect(len(done) == 18, f"exp show lists {len(done)} experiments with metrics after two grids, not 18")
+    expect(recorded(ws) == 18, f"{recorded(ws)} experiments are recorded under refs/exps after two grids, not 18")
     return Sample(secs)
 
 
@@ -128,6 +149,7 @@ def step_show_100(ws: Workspace) -> Sample:
     secs, out = output(ws, "exp", "show", "--json", timed=True)
     found = [e for e in parse_show(ws.tool.name, json.loads(out)) if "roc_auc" in e["metrics"]]
     expect(len(found) == 100, f"exp show --json lists {len(found)} experiments with metrics, not 100")
+    expect(recorded(ws) == 100, f"{recorded(ws)} experiments are recorded under refs/exps, not 100")
     return Sample(secs)
 
 
