@@ -9,7 +9,7 @@ STAGES = ["prepare", "featurize", "train", "evaluate"]
 
 
 def run_tutorial(ws, engine: str) -> None:
-    tutorial.build(ws.root, engine=engine)
+    tutorial.build(ws.root, engine=engine, plots=True)
     ws.art("add", "data/data.csv")
     first = repro_json(ws)
     assert statuses(first) == dict.fromkeys(STAGES, "ran")
@@ -24,6 +24,9 @@ def run_tutorial(ws, engine: str) -> None:
         "params.yaml:train.min_split": 2,
     }
     assert {o["path"] for o in entries["evaluate"]["outs"]} == {"eval/metrics.json", "eval/plots/roc.csv"}
+    ws.art("plots", "show", "-o", "plots.html")
+    page = (ws.root / "plots.html").read_text()
+    assert "eval/plots/roc.csv" in page and "<svg" in page
     ws.git("add", "-A")
     ws.git("commit", "-qm", "baseline")
 
