@@ -53,15 +53,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def public_names() -> list[str]:
     names = [k for k in ALL_KEYS if not k.startswith("pipeline_50.")]
-    return [*names, "pipeline_50"]
+    return [*names, "pipeline_50", "tutorial"]
 
 
 def select(only: str) -> set[str]:
-    """Resolve --only names; `pipeline_50` (or any `pipeline*`) picks every pipeline step."""
+    """Resolve --only names; `pipeline_50` (or any `pipeline*`) picks every pipeline step, `tutorial` every
+    step of the experiment loop."""
     if not only.strip():
         return set(ALL_KEYS)
     chosen: set[str] = set()
     for name in (n.strip() for n in only.split(",") if n.strip()):
+        if name == "tutorial":
+            chosen.update(k for k in ALL_KEYS if k.startswith("tutorial."))
+            continue
         matches = [k for k in ALL_KEYS if k == name or (name.startswith("pipeline") and k.startswith(name))]
         if name.startswith("pipeline") and not matches:
             matches = [k for k in ALL_KEYS if k.startswith("pipeline_50.")]

@@ -24,6 +24,7 @@ from ..objstore.hashing import ContentHasher
 from ..objstore.oid import Oid
 from ..workspace.lockfile import LOCK_NAME, parse_lock_text
 from ..workspace.paths import check_relpath
+from . import templates
 from .errors import MetricsError, SpecError
 from .spec import PIPELINE_NAME, load
 
@@ -203,7 +204,7 @@ def metrics_at(repo: Repo, rev: str | None) -> dict[str, dict[str, Any]]:
     toml_text = git.file_at(commit, repo.git_prefix, PIPELINE_NAME)
     if toml_text is None:
         return {}
-    paths = declared_metrics(toml_text, where=f"{rev}:{PIPELINE_NAME}")
+    paths = declared_metrics(toml_text, where=f"{rev}:{PIPELINE_NAME}", root=repo.root)
     if not paths:
         return {}
     lock_text = git.file_at(commit, repo.git_prefix, LOCK_NAME)
@@ -222,18 +223,21 @@ def metrics_at(repo: Repo, rev: str | None) -> dict[str, dict[str, Any]]:
     return found
 
 
-def declared_metrics(text: bytes, *, where: str) -> list[str]:
+def declared_metrics(text: bytes, *, where: str, root: Path | None = None) -> list[str]:
     """The ``metrics`` paths of every stage in the text of an ``art.toml`` (as committed: not validated beyond
-    what reading them needs).
+    what reading them needs). ``foreach``/``matrix`` stages and ``${var}`` are expanded first, with the vars
+    files found under ``root`` (the workspace's: an approximation for a revision whose vars files differ).
 
     Raises:
-        SpecError: when the text is not TOML, or a metrics path is unsafe.
+        SpecError: when the text is not TOML, its templates do not expand, or a metrics path is unsafe.
     """
     try:
         data = tomllib.loads(text.decode())
     except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise SpecError(f"{where} is not valid TOML: {exc}") from exc
     stages = data.get("stages")
+    if root is not None and isinstance(stages, dict) and templates.uses_templates(data):
+        stages = templates.expand(data, root, {}).stages
     paths: list[str] = []
     for body in stages.values() if isinstance(stages, dict) else ():
         entries = body.get("metrics", []) if isinstance(body, dict) else []

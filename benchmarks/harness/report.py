@@ -38,6 +38,10 @@ TARGETS: dict[str, Target] = {
     "pipeline_50.status": Target("ratio", 1 / 10, "<= 1/10"),
     "pipeline_50.change_first": Target("ratio", 1 / 3, "<= 1/3"),
     "pipeline_50.change_late": Target("info"),
+    "tutorial.metrics_diff": Target("ratio", 1 / 3, "<= 1/3"),
+    "tutorial.exp_grid": Target("ratio", 1 / 3, "<= 1/3"),
+    "tutorial.exp_grid_cached": Target("ratio", 1 / 3, "<= 1/3"),
+    "tutorial.exp_show_100": Target("ratio", 1 / 3, "<= 1/3"),
 }
 
 

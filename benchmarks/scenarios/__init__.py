@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import files, pipeline
+from . import experiments, files, pipeline
 
-GROUPS = (*files.GROUPS, pipeline.GROUP)
+GROUPS = (*files.GROUPS, pipeline.GROUP, experiments.GROUP)
 ALL_KEYS = [step.key for group in GROUPS for step in group.steps]

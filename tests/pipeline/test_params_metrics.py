@@ -289,3 +289,24 @@ def test_stage_add_declares_metrics(ws):
     payload = json.loads(r.stdout)
     assert (payload["outs"], payload["metrics"], payload["params"]) == (["model.txt"], ["eval/m.json"], ["train.C"])
     assert 'metrics = ["eval/m.json"]' in (ws.root / "art.toml").read_text()
+
+
+def test_metrics_diff_between_commits_expands_a_foreach_stage(ws):
+    ws.gen(
+        {
+            "n.txt": "1\n",
+            "art.toml": """[stages.ev]
+foreach = ["small", "big"]
+cmd = "mkdir -p ev && echo '{\\"acc\\": '$(cat n.txt)'}' > ev/${item}.json"
+deps = ["n.txt"]
+metrics = ["ev/${item}.json"]
+""",
+        }
+    )
+    ws.art("repro")
+    commit(ws, "n=1")
+    (ws.root / "n.txt").write_text("2\n")
+    ws.art("repro")
+    commit(ws, "n=2")
+    rows = json.loads(ws.art("metrics", "diff", "HEAD~1", "HEAD", "--json").stdout)["metrics"]
+    assert [(r["path"], r["old"], r["new"]) for r in rows] == [("ev/big.json", 1, 2), ("ev/small.json", 1, 2)]
