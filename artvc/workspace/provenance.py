@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 
 
 def now_iso() -> str:
