@@ -40,6 +40,9 @@ ArtGroup.lazy = {
     "params": "params",
     "metrics": "metrics",
     "exp": "exp",
+    "run": "run",
+    "runs": "runs",
+    "artifacts": "artifacts",
 }
 
 

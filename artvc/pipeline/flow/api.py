@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...errors import ArtError
 from ..errors import FlowError, PipelineParamError
 from .values import Handle, check_json
 
@@ -211,7 +212,14 @@ class Pipeline:
     RESERVED = ("cache", "jobs")
 
     def __init__(
-        self, fn: Callable, *, name: str | None = None, cache: bool = True, jobs: int = 1, root: Any = None
+        self,
+        fn: Callable,
+        *,
+        name: str | None = None,
+        cache: bool = True,
+        jobs: int = 1,
+        root: Any = None,
+        on_event: Callable[[str, str, str], None] | None = None,
     ) -> None:
         if not callable(fn) or inspect.isclass(fn):
             raise FlowError(f"@pipeline needs a function, not {fn!r}")
@@ -219,7 +227,7 @@ class Pipeline:
         self.name = name or fn.__name__
         if not self.name.isidentifier():
             raise FlowError(f"pipeline name {self.name!r} is not an identifier", hint="name it like a function")
-        self.cache, self.jobs, self.root = bool(cache), int(jobs), root
+        self.cache, self.jobs, self.root, self.on_event = bool(cache), int(jobs), root, on_event
         self.signature = inspect.signature(fn)
         functools.update_wrapper(self, fn)
 
@@ -227,15 +235,24 @@ class Pipeline:
     def call(self) -> str:
         return f"{self.fn.__module__}:{self.fn.__qualname__}"
 
-    def with_options(self, *, cache: bool | None = None, jobs: int | None = None, root: Any = None) -> Pipeline:
+    def with_options(
+        self,
+        *,
+        cache: bool | None = None,
+        jobs: int | None = None,
+        root: Any = None,
+        on_event: Callable[[str, str, str], None] | None = None,
+    ) -> Pipeline:
         """A copy with other run options: ``cache``, ``jobs``, ``root`` (the workspace; default: found from the
-        current directory)."""
+        current directory), ``on_event(event, step, detail)`` (default: a line per event on stderr; events:
+        start, executed, cached, failed, skipped)."""
         return Pipeline(
             self.fn,
             name=self.name,
             cache=self.cache if cache is None else cache,
             jobs=self.jobs if jobs is None else jobs,
             root=self.root if root is None else root,
+            on_event=self.on_event if on_event is None else on_event,
         )
 
     def bind(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -264,8 +281,17 @@ class Pipeline:
         _BUILD.graph = graph
         try:
             self.fn(**params)
+        except ArtError:
+            raise
+        except Exception as exc:  # the user's body: one clear error, not an art bug
+            raise FlowError(
+                f"the body of pipeline {self.name} raised {type(exc).__name__}: {exc}",
+                hint="a pipeline body only calls steps; run with --debug for the traceback",
+            ) from exc
         finally:
             _BUILD.graph = None
+        if not graph.invocations:
+            raise FlowError(f"pipeline {self.name} calls no step", hint="call @step functions in its body")
         return graph
 
     def __call__(self, *args: Any, **kwargs: Any):
@@ -277,7 +303,8 @@ class Pipeline:
                 options[key] = kwargs.pop(key)
         params = self.bind(*args, **kwargs)
         graph = self.build(params)
-        return run(self, graph, params, RunOptions(cache=bool(options["cache"]), jobs=int(options["jobs"])), self.root)
+        opts = RunOptions(cache=bool(options["cache"]), jobs=int(options["jobs"]), on_event=self.on_event)
+        return run(self, graph, params, opts, self.root)
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name} ({self.call})>"
