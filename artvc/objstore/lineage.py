@@ -16,6 +16,7 @@ from ..errors import FormatError
 from . import codec
 from .hashing import hash_object
 from .oid import Oid, is_oid
+from .types import Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,17 @@ class Run:
         if bad is not None:
             raise FormatError(f"{what} is malformed: field {str(bad)[:40]!r} has the wrong type")
         return cls(value[2], [oid])
+
+
+def run_children(run: Run) -> list[tuple[Oid, Kind]]:
+    """The objects a run record reaches: its package list and, for a step run (Python pipelines), its outputs,
+    which live only in the store (push, fetch and gc follow them; a stage's outputs are workspace artifacts)."""
+    packages = run.get("packages")
+    found: list[tuple[Oid, Kind]] = [(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
+    if run.get("kind") == "step":
+        for o in run.get("outputs", []):
+            found.append((Oid(o["oid"]), Kind.TREE if o["kind"] == "dir" else Kind.FILE))
+    return found
 
 
 _STR_FIELDS = frozenset(
