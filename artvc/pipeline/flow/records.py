@@ -25,6 +25,7 @@ class Provenance:
             "dirty": git.is_dirty() if git else None,
         }
         self._env: dict[str, Any] | None = None
+        self._cache = repo.art_dir / "cache"
         self._packages: bytes = b""
 
     @staticmethod
@@ -35,7 +36,7 @@ class Provenance:
         if self._env is None:
             from ...workspace.provenance import environment, installed_packages
 
-            self._packages = installed_packages().encode()
+            self._packages = installed_packages(self._cache).encode()
             self._env = {"git": self.git, **environment(), "packages": str(hash_bytes(self._packages))}
         return dict(self._env)
 
