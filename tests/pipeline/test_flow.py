@@ -430,3 +430,29 @@ def test_repro_writes_a_pipeline_run_record(ws):
     assert runs[1]["steps"][0]["run_oid"] == runs[0]["steps"][0]["run_oid"]
     text = ws.art("runs").stdout
     assert "art.toml" in text
+
+
+def test_lineage_and_log_take_an_artifact_name(ws):
+    write_chain(ws)
+    ws.art("run", "chain:chain")
+    ws.art("run", "chain:chain", "-p", "factor=3")
+    tree = json.loads(ws.art("lineage", "chain/total/output", "--json").stdout)
+    assert tree["run"]["kind"] == "step" and tree["run"]["pipeline"] == "chain" and tree["run"]["params"] == {}
+    (scaled,) = tree["inputs"]
+    assert scaled["path"] == "chain/scale/output" and scaled["run"]["params"] == {"factor": 3}
+    (source,) = scaled["inputs"]
+    assert source["path"] == "chain/load_data/output" and source["run"]["stage"] == "load_data"
+    log = json.loads(ws.art("log", "chain/total/output", "--json").stdout)["versions"]
+    assert [v["summary"].split(":")[0] for v in log] == ["version 2", "version 1"]
+    assert log[0]["oid"] == tree["oid"]
+    listed = json.loads(ws.art("artifacts", "--json").stdout)["artifacts"]
+    assert {a["name"]: a["versions"] for a in listed} == {
+        "chain/load_data/output": 1,
+        "chain/scale/output": 2,
+        "chain/total/output": 2,
+        "chain/count/output": 1,
+    }
+    r = ws.art("artifacts", "show", "chain/total/outptu", code=1)
+    assert "no artifact named 'chain/total/outptu'" in r.stderr
+    r = ws.art("artifacts", "show", "chain/total/output", "--version", "3", code=1)
+    assert "has no version 3" in r.stderr
