@@ -272,9 +272,10 @@ class Pipeline:
 
     def build(self, params: dict[str, Any]) -> Graph:
         """Run the body with ``params`` to record the step invocations (nothing is executed)."""
-        if _current() is not None:
+        outer = _current()
+        if outer is not None:
             raise FlowError(
-                f"pipeline {self.name} is called inside the body of pipeline {_current().pipeline_name}",
+                f"pipeline {self.name} is called inside the body of pipeline {outer.pipeline_name}",
                 hint="pipelines do not nest: call its steps directly",
             )
         graph = Graph(self.name)

@@ -64,7 +64,7 @@ def record_repro(repo: Repo, stages: list[tuple[str, str | None, str]], *, start
     """Write the pipeline-run record of one ``art repro``: pipeline ``art.toml``, and per stage (in the graph's
     order) its run and what happened: executed, cached (restored, or already up to date), failed, skipped."""
     failed = any(s == "failed" for _, _, s in stages)
-    fields = {
+    fields: dict[str, Any] = {
         "kind": "pipeline",
         "pipeline": "art.toml",
         "call": "art repro",

@@ -12,7 +12,9 @@ from ..errors import FlowError
 class Handle:
     """Base of ``api.OutputHandle`` (a step output while a pipeline is built): never a plain value."""
 
-    artifact: str
+    @property
+    def artifact(self) -> str:
+        raise NotImplementedError
 
 
 def check_json(value: Any, what: str) -> Any:
