@@ -456,3 +456,27 @@ def test_lineage_and_log_take_an_artifact_name(ws):
     assert "no artifact named 'chain/total/outptu'" in r.stderr
     r = ws.art("artifacts", "show", "chain/total/output", "--version", "3", code=1)
     assert "has no version 3" in r.stderr
+
+
+@pytest.mark.parametrize("point", ["flow.step-started@2", "flow.step-finished@2", "flow.outputs-stored@2"])
+def test_a_killed_run_leaves_nothing_half_written_and_the_next_run_resumes(ws, point):
+    import os
+    import subprocess
+    import sys
+
+    write_chain(ws)
+    env = {**os.environ, "ART_FAULT": f"{point}:kill"}
+    r = subprocess.run(
+        [sys.executable, "-m", "artvc", "run", "chain:chain"], cwd=ws.root, env=env, capture_output=True, text=True
+    )
+    assert r.returncode == -9, r.stderr
+    done = calls(ws)
+    assert done[0] == "load_data"
+    payload = run_json(ws, "chain:chain")  # takes the lock: the killed run's temp folders are swept
+    assert states(payload)["load_data"] == "cached"
+    assert not list((ws.root / ".art" / "tmp").glob("flow-*"))
+    with _cwd(ws.root):
+        import artvc
+
+        assert artvc.load("chain/total/output") == 10.0
+    ws.art("fsck")

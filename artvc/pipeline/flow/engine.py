@@ -16,7 +16,6 @@ materializer still registered at the recorded version.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import threading
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import ArtError
 from ...objstore.faults import fault_point
 from ...objstore.hashing import hash_bytes
+from ...objstore.tmpowner import token
 from ...workspace.repo import Repo
 from ..errors import FlowError, StepFailedError
 from .records import Provenance, write_run
@@ -183,7 +183,7 @@ class _Runner:
                     if cached is not None:
                         self._settle(self._cached(inv, cached))
                         break
-                work = Path(tempfile.mkdtemp(prefix=f"flow-{os.getpid()}-", dir=self.repo.tmp_dir))
+                work = Path(tempfile.mkdtemp(prefix=f"flow-{token()}-", dir=self.repo.tmp_dir))
                 try:
                     inputs = {
                         p: (ref, read_into(self.repo, ref, work / "in" / p)) for p, ref in facts["inputs"].items()

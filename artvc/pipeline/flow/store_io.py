@@ -13,6 +13,7 @@ from ...objstore.lineage import Run
 from ...objstore.materialize import make_symlink, materialize_file
 from ...objstore.objects import Kind
 from ...objstore.oid import Oid
+from ...objstore.tmpowner import token
 from ...workspace.repo import Repo
 from ...workspace.runs import load_run, runs_with_key
 from ...workspace.tracked import incomplete_keys
@@ -129,7 +130,7 @@ def load_from(repo: Repo, ref: ArtifactRef) -> Any:
     import tempfile
 
     mat = materializer_named(ref.materializer)
-    work = Path(tempfile.mkdtemp(prefix="flow-load-", dir=repo.tmp_dir))
+    work = Path(tempfile.mkdtemp(prefix=f"flow-{token()}-load-", dir=repo.tmp_dir))
     try:
         return mat.load(read_into(repo, ref, work / "a"))
     finally:
