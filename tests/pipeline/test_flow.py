@@ -458,7 +458,9 @@ def test_lineage_and_log_take_an_artifact_name(ws):
     assert "has no version 3" in r.stderr
 
 
-@pytest.mark.parametrize("point", ["flow.step-started@2", "flow.step-finished@2", "flow.outputs-stored@2"])
+@pytest.mark.parametrize(
+    "point", ["flow.step-started@2", "flow.step-finished@2", "flow.outputs-stored@2", "flow.run-stored@2"]
+)
 def test_a_killed_run_leaves_nothing_half_written_and_the_next_run_resumes(ws, point):
     import os
     import subprocess

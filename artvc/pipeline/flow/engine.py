@@ -258,11 +258,17 @@ class _Runner:
                 message=done.summary,
             )
         prefix = f"{self.pipeline.name}/{inv.name}/"
+        stored: list[dict[str, Any]] = []
+
+        def outputs(writer) -> list[dict[str, Any]]:
+            stored[:] = store_outputs(self.repo, writer, prefix, done.outputs)
+            fault_point("flow.outputs-stored")  # in the pack being written, not sealed yet
+            return stored
+
+        fields["exit_status"] = 0
         with self.repo.lock.patiently(COMMIT_WAIT):
-            outs = store_outputs(self.repo, prefix, done.outputs)
-            fields.update(outputs=outs, exit_status=0)
-            oid = write_run(self.repo, self.prov, fields)
-        fault_point("flow.outputs-stored")
+            oid = write_run(self.repo, self.prov, fields, outputs)
+        outs = stored
         return StepResult(
             inv.name,
             EXECUTED,

@@ -4,9 +4,11 @@ record of one invocation (git state, machine, installed packages) computed once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from ...objstore.faults import fault_point
 from ...objstore.hashing import hash_bytes
 from ...objstore.lineage import Run
 from ...objstore.objects import Kind
@@ -45,14 +47,24 @@ class Provenance:
         return str(hash_bytes(self._packages)), self._packages
 
 
-def write_run(repo: Repo, prov: Provenance, fields: dict[str, Any]) -> str:
+def write_run(
+    repo: Repo, prov: Provenance, fields: dict[str, Any], outputs: Callable[[Any], list] | None = None
+) -> str:
     """Store a run record built from ``fields`` plus the provenance facts, index it; return its id. The caller
-    holds the repository lock."""
-    run = Run({**fields, **prov.fields()})
+    holds the repository lock.
+
+    ``outputs(writer)``, when given, stores the run's outputs first through the same writer (one pack for the
+    outputs and their record) and returns the record's ``outputs``. The index learns the run only once that
+    pack is sealed.
+    """
     packages_oid, packages = prov.packages()
     with repo.store.writer() as writer:
+        if outputs is not None:
+            fields = {**fields, "outputs": outputs(writer)}
+        run = Run({**fields, **prov.fields()})
         writer.put(Oid(packages_oid), Kind.CHUNK, packages)
         writer.put(run.oid, Kind.RUN, run.to_bytes())
+    fault_point("flow.run-stored")
     record_run(repo, run)
     return str(run.oid)
 

@@ -91,13 +91,12 @@ def _write_tree(repo: Repo, dest: Path, oid: Oid) -> None:
 
 
 def store_outputs(
-    repo: Repo, prefix: str, saved: list[tuple[str, Path, str, int, dict[str, Any]]]
+    repo: Repo, writer: Any, prefix: str, saved: list[tuple[str, Path, str, int, dict[str, Any]]]
 ) -> list[dict[str, Any]]:
-    """Store each saved output folder as a tree; return the run record's ``outputs``. The caller holds the
-    repository lock."""
+    """Store each saved output folder as a tree through ``writer``; return the run record's ``outputs``."""
     store = repo.store
     outs = []
-    with store.writer() as writer, Ingester(writer, store.params, store.compressor, guard=repo.art_dir, jobs=1) as ing:
+    with Ingester(writer, store.params, store.compressor, guard=repo.art_dir, jobs=1) as ing:
         for name, folder, materializer, version, meta in saved:
             tree, files = ing.add_tree(folder)
             details = {k: v for k, v in meta.items() if k not in _RESERVED}
