@@ -482,3 +482,16 @@ def test_a_killed_run_leaves_nothing_half_written_and_the_next_run_resumes(ws, p
 
         assert artvc.load("chain/total/output") == 10.0
     ws.art("fsck")
+
+
+def test_dag_draws_a_python_pipeline_marked_with_its_newest_run(ws):
+    write_chain(ws)
+    payload = json.loads(ws.art("dag", "chain:chain", "--json").stdout)
+    assert [s["name"] for s in payload["stages"]] == ["load_data", "scale", "total", "count"]
+    assert sorted(map(tuple, payload["edges"])) == [("load_data", "count"), ("load_data", "scale"), ("scale", "total")]
+    assert {s["state"] for s in payload["stages"]} == {None}  # never run
+    ws.art("run", "chain:chain")
+    ws.art("run", "chain:chain", "-p", "factor=2")
+    marks = {s["name"]: s["state"] for s in json.loads(ws.art("dag", "chain:chain", "--json").stdout)["stages"]}
+    assert marks == {"load_data": "cached", "scale": "ran", "total": "ran", "count": "cached"}
+    assert calls(ws).count("load_data") == 1  # drawing runs nothing
