@@ -459,7 +459,13 @@ def test_lineage_and_log_take_an_artifact_name(ws):
 
 
 @pytest.mark.parametrize(
-    "point", ["flow.step-started@2", "flow.step-finished@2", "flow.outputs-stored@2", "flow.run-stored@2"]
+    "point",
+    [
+        "flow.step-started@2",
+        pytest.param("flow.step-finished@2", marks=pytest.mark.slow),  # a subprocess each: two in the default tier
+        pytest.param("flow.outputs-stored@2", marks=pytest.mark.slow),
+        "flow.run-stored@2",
+    ],
 )
 def test_a_killed_run_leaves_nothing_half_written_and_the_next_run_resumes(ws, point):
     import os
