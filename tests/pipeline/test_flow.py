@@ -501,3 +501,23 @@ def test_dag_draws_a_python_pipeline_marked_with_its_newest_run(ws):
     marks = {s["name"]: s["state"] for s in json.loads(ws.art("dag", "chain:chain", "--json").stdout)["stages"]}
     assert marks == {"load_data": "cached", "scale": "ran", "total": "ran", "count": "cached"}
     assert calls(ws).count("load_data") == 1  # drawing runs nothing
+
+
+def test_art_run_reimports_workspace_modules_but_not_libraries_installed_inside_the_workspace(ws, monkeypatch):
+    import importlib
+    import sys
+
+    from artvc.pipeline.flow.target import load_target
+
+    site = ws.root / ".venv" / "lib" / "python3" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "artflowlib.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(site))
+    lib = importlib.import_module("artflowlib")
+    write_chain(ws)
+    first = load_target(ws.root, "chain:chain")
+    write_chain(ws, "x = 2")
+    second = load_target(ws.root, "chain:chain")
+    assert first is not second  # the workspace module was read again
+    assert sys.modules["artflowlib"] is lib  # the library was not
+    monkeypatch.delitem(sys.modules, "artflowlib")

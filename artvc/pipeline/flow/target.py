@@ -65,9 +65,18 @@ def _forget_workspace_modules(root: str, module: str) -> None:
         if name.startswith("artvc"):
             continue
         f = getattr(mod, "__file__", None)
+        if f and _installed(os.path.abspath(str(f))):
+            continue  # a library (maybe in a virtualenv inside the workspace): imported once per process
         inside = bool(f) and os.path.abspath(str(f)).startswith(prefix)
         if inside or ((name == top or name.startswith(top + ".")) and f and not inside):
             del sys.modules[name]
+
+
+def _installed(path: str) -> bool:
+    parts = path.split(os.sep)
+    if "site-packages" in parts or "dist-packages" in parts:
+        return True
+    return any(path.startswith(p.rstrip(os.sep) + os.sep) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
 
 
 def parse_params(pipeline: Pipeline, pairs: list[str]) -> dict[str, Any]:
