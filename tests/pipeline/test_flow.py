@@ -521,3 +521,15 @@ def test_art_run_reimports_workspace_modules_but_not_libraries_installed_inside_
     assert first is not second  # the workspace module was read again
     assert sys.modules["artflowlib"] is lib  # the library was not
     monkeypatch.delitem(sys.modules, "artflowlib")
+
+
+def test_a_step_returning_what_no_materializer_stores_fails_naming_the_type(ws):
+    (ws.root / "gen.py").write_text(
+        "from artvc import pipeline, step\n\n\n@step\ndef make():\n    return (i for i in range(3))\n\n\n"
+        "@step\ndef use(x) -> int:\n    return 1\n\n\n@pipeline\ndef g():\n    use(make())\n"
+    )
+    r = ws.art("run", "gen:g", code=5)
+    (error,) = [line for line in r.stderr.splitlines() if line.startswith("art: error:")]
+    assert "step make failed: no materializer can store a builtins.generator" in error
+    assert "register" in error.lower()
+    assert "Step use skipped" in r.stderr

@@ -3,6 +3,7 @@ folder, storing saved outputs (chunked and packed like ``art add``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,7 +100,7 @@ def store_outputs(
     with Ingester(writer, store.params, store.compressor, guard=repo.art_dir, jobs=1) as ing:
         for name, folder, materializer, version, meta in saved:
             tree, files = ing.add_tree(folder)
-            details = {k: v for k, v in meta.items() if k not in _RESERVED}
+            details = _plain({str(k): v for k, v in meta.items() if k not in _RESERVED})
             outs.append(
                 {
                     "path": prefix + name,
@@ -115,6 +116,14 @@ def store_outputs(
                 }
             )
     return outs
+
+
+def _plain(extra: dict[str, Any]) -> dict[str, Any]:
+    """What a materializer adds (shape, dtype, ...) as plain JSON, whatever types it used."""
+    try:
+        return json.loads(json.dumps(extra, default=str, allow_nan=False))
+    except (ValueError, TypeError):
+        return {k: str(v) for k, v in extra.items()}
 
 
 def load_ref(ref: ArtifactRef, root: Any = None) -> Any:
