@@ -118,7 +118,7 @@ class _Runner:
             try:
                 while pending or running:
                     if not stop:
-                        stop = self._launch_ready(pool, pending, running)
+                        self._launch_ready(pool, pending, running)
                     if not running:
                         for inv in pending:
                             self._settle(StepResult(inv.name, SKIPPED, message="not run after a failure"))
@@ -162,8 +162,9 @@ class _Runner:
 
     # -- before a step: blocked? cached? else read its inputs and launch it ------------------------------
 
-    def _launch_ready(self, pool, pending: list[Invocation], running: dict) -> bool:
-        """Settle or launch every pending invocation whose upstream is done; return True after a failure."""
+    def _launch_ready(self, pool, pending: list[Invocation], running: dict) -> None:
+        """Settle (skipped, cached) or launch every pending invocation whose upstream steps are done, while
+        fewer than ``jobs`` run."""
         progressed = True
         while progressed and len(running) < max(1, self.options.jobs):
             progressed = False
@@ -195,7 +196,6 @@ class _Runner:
                 running[pool.submit(_work, inv, inputs, work / "out")] = (inv, facts, work)
                 fault_point("flow.step-started")
                 break
-        return False
 
     def _facts(self, inv: Invocation) -> dict[str, Any]:
         """The code hash, inputs and run key of an invocation whose upstream steps are done."""

@@ -18,6 +18,7 @@ from ...objstore.tmpowner import token
 from ...workspace.repo import Repo
 from ...workspace.runs import load_run, runs_with_key
 from ...workspace.tracked import incomplete_keys
+from ..errors import FlowError
 from ._codehash_tmp import function_closure
 from ._mat_tmp import MaterializerError, materializer_named
 
@@ -36,7 +37,15 @@ class CodeHashes:
 
     def of(self, fn: Callable) -> tuple[str, dict[str, str]]:
         if fn not in self._seen:
-            self._seen[fn] = function_closure(fn, self.root)
+            try:
+                self._seen[fn] = function_closure(fn, self.root)
+            except ArtError:
+                raise
+            except (OSError, TypeError) as exc:  # no source: defined at an interactive prompt, or built in
+                raise FlowError(
+                    f"cannot read the source of step {fn.__module__}:{fn.__qualname__}: {exc}",
+                    hint="define steps in a module file (or a notebook cell): their code is part of the cache key",
+                ) from exc
         return self._seen[fn]
 
 
