@@ -533,3 +533,42 @@ def test_a_step_returning_what_no_materializer_stores_fails_naming_the_type(ws):
     assert "step make failed: no materializer can store a builtins.generator" in error
     assert "register" in error.lower()
     assert "Step use skipped" in r.stderr
+
+
+def test_import_artvc_stays_light_and_pipeline_is_the_decorator_whatever_was_imported_first():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, artvc\n"
+        "assert 'artvc.pipeline' not in sys.modules, 'import artvc loaded the pipeline layer'\n"
+        "import artvc.pipeline.executor\n"  # the package is imported before the decorator is asked for
+        "from artvc import pipeline, step, load, log_metadata\n"
+        "@step\ndef s() -> int:\n    return 1\n"
+        "@pipeline(name='named')\ndef p():\n    s()\n"
+        "assert type(p).__name__ == 'Pipeline' and p.name == 'named', p\n"
+        "def plain():\n    s()\n"
+        "assert pipeline(plain).name == 'plain'\n"
+        "print('ok')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_called_from_python_the_cache_hit_is_a_line_on_stderr_and_a_logging_event(ws, capsys, caplog):
+    import logging
+
+    from artvc.pipeline.flow.target import load_target
+
+    write_chain(ws)
+    chain = load_target(ws.root, "chain:chain").with_options(root=ws.root)
+    first = chain()
+    assert first.executed == ["load_data", "scale", "total", "count"] and first.cached == []
+    capsys.readouterr()
+    with caplog.at_level(logging.DEBUG, logger="artvc.flow"):
+        again = chain()
+    assert again.cached == ["load_data", "scale", "total", "count"]
+    assert again["total"].run == first["total"].run and again["total"].load() == 10.0
+    assert "Using cached version of scale." in capsys.readouterr().err
+    events = [(r.art_event, r.step) for r in caplog.records if hasattr(r, "art_event")]
+    assert ("cached", "scale") in events

@@ -80,10 +80,10 @@ def versions(repo: Repo, name: str) -> list[Version]:
                 continue
             o = next((o for o in record.get("outputs", []) if o.get("path") == name and o.get("oid") == oid), None)
             if o is not None:
-                ref = ArtifactRef.from_record(o, run_oid)
+                ref = ArtifactRef.from_record(o, run_oid, repo.root)
                 break
         if ref is None:
-            ref = ArtifactRef(name, oid, "dir", 0, "", 1, "", "", runs[0])
+            ref = ArtifactRef(name, oid, "dir", 0, "", 1, "", "", runs[0], repo.root)
         out.append(Version(number, ref, runs, record))
     return out
 

@@ -210,7 +210,8 @@ class _Runner:
 
     def _cached(self, inv: Invocation, run) -> StepResult:
         outputs = {
-            o["path"].rpartition("/")[2]: ArtifactRef.from_record(o, str(run.oid)) for o in run.get("outputs", [])
+            o["path"].rpartition("/")[2]: ArtifactRef.from_record(o, str(run.oid), self.repo.root)
+            for o in run.get("outputs", [])
         }
         return StepResult(
             inv.name,
@@ -273,7 +274,7 @@ class _Runner:
             inv.name,
             EXECUTED,
             run=oid,
-            outputs={o["path"].rpartition("/")[2]: ArtifactRef.from_record(o, oid) for o in outs},
+            outputs={o["path"].rpartition("/")[2]: ArtifactRef.from_record(o, oid, self.repo.root) for o in outs},
             duration=done.duration,
             metadata=done.metadata,
             message=f"{done.duration:.2f} s",

@@ -4,6 +4,7 @@ are ``ArtifactRef``s (an artifact version in the store, loadable)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 EXECUTED, CACHED, FAILED, SKIPPED = "executed", "cached", "failed", "skipped"
@@ -23,9 +24,10 @@ class ArtifactRef:
     type: str
     preview: str
     run: str | None
+    root: Path | None = None  # the workspace whose store holds it (None: the one found from the current directory)
 
     @classmethod
-    def from_record(cls, out: dict[str, Any], run: str | None) -> ArtifactRef:
+    def from_record(cls, out: dict[str, Any], run: str | None, root: Path | None = None) -> ArtifactRef:
         return cls(
             name=str(out["path"]),
             oid=str(out["oid"]),
@@ -36,13 +38,15 @@ class ArtifactRef:
             type=str(out.get("type", "")),
             preview=str(out.get("preview", "")),
             run=run,
+            root=root,
         )
 
     def load(self, root: Any = None) -> Any:
-        """Read this version back from the store of the repository at ``root`` (default: the current one)."""
+        """Read this version back from the store of the repository at ``root`` (default: the one whose pipeline
+        run or query made this reference, else the one found from the current directory)."""
         from .store_io import load_ref
 
-        return load_ref(self, root)
+        return load_ref(self, root or self.root)
 
     def as_dict(self) -> dict[str, Any]:
         return {
