@@ -572,3 +572,78 @@ def test_called_from_python_the_cache_hit_is_a_line_on_stderr_and_a_logging_even
     assert "Using cached version of scale." in capsys.readouterr().err
     events = [(r.art_event, r.step) for r in caplog.records if hasattr(r, "art_event")]
     assert ("cached", "scale") in events
+
+
+HELPERS = """
+from artvc import pipeline, step
+import helpers_other
+
+
+def _log(name):
+    with open("calls.log", "a") as f:
+        f.write(name + "\\n")
+
+
+def scale_by(x, k):
+    return x * k  # SAME_MODULE
+
+
+def unrelated():
+    return 0  # UNRELATED
+
+
+@step
+def source() -> list:
+    _log("source")
+    return [1, 2, 3]
+
+
+@step
+def scaled(data: list) -> list:
+    _log("scaled")
+    return [scale_by(x, 2) for x in data]
+
+
+@step
+def shifted(data: list) -> list:
+    _log("shifted")
+    return [helpers_other.shift(x) for x in data]
+
+
+@step
+def summed(data: list) -> int:
+    _log("summed")
+    return sum(data)
+
+
+@pipeline
+def helpers():
+    data = source()
+    summed(scaled(data))
+    shifted(data)
+"""
+
+
+def test_editing_a_helper_reruns_the_steps_that_reach_it_and_their_downstream_only(ws):
+    (ws.root / "helpers_mod.py").write_text(HELPERS)
+    (ws.root / "helpers_other.py").write_text("def shift(x):\n    return x + 1  # OTHER\n")
+    ws.art("run", "helpers_mod:helpers")
+    assert sorted(calls(ws)) == ["scaled", "shifted", "source", "summed"]
+
+    (ws.root / "helpers_mod.py").write_text(HELPERS.replace("return 0  # UNRELATED", "return 1  # UNRELATED"))
+    assert set(states(run_json(ws, "helpers_mod:helpers")).values()) == {"cached"}  # nothing reaches it
+    assert calls(ws) == []
+
+    (ws.root / "helpers_mod.py").write_text(HELPERS.replace("x * k  # SAME_MODULE", "k * x  # SAME_MODULE"))
+    payload = run_json(ws, "helpers_mod:helpers")
+    assert sorted(calls(ws)) == ["scaled"]  # same values: summed's input id is unchanged, so it stays cached
+    assert states(payload)["scaled"] == "executed" and states(payload)["shifted"] == "cached"
+
+    (ws.root / "helpers_mod.py").write_text(HELPERS.replace("x * k  # SAME_MODULE", "x * k * 10  # SAME_MODULE"))
+    run_json(ws, "helpers_mod:helpers")
+    assert sorted(calls(ws)) == ["scaled", "summed"]  # new values: downstream runs too
+
+    (ws.root / "helpers_other.py").write_text("def shift(x):\n    return x + 2  # OTHER\n")
+    payload = run_json(ws, "helpers_mod:helpers")
+    assert calls(ws) == ["shifted"]  # another module of the project
+    assert states(payload)["source"] == "cached" and states(payload)["summed"] == "cached"

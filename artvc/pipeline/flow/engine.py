@@ -318,7 +318,7 @@ def _print_event(event: str, name: str, detail: str) -> None:
 
 def _work(inv: Invocation, inputs: dict[str, tuple[ArtifactRef, Path]], out: Path) -> _Done:
     """On a worker thread: load the inputs, call the step, save each output into ``out/NAME``."""
-    from ._mat_tmp import materializer_for, materializer_named
+    from ..materializers import materializer_for, materializer_named
 
     started, t0 = time.time(), time.monotonic()
     metadata: dict[str, Any] = {}

@@ -18,9 +18,9 @@ from ...objstore.tmpowner import token
 from ...workspace.repo import Repo
 from ...workspace.runs import load_run, runs_with_key
 from ...workspace.tracked import incomplete_keys
-from ..errors import FlowError
-from ._codehash_tmp import function_closure
-from ._mat_tmp import MaterializerError, materializer_named
+from ..codehash import function_closure
+from ..errors import FlowError, MaterializerError
+from ..materializers import materializer_named
 
 if TYPE_CHECKING:
     from .result import ArtifactRef
