@@ -555,12 +555,13 @@ def test_import_artvc_stays_light_and_pipeline_is_the_decorator_whatever_was_imp
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
 
 
-def test_called_from_python_the_cache_hit_is_a_line_on_stderr_and_a_logging_event(ws, capsys, caplog):
+def test_called_from_python_the_cache_hit_is_a_line_on_stderr_and_a_logging_event(ws, capsys, caplog, monkeypatch):
     import logging
 
     from artvc.pipeline.flow.target import load_target
 
     write_chain(ws)
+    monkeypatch.chdir(ws.root)  # the steps log to calls.log in the current directory
     chain = load_target(ws.root, "chain:chain").with_options(root=ws.root)
     first = chain()
     assert first.executed == ["load_data", "scale", "total", "count"] and first.cached == []
