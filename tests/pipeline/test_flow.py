@@ -10,6 +10,23 @@ import pytest
 
 from tests.conftest import Workspace, git
 
+
+@pytest.fixture(autouse=True)
+def _isolated_imports(tmp_path_factory):
+    """``art run`` imports the workspace's modules with its root first on ``sys.path`` and keeps it there (a real
+    process ends with the command); in this shared test process, put ``sys.path`` back and forget the modules
+    imported from test workspaces (libraries stay imported: numpy cannot be imported twice)."""
+    import sys
+
+    base = str(tmp_path_factory.getbasetemp())
+    path = list(sys.path)
+    yield
+    sys.path[:] = path
+    for name, mod in list(sys.modules.items()):
+        if str(getattr(mod, "__file__", None) or "").startswith(base):
+            del sys.modules[name]
+
+
 LESSON = """
 from typing import Annotated
 
