@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS versions (name TEXT, oid TEXT, run TEXT, started TEXT
 CREATE TABLE IF NOT EXISTS pipeline_runs (run TEXT PRIMARY KEY, pipeline TEXT, started TEXT) WITHOUT ROWID;
 """
 
-RUNS_INDEX_VERSION = "3"  # 2: every run and what it consumed (art lineage --used-by); 3: artifact versions, pipeline runs
+# 2: every run and what it consumed (art lineage --used-by); 3: artifact versions and pipeline runs (art runs)
+RUNS_INDEX_VERSION = "3"
 
 _BATCH = 500
 
