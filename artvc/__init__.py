@@ -2,16 +2,29 @@
 
 from typing import Any
 
+from ._version import __version__
 from .errors import ArtError
 
-__version__ = "0.1.0"
-__all__ = ["ArtError", "Materializer", "__version__", "register_materializer"]
+__all__ = [
+    "ArtError",
+    "Materializer",
+    "__version__",
+    "load",
+    "log_metadata",
+    "pipeline",
+    "register_materializer",
+    "step",
+]
 
 #: names exported lazily (module ``__getattr__``): ``import artvc`` stays light, the pipeline layer is imported
-#: on first use of one of them
+#: on first use of one of them. ``pipeline`` is the ``artvc.pipeline`` package itself, which is callable as the
+#: ``@pipeline`` decorator (``artvc/pipeline/__init__.py``).
 _LAZY = {
     "Materializer": "artvc.pipeline.materializers",
     "register_materializer": "artvc.pipeline.materializers",
+    "step": "artvc.pipeline.flow",
+    "load": "artvc.pipeline.flow",
+    "log_metadata": "artvc.pipeline.flow",
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from .. import __version__
+from .._version import __version__
 from ._errors import ArtGroup
 from ._options import common, quiet_notes
 
@@ -40,6 +40,9 @@ ArtGroup.lazy = {
     "params": "params",
     "metrics": "metrics",
     "exp": "exp",
+    "run": "run",
+    "runs": "runs",
+    "artifacts": "artifacts",
 }
 
 

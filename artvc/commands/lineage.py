@@ -21,12 +21,14 @@ from ._render import emit_json, say
 def cli(repo, path: str | None, used_by: str | None, run_ref: str | None, packages: bool) -> None:
     """Show where an artifact comes from: the run that made it, the runs that made its inputs, down to the
     added source data — with commands, code hashes and git commits. --used-by looks the other way: what was
-    made from a path. --run shows one run record.
+    made from a path. --run shows one run record. PATH may also
+    name an artifact of a Python pipeline (PIPELINE/STEP/OUTPUT, its newest version).
 
     \b
     Examples:
       art lineage metrics.json
       art lineage models/model.pkl --json
+      art lineage digits_pipeline/evaluator/output
       art lineage --used-by data/raw          # every run and output made from any version of data/raw
       art lineage --run 91354936e2            # one run: code, params, inputs, outputs, env, git
       art lineage --run 91354936e2 --packages # the installed packages it ran with
@@ -46,9 +48,12 @@ def cli(repo, path: str | None, used_by: str | None, run_ref: str | None, packag
 
 
 def _lineage(repo, path: str) -> None:
-    from ..pipeline.lineage import lineage
+    from ..pipeline.lineage import artifact_lineage, lineage
 
-    node = lineage(repo, absolute([path])[0])
+    if repo.state.artifact_versions(path):  # an artifact of a Python pipeline: PIPELINE/STEP/OUTPUT
+        node = artifact_lineage(repo, path)
+    else:
+        node = lineage(repo, absolute([path])[0])
     if flags().get("json"):
         emit_json(node.as_dict())
         return
@@ -63,8 +68,9 @@ def _describe(run) -> str:
     if run.get("kind") == "add":
         return f"added by {run.get('user', '?')} at {when}, git {commit}, run {run.oid[:10]}"
     what = run.get("cmd") or f"call {run.get('call')}"
+    kind = f"step {run.get('pipeline')}/" if run.get("kind") == "step" else "stage "
     return (
-        f"stage {run.get('stage')}: {what}\n    run {run.oid[:10]}, code {str(run.get('code_hash'))[:10]}, "
+        f"{kind}{run.get('stage')}: {what}\n    run {run.oid[:10]}, code {str(run.get('code_hash'))[:10]}, "
         f"git {commit}, {when}, {run.get('duration', 0)} s"
     )
 

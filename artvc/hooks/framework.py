@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..errors import UsageError
 from ..objstore.fileio import atomic_write
 from ._base import git_lines

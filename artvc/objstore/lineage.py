@@ -1,9 +1,10 @@
 """The run record: what one execution (a pipeline stage, or an ``art add``) consumed and produced.
 
 Format: ["run", 1, {field: value, ...}] in canonical msgpack; id = derive-key blake3 ("run" context).
-Fields (docs/formats.md): kind ("stage" | "add"), stage, cmd, code_hash, code (path -> id of what was
-hashed), params, inputs [{path, oid, kind, run}], outputs [{path, oid, kind, size}], run_key, exit_status,
-started (UTC ISO 8601), duration, git {commit, dirty}, user, host, platform, python, art, packages (oid).
+Fields (docs/formats.md): kind ("stage" | "add" | "step" | "pipeline"), stage, cmd, code_hash, code (path ->
+id of what was hashed), params, inputs [{path, oid, kind, run}], outputs [{path, oid, kind, size}], run_key,
+exit_status, started (UTC ISO 8601), duration, git {commit, dirty}, user, host, platform, python, art, packages
+(oid); Python pipelines add pipeline, error, metadata and (pipeline runs) steps [{stage, run, status}].
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..errors import FormatError
 from . import codec
 from .hashing import hash_object
 from .oid import Oid, is_oid
+from .types import Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +66,34 @@ class Run:
         return cls(value[2], [oid])
 
 
+def run_children(run: Run) -> list[tuple[Oid, Kind]]:
+    """The objects a run record reaches: its package list and, for a step run (Python pipelines), its outputs,
+    which live only in the store (push, fetch and gc follow them; a stage's outputs are workspace artifacts)."""
+    packages = run.get("packages")
+    found: list[tuple[Oid, Kind]] = [(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
+    if run.get("kind") == "step":
+        for o in run.get("outputs", []):
+            found.append((Oid(o["oid"]), Kind.TREE if o["kind"] == "dir" else Kind.FILE))
+    return found
+
+
 _STR_FIELDS = frozenset(
-    {"kind", "stage", "cmd", "call", "code_hash", "run_key", "started", "user", "host", "platform", "python", "art"}
+    {
+        "kind",
+        "stage",
+        "cmd",
+        "call",
+        "code_hash",
+        "run_key",
+        "started",
+        "user",
+        "host",
+        "platform",
+        "python",
+        "art",
+        "pipeline",
+        "error",
+    }
 )
 
 
@@ -85,6 +113,16 @@ def _valid(key: object, value: object) -> bool:
         return codec.is_int(value, -(1 << 63))
     if key == "duration":
         return isinstance(value, int | float) and not isinstance(value, bool)
+    if key == "metadata":
+        return isinstance(value, dict)
+    if key == "steps":
+        return isinstance(value, list) and all(
+            isinstance(s, dict)
+            and codec.is_str(s.get("stage"), empty=False)
+            and (s.get("run") is None or is_oid(s.get("run")))
+            and s.get("status") in ("executed", "cached", "failed", "skipped")
+            for s in value
+        )
     if key in ("code", "params"):
         return isinstance(value, dict) and (key == "params" or all(isinstance(v, str) for v in value.values()))
     if key == "git":

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..errors import ObjectNotFoundError
-from .lineage import Run
+from .lineage import Run, run_children
 from .objects import FileManifest
-from .oid import Oid, is_oid
+from .oid import Oid
 from .store.base import ObjectStore
 from .types import EntryKind, Kind, ObjectKey
 
@@ -64,6 +64,5 @@ def _children(store: ObjectStore, oid: Oid, kind: Kind, seen: set[ObjectKey]) ->
         ]
     if kind == Kind.RUN:
         run = Run.from_bytes(oid, store.get(oid, Kind.RUN))
-        packages = run.get("packages")
-        return [ObjectKey(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
+        return [ObjectKey(o, k) for o, k in run_children(run)]
     return []

@@ -25,9 +25,9 @@ from ..errors import ArtError, CorruptObjectError, FormatError, ObjectNotFoundEr
 from .faults import fault_point
 from .fileio import remove_if_present
 from .hashing import ContentHasher
-from .lineage import Run
+from .lineage import Run, run_children
 from .objects import FileManifest, Kind, Tree
-from .oid import Oid, is_oid
+from .oid import Oid
 from .progress import as_progress
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
@@ -335,8 +335,7 @@ class _Download:
                 for e in Tree.from_bytes(oid, data).entries
                 if e.kind != EntryKind.SYMLINK
             ]
-        packages = Run.from_bytes(oid, data).get("packages")
-        return [ObjectKey(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
+        return [ObjectKey(o, k) for o, k in run_children(Run.from_bytes(oid, data))]
 
     def fetch_chunks(self) -> None:
         """Download the needed chunks, verify each, and store them (stored bytes kept as they came)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import ArtError, StaleError
+from ..errors import ArtError, StaleError, UsageError
 
 if TYPE_CHECKING:
     from .outcome import ReproResult
@@ -13,13 +13,16 @@ __all__ = [
     "CycleError",
     "MalformedArtifactError",
     "MaterializerError",
+    "FlowError",
     "MetricsError",
     "MissingDependencyError",
     "ParamsError",
     "PipelineError",
+    "PipelineParamError",
     "SpecError",
     "StaleError",
     "StageFailedError",
+    "StepFailedError",
     "UnknownStageError",
 ]
 
@@ -150,3 +153,31 @@ class StageFailedError(PipelineError):
         self.stderr_tail = stderr_tail or []
         self.failed = failed or [stage]
         self.result: ReproResult | None = None  # set by repro(): every stage's outcome
+
+
+class FlowError(PipelineError):
+    """A Python pipeline or step is misused: a parameter that is not JSON, a step output used as a value, a
+    handle from another pipeline run, a nested pipeline, an output count that does not match the annotation."""
+
+
+class PipelineParamError(UsageError, PipelineError):
+    """A pipeline was given a parameter it does not take (or lacks one it needs): exit 2 like a usage error."""
+
+
+class StepFailedError(PipelineError):
+    """A step of a Python pipeline raised: its run is recorded failed (with the traceback), the steps after it
+    were skipped, the outputs of earlier steps are kept. ``run`` is the pipeline run (``flow.PipelineRun``)."""
+
+    exit_code = 5
+
+    def __init__(self, step: str, error: str, run: object = None, *, failed: list[str] | None = None) -> None:
+        others = [s for s in (failed or []) if s != step]
+        more = f" (and {len(others)} more: {', '.join(others)})" if others else ""
+        super().__init__(
+            f"step {step} failed: {error}{more}",
+            hint="the outputs of the steps before it are kept; fix it and run the pipeline again (cached steps "
+            "are not run again)",
+        )
+        self.step = step
+        self.error = error
+        self.run = run

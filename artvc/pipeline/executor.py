@@ -371,7 +371,7 @@ class Executor:
         if self._provenance is None:
             from ..workspace.provenance import environment, installed_packages
 
-            packages = installed_packages().encode()
+            packages = installed_packages(self.repo.art_dir / "cache").encode()
             self._provenance = {
                 "git": self._git,
                 **environment(),

@@ -38,12 +38,14 @@ def summarize(run: Run) -> dict[str, Any]:
     """The facts of a run worth printing (id, kind, stage, command, code hash, git, who, when, how long)."""
     keys = (
         "kind",
+        "pipeline",
         "stage",
         "cmd",
         "call",
         "code_hash",
         "code",
         "params",
+        "metadata",
         "run_key",
         "exit_status",
         "started",
@@ -70,6 +72,19 @@ def lineage(repo: Repo, user_path: str, *, max_depth: int = 50) -> LineageNode:
     oid, run_oid = _current(repo, path)
     run = _load(repo, run_oid) if run_oid else (producing_run(repo, oid, path) if oid else None)
     return _node(repo, path, oid, run, set(), max_depth)
+
+
+def artifact_lineage(repo: Repo, name: str, version: int | None = None, *, max_depth: int = 50) -> LineageNode:
+    """The lineage tree of an artifact of a Python pipeline (``PIPELINE/STEP/OUTPUT``; the newest version
+    unless ``version``): the step run that made it, the step runs that made its inputs, and so on.
+
+    Raises:
+        ArtifactNotFoundError: for an unknown name or version.
+    """
+    from .flow.artifacts import find_version
+
+    v = find_version(repo, name, version)
+    return _node(repo, name, v.ref.oid, v.record, set(), max_depth)
 
 
 def _current(repo: Repo, path: str) -> tuple[str, str | None]:
@@ -163,6 +178,32 @@ def log(repo: Repo, user_path: str, *, limit: int = 1000) -> list[Version]:
             f"no commit tracks {path}", path=path, hint="commit its pointer (PATH.art) or art.lock first"
         )
     return versions
+
+
+def artifact_log(repo: Repo, name: str) -> list[Version]:
+    """The versions of an artifact of a Python pipeline, newest first, as ``log`` shows them: the git commit
+    and time of the run that first made each, ``run RUN of PIPELINE`` as the summary, ``run:RUN`` as the source.
+
+    Raises:
+        ArtifactNotFoundError: when no step run made ``name``.
+    """
+    from datetime import datetime
+
+    from .flow.artifacts import versions
+
+    out = []
+    for v in reversed(versions(repo, name)):
+        rec = v.record
+        git = (rec.get("git") if rec else None) or {}
+        try:
+            when = int(datetime.fromisoformat(str(rec.get("started"))).timestamp()) if rec else 0
+        except ValueError:
+            when = 0
+        pipeline = rec.get("pipeline", "?") if rec else "?"
+        run = str(v.ref.run)
+        summary = f"version {v.number}: run {run[:10]} of pipeline {pipeline}"
+        out.append(Version(str(git.get("commit") or ""), when, summary, v.ref.oid, v.ref.size, f"run:{run}"))
+    return out
 
 
 def _at(path: str, pdata: bytes | None, ldata: bytes | None, commit: str) -> tuple[str, int, str] | None:

@@ -9,8 +9,10 @@ and the last-outcome cache are in ``outcome.py``; bookkeeping and locking are de
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+from ..objstore.oid import is_oid
 from ..objstore.progress import ProgressLike, as_progress
 from ..workspace.lockfile import read_lock
 from ..workspace.repo import Repo
@@ -62,6 +64,7 @@ def repro(
         repo.state.flush()
         return ReproResult(items, [], True)
     outcomes: list[StageOutcome] = []
+    started, t0 = time.time(), time.monotonic()
     if items:
         pointer_overlaps(pipeline, repo.root, [i.name for i in items])
         as_progress(progress).total(files=len(items))
@@ -74,6 +77,7 @@ def repro(
         repo.state.flush()
     result = ReproResult(items, outcomes)
     save_last(repo, graph, states, outcomes)
+    _record_pipeline_run(repo, graph, outcomes, started, time.monotonic() - t0)
     if result.failed:
         first = result.failed[0]
         err = StageFailedError(
@@ -98,3 +102,22 @@ def _settle_leftovers(repo: Repo) -> None:
     except (RepoLockedError, FileSystemError):
         return
     repo.lock.release()
+
+
+def _record_pipeline_run(repo: Repo, graph: Graph, outcomes: list[StageOutcome], started: float, took: float) -> None:
+    """Write this repro's pipeline-run record (pipeline ``art.toml``; every stage in order: executed, cached
+    (restored, or up to date: the run art.lock names), failed, or skipped), so ``art runs`` lists it."""
+    from .flow.records import record_repro
+
+    done = {o.name: o for o in outcomes}
+    lock = read_lock(repo.root)
+    stages: list[tuple[str, str | None, str]] = []
+    for name in graph.order:
+        o = done.get(name)
+        if o is not None:
+            run = o.run or lock.get(name, {}).get("run") if o.status != "failed" else None
+            stages.append((name, run if is_oid(run) else None, o.status))
+        else:
+            run = lock.get(name, {}).get("run")
+            stages.append((name, run, "up-to-date") if is_oid(run) else (name, None, "not-run"))
+    record_repro(repo, stages, started=started, duration=took)

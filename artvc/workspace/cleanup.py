@@ -9,6 +9,8 @@ lock, whatever belongs to a process that is no longer running is settled here:
 * ``.art/tmp/stash-*``: outputs a killed ``art repro`` had moved aside while their stage ran. Each output the
   workspace no longer has is put back (the stage never replaced it); one the killed run did produce again is
   kept, and the stashed copy is discarded. A notice names every output put back.
+* ``.art/tmp/flow-*``: the input and output folders of the steps of a killed Python pipeline (and of a
+  killed ``artvc.load``).
 * owned ``.*.art-tmp`` temps of atomic writes in ``.art`` and the store's ``workspaces/`` registry, which
   can be written before the journal exists.
 * temp packs and imports in the store's ``tmp/`` (also removed by every store writer), packs staged for a
@@ -56,6 +58,7 @@ def sweep_leftovers(root: Path, art_dir: Path, store_dir: Path | None) -> list[s
     if tmp.is_dir() and writable(tmp):
         removed += sweep_journals(tmp, lambda path: _workspace_temp(root, art_dir, path))
         removed += sweep(tmp, ("stash-*",), recover=lambda folder: restore_stash(root, folder))
+        removed += sweep(tmp, ("flow-*",), legacy=False)  # a killed Python pipeline's step inputs and outputs
         for staging in ("push", "gc"):  # packs staged for a remote by a killed push or gc
             if (tmp / staging).is_dir():
                 removed += sweep(tmp / staging, ("pack-*.tmp",), legacy=False)

@@ -7,9 +7,10 @@ import platform
 import socket
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 
 
 def now_iso() -> str:
@@ -36,9 +37,55 @@ def environment() -> dict[str, Any]:
     }
 
 
-def installed_packages() -> str:
-    """Return the installed distributions as sorted ``name==version`` lines (stored once, by id)."""
+def installed_packages(cache_dir: Path | None = None) -> str:
+    """Return the installed distributions as sorted ``name==version`` lines (stored once, by id).
+
+    Reading every distribution's metadata takes a good part of a second, so the list is remembered per
+    process and, with ``cache_dir``, in ``cache_dir/packages.txt``, keyed by the interpreter and the
+    modification times of the ``site-packages`` folders on ``sys.path`` (installing, upgrading or removing a
+    package changes its folder's).
+    """
+    key = _site_key()
+    if key in _PACKAGES:
+        return _PACKAGES[key]
+    cached = cache_dir / "packages.txt" if cache_dir is not None else None
+    if cached is not None:
+        try:
+            head, _, text = cached.read_text().partition("\n")
+            if head == key:
+                _PACKAGES[key] = text
+                return text
+        except (OSError, UnicodeDecodeError):
+            pass
     from importlib import metadata
 
     names = {f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"]}
-    return "\n".join(sorted(names, key=str.lower)) + "\n"
+    text = "\n".join(sorted(names, key=str.lower)) + "\n"
+    _PACKAGES[key] = text
+    if cached is not None:
+        try:
+            from ..objstore.fileio import atomic_write
+
+            cached.parent.mkdir(exist_ok=True)
+            atomic_write(cached, f"{key}\n{text}", durable=False)
+        except OSError:
+            pass  # a cache: the list is computed again next time
+    return text
+
+
+_PACKAGES: dict[str, str] = {}
+
+
+def _site_key() -> str:
+    import hashlib
+    import os
+
+    parts = [sys.executable]
+    for entry in sys.path:
+        if "site-packages" not in entry and "dist-packages" not in entry:
+            continue
+        try:
+            parts.append(f"{entry}:{os.stat(entry or '.').st_mtime_ns}")
+        except OSError:
+            parts.append(f"{entry}:-")
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()

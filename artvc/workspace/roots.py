@@ -1,5 +1,6 @@
-"""The roots of what a workspace needs: its pointers and art.lock outputs (now, or at git revisions), and the
-runs that art.lock names or that produced them. Push sends their closure, fetch brings it, gc keeps it."""
+"""The roots of what a workspace needs: its pointers and art.lock outputs (now, or at git revisions), the runs
+that art.lock names or that produced them, and the runs of Python pipelines (with their outputs). Push sends
+their closure, fetch brings it, gc keeps it."""
 
 from __future__ import annotations
 
@@ -59,8 +60,16 @@ def workspace_roots(
     paths = list(paths) if paths else None
     roots = {a.key for a in select(repo, paths, artifacts)}
     if not paths:
-        roots |= _lock_runs(read_lock(repo.root))
+        roots |= _lock_runs(read_lock(repo.root)) | flow_runs(repo)
     return roots
+
+
+def flow_runs(repo: Repo) -> set[ObjectKey]:
+    """The step and pipeline runs of Python pipelines the local run index knows (stored here): roots of the
+    workspace, so push sends them with their outputs (a run's closure) and gc keeps them (docs/gc.md)."""
+    store = repo.store
+    found = {ObjectKey(Oid(r), Kind.RUN) for r in repo.state.flow_runs() if is_oid(r)}
+    return {k for k in found if store.has(*k)}
 
 
 def revision_roots(repo: Repo, revs: Iterable[str]) -> set[ObjectKey]:

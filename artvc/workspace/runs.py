@@ -1,6 +1,8 @@
 """Which run produced which artifact, which runs consumed it, and which runs have a given run key (the run
 cache): a local index in ``state.db`` over the run objects in the store, rebuilt from them by ``reindex_runs``
-(automatically, once, by the queries that need the whole index: ``ensure_indexed``)."""
+(automatically, once, by the queries that need the whole index: ``ensure_indexed``). Step runs (Python
+pipelines) also index their outputs as artifact versions, and pipeline runs (``art run``, ``art repro``) are
+listed for ``art runs``."""
 
 from __future__ import annotations
 
@@ -17,6 +19,11 @@ def record_run(repo: Repo, run: Run) -> None:
     outputs = [(o["oid"], o["path"]) for o in run.get("outputs", [])]
     key = str(run["run_key"]) if run.get("run_key") and run.get("exit_status", 0) == 0 else None
     repo.state.add_run(str(run.oid), run.get("started", ""), outputs, key, consumed=consumed_by(run))
+    kind = run.get("kind")
+    if kind == "step" and outputs:
+        repo.state.add_versions(str(run.oid), run.get("started", ""), [(p, o) for o, p in outputs])
+    elif kind == "pipeline":
+        repo.state.add_pipeline_run(str(run.oid), str(run.get("pipeline", "")), run.get("started", ""))
 
 
 def consumed_by(run: Run) -> list[tuple[str, str | None, str | None]]:

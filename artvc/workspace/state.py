@@ -1,6 +1,7 @@
 """``.art/state.db``, owned by ``StateDB`` (the only code that runs SQL on it): the stat cache (path, inode,
 mtime, size -> id, so an unchanged file is never rehashed), folder fingerprints, and the run index (which run
-produced which artifact, which runs have a run key; ``workspace/runs.py`` keeps it).
+produced which artifact, which runs have a run key, the artifact versions step runs made, the pipeline runs;
+``workspace/runs.py`` keeps it).
 
 An entry whose mtime lies within ``RACY_NS`` of the moment it was recorded is not trusted (git's "racily
 clean" rule): a same-size rewrite inside one filesystem timestamp tick would otherwise go unseen.
@@ -34,9 +35,13 @@ CREATE TABLE IF NOT EXISTS consumed (path TEXT, run TEXT, oid TEXT, producer TEX
 CREATE INDEX IF NOT EXISTS consumed_by_producer ON consumed (producer);
 CREATE TABLE IF NOT EXISTS runs (run TEXT PRIMARY KEY, started TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS versions (name TEXT, oid TEXT, run TEXT, started TEXT, PRIMARY KEY (name, oid, run))
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pipeline_runs (run TEXT PRIMARY KEY, pipeline TEXT, started TEXT) WITHOUT ROWID;
 """
 
-RUNS_INDEX_VERSION = "2"  # the run index also knows every run and what it consumed (art lineage --used-by)
+# 2: every run and what it consumed (art lineage --used-by); 3: artifact versions and pipeline runs (art runs)
+RUNS_INDEX_VERSION = "3"
 
 _BATCH = 500
 
@@ -174,6 +179,40 @@ class StateDB:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    def add_versions(self, run: str, started: str, outputs: list[tuple[str, str]]) -> None:
+        """Index the (artifact name, oid) outputs of step run ``run`` (artifact versions)."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO versions VALUES (?, ?, ?, ?)", [(n, o, run, started) for n, o in outputs]
+        )
+
+    def add_pipeline_run(self, run: str, pipeline: str, started: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO pipeline_runs VALUES (?, ?, ?)", (run, pipeline, started))
+
+    def artifact_names(self) -> list[tuple[str, int, str]]:
+        """Every artifact name with its number of versions and the time of its newest run, by name."""
+        sql = "SELECT name, COUNT(DISTINCT oid), MAX(started) FROM versions GROUP BY name ORDER BY name"
+        return [(r[0], r[1], r[2]) for r in self.db.execute(sql)]
+
+    def artifact_versions(self, name: str) -> list[tuple[str, list[str]]]:
+        """The versions of artifact ``name``: (oid, the runs that produced it, first first), numbered 1..N in this
+        order: by the first run that produced each oid (by started time, ties by run id)."""
+        rows = self.db.execute("SELECT oid, run, started FROM versions WHERE name=? ORDER BY started, run", (name,))
+        found: dict[str, list[str]] = {}
+        for oid, run, _ in rows:
+            found.setdefault(oid, []).append(run)
+        return list(found.items())
+
+    def pipeline_runs(self, limit: int, pipeline: str | None = None) -> list[str]:
+        """The newest ``limit`` pipeline runs (of ``pipeline`` when given), newest first."""
+        sql = "SELECT run FROM pipeline_runs" + (" WHERE pipeline=?" if pipeline else "")
+        sql += " ORDER BY started DESC, run LIMIT ?"
+        return [r[0] for r in self.db.execute(sql, (pipeline, limit) if pipeline else (limit,))]
+
+    def flow_runs(self) -> list[str]:
+        """Every step and pipeline run the index knows (push and gc roots)."""
+        sql = "SELECT DISTINCT run FROM versions UNION SELECT run FROM pipeline_runs"
+        return [r[0] for r in self.db.execute(sql)]
 
     def runs_with_key(self, key: str) -> list[str]:
         """The runs recorded with run key ``key``, newest first."""

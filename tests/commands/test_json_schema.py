@@ -39,6 +39,8 @@ STATES = {
     "cached",
     "failed",
     "not-run",
+    "executed",
+    "skipped",
     "synced",
     "not-pushed",
     "not-fetched",
@@ -200,6 +202,10 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("gc", ["gc", "--dry-run"]),
         _case("gc", ["gc", "--remote", "origin", "--dry-run"]),
         _case("install", ["install"]),
+        ("write flow", ()),
+        _case("run", ["run", "flowmod:p"]),
+        _case("runs", ["runs"]),
+        _case("artifacts show", ["artifacts", "show", "p/double/output"]),
         _case("demo", None, ["demo"]),  # 3-6 s: one form (the global flag is the same code for every command)
     ]
 
@@ -229,6 +235,9 @@ def test_every_json_command_speaks_the_vocabulary(tmp_path: Path) -> None:
             ws.git("add", "-A")
             ws.git("commit", "-qm", "step")
             continue
+        if path == "write flow":
+            (root / "flowmod.py").write_text(FLOW)
+            continue
         if path == "modify data":
             (root / "data" / "a.bin").write_bytes(random_bytes(30_000, 7))
             continue
@@ -254,6 +263,21 @@ def _stage_run(root: Path) -> str:
 
     stages = tomllib.loads((root / "art.lock").read_text())["stages"] if (root / "art.lock").exists() else {}
     return next((s["run"] for s in stages.values()), "none")
+
+
+FLOW = """
+from artvc import pipeline, step
+
+
+@step
+def double(x: int) -> int:
+    return 2 * x
+
+
+@pipeline
+def p(x: int = 2):
+    double(x)
+"""
 
 
 def _json_last(args: list[str]) -> list[str]:

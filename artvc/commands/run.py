@@ -1,0 +1,56 @@
+"""``art run``."""
+
+import click
+
+from ._options import common, flags, pass_repo
+from ._render import emit_json, say
+
+
+@click.command("run")
+@click.argument("target")
+@click.option(
+    "-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help="A pipeline parameter (JSON, else a string)."
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Run up to N independent steps at the same time (threads).",
+)
+@click.option("--no-cache", is_flag=True, help="Run every step; never reuse the outputs of a past run.")
+@common()
+@pass_repo
+def cli(repo, target: str, params: tuple[str, ...], jobs: int, no_cache: bool) -> None:
+    """Run a Python pipeline (a function decorated with @pipeline) in this repository.
+
+    TARGET is MODULE:PIPELINE; the module is imported with the workspace root first on sys.path. Each step
+    whose code, parameters and inputs match a past run is not run again ("Using cached version of STEP.");
+    the others run and their outputs are stored as artifact versions (art artifacts). A failing step is
+    recorded with its traceback, the steps after it are skipped, and art exits with status 5.
+
+    \b
+    Examples:
+      art run pipelines:digits_pipeline
+      art run pipelines:digits_pipeline -p gamma=0.01 -j 2
+      art run pipelines:digits_pipeline --no-cache --json
+    """
+    from ..pipeline.flow.engine import LINES
+    from ..pipeline.flow.target import load_target, parse_params
+
+    pipe = load_target(repo.root, target)
+    values = parse_params(pipe, list(params))
+    f = flags()
+    loud = not f.get("quiet") and not f.get("json")
+
+    def event(kind: str, name: str, detail: str) -> None:
+        if loud:
+            click.echo(LINES[kind].format(name=name, detail=detail), err=True)
+
+    run = pipe.with_options(cache=not no_cache, jobs=jobs, root=repo.root, on_event=event)(**values)
+    if f.get("json"):
+        emit_json(run.as_dict())
+        return
+    counts = ", ".join(f"{len(getattr(run, s))} {s}" for s in ("executed", "cached") if getattr(run, s))
+    say(f"Pipeline {run.name} finished: {counts} in {run.duration:.2f} s (run {str(run.oid)[:10]}).")

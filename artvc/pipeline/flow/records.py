@@ -1,0 +1,92 @@
+"""Writing the run records of Python pipelines (and the pipeline-run record of ``art repro``): the same lineage
+objects ``repro`` writes (``objstore/lineage.py``; fields in docs/formats.md), with the facts shared by every
+record of one invocation (git state, machine, installed packages) computed once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from ...objstore.faults import fault_point
+from ...objstore.hashing import hash_bytes
+from ...objstore.lineage import Run
+from ...objstore.objects import Kind
+from ...objstore.oid import Oid
+from ...workspace.repo import Repo
+from ...workspace.runs import record_run
+
+
+class Provenance:
+    """Git commit and dirtiness as they were when the run started; machine facts and the package list once."""
+
+    def __init__(self, repo: Repo) -> None:
+        git = repo.git
+        self.git: dict[str, Any] = {
+            "commit": git.head_commit() if git else None,
+            "dirty": git.is_dirty() if git else None,
+        }
+        self._env: dict[str, Any] | None = None
+        self._cache = repo.art_dir / "cache"
+        self._packages: bytes = b""
+
+    @staticmethod
+    def iso(epoch: float) -> str:
+        return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def fields(self) -> dict[str, Any]:
+        if self._env is None:
+            from ...workspace.provenance import environment, installed_packages
+
+            self._packages = installed_packages(self._cache).encode()
+            self._env = {"git": self.git, **environment(), "packages": str(hash_bytes(self._packages))}
+        return dict(self._env)
+
+    def packages(self) -> tuple[str, bytes]:
+        self.fields()
+        return str(hash_bytes(self._packages)), self._packages
+
+
+def write_run(
+    repo: Repo, prov: Provenance, fields: dict[str, Any], outputs: Callable[[Any], list] | None = None
+) -> str:
+    """Store a run record built from ``fields`` plus the provenance facts, index it; return its id. The caller
+    holds the repository lock.
+
+    ``outputs(writer)``, when given, stores the run's outputs first through the same writer (one pack for the
+    outputs and their record) and returns the record's ``outputs``. The index learns the run only once that
+    pack is sealed.
+    """
+    packages_oid, packages = prov.packages()
+    with repo.store.writer() as writer:
+        if outputs is not None:
+            fields = {**fields, "outputs": outputs(writer)}
+        run = Run({**fields, **prov.fields()})
+        writer.put(Oid(packages_oid), Kind.CHUNK, packages)
+        writer.put(run.oid, Kind.RUN, run.to_bytes())
+    fault_point("flow.run-stored")
+    record_run(repo, run)
+    return str(run.oid)
+
+
+REPRO_STATUS = {"ran": "executed", "cached": "cached", "up-to-date": "cached", "failed": "failed"}
+
+
+def record_repro(repo: Repo, stages: list[tuple[str, str | None, str]], *, started: float, duration: float) -> str:
+    """Write the pipeline-run record of one ``art repro``: pipeline ``art.toml``, and per stage (in the graph's
+    order) its run and what happened: executed, cached (restored, or already up to date), failed, skipped."""
+    failed = any(s == "failed" for _, _, s in stages)
+    fields: dict[str, Any] = {
+        "kind": "pipeline",
+        "pipeline": "art.toml",
+        "call": "art repro",
+        "params": {},
+        "steps": [
+            {"stage": name, "run": run, "status": REPRO_STATUS.get(status, "skipped")} for name, run, status in stages
+        ],
+        "exit_status": 5 if failed else 0,
+        "started": Provenance.iso(started),
+        "duration": round(duration, 3),
+    }
+    with repo.lock:
+        return write_run(repo, Provenance(repo), fields)
