@@ -40,6 +40,11 @@ ArtGroup.lazy = {
     "params": "params",
     "metrics": "metrics",
     "exp": "exp",
+    "rm": "rm",
+    "mv": "mv",
+    "tag": "tag",
+    "versions": "versions",
+    "cat": "cat",
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pygit2
@@ -362,6 +362,66 @@ class Git:
             except GitError:
                 shutil.rmtree(path, ignore_errors=True)
         _git(self.workdir, "worktree", "prune")
+
+    # -- the index (``art rm`` / ``art mv``) -----------------------------------------------------------------
+
+    def in_index(self, path: str) -> bool:
+        """True when ``path`` (relative to the work tree) is in git's index."""
+        try:
+            index = self._repo.index
+            index.read(False)
+            return path in index
+        except pygit2.GitError as exc:
+            raise GitError(f"cannot read git's index: {exc}") from exc
+
+    def matches_index(self, path: str) -> bool:
+        """True when ``path`` is in the index and its work-tree content equals the staged one."""
+        try:
+            return self.in_index(path) and self._repo.status_file(path) == pygit2.GIT_STATUS_CURRENT
+        except (KeyError, pygit2.GitError):
+            return False
+
+    def index_entry(self, path: str) -> pygit2.IndexEntry | None:
+        """The index entry of ``path``, kept to put it back (``restore_index``)."""
+        index = self._repo.index
+        index.read(False)
+        try:
+            return index[path]
+        except KeyError:
+            return None
+
+    def update_index(self, *, remove: Sequence[str] = (), add: Sequence[str] = ()) -> None:
+        """Remove ``remove`` from git's index and stage the work-tree content of ``add`` (``git rm --cached`` /
+        ``git add``), written as one new index.
+
+        Raises:
+            GitError: when the index cannot be written (another git process holds ``index.lock``).
+        """
+        try:
+            index = self._repo.index
+            index.read(False)
+            for path in remove:
+                if path in index:
+                    index.remove(path)
+            for path in add:
+                index.add(path)
+            index.write()
+        except (pygit2.GitError, OSError) as exc:
+            raise GitError(
+                f"cannot update git's index: {exc}", hint="is another git command running? (.git/index.lock)"
+            ) from exc
+
+    def restore_index(self, entries: dict[str, pygit2.IndexEntry | None]) -> None:
+        """Put index entries back as ``index_entry`` returned them (None: the path was not in the index)."""
+        index = self._repo.index
+        index.read(False)
+        for path, entry in entries.items():
+            if entry is None:
+                if path in index:
+                    index.remove(path)
+            else:
+                index.add(entry)
+        index.write()
 
 
 def _git(cwd: Path, *args: str) -> str:

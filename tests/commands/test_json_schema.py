@@ -200,6 +200,8 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("gc", ["gc", "--dry-run"]),
         _case("gc", ["gc", "--remote", "origin", "--dry-run"]),
         _case("install", ["install"]),
+        _case("mv", ["mv", "data", "moved/data"], ["mv", "moved/data", "data"]),
+        _case("rm", ["rm", "data"], ["rm", "params.csv", "--delete"]),
         _case("demo", None, ["demo"]),  # 3-6 s: one form (the global flag is the same code for every command)
     ]
 
