@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import pygit2
 from pygit2.enums import FileMode, SortMode
@@ -423,6 +424,60 @@ class Git:
                 index.add(entry)
         index.write()
 
+    # -- tags (``art tag`` / ``art versions``: workspace/registry.py) --------------------------------------
+
+    def tags(self, prefix: str) -> list[TagInfo]:
+        """Every tag whose name starts with ``prefix`` that leads to a commit, with its tagger and message
+        (a lightweight tag has the commit's author and time instead)."""
+        repo = self._repo
+        out = []
+        for ref in repo.references.iterator():
+            name = ref.name
+            if not name.startswith("refs/tags/" + prefix):
+                continue
+            try:
+                target = repo[ref.target]
+                commit = target.peel(pygit2.Commit)
+            except (pygit2.GitError, ValueError, KeyError, pygit2.InvalidSpecError):
+                continue
+            who = target.tagger if isinstance(target, pygit2.Tag) and target.tagger else commit.author
+            message = target.message if isinstance(target, pygit2.Tag) else ""
+            out.append(TagInfo(name[len("refs/tags/") :], str(commit.id), who.name, who.email, who.time, message or ""))
+        return out
+
+    def create_tag(self, name: str, commit: str, message: str) -> None:
+        """Create the annotated tag ``name`` on ``commit`` (tagger: git's configured identity).
+
+        Raises:
+            GitError: when the tag exists or the name is not a valid reference.
+        """
+        repo = self._repo
+        try:
+            sig = repo.default_signature
+        except (KeyError, pygit2.GitError):
+            sig = pygit2.Signature("art", "art@localhost")
+        try:
+            repo.create_tag(name, pygit2.Oid(hex=commit), pygit2.enums.ObjectType.COMMIT, sig, message)
+        except (pygit2.GitError, ValueError) as exc:
+            raise GitError(f"cannot create the tag {name}: {exc}") from exc
+
+    def delete_tag(self, name: str) -> None:
+        try:
+            self._repo.references.delete("refs/tags/" + name)
+        except (KeyError, pygit2.GitError) as exc:
+            raise GitError(f"cannot delete the tag {name}: {exc}") from exc
+
+    def blob_at(self, commit: str, path: str) -> bytes | None:
+        """The content of file ``path`` (relative to the work tree) at ``commit``, or None."""
+        try:
+            entry = self.resolve(commit).tree[path]
+        except KeyError:
+            return None
+        return self._blob(entry.id) if entry.type_str == "blob" else None
+
+    def commit_time(self, commit: str) -> int:
+        return self.resolve(commit).commit_time
+
 
 def _git(cwd: Path, *args: str) -> str:
     """Run the git executable (linked work trees are the one thing art asks git itself for)."""
@@ -437,3 +492,15 @@ def _git(cwd: Path, *args: str) -> str:
         words = [a for a in args if not a.startswith("-")][:2]
         raise GitError(f"git {' '.join(words)} failed: {detail[-1] if detail else '?'}")
     return proc.stdout
+
+
+class TagInfo(NamedTuple):
+    """A tag as ``Git.tags`` reads it: name (without ``refs/tags/``), the commit it leads to, who made it
+    and when (Unix time), and its message."""
+
+    name: str
+    commit: str
+    who: str
+    email: str
+    time: int
+    message: str

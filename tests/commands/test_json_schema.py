@@ -172,6 +172,8 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("lineage", ["lineage", "--used-by", "params.csv"]),
         _case("lineage", ["lineage", "--run", "{run}"]),
         _case("lineage", ["lineage", "--run", "{run}", "--packages"]),
+        _case("tag", ["tag", "data", "v1.0.0"], ["tag", "data", "--stage", "prod"]),
+        _case("versions", ["versions", "data"]),
         _case("dag", ["dag"]),
         _case("plots show", ["plots", "show", "params.csv"]),
         _case("plots diff", ["plots", "diff", "--target", "out.csv"]),
