@@ -5,13 +5,15 @@ from typing import Any
 from .errors import ArtError
 
 __version__ = "0.1.0"
-__all__ = ["ArtError", "Materializer", "__version__", "register_materializer"]
+__all__ = ["ArtError", "Materializer", "__version__", "open", "read", "register_materializer"]
 
 #: names exported lazily (module ``__getattr__``): ``import artvc`` stays light, the pipeline layer is imported
 #: on first use of one of them
 _LAZY = {
     "Materializer": "artvc.pipeline.materializers",
     "register_materializer": "artvc.pipeline.materializers",
+    "open": "artvc.workspace.reading",  # artvc.open(path, rev=None, version=None, stage=None, remote=None)
+    "read": "artvc.workspace.reading",
 }
 
 

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NO_JSON = {
     "completion": "prints a shell script",
     "hook": "what git hooks run; talks to git, not to scripts",
+    "cat": "prints the artifact's bytes",
 }
 
 HEX64 = re.compile(r"[0-9a-f]{64}")

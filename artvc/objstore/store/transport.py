@@ -84,11 +84,21 @@ class Transport(ABC):
     name: str
     url: str
     _requests: int = 0
+    _read_size: int = 0
 
     @property
     def requests(self) -> int:
         """Backend calls made so far (retries included)."""
         return self._requests
+
+    @property
+    def read_size(self) -> int:
+        """Bytes received so far by ``read`` and ``download`` (what a test or a report counts as downloaded)."""
+        return self._read_size
+
+    def _received(self, data: bytes) -> bytes:
+        self._read_size += len(data)
+        return data
 
     @abstractmethod
     def list(self, folder: str) -> list[Entry]:
@@ -172,6 +182,10 @@ class RetryTransport(Transport):
     @property
     def requests(self) -> int:
         return self.inner.requests
+
+    @property
+    def read_size(self) -> int:
+        return self.inner.read_size
 
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (1-based)."""
