@@ -5,7 +5,8 @@ from typing import Any
 from .errors import ArtError
 
 __version__ = "0.1.0"
-__all__ = ["ArtError", "Materializer", "__version__", "open", "read", "register_materializer"]
+# open and read are not in __all__: ``from artvc import *`` must not shadow the built-in open
+__all__ = ["ArtError", "Materializer", "__version__", "register_materializer"]
 
 #: names exported lazily (module ``__getattr__``): ``import artvc`` stays light, the pipeline layer is imported
 #: on first use of one of them

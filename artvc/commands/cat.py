@@ -30,6 +30,6 @@ def cli(repo, path: str, rev, version, stage, remote) -> None:
 
     from ..workspace.reading import open_artifact
 
-    with open_artifact(path, rev, version, stage, remote, repo=repo) as f:
+    with open_artifact(path, rev, version, stage, remote, workspace=repo) as f:
         shutil.copyfileobj(f, sys.stdout.buffer, 1 << 20)
     sys.stdout.buffer.flush()

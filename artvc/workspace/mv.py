@@ -73,6 +73,7 @@ def mv(repo: Repo, src: str, dest: str) -> MvResult:
             fault_point("mv.index-written")
         if present:
             _keep_stat_cache(repo, a, new)
+        repo.state.copy_produced(str(a.pointer.oid), a.path, new)  # art lineage NEW finds the run
     return MvResult(a.path, new, a.pointer, present, staged)
 
 

@@ -70,7 +70,7 @@ def open_artifact(
     remote: str | None = None,
     mode: str = "rb",
     *,
-    repo: Repo | None = None,
+    workspace: Repo | None = None,
 ) -> io.BufferedReader:
     """Open a tracked file for reading, streamed chunk by chunk (``artvc.open``).
 
@@ -81,7 +81,8 @@ def open_artifact(
         version, stage: a named version (``v1.2.0``) or the current assignment of a stage (``art tag``).
         remote: the remote to read missing chunks from (default: the default remote, when one is set).
         mode: ``"rb"`` only.
-        repo: the workspace (default: the one around the current directory; closed with the file).
+        workspace: the workspace (default: the one around the current directory, closed with the file). The
+            name ``repo`` is kept for reading another repository by URL (issue 13's ``repo=``).
 
     Returns:
         A seekable, read-only binary file. Chunks the local store lacks are read from the remote with ranged
@@ -95,8 +96,7 @@ def open_artifact(
     if mode != "rb":
         raise UsageError(f"mode {mode!r} is not supported", hint="artifacts are opened read-only, in binary: 'rb'")
     with ExitStack() as stack:
-        if repo is None:
-            repo = stack.enter_context(Repo.find())
+        repo = workspace if workspace is not None else stack.enter_context(Repo.find())
         rel = to_repo_path(repo.root, os.path.abspath(path))
         commit = _commit(repo, rel, rev, version, stage)
         sources = Sources(repo.store, open_remote=lambda: _remote(repo, remote))
@@ -125,10 +125,10 @@ def read_artifact(
     stage: str | None = None,
     remote: str | None = None,
     *,
-    repo: Repo | None = None,
+    workspace: Repo | None = None,
 ) -> bytes:
     """The whole content of a tracked file (``artvc.read``); see ``open_artifact``."""
-    with open_artifact(path, rev, version, stage, remote, repo=repo) as f:
+    with open_artifact(path, rev, version, stage, remote, workspace=workspace) as f:
         return f.read()
 
 

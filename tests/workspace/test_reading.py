@@ -1,5 +1,4 @@
 import io
-import json
 import os
 import subprocess
 import sys
@@ -34,7 +33,7 @@ def consumer(ws: Workspace, tmp_path: Path):
 
 
 def read_middle(repo, size: int) -> tuple[bytes, int, int]:
-    with artvc.open(repo.root / "big.bin", repo=repo) as f:
+    with artvc.open(repo.root / "big.bin", workspace=repo) as f:
         f.seek(size // 2)
         data = f.read(MiB)
         remote = f.raw.remote
@@ -52,7 +51,7 @@ def test_reading_one_mib_from_the_middle_of_a_remote_only_artifact_downloads_und
         data, downloaded, requests = read_middle(repo, size)
         assert data == content[size // 2 : size // 2 + MiB]
         assert downloaded < 2 * MiB, downloaded
-        assert artvc.read(repo.root / "data/images/005.png", repo=repo) == random_bytes(3005, 5)
+        assert artvc.read(repo.root / "data/images/005.png", workspace=repo) == random_bytes(3005, 5)
         assert not (repo.root / "big.bin").exists()
         assert repo.store.stats()["objects"] == 0  # streamed: nothing stored
 
@@ -73,7 +72,7 @@ def test_reading_one_mib_from_the_middle_of_a_200_mib_remote_artifact_downloads_
 def test_a_whole_sequential_read_is_verified_and_seeks_work(ws, bucket, tmp_path):
     content = registry(ws, bucket, 3 * MiB)
     c, repo = consumer(ws, tmp_path)
-    with repo, artvc.open(repo.root / "big.bin", repo=repo) as f:
+    with repo, artvc.open(repo.root / "big.bin", workspace=repo) as f:
         assert f.seekable() and f.readable() and not f.writable()
         assert f.read() == content
         assert f.seek(-10, io.SEEK_END) == len(content) - 10 and f.read() == content[-10:]
@@ -92,10 +91,10 @@ def test_local_reads_need_no_remote_and_art_cat_streams_files_inside_directories
     (ws.root / "a.csv").write_text("x,y\n3,4\n")
     ws.art("add", "a.csv")
     with ws.repo() as repo:
-        with artvc.open(repo.root / "data/images/005.png", repo=repo) as f:
+        with artvc.open(repo.root / "data/images/005.png", workspace=repo) as f:
             assert f.read() == random_bytes(100_000, 5) and f.raw.remote is None
-        assert artvc.read(repo.root / "a.csv", rev="HEAD", repo=repo) == b"x,y\n1,2\n"
-        assert artvc.read(repo.root / "a.csv", repo=repo) == b"x,y\n3,4\n"
+        assert artvc.read(repo.root / "a.csv", rev="HEAD", workspace=repo) == b"x,y\n1,2\n"
+        assert artvc.read(repo.root / "a.csv", workspace=repo) == b"x,y\n3,4\n"
     r = subprocess.run([*ART, "cat", "data/images/005.png"], cwd=ws.root, capture_output=True)
     assert r.returncode == 0 and r.stdout == random_bytes(100_000, 5)
     sub = ws.root / "data"
@@ -118,8 +117,8 @@ def test_versions_and_stages_resolve_for_open_and_cat(ws):
     assert ws.art("cat", "m.pt", "--stage", "prod").stdout == "one"
     assert ws.art("cat", "m.pt", "--rev", "HEAD").stdout == "two"
     with ws.repo() as repo:
-        assert artvc.read(repo.root / "m.pt", version="2.0.0", repo=repo) == b"two"
-        assert artvc.read(repo.root / "m.pt", stage="prod", repo=repo) == b"one"
+        assert artvc.read(repo.root / "m.pt", version="2.0.0", workspace=repo) == b"two"
+        assert artvc.read(repo.root / "m.pt", stage="prod", workspace=repo) == b"one"
 
 
 @pytest.mark.parametrize(
@@ -158,7 +157,7 @@ def test_data_in_neither_store_is_a_clear_error(ws):
     r = ws.art("cat", "m.pt", code=1)
     assert r.stderr.startswith("art: error: ") and "is not in the store" in r.stderr
     with ws.repo() as repo, pytest.raises(ObjectNotFoundError):
-        artvc.read(repo.root / "m.pt", repo=repo)
+        artvc.read(repo.root / "m.pt", workspace=repo)
 
 
 @pytest.mark.parametrize("bucket", ["file"], indirect=True)
@@ -184,4 +183,4 @@ def test_artvc_exports_open_and_read_lazily():
         text=True,
     )
     assert r.returncode == 0 and "open_artifact" in r.stdout, r.stderr
-    assert json.dumps(artvc.__all__)
+    assert "open" not in artvc.__all__  # from artvc import * keeps the built-in open

@@ -193,3 +193,13 @@ def test_a_failure_at_any_step_puts_everything_back(ws, args, point):
     assert r.returncode == 13, r.stderr
     assert r.stderr.startswith("art: error: ")
     assert (snapshot(ws.root), porcelain(ws)) == before
+
+
+def test_lineage_follows_a_moved_artifact(ws):
+    import json
+
+    ws.gen({"a.bin": "aaa"})
+    ws.art("add", "a.bin")
+    run = json.loads(ws.art("lineage", "a.bin", "--json").stdout)["run"]["oid"]
+    ws.art("mv", "a.bin", "b.bin")
+    assert json.loads(ws.art("lineage", "b.bin", "--json").stdout)["run"]["oid"] == run

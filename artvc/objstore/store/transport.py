@@ -25,6 +25,7 @@ credential error is final, and a hash mismatch is found by the store above, neve
 from __future__ import annotations
 
 import random
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -73,6 +74,9 @@ def join(*parts: str) -> str:
     return "/".join(p.strip("/") for p in parts if p)
 
 
+_COUNT_LOCK = threading.Lock()
+
+
 class Transport(ABC):
     """Files under one root. Paths are relative to the root and use ``/``.
 
@@ -97,8 +101,12 @@ class Transport(ABC):
         return self._read_size
 
     def _received(self, data: bytes) -> bytes:
-        self._read_size += len(data)
+        self._count_received(len(data))
         return data
+
+    def _count_received(self, size: int) -> None:
+        with _COUNT_LOCK:  # reads run in threads (RemoteStore.read_objects): no update may be lost
+            self._read_size += size
 
     @abstractmethod
     def list(self, folder: str) -> list[Entry]:

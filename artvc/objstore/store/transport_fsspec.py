@@ -239,7 +239,7 @@ class ObjectTransport(Transport):
 
     def download(self, path: str, dest: str) -> None:
         self._do(f"reading {describe(path)}", self.fs.get_file, self.key(path), dest)
-        self._read_size += os.path.getsize(dest)
+        self._count_received(os.path.getsize(dest))
 
     def publish_bytes(self, path: str, data: bytes) -> None:
         self._do(f"uploading {describe(path)}", self.fs.pipe_file, self.key(path), data)

@@ -111,7 +111,7 @@ class DirTransport(Transport):
 
     def download(self, path: str, dest: str) -> None:
         self._do(f"reading {describe(path)}", lambda: link_or_copy(self._abs(path), dest, self.hardlinks))
-        self._read_size += os.path.getsize(dest)
+        self._count_received(os.path.getsize(dest))
 
     def publish_bytes(self, path: str, data: bytes) -> None:
         def write() -> None:
