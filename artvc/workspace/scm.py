@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -456,6 +457,10 @@ class Git:
             sig = repo.default_signature
         except (KeyError, pygit2.GitError):
             sig = pygit2.Signature("art", "art@localhost")
+        # git's tagger is the committer: GIT_COMMITTER_NAME/EMAIL win over the configuration, as in git tag
+        who, email = os.environ.get("GIT_COMMITTER_NAME"), os.environ.get("GIT_COMMITTER_EMAIL")
+        if who or email:
+            sig = pygit2.Signature(who or sig.name, email or sig.email)
         try:
             repo.create_tag(name, pygit2.Oid(hex=commit), pygit2.enums.ObjectType.COMMIT, sig, message)
         except (pygit2.GitError, ValueError) as exc:
