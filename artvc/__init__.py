@@ -5,6 +5,7 @@ from typing import Any
 from ._version import __version__
 from .errors import ArtError
 
+# open and read are not in __all__: ``from artvc import *`` must not shadow the built-in open
 __all__ = [
     "ArtError",
     "Materializer",
@@ -25,6 +26,8 @@ _LAZY = {
     "step": "artvc.pipeline.flow",
     "load": "artvc.pipeline.flow",
     "log_metadata": "artvc.pipeline.flow",
+    "open": "artvc.workspace.reading",  # artvc.open(path, rev=None, version=None, stage=None, remote=None)
+    "read": "artvc.workspace.reading",
 }
 
 

@@ -43,6 +43,11 @@ ArtGroup.lazy = {
     "run": "run",
     "runs": "runs",
     "artifacts": "artifacts",
+    "rm": "rm",
+    "mv": "mv",
+    "tag": "tag",
+    "versions": "versions",
+    "cat": "cat",
 }
 
 

@@ -31,7 +31,7 @@ from typing import Any
 from ..errors import ArtError, UsageError
 from ..objstore.faults import fault_point
 from ..objstore.fileio import atomic_write
-from ..workspace import registry
+from ..workspace import store_users
 from ..workspace.lockfile import LOCK_NAME, read_lock
 from ..workspace.repo import Repo
 from ..workspace.scm import Git
@@ -232,7 +232,7 @@ def sweep_worktrees(repo: Repo) -> list[str]:
             continue  # being run right now
         try:
             git.worktree_remove(wt)
-            registry.unregister(repo.store.root, wt / repo.git_prefix if repo.git_prefix else wt)
+            store_users.unregister(repo.store.root, wt / repo.git_prefix if repo.git_prefix else wt)
             removed.append(name)
         finally:
             _release(claim, exps_dir / f"{name}.lock")
@@ -275,7 +275,7 @@ def _run_one(ctx: _Context, exp: Experiment) -> Experiment | None:
     finally:
         with ctx.git_lock:
             git.worktree_remove(wt)
-        registry.unregister(ctx.store_root, ws_root)
+        store_users.unregister(ctx.store_root, ws_root)
         _release(claim, ctx.exps_dir / f"{exp.name}.lock")
 
 

@@ -1,7 +1,7 @@
 """``art gc``: remove objects that nothing kept needs, by a retention policy over git history.
 
 What is kept (docs/gc.md): the workspace as it is (and every other workspace registered in a shared store,
-registry.py); for every selected ref (branches, remote-tracking branches, tags, other refs such as the
+store_users.py); for every selected ref (branches, remote-tracking branches, tags, other refs such as the
 stash) the artifacts of the commits the policy keeps (default: every commit reachable from them); the runs
 named by the kept ``art.lock`` files; the lineage runs whose outputs include a kept artifact (and,
 transitively, the runs that produced their inputs); on a remote, the roots that pushes recorded within the
@@ -206,15 +206,15 @@ def sharing_workspaces(repo: Repo, *, skip: Iterable[str] = ()) -> list[Repo]:
         ArtError: when a registered workspace cannot be read (moved, deleted, damaged, or its store is gone);
             the hint says how to forget it.
     """
-    from . import registry
+    from . import store_users
 
     store_root = repo.store.root
     out: list[Repo] = []
     try:
-        for entry in registry.entries(store_root):
+        for entry in store_users.entries(store_root):
             if entry.id in skip or (entry.root is not None and Path(entry.root) == repo.root):
                 continue
-            problem = entry.problem  # always set for an entry without a root (registry.entries)
+            problem = entry.problem  # always set for an entry without a root (store_users.entries)
             if not problem and entry.root is not None:
                 problem = _unreadable(Path(entry.root), store_root)
             if problem is _OTHER_STORE:
@@ -262,10 +262,10 @@ def forget_workspaces(repo: Repo, paths: Sequence[str], *, dry_run: bool) -> lis
     Raises:
         UsageError: when a path is not registered, or names a workspace that still uses this store.
     """
-    from . import registry
+    from . import store_users
 
     store_root = repo.store.root
-    found = registry.entries(store_root)
+    found = store_users.entries(store_root)
     chosen = []
     for path in paths:
         wanted = {os.path.abspath(path), path}

@@ -66,15 +66,15 @@ class Repo:
 
     @property
     def store(self) -> LocalStore:
-        """The local store, opened on first use; the workspace registers itself in it (registry.py)."""
+        """The local store, opened on first use; the workspace registers itself in it (store_users.py)."""
         if self._store is None:
-            from . import registry
+            from . import store_users
 
             store = LocalStore(self.store_dir, fsync=bool(self.config.core("fsync")), notice=_notice)
-            if not store.read_only and not registry.is_registered(store.root, self.root):
+            if not store.read_only and not store_users.is_registered(store.root, self.root):
                 try:
                     with self.store_lock:
-                        registry.register(store.root, self.root)
+                        store_users.register(store.root, self.root)
                 except OSError as exc:
                     store.close()
                     raise LocalStoreError(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import pygit2
 from pygit2.enums import FileMode, SortMode
@@ -363,6 +365,124 @@ class Git:
                 shutil.rmtree(path, ignore_errors=True)
         _git(self.workdir, "worktree", "prune")
 
+    # -- the index (``art rm`` / ``art mv``) -----------------------------------------------------------------
+
+    def in_index(self, path: str) -> bool:
+        """True when ``path`` (relative to the work tree) is in git's index."""
+        try:
+            index = self._repo.index
+            index.read(False)
+            return path in index
+        except pygit2.GitError as exc:
+            raise GitError(f"cannot read git's index: {exc}") from exc
+
+    def matches_index(self, path: str) -> bool:
+        """True when ``path`` is in the index and its work-tree content equals the staged one."""
+        try:
+            return self.in_index(path) and self._repo.status_file(path) == pygit2.GIT_STATUS_CURRENT
+        except (KeyError, pygit2.GitError):
+            return False
+
+    def index_entry(self, path: str) -> pygit2.IndexEntry | None:
+        """The index entry of ``path``, kept to put it back (``restore_index``)."""
+        index = self._repo.index
+        index.read(False)
+        try:
+            return index[path]
+        except KeyError:
+            return None
+
+    def update_index(self, *, remove: Sequence[str] = (), add: Sequence[str] = ()) -> None:
+        """Remove ``remove`` from git's index and stage the work-tree content of ``add`` (``git rm --cached`` /
+        ``git add``), written as one new index.
+
+        Raises:
+            GitError: when the index cannot be written (another git process holds ``index.lock``).
+        """
+        try:
+            index = self._repo.index
+            index.read(False)
+            for path in remove:
+                if path in index:
+                    index.remove(path)
+            for path in add:
+                index.add(path)
+            index.write()
+        except (pygit2.GitError, OSError) as exc:
+            raise GitError(
+                f"cannot update git's index: {exc}", hint="is another git command running? (.git/index.lock)"
+            ) from exc
+
+    def restore_index(self, entries: dict[str, pygit2.IndexEntry | None]) -> None:
+        """Put index entries back as ``index_entry`` returned them (None: the path was not in the index)."""
+        index = self._repo.index
+        index.read(False)
+        for path, entry in entries.items():
+            if entry is None:
+                if path in index:
+                    index.remove(path)
+            else:
+                index.add(entry)
+        index.write()
+
+    # -- tags (``art tag`` / ``art versions``: workspace/registry.py) --------------------------------------
+
+    def tags(self, prefix: str) -> list[TagInfo]:
+        """Every tag whose name starts with ``prefix`` that leads to a commit, with its tagger and message
+        (a lightweight tag has the commit's author and time instead)."""
+        repo = self._repo
+        out = []
+        for ref in repo.references.iterator():
+            name = ref.name
+            if not name.startswith("refs/tags/" + prefix):
+                continue
+            try:
+                target = repo[ref.target]
+                commit = target.peel(pygit2.Commit)
+            except (pygit2.GitError, ValueError, KeyError, pygit2.InvalidSpecError):
+                continue
+            who = target.tagger if isinstance(target, pygit2.Tag) and target.tagger else commit.author
+            message = target.message if isinstance(target, pygit2.Tag) else ""
+            out.append(TagInfo(name[len("refs/tags/") :], str(commit.id), who.name, who.email, who.time, message or ""))
+        return out
+
+    def create_tag(self, name: str, commit: str, message: str) -> None:
+        """Create the annotated tag ``name`` on ``commit`` (tagger: git's configured identity).
+
+        Raises:
+            GitError: when the tag exists or the name is not a valid reference.
+        """
+        repo = self._repo
+        try:
+            sig = repo.default_signature
+        except (KeyError, pygit2.GitError):
+            sig = pygit2.Signature("art", "art@localhost")
+        # git's tagger is the committer: GIT_COMMITTER_NAME/EMAIL win over the configuration, as in git tag
+        who, email = os.environ.get("GIT_COMMITTER_NAME"), os.environ.get("GIT_COMMITTER_EMAIL")
+        if who or email:
+            sig = pygit2.Signature(who or sig.name, email or sig.email)
+        try:
+            repo.create_tag(name, pygit2.Oid(hex=commit), pygit2.enums.ObjectType.COMMIT, sig, message)
+        except (pygit2.GitError, ValueError) as exc:
+            raise GitError(f"cannot create the tag {name}: {exc}") from exc
+
+    def delete_tag(self, name: str) -> None:
+        try:
+            self._repo.references.delete("refs/tags/" + name)
+        except (KeyError, pygit2.GitError) as exc:
+            raise GitError(f"cannot delete the tag {name}: {exc}") from exc
+
+    def blob_at(self, commit: str, path: str) -> bytes | None:
+        """The content of file ``path`` (relative to the work tree) at ``commit``, or None."""
+        try:
+            entry = self.resolve(commit).tree[path]
+        except KeyError:
+            return None
+        return self._blob(entry.id) if entry.type_str == "blob" else None
+
+    def commit_time(self, commit: str) -> int:
+        return self.resolve(commit).commit_time
+
 
 def _git(cwd: Path, *args: str) -> str:
     """Run the git executable (linked work trees are the one thing art asks git itself for)."""
@@ -377,3 +497,15 @@ def _git(cwd: Path, *args: str) -> str:
         words = [a for a in args if not a.startswith("-")][:2]
         raise GitError(f"git {' '.join(words)} failed: {detail[-1] if detail else '?'}")
     return proc.stdout
+
+
+class TagInfo(NamedTuple):
+    """A tag as ``Git.tags`` reads it: name (without ``refs/tags/``), the commit it leads to, who made it
+    and when (Unix time), and its message."""
+
+    name: str
+    commit: str
+    who: str
+    email: str
+    time: int
+    message: str

@@ -214,6 +214,14 @@ class StateDB:
         sql = "SELECT DISTINCT run FROM versions UNION SELECT run FROM pipeline_runs"
         return [r[0] for r in self.db.execute(sql)]
 
+    def copy_produced(self, oid: str, old_path: str, new_path: str) -> None:
+        """Let the runs that produced ``oid`` at ``old_path`` answer for ``new_path`` too (``art mv``)."""
+        with self.db:
+            self.db.execute(
+                "INSERT OR IGNORE INTO produced SELECT oid, ?, run, started FROM produced WHERE oid=? AND path=?",
+                (new_path, oid, old_path),
+            )
+
     def runs_with_key(self, key: str) -> list[str]:
         """The runs recorded with run key ``key``, newest first."""
         return [r[0] for r in self.db.execute("SELECT run FROM runkeys WHERE key=? ORDER BY started DESC", (key,))]

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NO_JSON = {
     "completion": "prints a shell script",
     "hook": "what git hooks run; talks to git, not to scripts",
+    "cat": "prints the artifact's bytes",
 }
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -174,6 +175,8 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("lineage", ["lineage", "--used-by", "params.csv"]),
         _case("lineage", ["lineage", "--run", "{run}"]),
         _case("lineage", ["lineage", "--run", "{run}", "--packages"]),
+        _case("tag", ["tag", "data", "v1.0.0"], ["tag", "data", "--stage", "prod"]),
+        _case("versions", ["versions", "data"]),
         _case("dag", ["dag"]),
         _case("plots show", ["plots", "show", "params.csv"]),
         _case("plots diff", ["plots", "diff", "--target", "out.csv"]),
@@ -206,6 +209,8 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("run", ["run", "flowmod:p"]),
         _case("runs", ["runs"]),
         _case("artifacts show", ["artifacts", "show", "p/double/output"]),
+        _case("mv", ["mv", "data", "moved/data"], ["mv", "moved/data", "data"]),
+        _case("rm", ["rm", "data"], ["rm", "params.csv", "--delete"]),
         _case("demo", None, ["demo"]),  # 3-6 s: one form (the global flag is the same code for every command)
     ]
 

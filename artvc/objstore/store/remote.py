@@ -107,6 +107,11 @@ class RemoteStore(ObjectStore):
         """Backend calls made so far."""
         return self.transport.requests
 
+    @property
+    def read_size(self) -> int:
+        """Bytes downloaded so far (the transport's count)."""
+        return self.transport.read_size
+
     # -- the view of the remote's indexes ----------------------------------------------------------------
 
     def list_indexes(self) -> dict[str, int]:

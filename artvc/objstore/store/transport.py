@@ -25,6 +25,7 @@ credential error is final, and a hash mismatch is found by the store above, neve
 from __future__ import annotations
 
 import random
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -73,6 +74,9 @@ def join(*parts: str) -> str:
     return "/".join(p.strip("/") for p in parts if p)
 
 
+_COUNT_LOCK = threading.Lock()
+
+
 class Transport(ABC):
     """Files under one root. Paths are relative to the root and use ``/``.
 
@@ -84,11 +88,25 @@ class Transport(ABC):
     name: str
     url: str
     _requests: int = 0
+    _read_size: int = 0
 
     @property
     def requests(self) -> int:
         """Backend calls made so far (retries included)."""
         return self._requests
+
+    @property
+    def read_size(self) -> int:
+        """Bytes received so far by ``read`` and ``download`` (what a test or a report counts as downloaded)."""
+        return self._read_size
+
+    def _received(self, data: bytes) -> bytes:
+        self._count_received(len(data))
+        return data
+
+    def _count_received(self, size: int) -> None:
+        with _COUNT_LOCK:  # reads run in threads (RemoteStore.read_objects): no update may be lost
+            self._read_size += size
 
     @abstractmethod
     def list(self, folder: str) -> list[Entry]:
@@ -172,6 +190,10 @@ class RetryTransport(Transport):
     @property
     def requests(self) -> int:
         return self.inner.requests
+
+    @property
+    def read_size(self) -> int:
+        return self.inner.read_size
 
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (1-based)."""

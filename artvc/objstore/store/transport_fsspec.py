@@ -234,11 +234,12 @@ class ObjectTransport(Transport):
     def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
         what = f"reading {describe(path)}"
         if not start and end is None:
-            return bytes(self._do(what, self.fs.cat_file, self.key(path)))
-        return bytes(self._do(what, self.fs.cat_file, self.key(path), start=start, end=end))
+            return self._received(bytes(self._do(what, self.fs.cat_file, self.key(path))))
+        return self._received(bytes(self._do(what, self.fs.cat_file, self.key(path), start=start, end=end)))
 
     def download(self, path: str, dest: str) -> None:
         self._do(f"reading {describe(path)}", self.fs.get_file, self.key(path), dest)
+        self._count_received(os.path.getsize(dest))
 
     def publish_bytes(self, path: str, data: bytes) -> None:
         self._do(f"uploading {describe(path)}", self.fs.pipe_file, self.key(path), data)
@@ -263,7 +264,7 @@ class SftpTransport(ObjectTransport):
                     f.seek(start)
                 return bytes(f.read() if end is None else f.read(max(0, end - start)))
 
-        return self._do(f"reading {describe(path)}", read)
+        return self._received(self._do(f"reading {describe(path)}", read))
 
     def _staged(self, path: str, write: Callable[[str], None]) -> None:
         what = f"uploading {describe(path)}"

@@ -107,10 +107,11 @@ class DirTransport(Transport):
                     f.seek(start)
                 return f.read() if end is None else f.read(max(0, end - start))
 
-        return self._do(f"reading {describe(path)}", read)
+        return self._received(self._do(f"reading {describe(path)}", read))
 
     def download(self, path: str, dest: str) -> None:
         self._do(f"reading {describe(path)}", lambda: link_or_copy(self._abs(path), dest, self.hardlinks))
+        self._count_received(os.path.getsize(dest))
 
     def publish_bytes(self, path: str, data: bytes) -> None:
         def write() -> None:
