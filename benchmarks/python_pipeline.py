@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shlex
 import shutil
 import statistics
@@ -81,6 +82,11 @@ class Options:
     timeout: float
     base: Path
     skip: set[str] = field(default_factory=set)
+    clock: str = "wall"  # or "cpu": user + system CPU seconds of the tool's process (for a busy machine)
+
+    @property
+    def cpu(self) -> bool:
+        return self.clock == "cpu"
 
 
 @dataclass
@@ -187,16 +193,23 @@ def in_process(opts: Options, tool: str) -> list[dict]:
 
 
 def body_lines(path: Path, offset: int) -> tuple[list[list], int]:
+    """The (name, wall s, CPU s) lines of the body log after byte `offset`, and the new end."""
     if not path.exists():
         return [], offset
     with open(path) as fh:
         fh.seek(offset)
         text, end = fh.read(), fh.tell()
-    return [[n, float(s)] for n, s in (ln.split() for ln in text.splitlines() if ln)], end
+    return [[n, float(w), float(c)] for n, w, c in (ln.split() for ln in text.splitlines() if ln)], end
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def process_run(opts: Options, tool: str, seed: int, label: str) -> tuple[float, float]:
-    """Run the pipeline once in a fresh process; return (wall s, bodies s) after checking the bodies."""
+    """Run the pipeline once in a fresh process; return (seconds, of which in the bodies) on the chosen clock,
+    after checking which bodies ran."""
     env, repo = bench_env(opts, tool), repo_of(opts, tool)
     if tool == "art":
         argv = [*opts.art, "run", "art_pipeline:bench_pipeline", "-p", f"seed={seed}"]
@@ -204,10 +217,12 @@ def process_run(opts: Options, tool: str, seed: int, label: str) -> tuple[float,
         argv = [python_of(opts, tool), f"{tool}_pipeline.py", str(seed)]
     log_path = Path(env["BENCH_BODY_LOG"])
     _, offset = body_lines(log_path, 0)
+    cpu = children_cpu()
     wall = run_cmd(argv, repo, env, opts.timeout)
+    cpu = children_cpu() - cpu
     bodies, _ = body_lines(log_path, offset)
     check_bodies(tool, label, bodies)
-    return wall, sum(b[1] for b in bodies)
+    return (cpu if opts.cpu else wall), sum(b[2 if opts.cpu else 1] for b in bodies)
 
 
 # ---------------------------------------------------------------- the comparison
@@ -233,7 +248,8 @@ def measure_in_process(opts: Options, tools: list[str], results: Results) -> Non
             log(f"in-process {tool}: FAIL")
             continue
         for s in samples:
-            wall, bodies = s["wall_s"] * MS, sum(b[1] for b in s["bodies"]) * MS
+            wall = s["cpu_s" if opts.cpu else "wall_s"] * MS
+            bodies = sum(b[2 if opts.cpu else 1] for b in s["bodies"]) * MS
             if s["label"] == "first":
                 record(results, "pyflow.first", tool, wall)
             elif s["label"] == "executed":
@@ -261,7 +277,7 @@ def measure_processes(opts: Options, tools: list[str], results: Results) -> None
                     fail(results, tool, keys, str(exc))
                     log(f"rep {rep + 1} process {phase:<8} {tool}: FAIL")
                     continue
-                log(f"rep {rep + 1} process {phase:<8} {tool:<5}: {wall:8.3f}s")
+                log(f"rep {rep + 1} process {phase:<8} {tool:<5}: {wall:8.3f}s {opts.clock}")
                 if tool == "floor":
                     start["floor"] = (wall - bodies) * MS  # interpreter start + numpy import
                     record(results, "pyflow.cli.executed", tool, wall * MS)
@@ -318,8 +334,9 @@ def fmt_ms(cell: Cell) -> str:
     return "-" if med is None else f"{med:.1f}"
 
 
-def print_table(results: Results) -> None:
-    head = f"{'scenario (ms)':<29} {'floor':>8} {'zenml':>9} {'art':>8} {'art/zenml':>9} {'target':>10} {'result':>6}"
+def print_table(results: Results, opts: Options) -> None:
+    title = f"scenario (ms {opts.clock})"
+    head = f"{title:<29} {'floor':>8} {'zenml':>9} {'art':>8} {'art/zenml':>9} {'target':>10} {'result':>6}"
     print(head)
     print("-" * len(head))
     for row in ROWS:
@@ -354,6 +371,7 @@ def to_json(results: Results, opts: Options) -> dict[str, object]:
         }
     meta = {
         "repeat": opts.repeat,
+        "clock": opts.clock,
         "art": shlex.join(opts.art),
         "art_python": opts.art_python,
         "zenml_python": opts.zenml_python,
@@ -388,6 +406,13 @@ def add_options(p: argparse.ArgumentParser) -> None:
     """The options run.py shares (it has --art, --repeat, --json, --tmp, --timeout, --keep, --skip itself)."""
     p.add_argument("--zenml", default=str(DEFAULT_ZENML), help="python of the ZenML venv (default: .venv-zenml)")
     p.add_argument("--art-python", help="python that imports artvc and numpy (default: the one beside --art)")
+    p.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="what the Python-pipeline rows time: wall seconds, or the tool process's user+system CPU seconds "
+        "(steadier on a busy machine)",
+    )
 
 
 def options_from(args: argparse.Namespace, art: list[str], base: Path) -> Options:
@@ -400,6 +425,7 @@ def options_from(args: argparse.Namespace, art: list[str], base: Path) -> Option
         timeout=args.timeout,
         base=base,
         skip=skip,
+        clock=args.clock,
     )
 
 
@@ -421,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
-    print_table(results)
+    print_table(results, opts)
     if args.json:
         args.json.write_text(json.dumps(to_json(results, opts), indent=2) + "\n")
     return 0

@@ -1,8 +1,8 @@
 """The three step bodies both tools run (numpy only), and the timer that logs each body's own time.
 
-Every body runs inside ``body(name)``, which appends ``name seconds`` to the file named by
-``$BENCH_BODY_LOG`` when it ends: the driver subtracts these from a run's wall time to get the tool's overhead,
-and counts them to check that a cached run really called no body.
+Every body runs inside ``body(name)``, which appends ``name wall_seconds cpu_seconds`` to the file named by
+``$BENCH_BODY_LOG`` when it ends: the driver subtracts these from a run's time to get the tool's overhead, and
+counts them to check that a cached run really called no body.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ ROWS, FEATURES, CLASSES = 2000, 16, 4
 
 @contextmanager
 def body(name: str):
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     try:
         yield
     finally:
-        elapsed = time.perf_counter() - start
+        elapsed, used = time.perf_counter() - start, time.thread_time() - cpu
         log = os.environ.get("BENCH_BODY_LOG")
         if log:
             with open(log, "a") as fh:
-                fh.write(f"{name} {elapsed:.9f}\n")
+                fh.write(f"{name} {elapsed:.9f} {used:.9f}\n")
 
 
 def make_data(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

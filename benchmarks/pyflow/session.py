@@ -3,8 +3,8 @@
     python session.py TOOL OUT.json LABEL:SEED ...
 
 TOOL is zenml, art or floor (the module TOOL_pipeline.py next to this file). Each LABEL:SEED calls the
-pipeline once with that seed and times the call; the bodies it ran are read back from $BENCH_BODY_LOG. The
-samples go to OUT.json (stdout and stderr are the tool's own chatter).
+pipeline once with that seed and times the call (wall and CPU seconds of this process); the bodies it ran are
+read back from $BENCH_BODY_LOG. The samples go to OUT.json (stdout and stderr are the tool's own chatter).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 
 
 def bodies_since(offset: int) -> tuple[list[list], int]:
-    """The (name, seconds) lines appended to the body log after byte `offset`, and the new end."""
+    """The (name, wall seconds, CPU seconds) lines appended to the body log after byte `offset`, and the new end."""
     path = os.environ["BENCH_BODY_LOG"]
     if not os.path.exists(path):
         return [], offset
@@ -25,7 +25,7 @@ def bodies_since(offset: int) -> tuple[list[list], int]:
         fh.seek(offset)
         text = fh.read()
         end = fh.tell()
-    return [[name, float(secs)] for name, secs in (line.split() for line in text.splitlines() if line)], end
+    return [[name, float(wall), float(cpu)] for name, wall, cpu in (ln.split() for ln in text.splitlines() if ln)], end
 
 
 def main() -> int:
@@ -37,11 +37,11 @@ def main() -> int:
     samples = []
     for item in plan:
         label, seed = item.rsplit(":", 1)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         run_once(seed=int(seed))
-        wall = time.perf_counter() - start
+        wall, used = time.perf_counter() - start, time.process_time() - cpu
         bodies, offset = bodies_since(offset)
-        samples.append({"label": label, "seed": int(seed), "wall_s": wall, "bodies": bodies})
+        samples.append({"label": label, "seed": int(seed), "wall_s": wall, "cpu_s": used, "bodies": bodies})
     with open(out, "w") as fh:
         json.dump({"tool": tool, "import_s": imported, "samples": samples}, fh, indent=1)
     return 0
