@@ -2,7 +2,9 @@
 
 The pipeline (benchmarks/pyflow/): importer (seeded synthetic numpy arrays, 2,000 x 16, split 75/25) ->
 trainer (a least-squares linear classifier) -> evaluator (accuracy). The step bodies are shared
-(pyflow/bodies.py) and time themselves; a tool's overhead is a run's wall time minus its bodies' own time.
+(pyflow/bodies.py) and time themselves; a tool's overhead is a run's time minus its bodies' own time. Every
+figure is given twice: in wall time, and in CPU time (user + system of the tool's process, which a busy machine
+disturbs much less).
 
 Each tool gets a fresh git repository in the scratch directory (art: `art init`; ZenML: `zenml init`, its global
 config and local SQLite store inside the scratch directory, analytics off, no server). Two ways of running:
@@ -11,7 +13,7 @@ config and local SQLite store inside the scratch directory, analytics off, no se
   repeat an executed run (a new seed: every step runs) and the same call again (every step cached);
 * process: per repeat, a fresh process runs it once with a new seed, then once more (cached): `art run
   art_pipeline:bench_pipeline -p seed=N` against `python zenml_pipeline.py N`; the floor is `python
-  floor_pipeline.py N`.
+  floor_pipeline.py N` (interpreter start, numpy import, the three bodies).
 
 Every run is checked, not just timed: an executed run must have called the three bodies, a cached one none.
 Standard library only; run from anywhere:
@@ -82,11 +84,6 @@ class Options:
     timeout: float
     base: Path
     skip: set[str] = field(default_factory=set)
-    clock: str = "wall"  # or "cpu": user + system CPU seconds of the tool's process (for a busy machine)
-
-    @property
-    def cpu(self) -> bool:
-        return self.clock == "cpu"
 
 
 @dataclass
@@ -99,6 +96,27 @@ class Cell:
 
 
 Results = dict[str, dict[str, Cell]]
+CLOCKS = ("wall", "cpu")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One run: its wall and CPU seconds, and those of the step bodies it called."""
+
+    wall: float
+    cpu: float
+    body_wall: float
+    body_cpu: float
+
+    def total(self, clock: str) -> float:
+        return self.wall if clock == "wall" else self.cpu
+
+    def bodies(self, clock: str) -> float:
+        return self.body_wall if clock == "wall" else self.body_cpu
+
+
+# per tool: "first", "executed", "cached", "cli.executed", "cli.cached" -> samples; or the error that stopped it
+Raw = dict[str, dict[str, list[Sample]]]
 
 
 def default_art_python(art: list[str]) -> str:
@@ -207,9 +225,8 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def process_run(opts: Options, tool: str, seed: int, label: str) -> tuple[float, float]:
-    """Run the pipeline once in a fresh process; return (seconds, of which in the bodies) on the chosen clock,
-    after checking which bodies ran."""
+def process_run(opts: Options, tool: str, seed: int, label: str) -> Sample:
+    """Run the pipeline once in a fresh process and check which bodies ran."""
     env, repo = bench_env(opts, tool), repo_of(opts, tool)
     if tool == "art":
         argv = [*opts.art, "run", "art_pipeline:bench_pipeline", "-p", f"seed={seed}"]
@@ -222,94 +239,97 @@ def process_run(opts: Options, tool: str, seed: int, label: str) -> tuple[float,
     cpu = children_cpu() - cpu
     bodies, _ = body_lines(log_path, offset)
     check_bodies(tool, label, bodies)
-    return (cpu if opts.cpu else wall), sum(b[2 if opts.cpu else 1] for b in bodies)
+    return Sample(wall, cpu, sum(b[1] for b in bodies), sum(b[2] for b in bodies))
+
+
+def sample_of(s: dict) -> Sample:
+    return Sample(s["wall_s"], s["cpu_s"], sum(b[1] for b in s["bodies"]), sum(b[2] for b in s["bodies"]))
 
 
 # ---------------------------------------------------------------- the comparison
 
 
-def record(results: Results, key: str, tool: str, ms: float) -> None:
-    results[key][tool].values.append(ms)
-
-
-def fail(results: Results, tool: str, keys: list[str], error: str) -> None:
-    for key in keys:
-        if results[key][tool].error is None:
-            results[key][tool].error = error
-
-
-def measure_in_process(opts: Options, tools: list[str], results: Results) -> None:
-    keys = [k for k in KEYS if not k.startswith("pyflow.cli.")]
+def measure(opts: Options, tools: list[str], raw: Raw, errors: dict[str, str]) -> None:
+    """In-process sessions, then fresh processes in lockstep with alternating order: per repeat every tool's
+    executed run, then every tool's cached run."""
     for tool in tools:
         try:
-            samples = in_process(opts, tool)
+            for s in in_process(opts, tool):
+                raw[tool].setdefault(s["label"], []).append(sample_of(s))
         except ToolError as exc:
-            fail(results, tool, keys, str(exc))
+            errors[tool] = str(exc)
             log(f"in-process {tool}: FAIL")
-            continue
-        for s in samples:
-            wall = s["cpu_s" if opts.cpu else "wall_s"] * MS
-            bodies = sum(b[2 if opts.cpu else 1] for b in s["bodies"]) * MS
-            if s["label"] == "first":
-                record(results, "pyflow.first", tool, wall)
-            elif s["label"] == "executed":
-                record(results, "pyflow.executed", tool, wall)
-                record(results, "pyflow.executed.per_step", tool, (wall - bodies) / len(STEPS))
-            elif tool != "floor":  # a cached run of the floor is no run at all
-                record(results, "pyflow.cached", tool, wall)
-                record(results, "pyflow.cached.per_step", tool, wall / len(STEPS))
-
-
-def measure_processes(opts: Options, tools: list[str], results: Results) -> None:
-    """Lockstep, alternating order: per repeat every tool's executed run, then every tool's cached run."""
-    keys = [k for k in KEYS if k.startswith("pyflow.cli.")]
-    broken: set[str] = set()
+    live = [t for t in tools if t not in errors]
     for rep in range(opts.repeat):
-        seed = 1000 + rep
-        start: dict[str, float] = {}
         for phase in ("executed", "cached"):
-            order = tools if (rep + (phase == "cached")) % 2 == 0 else tools[::-1]
-            for tool in (t for t in order if t not in broken):
+            order = live if (rep + (phase == "cached")) % 2 == 0 else live[::-1]
+            for tool in [t for t in order if t not in errors]:
                 try:
-                    wall, bodies = process_run(opts, tool, seed, phase)
+                    sample = process_run(opts, tool, 1000 + rep, phase)
                 except ToolError as exc:
-                    broken.add(tool)
-                    fail(results, tool, keys, str(exc))
+                    errors[tool] = str(exc)
                     log(f"rep {rep + 1} process {phase:<8} {tool}: FAIL")
                     continue
-                log(f"rep {rep + 1} process {phase:<8} {tool:<5}: {wall:8.3f}s {opts.clock}")
-                if tool == "floor":
-                    start["floor"] = (wall - bodies) * MS  # interpreter start + numpy import
-                    record(results, "pyflow.cli.executed", tool, wall * MS)
-                    record(results, "pyflow.cli.cached", tool, wall * MS)
-                    continue
-                record(results, f"pyflow.cli.{phase}", tool, wall * MS)
-                if "floor" in start:
-                    over = (wall - bodies) * MS - start["floor"]
-                    record(results, f"pyflow.cli.{phase}.per_step", tool, over / len(STEPS))
+                raw[tool].setdefault(f"cli.{phase}", []).append(sample)
+                log(f"rep {rep + 1} process {phase:<8} {tool:<5}: {sample.wall:8.3f}s wall {sample.cpu:8.3f}s cpu")
 
 
-def compare(opts: Options) -> Results:
-    """Prepare every tool's repository, then measure in-process and in fresh processes."""
+def tabulate(raw: Raw, errors: dict[str, str], clock: str) -> Results:
+    """The table's cells (milliseconds) on one clock."""
     results: Results = {k: {t: Cell() for t in TOOLS} for k in KEYS}
+    ms = MS
+
+    def put(key: str, tool: str, values: list[float]) -> None:
+        results[key][tool].values.extend(values)
+
+    floor_cli = raw.get("floor", {}).get("cli.executed", [])
+    floor_start = statistics.median(s.total(clock) - s.bodies(clock) for s in floor_cli) if floor_cli else None
+    for tool in TOOLS:
+        got = raw.get(tool, {})
+        put("pyflow.first", tool, [s.total(clock) * ms for s in got.get("first", [])])
+        executed = got.get("executed", [])
+        put("pyflow.executed", tool, [s.total(clock) * ms for s in executed])
+        put("pyflow.executed.per_step", tool, [(s.total(clock) - s.bodies(clock)) * ms / 3 for s in executed])
+        if tool == "floor":  # no cache: a process run of the floor stands for both process rows
+            put("pyflow.cli.executed", tool, [s.total(clock) * ms for s in got.get("cli.executed", [])])
+            put("pyflow.cli.cached", tool, [s.total(clock) * ms for s in got.get("cli.executed", [])])
+            for key in ("pyflow.cached", "pyflow.cached.per_step"):
+                results[key][tool].error = "not run: no cache"
+            continue
+        cached = got.get("cached", [])
+        put("pyflow.cached", tool, [s.total(clock) * ms for s in cached])
+        put("pyflow.cached.per_step", tool, [s.total(clock) * ms / 3 for s in cached])
+        for phase in ("executed", "cached"):
+            samples = got.get(f"cli.{phase}", [])
+            put(f"pyflow.cli.{phase}", tool, [s.total(clock) * ms for s in samples])
+            if floor_start is not None:
+                over = [(s.total(clock) - s.bodies(clock) - floor_start) * ms / 3 for s in samples]
+                put(f"pyflow.cli.{phase}.per_step", tool, over)
+    for tool, error in errors.items():
+        for key in KEYS:
+            results[key][tool].error = results[key][tool].error or error
+    return results
+
+
+def compare(opts: Options) -> dict[str, Results]:
+    """Prepare every tool's repository, measure, and tabulate on both clocks."""
+    raw: Raw = {t: {} for t in TOOLS}
+    errors: dict[str, str] = {}
     tools = []
     for tool in TOOLS:
         if tool in opts.skip:
-            fail(results, tool, KEYS, "not run: skipped by --skip")
+            errors[tool] = "not run: skipped by --skip"
             continue
         if not Path(python_of(opts, tool)).exists() and shutil.which(python_of(opts, tool)) is None:
-            fail(results, tool, KEYS, f"{python_of(opts, tool)} not found: run benchmarks/setup.sh")
+            errors[tool] = f"{python_of(opts, tool)} not found: run benchmarks/setup.sh"
             continue
         try:
             prepare(opts, tool)
             tools.append(tool)
         except ToolError as exc:
-            fail(results, tool, KEYS, f"setup failed: {exc}")
-    measure_in_process(opts, tools, results)
-    measure_processes(opts, tools, results)
-    for key in ("pyflow.cached", "pyflow.cached.per_step"):
-        results[key]["floor"].error = results[key]["floor"].error or "not run: no cache"
-    return results
+            errors[tool] = f"setup failed: {exc}"
+    measure(opts, tools, raw, errors)
+    return {clock: tabulate(raw, errors, clock) for clock in CLOCKS}
 
 
 # ---------------------------------------------------------------- report
@@ -334,51 +354,56 @@ def fmt_ms(cell: Cell) -> str:
     return "-" if med is None else f"{med:.1f}"
 
 
-def print_table(results: Results, opts: Options) -> None:
-    title = f"scenario (ms {opts.clock})"
-    head = f"{title:<29} {'floor':>8} {'zenml':>9} {'art':>8} {'art/zenml':>9} {'target':>10} {'result':>6}"
-    print(head)
-    print("-" * len(head))
-    for row in ROWS:
-        cells = results[row.key]
-        ratio, result = verdict(row, cells)
-        print(
-            f"{row.key:<29} {fmt_ms(cells['floor']):>8} {fmt_ms(cells['zenml']):>9} {fmt_ms(cells['art']):>8} "
-            f"{ratio:>9} {row.label:>10} {result:>6}"
-        )
+def print_table(tables: dict[str, Results]) -> None:
+    """One table per clock (wall, then CPU), then the errors."""
+    for clock, results in tables.items():
+        title = f"python pipeline, ms {clock}"
+        head = f"{title:<29} {'floor':>8} {'zenml':>9} {'art':>8} {'art/zenml':>9} {'target':>10} {'result':>6}"
+        print(head)
+        print("-" * len(head))
+        for row in ROWS:
+            cells = results[row.key]
+            ratio, result = verdict(row, cells)
+            print(
+                f"{row.key:<29} {fmt_ms(cells['floor']):>8} {fmt_ms(cells['zenml']):>9} {fmt_ms(cells['art']):>8} "
+                f"{ratio:>9} {row.label:>10} {result:>6}"
+            )
+        print()
     seen: set[str] = set()
-    for row in ROWS:
-        for tool in TOOLS:
-            error = results[row.key][tool].error
-            if error and not error.startswith("not run") and (tool, error) not in seen:
-                seen.add((tool, error))
-                print(f"\nFAIL {tool} {row.key}: {error}")
+    for tool in TOOLS:
+        for row in ROWS:
+            error = tables["wall"][row.key][tool].error
+            if error and not error.startswith("not run") and tool not in seen:
+                seen.add(tool)
+                print(f"FAIL {tool}: {error}\n")
 
 
-def to_json(results: Results, opts: Options) -> dict[str, object]:
-    rows: dict[str, object] = {}
-    for row in ROWS:
-        ratio, result = verdict(row, results[row.key])
-        rows[row.key] = {
-            "what": row.what,
-            **{
-                t: {"median_ms": c.median(), "samples_ms": c.values, "error": c.error}
-                for t, c in results[row.key].items()
-            },
-            "ratio_art_over_zenml": None if ratio == "-" else float(ratio),
-            "target": row.label,
-            "result": result,
-        }
+def to_json(tables: dict[str, Results], opts: Options) -> dict[str, object]:
+    doc: dict[str, object] = {}
+    for clock, results in tables.items():
+        rows: dict[str, object] = {}
+        for row in ROWS:
+            ratio, result = verdict(row, results[row.key])
+            rows[row.key] = {
+                "what": row.what,
+                **{
+                    t: {"median_ms": c.median(), "samples_ms": c.values, "error": c.error}
+                    for t, c in results[row.key].items()
+                },
+                "ratio_art_over_zenml": None if ratio == "-" else float(ratio),
+                "target": row.label,
+                "result": result,
+            }
+        doc[clock] = rows
     meta = {
         "repeat": opts.repeat,
-        "clock": opts.clock,
         "art": shlex.join(opts.art),
         "art_python": opts.art_python,
         "zenml_python": opts.zenml_python,
         "zenml_version": tool_version(opts.zenml_python, "zenml"),
         "machine": platform.platform(),
     }
-    return {"config": meta, "scenarios": rows}
+    return {"config": meta, "scenarios": doc}
 
 
 def tool_version(python: str, module: str) -> str:
@@ -390,13 +415,13 @@ def tool_version(python: str, module: str) -> str:
     return out.stdout.strip() or "unavailable"
 
 
-def run(opts: Options) -> Results:
+def run(opts: Options) -> dict[str, Results]:
     log(f"python pipeline: art {shlex.join(opts.art)} ({opts.art_python}); zenml {opts.zenml_python}")
     log(f"scratch {opts.base}; {opts.repeat} repeats")
     t0 = time.perf_counter()
-    results = compare(opts)
+    tables = compare(opts)
     log(f"python pipeline done in {time.perf_counter() - t0:.0f}s")
-    return results
+    return tables
 
 
 # ---------------------------------------------------------------- command line
@@ -406,13 +431,6 @@ def add_options(p: argparse.ArgumentParser) -> None:
     """The options run.py shares (it has --art, --repeat, --json, --tmp, --timeout, --keep, --skip itself)."""
     p.add_argument("--zenml", default=str(DEFAULT_ZENML), help="python of the ZenML venv (default: .venv-zenml)")
     p.add_argument("--art-python", help="python that imports artvc and numpy (default: the one beside --art)")
-    p.add_argument(
-        "--clock",
-        choices=("wall", "cpu"),
-        default="wall",
-        help="what the Python-pipeline rows time: wall seconds, or the tool process's user+system CPU seconds "
-        "(steadier on a busy machine)",
-    )
 
 
 def options_from(args: argparse.Namespace, art: list[str], base: Path) -> Options:
@@ -425,7 +443,6 @@ def options_from(args: argparse.Namespace, art: list[str], base: Path) -> Option
         timeout=args.timeout,
         base=base,
         skip=skip,
-        clock=args.clock,
     )
 
 
@@ -443,13 +460,13 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(tempfile.mkdtemp(prefix="art-bench-py-", dir=args.tmp))
     opts = options_from(args, resolve(shlex.split(args.art)), base)
     try:
-        results = run(opts)
+        tables = run(opts)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
-    print_table(results, opts)
+    print_table(tables)
     if args.json:
-        args.json.write_text(json.dumps(to_json(results, opts), indent=2) + "\n")
+        args.json.write_text(json.dumps(to_json(tables, opts), indent=2) + "\n")
     return 0
 
 

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if py_results is not None:
         if results:
             print()
-        python_pipeline.print_table(py_results, py_opts)
+        python_pipeline.print_table(py_results)
     if args.json:
         doc = to_json(results, cfg, tools)
         if py_results is not None:
