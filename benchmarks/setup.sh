@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create an isolated venv holding DVC for the art-vs-DVC benchmark (never art's own environment).
+# Create the isolated venvs of the benchmarks: DVC (art vs DVC), art itself as users install it, ZenML (Python
+# pipelines, python_pipeline.py); never in art's own environment.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
