@@ -12,31 +12,28 @@ import sys
 import tempfile
 from pathlib import Path
 
-from harness.core import MIB, TOOL_NAMES, Cell, Config, Results, Tool, log
+import python_pipeline
+from harness.core import MIB, TOOL_NAMES, Cell, Config, Results, Tool, default_art, log, resolve
 from harness.execute import run_group
 from harness.report import print_table, to_json
 from scenarios import ALL_KEYS, GROUPS
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DVC = HERE / ".venv-dvc" / "bin" / "dvc"
-
-
-def _default_art() -> str:
-    bundled = Path(__file__).resolve().parent / ".venv-art" / "bin" / "art"
-    return str(bundled) if bundled.exists() else "art"
+PYFLOW = "pyflow"  # --only name of the Python-pipeline comparison with ZenML
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument(
         "--art",
-        default=_default_art(),
+        default=default_art(),
         help="art command (shell-split; default: the art that "
         "setup.sh installs in benchmarks/.venv-art, else art on PATH)",
     )
     p.add_argument("--dvc", default=str(DEFAULT_DVC), help="dvc command (default: benchmarks/.venv-dvc)")
     p.add_argument("--only", default="", help=f"comma-separated scenarios: {', '.join(public_names())}")
-    p.add_argument("--skip", default="", help="comma-separated tools to skip (dvc, art)")
+    p.add_argument("--skip", default="", help="comma-separated tools to skip (dvc, art, zenml)")
     p.add_argument("--size-mb", type=int, default=1024, help="big file size in MiB (CSV is a quarter)")
     p.add_argument("--files", type=int, default=20_000, help="small files in the directory scenarios")
     p.add_argument("--stages", type=int, default=50, help="pipeline length")
@@ -48,23 +45,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--settle", type=float, default=60.0, help="max wait (s) for disk quiet after deletes")
     p.add_argument("--pause", type=float, default=5.0, help="max wait (s) for disk quiet before timing")
     p.add_argument("--keep", action="store_true", help="keep the scratch dir")
+    python_pipeline.add_options(p)
     return p.parse_args(argv)
 
 
 def public_names() -> list[str]:
     names = [k for k in ALL_KEYS if not k.startswith("pipeline_50.")]
-    return [*names, "pipeline_50", "tutorial"]
+    return [*names, "pipeline_50", "tutorial", PYFLOW]
 
 
 def select(only: str) -> set[str]:
     """Resolve --only names; `pipeline_50` (or any `pipeline*`) picks every pipeline step, `tutorial` every
-    step of the experiment loop."""
+    step of the experiment loop, `pyflow` (or any `pyflow.*`) the Python-pipeline comparison with ZenML
+    (python_pipeline.py)."""
     if not only.strip():
-        return set(ALL_KEYS)
+        return {*ALL_KEYS, PYFLOW}
     chosen: set[str] = set()
     for name in (n.strip() for n in only.split(",") if n.strip()):
         if name == "tutorial":
             chosen.update(k for k in ALL_KEYS if k.startswith("tutorial."))
+        if name.split(".")[0] == PYFLOW:
+            chosen.add(PYFLOW)
             continue
         matches = [k for k in ALL_KEYS if k == name or (name.startswith("pipeline") and k.startswith(name))]
         if name.startswith("pipeline") and not matches:
@@ -82,11 +83,6 @@ def make_tools(args: argparse.Namespace) -> list[Tool]:
         Tool("art", tuple(resolve(shlex.split(args.art))), ".art/store", ".art"),
     ]
     return [t for t in tools if t.name not in skip]
-
-
-def resolve(argv: list[str]) -> list[str]:
-    found = shutil.which(argv[0]) if argv else None
-    return [found, *argv[1:]] if found else argv
 
 
 def tool_version(tool: Tool) -> str:
@@ -127,15 +123,28 @@ def main(argv: list[str] | None = None) -> int:
     for key in results:
         for name in skipped:
             results[key][name].error = "not run: skipped by --skip"
+    py_opts = python_pipeline.options_from(args, resolve(shlex.split(args.art)), base / PYFLOW)
+    py_results = None
     try:
         for index, group in enumerate(GROUPS):
             run_group(index, group, cfg, tools, selected, results)
+        if PYFLOW in selected:
+            py_opts.base.mkdir()
+            py_results = python_pipeline.run(py_opts)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
-    print_table(results, cfg)
+    if results:
+        print_table(results, cfg)
+    if py_results is not None:
+        if results:
+            print()
+        python_pipeline.print_table(py_results)
     if args.json:
-        args.json.write_text(json.dumps(to_json(results, cfg, tools), indent=2) + "\n")
+        doc = to_json(results, cfg, tools)
+        if py_results is not None:
+            doc["python_pipeline"] = python_pipeline.to_json(py_results, py_opts)
+        args.json.write_text(json.dumps(doc, indent=2) + "\n")
     return 0
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create an isolated venv holding DVC for the art-vs-DVC benchmark (never art's own environment).
+# Create the isolated venvs of the benchmarks: DVC (art vs DVC), art itself as users install it, ZenML (Python
+# pipelines, python_pipeline.py); never in art's own environment.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,3 +32,20 @@ fi
 "$art_venv/bin/python" -m pip install --quiet --upgrade "$here/.." 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
 "$art_venv/bin/art" --version
 echo "art ready: $art_venv/bin/art"
+# numpy for the Python-pipeline benchmark (python_pipeline.py), whose steps pass numpy arrays
+"$art_venv/bin/python" -m pip install --quiet numpy 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
+
+# ZenML for the Python-pipeline benchmark, in its own venv: the local SQLite store needs the `local` extra
+zenml_venv="${ZENML_VENV:-$here/.venv-zenml}"
+if [ ! -x "$zenml_venv/bin/python" ]; then
+    "$python" -m venv "$zenml_venv"
+fi
+zenml_install() {
+    "$zenml_venv/bin/python" -m pip install --quiet "$@" numpy 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
+}
+if ! zenml_install 'zenml[local]==0.98.*'; then
+    echo "setup.sh: zenml==0.98.* unavailable; installing the newest zenml" >&2
+    zenml_install 'zenml[local]'
+fi
+"$zenml_venv/bin/python" -c 'import importlib.metadata as m; print("zenml", m.version("zenml"))'
+echo "ZenML ready: $zenml_venv/bin/python"

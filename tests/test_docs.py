@@ -10,9 +10,10 @@ import pytest
 
 from tests import docs_samples as ds
 
-# scenarios that run long work: the digits pipeline trains scikit-learn models; `art demo` is the whole tour
-# (and tests/commands/test_demo.py checks it in the default tier)
-SLOW = {"docs/pipelines.md:digits", "docs/cli.md:demo"}
+# scenarios that run long work: the digits pipelines train scikit-learn models (the Python one is also run in the
+# default tier by tests/pipeline/test_example_digits_python.py); `art demo` is the whole tour (and
+# tests/commands/test_demo.py checks it in the default tier)
+SLOW = {"docs/pipelines.md:digits", "docs/python-pipelines.md:digits", "docs/cli.md:demo"}
 
 
 def _params():

@@ -145,3 +145,14 @@ def test_the_built_wheel_ships_py_typed_license_and_its_metadata(tmp_path):
     assert metadata["License-Expression"] == PYPROJECT["project"]["license"]
     assert license_text == (ROOT / "LICENSE").read_bytes()
     assert "Typing :: Typed" in metadata.get_all("Classifier")
+
+
+def test_every_package_of_artvc_is_listed_for_the_build():
+    # pyproject names the packages one by one: a package missing there is missing from a regular install
+    # (the editable install the tests use would not notice)
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "artvc").rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
+    assert found == set(PYPROJECT["tool"]["setuptools"]["packages"])

@@ -1,9 +1,10 @@
 """``art demo``: a guided tour on a throwaway repository (add, dedup, checkout, status, diff, ls).
 
 Needs nothing beyond the core install: git is driven through pygit2 (workspace/scm.py), the data is
-generated, and everything stays on the embedded local store. The pipeline and remote parts live in
-``_demo_pipeline.py`` / ``_demo_remote.py``; each exposes ``demo_*(root: Path, say) -> dict | None``, where
-``say(line)`` prints one line of the tour and the returned dict (if any) joins the ``--json`` summary.
+generated, and everything stays on the embedded local store. The pipeline, Python-pipeline and remote parts
+live in ``_demo_pipeline.py`` / ``_demo_python.py`` / ``_demo_remote.py``; each exposes
+``demo_*(root: Path, say) -> dict | None``, where ``say(line)`` prints one line of the tour and the returned
+dict (if any) joins the ``--json`` summary.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def _tour(root: Path, *, kept: bool) -> dict:
         summary["store"] = _store_summary(repo, summary)
         summary["restore"] = _restore(repo, root)
         summary.update(_inspect(repo))
-    for part in ("pipeline", "remote"):
+    for part in ("pipeline", "python", "remote"):
         result = _optional_part(part, root)
         if result is not None:
             summary[part] = result
@@ -229,7 +230,8 @@ def _inspect(repo) -> dict:
 
 
 def _optional_part(part: str, root: Path):
-    """Run the pipeline or remote part of the tour when its module is installed (a bug in it still surfaces)."""
+    """Run the pipeline, Python-pipeline or remote part of the tour when its module is installed (a bug in it
+    still surfaces)."""
     try:
         module = importlib.import_module(f"artvc.commands._demo_{part}")
     except ImportError:

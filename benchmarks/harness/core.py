@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -202,6 +203,18 @@ def remove_tree(path: Path, cfg: Config) -> None:
     if path.exists():
         subprocess.run(["rm", "-rf", str(path)], check=True)
         settle_after_delete(cfg)
+
+
+def default_art() -> str:
+    """The art that setup.sh installs in benchmarks/.venv-art, else `art` on PATH."""
+    bundled = Path(__file__).resolve().parents[1] / ".venv-art" / "bin" / "art"
+    return str(bundled) if bundled.exists() else "art"
+
+
+def resolve(argv: list[str]) -> list[str]:
+    """argv with its program looked up on PATH (kept as given if not found)."""
+    found = shutil.which(argv[0]) if argv else None
+    return [found, *argv[1:]] if found else argv
 
 
 def log(msg: str) -> None:
