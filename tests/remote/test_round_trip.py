@@ -10,6 +10,8 @@ def test_push_clone_pull_is_byte_identical_on_every_backend(data_ws, bucket, tmp
     # metadata and chunks travel in separate packs (the whole result and art's environment on failure)
     seen = {k: v for k, v in os.environ.items() if k.startswith(("ART", "GIT", "TMP", "HOME"))}
     assert first["objects"] > 10 and first["packs"] >= 2, json.dumps({"push": first, "env": seen})
+    # the objects are where the URL says, on every backend (over SFTP, not below the login's home directory)
+    assert bucket.fs.ls(f"{bucket.path}/index"), f"nothing under {bucket.url}/index"
     second = art_json(data_ws, "push")
     assert second["objects"] == 0 and second["packs"] == 0
 

@@ -201,8 +201,12 @@ class ObjectTransport(Transport):
         self._requests = 0
 
     def key(self, path: str) -> str:
-        """The filesystem's path of a relative ``path``."""
-        return join(self.root, path) if self.root else path
+        """The filesystem's path of a relative ``path``. An absolute root stays absolute: over SFTP a path
+        without its leading ``/`` is resolved in the login's home directory, not at the URL's path."""
+        if not self.root:
+            return path
+        joined = join(self.root, path)
+        return f"/{joined}" if self.root.startswith("/") else joined
 
     def _do(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         self._requests += 1
