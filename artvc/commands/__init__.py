@@ -48,6 +48,9 @@ ArtGroup.lazy = {
     "tag": "tag",
     "versions": "versions",
     "cat": "cat",
+    "get": "get",
+    "import": "import_",
+    "update": "update",
 }
 
 

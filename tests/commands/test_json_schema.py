@@ -49,6 +49,8 @@ STATES = {
     "removed",
     "queued",  # experiments (exp run, exp show)
     "done",
+    "behind",
+    "unknown",
 }
 COUNTS = {"files", "objects", "packs", "commits", "roots", "requests", "indexes", "hashed", "runs"}
 
@@ -194,6 +196,12 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("remote list", ["remote", "list"]),
         _case("remote default", ["remote", "default"]),
         _case("push", ["push"]),
+        ("git commit", ()),
+        _case("get", ["get", ".", "data/a.bin", "-o", "got.bin", "-f"]),
+        _case("import", ["import", ".", "data/t.csv", "-o", "imp.csv", "-f"]),
+        _case("update", ["update", "imp.csv"]),
+        _case("ls", ["ls", ".", "data"]),
+        _case("status", ["status", "imp.csv"]),
         _case("status", ["status", "--remote"]),
         _case("fetch", ["fetch"]),
         ("modify data", ()),
