@@ -99,11 +99,16 @@ class ExternalRepo:
         """
         data = self.git.read_at(self.commit, CONFIG, codec.MAX_TOML_BYTES["config"])
         cfg = codec.toml_loads(data or b"", what=f"{self.url}:{CONFIG}", kind="config", error=ConfigError)
-        core = cfg.get("core") if isinstance(cfg.get("core"), dict) else {}
-        remotes = cfg.get("remotes") if isinstance(cfg.get("remotes"), dict) else {}
-        name = core.get("remote")
-        entry = remotes.get(name) if isinstance(name, str) else None
-        if not isinstance(entry, dict) or not isinstance(entry.get("url"), str) or not entry["url"]:
+        core = cfg.get("core")
+        remotes = cfg.get("remotes")
+        name = core.get("remote") if isinstance(core, dict) else None
+        entry = remotes.get(name) if isinstance(name, str) and isinstance(remotes, dict) else None
+        if (
+            not isinstance(name, str)
+            or not isinstance(entry, dict)
+            or not isinstance(entry.get("url"), str)
+            or not entry["url"]
+        ):
             raise RemoteNotConfiguredError(
                 f"{self.url} has no default remote in its committed .art/config",
                 hint="its owner must set one ('art remote add NAME URL --default'), commit it and push the data",

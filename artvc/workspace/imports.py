@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ArtError, IntegrityError, TransferError, UnsafePathError, UsageError, WouldOverwriteError
@@ -267,7 +267,7 @@ def update(repo: Repo, paths: Sequence[str] | None = None, *, rev: str | None = 
         WouldOverwriteError: the workspace copy was modified (``art status``), unless ``force``.
         plus the errors of ``import_``.
     """
-    from .status import MISSING, UNCHANGED, status
+    from .status import MISSING, PARTIAL, UNCHANGED, status
 
     with repo.lock:
         arts = [a for a in select(repo, list(paths) if paths else None) if a.pointer.source is not None]
@@ -278,8 +278,8 @@ def update(repo: Repo, paths: Sequence[str] | None = None, *, rev: str | None = 
         if not force:
             changed = [
                 a.path
-                for a in status(repo, [repo.abspath(a.path) for a in arts]).artifacts
-                if a.state not in (UNCHANGED, MISSING)
+                for a in status(repo, [str(repo.abspath(a.path)) for a in arts]).artifacts
+                if a.state not in (UNCHANGED, MISSING, PARTIAL)
             ]
             if changed:
                 raise WouldOverwriteError(
@@ -307,10 +307,9 @@ class ImportState:
     latest_commit: str | None = None
     latest_oid: str | None = None
     reason: str | None = None
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        out = {"path": self.path, "state": self.state, "import": self.source.as_dict()}
+        out: dict = {"path": self.path, "state": self.state, "import": self.source.as_dict()}
         out |= {"latest_commit": self.latest_commit, "latest_oid": self.latest_oid}
         if self.reason:
             out["reason"] = self.reason

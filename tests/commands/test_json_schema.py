@@ -51,6 +51,7 @@ STATES = {
     "done",
     "behind",
     "unknown",
+    "partial",
 }
 COUNTS = {"files", "objects", "packs", "commits", "roots", "requests", "indexes", "hashed", "runs"}
 
