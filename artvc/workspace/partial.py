@@ -216,7 +216,8 @@ def checkout_parts(repo: Repo, parts: list[Part], *, force: bool = False) -> Par
         return write_parts(repo, unique(wanted), force=force)
 
 
-def unique(wanted):
+def unique(wanted: list[tuple[TrackedArtifact, str, TreeEntry]]) -> list[tuple[TrackedArtifact, str, TreeEntry]]:
+    """``wanted`` without repeats (two patterns naming one file)."""
     seen: set[tuple[str, str]] = set()
     out = []
     for a, inner, e in wanted:
