@@ -55,6 +55,10 @@ class ExternalRepo:
             self._artifacts = listed_in(self.git, self.commit, "")
         return self._artifacts
 
+    def forget(self) -> None:
+        """Drop what was read at the commit (after ``commit`` was changed)."""
+        self._artifacts = None
+
     def find(self, path: str) -> tuple[Listed, str]:
         """Return the artifact holding ``path`` and the path inside it ("" for the artifact itself).
 

@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ArtError, IntegrityError, TransferError, UnsafePathError, UsageError, WouldOverwriteError
+from ..objstore.faults import fault_point
 from ..objstore.materialize import make_symlink, materialize_file
 from ..objstore.objects import Kind, Tree
 from ..objstore.oid import Oid
 from ..objstore.store.local import LocalStore
+from ..objstore.tmpowner import sweep, token
 from ..objstore.types import EntryKind
 from .external import ExternalRepo, open_external
 from .gitignore import ignore
@@ -196,7 +198,8 @@ def get(url: str, path: str, out: str | None = None, *, rev: str | None = None, 
         )
     with open_external(url, rev) as ext:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".art-get-", dir=dest.parent))
+        sweep(dest.parent, [".art-get-*"], legacy=False)  # what a killed get left here
+        staging = Path(tempfile.mkdtemp(prefix=f".art-get-{token()}-", dir=dest.parent))
         store = LocalStore(staging / "store")
         try:
             source, kind, size, exe, objects, moved = _fetch(ext, path, store)
@@ -206,6 +209,7 @@ def get(url: str, path: str, out: str | None = None, *, rev: str | None = None, 
                 _write_tree(store, source.oid, staging / "out")
             else:
                 materialize_file(store, source.oid, size, staging / "out", executable=exe, direct=True)
+            fault_point("get.staged")
             if dest.is_dir() and not dest.is_symlink():
                 shutil.rmtree(dest)
             elif dest.exists() or dest.is_symlink():
@@ -247,12 +251,14 @@ def _bring(repo: Repo, ext: ExternalRepo, path: str, rel: str, *, force: bool, o
     from .checkout import checkout
 
     source, kind, size, _, objects, moved = _fetch(ext, path, repo.store)
+    fault_point("import.objects-stored")
     files = 1
     if kind == Kind.TREE:
         size, files = _totals(repo.store, source.oid)
     pointer = Pointer(source.oid, "dir" if kind == Kind.TREE else "file", size, files, source)
     if pointer != old:
         write_pointer(repo.abspath(rel + SUFFIX), pointer)
+        fault_point("import.pointer-written")
         ignore(repo.root, rel)
     checkout(repo, [rel], force=force, artifacts=[TrackedArtifact(rel, pointer, rel + SUFFIX)])
     return Got(rel, source, pointer.kind, size, files, objects, moved, changed=old is None or old.oid != pointer.oid)
@@ -317,27 +323,46 @@ class ImportState:
 
 
 def import_states(repo: Repo, artifacts: Sequence[TrackedArtifact]) -> list[ImportState]:
-    """Compare each import among ``artifacts`` with its source (one mirror refresh per source URL)."""
+    """Compare each import among ``artifacts`` with its source (each source URL is fetched once)."""
     out = []
-    for a in artifacts:
-        src = a.pointer.source
-        if src is None:
-            continue
-        try:
-            with open_external(src.url, None, repo=repo) as ext:
-                follow = src.rev if src.rev and ext.git.is_branch(src.rev) else None
-                ext.commit = ext.resolve(follow)
-                ext._artifacts = None
-                listed, inner = ext.find(src.path)
-                latest = listed.pointer.oid
-                if inner:
-                    remote = ext.open_remote()
-                    try:
-                        latest = ext.tree_entry(remote, listed, inner)[0]
-                    finally:
-                        remote.close()
-                state = "up-to-date" if latest == src.oid else "behind"
-                out.append(ImportState(a.path, src, state, ext.commit, str(latest)))
-        except ArtError as exc:
-            out.append(ImportState(a.path, src, "unknown", reason=exc.message))
+    opened: dict[str, ExternalRepo | ArtError] = {}
+    try:
+        for a in artifacts:
+            src = a.pointer.source
+            if src is None:
+                continue
+            if src.url not in opened:
+                try:
+                    opened[src.url] = open_external(src.url, None, repo=repo)
+                except ArtError as exc:
+                    opened[src.url] = exc
+            ext = opened[src.url]
+            if isinstance(ext, ArtError):
+                out.append(ImportState(a.path, src, "unknown", reason=ext.message))
+                continue
+            try:
+                out.append(_compare(a.path, src, ext))
+            except ArtError as exc:
+                out.append(ImportState(a.path, src, "unknown", reason=exc.message))
+    finally:
+        for ext in opened.values():
+            if isinstance(ext, ExternalRepo):
+                ext.close()
     return out
+
+
+def _compare(path: str, src: Source, ext: ExternalRepo) -> ImportState:
+    follow = src.rev if src.rev and ext.git.is_branch(src.rev) else None
+    ext.commit = ext.resolve(follow)
+    ext.rev = follow or ""
+    ext.forget()
+    listed, inner = ext.find(src.path)
+    latest = listed.pointer.oid
+    if inner:
+        remote = ext.open_remote()
+        try:
+            latest = ext.tree_entry(remote, listed, inner)[0]
+        finally:
+            remote.close()
+    state = "up-to-date" if latest == src.oid else "behind"
+    return ImportState(path, src, state, ext.commit, str(latest))

@@ -148,3 +148,33 @@ def test_bad_input_gives_one_line_and_writes_nothing(registry, consumer, tmp_pat
         assert len(r.stderr.strip().splitlines()) == 2, r.stderr
     assert sorted(p.name for p in consumer.root.iterdir()) == before
     assert not (consumer.root / "f").exists() and not (consumer.root / "model.bin.art").exists()
+
+
+@pytest.mark.parametrize("registry", ["dir"], indirect=True)  # one backend is enough for kills
+def test_killed_get_and_import_leave_nothing_half_written(registry, consumer, tmp_path):
+    from tests.e2e.faultfs import art
+
+    reg, bare = registry
+    out = tmp_path / "got.bin"
+    r = art(tmp_path, "get", str(bare), "model.bin", "-o", str(out), env={"ART_FAULT": "get.staged:kill"})
+    assert r.returncode == -9, r.stderr
+    assert not out.exists() and len(list(tmp_path.glob(".art-get-*"))) == 1  # the dead process's staging
+    r = art(tmp_path, "get", str(bare), "model.bin", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == (reg.root / "model.bin").read_bytes()
+    assert not list(tmp_path.glob(".art-get-*"))  # swept by the next get there
+
+    r = art(consumer.root, "import", str(bare), "model.bin", env={"ART_FAULT": "import.objects-stored:kill"})
+    assert r.returncode == -9, r.stderr
+    assert not (consumer.root / "model.bin.art").exists() and not (consumer.root / "model.bin").exists()
+    assert consumer.art("status").stdout.strip() == "no tracked artifacts (use 'art add PATH')"
+    consumer.art("import", str(bare), "model.bin")
+    assert (consumer.root / "model.bin").read_bytes() == (reg.root / "model.bin").read_bytes()
+
+
+@pytest.mark.parametrize("registry", ["dir"], indirect=True)
+def test_import_refuses_an_output_outside_the_workspace(registry, consumer, tmp_path):
+    _, bare = registry
+    r = consumer.art("import", str(bare), "model.bin", "-o", str(tmp_path / "outside.bin"), code=None)
+    assert_error(r, 10, "outside")
+    assert not (tmp_path / "outside.bin").exists()
