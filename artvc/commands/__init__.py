@@ -50,6 +50,7 @@ ArtGroup.lazy = {
     "cat": "cat",
     "get": "get",
     "import": "import_",
+    "import-url": "import_url",
     "update": "update",
 }
 

@@ -30,4 +30,4 @@ def cli(url: str, path: str, out: str | None, rev: str | None, force: bool) -> N
     if flags().get("json"):
         emit_json(got.as_dict(where="out"))
         return
-    say(f"{got.path}: {got.kind}, {human(got.size)} from {got.source.url} at {got.source.commit[:10]}")
+    say(f"{got.path}: {got.kind}, {human(got.size)} from {got.source.describe()}")

@@ -32,5 +32,4 @@ def cli(repo, url: str, path: str, out: str | None, rev: str | None, force: bool
     if flags().get("json"):
         emit_json(got.as_dict())
         return
-    src = got.source
-    say(f"imported {got.path} ({got.kind}, {human(got.size)}) from {src.url} {src.rev or 'HEAD'} ({src.commit[:10]})")
+    say(f"imported {got.path} ({got.kind}, {human(got.size)}) from {got.source.describe()}")

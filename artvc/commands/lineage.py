@@ -63,7 +63,7 @@ def _lineage(repo, path: str) -> None:
     for line in _lines(node, "", None):
         say(line)
     if source:
-        say(f"    imported from {source.url}: {source.path} at {source.rev or 'HEAD'} (commit {source.commit[:10]})")
+        say(f"    imported from {source.describe()}")
 
 
 def _describe(run) -> str:

@@ -91,8 +91,9 @@ def _imports(repo, artifacts) -> list:
 
 
 def _describe_import(i) -> str:
-    src = i.source
-    at = f"{src.url} {src.path} at {src.rev or 'HEAD'} ({src.commit[:10]})"
+    at = i.source.describe()
+    if i.state == "behind" and i.latest_oid is None:
+        return f"{at}; it has changed since (art update {i.path})"
     if i.state == "behind":
         newer = f"{str(i.latest_oid)[:10]} at commit {str(i.latest_commit)[:10]}"
         return f"{at}; the source now has {newer} ('art update {i.path} --rev REV')"

@@ -30,6 +30,6 @@ def cli(repo, paths: tuple[str, ...], rev: str | None, force: bool) -> None:
         return
     for g in done:
         what = "updated" if g.changed else "up to date"
-        say(f"{what}: {g.path} ({g.source.rev or 'HEAD'} = {g.source.commit[:10]})")
+        say(f"{what}: {g.path} from {g.source.describe()}")
     if not done:
         say("no imports (use 'art import URL PATH')")

@@ -29,7 +29,7 @@ from ..objstore.types import EntryKind
 from .external import ExternalRepo, open_external
 from .gitignore import ignore
 from .paths import ensure_inside, to_repo_path
-from .pointers import SUFFIX, Pointer, Source, write_pointer
+from .pointers import SUFFIX, Pointer, Source, UrlSource, write_pointer
 from .repo import Repo
 from .tracked import TrackedArtifact, select
 
@@ -84,7 +84,7 @@ class Got:
     """What ``get``/``import``/``update`` brought: the output path, the source and the transfer counts."""
 
     path: str
-    source: Source
+    source: Source | UrlSource
     kind: str
     size: int
     files: int
@@ -296,6 +296,12 @@ def update(repo: Repo, paths: Sequence[str] | None = None, *, rev: str | None = 
         out: list[Got] = []
         for a in arts:
             src = a.pointer.source
+            if isinstance(src, UrlSource):
+                from .import_url import update_url
+
+                rel, new, moved = update_url(repo, a.path, src)
+                out.append(Got(rel, new, a.pointer.kind, new.size, 1, changed=moved))
+                continue
             assert src is not None
             with open_external(src.url, rev if rev is not None else (src.rev or None), repo=repo) as ext:
                 out.append(_bring(repo, ext, src.path, a.path, force=True, old=a.pointer))
@@ -308,7 +314,7 @@ class ImportState:
     ``latest_commit``), or ``unknown`` (the source could not be read: ``reason``)."""
 
     path: str
-    source: Source
+    source: Source | UrlSource
     state: str
     latest_commit: str | None = None
     latest_oid: str | None = None
@@ -331,6 +337,9 @@ def import_states(repo: Repo, artifacts: Sequence[TrackedArtifact]) -> list[Impo
             src = a.pointer.source
             if src is None:
                 continue
+            if isinstance(src, UrlSource):
+                out.append(_compare_url(a.path, src, repo))
+                continue
             if src.url not in opened:
                 try:
                     opened[src.url] = open_external(src.url, None, repo=repo)
@@ -349,6 +358,17 @@ def import_states(repo: Repo, artifacts: Sequence[TrackedArtifact]) -> list[Impo
             if isinstance(ext, ExternalRepo):
                 ext.close()
     return out
+
+
+def _compare_url(path: str, src: UrlSource, repo: Repo) -> ImportState:
+    from .import_url import options_for, probe
+
+    try:
+        size, modified = probe(src.url, options_for(repo, src.url))
+    except ArtError as exc:
+        return ImportState(path, src, "unknown", reason=exc.message)
+    state = "up-to-date" if (size, modified) == (src.size, src.modified) and modified else "behind"
+    return ImportState(path, src, state)
 
 
 def _compare(path: str, src: Source, ext: ExternalRepo) -> ImportState:

@@ -26,7 +26,7 @@ class Pointer:
     kind: str
     size: int
     files: int
-    source: Source | None = None  # where an imported artifact comes from (``art import``)
+    source: Source | UrlSource | None = None  # where an imported artifact comes from (``art import``/``import-url``)
 
     def to_text(self) -> str:
         text = (
@@ -63,6 +63,9 @@ class Source:
     def as_dict(self) -> dict:
         return {"url": self.url, "rev": self.rev, "commit": self.commit, "path": self.path, "oid": str(self.oid)}
 
+    def describe(self) -> str:
+        return f"{self.url} {self.path} at {self.rev or 'HEAD'} (commit {self.commit[:10]})"
+
 
 def parse_pointer(text: bytes | str, *, where: str) -> Pointer:
     """Parse and validate pointer text.
@@ -97,10 +100,41 @@ def pointer_from_fields(data: dict) -> Pointer | None:
     return Pointer(Oid(data["id"]), data["kind"], data["size"], data["files"], source) if ok else None
 
 
+@dataclass(frozen=True, slots=True)
+class UrlSource:
+    """The ``[source]`` table of an artifact imported from a URL (``art import-url``): the object's ``url``, and
+    what the storage said of it when it was read (``size``, ``modified``: ISO 8601 UTC, "" when unknown), which
+    ``art status`` compares to see whether it changed; ``oid`` is the content read."""
+
+    url: str
+    size: int
+    modified: str
+    oid: Oid
+
+    def to_text(self) -> str:
+        import tomli_w
+
+        return "\n[source]\n" + tomli_w.dumps(
+            {"url": self.url, "size": self.size, "modified": self.modified, "oid": str(self.oid)}
+        )
+
+    def as_dict(self) -> dict:
+        return {"url": self.url, "size": self.size, "modified_at": self.modified or None, "oid": str(self.oid)}
+
+    def describe(self) -> str:
+        return f"{self.url} ({self.size} bytes, modified {self.modified or 'at an unknown time'})"
+
+
 _COMMIT = frozenset("0123456789abcdef")
 
 
-def _source(value: object) -> Source | None:
+def _source(value: object) -> Source | UrlSource | None:
+    if isinstance(value, dict) and set(value) == {"url", "size", "modified", "oid"}:
+        url, size, modified, oid = (value[k] for k in ("url", "size", "modified", "oid"))
+        ok = isinstance(url, str) and 0 < len(url) <= 4096 and "\0" not in url and _nonneg(size)
+        if ok and isinstance(modified, str) and len(modified) <= 64 and is_oid(oid):
+            return UrlSource(url, size, modified, Oid(oid))
+        return None
     if not isinstance(value, dict) or set(value) != {"url", "rev", "commit", "path", "oid"}:
         return None
     url, rev, commit, path, oid = (value[k] for k in ("url", "rev", "commit", "path", "oid"))

@@ -121,7 +121,7 @@ def documented_keys() -> dict[str, set[str]]:
     section = text.split("## JSON output", 1)[1].split("\n## ", 1)[0]
     rows: dict[str, set[str]] = {}
     for line in section.splitlines():
-        m = re.match(r"\| `art ([a-z ]+?)( [A-Z-].*?)?` \|(.*)\|\s*$", line)  # `art lineage --run RUN`
+        m = re.match(r"\| `art ([a-z -]+?)( [A-Z-].*?)?` \|(.*)\|\s*$", line)  # `art lineage --run RUN`
         if m:
             rows.setdefault(m.group(1), set()).update(re.findall(r"`([a-z0-9_]+)`", m.group(3)))
     return rows
@@ -201,6 +201,7 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("get", ["get", ".", "data/a.bin", "-o", "got.bin", "-f"]),
         _case("import", ["import", ".", "data/t.csv", "-o", "imp.csv", "-f"]),
         _case("update", ["update", "imp.csv"]),
+        _case("import-url", ["import-url", "params.csv", "url.csv", "-f"]),
         _case("ls", ["ls", ".", "data"]),
         _case("status", ["status", "imp.csv"]),
         _case("status", ["status", "--remote"]),
