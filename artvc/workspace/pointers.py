@@ -119,7 +119,8 @@ class UrlSource:
         )
 
     def as_dict(self) -> dict:
-        return {"url": self.url, "size": self.size, "modified_at": self.modified or None, "oid": str(self.oid)}
+        out = {"url": self.url, "size": self.size, "oid": str(self.oid)}
+        return out | ({"modified_at": self.modified} if self.modified else {})  # absent when the storage did not say
 
     def describe(self) -> str:
         return f"{self.url} ({self.size} bytes, modified {self.modified or 'at an unknown time'})"
