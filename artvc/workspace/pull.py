@@ -57,6 +57,7 @@ def pull(
             whole, parts = split_targets(repo, list(targets), everything)
             if parts:
                 return _pull_parts(repo, whole, parts, everything, remote=remote, jobs=jobs, force=force)
+            targets = whole  # a glob naming whole artifacts, expanded
         paths = list(targets) if targets else None
         arts = select(repo, paths)
         below: list[ObjectKey] = []  # what stored artifacts lack (a lost pack, a quarantined object): fetch it too

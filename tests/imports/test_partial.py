@@ -104,3 +104,16 @@ def test_a_partial_folder_is_not_added_and_deletions_in_a_whole_one_are_modifica
     (origin.root / "data/images/0007.png").unlink()
     assert state(origin) == "modified"
     origin.art("add", "data/images")
+
+
+def test_a_glob_naming_whole_artifacts_selects_them(ws, tmp_path):
+    ws.gen({"models": {"a.bin": random_bytes(2000, 1), "b.bin": random_bytes(2000, 2), "c.txt": "c"}})
+    ws.art("add", "models/a.bin", "models/b.bin", "models/c.txt")
+    ws.art("remote", "add", "origin", str(tmp_path / "store"), "--default")
+    ws.art("push")
+    other = clone(ws, tmp_path / "clone")
+    pulled = jrun(other, "pull", "models/*.bin")
+    assert sorted(pulled["restored"]) == ["models/a.bin", "models/b.bin"]
+    assert not (other.root / "models" / "c.txt").exists()
+    (other.root / "models" / "a.bin").unlink()
+    assert jrun(other, "checkout", "models/*.bin")["restored"] == ["models/a.bin"]
