@@ -83,11 +83,14 @@ def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
 
 def _imports(repo, artifacts) -> list:
     """Each import compared with its source (only when there are imports: it reads their git remotes)."""
-    from ..workspace.imports import import_states
     from ..workspace.tracked import TrackedArtifact
 
     mine = [TrackedArtifact(a.path, a.pointer, a.source) for a in artifacts if a.pointer.source is not None]
-    return import_states(repo, mine) if mine else []
+    if not mine:
+        return []
+    from ..workspace.imports import import_states  # git is loaded only when there are imports (start-up time)
+
+    return import_states(repo, mine)
 
 
 def _describe_import(i) -> str:
