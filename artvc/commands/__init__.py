@@ -48,6 +48,10 @@ ArtGroup.lazy = {
     "tag": "tag",
     "versions": "versions",
     "cat": "cat",
+    "get": "get",
+    "import": "import_",
+    "import-url": "import_url",
+    "update": "update",
 }
 
 

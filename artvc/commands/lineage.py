@@ -49,16 +49,21 @@ def cli(repo, path: str | None, used_by: str | None, run_ref: str | None, packag
 
 def _lineage(repo, path: str) -> None:
     from ..pipeline.lineage import artifact_lineage, lineage
+    from ..workspace.tracked import select
 
+    source = None
     if repo.state.artifact_versions(path):  # an artifact of a Python pipeline: PIPELINE/STEP/OUTPUT
         node = artifact_lineage(repo, path)
     else:
         node = lineage(repo, absolute([path])[0])
+        source = next((a.pointer.source for a in select(repo, absolute([path])) if a.pointer.source), None)
     if flags().get("json"):
-        emit_json(node.as_dict())
+        emit_json({**node.as_dict(), **({"import": source.as_dict()} if source else {})})
         return
     for line in _lines(node, "", None):
         say(line)
+    if source:
+        say(f"    imported from {source.describe()}")
 
 
 def _describe(run) -> str:

@@ -7,17 +7,39 @@ from ._render import emit_json, human, say
 
 
 @click.command("ls")
-@click.option("--rev", help="A git revision (branch, tag, commit); default: the workspace.")
+@click.argument("url", required=False)
+@click.argument("path", required=False)
+@click.option("--rev", help="A git revision (branch, tag, commit); default: the workspace (or, with URL, its HEAD).")
 @common()
-@pass_repo
-def cli(repo, rev: str | None) -> None:
-    """List tracked artifacts (from pointer files and art.lock).
+def cli(url: str | None, path: str | None, rev: str | None) -> None:
+    """List tracked artifacts (from pointer files and art.lock), here or in another art repository.
+
+    With URL (a git URL or the path of a git repository), list what that repository tracks at --rev (default:
+    its HEAD) without fetching its data; with PATH, only that artifact, or what a tracked folder holds there.
 
     \b
     Examples:
       art ls
       art ls --rev v1.0 --json
+      art ls https://example.com/team/registry.git
+      art ls ../registry models --rev v1.1.0
     """
+    if url is None:
+        return _local(rev)
+    from ..workspace.imports import list_external
+
+    with _optional_repo() as repo:
+        items = list_external(url, path, rev=rev, repo=repo)
+    if flags().get("json"):
+        emit_json(items.as_dict())
+        return
+    for i in items.entries:
+        oid = i["oid"][:10] if i.get("oid") else "-" * 10
+        say(f"{oid}  {i['kind']:4}  {human(i['size']):>10}  {i.get('files', 1):>7}  {i['path']}")
+
+
+@pass_repo
+def _local(repo, rev: str | None) -> None:
     from ..workspace.ls import ls
 
     items = ls(repo, rev=rev)
@@ -27,3 +49,21 @@ def cli(repo, rev: str | None) -> None:
     for i in items:
         p = i.pointer
         say(f"{p.oid[:10]}  {p.kind:4}  {human(p.size):>10}  {p.files:>7}  {i.path}")
+
+
+class _optional_repo:
+    """The workspace around the current directory, or None outside any (``art ls URL`` works anywhere)."""
+
+    def __enter__(self):
+        from ..errors import NotARepoError
+        from ..workspace.repo import Repo
+
+        try:
+            self.repo = Repo.find()
+        except NotARepoError:
+            self.repo = None
+        return self.repo
+
+    def __exit__(self, *exc):
+        if self.repo is not None:
+            self.repo.close()

@@ -46,8 +46,15 @@ def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
     result = status(repo, absolute(paths) or None)
     stages = [] if paths else stage_states(repo)  # pipeline stages (art.toml): up-to-date | stale, with reasons
     stale = [s.name for s in stages if s.stale]
+    imports = _imports(repo, result.artifacts)
     if flags().get("json"):
-        emit_json({"artifacts": [a.as_dict() for a in result.artifacts], "stages": [s.as_dict() for s in stages]})
+        emit_json(
+            {
+                "artifacts": [a.as_dict() for a in result.artifacts],
+                "stages": [s.as_dict() for s in stages],
+                "imports": [i.as_dict() for i in imports],
+            }
+        )
     else:
         if not result.artifacts and not stages:
             say("no tracked artifacts (use 'art add PATH')")
@@ -55,6 +62,8 @@ def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
             say(f"{a.state:>13}  {a.path}" + (f": {a.reason}" if a.reason else ""))
         for s in stages:
             say(f"{s.state:>13}  stage {s.name}" + (f": {'; '.join(s.reasons)}" if s.reasons else ""))
+        for i in imports:
+            say(f"{i.state:>13}  import {i.path}: {_describe_import(i)}")
         if (result.artifacts or stages) and result.clean and not stale:
             say("everything is up to date")
     if check and stale and result.clean:
@@ -70,6 +79,30 @@ def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
             items=changed,
             hint=_check_hint(repo, result.artifacts),
         )
+
+
+def _imports(repo, artifacts) -> list:
+    """Each import compared with its source (only when there are imports: it reads their git remotes)."""
+    from ..workspace.tracked import TrackedArtifact
+
+    mine = [TrackedArtifact(a.path, a.pointer, a.source) for a in artifacts if a.pointer.source is not None]
+    if not mine:
+        return []
+    from ..workspace.imports import import_states  # git is loaded only when there are imports (start-up time)
+
+    return import_states(repo, mine)
+
+
+def _describe_import(i) -> str:
+    at = i.source.describe()
+    if i.state == "behind" and i.latest_oid is None:
+        return f"{at}; it has changed since (art update {i.path})"
+    if i.state == "behind":
+        newer = f"{str(i.latest_oid)[:10]} at commit {str(i.latest_commit)[:10]}"
+        return f"{at}; the source now has {newer} ('art update {i.path} --rev REV')"
+    if i.state == "unknown":
+        return f"{at}; cannot read the source: {i.reason}"
+    return at
 
 
 def _check_hint(repo, artifacts) -> str:

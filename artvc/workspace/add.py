@@ -82,6 +82,13 @@ def _validate(repo: Repo, paths: Sequence[str]) -> list[str]:
                 path=rel,
                 hint=f"re-add the whole directory: art add {inside}",
             )
+        if rel in tracked_dirs and _partial(repo, rel, artifacts):
+            raise WorkspaceError(
+                f"{user_path} is checked out in part (art pull/checkout of files inside it); adding it would "
+                "record only the files present",
+                path=rel,
+                hint=f"fetch the rest first (art pull {rel}), or copy the files you want into a new folder",
+            )
         if os.path.islink(full) and not os.path.exists(full):
             raise WorkspaceError(
                 f"{user_path} is a symlink to {os.readlink(full)}, which does not exist",
@@ -94,6 +101,12 @@ def _validate(repo: Repo, paths: Sequence[str]) -> list[str]:
             raise WorkspaceError(f"{user_path} is neither a file nor a directory", path=rel)
         rels.append(rel)
     return rels
+
+
+def _partial(repo: Repo, rel: str, artifacts) -> bool:
+    from .partial import partial_state
+
+    return any(a.path == rel and partial_state(repo, a) for a in artifacts)
 
 
 def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs: int | None = None) -> AddResult:

@@ -66,6 +66,25 @@ def checkout(
             object needed was quarantined by ``art fsck``.
     """
     with repo.lock:
+        if paths:
+            from .partial import checkout_parts, split_targets
+
+            everything = artifacts if artifacts is not None else repo.artifacts()
+            whole, parts = split_targets(repo, list(paths), everything)
+            if parts:  # files inside tracked folders: written one by one (partial.py)
+                part = checkout_parts(repo, parts, force=force)
+                first = (
+                    checkout(repo, whole, force=force, progress=progress, leave=leave, artifacts=everything)
+                    if whole
+                    else CheckoutResult([], [], 0)
+                )
+                return CheckoutResult(
+                    first.restored + part.restored,
+                    first.unchanged + part.unchanged,
+                    first.files_written + part.files_written,
+                    first.left,
+                )
+            paths, artifacts = whole, everything
         plan = plan_checkout(repo, paths, force=force, artifacts=artifacts)
         left: list[tuple[str, ArtError]] = list(plan.refused)
         if plan.lacking:

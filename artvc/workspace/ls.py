@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import GitError
 from .lockfile import LOCK_NAME, lock_outputs, parse_lock_text
 from .paths import check_relpath
 from .pointers import SUFFIX, Pointer, parse_pointer
 from .repo import Repo
+
+if TYPE_CHECKING:
+    from .scm import Git
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +36,13 @@ def artifacts_at(repo: Repo, rev: str | None) -> dict[str, Listed]:
     git = repo.git
     if git is None:
         raise GitError("this art repository is not in a git work tree", hint="revisions need git")
+    return listed_in(git, rev, repo.git_prefix)
+
+
+def listed_in(git: Git, rev: str, prefix: str) -> dict[str, Listed]:
+    """The artifacts that pointer files and art.lock track in git revision ``rev``, below ``prefix``, by path."""
     out: dict[str, Listed] = {}
-    for path, data in git.files_at(rev, repo.git_prefix, (SUFFIX, LOCK_NAME)):
+    for path, data in git.files_at(rev, prefix, (SUFFIX, LOCK_NAME)):
         if path.endswith(SUFFIX):
             rel = check_relpath(path[: -len(SUFFIX)], where=f"{rev}:{path}")
             out[rel] = Listed(rel, parse_pointer(data, where=f"{rev}:{path}"), path)

@@ -26,14 +26,45 @@ class Pointer:
     kind: str
     size: int
     files: int
+    source: Source | UrlSource | None = None  # where an imported artifact comes from (``art import``/``import-url``)
 
     def to_text(self) -> str:
-        return (
+        text = (
             f'{_HEADER}version = 1\nid = "{self.oid}"\nkind = "{self.kind}"\nsize = {self.size}\nfiles = {self.files}\n'
+        )
+        return text + (self.source.to_text() if self.source else "")
+
+    def as_dict(self) -> dict:
+        out = {"oid": str(self.oid), "kind": self.kind, "size": self.size, "files": self.files}
+        if self.source:
+            out["import"] = self.source.as_dict()
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """The ``[source]`` table of an imported artifact's pointer: the repository ``url`` it came from, the
+    revision asked for (``rev``, "" for the source's default branch), the ``commit`` it resolved to, the
+    ``path`` there, and the ``oid`` that path had (the artifact itself, or a file inside a tracked folder)."""
+
+    url: str
+    rev: str
+    commit: str
+    path: str
+    oid: Oid
+
+    def to_text(self) -> str:
+        import tomli_w
+
+        return "\n[source]\n" + tomli_w.dumps(
+            {"url": self.url, "rev": self.rev, "commit": self.commit, "path": self.path, "oid": str(self.oid)}
         )
 
     def as_dict(self) -> dict:
-        return {"oid": str(self.oid), "kind": self.kind, "size": self.size, "files": self.files}
+        return {"url": self.url, "rev": self.rev, "commit": self.commit, "path": self.path, "oid": str(self.oid)}
+
+    def describe(self) -> str:
+        return f"{self.url} {self.path} at {self.rev or 'HEAD'} (commit {self.commit[:10]})"
 
 
 def parse_pointer(text: bytes | str, *, where: str) -> Pointer:
@@ -55,16 +86,64 @@ def parse_pointer(text: bytes | str, *, where: str) -> Pointer:
 
 def pointer_from_fields(data: dict) -> Pointer | None:
     """Validate pointer fields (a pointer file's table, or an art.lock out entry); None when malformed."""
-    extra = set(data) - {"version", "id", "kind", "size", "files"}
+    extra = set(data) - {"version", "id", "kind", "size", "files", "source"}
+    source = _source(data.get("source")) if "source" in data else None
     ok = (
-        data.get("version") == 1
+        ("source" not in data or source is not None)
+        and data.get("version") == 1
         and is_oid(data.get("id"))
         and data.get("kind") in KINDS
         and _nonneg(data.get("size"))
         and _nonneg(data.get("files"))
         and not extra
     )
-    return Pointer(Oid(data["id"]), data["kind"], data["size"], data["files"]) if ok else None
+    return Pointer(Oid(data["id"]), data["kind"], data["size"], data["files"], source) if ok else None
+
+
+@dataclass(frozen=True, slots=True)
+class UrlSource:
+    """The ``[source]`` table of an artifact imported from a URL (``art import-url``): the object's ``url``, and
+    what the storage said of it when it was read (``size``, ``modified``: ISO 8601 UTC, "" when unknown), which
+    ``art status`` compares to see whether it changed; ``oid`` is the content read."""
+
+    url: str
+    size: int
+    modified: str
+    oid: Oid
+
+    def to_text(self) -> str:
+        import tomli_w
+
+        return "\n[source]\n" + tomli_w.dumps(
+            {"url": self.url, "size": self.size, "modified": self.modified, "oid": str(self.oid)}
+        )
+
+    def as_dict(self) -> dict:
+        out = {"url": self.url, "size": self.size, "oid": str(self.oid)}
+        return out | ({"modified_at": self.modified} if self.modified else {})  # absent when the storage did not say
+
+    def describe(self) -> str:
+        return f"{self.url} ({self.size} bytes, modified {self.modified or 'at an unknown time'})"
+
+
+_COMMIT = frozenset("0123456789abcdef")
+
+
+def _source(value: object) -> Source | UrlSource | None:
+    if isinstance(value, dict) and set(value) == {"url", "size", "modified", "oid"}:
+        url, size, modified, oid = (value[k] for k in ("url", "size", "modified", "oid"))
+        ok = isinstance(url, str) and 0 < len(url) <= 4096 and "\0" not in url and _nonneg(size)
+        if ok and isinstance(modified, str) and len(modified) <= 64 and is_oid(oid):
+            return UrlSource(url, size, modified, Oid(oid))
+        return None
+    if not isinstance(value, dict) or set(value) != {"url", "rev", "commit", "path", "oid"}:
+        return None
+    url, rev, commit, path, oid = (value[k] for k in ("url", "rev", "commit", "path", "oid"))
+    if not all(isinstance(v, str) and len(v) <= 4096 and "\0" not in v for v in (url, rev, commit, path)):
+        return None
+    if not url or not path or len(commit) not in (40, 64) or not set(commit) <= _COMMIT or not is_oid(oid):
+        return None
+    return Source(url, rev, commit, path, Oid(oid))
 
 
 def _nonneg(value: object) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..objstore.objects import Kind
 from ..objstore.progress import ProgressLike, as_progress
 from .checkout import CheckoutResult, checkout
 from .fetch import FetchResult, fetch, raise_for
@@ -49,6 +50,14 @@ def pull(
         plus the errors of ``fetch``.
     """
     with repo.lock:
+        if targets:
+            from .partial import split_targets
+
+            everything = repo.artifacts()
+            whole, parts = split_targets(repo, list(targets), everything)
+            if parts:
+                return _pull_parts(repo, whole, parts, everything, remote=remote, jobs=jobs, force=force)
+            targets = whole  # a glob naming whole artifacts, expanded
         paths = list(targets) if targets else None
         arts = select(repo, paths)
         below: list[ObjectKey] = []  # what stored artifacts lack (a lost pack, a quarantined object): fetch it too
@@ -67,3 +76,62 @@ def pull(
         )
     raise_for(fetched)
     return PullResult(fetched, done)
+
+
+def _pull_parts(repo: Repo, whole, parts, everything, *, remote, jobs, force) -> PullResult:
+    """Pull files inside tracked folders (``partial.Part``s), and whole artifacts named alongside them: only
+    the trees on the way down (read from the remote, verified, cached apart) and the matching files' objects."""
+    from ..objstore.transfer import download
+    from .partial import TreeReader, matches, write_parts
+    from .remote import open_remote, transfer_jobs
+
+    first = (
+        pull(repo, whole, remote=remote, jobs=jobs, force=force) if whole else None
+    )  # whole artifacts: the ordinary way
+    store = open_remote(repo, remote)
+    try:
+        store.refresh()
+        reader = TreeReader(repo, store)
+        wanted = [(p.artifact, inner, e) for p in parts for inner, e in matches(reader, p)]
+        got = download(store, repo.store, {(e.oid, Kind.FILE) for _, _, e in wanted}, jobs=transfer_jobs(repo, jobs))
+        fetched = FetchResult(
+            store.name,
+            store.url,
+            len(parts),
+            got.objects + reader.fetched,
+            got.bytes + reader.size,
+            got.packs,
+            got.present,
+            0,
+            store.requests,
+            got.missing,
+            got.problems,
+            got.lost_packs,
+        )
+    finally:
+        store.close()
+    raise_for(fetched)
+    from .partial import unique
+
+    done = write_parts(repo, unique(wanted), force=force)
+    if first is not None:
+        f = first.fetch
+        fetched = FetchResult(
+            f.remote,
+            f.url,
+            f.roots + fetched.roots,
+            f.objects + fetched.objects,
+            f.bytes + fetched.bytes,
+            f.packs + fetched.packs,
+            f.present + fetched.present,
+            f.runs,
+            f.requests + fetched.requests,
+        )
+        c = first.checkout
+        return PullResult(
+            fetched,
+            CheckoutResult(
+                c.restored + done.restored, c.unchanged + done.unchanged, c.files_written + done.files_written
+            ),
+        )
+    return PullResult(fetched, CheckoutResult(done.restored, done.unchanged, done.files_written))

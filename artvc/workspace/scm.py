@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pygit2
-from pygit2.enums import FileMode, SortMode
+from pygit2.enums import FetchPrune, FileMode, SortMode
 
 from ..errors import GitError
 
@@ -59,6 +59,76 @@ class Git:
         except pygit2.GitError as exc:
             raise GitError(f"cannot clone {source} into {dest}: {exc}") from exc
         return cls(repo, Path(repo.workdir).resolve())
+
+    @classmethod
+    def open_any(cls, path: Path) -> Git:
+        """Open the repository at ``path`` (bare or with a work tree) to read it at revisions.
+
+        Raises:
+            GitError: when there is no git repository there.
+        """
+        try:
+            repo = pygit2.Repository(str(path))
+        except (pygit2.GitError, KeyError) as exc:
+            raise GitError(f"{path} is not a git repository", hint="give a git URL or the path of a clone") from exc
+        return cls(repo, Path(repo.workdir or repo.path).resolve())
+
+    @classmethod
+    def mirror(cls, url: str, dest: Path) -> Git:
+        """Bring the bare mirror of ``url`` at ``dest`` up to date: fetch every branch and tag (moved tags
+        and forced branches follow the source), or clone it when ``dest`` does not exist yet.
+
+        Only git objects travel (an art repository keeps its data out of git). The clone is made in a temp
+        folder beside ``dest`` and renamed into place, so a killed command never leaves half a mirror.
+
+        Raises:
+            GitError: when the URL cannot be reached or is not a git repository.
+        """
+        import shutil
+        import uuid
+
+        if dest.is_dir():
+            try:
+                repo = pygit2.Repository(str(dest))
+                remote = repo.remotes["origin"]
+                remote.fetch(["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"], prune=FetchPrune.PRUNE)
+                return cls(repo, dest)
+            except (pygit2.GitError, KeyError, ValueError) as exc:
+                raise GitError(f"cannot fetch from {url}: {exc}", hint="check the URL and your access to it") from exc
+        tmp = dest.with_name(f"{dest.name}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            pygit2.clone_repository(url, str(tmp), bare=True)
+            os.rename(tmp, dest)
+        except (pygit2.GitError, KeyError, ValueError) as exc:
+            raise GitError(
+                f"cannot clone {url}: {str(exc).strip() or type(exc).__name__}",
+                hint="give a git URL or the path of a git repository that you can read",
+            ) from exc
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return cls(pygit2.Repository(str(dest)), dest)
+
+    def read_at(self, commit: str, path: str, limit: int) -> bytes | None:
+        """Return the content of file ``path`` at ``commit`` (None when absent or over ``limit`` bytes)."""
+        try:
+            entry = self._repo[commit].peel(pygit2.Commit).tree[path]
+        except (KeyError, ValueError, pygit2.GitError):
+            return None
+        obj = self._repo[entry.id]
+        if not isinstance(obj, pygit2.Blob) or obj.size > limit:
+            return None
+        return obj.data
+
+    def head_branch(self) -> str | None:
+        """The branch HEAD names (``main``), or None when it is detached or unborn."""
+        try:
+            ref = self._repo.references["HEAD"].target
+        except (KeyError, pygit2.GitError):
+            return None
+        return ref.removeprefix("refs/heads/") if isinstance(ref, str) and ref.startswith("refs/heads/") else None
+
+    def is_branch(self, name: str) -> bool:
+        return f"refs/heads/{name}" in self._repo.references or name == "HEAD"
 
     def commit_all(self, message: str) -> str:
         """Stage every change that .gitignore allows (like ``git add -A``), commit it on HEAD, return its id.

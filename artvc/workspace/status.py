@@ -3,6 +3,8 @@
 States: ``unchanged``, ``modified``, ``missing`` (not in the workspace), ``not-in-store`` (the workspace may
 be fine, but the local store lacks the pointer's object, ``tracked.incomplete(shallow=True)``: push impossible,
 checkout impossible),
+``partial`` (a folder checked out in part by ``art pull``/``art checkout`` of files inside it: every file
+there matches the pointer, the others are absent; ``partial.partial_state``; counts as clean),
 ``conflict`` (the path holds something art must not replace without ``--force``, or must not write at all:
 a folder where a file belongs holding files the store lacks, a symlink, a device, a parent that is a file,
 a symlink leading outside the workspace; ``reason`` says which).
@@ -33,9 +35,10 @@ class ArtifactState(StrEnum):
     MISSING = "missing"
     NOT_IN_STORE = "not-in-store"
     CONFLICT = "conflict"
+    PARTIAL = "partial"
 
 
-UNCHANGED, MODIFIED, MISSING, NOT_IN_STORE, CONFLICT = ArtifactState
+UNCHANGED, MODIFIED, MISSING, NOT_IN_STORE, CONFLICT, PARTIAL = ArtifactState
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +76,7 @@ class StatusResult:
 
     @property
     def clean(self) -> bool:
-        return all(a.state == UNCHANGED for a in self.artifacts)
+        return all(a.state in (UNCHANGED, PARTIAL) for a in self.artifacts)
 
 
 def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
@@ -130,7 +133,7 @@ def status(
         elif where.kind is ABSENT or actual is None:
             state = MISSING
         elif actual != a.pointer.oid:
-            state = MODIFIED
+            state = PARTIAL if a.pointer.kind == "dir" and where.kind == DIR and _partial(repo, a) else MODIFIED
         elif a.pointer.oid in lacking:
             state = NOT_IN_STORE
         else:
@@ -138,6 +141,12 @@ def status(
         out.append(ArtifactStatus(a.path, state, a.pointer, a.source, actual, reason, where))
     repo.state.flush()
     return StatusResult(out)
+
+
+def _partial(repo: Repo, a: TrackedArtifact) -> bool:
+    from .partial import partial_state
+
+    return partial_state(repo, a)
 
 
 def _conflict(where: Place) -> str | None:

@@ -49,6 +49,9 @@ STATES = {
     "removed",
     "queued",  # experiments (exp run, exp show)
     "done",
+    "behind",
+    "unknown",
+    "partial",
 }
 COUNTS = {"files", "objects", "packs", "commits", "roots", "requests", "indexes", "hashed", "runs"}
 
@@ -118,7 +121,7 @@ def documented_keys() -> dict[str, set[str]]:
     section = text.split("## JSON output", 1)[1].split("\n## ", 1)[0]
     rows: dict[str, set[str]] = {}
     for line in section.splitlines():
-        m = re.match(r"\| `art ([a-z ]+?)( [A-Z-].*?)?` \|(.*)\|\s*$", line)  # `art lineage --run RUN`
+        m = re.match(r"\| `art ([a-z -]+?)( [A-Z-].*?)?` \|(.*)\|\s*$", line)  # `art lineage --run RUN`
         if m:
             rows.setdefault(m.group(1), set()).update(re.findall(r"`([a-z0-9_]+)`", m.group(3)))
     return rows
@@ -194,6 +197,13 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("remote list", ["remote", "list"]),
         _case("remote default", ["remote", "default"]),
         _case("push", ["push"]),
+        ("git commit", ()),
+        _case("get", ["get", ".", "data/a.bin", "-o", "got.bin", "-f"]),
+        _case("import", ["import", ".", "data/t.csv", "-o", "imp.csv", "-f"]),
+        _case("update", ["update", "imp.csv"]),
+        _case("import-url", ["import-url", "params.csv", "url.csv", "-f"]),
+        _case("ls", ["ls", ".", "data"]),
+        _case("status", ["status", "imp.csv"]),
         _case("status", ["status", "--remote"]),
         _case("fetch", ["fetch"]),
         ("modify data", ()),

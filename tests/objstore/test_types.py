@@ -75,7 +75,7 @@ def test_locate_many_by_table_scan_matches_locate(tmp_path):
 
 def test_state_enums_print_and_serialise_as_before():
     expected = {
-        ArtifactState: ["unchanged", "modified", "missing", "not-in-store", "conflict"],
+        ArtifactState: ["unchanged", "modified", "missing", "not-in-store", "conflict", "partial"],
         SyncState: ["synced", "not-pushed", "not-fetched", "missing"],
         StageStatus: ["ran", "cached", "up-to-date", "failed", "not-run"],
         Freshness: ["up-to-date", "stale"],
