@@ -7,13 +7,13 @@ params file of the pipeline at a git revision or in the workspace (``art params 
 
 from __future__ import annotations
 
-import json
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ArtError
 from ..workspace.paths import check_relpath
+from . import datafiles
 from .errors import ParamsError, SpecError
 from .metrics import MAX_METRICS_SIZE, flatten, parse_error_at
 from .spec import DEFAULT_PARAMS, DEFAULT_PARAMS_FILES, PIPELINE_NAME, ParamRef, parse_param
@@ -110,27 +110,18 @@ def load_params_file(path: Path, name: str, stage: str = "") -> Any:
 def parse_params(raw: bytes, name: str, stage: str = "") -> Any:
     """Parse the content of params file ``name`` by its extension (see ``load_params_file``)."""
     who = f"stage {stage}: " if stage else ""
-    suffix = Path(name).suffix.lower()
+    if not datafiles.known(name):
+        raise ParamsError(
+            f"{who}params file {name} has an unknown type",
+            file=name,
+            hint="params files end in .toml, .json, .yaml or .yml",
+        )
     try:
-        if suffix == ".toml":
-            import tomllib
-
-            return tomllib.loads(raw.decode())
-        if suffix == ".json":
-            return json.loads(raw)
-        if suffix in (".yaml", ".yml"):
-            import yaml
-
-            return yaml.safe_load(raw)
+        return datafiles.parse(raw, name)
     except Exception as exc:  # each parser has its own error type; all mean "malformed"
         line, column, why = parse_error_at(exc)
         at = f" at line {line}, column {column}" if line else ""
         raise ParamsError(f"{who}params file {name} is malformed{at}: {why}", file=name) from exc
-    raise ParamsError(
-        f"{who}params file {name} has an unknown type",
-        file=name,
-        hint="params files end in .toml, .json, .yaml or .yml",
-    )
 
 
 def normalize(value: Any) -> Any:

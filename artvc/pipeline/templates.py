@@ -23,7 +23,6 @@ override earlier ones. This module must not import ``spec`` (spec imports it).
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Any
 
 from ..errors import UnsafePathError
 from ..workspace.paths import check_relpath
+from . import datafiles
 from .errors import SpecError
 
 PIPELINE_NAME = "art.toml"
@@ -307,27 +307,12 @@ def _read_vars_file(root: Path, name: str, where: str, line: int | None) -> Any:
 
 
 def _parse_data(raw: bytes, name: str, where: str, line: int | None) -> Any:
-    suffix = os.path.splitext(name)[1].lower()
+    if not datafiles.known(name):
+        raise SpecError(f"{where}: vars file {name} must end in .yaml, .yml, .toml or .json", line=line)
     try:
-        if suffix == ".toml":
-            import tomllib
-
-            return tomllib.loads(raw.decode())
-        if suffix == ".json":
-            return json.loads(raw)
-        if suffix in (".yaml", ".yml"):
-            try:
-                import yaml
-            except ImportError as exc:
-                raise SpecError(
-                    f"reading {name} needs PyYAML, which is not installed", hint="pip install pyyaml"
-                ) from exc
-            return yaml.safe_load(raw)
-    except SpecError:
-        raise
+        return datafiles.parse(raw, name)
     except Exception as exc:  # each parser has its own error type; all mean "malformed"
         raise SpecError(f"{where}: vars file {name} is malformed: {exc}", line=line) from exc
-    raise SpecError(f"{where}: vars file {name} must end in .yaml, .yml, .toml or .json", line=line)
 
 
 # -- interpolation -----------------------------------------------------------------------------------------

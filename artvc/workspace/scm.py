@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -204,13 +205,8 @@ class Git:
         Raises:
             GitError: when ``rev`` names no commit.
         """
-        tree = self.resolve(rev).tree
-        try:
-            entry = tree[f"{prefix}/{path}" if prefix else path]
-        except (KeyError, ValueError):
-            return None
-        obj = self._repo[entry.id]
-        return obj.data if isinstance(obj, pygit2.Blob) else None
+        found = self.bounded_file_at(rev, prefix, path, sys.maxsize)
+        return found[1] if found else None
 
     def commit_id(self, rev: str) -> str:
         """Return the full id of the commit ``rev`` names.
