@@ -11,9 +11,11 @@ from ._render import emit_json, human, say
 @click.argument("path")
 @click.option("-o", "--out", help="Where to write it (default: PATH's base name in the current directory).")
 @click.option("--rev", help="A branch, tag or commit of the source repository (default: its HEAD).")
+@click.option("--version", "version", help="A named version of the artifact in the source (art tag), e.g. v1.2.0.")
+@click.option("--stage", help="The version currently in this stage in the source (art tag --stage).")
 @click.option("-f", "--force", is_flag=True, help="Replace OUT when it exists.")
 @common()
-def cli(url: str, path: str, out: str | None, rev: str | None, force: bool) -> None:
+def cli(url: str, path: str, out: str | None, rev: str | None, version, stage, force: bool) -> None:
     """Download one artifact, or a file or folder inside a tracked folder, from another art repository.
 
     URL is a git URL or the path of a git repository; the data comes from the default remote in its
@@ -23,10 +25,11 @@ def cli(url: str, path: str, out: str | None, rev: str | None, force: bool) -> N
     Examples:
       art get ../registry models/model.bin
       art get https://example.com/team/registry.git data/images/005.png -o 005.png --rev v1.0.0
+      art get ../registry models/model.bin --stage prod
     """
     from ..workspace.imports import get
 
-    got = get(url, path, out, rev=rev, force=force)
+    got = get(url, path, out, rev=rev, version=version, stage=stage, force=force)
     if flags().get("json"):
         emit_json(got.as_dict(where="out"))
         return

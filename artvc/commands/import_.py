@@ -11,10 +11,12 @@ from ._render import emit_json, human, say
 @click.argument("path")
 @click.option("-o", "--out", help="Where to put it in this workspace (default: PATH's base name here).")
 @click.option("--rev", help="A branch, tag or commit of the source repository (default: its HEAD).")
+@click.option("--version", "version", help="A named version of the artifact in the source (art tag), e.g. v1.2.0.")
+@click.option("--stage", help="The version currently in this stage in the source (art tag --stage).")
 @click.option("-f", "--force", is_flag=True, help="Replace OUT (and OUT.art) when they exist.")
 @common()
 @pass_repo
-def cli(repo, url: str, path: str, out: str | None, rev: str | None, force: bool) -> None:
+def cli(repo, url: str, path: str, out: str | None, rev: str | None, version, stage, force: bool) -> None:
     """Import an artifact (or a file or folder inside a tracked folder) from another art repository.
 
     Like 'art get', plus a pointer OUT.art recording the source (url, rev, commit, path, oid) and the
@@ -23,12 +25,12 @@ def cli(repo, url: str, path: str, out: str | None, rev: str | None, force: bool
 
     \b
     Examples:
-      art import ../registry models/model.bin --rev v1.0.0
+      art import ../registry models/model.bin --version v1.0.0
       git add model.bin.art .gitignore && git commit -m "use model v1.0.0"
     """
     from ..workspace.imports import import_
 
-    got = import_(repo, url, path, out, rev=rev, force=force)
+    got = import_(repo, url, path, out, rev=rev, version=version, stage=stage, force=force)
     if flags().get("json"):
         emit_json(got.as_dict())
         return

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError, GitError, PathNotTrackedError, RemoteNotConfiguredError
+from ..errors import ConfigError, GitError, PathNotTrackedError, RemoteNotConfiguredError, UsageError
 from ..objstore import codec
 from ..objstore.objects import Kind, Tree
 from ..objstore.oid import Oid
@@ -40,6 +40,8 @@ class ExternalRepo:
     def __init__(self, url: str, rev: str | None, git: Git, commit: str, workdir: Path | None, cache: Path) -> None:
         self.url = url
         self.rev = rev or ""
+        self.version = ""  # the named version (``v1.2.0``) or stage the commit was resolved from (``at_named``)
+        self.stage = ""
         self.git = git
         self.commit = commit
         self.workdir = workdir  # a local work tree: relative remote paths are resolved against it
@@ -92,6 +94,20 @@ class ExternalRepo:
                     f"unknown revision {rev!r} in {self.url}", hint="use one of its branches, tags or commit ids"
                 ) from exc
             raise GitError(f"{self.url} has no commits", hint="commit its pointer files first") from exc
+
+    def at_named(self, path: str, version: str | None = None, stage: str | None = None) -> None:
+        """Move to the commit that ``version`` (or the current assignment of ``stage``) of ``path`` names in
+        this repository's tags (``registry.resolve_version``; docs/registry.md).
+
+        Raises:
+            VersionNotFoundError: no such version or stage of ``path`` in this repository.
+            UsageError: a malformed version or stage name.
+        """
+        from .registry import normalize_version, resolve_version
+
+        self.commit = resolve_version(self, path, version=version, stage=stage, where=f" in {self.url}")
+        self.rev, self.version, self.stage = "", normalize_version(version) if version else "", stage or ""
+        self.forget()
 
     # -- its data ---------------------------------------------------------------------------------------
 
@@ -236,6 +252,36 @@ def open_external(url: str, rev: str | None = None, *, repo: Repo | None = None)
     except BaseException:
         ext.close()
         raise
+    return ext
+
+
+def open_named(
+    url: str,
+    path: str,
+    rev: str | None = None,
+    version: str | None = None,
+    stage: str | None = None,
+    *,
+    repo: Repo | None = None,
+) -> ExternalRepo:
+    """``open_external`` at a revision, or at a named version or stage of ``path`` (at most one of the three).
+
+    Raises:
+        UsageError: more than one of ``rev``, ``version`` and ``stage``.
+        VersionNotFoundError: no such version or stage; plus the errors of ``open_external``.
+    """
+    if sum(x is not None for x in (rev, version, stage)) > 1:
+        raise UsageError(
+            "give at most one of --rev, --version and --stage",
+            hint="a version or stage names its own commit (see 'art versions' in the source)",
+        )
+    ext = open_external(url, rev, repo=repo)
+    if version is not None or stage is not None:
+        try:
+            ext.at_named(path, version, stage)
+        except BaseException:
+            ext.close()
+            raise
     return ext
 
 

@@ -26,7 +26,7 @@ from ..objstore.oid import Oid
 from ..objstore.store.local import LocalStore
 from ..objstore.tmpowner import sweep, token
 from ..objstore.types import EntryKind
-from .external import ExternalRepo, open_external
+from .external import ExternalRepo, open_external, open_named
 from .gitignore import ignore
 from .paths import ensure_inside, to_repo_path
 from .pointers import SUFFIX, Pointer, Source, UrlSource, write_pointer
@@ -138,7 +138,7 @@ def _fetch(ext: ExternalRepo, path: str, store: LocalStore) -> tuple[Source, Kin
             remote=remote.name,
             hint="its owner has not pushed them ('art push' in that repository)",
         )
-    source = Source(ext.url, ext.rev, ext.commit, path.strip("/").removesuffix(SUFFIX), oid)
+    source = Source(ext.url, ext.rev, ext.commit, path.strip("/").removesuffix(SUFFIX), oid, ext.version, ext.stage)
     return source, kind, size, exe, result.objects, result.bytes
 
 
@@ -179,9 +179,19 @@ def _write_tree(store: LocalStore, oid: Oid, dest: Path) -> None:
                 make_symlink(target, link)
 
 
-def get(url: str, path: str, out: str | None = None, *, rev: str | None = None, force: bool = False) -> Got:
+def get(
+    url: str,
+    path: str,
+    out: str | None = None,
+    *,
+    rev: str | None = None,
+    version: str | None = None,
+    stage: str | None = None,
+    force: bool = False,
+) -> Got:
     """Download ``path`` (an artifact, or a file or folder inside a tracked folder) of the repository at ``url``
-    to ``out`` (default: its base name in the current directory), verified; no pointer is written.
+    to ``out`` (default: its base name in the current directory), verified; no pointer is written. ``rev``,
+    ``version`` or ``stage`` (at most one) choose the source's commit (``external.open_named``).
 
     The data is staged beside ``out`` and renamed into place: a failure leaves nothing behind.
 
@@ -196,7 +206,7 @@ def get(url: str, path: str, out: str | None = None, *, rev: str | None = None, 
             path=str(dest),
             hint="choose another place with -o OUT, or replace it with --force",
         )
-    with open_external(url, rev) as ext:
+    with open_named(url, path, rev, version, stage) as ext:
         dest.parent.mkdir(parents=True, exist_ok=True)
         sweep(dest.parent, [".art-get-*"], legacy=False)  # what a killed get left here
         staging = Path(tempfile.mkdtemp(prefix=f".art-get-{token()}-", dir=dest.parent))
@@ -222,11 +232,20 @@ def get(url: str, path: str, out: str | None = None, *, rev: str | None = None, 
 
 
 def import_(
-    repo: Repo, url: str, path: str, out: str | None = None, *, rev: str | None = None, force: bool = False
+    repo: Repo,
+    url: str,
+    path: str,
+    out: str | None = None,
+    *,
+    rev: str | None = None,
+    version: str | None = None,
+    stage: str | None = None,
+    force: bool = False,
 ) -> Got:
-    """Import ``path`` of the repository at ``url`` (at ``rev``) as ``out`` (default: its base name in the
-    current directory): its objects go to the local store, then the pointer ``OUT.art`` with its ``[source]``,
-    the .gitignore entry, and the data in the workspace.
+    """Import ``path`` of the repository at ``url`` (at ``rev``, or at a named ``version`` or ``stage`` of it,
+    recorded in the source) as ``out`` (default: its base name in the current directory): its objects go to
+    the local store, then the pointer ``OUT.art`` with its ``[source]``, the .gitignore entry, and the data in
+    the workspace.
 
     Raises:
         UnsafePathError: ``out`` lies outside the workspace.
@@ -243,7 +262,7 @@ def import_(
                 path=str(p),
                 hint="import to another place with -o OUT, 'art update' an earlier import, or replace it with --force",
             )
-    with repo.lock, open_external(url, rev, repo=repo) as ext:
+    with repo.lock, open_named(url, path, rev, version, stage, repo=repo) as ext:
         return _bring(repo, ext, path, rel, force=True)
 
 
@@ -264,9 +283,18 @@ def _bring(repo: Repo, ext: ExternalRepo, path: str, rel: str, *, force: bool, o
     return Got(rel, source, pointer.kind, size, files, objects, moved, changed=old is None or old.oid != pointer.oid)
 
 
-def update(repo: Repo, paths: Sequence[str] | None = None, *, rev: str | None = None, force: bool = False) -> list[Got]:
-    """Resolve the source of each import (all, or ``paths``) again, at ``rev`` when given (it is recorded
-    as the import's revision from then on), and bring what changed.
+def update(
+    repo: Repo,
+    paths: Sequence[str] | None = None,
+    *,
+    rev: str | None = None,
+    version: str | None = None,
+    stage: str | None = None,
+    force: bool = False,
+) -> list[Got]:
+    """Resolve the source of each import (all, or ``paths``) again, at ``rev``, ``version`` or ``stage`` when
+    given (recorded as the import's source from then on; otherwise what it was imported at: an import by
+    stage follows the stage's current assignment), and bring what changed.
 
     Raises:
         UsageError: a path named is not an import (or ``rev`` is given for several imports).
@@ -279,8 +307,11 @@ def update(repo: Repo, paths: Sequence[str] | None = None, *, rev: str | None = 
         arts = [a for a in select(repo, list(paths) if paths else None) if a.pointer.source is not None]
         if paths and not arts:
             raise UsageError(f"{', '.join(paths)}: not imported", hint="'art import URL PATH' imports an artifact")
-        if rev is not None and len(arts) > 1:
-            raise UsageError("--rev needs exactly one import", hint="name the import to move: art update PATH --rev R")
+        named = next((f"--{k}" for k, v in (("rev", rev), ("version", version), ("stage", stage)) if v), None)
+        if named and len(arts) > 1:
+            raise UsageError(
+                f"{named} needs exactly one import", hint=f"name the import to move: art update PATH {named} X"
+            )
         if not force:
             changed = [
                 a.path
@@ -303,7 +334,11 @@ def update(repo: Repo, paths: Sequence[str] | None = None, *, rev: str | None = 
                 out.append(Got(rel, new, a.pointer.kind, new.size, 1, changed=moved))
                 continue
             assert src is not None
-            with open_external(src.url, rev if rev is not None else (src.rev or None), repo=repo) as ext:
+            if named:
+                at = (rev, version, stage)
+            else:
+                at = (src.rev or None, src.version or None, src.stage or None)
+            with open_named(src.url, src.path, *at, repo=repo) as ext:
                 out.append(_bring(repo, ext, src.path, a.path, force=True, old=a.pointer))
         return out
 
@@ -372,10 +407,13 @@ def _compare_url(path: str, src: UrlSource, repo: Repo) -> ImportState:
 
 
 def _compare(path: str, src: Source, ext: ExternalRepo) -> ImportState:
-    follow = src.rev if src.rev and ext.git.is_branch(src.rev) else None
-    ext.commit = ext.resolve(follow)
-    ext.rev = follow or ""
-    ext.forget()
+    if src.stage:  # a stage moves: compare with its current assignment
+        ext.at_named(src.path, stage=src.stage)
+    else:
+        follow = src.rev if src.rev and ext.git.is_branch(src.rev) else None
+        ext.commit = ext.resolve(follow)
+        ext.rev = follow or ""
+        ext.forget()
     listed, inner = ext.find(src.path)
     latest = listed.pointer.oid
     if inner:

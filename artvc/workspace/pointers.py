@@ -45,26 +45,30 @@ class Pointer:
 class Source:
     """The ``[source]`` table of an imported artifact's pointer: the repository ``url`` it came from, the
     revision asked for (``rev``, "" for the source's default branch), the ``commit`` it resolved to, the
-    ``path`` there, and the ``oid`` that path had (the artifact itself, or a file inside a tracked folder)."""
+    ``path`` there, and the ``oid`` that path had (the artifact itself, or a file inside a tracked folder).
+    An import by named version or stage (``art import --version/--stage``) also records the ``version`` or
+    ``stage`` asked for (absent otherwise; ``rev`` is then "")."""
 
     url: str
     rev: str
     commit: str
     path: str
     oid: Oid
+    version: str = ""
+    stage: str = ""
 
     def to_text(self) -> str:
         import tomli_w
 
-        return "\n[source]\n" + tomli_w.dumps(
-            {"url": self.url, "rev": self.rev, "commit": self.commit, "path": self.path, "oid": str(self.oid)}
-        )
+        return "\n[source]\n" + tomli_w.dumps(self.as_dict())
 
     def as_dict(self) -> dict:
-        return {"url": self.url, "rev": self.rev, "commit": self.commit, "path": self.path, "oid": str(self.oid)}
+        out = {"url": self.url, "rev": self.rev, "commit": self.commit, "path": self.path, "oid": str(self.oid)}
+        return out | ({"version": self.version} if self.version else {}) | ({"stage": self.stage} if self.stage else {})
 
     def describe(self) -> str:
-        return f"{self.url} {self.path} at {self.rev or 'HEAD'} (commit {self.commit[:10]})"
+        at = f"version {self.version}" if self.version else f"stage {self.stage}" if self.stage else self.rev or "HEAD"
+        return f"{self.url} {self.path} at {at} (commit {self.commit[:10]})"
 
 
 def parse_pointer(text: bytes | str, *, where: str) -> Pointer:
@@ -136,14 +140,17 @@ def _source(value: object) -> Source | UrlSource | None:
         if ok and isinstance(modified, str) and len(modified) <= 64 and is_oid(oid):
             return UrlSource(url, size, modified, Oid(oid))
         return None
-    if not isinstance(value, dict) or set(value) != {"url", "rev", "commit", "path", "oid"}:
+    required = {"url", "rev", "commit", "path", "oid"}
+    if not isinstance(value, dict) or not required <= set(value) or set(value) - required - {"version", "stage"}:
         return None
     url, rev, commit, path, oid = (value[k] for k in ("url", "rev", "commit", "path", "oid"))
-    if not all(isinstance(v, str) and len(v) <= 4096 and "\0" not in v for v in (url, rev, commit, path)):
+    version, stage = value.get("version", ""), value.get("stage", "")
+    texts = (url, rev, commit, path, version, stage)
+    if not all(isinstance(v, str) and len(v) <= 4096 and "\0" not in v for v in texts) or (version and stage):
         return None
     if not url or not path or len(commit) not in (40, 64) or not set(commit) <= _COMMIT or not is_oid(oid):
         return None
-    return Source(url, rev, commit, path, Oid(oid))
+    return Source(url, rev, commit, path, Oid(oid), version, stage)
 
 
 def _nonneg(value: object) -> bool:

@@ -12,18 +12,20 @@ from ..errors import PathNotTrackedError, RemoteNotConfiguredError, UsageError, 
 from ..objstore.oid import Oid
 from ..objstore.reader import Sources, open_file
 from ..objstore.types import EntryKind
-from .ls import artifacts_at
+from .external import open_named
+from .ls import Listed, artifacts_at
 from .paths import to_repo_path
 from .repo import Repo
 
 
-def _locate(repo: Repo, sources: Sources, rel: str, commit: str | None, where: str) -> tuple[Oid, int]:
-    """(file id, size) of the file at workspace path ``rel`` as tracked at ``commit`` (None: the workspace)."""
-    arts = artifacts_at(repo, commit)
+def _locate(arts: dict[str, Listed], sources: Sources, rel: str, where: str) -> tuple[Oid, int]:
+    """(file id, size) of the file at workspace path ``rel`` among the tracked artifacts ``arts``."""
     art = arts.get(rel) or next((a for p, a in arts.items() if rel.startswith(p + "/")), None)
     if art is None:
         raise PathNotTrackedError(
-            f"{rel} is not tracked by art{where}", path=rel, hint="see 'art ls' (with --rev) for what is tracked"
+            f"{rel} is not tracked by art{where}",
+            path=rel,
+            hint="see 'art ls' (with --rev, or a URL) for what is tracked",
         )
     if art.path == rel:
         if art.pointer.kind == "dir":
@@ -70,6 +72,7 @@ def open_artifact(
     remote: str | None = None,
     mode: str = "rb",
     *,
+    repo: str | os.PathLike[str] | None = None,
     workspace: Repo | None = None,
 ) -> io.BufferedReader:
     """Open a tracked file for reading, streamed chunk by chunk (``artvc.open``).
@@ -81,8 +84,12 @@ def open_artifact(
         version, stage: a named version (``v1.2.0``) or the current assignment of a stage (``art tag``).
         remote: the remote to read missing chunks from (default: the default remote, when one is set).
         mode: ``"rb"`` only.
-        workspace: the workspace (default: the one around the current directory, closed with the file). The
-            name ``repo`` is kept for reading another repository by URL (issue 13's ``repo=``).
+        repo: another art repository (a git URL or the path of a git repository) to read from instead of the
+            workspace: ``path`` is then a path in that repository, ``rev``/``version``/``stage`` name its commits
+            and tags, and the data is streamed from its default remote (the one its committed .art/config
+            names), exactly as for this workspace's remote; no workspace is needed.
+        workspace: the workspace (default: the one around the current directory, closed with the file). With
+            ``repo``, its store is read first and the source's git mirror is kept in its cache.
 
     Returns:
         A seekable, read-only binary file. Chunks the local store lacks are read from the remote with ranged
@@ -95,14 +102,36 @@ def open_artifact(
     """
     if mode != "rb":
         raise UsageError(f"mode {mode!r} is not supported", hint="artifacts are opened read-only, in binary: 'rb'")
+    if repo is not None:
+        return _open_external(os.fspath(repo), os.fspath(path), rev, version, stage, remote, workspace)
     with ExitStack() as stack:
-        repo = workspace if workspace is not None else stack.enter_context(Repo.find())
-        rel = to_repo_path(repo.root, os.path.abspath(path))
-        commit = _commit(repo, rel, rev, version, stage)
-        sources = Sources(repo.store, open_remote=lambda: _remote(repo, remote))
+        ws = workspace if workspace is not None else stack.enter_context(Repo.find())
+        rel = to_repo_path(ws.root, os.path.abspath(path))
+        commit = _commit(ws, rel, rev, version, stage)
+        sources = Sources(ws.store, open_remote=lambda: _remote(ws, remote))
         stack.callback(sources.close)
         where = f" at {rev or version or stage}" if commit else ""
-        oid, size = _locate(repo, sources, rel, commit, where)
+        oid, size = _locate(artifacts_at(ws, commit), sources, rel, where)
+        f = open_file(sources, oid, size, on_close=stack.pop_all().close)
+    return f
+
+
+def _open_external(
+    url: str, path: str, rev: str | None, version: str | None, stage: str | None, remote, workspace: Repo | None
+) -> io.BufferedReader:
+    """``open_artifact`` with ``repo=URL``: the same verified streaming reader over the source's default remote."""
+    if remote is not None:
+        raise UsageError(
+            "remote= names a remote of this workspace; with repo= the source's default remote is read",
+            hint="drop remote=, or pull the artifact into this workspace first",
+        )
+    rel = path.replace(os.sep, "/").strip("/")
+    with ExitStack() as stack:
+        ext = stack.enter_context(open_named(url, rel, rev, version, stage, repo=workspace))
+        sources = Sources(workspace.store if workspace is not None else None, open_remote=ext.open_remote)
+        stack.callback(sources.close)
+        where = f" in {ext.url} at {rev or ext.version or ext.stage or 'its default branch'}"
+        oid, size = _locate(ext.artifacts(), sources, rel, where)
         f = open_file(sources, oid, size, on_close=stack.pop_all().close)
     return f
 
@@ -125,10 +154,11 @@ def read_artifact(
     stage: str | None = None,
     remote: str | None = None,
     *,
+    repo: str | os.PathLike[str] | None = None,
     workspace: Repo | None = None,
 ) -> bytes:
     """The whole content of a tracked file (``artvc.read``); see ``open_artifact``."""
-    with open_artifact(path, rev, version, stage, remote, workspace=workspace) as f:
+    with open_artifact(path, rev, version, stage, remote, repo=repo, workspace=workspace) as f:
         return f.read()
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import GitError, PathNotTrackedError, UsageError, WorkspaceError
 from .ls import Listed, artifacts_at
@@ -36,6 +36,14 @@ _SEMVER = re.compile(
 )
 _STAGE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _BAD_REF = re.compile(r"[\x00-\x20\x7f~^:?*\[\\@#]|\.\.|//|/\.|\.lock(/|$)|^\.|\.$")
+
+
+class HasGit(Protocol):
+    """What ``resolve_version`` reads tags from: this workspace (``Repo``) or another repository opened for
+    reading (``external.ExternalRepo``)."""
+
+    @property
+    def git(self) -> Git | None: ...
 
 
 class VersionNotFoundError(WorkspaceError):
@@ -116,7 +124,7 @@ def _tag_path(path: str) -> str:
     return path
 
 
-def _git(repo: Repo) -> Git:
+def _git(repo: HasGit) -> Git:
     git = repo.git
     if git is None:
         raise GitError("this art repository is not in a git work tree", hint="versions and stages are git tags")
@@ -302,12 +310,15 @@ def _row(repo: Repo, path: str, version, commit: str, ts, author: str, message: 
     )
 
 
-def resolve_version(repo: Repo, path: str, version: str | None = None, stage: str | None = None) -> str:
+def resolve_version(
+    repo: HasGit, path: str, version: str | None = None, stage: str | None = None, *, where: str = ""
+) -> str:
     """The commit that ``version`` (or the current assignment of ``stage``) of ``path`` names.
 
-    ``repo`` is anything with a ``git`` (a ``scm.Git``) and a ``root``: this workspace, or another
-    repository opened for reading. ``path`` is the artifact's workspace path (or a path inside it: a file of
-    a tracked directory resolves through the directory's versions).
+    ``repo`` is anything with a ``git`` (a ``scm.Git``): this workspace, or another repository opened for
+    reading (``external.ExternalRepo``, whose mirror holds the source's tags). ``path`` is the artifact's
+    workspace path (or a path inside it: a file of a tracked directory resolves through the directory's
+    versions). ``where`` (e.g. `` in URL``) is appended to the path in error messages.
 
     Raises:
         UsageError: both or neither of ``version`` and ``stage``, or a malformed one.
@@ -327,15 +338,22 @@ def resolve_version(repo: Repo, path: str, version: str | None = None, stage: st
         if version is not None:
             v = normalize_version(version)
             if v not in tagged:
-                raise _missing(p, f"version {v}", tagged)
+                known = ", ".join(sorted(tagged, key=_sortkey)) or "none"
+                raise VersionNotFoundError(
+                    f"{p}{where} has no version {v}",
+                    path=p,
+                    hint=f"its versions: {known}" + ("" if where else f" (art versions {p})"),
+                )
             return tagged[v].commit
         assert stage is not None
         mine = [(n, t) for s, n, t in stages if s == _check_stage(stage)]
         if not mine:
             known = ", ".join(sorted({s for s, _, _ in stages})) or "none"
-            raise VersionNotFoundError(f"{p} has no stage {stage}", path=p, hint=f"its stages: {known}")
+            raise VersionNotFoundError(f"{p}{where} has no stage {stage}", path=p, hint=f"its stages: {known}")
         return max(mine, key=lambda x: x[0])[1].commit
     what = f"version {version}" if version is not None else f"stage {stage}"
     raise VersionNotFoundError(
-        f"{rel} has no {what}", path=rel, hint=f"it has no versions or stages at all: see 'art versions {rel}'"
+        f"{rel}{where} has no {what}",
+        path=rel,
+        hint="it has no versions or stages at all" + ("" if where else f": see 'art versions {rel}'"),
     )
