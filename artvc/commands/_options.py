@@ -76,6 +76,22 @@ def common(json_output: bool = True):
     return decorate
 
 
+def source_revision(f):
+    """``--rev``, ``--version`` and ``--stage``: which commit of another repository to take an artifact from
+    (``art get``, ``art import``; at most one, checked by ``external.open_named``)."""
+    for opt in reversed(
+        [
+            click.option("--rev", help="A branch, tag or commit of the source repository (default: its HEAD)."),
+            click.option(
+                "--version", "version", help="A named version of the artifact in the source (art tag), e.g. v1.2.0."
+            ),
+            click.option("--stage", help="The version currently in this stage in the source (art tag --stage)."),
+        ]
+    ):
+        f = opt(f)
+    return f
+
+
 def pass_repo(f):
     """Open the workspace around the current directory and pass it as the first argument."""
 

@@ -2,7 +2,7 @@
 
 import click
 
-from ._options import common, flags
+from ._options import common, flags, source_revision
 from ._render import emit_json, human, say
 
 
@@ -10,9 +10,7 @@ from ._render import emit_json, human, say
 @click.argument("url")
 @click.argument("path")
 @click.option("-o", "--out", help="Where to write it (default: PATH's base name in the current directory).")
-@click.option("--rev", help="A branch, tag or commit of the source repository (default: its HEAD).")
-@click.option("--version", "version", help="A named version of the artifact in the source (art tag), e.g. v1.2.0.")
-@click.option("--stage", help="The version currently in this stage in the source (art tag --stage).")
+@source_revision
 @click.option("-f", "--force", is_flag=True, help="Replace OUT when it exists.")
 @common()
 def cli(url: str, path: str, out: str | None, rev: str | None, version, stage, force: bool) -> None:

@@ -2,7 +2,7 @@
 
 import click
 
-from ._options import common, flags, pass_repo
+from ._options import common, flags, pass_repo, source_revision
 from ._render import emit_json, human, say
 
 
@@ -10,9 +10,7 @@ from ._render import emit_json, human, say
 @click.argument("url")
 @click.argument("path")
 @click.option("-o", "--out", help="Where to put it in this workspace (default: PATH's base name here).")
-@click.option("--rev", help="A branch, tag or commit of the source repository (default: its HEAD).")
-@click.option("--version", "version", help="A named version of the artifact in the source (art tag), e.g. v1.2.0.")
-@click.option("--stage", help="The version currently in this stage in the source (art tag --stage).")
+@source_revision
 @click.option("-f", "--force", is_flag=True, help="Replace OUT (and OUT.art) when they exist.")
 @common()
 @pass_repo
