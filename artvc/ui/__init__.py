@@ -1,0 +1,1 @@
+"""The dashboard of ``art ui`` (TEMP stand-in from h/uiserver; uidata owns this file)."""
