@@ -1,1 +1,1 @@
-"""The dashboard of ``art ui`` (TEMP stand-in from h/uiserver; uidata owns this file)."""
+"""The dashboard (``art ui``): page data, rendering, layout and the read-only server."""
