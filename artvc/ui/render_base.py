@@ -111,7 +111,9 @@ def number(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     if isinstance(value, float):
-        return f"{value:.6g}" if math.isfinite(value) else str(value)
+        if not math.isfinite(value):
+            return str(value)
+        return repr(value) if len(repr(value)) <= 12 else f"{value:.6g}"  # 1.0 stays 1.0, 0.1+0.2 is 0.3
     if isinstance(value, int | str):
         return str(value)
     return json.dumps(value, sort_keys=True, default=str)[:500]

@@ -76,7 +76,7 @@ def runs_page(data: dict[str, Any], *, root: str, query: str = "") -> str:
 
 
 def _filter(key: str, value: str, choices: dict[str, None]) -> str:
-    options = "".join(f'<option value="{esc(c)}">' for c in choices)
+    options = "".join(f'<option value="{esc(c)}"></option>' for c in choices)
     return (
         f'<label>{key} <input type="search" name="{key}" data-testid="filter-{key}" list="choices-{key}" '
         f'value="{esc(value)}" autocomplete="off" placeholder="any"></label>'

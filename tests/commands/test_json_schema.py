@@ -221,6 +221,7 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("artifacts show", ["artifacts", "show", "p/double/output"]),
         _case("mv", ["mv", "data", "moved/data"], ["mv", "moved/data", "data"]),
         _case("rm", ["rm", "data"], ["rm", "params.csv", "--delete"]),
+        _case("ui", ["ui", "--export", "../site1"], ["ui", "--export", "../site2"]),  # serving: tests/ui
         _case("demo", None, ["demo"]),  # 3-6 s: one form (the global flag is the same code for every command)
     ]
 
