@@ -67,9 +67,11 @@ def cli(repo, port: int, host: str, open_: bool | None, export_dir: str | None, 
 
 
 def _export(repo, export_dir: str, *, force: bool) -> None:
+    from ..ui.data import open_repo
     from ..ui.site import export
 
-    result = export(repo, export_dir, force=force)
+    with open_repo(repo.root) as read_only:  # the pages never write under the repository
+        result = export(read_only, export_dir, force=force)
     for path in result.missing:
         warn(f"the page {path} links to something that is not in this repository; it says so in the export")
     if flags().get("json"):

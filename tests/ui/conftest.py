@@ -12,7 +12,8 @@
   ``lr-low`` and ``lr-high``), so the experiments page has a table and series to plot.
 
 The ground truth the tests compare the pages with (run oids, artifact versions, store sizes) is read from the
-CLI's own ``--json`` output while the repository is built, before any page is requested.
+CLI's own ``--json`` output while the repository is built, before any page is requested: a test must not run
+art commands on it later (they may update ``.art/state.db``, and the tests check that serving wrote nothing).
 """
 
 from __future__ import annotations
@@ -89,8 +90,10 @@ class UiRepo:
     run2: str = ""  # ... and of the run with tree_trainer swapped in
     runs: list[dict[str, Any]] = field(default_factory=list)  # `art runs --json` at the end
     accuracy: dict[str, Any] = field(default_factory=dict)  # `art artifacts show .../accuracy --json`
+    svc_model: dict[str, Any] = field(default_factory=dict)  # `art artifacts show .../svc_trainer/model --json`
     du: dict[str, Any] = field(default_factory=dict)  # `art du --json`
     experiments: dict[str, Any] = field(default_factory=dict)  # `art exp show --json`
+    pristine: dict[str, Any] = field(default_factory=dict)  # ``snapshot`` of the repository once built
 
     def run(self, *args: str, check: bool = True, **kw: Any) -> subprocess.CompletedProcess:
         r = subprocess.run(args, cwd=self.root, env=self.env, capture_output=True, text=True, **kw)
@@ -153,8 +156,10 @@ def build_ui_repo(root: Path, home: Path) -> UiRepo:
 
     repo.runs = repo.art_json("runs")["pipeline_runs"]
     repo.accuracy = repo.art_json("artifacts", "show", "digits_pipeline/evaluator/accuracy")
+    repo.svc_model = repo.art_json("artifacts", "show", "digits_pipeline/svc_trainer/model")
     repo.du = repo.art_json("du")
     repo.experiments = repo.art_json("exp", "show")
+    repo.pristine = snapshot(root)
     return repo
 
 
