@@ -281,12 +281,16 @@ class _Runner:
         )
 
     def _pipeline_record(self, run: PipelineRun) -> str:
+        after = {inv.name: inv.upstream for inv in self.graph.invocations}  # the edges of the graph
         fields = {
             "kind": "pipeline",
             "pipeline": run.name,
             "call": run.call,
             "params": run.params,
-            "steps": [{"stage": s.name, "run": s.run, "status": s.status} for s in run.steps.values()],
+            "steps": [
+                {"stage": s.name, "run": s.run, "status": s.status, "after": sorted(after.get(s.name, ()))}
+                for s in run.steps.values()
+            ],
             "exit_status": 1 if run.error else 0,
             "started": run.started,
             "duration": round(run.duration, 3),
