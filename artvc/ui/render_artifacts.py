@@ -84,7 +84,7 @@ def artifact_page(data: dict[str, Any], *, root: str) -> str:
         f'<div class="two-col"><section class="card"><h2>Preview</h2>{_preview(data.get("preview"))}</section>'
         f'<section class="card"><h2>Metadata</h2>{meta}</section></div>\n'
         f'<section class="card"><h2>Versions</h2>{_versions(versions, root)}</section>\n'
-        f'<div class="two-col">{graphs}</div>'
+        f"{graphs}"
     )
     return page(kind="artifacts", title=name or "Artifact", body=body, data=data, root=root)
 
@@ -152,23 +152,34 @@ def _lineage(graph: Any, current: str, testid: str, root: str) -> str:
 
 
 def _lineage_node(n: Any, current: str, root: str) -> GraphNode | None:
+    """A lineage node: an artifact (``type`` artifact, ``name`` its path or name, ``oid``) or a run (``type``
+    run, ``name`` its step or stage, ``kind``, ``run_oid``); ``key`` names it in the edges."""
     if isinstance(n, str):
         n = {"name": n}
     if not isinstance(n, dict):
         return None
-    name = n.get("name") if n.get("name") is not None else n.get("path") or n.get("label") or n.get("oid")
-    key = n.get("id") if n.get("id") is not None else name
+    name = next((n[k] for k in ("name", "path", "label", "oid") if n.get(k) is not None), None)
+    key = next((n[k] for k in ("key", "id") if n.get(k) is not None), name)
     if key is None:
         return None
-    kind = str(n.get("kind") or ("step" if n.get("run_oid") else "artifact"))
+    ntype = str(n.get("type") or ("run" if n.get("run_oid") else "artifact"))
+    is_run = ntype in ("run", "step", "stage")
     state = n.get("state")
-    sub = f"{kind} \u00b7 {state_of(state)}" if state else kind
-    target = n.get("artifact") if n.get("artifact") else name if kind in ("artifact", "path") else None
-    href = artifact_href(root, target) if target and target != current else run_href(root, n.get("run_oid"))
-    cls = f"lin-{re.sub(r'[^a-z-]', '', kind.lower())}" + (f" st-{state_of(state)}" if state else "")
-    if name == current and kind in ("artifact", "path"):
+    if is_run:
+        sub = f"{n.get('kind') or 'run'} run"
+        href = run_href(root, n.get("run_oid"))
+    else:
+        oid = n.get("oid")
+        sub = f"{ntype} \u00b7 {oid[:8]}" if isinstance(oid, str) and oid else ntype
+        target = n.get("artifact") or name
+        href = artifact_href(root, target) if target != current else None
+    if state:
+        sub += f" \u00b7 {state_of(state)}"
+    cls = "lin-run" if is_run else "lin-artifact"
+    cls += f" st-{state_of(state)}" if state else ""
+    if not is_run and name == current:
         cls += " current"
-    return GraphNode(str(key), str(name), sub, cls, href, {"name": str(name), "kind": kind})
+    return GraphNode(str(key), str(name), sub, cls, href, {"name": str(name), "kind": ntype})
 
 
 def _edge(e: Any) -> tuple[str, str] | None:
