@@ -69,10 +69,10 @@ def artifact_page(data: dict[str, Any], *, root: str) -> str:
     lineage = obj(data, "lineage")
     graphs = "".join(
         f'<section class="card"><h2>{title}</h2><p class="muted">{note}</p>'
-        f"{_lineage(lineage.get(key), name, testid, root)}</section>"
-        for key, testid, title, note in (
-            ("made_by", "lineage-made-by", "Made by", "the steps and inputs this artifact came from"),
-            ("used_by", "lineage-used-by", "Used by", "the steps and artifacts that consumed it"),
+        f"{_lineage(lineage.get(key), name, testid, root, empty)}</section>"
+        for key, testid, title, note, empty in (
+            ("made_by", "lineage-made-by", "Made by", "the runs and inputs this artifact came from", "no record"),
+            ("used_by", "lineage-used-by", "Used by", "the runs that read it and what they made", "not used yet"),
         )
     )
     meta = kv_list(flat(data.get("metadata")), testid="artifact-metadata", empty="no metadata")
@@ -80,7 +80,7 @@ def artifact_page(data: dict[str, Any], *, root: str) -> str:
         f'<p class="crumbs"><a href="{root}artifacts/index.html">Artifacts</a> / {esc(name)}</p>\n'
         f'<h1>{esc(name)} <span class="kind kind-{esc(kind)}">{esc(kind)}</span></h1>\n'
         f'<p class="lead">{len(versions):,} version{"s" if len(versions) != 1 else ""} across git history and '
-        "runs, newest first.</p>\n"
+        "runs.</p>\n"
         f'<div class="two-col"><section class="card"><h2>Preview</h2>{_preview(data.get("preview"))}</section>'
         f'<section class="card"><h2>Metadata</h2>{meta}</section></div>\n'
         f'<section class="card"><h2>Versions</h2>{_versions(versions, root)}</section>\n'
@@ -136,7 +136,7 @@ def _preview(preview: Any) -> str:
     return f'<div class="preview" data-testid="artifact-preview" data-type="{kind}">{inner}</div>'
 
 
-def _lineage(graph: Any, current: str, testid: str, root: str) -> str:
+def _lineage(graph: Any, current: str, testid: str, root: str, empty: str) -> str:
     g = graph if isinstance(graph, dict) else {}
     raw = seq(g, "nodes")
     nodes: dict[str, GraphNode] = {}
@@ -147,7 +147,7 @@ def _lineage(graph: Any, current: str, testid: str, root: str) -> str:
     edges = [e for e in (_edge(e) for e in g.get("edges") or []) if e is not None]
     return graph_svg(
         list(nodes.values()), edges, testid=testid, node_testid="lineage-node", edge_testid="lineage-edge",
-        title=testid.replace("-", " "),
+        title=testid.replace("-", " "), empty=empty,
     )  # fmt: skip
 
 

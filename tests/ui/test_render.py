@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from artvc.ui.layout import layout
-from artvc.ui.render import render_page
+from artvc.ui.render import render_error, render_page
 from artvc.ui.render_base import ROW_CAP, STATES, slug
 
 from . import render_samples as S
@@ -465,10 +465,12 @@ def test_empty_data_renders_every_page_with_its_contract(path, data, root):
         assert len(doc.testid(testid)) == 1, testid
 
 
-def test_a_path_outside_the_url_scheme_is_refused():
+def test_a_path_outside_the_url_scheme_is_refused_and_errors_have_a_page():
     for path in ("/etc/passwd", "/runs/../x.html", "/runs/abc.html", "/artifacts/x.html", "/api/index.json"):
         with pytest.raises(ValueError):
             render_page(path, {}, root="")
+    doc = parse(render_error(404, "no run <x>", root="../"))
+    assert doc.one("error").text() == "no run <x>" and doc.one("nav").find_all("a")[0].attrs["href"] == "../index.html"
 
 
 # -- layout --------------------------------------------------------------------------------------------------
