@@ -239,6 +239,7 @@ class Executor:
             duration=done.duration,
             returncode=done.returncode,
             stderr_tail=tuple(done.stderr_tail),
+            stdout_tail=tuple(done.stdout_tail),
         )
         fault_point("repro.stage-finished")
         missing = [o for o in stage.outs if not os.path.lexists(self.repo.abspath(o))]
@@ -358,6 +359,8 @@ class Executor:
             ],
             "run_key": facts.run_key,
             "exit_status": done.returncode,
+            "stdout_tail": list(done.stdout_tail),
+            "stderr_tail": list(done.stderr_tail),
             "started": started,
             "duration": round(done.duration, 3),
             **prov,

@@ -123,4 +123,10 @@ def _record_pipeline_run(repo: Repo, graph: Graph, outcomes: list[StageOutcome],
             stages.append((name, run, "up-to-date") if is_oid(run) else (name, None, "not-run"))
     after = {name: sorted(graph.upstream.get(name, ())) for name in graph.order}
     experiment = os.environ.get(EXPERIMENT_ENV) or None
-    record_repro(repo, stages, started=started, duration=took, after=after, experiment=experiment)
+    # a failed stage writes no run record: its pipeline-run entry keeps its exit status and output tails
+    failed = {
+        o.name: {"exit_status": o.returncode, "stdout_tail": list(o.stdout_tail), "stderr_tail": list(o.stderr_tail)}
+        for o in outcomes
+        if o.status == "failed"
+    }
+    record_repro(repo, stages, started=started, duration=took, after=after, experiment=experiment, failed=failed)

@@ -38,11 +38,9 @@ def run_data(repo: Repo, ref: str) -> dict[str, Any]:
     entry = summary(oid, record)
     if record.get("kind") != "pipeline":
         name = entry["steps"][0]["name"]
-        return {
-            "run": entry,
-            "dag": {"nodes": list(entry["steps"]), "edges": []},
-            "steps": {name: step_detail(record, entry["steps"][0]["state"])},
-        }
+        detail = step_detail(record, entry["steps"][0]["state"])
+        _input_sizes(repo, [detail], {})
+        return {"run": entry, "dag": {"nodes": list(entry["steps"]), "edges": []}, "steps": {name: detail}}
     raw = [s for s in record.get("steps", []) if isinstance(s, dict)]
     records: dict[str, Run | None] = {}
     for s in raw:
@@ -58,8 +56,32 @@ def run_data(repo: Repo, ref: str) -> dict[str, Any]:
     steps: dict[str, Any] = {}
     for node in nodes:
         rec = records.get(node["name"])
-        steps[node["name"]] = step_detail(rec, node["state"]) if rec is not None else _not_run(node["state"])
+        if rec is not None:
+            steps[node["name"]] = step_detail(rec, node["state"])
+        else:
+            steps[node["name"]] = _not_run(node["state"], next(s for s in raw if str(s.get("stage")) == node["name"]))
+    known = {str(rec.oid): rec for rec in records.values() if rec is not None}
+    _input_sizes(repo, list(steps.values()), known)
     return {"run": entry, "dag": {"nodes": nodes, "edges": edges_of(raw, records)}, "steps": steps}
+
+
+def _input_sizes(repo: Repo, details: list[dict[str, Any]], known: dict[str, Run]) -> None:
+    """Fill in each input's size (run records keep sizes with outputs) from the run that produced it."""
+    for d in details:
+        for i in d.get("inputs", []):
+            producer = i.get("producer")
+            if i.get("size") is not None or not isinstance(producer, str):
+                continue
+            if producer not in known:
+                try:
+                    known[producer] = load_run(repo, producer)
+                except ArtError:
+                    continue
+            where = i.get("name") or i.get("path")
+            for o in known[producer].get("outputs", []):
+                if isinstance(o, dict) and o.get("path") == where and o.get("oid") == i.get("oid"):
+                    i["size"] = o.get("size")
+                    break
 
 
 def edges_of(raw: list[dict[str, Any]], records: dict[str, Run | None]) -> list[list[str]]:
@@ -86,9 +108,17 @@ def edges_of(raw: list[dict[str, Any]], records: dict[str, Run | None]) -> list[
     return edges
 
 
-def _not_run(state: str) -> dict[str, Any]:
-    """A step without a run record (skipped, not run, or its record is not in the local store): no times."""
+def _not_run(state: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """A step without a run record (skipped, not run, a failed repro stage, or a record not in the local store):
+    no times; a failed stage's exit status and output tails from its pipeline-run entry."""
+    extra: dict[str, Any] = {}
+    if isinstance(entry.get("exit_status"), int):
+        extra["exit_status"] = entry["exit_status"]
+    for k in ("stdout_tail", "stderr_tail"):
+        if isinstance(entry.get(k), list):
+            extra[k] = [str(line) for line in entry[k]]
     return {
+        **extra,
         "code_hash": None,
         "params": {},
         "inputs": [],

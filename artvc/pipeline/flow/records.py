@@ -80,12 +80,14 @@ def record_repro(
     duration: float,
     after: dict[str, list[str]] | None = None,
     experiment: str | None = None,
+    failed: dict[str, dict[str, Any]] | None = None,
 ) -> str:
     """Write the pipeline-run record of one ``art repro``: pipeline ``art.toml``, and per stage (in the graph's
     order) its run, what happened (``status``: executed, cached: restored, or already up to date; failed,
     skipped; ``outcome``: repro's own word, ran, cached, up-to-date, failed, not-run) and the stages it comes
-    after (``after``: the graph's edges). ``experiment``: the ``art exp run`` it ran for."""
-    failed = any(s == "failed" for _, _, s in stages)
+    after (``after``: the graph's edges). ``experiment``: the ``art exp run`` it ran for; ``failed``: per failed
+    stage (which writes no run record of its own) its ``exit_status`` and output tails, kept in its entry."""
+    any_failed = any(s == "failed" for _, _, s in stages)
     after = after or {}
     fields: dict[str, Any] = {
         "kind": "pipeline",
@@ -99,10 +101,11 @@ def record_repro(
                 "status": REPRO_STATUS.get(status, "skipped"),
                 "outcome": status,
                 "after": sorted(after.get(name, ())),
+                **(failed or {}).get(name, {}),
             }
             for name, run, status in stages
         ],
-        "exit_status": 5 if failed else 0,
+        "exit_status": 5 if any_failed else 0,
         "started": Provenance.iso(started),
         "duration": round(duration, 3),
         **({"experiment": experiment} if experiment else {}),
