@@ -54,6 +54,7 @@ def step(name: str, **extra) -> dict:
                 "size": 2048,
                 "artifact": "digits_pipeline/importer/output",
                 "producer": oid(5),
+                "param": "X_train",
             }
         ],
         "outputs": [

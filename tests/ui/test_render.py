@@ -242,10 +242,24 @@ def test_every_step_has_its_detail_section_that_its_node_links_to():
     assert oids[0].text() == S.oid(99)[:10] and oids[0].attrs["title"] == S.oid(99)
     links = [a.attrs["href"] for a in trainer.one("step-inputs").find_all("a")]
     assert links == [f"../artifacts/{slug('digits_pipeline/importer/output')}.html", f"../runs/{S.oid(5)}.html"]
+    assert "as X_train" in " ".join(trainer.one("step-inputs").text().split())
     assert "9.5 MiB" in trainer.one("step-outputs").text()
     assert "python = 3.11.7" in " ".join(trainer.one("step-env").text().split())
     logs = trainer.one("step-logs").text()
     assert "line 1\ndone" in logs and "warning: x" in logs
+
+
+def test_a_failed_step_shows_its_exit_status_and_stderr():
+    data = S.run_data({"train": "failed"})
+    data["steps"]["train"] = {"exit_status": 3, "stderr_tail": ["Traceback", "ValueError: <bad>"], "state": "failed"}
+    doc = parse(render_page(f"/runs/{S.oid(1)}.html", data, root="../"))
+    section = doc.one("step-detail")
+    facts = {
+        d.find_all("dt")[0].text(): d.find_all("dd")[0].text() for d in section.find_all("div") if d.find_all("dt")
+    }
+    assert facts["exit status"] == "3"
+    assert [p.text() for p in section.one("step-logs").find_all("pre")] == ["Traceback\nValueError: <bad>"]
+    assert section.one("step-params").text() == "no parameters"
 
 
 def test_a_run_with_a_cycle_unknown_states_and_stray_edges_still_renders():
