@@ -31,7 +31,7 @@ _IMAGE_URI = re.compile(r"data:image/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z
 def artifacts_page(data: dict[str, Any], *, root: str) -> str:
     entries = items(data, "artifacts")
     for extra in ("paths", "tracked"):  # tracked paths, when the data lists them apart
-        entries += [e if isinstance(e, dict) else {"name": e, "kind": "path"} for e in data.get(extra) or []]
+        entries += [e if isinstance(e, dict) else {"name": e, "kind": "path"} for e in seq(data, extra)]
     rows = []
     for a in entries:
         name = a.get("name") if a.get("name") is not None else a.get("path")
@@ -144,7 +144,7 @@ def _lineage(graph: Any, current: str, testid: str, root: str, empty: str) -> st
         node = _lineage_node(n, current, root)
         if node is not None:
             nodes.setdefault(node.key, node)
-    edges = [e for e in (_edge(e) for e in g.get("edges") or []) if e is not None]
+    edges = [e for e in (_edge(e) for e in seq(g, "edges")) if e is not None]
     return graph_svg(
         list(nodes.values()), edges, testid=testid, node_testid="lineage-node", edge_testid="lineage-edge",
         title=testid.replace("-", " "), empty=empty,

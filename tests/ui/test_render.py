@@ -6,6 +6,7 @@ close the innermost open element fails the test, so markup smuggled in through d
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from html.parser import HTMLParser
@@ -533,3 +534,57 @@ def test_layout_puts_a_chain_in_layers_and_avoids_crossings_it_can_avoid():
     assert [long.boxes[k].layer for k in "smt"] == [0, 1, 2]
     skip = next(r for r in long.routes if (r.source, r.target) == ("s", "t"))
     assert skip.d.count("C") == 2 and " L" in skip.d  # routed through a virtual node in layer 1
+
+
+# -- any data ------------------------------------------------------------------------------------------------
+
+KEYS = sorted(
+    {"pipeline_runs", "run", "dag", "nodes", "edges", "steps", "name", "state", "run_oid", "oid", "kind", "params",
+     "inputs", "outputs", "env", "stdout_tail", "stderr_tail", "versions", "preview", "type", "text", "rows",
+     "data_uri", "lineage", "made_by", "used_by", "metadata", "experiments", "param_columns", "metric_columns",
+     "plots", "revisions", "series", "points", "matrix", "labels", "counts", "image", "path", "template", "total",
+     "store", "commits", "artifacts", "remotes", "logical", "unique", "stored", "pushed", "key", "value", "size",
+     "started", "duration", "commit", "exit_status", "artifact", "producer", "param", "y", "x", "rev", "note"}
+)  # fmt: skip
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=5), inner, max_size=6)
+    ),  # fmt: skip
+    max_leaves=30,
+)
+
+
+grafted = st.booleans() | st.integers(-3, 3) | st.text(max_size=5) | st.none() | json_values
+
+
+def graft(data, path: list[int], value) -> None:
+    """Replace the subtree of ``data`` that ``path`` picks (each number chooses a key or an index) by ``value``."""
+    node = data
+    for i, step in enumerate(path):
+        keys = list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
+        if not keys:
+            return
+        key = keys[step % len(keys)]
+        if i == len(path) - 1 or not isinstance(node[key], dict | list):
+            node[key] = value
+            return
+        node = node[key]
+
+
+@pytest.mark.parametrize("which", range(6), ids=["runs", "run", "artifacts", "artifact", "experiments", "store"])
+@settings(max_examples=40, deadline=None)
+@given(grafts=st.lists(st.tuples(st.lists(st.integers(0, 11), min_size=1, max_size=4), grafted), max_size=3))
+def test_any_json_renders_to_well_formed_html_with_its_data(which, grafts):
+    """Stored data is untrusted: a page's data with any subtree replaced by any JSON value still renders, parses
+    strictly and carries the data."""
+    path, data, root = pages()[which]
+    for where, value in grafts:
+        graft(data, where, copy.deepcopy(value))
+    doc = parse(render_page(path, data, root=root))
+    assert art_data(doc) == data
+    assert len(doc.find_all("script")) == 2
