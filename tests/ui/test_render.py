@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from artvc.ui.layout import layout
+from artvc.ui.layout import VIRTUAL_BUDGET, layout
 from artvc.ui.render import render_error, render_page
 from artvc.ui.render_base import ROW_CAP, STATES, slug
 
@@ -588,3 +588,18 @@ def test_any_json_renders_to_well_formed_html_with_its_data(which, grafts):
     doc = parse(render_page(path, data, root=root))
     assert art_data(doc) == data
     assert len(doc.find_all("script")) == 2
+
+
+def test_layout_of_a_long_chain_with_a_fan_out_stays_bounded_and_complete():
+    """Edges over many layers would need thousands of virtual nodes: past the budget the longest are drawn
+    straight across, every edge is still drawn and no box overlaps another."""
+    names = [f"s{i}" for i in range(130)]
+    edges = [(a, b) for a, b in zip(names, names[1:], strict=False)] + [(names[0], n) for n in names[2:]]
+    result = layout(names, edges)
+    assert sum(len(names) - 1 - i for i in range(1, len(names) - 1)) > VIRTUAL_BUDGET  # the budget is exceeded
+    assert {(r.source, r.target) for r in result.routes} == set(edges)
+    boxes = sorted(result.boxes.values(), key=lambda b: b.y)
+    assert [b.name for b in boxes] == names  # one step per layer, in chain order
+    assert all(not overlaps(a, b) for a, b in zip(boxes, boxes[1:], strict=False))
+    direct = [r for r in result.routes if r.d.count("C") == 1 and r.source == "s0" and r.target != "s1"]
+    assert direct  # the longest ones, drawn as one curve
