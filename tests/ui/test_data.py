@@ -19,7 +19,7 @@ from blake3 import blake3
 
 from tests.conftest import GIT_ENV, Workspace
 
-FLOW = '''
+FLOW = """
 import sys
 
 from artvc import pipeline, step
@@ -49,7 +49,7 @@ def p(k: int = 1):
     data = load()
     model = train(data, k=k)
     evaluate(model, data)
-'''
+"""
 
 STAGES = """
 [stages.prep]
@@ -440,9 +440,10 @@ def test_store_data_is_du_json_plus_commits_artifacts_and_remotes(repo):
     assert {k: page[k] for k in ("total", "store")} == {k: cli[k] for k in ("total", "store")}
     assert [a["path"] for a in page["artifacts"]] == [a["path"] for a in cli["artifacts"]]
     assert all(a["logical"] == a["logical_size"] for a in page["artifacts"])
-    head = repo.run("rev-parse", code=2) and subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=repo.root, capture_output=True, text=True
-    ).stdout.strip()
+    head = (
+        repo.run("rev-parse", code=2)
+        and subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo.root, capture_output=True, text=True).stdout.strip()
+    )
     commits = page["commits"]
     assert commits[0]["commit"] == head and len(commits) == 2
     assert commits[0]["logical"] == page["total"]["logical_size"] and commits[0]["unique"] > 0
@@ -498,3 +499,29 @@ def test_runs_show_prints_steps_states_and_edges(repo):
     assert "train" in out and "failed" in out and "after prep" in out and "! bad C" in out
     listing = repo.run("runs").stdout
     assert "add" in listing and "exp" in listing and "e2" in listing and "feature" in listing
+
+
+def test_an_experiments_runs_are_found_by_prefix_in_the_main_workspace(repo):
+    """``art exp run`` copies the experiment's run index back: its stage runs are found by a prefix."""
+    exp = next(r for r in repo.json("runs")["pipeline_runs"] if r["kind"] == "exp")
+    stage_run = next(s["run_oid"] for s in exp["steps"] if s["state"] == "executed")
+    page = repo.json("runs", "show", stage_run[:8])
+    assert page["run"]["oid"] == stage_run and page["run"]["kind"] == "stage"
+
+
+def test_an_index_from_before_add_runs_were_listed_is_rebuilt_once(repo, tmp_path):
+    import sqlite3
+
+    subprocess.run(["cp", "-a", str(repo.root), str(tmp_path / "old")], check=True)
+    old = Repo(tmp_path / "old", Path(repo.env["HOME"]))
+    db = sqlite3.connect(old.root / ".art" / "state.db")
+    with db:
+        db.execute("DROP TABLE add_runs")  # as art before the ui left it
+        db.execute("UPDATE facts SET value='3' WHERE key='runs-index'")
+    db.close()
+    with open_ro(old) as ro:  # rebuilt in memory, the file left as it is
+        from artvc.ui.data import runs_data
+
+        assert [r["kind"] for r in runs_data(ro)["pipeline_runs"]].count("add") == 1
+    kinds = [r["kind"] for r in old.json("runs")["pipeline_runs"]]
+    assert kinds.count("add") == 1
