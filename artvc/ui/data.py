@@ -1,33 +1,47 @@
-"""TEMP stand-in from h/uiserver until h/uidata delivers: fixed data in the documented shapes."""
+"""The data behind every page of ``art ui`` (docs/ui.md), the same JSON the matching CLI command prints with
+``--json``:
+
+==========================  ==============================================================
+``runs_data``               ``art runs --json`` (every run kind, newest first, filtered)
+``run_data``                ``art runs show ID --json`` (a run's DAG and its steps)
+``artifacts_data``          ``art artifacts --json`` plus the tracked paths
+``artifact_data``           ``art artifacts show NAME --json`` plus versions in git, preview, lineage
+``experiments_data``        ``art exp show --json`` plus the plots
+``store_data``              ``art du --json`` plus per commit sizes and the remotes
+==========================  ==============================================================
+
+Nothing here writes under the repository when the repository is opened with ``open_repo`` (the store and
+``state.db`` are read in place; a stale run index is rebuilt in memory).
+"""
 
 from __future__ import annotations
 
-RUN = "a" * 64
-NAMES = ["digits_pipeline/evaluator/accuracy", "data/prepared", "../../etc/passwd <b>x</b>"]
+import os
+
+from ..workspace.readonly import ReadOnlyRepo, open_read_only
+from .data_artifacts import artifact_data, artifacts_data
+from .data_exps import experiments_data, plots_of
+from .data_runs import run_data, runs_data
+from .data_store import store_data
+
+__all__ = [
+    "ReadOnlyRepo",
+    "artifact_data",
+    "artifacts_data",
+    "experiments_data",
+    "open_repo",
+    "plots_of",
+    "run_data",
+    "runs_data",
+    "store_data",
+]
 
 
-def runs_data(repo, *, pipeline=None, stage=None, branch=None, limit=None) -> dict:
-    runs = [{"oid": RUN, "kind": "pipeline", "pipeline": "p", "steps": [{"name": "s", "state": "executed"}]}]
-    return {"pipeline_runs": [r for r in runs if pipeline in (None, r["pipeline"])]}
+def open_repo(start: str | os.PathLike | None = None) -> ReadOnlyRepo:
+    """The repository containing ``start`` (default: the current directory), opened for reading only: pass it
+    to the data functions; close it (or use ``with``) when done.
 
-
-def run_data(repo, oid: str) -> dict:
-    if oid != RUN:
-        raise LookupError(oid)
-    return {"run": runs_data(repo)["pipeline_runs"][0], "dag": {"nodes": [], "edges": []}, "steps": {}}
-
-
-def artifacts_data(repo) -> dict:
-    return {"artifacts": [{"name": n, "versions": 1} for n in NAMES]}
-
-
-def artifact_data(repo, name: str) -> dict:
-    return {"name": name, "kind": "artifact", "versions": [], "metadata": {}, "preview": {"type": "none"}}
-
-
-def experiments_data(repo) -> dict:
-    return {"experiments": [], "param_columns": [], "metric_columns": []}
-
-
-def store_data(repo) -> dict:
-    return {"artifacts": [], "total": {}, "store": {}, "commits": [], "remotes": []}
+    Raises:
+        NotARepoError: outside an art repository (exit 10).
+    """
+    return open_read_only(start)
