@@ -53,8 +53,8 @@ def p(k: int = 1):
 
 STAGES = """
 [stages.prep]
-cmd = "python3 -c \\"import yaml;p=yaml.safe_load(open('params.yaml'));print('prep out');open('prep.txt','w').write(str(p['train']['C']))\\""
-deps = ["data/table.csv"]
+cmd = "python3 prep.py"
+deps = ["data/table.csv", "prep.py"]
 params = ["train.C"]
 outs = ["prep.txt"]
 
@@ -63,6 +63,12 @@ cmd = "python3 train.py"
 deps = ["prep.txt", "train.py"]
 metrics = ["metrics.json"]
 plots = ["loss.csv"]
+"""
+
+PREP = """
+import yaml
+print("prep out")
+open("prep.txt", "w").write(str(yaml.safe_load(open("params.yaml"))["train"]["C"]))
 """
 
 TRAIN = """
@@ -135,7 +141,7 @@ def repo(tmp_path_factory) -> Repo:
     r.run("run", "-q", "flowmod:p")
     r.sh("git", "checkout", "-q", "-b", "feature")
     r.run("run", "-q", "flowmod:p", "-p", "k=2")
-    r.gen({"art.toml": STAGES, "train.py": TRAIN, "params.yaml": "train:\n  C: 1\n"})
+    r.gen({"art.toml": STAGES, "prep.py": PREP, "train.py": TRAIN, "params.yaml": "train:\n  C: 1\n"})
     r.run("repro", "-q")
     r.sh("git", "add", "-A")
     r.sh("git", "commit", "-qm", "pipeline")
