@@ -8,6 +8,7 @@ from typing import Any
 from ..errors import ArtError
 from ..objstore.lineage import Run
 from ..pipeline.flow.history import recent_runs, summary
+from ..pipeline.runner import TAIL_LINES, bounded_tail
 from ..workspace.repo import Repo
 from ..workspace.runs import find_run, load_run
 
@@ -111,12 +112,9 @@ def edges_of(raw: list[dict[str, Any]], records: dict[str, Run | None]) -> list[
 def _not_run(state: str, entry: dict[str, Any]) -> dict[str, Any]:
     """A step without a run record (skipped, not run, a failed repro stage, or a record not in the local store):
     no times; a failed stage's exit status and output tails from its pipeline-run entry."""
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = _tails(entry)
     if isinstance(entry.get("exit_status"), int):
         extra["exit_status"] = entry["exit_status"]
-    for k in ("stdout_tail", "stderr_tail"):
-        if isinstance(entry.get(k), list):
-            extra[k] = [str(line) for line in entry[k]]
     return {
         **extra,
         "code_hash": None,
@@ -126,6 +124,16 @@ def _not_run(state: str, entry: dict[str, Any]) -> dict[str, Any]:
         "env": {},
         "state": state,
     }
+
+
+def _tails(fields: dict[str, Any]) -> dict[str, list[str]]:
+    """The output tails a record holds, bounded again (stored data is not trusted to respect the bound)."""
+    out = {}
+    for k in ("stdout_tail", "stderr_tail"):
+        lines = fields.get(k)
+        if isinstance(lines, list):
+            out[k] = bounded_tail(line for line in lines[-TAIL_LINES:] if isinstance(line, str))
+    return out
 
 
 def step_detail(run: Run, state: str) -> dict[str, Any]:
@@ -181,9 +189,7 @@ def step_detail(run: Run, state: str) -> dict[str, Any]:
     command = run.get("cmd") or run.get("call")
     if command:
         out["command"] = str(command)
-    for k in ("stdout_tail", "stderr_tail"):
-        if isinstance(run.get(k), list):
-            out[k] = [str(line) for line in run[k]]
+    out.update(_tails(run.fields))
     if isinstance(run.get("error"), str):
         out["error"] = run["error"][-MAX_ERROR_CHARS:]
     return out

@@ -29,6 +29,7 @@ DUMMY_WIDTH = 12.0  # the room an edge takes where it crosses a layer
 MARGIN = 12.0
 SWEEPS = 6  # barycentre ordering passes (each one down and one up)
 PLACEMENT_ROUNDS = 4  # coordinate refinement passes
+VIRTUAL_BUDGET = 3000  # virtual nodes at most: beyond, the longest edges are drawn straight across the layers
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,16 @@ class _Graph:
         self.up: list[list[int]] = [[] for _ in layer]
         self.down: list[list[int]] = [[] for _ in layer]
         self.chains: dict[tuple[int, int], list[int]] = {}  # edge -> its nodes, source to target
-        for a, b in pairs:
+        self.direct: set[tuple[int, int]] = set()  # long edges drawn without virtual nodes (over the budget)
+        spans = sorted(pairs, key=lambda e: layer[e[1]] - layer[e[0]])
+        budget = VIRTUAL_BUDGET
+        for a, b in spans:
+            need = layer[b] - layer[a] - 1
+            if need > budget:
+                self.direct.add((a, b))
+                self.chains[a, b] = [a, b]
+                continue
+            budget -= need
             chain = [a]
             for lay in range(layer[a] + 1, layer[b]):
                 chain.append(self._virtual(lay))
@@ -306,7 +316,12 @@ class _Graph:
         routes = []
         for a, b in pairs:
             rev = (a, b) in flipped
-            chain = self.chains[(b, a) if rev else (a, b)]
+            key = (b, a) if rev else (a, b)
+            chain = self.chains[key]
+            if key in self.direct:
+                ends = [(self.x[v] + shift, top(v) + (node_height if i == 0 else 0)) for i, v in enumerate(chain)]
+                routes.append(Route(order[a], order[b], _path(ends[::-1] if rev else ends), rev))
+                continue
             points = [(ports_out[chain[0], chain[1]], top(chain[0]) + node_height)]
             for v in chain[1:-1]:
                 points += [(self.x[v] + shift, top(v)), (self.x[v] + shift, top(v) + node_height)]

@@ -31,7 +31,7 @@ _IMAGE_URI = re.compile(r"data:image/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z
 def artifacts_page(data: dict[str, Any], *, root: str) -> str:
     entries = items(data, "artifacts")
     for extra in ("paths", "tracked"):  # tracked paths, when the data lists them apart
-        entries += [e if isinstance(e, dict) else {"name": e, "kind": "path"} for e in data.get(extra) or []]
+        entries += [e if isinstance(e, dict) else {"name": e, "kind": "path"} for e in seq(data, extra)]
     rows = []
     for a in entries:
         name = a.get("name") if a.get("name") is not None else a.get("path")
@@ -69,10 +69,10 @@ def artifact_page(data: dict[str, Any], *, root: str) -> str:
     lineage = obj(data, "lineage")
     graphs = "".join(
         f'<section class="card"><h2>{title}</h2><p class="muted">{note}</p>'
-        f"{_lineage(lineage.get(key), name, testid, root)}</section>"
-        for key, testid, title, note in (
-            ("made_by", "lineage-made-by", "Made by", "the steps and inputs this artifact came from"),
-            ("used_by", "lineage-used-by", "Used by", "the steps and artifacts that consumed it"),
+        f"{_lineage(lineage.get(key), name, testid, root, empty)}</section>"
+        for key, testid, title, note, empty in (
+            ("made_by", "lineage-made-by", "Made by", "the runs and inputs this artifact came from", "no record"),
+            ("used_by", "lineage-used-by", "Used by", "the runs that read it and what they made", "not used yet"),
         )
     )
     meta = kv_list(flat(data.get("metadata")), testid="artifact-metadata", empty="no metadata")
@@ -80,11 +80,11 @@ def artifact_page(data: dict[str, Any], *, root: str) -> str:
         f'<p class="crumbs"><a href="{root}artifacts/index.html">Artifacts</a> / {esc(name)}</p>\n'
         f'<h1>{esc(name)} <span class="kind kind-{esc(kind)}">{esc(kind)}</span></h1>\n'
         f'<p class="lead">{len(versions):,} version{"s" if len(versions) != 1 else ""} across git history and '
-        "runs, newest first.</p>\n"
+        "runs.</p>\n"
         f'<div class="two-col"><section class="card"><h2>Preview</h2>{_preview(data.get("preview"))}</section>'
         f'<section class="card"><h2>Metadata</h2>{meta}</section></div>\n'
         f'<section class="card"><h2>Versions</h2>{_versions(versions, root)}</section>\n'
-        f'<div class="two-col">{graphs}</div>'
+        f"{graphs}"
     )
     return page(kind="artifacts", title=name or "Artifact", body=body, data=data, root=root)
 
@@ -136,7 +136,7 @@ def _preview(preview: Any) -> str:
     return f'<div class="preview" data-testid="artifact-preview" data-type="{kind}">{inner}</div>'
 
 
-def _lineage(graph: Any, current: str, testid: str, root: str) -> str:
+def _lineage(graph: Any, current: str, testid: str, root: str, empty: str) -> str:
     g = graph if isinstance(graph, dict) else {}
     raw = seq(g, "nodes")
     nodes: dict[str, GraphNode] = {}
@@ -144,31 +144,42 @@ def _lineage(graph: Any, current: str, testid: str, root: str) -> str:
         node = _lineage_node(n, current, root)
         if node is not None:
             nodes.setdefault(node.key, node)
-    edges = [e for e in (_edge(e) for e in g.get("edges") or []) if e is not None]
+    edges = [e for e in (_edge(e) for e in seq(g, "edges")) if e is not None]
     return graph_svg(
         list(nodes.values()), edges, testid=testid, node_testid="lineage-node", edge_testid="lineage-edge",
-        title=testid.replace("-", " "),
+        title=testid.replace("-", " "), empty=empty,
     )  # fmt: skip
 
 
 def _lineage_node(n: Any, current: str, root: str) -> GraphNode | None:
+    """A lineage node: an artifact (``type`` artifact, ``name`` its path or name, ``oid``) or a run (``type``
+    run, ``name`` its step or stage, ``kind``, ``run_oid``); ``key`` names it in the edges."""
     if isinstance(n, str):
         n = {"name": n}
     if not isinstance(n, dict):
         return None
-    name = n.get("name") if n.get("name") is not None else n.get("path") or n.get("label") or n.get("oid")
-    key = n.get("id") if n.get("id") is not None else name
+    name = next((n[k] for k in ("name", "path", "label", "oid") if n.get(k) is not None), None)
+    key = next((n[k] for k in ("key", "id") if n.get(k) is not None), name)
     if key is None:
         return None
-    kind = str(n.get("kind") or ("step" if n.get("run_oid") else "artifact"))
+    ntype = str(n.get("type") or ("run" if n.get("run_oid") else "artifact"))
+    is_run = ntype in ("run", "step", "stage")
     state = n.get("state")
-    sub = f"{kind} \u00b7 {state_of(state)}" if state else kind
-    target = n.get("artifact") if n.get("artifact") else name if kind in ("artifact", "path") else None
-    href = artifact_href(root, target) if target and target != current else run_href(root, n.get("run_oid"))
-    cls = f"lin-{re.sub(r'[^a-z-]', '', kind.lower())}" + (f" st-{state_of(state)}" if state else "")
-    if name == current and kind in ("artifact", "path"):
+    if is_run:
+        sub = f"{n.get('kind') or 'run'} run"
+        href = run_href(root, n.get("run_oid"))
+    else:
+        oid = n.get("oid")
+        sub = f"{ntype} \u00b7 {oid[:8]}" if isinstance(oid, str) and oid else ntype
+        target = n.get("artifact") or name
+        href = artifact_href(root, target) if target != current else None
+    if state:
+        sub += f" \u00b7 {state_of(state)}"
+    cls = "lin-run" if is_run else "lin-artifact"
+    cls += f" st-{state_of(state)}" if state else ""
+    if not is_run and name == current:
         cls += " current"
-    return GraphNode(str(key), str(name), sub, cls, href, {"name": str(name), "kind": kind})
+    return GraphNode(str(key), str(name), sub, cls, href, {"name": str(name), "kind": ntype})
 
 
 def _edge(e: Any) -> tuple[str, str] | None:

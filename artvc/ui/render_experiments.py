@@ -24,8 +24,8 @@ MAX_LABELS = 100  # classes of a confusion matrix
 
 def experiments_page(data: dict[str, Any], *, root: str) -> str:
     exps = items(data, "experiments")
-    params = [c for c in data.get("param_columns") or [] if isinstance(c, str)]
-    metrics = [c for c in data.get("metric_columns") or [] if isinstance(c, str)]
+    params = [c for c in seq(data, "param_columns") if isinstance(c, str)]
+    metrics = [c for c in seq(data, "metric_columns") if isinstance(c, str)]
     head = (
         '<th scope="col" class="select"><span class="visually-hidden">plot</span></th>'
         + "".join(

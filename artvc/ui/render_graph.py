@@ -50,6 +50,7 @@ def graph_svg(
     node_testid: str,
     edge_testid: str,
     title: str,
+    empty: str = "nothing to draw",
 ) -> str:
     """The graph as an ``<svg data-testid=testid>`` sized to its layout (scrolls in its container)."""
     dropped = max(0, len(nodes) - MAX_NODES)
@@ -81,7 +82,7 @@ def graph_svg(
             inner = f'<a href="{esc(n.href)}" aria-label="{esc(n.label)}: {esc(n.sub)}">{inner}</a>'
         parts.append(f'<g class="node {n.cls}" data-testid="{node_testid}"{data}>{inner}</g>')
     if not nodes:
-        parts.append(f'<text class="empty" x="12" y="{NODE_HEIGHT / 2 + 12:.0f}">nothing to draw</text>')
+        parts.append(f'<text class="empty" x="12" y="{NODE_HEIGHT / 2 + 12:.0f}">{esc(empty)}</text>')
     width, height = (placed.width, placed.height) if nodes else (220.0, NODE_HEIGHT + 24)
     svg = (
         f'<svg class="graph" data-testid="{testid}" width="{width}" height="{height}" '

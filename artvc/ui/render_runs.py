@@ -189,8 +189,9 @@ def _step_section(name: str, step: dict[str, Any], state: str | None, i: int, ro
         ("started", when(step.get("started"))),
         ("duration", duration(step.get("duration"))),
     ]
-    if step.get("returncode") is not None:
-        facts.append(("return code", esc(step.get("returncode"))))
+    status = step.get("exit_status", step.get("returncode"))
+    if status is not None:
+        facts.append(("exit status", esc(status)))
     record = link(run_href(root, step.get("run_oid")), short_oid(step.get("run_oid"))) if step.get("run_oid") else ""
     if record:
         facts.append(("run record", record))
@@ -211,17 +212,19 @@ def _step_section(name: str, step: dict[str, Any], state: str | None, i: int, ro
 def _files(files: list[dict[str, Any]], testid: str, root: str, *, producer: bool) -> str:
     if not files:
         return f'<p class="muted" data-testid="{testid}">none</p>'
-    last = "<th>made by</th>" if producer else "<th>kind</th>"
+    last = "<th>made by</th>" if producer else "<th>type</th>"
     rows = []
     for f in files:
         name = f.get("name") if f.get("name") is not None else f.get("path")
         target = f.get("artifact")
         shown = link(artifact_href(root, target), esc(name), title=str(target or ""))
+        if f.get("param"):
+            shown += f' <span class="muted">as <code>{esc(f["param"])}</code></span>'
         if producer:
             who = f.get("producer")
             extra = link(run_href(root, who), short_oid(who)) if isinstance(who, str) else esc(who or "")
         else:
-            extra = esc(f.get("kind") or "")
+            extra = esc(f.get("type") or f.get("kind") or "")
         rows.append(
             f"<tr><td>{shown}</td><td>{short_oid(f.get('oid'))}</td>"
             f'<td class="num">{human_size(f.get("size"))}</td><td>{extra}</td></tr>'

@@ -13,7 +13,9 @@ import hmac
 import ipaddress
 import secrets
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -34,6 +36,8 @@ SECURITY_HEADERS = (
 )
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 MAX_QUERY_FIELDS = 20
+SHUTDOWN_GRACE = 10.0  # seconds the requests in flight get to finish after Ctrl-C
+IDLE_TIMEOUT = 60  # seconds a keep-alive connection may wait for its next request
 
 
 def is_loopback(host: str) -> bool:
@@ -52,7 +56,7 @@ class UIServer(ThreadingHTTPServer):
     Each request opens its own ``ReadOnlyRepo`` (closed after the request), so threads share nothing.
     """
 
-    daemon_threads = True  # a request in progress does not delay the shutdown
+    daemon_threads = True  # an idle keep-alive connection does not hold the shutdown (requests in flight do)
 
     def __init__(
         self,
@@ -68,6 +72,8 @@ class UIServer(ThreadingHTTPServer):
         self.token = token
         self.log = log or (lambda message: None)
         self.verbose = verbose
+        self._busy = 0
+        self._idle = threading.Condition()
         self.loopback = is_loopback(host)
         if ":" in host.strip("[]"):
             self.address_family = socket.AF_INET6
@@ -76,6 +82,23 @@ class UIServer(ThreadingHTTPServer):
         self.cookie = f"art_ui_{self.port}"  # cookies ignore the port: one name per server
         shown = f"[{host.strip('[]')}]" if self.address_family == socket.AF_INET6 else host
         self.url = f"http://{shown}:{self.port}/" + (f"?token={token}" if token else "")
+
+    @contextmanager
+    def busy(self) -> Iterator[None]:
+        """Count a request in flight (``serve`` lets those finish before it returns)."""
+        with self._idle:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is in flight (at most ``timeout`` seconds); False if some still are."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
     def host_ok(self, header: str | None) -> bool:
         """On loopback, the Host header must name loopback (and this port): a page of another site that a
@@ -159,11 +182,13 @@ def make_server(
 
 
 def serve(server: UIServer) -> None:
-    """Serve until interrupted (Ctrl-C, or SIGTERM turned into one by the caller), then close the socket."""
+    """Serve until interrupted (Ctrl-C, or SIGTERM turned into one by the caller): then stop accepting, let
+    the requests in flight finish (for up to ``SHUTDOWN_GRACE`` seconds) and return."""
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
         server.server_close()
+        server.wait_idle(SHUTDOWN_GRACE)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -175,6 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT
 
     def parse_request(self) -> bool:
         if not super().parse_request():
@@ -186,10 +212,12 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def do_GET(self) -> None:
-        self._serve()
+        with self.server.busy():
+            self._serve()
 
     def do_HEAD(self) -> None:
-        self._serve()
+        with self.server.busy():
+            self._serve()
 
     def _serve(self) -> None:
         path, _, qs = self.path.partition("?")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from ..errors import ArtError, RemoteError, UnsafePathError, WouldOverwriteError
 from ..objstore.faults import fault_point
@@ -27,7 +27,7 @@ from ..objstore.oserrors import describe
 from ..workspace.paths import is_reserved
 from ..workspace.repo import Repo
 from . import data, urls
-from .render import render_page
+from .render import render_error, render_page
 
 HTML, JSON = "text/html; charset=utf-8", "application/json"
 #: the file at the top of an exported site that marks it as one (``--force`` replaces only such a folder)
@@ -58,10 +58,11 @@ def page(repo: Repo, path: str, query: dict[str, str] | None = None) -> tuple[in
     try:
         payload = _Site(repo).data(route, filters)
     except NotFound as exc:
-        return 404, HTML, error_page(404, str(exc))
+        return 404, HTML, _not_found(path, exc)
     if route.api:
         return 200, JSON, to_json(payload)
-    return 200, HTML, render_page(path, payload, root=urls.root_of(path)).encode("utf-8")
+    shown = f"{path}?{urlencode(filters)}" if filters else path  # the runs page shows its filters
+    return 200, HTML, render_page(shown, payload, root=urls.root_of(path)).encode("utf-8")
 
 
 def asset(name: str) -> bytes:
@@ -82,6 +83,11 @@ def error_page(status: int, message: str) -> bytes:
         f"<body><h1>{status} {title}</h1><p>{html.escape(message)}</p>"
         '<p><a href="/index.html">Runs</a></p></body></html>\n'
     ).encode()
+
+
+def _not_found(path: str, exc: NotFound) -> bytes:
+    """The 404 page of a path of the site that names nothing, in the site's look."""
+    return render_error(404, str(exc), root=urls.root_of(path)).encode("utf-8")
 
 
 class _Site:
@@ -203,7 +209,7 @@ def _write_site(repo: Repo, tmp: Path, dest: Path) -> ExportResult:
             payload = site.data(route, {})
         except NotFound as exc:
             missing.append(path)
-            _write(tmp, path, error_page(404, str(exc)))
+            _write(tmp, path, _not_found(path, exc))
             files += 1
             continue
         text = render_page(path, payload, root=urls.root_of(path))

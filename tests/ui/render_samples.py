@@ -54,6 +54,7 @@ def step(name: str, **extra) -> dict:
                 "size": 2048,
                 "artifact": "digits_pipeline/importer/output",
                 "producer": oid(5),
+                "param": "X_train",
             }
         ],
         "outputs": [
@@ -109,13 +110,13 @@ def artifact_data(name: str = "digits_pipeline/evaluator/accuracy", versions: in
         "lineage": {
             "made_by": {
                 "nodes": [
-                    {"name": "digits_pipeline/trainer/output", "kind": "artifact"},
-                    {"name": "evaluator", "kind": "step", "run_oid": oid(7), "state": "executed"},
-                    {"name": name, "kind": "artifact"},
+                    {"key": "a:1", "type": "artifact", "name": "digits_pipeline/trainer/output", "oid": oid(8)},
+                    {"key": "r:7", "type": "run", "name": "evaluator", "kind": "step", "run_oid": oid(7)},
+                    {"key": "a:2", "type": "artifact", "name": name, "artifact": name, "oid": oid(500)},
                 ],
-                "edges": [["digits_pipeline/trainer/output", "evaluator"], ["evaluator", name]],
+                "edges": [["a:1", "r:7"], ["r:7", "a:2"]],
             },
-            "used_by": {"nodes": [{"name": name, "kind": "artifact"}], "edges": []},
+            "used_by": {"nodes": [{"key": "a:0", "type": "artifact", "name": name}], "edges": []},
         },
     }
 

@@ -6,6 +6,7 @@ close the innermost open element fails the test, so markup smuggled in through d
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from html.parser import HTMLParser
@@ -15,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from artvc.ui.layout import layout
-from artvc.ui.render import render_page
+from artvc.ui.layout import VIRTUAL_BUDGET, layout
+from artvc.ui.render import render_error, render_page
 from artvc.ui.render_base import ROW_CAP, STATES, slug
 
 from . import render_samples as S
@@ -242,10 +243,24 @@ def test_every_step_has_its_detail_section_that_its_node_links_to():
     assert oids[0].text() == S.oid(99)[:10] and oids[0].attrs["title"] == S.oid(99)
     links = [a.attrs["href"] for a in trainer.one("step-inputs").find_all("a")]
     assert links == [f"../artifacts/{slug('digits_pipeline/importer/output')}.html", f"../runs/{S.oid(5)}.html"]
+    assert "as X_train" in " ".join(trainer.one("step-inputs").text().split())
     assert "9.5 MiB" in trainer.one("step-outputs").text()
     assert "python = 3.11.7" in " ".join(trainer.one("step-env").text().split())
     logs = trainer.one("step-logs").text()
     assert "line 1\ndone" in logs and "warning: x" in logs
+
+
+def test_a_failed_step_shows_its_exit_status_and_stderr():
+    data = S.run_data({"train": "failed"})
+    data["steps"]["train"] = {"exit_status": 3, "stderr_tail": ["Traceback", "ValueError: <bad>"], "state": "failed"}
+    doc = parse(render_page(f"/runs/{S.oid(1)}.html", data, root="../"))
+    section = doc.one("step-detail")
+    facts = {
+        d.find_all("dt")[0].text(): d.find_all("dd")[0].text() for d in section.find_all("div") if d.find_all("dt")
+    }
+    assert facts["exit status"] == "3"
+    assert [p.text() for p in section.one("step-logs").find_all("pre")] == ["Traceback\nValueError: <bad>"]
+    assert section.one("step-params").text() == "no parameters"
 
 
 def test_a_run_with_a_cycle_unknown_states_and_stray_edges_still_renders():
@@ -465,10 +480,12 @@ def test_empty_data_renders_every_page_with_its_contract(path, data, root):
         assert len(doc.testid(testid)) == 1, testid
 
 
-def test_a_path_outside_the_url_scheme_is_refused():
+def test_a_path_outside_the_url_scheme_is_refused_and_errors_have_a_page():
     for path in ("/etc/passwd", "/runs/../x.html", "/runs/abc.html", "/artifacts/x.html", "/api/index.json"):
         with pytest.raises(ValueError):
             render_page(path, {}, root="")
+    doc = parse(render_error(404, "no run <x>", root="../"))
+    assert doc.one("error").text() == "no run <x>" and doc.one("nav").find_all("a")[0].attrs["href"] == "../index.html"
 
 
 # -- layout --------------------------------------------------------------------------------------------------
@@ -517,3 +534,72 @@ def test_layout_puts_a_chain_in_layers_and_avoids_crossings_it_can_avoid():
     assert [long.boxes[k].layer for k in "smt"] == [0, 1, 2]
     skip = next(r for r in long.routes if (r.source, r.target) == ("s", "t"))
     assert skip.d.count("C") == 2 and " L" in skip.d  # routed through a virtual node in layer 1
+
+
+# -- any data ------------------------------------------------------------------------------------------------
+
+KEYS = sorted(
+    {"pipeline_runs", "run", "dag", "nodes", "edges", "steps", "name", "state", "run_oid", "oid", "kind", "params",
+     "inputs", "outputs", "env", "stdout_tail", "stderr_tail", "versions", "preview", "type", "text", "rows",
+     "data_uri", "lineage", "made_by", "used_by", "metadata", "experiments", "param_columns", "metric_columns",
+     "plots", "revisions", "series", "points", "matrix", "labels", "counts", "image", "path", "template", "total",
+     "store", "commits", "artifacts", "remotes", "logical", "unique", "stored", "pushed", "key", "value", "size",
+     "started", "duration", "commit", "exit_status", "artifact", "producer", "param", "y", "x", "rev", "note"}
+)  # fmt: skip
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=5), inner, max_size=6)
+    ),  # fmt: skip
+    max_leaves=30,
+)
+
+
+grafted = st.booleans() | st.integers(-3, 3) | st.text(max_size=5) | st.none() | json_values
+
+
+def graft(data, path: list[int], value) -> None:
+    """Replace the subtree of ``data`` that ``path`` picks (each number chooses a key or an index) by ``value``."""
+    node = data
+    for i, step in enumerate(path):
+        keys = list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
+        if not keys:
+            return
+        key = keys[step % len(keys)]
+        if i == len(path) - 1 or not isinstance(node[key], dict | list):
+            node[key] = value
+            return
+        node = node[key]
+
+
+@pytest.mark.parametrize("which", range(6), ids=["runs", "run", "artifacts", "artifact", "experiments", "store"])
+@settings(max_examples=40, deadline=None)
+@given(grafts=st.lists(st.tuples(st.lists(st.integers(0, 11), min_size=1, max_size=4), grafted), max_size=3))
+def test_any_json_renders_to_well_formed_html_with_its_data(which, grafts):
+    """Stored data is untrusted: a page's data with any subtree replaced by any JSON value still renders, parses
+    strictly and carries the data."""
+    path, data, root = pages()[which]
+    for where, value in grafts:
+        graft(data, where, copy.deepcopy(value))
+    doc = parse(render_page(path, data, root=root))
+    assert art_data(doc) == data
+    assert len(doc.find_all("script")) == 2
+
+
+def test_layout_of_a_long_chain_with_a_fan_out_stays_bounded_and_complete():
+    """Edges over many layers would need thousands of virtual nodes: past the budget the longest are drawn
+    straight across, every edge is still drawn and no box overlaps another."""
+    names = [f"s{i}" for i in range(130)]
+    edges = [(a, b) for a, b in zip(names, names[1:], strict=False)] + [(names[0], n) for n in names[2:]]
+    result = layout(names, edges)
+    assert sum(len(names) - 1 - i for i in range(1, len(names) - 1)) > VIRTUAL_BUDGET  # the budget is exceeded
+    assert {(r.source, r.target) for r in result.routes} == set(edges)
+    boxes = sorted(result.boxes.values(), key=lambda b: b.y)
+    assert [b.name for b in boxes] == names  # one step per layer, in chain order
+    assert all(not overlaps(a, b) for a, b in zip(boxes, boxes[1:], strict=False))
+    direct = [r for r in result.routes if r.d.count("C") == 1 and r.source == "s0" and r.target != "s1"]
+    assert direct  # the longest ones, drawn as one curve

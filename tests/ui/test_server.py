@@ -11,6 +11,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -114,8 +116,8 @@ class UI:
             resp.begin()
             return resp.status, resp.read()
 
-    def stop(self, sig: int = signal.SIGINT) -> int:
-        if self.proc.poll() is None:
+    def stop(self, sig: int | None = signal.SIGINT) -> int:
+        if sig is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
             return self.proc.wait(timeout=30)
@@ -310,6 +312,32 @@ def test_ctrl_c_and_sigterm_stop_the_server_cleanly(repo, sig):
         os.kill(pid, 0)
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", server.port), timeout=5):
         pass
+
+
+def test_ctrl_c_lets_a_request_in_flight_finish(repo, tmp_path):
+    root, env = repo
+    release, log = tmp_path / "release", tmp_path / "faults.log"
+    env = {**env, "ART_FAULT": "ui.request@2:block", "ART_FAULT_RELEASE": str(release), "ART_FAULT_LOG": str(log)}
+    server = UI(root, env)
+    assert server.get("/index.html").status == 200
+    answers: list = []
+    thread = threading.Thread(target=lambda: answers.append(server.get("/store.html")))
+    thread.start()
+    while log.read_text().count("ui.request") < 2:  # the second request is blocked inside the server
+        time.sleep(0.01)
+    server.proc.send_signal(signal.SIGINT)
+    while True:  # the listening socket closes first ...
+        try:
+            socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+        except ConnectionRefusedError:
+            break
+        except ConnectionResetError:
+            pass  # accepted by the kernel just before the socket closed
+        time.sleep(0.01)
+    release.touch()  # ... then the request in flight is let go, and still answered
+    thread.join(30)
+    assert [a.status for a in answers] == [200]
+    assert server.stop(None) == 0, server.stderr  # after the SIGINT above
 
 
 def test_a_failing_request_is_a_500_with_one_logged_line_and_the_server_goes_on(repo):

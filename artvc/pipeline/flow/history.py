@@ -10,7 +10,7 @@ from typing import Any
 from ...errors import ArtError
 from ...objstore.lineage import Run
 from ...workspace.repo import Repo
-from ...workspace.runs import load_run
+from ...workspace.runs import ensure_indexed, load_run
 
 COUNTED = ("executed", "cached", "failed", "skipped")
 # repro's own word for a stage (``outcome``, recorded since the ui) -> the state a run page shows
@@ -26,7 +26,9 @@ def recent_runs(
     branch: str | None = None,
 ) -> list[dict[str, Any]]:
     """The newest ``limit`` (None: every) runs as JSON-ready dicts, newest first: those of ``pipeline``, with
-    a step or stage named ``stage``, made on git branch ``branch`` when given."""
+    a step or stage named ``stage``, made on git branch ``branch`` when given. An index older than what art
+    records now is rebuilt first (a read-only repository rebuilds it in memory)."""
+    ensure_indexed(repo)
     out = []
     for entry in _entries(repo, pipeline):
         if stage is not None and not any(s["name"] == stage for s in entry["steps"]):
