@@ -8,8 +8,9 @@
   ``digits_pipeline/evaluator/accuracy`` has two versions;
 - ``art add`` of a small PNG image and a CSV table (``data/digit.png``, ``data/table.csv``: previews);
 - a one-stage ``art.toml`` pipeline with params (``params.toml``), metrics (``eval/metrics.json``) and a
-  plot (``eval/loss.csv``), reproduced once (the baseline) and run as two experiments (``art exp run``
-  ``lr-low`` and ``lr-high``), so the experiments page has a table and series to plot.
+  plot (``eval/loss.csv``), reproduced once (the baseline) and run as two experiments (one ``art exp run``
+  with a grid of two ``train.lr`` values: ``lr-1`` and ``lr-2``), so the experiments page has a table and
+  series to plot.
 
 The ground truth the tests compare the pages with (run oids, artifact versions, store sizes) is read from the
 CLI's own ``--json`` output while the repository is built, before any page is requested: a test must not run
@@ -57,7 +58,7 @@ plots = [{{ path = "eval/loss.csv", x = "epoch", y = "loss", title = "Loss" }}]
 
 TABLE_CSV = "digit,count\n" + "".join(f"{i},{i * 7 % 13}\n" for i in range(10))
 IMAGE_SIZE = (48, 32)  # the added PNG's width and height
-EXPERIMENTS = {"lr-low": 0.05, "lr-high": 0.3}  # experiment name -> train.lr
+EXPERIMENTS = {"lr-1": 0.05, "lr-2": 0.3}  # experiment name -> train.lr (one `art exp run`, a grid of two)
 
 
 def slug(name: str) -> str:
@@ -112,9 +113,12 @@ class UiRepo:
         self.run("git", "commit", "-qm", message)
 
 
-def _newest_pipeline_run(repo: UiRepo) -> str:
-    runs = [r for r in repo.art_json("runs")["pipeline_runs"] if r["pipeline"] == "digits_pipeline"]
-    return runs[0]["oid"]
+def _run_pipeline(repo: UiRepo) -> str:
+    """`art run` the digits pipeline; return the pipeline run's oid. The evaluator's print comes first on
+    stdout (a step's output is not held back under --json), then the JSON document."""
+    lines = repo.art("run", "pipelines:digits_pipeline", "--json").stdout.splitlines()
+    start = max(i for i, line in enumerate(lines) if line == "{")
+    return json.loads("\n".join(lines[start:]))["oid"]
 
 
 def build_ui_repo(root: Path, home: Path) -> UiRepo:
@@ -129,16 +133,14 @@ def build_ui_repo(root: Path, home: Path) -> UiRepo:
     for name in ("pipelines.py", "steps.py"):
         shutil.copy(EXAMPLE / name, root / name)
     repo.commit("the digits pipeline (svc_trainer)")
-    repo.art("run", "pipelines:digits_pipeline")
-    repo.run1 = _newest_pipeline_run(repo)
+    repo.run1 = _run_pipeline(repo)
 
     pipelines = root / "pipelines.py"
     source = pipelines.read_text()
     assert SVC_CALL in source
     pipelines.write_text(source.replace(SVC_CALL, TREE_CALL))
     repo.commit("swap in tree_trainer")
-    repo.art("run", "pipelines:digits_pipeline")
-    repo.run2 = _newest_pipeline_run(repo)
+    repo.run2 = _run_pipeline(repo)
     assert repo.run2 != repo.run1
 
     (root / "data").mkdir()
@@ -151,14 +153,15 @@ def build_ui_repo(root: Path, home: Path) -> UiRepo:
     (root / "art.toml").write_text(PIPELINE)
     repo.art("repro")
     repo.commit("a training pipeline with params, metrics and a plot")
-    for name, lr in EXPERIMENTS.items():
-        repo.art("exp", "run", "-S", f"train.lr={lr}", "--name", name)
+    repo.art("exp", "run", "-S", "train.lr=" + ",".join(map(str, EXPERIMENTS.values())), "--name", "lr")
 
     repo.runs = repo.art_json("runs")["pipeline_runs"]
     repo.accuracy = repo.art_json("artifacts", "show", "digits_pipeline/evaluator/accuracy")
     repo.svc_model = repo.art_json("artifacts", "show", "digits_pipeline/svc_trainer/model")
     repo.du = repo.art_json("du")
     repo.experiments = repo.art_json("exp", "show")
+    made = {e["name"]: {p["key"]: p["value"] for p in e["params"]} for e in repo.experiments["experiments"]}
+    assert {name: made[name]["train.lr"] for name in EXPERIMENTS} == EXPERIMENTS, made
     repo.pristine = snapshot(root)
     return repo
 

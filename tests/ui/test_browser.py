@@ -564,10 +564,10 @@ def test_the_experiments_table_sorts_and_plots_the_checked_experiments(visit: Vi
         boxes.nth(i).uncheck()
     for name in EXPERIMENTS:
         assert visible(plots.locator(f'[data-rev="{name}"]')) == [], name
-    page.locator('[data-testid="exp-row"][data-exp="lr-high"] [data-testid="exp-select"]').check()
-    drawn = visible(plots.locator('[data-rev="lr-high"]'))
+    page.locator('[data-testid="exp-row"][data-exp="lr-2"] [data-testid="exp-select"]').check()
+    drawn = visible(plots.locator('[data-rev="lr-2"]'))
     assert drawn and all((d.bounding_box() or {}).get("width", 0) > 10 for d in drawn)
-    assert visible(plots.locator('[data-rev="lr-low"]')) == []
+    assert visible(plots.locator('[data-rev="lr-1"]')) == []
     visit.screenshot("experiments-plot", plots)
 
 
