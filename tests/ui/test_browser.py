@@ -609,7 +609,9 @@ def test_every_page_a_link_reaches_is_whole(visit: Visit) -> None:
             continue
         seen.add(path)
         page = visit.open(path)
-        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
+        for href in page.eval_on_selector_all(
+            "a[href]", "els => els.map(e => new URL(e.getAttribute('href'), document.baseURI).href)"
+        ):
             target = href.split("#")[0].split("?")[0]
             assert target.startswith(visit.site.base), (path, href)
             todo.append(target[len(visit.site.base) :])
