@@ -178,12 +178,14 @@ def snapshot(root: Path) -> dict[str, tuple]:
     return out
 
 
-def every_page(repo: Repo) -> list[dict]:
-    """Call every data function, for every run and every artifact, as the dashboard does."""
+def every_page(repo: Repo, *, plain: bool = False) -> list[dict]:
+    """Call every data function, for every run and every artifact, as the dashboard does: through
+    ``open_repo``, or (``plain``) given an ordinary ``Repo`` as ``art ui``'s server opens per request."""
     from artvc.ui import data
+    from artvc.workspace import Repo as ArtRepo
 
     pages = []
-    with open_ro(repo) as ro:
+    with ArtRepo(repo.root) if plain else open_ro(repo) as ro:
         runs = data.runs_data(ro)
         pages.append(runs)
         pages += [data.runs_data(ro, stage="train"), data.runs_data(ro, branch="main", limit=2)]
@@ -468,20 +470,22 @@ def test_redact_hides_credentials():
 # -- read-only ----------------------------------------------------------------------------------------------
 
 
-def test_every_data_function_writes_nothing_under_the_repository(repo):
+@pytest.mark.parametrize("plain", [False, True], ids=["open_repo", "Repo"])
+def test_every_data_function_writes_nothing_under_the_repository(repo, plain):
     before = snapshot(repo.root)
-    pages = every_page(repo)
+    pages = every_page(repo, plain=plain)
     assert len(pages) > 20
     assert snapshot(repo.root) == before
 
 
-def test_a_missing_run_index_is_rebuilt_in_memory_only(repo, tmp_path):
+@pytest.mark.parametrize("plain", [False, True], ids=["open_repo", "Repo"])
+def test_a_missing_run_index_is_rebuilt_in_memory_only(repo, tmp_path, plain):
     subprocess.run(["cp", "-a", str(repo.root), str(tmp_path / "copy")], check=True)
     copy = Repo(tmp_path / "copy", Path(repo.env["HOME"]))
     for suffix in ("", "-wal", "-shm"):
         (copy.root / ".art" / f"state.db{suffix}").unlink(missing_ok=True)
     before = snapshot(copy.root)
-    pages = every_page(copy)
+    pages = every_page(copy, plain=plain)
     assert snapshot(copy.root) == before
     assert not (copy.root / ".art" / "state.db").exists()
     assert pages[0] == every_page(repo)[0]  # the same runs, from the store
