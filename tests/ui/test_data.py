@@ -535,3 +535,14 @@ def test_an_index_from_before_add_runs_were_listed_is_rebuilt_once(repo, tmp_pat
         assert [r["kind"] for r in runs_data(ro)["pipeline_runs"]].count("add") == 1
     kinds = [r["kind"] for r in old.json("runs")["pipeline_runs"]]
     assert kinds.count("add") == 1
+
+
+def test_a_new_repository_is_read_in_place_not_rebuilt_in_memory(ws):
+    """``art init`` leaves a complete run index, so the dashboard reads state.db in place from the start."""
+    from artvc.ui.data import open_repo, runs_data
+
+    ws.gen({"a.txt": "hello\n"})
+    ws.art("add", "a.txt")
+    with open_repo(ws.root) as ro:
+        assert ro.state.db.execute("PRAGMA database_list").fetchone()[2] == str(ws.root / ".art" / "state.db")
+        assert [r["kind"] for r in runs_data(ro)["pipeline_runs"]] == ["add"]
