@@ -546,3 +546,22 @@ def test_a_new_repository_is_read_in_place_not_rebuilt_in_memory(ws):
     with open_repo(ws.root) as ro:
         assert ro.state.db.execute("PRAGMA database_list").fetchone()[2] == str(ws.root / ".art" / "state.db")
         assert [r["kind"] for r in runs_data(ro)["pipeline_runs"]] == ["add"]
+
+
+def test_an_index_rebuilt_in_memory_is_kept_until_something_is_written(repo, tmp_path):
+    from artvc.ui.data import open_repo, runs_data
+
+    subprocess.run(["cp", "-a", str(repo.root), str(tmp_path / "copy")], check=True)
+    copy = Repo(tmp_path / "copy", Path(repo.env["HOME"]))
+    for suffix in ("", "-wal", "-shm"):
+        (copy.root / ".art" / f"state.db{suffix}").unlink(missing_ok=True)
+    with open_repo(copy.root) as ro:
+        first = runs_data(ro)["pipeline_runs"]
+    with open_repo(copy.root) as ro:  # the rebuilt index, kept in this process
+        assert runs_data(ro)["pipeline_runs"] == first
+    assert not (copy.root / ".art" / "state.db").exists()
+    copy.gen({"more.txt": "more\n"})
+    copy.art("add", "more.txt")  # writes the store and state.db: the kept index is stale now
+    with open_repo(copy.root) as ro:
+        again = runs_data(ro)["pipeline_runs"]
+    assert len(again) == len(first) + 1 and again[0]["kind"] == "add" and again[0]["paths"] == ["more.txt"]
