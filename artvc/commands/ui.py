@@ -81,25 +81,26 @@ def _export(repo, export_dir: str, *, force: bool) -> None:
 def _serve(repo, *, host: str, port: int, open_: bool | None) -> None:
     import signal
 
+    from ..objstore.faults import fault_point
     from ..ui.server import make_server, serve
 
     opts = flags()
     server = make_server(repo.root, host=host, port=port, log=_log, verbose=bool(opts.get("verbose")))
-    if opts.get("json"):
-        click.echo(json.dumps({"url": server.url}))
-        sys.stdout.flush()
-    else:
-        say(f"Serving {server.url} (Ctrl-C to stop)")
-        sys.stdout.flush()
-    if open_ is None:
-        open_ = sys.stdout.isatty()
-    if open_:
-        _open_browser(server.url)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops it like Ctrl-C
-    try:
+    try:  # from here on, Ctrl-C is a clean stop (a script may send it as soon as it has read the URL)
+        if opts.get("json"):
+            click.echo(json.dumps({"url": server.url}))
+        else:
+            say(f"Serving {server.url} (Ctrl-C to stop)")
+        sys.stdout.flush()
+        fault_point("ui.url-printed")
+        if open_ if open_ is not None else sys.stdout.isatty():
+            _open_browser(server.url)
         serve(server)
     except KeyboardInterrupt:
         say("Stopped.", err=True)
+    finally:
+        server.server_close()
 
 
 def _interrupt(signum, frame) -> None:
