@@ -25,6 +25,7 @@ from ..errors import ArtError, RemoteError, UnsafePathError, WouldOverwriteError
 from ..objstore.faults import fault_point
 from ..objstore.oserrors import describe
 from ..workspace.paths import is_reserved
+from ..workspace.readonly import ReadOnlyRepo
 from ..workspace.repo import Repo
 from . import data, urls
 from .render import render_error, render_page
@@ -42,6 +43,7 @@ class NotFound(Exception):
 def page(repo: Repo, path: str, query: dict[str, str] | None = None) -> tuple[int, str, bytes]:
     """Answer one request path (without its query string): ``(status, content type, body)``.
 
+    ``repo`` should be a ``ReadOnlyRepo`` (the server opens one per request), so that nothing is written.
     ``query`` holds the runs page's filters (``pipeline``, ``stage``, ``branch``). A path outside the route
     table, or one naming an unknown run or artifact, is a 404 page; ``/`` is a 302 whose body is the target.
     Errors other than "not found" propagate (the server turns them into a 500 page).
@@ -175,6 +177,13 @@ def export(repo: Repo, dest: str | os.PathLike[str], *, force: bool = False) -> 
     dest = Path(os.path.abspath(dest))
     _check_dest(repo, dest)
     replace = _check_existing(dest, force=force)
+    if not isinstance(repo, ReadOnlyRepo):
+        with ReadOnlyRepo(repo.root) as read_only:  # nothing under the repository is written
+            return _export(read_only, dest, replace)
+    return _export(repo, dest, replace)
+
+
+def _export(repo: ReadOnlyRepo, dest: Path, replace: bool) -> ExportResult:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name[:40]}.", suffix=".art-tmp", dir=dest.parent))
