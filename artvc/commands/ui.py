@@ -70,10 +70,11 @@ def _export(repo, export_dir: str, *, force: bool) -> None:
     from ..ui.site import export
 
     result = export(repo, export_dir, force=force)
-    for path in result.missing:
-        warn(f"the page {path} links to something that is not in this repository; it says so in the export")
+    for m in result.missing:
+        warn(f"{m.page} links to {m.link}, which names nothing in this repository (the export says so there)")
     if flags().get("json"):
-        emit_json({"dest": str(result.dest), "pages": result.pages, "files": result.files, "missing": result.missing})
+        missing = [{"page": m.page, "link": m.link} for m in result.missing]
+        emit_json({"dest": str(result.dest), "pages": result.pages, "files": result.files, "missing": missing})
         return
     say(f"Wrote {result.pages} pages ({result.files} files) to {result.dest}; open {result.dest / 'index.html'}")
 
