@@ -67,15 +67,14 @@ def cli(repo, port: int, host: str, open_: bool | None, export_dir: str | None, 
 
 
 def _export(repo, export_dir: str, *, force: bool) -> None:
-    from ..ui.data import open_repo
     from ..ui.site import export
 
-    with open_repo(repo.root) as read_only:  # the pages never write under the repository
-        result = export(read_only, export_dir, force=force)
-    for path in result.missing:
-        warn(f"the page {path} links to something that is not in this repository; it says so in the export")
+    result = export(repo, export_dir, force=force)
+    for m in result.missing:
+        warn(f"{m.page} links to {m.link}, which names nothing in this repository (the export says so there)")
     if flags().get("json"):
-        emit_json({"dest": str(result.dest), "pages": result.pages, "files": result.files, "missing": result.missing})
+        missing = [{"page": m.page, "link": m.link} for m in result.missing]
+        emit_json({"dest": str(result.dest), "pages": result.pages, "files": result.files, "missing": missing})
         return
     say(f"Wrote {result.pages} pages ({result.files} files) to {result.dest}; open {result.dest / 'index.html'}")
 
@@ -83,25 +82,26 @@ def _export(repo, export_dir: str, *, force: bool) -> None:
 def _serve(repo, *, host: str, port: int, open_: bool | None) -> None:
     import signal
 
+    from ..objstore.faults import fault_point
     from ..ui.server import make_server, serve
 
     opts = flags()
     server = make_server(repo.root, host=host, port=port, log=_log, verbose=bool(opts.get("verbose")))
-    if opts.get("json"):
-        click.echo(json.dumps({"url": server.url}))
-        sys.stdout.flush()
-    else:
-        say(f"Serving {server.url} (Ctrl-C to stop)")
-        sys.stdout.flush()
-    if open_ is None:
-        open_ = sys.stdout.isatty()
-    if open_:
-        _open_browser(server.url)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops it like Ctrl-C
-    try:
+    try:  # from here on, Ctrl-C is a clean stop (a script may send it as soon as it has read the URL)
+        if opts.get("json"):
+            click.echo(json.dumps({"url": server.url}))
+        else:
+            say(f"Serving {server.url} (Ctrl-C to stop)")
+        sys.stdout.flush()
+        fault_point("ui.url-printed")
+        if open_ if open_ is not None else sys.stdout.isatty():
+            _open_browser(server.url)
         serve(server)
     except KeyboardInterrupt:
         say("Stopped.", err=True)
+    finally:
+        server.server_close()
 
 
 def _interrupt(signum, frame) -> None:

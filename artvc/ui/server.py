@@ -53,7 +53,8 @@ def is_loopback(host: str) -> bool:
 class UIServer(ThreadingHTTPServer):
     """One dashboard server for the workspace at ``root``; ``token`` is None on loopback.
 
-    Each request opens its own ``ReadOnlyRepo`` (closed after the request), so threads share nothing.
+    Each request opens its own ``ReadOnlyRepo`` (closed after the request), so threads share nothing and
+    nothing under the repository is written.
     """
 
     daemon_threads = True  # an idle keep-alive connection does not hold the shutdown (requests in flight do)
@@ -236,7 +237,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if from_url:
                     cookie = f"{self.server.cookie}={self.server.token}; HttpOnly; SameSite=Strict; Path=/"
             fault_point("ui.request")
-            with ReadOnlyRepo(self.server.root) as repo:  # never writes: not even state.db's run index
+            with ReadOnlyRepo(self.server.root) as repo:
                 status, ctype, body = site.page(repo, path, query)
         except Exception as exc:  # one request's failure is a 500, the server goes on
             if isinstance(exc, OSError):

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlencode, urlsplit
 
 from ..errors import ArtError, RemoteError, UnsafePathError, WouldOverwriteError
 from ..objstore.faults import fault_point
 from ..objstore.oserrors import describe
 from ..workspace.paths import is_reserved
+from ..workspace.readonly import ReadOnlyRepo
 from ..workspace.repo import Repo
 from . import data, urls
 from .render import render_error, render_page
@@ -42,6 +44,7 @@ class NotFound(Exception):
 def page(repo: Repo, path: str, query: dict[str, str] | None = None) -> tuple[int, str, bytes]:
     """Answer one request path (without its query string): ``(status, content type, body)``.
 
+    ``repo`` should be a ``ReadOnlyRepo`` (the server opens one per request), so that nothing is written.
     ``query`` holds the runs page's filters (``pipeline``, ``stage``, ``branch``). A path outside the route
     table, or one naming an unknown run or artifact, is a 404 page; ``/`` is a 302 whose body is the target.
     Errors other than "not found" propagate (the server turns them into a 500 page).
@@ -98,6 +101,7 @@ class _Site:
         self.repo = repo
         self._artifacts: dict | None = None
         self._runs: dict | None = None
+        self._names: dict[str, str] | None = None
 
     def artifacts(self) -> dict:
         if self._artifacts is None:
@@ -110,14 +114,21 @@ class _Site:
         return self._runs
 
     def artifact_names(self) -> dict[str, str]:
-        """slug -> artifact name, for every artifact the artifacts page lists."""
-        names = (a.get("name") or a.get("path") for a in self.artifacts().get("artifacts", []))
-        return {urls.slug(n): n for n in names if n}
+        """slug -> artifact name, for every artifact that has a page: those the artifacts page lists, and every
+        path a run produced (a run page links its outputs, tracked now or not)."""
+        if self._names is None:
+            listed = [a.get("name") or a.get("path") for a in self.artifacts().get("artifacts", [])]
+            produced = self.repo.state.path_versions()
+            self._names = {urls.slug(n): n for n in [*listed, *produced] if isinstance(n, str) and n}
+        return self._names
 
     def data(self, route: urls.Route, filters: dict[str, str]) -> dict:
         kind, key = route.kind, route.key
         if kind == urls.RUNS:
-            return data.runs_data(self.repo, **filters) if filters else self.runs()
+            if not filters:
+                return self.runs()
+            pipeline, stage, branch = (filters.get(k) for k in FILTERS)
+            return data.runs_data(self.repo, pipeline=pipeline, stage=stage, branch=branch)
         if kind == urls.RUN:
             try:
                 return data.run_data(self.repo, key)
@@ -149,15 +160,23 @@ class _Site:
             yield urls.page_path(urls.ARTIFACT, key)
 
 
+class Missing(NamedTuple):
+    """A link of the site to a path that names nothing: ``page`` links to ``link`` (site paths)."""
+
+    page: str
+    link: str
+
+
 @dataclass(frozen=True, slots=True)
 class ExportResult:
-    """What ``export`` wrote: the folder, its page count, its file count (pages, JSON, assets), and the
-    linked pages that name nothing (each holds a "not found" page so that no link is broken)."""
+    """What ``export`` wrote: the folder, its page count, its file count (pages, JSON, assets, not found
+    pages), and the links to pages that name nothing (a "not found" page stands there when the path is one
+    of the site's)."""
 
     dest: Path
     pages: int
     files: int
-    missing: list[str] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
 
 
 def export(repo: Repo, dest: str | os.PathLike[str], *, force: bool = False) -> ExportResult:
@@ -175,6 +194,14 @@ def export(repo: Repo, dest: str | os.PathLike[str], *, force: bool = False) -> 
     dest = Path(os.path.abspath(dest))
     _check_dest(repo, dest)
     replace = _check_existing(dest, force=force)
+    if isinstance(repo, ReadOnlyRepo):
+        return _export(repo, dest, replace)
+    read_only = ReadOnlyRepo(repo.root)  # nothing under the repository is written
+    with read_only:
+        return _export(read_only, dest, replace)
+
+
+def _export(repo: ReadOnlyRepo, dest: Path, replace: bool) -> ExportResult:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name[:40]}.", suffix=".art-tmp", dir=dest.parent))
@@ -194,37 +221,44 @@ def export(repo: Repo, dest: str | os.PathLike[str], *, force: bool = False) -> 
 
 def _write_site(repo: Repo, tmp: Path, dest: Path) -> ExportResult:
     """Render every page reachable from the seeds into ``tmp``: each page's links are followed, so every
-    link of the exported site resolves to a file in it."""
+    link of the exported site resolves to a file in it (a linked page that names nothing gets a "not found"
+    page, and is reported)."""
     site = _Site(repo)
-    queue, seen, missing, files = list(site.seeds()), set(), [], 0
+    queue: list[tuple[str, str | None]] = [(p, None) for p in site.seeds()]
+    seen: set[str] = set()
+    missing: list[Missing] = []
+    files = pages = 0
     while queue:
-        path = queue.pop()
+        path, linked_from = queue.pop()
         if path in seen:
             continue
         seen.add(path)
         route = urls.resolve(path)
-        if route is None or route.kind in (urls.ASSET, urls.REDIRECT) or route.api:
+        if route is None or route.kind == urls.REDIRECT or route.api:
+            if route is None or route.kind == urls.REDIRECT:
+                missing.append(Missing(linked_from or "", path))
             continue
+        if route.kind == urls.ASSET:
+            continue  # written below
         try:
             payload = site.data(route, {})
         except NotFound as exc:
-            missing.append(path)
+            missing.append(Missing(linked_from or "", path))
             _write(tmp, path, _not_found(path, exc))
             files += 1
             continue
         text = render_page(path, payload, root=urls.root_of(path))
         _write(tmp, path, text.encode("utf-8"))
         _write(tmp, urls.api_path(path), to_json(payload))
-        files += 2
-        queue.extend(p for p in links(path, text) if p not in seen)
+        files, pages = files + 2, pages + 1
+        queue.extend((p, path) for p in links(path, text) if p not in seen)
     for name in urls.ASSETS:
         _write(tmp, f"/assets/{name}", asset(name))
         files += 1
-    _write(tmp, "/" + MARKER, json.dumps({"generator": "art ui --export", "pages": len(seen)}).encode())
+    _write(tmp, "/" + MARKER, json.dumps({"generator": "art ui --export", "pages": pages}).encode())
     mask = os.umask(0)
     os.umask(mask)
     os.chmod(tmp, 0o777 & ~mask)  # mkdtemp made it private; the site is meant to be shared
-    pages = sum(1 for p in seen if (r := urls.resolve(p)) and r.kind in urls.PAGE_KINDS and not r.api)
     return ExportResult(dest, pages, files, sorted(missing))
 
 

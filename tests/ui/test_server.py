@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -314,6 +315,12 @@ def test_ctrl_c_and_sigterm_stop_the_server_cleanly(repo, sig):
         pass
 
 
+def test_ctrl_c_right_after_the_url_is_printed_is_a_clean_stop(repo):
+    root, env = repo
+    r = _run(root, {**env, "ART_FAULT": "ui.url-printed:interrupt"}, *ART, "ui", "--port", "0", "--no-open")
+    assert r.stdout.startswith("Serving http://127.0.0.1:") and r.stderr == "Stopped.\n"
+
+
 def test_ctrl_c_lets_a_request_in_flight_finish(repo, tmp_path):
     root, env = repo
     release, log = tmp_path / "release", tmp_path / "faults.log"
@@ -370,6 +377,8 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 def test_serving_every_page_writes_nothing_in_the_repository(repo):
     root, env = repo
+    for cache in (root / ".art").glob("state.db*"):  # a command that may write would rebuild it
+        cache.unlink()
     before = snapshot(root)
     server = UI(root, env)
     try:
@@ -389,6 +398,48 @@ def test_an_unknown_run_or_artifact_is_404(ui):
     assert ui.get("/runs/" + "0" * 64 + ".html").status == 404
     assert ui.get("/api/runs/" + "0" * 64 + ".json").status == 404
     assert ui.get("/artifacts/nothing-0123456789.html").status == 404
+
+
+def test_the_browser_opens_by_default_only_when_stdout_is_a_terminal(repo, tmp_path):
+    root, env = repo
+    opened = tmp_path / "opened"
+    browser = tmp_path / "fake-browser"
+    browser.write_text(f'#!/bin/sh\necho "$1" >> {opened}\n')
+    browser.chmod(0o755)
+    env = {**env, "BROWSER": str(browser)}
+    piped = UI(root, env, "--open")  # asked for: opened even when piped
+    while not opened.exists():
+        time.sleep(0.01)
+    assert piped.stop() == 0 and opened.read_text() == piped.url + "\n"
+    opened.unlink()
+
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [*ART, "ui", "--port", "0"], cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE
+    )
+    os.close(slave)
+    try:
+        out = b""
+        while b"(Ctrl-C to stop)" not in out:
+            ready, _, _ = select.select([master], [], [], 60)
+            assert ready, out
+            out += os.read(master, 4096)
+        url = out.decode().split("Serving ", 1)[1].split(" ", 1)[0]
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url), out
+        while not opened.exists():
+            time.sleep(0.01)
+        assert opened.read_text() == url + "\n"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+        os.close(master)
+    opened.unlink()
+    plain = UI(root, env)  # piped, no --open: no browser
+    assert plain.stop() == 0 and not opened.exists()
 
 
 def test_a_port_in_use_is_one_error_line_with_a_hint(repo):
@@ -443,55 +494,84 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
+def export(root: Path, dest: Path, *, force: bool = False):
+    from artvc.ui.site import export as export_site
+    from artvc.workspace import Repo
+
+    with Repo(root) as repo:
+        return export_site(repo, dest, force=force)
+
+
 def test_export_refuses_a_non_empty_folder_and_force_replaces_only_a_previous_export(repo, tmp_path):
+    from artvc.errors import WouldOverwriteError
+
     root, env = repo
     other = tmp_path / "notes"
     other.mkdir()
     (other / "keep.txt").write_text("mine")
-    for args in ([], ["--force"]):
-        r = _run(root, env, *ART, "ui", "--export", str(other), *args, code=1)
-        assert r.stderr.startswith("art: error: ") and "\nhint: " in r.stderr
+    r = _run(root, env, *ART, "ui", "--export", str(other), code=1)
+    assert r.stderr.splitlines() == [
+        f"art: error: {other} exists and is not an empty folder",
+        "hint: give a new or empty folder, or --force to replace a previous export of art ui",
+    ]
+    with pytest.raises(WouldOverwriteError, match="not a previous export of art ui"):
+        export(root, other, force=True)
     assert _tree(other) == {"keep.txt": b"mine"}
 
     site = tmp_path / "site"
     site.mkdir()  # an empty folder is fine
-    _run(root, env, *ART, "ui", "--export", str(site))
+    export(root, site)
     first = _tree(site)
-    r = _run(root, env, *ART, "ui", "--export", str(site), code=1)
-    assert "is not an empty folder" in r.stderr and _tree(site) == first
+    with pytest.raises(WouldOverwriteError, match="is not an empty folder"):
+        export(root, site)
+    assert _tree(site) == first
     (site / "index.html").write_text("stale")
-    _run(root, env, *ART, "ui", "--export", str(site), "--force")
+    export(root, site, force=True)
     assert _tree(site) == first
     (site / "runs" / "notes.txt").write_text("added by hand")  # no longer only an export
-    r = _run(root, env, *ART, "ui", "--export", str(site), "--force", code=1)
-    assert "is not a previous export" in r.stderr and (site / "runs" / "notes.txt").read_text() == "added by hand"
+    with pytest.raises(WouldOverwriteError, match="not a previous export"):
+        export(root, site, force=True)
+    assert (site / "runs" / "notes.txt").read_text() == "added by hand"
+    (site / "runs" / "notes.txt").unlink()
+    (site / "assets" / "link").symlink_to(other / "keep.txt")  # nor is one with a symlink in it
+    with pytest.raises(WouldOverwriteError, match="not a previous export"):
+        export(root, site, force=True)
+    assert (other / "keep.txt").read_text() == "mine"
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".art-tmp")], "no temp folder left"
 
 
 def test_export_refuses_a_file_and_a_symlink(repo, tmp_path):
-    root, env = repo
+    from artvc.errors import UnsafePathError, WouldOverwriteError
+
+    root, _ = repo
     (tmp_path / "file").write_text("x")
-    _run(root, env, *ART, "ui", "--export", str(tmp_path / "file"), "--force", code=1)
+    with pytest.raises(WouldOverwriteError):
+        export(root, tmp_path / "file", force=True)
     assert (tmp_path / "file").read_text() == "x"
     (tmp_path / "real").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "real")
-    _run(root, env, *ART, "ui", "--export", str(tmp_path / "link"), code=10)
+    with pytest.raises(UnsafePathError, match="is a symlink"):
+        export(root, tmp_path / "link")
     assert not any((tmp_path / "real").iterdir())
 
 
-@pytest.mark.parametrize("where", [".art", ".art/site", ".git/site", ".", "..", "sub/.git/x"])
-def test_export_never_writes_into_art_or_git(repo, where):
+def test_export_never_writes_into_art_or_git(repo):
+    from artvc.errors import UnsafePathError
+
     root, env = repo
     before = snapshot(root)
-    r = _run(root, env, *ART, "ui", "--export", where, "--force", code=10)
-    assert r.stderr.startswith("art: error: art ui --export will not write to ")
+    r = _run(root, env, *ART, "ui", "--export", ".art/site", "--force", code=10)
+    assert r.stderr.startswith(f"art: error: art ui --export will not write to {root}/.art/site: ")
+    for where in (".art", ".git/site", ".git/refs", ".", "..", "sub/.git/x", "data/../.ART/x"):
+        with pytest.raises(UnsafePathError):
+            export(root, root / where, force=True)
     assert snapshot(root) == before
 
 
 def test_an_export_failing_before_the_rename_leaves_the_previous_export_and_no_temp_folder(repo, tmp_path):
     root, env = repo
     site = tmp_path / "site"
-    _run(root, env, *ART, "ui", "--export", str(site))
+    export(root, site)
     first = _tree(site)
     r = subprocess.run(
         [*ART, "ui", "--export", str(site), "--force"],
