@@ -149,7 +149,7 @@ def step_detail(run: Run, state: str) -> dict[str, Any]:
         if flow and i.get("param"):
             item["param"] = i.get("param")
         item["kind"] = i.get("kind")
-        if isinstance(i.get("path"), str):
+        if isinstance(i.get("path"), str) and (flow or i.get("run")):  # an artifact page exists: not for code
             item["artifact"] = i["path"]
         if i.get("run"):
             item["producer"] = i.get("run")
