@@ -161,10 +161,14 @@ class _Graph:
         self.edges: list[list[str]] = []
         self.truncated = False
 
-    def artifact(self, path: str, oid: str | None) -> str:
+    def artifact(self, path: str, oid: str | None, *, page: bool = True) -> str:
+        """An artifact node; ``page``: it has an artifact page to link to (``"artifact": null`` for a source no
+        run made, such as a stage's script in git, which has none)."""
         key = f"artifact:{path}@{oid}"
         if key not in self.nodes:
-            self.nodes[key] = {"key": key, "type": "artifact", "name": path, "oid": oid, "artifact": path}
+            self.nodes[key] = {"key": key, "type": "artifact", "name": path, "oid": oid, "artifact": None}
+        if page:
+            self.nodes[key]["artifact"] = path
         return key
 
     def run(self, summary: dict[str, Any]) -> str:
@@ -200,13 +204,13 @@ def graph_made_by(root: LineageNode) -> dict[str, Any]:
     stack = [root]
     while stack and not g.full():
         node = stack.pop()
-        me = g.artifact(node.path, node.oid)
+        me = g.artifact(node.path, node.oid, page=node is root or node.run is not None)
         if node.run is None:
             continue
         r = g.run(summarize(node.run))
         g.edge(r, me)
         for i in node.inputs:
-            g.edge(g.artifact(i.path, i.oid), r)
+            g.edge(g.artifact(i.path, i.oid, page=i.run is not None), r)
             stack.append(i)
     return g.as_dict()
 

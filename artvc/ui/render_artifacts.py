@@ -171,8 +171,8 @@ def _lineage_node(n: Any, current: str, root: str) -> GraphNode | None:
     else:
         oid = n.get("oid")
         sub = f"{ntype} \u00b7 {oid[:8]}" if isinstance(oid, str) and oid else ntype
-        target = n.get("artifact") or name
-        href = artifact_href(root, target) if target != current else None
+        target = n.get("artifact", name)  # null: a source with no artifact page (a script in git)
+        href = artifact_href(root, target) if target is not None and target != current else None
     if state:
         sub += f" \u00b7 {state_of(state)}"
     cls = "lin-run" if is_run else "lin-artifact"

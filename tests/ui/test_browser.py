@@ -525,6 +525,23 @@ def test_the_added_image_and_table_are_previewed(visit: Visit) -> None:
     assert cells[:2] == ["digit", "count"] and cells[2:6] == ["0", "0", "1", "7"]
 
 
+def test_a_stage_s_script_in_git_is_shown_without_a_dead_link(visit: Visit, ui_repo: UiRepo) -> None:
+    """The repro stage reads train.py (in git, no artifact page) and data/table.csv (art-added): the metrics'
+    lineage and the stage's inputs show both, and link only the table (a link to train.py was a 404)."""
+    page = visit.open(f"artifacts/{slug('eval/metrics.json')}.html")
+    made_by = page.locator('svg[data-testid="lineage-made-by"]')
+    script = made_by.locator('[data-testid="lineage-node"][data-name="train.py"]')
+    table = made_by.locator('[data-testid="lineage-node"][data-name="data/table.csv"]')
+    assert script.count() == 1 and script.locator("a").count() == 0
+    assert table.locator(f'a[href$="{slug("data/table.csv")}.html"]').count() == 1
+    repro = next(r["oid"] for r in ui_repo.runs if r.get("kind") == "repro")
+    page = visit.open(f"runs/{repro}.html")
+    inputs = page.locator('[data-testid="step-detail"][data-step="train"] [data-testid="step-inputs"]')
+    assert "train.py" in inputs.inner_text()
+    hrefs = inputs.locator("a[href]").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert [h for h in hrefs if "/artifacts/" in h] == [f"../artifacts/{slug('data/table.csv')}.html"], hrefs
+
+
 def test_the_experiments_table_sorts_and_plots_the_checked_experiments(visit: Visit, ui_repo: UiRepo) -> None:
     page = visit.open("experiments.html")
     table = page.locator('table[data-testid="exp-table"]')
