@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
@@ -80,7 +81,7 @@ def to_json(payload: dict) -> bytes:
 
 def error_page(status: int, message: str) -> bytes:
     """A small self-contained page for an error (no asset, no script)."""
-    title = {404: "Not found", 500: "Server error"}.get(status, "Error")
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{status} {title}</title></head>"
         f"<body><h1>{status} {title}</h1><p>{html.escape(message)}</p>"

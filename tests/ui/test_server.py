@@ -239,6 +239,24 @@ def test_anything_outside_the_route_table_is_404(ui, target):
     assert b"root:" not in body and b"[core]" not in body and b"pipeline" not in body
 
 
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [
+        (b"GARBAGE", 400),
+        (b"GET /index.html HTTP/9.9", 505),
+        (b"GET /index.html?" + b"&".join(b"f%d=1" % i for i in range(30)) + b" HTTP/1.1", 400),
+    ],
+)
+def test_a_malformed_request_gets_a_status_line_and_the_security_headers(ui, request_line, status):
+    with socket.create_connection(("127.0.0.1", ui.port), timeout=30) as s:
+        s.sendall(request_line + f"\r\nHost: 127.0.0.1:{ui.port}\r\nConnection: close\r\n\r\n".encode())
+        resp = http.client.HTTPResponse(s, method="GET")
+        resp.begin()
+        assert resp.status == status
+        assert resp.getheader("Content-Security-Policy") == CSP
+    assert ui.get("/index.html").status == 200  # and the server goes on
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND", "FOO"])
 def test_methods_other_than_get_and_head_are_405(ui, method):
     resp = ui.get("/index.html", method=method)
