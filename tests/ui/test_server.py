@@ -318,7 +318,7 @@ def test_a_non_loopback_host_requires_the_token_then_a_cookie(repo):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_and_sigterm_stop_the_server_cleanly(repo, sig):
-    server = UI(*repo)
+    server = UI(*repo, "-v")
     assert server.get("/index.html").status == 200
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)  # a keep-alive connection left open
     conn.request("GET", "/store.html")
@@ -327,6 +327,7 @@ def test_ctrl_c_and_sigterm_stop_the_server_cleanly(repo, sig):
     assert server.stop(sig) == 0
     conn.close()
     assert "Traceback" not in server.stderr and "art: error" not in server.stderr
+    assert server.stderr.splitlines()[:2] == ["art ui: GET /index.html 200", "art ui: GET /store.html 200"]  # -v
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", server.port), timeout=5):
