@@ -1,7 +1,7 @@
 """Render plots to one self-contained HTML page: inline SVG charts drawn here, no script, no network.
 
-``render_html(plots, revisions)`` is the whole interface (the dashboard embeds ``render_sections``): line and scatter charts
-overlay every revision's series with a legend, bar charts group the revisions' bars per category, a
+``render_html(plots, revisions)`` is the whole interface (the dashboard embeds ``render_sections``): line and
+scatter charts overlay every revision's series with a legend, bar charts group the revisions' bars per category, a
 confusion matrix is a heat-map table per revision, and images are embedded as ``data:`` URIs. The page
 carries a Content-Security-Policy that forbids every fetch, so a browser opening it loads nothing, even from
 an SVG image's own references. ``chart_pages`` gives each chart as its own page with its size, for PNG export.

@@ -10,19 +10,44 @@
 ``store_data``              ``art du --json`` plus per commit sizes and the remotes
 ==========================  ==============================================================
 
-Nothing here writes under the repository when the repository is opened with ``open_repo`` (the store and
-``state.db`` are read in place; a stale run index is rebuilt in memory).
+Nothing here writes under the repository: each function reads through a ``ReadOnlyRepo`` (the store and
+``state.db`` read in place, a stale run index rebuilt in memory): the one it is given (``open_repo``), or one
+it opens on the root of the ``Repo`` it is given, for the call.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ..workspace.readonly import ReadOnlyRepo, open_read_only
-from .data_artifacts import artifact_data, artifacts_data
-from .data_exps import experiments_data, plots_of
-from .data_runs import run_data, runs_data
-from .data_store import store_data
+from . import data_artifacts, data_exps, data_runs, data_store
+from .data_exps import plots_of
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reading(fn: F) -> F:
+    """``fn(repo, ...)`` through a read-only view of ``repo``."""
+
+    @functools.wraps(fn)
+    def wrapper(repo: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(repo, ReadOnlyRepo):
+            return fn(repo, *args, **kwargs)
+        with ReadOnlyRepo(repo.root) as view:
+            return fn(view, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+runs_data = _reading(data_runs.runs_data)
+run_data = _reading(data_runs.run_data)
+artifacts_data = _reading(data_artifacts.artifacts_data)
+artifact_data = _reading(data_artifacts.artifact_data)
+experiments_data = _reading(data_exps.experiments_data)
+store_data = _reading(data_store.store_data)
 
 __all__ = [
     "ReadOnlyRepo",
@@ -39,7 +64,8 @@ __all__ = [
 
 def open_repo(start: str | os.PathLike | None = None) -> ReadOnlyRepo:
     """The repository containing ``start`` (default: the current directory), opened for reading only: pass it
-    to the data functions; close it (or use ``with``) when done.
+    to the data functions; close it (or use ``with``) when done. It reads ``state.db`` as it was when first
+    used: open one per request to see runs recorded since.
 
     Raises:
         NotARepoError: outside an art repository (exit 10).

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import ArtError
 from ..pipeline.flow.artifacts import ArtifactNotFoundError, names, versions
-from ..pipeline.lineage import LineageNode, artifact_lineage, lineage, log
+from ..pipeline.lineage import LineageNode, lineage, log, made_by
 from ..pipeline.usedby import UsedBy, used_by
 from ..workspace.registry import versions as named_versions
 from ..workspace.repo import Repo
@@ -68,7 +68,7 @@ def _flow_artifact(repo: Repo, name: str) -> dict[str, Any]:
     newest = found[-1]
     shown = preview(repo.store, newest.ref.oid, newest.ref.kind, newest.ref.size, name)
     try:
-        made = graph_made_by(artifact_lineage(repo, name))
+        made = graph_made_by(made_by(repo, name, newest.ref.oid, newest.record))
     except ArtError:
         made = _empty()
     return {

@@ -79,16 +79,21 @@ class StateDB:
         self.view = False  # a read-only view (``view``): nothing is ever written to the file
 
     @classmethod
-    def view_of(cls, db_path: Path, root: Path) -> StateDB:
+    def view_of(cls, db_path: Path, root: Path, *, image: bytes | None = None) -> StateDB:
         """A read-only view of ``db_path`` that creates, changes and locks nothing (``art ui``): read in place
         (``sqlitedb.connect_no_write``), or, when the run index in it is missing or older than what art
         records now, copied into memory and left for the caller to complete there (``runs_indexed`` is
-        False). What a reader records stays in memory."""
+        False). What a reader records stays in memory. ``image``: a serialized database to read instead (one
+        completed before)."""
         self = cls.__new__(cls)
         self.root = str(root).rstrip("/") + "/"
         self.read_only = True
         self.view = True
         self._pending = {}
+        if image is not None:
+            self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            self.db.deserialize(image)
+            return self
         db = connect_no_write(db_path) if db_path.is_file() else None
         try:
             if db is not None:

@@ -178,12 +178,14 @@ def snapshot(root: Path) -> dict[str, tuple]:
     return out
 
 
-def every_page(repo: Repo) -> list[dict]:
-    """Call every data function, for every run and every artifact, as the dashboard does."""
+def every_page(repo: Repo, *, plain: bool = False) -> list[dict]:
+    """Call every data function, for every run and every artifact, as the dashboard does: through
+    ``open_repo``, or (``plain``) given an ordinary ``Repo`` as ``art ui``'s server opens per request."""
     from artvc.ui import data
+    from artvc.workspace import Repo as ArtRepo
 
     pages = []
-    with open_ro(repo) as ro:
+    with ArtRepo(repo.root) if plain else open_ro(repo) as ro:
         runs = data.runs_data(ro)
         pages.append(runs)
         pages += [data.runs_data(ro, stage="train"), data.runs_data(ro, branch="main", limit=2)]
@@ -468,20 +470,22 @@ def test_redact_hides_credentials():
 # -- read-only ----------------------------------------------------------------------------------------------
 
 
-def test_every_data_function_writes_nothing_under_the_repository(repo):
+@pytest.mark.parametrize("plain", [False, True], ids=["open_repo", "Repo"])
+def test_every_data_function_writes_nothing_under_the_repository(repo, plain):
     before = snapshot(repo.root)
-    pages = every_page(repo)
+    pages = every_page(repo, plain=plain)
     assert len(pages) > 20
     assert snapshot(repo.root) == before
 
 
-def test_a_missing_run_index_is_rebuilt_in_memory_only(repo, tmp_path):
+@pytest.mark.parametrize("plain", [False, True], ids=["open_repo", "Repo"])
+def test_a_missing_run_index_is_rebuilt_in_memory_only(repo, tmp_path, plain):
     subprocess.run(["cp", "-a", str(repo.root), str(tmp_path / "copy")], check=True)
     copy = Repo(tmp_path / "copy", Path(repo.env["HOME"]))
     for suffix in ("", "-wal", "-shm"):
         (copy.root / ".art" / f"state.db{suffix}").unlink(missing_ok=True)
     before = snapshot(copy.root)
-    pages = every_page(copy)
+    pages = every_page(copy, plain=plain)
     assert snapshot(copy.root) == before
     assert not (copy.root / ".art" / "state.db").exists()
     assert pages[0] == every_page(repo)[0]  # the same runs, from the store
@@ -531,3 +535,33 @@ def test_an_index_from_before_add_runs_were_listed_is_rebuilt_once(repo, tmp_pat
         assert [r["kind"] for r in runs_data(ro)["pipeline_runs"]].count("add") == 1
     kinds = [r["kind"] for r in old.json("runs")["pipeline_runs"]]
     assert kinds.count("add") == 1
+
+
+def test_a_new_repository_is_read_in_place_not_rebuilt_in_memory(ws):
+    """``art init`` leaves a complete run index, so the dashboard reads state.db in place from the start."""
+    from artvc.ui.data import open_repo, runs_data
+
+    ws.gen({"a.txt": "hello\n"})
+    ws.art("add", "a.txt")
+    with open_repo(ws.root) as ro:
+        assert ro.state.db.execute("PRAGMA database_list").fetchone()[2] == str(ws.root / ".art" / "state.db")
+        assert [r["kind"] for r in runs_data(ro)["pipeline_runs"]] == ["add"]
+
+
+def test_an_index_rebuilt_in_memory_is_kept_until_something_is_written(repo, tmp_path):
+    from artvc.ui.data import open_repo, runs_data
+
+    subprocess.run(["cp", "-a", str(repo.root), str(tmp_path / "copy")], check=True)
+    copy = Repo(tmp_path / "copy", Path(repo.env["HOME"]))
+    for suffix in ("", "-wal", "-shm"):
+        (copy.root / ".art" / f"state.db{suffix}").unlink(missing_ok=True)
+    with open_repo(copy.root) as ro:
+        first = runs_data(ro)["pipeline_runs"]
+    with open_repo(copy.root) as ro:  # the rebuilt index, kept in this process
+        assert runs_data(ro)["pipeline_runs"] == first
+    assert not (copy.root / ".art" / "state.db").exists()
+    copy.gen({"more.txt": "more\n"})
+    copy.art("add", "more.txt")  # writes the store and state.db: the kept index is stale now
+    with open_repo(copy.root) as ro:
+        again = runs_data(ro)["pipeline_runs"]
+    assert len(again) == len(first) + 1 and again[0]["kind"] == "add" and again[0]["paths"] == ["more.txt"]
