@@ -195,13 +195,11 @@ def serve(server: UIServer) -> None:
 class _Handler(BaseHTTPRequestHandler):
     server: UIServer
     server_version = "art-ui"
-    sys_version = ""
-
-    def version_string(self) -> str:
-        return self.server_version
-
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
+
+    def version_string(self) -> str:
+        return self.server_version  # no Python version in the Server header
 
     def parse_request(self) -> bool:
         if not super().parse_request():
