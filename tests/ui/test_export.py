@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import blake3
 import pytest
 
 from tests.ui.server_helpers import ART, UI, build_repo, crawl, links_of, run, snapshot
@@ -144,3 +145,27 @@ def test_an_export_failing_before_the_rename_leaves_the_previous_export_and_no_t
     assert r.returncode == 13 and r.stderr.startswith("art: error: cannot write ")
     assert _tree(site) == first
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".art-tmp")]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["digits_pipeline/evaluator/accuracy", "data/prepared", "../../etc/passwd", "a b/<c>", "é" * 200, "x" * 300, "."],
+)
+def test_every_artifact_slug_is_a_route_and_the_pages_link_the_same_slug(name):
+    from artvc.ui import render_base, urls
+
+    key = urls.slug(name)
+    assert urls.resolve(f"/artifacts/{key}.html") == urls.Route(urls.ARTIFACT, key)
+    assert urls.resolve(f"/api/artifacts/{key}.json") == urls.Route(urls.ARTIFACT, key, True)
+    assert render_base.slug(name) == key
+    assert "/" not in key and "\\" not in key
+
+
+def test_the_slug_of_a_name_is_fixed():
+    from artvc.ui.urls import slug
+
+    assert (
+        slug("digits_pipeline/evaluator/accuracy")
+        == "digits_pipeline_evaluator_accuracy-"
+        + (__import__("blake3").blake3(b"digits_pipeline/evaluator/accuracy").hexdigest()[:10])
+    )
