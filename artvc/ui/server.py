@@ -195,13 +195,11 @@ def serve(server: UIServer) -> None:
 class _Handler(BaseHTTPRequestHandler):
     server: UIServer
     server_version = "art-ui"
-    sys_version = ""
-
-    def version_string(self) -> str:
-        return self.server_version
-
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
+
+    def version_string(self) -> str:
+        return self.server_version  # no Python version in the Server header
 
     def parse_request(self) -> bool:
         if not super().parse_request():
@@ -227,7 +225,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self._send(403, site.HTML, site.error_page(403, "this server answers only to 127.0.0.1 or localhost"))
                 return
-            query = {k: v[-1] for k, v in parse_qs(qs, max_num_fields=MAX_QUERY_FIELDS).items()}
+            try:
+                query = {k: v[-1] for k, v in parse_qs(qs, max_num_fields=MAX_QUERY_FIELDS).items()}
+            except ValueError:  # more fields than any page takes
+                self.close_connection = True
+                self._send(400, site.HTML, site.error_page(400, "too many query parameters"))
+                return
             cookie = None
             if self.server.token is not None:
                 from_url = self.server.token_ok(query.pop("token", None))
@@ -289,8 +292,10 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # malformed requests (bad request line, headers too long, ...): the same headers as every answer
         self.close_connection = True
-        if not hasattr(self, "command") or self.command is None:
+        if not getattr(self, "command", None):
             self.command = "GET"
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"  # a status line and headers even for an unparsable request
         self._send(code, site.HTML, site.error_page(code, message or "bad request"))
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from http import HTTPStatus
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
@@ -80,7 +81,7 @@ def to_json(payload: dict) -> bytes:
 
 def error_page(status: int, message: str) -> bytes:
     """A small self-contained page for an error (no asset, no script)."""
-    title = {404: "Not found", 500: "Server error"}.get(status, "Error")
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{status} {title}</title></head>"
         f"<body><h1>{status} {title}</h1><p>{html.escape(message)}</p>"
@@ -118,9 +119,22 @@ class _Site:
         path a run produced (a run page links its outputs, tracked now or not)."""
         if self._names is None:
             listed = [a.get("name") or a.get("path") for a in self.artifacts().get("artifacts", [])]
-            produced = self.repo.state.path_versions()
-            self._names = {urls.slug(n): n for n in [*listed, *produced] if isinstance(n, str) and n}
+            self._names = {urls.slug(n): n for n in [*listed, *self._recorded()] if isinstance(n, str) and n}
         return self._names
+
+    def artifact_name(self, key: str) -> str | None:
+        """The artifact whose page is ``key``: first among the names the run index holds (a query), then among
+        the tracked paths (which takes a walk of the workspace), so most artifact pages skip the walk."""
+        if self._names is None:
+            found = next((n for n in self._recorded() if urls.slug(n) == key), None)
+            if found is not None:
+                return found
+        return self.artifact_names().get(key)
+
+    def _recorded(self) -> list[str]:
+        """Python pipeline artifact names and the paths runs produced, from the run index."""
+        state = self.repo.state
+        return [n for n, _, _ in state.artifact_names()] + list(state.path_versions())
 
     def data(self, route: urls.Route, filters: dict[str, str]) -> dict:
         kind, key = route.kind, route.key
@@ -139,7 +153,7 @@ class _Site:
                     raise
                 raise NotFound(exc.message) from exc
         if kind == urls.ARTIFACT:
-            name = self.artifact_names().get(key)
+            name = self.artifact_name(key)
             if name is None:
                 raise NotFound(f"no artifact of this repository has the page {key}.html")
             return data.artifact_data(self.repo, name)
