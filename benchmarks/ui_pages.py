@@ -188,14 +188,15 @@ def pages(bench: Bench, busiest: str) -> list[tuple[str, str, str, tuple]]:
     ]
 
 
-def timed(fn, repeat: int) -> tuple[float, float, object]:
-    """(first call's seconds, median of `repeat` calls, the last result)."""
-    samples, result = [], None
+def timed(fn, repeat: int) -> tuple[float, float, object, float]:
+    """(first call's seconds, median of `repeat` calls, the last result, median CPU seconds of this process)."""
+    samples, cpu, result = [], [], None
     for _ in range(max(1, repeat)):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = fn()
         samples.append(time.perf_counter() - t)
-    return samples[0], statistics.median(samples), result
+        cpu.append(time.process_time() - c)
+    return samples[0], statistics.median(samples), result, statistics.median(cpu)
 
 
 def in_process(root: Path, page_list, repeat: int) -> dict[str, dict]:
@@ -210,10 +211,11 @@ def in_process(root: Path, page_list, repeat: int) -> dict[str, dict]:
 
     out = {}
     for kind, path, function, args in page_list:
-        first, median, payload = timed(lambda f=function, a=args: load(f, a), repeat)
+        first, median, payload, data_cpu = timed(lambda f=function, a=args: load(f, a), repeat)
         depth = "../" * path.count("/")
-        _, rendered, html = timed(lambda p=path, d=payload, r=depth: render_page("/" + p, d, root=r), repeat)
-        out[kind] = {"data_first": first, "data": median, "render": rendered, "bytes": len(str(html).encode())}
+        render = timed(lambda p=path, d=payload, r=depth: render_page("/" + p, d, root=r), repeat)
+        out[kind] = {"data_first": first, "data": median, "render": render[1], "cpu": data_cpu + render[3]}
+        out[kind]["bytes"] = len(str(render[2]).encode())
     return out
 
 
@@ -244,7 +246,7 @@ def over_http(bench: Bench, page_list, repeat: int) -> dict[str, dict]:
                 with urllib.request.urlopen(base + p, timeout=120) as response:
                     return len(response.read())
 
-            first, median, size = timed(get, repeat)
+            first, median, size, _ = timed(get, repeat)
             out[kind] = {"http_first": first, "http": median, "http_bytes": size}
         return out
     finally:
@@ -263,6 +265,7 @@ def table(page_list, local: dict, remote: dict) -> str:
         "data ms",
         "render ms",
         "in-process ms",
+        "CPU ms",
         "HTTP first ms",
         "HTTP ms",
         "KiB",
@@ -282,6 +285,7 @@ def table(page_list, local: dict, remote: dict) -> str:
                 f"{a['data'] * 1000:.0f}",
                 f"{a['render'] * 1000:.0f}",
                 f"{total * 1000:.0f}",
+                f"{a['cpu'] * 1000:.0f}",
                 f"{b['http_first'] * 1000:.0f}",
                 f"{b['http'] * 1000:.0f}",
                 f"{b['http_bytes'] / 1024:.0f}",
@@ -320,7 +324,9 @@ def main() -> int:
         page_list = pages(bench, busiest)
         local = in_process(bench.root, page_list, args.repeat)
         remote = over_http(bench, page_list, args.repeat)
+    load = os.getloadavg()[0]
     print(f"art ui pages: {args.runs} runs, {args.runs * OUTPUTS_PER_RUN} artifact versions, median of {args.repeat}")
+    print(f"(load average {load:.1f} on {os.cpu_count()} CPUs; CPU ms: the in-process data and render's own CPU time)")
     print(table(page_list, local, remote))
     if args.json:
         args.json.write_text(json.dumps({k: {**local[k], **remote[k]} for k, *_ in page_list}, indent=1))
