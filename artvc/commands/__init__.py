@@ -52,6 +52,7 @@ ArtGroup.lazy = {
     "import": "import_",
     "import-url": "import_url",
     "update": "update",
+    "ui": "ui",
 }
 
 

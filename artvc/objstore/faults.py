@@ -7,7 +7,9 @@ process they start:
 ``ART_FAULT=NAME[@N][:ACTION][,...]``
     act at the N-th time (default: the first) the process reaches point NAME. ACTION is ``kill`` (SIGKILL
     this process: the default), ``enospc``, ``eio`` or ``eacces`` (raise that ``OSError`` there, as the
-    kernel would), or ``interrupt`` (raise ``KeyboardInterrupt``, as Ctrl-C would).
+    kernel would), ``interrupt`` (raise ``KeyboardInterrupt``, as Ctrl-C would), or ``block`` (wait there, in
+    that thread, until the file named by ``ART_FAULT_RELEASE`` exists: a test can then act while this process
+    is exactly there, e.g. stop a server with a request in flight).
 ``ART_FAULT_LOG=FILE``
     append the name of every point reached, one per line, so a test can list the points a command passes
     and then kill it at each of them in turn.
@@ -27,7 +29,7 @@ _log: str | None = None
 _loaded = False
 
 _ERRNO = {"enospc": errno.ENOSPC, "eio": errno.EIO, "eacces": errno.EACCES}
-ACTIONS = frozenset({"kill", "interrupt", *_ERRNO})
+ACTIONS = frozenset({"kill", "interrupt", "block", *_ERRNO})
 
 
 def _load() -> None:
@@ -68,8 +70,21 @@ def fault_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     if action == "interrupt":
         raise KeyboardInterrupt
+    if action == "block":
+        _block_until_released()
+        return
     code = _ERRNO[action]
     raise OSError(code, os.strerror(code), f"<fault {name}>")
+
+
+def _block_until_released() -> None:
+    import time
+
+    release = os.environ.get("ART_FAULT_RELEASE") or ""
+    if not release:
+        raise ValueError("ART_FAULT: the block action needs ART_FAULT_RELEASE=FILE")
+    while not os.path.exists(release):
+        time.sleep(0.01)
 
 
 def reset() -> None:

@@ -39,3 +39,19 @@ def _wal(db: sqlite3.Connection, wait: float = 30.0) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.005)
+
+
+def connect_no_write(path: Path) -> sqlite3.Connection:
+    """Open ``path`` for reading without creating, changing or locking any file (``art ui`` renders pages of
+    a repository it must not touch).
+
+    ``mode=ro`` would create the ``-wal`` and ``-shm`` files of a WAL database and leave them behind, so it
+    is used only where a writer's are already there (a command has the database open: its log must be
+    read); otherwise the file holds everything and is read as ``immutable``.
+
+    Raises:
+        sqlite3.Error: when the file cannot be opened.
+    """
+    wal = path.with_name(path.name + "-wal")
+    query = "mode=ro" if wal.exists() else "immutable=1"
+    return sqlite3.connect(f"{path.as_uri()}?{query}", uri=True, isolation_level=None, check_same_thread=False)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ArtError
 from ..objstore.faults import fault_point
 from ..workspace.lockfile import read_lock, write_lock
+from ..workspace.provenance import git_facts
 from ..workspace.repo import Repo
 from .dag import Graph
 from .outcome import CACHED, FAILED, RAN, SKIPPED, UP_TO_DATE, Event, ReproOptions, StageOutcome
@@ -76,7 +77,7 @@ class Executor:
 
         self.planned = {i.name for i in items}
         git = self.repo.git  # the commit and dirtiness runs record: as they were when the repro started
-        self._git = {"commit": git.head_commit() if git else None, "dirty": git.is_dirty() if git else None}
+        self._git = git_facts(git)
         pending = list(items)
         outcomes: dict[str, StageOutcome] = {}
         running: dict[Future, _Launch] = {}
@@ -238,6 +239,7 @@ class Executor:
             duration=done.duration,
             returncode=done.returncode,
             stderr_tail=tuple(done.stderr_tail),
+            stdout_tail=tuple(done.stdout_tail),
         )
         fault_point("repro.stage-finished")
         missing = [o for o in stage.outs if not os.path.lexists(self.repo.abspath(o))]
@@ -357,6 +359,8 @@ class Executor:
             ],
             "run_key": facts.run_key,
             "exit_status": done.returncode,
+            "stdout_tail": list(done.stdout_tail),
+            "stderr_tail": list(done.stderr_tail),
             "started": started,
             "duration": round(done.duration, 3),
             **prov,

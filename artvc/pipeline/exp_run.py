@@ -263,7 +263,7 @@ def _run_one(ctx: _Context, exp: Experiment) -> Experiment | None:
         ctx.on_event("start", exp.name, ", ".join(f"{k}={v}" for k, v in exp.overrides.items()))
         try:
             _prepare(ctx, ws_root)
-            proc = _repro(ws_root)
+            proc = _repro(ws_root, exp.name)
             if proc.returncode in (130, -signal.SIGINT) or ctx.stop.is_set():
                 return None  # interrupted: it stays queued for the next --run-all
             state, message, log = _state_of(proc)
@@ -312,14 +312,17 @@ def _prepare(ctx: _Context, ws_root: Path) -> None:
             atomic_write(art / name, (ctx.root / ".art" / name).read_bytes())
     atomic_write(art / "config.local", f"[core]\nstore = {json.dumps(str(ctx.store_root))}\n")
     with Repo(ctx.root) as main:
-        produced, keys = main.state.run_index()
+        index = main.state.run_index()
     with Repo(ws_root) as ws:
-        ws.state.merge_run_index(produced, keys)
+        ws.state.merge_run_index(index)
         checkout(ws, leave=True)
 
 
-def _repro(ws_root: Path) -> subprocess.CompletedProcess:
-    """``art repro`` in the worktree, in a child process of its own (its output captured)."""
+def _repro(ws_root: Path, name: str) -> subprocess.CompletedProcess:
+    """``art repro`` in the worktree, in a child process of its own (its output captured); its pipeline-run
+    record names the experiment."""
+    from .flow.records import EXPERIMENT_ENV
+
     return subprocess.run(
         [sys.executable, "-m", "artvc", "-q", "repro"],  # -q: stage output captured, its stderr tail on failure
         cwd=ws_root,
@@ -327,6 +330,7 @@ def _repro(ws_root: Path) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, EXPERIMENT_ENV: name},
     )
 
 
@@ -358,9 +362,9 @@ def _record(
             lock = _lock_or_empty(ws_root)
             runs = {s: str(e["run"]) for s, e in lock.items() if isinstance(e, dict) and e.get("run")}
             params, metrics = values_at(ws, None)
-            produced, keys = ws.state.run_index()
+            index = ws.state.run_index()
         with Repo(ctx.root) as main:
-            main.state.merge_run_index(produced, keys)
+            main.state.merge_run_index(index)
     done = replace(exp, state=state, params=params, metrics=metrics, stages=stages, runs=runs, message=message, log=log)
     wt_git = Git.discover(wt)
     assert wt_git is not None

@@ -84,7 +84,12 @@ def artifact_lineage(repo: Repo, name: str, version: int | None = None, *, max_d
     from .flow.artifacts import find_version
 
     v = find_version(repo, name, version)
-    return _node(repo, name, v.ref.oid, v.record, set(), max_depth)
+    return made_by(repo, name, v.ref.oid, v.record, max_depth=max_depth)
+
+
+def made_by(repo: Repo, path: str, oid: str | None, run: Run | None, *, max_depth: int = 50) -> LineageNode:
+    """The lineage tree of version ``oid`` of ``path`` made by ``run`` (None: source data)."""
+    return _node(repo, path, oid, run, set(), max_depth)
 
 
 def _current(repo: Repo, path: str) -> tuple[str, str | None]:

@@ -56,6 +56,7 @@ class StageOutcome:
     run: str | None = None
     returncode: int | None = None
     stderr_tail: tuple[str, ...] = ()
+    stdout_tail: tuple[str, ...] = ()
     message: str = ""
     missing: tuple[str, ...] = ()  # outs a command that exited 0 did not write
 

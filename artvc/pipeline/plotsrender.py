@@ -1,7 +1,7 @@
 """Render plots to one self-contained HTML page: inline SVG charts drawn here, no script, no network.
 
-``render_html(plots, revisions)`` is the whole interface (the dashboard reuses it): line and scatter charts
-overlay every revision's series with a legend, bar charts group the revisions' bars per category, a
+``render_html(plots, revisions)`` is the whole interface (the dashboard embeds ``render_sections``): line and
+scatter charts overlay every revision's series with a legend, bar charts group the revisions' bars per category, a
 confusion matrix is a heat-map table per revision, and images are embedded as ``data:`` URIs. The page
 carries a Content-Security-Policy that forbids every fetch, so a browser opening it loads nothing, even from
 an SVG image's own references. ``chart_pages`` gives each chart as its own page with its size, for PNG export.
@@ -47,10 +47,15 @@ def render_html(plots: list[Plot], revisions: list[str], *, title: str = "art pl
 
     The page needs nothing else: no script, no stylesheet or font to fetch; images are inline.
     """
-    sections = "\n".join(_section(i, plot, revisions) for i, plot in enumerate(plots))
+    sections = render_sections(plots, revisions)
     revs = ", ".join(escape(r) for r in revisions)
     body = f"<h1>{escape(title)}</h1>\n<p class=revs>revisions: {revs}</p>\n{sections or '<p>no plots</p>'}"
     return _page(title, body)
+
+
+def render_sections(plots: list[Plot], revisions: list[str]) -> str:
+    """The charts of ``plots`` without the page around them (the dashboard embeds them; ``STYLE`` styles them)."""
+    return "\n".join(_section(i, plot, revisions) for i, plot in enumerate(plots))
 
 
 def chart_pages(plots: list[Plot], revisions: list[str]) -> list[tuple[Plot, str, int, int]]:

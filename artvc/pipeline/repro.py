@@ -9,6 +9,7 @@ and the last-outcome cache are in ``outcome.py``; bookkeeping and locking are de
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -107,7 +108,7 @@ def _settle_leftovers(repo: Repo) -> None:
 def _record_pipeline_run(repo: Repo, graph: Graph, outcomes: list[StageOutcome], started: float, took: float) -> None:
     """Write this repro's pipeline-run record (pipeline ``art.toml``; every stage in order: executed, cached
     (restored, or up to date: the run art.lock names), failed, or skipped), so ``art runs`` lists it."""
-    from .flow.records import record_repro
+    from .flow.records import EXPERIMENT_ENV, record_repro
 
     done = {o.name: o for o in outcomes}
     lock = read_lock(repo.root)
@@ -120,4 +121,12 @@ def _record_pipeline_run(repo: Repo, graph: Graph, outcomes: list[StageOutcome],
         else:
             run = lock.get(name, {}).get("run")
             stages.append((name, run, "up-to-date") if is_oid(run) else (name, None, "not-run"))
-    record_repro(repo, stages, started=started, duration=took)
+    after = {name: sorted(graph.upstream.get(name, ())) for name in graph.order}
+    experiment = os.environ.get(EXPERIMENT_ENV) or None
+    # a failed stage writes no run record: its pipeline-run entry keeps its exit status and output tails
+    failed = {
+        o.name: {"exit_status": o.returncode, "stdout_tail": list(o.stdout_tail), "stderr_tail": list(o.stderr_tail)}
+        for o in outcomes
+        if o.status == "failed"
+    }
+    record_repro(repo, stages, started=started, duration=took, after=after, experiment=experiment, failed=failed)

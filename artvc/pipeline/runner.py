@@ -1,8 +1,9 @@
 """Where art starts stage processes: run a stage's command (or ``call`` function) and wait for it. (The only
 other process art starts is headless Chromium for ``art plots --png``, in ``plotsexport``.)
 
-Output streams line by line to a callback while the process runs; the last lines of stderr are kept for the
-error report. Stages run with the workspace root as working directory and ``ART_STAGE`` set.
+Output streams line by line to a callback while the process runs; the last lines of stdout and stderr are
+kept (``bounded_tail``: at most 20 lines, 4 KB, each) for the error report and the stage's run record. Stages
+run with the workspace root as working directory and ``ART_STAGE`` set.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .spec import Stage
 
 TAIL_LINES = 20
+TAIL_BYTES = 4096  # UTF-8 bytes of one stream's tail, all its lines together
 # Runs a ``call = "module:function"`` stage: repo root first on sys.path; an int result is the exit status.
 _CALL_BOOT = (
     "import importlib, sys\n"
@@ -39,6 +41,23 @@ class Finished:
     started: float  # time.time()
     duration: float
     stderr_tail: list[str]
+    stdout_tail: list[str] = field(default_factory=list)
+
+
+def bounded_tail(lines: Iterable[str]) -> list[str]:
+    """The last ``TAIL_LINES`` of ``lines`` holding at most ``TAIL_BYTES`` UTF-8 bytes together (a longer last
+    line keeps its end)."""
+    out: list[str] = []
+    left = TAIL_BYTES
+    for line in reversed(list(lines)[-TAIL_LINES:]):
+        data = line.encode("utf-8", "replace")
+        if len(data) > left:
+            if not out:
+                out.append(data[-left:].decode("utf-8", "ignore"))
+            break
+        out.append(line)
+        left -= len(data)
+    return out[::-1]
 
 
 def argv_for(stage: Stage, root: Path) -> list[str] | str:
@@ -68,14 +87,15 @@ def run(stage: Stage, root: Path, *, output: Output | None = None) -> Finished:
             stderr=subprocess.PIPE,
         )
     except OSError as exc:
-        return Finished(127, started, time.monotonic() - t0, [f"cannot start: {exc}"])
+        return Finished(127, started, time.monotonic() - t0, bounded_tail([f"cannot start: {exc}"]))
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    pump = threading.Thread(target=_pump, args=(proc.stdout, stage.name, False, output, None), daemon=True)
+    out_tail: deque[str] = deque(maxlen=TAIL_LINES)
+    pump = threading.Thread(target=_pump, args=(proc.stdout, stage.name, False, output, out_tail), daemon=True)
     pump.start()
     _pump(proc.stderr, stage.name, True, output, tail)
     pump.join()
     code = proc.wait()
-    return Finished(code, started, time.monotonic() - t0, list(tail))
+    return Finished(code, started, time.monotonic() - t0, bounded_tail(tail), bounded_tail(out_tail))
 
 
 def _pump(stream, name: str, is_err: bool, output: Output | None, tail: deque | None) -> None:

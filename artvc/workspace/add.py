@@ -19,7 +19,7 @@ from ..objstore.scan import TreeWalk, check_name, tree_walk
 from .gitignore import check_ignorable, ignore
 from .paths import check_write, to_repo_path
 from .pointers import SUFFIX, Pointer, write_pointer
-from .provenance import environment, now_iso
+from .provenance import environment, git_facts, now_iso
 from .repo import Repo
 from .runs import record_run
 
@@ -205,7 +205,7 @@ def _add_run(started: str, duration: float, repo: Repo, added: list[AddedArtifac
         "outputs": [
             {"path": a.path, "oid": str(a.pointer.oid), "kind": a.pointer.kind, "size": a.pointer.size} for a in changed
         ],
-        "git": {"commit": git.head_commit() if git else None, "dirty": git.is_dirty() if git else None},
+        "git": git_facts(git),
         **environment(),
     }
     return Run(fields)

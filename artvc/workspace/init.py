@@ -9,6 +9,7 @@ from ..errors import ArtError, GitError
 from ..objstore.fileio import atomic_write
 from .config import HEADER
 from .repo import ART_DIR, Repo
+from .runs import ensure_indexed
 
 ART_GITIGNORE = "/config.local\n/store\n/state.db*\n/tmp\n/lock\n/cache\n"
 
@@ -48,4 +49,7 @@ def init(path: str | Path = ".", *, no_git: bool = False, force: bool = False) -
     atomic_write(art / ".gitignore", ART_GITIGNORE)
     with Repo(root) as repo:
         _ = repo.store, repo.state  # create the store (recording its format) and the stat cache
+        # the run index starts complete (a store shared with other workspaces may hold runs already), so
+        # readers that never write (art ui) find it current rather than rebuilding it in memory each time
+        ensure_indexed(repo)
     return InitResult(root, True, git is not None)

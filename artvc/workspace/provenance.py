@@ -22,6 +22,14 @@ def iso_utc(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def git_facts(git: Any) -> dict[str, Any]:
+    """The git state every run records: HEAD's commit, whether the work tree had changes, and the branch HEAD
+    is on (None when detached or outside git)."""
+    if git is None:
+        return {"commit": None, "dirty": None, "branch": None}
+    return {"commit": git.head_commit(), "dirty": git.is_dirty(), "branch": git.head_branch()}
+
+
 def environment() -> dict[str, Any]:
     """Return the machine facts recorded in every run."""
     try:

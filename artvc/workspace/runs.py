@@ -1,8 +1,8 @@
 """Which run produced which artifact, which runs consumed it, and which runs have a given run key (the run
 cache): a local index in ``state.db`` over the run objects in the store, rebuilt from them by ``reindex_runs``
 (automatically, once, by the queries that need the whole index: ``ensure_indexed``). Step runs (Python
-pipelines) also index their outputs as artifact versions, and pipeline runs (``art run``, ``art repro``) are
-listed for ``art runs``."""
+pipelines) also index their outputs as artifact versions, and pipeline runs (``art run``, ``art repro``) and
+``art add`` runs are listed for ``art runs``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ def record_run(repo: Repo, run: Run) -> None:
         repo.state.add_versions(str(run.oid), run.get("started", ""), [(p, o) for o, p in outputs])
     elif kind == "pipeline":
         repo.state.add_pipeline_run(str(run.oid), str(run.get("pipeline", "")), run.get("started", ""))
+    elif kind == "add":
+        repo.state.add_add_run(str(run.oid), run.get("started", ""))
 
 
 def consumed_by(run: Run) -> list[tuple[str, str | None, str | None]]:

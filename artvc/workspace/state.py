@@ -21,7 +21,7 @@ from ..objstore.hashing import hash_file
 from ..objstore.oid import Oid, is_oid
 from ..objstore.oserrors import notice, writable
 from ..objstore.scan import RACY_NS  # one racy window for files and folders
-from ..objstore.sqlitedb import open_wal
+from ..objstore.sqlitedb import connect_no_write, open_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, mtime INTEGER, size INTEGER,
@@ -38,10 +38,14 @@ CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWI
 CREATE TABLE IF NOT EXISTS versions (name TEXT, oid TEXT, run TEXT, started TEXT, PRIMARY KEY (name, oid, run))
     WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pipeline_runs (run TEXT PRIMARY KEY, pipeline TEXT, started TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS add_runs (run TEXT PRIMARY KEY, started TEXT) WITHOUT ROWID;
 """
 
-# 2: every run and what it consumed (art lineage --used-by); 3: artifact versions and pipeline runs (art runs)
-RUNS_INDEX_VERSION = "3"
+# 2: every run and what it consumed (art lineage --used-by); 3: artifact versions and pipeline runs (art runs);
+# 4: art add runs (art runs lists them too)
+RUNS_INDEX_VERSION = "4"
+# the tables of the run index, in the order ``run_index`` returns their rows
+_RUN_TABLES = ("produced", "runkeys", "consumed", "runs", "versions", "pipeline_runs", "add_runs")
 
 _BATCH = 500
 
@@ -72,6 +76,38 @@ class StateDB:
                 notice(f"{db_path} was damaged ({exc}); it is a cache and was rebuilt (files are hashed again once)")
                 self.db = _open(db_path)
         self._pending: dict[str, tuple] = {}  # recorded, not yet flushed
+        self.view = False  # a read-only view (``view``): nothing is ever written to the file
+
+    @classmethod
+    def view_of(cls, db_path: Path, root: Path, *, image: bytes | None = None) -> StateDB:
+        """A read-only view of ``db_path`` that creates, changes and locks nothing (``art ui``): read in place
+        (``sqlitedb.connect_no_write``), or, when the run index in it is missing or older than what art
+        records now, copied into memory and left for the caller to complete there (``runs_indexed`` is
+        False). What a reader records stays in memory. ``image``: a serialized database to read instead (one
+        completed before)."""
+        self = cls.__new__(cls)
+        self.root = str(root).rstrip("/") + "/"
+        self.read_only = True
+        self.view = True
+        self._pending = {}
+        if image is not None:
+            self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            self.db.deserialize(image)
+            return self
+        db = connect_no_write(db_path) if db_path.is_file() else None
+        try:
+            if db is not None:
+                db.execute("SELECT count(*) FROM add_runs").fetchone()  # the newest table: the schema is current
+                row = db.execute("SELECT value FROM facts WHERE key='runs-index'").fetchone()
+                if row is not None and row[0] == RUNS_INDEX_VERSION:
+                    self.db = db
+                    return self
+        except sqlite3.DatabaseError:
+            pass
+        if db is not None:
+            db.close()
+        self.db = _in_memory_copy(db_path)
+        return self
 
     def _rel(self, path: str) -> str:
         return path[len(self.root) :] if path.startswith(self.root) else path
@@ -189,6 +225,23 @@ class StateDB:
     def add_pipeline_run(self, run: str, pipeline: str, started: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO pipeline_runs VALUES (?, ?, ?)", (run, pipeline, started))
 
+    def add_add_run(self, run: str, started: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO add_runs VALUES (?, ?)", (run, started))
+
+    def listed_runs(self, limit: int | None = None, pipeline: str | None = None) -> list[tuple[str, str]]:
+        """(run, "pipeline" | "add") of the newest ``limit`` (None: every) pipeline runs and ``art add`` runs,
+        newest first; with ``pipeline``, only the pipeline runs of that pipeline."""
+        if pipeline:
+            sql = "SELECT run, 'pipeline', started FROM pipeline_runs WHERE pipeline=?"
+            args: tuple = (pipeline,)
+        else:
+            sql = (
+                "SELECT run, 'pipeline', started FROM pipeline_runs UNION ALL SELECT run, 'add', started FROM add_runs"
+            )
+            args = ()
+        sql += " ORDER BY started DESC, run" + (" LIMIT ?" if limit is not None else "")
+        return [(r[0], r[1]) for r in self.db.execute(sql, (*args, limit) if limit is not None else args)]
+
     def artifact_names(self) -> list[tuple[str, int, str]]:
         """Every artifact name with its number of versions and the time of its newest run, by name."""
         sql = "SELECT name, COUNT(DISTINCT oid), MAX(started) FROM versions GROUP BY name ORDER BY name"
@@ -231,6 +284,16 @@ class StateDB:
         sql = "SELECT run FROM produced WHERE oid=?" + (" AND path=?" if path else "") + " ORDER BY started DESC"
         return [r[0] for r in self.db.execute(sql, (oid, path) if path else (oid,))]
 
+    def runs_producing_path(self, path: str) -> list[tuple[str, str, str]]:
+        """(oid, run, started) of every run that produced something at ``path``, oldest first."""
+        sql = "SELECT oid, run, started FROM produced WHERE path=? ORDER BY started, run"
+        return [(r[0], r[1], r[2]) for r in self.db.execute(sql, (path,))]
+
+    def path_versions(self) -> dict[str, tuple[int, str]]:
+        """path -> (how many distinct ids runs produced there, when the newest of those runs started)."""
+        sql = "SELECT path, COUNT(DISTINCT oid), MAX(started) FROM produced GROUP BY path"
+        return {r[0]: (r[1], r[2]) for r in self.db.execute(sql)}
+
     def runs_consuming_path(self, path: str) -> list[tuple[str, str, str | None]]:
         """(run, path, oid) of every input at ``path``, inside it, or of a folder holding it; oldest first."""
         parents = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1)]
@@ -268,20 +331,20 @@ class StateDB:
             found |= {r[0] for r in self.db.execute(sql, part)}
         return found
 
-    def run_index(self) -> tuple[list[tuple], list[tuple]]:
-        """Every row of the run index: (produced rows, run-key rows), to share with another workspace."""
-        return (
-            list(self.db.execute("SELECT oid, path, run, started FROM produced")),
-            list(self.db.execute("SELECT key, run, started FROM runkeys")),
-        )
+    def run_index(self) -> list[list[tuple]]:
+        """Every row of the run index, one list per table, to share with another workspace (``art exp run``:
+        the runs an experiment made are listed, and found by prefix, in the main workspace too)."""
+        return [list(self.db.execute(f"SELECT * FROM {t}")) for t in _RUN_TABLES]
 
-    def merge_run_index(self, produced: list[tuple], runkeys: list[tuple]) -> None:
+    def merge_run_index(self, tables: list[list[tuple]]) -> None:
         """Add rows taken from another workspace's ``run_index`` (facts about runs in a shared store)."""
         db = self.db
         db.execute("BEGIN")
         try:
-            db.executemany("INSERT OR IGNORE INTO produced VALUES (?, ?, ?, ?)", produced)
-            db.executemany("INSERT OR IGNORE INTO runkeys VALUES (?, ?, ?)", runkeys)
+            for name, rows in zip(_RUN_TABLES, tables, strict=False):
+                if rows:
+                    marks = ",".join("?" * len(rows[0]))
+                    db.executemany(f"INSERT OR IGNORE INTO {name} VALUES ({marks})", rows)
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -290,7 +353,7 @@ class StateDB:
     def flush(self) -> None:
         """Write the buffered rows (they are facts about file contents, true whether or not the command that
         recorded them finishes, so flushing part-way through a command is safe)."""
-        if self._pending:
+        if self._pending and not self.view:
             self.db.execute("BEGIN")
             self.db.executemany(
                 "INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)",
@@ -324,7 +387,7 @@ def _in_memory_copy(db_path: Path) -> sqlite3.Connection:
     mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     if db_path.exists():
         try:
-            src = sqlite3.connect(f"{db_path.as_uri()}?immutable=1", uri=True)
+            src = connect_no_write(db_path)
             try:
                 src.backup(mem)
             finally:

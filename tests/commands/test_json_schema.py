@@ -108,6 +108,8 @@ def json_commands() -> dict[str, click.Command]:
             path = f"{prefix}{name}"
             if isinstance(cmd, click.Group):
                 walk(cmd, path + " ")
+                if cmd.invoke_without_command:  # `art runs`, `art artifacts`: the group itself lists
+                    found[path] = cmd
             else:
                 found[path] = cmd
 
@@ -218,9 +220,14 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         ("write flow", ()),
         _case("run", ["run", "flowmod:p"]),
         _case("runs", ["runs"]),
+        _case("runs", ["runs", "--stage", "double", "--branch", "nosuchbranch"]),
+        _case("runs show", ["runs", "show", "{pipeline_run}"]),
+        _case("runs show", ["runs", "show", "{run}"]),
+        _case("artifacts", ["artifacts"]),
         _case("artifacts show", ["artifacts", "show", "p/double/output"]),
         _case("mv", ["mv", "data", "moved/data"], ["mv", "moved/data", "data"]),
         _case("rm", ["rm", "data"], ["rm", "params.csv", "--delete"]),
+        _case("ui", ["ui", "--export", "../site1"], ["ui", "--export", "../site2"]),  # serving: tests/ui
         _case("demo", None, ["demo"]),  # 3-6 s: one form (the global flag is the same code for every command)
     ]
 
@@ -261,6 +268,8 @@ def test_every_json_command_speaks_the_vocabulary(tmp_path: Path) -> None:
             if args is None:
                 continue
             args = [a.replace("{run}", _stage_run(root)) for a in args]
+            if "{pipeline_run}" in args:
+                args = [a.replace("{pipeline_run}", _pipeline_run(ws)) for a in args]
             r = ws.art(*args)
             payload = json.loads(r.stdout)  # one JSON document, nothing else on stdout
             assert isinstance(payload, dict), (args, payload)
@@ -270,6 +279,12 @@ def test_every_json_command_speaks_the_vocabulary(tmp_path: Path) -> None:
                 assert not extra, f"art {path}: keys {extra} are not in docs/cli.md's JSON output table"
             seen.add(path)
     assert seen == set(CASES)
+
+
+def _pipeline_run(ws: Workspace) -> str:
+    """The newest pipeline run's id (for `art runs show`)."""
+    runs = json.loads(ws.art("runs", "--json", "-n", "1").stdout)["pipeline_runs"]
+    return runs[0]["oid"][:12] if runs else "none"
 
 
 def _stage_run(root: Path) -> str:

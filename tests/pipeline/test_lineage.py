@@ -27,7 +27,7 @@ def test_lineage_reaches_the_added_raw_data_with_commits_and_code_hashes(ws):
     assert raw["run"]["kind"] == "add"
     for path in ("metrics.json", "model.txt", "prepared.csv"):
         run = by_path[path]["run"]
-        assert run["git"] == {"commit": head, "dirty": False}
+        assert run["git"] == {"commit": head, "dirty": False, "branch": "main"}
         assert len(run["code_hash"]) == 64 and run["exit_status"] == 0
         assert run["user"] and run["host"] and run["python"] and run["art"] and len(run["packages"]) == 64
     assert by_path["model.txt"]["run"]["params"] == {"params.toml:train.C": 1.0}

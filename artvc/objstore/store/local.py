@@ -66,6 +66,7 @@ class LocalStore(ObjectStore):
         fsync: flush packs to disk before they are indexed (power-loss safety; a killed process is safe
             either way, since the page cache survives it).
         params: chunker parameters recorded for a new store.
+        read_only: open it read-only even where it is writable, creating no file (``art ui``).
     """
 
     def __init__(
@@ -75,6 +76,7 @@ class LocalStore(ObjectStore):
         fsync: bool = False,
         params: ChunkerParams = DEFAULT_PARAMS,
         notice: Callable[[str], None] | None = None,
+        read_only: bool = False,
     ) -> None:
         self.root = Path(root)
         self.fsync = fsync
@@ -89,10 +91,11 @@ class LocalStore(ObjectStore):
         self.rebuilt: list[str] = []  # packs indexed because index.db was missing or unreadable at open
         self.read_only = False
         try:
-            self.root.mkdir(parents=True, exist_ok=True)  # two commands may create a new store at once
-            self.read_only = not writable(self.root) or not _writable_file(self.root / "index.db")
+            if not read_only:
+                self.root.mkdir(parents=True, exist_ok=True)  # two commands may create a new store at once
+            self.read_only = read_only or not writable(self.root) or not _writable_file(self.root / "index.db")
             if self.read_only:  # read what is there; nothing is created, rebuilt or cleaned
-                self._db, self._uri = connect_read_only(self.root)
+                self._db, self._uri = connect_read_only(self.root, create_nothing=read_only)
                 self.params = load_params(self.root, params, read_only=self.read_only)
                 try:
                     self.has_quarantine = self._db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone() is not None

@@ -34,12 +34,13 @@ CREATE TABLE IF NOT EXISTS quarantine (
 )
 
 
-def connect_read_only(root: Path) -> tuple[sqlite3.Connection, str]:
+def connect_read_only(root: Path, *, create_nothing: bool = False) -> tuple[sqlite3.Connection, str]:
     """Open the index of a store this process may not write (read-only mount, another user's store).
 
     ``mode=ro`` still sees a write-ahead log left by a writer; where even that needs a write (the
     shared-memory file cannot be created), the file is read as ``immutable``. Returns the connection and
-    its URI (per-thread readers connect to the same).
+    its URI (per-thread readers connect to the same). ``create_nothing``: for a reader that must not leave
+    a file behind where it could (``art ui``), ``mode=ro`` only when a writer's log is there already.
     """
     path = root / "index.db"
     if not path.is_file():
@@ -49,7 +50,10 @@ def connect_read_only(root: Path) -> tuple[sqlite3.Connection, str]:
             errno=errno.EROFS,
             hint="run any writing art command once where it is writable",
         )
-    for query in ("mode=ro", "immutable=1"):
+    queries: tuple[str, ...] = ("mode=ro", "immutable=1")
+    if create_nothing and not path.with_name("index.db-wal").exists():
+        queries = ("immutable=1",)
+    for query in queries:
         uri = f"{path.as_uri()}?{query}"
         try:
             db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)

@@ -32,6 +32,7 @@ from ...objstore.hashing import hash_bytes
 from ...objstore.tmpowner import token
 from ...workspace.repo import Repo
 from ..errors import FlowError, StepFailedError
+from .capture import capturing, tails_of, wrapped_streams
 from .records import Provenance, write_run
 from .result import CACHED, EXECUTED, FAILED, SKIPPED, ArtifactRef, PipelineRun, StepResult
 from .store_io import CodeHashes, find_cached, read_into, store_outputs
@@ -66,6 +67,7 @@ class _Done:
     metadata: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     summary: str | None = None
+    tails: dict[str, list[str]] = field(default_factory=dict)  # stdout_tail, stderr_tail
 
 
 def log_metadata(metadata: dict[str, Any]) -> None:
@@ -114,7 +116,7 @@ class _Runner:
         pending = list(self.graph.invocations)
         running: dict[Future, tuple[Invocation, dict, Path]] = {}
         stop = False
-        with ThreadPoolExecutor(max(1, self.options.jobs), thread_name_prefix="art-step") as pool:
+        with wrapped_streams(), ThreadPoolExecutor(max(1, self.options.jobs), thread_name_prefix="art-step") as pool:
             try:
                 while pending or running:
                     if not stop:
@@ -243,6 +245,7 @@ class _Runner:
             "run_key": facts["run_key"],
             "started": self.prov.iso(done.started),
             "duration": round(done.duration, 3),
+            **done.tails,
         }
         if done.error is not None:
             fields.update(outputs=[], exit_status=1, error=done.error[-MAX_ERROR:])
@@ -281,12 +284,16 @@ class _Runner:
         )
 
     def _pipeline_record(self, run: PipelineRun) -> str:
+        after = {inv.name: inv.upstream for inv in self.graph.invocations}  # the edges of the graph
         fields = {
             "kind": "pipeline",
             "pipeline": run.name,
             "call": run.call,
             "params": run.params,
-            "steps": [{"stage": s.name, "run": s.run, "status": s.status} for s in run.steps.values()],
+            "steps": [
+                {"stage": s.name, "run": s.run, "status": s.status, "after": sorted(after.get(s.name, ()))}
+                for s in run.steps.values()
+            ],
             "exit_status": 1 if run.error else 0,
             "started": run.started,
             "duration": round(run.duration, 3),
@@ -317,7 +324,15 @@ def _print_event(event: str, name: str, detail: str) -> None:
 
 
 def _work(inv: Invocation, inputs: dict[str, tuple[ArtifactRef, Path]], out: Path) -> _Done:
-    """On a worker thread: load the inputs, call the step, save each output into ``out/NAME``."""
+    """On a worker thread: load the inputs, call the step, save each output into ``out/NAME``; with the tails
+    of what it printed."""
+    with capturing() as tails:
+        done = _call(inv, inputs, out)
+    done.tails = tails_of(tails)
+    return done
+
+
+def _call(inv: Invocation, inputs: dict[str, tuple[ArtifactRef, Path]], out: Path) -> _Done:
     from ..materializers import materializer_for, materializer_named
 
     started, t0 = time.time(), time.monotonic()

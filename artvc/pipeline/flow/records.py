@@ -21,11 +21,9 @@ class Provenance:
     """Git commit and dirtiness as they were when the run started; machine facts and the package list once."""
 
     def __init__(self, repo: Repo) -> None:
-        git = repo.git
-        self.git: dict[str, Any] = {
-            "commit": git.head_commit() if git else None,
-            "dirty": git.is_dirty() if git else None,
-        }
+        from ...workspace.provenance import git_facts
+
+        self.git: dict[str, Any] = git_facts(repo.git)
         self._env: dict[str, Any] | None = None
         self._cache = repo.art_dir / "cache"
         self._packages: bytes = b""
@@ -69,24 +67,48 @@ def write_run(
     return str(run.oid)
 
 
+# set by ``art exp run`` for the ``art repro`` it starts in an experiment's worktree: the experiment's name
+EXPERIMENT_ENV = "ART_EXPERIMENT"
 REPRO_STATUS = {"ran": "executed", "cached": "cached", "up-to-date": "cached", "failed": "failed"}
 
 
-def record_repro(repo: Repo, stages: list[tuple[str, str | None, str]], *, started: float, duration: float) -> str:
+def record_repro(
+    repo: Repo,
+    stages: list[tuple[str, str | None, str]],
+    *,
+    started: float,
+    duration: float,
+    after: dict[str, list[str]] | None = None,
+    experiment: str | None = None,
+    failed: dict[str, dict[str, Any]] | None = None,
+) -> str:
     """Write the pipeline-run record of one ``art repro``: pipeline ``art.toml``, and per stage (in the graph's
-    order) its run and what happened: executed, cached (restored, or already up to date), failed, skipped."""
-    failed = any(s == "failed" for _, _, s in stages)
+    order) its run, what happened (``status``: executed, cached: restored, or already up to date; failed,
+    skipped; ``outcome``: repro's own word, ran, cached, up-to-date, failed, not-run) and the stages it comes
+    after (``after``: the graph's edges). ``experiment``: the ``art exp run`` it ran for; ``failed``: per failed
+    stage (which writes no run record of its own) its ``exit_status`` and output tails, kept in its entry."""
+    any_failed = any(s == "failed" for _, _, s in stages)
+    after = after or {}
     fields: dict[str, Any] = {
         "kind": "pipeline",
         "pipeline": "art.toml",
         "call": "art repro",
         "params": {},
         "steps": [
-            {"stage": name, "run": run, "status": REPRO_STATUS.get(status, "skipped")} for name, run, status in stages
+            {
+                "stage": name,
+                "run": run,
+                "status": REPRO_STATUS.get(status, "skipped"),
+                "outcome": status,
+                "after": sorted(after.get(name, ())),
+                **(failed or {}).get(name, {}),
+            }
+            for name, run, status in stages
         ],
-        "exit_status": 5 if failed else 0,
+        "exit_status": 5 if any_failed else 0,
         "started": Provenance.iso(started),
         "duration": round(duration, 3),
+        **({"experiment": experiment} if experiment else {}),
     }
     with repo.lock:
         return write_run(repo, Provenance(repo), fields)
