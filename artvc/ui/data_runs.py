@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import ArtError
 from ..objstore.lineage import Run
-from ..pipeline.flow.history import recent_runs, summary
+from ..pipeline.flow.history import describe, recent_runs
 from ..pipeline.runner import TAIL_LINES, bounded_tail
 from ..workspace.repo import Repo
 from ..workspace.runs import find_run, load_run
@@ -36,7 +36,7 @@ def run_data(repo: Repo, ref: str) -> dict[str, Any]:
     """
     record = find_run(repo, ref)
     oid = str(record.oid)
-    entry = summary(oid, record)
+    entry = describe(repo, oid, record)
     if record.get("kind") != "pipeline":
         name = entry["steps"][0]["name"]
         detail = step_detail(record, entry["steps"][0]["state"])

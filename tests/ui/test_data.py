@@ -565,3 +565,31 @@ def test_an_index_rebuilt_in_memory_is_kept_until_something_is_written(repo, tmp
     with open_repo(copy.root) as ro:
         again = runs_data(ro)["pipeline_runs"]
     assert len(again) == len(first) + 1 and again[0]["kind"] == "add" and again[0]["paths"] == ["more.txt"]
+
+
+def test_an_experiments_repro_recorded_before_experiments_were_named_is_listed_as_the_experiment(repo, tmp_path):
+    from artvc.pipeline.flow.records import Provenance, write_run
+    from artvc.ui.data import run_data, runs_data
+    from artvc.workspace import Repo as ArtRepo
+    from artvc.workspace.runs import load_run
+
+    subprocess.run(["cp", "-a", str(repo.root), str(tmp_path / "old")], check=True)
+    with open_ro(repo) as ro:
+        listed = runs_data(ro)["pipeline_runs"]
+    e2 = next(r for r in listed if r.get("experiment") == "e2")
+    plain = next(r for r in listed if r["kind"] == "repro" and not r["failed"])
+    written = {}
+    with ArtRepo(tmp_path / "old") as art:
+        for label, entry in (("exp", e2), ("repro", plain)):
+            fields = dict(load_run(art, entry["oid"]).fields)
+            fields.pop("experiment", None)
+            fields["steps"] = [{k: v for k, v in s.items() if k not in ("after", "outcome")} for s in fields["steps"]]
+            prov = Provenance(art)
+            with art.lock:
+                written[label] = write_run(art, prov, {k: v for k, v in fields.items() if k not in prov.fields()})
+    with open_ro(Repo(tmp_path / "old", Path(repo.env["HOME"]))) as ro:
+        by_oid = {r["oid"]: r for r in runs_data(ro)["pipeline_runs"]}
+        page = run_data(ro, written["exp"])
+    assert by_oid[written["exp"]]["kind"] == "exp" and by_oid[written["exp"]]["experiment"] == "e2"
+    assert page["run"] == by_oid[written["exp"]]
+    assert by_oid[written["repro"]]["kind"] == "repro" and "experiment" not in by_oid[written["repro"]]

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ...errors import FormatError
 from ..codec import MAX_CHUNK_SIZE, MAX_METADATA_SIZE, MAX_PACK_ENTRIES
@@ -168,6 +169,16 @@ def unpack_payload(codec: int, data: bytes, raw_length: int, kind: int | None = 
     return out
 
 
+_THREAD = threading.local()  # .dctx: this thread's decompressor (one costs more to make than a small object)
+
+
+def _decompressor(zstandard: Any) -> Any:
+    dctx = getattr(_THREAD, "dctx", None)
+    if dctx is None:
+        dctx = _THREAD.dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
+    return dctx
+
+
 def _decompress(data: bytes, raw_length: int) -> bytes:
     """Decompress one zstd frame whose output must be ``raw_length`` bytes: a frame header that says
     otherwise is refused before anything is allocated, and output is produced step by step, so a payload
@@ -178,10 +189,11 @@ def _decompress(data: bytes, raw_length: int) -> bytes:
         declared = zstandard.frame_content_size(data)
         if declared not in (-1, raw_length):  # -1: the frame does not say
             raise FormatError(f"compressed object declares {declared} bytes, index says {raw_length}")
+        dctx = _decompressor(zstandard)
         if declared == raw_length and raw_length <= _READ_STEP:
-            return zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).decompress(data, max_output_size=raw_length)
+            return bytes(dctx.decompress(data, max_output_size=raw_length))
         out = bytearray()
-        with zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW).stream_reader(data) as reader:
+        with dctx.stream_reader(data) as reader:
             while len(out) <= raw_length:
                 step = reader.read(min(_READ_STEP, raw_length + 1 - len(out)))
                 if not step:

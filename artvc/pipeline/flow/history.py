@@ -5,6 +5,7 @@ its record."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ...errors import ArtError
@@ -30,7 +31,8 @@ def recent_runs(
     records now is rebuilt first (a read-only repository rebuilds it in memory)."""
     ensure_indexed(repo)
     out = []
-    for entry in _entries(repo, pipeline):
+    windows = _Windows(repo)
+    for entry in _entries(repo, pipeline, windows):
         if stage is not None and not any(s["name"] == stage for s in entry["steps"]):
             continue
         if branch is not None and entry["branch"] != branch:
@@ -41,13 +43,80 @@ def recent_runs(
     return out
 
 
-def _entries(repo: Repo, pipeline: str | None) -> Iterator[dict[str, Any]]:
+def _entries(repo: Repo, pipeline: str | None, windows: _Windows) -> Iterator[dict[str, Any]]:
     for oid, kind in repo.state.listed_runs(None, pipeline):
         try:
             run = load_run(repo, oid)
         except ArtError:
             continue
-        yield summary(oid, run, kind)
+        yield describe(repo, oid, run, kind, windows)
+
+
+def describe(repo: Repo, oid: str, run: Run, kind: str | None = None, windows: _Windows | None = None) -> dict:
+    """``summary``, and an ``art repro`` recorded before records named their experiment told apart as the
+    experiment's (``_tag_experiment``)."""
+    entry = summary(oid, run, kind)
+    steps = run.get("steps")
+    old = isinstance(steps, list) and not any(isinstance(s, dict) and "after" in s for s in steps)  # before the ui
+    if entry["kind"] == "repro" and old:
+        _tag_experiment(entry, (windows or _Windows(repo)).get())
+    return entry
+
+
+class _Windows:
+    """The experiments' windows, read once, when an old repro record needs them."""
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self.found: list[tuple[str, datetime, datetime, dict[str, str]]] | None = None
+
+    def get(self) -> list[tuple[str, datetime, datetime, dict[str, str]]]:
+        if self.found is None:
+            self.found = _exp_windows(self.repo)
+        return self.found
+
+
+def _exp_windows(repo: Repo) -> list[tuple[str, datetime, datetime, dict[str, str]]]:
+    """(name, queued at, recorded at, stage -> run) of every recorded experiment."""
+    from ..exps import experiments
+
+    git = repo.git
+    out: list[tuple[str, datetime, datetime, dict[str, str]]] = []
+    if git is None:
+        return out
+    try:
+        found = experiments(repo, queued=False)
+    except ArtError:
+        return out
+    for e in found:
+        try:
+            done = datetime.fromtimestamp(git.commit_time(e.commit), UTC)
+            queued = _when(e.created)
+        except (ArtError, ValueError, OSError):
+            continue
+        if queued is not None and e.runs:
+            out.append((e.name, queued, done, dict(e.runs)))
+    return out
+
+
+def _when(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _tag_experiment(entry: dict[str, Any], windows: list[tuple[str, datetime, datetime, dict[str, str]]]) -> None:
+    """A repro recorded before records named their experiment is one when its stages' runs are the runs the
+    experiment recorded and it started while that experiment ran (between queued and recorded)."""
+    runs = {s["name"]: s["run_oid"] for s in entry["steps"] if s["run_oid"]}
+    started = _when(entry["started"])
+    if not runs or started is None:
+        return
+    for name, queued, done, exp_runs in windows:
+        if exp_runs == runs and queued <= started <= done + timedelta(seconds=2):
+            entry["kind"], entry["experiment"] = "exp", name
+            return
 
 
 def step_state(step: dict[str, Any]) -> str:
