@@ -36,7 +36,6 @@ SECURITY_HEADERS = (
 )
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 MAX_QUERY_FIELDS = 20
-SHUTDOWN_GRACE = 10.0  # seconds the requests in flight get to finish after Ctrl-C
 IDLE_TIMEOUT = 60  # seconds a keep-alive connection may wait for its next request
 
 
@@ -96,8 +95,9 @@ class UIServer(ThreadingHTTPServer):
                 self._busy -= 1
                 self._idle.notify_all()
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until no request is in flight (at most ``timeout`` seconds); False if some still are."""
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no request is in flight (at most ``timeout`` seconds, None: no limit); False if some
+        still are."""
         with self._idle:
             return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
@@ -184,12 +184,13 @@ def make_server(
 
 def serve(server: UIServer) -> None:
     """Serve until interrupted (Ctrl-C, or SIGTERM turned into one by the caller): then stop accepting, let
-    the requests in flight finish (for up to ``SHUTDOWN_GRACE`` seconds) and return."""
+    the requests in flight finish and return. A second interrupt while they finish stops at once (it
+    propagates from here), so a stuck request never holds the shutdown against the user."""
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
         server.server_close()
-        server.wait_idle(SHUTDOWN_GRACE)
+        server.wait_idle()  # no time limit: a timer would cut a slow request on a loaded machine
 
 
 class _Handler(BaseHTTPRequestHandler):
