@@ -129,8 +129,12 @@ class RemoteRunCache:
         self.lookups += 1
         try:
             run = find(self.repo, store, run_key, outs, on_bad=self.warn)
-            if run is None:
-                return None
+        except StoreIOError as exc:
+            self._give_up(exc)
+            return None
+        if run is None:
+            return None
+        try:
             adopt(self.repo, store, run, fetch_outputs=True)
         except StoreIOError as exc:
             self._give_up(exc)
