@@ -117,10 +117,10 @@ def publish_markers(
     todo: list[tuple[str, str, Run]] = []
     check: dict[tuple[str, str], list[Run]] = {}
     for folder, key, run in markable(repo, store, roots):
-        if trust_cache and f"{folder}/{key}/{run.oid}" in known:
-            continue
-        if ObjectKey(run.oid, Kind.RUN) in uploaded:
+        if ObjectKey(run.oid, Kind.RUN) in uploaded:  # sent again after a gc: its marker went with it
             todo.append((folder, key, run))
+        elif trust_cache and f"{folder}/{key}/{run.oid}" in known:
+            continue
         else:
             check.setdefault((folder, key), []).append(run)
     if check:
