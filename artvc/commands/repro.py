@@ -7,7 +7,7 @@ import click
 
 from ..objstore.progress import Progress
 from ._options import common, flags, pass_repo
-from ._render import emit_json, say
+from ._render import emit_json, say, warn
 
 _LINES = {
     "waiting": "Waiting for stage {name}: {detail}",
@@ -40,6 +40,12 @@ _LINES = {
 @click.option("-k", "--keep-going", is_flag=True, help="After a failure, go on with stages that do not need it.")
 @click.option("--no-run-cache", is_flag=True, help="Always run stale stages; never restore outputs of past runs.")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the plan with reasons; run nothing.")
+@click.option(
+    "--pull",
+    is_flag=True,
+    help="On a run-cache miss, look for the run on a remote (one listing per stage) and restore it from there.",
+)
+@click.option("-r", "--remote", help="With --pull: the remote to look on (default: core.remote).")
 @common()
 @pass_repo
 def cli(
@@ -51,6 +57,8 @@ def cli(
     keep_going: bool,
     no_run_cache: bool,
     dry_run: bool,
+    pull: bool,
+    remote: str | None,
 ) -> None:
     """Bring the pipeline in art.toml up to date: run the stale stages only.
 
@@ -66,6 +74,7 @@ def cli(
       art repro train           # train and the stale stages it needs
       art repro -n              # show the plan and the reasons, run nothing
       art repro -j 4 -k         # 4 stages at a time, continue past failures
+      art repro --pull          # also reuse runs pushed from other clones
     """
     from ..pipeline.errors import StageFailedError
     from ..pipeline.outcome import ReproOptions
@@ -82,7 +91,13 @@ def cli(
         keep_going=keep_going,
         run_cache=not no_run_cache,
         dry_run=dry_run,
+        pull=pull,
+        remote=remote,
     )
+    if remote and not pull:
+        from ..errors import UsageError
+
+        raise UsageError("-r/--remote needs --pull", hint="art repro --pull -r REMOTE")
     try:
         result = repro(
             repo,
@@ -90,6 +105,7 @@ def cli(
             on_event=counter.event if loud else None,
             on_output=_printer(jobs > 1) if loud else None,
             progress=counter,
+            warn=warn,
         )
     except StageFailedError as exc:
         if not loud and not f.get("json") and exc.stderr_tail:
@@ -103,6 +119,7 @@ def cli(
                 "dry_run": result.dry_run,
                 "plan": [i.as_dict() for i in result.plan],
                 "stages": [o.as_dict() for o in result.outcomes],
+                **({"remote_cache": result.remote_cache} if result.remote_cache is not None else {}),
             }
         )
         return

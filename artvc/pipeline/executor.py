@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the runner's modules load only when a stage has to be broug
     from concurrent.futures import Future
 
     from ..objstore.lineage import Run
+    from ..workspace.remote_runcache import RemoteRunCache
     from . import runner
 
 POLL = 0.2  # seconds between tries of a stage lock held by another art repro
@@ -63,9 +64,11 @@ class Executor:
         options: ReproOptions,
         on_event: Event,
         on_output: runner.Output | None,
+        remote_cache: RemoteRunCache | None = None,
     ) -> None:
         self.repo, self.pipeline, self.graph, self.lock, self.ctx = repo, pipeline, graph, lock, ctx
         self.options, self.on_event, self.on_output = options, on_event, on_output
+        self.remote_cache = remote_cache  # art repro --pull: the remote's run-key markers after a local miss
         self._provenance: dict[str, Any] | None = None
         self.status: dict[str, str] = {}
         self.stage_locks = StageLocks(repo.art_dir)
@@ -209,6 +212,9 @@ class Executor:
 
         with self.repo.lock:  # gc may not drop the objects while they are restored
             run = runcache.lookup(self.repo, facts.run_key, stage.outs)
+            if run is None and self.remote_cache is not None and self.remote_cache.get(facts.run_key, stage.outs):
+                # adopted from the remote (record and outputs now stored here): restored like a local hit
+                run = runcache.lookup(self.repo, facts.run_key, stage.outs)
             if run is None:
                 return None
             stash = Stash(self.repo, stage.outs)
