@@ -47,6 +47,7 @@ SPEC_FIELDS = frozenset(
         "code_hash",
         "params",
         "code_tree",
+        "code",
         "argv",
         "call",
         "deps",
@@ -225,7 +226,11 @@ def check_spec(spec: object) -> dict[str, Any]:
             raise _fail(what, f"deps[{i}].kind", f"must be one of {', '.join(DEP_KINDS)}")
         if not is_oid(d.get("oid")):
             raise _fail(what, f"deps[{i}].oid", "must be an object id")
-        deps.append({"path": _relpath(d.get("path"), what, f"deps[{i}].path"), "oid": d["oid"], "kind": d["kind"]})
+        run = d.get("run")
+        if run is not None and not is_oid(run):
+            raise _fail(what, f"deps[{i}].run", "must be an object id or null")
+        path = _relpath(d.get("path"), what, f"deps[{i}].path")
+        deps.append({"path": path, "oid": d["oid"], "kind": d["kind"], "run": run})
     outs = [_relpath(o, what, f"outs[{i}]") for i, o in enumerate(_list(s.get("outs", []), what, "outs", MAX_PATHS))]
     if len(set(outs)) != len(outs):
         raise _fail(what, "outs", "names a path twice")
@@ -248,6 +253,7 @@ def check_spec(spec: object) -> dict[str, Any]:
         "code_hash": _str(s.get("code_hash"), what, "code_hash", 256),
         "params": _dict(s.get("params", {}), what, "params"),
         "code_tree": s["code_tree"],
+        "code": _code(s.get("code", {}), what),
         "argv": argv,
         "call": call,
         "deps": deps,
@@ -264,6 +270,13 @@ def check_spec(spec: object) -> dict[str, Any]:
     if "extra" in s:
         out["extra"] = _dict(s["extra"], what, "extra")
     return out
+
+
+def _code(value: object, what: str) -> dict[str, str]:
+    code = _dict(value, what, "code")
+    if len(code) > MAX_PATHS or not all(codec.is_str(v, 256) for v in code.values()):
+        raise _fail(what, "code", "must map at most 4096 names to ids")
+    return code
 
 
 def check_result(result: object) -> dict[str, Any]:
