@@ -83,8 +83,7 @@ class RemoteStages:
         if self._code_tree is None:
             from .codeship import build
 
-            oid, _ = build(self.repo, self.pipeline)
-            self._code_tree = str(oid)
+            self._code_tree = str(build(self.repo, self.pipeline).oid)
         return self._code_tree
 
     def spec(self, stage: Stage, facts: Facts, inputs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -124,23 +123,22 @@ class RemoteStages:
     def ship(self, spec: dict[str, Any]) -> None:
         """Put the code tree and every dep of ``spec`` on the remote (what it lacks), under its shared lock.
 
-        A dep that is not in the local store yet (a plain file that neither git nor art tracks) is stored
-        first, through the stat cache.
+        A dep in neither store (a plain file that neither git nor art tracks) is stored here first, through
+        the stat cache; one only the remote holds (an output left there by ``--outputs lazy``) is fine.
         """
         from ...objstore.gc import RemoteLock
         from ...objstore.reachability import closure
         from ...objstore.transfer import upload
         from ...workspace.remote import transfer_jobs
 
-        roots = [(Oid(spec["code_tree"]), Kind.TREE)]
-        for d in spec["deps"]:
-            key = _key(d["kind"], d["oid"])
-            if not self._stored(key):
-                self._ingest(d["path"], key)
-            roots.append(key)
+        roots = [(Oid(spec["code_tree"]), Kind.TREE)] + [_key(d["kind"], d["oid"]) for d in spec["deps"]]
+        paths = {_key(d["kind"], d["oid"]): d["path"] for d in spec["deps"]}
         with RemoteLock(self.store, exclusive=False, holder="art repro") as lock:
             self.store.refresh()
             todo = [r for r in roots if not self._remote_has(r)]
+            for key in todo:  # a dep neither store has: a plain file that neither git nor art tracks
+                if not self._stored(key):
+                    self._ingest(paths[key], key)
             if todo:
                 result = upload(
                     self.repo.store,
