@@ -31,6 +31,12 @@ def _key(kind: str | None, oid: str) -> tuple[Oid, Kind]:
     return Oid(oid), Kind.TREE if kind in ("dir", "tree") else Kind.FILE
 
 
+def _stderr_warning(text: str) -> None:
+    import sys
+
+    print(f"art: warning: {text}", file=sys.stderr)
+
+
 class RemoteStages:
     """One repro's connection to the remote its workers share.
 
@@ -40,10 +46,13 @@ class RemoteStages:
         git: the commit, dirtiness and branch the runs record.
     """
 
-    def __init__(self, repo: Repo, pipeline: Pipeline, *, remote: str | None, outputs: str, git: dict) -> None:
+    def __init__(
+        self, repo: Repo, pipeline: Pipeline, *, remote: str | None, outputs: str, git: dict, warn=None
+    ) -> None:
         from ...workspace.remote import open_remote, resolve
 
         self.repo, self.pipeline, self.outputs = repo, pipeline, outputs
+        self.warn = warn or _stderr_warning
         name = remote or repo.config.executor("remote") or None
         info = resolve(repo, name)
         url = info.url
@@ -71,12 +80,9 @@ class RemoteStages:
 
     def find(self, run_key: str, outs: tuple[str, ...]) -> Run | None:
         """The newest run the remote's markers name for ``run_key`` that produced exactly ``outs``."""
-        from ...objstore.remote_runkeys import lookup
+        from ...workspace.remote_runcache import find
 
-        for run in lookup(self.store, run_key):
-            if sorted(str(o.get("path")) for o in run.get("outputs", [])) == sorted(outs):
-                return run
-        return None
+        return find(self.repo, self.store, run_key, outs, on_bad=self.warn)
 
     def code_tree(self) -> str:
         """The code tree's id (built and stored on first use)."""
