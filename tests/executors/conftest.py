@@ -162,9 +162,8 @@ class ArtRepo:
         """A git clone (own work tree, own empty .art store) with the same remote."""
         subprocess.run(["git", "clone", "-q", str(self.root), str(dest)], check=True, capture_output=True)
         other = ArtRepo(dest, self.remote, dict(self.env))
-        other.art("init")  # no-op when .art/config is committed; creates the local store
         if self.remote is not None and self.remote.kind == "s3":  # secrets live in config.local: per clone
-            other.art("remote", "add", "origin", self.remote.url, *self.remote.add_args, "--force", "--default")
+            other.art("remote", "modify", "origin", *self.remote.add_args)
         return other
 
 
