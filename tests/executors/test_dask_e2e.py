@@ -212,6 +212,7 @@ def test_a_fresh_clone_runs_nothing_and_looks_up_each_stage_with_one_listing(
 
     fresh = repo.clone(tmp_path / "fresh")  # its own, empty store; art.lock comes with git
     assert not (fresh.root / "art.lock").exists()  # not committed: the clone knows no stage result
+    fresh.art("pull")  # the added input (data/raw.txt): a stage's dep must exist in the work tree
     proxy = servers.FaultProxy(s3_server.port, count_requests=True)
     try:
         fresh.art("remote", "modify", "origin", "-o", f"endpoint_url=http://{servers.LOOPBACK}:{proxy.port}")
