@@ -433,9 +433,13 @@ def test_an_interrupted_client_leaves_no_stage_process_on_any_worker(dask_cluste
         signalled = time.monotonic()
         proc.communicate(timeout=30)  # a hung client fails here
         deadline = signalled + 5
-        while processes_with(seconds) and time.monotonic() < deadline:
+
+        def stage_processes() -> set[int]:  # orphans included; an idle worker has no child processes
+            return processes_with(seconds) | descendants(worker_pids)
+
+        while stage_processes() and time.monotonic() < deadline:
             time.sleep(0.05)
-        left = processes_with(seconds)
+        left = stage_processes()
     finally:
         if proc.poll() is None:
             proc.kill()
