@@ -313,6 +313,46 @@ def test_sigkill_a_worker_mid_stage_the_stage_completes_elsewhere(dask_cluster, 
     repo.art("fsck", "--remote", "origin", "--read-data")
 
 
+@pytest.mark.slow
+def test_the_stage_of_a_sigkilled_worker_does_not_outlive_it(dask_cluster, dir_remote, make_repo):
+    """A worker killed with SIGKILL cannot stop its stage; the stage must die with it (the kernel's parent-death
+    signal), or it keeps running unseen, e.g. on a GPU the rescheduled copy then shares."""
+    seconds = "43.1771"
+    files = {
+        "art.toml": f"""
+[stages.pinned]
+cmd = "{_wrap(f"sleep {seconds} && echo done > pinned.txt")}"
+outs = ["pinned.txt"]
+resources = {{PINNED = 1}}
+""",
+        "log.sh": LOG_SH,
+    }
+    repo = make_repo(files, dir_remote)
+    victim = dask_cluster.add_worker("pinned-victim", resources={"PINNED": 1})
+    proc = repo.popen("repro", "--executor", "dask", "--scheduler", dask_cluster.address, "-r", "origin")
+    try:
+        wait_for(lambda: processes_with(seconds), 60, "the stage to start on the victim")
+        assert processes_with(seconds) <= descendants({victim.pid})
+        dask_cluster.kill_worker("pinned-victim", signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while processes_with(seconds) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = processes_with(seconds)
+    finally:
+        proc.send_signal(signal.SIGINT)  # the stage now waits for a PINNED worker that will not come
+        try:
+            proc.communicate(timeout=30)
+        except Exception:
+            proc.kill()
+            proc.wait()
+        from tests.executors.cluster import kill_pids
+
+        kill_pids(processes_with(seconds))
+        if "pinned-victim" in dask_cluster.workers:
+            dask_cluster.stop_worker("pinned-victim")
+    assert not left, f"the killed worker's stage processes {left} are still running 5 s later"
+
+
 GPU_FILES = {
     "art.toml": f"""
 [stages.train_a]
