@@ -53,6 +53,7 @@ def summarize(run: Run) -> dict[str, Any]:
         "git",
         "user",
         "host",
+        "pid",
         "platform",
         "python",
         "art",
