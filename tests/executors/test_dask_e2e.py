@@ -77,12 +77,12 @@ def repro_json(result) -> dict[str, str]:
     return {s["name"]: s["state"] for s in json.loads(result.stdout)["stages"]}
 
 
-def worker_starts(cluster: DaskCluster) -> dict[str, list[str]]:
-    """stage -> the workers whose side log shows it started (in order of the workers)."""
+def worker_starts(cluster: DaskCluster, since: float) -> dict[str, list[str]]:
+    """stage -> the workers whose side log shows it started at or after `since` (time.time())."""
     seen: dict[str, list[str]] = {}
     for name, worker in cluster.workers.items():
-        for stage, event, _pid, _t in worker.side_events():
-            if event == "start":
+        for stage, event, _pid, t in worker.side_events():
+            if event == "start" and t >= since:
                 seen.setdefault(stage, []).append(name)
     return seen
 
@@ -140,12 +140,12 @@ outs = ["c.txt"]
 
 def test_smoke_a_small_pipeline_runs_on_the_workers_and_a_rerun_submits_nothing(dask_cluster, dir_remote, make_repo):
     repo = make_repo(SMOKE, dir_remote, add=("data/raw.txt",))
-    before = submitted(dask_cluster)
+    before, t0 = submitted(dask_cluster), time.time()
     r = repo.repro_dask(dask_cluster, "--json")
     assert repro_json(r) == {"a": "ran", "b@1": "ran", "b@2": "ran", "c": "ran"}
     assert (repo.root / "c.txt").read_text() == "a\na\nb\n"  # --outputs fetch (the default): checked out here
     assert_ran_on_workers(repo, dask_cluster, {"a", "b@1", "b@2", "c"})
-    assert {s: len(w) for s, w in worker_starts(dask_cluster).items() if s in {"a", "b@1", "b@2", "c"}} == {
+    assert {s: len(w) for s, w in worker_starts(dask_cluster, t0).items() if s in {"a", "b@1", "b@2", "c"}} == {
         "a": 1,
         "b@1": 1,
         "b@2": 1,
@@ -171,13 +171,13 @@ def test_smoke_a_small_pipeline_runs_on_the_workers_and_a_rerun_submits_nothing(
 def test_a_sweep_runs_every_stage_on_workers_and_matches_a_local_twin(dask_cluster, remote, make_repo, tmp_path):
     repo = make_repo(sweep_files(), remote, add=("data/raw.txt",))
     twin = repo.clone(tmp_path / "twin")
-    before = submitted(dask_cluster)
+    before, t0 = submitted(dask_cluster), time.time()
 
     r = repo.repro_dask(dask_cluster, "--json", "-j", "8")
     assert repro_json(r) == dict.fromkeys(SWEEP_STAGES, "ran")
     pids = assert_ran_on_workers(repo, dask_cluster, SWEEP_STAGES)
     assert len(set(pids.values())) >= 2  # spread over the workers
-    starts = worker_starts(dask_cluster)
+    starts = worker_starts(dask_cluster, t0)
     assert all(len(starts[s]) == 1 for s in SWEEP_STAGES), starts  # each executed once, on one worker
 
     lock = repo.lock()
@@ -197,7 +197,7 @@ def test_a_sweep_runs_every_stage_on_workers_and_matches_a_local_twin(dask_clust
     again = repo.repro_dask(dask_cluster, "--json", "-j", "8")  # re-run: nothing submitted, nothing executed
     assert set(repro_json(again).values()) <= {"up-to-date"}
     assert submitted(dask_cluster) - before == keys
-    assert worker_starts(dask_cluster) == starts
+    assert worker_starts(dask_cluster, t0) == starts
 
 
 @pytest.mark.slow
@@ -205,9 +205,11 @@ def test_a_fresh_clone_runs_nothing_and_looks_up_each_stage_with_one_listing(
     dask_cluster, s3_remote, s3_server, make_repo, tmp_path
 ):
     repo = make_repo(sweep_files(), s3_remote, add=("data/raw.txt",))
-    repo.repro_dask(dask_cluster, "-j", "8")
+    t0 = time.time()
+    repro = repo.repro_dask(dask_cluster, "-j", "8", "--json")
+    assert repro_json(repro) == dict.fromkeys(SWEEP_STAGES, "ran")
     keys = {e["run_key"] for e in repo.lock()["stages"].values()}
-    starts = worker_starts(dask_cluster)
+    starts = worker_starts(dask_cluster, t0)
     before = submitted(dask_cluster)
 
     fresh = repo.clone(tmp_path / "fresh")  # its own, empty store; art.lock comes with git
@@ -221,7 +223,7 @@ def test_a_fresh_clone_runs_nothing_and_looks_up_each_stage_with_one_listing(
     finally:
         proxy.close()
     assert repro_json(r) == dict.fromkeys(SWEEP_STAGES, "cached")  # zero executions
-    assert submitted(dask_cluster) == before and worker_starts(dask_cluster) == starts
+    assert submitted(dask_cluster) == before and worker_starts(dask_cluster, t0) == starts
     assert lock_without_runs(fresh.lock()) == lock_without_runs(repo.lock())
     assert (fresh.root / "summary.txt").read_bytes() == (repo.root / "summary.txt").read_bytes()
 
@@ -386,11 +388,12 @@ def _iso_epoch(value: str) -> float:
 @pytest.mark.slow
 def test_gpu_stages_run_only_on_the_gpu_worker_and_never_overlap(dask_cluster, dir_remote, make_repo):
     repo = make_repo(GPU_FILES, dir_remote)
+    t0 = time.time()
     repo.repro_dask(dask_cluster, "-j", "4")
     gpu_pid = dask_cluster.worker_pids()["gpu"]
     pids = assert_ran_on_workers(repo, dask_cluster, {"train_a", "train_b", "cpu_a", "cpu_b"})
     assert pids["train_a"] == pids["train_b"] == gpu_pid
-    starts = worker_starts(dask_cluster)
+    starts = worker_starts(dask_cluster, t0)
     assert starts["train_a"] == starts["train_b"] == ["gpu"]
     names = dask_cluster.address_names()
     placements = dask_cluster.recorded()["placements"]
