@@ -119,11 +119,18 @@ class ResultRecorder(WorkerPlugin):
     def setup(self, worker: Any) -> None:
         self.worker = worker
         self.seen: dict[str, dict[str, Any]] = {}
+        self.started: dict[str, float] = {}
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
         k = str(key)
-        if finish != "memory" or not k.startswith("art-"):
+        if not k.startswith("art-"):
             return
+        if finish == "executing":
+            self.started[k] = time.monotonic()
+            return
+        if finish != "memory":
+            return
+        elapsed = time.monotonic() - self.started.pop(k, time.monotonic())
         value = self.worker.data.get(key)
         try:
             if isinstance(value, bytes | bytearray):
@@ -134,6 +141,8 @@ class ResultRecorder(WorkerPlugin):
                 "bytes_downloaded": int(value.get("bytes_downloaded", 0)),
                 "cached": bool(value.get("cached")),
                 "ok": bool(value.get("ok")),
+                "task_s": elapsed,
+                "stage_s": float(value.get("duration", 0.0)),
             }
         except Exception as exc:  # reported, not hidden
             self.seen[k] = {"error": repr(exc)}
@@ -256,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
                     if dep["id"] not in held:
                         held.add(dep["id"])
                         not_held += sizes.get(dep["id"], 0)
+        tasks = [r for seen in per_worker.values() for r in seen.values() if "task_s" in r]
+        task_mean = sum(r["task_s"] for r in tasks) / max(1, len(tasks))
+        stage_mean = sum(r["stage_s"] for r in tasks) / max(1, len(tasks))
         ideal = (2 + math.ceil(n / w)) * seconds
         figures = {
             "stages": n + 2,
@@ -271,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
             "bare_vs_ideal_plus_startup": bare / (ideal + startup),
             "art_overhead_per_stage_ms": (art_wall - bare) * w / (n + 2) * 1000,
             "art_extra_wall_per_stage_ms": (art_wall - bare) / (n + 2) * 1000,
+            "worker_task_mean_s": task_mean,
+            "worker_stage_mean_s": stage_mean,
+            "worker_busy_share": sum(r["task_s"] for r in tasks) / (w * art_wall),
             "bytes_downloaded": downloaded,
             "bytes_not_held": not_held,
             "download_ratio": downloaded / not_held if not_held else float("nan"),
@@ -309,6 +324,16 @@ def print_table(f: dict[str, Any]) -> None:
             "art overhead per stage",
             f"{f['art_overhead_per_stage_ms']:.0f} ms",
             "(art - bare) x workers / stages; target 100",
+        ),
+        (
+            "task on a worker (mean)",
+            f"{f['worker_task_mean_s'] * 1000:.0f} ms",
+            f"of which the stage {f['worker_stage_mean_s'] * 1000:.0f} ms",
+        ),
+        (
+            "workers busy during the art run",
+            f"{f['worker_busy_share'] * 100:.0f} %",
+            "the rest: waiting for the client",
         ),
         ("bytes downloaded by workers", f"{f['bytes_downloaded']:,}", ""),
         ("input bytes they did not hold", f"{f['bytes_not_held']:,}", ""),

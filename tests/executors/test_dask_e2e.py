@@ -520,3 +520,54 @@ def test_the_stage_commands_here_are_valid_shell(tmp_path):
     subprocess.run(["sh", "log.sh", "start"], cwd=tmp_path, env=env, check=True)
     stage, event, pid, when = Path(tmp_path / "side.log").read_text().split()
     assert (stage, event) == ("point@2", "start") and int(pid) > 1 and float(when) > 0
+
+
+FLOW = """\
+import os
+import time
+from typing import Annotated
+
+from artvc import pipeline, step
+
+
+def _log(name, event):
+    path = os.environ.get("ART_TEST_SIDE_LOG")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{name} {event} {os.getpid()} {time.time()}\\n")
+
+
+@step
+def make(n: int) -> Annotated[str, "text"]:
+    _log("flow.make", "start")
+    return "".join(f"line {i}\\n" for i in range(n))
+
+
+@step
+def count(text: str) -> Annotated[int, "lines"]:
+    _log("flow.count", "start")
+    return len(text.splitlines())
+
+
+@pipeline
+def flow(n: int = 5):
+    count(make(n))
+"""
+
+
+@pytest.mark.slow
+def test_a_python_pipeline_runs_its_steps_on_workers_and_a_rerun_submits_nothing(dask_cluster, dir_remote, make_repo):
+    repo = make_repo({"flowdemo.py": FLOW}, dir_remote)
+    before, t0 = submitted(dask_cluster), time.time()
+    args = ["run", "flowdemo:flow", "--executor", "dask", "--scheduler", dask_cluster.address, "-r", "origin"]
+    repo.art(*args, "-p", "n=7")
+    starts = worker_starts(dask_cluster, t0)
+    assert sorted(s for s in starts if s.startswith("flow.")) == ["flow.count", "flow.make"]
+    assert all(len(starts[s]) == 1 for s in ("flow.count", "flow.make"))
+    first = submitted(dask_cluster) - before
+    assert len(first) == 2  # one task per step
+    assert {k: len(v) for k, v in dir_remote.markers().items()} == dict.fromkeys(first, 1)
+
+    again = repo.art(*args, "-p", "n=7")
+    assert "2 executed" not in again.stdout and submitted(dask_cluster) - before == first
+    assert worker_starts(dask_cluster, t0) == starts
