@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +64,7 @@ class Executor:
     ) -> None:
         self.repo, self.pipeline, self.graph, self.lock, self.ctx = repo, pipeline, graph, lock, ctx
         self.options, self.on_event, self.on_output = options, on_event, on_output
-        self._provenance: dict[str, Any] | None = None
+        self._provenance: tuple[dict[str, Any], bytes] | None = None
         self.status: dict[str, str] = {}
         self.stage_locks = StageLocks(repo.art_dir)
         self.waiting: set[str] = set()
@@ -220,10 +219,9 @@ class Executor:
                 stash.restore()
                 raise
             stash.discard()
-            outs = [
-                {"path": o["path"], "id": o["oid"], "kind": o["kind"], "size": o["size"], "files": o.get("files", 1)}
-                for o in run["outputs"]
-            ]
+            from .runrecord import lock_outs
+
+            outs = lock_outs(run)
             self._commit_lock(stage, facts, str(run.oid), outs)
         return StageOutcome(
             stage.name, CACHED, reasons, run=str(run.oid), message=f"Using cached version of {stage.name}"
@@ -335,52 +333,34 @@ class Executor:
             return self.graph.order
 
     def _run_record(self, stage: Stage, facts: Facts, done: runner.Finished, outs: list[dict], writer) -> Run:
-        from ..objstore.lineage import Run
+        from .runrecord import provenance, stage_run, store_packages
 
-        prov = self._env(writer)
-        started = datetime.fromtimestamp(done.started, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        fields = {
-            "kind": "stage",
-            "stage": stage.name,
-            "cmd": stage.cmd or "",
-            "call": stage.call or "",
-            "code_hash": facts.code_hash,
-            "code": facts.code,
-            "params": facts.params,
-            "inputs": [
-                {"path": p, "oid": oid, "kind": kind, "run": self._producing_run(p, oid)}
-                for p, (kind, oid) in facts.deps.items()
-            ],
-            "outputs": [
-                {"path": o["path"], "oid": o["id"], "kind": o["kind"], "size": o["size"], "files": o["files"]}
-                for o in outs
-            ],
-            "run_key": facts.run_key,
-            "exit_status": done.returncode,
-            "started": started,
-            "duration": round(done.duration, 3),
-            **prov,
-        }
-        return Run(fields)
+        if self._provenance is None:  # the same for every run of this repro: computed once
+            self._provenance = provenance(self.repo.art_dir / "cache", self._git)
+        prov, packages = self._provenance
+        store_packages(writer, packages)
+        return stage_run(
+            stage=stage.name,
+            cmd=stage.cmd,
+            call=stage.call,
+            code_hash=facts.code_hash,
+            code=facts.code,
+            params=facts.params,
+            inputs=self.inputs(facts),
+            outs=outs,
+            run_key=facts.run_key,
+            returncode=done.returncode,
+            started=done.started,
+            duration=done.duration,
+            facts=prov,
+        )
 
-    def _env(self, writer) -> dict[str, Any]:
-        """Facts shared by every run of this repro (computed once): machine, git state, package list."""
-        from ..objstore.hashing import hash_bytes
-        from ..objstore.objects import Kind
-
-        if self._provenance is None:
-            from ..workspace.provenance import environment, installed_packages
-
-            packages = installed_packages(self.repo.art_dir / "cache").encode()
-            self._provenance = {
-                "git": self._git,
-                **environment(),
-                "packages": str(hash_bytes(packages)),
-                "_packages_bytes": packages,
-            }
-        prov = dict(self._provenance)
-        writer.put(hash_bytes(prov["_packages_bytes"]), Kind.CHUNK, prov.pop("_packages_bytes"))
-        return prov
+    def inputs(self, facts: Facts) -> list[dict[str, Any]]:
+        """The run record's inputs: each dep with the run that produced it."""
+        return [
+            {"path": p, "oid": oid, "kind": kind, "run": self._producing_run(p, oid)}
+            for p, (kind, oid) in facts.deps.items()
+        ]
 
     def _producing_run(self, path: str, oid: str | None) -> str | None:
         if oid is None:

@@ -20,6 +20,8 @@ from pathlib import Path
 from .spec import Stage
 
 TAIL_LINES = 20
+STOP_POLL = 0.25  # seconds between polls of ``stop`` while a stage runs (distributed cancel)
+KILL_AFTER = 3.0  # seconds between SIGTERM and SIGKILL of a cancelled stage's process group
 # Runs a ``call = "module:function"`` stage: repo root first on sys.path; an int result is the exit status.
 _CALL_BOOT = (
     "import importlib, sys\n"
@@ -39,13 +41,19 @@ class Finished:
     started: float  # time.time()
     duration: float
     stderr_tail: list[str]
+    cancelled: bool = False  # stopped by ``stop`` (its process group was killed)
 
 
 def argv_for(stage: Stage, root: Path) -> list[str] | str:
     """The shell command text, or the argv that runs a call stage."""
     if stage.cmd is not None:
         return stage.cmd
-    module, _, func = (stage.call or "").partition(":")
+    return call_argv(stage.call or "", root)
+
+
+def call_argv(call: str, root: Path) -> list[str]:
+    """The argv that runs ``module:function`` with ``root`` first on sys.path."""
+    module, _, func = call.partition(":")
     return [sys.executable, "-c", _CALL_BOOT, str(root), module, func]
 
 
@@ -54,28 +62,84 @@ def run(stage: Stage, root: Path, *, output: Output | None = None) -> Finished:
 
     A command that cannot start is reported as exit status 127 with the reason in the stderr tail.
     """
-    target = argv_for(stage, root)
-    env = {**os.environ, "ART_STAGE": stage.name}
+    return run_target(stage.name, argv_for(stage, root), root, output=output)
+
+
+def run_target(
+    name: str,
+    target: list[str] | str,
+    cwd: Path,
+    *,
+    env: dict[str, str] | None = None,
+    output: Output | None = None,
+    new_session: bool = False,
+    stop: Callable[[], bool] | None = None,
+    stdout_tail: deque[str] | None = None,
+) -> Finished:
+    """Run ``target`` (shell text or argv) in ``cwd`` with ``ART_STAGE=name`` and stdin closed.
+
+    ``new_session`` starts it in its own process group (distributed workers: cancel kills the whole group);
+    ``stop`` is polled about every ``STOP_POLL`` seconds while it runs: when it returns True the group gets
+    SIGTERM, then SIGKILL after ``KILL_AFTER`` seconds, and the result is marked ``cancelled``.
+    """
+    full_env = {**os.environ, **(env or {}), "ART_STAGE": name}
     started, t0 = time.time(), time.monotonic()
     try:
         proc = subprocess.Popen(
             target,
             shell=isinstance(target, str),
-            cwd=root,
-            env=env,
+            cwd=cwd,
+            env=full_env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            start_new_session=new_session,
         )
     except OSError as exc:
         return Finished(127, started, time.monotonic() - t0, [f"cannot start: {exc}"])
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    pump = threading.Thread(target=_pump, args=(proc.stdout, stage.name, False, output, None), daemon=True)
+    pump = threading.Thread(target=_pump, args=(proc.stdout, name, False, output, stdout_tail), daemon=True)
     pump.start()
-    _pump(proc.stderr, stage.name, True, output, tail)
-    pump.join()
-    code = proc.wait()
-    return Finished(code, started, time.monotonic() - t0, list(tail))
+    if stop is None:
+        _pump(proc.stderr, name, True, output, tail)
+        pump.join()
+        code = proc.wait()
+        return Finished(code, started, time.monotonic() - t0, list(tail))
+    err = threading.Thread(target=_pump, args=(proc.stderr, name, True, output, tail), daemon=True)
+    err.start()
+    cancelled = False
+    while True:
+        try:
+            code = proc.wait(timeout=STOP_POLL)
+            break
+        except subprocess.TimeoutExpired:
+            if stop():
+                cancelled = True
+                code = _kill_group(proc)
+                break
+    pump.join(KILL_AFTER)
+    err.join(KILL_AFTER)
+    return Finished(code, started, time.monotonic() - t0, list(tail), cancelled)
+
+
+def _kill_group(proc: subprocess.Popen) -> int:
+    """SIGTERM the process group of ``proc``, SIGKILL what is left of it after ``KILL_AFTER`` seconds (or as
+    soon as the leader exits); return the leader's exit status."""
+    import signal
+
+    def signal_group(sig: int) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    signal_group(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout=KILL_AFTER)
+    except subprocess.TimeoutExpired:
+        code = None
+    signal_group(signal.SIGKILL)  # children that ignored SIGTERM, or outlived the leader
+    return proc.wait() if code is None else code
 
 
 def _pump(stream, name: str, is_err: bool, output: Output | None, tail: deque | None) -> None:
