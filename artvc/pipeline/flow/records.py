@@ -48,20 +48,26 @@ class Provenance:
 
 
 def write_run(
-    repo: Repo, prov: Provenance, fields: dict[str, Any], outputs: Callable[[Any], list] | None = None
+    repo: Repo,
+    prov: Provenance,
+    fields: dict[str, Any],
+    outputs: Callable[[Any], list] | None = None,
+    *,
+    env: dict[str, Any] | None = None,
 ) -> str:
     """Store a run record built from ``fields`` plus the provenance facts, index it; return its id. The caller
     holds the repository lock.
 
     ``outputs(writer)``, when given, stores the run's outputs first through the same writer (one pack for the
     outputs and their record) and returns the record's ``outputs``. The index learns the run only once that
-    pack is sealed.
+    pack is sealed. ``env`` overrides machine facts (a step that ran on a distributed worker: its user, host,
+    pid, ...).
     """
     packages_oid, packages = prov.packages()
     with repo.store.writer() as writer:
         if outputs is not None:
             fields = {**fields, "outputs": outputs(writer)}
-        run = Run({**fields, **prov.fields()})
+        run = Run({**fields, **prov.fields(), **(env or {})})
         writer.put(Oid(packages_oid), Kind.CHUNK, packages)
         writer.put(run.oid, Kind.RUN, run.to_bytes())
     fault_point("flow.run-stored")
