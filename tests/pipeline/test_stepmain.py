@@ -32,7 +32,8 @@ def make(n: int = 5) -> tuple[Annotated[np.ndarray, "X"], Annotated[Vocabulary, 
 @step
 def combine(X: np.ndarray, vocab: Vocabulary, scale: float = 2.0) -> Annotated[dict, "summary"]:
     log_metadata({"n": int(X.shape[0]), "pid": __import__("os").getpid()})
-    return {"total": float(X.sum()) * scale, "words": vocab.words, "cwd_has_code": __import__("os").path.exists("steps.py")}
+    here = __import__("os").path.exists("steps.py")
+    return {"total": float(X.sum()) * scale, "words": vocab.words, "cwd_has_code": here}
 
 
 @step

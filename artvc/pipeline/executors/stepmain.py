@@ -176,19 +176,16 @@ def read_result(path: Path) -> dict[str, Any]:
 
 
 def _find_step(call: str):
+    """The ``@step`` object named ``module:qualname`` (the decorator replaced the function by it)."""
     import importlib
-
-    from ..flow.api import Step
 
     module, _, qualname = call.partition(":")
     obj: Any = importlib.import_module(module)
     for part in qualname.split("."):
         obj = getattr(obj, part)
-    if isinstance(obj, Step):
-        return obj
-    if callable(obj) and not isinstance(obj, type):  # the plain function a Step wraps (Step.fn's qualname)
-        return Step(obj)
-    raise TypeError(f"{call} is not a step function")
+    if not (callable(getattr(obj, "fn", None)) and hasattr(obj, "outputs")):  # a flow.api.Step
+        raise TypeError(f"{call} is not a @step function here")
+    return obj
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from ...objstore.hashing import hash_bytes
 from ...objstore.tmpowner import token
 from ...workspace.repo import Repo
 from ..errors import StepFailedError
-from .records import Provenance, write_run
+from .records import COMMIT_WAIT, MAX_ERROR, Provenance, write_run
 from .result import CACHED, EXECUTED, FAILED, SKIPPED, ArtifactRef, PipelineRun, StepResult
 from .stepcall import Done, call_step, log_metadata
 from .store_io import CodeHashes, find_cached, read_into, store_outputs
@@ -45,8 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["LINES", "RunOptions", "log_metadata", "run"]
 
-COMMIT_WAIT = 600.0  # seconds a finished step waits for the repository lock to store its outputs
-MAX_ERROR = 64 << 10  # characters of a traceback kept in a run record
 Event = Callable[[str, str, str], None]  # (event, step, detail)
 
 

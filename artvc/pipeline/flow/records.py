@@ -16,6 +16,9 @@ from ...objstore.oid import Oid
 from ...workspace.repo import Repo
 from ...workspace.runs import record_run
 
+COMMIT_WAIT = 600.0  # seconds a finished step waits for the repository lock to store its outputs
+MAX_ERROR = 64 << 10  # characters of a traceback kept in a run record
+
 
 class Provenance:
     """Git commit and dirtiness as they were when the run started; machine facts and the package list once."""

@@ -113,7 +113,7 @@ class DaskSteps:
         from ...objstore.objects import Kind
         from ...objstore.transfer import download
         from ...workspace.runs import record_run
-        from .engine import COMMIT_WAIT
+        from .records import COMMIT_WAIT
 
         wanted = [(run.oid, Kind.RUN)]
         if self.fetch:
@@ -285,18 +285,19 @@ class DaskSteps:
 
     def _failed(self, inv: Invocation, facts: dict[str, Any], result: dict[str, Any], why: str | None) -> StepResult:
         """Record the failed step run here (the worker published nothing) and return its result."""
-        from .engine import COMMIT_WAIT, MAX_ERROR
-        from .records import write_run
+        from .records import COMMIT_WAIT, MAX_ERROR, write_run
 
         step = (result.get("extra") or {}).get("step") or {}
         tail = "\n".join(result.get("stderr_tail") or [])
         summary = why or str(step.get("summary") or result.get("error") or f"exit status {result.get('returncode')}")
         error = str(step.get("error") or "") or "\n".join(x for x in (summary, tail) if x)
-        metadata = step.get("metadata") if isinstance(step.get("metadata"), dict) else {}
+        raw = step.get("metadata")
+        metadata: dict[str, Any] = raw if isinstance(raw, dict) else {}
         done = Done(float(result.get("started") or 0.0), float(result.get("duration") or 0.0), metadata=metadata)
         fields = self.runner.step_fields(inv, facts, done)
         fields.update(outputs=[], exit_status=1, error=error[-MAX_ERROR:])
-        facts_w = step.get("facts") if isinstance(step.get("facts"), dict) else {}
+        raw = step.get("facts")
+        facts_w: dict[str, Any] = raw if isinstance(raw, dict) else {}
         env = {k: v for k, v in facts_w.items() if k in ("user", "host", "platform", "python", "art", "pid")}
         if result.get("worker"):
             env["worker"] = str(result["worker"])
