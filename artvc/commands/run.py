@@ -86,10 +86,10 @@ def cli(
         "remote": remote,
     }
     dask = {k: v for k, v in dask.items() if v is not None}
-    kind = executor or "local"
+    kind = executor or repo.config.executor("kind") or "local"
     if kind == "local" and dask:
         flag = "--" + sorted(dask)[0].replace("_", "-")
-        raise click.UsageError(f"{flag} needs --executor dask")
+        raise click.UsageError(f'{flag} needs --executor dask (or [executor] kind = "dask" in .art/config)')
     pipe = pipe.with_options(cache=not no_cache, jobs=jobs, root=repo.root, on_event=event, executor=kind, **dask)
     run = pipe(**values)
     if f.get("json"):

@@ -222,12 +222,12 @@ class Pipeline:
         jobs: int = 1,
         root: Any = None,
         on_event: Callable[[str, str, str], None] | None = None,
-        executor: str = "local",
+        executor: str | None = None,
         executor_options: dict[str, Any] | None = None,
     ) -> None:
         if not callable(fn) or inspect.isclass(fn):
             raise FlowError(f"@pipeline needs a function, not {fn!r}")
-        if executor not in EXECUTORS:
+        if executor is not None and executor not in EXECUTORS:
             raise FlowError(f"unknown executor {executor!r}", hint="executor='local' (the default) or 'dask'")
         self.executor, self.executor_options = executor, dict(executor_options or {})
         self.fn = fn

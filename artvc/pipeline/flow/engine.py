@@ -51,13 +51,14 @@ Event = Callable[[str, str, str], None]  # (event, step, detail)
 @dataclass(frozen=True, slots=True)
 class RunOptions:
     """How to run a pipeline: ``cache``, ``jobs`` (steps at once), ``on_event``, and where steps run:
-    ``executor`` "local" (threads of this process) or "dask" with ``dask`` (the settings a ``DaskSteps``
-    back-end takes: scheduler, scheduler_file, local_cluster, remote, outputs; see remote.py)."""
+    ``executor`` "local" (threads of this process), "dask" with ``dask`` (the settings a ``DaskSteps``
+    back-end takes: scheduler, scheduler_file, local_cluster, remote, outputs; see remote.py), or None: the
+    ``[executor]`` section of ``.art/config`` decides."""
 
     cache: bool = True
     jobs: int = 1
     on_event: Event | None = None
-    executor: str = "local"
+    executor: str | None = None  # None: ``[executor] kind`` of .art/config, else "local"
     dask: dict[str, Any] = field(default_factory=dict)
 
 
@@ -148,7 +149,8 @@ class _Runner:
     # -- before a step: blocked? cached? else read its inputs and launch it ------------------------------
 
     def _backend(self) -> StepBackend:
-        if self.options.executor == "local":
+        kind = self.options.executor or self.repo.config.executor("kind") or "local"
+        if kind == "local":
             return LocalSteps(self)
         from .remote import DaskSteps
 

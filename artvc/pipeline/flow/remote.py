@@ -34,31 +34,54 @@ OUTPUTS = ("fetch", "lazy")
 SETTINGS = ("scheduler", "scheduler_file", "local_cluster", "remote", "outputs", "retries", "wait_notice", "worker_env")
 
 
+CLUSTER = ("scheduler", "scheduler_file", "local_cluster")
+
+
 def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The Dask settings of a pipeline run, checked: exactly one of ``scheduler``, ``scheduler_file`` or
-    ``local_cluster`` (workers), ``remote`` (the remote workers share; default: the default remote),
-    ``outputs`` "fetch" (default) or "lazy".
+    """Dask settings as given (``with_options``, ``art run`` flags), checked one by one: known names,
+    ``local_cluster`` a number of workers, ``outputs`` "fetch" or "lazy". Unset (None) ones are dropped.
 
     Raises:
-        FlowError: for an unknown setting, none or several cluster choices, or another ``outputs``.
+        FlowError: for an unknown setting or a value of the wrong kind.
     """
+    settings = {k: v for k, v in settings.items() if v is not None}
     unknown = sorted(set(settings) - set(SETTINGS))
     if unknown:
         raise FlowError(f"unknown executor option {unknown[0]!r}", hint=f"known: {', '.join(SETTINGS)}")
-    chosen = [k for k in ("scheduler", "scheduler_file", "local_cluster") if settings.get(k) not in (None, "")]
-    if len(chosen) != 1:
-        raise FlowError(
-            "executor='dask' needs exactly one of scheduler, scheduler_file or local_cluster"
-            + (f" (got {', '.join(chosen)})" if chosen else ""),
-            hint="e.g. with_options(executor='dask', local_cluster=2), or art run --executor dask --local-cluster 2",
-        )
     lc = settings.get("local_cluster")
     if lc is not None and (isinstance(lc, bool) or not isinstance(lc, int) or lc < 1):
         raise FlowError(f"local_cluster must be a number of workers (at least 1), not {lc!r}")
-    outputs = settings.get("outputs") or "fetch"
-    if outputs not in OUTPUTS:
-        raise FlowError(f"outputs must be 'fetch' or 'lazy', not {outputs!r}")
-    return {**settings, "outputs": outputs}
+    if settings.get("outputs", "fetch") not in OUTPUTS:
+        raise FlowError(f"outputs must be 'fetch' or 'lazy', not {settings['outputs']!r}")
+    return settings
+
+
+def resolve_settings(config: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """The settings of one run: ``given`` over the ``[executor]`` section of ``.art/config`` (whose cluster
+    choice counts only when ``given`` names none), with exactly one of ``scheduler``, ``scheduler_file`` or
+    ``local_cluster`` in the end.
+
+    Raises:
+        FlowError: when none or several of those are set.
+    """
+    given = check_settings(given)
+    out: dict[str, Any] = {}
+    for key in ("remote", "outputs", "retries", "wait_notice", *([] if any(k in given for k in CLUSTER) else CLUSTER)):
+        value = config.executor(key)
+        if value not in (None, "", 0) or key == "retries":
+            out[key] = value
+    out.update(given)
+    chosen = [k for k in CLUSTER if out.get(k) not in (None, "", 0)]
+    if len(chosen) != 1:
+        raise FlowError(
+            "executor 'dask' needs exactly one of scheduler, scheduler_file or local_cluster"
+            + (f" (got {', '.join(chosen)})" if chosen else ""),
+            hint="art run --executor dask --local-cluster 2 (--scheduler tcp://HOST:PORT), "
+            "with_options(executor='dask', local_cluster=2), or [executor] scheduler in .art/config",
+        )
+    out = {k: v for k, v in out.items() if k not in CLUSTER or k == chosen[0]}
+    out.setdefault("outputs", "fetch")
+    return check_settings(out)
 
 
 class DaskSteps:
@@ -72,7 +95,7 @@ class DaskSteps:
 
         self.runner = runner
         self.repo = runner.repo
-        self.settings = check_settings(settings)
+        self.settings = resolve_settings(self.repo.config, settings)
         if self.repo.git is None:
             from ..executors.codeship import NoGitError
 
