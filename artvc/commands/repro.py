@@ -6,6 +6,7 @@ import threading
 import click
 
 from ..objstore.progress import Progress
+from ._executor import executor_choice, executor_options
 from ._options import common, flags, pass_repo
 from ._render import emit_json, say
 
@@ -25,10 +26,10 @@ _LINES = {
 @click.option(
     "-j",
     "--jobs",
-    type=click.IntRange(1, 64),
+    type=click.IntRange(1, 1024),
     default=1,
     show_default=True,
-    help="Run up to N independent stages at the same time.",
+    help="Run up to N independent stages at the same time (with --executor dask: stages in flight).",
 )
 @click.option(
     "-f",
@@ -40,6 +41,7 @@ _LINES = {
 @click.option("-k", "--keep-going", is_flag=True, help="After a failure, go on with stages that do not need it.")
 @click.option("--no-run-cache", is_flag=True, help="Always run stale stages; never restore outputs of past runs.")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the plan with reasons; run nothing.")
+@executor_options
 @common()
 @pass_repo
 def cli(
@@ -51,6 +53,12 @@ def cli(
     keep_going: bool,
     no_run_cache: bool,
     dry_run: bool,
+    executor: str | None,
+    scheduler: str | None,
+    scheduler_file: str | None,
+    local_cluster: int | None,
+    outputs: str | None,
+    remote: str | None,
 ) -> None:
     """Bring the pipeline in art.toml up to date: run the stale stages only.
 
@@ -66,6 +74,8 @@ def cli(
       art repro train           # train and the stale stages it needs
       art repro -n              # show the plan and the reasons, run nothing
       art repro -j 4 -k         # 4 stages at a time, continue past failures
+      art repro --executor dask --local-cluster 4 -j 16   # on 4 local Dask workers
+      art repro --executor dask --scheduler tcp://10.0.0.5:8786 -r origin
     """
     from ..pipeline.errors import StageFailedError
     from ..pipeline.outcome import ReproOptions
@@ -82,6 +92,7 @@ def cli(
         keep_going=keep_going,
         run_cache=not no_run_cache,
         dry_run=dry_run,
+        executor=executor_choice(executor, scheduler, scheduler_file, local_cluster, outputs, remote),
     )
     try:
         result = repro(

@@ -32,10 +32,10 @@ from .staleness import Context, Facts, own_reasons
 from .stash import Stash
 
 if TYPE_CHECKING:  # the runner's modules load only when a stage has to be brought up to date (no-op speed)
-    from concurrent.futures import Future
-
     from ..objstore.lineage import Run
     from . import runner
+    from .executors.base import Executor as BaseExecutor
+    from .executors.client import RemoteStages
 
 POLL = 0.2  # seconds between tries of a stage lock held by another art repro
 COMMIT_WAIT = 600.0  # seconds a finished stage waits for the repository lock to record its outputs
@@ -46,8 +46,9 @@ class _Launch:
     item: PlanItem
     facts: Facts
     reasons: tuple[str, ...]
-    stash: Stash
+    stash: Stash | None  # None for a remote stage: the workspace is only touched once its result is in
     held: Held
+    task: Any = None  # the executor's task (a protocol spec for a remote executor)
 
 
 class Executor:
@@ -61,8 +62,13 @@ class Executor:
         options: ReproOptions,
         on_event: Event,
         on_output: runner.Output | None,
+        backend: BaseExecutor | None = None,
+        remote: RemoteStages | None = None,
     ) -> None:
         self.repo, self.pipeline, self.graph, self.lock, self.ctx = repo, pipeline, graph, lock, ctx
+        # where stages run (default: this machine's thread pool); ``remote`` is the client half of a
+        # distributed executor (code shipping, remote run cache, adopting results)
+        self.backend, self.remote = backend, remote
         self.options, self.on_event, self.on_output = options, on_event, on_output
         self._provenance: tuple[dict[str, Any], bytes] | None = None
         self.status: dict[str, str] = {}
@@ -71,52 +77,55 @@ class Executor:
         self._toml_key = _stat_key(repo.root / PIPELINE_NAME)
 
     def execute(self, items: list[PlanItem]) -> list[StageOutcome]:
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+        from .executors.local import LocalExecutor
 
         self.planned = {i.name for i in items}
         git = self.repo.git  # the commit and dirtiness runs record: as they were when the repro started
         self._git = {"commit": git.head_commit() if git else None, "dirty": git.is_dirty() if git else None}
         pending = list(items)
         outcomes: dict[str, StageOutcome] = {}
-        running: dict[Future, _Launch] = {}
+        running: dict[Any, _Launch] = {}
         stop = False
-        with ThreadPoolExecutor(max(1, self.options.jobs), thread_name_prefix="art-stage") as pool:
-            try:
-                while pending or running:
-                    deferred = not stop and self._launch_ready(pool, pending, running, outcomes)
-                    if not running:
-                        if deferred:  # another art repro holds a stage lock we need: try again shortly
-                            time.sleep(POLL)
-                            continue
-                        for item in pending:  # stopped after a failure
-                            self._record(
-                                outcomes,
-                                StageOutcome(item.name, SKIPPED, item.reasons, message="not run after a failure"),
-                            )
-                        break
-                    done, _ = wait(running, timeout=POLL if deferred else None, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        launch = running.pop(fut)
-                        try:
-                            outcome = self._finish(launch, fut.result())
-                        finally:
-                            launch.held.release()
-                        self._record(outcomes, outcome)
-                        stop = stop or (outcome.status == FAILED and not self.options.keep_going)
-            except BaseException:  # interrupted (or art failed): put back the outputs of stages still running
-                for fut, launch in running.items():
-                    fut.exception()
+        backend = self.backend or LocalExecutor(self.options.jobs)
+        try:
+            while pending or running:
+                deferred = not stop and self._launch_ready(backend, pending, running, outcomes)
+                if not running:
+                    if deferred:  # another art repro holds a stage lock we need: try again shortly
+                        time.sleep(POLL)
+                        continue
+                    for item in pending:  # stopped after a failure
+                        self._record(
+                            outcomes,
+                            StageOutcome(item.name, SKIPPED, item.reasons, message="not run after a failure"),
+                        )
+                    break
+                for handle, done in backend.wait_any(list(running), POLL if deferred else None):
+                    launch = running.pop(handle)
+                    try:
+                        outcome = self._finish(launch, done)
+                    finally:
+                        launch.held.release()
+                    self._record(outcomes, outcome)
+                    stop = stop or (outcome.status == FAILED and not self.options.keep_going)
+        except BaseException:  # interrupted (or art failed): stop what runs, put back the outputs it had stashed
+            backend.cancel_all()
+            for launch in running.values():
+                if launch.stash is not None:
                     launch.stash.restore()
-                    launch.held.release()
-                raise
+                launch.held.release()
+            raise
+        finally:
+            if self.backend is None:
+                backend.close()
         return [outcomes[i.name] for i in items if i.name in outcomes]
 
-    def _launch_ready(self, pool, pending: list[PlanItem], running: dict, outcomes: dict) -> bool:
+    def _launch_ready(self, backend: BaseExecutor, pending: list[PlanItem], running: dict, outcomes: dict) -> bool:
         """Start (or settle without running) every pending stage whose planned upstream stages are done.
 
         Return True when a ready stage had to wait for a stage lock held by another ``art repro``.
         """
-        from . import runner
+        from .executors.local import LocalTask
 
         progressed, deferred = True, False
         while progressed and len(running) < self.options.jobs:
@@ -152,7 +161,14 @@ class Executor:
                     held.release()
                 else:
                     stage = self.pipeline.stages[item.name]
-                    running[pool.submit(runner.run, stage, self.repo.root, output=self.on_output)] = launch
+                    task = launch.task if self.remote else LocalTask(stage, self.repo.root, self.on_output)
+                    try:
+                        running[backend.submit(task)] = launch
+                    except BaseException:
+                        if launch.stash is not None:
+                            launch.stash.restore()
+                        held.release()
+                        raise
                     fault_point("repro.stage-started")  # outputs stashed, command running, no lock entry yet
                 break
         return deferred
@@ -195,6 +211,11 @@ class Executor:
             if cached is not None:
                 self._record(outcomes, cached)
                 return None
+        if self.remote is not None:
+            from .executors.remote_repro import prepare
+
+            spec = prepare(self, item, stage, facts, reasons, outcomes)
+            return None if spec is None else _Launch(item, facts, reasons, None, held, spec)
         stash = Stash(self.repo, stage.outs)
         stash.stash()
         fault_point("repro.outputs-stashed")
@@ -209,6 +230,18 @@ class Executor:
             run = runcache.lookup(self.repo, facts.run_key, stage.outs)
             if run is None:
                 return None
+            self.restore_run(stage, facts, run)
+        return StageOutcome(
+            stage.name, CACHED, reasons, run=str(run.oid), message=f"Using cached version of {stage.name}"
+        )
+
+    def restore_run(self, stage: Stage, facts: Facts, run: Run, *, checkout: bool = True) -> None:
+        """Check out the outputs of ``run`` (stored here) in place of the stage's current ones (unless not
+        ``checkout``: a lazy remote result) and record it in art.lock. The caller holds the repository lock."""
+        from . import runcache
+        from .runrecord import lock_outs
+
+        if checkout:
             stash = Stash(self.repo, stage.outs)
             stash.stash()
             self.ctx.forget(stage.outs)
@@ -219,18 +252,16 @@ class Executor:
                 stash.restore()
                 raise
             stash.discard()
-            from .runrecord import lock_outs
-
-            outs = lock_outs(run)
-            self._commit_lock(stage, facts, str(run.oid), outs)
-        return StageOutcome(
-            stage.name, CACHED, reasons, run=str(run.oid), message=f"Using cached version of {stage.name}"
-        )
+        self._commit_lock(stage, facts, str(run.oid), lock_outs(run))
 
     # -- after a stage: store outputs, write its run, update art.lock --------------------------------------
 
-    def _finish(self, launch: _Launch, done: runner.Finished) -> StageOutcome:
+    def _finish(self, launch: _Launch, done: Any) -> StageOutcome:
         stage = self.pipeline.stages[launch.item.name]
+        if self.remote is not None:
+            from .executors.remote_repro import finish
+
+            return finish(self, launch, stage, done)
         base: dict[str, Any] = dict(
             reasons=launch.reasons,
             duration=done.duration,
@@ -239,6 +270,7 @@ class Executor:
         )
         fault_point("repro.stage-finished")
         missing = [o for o in stage.outs if not os.path.lexists(self.repo.abspath(o))]
+        assert launch.stash is not None
         if done.returncode != 0 or missing:
             launch.stash.restore()
             self.ctx.forget(stage.outs)

@@ -52,8 +52,24 @@ def repro(
         StageFailedError: when a stage fails (``.result`` holds the outcomes); exit code 5.
     """
     pipeline, graph = load_pipeline(repo)
+    backend = remote = None
     if not options.dry_run:
+        from .executors.choose import open_executor
+
+        git = repo.git
+        facts = {"commit": git.head_commit(), "dirty": git.is_dirty(), "branch": git.head_branch()} if git else {}
+        backend, remote = open_executor(repo, pipeline, options.executor, facts)
         _settle_leftovers(repo)
+    try:
+        return _repro(repo, options, pipeline, graph, backend, remote, on_event, on_output, progress)
+    finally:
+        if backend is not None:
+            backend.close()
+        if remote is not None:
+            remote.close()
+
+
+def _repro(repo: Repo, options: ReproOptions, pipeline, graph, backend, remote, on_event, on_output, progress):
     ctx = Context(repo)
     lock = read_lock(repo.root)
     states = evaluate(ctx, pipeline, graph, lock)
@@ -68,7 +84,9 @@ def repro(
     if items:
         pointer_overlaps(pipeline, repo.root, [i.name for i in items])
         as_progress(progress).total(files=len(items))
-        executor = Executor(repo, pipeline, graph, lock, ctx, options, on_event or (lambda *a: None), on_output)
+        executor = Executor(
+            repo, pipeline, graph, lock, ctx, options, on_event or (lambda *a: None), on_output, backend, remote
+        )
         try:
             outcomes = executor.execute(items)
         finally:

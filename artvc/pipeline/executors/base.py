@@ -36,6 +36,7 @@ class Executor(ABC):
         """Stop every task not done yet (interrupt): queued ones are dropped, running ones stopped when the
         executor can, else waited for. Returns when none runs any more (or the executor gave up on them)."""
 
+    @abstractmethod
     def close(self) -> None:
         """Release what the executor holds (threads, connections, a cluster it started)."""
 

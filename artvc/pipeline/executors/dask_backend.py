@@ -14,6 +14,7 @@ A task whose resources no worker has waits (Dask semantics); after ``wait_notice
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Collection
@@ -71,16 +72,32 @@ class DaskExecutor(Executor):
                 "--executor dask needs one of --scheduler, --scheduler-file or --local-cluster",
                 hint="art repro --executor dask --local-cluster 2 (or set [executor] scheduler in .art/config)",
             )
-        distributed = _import()
+        _import()  # fail early when the package is missing
+        self.scheduler, self.scheduler_file, self.local_cluster = scheduler, scheduler_file, local_cluster
+        self.worker_env = worker_env
         self.retries = retries
         self.wait_notice = wait_notice
         self.notice = notice or _stderr
         self.session = uuid.uuid4().hex[:16]
         self.event_name = f"art-cancel-{self.session}"
-        self.cluster = None
-        self._tmp = None
+        self.cluster: Any = None
+        self.client: Any = None
+        self.event: Any = None
+        self._tmp: Any = None
         self._submitted: dict[Any, tuple[float, str, dict[str, float]]] = {}
         self._noticed: set[str] = set()
+
+    def connect(self) -> None:
+        """Connect to the scheduler, or start the local cluster (done by the first ``submit``: a repro whose
+        stages all come from a run cache never starts or contacts a cluster).
+
+        Raises:
+            ExecutorSetupError: when the scheduler cannot be reached or the cluster cannot start.
+        """
+        if self.client is not None:
+            return
+        distributed = _import()
+        scheduler, scheduler_file, local_cluster = self.scheduler, self.scheduler_file, self.local_cluster
         try:
             if local_cluster is not None:
                 import tempfile
@@ -94,7 +111,8 @@ class DaskExecutor(Executor):
                     processes=True,
                     dashboard_address=None,
                     local_directory=self._tmp.name,
-                    env=worker_env or {},
+                    env=self.worker_env or {},
+                    silence_logs=logging.CRITICAL,  # a task's failure is reported once, by art
                 )
                 self.client = distributed.Client(self.cluster)
             elif scheduler_file:
@@ -119,6 +137,7 @@ class DaskExecutor(Executor):
         from .worker import run_stage
 
         data = encode_spec(task)
+        self.connect()
         fut = self.client.submit(
             run_stage,
             data,
@@ -175,7 +194,7 @@ class DaskExecutor(Executor):
             return
         try:
             workers = self.client.scheduler_info()["workers"].values()
-        except Exception:  # noqa: BLE001 - a notice is best effort
+        except Exception:  # a notice is best effort
             return
         for name, res in waiting:
             if not any(all(w.get("resources", {}).get(k, 0) >= v for k, v in res.items()) for w in workers):
@@ -184,21 +203,23 @@ class DaskExecutor(Executor):
                 self.notice(f"waiting for a worker with {need} for stage {name}")
 
     def cancel_all(self) -> None:
+        if self.client is None:
+            return
         futures = list(self._submitted)
         try:
             self.event.set()
-        except Exception:  # noqa: BLE001 - the scheduler may be gone already
+        except Exception:  # the scheduler may be gone already
             pass
         try:
             self.client.cancel(futures, force=True)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         # running tasks see the event within a poll and kill their process groups (SIGKILL after 3 s)
         deadline = time.monotonic() + CANCEL_GRACE
         while time.monotonic() < deadline:
             try:
                 busy = self.client.processing()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 break
             if not any(any(str(k).startswith("art-") for k in keys) for keys in busy.values()):
                 break
@@ -206,16 +227,16 @@ class DaskExecutor(Executor):
         self._submitted.clear()
 
     def close(self) -> None:
-        client = getattr(self, "client", None)
+        client, self.client = self.client, None
         if client is not None:
             try:
                 client.close(timeout=10)
-            except Exception:  # noqa: BLE001 - closing is best effort
+            except Exception:  # closing is best effort
                 pass
         if self.cluster is not None:
             try:
                 self.cluster.close(timeout=10)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
             self.cluster = None
         if self._tmp is not None:

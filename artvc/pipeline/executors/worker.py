@@ -85,8 +85,20 @@ def result(ok: bool, returncode: int, **fields: Any) -> dict[str, Any]:
 
 
 def run_stage(spec_bytes: bytes, cancel: str | None = None, cache_root: str | None = None) -> bytes:
-    """Run one stage task (see the module docstring); return the encoded result."""
-    return encode_result(execute(decode_spec(spec_bytes), cancel, cache_root))
+    """Run one stage task (see the module docstring); return the encoded result.
+
+    An art error that would happen again (an unsafe tree, damaged or missing objects) is a failed result;
+    a remote that failed (``RemoteError``: maybe transient) and anything unexpected raise, so Dask retries.
+    """
+    from ...errors import ArtError, RemoteError
+
+    spec = decode_spec(spec_bytes)
+    try:
+        return encode_result(execute(spec, cancel, cache_root))
+    except RemoteError:
+        raise
+    except ArtError as exc:
+        return encode_result(result(False, 1, error=f"{type(exc).__name__}: {exc.message}"[:4000]))
 
 
 def execute(spec: dict[str, Any], cancel: str | None = None, cache_root: str | None = None) -> dict[str, Any]:

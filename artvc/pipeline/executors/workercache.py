@@ -140,7 +140,8 @@ class WorkerCache:
             IntegrityError, TransferError, StoreIOError: see ``fetch``.
         """
         self.fetch([(oid, kind)])
-        dest = ensure_inside(root, dest)
+        if dest != root:
+            dest = ensure_inside(root, dest)
         if _key_of(kind) == Kind.FILE:
             self._write_file(dest, Oid(oid), self.store.file_size(Oid(oid)), False)
             return
