@@ -27,7 +27,7 @@ from ._render import emit_json, say
     help="Where steps run: threads here (local, the default) or a Dask cluster (dask).",
 )
 @click.option("--scheduler", metavar="ADDRESS", help="The Dask scheduler (tcp://HOST:PORT); with --executor dask.")
-@click.option("--scheduler-file", metavar="FILE", help="A Dask scheduler file; with --executor dask.")
+@click.option("--scheduler-file", type=click.Path(dir_okay=False), help="A Dask scheduler file; with --executor dask.")
 @click.option(
     "--local-cluster", type=click.IntRange(1, 256), metavar="N", help="Start a local Dask cluster of N workers."
 )

@@ -31,7 +31,7 @@ from ...objstore.faults import fault_point
 from ...objstore.hashing import hash_bytes
 from ...objstore.tmpowner import token
 from ...workspace.repo import Repo
-from ..errors import StepFailedError
+from ..errors import FlowError, StepFailedError
 from .records import COMMIT_WAIT, MAX_ERROR, Provenance, write_run
 from .result import CACHED, EXECUTED, FAILED, SKIPPED, ArtifactRef, PipelineRun, StepResult
 from .stepcall import Done, call_step, log_metadata
@@ -151,6 +151,11 @@ class _Runner:
     def _backend(self) -> StepBackend:
         kind = self.options.executor or self.repo.config.executor("kind") or "local"
         if kind == "local":
+            if self.options.dask:
+                raise FlowError(
+                    f"option {sorted(self.options.dask)[0]!r} needs executor='dask'",
+                    hint="with_options(executor='dask', ...), or [executor] kind = \"dask\" in .art/config",
+                )
             return LocalSteps(self)
         from .remote import DaskSteps
 

@@ -4,6 +4,7 @@ record of one invocation (git state, machine, installed packages) computed once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -42,7 +43,12 @@ class Provenance:
             from ...workspace.provenance import environment, installed_packages
 
             self._packages = installed_packages(self._cache).encode()
-            self._env = {"git": self.git, **environment(), "packages": str(hash_bytes(self._packages))}
+            self._env = {
+                "git": self.git,
+                **environment(),
+                "pid": os.getpid(),
+                "packages": str(hash_bytes(self._packages)),
+            }
         return dict(self._env)
 
     def packages(self) -> tuple[str, bytes]:

@@ -109,7 +109,11 @@ class DaskSteps:
         # what workers get: the URL and the options that are not credentials (they use their own)
         self.remote_spec = {
             "url": url,
-            "options": {k: v for k, v in (info.options or {}).items() if not looks_secret(k)},
+            "options": {
+                k: v
+                for k, v in info.options.items()
+                if k not in info.secret_keys and not looks_secret(k) and k != "url"
+            },
             "name": info.name,
         }
         self.fetch = self.settings["outputs"] == "fetch"
@@ -181,8 +185,9 @@ class DaskSteps:
             )
         return self.executor
 
-    def _push(self, roots: list[tuple[str, Any]]) -> None:
-        """Send what the remote lacks of ``roots`` (the code tree, a step's inputs), under its shared lock."""
+    def _push(self, roots: list[tuple[str, Any]]) -> list[str]:
+        """Send what the remote lacks of ``roots`` (the code tree, a step's inputs), under its shared lock;
+        return the ids of those neither the remote nor the local store has (nothing is sent then)."""
         from ...objstore.gc import RemoteLock
         from ...objstore.oid import Oid
         from ...objstore.reachability import closure
@@ -195,6 +200,9 @@ class DaskSteps:
         with RemoteLock(self.store, exclusive=False, holder="art run") as lock:
             self.store.refresh()
             todo = [k for k in keys if not _remote_has(self.store, k)]
+            lacking = [str(k[0]) for k in todo if not self.repo.store.has(k[0], k[1])]
+            if lacking:
+                return lacking
             if todo:
                 upload(
                     self.repo.store,
@@ -206,6 +214,7 @@ class DaskSteps:
                 )
                 lock.check()
                 record_roots(self.store, todo)
+        return []
 
     def _code(self) -> str:
         if self.code_tree is None:
@@ -214,7 +223,8 @@ class DaskSteps:
 
             with self.repo.lock.patiently(600.0):
                 oid, _ = build(self.repo, None)
-            self._push([(str(oid), Kind.TREE)])
+            if self._push([(str(oid), Kind.TREE)]):  # built into the local store just now: never
+                raise FlowError("the code tree vanished from the local store")
             self.code_tree = str(oid)
         return self.code_tree
 
@@ -225,13 +235,15 @@ class DaskSteps:
 
         modules = _modules(inv, self.runner.pipeline)
         inputs = facts["inputs"]
-        missing = [p for p, ref in inputs.items() if not _local_or_remote(self.repo.store, self.store, ref)]
-        if missing:
-            raise FlowError(
-                f"the input {missing[0]!r} of step {inv.name} is neither in the local store nor on the remote"
-            )
         code_tree = self._code()
-        self._push([(ref.oid, Kind.TREE if ref.kind == "dir" else Kind.FILE) for ref in inputs.values()])
+        roots = [(ref.oid, Kind.TREE if ref.kind == "dir" else Kind.FILE) for _, ref in sorted(inputs.items())]
+        lacking = self._push(roots)
+        if lacking:
+            name = next(ref.name for ref in inputs.values() if ref.oid == lacking[0])
+            raise FlowError(
+                f"the input {name} of step {inv.name} is neither in the local store nor on remote {self.store.name!r}",
+                hint="art pull it, or run with --no-cache",
+            )
         executor = self._executor()
         git = self.runner.prov.git
         spec = {
@@ -356,14 +368,6 @@ def _remote_has(store, key) -> bool:
     if kind == Kind.FILE:
         return store.has(oid, Kind.FILE) or store.has(oid, Kind.CHUNK)
     return store.has(oid, kind)
-
-
-def _local_or_remote(local, store, ref) -> bool:
-    from ...objstore.oid import Oid
-    from ...objstore.types import Kind
-
-    kind = Kind.TREE if ref.kind == "dir" else Kind.FILE
-    return local.has(Oid(ref.oid), kind) or _remote_has(store, (Oid(ref.oid), kind))
 
 
 def _modules(inv: Invocation, pipeline: Any) -> list[str]:
