@@ -277,3 +277,71 @@ def test_executor_options_are_checked_before_anything_runs(tmp_path):
     (ws.root / ".git").rename(ws.root / "git-away")
     r = ws.art("run", "pipes:small", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:1", code=1)
     assert r.stderr.startswith("art: error: --executor dask needs a git repository")
+
+
+SLEEPY = """
+import os
+import time
+
+from artvc import pipeline, step
+
+
+@step
+def sleepy(flag: str) -> int:
+    with open(flag, "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(120)
+    return 1
+
+
+@pipeline
+def slow(flag: str):
+    sleepy(flag=flag)
+"""
+
+
+@pytest.mark.slow
+def test_an_interrupt_stops_the_running_step_on_its_worker_and_publishes_nothing(cluster, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    remote = tmp_path / "remote"
+    ws = _workspace(tmp_path / "ws", remote)
+    ws.gen({"sleepy.py": SLEEPY})
+    ws.git("add", "-A")
+    ws.git("commit", "-qm", "sleepy")
+    flag = tmp_path / "step.pid"
+    art = Path(sys.executable).with_name("art")
+    proc = subprocess.Popen(
+        [str(art), "run", "sleepy:slow", "-p", f"flag={flag}", "--executor", "dask", "--scheduler", cluster["address"]],
+        cwd=ws.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not flag.exists() or not flag.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.1)
+        step_pid = int(flag.read_text())
+        os.kill(step_pid, 0)  # the step runs, in its own process on a worker
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "art: interrupted" in err
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(step_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the step process {step_pid} still runs 5 s after the interrupt")
+    assert _markers(remote) == []

@@ -241,3 +241,47 @@ def test_an_unusable_spec_exits_2_and_runs_nothing(tmp_path, text):
     assert proc.stderr.startswith("art: error: ")
     assert not (tmp_path / "result.json").exists()
     assert _stepmain(tmp_path / "missing.json", cwd=tmp_path).returncode == 2
+
+
+def test_a_step_task_spec_whose_step_section_does_not_fit_its_deps_and_outs_is_refused():
+    from artvc.pipeline.executors.protocol import ProtocolError
+    from artvc.pipeline.executors.steptask import check_step, input_dir
+
+    oid = "ab" * 32
+    good = {
+        "name": "combine",
+        "deps": [{"path": input_dir("X"), "oid": oid, "kind": "dir", "run": None}],
+        "outs": ["small/combine/summary"],
+        "extra": {
+            "step": {
+                "pipeline": "small",
+                "modules": ["pipes"],
+                "inputs": [{"param": "X", "path": "small/make/X", "oid": oid, "kind": "dir", "materializer": "m"}],
+                "outputs": ["summary"],
+            }
+        },
+    }
+    assert check_step(good)["outputs"] == ["summary"]
+    bad = [
+        {"extra": {}},
+        {"modules": ["os; rm -rf"]},
+        {"inputs": []},
+        {"inputs": [{"param": "X", "path": "small/make/X", "oid": "cd" * 32, "kind": "dir", "materializer": "m"}]},
+        {"inputs": [{"param": "../X", "path": "p", "oid": oid, "kind": "dir", "materializer": "m"}]},
+        {"outputs": ["other"]},
+        {"outputs": [".."]},
+    ]
+    for change in bad:
+        spec = json.loads(json.dumps(good))
+        if "extra" in change:
+            spec["extra"] = change["extra"]
+        else:
+            spec["extra"]["step"].update(change)
+        with pytest.raises(ProtocolError):
+            check_step(spec)
+    # an output name with a '/' would be another artifact's path: refused even when outs agree
+    spec = json.loads(json.dumps(good))
+    spec["extra"]["step"]["outputs"] = ["a/b"]
+    spec["outs"] = ["small/combine/a/b"]
+    with pytest.raises(ProtocolError):
+        check_step(spec)

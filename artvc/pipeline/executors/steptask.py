@@ -80,9 +80,22 @@ def check_step(spec: dict[str, Any]) -> dict[str, Any]:
             raise ProtocolError("invalid task spec: extra.step.inputs must match the deps")
     outputs = step.get("outputs")
     prefix = f"{step['pipeline']}/{spec['name']}/"
-    if not isinstance(outputs, list) or sorted(prefix + str(o) for o in outputs) != sorted(spec["outs"]):
+    if not isinstance(outputs, list) or not all(_plain_name(o) for o in outputs):
+        raise ProtocolError("invalid task spec: extra.step.outputs must be output names")
+    if sorted(prefix + str(o) for o in outputs) != sorted(spec["outs"]):
         raise ProtocolError("invalid task spec: extra.step.outputs must match outs")
     return step
+
+
+def _plain_name(name: object) -> bool:
+    """An output name a step can declare: printable, no ``/``, not ``.`` or ``..`` (``flow/api.py``)."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= 100
+        and "/" not in name
+        and name not in (".", "..")
+        and name.isprintable()
+    )
 
 
 def run_step(
