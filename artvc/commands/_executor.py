@@ -36,7 +36,8 @@ def executor_options(func):
                 "-r",
                 "--remote",
                 metavar="NAME",
-                help="The remote workers share (default: [executor] remote, else core.remote).",
+                help="With --pull: where to look for runs; with --executor dask: the remote workers share "
+                "(default: [executor] remote, else core.remote).",
             ),
         ]
     ):

@@ -8,7 +8,7 @@ import click
 from ..objstore.progress import Progress
 from ._executor import executor_choice, executor_options
 from ._options import common, flags, pass_repo
-from ._render import emit_json, say
+from ._render import emit_json, say, warn
 
 _LINES = {
     "waiting": "Waiting for stage {name}: {detail}",
@@ -41,6 +41,11 @@ _LINES = {
 @click.option("-k", "--keep-going", is_flag=True, help="After a failure, go on with stages that do not need it.")
 @click.option("--no-run-cache", is_flag=True, help="Always run stale stages; never restore outputs of past runs.")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the plan with reasons; run nothing.")
+@click.option(
+    "--pull",
+    is_flag=True,
+    help="On a run-cache miss, look for the run on a remote (one listing per stage) and restore it from there.",
+)
 @executor_options
 @common()
 @pass_repo
@@ -53,6 +58,7 @@ def cli(
     keep_going: bool,
     no_run_cache: bool,
     dry_run: bool,
+    pull: bool,
     executor: str | None,
     scheduler: str | None,
     scheduler_file: str | None,
@@ -74,6 +80,7 @@ def cli(
       art repro train           # train and the stale stages it needs
       art repro -n              # show the plan and the reasons, run nothing
       art repro -j 4 -k         # 4 stages at a time, continue past failures
+      art repro --pull          # also reuse runs pushed from other clones
       art repro --executor dask --local-cluster 4 -j 16   # on 4 local Dask workers
       art repro --executor dask --scheduler tcp://10.0.0.5:8786 -r origin
     """
@@ -92,8 +99,14 @@ def cli(
         keep_going=keep_going,
         run_cache=not no_run_cache,
         dry_run=dry_run,
+        pull=pull,
+        remote=remote,
         executor=executor_choice(executor, scheduler, scheduler_file, local_cluster, outputs, remote),
     )
+    if remote and not pull and (executor or repo.config.executor("kind")) != "dask":
+        from ..errors import UsageError
+
+        raise UsageError("-r/--remote needs --pull or --executor dask", hint="art repro --pull -r REMOTE")
     try:
         result = repro(
             repo,
@@ -101,6 +114,7 @@ def cli(
             on_event=counter.event if loud else None,
             on_output=_printer(jobs > 1) if loud else None,
             progress=counter,
+            warn=warn,
         )
     except StageFailedError as exc:
         if not loud and not f.get("json") and exc.stderr_tail:
@@ -114,6 +128,7 @@ def cli(
                 "dry_run": result.dry_run,
                 "plan": [i.as_dict() for i in result.plan],
                 "stages": [o.as_dict() for o in result.outcomes],
+                **({"remote_cache": result.remote_cache} if result.remote_cache is not None else {}),
             }
         )
         return

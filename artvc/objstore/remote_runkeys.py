@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING
 
 from ..errors import FormatError
@@ -136,7 +137,7 @@ def lookup(remote: RemoteStore, run_key: str, *, on_bad: OnBad | None = None) ->
     for entry in remote.list_files(f"{MARKERS_DIR}/{run_key}"):
         path = f"{MARKERS_DIR}/{run_key}/{entry.name}"
         try:
-            found.append(_check(run_key, entry.name, entry.size, lambda p=path: _read(remote, p)))
+            found.append(_check(run_key, entry.name, entry.size, partial(_read, remote, path)))
         except FileNotFoundError:
             continue  # removed by gc meanwhile
         except BadMarker as bad:

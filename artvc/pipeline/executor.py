@@ -33,6 +33,7 @@ from .stash import Stash
 
 if TYPE_CHECKING:  # the runner's modules load only when a stage has to be brought up to date (no-op speed)
     from ..objstore.lineage import Run
+    from ..workspace.remote_runcache import RemoteRunCache
     from . import runner
     from .executors.base import Executor as BaseExecutor
     from .executors.client import RemoteStages
@@ -64,12 +65,14 @@ class Executor:
         on_output: runner.Output | None,
         backend: BaseExecutor | None = None,
         remote: RemoteStages | None = None,
+        remote_cache: RemoteRunCache | None = None,
     ) -> None:
         self.repo, self.pipeline, self.graph, self.lock, self.ctx = repo, pipeline, graph, lock, ctx
         # where stages run (default: this machine's thread pool); ``remote`` is the client half of a
         # distributed executor (code shipping, remote run cache, adopting results)
         self.backend, self.remote = backend, remote
         self.options, self.on_event, self.on_output = options, on_event, on_output
+        self.remote_cache = remote_cache  # art repro --pull: the remote's run-key markers after a local miss
         self._provenance: tuple[dict[str, Any], bytes] | None = None
         self.status: dict[str, str] = {}
         self.stage_locks = StageLocks(repo.art_dir)
@@ -228,6 +231,9 @@ class Executor:
 
         with self.repo.lock:  # gc may not drop the objects while they are restored
             run = runcache.lookup(self.repo, facts.run_key, stage.outs)
+            if run is None and self.remote_cache is not None and self.remote_cache.get(facts.run_key, stage.outs):
+                # adopted from the remote (record and outputs now stored here): restored like a local hit
+                run = runcache.lookup(self.repo, facts.run_key, stage.outs)
             if run is None:
                 return None
             self.restore_run(stage, facts, run)

@@ -60,6 +60,8 @@ class ReproOptions:
     keep_going: bool = False
     run_cache: bool = True
     dry_run: bool = False
+    pull: bool = False  # on a local run-cache miss, look on a remote (its run-key markers)
+    remote: str | None = None  # that remote (None: the default remote)
     executor: ExecutorOptions = ExecutorOptions()
 
 
@@ -94,6 +96,7 @@ class ReproResult:
     plan: list[PlanItem]
     outcomes: list[StageOutcome] = field(default_factory=list)
     dry_run: bool = False
+    remote_cache: dict | None = None  # --pull: {remote, lookups, hits, requests}
 
     def count(self, status: str) -> int:
         return sum(o.status == status for o in self.outcomes)

@@ -44,8 +44,13 @@ def repro(
     on_event: Event | None = None,
     on_output: Callable[[str, str, bool], None] | None = None,
     progress: ProgressLike = None,
+    warn: Callable[[str], None] | None = None,
 ) -> ReproResult:
     """Bring the pipeline (or ``options.targets``) up to date; ``progress`` learns the planned stage count.
+
+    With ``options.pull`` a local run-cache miss looks at the remote's run-key markers (``options.remote``,
+    else the default remote) and adopts a run found there; a remote that cannot be used becomes one
+    ``warn`` message (default: a line on stderr) and the repro goes on with the local run cache.
 
     Raises:
         SpecError: for an invalid ``art.toml`` or params file; UnknownStageError for an unknown target.
@@ -58,10 +63,10 @@ def repro(
 
         git = repo.git
         facts = {"commit": git.head_commit(), "dirty": git.is_dirty(), "branch": git.head_branch()} if git else {}
-        backend, remote = open_executor(repo, pipeline, options.executor, facts)
+        backend, remote = open_executor(repo, pipeline, options.executor, facts, default_remote=options.remote)
         _settle_leftovers(repo)
     try:
-        return _repro(repo, options, pipeline, graph, backend, remote, on_event, on_output, progress)
+        return _repro(repo, options, pipeline, graph, backend, remote, on_event, on_output, progress, warn)
     finally:
         if backend is not None:
             backend.close()
@@ -69,7 +74,7 @@ def repro(
             remote.close()
 
 
-def _repro(repo: Repo, options: ReproOptions, pipeline, graph, backend, remote, on_event, on_output, progress):
+def _repro(repo: Repo, options: ReproOptions, pipeline, graph, backend, remote, on_event, on_output, progress, warn):
     ctx = Context(repo)
     lock = read_lock(repo.root)
     states = evaluate(ctx, pipeline, graph, lock)
@@ -80,20 +85,36 @@ def _repro(repo: Repo, options: ReproOptions, pipeline, graph, backend, remote, 
         repo.state.flush()
         return ReproResult(items, [], True)
     outcomes: list[StageOutcome] = []
+    remote_stats: dict | None = None
     started, t0 = time.time(), time.monotonic()
     if items:
         pointer_overlaps(pipeline, repo.root, [i.name for i in items])
         as_progress(progress).total(files=len(items))
+        # a distributed executor asks the remote's markers itself (and may leave outputs there: --outputs lazy)
+        remote_cache = _remote_cache(repo, options, warn) if remote is None else None
         executor = Executor(
-            repo, pipeline, graph, lock, ctx, options, on_event or (lambda *a: None), on_output, backend, remote
+            repo,
+            pipeline,
+            graph,
+            lock,
+            ctx,
+            options,
+            on_event or (lambda *a: None),
+            on_output,
+            backend=backend,
+            remote=remote,
+            remote_cache=remote_cache,
         )
         try:
             outcomes = executor.execute(items)
         finally:
             repo.state.flush()
+            if remote_cache is not None:
+                remote_cache.close()
+                remote_stats = remote_cache.stats()
     else:
         repo.state.flush()
-    result = ReproResult(items, outcomes)
+    result = ReproResult(items, outcomes, remote_cache=remote_stats)
     save_last(repo, graph, states, outcomes)
     _record_pipeline_run(repo, graph, outcomes, started, time.monotonic() - t0)
     if result.failed:
@@ -108,6 +129,20 @@ def _repro(repo: Repo, options: ReproOptions, pipeline, graph, backend, remote, 
         err.result = result
         raise err
     return result
+
+
+def _remote_cache(repo: Repo, options: ReproOptions, warn: Callable[[str], None] | None):
+    if not (options.pull and options.run_cache):
+        return None
+    from ..workspace.remote_runcache import RemoteRunCache
+
+    return RemoteRunCache(repo, options.remote, warn or _stderr_warning)
+
+
+def _stderr_warning(text: str) -> None:
+    import sys
+
+    print(f"art: warning: {text}", file=sys.stderr)
 
 
 def _settle_leftovers(repo: Repo) -> None:

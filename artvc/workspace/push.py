@@ -32,6 +32,7 @@ class PushResult:
     present: int = 0
     requests: int = 0
     missing: list[ObjectKey] = field(default_factory=list)
+    markers: int = 0
 
     def as_dict(self) -> dict:
         return {
@@ -44,6 +45,7 @@ class PushResult:
             "already_on_remote": self.present,
             "requests": self.requests,
             "missing": [{"oid": str(o), "kind": k.label} for o, k in self.missing],
+            "markers": self.markers,
         }
 
 
@@ -63,7 +65,9 @@ def push(
     The whole push holds the remote's shared lock (a remote gc, which takes it exclusively, runs before or
     after, never between "the remote has this" and the end of the push). After the data, the push writes a
     root record naming every root it relied on (``objstore/remote_roots.py``), so a remote gc within the grace
-    period keeps those objects even in old packs, before the clone's commits reach git (docs/gc.md).
+    period keeps those objects even in old packs, before the clone's commits reach git (docs/gc.md). Last,
+    the run-key markers of the pushed runs whose outputs are on the remote (``push_runkeys.py``): the remote
+    run cache of other clones (``art repro --pull``).
 
     A root the remote already lists is trusted to be complete there (objects are published children first);
     ``full`` first repairs the remote's structure (indexes whose pack is missing or damaged, see
@@ -84,6 +88,7 @@ def push(
     from ..objstore.gc import RemoteLock
     from ..objstore.remote_roots import record_roots
     from ..objstore.transfer import upload
+    from .push_runkeys import publish_markers
 
     roots = transfer_roots(repo, targets, all_commits=all_commits, revs=revs)
     store = open_remote(repo, remote)
@@ -111,6 +116,8 @@ def push(
             )
             lock.check()  # a gc that broke our lock may have removed what we found on the remote
             record_roots(store, roots)
+            # last: a marker names a run whose record and outputs are committed (their indexes published)
+            markers = publish_markers(repo, store, roots, uploaded=set(keys), trust_cache=not full)
         lost = [k for k in missing if not _remote_has(store, k)]
         return PushResult(
             store.name,
@@ -122,6 +129,7 @@ def push(
             result.present,
             store.requests,
             lost,
+            markers,
         )
     finally:
         store.close()

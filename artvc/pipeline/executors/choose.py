@@ -22,6 +22,7 @@ def open_executor(
     git: dict,
     *,
     notice: Callable[[str], None] | None = None,
+    default_remote: str | None = None,
 ):
     """(backend, remote stages) of a distributed executor, or (None, None) for the local one.
 
@@ -63,7 +64,7 @@ def open_executor(
             hint="or set it once: art config executor.scheduler tcp://HOST:8786",
         )
     outputs = options.outputs or str(cfg("outputs"))
-    remote = RemoteStages(repo, pipeline, remote=options.remote, outputs=outputs, git=git)
+    remote = RemoteStages(repo, pipeline, remote=options.remote or default_remote, outputs=outputs, git=git)
     backend: Executor = DaskExecutor(
         scheduler=scheduler,
         scheduler_file=scheduler_file,

@@ -31,6 +31,12 @@ def _key(kind: str | None, oid: str) -> tuple[Oid, Kind]:
     return Oid(oid), Kind.TREE if kind in ("dir", "tree") else Kind.FILE
 
 
+def _stderr_warning(text: str) -> None:
+    import sys
+
+    print(f"art: warning: {text}", file=sys.stderr)
+
+
 class RemoteStages:
     """One repro's connection to the remote its workers share.
 
@@ -40,10 +46,13 @@ class RemoteStages:
         git: the commit, dirtiness and branch the runs record.
     """
 
-    def __init__(self, repo: Repo, pipeline: Pipeline, *, remote: str | None, outputs: str, git: dict) -> None:
+    def __init__(
+        self, repo: Repo, pipeline: Pipeline, *, remote: str | None, outputs: str, git: dict, warn=None
+    ) -> None:
         from ...workspace.remote import open_remote, resolve
 
         self.repo, self.pipeline, self.outputs = repo, pipeline, outputs
+        self.warn = warn or _stderr_warning
         name = remote or repo.config.executor("remote") or None
         info = resolve(repo, name)
         url = info.url
@@ -71,20 +80,16 @@ class RemoteStages:
 
     def find(self, run_key: str, outs: tuple[str, ...]) -> Run | None:
         """The newest run the remote's markers name for ``run_key`` that produced exactly ``outs``."""
-        from ...objstore.remote_runkeys import lookup
+        from ...workspace.remote_runcache import find
 
-        for run in lookup(self.store, run_key):
-            if sorted(str(o.get("path")) for o in run.get("outputs", [])) == sorted(outs):
-                return run
-        return None
+        return find(self.repo, self.store, run_key, outs, on_bad=self.warn)
 
     def code_tree(self) -> str:
         """The code tree's id (built and stored on first use)."""
         if self._code_tree is None:
             from .codeship import build
 
-            oid, _ = build(self.repo, self.pipeline)
-            self._code_tree = str(oid)
+            self._code_tree = str(build(self.repo, self.pipeline).oid)
         return self._code_tree
 
     def spec(self, stage: Stage, facts: Facts, inputs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -124,23 +129,22 @@ class RemoteStages:
     def ship(self, spec: dict[str, Any]) -> None:
         """Put the code tree and every dep of ``spec`` on the remote (what it lacks), under its shared lock.
 
-        A dep that is not in the local store yet (a plain file that neither git nor art tracks) is stored
-        first, through the stat cache.
+        A dep in neither store (a plain file that neither git nor art tracks) is stored here first, through
+        the stat cache; one only the remote holds (an output left there by ``--outputs lazy``) is fine.
         """
         from ...objstore.gc import RemoteLock
         from ...objstore.reachability import closure
         from ...objstore.transfer import upload
         from ...workspace.remote import transfer_jobs
 
-        roots = [(Oid(spec["code_tree"]), Kind.TREE)]
-        for d in spec["deps"]:
-            key = _key(d["kind"], d["oid"])
-            if not self._stored(key):
-                self._ingest(d["path"], key)
-            roots.append(key)
+        roots = [(Oid(spec["code_tree"]), Kind.TREE)] + [_key(d["kind"], d["oid"]) for d in spec["deps"]]
+        paths = {_key(d["kind"], d["oid"]): d["path"] for d in spec["deps"]}
         with RemoteLock(self.store, exclusive=False, holder="art repro") as lock:
             self.store.refresh()
             todo = [r for r in roots if not self._remote_has(r)]
+            for key in todo:  # a dep neither store has: a plain file that neither git nor art tracks
+                if not self._stored(key):
+                    self._ingest(paths[key], key)
             if todo:
                 result = upload(
                     self.repo.store,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import stat as statmod
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...errors import ArtError
 from ...objstore.objects import EntryKind, Tree, TreeEntry
@@ -52,8 +52,14 @@ def code_files(repo: Repo, pipeline: Pipeline | None) -> list[str]:
     return out
 
 
-def build(repo: Repo, pipeline: Pipeline | None) -> tuple[Oid, int]:
-    """Store the code tree in the local store; return (its id, number of files).
+class CodeTree(NamedTuple):
+    oid: Oid
+    files: int  # files (and symlinks) in it
+    hashed: int  # files read to hash them (the others were known to the stat cache)
+
+
+def build(repo: Repo, pipeline: Pipeline | None) -> CodeTree:
+    """Store the code tree in the local store; return its id and counts.
 
     A symlink is kept only when it points inside the workspace; files that vanish while the tree is built
     are left out.
@@ -93,9 +99,10 @@ def build(repo: Repo, pipeline: Pipeline | None) -> tuple[Oid, int]:
                     node = node.setdefault(part + "/", {})
                 node[name] = entry
                 count += 1
+            hashed = ing.stats.hashed
         tree = _put(writer, root)
     repo.state.flush()
-    return tree.oid, count
+    return CodeTree(tree.oid, count, hashed)
 
 
 def _put(writer, node: dict[str, Any]) -> Tree:

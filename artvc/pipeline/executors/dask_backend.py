@@ -109,7 +109,7 @@ class DaskExecutor(Executor):
                     n_workers=local_cluster,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                     local_directory=self._tmp.name,
                     env=self.worker_env or {},
                     silence_logs=logging.CRITICAL,  # a task's failure is reported once, by art

@@ -62,6 +62,11 @@ def _adopt(ex: Executor, stage: Stage, facts: Facts, run: Run | str) -> Run:
 
 def finish(ex: Executor, launch: _Launch, stage: Stage, done: dict[str, Any]) -> StageOutcome:
     """The outcome of a remote result (adopted when it is a run)."""
+    if ex.on_output is not None:  # a worker's output is not streamed: its last lines, once the stage is done
+        for line in done.get("stdout_tail") or ():
+            ex.on_output(stage.name, line, False)
+        for line in done.get("stderr_tail") or ():
+            ex.on_output(stage.name, line, True)
     base: dict[str, Any] = dict(
         reasons=launch.reasons,
         duration=float(done.get("duration") or 0.0),

@@ -1,0 +1,142 @@
+"""``art push``: publish the run-key markers of the runs a push sent (objstore/remote_runkeys.py).
+
+After the data, its index files and the root record are published (under the remote's shared lock), every
+pushed run record with a run key, a zero exit status and all its outputs on the remote gets its marker
+``runkeys/<run_key>/<run_oid>``: the run cache of every other clone (``art repro --pull``) and of Dask workers
+then finds it with one listing. Runs this push uploaded get theirs at once (one PUT each); runs the remote
+already held are backfilled after one LIST per run key, unless this clone has seen their marker before
+(``.art/cache/remotes/NAME/runkeys-<url hash>.known``: markers are immutable, so a no-op push costs nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ArtError, FileSystemError
+from ..objstore import remote_runkeys
+from ..objstore.fileio import atomic_write
+from ..objstore.hashing import hash_bytes
+from ..objstore.lineage import Run
+from ..objstore.objects import Kind
+from ..objstore.oid import is_oid
+from ..objstore.types import ObjectKey
+from .remote_runcache import output_keys
+from .repo import Repo
+from .runs import load_run
+
+if TYPE_CHECKING:
+    from ..objstore.store.remote import RemoteStore
+
+JOBS = 8
+
+
+class KnownMarkers:
+    """The markers this clone has seen on one remote URL (a cache: lost or damaged, it is only slower)."""
+
+    def __init__(self, folder: Path | None, url: str) -> None:
+        self.path = folder / f"runkeys-{str(hash_bytes(url.encode()))[:16]}.known" if folder else None
+        self.seen: set[str] = set()
+        self._new = False
+        if self.path is not None:
+            try:
+                text = self.path.read_text(encoding="ascii")
+            except (OSError, UnicodeDecodeError):
+                text = ""
+            self.seen = {line for line in text.split() if _valid(line)}
+
+    def __contains__(self, item: tuple[str, str]) -> bool:
+        return f"{item[0]}/{item[1]}" in self.seen
+
+    def add(self, run_key: str, run_oid: str) -> None:
+        entry = f"{run_key}/{run_oid}"
+        if entry not in self.seen:
+            self.seen.add(entry)
+            self._new = True
+
+    def save(self) -> None:
+        if self.path is None or not self._new:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, "".join(f"{e}\n" for e in sorted(self.seen)), durable=False)
+        except (OSError, FileSystemError):
+            pass
+
+
+def _valid(line: str) -> bool:
+    key, _, oid = line.partition("/")
+    return is_oid(key) and is_oid(oid)
+
+
+def _on_remote(store: RemoteStore, key: ObjectKey) -> bool:
+    if key.kind == Kind.FILE:
+        return store.has(key.oid, Kind.FILE) or store.has(key.oid, Kind.CHUNK)
+    return store.has(key.oid, key.kind)
+
+
+def markable(repo: Repo, store: RemoteStore, roots: Iterable[ObjectKey]) -> list[Run]:
+    """The runs among ``roots`` that deserve a marker on ``store``: stored here, with a run key and a zero
+    exit status, and with the record and every output committed on the remote."""
+    out = []
+    for key in sorted({k for k in roots if k.kind == Kind.RUN}):
+        if not repo.store.has(key.oid, Kind.RUN) or not store.has(key.oid, Kind.RUN):
+            continue
+        try:
+            run = load_run(repo, key.oid)
+        except ArtError:
+            continue
+        if not is_oid(run.get("run_key")) or run.get("exit_status", 0) != 0:
+            continue
+        if all(_on_remote(store, k) for k in output_keys(run)):
+            out.append(run)
+    return out
+
+
+def publish_markers(
+    repo: Repo,
+    store: RemoteStore,
+    roots: Iterable[ObjectKey],
+    *,
+    uploaded: set[ObjectKey],
+    trust_cache: bool = True,
+) -> int:
+    """Publish the missing markers of the pushed runs; return how many were written. The caller holds the
+    remote's shared lock and has published the objects' index files (markers never precede them).
+
+    ``uploaded``: the objects this push sent (their runs need no listing: they cannot have a marker yet
+    unless another clone pushed the same run, and publishing again writes the same bytes).
+
+    Raises:
+        StoreIOError: when the remote fails.
+    """
+    known = KnownMarkers(store.cache_dir, store.url)
+    runs = markable(repo, store, roots)
+    todo: list[Run] = []
+    check: dict[str, list[Run]] = {}
+    for run in runs:
+        key, oid = str(run["run_key"]), str(run.oid)
+        if trust_cache and (key, oid) in known:
+            continue
+        if ObjectKey(run.oid, Kind.RUN) in uploaded:
+            todo.append(run)
+        else:
+            check.setdefault(key, []).append(run)
+    if check:
+        with ThreadPoolExecutor(max_workers=min(JOBS, len(check))) as pool:
+            listed = dict(zip(check, pool.map(lambda k: remote_runkeys.list_markers(store, k), check), strict=True))
+        for key, candidates in check.items():
+            for run in candidates:
+                if str(run.oid) in listed[key]:
+                    known.add(key, str(run.oid))
+                else:
+                    todo.append(run)
+    if todo:
+        with ThreadPoolExecutor(max_workers=min(JOBS, len(todo))) as pool:
+            list(pool.map(lambda r: remote_runkeys.publish(store, str(r["run_key"]), r), todo))
+        for run in todo:
+            known.add(str(run["run_key"]), str(run.oid))
+    known.save()
+    return len(todo)
