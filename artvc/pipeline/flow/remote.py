@@ -222,7 +222,7 @@ class DaskSteps:
             from ..executors.codeship import build
 
             with self.repo.lock.patiently(600.0):
-                oid, _ = build(self.repo, None)
+                oid = build(self.repo, None).oid
             if self._push([(str(oid), Kind.TREE)]):  # built into the local store just now: never
                 raise FlowError("the code tree vanished from the local store")
             self.code_tree = str(oid)
