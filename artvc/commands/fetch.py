@@ -14,18 +14,39 @@ from ._render import Progress, count, emit_json, human, say
 @click.option(
     "--exps", is_flag=True, help="Fetch what the experiments (refs/exps/*) reference instead of the workspace."
 )
+@click.option(
+    "--all-runs", is_flag=True, help="Fetch every run record on the remote, not only the runs the workspace names."
+)
+@click.option(
+    "--run",
+    "run_refs",
+    metavar="RUN",
+    multiple=True,
+    help="Also fetch this run record (an id or its first digits) and its lineage; repeatable.",
+)
 @common()
 @pass_repo
-def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, all_commits: bool, exps: bool) -> None:
+def cli(
+    repo,
+    targets: tuple[str, ...],
+    remote: str | None,
+    jobs: int | None,
+    all_commits: bool,
+    exps: bool,
+    all_runs: bool,
+    run_refs: tuple[str, ...],
+) -> None:
     """Download missing objects into the local store (the workspace is not touched).
 
     Only the needed parts of remote packs are read, and every object is verified against its id before it
-    is stored.
+    is stored. Run records: those the workspace names (art.lock, the runs that made what is fetched) and
+    the runs that made their inputs, recursively; --all-runs fetches every run on the remote.
 
     \b
     Examples:
       art fetch
       art fetch models/ -r backup
+      art fetch --run 91354936e2   # one run record and its lineage (for art lineage)
       art fetch --exps         # after git fetch origin 'refs/exps/*:refs/exps/*', before 'art exp apply'
     """
     from ..workspace.fetch import fetch
@@ -46,6 +67,8 @@ def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, al
             all_commits=all_commits,
             revs=revs,
             progress=progress,
+            all_runs=all_runs,
+            runs=run_refs,
         )
     if flags().get("json"):
         emit_json(result.as_dict())

@@ -84,7 +84,10 @@ def _lines(node, prefix: str, last: bool | None):
     connector = "" if last is None else ("└── " if last else "├── ")
     inner = prefix if last is None else prefix + ("    " if last else "│   ")
     head = f"{prefix}{connector}{node.path}  {(node.oid or 'missing')[:10]}"
-    if node.run is None:
+    if node.run is None and node.missing_run:
+        short = node.missing_run[:10]
+        yield head + f"  (made by run {short}, not in the local store: art fetch --run {short})"
+    elif node.run is None:
         yield head + "  (source: not produced by a recorded run)"
     elif node.seen:
         yield head + f"  (run {node.run.oid[:10]}, see above)"

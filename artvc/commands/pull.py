@@ -11,9 +11,12 @@ from ._render import Progress, count, emit_json, human, say
 @click.option("-r", "--remote", help="Remote name (default: core.remote).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), help="Concurrent downloads.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite local changes that are not added.")
+@click.option(
+    "--all-runs", is_flag=True, help="Fetch every run record on the remote, not only the runs the workspace names."
+)
 @common()
 @pass_repo
-def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, force: bool) -> None:
+def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, force: bool, all_runs: bool) -> None:
     """Fetch missing objects from a remote, then check the artifacts out.
 
     Every object is verified before it is stored, and every file before it replaces anything.
@@ -33,6 +36,7 @@ def cli(repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, fo
             remote=remote,
             jobs=jobs,
             force=force,
+            all_runs=all_runs,
             progress=progress,
             checkout_progress=progress,
         )

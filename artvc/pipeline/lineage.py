@@ -25,9 +25,12 @@ class LineageNode:
     run: Run | None = None
     inputs: list[LineageNode] = field(default_factory=list)
     seen: bool = False  # this run was already shown higher up in the tree
+    missing_run: str | None = None  # the run a record names for it, not in the local store (art fetch --run)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "oid": self.oid, "run": None, "inputs": []}
+        if self.missing_run is not None:
+            out["run_not_fetched"] = self.missing_run
         if self.run is not None:
             out["run"] = summarize(self.run)
             out["inputs"] = [i.as_dict() for i in self.inputs]
@@ -53,6 +56,7 @@ def summarize(run: Run) -> dict[str, Any]:
         "git",
         "user",
         "host",
+        "pid",
         "platform",
         "python",
         "art",
@@ -71,7 +75,10 @@ def lineage(repo: Repo, user_path: str, *, max_depth: int = 50) -> LineageNode:
     path = path[: -len(SUFFIX)] if path.endswith(SUFFIX) else path
     oid, run_oid = _current(repo, path)
     run = _load(repo, run_oid) if run_oid else (producing_run(repo, oid, path) if oid else None)
-    return _node(repo, path, oid, run, set(), max_depth)
+    node = _node(repo, path, oid, run, set(), max_depth)
+    if run is None and run_oid:
+        node.missing_run = run_oid
+    return node
 
 
 def artifact_lineage(repo: Repo, name: str, version: int | None = None, *, max_depth: int = 50) -> LineageNode:
@@ -119,7 +126,10 @@ def _node(repo: Repo, path: str, oid: str | None, run: Run | None, seen: set[str
     seen.add(str(run.oid))
     for inp in run.get("inputs", []):
         parent = _load(repo, inp["run"]) if inp.get("run") else None
-        node.inputs.append(_node(repo, inp.get("path", "?"), inp.get("oid"), parent, seen, depth - 1))
+        child = _node(repo, inp.get("path", "?"), inp.get("oid"), parent, seen, depth - 1)
+        if parent is None and inp.get("run"):
+            child.missing_run = str(inp["run"])
+        node.inputs.append(child)
     return node
 
 

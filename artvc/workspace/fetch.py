@@ -62,9 +62,14 @@ def fetch(
     check: bool = True,
     artifacts: list[TrackedArtifact] | None = None,
     lacking: Iterable[tuple[Oid, Kind]] = (),
+    all_runs: bool = False,
+    runs: Iterable[str] = (),
 ) -> FetchResult:
     """Download what the local store lacks for the workspace's artifacts (or ``targets``/``revs``/every commit),
-    plus every run record on the remote (lineage and the run cache work in a fresh clone).
+    plus the runs they name and those runs' lineage (``fetch_runs.py``: art.lock's runs, the runs that made
+    what is fetched, ``runs`` asked for by id or prefix, and the runs that made their inputs, recursively).
+    ``all_runs`` brings every run record on the remote instead (art's behaviour before run-key markers: the
+    run cache of a clone now asks the remote's markers, ``art repro --pull``).
 
     Everything is verified against its id before it is stored; what failed is never stored. ``artifacts`` is
     a selection of the workspace made already (pull's): the workspace is then not walked again. ``lacking``
@@ -78,28 +83,49 @@ def fetch(
         TransferError: (when ``check``) objects are on neither side.
     """
     from ..objstore.transfer import download
+    from .fetch_runs import MAX_GENERATIONS, lineage_frontier, lock_runs_for, marked_runs, resolve_runs
 
     roots = transfer_roots(repo, targets, all_commits=all_commits, revs=revs, artifacts=artifacts)
+    if targets and revs is None and not all_commits:  # the stages that made the paths asked for
+        roots |= lock_runs_for(repo, {str(o) for o, k in roots if k != Kind.RUN})
     with repo.lock:
         store = open_remote(repo, remote)
         try:
             store.refresh()
-            wanted = set(roots) | set(lacking) | {(o.oid, o.kind) for o in store.iter_objects() if o.kind == Kind.RUN}
-            result = download(store, repo.store, wanted, jobs=transfer_jobs(repo, jobs), progress=progress)
+            remote_runs = [o.oid for o in store.iter_objects() if o.kind == Kind.RUN]
+            wanted = set(roots) | set(lacking) | resolve_runs(runs, remote_runs)
+            if all_runs:
+                wanted |= {ObjectKey(o, Kind.RUN) for o in remote_runs}
+            else:
+                wanted |= marked_runs(repo, store, set(roots), pipelines=not targets and revs is None)
+            jobs = transfer_jobs(repo, jobs)
+            result = download(store, repo.store, wanted, jobs=jobs, progress=progress)
             _record_runs(repo, result.fetched_runs)
+            total = _Totals(result)
+            seen: set[Oid] = set()
+            frontier = {o for o, k in wanted if k == Kind.RUN}
+            for _ in range(MAX_GENERATIONS):  # the lineage closure, one generation per download
+                more = {o for o in lineage_frontier(repo, frontier, seen) if store.has(o, Kind.RUN)}
+                more -= {o for o in more if (o, Kind.RUN) in total.failed}
+                if not more:
+                    break
+                got = download(store, repo.store, [(o, Kind.RUN) for o in more], jobs=jobs, progress=progress)
+                _record_runs(repo, got.fetched_runs)
+                total.add(got)
+                frontier = more
             out = FetchResult(
                 store.name,
                 store.url,
                 len(roots),
-                result.objects,
-                result.bytes,
-                result.packs,
-                result.present,
-                len(result.fetched_runs),
+                total.objects,
+                total.bytes,
+                total.packs,
+                total.present,
+                len(total.runs),
                 store.requests,
-                result.missing,
-                result.problems,
-                result.lost_packs,
+                total.missing,
+                total.problems,
+                total.lost_packs,
             )
         finally:
             store.close()
@@ -139,6 +165,30 @@ def raise_for(result: FetchResult) -> None:
             hint=f"push them from the clone that added them ('art push'); an index the remote "
             f"holds but art refuses is listed by 'art fsck --remote {result.remote}'",
         )
+
+
+class _Totals:
+    """The sum of a fetch's downloads (the first one, then one per lineage generation)."""
+
+    def __init__(self, first) -> None:
+        self.objects, self.bytes, self.packs, self.present = first.objects, first.bytes, first.packs, first.present
+        self.runs = list(first.fetched_runs)
+        self.missing, self.problems = list(first.missing), list(first.problems)
+        self.lost_packs = list(first.lost_packs)
+
+    @property
+    def failed(self) -> set[ObjectKey]:
+        return set(self.missing) | {ObjectKey(Oid(p.oid), Kind.RUN) for p in self.problems if p.kind == "run"}
+
+    def add(self, more) -> None:
+        self.objects += more.objects
+        self.bytes += more.bytes
+        self.packs += more.packs
+        self.present += more.present
+        self.runs += more.fetched_runs
+        self.missing += more.missing
+        self.problems += more.problems
+        self.lost_packs += [p for p in more.lost_packs if p not in self.lost_packs]
 
 
 def _record_runs(repo: Repo, runs: list[Oid]) -> None:

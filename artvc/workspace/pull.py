@@ -36,12 +36,14 @@ def pull(
     force: bool = False,
     progress: ProgressLike = None,
     checkout_progress: ProgressLike = None,
+    all_runs: bool = False,
 ) -> PullResult:
     """Fetch, then check out the artifacts (all, or ``targets``) whose objects are now all local.
 
     The workspace is walked for pointer files once: the fetch and the checkout share one selection. Artifacts
     that could not be fetched completely (``tracked.incomplete``) are left as they are; the fetch's problems
-    are raised after the checkout of the others.
+    are raised after the checkout of the others. Runs: those the workspace names and their lineage, or with
+    ``all_runs`` every run on the remote (see ``fetch``).
 
     Raises:
         IntegrityError: objects failed verification (they were not stored and nothing was written from them).
@@ -63,7 +65,15 @@ def pull(
         below: list[ObjectKey] = []  # what stored artifacts lack (a lost pack, a quarantined object): fetch it too
         incomplete_keys(repo.store, {a.key for a in arts}, lacking=below)
         fetched = fetch(
-            repo, paths, remote=remote, jobs=jobs, progress=progress, check=False, artifacts=arts, lacking=below
+            repo,
+            paths,
+            remote=remote,
+            jobs=jobs,
+            progress=progress,
+            check=False,
+            artifacts=arts,
+            lacking=below,
+            all_runs=all_runs,
         )
         as_progress(checkout_progress).phase("checking out", noun="files")  # the same bar may have shown the fetch
         if fetched.problems or fetched.missing:  # else everything asked for (and what is below it) arrived

@@ -1,10 +1,12 @@
-"""``art push``: publish the run-key markers of the runs a push sent (objstore/remote_runkeys.py).
+"""``art push``: publish the markers of the runs a push sent (objstore/remote_runkeys.py).
 
 After the data, its index files and the root record are published (under the remote's shared lock), every
-pushed run record with a run key, a zero exit status and all its outputs on the remote gets its marker
-``runkeys/<run_key>/<run_oid>``: the run cache of every other clone (``art repro --pull``) and of Dask workers
-then finds it with one listing. Runs this push uploaded get theirs at once (one PUT each); runs the remote
-already held are backfilled after one LIST per run key, unless this clone has seen their marker before
+pushed run record whose record and outputs are all on the remote gets its markers: a successful run with a
+run key ``runkeys/<run_key>/<run_oid>`` (the run cache of every other clone, ``art repro --pull``, and of Dask
+workers then finds it with one listing), an ``art add`` run ``produced/<artifact>/<run_oid>`` and a Python
+pipeline's pipeline run ``pipelines/<name hash>/<run_oid>`` (``art fetch`` finds them without downloading
+every run). Runs this push uploaded get theirs at once (one PUT each); runs the remote already held are
+backfilled after one LIST per marker folder, unless this clone has seen their marker before
 (``.art/cache/remotes/NAME/runkeys-<url hash>.known``: markers are immutable, so a no-op push costs nothing).
 """
 
@@ -47,11 +49,10 @@ class KnownMarkers:
                 text = ""
             self.seen = {line for line in text.split() if _valid(line)}
 
-    def __contains__(self, item: tuple[str, str]) -> bool:
-        return f"{item[0]}/{item[1]}" in self.seen
+    def __contains__(self, item: str) -> bool:
+        return item in self.seen
 
-    def add(self, run_key: str, run_oid: str) -> None:
-        entry = f"{run_key}/{run_oid}"
+    def add(self, entry: str) -> None:
         if entry not in self.seen:
             self.seen.add(entry)
             self._new = True
@@ -67,8 +68,9 @@ class KnownMarkers:
 
 
 def _valid(line: str) -> bool:
-    key, _, oid = line.partition("/")
-    return is_oid(key) and is_oid(oid)
+    folder, _, rest = line.partition("/")
+    key, _, oid = rest.partition("/")
+    return folder in remote_runkeys.FOLDERS and is_oid(key) and is_oid(oid)
 
 
 def _on_remote(store: RemoteStore, key: ObjectKey) -> bool:
@@ -77,9 +79,9 @@ def _on_remote(store: RemoteStore, key: ObjectKey) -> bool:
     return store.has(key.oid, key.kind)
 
 
-def markable(repo: Repo, store: RemoteStore, roots: Iterable[ObjectKey]) -> list[Run]:
-    """The runs among ``roots`` that deserve a marker on ``store``: stored here, with a run key and a zero
-    exit status, and with the record and every output committed on the remote."""
+def markable(repo: Repo, store: RemoteStore, roots: Iterable[ObjectKey]) -> list[tuple[str, str, Run]]:
+    """(folder, key, run) of every marker the runs among ``roots`` deserve on ``store``: runs stored here
+    (``remote_runkeys.names_for``) whose record and every output are committed on the remote."""
     out = []
     for key in sorted({k for k in roots if k.kind == Kind.RUN}):
         if not repo.store.has(key.oid, Kind.RUN) or not store.has(key.oid, Kind.RUN):
@@ -88,10 +90,9 @@ def markable(repo: Repo, store: RemoteStore, roots: Iterable[ObjectKey]) -> list
             run = load_run(repo, key.oid)
         except ArtError:
             continue
-        if not is_oid(run.get("run_key")) or run.get("exit_status", 0) != 0:
-            continue
-        if all(_on_remote(store, k) for k in output_keys(run)):
-            out.append(run)
+        names = [(f, n) for f in remote_runkeys.FOLDERS for n in remote_runkeys.names_for(f, run)]
+        if names and all(_on_remote(store, k) for k in output_keys(run)):
+            out += [(f, n, run) for f, n in names]
     return out
 
 
@@ -113,30 +114,29 @@ def publish_markers(
         StoreIOError: when the remote fails.
     """
     known = KnownMarkers(store.cache_dir, store.url)
-    runs = markable(repo, store, roots)
-    todo: list[Run] = []
-    check: dict[str, list[Run]] = {}
-    for run in runs:
-        key, oid = str(run["run_key"]), str(run.oid)
-        if trust_cache and (key, oid) in known:
+    todo: list[tuple[str, str, Run]] = []
+    check: dict[tuple[str, str], list[Run]] = {}
+    for folder, key, run in markable(repo, store, roots):
+        if trust_cache and f"{folder}/{key}/{run.oid}" in known:
             continue
         if ObjectKey(run.oid, Kind.RUN) in uploaded:
-            todo.append(run)
+            todo.append((folder, key, run))
         else:
-            check.setdefault(key, []).append(run)
+            check.setdefault((folder, key), []).append(run)
     if check:
         with ThreadPoolExecutor(max_workers=min(JOBS, len(check))) as pool:
-            listed = dict(zip(check, pool.map(lambda k: remote_runkeys.list_markers(store, k), check), strict=True))
-        for key, candidates in check.items():
+            found = pool.map(lambda fk: remote_runkeys.list_markers(store, fk[1], folder=fk[0]), check)
+            listed = dict(zip(check, found, strict=True))
+        for (folder, key), candidates in check.items():
             for run in candidates:
-                if str(run.oid) in listed[key]:
-                    known.add(key, str(run.oid))
+                if str(run.oid) in listed[(folder, key)]:
+                    known.add(f"{folder}/{key}/{run.oid}")
                 else:
-                    todo.append(run)
+                    todo.append((folder, key, run))
     if todo:
         with ThreadPoolExecutor(max_workers=min(JOBS, len(todo))) as pool:
-            list(pool.map(lambda r: remote_runkeys.publish(store, str(r["run_key"]), r), todo))
-        for run in todo:
-            known.add(str(run["run_key"]), str(run.oid))
+            list(pool.map(lambda t: remote_runkeys.publish_in(store, *t), todo))
+        for folder, key, run in todo:
+            known.add(f"{folder}/{key}/{run.oid}")
     known.save()
     return len(todo)

@@ -65,7 +65,10 @@ def find_run(repo: Repo, ref: str) -> Run:
         raise UsageError(f"run prefix {text} is ambiguous: {shown}", hint="give more digits of the run id")
     if not found:
         raise ObjectNotFoundError(
-            text, "run", hint="no run in the local store has this id; 'art fetch' downloads the runs of a remote"
+            text,
+            "run",
+            hint=f"no run in the local store has this id; 'art fetch --run {text[:10]}' downloads it and its "
+            "lineage from the remote ('art fetch --all-runs': every run)",
         )
     return load_run(repo, found[0])
 

@@ -43,7 +43,7 @@ def _fresh_clone(ws, tmp_path, name="clone"):
 def test_push_publishes_a_marker_per_stage_run_and_a_fresh_clone_repro_pull_runs_nothing(ws, tmp_path):
     url = str(tmp_path / "remote")
     pushed = _origin(ws, url)
-    assert pushed["markers"] == 3
+    assert pushed["markers"] == 4  # 3 stage runs (runkeys/) and the add run of data/raw.csv (produced/)
     entries = lock(ws)
     assert _markers(url) == {e["run_key"]: [e["run"]] for e in entries.values()}
     assert art_json(ws, "push")["markers"] == 0  # markers already there (and known: no listing)
@@ -104,7 +104,7 @@ def test_a_kill_before_the_marker_leaves_none_and_a_later_push_completes_it(ws, 
     proc = subprocess.run([sys.executable, "-m", "artvc", "push"], cwd=ws.root, env=env, capture_output=True)
     assert proc.returncode == -9, proc.stderr
     assert _markers(url) == {}  # the objects are committed, no marker precedes them
-    assert art_json(ws, "push")["markers"] == 3  # backfilled: the runs were on the remote already
+    assert art_json(ws, "push")["markers"] == 4  # backfilled: the runs were on the remote already
     assert sorted(_markers(url)) == sorted(e["run_key"] for e in lock(ws).values())
 
 
@@ -116,7 +116,8 @@ def test_a_marker_is_only_published_when_the_outputs_are_on_the_remote(ws, tmp_p
     art_json(ws, "push", "model.txt")  # the trainer's run and output only
     keys = _markers(url)
     assert list(keys) == [lock(ws)["trainer"]["run_key"]]
-    assert art_json(ws, "push")["markers"] == 2
+    assert art_json(ws, "push")["markers"] == 3  # importer, evaluator and the add run of data/raw.csv
+    assert len(_markers(url)) == 3
 
 
 def test_repro_pull_on_moto_lists_once_per_stage(ws, s3_server, tmp_path):

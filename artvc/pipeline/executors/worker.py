@@ -117,6 +117,10 @@ def execute(spec: dict[str, Any], cancel: str | None = None, cache_root: str | N
         return _from_run(hit, cached=True, bytes_downloaded=cache.bytes_read - read0)
     scratch = cache.task_dir(spec["run_key"])
     try:
+        if spec["kind"] == "step":  # a step of a Python pipeline (steptask.py, dflow)
+            from .steptask import run_step
+
+            return run_step(cache, spec, scratch, stopped, read0, result)
         return _run_in(cache, spec, scratch, stopped, read0)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
