@@ -25,6 +25,7 @@ import pytest
 from tests import servers
 from tests.executors.cluster import DaskCluster, descendants, processes_with
 from tests.executors.conftest import CLIENT_SECRET, ArtRepo
+from tests.executors.test_cluster_fixtures import assert_isolated_workers
 
 RUN_KEY_TASK = re.compile(r"^art-[0-9a-f]{64}$")
 
@@ -139,6 +140,7 @@ outs = ["c.txt"]
 
 
 def test_smoke_a_small_pipeline_runs_on_the_workers_and_a_rerun_submits_nothing(dask_cluster, dir_remote, make_repo):
+    assert_isolated_workers(dask_cluster)
     repo = make_repo(SMOKE, dir_remote, add=("data/raw.txt",))
     before, t0 = submitted(dask_cluster), time.time()
     r = repo.repro_dask(dask_cluster, "--json")
