@@ -318,11 +318,6 @@ def test_sigkill_a_worker_mid_stage_the_stage_completes_elsewhere(dask_cluster, 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="h/dexec: runner.run_target starts the stage in its own session without a parent-death signal, so a "
-    "SIGKILLed worker's stage (its sh and children) keeps running as an orphan while Dask re-runs it elsewhere",
-)
 def test_the_stage_of_a_sigkilled_worker_does_not_outlive_it(dask_cluster, dir_remote, make_repo):
     """A worker killed with SIGKILL cannot stop its stage; the stage must die with it (the kernel's parent-death
     signal), or it keeps running unseen, e.g. on a GPU the rescheduled copy then shares."""

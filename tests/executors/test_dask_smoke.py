@@ -123,3 +123,33 @@ def test_a_failing_stage_exits_5_publishes_nothing_and_keeps_outputs(project, tm
     assert (project / "twice.txt").read_text() == before
     markers = os.listdir(tmp_path / "remote" / "runkeys")
     assert len(markers) == 1  # "up" only
+
+
+@pytest.mark.slow
+def test_a_stage_no_worker_can_take_waits_with_one_notice_and_ctrl_c_exits_130(project, tmp_path):
+    import signal
+    import time
+
+    (project / "art.toml").write_text(TOML + "resources = {GPU = 1}\n")
+    art(project, "config", "executor.wait_notice", "1")
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            [ART, "repro", "--executor", "dask", "--local-cluster", "1"],
+            cwd=project,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and "waiting for a worker" not in log.read_text():
+            time.sleep(0.5)
+        time.sleep(2)  # the notice comes once, however long the stage waits
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        proc.wait(timeout=30)
+    assert time.monotonic() - t0 < 6
+    text = log.read_text()
+    assert proc.returncode == 130, text
+    assert text.count("art: waiting for a worker with GPU=1 for stage bundle") == 1, text
+    assert "art: interrupted" in text
+    assert not (project / "bundle").exists()
