@@ -205,6 +205,13 @@ def test_a_fresh_clone_adopts_the_remote_runs_and_submits_nothing(cluster, tmp_p
     assert [s["run_oid"] for s in adopted["steps"]] == [s["run_oid"] for s in first["steps"]]
     assert artvc.load("small/total/sum", root=clone.root) == 25  # fetched with the adopted runs
 
+    # --no-cache runs every step again on the workers, though the remote has their runs
+    before = len(cluster["tasks"].ran)
+    rerun = _run(clone, "--executor", "dask", "--scheduler", cluster["address"], "--no-cache")
+    assert {s["state"] for s in rerun["steps"]} == {"executed"}
+    assert len(cluster["tasks"].ran) - before == 3
+    assert not {s["run_oid"] for s in rerun["steps"]} & {s["run_oid"] for s in first["steps"]}
+
 
 def test_a_failing_step_fails_as_it_does_locally_and_publishes_nothing(cluster, tmp_path):
     from artvc.pipeline.errors import StepFailedError

@@ -266,6 +266,7 @@ class DaskSteps:
             "git": {"commit": git.get("commit"), "dirty": git.get("dirty"), "branch": None},
             "resources": {},
             "extra": {
+                "rerun": not (self.runner.options.cache and inv.step.cache),
                 "step": {
                     "pipeline": self.runner.pipeline.name,
                     "modules": modules,
@@ -281,7 +282,7 @@ class DaskSteps:
                         for p, ref in sorted(inputs.items())
                     ],
                     "outputs": [o.name for o in inv.step.outputs[0]],
-                }
+                },
             },
         }
         self.submitted += 1
