@@ -203,7 +203,8 @@ class _Executor:
     ``--local-cluster N`` starts one cluster here, shared by every experiment (closed at the end)."""
 
     def __init__(self, repo: Repo, options: ExecutorOptions) -> None:
-        self.repo, self.options, self.backend = repo, options, None
+        self.repo, self.options = repo, options
+        self.backend: Any = None
 
     def __enter__(self) -> list[str]:
         o = self.options

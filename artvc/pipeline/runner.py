@@ -30,6 +30,26 @@ _CALL_BOOT = (
     "sys.exit(r if type(r) is int else 0)\n"
 )
 
+# Supervises a stage of a distributed worker from inside the stage's own session (argv: the worker's pid, shell
+# flag, command): runs the command, and if the worker dies (SIGKILL, OOM) kills the whole process group, so no
+# stage process outlives its worker; exits as the command did (re-raising the signal that killed it).
+_SUPERVISE = (
+    "import os, signal, subprocess, sys\n"
+    "parent, shell = int(sys.argv[1]), sys.argv[2] == '1'\n"
+    "child = subprocess.Popen(sys.argv[3] if shell else sys.argv[3:], shell=shell)\n"
+    "while True:\n"
+    "    try:\n"
+    "        code = child.wait(timeout=0.2)\n"
+    "        break\n"
+    "    except subprocess.TimeoutExpired:\n"
+    "        if os.getppid() != parent:\n"
+    "            os.killpg(0, signal.SIGKILL)\n"
+    "if code < 0:\n"
+    "    signal.signal(-code, signal.SIG_DFL)\n"
+    "    os.kill(os.getpid(), -code)\n"
+    "sys.exit(code)\n"
+)
+
 Output = Callable[[str, str, bool], None]  # (stage, line without newline, is_stderr)
 
 
@@ -78,11 +98,17 @@ def run_target(
 ) -> Finished:
     """Run ``target`` (shell text or argv) in ``cwd`` with ``ART_STAGE=name`` and stdin closed.
 
-    ``new_session`` starts it in its own process group (distributed workers: cancel kills the whole group);
+    ``new_session`` starts it in its own session and process group under a small supervisor that kills the
+    group if this process dies (distributed workers: cancel kills the whole group, and nothing outlives a
+    killed worker);
     ``stop`` is polled about every ``STOP_POLL`` seconds while it runs: when it returns True the group gets
     SIGTERM, then SIGKILL after ``KILL_AFTER`` seconds, and the result is marked ``cancelled``.
     """
     full_env = {**os.environ, **(env or {}), "ART_STAGE": name}
+    if new_session:  # supervised: the group dies with this process (see _SUPERVISE)
+        shell = isinstance(target, str)
+        rest = [target] if isinstance(target, str) else list(target)
+        target = [sys.executable, "-c", _SUPERVISE, str(os.getpid()), "1" if shell else "0", *rest]
     started, t0 = time.time(), time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -134,12 +160,16 @@ def _kill_group(proc: subprocess.Popen) -> int:
             pass
 
     signal_group(signal.SIGTERM)
-    try:
-        code = proc.wait(timeout=KILL_AFTER)
-    except subprocess.TimeoutExpired:
-        code = None
-    signal_group(signal.SIGKILL)  # children that ignored SIGTERM, or outlived the leader
-    return proc.wait() if code is None else code
+    deadline = time.monotonic() + KILL_AFTER
+    while time.monotonic() < deadline:  # until every process of the group is gone (or the grace is over)
+        proc.poll()
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            break
+        time.sleep(0.05)
+    signal_group(signal.SIGKILL)  # what ignored SIGTERM
+    return proc.wait()
 
 
 def _pump(stream, name: str, is_err: bool, output: Output | None, tail: deque | None) -> None:

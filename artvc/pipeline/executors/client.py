@@ -139,6 +139,8 @@ class RemoteStages:
 
         roots = [(Oid(spec["code_tree"]), Kind.TREE)] + [_key(d["kind"], d["oid"]) for d in spec["deps"]]
         paths = {_key(d["kind"], d["oid"]): d["path"] for d in spec["deps"]}
+        if all(self._remote_has(r) for r in roots):  # as of the last look (a downstream stage's deps usually are)
+            return
         with RemoteLock(self.store, exclusive=False, holder="art repro") as lock:
             self.store.refresh()
             todo = [r for r in roots if not self._remote_has(r)]
