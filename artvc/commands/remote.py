@@ -229,6 +229,7 @@ def run_remote_fsck(repo, name: str, read_data: bool, repair: bool = False) -> N
                 "read_size": result.bytes_read,
                 "read_data": read_data,
                 "garbage": result.garbage,
+                "markers": result.markers,
                 "problems": [p.as_dict() for p in result.problems],
                 **({"repair": result.repair, "remaining": [p.as_dict() for p in remaining]} if repair else {}),
             }
@@ -249,7 +250,7 @@ def run_remote_fsck(repo, name: str, read_data: bool, repair: bool = False) -> N
             )
             say(
                 f"ok: remote {result.remote}: {count(result.packs, 'pack')}, "
-                f"{count(result.indexes, 'index', 'indexes')}, {what}"
+                f"{count(result.indexes, 'index', 'indexes')}, {what}, {count(result.markers, 'run marker')}"
             )
         if repair:
             say(

@@ -30,7 +30,7 @@ class LineageNode:
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "oid": self.oid, "run": None, "inputs": []}
         if self.missing_run is not None:
-            out["run_not_fetched"] = self.missing_run
+            out["missing_run_oid"] = self.missing_run
         if self.run is not None:
             out["run"] = summarize(self.run)
             out["inputs"] = [i.as_dict() for i in self.inputs]

@@ -160,6 +160,7 @@ class RemoteFsckResult:
     garbage: list[str]
     repair: dict | None = None  # with ``repair``: what was done (RepairResult.as_dict plus the push)
     remaining: list[Problem] | None = None  # with ``repair``: what could not be repaired
+    markers: int = 0  # run markers checked (objstore/remote_markers.py)
 
 
 def fsck_remote(
@@ -176,22 +177,30 @@ def fsck_remote(
     With ``repair``, re-upload from the local store what the remote lost or has damaged and retire the bad
     packs (``objstore/remote_repair.py``), then push everything the workspace references that the remote
     lacks (``push --full``).
+
+    The run markers (``runkeys/``, ``produced/``, ``pipelines/``) are read and verified too: content against
+    name, and the run they name indexed on the remote. ``repair`` deletes the bad ones (the push that follows
+    publishes valid ones again for the runs it has).
     """
+    from ..objstore.remote_markers import check_markers, delete_markers
     from ..objstore.store.remote_check import check_remote
     from .remote import open_remote, transfer_jobs
 
     store = open_remote(repo, name)
     try:
         found = check_remote(store, read_data=read_data, jobs=transfer_jobs(repo, jobs), progress=progress)
+        markers, bad_markers = check_markers(store)
         done = remaining = None
         if repair:
+            delete_markers(store, [m for m, _ in bad_markers])
             done, remaining = _repair(repo, store, found, jobs, progress)
+            done["markers_deleted"] = len(bad_markers)
     finally:
         store.close()
     return RemoteFsckResult(
         store.name,
         store.url,
-        found.problems,
+        found.problems + [p for _, p in bad_markers],
         found.packs,
         found.indexes,
         found.objects,
@@ -199,6 +208,7 @@ def fsck_remote(
         list(found.garbage),
         done,
         remaining,
+        markers,
     )
 
 

@@ -5,8 +5,9 @@ store_users.py); for every selected ref (branches, remote-tracking branches, tag
 stash) the artifacts of the commits the policy keeps (default: every commit reachable from them); the runs
 named by the kept ``art.lock`` files; the lineage runs whose outputs include a kept artifact (and,
 transitively, the runs that produced their inputs); on a remote, the roots that pushes recorded within the
-grace period (objstore/remote_roots.py); everything those reach. Objects in packs younger than the grace
-period are never removed.
+grace period (objstore/remote_roots.py) and the runs its markers name, with their outputs (younger than
+``--keep-within`` when given; objstore/remote_markers.py); everything those reach. Objects in packs younger
+than the grace period are never removed.
 """
 
 from __future__ import annotations
@@ -383,6 +384,7 @@ def _gc_remote(
 ) -> GcResult:
     """Collect a remote under its gc lock; trees and manifests are read locally when possible."""
     from ..objstore.gc import Overlay, RemoteLock, plan_remote, rewrite_remote
+    from ..objstore.remote_markers import all_markers, delete_markers, doomed_markers, marker_roots
     from ..objstore.remote_roots import drop_records, recent_roots
     from .remote import open_remote, transfer_jobs
 
@@ -392,10 +394,16 @@ def _gc_remote(
             store.refresh()
             # what pushes from other clones relied on lately, whether or not their commits are here yet
             recorded = recent_roots(store, cutoff)
-            live, commits = live_set(repo, retention, Overlay(repo.store, store), now=now, extra=recorded.roots)
+            # the remote run cache: runs its markers name, with their outputs (younger than --keep-within)
+            markers = all_markers(store)
+            reader = Overlay(repo.store, store)
+            marked = marker_roots(reader, markers, now - retention.keep_within if retention.keep_within else None)
+            live, commits = live_set(repo, retention, reader, now=now, extra=recorded.roots | marked)
             remote_plan = plan_remote(store, live, cutoff)
+            doomed = doomed_markers(store, markers, live)
             before = sum(store.list_packs().values())
             if not dry_run:
+                delete_markers(store, doomed)  # first: no marker may name a run that is gone
                 staging = store.staging_dir(repo.tmp_dir / "gc")
                 rewrite_remote(
                     store,
@@ -416,5 +424,7 @@ def _gc_remote(
     result.details["garbage_packs"] = len(remote_plan.garbage)
     result.details["root_records"] = len(recorded.recent)
     result.details["expired_root_records"] = len(recorded.expired)
+    result.details["markers"] = len(markers)
+    result.details["removed_markers"] = len(doomed)
     result.details["broken_locks"] = [f"pid {b.pid} on {b.host}" for b in lock.broken]
     return result

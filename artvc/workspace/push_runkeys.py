@@ -13,6 +13,7 @@ backfilled after one LIST per marker folder, unless this clone has seen their ma
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from ..objstore.store.remote import RemoteStore
 
 JOBS = 8
+DONE = "run"  # "run/<oid>" in the known file: every marker of that run is on the remote (or it gets none)
 
 
 class KnownMarkers:
@@ -69,6 +71,8 @@ class KnownMarkers:
 
 def _valid(line: str) -> bool:
     folder, _, rest = line.partition("/")
+    if folder == DONE:
+        return is_oid(rest)
     key, _, oid = rest.partition("/")
     return folder in remote_runkeys.FOLDERS and is_oid(key) and is_oid(oid)
 
@@ -79,11 +83,14 @@ def _on_remote(store: RemoteStore, key: ObjectKey) -> bool:
     return store.has(key.oid, key.kind)
 
 
-def markable(repo: Repo, store: RemoteStore, roots: Iterable[ObjectKey]) -> list[tuple[str, str, Run]]:
-    """(folder, key, run) of every marker the runs among ``roots`` deserve on ``store``: runs stored here
-    (``remote_runkeys.names_for``) whose record and every output are committed on the remote."""
-    out = []
-    for key in sorted({k for k in roots if k.kind == Kind.RUN}):
+def markable(
+    repo: Repo, store: RemoteStore, roots: Iterable[ObjectKey], skip: AbstractSet[ObjectKey] = frozenset()
+) -> tuple[list[tuple[str, str, Run]], list[Run]]:
+    """(folder, key, run) of every marker the runs among ``roots`` (less ``skip``) deserve on ``store``: runs
+    stored here (``remote_runkeys.names_for``) whose record and every output are committed on the remote; and
+    the runs that get no marker at all (nothing to do for them, ever)."""
+    out, none = [], []
+    for key in sorted({k for k in roots if k.kind == Kind.RUN} - skip):
         if not repo.store.has(key.oid, Kind.RUN) or not store.has(key.oid, Kind.RUN):
             continue
         try:
@@ -91,9 +98,11 @@ def markable(repo: Repo, store: RemoteStore, roots: Iterable[ObjectKey]) -> list
         except ArtError:
             continue
         names = [(f, n) for f in remote_runkeys.FOLDERS for n in remote_runkeys.names_for(f, run)]
-        if names and all(_on_remote(store, k) for k in output_keys(run)):
+        if not names:
+            none.append(run)
+        elif all(_on_remote(store, k) for k in output_keys(run)):
             out += [(f, n, run) for f, n in names]
-    return out
+    return out, none
 
 
 def publish_markers(
@@ -114,13 +123,18 @@ def publish_markers(
         StoreIOError: when the remote fails.
     """
     known = KnownMarkers(store.cache_dir, store.url)
+    roots = set(roots)
+    done = {k for k in roots if k not in uploaded and f"{DONE}/{k.oid}" in known} if trust_cache else set()
+    wanted, unmarked = markable(repo, store, roots, done)  # a run seen complete before is not even read
+    for run in unmarked:
+        known.add(f"{DONE}/{run.oid}")
     todo: list[tuple[str, str, Run]] = []
     check: dict[tuple[str, str], list[Run]] = {}
-    for folder, key, run in markable(repo, store, roots):
-        if trust_cache and f"{folder}/{key}/{run.oid}" in known:
-            continue
-        if ObjectKey(run.oid, Kind.RUN) in uploaded:
+    for folder, key, run in wanted:
+        if ObjectKey(run.oid, Kind.RUN) in uploaded:  # sent again after a gc: its marker went with it
             todo.append((folder, key, run))
+        elif trust_cache and f"{folder}/{key}/{run.oid}" in known:
+            continue
         else:
             check.setdefault((folder, key), []).append(run)
     if check:
@@ -138,5 +152,7 @@ def publish_markers(
             list(pool.map(lambda t: remote_runkeys.publish_in(store, *t), todo))
         for folder, key, run in todo:
             known.add(f"{folder}/{key}/{run.oid}")
+    for _, _, run in wanted:  # every marker of these runs is on the remote now
+        known.add(f"{DONE}/{run.oid}")
     known.save()
     return len(todo)

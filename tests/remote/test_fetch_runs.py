@@ -95,7 +95,7 @@ def test_lineage_of_a_run_not_fetched_says_how_to_fetch_it(ws, tmp_path):
     shown = other.art("lineage", "metrics.json").stdout
     assert f"(made by run {evaluator[:10]}, not in the local store: art fetch --run {evaluator[:10]})" in shown
     as_json = json.loads(other.art("lineage", "metrics.json", "--json").stdout)
-    assert as_json["run_not_fetched"] == evaluator and as_json["run"] is None
+    assert as_json["missing_run_oid"] == evaluator and as_json["run"] is None
     other.art("fetch", "--run", evaluator)
     assert "not in the local store" not in other.art("lineage", "metrics.json").stdout  # its lineage came too
 

@@ -126,6 +126,9 @@ def test_repro_pull_on_moto_lists_once_per_stage(ws, s3_server, tmp_path):
     with servers.RequestCounter(s3_server.port) as counter:
         options = s3_server.options_for_port(counter.port)
         _origin(ws, f"s3://{name}/root", options)
+        counter.reset()
+        assert art_json(ws, "push")["markers"] == 0  # a push with nothing new: no marker request at all
+        assert not [r for r in counter.requests if "runkeys" in r.path or "produced" in r.path], counter.requests
         other = _fresh_clone(ws, tmp_path)
         other.art("pull", "data/raw.csv")
         counter.reset()
