@@ -319,8 +319,8 @@ def test_sigkill_a_worker_mid_stage_the_stage_completes_elsewhere(dask_cluster, 
 
 @pytest.mark.slow
 def test_the_stage_of_a_sigkilled_worker_does_not_outlive_it(dask_cluster, dir_remote, make_repo):
-    """A worker killed with SIGKILL cannot stop its stage; the stage must die with it (the kernel's parent-death
-    signal), or it keeps running unseen, e.g. on a GPU the rescheduled copy then shares."""
+    """A worker killed with SIGKILL cannot stop its stage; the stage must die with it, or it keeps running
+    unseen, e.g. on a GPU the rescheduled copy then shares."""
     seconds = "43.1771"
     files = {
         "art.toml": f"""
