@@ -30,25 +30,45 @@ _CALL_BOOT = (
     "sys.exit(r if type(r) is int else 0)\n"
 )
 
-# Supervises a stage of a distributed worker from inside the stage's own session (argv: the worker's pid, shell
-# flag, command): runs the command, and if the worker dies (SIGKILL, OOM) kills the whole process group, so no
-# stage process outlives its worker; exits as the command did (re-raising the signal that killed it).
-_SUPERVISE = (
-    "import os, signal, subprocess, sys\n"
-    "parent, shell = int(sys.argv[1]), sys.argv[2] == '1'\n"
-    "child = subprocess.Popen(sys.argv[3] if shell else sys.argv[3:], shell=shell)\n"
-    "while True:\n"
+# The reaper of a distributed worker (one per worker process, started with its first stage): reads "+pgid" /
+# "-pgid" lines naming the process groups of the stages running; when its input ends (the worker died, even by
+# SIGKILL, which closes the pipe) it kills every group still named, so no stage process outlives its worker.
+_REAPER = (
+    "import os, signal, sys\n"
+    "groups = set()\n"
+    "for line in sys.stdin:\n"
+    "    n = int(line)\n"
+    "    groups.add(n) if n > 0 else groups.discard(-n)\n"
+    "for g in groups:\n"
     "    try:\n"
-    "        code = child.wait(timeout=0.2)\n"
-    "        break\n"
-    "    except subprocess.TimeoutExpired:\n"
-    "        if os.getppid() != parent:\n"
-    "            os.killpg(0, signal.SIGKILL)\n"
-    "if code < 0:\n"
-    "    signal.signal(-code, signal.SIG_DFL)\n"
-    "    os.kill(os.getpid(), -code)\n"
-    "sys.exit(code)\n"
+    "        os.killpg(g, signal.SIGKILL)\n"
+    "    except OSError:\n"
+    "        pass\n"
 )
+_reaper: subprocess.Popen | None = None
+_reaper_lock = threading.Lock()
+
+
+def _reap(pgid: int) -> None:
+    """Name (``pgid`` > 0) or drop (< 0) a stage's process group for the reaper (started when needed)."""
+    global _reaper
+    with _reaper_lock:
+        if _reaper is None or _reaper.poll() is not None:
+            _reaper = subprocess.Popen(
+                [sys.executable, "-c", _REAPER],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                text=True,
+            )
+        assert _reaper.stdin is not None
+        try:
+            _reaper.stdin.write(f"{pgid}\n")
+            _reaper.stdin.flush()
+        except OSError:
+            pass
+
 
 Output = Callable[[str, str, bool], None]  # (stage, line without newline, is_stderr)
 
@@ -98,17 +118,13 @@ def run_target(
 ) -> Finished:
     """Run ``target`` (shell text or argv) in ``cwd`` with ``ART_STAGE=name`` and stdin closed.
 
-    ``new_session`` starts it in its own session and process group under a small supervisor that kills the
-    group if this process dies (distributed workers: cancel kills the whole group, and nothing outlives a
+    ``new_session`` starts it in its own session and process group, named to this process's reaper, which kills
+    the group if this process dies (distributed workers: cancel kills the whole group, and nothing outlives a
     killed worker);
     ``stop`` is polled about every ``STOP_POLL`` seconds while it runs: when it returns True the group gets
     SIGTERM, then SIGKILL after ``KILL_AFTER`` seconds, and the result is marked ``cancelled``.
     """
     full_env = {**os.environ, **(env or {}), "ART_STAGE": name}
-    if new_session:  # supervised: the group dies with this process (see _SUPERVISE)
-        shell = isinstance(target, str)
-        rest = [target] if isinstance(target, str) else list(target)
-        target = [sys.executable, "-c", _SUPERVISE, str(os.getpid()), "1" if shell else "0", *rest]
     started, t0 = time.time(), time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -123,6 +139,17 @@ def run_target(
         )
     except OSError as exc:
         return Finished(127, started, time.monotonic() - t0, [f"cannot start: {exc}"])
+    if new_session:
+        _reap(proc.pid)
+    try:
+        return _follow(proc, name, output, stop, stdout_tail, started, t0)
+    finally:
+        if new_session:
+            _reap(-proc.pid)
+
+
+def _follow(proc, name, output, stop, stdout_tail, started: float, t0: float) -> Finished:
+    """Pump the output of ``proc`` and wait for it (polling ``stop`` when given)."""
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     pump = threading.Thread(target=_pump, args=(proc.stdout, name, False, output, stdout_tail), daemon=True)
     pump.start()
