@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests import servers
-from tests.executors.cluster import DaskCluster, descendants, processes_with
+from tests.executors.cluster import DaskCluster, descendants, processes_with, stage_processes
 from tests.executors.conftest import CLIENT_SECRET, ArtRepo
 from tests.executors.test_cluster_fixtures import assert_isolated_workers
 
@@ -477,18 +477,19 @@ def test_an_interrupted_client_leaves_no_stage_process_on_any_worker(dask_cluste
     proc = repo.popen("repro", "--executor", "dask", "--scheduler", dask_cluster.address, "-r", "origin", "-j", "8")
     try:
         wait_for(lambda: len(processes_with(seconds)) >= 2, 60, "two stages running on workers")
-        assert processes_with(seconds) <= descendants(worker_pids)  # they run under the workers, not the client
+        running = processes_with(seconds)
+        assert running <= descendants(worker_pids) and stage_processes(running) == running  # stages, under workers
         proc.send_signal(signal.SIGINT)
         signalled = time.monotonic()
         proc.communicate(timeout=30)  # a hung client fails here
         deadline = signalled + 5
 
-        def stage_processes() -> set[int]:  # orphans included; an idle worker has no child processes
-            return processes_with(seconds) | descendants(worker_pids)
+        def stages_left() -> set[int]:  # under any worker, or orphaned (found by the sleep's distinctive argument)
+            return stage_processes(processes_with(seconds) | descendants(worker_pids))
 
-        while stage_processes() and time.monotonic() < deadline:
+        while stages_left() and time.monotonic() < deadline:
             time.sleep(0.05)
-        left = stage_processes()
+        left = stages_left()
     finally:
         if proc.poll() is None:
             proc.kill()
