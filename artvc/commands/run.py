@@ -17,7 +17,7 @@ from ._render import emit_json, say
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Run up to N independent steps at the same time (threads).",
+    help="Run up to N independent steps at the same time (threads; with --executor dask: steps in flight).",
 )
 @click.option("--no-cache", is_flag=True, help="Run every step; never reuse the outputs of a past run.")
 @click.option(

@@ -121,6 +121,20 @@ def processes_with(token: str) -> set[int]:
     return found
 
 
+def stage_processes(pids: set[int]) -> set[int]:
+    """Those of `pids` that run a stage: art sets ART_STAGE in a stage's environment, so its shell and everything
+    it starts carry it (a worker's helper processes, such as art's reaper, do not)."""
+    found = set()
+    for pid in pids:
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if environ.startswith(b"ART_STAGE=") or b"\0ART_STAGE=" in environ:
+            found.add(pid)
+    return found
+
+
 def kill_pids(pids: set[int], sig: int = signal.SIGKILL) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):

@@ -24,7 +24,7 @@ class TaskRecorder(SchedulerPlugin):
     name = NAME
 
     def __init__(self) -> None:
-        self.submitted: dict[str, float] = {}
+        self.submitted: dict[str, list[float]] = {}  # key -> the times a graph holding it arrived
         self.placements: dict[str, list[str]] = {}
         self.finished: dict[str, str] = {}
         self.specs: dict[str, bytes] = {}
@@ -34,11 +34,12 @@ class TaskRecorder(SchedulerPlugin):
         self.scheduler = scheduler
 
     def update_graph(self, scheduler: Any, *, keys: Any, tasks: Any = (), **kwargs: Any) -> None:
-        for key in list(keys) + list(tasks or ()):
+        now = time.time()
+        for key in set(keys) | set(tasks or ()):
             k = str(key)
-            if not k.startswith(PREFIX) or k in self.submitted and k in self.specs:
+            if not k.startswith(PREFIX):
                 continue
-            self.submitted.setdefault(k, time.time())
+            self.submitted.setdefault(k, []).append(now)
             ts = scheduler.tasks.get(key)
             if ts is not None and k not in self.specs:
                 try:
@@ -64,7 +65,7 @@ def snapshot(dask_scheduler: Any) -> dict[str, Any]:
     if plugin is None:
         return {"submitted": {}, "placements": {}, "finished": {}, "specs": {}}
     return {
-        "submitted": dict(plugin.submitted),
+        "submitted": {k: list(v) for k, v in plugin.submitted.items()},
         "placements": {k: list(v) for k, v in plugin.placements.items()},
         "finished": dict(plugin.finished),
         "specs": dict(plugin.specs),

@@ -8,8 +8,14 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.executors.cluster import descendants, processes_with
 from tests.executors.conftest import WORKER_CREDENTIALS
+
+# a second cluster start in the default tier is too much: the default tier checks the cluster's shape in
+# test_dask_e2e.py's smoke test (assert_isolated_workers, below)
+pytestmark = pytest.mark.slow
 
 
 def _env_of(pid: int) -> dict[str, str]:
@@ -18,6 +24,12 @@ def _env_of(pid: int) -> dict[str, str]:
 
 
 def test_workers_are_separate_processes_with_their_own_directory_and_environment(dask_cluster):
+    assert_isolated_workers(dask_cluster)
+
+
+def assert_isolated_workers(dask_cluster) -> None:
+    """w0, w1, gpu: distinct processes (pids from scheduler_info), each with its own local directory, HOME and
+    credentials from its own environment, nothing of the tests on its path; only gpu has GPU=1."""
     info = dask_cluster.worker_info()
     assert set(info) == {"w0", "w1", "gpu"}
     pids = dask_cluster.worker_pids()

@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 
 from tests import servers
-from tests.executors.cluster import DaskCluster, descendants, processes_with
+from tests.executors.cluster import DaskCluster, descendants, processes_with, stage_processes
 from tests.executors.conftest import CLIENT_SECRET, ArtRepo
+from tests.executors.test_cluster_fixtures import assert_isolated_workers
 
 RUN_KEY_TASK = re.compile(r"^art-[0-9a-f]{64}$")
 
@@ -87,9 +88,11 @@ def worker_starts(cluster: DaskCluster, since: float) -> dict[str, list[str]]:
     return seen
 
 
-def submitted(cluster: DaskCluster) -> set[str]:
-    """The run keys art submitted to the scheduler so far (task keys art-<run_key>)."""
-    return {k[4:] for k in cluster.recorded()["submitted"] if RUN_KEY_TASK.match(k)}
+def submitted(cluster: DaskCluster, since: float) -> set[str]:
+    """The run keys art submitted to the scheduler at or after `since` (time.time()): task keys art-<run_key>.
+    (Tests of one module share the cluster, and the same pipeline in two tests has the same run keys.)"""
+    seen = cluster.recorded()["submitted"]
+    return {k[4:] for k, times in seen.items() if RUN_KEY_TASK.match(k) and max(times) >= since}
 
 
 def lock_without_runs(lock: dict[str, Any]) -> dict[str, Any]:
@@ -139,8 +142,9 @@ outs = ["c.txt"]
 
 
 def test_smoke_a_small_pipeline_runs_on_the_workers_and_a_rerun_submits_nothing(dask_cluster, dir_remote, make_repo):
+    assert_isolated_workers(dask_cluster)
     repo = make_repo(SMOKE, dir_remote, add=("data/raw.txt",))
-    before, t0 = submitted(dask_cluster), time.time()
+    t0 = time.time()
     r = repo.repro_dask(dask_cluster, "--json")
     assert repro_json(r) == {"a": "ran", "b@1": "ran", "b@2": "ran", "c": "ran"}
     assert (repo.root / "c.txt").read_text() == "a\na\nb\n"  # --outputs fetch (the default): checked out here
@@ -153,12 +157,13 @@ def test_smoke_a_small_pipeline_runs_on_the_workers_and_a_rerun_submits_nothing(
     }
     lock = repo.lock()["stages"]
     keys = {lock[s]["run_key"] for s in lock}
-    assert submitted(dask_cluster) - before == keys
+    assert submitted(dask_cluster, t0) == keys
     assert {k: len(v) for k, v in dir_remote.markers().items()} == dict.fromkeys(keys, 1)
 
+    t1 = time.time()
     again = repo.repro_dask(dask_cluster, "--json")
     assert set(repro_json(again).values()) <= {"up-to-date"}
-    assert submitted(dask_cluster) - before == keys  # nothing new reached the scheduler
+    assert submitted(dask_cluster, t1) == set()  # nothing reached the scheduler
     status = json.loads(repo.art("status", "--json").stdout)
     assert {s["state"] for s in status["stages"]} == {"up-to-date"}
 
@@ -171,7 +176,7 @@ def test_smoke_a_small_pipeline_runs_on_the_workers_and_a_rerun_submits_nothing(
 def test_a_sweep_runs_every_stage_on_workers_and_matches_a_local_twin(dask_cluster, remote, make_repo, tmp_path):
     repo = make_repo(sweep_files(), remote, add=("data/raw.txt",))
     twin = repo.clone(tmp_path / "twin")
-    before, t0 = submitted(dask_cluster), time.time()
+    t0 = time.time()
 
     r = repo.repro_dask(dask_cluster, "--json", "-j", "8")
     assert repro_json(r) == dict.fromkeys(SWEEP_STAGES, "ran")
@@ -182,7 +187,7 @@ def test_a_sweep_runs_every_stage_on_workers_and_matches_a_local_twin(dask_clust
 
     lock = repo.lock()
     keys = {e["run_key"] for e in lock["stages"].values()}
-    assert submitted(dask_cluster) - before == keys
+    assert submitted(dask_cluster, t0) == keys
     assert {k: len(v) for k, v in remote.markers().items()} == dict.fromkeys(keys, 1)  # one marker per run key
     specs = dask_cluster.recorded()["specs"]
     for key in keys:  # the task messages carry the remote's URL, never the client's secret
@@ -194,9 +199,10 @@ def test_a_sweep_runs_every_stage_on_workers_and_matches_a_local_twin(dask_clust
     for path in ["prepared.txt", "summary.txt", *(f"points/p{i}.txt" for i in range(20))]:
         assert (repo.root / path).read_bytes() == (twin.root / path).read_bytes(), path
 
+    t1 = time.time()
     again = repo.repro_dask(dask_cluster, "--json", "-j", "8")  # re-run: nothing submitted, nothing executed
     assert set(repro_json(again).values()) <= {"up-to-date"}
-    assert submitted(dask_cluster) - before == keys
+    assert submitted(dask_cluster, t1) == set()
     assert worker_starts(dask_cluster, t0) == starts
 
 
@@ -210,7 +216,6 @@ def test_a_fresh_clone_runs_nothing_and_looks_up_each_stage_with_one_listing(
     assert repro_json(repro) == dict.fromkeys(SWEEP_STAGES, "ran")
     keys = {e["run_key"] for e in repo.lock()["stages"].values()}
     starts = worker_starts(dask_cluster, t0)
-    before = submitted(dask_cluster)
 
     fresh = repo.clone(tmp_path / "fresh")  # its own, empty store; art.lock comes with git
     assert not (fresh.root / "art.lock").exists()  # not committed: the clone knows no stage result
@@ -218,12 +223,13 @@ def test_a_fresh_clone_runs_nothing_and_looks_up_each_stage_with_one_listing(
     proxy = servers.FaultProxy(s3_server.port, count_requests=True)
     try:
         fresh.art("remote", "modify", "origin", "-o", f"endpoint_url=http://{servers.LOOPBACK}:{proxy.port}")
+        t1 = time.time()
         r = fresh.repro_dask(dask_cluster, "--json", "-j", "8")
         requests = list(proxy.requests)
     finally:
         proxy.close()
     assert repro_json(r) == dict.fromkeys(SWEEP_STAGES, "cached")  # zero executions
-    assert submitted(dask_cluster) == before and worker_starts(dask_cluster, t0) == starts
+    assert submitted(dask_cluster, t1) == set() and worker_starts(dask_cluster, t0) == starts
     assert lock_without_runs(fresh.lock()) == lock_without_runs(repo.lock())
     assert (fresh.root / "summary.txt").read_bytes() == (repo.root / "summary.txt").read_bytes()
 
@@ -317,8 +323,8 @@ def test_sigkill_a_worker_mid_stage_the_stage_completes_elsewhere(dask_cluster, 
 
 @pytest.mark.slow
 def test_the_stage_of_a_sigkilled_worker_does_not_outlive_it(dask_cluster, dir_remote, make_repo):
-    """A worker killed with SIGKILL cannot stop its stage; the stage must die with it (the kernel's parent-death
-    signal), or it keeps running unseen, e.g. on a GPU the rescheduled copy then shares."""
+    """A worker killed with SIGKILL cannot stop its stage; the stage must die with it, or it keeps running
+    unseen, e.g. on a GPU the rescheduled copy then shares."""
     seconds = "43.1771"
     files = {
         "art.toml": f"""
@@ -441,7 +447,7 @@ def test_a_failing_stage_exits_5_publishes_nothing_and_keeps_previous_outputs(da
     lock_before = repo.lock()
     b_before = (repo.root / "b.txt").read_bytes()
     markers_before = s3_remote.markers()
-    seen_before = submitted(dask_cluster)
+    t1 = time.time()
 
     (repo.root / "b.sh").write_text("echo broken > b.txt\necho 'b: no luck' >&2\nexit 3\n")  # dirty: shipped as is
     r = repo.repro_dask(dask_cluster, code=5)
@@ -450,7 +456,7 @@ def test_a_failing_stage_exits_5_publishes_nothing_and_keeps_previous_outputs(da
     assert (repo.root / "b.txt").read_bytes() == b_before  # previous outputs intact
     assert repo.lock() == lock_before
     assert s3_remote.markers() == markers_before  # no marker for the failed run
-    new = submitted(dask_cluster) - seen_before
+    new = submitted(dask_cluster, t1)
     assert len(new) == 1  # b only: c (downstream) never submitted
     (b_key,) = new
     assert len(dask_cluster.recorded()["placements"][f"art-{b_key}"]) == 1  # a non-zero exit is not retried
@@ -471,18 +477,19 @@ def test_an_interrupted_client_leaves_no_stage_process_on_any_worker(dask_cluste
     proc = repo.popen("repro", "--executor", "dask", "--scheduler", dask_cluster.address, "-r", "origin", "-j", "8")
     try:
         wait_for(lambda: len(processes_with(seconds)) >= 2, 60, "two stages running on workers")
-        assert processes_with(seconds) <= descendants(worker_pids)  # they run under the workers, not the client
+        running = processes_with(seconds)
+        assert running <= descendants(worker_pids) and stage_processes(running) == running  # stages, under workers
         proc.send_signal(signal.SIGINT)
         signalled = time.monotonic()
         proc.communicate(timeout=30)  # a hung client fails here
         deadline = signalled + 5
 
-        def stage_processes() -> set[int]:  # orphans included; an idle worker has no child processes
-            return processes_with(seconds) | descendants(worker_pids)
+        def stages_left() -> set[int]:  # under any worker, or orphaned (found by the sleep's distinctive argument)
+            return stage_processes(processes_with(seconds) | descendants(worker_pids))
 
-        while stage_processes() and time.monotonic() < deadline:
+        while stages_left() and time.monotonic() < deadline:
             time.sleep(0.05)
-        left = stage_processes()
+        left = stages_left()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -553,16 +560,17 @@ def flow(n: int = 5):
 @pytest.mark.slow
 def test_a_python_pipeline_runs_its_steps_on_workers_and_a_rerun_submits_nothing(dask_cluster, dir_remote, make_repo):
     repo = make_repo({"flowdemo.py": FLOW}, dir_remote)
-    before, t0 = submitted(dask_cluster), time.time()
+    t0 = time.time()
     args = ["run", "flowdemo:flow", "--executor", "dask", "--scheduler", dask_cluster.address, "-r", "origin"]
     repo.art(*args, "-p", "n=7")
     starts = worker_starts(dask_cluster, t0)
     assert sorted(s for s in starts if s.startswith("flow.")) == ["flow.count", "flow.make"]
     assert all(len(starts[s]) == 1 for s in ("flow.count", "flow.make"))
-    first = submitted(dask_cluster) - before
+    first = submitted(dask_cluster, t0)
     assert len(first) == 2  # one task per step
     assert {k: len(v) for k, v in dir_remote.markers().items()} == dict.fromkeys(first, 1)
 
+    t1 = time.time()
     again = repo.art(*args, "-p", "n=7")
-    assert "2 executed" not in again.stdout and submitted(dask_cluster) - before == first
+    assert "2 executed" not in again.stdout and submitted(dask_cluster, t1) == set()
     assert worker_starts(dask_cluster, t0) == starts

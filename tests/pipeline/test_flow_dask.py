@@ -178,12 +178,24 @@ def test_a_fresh_clone_adopts_the_remote_runs_and_submits_nothing(cluster, tmp_p
     ws = _workspace(tmp_path / "ws", remote)
     first = _run(ws, "--executor", "dask", "--scheduler", cluster["address"], "--outputs", "lazy")
     assert {s["state"] for s in first["steps"]} == {"executed"}
-    # lazy: the records are here, the outputs stay on the remote
-    with ws.repo() as repo:
-        from artvc.objstore.oid import Oid
-        from artvc.objstore.types import Kind
+    # lazy: the step runs and their outputs stay on the remote (a run is never stored without its outputs)
+    from artvc.objstore.oid import Oid
+    from artvc.objstore.types import Kind
 
+    with ws.repo() as repo:
         assert not any(repo.store.has(Oid(o["oid"]), Kind.TREE) for s in first["steps"] for o in s["outputs"])
+        assert not any(repo.store.has(Oid(s["run_oid"]), Kind.RUN) for s in first["steps"])
+    # a second lazy run finds them by the remote's markers: cached, nothing submitted
+    before = len(cluster["tasks"].ran)
+    again = _run(ws, "--executor", "dask", "--scheduler", cluster["address"], "--outputs", "lazy")
+    assert {s["state"] for s in again["steps"]} == {"cached"}
+    assert len(cluster["tasks"].ran) == before
+    # art fetch --run brings a run with its outputs
+    total_run = first["steps"][-1]["run_oid"]
+    ws.art("fetch", "--run", total_run)
+    import artvc
+
+    assert artvc.load("small/total/sum", root=ws.root) == 25
 
     clone = _workspace(tmp_path / "clone", remote)  # another clone: an empty store, the same code
     before = len(cluster["tasks"].ran)
@@ -191,9 +203,14 @@ def test_a_fresh_clone_adopts_the_remote_runs_and_submits_nothing(cluster, tmp_p
     assert {s["state"] for s in adopted["steps"]} == {"cached"}
     assert len(cluster["tasks"].ran) == before
     assert [s["run_oid"] for s in adopted["steps"]] == [s["run_oid"] for s in first["steps"]]
-    import artvc
-
     assert artvc.load("small/total/sum", root=clone.root) == 25  # fetched with the adopted runs
+
+    # --no-cache runs every step again on the workers, though the remote has their runs
+    before = len(cluster["tasks"].ran)
+    rerun = _run(clone, "--executor", "dask", "--scheduler", cluster["address"], "--no-cache")
+    assert {s["state"] for s in rerun["steps"]} == {"executed"}
+    assert len(cluster["tasks"].ran) - before == 3
+    assert not {s["run_oid"] for s in rerun["steps"]} & {s["run_oid"] for s in first["steps"]}
 
 
 def test_a_failing_step_fails_as_it_does_locally_and_publishes_nothing(cluster, tmp_path):

@@ -112,7 +112,8 @@ def execute(spec: dict[str, Any], cancel: str | None = None, cache_root: str | N
         return result(False, 130, cancelled=True, error="cancelled before it started")
     cache = WorkerCache.for_worker(spec["remote"], Path(cache_root) if cache_root else None)
     read0 = cache.bytes_read
-    hit = cache.lookup(spec["run_key"], spec["outs"])
+    rerun = bool((spec.get("extra") or {}).get("rerun"))  # art run --no-cache: do not reuse a published run
+    hit = None if rerun else cache.lookup(spec["run_key"], spec["outs"])
     if hit is not None:
         return _from_run(hit, cached=True, bytes_downloaded=cache.bytes_read - read0)
     scratch = cache.task_dir(spec["run_key"])

@@ -134,38 +134,35 @@ class DaskSteps:
         return None
 
     def _adopt(self, run: Run) -> None:
-        """Bring ``run`` (and with ``outputs="fetch"`` its outputs) from the remote into the local store and
-        index it, under the repository lock."""
+        """With ``outputs="fetch"``: download ``run`` with what it reaches (its outputs, verified) into the
+        local store and index it, under the repository lock. With ``"lazy"`` nothing is stored: a step run
+        reaches its outputs, and the local store never holds a run without what it reaches (``art fetch
+        --run RUN`` brings both)."""
         from ...errors import IntegrityError, TransferError
         from ...objstore.objects import Kind
         from ...objstore.transfer import download
         from ...workspace.runs import record_run
         from .records import COMMIT_WAIT
 
-        wanted = [(run.oid, Kind.RUN)]
-        if self.fetch:
-            wanted += [(o["oid"], Kind.TREE if o.get("kind") == "dir" else Kind.FILE) for o in run.get("outputs", [])]
+        if not self.fetch:
+            return
         with self.repo.lock.patiently(COMMIT_WAIT):
-            if not self.fetch and not self.repo.store.has(run.oid, Kind.RUN):
-                with self.repo.store.writer() as writer:  # the record only: the outputs stay on the remote
-                    writer.put(run.oid, Kind.RUN, run.to_bytes())
-            else:
-                result = download(self.store, self.repo.store, wanted, jobs=4)
-                if result.problems:
-                    p = result.problems[0]
-                    raise IntegrityError(
-                        f"run {str(run.oid)[:10]} from remote {self.store.name!r} failed verification: "
-                        f"{p.kind} {p.oid[:10]}: {p.detail}",
-                        problems=result.problems,
-                    )
-                if result.missing:
-                    oid, kind = result.missing[0]
-                    raise TransferError(
-                        f"run {str(run.oid)[:10]} reaches {kind.label} {oid[:10]}, which is not on remote "
-                        f"{self.store.name!r}",
-                        failed=[str(o) for o, _ in result.missing],
-                        remote=self.store.name,
-                    )
+            result = download(self.store, self.repo.store, [(run.oid, Kind.RUN)], jobs=4)
+            if result.problems:
+                p = result.problems[0]
+                raise IntegrityError(
+                    f"run {str(run.oid)[:10]} from remote {self.store.name!r} failed verification: "
+                    f"{p.kind} {p.oid[:10]}: {p.detail}",
+                    problems=result.problems,
+                )
+            if result.missing:
+                oid, kind = result.missing[0]
+                raise TransferError(
+                    f"run {str(run.oid)[:10]} reaches {kind.label} {oid[:10]}, which is not on remote "
+                    f"{self.store.name!r}",
+                    failed=[str(o) for o, _ in result.missing],
+                    remote=self.store.name,
+                )
             record_run(self.repo, run)
 
     # -- submitting a step ---------------------------------------------------------------------------------
@@ -269,6 +266,7 @@ class DaskSteps:
             "git": {"commit": git.get("commit"), "dirty": git.get("dirty"), "branch": None},
             "resources": {},
             "extra": {
+                "rerun": not (self.runner.options.cache and inv.step.cache),
                 "step": {
                     "pipeline": self.runner.pipeline.name,
                     "modules": modules,
@@ -284,7 +282,7 @@ class DaskSteps:
                         for p, ref in sorted(inputs.items())
                     ],
                     "outputs": [o.name for o in inv.step.outputs[0]],
-                }
+                },
             },
         }
         self.submitted += 1
