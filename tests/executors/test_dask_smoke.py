@@ -164,8 +164,10 @@ def test_exp_run_all_sends_each_experiment_to_one_shared_cluster(project, tmp_pa
     git(project, "commit", "-qm", "params")
     art(project, "exp", "run", "-S", "up.suffix=b,c", "--queue")
     r = art(project, "exp", "run", "--run-all", "-j", "2", "--executor", "dask", "--local-cluster", "2")
-    assert r.stdout.count(" done: 3 ran") == 2, r.stdout
-    # each experiment's three stages ran on the cluster: their markers are on the shared remote
-    assert len(os.listdir(tmp_path / "remote" / "runkeys")) == 6
+    assert r.stdout.count("Experiment exp-") == 2 and "failed" not in r.stdout, r.stdout
+    # each experiment's stages ran on the cluster, their markers on the shared remote: "up" twice (its param
+    # differs), "twice" and "bundle" once (up.py ignores the param: the same inputs, so one experiment ran them
+    # and the other found them, or both submitted the same Dask key)
+    assert len(os.listdir(tmp_path / "remote" / "runkeys")) == 4
     shows = json.loads(art(project, "exp", "show", "--json").stdout)
     assert sorted(e["state"] for e in shows["experiments"] if e["state"]) == ["done", "done"]
