@@ -7,6 +7,7 @@ import threading
 import click
 
 from ._errors import SuggestingGroup
+from ._executor import executor_choice, executor_options
 from ._options import common, flags, pass_repo
 from ._render import emit_json, say
 
@@ -44,9 +45,23 @@ def cli() -> None:
 @click.option(
     "-j", "--jobs", type=click.IntRange(1, 64), default=1, show_default=True, help="Experiments run at the same time."
 )
+@executor_options
 @common()
 @pass_repo
-def run(repo, sets: tuple[str, ...], name: str | None, queue: bool, run_all: bool, jobs: int) -> None:
+def run(
+    repo,
+    sets: tuple[str, ...],
+    name: str | None,
+    queue: bool,
+    run_all: bool,
+    jobs: int,
+    executor: str | None,
+    scheduler: str | None,
+    scheduler_file: str | None,
+    local_cluster: int | None,
+    outputs: str | None,
+    remote: str | None,
+) -> None:
     """Run the pipeline with changed params in a temporary worktree and record it as an experiment.
 
     The workspace is not written. Stages whose inputs did not change are restored from the store or the
@@ -55,7 +70,14 @@ def run(repo, sets: tuple[str, ...], name: str | None, queue: bool, run_all: boo
     """
     from ..pipeline.exp_run import ExperimentFailedError, ExpRunOptions, exp_run
 
-    options = ExpRunOptions(sets=sets, name=name, queue=queue, run_all=run_all, jobs=jobs)
+    options = ExpRunOptions(
+        sets=sets,
+        name=name,
+        queue=queue,
+        run_all=run_all,
+        jobs=jobs,
+        executor=executor_choice(executor, scheduler, scheduler_file, local_cluster, outputs, remote),
+    )
     lock = threading.Lock()
     f = flags()
     loud = not f.get("quiet") and not f.get("json")  # read here: the events come from worker threads

@@ -6,6 +6,7 @@ import threading
 import click
 
 from ..objstore.progress import Progress
+from ._executor import executor_choice, executor_options
 from ._options import common, flags, pass_repo
 from ._render import emit_json, say, warn
 
@@ -25,10 +26,10 @@ _LINES = {
 @click.option(
     "-j",
     "--jobs",
-    type=click.IntRange(1, 64),
+    type=click.IntRange(1, 1024),
     default=1,
     show_default=True,
-    help="Run up to N independent stages at the same time.",
+    help="Run up to N independent stages at the same time (with --executor dask: stages in flight).",
 )
 @click.option(
     "-f",
@@ -45,7 +46,7 @@ _LINES = {
     is_flag=True,
     help="On a run-cache miss, look for the run on a remote (one listing per stage) and restore it from there.",
 )
-@click.option("-r", "--remote", help="With --pull: the remote to look on (default: core.remote).")
+@executor_options
 @common()
 @pass_repo
 def cli(
@@ -58,6 +59,11 @@ def cli(
     no_run_cache: bool,
     dry_run: bool,
     pull: bool,
+    executor: str | None,
+    scheduler: str | None,
+    scheduler_file: str | None,
+    local_cluster: int | None,
+    outputs: str | None,
     remote: str | None,
 ) -> None:
     """Bring the pipeline in art.toml up to date: run the stale stages only.
@@ -75,6 +81,8 @@ def cli(
       art repro -n              # show the plan and the reasons, run nothing
       art repro -j 4 -k         # 4 stages at a time, continue past failures
       art repro --pull          # also reuse runs pushed from other clones
+      art repro --executor dask --local-cluster 4 -j 16   # on 4 local Dask workers
+      art repro --executor dask --scheduler tcp://10.0.0.5:8786 -r origin
     """
     from ..pipeline.errors import StageFailedError
     from ..pipeline.outcome import ReproOptions
@@ -93,11 +101,12 @@ def cli(
         dry_run=dry_run,
         pull=pull,
         remote=remote,
+        executor=executor_choice(executor, scheduler, scheduler_file, local_cluster, outputs, remote),
     )
-    if remote and not pull:
+    if remote and not pull and (executor or repo.config.executor("kind")) != "dask":
         from ..errors import UsageError
 
-        raise UsageError("-r/--remote needs --pull", hint="art repro --pull -r REMOTE")
+        raise UsageError("-r/--remote needs --pull or --executor dask", hint="art repro --pull -r REMOTE")
     try:
         result = repro(
             repo,

@@ -17,12 +17,42 @@ from ._render import emit_json, say
     type=click.IntRange(1, 64),
     default=1,
     show_default=True,
-    help="Run up to N independent steps at the same time (threads).",
+    help="Run up to N independent steps at the same time (threads; with --executor dask: steps in flight).",
 )
 @click.option("--no-cache", is_flag=True, help="Run every step; never reuse the outputs of a past run.")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default=None,
+    help="Where steps run: threads here (local, the default) or a Dask cluster (dask).",
+)
+@click.option("--scheduler", metavar="ADDRESS", help="The Dask scheduler (tcp://HOST:PORT); with --executor dask.")
+@click.option("--scheduler-file", type=click.Path(dir_okay=False), help="A Dask scheduler file; with --executor dask.")
+@click.option(
+    "--local-cluster", type=click.IntRange(1, 256), metavar="N", help="Start a local Dask cluster of N workers."
+)
+@click.option(
+    "--outputs",
+    type=click.Choice(["fetch", "lazy"]),
+    default=None,
+    help="With --executor dask: download each step's outputs (fetch, the default) or leave them on the remote.",
+)
+@click.option("-r", "--remote", metavar="NAME", help="The remote Dask workers share (default: the default remote).")
 @common()
 @pass_repo
-def cli(repo, target: str, params: tuple[str, ...], jobs: int, no_cache: bool) -> None:
+def cli(
+    repo,
+    target: str,
+    params: tuple[str, ...],
+    jobs: int,
+    no_cache: bool,
+    executor: str | None,
+    scheduler: str | None,
+    scheduler_file: str | None,
+    local_cluster: int | None,
+    outputs: str | None,
+    remote: str | None,
+) -> None:
     """Run a Python pipeline (a function decorated with @pipeline) in this repository.
 
     TARGET is MODULE:PIPELINE; the module is imported with the workspace root first on sys.path. Each step
@@ -48,7 +78,20 @@ def cli(repo, target: str, params: tuple[str, ...], jobs: int, no_cache: bool) -
         if loud:
             click.echo(LINES[kind].format(name=name, detail=detail), err=True)
 
-    run = pipe.with_options(cache=not no_cache, jobs=jobs, root=repo.root, on_event=event)(**values)
+    dask = {
+        "scheduler": scheduler,
+        "scheduler_file": scheduler_file,
+        "local_cluster": local_cluster,
+        "outputs": outputs,
+        "remote": remote,
+    }
+    dask = {k: v for k, v in dask.items() if v is not None}
+    kind = executor or repo.config.executor("kind") or "local"
+    if kind == "local" and dask:
+        flag = "--" + sorted(dask)[0].replace("_", "-")
+        raise click.UsageError(f'{flag} needs --executor dask (or [executor] kind = "dask" in .art/config)')
+    pipe = pipe.with_options(cache=not no_cache, jobs=jobs, root=repo.root, on_event=event, executor=kind, **dask)
+    run = pipe(**values)
     if f.get("json"):
         emit_json(run.as_dict())
         return

@@ -3,8 +3,8 @@
 Format: ["run", 1, {field: value, ...}] in canonical msgpack; id = derive-key blake3 ("run" context).
 Fields (docs/formats.md): kind ("stage" | "add" | "step" | "pipeline"), stage, cmd, code_hash, code (path ->
 id of what was hashed), params, inputs [{path, oid, kind, run}], outputs [{path, oid, kind, size}], run_key,
-exit_status, started (UTC ISO 8601), duration, git {commit, dirty}, user, host, platform, python, art, packages
-(oid); Python pipelines add pipeline, error, metadata and (pipeline runs) steps [{stage, run, status}].
+exit_status, started (UTC ISO 8601), duration, git {commit, dirty}, user, host, pid (stage runs), platform, python,
+art, packages (oid); Python pipelines add pipeline, error, metadata and (pipeline runs) steps [{stage, run, status}].
 """
 
 from __future__ import annotations
@@ -109,6 +109,8 @@ def _valid(key: object, value: object) -> bool:
         return isinstance(value, str)
     if key == "packages":
         return is_oid(value)
+    if key == "pid":
+        return codec.is_int(value)
     if key == "exit_status":
         return codec.is_int(value, -(1 << 63))
     if key == "duration":

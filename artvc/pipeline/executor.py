@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,11 +33,11 @@ from .staleness import Context, Facts, own_reasons
 from .stash import Stash
 
 if TYPE_CHECKING:  # the runner's modules load only when a stage has to be brought up to date (no-op speed)
-    from concurrent.futures import Future
-
     from ..objstore.lineage import Run
     from ..workspace.remote_runcache import RemoteRunCache
     from . import runner
+    from .executors.base import Executor as BaseExecutor
+    from .executors.client import RemoteStages
 
 POLL = 0.2  # seconds between tries of a stage lock held by another art repro
 COMMIT_WAIT = 600.0  # seconds a finished stage waits for the repository lock to record its outputs
@@ -49,8 +48,9 @@ class _Launch:
     item: PlanItem
     facts: Facts
     reasons: tuple[str, ...]
-    stash: Stash
+    stash: Stash | None  # None for a remote stage: the workspace is only touched once its result is in
     held: Held
+    task: Any = None  # the executor's task (a protocol spec for a remote executor)
 
 
 class Executor:
@@ -64,64 +64,72 @@ class Executor:
         options: ReproOptions,
         on_event: Event,
         on_output: runner.Output | None,
+        backend: BaseExecutor | None = None,
+        remote: RemoteStages | None = None,
         remote_cache: RemoteRunCache | None = None,
     ) -> None:
         self.repo, self.pipeline, self.graph, self.lock, self.ctx = repo, pipeline, graph, lock, ctx
+        # where stages run (default: this machine's thread pool); ``remote`` is the client half of a
+        # distributed executor (code shipping, remote run cache, adopting results)
+        self.backend, self.remote = backend, remote
         self.options, self.on_event, self.on_output = options, on_event, on_output
         self.remote_cache = remote_cache  # art repro --pull: the remote's run-key markers after a local miss
-        self._provenance: dict[str, Any] | None = None
+        self._provenance: tuple[dict[str, Any], bytes] | None = None
         self.status: dict[str, str] = {}
         self.stage_locks = StageLocks(repo.art_dir)
         self.waiting: set[str] = set()
         self._toml_key = _stat_key(repo.root / PIPELINE_NAME)
 
     def execute(self, items: list[PlanItem]) -> list[StageOutcome]:
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+        from .executors.local import LocalExecutor
 
         self.planned = {i.name for i in items}
         git = self.repo.git  # the commit and dirtiness runs record: as they were when the repro started
         self._git = git_facts(git)
         pending = list(items)
         outcomes: dict[str, StageOutcome] = {}
-        running: dict[Future, _Launch] = {}
+        running: dict[Any, _Launch] = {}
         stop = False
-        with ThreadPoolExecutor(max(1, self.options.jobs), thread_name_prefix="art-stage") as pool:
-            try:
-                while pending or running:
-                    deferred = not stop and self._launch_ready(pool, pending, running, outcomes)
-                    if not running:
-                        if deferred:  # another art repro holds a stage lock we need: try again shortly
-                            time.sleep(POLL)
-                            continue
-                        for item in pending:  # stopped after a failure
-                            self._record(
-                                outcomes,
-                                StageOutcome(item.name, SKIPPED, item.reasons, message="not run after a failure"),
-                            )
-                        break
-                    done, _ = wait(running, timeout=POLL if deferred else None, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        launch = running.pop(fut)
-                        try:
-                            outcome = self._finish(launch, fut.result())
-                        finally:
-                            launch.held.release()
-                        self._record(outcomes, outcome)
-                        stop = stop or (outcome.status == FAILED and not self.options.keep_going)
-            except BaseException:  # interrupted (or art failed): put back the outputs of stages still running
-                for fut, launch in running.items():
-                    fut.exception()
+        backend = self.backend or LocalExecutor(self.options.jobs)
+        try:
+            while pending or running:
+                deferred = not stop and self._launch_ready(backend, pending, running, outcomes)
+                if not running:
+                    if deferred:  # another art repro holds a stage lock we need: try again shortly
+                        time.sleep(POLL)
+                        continue
+                    for item in pending:  # stopped after a failure
+                        self._record(
+                            outcomes,
+                            StageOutcome(item.name, SKIPPED, item.reasons, message="not run after a failure"),
+                        )
+                    break
+                for handle, done in backend.wait_any(list(running), POLL if deferred else None):
+                    launch = running.pop(handle)
+                    try:
+                        outcome = self._finish(launch, done)
+                    finally:
+                        launch.held.release()
+                    self._record(outcomes, outcome)
+                    stop = stop or (outcome.status == FAILED and not self.options.keep_going)
+        except BaseException:  # interrupted (or art failed): stop what runs, put back the outputs it had stashed
+            backend.cancel_all()
+            for launch in running.values():
+                if launch.stash is not None:
                     launch.stash.restore()
-                    launch.held.release()
-                raise
+                launch.held.release()
+            raise
+        finally:
+            if self.backend is None:
+                backend.close()
         return [outcomes[i.name] for i in items if i.name in outcomes]
 
-    def _launch_ready(self, pool, pending: list[PlanItem], running: dict, outcomes: dict) -> bool:
+    def _launch_ready(self, backend: BaseExecutor, pending: list[PlanItem], running: dict, outcomes: dict) -> bool:
         """Start (or settle without running) every pending stage whose planned upstream stages are done.
 
         Return True when a ready stage had to wait for a stage lock held by another ``art repro``.
         """
-        from . import runner
+        from .executors.local import LocalTask
 
         progressed, deferred = True, False
         while progressed and len(running) < self.options.jobs:
@@ -157,7 +165,14 @@ class Executor:
                     held.release()
                 else:
                     stage = self.pipeline.stages[item.name]
-                    running[pool.submit(runner.run, stage, self.repo.root, output=self.on_output)] = launch
+                    task = launch.task if self.remote else LocalTask(stage, self.repo.root, self.on_output)
+                    try:
+                        running[backend.submit(task)] = launch
+                    except BaseException:
+                        if launch.stash is not None:
+                            launch.stash.restore()
+                        held.release()
+                        raise
                     fault_point("repro.stage-started")  # outputs stashed, command running, no lock entry yet
                 break
         return deferred
@@ -200,6 +215,11 @@ class Executor:
             if cached is not None:
                 self._record(outcomes, cached)
                 return None
+        if self.remote is not None:
+            from .executors.remote_repro import prepare
+
+            spec = prepare(self, item, stage, facts, reasons, outcomes)
+            return None if spec is None else _Launch(item, facts, reasons, None, held, spec)
         stash = Stash(self.repo, stage.outs)
         stash.stash()
         fault_point("repro.outputs-stashed")
@@ -217,6 +237,18 @@ class Executor:
                 run = runcache.lookup(self.repo, facts.run_key, stage.outs)
             if run is None:
                 return None
+            self.restore_run(stage, facts, run)
+        return StageOutcome(
+            stage.name, CACHED, reasons, run=str(run.oid), message=f"Using cached version of {stage.name}"
+        )
+
+    def restore_run(self, stage: Stage, facts: Facts, run: Run, *, checkout: bool = True) -> None:
+        """Check out the outputs of ``run`` (stored here) in place of the stage's current ones (unless not
+        ``checkout``: a lazy remote result) and record it in art.lock. The caller holds the repository lock."""
+        from . import runcache
+        from .runrecord import lock_outs
+
+        if checkout:
             stash = Stash(self.repo, stage.outs)
             stash.stash()
             self.ctx.forget(stage.outs)
@@ -227,19 +259,16 @@ class Executor:
                 stash.restore()
                 raise
             stash.discard()
-            outs = [
-                {"path": o["path"], "id": o["oid"], "kind": o["kind"], "size": o["size"], "files": o.get("files", 1)}
-                for o in run["outputs"]
-            ]
-            self._commit_lock(stage, facts, str(run.oid), outs)
-        return StageOutcome(
-            stage.name, CACHED, reasons, run=str(run.oid), message=f"Using cached version of {stage.name}"
-        )
+        self._commit_lock(stage, facts, str(run.oid), lock_outs(run))
 
     # -- after a stage: store outputs, write its run, update art.lock --------------------------------------
 
-    def _finish(self, launch: _Launch, done: runner.Finished) -> StageOutcome:
+    def _finish(self, launch: _Launch, done: Any) -> StageOutcome:
         stage = self.pipeline.stages[launch.item.name]
+        if self.remote is not None:
+            from .executors.remote_repro import finish
+
+            return finish(self, launch, stage, done)
         base: dict[str, Any] = dict(
             reasons=launch.reasons,
             duration=done.duration,
@@ -249,6 +278,7 @@ class Executor:
         )
         fault_point("repro.stage-finished")
         missing = [o for o in stage.outs if not os.path.lexists(self.repo.abspath(o))]
+        assert launch.stash is not None
         if done.returncode != 0 or missing:
             launch.stash.restore()
             self.ctx.forget(stage.outs)
@@ -343,54 +373,35 @@ class Executor:
             return self.graph.order
 
     def _run_record(self, stage: Stage, facts: Facts, done: runner.Finished, outs: list[dict], writer) -> Run:
-        from ..objstore.lineage import Run
+        from .runrecord import provenance, stage_run, store_packages
 
-        prov = self._env(writer)
-        started = datetime.fromtimestamp(done.started, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        fields = {
-            "kind": "stage",
-            "stage": stage.name,
-            "cmd": stage.cmd or "",
-            "call": stage.call or "",
-            "code_hash": facts.code_hash,
-            "code": facts.code,
-            "params": facts.params,
-            "inputs": [
-                {"path": p, "oid": oid, "kind": kind, "run": self._producing_run(p, oid)}
-                for p, (kind, oid) in facts.deps.items()
-            ],
-            "outputs": [
-                {"path": o["path"], "oid": o["id"], "kind": o["kind"], "size": o["size"], "files": o["files"]}
-                for o in outs
-            ],
-            "run_key": facts.run_key,
-            "exit_status": done.returncode,
-            "stdout_tail": list(done.stdout_tail),
-            "stderr_tail": list(done.stderr_tail),
-            "started": started,
-            "duration": round(done.duration, 3),
-            **prov,
-        }
-        return Run(fields)
+        if self._provenance is None:  # the same for every run of this repro: computed once
+            self._provenance = provenance(self.repo.art_dir / "cache", self._git)
+        prov, packages = self._provenance
+        store_packages(writer, packages)
+        return stage_run(
+            stage=stage.name,
+            cmd=stage.cmd,
+            call=stage.call,
+            code_hash=facts.code_hash,
+            code=facts.code,
+            params=facts.params,
+            inputs=self.inputs(facts),
+            outs=outs,
+            run_key=facts.run_key,
+            returncode=done.returncode,
+            tails={"stdout_tail": list(done.stdout_tail), "stderr_tail": list(done.stderr_tail)},
+            started=done.started,
+            duration=done.duration,
+            facts=prov,
+        )
 
-    def _env(self, writer) -> dict[str, Any]:
-        """Facts shared by every run of this repro (computed once): machine, git state, package list."""
-        from ..objstore.hashing import hash_bytes
-        from ..objstore.objects import Kind
-
-        if self._provenance is None:
-            from ..workspace.provenance import environment, installed_packages
-
-            packages = installed_packages(self.repo.art_dir / "cache").encode()
-            self._provenance = {
-                "git": self._git,
-                **environment(),
-                "packages": str(hash_bytes(packages)),
-                "_packages_bytes": packages,
-            }
-        prov = dict(self._provenance)
-        writer.put(hash_bytes(prov["_packages_bytes"]), Kind.CHUNK, prov.pop("_packages_bytes"))
-        return prov
+    def inputs(self, facts: Facts) -> list[dict[str, Any]]:
+        """The run record's inputs: each dep with the run that produced it."""
+        return [
+            {"path": p, "oid": oid, "kind": kind, "run": self._producing_run(p, oid)}
+            for p, (kind, oid) in facts.deps.items()
+        ]
 
     def _producing_run(self, path: str, oid: str | None) -> str | None:
         if oid is None:

@@ -39,7 +39,7 @@ from .errors import PipelineError
 from .exp_metrics import values_at
 from .exp_params import grid, resolve, with_values
 from .exps import EXPS, QUEUE, Experiment, ExpState, check_name, encode, git_of, now, queue, taken
-from .outcome import last_outcome
+from .outcome import ExecutorOptions, last_outcome
 from .repro import load_pipeline
 
 Event = Callable[[str, str, str], None]  # (event: "start" | "done" | "failed" | "skipped", name, detail)
@@ -55,6 +55,7 @@ class ExpRunOptions:
     queue: bool = False
     run_all: bool = False
     jobs: int = 1
+    executor: ExecutorOptions = ExecutorOptions()  # where each experiment's stages run (--executor dask ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +97,15 @@ def exp_run(repo: Repo, options: ExpRunOptions, *, on_event: Event | None = None
         if options.sets or options.name or options.queue:
             raise UsageError("--run-all runs the queued experiments", hint="queue with -S ... --queue first")
         names = [e.name for e in queue(repo)]
-        result = ExpRunResult([], run_queued(repo, names, jobs=options.jobs, on_event=event))
+        with _Executor(repo, options.executor) as args:
+            result = ExpRunResult([], run_queued(repo, names, jobs=options.jobs, on_event=event, repro_args=args))
     else:
         queued = enqueue(repo, list(options.sets), name=options.name)
         if options.queue:
             return ExpRunResult(queued, [])
-        result = ExpRunResult(queued, run_queued(repo, [e.name for e in queued], jobs=options.jobs, on_event=event))
+        with _Executor(repo, options.executor) as args:
+            names = [e.name for e in queued]
+            result = ExpRunResult(queued, run_queued(repo, names, jobs=options.jobs, on_event=event, repro_args=args))
     if result.failed:
         raise ExperimentFailedError(result)
     return result
@@ -189,17 +193,59 @@ class _Context:
     store_root: Path
     exps_dir: Path
     on_event: Event
+    repro_args: list[str] = field(default_factory=list)
     git_lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)  # Ctrl-C: start no further experiment
 
 
-def run_queued(repo: Repo, names: list[str], *, jobs: int = 1, on_event: Event | None = None) -> list[Experiment]:
+class _Executor:
+    """The ``art repro`` options that send each experiment's stages to the executor chosen (none: local).
+    ``--local-cluster N`` starts one cluster here, shared by every experiment (closed at the end)."""
+
+    def __init__(self, repo: Repo, options: ExecutorOptions) -> None:
+        self.repo, self.options = repo, options
+        self.backend: Any = None
+
+    def __enter__(self) -> list[str]:
+        o = self.options
+        if (o.kind or self.repo.config.executor("kind")) != "dask":
+            if o.given:
+                raise UsageError("--scheduler, --scheduler-file, --local-cluster and --outputs need --executor dask")
+            return []
+        args = ["--executor", "dask"]
+        if o.local_cluster is not None:
+            from .executors.dask_backend import DaskExecutor
+
+            self.backend = DaskExecutor(local_cluster=o.local_cluster)
+            self.backend.connect()
+            args += ["--scheduler", str(self.backend.cluster.scheduler_address)]
+        elif o.scheduler is not None:
+            args += ["--scheduler", o.scheduler]
+        elif o.scheduler_file is not None:
+            args += ["--scheduler-file", str(Path(o.scheduler_file).resolve())]
+        if o.outputs is not None:
+            args += ["--outputs", o.outputs]
+        if o.remote is not None:
+            args += ["-r", o.remote]
+        return args
+
+    def __exit__(self, *exc: object) -> None:
+        if self.backend is not None:
+            self.backend.close()
+
+
+def run_queued(
+    repo: Repo, names: list[str], *, jobs: int = 1, on_event: Event | None = None, repro_args: list[str] | None = None
+) -> list[Experiment]:
     """Run the queued experiments ``names``, ``jobs`` at a time, each in its own temporary worktree; return
-    the recorded experiments (done or failed). One that another process claimed is skipped."""
+    the recorded experiments (done or failed). One that another process claimed is skipped. ``repro_args``:
+    more options of each experiment's ``art repro`` (where its stages run)."""
     git_of(repo)
     exps_dir = repo.tmp_dir / "exps"
     exps_dir.mkdir(exist_ok=True)
-    ctx = _Context(repo.root, repo.git_prefix, repo.store.root, exps_dir, on_event or (lambda *a: None))
+    ctx = _Context(
+        repo.root, repo.git_prefix, repo.store.root, exps_dir, on_event or (lambda *a: None), list(repro_args or [])
+    )
     queued = {e.name: e for e in queue(repo)}
     sweep_worktrees(repo)
     todo = [queued[n] for n in names if n in queued]
@@ -263,7 +309,7 @@ def _run_one(ctx: _Context, exp: Experiment) -> Experiment | None:
         ctx.on_event("start", exp.name, ", ".join(f"{k}={v}" for k, v in exp.overrides.items()))
         try:
             _prepare(ctx, ws_root)
-            proc = _repro(ws_root, exp.name)
+            proc = _repro(ws_root, exp.name, ctx.repro_args)
             if proc.returncode in (130, -signal.SIGINT) or ctx.stop.is_set():
                 return None  # interrupted: it stays queued for the next --run-all
             state, message, log = _state_of(proc)
@@ -318,13 +364,13 @@ def _prepare(ctx: _Context, ws_root: Path) -> None:
         checkout(ws, leave=True)
 
 
-def _repro(ws_root: Path, name: str) -> subprocess.CompletedProcess:
-    """``art repro`` in the worktree, in a child process of its own (its output captured); its pipeline-run
-    record names the experiment."""
+def _repro(ws_root: Path, name: str, args: list[str]) -> subprocess.CompletedProcess:
+    """``art repro`` in the worktree (with ``args``: the executor's options), in a child process of its own (its
+    output captured); its pipeline-run record names the experiment."""
     from .flow.records import EXPERIMENT_ENV
 
     return subprocess.run(
-        [sys.executable, "-m", "artvc", "-q", "repro"],  # -q: stage output captured, its stderr tail on failure
+        [sys.executable, "-m", "artvc", "-q", "repro", *args],  # -q: stage output captured, its stderr tail on failure
         cwd=ws_root,
         stdin=subprocess.DEVNULL,
         capture_output=True,

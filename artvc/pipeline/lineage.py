@@ -56,6 +56,7 @@ def summarize(run: Run) -> dict[str, Any]:
         "git",
         "user",
         "host",
+        "pid",
         "platform",
         "python",
         "art",

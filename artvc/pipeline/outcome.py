@@ -33,6 +33,23 @@ Event = Callable[[str, str, str], None]
 
 
 @dataclass(frozen=True, slots=True)
+class ExecutorOptions:
+    """Where stages run: ``--executor``, ``--scheduler``, ``--scheduler-file``, ``--local-cluster``,
+    ``--outputs``, ``-r`` (None: from ``[executor]`` in .art/config; executors/choose.py)."""
+
+    kind: str | None = None
+    scheduler: str | None = None
+    scheduler_file: str | None = None
+    local_cluster: int | None = None
+    outputs: str | None = None
+    remote: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return any(v is not None for v in (self.scheduler, self.scheduler_file, self.local_cluster, self.outputs))
+
+
+@dataclass(frozen=True, slots=True)
 class ReproOptions:
     """What to reproduce and how (``art repro`` flags)."""
 
@@ -45,6 +62,7 @@ class ReproOptions:
     dry_run: bool = False
     pull: bool = False  # on a local run-cache miss, look on a remote (its run-key markers)
     remote: str | None = None  # that remote (None: the default remote)
+    executor: ExecutorOptions = ExecutorOptions()
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,8 +58,24 @@ def repro(
         StageFailedError: when a stage fails (``.result`` holds the outcomes); exit code 5.
     """
     pipeline, graph = load_pipeline(repo)
+    backend = remote = None
     if not options.dry_run:
+        from .executors.choose import open_executor
+
+        git = repo.git
+        facts = {"commit": git.head_commit(), "dirty": git.is_dirty(), "branch": git.head_branch()} if git else {}
+        backend, remote = open_executor(repo, pipeline, options.executor, facts, default_remote=options.remote)
         _settle_leftovers(repo)
+    try:
+        return _repro(repo, options, pipeline, graph, backend, remote, on_event, on_output, progress, warn)
+    finally:
+        if backend is not None:
+            backend.close()
+        if remote is not None:
+            remote.close()
+
+
+def _repro(repo: Repo, options: ReproOptions, pipeline, graph, backend, remote, on_event, on_output, progress, warn):
     ctx = Context(repo)
     lock = read_lock(repo.root)
     states = evaluate(ctx, pipeline, graph, lock)
@@ -75,9 +91,20 @@ def repro(
     if items:
         pointer_overlaps(pipeline, repo.root, [i.name for i in items])
         as_progress(progress).total(files=len(items))
-        remote_cache = _remote_cache(repo, options, warn)
+        # a distributed executor asks the remote's markers itself (and may leave outputs there: --outputs lazy)
+        remote_cache = _remote_cache(repo, options, warn) if remote is None else None
         executor = Executor(
-            repo, pipeline, graph, lock, ctx, options, on_event or (lambda *a: None), on_output, remote_cache
+            repo,
+            pipeline,
+            graph,
+            lock,
+            ctx,
+            options,
+            on_event or (lambda *a: None),
+            on_output,
+            backend=backend,
+            remote=remote,
+            remote_cache=remote_cache,
         )
         try:
             outcomes = executor.execute(items)

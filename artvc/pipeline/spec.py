@@ -35,7 +35,7 @@ PIPELINE_NAME = "art.toml"
 DEFAULT_PARAMS = "params.toml"
 # a bare param KEY is looked up in these (params.yaml first; a key in both is an error, see params.resolve)
 DEFAULT_PARAMS_FILES = ("params.yaml", "params.toml")
-STAGE_KEYS = frozenset({"cmd", "call", "deps", "outs", "metrics", "plots", "params", "code", "desc"})
+STAGE_KEYS = frozenset({"cmd", "call", "deps", "outs", "metrics", "plots", "params", "code", "desc", "resources"})
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}(@[A-Za-z0-9_.+-]{1,150})?$")  # NAME@KEY: expanded
 _CALL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 _LINE = re.compile(r"line (\d+)")
@@ -75,6 +75,9 @@ class Stage:
     desc: str = ""
     metrics: tuple[str, ...] = ()
     plots: tuple[PlotSpec, ...] = ()  # their paths are also in ``outs``
+    # what a worker must offer to run it (``--executor dask``: Dask worker resources); in neither the run key
+    # nor staleness, and ignored by the local executor
+    resources: tuple[tuple[str, float], ...] = ()
 
     @property
     def command(self) -> str:
@@ -219,7 +222,25 @@ def _stage(name: str, body: Any, line: int | None) -> Stage:
     for out in outs:
         _check_out(out, where, line)
     deps, code = _paths(body, "deps", where, line), _paths(body, "code", where, line)
-    return Stage(name, cmd, call, deps, outs, params, code, desc, metrics, plots=plots)
+    resources = _resources(body.get("resources"), where, line)
+    return Stage(name, cmd, call, deps, outs, params, code, desc, metrics, plots=plots, resources=resources)
+
+
+def _resources(raw: object, where: str, line: int | None) -> tuple[tuple[str, float], ...]:
+    """``resources = {GPU = 1, MEMORY = 16e9}``: names -> positive numbers."""
+    if raw is None:
+        return ()
+    from ..errors import ArtError
+    from .executors.protocol import check_resources
+
+    try:
+        checked = check_resources(raw, where)
+    except ArtError:
+        raise SpecError(
+            f"{where}: 'resources' must be a table of names to positive numbers, e.g. {{GPU = 1, MEMORY = 16e9}}",
+            line=line,
+        ) from None
+    return tuple(sorted(checked.items()))
 
 
 def _plots(body: dict, where: str, line: int | None) -> tuple[PlotSpec, ...]:

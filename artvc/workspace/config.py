@@ -1,6 +1,6 @@
 """``.art/config`` (committed) and ``.art/config.local`` (git-ignored, secrets): load, validate, write.
 
-Both are TOML; the local file overrides the shared one key by key. Known sections: ``core``, ``remotes``.
+Both are TOML; the local file overrides the shared one key by key. Known sections: ``core``, ``remotes``, ``executor``.
 
 Some keys say where this machine keeps things (``LOCAL_ONLY``: ``core.store``). A committed file travels with
 every clone, so it must not choose a directory on the cloner's disk (git keeps such settings out of what a
@@ -35,7 +35,29 @@ CORE_TYPES: dict[str, type] = {
     "gc_grace": str,
     "store": str,
 }
-SECTIONS = ("core", "remotes")
+# [executor]: where art repro runs stale stages (docs/pipelines.md, docs/distributed.md)
+EXECUTOR_DEFAULTS: dict[str, Any] = {
+    "kind": "local",
+    "scheduler": "",
+    "scheduler_file": "",
+    "local_cluster": 0,
+    "remote": "",
+    "retries": 2,
+    "outputs": "fetch",
+    "wait_notice": 30,
+}
+EXECUTOR_TYPES: dict[str, type] = {
+    "kind": str,
+    "scheduler": str,
+    "scheduler_file": str,
+    "local_cluster": int,
+    "remote": str,
+    "retries": int,
+    "outputs": str,
+    "wait_notice": float,
+}
+EXECUTOR_CHOICES = {"kind": ("local", "dask"), "outputs": ("fetch", "lazy")}
+SECTIONS = ("core", "remotes", "executor")
 LOCAL_ONLY = frozenset({"store"})  # core keys honoured only from .art/config.local
 HEADER = "# art configuration (committed). Secrets belong in .art/config.local, which git ignores.\n"
 
@@ -101,6 +123,33 @@ class Config:
             value = self.data.get("core", {}).get(key)
             if value is not None and (not isinstance(value, kind) or isinstance(value, bool) != (kind is bool)):
                 raise ConfigError(f"core.{key} in .art/config must be a {kind.__name__}", hint="fix the file by hand")
+        self._check_executor()
+
+    def _check_executor(self) -> None:
+        section = self.data.get("executor", {})
+        for key, value in list(section.items()):
+            kind = EXECUTOR_TYPES.get(key)
+            if kind is None:
+                del section[key]
+                self.warnings.append(
+                    f"unknown key executor.{key} is ignored (executor keys: {', '.join(sorted(EXECUTOR_TYPES))})"
+                )
+                continue
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            ok = number and (kind is float or isinstance(value, int)) if kind is not str else isinstance(value, str)
+            if not ok or (number and value < 0) or (key == "wait_notice" and number and value == 0):
+                what = {str: "a string", int: "a whole number >= 0", float: "a positive number"}[kind]
+                raise ConfigError(f"executor.{key} in .art/config must be {what}", hint="fix the file by hand")
+            choices = EXECUTOR_CHOICES.get(key)
+            if choices and value not in choices:
+                raise ConfigError(
+                    f"executor.{key} in .art/config must be one of {', '.join(choices)} (not {value!r})",
+                    hint="fix the file by hand",
+                )
+
+    def executor(self, key: str) -> Any:
+        """An ``[executor]`` key (its default when unset)."""
+        return self.data.get("executor", {}).get(key, EXECUTOR_DEFAULTS.get(key))
 
     def _known(self, data: dict[str, Any], label: str) -> dict[str, Any]:
         """A copy of ``data`` without unknown sections and core keys, each named in a warning."""
@@ -186,6 +235,14 @@ def parse_value(text: str, kind: type) -> Any:
         if text.lower() in ("false", "no", "0", "off"):
             return False
         raise ConfigError(f"{text!r} is not a boolean", hint="use true or false")
+    if kind is float:
+        try:
+            number = float(text)
+        except ValueError:
+            raise ConfigError(f"{text!r} is not a number") from None
+        if not number > 0 or number == float("inf"):
+            raise ConfigError(f"{text!r} must be a positive number")
+        return int(number) if number.is_integer() else number
     if kind is int:
         try:
             value = int(text)
@@ -197,9 +254,19 @@ def parse_value(text: str, kind: type) -> Any:
     return text
 
 
+def _check_executor_value(key: str, value: Any) -> None:
+    choices = EXECUTOR_CHOICES.get(key)
+    if choices and value not in choices:
+        raise ConfigError(f"executor.{key} must be one of {', '.join(choices)} (not {value!r})")
+
+
 def valid_keys() -> list[str]:
     """Every key ``art config`` accepts (``remotes.NAME.OPTION`` stands for any remote option)."""
-    return [f"core.{k}" for k in sorted(CORE_TYPES)] + ["remotes.NAME.OPTION"]
+    return (
+        [f"core.{k}" for k in sorted(CORE_TYPES)]
+        + [f"executor.{k}" for k in sorted(EXECUTOR_TYPES)]
+        + ["remotes.NAME.OPTION"]
+    )
 
 
 def _guess(key: str) -> str | None:
@@ -223,8 +290,10 @@ def split_key(key: str, *, existing: bool = False) -> list[str]:
         ConfigError: for an unknown key, with the valid keys and the closest one as the hint.
     """
     parts = key.split(".")
-    known = (len(parts) == 2 and parts[0] == "core" and parts[1] in CORE_TYPES) or (
-        len(parts) == 3 and parts[0] == "remotes" and all(parts)
+    known = (
+        (len(parts) == 2 and parts[0] == "core" and parts[1] in CORE_TYPES)
+        or (len(parts) == 2 and parts[0] == "executor" and parts[1] in EXECUTOR_TYPES)
+        or (len(parts) == 3 and parts[0] == "remotes" and all(parts))
     )
     if known or (existing and len(parts) >= 2 and all(parts)):
         return parts
@@ -242,7 +311,8 @@ def get_value(config: Config, key: str) -> Any:
     node: Any = config.data
     for part in parts:
         if not isinstance(node, dict) or part not in node:
-            return CORE_DEFAULTS.get(parts[1]) if parts[0] == "core" else None
+            defaults = {"core": CORE_DEFAULTS, "executor": EXECUTOR_DEFAULTS}.get(parts[0], {})
+            return defaults.get(parts[1])
         node = node[part]
     return node
 
@@ -260,7 +330,10 @@ def set_value(config: Config, key: str, text: str, *, local: bool = False) -> An
     """
     parts = split_key(key)
     local = local or is_local_only(key)
-    value = parse_value(text, CORE_TYPES.get(parts[1], str) if parts[0] == "core" else str)
+    types = {"core": CORE_TYPES, "executor": EXECUTOR_TYPES}.get(parts[0], {})
+    value = parse_value(text, types.get(parts[1], str))
+    if parts[0] == "executor":
+        _check_executor_value(parts[1], value)
     from . import tomledit
 
     def mutate(doc) -> None:

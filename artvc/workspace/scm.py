@@ -330,6 +330,20 @@ class Git:
             out[path] = full.read_bytes() if full.is_file() and not full.is_symlink() else None
         return out
 
+    def commit_candidates(self) -> list[str]:
+        """Every file ``git add -A && git commit`` would commit now: tracked files still in the work tree plus
+        untracked, not ignored ones (paths relative to the work tree, sorted; submodules left out)."""
+        try:
+            index = self._repo.index
+            index.read(False)
+            tracked = {e.path for e in index if e.mode != 0o160000}
+            status = self._repo.status(untracked_files="all")
+        except pygit2.GitError as exc:
+            raise GitError(f"git status failed: {exc}") from exc
+        gone = {p for p, f in status.items() if f & pygit2.GIT_STATUS_WT_DELETED}
+        new = {p for p, f in status.items() if f & pygit2.GIT_STATUS_WT_NEW and not f & pygit2.GIT_STATUS_IGNORED}
+        return sorted((tracked - gone) | new)
+
     def new_files(self, wanted) -> dict[str, bytes | None]:
         """Return changed tracked files plus untracked, not ignored files for which ``wanted(path)`` is true
         (path -> content, None when deleted)."""

@@ -55,11 +55,11 @@ def test_unknown_keys_in_a_file_are_warnings_and_can_be_removed(ws):
     r = ws.art("status")  # any command still works
     warnings = [line for line in r.stderr.splitlines() if line.startswith("art: warning:")]
     assert warnings == [
-        "art: warning: unknown key gc.bar in .art/config is ignored (sections: core, remotes); "
+        "art: warning: unknown key gc.bar in .art/config is ignored (sections: core, remotes, executor); "
         "remove it with: art config --unset gc.bar",
         "art: warning: unknown key core.jbos in .art/config is ignored (did you mean core.jobs?); "
         "remove it with: art config --unset core.jbos",
-        "art: warning: unknown key experimental in .art/config.local is ignored (sections: core, remotes); "
+        "art: warning: unknown key experimental in .art/config.local is ignored (sections: core, remotes, executor); "
         "remove it from the file",
     ]
     assert ws.art("config", "core.fsync").stdout.strip() == "true"

@@ -139,9 +139,12 @@ class RemoteStore(ObjectStore):
         ``use_cache=False`` reads every index from the remote (the cache may hide a damaged remote copy).
         """
         names = self.list_indexes()
-        packs: dict[str, list[PackEntry]] = {}
+        valid = {n for n, size in names.items() if size <= MAX_INDEX_BYTES}  # a larger one cannot be valid
+        # indexes never change: those in the view already are not read (nor verified) again
+        known = self._packs if use_cache and self._loaded else {}
+        packs: dict[str, list[PackEntry]] = {n: known[n] for n in valid if n in known}
         todo = []
-        for name in [n for n, size in names.items() if size <= MAX_INDEX_BYTES]:  # a larger one cannot be valid
+        for name in sorted(valid - set(packs)):
             entries = self._cached_index(name) if use_cache else None
             if entries is None:
                 todo.append(name)
@@ -150,7 +153,22 @@ class RemoteStore(ObjectStore):
         for name, fetched in self._fetch_indexes(todo):
             if fetched is not None:
                 packs[name] = fetched
-        self.set_view(packs)
+        if known and known.keys() <= packs.keys():  # only new indexes: extend the view
+            self._extend_view({n: e for n, e in packs.items() if n not in known})
+        else:
+            self.set_view(packs)
+
+    def _extend_view(self, new: dict[str, list[PackEntry]]) -> None:
+        """Add ``new`` packs to the view (the same rules as ``set_view``, without rebuilding it)."""
+        with self._lock:
+            avoid = self._avoid
+            for name in sorted(new):
+                if name in self.lost_packs:
+                    continue
+                self._packs[name] = new[name]
+                for e in new[name]:
+                    if not avoid or (e.oid, e.kind, name) not in avoid:
+                        self._index.setdefault((e.oid, e.kind), Located(name, e))
 
     def set_view(self, packs: dict[str, list[PackEntry]]) -> None:
         """Trust exactly ``packs`` (name -> entries) from now on, less the packs found lost and the copies

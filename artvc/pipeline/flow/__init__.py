@@ -3,7 +3,7 @@ the repository's store, cached by run key (docs/python-pipelines.md, "Reference"
 
 from .api import Pipeline, Step, pipeline, step
 from .artifacts import load
-from .engine import log_metadata
 from .result import ArtifactRef, PipelineRun, StepResult
+from .stepcall import log_metadata
 
 __all__ = ["ArtifactRef", "Pipeline", "PipelineRun", "Step", "StepResult", "load", "log_metadata", "pipeline", "step"]

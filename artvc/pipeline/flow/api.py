@@ -23,6 +23,7 @@ from ..errors import FlowError, PipelineParamError
 from .values import Handle, check_json
 
 DEFAULT_OUTPUT = "output"
+EXECUTORS = ("local", "dask")
 _BUILD = threading.local()  # .graph: the Graph a pipeline body is building on this thread
 
 
@@ -206,7 +207,8 @@ class Pipeline:
     Calling it (``digits_pipeline(gamma=0.01)``) builds the graph and runs it in the art repository found from
     the current directory; it returns a ``PipelineRun``. Call-time keywords (unless the function has parameters
     of these names; ``with_options`` always works): ``cache=False`` runs every step even when a cached run
-    exists, ``jobs=N`` runs up to N independent steps at once.
+    exists, ``jobs=N`` runs up to N independent steps at once. Where steps run (``executor="dask"`` and its
+    settings) is set with ``with_options`` only.
     """
 
     RESERVED = ("cache", "jobs")
@@ -220,9 +222,14 @@ class Pipeline:
         jobs: int = 1,
         root: Any = None,
         on_event: Callable[[str, str, str], None] | None = None,
+        executor: str | None = None,
+        executor_options: dict[str, Any] | None = None,
     ) -> None:
         if not callable(fn) or inspect.isclass(fn):
             raise FlowError(f"@pipeline needs a function, not {fn!r}")
+        if executor is not None and executor not in EXECUTORS:
+            raise FlowError(f"unknown executor {executor!r}", hint="executor='local' (the default) or 'dask'")
+        self.executor, self.executor_options = executor, dict(executor_options or {})
         self.fn = fn
         self.name = name or fn.__name__
         if not self.name.isidentifier():
@@ -242,10 +249,34 @@ class Pipeline:
         jobs: int | None = None,
         root: Any = None,
         on_event: Callable[[str, str, str], None] | None = None,
+        executor: str | None = None,
+        **executor_options: Any,
     ) -> Pipeline:
         """A copy with other run options: ``cache``, ``jobs``, ``root`` (the workspace; default: found from the
         current directory), ``on_event(event, step, detail)`` (default: a line per event on stderr; events:
-        start, executed, cached, failed, skipped)."""
+        start, executed, cached, failed, skipped), and where steps run: ``executor`` "local" (threads of this
+        process, the default) or "dask" with exactly one of ``scheduler="tcp://HOST:PORT"``,
+        ``scheduler_file=PATH`` or ``local_cluster=N``, and optionally ``remote=NAME`` (the remote workers
+        share; default: the default remote), ``outputs="fetch"|"lazy"``, ``retries=N``
+        (docs/python-pipelines.md, "Running on Dask").
+
+        Raises:
+            FlowError: for an unknown executor or option, or dask settings that do not fit together.
+        """
+        kind = self.executor if executor is None else executor
+        options = (
+            {**self.executor_options, **executor_options}
+            if executor in (None, self.executor)
+            else dict(executor_options)
+        )
+        if kind == "local" and options:
+            raise FlowError(
+                f"option {sorted(options)[0]!r} needs executor='dask'", hint="with_options(executor='dask', ...)"
+            )
+        if kind == "dask":
+            from .remote import check_settings
+
+            options = check_settings(options)
         return Pipeline(
             self.fn,
             name=self.name,
@@ -253,6 +284,8 @@ class Pipeline:
             jobs=self.jobs if jobs is None else jobs,
             root=self.root if root is None else root,
             on_event=self.on_event if on_event is None else on_event,
+            executor=kind,
+            executor_options=options,
         )
 
     def bind(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -304,7 +337,13 @@ class Pipeline:
                 options[key] = kwargs.pop(key)
         params = self.bind(*args, **kwargs)
         graph = self.build(params)
-        opts = RunOptions(cache=bool(options["cache"]), jobs=int(options["jobs"]), on_event=self.on_event)
+        opts = RunOptions(
+            cache=bool(options["cache"]),
+            jobs=int(options["jobs"]),
+            on_event=self.on_event,
+            executor=self.executor,
+            dask=dict(self.executor_options),
+        )
         return run(self, graph, params, opts, self.root)
 
     def __repr__(self) -> str:

@@ -4,9 +4,12 @@ add`` does (content-defined chunks, the same packs, dedup) and write a step-run 
 pipeline-run record.
 
 Bookkeeping (cache lookups, reading inputs from the store, storing outputs, records, the index) happens on the
-calling thread; worker threads load the inputs with their materializers, call the function and save its
-outputs into a temporary folder under ``.art/tmp``. The repository lock is held only while outputs and records
-are stored, never while a step runs.
+calling thread; a step's execution is a submit/result pair on a step back-end: the local one (``LocalSteps``,
+the default) runs it on a worker thread that loads the inputs with their materializers, calls the function and
+saves its outputs into a temporary folder under ``.art/tmp`` (``stepcall.py``); the distributed one
+(``remote.py``, ``executor="dask"``) submits it to a Dask cluster whose worker runs it in a fresh process and
+publishes the outputs and the run on the remote, and adopts the result. The repository lock is held only while
+outputs and records are stored, never while a step runs.
 
 Run key (docs/python-pipelines.md): blake3 over the code hash (the function and what it reaches in the user's
 code), the parameters, the sorted (input parameter, artifact id, materializer, version) of each input, and the
@@ -18,73 +21,61 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ...errors import ArtError
 from ...objstore.faults import fault_point
 from ...objstore.hashing import hash_bytes
 from ...objstore.tmpowner import token
 from ...workspace.repo import Repo
 from ..errors import FlowError, StepFailedError
 from .capture import capturing, tails_of, wrapped_streams
-from .records import Provenance, write_run
+from .records import COMMIT_WAIT, MAX_ERROR, Provenance, write_run
 from .result import CACHED, EXECUTED, FAILED, SKIPPED, ArtifactRef, PipelineRun, StepResult
+from .stepcall import Done, call_step, log_metadata
 from .store_io import CodeHashes, find_cached, read_into, store_outputs
-from .values import canonical_json, check_json
+from .values import canonical_json
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from .api import Graph, Invocation, Pipeline
 
-COMMIT_WAIT = 600.0  # seconds a finished step waits for the repository lock to store its outputs
-MAX_ERROR = 64 << 10  # characters of a traceback kept in a run record
-Event = Callable[[str, str, str], None]  # (event, step, detail)
+__all__ = ["LINES", "RunOptions", "log_metadata", "run"]
 
-_STEP = threading.local()  # .metadata: the dict log_metadata() adds to, on the thread running a step
+Event = Callable[[str, str, str], None]  # (event, step, detail)
 
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
+    """How to run a pipeline: ``cache``, ``jobs`` (steps at once), ``on_event``, and where steps run:
+    ``executor`` "local" (threads of this process), "dask" with ``dask`` (the settings a ``DaskSteps``
+    back-end takes: scheduler, scheduler_file, local_cluster, remote, outputs; see remote.py), or None: the
+    ``[executor]`` section of ``.art/config`` decides."""
+
     cache: bool = True
     jobs: int = 1
     on_event: Event | None = None
+    executor: str | None = None  # None: ``[executor] kind`` of .art/config, else "local"
+    dask: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(slots=True)
-class _Done:
-    """What a worker hands back: the saved outputs (folder + materializer facts) or the error."""
+class StepBackend(Protocol):
+    """Where stale steps run. ``submit`` starts one (inputs known, cache missed) and returns a handle;
+    ``wait_any`` blocks until at least one of ``handles`` is done and returns (handle, outcome) pairs;
+    ``finish`` turns an outcome into the step's ``StepResult`` (stores or adopts its outputs and its run);
+    ``lookup`` is a second cache level (the remote's run-key markers) or None; ``cancel_all`` stops or waits
+    for what is still running when the run is interrupted; ``close`` releases the back-end."""
 
-    started: float
-    duration: float
-    outputs: list[tuple[str, Path, str, int, dict[str, Any]]] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    summary: str | None = None
-    tails: dict[str, list[str]] = field(default_factory=dict)  # stdout_tail, stderr_tail
-
-
-def log_metadata(metadata: dict[str, Any]) -> None:
-    """Attach ``metadata`` (plain JSON: metrics, notes) to the run of the step that is running; keys merge.
-
-    Raises:
-        FlowError: outside a running step, or for a value that is not plain JSON.
-    """
-    current = getattr(_STEP, "metadata", None)
-    if current is None:
-        raise FlowError(
-            "log_metadata() is called outside a running step",
-            hint="call it inside a @step function while its pipeline runs",
-        )
-    if not isinstance(metadata, dict):
-        raise FlowError(f"log_metadata() takes a dict, not a {type(metadata).__name__}")
-    current.update(check_json(dict(metadata), "metadata"))
+    def submit(self, inv: Invocation, facts: dict[str, Any]) -> Any: ...
+    def wait_any(self, handles: list[Any]) -> list[tuple[Any, Any]]: ...
+    def finish(self, inv: Invocation, facts: dict[str, Any], handle: Any, outcome: Any) -> StepResult: ...
+    def lookup(self, inv: Invocation, facts: dict[str, Any]) -> StepResult | None: ...
+    def cancel_all(self, handles: list[Any]) -> None: ...
+    def close(self) -> None: ...
 
 
 def run(pipeline: Pipeline, graph: Graph, params: dict[str, Any], options: RunOptions, root: Any = None) -> PipelineRun:
@@ -110,35 +101,30 @@ class _Runner:
         self.prov = Provenance(repo)
 
     def execute(self) -> PipelineRun:
-        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
         started_wall, t0 = time.time(), time.monotonic()
         pending = list(self.graph.invocations)
-        running: dict[Future, tuple[Invocation, dict, Path]] = {}
+        running: dict[Any, tuple[Invocation, dict]] = {}
         stop = False
-        with wrapped_streams(), ThreadPoolExecutor(max(1, self.options.jobs), thread_name_prefix="art-step") as pool:
+        backend = self._backend()
+        with wrapped_streams():  # what a local step prints is kept for its run record (capture.py)
             try:
                 while pending or running:
                     if not stop:
-                        self._launch_ready(pool, pending, running)
+                        self._launch_ready(backend, pending, running)
                     if not running:
                         for inv in pending:
                             self._settle(StepResult(inv.name, SKIPPED, message="not run after a failure"))
                         break
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        inv, facts, work = running.pop(fut)
-                        try:
-                            result = self._finish(inv, facts, fut.result())
-                        finally:
-                            shutil.rmtree(work, ignore_errors=True)
+                    for handle, outcome in backend.wait_any(list(running)):
+                        inv, facts = running.pop(handle)
+                        result = backend.finish(inv, facts, handle, outcome)
                         self._settle(result)
                         stop = stop or result.status == FAILED
             except BaseException:
-                for fut, (_, _, work) in running.items():
-                    fut.exception()
-                    shutil.rmtree(work, ignore_errors=True)
+                backend.cancel_all(list(running))
                 raise
+            finally:
+                backend.close()
         steps = [self.results[i.name] for i in self.graph.invocations]
         failed = [s for s in steps if s.status == FAILED]
         run = PipelineRun(
@@ -164,7 +150,20 @@ class _Runner:
 
     # -- before a step: blocked? cached? else read its inputs and launch it ------------------------------
 
-    def _launch_ready(self, pool, pending: list[Invocation], running: dict) -> None:
+    def _backend(self) -> StepBackend:
+        kind = self.options.executor or self.repo.config.executor("kind") or "local"
+        if kind == "local":
+            if self.options.dask:
+                raise FlowError(
+                    f"option {sorted(self.options.dask)[0]!r} needs executor='dask'",
+                    hint="with_options(executor='dask', ...), or [executor] kind = \"dask\" in .art/config",
+                )
+            return LocalSteps(self)
+        from .remote import DaskSteps
+
+        return DaskSteps(self, self.options.dask)
+
+    def _launch_ready(self, backend: StepBackend, pending: list[Invocation], running: dict) -> None:
         """Settle (skipped, cached) or launch every pending invocation whose upstream steps are done, while
         fewer than ``jobs`` run."""
         progressed = True
@@ -184,18 +183,15 @@ class _Runner:
                 if self.options.cache and inv.step.cache:
                     cached = find_cached(self.repo, facts["run_key"], facts["output_names"])
                     if cached is not None:
-                        self._settle(self._cached(inv, cached))
+                        self._settle(self.cached_result(inv, cached))
                         break
-                work = Path(tempfile.mkdtemp(prefix=f"flow-{token()}-", dir=self.repo.tmp_dir))
-                try:
-                    inputs = {
-                        p: (ref, read_into(self.repo, ref, work / "in" / p)) for p, ref in facts["inputs"].items()
-                    }
-                except BaseException:
-                    shutil.rmtree(work, ignore_errors=True)
-                    raise
+                    adopted = backend.lookup(inv, facts)
+                    if adopted is not None:
+                        self._settle(adopted)
+                        break
+                handle = backend.submit(inv, facts)
                 self.emit("start", inv.name, inv.step.call)
-                running[pool.submit(_work, inv, inputs, work / "out")] = (inv, facts, work)
+                running[handle] = (inv, facts)
                 fault_point("flow.step-started")
                 break
 
@@ -210,7 +206,8 @@ class _Runner:
         key = str(hash_bytes(canonical_json([code_hash, inv.params, key_inputs, output_names]).encode()))
         return {"code_hash": code_hash, "code": code, "inputs": inputs, "output_names": output_names, "run_key": key}
 
-    def _cached(self, inv: Invocation, run) -> StepResult:
+    def cached_result(self, inv: Invocation, run) -> StepResult:
+        """The result of a step whose cached run ``run`` (in the local store) is reused."""
         outputs = {
             o["path"].rpartition("/")[2]: ArtifactRef.from_record(o, str(run.oid), self.repo.root)
             for o in run.get("outputs", [])
@@ -227,9 +224,9 @@ class _Runner:
 
     # -- after a step: store its outputs and its run ------------------------------------------------------
 
-    def _finish(self, inv: Invocation, facts: dict, done: _Done) -> StepResult:
-        fault_point("flow.step-finished")
-        fields = {
+    def step_fields(self, inv: Invocation, facts: dict, done: Done) -> dict[str, Any]:
+        """The fields of a step-run record but the outputs, the exit status and the provenance."""
+        return {
             "kind": "step",
             "pipeline": self.pipeline.name,
             "stage": inv.name,
@@ -247,6 +244,11 @@ class _Runner:
             "duration": round(done.duration, 3),
             **done.tails,
         }
+
+    def store_done(self, inv: Invocation, facts: dict, done: Done) -> StepResult:
+        """Store the outputs a step saved here (or its error) and its run record."""
+        fault_point("flow.step-finished")
+        fields = self.step_fields(inv, facts, done)
         if done.error is not None:
             fields.update(outputs=[], exit_status=1, error=done.error[-MAX_ERROR:])
             with self.repo.lock.patiently(COMMIT_WAIT):
@@ -323,57 +325,60 @@ def _print_event(event: str, name: str, detail: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _work(inv: Invocation, inputs: dict[str, tuple[ArtifactRef, Path]], out: Path) -> _Done:
-    """On a worker thread: load the inputs, call the step, save each output into ``out/NAME``; with the tails
-    of what it printed."""
+class LocalSteps:
+    """The default back-end: each step on a thread of this process (up to ``jobs`` at once); its inputs are
+    read from the store into a temporary folder under ``.art/tmp`` on the calling thread first."""
+
+    def __init__(self, runner: _Runner) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.runner = runner
+        self.pool = ThreadPoolExecutor(max(1, runner.options.jobs), thread_name_prefix="art-step")
+        self.work: dict[Future, Path] = {}
+
+    def submit(self, inv: Invocation, facts: dict[str, Any]) -> Future:
+        repo = self.runner.repo
+        work = Path(tempfile.mkdtemp(prefix=f"flow-{token()}-", dir=repo.tmp_dir))
+        try:
+            inputs = {
+                p: (ref.materializer, read_into(repo, ref, work / "in" / p)) for p, ref in facts["inputs"].items()
+            }
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        fut = self.pool.submit(_captured_call, inv.step, inv.name, dict(inv.params), inputs, work / "out")
+        self.work[fut] = work
+        return fut
+
+    def wait_any(self, handles: list[Future]) -> list[tuple[Future, Done]]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        done, _ = wait(handles, return_when=FIRST_COMPLETED)
+        return [(fut, fut.result()) for fut in done]
+
+    def finish(self, inv: Invocation, facts: dict[str, Any], handle: Future, outcome: Done) -> StepResult:
+        try:
+            return self.runner.store_done(inv, facts, outcome)
+        finally:
+            shutil.rmtree(self.work.pop(handle), ignore_errors=True)
+
+    def lookup(self, inv: Invocation, facts: dict[str, Any]) -> StepResult | None:
+        return None  # the local run cache is the only one
+
+    def cancel_all(self, handles: list[Future]) -> None:
+        for fut in handles:  # threads cannot be stopped: wait for them, then drop their folders
+            fut.exception()
+            work = self.work.pop(fut, None)
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def _captured_call(step, name: str, params: dict[str, Any], inputs: dict[str, tuple[str, Path]], out: Path) -> Done:
+    """``call_step`` on a worker thread, with the tails of what the step printed."""
     with capturing() as tails:
-        done = _call(inv, inputs, out)
+        done = call_step(step, name, params, inputs, out)
     done.tails = tails_of(tails)
     return done
-
-
-def _call(inv: Invocation, inputs: dict[str, tuple[ArtifactRef, Path]], out: Path) -> _Done:
-    from ..materializers import materializer_for, materializer_named
-
-    started, t0 = time.time(), time.monotonic()
-    metadata: dict[str, Any] = {}
-    _STEP.metadata = metadata
-    try:
-        kwargs = dict(inv.params)
-        for pname, (ref, folder) in inputs.items():
-            kwargs[pname] = materializer_named(ref.materializer).load(folder)
-        value = inv.step.fn(**kwargs)
-        duration = time.monotonic() - t0
-        declared, is_tuple = inv.step.outputs
-        if is_tuple:
-            if not isinstance(value, tuple | list) or len(value) != len(declared):
-                got = (
-                    f"a {type(value).__name__} of {len(value)}"
-                    if isinstance(value, tuple | list)
-                    else repr(type(value))
-                )
-                raise FlowError(
-                    f"step {inv.name} is annotated to return {len(declared)} outputs but returned {got}",
-                    hint="return a tuple with one value per annotated output",
-                )
-            values = list(value)
-        else:
-            values = [value]
-        saved = []
-        for spec, obj in zip(declared, values, strict=True):
-            mat = materializer_for(obj, spec.annotation)
-            folder = out / spec.name
-            folder.mkdir(parents=True)
-            meta = dict(mat.save(obj, folder) or {})
-            saved.append((spec.name, folder, mat.name, int(getattr(mat, "version", 1)), meta))
-        return _Done(started, duration, saved, metadata)
-    except Exception as exc:
-        text = "".join(traceback.format_exception(exc))
-        summary = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        if isinstance(exc, ArtError):
-            summary = exc.message[:300] + (f" ({exc.hint})" if exc.hint else "")
-        else:
-            summary = f"{type(exc).__name__}: {summary}" if str(exc) else summary
-        return _Done(started, time.monotonic() - t0, [], metadata, error=text, summary=summary)
-    finally:
-        _STEP.metadata = None

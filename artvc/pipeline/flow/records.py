@@ -4,6 +4,7 @@ record of one invocation (git state, machine, installed packages) computed once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,9 @@ from ...objstore.objects import Kind
 from ...objstore.oid import Oid
 from ...workspace.repo import Repo
 from ...workspace.runs import record_run
+
+COMMIT_WAIT = 600.0  # seconds a finished step waits for the repository lock to store its outputs
+MAX_ERROR = 64 << 10  # characters of a traceback kept in a run record
 
 
 class Provenance:
@@ -37,7 +41,12 @@ class Provenance:
             from ...workspace.provenance import environment, installed_packages
 
             self._packages = installed_packages(self._cache).encode()
-            self._env = {"git": self.git, **environment(), "packages": str(hash_bytes(self._packages))}
+            self._env = {
+                "git": self.git,
+                **environment(),
+                "pid": os.getpid(),
+                "packages": str(hash_bytes(self._packages)),
+            }
         return dict(self._env)
 
     def packages(self) -> tuple[str, bytes]:
@@ -46,20 +55,26 @@ class Provenance:
 
 
 def write_run(
-    repo: Repo, prov: Provenance, fields: dict[str, Any], outputs: Callable[[Any], list] | None = None
+    repo: Repo,
+    prov: Provenance,
+    fields: dict[str, Any],
+    outputs: Callable[[Any], list] | None = None,
+    *,
+    env: dict[str, Any] | None = None,
 ) -> str:
     """Store a run record built from ``fields`` plus the provenance facts, index it; return its id. The caller
     holds the repository lock.
 
     ``outputs(writer)``, when given, stores the run's outputs first through the same writer (one pack for the
     outputs and their record) and returns the record's ``outputs``. The index learns the run only once that
-    pack is sealed.
+    pack is sealed. ``env`` overrides machine facts (a step that ran on a distributed worker: its user, host,
+    pid, ...).
     """
     packages_oid, packages = prov.packages()
     with repo.store.writer() as writer:
         if outputs is not None:
             fields = {**fields, "outputs": outputs(writer)}
-        run = Run({**fields, **prov.fields()})
+        run = Run({**fields, **prov.fields(), **(env or {})})
         writer.put(Oid(packages_oid), Kind.CHUNK, packages)
         writer.put(run.oid, Kind.RUN, run.to_bytes())
     fault_point("flow.run-stored")

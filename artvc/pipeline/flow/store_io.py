@@ -57,15 +57,24 @@ def find_cached(repo: Repo, key: str, names: list[str]) -> Run | None:
             run = load_run(repo, run_oid)
         except ArtError:
             continue
+        if not usable_run(run, names):
+            continue
         outputs = run.get("outputs", [])
-        if run.get("kind") != "step" or sorted(o.get("path") for o in outputs) != sorted(names):
-            continue
-        if not all(_same_materializer(o) for o in outputs):
-            continue
         keys = [(Oid(o["oid"]), Kind.TREE if o.get("kind") == "dir" else Kind.FILE) for o in outputs]
         if not incomplete_keys(repo.store, keys):
             return run
     return None
+
+
+def usable_run(run: Run, names: list[str]) -> bool:
+    """A successful step run that made exactly the artifacts ``names`` with materializers registered here at
+    the recorded versions (whether its outputs are in the store is the caller's question)."""
+    outputs = run.get("outputs", [])
+    if run.get("kind") != "step" or run.get("exit_status", 0) != 0:
+        return False
+    if sorted(o.get("path") for o in outputs) != sorted(names):
+        return False
+    return all(_same_materializer(o) for o in outputs)
 
 
 def _same_materializer(out: dict[str, Any]) -> bool:
