@@ -34,6 +34,7 @@ CORE_TYPES: dict[str, type] = {
     "strict_pipeline": bool,
     "gc_grace": str,
     "store": str,
+    "compact": bool,
 }
 SECTIONS = ("core", "remotes")
 LOCAL_ONLY = frozenset({"store"})  # core keys honoured only from .art/config.local

@@ -111,6 +111,10 @@ def push(
             )
             lock.check()  # a gc that broke our lock may have removed what we found on the remote
             record_roots(store, roots)
+            if result.objects:
+                from .compact import compact_after_push
+
+                compact_after_push(repo, store, lock)
         lost = [k for k in missing if not _remote_has(store, k)]
         return PushResult(
             store.name,
