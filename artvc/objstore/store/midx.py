@@ -17,12 +17,12 @@ them into sorted tables:
                | recent: pack digests (32, sorted) the checkpoint covers whose idx sit in epochs >= listed_from
 
 A reader lists ``index/`` (which shows the epoch folders, a v1 remote's flat indexes and whether
-``index/midx/`` exists), then ``index/midx/`` (the newest generation wins; several manifests of one
-generation are all used), then only the existing epoch folders from ``listed_from`` on; idx files there that the checkpoint does not cover form
-the *window*, loaded as before. Everything else is found through the tables: the block index (in the
-manifest) names the one block that can hold a key; that block is read with one ranged GET, checked against
-its hash, cached on disk under its hash (immutable) and searched by binary search over its fixed-width
-records — nothing is decoded into per-entry Python objects except the records looked up.
+``index/midx/`` exists), then ``index/midx/`` (the newest generation wins; several manifests of one generation
+are all used), then only the existing epoch folders from ``listed_from`` on; idx files there that the
+checkpoint does not cover form the *window*, loaded as before. Everything else is found through the tables:
+the block index (in the manifest) names the one block that can hold a key; that block is read with one ranged
+GET, checked against its hash, cached on disk under its hash (immutable) and searched by binary search over
+its fixed-width records — nothing is decoded into per-entry Python objects except the records looked up.
 
 Compaction is a pure function of its inputs (the newest manifests, their tables and the idx files listed):
 records are merged in sorted order, blocks have a fixed size and every file is named by its content, so two
@@ -400,4 +400,4 @@ def temp_file(folder: str) -> BinaryIO:
     import tempfile
 
     os.makedirs(folder, exist_ok=True)
-    return tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - closed by the caller
+    return tempfile.TemporaryFile(dir=folder)

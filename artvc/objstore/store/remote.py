@@ -20,8 +20,8 @@ The transport publishes every file atomically, so no partial pack or index is ev
 Indexes never change, so the ones already seen are cached locally (``cache_dir``). Without a checkpoint,
 refreshing the view costs a listing of every index folder plus one GET per index new since the last time.
 With one (remote index v2, midx.py), it costs a listing of ``index/``, of ``index/midx/`` and of the few
-epoch folders the checkpoint does not cover; those indexes form the *window*, held in memory; every other object is found
-through the checkpoint's tables (one cached block per lookup), and the index of each pack found that way
+epoch folders the checkpoint does not cover; those indexes form the *window*, held in memory; every other
+object is found through the checkpoint's tables (one cached block per lookup), and the index of each pack found that way
 joins the window, so the objects stored beside it (a file's other chunks) need no further lookup. Only
 whole-remote operations (gc, fsck, repair: ``packs``, ``iter_objects``) load every index.
 
