@@ -47,6 +47,7 @@ class RepairResult:
         reindexed: damaged indexes written again from their pack's trailer.
         retired: bad packs removed (index, then file).
         replaced: bad packs published again whole and intact from the local store (same name, same bytes).
+        checkpoint_rebuilt: the checkpoint (remote index v2) disagreed with the indexes and was written again.
         lost: objects that were damaged or lost on the remote and that no intact copy could replace.
     """
 
@@ -56,6 +57,7 @@ class RepairResult:
     retired: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     lost: list[ObjectKey] = field(default_factory=list)
+    checkpoint_rebuilt: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -65,6 +67,7 @@ class RepairResult:
             "retired": self.retired,
             "replaced": self.replaced,
             "lost": [{"oid": str(o), "kind": k.label} for o, k in self.lost],
+            "checkpoint_rebuilt": self.checkpoint_rebuilt,
         }
 
 
@@ -86,6 +89,13 @@ def repair_remote(
     from .gc import RemoteLock
 
     result = RepairResult()
+    if found.checkpoint_damaged:
+        from .remote_compact import compact, prune
+
+        with RemoteLock(remote, exclusive=True, holder="art fsck --repair"):
+            compact(remote, rebuild=True, staging=staging_dir)
+            prune(remote)
+        result.checkpoint_rebuilt = True
     if not found.bad_packs:
         return result
     with RemoteLock(remote, exclusive=True, holder="art fsck --repair"):

@@ -124,8 +124,10 @@ def upload(
     todo: list[_Send] = []
     present = 0
     send: list[ObjectKey] = []
-    for oid, kind in set(keys):
-        if dest.has(oid, kind):
+    wanted = set(keys)
+    there = dest.has_many(wanted)  # one pass: batched, sampled for chunks on a checkpointed remote
+    for oid, kind in wanted:
+        if (oid, kind) in there:
             present += 1
         else:
             send.append(ObjectKey(oid, kind))

@@ -238,3 +238,46 @@ def test_manifest_round_trip_and_mutations(n_recent, seed):
     cut = rng.randrange(len(data))
     with pytest.raises(FormatError):
         midx.decode_manifest(data[:cut])
+
+
+def test_fsck_reports_a_checkpoint_that_disagrees_with_the_indexes_and_repair_rebuilds_it(ws, tmp_path):
+    remote = tmp_path / "remote"
+    ws.art("remote", "add", "origin", str(remote), "--default")
+    for i in range(2):
+        ws.gen({f"d{i}.bin": random_bytes(300_000, seed=i)})
+        ws.art("add", f"d{i}.bin")
+        ws.art("push")
+    ws.art("remote", "compact")
+    table = next((remote / "index" / "midx" / "tables").glob("*.tbl"))
+    data = bytearray(table.read_bytes())
+    data[-5] ^= 0x01
+    table.write_bytes(bytes(data))
+    report = art_json(ws, "fsck", "--remote", "origin", code=3)
+    assert [p["kind"] for p in report["problems"]] == ["checkpoint"]
+    assert "compact --rebuild" in report["problems"][0]["detail"]
+    fixed = art_json(ws, "fsck", "--remote", "origin", "--repair")
+    assert fixed["repair"]["checkpoint_rebuilt"] is True
+    assert art_json(ws, "fsck", "--remote", "origin", "--read-data")["problems"] == []
+
+
+def test_has_many_samples_chunks_on_a_large_checkpoint_and_finds_their_neighbours(tmp_path, monkeypatch):
+    from artvc.objstore.objects import Kind
+    from artvc.objstore.store import remote as remote_mod
+
+    rng = random.Random(7)
+    store = _store(tmp_path / "r")
+    sampled = "0000" + rng.randbytes(30).hex()  # 0x0000 % CHUNK_SAMPLE == 0: looked up through the checkpoint
+    chunks = [Oid(sampled)] + [Oid("ff" + rng.randbytes(31).hex()) for _ in range(299)]  # never sampled
+    entries = [PackEntry(o, int(Kind.CHUNK), 0, 8 + i * 100, 100, 100) for i, o in enumerate(chunks)]
+    store.publish_index(str(pack_name(encode_entries(entries))), entries)
+    _synthetic(tmp_path / "r", packs=3, per_pack=500, seed=8)
+    compact(_store(tmp_path / "r"))
+    monkeypatch.setattr(remote_mod, "EXHAUSTIVE_BLOCKS", 0)
+    reader = _store(tmp_path / "r")
+    reader.refresh()
+    new = [(Oid("ff" + rng.randbytes(31).hex()), Kind.CHUNK) for _ in range(50)]
+    there = reader.has_many([(o, Kind.CHUNK) for o in chunks] + new)
+    assert there == {(o, Kind.CHUNK) for o in chunks}  # the sampled one brought its 299 neighbours
+    only_unsampled = _store(tmp_path / "r")
+    only_unsampled.refresh()
+    assert only_unsampled.has_many([(o, Kind.CHUNK) for o in chunks[1:]]) == set()  # absent: sent again, safely

@@ -57,6 +57,8 @@ from .transport import Entry, Transport
 __all__ = ["MAX_SPAN", "FsspecStore", "Located", "RemoteStore", "check_index", "verify_payload"]
 
 Key = tuple[Oid, int]
+CHUNK_SAMPLE = 256  # a push looks up 1 in this many new chunks through the checkpoint (has_many)
+EXHAUSTIVE_BLOCKS = 64  # checkpoints of at most this many blocks (~14 MB) are searched for every chunk
 
 
 def pack_path(name: str) -> str:
@@ -381,6 +383,28 @@ class RemoteStore(ObjectStore):
                 if e.oid == oid and e.kind == kind:
                     return Located(name, e)
         return None
+
+    def has_many(self, keys: Iterable[Key]) -> set[Key]:
+        """Which of ``keys`` the remote lists, for a push deciding what to send: everything the window lists,
+        plus what the checkpoint finds for trees, manifests, runs and a *sample* of chunks (Xet's global
+        dedup samples too). A sampled chunk found brings its pack's index into the window, which then
+        answers for the chunks stored beside it (the rest of a file, usually). An unsampled chunk the
+        window does not list is reported absent: sending it again costs space, never correctness (only
+        a positive answer skips an upload). Small checkpoints are searched exhaustively."""
+        self._ensure()
+        keys = list(keys)
+        index = self._index
+        present = {k for k in keys if (k[0], int(k[1])) in index}
+        if not self._use_checkpoints:
+            return present
+        rest = [k for k in keys if k not in present]
+        exhaustive = sum(len(t.blocks) for t in self.checkpoints.tables()) <= EXHAUSTIVE_BLOCKS
+        for oid, kind in sorted(rest, key=lambda k: int(k[1]), reverse=True):  # metadata first: fewer, and exact
+            if (oid, int(kind)) in self._index:
+                continue
+            if kind != Kind.CHUNK or exhaustive or int(str(oid)[:4], 16) % CHUNK_SAMPLE == 0:
+                self._locate_in_checkpoint(oid, int(kind))
+        return present | {k for k in rest if (k[0], int(k[1])) in self._index}
 
     # -- ObjectStore ----------------------------------------------------------------------------------------
 
