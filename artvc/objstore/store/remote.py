@@ -237,6 +237,13 @@ class RemoteStore(ObjectStore):
         self.window = {n: self._epochs.get(n, FLAT) for n in names}
         self._use_checkpoints = self.checkpoints.active
 
+    def pack_entries(self, name: str) -> list[PackEntry]:
+        """The entries of pack ``name``: from the view, else its index (one GET, then cached)."""
+        got = self.packs_in_view(name)
+        if got is None:
+            got = self._cached_index(name) or self.read_index(name) or []
+        return got
+
     def packs_in_view(self, name: str) -> list[PackEntry] | None:
         """The entries of pack ``name`` if the current view holds them (no request)."""
         with self._lock:
