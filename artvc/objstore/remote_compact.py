@@ -40,6 +40,7 @@ from .store.midx import (
 from .store.pack import PackEntry
 from .store.remote import RemoteStore
 
+GROUP = 256  # indexes sorted in memory at a time (~256,000 entries)
 AUTO_WINDOW = 64  # a push compacts when it sees at least this many indexes outside the checkpoint
 
 
@@ -102,18 +103,32 @@ def compact(
         floor = cps.listed_from
     if not epochs and not rebuild and cps.active:
         return CompactResult(None, gen - 1, 0, len(old), 0, sum(t.entries for t in old))
-    inputs: list[tuple[str, int, list[PackEntry]]] = []
-    for name in sorted(epochs):
-        entries = store.read_index(name) if rebuild else (store.packs_in_view(name) or store.read_index(name))
-        if entries is not None:
-            inputs.append((name, epochs[name], entries))
-    newest = max((e for _, e, _ in inputs), default=floor)
+    names = sorted(epochs)
+    newest = max((e for e in epochs.values() if e != FLAT), default=floor)
     listed_from = max(floor, epoch_days(newest, -1)) if newest else floor
     if staging:
         os.makedirs(staging, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=staging, prefix="art-compact-") as tmp:
         files: dict[str, str] = {}
-        new = _write(tmp, [idx_source(inputs)], files) if inputs else None
+        folded = 0
+        # the new indexes in groups of GROUP: each sorted in memory into a temporary table, then merged on
+        # disk, so memory stays bounded however many indexes a rebuild reads
+        runs: list[TableRef] = []
+        for start in range(0, len(names), GROUP):
+            inputs: list[tuple[str, int, list[PackEntry]]] = []
+            for name in names[start : start + GROUP]:
+                entries = store.read_index(name) if rebuild else (store.packs_in_view(name) or store.read_index(name))
+                if entries is not None:
+                    inputs.append((name, epochs[name], entries))
+            folded += len(inputs)
+            if inputs:
+                runs.append(_write(tmp, [idx_source(inputs)], files))
+        if len(runs) > 1:
+            new = _write(
+                tmp, [table_source(_packs(cps, t, files), _records(store, t, tmp, files)) for t in runs], files
+            )
+        else:
+            new = runs[0] if runs else None
         tables = old + ([new] if new else [])
         final: list[TableRef] = []
         written = [new] if new else []
@@ -144,9 +159,7 @@ def compact(
         path = manifest_path(gen, str(hash_bytes(data)))
         store.publish_bytes(path, data)
     store.refresh()
-    return CompactResult(
-        path, gen, len(inputs), len(final), len([t for t in written if t.name in keep]), manifest.entries
-    )
+    return CompactResult(path, gen, folded, len(final), len([t for t in written if t.name in keep]), manifest.entries)
 
 
 def _write(tmp: str, sources: list, files: dict[str, str]) -> TableRef:

@@ -281,3 +281,101 @@ def test_has_many_samples_chunks_on_a_large_checkpoint_and_finds_their_neighbour
     only_unsampled = _store(tmp_path / "r")
     only_unsampled.refresh()
     assert only_unsampled.has_many([(o, Kind.CHUNK) for o in chunks[1:]]) == set()  # absent: sent again, safely
+
+
+def test_a_rebuild_over_many_indexes_sorts_them_in_bounded_groups_and_finds_everything(tmp_path, monkeypatch):
+    from artvc.objstore import remote_compact
+
+    monkeypatch.setattr(remote_compact, "GROUP", 3)  # 10 indexes: four sorted runs merged on disk
+    where = _synthetic(tmp_path / "r", packs=10, per_pack=150, dupes=20)
+    one = compact(_store(tmp_path / "r"), rebuild=True)
+    assert one.folded == 10 and one.tables == 1
+    shutil.copytree(tmp_path / "r", tmp_path / "copy")
+    reader = _store(tmp_path / "r")
+    for (oid, kind), packs in where.items():
+        assert reader.locate(oid, kind).pack in packs
+    monkeypatch.setattr(remote_compact, "GROUP", 256)  # the grouping does not change a byte of the result
+    shutil.rmtree(tmp_path / "copy" / "index" / "midx")
+    assert compact(_store(tmp_path / "copy"), rebuild=True).manifest == one.manifest
+
+
+def _live_lock(remote: Path, holder: str, exclusive: bool) -> Path:
+    import json
+    import socket
+    import time
+
+    (remote / "locks").mkdir(exist_ok=True)
+    lock = remote / "locks" / "other.json"
+    lock.write_text(
+        json.dumps(
+            {
+                "token": "other",
+                "host": socket.gethostname(),
+                "pid": os.getppid(),
+                "time": time.time(),
+                "exclusive": exclusive,
+                "holder": holder,
+            }
+        )
+    )
+    return lock
+
+
+def test_compaction_and_gc_exclude_each_other(ws, tmp_path):
+    remote = tmp_path / "remote"
+    ws.art("remote", "add", "origin", str(remote), "--default")
+    ws.gen({"a.bin": random_bytes(100_000, seed=3)})
+    ws.art("add", "a.bin")
+    ws.art("push")
+    lock = _live_lock(remote, "art gc", exclusive=True)
+    r = ws.art("remote", "compact", code=11)
+    assert "locked by art gc" in r.stderr
+    assert not (remote / "index" / "midx").exists()
+    lock.unlink()
+    lock = _live_lock(remote, "art remote compact", exclusive=False)
+    ws.art("remote", "compact")  # compactions share the lock with pushes and with each other
+    r = ws.art("gc", "--remote", "origin", "--grace", "0", code=11)
+    assert "art remote compact" in r.stderr
+    lock.unlink()
+    ws.art("gc", "--remote", "origin", "--grace", "0")
+
+
+@pytest.mark.slow
+def test_a_v1_remote_migrates_while_several_clients_push_and_one_compacts(ws, tmp_path):
+    remote = tmp_path / "remote"
+    ws.art("remote", "add", "origin", str(remote), "--default")
+    ws.gen({"base.bin": random_bytes(200_000, seed=1)})
+    ws.art("add", "base.bin")
+    ws.git("add", "-A")
+    ws.git("commit", "-qm", "base")
+    ws.art("push")
+    index = remote / "index"
+    for idx in list(index.rglob("*.idx")):  # what an older art left: flat indexes
+        idx.rename(index / idx.name)
+    for d in [d for d in index.iterdir() if d.is_dir()]:
+        d.rmdir()
+    clients = []
+    for i in range(3):
+        c = clone(ws, tmp_path / f"c{i}")
+        for j in range(3):
+            c.gen({f"c{i}-{j}.bin": random_bytes(60_000, seed=100 * i + j)})
+        c.art("add", *[f"c{i}-{j}.bin" for j in range(3)])
+        c.git("add", "-A")
+        c.git("commit", "-qm", f"c{i}")
+        clients.append(c)
+    exe = str(Path(sys.executable).parent / "art")
+    env = dict(os.environ, ART_FAULT="")
+    pushes = [subprocess.Popen([exe, "push", "-q"], cwd=c.root, env=env) for c in clients]
+    compactor = subprocess.run([exe, "remote", "compact", "-q"], cwd=ws.root, env=env, capture_output=True, text=True)
+    assert [p.wait() for p in pushes] == [0, 0, 0]
+    assert compactor.returncode == 0, compactor.stderr
+    ws.art("remote", "compact")  # folds whatever the first one did not see
+    assert art_json(ws, "fsck", "--remote", "origin", "--read-data")["problems"] == []
+    for i, c in enumerate(clients):
+        other = clone(c, tmp_path / f"check{i}")
+        other.art("pull")
+        for j in range(3):
+            assert (other.root / f"c{i}-{j}.bin").read_bytes() == (c.root / f"c{i}-{j}.bin").read_bytes()
+    reader = _store(remote)
+    reader.refresh()
+    assert reader.checkpoints.active and reader.window == {}
