@@ -120,12 +120,14 @@ def cache_bytes(ws: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
 
 
-def workspace(path: Path, url: str, options: dict, data_mib: int | None) -> Path:
+def workspace(path: Path, url: str, options: dict, data_mib: int | None, *, compact: bool = True) -> Path:
     path.mkdir(parents=True)
     for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "b@x"], ["git", "config", "user.name", "b"]):
         subprocess.run(cmd, cwd=path, check=True)
     exe = str(Path(sys.executable).parent / "art")
     subprocess.run([exe, "init", "-q"], cwd=path, check=True)
+    if not compact:  # "before": a v1 remote stays without a checkpoint, read the way art read every remote
+        subprocess.run([exe, "config", "core.compact", "false"], cwd=path, check=True, capture_output=True)
     opts = [x for k, v in options.items() for x in ("-o", f"{k}={json.dumps(v) if not isinstance(v, str) else v}")]
     subprocess.run([exe, "remote", "add", "origin", url, "-d", *opts], cwd=path, check=True, capture_output=True)
     if data_mib:
@@ -139,6 +141,7 @@ def workspace(path: Path, url: str, options: dict, data_mib: int | None) -> Path
 
 
 def scenario(tmp: Path, label: str, url: str, options: dict, data_mib: int, counter=None) -> list[dict]:
+    v1 = "-v1-" in label
     rows = []
 
     def measure(op: str, ws: Path, *args: str, data: int = 0) -> None:
@@ -160,7 +163,7 @@ def scenario(tmp: Path, label: str, url: str, options: dict, data_mib: int, coun
             }
         )
 
-    src = workspace(tmp / f"{label}-src", url, options, data_mib)
+    src = workspace(tmp / f"{label}-src", url, options, data_mib, compact=not v1)
     measure("push new data", src, "push", data=data_mib << 20)
     measure("no-op push", src, "push")
     clone = tmp / f"{label}-clone"
