@@ -5,7 +5,7 @@ Per-pack ``.idx`` files stay the commit point. Writers put new ones under ``inde
 UTC day, ``YYYYMMDD``; a v1 remote's flat ``index/<name>.idx`` count as epoch 0). A **checkpoint** folds
 them into sorted tables:
 
-    index/midx/<gen:010d>-<blake3 of the manifest>.ckpt   the manifest (the checkpoint's commit point)
+    index/<gen:010d>-<blake3 of the manifest>.ckpt        the manifest (the checkpoint's commit point)
     index/midx/tables/<blake3 of the table>.tbl           a table: sorted fixed-width records
 
     table    = TABLE_HEAD (magic, n_packs, n_entries) | packs: (digest 32, epoch u32) x n_packs, sorted
@@ -16,13 +16,13 @@ them into sorted tables:
                | per table, per block of BLOCK_ENTRIES records: (first oid+kind 33, blake3 of the block 32)
                | recent: pack digests (32, sorted) the checkpoint covers whose idx sit in epochs >= listed_from
 
-A reader lists ``index/`` (which shows the epoch folders, a v1 remote's flat indexes and whether
-``index/midx/`` exists), then ``index/midx/`` (the newest generation wins; several manifests of one generation
-are all used), then only the existing epoch folders from ``listed_from`` on; idx files there that the
-checkpoint does not cover form the *window*, loaded as before. Everything else is found through the tables:
-the block index (in the manifest) names the one block that can hold a key; that block is read with one ranged
-GET, checked against its hash, cached on disk under its hash (immutable) and searched by binary search over
-its fixed-width records — nothing is decoded into per-entry Python objects except the records looked up.
+A reader lists ``index/`` once: it shows the epoch folders, a v1 remote's flat indexes and the manifests (the
+newest generation wins; several manifests of one generation are all used); then it lists only the existing
+epoch folders from ``listed_from`` on; idx files there that the checkpoint does not cover form the *window*,
+loaded as before. Everything else is found through the tables: the block index (in the manifest) names the one
+block that can hold a key; that block is read with one ranged GET, checked against its hash, cached on disk
+under its hash (immutable) and searched by binary search over its fixed-width records — nothing is decoded
+into per-entry Python objects except the records looked up.
 
 Compaction is a pure function of its inputs (the newest manifests, their tables and the idx files listed):
 records are merged in sorted order, blocks have a fixed size and every file is named by its content, so two
@@ -105,7 +105,7 @@ def idx_path(name: str, epoch: int) -> str:
 
 
 def manifest_path(gen: int, digest: str) -> str:
-    return f"{MIDX}/{gen:010d}-{digest}.ckpt"
+    return f"index/{gen:010d}-{digest}.ckpt"
 
 
 def table_path(name: str) -> str:
@@ -113,7 +113,7 @@ def table_path(name: str) -> str:
 
 
 def parse_manifest_name(name: str) -> tuple[int, str] | None:
-    """(gen, digest) of a ``midx/`` file name, None for anything else."""
+    """(gen, digest) of a manifest's file name (in ``index/``), None for anything else."""
     if not name.endswith(".ckpt"):
         return None
     gen, _, digest = name[:-5].partition("-")

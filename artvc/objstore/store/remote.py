@@ -6,7 +6,8 @@ Layout under the remote root (docs/remotes.md, docs/formats.md):
     packs/ab/<name>.pack   a pack, in the same format as local packs (objstore/store/pack.py)
     index/<epoch>/<name>.idx  its index: IDX_MAGIC + the pack's entry table; ``name`` = blake3(entry table);
                            ``epoch`` = the writer's UTC day (YYYYMMDD); a v1 remote's index/<name>.idx too
-    index/midx/            checkpoints over the indexes (midx.py): how a client finds objects without
+    index/<gen>-<hash>.ckpt, index/midx/tables/
+                           checkpoints over the indexes (midx.py): how a client finds objects without
                            loading every index of the remote
     locks/, roots/         remote locks (objstore/gc.py) and root records (objstore/remote_roots.py)
     tmp/                   upload staging on storages without an atomic PUT (directory, sftp); never read
@@ -19,8 +20,8 @@ The transport publishes every file atomically, so no partial pack or index is ev
 
 Indexes never change, so the ones already seen are cached locally (``cache_dir``). Without a checkpoint,
 refreshing the view costs a listing of every index folder plus one GET per index new since the last time.
-With one (remote index v2, midx.py), it costs a listing of ``index/``, of ``index/midx/`` and of the few
-epoch folders the checkpoint does not cover; those indexes form the *window*, held in memory; every other
+With one (remote index v2, midx.py), it costs a listing of ``index/`` and of the one or two epoch folders
+the checkpoint does not cover; those indexes form the *window*, held in memory; every other
 object is found through the checkpoint's tables (one cached block per lookup), and the index of each pack found that way
 joins the window, so the objects stored beside it (a file's other chunks) need no further lookup. Only
 whole-remote operations (gc, fsck, repair: ``packs``, ``iter_objects``) load every index.
@@ -147,19 +148,20 @@ class RemoteStore(ObjectStore):
                 out[e.name[:-4]] = (e.size, e.mtime)
         return out
 
-    def _list_top(self) -> tuple[dict[str, tuple[int, float | None]], list[int], bool]:
-        """One listing of ``index/``: the flat (v1) indexes, the epoch folders, whether checkpoints exist."""
+    def _list_top(self) -> tuple[dict[str, tuple[int, float | None]], list[int], list[Entry]]:
+        """One listing of ``index/``: the flat (v1) indexes, the epoch folders, the checkpoint manifests."""
         out: dict[str, tuple[int, float | None]] = {}
-        epochs, midx = [], False
+        epochs, manifests = [], []
         for e in self.transport.list("index"):
             if e.is_dir:
                 if is_epoch(e.name):
                     epochs.append(int(e.name))
-                midx = midx or e.name == "midx"
             elif e.name.endswith(".idx") and is_oid(e.name[:-4]):
                 out[e.name[:-4]] = (e.size, e.mtime)
                 self._epochs.setdefault(e.name[:-4], FLAT)
-        return out, sorted(epochs), midx
+            elif e.name.endswith(".ckpt"):
+                manifests.append(e)
+        return out, sorted(epochs), manifests
 
     def _list_epochs(self, epochs: list[int]) -> list[tuple[int, list[Entry]]]:
         """The index files of each epoch folder (listed concurrently)."""
@@ -216,9 +218,9 @@ class RemoteStore(ObjectStore):
         Indexes whose content does not hash to their name are ignored (``check_remote`` reports them).
         ``use_cache=False`` reads every index from the remote (the cache may hide a damaged remote copy).
         """
-        flat, epochs, midx = self._list_top()
+        flat, epochs, manifests = self._list_top()
         try:
-            self.checkpoints.load() if midx else self.checkpoints.clear()
+            self.checkpoints.load(manifests)
         except FormatError as exc:
             self._checkpoint_damaged(exc)
         if self.checkpoints.active:

@@ -19,7 +19,6 @@ from ..fileio import remove_if_present
 from ..hashing import hash_bytes
 from .midx import (
     MAX_MANIFEST_BYTES,
-    MIDX,
     PACKREC,
     TABLE_HEAD,
     Manifest,
@@ -52,25 +51,26 @@ class Checkpoints:
 
     # -- loading ------------------------------------------------------------------------------------------
 
-    def load(self) -> None:
-        """List ``index/midx/`` and read the newest generation's manifests (cached ones from disk).
+    def load(self, listing: list | None = None) -> None:
+        """Read the newest generation's manifests (cached ones from disk) among the files of ``index/``
+        (``listing``: that folder's entries, already listed by the caller).
 
         Raises:
             FormatError: when a manifest of the newest generation is damaged.
         """
         gens: dict[int, list[str]] = {}
-        for e in self.transport.list(MIDX):
+        for e in self.transport.list("index") if listing is None else listing:
             parsed = None if e.is_dir else parse_manifest_name(e.name)
             if parsed and (e.size is None or e.size <= MAX_MANIFEST_BYTES):
                 gens.setdefault(parsed[0], []).append(e.name)
-        self.generations = {g: [f"{MIDX}/{n}" for n in sorted(ns)] for g, ns in gens.items()}
+        self.generations = {g: [f"index/{n}" for n in sorted(ns)] for g, ns in gens.items()}
         self.manifests = []
         if gens:
             for path in self.generations[max(gens)]:
                 self.manifests.append((path, self._manifest(path)))
 
     def clear(self) -> None:
-        """No checkpoint (the remote has no ``index/midx/`` folder)."""
+        """No checkpoint."""
         self.manifests, self.generations = [], {}
 
     def _manifest(self, path: str) -> Manifest:
