@@ -100,6 +100,36 @@ def modify_cmd(repo, name: str, url: str | None, opts: tuple[str, ...], unset: t
     _report(remote_modify(repo, name, url=url, options=_options(opts), unset=list(unset)), "modified")
 
 
+@cli.command("compact")
+@click.argument("name", required=False)
+@click.option("--rebuild", is_flag=True, help="Write the checkpoint again from every per-pack index.")
+@common()
+@pass_repo
+def compact_cmd(repo, name: str | None, rebuild: bool) -> None:
+    """Fold the remote's per-pack indexes into a checkpoint (remote index v2), so that clients find objects
+    with a few ranged reads instead of loading every index. Pushes do this on their own when many indexes
+    have piled up (core.compact = false turns that off); run it by hand after a migration from an older
+    art, or with --rebuild when fsck reports a damaged checkpoint. Safe while others push.
+
+    \b
+    Examples:
+      art remote compact
+      art remote compact origin --rebuild --json
+    """
+    from ..workspace.compact import compact_remote
+
+    result = compact_remote(repo, name, rebuild=rebuild)
+    if flags().get("json"):
+        emit_json(result.as_dict())
+    elif result.manifest is None:
+        say(f"nothing to compact: checkpoint generation {result.gen} covers every index ({result.entries} objects)")
+    else:
+        say(
+            f"checkpoint generation {result.gen}: {result.folded} indexes folded in, "
+            f"{result.entries} objects in {result.tables} tables ({result.written} written)"
+        )
+
+
 @cli.command("list")
 @click.option("--show-secrets", is_flag=True, help="Print secret option values instead of ***.")
 @common()

@@ -379,7 +379,7 @@ def plan_remote(store: RemoteStore, live: set[ObjectKey], cutoff: float) -> Remo
     objects = [
         IndexedObject(e.oid, Kind(e.kind), e.raw_length, name) for name, entries in store.packs.items() for e in entries
     ]
-    index_times = {n[:-4]: t for n, t in remote_times(store, "index").items() if n.endswith(".idx")}
+    index_times = store.index_times()
     gc_plan = plan(objects, live, index_times, cutoff)
     pack_files = store.list_packs()
     garbage = []
@@ -423,7 +423,8 @@ def rewrite_remote(
         CorruptObjectError: when a live object is damaged on the remote (nothing is deleted then).
         StoreIOError: when the remote fails.
     """
-    from .store.remote import index_path, pack_path
+    from .remote_compact import compact, prune
+    from .store.remote import pack_path
     from .store.remote_read import Located, verify_payload
 
     gc_plan = remote_plan.objects
@@ -455,9 +456,15 @@ def rewrite_remote(
         phase("copied")
     if lock:
         lock.refresh()
+    # a checkpoint (remote index v2) must stop naming the packs that go before their indexes go
+    if gc_plan.drop and store.checkpoints.generations:
+        compact(store, drop=frozenset(gc_plan.drop), staging=staging_dir)
+        fault_point("remote-gc.checkpoint-written")
+        if lock:
+            lock.refresh()
     # the copies are published with their indexes; now the old indexes go (readers stop seeing old packs)...
     for name in gc_plan.drop:
-        _remove(store, index_path(name))
+        _remove(store, store.idx_path(name))
     fault_point("remote-gc.indexes-deleted")
     if phase:
         phase("indexes-deleted")
@@ -470,6 +477,7 @@ def rewrite_remote(
     fault_point("remote-gc.packs-deleted")
     if phase:
         phase("packs-deleted")
+    prune(store)  # superseded checkpoints and the tables only they named
     store.refresh()
 
 

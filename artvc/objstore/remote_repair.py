@@ -26,7 +26,7 @@ from .objects import Kind, check_object
 from .oid import Oid
 from .store.local import LocalStore
 from .store.pack import ENTRY, TRAILER, PackEntry, decode_entries, pack_name, unpack_payload
-from .store.remote import RemoteStore, index_path, pack_path
+from .store.remote import RemoteStore, pack_path
 from .store.remote_check import RemoteCheck
 from .store.remote_read import Located, verify_payload
 from .types import EntryKind, ObjectKey
@@ -47,6 +47,7 @@ class RepairResult:
         reindexed: damaged indexes written again from their pack's trailer.
         retired: bad packs removed (index, then file).
         replaced: bad packs published again whole and intact from the local store (same name, same bytes).
+        checkpoint_rebuilt: the checkpoint (remote index v2) disagreed with the indexes and was written again.
         lost: objects that were damaged or lost on the remote and that no intact copy could replace.
     """
 
@@ -56,6 +57,7 @@ class RepairResult:
     retired: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     lost: list[ObjectKey] = field(default_factory=list)
+    checkpoint_rebuilt: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -65,6 +67,7 @@ class RepairResult:
             "retired": self.retired,
             "replaced": self.replaced,
             "lost": [{"oid": str(o), "kind": k.label} for o, k in self.lost],
+            "checkpoint_rebuilt": self.checkpoint_rebuilt,
         }
 
 
@@ -86,6 +89,13 @@ def repair_remote(
     from .gc import RemoteLock
 
     result = RepairResult()
+    if found.checkpoint_damaged:
+        from .remote_compact import compact, prune
+
+        with RemoteLock(remote, exclusive=True, holder="art fsck --repair"):
+            compact(remote, rebuild=True, staging=staging_dir)
+            prune(remote)
+        result.checkpoint_rebuilt = True
     if not found.bad_packs:
         return result
     with RemoteLock(remote, exclusive=True, holder="art fsck --repair"):
@@ -124,6 +134,20 @@ def repair_remote(
         result.lost = sorted(k for k in need if not remote.has(*k))
         lost = set(result.lost)
         fault_point("repair.uploaded")  # new copies published, bad packs still listed
+        retiring = [
+            name
+            for name in sorted(bad)
+            if name not in remote.packs
+            and all(
+                remote.has(e.oid, Kind(e.kind)) or (e.oid, Kind(e.kind)) in lost for e in found.listed.get(name, [])
+            )
+        ]
+        if retiring and remote.checkpoints.generations:  # a checkpoint must stop naming them first
+            from .remote_compact import compact
+
+            view = dict(remote.packs)
+            compact(remote, drop=frozenset(retiring), staging=staging_dir)
+            remote.set_view(view)
         for name in sorted(bad):
             if name in remote.packs:  # the upload published an intact local pack of the same name over it
                 result.replaced.append(name)
@@ -219,7 +243,7 @@ def _children_listed(remote: RemoteStore, writer: RemoteWriter, key: ObjectKey, 
 def _retire(remote: RemoteStore, name: str, found: RemoteCheck) -> None:
     """Delete a bad pack's index (the commit point readers trust), then its file."""
     fault_point("repair.retiring")
-    for key in (index_path(name), pack_path(name) if name in found.pack_sizes else None):
+    for key in (remote.idx_path(name), pack_path(name) if name in found.pack_sizes else None):
         if key is None or (key.endswith(".pack") and found.bad_packs[name] == "damaged index"):
             continue  # a pack without a valid index or trailer is garbage: gc decides about it
         remote.delete_quietly(key)

@@ -93,6 +93,9 @@ class _Send(NamedTuple):
     loc: Location
 
 
+MAX_RETRIES = 10_000
+
+
 def upload(
     src: LocalStore,
     dest: RemoteStore,
@@ -124,8 +127,10 @@ def upload(
     todo: list[_Send] = []
     present = 0
     send: list[ObjectKey] = []
-    for oid, kind in set(keys):
-        if dest.has(oid, kind):
+    wanted = set(keys)
+    there = dest.has_many(wanted)  # one pass: batched, sampled for chunks on a checkpointed remote
+    for oid, kind in wanted:
+        if (oid, kind) in there:
             present += 1
         else:
             send.append(ObjectKey(oid, kind))
@@ -227,7 +232,9 @@ def download(
         return TransferResult(present=len(set(roots)))
     src.refresh()
     done = TransferResult()
-    for _ in range(len(src.packs) + 1):  # each retry leaves out at least one more damaged pack or copy
+    # each retry leaves out at least one more damaged pack or copy (``avoid``), so the loop ends; the bound
+    # is only a guard
+    for _ in range(MAX_RETRIES):
         state = _Download(src, dest, jobs, progress)
         try:
             state.walk(pending)
@@ -348,7 +355,7 @@ class _Download:
         needed: dict[str, int] = {}
         for loc in self.chunks.values():
             needed[loc.pack] = needed.get(loc.pack, 0) + 1
-        whole = [p for p, n in needed.items() if n == len(self.src.packs[p]) and n > 1]
+        whole = [p for p, n in needed.items() if n > 1 and n == len(self.src.pack_entries(p))]
         ranged = [loc for loc in self.chunks.values() if loc.pack not in set(whole)]
         writer = self.dest.writer()
         try:
@@ -425,7 +432,7 @@ class _Download:
         from .store.pack import read_trailer
         from .store.remote_read import MAX_SPAN
 
-        entries = sorted(self.src.packs[name], key=lambda e: e.offset)
+        entries = sorted(self.src.pack_entries(name), key=lambda e: e.offset)
         self.packs.add(name)
         try:
             with open(tmp, "rb") as f:

@@ -34,6 +34,7 @@ CORE_TYPES: dict[str, type] = {
     "strict_pipeline": bool,
     "gc_grace": str,
     "store": str,
+    "compact": bool,
 }
 # [executor]: where art repro runs stale stages (docs/pipelines.md, docs/distributed.md)
 EXECUTOR_DEFAULTS: dict[str, Any] = {

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..errors import IntegrityError, TransferError
 from ..objstore.objects import Kind
-from ..objstore.oid import Oid
+from ..objstore.oid import Oid, is_oid
 from ..objstore.types import ObjectKey
 from ..objstore.verify import Problem
 from .remote import open_remote, transfer_jobs
@@ -92,7 +92,10 @@ def fetch(
         store = open_remote(repo, remote)
         try:
             store.refresh()
-            remote_runs = [o.oid for o in store.iter_objects() if o.kind == Kind.RUN]
+            # every run on the remote: only for --all-runs or a --run prefix (a whole-remote listing: with a
+            # checkpoint, a plain fetch never loads every index)
+            needs_all = all_runs or any(not is_oid(r.strip().lower()) for r in runs)
+            remote_runs = [o.oid for o in store.iter_objects() if o.kind == Kind.RUN] if needs_all else []
             wanted = set(roots) | set(lacking) | resolve_runs(runs, remote_runs)
             if all_runs:
                 wanted |= {ObjectKey(o, Kind.RUN) for o in remote_runs}

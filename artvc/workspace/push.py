@@ -118,6 +118,10 @@ def push(
             record_roots(store, roots)
             # last: a marker names a run whose record and outputs are committed (their indexes published)
             markers = publish_markers(repo, store, roots, uploaded=set(keys), trust_cache=not full)
+            if result.objects:
+                from .compact import compact_after_push
+
+                compact_after_push(repo, store, lock)
         lost = [k for k in missing if not _remote_has(store, k)]
         return PushResult(
             store.name,

@@ -199,6 +199,7 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("remote list", ["remote", "list"]),
         _case("remote default", ["remote", "default"]),
         _case("push", ["push"]),
+        _case("remote compact", ["remote", "compact"]),
         ("git commit", ()),
         _case("get", ["get", ".", "data/a.bin", "-o", "got.bin", "-f"]),
         _case("import", ["import", ".", "data/t.csv", "-o", "imp.csv", "-f"]),

@@ -90,7 +90,7 @@ def test_remote_gc_killed_midway_leaves_a_valid_remote_and_a_second_gc_completes
     assert not {k for k in remote_keys(remote) - live if k[1] != Kind.RUN}
     assert not list((remote / "locks").iterdir())
     packs = [p for p in (remote / "packs").rglob("*.pack")]
-    assert {p.stem for p in packs} == {p.stem for p in (remote / "index").glob("*.idx")}
+    assert {p.stem for p in packs} == {p.stem for p in (remote / "index").rglob("*.idx")}
 
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ws.root), str(clone)], check=True)

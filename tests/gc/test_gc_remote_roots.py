@@ -59,8 +59,9 @@ def _fresh_clone_pulls_b(bare, tmp_path, b: Workspace) -> None:
 
 def _age(directory, seconds: float) -> None:
     old = time.time() - seconds
-    for p in directory.iterdir():
-        os.utime(p, (old, old))
+    for p in directory.rglob("*"):
+        if p.is_file():
+            os.utime(p, (old, old))
 
 
 def test_remote_gc_keeps_old_objects_a_recent_push_relied_on(ws, tmp_path):
@@ -100,10 +101,10 @@ def test_remote_gc_refuses_a_damaged_recent_root_record(ws, tmp_path):
     _history(ws, tmp_path, str(remote))
     record = sorted((remote / "roots").iterdir())[-1]
     record.write_bytes(record.read_bytes().replace(b'"version":1', b'"version":2'))
-    before = sorted(p.name for p in (remote / "index").iterdir())
+    before = sorted(p.name for p in (remote / "index").rglob("*.idx"))
     r = ws.art("gc", "--remote", "storage", "--keep-last", "1", "--grace", "1h", code=3)
     assert f"root record roots/{record.name} is damaged" in r.stderr and "hint:" in r.stderr
-    assert sorted(p.name for p in (remote / "index").iterdir()) == before
+    assert sorted(p.name for p in (remote / "index").rglob("*.idx")) == before
     assert not list((remote / "locks").iterdir())
 
 
@@ -168,7 +169,7 @@ def test_a_remote_gc_whose_lock_was_broken_meanwhile_stops_before_deleting(ws, t
 
     remote = tmp_path / "remote"
     _history(ws, tmp_path, str(remote))
-    before = {p.name for p in (remote / "index").iterdir()}
+    before = {p.name for p in (remote / "index").rglob("*.idx")}
 
     def broken_after_copying(name):  # e.g. this machine slept past the stale time and a push broke the lock
         if name == "copied":
@@ -177,7 +178,7 @@ def test_a_remote_gc_whose_lock_was_broken_meanwhile_stops_before_deleting(ws, t
 
     with ws.repo() as repo, pytest.raises(RepoLockedError, match="was removed by another process"):
         gc(repo, Retention(keep_last=1), remote="storage", grace=0, phase=broken_after_copying)
-    assert {p.name for p in (remote / "index").iterdir()} >= before
+    assert {p.name for p in (remote / "index").rglob("*.idx")} >= before
     report = art_json(ws, "gc", "--remote", "storage", "--keep-last", "1", "--grace", "0")
     assert report["removed_objects"] > 0
 

@@ -48,7 +48,7 @@ def test_fsck_remote_finds_missing_and_damaged_indexes_and_orphan_packs(data_ws,
     data_ws.art("remote", "add", "origin", str(bucket), "-d")
     data_ws.art("push")
     fs = fsspec.filesystem("file")
-    idx = sorted((bucket / "index").iterdir())
+    idx = sorted((bucket / "index").rglob("*.idx"))
     idx[0].unlink()  # its pack is now an orphan
     raw = bytearray(idx[1].read_bytes())
     raw[-1] ^= 1
@@ -66,7 +66,7 @@ def test_fsck_remote_finds_missing_and_damaged_indexes_and_orphan_packs(data_ws,
     assert art_json(data_ws, "fsck", "--remote", "origin")["problems"] == []
     from artvc.objstore.store.pack import decode_index
 
-    chunk_only = [p for p in (bucket / "index").iterdir() if {e.kind for e in decode_index(p.read_bytes())} == {0}]
+    chunk_only = [p for p in (bucket / "index").rglob("*.idx") if {e.kind for e in decode_index(p.read_bytes())} == {0}]
     chunk_only[0].unlink()  # the trees and manifests stay listed, their chunks no longer are
     assert art_json(data_ws, "push")["objects"] == 0  # the roots are listed: a normal push trusts them
     assert data_ws.art("fsck", "--remote", "origin", "--read-data", code=3)

@@ -4,7 +4,11 @@ The store knows the layout and the rules; its transport (objstore/store/transpor
 Layout under the remote root (docs/remotes.md, docs/formats.md):
 
     packs/ab/<name>.pack   a pack, in the same format as local packs (objstore/store/pack.py)
-    index/<name>.idx       its index: IDX_MAGIC + the pack's entry table; ``name`` = blake3(entry table)
+    index/<epoch>/<name>.idx  its index: IDX_MAGIC + the pack's entry table; ``name`` = blake3(entry table);
+                           ``epoch`` = the writer's UTC day (YYYYMMDD); a v1 remote's index/<name>.idx too
+    index/<gen>-<hash>.ckpt, index/midx/tables/
+                           checkpoints over the indexes (midx.py): how a client finds objects without
+                           loading every index of the remote
     locks/, roots/         remote locks (objstore/gc.py) and root records (objstore/remote_roots.py)
     tmp/                   upload staging on storages without an atomic PUT (directory, sftp); never read
 
@@ -14,8 +18,13 @@ the commit point**. A reader trusts only indexes whose content hashes to their n
 they list; a pack without an index is garbage left by an interrupted push (a later gc may remove it).
 The transport publishes every file atomically, so no partial pack or index is ever visible.
 
-Indexes never change, so the ones already seen are cached locally (``cache_dir``): refreshing the view
-of a remote costs one listing plus one GET per index that is new since the last time.
+Indexes never change, so the ones already seen are cached locally (``cache_dir``). Without a checkpoint,
+refreshing the view costs a listing of every index folder plus one GET per index new since the last time.
+With one (remote index v2, midx.py), it costs a listing of ``index/`` and of the one or two epoch folders
+the checkpoint does not cover; those indexes form the *window*, held in memory; every other
+object is found through the checkpoint's tables (one cached block per lookup), and the index of each pack found that way
+joins the window, so the objects stored beside it (a file's other chunks) need no further lookup. Only
+whole-remote operations (gc, fsck, repair: ``packs``, ``iter_objects``) load every index.
 
 Every object read from a remote is verified before it is handed out (chunks by blake3 of their bytes,
 trees and runs by their decoders); ``read_objects`` hands back stored bytes and leaves verification to
@@ -32,14 +41,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ...errors import ObjectNotFoundError
+from ...errors import FormatError, ObjectNotFoundError
 from ...errors import PackMissingError as PackMissing
 from ..faults import fault_point
 from ..fileio import remove_if_present
 from ..objects import Kind
 from ..oid import Oid, is_oid
 from .base import IndexedObject, ObjectStore
+from .midx import FLAT, epoch_of, idx_path, is_epoch, key_of
 from .pack import Compressor, PackEntry, encode_index
+from .remote_ckpt import Checkpoints
 from .remote_read import MAX_INDEX_BYTES, MAX_SPAN, Located, Span, check_index, plan_reads, verify_payload
 from .remote_writer import RemoteWriter
 from .transport import Entry, Transport
@@ -47,6 +58,8 @@ from .transport import Entry, Transport
 __all__ = ["MAX_SPAN", "FsspecStore", "Located", "RemoteStore", "check_index", "verify_payload"]
 
 Key = tuple[Oid, int]
+CHUNK_SAMPLE = 256  # a push looks up 1 in this many new chunks through the checkpoint (has_many)
+EXHAUSTIVE_BLOCKS = 64  # checkpoints of at most this many blocks (~14 MB) are searched for every chunk
 
 
 def pack_path(name: str) -> str:
@@ -55,7 +68,7 @@ def pack_path(name: str) -> str:
 
 
 def index_path(name: str) -> str:
-    """Where the index of pack ``name`` is, relative to the remote root."""
+    """Where a v1 remote keeps the index of pack ``name`` (``RemoteStore.idx_path`` knows every layout)."""
     return f"index/{name}.idx"
 
 
@@ -82,6 +95,11 @@ class RemoteStore(ObjectStore):
         self.lost_packs: set[str] = set()  # listed packs found missing: left out of the view
         self._loaded = False
         self._lock = threading.Lock()
+        self.checkpoints = Checkpoints(transport, self.cache_dir)
+        self._use_checkpoints = False
+        self._epochs: dict[str, int] = {}  # pack -> the epoch folder of its index (FLAT: index/<name>.idx)
+        self.problems: list[str] = []  # damaged checkpoints found (the per-pack indexes were used instead)
+        self.window: dict[str, int] = {}  # indexes the checkpoint does not cover (all, without one) -> epoch
 
     @classmethod
     def open(
@@ -115,9 +133,70 @@ class RemoteStore(ObjectStore):
     # -- the view of the remote's indexes ----------------------------------------------------------------
 
     def list_indexes(self) -> dict[str, int]:
-        """Return {pack name: index size} of every index file on the remote (one listing)."""
-        found = self.transport.list("index")
-        return {e.name[:-4]: e.size for e in found if not e.is_dir and e.name.endswith(".idx") and is_oid(e.name[:-4])}
+        """Return {pack name: index size} of every index file on the remote: the flat v1 ones and every
+        epoch folder (one listing of ``index/`` plus one per epoch folder)."""
+        return {n: size for n, (size, _) in self._list_all_indexes().items()}
+
+    def index_times(self) -> dict[str, float]:
+        """{pack name: modification time of its index} for every index whose time the storage reports."""
+        return {n: t for n, (_, t) in self._list_all_indexes().items() if t is not None}
+
+    def _list_all_indexes(self) -> dict[str, tuple[int, float | None]]:
+        out, epochs, _ = self._list_top()
+        for _, found in self._list_epochs(epochs):
+            for e in found:
+                out[e.name[:-4]] = (e.size, e.mtime)
+        return out
+
+    def _list_top(self) -> tuple[dict[str, tuple[int, float | None]], list[int], list[Entry]]:
+        """One listing of ``index/``: the flat (v1) indexes, the epoch folders, the checkpoint manifests."""
+        out: dict[str, tuple[int, float | None]] = {}
+        epochs, manifests = [], []
+        for e in self.transport.list("index"):
+            if e.is_dir:
+                if is_epoch(e.name):
+                    epochs.append(int(e.name))
+            elif e.name.endswith(".idx") and is_oid(e.name[:-4]):
+                out[e.name[:-4]] = (e.size, e.mtime)
+                self._epochs.setdefault(e.name[:-4], FLAT)
+            elif e.name.endswith(".ckpt"):
+                manifests.append(e)
+        return out, sorted(epochs), manifests
+
+    def _list_epochs(self, epochs: list[int]) -> list[tuple[int, list[Entry]]]:
+        """The index files of each epoch folder (listed concurrently)."""
+
+        def one(epoch: int) -> tuple[int, list[Entry]]:
+            found = [
+                e
+                for e in self.transport.list(f"index/{epoch}")
+                if not e.is_dir and e.name.endswith(".idx") and is_oid(e.name[:-4])
+            ]
+            return epoch, found
+
+        if len(epochs) <= 1:
+            results = [one(e) for e in epochs]
+        else:
+            with ThreadPoolExecutor(max_workers=min(8, len(epochs))) as pool:
+                results = list(pool.map(one, epochs))
+        for epoch, found in results:
+            for e in found:
+                known = self._epochs.get(e.name[:-4])
+                if known is None or epoch < known:  # the same index in two folders: a republish; either works
+                    self._epochs[e.name[:-4]] = epoch
+        return results
+
+    def idx_path(self, name: str) -> str:
+        """Where the index of pack ``name`` is (as last listed; new indexes go into the writer's epoch)."""
+        return idx_path(name, self._epochs.get(name, FLAT))
+
+    def write_epoch(self) -> int:
+        """The epoch folder a new index goes into: today (UTC), or the checkpoint's first listed epoch when
+        this machine's clock is behind it (so readers always list it)."""
+        today = epoch_of()
+        if self.checkpoints.active:
+            return max(today, self.checkpoints.listed_from)
+        return today
 
     def list_packs(self) -> dict[str, int]:
         """Return {pack name: size} of every pack file on the remote."""
@@ -133,12 +212,46 @@ class RemoteStore(ObjectStore):
         return [e for e in self.transport.list(folder) if not e.is_dir]
 
     def refresh(self, *, use_cache: bool = True) -> None:
-        """Load the remote's current indexes (cached ones from disk, new ones from the remote).
+        """Load the remote's current view: its checkpoint and the indexes it does not cover (cached ones
+        from disk, new ones from the remote); without a checkpoint, every index.
 
         Indexes whose content does not hash to their name are ignored (``check_remote`` reports them).
         ``use_cache=False`` reads every index from the remote (the cache may hide a damaged remote copy).
         """
-        names = self.list_indexes()
+        flat, epochs, manifests = self._list_top()
+        try:
+            self.checkpoints.load(manifests)
+        except FormatError as exc:
+            self._checkpoint_damaged(exc)
+        if self.checkpoints.active:
+            first, recent = self.checkpoints.listed_from, self.checkpoints.recent
+            names = {
+                e.name[:-4]: e.size
+                for _, found in self._list_epochs([e for e in epochs if e >= first])
+                for e in found
+                if e.name[:-4] not in recent
+            }
+        else:
+            names = {n: size for n, (size, _) in flat.items()}
+            for _, found in self._list_epochs(epochs):
+                names.update((e.name[:-4], e.size) for e in found)
+        self._update_view(self._load_indexes(names, use_cache), use_cache)
+        self.window = {n: self._epochs.get(n, FLAT) for n in names}
+        self._use_checkpoints = self.checkpoints.active
+
+    def pack_entries(self, name: str) -> list[PackEntry]:
+        """The entries of pack ``name``: from the view, else its index (one GET, then cached)."""
+        got = self.packs_in_view(name)
+        if got is None:
+            got = self._cached_index(name) or self.read_index(name) or []
+        return got
+
+    def packs_in_view(self, name: str) -> list[PackEntry] | None:
+        """The entries of pack ``name`` if the current view holds them (no request)."""
+        with self._lock:
+            return self._packs.get(name)
+
+    def _load_indexes(self, names: dict[str, int], use_cache: bool) -> dict[str, list[PackEntry]]:
         valid = {n for n, size in names.items() if size <= MAX_INDEX_BYTES}  # a larger one cannot be valid
         # indexes never change: those in the view already are not read (nor verified) again
         known = self._packs if use_cache and self._loaded else {}
@@ -153,26 +266,44 @@ class RemoteStore(ObjectStore):
         for name, fetched in self._fetch_indexes(todo):
             if fetched is not None:
                 packs[name] = fetched
-        if known and known.keys() <= packs.keys():  # only new indexes: extend the view
-            self._extend_view({n: e for n, e in packs.items() if n not in known})
-        else:
-            self.set_view(packs)
+        return packs
 
-    def _extend_view(self, new: dict[str, list[PackEntry]]) -> None:
-        """Add ``new`` packs to the view (the same rules as ``set_view``, without rebuilding it)."""
-        with self._lock:
-            avoid = self._avoid
-            for name in sorted(new):
-                if name in self.lost_packs:
-                    continue
-                self._packs[name] = new[name]
-                for e in new[name]:
-                    if not avoid or (e.oid, e.kind, name) not in avoid:
-                        self._index.setdefault((e.oid, e.kind), Located(name, e))
+    def _update_view(self, packs: dict[str, list[PackEntry]], use_cache: bool) -> None:
+        """The view becomes ``packs``: extended in place when it only adds to the current one (a refresh that
+        finds a few new indexes costs only those), rebuilt otherwise."""
+        known = self._packs if use_cache and self._loaded else {}
+        if known and known.keys() <= packs.keys():
+            with self._lock:
+                avoid = self._avoid
+                for name in sorted(packs.keys() - known.keys()):
+                    if name in self.lost_packs:
+                        continue
+                    self._packs[name] = packs[name]
+                    for e in packs[name]:
+                        if not avoid or (e.oid, e.kind, name) not in avoid:
+                            self._index.setdefault((e.oid, e.kind), Located(name, e))
+        else:
+            self._set_view(packs)
+
+    def _checkpoint_damaged(self, exc: Exception) -> None:
+        """Stop using the checkpoint: say so once, and fall back to every per-pack index."""
+        self.problems.append(f"{exc} (the per-pack indexes are used; `art remote compact --rebuild` repairs it)")
+        self.checkpoints.manifests = []
+        self._use_checkpoints = False
+
+    def _load_full(self, *, force: bool = False) -> None:
+        """The whole view (every index of the remote), for whole-remote operations."""
+        if force or self._use_checkpoints or not self._loaded:
+            self._set_view(self._load_indexes(self.list_indexes(), True))
+            self._use_checkpoints = False
 
     def set_view(self, packs: dict[str, list[PackEntry]]) -> None:
         """Trust exactly ``packs`` (name -> entries) from now on, less the packs found lost and the copies
         found damaged (``avoid``); ``check_remote`` and repair narrow the view to the packs they found good."""
+        self._set_view(packs)
+        self._use_checkpoints = False
+
+    def _set_view(self, packs: dict[str, list[PackEntry]]) -> None:
         packs = {n: e for n, e in packs.items() if n not in self.lost_packs}
         index: dict[Key, Located] = {}
         avoid = self._avoid
@@ -189,8 +320,8 @@ class RemoteStore(ObjectStore):
             self._avoid.add((key[0], int(key[1]), pack))
         else:
             self.lost_packs.add(pack)
-        self.set_view(self._packs)
-        return key is not None and (key[0], int(key[1])) in self._index
+        self._set_view(self._packs)
+        return key is not None and self.locate(key[0], Kind(key[1])) is not None
 
     def _fetch_indexes(self, names: list[str]) -> Iterator[tuple[str, list[PackEntry] | None]]:
         if not names:
@@ -206,7 +337,7 @@ class RemoteStore(ObjectStore):
     def read_index(self, name: str) -> list[PackEntry] | None:
         """Download and check one index; None when it is missing, damaged or does not match its name."""
         try:
-            data = self.transport.read(index_path(name))
+            data = self.transport.read(self.idx_path(name))
         except FileNotFoundError:
             return None
         return check_index(name, data)
@@ -240,13 +371,69 @@ class RemoteStore(ObjectStore):
 
     @property
     def packs(self) -> dict[str, list[PackEntry]]:
-        """The trusted packs (those with a valid index) and their entries."""
+        """The trusted packs (those with a valid index) and their entries: every index of the remote is
+        loaded for this (gc, fsck, repair)."""
         self._ensure()
+        self._load_full()
         return self._packs
 
     def locate(self, oid: Oid, kind: Kind) -> Located | None:
         self._ensure()
-        return self._index.get((oid, int(kind)))
+        loc = self._index.get((oid, int(kind)))
+        if loc is None and self._use_checkpoints:
+            loc = self._locate_in_checkpoint(oid, int(kind))
+        return loc
+
+    def _locate_in_checkpoint(self, oid: Oid, kind: int) -> Located | None:
+        """Find ``oid`` through the checkpoint; the index of the pack found joins the window."""
+        try:
+            hits = self.checkpoints.find(key_of(oid, kind))
+        except FormatError as exc:
+            self._checkpoint_damaged(exc)
+            self._load_full(force=True)
+            return self._index.get((oid, kind))
+        for name, epoch, _ in sorted(hits, key=lambda h: h[0]):
+            if name in self.lost_packs or (oid, kind, name) in self._avoid:
+                continue
+            with self._lock:
+                entries = self._packs.get(name)
+            if entries is None:
+                self._epochs.setdefault(name, epoch)
+                entries = self._cached_index(name) or self.read_index(name)
+                if entries is None:  # its index is gone (a gc removing the pack): not a usable copy
+                    continue
+                self._cache_index(name, entries)
+                with self._lock:
+                    self._packs[name] = entries
+                    for e in entries:
+                        if (e.oid, e.kind, name) not in self._avoid:
+                            self._index.setdefault((e.oid, e.kind), Located(name, e))
+            for e in entries:
+                if e.oid == oid and e.kind == kind:
+                    return Located(name, e)
+        return None
+
+    def has_many(self, keys: Iterable[Key]) -> set[Key]:
+        """Which of ``keys`` the remote lists, for a push deciding what to send: everything the window lists,
+        plus what the checkpoint finds for trees, manifests, runs and a *sample* of chunks (Xet's global
+        dedup samples too). A sampled chunk found brings its pack's index into the window, which then
+        answers for the chunks stored beside it (the rest of a file, usually). An unsampled chunk the
+        window does not list is reported absent: sending it again costs space, never correctness (only
+        a positive answer skips an upload). Small checkpoints are searched exhaustively."""
+        self._ensure()
+        keys = list(keys)
+        index = self._index
+        present = {k for k in keys if (k[0], int(k[1])) in index}
+        if not self._use_checkpoints:
+            return present
+        rest = [k for k in keys if k not in present]
+        exhaustive = sum(len(t.blocks) for t in self.checkpoints.tables()) <= EXHAUSTIVE_BLOCKS
+        for oid, kind in sorted(rest, key=lambda k: int(k[1]), reverse=True):  # metadata first: fewer, and exact
+            if (oid, int(kind)) in self._index:
+                continue
+            if kind != Kind.CHUNK or exhaustive or int(str(oid)[:4], 16) % CHUNK_SAMPLE == 0:
+                self._locate_in_checkpoint(oid, int(kind))
+        return present | {k for k in rest if (k[0], int(k[1])) in self._index}
 
     # -- ObjectStore ----------------------------------------------------------------------------------------
 
@@ -269,6 +456,7 @@ class RemoteStore(ObjectStore):
 
     def iter_objects(self) -> Iterator[IndexedObject]:
         self._ensure()
+        self._load_full()
         for (oid, kind), loc in self._index.items():
             yield IndexedObject(oid, Kind(kind), loc.entry.raw_length, loc.pack)
 
@@ -361,7 +549,9 @@ class RemoteStore(ObjectStore):
 
     def publish_index(self, name: str, entries: list[PackEntry]) -> None:
         """Publish (or write again) the index of pack ``name``."""
-        self.publish_bytes(index_path(name), bytes(encode_index(entries)))
+        epoch = self._epochs.get(name) or self.write_epoch()
+        self._epochs[name] = epoch
+        self.publish_bytes(idx_path(name, epoch), bytes(encode_index(entries)))
 
     def publish_bytes(self, path: str, data: bytes) -> None:
         """Publish a small file at ``path`` under the remote root (atomically; root records, indexes)."""

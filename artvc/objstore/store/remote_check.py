@@ -34,6 +34,7 @@ class RemoteCheck:
     # (oid, kind, pack) of copies that failed verification
     damaged: set[tuple[Oid, int, str]] = field(default_factory=set)
     pack_sizes: dict[str, int] = field(default_factory=dict)  # every pack file on the remote -> its size
+    checkpoint_damaged: bool = False  # the checkpoint disagrees with the indexes (compact --rebuild repairs it)
 
 
 def check_remote(
@@ -89,6 +90,8 @@ def check_remote(
                     f"index entry points outside pack {name[:10]} ({e.offset}+{e.length} > {payload_end})",
                 )
             )
+    ckpt_problems = check_checkpoint(store, packs, set(index_names))
+    problems += ckpt_problems
     store.set_view(packs)
     objects = sum(len(v) for v in packs.values())
     read = 0
@@ -133,8 +136,63 @@ def check_remote(
                     bad.setdefault(pack, "damaged objects")
                     listed[pack] = packs[pack]
     return RemoteCheck(
-        problems, len(pack_sizes), len(index_names), objects, read, garbage, bad, listed, damaged, pack_sizes
+        problems,
+        len(pack_sizes),
+        len(index_names),
+        objects,
+        read,
+        garbage,
+        bad,
+        listed,
+        damaged,
+        pack_sizes,
+        bool(ckpt_problems),
     )
+
+
+def check_checkpoint(store: RemoteStore, packs: dict[str, list[PackEntry]], indexed: set[str]) -> list[Problem]:
+    """Check the newest checkpoint against the per-pack indexes: its manifests decode, every table and
+    block is there and matches its hash, and every record names a pack with an index that lists the same
+    entry. Tables are streamed (one downloaded at a time)."""
+    import tempfile
+
+    from ..verify import Problem
+    from .midx import TABLE_HEAD, decode_packs, read_table_records, record_entry, table_path
+
+    hint = "run 'art remote compact --rebuild'"
+    try:
+        store.checkpoints.load()
+    except FormatError as exc:
+        return [Problem("index/midx", "checkpoint", f"{exc} ({hint})")]
+    problems: list[Problem] = []
+    entries = {name: {(e.oid, e.kind, e.offset, e.length) for e in es} for name, es in packs.items()}
+    for table in store.checkpoints.tables():
+        with tempfile.TemporaryDirectory(prefix="art-fsck-") as tmp:
+            local = f"{tmp}/t"
+            try:
+                store.transport.download(table_path(table.name), local)
+                with open(local, "rb") as f:
+                    f.seek(TABLE_HEAD.size)
+                    names = decode_packs(f.read(table.packs * 36), table)
+                    wrong = 0
+                    for rec in read_table_records(f, table):
+                        pack, e = record_entry(rec)
+                        name = names[pack][0] if pack < len(names) else None
+                        if (
+                            name is None
+                            or name not in indexed
+                            or (e.oid, e.kind, e.offset, e.length) not in entries.get(name, ())
+                        ):
+                            wrong += 1
+                    if wrong:
+                        problems.append(
+                            Problem(table.name, "checkpoint", f"{wrong} entries no index lists the same way ({hint})")
+                        )
+            except FileNotFoundError:
+                problems.append(Problem(table.name, "checkpoint", f"checkpoint table is missing ({hint})"))
+            except FormatError as exc:
+                problems.append(Problem(table.name, "checkpoint", f"{exc} ({hint})"))
+    return problems
 
 
 def _check_remote_manifest(

@@ -60,8 +60,11 @@ class RemoteWriter(StoreWriter):
         self.bytes = 0
 
     def has(self, oid: Oid, kind: Kind) -> bool:
-        """True when pending here, or (unless ``rewrite``: gc copies out of packs it will drop) on the remote."""
-        return (oid, int(kind)) in self._pending or (not self.rewrite and self.store.has(oid, kind))
+        """True when pending here, or (unless ``rewrite``: gc copies out of packs it will drop) on the remote
+        as ``RemoteStore.has_many`` answers for a push (a chunk: from memory or by its sample)."""
+        if (oid, int(kind)) in self._pending:
+            return True
+        return not self.rewrite and bool(self.store.has_many([(oid, kind)]))
 
     def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
         if self.has(oid, kind):
