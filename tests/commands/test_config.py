@@ -40,7 +40,10 @@ def test_unknown_keys_are_refused_with_the_valid_ones_and_a_guess(ws):
     before = (ws.root / ".art/config").read_text()
     r = ws.art("config", "gc.bar", "yes", code=1)
     assert r.stderr.splitlines()[0] == "art: error: unknown config key 'gc.bar'"
-    assert "valid keys: core.compact, core.fsync, core.gc_grace, core.jobs" in r.stderr and "remotes.NAME.OPTION" in r.stderr
+    assert (
+        "valid keys: core.compact, core.fsync, core.gc_grace, core.jobs" in r.stderr
+        and "remotes.NAME.OPTION" in r.stderr
+    )
     r = ws.art("config", "core.job", "4", code=1)
     assert "hint: did you mean core.jobs? valid keys:" in r.stderr
     assert "did you mean core.gc_grace?" in ws.art("config", "gc.grace", "2h", code=1).stderr
