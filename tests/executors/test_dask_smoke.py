@@ -153,3 +153,21 @@ def test_a_stage_no_worker_can_take_waits_with_one_notice_and_ctrl_c_exits_130(p
     assert text.count("art: waiting for a worker with GPU=1 for stage bundle") == 1, text
     assert "art: interrupted" in text
     assert not (project / "bundle").exists()
+
+
+@pytest.mark.slow
+def test_exp_run_all_sends_each_experiment_to_one_shared_cluster(project, tmp_path):
+    (project / "params.toml").write_text("[up]\nsuffix = 'a'\n")
+    toml = TOML.replace('outs = ["up.txt"]', 'outs = ["up.txt"]\nparams = ["params.toml:up.suffix"]', 1)
+    (project / "art.toml").write_text(toml)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "params")
+    art(project, "exp", "run", "-S", "up.suffix=b,c", "--queue")
+    r = art(project, "exp", "run", "--run-all", "-j", "2", "--executor", "dask", "--local-cluster", "2")
+    assert r.stdout.count("Experiment exp-") == 2 and "failed" not in r.stdout, r.stdout
+    # each experiment's stages ran on the cluster, their markers on the shared remote: "up" twice (its param
+    # differs), "twice" and "bundle" once (up.py ignores the param: the same inputs, so one experiment ran them
+    # and the other found them, or both submitted the same Dask key)
+    assert len(os.listdir(tmp_path / "remote" / "runkeys")) == 4
+    shows = json.loads(art(project, "exp", "show", "--json").stdout)
+    assert sorted(e["state"] for e in shows["experiments"] if e["state"]) == ["done", "done"]
