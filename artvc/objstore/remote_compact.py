@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import FormatError
 from .faults import fault_point
@@ -39,6 +40,7 @@ from .store.midx import (
 )
 from .store.pack import PackEntry
 from .store.remote import RemoteStore
+from .store.remote_ckpt import Checkpoints
 
 GROUP = 256  # indexes sorted in memory at a time (~256,000 entries)
 AUTO_WINDOW = 64  # a push compacts when it sees at least this many indexes outside the checkpoint
@@ -55,7 +57,7 @@ class CompactResult:
     written: int  # tables written (the others were reused)
     entries: int
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {
             "manifest": self.manifest,
             "generation": self.gen,
@@ -103,7 +105,7 @@ def compact(
         floor = cps.listed_from
     if not epochs and not rebuild and cps.active:
         return CompactResult(None, gen - 1, 0, len(old), 0, sum(t.entries for t in old))
-    names = sorted(epochs)
+    order = sorted(epochs)
     newest = max((e for e in epochs.values() if e != FLAT), default=floor)
     listed_from = max(floor, epoch_days(newest, -1)) if newest else floor
     if staging:
@@ -114,15 +116,16 @@ def compact(
         # the new indexes in groups of GROUP: each sorted in memory into a temporary table, then merged on
         # disk, so memory stays bounded however many indexes a rebuild reads
         runs: list[TableRef] = []
-        for start in range(0, len(names), GROUP):
+        for start in range(0, len(order), GROUP):
             inputs: list[tuple[str, int, list[PackEntry]]] = []
-            for name in names[start : start + GROUP]:
+            for name in order[start : start + GROUP]:
                 entries = store.read_index(name) if rebuild else (store.packs_in_view(name) or store.read_index(name))
                 if entries is not None:
                     inputs.append((name, epochs[name], entries))
             folded += len(inputs)
             if inputs:
                 runs.append(_write(tmp, [idx_source(inputs)], files))
+        new: TableRef | None
         if len(runs) > 1:
             new = _write(
                 tmp, [table_source(_packs(cps, t, files), _records(store, t, tmp, files)) for t in runs], files
@@ -162,7 +165,7 @@ def compact(
     return CompactResult(path, gen, folded, len(final), len([t for t in written if t.name in keep]), manifest.entries)
 
 
-def _write(tmp: str, sources: list, files: dict[str, str]) -> TableRef:
+def _write(tmp: str, sources: list[Any], files: dict[str, str]) -> TableRef:
     fd, path = tempfile.mkstemp(dir=tmp, suffix=".tbl")
     with os.fdopen(fd, "w+b") as f:
         ref = write_table(f, sources)
@@ -170,7 +173,7 @@ def _write(tmp: str, sources: list, files: dict[str, str]) -> TableRef:
     return ref
 
 
-def _records(store: RemoteStore, table: TableRef, tmp: str, files: dict[str, str]):
+def _records(store: RemoteStore, table: TableRef, tmp: str, files: dict[str, str]) -> Iterator[bytes]:
     """The records of an existing table: downloaded whole into ``tmp`` and checked block by block."""
     path = files.get(table.name)
     if path is None:
@@ -184,10 +187,10 @@ def _records(store: RemoteStore, table: TableRef, tmp: str, files: dict[str, str
         yield from read_table_records(f, table)
 
 
-def _packs(cps, table: TableRef, files: dict[str, str]) -> list[tuple[str, int]]:
+def _packs(cps: Checkpoints, table: TableRef, files: dict[str, str]) -> list[tuple[str, int]]:
     path = files.get(table.name)
     if path is None:
-        return cps.packs(table)
+        return list(cps.packs(table))
     from .store.midx import PACKREC, TABLE_HEAD, decode_packs
 
     with open(path, "rb") as f:

@@ -93,7 +93,8 @@ def is_epoch(text: str) -> bool:
 
 def epochs_between(first: int, last: int, limit: int = 400) -> list[int]:
     """Every epoch from ``first`` to ``last`` inclusive (at most ``limit``, the newest kept)."""
-    out, e = [], last
+    out: list[int] = []
+    e = last
     while e >= first and len(out) < limit:
         out.append(e)
         e = epoch_days(e, -1)
@@ -226,7 +227,7 @@ def idx_source(packs: list[tuple[str, int, list[PackEntry]]]) -> _Source:
     """An input made of per-pack idx entries: [(pack name, epoch, entries)]."""
     order = sorted((name, epoch) for name, epoch, _ in packs)
     number = {name: i for i, (name, _) in enumerate(order)}
-    records = []
+    records: list[bytes] = []
     for name, _, entries in packs:
         p = number[name]
         records.extend(

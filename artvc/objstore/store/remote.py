@@ -6,9 +6,7 @@ Layout under the remote root (docs/remotes.md, docs/formats.md):
     packs/ab/<name>.pack   a pack, in the same format as local packs (objstore/store/pack.py)
     index/<epoch>/<name>.idx  its index: IDX_MAGIC + the pack's entry table; ``name`` = blake3(entry table);
                            ``epoch`` = the writer's UTC day (YYYYMMDD); a v1 remote's index/<name>.idx too
-    index/<gen>-<hash>.ckpt, index/midx/tables/
-                           checkpoints over the indexes (midx.py): how a client finds objects without
-                           loading every index of the remote
+    index/<gen>-<hash>.ckpt, index/midx/tables/   checkpoints over the indexes (midx.py)
     locks/, roots/         remote locks (objstore/gc.py) and root records (objstore/remote_roots.py)
     tmp/                   upload staging on storages without an atomic PUT (directory, sftp); never read
 
@@ -18,13 +16,10 @@ the commit point**. A reader trusts only indexes whose content hashes to their n
 they list; a pack without an index is garbage left by an interrupted push (a later gc may remove it).
 The transport publishes every file atomically, so no partial pack or index is ever visible.
 
-Indexes never change, so the ones already seen are cached locally (``cache_dir``). Without a checkpoint,
-refreshing the view costs a listing of every index folder plus one GET per index new since the last time.
-With one (remote index v2, midx.py), it costs a listing of ``index/`` and of the one or two epoch folders
-the checkpoint does not cover; those indexes form the *window*, held in memory; every other
-object is found through the checkpoint's tables (one cached block per lookup), and the index of each pack found that way
-joins the window, so the objects stored beside it (a file's other chunks) need no further lookup. Only
-whole-remote operations (gc, fsck, repair: ``packs``, ``iter_objects``) load every index.
+Indexes never change, so those already seen are cached locally (``cache_dir``). A refresh lists ``index/``
+and the epoch folders a checkpoint (remote index v2, midx.py) does not cover; those indexes (the *window*)
+are held in memory, every other object is found through the checkpoint (one cached block per lookup), and
+the index of a pack found that way joins the window. Only gc, fsck and repair load every index.
 
 Every object read from a remote is verified before it is handed out (chunks by blake3 of their bytes,
 trees and runs by their decoders); ``read_objects`` hands back stored bytes and leaves verification to
@@ -65,11 +60,6 @@ EXHAUSTIVE_BLOCKS = 64  # checkpoints of at most this many blocks (~14 MB) are s
 def pack_path(name: str) -> str:
     """Where pack ``name`` is, relative to the remote root."""
     return f"packs/{name[:2]}/{name}.pack"
-
-
-def index_path(name: str) -> str:
-    """Where a v1 remote keeps the index of pack ``name`` (``RemoteStore.idx_path`` knows every layout)."""
-    return f"index/{name}.idx"
 
 
 class RemoteStore(ObjectStore):

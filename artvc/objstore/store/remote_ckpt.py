@@ -32,7 +32,7 @@ from .midx import (
     table_path,
 )
 from .pack import PackEntry
-from .transport import Transport
+from .transport import Entry, Transport
 
 LRU_BLOCKS = 64  # ~14 MB of blocks kept in memory; the rest stay in the disk cache
 
@@ -51,7 +51,7 @@ class Checkpoints:
 
     # -- loading ------------------------------------------------------------------------------------------
 
-    def load(self, listing: list | None = None) -> None:
+    def load(self, listing: list[Entry] | None = None) -> None:
         """Read the newest generation's manifests (cached ones from disk) among the files of ``index/``
         (``listing``: that folder's entries, already listed by the caller).
 
