@@ -169,6 +169,9 @@ def run_step(
         "run_key": spec["run_key"],
         "started": _iso(float(res["started"])),
         "duration": round(float(res["duration"]), 3),
+        # what the step process printed (bounded like a local step's tails: runner.bounded_tail)
+        "stdout_tail": runner.bounded_tail(list(out_tail)),
+        "stderr_tail": runner.bounded_tail(done.stderr_tail),
     }
     base.update(started=float(res["started"]), duration=float(res["duration"]))
     if not res["ok"]:
