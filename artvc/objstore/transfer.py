@@ -218,11 +218,13 @@ def download(
     *,
     jobs: int = 4,
     progress: Progress | None = None,
+    refresh: bool = True,
 ) -> TransferResult:
     """Fetch everything reachable from ``roots`` that ``dest`` lacks; verify each object before storing it.
 
     A root or object that ``dest`` already has is trusted to have its whole closure there (see the module
-    docstring), so a download with nothing to do does not contact the remote at all.
+    docstring), so a download with nothing to do does not contact the remote at all. ``refresh=False``: the
+    caller knows ``src``'s view lists the roots (it just refreshed, or looked them up).
 
     Raises:
         StoreIOError: when the remote fails (after retries); what was verified and stored so far stays.
@@ -230,7 +232,8 @@ def download(
     pending = [ObjectKey(Oid(o), Kind(k)) for o, k in roots if not _have(dest, Oid(o), Kind(k))]
     if not pending:
         return TransferResult(present=len(set(roots)))
-    src.refresh()
+    if refresh or not all(src.has(*k) for k in pending):
+        src.refresh()
     done = TransferResult()
     # each retry leaves out at least one more damaged pack or copy (``avoid``), so the loop ends; the bound
     # is only a guard

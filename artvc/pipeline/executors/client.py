@@ -186,8 +186,12 @@ class RemoteStages:
 
     # -- after a worker's result ------------------------------------------------------------------------
 
-    def adopt(self, run_oid: str, outs: tuple[str, ...], *, fetch: bool | None = None) -> Run:
+    def adopt(
+        self, run_oid: str, outs: tuple[str, ...], *, fetch: bool | None = None, hint: list[dict] | None = None
+    ) -> Run:
         """Download run ``run_oid`` (verified) and, with ``fetch``, its outputs; index the run here.
+        ``hint``: the outputs a worker's result names, downloaded with the record in one pass (what the
+        record itself names is checked afterwards, and fetched when the hint missed it).
 
         Raises:
             IntegrityError: the record does not produce ``outs`` or failed verification.
@@ -201,17 +205,20 @@ class RemoteStages:
         fetch = self.fetch if fetch is None else fetch
         store = self.store
         key = (Oid(run_oid), Kind.RUN)
+        jobs = transfer_jobs(self.repo, None)
         with self.repo.lock:
-            if not store.has(*key):
-                store.refresh()
-            got = download(store, self.repo.store, [key], jobs=transfer_jobs(self.repo, None))
+            first = [key] + ([_key(o.get("kind"), str(o.get("id"))) for o in hint or ()] if fetch else [])
+            # one refresh at most: the view is refreshed only when it does not list what is asked for
+            got = download(store, self.repo.store, first, jobs=jobs, refresh=False)
+            if got.missing or got.problems:  # maybe a bad hint: the record alone decides
+                got = download(store, self.repo.store, [key], jobs=jobs, refresh=False)
             raise_for(FetchResult(store.name, store.url, 1, missing=got.missing, problems=got.problems))
             run = load_run(self.repo, run_oid)
             if sorted(str(o.get("path")) for o in run.get("outputs", [])) != sorted(outs):
                 raise IntegrityError(f"run {run_oid[:10]} from the remote does not produce the stage's outs")
             if fetch:
                 keys = [_key(o["kind"], o["oid"]) for o in run["outputs"]]
-                got = download(store, self.repo.store, keys, jobs=transfer_jobs(self.repo, None))
+                got = download(store, self.repo.store, keys, jobs=jobs, refresh=False)  # nothing, when hinted
                 raise_for(FetchResult(store.name, store.url, len(keys), missing=got.missing, problems=got.problems))
             record_run(self.repo, run)
         return run

@@ -51,10 +51,10 @@ def prepare(
     return spec
 
 
-def _adopt(ex: Executor, stage: Stage, facts: Facts, run: Run | str) -> Run:
+def _adopt(ex: Executor, stage: Stage, facts: Facts, run: Run | str, hint: list[dict] | None = None) -> Run:
     remote = ex.remote
     assert remote is not None
-    adopted = remote.adopt(str(run if isinstance(run, str) else run.oid), stage.outs)
+    adopted = remote.adopt(str(run if isinstance(run, str) else run.oid), stage.outs, hint=hint)
     with ex.repo.lock.patiently(COMMIT_WAIT):
         ex.restore_run(stage, facts, adopted, checkout=remote.fetch)
     return adopted
@@ -86,6 +86,6 @@ def finish(ex: Executor, launch: _Launch, stage: Stage, done: dict[str, Any]) ->
             message = f"the command succeeded (exit status 0) but did not write {', '.join(missing)}"
             return StageOutcome(stage.name, FAILED, message=message, missing=missing, **base)
         return StageOutcome(stage.name, FAILED, message=f"exit status {base['returncode']}", **base)
-    run = _adopt(ex, stage, launch.facts, str(done["run_oid"]))
+    run = _adopt(ex, stage, launch.facts, str(done["run_oid"]), hint=list(done.get("outs") or ()))
     where = f" on {done.get('host') or 'a worker'}" + (" (already published)" if done.get("cached") else "")
     return StageOutcome(stage.name, RAN, run=str(run.oid), message=f"{base['duration']:.2f} s{where}", **base)
