@@ -110,7 +110,10 @@ def compact(
     listed_from = max(floor, epoch_days(newest, -1)) if newest else floor
     if staging:
         os.makedirs(staging, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=staging, prefix="art-compact-") as tmp:
+    from .tmpowner import token
+
+    # named for its owner, so a killed compaction's folder is removed by the next command (workspace/cleanup.py)
+    with tempfile.TemporaryDirectory(dir=staging, prefix=f"compact-{token()}-") as tmp:
         files: dict[str, str] = {}
         folded = 0
         # the new indexes in groups of GROUP: each sorted in memory into a temporary table, then merged on

@@ -14,7 +14,8 @@ lock, whatever belongs to a process that is no longer running is settled here:
 * owned ``.*.art-tmp`` temps of atomic writes in ``.art`` and the store's ``workspaces/`` registry, which
   can be written before the journal exists.
 * temp packs and imports in the store's ``tmp/`` (also removed by every store writer), packs staged for a
-  remote in ``.art/tmp/push`` and ``.art/tmp/gc``, and the temp file of ``.art/cache/last-repro.json``.
+  remote in ``.art/tmp/push`` and ``.art/tmp/gc``, a killed remote compaction's tables in ``.art/tmp/compact``,
+  the temp file of ``.art/cache/last-repro.json`` and atomically written files in ``.art/cache/remotes/*``.
 
 A live owner's temps are never touched, however old; nothing outside ``.art`` and the store is deleted.
 """
@@ -62,9 +63,15 @@ def sweep_leftovers(root: Path, art_dir: Path, store_dir: Path | None) -> list[s
         for staging in ("push", "gc"):  # packs staged for a remote by a killed push or gc
             if (tmp / staging).is_dir():
                 removed += sweep(tmp / staging, ("pack-*.tmp",), legacy=False)
+        if (tmp / "compact").is_dir():  # the tables of a killed compaction of a remote's indexes
+            removed += sweep(tmp / "compact", ("compact-*",), legacy=False)
     cache = art_dir / "cache"
     if cache.is_dir() and writable(cache):
         removed += sweep(cache, (".last-repro.*",))
+        remotes = cache / "remotes"  # a remote's cached files written atomically (its run-marker list)
+        for folder in sorted(remotes.iterdir()) if remotes.is_dir() else ():
+            if folder.is_dir() and not folder.is_symlink() and writable(folder):
+                removed += sweep(folder, (".*.art-tmp",), legacy=False)
     # atomic_write's temps where a write may run before the journal exists (init, the store's registry)
     for folder in (art_dir, store_dir / "workspaces" if store_dir is not None else None):
         if folder is not None and folder.is_dir() and writable(folder):
