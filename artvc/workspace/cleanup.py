@@ -69,9 +69,9 @@ def sweep_leftovers(root: Path, art_dir: Path, store_dir: Path | None) -> list[s
     if cache.is_dir() and writable(cache):
         removed += sweep(cache, (".last-repro.*",))
         remotes = cache / "remotes"  # a remote's cached files written atomically (its run-marker list)
-        for folder in sorted(remotes.iterdir()) if remotes.is_dir() else ():
-            if folder.is_dir() and not folder.is_symlink() and writable(folder):
-                removed += sweep(folder, (".*.art-tmp",), legacy=False)
+        for cached in sorted(remotes.iterdir()) if remotes.is_dir() else ():
+            if cached.is_dir() and not cached.is_symlink() and writable(cached):
+                removed += sweep(cached, (".*.art-tmp",), legacy=False)
     # atomic_write's temps where a write may run before the journal exists (init, the store's registry)
     for folder in (art_dir, store_dir / "workspaces" if store_dir is not None else None):
         if folder is not None and folder.is_dir() and writable(folder):
