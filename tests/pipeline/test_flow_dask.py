@@ -133,6 +133,7 @@ def _markers(remote: Path) -> list[str]:
     return sorted(p.parent.name for p in folder.glob("*/*")) if folder.exists() else []
 
 
+@pytest.mark.slow  # a LocalCluster of its own: the default tier keeps one Dask smoke (tests/executors)
 def test_steps_run_on_workers_rerun_is_cached_and_outputs_match_a_local_run(cluster, tmp_path):
     remote = tmp_path / "remote"
     ws = _workspace(tmp_path / "ws", remote)
@@ -213,6 +214,7 @@ def test_a_fresh_clone_adopts_the_remote_runs_and_submits_nothing(cluster, tmp_p
     assert not {s["run_oid"] for s in rerun["steps"]} & {s["run_oid"] for s in first["steps"]}
 
 
+@pytest.mark.slow  # a LocalCluster of its own: the default tier keeps one Dask smoke (tests/executors)
 def test_a_failing_step_fails_as_it_does_locally_and_publishes_nothing(cluster, tmp_path):
     from artvc.pipeline.errors import StepFailedError
 
