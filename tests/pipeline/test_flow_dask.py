@@ -94,13 +94,20 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _isolated_imports(tmp_path_factory):
+    """Modules imported from test workspaces (``steps``, ``pipes``) are forgotten before and after each test:
+    another test file in the same process may have left its own ``steps`` behind."""
     base = str(tmp_path_factory.getbasetemp())
+
+    def forget() -> None:
+        for name, mod in list(sys.modules.items()):
+            if str(getattr(mod, "__file__", None) or "").startswith(base):
+                del sys.modules[name]
+
     path = list(sys.path)
+    forget()
     yield
     sys.path[:] = path
-    for name, mod in list(sys.modules.items()):
-        if str(getattr(mod, "__file__", None) or "").startswith(base):
-            del sys.modules[name]
+    forget()
 
 
 def _workspace(root: Path, remote: Path | None) -> Workspace:
