@@ -2,6 +2,7 @@
 
 import click
 
+from ._executor import executor_options
 from ._options import common, flags, pass_repo
 from ._render import emit_json, say
 
@@ -20,24 +21,7 @@ from ._render import emit_json, say
     help="Run up to N independent steps at the same time (threads; with --executor dask: steps in flight).",
 )
 @click.option("--no-cache", is_flag=True, help="Run every step; never reuse the outputs of a past run.")
-@click.option(
-    "--executor",
-    type=click.Choice(["local", "dask"]),
-    default=None,
-    help="Where steps run: threads here (local, the default) or a Dask cluster (dask).",
-)
-@click.option("--scheduler", metavar="ADDRESS", help="The Dask scheduler (tcp://HOST:PORT); with --executor dask.")
-@click.option("--scheduler-file", type=click.Path(dir_okay=False), help="A Dask scheduler file; with --executor dask.")
-@click.option(
-    "--local-cluster", type=click.IntRange(1, 256), metavar="N", help="Start a local Dask cluster of N workers."
-)
-@click.option(
-    "--outputs",
-    type=click.Choice(["fetch", "lazy"]),
-    default=None,
-    help="With --executor dask: download each step's outputs (fetch, the default) or leave them on the remote.",
-)
-@click.option("-r", "--remote", metavar="NAME", help="The remote Dask workers share (default: the default remote).")
+@executor_options(what="stale steps", pull=False)
 @common()
 @pass_repo
 def cli(
@@ -65,6 +49,7 @@ def cli(
       art run pipelines:digits_pipeline
       art run pipelines:digits_pipeline -p gamma=0.01 -j 2
       art run pipelines:digits_pipeline --no-cache --json
+      art run pipelines:digits_pipeline --executor dask --local-cluster 2   # steps on 2 Dask workers
     """
     from ..pipeline.flow.engine import LINES
     from ..pipeline.flow.target import load_target, parse_params
