@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
-from ..objstore.hashing import hash_bytes
+from .urls import slug  # the pages link an artifact by the server's own slug
 
 STATES = ("executed", "cached", "failed", "skipped", "up-to-date", "not-run")
 STATE_MARK = {
@@ -51,11 +51,6 @@ def esc(value: Any) -> str:
 def state_of(value: Any) -> str:
     """A known state name, or ``not-run`` for anything else the data holds."""
     return value if isinstance(value, str) and value in STATES else "not-run"
-
-
-def slug(name: str) -> str:
-    """The file name stem of an artifact's page (the same function as ``artvc.ui.urls.slug``)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:80] + "-" + hash_bytes(name.encode("utf-8"))[:10]
 
 
 def run_href(root: str, oid: Any) -> str | None:
