@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ...errors import IntegrityError, TransferError, UnsafePathError
+from ...errors import UnsafePathError
 from ...objstore.lineage import Run
 from ...objstore.objects import Kind
 from ...objstore.oid import Oid
@@ -112,24 +112,14 @@ class WorkerCache:
             StoreIOError: when the remote fails.
         """
         from ...objstore.transfer import download
+        from ...workspace.fetch import FetchResult, raise_for
 
         wanted = [(Oid(o), _key_of(k)) for o, k in keys]
         with self.write_lock:
-            result = download(self.remote, self.store, wanted, jobs=4)
-        if result.problems:
-            p = result.problems[0]
-            raise IntegrityError(
-                f"{len(result.problems)} object(s) from the remote failed verification: {p.kind} {p.oid[:10]}: "
-                f"{p.detail}",
-                problems=result.problems,
-            )
-        if result.missing:
-            oid, kind = result.missing[0]
-            raise TransferError(
-                f"{len(result.missing)} object(s) are not on the remote: {kind.label} {oid[:10]}",
-                failed=[str(o) for o, _ in result.missing],
-                remote=self.remote.name,
-            )
+            got = download(self.remote, self.store, wanted, jobs=4)
+        raise_for(
+            FetchResult(self.remote.name, self.remote.url, len(wanted), missing=got.missing, problems=got.problems)
+        )
 
     def materialize(self, oid: str, kind: str, dest: Path, *, root: Path) -> None:
         """Fetch ``oid`` and write it at ``dest`` inside the scratch workspace ``root`` (files replaced, a tree

@@ -138,31 +138,17 @@ class DaskSteps:
         local store and index it, under the repository lock. With ``"lazy"`` nothing is stored: a step run
         reaches its outputs, and the local store never holds a run without what it reaches (``art fetch
         --run RUN`` brings both)."""
-        from ...errors import IntegrityError, TransferError
         from ...objstore.objects import Kind
         from ...objstore.transfer import download
+        from ...workspace.fetch import FetchResult, raise_for
         from ...workspace.runs import record_run
         from .records import COMMIT_WAIT
 
         if not self.fetch:
             return
         with self.repo.lock.patiently(COMMIT_WAIT):
-            result = download(self.store, self.repo.store, [(run.oid, Kind.RUN)], jobs=4)
-            if result.problems:
-                p = result.problems[0]
-                raise IntegrityError(
-                    f"run {str(run.oid)[:10]} from remote {self.store.name!r} failed verification: "
-                    f"{p.kind} {p.oid[:10]}: {p.detail}",
-                    problems=result.problems,
-                )
-            if result.missing:
-                oid, kind = result.missing[0]
-                raise TransferError(
-                    f"run {str(run.oid)[:10]} reaches {kind.label} {oid[:10]}, which is not on remote "
-                    f"{self.store.name!r}",
-                    failed=[str(o) for o, _ in result.missing],
-                    remote=self.store.name,
-                )
+            got = download(self.store, self.repo.store, [(run.oid, Kind.RUN)], jobs=4)
+            raise_for(FetchResult(self.store.name, self.store.url, 1, missing=got.missing, problems=got.problems))
             record_run(self.repo, run)
 
     # -- submitting a step ---------------------------------------------------------------------------------
