@@ -134,8 +134,9 @@ class Compressor:
             ctx = self._local.ctx = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
         return ctx
 
-    def pack(self, data: bytes) -> tuple[int, bytes]:
-        """Return (codec, stored bytes) for ``data``; thread-safe (one context per thread)."""
+    def pack(self, data: bytes, oid: Oid | None = None) -> tuple[int, bytes]:
+        """Return (codec, stored bytes) for ``data`` (whose id is ``oid``, when the caller knows it); thread-safe
+        (one context per thread)."""
         if len(data) < 128:
             return RAW, data
         ctx = self._ctx()
