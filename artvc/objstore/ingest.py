@@ -21,12 +21,13 @@ from typing import Protocol
 
 from ..errors import ArtError
 from .chunking import Chunker, ChunkerParams
+from .faults import fault_point
 from .hashing import ContentHasher, hash_bytes
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
 from .oserrors import describe, os_errors
 from .progress import ProgressLike, as_progress
-from .scan import Fingerprint, quick_signature, walk_tree
+from .scan import Fingerprint, walk_tree
 from .store.base import StoreWriter
 from .store.pack import Compressor
 
@@ -47,7 +48,11 @@ class StatCache(Protocol):
 
     def record(self, path: str, st: os.stat_result, oid: Oid) -> None: ...
 
-    def record_many(self, items: list[tuple[str, os.stat_result, Oid]]) -> None: ...
+    def rows(self, items: list[tuple[str, os.stat_result, Oid]]) -> object:
+        """What ``record`` would remember for these files just hashed, computed in any thread..."""
+
+    def record_rows(self, rows: object) -> None:
+        """...and remembered here, in the thread that owns the cache."""
 
 
 Progress = Callable[[int], None]  # the older callback form; a ``progress.Progress`` is accepted too
@@ -246,15 +251,16 @@ class Ingester:
     def add_tree(self, root: str | os.PathLike[str]) -> tuple[Tree, int]:
         """Store a directory recursively, one directory at a time; return (its tree, number of files).
 
-        ``last_signature`` becomes the folder's ``quick_signature`` as the walk saw it, when a second stat walk
-        after the reads finds nothing changed (else None).
+        ``last_signature`` becomes the folder's ``quick_signature`` as the walk saw it (None when racily
+        clean). Each file's stat data went into it before the file was read, so what was stored is at least
+        as new as the fingerprint says: a change during the add that shows in stat data makes the folder's
+        fingerprint differ later, and one that does not (a same-size rewrite in the same timestamp tick) is
+        what the racy rule is for. No second stat walk is needed to confirm it.
         """
         root = os.fspath(root)
         fingerprint = Fingerprint()
         tree, files = walk_tree(root, self.guard, self._file_batch, self._put_tree, fingerprint=fingerprint)
-        seen = fingerprint.value()
-        # the fingerprint status compares against: only when nothing changed while the tree was read
-        self.last_signature = seen if seen is not None and quick_signature(root) == seen else None
+        self.last_signature = fingerprint.value()
         return tree, files
 
     def _put_tree(self, tree: Tree) -> None:
@@ -325,13 +331,13 @@ class Ingester:
         """Write the oldest job's new objects (in submission order) and record its files."""
         future, items, job, oids = self._inflight.popleft()
         self._finished += 1
-        done, objects = future.result()
-        writer, stats = self.writer, self.stats
-        for obj in objects:
-            writer.put_claimed(*obj)
-            stats.new_objects += 1
-            if obj[1] == _CHUNK:  # new_bytes counts chunks (file data), as for large files
-                stats.new_bytes += len(obj[3])
+        done, objects, rows = future.result()
+        stats = self.stats
+        if objects:
+            self.writer.put_claimed_many(objects)
+            stats.new_objects += len(objects)
+            # new_bytes counts chunks (file data), as for large files
+            stats.new_bytes += sum(len(obj[3]) for obj in objects if obj[1] == _CHUNK)
         size = 0
         for i, oid in zip(job, done, strict=True):
             oids[i] = oid
@@ -339,14 +345,14 @@ class Ingester:
             size += st.st_size
         stats.hashed += len(items)
         stats.bytes_read += size
-        if self.cache is not None:
-            self.cache.record_many([(path, st, oid) for (path, st), oid in zip(items, done, strict=True)])
+        if self.cache is not None and rows is not None:
+            self.cache.record_rows(rows)
         self.progress.advance(bytes=size, files=len(items))
 
-    def _read_job(self, items: list[tuple[str, os.stat_result]]) -> tuple[list[Oid], list[_NewObject]]:
+    def _read_job(self, items: list[tuple[str, os.stat_result]]) -> _Done:
         """In a worker: read and hash a job's files, claim what the store lacks, compress it.
 
-        Returns the files' ids and the new objects to write, as ``put_claimed`` arguments.
+        Returns the files' ids, the new objects to write (``put_claimed`` arguments) and the stat cache's rows.
         """
         min_size = self.params.min_size
         files: list[Oid] = []
@@ -369,6 +375,7 @@ class Ingester:
                     manifests[oid] = [(c, len(piece)) for c, piece in pieces]
                     keys.append((oid, _FILE))
             files.append(oid)
+        fault_point("ingest.files-read")  # a job's files are read and hashed, nothing of them stored yet
         objects: list[_NewObject] = []
         pack = self.compressor.pack
         for oid, kind in self.writer.claim(keys):
@@ -380,13 +387,19 @@ class Ingester:
                 data = FileManifest(oid, sum(n for _, n in chunks), tuple(chunks)).to_bytes()
                 codec, stored = pack(data)
             objects.append((oid, kind, codec, stored, len(data)))
-        return files, objects
+        rows = (
+            None
+            if self.cache is None
+            else self.cache.rows([(p, st, o) for (p, st), o in zip(items, files, strict=True)])
+        )
+        return files, objects, rows
 
 
 _CHUNK, _FILE = int(Kind.CHUNK), int(Kind.FILE)
 _NewObject = tuple[Oid, int, int, bytes, int]  # put_claimed's arguments: oid, kind, codec, stored, raw length
-# a job in flight: its future (file ids, new objects), its files, their indices in the directory, its ids
-_Job = tuple[Future[tuple[list[Oid], list[_NewObject]]], list[tuple[str, os.stat_result]], list[int], list[Oid | None]]
+_Done = tuple[list[Oid], list[_NewObject], object]  # a job's file ids, new objects, stat cache rows
+# a job in flight: its future, its files, their indices in the directory, the directory's ids
+_Job = tuple[Future[_Done], list[tuple[str, os.stat_result]], list[int], list[Oid | None]]
 
 
 def read_whole(path: str, size: int) -> bytes:

@@ -178,13 +178,17 @@ class StateDB:
         if len(self._pending) >= self.FLUSH_EVERY:
             self.flush()
 
-    def record_many(self, items: list[tuple[str, os.stat_result, Oid]]) -> None:
-        """``record`` for many files just hashed (one clock read; flushed with the rest)."""
+    def rows(self, items: list[tuple[str, os.stat_result, Oid]]) -> list[tuple[str, tuple]]:
+        """The rows ``record`` would buffer for these files, just hashed; touches nothing, so any thread may
+        compute them (ingest workers do) for ``record_rows`` to buffer."""
         now = time.time_ns()
-        pending, rel = self._pending, self._rel
-        for path, st, oid in items:
-            pending[rel(path)] = (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), now)
-        if len(pending) >= self.FLUSH_EVERY:
+        rel = self._rel
+        return [(rel(path), (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), now)) for path, st, oid in items]
+
+    def record_rows(self, rows: list[tuple[str, tuple]]) -> None:
+        """Buffer rows made by ``rows`` (flushed with the rest)."""
+        self._pending.update(rows)
+        if len(self._pending) >= self.FLUSH_EVERY:
             self.flush()
 
     def dir_entry(self, path: str) -> tuple[str, str] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -71,6 +71,11 @@ class StoreWriter(ABC):
     def put_claimed(self, oid: Oid, kind: int, codec: int, stored: bytes, raw_length: int) -> None:
         """Write an object ``claim`` returned."""
         self.put_new(oid, Kind(kind), codec, stored, raw_length)
+
+    def put_claimed_many(self, objects: Sequence[tuple[Oid, int, int, bytes, int]]) -> None:
+        """``put_claimed`` for several (oid, kind, codec, stored, raw length)."""
+        for obj in objects:
+            self.put_claimed(*obj)
 
     @abstractmethod
     def commit(self) -> None:

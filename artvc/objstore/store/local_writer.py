@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ..faults import fault_point
@@ -80,15 +80,25 @@ class LocalWriter(StoreWriter):
 
     def put_claimed(self, oid: Oid, kind: int, codec: int, stored: bytes, raw_length: int) -> None:
         """Write an object reserved with ``claim`` (or ``put_new``): no presence check."""
+        self.put_claimed_many([(oid, int(kind), codec, stored, raw_length)])
+
+    def put_claimed_many(self, objects: Sequence[tuple[Oid, int, int, bytes, int]]) -> None:
+        """``put_claimed`` for several (oid, kind, codec, stored, raw length), written together."""
+        builder = self._builder
+        start = 0
         try:
-            self._builder.add(oid, int(kind), codec, stored, raw_length)
-            fault_point("store.pack-writing")
-            self.new_objects += 1
-            self.new_bytes += len(stored)
-            if self._builder.full():
-                self._seal()
+            while start < len(objects):
+                part = objects[start : start + builder.room()]
+                start += len(part)
+                builder.add_many(part)
+                for _ in part:
+                    fault_point("store.pack-writing")
+                self.new_objects += len(part)
+                self.new_bytes += sum(len(obj[3]) for obj in part)
+                if builder.full():
+                    self._seal()
         except OSError as exc:
-            tmp = self._builder.temp
+            tmp = builder.temp
             self.abort()
             raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -234,6 +234,17 @@ class PackWriter:
         self._write(stored)
         self.entries.append(entry)
         return entry
+
+    def add_many(self, objects: Iterable[tuple[Oid, int, int, bytes, int]]) -> None:
+        """``add`` for several (oid, kind, codec, stored, raw length): the payloads go to the file in one
+        ``writelines`` call (one system call on ``packer``'s files)."""
+        offset, entries, payloads = self._offset, self.entries, []
+        for oid, kind, codec, stored, raw_length in objects:
+            entries.append(PackEntry(oid, kind, codec, offset, len(stored), raw_length))
+            offset += len(stored)
+            payloads.append(stored)
+        self._f.writelines(payloads)
+        self._offset = offset
 
     def seal(self) -> Oid:
         """Write the trailer and return the pack's id."""

@@ -8,11 +8,13 @@ Restic's packer manager plays the same part for its backends.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
 
+from ..codec import MAX_PACK_ENTRIES
 from ..fileio import remove_if_present
 from ..oid import Oid
 from ..tmpowner import token
@@ -48,7 +50,7 @@ class PackBuilder:
         self.folder = str(folder)
         self.max_objects = max_objects
         self.target = target
-        self._file: BinaryIO | None = None
+        self._file: _PackFile | None = None
         self._pack: PackWriter | None = None
         self.temp: str | None = None  # the temporary file of the open pack
 
@@ -63,11 +65,27 @@ class PackBuilder:
         Raises:
             OSError: when the file cannot be created or written.
         """
+        return self._open().add(oid, kind, codec, stored, raw_length)
+
+    def add_many(self, objects: Sequence[tuple[Oid, int, int, bytes, int]]) -> None:
+        """Append (oid, kind, codec, stored, raw length) objects with one system call; at most ``room()`` of them.
+
+        Raises:
+            OSError: when the file cannot be created or written.
+        """
+        self._open().add_many(objects)
+
+    def room(self) -> int:
+        """How many more objects the open (or next) pack takes before ``max_objects``."""
+        limit = self.max_objects or MAX_PACK_ENTRIES
+        return limit - (len(self._pack.entries) if self._pack is not None else 0)
+
+    def _open(self) -> PackWriter:
         if self._pack is None:
             fd, self.temp = tempfile.mkstemp(prefix=f"pack-{token()}-", suffix=".tmp", dir=self.folder)
-            self._file = os.fdopen(fd, "wb", buffering=1 << 20)
+            self._file = _PackFile(fd)
             self._pack = PackWriter(self._file)
-        return self._pack.add(oid, kind, codec, stored, raw_length)
+        return self._pack
 
     def full(self) -> bool:
         """True once the open pack should be sealed (size target, object count, or the format's limit)."""
@@ -99,11 +117,77 @@ class PackBuilder:
         self._pack = self._file = None
         self.temp = None
         try:
-            if f is not None and not f.closed:
+            if f is not None:
                 try:
-                    f.close()  # flushes the buffer: fails again on a full disk
+                    f.close()  # writes what it holds: fails again on a full disk
                 except OSError:
                     pass
         finally:
             if temp is not None:
                 remove_if_present(temp)
+
+
+_IOV_MAX = 1024  # buffers per writev (POSIX guarantees at least 16; Linux takes 1024)
+_GATHER = 1 << 20  # bytes held before they are written
+_DIRECT = 64 << 10  # a payload this large is written at once
+
+
+class _PackFile:
+    """The pack's temporary file, written without copying payloads into a buffer first: small ``bytes``
+    payloads are held by reference and written together with one ``writev`` per MiB (others are copied, as
+    their owner may reuse them), large ones at once. The kernel copies them while other threads run. A short
+    write (a filling disk) is continued until everything is written or the system refuses."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+        self._held: list[bytes | memoryview] = []
+        self._size = 0
+
+    def fileno(self) -> int:
+        assert self._fd is not None, "the pack file is closed"
+        return self._fd
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.writelines([data])
+        return len(data)
+
+    def writelines(self, buffers: Sequence[bytes | memoryview]) -> None:
+        held = self._held
+        for b in buffers:
+            if len(b) >= _DIRECT:
+                held.append(b)
+                self.flush()
+                continue
+            held.append(b if type(b) is bytes else bytes(b))
+            self._size += len(b)
+        if self._size >= _GATHER:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is held (the list object is kept: ``writelines`` appends to it)."""
+        todo = [b for b in self._held if len(b)]
+        self._held.clear()
+        self._size = 0
+        fd = self.fileno()
+        while todo:
+            n = os.writev(fd, todo[:_IOV_MAX])
+            if n == 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            done = 0
+            while done < len(todo) and n >= len(todo[done]):
+                n -= len(todo[done])
+                done += 1
+            del todo[:done]
+            if n:
+                todo[0] = memoryview(todo[0])[n:]
+
+    def close(self) -> None:
+        """Write what is held and close; the descriptor is closed even when the write fails."""
+        fd = self._fd
+        if fd is None:
+            return
+        try:
+            self.flush()
+        finally:
+            self._fd = None
+            os.close(fd)
