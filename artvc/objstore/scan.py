@@ -44,16 +44,25 @@ def _scan(path: str, guard: Path | None, fingerprint: Fingerprint | None) -> tup
     subdirs: list[str] = []
     meta, names = array("q"), [path]
     check_name(path)
-    with os_errors("read the folder", path), os.scandir(path) as it:
-        entries = list(it)
-    e = None
+    prefix = os.path.join(path, "")
+    # listed through a descriptor: each entry's stat is an fstatat relative to it (no path walk per file)
+    with os_errors("read the folder", path):
+        fd = os.open(path, _O_DIR) if _SCAN_FD else None
+        try:
+            with os.scandir(path if fd is None else fd) as it:
+                entries = list(it)
+        except BaseException:
+            if fd is not None:
+                os.close(fd)
+            raise
+    name = None
     try:
         for e in entries:
             name = e.name
             if name in SKIP_NAMES:
                 continue
             if not name.isascii():
-                check_name(e.path)
+                check_name(prefix + name)
             st = e.stat(follow_symlinks=False)
             mode = st.st_mode
             if fingerprint is not None:
@@ -66,15 +75,22 @@ def _scan(path: str, guard: Path | None, fingerprint: Fingerprint | None) -> tup
                 out.append((name, "dir", st, None))
                 subdirs.append(name)
             elif fmt == _S_IFLNK:
-                out.append((name, "symlink", st, _link_target(e.path, guard)))
+                out.append((name, "symlink", st, _link_target(prefix + name, guard)))
     except OSError as exc:  # one handler for the whole folder: a context manager per entry costs a microsecond
-        if isinstance(exc, (BlockingIOError, InterruptedError)) or e is None:
+        if isinstance(exc, (BlockingIOError, InterruptedError)) or name is None:
             raise
-        raise describe(exc, "read", e.path) from exc
+        raise describe(exc, "read", prefix + name) from exc
+    finally:
+        if fd is not None:
+            os.close(fd)
     if fingerprint is not None:
         fingerprint.add(meta, names)
     out.sort(key=_name)
     return out, subdirs
+
+
+_SCAN_FD = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
+_O_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 _S_IFMT, _S_IFREG, _S_IFDIR, _S_IFLNK = 0o170000, stat_mod.S_IFREG, stat_mod.S_IFDIR, stat_mod.S_IFLNK

@@ -181,9 +181,12 @@ class StateDB:
     def rows(self, items: list[tuple[str, os.stat_result, Oid]]) -> list[tuple[str, tuple]]:
         """The rows ``record`` would buffer for these files, just hashed; touches nothing, so any thread may
         compute them (ingest workers do) for ``record_rows`` to buffer."""
-        now = time.time_ns()
-        rel = self._rel
-        return [(rel(path), (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), now)) for path, st, oid in items]
+        now, root = time.time_ns(), self.root
+        n = len(root)
+        return [
+            (path[n:] if path.startswith(root) else path, (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), now))
+            for path, st, oid in items
+        ]
 
     def record_rows(self, rows: list[tuple[str, tuple]]) -> None:
         """Buffer rows made by ``rows`` (flushed with the rest)."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import errno
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -128,20 +130,26 @@ class PackBuilder:
 
 
 _IOV_MAX = 1024  # buffers per writev (POSIX guarantees at least 16; Linux takes 1024)
-_GATHER = 1 << 20  # bytes held before they are written
-_DIRECT = 64 << 10  # a payload this large is written at once
+_GATHER = 1 << 20  # bytes held before they are handed to the writing thread
+_DIRECT = 64 << 10  # a borrowed payload this large is written at once instead of copied
+_QUEUED = 4  # batches waiting for the writing thread
 
 
 class _PackFile:
-    """The pack's temporary file, written without copying payloads into a buffer first: small ``bytes``
-    payloads are held by reference and written together with one ``writev`` per MiB (others are copied, as
-    their owner may reuse them), large ones at once. The kernel copies them while other threads run. A short
-    write (a filling disk) is continued until everything is written or the system refuses."""
+    """The pack's temporary file, written without copying payloads into a buffer: ``bytes`` payloads (immutable)
+    are held by reference and handed, a MiB at a time, to a thread that writes them with one ``writev`` (the
+    kernel's copy runs beside the caller's work); borrowed buffers (views, bytearrays) are copied when small and
+    written before the call returns when large. ``flush`` returns once everything is on the file; a write
+    error is raised by the next call. A short write (a filling disk) is continued until everything is written
+    or the system refuses."""
 
     def __init__(self, fd: int) -> None:
         self._fd: int | None = fd
         self._held: list[bytes | memoryview] = []
         self._size = 0
+        self._queue: queue.Queue[list[bytes | memoryview] | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._error: OSError | None = None
 
     def fileno(self) -> int:
         assert self._fd is not None, "the pack file is closed"
@@ -154,40 +162,89 @@ class _PackFile:
     def writelines(self, buffers: Sequence[bytes | memoryview]) -> None:
         held = self._held
         for b in buffers:
-            if len(b) >= _DIRECT:
+            n = len(b)
+            if not n:
+                continue
+            if type(b) is bytes:
+                held.append(b)
+            elif n >= _DIRECT:  # borrowed and large: on the file before the caller reuses it
                 held.append(b)
                 self.flush()
                 continue
-            held.append(b if type(b) is bytes else bytes(b))
-            self._size += len(b)
+            else:
+                held.append(bytes(b))
+            self._size += n
         if self._size >= _GATHER:
-            self.flush()
+            self._send()
 
-    def flush(self) -> None:
-        """Write what is held (the list object is kept: ``writelines`` appends to it)."""
-        todo = [b for b in self._held if len(b)]
+    def _send(self) -> None:
+        """Hand what is held to the writing thread (started on first use)."""
+        if self._error is not None:
+            raise self._error
+        if self._queue is None:
+            self._queue = queue.Queue(_QUEUED)
+            self._thread = threading.Thread(target=self._run, name="art-pack-file", daemon=True)
+            self._thread.start()
+        self._queue.put(self._held[:])
         self._held.clear()
         self._size = 0
-        fd = self.fileno()
-        while todo:
-            n = os.writev(fd, todo[:_IOV_MAX])
-            if n == 0:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-            done = 0
-            while done < len(todo) and n >= len(todo[done]):
-                n -= len(todo[done])
-                done += 1
-            del todo[:done]
-            if n:
-                todo[0] = memoryview(todo[0])[n:]
+
+    def _run(self) -> None:
+        q = self._queue
+        assert q is not None
+        while True:
+            todo = q.get()
+            try:
+                if todo is None:
+                    return
+                if self._error is None:
+                    _write_all(self.fileno(), todo)
+            except OSError as exc:
+                self._error = exc
+            finally:
+                q.task_done()
+
+    def flush(self) -> None:
+        """Write everything held or queued; raise the first write error."""
+        if self._held:
+            if self._queue is None:  # never went to the thread: write here
+                todo = self._held[:]
+                self._held.clear()
+                self._size = 0
+                _write_all(self.fileno(), todo)
+            else:
+                self._send()
+        if self._queue is not None:
+            self._queue.join()
+        if self._error is not None:
+            raise self._error
 
     def close(self) -> None:
-        """Write what is held and close; the descriptor is closed even when the write fails."""
+        """Write what is held and close; the thread ends and the descriptor is closed even when a write fails."""
         fd = self._fd
         if fd is None:
             return
         try:
             self.flush()
         finally:
+            if self._queue is not None and self._thread is not None:
+                self._held.clear()
+                self._queue.put(None)
+                self._thread.join()
             self._fd = None
             os.close(fd)
+
+
+def _write_all(fd: int, buffers: list[bytes | memoryview]) -> None:
+    todo = buffers
+    while todo:
+        n = os.writev(fd, todo[:_IOV_MAX])
+        if n == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        done = 0
+        while done < len(todo) and n >= len(todo[done]):
+            n -= len(todo[done])
+            done += 1
+        del todo[:done]
+        if n:
+            todo[0] = memoryview(todo[0])[n:]
