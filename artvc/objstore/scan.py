@@ -11,6 +11,7 @@ import os
 import stat as stat_mod
 import time
 from array import array
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,7 +203,22 @@ def walk_tree(
                 entries.append(TreeEntry(n, EntryKind.SYMLINK, hash_bytes(extra.encode()), 0, target=extra))
         return _Open(path, name, entries, subdirs, files, file_oids(stats) if stats else ())
 
+    def close(top: _Open, parent: _Open | None) -> Tree:
+        entries = top.entries
+        for (n, size, executable), oid in zip(top.files, top.oids, strict=True):
+            entries.append(TreeEntry(n, EntryKind.FILE, oid, size, executable=executable))
+        tree = Tree.build(entries)
+        if put_tree is not None:
+            put_tree(tree)
+        if parent is not None:
+            parent.entries.append(TreeEntry(top.name, EntryKind.DIR, tree.oid, tree.size))
+        return tree
+
     stack = [open_dir(root, "")]
+    # folders walked but not closed yet, with their parents: a folder is closed (its ids read) only after the
+    # next one was opened, so callers that fill ids later keep working while the walk reads the next folder;
+    # a folder is walked after all its subfolders, so they are closed before it
+    walked: deque[tuple[_Open, _Open | None]] = deque()
     total = 0
     while True:
         top = stack[-1]
@@ -211,16 +227,15 @@ def walk_tree(
             stack.append(open_dir(os.path.join(top.path, name), name))
             continue
         stack.pop()
-        entries = top.entries
-        for (n, size, executable), oid in zip(top.files, top.oids, strict=True):
-            entries.append(TreeEntry(n, EntryKind.FILE, oid, size, executable=executable))
         total += len(top.files)
-        tree = Tree.build(entries)
-        if put_tree is not None:
-            put_tree(tree)
+        walked.append((top, stack[-1] if stack else None))
+        while len(walked) > _CLOSE_LAG or (walked and not stack):
+            tree = close(*walked.popleft())
         if not stack:
             return tree, total
-        stack[-1].entries.append(TreeEntry(top.name, EntryKind.DIR, tree.oid, tree.size))
+
+
+_CLOSE_LAG = 1
 
 
 RACY_NS = 100_000_000
