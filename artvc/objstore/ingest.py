@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..errors import ArtError
 from .chunking import Chunker, ChunkerParams
@@ -39,6 +39,9 @@ JOB_FILES = 64  # small files per worker job (one store query, one hand-off)
 JOB_BYTES = 4 << 20
 
 
+StatRows = list[tuple[str, tuple[Any, ...]]]  # a stat cache's rows, (path, its facts), opaque to ingest
+
+
 class StatCache(Protocol):
     """What ingest needs from a stat cache: a known id for an unchanged file, and a way to remember one."""
 
@@ -48,10 +51,10 @@ class StatCache(Protocol):
 
     def record(self, path: str, st: os.stat_result, oid: Oid) -> None: ...
 
-    def rows(self, items: list[tuple[str, os.stat_result, Oid]]) -> object:
+    def rows(self, items: list[tuple[str, os.stat_result, Oid]]) -> StatRows:
         """What ``record`` would remember for these files just hashed, computed in any thread..."""
 
-    def record_rows(self, rows: object) -> None:
+    def record_rows(self, rows: StatRows) -> None:
         """...and remembered here, in the thread that owns the cache."""
 
 
@@ -397,7 +400,7 @@ class Ingester:
 
 _CHUNK, _FILE = int(Kind.CHUNK), int(Kind.FILE)
 _NewObject = tuple[Oid, int, int, bytes, int]  # put_claimed's arguments: oid, kind, codec, stored, raw length
-_Done = tuple[list[Oid], list[_NewObject], object]  # a job's file ids, new objects, stat cache rows
+_Done = tuple[list[Oid], list[_NewObject], "StatRows | None"]  # a job's file ids, new objects, stat cache rows
 # a job in flight: its future, its files, their indices in the directory, the directory's ids
 _Job = tuple[Future[_Done], list[tuple[str, os.stat_result]], list[int], list[Oid | None]]
 

@@ -172,7 +172,7 @@ class LocalStore(ObjectStore):
     def has(self, oid: Oid, kind: Kind) -> bool:
         return self._row(oid, kind) is not None
 
-    def has_many(self, keys: Iterable[tuple[Oid, Kind]]) -> set[tuple[Oid, int]]:
+    def has_many(self, keys: Iterable[tuple[Oid, Kind | int]]) -> set[tuple[Oid, int]]:
         """The stored ones among ``keys``: one query per ``_IN_BATCH`` distinct ids (not one seek per key)."""
         wanted: dict[bytes, set[int]] = {}
         for oid, kind in keys:

@@ -15,6 +15,7 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import BinaryIO, cast
 
 from ..codec import MAX_PACK_ENTRIES
 from ..fileio import remove_if_present
@@ -86,7 +87,7 @@ class PackBuilder:
         if self._pack is None:
             fd, self.temp = tempfile.mkstemp(prefix=f"pack-{token()}-", suffix=".tmp", dir=self.folder)
             self._file = _PackFile(fd)
-            self._pack = PackWriter(self._file)
+            self._pack = PackWriter(cast(BinaryIO, self._file))  # write and writelines are all it uses
         return self._pack
 
     def full(self) -> bool:
