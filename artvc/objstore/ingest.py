@@ -1,10 +1,13 @@
 """Files and directories into a store: chunk, hash each chunk and the whole file, compress, pack.
 
 Each byte is read once. A large file is chunked and hashed in the calling thread while a second thread
-hashes and compresses chunks (blake3 and zstd release the GIL), so both cores work. Small files go in
-batches (per directory, bounded in count and bytes): one stat-cache query and one store query per batch, reads
-and hashes split across the workers, then only the chunks the store lacks are compressed. Directories are
-walked one at a time (``scan.walk_tree``), so memory does not grow with the number of files.
+hashes and compresses chunks (blake3 and zstd release the GIL), so both cores work. Small files (up to
+``SMALL_FILE``) go to the workers in jobs of ``JOB_FILES`` files or ``JOB_BYTES`` after one stat-cache query
+per ``BATCH_FILES``: a worker reads and hashes a job's files, claims the objects the store lacks with one query
+(``StoreWriter.claim``: each new chunk is compressed once, by one job) and compresses them, while the walk goes
+on; the calling thread writes each job's new objects in submission order, so packs are the same from run to
+run. Directories are walked one at a time (``scan.walk_tree``) and a bounded number of jobs is in flight, so
+memory does not grow with the number of files.
 """
 
 from __future__ import annotations
