@@ -5,9 +5,9 @@ hashes and compresses chunks (blake3 and zstd release the GIL), so both cores wo
 ``SMALL_FILE``) go to the workers in jobs of ``JOB_FILES`` files or ``JOB_BYTES`` after one stat-cache query
 per ``BATCH_FILES``: a worker reads and hashes a job's files, claims the objects the store lacks with one query
 (``StoreWriter.claim``: each new chunk is compressed once, by one job) and compresses them, while the walk goes
-on; the calling thread writes each job's new objects in submission order, so packs are the same from run to
-run. Directories are walked one at a time (``scan.walk_tree``) and a bounded number of jobs is in flight, so
-memory does not grow with the number of files.
+on; the calling thread writes each job's new objects to the pack in submission order. Directories are walked
+one at a time (``scan.walk_tree``) and a bounded number of jobs is in flight, so memory does not grow with the
+number of files.
 """
 
 from __future__ import annotations
