@@ -46,7 +46,7 @@ class Bar(Progress):
 
     def __init__(self, label: str, total: int | None = None, *, noun: str = "files", unit: str = "bytes") -> None:
         self.label, self.noun, self.unit = label, noun, "bytes" if unit == "bytes" else "items"
-        self.enabled = enabled()
+        self.enabled = self.shown = enabled()
         self._lock = threading.Lock()
         self._bytes = self._files = 0
         self._total_bytes: int | None = total if self.unit == "bytes" else None

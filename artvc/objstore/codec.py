@@ -44,13 +44,16 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def encode(value: Any) -> bytes:
+def encode(value: Any, *, maps: bool = True) -> bytes:
     """Encode ``value`` canonically (sorted map keys, bin for bytes).
+
+    ``maps=False`` is for values without maps (manifests, trees), encoded as they are, without the pass that
+    sorts map keys (as ``decode_canonical`` checks them).
 
     Raises:
         FormatError: when the encoding would exceed ``MAX_METADATA_SIZE`` (art could not read it back).
     """
-    data: bytes = msgpack.packb(_canonical(value), use_bin_type=True)
+    data: bytes = msgpack.packb(_canonical(value) if maps else value, use_bin_type=True)
     if len(data) > MAX_METADATA_SIZE:
         raise FormatError(f"object of {len(data)} bytes exceeds the format limit of {MAX_METADATA_SIZE} bytes")
     return data

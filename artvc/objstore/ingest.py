@@ -1,10 +1,13 @@
 """Files and directories into a store: chunk, hash each chunk and the whole file, compress, pack.
 
 Each byte is read once. A large file is chunked and hashed in the calling thread while a second thread
-hashes and compresses chunks (blake3 and zstd release the GIL), so both cores work. Small files go in
-batches (per directory, bounded in count and bytes): one stat-cache query and one store query per batch, reads
-and hashes split across the workers, then only the chunks the store lacks are compressed. Directories are
-walked one at a time (``scan.walk_tree``), so memory does not grow with the number of files.
+hashes and compresses chunks (blake3 and zstd release the GIL), so both cores work. Small files (up to
+``SMALL_FILE``) go to the workers in jobs of ``JOB_FILES`` files or ``JOB_BYTES`` after one stat-cache query
+per ``BATCH_FILES``: a worker reads and hashes a job's files, claims the objects the store lacks with one query
+(``StoreWriter.claim``: each new chunk is compressed once, by one job) and compresses them, while the walk goes
+on; the calling thread writes each job's new objects to the pack in submission order. Directories are walked
+one at a time (``scan.walk_tree``) and a bounded number of jobs is in flight, so memory does not grow with the
+number of files.
 """
 
 from __future__ import annotations
@@ -13,30 +16,33 @@ import os
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol
 
 from ..errors import ArtError
 from .chunking import Chunker, ChunkerParams
+from .faults import fault_point
 from .hashing import ContentHasher, hash_bytes
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
-from .oserrors import os_errors
+from .oserrors import describe, os_errors
 from .progress import ProgressLike, as_progress
-from .scan import TreeWalk, quick_signature, walk_tree
+from .scan import Fingerprint, walk_tree
 from .store.base import StoreWriter
 from .store.pack import Compressor
 
 # Files up to this size are read whole and processed in batches, one store and stat-cache query per batch.
 SMALL_FILE = 1 << 20
 _INFLIGHT = 16
-_T = TypeVar("_T")
-_R = TypeVar("_R")
-BATCH_FILES = 512
-BATCH_BYTES = 16 << 20
+BATCH_FILES = 512  # small files per stat-cache query
+JOB_FILES = 64  # small files per worker job (one store query, one hand-off)
+JOB_BYTES = 4 << 20
+
+
+StatRows = list[tuple[str, tuple[Any, ...]]]  # a stat cache's rows, (path, its facts), opaque to ingest
 
 
 class StatCache(Protocol):
@@ -47,6 +53,12 @@ class StatCache(Protocol):
     def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> list[Oid | None]: ...
 
     def record(self, path: str, st: os.stat_result, oid: Oid) -> None: ...
+
+    def rows(self, items: list[tuple[str, os.stat_result, Oid]]) -> StatRows:
+        """What ``record`` would remember for these files just hashed, computed in any thread..."""
+
+    def record_rows(self, rows: StatRows) -> None:
+        """...and remembered here, in the thread that owns the cache."""
 
 
 Progress = Callable[[int], None]  # the older callback form; a ``progress.Progress`` is accepted too
@@ -106,6 +118,10 @@ class Ingester:
         self._chunker = Chunker(params)
         self._jobs = max(1, jobs)
         self._pool = ThreadPoolExecutor(self._jobs, thread_name_prefix="art-ingest")
+        # small-file jobs handed to the pool, oldest first: (future, files, their indices, the directory's ids)
+        self._inflight: deque[_Job] = deque()
+        self._queue_limit = 2 * self._jobs + 1
+        self._submitted = self._finished = 0
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -238,92 +254,197 @@ class Ingester:
 
     # -- directories ---------------------------------------------------------------------------------
 
-    def add_tree(self, root: str | os.PathLike[str], walked: TreeWalk | None = None) -> tuple[Tree, int]:
+    def add_tree(self, root: str | os.PathLike[str]) -> tuple[Tree, int]:
         """Store a directory recursively, one directory at a time; return (its tree, number of files).
 
-        ``walked``: the caller's ``scan.tree_walk`` of ``root`` taken just before (its totals fed a progress
-        bar), so the stat walk is not done twice.
+        ``last_signature`` becomes the folder's ``quick_signature`` as the walk saw it (None when racily
+        clean). Each file's stat data went into it before the file was read, so what was stored is at least
+        as new as the fingerprint says: a change during the add that shows in stat data makes the folder's
+        fingerprint differ later, and one that does not (a same-size rewrite in the same timestamp tick) is
+        what the racy rule is for. No second stat walk is needed to confirm it.
         """
         root = os.fspath(root)
-        before = walked.signature if walked is not None else quick_signature(root)
-        tree, files = walk_tree(root, self.guard, self._file_batch, self._put_tree)
-        # the fingerprint status compares against: only when nothing changed while the tree was read
-        self.last_signature = before if before is not None and quick_signature(root) == before else None
+        fingerprint = Fingerprint()
+        tree, files = walk_tree(root, self.guard, self._file_batch, self._put_tree, fingerprint=fingerprint)
+        self.last_signature = fingerprint.value()
         return tree, files
 
     def _put_tree(self, tree: Tree) -> None:
         if self.writer.put(tree.oid, Kind.TREE, tree.to_bytes()):
             self.stats.new_objects += 1
 
-    def _file_batch(self, files: list[tuple[str, os.stat_result]]) -> list[Oid]:
-        """Store one directory's files; return their ids in order. Small ones go in bounded batches."""
+    def _file_batch(self, files: list[tuple[str, os.stat_result]]) -> _DirOids:
+        """Start storing one directory's files; return their ids in order, filled as the jobs finish.
+
+        Small files go to the workers in jobs (``JOB_FILES``/``JOB_BYTES``) after one stat-cache query per
+        ``BATCH_FILES``; a large file is streamed here, after the jobs queued before it are done.
+        """
         oids: list[Oid | None] = [None] * len(files)
-        batch: list[int] = []
-        size = 0
-        for i, (_, st) in enumerate(files):
-            if st.st_size > SMALL_FILE:
-                continue
-            batch.append(i)
-            size += st.st_size
-            if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
-                self._small_batch(files, batch, oids)
-                batch, size = [], 0
-        if batch:
-            self._small_batch(files, batch, oids)
-        for i, (path, st) in enumerate(files):
-            if oids[i] is None:
-                oids[i] = self.add_file(path, st)[0]
-        return oids  # type: ignore[return-value]
+        for start in range(0, len(files), BATCH_FILES):
+            part = range(start, min(start + BATCH_FILES, len(files)))
+            small = [i for i in part if files[i][1].st_size <= SMALL_FILE]
+            job: list[int] = []
+            size = 0
+            for i in self._unknown(files, small, oids):
+                job.append(i)
+                size += files[i][1].st_size
+                if len(job) >= JOB_FILES or size >= JOB_BYTES:
+                    self._submit(files, job, oids)
+                    job, size = [], 0
+            if job:
+                self._submit(files, job, oids)
+            for i in part:
+                if files[i][1].st_size > SMALL_FILE:
+                    self._finish_through(self._submitted)
+                    oids[i] = self.add_file(*files[i])[0]
+        return _DirOids(oids, self, self._submitted)
 
-    def _map(self, fn: Callable[[list[_T]], list[_R]], items: list[_T]) -> list[_R]:
-        """``fn`` over ``items`` split into one slice per worker (one hand-off per slice, not per item)."""
-        if self._jobs < 2 or len(items) < 16:
-            return fn(items)
-        step = -(-len(items) // self._jobs)
-        parts = self._pool.map(fn, [items[i : i + step] for i in range(0, len(items), step)])
-        return [x for part in parts for x in part]
-
-    def _small_batch(self, files: list[tuple[str, os.stat_result]], batch: list[int], oids: list[Oid | None]) -> None:
-        """Store a batch of small files: two store queries in all, whatever the number of files."""
+    def _unknown(self, files: list[tuple[str, os.stat_result]], batch: list[int], oids: list[Oid | None]) -> list[int]:
+        """Fill the ids the stat cache knows (and the store holds) among ``batch``; return the others."""
         self.stats.files += len(batch)
-        todo = batch
-        if self.cache is not None:
-            known = self.cache.lookup_many([files[i] for i in batch])
-            present = self.writer.present([(o, k) for o in known if o is not None for k in (Kind.FILE, Kind.CHUNK)])
-            todo = []
-            for i, oid in zip(batch, known, strict=True):
-                if oid is not None and self._complete(oid, present):
-                    oids[i] = oid
-                    self.progress.advance(bytes=files[i][1].st_size, files=1)
-                else:
-                    todo.append(i)
-        if not todo:
-            return
-        read = self._map(lambda part: [self._read_hash(files[i][0]) for i in part], todo)
-        keys = {(c, Kind.CHUNK) for _, pieces in read for c, _ in pieces}
-        keys.update((oid, Kind.FILE) for oid, pieces in read if len(pieces) != 1)
-        present = self.writer.present(keys)
-        new: dict[Oid, bytes] = {}
-        for _, pieces in read:
-            for c, data in pieces:
-                if (c, Kind.CHUNK) not in present:
-                    new.setdefault(c, data)
-        packed = self._map(lambda part: [self.compressor.pack(data) for _, data in part], list(new.items()))
-        for (c, data), (codec, stored) in zip(new.items(), packed, strict=True):
-            if self.writer.put_new(c, Kind.CHUNK, codec, stored, len(data)):
-                self.stats.new_objects += 1
-                self.stats.new_bytes += len(stored)
-        for i, (oid, pieces) in zip(todo, read, strict=True):
-            path, st = files[i]
-            size = sum(len(d) for _, d in pieces)
-            if len(pieces) != 1 and (oid, Kind.FILE) not in present:
-                manifest = FileManifest(oid, size, tuple((c, len(d)) for c, d in pieces)).to_bytes()
-                codec, stored = self.compressor.pack(manifest)
-                if self.writer.put_new(oid, Kind.FILE, codec, stored, len(manifest)):
-                    self.stats.new_objects += 1
-            self.progress.advance(bytes=size, files=1)
-            self._remember(path, st, oid)
+        if self.cache is None or not batch:
+            return batch
+        known = self.cache.lookup_many([files[i] for i in batch])
+        if not any(known):
+            return batch
+        present = self.writer.present([(o, k) for o in known if o is not None for k in (Kind.FILE, Kind.CHUNK)])
+        todo = []
+        size = hits = 0
+        for i, oid in zip(batch, known, strict=True):
+            if oid is not None and self._complete(oid, present):
+                oids[i] = oid
+                size += files[i][1].st_size
+                hits += 1
+            else:
+                todo.append(i)
+        self.progress.advance(bytes=size, files=hits)
+        return todo
+
+    def _submit(self, files: list[tuple[str, os.stat_result]], job: list[int], oids: list[Oid | None]) -> None:
+        """Hand one job of small files to a worker; finish the oldest jobs while too many are queued."""
+        items = [files[i] for i in job]
+        self._inflight.append((self._pool.submit(self._read_job, items), items, job, oids))
+        self._submitted += 1
+        while len(self._inflight) > self._queue_limit:
+            self._finish_one()
+
+    def _finish_through(self, seq: int) -> None:
+        """Finish every job up to the ``seq``-th submitted (the ones a directory's ids wait for)."""
+        while self._finished < seq:
+            self._finish_one()
+
+    def _finish_one(self) -> None:
+        """Write the oldest job's new objects (in submission order) and record its files."""
+        future, items, job, oids = self._inflight.popleft()
+        self._finished += 1
+        done, objects, rows = future.result()
+        stats = self.stats
+        if objects:
+            self.writer.put_claimed_many(objects)
+            stats.new_objects += len(objects)
+            # new_bytes counts chunks (file data), as for large files
+            stats.new_bytes += sum(len(obj[3]) for obj in objects if obj[1] == _CHUNK)
+        size = 0
+        for i, oid in zip(job, done, strict=True):
             oids[i] = oid
+        for _, st in items:
+            size += st.st_size
+        stats.hashed += len(items)
+        stats.bytes_read += size
+        if self.cache is not None and rows is not None:
+            self.cache.record_rows(rows)
+        self.progress.advance(bytes=size, files=len(items))
+
+    def _read_job(self, items: list[tuple[str, os.stat_result]]) -> _Done:
+        """In a worker: read and hash a job's files, claim what the store lacks, compress it.
+
+        Returns the files' ids, the new objects to write (``put_claimed`` arguments) and the stat cache's rows.
+        """
+        min_size = self.params.min_size
+        files: list[Oid] = []
+        data_of: dict[Oid, bytes] = {}
+        keys: list[tuple[Oid, int]] = []
+        manifests: dict[Oid, list[tuple[Oid, int]]] = {}
+        for path, st in items:
+            data = read_whole(path, st.st_size)
+            if len(data) <= min_size:
+                oid = hash_bytes(data)
+                data_of[oid] = data
+                keys.append((oid, _CHUNK))
+            else:
+                pieces = [(hash_bytes(piece), piece) for piece in Chunker(self.params).split(data)]
+                oid = pieces[0][0] if len(pieces) == 1 else hash_bytes(data)
+                for c, piece in pieces:
+                    data_of[c] = piece
+                    keys.append((c, _CHUNK))
+                if len(pieces) != 1:
+                    manifests[oid] = [(c, len(piece)) for c, piece in pieces]
+                    keys.append((oid, _FILE))
+            files.append(oid)
+        fault_point("ingest.files-read")  # a job's files are read and hashed, nothing of them stored yet
+        objects: list[_NewObject] = []
+        pack = self.compressor.pack
+        for oid, kind in self.writer.claim(keys):
+            if kind == _CHUNK:
+                data = data_of[oid]
+                codec, stored = pack(data, oid)
+            else:
+                chunks = manifests[oid]
+                data = FileManifest(oid, sum(n for _, n in chunks), tuple(chunks)).to_bytes()
+                codec, stored = pack(data)
+            objects.append((oid, kind, codec, stored, len(data)))
+        rows = (
+            None
+            if self.cache is None
+            else self.cache.rows([(p, st, o) for (p, st), o in zip(items, files, strict=True)])
+        )
+        return files, objects, rows
+
+
+_CHUNK, _FILE = int(Kind.CHUNK), int(Kind.FILE)
+_NewObject = tuple[Oid, int, int, bytes, int]  # put_claimed's arguments: oid, kind, codec, stored, raw length
+_Done = tuple[list[Oid], list[_NewObject], "StatRows | None"]  # a job's file ids, new objects, stat cache rows
+# a job in flight: its future, its files, their indices in the directory, the directory's ids
+_Job = tuple[Future[_Done], list[tuple[str, os.stat_result]], list[int], list[Oid | None]]
+
+
+def read_whole(path: str, size: int) -> bytes:
+    """The content of the file at ``path`` whose stat said ``size`` bytes: one read when it has not changed.
+
+    Raises:
+        FileSystemError: when it cannot be read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+        try:
+            data = os.read(fd, size + 1)
+            if len(data) > size:  # it grew since the stat: read to the end
+                parts = [data]
+                while more := os.read(fd, 1 << 20):
+                    parts.append(more)
+                data = b"".join(parts)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise describe(exc, "read", path) from exc
+    return data
+
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+class _DirOids:
+    """One directory's file ids; iterating them first finishes the jobs that compute them (``walk_tree``
+    iterates when it closes the directory, so the walk runs ahead of the workers)."""
+
+    __slots__ = ("_oids", "_ingester", "_seq")
+
+    def __init__(self, oids: list[Oid | None], ingester: Ingester, seq: int) -> None:
+        self._oids, self._ingester, self._seq = oids, ingester, seq
+
+    def __iter__(self) -> Iterator[Oid]:
+        self._ingester._finish_through(self._seq)
+        return iter(self._oids)  # type: ignore[arg-type]  # every None was filled
 
 
 class _OrderedSink:

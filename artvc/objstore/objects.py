@@ -9,6 +9,7 @@ A file that is a single chunk has no manifest: its id is the chunk's id, and the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from ..errors import FormatError
 from . import codec
@@ -28,7 +29,7 @@ class FileManifest:
     chunks: tuple[tuple[Oid, int], ...]
 
     def to_bytes(self) -> bytes:
-        return codec.encode(["file", 1, self.size, [[c.digest, n] for c, n in self.chunks]])
+        return codec.encode(["file", 1, self.size, [[c.digest, n] for c, n in self.chunks]], maps=False)
 
     @classmethod
     def from_bytes(cls, oid: Oid, data: bytes) -> FileManifest:
@@ -78,19 +79,26 @@ class TreeEntry:
         return [self.name, self.kind, extra, self.oid.digest, self.size]
 
 
+_name = attrgetter("name")
+
+
 @dataclass(frozen=True, slots=True)
 class Tree:
     """A directory: entries sorted by name. Its id is a derive-key hash of the canonical encoding."""
 
     entries: tuple[TreeEntry, ...]
     _oid: list[Oid] = field(default_factory=list, compare=False, repr=False)
+    _bytes: list[bytes] = field(default_factory=list, compare=False, repr=False)  # to_bytes, once computed
 
     @classmethod
     def build(cls, entries: list[TreeEntry]) -> Tree:
-        return cls(tuple(sorted(entries, key=lambda e: e.name.encode())))
+        # by name: code point order is UTF-8 byte order (the format's), without encoding every name
+        return cls(tuple(sorted(entries, key=_name)))
 
     def to_bytes(self) -> bytes:
-        return codec.encode(["tree", 1, [e.encoded() for e in self.entries]])
+        if not self._bytes:
+            self._bytes.append(codec.encode(["tree", 1, [e.encoded() for e in self.entries]], maps=False))
+        return self._bytes[0]
 
     @property
     def oid(self) -> Oid:

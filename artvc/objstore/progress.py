@@ -22,6 +22,8 @@ class Progress:
     checks, whatever the phase counts). Every method may be called from any thread.
     """
 
+    shown = False  # True when the counts are drawn: totals are then worth some work to learn (add's stat walk)
+
     def phase(
         self, label: str | None = None, *, bytes: int | None = None, files: int | None = None, noun: str | None = None
     ) -> None:

@@ -11,7 +11,8 @@ import os
 import stat as stat_mod
 import time
 from array import array
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,13 +20,13 @@ from ..errors import UnsafePathError
 from .hashing import ContentHasher, hash_bytes
 from .objects import Tree, TreeEntry
 from .oid import Oid
-from .oserrors import os_errors, safe_name
+from .oserrors import describe, os_errors, safe_name
 from .types import EntryKind
 
 SKIP_NAMES = frozenset({".git", ".art"})
 
 Entry = tuple[str, str, os.stat_result, str | None]  # (name, "file" | "dir" | "symlink", stat, link target)
-FileBatch = Callable[[list[tuple[str, os.stat_result]]], list[Oid]]
+FileBatch = Callable[[list[tuple[str, os.stat_result]]], Iterable[Oid]]
 
 
 def scan_one(path: str, guard: Path | None) -> list[Entry]:
@@ -35,24 +36,65 @@ def scan_one(path: str, guard: Path | None) -> list[Entry]:
         FileSystemError: when the directory or an entry cannot be read (permission denied, I/O error...).
         UnsafePathError: for a symlink that leaves ``guard``, or a name that is not valid UTF-8.
     """
+    return _scan(path, guard, None)[0]
+
+
+def _scan(path: str, guard: Path | None, fingerprint: Fingerprint | None) -> tuple[list[Entry], list[str]]:
+    """``scan_one``, plus the subdirectories' names in listing order; feeds ``fingerprint`` when given."""
     out: list[Entry] = []
-    with os_errors("read the folder", path), os.scandir(path) as it:
-        entries = list(it)
-    for e in entries:
-        if e.name in SKIP_NAMES:
-            continue
-        check_name(e.path)
-        with os_errors("read", e.path):
+    subdirs: list[str] = []
+    meta, names = array("q"), [path]
+    check_name(path)
+    prefix = os.path.join(path, "")
+    # listed through a descriptor: each entry's stat is an fstatat relative to it (no path walk per file)
+    with os_errors("read the folder", path):
+        fd = os.open(path, _O_DIR) if _SCAN_FD else None
+        try:
+            with os.scandir(path if fd is None else fd) as it:
+                entries = list(it)
+        except BaseException:
+            if fd is not None:
+                os.close(fd)
+            raise
+    name = None
+    try:
+        for e in entries:
+            name = e.name
+            if name in SKIP_NAMES:
+                continue
+            if not name.isascii():
+                check_name(prefix + name)
             st = e.stat(follow_symlinks=False)
-        mode = st.st_mode
-        if stat_mod.S_ISREG(mode):
-            out.append((e.name, "file", st, None))
-        elif stat_mod.S_ISDIR(mode):
-            out.append((e.name, "dir", st, None))
-        elif stat_mod.S_ISLNK(mode):
-            out.append((e.name, "symlink", st, _link_target(e.path, guard)))
+            mode = st.st_mode
+            if fingerprint is not None:
+                meta.extend((st.st_ino, st.st_mtime_ns, st.st_size, mode))
+                names.append(name)
+            fmt = mode & _S_IFMT
+            if fmt == _S_IFREG:
+                out.append((name, "file", st, None))
+            elif fmt == _S_IFDIR:
+                out.append((name, "dir", st, None))
+                subdirs.append(name)
+            elif fmt == _S_IFLNK:
+                out.append((name, "symlink", st, _link_target(prefix + name, guard)))
+    except OSError as exc:  # one handler for the whole folder: a context manager per entry costs a microsecond
+        if isinstance(exc, (BlockingIOError, InterruptedError)) or name is None:
+            raise
+        raise describe(exc, "read", prefix + name) from exc
+    finally:
+        if fd is not None:
+            os.close(fd)
+    if fingerprint is not None:
+        fingerprint.add(meta, names)
     out.sort(key=_name)
-    return out
+    return out, subdirs
+
+
+_SCAN_FD = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
+_O_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+_S_IFMT, _S_IFREG, _S_IFDIR, _S_IFLNK = 0o170000, stat_mod.S_IFREG, stat_mod.S_IFDIR, stat_mod.S_IFLNK
 
 
 def _name(item: Entry) -> str:
@@ -107,20 +149,40 @@ def iter_files(root: str, guard: Path | None = None) -> Iterator[tuple[str, os.s
 class _Open:
     """A directory whose subdirectories are still being walked."""
 
-    __slots__ = ("path", "name", "entries", "subdirs", "files")
+    __slots__ = ("path", "name", "entries", "subdirs", "files", "oids")
 
-    def __init__(self, path: str, name: str, entries: list[TreeEntry], subdirs: list[str], files: int) -> None:
-        self.path, self.name, self.entries, self.subdirs, self.files = path, name, entries, subdirs, files
+    def __init__(
+        self,
+        path: str,
+        name: str,
+        entries: list[TreeEntry],
+        subdirs: list[str],
+        files: list[_File],
+        oids: Iterable[Oid],
+    ) -> None:
+        self.path, self.name, self.entries, self.subdirs = path, name, entries, subdirs
+        self.files, self.oids = files, oids
+
+
+_File = tuple[str, int, bool]  # a file of an open directory: (name, size, executable)
 
 
 def walk_tree(
-    root: str, guard: Path | None, file_oids: FileBatch, put_tree: Callable[[Tree], None] | None = None
+    root: str,
+    guard: Path | None,
+    file_oids: FileBatch,
+    put_tree: Callable[[Tree], None] | None = None,
+    *,
+    fingerprint: Fingerprint | None = None,
 ) -> tuple[Tree, int]:
     """Build the tree objects of ``root`` bottom-up; return (root tree, number of files).
 
     ``file_oids`` gets the regular files of one directory at a time, as (absolute path, stat) in name order,
     and returns their ids in the same order: a batch per directory, so callers can look them up (stat cache,
-    store) in one query. Each finished tree goes to ``put_tree`` and is then dropped.
+    store) in one query. What it returns is iterated only when the directory is closed (after its
+    subdirectories), so it may be filled in the meantime (ingest stores files while the walk goes on). Each
+    finished tree goes to ``put_tree`` and is then dropped. ``fingerprint`` is fed the walk's stat data, in
+    ``quick_signature``'s order (the walk visits directories in that order).
 
     Raises:
         FileSystemError: when a directory cannot be read.
@@ -128,39 +190,52 @@ def walk_tree(
     """
 
     def open_dir(path: str, name: str) -> _Open:
-        items = scan_one(path, guard)
-        files = [(os.path.join(path, n), st) for n, kind, st, _ in items if kind == "file"]
-        oids = iter(file_oids(files) if files else ())
-        entries, subdirs = [], []
+        items, subdirs = _scan(path, guard, fingerprint)
+        entries: list[TreeEntry] = []
+        files, stats = [], []
+        prefix = os.path.join(path, "")
         for n, kind, st, extra in items:
             if kind == "file":
-                entries.append(
-                    TreeEntry(n, EntryKind.FILE, next(oids), st.st_size, executable=bool(st.st_mode & 0o111))
-                )
+                files.append((n, st.st_size, bool(st.st_mode & 0o111)))
+                stats.append((prefix + n, st))
             elif kind == "symlink":
                 assert extra is not None  # scan_one read the link's target
                 entries.append(TreeEntry(n, EntryKind.SYMLINK, hash_bytes(extra.encode()), 0, target=extra))
-            else:
-                subdirs.append(n)
-        subdirs.reverse()
-        return _Open(path, name, entries, subdirs, len(files))
+        return _Open(path, name, entries, subdirs, files, file_oids(stats) if stats else ())
+
+    def close(top: _Open, parent: _Open | None) -> Tree:
+        entries = top.entries
+        for (n, size, executable), oid in zip(top.files, top.oids, strict=True):
+            entries.append(TreeEntry(n, EntryKind.FILE, oid, size, executable=executable))
+        tree = Tree.build(entries)
+        if put_tree is not None:
+            put_tree(tree)
+        if parent is not None:
+            parent.entries.append(TreeEntry(top.name, EntryKind.DIR, tree.oid, tree.size))
+        return tree
 
     stack = [open_dir(root, "")]
+    # folders walked but not closed yet, with their parents: a folder is closed (its ids read) only after the
+    # next one was opened, so callers that fill ids later keep working while the walk reads the next folder;
+    # a folder is walked after all its subfolders, so they are closed before it
+    walked: deque[tuple[_Open, _Open | None]] = deque()
+    total = 0
     while True:
         top = stack[-1]
-        if top.subdirs:
+        if top.subdirs:  # the last listed first, as quick_signature's stack does
             name = top.subdirs.pop()
             stack.append(open_dir(os.path.join(top.path, name), name))
             continue
         stack.pop()
-        tree = Tree.build(top.entries)
-        if put_tree is not None:
-            put_tree(tree)
+        total += len(top.files)
+        walked.append((top, stack[-1] if stack else None))
+        while len(walked) > _CLOSE_LAG or (walked and not stack):
+            tree = close(*walked.popleft())
         if not stack:
-            return tree, top.files
-        parent = stack[-1]
-        parent.entries.append(TreeEntry(top.name, EntryKind.DIR, tree.oid, tree.size))
-        parent.files += top.files
+            return tree, total
+
+
+_CLOSE_LAG = 1
 
 
 RACY_NS = 100_000_000
@@ -195,9 +270,34 @@ def quick_signature(path: str, *, racy_ok: bool = False) -> str | None:
     return _signature(path, racy_ok, None)
 
 
+class Fingerprint:
+    """The running hash behind ``quick_signature``, fed one directory at a time in its walk's order: a
+    directory, then its subdirectories depth first, the last listed first. ``walk_tree`` feeds one from the
+    stat data it reads anyway, so ``art add`` needs no walk of its own to fingerprint what it read."""
+
+    __slots__ = ("_h", "_newest")
+
+    def __init__(self) -> None:
+        self._h = ContentHasher()
+        self._newest = 0
+
+    def add(self, meta: array[int], names: list[str]) -> None:
+        """One directory: ``meta`` holds (inode, mtime, size, mode) of each entry, ``names`` the directory's
+        path then the entries' names, both in listing order, ``.git``/``.art`` left out."""
+        if meta:
+            self._newest = max(self._newest, max(meta[1::4]))
+        self._h.update(meta.tobytes())
+        self._h.update("\0".join(names).encode("utf-8", "surrogateescape") + b"\1")
+
+    def value(self, *, racy_ok: bool = False) -> str | None:
+        """The fingerprint; None when something was modified within ``RACY_NS`` of now (unless ``racy_ok``)."""
+        if not racy_ok and self._newest >= time.time_ns() - RACY_NS:
+            return None
+        return str(self._h.oid())
+
+
 def _signature(path: str, racy_ok: bool, counts: list[int] | None) -> str | None:
-    h = ContentHasher()
-    newest = 0
+    fp = Fingerprint()
     stack = [path]
     try:
         while stack:
@@ -215,12 +315,7 @@ def _signature(path: str, racy_ok: bool, counts: list[int] | None) -> str | None
                     elif counts is not None and stat_mod.S_ISREG(st.st_mode):
                         counts[0] += 1
                         counts[1] += st.st_size
-            if meta:
-                newest = max(newest, max(meta[1::4]))
-            h.update(meta.tobytes())
-            h.update("\0".join(names).encode("utf-8", "surrogateescape") + b"\1")
+            fp.add(meta, names)
     except OSError:
         return None
-    if not racy_ok and newest >= time.time_ns() - RACY_NS:
-        return None
-    return str(h.oid())
+    return fp.value(racy_ok=racy_ok)

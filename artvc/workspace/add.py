@@ -14,8 +14,8 @@ from ..objstore.ingest import Ingester, IngestStats
 from ..objstore.lineage import Run
 from ..objstore.objects import Kind
 from ..objstore.oserrors import os_errors
-from ..objstore.progress import ProgressLike, as_progress
-from ..objstore.scan import TreeWalk, check_name, tree_walk
+from ..objstore.progress import Progress, ProgressLike, as_progress
+from ..objstore.scan import check_name, tree_walk
 from .gitignore import check_ignorable, ignore
 from .paths import check_write, to_repo_path
 from .pointers import SUFFIX, Pointer, write_pointer
@@ -127,7 +127,7 @@ def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs
     progress = as_progress(progress)
     started, t0 = now_iso(), time.monotonic()
     with repo.lock:
-        walks = _walk(repo, rels, progress)
+        _totals(repo, rels, progress)
         store, state = repo.store, repo.state
         results: list[tuple[str, Pointer]] = []
         with (
@@ -145,7 +145,7 @@ def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs
             for rel in rels:
                 full = repo.abspath(rel)
                 if full.is_dir():
-                    tree, files = ing.add_tree(full, walks.get(rel))
+                    tree, files = ing.add_tree(full)
                     if ing.last_signature:
                         state.set_dir(rel, ing.last_signature, tree.oid)
                     results.append((rel, Pointer(tree.oid, "dir", tree.size, files)))
@@ -165,19 +165,21 @@ def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs
     return AddResult(added, stats, run.oid if run else None)
 
 
-def _walk(repo: Repo, rels: list[str], progress) -> dict[str, TreeWalk]:
-    """The stat walk of each folder (its signature, taken before reading it) and the totals of all paths."""
-    walks, files, size = {}, 0, 0
+def _totals(repo: Repo, rels: list[str], progress: Progress) -> None:
+    """Tell a progress bar that is drawn what is to come: a stat walk of each folder (skipped when nothing is
+    drawn: the walk that stores a folder fingerprints it too)."""
+    if not progress.shown:
+        return
+    files, size = 0, 0
     for rel in rels:
         full = repo.abspath(rel)
         if full.is_dir():
-            walks[rel] = walk = tree_walk(str(full))
+            walk = tree_walk(str(full))
             files, size = files + walk.files, size + walk.bytes
         else:
             with os_errors("read", full):
                 files, size = files + 1, size + full.stat().st_size
     progress.total(bytes=size, files=files)
-    return walks
 
 
 def _compare_pointers(repo: Repo, results: list[tuple[str, Pointer]]) -> list[AddedArtifact]:

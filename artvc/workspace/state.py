@@ -178,6 +178,22 @@ class StateDB:
         if len(self._pending) >= self.FLUSH_EVERY:
             self.flush()
 
+    def rows(self, items: list[tuple[str, os.stat_result, Oid]]) -> list[tuple[str, tuple]]:
+        """The rows ``record`` would buffer for these files, just hashed; touches nothing, so any thread may
+        compute them (ingest workers do) for ``record_rows`` to buffer."""
+        now, root = time.time_ns(), self.root
+        n = len(root)
+        return [
+            (path[n:] if path.startswith(root) else path, (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), now))
+            for path, st, oid in items
+        ]
+
+    def record_rows(self, rows: list[tuple[str, tuple]]) -> None:
+        """Buffer rows made by ``rows`` (flushed with the rest)."""
+        self._pending.update(rows)
+        if len(self._pending) >= self.FLUSH_EVERY:
+            self.flush()
+
     def dir_entry(self, path: str) -> tuple[str, str] | None:
         row = self.db.execute("SELECT sig, oid FROM dirs WHERE path=?", (path,)).fetchone()
         return (row[0], row[1]) if row and isinstance(row[0], str) and is_oid(row[1]) else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -59,6 +59,23 @@ class StoreWriter(ABC):
         """``put_stored`` for an object the caller found absent with ``present`` moments ago (stores may
         skip asking again; a duplicate written by a racing writer is harmless)."""
         return self.put_stored(oid, kind, codec, stored, raw_length)
+
+    def claim(self, keys: Iterable[tuple[Oid, int]]) -> list[tuple[Oid, int]]:
+        """The keys (each once) that ``present`` does not know, for the caller to write with ``put_claimed``.
+        The local store's writer reserves them atomically (ingest workers claim at once, so each new object
+        is compressed once); here two callers may both get a key, and the second write is skipped."""
+        keys = list(dict.fromkeys(keys))
+        found = self.present((oid, Kind(kind)) for oid, kind in keys)
+        return [k for k in keys if k not in found]
+
+    def put_claimed(self, oid: Oid, kind: int, codec: int, stored: bytes, raw_length: int) -> None:
+        """Write an object ``claim`` returned."""
+        self.put_new(oid, Kind(kind), codec, stored, raw_length)
+
+    def put_claimed_many(self, objects: Sequence[tuple[Oid, int, int, bytes, int]]) -> None:
+        """``put_claimed`` for several (oid, kind, codec, stored, raw length)."""
+        for obj in objects:
+            self.put_claimed(*obj)
 
     @abstractmethod
     def commit(self) -> None:

@@ -4,7 +4,8 @@ only then indexed (``LocalStore.writer()`` opens one)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from ..faults import fault_point
@@ -21,14 +22,20 @@ if TYPE_CHECKING:
 
 
 class LocalWriter(StoreWriter):
-    """Writes objects into a temporary pack (``packer.PackBuilder``); ``commit`` seals, renames and indexes it."""
+    """Writes objects into a temporary pack (``packer.PackBuilder``); ``commit`` seals, renames and indexes it.
+
+    ``claim`` may be called from several threads at once (ingest workers); everything else from one thread.
+    """
 
     store: LocalStore
 
     def __init__(self, store: LocalStore, *, rewrite: bool = False) -> None:
         self.store = store
         self.rewrite = rewrite
+        # written to the open pack, or claimed by a caller that will write it: until the pack holding it is indexed
         self._pending: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()  # guards _pending's check-and-add and _sealed
+        self._sealed = 0  # packs indexed so far: a claim whose store query is older asks again
         self._builder = PackBuilder(store.root / "tmp", max_objects=PACK_MAX_OBJECTS)
         self.new_objects = 0
         self.new_bytes = 0
@@ -43,27 +50,57 @@ class LocalWriter(StoreWriter):
             return pending
         return pending | self.store.has_many((oid, Kind(kind)) for oid, kind in wanted if (oid, kind) not in pending)
 
+    def claim(self, keys: Iterable[tuple[Oid, int]]) -> list[tuple[Oid, int]]:
+        """The keys (each once) that are neither stored nor pending here, now reserved for the caller, who must
+        write each with ``put_claimed`` (or abort the writer). One store query; safe from several threads."""
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._pending]
+        ask = bool(wanted) and not self.rewrite
+        sealed = self._sealed
+        stored = self.store.has_many(wanted) if ask else set()
+        with self._lock:
+            if ask and sealed != self._sealed:  # a pack was indexed since the query: its keys left _pending
+                stored = self.store.has_many(wanted)
+            out = [k for k in wanted if k not in stored and k not in self._pending]
+            self._pending.update(out)
+        return out
+
     def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
         if self.has(oid, kind):
             return False
         return self.put_new(oid, kind, codec, stored, raw_length)
 
     def put_new(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
-        if (oid, int(kind)) in self._pending:
-            return False
+        key = (oid, int(kind))
+        with self._lock:
+            if key in self._pending:
+                return False
+            self._pending.add(key)
+        self.put_claimed(oid, kind, codec, stored, raw_length)
+        return True
+
+    def put_claimed(self, oid: Oid, kind: int, codec: int, stored: bytes, raw_length: int) -> None:
+        """Write an object reserved with ``claim`` (or ``put_new``): no presence check."""
+        self.put_claimed_many([(oid, int(kind), codec, stored, raw_length)])
+
+    def put_claimed_many(self, objects: Sequence[tuple[Oid, int, int, bytes, int]]) -> None:
+        """``put_claimed`` for several (oid, kind, codec, stored, raw length), written together."""
+        builder = self._builder
+        start = 0
         try:
-            self._builder.add(oid, int(kind), codec, stored, raw_length)
-            fault_point("store.pack-writing")
-            self._pending.add((oid, int(kind)))
-            self.new_objects += 1
-            self.new_bytes += len(stored)
-            if self._builder.full():
-                self._seal()
+            while start < len(objects):
+                part = objects[start : start + builder.room()]
+                start += len(part)
+                builder.add_many(part)
+                for _ in part:
+                    fault_point("store.pack-writing")
+                self.new_objects += len(part)
+                self.new_bytes += sum(len(obj[3]) for obj in part)
+                if builder.full():
+                    self._seal()
         except OSError as exc:
-            tmp = self._builder.temp
+            tmp = builder.temp
             self.abort()
             raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
-        return True
 
     def _seal(self) -> None:
         sealed = self._builder.seal(fsync=self.store.fsync)
@@ -80,7 +117,9 @@ class LocalWriter(StoreWriter):
         if self.store.fsync:
             fsync_dir(str(final.parent))
         self.store._index_pack(sealed.name, sealed.size, sealed.entries, replace=self.rewrite)
-        self._pending.clear()
+        with self._lock:  # indexed: the store answers for these now (claimed, unwritten keys stay pending)
+            self._pending.difference_update((e.oid, e.kind) for e in sealed.entries)
+            self._sealed += 1
 
     def commit(self) -> None:
         if self._builder.open:
@@ -93,5 +132,6 @@ class LocalWriter(StoreWriter):
 
     def abort(self) -> None:
         """Drop the unsealed pack: its temp file is removed even when closing it fails (a full disk)."""
-        self._pending.clear()
+        with self._lock:
+            self._pending.clear()
         self._builder.abort()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -134,8 +134,9 @@ class Compressor:
             ctx = self._local.ctx = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
         return ctx
 
-    def pack(self, data: bytes) -> tuple[int, bytes]:
-        """Return (codec, stored bytes) for ``data``; thread-safe (one context per thread)."""
+    def pack(self, data: bytes, oid: Oid | None = None) -> tuple[int, bytes]:
+        """Return (codec, stored bytes) for ``data`` (whose id is ``oid``, when the caller knows it); thread-safe
+        (one context per thread)."""
         if len(data) < 128:
             return RAW, data
         ctx = self._ctx()
@@ -233,6 +234,17 @@ class PackWriter:
         self._write(stored)
         self.entries.append(entry)
         return entry
+
+    def add_many(self, objects: Iterable[tuple[Oid, int, int, bytes, int]]) -> None:
+        """``add`` for several (oid, kind, codec, stored, raw length): the payloads go to the file in one
+        ``writelines`` call (one system call on ``packer``'s files)."""
+        offset, entries, payloads = self._offset, self.entries, []
+        for oid, kind, codec, stored, raw_length in objects:
+            entries.append(PackEntry(oid, kind, codec, offset, len(stored), raw_length))
+            offset += len(stored)
+            payloads.append(stored)
+        self._f.writelines(payloads)
+        self._offset = offset
 
     def seal(self) -> Oid:
         """Write the trailer and return the pack's id."""

@@ -8,11 +8,16 @@ Restic's packer manager plays the same part for its backends.
 
 from __future__ import annotations
 
+import errno
 import os
+import queue
 import tempfile
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
+from ..codec import MAX_PACK_ENTRIES
 from ..fileio import remove_if_present
 from ..oid import Oid
 from ..tmpowner import token
@@ -48,7 +53,7 @@ class PackBuilder:
         self.folder = str(folder)
         self.max_objects = max_objects
         self.target = target
-        self._file: BinaryIO | None = None
+        self._file: _PackFile | None = None
         self._pack: PackWriter | None = None
         self.temp: str | None = None  # the temporary file of the open pack
 
@@ -63,11 +68,27 @@ class PackBuilder:
         Raises:
             OSError: when the file cannot be created or written.
         """
+        return self._open().add(oid, kind, codec, stored, raw_length)
+
+    def add_many(self, objects: Sequence[tuple[Oid, int, int, bytes, int]]) -> None:
+        """Append (oid, kind, codec, stored, raw length) objects with one system call; at most ``room()`` of them.
+
+        Raises:
+            OSError: when the file cannot be created or written.
+        """
+        self._open().add_many(objects)
+
+    def room(self) -> int:
+        """How many more objects the open (or next) pack takes before ``max_objects``."""
+        limit = self.max_objects or MAX_PACK_ENTRIES
+        return limit - (len(self._pack.entries) if self._pack is not None else 0)
+
+    def _open(self) -> PackWriter:
         if self._pack is None:
             fd, self.temp = tempfile.mkstemp(prefix=f"pack-{token()}-", suffix=".tmp", dir=self.folder)
-            self._file = os.fdopen(fd, "wb", buffering=1 << 20)
-            self._pack = PackWriter(self._file)
-        return self._pack.add(oid, kind, codec, stored, raw_length)
+            self._file = _PackFile(fd)
+            self._pack = PackWriter(cast(BinaryIO, self._file))  # write and writelines are all it uses
+        return self._pack
 
     def full(self) -> bool:
         """True once the open pack should be sealed (size target, object count, or the format's limit)."""
@@ -99,11 +120,132 @@ class PackBuilder:
         self._pack = self._file = None
         self.temp = None
         try:
-            if f is not None and not f.closed:
+            if f is not None:
                 try:
-                    f.close()  # flushes the buffer: fails again on a full disk
+                    f.close()  # writes what it holds: fails again on a full disk
                 except OSError:
                     pass
         finally:
             if temp is not None:
                 remove_if_present(temp)
+
+
+_IOV_MAX = 1024  # buffers per writev (POSIX guarantees at least 16; Linux takes 1024)
+_GATHER = 1 << 20  # bytes held before they are handed to the writing thread
+_DIRECT = 64 << 10  # a borrowed payload this large is written at once instead of copied
+_QUEUED = 4  # batches waiting for the writing thread
+
+
+class _PackFile:
+    """The pack's temporary file, written without copying payloads into a buffer: ``bytes`` payloads (immutable)
+    are held by reference and handed, a MiB at a time, to a thread that writes them with one ``writev`` (the
+    kernel's copy runs beside the caller's work); borrowed buffers (views, bytearrays) are copied when small and
+    written before the call returns when large. ``flush`` returns once everything is on the file; a write
+    error is raised by the next call. A short write (a filling disk) is continued until everything is written
+    or the system refuses."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+        self._held: list[bytes | memoryview] = []
+        self._size = 0
+        self._queue: queue.Queue[list[bytes | memoryview] | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._error: OSError | None = None
+
+    def fileno(self) -> int:
+        assert self._fd is not None, "the pack file is closed"
+        return self._fd
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.writelines([data])
+        return len(data)
+
+    def writelines(self, buffers: Sequence[bytes | memoryview]) -> None:
+        held = self._held
+        for b in buffers:
+            n = len(b)
+            if not n:
+                continue
+            if type(b) is bytes:
+                held.append(b)
+            elif n >= _DIRECT:  # borrowed and large: on the file before the caller reuses it
+                held.append(b)
+                self.flush()
+                continue
+            else:
+                held.append(bytes(b))
+            self._size += n
+        if self._size >= _GATHER:
+            self._send()
+
+    def _send(self) -> None:
+        """Hand what is held to the writing thread (started on first use)."""
+        if self._error is not None:
+            raise self._error
+        if self._queue is None:
+            self._queue = queue.Queue(_QUEUED)
+            self._thread = threading.Thread(target=self._run, name="art-pack-file", daemon=True)
+            self._thread.start()
+        self._queue.put(self._held[:])
+        self._held.clear()
+        self._size = 0
+
+    def _run(self) -> None:
+        q = self._queue
+        assert q is not None
+        while True:
+            todo = q.get()
+            try:
+                if todo is None:
+                    return
+                if self._error is None:
+                    _write_all(self.fileno(), todo)
+            except OSError as exc:
+                self._error = exc
+            finally:
+                q.task_done()
+
+    def flush(self) -> None:
+        """Write everything held or queued; raise the first write error."""
+        if self._held:
+            if self._queue is None:  # never went to the thread: write here
+                todo = self._held[:]
+                self._held.clear()
+                self._size = 0
+                _write_all(self.fileno(), todo)
+            else:
+                self._send()
+        if self._queue is not None:
+            self._queue.join()
+        if self._error is not None:
+            raise self._error
+
+    def close(self) -> None:
+        """Write what is held and close; the thread ends and the descriptor is closed even when a write fails."""
+        fd = self._fd
+        if fd is None:
+            return
+        try:
+            self.flush()
+        finally:
+            if self._queue is not None and self._thread is not None:
+                self._held.clear()
+                self._queue.put(None)
+                self._thread.join()
+            self._fd = None
+            os.close(fd)
+
+
+def _write_all(fd: int, buffers: list[bytes | memoryview]) -> None:
+    todo = buffers
+    while todo:
+        n = os.writev(fd, todo[:_IOV_MAX])
+        if n == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        done = 0
+        while done < len(todo) and n >= len(todo[done]):
+            n -= len(todo[done])
+            done += 1
+        del todo[:done]
+        if n:
+            todo[0] = memoryview(todo[0])[n:]

@@ -1,0 +1,208 @@
+"""Many small files: jobs read, hash and compress in the workers, claims give each new object to one job, the
+pack file writes payloads without copying them, the walk fingerprints the folder it stores."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from pathlib import Path
+
+from artvc.objstore.hashing import hash_bytes
+from artvc.objstore.ingest import Ingester
+from artvc.objstore.objects import Kind
+from artvc.objstore.scan import Fingerprint, quick_signature, walk_tree
+from artvc.objstore.store.local import LocalStore
+from artvc.objstore.store.pack import read_trailer
+from artvc.objstore.store.packer import PackBuilder
+from artvc.objstore.tree import walk
+
+
+def _many_files(root: Path, n: int = 3000, seed: int = 3) -> dict[str, bytes]:
+    """``n`` files in nested folders: duplicates, empty files, compressible text, files of several chunks
+    (over the 16 KiB minimum chunk, under the small-file limit), executable bits, a symlink per folder."""
+    rng = random.Random(seed)
+    shared = [rng.randbytes(rng.randint(1, 6000)) for _ in range(40)]
+    out = {}
+    for i in range(n):
+        folder = f"d{i % 7}" + ("/inner" if i % 3 == 0 else "")
+        r = rng.random()
+        if r < 0.05:
+            data = b""
+        elif r < 0.35:
+            data = rng.choice(shared)
+        elif r < 0.5:
+            data = (b"row %d\n" % (i % 11)) * rng.randint(1, 3000)
+        elif r < 0.53:
+            data = rng.randbytes(rng.randint(20_000, 300_000))
+        else:
+            data = rng.randbytes(rng.randint(1, 8192))
+        path = root / folder / f"f{i:05d}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if i % 13 == 0:
+            path.chmod(0o755)
+        out[f"{folder}/f{i:05d}"] = data
+    for d in sorted({p.rpartition("/")[0] for p in out}):
+        (root / d / "link").symlink_to("missing-target")
+    return out
+
+
+def _tree_by_hashing(root: Path):
+    """The tree built with each file's id taken straight from its bytes (a file's id is blake3 of its content)."""
+    return walk_tree(str(root), None, lambda files: [hash_bytes(Path(p).read_bytes()) for p, _ in files])[0]
+
+
+def test_small_file_jobs_store_the_tree_one_file_at_a_time_would(tmp_path):
+    data = tmp_path / "data"
+    files = _many_files(data)
+    expected = _tree_by_hashing(data)
+    store = LocalStore(tmp_path / "store")
+    with store.writer() as w, Ingester(w, store.params, store.compressor, jobs=2) as ing:
+        tree, count = ing.add_tree(data)
+    assert (tree.oid, count) == (expected.oid, len(files))
+    flat = list(walk(store, tree.oid))
+    got = {f.path: b"".join(store.iter_file(f.entry.oid, f.entry.size)) for f in flat if f.entry.kind == "file"}
+    assert got == files
+    assert sorted(f.path for f in flat if f.entry.target == "missing-target") == sorted(
+        f"{d}/link" for d in {p.rpartition("/")[0] for p in files}
+    )
+    executable = {f.path for f in flat if f.entry.executable}
+    assert executable == {p for p in files if int(p[-5:]) % 13 == 0}
+    stats = ing.stats
+    assert (stats.files, stats.hashed) == (len(files), len(files))
+    # each new object stored once: as many index rows as objects written into the packs
+    rows = store.stats()["objects"]
+    in_packs = 0
+    for path in store.pack_files().values():
+        with open(path, "rb") as f:
+            in_packs += len(read_trailer(f, path.stat().st_size))
+    assert rows == in_packs == stats.new_objects
+    # adding again reads nothing new and stores nothing
+    with store.writer() as w, Ingester(w, store.params, store.compressor, jobs=2) as ing:
+        again, _ = ing.add_tree(data)
+    assert again.oid == tree.oid and ing.stats.new_objects == 0
+    store.close()
+
+
+def test_one_worker_and_many_give_the_same_tree(tmp_path):
+    data = tmp_path / "data"
+    _many_files(data, 600, seed=9)
+    oids = []
+    for jobs in (1, 4):
+        store = LocalStore(tmp_path / f"store{jobs}")
+        with store.writer() as w, Ingester(w, store.params, store.compressor, jobs=jobs) as ing:
+            oids.append(ing.add_tree(data)[0].oid)
+        store.close()
+    assert oids[0] == oids[1] == _tree_by_hashing(data).oid
+
+
+def test_concurrent_claims_give_each_new_object_to_one_caller_across_pack_seals(tmp_path):
+    """Workers claim overlapping keys while the writer seals packs (16,384 objects each): every key is claimed
+    once, stored once, and a key stored before a seal is not claimed again after it."""
+    store = LocalStore(tmp_path / "store")
+    keys = [(hash_bytes(b"%d" % i), int(Kind.CHUNK)) for i in range(20_000)]
+    stored_before = keys[:500]
+    with store.writer() as w:
+        for oid, kind in stored_before:
+            w.put(oid, Kind(kind), b"x")
+    claimed: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    writer = store.writer()
+    put_lock = threading.Lock()  # put_claimed is for one thread at a time; claim is for many
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(60):
+            batch = rng.sample(keys, 400)
+            got = writer.claim(batch)
+            with lock:
+                claimed.extend(got)
+            with put_lock:
+                writer.put_claimed_many([(oid, kind, 0, b"y", 1) for oid, kind in got])
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.commit()
+    assert len(claimed) == len(set(claimed))
+    assert not set(claimed) & set(stored_before)
+    in_packs = 0
+    for path in store.pack_files().values():
+        with open(path, "rb") as f:
+            in_packs += len(read_trailer(f, path.stat().st_size))
+    assert in_packs == len(stored_before) + len(claimed) == store.stats()["objects"]
+    assert len(store.pack_files()) >= 2  # the claims crossed at least one seal
+    store.close()
+
+
+def test_pack_file_keeps_payload_order_with_reused_buffers_and_large_payloads(tmp_path):
+    builder = PackBuilder(tmp_path)
+    rng = random.Random(1)
+    reused = bytearray(5000)
+    expected = []
+    for i in range(300):
+        kind = i % 3
+        if kind == 0:  # a view into a buffer the caller overwrites right after the call
+            reused[:] = rng.randbytes(5000)
+            payload: bytes | memoryview = memoryview(reused)[: rng.randint(1, 5000)]
+        elif kind == 1:
+            payload = rng.randbytes(rng.randint(60_000, 200_000))  # written at once
+        else:
+            payload = rng.randbytes(rng.randint(0, 3000))
+        oid = hash_bytes(bytes(payload))
+        expected.append((oid, bytes(payload)))
+        if i % 2:
+            builder.add(oid, 0, 0, payload, len(payload))
+        else:
+            builder.add_many([(oid, 0, 0, payload, len(payload))])
+    sealed = builder.seal()
+    with open(sealed.path, "rb") as f:
+        entries = read_trailer(f, os.path.getsize(sealed.path))
+        got = []
+        for e in entries:
+            f.seek(e.offset)
+            got.append((e.oid, f.read(e.length)))
+    assert got == expected
+
+
+def test_the_walk_fingerprint_is_quick_signature(tmp_path):
+    data = tmp_path / "data"
+    _many_files(data, 200)
+    (data / ".git").mkdir()
+    (data / ".git" / "ignored").write_text("x")
+    os.mkfifo(data / "d1" / "pipe")  # neither a file nor a folder: in the fingerprint, not in the tree
+    (data / "d2" / "empty").mkdir()
+    fp = Fingerprint()
+    walk_tree(str(data), None, lambda files: [hash_bytes(b"") for _ in files], fingerprint=fp)
+    assert fp.value(racy_ok=True) == quick_signature(str(data), racy_ok=True)
+    assert fp.value() is None  # just written: racily clean
+    (data / "d3" / "f00003").write_text("changed")
+    assert fp.value(racy_ok=True) != quick_signature(str(data), racy_ok=True)
+
+
+def test_stat_rows_made_in_a_worker_are_what_record_remembers(tmp_path):
+    from artvc.workspace.state import StateDB
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    items = []
+    for i in range(300):
+        p = root / f"f{i}"
+        p.write_bytes(b"%d" % i)
+        os.utime(p, ns=(1_000_000_000, 1_000_000_000))  # long before now: outside the racy window
+        items.append((str(p), os.stat(p), hash_bytes(b"%d" % i)))
+    cache = StateDB(tmp_path / "state.db", root)
+    rows: list = []
+    t = threading.Thread(target=lambda: rows.extend(cache.rows(items)))
+    t.start()
+    t.join()
+    cache.record_rows(rows)
+    assert cache.lookup_many([(p, st) for p, st, _ in items]) == [o for _, _, o in items]
+    cache.flush()
+    cache.close()
+    again = StateDB(tmp_path / "state.db", root)
+    assert [again.lookup(p, st) for p, st, _ in items] == [o for _, _, o in items]
+    again.close()
