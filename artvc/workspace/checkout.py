@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import ArtError, ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
 from ..objstore.faults import fault_point
-from ..objstore.materialize import make_symlink, materialize_file, remove_stale_temps
+from ..objstore.materialize import SmallFile, make_symlink, materialize_file, materialize_small, remove_stale_temps
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.progress import Progress, ProgressLike, as_progress
@@ -211,23 +211,26 @@ def _apply_tree(repo: Repo, a: ArtifactPlan, into: Path, final: Path, progress: 
             os.unlink(path)
     direct = into != final
     store, state, jobs = repo.store, repo.state, max(1, int(repo.config.core("jobs")))
-    base, lock = str(final), threading.Lock()
+    base, lock, todo = str(final), threading.Lock(), a.writes
+    where = str(into)
 
-    def write(item: Write) -> None:
-        rel, entry = item
-        st = materialize_file(
-            store, entry.oid, entry.size, into / rel, executable=entry.executable, progress=progress, direct=direct
-        )
-        progress.advance(files=1)
-        with lock:  # recorded at once (no list of stats held): the stat cache is one sqlite connection
-            state.record(os.path.join(base, rel), st, entry.oid, written=True)
+    def write(batch: list[int]) -> None:
+        files = [
+            SmallFile(os.path.join(where, todo[i][0]), todo[i][1].oid, todo[i][1].size, todo[i][1].executable)
+            for i in batch
+        ]
+        for k, st in materialize_small(store, files, direct=direct, progress=progress):
+            rel = todo[batch[k]][0]
+            progress.advance(files=1)
+            with lock:  # recorded at once (no list of stats held): the stat cache is one sqlite connection
+                state.record(os.path.join(base, rel) if rel else base, st, files[k].oid, written=True)
 
-    _write_all(a.writes, write, jobs)
-    return len(a.writes)
+    _write_all(todo, write, jobs)
+    return len(todo)
 
 
-def _write_all(todo: list[Write], write: Callable[[Write], None], jobs: int) -> None:
-    """Write every planned file.
+def _write_all(todo: list[Write], write: Callable[[list[int]], None], jobs: int) -> None:
+    """Write every planned file, a batch (indexes into ``todo``) at a time.
 
     Threads take whole folders (creating files in one folder from two threads contends on that folder's
     lock, while separate folders scale), or single files when they are large enough for decompression and
@@ -237,17 +240,12 @@ def _write_all(todo: list[Write], write: Callable[[Write], None], jobs: int) -> 
     groups: dict[str, list[int]] = {}
     for i, (rel, _) in enumerate(todo):
         groups.setdefault(rel.rpartition("/")[0], []).append(i)
-    if jobs < 2 or len(todo) < 2 or (len(groups) < 2 and not big):
-        for item in todo:
-            write(item)
+    batches = [[i] for i in range(len(todo))] if big else list(groups.values())
+    if jobs < 2 or len(batches) < 2:
+        for batch in batches:
+            write(batch)
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    batches = [[i] for i in range(len(todo))] if big else list(groups.values())
-
-    def run(batch: list[int]) -> None:
-        for i in batch:
-            write(todo[i])
-
     with ThreadPoolExecutor(jobs, thread_name_prefix="art-checkout") as pool:
-        list(pool.map(run, batches))
+        list(pool.map(write, batches))

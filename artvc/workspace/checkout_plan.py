@@ -125,8 +125,16 @@ def plan_checkout(
 
 def _check_presence(repo: Repo, plan: CheckoutPlan) -> None:
     """Move the artifacts whose writes need an object the store lacks from ``todo`` to ``lacking``: one batched
-    presence check over every file of every artifact (its manifest and chunks included)."""
-    keys = {(entry.oid, Kind.FILE) for a in plan.todo for _, entry in a.writes}
+    presence check over every file of every artifact (its manifest and chunks included), except the folders
+    whose tree the store's completeness memo already vouches for (everything below it is stored)."""
+    roots = {ObjectKey(a.status.pointer.oid, Kind.TREE) for a in plan.todo if a.status.pointer.kind == "dir"}
+    whole = repo.store.known_complete(roots) if roots and repo.store.complete_generation() is not None else set()
+    keys = {
+        (entry.oid, Kind.FILE)
+        for a in plan.todo
+        if (a.status.pointer.oid, Kind.TREE) not in whole
+        for _, entry in a.writes
+    }
     if not keys:
         return
     lacking: list[ObjectKey] = []
