@@ -119,9 +119,9 @@ def materialize_small(
     *,
     direct: bool = False,
     progress: Progress | None = None,
-) -> Iterator[tuple[int, os.stat_result]]:
-    """Write ``files`` (many, mostly small) as ``materialize_file`` would each; yield (index in ``files``,
-    new stat) as each lands, in no particular order.
+) -> Iterator[list[tuple[int, os.stat_result]]]:
+    """Write ``files`` (many, mostly small) as ``materialize_file`` would each; yield lists of (index in
+    ``files``, new stat) as they land, in no particular order.
 
     Files stored as one chunk take the fast way (a store that can ``locate_many``): located in one index query
     per batch, read in pack order with one pread per run of neighbouring objects, decompressed (raw and zstd
@@ -133,27 +133,27 @@ def materialize_small(
         as ``materialize_file``; the files before the failing one are written (the caller stages or plans).
     """
     locate = getattr(store, "locate_many", None)
+    chunk = Kind.CHUNK
     for start in range(0, len(files), _BATCH):
         batch = range(start, min(len(files), start + _BATCH))
         found: dict[ObjectKey, Location] = (
-            locate([ObjectKey(files[i].oid, Kind.CHUNK) for i in batch]) if locate is not None else {}
+            locate([ObjectKey(files[i].oid, chunk) for i in batch]) if locate is not None else {}
         )
         located: list[tuple[Location, int]] = []
         for i in batch:
-            loc = found.get((files[i].oid, Kind.CHUNK))
+            loc = found.get((files[i].oid, chunk))
             if loc is None:
                 f = files[i]
-                yield (
-                    i,
-                    materialize_file(
-                        store, f.oid, f.size, Path(f.dest), executable=f.executable, progress=progress, direct=direct
-                    ),
+                dest = Path(f.dest)
+                st = materialize_file(
+                    store, f.oid, f.size, dest, executable=f.executable, progress=progress, direct=direct
                 )
+                yield [(i, st)]
             else:
                 located.append((loc, i))
         located.sort()
         for run in _runs(located):
-            yield from _write_run(store, files, run, direct, progress)
+            yield _write_run(store, files, run, direct, progress)
 
 
 def _runs(located: list[tuple[Location, int]]) -> Iterator[list[tuple[Location, int]]]:
@@ -181,14 +181,17 @@ def _write_run(
     run: list[tuple[Location, int]],
     direct: bool,
     progress: Progress | None,
-) -> Iterator[tuple[int, os.stat_result]]:
+) -> list[tuple[int, os.stat_result]]:
+    """Read one run of neighbouring objects with one pread; write, verified, the file each one is."""
     first = run[0][0]
     end = max(loc.offset + loc.length for loc, _ in run)
-    buf = store.read_stored(first.pack, first.offset, end - first.offset)  # type: ignore[attr-defined]
-    view = memoryview(buf)
+    view = memoryview(store.read_stored(first.pack, first.offset, end - first.offset))  # type: ignore[attr-defined]
+    out = []
+    done = 0
     for loc, i in run:
         f = files[i]
-        data = _unpack(store, f.oid, loc, view[loc.offset - first.offset : loc.offset - first.offset + loc.length])
+        at = loc.offset - first.offset
+        data = _unpack(store, f.oid, loc, view[at : at + loc.length])
         got = hash_bytes(data)
         if got != f.oid:
             raise CorruptObjectError(f.oid, f"content hashes to {got[:10]} ({len(data)} bytes)")
@@ -197,10 +200,11 @@ def _write_run(
                 f"file {f.oid[:10]} has {len(data)} bytes, but {f.size} were expected",
                 hint="the pointer or tree naming it records the wrong size; 'art fsck' names it",
             )
-        yield i, _write_whole(Path(f.dest), data, 0o755 if f.executable else 0o644, direct)
-        if progress:
-            progress(len(data))
-    del view
+        out.append((i, _write_whole(f.dest, data, 0o755 if f.executable else 0o644, direct)))
+        done += len(data)
+    if progress:
+        progress(done)
+    return out
 
 
 def _unpack(store: ObjectStore, oid: Oid, loc: Location, stored: memoryview) -> bytes | memoryview:
@@ -222,17 +226,21 @@ def _unpack(store: ObjectStore, oid: Oid, loc: Location, stored: memoryview) -> 
         raise CorruptObjectError(oid, str(exc)) from exc
 
 
-def _write_whole(dest: Path, data: bytes | memoryview, mode: int, direct: bool) -> os.stat_result:
+def _write_whole(dest: str, data: bytes | memoryview, mode: int, direct: bool) -> os.stat_result:
     """Write verified ``data`` to ``dest`` (itself when ``direct``, else a temp file renamed over it)."""
-    tmp = dest if direct else dest.parent / f".{dest.name[:40]}.{token()}-{next(_serial)}.art-tmp"
+    tmp = dest
     if not direct:
+        folder, _, name = dest.rpartition("/")
+        tmp = f"{folder}/.{name[:40]}.{token()}-{next(_serial)}.art-tmp"
         note(tmp)
-    with os_errors("write", dest):
+    try:
         try:
             fd = os.open(tmp, _FLAGS, mode)
         except FileNotFoundError:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
             fd = os.open(tmp, _FLAGS, mode)
+    except OSError as exc:
+        raise describe(exc, "write", dest) from exc
     try:
         try:
             view = memoryview(data)
@@ -243,8 +251,8 @@ def _write_whole(dest: Path, data: bytes | memoryview, mode: int, direct: bool) 
         finally:
             os.close(fd)
         if not direct:
-            if dest.is_dir() and not dest.is_symlink():
-                raise WorkspaceError(f"{dest} is a directory, expected a file", path=str(dest))
+            if os.path.isdir(dest) and not os.path.islink(dest):
+                raise WorkspaceError(f"{dest} is a directory, expected a file", path=dest)
             os.replace(tmp, dest)
         return st
     except BaseException as exc:
