@@ -151,9 +151,13 @@ def materialize_small(
                 yield [(i, st)]
             else:
                 located.append((loc, i))
-        located.sort()
+        located.sort(key=_pack_order)
         for run in _runs(located):
             yield _write_run(store, files, run, direct, progress)
+
+
+def _pack_order(item: tuple[Location, int]) -> tuple[int, int]:
+    return item[0].pack, item[0].offset
 
 
 def _runs(located: list[tuple[Location, int]]) -> Iterator[list[tuple[Location, int]]]:
