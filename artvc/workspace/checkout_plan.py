@@ -100,7 +100,8 @@ class CheckoutPlan:
     unchanged: list[str] = field(default_factory=list)
     refused: list[tuple[str, WorkspaceError]] = field(default_factory=list)
     lacking: list[tuple[str, ObjectKey]] = field(default_factory=list)
-    trees: TreeCache = field(default_factory=TreeCache)  # trees decoded while planning, for the apply step
+    # trees decoded while planning, for the apply step: up to 100,000 entries (~35 MiB), decoded again beyond
+    trees: TreeCache = field(default_factory=lambda: TreeCache(100_000))
 
     @property
     def files(self) -> int:
