@@ -141,7 +141,7 @@ def materialize_small(
         )
         located: list[tuple[Location, int]] = []
         for i in batch:
-            loc = found.get((files[i].oid, chunk))
+            loc = found.get(ObjectKey(files[i].oid, chunk))
             if loc is None:
                 f = files[i]
                 dest = Path(f.dest)

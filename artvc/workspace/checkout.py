@@ -245,8 +245,8 @@ def _apply_tree(
         else:  # threads take whole folders: two creating files in one folder contend on its lock
             work.append(job)
     if jobs < 2 or len(work) < 2:
-        for job in work:
-            run(job)
+        for item in work:
+            run(item)
     else:
         from concurrent.futures import ThreadPoolExecutor
 
