@@ -11,19 +11,20 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ArtError, ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
 from ..objstore.faults import fault_point
-from ..objstore.materialize import make_symlink, materialize_file, remove_stale_temps
-from ..objstore.objects import Kind
+from ..objstore.materialize import SmallFile, make_symlink, materialize_file, materialize_small, remove_stale_temps
+from ..objstore.objects import Kind, Tree
 from ..objstore.oid import Oid
 from ..objstore.progress import Progress, ProgressLike, as_progress
 from ..objstore.scan import quick_signature
 from ..objstore.tmpowner import note
-from .checkout_plan import ArtifactPlan, CheckoutPlan, Op, Write, plan_checkout
+from ..objstore.types import EntryKind
+from .checkout_plan import ArtifactPlan, CheckoutPlan, Folder, Op, Write, plan_checkout
 from .paths import ensure_inside
 from .repo import Repo
 from .tracked import TrackedArtifact
@@ -115,11 +116,11 @@ def apply_plan(repo: Repo, plan: CheckoutPlan, progress: ProgressLike = None) ->
     ``progress`` gets the plan's exact totals first (bytes and files to write), then each file as it lands.
     """
     progress = as_progress(progress)
-    progress.total(bytes=sum(e.size for a in plan.todo for _, e in a.writes), files=plan.files)
+    progress.total(bytes=sum(a.size for a in plan.todo), files=plan.files)
     written = 0
     fault_point("checkout.planned")
     for a in plan.todo:
-        written += _apply(repo, a, progress)
+        written += _apply(repo, a, progress, plan.trees)
     repo.state.flush()
     return written
 
@@ -143,7 +144,7 @@ def _raise(left: list[tuple[str, WorkspaceError]]) -> None:
     raise first
 
 
-def _apply(repo: Repo, a: ArtifactPlan, progress: Progress) -> int:
+def _apply(repo: Repo, a: ArtifactPlan, progress: Progress, trees: dict[Oid, Tree]) -> int:
     """Write artifact ``a`` as planned, first clearing what is in its way (the plan checked it may go)."""
     if a.blocker:  # a file (or a dangling link) where a parent folder belongs
         os.unlink(repo.abspath(a.blocker))
@@ -157,9 +158,9 @@ def _apply(repo: Repo, a: ArtifactPlan, progress: Progress) -> int:
         repo.state.record(str(dest), st, pointer.oid, written=True)
         return 1
     if a.fresh:
-        written = _apply_fresh(repo, a, dest, progress)
+        written = _apply_fresh(repo, a, dest, progress, trees)
     else:
-        written = _apply_tree(repo, a, dest, dest, progress)
+        written = _apply_tree(repo, a, dest, dest, progress, trees)
     sig = quick_signature(str(dest), racy_ok=True)  # the folder now is exactly the pointer's tree
     if sig is not None:
         repo.state.set_dir(a.path, sig, pointer.oid)
@@ -173,7 +174,7 @@ def _clear(dest: Path, op: Op | None) -> None:
         dest.unlink()
 
 
-def _apply_fresh(repo: Repo, a: ArtifactPlan, dest: Path, progress: Progress) -> int:
+def _apply_fresh(repo: Repo, a: ArtifactPlan, dest: Path, progress: Progress, trees: dict[Oid, Tree]) -> int:
     """Build a folder that is not there beside its place and rename it in whole: files need no rename of their
     own, and a killed checkout leaves only the hidden staging folder (removed by the next one). What is in the
     way (a file, a link) is removed only once the folder is complete."""
@@ -185,7 +186,7 @@ def _apply_fresh(repo: Repo, a: ArtifactPlan, dest: Path, progress: Progress) ->
         os.unlink(staging)
     try:
         staging.mkdir(parents=True)
-        n = _apply_tree(repo, a, staging, dest, progress)
+        n = _apply_tree(repo, a, staging, dest, progress, trees)
         _clear(dest, a.clear)
         os.rename(staging, dest)
     except BaseException:
@@ -194,10 +195,14 @@ def _apply_fresh(repo: Repo, a: ArtifactPlan, dest: Path, progress: Progress) ->
     return n
 
 
-def _apply_tree(repo: Repo, a: ArtifactPlan, into: Path, final: Path, progress: Progress) -> int:
+def _apply_tree(
+    repo: Repo, a: ArtifactPlan, into: Path, final: Path, progress: Progress, trees: dict[Oid, Tree]
+) -> int:
     """Carry out a folder's steps, then write its files (by ``core.jobs`` threads when there are many folders or
     the files are large). With ``into`` != ``final``, ``into`` is a fresh private staging folder renamed to
     ``final`` afterwards: files are written in place (no temp file each) and recorded under their final paths.
+    The files of ``a.folders`` are listed from their trees one folder at a time (``trees``: those the plan
+    decoded already), so memory does not grow with the number of files.
     """
     for op, rel, target in a.steps:
         path = into / rel
@@ -211,43 +216,50 @@ def _apply_tree(repo: Repo, a: ArtifactPlan, into: Path, final: Path, progress: 
             os.unlink(path)
     direct = into != final
     store, state, jobs = repo.store, repo.state, max(1, int(repo.config.core("jobs")))
-    base, lock = str(final), threading.Lock()
+    base, where, lock = str(final), str(into), threading.Lock()
 
-    def write(item: Write) -> None:
-        rel, entry = item
-        st = materialize_file(
-            store, entry.oid, entry.size, into / rel, executable=entry.executable, progress=progress, direct=direct
-        )
-        progress.advance(files=1)
-        with lock:  # recorded at once (no list of stats held): the stat cache is one sqlite connection
-            state.record(os.path.join(base, rel), st, entry.oid, written=True)
+    def write(items: list[Write]) -> None:
+        files = [SmallFile(f"{where}/{rel}", e.oid, e.size, e.executable) for rel, e in items]
+        for landed in materialize_small(store, files, direct=direct, progress=progress):
+            with lock:  # recorded at once (no list of stats held): the stat cache is one sqlite connection
+                for k, st in landed:
+                    state.record(f"{base}/{items[k][0]}", st, files[k].oid, written=True)
+            progress.advance(files=len(landed))
 
-    _write_all(a.writes, write, jobs)
-    return len(a.writes)
+    def folder(job: Folder) -> list[Write]:
+        rel, oid = job
+        tree = trees.pop(oid, None) or store.get_tree(oid)
+        prefix = f"{rel}/" if rel else ""
+        return [(prefix + e.name, e) for e in tree.entries if e.kind == EntryKind.FILE]
+
+    def run(job: Folder | list[Write]) -> None:
+        write(folder(job) if isinstance(job, tuple) else job)
+
+    work: list[Folder | list[Write]] = []
+    if a.writes:
+        big = sum(e.size for _, e in a.writes) >= len(a.writes) * _BIG
+        work.extend([[w] for w in a.writes] if big else _by_folder(a.writes))
+    for job in a.folders:
+        if a.folder_bytes >= a.folder_files * _BIG:  # large files: a thread each (decompression and hashing dominate)
+            work.extend([w] for w in folder(job))
+        else:  # threads take whole folders: two creating files in one folder contend on its lock
+            work.append(job)
+    if jobs < 2 or len(work) < 2:
+        for item in work:
+            run(item)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(jobs, thread_name_prefix="art-checkout") as pool:
+            list(pool.map(run, work))
+    return a.files
 
 
-def _write_all(todo: list[Write], write: Callable[[Write], None], jobs: int) -> None:
-    """Write every planned file.
+_BIG = 256 << 10  # files this large on average are written a thread each, not a folder per thread
 
-    Threads take whole folders (creating files in one folder from two threads contends on that folder's
-    lock, while separate folders scale), or single files when they are large enough for decompression and
-    hashing to dominate.
-    """
-    big = sum(e.size for _, e in todo) >= len(todo) * (256 << 10)
-    groups: dict[str, list[int]] = {}
-    for i, (rel, _) in enumerate(todo):
-        groups.setdefault(rel.rpartition("/")[0], []).append(i)
-    if jobs < 2 or len(todo) < 2 or (len(groups) < 2 and not big):
-        for item in todo:
-            write(item)
-        return
-    from concurrent.futures import ThreadPoolExecutor
 
-    batches = [[i] for i in range(len(todo))] if big else list(groups.values())
-
-    def run(batch: list[int]) -> None:
-        for i in batch:
-            write(todo[i])
-
-    with ThreadPoolExecutor(jobs, thread_name_prefix="art-checkout") as pool:
-        list(pool.map(run, batches))
+def _by_folder(todo: list[Write]) -> list[list[Write]]:
+    groups: dict[str, list[Write]] = {}
+    for w in todo:
+        groups.setdefault(w[0].rpartition("/")[0], []).append(w)
+    return list(groups.values())

@@ -8,8 +8,10 @@ It reads the workspace (and may hash files the stat cache cannot vouch for) but 
 nothing there. ``checkout.apply_plan`` starts only from a plan with nothing refused and nothing lacking, so a
 missing object leaves the workspace exactly as it was.
 
-The plan holds names and ids, never file contents: per file to write, its path inside the artifact and its tree
-entry (a few hundred bytes), so planning 100,000 files stays within tens of MiB.
+The plan holds names and ids, never file contents: per file to write in a folder that is there, its path inside
+the artifact and its tree entry (a few hundred bytes); per folder the checkout creates, only its path and tree id
+(every file of that tree is written: the apply step reads the tree again, one folder at a time). So a checkout of
+a million files into an empty place plans in a few MiB.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
 from ..objstore.objects import Kind, TreeEntry
@@ -31,6 +34,9 @@ from .repo import Repo
 from .safety import DIR, FILE, LINK, OTHER, TreeCache, check_tree, would_lose
 from .status import CONFLICT, MODIFIED, NOT_IN_STORE, UNCHANGED, ArtifactStatus, status
 from .tracked import TrackedArtifact, incomplete_keys
+
+if TYPE_CHECKING:
+    from ..objstore.store.local import LocalStore
 
 
 class Op(Enum):
@@ -44,6 +50,7 @@ class Op(Enum):
 
 Step = tuple[Op, str, str | None]  # (op, path inside the artifact, symlink target)
 Write = tuple[str, TreeEntry]  # (path inside the artifact, "" for a file artifact; what to write there)
+Folder = tuple[str, Oid]  # (path inside the artifact, tree): a folder the checkout creates, every file of it written
 
 
 @dataclass(slots=True)
@@ -64,10 +71,24 @@ class ArtifactPlan:
     clear: Op | None = None
     steps: list[Step] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
+    folders: list[Folder] = field(default_factory=list)
+    folder_files: int = 0  # how many files ``folders`` hold, and their bytes
+    folder_bytes: int = 0
+    absent: ObjectKey | None = None  # the first object a file of ``folders`` needs that the store lacks
 
     @property
     def path(self) -> str:
         return self.status.path
+
+    @property
+    def files(self) -> int:
+        """How many files writing this artifact creates or replaces."""
+        return len(self.writes) + self.folder_files
+
+    @property
+    def size(self) -> int:
+        """Their bytes."""
+        return sum(e.size for _, e in self.writes) + self.folder_bytes
 
 
 @dataclass(slots=True)
@@ -79,11 +100,13 @@ class CheckoutPlan:
     unchanged: list[str] = field(default_factory=list)
     refused: list[tuple[str, WorkspaceError]] = field(default_factory=list)
     lacking: list[tuple[str, ObjectKey]] = field(default_factory=list)
+    # trees decoded while planning, for the apply step: up to 100,000 entries (~35 MiB), decoded again beyond
+    trees: TreeCache = field(default_factory=lambda: TreeCache(100_000))
 
     @property
     def files(self) -> int:
         """How many files the plan writes."""
-        return sum(len(a.writes) for a in self.todo)
+        return sum(a.files for a in self.todo)
 
     @property
     def blocked(self) -> bool:
@@ -105,7 +128,7 @@ def plan_checkout(
         CorruptObjectError, FormatError: a stored tree that cannot be decoded.
     """
     plan = CheckoutPlan()
-    trees = TreeCache()
+    trees = plan.trees
     for a in status(repo, paths, artifacts=artifacts).artifacts:
         if a.state in (UNCHANGED, NOT_IN_STORE) and a.actual == a.pointer.oid:
             plan.unchanged.append(a.path)
@@ -116,17 +139,35 @@ def plan_checkout(
             continue
         _check_pointer_size(repo, a)
         try:
-            plan.todo.append(_plan_artifact(repo, a, trees))
+            planned = _plan_artifact(repo, a, trees)
         except ObjectNotFoundError as exc:  # a tree of it is not stored
             plan.lacking.append((a.path, ObjectKey(Oid(exc.oid), Kind.TREE)))
+            continue
+        if planned.absent is None:
+            plan.todo.append(planned)
+            continue
+        oid, kind = planned.absent  # an object fsck quarantined is damaged, not missing (exit 3)
+        repo.store.raise_if_quarantined(oid, *((Kind.FILE, Kind.CHUNK) if kind == Kind.FILE else (kind,)))
+        plan.lacking.append((a.path, planned.absent))
     _check_presence(repo, plan)
     return plan
 
 
 def _check_presence(repo: Repo, plan: CheckoutPlan) -> None:
-    """Move the artifacts whose writes need an object the store lacks from ``todo`` to ``lacking``: one batched
-    presence check over every file of every artifact (its manifest and chunks included)."""
-    keys = {(entry.oid, Kind.FILE) for a in plan.todo for _, entry in a.writes}
+    """Move the artifacts whose ``writes`` need an object the store lacks from ``todo`` to ``lacking``: one
+    batched presence check over those files of every artifact (their manifests and chunks included), except in
+    folders whose tree the store's completeness memo vouches for (everything below it is stored). The files of
+    ``folders`` were checked while planning (``_plan_tree``)."""
+    roots = {
+        ObjectKey(a.status.pointer.oid, Kind.TREE) for a in plan.todo if a.writes and a.status.pointer.kind == "dir"
+    }
+    whole = repo.store.known_complete(roots) if roots and repo.store.complete_generation() is not None else set()
+    keys = {
+        (entry.oid, Kind.FILE)
+        for a in plan.todo
+        if (a.status.pointer.oid, Kind.TREE) not in whole
+        for _, entry in a.writes
+    }
     if not keys:
         return
     lacking: list[ObjectKey] = []
@@ -220,20 +261,26 @@ def _plan_artifact(repo: Repo, a: ArtifactStatus, trees: TreeCache) -> ArtifactP
 
 
 def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache) -> None:
-    """Diff stored tree ``out.status.pointer.oid`` against the folder at ``out.dest`` into ``out.steps`` and
-    ``out.writes``.
+    """Diff stored tree ``out.status.pointer.oid`` against the folder at ``out.dest`` into ``out.steps``,
+    ``out.writes`` and ``out.folders``.
 
     The tree was checked whole before (``safety.check_tree``: names, and links resolved against it). Nothing is
     followed: a symlink in the way is removed, never written through; ``.git``/``.art`` folders (which art
     never stores) are left alone. Iterative (a stack of folders), so any depth the file system allows works.
+    A folder that is not there goes to ``out.folders`` whole, its files checked present in the store here,
+    one query per folder (``out.absent`` names the first missing object), unless the completeness memo
+    vouches for the artifact's tree; a fresh artifact found complete is remembered so.
 
     Raises:
         ObjectNotFoundError: a tree of it is not stored.
     """
+    store, root = repo.store, ObjectKey(out.status.pointer.oid, Kind.TREE)
+    gen = store.complete_generation()
+    check = gen is None or not store.known_complete([root])
     stack: list[tuple[str, Oid, bool]] = [("", out.status.pointer.oid, not out.fresh)]
     while stack:
         rel, oid, exists = stack.pop()
-        tree = trees.pop(oid, None) or repo.store.get_tree(oid)
+        tree = trees.pop(oid, None) or store.get_tree(oid)
         folder = os.path.join(out.dest, rel) if rel else str(out.dest)
         prefix = f"{rel}/" if rel else ""
         present: dict[str, os.DirEntry] = {}
@@ -246,6 +293,7 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache) -> None:
                     out.steps.append((Op.RMTREE if _is_dir(d) else Op.UNLINK, prefix + name, None))
         subdirs: list[tuple[str, Oid, bool]] = []
         files: list[tuple[str, TreeEntry, os.DirEntry]] = []
+        new: list[TreeEntry] = []  # every file of a folder that is not there
         for entry in tree.entries:
             path, e = prefix + entry.name, present.get(entry.name)
             if entry.kind == "dir":
@@ -260,12 +308,35 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache) -> None:
                     if e is not None and _is_dir(e):
                         out.steps.append((Op.RMTREE, path, None))
                     out.steps.append((Op.LINK, path, entry.target))
+            elif not exists:
+                new.append(entry)
             elif e is None:
                 out.writes.append((path, entry))
             else:
                 files.append((path, entry, e))
+        if new:
+            out.folders.append((rel, oid))
+            out.folder_files += len(new)
+            out.folder_bytes += sum(e.size for e in new)
+            trees.keep(tree)  # for the apply step, within the cache's budget
+            if check and out.absent is None:
+                out.absent = _absent(store, new)
         _plan_files(repo, out, files)
         stack.extend(reversed(subdirs))
+    if check and out.fresh and out.absent is None and gen is not None:
+        store.remember_complete([root], gen)
+
+
+def _absent(store: LocalStore, entries: list[TreeEntry]) -> ObjectKey | None:
+    """The first of these files whose objects (manifest and chunks) the store lacks; None when it has all.
+    One query for the one-chunk files (the chunk is the file), a walk only for the others."""
+    found = store.has_many([(e.oid, Kind.CHUNK) for e in entries])
+    rest = [ObjectKey(e.oid, Kind.FILE) for e in entries if (e.oid, int(Kind.CHUNK)) not in found]
+    if not rest:
+        return None
+    lacking: list[ObjectKey] = []
+    incomplete_keys(store, rest, lacking=lacking)
+    return lacking[0] if lacking else None
 
 
 def _plan_files(repo: Repo, out: ArtifactPlan, files: list[tuple[str, TreeEntry, os.DirEntry]]) -> None:

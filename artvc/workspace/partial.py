@@ -31,7 +31,7 @@ from ..errors import (
     WouldOverwriteError,
 )
 from ..objstore.fileio import atomic_write
-from ..objstore.materialize import materialize_file
+from ..objstore.materialize import SmallFile, materialize_small
 from ..objstore.objects import Kind, Tree, TreeEntry
 from ..objstore.oid import Oid
 from ..objstore.types import EntryKind, ObjectKey
@@ -181,13 +181,17 @@ def write_parts(repo: Repo, wanted: list[tuple[TrackedArtifact, str, TreeEntry]]
         )
     todo: list[tuple[str, Path, TreeEntry]] = []
     unchanged: list[str] = []
+    folders: set[Path] = set()  # parents checked already (many files share them)
     for a, inner, e in wanted:
         rel = f"{a.path}/{inner}"
         dest = ensure_inside(repo.root, repo.abspath(rel))
         for parent in Path(rel).parents:
+            if parent in folders:
+                break  # it and every folder above it were checked
             p = repo.abspath(str(parent))
             if str(parent) != "." and (p.is_symlink() or (p.exists() and not p.is_dir())):
                 raise ConflictError(f"{parent} is not a folder", path=str(parent), hint="move it away first")
+            folders.add(parent)
         if dest.is_symlink() or (dest.exists() and not dest.is_file()):
             raise ConflictError(f"{rel}: something other than a file is there", path=rel, hint="move it away first")
         if dest.is_file():
@@ -201,9 +205,10 @@ def write_parts(repo: Repo, wanted: list[tuple[TrackedArtifact, str, TreeEntry]]
                     hint="keep it with 'art add' of the folder, or discard it with --force",
                 )
         todo.append((rel, dest, e))
-    for _rel, dest, e in todo:
-        st = materialize_file(repo.store, e.oid, e.size, dest, executable=e.executable)
-        repo.state.record(str(dest), st, e.oid, written=True)
+    files = [SmallFile(str(dest), e.oid, e.size, e.executable) for _, dest, e in todo]
+    for landed in materialize_small(repo.store, files):  # each verified, then renamed over its place
+        for k, st in landed:
+            repo.state.record(files[k].dest, st, files[k].oid, written=True)
     repo.state.flush()
     return PartResult([r for r, _, _ in todo], unchanged, len(todo))
 

@@ -244,10 +244,21 @@ class LocalStore(ObjectStore):
     def locate_many(self, keys: Iterable[ObjectKey]) -> dict[ObjectKey, Location]:
         """``locate`` for many keys at once (one table scan when that is cheaper than one query per key)."""
         keys = list(keys)
-        if len(keys) < 2000:
-            return {k: Location._make(row) for k in keys if (row := self._row(*k)) is not None}
         wanted = {(bytes.fromhex(k[0]), int(k[1])): k for k in keys}
         out = {}
+        if len(keys) < 2000:  # a few: one query per ``_IN_BATCH`` ids (seeks), never a scan of a large index
+            digests = list(dict.fromkeys(d for d, _ in wanted))
+            for i in range(0, len(digests), _IN_BATCH):
+                part = digests[i : i + _IN_BATCH]
+                query = (
+                    "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects "
+                    f"WHERE oid IN ({','.join('?' * len(part))})"
+                )
+                for oid, kind, *row in self._query(query, part, many=True):
+                    key = wanted.get((oid, kind))
+                    if key is not None:
+                        out[key] = Location._make(row)
+            return out
         for oid, kind, *row in self._reader().execute(
             "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects"
         ):

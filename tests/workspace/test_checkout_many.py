@@ -1,0 +1,196 @@
+"""Checkout of many small files (materialize_small: batched lookups, packs read in runs, one write per file):
+the same bytes, modes and links as before, a status that trusts every file it wrote, and the old guarantees
+when a batch fails part-way (a kill, a damaged object, a missing one)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from artvc.objstore.objects import Kind
+from artvc.objstore.types import ObjectKey
+from artvc.workspace import add, status
+from tests.builders import random_bytes
+from tests.conftest import Workspace
+from tests.workspace.test_plan_apply import snapshot
+
+ART = [sys.executable, "-m", "artvc"]
+
+
+def _spec(folders: int = 12, per: int = 250) -> dict:
+    """Many small files across folders: empty ones, duplicates, compressible (zstd) and random (raw) ones,
+    and one file of several chunks."""
+    spec: dict = {}
+    for d in range(folders):
+        files: dict = {}
+        for i in range(per):
+            k = d * per + i
+            if k % 97 == 0:
+                content = b""
+            elif k % 7 == 0:
+                content = b"the same content in many files\n" * 20
+            elif k % 3 == 0:
+                content = (f"line {k}\n" * (50 + k % 300)).encode()
+            else:
+                content = random_bytes(200 + k % 8000, seed=k)
+            files[f"f{i:04d}.bin"] = content
+        spec[f"s{d:02d}"] = files
+    spec["s00"]["sub"] = {"deep.txt": "deep\n", "large.bin": random_bytes(300 << 10, seed=-1)}
+    return {"d": spec}
+
+
+def _tracked(ws: Workspace) -> dict[str, tuple]:
+    ws.gen(_spec())
+    for name in ("f0001.bin", "f0002.bin"):
+        os.chmod(ws.root / "d/s01" / name, 0o755)
+    os.symlink("f0004.bin", ws.root / "d/s02/link")
+    ws.art("add", "d")
+    return snapshot(ws.root / "d")
+
+
+def _run(ws: Workspace, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*ART, *args], cwd=ws.root, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+
+
+def test_many_files_into_an_empty_place_come_back_whole_and_status_trusts_them(ws):
+    before = _tracked(ws)
+    shutil.rmtree(ws.root / "d")
+    ws.art("checkout")
+    assert snapshot(ws.root / "d") == before
+    assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
+    with ws.repo() as repo:
+        assert status(repo).clean
+        again = add(repo, ["d"])  # every file the checkout wrote is vouched for by the stat cache
+        assert again.stats.hashed == 0 and again.stats.files == 12 * 250 + 2
+        assert not again.artifacts[0].changed
+
+
+def test_a_folder_written_whole_is_planned_by_its_trees_not_its_files(ws):
+    """Memory stays flat: a fresh folder of 3,000 files plans as one entry per folder."""
+    from artvc.workspace.checkout_plan import plan_checkout
+
+    _tracked(ws)
+    shutil.rmtree(ws.root / "d")
+    with ws.repo() as repo:
+        [a] = plan_checkout(repo).todo
+    assert a.fresh and a.writes == []
+    assert len(a.folders) == 13 and a.folder_files == 12 * 250 + 2  # 12 folders and s00/sub (the top has none)
+
+
+def test_missing_subfolders_and_changed_files_of_a_folder_that_is_there(ws):
+    """The in-place way (temp file + rename for each file) beside whole new subfolders."""
+    before = _tracked(ws)
+    shutil.rmtree(ws.root / "d/s03")
+    shutil.rmtree(ws.root / "d/s00/sub")
+    for i in range(0, 250, 10):
+        (ws.root / f"d/s05/f{i:04d}.bin").unlink()
+    (ws.root / "d/s06/f0010.bin").write_bytes(b"the same content in many files\n" * 20)  # stored content
+    ws.art("checkout")
+    assert snapshot(ws.root / "d") == before
+    with ws.repo() as repo:
+        assert status(repo).clean
+        assert add(repo, ["d"]).stats.hashed == 0
+
+
+def test_a_kill_mid_batch_leaves_a_fresh_folder_unwritten_and_the_next_checkout_finishes(ws):
+    before = _tracked(ws)
+    shutil.rmtree(ws.root / "d")
+    r = _run(ws, "checkout", env={"ART_FAULT": "materialize.file-writing@1200:kill"})
+    assert r.returncode == -9
+    assert not (ws.root / "d").exists()  # built in a staging folder: nothing half-done is visible
+    ok = _run(ws, "checkout")
+    assert ok.returncode == 0, ok.stderr
+    assert snapshot(ws.root / "d") == before
+    assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
+    with ws.repo() as repo:
+        assert status(repo).clean
+
+
+def test_a_kill_mid_batch_in_place_leaves_every_file_old_or_new_never_half(ws):
+    before = _tracked(ws)
+    v1 = (ws.root / "d.art").read_text()
+    for d in range(12):
+        for i in range(0, 250, 2):
+            (ws.root / f"d/s{d:02d}/f{i:04d}.bin").write_bytes(random_bytes(3000, seed=10_000 + d * 250 + i))
+    v2 = snapshot(ws.root / "d")
+    ws.art("add", "d")
+    (ws.root / "d.art").write_text(v1)  # back to v1: every v2 file is stored, so no --force is needed
+    r = _run(ws, "checkout", env={"ART_FAULT": "materialize.file-writing@700:kill"})
+    assert r.returncode == -9
+    now = snapshot(ws.root / "d")
+    assert {k for k in now if "art-tmp" not in k} == set(before)
+    assert all(now[k] in (before[k], v2[k]) for k in before)  # each file whole: the old one or the new one
+    assert any(now[k] != v2[k] for k in before)  # it did get part of the way
+    ok = _run(ws, "checkout")
+    assert ok.returncode == 0, ok.stderr
+    assert snapshot(ws.root / "d") == before
+    with ws.repo() as repo:
+        assert status(repo).clean
+
+
+def _stored_at(ws: Workspace, oid: str) -> tuple[Path, int]:
+    with ws.repo() as repo:
+        loc = repo.store.locate(oid, Kind.CHUNK)
+        assert loc is not None
+        return repo.store.pack_path(repo.store.pack_name(loc.pack)), loc.offset + loc.length // 2
+
+
+def test_a_damaged_small_file_in_the_store_stops_the_checkout_before_the_folder_appears(ws):
+    from artvc.objstore.hashing import hash_bytes
+
+    _tracked(ws)
+    victim = random_bytes(200 + 1234 % 8000, seed=1234)  # d/s04/f0234.bin: random, stored raw
+    assert (ws.root / "d/s04/f0234.bin").read_bytes() == victim
+    pack, at = _stored_at(ws, hash_bytes(victim))
+    with open(pack, "r+b") as f:
+        f.seek(at)
+        byte = f.read(1)
+        f.seek(at)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    shutil.rmtree(ws.root / "d")
+    r = _run(ws, "checkout")
+    assert r.returncode == 3, r.stderr
+    assert "art: error:" in r.stderr and hash_bytes(victim)[:10] in r.stderr
+    assert not (ws.root / "d").exists()
+    assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
+
+
+def test_a_new_folder_whose_file_the_store_lacks_changes_nothing(ws):
+    from tests.workspace.test_plan_apply import drop_packs, packs
+
+    ws.gen({"d": {"s1": {"a": "a\n"}}})
+    lone = random_bytes(3000, seed=77)
+    ws.gen({"lone.bin": lone})
+    before = packs(ws)
+    ws.art("add", "lone.bin")
+    lone_pack = packs(ws) - before
+    ws.gen({"d": {"s2": {"b": lone, "c": "c\n"}}})
+    ws.art("add", "d")
+    drop_packs(ws, lone_pack)
+    shutil.rmtree(ws.root / "d/s2")
+    here = snapshot(ws.root)
+    r = _run(ws, "checkout", "d")
+    assert r.returncode != 0 and "is not in the local store" in r.stderr
+    assert snapshot(ws.root) == here
+    shutil.rmtree(ws.root / "d")  # the whole folder fresh: refused the same way
+    here = snapshot(ws.root)
+    r = _run(ws, "checkout", "d")
+    assert r.returncode != 0 and "is not in the local store" in r.stderr
+    assert snapshot(ws.root) == here
+
+
+def test_locate_many_answers_as_locate_does_for_every_key(ws):
+    ws.gen({"d": {f"f{i}": random_bytes(100 + i, seed=i) for i in range(1200)}})
+    ws.art("add", "d")
+    with ws.repo() as repo:
+        store = repo.store
+        tree = store.get_tree(next(p.oid for path, p, _ in repo.artifacts() if path == "d"))
+        keys = [ObjectKey(e.oid, Kind.CHUNK) for e in tree.entries]
+        keys += [ObjectKey(e.oid, Kind.FILE) for e in tree.entries[:50]]  # absent: one-chunk files have no manifest
+        keys += [ObjectKey("ab" * 32, Kind.CHUNK)]
+        found = store.locate_many(keys)
+        assert found == {k: loc for k in keys if (loc := store.locate(*k)) is not None}
+        assert len(found) == 1200
