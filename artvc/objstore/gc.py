@@ -19,6 +19,7 @@ from .objects import Kind, check_object
 from .oid import Oid
 from .progress import as_progress
 from .store.base import IndexedObject, ObjectStore, StoreWriter
+from .store.delta import DELTA
 from .store.pack import unpack_payload
 from .types import ObjectKey
 
@@ -104,6 +105,22 @@ def plan(objects: Iterable[IndexedObject], live: set[ObjectKey], pack_mtime: dic
     return GcPlan(list(doomed.values()), spared, rewrite, order, live_count)
 
 
+def keep_bases(store: LocalStore, live: set[ObjectKey]) -> set[ObjectKey]:
+    """``live`` plus the delta bases its chunks are built on, transitively (a base goes only with the last delta
+    that needs it). Returns a new set."""
+    out = set(live)
+    todo = [oid for oid, kind in live if kind == Kind.CHUNK]
+    while todo:
+        bases = store.delta_bases(todo)
+        todo = []
+        for base in bases.values():
+            key = ObjectKey(base, Kind.CHUNK)
+            if key not in out:
+                out.add(key)
+                todo.append(base)
+    return out
+
+
 def check_payload(oid: Oid, kind: Kind, data: bytes) -> None:
     """Verify an object's uncompressed bytes before gc copies them (never spread a damaged object).
 
@@ -134,8 +151,12 @@ def rewrite_local(store: LocalStore, gc_plan: GcPlan, *, progress: Callable[[int
             for name in sorted(gc_plan.rewrite):
                 for oid, kind in gc_plan.rewrite[name]:
                     codec, stored, raw_length = store.get_stored(oid, kind)
-                    try:
-                        data = unpack_payload(codec, stored, raw_length, int(kind))
+                    try:  # a delta (codec 2) is rebuilt from its bases, kept alive with it (``keep_bases``)
+                        data = (
+                            store.get(oid, kind)
+                            if codec == DELTA
+                            else unpack_payload(codec, stored, raw_length, int(kind))
+                        )
                     except FormatError as exc:
                         raise CorruptObjectError(oid, str(exc)) from exc
                     check_payload(oid, kind, data)

@@ -28,8 +28,9 @@ from ..oid import Oid
 from ..oserrors import HINTS, describe, writable
 from ..tmpowner import sweep
 from ..types import Location, ObjectKey
-from . import local_complete
+from . import local_complete, local_delta
 from .base import IndexedObject, ObjectStore
+from .delta import DELTA
 from .local_complete import forget as forget_complete
 from .local_files import connect_read_only, discard_index, load_params, open_index
 from .local_writer import LocalWriter
@@ -82,6 +83,7 @@ class LocalStore(ObjectStore):
         self.fsync = fsync
         self.params = params
         self.compressor = Compressor()
+        self.base_cache = local_delta.BaseCache()  # decoded delta bases (reads of successive versions share them)
         self._fds: dict[int, int] = {}
         self._names: dict[int, str] = {}
         self._lock = threading.Lock()
@@ -122,6 +124,8 @@ class LocalStore(ObjectStore):
                     notice(
                         f"the store index {self.root / 'index.db'} {why}; rebuilt it from {len(self.rebuilt)} pack(s)"
                     )
+            if self._db.execute("PRAGMA user_version").fetchone()[0] < local_delta.VERSION:
+                local_delta.rebuild(self)  # an index an older art made: its deltas table starts from the packs
         except OSError as exc:
             raise describe(exc, "open the store at", self.root) from exc
         except sqlite3.Error as exc:
@@ -186,7 +190,15 @@ class LocalStore(ObjectStore):
         return out
 
     def get(self, oid: Oid, kind: Kind) -> bytes:
+        """An object's content; a delta is rebuilt from its bases (each verified), the chunk itself is not.
+
+        Raises:
+            ObjectNotFoundError: when it is not stored.
+            CorruptObjectError: when its stored copy (or a delta's base) is damaged or missing.
+        """
         codec, data, raw_length = self.get_stored(oid, kind)
+        if codec == DELTA:
+            return local_delta.reconstruct(self, oid, data, raw_length)
         try:
             return unpack_payload(codec, data, raw_length, int(kind))
         except FormatError as exc:
@@ -226,6 +238,20 @@ class LocalStore(ObjectStore):
         if len(data) != length:
             raise CorruptObjectError(oid, f"pack {self.pack_name(pack)[:10]} is truncated")
         return codec, data, raw_length
+
+    # -- deltas (local_delta) -------------------------------------------------------------------------
+
+    def delta_base(self, oid: Oid) -> Oid | None:
+        """The chunk that chunk ``oid`` is stored as a delta against (None: stored in full, or not stored)."""
+        return local_delta.delta_bases(self, [oid]).get(oid)
+
+    def delta_bases(self, oids: Iterable[Oid]) -> dict[Oid, Oid]:
+        """``delta_base`` for many chunks (one query per few hundred); chunks not stored as deltas are absent."""
+        return local_delta.delta_bases(self, oids)
+
+    def dependents(self, oids: Iterable[Oid]) -> dict[Oid, list[Oid]]:
+        """The chunks built on each of ``oids``, directly or through other deltas (ids without any are absent)."""
+        return local_delta.dependents(self, oids)
 
     def file_size(self, oid: Oid) -> int:
         row = None if self.has(oid, Kind.FILE) else self._row(oid, Kind.CHUNK)
@@ -311,7 +337,21 @@ class LocalStore(ObjectStore):
                 hint="commands that only read (status, checkout, ls, diff, fsck) still work; " + HINTS[code],
             )
 
-    def _index_pack(self, name: str, size: int, entries: list[PackEntry], *, replace: bool = False) -> None:
+    def _index_pack(
+        self,
+        name: str,
+        size: int,
+        entries: list[PackEntry],
+        *,
+        replace: bool = False,
+        bases: dict[Oid, Oid] | None = None,
+        sketches: Sequence[tuple[int, Oid]] = (),
+    ) -> None:
+        """Index a sealed pack in ``packs/``: its object rows, and the delta rows of its codec-2 chunks (``bases``:
+        delta -> base, as the writer knows them; read from the pack when not given) and the sketch rows of its
+        new chunks (feature, chunk id), all in one transaction."""
+        if bases is None:
+            bases = local_delta.read_bases(self.pack_path(name), entries)
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -326,6 +366,11 @@ class LocalStore(ObjectStore):
                     f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(bytes.fromhex(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length) for e in entries],
                 )
+                local_delta.record(db, pack, entries, bases, replace)
+                if sketches:
+                    db.executemany(
+                        "INSERT OR IGNORE INTO sketch VALUES (?, ?)", [(f, bytes.fromhex(o)) for f, o in sketches]
+                    )
                 if db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone():  # a good copy replaces a bad one
                     db.executemany(
                         "DELETE FROM quarantine WHERE oid=? AND kind=?",
@@ -384,6 +429,11 @@ class LocalStore(ObjectStore):
                 continue  # not the pack its name promises; fsck reports unindexed files
             self._index_pack(name, path.stat().st_size, entries)
             added.append(name)
+        with self._lock:
+            rows = self._db.execute("SELECT count(*) FROM deltas").fetchone()[0]
+            want = self._db.execute("SELECT count(*) FROM objects WHERE kind=0 AND codec=?", (DELTA,)).fetchone()[0]
+        if rows != want:  # rows lost or left behind (an older art wrote to this index): make them again
+            local_delta.rebuild(self)
         self.clean_tmp()
         return added
 
@@ -403,6 +453,7 @@ class LocalStore(ObjectStore):
             for name in names:
                 row = self._db.execute("SELECT id FROM packs WHERE name=?", (name,)).fetchone()
                 if row:
+                    local_delta.forget_pack(self._db, row[0])
                     self._db.execute("DELETE FROM objects WHERE pack=?", (row[0],))
                     self._db.execute("DELETE FROM quarantine WHERE pack=?", (row[0],))
                     self._db.execute("DELETE FROM packs WHERE id=?", (row[0],))

@@ -13,6 +13,7 @@ from ..objects import Kind
 from ..oid import Oid
 from ..oserrors import describe
 from .base import StoreWriter
+from .delta import DELTA, delta_base
 from .pack import fsync_dir
 from .packer import PACK_MAX_OBJECTS, PackBuilder
 
@@ -29,6 +30,8 @@ class LocalWriter(StoreWriter):
         self.store = store
         self.rewrite = rewrite
         self._pending: set[tuple[str, int]] = set()
+        self._bases: dict[Oid, Oid] = {}  # codec-2 chunks of the open pack -> their bases
+        self._sketches: list[tuple[int, Oid]] = []  # (feature, chunk) of the open pack's new chunks
         self._builder = PackBuilder(store.root / "tmp", max_objects=PACK_MAX_OBJECTS)
         self.new_objects = 0
         self.new_bytes = 0
@@ -52,8 +55,13 @@ class LocalWriter(StoreWriter):
         if (oid, int(kind)) in self._pending:
             return False
         try:
+            base = delta_base(stored) if codec == DELTA else None  # raises FormatError before anything is written
             self._builder.add(oid, int(kind), codec, stored, raw_length)
             fault_point("store.pack-writing")
+            if base is not None:
+                self._bases[oid] = base
+            if kind == Kind.CHUNK:
+                self._sketches += [(f, oid) for f in self.store.compressor.take_sketch(oid)]
             self._pending.add((oid, int(kind)))
             self.new_objects += 1
             self.new_bytes += len(stored)
@@ -79,8 +87,11 @@ class LocalWriter(StoreWriter):
         fault_point("store.pack-renamed")  # in packs/, not yet indexed: invisible until reindexed or rewritten
         if self.store.fsync:
             fsync_dir(str(final.parent))
-        self.store._index_pack(sealed.name, sealed.size, sealed.entries, replace=self.rewrite)
+        self.store._index_pack(
+            sealed.name, sealed.size, sealed.entries, replace=self.rewrite, bases=self._bases, sketches=self._sketches
+        )
         self._pending.clear()
+        self._bases, self._sketches = {}, []
 
     def commit(self) -> None:
         if self._builder.open:
@@ -94,4 +105,5 @@ class LocalWriter(StoreWriter):
     def abort(self) -> None:
         """Drop the unsealed pack: its temp file is removed even when closing it fails (a full disk)."""
         self._pending.clear()
+        self._bases, self._sketches = {}, []
         self._builder.abort()
