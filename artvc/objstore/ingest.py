@@ -122,7 +122,7 @@ class Ingester:
         oid = hash_bytes(data)
         if self.writer.has(oid, Kind.CHUNK):
             return Prepared(oid, 0, None, len(data))
-        codec, stored = self.compressor.pack(data)
+        codec, stored = self.compressor.pack(data, oid)
         return Prepared(oid, codec, stored, len(data))
 
     def _store(self, p: Prepared) -> None:
@@ -308,7 +308,7 @@ class Ingester:
             for c, data in pieces:
                 if (c, Kind.CHUNK) not in present:
                     new.setdefault(c, data)
-        packed = self._map(lambda part: [self.compressor.pack(data) for _, data in part], list(new.items()))
+        packed = self._map(lambda part: [self.compressor.pack(data, c) for c, data in part], list(new.items()))
         for (c, data), (codec, stored) in zip(new.items(), packed, strict=True):
             if self.writer.put_new(c, Kind.CHUNK, codec, stored, len(data)):
                 self.stats.new_objects += 1

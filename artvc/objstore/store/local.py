@@ -31,6 +31,7 @@ from ..types import Location, ObjectKey
 from . import local_complete, local_delta
 from .base import IndexedObject, ObjectStore
 from .delta import DELTA
+from .delta_compressor import DEFAULT_DEPTH, DeltaCompressor
 from .local_complete import forget as forget_complete
 from .local_files import connect_read_only, discard_index, load_params, open_index
 from .local_writer import LocalWriter
@@ -68,6 +69,8 @@ class LocalStore(ObjectStore):
             either way, since the page cache survives it).
         params: chunker parameters recorded for a new store.
         read_only: open it read-only even where it is writable, creating no file (``art ui``).
+        delta: store new chunks as deltas against similar stored chunks when that pays (``core.delta``).
+        delta_depth: the longest chain of deltas a new chunk may end (``core.delta_depth``).
     """
 
     def __init__(
@@ -78,11 +81,13 @@ class LocalStore(ObjectStore):
         params: ChunkerParams = DEFAULT_PARAMS,
         notice: Callable[[str], None] | None = None,
         read_only: bool = False,
+        delta: bool = True,
+        delta_depth: int = DEFAULT_DEPTH,
     ) -> None:
         self.root = Path(root)
         self.fsync = fsync
         self.params = params
-        self.compressor = Compressor()
+        self.compressor = DeltaCompressor(self, depth=delta_depth) if delta else Compressor()
         self.base_cache = local_delta.BaseCache()  # decoded delta bases (reads of successive versions share them)
         self._fds: dict[int, int] = {}
         self._names: dict[int, str] = {}

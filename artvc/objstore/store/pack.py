@@ -143,8 +143,12 @@ class Compressor:
             ctx = self._local.ctx = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
         return ctx
 
-    def pack(self, data: bytes) -> tuple[int, bytes]:
-        """Return (codec, stored bytes) for ``data``; thread-safe (one context per thread)."""
+    def pack(self, data: bytes, oid: Oid | None = None) -> tuple[int, bytes]:
+        """Return (codec, stored bytes) for ``data``; thread-safe (one context per thread).
+
+        ``oid``: the id of a new chunk (for a store's delta-aware compressor, ``DeltaCompressor``, which may
+        store it as a delta; this one ignores it). Not given for other kinds.
+        """
         if len(data) < 128:
             return RAW, data
         ctx = self._ctx()

@@ -1,0 +1,95 @@
+"""Deltas written by ingest: the store's delta-aware compressor (core.delta, core.delta_depth) and the sketch."""
+
+import random
+
+import pytest
+
+from artvc.objstore.hashing import hash_bytes
+from artvc.objstore.ingest import Ingester
+from artvc.objstore.objects import Kind
+from artvc.objstore.sketch import features
+from artvc.objstore.store.delta import DELTA
+from artvc.objstore.store.local import LocalStore
+from artvc.objstore.verify import verify_store
+from tests.builders import csv_bytes, random_bytes
+
+
+def revise(data: bytes, edits: int, seed: int) -> bytes:
+    """A revised release: ``edits`` values rewritten in place, here and there."""
+    r = random.Random(seed)
+    out = bytearray(data)
+    for _ in range(edits):
+        at = r.randrange(len(out) - 8)
+        out[at : at + 4] = b"%04d" % r.randrange(10000)
+    return bytes(out)
+
+
+def releases(n: int, size: int = 600_000) -> list[bytes]:
+    out = [csv_bytes(size, seed=5)]
+    for i in range(1, n):
+        out.append(revise(out[-1], 40, seed=i))
+    return out
+
+
+def add(store: LocalStore, path, data: bytes) -> tuple[str, int]:
+    path.write_bytes(data)
+    with store.writer() as w, Ingester(w, store.params, store.compressor) as ing:
+        return ing.add_file(path)
+
+
+def codecs(store: LocalStore) -> dict[int, int]:
+    return dict(store._db.execute("SELECT codec, count(*) FROM objects WHERE kind=0 GROUP BY codec"))
+
+
+def test_sketch_is_deterministic_and_finds_similar_chunks_only():
+    a = csv_bytes(80_000, seed=1)
+    assert features(a) == features(bytes(a)) and len(features(a)) == 4
+    assert set(features(a)) & set(features(revise(a, 5, seed=2)))
+    assert not set(features(a)) & set(features(csv_bytes(80_000, seed=2)))
+    assert features(b"short") == ()
+
+
+def test_revised_releases_are_stored_as_deltas_and_read_back(tmp_path):
+    versions = releases(4)
+    with LocalStore(tmp_path / "store") as store:
+        sizes, ids = [], []
+        for i, data in enumerate(versions):
+            before = store.stats()["stored_bytes"]
+            ids.append(add(store, tmp_path / f"v{i}.csv", data))
+            sizes.append(store.stats()["stored_bytes"] - before)
+        assert codecs(store).get(DELTA, 0) > 0
+        assert max(sizes[1:]) < sizes[0] / 4  # a revision costs a fraction of the first release
+        depth = dict(store._db.execute("SELECT depth, count(*) FROM deltas GROUP BY depth"))
+        assert max(depth) <= 3
+        store.base_cache = type(store.base_cache)()  # read from the packs, not from what ingest left cached
+        for (oid, size), data in zip(ids, versions, strict=True):
+            assert oid == hash_bytes(data)  # ids do not change
+            assert b"".join(store.iter_file(oid, size)) == data
+        assert list(verify_store(store)) == []
+
+
+def test_delta_off_stores_no_delta_and_no_sketch(tmp_path):
+    versions = releases(2)
+    with LocalStore(tmp_path / "store", delta=False) as store:
+        for i, data in enumerate(versions):
+            add(store, tmp_path / f"v{i}.csv", data)
+        assert DELTA not in codecs(store)
+        assert store._db.execute("SELECT count(*) FROM sketch").fetchone()[0] == 0
+
+
+def test_incompressible_chunks_are_not_sketched(tmp_path):
+    with LocalStore(tmp_path / "store") as store:
+        add(store, tmp_path / "noise.bin", random_bytes(800_000))
+        add(store, tmp_path / "noise2.bin", revise(random_bytes(800_000), 20, seed=1))
+        assert store._db.execute("SELECT count(*) FROM sketch").fetchone()[0] == 0
+        assert DELTA not in codecs(store)
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_chains_stay_within_core_delta_depth(tmp_path, depth):
+    versions = releases(5)
+    with LocalStore(tmp_path / "store", delta_depth=depth) as store:
+        for i, data in enumerate(versions):
+            add(store, tmp_path / f"v{i}.csv", data)
+        depths = dict(store._db.execute("SELECT depth, count(*) FROM deltas GROUP BY depth"))
+        assert depths and max(depths) == depth
