@@ -6,7 +6,6 @@ import pytest
 
 from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.ingest import Ingester
-from artvc.objstore.objects import Kind
 from artvc.objstore.sketch import features
 from artvc.objstore.store.delta import DELTA
 from artvc.objstore.store.local import LocalStore
