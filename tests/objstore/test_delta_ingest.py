@@ -42,10 +42,29 @@ def codecs(store: LocalStore) -> dict[int, int]:
 
 def test_sketch_is_deterministic_and_finds_similar_chunks_only():
     a = csv_bytes(80_000, seed=1)
-    assert features(a) == features(bytes(a)) and len(features(a)) == 4
+    assert features(a) == features(bytes(a)) and len(features(a)) == 6
     assert set(features(a)) & set(features(revise(a, 5, seed=2)))
     assert not set(features(a)) & set(features(csv_bytes(80_000, seed=2)))
     assert features(b"short") == ()
+
+
+def catalog(strings: list[bytes]) -> bytes:
+    """A compiled-message-catalog-like file: a table of (length, offset) of every string, then the strings."""
+    import struct
+
+    table, offset = [], 8 * len(strings)
+    for text in strings:
+        table.append(struct.pack("<II", len(text), offset))
+        offset += len(text) + 1
+    return b"".join(table) + b"".join(t + b"\0" for t in strings)
+
+
+def test_sketch_finds_a_small_catalog_whose_every_offset_moved():
+    r = random.Random(4)
+    strings = [b"name %d: %s" % (i, r.randbytes(6).hex().encode()) for i in range(300)]
+    old, new = catalog(strings), catalog([*strings[:10], b"a new entry", *strings[10:]])
+    assert len(old) < 16 << 10
+    assert set(features(old)) & set(features(new))
 
 
 def test_revised_releases_are_stored_as_deltas_and_read_back(tmp_path):
