@@ -6,6 +6,7 @@ import pytest
 
 from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.ingest import Ingester
+from artvc.objstore.objects import Kind
 from artvc.objstore.sketch import features
 from artvc.objstore.store.delta import DELTA
 from artvc.objstore.store.local import LocalStore
@@ -111,3 +112,39 @@ def test_chains_stay_within_core_delta_depth(tmp_path, depth):
             add(store, tmp_path / f"v{i}.csv", data)
         depths = dict(store._db.execute("SELECT depth, count(*) FROM deltas GROUP BY depth"))
         assert depths and max(depths) == depth
+
+
+def test_similar_files_of_one_add_are_deltas_against_each_other(tmp_path):
+    """The translations of one release share their strings: the second is a delta on the first before the
+    first's pack is even indexed (same writer, same pack), and reads back after the commit. (Chunks written
+    earlier count: files of one batch, small files of one directory, are compressed together.)"""
+    first = csv_bytes(300_000, seed=8)
+    second = revise(first, 30, seed=9)
+    for sub, data in (("x", first), ("y", second)):
+        (tmp_path / "d" / sub).mkdir(parents=True)
+        (tmp_path / "d" / sub / "f.csv").write_bytes(data)
+    with LocalStore(tmp_path / "store") as store:
+        with store.writer() as w, Ingester(w, store.params, store.compressor, jobs=1) as ing:
+            ing.add_tree(tmp_path / "d")
+        assert codecs(store).get(DELTA, 0) > 0
+        assert store.stats()["packs"] == 1
+        store.base_cache = type(store.base_cache)()
+        with LocalStore(tmp_path / "store") as fresh:  # another process: nothing cached
+            for data in (first, second):
+                oid = hash_bytes(data)
+                assert b"".join(fresh.iter_file(oid, len(data))) == data
+            assert list(verify_store(fresh)) == []
+
+
+def test_a_delta_on_a_base_another_writer_has_not_committed_is_stored_in_full(tmp_path):
+    base, new = csv_bytes(60_000, seed=1), revise(csv_bytes(60_000, seed=1), 5, seed=2)
+    with LocalStore(tmp_path / "store") as store:
+        w1 = store.writer()
+        w1.put(hash_bytes(base), Kind.CHUNK, base)  # written by w1, a candidate base, not indexed
+        codec, payload = store.compressor.pack(new, hash_bytes(new))
+        assert codec == DELTA  # made against w1's chunk
+        with store.writer() as w2:
+            w2.put_new(hash_bytes(new), Kind.CHUNK, codec, payload, len(new))
+        w1.abort()  # the base never lands
+        assert store.locate(hash_bytes(new), Kind.CHUNK).codec != DELTA
+        assert store.get(hash_bytes(new), Kind.CHUNK) == new

@@ -54,6 +54,11 @@ class LocalWriter(StoreWriter):
     def put_new(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
         if (oid, int(kind)) in self._pending:
             return False
+        if codec == DELTA and kind == Kind.CHUNK:
+            raw = self.store.compressor.take_fallback(oid)
+            base = delta_base(stored)
+            if raw is not None and (base, int(Kind.CHUNK)) not in self._pending and not self.store.has(base, kind):
+                codec, stored = self.store.compressor.plain(raw)  # its base is another writer's, not indexed yet
         try:
             base = delta_base(stored) if codec == DELTA else None  # raises FormatError before anything is written
             self._builder.add(oid, int(kind), codec, stored, raw_length)

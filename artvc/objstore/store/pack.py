@@ -159,6 +159,14 @@ class Compressor:
             return RAW, data
         return ZSTD, packed
 
+    def plain(self, data: bytes) -> tuple[int, bytes]:
+        """``pack`` without deltas (the same here)."""
+        return Compressor.pack(self, data)
+
+    def take_fallback(self, oid: Oid) -> bytes | None:
+        """See ``DeltaCompressor.take_fallback``; a plain compressor makes no delta."""
+        return None
+
     def take_sketch(self, oid: Oid) -> tuple[int, ...]:
         """The resemblance features computed for chunk ``oid`` by ``pack`` and not taken yet (the store's writer
         records them with the chunk); a plain compressor computes none."""
