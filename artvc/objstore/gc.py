@@ -396,10 +396,14 @@ class RemotePlan:
 def plan_remote(store: RemoteStore, live: set[ObjectKey], cutoff: float) -> RemotePlan:
     """Plan a collection of ``store`` (a RemoteStore): dead objects in packs whose index is older than
     ``cutoff``; and index-less packs older than ``cutoff`` (left by interrupted pushes or gcs)."""
+    from .store.remote_delta import remote_bases
+
     store.refresh()
     objects = [
         IndexedObject(e.oid, Kind(e.kind), e.raw_length, name) for name, entries in store.packs.items() for e in entries
     ]
+    bases, _ = remote_bases(store, [oid for oid, kind in live if kind == Kind.CHUNK])  # a live delta keeps its base
+    live = live | {ObjectKey(b, Kind.CHUNK) for b in bases}
     index_times = store.index_times()
     gc_plan = plan(objects, live, index_times, cutoff)
     pack_files = store.list_packs()
@@ -446,7 +450,8 @@ def rewrite_remote(
     """
     from .remote_compact import compact, prune
     from .store.remote import pack_path
-    from .store.remote_read import Located, verify_payload
+    from .store.remote_delta import DeltaReader
+    from .store.remote_read import Located
 
     gc_plan = remote_plan.objects
     published: set[str] = set()
@@ -463,8 +468,9 @@ def rewrite_remote(
         counter = as_progress(progress, counts="files")
         counter.phase("copying live objects", bytes=sum(loc.entry.raw_length for loc in locs), files=len(locs))
         try:
+            reader = DeltaReader(store)  # a delta is verified against its base
             for _, entry, stored in store.read_objects(locs, jobs=jobs):
-                verify_payload(entry, stored)
+                reader.verify(entry, stored)
                 writer.put_stored(entry.oid, Kind(entry.kind), entry.codec, stored, entry.raw_length)
                 counter.advance(bytes=entry.raw_length, files=1)
         except BaseException:

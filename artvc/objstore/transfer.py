@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..errors import ArtError, CorruptObjectError, FormatError, ObjectNotFoundError, PackMissingError
+from .delta_fetch import DeltaFetch, has_deltas, verify_chunk
+from .delta_push import levels, with_bases
 from .faults import fault_point
 from .fileio import remove_if_present
 from .hashing import ContentHasher
@@ -68,7 +70,7 @@ class TransferResult:
 
 
 _ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
-_Verifying = tuple[str, PackEntry, bytes, "Future[bytes]"]  # (pack, entry, stored bytes, its verification)
+_Verifying = tuple[str, PackEntry, bytes, "Future[bytes | None]"]  # (pack, entry, stored bytes, its verification)
 
 
 @dataclass(slots=True)
@@ -127,7 +129,7 @@ def upload(
     todo: list[_Send] = []
     present = 0
     send: list[ObjectKey] = []
-    wanted = set(keys)
+    wanted = with_bases(src, keys)  # a delta's base goes too (delta_push)
     there = dest.has_many(wanted)  # one pass: batched, sampled for chunks on a checkpointed remote
     for oid, kind in wanted:
         if (oid, kind) in there:
@@ -152,9 +154,14 @@ def upload(
         for path, name, entries in whole.values():
             writer.add_pack_file(path, name, entries)
         chunks_done = False
+        level = 0
         for item in todo:
             if item.pack in whole:
                 continue
+            if not item.order and item.height != level:  # deltas on chunks of the level before: publish those first
+                writer.flush()
+                writer.wait()
+                level = item.height
             if item.order and not chunks_done:
                 writer.flush()
                 writer.wait()  # metadata only after every chunk pack is published (and in packs of its own)
@@ -173,12 +180,15 @@ def upload(
 
 
 def _bottom_up(src: LocalStore, todo: list[_Send]) -> list[_Send]:
-    """Sort: chunks, manifests, trees by height (a subtree before its parent), runs; then by local position.
+    """Sort: chunks by delta level, manifests, trees by height (a subtree before its parent), runs; then by
+    local position.
 
     With metadata packs published one at a time in this order, every object a remote index lists has its
     whole closure on the remote too, even if a push stops halfway; push and status rely on that.
     """
     trees = {t.oid for t in todo if t.kind == Kind.TREE}
+    level = levels(src, [t.oid for t in todo if t.kind == Kind.CHUNK])  # a delta after its base (delta_push)
+    todo = [t._replace(height=level[t.oid]) if t.kind == Kind.CHUNK and t.oid in level else t for t in todo]
     heights: dict[Oid, int] = {}
 
     def height(oid: Oid) -> int:
@@ -196,7 +206,7 @@ def _whole_packs(src: LocalStore, todo: list[_Send]) -> dict[int, tuple[str, str
     wanted: dict[int, int] = {}
     for t in todo:
         if t.order == 0:
-            wanted[t.pack] = wanted.get(t.pack, 0) + 1
+            wanted[t.pack] = wanted.get(t.pack, 0) + (-1 if t.height else 1)  # a leveled delta: not whole
     out = {}
     for pack_id, n in wanted.items():
         name = src.pack_name(pack_id)
@@ -295,6 +305,7 @@ class _Download:
         self.stored = 0
         self.bytes = 0
         self._seen: set[ObjectKey] = set()
+        self.deltas = DeltaFetch(src, dest, jobs)  # set aside until their bases are local
 
     def walk(self, level: list[ObjectKey]) -> None:
         """Resolve the closure level by level; each level's metadata is fetched in one batch of reads."""
@@ -358,7 +369,11 @@ class _Download:
         needed: dict[str, int] = {}
         for loc in self.chunks.values():
             needed[loc.pack] = needed.get(loc.pack, 0) + 1
-        whole = [p for p, n in needed.items() if n > 1 and n == len(self.src.pack_entries(p))]
+        whole = [
+            p
+            for p, n in needed.items()
+            if n > 1 and n == len(self.src.pack_entries(p)) and not has_deltas(self.src.pack_entries(p))
+        ]
         ranged = [loc for loc in self.chunks.values() if loc.pack not in set(whole)]
         writer = self.dest.writer()
         try:
@@ -371,7 +386,7 @@ class _Download:
                 window: list[_Verifying] = []
                 for pack, entry, stored in self.src.read_objects(ranged, jobs=self.jobs, progress=self.progress):
                     self.packs.add(pack)
-                    window.append((pack, entry, stored, pool.submit(verify_payload, entry, stored)))
+                    window.append((pack, entry, stored, pool.submit(verify_chunk, entry, stored)))
                     if len(window) >= 64:
                         self._store_chunks(writer, window[:32])
                         del window[:32]
@@ -380,6 +395,17 @@ class _Download:
         except BaseException:
             writer.commit()  # keep what was verified: a re-run resumes from there
             raise
+        self._resolve_deltas()
+
+    def _resolve_deltas(self) -> None:
+        """Verify and store the deltas set aside (their bases are local now, or fetched): ``delta_fetch``."""
+        d = self.deltas
+        d.resolve(self._feed)
+        self.problems += d.problems
+        self.bad += d.bad
+        self.packs |= d.packs
+        self.stored += d.stored
+        self.bytes += d.bytes
 
     # -- manifests hashed while their chunks stream by (when chunks arrive in file order, the usual case) ----
 
@@ -478,6 +504,9 @@ class _Download:
             except CorruptObjectError as exc:
                 self.problems.append(Problem(entry.oid, "chunk", f"remote pack {pack[:10]}: {exc.reason}"))
                 self.bad.append((entry.oid, Kind.CHUNK, pack))
+                continue
+            if data is None:  # a delta: verified once its base is here
+                self.deltas.add(pack, entry, stored)
                 continue
             self._feed(entry.oid, data)
             if writer.put_stored(entry.oid, Kind.CHUNK, entry.codec, stored, entry.raw_length):
