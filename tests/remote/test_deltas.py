@@ -4,7 +4,6 @@ with nothing of them stored. Directory remotes: the codec handling is the same o
 
 from __future__ import annotations
 
-import random
 import time
 from pathlib import Path
 
@@ -19,24 +18,15 @@ from artvc.objstore.store.pack import Compressor
 from artvc.objstore.store.remote import RemoteStore, pack_path
 from artvc.objstore.transfer import download, upload
 from artvc.objstore.types import ObjectKey
+from tests.builders import csv_bytes, revised
 
 
-def text(seed: int, n: int = 120_000) -> bytes:
-    """A CSV-like table: compressible, deterministic."""
-    rng = random.Random(seed)
-    rows = [f"{i},{rng.choice(['DE', 'FR', 'IT', 'ES'])},{rng.random():.6f},{rng.randint(0, 10**6)}" for i in range(n)]
-    return "\n".join(rows).encode()[: n // 2]
+def text(seed: int, n: int = 60_000) -> bytes:
+    return csv_bytes(n, seed)
 
 
 def revise(data: bytes, seed: int) -> bytes:
-    """The same table with a digit changed every ~2 KB (what a new release of a dataset does)."""
-    rng = random.Random(seed)
-    out = bytearray(data)
-    for pos in range(0, len(out), 2048):
-        i = pos + rng.randrange(0, 2048)
-        if i < len(out) and chr(out[i]).isdigit():
-            out[i] = ord(str((int(chr(out[i])) + 1) % 10))
-    return bytes(out)
+    return revised(data, seed)
 
 
 def put(store: LocalStore | RemoteStore, data: bytes, base: tuple[Oid, bytes] | None = None, oid: Oid | None = None):
