@@ -207,3 +207,43 @@ def test_compaction_carries_deltas_as_they_are(tmp_path):
     fresh = LocalStore(tmp_path / "fresh")
     got = download(after, fresh, [(versions[-1][0], int(Kind.FILE))])
     assert not got.problems and fresh.get(versions[-1][0], Kind.CHUNK) == versions[-1][1]
+
+
+_PUSH = """
+import sys
+from artvc.objstore.objects import Kind
+from artvc.objstore.oid import Oid
+from artvc.objstore.store.local import LocalStore
+from artvc.objstore.store.remote import RemoteStore
+from artvc.objstore.transfer import upload
+from artvc.objstore.types import ObjectKey
+
+upload(LocalStore(sys.argv[1]), RemoteStore.open(sys.argv[2]), [ObjectKey(Oid(sys.argv[3]), Kind.CHUNK)], jobs=1)
+"""
+
+
+def test_an_interrupted_push_never_lists_a_delta_without_its_base(tmp_path):
+    """The delta sits in an older local pack than its base (a gc or repack can leave that): the base is still
+    published first, so a push killed after its first pack leaves no delta on the remote without its base."""
+    import os
+    import subprocess
+    import sys
+
+    local = LocalStore(tmp_path / "local")
+    base_data = text(1)
+    base = hash_bytes(base_data)
+    new_data = revise(base_data, 2)
+    new = put(local, new_data, (base, base_data))  # the older pack: the delta
+    put(local, base_data)  # the newer pack: its base
+    env = dict(os.environ, ART_FAULT="remote.publishing@3:kill")  # after the first pack and its index
+    bucket = tmp_path / "bucket"
+    proc = subprocess.run(
+        [sys.executable, "-c", _PUSH, str(tmp_path / "local"), str(bucket), new], env=env, capture_output=True
+    )
+    assert proc.returncode == -9, proc.stderr
+    listed = {o.oid for o in remote(bucket).iter_objects()}
+    assert listed == {base}  # the base went first; the delta was not published
+    upload(local, remote(bucket), [ObjectKey(new, Kind.CHUNK)])  # the next push completes it
+    fresh = LocalStore(tmp_path / "fresh")
+    got = download(remote(bucket), fresh, [(new, int(Kind.FILE))])
+    assert not got.problems and fresh.get(new, Kind.CHUNK) == new_data
