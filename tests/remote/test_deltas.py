@@ -247,3 +247,24 @@ def test_an_interrupted_push_never_lists_a_delta_without_its_base(tmp_path):
     fresh = LocalStore(tmp_path / "fresh")
     got = download(remote(bucket), fresh, [(new, int(Kind.FILE))])
     assert not got.problems and fresh.get(new, Kind.CHUNK) == new_data
+
+
+def test_art_pull_of_a_delta_loop_fails_with_one_error_and_writes_nothing(ws, tmp_path):
+    from artvc.workspace.pointers import Pointer, write_pointer
+
+    bucket = tmp_path / "bucket"
+    dest = remote(bucket)
+    data = text(3)
+    x_data = revise(data, 4)
+    oid, x = hash_bytes(data), hash_bytes(x_data)
+    put(dest, data, (x, x_data), oid=oid)
+    put(dest, x_data, (oid, data), oid=x)
+    ws.art("remote", "add", "origin", str(bucket), "-d")
+    write_pointer(ws.root / "table.csv.art", Pointer(oid, "file", len(data), 1))
+    result = ws.art("pull", code=3)
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("art: error: ") and "loops back" in lines[0], result.stderr
+    assert lines[1].startswith("hint: ") and "Traceback" not in result.stderr
+    assert not (ws.root / "table.csv").exists()
+    with ws.repo() as repo:
+        assert not repo.store.has(oid, Kind.CHUNK) and not repo.store.has(x, Kind.CHUNK)
