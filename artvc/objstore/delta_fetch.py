@@ -13,10 +13,10 @@ than ``MAX_CHAIN`` is stored re-compressed in full instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from ..errors import ArtError, CorruptObjectError
+from ..errors import ArtError, CorruptObjectError, FormatError
 from .objects import Kind
 from .oid import Oid
 from .store import local_delta
@@ -45,7 +45,8 @@ def has_deltas(entries: list[PackEntry]) -> bool:
 class _Pending:
     pack: str
     entry: PackEntry
-    stored: bytes | None  # None: set aside without its bytes (over ``MEMORY``); read again in ``resolve``
+    base: Oid  # the chunk its payload names
+    stored: bytes | None  # None: set aside without its bytes (over ``MEMORY``); read again when its base is here
     hops: int = 0  # bases fetched from the remote to reach it (a remote chain's length so far)
 
 
@@ -67,27 +68,29 @@ class DeltaFetch:
     refused: set[Oid] = field(default_factory=set)
 
     def add(self, pack: str, entry: PackEntry, stored: bytes, hops: int = 0) -> None:
+        """Set a delta aside: the base it names, and its bytes while they fit in ``MEMORY``."""
+        try:
+            base = delta_base(stored)
+        except FormatError as exc:
+            self._refuse(_Pending(pack, entry, Oid(entry.oid), None), str(exc))
+            return
         keep = self.held + len(stored) <= MEMORY
         self.held += len(stored) if keep else 0
-        self.pending[entry.oid] = _Pending(pack, entry, stored if keep else None, hops)
+        self.pending[entry.oid] = _Pending(pack, entry, base, stored if keep else None, hops)
 
     def resolve(self, feed: Callable[[Oid, bytes], None]) -> None:
         """Verify and store every pending delta (fetching bases the local store lacks); ``feed`` gets each
-        chunk's verified content (the download's streaming manifest hashes)."""
-        for _ in range(MAX_CHAIN + 2):
-            if not self.pending:
-                return
-            self._reload()
+        chunk's verified content (the download's streaming manifest hashes).
+
+        Ends: an id enters ``pending`` once (a fetched base is neither local, pending nor refused), a fetched
+        base is at most ``MAX_CHAIN`` hops from what was asked for, and a round that changes nothing stops."""
+        while self.pending:
             before = len(self.pending)
+            self.held = sum(len(p.stored) for p in self.pending.values() if p.stored is not None)
             ready: list[_Pending] = []
             fetch: dict[Oid, list[_Pending]] = {}
             for p in list(self.pending.values()):
-                assert p.stored is not None
-                try:
-                    base = delta_base(p.stored)
-                except ArtError as exc:
-                    self._refuse(p, str(exc))
-                    continue
+                base = p.base
                 if base == p.entry.oid:
                     self._refuse(p, "the delta names itself as its base")
                 elif base in self.refused:
@@ -100,28 +103,39 @@ class DeltaFetch:
                     self._refuse(p, f"its chain of delta bases is longer than {MAX_CHAIN}")
                 else:
                     fetch.setdefault(base, []).append(p)
-            progress = bool(ready) or bool(fetch) or len(self.pending) < before
             writer = self.dest.writer()
             try:
                 self._fetch_bases(writer, fetch, feed)
-                self._store_ready(writer, ready, feed)
+                for batch in self._with_bytes(ready):
+                    self._store_ready(writer, batch, feed)
             finally:
                 writer.commit()  # what was verified stays; the next round reads these bases
-            if not progress:
+            if not ready and not fetch and len(self.pending) == before:
                 break
         for p in list(self.pending.values()):
-            self._refuse(p, "its chain of delta bases loops back on itself or never ends")
+            self._refuse(p, "its chain of delta bases loops back on itself")
 
-    def _reload(self) -> None:
-        """Read again the deltas set aside without their bytes (as many as fit in ``MEMORY``)."""
-        gone = [p for p in self.pending.values() if p.stored is None]
-        if not gone:
-            return
-        self.held = sum(len(p.stored) for p in self.pending.values() if p.stored is not None)
-        for _, entry, stored in self.src.read_objects([Located(p.pack, p.entry) for p in gone], jobs=self.jobs):
-            p = self.pending[entry.oid]
-            p.stored = stored
-            self.held += len(stored)
+    def _with_bytes(self, ready: list[_Pending]) -> Iterator[list[_Pending]]:
+        """``ready`` in batches whose bytes are all held: the ones set aside without them are read again, at
+        most ``MEMORY`` bytes (or one delta) at a time."""
+        have = [p for p in ready if p.stored is not None]
+        if have:
+            yield have
+        batch: list[_Pending] = []
+        size = 0
+        for p in [p for p in ready if p.stored is None] + [None]:
+            if batch and (p is None or size + p.entry.length > MEMORY):
+                for _, entry, stored in self.src.read_objects(
+                    [Located(b.pack, b.entry) for b in batch], jobs=self.jobs
+                ):
+                    self.pending[entry.oid].stored = stored
+                yield batch
+                for b in batch:
+                    b.stored = None  # resolved (or refused) and popped: let the bytes go
+                batch, size = [], 0
+            if p is not None:
+                batch.append(p)
+                size += p.entry.length
 
     def _refuse(self, p: _Pending, reason: str) -> None:
         self.pending.pop(p.entry.oid, None)
@@ -162,11 +176,13 @@ class DeltaFetch:
 
     def _store_ready(self, writer: LocalWriter, ready: list[_Pending], feed: Callable[[Oid, bytes], None]) -> None:
         """Rebuild each delta from its (local) base, check it against its id, store it."""
-        depths = local_delta.depths(self.dest, [delta_base(p.stored or b"") for p in ready])
+        depths = local_delta.depths(self.dest, [p.base for p in ready])
         for p in ready:
-            assert p.stored is not None
             self.pending.pop(p.entry.oid, None)
-            base = delta_base(p.stored)
+            base = p.base
+            if p.stored is None:  # its range came back short
+                self._refuse(p, "remote pack is truncated")
+                continue
             try:
                 base_raw = self.dest.get(base, Kind.CHUNK)
             except ArtError as exc:

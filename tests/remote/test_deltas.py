@@ -268,3 +268,18 @@ def test_art_pull_of_a_delta_loop_fails_with_one_error_and_writes_nothing(ws, tm
     assert not (ws.root / "table.csv").exists()
     with ws.repo() as repo:
         assert not repo.store.has(oid, Kind.CHUNK) and not repo.store.has(x, Kind.CHUNK)
+
+
+def test_deltas_over_the_memory_budget_are_read_again(tmp_path, monkeypatch):
+    """With room for no delta's bytes, every delta is set aside without them and read again one at a time."""
+    from artvc.objstore import delta_fetch
+
+    monkeypatch.setattr(delta_fetch, "MEMORY", 1)
+    local = LocalStore(tmp_path / "local")
+    versions = chain(local, 3)
+    dest = remote(tmp_path / "bucket")
+    upload(local, dest, [ObjectKey(o, Kind.CHUNK) for o, _ in versions])
+    fresh = LocalStore(tmp_path / "fresh")
+    got = download(remote(tmp_path / "bucket"), fresh, [(o, int(Kind.FILE)) for o, _ in versions])
+    assert not got.problems and got.objects == len(versions)
+    assert [fresh.get(o, Kind.CHUNK) for o, _ in versions] == [d for _, d in versions]
