@@ -142,7 +142,9 @@ def repack(
     )
 
 
-def _pick(by_feature: dict[int, Oid], feats: tuple[int, ...], depth_of: dict[Oid, int], limit: int, oid: Oid) -> Oid | None:
+def _pick(
+    by_feature: dict[int, Oid], feats: tuple[int, ...], depth_of: dict[Oid, int], limit: int, oid: Oid
+) -> Oid | None:
     """The visited chunk sharing the most features with this one, among those shallow enough to be a base."""
     votes: dict[Oid, int] = {}
     for f in feats:

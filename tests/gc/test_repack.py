@@ -10,8 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import Workspace, git
 from tests.builders import csv_bytes, revised
+from tests.conftest import Workspace, git
 
 VERSIONS = 3
 
