@@ -283,3 +283,35 @@ def test_deltas_over_the_memory_budget_are_read_again(tmp_path, monkeypatch):
     got = download(remote(tmp_path / "bucket"), fresh, [(o, int(Kind.FILE)) for o, _ in versions])
     assert not got.problems and got.objects == len(versions)
     assert [fresh.get(o, Kind.CHUNK) for o, _ in versions] == [d for _, d in versions]
+
+
+def test_repair_salvages_an_intact_delta_out_of_a_damaged_pack(tmp_path):
+    """A remote pack holds a delta and a damaged chunk; no clone has either: repair copies the delta (verified
+    against its base, published after it) into a new pack and retires the damaged one."""
+    from artvc.objstore.remote_repair import repair_remote
+    from artvc.objstore.store.remote_check import check_remote
+
+    bucket = tmp_path / "bucket"
+    dest = remote(bucket)
+    base_data = text(1)
+    base = put(dest, base_data)
+    new_data = revise(base_data, 2)
+    new, lost = hash_bytes(new_data), hash_bytes(text(8))
+    w = dest.writer()  # one pack: the delta and a chunk that will be damaged
+    w.put_stored(new, Kind.CHUNK, DELTA, encode_delta(new_data, base, base_data, 3), len(new_data))
+    codec, stored = Compressor().pack(text(8))
+    w.put_stored(lost, Kind.CHUNK, codec, stored, len(text(8)))
+    w.commit()
+    loc = remote(bucket).locate(lost, Kind.CHUNK)
+    path = bucket / pack_path(loc.pack)
+    raw = bytearray(path.read_bytes())
+    raw[loc.entry.offset + 5] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    found = check_remote(remote(bucket), read_data=True)
+    assert {p.oid for p in found.problems} == {lost}
+    result = repair_remote(LocalStore(tmp_path / "empty"), remote(bucket), found)
+    assert result.salvaged == 1 and result.lost == [(lost, Kind.CHUNK)]
+    after = remote(bucket)
+    assert after.locate(new, Kind.CHUNK).pack != loc.pack and after.locate(new, Kind.CHUNK).entry.codec == DELTA
+    assert not check_remote(remote(bucket), read_data=True).problems
+    assert remote(bucket).get(new, Kind.CHUNK) == new_data
