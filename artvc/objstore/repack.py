@@ -1,36 +1,50 @@
-"""``art repack``: rewrite the local store's packs, turning chunks stored in full into deltas against similar
-chunks stored before them (what ``add`` does for new chunks when ``core.delta`` is on), and optionally
-recompressing full chunks at a higher zstd level.
+"""``art repack``: rewrite the local store's packs, choosing every chunk's encoding afresh: stored in full, or as a
+delta against a similar chunk (pack codec 2), newest first, with bounded chains; optionally recompressing full
+chunks at a higher zstd level.
 
-Chunks are visited in store order (oldest pack first, by offset: the order they were added). A chunk becomes
-a delta only when it is stored compressed (an incompressible chunk never pays), no other chunk is built on it
-(so no chain grows and no loop forms: a base is always a chunk visited before), a similar chunk visited
-before has depth < ``depth``, and the delta is under 0.8x its current stored size. Deltas already stored and
-metadata are copied as they are. Crash safety is gc's: the new packs are written (temp + rename) and indexed
-first, the old packs are dropped only then (fault point ``repack.copied`` in between); a killed repack leaves
-every object readable, at worst twice on disk until the next repack or gc.
+``art add`` deltas a new chunk against similar chunks stored *before* it (forward deltas: the newest version
+sits at the end of the chains, the slowest to read), and only against chunks already indexed. Repack sees the
+whole store at once and goes the other way, as git's repack does: chunks are visited newest pack first, each
+is stored in full or as a delta against a similar chunk visited before it (so the newest version is mostly
+stored in full and older ones are deltas on it), whose depth is below the limit. Similar chunks are found with
+a finer sketch than ``add``'s (each of ``BUCKETS`` sub-chunk min-hashes is a feature, and candidates are ranked
+by how many they share), kept in a temporary sqlite file beside the store (flat memory). A delta is kept when
+it is under 0.8x the chunk's full size. Incompressible chunks and metadata are copied as they are.
+
+Every relation the new packs hold points to a chunk visited earlier, whose new copy is sealed and indexed no
+later: a killed repack leaves each chunk in its old or its new encoding, never a loop, every object readable
+(the old packs are dropped only after every copy is indexed, fault point ``repack.copied``). Chains of old
+copies on new ones stay within ``MAX_CHAIN`` because repack's depth is at most half of it.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import tempfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import CorruptObjectError
 from .faults import fault_point
+from .fileio import remove_if_present
 from .hashing import hash_bytes
 from .objects import Kind
 from .oid import Oid
 from .progress import as_progress
-from .sketch import features
-from .store import local_delta
+from .sketch import SUB_AVG, SUB_MAX, SUB_MIN
 from .store.delta import DELTA, MAX_CHAIN, encode_delta
 from .store.local import LocalStore
-from .store.pack import RAW, ZSTD, Compressor
+from .store.pack import RAW, ZSTD, ZSTD_LEVEL, Compressor
 from .types import ObjectKey
 
-PAYS = 0.8  # a delta is kept when it is smaller than this fraction of the chunk's stored size
+PAYS = 0.8  # a delta is kept when it is smaller than this fraction of the chunk's full (zstd) size
 DELTA_LEVEL = 3
+MAX_DEPTH = MAX_CHAIN // 2
+BUCKETS = 12  # min-hash features per chunk
+CANDIDATES = 2  # bases tried per chunk (the ones sharing the most features)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,68 +77,60 @@ def repack(
     store: LocalStore,
     *,
     deltas: bool = True,
-    depth: int = 4,
+    depth: int = 3,
     level: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> RepackResult:
     """Rewrite every pack of ``store`` (the caller holds the store lock exclusively).
 
     Args:
-        deltas: make new deltas (``core.delta``); False: only recompress (with ``level``) and copy.
-        depth: the longest chain a new delta may end (``core.delta_depth``, at most ``MAX_CHAIN``).
-        level: recompress full chunks at this zstd level (kept only when smaller); None: keep their bytes.
+        deltas: make deltas (``core.delta``); False: store every chunk in full (recompressed with ``level``).
+        depth: the longest chain to make (``core.delta_depth``), at most ``MAX_DEPTH``.
+        level: zstd level of full chunks (kept only when smaller than their current copy); None: art's level
+            for chunks that were deltas, the current copy for the others.
         progress: called with the number of objects handled.
 
     Raises:
         CorruptObjectError: when an object is damaged (nothing is removed then: run ``art fsck``).
     """
-    depth = max(1, min(depth, MAX_CHAIN))
+    depth = max(1, min(depth, MAX_DEPTH))
     before = store.stats()
     old_packs = sorted(store.pack_names())
     keys = [ObjectKey(o.oid, o.kind) for o in store.iter_objects()]
     where = store.locate_many(keys)
-    order = sorted(keys, key=lambda k: (where[k].pack, where[k].offset))
-    chunk_ids = [k.oid for k in order if k.kind == Kind.CHUNK]
-    has_dependents = set(store.dependents(chunk_ids)) if deltas else set()
-    known_depth = local_delta.depths(store, chunk_ids)  # existing deltas (full chunks: absent, depth 0)
-    by_feature: dict[int, Oid] = {}  # a visited chunk that may be a base, by each of its features
-    depth_of: dict[Oid, int] = {}
-    compressor = Compressor(level) if level is not None else None
+    order = sorted(keys, key=lambda k: (-where[k].pack, where[k].offset))  # newest pack first
+    compressor = Compressor(level if level is not None else ZSTD_LEVEL)
     made = recompressed = examined = 0
     counter = as_progress(progress, counts="files")
     counter.phase("repacking", files=len(order))
-    with store.writer(rewrite=True) as writer:
+    with _Similar(store.root / "tmp") as similar, store.writer(rewrite=True) as writer:
         for key in order:
             oid, kind = key
-            loc = where[key]
             codec, stored, raw_length = store.get_stored(oid, kind)
             if kind != Kind.CHUNK or codec == RAW:
                 writer.put_stored(oid, kind, codec, stored, raw_length)
                 counter.advance(files=1)
                 continue
             examined += 1
-            d = known_depth.get(oid, 0)
             data = store.get(oid, kind)
             if hash_bytes(data) != oid:
                 raise CorruptObjectError(oid, "its stored copy does not match its id", hint="run 'art fsck'")
-            feats = features(data) if deltas else ()
-            if codec == ZSTD and deltas and oid not in has_dependents:
-                base = _pick(by_feature, feats, depth_of, depth, oid)
-                if base is not None:
-                    payload = encode_delta(data, base, store.get(base, Kind.CHUNK), DELTA_LEVEL)
-                    if len(payload) < len(stored) * PAYS:
-                        codec, stored, d = DELTA, payload, depth_of[base] + 1
-                        made += 1
-            if codec == ZSTD and compressor is not None:
+            if codec != ZSTD or level is not None:  # a delta now, or asked to recompress: a full copy afresh
                 new_codec, packed = compressor.pack(data)
-                if new_codec == ZSTD and len(packed) < len(stored):
-                    stored = packed
-                    recompressed += 1
-            writer.put_stored(oid, kind, codec, stored, loc.raw_length)
-            depth_of[oid] = d
-            if d < depth:
-                for f in feats:
-                    by_feature.setdefault(f, oid)
+                if codec != ZSTD or (new_codec == ZSTD and len(packed) < len(stored)):
+                    recompressed += codec == ZSTD
+                    codec, stored = new_codec, packed
+            d = 0
+            feats = _features(data) if deltas and codec == ZSTD else ()
+            full = len(stored)
+            for base, base_depth in similar.candidates(feats):
+                payload = encode_delta(data, base, store.get(base, Kind.CHUNK), DELTA_LEVEL)
+                if len(payload) < full * PAYS and len(payload) < len(stored):  # the smallest that pays
+                    codec, stored, d = DELTA, payload, base_depth + 1
+            made += codec == DELTA
+            writer.put_stored(oid, kind, codec, stored, raw_length)
+            if feats and d < depth:
+                similar.add(oid, feats, d)
             counter.advance(files=1)
     fault_point("repack.copied")  # the copies are indexed; the old packs still on disk
     referenced = {o.pack for o in store.iter_objects()}  # a copy may reproduce an old pack byte for byte
@@ -142,13 +148,54 @@ def repack(
     )
 
 
-def _pick(
-    by_feature: dict[int, Oid], feats: tuple[int, ...], depth_of: dict[Oid, int], limit: int, oid: Oid
-) -> Oid | None:
-    """The visited chunk sharing the most features with this one, among those shallow enough to be a base."""
-    votes: dict[Oid, int] = {}
-    for f in feats:
-        cand = by_feature.get(f)
-        if cand is not None and cand != oid and depth_of.get(cand, limit) < limit:
-            votes[cand] = votes.get(cand, 0) + 1
-    return max(votes, key=lambda c: votes[c]) if votes else None
+def _features(data: bytes) -> tuple[int, ...]:
+    """``BUCKETS`` min-hashes of the chunk's content-defined sub-chunks (``sketch``'s cut, without grouping them
+    into super-features: repack ranks candidates by how many they share)."""
+    if len(data) < SUB_MIN:
+        return ()
+    from pyfastcdc import FastCDC
+
+    mins = [1 << 32] * BUCKETS
+    for c in FastCDC(SUB_AVG, min_size=SUB_MIN, max_size=SUB_MAX).cut_buf(data):
+        h = zlib.crc32(c.data)
+        k = h % BUCKETS
+        mins[k] = min(mins[k], h)
+    return tuple(k << 33 | m for k, m in enumerate(mins) if m < 1 << 32)
+
+
+class _Similar:
+    """Visited chunks that may be bases, by feature, in a temporary sqlite file (deleted on exit)."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, self.path = tempfile.mkstemp(prefix="repack-", suffix=".db", dir=folder)
+        os.close(fd)
+        self.db = sqlite3.connect(self.path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute(
+            "CREATE TABLE f (feature INTEGER, oid BLOB, depth INTEGER, PRIMARY KEY (feature, oid)) WITHOUT ROWID"
+        )
+        self.db.execute("BEGIN")
+
+    def __enter__(self) -> _Similar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.db.close()
+        remove_if_present(self.path)
+
+    def add(self, oid: Oid, feats: tuple[int, ...], depth: int) -> None:
+        digest = bytes.fromhex(oid)
+        self.db.executemany("INSERT OR IGNORE INTO f VALUES (?, ?, ?)", [(f, digest, depth) for f in feats])
+
+    def candidates(self, feats: tuple[int, ...]) -> list[tuple[Oid, int]]:
+        """The visited chunks sharing the most features (at least one) with ``feats``, with their depths."""
+        if not feats:
+            return []
+        rows = self.db.execute(
+            f"SELECT oid, depth, count(*) AS n FROM f WHERE feature IN ({','.join('?' * len(feats))}) "
+            "GROUP BY oid ORDER BY n DESC, depth LIMIT ?",
+            (*feats, CANDIDATES),
+        ).fetchall()
+        return [(Oid(o.hex()), d) for o, d, _ in rows]

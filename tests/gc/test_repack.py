@@ -51,22 +51,46 @@ def every_version_restores(ws: Workspace, commits: list[str]) -> None:
     ws.art("fsck")
 
 
+def newest_chunks(ws: Workspace) -> list:
+    from artvc.objstore.hashing import hash_bytes
+    from artvc.objstore.objects import FileManifest, Kind
+
+    with ws.repo() as repo:
+        oid = hash_bytes(versions()[-1])
+        return [c for c, _ in FileManifest.from_bytes(oid, repo.store.get(oid, Kind.FILE)).chunks]
+
+
 def test_repack_makes_deltas_of_a_store_filled_without_them(ws):
     commits = commit_versions(ws, delta=False)
     assert delta_count(ws) == 0
     ws.art("config", "core.delta", "true")
     report = json.loads(ws.art("repack", "--json").stdout)
     assert report["delta_objects"] > 0
-    assert report["pack_size_after"] < report["pack_size_before"]
+    assert report["pack_size_after"] < report["pack_size_before"] * 0.8
     assert delta_count(ws) == report["delta_objects"]
+    with ws.repo() as repo:  # newest first: the newest version is stored in full, the older ones on it
+        assert not repo.store.delta_bases(newest_chunks(ws))
     every_version_restores(ws, commits)
-    again = json.loads(ws.art("repack", "--json").stdout)  # nothing left to gain: the chains stay as they are
-    assert again["delta_objects"] == 0 and again["objects"] == report["objects"]
+    again = json.loads(ws.art("repack", "--json").stdout)  # the same choices again
+    assert again["objects"] == report["objects"] and again["delta_objects"] == report["delta_objects"]
+    assert again["pack_size_after"] <= report["pack_size_after"] * 1.01
     every_version_restores(ws, commits)
 
 
-def test_repack_with_deltas_off_makes_none_but_recompresses(ws):
-    commits = commit_versions(ws, delta=False)
+def test_repack_reverses_the_forward_deltas_of_add(ws):
+    commits = commit_versions(ws, delta=True)
+    with ws.repo() as repo:
+        assert repo.store.delta_bases(newest_chunks(ws))  # add: the newest version is built on the older ones
+    ws.art("repack")
+    with ws.repo() as repo:
+        assert not repo.store.delta_bases(newest_chunks(ws))
+    every_version_restores(ws, commits)
+
+
+def test_repack_with_deltas_off_stores_every_chunk_in_full(ws):
+    commits = commit_versions(ws, delta=True)
+    assert delta_count(ws) > 0
+    ws.art("config", "core.delta", "false")
     report = json.loads(ws.art("repack", "--level", "9", "--json").stdout)
     assert report["delta_objects"] == 0 and delta_count(ws) == 0
     assert report["recompressed_objects"] > 0
