@@ -20,6 +20,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import cast
 
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
 from .faults import fault_point
@@ -157,7 +158,8 @@ def _fill(store: LocalStore, fd: int, batch: _Batch, buf: bytearray) -> memoryvi
                 out[pos : pos + loc.raw_length] = piece
             else:
                 try:
-                    out[pos : pos + loc.raw_length] = unpack_payload(loc.codec, piece, loc.raw_length, int(Kind.CHUNK))
+                    data = unpack_payload(loc.codec, cast(bytes, piece), loc.raw_length, int(Kind.CHUNK))  # any buffer
+                    out[pos : pos + loc.raw_length] = data
                 except FormatError as exc:
                     raise CorruptObjectError(chunk, str(exc)) from exc
             pos += loc.raw_length

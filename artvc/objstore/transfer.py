@@ -16,10 +16,11 @@ runs and manifests are written last, so a tree in the local store always has its
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from ..errors import ArtError, CorruptObjectError, FormatError, ObjectNotFoundError, PackMissingError
 from .faults import fault_point
@@ -432,7 +433,6 @@ class _Download:
         Objects are read back in windows of at most MAX_SPAN bytes, so a pack is never held in memory.
         When something fails, the good objects are stored one by one and the bad ones reported.
         """
-        from .store.pack import read_trailer
         from .store.remote_read import MAX_SPAN
 
         entries = sorted(self.src.pack_entries(name), key=lambda e: e.offset)
@@ -445,13 +445,11 @@ class _Download:
                 except FormatError:
                     trailer_ok = False
                 bad: set[Oid] = set()
-                for window in _windows(entries, MAX_SPAN):
-                    futures = [(e, pool.submit(verify_payload, e, os.pread(fd, e.length, e.offset))) for e in window]
-                    for e, fut in futures:
-                        if fut.exception() is not None:
-                            bad.add(e.oid)
-                        else:
-                            self._feed(e.oid, fut.result())
+                for e, data in _verified(pool, fd, entries):
+                    if data is None:
+                        bad.add(e.oid)
+                    else:
+                        self._feed(e.oid, data)
                 if trailer_ok and not bad:
                     self.dest.import_pack(tmp, name, entries)
                     fault_point("fetch.pack-imported")
@@ -536,6 +534,52 @@ class _Download:
             return good
 
         return [(k, d) for k, d in self.meta.items() if k[1] != Kind.TREE or complete(k[0])]
+
+
+WINDOW = 8 << 20  # bytes of a downloaded pack read with one pread and verified by one pool task
+AHEAD = 3  # windows read and being verified at once (bounds memory: a few windows, whatever the pack's size)
+
+
+def _verified(pool: Executor, fd: int, entries: list[PackEntry]) -> Iterator[tuple[PackEntry, bytes | None]]:
+    """Verify the objects of a pack file in offset order: each window of about ``WINDOW`` bytes is read with
+    one pread and checked by one pool task, a few windows ahead; yield each entry with its verified bytes, or
+    None when it failed."""
+    pending: deque[tuple[list[PackEntry], Future[list[bytes | None]]]] = deque()
+    for window in _spans(entries, WINDOW):
+        if len(pending) >= AHEAD:
+            done, fut = pending.popleft()
+            yield from zip(done, fut.result(), strict=True)
+        pending.append((window, pool.submit(_verify_window, fd, window)))
+    while pending:
+        done, fut = pending.popleft()
+        yield from zip(done, fut.result(), strict=True)
+
+
+def _spans(entries: list[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
+    """Cut entries sorted by offset into runs whose byte range (gaps included) stays within ``limit`` (or one
+    entry, whose length its entry check bounds)."""
+    window: list[PackEntry] = []
+    for e in entries:
+        if window and e.offset + e.length - window[0].offset > limit:
+            yield window
+            window = []
+        window.append(e)
+    if window:
+        yield window
+
+
+def _verify_window(fd: int, window: list[PackEntry]) -> list[bytes | None]:
+    """One pool task: read a window of a pack at once and verify each object in it (None for a bad one)."""
+    start = window[0].offset
+    span = memoryview(os.pread(fd, max(e.offset + e.length for e in window) - start, start))
+    out: list[bytes | None] = []
+    for e in window:
+        try:
+            piece = span[e.offset - start : e.offset - start + e.length]
+            out.append(verify_payload(e, cast(bytes, piece)))  # any buffer does: a raw object comes back as a view
+        except CorruptObjectError:
+            out.append(None)
+    return out
 
 
 def _windows(entries: list[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
