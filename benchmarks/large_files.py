@@ -36,6 +36,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -519,6 +520,7 @@ def main() -> None:
         "GIT_COMMITTER_EMAIL": "b@b",
         "LC_ALL": "C",
     }
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run still deletes its gigabytes
     scratch = Path(tempfile.mkdtemp(prefix="art-large-", dir=args.tmp))
     shm = Path(tempfile.mkdtemp(prefix="art-large-", dir=args.shm)) if args.shm else None
     ctx = Ctx(args.python, art_cmd, env, scratch, args.pause)

@@ -16,7 +16,6 @@ runs and manifests are written last, so a tree in the local store always has its
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from .hashing import ContentHasher
 from .lineage import Run, run_children
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
+from .pack_ranges import read_in_ranges, verified_windows
 from .progress import as_progress
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
@@ -153,19 +153,16 @@ def upload(
         for path, name, entries in whole.values():
             writer.add_pack_file(path, name, entries)
         chunks_done = False
-        for item in todo:
-            if item.pack in whole:
-                continue
+        sends = [t for t in todo if t.pack not in whole]
+        for item, stored in zip(sends, read_in_ranges(src, [t.loc for t in sends]), strict=True):
             if item.order and not chunks_done:
                 writer.flush()
                 writer.wait()  # metadata only after every chunk pack is published (and in packs of its own)
                 writer.serial = True  # then one metadata pack at a time, children before parents
                 chunks_done = True
-            loc = item.loc
-            stored = src.read_stored(loc.pack, loc.offset, loc.length)
-            if len(stored) != loc.length:
+            if len(stored) != item.loc.length:
                 raise CorruptObjectError(item.oid, "local pack is truncated", hint="run 'art fsck'")
-            writer.put_stored(item.oid, item.kind, loc.codec, stored, loc.raw_length)
+            writer.put_stored(item.oid, item.kind, item.loc.codec, cast(bytes, stored), item.loc.raw_length)
         writer.commit()
     except BaseException:
         writer.abort()
@@ -445,7 +442,7 @@ class _Download:
                 except FormatError:
                     trailer_ok = False
                 bad: set[Oid] = set()
-                for e, data in _verified(pool, fd, entries):
+                for e, data in verified_windows(pool, fd, entries):
                     if data is None:
                         bad.add(e.oid)
                     else:
@@ -534,52 +531,6 @@ class _Download:
             return good
 
         return [(k, d) for k, d in self.meta.items() if k[1] != Kind.TREE or complete(k[0])]
-
-
-WINDOW = 8 << 20  # bytes of a downloaded pack read with one pread and verified by one pool task
-AHEAD = 3  # windows read and being verified at once (bounds memory: a few windows, whatever the pack's size)
-
-
-def _verified(pool: Executor, fd: int, entries: list[PackEntry]) -> Iterator[tuple[PackEntry, bytes | None]]:
-    """Verify the objects of a pack file in offset order: each window of about ``WINDOW`` bytes is read with
-    one pread and checked by one pool task, a few windows ahead; yield each entry with its verified bytes, or
-    None when it failed."""
-    pending: deque[tuple[list[PackEntry], Future[list[bytes | None]]]] = deque()
-    for window in _spans(entries, WINDOW):
-        if len(pending) >= AHEAD:
-            done, fut = pending.popleft()
-            yield from zip(done, fut.result(), strict=True)
-        pending.append((window, pool.submit(_verify_window, fd, window)))
-    while pending:
-        done, fut = pending.popleft()
-        yield from zip(done, fut.result(), strict=True)
-
-
-def _spans(entries: list[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
-    """Cut entries sorted by offset into runs whose byte range (gaps included) stays within ``limit`` (or one
-    entry, whose length its entry check bounds)."""
-    window: list[PackEntry] = []
-    for e in entries:
-        if window and e.offset + e.length - window[0].offset > limit:
-            yield window
-            window = []
-        window.append(e)
-    if window:
-        yield window
-
-
-def _verify_window(fd: int, window: list[PackEntry]) -> list[bytes | None]:
-    """One pool task: read a window of a pack at once and verify each object in it (None for a bad one)."""
-    start = window[0].offset
-    span = memoryview(os.pread(fd, max(e.offset + e.length for e in window) - start, start))
-    out: list[bytes | None] = []
-    for e in window:
-        try:
-            piece = span[e.offset - start : e.offset - start + e.length]
-            out.append(verify_payload(e, cast(bytes, piece)))  # any buffer does: a raw object comes back as a view
-        except CorruptObjectError:
-            out.append(None)
-    return out
 
 
 def _windows(entries: list[PackEntry], limit: int) -> Iterator[list[PackEntry]]:

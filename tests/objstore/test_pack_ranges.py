@@ -1,5 +1,6 @@
-"""A whole pack fetched from a remote is verified in windows: one pread and one pool task per few MiB, in
-offset order, a bounded number ahead, every object checked and the bad ones singled out."""
+"""Packs read in large ranges: a push reads neighbouring objects together; a whole pack fetched from a remote
+is verified in windows (one pread and one pool task per few MiB, in offset order, a bounded number ahead),
+every object checked and the bad ones singled out."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.objects import Kind
+from artvc.objstore.pack_ranges import WINDOW, read_in_ranges, spans, verified_windows
+from artvc.objstore.store.local import LocalStore
 from artvc.objstore.store.pack import Compressor, PackEntry, PackWriter, read_trailer
-from artvc.objstore.transfer import WINDOW, _spans, _verified
 from tests.builders import random_bytes
 
 TEXT = ((b"0123456789" * 20 + b"," * 30 + b"\n" * 6) * 2)[:256]
@@ -33,7 +35,7 @@ def test_every_object_of_a_pack_is_verified_in_order_and_a_damaged_one_is_single
     data[victim.offset + victim.length // 2] ^= 1
     path.write_bytes(data)
     with open(path, "rb") as f, ThreadPoolExecutor(2) as pool:
-        got = list(_verified(pool, f.fileno(), entries))
+        got = list(verified_windows(pool, f.fileno(), entries))
     assert [e for e, _ in got] == entries
     assert [e.oid for e, d in got if d is None] == [victim.oid]
     by_oid = {hash_bytes(b): b for b in blobs}
@@ -43,4 +45,19 @@ def test_every_object_of_a_pack_is_verified_in_order_and_a_damaged_one_is_single
 def test_an_entry_far_away_gets_a_window_of_its_own_not_a_huge_read():
     near = [PackEntry(hash_bytes(b"%d" % i), 0, 0, 8 + i * 1000, 1000, 1000) for i in range(5)]
     far = PackEntry(hash_bytes(b"far"), 0, 0, 1 << 40, 1000, 1000)
-    assert list(_spans([*near, far], WINDOW)) == [near, [far]]
+    assert list(spans([*near, far], WINDOW)) == [near, [far]]
+
+
+def test_a_push_reads_neighbouring_objects_together_and_each_gets_its_own_bytes(tmp_path):
+    with LocalStore(tmp_path / "store") as store:
+        blobs = [random_bytes(30_000 + i * 131, i) for i in range(300)]  # ~9.5 MiB: more than one window
+        for part in (blobs[:200], blobs[200:]):  # two packs
+            with store.writer() as w:
+                for b in part:
+                    w.put(hash_bytes(b), Kind.CHUNK, b)
+        wanted = [b for i, b in enumerate(blobs) if i % 7 != 3]  # gaps where an object is already there
+        wanted = wanted[:150] + wanted[150:][::-1]  # and a stretch in reverse order
+        locs = [store.locate(hash_bytes(b), Kind.CHUNK) for b in wanted]
+        got = [bytes(v) for v in read_in_ranges(store, locs)]
+        assert got == [store.read_stored(loc.pack, loc.offset, loc.length) for loc in locs]
+        assert [store.get(hash_bytes(b), Kind.CHUNK) for b in wanted] == wanted
