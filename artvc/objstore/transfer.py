@@ -95,6 +95,7 @@ class _Send(NamedTuple):
 
 
 MAX_RETRIES = 10_000
+EARLY_BYTES = 16 << 20  # chunks kept for a manifest's stream when a pack brings them before their turn
 
 
 def upload(
@@ -384,20 +385,32 @@ class _Download:
     def _start_streams(self) -> None:
         self._streams: dict[Oid, _Stream] = {}
         self._waiting: dict[Oid, list[Oid]] = {}  # chunk -> manifests whose next chunk it is
+        self._early: dict[Oid, bytes] = {}  # chunks that came before their turn (bounded: EARLY_BYTES)
+        self._early_bytes = 0
         for oid, (manifest, _, _) in self.manifests.items():
             if manifest.chunks:
                 self._streams[oid] = _Stream(ContentHasher())
                 self._waiting.setdefault(manifest.chunks[0][0], []).append(oid)
+        self._later = {c for m, _, _ in self.manifests.values() for c, _ in m.chunks}
 
     def _feed(self, chunk: Oid, data: bytes) -> None:
-        for m in self._waiting.pop(chunk, ()):
+        waiting = self._waiting.pop(chunk, None)
+        if waiting is None:
+            if chunk in self._later and chunk not in self._early and self._early_bytes + len(data) <= EARLY_BYTES:
+                self._early[chunk] = bytes(data)  # a copy: ``data`` may be a view of a larger buffer
+                self._early_bytes += len(data)
+            return
+        for m in waiting:
             stream, chunks = self._streams[m], self.manifests[m][0].chunks
-            while stream.position < len(chunks) and chunks[stream.position][0] == chunk:
-                stream.hasher.update(data)
+            while stream.position < len(chunks):
+                following = chunks[stream.position][0]
+                piece = data if following == chunk else self._early.get(following)
+                if piece is None:
+                    self._waiting.setdefault(following, []).append(m)
+                    break
+                stream.hasher.update(piece)
                 stream.position += 1
-                stream.size += len(data)
-            if stream.position < len(chunks):
-                self._waiting.setdefault(chunks[stream.position][0], []).append(m)
+                stream.size += len(piece)
 
     def _streamed(self, manifest: FileManifest) -> str | None:
         """Return "" when the streamed hash proved the manifest, a reason when it disproved it, None if unknown."""
