@@ -51,17 +51,17 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
         CorruptObjectError: when the index or a pack is damaged (the content's hash is the caller's check).
         OSError: when reading a pack or writing ``fd`` fails.
     """
-    batches = list(_plan(store, oid, size))
-    biggest = max((loc.raw_length for _, items in batches for _, loc in items), default=0)
+    chunks = store.file_chunks(oid, size)
+    locs = _locate(store, chunks)
     free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-    for _ in range(min(IN_FLIGHT, len(batches))):
-        free.put(bytearray(max(BATCH, biggest)))
+    for _ in range(IN_FLIGHT):
+        free.put(bytearray(max(BATCH, *(loc.raw_length for loc in locs.values()))))
     hasher = ContentHasher()
     written = 0
     pending: deque[Future[memoryview]] = deque()
     with ThreadPoolExecutor(THREADS, thread_name_prefix="art-materialize") as pool:
         try:
-            for batch in batches:
+            for batch in _batches(chunks, locs):
                 if len(pending) >= IN_FLIGHT:
                     written += _take(pending.popleft(), hasher, free, progress)
                 pending.append(pool.submit(_fill, store, fd, batch, free.get()))
@@ -91,13 +91,14 @@ def _take(
     return n
 
 
-def _plan(store: LocalStore, oid: Oid, size: int) -> Iterator[_Batch]:
-    """The file's chunks, located in one query, cut into batches of about ``BATCH`` bytes in file order."""
-    chunks = store.file_chunks(oid, size)
+def _locate(store: LocalStore, chunks: tuple[tuple[Oid, int], ...]) -> dict[ObjectKey, Location]:
+    """Where each chunk is (one batched query), every location checked as ``get`` checks it.
+
+    Raises:
+        ObjectNotFoundError: when a chunk is not stored (CorruptObjectError when fsck quarantined it).
+        CorruptObjectError: when the index holds an impossible location.
+    """
     locs = store.locate_many({ObjectKey(c, Kind.CHUNK) for c, _ in chunks})
-    offset = 0
-    batch: list[tuple[Oid, Location]] = []
-    filled = 0
     for chunk, _ in chunks:
         loc = locs.get(ObjectKey(chunk, Kind.CHUNK))
         if loc is None:
@@ -110,6 +111,15 @@ def _plan(store: LocalStore, oid: Oid, size: int) -> Iterator[_Batch]:
             raise CorruptObjectError(
                 chunk, f"index.db: {exc}", hint="run 'art fsck' to rebuild the index from the packs"
             ) from exc
+    return locs
+
+
+def _batches(chunks: tuple[tuple[Oid, int], ...], locs: dict[ObjectKey, Location]) -> Iterator[_Batch]:
+    """The file's chunks cut into batches of at most ``BATCH`` bytes (or one larger chunk), in file order."""
+    offset = filled = 0
+    batch: list[tuple[Oid, Location]] = []
+    for chunk, _ in chunks:
+        loc = locs[ObjectKey(chunk, Kind.CHUNK)]
         if batch and filled + loc.raw_length > BATCH:
             yield offset, batch
             offset += filled
