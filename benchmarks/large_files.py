@@ -435,8 +435,9 @@ def med(runs: list[Run], attr: str = "wall") -> float:
 
 def report(ctx: Ctx, cases: list[tuple[int, str]]) -> tuple[str, list[dict]]:
     head = (
-        f"{'case':<11} | {'step':<14} | {'art s':>6} | {'+sync':>6} | {'cpu s':>6} | {'MiB/s':>6} | {'floor s':>7} | "
-        f"{'work2 s':>7} | {'ratio':>5} | {'goal':>18} | {'result':<6} | {'RSS MB':>6} | {'read/size':>9}"
+        f"{'case':<11} | {'step':<14} | {'art s':>6} | {'+sync':>6} | {'cpu s':>6} | {'MiB/s':>6} | "
+        f"{'floor s':>7} | {'fl cpu':>6} | {'work2 s':>7} | {'ratio':>5} | {'goal':>18} | {'result':<6} | "
+        f"{'RSS MB':>6} | {'read/size':>9}"
     )
     lines = [head, "-" * len(head)]
     out = []
@@ -461,13 +462,15 @@ def report(ctx: Ctx, cases: list[tuple[int, str]]) -> tuple[str, list[dict]]:
             result = "pass" if ok else "FAIL"
             lines.append(
                 f"{case:<11} | {step:<14} | {art_s:>6.2f} | {art_s + med(runs, 'sync'):>6.2f} | "
-                f"{med(runs, 'cpu'):>6.2f} | {size / MIB / art_s:>6.0f} | {floor_s:>7.2f} | {work2:>7.2f} | "
+                f"{med(runs, 'cpu'):>6.2f} | {size / MIB / art_s:>6.0f} | {floor_s:>7.2f} | "
+                f"{med(floors, 'cpu'):>6.2f} | {work2:>7.2f} | "
                 f"{ratio:>5.2f} | {goal:>18} | {result:<6} | {rss_mb:>6.0f} | {rchar:>9.2f}"
             )
             out.append(
                 dict(
                     case=case, step=step, art_s=art_s, art_sync_s=art_s + med(runs, "sync"),
-                    cpu_s=med(runs, "cpu"), floor_s=floor_s, work2_s=work2, ratio=ratio, goal=goal,
+                    cpu_s=med(runs, "cpu"), floor_s=floor_s, floor_cpu_s=med(floors, "cpu"), work2_s=work2,
+                    ratio=ratio, goal=goal,
                     result=result, rss_mb=rss_mb, read_per_size=rchar,
                     samples=[r.__dict__ for r in runs], floor_samples=[r.__dict__ for r in floors],
                 )
@@ -540,6 +543,8 @@ def main() -> None:
         if shm is not None:
             shutil.rmtree(shm, ignore_errors=True)
     table, data = report(ctx, cases)
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} CPUs")
     print(table)
     if args.json:
         Path(args.json).write_text(json.dumps(data, indent=1, default=str))
