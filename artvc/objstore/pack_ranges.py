@@ -15,8 +15,8 @@ from .store.pack import PackEntry
 from .store.remote_read import MERGE_GAP, verify_payload
 from .types import Location
 
-WINDOW = 8 << 20  # at most this many bytes of a pack in one read (gaps included)
-AHEAD = 3  # windows read and being verified at once: memory stays a few windows whatever the pack's size
+WINDOW = 4 << 20  # at most this many bytes of a pack in one read (gaps included), and twice that decompressed
+AHEAD = 2  # windows read and being verified while one is consumed: memory stays a few windows, whatever the pack
 
 
 def read_in_ranges(src: LocalStore, locs: list[Location]) -> Iterator[memoryview]:
@@ -61,14 +61,16 @@ def verified_windows(pool: Executor, fd: int, entries: list[PackEntry]) -> Itera
 
 
 def spans(entries: list[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
-    """Cut entries sorted by offset into runs whose byte range (gaps included) stays within ``limit``, or one
-    entry (whose length its entry check bounds)."""
+    """Cut entries sorted by offset into runs whose byte range (gaps included) stays within ``limit`` and whose
+    objects hold at most twice that decompressed, or one entry (whose lengths its entry check bounds)."""
     window: list[PackEntry] = []
+    raw = 0
     for e in entries:
-        if window and e.offset + e.length - window[0].offset > limit:
+        if window and (e.offset + e.length - window[0].offset > limit or raw + e.raw_length > 2 * limit):
             yield window
-            window = []
+            window, raw = [], 0
         window.append(e)
+        raw += e.raw_length
     if window:
         yield window
 

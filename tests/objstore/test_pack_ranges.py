@@ -94,3 +94,12 @@ def test_a_chunk_that_arrives_before_its_turn_does_not_make_the_fetch_read_the_f
         read = _rchar() - before
         assert not result.problems and dest.has(oid, Kind.FILE)
         assert len(data) <= read < len(data) * 1.5  # the pack once; not the file a second time
+
+
+def test_a_window_of_well_compressed_objects_is_also_bounded_by_their_decompressed_size():
+    entries = [
+        PackEntry(hash_bytes(b"%d" % i), 0, 1, 8 + i * 1000, 1000, 1 << 20) for i in range(3 * WINDOW // (1 << 20))
+    ]
+    windows = list(spans(entries, WINDOW))
+    assert [e for w in windows for e in w] == entries
+    assert all(sum(e.raw_length for e in w) <= 2 * WINDOW for w in windows) and len(windows) >= 2
