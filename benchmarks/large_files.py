@@ -366,13 +366,23 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
         floor = floor_cp(ctx, master, root / "copy.bin", disk=True)
         run = run_timed(ctx, ["ART", "add", "-q", "big.bin"], repo, disk=True, wrote=[repo / ".art"])
         record("add", floor, run)
+    master.unlink()  # ``big`` holds the data from here on
+    # Random data: the store's packs hold as many bytes as the file, so the floors copy them and ``big`` exists
+    # only while an art step needs it: the disk peak stays at 2x the size (else 2.5x)
+    packs = list((repo / ".art" / "store" / "packs").rglob("*.pack"))
+    packed = sum(p.stat().st_size for p in packs) > size * 3 // 4
+    source: Path | list[Path] = packs if packed else big
+    if packed:
+        big.unlink()
     if "checkout" in steps:
         for _ in range(repeat):
-            floor = floor_cp(ctx, big, root / "copy.bin", disk=True)
-            big.unlink()
+            floor = floor_cp(ctx, source, root / "copy.bin", disk=True)
+            big.unlink(missing_ok=True)
             run = run_timed(ctx, ["ART", "checkout", "big.bin"], repo, disk=True, wrote=[big])
             check_file(big, digest, "checkout")
             record("checkout", floor, run)
+            if packed:
+                big.unlink()
     if steps & {"push", "pull"}:
         remote.mkdir()
         art(ctx, repo, "remote", "add", "bench", str(remote), "--default")
@@ -382,17 +392,10 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
             if i:
                 shutil.rmtree(remote)
                 remote.mkdir()
-            floor = floor_cp(ctx, big, root / "copy.bin", disk=True)
+            floor = floor_cp(ctx, source, root / "copy.bin", disk=True)
             run = run_timed(ctx, ["ART", "push"], repo, disk=True, wrote=[remote])
             record("push", floor, run)
-    master.unlink()
-    source: Path | list[Path] = big  # the data, for the floors and the tmpfs steps
     if "pull" in steps:
-        shutil.rmtree(repo / ".art" / "store")  # the remote holds it all
-        packs = list(remote.rglob("*.pack"))
-        if sum(p.stat().st_size for p in packs) > size * 3 // 4:  # keep the disk peak at 3x the size:
-            big.unlink()  # the floor copies the remote's packs, as many bytes as the file
-            source = packs
         for _ in range(repeat):
             if clone.exists():
                 shutil.rmtree(clone)
@@ -401,8 +404,12 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
             run = run_timed(ctx, ["ART", "pull"], clone, disk=True, wrote=[clone / ".art", clone / "big.bin"])
             check_file(clone / "big.bin", digest, "pull")
             record("pull", floor, run)
+        big.unlink(missing_ok=True)
         shutil.rmtree(remote)
         source = clone / "big.bin"
+    elif packed:
+        art(ctx, repo, "checkout", "big.bin")  # the tmpfs steps copy it
+        source = big
     assert isinstance(source, Path)
     if shm is not None and steps & {"add_tmpfs", "checkout_tmpfs"}:
         trepo = shm / "repo"
