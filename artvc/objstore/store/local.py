@@ -209,18 +209,37 @@ class LocalStore(ObjectStore):
         except FormatError as exc:
             raise CorruptObjectError(oid, str(exc)) from exc
 
-    def _pread(self, pack: int, offset: int, length: int) -> bytes:
+    def _pack_fd(self, pack: int) -> int:
         fd = self._fds.get(pack)
         if fd is None:
             path = self.pack_path(self.pack_name(pack))
             try:
-                fd = self._fds[pack] = os.open(path, os.O_RDONLY)
+                fd = os.open(path, os.O_RDONLY)
             except FileNotFoundError as exc:
                 raise LocalStoreError(
                     f"pack {path.name} is missing from the store",
                     hint="run 'art fsck' and fetch the lost objects again",
                 ) from exc
-        return os.pread(fd, length, offset)
+            with self._lock:  # two threads may open the same pack at once: keep one descriptor
+                kept = self._fds.setdefault(pack, fd)
+            if kept != fd:
+                os.close(fd)
+            fd = kept
+        return fd
+
+    def _pread(self, pack: int, offset: int, length: int) -> bytes:
+        return os.pread(self._pack_fd(pack), length, offset)
+
+    def read_stored_into(self, pack: int, offset: int, into: memoryview) -> int:
+        """``read_stored`` into a caller's buffer (large ranges without a copy); return the bytes read, fewer
+        than ``len(into)`` only at the end of the pack."""
+        fd, done = self._pack_fd(pack), 0
+        while done < len(into):
+            n = os.preadv(fd, [into[done:]], offset + done)
+            if not n:
+                break
+            done += n
+        return done
 
     def get_stored(self, oid: Oid, kind: Kind) -> tuple[int, bytes, int]:
         """Return an object's (codec, stored bytes, raw length) as they sit in its pack (gc copies these).
