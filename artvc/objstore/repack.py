@@ -34,7 +34,6 @@ from .hashing import hash_bytes
 from .objects import Kind
 from .oid import Oid
 from .progress import as_progress
-from .sketch import SUB_AVG, SUB_MAX, SUB_MIN
 from .store.delta import DELTA, MAX_CHAIN, encode_delta
 from .store.local import LocalStore
 from .store.pack import RAW, ZSTD, ZSTD_LEVEL, Compressor
@@ -44,6 +43,7 @@ PAYS = 0.8  # a delta is kept when it is smaller than this fraction of the chunk
 DELTA_LEVEL = 3
 MAX_DEPTH = MAX_CHAIN // 2
 BUCKETS = 12  # min-hash features per chunk
+SUB_AVG, SUB_MIN, SUB_MAX = 512, 128, 2048  # the content-defined sub-chunks hashed
 CANDIDATES = 2  # bases tried per chunk (the ones sharing the most features)
 
 
@@ -149,7 +149,7 @@ def repack(
 
 
 def _features(data: bytes) -> tuple[int, ...]:
-    """``BUCKETS`` min-hashes of the chunk's content-defined sub-chunks (``sketch``'s cut, without grouping them
+    """``BUCKETS`` min-hashes of the chunk's content-defined sub-chunks (as ``sketch`` does, without grouping them
     into super-features: repack ranks candidates by how many they share)."""
     if len(data) < SUB_MIN:
         return ()
