@@ -32,6 +32,7 @@ ArtGroup.lazy = {
     "pull": "pull",
     "fetch": "fetch",
     "gc": "gc",
+    "repack": "repack",
     "install": "install",
     "hook": "hook",
     "config": "config",

@@ -19,6 +19,7 @@ from .objects import Kind, check_object
 from .oid import Oid
 from .progress import as_progress
 from .store.base import IndexedObject, ObjectStore, StoreWriter
+from .store.delta import DELTA
 from .store.pack import unpack_payload
 from .types import ObjectKey
 
@@ -104,6 +105,22 @@ def plan(objects: Iterable[IndexedObject], live: set[ObjectKey], pack_mtime: dic
     return GcPlan(list(doomed.values()), spared, rewrite, order, live_count)
 
 
+def keep_bases(store: LocalStore, live: set[ObjectKey]) -> set[ObjectKey]:
+    """``live`` plus the delta bases its chunks are built on, transitively (a base goes only with the last delta
+    that needs it). Returns a new set."""
+    out = set(live)
+    todo = [oid for oid, kind in live if kind == Kind.CHUNK]
+    while todo:
+        bases = store.delta_bases(todo)
+        todo = []
+        for base in bases.values():
+            key = ObjectKey(base, Kind.CHUNK)
+            if key not in out:
+                out.add(key)
+                todo.append(base)
+    return out
+
+
 def check_payload(oid: Oid, kind: Kind, data: bytes) -> None:
     """Verify an object's uncompressed bytes before gc copies them (never spread a damaged object).
 
@@ -134,8 +151,12 @@ def rewrite_local(store: LocalStore, gc_plan: GcPlan, *, progress: Callable[[int
             for name in sorted(gc_plan.rewrite):
                 for oid, kind in gc_plan.rewrite[name]:
                     codec, stored, raw_length = store.get_stored(oid, kind)
-                    try:
-                        data = unpack_payload(codec, stored, raw_length, int(kind))
+                    try:  # a delta (codec 2) is rebuilt from its bases, kept alive with it (``keep_bases``)
+                        data = (
+                            store.get(oid, kind)
+                            if codec == DELTA
+                            else unpack_payload(codec, stored, raw_length, int(kind))
+                        )
                     except FormatError as exc:
                         raise CorruptObjectError(oid, str(exc)) from exc
                     check_payload(oid, kind, data)
@@ -375,10 +396,14 @@ class RemotePlan:
 def plan_remote(store: RemoteStore, live: set[ObjectKey], cutoff: float) -> RemotePlan:
     """Plan a collection of ``store`` (a RemoteStore): dead objects in packs whose index is older than
     ``cutoff``; and index-less packs older than ``cutoff`` (left by interrupted pushes or gcs)."""
+    from .store.remote_delta import remote_bases
+
     store.refresh()
     objects = [
         IndexedObject(e.oid, Kind(e.kind), e.raw_length, name) for name, entries in store.packs.items() for e in entries
     ]
+    bases, _ = remote_bases(store, [oid for oid, kind in live if kind == Kind.CHUNK])  # a live delta keeps its base
+    live = live | {ObjectKey(b, Kind.CHUNK) for b in bases}
     index_times = store.index_times()
     gc_plan = plan(objects, live, index_times, cutoff)
     pack_files = store.list_packs()
@@ -425,7 +450,8 @@ def rewrite_remote(
     """
     from .remote_compact import compact, prune
     from .store.remote import pack_path
-    from .store.remote_read import Located, verify_payload
+    from .store.remote_delta import DeltaReader
+    from .store.remote_read import Located
 
     gc_plan = remote_plan.objects
     published: set[str] = set()
@@ -442,8 +468,9 @@ def rewrite_remote(
         counter = as_progress(progress, counts="files")
         counter.phase("copying live objects", bytes=sum(loc.entry.raw_length for loc in locs), files=len(locs))
         try:
+            reader = DeltaReader(store)  # a delta is verified against its base
             for _, entry, stored in store.read_objects(locs, jobs=jobs):
-                verify_payload(entry, stored)
+                reader.verify(entry, stored)
                 writer.put_stored(entry.oid, Kind(entry.kind), entry.codec, stored, entry.raw_length)
                 counter.advance(bytes=entry.raw_length, files=1)
         except BaseException:

@@ -138,7 +138,7 @@ class Ingester:
         oid = hash_bytes(data)
         if self.writer.has(oid, Kind.CHUNK):
             return Prepared(oid, 0, None, len(data))
-        codec, stored = self.compressor.pack(data)
+        codec, stored = self.compressor.pack(data, oid)
         return Prepared(oid, codec, stored, len(data))
 
     def _store(self, p: Prepared) -> None:

@@ -21,10 +21,12 @@ from ..errors import CorruptObjectError, FormatError, UnsafePathError, Workspace
 from .faults import fault_point
 from .fileio import remove_if_present
 from .hashing import ContentHasher, hash_bytes
+from .materialize_large import LARGE_FILE, write_large
 from .objects import Kind
 from .oid import Oid
 from .oserrors import describe, os_errors
 from .store.base import ObjectStore
+from .store.local import LocalStore
 from .store.pack import RAW, ZSTD, check_entry, unpack_payload
 from .tmpowner import note, token
 from .types import Location, ObjectKey
@@ -64,19 +66,12 @@ def materialize_file(
             fd = os.open(tmp, flags, mode)
     try:
         try:
-            hasher = ContentHasher()
-            written = 0
-            for data in store.iter_file(oid, size):
-                hasher.update(data)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                fault_point("materialize.file-writing")
-                written += len(data)
-                if progress:
-                    progress(len(data))
-            if hasher.oid() != oid:
-                raise CorruptObjectError(oid, f"content hashes to {hasher.oid()[:10]} ({written} bytes)")
+            if size >= LARGE_FILE and isinstance(store, LocalStore):  # many chunks: see materialize_large
+                got, written = write_large(store, oid, size, fd, progress)
+            else:
+                got, written = _write_chunks(store, oid, size, fd, progress)
+            if got != oid:
+                raise CorruptObjectError(oid, f"content hashes to {got[:10]} ({written} bytes)")
             if written != size:  # the data is intact: whoever gave ``size`` (a pointer, a tree entry) is wrong
                 raise FormatError(
                     f"file {oid[:10]} has {written} bytes, but {size} were expected",
@@ -95,6 +90,22 @@ def materialize_file(
         if isinstance(exc, OSError):
             raise describe(exc, "write", dest) from exc
         raise
+
+
+def _write_chunks(store: ObjectStore, oid: Oid, size: int, fd: int, progress: Progress | None) -> tuple[Oid, int]:
+    """Write a file chunk by chunk; return the hash of what was written and its length."""
+    hasher = ContentHasher()
+    written = 0
+    for data in store.iter_file(oid, size):
+        hasher.update(data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        fault_point("materialize.file-writing")
+        written += len(data)
+        if progress:
+            progress(len(data))
+    return hasher.oid(), written
 
 
 _serial = itertools.count()

@@ -19,7 +19,7 @@ from ..errors import CorruptObjectError, ObjectNotFoundError
 from .hashing import ContentHasher, hash_bytes
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
-from .store.remote_read import verify_payload
+from .store.remote_delta import DeltaReader
 
 if TYPE_CHECKING:
     from .store.local import LocalStore
@@ -74,7 +74,7 @@ class Sources:
                 raise CorruptObjectError(oid, "local copy does not match its id")
             return data
         if self.remote is not None and self.remote.has(oid, kind):
-            return self.remote.get(oid, kind)  # verified by the remote store (remote_read.verify_payload)
+            return self.remote.get(oid, kind)  # verified by the remote store (remote_delta.DeltaReader)
         where = " or on the remote" if self.remote is not None else ""
         raise ObjectNotFoundError(
             oid, kind.label, hint=f"it is not in the local store{where}: 'art pull' it, or push it from a clone"
@@ -95,8 +95,9 @@ class Sources:
             remote_locs.append(loc)
         if remote_locs:
             assert self.remote is not None
+            deltas = DeltaReader(self.remote)  # a delta is rebuilt from its bases, read from the remote too
             for _, entry, stored in self.remote.read_objects(remote_locs, jobs=4):
-                out[entry.oid] = verify_payload(entry, stored)
+                out[entry.oid] = deltas.verify(entry, stored)
         return out
 
     def file_chunks(self, oid: Oid, size: int) -> tuple[tuple[Oid, int], ...]:

@@ -25,10 +25,11 @@ from .faults import fault_point
 from .objects import Kind, check_object
 from .oid import Oid
 from .store.local import LocalStore
-from .store.pack import ENTRY, TRAILER, PackEntry, decode_entries, pack_name, unpack_payload
+from .store.pack import ENTRY, TRAILER, PackEntry, decode_entries, pack_name
 from .store.remote import RemoteStore, pack_path
 from .store.remote_check import RemoteCheck
-from .store.remote_read import Located, verify_payload
+from .store.remote_delta import DeltaReader, base_listed
+from .store.remote_read import Located
 from .types import EntryKind, ObjectKey
 
 if TYPE_CHECKING:
@@ -181,8 +182,7 @@ def _trailer(remote: RemoteStore, name: str, size: int) -> list[PackEntry] | Non
 def _intact_locally(local: LocalStore, oid: Oid, kind: Kind) -> bool:
     """True when the local store holds (oid, kind) and its copy decompresses and matches its id."""
     try:
-        codec, stored, raw = local.get_stored(oid, kind)
-        check_object(oid, kind, unpack_payload(codec, stored, raw))
+        check_object(oid, kind, local.get(oid, kind))  # a delta is rebuilt from its bases
     except (ArtError, FormatError):
         return False
     return True
@@ -197,9 +197,10 @@ def _salvage(remote: RemoteStore, locs: list[Located], jobs: int, staging_dir: s
     if not locs:
         return 0
     got: dict[ObjectKey, tuple[PackEntry, bytes, bytes]] = {}  # entry, stored bytes, verified payload
+    reader = DeltaReader(remote)  # a delta is verified against its base
     for _, entry, stored in remote.read_objects(locs, jobs=jobs):
         try:
-            got[ObjectKey(entry.oid, Kind(entry.kind))] = (entry, stored, verify_payload(entry, stored))
+            got[ObjectKey(entry.oid, Kind(entry.kind))] = (entry, stored, reader.verify(entry, stored))
         except ArtError:
             continue
     writer = remote.writer(staging_dir=remote.staging_dir(staging_dir) if staging_dir else None, jobs=jobs)
@@ -208,7 +209,11 @@ def _salvage(remote: RemoteStore, locs: list[Located], jobs: int, staging_dir: s
     try:
         todo = sorted(got, key=lambda k: _ORDER[k[1]])
         while todo:
-            ready = [k for k in todo if _children_listed(remote, writer, k, got[k][2])]
+            ready = [
+                k
+                for k in todo
+                if _children_listed(remote, writer, k, got[k][2]) and base_listed(writer.has, *got[k][:2])
+            ]
             if not ready:
                 break
             for oid, kind in ready:

@@ -19,15 +19,18 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from ..errors import ArtError, CorruptObjectError, FormatError, ObjectNotFoundError, PackMissingError
+from .delta_fetch import DeltaFetch, has_deltas, verify_chunk
+from .delta_push import levels, with_bases
 from .faults import fault_point
 from .fileio import remove_if_present
 from .hashing import ContentHasher
 from .lineage import Run, run_children
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
+from .pack_ranges import read_in_ranges, verified_windows
 from .progress import as_progress
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
@@ -68,7 +71,7 @@ class TransferResult:
 
 
 _ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
-_Verifying = tuple[str, PackEntry, bytes, "Future[bytes]"]  # (pack, entry, stored bytes, its verification)
+_Verifying = tuple[str, PackEntry, bytes, "Future[bytes | None]"]  # (pack, entry, stored bytes, its verification)
 
 
 @dataclass(slots=True)
@@ -94,6 +97,7 @@ class _Send(NamedTuple):
 
 
 MAX_RETRIES = 10_000
+EARLY_BYTES = 16 << 20  # chunks kept for a manifest's stream when a pack brings them before their turn
 
 
 def upload(
@@ -127,7 +131,7 @@ def upload(
     todo: list[_Send] = []
     present = 0
     send: list[ObjectKey] = []
-    wanted = set(keys)
+    wanted = with_bases(src, keys)  # a delta's base goes too (delta_push)
     there = dest.has_many(wanted)  # one pass: batched, sampled for chunks on a checkpointed remote
     for oid, kind in wanted:
         if (oid, kind) in there:
@@ -152,19 +156,21 @@ def upload(
         for path, name, entries in whole.values():
             writer.add_pack_file(path, name, entries)
         chunks_done = False
-        for item in todo:
-            if item.pack in whole:
-                continue
+        level = 0
+        sends = [t for t in todo if t.pack not in whole]
+        for item, stored in zip(sends, read_in_ranges(src, [t.loc for t in sends]), strict=True):
+            if not item.order and item.height != level:  # deltas on chunks of the level before: publish those first
+                writer.flush()
+                writer.wait()
+                level = item.height
             if item.order and not chunks_done:
                 writer.flush()
                 writer.wait()  # metadata only after every chunk pack is published (and in packs of its own)
                 writer.serial = True  # then one metadata pack at a time, children before parents
                 chunks_done = True
-            loc = item.loc
-            stored = src.read_stored(loc.pack, loc.offset, loc.length)
-            if len(stored) != loc.length:
+            if len(stored) != item.loc.length:
                 raise CorruptObjectError(item.oid, "local pack is truncated", hint="run 'art fsck'")
-            writer.put_stored(item.oid, item.kind, loc.codec, stored, loc.raw_length)
+            writer.put_stored(item.oid, item.kind, item.loc.codec, cast(bytes, stored), item.loc.raw_length)
         writer.commit()
     except BaseException:
         writer.abort()
@@ -173,12 +179,15 @@ def upload(
 
 
 def _bottom_up(src: LocalStore, todo: list[_Send]) -> list[_Send]:
-    """Sort: chunks, manifests, trees by height (a subtree before its parent), runs; then by local position.
+    """Sort: chunks by delta level, manifests, trees by height (a subtree before its parent), runs; then by
+    local position.
 
     With metadata packs published one at a time in this order, every object a remote index lists has its
     whole closure on the remote too, even if a push stops halfway; push and status rely on that.
     """
     trees = {t.oid for t in todo if t.kind == Kind.TREE}
+    level = levels(src, [t.oid for t in todo if t.kind == Kind.CHUNK])  # a delta after its base (delta_push)
+    todo = [t._replace(height=level[t.oid]) if t.kind == Kind.CHUNK and t.oid in level else t for t in todo]
     heights: dict[Oid, int] = {}
 
     def height(oid: Oid) -> int:
@@ -196,7 +205,7 @@ def _whole_packs(src: LocalStore, todo: list[_Send]) -> dict[int, tuple[str, str
     wanted: dict[int, int] = {}
     for t in todo:
         if t.order == 0:
-            wanted[t.pack] = wanted.get(t.pack, 0) + 1
+            wanted[t.pack] = wanted.get(t.pack, 0) + (-1 if t.height else 1)  # a leveled delta: not whole
     out = {}
     for pack_id, n in wanted.items():
         name = src.pack_name(pack_id)
@@ -295,6 +304,7 @@ class _Download:
         self.stored = 0
         self.bytes = 0
         self._seen: set[ObjectKey] = set()
+        self.deltas = DeltaFetch(src, dest, jobs)  # set aside until their bases are local
 
     def walk(self, level: list[ObjectKey]) -> None:
         """Resolve the closure level by level; each level's metadata is fetched in one batch of reads."""
@@ -358,7 +368,9 @@ class _Download:
         needed: dict[str, int] = {}
         for loc in self.chunks.values():
             needed[loc.pack] = needed.get(loc.pack, 0) + 1
-        whole = [p for p, n in needed.items() if n > 1 and n == len(self.src.pack_entries(p))]
+        whole = [
+            p for p, n in needed.items() if n > 1 and n == len(es := self.src.pack_entries(p)) and not has_deltas(es)
+        ]
         ranged = [loc for loc in self.chunks.values() if loc.pack not in set(whole)]
         writer = self.dest.writer()
         try:
@@ -371,7 +383,7 @@ class _Download:
                 window: list[_Verifying] = []
                 for pack, entry, stored in self.src.read_objects(ranged, jobs=self.jobs, progress=self.progress):
                     self.packs.add(pack)
-                    window.append((pack, entry, stored, pool.submit(verify_payload, entry, stored)))
+                    window.append((pack, entry, stored, pool.submit(verify_chunk, entry, stored)))
                     if len(window) >= 64:
                         self._store_chunks(writer, window[:32])
                         del window[:32]
@@ -380,26 +392,42 @@ class _Download:
         except BaseException:
             writer.commit()  # keep what was verified: a re-run resumes from there
             raise
+        d = self.deltas
+        d.resolve(self._feed)  # verify and store the deltas set aside, with their bases (delta_fetch)
+        self.problems, self.bad, self.packs = self.problems + d.problems, self.bad + d.bad, self.packs | d.packs
+        self.stored, self.bytes = self.stored + d.stored, self.bytes + d.bytes
 
     # -- manifests hashed while their chunks stream by (when chunks arrive in file order, the usual case) ----
 
     def _start_streams(self) -> None:
         self._streams: dict[Oid, _Stream] = {}
         self._waiting: dict[Oid, list[Oid]] = {}  # chunk -> manifests whose next chunk it is
+        self._early: dict[Oid, bytes] = {}  # chunks that came before their turn (bounded: EARLY_BYTES)
+        self._early_bytes = 0
         for oid, (manifest, _, _) in self.manifests.items():
             if manifest.chunks:
                 self._streams[oid] = _Stream(ContentHasher())
                 self._waiting.setdefault(manifest.chunks[0][0], []).append(oid)
+        self._later = {c for m, _, _ in self.manifests.values() for c, _ in m.chunks}
 
     def _feed(self, chunk: Oid, data: bytes) -> None:
-        for m in self._waiting.pop(chunk, ()):
+        waiting = self._waiting.pop(chunk, None)
+        if waiting is None:
+            if chunk in self._later and chunk not in self._early and self._early_bytes + len(data) <= EARLY_BYTES:
+                self._early[chunk] = bytes(data)  # a copy: ``data`` may be a view of a larger buffer
+                self._early_bytes += len(data)
+            return
+        for m in waiting:
             stream, chunks = self._streams[m], self.manifests[m][0].chunks
-            while stream.position < len(chunks) and chunks[stream.position][0] == chunk:
-                stream.hasher.update(data)
+            while stream.position < len(chunks):
+                following = chunks[stream.position][0]
+                piece = data if following == chunk else self._early.get(following)
+                if piece is None:
+                    self._waiting.setdefault(following, []).append(m)
+                    break
+                stream.hasher.update(piece)
                 stream.position += 1
-                stream.size += len(data)
-            if stream.position < len(chunks):
-                self._waiting.setdefault(chunks[stream.position][0], []).append(m)
+                stream.size += len(piece)
 
     def _streamed(self, manifest: FileManifest) -> str | None:
         """Return "" when the streamed hash proved the manifest, a reason when it disproved it, None if unknown."""
@@ -432,7 +460,6 @@ class _Download:
         Objects are read back in windows of at most MAX_SPAN bytes, so a pack is never held in memory.
         When something fails, the good objects are stored one by one and the bad ones reported.
         """
-        from .store.pack import read_trailer
         from .store.remote_read import MAX_SPAN
 
         entries = sorted(self.src.pack_entries(name), key=lambda e: e.offset)
@@ -445,13 +472,11 @@ class _Download:
                 except FormatError:
                     trailer_ok = False
                 bad: set[Oid] = set()
-                for window in _windows(entries, MAX_SPAN):
-                    futures = [(e, pool.submit(verify_payload, e, os.pread(fd, e.length, e.offset))) for e in window]
-                    for e, fut in futures:
-                        if fut.exception() is not None:
-                            bad.add(e.oid)
-                        else:
-                            self._feed(e.oid, fut.result())
+                for e, data in verified_windows(pool, fd, entries):
+                    if data is None:
+                        bad.add(e.oid)
+                    else:
+                        self._feed(e.oid, data)
                 if trailer_ok and not bad:
                     self.dest.import_pack(tmp, name, entries)
                     fault_point("fetch.pack-imported")
@@ -478,6 +503,9 @@ class _Download:
             except CorruptObjectError as exc:
                 self.problems.append(Problem(entry.oid, "chunk", f"remote pack {pack[:10]}: {exc.reason}"))
                 self.bad.append((entry.oid, Kind.CHUNK, pack))
+                continue
+            if data is None:  # a delta: verified once its base is here
+                self.deltas.add(pack, entry, stored)
                 continue
             self._feed(entry.oid, data)
             if writer.put_stored(entry.oid, Kind.CHUNK, entry.codec, stored, entry.raw_length):

@@ -26,6 +26,8 @@ CORE_DEFAULTS: dict[str, Any] = {
     "strict_pipeline": False,
     "gc_grace": "1h",
     "store": "",
+    "delta": True,
+    "delta_depth": 3,  # objstore.store.delta_compressor.DEFAULT_DEPTH
 }
 CORE_TYPES: dict[str, type] = {
     "remote": str,
@@ -35,7 +37,10 @@ CORE_TYPES: dict[str, type] = {
     "gc_grace": str,
     "store": str,
     "compact": bool,
+    "delta": bool,
+    "delta_depth": int,
 }
+DELTA_DEPTHS = range(1, 9)  # core.delta_depth: 1 .. objstore.store.delta.MAX_CHAIN
 # [executor]: where art repro runs stale stages (docs/pipelines.md, docs/distributed.md)
 EXECUTOR_DEFAULTS: dict[str, Any] = {
     "kind": "local",
@@ -124,6 +129,12 @@ class Config:
             value = self.data.get("core", {}).get(key)
             if value is not None and (not isinstance(value, kind) or isinstance(value, bool) != (kind is bool)):
                 raise ConfigError(f"core.{key} in .art/config must be a {kind.__name__}", hint="fix the file by hand")
+        depth = self.data.get("core", {}).get("delta_depth")
+        if depth is not None and depth not in DELTA_DEPTHS:
+            raise ConfigError(
+                f"core.delta_depth in .art/config must be from {DELTA_DEPTHS[0]} to {DELTA_DEPTHS[-1]}, not {depth}",
+                hint="fix the file by hand",
+            )
         self._check_executor()
 
     def _check_executor(self) -> None:
@@ -335,6 +346,8 @@ def set_value(config: Config, key: str, text: str, *, local: bool = False) -> An
     value = parse_value(text, types.get(parts[1], str))
     if parts[0] == "executor":
         _check_executor_value(parts[1], value)
+    if parts == ["core", "delta_depth"] and value not in DELTA_DEPTHS:
+        raise ConfigError(f"core.delta_depth must be from {DELTA_DEPTHS[0]} to {DELTA_DEPTHS[-1]} (not {value!r})")
     from . import tomledit
 
     def mutate(doc) -> None:

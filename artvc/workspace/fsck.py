@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..errors import ArtError
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
+from ..objstore.store.local import LocalStore
 from ..objstore.store.local_check import check_packs, quarantine, quarantined, rewrite_packs
 from ..objstore.tree import walk
 from ..objstore.types import ObjectKey
@@ -39,7 +40,7 @@ def fsck(repo: Repo, *, progress: Callable[[int], None] | None = None, repair: b
         problems = _pack_problems(repo)
         if repair:
             problems = _repair_packs(repo, problems)
-        found = list(verify_store(store, progress=progress))
+        found = _with_dependents(store, list(verify_store(store, progress=progress)))
         quarantine(store, {ObjectKey(Oid(p.oid), Kind[p.kind.upper()]): p.detail for p in found if p.damaged})
         problems += found
         problems += _quarantined(repo, {(p.oid, p.kind) for p in found if p.damaged})
@@ -48,6 +49,30 @@ def fsck(repo: Repo, *, progress: Callable[[int], None] | None = None, repair: b
             problems += _pointer_problems(repo, path, pointer, source)
         objects = store.stats()["objects"]
     return FsckResult(problems, objects, len(arts), reindexed)
+
+
+def _with_dependents(store: LocalStore, found: list[Problem]) -> list[Problem]:
+    """Name, on each damaged chunk, the chunks stored as deltas on it (``LocalStore.dependents``), and report
+    every one of them as damaged too (unreadable until the base is stored intact again), even one this
+    process could still rebuild from a base it read earlier."""
+    damaged = [p.oid for p in found if p.damaged and p.kind == "chunk"]
+    deps = store.dependents([Oid(o) for o in damaged]) if damaged else {}
+    if not deps:
+        return found
+    reported = {p.oid for p in found if p.kind == "chunk"}
+    out = []
+    for p in found:
+        below = deps.get(Oid(p.oid), []) if p.kind == "chunk" and p.damaged else []
+        if below:
+            names = ", ".join(d[:10] for d in below)
+            p = Problem(p.oid, p.kind, f"{p.detail}; {len(below)} chunk(s) are stored as deltas on it: {names}", True)
+        out.append(p)
+    for base, below in deps.items():
+        for d in below:
+            if d not in reported:
+                reported.add(d)
+                out.append(Problem(d, "chunk", f"it is stored as a delta on the damaged chunk {base[:10]}", True))
+    return out
 
 
 def _pack_problems(repo: Repo) -> list[Problem]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ArtError, UsageError
-from ..objstore.gc import GcPlan, plan, rewrite_local
+from ..objstore.gc import GcPlan, keep_bases, plan, rewrite_local
 from ..objstore.lineage import Run
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid, is_oid
@@ -346,6 +346,7 @@ def gc(
         try:
             store.reindex()
             live, commits = live_set(repo, retention, store, now=now, others=others)
+            live = keep_bases(store, live)  # a live delta keeps the chunks it is built on
         finally:
             for other in others:
                 other.close()

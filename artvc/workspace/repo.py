@@ -70,7 +70,14 @@ class Repo:
         if self._store is None:
             from . import store_users
 
-            store = LocalStore(self.store_dir, fsync=bool(self.config.core("fsync")), notice=_notice)
+            core = self.config.core
+            store = LocalStore(
+                self.store_dir,
+                fsync=bool(core("fsync")),
+                notice=_notice,
+                delta=bool(core("delta")),
+                delta_depth=int(core("delta_depth")),
+            )
             if not store.read_only and not store_users.is_registered(store.root, self.root):
                 try:
                     with self.store_lock:

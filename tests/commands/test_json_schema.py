@@ -217,6 +217,7 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("fsck", ["fsck", "--remote", "origin", "--read-data"]),
         _case("gc", ["gc", "--dry-run"]),
         _case("gc", ["gc", "--remote", "origin", "--dry-run"]),
+        _case("repack", ["repack"]),
         _case("install", ["install"]),
         ("write flow", ()),
         _case("run", ["run", "flowmod:p"]),

@@ -241,7 +241,9 @@ def test_index_entries_are_checked_against_the_format():
     assert decode_index(idx(0, 1, 8, 100, MAX_CHUNK_SIZE))  # the largest chunk
     for fields, reason in [
         ((4, 0, 8, 3, 3), "unknown kind"),
-        ((0, 2, 8, 3, 3), "unknown codec"),
+        ((0, 3, 8, 3, 3), "unknown codec"),
+        ((1, 2, 8, 40, 3), "not a chunk"),
+        ((0, 2, 8, 32, 3), "stored bytes"),
         ((0, 1, 8, 100, MAX_CHUNK_SIZE + 1), "over the limit"),
         ((0, 0, 8, 3, 4), "stored bytes"),
         ((0, 1, 8, 5000, 100), "stored bytes"),

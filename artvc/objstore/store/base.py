@@ -40,7 +40,7 @@ class StoreWriter(ABC):
         """Store ``data`` under (oid, kind) unless present; return True when it was new."""
         if self.has(oid, kind):
             return False
-        codec, stored = self.store.compressor.pack(data)
+        codec, stored = self.store.compressor.pack(data, oid if kind == Kind.CHUNK else None)
         return self.put_stored(oid, kind, codec, stored, len(data))
 
     @abstractmethod

@@ -29,8 +29,10 @@ from ..oid import Oid
 from ..oserrors import HINTS, describe, writable
 from ..tmpowner import sweep
 from ..types import Location, ObjectKey
-from . import local_complete
+from . import local_complete, local_delta
 from .base import IndexedObject, ObjectStore
+from .delta import DELTA
+from .delta_compressor import DEFAULT_DEPTH, DeltaCompressor
 from .local_complete import forget as forget_complete
 from .local_files import connect_read_only, discard_index, load_params, open_index
 from .local_writer import LocalWriter
@@ -69,6 +71,8 @@ class LocalStore(ObjectStore):
             either way, since the page cache survives it).
         params: chunker parameters recorded for a new store.
         read_only: open it read-only even where it is writable, creating no file (``art ui``).
+        delta: store new chunks as deltas against similar stored chunks when that pays (``core.delta``).
+        delta_depth: the longest chain of deltas a new chunk may end (``core.delta_depth``).
     """
 
     def __init__(
@@ -79,11 +83,14 @@ class LocalStore(ObjectStore):
         params: ChunkerParams = DEFAULT_PARAMS,
         notice: Callable[[str], None] | None = None,
         read_only: bool = False,
+        delta: bool = True,
+        delta_depth: int = DEFAULT_DEPTH,
     ) -> None:
         self.root = Path(root)
         self.fsync = fsync
         self.params = params
-        self.compressor = Compressor()
+        self.compressor = DeltaCompressor(self, depth=delta_depth) if delta else Compressor()
+        self.base_cache = local_delta.BaseCache()  # decoded delta bases (reads of successive versions share them)
         self._fds: dict[int, int] = {}
         self._names: dict[int, str] = {}
         self._lock = threading.Lock()
@@ -124,6 +131,8 @@ class LocalStore(ObjectStore):
                     notice(
                         f"the store index {self.root / 'index.db'} {why}; rebuilt it from {len(self.rebuilt)} pack(s)"
                     )
+            if self._db.execute("PRAGMA user_version").fetchone()[0] < local_delta.VERSION:
+                local_delta.rebuild(self)  # an index an older art made: its deltas table starts from the packs
         except OSError as exc:
             raise describe(exc, "open the store at", self.root) from exc
         except sqlite3.Error as exc:
@@ -188,24 +197,51 @@ class LocalStore(ObjectStore):
         return out
 
     def get(self, oid: Oid, kind: Kind) -> bytes:
+        """An object's content; a delta is rebuilt from its bases (each verified), the chunk itself is not.
+
+        Raises:
+            ObjectNotFoundError: when it is not stored.
+            CorruptObjectError: when its stored copy (or a delta's base) is damaged or missing.
+        """
         codec, data, raw_length = self.get_stored(oid, kind)
+        if codec == DELTA:
+            return local_delta.reconstruct(self, oid, data, raw_length)
         try:
             return unpack_payload(codec, data, raw_length, int(kind))
         except FormatError as exc:
             raise CorruptObjectError(oid, str(exc)) from exc
 
-    def _pread(self, pack: int, offset: int, length: int) -> bytes:
+    def _pack_fd(self, pack: int) -> int:
         fd = self._fds.get(pack)
         if fd is None:
             path = self.pack_path(self.pack_name(pack))
             try:
-                fd = self._fds[pack] = os.open(path, os.O_RDONLY)
+                fd = os.open(path, os.O_RDONLY)
             except FileNotFoundError as exc:
                 raise LocalStoreError(
                     f"pack {path.name} is missing from the store",
                     hint="run 'art fsck' and fetch the lost objects again",
                 ) from exc
-        return os.pread(fd, length, offset)
+            with self._lock:  # two threads may open the same pack at once: keep one descriptor
+                kept = self._fds.setdefault(pack, fd)
+            if kept != fd:
+                os.close(fd)
+            fd = kept
+        return fd
+
+    def _pread(self, pack: int, offset: int, length: int) -> bytes:
+        return os.pread(self._pack_fd(pack), length, offset)
+
+    def read_stored_into(self, pack: int, offset: int, into: memoryview) -> int:
+        """``read_stored`` into a caller's buffer (large ranges without a copy); return the bytes read, fewer
+        than ``len(into)`` only at the end of the pack."""
+        fd, done = self._pack_fd(pack), 0
+        while done < len(into):
+            n = os.preadv(fd, [into[done:]], offset + done)
+            if not n:
+                break
+            done += n
+        return done
 
     def get_stored(self, oid: Oid, kind: Kind) -> tuple[int, bytes, int]:
         """Return an object's (codec, stored bytes, raw length) as they sit in its pack (gc copies these).
@@ -228,6 +264,20 @@ class LocalStore(ObjectStore):
         if len(data) != length:
             raise CorruptObjectError(oid, f"pack {self.pack_name(pack)[:10]} is truncated")
         return codec, data, raw_length
+
+    # -- deltas (local_delta) -------------------------------------------------------------------------
+
+    def delta_base(self, oid: Oid) -> Oid | None:
+        """The chunk that chunk ``oid`` is stored as a delta against (None: stored in full, or not stored)."""
+        return local_delta.delta_bases(self, [oid]).get(oid)
+
+    def delta_bases(self, oids: Iterable[Oid]) -> dict[Oid, Oid]:
+        """``delta_base`` for many chunks (one query per few hundred); chunks not stored as deltas are absent."""
+        return local_delta.delta_bases(self, oids)
+
+    def dependents(self, oids: Iterable[Oid]) -> dict[Oid, list[Oid]]:
+        """The chunks built on each of ``oids``, directly or through other deltas (ids without any are absent)."""
+        return local_delta.dependents(self, oids)
 
     def file_size(self, oid: Oid) -> int:
         row = None if self.has(oid, Kind.FILE) else self._row(oid, Kind.CHUNK)
@@ -324,7 +374,21 @@ class LocalStore(ObjectStore):
                 hint="commands that only read (status, checkout, ls, diff, fsck) still work; " + HINTS[code],
             )
 
-    def _index_pack(self, name: str, size: int, entries: list[PackEntry], *, replace: bool = False) -> None:
+    def _index_pack(
+        self,
+        name: str,
+        size: int,
+        entries: list[PackEntry],
+        *,
+        replace: bool = False,
+        bases: dict[Oid, Oid] | None = None,
+        sketches: Sequence[tuple[int, Oid]] = (),
+    ) -> None:
+        """Index a sealed pack in ``packs/``: its object rows, and the delta rows of its codec-2 chunks (``bases``:
+        delta -> base, as the writer knows them; read from the pack when not given) and the sketch rows of its
+        new chunks (feature, chunk id), all in one transaction."""
+        if bases is None:
+            bases = local_delta.read_bases(self.pack_path(name), entries)
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -343,6 +407,11 @@ class LocalStore(ObjectStore):
                 db.executemany(
                     f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)", rows
                 )
+                local_delta.record(db, pack, entries, bases, replace)
+                if sketches:
+                    db.executemany(
+                        "INSERT OR IGNORE INTO sketch VALUES (?, ?)", [(f, bytes.fromhex(o)) for f, o in sketches]
+                    )
                 if db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone():  # a good copy replaces a bad one
                     db.executemany(
                         "DELETE FROM quarantine WHERE oid=? AND kind=?",
@@ -401,6 +470,11 @@ class LocalStore(ObjectStore):
                 continue  # not the pack its name promises; fsck reports unindexed files
             self._index_pack(name, path.stat().st_size, entries)
             added.append(name)
+        with self._lock:
+            rows = self._db.execute("SELECT count(*) FROM deltas").fetchone()[0]
+            want = self._db.execute("SELECT count(*) FROM objects WHERE kind=0 AND codec=?", (DELTA,)).fetchone()[0]
+        if rows != want:  # rows lost or left behind (an older art wrote to this index): make them again
+            local_delta.rebuild(self)
         self.clean_tmp()
         return added
 
@@ -420,6 +494,7 @@ class LocalStore(ObjectStore):
             for name in names:
                 row = self._db.execute("SELECT id FROM packs WHERE name=?", (name,)).fetchone()
                 if row:
+                    local_delta.forget_pack(self._db, row[0])
                     self._db.execute("DELETE FROM objects WHERE pack=?", (row[0],))
                     self._db.execute("DELETE FROM quarantine WHERE pack=?", (row[0],))
                     self._db.execute("DELETE FROM packs WHERE id=?", (row[0],))

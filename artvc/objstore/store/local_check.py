@@ -12,8 +12,10 @@ from ...errors import CorruptObjectError, FormatError
 from ..objects import Kind, check_object
 from ..oid import Oid
 from ..types import ObjectKey
+from .delta import DELTA
 from .local import LocalStore
 from .local_complete import forget as forget_complete
+from .local_delta import forget_oid as forget_delta
 from .pack import PACK_MAGIC, encode_entries, pack_name, read_trailer, unpack_payload
 
 
@@ -35,6 +37,8 @@ def quarantine(store: LocalStore, keys: dict[ObjectKey, str]) -> int:
                     continue
                 db.execute("INSERT OR REPLACE INTO quarantine VALUES (?, ?, ?, ?)", (*key, row[0], reason))
                 db.execute("DELETE FROM objects WHERE oid=? AND kind=?", key)
+                if kind == Kind.CHUNK:
+                    forget_delta(db, key[0])
                 moved += 1
             if moved:
                 forget_complete(db)
@@ -58,9 +62,9 @@ def quarantined(store: LocalStore) -> list[tuple[Oid, Kind, str, str]]:
 def rewrite_packs(store: LocalStore, names: list[str]) -> tuple[int, dict[ObjectKey, str]]:
     """Copy the intact objects of packs whose structure is damaged into a new pack, then drop those packs.
 
-    Each object is decompressed and checked against its id before it is copied (its stored bytes are
-    reused); damaged ones are returned (key -> reason) and not copied. A pack is dropped only after the
-    new pack holding its intact objects is sealed and indexed. Returns (objects copied, damaged).
+    Each object is decompressed (a delta rebuilt from its bases) and checked against its id before it is
+    copied (its stored bytes are reused); damaged ones are returned (key -> reason) and not copied. A pack is
+    dropped only after the new pack holding its intact objects is sealed and indexed. Returns (objects copied, damaged).
     """
     damaged: dict[ObjectKey, str] = {}
     copied = 0
@@ -74,7 +78,9 @@ def rewrite_packs(store: LocalStore, names: list[str]) -> tuple[int, dict[Object
                 oid, kind = Oid(digest.hex()), Kind(kind)
                 try:
                     codec, stored, raw_length = store.get_stored(oid, kind)
-                    check_object(oid, kind, unpack_payload(codec, stored, raw_length))
+                    check_object(
+                        oid, kind, store.get(oid, kind) if codec == DELTA else unpack_payload(codec, stored, raw_length)
+                    )
                 except (FormatError, CorruptObjectError) as exc:
                     damaged[ObjectKey(oid, kind)] = str(exc)
                     continue

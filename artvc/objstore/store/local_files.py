@@ -18,6 +18,7 @@ from ..oserrors import HINTS
 from ..sqlitedb import open_wal
 from ..tmpowner import token
 from .local_complete import SCHEMA as COMPLETE_SCHEMA
+from .local_delta import SCHEMA as DELTA_SCHEMA
 
 SCHEMA = (
     """
@@ -31,6 +32,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
     PRIMARY KEY (oid, kind)) WITHOUT ROWID;
 """
     + COMPLETE_SCHEMA
+    + DELTA_SCHEMA
 )
 
 

@@ -14,11 +14,14 @@ from ..objects import Kind
 from ..oid import Oid
 from ..oserrors import describe
 from .base import StoreWriter
+from .delta import DELTA, delta_base
 from .pack import fsync_dir
 from .packer import PACK_MAX_OBJECTS, PackBuilder
 
 if TYPE_CHECKING:
     from .local import LocalStore
+
+_CHUNK = int(Kind.CHUNK)
 
 
 class LocalWriter(StoreWriter):
@@ -36,6 +39,9 @@ class LocalWriter(StoreWriter):
         self._pending: set[tuple[str, int]] = set()
         self._lock = threading.Lock()  # guards _pending's check-and-add and _sealed
         self._sealed = 0  # packs indexed so far: a claim whose store query is older asks again
+        self._open: set[Oid] = set()  # chunks written to the open pack (a delta's base must be here or stored)
+        self._bases: dict[Oid, Oid] = {}  # codec-2 chunks of the open pack -> their bases
+        self._sketches: list[tuple[int, Oid]] = []  # (feature, chunk) of the open pack's new chunks
         self._builder = PackBuilder(store.root / "tmp", max_objects=PACK_MAX_OBJECTS)
         self.new_objects = 0
         self.new_bytes = 0
@@ -83,16 +89,30 @@ class LocalWriter(StoreWriter):
         self.put_claimed_many([(oid, int(kind), codec, stored, raw_length)])
 
     def put_claimed_many(self, objects: Sequence[tuple[Oid, int, int, bytes, int]]) -> None:
-        """``put_claimed`` for several (oid, kind, codec, stored, raw length), written together."""
+        """``put_claimed`` for several (oid, kind, codec, stored, raw length), written together.
+
+        A chunk the store's compressor encoded as a delta is written as one only when its base is stored or
+        in the open pack (written before it); otherwise it is stored in full (its base is another writer's
+        or a later job's, not indexed yet), so an indexed delta never lacks its base.
+
+        Raises:
+            FormatError: when a codec-2 payload has no base id (before anything of it is written).
+        """
         builder = self._builder
+        objects = [self._settle(obj) for obj in objects]
         start = 0
         try:
             while start < len(objects):
                 part = objects[start : start + builder.room()]
                 start += len(part)
                 builder.add_many(part)
-                for _ in part:
+                for oid, kind, codec, stored, _ in part:
                     fault_point("store.pack-writing")
+                    if kind == _CHUNK:
+                        self._open.add(oid)
+                        if codec == DELTA:
+                            self._bases[oid] = delta_base(stored)
+                        self._sketches += [(f, oid) for f in self.store.compressor.take_sketch(oid)]
                 self.new_objects += len(part)
                 self.new_bytes += sum(len(obj[3]) for obj in part)
                 if builder.full():
@@ -101,6 +121,17 @@ class LocalWriter(StoreWriter):
             tmp = builder.temp
             self.abort()
             raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
+
+    def _settle(self, obj: tuple[Oid, int, int, bytes, int]) -> tuple[Oid, int, int, bytes, int]:
+        oid, kind, codec, stored, raw_length = obj
+        if codec != DELTA or kind != _CHUNK:
+            return obj
+        base = delta_base(stored)  # raises FormatError before anything is written
+        raw = self.store.compressor.take_fallback(oid)
+        if raw is not None and base not in self._open and not self.store.has(base, Kind.CHUNK):
+            codec, stored = self.store.compressor.plain(raw)
+            return oid, kind, codec, stored, raw_length
+        return obj
 
     def _seal(self) -> None:
         sealed = self._builder.seal(fsync=self.store.fsync)
@@ -116,7 +147,10 @@ class LocalWriter(StoreWriter):
         fault_point("store.pack-renamed")  # in packs/, not yet indexed: invisible until reindexed or rewritten
         if self.store.fsync:
             fsync_dir(str(final.parent))
-        self.store._index_pack(sealed.name, sealed.size, sealed.entries, replace=self.rewrite)
+        self.store._index_pack(
+            sealed.name, sealed.size, sealed.entries, replace=self.rewrite, bases=self._bases, sketches=self._sketches
+        )
+        self._open, self._bases, self._sketches = set(), {}, []
         with self._lock:  # indexed: the store answers for these now (claimed, unwritten keys stay pending)
             self._pending.difference_update((e.oid, e.kind) for e in sealed.entries)
             self._sealed += 1
@@ -134,4 +168,5 @@ class LocalWriter(StoreWriter):
         """Drop the unsealed pack: its temp file is removed even when closing it fails (a full disk)."""
         with self._lock:
             self._pending.clear()
+        self._open, self._bases, self._sketches = set(), {}, []
         self._builder.abort()

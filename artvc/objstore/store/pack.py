@@ -6,7 +6,8 @@ Layout (docs/formats.md):
   entry  = oid (32) | kind (1) | codec (1) | offset (u64) | stored length (u32) | raw length (u32), little-endian
 A pack's name is the blake3 of its index entries (oids, kinds, codecs, offsets, lengths): objects are
 content-addressed, so the entries name the content without hashing every payload byte a second time.
-Payloads are raw or zstd (codec 1); the oid always names the uncompressed bytes. The trailer makes every
+Payloads are raw, zstd (codec 1) or, for chunks only, a zstd delta against another chunk (codec 2:
+``delta.py``); the oid always names the uncompressed bytes. The trailer makes every
 pack self-describing, so a lost index can be rebuilt.
 """
 
@@ -23,6 +24,7 @@ from ...errors import FormatError
 from ..codec import MAX_CHUNK_SIZE, MAX_METADATA_SIZE, MAX_PACK_ENTRIES
 from ..hashing import hash_bytes
 from ..oid import Oid
+from .delta import DELTA, PREFIX, decode_delta
 
 if TYPE_CHECKING:
     import zstandard
@@ -33,7 +35,8 @@ IDX_MAGIC = b"ARTIDX\x00\x01"
 ENTRY = struct.Struct("<32sBBQII")
 TRAILER = struct.Struct("<Q8s")
 
-RAW, ZSTD = 0, 1
+RAW, ZSTD = 0, 1  # and DELTA = 2 (delta.py), chunks only
+CODECS = (RAW, ZSTD, DELTA)
 ZSTD_LEVEL = 1
 _SAMPLE = 4096
 KINDS = range(4)  # objects.Kind: chunk, file manifest, tree, run
@@ -92,13 +95,19 @@ def check_entry(kind: int, codec: int, offset: int, length: int, raw_length: int
     """
     if kind not in KINDS:
         raise FormatError(f"pack index has an object of unknown kind {kind}")
-    if codec not in (RAW, ZSTD):
+    if codec not in CODECS:
         raise FormatError(f"pack index has an object with unknown codec {codec}")
+    if codec == DELTA and kind != 0:
+        raise FormatError(f"pack index has a delta (codec {DELTA}) that is not a chunk (kind {kind})")
     if raw_length > max_raw_length(kind):
         raise FormatError(
             f"pack index claims an object of {raw_length} bytes, over the limit of {max_raw_length(kind)} for its kind"
         )
-    if length != raw_length if codec == RAW else not 0 < length <= max_stored_length(raw_length):
+    if codec == DELTA:
+        bad = not PREFIX < length <= PREFIX + max_stored_length(raw_length)
+    else:
+        bad = length != raw_length if codec == RAW else not 0 < length <= max_stored_length(raw_length)
+    if bad:
         raise FormatError(f"pack index claims {length} stored bytes for an object of {raw_length} bytes")
     if offset < len(PACK_MAGIC):
         raise FormatError("pack index points into the pack header")
@@ -135,8 +144,11 @@ class Compressor:
         return ctx
 
     def pack(self, data: bytes, oid: Oid | None = None) -> tuple[int, bytes]:
-        """Return (codec, stored bytes) for ``data`` (whose id is ``oid``, when the caller knows it); thread-safe
-        (one context per thread)."""
+        """Return (codec, stored bytes) for ``data``; thread-safe (one context per thread).
+
+        ``oid``: the id of a new chunk (for a store's delta-aware compressor, ``DeltaCompressor``, which may
+        store it as a delta; this one ignores it). Not given for other kinds.
+        """
         if len(data) < 128:
             return RAW, data
         ctx = self._ctx()
@@ -147,14 +159,30 @@ class Compressor:
             return RAW, data
         return ZSTD, packed
 
+    def plain(self, data: bytes) -> tuple[int, bytes]:
+        """``pack`` without deltas (the same here)."""
+        return Compressor.pack(self, data)
 
-def unpack_payload(codec: int, data: bytes, raw_length: int, kind: int | None = None) -> bytes:
+    def take_fallback(self, oid: Oid) -> bytes | None:
+        """See ``DeltaCompressor.take_fallback``; a plain compressor makes no delta."""
+        return None
+
+    def take_sketch(self, oid: Oid) -> tuple[int, ...]:
+        """The resemblance features computed for chunk ``oid`` by ``pack`` and not taken yet (the store's writer
+        records them with the chunk); a plain compressor computes none."""
+        return ()
+
+
+def unpack_payload(
+    codec: int, data: bytes, raw_length: int, kind: int | None = None, *, base_raw: bytes | None = None
+) -> bytes:
     """Undo ``Compressor.pack``, never producing (or allocating) more than ``raw_length`` bytes, itself bounded
-    by the limit of ``kind`` (the larger limit when the kind is not known).
+    by the limit of ``kind`` (the larger limit when the kind is not known). A delta (codec 2) needs its base
+    chunk's content, ``base_raw`` (its id is ``delta.delta_base(data)``; the caller verified it).
 
     Raises:
-        FormatError: on an unknown codec, a size over the limit, or a payload that does not decompress to
-            exactly ``raw_length`` bytes.
+        FormatError: on an unknown codec, a size over the limit, a delta without its base, or a payload that
+            does not decompress to exactly ``raw_length`` bytes.
     """
     limit = max_raw_length(kind) if kind is not None else max(MAX_CHUNK_SIZE, MAX_METADATA_SIZE)
     if not 0 <= raw_length <= limit:
@@ -163,6 +191,10 @@ def unpack_payload(codec: int, data: bytes, raw_length: int, kind: int | None = 
         out = data
     elif codec == ZSTD:
         out = _decompress(data, raw_length)
+    elif codec == DELTA and kind in (0, None):
+        if base_raw is None:
+            raise FormatError("object is a delta and its base was not given")
+        out = decode_delta(data, raw_length, base_raw)
     else:
         raise FormatError(f"unknown object codec {codec}")
     if len(out) != raw_length:

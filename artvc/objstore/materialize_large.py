@@ -1,0 +1,206 @@
+"""Large files back into place at the speed of the disk: read, decompress and write in parallel, hash in order.
+
+``materialize_file`` hands files of ``LARGE_FILE`` bytes or more here (from a local store). The file's chunks
+are located with one batched query and cut into batches of about ``BATCH`` bytes in file order. Two pool
+threads each fill a reused buffer with one batch, reading the packs in large ranges (a run of chunks stored
+back to back is one ``preadv``; raw chunks land in the buffer with no copy, zstd ones are decompressed into
+it), then write the buffer at its place in the file with one ``pwrite``. The calling thread feeds each filled
+buffer, in file order, to the whole-file blake3 (large slices), which is the verification: the caller compares
+it with the file's id before the file is renamed into place. At most ``IN_FLIGHT`` buffers exist, so memory
+stays bounded whatever the file's size.
+
+Objects stored with a codec other than raw and zstd (deltas) are rebuilt by ``LocalStore.get``, in the pool.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import cast
+
+from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
+from .faults import fault_point
+from .hashing import ContentHasher
+from .objects import Kind
+from .oid import Oid
+from .store.local import LocalStore
+from .store.pack import RAW, ZSTD, check_entry, unpack_payload
+from .types import Location, ObjectKey
+
+Progress = Callable[[int], None]
+
+LARGE_FILE = 16 << 20  # from this size on a file is written by ``write_large``
+BATCH = 8 << 20  # bytes of file content per pool task (one buffer, one pwrite, one hash update)
+IN_FLIGHT = 3  # buffers in use at once: two being filled, one being hashed
+THREADS = 2
+
+# One batch: (file offset, [(chunk id, location)])
+_Batch = tuple[int, list[tuple[Oid, Location]]]
+
+
+def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progress | None = None) -> tuple[Oid, int]:
+    """Write file ``oid`` (``size`` bytes by its pointer) to the open, empty file ``fd``; return the hash of
+    what was written and its length, for the caller to check against ``oid`` and ``size``.
+
+    Raises:
+        ObjectNotFoundError: when a chunk is not stored.
+        CorruptObjectError: when the index or a pack is damaged (the content's hash is the caller's check).
+        OSError: when reading a pack or writing ``fd`` fails.
+    """
+    chunks = store.file_chunks(oid, size)
+    locs = _locate(store, chunks)
+    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    for _ in range(IN_FLIGHT):
+        free.put(bytearray(max(BATCH, *(loc.raw_length for loc in locs.values()))))
+    hasher = ContentHasher()
+    written = 0
+    pending: deque[Future[memoryview]] = deque()
+    with ThreadPoolExecutor(THREADS, thread_name_prefix="art-materialize") as pool:
+        try:
+            for batch in _batches(chunks, locs):
+                if len(pending) >= IN_FLIGHT:
+                    written += _take(pending.popleft(), hasher, free, progress)
+                pending.append(pool.submit(_fill, store, fd, batch, free.get()))
+            while pending:
+                written += _take(pending.popleft(), hasher, free, progress)
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+    return hasher.oid(), written
+
+
+def _take(
+    fut: Future[memoryview], hasher: ContentHasher, free: queue.SimpleQueue[bytearray], progress: Progress | None
+) -> int:
+    """Hash one written batch (batches are taken in file order) and give its buffer back."""
+    view = fut.result()
+    hasher.update(view)
+    n = len(view)
+    buf = view.obj
+    view.release()
+    assert isinstance(buf, bytearray)
+    free.put(buf)
+    fault_point("materialize.file-writing")
+    if progress:
+        progress(n)
+    return n
+
+
+def _locate(store: LocalStore, chunks: tuple[tuple[Oid, int], ...]) -> dict[ObjectKey, Location]:
+    """Where each chunk is (one batched query), every location checked as ``get`` checks it.
+
+    Raises:
+        ObjectNotFoundError: when a chunk is not stored (CorruptObjectError when fsck quarantined it).
+        CorruptObjectError: when the index holds an impossible location.
+    """
+    locs = store.locate_many({ObjectKey(c, Kind.CHUNK) for c, _ in chunks})
+    for chunk, _ in chunks:
+        loc = locs.get(ObjectKey(chunk, Kind.CHUNK))
+        if loc is None:
+            store.raise_if_quarantined(chunk, Kind.CHUNK)
+            raise ObjectNotFoundError(chunk, Kind.CHUNK.label)
+        try:
+            if loc.codec in (RAW, ZSTD):  # other codecs are read through ``LocalStore.get``, which checks them
+                check_entry(int(Kind.CHUNK), loc.codec, loc.offset, loc.length, loc.raw_length)
+        except FormatError as exc:
+            raise CorruptObjectError(
+                chunk, f"index.db: {exc}", hint="run 'art fsck' to rebuild the index from the packs"
+            ) from exc
+    return locs
+
+
+def _batches(chunks: tuple[tuple[Oid, int], ...], locs: dict[ObjectKey, Location]) -> Iterator[_Batch]:
+    """The file's chunks cut into batches of at most ``BATCH`` bytes (or one larger chunk), in file order."""
+    offset = filled = 0
+    batch: list[tuple[Oid, Location]] = []
+    for chunk, _ in chunks:
+        loc = locs[ObjectKey(chunk, Kind.CHUNK)]
+        if batch and filled + loc.raw_length > BATCH:
+            yield offset, batch
+            offset += filled
+            batch, filled = [], 0
+        batch.append((chunk, loc))
+        filled += loc.raw_length
+    if batch:
+        yield offset, batch
+
+
+_SCRATCH = threading.local()  # .buf: a pool thread's buffer for compressed runs, reused across batches
+
+
+def _scratch(n: int) -> memoryview:
+    buf = getattr(_SCRATCH, "buf", None)
+    if buf is None or len(buf) < n:
+        buf = _SCRATCH.buf = bytearray(max(n, BATCH))
+    return memoryview(buf)[:n]
+
+
+def _fill(store: LocalStore, fd: int, batch: _Batch, buf: bytearray) -> memoryview:
+    """Fill ``buf`` with one batch's content and write it at its offset in ``fd``; return the filled view."""
+    at, items = batch
+    out = memoryview(buf)
+    pos = 0
+    for run in _runs(items):
+        chunk, loc = run[0]
+        if loc.codec not in (RAW, ZSTD):  # a delta: rebuilt by the store
+            data = store.get(chunk, Kind.CHUNK)
+            if len(data) != loc.raw_length:
+                raise CorruptObjectError(chunk, f"has {len(data)} bytes, index says {loc.raw_length}")
+            out[pos : pos + len(data)] = data
+            pos += len(data)
+            continue
+        pack, first = loc.pack, loc.offset
+        span = run[-1][1].offset + run[-1][1].length - first
+        if all(loc.codec == RAW for _, loc in run):  # straight into place
+            _read_exact(store, pack, first, out[pos : pos + span], run[0][0])
+            pos += span
+            continue
+        stored = _scratch(span)
+        _read_exact(store, pack, first, stored, run[0][0])
+        for chunk, loc in run:
+            piece = stored[loc.offset - first : loc.offset - first + loc.length]
+            if loc.codec == RAW:
+                out[pos : pos + loc.raw_length] = piece
+            else:
+                try:
+                    data = unpack_payload(loc.codec, cast(bytes, piece), loc.raw_length, int(Kind.CHUNK))  # any buffer
+                    out[pos : pos + loc.raw_length] = data
+                except FormatError as exc:
+                    raise CorruptObjectError(chunk, str(exc)) from exc
+            pos += loc.raw_length
+    view = out[:pos]
+    done = 0
+    while done < pos:
+        done += os.pwrite(fd, view[done:], at + done)
+    return view
+
+
+def _runs(items: list[tuple[Oid, Location]]) -> Iterator[list[tuple[Oid, Location]]]:
+    """Split a batch into runs of chunks stored back to back in one pack with raw or zstd codecs (one read
+    each); a chunk with another codec is a run of its own."""
+    run: list[tuple[Oid, Location]] = []
+    for item in items:
+        loc = item[1]
+        prev = run[-1][1] if run else None
+        if prev and (
+            loc.pack != prev.pack
+            or loc.offset != prev.offset + prev.length
+            or loc.codec not in (RAW, ZSTD)
+            or prev.codec not in (RAW, ZSTD)
+        ):
+            yield run
+            run = []
+        run.append(item)
+    if run:
+        yield run
+
+
+def _read_exact(store: LocalStore, pack: int, offset: int, into: memoryview, chunk: Oid) -> None:
+    got = store.read_stored_into(pack, offset, into)
+    if got != len(into):
+        raise CorruptObjectError(chunk, f"pack {store.pack_name(pack)[:10]} is truncated")

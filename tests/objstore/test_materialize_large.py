@@ -1,0 +1,196 @@
+"""Large files written back by materialize_large: batches read in large ranges, decompressed and written by a
+pool, hashed in order; the result is byte-identical, verified, bounded in memory, and failures leave nothing."""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+
+import pytest
+
+from artvc.errors import CorruptObjectError, LocalStoreError, ObjectNotFoundError
+from artvc.objstore import materialize_large
+from artvc.objstore.hashing import hash_bytes
+from artvc.objstore.ingest import Ingester
+from artvc.objstore.materialize import materialize_file
+from artvc.objstore.materialize_large import BATCH, LARGE_FILE
+from artvc.objstore.objects import FileManifest, Kind
+from artvc.objstore.store.local import LocalStore
+from artvc.objstore.store.pack import RAW, ZSTD
+from tests.builders import random_bytes
+
+MIB = 1 << 20
+
+
+@pytest.fixture
+def store(tmp_path):
+    with LocalStore(tmp_path / "store") as s:
+        yield s
+
+
+def add(store: LocalStore, path) -> tuple[str, int]:
+    with store.writer() as w, Ingester(w, store.params, store.compressor) as ing:
+        return ing.add_file(path)
+
+
+TEXT = ((b"0123456789" * 20 + b"," * 30 + b"\n" * 6) * 2)[:256]  # random bytes onto it: zstd halves them
+
+
+@functools.cache
+def mixed(size: int) -> bytes:
+    """Random and text-like stretches of uneven lengths: raw and zstd chunks alternate within batches."""
+    parts, total, seed = [], 0, 0
+    while total < size:
+        n = (3 * MIB + seed * 77_777) % (5 * MIB) + 100_000
+        parts.append(random_bytes(n, seed) if seed % 2 else random_bytes(n, seed).translate(TEXT))
+        total += n
+        seed += 1
+    return b"".join(parts)[:size]
+
+
+def codecs(store: LocalStore, oid: str, size: int) -> set[int]:
+    chunks = store.file_chunks(oid, size)
+    return {store.locate(c, Kind.CHUNK).codec for c, _ in chunks}
+
+
+def test_a_large_mixed_file_comes_back_byte_for_byte(store, tmp_path):
+    data = mixed(LARGE_FILE + BATCH + 12_345)  # three batches, the last one short
+    src = tmp_path / "src.bin"
+    src.write_bytes(data)
+    oid, size = add(store, src)
+    assert codecs(store, oid, size) == {RAW, ZSTD}
+    seen = []
+    st = materialize_file(store, oid, size, tmp_path / "out.bin", progress=seen.append)
+    assert (tmp_path / "out.bin").read_bytes() == data
+    assert st.st_size == size and sum(seen) == size
+    assert len(seen) <= size // BATCH + 2  # whole batches, not chunk by chunk
+    assert not [p for p in os.listdir(tmp_path) if "art-tmp" in p]
+
+
+def test_repeated_and_out_of_order_chunks_are_written_where_the_manifest_says(store, tmp_path):
+    block, other = random_bytes(3 * MIB, 1), random_bytes(2 * MIB, 2).translate(TEXT)
+    first = tmp_path / "first.bin"
+    first.write_bytes(other + block)  # ``block``'s chunks are stored after ``other``'s
+    add(store, first)
+    data = block + other + block * 4 + other  # the same chunks again, backwards in the pack, repeated
+    src = tmp_path / "src.bin"
+    src.write_bytes(data)
+    oid, size = add(store, src)
+    assert size >= LARGE_FILE
+    materialize_file(store, oid, size, tmp_path / "out.bin")
+    assert (tmp_path / "out.bin").read_bytes() == data
+
+
+def test_memory_stays_bounded_whatever_the_file_size(store, tmp_path):
+    """Python allocations at the peak (every thread, tracemalloc) stay a few batches, below the file's size."""
+    import tracemalloc
+
+    src = tmp_path / "src.bin"
+    src.write_bytes(random_bytes(LARGE_FILE + 4 * BATCH, 3))
+    oid, size = add(store, src)
+    tracemalloc.start()
+    try:
+        materialize_file(store, oid, size, tmp_path / "out.bin")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert hash_bytes((tmp_path / "out.bin").read_bytes()) == oid
+    assert peak <= (materialize_large.IN_FLIGHT + 1) * BATCH < size
+
+
+def flip_byte_of_chunk(store: LocalStore, chunk: str) -> None:
+    loc = store.locate(chunk, Kind.CHUNK)
+    path = store.pack_path(store.pack_name(loc.pack))
+    with open(path, "r+b") as f:
+        f.seek(loc.offset + loc.length // 2)
+        b = f.read(1)
+        f.seek(loc.offset + loc.length // 2)
+        f.write(bytes([b[0] ^ 0x40]))
+
+
+@pytest.mark.parametrize("codec", [RAW, ZSTD])
+def test_a_damaged_chunk_fails_the_checkout_and_leaves_the_old_file(store, tmp_path, codec):
+    src = tmp_path / "src.bin"
+    src.write_bytes(mixed(LARGE_FILE + MIB))
+    oid, size = add(store, src)
+    chunks = [c for c, _ in store.file_chunks(oid, size)]
+    victim = next(c for c in chunks[len(chunks) // 2 :] if store.locate(c, Kind.CHUNK).codec == codec)
+    store.close()
+    flip_byte_of_chunk(LocalStore(store.root), victim)
+    dest = tmp_path / "out.bin"
+    dest.write_bytes(b"the old content")
+    with LocalStore(store.root) as again, pytest.raises(CorruptObjectError):
+        materialize_file(again, oid, size, dest)
+    assert dest.read_bytes() == b"the old content"
+    assert not [p for p in os.listdir(tmp_path) if "art-tmp" in p]
+
+
+def test_a_truncated_pack_is_reported_as_corrupt(store, tmp_path):
+    src = tmp_path / "src.bin"
+    src.write_bytes(random_bytes(LARGE_FILE + MIB, 4))
+    oid, size = add(store, src)
+    last = store.file_chunks(oid, size)[-1][0]
+    loc = store.locate(last, Kind.CHUNK)
+    os.truncate(store.pack_path(store.pack_name(loc.pack)), loc.offset + 10)
+    with pytest.raises(CorruptObjectError, match="truncated"):
+        materialize_file(store, oid, size, tmp_path / "out.bin")
+    assert not os.listdir(tmp_path / "store" / "tmp") and not (tmp_path / "out.bin").exists()
+
+
+def test_a_missing_chunk_or_pack_names_what_is_missing(store, tmp_path):
+    src = tmp_path / "src.bin"
+    src.write_bytes(random_bytes(LARGE_FILE + MIB, 5))
+    oid, size = add(store, src)
+    chunks = store.file_chunks(oid, size)
+    manifest = FileManifest(hash_bytes(b"x"), size + 1000, (*chunks, (hash_bytes(b"not stored"), 1000)))
+    with store.writer() as w:
+        w.put(manifest.oid, Kind.FILE, manifest.to_bytes())
+    with pytest.raises(ObjectNotFoundError, match=hash_bytes(b"not stored")[:10]):
+        materialize_file(store, manifest.oid, manifest.size, tmp_path / "a.bin")
+    pack = store.pack_path(store.pack_name(store.locate(chunks[0][0], Kind.CHUNK).pack))
+    store.close()
+    pack.unlink()
+    with LocalStore(store.root) as again, pytest.raises(LocalStoreError, match="missing from the store"):
+        materialize_file(again, oid, size, tmp_path / "b.bin")
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".bin") and p != "src.bin"]
+
+
+@pytest.mark.slow
+def test_checkout_of_a_512_mib_file_stays_under_150_mb(tmp_path):
+    """Peak RSS of the whole art process (wait4), with a file far larger than every buffer."""
+    from tests.builders import write_random_file
+    from tests.e2e.faultfs import art, make_repo, ok
+
+    repo = make_repo(tmp_path / "repo")
+    write_random_file(repo / "big.bin", 512 * MIB, seed=6)
+    ok(art(repo, "add", "big.bin"))
+    (repo / "big.bin").unlink()
+    proc = subprocess.Popen([sys.executable, "-m", "artvc", "checkout", "big.bin"], cwd=repo)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert (repo / "big.bin").stat().st_size == 512 * MIB
+    assert usage.ru_maxrss * 1024 <= 150_000_000
+
+
+def test_a_full_disk_during_a_large_checkout_exits_13_and_leaves_nothing(tmp_path):
+    """The pool's pwrite fails with ENOSPC (a real full tmpfs as root): one error line, no temp file."""
+    from tests.e2e.faultfs import ROOT, art, make_repo, ok, one_error, tmpfs
+
+    def run(repo, env):
+        (repo / "t.txt").write_bytes(random_bytes(LARGE_FILE + 2 * MIB, 7).translate(TEXT))
+        ok(art(repo, "add", "t.txt"))
+        (repo / "t.txt").unlink()
+        if ROOT:  # leave room for part of the file only
+            free = os.statvfs(repo).f_bavail * os.statvfs(repo).f_frsize
+            (repo / "filler").write_bytes(bytes(max(0, free - 6 * MIB)))
+        r = art(repo, "checkout", env=env)
+        one_error(r, 13, "no space left on device")
+        assert not [p for p in os.listdir(repo) if "art-tmp" in p or p == "t.txt"]
+
+    if ROOT:
+        with tmpfs(tmp_path / "mnt", "48m") as mnt:
+            run(make_repo(mnt / "repo"), {})
+    else:
+        run(make_repo(tmp_path / "repo"), {"ART_FAULT": "materialize.file-writing@2:enospc"})

@@ -1,0 +1,105 @@
+"""Packs read in large ranges: a push reads neighbouring objects together; a whole pack fetched from a remote
+is verified in windows (one pread and one pool task per few MiB, in offset order, a bounded number ahead),
+every object checked and the bad ones singled out."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from artvc.objstore.hashing import hash_bytes
+from artvc.objstore.objects import Kind
+from artvc.objstore.pack_ranges import WINDOW, read_in_ranges, spans, verified_windows
+from artvc.objstore.store.local import LocalStore
+from artvc.objstore.store.pack import Compressor, PackEntry, PackWriter, read_trailer
+from tests.builders import random_bytes
+
+TEXT = ((b"0123456789" * 20 + b"," * 30 + b"\n" * 6) * 2)[:256]
+
+
+def test_every_object_of_a_pack_is_verified_in_order_and_a_damaged_one_is_singled_out(tmp_path):
+    compressor = Compressor()
+    blobs = [
+        random_bytes(40_000 + i * 997, i) if i % 3 else random_bytes(50_000, i).translate(TEXT) for i in range(400)
+    ]
+    path = tmp_path / "p.pack"
+    with open(path, "wb") as f:
+        writer = PackWriter(f)
+        for b in blobs:
+            writer.add(hash_bytes(b), int(Kind.CHUNK), *compressor.pack(b), len(b))
+        writer.seal()
+    with open(path, "rb") as f:
+        entries = sorted(read_trailer(f, path.stat().st_size), key=lambda e: e.offset)
+    assert {e.codec for e in entries} == {0, 1} and sum(e.length for e in entries) > 2 * WINDOW
+    victim = entries[250]
+    data = bytearray(path.read_bytes())
+    data[victim.offset + victim.length // 2] ^= 1
+    path.write_bytes(data)
+    with open(path, "rb") as f, ThreadPoolExecutor(2) as pool:
+        got = list(verified_windows(pool, f.fileno(), entries))
+    assert [e for e, _ in got] == entries
+    assert [e.oid for e, d in got if d is None] == [victim.oid]
+    by_oid = {hash_bytes(b): b for b in blobs}
+    assert all(bytes(d) == by_oid[e.oid] for e, d in got if d is not None)
+
+
+def test_an_entry_far_away_gets_a_window_of_its_own_not_a_huge_read():
+    near = [PackEntry(hash_bytes(b"%d" % i), 0, 0, 8 + i * 1000, 1000, 1000) for i in range(5)]
+    far = PackEntry(hash_bytes(b"far"), 0, 0, 1 << 40, 1000, 1000)
+    assert list(spans([*near, far], WINDOW)) == [near, [far]]
+
+
+def test_a_push_reads_neighbouring_objects_together_and_each_gets_its_own_bytes(tmp_path):
+    with LocalStore(tmp_path / "store") as store:
+        blobs = [random_bytes(30_000 + i * 131, i) for i in range(300)]  # ~9.5 MiB: more than one window
+        for part in (blobs[:200], blobs[200:]):  # two packs
+            with store.writer() as w:
+                for b in part:
+                    w.put(hash_bytes(b), Kind.CHUNK, b)
+        wanted = [b for i, b in enumerate(blobs) if i % 7 != 3]  # gaps where an object is already there
+        wanted = wanted[:150] + wanted[150:][::-1]  # and a stretch in reverse order
+        locs = [store.locate(hash_bytes(b), Kind.CHUNK) for b in wanted]
+        got = [bytes(v) for v in read_in_ranges(store, locs)]
+        assert got == [store.read_stored(loc.pack, loc.offset, loc.length) for loc in locs]
+        assert [store.get(hash_bytes(b), Kind.CHUNK) for b in wanted] == wanted
+
+
+def _rchar() -> int:
+    with open("/proc/self/io") as f:
+        return int(next(line for line in f if line.startswith("rchar")).split()[1])
+
+
+def test_a_chunk_that_arrives_before_its_turn_does_not_make_the_fetch_read_the_file_again(tmp_path):
+    """The manifest is proved by hashing its chunks as they stream by; one that a pack brings early is kept
+    for its turn, instead of hashing the whole file again from the store afterwards."""
+    from artvc.objstore.chunking import Chunker
+    from artvc.objstore.objects import FileManifest
+    from artvc.objstore.store.remote import RemoteStore
+    from artvc.objstore.transfer import download, upload
+
+    data = random_bytes(12 << 20, 9)
+    chunks = Chunker().split(data)
+    oid = hash_bytes(data)
+    manifest = FileManifest(oid, len(data), tuple((hash_bytes(c), len(c)) for c in chunks))
+    with LocalStore(tmp_path / "src") as src:
+        with src.writer() as w:
+            for c in [chunks[-1], *chunks[:-1]]:  # the last chunk first in the pack
+                w.put(hash_bytes(c), Kind.CHUNK, c)
+        with src.writer() as w:
+            w.put(oid, Kind.FILE, manifest.to_bytes())
+        remote = RemoteStore.open(str(tmp_path / "remote"), name="origin", cache_dir=tmp_path / "cache")
+        upload(src, remote, [(oid, Kind.FILE), *((c, Kind.CHUNK) for c, _ in manifest.chunks)])
+    with LocalStore(tmp_path / "dest") as dest:
+        before = _rchar()
+        result = download(RemoteStore.open(str(tmp_path / "remote"), cache_dir=tmp_path / "cache2"), dest, [(oid, 1)])
+        read = _rchar() - before
+        assert not result.problems and dest.has(oid, Kind.FILE)
+        assert len(data) <= read < len(data) * 1.5  # the pack once; not the file a second time
+
+
+def test_a_window_of_well_compressed_objects_is_also_bounded_by_their_decompressed_size():
+    entries = [
+        PackEntry(hash_bytes(b"%d" % i), 0, 1, 8 + i * 1000, 1000, 1 << 20) for i in range(3 * WINDOW // (1 << 20))
+    ]
+    windows = list(spans(entries, WINDOW))
+    assert [e for w in windows for e in w] == entries
+    assert all(sum(e.raw_length for e in w) <= 2 * WINDOW for w in windows) and len(windows) >= 2
