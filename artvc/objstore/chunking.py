@@ -43,6 +43,21 @@ class Chunker:
         for chunk in self._cdc.cut_stream(stream):
             yield chunk.data
 
+    def cut(self, buf: bytes | bytearray | memoryview, *, final: bool) -> list[int]:
+        """The lengths of the chunks ``chunks`` would cut from a stream whose unchunked rest starts with ``buf``.
+
+        A chunk is cut only when at least ``max_size`` bytes follow its start (or ``final``: ``buf`` runs to the
+        end of the stream): ``cut_stream`` reads ahead exactly that far, so the boundaries are the same, and the
+        bytes after the last cut are the caller's to carry into the next buffer.
+        """
+        limit = len(buf) - self.params.max_size  # a chunk starting past here could end elsewhere with more data
+        out: list[int] = []
+        for chunk in self._cdc.cut_buf(buf):
+            if not final and chunk.offset > limit:
+                break
+            out.append(chunk.length)
+        return out
+
     def split(self, data: bytes) -> list[bytes]:
         """Split an in-memory buffer (tests, small inputs)."""
         return [bytes(c.data) for c in self._cdc.cut_buf(data)]

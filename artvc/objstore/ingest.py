@@ -1,7 +1,7 @@
 """Files and directories into a store: chunk, hash each chunk and the whole file, compress, pack.
 
-Each byte is read once. A large file is chunked and hashed in the calling thread while a second thread
-hashes and compresses chunks (blake3 and zstd release the GIL), so both cores work. Small files (up to
+Each byte is read once. A large file goes through ``ingest_large``'s pipeline (read, chunk, hash, compress and
+write at once, on every core). Small files (up to
 ``SMALL_FILE``) go to the workers in jobs of ``JOB_FILES`` files or ``JOB_BYTES`` after one stat-cache query
 per ``BATCH_FILES``: a worker reads and hashes a job's files, claims the objects the store lacks with one query
 (``StoreWriter.claim``: each new chunk is compressed once, by one job) and compresses them, while the walk goes
@@ -13,8 +13,6 @@ number of files.
 from __future__ import annotations
 
 import os
-import queue
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,7 +23,8 @@ from typing import Any, Protocol
 from ..errors import ArtError
 from .chunking import Chunker, ChunkerParams
 from .faults import fault_point
-from .hashing import ContentHasher, hash_bytes
+from .hashing import hash_bytes
+from .ingest_large import stream_large
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
 from .oserrors import describe, os_errors
@@ -36,7 +35,6 @@ from .store.pack import Compressor
 
 # Files up to this size are read whole and processed in batches, one store and stat-cache query per batch.
 SMALL_FILE = 1 << 20
-_INFLIGHT = 16
 BATCH_FILES = 512  # small files per stat-cache query
 JOB_FILES = 64  # small files per worker job (one store query, one hand-off)
 JOB_BYTES = 4 << 20
@@ -230,29 +228,9 @@ class Ingester:
         return (pieces[0][0] if len(pieces) == 1 else hash_bytes(data)), pieces
 
     def _stream_large(self, path: str) -> tuple[Oid, int, list[tuple[Oid, int]]]:
-        """Chunk and hash in this thread, hash+compress chunks in the pool, write packs in a writer thread."""
-        hasher = ContentHasher()
-        inflight: deque[Future[Prepared]] = deque()
-        chunks: list[tuple[Oid, int]] = []
-        size = 0
-        with _OrderedSink(self._store) as sink, open(path, "rb", buffering=0) as f:
-            for view in self._chunker.chunks(f):
-                data = bytes(view)
-                size += len(data)
-                hasher.update(data)
-                self.progress.advance(bytes=len(data))
-                inflight.append(self._pool.submit(self._prepare, data))
-                while len(inflight) > _INFLIGHT or (inflight and inflight[0].done()):
-                    p = inflight.popleft().result()
-                    chunks.append((p.oid, p.length))
-                    sink.put(p)
-            while inflight:
-                p = inflight.popleft().result()
-                chunks.append((p.oid, p.length))
-                sink.put(p)
-        return hasher.oid(), size, chunks
-
-    # -- directories ---------------------------------------------------------------------------------
+        return stream_large(
+            path, self.writer, self.params, self.compressor, self._pool, progress=self.progress, stats=self.stats
+        )
 
     def add_tree(self, root: str | os.PathLike[str]) -> tuple[Tree, int]:
         """Store a directory recursively, one directory at a time; return (its tree, number of files).
@@ -445,39 +423,6 @@ class _DirOids:
     def __iter__(self) -> Iterator[Oid]:
         self._ingester._finish_through(self._seq)
         return iter(self._oids)  # type: ignore[arg-type]  # every None was filled
-
-
-class _OrderedSink:
-    """Feed prepared chunks, in order, to ``store`` on a dedicated writer thread (writes overlap chunking)."""
-
-    def __init__(self, store: Callable[[Prepared], None]) -> None:
-        self._store = store
-        self._queue: queue.Queue[Prepared | None] = queue.Queue(maxsize=_INFLIGHT * 2)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="art-pack-writer", daemon=True)
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._store(item)
-                except BaseException as exc:  # re-raised in the producer
-                    self._error = exc
-
-    def put(self, item: Prepared) -> None:
-        if self._error is not None:
-            raise self._error
-        self._queue.put(item)
-
-    def __enter__(self) -> _OrderedSink:
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        if self._error is not None and exc_type is None:
-            raise self._error
 
 
 def chunk_list(path: str | os.PathLike[str], params: ChunkerParams) -> list[tuple[Oid, int]]:

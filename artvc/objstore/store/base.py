@@ -31,7 +31,8 @@ class IndexedObject:
 class StoreWriter(ABC):
     """A batch of writes that becomes visible atomically when the writer is committed (a sealed pack).
 
-    Subclasses set ``store`` (whose ``compressor`` decides zstd or raw per object).
+    Subclasses set ``store`` (whose ``compressor`` decides zstd or raw per object). A ``stored`` payload may be a
+    view into a buffer that the caller reuses once the call returns: a writer copies (or writes) it before returning.
     """
 
     store: ObjectStore
@@ -44,7 +45,7 @@ class StoreWriter(ABC):
         return self.put_stored(oid, kind, codec, stored, len(data))
 
     @abstractmethod
-    def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
+    def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes | memoryview, raw_length: int) -> bool:
         """Store an already-compressed payload (as produced by ``Compressor.pack``)."""
 
     @abstractmethod
@@ -55,7 +56,7 @@ class StoreWriter(ABC):
         """The keys that ``has`` would answer True for (stores override this with one query per batch)."""
         return {(oid, int(kind)) for oid, kind in keys if self.has(oid, kind)}
 
-    def put_new(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
+    def put_new(self, oid: Oid, kind: Kind, codec: int, stored: bytes | memoryview, raw_length: int) -> bool:
         """``put_stored`` for an object the caller found absent with ``present`` moments ago (stores may
         skip asking again; a duplicate written by a racing writer is harmless)."""
         return self.put_stored(oid, kind, codec, stored, raw_length)
@@ -68,11 +69,11 @@ class StoreWriter(ABC):
         found = self.present((oid, Kind(kind)) for oid, kind in keys)
         return [k for k in keys if k not in found]
 
-    def put_claimed(self, oid: Oid, kind: int, codec: int, stored: bytes, raw_length: int) -> None:
+    def put_claimed(self, oid: Oid, kind: int, codec: int, stored: bytes | memoryview, raw_length: int) -> None:
         """Write an object ``claim`` returned."""
         self.put_new(oid, Kind(kind), codec, stored, raw_length)
 
-    def put_claimed_many(self, objects: Sequence[tuple[Oid, int, int, bytes, int]]) -> None:
+    def put_claimed_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> None:
         """``put_claimed`` for several (oid, kind, codec, stored, raw length)."""
         for obj in objects:
             self.put_claimed(*obj)

@@ -70,12 +70,12 @@ class LocalWriter(StoreWriter):
             self._pending.update(out)
         return out
 
-    def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
+    def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes | memoryview, raw_length: int) -> bool:
         if self.has(oid, kind):
             return False
         return self.put_new(oid, kind, codec, stored, raw_length)
 
-    def put_new(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
+    def put_new(self, oid: Oid, kind: Kind, codec: int, stored: bytes | memoryview, raw_length: int) -> bool:
         key = (oid, int(kind))
         with self._lock:
             if key in self._pending:
@@ -84,11 +84,11 @@ class LocalWriter(StoreWriter):
         self.put_claimed(oid, kind, codec, stored, raw_length)
         return True
 
-    def put_claimed(self, oid: Oid, kind: int, codec: int, stored: bytes, raw_length: int) -> None:
+    def put_claimed(self, oid: Oid, kind: int, codec: int, stored: bytes | memoryview, raw_length: int) -> None:
         """Write an object reserved with ``claim`` (or ``put_new``): no presence check."""
         self.put_claimed_many([(oid, int(kind), codec, stored, raw_length)])
 
-    def put_claimed_many(self, objects: Sequence[tuple[Oid, int, int, bytes, int]]) -> None:
+    def put_claimed_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> None:
         """``put_claimed`` for several (oid, kind, codec, stored, raw length), written together.
 
         A chunk the store's compressor encoded as a delta is written as one only when its base is stored or
@@ -122,7 +122,9 @@ class LocalWriter(StoreWriter):
             self.abort()
             raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
 
-    def _settle(self, obj: tuple[Oid, int, int, bytes, int]) -> tuple[Oid, int, int, bytes, int]:
+    def _settle(
+        self, obj: tuple[Oid, int, int, bytes | memoryview, int]
+    ) -> tuple[Oid, int, int, bytes | memoryview, int]:
         oid, kind, codec, stored, raw_length = obj
         if codec != DELTA or kind != _CHUNK:
             return obj

@@ -143,18 +143,22 @@ class Compressor:
             ctx = self._local.ctx = zstandard.ZstdCompressor(level=self._level, write_checksum=True)
         return ctx
 
+    def compressible(self, data: bytes | memoryview) -> bool:
+        """False when ``pack`` would store ``data`` raw without trying: too short, or a 4 KiB sample of it does
+        not compress. Cheap: callers may ask before making the copy that ``pack`` keeps."""
+        if len(data) < 128:
+            return False
+        return len(data) <= 2 * _SAMPLE or len(self._ctx().compress(data[:_SAMPLE])) <= _SAMPLE * 0.92
+
     def pack(self, data: bytes, oid: Oid | None = None) -> tuple[int, bytes]:
         """Return (codec, stored bytes) for ``data``; thread-safe (one context per thread).
 
         ``oid``: the id of a new chunk (for a store's delta-aware compressor, ``DeltaCompressor``, which may
         store it as a delta; this one ignores it). Not given for other kinds.
         """
-        if len(data) < 128:
+        if not self.compressible(data):
             return RAW, data
-        ctx = self._ctx()
-        if len(data) > 2 * _SAMPLE and len(ctx.compress(data[:_SAMPLE])) > _SAMPLE * 0.92:
-            return RAW, data
-        packed = ctx.compress(data)
+        packed = self._ctx().compress(data)
         if len(packed) >= len(data) * 0.97:
             return RAW, data
         return ZSTD, packed
@@ -261,13 +265,13 @@ class PackWriter:
         """True once the pack reached ``target`` bytes or the format's limit on entries."""
         return self._offset >= target or len(self.entries) >= MAX_PACK_ENTRIES
 
-    def add(self, oid: Oid, kind: int, codec: int, stored: bytes, raw_length: int) -> PackEntry:
+    def add(self, oid: Oid, kind: int, codec: int, stored: bytes | memoryview, raw_length: int) -> PackEntry:
         entry = PackEntry(oid, kind, codec, self._offset, len(stored), raw_length)
         self._write(stored)
         self.entries.append(entry)
         return entry
 
-    def add_many(self, objects: Iterable[tuple[Oid, int, int, bytes, int]]) -> None:
+    def add_many(self, objects: Iterable[tuple[Oid, int, int, bytes | memoryview, int]]) -> None:
         """``add`` for several (oid, kind, codec, stored, raw length): the payloads go to the file in one
         ``writelines`` call (one system call on ``packer``'s files)."""
         offset, entries, payloads = self._offset, self.entries, []

@@ -62,7 +62,7 @@ class PackBuilder:
         """True while a pack has objects that are not sealed yet."""
         return self._pack is not None
 
-    def add(self, oid: Oid, kind: int, codec: int, stored: bytes, raw_length: int) -> PackEntry:
+    def add(self, oid: Oid, kind: int, codec: int, stored: bytes | memoryview, raw_length: int) -> PackEntry:
         """Append one object (starting a new temporary file when none is open).
 
         Raises:
@@ -70,7 +70,7 @@ class PackBuilder:
         """
         return self._open().add(oid, kind, codec, stored, raw_length)
 
-    def add_many(self, objects: Sequence[tuple[Oid, int, int, bytes, int]]) -> None:
+    def add_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> None:
         """Append (oid, kind, codec, stored, raw length) objects with one system call; at most ``room()`` of them.
 
         Raises:

@@ -66,7 +66,7 @@ class RemoteWriter(StoreWriter):
             return True
         return not self.rewrite and bool(self.store.has_many([(oid, kind)]))
 
-    def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes, raw_length: int) -> bool:
+    def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes | memoryview, raw_length: int) -> bool:
         if self.has(oid, kind):
             return False
         self._builder.add(oid, int(kind), codec, stored, raw_length)

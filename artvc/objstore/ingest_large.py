@@ -1,0 +1,307 @@
+"""One large file into a store: a pipeline paced by its slowest stage, not by the sum of its stages.
+
+blake3, zstd, FastCDC's cut loop and file reads release the GIL, so the stages run at once on every core:
+
+- read and the whole-file hash (one thread): ``readinto`` the buffers of a small ring (``RING`` buffers of
+  ``BUFFER`` bytes, allocated as needed) in file order, ahead of the chunking (a cold disk is read while the
+  CPU works), feeding the file hash each MiB as it arrives, while it is still in the CPU's cache.
+- chunk (the calling thread): FastCDC over each whole buffer (``Chunker.cut``). A chunk is cut only once
+  ``max_size`` bytes follow its start, as ``Chunker.chunks`` would cut it, so boundaries and ids are the same;
+  the unfinished tail (less than ``max_size`` bytes) is copied into the room left in front of the next buffer.
+- per-chunk hash, presence and compression (the ingester's pool): one task per batch of chunks (``BATCH``
+  bytes), one store query per batch, then ``compressor.pack(data, oid)`` for each new chunk, unless the batch
+  has shown that its data does not compress (``_Batch``: the incompressibility test).
+- pack writes (one thread): batches in file order, each chunk written once however often it occurs; a raw
+  chunk is written straight from the ring buffer, without a copy (``PackWriter``). A buffer returns to the
+  ring once its chunks are written.
+
+Memory in flight is bounded by the ring and the compressed copies of the batches in it, whatever the file's
+size; each byte of the file is read once.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from concurrent.futures import Executor, Future
+from concurrent.futures import wait as wait_all
+from io import FileIO
+from typing import Protocol
+
+from .chunking import Chunker, ChunkerParams
+from .faults import fault_point
+from .hashing import ContentHasher, hash_bytes
+from .objects import Kind
+from .oid import Oid
+from .progress import SILENT, Progress
+from .store.base import StoreWriter
+from .store.pack import RAW, Compressor
+
+BUFFER = 8 << 20  # bytes per buffer of the ring (at least twice the largest chunk)
+_READ = 1 << 20  # bytes per read (hashed at once, while in the CPU's cache)
+RING = 4  # buffers in flight: being read, chunked, hashed and compressed, written
+BATCH = 2 << 20  # chunk bytes per pool task
+RAW_RUN = 4  # new chunks in a row that did not compress before a batch stops trying ...
+REPROBE = 16  # ... except on every REPROBE-th new chunk, so data that turns compressible is compressed again
+
+# what a batch task returns per chunk: id, length, codec, payload to store (None: already stored)
+Prepared = tuple[Oid, int, int, bytes | memoryview | None]
+
+
+class IngestCounts(Protocol):
+    """The counters ``stream_large`` adds to (``ingest.IngestStats``)."""
+
+    new_objects: int
+    new_bytes: int
+
+
+def stream_large(
+    path: str,
+    writer: StoreWriter,
+    params: ChunkerParams,
+    compressor: Compressor,
+    pool: Executor,
+    *,
+    progress: Progress = SILENT,
+    stats: IngestCounts | None = None,
+    buffer_size: int = BUFFER,
+    ring: int = RING,
+    batch: int = BATCH,
+) -> tuple[Oid, int, list[tuple[Oid, int]]]:
+    """Store the file at ``path`` through ``writer``; return (file id, size, [(chunk id, length), ...]).
+
+    ``pool`` runs the batch tasks (its size is the ingest's ``jobs``). The manifest is the caller's to store.
+
+    Raises:
+        OSError: when the file cannot be read (the caller names the file).
+        ArtError: when the store cannot be written (as the writer raises it).
+    """
+    chunker = Chunker(params)
+    room = params.max_size  # in front of the bytes read: where the tail of the previous buffer is carried
+    size = max(buffer_size, 2 * params.max_size)
+    with open(path, "rb", buffering=0) as f, _Pipeline(f, writer, compressor, pool, stats, ring, room, size) as pipe:
+        carry = b""
+        total = 0
+        eof = False
+        while not eof:
+            buf, n, eof = pipe.next_read()
+            start = room - len(carry)
+            buf[start:room] = carry
+            region = memoryview(buf)[start : room + n]
+            lengths = chunker.cut(region, final=eof)
+            end = sum(lengths)
+            carry = bytes(region[end:])
+            pipe.submit(buf, region[:end], lengths, batch)
+            total += end
+            progress.advance(bytes=end)
+        chunks = pipe.finish()
+    return pipe.oid(), total, chunks
+
+
+def _sequential(fd: int) -> None:
+    """Tell the kernel the file is read once from start to end (a larger read-ahead), where it listens."""
+    if hasattr(os, "posix_fadvise"):
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        except OSError:
+            pass
+
+
+class _Pipeline:
+    """The threads behind ``stream_large``: the reader (and file hasher) with its ring of buffers, and the pack
+    writer."""
+
+    def __init__(
+        self,
+        f: FileIO,
+        writer: StoreWriter,
+        compressor: Compressor,
+        pool: Executor,
+        stats: IngestCounts | None,
+        ring: int,
+        room: int,
+        size: int,
+    ) -> None:
+        self.file = f
+        self.writer = writer
+        self.compressor = compressor
+        self.pool = pool
+        self.stats = stats
+        self.room = room
+        self.size = size
+        self._spare = max(2, ring)  # buffers not allocated yet
+        self._free: queue.Queue[bytearray | None] = queue.Queue()
+        self._read: queue.Queue[tuple[bytearray, int, bool] | BaseException] = queue.Queue()
+        self._queue: queue.Queue[tuple[bytearray, list[Future[list[Prepared]]]] | None] = queue.Queue()
+        self._hasher = ContentHasher()
+        self._reader = threading.Thread(target=self._read_loop, name="art-file-reader", daemon=True)
+        self._writer = threading.Thread(target=self._write_loop, name="art-pack-writer", daemon=True)
+        self._chunks: list[tuple[Oid, int]] = []
+        self._written: set[Oid] = set()
+        self._error: BaseException | None = None
+        self._done = False
+
+    def __enter__(self) -> _Pipeline:
+        self._writer.start()
+        self._reader.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if not self._done:  # stopped early: stop the reader and the writer, wait for the tasks reading buffers
+            self._error = self._error or RuntimeError("ingest stopped")
+            self._free.put(None)
+            self._reader.join()
+            self._queue.put(None)
+            self._writer.join()
+
+    # -- the reader thread ---------------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        """Fill buffers (after their first ``room`` bytes) with the file, in order, until its end."""
+        try:
+            _sequential(self.file.fileno())
+            eof = False
+            while not eof:
+                buf = self._take()
+                if buf is None:
+                    return
+                view = memoryview(buf)[self.room :]
+                n = 0
+                while n < len(view):
+                    got = self.file.readinto(view[n : n + _READ])
+                    if not got:
+                        eof = True
+                        break
+                    self._hasher.update(view[n : n + got])  # while the bytes are still in the CPU's cache
+                    n += got
+                del view
+                fault_point("ingest.large-read")
+                self._read.put((buf, n, eof))
+        except BaseException as exc:  # re-raised in the chunking thread
+            self._read.put(exc)
+
+    def _take(self) -> bytearray | None:
+        """A free buffer: a new one while the ring is not full, else the next one the writer gives back (None:
+        stop)."""
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            if self._spare:
+                self._spare -= 1
+                return bytearray(self.room + self.size)
+        return self._free.get()
+
+    # -- the chunking thread -------------------------------------------------------------------------
+
+    def next_read(self) -> tuple[bytearray, int, bool]:
+        """The next buffer read: (buffer, bytes read after its first ``room`` bytes, end of file reached)."""
+        self._check()
+        item = self._read.get()
+        if isinstance(item, BaseException):
+            raise item
+        self._check()
+        return item
+
+    def submit(self, buf: bytearray, region: memoryview, lengths: list[int], batch: int) -> None:
+        """Hand ``region`` (in ``buf``), cut into chunks of ``lengths``, to the pool."""
+        tasks: list[Future[list[Prepared]]] = []
+        start = offset = 0
+        first = 0
+        for i, length in enumerate(lengths):
+            offset += length
+            if offset - start >= batch or i == len(lengths) - 1:
+                tasks.append(self.pool.submit(self._prepare, region[start:offset], lengths[first : i + 1]))
+                start, first = offset, i + 1
+        self._queue.put((buf, tasks))
+
+    def finish(self) -> list[tuple[Oid, int]]:
+        """Wait for the reader and the writer; return the file's chunk list."""
+        self._done = True
+        self._reader.join()
+        self._queue.put(None)
+        self._writer.join()
+        self._check()
+        return self._chunks
+
+    def oid(self) -> Oid:
+        return self._hasher.oid()
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    # -- the pool ------------------------------------------------------------------------------------
+
+    def _prepare(self, view: memoryview, lengths: list[int]) -> list[Prepared]:
+        """Hash a batch of consecutive chunks, ask the store once which are new, and compress those."""
+        pieces: list[memoryview] = []
+        offset = 0
+        for length in lengths:
+            pieces.append(view[offset : offset + length])
+            offset += length
+        oids = [hash_bytes(piece) for piece in pieces]
+        present = self.writer.present([(oid, Kind.CHUNK) for oid in oids])
+        test = _Batch(self.compressor)
+        return [
+            (oid, len(piece), 0, None) if (oid, Kind.CHUNK) in present else (oid, len(piece), *test.pack(piece, oid))
+            for oid, piece in zip(oids, pieces, strict=True)
+        ]
+
+    # -- the writer thread ---------------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        while (item := self._queue.get()) is not None:
+            buf, tasks = item
+            try:
+                if self._error is None:
+                    for task in tasks:
+                        self._store(task.result())
+            except BaseException as exc:  # re-raised in the chunking thread
+                self._error = exc
+            finally:
+                wait_all(tasks)  # nothing reads the buffer any more
+                self._free.put(buf)
+
+    def _store(self, prepared: list[Prepared]) -> None:
+        for oid, length, codec, stored in prepared:
+            self._chunks.append((oid, length))
+            if stored is None or oid in self._written:
+                continue
+            self._written.add(oid)
+            if self.writer.put_new(oid, Kind.CHUNK, codec, stored, length) and self.stats is not None:
+                self.stats.new_objects += 1
+                self.stats.new_bytes += len(stored)
+
+
+class _Batch:
+    """The incompressibility test of one batch. Each new chunk is first given the compressor's sample test
+    (``Compressor.compressible``: zstd over 4 KiB of it), and only a chunk that passes is copied and compressed.
+    After ``RAW_RUN`` new chunks in a row were stored raw (the sample did not compress, or the whole chunk did
+    not gain enough), the next ones are stored raw untried, except every ``REPROBE``-th one (when that one
+    compresses, the batch goes back to trying every chunk).
+
+    The decision is the batch's own, so the stored bytes do not depend on how the threads were scheduled.
+    """
+
+    __slots__ = ("_compressor", "_raw_run", "_skipped")
+
+    def __init__(self, compressor: Compressor) -> None:
+        self._compressor = compressor
+        self._raw_run = 0
+        self._skipped = 0
+
+    def pack(self, piece: memoryview, oid: Oid) -> tuple[int, bytes | memoryview]:
+        if self._raw_run >= RAW_RUN:
+            self._skipped += 1
+            if self._skipped % REPROBE:
+                return RAW, piece
+        if not self._compressor.compressible(piece):  # the sample test, before making a copy
+            self._raw_run += 1
+            return RAW, piece
+        codec, stored = self._compressor.pack(bytes(piece), oid)  # a copy: the compressor may keep what it is given
+        if codec == RAW:
+            self._raw_run += 1
+            return RAW, piece
+        self._raw_run = self._skipped = 0
+        return codec, stored

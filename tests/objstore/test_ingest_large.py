@@ -1,0 +1,228 @@
+"""The large-file ingest pipeline (objstore/ingest_large.py): the same chunks and ids as ``Chunker.chunks``,
+each byte read once, incompressible data spared the zstd attempts, failures in any thread reported cleanly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from artvc.objstore.chunking import Chunker, ChunkerParams
+from artvc.objstore.hashing import hash_bytes
+from artvc.objstore.ingest import Ingester, IngestStats
+from artvc.objstore.ingest_large import BATCH, RAW_RUN, REPROBE, stream_large
+from artvc.objstore.objects import Kind
+from artvc.objstore.store.local import LocalStore
+from artvc.objstore.store.pack import RAW, ZSTD, Compressor
+from artvc.objstore.verify import verify_store
+from tests.builders import csv_bytes, random_bytes, write_random_file
+from tests.conftest import git
+
+ART = [sys.executable, "-m", "artvc"]
+SMALL = ChunkerParams(min_size=1024, avg_size=4096, max_size=16384)  # many chunks per small buffer
+
+
+class CountingCompressor(Compressor):
+    """The store's compressor, counting the chunks it is asked to compress and the sample tests it makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = self.probes = 0
+
+    def pack(self, data, oid=None):
+        self.calls += 1
+        return super().pack(data, oid)
+
+    def compressible(self, data):
+        self.probes += 1
+        return super().compressible(data)
+
+
+def reference(path: Path, params: ChunkerParams) -> tuple[str, int, list[tuple[str, int]]]:
+    """What ``Chunker.chunks`` (pyfastcdc's ``cut_stream``) cuts, and the file's blake3."""
+    data = path.read_bytes()
+    with open(path, "rb", buffering=0) as f:
+        chunks = [(hash_bytes(v), len(v)) for v in Chunker(params).chunks(f)]
+    return hash_bytes(data), len(data), chunks
+
+
+def ingest(store, path, params, *, compressor=None, jobs=2, **kw):
+    stats = IngestStats()
+    with store.writer() as w, ThreadPoolExecutor(jobs) as pool:
+        out = stream_large(str(path), w, params, compressor or store.compressor, pool, stats=stats, **kw)
+    return out, stats
+
+
+@pytest.fixture
+def store(tmp_path):
+    with LocalStore(tmp_path / "store", params=SMALL) as s:
+        yield s
+
+
+def check_stored(store, path, oid, chunks):
+    data = path.read_bytes()
+    got, offset = [], 0
+    for c, n in chunks:
+        got.append(store.get(c, Kind.CHUNK))
+        assert len(got[-1]) == n and hash_bytes(got[-1]) == c
+        offset += n
+    assert b"".join(got) == data and hash_bytes(data) == oid
+
+
+# buffers of 2 x max_size (the smallest the pipeline uses): sizes at and around buffer and chunk limits
+BUF = 2 * SMALL.max_size
+SIZES = [0, 1, SMALL.min_size - 1, SMALL.min_size, SMALL.min_size + 1, SMALL.max_size, SMALL.max_size + 1]
+SIZES += [BUF - 1, BUF, BUF + 1, 2 * BUF - 7, 2 * BUF, 2 * BUF + SMALL.max_size, 7 * BUF + 12345]
+
+
+@pytest.mark.parametrize("kind", ["random", "csv"])
+def test_chunks_and_ids_are_those_of_the_stream_chunker_at_every_size(store, tmp_path, kind):
+    make = random_bytes if kind == "random" else csv_bytes
+    for size in SIZES:
+        path = tmp_path / f"f{size}"
+        path.write_bytes(make(size, seed=size))
+        (oid, total, chunks), _ = ingest(store, path, SMALL, buffer_size=BUF, batch=3 * SMALL.avg_size)
+        assert (oid, total, chunks) == reference(path, SMALL), size
+        check_stored(store, path, oid, chunks)
+
+
+def test_default_parameters_and_buffers_give_the_same_chunks_with_one_or_two_workers(tmp_path):
+    path = tmp_path / "big"
+    path.write_bytes(random_bytes(9 << 20, seed=1) + csv_bytes(10 << 20, seed=2) + random_bytes(3 << 20, seed=3))
+    params = ChunkerParams()
+    expected = reference(path, params)
+    for jobs, buffer_size in [(2, 8 << 20), (1, 1 << 20), (2, 3 << 20)]:
+        with LocalStore(tmp_path / f"s{jobs}-{buffer_size}") as s:
+            got, stats = ingest(s, path, params, jobs=jobs, buffer_size=buffer_size)
+            assert got == expected
+            check_stored(s, path, got[0], got[2])
+            assert stats.new_objects == len({c for c, _ in got[2]})
+            assert list(verify_store(s)) == []
+
+
+def test_a_chunk_repeated_in_a_file_is_stored_once(store, tmp_path):
+    block = random_bytes(200_000, seed=5)
+    path = tmp_path / "rep"
+    path.write_bytes(block * 12)
+    (oid, size, chunks), stats = ingest(store, path, SMALL, buffer_size=BUF)
+    assert len(chunks) > len({c for c, _ in chunks})  # the content repeats, so chunks do
+    assert stats.new_objects == len({c for c, _ in chunks}) == store.stats()["objects"]
+    check_stored(store, path, oid, chunks)
+    # again: everything is stored already, nothing is written or compressed
+    counting = CountingCompressor()
+    (_, _, again), stats = ingest(store, path, SMALL, buffer_size=BUF, compressor=counting)
+    assert again == chunks and stats.new_objects == 0 and counting.calls == counting.probes == 0
+
+
+def codecs(store, chunks):
+    return [store.get_stored(c, Kind.CHUNK)[0] for c, _ in chunks]
+
+
+def test_incompressible_data_skips_most_zstd_attempts(tmp_path):
+    path = tmp_path / "noise"
+    path.write_bytes(random_bytes(4 << 20, seed=7))
+    counting = CountingCompressor()
+    params = ChunkerParams(min_size=9 << 10, avg_size=16 << 10, max_size=64 << 10)  # chunks big enough to sample
+    with LocalStore(tmp_path / "store", params=params) as store:
+        with store.writer() as w, Ingester(w, params, counting) as ing:
+            oid, size = ing.add_file(path)
+        chunks = list(store.file_chunks(oid, size))
+        assert set(codecs(store, chunks)) == {RAW}
+        check_stored(store, path, oid, chunks)
+    batches = -(-size // BATCH) + 1  # and one more per buffer: a batch ends at its buffer's end
+    tried = (RAW_RUN + 1) * batches + len(chunks) // REPROBE
+    assert counting.calls <= 1  # no chunk but the last passed the sample test: none was copied and compressed
+    assert counting.probes <= tried < len(chunks) / 4, (counting.probes, len(chunks))
+
+
+def test_compressible_data_is_compressed_chunk_by_chunk_even_after_noise(store, tmp_path):
+    path = tmp_path / "mixed"
+    noise, text = random_bytes(1 << 20, seed=8), csv_bytes(1 << 20, seed=9)
+    path.write_bytes(noise + text)
+    counting = CountingCompressor()
+    (oid, _, chunks), _ = ingest(store, path, SMALL, compressor=counting, buffer_size=BUF * 8, batch=BATCH)
+    stored = codecs(store, chunks)
+    offsets = [sum(n for _, n in chunks[:i]) for i in range(len(chunks))]
+    text_chunks = [codec for codec, start in zip(stored, offsets, strict=True) if start >= len(noise)]
+    # the batch that turned from noise to text tried again within REPROBE chunks and kept compressing
+    assert text_chunks.count(ZSTD) >= len(text_chunks) - REPROBE
+    assert text_chunks[-50:] == [ZSTD] * 50
+    check_stored(store, path, oid, chunks)
+
+
+def read_chars() -> int:
+    with open("/proc/self/io") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("rchar:"))
+
+
+def test_each_byte_of_a_large_file_is_read_once(tmp_path):
+    path = tmp_path / "big"
+    write_random_file(path, 64 << 20, seed=11)
+    with LocalStore(tmp_path / "store") as s, s.writer() as w, Ingester(w, s.params, s.compressor) as ing:
+        s.has_many([])  # the index is open before counting
+        before = read_chars()
+        oid, size = ing.add_file(path)
+        read = read_chars() - before
+    assert size == 64 << 20
+    assert size <= read <= size + (1 << 20), read
+
+
+@pytest.fixture
+def repo(tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    subprocess.run([*ART, "init"], cwd=root, check=True, capture_output=True)
+    return root
+
+
+def leftovers(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / ".art" / "store" / "tmp").iterdir())
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["ingest.large-read@3:eio", "store.pack-writing@40:enospc", "ingest.large-read@2:interrupt"],
+    ids=["read-eio", "write-enospc", "interrupt"],
+)
+def test_a_failure_in_any_stage_is_one_error_and_leaves_nothing(repo, fault):
+    write_random_file(repo / "big.bin", 40 << 20, seed=12)
+    env = {**os.environ, "ART_FAULT": fault}
+    r = subprocess.run([*ART, "add", "big.bin"], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    expected = 130 if "interrupt" in fault else 13
+    assert r.returncode == expected, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines and lines[0].startswith("art: error:" if expected == 13 else "art:"), r.stderr
+    assert "Traceback" not in r.stderr and len(lines) <= 2
+    assert not (repo / "big.bin.art").exists()
+    assert leftovers(repo) == []
+    r = subprocess.run([*ART, "add", "big.bin"], cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([*ART, "fsck"], cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+PROBE = (
+    "import resource, subprocess, sys\n"
+    "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)\n"
+    "assert r.returncode == 0, r.stderr\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
+@pytest.mark.slow
+def test_adding_a_1_gib_file_stays_under_150_mb_rss(repo):
+    write_random_file(repo / "big.bin", 1 << 30, seed=13)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE, *ART, "add", "big.bin"], cwd=repo, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        peak = int(out.stdout) / 1024
+        assert 10 < peak < 150, f"peak RSS {peak:.0f} MiB"
+    finally:
+        (repo / "big.bin").unlink()
