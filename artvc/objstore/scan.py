@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 
-from blake3 import blake3
-
 from ..errors import UnsafePathError
-from .hashing import hash_bytes
+from .hashing import ContentHasher, hash_bytes
 from .objects import Tree, TreeEntry
 from .oid import Oid
 from .oserrors import os_errors, safe_name
@@ -231,7 +229,7 @@ class SignedDir:
     __slots__ = ("h", "subdirs", "newest", "kept")
 
     def __init__(self) -> None:
-        self.h = blake3(max_threads=1)
+        self.h = ContentHasher()
         self.subdirs: list[str] = []
         self.newest = 0  # the newest mtime among the entries (the racy check, as in the stat cache)
         self.kept: list[tuple[str, os.stat_result]] = []

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from stat import S_ISLNK, S_ISREG
 
+from .faults import fault_point
 from .hashing import hash_bytes
 from .objects import Tree, TreeEntry
 from .oid import Oid
@@ -61,6 +62,7 @@ class _Build:
 
     def __init__(self, path: str, rel: str) -> None:
         self.path, self.rel = path, rel
+        fault_point("status.folder-rebuilt")  # tests count the folders a status rebuilds (ART_FAULT_LOG)
         with os_errors("read the folder", path):
             self.own: SignedDir = stream_dir(path, keep=True)
         self.next = 0
