@@ -417,7 +417,7 @@ class StateDB:
 
 
 def _open(db_path: Path) -> sqlite3.Connection:
-    db = open_wal(db_path, _SCHEMA, "stat")
+    db = open_wal(db_path, _SCHEMA, "dirs")  # a small table: counting the stat cache reads all of it
     _add_ctime(db)
     return db
 
