@@ -166,7 +166,7 @@ class LiveKeys:
         """How many of the keys the index holds (the live objects)."""
         sql = "SELECT count(*) FROM objects o JOIN temp.gc_live l ON l.oid = o.oid AND l.kind = o.kind"
         with self.store._lock:
-            return self.store._db.execute(sql).fetchone()[0]
+            return int(self.store._db.execute(sql).fetchone()[0])
 
     def packs(self) -> list[tuple[str, int, int]]:
         """(pack name, its dead objects, its highest kind) for every indexed pack."""
