@@ -92,7 +92,8 @@ def test_a_rebuilt_tree_is_the_tree_add_stores(ws, how):
     nested(ws)
     ws.art("add", "data")
     with ws.repo() as repo:
-        assert current_oid(repo, "data", "dir") == read_pointer(ws.root / "data.art", where="data.art").oid  # fills the rows
+        # a status whose signature matches fills the folder rows from the stored trees
+        assert current_oid(repo, "data", "dir") == read_pointer(ws.root / "data.art", where="data.art").oid
     _mutate(ws.root, how)
     age(ws.root / "data")
     with ws.repo() as repo:
