@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from ...errors import CorruptObjectError, FormatError
 from ..objects import Kind, check_object
@@ -95,8 +96,8 @@ def check_packs(store: LocalStore) -> list[tuple[str, str]]:
     """
     with store._lock:
         packs = store._db.execute("SELECT id, name, size FROM packs").fetchall()
-    trailers: dict[int, dict[tuple[bytes, int], tuple[int, int, int, int]]] = {}
     bad: list[tuple[str, str]] = []
+    good: dict[int, Path] = {}
     for pack, name, size in packs:
         path = store.pack_path(name)
         try:
@@ -117,19 +118,34 @@ def check_packs(store: LocalStore) -> list[tuple[str, str]]:
         elif entries is None or pack_name(encode_entries(entries)) != name:
             bad.append((name, "pack entry table does not hash to the pack's name"))
         else:
-            trailers[pack] = {
-                (bytes.fromhex(e.oid), e.kind): (e.codec, e.offset, e.length, e.raw_length) for e in entries
-            }
+            good[pack] = path
+    # the index rows, a pack at a time (sqlite sorts them by pack), against that pack's trailer alone: memory
+    # holds one pack's entries, not every object's
     wrong: dict[int, int] = {}
+    table: dict[tuple[bytes, int], tuple[int, int, int, int]] | None = None
+    current = None
     for oid, kind, pack, *row in store._reader().execute(
-        "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects"
+        "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects ORDER BY pack"
     ):
-        table = trailers.get(pack)
+        if pack != current:
+            current, table = pack, _trailer_table(good.get(pack))
         if table is not None and table.get((oid, kind)) != tuple(row):
             wrong[pack] = wrong.get(pack, 0) + 1
     names = {pack: name for pack, name, _ in packs}
     bad += [(names[p], f"{n} index row(s) disagree with the pack's trailer") for p, n in wrong.items()]
     return bad
+
+
+def _trailer_table(path: Path | None) -> dict[tuple[bytes, int], tuple[int, int, int, int]] | None:
+    """(oid, kind) -> (codec, offset, length, raw length) of a pack that passed ``check_packs``'s checks."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            entries = read_trailer(f, os.fstat(f.fileno()).st_size)
+    except (OSError, FormatError):
+        return None
+    return {(bytes.fromhex(e.oid), e.kind): (e.codec, e.offset, e.length, e.raw_length) for e in entries}
 
 
 class LiveKeys:
