@@ -35,3 +35,21 @@ def test_status_imports_no_heavy_module(ws, args):
     )
     ws.art("add", "data", "model.bin")
     assert loaded_by(ws.root, *args) == []
+
+
+DATA_ONLY = ("hashlib", "tomli_w", "artvc.pipeline.staleness", "artvc.pipeline.spec", "artvc.workspace.partial")
+
+
+def test_status_of_a_workspace_of_data_alone_loads_no_pipeline_module(ws):
+    """Without art.toml and art.lock, a clean status needs neither the pipeline modules nor a TOML writer, nor
+    OpenSSL (hashlib) to check the store's registration."""
+    ws.gen({"data": {"a.csv": "a,b\n1,2\n", "sub": {"b.txt": "b"}}, "model.bin": b"\0" * 3000})
+    ws.art("add", "data", "model.bin")
+    r = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=DATA_ONLY, args=["status"])],
+        cwd=ws.root,
+        capture_output=True,
+        text=True,
+    )
+    line = next(ln for ln in r.stderr.splitlines() if ln.startswith("LOADED"))
+    assert line.split()[1:] == []

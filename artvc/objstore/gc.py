@@ -25,6 +25,7 @@ from .types import ObjectKey
 
 if TYPE_CHECKING:
     from .store.local import LocalStore
+    from .store.local_check import LiveKeys
     from .store.remote import RemoteStore
 
 
@@ -119,6 +120,31 @@ def keep_bases(store: LocalStore, live: set[ObjectKey]) -> set[ObjectKey]:
                 out.add(key)
                 todo.append(base)
     return out
+
+
+def plan_local(live: LiveKeys, pack_mtime: dict[str, float], cutoff: float) -> GcPlan:
+    """``plan`` for the local store, as joins of its index with the table of live keys (``LiveKeys``): no
+    Python set of every object or every live key, so memory stays flat at millions of objects. The local
+    index holds each object in one pack, so no copy is needed for a duplicate elsewhere.
+    """
+    condemned: dict[str, int] = {}  # name -> its highest kind (drop order)
+    spared: list[IndexedObject] = []
+    for name, dead, top in live.packs():
+        if not dead:
+            continue
+        if pack_mtime.get(name, cutoff) >= cutoff:
+            spared.extend(IndexedObject(Oid(o), Kind(k), raw, name) for o, k, raw in live.in_pack(name, live=False))
+        else:
+            condemned[name] = top
+    rewrite: dict[str, list[ObjectKey]] = {}
+    doomed: list[IndexedObject] = []
+    for name in sorted(condemned):
+        keys = [ObjectKey(Oid(o), Kind(k)) for o, k, _ in live.in_pack(name, live=True)]
+        if keys:
+            rewrite[name] = keys
+        doomed.extend(IndexedObject(Oid(o), Kind(k), raw, name) for o, k, raw in live.in_pack(name, live=False))
+    order = sorted(condemned, key=lambda n: (-condemned[n], n))  # as in ``plan``: trees and runs first
+    return GcPlan(doomed, spared, rewrite, order, live.stored())
 
 
 def check_payload(oid: Oid, kind: Kind, data: bytes) -> None:

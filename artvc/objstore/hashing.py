@@ -41,13 +41,25 @@ class ContentHasher:
     def oid(self) -> Oid:
         return Oid(self._h.hexdigest())
 
+    def digest(self) -> bytes:
+        return self._h.digest()
+
 
 def hash_file(path: str, *, bufsize: int = 1 << 22) -> Oid:
-    """Hash a file's content in a streaming pass."""
-    h = ContentHasher(threaded=True)
-    buf = bytearray(bufsize)
-    view = memoryview(buf)
+    """Hash a file's content in a streaming pass (a file smaller than ``bufsize`` in one read, with no buffer
+    to fill first: most files of a folder of many small ones)."""
     with open(path, "rb", buffering=0) as f:
+        data = f.read(bufsize)
+        more = f.read(bufsize) if len(data) == bufsize else b""
+        if not more:
+            threads = blake3.blake3.AUTO if len(data) >= _THREADED_MIN else 1
+            return Oid(blake3.blake3(data, max_threads=threads).hexdigest())
+        h = ContentHasher(threaded=True)
+        h.update(data)
+        h.update(more)
+        del data, more
+        buf = bytearray(bufsize)
+        view = memoryview(buf)
         while n := f.readinto(buf):
             h.update(view[:n])
     return h.oid()

@@ -84,12 +84,23 @@ def materialize_file(
             if dest.is_dir() and not dest.is_symlink():
                 raise WorkspaceError(f"{dest} is a directory, expected a file", path=str(dest))
             os.replace(tmp, dest)
+            st = _after_rename(dest, st)
         return st
     except BaseException as exc:
         remove_if_present(tmp)
         if isinstance(exc, OSError):
             raise describe(exc, "write", dest) from exc
         raise
+
+
+def _after_rename(dest: str | os.PathLike[str], st: os.stat_result) -> os.stat_result:
+    """The stat of the file just renamed to ``dest`` (a rename changes its ctime, which the stat cache
+    compares); the written file's own stat when ``dest`` is another file by now (the cache then re-hashes it)."""
+    try:
+        now = os.lstat(dest)
+    except OSError:
+        return st
+    return now if now.st_ino == st.st_ino and now.st_dev == st.st_dev else st
 
 
 def _write_chunks(store: ObjectStore, oid: Oid, size: int, fd: int, progress: Progress | None) -> tuple[Oid, int]:
@@ -269,6 +280,7 @@ def _write_whole(dest: str, data: bytes | memoryview, mode: int, direct: bool) -
             if os.path.isdir(dest) and not os.path.islink(dest):
                 raise WorkspaceError(f"{dest} is a directory, expected a file", path=dest)
             os.replace(tmp, dest)
+            st = _after_rename(dest, st)
         return st
     except BaseException as exc:
         remove_if_present(tmp)

@@ -4,6 +4,7 @@ the package list they name. The closure that push sends, gc keeps and fsck expec
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ObjectNotFoundError
 from .lineage import Run, run_children
@@ -11,6 +12,9 @@ from .objects import FileManifest
 from .oid import Oid
 from .store.base import ObjectStore
 from .types import EntryKind, Kind, ObjectKey
+
+if TYPE_CHECKING:
+    from .store.local import LocalStore
 
 
 def closure(
@@ -66,3 +70,54 @@ def _children(store: ObjectStore, oid: Oid, kind: Kind, seen: set[ObjectKey]) ->
         run = Run.from_bytes(oid, store.get(oid, Kind.RUN))
         return [ObjectKey(o, k) for o, k in run_children(run)]
     return []
+
+
+class KeySink(Protocol):
+    """Where ``closure_into`` puts the keys it reaches (``store.local_check.LiveKeys``: a table, not a set)."""
+
+    def add(self, keys: Iterable[tuple[str, int]]) -> None: ...
+
+    def add_new(self, oid: str, kind: int) -> bool: ...
+
+
+def closure_into(
+    store: LocalStore, roots: Iterable[tuple[str, int]], live: KeySink, *, missing: list[ObjectKey] | None = None
+) -> None:
+    """``closure`` for a store of any size: the keys go to ``live`` (a sqlite table) instead of a Python set,
+    one batch per tree (a tree's files are looked up in one query; its chunks are leaves, added without
+    being read). Only trees, file manifests and runs are read, each once.
+
+    Raises:
+        ObjectNotFoundError: when a needed object is absent and ``missing`` is None.
+    """
+    stack = [(Oid(o), Kind(k)) for o, k in roots if live.add_new(o, int(k))]
+    while stack:
+        oid, kind = stack.pop()
+        try:
+            if kind == Kind.TREE:
+                entries = store.get_tree(oid).entries
+                for e in entries:
+                    if e.kind == EntryKind.DIR and live.add_new(e.oid, int(Kind.TREE)):
+                        stack.append((e.oid, Kind.TREE))
+                files = [e.oid for e in entries if e.kind == EntryKind.FILE]
+                if files:
+                    manifests = {o for o, _ in store.has_many([(o, Kind.FILE) for o in files])}
+                    live.add((o, int(Kind.CHUNK)) for o in files if o not in manifests)
+                    stack.extend((o, Kind.FILE) for o in manifests if live.add_new(o, int(Kind.FILE)))
+            elif kind == Kind.FILE:
+                if store.has(oid, Kind.FILE):
+                    chunks = FileManifest.from_bytes(oid, store.get(oid, Kind.FILE)).chunks
+                    live.add((c, int(Kind.CHUNK)) for c, _ in chunks)
+                elif store.has(oid, Kind.CHUNK):
+                    live.add([(oid, int(Kind.CHUNK))])
+                else:
+                    raise ObjectNotFoundError(oid, "file")
+            elif kind == Kind.RUN:
+                run = Run.from_bytes(oid, store.get(oid, Kind.RUN))
+                stack.extend((o, k) for o, k in run_children(run) if live.add_new(o, int(k)))
+            elif not store.has(oid, kind):
+                raise ObjectNotFoundError(oid, kind.label)
+        except ObjectNotFoundError:
+            if missing is None:
+                raise
+            missing.append(ObjectKey(oid, kind))

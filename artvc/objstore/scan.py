@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 
 from ..errors import UnsafePathError
 from .hashing import ContentHasher, hash_bytes
@@ -239,6 +240,10 @@ _CLOSE_LAG = 1
 
 
 RACY_NS = 100_000_000
+_STREAM_BATCH = 4096  # entries hashed at a time: a folder of a million files is never held whole for its signature
+SIGNED_DIRS_KEPT = 100_000  # folders whose signature ``signed_walk`` keeps for its caller (a few MB at most)
+
+DirSig = tuple[bytes, bool]  # a folder's signature (32 bytes) and whether it has subfolders
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,18 +259,22 @@ def tree_walk(path: str) -> TreeWalk:
     """``quick_signature`` of ``path`` plus the number and total size of its regular files, from the same walk
     (``art add`` takes the totals of its progress bar from the stat walk it does anyway)."""
     counts = [0, 0]
-    return TreeWalk(_signature(path, False, counts), counts[0], counts[1])
+    try:
+        sig, newest, _ = signed_walk(path, counts=counts)
+    except OSError:
+        return TreeWalk(None, counts[0], counts[1])
+    return TreeWalk(None if _racy(newest) else sig.hex(), counts[0], counts[1])
 
 
 def quick_signature(path: str, *, racy_ok: bool = False) -> str | None:
     """A stat-only fingerprint of a directory tree; equal fingerprints mean nothing in it was touched.
 
-    One pass of ``scandir`` + ``lstat`` in directory order (inode, mtime, size and mode of every entry, and
-    the names), hashed as it goes (memory stays flat at any file count): far cheaper than building the
-    trees. None when something was modified within ``RACY_NS`` of now (racily clean: a same-size rewrite in
-    the same timestamp tick could be missed), when a directory cannot be read, or when ``path`` is not a
-    directory. ``racy_ok`` skips the racy check, for a folder art itself has just written and verified (the
-    same trade as ``StatCache.record(written=True)``).
+    The root of ``signed_walk``'s per-folder signatures (a Merkle hash of inode, mtime, ctime, size and mode of
+    every entry, and the names): far cheaper than building the trees, flat in memory at any file count. None
+    when something was modified within ``RACY_NS`` of now (racily clean: a same-size
+    rewrite in the same timestamp tick could be missed), when a directory cannot be read, or when ``path`` is
+    not a directory. ``racy_ok`` skips the racy check, for a folder art itself has just written and verified
+    (the same trade as ``StateDB.record(written=True)``).
     """
     return _signature(path, racy_ok, None)
 
@@ -319,3 +328,132 @@ def _signature(path: str, racy_ok: bool, counts: list[int] | None) -> str | None
     except OSError:
         return None
     return fp.value(racy_ok=racy_ok)
+
+
+def link_target(path: str, guard: Path | None) -> str:
+    """The target of symlink ``path``, refused when it leaves ``guard`` (as ``scan_one`` reads it).
+
+    Raises:
+        FileSystemError: when the link cannot be read.
+        UnsafePathError: when the target leaves ``guard`` or is not valid UTF-8.
+    """
+    return _link_target(path, guard)
+
+
+def _racy(newest: int) -> bool:
+    return newest >= time.time_ns() - RACY_NS
+
+
+class SignedDir:
+    """One folder's own entries, hashed in directory order (``stream_dir``): the part of its signature that is
+    not its subfolders'. ``finish`` adds the subfolders' signatures (by name) and returns the signature."""
+
+    __slots__ = ("h", "subdirs", "newest", "kept")
+
+    def __init__(self) -> None:
+        self.h = ContentHasher()
+        self.subdirs: list[str] = []
+        self.newest = 0  # the newest mtime among the entries (the racy check, as in the stat cache)
+        self.kept: list[tuple[str, os.stat_result]] = []
+
+    def finish(self, children: list[tuple[str, bytes]]) -> bytes:
+        """The signature, given each subfolder's (name, signature) in name order."""
+        h = self.h
+        h.update(b"\2")
+        for name, sig in children:
+            h.update(name.encode("utf-8", "surrogateescape") + b"\0" + sig)
+        return h.digest()
+
+
+def stream_dir(d: str, keep: bool = False, counts: list[int] | None = None) -> SignedDir:
+    """Hash folder ``d``'s own entries (all but .git/.art) into a ``SignedDir``: inode, mtime, ctime, size and
+    mode of each, then the names, a batch at a time in directory order; its subfolders' names in name order;
+    with ``keep``, each entry's (name, stat) too (to build its tree from the same stat data). The one
+    definition of a folder's own signature, shared by every walk here.
+
+    Raises:
+        OSError: when the folder or an entry cannot be read.
+    """
+    out = SignedDir()
+    h = out.h
+    subdirs = out.subdirs
+    kept = out.kept
+    newest = 0
+    meta, names = array("q"), []
+    with os.scandir(d) as it:
+        for e in it:
+            name = e.name
+            if name in SKIP_NAMES:
+                continue
+            st = e.stat(follow_symlinks=False)
+            mode = st.st_mode
+            meta.extend((st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, mode))
+            names.append(name)
+            if keep:
+                kept.append((name, st))
+            if S_ISDIR(mode):
+                subdirs.append(name)
+            elif counts is not None and S_ISREG(mode):
+                counts[0] += 1
+                counts[1] += st.st_size
+            if len(names) >= _STREAM_BATCH:
+                newest = max(newest, max(meta[1::5]))
+                h.update(meta.tobytes())
+                h.update("\0".join(names).encode("utf-8", "surrogateescape") + b"\1")
+                meta, names = array("q"), []
+    if names:
+        newest = max(newest, max(meta[1::5]))
+        h.update(meta.tobytes())
+        h.update("\0".join(names).encode("utf-8", "surrogateescape") + b"\1")
+    subdirs.sort()
+    out.newest = newest
+    return out
+
+
+class _SigFrame:
+    __slots__ = ("path", "rel", "own", "next", "children")
+
+    def __init__(self, path: str, rel: str, own: SignedDir) -> None:
+        self.path, self.rel, self.own, self.next = path, rel, own, 0
+        self.children: list[tuple[str, bytes]] = []
+
+
+def signed_walk(
+    path: str, *, counts: list[int] | None = None, keep: dict[str, DirSig] | None = None
+) -> tuple[bytes, int, bool]:
+    """One stat walk of the tree under ``path``: (its signature, the newest mtime in it, whether ``keep``
+    holds every folder). A folder's signature hashes its own entries (``stream_dir``) and then its subfolders'
+    signatures, so it changes when anything below it does, and equal signatures mean an untouched folder.
+
+    Iterative and streamed: memory holds the open folders' subfolder names and signatures only. ``keep`` gets
+    each folder's (signature, has subfolders) by path relative to ``path`` ("" for ``path`` itself), up to
+    ``SIGNED_DIRS_KEPT`` folders.
+
+    Raises:
+        OSError: when a folder or an entry cannot be read.
+    """
+    stack = [_SigFrame(path, "", stream_dir(path, counts=counts))]
+    newest = 0
+    complete = True
+    while True:
+        top = stack[-1]
+        own = top.own
+        if top.next < len(own.subdirs):
+            name = own.subdirs[top.next]
+            top.next += 1
+            rel = f"{top.rel}/{name}" if top.rel else name
+            stack.append(
+                _SigFrame(os.path.join(top.path, name), rel, stream_dir(os.path.join(top.path, name), counts=counts))
+            )
+            continue
+        stack.pop()
+        sig = own.finish(top.children)
+        newest = max(newest, own.newest)
+        if keep is not None:
+            if len(keep) < SIGNED_DIRS_KEPT:
+                keep[top.rel] = (sig, bool(own.subdirs))
+            else:
+                complete = False
+        if not stack:
+            return sig, newest, complete
+        stack[-1].children.append((top.rel.rpartition("/")[2], sig))

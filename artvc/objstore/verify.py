@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -39,20 +40,53 @@ def verify_store(store: ObjectStore, *, progress: Callable[[int], None] | None =
     File manifests are checked by hashing their chunks' concatenation, and the chunks they name are
     verified in the same pass, so each chunk is read once. ``progress`` (a ``progress.Progress`` or a byte
     callback) expects every indexed object and the chunks' bytes, as the index lists them.
+
+    Streamed: the index is read in passes (``iter_objects``), never held whole, and the chunks verified
+    through manifests are remembered in a private temporary database, so memory stays flat at millions of
+    objects.
     """
-    objects = list(store.iter_objects())
     progress = as_progress(progress)
-    progress.total(bytes=sum(o.raw_length for o in objects if o.kind == Kind.CHUNK), files=len(objects))
-    verified: set[str] = set()
-    for obj in objects:
-        if obj.kind == Kind.FILE:
-            yield from _verify_manifest(store, obj.oid, verified, progress)
-    for obj in objects:
-        if obj.kind == Kind.CHUNK and obj.oid not in verified:
-            yield from _verify_chunk(store, obj.oid, progress)
-        elif obj.kind in (Kind.TREE, Kind.RUN):
-            progress.advance(files=1)
-            yield from _verify_structured(store, obj.oid, obj.kind)
+    files = chunk_bytes = 0
+    for obj in store.iter_objects():
+        files += 1
+        chunk_bytes += obj.raw_length if obj.kind == Kind.CHUNK else 0
+    progress.total(bytes=chunk_bytes, files=files)
+    with _Verified() as verified:
+        for obj in store.iter_objects():
+            if obj.kind == Kind.FILE:
+                yield from _verify_manifest(store, obj.oid, verified, progress)
+        for obj in store.iter_objects():
+            if obj.kind == Kind.CHUNK and obj.oid not in verified:
+                yield from _verify_chunk(store, obj.oid, progress)
+            elif obj.kind in (Kind.TREE, Kind.RUN):
+                progress.advance(files=1)
+                yield from _verify_structured(store, obj.oid, obj.kind)
+
+
+class _Verified:
+    """The chunks already verified, kept in a private temporary sqlite database (on disk, flat in memory);
+    empty, and never created, in a store without file manifests."""
+
+    def __init__(self) -> None:
+        self._db: sqlite3.Connection | None = None
+
+    def add(self, oid: str) -> None:
+        if self._db is None:
+            self._db = sqlite3.connect("", isolation_level=None)  # "": a private temporary file
+            self._db.execute("CREATE TABLE v (oid BLOB PRIMARY KEY) WITHOUT ROWID")
+        self._db.execute("INSERT OR IGNORE INTO v VALUES (?)", (bytes.fromhex(oid),))
+
+    def __contains__(self, oid: str) -> bool:
+        if self._db is None:
+            return False
+        return self._db.execute("SELECT 1 FROM v WHERE oid=?", (bytes.fromhex(oid),)).fetchone() is not None
+
+    def __enter__(self) -> _Verified:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._db is not None:
+            self._db.close()
 
 
 def _verify_chunk(store: ObjectStore, oid: Oid, progress: Progress) -> Iterator[Problem]:
@@ -67,7 +101,7 @@ def _verify_chunk(store: ObjectStore, oid: Oid, progress: Progress) -> Iterator[
         yield Problem(oid, "chunk", f"content hashes to {hash_bytes(data)[:10]}", True)
 
 
-def _verify_manifest(store: ObjectStore, oid: Oid, verified: set[str], progress: Progress) -> Iterator[Problem]:
+def _verify_manifest(store: ObjectStore, oid: Oid, verified: _Verified, progress: Progress) -> Iterator[Problem]:
     progress.advance(files=1)
     try:
         manifest = FileManifest.from_bytes(oid, store.get(oid, Kind.FILE))

@@ -15,6 +15,9 @@ from ..objstore.types import ObjectKey
 from ..objstore.verify import Problem, verify_store
 from .repo import Repo
 
+_BATCH = 1000  # files of an artifact looked up at once
+_SHOWN = 10_000  # problems reported per artifact at most (a lost store would otherwise list every file)
+
 
 @dataclass(frozen=True, slots=True)
 class FsckResult:
@@ -138,22 +141,21 @@ def _pointer_problems(repo: Repo, path: str, pointer, source: str) -> list[Probl
         else:
             if not store.has(pointer.oid, Kind.TREE):
                 return [Problem(pointer.oid, "tree", f"{path}: tree is not in the store")]
-            entries = [e for e in walk(store, pointer.oid) if e.entry.kind == "file"]
-            missing = [f"{path}/{e.path}" for e in entries if not store.has_file(e.entry.oid)]
-            if missing:
-                return [Problem(pointer.oid, "file", f"{m}: file is not in the store") for m in missing]
-            wrong_entries = [
-                Problem(
-                    e.entry.oid,
-                    "tree",
-                    f"{path}/{e.path}: the tree says {e.entry.size} bytes but the stored file has {n}",
-                )
-                for e in entries
-                if (n := store.file_size(e.entry.oid)) != e.entry.size
-            ]
-            if wrong_entries:
-                return wrong_entries
-            size, files = store.get_tree(pointer.oid).size, len(entries)
+            files = 0
+            found: list[Problem] = []
+            batch: list = []
+            for e in walk(store, pointer.oid):  # streamed, checked a batch at a time: flat at millions of files
+                if e.entry.kind == "file":
+                    files += 1
+                    batch.append(e)
+                    if len(batch) >= _BATCH:
+                        found += _entry_problems(store, path, batch)
+                        batch = []
+            found += _entry_problems(store, path, batch)
+            missing = [p for p in found if p.kind == "file"]
+            if found:  # what is missing first: a size is not known for it
+                return missing[:_SHOWN] if missing else found[:_SHOWN]
+            size = store.get_tree(pointer.oid).size
     except ArtError as exc:
         return [Problem(pointer.oid, pointer.kind, f"{path}: {exc}")]
     wrong = [
@@ -171,6 +173,23 @@ def _pointer_problems(repo: Repo, path: str, pointer, source: str) -> list[Probl
             f"re-add {path} or restore the pointer from git)",
         )
     ]
+
+
+def _entry_problems(store, path: str, entries: list) -> list[Problem]:
+    """The files of ``entries`` (``tree.walk`` entries of one artifact) that are not stored, or whose stored
+    size is not the tree's: one index query per batch; manifests are read only for files of many chunks."""
+    keys = [(e.entry.oid, k) for e in entries for k in (Kind.FILE, Kind.CHUNK)]
+    have = store.has_many(keys)
+    found = []
+    for e in entries:
+        oid = e.entry.oid
+        if (oid, int(Kind.FILE)) not in have and (oid, int(Kind.CHUNK)) not in have:
+            found.append(Problem(e.entry.oid, "file", f"{path}/{e.path}: file is not in the store"))
+        elif (n := store.file_size(oid)) != e.entry.size:
+            found.append(
+                Problem(oid, "tree", f"{path}/{e.path}: the tree says {e.entry.size} bytes but the stored file has {n}")
+            )
+    return found
 
 
 @dataclass(frozen=True, slots=True)

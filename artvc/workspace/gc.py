@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ArtError, UsageError
-from ..objstore.gc import GcPlan, keep_bases, plan, rewrite_local
+from ..objstore.gc import GcPlan, plan_local, rewrite_local
 from ..objstore.lineage import Run
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid, is_oid
-from ..objstore.reachability import closure
+from ..objstore.reachability import closure, closure_into
 from ..objstore.store.base import ObjectStore
+from ..objstore.store.local_check import LiveKeys
 from ..objstore.types import ObjectKey
 from .repo import Repo
 from .roots import revision_roots, workspace_roots
@@ -184,6 +185,21 @@ def live_set(
     ``others``: further workspaces whose needs count too (those sharing the store), under the same policy;
     ``extra``: further roots (those a recent push recorded on a remote).
     """
+    roots, count = live_roots(repo, retention, store, now=now, others=others, extra=extra)
+    return closure(store, roots, missing=[]), count
+
+
+def live_roots(
+    repo: Repo,
+    retention: Retention,
+    store: ObjectStore,
+    *,
+    now: float | None = None,
+    others: Sequence[Repo] = (),
+    extra: Iterable[ObjectKey] = (),
+) -> tuple[set[ObjectKey], int]:
+    """The roots of ``live_set`` (what the kept commits, the workspaces and the kept runs name) and the number
+    of commits kept."""
     roots: set[ObjectKey] = set(extra)
     count = 0
     for ws in (repo, *others):
@@ -193,7 +209,7 @@ def live_set(
     named_runs = {k for k in roots if k[1] == Kind.RUN}
     artifacts = {oid for oid, kind in roots if kind != Kind.RUN}
     roots |= lineage_runs(store, artifacts, named_runs)
-    return closure(store, roots, missing=[]), count
+    return roots, count
 
 
 def sharing_workspaces(repo: Repo, *, skip: Iterable[str] = ()) -> list[Repo]:
@@ -345,14 +361,16 @@ def gc(
         others = sharing_workspaces(repo, skip=[e.id for e in forgotten])
         try:
             store.reindex()
-            live, commits = live_set(repo, retention, store, now=now, others=others)
-            live = keep_bases(store, live)  # a live delta keeps the chunks it is built on
+            roots, commits = live_roots(repo, retention, store, now=now, others=others)
         finally:
             for other in others:
                 other.close()
         files = store.pack_files()
         mtimes = {name: path.stat().st_mtime for name, path in files.items()}
-        gc_plan = plan(store.iter_objects(), live, mtimes, cutoff)
+        with LiveKeys(store) as live:  # a table beside the index, not a set: flat memory at any size
+            closure_into(store, roots, live, missing=[])
+            live.add_bases()  # a live delta keeps the chunks it is built on
+            gc_plan = plan_local(live, mtimes, cutoff)
         before = store.stats()["pack_bytes"]
         if not dry_run:
             rewrite_local(store, gc_plan, progress=progress)

@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from ..errors import ConfigError
 from ..objstore.codec import is_int, toml_loads
 from ..objstore.fileio import atomic_write
@@ -103,6 +101,8 @@ def write_lock(root: Path, stages: dict[str, Any]) -> None:
     import os
 
     path = root / LOCK_NAME
+    import tomli_w  # only writers need it (start-up time of the commands that only read)
+
     atomic_write(path, HEADER + tomli_w.dumps({"version": 1, "stages": stages}))
     st = os.stat(path)  # the next read_lock needs no parse unless another process replaces the file
     _parsed[str(path)] = ((st.st_ino, st.st_mtime_ns, st.st_size), copy.deepcopy(stages))

@@ -3,8 +3,12 @@ mtime, size -> id, so an unchanged file is never rehashed), folder fingerprints,
 produced which artifact, which runs have a run key, the artifact versions step runs made, the pipeline runs;
 ``workspace/runs.py`` keeps it).
 
-An entry whose mtime lies within ``RACY_NS`` of the moment it was recorded is not trusted (git's "racily
-clean" rule): a same-size rewrite inside one filesystem timestamp tick would otherwise go unseen.
+An entry matches a file only when inode, mtime, ctime and size all match: ctime catches a same-size rewrite
+whose mtime was set back (``touch -d``, ``rsync -t``, ``cp -p``), which no program can do to ctime. An entry
+whose mtime lies within ``RACY_NS`` of the moment it was recorded is not trusted (git's "racily clean" rule):
+a same-size rewrite inside one filesystem timestamp tick would otherwise go unseen. (What slips through both:
+a same-size rewrite that also sets mtime back, made within one ctime tick of the file's previous change and
+after art read it.)
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from ..objstore.sqlitedb import connect_no_write, open_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, mtime INTEGER, size INTEGER,
-                                 oid TEXT, recorded INTEGER) WITHOUT ROWID;
+                                 oid TEXT, recorded INTEGER, ctime INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, sig TEXT, oid TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS trees (path TEXT PRIMARY KEY, sig TEXT, oid TEXT, size INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS produced (oid TEXT, path TEXT, run TEXT, started TEXT, PRIMARY KEY (oid, path, run))
     WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runkeys (key TEXT, run TEXT, started TEXT, PRIMARY KEY (key, run)) WITHOUT ROWID;
@@ -76,6 +81,7 @@ class StateDB:
                 notice(f"{db_path} was damaged ({exc}); it is a cache and was rebuilt (files are hashed again once)")
                 self.db = _open(db_path)
         self._pending: dict[str, tuple] = {}  # recorded, not yet flushed
+        self._pending_trees: dict[str, tuple[str, str, int]] = {}
         self.view = False  # a read-only view (``view``): nothing is ever written to the file
 
     @classmethod
@@ -90,6 +96,7 @@ class StateDB:
         self.read_only = True
         self.view = True
         self._pending = {}
+        self._pending_trees = {}
         if image is not None:
             self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             self.db.deserialize(image)
@@ -98,6 +105,8 @@ class StateDB:
         try:
             if db is not None:
                 db.execute("SELECT count(*) FROM add_runs").fetchone()  # the newest table: the schema is current
+                db.execute("SELECT ctime FROM stat LIMIT 0").fetchone()  # and the newest column
+                db.execute("SELECT sig FROM trees LIMIT 0").fetchone()
                 row = db.execute("SELECT value FROM facts WHERE key='runs-index'").fetchone()
                 if row is not None and row[0] == RUNS_INDEX_VERSION:
                     self.db = db
@@ -116,10 +125,16 @@ class StateDB:
     def _valid(row: tuple | None, st: os.stat_result) -> Oid | None:
         if row is None:
             return None
-        ino, mtime, size, oid, recorded = row
-        if not (is_oid(oid) and all(type(v) is int for v in (ino, mtime, size, recorded))):
-            return None  # a damaged row is a cache miss: the file is hashed again
-        if ino == st.st_ino and mtime == st.st_mtime_ns and size == st.st_size and mtime + RACY_NS < recorded:
+        ino, mtime, size, oid, recorded, ctime = row
+        if not (is_oid(oid) and all(type(v) is int for v in (ino, mtime, size, recorded, ctime))):
+            return None  # a damaged row (or one from before ctime was kept) is a cache miss: hashed again
+        if (
+            ino == st.st_ino
+            and mtime == st.st_mtime_ns
+            and ctime == st.st_ctime_ns
+            and size == st.st_size
+            and mtime + RACY_NS < recorded
+        ):
             return Oid(oid)
         return None
 
@@ -127,7 +142,8 @@ class StateDB:
         rel = self._rel(path)
         row = self._pending.get(rel)
         if row is None:
-            found = self.db.execute("SELECT ino, mtime, size, oid, recorded FROM stat WHERE path=?", (rel,)).fetchone()
+            sql = "SELECT ino, mtime, size, oid, recorded, ctime FROM stat WHERE path=?"
+            found = self.db.execute(sql, (rel,)).fetchone()
             row = tuple(found) if found else None
         return self._valid(row, st)
 
@@ -138,7 +154,7 @@ class StateDB:
         for i in range(0, len(rels), _BATCH):
             part = rels[i : i + _BATCH]
             query = (
-                "SELECT path, ino, mtime, size, oid, recorded FROM stat WHERE path IN ("
+                "SELECT path, ino, mtime, size, oid, recorded, ctime FROM stat WHERE path IN ("
                 + ",".join("?" * len(part))
                 + ")"
             )
@@ -174,7 +190,7 @@ class StateDB:
         rel = self._rel(path)
         now = time.time_ns()
         recorded = max(now, st.st_mtime_ns + RACY_NS + 1) if written else now
-        self._pending[rel] = (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), recorded)
+        self._pending[rel] = (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), recorded, st.st_ctime_ns)
         if len(self._pending) >= self.FLUSH_EVERY:
             self.flush()
 
@@ -184,7 +200,10 @@ class StateDB:
         now, root = time.time_ns(), self.root
         n = len(root)
         return [
-            (path[n:] if path.startswith(root) else path, (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), now))
+            (
+                path[n:] if path.startswith(root) else path,
+                (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), now, st.st_ctime_ns),
+            )
             for path, st, oid in items
         ]
 
@@ -200,6 +219,32 @@ class StateDB:
 
     def set_dir(self, path: str, sig: str, oid: Oid) -> None:
         self.db.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?, ?)", (path, sig, str(oid)))
+
+    def tree_entry(self, path: str, sig: str) -> tuple[Oid, int] | None:
+        """The tree id and size remembered for the folder at repo-relative ``path`` with signature ``sig``."""
+        row = self._pending_trees.get(path)
+        if row is None:
+            found = self.db.execute("SELECT sig, oid, size FROM trees WHERE path=?", (path,)).fetchone()
+            row = tuple(found) if found else None
+        if row is None or row[0] != sig or not is_oid(row[1]) or type(row[2]) is not int:
+            return None
+        return Oid(row[1]), row[2]
+
+    def tree_sigs(self, paths: list[str]) -> dict[str, str]:
+        """path -> remembered signature, for those of ``paths`` that have one (one query per ``_BATCH``)."""
+        found = {p: row[0] for p, row in self._pending_trees.items()}
+        for i in range(0, len(paths), _BATCH):
+            part = paths[i : i + _BATCH]
+            sql = f"SELECT path, sig FROM trees WHERE path IN ({','.join('?' * len(part))})"
+            for path, sig in self.db.execute(sql, part):
+                found.setdefault(path, sig)
+        return found
+
+    def set_tree(self, path: str, sig: str, oid: Oid, size: int) -> None:
+        """Remember folder ``path``'s tree for signature ``sig`` (buffered like ``record``)."""
+        self._pending_trees[path] = (sig, str(oid), size)
+        if len(self._pending_trees) >= self.FLUSH_EVERY:
+            self.flush()
 
     # -- the run index ---------------------------------------------------------------------------------
 
@@ -369,14 +414,23 @@ class StateDB:
     def flush(self) -> None:
         """Write the buffered rows (they are facts about file contents, true whether or not the command that
         recorded them finishes, so flushing part-way through a command is safe)."""
-        if self._pending and not self.view:
+        if (self._pending or self._pending_trees) and not self.view:
             self.db.execute("BEGIN")
-            self.db.executemany(
-                "INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)",
-                ((rel, *row) for rel, row in self._pending.items()),
-            )
+            try:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ((rel, *row) for rel, row in self._pending.items()),
+                )
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO trees VALUES (?, ?, ?, ?)",
+                    ((path, *row) for path, row in self._pending_trees.items()),
+                )
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
             self.db.execute("COMMIT")
             self._pending.clear()
+            self._pending_trees.clear()
 
     def close(self) -> None:
         try:
@@ -386,7 +440,19 @@ class StateDB:
 
 
 def _open(db_path: Path) -> sqlite3.Connection:
-    return open_wal(db_path, _SCHEMA, "stat")
+    db = open_wal(db_path, _SCHEMA, "dirs")  # a small table: counting the stat cache reads all of it
+    _add_ctime(db)
+    return db
+
+
+def _add_ctime(db: sqlite3.Connection) -> None:
+    """Give a stat table from before ctime was kept its column (its rows stay misses until recorded again)."""
+    if not any(col[1] == "ctime" for col in db.execute("PRAGMA table_info(stat)")):
+        try:
+            db.execute("ALTER TABLE stat ADD COLUMN ctime INTEGER")
+        except sqlite3.OperationalError as exc:  # another process added it first
+            if "duplicate column" not in str(exc):
+                raise
 
 
 def _is_read_only(db_path: Path, exc: sqlite3.DatabaseError) -> bool:
@@ -411,6 +477,7 @@ def _in_memory_copy(db_path: Path) -> sqlite3.Connection:
         except sqlite3.DatabaseError:
             pass
     mem.executescript(_SCHEMA)
+    _add_ctime(mem)
     return mem
 
 

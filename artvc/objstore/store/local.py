@@ -51,6 +51,9 @@ _IN_BATCH = 500
 _key = itemgetter(0, 1)
 
 
+_PAGE = 10_000  # index rows read at a time by iter_objects
+
+
 def _on_read_only_mount(path: Path) -> bool:
     try:
         return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
@@ -333,12 +336,21 @@ class LocalStore(ObjectStore):
         return self.root / "packs" / name[:2] / f"{name}.pack"
 
     def iter_objects(self) -> Iterator[IndexedObject]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT o.oid, o.kind, o.raw_length, p.name FROM objects o JOIN packs p ON p.id = o.pack"
-            ).fetchall()
-        for oid, kind, raw, pack in rows:
-            yield IndexedObject(Oid(oid.hex()), Kind(kind), raw, pack)
+        """Every indexed object, in id order, read a page at a time (flat memory at millions of objects; the
+        lock is not held between pages, so the caller may read objects meanwhile)."""
+        sql = (
+            "SELECT o.oid, o.kind, o.raw_length, p.name FROM objects o JOIN packs p ON p.id = o.pack"
+            " WHERE (o.oid, o.kind) > (?, ?) ORDER BY o.oid, o.kind LIMIT ?"
+        )
+        after: tuple[bytes, int] = (b"", -1)
+        while True:
+            with self._lock:
+                rows = self._db.execute(sql, (*after, _PAGE)).fetchall()
+            for oid, kind, raw, pack in rows:
+                yield IndexedObject(Oid(oid.hex()), Kind(kind), raw, pack)
+            if len(rows) < _PAGE:
+                return
+            after = (rows[-1][0], rows[-1][1])
 
     def stats(self) -> dict[str, int]:
         """Counts and sizes: objects, packs, bytes on disk, bytes before compression."""

@@ -1,5 +1,6 @@
 """Maintenance of the local store (``art fsck``): check the packs' structure, rewrite damaged packs, and
-quarantine damaged objects (hide their index rows so an intact copy is stored again).
+quarantine damaged objects (hide their index rows so an intact copy is stored again); and the table of live
+keys gc plans with (``LiveKeys``).
 
 The read side of the quarantine (``LocalStore.raise_if_quarantined``) stays with the store's reads.
 """
@@ -7,6 +8,8 @@ The read side of the quarantine (``LocalStore.raise_if_quarantined``) stays with
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from pathlib import Path
 
 from ...errors import CorruptObjectError, FormatError
 from ..objects import Kind, check_object
@@ -99,8 +102,8 @@ def check_packs(store: LocalStore) -> list[tuple[str, str]]:
     """
     with store._lock:
         packs = store._db.execute("SELECT id, name, size FROM packs").fetchall()
-    trailers: dict[int, dict[tuple[bytes, int], tuple[int, int, int, int]]] = {}
     bad: list[tuple[str, str]] = []
+    good: dict[int, Path] = {}
     for pack, name, size in packs:
         path = store.pack_path(name)
         try:
@@ -121,16 +124,110 @@ def check_packs(store: LocalStore) -> list[tuple[str, str]]:
         elif entries is None or pack_name(encode_entries(entries)) != name:
             bad.append((name, "pack entry table does not hash to the pack's name"))
         else:
-            trailers[pack] = {
-                (bytes.fromhex(e.oid), e.kind): (e.codec, e.offset, e.length, e.raw_length) for e in entries
-            }
+            good[pack] = path
+    # the index rows, a pack at a time (sqlite sorts them by pack), against that pack's trailer alone: memory
+    # holds one pack's entries, not every object's
     wrong: dict[int, int] = {}
+    table: dict[tuple[bytes, int], tuple[int, int, int, int]] | None = None
+    current = None
     for oid, kind, pack, *row in store._reader().execute(
-        "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects"
+        "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects ORDER BY pack"
     ):
-        table = trailers.get(pack)
+        if pack != current:
+            current, table = pack, _trailer_table(good.get(pack))
         if table is not None and table.get((oid, kind)) != tuple(row):
             wrong[pack] = wrong.get(pack, 0) + 1
     names = {pack: name for pack, name, _ in packs}
     bad += [(names[p], f"{n} index row(s) disagree with the pack's trailer") for p, n in wrong.items()]
     return bad
+
+
+def _trailer_table(path: Path | None) -> dict[tuple[bytes, int], tuple[int, int, int, int]] | None:
+    """(oid, kind) -> (codec, offset, length, raw length) of a pack that passed ``check_packs``'s checks."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as f:
+            entries = read_trailer(f, os.fstat(f.fileno()).st_size)
+    except (OSError, FormatError):
+        return None
+    return {(bytes.fromhex(e.oid), e.kind): (e.codec, e.offset, e.length, e.raw_length) for e in entries}
+
+
+class LiveKeys:
+    """The keys gc keeps, in a TEMP table of the store's index connection rather than a Python set: memory
+    stays flat at millions of objects, and the plan is a join with the index (``objstore.gc.plan_local``).
+    Dropped by ``close`` (or with the connection)."""
+
+    def __init__(self, store: LocalStore) -> None:
+        self.store = store
+        with store._lock:
+            store._db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS gc_live (oid BLOB NOT NULL, kind INTEGER NOT NULL,"
+                " PRIMARY KEY (oid, kind)) WITHOUT ROWID"
+            )
+            store._db.execute("DELETE FROM temp.gc_live")
+
+    def add(self, keys: Iterable[tuple[str, int]]) -> None:
+        rows = [(bytes.fromhex(o), int(k)) for o, k in keys]
+        with self.store._lock:
+            self.store._db.executemany("INSERT OR IGNORE INTO temp.gc_live VALUES (?, ?)", rows)
+
+    def add_new(self, oid: str, kind: int) -> bool:
+        """Add one key; True when it was not there yet."""
+        with self.store._lock:
+            cur = self.store._db.execute("INSERT OR IGNORE INTO temp.gc_live VALUES (?, ?)", (bytes.fromhex(oid), kind))
+        return cur.rowcount == 1
+
+    def add_bases(self) -> int:
+        """Add the delta bases of the live chunks, transitively (a base goes only with the last delta built on
+        it; chains are bounded, so this is a few joins); return how many were added."""
+        sql = (
+            "INSERT OR IGNORE INTO temp.gc_live SELECT d.base, 0 FROM deltas d"
+            " JOIN temp.gc_live l ON l.oid = d.oid AND l.kind = 0"
+        )
+        added = 0
+        with self.store._lock:
+            while (n := self.store._db.execute(sql).rowcount) > 0:
+                added += n
+        return added
+
+    def __contains__(self, key: tuple[str, int]) -> bool:
+        sql = "SELECT 1 FROM temp.gc_live WHERE oid=? AND kind=?"
+        with self.store._lock:
+            return self.store._db.execute(sql, (bytes.fromhex(key[0]), int(key[1]))).fetchone() is not None
+
+    def stored(self) -> int:
+        """How many of the keys the index holds (the live objects)."""
+        sql = "SELECT count(*) FROM objects o JOIN temp.gc_live l ON l.oid = o.oid AND l.kind = o.kind"
+        with self.store._lock:
+            return int(self.store._db.execute(sql).fetchone()[0])
+
+    def packs(self) -> list[tuple[str, int, int]]:
+        """(pack name, its dead objects, its highest kind) for every indexed pack."""
+        sql = (
+            "SELECT p.name, sum(l.oid IS NULL), max(o.kind) FROM objects o JOIN packs p ON p.id = o.pack"
+            " LEFT JOIN temp.gc_live l ON l.oid = o.oid AND l.kind = o.kind GROUP BY o.pack"
+        )
+        with self.store._lock:
+            return [(r[0], r[1], r[2]) for r in self.store._db.execute(sql)]
+
+    def in_pack(self, name: str, *, live: bool) -> list[tuple[str, int, int]]:
+        """(oid, kind, raw length) of the live (or dead) objects of pack ``name``, in pack order."""
+        sql = (
+            "SELECT o.oid, o.kind, o.raw_length FROM objects o JOIN packs p ON p.id = o.pack"
+            " LEFT JOIN temp.gc_live l ON l.oid = o.oid AND l.kind = o.kind"
+            f" WHERE p.name = ? AND l.oid IS {'NOT ' if live else ''}NULL ORDER BY o.offset"
+        )
+        with self.store._lock:
+            return [(r[0].hex(), r[1], r[2]) for r in self.store._db.execute(sql, (name,))]
+
+    def close(self) -> None:
+        with self.store._lock:
+            self.store._db.execute("DROP TABLE IF EXISTS temp.gc_live")
+
+    def __enter__(self) -> LiveKeys:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,137 @@
+"""The tree id of a folder on disk from per-folder signatures, so ``art status`` after a change to one file in a
+million rebuilds only the folders on the way to it.
+
+``scan_folder`` is one stat walk (``scan.signed_walk``): the folder's signature, and each subfolder's. When the
+caller's cache knows the top signature, nothing else is done. Otherwise ``resolve_tree`` goes down from the
+top: a subfolder whose signature the cache knows gives its tree id at once; one it does not know is read again
+(its own entries only) and its tree built from its files' ids (``file_oids``: the stat cache, hashing only what
+it cannot vouch for) and its subfolders' trees. Each rebuilt folder goes to ``remember`` with the signature of
+exactly the stat data its tree was built from, unless something in it is racily new (``scan.RACY_NS``), so a
+remembered signature never names a tree other than the one on disk when it matches again.
+
+Iterative (any depth) and streamed: memory holds the folders on the way down, plus up to
+``scan.SIGNED_DIRS_KEPT`` subfolder signatures from the first walk.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from stat import S_ISLNK, S_ISREG
+
+from .faults import fault_point
+from .hashing import hash_bytes
+from .objects import Tree, TreeEntry
+from .oid import Oid
+from .oserrors import os_errors
+from .scan import RACY_NS, DirSig, FileBatch, SignedDir, check_name, link_target, signed_walk, stream_dir
+from .types import EntryKind
+
+Known = Callable[[str, bytes], "tuple[Oid, int] | None"]  # (folder relative to the top, signature) -> (tree, size)
+Remember = Callable[[str, bytes, Oid, int], None]  # (folder relative to the top, signature, tree id, tree size)
+
+
+class FolderScan:
+    """What ``scan_folder`` saw: the top signature, the subfolders' (by path relative to the top, "" for the top
+    itself), and whether ``sigs`` holds every folder."""
+
+    __slots__ = ("signature", "sigs", "complete")
+
+    def __init__(self, signature: bytes, sigs: dict[str, DirSig], complete: bool) -> None:
+        self.signature, self.sigs, self.complete = signature, sigs, complete
+
+
+def scan_folder(path: str) -> FolderScan:
+    """One stat walk of ``path`` (see ``scan.signed_walk``).
+
+    Raises:
+        OSError: when a folder or an entry cannot be read.
+    """
+    sigs: dict[str, DirSig] = {}
+    sig, _, complete = signed_walk(path, keep=sigs)
+    return FolderScan(sig, sigs, complete)
+
+
+class _Build:
+    """A folder being rebuilt: its own entries (read again, with the stat data its tree is built from) and its
+    subfolders' results so far."""
+
+    __slots__ = ("path", "rel", "own", "next", "children")
+
+    def __init__(self, path: str, rel: str) -> None:
+        self.path, self.rel = path, rel
+        fault_point("status.folder-rebuilt")  # tests count the folders a status rebuilds (ART_FAULT_LOG)
+        with os_errors("read the folder", path):
+            self.own: SignedDir = stream_dir(path, keep=True)
+        self.next = 0
+        self.children: list[tuple[str, bytes, Oid, int, bool]] = []  # name, signature, tree, size, racy
+
+
+def resolve_tree(
+    path: str, guard: Path | None, scanned: FolderScan, file_oids: FileBatch, known: Known, remember: Remember
+) -> Oid:
+    """The tree id of folder ``path``, built only where ``known`` does not vouch for a subfolder (see the module
+    docstring); ``scanned`` is ``scan_folder(path)``, whose top signature ``known`` did not know.
+
+    Raises:
+        FileSystemError: when a folder or an entry cannot be read.
+        UnsafePathError: for a symlink that leaves ``guard``, or a name that is not valid UTF-8.
+    """
+    sigs = scanned.sigs
+    stack = [_Build(path, "")]
+    while True:
+        top = stack[-1]
+        subdirs = top.own.subdirs
+        if top.next < len(subdirs):
+            name = subdirs[top.next]
+            top.next += 1
+            rel = f"{top.rel}/{name}" if top.rel else name
+            child = os.path.join(top.path, name)
+            seen = sigs.get(rel)
+            if seen is None:  # new since the first walk, or beyond what it kept
+                with os_errors("read the folder", child):
+                    sig = signed_walk(child)[0]
+            else:
+                sig = seen[0]
+            hit = known(rel, sig)
+            if hit is not None:
+                top.children.append((name, sig, hit[0], hit[1], False))
+            else:
+                stack.append(_Build(child, rel))
+            continue
+        stack.pop()
+        sig, tree, racy = _finish(top, guard, file_oids)
+        if not racy:
+            remember(top.rel, sig, tree.oid, tree.size)
+        if not stack:
+            return tree.oid
+        stack[-1].children.append((top.rel.rpartition("/")[2], sig, tree.oid, tree.size, racy))
+
+
+def _finish(b: _Build, guard: Path | None, file_oids: FileBatch) -> tuple[bytes, Tree, bool]:
+    """The folder's signature, tree and whether it is racily new, from the stat data ``_Build`` read."""
+    entries: list[TreeEntry] = []
+    files: list[tuple[str, os.stat_result]] = []
+    for name, st in b.own.kept:
+        full = os.path.join(b.path, name)
+        check_name(full)
+        mode = st.st_mode
+        if S_ISREG(mode):
+            files.append((full, st))
+        elif S_ISLNK(mode):
+            target = link_target(full, guard)
+            entries.append(TreeEntry(name, EntryKind.SYMLINK, hash_bytes(target.encode()), 0, target=target))
+    if files:
+        files.sort()
+        for (full, st), oid in zip(files, file_oids(files), strict=True):
+            entries.append(
+                TreeEntry(os.path.basename(full), EntryKind.FILE, oid, st.st_size, executable=bool(st.st_mode & 0o111))
+            )
+    children = b.children
+    for name, _, oid, size, _ in children:
+        entries.append(TreeEntry(name, EntryKind.DIR, oid, size))
+    sig = b.own.finish([(name, s) for name, s, _, _, _ in children])
+    racy = b.own.newest >= time.time_ns() - RACY_NS or any(c[4] for c in children)
+    return sig, Tree.build(entries), racy
