@@ -1,0 +1,579 @@
+"""Many small files (issue 18): add, status, checkout, push and pull beside their floor and DVC, in one run.
+
+For each file count (20k, 100k, optionally 1M) and layout (``flat``: one folder; ``tree``: 100 files per
+leaf folder, 100 leaves per top folder), N seeded random files of 1-8 KiB are generated once; each repeat
+gives art and DVC their own fresh git repository with a copy of them, then times, step by step:
+
+| step | art / DVC | floor (same run, same data) |
+| --- | --- | --- |
+| add | ``add data`` | ``find data -type f -print0 \\| xargs -0 cat`` (read every byte) |
+| status | ``status``, nothing changed | ``os.scandir`` + ``lstat`` walk in a new Python (with its start) |
+| status_changed | ``status`` after one file was appended to | the same walk |
+| checkout | ``checkout data`` into an empty place (``data`` removed) | ``cp -r`` of the folder |
+| push | first ``push`` to an empty directory remote | ``cp -r`` of art's ``.art/store/packs`` |
+| pull | ``pull`` in a fresh ``git clone`` (fetch + checkout) | ``cp -r`` of art's remote + of ``data`` |
+
+Every command is a child process reaped with ``wait4``: wall time, CPU time (user + sys) and peak RSS.
+Each step runs the floor, then art and DVC in alternating order, waiting for a quiet disk before each; the
+median of ``--repeat`` repeats is reported with art/floor and art/DVC ratios and the issue's goals as
+pass/fail. Standard library only.
+
+    python benchmarks/small_files.py                               # 20k and 100k, flat and tree, with DVC
+    python benchmarks/small_files.py --files 20000 --layouts tree --steps add --no-dvc --repeat 1
+    python benchmarks/small_files.py --files 1000000 --no-dvc      # 1M (~4.5 GiB per copy; see README)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from harness.core import wait_idle  # noqa: E402
+
+STEPS = ("add", "status", "status_changed", "checkout", "push", "pull")
+LAYOUTS = ("flat", "tree")
+RSS_GOAL_MB = 150.0
+WALK = (
+    "import os, sys\n"
+    "n = 0\n"
+    "stack = [sys.argv[1]]\n"
+    "while stack:\n"
+    "    with os.scandir(stack.pop()) as it:\n"
+    "        for e in it:\n"
+    "            st = e.stat(follow_symlinks=False)\n"
+    "            n += 1\n"
+    "            if e.is_dir(follow_symlinks=False):\n"
+    "                stack.append(e.path)\n"
+    "print(n)\n"
+)
+
+
+def log(msg: str) -> None:
+    print(f"[small] {msg}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------------ running
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss_mb: float
+    rc: int
+    err: str = ""
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str], base: Path, pause: float, timeout: float) -> Run:
+    """Run ``cmd`` after the disk went quiet; wall, user+sys CPU and peak RSS (MB) from ``wait4``."""
+    wait_idle(base, pause, 0.5)
+    t = time.perf_counter()
+    with tempfile.TemporaryFile() as errf:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errf)
+        deadline = t + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                _, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.005)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        errf.seek(0)
+        err = errf.read().decode(errors="replace")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024 / 1e6, proc.returncode, err[-600:])
+
+
+def quiet(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """An untimed setup command that must succeed."""
+    done = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if done.returncode:
+        raise RuntimeError(f"{shlex.join(cmd)} exited {done.returncode}: {done.stderr.decode()[-600:]}")
+
+
+def remove(path: Path) -> None:
+    if path.exists() or path.is_symlink():
+        subprocess.run(["rm", "-rf", str(path)], check=True)
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def file_path(data: Path, i: int, layout: str) -> Path:
+    if layout == "flat":
+        return data / f"f{i:07d}.bin"
+    return data / f"t{i // 10_000:03d}" / f"l{i // 100 % 100:02d}" / f"f{i:07d}.bin"
+
+
+def generate(data: Path, n: int, layout: str, seed: int) -> int:
+    rng = random.Random(seed)
+    total = 0
+    made: set[Path] = set()
+    for i in range(n):
+        path = file_path(data, i, layout)
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        size = rng.randint(1024, 8192)
+        path.write_bytes(rng.randbytes(size))
+        total += size
+    return total
+
+
+def count_files(root: Path) -> int:
+    return sum(len(files) for _, _, files in os.walk(root))
+
+
+# ------------------------------------------------------------------------------------------------ goals
+
+
+def size_class(n: int) -> str:
+    return "20k" if n < 50_000 else "100k" if n < 500_000 else "1M"
+
+
+def goals(n: int, step: str) -> list[tuple[str, str, float]]:
+    """(label, metric, limit): metric is floor (art/floor), dvc (art/dvc), rate (files/s min), wall (s max)."""
+    cls = size_class(n)
+    out: list[tuple[str, str, float]] = []
+    if step == "add":
+        if cls in ("20k", "100k"):
+            out.append(("<=2x cat", "floor", 2.0))
+        if cls == "20k":
+            out.append(("<=1/6 dvc", "dvc", 1 / 6))
+        if cls == "1M":
+            out.append((">=20k files/s", "rate", 20_000))
+    elif step == "status":
+        out += [("<=1.5x walk", "floor", 1.5), ("<=1/10 dvc", "dvc", 0.1)]
+    elif step == "status_changed" and cls == "1M":
+        out.append(("<2 s", "wall", 2.0))
+    elif step == "checkout" and cls == "20k":
+        out.append(("<=1.5x cp -r", "floor", 1.5))
+    elif step in ("push", "pull") and cls == "100k":
+        out.append(("<=1/10 dvc", "dvc", 0.1))
+    if step != "status_changed" or cls == "1M":
+        out.append((f"<={RSS_GOAL_MB:.0f} MB", "rss", RSS_GOAL_MB))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ a case
+
+
+@dataclass
+class Row:
+    files: int
+    layout: str
+    step: str
+    floor: list[Run] = field(default_factory=list)
+    art: list[Run] = field(default_factory=list)
+    dvc: list[Run] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def med(runs: list[Run], attr: str) -> float | None:
+    vals = [getattr(r, attr) for r in runs]
+    return statistics.median(vals) if vals else None
+
+
+class Case:
+    """One (file count, layout): the generated data and, per repeat, a repo per tool."""
+
+    def __init__(self, args: argparse.Namespace, n: int, layout: str, scratch: Path, env: dict[str, str]) -> None:
+        self.args, self.n, self.layout, self.env = args, n, layout, env
+        self.root = scratch / f"{layout}-{n}"
+        self.base = scratch
+        self.art = shlex.split(args.art)
+        self.dvc = shlex.split(args.dvc) if args.dvc else []
+        self.tools = ["art"] + (["dvc"] if self.dvc and not args.no_dvc and n <= args.dvc_max_files else [])
+        self.rows = {s: Row(n, layout, s) for s in STEPS}
+        self.steps = [s for s in STEPS if s in args.steps]
+
+    def cmd(self, tool: str, *argv: str) -> list[str]:
+        return [*(self.art if tool == "art" else self.dvc), *argv]
+
+    def run(self, cmd: list[str], cwd: Path) -> Run:
+        return timed(cmd, cwd, self.env, self.base, self.args.pause, self.args.timeout)
+
+    def source(self) -> Path:
+        if self.args.data_dir:
+            src = Path(self.args.data_dir) / f"{self.layout}-{self.n}" / "data"
+        else:
+            src = self.root / "src" / "data"
+        if not (src.parent / "done").exists():
+            remove(src)
+            t = time.perf_counter()
+            size = generate(src, self.n, self.layout, seed=self.n)
+            (src.parent / "done").write_text(str(size))
+            log(f"{self.layout} {self.n:,}: generated {size / 2**20:.0f} MiB in {time.perf_counter() - t:.0f} s")
+        return src
+
+    def prepare(self, tool: str, src: Path) -> Path:
+        top = self.root / tool
+        remove(top)
+        repo = top / "repo"
+        repo.mkdir(parents=True)
+        quiet(["git", "init", "-q", "-b", "main"], repo, self.env)
+        with open(repo / ".git" / "info" / "exclude", "a") as fh:
+            fh.write("/data/\n/.art/store/\n/.dvc/cache/\n")
+        if tool == "dvc":
+            quiet(self.cmd(tool, "init", "-q"), repo, self.env)
+            quiet(self.cmd(tool, "config", "core.analytics", "false"), repo, self.env)
+        else:
+            quiet(self.cmd(tool, "init"), repo, self.env)
+        quiet(["cp", "-a", str(src), str(repo / "data")], repo, self.env)
+        return repo
+
+    def execute(self) -> None:
+        src = self.source()
+        for rep in range(self.args.repeat):
+            repos = {tool: self.prepare(tool, src) for tool in self.tools}
+            self.settle("setup")
+            failed: set[str] = set()
+            for k, step in enumerate(["add", *[s for s in STEPS[1:] if self.needed(s)]]):
+                order = self.tools if (k + rep) % 2 == 0 else self.tools[::-1]
+                getattr(self, f"step_{step}")(step, repos, order, failed, timed_step=step in self.steps)
+            for tool in self.tools:
+                remove(self.root / tool)
+            self.settle("cleanup")
+        if not self.args.data_dir and not self.args.keep:
+            remove(self.root)
+
+    def needed(self, step: str) -> bool:
+        return step in self.steps or (step == "push" and "pull" in self.steps)
+
+    def settle(self, why: str) -> None:
+        waited = wait_idle(self.base, self.args.settle, 2.0)
+        log(f"disk quiet {waited:.1f} s after {why}")
+
+    def record(self, step: str, who: str, run: Run, timed_step: bool, failed: set[str], ok: bool = True) -> None:
+        row = self.rows[step]
+        bad = run.rc not in (0, 1) or not ok or (run.rc == 1 and step not in ("status", "status_changed"))
+        if bad:
+            failed.add(who)
+            row.errors.append(f"{who} {step} rc={run.rc}{'' if ok else ' (wrong result)'}: {run.err.strip()[-400:]}")
+        if timed_step:
+            getattr(row, who).append(run)
+            log(
+                f"{self.layout} {self.n:,} {step} {who}: {run.wall:.2f} s, cpu {run.cpu:.2f} s, "
+                f"{run.rss_mb:.0f} MB{' FAILED' if bad else ''}"
+            )
+
+    def tools_run(self, step, order, failed, timed_step, argv_for, cwd_for, check=None) -> None:
+        for tool in order:
+            if tool in failed:
+                continue
+            run = self.run(argv_for(tool), cwd_for(tool))
+            ok = check(tool) if check else True
+            self.record(step, tool, run, timed_step, failed, ok)
+
+    # -- steps ----------------------------------------------------------------------------------------------
+
+    def step_add(self, step, repos, order, failed, timed_step) -> None:
+        floor = ["sh", "-c", "find data -type f -print0 | xargs -0 cat > /dev/null"]
+        if timed_step:
+            self.record(step, "floor", self.run(floor, repos["art"]), True, set())
+        self.tools_run(
+            step,
+            order,
+            failed,
+            timed_step,
+            lambda t: self.cmd(t, "add", "-q", "data"),
+            lambda t: repos[t],
+            lambda t: (repos[t] / ("data.art" if t == "art" else "data.dvc")).exists(),
+        )
+
+    def _status(self, step, repos, order, failed, timed_step) -> None:
+        floor = [self.args.floor_python, "-c", WALK, "data"]
+        if timed_step:
+            self.record(step, "floor", self.run(floor, repos["art"]), True, set())
+        self.tools_run(step, order, failed, timed_step, lambda t: self.cmd(t, "status"), lambda t: repos[t])
+
+    def step_status(self, step, repos, order, failed, timed_step) -> None:
+        self._status(step, repos, order, failed, timed_step)
+
+    def step_status_changed(self, step, repos, order, failed, timed_step) -> None:
+        for repo in repos.values():
+            with open(file_path(repo / "data", 0, self.layout), "ab") as f:
+                f.write(b"one change")
+        self._status(step, repos, order, failed, timed_step)
+
+    def step_checkout(self, step, repos, order, failed, timed_step) -> None:
+        for repo in repos.values():
+            os.rename(repo / "data", repo.parent / "data.before")
+        if timed_step:
+            top = repos["art"].parent
+            self.record(step, "floor", self.run(["cp", "-r", "data.before", "data.copy"], top), True, set())
+            remove(top / "data.copy")
+        for repo in repos.values():
+            remove(repo.parent / "data.before")
+        self.settle("removing the folders")
+        self.tools_run(
+            step,
+            order,
+            failed,
+            timed_step,
+            lambda t: self.cmd(t, "checkout", "data" if t == "art" else "data.dvc"),
+            lambda t: repos[t],
+            lambda t: count_files(repos[t] / "data") == self.n,
+        )
+
+    def step_push(self, step, repos, order, failed, timed_step) -> None:
+        for tool, repo in repos.items():
+            remote = repo.parent / "remote"
+            remote.mkdir()
+            if tool == "dvc":
+                quiet(self.cmd(tool, "remote", "add", "-d", "bench", str(remote)), repo, self.env)
+            else:
+                quiet(self.cmd(tool, "remote", "add", "bench", str(remote), "--default"), repo, self.env)
+            quiet(["git", "add", "-A"], repo, self.env)
+            quiet(["git", "commit", "-q", "-m", "bench"], repo, self.env)
+        if timed_step:
+            top = repos["art"].parent
+            run = self.run(["cp", "-r", "repo/.art/store/packs", "packs.copy"], top)
+            self.record(step, "floor", run, True, set())
+            remove(top / "packs.copy")
+            self.settle("removing the copy")
+        self.tools_run(
+            step,
+            order,
+            failed,
+            timed_step,
+            lambda t: self.cmd(t, "push"),
+            lambda t: repos[t],
+            lambda t: any((repos[t].parent / "remote").iterdir()),
+        )
+
+    def step_pull(self, step, repos, order, failed, timed_step) -> None:
+        clones = {}
+        for tool, repo in repos.items():
+            clone = repo.parent / "clone"
+            quiet(["git", "clone", "-q", str(repo), str(clone)], repo.parent, self.env)
+            if tool == "art":
+                if not (clone / ".art").is_dir():
+                    quiet(self.cmd(tool, "init"), clone, self.env)
+                remote = str(repo.parent / "remote")
+                subprocess.run(
+                    self.cmd(tool, "remote", "add", "bench", remote, "--default"),
+                    cwd=clone,
+                    env=self.env,
+                    capture_output=True,
+                )  # fails when a tracked config already names it
+            clones[tool] = clone
+        if timed_step:  # what a pull must write at least: the objects and the files
+            top = repos["art"].parent
+            floor = ["sh", "-c", "cp -r remote store.copy && cp -r repo/data data.copy"]
+            self.record(step, "floor", self.run(floor, top), True, set())
+            remove(top / "store.copy")
+            remove(top / "data.copy")
+        for repo in repos.values():
+            remove(repo / "data")  # not needed any more: room for the clones at 1M
+        self.settle("removing the copies")
+        self.tools_run(
+            step,
+            order,
+            failed,
+            timed_step,
+            lambda t: self.cmd(t, "pull"),
+            lambda t: clones[t],
+            lambda t: count_files(clones[t] / "data") == self.n,
+        )
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def verdict(row: Row) -> tuple[str, list[str]]:
+    """("pass" | "fail" | "FAIL" | "info", the goals with their outcome)."""
+    art_wall = med(row.art, "wall")
+    floor_wall = med(row.floor, "wall")
+    dvc_wall = med(row.dvc, "wall")
+    marks, failed = [], False
+    for label, metric, limit in goals(row.files, row.step):
+        if metric == "floor":
+            ok = None if not art_wall or not floor_wall else art_wall / floor_wall <= limit
+        elif metric == "dvc":
+            ok = None if not art_wall or not dvc_wall else art_wall / dvc_wall <= limit
+        elif metric == "rate":
+            ok = None if not art_wall else row.files / art_wall >= limit
+        elif metric == "wall":
+            ok = None if not art_wall else art_wall < limit
+        else:
+            ok = None if not row.art else max(r.rss_mb for r in row.art) <= limit
+        marks.append(f"{label}:{'-' if ok is None else 'ok' if ok else 'NO'}")
+        failed |= ok is False
+    errors = [e for e in row.errors if e.startswith("art ")]
+    result = "FAIL" if errors else "fail" if failed else "pass" if marks else "info"
+    return result, marks
+
+
+def fmt(v: float | None, spec: str = ".2f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return "-" if not a or not b else f"{a / b:.3f}" if a / b < 0.1 else f"{a / b:.2f}"
+
+
+HEAD = (
+    "files", "layout", "step", "floor s", "art s", "dvc s", "art/floor", "art/dvc",
+    "art files/s", "floor cpu s", "art cpu s", "dvc cpu s", "art MB", "dvc MB", "goals", "result",
+)  # fmt: skip
+
+
+def table(rows: list[Row]) -> list[list[str]]:
+    out = []
+    for row in rows:
+        if not (row.art or row.errors):
+            continue
+        a, f, d = med(row.art, "wall"), med(row.floor, "wall"), med(row.dvc, "wall")
+        result, marks = verdict(row)
+        out.append(
+            [
+                f"{row.files:,}",
+                row.layout,
+                row.step,
+                fmt(f),
+                fmt(a),
+                fmt(d),
+                ratio(a, f),
+                ratio(a, d),
+                fmt(row.files / a if a else None, ",.0f"),
+                fmt(med(row.floor, "cpu")),
+                fmt(med(row.art, "cpu")),
+                fmt(med(row.dvc, "cpu")),
+                fmt(max((r.rss_mb for r in row.art), default=None), ".0f"),
+                fmt(max((r.rss_mb for r in row.dvc), default=None), ".0f"),
+                " ".join(marks) or "-",
+                result,
+            ]
+        )
+    return out
+
+
+def print_table(rows: list[Row], markdown: bool) -> None:
+    body = table(rows)
+    if markdown:
+        print("| " + " | ".join(HEAD) + " |")
+        print("|" + "---|" * len(HEAD))
+        for line in body:
+            print("| " + " | ".join(line) + " |")
+    else:
+        widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(HEAD)]
+        print("  ".join(h.ljust(w) for h, w in zip(HEAD, widths, strict=True)))
+        for line in body:
+            print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
+    for row in rows:
+        for e in row.errors:
+            print(f"! {row.layout} {row.files:,} {e}")
+
+
+def environment(args: argparse.Namespace, base: Path) -> dict[str, str]:
+    """Isolated HOME and git config, a fixed git identity, no DVC analytics: the same for every tool."""
+    home = base / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        {
+            "HOME": str(home),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "LC_ALL": "C",
+            "GIT_AUTHOR_NAME": "bench",
+            "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+            "GIT_COMMITTER_NAME": "bench",
+            "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+            "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
+            "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+            "DVC_NO_ANALYTICS": "1",
+            "DVC_SITE_CACHE_DIR": str(base / "dvc-site-cache"),
+        }
+    )
+    return env
+
+
+def default_dvc() -> str:
+    for cand in (Path("/work/bench/venv-dvc/bin/dvc"), HERE / ".venv-dvc" / "bin" / "dvc"):
+        if cand.exists():
+            return str(cand)
+    return ""
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--files", default="20000,100000", help="comma-separated file counts (default 20000,100000)")
+    parser.add_argument("--million", action="store_true", help="also run 1,000,000 files")
+    parser.add_argument("--layouts", default=",".join(LAYOUTS), help="flat, tree or both (default)")
+    parser.add_argument("--steps", default=",".join(STEPS), help="steps to time (add always runs; pull needs push)")
+    parser.add_argument("--repeat", type=int, default=3, help="repeats per case; medians are reported (default 3)")
+    parser.add_argument("--art", default=f"{shlex.quote(sys.executable)} -m artvc", help="art command")
+    parser.add_argument("--dvc", default=default_dvc(), help="dvc command (default: the benchmark venv's)")
+    parser.add_argument("--no-dvc", action="store_true", help="do not run DVC")
+    parser.add_argument("--dvc-max-files", type=int, default=10**9, help="skip DVC above this many files")
+    parser.add_argument("--floor-python", default=None, help="Python for the status floor (default: art's)")
+    parser.add_argument("--tmp", default=None, help="scratch parent directory (default $TMPDIR or /tmp)")
+    parser.add_argument("--data-dir", default=None, help="keep generated data here and reuse it")
+    parser.add_argument("--settle", type=float, default=60, help="max wait for a quiet disk after deletes (s)")
+    parser.add_argument("--pause", type=float, default=5, help="max wait for a quiet disk before a command (s)")
+    parser.add_argument("--timeout", type=float, default=3600, help="per-command timeout (s)")
+    parser.add_argument("--json", default=None, help="also write every sample and verdict as JSON here")
+    parser.add_argument("--markdown", action="store_true", help="print the table as markdown")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = parser.parse_args(argv)
+    args.steps = {s for s in args.steps.split(",") if s} | {"add"}
+    unknown = args.steps - set(STEPS)
+    if unknown:
+        parser.error(f"unknown steps: {', '.join(sorted(unknown))}")
+    args.layouts = [x for x in args.layouts.split(",") if x]
+    if set(args.layouts) - set(LAYOUTS):
+        parser.error("layouts are flat and tree")
+    if args.floor_python is None:
+        first = shlex.split(args.art)[0]
+        args.floor_python = first if "python" in os.path.basename(first) else sys.executable
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    counts = [int(x) for x in args.files.split(",") if x] + ([1_000_000] if args.million else [])
+    scratch = Path(tempfile.mkdtemp(prefix="art-small-", dir=args.tmp))
+    env = environment(args, scratch)
+    rows: list[Row] = []
+    try:
+        for n in counts:
+            for layout in args.layouts:
+                case = Case(args, n, layout, scratch, env)
+                if "dvc" not in case.tools and not args.no_dvc:
+                    log(f"{layout} {n:,}: DVC skipped ({'not found' if not args.dvc else '--dvc-max-files'})")
+                try:
+                    case.execute()
+                finally:
+                    rows.extend(case.rows[s] for s in STEPS)
+    except KeyboardInterrupt:
+        log("interrupted: the table has what was measured")
+    finally:
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print(f"many small files, medians of {args.repeat} (wall s; MB = peak RSS by wait4; load {os.getloadavg()[0]:.1f})")
+    print_table(rows, args.markdown)
+    if args.json:
+        doc = [{**asdict(r), "result": verdict(r)[0], "goals": verdict(r)[1]} for r in rows if r.art or r.errors]
+        Path(args.json).write_text(json.dumps(doc, indent=1))
+    return 1 if any(verdict(r)[0] in ("fail", "FAIL") for r in rows if r.art or r.errors) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
