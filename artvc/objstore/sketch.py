@@ -18,7 +18,6 @@ Deterministic across processes and machines: the sketch index in ``index.db`` st
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import threading
 import zlib
@@ -64,6 +63,8 @@ def features(data: bytes) -> tuple[int, ...]:
         k = h % _BUCKETS
         if h < mins[k]:
             mins[k] = h
+    import hashlib  # here, not at import: ``art status`` loads this module without sketching anything
+
     out = []
     for k in range(GROUPS):
         group = mins[k * PER_GROUP : (k + 1) * PER_GROUP]
