@@ -11,7 +11,7 @@ import pytest
 from tests.builders import write_random_file
 from tests.e2e.faultfs import ROOT, art, make_repo, ok, one_error, open_to_nobody, read_only, tmpfs
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # real mounts and users: slow tier (CI runs it)
 
 
 def store_temps(repo: Path) -> list[str]:

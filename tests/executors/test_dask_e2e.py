@@ -27,6 +27,8 @@ from tests.executors.cluster import DaskCluster, descendants, processes_with, st
 from tests.executors.conftest import CLIENT_SECRET, ArtRepo
 from tests.executors.test_cluster_fixtures import assert_isolated_workers
 
+pytestmark = pytest.mark.slow  # a real scheduler and worker processes (the slow tier, which CI runs)
+
 RUN_KEY_TASK = re.compile(r"^art-[0-9a-f]{64}$")
 
 LOG_SH = """\

@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import git
 
+pytestmark = pytest.mark.slow  # a real scheduler and worker processes (the slow tier, which CI runs)
+
 ART = str(Path(sys.executable).parent / "art")
 SCRIPT = "import os, sys\nopen(sys.argv[2], 'w').write(open(sys.argv[1]).read().upper())\n"
 TOML = f"""

@@ -19,6 +19,8 @@ import pytest
 from tests.conftest import Workspace
 from tests.pipeline.plot_helpers import chunks, plot_workspace, size
 
+pytestmark = pytest.mark.slow  # a real Chromium (the slow tier, which CI runs)
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 

@@ -37,6 +37,8 @@ import pytest
 from tests.ui.conftest import ART, EXPERIMENTS, IMAGE_SIZE, UiRepo, slug, snapshot
 from tests.ui.pixels import assert_not_blank, blankness, capture, encode_png, png_pixels
 
+pytestmark = pytest.mark.slow  # a real Chromium against the server and the export: ~40 s (the slow tier, which CI runs)
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ACCURACY = "digits_pipeline/evaluator/accuracy"
 NAV = ["Runs", "Artifacts", "Experiments", "Store"]
