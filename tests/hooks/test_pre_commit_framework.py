@@ -66,6 +66,7 @@ def test_framework_pre_commit_blocks_and_allows_like_the_native_hook(framework_r
     assert git(repo, "log", "-1", "--format=%s").stdout.strip() == "data v2"
 
 
+@pytest.mark.slow
 def test_framework_post_checkout_follows_branches_not_files(framework_repo):
     repo = framework_repo
     add_commit(repo, {"model.bin": b"main" * 3000}, "main model")

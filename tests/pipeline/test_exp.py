@@ -478,6 +478,7 @@ def tutorial_pipeline(ws) -> None:
     ws.git("commit", "-qm", "tutorial pipeline")
 
 
+@pytest.mark.slow
 def test_tutorial_shape_grid_of_four_apply_best_and_rerun_executes_nothing(ws, tmp_path, monkeypatch) -> None:
     counter = tmp_path / "executions.log"
     monkeypatch.setenv("EXP_COUNTER", str(counter))

@@ -19,6 +19,8 @@ from blake3 import blake3
 
 from tests.conftest import GIT_ENV, Workspace
 
+pytestmark = pytest.mark.slow  # builds a repository of every run kind once (~6 s; the slow tier, which CI runs)
+
 FLOW = """
 import sys
 

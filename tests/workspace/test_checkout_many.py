@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from artvc.objstore.objects import Kind
 from artvc.objstore.types import ObjectKey
 from artvc.workspace import add, status
@@ -95,6 +97,7 @@ def test_missing_subfolders_and_changed_files_of_a_folder_that_is_there(ws):
         assert add(repo, ["d"]).stats.hashed == 0
 
 
+@pytest.mark.slow
 def test_a_kill_mid_batch_leaves_a_fresh_folder_unwritten_and_the_next_checkout_finishes(ws):
     before = _tracked(ws)
     shutil.rmtree(ws.root / "d")
@@ -109,6 +112,7 @@ def test_a_kill_mid_batch_leaves_a_fresh_folder_unwritten_and_the_next_checkout_
         assert status(repo).clean
 
 
+@pytest.mark.slow
 def test_a_kill_mid_batch_in_place_leaves_every_file_old_or_new_never_half(ws):
     before = _tracked(ws)
     v1 = (ws.root / "d.art").read_text()
