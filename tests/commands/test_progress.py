@@ -72,7 +72,7 @@ def test_add_of_a_256_mib_sparse_file_reports_while_it_streams(ws):
     code, _out, err = run_pty(ws.root, "add", "sparse.bin")
     assert code == 0, err
     advanced(err, "/ 256.0 MiB")
-    assert len(set(percentages(err))) > 50  # the large-file path reports chunk by chunk
+    assert len(set(percentages(err))) > 25  # the large-file path reports each 8 MiB buffer as it is read
 
 
 def test_checkout_bar_counts_bytes_and_files_from_the_plan(ws):
