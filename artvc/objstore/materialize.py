@@ -53,17 +53,7 @@ def materialize_file(
         ObjectNotFoundError: when a needed object is not stored.
         CorruptObjectError: when the assembled content does not hash to ``oid``; ``dest`` is untouched.
     """
-    tmp = dest if direct else dest.parent / f".{dest.name[:40]}.{token()}-{next(_serial)}.art-tmp"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    mode = 0o755 if executable else 0o644
-    if not direct:
-        note(tmp)
-    with os_errors("write", dest):
-        try:
-            fd = os.open(tmp, flags, mode)
-        except FileNotFoundError:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, flags, mode)
+    tmp, fd = _open_temp(str(dest), 0o755 if executable else 0o644, direct)
     try:
         try:
             if size >= LARGE_FILE and isinstance(store, LocalStore):  # many chunks: see materialize_large
@@ -80,17 +70,42 @@ def materialize_file(
             st = os.stat(fd)  # mode 0644/0755 less the umask, as git does
         finally:
             os.close(fd)
-        if not direct:
-            if dest.is_dir() and not dest.is_symlink():
-                raise WorkspaceError(f"{dest} is a directory, expected a file", path=str(dest))
-            os.replace(tmp, dest)
-            st = _after_rename(dest, st)
-        return st
+        return st if direct else _place(tmp, str(dest), st)
     except BaseException as exc:
         remove_if_present(tmp)
         if isinstance(exc, OSError):
             raise describe(exc, "write", dest) from exc
         raise
+
+
+def _open_temp(dest: str, mode: int, direct: bool) -> tuple[str, int]:
+    """Create the file a materialisation writes: ``dest`` itself when ``direct`` (a private staging folder), else
+    a temp file beside it, noted for cleanup (``tmpowner``); its folder is made when missing. Returns (path, fd).
+
+    Raises:
+        FileSystemError: when it cannot be created.
+    """
+    tmp = dest
+    if not direct:
+        folder, _, name = dest.rpartition("/")
+        tmp = f"{folder}/.{name[:40]}.{token()}-{next(_serial)}.art-tmp"
+        note(tmp)
+    try:
+        try:
+            return tmp, os.open(tmp, _FLAGS, mode)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            return tmp, os.open(tmp, _FLAGS, mode)
+    except OSError as exc:
+        raise describe(exc, "write", dest) from exc
+
+
+def _place(tmp: str, dest: str, st: os.stat_result) -> os.stat_result:
+    """Rename the verified temp file ``tmp`` over ``dest`` (never over a folder); return its stat after the rename."""
+    if os.path.isdir(dest) and not os.path.islink(dest):
+        raise WorkspaceError(f"{dest} is a directory, expected a file", path=dest)
+    os.replace(tmp, dest)
+    return _after_rename(dest, st)
 
 
 def _after_rename(dest: str | os.PathLike[str], st: os.stat_result) -> os.stat_result:
@@ -254,19 +269,7 @@ def _unpack(store: ObjectStore, oid: Oid, loc: Location, stored: memoryview) -> 
 
 def _write_whole(dest: str, data: bytes | memoryview, mode: int, direct: bool) -> os.stat_result:
     """Write verified ``data`` to ``dest`` (itself when ``direct``, else a temp file renamed over it)."""
-    tmp = dest
-    if not direct:
-        folder, _, name = dest.rpartition("/")
-        tmp = f"{folder}/.{name[:40]}.{token()}-{next(_serial)}.art-tmp"
-        note(tmp)
-    try:
-        try:
-            fd = os.open(tmp, _FLAGS, mode)
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            fd = os.open(tmp, _FLAGS, mode)
-    except OSError as exc:
-        raise describe(exc, "write", dest) from exc
+    tmp, fd = _open_temp(dest, mode, direct)
     try:
         try:
             view = memoryview(data)
@@ -276,12 +279,7 @@ def _write_whole(dest: str, data: bytes | memoryview, mode: int, direct: bool) -
             st = os.stat(fd)
         finally:
             os.close(fd)
-        if not direct:
-            if os.path.isdir(dest) and not os.path.islink(dest):
-                raise WorkspaceError(f"{dest} is a directory, expected a file", path=dest)
-            os.replace(tmp, dest)
-            st = _after_rename(dest, st)
-        return st
+        return st if direct else _place(tmp, dest, st)
     except BaseException as exc:
         remove_if_present(tmp)
         if isinstance(exc, OSError):
