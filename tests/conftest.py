@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,22 @@ GIT_ENV = {
     "GIT_COMMITTER_NAME": "Art Tester",
     "GIT_COMMITTER_EMAIL": "tester@example.com",
 }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_tmpdir(tmp_path_factory):
+    """Temp files of the code under test (``tempfile``, in this process and in every art it starts) go below
+    pytest's base temp, which pytest prunes, instead of piling up in the system temp folder when a test kills
+    a process or leaves a writer open."""
+    tmp = tmp_path_factory.mktemp("systmp")
+    saved_env, saved = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"] = tempfile.tempdir = str(tmp)
+    yield
+    tempfile.tempdir = saved
+    if saved_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved_env
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,9 @@ A decoder may only raise ``ArtError`` (art's own errors): anything else is a cra
 
 from __future__ import annotations
 
+import atexit
 import io
+import shutil
 import struct
 import tempfile
 from pathlib import Path
@@ -22,7 +24,16 @@ from artvc.workspace.lockfile import lock_outputs, parse_lock_text
 from artvc.workspace.pointers import Pointer, parse_pointer
 
 OID = hash_bytes(b"fuzz")
-_DIR = Path(tempfile.mkdtemp(prefix="art-fuzz-"))
+_DIRS: list[Path] = []
+
+
+def _dir() -> Path:
+    """A scratch folder for the decoders that read files, made on first use (so under the temp folder the
+    test session chose) and removed when the process exits."""
+    if not _DIRS:
+        _DIRS.append(Path(tempfile.mkdtemp(prefix="art-fuzz-")))
+        atexit.register(shutil.rmtree, _DIRS[0], True)
+    return _DIRS[0]
 
 
 def manifest(data: bytes) -> None:
@@ -86,14 +97,14 @@ def lock(data: bytes) -> None:
 
 
 def arttoml(data: bytes) -> None:
-    root = _DIR / "pipeline"
+    root = _dir() / "pipeline"
     root.mkdir(exist_ok=True)
     (root / spec.PIPELINE_NAME).write_bytes(data)
     spec.load(root, check_deps=False)
 
 
 def config(data: bytes) -> None:
-    art = _DIR / "art"
+    art = _dir() / "art"
     art.mkdir(exist_ok=True)
     (art / "config").write_bytes(data)
     c = Config(art)
@@ -104,7 +115,7 @@ def config(data: bytes) -> None:
 def storeconfig(data: bytes) -> None:
     from artvc.objstore.store.local import LocalStore
 
-    root = _DIR / "store"
+    root = _dir() / "store"
     root.mkdir(exist_ok=True)
     (root / "config").write_bytes(data)
     LocalStore(root).close()
