@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import resource
 import shlex
@@ -40,7 +39,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.core import ToolError, default_art, log, resolve, run_cmd
+from harness.core import ToolError, default_art, isolated_env, log, resolve, run_cmd
 
 HERE = Path(__file__).resolve().parent
 FLOW = HERE / "pyflow"
@@ -136,18 +135,9 @@ def default_art_python(art: list[str]) -> str:
 
 def bench_env(opts: Options, tool: str) -> dict[str, str]:
     """Isolated HOME and git identity (as harness/execute.py), ZenML's config and store in the scratch dir."""
-    env = os.environ.copy()
-    home = opts.base / "home"
-    home.mkdir(parents=True, exist_ok=True)
+    env = isolated_env(opts.base)
     env.update(
         {
-            "HOME": str(home),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "LC_ALL": "C",
-            "GIT_AUTHOR_NAME": "bench",
-            "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-            "GIT_COMMITTER_NAME": "bench",
-            "GIT_COMMITTER_EMAIL": "bench@example.invalid",
             "ZENML_CONFIG_PATH": str(opts.base / "zenml-config"),
             "ZENML_ANALYTICS_OPT_IN": "false",
             "AUTO_OPEN_DASHBOARD": "false",

@@ -41,7 +41,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from harness.core import wait_idle  # noqa: E402
+from harness.core import isolated_env, wait_idle  # noqa: E402
 
 STEPS = ("add", "status", "status_changed", "checkout", "push", "pull")
 LAYOUTS = ("flat", "tree")
@@ -484,25 +484,7 @@ def print_table(rows: list[Row], markdown: bool) -> None:
 
 def environment(args: argparse.Namespace, base: Path) -> dict[str, str]:
     """Isolated HOME and git config, a fixed git identity, no DVC analytics: the same for every tool."""
-    home = base / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env.update(
-        {
-            "HOME": str(home),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "LC_ALL": "C",
-            "GIT_AUTHOR_NAME": "bench",
-            "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-            "GIT_COMMITTER_NAME": "bench",
-            "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-            "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
-            "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
-            "DVC_NO_ANALYTICS": "1",
-            "DVC_SITE_CACHE_DIR": str(base / "dvc-site-cache"),
-        }
-    )
-    return env
+    return isolated_env(base)
 
 
 def default_dvc() -> str:

@@ -110,6 +110,31 @@ class Workspace:
         return tree_bytes((repo or self.repo) / self.tool.store)
 
 
+def isolated_env(base: Path) -> dict[str, str]:
+    """The environment every tool of a benchmark runs in: a HOME of its own below ``base``, no system git config,
+    a fixed git identity and dates, the C locale, no DVC analytics. The same for every tool."""
+    home = base / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = os.environ.copy()
+    env.setdefault("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    env.update(
+        {
+            "HOME": str(home),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "LC_ALL": "C",
+            "GIT_AUTHOR_NAME": "bench",
+            "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+            "GIT_COMMITTER_NAME": "bench",
+            "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+            "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
+            "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
+            "DVC_NO_ANALYTICS": "1",
+            "DVC_SITE_CACHE_DIR": str(base / "dvc-site-cache"),
+        }
+    )
+    return env
+
+
 def stderr_tail(text: str) -> str:
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     return "\n".join(lines[-STDERR_TAIL_LINES:]) or "(no output)"

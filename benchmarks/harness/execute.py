@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from .core import Config, Group, Results, Step, Tool, ToolError, Workspace, log, remove_tree, settle_after_delete
+from .core import (
+    Config,
+    Group,
+    Results,
+    Step,
+    Tool,
+    ToolError,
+    Workspace,
+    isolated_env,
+    log,
+    remove_tree,
+    settle_after_delete,
+)
 
 
 def plan_steps(group: Group, selected: set[str]) -> list[tuple[Step, bool]]:
@@ -86,23 +95,4 @@ def prepare_all(
 
 def tool_env(cfg: Config) -> dict[str, str]:
     """Isolated HOME/git config, fixed git identity, no DVC analytics; same for both tools."""
-    env = os.environ.copy()
-    home = cfg.base / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    env.setdefault("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    env.update(
-        {
-            "HOME": str(home),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "LC_ALL": "C",
-            "GIT_AUTHOR_NAME": "bench",
-            "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-            "GIT_COMMITTER_NAME": "bench",
-            "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-            "GIT_AUTHOR_DATE": "2024-01-01T00:00:00Z",
-            "GIT_COMMITTER_DATE": "2024-01-01T00:00:00Z",
-            "DVC_NO_ANALYTICS": "1",
-            "DVC_SITE_CACHE_DIR": str(cfg.base / "dvc-site-cache"),
-        }
-    )
-    return env
+    return isolated_env(cfg.base)
