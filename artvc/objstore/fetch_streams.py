@@ -60,7 +60,7 @@ class ManifestStreams:
             if manifest.chunks:
                 self._streams[oid] = _Stream(ContentHasher())
                 if stage is not None:
-                    stage.begin(oid)
+                    stage.begin(oid, manifest.size)
                 self._advance(oid)
 
     def feed(self, chunk: Oid, data: bytes | memoryview) -> None:

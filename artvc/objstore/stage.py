@@ -47,11 +47,13 @@ class FileStage:
     Args:
         folder: a private temp folder on the workspace's filesystem (``.art/tmp/stage``); made when needed.
         wanted: ids of the files to stage (others stream by unstaged).
+        min_size: also stage any file of at least this many bytes (the large files inside tracked folders).
     """
 
-    def __init__(self, folder: str | os.PathLike[str], wanted: Iterable[Oid]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], wanted: Iterable[Oid], *, min_size: int | None = None) -> None:
         self.folder = os.fspath(folder)
         self.wanted = set(wanted)
+        self.min_size = min_size
         self._open: dict[Oid, _Staging] = {}
         self._ready: dict[Oid, str] = {}
         self._serial = itertools.count()
@@ -62,9 +64,11 @@ class FileStage:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def begin(self, oid: Oid) -> bool:
-        """Start staging file ``oid`` when it is wanted (and not too many are open); True when it is staged."""
-        if oid not in self.wanted or oid in self._open or oid in self._ready or len(self._open) >= MAX_OPEN:
+    def begin(self, oid: Oid, size: int) -> bool:
+        """Start staging file ``oid`` (``size`` bytes) when it is wanted (and not too many are open); True when
+        it is staged."""
+        wanted = oid in self.wanted or (self.min_size is not None and size >= self.min_size)
+        if not wanted or oid in self._open or oid in self._ready or len(self._open) >= MAX_OPEN:
             return False
         path = f"{self.folder}/file-{token()}-{next(self._serial)}.tmp"  # swept by owner token when killed
         try:

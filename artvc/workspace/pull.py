@@ -1,13 +1,15 @@
 """``art pull``: fetch from a remote, then check the workspace out (only what fetched completely).
 
-A file artifact the fetch brings is written to a temp file while its chunks stream by, verified, and
-checkout renames that file into place (``objstore/stage.py``): a pull reads each byte once."""
+A file artifact the fetch brings, and a file of ``LARGE_FILE`` bytes or more in a tracked folder, is written to a
+temp file while its chunks stream by, verified, and checkout renames that file into place
+(``objstore/stage.py``): a pull reads each byte once."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..objstore.materialize_large import LARGE_FILE
 from ..objstore.objects import Kind
 from ..objstore.progress import ProgressLike, as_progress
 from ..objstore.stage import FileStage
@@ -68,9 +70,10 @@ def pull(
         arts = select(repo, paths)
         below: list[ObjectKey] = []  # what stored artifacts lack (a lost pack, a quarantined object): fetch it too
         incomplete_keys(repo.store, {a.key for a in arts}, lacking=below)
-        # the files checked out whole are written as the fetch proves them (stage.py): each byte is read once
+        # file artifacts, and large files in tracked folders, are written as the fetch proves them (stage.py)
         wanted = {a.pointer.oid for a in arts if a.pointer.kind == "file"}
-        with FileStage(repo.art_dir / "tmp" / "stage", wanted) as stage:
+        folders = any(a.pointer.kind == "dir" for a in arts)
+        with FileStage(repo.art_dir / "tmp" / "stage", wanted, min_size=LARGE_FILE if folders else None) as stage:
             fetched = fetch(
                 repo,
                 paths,

@@ -130,3 +130,23 @@ def test_a_damaged_chunk_on_the_remote_is_refused_mid_stream_and_nothing_is_writ
     assert "stage.file-ready" not in points
     assert not (other.root / "big.bin").exists()
     assert leftovers(other) == []
+
+
+def test_large_files_in_a_pulled_folder_are_written_as_they_are_fetched(ws, tmp_path):
+    big, run = random_bytes(SIZE, 6), csv_bytes(SIZE, 7)
+    ws.gen({"data": {"big.bin": big, "sub": {"run.sh": run}, "small.txt": "small\n"}})
+    (ws.root / "data" / "sub" / "run.sh").chmod(0o755)
+    ws.art("add", "data")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    other = clone(ws, tmp_path / "clone")
+    proc, _, points = art_child(other.root, tmp_path, "pull")
+    assert proc.returncode == 0, proc.stderr
+    assert points.count("stage.file-ready") == 2
+    assert (other.root / "data" / "big.bin").read_bytes() == big
+    assert (other.root / "data" / "sub" / "run.sh").read_bytes() == run
+    assert os.access(other.root / "data" / "sub" / "run.sh", os.X_OK)
+    assert not os.stat(other.root / "data" / "big.bin").st_mode & 0o111
+    assert (other.root / "data" / "small.txt").read_text() == "small\n"
+    assert leftovers(other) == []
+    assert "modified" not in other.art("status").stdout
