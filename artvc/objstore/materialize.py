@@ -97,8 +97,9 @@ def _adopt(staged: FileStage, oid: Oid, dest: str, executable: bool, direct: boo
         return None
     try:
         st = os.stat(path)
-        if executable:  # x wherever r is, as a file created 0o755 under the same umask would be
-            os.chmod(path, (st.st_mode & 0o777) | ((st.st_mode & 0o444) >> 2))
+        if executable:  # as a file created 0o755 under the same umask would be (0o644 when it was staged)
+            mask = _umask()
+            os.chmod(path, 0o755 & ~mask if mask is not None else (st.st_mode & 0o777) | ((st.st_mode & 0o444) >> 2))
             st = os.stat(path)
         fault_point("materialize.staged-adopting")
         if direct:
@@ -117,6 +118,18 @@ def _adopt(staged: FileStage, oid: Oid, dest: str, executable: bool, direct: boo
     except BaseException:
         remove_if_present(path)
         raise
+
+
+def _umask() -> int | None:
+    """This process's umask, read without changing it (None where /proc does not say)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _open_temp(dest: str, mode: int, direct: bool) -> tuple[str, int]:

@@ -30,7 +30,7 @@ from .oid import Oid
 from .tmpowner import token
 
 WRITE_BATCH = 4 << 20  # bytes gathered before one writev
-QUEUED = 4  # batches handed to the writer thread and not yet written (memory: a few batches)
+QUEUED = 2  # batches handed to the writer thread and not yet written (memory: a few batches)
 MAX_OPEN = 8  # files being staged at once (more wanted files than this are checked out the ordinary way)
 _IOV_MAX = 512
 

@@ -4,6 +4,7 @@ an interrupted or refused pull leaves nothing half-written in the workspace."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,9 @@ def pushed(ws: Workspace, tmp_path: Path, data: bytes) -> Workspace:
     return clone(ws, tmp_path / "clone")
 
 
-def art_child(cwd: Path, tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.CompletedProcess, dict, list]:
+def art_child(
+    cwd: Path, tmp_path: Path, *args: str, umask: int = -1, **env: str
+) -> tuple[subprocess.CompletedProcess, dict, list]:
     """Run art in a child; return it, its I/O counters and the fault points it reached."""
     io_file, log = tmp_path / "io.txt", tmp_path / "faults.log"
     for f in (io_file, log):
@@ -50,6 +53,7 @@ def art_child(cwd: Path, tmp_path: Path, *args: str, **env: str) -> tuple[subpro
         env={**os.environ, "ART_FAULT_LOG": str(log), **env},
         capture_output=True,
         text=True,
+        umask=umask,
     )
     io = dict(line.split(": ") for line in io_file.read_text().splitlines()) if io_file.exists() else {}
     points = log.read_text().splitlines() if log.exists() else []
@@ -140,13 +144,13 @@ def test_large_files_in_a_pulled_folder_are_written_as_they_are_fetched(ws, tmp_
     ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
     ws.art("push")
     other = clone(ws, tmp_path / "clone")
-    proc, _, points = art_child(other.root, tmp_path, "pull")
+    proc, _, points = art_child(other.root, tmp_path, "pull", umask=0o033)  # r for others, but no x
     assert proc.returncode == 0, proc.stderr
     assert points.count("stage.file-ready") == 2
     assert (other.root / "data" / "big.bin").read_bytes() == big
     assert (other.root / "data" / "sub" / "run.sh").read_bytes() == run
-    assert os.access(other.root / "data" / "sub" / "run.sh", os.X_OK)
-    assert not os.stat(other.root / "data" / "big.bin").st_mode & 0o111
+    assert stat.S_IMODE(os.stat(other.root / "data" / "sub" / "run.sh").st_mode) == 0o744  # 0o755 less the umask
+    assert stat.S_IMODE(os.stat(other.root / "data" / "big.bin").st_mode) == 0o644
     assert (other.root / "data" / "small.txt").read_text() == "small\n"
     assert leftovers(other) == []
     assert "modified" not in other.art("status").stdout
