@@ -11,6 +11,7 @@ open/write/close.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +26,7 @@ from .materialize_large import LARGE_FILE, write_large
 from .objects import Kind
 from .oid import Oid
 from .oserrors import describe, os_errors
+from .stage import FileStage
 from .store.base import ObjectStore
 from .store.local import LocalStore
 from .store.pack import RAW, ZSTD, check_entry, unpack_payload
@@ -43,16 +45,25 @@ def materialize_file(
     executable: bool = False,
     progress: Progress | None = None,
     direct: bool = False,
+    staged: FileStage | None = None,
 ) -> os.stat_result:
     """Write file ``oid`` to ``dest`` atomically, verified against its id; return the new file's stat.
 
     ``direct=True`` writes ``dest`` itself (it must not exist): only for a private staging folder that is
-    renamed into place as a whole, where a half-written file is never visible.
+    renamed into place as a whole, where a half-written file is never visible. ``staged``: a pull's stage; when
+    it holds ``oid`` (written and proved as the fetch streamed it by) that file is renamed to ``dest`` and the
+    store is not read at all (a rename across filesystems falls back to writing from the store).
 
     Raises:
         ObjectNotFoundError: when a needed object is not stored.
         CorruptObjectError: when the assembled content does not hash to ``oid``; ``dest`` is untouched.
     """
+    if staged is not None:
+        st = _adopt(staged, oid, str(dest), executable, direct)
+        if st is not None:
+            if progress:
+                progress(size)
+            return st
     tmp, fd = _open_temp(str(dest), 0o755 if executable else 0o644, direct)
     try:
         try:
@@ -76,6 +87,49 @@ def materialize_file(
         if isinstance(exc, OSError):
             raise describe(exc, "write", dest) from exc
         raise
+
+
+def _adopt(staged: FileStage, oid: Oid, dest: str, executable: bool, direct: bool) -> os.stat_result | None:
+    """Rename the staged, proved copy of ``oid`` to ``dest``; return its stat (None: there is none, or it is on
+    another filesystem, and was removed: the caller writes ``dest`` from the store)."""
+    path = staged.take(oid)
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+        if executable:  # as a file created 0o755 under the same umask would be (0o644 when it was staged)
+            mask = _umask()
+            os.chmod(path, 0o755 & ~mask if mask is not None else (st.st_mode & 0o777) | ((st.st_mode & 0o444) >> 2))
+            st = os.stat(path)
+        fault_point("materialize.staged-adopting")
+        if direct:
+            os.rename(path, dest)
+            return st
+        try:
+            return _place(path, dest, st)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            return _place(path, dest, st)
+    except OSError as exc:
+        remove_if_present(path)
+        if exc.errno == errno.EXDEV:
+            return None
+        raise describe(exc, "write", dest) from exc
+    except BaseException:
+        remove_if_present(path)
+        raise
+
+
+def _umask() -> int | None:
+    """This process's umask, read without changing it (None where /proc does not say)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _open_temp(dest: str, mode: int, direct: bool) -> tuple[str, int]:
@@ -135,7 +189,9 @@ def _write_chunks(store: ObjectStore, oid: Oid, size: int, fd: int, progress: Pr
 
 
 _serial = itertools.count()
-_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_FLAGS = (
+    os.O_RDWR | os.O_CREAT
+)  # read too: the large-file writer hashes what the file holds | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _BATCH = 512  # files located with one index query and read together
 _RUN_GAP = 64 << 10  # objects this close in a pack are read with one pread (the bytes between are skipped)
 _RUN_MAX = 4 << 20  # the most bytes one pread (and one batch's buffers) holds
@@ -156,6 +212,7 @@ def materialize_small(
     *,
     direct: bool = False,
     progress: Progress | None = None,
+    staged: FileStage | None = None,
 ) -> Iterator[list[tuple[int, os.stat_result]]]:
     """Write ``files`` (many, mostly small) as ``materialize_file`` would each; yield lists of (index in
     ``files``, new stat) as they land, in no particular order.
@@ -164,7 +221,7 @@ def materialize_small(
     per batch, read in pack order with one pread per run of neighbouring objects, decompressed (raw and zstd
     here; any other codec through ``store.get``), hashed once and checked against their id before anything
     is written, then written with one open/write/close (``direct``) or a temp file renamed over ``dest``.
-    Files of several chunks, and any a store cannot locate, go through ``materialize_file``.
+    Files of several chunks, and any a store cannot locate, go through ``materialize_file`` (with ``staged``).
 
     Raises:
         as ``materialize_file``; the files before the failing one are written (the caller stages or plans).
@@ -183,7 +240,7 @@ def materialize_small(
                 f = files[i]
                 dest = Path(f.dest)
                 st = materialize_file(
-                    store, f.oid, f.size, dest, executable=f.executable, progress=progress, direct=direct
+                    store, f.oid, f.size, dest, executable=f.executable, progress=progress, direct=direct, staged=staged
                 )
                 yield [(i, st)]
             else:

@@ -1,19 +1,27 @@
-"""Large files back into place at the speed of the disk: read, decompress and write in parallel, hash in order.
+"""Large files back into place at the speed of the disk: copy, decompress and write in parallel, hash in order.
 
 ``materialize_file`` hands files of ``LARGE_FILE`` bytes or more here (from a local store). The file's chunks
 are located with one batched query and cut into batches of about ``BATCH`` bytes in file order. Two pool
-threads each fill a reused buffer with one batch, reading the packs in large ranges (a run of chunks stored
-back to back is one ``preadv``; raw chunks land in the buffer with no copy, zstd ones are decompressed into
-it), then write the buffer at its place in the file with one ``pwrite``. The calling thread feeds each filled
-buffer, in file order, to the whole-file blake3 (large slices), which is the verification: the caller compares
-it with the file's id before the file is renamed into place. At most ``IN_FLIGHT`` buffers exist, so memory
-stays bounded whatever the file's size.
+threads each write one batch at its place in the file:
+
+- a run of raw chunks stored back to back in one pack (incompressible data) is copied from the pack to the file
+  by the kernel (``os.copy_file_range``: no trip through this process's memory, as ``cp`` does it); where the
+  kernel cannot (another filesystem, an old kernel) it is read into the batch's buffer with one ``preadv``;
+- zstd chunks are read in one range and decompressed into a reused buffer, which is written with one
+  ``pwrite`` per stretch of buffered content.
+
+The calling thread then hashes each written batch, in file order, *from the file itself* (mapped read-only,
+so no copy): the whole-file blake3 is the verification of what was written, which the caller compares with
+the file's id before the file is renamed into place. At most ``IN_FLIGHT`` batches are in flight and one
+batch is mapped at a time, so memory stays bounded whatever the file's size.
 
 Objects stored with a codec other than raw and zstd (deltas) are rebuilt by ``LocalStore.get``, in the pool.
 """
 
 from __future__ import annotations
 
+import errno
+import mmap
 import os
 import queue
 import threading
@@ -43,8 +51,9 @@ _Batch = tuple[int, list[tuple[Oid, Location]]]
 
 
 def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progress | None = None) -> tuple[Oid, int]:
-    """Write file ``oid`` (``size`` bytes by its pointer) to the open, empty file ``fd``; return the hash of
-    what was written and its length, for the caller to check against ``oid`` and ``size``.
+    """Write file ``oid`` (``size`` bytes by its pointer) to the open, empty file ``fd`` (opened for reading
+    and writing); return the hash of what the file now holds and its length, for the caller to check against
+    ``oid`` and ``size``.
 
     Raises:
         ObjectNotFoundError: when a chunk is not stored.
@@ -58,15 +67,15 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
         free.put(bytearray(max(BATCH, *(loc.raw_length for loc in locs.values()))))
     hasher = ContentHasher()
     written = 0
-    pending: deque[Future[memoryview]] = deque()
+    pending: deque[Future[tuple[int, int, bytearray]]] = deque()
     with ThreadPoolExecutor(THREADS, thread_name_prefix="art-materialize") as pool:
         try:
             for batch in _batches(chunks, locs):
                 if len(pending) >= IN_FLIGHT:
-                    written += _take(pending.popleft(), hasher, free, progress)
+                    written += _take(fd, pending.popleft(), hasher, free, progress)
                 pending.append(pool.submit(_fill, store, fd, batch, free.get()))
             while pending:
-                written += _take(pending.popleft(), hasher, free, progress)
+                written += _take(fd, pending.popleft(), hasher, free, progress)
         except BaseException:
             for fut in pending:
                 fut.cancel()
@@ -75,20 +84,44 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
 
 
 def _take(
-    fut: Future[memoryview], hasher: ContentHasher, free: queue.SimpleQueue[bytearray], progress: Progress | None
+    fd: int,
+    fut: Future[tuple[int, int, bytearray]],
+    hasher: ContentHasher,
+    free: queue.SimpleQueue[bytearray],
+    progress: Progress | None,
 ) -> int:
-    """Hash one written batch (batches are taken in file order) and give its buffer back."""
-    view = fut.result()
-    hasher.update(view)
-    n = len(view)
-    buf = view.obj
-    view.release()
-    assert isinstance(buf, bytearray)
+    """Hash one written batch from the file (batches are taken in file order) and give its buffer back."""
+    at, n, buf = fut.result()
+    _hash_written(fd, at, n, hasher, buf)
     free.put(buf)
     fault_point("materialize.file-writing")
     if progress:
         progress(n)
     return n
+
+
+def _hash_written(fd: int, at: int, n: int, hasher: ContentHasher, buf: bytearray) -> None:
+    """Feed bytes ``at``..``at + n`` of the file ``fd`` to ``hasher``: mapped (no copy), or read into ``buf``
+    where the file cannot be mapped."""
+    if not n:
+        return
+    start = at - at % mmap.ALLOCATIONGRANULARITY
+    try:
+        mapped = mmap.mmap(fd, at + n - start, mmap.MAP_SHARED, mmap.PROT_READ, offset=start)
+    except (OSError, ValueError):
+        mapped = None
+    if mapped is not None:
+        with mapped, memoryview(mapped) as view:
+            hasher.update(view[at - start :])
+        return
+    view = memoryview(buf)
+    done = 0
+    while done < n:
+        got = os.preadv(fd, [view[: min(len(buf), n - done)]], at + done)
+        if not got:
+            raise OSError(errno.EIO, "the file being written came out short")
+        hasher.update(view[:got])
+        done += got
 
 
 def _locate(store: LocalStore, chunks: tuple[tuple[Oid, int], ...]) -> dict[ObjectKey, Location]:
@@ -140,11 +173,12 @@ def _scratch(n: int) -> memoryview:
     return memoryview(buf)[:n]
 
 
-def _fill(store: LocalStore, fd: int, batch: _Batch, buf: bytearray) -> memoryview:
-    """Fill ``buf`` with one batch's content and write it at its offset in ``fd``; return the filled view."""
+def _fill(store: LocalStore, fd: int, batch: _Batch, buf: bytearray) -> tuple[int, int, bytearray]:
+    """Write one batch's content at its offset in ``fd``: raw runs copied by the kernel where it can, the rest
+    through ``buf``; return (offset, length, buf)."""
     at, items = batch
     out = memoryview(buf)
-    pos = 0
+    pos = held = 0  # content so far; where the buffered stretch not yet written starts
     for run in _runs(items):
         chunk, loc = run[0]
         if loc.codec not in (RAW, ZSTD):  # a delta: rebuilt by the store
@@ -156,9 +190,13 @@ def _fill(store: LocalStore, fd: int, batch: _Batch, buf: bytearray) -> memoryvi
             continue
         pack, first = loc.pack, loc.offset
         span = run[-1][1].offset + run[-1][1].length - first
-        if all(loc.codec == RAW for _, loc in run):  # straight into place
-            _read_exact(store, pack, first, out[pos : pos + span], run[0][0])
-            pos += span
+        if all(loc.codec == RAW for _, loc in run):  # straight into place: by the kernel, else via the buffer
+            if _copy(store, pack, first, span, fd, at + pos, chunk):
+                _pwrite(fd, out[held:pos], at + held)  # what was buffered before it (regions do not overlap)
+                held = pos = pos + span
+            else:
+                _read_exact(store, pack, first, out[pos : pos + span], chunk)
+                pos += span
             continue
         stored = _scratch(span)
         _read_exact(store, pack, first, stored, run[0][0])
@@ -173,11 +211,46 @@ def _fill(store: LocalStore, fd: int, batch: _Batch, buf: bytearray) -> memoryvi
                 except FormatError as exc:
                     raise CorruptObjectError(chunk, str(exc)) from exc
             pos += loc.raw_length
-    view = out[:pos]
+    _pwrite(fd, out[held:pos], at + held)
+    return at, pos, buf
+
+
+def _pwrite(fd: int, view: memoryview, at: int) -> None:
     done = 0
-    while done < pos:
+    while done < len(view):
         done += os.pwrite(fd, view[done:], at + done)
-    return view
+
+
+_NO_COPY = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF, errno.ETXTBSY}
+_KERNEL_COPY = [hasattr(os, "copy_file_range")]  # cleared when the kernel refuses: read and write instead
+
+
+def _copy(store: LocalStore, pack: int, offset: int, length: int, fd: int, at: int, chunk: Oid) -> bool:
+    """Copy ``length`` stored bytes of ``pack`` from ``offset`` to ``fd`` at ``at`` in the kernel; False when it
+    cannot (nothing was written then: the caller reads and writes them itself).
+
+    Raises:
+        CorruptObjectError: when the pack ends before the range does.
+        OSError: when the copy fails otherwise (disk full, I/O error).
+    """
+    if not _KERNEL_COPY[0]:
+        return False
+    src = store.pack_fd(pack)
+    done = 0
+    while done < length:
+        try:
+            n = os.copy_file_range(src, fd, length - done, offset + done, at + done)
+        except OSError as exc:
+            if done or exc.errno not in _NO_COPY:
+                raise
+            if exc.errno in (errno.ENOSYS, errno.EOPNOTSUPP):
+                _KERNEL_COPY[0] = False
+            return False
+        if not n:
+            raise CorruptObjectError(chunk, f"pack {store.pack_name(pack)[:10]} is truncated")
+        done += n
+    fault_point("materialize.raw-copied")
+    return True
 
 
 def _runs(items: list[tuple[Oid, Location]]) -> Iterator[list[tuple[Oid, Location]]]:

@@ -25,6 +25,7 @@ from ..errors import ArtError, CorruptObjectError, FormatError, ObjectNotFoundEr
 from .delta_fetch import DeltaFetch, has_deltas, verify_chunk
 from .delta_push import levels, with_bases
 from .faults import fault_point
+from .fetch_streams import ManifestStreams
 from .fileio import remove_if_present
 from .hashing import ContentHasher
 from .lineage import Run, run_children
@@ -32,6 +33,7 @@ from .objects import FileManifest, Kind, Tree
 from .oid import Oid
 from .pack_ranges import read_in_ranges, verified_windows
 from .progress import as_progress
+from .stage import FileStage
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
 from .store.pack import PackEntry, read_trailer
@@ -74,15 +76,6 @@ _ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
 _Verifying = tuple[str, PackEntry, bytes, "Future[bytes | None]"]  # (pack, entry, stored bytes, its verification)
 
 
-@dataclass(slots=True)
-class _Stream:
-    """A manifest hashed while its chunks stream by: the hash so far, its next chunk's position, bytes so far."""
-
-    hasher: ContentHasher
-    position: int = 0
-    size: int = 0
-
-
 class _Send(NamedTuple):
     """One object an upload sends. Sorted field by field: chunks, manifests, trees (by height), runs, then by
     position in the local store (pack id, offset)."""
@@ -97,7 +90,6 @@ class _Send(NamedTuple):
 
 
 MAX_RETRIES = 10_000
-EARLY_BYTES = 16 << 20  # chunks kept for a manifest's stream when a pack brings them before their turn
 
 
 def upload(
@@ -228,8 +220,11 @@ def download(
     jobs: int = 4,
     progress: Progress | None = None,
     refresh: bool = True,
+    stage: FileStage | None = None,
 ) -> TransferResult:
     """Fetch everything reachable from ``roots`` that ``dest`` lacks; verify each object before storing it.
+
+    ``stage``: the wanted files are also written there as their chunks stream by, proved (``stage.py``).
 
     A root or object that ``dest`` already has is trusted to have its whole closure there (see the module
     docstring), so a download with nothing to do does not contact the remote at all. ``refresh=False``: the
@@ -247,7 +242,7 @@ def download(
     # each retry leaves out at least one more damaged pack or copy (``avoid``), so the loop ends; the bound
     # is only a guard
     for _ in range(MAX_RETRIES):
-        state = _Download(src, dest, jobs, progress)
+        state = _Download(src, dest, jobs, progress, stage)
         try:
             state.walk(pending)
             state.fetch_chunks()
@@ -256,6 +251,9 @@ def download(
             src.avoid(exc.pack)
             done = _add(done, state)
             continue
+        finally:
+            if state.streams is not None:
+                state.streams.close()  # staged files of streams that did not complete are removed
         retry = [(oid, kind, pack) for oid, kind, pack in state.bad if src.avoid(pack, (oid, kind))]
         done = _add(done, state)
         if not retry:
@@ -290,8 +288,11 @@ def _have(store: LocalStore, oid: Oid, kind: Kind) -> bool:
 
 
 class _Download:
-    def __init__(self, src: RemoteStore, dest: LocalStore, jobs: int, progress: Progress | None) -> None:
-        self.src, self.dest, self.jobs, self.progress = src, dest, jobs, as_progress(progress)
+    def __init__(
+        self, src: RemoteStore, dest: LocalStore, jobs: int, progress: Progress | None, stage: FileStage | None
+    ) -> None:
+        self.src, self.dest, self.jobs, self.progress, self.stage = src, dest, jobs, as_progress(progress), stage
+        self.streams: ManifestStreams | None = None
         self.meta: dict[ObjectKey, bytes] = {}  # verified trees and runs, stored last
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
         self.chunks: dict[Oid, Located] = {}
@@ -363,7 +364,9 @@ class _Download:
             return
         from concurrent.futures import ThreadPoolExecutor
 
-        self._start_streams()
+        self.streams = ManifestStreams(
+            {oid: m for oid, (m, _, _) in self.manifests.items()}, set(self.chunks), self.dest, self.stage
+        )
         self.progress.phase(bytes=sum(loc.entry.length for loc in self.chunks.values()), files=len(self.chunks))
         needed: dict[str, int] = {}
         for loc in self.chunks.values():
@@ -393,51 +396,13 @@ class _Download:
             writer.commit()  # keep what was verified: a re-run resumes from there
             raise
         d = self.deltas
-        d.resolve(self._feed)  # verify and store the deltas set aside, with their bases (delta_fetch)
+        d.resolve(self._feed_stream)  # verify and store the deltas set aside, with their bases (delta_fetch)
         self.problems, self.bad, self.packs = self.problems + d.problems, self.bad + d.bad, self.packs | d.packs
         self.stored, self.bytes = self.stored + d.stored, self.bytes + d.bytes
 
-    # -- manifests hashed while their chunks stream by (when chunks arrive in file order, the usual case) ----
-
-    def _start_streams(self) -> None:
-        self._streams: dict[Oid, _Stream] = {}
-        self._waiting: dict[Oid, list[Oid]] = {}  # chunk -> manifests whose next chunk it is
-        self._early: dict[Oid, bytes] = {}  # chunks that came before their turn (bounded: EARLY_BYTES)
-        self._early_bytes = 0
-        for oid, (manifest, _, _) in self.manifests.items():
-            if manifest.chunks:
-                self._streams[oid] = _Stream(ContentHasher())
-                self._waiting.setdefault(manifest.chunks[0][0], []).append(oid)
-        self._later = {c for m, _, _ in self.manifests.values() for c, _ in m.chunks}
-
-    def _feed(self, chunk: Oid, data: bytes) -> None:
-        waiting = self._waiting.pop(chunk, None)
-        if waiting is None:
-            if chunk in self._later and chunk not in self._early and self._early_bytes + len(data) <= EARLY_BYTES:
-                self._early[chunk] = bytes(data)  # a copy: ``data`` may be a view of a larger buffer
-                self._early_bytes += len(data)
-            return
-        for m in waiting:
-            stream, chunks = self._streams[m], self.manifests[m][0].chunks
-            while stream.position < len(chunks):
-                following = chunks[stream.position][0]
-                piece = data if following == chunk else self._early.get(following)
-                if piece is None:
-                    self._waiting.setdefault(following, []).append(m)
-                    break
-                stream.hasher.update(piece)
-                stream.position += 1
-                stream.size += len(piece)
-
-    def _streamed(self, manifest: FileManifest) -> str | None:
-        """Return "" when the streamed hash proved the manifest, a reason when it disproved it, None if unknown."""
-        streams: dict[Oid, _Stream] = getattr(self, "_streams", {})
-        stream = streams.get(manifest.oid)
-        if stream is None or stream.position < len(manifest.chunks):
-            return None  # some chunks were local already or came out of order: hash from the store
-        if stream.size != manifest.size or stream.hasher.oid() != manifest.oid:
-            return f"content hashes to {stream.hasher.oid()[:10]}"
-        return ""
+    def _feed_stream(self, chunk: Oid, data: bytes | memoryview) -> None:
+        if self.streams is not None:
+            self.streams.feed(chunk, data)
 
     def _download_pack(self, name: str) -> str:
         import tempfile
@@ -476,7 +441,7 @@ class _Download:
                     if data is None:
                         bad.add(e.oid)
                     else:
-                        self._feed(e.oid, data)
+                        self._feed_stream(e.oid, data)
                 if trailer_ok and not bad:
                     self.dest.import_pack(tmp, name, entries)
                     fault_point("fetch.pack-imported")
@@ -507,7 +472,7 @@ class _Download:
             if data is None:  # a delta: verified once its base is here
                 self.deltas.add(pack, entry, stored)
                 continue
-            self._feed(entry.oid, data)
+            self._feed_stream(entry.oid, data)
             if writer.put_stored(entry.oid, Kind.CHUNK, entry.codec, stored, entry.raw_length):
                 self.stored += 1
                 self.bytes += len(stored)
@@ -518,7 +483,7 @@ class _Download:
         writer = self.dest.writer()
         try:
             for oid, (manifest, loc, data) in self.manifests.items():
-                streamed = self._streamed(manifest)
+                streamed = self.streams.result(manifest) if self.streams is not None else None
                 reason = _check_manifest(self.dest, manifest) if streamed is None else streamed or None
                 if reason:
                     self.problems.append(Problem(oid, "file", f"remote pack {loc.pack[:10]}: {reason}"))

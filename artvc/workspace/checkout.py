@@ -22,6 +22,7 @@ from ..objstore.objects import Kind, Tree
 from ..objstore.oid import Oid
 from ..objstore.progress import Progress, ProgressLike, as_progress
 from ..objstore.scan import quick_signature
+from ..objstore.stage import FileStage
 from ..objstore.tmpowner import note
 from ..objstore.types import EntryKind
 from .checkout_plan import ArtifactPlan, CheckoutPlan, Folder, Op, Write, plan_checkout
@@ -46,6 +47,7 @@ def checkout(
     progress: ProgressLike = None,
     leave: bool = False,
     artifacts: list[TrackedArtifact] | None = None,
+    staged: FileStage | None = None,
 ) -> CheckoutResult:
     """Restore missing or modified artifacts from the local store.
 
@@ -54,7 +56,8 @@ def checkout(
     and nothing at all is written unless the store holds every object the plan needs. With ``leave``, refused
     artifacts and artifacts whose objects are not all stored are skipped and listed in ``left`` instead (the
     hook's way), and the others are written. ``artifacts`` is a selection made already (the workspace is then
-    not walked for pointer files again).
+    not walked for pointer files again). ``staged``: pull's stage of files written and proved while they were
+    fetched; a file planned for writing that it holds is renamed into place instead of read from the store.
 
     Raises:
         UnsafePathError: when an artifact's path (or a parent) is a symlink leading outside the workspace, or
@@ -94,7 +97,7 @@ def checkout(
             if plan.refused:
                 _raise(plan.refused)
             raise _lacking_error(plan.lacking)
-        written = apply_plan(repo, plan, progress)
+        written = apply_plan(repo, plan, progress, staged)
     return CheckoutResult([a.path for a in plan.todo], plan.unchanged, written, left)
 
 
@@ -110,7 +113,7 @@ def check_plan(plan: CheckoutPlan) -> None:
         raise _lacking_error(plan.lacking)
 
 
-def apply_plan(repo: Repo, plan: CheckoutPlan, progress: ProgressLike = None) -> int:
+def apply_plan(repo: Repo, plan: CheckoutPlan, progress: ProgressLike = None, staged: FileStage | None = None) -> int:
     """Carry out ``plan.todo`` (its refused and lacking artifacts are not touched); return the files written.
 
     ``progress`` gets the plan's exact totals first (bytes and files to write), then each file as it lands.
@@ -120,7 +123,7 @@ def apply_plan(repo: Repo, plan: CheckoutPlan, progress: ProgressLike = None) ->
     written = 0
     fault_point("checkout.planned")
     for a in plan.todo:
-        written += _apply(repo, a, progress, plan.trees)
+        written += _apply(repo, a, progress, plan.trees, staged)
     repo.state.flush()
     return written
 
@@ -144,7 +147,7 @@ def _raise(left: list[tuple[str, WorkspaceError]]) -> None:
     raise first
 
 
-def _apply(repo: Repo, a: ArtifactPlan, progress: Progress, trees: dict[Oid, Tree]) -> int:
+def _apply(repo: Repo, a: ArtifactPlan, progress: Progress, trees: dict[Oid, Tree], staged: FileStage | None) -> int:
     """Write artifact ``a`` as planned, first clearing what is in its way (the plan checked it may go)."""
     if a.blocker:  # a file (or a dangling link) where a parent folder belongs
         os.unlink(repo.abspath(a.blocker))
@@ -153,14 +156,14 @@ def _apply(repo: Repo, a: ArtifactPlan, progress: Progress, trees: dict[Oid, Tre
     if pointer.kind == "file":
         remove_stale_temps(dest)
         _clear(dest, a.clear)
-        st = materialize_file(repo.store, pointer.oid, pointer.size, dest, progress=progress)
+        st = materialize_file(repo.store, pointer.oid, pointer.size, dest, progress=progress, staged=staged)
         progress.advance(files=1)
         repo.state.record(str(dest), st, pointer.oid, written=True)
         return 1
     if a.fresh:
-        written = _apply_fresh(repo, a, dest, progress, trees)
+        written = _apply_fresh(repo, a, dest, progress, trees, staged)
     else:
-        written = _apply_tree(repo, a, dest, dest, progress, trees)
+        written = _apply_tree(repo, a, dest, dest, progress, trees, staged)
     sig = quick_signature(str(dest), racy_ok=True)  # the folder now is exactly the pointer's tree
     if sig is not None:
         repo.state.set_dir(a.path, sig, pointer.oid)
@@ -174,7 +177,9 @@ def _clear(dest: Path, op: Op | None) -> None:
         dest.unlink()
 
 
-def _apply_fresh(repo: Repo, a: ArtifactPlan, dest: Path, progress: Progress, trees: dict[Oid, Tree]) -> int:
+def _apply_fresh(
+    repo: Repo, a: ArtifactPlan, dest: Path, progress: Progress, trees: dict[Oid, Tree], staged: FileStage | None
+) -> int:
     """Build a folder that is not there beside its place and rename it in whole: files need no rename of their
     own, and a killed checkout leaves only the hidden staging folder (removed by the next one). What is in the
     way (a file, a link) is removed only once the folder is complete."""
@@ -186,7 +191,7 @@ def _apply_fresh(repo: Repo, a: ArtifactPlan, dest: Path, progress: Progress, tr
         os.unlink(staging)
     try:
         staging.mkdir(parents=True)
-        n = _apply_tree(repo, a, staging, dest, progress, trees)
+        n = _apply_tree(repo, a, staging, dest, progress, trees, staged)
         _clear(dest, a.clear)
         os.rename(staging, dest)
     except BaseException:
@@ -196,7 +201,13 @@ def _apply_fresh(repo: Repo, a: ArtifactPlan, dest: Path, progress: Progress, tr
 
 
 def _apply_tree(
-    repo: Repo, a: ArtifactPlan, into: Path, final: Path, progress: Progress, trees: dict[Oid, Tree]
+    repo: Repo,
+    a: ArtifactPlan,
+    into: Path,
+    final: Path,
+    progress: Progress,
+    trees: dict[Oid, Tree],
+    staged: FileStage | None = None,
 ) -> int:
     """Carry out a folder's steps, then write its files (by ``core.jobs`` threads when there are many folders or
     the files are large). With ``into`` != ``final``, ``into`` is a fresh private staging folder renamed to
@@ -220,7 +231,7 @@ def _apply_tree(
 
     def write(items: list[Write]) -> None:
         files = [SmallFile(f"{where}/{rel}", e.oid, e.size, e.executable) for rel, e in items]
-        for landed in materialize_small(store, files, direct=direct, progress=progress):
+        for landed in materialize_small(store, files, direct=direct, progress=progress, staged=staged):
             with lock:  # recorded at once (no list of stats held): the stat cache is one sqlite connection
                 for k, st in landed:
                     state.record(f"{base}/{items[k][0]}", st, files[k].oid, written=True)

@@ -60,6 +60,8 @@ def sweep_leftovers(root: Path, art_dir: Path, store_dir: Path | None) -> list[s
         removed += sweep_journals(tmp, lambda path: _workspace_temp(root, art_dir, path))
         removed += sweep(tmp, ("stash-*",), recover=lambda folder: restore_stash(root, folder))
         removed += sweep(tmp, ("flow-*",), legacy=False)  # a killed Python pipeline's step inputs and outputs
+        if (tmp / "stage").is_dir():  # files a killed pull was writing as it fetched them (objstore/stage.py)
+            removed += sweep(tmp / "stage", ("file-*.tmp",), legacy=False)
         for staging in ("push", "gc"):  # packs staged for a remote by a killed push or gc
             if (tmp / staging).is_dir():
                 removed += sweep(tmp / staging, ("pack-*.tmp",), legacy=False)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ..errors import IntegrityError, TransferError
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid, is_oid
+from ..objstore.stage import FileStage
 from ..objstore.types import ObjectKey
 from ..objstore.verify import Problem
 from .remote import open_remote, transfer_jobs
@@ -64,6 +65,7 @@ def fetch(
     lacking: Iterable[tuple[Oid, Kind]] = (),
     all_runs: bool = False,
     runs: Iterable[str] = (),
+    stage: FileStage | None = None,
 ) -> FetchResult:
     """Download what the local store lacks for the workspace's artifacts (or ``targets``/``revs``/every commit),
     plus the runs they name and those runs' lineage (``fetch_runs.py``: art.lock's runs, the runs that made
@@ -74,7 +76,8 @@ def fetch(
     Everything is verified against its id before it is stored; what failed is never stored. ``artifacts`` is
     a selection of the workspace made already (pull's): the workspace is then not walked again. ``lacking``
     are objects below roots the local store holds only in part (``tracked.incomplete_keys``): a root that is
-    here is otherwise trusted to be complete, so they are asked for by name.
+    here is otherwise trusted to be complete, so they are asked for by name. ``stage``: pull's, where the
+    large files it will check out are written, proved, as they arrive (``objstore/stage.py``).
 
     Raises:
         RemoteNotConfiguredError, BackendMissingError: see ``open_remote``.
@@ -102,7 +105,7 @@ def fetch(
             else:
                 wanted |= marked_runs(repo, store, set(roots), pipelines=not targets and revs is None)
             jobs = transfer_jobs(repo, jobs)
-            result = download(store, repo.store, wanted, jobs=jobs, progress=progress)
+            result = download(store, repo.store, wanted, jobs=jobs, progress=progress, stage=stage)
             _record_runs(repo, result.fetched_runs)
             total = _Totals(result)
             seen: set[Oid] = set()

@@ -1,12 +1,18 @@
-"""``art pull``: fetch from a remote, then check the workspace out (only what fetched completely)."""
+"""``art pull``: fetch from a remote, then check the workspace out (only what fetched completely).
+
+A file artifact the fetch brings, and a file of ``LARGE_FILE`` bytes or more in a tracked folder, is written to a
+temp file while its chunks stream by, verified, and checkout renames that file into place
+(``objstore/stage.py``): a pull reads each byte once."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..objstore.materialize_large import LARGE_FILE
 from ..objstore.objects import Kind
 from ..objstore.progress import ProgressLike, as_progress
+from ..objstore.stage import FileStage
 from .checkout import CheckoutResult, checkout
 from .fetch import FetchResult, fetch, raise_for
 from .repo import Repo
@@ -64,26 +70,31 @@ def pull(
         arts = select(repo, paths)
         below: list[ObjectKey] = []  # what stored artifacts lack (a lost pack, a quarantined object): fetch it too
         incomplete_keys(repo.store, {a.key for a in arts}, lacking=below)
-        fetched = fetch(
-            repo,
-            paths,
-            remote=remote,
-            jobs=jobs,
-            progress=progress,
-            check=False,
-            artifacts=arts,
-            lacking=below,
-            all_runs=all_runs,
-        )
-        as_progress(checkout_progress).phase("checking out", noun="files")  # the same bar may have shown the fetch
-        if fetched.problems or fetched.missing:  # else everything asked for (and what is below it) arrived
-            lacking = incomplete(repo.store, [a.pointer for a in arts])
-            arts = [a for a in arts if a.pointer.oid not in lacking]
-        done = (
-            checkout(repo, paths, force=force, progress=checkout_progress, artifacts=arts)
-            if arts
-            else CheckoutResult([], [], 0)
-        )
+        # file artifacts, and large files in tracked folders, are written as the fetch proves them (stage.py)
+        wanted = {a.pointer.oid for a in arts if a.pointer.kind == "file"}
+        folders = any(a.pointer.kind == "dir" for a in arts)
+        with FileStage(repo.art_dir / "tmp" / "stage", wanted, min_size=LARGE_FILE if folders else None) as stage:
+            fetched = fetch(
+                repo,
+                paths,
+                remote=remote,
+                jobs=jobs,
+                progress=progress,
+                check=False,
+                artifacts=arts,
+                lacking=below,
+                all_runs=all_runs,
+                stage=stage,
+            )
+            as_progress(checkout_progress).phase("checking out", noun="files")  # the bar may have shown the fetch
+            if fetched.problems or fetched.missing:  # else everything asked for (and what is below it) arrived
+                lacking = incomplete(repo.store, [a.pointer for a in arts])
+                arts = [a for a in arts if a.pointer.oid not in lacking]
+            done = (
+                checkout(repo, paths, force=force, progress=checkout_progress, artifacts=arts, staged=stage)
+                if arts
+                else CheckoutResult([], [], 0)
+            )
     raise_for(fetched)
     return PullResult(fetched, done)
 

@@ -183,12 +183,14 @@ def test_checkout_of_a_512_mib_file_stays_under_150_mb(tmp_path):
     assert peak_kib * 1024 <= 150_000_000
 
 
-def test_a_full_disk_during_a_large_checkout_exits_13_and_leaves_nothing(tmp_path):
-    """The pool's pwrite fails with ENOSPC (a real full tmpfs as root): one error line, no temp file."""
+@pytest.mark.parametrize("kind", ["text", "random"])  # zstd chunks written by pwrite, raw ones copied by the kernel
+def test_a_full_disk_during_a_large_checkout_exits_13_and_leaves_nothing(tmp_path, kind):
+    """The pool's pwrite or copy fails with ENOSPC (a real full tmpfs as root): one error line, no temp file."""
     from tests.e2e.faultfs import ROOT, art, make_repo, ok, one_error, tmpfs
 
     def run(repo, env):
-        (repo / "t.txt").write_bytes(random_bytes(LARGE_FILE + 2 * MIB, 7).translate(TEXT))
+        data = random_bytes(LARGE_FILE + 2 * MIB, 7)
+        (repo / "t.txt").write_bytes(data.translate(TEXT) if kind == "text" else data)
         ok(art(repo, "add", "t.txt"))
         (repo / "t.txt").unlink()
         if ROOT:  # leave room for part of the file only
@@ -203,3 +205,50 @@ def test_a_full_disk_during_a_large_checkout_exits_13_and_leaves_nothing(tmp_pat
             run(make_repo(mnt / "repo"), {})
     else:
         run(make_repo(tmp_path / "repo"), {"ART_FAULT": "materialize.file-writing@2:enospc"})
+
+
+def test_raw_runs_are_copied_by_the_kernel_and_verified_as_written(tmp_path):
+    """Incompressible chunks go from the pack to the file without passing through art (copy_file_range); the
+    whole-file hash is taken from the file itself, so a damaged raw chunk is still refused."""
+    from tests.e2e.faultfs import art, make_repo, ok
+
+    repo = make_repo(tmp_path / "repo")
+    data = random_bytes(LARGE_FILE + BATCH + 5_000, 8)
+    (repo / "r.bin").write_bytes(data)
+    ok(art(repo, "add", "r.bin"))
+    (repo / "r.bin").unlink()
+    log = tmp_path / "faults.log"
+    ok(art(repo, "checkout", env={"ART_FAULT_LOG": str(log)}))
+    assert (repo / "r.bin").read_bytes() == data
+    assert "materialize.raw-copied" in log.read_text().split()
+    (repo / "r.bin").unlink()
+    pack = max((repo / ".art" / "store" / "packs").rglob("*.pack"), key=lambda p: p.stat().st_size)
+    damaged = bytearray(pack.read_bytes())
+    damaged[len(data) // 2] ^= 1  # inside a raw chunk's stored bytes
+    pack.write_bytes(bytes(damaged))
+    r = art(repo, "checkout")
+    assert r.returncode == 3 and r.stderr.startswith("art: error: "), r.stderr
+    assert not [p for p in os.listdir(repo) if "art-tmp" in p or p == "r.bin"]
+
+
+def test_a_store_on_another_file_system_is_read_and_written_instead(tmp_path):
+    """copy_file_range refuses between file systems (EXDEV): the raw runs are read into the buffer instead."""
+    from tests.e2e.faultfs import ROOT, tmpfs
+
+    data = random_bytes(LARGE_FILE + 3 * MIB, 9)
+
+    def run(where):
+        with LocalStore(where / "store") as s:
+            src = tmp_path / "src.bin"
+            src.write_bytes(data)
+            oid, size = add(s, src)
+            assert codecs(s, oid, size) == {RAW}
+            st = materialize_file(s, oid, size, tmp_path / "out.bin")
+            assert st.st_size == size and (tmp_path / "out.bin").read_bytes() == data
+
+    if ROOT:
+        with tmpfs(tmp_path / "mnt", "64m") as mnt:
+            assert os.stat(mnt).st_dev != os.stat(tmp_path).st_dev
+            run(mnt)
+    else:
+        run(tmp_path)

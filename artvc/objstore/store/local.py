@@ -232,6 +232,15 @@ class LocalStore(ObjectStore):
             fd = kept
         return fd
 
+    def pack_fd(self, pack: int) -> int:
+        """A read-only descriptor of pack ``pack``, kept open by the store and shared by threads: use explicit
+        offsets (``os.pread``, ``os.copy_file_range``), never the file position.
+
+        Raises:
+            LocalStoreError: when the pack file is missing.
+        """
+        return self._pack_fd(pack)
+
     def _pread(self, pack: int, offset: int, length: int) -> bytes:
         return os.pread(self._pack_fd(pack), length, offset)
 

@@ -1,0 +1,120 @@
+"""A fetch's file manifests proved while their chunks stream by, and (with a ``stage.FileStage``) written.
+
+A download verifies each chunk as it arrives; a manifest is verified by hashing the concatenation of its
+chunks. Chunks usually arrive in file order (packs are written that way), so each manifest being fetched
+keeps a running hash that is fed the chunks in turn: a chunk that comes before its turn is kept (at most
+``EARLY_BYTES``), a chunk the local store holds already is read from it when the stream reaches it. A manifest
+whose stream did not complete is checked after the fetch by reading its chunks back from the store
+(``transfer._check_manifest``).
+
+With a stage, the same bytes, right after they are hashed, are appended to the wanted file's staged copy, so
+checkout renames a proved file into place instead of reading, decompressing and hashing it all again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ArtError
+from .hashing import ContentHasher
+from .objects import FileManifest, Kind
+from .oid import Oid
+from .stage import FileStage
+from .store.local import LocalStore
+
+EARLY_BYTES = 16 << 20  # chunks kept for a manifest's stream when a pack brings them before their turn
+
+
+@dataclass(slots=True)
+class _Stream:
+    """A manifest hashed while its chunks stream by: the hash so far, its next chunk's position, bytes so far."""
+
+    hasher: ContentHasher
+    position: int = 0
+    size: int = 0
+
+
+class ManifestStreams:
+    """The running hashes of the manifests a download fetches.
+
+    Args:
+        manifests: the manifests being fetched, by id.
+        fetching: the chunks this download brings (any other chunk a manifest names is read from ``local``).
+        local: the local store.
+        stage: where wanted files are written as they are proved (None: nothing is written).
+    """
+
+    def __init__(
+        self, manifests: dict[Oid, FileManifest], fetching: set[Oid], local: LocalStore, stage: FileStage | None
+    ) -> None:
+        self._manifests = manifests
+        self._fetching = fetching
+        self._local = local
+        self._stage = stage
+        self._streams: dict[Oid, _Stream] = {}
+        self._waiting: dict[Oid, list[Oid]] = {}  # chunk -> manifests whose next chunk it is
+        self._early: dict[Oid, bytes] = {}  # chunks that came before their turn (bounded: EARLY_BYTES)
+        self._early_bytes = 0
+        self._later = {c for m in manifests.values() for c, _ in m.chunks}
+        for oid, manifest in manifests.items():
+            if manifest.chunks:
+                self._streams[oid] = _Stream(ContentHasher())
+                if stage is not None:
+                    stage.begin(oid, manifest.size)
+                self._advance(oid)
+
+    def feed(self, chunk: Oid, data: bytes | memoryview) -> None:
+        """Chunk ``chunk`` arrived, verified: advance the streams waiting for it (or keep it for later)."""
+        waiting = self._waiting.pop(chunk, None)
+        if waiting is None:
+            if chunk in self._later and chunk not in self._early and self._early_bytes + len(data) <= EARLY_BYTES:
+                self._early[chunk] = bytes(data)  # a copy: ``data`` may be a view of a larger buffer
+                self._early_bytes += len(data)
+            return
+        for m in waiting:
+            self._advance(m, chunk, data)
+
+    def result(self, manifest: FileManifest) -> str | None:
+        """Return "" when the streamed hash proved the manifest, a reason when it disproved it, None if unknown."""
+        stream = self._streams.get(manifest.oid)
+        if stream is None or stream.position < len(manifest.chunks):
+            return None  # some chunks never came (a failed one, a delta left unresolved): hash from the store
+        if stream.size != manifest.size or stream.hasher.oid() != manifest.oid:
+            return f"content hashes to {stream.hasher.oid()[:10]}"
+        return ""
+
+    def close(self) -> None:
+        """Drop the staged files of streams that did not complete."""
+        if self._stage is not None:
+            for oid in list(self._streams):
+                if self._stage.staging(oid):
+                    self._stage.drop(oid)
+
+    def _advance(self, m: Oid, chunk: Oid | None = None, data: bytes | memoryview | None = None) -> None:
+        """Feed manifest ``m``'s stream from its position on: ``data`` (chunk ``chunk``), kept early chunks and
+        local ones, until a chunk it needs has not arrived (it then waits for that one) or the file is done."""
+        stream, chunks = self._streams[m], self._manifests[m].chunks
+        stage = self._stage if self._stage is not None and self._stage.staging(m) else None
+        while stream.position < len(chunks):
+            following = chunks[stream.position][0]
+            piece = data if following == chunk else self._early.get(following)
+            if piece is None and following not in self._fetching:
+                piece = self._from_local(following)
+            if piece is None:
+                self._waiting.setdefault(following, []).append(m)
+                return
+            stream.hasher.update(piece)
+            if stage is not None:
+                stage.write(m, piece)
+            stream.position += 1
+            stream.size += len(piece)
+        if stage is not None:
+            manifest = self._manifests[m]
+            stage.finish(m, stream.size == manifest.size and stream.hasher.oid() == m, manifest.size)
+
+    def _from_local(self, chunk: Oid) -> bytes | None:
+        """A chunk the local store held before this download (the stream's hash is its check), or None."""
+        try:
+            return self._local.get(chunk, Kind.CHUNK)
+        except ArtError:
+            return None  # missing or damaged: the manifest is checked (and reported) after the fetch

@@ -1,0 +1,156 @@
+"""A pull writes a file artifact as its verified chunks arrive (objstore/stage.py), so each byte is read once;
+an interrupted or refused pull leaves nothing half-written in the workspace."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.builders import csv_bytes, random_bytes
+from tests.conftest import Workspace
+from tests.remote.conftest import clone
+
+MIB = 1 << 20
+SIZE = 20 * MIB
+
+# art in a child process, reporting its own /proc/self/io at exit (as benchmarks/large_files.py does)
+WRAP = """\
+import atexit, sys
+def _io(out=sys.argv[1]):
+    with open("/proc/self/io") as f, open(out, "w") as g:
+        g.write(f.read())
+atexit.register(_io)
+sys.argv = ["art", *sys.argv[2:]]
+from artvc.commands import main
+main()
+"""
+
+
+def pushed(ws: Workspace, tmp_path: Path, data: bytes) -> Workspace:
+    """Push a workspace holding ``big.bin`` (``data``) to a directory remote; return a fresh clone of it."""
+    ws.gen({"big.bin": data})
+    ws.art("add", "big.bin")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    return clone(ws, tmp_path / "clone")
+
+
+def art_child(
+    cwd: Path, tmp_path: Path, *args: str, umask: int = -1, **env: str
+) -> tuple[subprocess.CompletedProcess, dict, list]:
+    """Run art in a child; return it, its I/O counters and the fault points it reached."""
+    io_file, log = tmp_path / "io.txt", tmp_path / "faults.log"
+    for f in (io_file, log):
+        f.unlink(missing_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", WRAP, str(io_file), *args],
+        cwd=cwd,
+        env={**os.environ, "ART_FAULT_LOG": str(log), **env},
+        capture_output=True,
+        text=True,
+        umask=umask,
+    )
+    io = dict(line.split(": ") for line in io_file.read_text().splitlines()) if io_file.exists() else {}
+    points = log.read_text().splitlines() if log.exists() else []
+    return proc, {k: int(v) for k, v in io.items()}, points
+
+
+def leftovers(w: Workspace) -> list[str]:
+    """Temp files in the workspace (beside files) and in the stage folder."""
+    stage = w.root / ".art" / "tmp" / "stage"
+    return [p.name for p in w.root.iterdir() if "art-tmp" in p.name] + (
+        sorted(os.listdir(stage)) if stage.is_dir() else []
+    )
+
+
+@pytest.mark.parametrize("kind", ["random", "csv"])
+def test_a_pull_writes_the_file_as_it_fetches_it_and_reads_it_once(ws, tmp_path, kind):
+    data = random_bytes(SIZE, 1) if kind == "random" else csv_bytes(SIZE, 1)
+    other = pushed(ws, tmp_path, data)
+    proc, io, points = art_child(other.root, tmp_path, "pull")
+    assert proc.returncode == 0, proc.stderr
+    assert (other.root / "big.bin").read_bytes() == data
+    assert "stage.file-ready" in points
+    assert "materialize.file-writing" not in points  # checkout renamed the proved file: it read no pack
+    stored = sum(p.stat().st_size for p in (other.root / ".art" / "store" / "packs").rglob("*.pack"))
+    assert io["rchar"] < stored + 8 * MIB  # the packs once (the fetch verifies them), plus Python's own files
+    assert leftovers(other) == []
+    assert other.art("status").stdout.count("modified") == 0
+    assert other.art("fsck").exit_code == 0
+
+
+def test_a_pull_killed_while_writing_the_file_leaves_no_partial_file(ws, tmp_path):
+    data = random_bytes(SIZE, 2)
+    other = pushed(ws, tmp_path, data)
+    proc, _, points = art_child(other.root, tmp_path, "pull", ART_FAULT="stage.file-writing@2:kill")
+    assert proc.returncode == -9, proc.stderr
+    assert points.count("stage.file-writing") == 2
+    assert not (other.root / "big.bin").exists()
+    assert [n for n in leftovers(other) if n.startswith("file-")]  # the killed pull's staged file, half written
+    other.art("checkout", code=None)  # the next command that takes the lock removes it
+    assert leftovers(other) == []
+    proc, _, _ = art_child(other.root, tmp_path, "pull")
+    assert proc.returncode == 0, proc.stderr
+    assert (other.root / "big.bin").read_bytes() == data
+    assert leftovers(other) == []
+
+
+def test_an_interrupted_pull_removes_its_staged_file(ws, tmp_path):
+    other = pushed(ws, tmp_path, random_bytes(SIZE, 3))
+    proc, _, _ = art_child(other.root, tmp_path, "pull", ART_FAULT="stage.file-writing@2:interrupt")
+    assert proc.returncode == 130, proc.stderr
+    assert not (other.root / "big.bin").exists()
+    assert leftovers(other) == []
+
+
+def test_a_full_disk_while_staging_falls_back_to_an_ordinary_checkout(ws, tmp_path):
+    data = csv_bytes(SIZE, 4)
+    other = pushed(ws, tmp_path, data)
+    proc, _, points = art_child(other.root, tmp_path, "pull", ART_FAULT="stage.file-writing:enospc")
+    assert proc.returncode == 0, proc.stderr
+    assert "stage.file-ready" not in points and "materialize.file-writing" in points  # written from the store
+    assert (other.root / "big.bin").read_bytes() == data
+    assert leftovers(other) == []
+
+
+def test_a_damaged_chunk_on_the_remote_is_refused_mid_stream_and_nothing_is_written(ws, tmp_path):
+    data = random_bytes(SIZE, 5)
+    other = pushed(ws, tmp_path, data)
+    pack = max((tmp_path / "remote").rglob("*.pack"), key=lambda p: p.stat().st_size)
+    damaged = bytearray(pack.read_bytes())
+    damaged[len(damaged) * 3 // 4] ^= 0xFF  # a chunk three quarters into the file: most of it was staged
+    pack.unlink()  # the remote's pack may be a hard link to the first workspace's: write a new file
+    pack.write_bytes(bytes(damaged))
+    proc, _, points = art_child(other.root, tmp_path, "pull")
+    assert proc.returncode == 3, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith("art: error: ") and "Traceback" not in proc.stderr
+    assert points.count("stage.file-writing") >= 2  # the file was being written when the bad chunk came
+    assert "stage.file-ready" not in points
+    assert not (other.root / "big.bin").exists()
+    assert leftovers(other) == []
+
+
+def test_large_files_in_a_pulled_folder_are_written_as_they_are_fetched(ws, tmp_path):
+    big, run = random_bytes(SIZE, 6), csv_bytes(SIZE, 7)
+    ws.gen({"data": {"big.bin": big, "sub": {"run.sh": run}, "small.txt": "small\n"}})
+    (ws.root / "data" / "sub" / "run.sh").chmod(0o755)
+    ws.art("add", "data")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    other = clone(ws, tmp_path / "clone")
+    proc, _, points = art_child(other.root, tmp_path, "pull", umask=0o033)  # r for others, but no x
+    assert proc.returncode == 0, proc.stderr
+    assert points.count("stage.file-ready") == 2
+    assert (other.root / "data" / "big.bin").read_bytes() == big
+    assert (other.root / "data" / "sub" / "run.sh").read_bytes() == run
+    assert stat.S_IMODE(os.stat(other.root / "data" / "sub" / "run.sh").st_mode) == 0o744  # 0o755 less the umask
+    assert stat.S_IMODE(os.stat(other.root / "data" / "big.bin").st_mode) == 0o644
+    assert (other.root / "data" / "small.txt").read_text() == "small\n"
+    assert leftovers(other) == []
+    assert "modified" not in other.art("status").stdout
