@@ -175,12 +175,11 @@ def materialize_small(
     chunk = Kind.CHUNK
     for start in range(0, len(files), _BATCH):
         batch = range(start, min(len(files), start + _BATCH))
-        found: dict[ObjectKey, Location] = (
-            locate([ObjectKey(files[i].oid, chunk) for i in batch]) if locate is not None else {}
-        )
+        keys = [ObjectKey(files[i].oid, chunk) for i in batch]
+        found: dict[ObjectKey, Location] = locate(keys) if locate is not None else {}
         located: list[tuple[Location, int]] = []
-        for i in batch:
-            loc = found.get(ObjectKey(files[i].oid, chunk))
+        for i, key in zip(batch, keys, strict=True):
+            loc = found.get(key)
             if loc is None:
                 f = files[i]
                 dest = Path(f.dest)
