@@ -4,6 +4,10 @@ Two steps: ``checkout_plan.plan_checkout`` decides everything without touching t
 what to delete, what is refused, whether the store holds every object needed); ``apply_plan`` then carries out a
 plan with nothing refused and nothing lacking. A missing object or a refusal therefore leaves the workspace
 exactly as it was.
+
+Every folder the checkout creates is built in a private staging folder beside it and renamed into place whole,
+so its files are written with one open/write/close each and never appear half-written under their final names;
+files in folders that are there take a temp file and a rename each.
 """
 
 from __future__ import annotations
