@@ -22,6 +22,12 @@ def hash_bytes(data: bytes | memoryview) -> Oid:
     return Oid(blake3.blake3(data).hexdigest())
 
 
+def hashes_to(data: bytes | memoryview, oid: str) -> bool:
+    """True when raw content ``data`` has id ``oid`` (``hash_bytes(data) == oid`` without making an ``Oid``: the
+    check a checkout makes once per small file)."""
+    return blake3.blake3(data).hexdigest() == oid
+
+
 def hash_object(kind: str, payload: bytes) -> Oid:
     """Return the id of a structured object's canonical encoding (derive-key mode, one context per kind)."""
     return Oid(blake3.blake3(payload, derive_key_context=CONTEXTS[kind]).hexdigest())

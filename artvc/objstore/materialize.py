@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import CorruptObjectError, FormatError, UnsafePathError, WorkspaceError
+from .codec import MAX_CHUNK_SIZE
 from .faults import fault_point
 from .fileio import remove_if_present
-from .hashing import ContentHasher, hash_bytes
+from .hashing import ContentHasher, hash_bytes, hashes_to
 from .materialize_large import LARGE_FILE, write_large
 from .objects import Kind
 from .oid import Oid
@@ -29,7 +30,7 @@ from .oserrors import describe, os_errors
 from .stage import FileStage
 from .store.base import ObjectStore
 from .store.local import LocalStore
-from .store.pack import RAW, ZSTD, check_entry, unpack_payload
+from .store.pack import PACK_MAGIC, RAW, ZSTD, check_entry, unpack_payload
 from .tmpowner import note, token
 from .types import Location, ObjectKey
 
@@ -195,6 +196,7 @@ _FLAGS = (
 _BATCH = 512  # files located with one index query and read together
 _RUN_GAP = 64 << 10  # objects this close in a pack are read with one pread (the bytes between are skipped)
 _RUN_MAX = 4 << 20  # the most bytes one pread (and one batch's buffers) holds
+_HEADER = len(PACK_MAGIC)  # no object starts inside a pack's header
 
 
 class SmallFile(NamedTuple):
@@ -230,12 +232,11 @@ def materialize_small(
     chunk = Kind.CHUNK
     for start in range(0, len(files), _BATCH):
         batch = range(start, min(len(files), start + _BATCH))
-        found: dict[ObjectKey, Location] = (
-            locate([ObjectKey(files[i].oid, chunk) for i in batch]) if locate is not None else {}
-        )
+        keys = [ObjectKey(files[i].oid, chunk) for i in batch]
+        found: dict[ObjectKey, Location] = locate(keys) if locate is not None else {}
         located: list[tuple[Location, int]] = []
-        for i in batch:
-            loc = found.get(ObjectKey(files[i].oid, chunk))
+        for i, key in zip(batch, keys, strict=True):
+            loc = found.get(key)
             if loc is None:
                 f = files[i]
                 dest = Path(f.dest)
@@ -280,25 +281,35 @@ def _write_run(
     direct: bool,
     progress: Progress | None,
 ) -> list[tuple[int, os.stat_result]]:
-    """Read one run of neighbouring objects with one pread; write, verified, the file each one is."""
+    """Read one run of neighbouring objects with one pread; write, verified, the file each one is.
+
+    The loop is the per-file cost of a checkout of many small files, so it makes no object per file beyond the
+    hash and the stat: a stored-raw object (most small files: images, random data) is written from a slice of
+    the run's buffer, hashed as it is; other codecs go through ``_unpack``."""
     first = run[0][0]
+    base = first.offset
     end = max(loc.offset + loc.length for loc, _ in run)
-    view = memoryview(store.read_stored(first.pack, first.offset, end - first.offset))  # type: ignore[attr-defined]
+    view = memoryview(store.read_stored(first.pack, base, end - base))  # type: ignore[attr-defined]
     out = []
     done = 0
     for loc, i in run:
-        f = files[i]
-        at = loc.offset - first.offset
-        data = _unpack(store, f.oid, loc, view[at : at + loc.length])
-        got = hash_bytes(data)
-        if got != f.oid:
-            raise CorruptObjectError(f.oid, f"content hashes to {got[:10]} ({len(data)} bytes)")
-        if len(data) != f.size:
+        dest, oid, size, executable = files[i]
+        at = loc.offset - base
+        if loc.codec == RAW and loc.length == loc.raw_length <= MAX_CHUNK_SIZE and loc.offset >= _HEADER:
+            data: bytes | memoryview = view[at : at + loc.length]
+            if len(data) != loc.length:
+                raise CorruptObjectError(oid, "its pack is truncated")
+        else:
+            data = _unpack(store, oid, loc, view[at : at + loc.length])
+        if not hashes_to(data, oid):
+            got = hash_bytes(data)
+            raise CorruptObjectError(oid, f"content hashes to {got[:10]} ({len(data)} bytes)")
+        if len(data) != size:
             raise FormatError(
-                f"file {f.oid[:10]} has {len(data)} bytes, but {f.size} were expected",
+                f"file {oid[:10]} has {len(data)} bytes, but {size} were expected",
                 hint="the pointer or tree naming it records the wrong size; 'art fsck' names it",
             )
-        out.append((i, _write_whole(f.dest, data, 0o755 if f.executable else 0o644, direct)))
+        out.append((i, _write_whole(dest, data, 0o755 if executable else 0o644, direct)))
         done += len(data)
     if progress:
         progress(done)
@@ -326,12 +337,23 @@ def _unpack(store: ObjectStore, oid: Oid, loc: Location, stored: memoryview) -> 
 
 def _write_whole(dest: str, data: bytes | memoryview, mode: int, direct: bool) -> os.stat_result:
     """Write verified ``data`` to ``dest`` (itself when ``direct``, else a temp file renamed over it)."""
-    tmp, fd = _open_temp(dest, mode, direct)
+    if direct:  # the common case of a checkout into a new folder: open, write, fstat, close
+        try:
+            fd = os.open(dest, _FLAGS, mode)
+        except FileNotFoundError:
+            tmp, fd = _open_temp(dest, mode, True)
+        except OSError as exc:
+            raise describe(exc, "write", dest) from exc
+        tmp = dest
+    else:
+        tmp, fd = _open_temp(dest, mode, direct)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            n = os.write(fd, data)
+            if n < len(data):
+                view = memoryview(data)[n:]
+                while view:
+                    view = view[os.write(fd, view) :]
             fault_point("materialize.file-writing")
             st = os.stat(fd)
         finally:

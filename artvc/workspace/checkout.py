@@ -4,14 +4,19 @@ Two steps: ``checkout_plan.plan_checkout`` decides everything without touching t
 what to delete, what is refused, whether the store holds every object needed); ``apply_plan`` then carries out a
 plan with nothing refused and nothing lacking. A missing object or a refusal therefore leaves the workspace
 exactly as it was.
+
+Every folder the checkout creates is built in a private staging folder beside it and renamed into place whole,
+so its files are written with one open/write/close each and never appear half-written under their final names;
+files in folders that are there take a temp file and a rename each.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +28,7 @@ from ..objstore.oid import Oid
 from ..objstore.progress import Progress, ProgressLike, as_progress
 from ..objstore.scan import quick_signature
 from ..objstore.stage import FileStage
-from ..objstore.tmpowner import note
+from ..objstore.tmpowner import note, token
 from ..objstore.types import EntryKind
 from .checkout_plan import ArtifactPlan, CheckoutPlan, Folder, Op, Write, plan_checkout
 from .paths import ensure_inside
@@ -209,14 +214,44 @@ def _apply_tree(
     trees: dict[Oid, Tree],
     staged: FileStage | None = None,
 ) -> int:
-    """Carry out a folder's steps, then write its files (by ``core.jobs`` threads when there are many folders or
-    the files are large). With ``into`` != ``final``, ``into`` is a fresh private staging folder renamed to
-    ``final`` afterwards: files are written in place (no temp file each) and recorded under their final paths.
-    The files of ``a.folders`` are listed from their trees one folder at a time (``trees``: those the plan
-    decoded already), so memory does not grow with the number of files.
+    """Carry out a folder's steps, then write its files (by ``core.jobs`` threads when there is more than one
+    slice of work). With ``into`` != ``final``, ``into`` is a fresh private staging folder renamed to ``final``
+    afterwards: files are written in place (no temp file each) and recorded under their final paths. In a
+    folder that is there, each new subfolder is built the same way (``_apply_steps``): in a private staging
+    folder beside it, renamed into place once all its files are written; only files in folders that were there
+    take a temp file and a rename each. The files of ``a.folders`` are listed from their trees one folder at a
+    time (``trees``: those the plan decoded already) and handed out in slices of ``_SLICE`` files, so memory
+    does not grow with the number of files and both threads keep busy even on one flat folder.
     """
+    fresh = into != final
+    new_dirs: dict[str, str] = {}
+    try:
+        _apply_steps(a, into, fresh, new_dirs)
+        _write_files(repo, a, str(into), str(final), fresh, new_dirs, progress, trees, staged)
+        for rel, staging in new_dirs.items():  # each new subfolder appears whole, with every file written
+            os.rename(staging, f"{final}/{rel}")
+            new_dirs[rel] = ""
+    except BaseException:
+        for staging in new_dirs.values():
+            if staging:
+                shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return a.files
+
+
+def _apply_steps(a: ArtifactPlan, into: Path, fresh: bool, new_dirs: dict[str, str]) -> None:
+    """Change the folder structure as planned. In a folder that is there (not ``fresh``), a folder to create
+    becomes a hidden staging folder beside it (``new_dirs`` gets its path inside the artifact -> the staging
+    folder), and everything planned inside it goes there."""
     for op, rel, target in a.steps:
         path = into / rel
+        if not fresh:
+            inside = _staged_under(new_dirs, rel)
+            if inside is not None:
+                path = Path(inside)
+            elif op is Op.MKDIR:
+                new_dirs[rel] = str(_new_staging(path))
+                continue
         if op is Op.MKDIR:
             path.mkdir(exist_ok=True)
         elif op is Op.LINK:
@@ -225,48 +260,122 @@ def _apply_tree(
             shutil.rmtree(path)
         else:
             os.unlink(path)
-    direct = into != final
-    store, state, jobs = repo.store, repo.state, max(1, int(repo.config.core("jobs")))
-    base, where, lock = str(final), str(into), threading.Lock()
 
-    def write(items: list[Write]) -> None:
-        files = [SmallFile(f"{where}/{rel}", e.oid, e.size, e.executable) for rel, e in items]
+
+def _staged_under(new_dirs: dict[str, str], rel: str) -> str | None:
+    """Where ``rel`` (a path inside the artifact) is built when it lies in a new folder being staged; None when not."""
+    if not new_dirs:
+        return None
+    at = 0
+    while at >= 0:
+        at = rel.find("/", at + 1)
+        top = rel if at < 0 else rel[:at]
+        staging = new_dirs.get(top)
+        if staging:
+            return staging + rel[len(top) :]
+    return None
+
+
+def _new_staging(dest: Path) -> Path:
+    """A new, empty, private folder beside ``dest`` that becomes ``dest`` by a rename (noted for cleanup)."""
+    staging = dest.parent / f".{dest.name[:40]}.{token()}-{next(_serial)}.art-tmp-dir"
+    note(staging)  # a killed checkout's staging folder is removed by the next command that takes the lock
+    staging.mkdir()
+    return staging
+
+
+def _write_files(
+    repo: Repo,
+    a: ArtifactPlan,
+    into: str,
+    final: str,
+    fresh: bool,
+    new_dirs: dict[str, str],
+    progress: Progress,
+    trees: dict[Oid, Tree],
+    staged: FileStage | None = None,
+) -> None:
+    """Write ``a.writes`` and every file of ``a.folders`` (see ``_apply_tree``)."""
+    store, state, jobs = repo.store, repo.state, max(1, int(repo.config.core("jobs")))
+    lock = threading.Lock()
+
+    def place(folder: str) -> tuple[str, bool]:
+        """The folder the files of ``folder`` (inside the artifact) are written in, and whether it is private."""
+        if fresh:
+            return (f"{into}/{folder}" if folder else into), True
+        inside = _staged_under(new_dirs, folder) if folder else None
+        if inside is not None:
+            return inside, True
+        return (f"{final}/{folder}" if folder else final), False
+
+    def write(items: list[Write]) -> None:  # the files of one folder
+        folder = items[0][0].rpartition("/")[0]
+        where, direct = place(folder)
+        cut = len(folder) + 1 if folder else 0
+        files = [SmallFile(f"{where}/{rel[cut:]}", e.oid, e.size, e.executable) for rel, e in items]
         for landed in materialize_small(store, files, direct=direct, progress=progress, staged=staged):
-            with lock:  # recorded at once (no list of stats held): the stat cache is one sqlite connection
-                for k, st in landed:
-                    state.record(f"{base}/{items[k][0]}", st, files[k].oid, written=True)
+            rows = state.rows([(f"{final}/{items[k][0]}", st, files[k].oid) for k, st in landed], written=True)
+            with lock:  # the stat cache is one sqlite connection: rows are made outside, buffered inside
+                state.record_rows(rows)
             progress.advance(files=len(landed))
 
-    def folder(job: Folder) -> list[Write]:
+    def slices(job: Folder, each: bool) -> Iterator[list[Write]]:
         rel, oid = job
         tree = trees.pop(oid, None) or store.get_tree(oid)
         prefix = f"{rel}/" if rel else ""
-        return [(prefix + e.name, e) for e in tree.entries if e.kind == EntryKind.FILE]
+        part: list[Write] = []
+        for e in tree.entries:
+            if e.kind == EntryKind.FILE:
+                part.append((prefix + e.name, e))
+                if each or len(part) >= _SLICE:
+                    yield part
+                    part = []
+        if part:
+            yield part
 
-    def run(job: Folder | list[Write]) -> None:
-        write(folder(job) if isinstance(job, tuple) else job)
+    def work() -> Iterator[list[Write]]:
+        if a.writes:
+            big = sum(e.size for _, e in a.writes) >= len(a.writes) * _BIG
+            yield from ([w] for w in a.writes) if big else _by_folder(a.writes)
+        each = a.folder_bytes >= a.folder_files * _BIG  # large files: a thread each (decompression and hashing)
+        for job in a.folders:
+            yield from slices(job, each)
 
-    work: list[Folder | list[Write]] = []
-    if a.writes:
-        big = sum(e.size for _, e in a.writes) >= len(a.writes) * _BIG
-        work.extend([[w] for w in a.writes] if big else _by_folder(a.writes))
-    for job in a.folders:
-        if a.folder_bytes >= a.folder_files * _BIG:  # large files: a thread each (decompression and hashing dominate)
-            work.extend([w] for w in folder(job))
-        else:  # threads take whole folders: two creating files in one folder contend on its lock
-            work.append(job)
-    if jobs < 2 or len(work) < 2:
-        for item in work:
-            run(item)
+    todo = work()
+    head = list(itertools.islice(todo, 2))
+    if jobs < 2 or len(head) < 2:
+        for items in itertools.chain(head, todo):
+            write(items)
     else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(jobs, thread_name_prefix="art-checkout") as pool:
-            list(pool.map(run, work))
-    return a.files
+        _in_threads(write, itertools.chain(head, todo), jobs)
 
 
-_BIG = 256 << 10  # files this large on average are written a thread each, not a folder per thread
+def _in_threads(fn: Callable[[list[Write]], None], todo: Iterator[list[Write]], jobs: int) -> None:
+    """Run ``fn`` on each item of ``todo`` in ``jobs`` threads, at most two items each queued ahead (the items
+    are made as they are needed); the first failure stops the rest and is raised once the running ones end."""
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    with ThreadPoolExecutor(jobs, thread_name_prefix="art-checkout") as pool:
+        pending: set[Future[None]] = set()
+        try:
+            for items in todo:
+                if len(pending) >= 2 * jobs:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        f.result()
+                pending.add(pool.submit(fn, items))
+            for f in pending:
+                f.result()
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
+
+
+_BIG = 256 << 10  # files this large on average are written a thread each, not a slice of a folder per thread
+_SLICE = 512  # files of one folder handed to a thread at a time (two threads may share a folder: while one
+# waits in the kernel for the folder's lock to create a file, the other reads, verifies and writes)
+_serial = itertools.count()
 
 
 def _by_folder(todo: list[Write]) -> list[list[Write]]:

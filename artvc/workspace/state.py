@@ -194,15 +194,24 @@ class StateDB:
         if len(self._pending) >= self.FLUSH_EVERY:
             self.flush()
 
-    def rows(self, items: list[tuple[str, os.stat_result, Oid]]) -> list[tuple[str, tuple]]:
-        """The rows ``record`` would buffer for these files, just hashed; touches nothing, so any thread may
-        compute them (ingest workers do) for ``record_rows`` to buffer."""
+    def rows(self, items: list[tuple[str, os.stat_result, Oid]], *, written: bool = False) -> list[tuple[str, tuple]]:
+        """The rows ``record`` would buffer for these files, just hashed (or just ``written`` and verified, as
+        ``record`` takes it); touches nothing, so any thread may compute them (ingest and checkout workers do)
+        for ``record_rows`` to buffer."""
         now, root = time.time_ns(), self.root
         n = len(root)
+        trust = RACY_NS + 1 if written else None
         return [
             (
                 path[n:] if path.startswith(root) else path,
-                (st.st_ino, st.st_mtime_ns, st.st_size, str(oid), now, st.st_ctime_ns),
+                (
+                    st.st_ino,
+                    st.st_mtime_ns,
+                    st.st_size,
+                    str(oid),
+                    now if trust is None else max(now, st.st_mtime_ns + trust),
+                    st.st_ctime_ns,
+                ),
             )
             for path, st, oid in items
         ]

@@ -198,3 +198,76 @@ def test_locate_many_answers_as_locate_does_for_every_key(ws):
         found = store.locate_many(keys)
         assert found == {k: loc for k in keys if (loc := store.locate(*k)) is not None}
         assert len(found) == 1200
+
+
+def _flat(ws: Workspace, n: int = 1600) -> dict[str, tuple]:
+    """One folder of more files than one slice (``checkout._SLICE``): its files go to both threads."""
+    ws.gen({"flat": {f"f{i:05d}": random_bytes(100 + i % 3000, seed=50_000 + i) for i in range(n)}})
+    ws.art("config", "core.jobs", "2")
+    ws.art("add", "flat")
+    return snapshot(ws.root / "flat")
+
+
+def test_one_flat_folder_of_many_slices_comes_back_whole_in_two_threads_and_status_trusts_it(ws):
+    before = _flat(ws)
+    shutil.rmtree(ws.root / "flat")
+    ws.art("checkout")
+    assert snapshot(ws.root / "flat") == before
+    assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
+    with ws.repo() as repo:
+        assert status(repo).clean
+        again = add(repo, ["flat"])
+        assert again.stats.hashed == 0 and again.stats.files == 1600
+
+
+def test_a_damaged_file_in_a_late_slice_of_a_flat_folder_stops_both_threads_and_nothing_appears(ws):
+    from artvc.objstore.hashing import hash_bytes
+
+    _flat(ws)
+    victim = (ws.root / "flat/f01400").read_bytes()  # in the third slice of 512
+    pack, at = _stored_at(ws, hash_bytes(victim))
+    with open(pack, "r+b") as f:
+        f.seek(at)
+        byte = f.read(1)
+        f.seek(at)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    shutil.rmtree(ws.root / "flat")
+    r = _run(ws, "checkout")
+    assert r.returncode == 3, r.stderr
+    assert hash_bytes(victim)[:10] in r.stderr
+    assert not (ws.root / "flat").exists()
+    assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
+
+
+def test_new_subfolders_with_links_and_modes_in_a_folder_that_is_there_come_back_whole(ws):
+    """New subfolders (one holding a symlink, one executable files, one a deeper new folder) are built in
+    staging folders beside them and renamed in; files of folders that are there keep the in-place way."""
+    before = _tracked(ws)
+    for sub in ("s01", "s02", "s00/sub"):
+        shutil.rmtree(ws.root / "d" / sub)
+    shutil.rmtree(ws.root / "d/s00")  # s00 and its subfolder sub: a new folder inside a new folder
+    (ws.root / "d/s05/f0003.bin").unlink()
+    ws.art("checkout")
+    assert snapshot(ws.root / "d") == before
+    assert not [p for p, _, _ in os.walk(ws.root) if "art-tmp" in p]
+    with ws.repo() as repo:
+        assert status(repo).clean
+        assert add(repo, ["d"]).stats.hashed == 0
+
+
+def test_a_kill_while_writing_a_new_subfolder_leaves_it_absent_not_half_written(ws):
+    """A new subfolder of a folder that is there appears only whole: a kill part-way leaves it missing (its
+    staging folder is hidden and removed by the next command), never a folder with some of its files."""
+    before = _tracked(ws)
+    shutil.rmtree(ws.root / "d/s07")
+    r = _run(ws, "checkout", env={"ART_FAULT": "materialize.file-writing@100:kill"})
+    assert r.returncode == -9
+    assert not (ws.root / "d/s07").exists()
+    staging = [p for p in os.listdir(ws.root / "d") if p.endswith(".art-tmp-dir")]
+    assert len(staging) == 1 and staging[0].startswith(".s07.")
+    ok = _run(ws, "checkout")
+    assert ok.returncode == 0, ok.stderr
+    assert snapshot(ws.root / "d") == before
+    assert not [p for p in os.listdir(ws.root / "d") if "art-tmp" in p]
+    with ws.repo() as repo:
+        assert status(repo).clean
