@@ -6,7 +6,7 @@ signature, and each subfolder's. ``art add`` remembered the signature of every f
 caller's cache knows the top signature, nothing else is done. Otherwise ``resolve_tree`` goes down from the
 top: a subfolder whose signature the cache knows gives its tree id at once; one it does not know is read again
 (its own entries only: one more ``stream_dir`` of that folder) and its tree id computed from its files' ids
-(``file_oids``: the stat cache, one query per batch of files, hashing only what it cannot vouch for) and its
+(``file_digests``: the stat cache, one query per batch of files, hashing only what it cannot vouch for) and its
 subfolders' trees, encoded directly (no object per file). Each rebuilt folder goes to ``remember`` with the
 signature of exactly the stat data its tree was built from, unless something in it is racily new
 (``scan.RACY_NS``), so a remembered signature never names a tree other than the one on disk when it matches
@@ -28,10 +28,11 @@ from .hashing import hash_bytes
 from .objects import Tree
 from .oid import Oid
 from .oserrors import os_errors
-from .scan import WALK_THREADS, DirSig, FileBatch, Remember, SignedDir, check_name, link_target, signed_walk, stream_dir
+from .scan import WALK_THREADS, DirSig, Remember, SignedDir, check_name, link_target, signed_walk, stream_dir
 from .types import EntryKind
 
 Known = Callable[[str, bytes], "tuple[Oid, int] | None"]  # (folder relative to the top, signature) -> (tree, size)
+Digests = Callable[[list[tuple[str, os.stat_result]]], list[bytes]]  # files (path, stat) -> 32-byte ids, in order
 
 _FMT = 0o170000
 _FILE, _DIR, _LINK = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK
@@ -74,7 +75,7 @@ class _Build:
 
 
 def resolve_tree(
-    path: str, guard: Path | None, scanned: FolderScan, file_oids: FileBatch, known: Known, remember: Remember
+    path: str, guard: Path | None, scanned: FolderScan, file_digests: Digests, known: Known, remember: Remember
 ) -> Oid:
     """The tree id of folder ``path``, built only where ``known`` does not vouch for a subfolder (see the module
     docstring); ``scanned`` is ``scan_folder(path)``, whose top signature ``known`` did not know.
@@ -106,7 +107,7 @@ def resolve_tree(
                 stack.append(_Build(child, rel))
             continue
         stack.pop()
-        sig, oid, size, racy = _finish(top, guard, file_oids)
+        sig, oid, size, racy = _finish(top, guard, file_digests)
         if not racy:
             remember(top.rel, sig, oid, size)
         if not stack:
@@ -114,7 +115,7 @@ def resolve_tree(
         stack[-1].children.append((top.rel.rpartition("/")[2], sig, oid, size, racy))
 
 
-def _finish(b: _Build, guard: Path | None, file_oids: FileBatch) -> tuple[bytes, Oid, int, bool]:
+def _finish(b: _Build, guard: Path | None, file_digests: Digests) -> tuple[bytes, Oid, int, bool]:
     """The folder's signature, tree id, tree size and whether it is racily new, from the stat data ``_Build``
     read; the tree is encoded from its entries directly (``Tree.id_of``)."""
     prefix = os.path.join(b.path, "")
@@ -134,9 +135,9 @@ def _finish(b: _Build, guard: Path | None, file_oids: FileBatch) -> tuple[bytes,
     if files:
         files.sort()
         cut = len(prefix)
-        for (full, st), oid in zip(files, file_oids(files), strict=True):
+        for (full, st), digest in zip(files, file_digests(files), strict=True):
             n = st.st_size
-            encoded.append([full[cut:], _FILE, bool(st.st_mode & 0o111), bytes.fromhex(oid), n])
+            encoded.append([full[cut:], _FILE, bool(st.st_mode & 0o111), digest, n])
             size += n
     children = b.children
     for name, _, oid, n, _ in children:

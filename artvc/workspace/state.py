@@ -56,7 +56,7 @@ _BATCH = 500
 _LOOKUP = (
     "SELECT path, ino, mtime, size, oid, recorded, ctime FROM stat WHERE path IN ({}) AND typeof(ino) = 'integer' "
     "AND typeof(mtime) = 'integer' AND typeof(size) = 'integer' AND typeof(recorded) = 'integer' "
-    "AND typeof(ctime) = 'integer' AND typeof(oid) = 'text' AND length(oid) = 64 AND oid NOT GLOB '*[^0-9a-f]*'"
+    "AND typeof(ctime) = 'integer' AND typeof(oid) = 'text'"
 )
 
 
@@ -152,34 +152,58 @@ class StateDB:
             row = tuple(found) if found else None
         return self._valid(row, st)
 
-    def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> list[Oid | None]:
-        """``lookup`` for many files: one query per ``_BATCH`` paths. sqlite checks each row's form (integers,
-        a 64-hex-digit id), so a file costs a dictionary lookup and four comparisons here."""
-        rels = [self._rel(p) for p, _ in items]
+    def _rows(self, items: list[tuple[str, os.stat_result]]) -> tuple[list[str], dict[str, tuple]]:
+        """The repo-relative paths of ``items`` and their stat-cache rows (path, ino, mtime, size, oid, recorded,
+        ctime), with one query per ``_BATCH`` paths; sqlite checks the columns' types."""
+        root = self.root
+        n = len(root)
+        rels = [p[n:] if p.startswith(root) else p for p, _ in items]
         rows: dict[str, tuple] = {}
         for i in range(0, len(rels), _BATCH):
             part = rels[i : i + _BATCH]
-            rows.update((r[0], r[1:]) for r in self.db.execute(_LOOKUP.format(",".join("?" * len(part))), part))
-        out: list[Oid | None] = []
+            rows.update({r[0]: r for r in self.db.execute(_LOOKUP.format(",".join("?" * len(part))), part)})
+        return rels, rows
+
+    def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> list[Oid | None]:
+        """``lookup`` for many files: one query per ``_BATCH`` paths."""
+        rels, rows = self._rows(items)
         pending = self._pending
-        valid = self._valid
-        for rel, (_, st) in zip(rels, items, strict=True):
+        return [
+            self._valid(pending.get(rel) or (row[1:] if (row := rows.get(rel)) else None), st)
+            for rel, (_, st) in zip(rels, items, strict=True)
+        ]
+
+    def digests_of(self, items: list[tuple[str, os.stat_result]]) -> list[bytes]:
+        """The 32-byte ids of many files (absolute path, stat), as ``oids_of`` finds them, for ``art status``
+        rebuilding a folder's tree: a known file costs a dictionary lookup and a few comparisons, no object."""
+        rels, rows = self._rows(items)
+        pending = self._pending
+        racy = RACY_NS
+        out: list[bytes] = []
+        for rel, (path, st) in zip(rels, items, strict=True):
+            digest = None
             row = pending.get(rel)
             if row is not None:
-                out.append(valid(row, st))
-                continue
-            row = rows.get(rel)
-            if (
-                row is not None
-                and row[0] == st.st_ino
-                and row[1] == st.st_mtime_ns
-                and row[5] == st.st_ctime_ns
-                and row[2] == st.st_size
-                and row[1] + RACY_NS < row[4]
+                oid = self._valid(row, st)
+                digest = oid.digest if oid is not None else None
+            elif (
+                (row := rows.get(rel)) is not None  # path, ino, mtime, size, oid, recorded, ctime
+                and row[1] == st.st_ino
+                and row[2] == st.st_mtime_ns
+                and row[6] == st.st_ctime_ns
+                and row[3] == st.st_size
+                and row[2] + racy < row[5]
+                and len(row[4]) == 64
             ):
-                out.append(Oid(row[3]))
-            else:
-                out.append(None)
+                try:
+                    digest = bytes.fromhex(row[4])  # 64 characters that are hex: 32 bytes (any case is one id)
+                except ValueError:
+                    digest = None
+            if digest is None:  # unknown, changed, or a damaged row: hash it, as oids_of does
+                oid = hash_file(path)
+                self.record(path, st, oid)
+                digest = oid.digest
+            out.append(digest)
         return out
 
     def oid_of(self, path: str, st: os.stat_result) -> Oid:
