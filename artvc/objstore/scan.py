@@ -15,13 +15,14 @@ the tree holds (and however deep it is). No chunking or compression here, so ``a
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from stat import S_IFDIR, S_IFLNK, S_IFREG
-from typing import TYPE_CHECKING
 
 from ..errors import UnsafePathError
 from .faults import fault_point
@@ -30,9 +31,6 @@ from .objects import Tree, TreeEntry
 from .oid import Oid
 from .oserrors import describe, os_errors, safe_name
 from .types import EntryKind
-
-if TYPE_CHECKING:
-    from concurrent.futures import Future
 
 SKIP_NAMES = frozenset({".git", ".art"})
 
@@ -344,13 +342,68 @@ def tree_walk(path: str) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
+class _Listing:
+    """One folder's ``stream_dir``, read by a walk thread; ``result`` waits for it."""
+
+    __slots__ = ("path", "counting", "ready", "value", "error")
+
+    def __init__(self, path: str, counting: bool) -> None:
+        self.path, self.counting = path, counting
+        self.ready = threading.Lock()
+        self.ready.acquire()  # released by the thread that read the folder
+        self.value: SignedDir | None = None
+        self.error: BaseException | None = None
+
+    def result(self) -> SignedDir:
+        with self.ready:
+            if self.error is not None:
+                raise self.error
+            assert self.value is not None
+            return self.value
+
+
+class _Readers:
+    """Threads that list folders for ``signed_walk`` (started when the first folder with subfolders is read;
+    no executor: ``concurrent.futures`` costs ``art status`` 20 ms of imports)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.queue: queue.SimpleQueue[_Listing | None] = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+
+    def submit(self, path: str, counting: bool) -> _Listing:
+        if not self.threads:
+            for _ in range(self.n):
+                t = threading.Thread(target=self._work, name="art-walk", daemon=True)
+                t.start()
+                self.threads.append(t)
+        job = _Listing(path, counting)
+        self.queue.put(job)
+        return job
+
+    def _work(self) -> None:
+        while (job := self.queue.get()) is not None:
+            try:
+                job.value = stream_dir(job.path, False, job.counting, follow=False)
+            except BaseException as exc:  # handed to the walk, which raises it
+                job.error = exc
+            finally:
+                job.ready.release()
+
+    def close(self) -> None:
+        for _ in self.threads:
+            self.queue.put(None)
+        for t in self.threads:
+            t.join()
+
+
 class _SigFrame:
     __slots__ = ("path", "rel", "own", "next", "children", "ahead")
 
     def __init__(self, path: str, rel: str, own: SignedDir) -> None:
         self.path, self.rel, self.own, self.next = path, rel, own, 0
         self.children: list[tuple[str, bytes]] = []
-        self.ahead: deque[Future[SignedDir]] = deque()  # the next subfolders' listings, being read by threads
+        self.ahead: deque[_Listing] = deque()  # the next subfolders' listings, being read by threads
 
 
 def signed_walk(
@@ -371,27 +424,27 @@ def signed_walk(
     Raises:
         OSError: when a folder or an entry cannot be read.
     """
-    counting = counts is not None
-    if threads <= 1:
-        return _signed_walk(path, counting, counts, keep, None)
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="art-walk")
+    readers = _Readers(threads) if threads > 1 else None
     try:
-        return _signed_walk(path, counting, counts, keep, pool)
+        return _signed_walk(path, counts, keep, readers)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if readers is not None:
+            readers.close()
 
 
-def _signed_walk(path, counting, counts, keep, pool) -> tuple[bytes, int, bool]:
+def _signed_walk(
+    path: str, counts: list[int] | None, keep: dict[str, DirSig] | None, readers: _Readers | None
+) -> tuple[bytes, int, bool]:
+    counting = counts is not None
+
     def read_ahead(frame: _SigFrame) -> None:
+        assert readers is not None
         subdirs, ahead = frame.own.subdirs, frame.ahead
         while len(ahead) < _AHEAD and frame.next + len(ahead) < len(subdirs):
-            child = os.path.join(frame.path, subdirs[frame.next + len(ahead)])
-            ahead.append(pool.submit(stream_dir, child, False, counting, follow=False))
+            ahead.append(readers.submit(os.path.join(frame.path, subdirs[frame.next + len(ahead)]), counting))
 
     first = _SigFrame(path, "", stream_dir(path, counts=counting))
-    if pool is not None:
+    if readers is not None:
         read_ahead(first)
     stack = [first]
     newest = 0
@@ -403,13 +456,13 @@ def _signed_walk(path, counting, counts, keep, pool) -> tuple[bytes, int, bool]:
         if top.next < len(own.subdirs):
             name = own.subdirs[top.next]
             child = os.path.join(top.path, name)
-            if pool is None:
+            if readers is None:
                 listed = stream_dir(child, counts=counting, follow=False)
             else:
                 listed = top.ahead.popleft().result()
             top.next += 1
             frame = _SigFrame(child, f"{top.rel}/{name}" if top.rel else name, listed)
-            if pool is not None:
+            if readers is not None:
                 read_ahead(top)
                 read_ahead(frame)
             stack.append(frame)
