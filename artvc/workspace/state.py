@@ -175,7 +175,14 @@ class StateDB:
 
     def digests_of(self, items: list[tuple[str, os.stat_result]]) -> list[bytes]:
         """The 32-byte ids of many files (absolute path, stat), as ``oids_of`` finds them, for ``art status``
-        rebuilding a folder's tree: a known file costs a dictionary lookup and a few comparisons, no object."""
+        rebuilding a folder's tree: one query per ``_BATCH`` files, then a dictionary lookup and a few
+        comparisons per known file, no object; only a batch's rows are held at a time."""
+        out: list[bytes] = []
+        for i in range(0, len(items), _BATCH):
+            out += self._digests(items[i : i + _BATCH])
+        return out
+
+    def _digests(self, items: list[tuple[str, os.stat_result]]) -> list[bytes]:
         rels, rows = self._rows(items)
         pending = self._pending
         racy = RACY_NS
