@@ -112,10 +112,7 @@ def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
     def known(rel: str, sig: bytes) -> tuple[Oid, int] | None:
         return state.tree_entry(f"{path}/{rel}", sig.hex())
 
-    def remember(rel: str, sig: bytes, oid: Oid, size: int) -> None:
-        state.set_tree(f"{path}/{rel}" if rel else path, sig.hex(), oid, size)
-
-    return resolve_tree(str(full), repo.root, scanned, state.digests_of, known, remember)
+    return resolve_tree(str(full), repo.root, scanned, state.digests_of, known, state.folders_under(path))
 
 
 def status(
