@@ -29,7 +29,7 @@ from .objects import FileManifest, Kind, Tree
 from .oid import Oid
 from .oserrors import describe, os_errors
 from .progress import ProgressLike, as_progress
-from .scan import Fingerprint, walk_tree
+from .scan import Remember, walk_tree
 from .store.base import StoreWriter
 from .store.pack import Compressor
 
@@ -112,7 +112,6 @@ class Ingester:
         self.guard = guard
         self.progress = as_progress(progress)
         self.stats = IngestStats()
-        self.last_signature: str | None = None
         self._chunker = Chunker(params)
         self._jobs = max(1, jobs)
         self._pool = ThreadPoolExecutor(self._jobs, thread_name_prefix="art-ingest")
@@ -232,20 +231,16 @@ class Ingester:
             path, self.writer, self.params, self.compressor, self._pool, progress=self.progress, stats=self.stats
         )
 
-    def add_tree(self, root: str | os.PathLike[str]) -> tuple[Tree, int]:
+    def add_tree(self, root: str | os.PathLike[str], remember: Remember | None = None) -> tuple[Tree, int]:
         """Store a directory recursively, one directory at a time; return (its tree, number of files).
 
-        ``last_signature`` becomes the folder's ``quick_signature`` as the walk saw it (None when racily
-        clean). Each file's stat data went into it before the file was read, so what was stored is at least
-        as new as the fingerprint says: a change during the add that shows in stat data makes the folder's
-        fingerprint differ later, and one that does not (a same-size rewrite in the same timestamp tick) is
-        what the racy rule is for. No second stat walk is needed to confirm it.
+        ``remember`` gets each folder's signature with its tree (``scan.walk_tree``), so ``art status`` finds
+        the folder as add left it with one stat walk. Each file's stat data went into its folder's signature
+        before the file was read, so what was stored is at least as new as the signature says: a change during
+        the add that shows in stat data makes the signature differ later, and one that does not (a same-size
+        rewrite in the same timestamp tick) is what the racy rule is for.
         """
-        root = os.fspath(root)
-        fingerprint = Fingerprint()
-        tree, files = walk_tree(root, self.guard, self._file_batch, self._put_tree, fingerprint=fingerprint)
-        self.last_signature = fingerprint.value()
-        return tree, files
+        return walk_tree(os.fspath(root), self.guard, self._file_batch, self._put_tree, remember=remember)
 
     def _put_tree(self, tree: Tree) -> None:
         if self.writer.put(tree.oid, Kind.TREE, tree.to_bytes()):

@@ -110,6 +110,13 @@ class Tree:
     def size(self) -> int:
         return sum(e.size for e in self.entries)
 
+    @staticmethod
+    def id_of(encoded: list[list[object]]) -> Oid:
+        """The id of the tree whose entries, already encoded (``TreeEntry.encoded``) and sorted by name, are
+        ``encoded``: for callers that need only the id (``art status`` rebuilding a folder of many files builds
+        no ``TreeEntry`` per file)."""
+        return hash_object("tree", codec.encode(["tree", 1, encoded], maps=False))
+
     @classmethod
     def from_bytes(cls, oid: Oid, data: bytes) -> Tree:
         """Decode a tree and check it (sorted unique names, known kinds, id matches).

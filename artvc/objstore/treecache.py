@@ -1,13 +1,16 @@
 """The tree id of a folder on disk from per-folder signatures, so ``art status`` after a change to one file in a
 million rebuilds only the folders on the way to it.
 
-``scan_folder`` is one stat walk (``scan.signed_walk``): the folder's signature, and each subfolder's. When the
+``scan_folder`` is one stat walk (``scan.signed_walk``, on ``scan.WALK_THREADS`` threads): the folder's
+signature, and each subfolder's. ``art add`` remembered the signature of every folder it stored, so when the
 caller's cache knows the top signature, nothing else is done. Otherwise ``resolve_tree`` goes down from the
 top: a subfolder whose signature the cache knows gives its tree id at once; one it does not know is read again
-(its own entries only) and its tree built from its files' ids (``file_oids``: the stat cache, hashing only what
-it cannot vouch for) and its subfolders' trees. Each rebuilt folder goes to ``remember`` with the signature of
-exactly the stat data its tree was built from, unless something in it is racily new (``scan.RACY_NS``), so a
-remembered signature never names a tree other than the one on disk when it matches again.
+(its own entries only: one more ``stream_dir`` of that folder) and its tree id computed from its files' ids
+(``file_digests``: the stat cache, one query per batch of files, hashing only what it cannot vouch for) and its
+subfolders' trees, encoded directly (no object per file). Each rebuilt folder goes to ``remember`` with the
+signature of exactly the stat data its tree was built from, unless something in it is racily new
+(``scan.RACY_NS``), so a remembered signature never names a tree other than the one on disk when it matches
+again.
 
 Iterative (any depth) and streamed: memory holds the folders on the way down, plus up to
 ``scan.SIGNED_DIRS_KEPT`` subfolder signatures from the first walk.
@@ -16,21 +19,23 @@ Iterative (any depth) and streamed: memory holds the folders on the way down, pl
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
-from stat import S_ISLNK, S_ISREG
+from stat import S_IFLNK, S_IFREG
 
 from .faults import fault_point
 from .hashing import hash_bytes
-from .objects import Tree, TreeEntry
+from .objects import Tree
 from .oid import Oid
 from .oserrors import os_errors
-from .scan import RACY_NS, DirSig, FileBatch, SignedDir, check_name, link_target, signed_walk, stream_dir
+from .scan import WALK_THREADS, DirSig, Remember, SignedDir, check_name, link_target, signed_walk, stream_dir
 from .types import EntryKind
 
 Known = Callable[[str, bytes], "tuple[Oid, int] | None"]  # (folder relative to the top, signature) -> (tree, size)
-Remember = Callable[[str, bytes, Oid, int], None]  # (folder relative to the top, signature, tree id, tree size)
+Digests = Callable[[list[tuple[str, os.stat_result]]], list[bytes]]  # files (path, stat) -> 32-byte ids, in order
+
+_FMT = 0o170000
+_FILE, _DIR, _LINK = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK
 
 
 class FolderScan:
@@ -43,14 +48,14 @@ class FolderScan:
         self.signature, self.sigs, self.complete = signature, sigs, complete
 
 
-def scan_folder(path: str) -> FolderScan:
+def scan_folder(path: str, threads: int = WALK_THREADS) -> FolderScan:
     """One stat walk of ``path`` (see ``scan.signed_walk``).
 
     Raises:
         OSError: when a folder or an entry cannot be read.
     """
     sigs: dict[str, DirSig] = {}
-    sig, _, complete = signed_walk(path, keep=sigs)
+    sig, _, complete = signed_walk(path, keep=sigs, threads=threads)
     return FolderScan(sig, sigs, complete)
 
 
@@ -64,13 +69,13 @@ class _Build:
         self.path, self.rel = path, rel
         fault_point("status.folder-rebuilt")  # tests count the folders a status rebuilds (ART_FAULT_LOG)
         with os_errors("read the folder", path):
-            self.own: SignedDir = stream_dir(path, keep=True)
+            self.own: SignedDir = stream_dir(path, keep=True, follow=not rel)
         self.next = 0
         self.children: list[tuple[str, bytes, Oid, int, bool]] = []  # name, signature, tree, size, racy
 
 
 def resolve_tree(
-    path: str, guard: Path | None, scanned: FolderScan, file_oids: FileBatch, known: Known, remember: Remember
+    path: str, guard: Path | None, scanned: FolderScan, file_digests: Digests, known: Known, remember: Remember
 ) -> Oid:
     """The tree id of folder ``path``, built only where ``known`` does not vouch for a subfolder (see the module
     docstring); ``scanned`` is ``scan_folder(path)``, whose top signature ``known`` did not know.
@@ -102,36 +107,47 @@ def resolve_tree(
                 stack.append(_Build(child, rel))
             continue
         stack.pop()
-        sig, tree, racy = _finish(top, guard, file_oids)
+        sig, oid, size, racy = _finish(top, guard, file_digests)
         if not racy:
-            remember(top.rel, sig, tree.oid, tree.size)
+            remember(top.rel, sig, oid, size)
         if not stack:
-            return tree.oid
-        stack[-1].children.append((top.rel.rpartition("/")[2], sig, tree.oid, tree.size, racy))
+            return oid
+        stack[-1].children.append((top.rel.rpartition("/")[2], sig, oid, size, racy))
 
 
-def _finish(b: _Build, guard: Path | None, file_oids: FileBatch) -> tuple[bytes, Tree, bool]:
-    """The folder's signature, tree and whether it is racily new, from the stat data ``_Build`` read."""
-    entries: list[TreeEntry] = []
+def _finish(b: _Build, guard: Path | None, file_digests: Digests) -> tuple[bytes, Oid, int, bool]:
+    """The folder's signature, tree id, tree size and whether it is racily new, from the stat data ``_Build``
+    read; the tree is encoded from its entries directly (``Tree.id_of``)."""
+    prefix = os.path.join(b.path, "")
+    encoded: list[list[object]] = []
     files: list[tuple[str, os.stat_result]] = []
     for name, st in b.own.kept:
-        full = os.path.join(b.path, name)
-        check_name(full)
-        mode = st.st_mode
-        if S_ISREG(mode):
-            files.append((full, st))
-        elif S_ISLNK(mode):
-            target = link_target(full, guard)
-            entries.append(TreeEntry(name, EntryKind.SYMLINK, hash_bytes(target.encode()), 0, target=target))
+        if not name.isascii():
+            check_name(prefix + name)
+        fmt = st.st_mode & _FMT
+        if fmt == S_IFREG:
+            files.append((prefix + name, st))
+        elif fmt == S_IFLNK:
+            target = link_target(prefix + name, guard)
+            encoded.append([name, _LINK, target, hash_bytes(target.encode()).digest, 0])
+    b.own.kept = []
+    size = 0
     if files:
         files.sort()
-        for (full, st), oid in zip(files, file_oids(files), strict=True):
-            entries.append(
-                TreeEntry(os.path.basename(full), EntryKind.FILE, oid, st.st_size, executable=bool(st.st_mode & 0o111))
-            )
+        cut = len(prefix)
+        for (full, st), digest in zip(files, file_digests(files), strict=True):
+            n = st.st_size
+            encoded.append([full[cut:], _FILE, bool(st.st_mode & 0o111), digest, n])
+            size += n
     children = b.children
-    for name, _, oid, size, _ in children:
-        entries.append(TreeEntry(name, EntryKind.DIR, oid, size))
+    for name, _, oid, n, _ in children:
+        encoded.append([name, _DIR, False, bytes.fromhex(oid), n])
+        size += n
+    encoded.sort(key=_first)  # by name: code point order is UTF-8 byte order (the format's)
     sig = b.own.finish([(name, s) for name, s, _, _, _ in children])
-    racy = b.own.newest >= time.time_ns() - RACY_NS or any(c[4] for c in children)
-    return sig, Tree.build(entries), racy
+    racy = b.own.racy or any(c[4] for c in children)
+    return sig, Tree.id_of(encoded), size, racy
+
+
+def _first(item: list[object]) -> str:
+    return item[0]  # type: ignore[return-value]

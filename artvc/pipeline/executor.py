@@ -311,9 +311,7 @@ class Executor:
                 for path in stage.outs:
                     full = repo.abspath(path)
                     if full.is_dir():
-                        tree, files = ing.add_tree(full)
-                        if ing.last_signature:
-                            state.set_dir(path, ing.last_signature, tree.oid)
+                        tree, files = ing.add_tree(full, state.folders_under(path))
                         outs.append(
                             {"path": path, "id": str(tree.oid), "kind": "dir", "size": tree.size, "files": files}
                         )

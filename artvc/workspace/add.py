@@ -145,9 +145,7 @@ def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs
             for rel in rels:
                 full = repo.abspath(rel)
                 if full.is_dir():
-                    tree, files = ing.add_tree(full)
-                    if ing.last_signature:
-                        state.set_dir(rel, ing.last_signature, tree.oid)
+                    tree, files = ing.add_tree(full, state.folders_under(rel))  # status needs no walk of its own
                     results.append((rel, Pointer(tree.oid, "dir", tree.size, files)))
                 else:
                     oid, size = ing.add_file(full)
@@ -167,15 +165,15 @@ def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs
 
 def _totals(repo: Repo, rels: list[str], progress: Progress) -> None:
     """Tell a progress bar that is drawn what is to come: a stat walk of each folder (skipped when nothing is
-    drawn: the walk that stores a folder fingerprints it too)."""
+    drawn)."""
     if not progress.shown:
         return
     files, size = 0, 0
     for rel in rels:
         full = repo.abspath(rel)
         if full.is_dir():
-            walk = tree_walk(str(full))
-            files, size = files + walk.files, size + walk.bytes
+            n, nbytes = tree_walk(str(full))
+            files, size = files + n, size + nbytes
         else:
             with os_errors("read", full):
                 files, size = files + 1, size + full.stat().st_size

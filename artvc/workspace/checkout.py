@@ -26,9 +26,9 @@ from ..objstore.materialize import SmallFile, make_symlink, materialize_file, ma
 from ..objstore.objects import Kind, Tree
 from ..objstore.oid import Oid
 from ..objstore.progress import Progress, ProgressLike, as_progress
-from ..objstore.scan import quick_signature
 from ..objstore.stage import FileStage
 from ..objstore.tmpowner import note, token
+from ..objstore.treecache import scan_folder
 from ..objstore.types import EntryKind
 from .checkout_plan import ArtifactPlan, CheckoutPlan, Folder, Op, Write, plan_checkout
 from .paths import ensure_inside
@@ -169,10 +169,32 @@ def _apply(repo: Repo, a: ArtifactPlan, progress: Progress, trees: dict[Oid, Tre
         written = _apply_fresh(repo, a, dest, progress, trees, staged)
     else:
         written = _apply_tree(repo, a, dest, dest, progress, trees, staged)
-    sig = quick_signature(str(dest), racy_ok=True)  # the folder now is exactly the pointer's tree
-    if sig is not None:
-        repo.state.set_dir(a.path, sig, pointer.oid)
+    _remember_folders(repo, a.path, dest, pointer.oid, pointer.size, trees)
     return written
+
+
+def _remember_folders(repo: Repo, path: str, dest: Path, oid: Oid, size: int, trees: dict[Oid, Tree]) -> None:
+    """Remember the signature of every folder of ``dest``, which is now exactly tree ``oid``, with its tree (read
+    from the store, as the checkout did), so the next status is one stat walk. The walk's stat data is trusted
+    though just written, as the stat cache trusts the files checkout wrote (``StateDB.record(written=True)``)."""
+    try:
+        scanned = scan_folder(str(dest))
+    except OSError:  # the next status rebuilds what it cannot read
+        return
+    remember = repo.state.folders_under(path)
+    sigs = scanned.sigs
+    stack = [("", oid, size)]
+    while stack:
+        rel, tree_oid, tree_size = stack.pop()
+        seen = sigs.get(rel)
+        if seen is None:
+            continue
+        remember(rel, seen[0], tree_oid, tree_size)
+        if seen[1]:
+            tree = trees.get(tree_oid) or repo.store.get_tree(tree_oid)
+            stack.extend(
+                (f"{rel}/{e.name}" if rel else e.name, e.oid, e.size) for e in tree.entries if e.kind == EntryKind.DIR
+            )
 
 
 def _clear(dest: Path, op: Op | None) -> None:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from ..errors import UnsafePathError, WorkspaceError, WouldOverwriteError
 from ..objstore.faults import fault_point
-from ..objstore.oid import Oid
 from ..objstore.oserrors import os_errors
 from .edits import Journal, clean_in_git, git_path, gitignore_of, pointer_artifact, stage_in_git
 from .gitignore import check_ignorable, ignore, unignore
@@ -120,7 +119,5 @@ def _keep_stat_cache(repo: Repo, a: TrackedArtifact, new: str) -> None:
         if oid is not None:
             state.record(str(moved), st, oid)
     else:
-        entry = state.dir_entry(a.path)
-        if entry is not None:
-            state.set_dir(new, entry[0], Oid(entry[1]))  # only a hint: a signature that no longer matches is recomputed
+        state.move_trees(a.path, new)  # only a hint: a signature that no longer matches is recomputed
     state.flush()

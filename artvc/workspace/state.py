@@ -1,5 +1,6 @@
 """``.art/state.db``, owned by ``StateDB`` (the only code that runs SQL on it): the stat cache (path, inode,
-mtime, size -> id, so an unchanged file is never rehashed), folder fingerprints, and the run index (which run
+mtime, ctime, size -> id, so an unchanged file is never rehashed), the folder signatures (``trees``: folder
+path -> the signature of its stat data, its tree id and size; ``objstore/treecache.py``), and the run index (which run
 produced which artifact, which runs have a run key, the artifact versions step runs made, the pipeline runs;
 ``workspace/runs.py`` keeps it).
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -30,7 +31,6 @@ from ..objstore.sqlitedb import connect_no_write, open_wal
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, mtime INTEGER, size INTEGER,
                                  oid TEXT, recorded INTEGER, ctime INTEGER) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, sig TEXT, oid TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS trees (path TEXT PRIMARY KEY, sig TEXT, oid TEXT, size INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS produced (oid TEXT, path TEXT, run TEXT, started TEXT, PRIMARY KEY (oid, path, run))
     WITHOUT ROWID;
@@ -53,6 +53,11 @@ RUNS_INDEX_VERSION = "4"
 _RUN_TABLES = ("produced", "runkeys", "consumed", "runs", "versions", "pipeline_runs", "add_runs")
 
 _BATCH = 500
+_LOOKUP = (
+    "SELECT path, ino, mtime, size, oid, recorded, ctime FROM stat WHERE path IN ({}) AND typeof(ino) = 'integer' "
+    "AND typeof(mtime) = 'integer' AND typeof(size) = 'integer' AND typeof(recorded) = 'integer' "
+    "AND typeof(ctime) = 'integer' AND typeof(oid) = 'text'"
+)
 
 
 class StateDB:
@@ -147,21 +152,66 @@ class StateDB:
             row = tuple(found) if found else None
         return self._valid(row, st)
 
-    def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> list[Oid | None]:
-        """``lookup`` for many files: one query per ``_BATCH`` paths."""
-        rels = [self._rel(p) for p, _ in items]
+    def _rows(self, items: list[tuple[str, os.stat_result]]) -> tuple[list[str], dict[str, tuple]]:
+        """The repo-relative paths of ``items`` and their stat-cache rows (path, ino, mtime, size, oid, recorded,
+        ctime), with one query per ``_BATCH`` paths; sqlite checks the columns' types."""
+        root = self.root
+        n = len(root)
+        rels = [p[n:] if p.startswith(root) else p for p, _ in items]
         rows: dict[str, tuple] = {}
         for i in range(0, len(rels), _BATCH):
             part = rels[i : i + _BATCH]
-            query = (
-                "SELECT path, ino, mtime, size, oid, recorded, ctime FROM stat WHERE path IN ("
-                + ",".join("?" * len(part))
-                + ")"
-            )
-            for path, *rest in self.db.execute(query, part):
-                rows[path] = tuple(rest)
+            rows.update({r[0]: r for r in self.db.execute(_LOOKUP.format(",".join("?" * len(part))), part)})
+        return rels, rows
+
+    def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> list[Oid | None]:
+        """``lookup`` for many files: one query per ``_BATCH`` paths."""
+        rels, rows = self._rows(items)
         pending = self._pending
-        return [self._valid(pending.get(rel) or rows.get(rel), st) for rel, (_, st) in zip(rels, items, strict=True)]
+        return [
+            self._valid(pending.get(rel) or (row[1:] if (row := rows.get(rel)) else None), st)
+            for rel, (_, st) in zip(rels, items, strict=True)
+        ]
+
+    def digests_of(self, items: list[tuple[str, os.stat_result]]) -> list[bytes]:
+        """The 32-byte ids of many files (absolute path, stat), as ``oids_of`` finds them, for ``art status``
+        rebuilding a folder's tree: one query per ``_BATCH`` files, then a dictionary lookup and a few
+        comparisons per known file, no object; only a batch's rows are held at a time."""
+        out: list[bytes] = []
+        for i in range(0, len(items), _BATCH):
+            out += self._digests(items[i : i + _BATCH])
+        return out
+
+    def _digests(self, items: list[tuple[str, os.stat_result]]) -> list[bytes]:
+        rels, rows = self._rows(items)
+        pending = self._pending
+        racy = RACY_NS
+        out: list[bytes] = []
+        for rel, (path, st) in zip(rels, items, strict=True):
+            digest = None
+            row = pending.get(rel)
+            if row is not None:
+                oid = self._valid(row, st)
+                digest = oid.digest if oid is not None else None
+            elif (
+                (row := rows.get(rel)) is not None  # path, ino, mtime, size, oid, recorded, ctime
+                and row[1] == st.st_ino
+                and row[2] == st.st_mtime_ns
+                and row[6] == st.st_ctime_ns
+                and row[3] == st.st_size
+                and row[2] + racy < row[5]
+                and len(row[4]) == 64
+            ):
+                try:
+                    digest = bytes.fromhex(row[4])  # 64 characters that are hex: 32 bytes (any case is one id)
+                except ValueError:
+                    digest = None
+            if digest is None:  # unknown, changed, or a damaged row: hash it, as oids_of does
+                oid = hash_file(path)
+                self.record(path, st, oid)
+                digest = oid.digest
+            out.append(digest)
+        return out
 
     def oid_of(self, path: str, st: os.stat_result) -> Oid:
         """The id of the file at ``path`` with stat ``st``: remembered, or hashed now and remembered."""
@@ -222,38 +272,41 @@ class StateDB:
         if len(self._pending) >= self.FLUSH_EVERY:
             self.flush()
 
-    def dir_entry(self, path: str) -> tuple[str, str] | None:
-        row = self.db.execute("SELECT sig, oid FROM dirs WHERE path=?", (path,)).fetchone()
-        return (row[0], row[1]) if row and isinstance(row[0], str) and is_oid(row[1]) else None
-
-    def set_dir(self, path: str, sig: str, oid: Oid) -> None:
-        self.db.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?, ?)", (path, sig, str(oid)))
-
     def tree_entry(self, path: str, sig: str) -> tuple[Oid, int] | None:
         """The tree id and size remembered for the folder at repo-relative ``path`` with signature ``sig``."""
         row = self._pending_trees.get(path)
         if row is None:
             found = self.db.execute("SELECT sig, oid, size FROM trees WHERE path=?", (path,)).fetchone()
             row = tuple(found) if found else None
-        if row is None or row[0] != sig or not is_oid(row[1]) or type(row[2]) is not int:
+        if row is None or row[0] != sig or not is_oid(row[1]) or type(row[2]) is not int or row[2] < 0:
             return None
         return Oid(row[1]), row[2]
 
-    def tree_sigs(self, paths: list[str]) -> dict[str, str]:
-        """path -> remembered signature, for those of ``paths`` that have one (one query per ``_BATCH``)."""
-        found = {p: row[0] for p, row in self._pending_trees.items()}
-        for i in range(0, len(paths), _BATCH):
-            part = paths[i : i + _BATCH]
-            sql = f"SELECT path, sig FROM trees WHERE path IN ({','.join('?' * len(part))})"
-            for path, sig in self.db.execute(sql, part):
-                found.setdefault(path, sig)
-        return found
+    def move_trees(self, old: str, new: str) -> None:
+        """Let the folder signatures remembered at and under ``old`` answer for ``new`` (``art mv``: a rename keeps
+        every entry's inode, times and size, so every folder's signature stays the same)."""
+        self.flush()
+        with self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO trees SELECT ? || substr(path, ?), sig, oid, size FROM trees "
+                "WHERE path = ? OR (path >= ? AND path < ?)",
+                (new, len(old) + 1, old, old + "/", old + "0"),
+            )
 
     def set_tree(self, path: str, sig: str, oid: Oid, size: int) -> None:
         """Remember folder ``path``'s tree for signature ``sig`` (buffered like ``record``)."""
         self._pending_trees[path] = (sig, str(oid), size)
         if len(self._pending_trees) >= self.FLUSH_EVERY:
             self.flush()
+
+    def folders_under(self, path: str) -> Callable[[str, bytes, Oid, int], None]:
+        """A ``remember`` for walks of the folder at repo-relative ``path`` (``scan.walk_tree``,
+        ``treecache.resolve_tree``): each folder's signature, tree and size, by its path relative to ``path``."""
+
+        def remember(rel: str, sig: bytes, oid: Oid, size: int) -> None:
+            self.set_tree(f"{path}/{rel}" if rel else path, sig.hex(), oid, size)
+
+        return remember
 
     # -- the run index ---------------------------------------------------------------------------------
 
@@ -449,7 +502,7 @@ class StateDB:
 
 
 def _open(db_path: Path) -> sqlite3.Connection:
-    db = open_wal(db_path, _SCHEMA, "dirs")  # a small table: counting the stat cache reads all of it
+    db = open_wal(db_path, _SCHEMA, "facts")  # a small table: counting the stat cache reads all of it
     _add_ctime(db)
     return db
 

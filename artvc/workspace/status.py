@@ -19,9 +19,8 @@ from enum import StrEnum
 from stat import S_ISDIR, S_ISREG
 
 from ..objstore.oid import Oid
-from ..objstore.scan import quick_signature, walk_tree
-from ..objstore.treecache import FolderScan, resolve_tree, scan_folder
-from ..objstore.types import EntryKind
+from ..objstore.scan import walk_tree
+from ..objstore.treecache import resolve_tree, scan_folder
 from .pointers import Pointer
 from .repo import Repo
 from .safety import ABSENT, DIR, FILE, LINK, Place, place, would_lose
@@ -85,9 +84,9 @@ class StatusResult:
 def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
     """Return the id of what is in the workspace at ``path`` now (None when missing or of another kind).
 
-    A folder is one stat walk when nothing in it changed since the stat cache last saw it; otherwise only the
-    folders that changed are rebuilt (``objstore/treecache.py``), their files hashed only where the stat cache
-    cannot vouch for them.
+    A folder is one stat walk when nothing in it changed since ``art add``, ``art checkout`` or the last status
+    remembered its signature (``objstore/treecache.py``); otherwise only the folders that changed are rebuilt,
+    their files hashed only where the stat cache cannot vouch for them.
     """
     full = repo.abspath(path)
     state = repo.state
@@ -106,78 +105,14 @@ def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
     except OSError:  # unreadable somewhere: the plain walk says where, as a FileSystemError
         tree, _ = walk_tree(str(full), repo.root, state.oids_of)
         return tree.oid
-    cached = state.dir_entry(path)
-    if cached and cached[0] == scanned.signature.hex():
-        _remember_inner(repo, path, scanned, Oid(cached[1]))
-        return Oid(cached[1])
-    if cached and _as_left(str(full), cached[0], scanned):
-        # as add or checkout left it: they record the walk's fingerprint (``scan.quick_signature``), not the
-        # per-folder signatures; adopt their tree once and remember the folders, so the next status is one walk
-        state.set_dir(path, scanned.signature.hex(), Oid(cached[1]))
-        _remember_inner(repo, path, scanned, Oid(cached[1]))
-        return Oid(cached[1])
+    hit = state.tree_entry(path, scanned.signature.hex())
+    if hit is not None:
+        return hit[0]
 
     def known(rel: str, sig: bytes) -> tuple[Oid, int] | None:
         return state.tree_entry(f"{path}/{rel}", sig.hex())
 
-    def remember(rel: str, sig: bytes, oid: Oid, size: int) -> None:
-        if rel:
-            state.set_tree(f"{path}/{rel}", sig.hex(), oid, size)
-        else:
-            state.set_dir(path, sig.hex(), oid)
-            state.set_tree(path, sig.hex(), oid, size)  # every folder below is remembered too
-
-    return resolve_tree(str(full), repo.root, scanned, state.oids_of, known, remember)
-
-
-def _as_left(full: str, fingerprint: str, scanned: FolderScan) -> bool:
-    """True when the folder's fingerprint, taken after ``scanned``, is the one add or checkout recorded, and a
-    second per-folder walk still gives ``scanned``'s signature (nothing changed between the walks)."""
-    if quick_signature(full) != fingerprint:
-        return False
-    try:
-        return scan_folder(full).signature == scanned.signature
-    except OSError:
-        return False
-
-
-def _remember_inner(repo: Repo, path: str, scanned: FolderScan, oid: Oid) -> None:
-    """Remember the subfolders' trees of a folder whose signature matched (``oid`` is its tree), read from the
-    store's trees, so that the next change inside rebuilds only the folders on the way to it. Folders that
-    already have their row cost one query per 500; a marker row for ``path`` itself skips even that."""
-    state = repo.state
-    top = scanned.signature.hex()
-    if not scanned.complete or state.tree_entry(path, top) is not None or len(scanned.sigs) < 2:
-        return
-    sigs = scanned.sigs
-    have = state.tree_sigs([f"{path}/{rel}" for rel in sigs if rel])
-    lacking = {rel for rel, (sig, _) in sigs.items() if rel and have.get(f"{path}/{rel}") != sig.hex()}
-    if lacking:
-        wanted = {rel.rpartition("/")[0] for rel in lacking}  # folders whose stored tree names a lacking one
-        for rel in list(wanted):
-            while rel:
-                rel = rel.rpartition("/")[0]
-                wanted.add(rel)
-        from ..errors import ArtError
-
-        queue = [("", oid)]
-        try:
-            while queue:
-                rel, tree_oid = queue.pop()
-                for e in repo.store.get_tree(tree_oid).entries:
-                    if e.kind != EntryKind.DIR:
-                        continue
-                    sub = f"{rel}/{e.name}" if rel else e.name
-                    seen = sigs.get(sub)
-                    if seen is None:
-                        continue
-                    if sub in lacking:
-                        state.set_tree(f"{path}/{sub}", seen[0].hex(), e.oid, e.size)
-                    if seen[1] and sub in wanted:
-                        queue.append((sub, e.oid))
-        except ArtError:  # the tree is not in the store (or is damaged): the rows wait for a rebuild
-            return
-    state.set_tree(path, top, oid, -1)
+    return resolve_tree(str(full), repo.root, scanned, state.digests_of, known, state.folders_under(path))
 
 
 def status(

@@ -1,5 +1,5 @@
 """Many small files: jobs read, hash and compress in the workers, claims give each new object to one job, the
-pack file writes payloads without copying them, the walk fingerprints the folder it stores."""
+pack file writes payloads without copying them, the walk signs the folders it stores."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.ingest import Ingester
 from artvc.objstore.objects import Kind
-from artvc.objstore.scan import Fingerprint, quick_signature, walk_tree
+from artvc.objstore.scan import signed_walk, walk_tree
 from artvc.objstore.store.local import LocalStore
 from artvc.objstore.store.pack import read_trailer
 from artvc.objstore.store.packer import PackBuilder
@@ -168,19 +168,47 @@ def test_pack_file_keeps_payload_order_with_reused_buffers_and_large_payloads(tm
     assert got == expected
 
 
-def test_the_walk_fingerprint_is_quick_signature(tmp_path):
+def test_the_walk_that_stores_a_folder_remembers_the_signatures_status_computes(tmp_path):
     data = tmp_path / "data"
     _many_files(data, 200)
     (data / ".git").mkdir()
     (data / ".git" / "ignored").write_text("x")
-    os.mkfifo(data / "d1" / "pipe")  # neither a file nor a folder: in the fingerprint, not in the tree
+    os.mkfifo(data / "d1" / "pipe")  # neither a file nor a folder: in the signature, not in the tree
     (data / "d2" / "empty").mkdir()
-    fp = Fingerprint()
-    walk_tree(str(data), None, lambda files: [hash_bytes(b"") for _ in files], fingerprint=fp)
-    assert fp.value(racy_ok=True) == quick_signature(str(data), racy_ok=True)
-    assert fp.value() is None  # just written: racily clean
+    _age(data)
+    seen = {}
+    walk_tree(str(data), None, lambda files: [hash_bytes(b"") for _ in files], remember=_put(seen))
+    sigs = {}
+    top, _, complete = signed_walk(str(data), keep=sigs, threads=2)
+    assert complete and set(seen) == set(sigs) and {"", "d1", "d2/empty", "d0/inner"} <= set(sigs)
+    assert {rel: sig for rel, (sig, _, _) in seen.items()} == {rel: sig for rel, (sig, _) in sigs.items()}
+    assert seen[""][0] == top == signed_walk(str(data))[0]
     (data / "d3" / "f00003").write_text("changed")
-    assert fp.value(racy_ok=True) != quick_signature(str(data), racy_ok=True)
+    assert signed_walk(str(data), threads=2)[0] != top
+
+
+def test_a_racily_new_folder_and_its_parents_are_not_remembered(tmp_path):
+    data = tmp_path / "data"
+    _many_files(data, 50)
+    _age(data)
+    (data / "d1" / "new").write_text("just now")  # within the racy window of the walk below
+    seen = {}
+    walk_tree(str(data), None, lambda files: [hash_bytes(b"") for _ in files], remember=_put(seen))
+    assert "d1" not in seen and "" not in seen  # neither the racy folder nor the top
+    assert {"d0", "d1/inner", "d2", "d2/inner"} <= set(seen)
+
+
+def _put(seen: dict):
+    def remember(rel, sig, oid, size):
+        seen[rel] = (sig, oid, size)
+
+    return remember
+
+
+def _age(root: Path) -> None:
+    for p in [root, *root.rglob("*")]:
+        st = p.lstat()
+        os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns - 2_000_000_000), follow_symlinks=False)
 
 
 def test_stat_rows_made_in_a_worker_are_what_record_remembers(tmp_path):

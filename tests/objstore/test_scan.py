@@ -8,7 +8,7 @@ from pathlib import Path
 from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.ingest import Ingester
 from artvc.objstore.objects import Kind
-from artvc.objstore.scan import iter_files, quick_signature, walk_tree
+from artvc.objstore.scan import iter_files, signed_walk, walk_tree
 from artvc.objstore.store.local import LocalStore
 
 
@@ -65,7 +65,7 @@ def _add_and_walk_deep(tmp_path: Path, deep: Path, path: Path) -> None:
         tree, files = ing.add_tree(deep)
     assert files == 1
     assert [p for p, _ in iter_files(str(deep))] == [str(path / "leaf.txt")]
-    assert quick_signature(str(deep), racy_ok=True) is not None
+    assert signed_walk(str(deep), threads=2)[0] == signed_walk(str(deep))[0]
     node = tree
     for _ in range(1100):
         (entry,) = node.entries

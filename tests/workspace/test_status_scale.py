@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,15 +20,16 @@ from tests.workspace.test_add_checkout import age
 ART = [sys.executable, "-m", "artvc"]
 
 
-def status_run(ws, tmp_path: Path) -> tuple[dict[str, str], int]:
-    """``art status --json`` in a process of its own: (path -> state, folders it rebuilt)."""
+def status_run(ws, tmp_path: Path, *, reads: bool = False) -> tuple:
+    """``art status --json`` in a process of its own: (path -> state, folders it rebuilt[, folders it read])."""
     log = tmp_path / f"faults-{len(list(tmp_path.glob('faults-*')))}.log"
     env = {**os.environ, "ART_FAULT_LOG": str(log)}
     r = subprocess.run([*ART, "status", "--json"], cwd=ws.root, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     states = {a["path"]: a["state"] for a in json.loads(r.stdout)["artifacts"]}
-    rebuilt = log.read_text().splitlines().count("status.folder-rebuilt") if log.exists() else 0
-    return states, rebuilt
+    points = log.read_text().splitlines() if log.exists() else []
+    rebuilt = points.count("status.folder-rebuilt")
+    return (states, rebuilt, points.count("scan.folder-read")) if reads else (states, rebuilt)
 
 
 def nested(ws) -> None:
@@ -47,6 +50,84 @@ def test_status_after_one_change_rebuilds_only_the_folders_on_the_way(ws, tmp_pa
     assert status_run(ws, tmp_path) == ({"data": "modified"}, 3)
     ws.art("add", "data")
     assert status_run(ws, tmp_path) == ({"data": "unchanged"}, 0)
+
+
+NESTED_FOLDERS = 13  # data, a..c, a/x..c/z
+
+
+def test_the_first_status_after_add_reads_each_folder_once(ws, tmp_path):
+    nested(ws)
+    ws.art("add", "data")
+    # add remembered every folder's signature: no second walk to adopt what add left, nothing rebuilt
+    assert status_run(ws, tmp_path, reads=True) == ({"data": "unchanged"}, 0, NESTED_FOLDERS)
+    assert status_run(ws, tmp_path, reads=True) == ({"data": "unchanged"}, 0, NESTED_FOLDERS)
+
+
+def test_the_first_status_after_checkout_or_mv_reads_each_folder_once(ws, tmp_path):
+    nested(ws)
+    ws.art("add", "data")
+    shutil.rmtree(ws.root / "data")
+    ws.art("checkout", "data")
+    assert status_run(ws, tmp_path, reads=True) == ({"data": "unchanged"}, 0, NESTED_FOLDERS)
+    ws.art("mv", "data", "moved")
+    assert status_run(ws, tmp_path, reads=True) == ({"moved": "unchanged"}, 0, NESTED_FOLDERS)
+
+
+def test_a_change_deep_in_a_wide_tree_is_found_by_the_threaded_walk(ws, tmp_path):
+    # wider than the threads read ahead (scan._AHEAD) at two levels, so listings finish out of walk order
+    ws.gen(
+        {"data": {f"p{i:02d}": {f"q{j:02d}": {"a.txt": f"{i}{j}", "b.txt": "b"} for j in range(12)} for i in range(12)}}
+    )
+    age(ws.root / "data")
+    ws.art("add", "data")
+    folders = 1 + 12 + 12 * 12
+    assert status_run(ws, tmp_path, reads=True) == ({"data": "unchanged"}, 0, folders)
+    leaf = ws.root / "data/p07/q11/b.txt"
+    before = leaf.stat()
+    leaf.write_text("B")  # same size, mtime set back: only ctime tells
+    os.utime(leaf, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert status_run(ws, tmp_path, reads=True) == ({"data": "modified"}, 3, folders + 3)
+    assert status_run(ws, tmp_path, reads=True) == ({"data": "modified"}, 0, folders)
+    with ws.repo() as repo:
+        now = current_oid(repo, "data", "dir")
+    ws.art("add", "data")
+    assert now == read_pointer(ws.root / "data.art", where="data.art").oid
+
+
+def test_a_file_replaced_between_the_walk_and_the_rebuild_is_caught(ws, tmp_path):
+    ws.gen({"data": {"sub": {f"f{i}.txt": f"file {i:03d}" for i in range(50)}}})
+    age(ws.root / "data")
+    ws.art("add", "data")
+    (ws.root / "data/sub/f0.txt").write_text("changed first")
+    age(ws.root / "data/sub")
+    release, log = tmp_path / "release", tmp_path / "faults.log"
+    env = {**os.environ, "ART_FAULT": "status.folder-rebuilt@2:block", "ART_FAULT_RELEASE": str(release)}
+    env["ART_FAULT_LOG"] = str(log)
+    proc = subprocess.Popen([*ART, "status", "--json"], cwd=ws.root, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while log.read_text().count("status.folder-rebuilt") < 2 if log.exists() else True:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        # the first walk is done and data/sub is about to be read again: replace a file there, as rsync -t would
+        victim = ws.root / "data/sub/f7.txt"
+        before = victim.stat()
+        tmp = ws.root / "data/sub/.f7.tmp"
+        tmp.write_text("file 999")
+        os.utime(tmp, ns=(before.st_atime_ns, before.st_mtime_ns))
+        os.rename(tmp, victim)
+        release.write_text("")
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert json.loads(out)["artifacts"][0]["state"] == "modified"
+    with ws.repo() as repo:
+        now = current_oid(repo, "data", "dir")  # one walk: what the blocked status remembered
+    ws.art("add", "data")
+    assert now == read_pointer(ws.root / "data.art", where="data.art").oid
 
 
 def _mutate(root: Path, how: str) -> None:
