@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ...errors import ArtError
@@ -33,13 +34,12 @@ if TYPE_CHECKING:
     from .local import LocalStore
 
 DEFAULT_DEPTH = 3  # core.delta_depth: chains of at most this many deltas (docs/formats.md#deltas)
-DELTA_LEVEL = 3  # zstd level of delta frames (small inputs: level 3 costs little over 1 and finds more)
+DELTA_LEVEL = 1  # zstd level of delta frames at add (level 3 costs 3-10x more for a few % less; repack uses 3)
 MIN_SIZE = 1024  # smaller chunks are not worth a sketch
 KEEP_BELOW = 0.9  # a delta is kept only when smaller than this share of the plain zstd payload
 TRIES = 2  # candidates a delta is computed against (the smallest wins)
-FULL_LEVEL = 3  # zstd level of full chunks when deltas are on (only chunks that compress get here)
 _CANDIDATES = 8
-_PENDING = 1 << 12  # chunks sketched and not taken by a writer yet (bounded: oldest dropped)
+PENDING_BYTES = 8 << 20  # content of chunks sketched and not taken by a writer yet (bounded: oldest dropped)
 _RECENT = 1 << 16  # chunks written by this process kept as candidates before their pack is indexed
 
 
@@ -49,30 +49,34 @@ class DeltaCompressor(Compressor):
     Args:
         store: the local store whose chunks serve as bases (read with ``get``, verified).
         depth: the deepest a new delta may be (a base must have depth < ``depth``); 1..``MAX_CHAIN``.
-        level: zstd level of full payloads.
+        level: zstd level of full payloads (art's level 1, as without deltas: level 3 costs 3x for ~1%).
     """
 
     def __init__(self, store: LocalStore, *, depth: int = DEFAULT_DEPTH, level: int = ZSTD_LEVEL) -> None:
         super().__init__(level)
-        self._full = Compressor(FULL_LEVEL) if level != FULL_LEVEL else None
         if not 1 <= depth <= MAX_CHAIN:
             raise ValueError(f"delta depth must be from 1 to {MAX_CHAIN}")
         self._store = store
         self.depth = depth
         self._pending: OrderedDict[Oid, tuple[tuple[int, ...], bytes, int]] = OrderedDict()  # sketch, data, depth
+        self._pending_bytes = 0
         self._recent: OrderedDict[Oid, tuple[tuple[int, ...], int]] = OrderedDict()  # written: sketch, depth
         self._by_feature: dict[int, set[Oid]] = {}  # the features of ``_recent``
         self._fallback: dict[Oid, bytes] = {}  # deltas on a base not indexed yet: their content
         self._pending_lock = threading.Lock()
+        self.sketched = 0  # chunks sketched so far (what the tests count)
 
-    def pack(self, data: bytes, oid: Oid | None = None) -> tuple[int, bytes]:
-        if oid is None:
-            return super().pack(data)
-        # a new chunk: zstd level 3 (the 4 KiB probe first: random data is stored raw after it, as before)
-        codec, stored = self._full.pack(data) if self._full is not None else super().pack(data)
-        if codec != ZSTD or len(data) < MIN_SIZE:
+    def pack(self, data: bytes, oid: Oid | None = None, near: Sequence[Oid] | None = None) -> tuple[int, bytes]:
+        """See ``Compressor.pack``. A new chunk (``oid`` given) that compresses is tried as a delta against
+        ``near`` when given (indexed chunks: the previous version of its file at the same place; never
+        sketched then, an empty ``near`` tries nothing), else against chunks its sketch finds."""
+        codec, stored = super().pack(data)
+        if oid is None or codec != ZSTD or len(data) < MIN_SIZE:
             return codec, stored
+        if near is not None:
+            return self._near(data, oid, near, (codec, stored))
         sketch = features(data)
+        self.sketched += 1
         if not sketch:
             return codec, stored
         result, depth, best = (codec, stored), 0, len(stored) * KEEP_BELOW
@@ -90,10 +94,36 @@ class DeltaCompressor(Compressor):
         with self._pending_lock:
             if unindexed:
                 self._fallback[oid] = data
+            old = self._pending.pop(oid, None)
+            if old is not None:
+                self._pending_bytes -= len(old[1])
             self._pending[oid] = (sketch, data, depth)
-            while len(self._pending) > _PENDING:
-                gone, _ = self._pending.popitem(last=False)
+            self._pending_bytes += len(data)
+            while self._pending_bytes > PENDING_BYTES:
+                gone, (_, gone_data, _) = self._pending.popitem(last=False)
+                self._pending_bytes -= len(gone_data)
                 self._fallback.pop(gone, None)
+        return result
+
+    def _near(self, data: bytes, oid: Oid, near: Sequence[Oid], full: tuple[int, bytes]) -> tuple[int, bytes]:
+        """The smallest of ``full`` and the deltas of ``data`` against the usable chunks of ``near``."""
+        near = [o for o in dict.fromkeys(near) if o != oid][:TRIES]
+        if not near:
+            return full
+        try:
+            depth = depths(self._store, near)
+        except ArtError:
+            return full
+        result, best = full, len(full[1]) * KEEP_BELOW
+        for base in near:
+            if depth[base] >= self.depth or not self._store.has(base, Kind.CHUNK):
+                continue  # too deep, or not indexed (a delta is never indexed without its base)
+            base_raw = self._base(base)
+            if base_raw is None:
+                continue
+            payload = encode_delta(data, base, base_raw, DELTA_LEVEL)
+            if len(payload) < best:
+                result, best = (DELTA, payload), len(payload)
         return result
 
     def plain(self, data: bytes) -> tuple[int, bytes]:
@@ -114,6 +144,7 @@ class DeltaCompressor(Compressor):
             if item is None:
                 return ()
             sketch, data, depth = item
+            self._pending_bytes -= len(data)
             self._store.base_cache.put(oid, data)
             self._recent[oid] = (sketch, depth)
             for f in sketch:
