@@ -64,7 +64,7 @@ class DeltaCompressor(Compressor):
         self._by_feature: dict[int, set[Oid]] = {}  # the features of ``_recent``
         self._fallback: dict[Oid, bytes] = {}  # deltas on a base not indexed yet: their content
         self._pending_lock = threading.Lock()
-        self.sketched = 0  # chunks sketched so far (what the tests count)
+        self.sketched = self.tried = 0  # chunks sketched, deltas computed (counted for tests)
 
     def pack(self, data: bytes, oid: Oid | None = None, near: Sequence[Oid] | None = None) -> tuple[int, bytes]:
         """See ``Compressor.pack``. A new chunk (``oid`` given) that compresses is tried as a delta against
@@ -86,6 +86,7 @@ class DeltaCompressor(Compressor):
             if base_raw is None:
                 continue
             payload = encode_delta(data, base, base_raw, DELTA_LEVEL)
+            self.tried += 1
             if len(payload) < best:
                 result, depth, best, unindexed = (DELTA, payload), base_depth + 1, len(payload), not indexed
             tries -= 1
@@ -99,11 +100,25 @@ class DeltaCompressor(Compressor):
                 self._pending_bytes -= len(old[1])
             self._pending[oid] = (sketch, data, depth)
             self._pending_bytes += len(data)
+            self._index(oid, sketch)
             while self._pending_bytes > PENDING_BYTES:
-                gone, (_, gone_data, _) = self._pending.popitem(last=False)
-                self._pending_bytes -= len(gone_data)
-                self._fallback.pop(gone, None)
+                gone, (gone_sketch, gone_data, _) = self._pending.popitem(last=False)
+                self._pending_bytes -= len(gone_data)  # its fallback stays: its writer needs it
+                if gone not in self._recent:
+                    self._unindex(gone, gone_sketch)
         return result
+
+    def _index(self, oid: Oid, sketch: tuple[int, ...]) -> None:
+        for f in sketch:
+            self._by_feature.setdefault(f, set()).add(oid)
+
+    def _unindex(self, oid: Oid, sketch: tuple[int, ...]) -> None:
+        for f in sketch:
+            holders = self._by_feature.get(f)
+            if holders is not None:
+                holders.discard(oid)
+                if not holders:
+                    del self._by_feature[f]
 
     def _near(self, data: bytes, oid: Oid, near: Sequence[Oid], full: tuple[int, bytes]) -> tuple[int, bytes]:
         """The smallest of ``full`` and the deltas of ``data`` against the usable chunks of ``near``."""
@@ -122,6 +137,7 @@ class DeltaCompressor(Compressor):
             if base_raw is None:
                 continue
             payload = encode_delta(data, base, base_raw, DELTA_LEVEL)
+            self.tried += 1
             if len(payload) < best:
                 result, best = (DELTA, payload), len(payload)
         return result
@@ -147,16 +163,11 @@ class DeltaCompressor(Compressor):
             self._pending_bytes -= len(data)
             self._store.base_cache.put(oid, data)
             self._recent[oid] = (sketch, depth)
-            for f in sketch:
-                self._by_feature.setdefault(f, set()).add(oid)
+            self._index(oid, sketch)
             while len(self._recent) > _RECENT:
                 old, (old_sketch, _) = self._recent.popitem(last=False)
-                for f in old_sketch:
-                    holders = self._by_feature.get(f)
-                    if holders is not None:
-                        holders.discard(old)
-                        if not holders:
-                            del self._by_feature[f]
+                if old not in self._pending:
+                    self._unindex(old, old_sketch)
             return sketch
 
     def _candidates(self, oid: Oid, sketch: tuple[int, ...]) -> list[tuple[Oid, int, bool]]:
@@ -168,7 +179,7 @@ class DeltaCompressor(Compressor):
             for f in sketch:
                 for o in self._by_feature.get(f, ()):
                     recent[o] = recent.get(o, 0) + 1
-            recent_depth = {o: self._recent[o][1] for o in recent}
+            recent_depth = {o: self._recent[o][1] if o in self._recent else self._pending[o][2] for o in recent}
         try:
             rows = self._store._query(
                 f"SELECT oid, count(*) AS n FROM sketch WHERE feature IN ({','.join('?' * len(sketch))}) "
@@ -192,6 +203,10 @@ class DeltaCompressor(Compressor):
         cached = store.base_cache.get(oid)
         if cached is not None:
             return cached
+        with self._pending_lock:
+            pending = self._pending.get(oid)
+        if pending is not None:
+            return pending[1]  # hashed by the job that read it
         try:
             data = store.get(oid, Kind.CHUNK)
         except ArtError:
