@@ -9,9 +9,9 @@ on; the calling thread writes each job's new objects to the pack in submission o
 one at a time (``scan.walk_tree``) and a bounded number of jobs is in flight, so memory does not grow with the
 number of files.
 
-Delta candidates (``core.delta``): a file the stat cache saw before at the same path (``previous_many``: its
-last id, whatever its stat data) gives the chunks of that previous version at about the same offset
-(``near.Near``) to each of its new chunks; nothing is sketched then. A large file without a previous version
+Delta candidates (``core.delta``): a file whose previous version the caller knows (``previous``: the workspace
+reads what the artifact's pointer tracks at that path) gives the chunks of that version at about the same
+offset (``near.Near``) to each of its new chunks; nothing is sketched then. A large file without a previous version
 tries no delta at all; a small one is sketched (``sketch.py``: similar files of one release, translations of
 one catalog, find each other).
 """
@@ -65,9 +65,6 @@ class StatCache(Protocol):
     def record_rows(self, rows: StatRows) -> None:
         """...and remembered here, in the thread that owns the cache."""
 
-    def previous_many(self, paths: list[str]) -> list[Oid | None]:
-        """The id last recorded for each path, whatever its stat data now (optional: delta candidates)."""
-
 
 Progress = Callable[[int], None]  # the older callback form; a ``progress.Progress`` is accepted too
 
@@ -114,6 +111,7 @@ class Ingester:
         guard: Path | None = None,
         progress: ProgressLike = None,
         jobs: int = 2,
+        previous: Callable[[list[str]], list[Oid | None]] | None = None,
     ) -> None:
         self.writer = writer
         self.params = params
@@ -121,6 +119,7 @@ class Ingester:
         self.cache = cache
         self.guard = guard
         self.progress = as_progress(progress)
+        self.previous = previous
         self.stats = IngestStats()
         self.last_signature: str | None = None
         self._chunker = Chunker(params)
@@ -151,10 +150,9 @@ class Ingester:
 
     def _previous(self, paths: list[str]) -> list[Oid | None]:
         """The previous version of each of ``paths`` the stat cache knows (None: none known)."""
-        previous_many = getattr(self.cache, "previous_many", None)
-        if previous_many is None or not getattr(self.compressor, "depth", 0):  # no cache, or no deltas
+        if self.previous is None or not getattr(self.compressor, "depth", 0):  # not known, or no deltas
             return [None] * len(paths)
-        return previous_many(paths)
+        return self.previous(paths)
 
     def _previous_chunks(self, oid: Oid | None) -> Near | None:
         """The chunks of the stored file ``oid`` (None: no such file, or not readable: no candidates)."""

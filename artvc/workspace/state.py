@@ -163,22 +163,6 @@ class StateDB:
         pending = self._pending
         return [self._valid(pending.get(rel) or rows.get(rel), st) for rel, (_, st) in zip(rels, items, strict=True)]
 
-    def previous_many(self, paths: list[str]) -> list[Oid | None]:
-        """The id last recorded for each of ``paths``, whatever its stat data now (the previous version of a file
-        added again: ``add`` tries deltas against it). One query per ``_BATCH`` paths."""
-        rels = [self._rel(p) for p in paths]
-        found: dict[str, str] = {}
-        for i in range(0, len(rels), _BATCH):
-            part = rels[i : i + _BATCH]
-            query = "SELECT path, oid FROM stat WHERE path IN (" + ",".join("?" * len(part)) + ")"
-            found.update(self.db.execute(query, part).fetchall())
-        out: list[Oid | None] = []
-        for rel in rels:
-            row = self._pending.get(rel)
-            oid = row[3] if row is not None else found.get(rel)
-            out.append(Oid(oid) if isinstance(oid, str) and is_oid(oid) else None)
-        return out
-
     def oid_of(self, path: str, st: os.stat_result) -> Oid:
         """The id of the file at ``path`` with stat ``st``: remembered, or hashed now and remembered."""
         oid = self.lookup(path, st)

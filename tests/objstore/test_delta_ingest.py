@@ -165,29 +165,14 @@ def test_chunks_waiting_for_a_writer_are_bounded_by_bytes(tmp_path):
 
 
 def large_add(store: LocalStore, path, data: bytes, previous=None):
-    """Add ``data`` as a large file, with ``previous`` as the id the stat cache last recorded for its path."""
-
-    class Cache:
-        def lookup(self, path, st):
-            return None
-
-        def lookup_many(self, items):
-            return [None] * len(items)
-
-        def record(self, path, st, oid):
-            pass
-
-        def rows(self, items):
-            return []
-
-        def record_rows(self, rows):
-            pass
-
-        def previous_many(self, paths):
-            return [previous] * len(paths)
+    """Add ``data`` as a large file, with ``previous`` as its previous version (what ``add`` reads from the
+    artifact's pointer)."""
 
     path.write_bytes(data)
-    with store.writer() as w, Ingester(w, store.params, store.compressor, cache=Cache()) as ing:
+    with (
+        store.writer() as w,
+        Ingester(w, store.params, store.compressor, previous=lambda paths: [previous] * len(paths)) as ing,
+    ):
         return ing.add_file(path)
 
 

@@ -1,17 +1,23 @@
-"""The local store's delta-aware compressor (``core.delta``): a new chunk that compresses is sketched, a similar
-stored chunk looked up in the ``sketch`` table, and the chunk stored as a delta against it when that is clearly
-smaller than zstd alone.
+"""The local store's delta-aware compressor (``core.delta``): a new chunk that compresses is stored as a delta
+against a similar stored chunk when that is clearly smaller than zstd alone.
+
+Candidates, cheapest first: ``near``, the chunks of the previous version of the same path at about the same
+place (given by ingest, ``near.py``: no sketch, no sketch query; a candidate too deep gives way to its base);
+otherwise, for a caller that knows no previous version (ingest's small files), a sketch of the chunk and the
+stored chunks sharing super-features with it (the ``sketch`` table). An empty ``near`` tries nothing: ingest
+passes one for a large file with no previous version, whose first add then costs what it costs without
+deltas. Full chunks are zstd level 1 as without deltas; delta frames level 3 (``DELTA_LEVEL``).
 
 Cheap where deltas cannot pay: a chunk that does not compress (random or already compressed data: the plain
-compressor's 4 KiB probe says so) is never sketched and costs nothing more; a chunk without a candidate costs
-its sketch and one indexed query. The sketch of every sketched chunk is handed to the store's writer
-(``take_sketch``), which records it with the chunk's pack, so later versions find it.
+compressor's 4 KiB probe says so) is never sketched nor tried. The sketch of every sketched chunk is handed to
+the store's writer (``take_sketch``), which records it with the chunk's pack, so later versions find it.
 
-Chunks written earlier in the same process (the other files of one release: translations of one catalog
-share their source strings) are candidates too, before their pack is indexed: their sketches and contents
-are kept in memory once a writer took them (bounded). A delta on such a base is safe only when its writer
-writes the base first (same pack or an earlier one, indexed no later): the writer checks that and otherwise
-stores the chunk in full (``take_fallback``, ``plain``).
+Chunks sketched earlier in the same process (the other files of one release: translations of one catalog
+share their source strings) are candidates too, before their pack is indexed: their sketches and contents are
+kept in memory, at most ``PENDING_BYTES`` of content waiting for a writer and ``_RECENT`` sketches taken. A
+delta on such a base is safe only when its writer writes the base first (same pack or an earlier one, indexed
+no later): the writer checks that and otherwise stores the chunk in full (``take_fallback``, ``plain``; the
+content kept for that is dropped only when the writer takes it).
 """
 
 from __future__ import annotations
@@ -27,17 +33,18 @@ from ..objects import Kind
 from ..oid import Oid
 from ..sketch import features
 from .delta import DELTA, MAX_CHAIN, encode_delta
-from .local_delta import depths
+from .local_delta import delta_bases, depths
 from .pack import ZSTD, ZSTD_LEVEL, Compressor
 
 if TYPE_CHECKING:
     from .local import LocalStore
 
 DEFAULT_DEPTH = 3  # core.delta_depth: chains of at most this many deltas (docs/formats.md#deltas)
-DELTA_LEVEL = 1  # zstd level of delta frames at add (level 3 costs 3-10x more for a few % less; repack uses 3)
+DELTA_LEVEL = 3  # zstd level of delta frames (level 1 indexes a 64 KiB dictionary poorly: 30x larger deltas)
 MIN_SIZE = 1024  # smaller chunks are not worth a sketch
 KEEP_BELOW = 0.9  # a delta is kept only when smaller than this share of the plain zstd payload
 TRIES = 2  # candidates a delta is computed against (the smallest wins)
+GOOD = 0.25  # a delta on the previous version's chunk this small is kept without trying the next candidate
 _CANDIDATES = 8
 PENDING_BYTES = 8 << 20  # content of chunks sketched and not taken by a writer yet (bounded: oldest dropped)
 _RECENT = 1 << 16  # chunks written by this process kept as candidates before their pack is indexed
@@ -121,18 +128,19 @@ class DeltaCompressor(Compressor):
                     del self._by_feature[f]
 
     def _near(self, data: bytes, oid: Oid, near: Sequence[Oid], full: tuple[int, bytes]) -> tuple[int, bytes]:
-        """The smallest of ``full`` and the deltas of ``data`` against the usable chunks of ``near``."""
+        """The smallest of ``full`` and the deltas of ``data`` against the usable chunks of ``near``; a
+        candidate at the deepest depth allowed gives way to its base (an older version of the same place)."""
         near = [o for o in dict.fromkeys(near) if o != oid][:TRIES]
         if not near:
             return full
         try:
-            depth = depths(self._store, near)
+            usable = self._shallow(near)
         except ArtError:
             return full
         result, best = full, len(full[1]) * KEEP_BELOW
-        for base in near:
-            if depth[base] >= self.depth or not self._store.has(base, Kind.CHUNK):
-                continue  # too deep, or not indexed (a delta is never indexed without its base)
+        for base in usable:
+            if base == oid or not self._store.has(base, Kind.CHUNK):
+                continue  # not indexed: a delta is never indexed without its base
             base_raw = self._base(base)
             if base_raw is None:
                 continue
@@ -140,7 +148,22 @@ class DeltaCompressor(Compressor):
             self.tried += 1
             if len(payload) < best:
                 result, best = (DELTA, payload), len(payload)
+            if best < len(full[1]) * GOOD:
+                break  # the best overlap gave a good delta: the next candidate is not worth computing
         return result
+
+    def _shallow(self, oids: list[Oid]) -> list[Oid]:
+        """Each of ``oids``, or its nearest ancestor whose depth is below ``self.depth`` (each once)."""
+        out: list[Oid] = []
+        depth = depths(self._store, oids)
+        for oid in oids:
+            d = depth[oid]
+            while d >= self.depth:
+                oid = delta_bases(self._store, [oid]).get(oid, oid)
+                d -= 1
+            if oid not in out:
+                out.append(oid)
+        return out
 
     def plain(self, data: bytes) -> tuple[int, bytes]:
         """``pack`` without deltas."""
