@@ -8,6 +8,12 @@ per ``BATCH_FILES``: a worker reads and hashes a job's files, claims the objects
 on; the calling thread writes each job's new objects to the pack in submission order. Directories are walked
 one at a time (``scan.walk_tree``) and a bounded number of jobs is in flight, so memory does not grow with the
 number of files.
+
+Delta candidates (``core.delta``): a file whose previous version the caller knows (``previous``: the workspace
+reads what the artifact's pointer tracks at that path) gives the chunks of that version at about the same
+offset (``near.Near``) to each of its new chunks; nothing is sketched then. A large file without a previous version
+tries no delta at all; a small one is sketched (``sketch.py``: similar files of one release, translations of
+one catalog, find each other).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from .chunking import Chunker, ChunkerParams
 from .faults import fault_point
 from .hashing import hash_bytes
 from .ingest_large import stream_large
+from .near import Near
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
 from .oserrors import describe, os_errors
@@ -104,6 +111,7 @@ class Ingester:
         guard: Path | None = None,
         progress: ProgressLike = None,
         jobs: int = 2,
+        previous: Callable[[list[str]], list[Oid | None]] | None = None,
     ) -> None:
         self.writer = writer
         self.params = params
@@ -111,6 +119,7 @@ class Ingester:
         self.cache = cache
         self.guard = guard
         self.progress = as_progress(progress)
+        self.previous = previous
         self.stats = IngestStats()
         self._chunker = Chunker(params)
         self._jobs = max(1, jobs)
@@ -131,12 +140,32 @@ class Ingester:
 
     # -- per chunk -----------------------------------------------------------------------------------
 
-    def _prepare(self, data: bytes) -> Prepared:
+    def _prepare(self, data: bytes, near: list[Oid] | None = None) -> Prepared:
         oid = hash_bytes(data)
         if self.writer.has(oid, Kind.CHUNK):
             return Prepared(oid, 0, None, len(data))
-        codec, stored = self.compressor.pack(data, oid)
+        codec, stored = self.compressor.pack(data, oid, near)
         return Prepared(oid, codec, stored, len(data))
+
+    def _previous(self, paths: list[str]) -> list[Oid | None]:
+        """The previous version of each of ``paths`` the stat cache knows (None: none known)."""
+        if self.previous is None or not getattr(self.compressor, "depth", 0):  # not known, or no deltas
+            return [None] * len(paths)
+        return self.previous(paths)
+
+    def _previous_chunks(self, oid: Oid | None) -> Near | None:
+        """The chunks of the stored file ``oid`` (None: no such file, or not readable: no candidates)."""
+        store = getattr(self.writer, "store", None)
+        if oid is None or store is None:
+            return None
+        try:
+            if store.has(oid, Kind.FILE):
+                return Near(FileManifest.from_bytes(oid, store.get(oid, Kind.FILE)).chunks)
+            if store.has(oid, Kind.CHUNK):
+                return Near([(oid, store.locate(oid, Kind.CHUNK).raw_length)])
+        except ArtError:
+            pass  # only compression is lost
+        return None
 
     def _store(self, p: Prepared) -> None:
         if p.stored is not None and self.writer.put_stored(p.oid, Kind.CHUNK, p.codec, p.stored, p.length):
@@ -163,13 +192,14 @@ class Ingester:
         known = self._known(path, st)
         if known is not None:
             return known, st.st_size
+        previous = self._previous_chunks(self._previous([path])[0])
         if st.st_size <= SMALL_FILE:
-            oid, size, chunks, prepared = self._read_small(path)
+            oid, size, chunks, prepared = self._read_small(path, previous)
             for p in prepared:
                 self._store(p)
             self.progress.advance(bytes=size)
         else:
-            oid, size, chunks = self._stream_large(path)
+            oid, size, chunks = self._stream_large(path, previous)
         self._finish_file(oid, size, chunks)
         self.progress.advance(files=1)
         self._remember(path, st, oid)
@@ -211,9 +241,10 @@ class Ingester:
         if self.cache is not None:
             self.cache.record(path, st, oid)
 
-    def _read_small(self, path: str) -> tuple[Oid, int, list[tuple[Oid, int]], list[Prepared]]:
+    def _read_small(self, path: str, previous: Near | None) -> tuple[Oid, int, list[tuple[Oid, int]], list[Prepared]]:
         oid, pieces = self._read_hash(path)
-        prepared = [self._prepare(data) for _, data in pieces]
+        walk = previous.walk(0, sum(len(d) for _, d in pieces)) if previous else None
+        prepared = [self._prepare(data, walk.next(c, len(data)) if walk else None) for c, data in pieces]
         return oid, sum(len(d) for _, d in pieces), [(p.oid, p.length) for p in prepared], prepared
 
     def _read_hash(self, path: str) -> tuple[Oid, list[tuple[Oid, bytes]]]:
@@ -226,9 +257,16 @@ class Ingester:
         pieces = [(hash_bytes(piece), piece) for piece in Chunker(self.params).split(data)]
         return (pieces[0][0] if len(pieces) == 1 else hash_bytes(data)), pieces
 
-    def _stream_large(self, path: str) -> tuple[Oid, int, list[tuple[Oid, int]]]:
+    def _stream_large(self, path: str, previous: Near | None) -> tuple[Oid, int, list[tuple[Oid, int]]]:
         return stream_large(
-            path, self.writer, self.params, self.compressor, self._pool, progress=self.progress, stats=self.stats
+            path,
+            self.writer,
+            self.params,
+            self.compressor,
+            self._pool,
+            progress=self.progress,
+            stats=self.stats,
+            previous=previous,
         )
 
     def add_tree(self, root: str | os.PathLike[str], remember: Remember | None = None) -> tuple[Tree, int]:
@@ -296,7 +334,8 @@ class Ingester:
     def _submit(self, files: list[tuple[str, os.stat_result]], job: list[int], oids: list[Oid | None]) -> None:
         """Hand one job of small files to a worker; finish the oldest jobs while too many are queued."""
         items = [files[i] for i in job]
-        self._inflight.append((self._pool.submit(self._read_job, items), items, job, oids))
+        previous = self._previous([path for path, _ in items])
+        self._inflight.append((self._pool.submit(self._read_job, items, previous), items, job, oids))
         self._submitted += 1
         while len(self._inflight) > self._queue_limit:
             self._finish_one()
@@ -328,8 +367,9 @@ class Ingester:
             self.cache.record_rows(rows)
         self.progress.advance(bytes=size, files=len(items))
 
-    def _read_job(self, items: list[tuple[str, os.stat_result]]) -> _Done:
-        """In a worker: read and hash a job's files, claim what the store lacks, compress it.
+    def _read_job(self, items: list[tuple[str, os.stat_result]], previous: list[Oid | None]) -> _Done:
+        """In a worker: read and hash a job's files, claim what the store lacks, compress it (``previous``: the
+        files' previous versions, whose chunks are the delta candidates of theirs).
 
         Returns the files' ids, the new objects to write (``put_claimed`` arguments) and the stat cache's rows.
         """
@@ -338,29 +378,34 @@ class Ingester:
         data_of: dict[Oid, bytes] = {}
         keys: list[tuple[Oid, int]] = []
         manifests: dict[Oid, list[tuple[Oid, int]]] = {}
+        chunks_of: list[list[tuple[Oid, int]]] = []
         for path, st in items:
             data = read_whole(path, st.st_size)
             if len(data) <= min_size:
                 oid = hash_bytes(data)
                 data_of[oid] = data
                 keys.append((oid, _CHUNK))
+                chunks_of.append([(oid, len(data))])
             else:
                 pieces = [(hash_bytes(piece), piece) for piece in Chunker(self.params).split(data)]
                 oid = pieces[0][0] if len(pieces) == 1 else hash_bytes(data)
                 for c, piece in pieces:
                     data_of[c] = piece
                     keys.append((c, _CHUNK))
+                chunks_of.append([(c, len(piece)) for c, piece in pieces])
                 if len(pieces) != 1:
-                    manifests[oid] = [(c, len(piece)) for c, piece in pieces]
+                    manifests[oid] = chunks_of[-1]
                     keys.append((oid, _FILE))
             files.append(oid)
         fault_point("ingest.files-read")  # a job's files are read and hashed, nothing of them stored yet
         objects: list[_NewObject] = []
         pack = self.compressor.pack
-        for oid, kind in self.writer.claim(keys):
+        claimed = list(self.writer.claim(keys))
+        near = self._near_of(claimed, chunks_of, previous)
+        for oid, kind in claimed:
             if kind == _CHUNK:
                 data = data_of[oid]
-                codec, stored = pack(data, oid)
+                codec, stored = pack(data, oid, near.get(oid))
             else:
                 chunks = manifests[oid]
                 data = FileManifest(oid, sum(n for _, n in chunks), tuple(chunks)).to_bytes()
@@ -372,6 +417,23 @@ class Ingester:
             else self.cache.rows([(p, st, o) for (p, st), o in zip(items, files, strict=True)])
         )
         return files, objects, rows
+
+    def _near_of(
+        self, claimed: list[tuple[Oid, int]], chunks_of: list[list[tuple[Oid, int]]], previous: list[Oid | None]
+    ) -> dict[Oid, list[Oid]]:
+        """The delta candidates of each new chunk of a file with a previous version (by position in it)."""
+        new = {oid for oid, kind in claimed if kind == _CHUNK}
+        out: dict[Oid, list[Oid]] = {}
+        for chunks, prev in zip(chunks_of, previous, strict=True):
+            if prev is None or not any(c in new for c, _ in chunks):
+                continue
+            old = self._previous_chunks(prev)
+            if not old:
+                continue
+            walk = old.walk(0, sum(n for _, n in chunks))
+            for c, n in chunks:
+                out.setdefault(c, walk.next(c, n))
+        return out
 
 
 _CHUNK, _FILE = int(Kind.CHUNK), int(Kind.FILE)

@@ -9,8 +9,11 @@ blake3, zstd, FastCDC's cut loop and file reads release the GIL, so the stages r
   ``max_size`` bytes follow its start, as ``Chunker.chunks`` would cut it, so boundaries and ids are the same;
   the unfinished tail (less than ``max_size`` bytes) is copied into the room left in front of the next buffer.
 - per-chunk hash, presence and compression (the ingester's pool): one task per batch of chunks (``BATCH``
-  bytes), one store query per batch, then ``compressor.pack(data, oid)`` for each new chunk, unless the batch
-  has shown that its data does not compress (``_Batch``: the incompressibility test).
+  bytes), one store query per batch, then ``compressor.pack(data, oid, near)`` for each new chunk, unless the
+  batch has shown that its data does not compress (``_Batch``: the incompressibility test). Delta candidates
+  are the chunks of the previous version of the file at about the same offset (``near.Near``), none when there
+  is no previous version: a large file is never sketched, so a first add costs what it costs without deltas.
+  A batch whose candidates gave no delta ``MISS_RUN`` times in a row stops trying them (as for compression).
 - pack writes (one thread): batches in file order, each chunk written once however often it occurs; a raw
   chunk is written straight from the ring buffer, without a copy (``PackWriter``). A buffer returns to the
   ring once its chunks are written.
@@ -32,11 +35,12 @@ from typing import Protocol
 from .chunking import Chunker, ChunkerParams
 from .faults import fault_point
 from .hashing import ContentHasher, hash_bytes
+from .near import Near
 from .objects import Kind
 from .oid import Oid
 from .progress import SILENT, Progress
 from .store.base import StoreWriter
-from .store.pack import RAW, Compressor
+from .store.pack import DELTA, RAW, Compressor
 
 BUFFER = 8 << 20  # bytes per buffer of the ring (at least twice the largest chunk)
 _READ = 1 << 20  # bytes per read (hashed at once, while in the CPU's cache)
@@ -44,6 +48,7 @@ RING = 4  # buffers in flight: being read, chunked, hashed and compressed, writt
 BATCH = 2 << 20  # chunk bytes per pool task
 RAW_RUN = 4  # new chunks in a row that did not compress before a batch stops trying ...
 REPROBE = 16  # ... except on every REPROBE-th new chunk, so data that turns compressible is compressed again
+MISS_RUN = 4  # new chunks in a row whose delta candidates gave no delta before a batch stops trying them
 
 # what a batch task returns per chunk: id, length, codec, payload to store (None: already stored)
 Prepared = tuple[Oid, int, int, bytes | memoryview | None]
@@ -68,10 +73,12 @@ def stream_large(
     buffer_size: int = BUFFER,
     ring: int = RING,
     batch: int = BATCH,
+    previous: Near | None = None,
 ) -> tuple[Oid, int, list[tuple[Oid, int]]]:
     """Store the file at ``path`` through ``writer``; return (file id, size, [(chunk id, length), ...]).
 
     ``pool`` runs the batch tasks (its size is the ingest's ``jobs``). The manifest is the caller's to store.
+    ``previous``: the chunks of the previous version of this file (delta candidates by position).
 
     Raises:
         OSError: when the file cannot be read (the caller names the file).
@@ -81,6 +88,7 @@ def stream_large(
     room = params.max_size  # in front of the bytes read: where the tail of the previous buffer is carried
     size = max(buffer_size, 2 * params.max_size)
     with open(path, "rb", buffering=0) as f, _Pipeline(f, writer, compressor, pool, stats, ring, room, size) as pipe:
+        pipe.previous, pipe.file_size = previous or None, os.fstat(f.fileno()).st_size
         carry = b""
         total = 0
         eof = False
@@ -92,7 +100,7 @@ def stream_large(
             lengths = chunker.cut(region, final=eof)
             end = sum(lengths)
             carry = bytes(region[end:])
-            pipe.submit(buf, region[:end], lengths, batch)
+            pipe.submit(buf, region[:end], lengths, batch, total)
             total += end
             progress.advance(bytes=end)
         chunks = pipe.finish()
@@ -141,6 +149,8 @@ class _Pipeline:
         self._written: set[Oid] = set()
         self._error: BaseException | None = None
         self._done = False
+        self.previous: Near | None = None
+        self.file_size = 0
 
     def __enter__(self) -> _Pipeline:
         self._writer.start()
@@ -203,15 +213,17 @@ class _Pipeline:
         self._check()
         return item
 
-    def submit(self, buf: bytearray, region: memoryview, lengths: list[int], batch: int) -> None:
-        """Hand ``region`` (in ``buf``), cut into chunks of ``lengths``, to the pool."""
+    def submit(self, buf: bytearray, region: memoryview, lengths: list[int], batch: int, at: int) -> None:
+        """Hand ``region`` (in ``buf``, at offset ``at`` of the file), cut into chunks of ``lengths``, to the
+        pool."""
         tasks: list[Future[list[Prepared]]] = []
         start = offset = 0
         first = 0
         for i, length in enumerate(lengths):
             offset += length
             if offset - start >= batch or i == len(lengths) - 1:
-                tasks.append(self.pool.submit(self._prepare, region[start:offset], lengths[first : i + 1]))
+                view, part = region[start:offset], lengths[first : i + 1]
+                tasks.append(self.pool.submit(self._prepare, view, part, at + start))
                 start, first = offset, i + 1
         self._queue.put((buf, tasks))
 
@@ -233,8 +245,9 @@ class _Pipeline:
 
     # -- the pool ------------------------------------------------------------------------------------
 
-    def _prepare(self, view: memoryview, lengths: list[int]) -> list[Prepared]:
-        """Hash a batch of consecutive chunks, ask the store once which are new, and compress those."""
+    def _prepare(self, view: memoryview, lengths: list[int], at: int) -> list[Prepared]:
+        """Hash a batch of consecutive chunks (at offset ``at`` of the file), ask the store once which are new,
+        and compress those."""
         pieces: list[memoryview] = []
         offset = 0
         for length in lengths:
@@ -243,10 +256,15 @@ class _Pipeline:
         oids = [hash_bytes(piece) for piece in pieces]
         present = self.writer.present([(oid, Kind.CHUNK) for oid in oids])
         test = _Batch(self.compressor)
-        return [
-            (oid, len(piece), 0, None) if (oid, Kind.CHUNK) in present else (oid, len(piece), *test.pack(piece, oid))
-            for oid, piece in zip(oids, pieces, strict=True)
-        ]
+        walk = self.previous.walk(at, self.file_size) if self.previous is not None else None
+        out: list[Prepared] = []
+        for oid, piece in zip(oids, pieces, strict=True):
+            near = walk.next(oid, len(piece)) if walk is not None else []
+            if (oid, Kind.CHUNK) in present:
+                out.append((oid, len(piece), 0, None))
+            else:
+                out.append((oid, len(piece), *test.pack(piece, oid, near)))
+        return out
 
     # -- the writer thread ---------------------------------------------------------------------------
 
@@ -281,17 +299,22 @@ class _Batch:
     not gain enough), the next ones are stored raw untried, except every ``REPROBE``-th one (when that one
     compresses, the batch goes back to trying every chunk).
 
+    Delta candidates (``near``) are tried the same way: after ``MISS_RUN`` chunks in a row whose candidates gave
+    no delta, the next ones are compressed without them, except every ``REPROBE``-th one.
+
     The decision is the batch's own, so the stored bytes do not depend on how the threads were scheduled.
     """
 
-    __slots__ = ("_compressor", "_raw_run", "_skipped")
+    __slots__ = ("_compressor", "_raw_run", "_skipped", "_misses", "_unmatched")
 
     def __init__(self, compressor: Compressor) -> None:
         self._compressor = compressor
         self._raw_run = 0
         self._skipped = 0
+        self._misses = 0
+        self._unmatched = 0
 
-    def pack(self, piece: memoryview, oid: Oid) -> tuple[int, bytes | memoryview]:
+    def pack(self, piece: memoryview, oid: Oid, near: list[Oid]) -> tuple[int, bytes | memoryview]:
         if self._raw_run >= RAW_RUN:
             self._skipped += 1
             if self._skipped % REPROBE:
@@ -299,7 +322,16 @@ class _Batch:
         if not self._compressor.compressible(piece):  # the sample test, before making a copy
             self._raw_run += 1
             return RAW, piece
-        codec, stored = self._compressor.pack(bytes(piece), oid)  # a copy: the compressor may keep what it is given
+        if near and self._misses >= MISS_RUN:
+            self._unmatched += 1
+            if self._unmatched % REPROBE:
+                near = []
+        data = bytes(piece)  # a copy: the compressor may keep what it is given
+        codec, stored = self._compressor.pack(data, oid, near)
+        if near:
+            self._misses = 0 if codec == DELTA else self._misses + 1
+            if codec == DELTA:
+                self._unmatched = 0
         if codec == RAW:
             self._raw_run += 1
             return RAW, piece

@@ -19,6 +19,7 @@ from ..objstore.scan import check_name, tree_walk
 from .gitignore import check_ignorable, ignore
 from .paths import check_write, to_repo_path
 from .pointers import SUFFIX, Pointer, write_pointer
+from .previous import PreviousVersions
 from .provenance import environment, git_facts, now_iso
 from .repo import Repo
 from .runs import record_run
@@ -140,6 +141,7 @@ def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs
                 guard=repo.root,
                 progress=progress,
                 jobs=jobs or int(repo.config.core("jobs")),
+                previous=PreviousVersions(repo, rels).previous_many if repo.config.core("delta") else None,
             ) as ing,
         ):
             for rel in rels:

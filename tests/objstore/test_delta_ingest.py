@@ -148,3 +148,88 @@ def test_a_delta_on_a_base_another_writer_has_not_committed_is_stored_in_full(tm
         w1.abort()  # the base never lands
         assert store.locate(hash_bytes(new), Kind.CHUNK).codec != DELTA
         assert store.get(hash_bytes(new), Kind.CHUNK) == new
+
+
+def test_chunks_waiting_for_a_writer_are_bounded_by_bytes(tmp_path):
+    """Sketched chunks no writer took yet are kept (as candidates) up to a few MiB of content, whatever their
+    number: 64 KiB chunks used to be kept by the thousand (hundreds of MiB)."""
+    from artvc.objstore.store.delta_compressor import PENDING_BYTES
+
+    with LocalStore(tmp_path / "store") as store:
+        compressor = store.compressor
+        for i in range(PENDING_BYTES // (64 << 10) * 3):
+            data = csv_bytes(64 << 10, seed=100 + i)
+            compressor.pack(data, hash_bytes(data))
+        kept = sum(len(item[1]) for item in compressor._pending.values())
+        assert 0 < kept <= PENDING_BYTES
+
+
+def large_add(store: LocalStore, path, data: bytes, previous=None):
+    """Add ``data`` as a large file, with ``previous`` as its previous version (what ``add`` reads from the
+    artifact's pointer)."""
+
+    path.write_bytes(data)
+    with (
+        store.writer() as w,
+        Ingester(w, store.params, store.compressor, previous=lambda paths: [previous] * len(paths)) as ing,
+    ):
+        return ing.add_file(path)
+
+
+def test_a_large_file_without_a_previous_version_is_never_sketched(tmp_path):
+    """A first add of a large compressible file costs what it costs without deltas: no sketch, no delta tried
+    (its chunks become candidates for its next version by position, not by sketch)."""
+    with LocalStore(tmp_path / "store") as store:
+        large_add(store, tmp_path / "a.csv", csv_bytes(3 << 20, seed=1))
+        assert store.compressor.sketched == 0
+        assert store._db.execute("SELECT count(*) FROM sketch").fetchone()[0] == 0
+        assert codecs(store).get(1, 0) > 20
+
+
+def test_a_revised_large_file_is_stored_as_deltas_on_its_previous_version(tmp_path):
+    v1 = csv_bytes(3 << 20, seed=2)
+    v2 = revise(v1, 60, seed=3)
+    v2 = v2[:1000_000] + b"1,inserted,0.5,1,cat1\n" * 40 + v2[1000_000:]  # offsets drift after an insertion
+    with LocalStore(tmp_path / "store") as store:
+        old, size1 = large_add(store, tmp_path / "a.csv", v1)
+        old_chunks = {c for c, _ in store.file_chunks(old, size1)}
+        new, size2 = large_add(store, tmp_path / "a.csv", v2, previous=old)
+        rows = list(store._db.execute("SELECT oid, base FROM deltas"))
+        new_chunks = {c for c, _ in store.file_chunks(new, size2)} - old_chunks
+        assert len(rows) >= len(new_chunks) * 0.8  # nearly every changed chunk is a delta ...
+        assert {b.hex() for _, b in rows} <= old_chunks  # ... on a chunk of the previous version
+        assert store.compressor.sketched == 0
+        store.base_cache = type(store.base_cache)()
+        assert b"".join(store.iter_file(new, size2)) == v2
+        assert list(verify_store(store)) == []
+
+
+def test_a_large_file_unlike_its_previous_version_stops_trying_deltas(tmp_path):
+    """Replaced content at the same path: after a few chunks whose candidates gave no delta, a batch stops
+    computing deltas (only every REPROBE-th chunk tries again)."""
+    with LocalStore(tmp_path / "store") as store:
+        old, _ = large_add(store, tmp_path / "a.csv", csv_bytes(4 << 20, seed=4))
+        new, size = large_add(store, tmp_path / "a.csv", csv_bytes(4 << 20, seed=5), previous=old)
+        chunks = len(store.file_chunks(new, size))
+        assert codecs(store).get(DELTA, 0) == 0
+        assert 0 < store.compressor.tried < chunks / 2
+
+
+def test_a_delta_on_an_uncommitted_base_is_stored_in_full_even_after_many_other_chunks(tmp_path):
+    """The content kept to store such a delta in full outlives the bound on chunks waiting for a writer."""
+    from artvc.objstore.store.delta_compressor import PENDING_BYTES
+
+    base, new = csv_bytes(60_000, seed=1), revise(csv_bytes(60_000, seed=1), 5, seed=2)
+    with LocalStore(tmp_path / "store") as store:
+        w1 = store.writer()
+        w1.put(hash_bytes(base), Kind.CHUNK, base)
+        codec, payload = store.compressor.pack(new, hash_bytes(new))
+        assert codec == DELTA
+        for i in range(PENDING_BYTES // 60_000 + 8):  # more than the bound: ``new`` leaves the waiting chunks
+            other = csv_bytes(60_000, seed=200 + i)
+            store.compressor.pack(other, hash_bytes(other))
+        with store.writer() as w2:
+            w2.put_new(hash_bytes(new), Kind.CHUNK, codec, payload, len(new))
+        w1.abort()
+        assert store.locate(hash_bytes(new), Kind.CHUNK).codec != DELTA
+        assert store.get(hash_bytes(new), Kind.CHUNK) == new

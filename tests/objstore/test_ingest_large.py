@@ -33,9 +33,9 @@ class CountingCompressor(Compressor):
         super().__init__()
         self.calls = self.probes = 0
 
-    def pack(self, data, oid=None):
+    def pack(self, data, oid=None, near=None):
         self.calls += 1
-        return super().pack(data, oid)
+        return super().pack(data, oid, near)
 
     def compressible(self, data):
         self.probes += 1

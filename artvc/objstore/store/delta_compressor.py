@@ -1,23 +1,30 @@
-"""The local store's delta-aware compressor (``core.delta``): a new chunk that compresses is sketched, a similar
-stored chunk looked up in the ``sketch`` table, and the chunk stored as a delta against it when that is clearly
-smaller than zstd alone.
+"""The local store's delta-aware compressor (``core.delta``): a new chunk that compresses is stored as a delta
+against a similar stored chunk when that is clearly smaller than zstd alone.
+
+Candidates, cheapest first: ``near``, the chunks of the previous version of the same path at about the same
+place (given by ingest, ``near.py``: no sketch, no sketch query; a candidate too deep gives way to its base);
+otherwise, for a caller that knows no previous version (ingest's small files), a sketch of the chunk and the
+stored chunks sharing super-features with it (the ``sketch`` table). An empty ``near`` tries nothing: ingest
+passes one for a large file with no previous version, whose first add then costs what it costs without
+deltas. Full chunks are zstd level 1 as without deltas; delta frames level 3 (``DELTA_LEVEL``).
 
 Cheap where deltas cannot pay: a chunk that does not compress (random or already compressed data: the plain
-compressor's 4 KiB probe says so) is never sketched and costs nothing more; a chunk without a candidate costs
-its sketch and one indexed query. The sketch of every sketched chunk is handed to the store's writer
-(``take_sketch``), which records it with the chunk's pack, so later versions find it.
+compressor's 4 KiB probe says so) is never sketched nor tried. The sketch of every sketched chunk is handed to
+the store's writer (``take_sketch``), which records it with the chunk's pack, so later versions find it.
 
-Chunks written earlier in the same process (the other files of one release: translations of one catalog
-share their source strings) are candidates too, before their pack is indexed: their sketches and contents
-are kept in memory once a writer took them (bounded). A delta on such a base is safe only when its writer
-writes the base first (same pack or an earlier one, indexed no later): the writer checks that and otherwise
-stores the chunk in full (``take_fallback``, ``plain``).
+Chunks sketched earlier in the same process (the other files of one release: translations of one catalog
+share their source strings) are candidates too, before their pack is indexed: their sketches and contents are
+kept in memory, at most ``PENDING_BYTES`` of content waiting for a writer and ``_RECENT`` sketches taken. A
+delta on such a base is safe only when its writer writes the base first (same pack or an earlier one, indexed
+no later): the writer checks that and otherwise stores the chunk in full (``take_fallback``, ``plain``; the
+content kept for that is dropped only when the writer takes it).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ...errors import ArtError
@@ -26,20 +33,20 @@ from ..objects import Kind
 from ..oid import Oid
 from ..sketch import features
 from .delta import DELTA, MAX_CHAIN, encode_delta
-from .local_delta import depths
+from .local_delta import delta_bases, depths
 from .pack import ZSTD, ZSTD_LEVEL, Compressor
 
 if TYPE_CHECKING:
     from .local import LocalStore
 
 DEFAULT_DEPTH = 3  # core.delta_depth: chains of at most this many deltas (docs/formats.md#deltas)
-DELTA_LEVEL = 3  # zstd level of delta frames (small inputs: level 3 costs little over 1 and finds more)
+DELTA_LEVEL = 3  # zstd level of delta frames (level 1 indexes a 64 KiB dictionary poorly: 30x larger deltas)
 MIN_SIZE = 1024  # smaller chunks are not worth a sketch
 KEEP_BELOW = 0.9  # a delta is kept only when smaller than this share of the plain zstd payload
 TRIES = 2  # candidates a delta is computed against (the smallest wins)
-FULL_LEVEL = 3  # zstd level of full chunks when deltas are on (only chunks that compress get here)
+GOOD = 0.25  # a delta on the previous version's chunk this small is kept without trying the next candidate
 _CANDIDATES = 8
-_PENDING = 1 << 12  # chunks sketched and not taken by a writer yet (bounded: oldest dropped)
+PENDING_BYTES = 8 << 20  # content of chunks sketched and not taken by a writer yet (bounded: oldest dropped)
 _RECENT = 1 << 16  # chunks written by this process kept as candidates before their pack is indexed
 
 
@@ -49,30 +56,34 @@ class DeltaCompressor(Compressor):
     Args:
         store: the local store whose chunks serve as bases (read with ``get``, verified).
         depth: the deepest a new delta may be (a base must have depth < ``depth``); 1..``MAX_CHAIN``.
-        level: zstd level of full payloads.
+        level: zstd level of full payloads (art's level 1, as without deltas: level 3 costs 3x for ~1%).
     """
 
     def __init__(self, store: LocalStore, *, depth: int = DEFAULT_DEPTH, level: int = ZSTD_LEVEL) -> None:
         super().__init__(level)
-        self._full = Compressor(FULL_LEVEL) if level != FULL_LEVEL else None
         if not 1 <= depth <= MAX_CHAIN:
             raise ValueError(f"delta depth must be from 1 to {MAX_CHAIN}")
         self._store = store
         self.depth = depth
         self._pending: OrderedDict[Oid, tuple[tuple[int, ...], bytes, int]] = OrderedDict()  # sketch, data, depth
+        self._pending_bytes = 0
         self._recent: OrderedDict[Oid, tuple[tuple[int, ...], int]] = OrderedDict()  # written: sketch, depth
         self._by_feature: dict[int, set[Oid]] = {}  # the features of ``_recent``
         self._fallback: dict[Oid, bytes] = {}  # deltas on a base not indexed yet: their content
         self._pending_lock = threading.Lock()
+        self.sketched = self.tried = 0  # chunks sketched, deltas computed (counted for tests)
 
-    def pack(self, data: bytes, oid: Oid | None = None) -> tuple[int, bytes]:
-        if oid is None:
-            return super().pack(data)
-        # a new chunk: zstd level 3 (the 4 KiB probe first: random data is stored raw after it, as before)
-        codec, stored = self._full.pack(data) if self._full is not None else super().pack(data)
-        if codec != ZSTD or len(data) < MIN_SIZE:
+    def pack(self, data: bytes, oid: Oid | None = None, near: Sequence[Oid] | None = None) -> tuple[int, bytes]:
+        """See ``Compressor.pack``. A new chunk (``oid`` given) that compresses is tried as a delta against
+        ``near`` when given (indexed chunks: the previous version of its file at the same place; never
+        sketched then, an empty ``near`` tries nothing), else against chunks its sketch finds."""
+        codec, stored = super().pack(data)
+        if oid is None or codec != ZSTD or len(data) < MIN_SIZE:
             return codec, stored
+        if near is not None:
+            return self._near(data, oid, near, (codec, stored))
         sketch = features(data)
+        self.sketched += 1
         if not sketch:
             return codec, stored
         result, depth, best = (codec, stored), 0, len(stored) * KEEP_BELOW
@@ -82,6 +93,7 @@ class DeltaCompressor(Compressor):
             if base_raw is None:
                 continue
             payload = encode_delta(data, base, base_raw, DELTA_LEVEL)
+            self.tried += 1
             if len(payload) < best:
                 result, depth, best, unindexed = (DELTA, payload), base_depth + 1, len(payload), not indexed
             tries -= 1
@@ -90,11 +102,68 @@ class DeltaCompressor(Compressor):
         with self._pending_lock:
             if unindexed:
                 self._fallback[oid] = data
+            old = self._pending.pop(oid, None)
+            if old is not None:
+                self._pending_bytes -= len(old[1])
             self._pending[oid] = (sketch, data, depth)
-            while len(self._pending) > _PENDING:
-                gone, _ = self._pending.popitem(last=False)
-                self._fallback.pop(gone, None)
+            self._pending_bytes += len(data)
+            self._index(oid, sketch)
+            while self._pending_bytes > PENDING_BYTES:
+                gone, (gone_sketch, gone_data, _) = self._pending.popitem(last=False)
+                self._pending_bytes -= len(gone_data)  # its fallback stays: its writer needs it
+                if gone not in self._recent:
+                    self._unindex(gone, gone_sketch)
         return result
+
+    def _index(self, oid: Oid, sketch: tuple[int, ...]) -> None:
+        for f in sketch:
+            self._by_feature.setdefault(f, set()).add(oid)
+
+    def _unindex(self, oid: Oid, sketch: tuple[int, ...]) -> None:
+        for f in sketch:
+            holders = self._by_feature.get(f)
+            if holders is not None:
+                holders.discard(oid)
+                if not holders:
+                    del self._by_feature[f]
+
+    def _near(self, data: bytes, oid: Oid, near: Sequence[Oid], full: tuple[int, bytes]) -> tuple[int, bytes]:
+        """The smallest of ``full`` and the deltas of ``data`` against the usable chunks of ``near``; a
+        candidate at the deepest depth allowed gives way to its base (an older version of the same place)."""
+        near = [o for o in dict.fromkeys(near) if o != oid][:TRIES]
+        if not near:
+            return full
+        try:
+            usable = self._shallow(near)
+        except ArtError:
+            return full
+        result, best = full, len(full[1]) * KEEP_BELOW
+        for base in usable:
+            if base == oid or not self._store.has(base, Kind.CHUNK):
+                continue  # not indexed: a delta is never indexed without its base
+            base_raw = self._base(base)
+            if base_raw is None:
+                continue
+            payload = encode_delta(data, base, base_raw, DELTA_LEVEL)
+            self.tried += 1
+            if len(payload) < best:
+                result, best = (DELTA, payload), len(payload)
+            if best < len(full[1]) * GOOD:
+                break  # the best overlap gave a good delta: the next candidate is not worth computing
+        return result
+
+    def _shallow(self, oids: list[Oid]) -> list[Oid]:
+        """Each of ``oids``, or its nearest ancestor whose depth is below ``self.depth`` (each once)."""
+        out: list[Oid] = []
+        depth = depths(self._store, oids)
+        for oid in oids:
+            d = depth[oid]
+            while d >= self.depth:
+                oid = delta_bases(self._store, [oid]).get(oid, oid)
+                d -= 1
+            if oid not in out:
+                out.append(oid)
+        return out
 
     def plain(self, data: bytes) -> tuple[int, bytes]:
         """``pack`` without deltas."""
@@ -114,18 +183,14 @@ class DeltaCompressor(Compressor):
             if item is None:
                 return ()
             sketch, data, depth = item
+            self._pending_bytes -= len(data)
             self._store.base_cache.put(oid, data)
             self._recent[oid] = (sketch, depth)
-            for f in sketch:
-                self._by_feature.setdefault(f, set()).add(oid)
+            self._index(oid, sketch)
             while len(self._recent) > _RECENT:
                 old, (old_sketch, _) = self._recent.popitem(last=False)
-                for f in old_sketch:
-                    holders = self._by_feature.get(f)
-                    if holders is not None:
-                        holders.discard(old)
-                        if not holders:
-                            del self._by_feature[f]
+                if old not in self._pending:
+                    self._unindex(old, old_sketch)
             return sketch
 
     def _candidates(self, oid: Oid, sketch: tuple[int, ...]) -> list[tuple[Oid, int, bool]]:
@@ -137,7 +202,7 @@ class DeltaCompressor(Compressor):
             for f in sketch:
                 for o in self._by_feature.get(f, ()):
                     recent[o] = recent.get(o, 0) + 1
-            recent_depth = {o: self._recent[o][1] for o in recent}
+            recent_depth = {o: self._recent[o][1] if o in self._recent else self._pending[o][2] for o in recent}
         try:
             rows = self._store._query(
                 f"SELECT oid, count(*) AS n FROM sketch WHERE feature IN ({','.join('?' * len(sketch))}) "
@@ -161,6 +226,10 @@ class DeltaCompressor(Compressor):
         cached = store.base_cache.get(oid)
         if cached is not None:
             return cached
+        with self._pending_lock:
+            pending = self._pending.get(oid)
+        if pending is not None:
+            return pending[1]  # hashed by the job that read it
         try:
             data = store.get(oid, Kind.CHUNK)
         except ArtError:

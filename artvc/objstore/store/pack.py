@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -150,11 +150,12 @@ class Compressor:
             return False
         return len(data) <= 2 * _SAMPLE or len(self._ctx().compress(data[:_SAMPLE])) <= _SAMPLE * 0.92
 
-    def pack(self, data: bytes, oid: Oid | None = None) -> tuple[int, bytes]:
+    def pack(self, data: bytes, oid: Oid | None = None, near: Sequence[Oid] | None = None) -> tuple[int, bytes]:
         """Return (codec, stored bytes) for ``data``; thread-safe (one context per thread).
 
         ``oid``: the id of a new chunk (for a store's delta-aware compressor, ``DeltaCompressor``, which may
-        store it as a delta; this one ignores it). Not given for other kinds.
+        store it as a delta; this one ignores it). Not given for other kinds. ``near``: the chunks of the
+        previous version of its file at about the same place (the delta candidates; None: not known).
         """
         if not self.compressible(data):
             return RAW, data
