@@ -40,7 +40,8 @@ from .objects import Kind
 from .oid import Oid
 from .progress import SILENT, Progress
 from .store.base import StoreWriter
-from .store.pack import DELTA, RAW, Compressor
+from .store.delta import DELTA
+from .store.pack import RAW, Compressor
 
 BUFFER = 8 << 20  # bytes per buffer of the ring (at least twice the largest chunk)
 _READ = 1 << 20  # bytes per read (hashed at once, while in the CPU's cache)
