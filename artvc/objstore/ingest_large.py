@@ -47,6 +47,7 @@ REPROBE = 16  # ... except on every REPROBE-th new chunk, so data that turns com
 
 # what a batch task returns per chunk: id, length, codec, payload to store (None: already stored)
 Prepared = tuple[Oid, int, int, bytes | memoryview | None]
+_CHUNK = int(Kind.CHUNK)
 
 
 class IngestCounts(Protocol):
@@ -264,14 +265,19 @@ class _Pipeline:
                 self._free.put(buf)
 
     def _store(self, prepared: list[Prepared]) -> None:
+        """Record a batch's chunks in the file's list and write its new ones together (``put_new_many``)."""
+        written = self._written
+        new: list[tuple[Oid, int, int, bytes | memoryview, int]] = []
         for oid, length, codec, stored in prepared:
-            self._chunks.append((oid, length))
-            if stored is None or oid in self._written:
-                continue
-            self._written.add(oid)
-            if self.writer.put_new(oid, Kind.CHUNK, codec, stored, length) and self.stats is not None:
-                self.stats.new_objects += 1
-                self.stats.new_bytes += len(stored)
+            if stored is not None and oid not in written:
+                written.add(oid)
+                new.append((oid, _CHUNK, codec, stored, length))
+        self._chunks += [(oid, length) for oid, length, _, _ in prepared]
+        if new:
+            done = self.writer.put_new_many(new)
+            if self.stats is not None:
+                self.stats.new_objects += len(done)
+                self.stats.new_bytes += sum(len(new[i][3]) for i in done)
 
 
 class _Batch:

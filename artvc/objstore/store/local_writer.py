@@ -84,6 +84,20 @@ class LocalWriter(StoreWriter):
         self.put_claimed(oid, kind, codec, stored, raw_length)
         return True
 
+    def put_new_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> list[int]:
+        """``put_new`` for several objects: one lock for the lot, and the new ones go to the pack together (one
+        system call for a batch of chunks of a large file, its payloads written from the caller's buffer)."""
+        with self._lock:
+            pending = self._pending
+            new = []
+            for i, obj in enumerate(objects):
+                key = (obj[0], obj[1])
+                if key not in pending:
+                    pending.add(key)
+                    new.append(i)
+        self.put_claimed_many([objects[i] for i in new])
+        return new
+
     def put_claimed(self, oid: Oid, kind: int, codec: int, stored: bytes | memoryview, raw_length: int) -> None:
         """Write an object reserved with ``claim`` (or ``put_new``): no presence check."""
         self.put_claimed_many([(oid, int(kind), codec, stored, raw_length)])
