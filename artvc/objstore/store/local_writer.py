@@ -54,7 +54,7 @@ class LocalWriter(StoreWriter):
         pending = {k for k in wanted if k in self._pending}
         if self.rewrite:
             return pending
-        return pending | self.store.has_many((oid, Kind(kind)) for oid, kind in wanted if (oid, kind) not in pending)
+        return pending | self.store.has_many(k for k in wanted if k not in pending)
 
     def claim(self, keys: Iterable[tuple[Oid, int]]) -> list[tuple[Oid, int]]:
         """The keys (each once) that are neither stored nor pending here, now reserved for the caller, who must
