@@ -500,11 +500,17 @@ def report(ctx: Ctx, cases: list[tuple[int, str]]) -> tuple[str, list[dict]]:
             parts = {k: statistics.median(r.extra["parts"][k] for r in w1) for k in w1[0].extra["parts"]}
             stored = w1[0].extra["stored"] / size
             lines.append(
-                f"{case:<11} | raw work: 1 thread {med(w1):.2f} s, 2 threads {work2:.2f} s; parts on 1 thread: "
+                f"{case:<11} | raw work: 1 thread {med(w1):.2f} s (cpu {med(w1, 'cpu'):.2f}), 2 threads {work2:.2f} s"
+                f" (cpu {med(w2, 'cpu'):.2f}); parts on 1 thread: "
                 + ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
                 + f" s; zstd-1 keeps {stored:.0%}"
             )
-            out.append(dict(case=case, step="work", work1_s=med(w1), work2_s=work2, parts=parts, stored=stored))
+            out.append(
+                dict(
+                    case=case, step="work", work1_s=med(w1), work2_s=work2, work1_cpu_s=med(w1, "cpu"),
+                    work2_cpu_s=med(w2, "cpu") if w2 else None, parts=parts, stored=stored,
+                )
+            )  # fmt: skip
     return "\n".join(lines), out
 
 
