@@ -16,9 +16,12 @@ and peak RSS from ``wait4``, bytes read from ``/proc/self/io`` at exit) right af
 plus the raw cost of the work with the same libraries art uses (blake3, pyfastcdc, zstandard), on 1 and
 on 2 threads: 16 MiB reads, FastCDC over each buffer, blake3 and zstd level 1 of every chunk, the whole
 buffer hashed once more (the file hash); on 1 thread each part is timed alone too, and zstd decompression
-of every chunk (checkout's work). Times are medians of ``--repeat``; each verdict compares medians of the
+of every chunk (checkout's work), and, outside the work's wall, the cost of writing as many bytes to a file beside
+it (what storing them in a pack adds). Times are medians of ``--repeat``; each verdict compares medians of the
 same run. art runs with its default configuration (no fsync): its time is what the user waits for; the
-``+sync`` column adds an fsync of every file it wrote, for comparison with the durable floor.
+``+sync`` column adds an fsync of every file it wrote, for comparison with the durable floor. art runs as
+installed: its modules are byte-compiled before the first timing and its children run without
+``PYTHONDONTWRITEBYTECODE`` (else each command compiles art from source, about 0.1 s of CPU).
 
     python benchmarks/large_files.py                           # 512M and 4G, random and csv, 3 repeats
     python benchmarks/large_files.py --quick                   # 512M, both kinds, 1 repeat, no tmpfs
@@ -78,7 +81,7 @@ import json, sys, threading, time, queue
 import blake3, zstandard
 from pyfastcdc import FastCDC
 path, threads, block = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-parts = dict(read=0.0, fastcdc=0.0, blake3_chunks=0.0, blake3_file=0.0, zstd=0.0, unzstd=0.0)
+parts = dict(read=0.0, fastcdc=0.0, blake3_chunks=0.0, blake3_file=0.0, zstd=0.0, unzstd=0.0, write=0.0)
 chunks = stored = 0
 pc = time.perf_counter
 
@@ -153,6 +156,17 @@ with open(path, "rb", buffering=0) as f:
         for p in pool:
             p.join()
 wall = pc() - start
+if threads == 1:  # not part of the work's wall: what writing the file's bytes once (a pack) costs beside it
+    import os
+    out = path + ".write-test"
+    buf = bytearray(block)
+    left = os.path.getsize(path)
+    t = pc()
+    with open(out, "wb", buffering=0) as g:
+        while left > 0:
+            left -= g.write(memoryview(buf)[: min(block, left)])
+    parts["write"] = pc() - t
+    os.unlink(out)
 print(json.dumps(dict(wall=wall, chunks=chunks, stored=stored, parts=parts if threads == 1 else {})))
 """
 
@@ -486,11 +500,17 @@ def report(ctx: Ctx, cases: list[tuple[int, str]]) -> tuple[str, list[dict]]:
             parts = {k: statistics.median(r.extra["parts"][k] for r in w1) for k in w1[0].extra["parts"]}
             stored = w1[0].extra["stored"] / size
             lines.append(
-                f"{case:<11} | raw work: 1 thread {med(w1):.2f} s, 2 threads {work2:.2f} s; parts on 1 thread: "
+                f"{case:<11} | raw work: 1 thread {med(w1):.2f} s (cpu {med(w1, 'cpu'):.2f}), 2 threads {work2:.2f} s"
+                f" (cpu {med(w2, 'cpu'):.2f}); parts on 1 thread: "
                 + ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
                 + f" s; zstd-1 keeps {stored:.0%}"
             )
-            out.append(dict(case=case, step="work", work1_s=med(w1), work2_s=work2, parts=parts, stored=stored))
+            out.append(
+                dict(
+                    case=case, step="work", work1_s=med(w1), work2_s=work2, work1_cpu_s=med(w1, "cpu"),
+                    work2_cpu_s=med(w2, "cpu") if w2 else None, parts=parts, stored=stored,
+                )
+            )  # fmt: skip
     return "\n".join(lines), out
 
 
@@ -530,6 +550,12 @@ def main() -> None:
         "GIT_COMMITTER_EMAIL": "b@b",
         "LC_ALL": "C",
     }
+    # art runs as installed, from cached bytecode (an install compiles it): without this, an environment that
+    # sets PYTHONDONTWRITEBYTECODE makes every art command compile its modules from source (~0.1 s of CPU)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if not args.art:  # compiled before the first timing, not by it
+        compile_art = "import artvc, compileall, os; compileall.compile_dir(os.path.dirname(artvc.__file__), quiet=1)"
+        subprocess.run([args.python, "-c", compile_art], env=env, check=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run still deletes its gigabytes
     scratch = Path(tempfile.mkdtemp(prefix="art-large-", dir=args.tmp))
     shm = Path(tempfile.mkdtemp(prefix="art-large-", dir=args.shm)) if args.shm else None

@@ -14,9 +14,14 @@ blake3, zstd, FastCDC's cut loop and file reads release the GIL, so the stages r
   are the chunks of the previous version of the file at about the same offset (``near.Near``), none when there
   is no previous version: a large file is never sketched, so a first add costs what it costs without deltas.
   A batch whose candidates gave no delta ``MISS_RUN`` times in a row stops trying them (as for compression).
-- pack writes (one thread): batches in file order, each chunk written once however often it occurs; a raw
-  chunk is written straight from the ring buffer, without a copy (``PackWriter``). A buffer returns to the
+- pack writes (one thread): batches in file order, each chunk written once however often it occurs; a batch's
+  new chunks go to the writer together (``StoreWriter.put_new_many``: one lock, and for the local store one
+  ``writev`` of the batch), raw chunks straight from the ring buffer, without a copy. A buffer returns to the
   ring once its chunks are written.
+
+Where the CPU goes (512 MiB of random data on tmpfs): FastCDC, the kernel's copies of the read (into the ring)
+and of the pack write (out of it), blake3 of the chunks and of the whole file are nearly all of it; the
+Python around them (per batch, not per chunk, where it matters) is a few percent.
 
 Memory in flight is bounded by the ring and the compressed copies of the batches in it, whatever the file's
 size; each byte of the file is read once.
@@ -53,6 +58,7 @@ MISS_RUN = 4  # new chunks in a row whose delta candidates gave no delta before 
 
 # what a batch task returns per chunk: id, length, codec, payload to store (None: already stored)
 Prepared = tuple[Oid, int, int, bytes | memoryview | None]
+_CHUNK = int(Kind.CHUNK)
 
 
 class IngestCounts(Protocol):
@@ -283,14 +289,19 @@ class _Pipeline:
                 self._free.put(buf)
 
     def _store(self, prepared: list[Prepared]) -> None:
+        """Record a batch's chunks in the file's list and write its new ones together (``put_new_many``)."""
+        written = self._written
+        new: list[tuple[Oid, int, int, bytes | memoryview, int]] = []
         for oid, length, codec, stored in prepared:
-            self._chunks.append((oid, length))
-            if stored is None or oid in self._written:
-                continue
-            self._written.add(oid)
-            if self.writer.put_new(oid, Kind.CHUNK, codec, stored, length) and self.stats is not None:
-                self.stats.new_objects += 1
-                self.stats.new_bytes += len(stored)
+            if stored is not None and oid not in written:
+                written.add(oid)
+                new.append((oid, _CHUNK, codec, stored, length))
+        self._chunks += [(oid, length) for oid, length, _, _ in prepared]
+        if new:
+            done = self.writer.put_new_many(new)
+            if self.stats is not None:
+                self.stats.new_objects += len(done)
+                self.stats.new_bytes += sum(len(new[i][3]) for i in done)
 
 
 class _Batch:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import UnsafePathError, WorkspaceError
 from ..objstore.faults import fault_point
-from ..objstore.ingest import Ingester, IngestStats
+from ..objstore.ingest import SMALL_FILE, Ingester, IngestStats
 from ..objstore.lineage import Run
 from ..objstore.objects import Kind
 from ..objstore.oserrors import os_errors
@@ -129,40 +130,92 @@ def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs
     started, t0 = now_iso(), time.monotonic()
     with repo.lock:
         _totals(repo, rels, progress)
-        store, state = repo.store, repo.state
-        results: list[tuple[str, Pointer]] = []
-        with (
-            store.writer() as writer,
-            Ingester(
-                writer,
-                store.params,
-                store.compressor,
-                cache=state,
-                guard=repo.root,
-                progress=progress,
-                jobs=jobs or int(repo.config.core("jobs")),
-                previous=PreviousVersions(repo, rels).previous_many if repo.config.core("delta") else None,
-            ) as ing,
-        ):
-            for rel in rels:
-                full = repo.abspath(rel)
-                if full.is_dir():
-                    tree, files = ing.add_tree(full, state.folders_under(rel))  # status needs no walk of its own
-                    results.append((rel, Pointer(tree.oid, "dir", tree.size, files)))
-                else:
-                    oid, size = ing.add_file(full)
-                    results.append((rel, Pointer(oid, "file", size, 1)))
-            stats = ing.stats
-            state.flush()
-            added = _compare_pointers(repo, results)
-            run = _add_run(started, time.monotonic() - t0, repo, added)
+        facts = _Facts(repo, rels)
+        try:
+            store, state = repo.store, repo.state
+            results: list[tuple[str, Pointer]] = []
+            with (
+                store.writer() as writer,
+                Ingester(
+                    writer,
+                    store.params,
+                    store.compressor,
+                    cache=state,
+                    guard=repo.root,
+                    progress=progress,
+                    jobs=jobs or int(repo.config.core("jobs")),
+                    previous=PreviousVersions(repo, rels).previous_many if repo.config.core("delta") else None,
+                ) as ing,
+            ):
+                for rel in rels:
+                    full = repo.abspath(rel)
+                    if full.is_dir():
+                        tree, files = ing.add_tree(full, state.folders_under(rel))  # status needs no walk of its own
+                        results.append((rel, Pointer(tree.oid, "dir", tree.size, files)))
+                    else:
+                        oid, size = ing.add_file(full)
+                        results.append((rel, Pointer(oid, "file", size, 1)))
+                stats = ing.stats
+                state.flush()
+                added = _compare_pointers(repo, results)
+                run = _add_run(started, time.monotonic() - t0, added, facts)
+                if run is not None:
+                    writer.put(run.oid, Kind.RUN, run.to_bytes())
+            # the pack is sealed and indexed: only now may pointers name its objects
+            finish_pointers(repo, added)
             if run is not None:
-                writer.put(run.oid, Kind.RUN, run.to_bytes())
-        # the pack is sealed and indexed: only now may pointers name its objects
-        finish_pointers(repo, added)
-        if run is not None:
-            record_run(repo, run)
+                record_run(repo, run)
+        finally:
+            facts.close()
     return AddResult(added, stats, run.oid if run else None)
+
+
+class _Facts:
+    """The git state and machine facts of the add's run record (``git_facts``, ``environment``). When a file of
+    more than ``SMALL_FILE`` bytes that the stat cache does not know is to be stored (streamed, and most likely
+    recorded in a run), they are read in a thread started now: loading pygit2, git's status and ``uname`` (about
+    0.1 s of one core) run beside the stream instead of after it. Otherwise (folders, small or unchanged files)
+    they are read when asked for, if ever."""
+
+    def __init__(self, repo: Repo, rels: list[str]) -> None:
+        self._repo = repo
+        self._value: tuple[dict, dict] | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if any(_streams(repo, rel) for rel in rels):
+            self._thread = threading.Thread(target=self._run, name="art-run-facts", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = (git_facts(self._repo.git), environment())
+        except BaseException as exc:  # re-raised where the facts are asked for
+            self._error = exc
+
+    def get(self) -> tuple[dict, dict]:
+        """(git facts, environment)."""
+        if self._thread is None:
+            return git_facts(self._repo.git), environment()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+    def close(self) -> None:
+        """Wait for the thread (an add that failed leaves no git call running on at exit)."""
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _streams(repo: Repo, rel: str) -> bool:
+    """True when ``rel`` is a file larger than ``SMALL_FILE`` that the stat cache does not know."""
+    full = repo.abspath(rel)
+    try:
+        st = os.stat(full)
+    except OSError:
+        return False
+    return stat_mod.S_ISREG(st.st_mode) and st.st_size > SMALL_FILE and repo.state.lookup(str(full), st) is None
 
 
 def _totals(repo: Repo, rels: list[str], progress: Progress) -> None:
@@ -194,12 +247,12 @@ def _compare_pointers(repo: Repo, results: list[tuple[str, Pointer]]) -> list[Ad
     return out
 
 
-def _add_run(started: str, duration: float, repo: Repo, added: list[AddedArtifact]) -> Run | None:
+def _add_run(started: str, duration: float, added: list[AddedArtifact], facts: _Facts) -> Run | None:
     """Build the 'add' lineage record for the artifacts whose content changed (None when none did)."""
     changed = [a for a in added if a.changed]
     if not changed:
         return None
-    git = repo.git
+    git, machine = facts.get()
     fields = {
         "kind": "add",
         "started": started,
@@ -207,8 +260,8 @@ def _add_run(started: str, duration: float, repo: Repo, added: list[AddedArtifac
         "outputs": [
             {"path": a.path, "oid": str(a.pointer.oid), "kind": a.pointer.kind, "size": a.pointer.size} for a in changed
         ],
-        "git": git_facts(git),
-        **environment(),
+        "git": git,
+        **machine,
     }
     return Run(fields)
 

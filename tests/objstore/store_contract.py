@@ -30,7 +30,7 @@ from artvc.objstore.lineage import Run
 from artvc.objstore.objects import FileManifest, Kind, Tree, TreeEntry
 from artvc.objstore.oid import Oid
 from artvc.objstore.store.base import ObjectStore
-from artvc.objstore.store.pack import read_trailer
+from artvc.objstore.store.pack import RAW, read_trailer
 from artvc.objstore.verify import verify_store
 from tests.builders import csv_bytes, random_bytes
 
@@ -270,6 +270,24 @@ class StoreContract:
         with backend.open().writer() as w:
             assert [w.put(o.oid, o.kind, o.data) for o in more + more] == [True] * len(more) + [False] * len(more)
         assert listed(backend.open()) == keys(objs) | keys(more)
+
+    def test_put_new_many_writes_each_new_object_once_from_views_of_a_reused_buffer(self, backend, store):
+        objs = sample_objects(4)
+        chunks = [o for o in objs if o.kind == Kind.CHUNK]
+        buf = bytearray(b"".join(o.data for o in chunks))
+        views, offset = [], 0
+        for o in chunks:
+            views.append(memoryview(buf)[offset : offset + len(o.data)])
+            offset += len(o.data)
+        batch = [(o.oid, int(Kind.CHUNK), RAW, v, len(v)) for o, v in zip(chunks, views, strict=True)]
+        with store.writer() as w:
+            w.put(chunks[1].oid, Kind.CHUNK, chunks[1].data)
+            assert w.put_new_many(batch + batch[:1]) == [0, 2]  # the put one and the repeat are not new
+            buf[:] = bytes(len(buf))  # the caller reuses its buffer once the call returned
+            assert w.put_new_many(batch) == []
+        view = backend.open()
+        assert [view.get(o.oid, Kind.CHUNK) for o in chunks] == [o.data for o in chunks]
+        assert listed(view) == keys(chunks)
 
     def test_nothing_is_visible_before_commit_and_an_abort_leaves_nothing(self, backend, store):
         objs = sample_objects()

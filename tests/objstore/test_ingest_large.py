@@ -226,3 +226,30 @@ def test_adding_a_1_gib_file_stays_under_150_mb_rss(repo):
         assert 10 < peak < 150, f"peak RSS {peak:.0f} MiB"
     finally:
         (repo / "big.bin").unlink()
+
+
+def test_ids_chunk_boundaries_and_manifest_of_a_seeded_file_are_pinned(tmp_path):
+    """The store format pinned: file id, chunk boundaries and ids, and the manifest's id and bytes of a seeded
+    24 MiB file (random, then CSV: raw and compressed chunks), with the default parameters and buffers."""
+    import blake3
+
+    from artvc.objstore.objects import FileManifest
+
+    path = tmp_path / "seeded"
+    path.write_bytes(random_bytes(9 << 20, seed=21) + csv_bytes(15 << 20, seed=22))
+    with LocalStore(tmp_path / "store") as s:
+        with s.writer() as w, Ingester(w, s.params, s.compressor) as ing:
+            oid, size = ing.add_file(path)
+        chunks = list(s.file_chunks(oid, size))
+        manifest = s.get(oid, Kind.FILE)
+        check_stored(s, path, oid, chunks)
+    assert size == 24 << 20
+    assert oid == hash_bytes(path.read_bytes())
+    assert manifest == FileManifest(oid, size, tuple(chunks)).to_bytes()
+    lengths = blake3.blake3(b"".join(n.to_bytes(4, "little") for _, n in chunks)).hexdigest()
+    ids = blake3.blake3("".join(c for c, _ in chunks).encode()).hexdigest()
+    got = (len(chunks), oid[:16], lengths[:16], ids[:16], hash_bytes(manifest)[:16])
+    assert got == PINNED, got
+
+
+PINNED = (323, "79a8d0191256e47a", "5cb7b86c723695d0", "a770f0156a826778", "ea42c2102a0d16c1")

@@ -172,3 +172,23 @@ def test_missing_directory_is_restored_whole_and_staging_never_lingers(ws):
 
         st = os.stat(ws.root / "d/s1/f1")
         assert repo.state.lookup(str(ws.root / "d/s1/f1"), st) is not None  # trusted, no re-hash
+
+
+def test_adding_a_large_file_records_the_git_state_and_machine_of_the_add(ws):
+    """A large new file's add reads the git facts in a thread beside the stream: the same facts as ever (the
+    commit, the branch, tracked changes made before the add) and the machine's."""
+    (ws.root / "notes.txt").write_text("a\n")
+    ws.git("add", "-A")
+    ws.git("commit", "-q", "-m", "first")
+    head = ws.git("rev-parse", "HEAD").stdout.strip()
+    branch = ws.git("branch", "--show-current").stdout.strip()
+    (ws.root / "big.bin").write_bytes(random_bytes(3 << 20, seed=4))
+    ws.art("add", "big.bin")
+    run = json.loads(ws.art("lineage", "big.bin", "--json").stdout)["run"]
+    assert run["kind"] == "add" and run["git"] == {"commit": head, "dirty": False, "branch": branch}
+    assert run["user"] and run["host"] and run["python"] and run["art"]
+    (ws.root / "notes.txt").write_text("b\n")  # a tracked file changed before the next add
+    (ws.root / "big.bin").write_bytes(random_bytes(3 << 20, seed=5))
+    ws.art("add", "big.bin")
+    run = json.loads(ws.art("lineage", "big.bin", "--json").stdout)["run"]
+    assert run["git"] == {"commit": head, "dirty": True, "branch": branch}

@@ -61,6 +61,15 @@ class StoreWriter(ABC):
         skip asking again; a duplicate written by a racing writer is harmless)."""
         return self.put_stored(oid, kind, codec, stored, raw_length)
 
+    def put_new_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> list[int]:
+        """``put_new`` for several (oid, kind, codec, stored, raw length), written together where the store can;
+        return the indices of those that were new here (the others were written or claimed already)."""
+        return [
+            i
+            for i, (oid, kind, codec, stored, raw_length) in enumerate(objects)
+            if self.put_new(oid, Kind(kind), codec, stored, raw_length)
+        ]
+
     def claim(self, keys: Iterable[tuple[Oid, int]]) -> list[tuple[Oid, int]]:
         """The keys (each once) that ``present`` does not know, for the caller to write with ``put_claimed``.
         The local store's writer reserves them atomically (ingest workers claim at once, so each new object

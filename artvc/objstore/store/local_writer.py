@@ -54,7 +54,7 @@ class LocalWriter(StoreWriter):
         pending = {k for k in wanted if k in self._pending}
         if self.rewrite:
             return pending
-        return pending | self.store.has_many((oid, Kind(kind)) for oid, kind in wanted if (oid, kind) not in pending)
+        return pending | self.store.has_many(k for k in wanted if k not in pending)
 
     def claim(self, keys: Iterable[tuple[Oid, int]]) -> list[tuple[Oid, int]]:
         """The keys (each once) that are neither stored nor pending here, now reserved for the caller, who must
@@ -83,6 +83,20 @@ class LocalWriter(StoreWriter):
             self._pending.add(key)
         self.put_claimed(oid, kind, codec, stored, raw_length)
         return True
+
+    def put_new_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> list[int]:
+        """``put_new`` for several objects: one lock for the lot, and the new ones go to the pack together (one
+        system call for a batch of chunks of a large file, its payloads written from the caller's buffer)."""
+        with self._lock:
+            pending = self._pending
+            new = []
+            for i, obj in enumerate(objects):
+                key = (obj[0], obj[1])
+                if key not in pending:
+                    pending.add(key)
+                    new.append(i)
+        self.put_claimed_many([objects[i] for i in new])
+        return new
 
     def put_claimed(self, oid: Oid, kind: int, codec: int, stored: bytes | memoryview, raw_length: int) -> None:
         """Write an object reserved with ``claim`` (or ``put_new``): no presence check."""

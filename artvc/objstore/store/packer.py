@@ -132,17 +132,19 @@ class PackBuilder:
 
 _IOV_MAX = 1024  # buffers per writev (POSIX guarantees at least 16; Linux takes 1024)
 _GATHER = 1 << 20  # bytes held before they are handed to the writing thread
-_DIRECT = 64 << 10  # a borrowed payload this large is written at once instead of copied
+_DIRECT = 64 << 10  # borrowed payloads of a call totalling this much are written at once instead of copied
 _QUEUED = 4  # batches waiting for the writing thread
 
 
 class _PackFile:
     """The pack's temporary file, written without copying payloads into a buffer: ``bytes`` payloads (immutable)
     are held by reference and handed, a MiB at a time, to a thread that writes them with one ``writev`` (the
-    kernel's copy runs beside the caller's work); borrowed buffers (views, bytearrays) are copied when small and
-    written before the call returns when large. ``flush`` returns once everything is on the file; a write
-    error is raised by the next call. A short write (a filling disk) is continued until everything is written
-    or the system refuses."""
+    kernel's copy runs beside the caller's work). Borrowed buffers (views, bytearrays) are copied when a call
+    brings fewer than ``_DIRECT`` bytes of them; otherwise that call's buffers, with what is held, are written
+    from where they are with ``writev`` in the calling thread before it returns (a large file's batch of raw
+    chunks goes from the read buffer to the file with one system call and no copy or hand-over). ``flush``
+    returns once everything is on the file; a write error of the thread is raised by the next call. A short
+    write (a filling disk) is continued until everything is written or the system refuses."""
 
     def __init__(self, fd: int) -> None:
         self._fd: int | None = fd
@@ -162,21 +164,31 @@ class _PackFile:
 
     def writelines(self, buffers: Sequence[bytes | memoryview]) -> None:
         held = self._held
+        borrowed = sum(len(b) for b in buffers if type(b) is not bytes)
+        if borrowed >= _DIRECT:  # borrowed and large: all on the file, from the caller's buffers, before returning
+            held += [b for b in buffers if len(b)]
+            self._write_now()
+            return
         for b in buffers:
             n = len(b)
             if not n:
                 continue
-            if type(b) is bytes:
-                held.append(b)
-            elif n >= _DIRECT:  # borrowed and large: on the file before the caller reuses it
-                held.append(b)
-                self.flush()
-                continue
-            else:
-                held.append(bytes(b))
+            held.append(b if type(b) is bytes else bytes(b))
             self._size += n
         if self._size >= _GATHER:
             self._send()
+
+    def _write_now(self) -> None:
+        """Write what is held here, in the calling thread, after what the writing thread has queued (no hand-over:
+        the caller waits for these bytes anyway)."""
+        if self._queue is not None:
+            self._queue.join()
+        if self._error is not None:
+            raise self._error
+        todo = self._held[:]
+        self._held.clear()
+        self._size = 0
+        _write_all(self.fileno(), todo)
 
     def _send(self) -> None:
         """Hand what is held to the writing thread (started on first use)."""
