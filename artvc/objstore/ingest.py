@@ -50,6 +50,9 @@ class StatCache(Protocol):
 
     def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> list[Oid | None]: ...
 
+    def knows_under(self, folder: str) -> bool:
+        """False when the cache remembers no file under ``folder``: ``lookup_many`` would find nothing there."""
+
     def record(self, path: str, st: os.stat_result, oid: Oid) -> None: ...
 
     def rows(self, items: list[tuple[str, os.stat_result, Oid]]) -> StatRows:
@@ -120,6 +123,7 @@ class Ingester:
         self._inflight: deque[_Job] = deque()
         self._queue_limit = 2 * self._jobs + 1
         self._submitted = self._finished = 0
+        self._cold = False  # while add_tree walks a folder the stat cache knows nothing under
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -243,7 +247,12 @@ class Ingester:
         """
         root = os.fspath(root)
         fingerprint = Fingerprint()
-        tree, files = walk_tree(root, self.guard, self._file_batch, self._put_tree, fingerprint=fingerprint)
+        # a folder the stat cache knows nothing under (a first add) is not looked up file by file
+        self._cold = self.cache is not None and not self.cache.knows_under(root)
+        try:
+            tree, files = walk_tree(root, self.guard, self._file_batch, self._put_tree, fingerprint=fingerprint)
+        finally:
+            self._cold = False
         self.last_signature = fingerprint.value()
         return tree, files
 
@@ -280,7 +289,7 @@ class Ingester:
     def _unknown(self, files: list[tuple[str, os.stat_result]], batch: list[int], oids: list[Oid | None]) -> list[int]:
         """Fill the ids the stat cache knows (and the store holds) among ``batch``; return the others."""
         self.stats.files += len(batch)
-        if self.cache is None or not batch:
+        if self.cache is None or not batch or self._cold:
             return batch
         known = self.cache.lookup_many([files[i] for i in batch])
         if not any(known):
