@@ -1,13 +1,13 @@
 """Files and directories into a store: chunk, hash each chunk and the whole file, compress, pack.
 
 Each byte is read once. A large file goes through ``ingest_large``'s pipeline (read, chunk, hash, compress and
-write at once, on every core). Small files (up to
-``SMALL_FILE``) go to the workers in jobs of ``JOB_FILES`` files or ``JOB_BYTES`` after one stat-cache query
-per ``BATCH_FILES``: a worker reads and hashes a job's files, claims the objects the store lacks with one query
-(``StoreWriter.claim``: each new chunk is compressed once, by one job) and compresses them, while the walk goes
-on; the calling thread writes each job's new objects to the pack in submission order. Directories are walked
-one at a time (``scan.walk_tree``) and a bounded number of jobs is in flight, so memory does not grow with the
-number of files.
+write at once, on every core). Small files (up to ``SMALL_FILE``) go to the workers in jobs of ``JOB_FILES``
+files or ``JOB_BYTES`` after one stat-cache query per ``BATCH_FILES`` (none for a folder the cache knows nothing
+under, ``StatCache.knows_under``: a first add asks one range query, not one per batch): a worker reads and
+hashes a job's files, claims the objects the store lacks with one query (``StoreWriter.claim``: each new chunk
+is compressed once, by one job) and compresses them, while the walk goes on; the calling thread writes each
+job's new objects to the pack in submission order. Directories are walked one at a time (``scan.walk_tree``)
+and a bounded number of jobs is in flight, so memory does not grow with the number of files.
 """
 
 from __future__ import annotations

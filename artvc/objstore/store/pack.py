@@ -130,7 +130,7 @@ def decode_index(data: bytes) -> list[PackEntry]:
 
 
 class Compressor:
-    """Decide per chunk between zstd and raw; cheap on incompressible data (a 4 KiB probe first)."""
+    """Decide per chunk between zstd and raw; cheap on incompressible data (a 4 KiB probe first, 1 KiB for 2-8 KiB)."""
 
     def __init__(self, level: int = ZSTD_LEVEL) -> None:
         self._level = level
