@@ -1,13 +1,13 @@
 """Files and directories into a store: chunk, hash each chunk and the whole file, compress, pack.
 
 Each byte is read once. A large file goes through ``ingest_large``'s pipeline (read, chunk, hash, compress and
-write at once, on every core). Small files (up to
-``SMALL_FILE``) go to the workers in jobs of ``JOB_FILES`` files or ``JOB_BYTES`` after one stat-cache query
-per ``BATCH_FILES``: a worker reads and hashes a job's files, claims the objects the store lacks with one query
-(``StoreWriter.claim``: each new chunk is compressed once, by one job) and compresses them, while the walk goes
-on; the calling thread writes each job's new objects to the pack in submission order. Directories are walked
-one at a time (``scan.walk_tree``) and a bounded number of jobs is in flight, so memory does not grow with the
-number of files.
+write at once, on every core). Small files (up to ``SMALL_FILE``) go to the workers in jobs of ``JOB_FILES``
+files or ``JOB_BYTES`` after one stat-cache query per ``BATCH_FILES`` (none for a folder the cache knows nothing
+under, ``StatCache.knows_under``: a first add asks one range query, not one per batch): a worker reads and
+hashes a job's files, claims the objects the store lacks with one query (``StoreWriter.claim``: each new chunk
+is compressed once, by one job) and compresses them, while the walk goes on; the calling thread writes each
+job's new objects to the pack in submission order. Directories are walked one at a time (``scan.walk_tree``)
+and a bounded number of jobs is in flight, so memory does not grow with the number of files.
 
 Delta candidates (``core.delta``): a file whose previous version the caller knows (``previous``: the workspace
 reads what the artifact's pointer tracks at that path) gives the chunks of that version at about the same
@@ -56,6 +56,9 @@ class StatCache(Protocol):
     def lookup(self, path: str, st: os.stat_result) -> Oid | None: ...
 
     def lookup_many(self, items: list[tuple[str, os.stat_result]]) -> list[Oid | None]: ...
+
+    def knows_under(self, folder: str) -> bool:
+        """False when the cache remembers no file under ``folder``: ``lookup_many`` would find nothing there."""
 
     def record(self, path: str, st: os.stat_result, oid: Oid) -> None: ...
 
@@ -128,6 +131,7 @@ class Ingester:
         self._inflight: deque[_Job] = deque()
         self._queue_limit = 2 * self._jobs + 1
         self._submitted = self._finished = 0
+        self._cold = False  # while add_tree walks a folder the stat cache knows nothing under
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -278,7 +282,13 @@ class Ingester:
         the add that shows in stat data makes the signature differ later, and one that does not (a same-size
         rewrite in the same timestamp tick) is what the racy rule is for.
         """
-        return walk_tree(os.fspath(root), self.guard, self._file_batch, self._put_tree, remember=remember)
+        root = os.fspath(root)
+        # a folder the stat cache knows nothing under (a first add) is not looked up file by file
+        self._cold = self.cache is not None and not self.cache.knows_under(root)
+        try:
+            return walk_tree(root, self.guard, self._file_batch, self._put_tree, remember=remember)
+        finally:
+            self._cold = False
 
     def _put_tree(self, tree: Tree) -> None:
         if self.writer.put(tree.oid, Kind.TREE, tree.to_bytes()):
@@ -313,7 +323,7 @@ class Ingester:
     def _unknown(self, files: list[tuple[str, os.stat_result]], batch: list[int], oids: list[Oid | None]) -> list[int]:
         """Fill the ids the stat cache knows (and the store holds) among ``batch``; return the others."""
         self.stats.files += len(batch)
-        if self.cache is None or not batch:
+        if self.cache is None or not batch or self._cold:
             return batch
         known = self.cache.lookup_many([files[i] for i in batch])
         if not any(known):

@@ -213,6 +213,20 @@ class StateDB:
             out.append(digest)
         return out
 
+    def knows_under(self, folder: str) -> bool:
+        """False when no file under ``folder`` (absolute, or the workspace root) is remembered: a first add of a
+        folder then asks nothing per file (one indexed range query here)."""
+        prefix = self._rel(os.path.join(folder, ""))
+        if prefix == "/":  # the workspace root itself
+            prefix = ""
+        if any(rel.startswith(prefix) for rel in self._pending):
+            return True
+        if not prefix:
+            return self.db.execute("SELECT 1 FROM stat LIMIT 1").fetchone() is not None
+        # every path starting with "a/b/" sorts from "a/b/" up to (not including) "a/b0" ("0" follows "/")
+        sql = "SELECT 1 FROM stat WHERE path >= ? AND path < ? LIMIT 1"
+        return self.db.execute(sql, (prefix, prefix[:-1] + "0")).fetchone() is not None
+
     def oid_of(self, path: str, st: os.stat_result) -> Oid:
         """The id of the file at ``path`` with stat ``st``: remembered, or hashed now and remembered."""
         oid = self.lookup(path, st)

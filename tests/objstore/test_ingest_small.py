@@ -234,3 +234,74 @@ def test_stat_rows_made_in_a_worker_are_what_record_remembers(tmp_path):
     again = StateDB(tmp_path / "state.db", root)
     assert [again.lookup(p, st) for p, st, _ in items] == [o for _, _, o in items]
     again.close()
+
+
+def test_knows_under_sees_rows_of_the_folder_only(tmp_path):
+    from artvc.workspace.state import StateDB
+
+    root = tmp_path / "ws"
+    for rel in ("data2/x", "dat/y", "data.txt", "other/data/z"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(rel.encode())
+    cache = StateDB(tmp_path / "state.db", root)
+    assert not cache.knows_under(str(root))
+    for rel in ("data2/x", "dat/y", "data.txt", "other/data/z"):
+        p = root / rel
+        cache.record(str(p), os.stat(p), hash_bytes(rel.encode()))
+    cache.flush()
+    # names that share the folder's prefix ("data2", "data.txt") or its name deeper down are not under it
+    assert not cache.knows_under(str(root / "data"))
+    assert cache.knows_under(str(root / "data2")) and cache.knows_under(str(root / "other"))
+    assert cache.knows_under(str(root)) and cache.knows_under(str(root) + "/")
+    (root / "data").mkdir()
+    (root / "data" / "a").write_bytes(b"a")
+    cache.record(str(root / "data" / "a"), os.stat(root / "data" / "a"), hash_bytes(b"a"))
+    assert cache.knows_under(str(root / "data"))  # a buffered row counts before it is flushed
+    cache.close()
+
+
+class _CountingCache:
+    """A stat cache (the ``StatCache`` protocol) that knows what it was asked."""
+
+    def __init__(self, known: bool) -> None:
+        self.known, self.asked, self.rows_made = known, 0, 0
+        self.remembered: dict[str, object] = {}
+
+    def knows_under(self, folder: str) -> bool:
+        return self.known
+
+    def lookup(self, path, st):
+        return None
+
+    def lookup_many(self, items):
+        self.asked += len(items)
+        return [self.remembered.get(p) for p, _ in items]
+
+    def record(self, path, st, oid) -> None:
+        self.remembered[path] = oid
+
+    def rows(self, items):
+        return [(p, oid) for p, _, oid in items]
+
+    def record_rows(self, rows) -> None:
+        self.rows_made += len(rows)
+        self.remembered.update(rows)
+
+
+def test_a_folder_the_stat_cache_knows_nothing_under_is_not_looked_up_file_by_file(tmp_path):
+    data = tmp_path / "data"
+    files = _many_files(data, 400, seed=5)
+    expected = _tree_by_hashing(data).oid
+    store = LocalStore(tmp_path / "store")
+    cold = _CountingCache(known=False)
+    with store.writer() as w, Ingester(w, store.params, store.compressor, cache=cold) as ing:
+        assert ing.add_tree(data)[0].oid == expected
+    # nothing asked, every file remembered
+    assert cold.asked == 0 and cold.rows_made == len(files)
+    warm = _CountingCache(known=True)
+    warm.remembered = cold.remembered
+    with store.writer() as w, Ingester(w, store.params, store.compressor, cache=warm) as ing:
+        assert ing.add_tree(data)[0].oid == expected
+    # asked for every file, and every id came from the cache: nothing read again
+    assert warm.asked == len(files) and ing.stats.hashed == 0
+    store.close()

@@ -127,3 +127,20 @@ def test_ingest_large_file_matches_content_hash(store, tmp_path):
     assert b"".join(store.iter_file(oid, size)) == data
     assert list(verify_store(store)) == []
     assert os.path.getsize(f) == size
+
+
+def test_small_random_chunks_are_refused_by_a_probe_and_small_text_is_compressed():
+    import random
+
+    from artvc.objstore.store.pack import RAW, ZSTD, Compressor
+
+    rng = random.Random(18)
+    c = Compressor()
+    for size in (2049, 3000, 8192):
+        noise = rng.randbytes(size)
+        text = (b"id,name,value\n" + b"".join(b"%d,item-%d,%d\n" % (i, i % 17, i * 7) for i in range(900)))[:size]
+        # random data of 2 to 8 KiB: a 1 KiB probe says no, zstd never runs over the whole of it
+        assert not c.compressible(noise) and c.pack(noise) == (RAW, noise)
+        assert c.compressible(text) and c.pack(text)[0] == ZSTD
+    small = rng.randbytes(2048)
+    assert c.compressible(small) and c.pack(small) == (RAW, small)  # up to 2 KiB: tried whole, kept raw

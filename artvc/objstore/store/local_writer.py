@@ -15,7 +15,7 @@ from ..oid import Oid
 from ..oserrors import describe
 from .base import StoreWriter
 from .delta import DELTA, delta_base
-from .pack import fsync_dir
+from .pack import RAW, fsync_dir
 from .packer import PACK_MAX_OBJECTS, PackBuilder
 
 if TYPE_CHECKING:
@@ -113,20 +113,28 @@ class LocalWriter(StoreWriter):
             FormatError: when a codec-2 payload has no base id (before anything of it is written).
         """
         builder = self._builder
-        objects = [self._settle(obj) for obj in objects]
+        fell_back: set[Oid] = set()  # deltas stored in full here: their sketches are taken whatever the codec
+        if any(obj[2] == DELTA for obj in objects):
+            settled = [self._settle(obj) for obj in objects]
+            fell_back = {new[0] for new, old in zip(settled, objects, strict=True) if new is not old}
+            objects = settled
+        take_sketch = self.store.compressor.take_sketch
         start = 0
         try:
             while start < len(objects):
                 part = objects[start : start + builder.room()]
                 start += len(part)
                 builder.add_many(part)
+                opened, sketches = self._open, self._sketches  # new ones after each seal
                 for oid, kind, codec, stored, _ in part:
                     fault_point("store.pack-writing")
                     if kind == _CHUNK:
-                        self._open.add(oid)
+                        opened.add(oid)
                         if codec == DELTA:
                             self._bases[oid] = delta_base(stored)
-                        self._sketches += [(f, oid) for f in self.store.compressor.take_sketch(oid)]
+                        # a chunk stored raw by the compressor was never sketched (only chunks that compress are)
+                        if codec != RAW or oid in fell_back:
+                            sketches += [(f, oid) for f in take_sketch(oid)]
                 self.new_objects += len(part)
                 self.new_bytes += sum(len(obj[3]) for obj in part)
                 if builder.full():

@@ -39,6 +39,7 @@ RAW, ZSTD = 0, 1  # and DELTA = 2 (delta.py), chunks only
 CODECS = (RAW, ZSTD, DELTA)
 ZSTD_LEVEL = 1
 _SAMPLE = 4096
+_SMALL_SAMPLE = 1024  # the probe of chunks from 2 to 8 KiB
 KINDS = range(4)  # objects.Kind: chunk, file manifest, tree, run
 _READ_STEP = 1 << 20  # decompression output is produced (and allocated) this much at a time
 MAX_WINDOW = 8 << 20  # zstd's own buffers: art compresses at level 1 (a 512 KiB window); a frame asking more is refused
@@ -129,7 +130,7 @@ def decode_index(data: bytes) -> list[PackEntry]:
 
 
 class Compressor:
-    """Decide per chunk between zstd and raw; cheap on incompressible data (a 4 KiB probe first)."""
+    """Decide per chunk between zstd and raw; cheap on incompressible data (a 4 KiB probe first, 1 KiB for 2-8 KiB)."""
 
     def __init__(self, level: int = ZSTD_LEVEL) -> None:
         self._level = level
@@ -144,11 +145,17 @@ class Compressor:
         return ctx
 
     def compressible(self, data: bytes | memoryview) -> bool:
-        """False when ``pack`` would store ``data`` raw without trying: too short, or a 4 KiB sample of it does
-        not compress. Cheap: callers may ask before making the copy that ``pack`` keeps."""
-        if len(data) < 128:
+        """False when ``pack`` would store ``data`` raw without trying: too short, or a sample of it does not
+        compress (4 KiB; 1 KiB of a small file from 2 to 8 KiB, whose whole compression costs several times
+        the probe: a folder of small random files, images or archives, skips most of zstd). Cheap: callers
+        may ask before making the copy that ``pack`` keeps."""
+        n = len(data)
+        if n < 128:
             return False
-        return len(data) <= 2 * _SAMPLE or len(self._ctx().compress(data[:_SAMPLE])) <= _SAMPLE * 0.92
+        if n <= 2 * _SMALL_SAMPLE:
+            return True  # compressing it whole costs about what a probe would
+        sample = _SAMPLE if n > 2 * _SAMPLE else _SMALL_SAMPLE
+        return len(self._ctx().compress(data[:sample])) <= sample * 0.92
 
     def pack(self, data: bytes, oid: Oid | None = None, near: Sequence[Oid] | None = None) -> tuple[int, bytes]:
         """Return (codec, stored bytes) for ``data``; thread-safe (one context per thread).
