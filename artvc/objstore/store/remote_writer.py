@@ -69,6 +69,13 @@ class RemoteWriter(StoreWriter):
     def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes | memoryview, raw_length: int) -> bool:
         if self.has(oid, kind):
             return False
+        return self.put_new(oid, kind, codec, stored, raw_length)
+
+    def put_new(self, oid: Oid, kind: Kind, codec: int, stored: bytes | memoryview, raw_length: int) -> bool:
+        """``put_stored`` for an object the caller knows the remote lacks (an upload planned it with one
+        batched lookup): only this writer's own pending objects are checked."""
+        if (oid, int(kind)) in self._pending:
+            return False
         self._builder.add(oid, int(kind), codec, stored, raw_length)
         self._pending.add((oid, int(kind)))
         self.objects += 1
