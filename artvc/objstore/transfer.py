@@ -37,7 +37,7 @@ from .store.remote import RemoteStore
 from .store.remote_read import Located, verify_payload
 from .tmpowner import token
 from .types import EntryKind, ObjectKey
-from .upload_plan import Plan, bottom_up, delta_levels, plan_closure, plan_keys, whole_packs
+from .upload_plan import Plan, plan_closure, plan_keys
 from .verify import Problem
 
 Progress = Callable[[int], None]  # or a ``progress.Progress``
@@ -112,7 +112,8 @@ def upload(
     """
     if refresh:
         dest.refresh()
-    return _send(src, dest, plan_keys(src, dest, keys), jobs, staging_dir, progress)
+    with plan_keys(src, dest, keys) as plan:
+        return _send(src, dest, plan, jobs, staging_dir, progress)
 
 
 def upload_closure(
@@ -130,48 +131,64 @@ def upload_closure(
     The closure is walked level by level with batched lookups (``upload_plan.plan_closure``); with
     ``trust_remote`` an object the remote lists is not descended into (its closure is there). A delta's base
     goes too unless the remote lists it. Objects found nowhere locally are in the plan's ``missing`` (the
-    caller asks the remote about them).
+    caller asks the remote about them); the caller closes the plan.
 
     Raises:
         StoreIOError: when the remote fails (after the backend's retries and one of ours).
         CorruptObjectError: when a local tree, manifest or run is damaged.
     """
     plan = plan_closure(src, dest, roots, trust_remote=trust_remote)
-    return _send(src, dest, plan, jobs, staging_dir, progress), plan
+    try:
+        return _send(src, dest, plan, jobs, staging_dir, progress, view=False), plan
+    except BaseException:
+        plan.close()
+        raise
 
 
 def _send(
-    src: LocalStore, dest: RemoteStore, plan: Plan, jobs: int, staging_dir: str | None, progress: Progress | None
+    src: LocalStore,
+    dest: RemoteStore,
+    plan: Plan,
+    jobs: int,
+    staging_dir: str | None,
+    progress: Progress | None,
+    *,
+    view: bool = True,
 ) -> TransferResult:
     """Publish what ``plan`` sends: whole local packs as they are, the rest in new packs; chunks first, level
-    by delta level (a delta's base published before it), then metadata children first (see ``upload_plan``)."""
-    if not plan.todo:
+    by delta level (a delta's base published before it), then metadata children first (see ``upload_plan``).
+    ``view=False``: packs of chunks join only the remote's index cache, not its view in memory (a push)."""
+    objects, size = plan.count()
+    if not objects:
         return TransferResult(present=plan.present)
     progress = as_progress(progress)
-    progress.total(bytes=sum(t.loc.length for t in plan.todo), files=len(plan.todo))  # stored bytes, objects
-    delta_levels(src, plan)
-    whole = whole_packs(src, plan)
-    todo = bottom_up(src, plan, [t for t in plan.todo if t.pack not in whole])
+    progress.total(bytes=size, files=objects)  # the stored bytes and objects to send
+    plan.delta_levels(src)
+    plan.tree_heights(src)
     writer = dest.writer(
         staging_dir=dest.staging_dir(staging_dir) if staging_dir else None, jobs=jobs, progress=progress
     )
+    writer.track = view  # the plan sends each object once; without ``view``, chunk packs stay out of the view
     try:
-        for pack in whole.values():
-            writer.add_pack_file(*pack)
+        for pack_id, n in plan.whole_candidates(src):
+            whole = plan.whole_pack(src, pack_id, n)
+            if whole is not None:
+                writer.add_pack_file(*whole)
         level, chunks_done = 0, False
-        for item, stored in zip(todo, read_in_ranges(src, [t.loc for t in todo]), strict=True):
-            if not item.order and item.height != level:  # deltas on chunks of the level before: publish those first
-                writer.flush()
-                writer.wait()
-                level = item.height
-            if item.order and not chunks_done:
-                writer.flush()
-                writer.wait()  # metadata only after every chunk pack is published
-                writer.serial = True  # then one metadata pack at a time (packs of their own), children before parents
-                chunks_done = True
-            if len(stored) != item.loc.length:
-                raise CorruptObjectError(item.oid, "local pack is truncated", hint="run 'art fsck'")
-            writer.put_new(item.oid, item.kind, item.loc.codec, stored, item.loc.raw_length)
+        for batch in plan.ordered():
+            for item, stored in zip(batch, read_in_ranges(src, [t.loc for t in batch]), strict=True):
+                if not item.order and item.height != level:  # deltas on chunks of the level before: those first
+                    writer.flush()
+                    writer.wait()
+                    level = item.height
+                if item.order and not chunks_done:
+                    writer.flush()
+                    writer.wait()  # metadata only after every chunk pack is published
+                    writer.serial = True  # then one metadata pack at a time (packs of their own), children first
+                    chunks_done = True
+                if len(stored) != item.loc.length:
+                    raise CorruptObjectError(item.oid, "local pack is truncated", hint="run 'art fsck'")
+                writer.put_new(item.oid, item.kind, item.loc.codec, stored, item.loc.raw_length)
         writer.commit()
     except BaseException:
         writer.abort()

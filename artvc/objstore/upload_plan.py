@@ -1,26 +1,30 @@
 """What an upload sends, and in what order (``transfer.upload`` and ``transfer.upload_closure`` carry it out).
 
-``plan_closure`` walks the closure of some roots level by level, with one batched local lookup and one
-batched remote lookup per level (not one query per object), reads each tree, manifest and run once, and, on
-a push that trusts the remote, does not descend into what the remote already lists (its closure is there:
-uploads publish children first). ``plan_keys`` plans an explicit set of objects.
+``plan_closure`` walks the closure of some roots in batches (a queue of keys, ``BATCH`` at a time), with one
+batched local lookup and one batched remote lookup per batch (not one query per object), reads each tree,
+manifest and run once, and, on a push that trusts the remote, does not descend into what the remote already
+lists (its closure is there: uploads publish children first). ``plan_keys`` plans an explicit set of objects.
 
-Deltas (pack codec 2) need their base: a chunk sent as a delta brings the chunk it is built on into the
-next level of the walk (sent too unless the remote lists it), and ``delta_levels`` gives each delta whose
-base is sent a publishing level one above its base's (``delta_push``), so the remote never lists a delta
-before its base.
+Memory stays flat at millions of objects: the keys seen, the queue and the objects to send live in a
+private temporary sqlite database (``Plan``: a file sqlite deletes when it is closed, with a small page
+cache), not in Python sets; only the subtrees of the trees sent are kept in memory (for their order).
 
-Then ``whole_packs`` finds the local packs of chunks every one of which is sent at level 0: those are
-published as they are (on a directory remote, a hard link), and ``bottom_up`` orders the rest: chunks by
-delta level, then manifests, trees (a subtree before its parent) and runs.
+Deltas (pack codec 2) need their base: a chunk sent as a delta puts the chunk it is built on into the queue
+(sent too unless the remote lists it), and ``Plan.delta_levels`` gives each delta whose base is sent a
+publishing level one above its base's (``delta_push``), so the remote never lists a delta before its base.
+
+Then ``Plan.whole_candidates`` names the local packs of chunks every one of which is sent at level 0: those
+are published as they are (on a directory remote, a hard link), and ``Plan.ordered`` yields the rest in
+order: chunks by delta level, then manifests, trees (a subtree before its parent) and runs, each group by
+local position (pack, offset).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import NamedTuple
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple, cast
 
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
 from .delta_push import levels, with_bases
@@ -34,11 +38,13 @@ from .store.remote import RemoteStore
 from .types import EntryKind, Location, ObjectKey
 
 ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
+BATCH = 10_000  # keys taken from the queue at a time (and rows read back at a time)
+CACHE_KIB = 8 << 10  # the plan database's page cache
+_KINDS = {int(k): k for k in Kind}
 
 
 class Send(NamedTuple):
-    """One object an upload sends. Sorted field by field: chunks, manifests, trees (by height), runs, then by
-    position in the local store (pack id, offset)."""
+    """One object an upload sends (``Plan.ordered`` yields them in sending order)."""
 
     order: int
     height: int
@@ -57,35 +63,190 @@ class Whole(NamedTuple):
     entries: list[PackEntry]
 
 
-@dataclass(slots=True)
-class Plan:
-    """The objects to send (``todo``), those the remote has (``present``), those found nowhere locally
-    (``missing``), every key the walk reached (``keys``; a one-chunk file by its chunk's key), and the
-    subtrees of each tree to send (``named``)."""
+_SCHEMA = """
+CREATE TABLE seen (oid BLOB NOT NULL, kind INTEGER NOT NULL, PRIMARY KEY (oid, kind)) WITHOUT ROWID;
+CREATE TABLE queue (oid BLOB NOT NULL, kind INTEGER NOT NULL);
+CREATE TABLE batch (oid BLOB NOT NULL, kind INTEGER NOT NULL);
+CREATE TABLE whole (pack INTEGER PRIMARY KEY);
+CREATE TABLE todo (
+    oid BLOB NOT NULL, kind INTEGER NOT NULL, ord INTEGER NOT NULL, height INTEGER NOT NULL,
+    pack INTEGER NOT NULL, codec INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+    raw_length INTEGER NOT NULL, PRIMARY KEY (oid, kind)) WITHOUT ROWID;
+"""
 
-    todo: list[Send] = field(default_factory=list)
-    present: int = 0
-    missing: list[ObjectKey] = field(default_factory=list)
-    keys: set[ObjectKey] = field(default_factory=set)
-    named: dict[ObjectKey, list[ObjectKey]] = field(default_factory=dict)
+
+class Plan:
+    """The objects to send (table ``todo``), how many the remote has (``present``), those found nowhere
+    locally (``missing``), and the subtrees of each tree to send (``named``). Close it (or use ``with``)."""
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect("", isolation_level=None, check_same_thread=False)  # "": a private temp file
+        self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self.db.execute("PRAGMA temp_store=FILE")
+        self.db.executescript(_SCHEMA)
+        self.db.execute("BEGIN")
+        self.present = 0
+        self.missing: list[ObjectKey] = []
+        self.named: dict[Oid, list[Oid]] = {}
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Plan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- building ------------------------------------------------------------------------------------------
+
+    def _fresh(self, keys: Iterable[tuple[str, int]]) -> list[tuple[Oid, Kind]]:
+        """The keys not seen yet (each once), now marked seen."""
+        db = self.db
+        db.execute("DELETE FROM batch")
+        db.executemany("INSERT INTO batch VALUES (?, ?)", ((bytes.fromhex(o), int(k)) for o, k in keys))
+        rows = db.execute(
+            "SELECT DISTINCT b.oid, b.kind FROM batch b LEFT JOIN seen s ON s.oid = b.oid AND s.kind = b.kind"
+            " WHERE s.oid IS NULL"
+        ).fetchall()
+        db.execute("INSERT OR IGNORE INTO seen SELECT oid, kind FROM batch")
+        return [(Oid(o.hex()), _KINDS[k]) for o, k in rows]
+
+    def _send(self, oid: Oid, kind: Kind, loc: Location) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO todo VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)",
+            (bytes.fromhex(oid), int(kind), ORDER[kind], *loc),
+        )
+
+    def _enqueue(self, keys: Iterable[tuple[str, int]]) -> None:
+        self.db.executemany("INSERT INTO queue VALUES (?, ?)", ((bytes.fromhex(o), int(k)) for o, k in keys))
+
+    def _take(self) -> list[tuple[str, int]]:
+        """Up to ``BATCH`` keys off the queue."""
+        rows = self.db.execute("SELECT rowid, oid, kind FROM queue ORDER BY rowid LIMIT ?", (BATCH,)).fetchall()
+        if rows:
+            self.db.execute("DELETE FROM queue WHERE rowid <= ?", (rows[-1][0],))
+        return [(o.hex(), k) for _, o, k in rows]
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def count(self) -> tuple[int, int]:
+        """(objects, stored bytes) to send."""
+        n, size = self.db.execute("SELECT count(*), coalesce(sum(length), 0) FROM todo").fetchone()
+        return int(n), int(size)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether the plan sends ``key`` (a file: its manifest, or its chunk when it is one)."""
+        oid, kind = cast(ObjectKey, key)
+        kinds = (int(kind), int(Kind.CHUNK)) if kind == Kind.FILE else (int(kind),)
+        sql = f"SELECT 1 FROM todo WHERE oid = ? AND kind IN ({','.join('?' * len(kinds))})"
+        return self.db.execute(sql, (bytes.fromhex(oid), *kinds)).fetchone() is not None
+
+    def delta_levels(self, src: LocalStore) -> None:
+        """Give each delta the plan sends whose base it sends too its publishing level (its ``height``): one
+        more than its base's (``delta_push.levels``). Call before ``whole_candidates`` and ``ordered``."""
+        sql = "SELECT oid FROM todo WHERE ord = 0 AND codec = ?"
+        deltas = [Oid(o.hex()) for (o,) in self.db.execute(sql, (DELTA,))]
+        if not deltas:
+            return
+        named = list(set(src.delta_bases(deltas).values()))
+        sent = {b for b in named if ObjectKey(b, Kind.CHUNK) in self}
+        level = levels(src, sent.union(deltas))
+        self.db.executemany(
+            "UPDATE todo SET height = ? WHERE oid = ? AND kind = 0", ((h, bytes.fromhex(o)) for o, h in level.items())
+        )
+
+    def tree_heights(self, src: LocalStore) -> None:
+        """Give each tree sent its height (a subtree before its parent), from ``named`` or read locally."""
+        trees = {
+            Oid(o.hex()): Location._make(row)
+            for o, *row in self.db.execute(
+                "SELECT oid, pack, codec, offset, length, raw_length FROM todo WHERE kind = ?", (int(Kind.TREE),)
+            )
+        }
+        heights: dict[Oid, int] = {}
+
+        def height(oid: Oid) -> int:
+            if oid not in heights:
+                heights[oid] = 0
+                named = self.named.get(oid)
+                if named is None:
+                    key = ObjectKey(oid, Kind.TREE)
+                    named = [o for o, k in _named(key, _read(src, key, trees[oid])) if k == Kind.TREE]
+                heights[oid] = 1 + max((height(c) for c in named if c in trees), default=0)
+            return heights[oid]
+
+        for oid in trees:
+            height(oid)
+        self.db.executemany(
+            "UPDATE todo SET height = ? WHERE oid = ? AND kind = ?",
+            ((h, bytes.fromhex(o), int(Kind.TREE)) for o, h in heights.items()),
+        )
+
+    def whole_candidates(self, src: LocalStore) -> Iterator[tuple[int, int]]:
+        """(pack id, objects) of the local packs whose every sent object is a level-0 chunk, as many as its
+        trailer lists (by the trailer's size): candidates for ``whole_pack``."""
+        sql = "SELECT pack, count(*), max(height) FROM todo WHERE ord = 0 GROUP BY pack HAVING max(height) = 0"
+        for pack_id, n, _ in self.db.execute(sql).fetchall():
+            try:
+                with open(src.pack_path(src.pack_name(pack_id)), "rb") as f:
+                    size = os.fstat(f.fileno()).st_size
+                    if size < TRAILER.size:
+                        continue
+                    listed = TRAILER.unpack(os.pread(f.fileno(), TRAILER.size, size - TRAILER.size))[0]
+            except OSError:
+                continue
+            if listed == n * ENTRY.size:
+                yield pack_id, n
+
+    def whole_pack(self, src: LocalStore, pack_id: int, n: int) -> Whole | None:
+        """The local pack ``pack_id`` to publish as it is (its trailer lists ``n`` chunks), or None."""
+        name = src.pack_name(pack_id)
+        path = src.pack_path(name)
+        try:
+            with open(path, "rb") as f:
+                entries = read_trailer(f, os.fstat(f.fileno()).st_size)
+        except (OSError, FormatError):
+            return None
+        if len(entries) != n or any(e.kind != Kind.CHUNK for e in entries):
+            return None
+        self.db.execute("INSERT OR IGNORE INTO whole VALUES (?)", (pack_id,))
+        return Whole(str(path), name, entries)
+
+    def ordered(self) -> Iterator[list[Send]]:
+        """The objects to send that no whole pack carries, in sending order, ``BATCH`` at a time."""
+        cur = self.db.execute(
+            "SELECT ord, height, pack, offset, oid, kind, codec, length, raw_length FROM todo"
+            " WHERE pack NOT IN (SELECT pack FROM whole) ORDER BY ord, height, pack, offset"
+        )
+        while rows := cur.fetchmany(BATCH):
+            yield [
+                Send(order, height, pack, offset, Oid(o.hex()), _KINDS[k], Location(pack, codec, offset, length, raw))
+                for order, height, pack, offset, o, k, codec, length, raw in rows
+            ]
 
 
 def plan_keys(src: LocalStore, dest: RemoteStore, keys: Iterable[ObjectKey]) -> Plan:
-    """The objects of ``keys`` that ``dest`` lacks (each must be in ``src``).
+    """The objects of ``keys`` that ``dest`` lacks (each must be in ``src``), with the bases of deltas.
 
     Raises:
         ObjectNotFoundError: when a key to send is not in ``src``.
     """
-    plan = Plan(keys=with_bases(src, keys))  # a delta's base goes too (delta_push)
-    there = dest.has_many(plan.keys)  # one pass: batched, sampled for chunks on a checkpointed remote
-    send = [ObjectKey(o, k) for o, k in plan.keys if (o, k) not in there]
-    plan.present = len(plan.keys) - len(send)
-    rows = src.locate_many(send)
-    for oid, kind in send:
-        loc = rows.get(ObjectKey(oid, kind))
-        if loc is None:
-            raise ObjectNotFoundError(oid, kind.label)
-        plan.todo.append(Send(ORDER[kind], 0, loc.pack, loc.offset, oid, kind, loc))
+    plan = Plan()
+    try:
+        wanted = with_bases(src, keys)  # a delta's base goes too (delta_push)
+        there = dest.has_many(wanted)  # one pass: batched, sampled for chunks on a checkpointed remote
+        send = [ObjectKey(o, k) for o, k in wanted if (o, k) not in there]
+        plan.present = len(wanted) - len(send)
+        rows = src.locate_many(send)
+        for oid, kind in send:
+            loc = rows.get(ObjectKey(oid, kind))
+            if loc is None:
+                raise ObjectNotFoundError(oid, kind.label)
+            plan._send(oid, kind, loc)
+    except BaseException:
+        plan.close()
+        raise
     return plan
 
 
@@ -99,54 +260,53 @@ def plan_closure(src: LocalStore, dest: RemoteStore, roots: Iterable[ObjectKey],
         CorruptObjectError: when a local tree, manifest or run is damaged.
     """
     plan = Plan()
-    seen = plan.keys
-    level: list[ObjectKey] = [ObjectKey(Oid(o), Kind(k)) for o, k in roots]
-    chunk_kind, file_kind = Kind.CHUNK, Kind.FILE
-    while level:
-        fresh = []
-        for key in level:
-            if key not in seen:
-                seen.add(key)
-                fresh.append(key)
-        rows = src.locate_oids({k[0] for k in fresh})
-        found: list[tuple[ObjectKey, Location]] = []
-        for key in fresh:
-            loc = rows.get(key)
-            if loc is None and key[1] == file_kind:
-                chunk = (key[0], chunk_kind)
-                loc = rows.get(chunk)  # type: ignore[call-overload]
-                if loc is not None:
-                    seen.discard(key)  # known by its chunk from now on (one entry per file, not two)
-                    if chunk in seen:
-                        continue
-                    seen.add(chunk)  # type: ignore[arg-type]
-                    key = chunk  # type: ignore[assignment]
-            if loc is None:
-                plan.missing.append(ObjectKey(*key))
-                continue
-            found.append((key, loc))
-        there = dest.has_many([k for k, _ in found]) if found else set()
-        level = []
-        deltas: list[Oid] = []
-        for key, loc in found:
-            oid, kind = key
-            on_remote = key in there
-            if on_remote:
-                plan.present += 1
-                if trust_remote:
-                    continue
-            else:
-                plan.todo.append(Send(ORDER[kind], 0, loc.pack, loc.offset, oid, kind, loc))
-                if kind == chunk_kind and loc.codec == DELTA:
-                    deltas.append(oid)
-            if kind != chunk_kind:
-                named = _named(key, _read(src, key, loc))
-                if kind == Kind.TREE and not on_remote:  # its subtrees, for ``bottom_up``
-                    plan.named[key] = [k for k in named if k[1] == Kind.TREE]
-                level.extend(named)
-        if deltas:  # their bases go too, unless the remote lists them (the next level asks)
-            level.extend((b, chunk_kind) for b in src.delta_bases(deltas).values())  # type: ignore[misc]
+    try:
+        plan._enqueue(roots)
+        while keys := plan._take():
+            _walk_batch(src, dest, plan, plan._fresh(keys), trust_remote)
+    except BaseException:
+        plan.close()
+        raise
     return plan
+
+
+def _walk_batch(src: LocalStore, dest: RemoteStore, plan: Plan, fresh: list[tuple[Oid, Kind]], trust: bool) -> None:
+    chunk_kind, file_kind = Kind.CHUNK, Kind.FILE
+    rows = src.locate_oids({k[0] for k in fresh})
+    found: list[tuple[tuple[Oid, Kind], Location]] = []
+    as_chunks: list[tuple[Oid, Kind]] = []
+    for key in fresh:
+        loc = rows.get(key)  # type: ignore[call-overload]
+        if loc is None and key[1] == file_kind and (key[0], chunk_kind) in rows:
+            as_chunks.append((key[0], chunk_kind))  # a one-chunk file: known by its chunk
+        elif loc is None:
+            plan.missing.append(ObjectKey(*key))
+        else:
+            found.append((key, loc))
+    if as_chunks:
+        found += [(k, rows[k]) for k in plan._fresh(as_chunks)]  # type: ignore[index]
+    there = dest.has_many([k for k, _ in found]) if found else set()
+    deltas: list[Oid] = []
+    children: list[tuple[Oid, Kind]] = []
+    for key, loc in found:
+        oid, kind = key
+        on_remote = key in there
+        if on_remote:
+            plan.present += 1
+            if trust:
+                continue
+        else:
+            plan._send(oid, kind, loc)
+            if kind == chunk_kind and loc.codec == DELTA:
+                deltas.append(oid)
+        if kind != chunk_kind:
+            named = _named(ObjectKey(oid, kind), _read(src, ObjectKey(oid, kind), loc))
+            if kind == Kind.TREE and not on_remote:  # its subtrees, for ``tree_heights``
+                plan.named[oid] = [o for o, k in named if k == Kind.TREE]
+            children += named
+    if deltas:  # their bases go too, unless the remote lists them (asked when they come off the queue)
+        children += [(b, chunk_kind) for b in src.delta_bases(deltas).values()]
+    plan._enqueue(children)
 
 
 def _read(src: LocalStore, key: ObjectKey, loc: Location) -> bytes:
@@ -159,91 +319,17 @@ def _read(src: LocalStore, key: ObjectKey, loc: Location) -> bytes:
         raise CorruptObjectError(key[0], str(exc), hint="run 'art fsck'") from exc
 
 
-def _named(key: ObjectKey, data: bytes) -> list[ObjectKey]:
+def _named(key: ObjectKey, data: bytes) -> list[tuple[Oid, Kind]]:
     """What a tree, manifest or run names (a file by its manifest's key; the walk falls back to its chunk)."""
     oid, kind = key
     try:
-        if kind == Kind.TREE:  # plain tuples: equal to (and hashed as) ObjectKeys, and cheaper to make
+        if kind == Kind.TREE:
             tree, file, dir_, link = Kind.TREE, Kind.FILE, EntryKind.DIR, EntryKind.SYMLINK
-            entries = Tree.from_bytes(oid, data).entries
-            keys: list[tuple[Oid, Kind]] = [
-                (e.oid, tree if e.kind == dir_ else file) for e in entries if e.kind != link
+            return [
+                (e.oid, tree if e.kind == dir_ else file) for e in Tree.from_bytes(oid, data).entries if e.kind != link
             ]
-            return keys  # type: ignore[return-value]
         if kind == Kind.FILE:
-            return [ObjectKey(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, data).chunks]
-        return [ObjectKey(o, k) for o, k in run_children(Run.from_bytes(oid, data))]
+            return [(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, data).chunks]
+        return [(o, k) for o, k in run_children(Run.from_bytes(oid, data))]
     except FormatError as exc:
         raise CorruptObjectError(oid, str(exc), hint="run 'art fsck'") from exc
-
-
-def _named_local(src: LocalStore, plan: Plan, key: ObjectKey, loc: Location) -> list[ObjectKey]:
-    named = plan.named.get(key)
-    if named is None:
-        named = plan.named[key] = _named(key, _read(src, key, loc))
-    return named
-
-
-def delta_levels(src: LocalStore, plan: Plan) -> None:
-    """Give each delta the plan sends whose base it sends too its publishing level (its ``height``): one more
-    than its base's (``delta_push.levels``). Call before ``whole_packs`` and ``bottom_up``."""
-    deltas = [t.oid for t in plan.todo if not t.order and t.loc.codec == DELTA]
-    if not deltas:
-        return
-    named = set(src.delta_bases(deltas).values())
-    level = levels(src, {t.oid for t in plan.todo if not t.order and t.oid in named}.union(deltas))
-    if level:
-        plan.todo = [t._replace(height=level[t.oid]) if not t.order and t.oid in level else t for t in plan.todo]
-
-
-def whole_packs(src: LocalStore, plan: Plan) -> dict[int, Whole]:
-    """Local packs holding only chunks, all of which are to be sent at level 0 (no delta on a base sent
-    with it): published as they are (no rewrite).
-
-    A pack that also holds trees, manifests or runs is rewritten: metadata travels in packs of its own,
-    published after every chunk, children first, so a pull reads it in a few ranged reads and the remote
-    never lists an object before its closure.
-    """
-    wanted: dict[int, int] = {}
-    for t in plan.todo:
-        if t.order == 0:
-            wanted[t.pack] = wanted.get(t.pack, 0) + (-1 if t.height else 1)  # a leveled delta: not whole
-    whole: dict[int, Whole] = {}
-    for pack_id, n in wanted.items():
-        name = src.pack_name(pack_id)
-        path = src.pack_path(name)
-        try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                if (
-                    size >= TRAILER.size
-                    and TRAILER.unpack(os.pread(f.fileno(), TRAILER.size, size - TRAILER.size))[0] != n * ENTRY.size
-                ):
-                    continue  # it holds other objects too: not decoded
-                entries = read_trailer(f, size)
-        except (OSError, FormatError):
-            continue
-        if len(entries) == n and all(e.kind == Kind.CHUNK for e in entries):
-            whole[pack_id] = Whole(str(path), name, entries)
-    return whole
-
-
-def bottom_up(src: LocalStore, plan: Plan, todo: list[Send]) -> list[Send]:
-    """Sort: chunks by delta level (``delta_levels``), manifests, trees by height (a subtree before its
-    parent), runs; then by local position.
-
-    With metadata packs published one at a time in this order, every object a remote index lists has its
-    whole closure on the remote too, even if a push stops halfway; push and status rely on that.
-    """
-    trees = {t.oid: t.loc for t in todo if t.kind == Kind.TREE}
-    heights: dict[Oid, int] = {}
-
-    def height(oid: Oid) -> int:
-        if oid not in heights:
-            heights[oid] = 0
-            named = _named_local(src, plan, ObjectKey(oid, Kind.TREE), trees[oid])
-            subtrees = [o for o, k in named if k == Kind.TREE and o in trees]
-            heights[oid] = 1 + max((height(c) for c in subtrees), default=0)
-        return heights[oid]
-
-    return sorted(t._replace(height=height(t.oid)) if t.kind == Kind.TREE else t for t in todo)

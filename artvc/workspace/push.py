@@ -112,12 +112,12 @@ def push(
                 staging_dir=str(repo.tmp_dir / "push"),
                 progress=progress,
             )
-            missing = plan.missing
-            lock.check()  # a gc that broke our lock may have removed what we found on the remote
-            record_roots(store, roots)
-            # last: a marker names a run whose record and outputs are committed (their indexes published)
-            sent = {ObjectKey(t.oid, t.kind) for t in plan.todo}
-            markers = publish_markers(repo, store, roots, uploaded=sent, trust_cache=not full)
+            with plan:
+                missing = plan.missing
+                lock.check()  # a gc that broke our lock may have removed what we found on the remote
+                record_roots(store, roots)
+                # last: a marker names a run whose record and outputs are committed (their indexes published)
+                markers = publish_markers(repo, store, roots, uploaded=plan, trust_cache=not full)
             if result.objects:
                 from .compact import compact_after_push
 

@@ -176,3 +176,24 @@ def test_push_of_a_revised_file_sends_the_base_of_its_deltas_first(ws, tmp_path)
     pulled = art_json(other, "pull")
     assert not pulled["problems"]
     assert (other.root / "table.csv").read_bytes() == revised(data, 2)
+
+
+def test_a_walk_in_tiny_batches_sends_each_object_once(ws, tmp_path, monkeypatch):
+    """The plan's queue and seen table (upload_plan: sqlite, not Python sets) across many batches: duplicate
+    files, shared subtrees and one-chunk files met in different batches are sent once, and the remote is
+    complete."""
+    from artvc.objstore import upload_plan
+
+    _tree(ws, files=120)
+    ws.gen({"copy": {"t0": {"l0": {"f0000.bin": b"", "same.bin": b"same"}}}})
+    ws.art("add", "copy")
+    add_remote(ws, str(tmp_path / "big"), name="big")
+    big = art_json(ws, "push", "-r", "big")  # in batches of the default size
+    monkeypatch.setattr(upload_plan, "BATCH", 3)
+    add_remote(ws, str(tmp_path / "bucket"))
+    pushed = art_json(ws, "push", "-r", "origin")
+    assert pushed["objects"] == big["objects"] and pushed["missing"] == []
+    assert _closed(tmp_path / "bucket") == []
+    other = clone(ws, tmp_path / "clone")
+    assert not art_json(other, "pull")["problems"]
+    assert files_under(other.root / "data") == files_under(ws.root / "data")
