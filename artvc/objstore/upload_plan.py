@@ -112,10 +112,10 @@ class Plan:
         db.execute("INSERT OR IGNORE INTO seen SELECT oid, kind FROM batch")
         return [(Oid(o.hex()), _KINDS[k]) for o, k in rows]
 
-    def _send(self, oid: Oid, kind: Kind, loc: Location) -> None:
-        self.db.execute(
+    def _send(self, items: Iterable[tuple[Oid, Kind, Location]]) -> None:
+        self.db.executemany(
             "INSERT OR IGNORE INTO todo VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)",
-            (bytes.fromhex(oid), int(kind), ORDER[kind], *loc),
+            ((bytes.fromhex(oid), int(kind), ORDER[kind], *loc) for oid, kind, loc in items),
         )
 
     def _enqueue(self, keys: Iterable[tuple[str, int]]) -> None:
@@ -240,10 +240,9 @@ def plan_keys(src: LocalStore, dest: RemoteStore, keys: Iterable[ObjectKey]) -> 
         plan.present = len(wanted) - len(send)
         rows = src.locate_many(send)
         for oid, kind in send:
-            loc = rows.get(ObjectKey(oid, kind))
-            if loc is None:
+            if ObjectKey(oid, kind) not in rows:
                 raise ObjectNotFoundError(oid, kind.label)
-            plan._send(oid, kind, loc)
+        plan._send((oid, kind, rows[ObjectKey(oid, kind)]) for oid, kind in send)
     except BaseException:
         plan.close()
         raise
@@ -288,6 +287,7 @@ def _walk_batch(src: LocalStore, dest: RemoteStore, plan: Plan, fresh: list[tupl
     there = dest.has_many([k for k, _ in found]) if found else set()
     deltas: list[Oid] = []
     children: list[tuple[Oid, Kind]] = []
+    sends: list[tuple[Oid, Kind, Location]] = []
     for key, loc in found:
         oid, kind = key
         on_remote = key in there
@@ -296,7 +296,7 @@ def _walk_batch(src: LocalStore, dest: RemoteStore, plan: Plan, fresh: list[tupl
             if trust:
                 continue
         else:
-            plan._send(oid, kind, loc)
+            sends.append((oid, kind, loc))
             if kind == chunk_kind and loc.codec == DELTA:
                 deltas.append(oid)
         if kind != chunk_kind:
@@ -304,6 +304,7 @@ def _walk_batch(src: LocalStore, dest: RemoteStore, plan: Plan, fresh: list[tupl
             if kind == Kind.TREE and not on_remote:  # its subtrees, for ``tree_heights``
                 plan.named[oid] = [o for o, k in named if k == Kind.TREE]
             children += named
+    plan._send(sends)
     if deltas:  # their bases go too, unless the remote lists them (asked when they come off the queue)
         children += [(b, chunk_kind) for b in src.delta_bases(deltas).values()]
     plan._enqueue(children)
