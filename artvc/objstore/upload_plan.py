@@ -304,6 +304,9 @@ def _walk_batch(src: LocalStore, dest: RemoteStore, plan: Plan, fresh: list[tupl
             if kind == Kind.TREE and not on_remote:  # its subtrees, for ``tree_heights``
                 plan.named[oid] = [o for o, k in named if k == Kind.TREE]
             children += named
+            if len(children) >= BATCH:  # a batch of large trees names millions: queue them as they come
+                plan._enqueue(children)
+                children.clear()
     plan._send(sends)
     if deltas:  # their bases go too, unless the remote lists them (asked when they come off the queue)
         children += [(b, chunk_kind) for b in src.delta_bases(deltas).values()]
