@@ -19,11 +19,9 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
-from typing import NamedTuple, cast
 
-from ..errors import ArtError, CorruptObjectError, FormatError, ObjectNotFoundError, PackMissingError
+from ..errors import ArtError, CorruptObjectError, FormatError, PackMissingError
 from .delta_fetch import DeltaFetch, has_deltas, verify_chunk
-from .delta_push import levels, with_bases
 from .faults import fault_point
 from .fetch_streams import ManifestStreams
 from .fileio import remove_if_present
@@ -40,7 +38,8 @@ from .store.pack import PackEntry, read_trailer
 from .store.remote import RemoteStore
 from .store.remote_read import Located, verify_payload
 from .tmpowner import token
-from .types import EntryKind, Location, ObjectKey
+from .types import EntryKind, ObjectKey
+from .upload_plan import Plan, plan_closure, plan_keys
 from .verify import Problem
 
 Progress = Callable[[int], None]  # or a ``progress.Progress``
@@ -72,21 +71,7 @@ class TransferResult:
     lost_packs: list[str] = field(default_factory=list)
 
 
-_ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
 _Verifying = tuple[str, PackEntry, bytes, "Future[bytes | None]"]  # (pack, entry, stored bytes, its verification)
-
-
-class _Send(NamedTuple):
-    """One object an upload sends. Sorted field by field: chunks, manifests, trees (by height), runs, then by
-    position in the local store (pack id, offset)."""
-
-    order: int
-    height: int
-    pack: int
-    offset: int
-    oid: Oid
-    kind: Kind
-    loc: Location
 
 
 MAX_RETRIES = 10_000
@@ -117,99 +102,90 @@ def upload(
         StoreIOError: when the remote fails (after the backend's retries and one of ours).
         ObjectNotFoundError: when a key is not in ``src``.
     """
-    progress = as_progress(progress)
     if refresh:
         dest.refresh()
-    todo: list[_Send] = []
-    present = 0
-    send: list[ObjectKey] = []
-    wanted = with_bases(src, keys)  # a delta's base goes too (delta_push)
-    there = dest.has_many(wanted)  # one pass: batched, sampled for chunks on a checkpointed remote
-    for oid, kind in wanted:
-        if (oid, kind) in there:
-            present += 1
-        else:
-            send.append(ObjectKey(oid, kind))
-    rows = src.locate_many(send)
-    for oid, kind in send:
-        loc = rows.get(ObjectKey(oid, kind))
-        if loc is None:
-            raise ObjectNotFoundError(oid, kind.label)
-        todo.append(_Send(_ORDER[kind], 0, loc.pack, loc.offset, oid, kind, loc))
-    if not todo:
-        return TransferResult(present=present)
-    todo = _bottom_up(src, todo)
-    progress.total(bytes=sum(t[6][3] for t in todo), files=len(todo))  # the stored bytes and objects to send
+    with plan_keys(src, dest, keys) as plan:
+        return _send(src, dest, plan, jobs, staging_dir, progress)
+
+
+def upload_closure(
+    src: LocalStore,
+    dest: RemoteStore,
+    roots: Iterable[ObjectKey],
+    *,
+    trust_remote: bool = True,
+    jobs: int = 4,
+    staging_dir: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[TransferResult, Plan]:
+    """Send everything reachable from ``roots`` that ``dest`` lacks (``dest`` is refreshed by the caller).
+
+    The closure is walked level by level with batched lookups (``upload_plan.plan_closure``); with
+    ``trust_remote`` an object the remote lists is not descended into (its closure is there). A delta's base
+    goes too unless the remote lists it. Objects found nowhere locally are in the plan's ``missing`` (the
+    caller asks the remote about them); the caller closes the plan.
+
+    Raises:
+        StoreIOError: when the remote fails (after the backend's retries and one of ours).
+        CorruptObjectError: when a local tree, manifest or run is damaged.
+    """
+    plan = plan_closure(src, dest, roots, trust_remote=trust_remote)
+    try:
+        return _send(src, dest, plan, jobs, staging_dir, progress, view=False), plan
+    except BaseException:
+        plan.close()
+        raise
+
+
+def _send(
+    src: LocalStore,
+    dest: RemoteStore,
+    plan: Plan,
+    jobs: int,
+    staging_dir: str | None,
+    progress: Progress | None,
+    *,
+    view: bool = True,
+) -> TransferResult:
+    """Publish what ``plan`` sends: whole local packs as they are, the rest in new packs; chunks first, level
+    by delta level (a delta's base published before it), then metadata children first (see ``upload_plan``).
+    ``view=False``: packs of chunks join only the remote's index cache, not its view in memory (a push)."""
+    objects, size = plan.count()
+    if not objects:
+        return TransferResult(present=plan.present)
+    progress = as_progress(progress)
+    progress.total(bytes=size, files=objects)  # the stored bytes and objects to send
+    plan.delta_levels(src)
+    plan.tree_heights(src)
     writer = dest.writer(
         staging_dir=dest.staging_dir(staging_dir) if staging_dir else None, jobs=jobs, progress=progress
     )
+    writer.track = view  # the plan sends each object once; without ``view``, chunk packs stay out of the view
     try:
-        whole = _whole_packs(src, todo)
-        for path, name, entries in whole.values():
-            writer.add_pack_file(path, name, entries)
-        chunks_done = False
-        level = 0
-        sends = [t for t in todo if t.pack not in whole]
-        for item, stored in zip(sends, read_in_ranges(src, [t.loc for t in sends]), strict=True):
-            if not item.order and item.height != level:  # deltas on chunks of the level before: publish those first
-                writer.flush()
-                writer.wait()
-                level = item.height
-            if item.order and not chunks_done:
-                writer.flush()
-                writer.wait()  # metadata only after every chunk pack is published (and in packs of its own)
-                writer.serial = True  # then one metadata pack at a time, children before parents
-                chunks_done = True
-            if len(stored) != item.loc.length:
-                raise CorruptObjectError(item.oid, "local pack is truncated", hint="run 'art fsck'")
-            writer.put_stored(item.oid, item.kind, item.loc.codec, cast(bytes, stored), item.loc.raw_length)
+        for pack_id, n in plan.whole_candidates(src):
+            whole = plan.whole_pack(src, pack_id, n)
+            if whole is not None:
+                writer.add_pack_file(*whole)
+        level, chunks_done = 0, False
+        for batch in plan.ordered():
+            for item, stored in zip(batch, read_in_ranges(src, [t.loc for t in batch]), strict=True):
+                if not item.order and item.height != level:  # deltas on chunks of the level before: those first
+                    writer.flush()
+                    writer.wait()
+                    level = item.height
+                if item.order and not chunks_done:
+                    writer.flush()
+                    writer.wait()  # metadata only after every chunk pack is published
+                    writer.serial = True  # then one metadata pack at a time (packs of their own), children first
+                    chunks_done = True
+                if len(stored) != item.loc.length:
+                    raise CorruptObjectError(item.oid, "local pack is truncated", hint="run 'art fsck'")
+                writer.put_new(item.oid, item.kind, item.loc.codec, stored, item.loc.raw_length)
         writer.commit()
     except BaseException:
         writer.abort()
         raise
-    return TransferResult(objects=writer.objects, bytes=writer.bytes, packs=len(writer.packs), present=present)
-
-
-def _bottom_up(src: LocalStore, todo: list[_Send]) -> list[_Send]:
-    """Sort: chunks by delta level, manifests, trees by height (a subtree before its parent), runs; then by
-    local position.
-
-    With metadata packs published one at a time in this order, every object a remote index lists has its
-    whole closure on the remote too, even if a push stops halfway; push and status rely on that.
-    """
-    trees = {t.oid for t in todo if t.kind == Kind.TREE}
-    level = levels(src, [t.oid for t in todo if t.kind == Kind.CHUNK])  # a delta after its base (delta_push)
-    todo = [t._replace(height=level[t.oid]) if t.kind == Kind.CHUNK and t.oid in level else t for t in todo]
-    heights: dict[Oid, int] = {}
-
-    def height(oid: Oid) -> int:
-        if oid not in heights:
-            heights[oid] = 0
-            subtrees = [e.oid for e in src.get_tree(oid).entries if e.kind == EntryKind.DIR and e.oid in trees]
-            heights[oid] = 1 + max((height(c) for c in subtrees), default=0)
-        return heights[oid]
-
-    return sorted(t._replace(height=height(t.oid)) if t.kind == Kind.TREE else t for t in todo)
-
-
-def _whole_packs(src: LocalStore, todo: list[_Send]) -> dict[int, tuple[str, str, list[PackEntry]]]:
-    """Local packs holding only chunks that all must be sent: published as they are (no rewrite)."""
-    wanted: dict[int, int] = {}
-    for t in todo:
-        if t.order == 0:
-            wanted[t.pack] = wanted.get(t.pack, 0) + (-1 if t.height else 1)  # a leveled delta: not whole
-    out = {}
-    for pack_id, n in wanted.items():
-        name = src.pack_name(pack_id)
-        path = src.pack_path(name)
-        try:
-            with open(path, "rb") as f:
-                entries = read_trailer(f, os.fstat(f.fileno()).st_size)
-        except (OSError, FormatError):
-            continue
-        if len(entries) == n and all(e.kind == Kind.CHUNK for e in entries):
-            out[pack_id] = (str(path), name, entries)
-    return out
+    return TransferResult(objects=writer.objects, bytes=writer.bytes, packs=len(writer.packs), present=plan.present)
 
 
 def download(
@@ -308,15 +284,19 @@ class _Download:
         self.deltas = DeltaFetch(src, dest, jobs)  # set aside until their bases are local
 
     def walk(self, level: list[ObjectKey]) -> None:
-        """Resolve the closure level by level; each level's metadata is fetched in one batch of reads."""
+        """Resolve the closure level by level; each level's metadata is fetched in one batch of reads, and
+        what the local store has is asked in one batched query per level."""
         while level:
             wanted: list[Located] = []
+            fresh = []
             for key in level:
+                if key not in self._seen:
+                    self._seen.add(key)
+                    fresh.append(key)
+            have = self.dest.has_many([*fresh, *((o, Kind.CHUNK) for o, k in fresh if k == Kind.FILE)])
+            for key in fresh:
                 oid, kind = key
-                if key in self._seen:
-                    continue
-                self._seen.add(key)
-                if _have(self.dest, oid, kind):
+                if (oid, kind) in have or (kind == Kind.FILE and (oid, Kind.CHUNK) in have):
                     self.present += 1
                     continue
                 loc = self._locate(oid, kind)
@@ -340,23 +320,25 @@ class _Download:
     def _children(self, pack: str, entry: PackEntry, stored: bytes) -> list[ObjectKey]:
         oid, kind = entry.oid, Kind(entry.kind)
         try:
-            data = verify_payload(entry, stored)
-            if kind == Kind.FILE:
-                manifest = FileManifest.from_bytes(oid, data)
-                self.manifests[oid] = (manifest, Located(pack, entry), data)
-                return [ObjectKey(c, Kind.CHUNK) for c, _ in manifest.chunks]
-        except (CorruptObjectError, FormatError) as exc:
+            data = verify_payload(entry, stored, check=False)  # the decoders below check the id: one parse
+            try:
+                if kind == Kind.FILE:
+                    manifest = FileManifest.from_bytes(oid, data)
+                    self.manifests[oid] = (manifest, Located(pack, entry), data)
+                    return [ObjectKey(c, Kind.CHUNK) for c, _ in manifest.chunks]
+                if kind == Kind.TREE:
+                    entries = Tree.from_bytes(oid, data).entries
+                    children = [ObjectKey(e.oid, e.kind.object_kind) for e in entries if e.kind != EntryKind.SYMLINK]
+                else:
+                    children = [ObjectKey(o, k) for o, k in run_children(Run.from_bytes(oid, data))]
+            except FormatError as exc:
+                raise CorruptObjectError(oid, f"remote copy: {exc}") from exc
+        except CorruptObjectError as exc:
             self.problems.append(Problem(oid, kind.label, f"remote pack {pack[:10]}: {exc}"))
             self.bad.append((oid, kind, pack))
             return []
         self.meta[ObjectKey(oid, kind)] = data
-        if kind == Kind.TREE:
-            return [
-                ObjectKey(e.oid, e.kind.object_kind)
-                for e in Tree.from_bytes(oid, data).entries
-                if e.kind != EntryKind.SYMLINK
-            ]
-        return [ObjectKey(o, k) for o, k in run_children(Run.from_bytes(oid, data))]
+        return children
 
     def fetch_chunks(self) -> None:
         """Download the needed chunks, verify each, and store them (stored bytes kept as they came)."""

@@ -87,7 +87,7 @@ def push(
     """
     from ..objstore.gc import RemoteLock
     from ..objstore.remote_roots import record_roots
-    from ..objstore.transfer import upload
+    from ..objstore.transfer import upload_closure
     from .push_runkeys import publish_markers
 
     roots = transfer_roots(repo, targets, all_commits=all_commits, revs=revs)
@@ -101,23 +101,23 @@ def push(
             # under the lock: what the remote lists now stays there until the root record is written
             store.refresh(use_cache=not full)
             # an object a remote index lists has its whole closure there (objstore/transfer.py publishes
-            # children first), so only roots the remote lacks are walked: a push with nothing to send reads
-            # no trees
-            missing: list[ObjectKey] = []
-            keys = closure(repo.store, [r for r in roots if full or not _remote_has(store, r)], missing=missing)
-            result = upload(
+            # children first), so the walk does not descend into what the remote lists: a push with nothing
+            # to send reads no trees, and a push of one changed file reads only the trees above it
+            result, plan = upload_closure(
                 repo.store,
                 store,
-                keys,
+                roots,
+                trust_remote=not full,
                 jobs=transfer_jobs(repo, jobs),
                 staging_dir=str(repo.tmp_dir / "push"),
                 progress=progress,
-                refresh=False,
             )
-            lock.check()  # a gc that broke our lock may have removed what we found on the remote
-            record_roots(store, roots)
-            # last: a marker names a run whose record and outputs are committed (their indexes published)
-            markers = publish_markers(repo, store, roots, uploaded=set(keys), trust_cache=not full)
+            with plan:
+                missing = plan.missing
+                lock.check()  # a gc that broke our lock may have removed what we found on the remote
+                record_roots(store, roots)
+                # last: a marker names a run whose record and outputs are committed (their indexes published)
+                markers = publish_markers(repo, store, roots, uploaded=plan, trust_cache=not full)
             if result.objects:
                 from .compact import compact_after_push
 

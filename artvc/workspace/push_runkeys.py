@@ -12,7 +12,7 @@ backfilled after one LIST per marker folder, unless this clone has seen their ma
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -77,14 +77,20 @@ def _valid(line: str) -> bool:
     return folder in remote_runkeys.FOLDERS and is_oid(key) and is_oid(oid)
 
 
-def _on_remote(store: RemoteStore, key: ObjectKey) -> bool:
+def _on_remote(store: RemoteStore, key: ObjectKey, uploaded: Container[ObjectKey]) -> bool:
+    if key in uploaded:  # a push's chunk packs are not in the view (objstore/transfer.upload_closure)
+        return True
     if key.kind == Kind.FILE:
         return store.has(key.oid, Kind.FILE) or store.has(key.oid, Kind.CHUNK)
     return store.has(key.oid, key.kind)
 
 
 def markable(
-    repo: Repo, store: RemoteStore, roots: Iterable[ObjectKey], skip: AbstractSet[ObjectKey] = frozenset()
+    repo: Repo,
+    store: RemoteStore,
+    roots: Iterable[ObjectKey],
+    skip: AbstractSet[ObjectKey] = frozenset(),
+    uploaded: Container[ObjectKey] = frozenset(),
 ) -> tuple[list[tuple[str, str, Run]], list[Run]]:
     """(folder, key, run) of every marker the runs among ``roots`` (less ``skip``) deserve on ``store``: runs
     stored here (``remote_runkeys.names_for``) whose record and every output are committed on the remote; and
@@ -100,7 +106,7 @@ def markable(
         names = [(f, n) for f in remote_runkeys.FOLDERS for n in remote_runkeys.names_for(f, run)]
         if not names:
             none.append(run)
-        elif all(_on_remote(store, k) for k in output_keys(run)):
+        elif all(_on_remote(store, k, uploaded) for k in output_keys(run)):
             out += [(f, n, run) for f, n in names]
     return out, none
 
@@ -110,7 +116,7 @@ def publish_markers(
     store: RemoteStore,
     roots: Iterable[ObjectKey],
     *,
-    uploaded: set[ObjectKey],
+    uploaded: Container[ObjectKey],
     trust_cache: bool = True,
 ) -> int:
     """Publish the missing markers of the pushed runs; return how many were written. The caller holds the
@@ -125,7 +131,7 @@ def publish_markers(
     known = KnownMarkers(store.cache_dir, store.url)
     roots = set(roots)
     done = {k for k in roots if k not in uploaded and f"{DONE}/{k.oid}" in known} if trust_cache else set()
-    wanted, unmarked = markable(repo, store, roots, done)  # a run seen complete before is not even read
+    wanted, unmarked = markable(repo, store, roots, done, uploaded)  # a run seen complete before is not even read
     for run in unmarked:
         known.add(f"{DONE}/{run.oid}")
     todo: list[tuple[str, str, Run]] = []

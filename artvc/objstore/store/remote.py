@@ -559,12 +559,12 @@ class RemoteStore(ObjectStore):
         os.makedirs(fallback, exist_ok=True)
         return str(fallback)
 
-    def add_pack(self, name: str, entries: list[PackEntry]) -> None:
-        """Record a pack this process just published (so ``has`` sees it without a refresh)."""
+    def add_pack(self, name: str, entries: list[PackEntry], *, view: bool = True) -> None:
+        """Record a pack just published (``has`` sees it at once); ``view=False``: in the index cache only."""
         self._ensure()
         with self._lock:
-            self._packs[name] = entries
-            for e in entries:
+            self._packs.update({name: entries} if view else {})
+            for e in entries if view else ():
                 self._index.setdefault((e.oid, e.kind), Located(name, e))
         self._cache_index(name, entries)
 

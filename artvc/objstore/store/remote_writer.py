@@ -56,6 +56,9 @@ class RemoteWriter(StoreWriter):
         self._staged: set[str] = set()  # sealed temp packs of ours not uploaded yet, removed however push ends
         self.packs: list[str] = []
         self.serial = False  # True: each sealed pack is published before the next one is started
+        # False (a push's plan, which sends each object once): no set of the objects put, and a published
+        # pack of chunks only is not added to the store's view (its index is cached on disk): flat memory
+        self.track = True
         self.objects = 0
         self.bytes = 0
 
@@ -69,8 +72,16 @@ class RemoteWriter(StoreWriter):
     def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes | memoryview, raw_length: int) -> bool:
         if self.has(oid, kind):
             return False
+        return self.put_new(oid, kind, codec, stored, raw_length)
+
+    def put_new(self, oid: Oid, kind: Kind, codec: int, stored: bytes | memoryview, raw_length: int) -> bool:
+        """``put_stored`` for an object the caller knows the remote lacks (an upload planned it with one
+        batched lookup): only this writer's own pending objects are checked."""
+        if self.track:
+            if (oid, int(kind)) in self._pending:
+                return False
+            self._pending.add((oid, int(kind)))
         self._builder.add(oid, int(kind), codec, stored, raw_length)
-        self._pending.add((oid, int(kind)))
         self.objects += 1
         self.bytes += len(stored)
         if self._builder.full():
@@ -79,7 +90,8 @@ class RemoteWriter(StoreWriter):
 
     def add_pack_file(self, path: str, name: str, entries: list[PackEntry]) -> None:
         """Queue an existing sealed pack file (a whole pack of the local store) for publishing as it is."""
-        self._pending.update((e.oid, e.kind) for e in entries)
+        if self.track:
+            self._pending.update((e.oid, e.kind) for e in entries)
         self.objects += len(entries)
         self.bytes += sum(e.length for e in entries)
         self._check_uploads(block=len([u for u in self._uploads if not u.done()]) >= self.jobs)
@@ -109,7 +121,7 @@ class RemoteWriter(StoreWriter):
             if owned:
                 remove_if_present(tmp)
                 self._staged.discard(tmp)
-        self.store.add_pack(name, entries)
+        self.store.add_pack(name, entries, view=self.track or any(e.kind != Kind.CHUNK for e in entries))
         self.packs.append(name)
         self.progress.advance(bytes=size, files=len(entries))
 

@@ -1,0 +1,339 @@
+"""What an upload sends, and in what order (``transfer.upload`` and ``transfer.upload_closure`` carry it out).
+
+``plan_closure`` walks the closure of some roots in batches (a queue of keys, ``BATCH`` at a time), with one
+batched local lookup and one batched remote lookup per batch (not one query per object), reads each tree,
+manifest and run once, and, on a push that trusts the remote, does not descend into what the remote already
+lists (its closure is there: uploads publish children first). ``plan_keys`` plans an explicit set of objects.
+
+Memory stays flat at millions of objects: the keys seen, the queue and the objects to send live in a
+private temporary sqlite database (``Plan``: a file sqlite deletes when it is closed, with a small page
+cache), not in Python sets; only the subtrees of the trees sent are kept in memory (for their order).
+
+Deltas (pack codec 2) need their base: a chunk sent as a delta puts the chunk it is built on into the queue
+(sent too unless the remote lists it), and ``Plan.delta_levels`` gives each delta whose base is sent a
+publishing level one above its base's (``delta_push``), so the remote never lists a delta before its base.
+
+Then ``Plan.whole_candidates`` names the local packs of chunks every one of which is sent at level 0: those
+are published as they are (on a directory remote, a hard link), and ``Plan.ordered`` yields the rest in
+order: chunks by delta level, then manifests, trees (a subtree before its parent) and runs, each group by
+local position (pack, offset).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple, cast
+
+from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
+from .delta_push import levels, with_bases
+from .lineage import Run, run_children
+from .objects import FileManifest, Kind, Tree
+from .oid import Oid
+from .store.delta import DELTA
+from .store.local import LocalStore
+from .store.pack import ENTRY, TRAILER, PackEntry, read_trailer, unpack_payload
+from .store.remote import RemoteStore
+from .types import EntryKind, Location, ObjectKey
+
+ORDER = {Kind.CHUNK: 0, Kind.FILE: 1, Kind.TREE: 2, Kind.RUN: 3}
+BATCH = 10_000  # keys taken from the queue at a time (and rows read back at a time)
+CACHE_KIB = 8 << 10  # the plan database's page cache
+_KINDS = {int(k): k for k in Kind}
+
+
+class Send(NamedTuple):
+    """One object an upload sends (``Plan.ordered`` yields them in sending order)."""
+
+    order: int
+    height: int
+    pack: int
+    offset: int
+    oid: Oid
+    kind: Kind
+    loc: Location
+
+
+class Whole(NamedTuple):
+    """A local pack published as it is."""
+
+    path: str
+    name: str
+    entries: list[PackEntry]
+
+
+_SCHEMA = """
+CREATE TABLE seen (oid BLOB NOT NULL, kind INTEGER NOT NULL, PRIMARY KEY (oid, kind)) WITHOUT ROWID;
+CREATE TABLE queue (oid BLOB NOT NULL, kind INTEGER NOT NULL);
+CREATE TABLE batch (oid BLOB NOT NULL, kind INTEGER NOT NULL);
+CREATE TABLE whole (pack INTEGER PRIMARY KEY);
+CREATE TABLE todo (
+    oid BLOB NOT NULL, kind INTEGER NOT NULL, ord INTEGER NOT NULL, height INTEGER NOT NULL,
+    pack INTEGER NOT NULL, codec INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
+    raw_length INTEGER NOT NULL, PRIMARY KEY (oid, kind)) WITHOUT ROWID;
+"""
+
+
+class Plan:
+    """The objects to send (table ``todo``), how many the remote has (``present``), those found nowhere
+    locally (``missing``), and the subtrees of each tree to send (``named``). Close it (or use ``with``)."""
+
+    def __init__(self) -> None:
+        self.db = sqlite3.connect("", isolation_level=None, check_same_thread=False)  # "": a private temp file
+        self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self.db.execute("PRAGMA temp_store=FILE")
+        self.db.executescript(_SCHEMA)
+        self.db.execute("BEGIN")
+        self.present = 0
+        self.missing: list[ObjectKey] = []
+        self.named: dict[Oid, list[Oid]] = {}
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Plan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- building ------------------------------------------------------------------------------------------
+
+    def _fresh(self, keys: Iterable[tuple[str, int]]) -> list[tuple[Oid, Kind]]:
+        """The keys not seen yet (each once), now marked seen."""
+        db = self.db
+        db.execute("DELETE FROM batch")
+        db.executemany("INSERT INTO batch VALUES (?, ?)", ((bytes.fromhex(o), int(k)) for o, k in keys))
+        rows = db.execute(
+            "SELECT DISTINCT b.oid, b.kind FROM batch b LEFT JOIN seen s ON s.oid = b.oid AND s.kind = b.kind"
+            " WHERE s.oid IS NULL"
+        ).fetchall()
+        db.execute("INSERT OR IGNORE INTO seen SELECT oid, kind FROM batch")
+        return [(Oid(o.hex()), _KINDS[k]) for o, k in rows]
+
+    def _send(self, items: Iterable[tuple[Oid, Kind, Location]]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO todo VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)",
+            ((bytes.fromhex(oid), int(kind), ORDER[kind], *loc) for oid, kind, loc in items),
+        )
+
+    def _enqueue(self, keys: Iterable[tuple[str, int]]) -> None:
+        self.db.executemany("INSERT INTO queue VALUES (?, ?)", ((bytes.fromhex(o), int(k)) for o, k in keys))
+
+    def _take(self) -> list[tuple[str, int]]:
+        """Up to ``BATCH`` keys off the queue."""
+        rows = self.db.execute("SELECT rowid, oid, kind FROM queue ORDER BY rowid LIMIT ?", (BATCH,)).fetchall()
+        if rows:
+            self.db.execute("DELETE FROM queue WHERE rowid <= ?", (rows[-1][0],))
+        return [(o.hex(), k) for _, o, k in rows]
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def count(self) -> tuple[int, int]:
+        """(objects, stored bytes) to send."""
+        n, size = self.db.execute("SELECT count(*), coalesce(sum(length), 0) FROM todo").fetchone()
+        return int(n), int(size)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether the plan sends ``key`` (a file: its manifest, or its chunk when it is one)."""
+        oid, kind = cast(ObjectKey, key)
+        kinds = (int(kind), int(Kind.CHUNK)) if kind == Kind.FILE else (int(kind),)
+        sql = f"SELECT 1 FROM todo WHERE oid = ? AND kind IN ({','.join('?' * len(kinds))})"
+        return self.db.execute(sql, (bytes.fromhex(oid), *kinds)).fetchone() is not None
+
+    def delta_levels(self, src: LocalStore) -> None:
+        """Give each delta the plan sends whose base it sends too its publishing level (its ``height``): one
+        more than its base's (``delta_push.levels``). Call before ``whole_candidates`` and ``ordered``."""
+        sql = "SELECT oid FROM todo WHERE ord = 0 AND codec = ?"
+        deltas = [Oid(o.hex()) for (o,) in self.db.execute(sql, (DELTA,))]
+        if not deltas:
+            return
+        named = list(set(src.delta_bases(deltas).values()))
+        sent = {b for b in named if ObjectKey(b, Kind.CHUNK) in self}
+        level = levels(src, sent.union(deltas))
+        self.db.executemany(
+            "UPDATE todo SET height = ? WHERE oid = ? AND kind = 0", ((h, bytes.fromhex(o)) for o, h in level.items())
+        )
+
+    def tree_heights(self, src: LocalStore) -> None:
+        """Give each tree sent its height (a subtree before its parent), from ``named`` or read locally."""
+        trees = {
+            Oid(o.hex()): Location._make(row)
+            for o, *row in self.db.execute(
+                "SELECT oid, pack, codec, offset, length, raw_length FROM todo WHERE kind = ?", (int(Kind.TREE),)
+            )
+        }
+        heights: dict[Oid, int] = {}
+
+        def height(oid: Oid) -> int:
+            if oid not in heights:
+                heights[oid] = 0
+                named = self.named.get(oid)
+                if named is None:
+                    key = ObjectKey(oid, Kind.TREE)
+                    named = [o for o, k in _named(key, _read(src, key, trees[oid])) if k == Kind.TREE]
+                heights[oid] = 1 + max((height(c) for c in named if c in trees), default=0)
+            return heights[oid]
+
+        for oid in trees:
+            height(oid)
+        self.db.executemany(
+            "UPDATE todo SET height = ? WHERE oid = ? AND kind = ?",
+            ((h, bytes.fromhex(o), int(Kind.TREE)) for o, h in heights.items()),
+        )
+
+    def whole_candidates(self, src: LocalStore) -> Iterator[tuple[int, int]]:
+        """(pack id, objects) of the local packs whose every sent object is a level-0 chunk, as many as its
+        trailer lists (by the trailer's size): candidates for ``whole_pack``."""
+        sql = "SELECT pack, count(*), max(height) FROM todo WHERE ord = 0 GROUP BY pack HAVING max(height) = 0"
+        for pack_id, n, _ in self.db.execute(sql).fetchall():
+            try:
+                with open(src.pack_path(src.pack_name(pack_id)), "rb") as f:
+                    size = os.fstat(f.fileno()).st_size
+                    if size < TRAILER.size:
+                        continue
+                    listed = TRAILER.unpack(os.pread(f.fileno(), TRAILER.size, size - TRAILER.size))[0]
+            except OSError:
+                continue
+            if listed == n * ENTRY.size:
+                yield pack_id, n
+
+    def whole_pack(self, src: LocalStore, pack_id: int, n: int) -> Whole | None:
+        """The local pack ``pack_id`` to publish as it is (its trailer lists ``n`` chunks), or None."""
+        name = src.pack_name(pack_id)
+        path = src.pack_path(name)
+        try:
+            with open(path, "rb") as f:
+                entries = read_trailer(f, os.fstat(f.fileno()).st_size)
+        except (OSError, FormatError):
+            return None
+        if len(entries) != n or any(e.kind != Kind.CHUNK for e in entries):
+            return None
+        self.db.execute("INSERT OR IGNORE INTO whole VALUES (?)", (pack_id,))
+        return Whole(str(path), name, entries)
+
+    def ordered(self) -> Iterator[list[Send]]:
+        """The objects to send that no whole pack carries, in sending order, ``BATCH`` at a time."""
+        cur = self.db.execute(
+            "SELECT ord, height, pack, offset, oid, kind, codec, length, raw_length FROM todo"
+            " WHERE pack NOT IN (SELECT pack FROM whole) ORDER BY ord, height, pack, offset"
+        )
+        while rows := cur.fetchmany(BATCH):
+            yield [
+                Send(order, height, pack, offset, Oid(o.hex()), _KINDS[k], Location(pack, codec, offset, length, raw))
+                for order, height, pack, offset, o, k, codec, length, raw in rows
+            ]
+
+
+def plan_keys(src: LocalStore, dest: RemoteStore, keys: Iterable[ObjectKey]) -> Plan:
+    """The objects of ``keys`` that ``dest`` lacks (each must be in ``src``), with the bases of deltas.
+
+    Raises:
+        ObjectNotFoundError: when a key to send is not in ``src``.
+    """
+    plan = Plan()
+    try:
+        wanted = with_bases(src, keys)  # a delta's base goes too (delta_push)
+        there = dest.has_many(wanted)  # one pass: batched, sampled for chunks on a checkpointed remote
+        send = [ObjectKey(o, k) for o, k in wanted if (o, k) not in there]
+        plan.present = len(wanted) - len(send)
+        rows = src.locate_many(send)
+        for oid, kind in send:
+            if ObjectKey(oid, kind) not in rows:
+                raise ObjectNotFoundError(oid, kind.label)
+        plan._send((oid, kind, rows[ObjectKey(oid, kind)]) for oid, kind in send)
+    except BaseException:
+        plan.close()
+        raise
+    return plan
+
+
+def plan_closure(src: LocalStore, dest: RemoteStore, roots: Iterable[ObjectKey], *, trust_remote: bool) -> Plan:
+    """Everything reachable from ``roots`` that ``dest`` lacks.
+
+    A file is its manifest, else (a one-chunk file) its chunk. An object missing locally goes to ``missing``
+    (the remote may have it). With ``trust_remote``, an object the remote lists is not descended into.
+
+    Raises:
+        CorruptObjectError: when a local tree, manifest or run is damaged.
+    """
+    plan = Plan()
+    try:
+        plan._enqueue(roots)
+        while keys := plan._take():
+            _walk_batch(src, dest, plan, plan._fresh(keys), trust_remote)
+    except BaseException:
+        plan.close()
+        raise
+    return plan
+
+
+def _walk_batch(src: LocalStore, dest: RemoteStore, plan: Plan, fresh: list[tuple[Oid, Kind]], trust: bool) -> None:
+    chunk_kind, file_kind = Kind.CHUNK, Kind.FILE
+    rows = src.locate_oids({k[0] for k in fresh})
+    found: list[tuple[tuple[Oid, Kind], Location]] = []
+    as_chunks: list[tuple[Oid, Kind]] = []
+    for key in fresh:
+        loc = rows.get(key)  # type: ignore[call-overload]
+        if loc is None and key[1] == file_kind and (key[0], chunk_kind) in rows:
+            as_chunks.append((key[0], chunk_kind))  # a one-chunk file: known by its chunk
+        elif loc is None:
+            plan.missing.append(ObjectKey(*key))
+        else:
+            found.append((key, loc))
+    if as_chunks:
+        found += [(k, rows[k]) for k in plan._fresh(as_chunks)]  # type: ignore[index]
+    there = dest.has_many([k for k, _ in found]) if found else set()
+    deltas: list[Oid] = []
+    children: list[tuple[Oid, Kind]] = []
+    sends: list[tuple[Oid, Kind, Location]] = []
+    for key, loc in found:
+        oid, kind = key
+        on_remote = key in there
+        if on_remote:
+            plan.present += 1
+            if trust:
+                continue
+        else:
+            sends.append((oid, kind, loc))
+            if kind == chunk_kind and loc.codec == DELTA:
+                deltas.append(oid)
+        if kind != chunk_kind:
+            named = _named(ObjectKey(oid, kind), _read(src, ObjectKey(oid, kind), loc))
+            if kind == Kind.TREE and not on_remote:  # its subtrees, for ``tree_heights``
+                plan.named[oid] = [o for o, k in named if k == Kind.TREE]
+            children += named
+            if len(children) >= BATCH:  # a batch of large trees names millions: queue them as they come
+                plan._enqueue(children)
+                children.clear()
+    plan._send(sends)
+    if deltas:  # their bases go too, unless the remote lists them (asked when they come off the queue)
+        children += [(b, chunk_kind) for b in src.delta_bases(deltas).values()]
+    plan._enqueue(children)
+
+
+def _read(src: LocalStore, key: ObjectKey, loc: Location) -> bytes:
+    stored = src.read_stored(loc.pack, loc.offset, loc.length)
+    if len(stored) != loc.length:
+        raise CorruptObjectError(key[0], "local pack is truncated", hint="run 'art fsck'")
+    try:
+        return unpack_payload(loc.codec, stored, loc.raw_length, int(key[1]))
+    except FormatError as exc:
+        raise CorruptObjectError(key[0], str(exc), hint="run 'art fsck'") from exc
+
+
+def _named(key: ObjectKey, data: bytes) -> list[tuple[Oid, Kind]]:
+    """What a tree, manifest or run names (a file by its manifest's key; the walk falls back to its chunk)."""
+    oid, kind = key
+    try:
+        if kind == Kind.TREE:
+            tree, file, dir_, link = Kind.TREE, Kind.FILE, EntryKind.DIR, EntryKind.SYMLINK
+            return [
+                (e.oid, tree if e.kind == dir_ else file) for e in Tree.from_bytes(oid, data).entries if e.kind != link
+            ]
+        if kind == Kind.FILE:
+            return [(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, data).chunks]
+        return [(o, k) for o, k in run_children(Run.from_bytes(oid, data))]
+    except FormatError as exc:
+        raise CorruptObjectError(oid, str(exc), hint="run 'art fsck'") from exc
