@@ -20,10 +20,10 @@ from tests.workspace.test_add_checkout import age
 ART = [sys.executable, "-m", "artvc"]
 
 
-def status_run(ws, tmp_path: Path, *, reads: bool = False) -> tuple:
+def status_run(ws, tmp_path: Path, *, reads: bool = False, threads: int = 1) -> tuple:
     """``art status --json`` in a process of its own: (path -> state, folders it rebuilt[, folders it read])."""
     log = tmp_path / f"faults-{len(list(tmp_path.glob('faults-*')))}.log"
-    env = {**os.environ, "ART_FAULT_LOG": str(log)}
+    env = {**os.environ, "ART_FAULT_LOG": str(log), "ART_WALK_THREADS": str(threads)}
     r = subprocess.run([*ART, "status", "--json"], cwd=ws.root, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     states = {a["path"]: a["state"] for a in json.loads(r.stdout)["artifacts"]}
@@ -81,13 +81,13 @@ def test_a_change_deep_in_a_wide_tree_is_found_by_the_threaded_walk(ws, tmp_path
     age(ws.root / "data")
     ws.art("add", "data")
     folders = 1 + 12 + 12 * 12
-    assert status_run(ws, tmp_path, reads=True) == ({"data": "unchanged"}, 0, folders)
+    assert status_run(ws, tmp_path, reads=True, threads=4) == ({"data": "unchanged"}, 0, folders)
     leaf = ws.root / "data/p07/q11/b.txt"
     before = leaf.stat()
     leaf.write_text("B")  # same size, mtime set back: only ctime tells
     os.utime(leaf, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert status_run(ws, tmp_path, reads=True) == ({"data": "modified"}, 3, folders + 3)
-    assert status_run(ws, tmp_path, reads=True) == ({"data": "modified"}, 0, folders)
+    assert status_run(ws, tmp_path, reads=True, threads=4) == ({"data": "modified"}, 3, folders + 3)
+    assert status_run(ws, tmp_path, reads=True, threads=4) == ({"data": "modified"}, 0, folders)
     with ws.repo() as repo:
         now = current_oid(repo, "data", "dir")
     ws.art("add", "data")
