@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -11,6 +12,13 @@ import pytest
 from click.testing import CliRunner
 
 pytest_plugins = ["tests.bucket_fixtures"]
+
+# A test run started in the background by a non-interactive shell (`cmd &`, nohup) inherits SIGINT ignored, and
+# so would every art it starts: a Python that starts with SIGINT ignored never turns it into KeyboardInterrupt,
+# so the tests that stop `art ui` or a run with SIGINT (as Ctrl-C does) would wait forever. A handler set here
+# is reset to the default in each child at exec, so the children take SIGINT as a terminal would deliver it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",

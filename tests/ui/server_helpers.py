@@ -115,6 +115,10 @@ class UI:
             self.proc.send_signal(sig)
         try:
             return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # still running: reading its stderr below would wait forever
+            self.proc.wait()
+            raise
         finally:
             self.stderr = self.proc.stderr.read().decode()
             self.proc.stdout.close()
