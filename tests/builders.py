@@ -55,3 +55,14 @@ def revised(data: bytes, seed: int) -> bytes:
         if i < len(out) and 48 <= out[i] <= 57:
             out[i] = 48 + (out[i] - 47) % 10
     return bytes(out)
+
+
+def rewritten(data: bytes, edits: int, seed: int) -> bytes:
+    """The same bytes with ``edits`` four-digit values written over them at random places (a revised release
+    whose edits are scattered: most chunks stay identical, the edited ones are similar to their old version)."""
+    r = random.Random(seed)
+    out = bytearray(data)
+    for _ in range(edits):
+        at = r.randrange(len(out) - 8)
+        out[at : at + 4] = b"%04d" % r.randrange(10000)
+    return bytes(out)

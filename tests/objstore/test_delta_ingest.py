@@ -11,23 +11,13 @@ from artvc.objstore.sketch import features
 from artvc.objstore.store.delta import DELTA
 from artvc.objstore.store.local import LocalStore
 from artvc.objstore.verify import verify_store
-from tests.builders import csv_bytes, random_bytes
-
-
-def revise(data: bytes, edits: int, seed: int) -> bytes:
-    """A revised release: ``edits`` values rewritten in place, here and there."""
-    r = random.Random(seed)
-    out = bytearray(data)
-    for _ in range(edits):
-        at = r.randrange(len(out) - 8)
-        out[at : at + 4] = b"%04d" % r.randrange(10000)
-    return bytes(out)
+from tests.builders import csv_bytes, random_bytes, rewritten
 
 
 def releases(n: int, size: int = 600_000) -> list[bytes]:
     out = [csv_bytes(size, seed=5)]
     for i in range(1, n):
-        out.append(revise(out[-1], 40, seed=i))
+        out.append(rewritten(out[-1], 40, seed=i))
     return out
 
 
@@ -44,7 +34,7 @@ def codecs(store: LocalStore) -> dict[int, int]:
 def test_sketch_is_deterministic_and_finds_similar_chunks_only():
     a = csv_bytes(80_000, seed=1)
     assert features(a) == features(bytes(a)) and len(features(a)) == 6
-    assert set(features(a)) & set(features(revise(a, 5, seed=2)))
+    assert set(features(a)) & set(features(rewritten(a, 5, seed=2)))
     assert not set(features(a)) & set(features(csv_bytes(80_000, seed=2)))
     assert features(b"short") == ()
 
@@ -99,7 +89,7 @@ def test_delta_off_stores_no_delta_and_no_sketch(tmp_path):
 def test_incompressible_chunks_are_not_sketched(tmp_path):
     with LocalStore(tmp_path / "store") as store:
         add(store, tmp_path / "noise.bin", random_bytes(800_000))
-        add(store, tmp_path / "noise2.bin", revise(random_bytes(800_000), 20, seed=1))
+        add(store, tmp_path / "noise2.bin", rewritten(random_bytes(800_000), 20, seed=1))
         assert store._db.execute("SELECT count(*) FROM sketch").fetchone()[0] == 0
         assert DELTA not in codecs(store)
 
@@ -119,7 +109,7 @@ def test_similar_files_of_one_add_are_deltas_against_each_other(tmp_path):
     first's pack is even indexed (same writer, same pack), and reads back after the commit. (Chunks written
     earlier count: files of one batch, small files of one directory, are compressed together.)"""
     first = csv_bytes(300_000, seed=8)
-    second = revise(first, 30, seed=9)
+    second = rewritten(first, 30, seed=9)
     for sub, data in (("x", first), ("y", second)):
         (tmp_path / "d" / sub).mkdir(parents=True)
         (tmp_path / "d" / sub / "f.csv").write_bytes(data)
@@ -137,7 +127,7 @@ def test_similar_files_of_one_add_are_deltas_against_each_other(tmp_path):
 
 
 def test_a_delta_on_a_base_another_writer_has_not_committed_is_stored_in_full(tmp_path):
-    base, new = csv_bytes(60_000, seed=1), revise(csv_bytes(60_000, seed=1), 5, seed=2)
+    base, new = csv_bytes(60_000, seed=1), rewritten(csv_bytes(60_000, seed=1), 5, seed=2)
     with LocalStore(tmp_path / "store") as store:
         w1 = store.writer()
         w1.put(hash_bytes(base), Kind.CHUNK, base)  # written by w1, a candidate base, not indexed
@@ -188,7 +178,7 @@ def test_a_large_file_without_a_previous_version_is_never_sketched(tmp_path):
 
 def test_a_revised_large_file_is_stored_as_deltas_on_its_previous_version(tmp_path):
     v1 = csv_bytes(3 << 20, seed=2)
-    v2 = revise(v1, 60, seed=3)
+    v2 = rewritten(v1, 60, seed=3)
     v2 = v2[:1000_000] + b"1,inserted,0.5,1,cat1\n" * 40 + v2[1000_000:]  # offsets drift after an insertion
     with LocalStore(tmp_path / "store") as store:
         old, size1 = large_add(store, tmp_path / "a.csv", v1)
@@ -219,7 +209,7 @@ def test_a_delta_on_an_uncommitted_base_is_stored_in_full_even_after_many_other_
     """The content kept to store such a delta in full outlives the bound on chunks waiting for a writer."""
     from artvc.objstore.store.delta_compressor import PENDING_BYTES
 
-    base, new = csv_bytes(60_000, seed=1), revise(csv_bytes(60_000, seed=1), 5, seed=2)
+    base, new = csv_bytes(60_000, seed=1), rewritten(csv_bytes(60_000, seed=1), 5, seed=2)
     with LocalStore(tmp_path / "store") as store:
         w1 = store.writer()
         w1.put(hash_bytes(base), Kind.CHUNK, base)

@@ -1,19 +1,8 @@
 """Deltas at ``art add`` by position: a file added again at the same path is delta-compressed against its
 previous version (what the artifact's pointer tracks there), with no sketch; a first add tries no delta."""
 
-import random
-
 from artvc.objstore.objects import Kind
-from tests.builders import csv_bytes
-
-
-def _revise(data: bytes, edits: int, seed: int) -> bytes:
-    r = random.Random(seed)
-    out = bytearray(data)
-    for _ in range(edits):
-        at = r.randrange(len(out) - 8)
-        out[at : at + 4] = b"%04d" % r.randrange(10000)
-    return bytes(out)
+from tests.builders import csv_bytes, rewritten
 
 
 def _counts(repo) -> tuple[int, int, set[str]]:
@@ -25,7 +14,7 @@ def _counts(repo) -> tuple[int, int, set[str]]:
 
 def test_a_large_file_added_again_is_stored_as_deltas_on_its_previous_version(ws):
     v1 = csv_bytes(3 << 20, seed=7)
-    v2 = _revise(v1, 50, seed=8)
+    v2 = rewritten(v1, 50, seed=8)
     ws.gen({"data": {"big.csv": v1}})
     ws.art("add", "data")
     with ws.repo() as repo:
@@ -49,7 +38,7 @@ def test_a_small_file_added_again_is_a_delta_on_its_previous_version_without_a_s
     ws.art("add", "small.csv")
     with ws.repo() as repo:
         before = _counts(repo)[0]
-    v2 = _revise(v1, 5, seed=10)
+    v2 = rewritten(v1, 5, seed=10)
     ws.gen({"small.csv": v2})
     ws.art("add", "small.csv")
     with ws.repo() as repo:

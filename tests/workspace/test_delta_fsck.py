@@ -2,19 +2,9 @@
 re-adding the data heals the store; core.delta = false stores none."""
 
 import json
-import random
 
 from artvc.objstore.objects import Kind
-from tests.builders import csv_bytes
-
-
-def _revise(data: bytes, edits: int, seed: int) -> bytes:
-    r = random.Random(seed)
-    out = bytearray(data)
-    for _ in range(edits):
-        at = r.randrange(len(out) - 8)
-        out[at : at + 4] = b"%04d" % r.randrange(10000)
-    return bytes(out)
+from tests.builders import csv_bytes, rewritten
 
 
 def _flip_payload(repo, oid):
@@ -27,8 +17,8 @@ def _flip_payload(repo, oid):
 
 def _three_versions(ws):
     v1 = csv_bytes(700_000, seed=4)
-    v2 = _revise(v1, 30, 1)
-    v3 = _revise(v2, 30, 2)
+    v2 = rewritten(v1, 30, 1)
+    v3 = rewritten(v2, 30, 2)
     for name, data in (("v1.csv", v1), ("v2.csv", v2), ("v3.csv", v3)):
         ws.gen({name: data})
         ws.art("add", name)

@@ -89,11 +89,9 @@ class DeltaCompressor(Compressor):
         result, depth, best = (codec, stored), 0, len(stored) * KEEP_BELOW
         tries, unindexed = TRIES, False
         for base, base_depth, indexed in self._candidates(oid, sketch):
-            base_raw = self._base(base)
-            if base_raw is None:
+            payload = self._delta(data, base)
+            if payload is None:
                 continue
-            payload = encode_delta(data, base, base_raw, DELTA_LEVEL)
-            self.tried += 1
             if len(payload) < best:
                 result, depth, best, unindexed = (DELTA, payload), base_depth + 1, len(payload), not indexed
             tries -= 1
@@ -114,6 +112,14 @@ class DeltaCompressor(Compressor):
                 if gone not in self._recent:
                     self._unindex(gone, gone_sketch)
         return result
+
+    def _delta(self, data: bytes, base: Oid) -> bytes | None:
+        """The delta payload of ``data`` on ``base``, or None when the base cannot be read."""
+        base_raw = self._base(base)
+        if base_raw is None:
+            return None
+        self.tried += 1
+        return encode_delta(data, base, base_raw, DELTA_LEVEL)
 
     def _index(self, oid: Oid, sketch: tuple[int, ...]) -> None:
         for f in sketch:
@@ -141,11 +147,9 @@ class DeltaCompressor(Compressor):
         for base in usable:
             if base == oid or not self._store.has(base, Kind.CHUNK):
                 continue  # not indexed: a delta is never indexed without its base
-            base_raw = self._base(base)
-            if base_raw is None:
+            payload = self._delta(data, base)
+            if payload is None:
                 continue
-            payload = encode_delta(data, base, base_raw, DELTA_LEVEL)
-            self.tried += 1
             if len(payload) < best:
                 result, best = (DELTA, payload), len(payload)
             if best < len(full[1]) * GOOD:

@@ -304,19 +304,22 @@ class LocalStore(ObjectStore):
         row = self._row(oid, kind)
         return None if row is None else Location._make(row)
 
-    def locate_oids(self, oids: Iterable[Oid]) -> dict[ObjectKey, Location]:
-        """Where every stored object with one of these ids is, of any kind: one query per ``_IN_BATCH`` ids."""
-        digests = [bytes.fromhex(o) for o in set(oids)]
-        out: dict[ObjectKey, Location] = {}
+    def _rows_of(self, digests: list[bytes]) -> Iterator[tuple[Any, ...]]:
+        """The index rows of these raw ids, any kind: one query per ``_IN_BATCH`` ids."""
         for i in range(0, len(digests), _IN_BATCH):
             part = digests[i : i + _IN_BATCH]
             query = (
                 "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects "
                 f"WHERE oid IN ({','.join('?' * len(part))})"
             )
-            for digest, kind, *row in self._query(query, part, many=True):
-                if kind in _KINDS:  # a plain tuple key: equal to (and hashed as) the ObjectKey
-                    out[(Oid(digest.hex()), _KINDS[kind])] = Location._make(row)  # type: ignore[index]
+            yield from self._query(query, part, many=True)
+
+    def locate_oids(self, oids: Iterable[Oid]) -> dict[ObjectKey, Location]:
+        """Where every stored object with one of these ids is, of any kind: one query per ``_IN_BATCH`` ids."""
+        out: dict[ObjectKey, Location] = {}
+        for digest, kind, *row in self._rows_of([bytes.fromhex(o) for o in set(oids)]):
+            if kind in _KINDS:  # a plain tuple key: equal to (and hashed as) the ObjectKey
+                out[(Oid(digest.hex()), _KINDS[kind])] = Location._make(row)  # type: ignore[index]
         return out
 
     def locate_many(self, keys: Iterable[ObjectKey]) -> dict[ObjectKey, Location]:
@@ -325,17 +328,10 @@ class LocalStore(ObjectStore):
         wanted = {(bytes.fromhex(k[0]), int(k[1])): k for k in keys}
         out = {}
         if len(keys) < 2000:  # a few: one query per ``_IN_BATCH`` ids (seeks), never a scan of a large index
-            digests = list(dict.fromkeys(d for d, _ in wanted))
-            for i in range(0, len(digests), _IN_BATCH):
-                part = digests[i : i + _IN_BATCH]
-                query = (
-                    "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects "
-                    f"WHERE oid IN ({','.join('?' * len(part))})"
-                )
-                for oid, kind, *row in self._query(query, part, many=True):
-                    key = wanted.get((oid, kind))
-                    if key is not None:
-                        out[key] = Location._make(row)
+            for oid, kind, *row in self._rows_of(list(dict.fromkeys(d for d, _ in wanted))):
+                key = wanted.get((oid, kind))
+                if key is not None:
+                    out[key] = Location._make(row)
             return out
         for oid, kind, *row in self._reader().execute(
             "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects"
