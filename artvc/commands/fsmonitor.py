@@ -34,6 +34,9 @@ def start_cmd(repo) -> None:
     info = start(repo)
     if info is None:
         raise ArtError("the file-system monitor did not start", hint=f"see {repo.art_dir / 'fsmonitor.log'} for why")
+    if flags().get("json"):
+        emit_json({"pid": info["pid"], "watched_folders": info["watches"]})
+        return
     say(f"fsmonitor running (pid {info['pid']}, {info['watches']} folders watched)")
 
 
@@ -45,6 +48,9 @@ def stop_cmd(repo) -> None:
     from ..workspace.fsmonitor import stop
 
     pid = stop(repo)
+    if flags().get("json"):
+        emit_json({"stopped": pid is not None, "pid": pid})
+        return
     say("fsmonitor is not running" if pid is None else f"fsmonitor stopped (pid {pid})")
 
 
@@ -62,7 +68,16 @@ def status_cmd(repo) -> None:
         "socket": address(repo.art_dir).replace("\0", "@"),
     }
     if info is not None:
-        out.update({k: info.get(k) for k in ("pid", "watches", "changed", "overflows", "degraded", "token")})
+        out.update(
+            {
+                "pid": info.get("pid"),
+                "watched_folders": info.get("watches"),
+                "changed_folders": info.get("changed"),
+                "overflows": info.get("overflows"),
+                "degraded": info.get("degraded"),
+                "token": info.get("token"),
+            }
+        )
     if flags().get("json"):
         emit_json(out)
         return

@@ -19,6 +19,7 @@ import bisect
 import hashlib
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -100,19 +101,10 @@ def start(repo: Repo, wait: float = START_WAIT) -> dict | None:
     info = running(repo)
     if info is not None:
         return info
-    log = open(repo.art_dir / LOG_NAME, "ab")  # noqa: SIM115 - handed to the daemon
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "artvc", "fsmonitor", "run"],
-            cwd=repo.root,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            close_fds=True,
-        )
-    finally:
-        log.close()
+        proc = _spawn(repo)
+    except OSError:
+        return None
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         info = running(repo)
@@ -124,16 +116,51 @@ def start(repo: Repo, wait: float = START_WAIT) -> dict | None:
     return None
 
 
+def _spawn(repo: Repo) -> subprocess.Popen:
+    log = open(repo.art_dir / LOG_NAME, "ab")  # noqa: SIM115 - handed to the daemon
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "artvc", "fsmonitor", "run"],
+            cwd=repo.root,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+        )
+    finally:
+        log.close()
+
+
 def stop(repo: Repo, wait: float = 10.0) -> int | None:
     """Stop the daemon; its pid (None when none was running)."""
     info = ask(repo.art_dir, {"op": "stop"})
-    if info is None or info.get("root") != str(repo.root):
-        return None
-    pid = int(info["pid"])
+    if info is not None and info.get("root") == str(repo.root):
+        pid = int(info["pid"])
+    else:  # not answering (hung, or still crawling): its pid file names it
+        pid = _pid_file(repo)
+        if pid is None:
+            return None
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            return None
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.02)
     return pid
+
+
+def _pid_file(repo: Repo) -> int | None:
+    """The pid in ``.art/fsmonitor.pid`` when it is a live daemon of this user for this workspace."""
+    try:
+        pid = json.loads((repo.art_dir / PID_NAME).read_text())["pid"]
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        owner = os.stat(f"/proc/{pid}").st_uid
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    ours = owner == os.getuid() and b"fsmonitor" in cmd and b"run" in cmd
+    return pid if ours and isinstance(pid, int) and os.readlink(f"/proc/{pid}/cwd") == str(repo.root) else None
 
 
 def _alive(pid: int) -> bool:
@@ -166,7 +193,7 @@ def session(repo: Repo, *, whole: bool) -> Iterator[Changes | None]:
         changes = _changes(repo)
         yield changes
         if changes is not None and whole and changes.unsettled == 0:
-            repo.state.set_monitor_token(changes.token)
+            repo.state.set_monitor_token(changes.token, changes.stored)
         repo.state.flush()
     finally:
         repo.lock.release()
@@ -176,7 +203,8 @@ def _changes(repo: Repo) -> Changes | None:
     state = repo.state
     if state.read_only:
         return None
-    request = {"op": "since", "token": state.monitor_token() or ""}
+    stored = state.monitor_token()
+    request = {"op": "since", "token": stored or ""}
     reply = ask(repo.art_dir, request)
     if reply is None:
         if start(repo) is None:
@@ -184,15 +212,16 @@ def _changes(repo: Repo) -> Changes | None:
         reply = ask(repo.art_dir, request)
     if reply is None or reply.get("root") != str(repo.root) or not isinstance(reply.get("token"), str):
         return None
-    return Changes(repo, reply)
+    return Changes(repo, reply, stored)
 
 
 class Changes:
     """The daemon's answer for one status: every folder changed (``everything``), or the sorted list of folders
     (repo-relative) that changed, each with whether its whole subtree is new."""
 
-    def __init__(self, repo: Repo, reply: dict) -> None:
+    def __init__(self, repo: Repo, reply: dict, stored: str | None) -> None:
         self.repo = repo
+        self.stored = stored  # the token the session read (the new one replaces only it)
         self.token: str = reply["token"]
         self.everything = bool(reply.get("all", True))
         dirs = reply.get("dirs") or []

@@ -188,9 +188,8 @@ def run(root: Path) -> int:
     except BlockingIOError:
         os.close(lock_fd)
         return 0
-    stopping: list[str] = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append("SIGTERM"))
-    signal.signal(signal.SIGINT, lambda *_: stopping.append("SIGINT"))
+    signal.signal(signal.SIGTERM, _exit)  # wherever it is (even blocked): the cleanup below runs
+    signal.signal(signal.SIGINT, _exit)
     mon = Monitor(str(root))
     where = address(art)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -204,7 +203,7 @@ def run(root: Path) -> int:
         server.listen(16)
         _write_pid(art, where)
         fault_point("fsmonitor.ready")
-        _serve(mon, server, art, stopping)
+        _serve(mon, server, art)
     finally:
         server.close()
         if bound and not is_abstract(where):
@@ -216,9 +215,13 @@ def run(root: Path) -> int:
     return 0
 
 
-def _serve(mon: Monitor, server: socket.socket, art: Path, stopping: list[str]) -> None:
+def _exit(*_: object) -> None:
+    raise SystemExit(0)
+
+
+def _serve(mon: Monitor, server: socket.socket, art: Path) -> None:
     checked = time.monotonic()
-    while not stopping and mon.stop is None:
+    while mon.stop is None:
         try:
             ready, _, _ = select.select([mon.inotify.fd, server], [], [], CHECK_EVERY)
         except InterruptedError:

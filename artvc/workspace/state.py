@@ -88,7 +88,7 @@ class StateDB:
                 self.db = _open(db_path)
         self._pending: dict[str, tuple] = {}  # recorded, not yet flushed
         self._pending_trees: dict[str, tuple[str, str, int]] = {}
-        self._token: str | None = None
+        self._token: tuple[str, str | None] | None = None
         self.locked: Callable[[], bool] = _never  # whether the repository lock is held (``Repo.state`` sets it)
         self.view = False  # a read-only view (``view``): nothing is ever written to the file
 
@@ -310,14 +310,16 @@ class StateDB:
         return row[0]
 
     def monitor_token(self) -> str | None:
-        """The file-system monitor's token stored with the folder signatures (every folder the daemon does not
-        report as changed since it still has the remembered signature)."""
+        """The file-system monitor's token stored with the folder signatures: every folder the daemon does not
+        report as changed since it still has its remembered signature (a ``dropped:`` value is no token)."""
         row = self.db.execute("SELECT value FROM facts WHERE key=?", (_TOKEN,)).fetchone()
         return row[0] if row and isinstance(row[0], str) else None
 
-    def set_monitor_token(self, token: str) -> None:
-        """Store ``token`` with the next ``flush``, in the same transaction as the signatures."""
-        self._token = token
+    def set_monitor_token(self, token: str, expected: str | None) -> None:
+        """Store ``token`` with the next ``flush``, in the same transaction as the signatures, provided the stored
+        one is still ``expected`` (what the session read: a signature written outside the lock since then
+        replaced it)."""
+        self._token = (token, expected)
 
     def move_trees(self, old: str, new: str) -> None:
         """Let the folder signatures remembered at and under ``old`` answer for ``new`` (``art mv``: a rename keeps
@@ -517,9 +519,15 @@ class StateDB:
             self.db.execute("BEGIN")
             try:
                 if self._token:
-                    self.db.execute("INSERT OR REPLACE INTO facts VALUES (?, ?)", (_TOKEN, self._token))
+                    new, expected = self._token
+                    if expected is None:
+                        self.db.execute("INSERT OR IGNORE INTO facts VALUES (?, ?)", (_TOKEN, new))
+                    else:
+                        sql = "UPDATE facts SET value=? WHERE key=? AND value=?"
+                        self.db.execute(sql, (new, _TOKEN, expected))
                 elif self._pending_trees and not self.locked():  # read outside the lock: maybe before the token
-                    self.db.execute("DELETE FROM facts WHERE key=?", (_TOKEN,))
+                    dropped = f"dropped:{os.getpid()}:{time.time_ns()}"
+                    self.db.execute("INSERT OR REPLACE INTO facts VALUES (?, ?)", (_TOKEN, dropped))
                 self.db.executemany(
                     "INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?, ?)",
                     ((rel, *row) for rel, row in self._pending.items()),

@@ -202,7 +202,7 @@ def test_fsmonitor_start_status_stop(mon, tmp_path):
     assert json.loads(mon.art("fsmonitor", "status", "--json").stdout)["running"] is False
     assert "fsmonitor running" in mon.art("fsmonitor", "start").stdout
     info = json.loads(mon.art("fsmonitor", "status", "--json").stdout)
-    assert info["running"] and info["enabled"] and info["watches"] == FOLDERS + 1  # the workspace root too
+    assert info["running"] and info["enabled"] and info["watched_folders"] == FOLDERS + 1  # the workspace root too
     [pid] = _daemons(mon.root)
     assert info["pid"] == pid
     assert f"stopped (pid {pid})" in mon.art("fsmonitor", "stop").stdout
@@ -267,9 +267,25 @@ def test_signatures_written_outside_the_lock_drop_the_token(mon, tmp_path):
     repo = mon.repo()
     try:
         assert repo.state.monitor_token()
+        token = repo.state.monitor_token()
         repo.state.set_tree("data/zz", "00" * 32, "ab" * 32, 1)  # as a status without the lock would
         repo.state.flush()
-        assert repo.state.monitor_token() is None
+        assert repo.state.monitor_token() != token
+        repo.state.set_monitor_token("new", token)  # a session that had read the old token stores nothing
+        repo.state.flush()
+        assert repo.state.monitor_token() not in (token, "new")
     finally:
         repo.close()
     assert run(mon, tmp_path) == ({"data": "unchanged"}, FOLDERS)  # no token: the full walk again
+
+
+def test_fsmonitor_stop_stops_a_daemon_that_does_not_answer(mon, tmp_path):
+    tree(mon)
+    env = {**os.environ, "ART_FAULT": "fsmonitor.drain:block", "ART_FAULT_RELEASE": str(tmp_path / "never")}
+    r = subprocess.run([*ART, "fsmonitor", "start"], cwd=mon.root, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    [pid] = _daemons(mon.root)
+    (mon.root / "data/a/x/f0.txt").write_text("wakes the daemon, which blocks")
+    assert f"stopped (pid {pid})" in mon.art("fsmonitor", "stop").stdout
+    assert _daemons(mon.root) == []
+    assert not (mon.root / ".art/fsmonitor.pid").exists()
