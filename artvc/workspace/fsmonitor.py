@@ -184,6 +184,8 @@ def session(repo: Repo, *, whole: bool) -> Iterator[Changes | None]:
     was looked at) and nothing was left unremembered."""
     from ..errors import RepoLockedError
 
+    if not repo.state.read_only and ask(repo.art_dir, {"op": "status"}) is None:
+        start(repo)  # before the lock: the daemon's first crawl may take a while
     try:
         repo.lock.acquire(LOCK_WAIT, store=False)
     except RepoLockedError:
@@ -206,10 +208,6 @@ def _changes(repo: Repo) -> Changes | None:
     stored = state.monitor_token()
     request = {"op": "since", "token": stored or ""}
     reply = ask(repo.art_dir, request)
-    if reply is None:
-        if start(repo) is None:
-            return None
-        reply = ask(repo.art_dir, request)
     if reply is None or reply.get("root") != str(repo.root) or not isinstance(reply.get("token"), str):
         return None
     return Changes(repo, reply, stored)

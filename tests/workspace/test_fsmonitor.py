@@ -161,6 +161,7 @@ def test_a_killed_daemon_means_a_full_walk_and_a_new_daemon(mon, tmp_path):
     assert run(mon, tmp_path) == ({"data": "modified"}, 0)
 
 
+@pytest.mark.slow
 def test_a_daemon_that_dies_while_answering_means_a_full_walk(mon, tmp_path):
     tree(mon)
     env = {**os.environ, "ART_FAULT": "fsmonitor.answer@2:kill"}
@@ -226,6 +227,7 @@ def test_the_daemon_exits_when_art_is_removed(mon, tmp_path):
     assert pid not in _daemons(mon.root)
 
 
+@pytest.mark.slow
 def test_a_long_workspace_path_uses_an_abstract_socket(tmp_path):
     from tests.conftest import Workspace, git
 
@@ -248,6 +250,7 @@ def test_a_long_workspace_path_uses_an_abstract_socket(tmp_path):
     assert _daemons(root) == []
 
 
+@pytest.mark.slow
 def test_a_status_of_some_paths_does_not_move_the_token(mon, tmp_path):
     tree(mon)
     mon.gen({"other": {"o.txt": "o"}})
@@ -279,6 +282,7 @@ def test_signatures_written_outside_the_lock_drop_the_token(mon, tmp_path):
     assert run(mon, tmp_path) == ({"data": "unchanged"}, FOLDERS)  # no token: the full walk again
 
 
+@pytest.mark.slow
 def test_fsmonitor_stop_stops_a_daemon_that_does_not_answer(mon, tmp_path):
     tree(mon)
     env = {**os.environ, "ART_FAULT": "fsmonitor.drain:block", "ART_FAULT_RELEASE": str(tmp_path / "never")}
