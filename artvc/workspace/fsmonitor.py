@@ -180,25 +180,37 @@ def _alive(pid: int) -> bool:
 @contextmanager
 def session(repo: Repo, *, whole: bool) -> Iterator[Changes | None]:
     """What changed since the stored token, for one ``status`` (None: no monitor this time, walk everything as
-    without it). Holds the repository lock; stores the new token on the way out when ``whole`` (every artifact
-    was looked at) and nothing was left unremembered."""
+    without it), also as ``repo.monitor`` for whatever the command checks meanwhile (its stages' outputs). Holds
+    the repository lock; stores the new token on the way out when ``whole`` (every artifact was looked at) and
+    nothing was left unremembered. Inside another session it is that one."""
     from ..errors import RepoLockedError
 
-    if not repo.state.read_only and ask(repo.art_dir, {"op": "status"}) is None:
-        start(repo)  # before the lock: the daemon's first crawl may take a while
+    if repo.monitoring:
+        yield repo.monitor
+        return
+    _prestart(repo)
     try:
         repo.lock.acquire(LOCK_WAIT, store=False)
     except RepoLockedError:
         yield None
         return
+    repo.monitoring = True
     try:
-        changes = _changes(repo)
+        changes = repo.monitor = _changes(repo)
         yield changes
         if changes is not None and whole and changes.unsettled == 0:
             repo.state.set_monitor_token(changes.token, changes.stored)
         repo.state.flush()
     finally:
+        repo.monitoring = False
+        repo.monitor = None
         repo.lock.release()
+
+
+def _prestart(repo: Repo) -> None:
+    """Start the daemon if none answers, before the lock is taken: its first crawl may take a while."""
+    if not repo.state.read_only and ask(repo.art_dir, {"op": "status"}) is None:
+        start(repo)
 
 
 def _changes(repo: Repo) -> Changes | None:

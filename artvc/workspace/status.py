@@ -105,6 +105,7 @@ def current_oid(repo: Repo, path: str, kind: str, changes: Changes | None = None
         return state.oid_of(str(full), st)
     if not S_ISDIR(st.st_mode):
         return None
+    changes = changes if changes is not None else repo.monitor
     if changes is not None:
         return changes.tree_oid(path)
     try:

@@ -293,3 +293,27 @@ def test_fsmonitor_stop_stops_a_daemon_that_does_not_answer(mon, tmp_path):
     assert f"stopped (pid {pid})" in mon.art("fsmonitor", "stop").stdout
     assert _daemons(mon.root) == []
     assert not (mon.root / ".art/fsmonitor.pid").exists()
+
+
+def test_a_stage_output_folder_is_checked_through_the_monitor_too(mon, tmp_path):
+    tree(mon)
+    mon.gen({"in.txt": "seed"})
+    script = "mkdir -p feat/a feat/b && cp in.txt feat/a/f.txt && cp in.txt feat/b/g.txt"
+    mon.art("stage", "add", "feat", "-d", "in.txt", "-o", "feat", "--", script)
+    mon.art("repro")
+    age(mon.root / "feat")
+
+    def stage_run() -> tuple[str, int]:
+        log = tmp_path / f"stage-{len(list(tmp_path.glob('stage-*')))}.log"
+        env = {**os.environ, "ART_FAULT_LOG": str(log)}
+        r = subprocess.run([*ART, "status", "--json"], cwd=mon.root, env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        [stage] = json.loads(r.stdout)["stages"]
+        return stage["state"], log.read_text().splitlines().count("scan.folder-read") if log.exists() else 0
+
+    assert stage_run()[0] == "up-to-date"
+    assert stage_run() == ("up-to-date", 0)  # neither data nor the stage's output folder is read
+    (mon.root / "feat/b/g.txt").write_text("edited by hand")
+    age(mon.root / "feat/b")
+    state, reads = stage_run()
+    assert state == "stale" and 0 < reads < FOLDERS
