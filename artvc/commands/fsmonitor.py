@@ -29,11 +29,11 @@ def cli() -> None:
 def start_cmd(repo) -> None:
     """Start the daemon in the background (nothing when it runs already); returns once every folder is watched."""
     from ..errors import ArtError
-    from ..workspace.fsmonitor import start
+    from ..workspace.fsmonitor import LOG_NAME, start
 
     info = start(repo)
     if info is None:
-        raise ArtError("the file-system monitor did not start", hint=f"see {repo.art_dir / 'fsmonitor.log'} for why")
+        raise ArtError("the file-system monitor did not start", hint=f"see {repo.art_dir / LOG_NAME} for why")
     if flags().get("json"):
         emit_json({"pid": info["pid"], "watched_folders": info["watches"]})
         return

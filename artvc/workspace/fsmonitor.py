@@ -37,10 +37,11 @@ from ..objstore.treecache import FolderScan, resolve_tree, scan_folder
 if TYPE_CHECKING:
     from .repo import Repo
 
-PID_NAME = "fsmonitor.pid"
-LOCK_NAME = "fsmonitor.lock"
-SOCK_NAME = "fsmonitor.sock"
-LOG_NAME = "fsmonitor.log"
+HOME = "cache/fsmonitor"  # under .art: ignored by git, and swept by nothing
+PID_NAME = f"{HOME}/pid"
+LOCK_NAME = f"{HOME}/lock"
+SOCK_NAME = f"{HOME}/sock"
+LOG_NAME = f"{HOME}/log"
 ANSWER_TIMEOUT = 1.0  # seconds a status waits for the daemon's answer before walking everything
 START_WAIT = 20.0  # seconds a status (or ``art fsmonitor start``) waits for a new daemon to watch every folder
 LOCK_WAIT = 1.0  # seconds a status waits for the repository lock before walking without the monitor
@@ -49,7 +50,7 @@ _DIRTY = b"dirty"  # the signature of a folder that must be read again (never a 
 
 
 def address(art: Path) -> str:
-    """The daemon's socket: ``.art/fsmonitor.sock``, or, when that path is too long for a unix socket, a Linux
+    """The daemon's socket: ``.art/cache/fsmonitor/sock``, or, when that path is too long for a unix socket, a Linux
     abstract name derived from the path of ``.art``."""
     path = str(art / SOCK_NAME)
     if len(os.fsencode(path)) < _SUN_PATH:
@@ -117,6 +118,7 @@ def start(repo: Repo, wait: float = START_WAIT) -> dict | None:
 
 
 def _spawn(repo: Repo) -> subprocess.Popen:
+    (repo.art_dir / HOME).mkdir(parents=True, exist_ok=True)
     log = open(repo.art_dir / LOG_NAME, "ab")  # noqa: SIM115 - handed to the daemon
     try:
         return subprocess.Popen(
@@ -152,7 +154,7 @@ def stop(repo: Repo, wait: float = 10.0) -> int | None:
 
 
 def _pid_file(repo: Repo) -> int | None:
-    """The pid in ``.art/fsmonitor.pid`` when it is a live daemon of this user for this workspace."""
+    """The pid in ``.art/cache/fsmonitor/pid`` when it is a live daemon of this user for this workspace."""
     try:
         pid = json.loads((repo.art_dir / PID_NAME).read_text())["pid"]
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")

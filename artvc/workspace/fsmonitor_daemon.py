@@ -32,7 +32,7 @@ from pathlib import Path
 from ..objstore.faults import fault_point
 from ..objstore.scan import SKIP_NAMES
 from . import inotify as ino
-from .fsmonitor import LOCK_NAME, PID_NAME, address, is_abstract
+from .fsmonitor import HOME, LOCK_NAME, PID_NAME, address, is_abstract
 
 MAX_CHANGED = 100_000  # folders remembered as changed; past it, older tokens get "everything changed"
 CHECK_EVERY = 2.0  # seconds between checks that the workspace and .art are still there
@@ -182,6 +182,7 @@ def _stamp_of(token: object, instance: str) -> int | None:
 def run(root: Path) -> int:
     """Run the daemon for the workspace at ``root`` until it is stopped; 0 at once when one runs already."""
     art = root / ".art"
+    (art / HOME).mkdir(parents=True, exist_ok=True)
     lock_fd = os.open(art / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -206,9 +206,11 @@ def test_fsmonitor_start_status_stop(mon, tmp_path):
     assert info["running"] and info["enabled"] and info["watched_folders"] == FOLDERS + 1  # the workspace root too
     [pid] = _daemons(mon.root)
     assert info["pid"] == pid
+    untracked = mon.git("status", "--porcelain", "--untracked-files=all").stdout
+    assert "fsmonitor" not in untracked and ".art/cache" not in untracked  # under .art/cache: git ignores it
     assert f"stopped (pid {pid})" in mon.art("fsmonitor", "stop").stdout
     assert _daemons(mon.root) == []
-    assert not (mon.root / ".art/fsmonitor.pid").exists()
+    assert not (mon.root / ".art/cache/fsmonitor/pid").exists()
     assert "not running" in mon.art("fsmonitor", "stop").stdout
     mon.art("config", "core.fsmonitor", "false")
     assert run(mon, tmp_path) == ({"data": "unchanged"}, FOLDERS)  # off: no daemon started
@@ -292,7 +294,7 @@ def test_fsmonitor_stop_stops_a_daemon_that_does_not_answer(mon, tmp_path):
     (mon.root / "data/a/x/f0.txt").write_text("wakes the daemon, which blocks")
     assert f"stopped (pid {pid})" in mon.art("fsmonitor", "stop").stdout
     assert _daemons(mon.root) == []
-    assert not (mon.root / ".art/fsmonitor.pid").exists()
+    assert not (mon.root / ".art/cache/fsmonitor/pid").exists()
 
 
 def test_a_stage_output_folder_is_checked_through_the_monitor_too(mon, tmp_path):
