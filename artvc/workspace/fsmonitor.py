@@ -46,6 +46,7 @@ ANSWER_TIMEOUT = 1.0  # seconds a status waits for the daemon's answer before wa
 START_WAIT = 20.0  # seconds a status (or ``art fsmonitor start``) waits for a new daemon to watch every folder
 LOCK_WAIT = 1.0  # seconds a status waits for the repository lock before walking without the monitor
 _SUN_PATH = 108  # sockaddr_un.sun_path, with its terminating NUL
+SUPPORTED = sys.platform.startswith("linux") and hasattr(socket, "SO_PEERCRED")  # inotify, peer credentials
 _DIRTY = b"dirty"  # the signature of a folder that must be read again (never a remembered one: those are 32 bytes)
 
 
@@ -65,6 +66,8 @@ def is_abstract(where: str) -> bool:
 def ask(art: Path, request: dict, timeout: float = ANSWER_TIMEOUT) -> dict | None:
     """Send ``request`` to the daemon of the workspace whose ``.art`` is ``art``; its answer, or None when no daemon
     of this user answers in ``timeout`` seconds."""
+    if not SUPPORTED:
+        return None
     deadline = time.monotonic() + timeout
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -100,7 +103,7 @@ def start(repo: Repo, wait: float = START_WAIT) -> dict | None:
     """Start the daemon in the background unless one runs; its description once it watches every folder (None when
     it did not get there within ``wait`` seconds, or exited)."""
     info = running(repo)
-    if info is not None:
+    if info is not None or not SUPPORTED:
         return info
     try:
         proc = _spawn(repo)
@@ -187,7 +190,7 @@ def session(repo: Repo, *, whole: bool) -> Iterator[Changes | None]:
     nothing was left unremembered. Inside another session it is that one."""
     from ..errors import RepoLockedError
 
-    if repo.monitoring:
+    if repo.monitoring or not SUPPORTED:
         yield repo.monitor
         return
     _prestart(repo)
