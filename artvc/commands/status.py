@@ -39,10 +39,11 @@ def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
         from .remote import show_remote_status
 
         return show_remote_status(repo, remote, absolute(paths) or None, check)
-    from contextlib import nullcontext
+    from contextlib import AbstractContextManager, nullcontext
 
     from ..workspace.status import status
 
+    guard: AbstractContextManager[object]
     if repo.config.core("fsmonitor"):  # one session for the artifacts and the stages' outputs
         from ..workspace.fsmonitor import session
 

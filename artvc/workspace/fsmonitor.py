@@ -140,6 +140,7 @@ def _spawn(repo: Repo) -> subprocess.Popen:
 def stop(repo: Repo, wait: float = 10.0) -> int | None:
     """Stop the daemon; its pid (None when none was running)."""
     info = ask(repo.art_dir, {"op": "stop"})
+    pid: int | None
     if info is not None and info.get("root") == str(repo.root):
         pid = int(info["pid"])
     else:  # not answering (hung, or still crawling): its pid file names it

@@ -303,11 +303,10 @@ class StateDB:
 
     def tree_sig(self, path: str) -> str | None:
         """The signature remembered for the folder at repo-relative ``path`` (``workspace/fsmonitor.py``)."""
-        row = self._pending_trees.get(path)
-        if row is None:
-            found = self.db.execute("SELECT sig FROM trees WHERE path=?", (path,)).fetchone()
-            return found[0] if found and isinstance(found[0], str) else None
-        return row[0]
+        if (row := self._pending_trees.get(path)) is not None:
+            return row[0]
+        found = self.db.execute("SELECT sig FROM trees WHERE path=?", (path,)).fetchone()
+        return found[0] if found and isinstance(found[0], str) else None
 
     def monitor_token(self) -> str | None:
         """The file-system monitor's token stored with the folder signatures: every folder the daemon does not
@@ -316,9 +315,8 @@ class StateDB:
         return row[0] if row and isinstance(row[0], str) else None
 
     def set_monitor_token(self, token: str, expected: str | None) -> None:
-        """Store ``token`` with the next ``flush``, in the same transaction as the signatures, provided the stored
-        one is still ``expected`` (what the session read: a signature written outside the lock since then
-        replaced it)."""
+        """Store ``token`` with the next ``flush``, in the signatures' transaction, if the stored one is still
+        ``expected`` (the one the session read: not replaced by a signature written outside the lock)."""
         self._token = (token, expected)
 
     def move_trees(self, old: str, new: str) -> None:
@@ -523,8 +521,7 @@ class StateDB:
                     if expected is None:
                         self.db.execute("INSERT OR IGNORE INTO facts VALUES (?, ?)", (_TOKEN, new))
                     else:
-                        sql = "UPDATE facts SET value=? WHERE key=? AND value=?"
-                        self.db.execute(sql, (new, _TOKEN, expected))
+                        self.db.execute("UPDATE facts SET value=? WHERE key=? AND value=?", (new, _TOKEN, expected))
                 elif self._pending_trees and not self.locked():  # read outside the lock: maybe before the token
                     dropped = f"dropped:{os.getpid()}:{time.time_ns()}"
                     self.db.execute("INSERT OR REPLACE INTO facts VALUES (?, ?)", (_TOKEN, dropped))
