@@ -8,6 +8,7 @@ gives art and DVC their own fresh git repository with a copy of them, then times
 | --- | --- | --- |
 | add | ``add data`` | ``find data -type f -print0 \\| xargs -0 cat`` (read every byte) |
 | status | ``status``, nothing changed | ``os.scandir`` + ``lstat`` walk in a new Python (with its start) |
+| status_fsmonitor | art ``status``, nothing changed, ``core.fsmonitor`` on (after an untimed status) | the same walk |
 | status_changed | ``status`` after one file was appended to | the same walk |
 | checkout | ``checkout data`` into an empty place (``data`` removed) | ``cp -r`` of the folder |
 | push | first ``push`` to an empty directory remote | ``cp -r`` of art's ``.art/store/packs`` |
@@ -43,7 +44,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from harness.core import isolated_env, wait_idle  # noqa: E402
 
-STEPS = ("add", "status", "status_changed", "checkout", "push", "pull")
+STEPS = ("add", "status", "status_fsmonitor", "status_changed", "checkout", "push", "pull")
 LAYOUTS = ("flat", "tree")
 RSS_GOAL_MB = 150.0
 WALK = (
@@ -160,7 +161,7 @@ def goals(n: int, step: str) -> list[tuple[str, str, float]]:
             out.append((">=20k files/s", "rate", 20_000))
     elif step == "status":
         out += [("<=1.5x walk", "floor", 1.5), ("<=1/10 dvc", "dvc", 0.1)]
-    elif step == "status_changed" and cls == "1M":
+    elif step in ("status_changed", "status_fsmonitor") and cls == "1M":
         out.append(("<2 s", "wall", 2.0))
     elif step == "checkout" and cls == "20k":
         out.append(("<=1.5x cp -r", "floor", 1.5))
@@ -305,6 +306,19 @@ class Case:
 
     def step_status(self, step, repos, order, failed, timed_step) -> None:
         self._status(step, repos, order, failed, timed_step)
+
+    def step_status_fsmonitor(self, step, repos, order, failed, timed_step) -> None:
+        """art alone: the monitor on, its daemon started and its token stored by an untimed status; then timed."""
+        repo = repos["art"]
+        quiet(self.cmd("art", "config", "core.fsmonitor", "true"), repo, self.env)
+        try:
+            started = self.run(self.cmd("art", "fsmonitor", "start"), repo)
+            first = self.run(self.cmd("art", "status"), repo)
+            log(f"{self.layout} {self.n:,} fsmonitor start {started.wall:.2f} s, first status {first.wall:.2f} s")
+            self._status(step, {"art": repo}, [t for t in order if t == "art"], failed, timed_step)
+        finally:
+            quiet(self.cmd("art", "fsmonitor", "stop"), repo, self.env)
+            quiet(self.cmd("art", "config", "core.fsmonitor", "false"), repo, self.env)
 
     def step_status_changed(self, step, repos, order, failed, timed_step) -> None:
         for repo in repos.values():

@@ -38,6 +38,7 @@ ArtGroup.lazy = {
     "config": "config",
     "completion": "completion",
     "du": "du",
+    "fsmonitor": "fsmonitor",
     "params": "params",
     "metrics": "metrics",
     "exp": "exp",

@@ -39,10 +39,20 @@ def cli(repo, paths: tuple[str, ...], check: bool, remote: str | None) -> None:
         from .remote import show_remote_status
 
         return show_remote_status(repo, remote, absolute(paths) or None, check)
+    from contextlib import AbstractContextManager, nullcontext
+
     from ..workspace.status import status
 
-    result = status(repo, absolute(paths) or None)
-    stages = [] if paths else _stages(repo)  # pipeline stages (art.toml): up-to-date | stale, with reasons
+    guard: AbstractContextManager[object]
+    if repo.config.core("fsmonitor"):  # one session for the artifacts and the stages' outputs
+        from ..workspace.fsmonitor import session
+
+        guard = session(repo, whole=not paths)
+    else:
+        guard = nullcontext(None)
+    with guard:
+        result = status(repo, absolute(paths) or None)
+        stages = [] if paths else _stages(repo)  # pipeline stages (art.toml): up-to-date | stale, with reasons
     stale = [s.name for s in stages if s.stale]
     imports = _imports(repo, result.artifacts)
     if flags().get("json"):

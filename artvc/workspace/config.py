@@ -28,6 +28,7 @@ CORE_DEFAULTS: dict[str, Any] = {
     "store": "",
     "delta": True,
     "delta_depth": 3,  # objstore.store.delta_compressor.DEFAULT_DEPTH
+    "fsmonitor": False,  # status asks the file-system monitor daemon what changed (workspace/fsmonitor.py)
 }
 CORE_TYPES: dict[str, type] = {
     "remote": str,
@@ -39,6 +40,7 @@ CORE_TYPES: dict[str, type] = {
     "compact": bool,
     "delta": bool,
     "delta_depth": int,
+    "fsmonitor": bool,
 }
 DELTA_DEPTHS = range(1, 9)  # core.delta_depth: 1 .. objstore.store.delta.MAX_CHAIN
 # [executor]: where art repro runs stale stages (docs/pipelines.md, docs/distributed.md)

@@ -81,6 +81,10 @@ class RepoLock:
         for hook in self.on_acquire:
             hook()
 
+    def held(self) -> bool:
+        """True while this process holds the lock."""
+        return self._depth > 0
+
     def _open(self) -> int | None:
         """Open the lock file; read-only where ``.art`` is (a flock needs no write access)."""
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import LocalStoreError, NotARepoError
 from ..objstore.faults import fault_point
@@ -15,6 +16,9 @@ from .lockfile import lock_outputs, read_lock
 from .pointers import SUFFIX, read_pointer
 from .state import StateDB
 from .tracked import TrackedArtifact
+
+if TYPE_CHECKING:
+    from .fsmonitor import Changes
 
 ART_DIR = ".art"
 PRUNE = frozenset({".git", ART_DIR, "node_modules", "__pycache__", ".venv", ".tox", ".mypy_cache"})
@@ -38,6 +42,8 @@ class Repo:
         self._store: LocalStore | None = None
         self._state: StateDB | None = None
         self._git = False  # not looked up yet; then a scm.Git or None
+        self.monitor: Changes | None = None  # the file-system monitor's answer in a status session (fsmonitor.py)
+        self.monitoring = False  # a status session runs (it holds the lock)
 
     @classmethod
     def find(cls, start: str | os.PathLike | None = None) -> Repo:
@@ -108,6 +114,7 @@ class Repo:
         """``.art/state.db`` (the stat cache and the run index), opened on first use."""
         if self._state is None:
             self._state = StateDB(self.art_dir / "state.db", self.root)
+            self._state.locked = self.lock.held
         return self._state
 
     @property

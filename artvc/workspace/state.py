@@ -53,6 +53,7 @@ RUNS_INDEX_VERSION = "4"
 _RUN_TABLES = ("produced", "runkeys", "consumed", "runs", "versions", "pipeline_runs", "add_runs")
 
 _BATCH = 500
+_TOKEN = "fsmonitor-token"  # facts: the file-system monitor's token (``workspace/fsmonitor.py``)
 _LOOKUP = (
     "SELECT path, ino, mtime, size, oid, recorded, ctime FROM stat WHERE path IN ({}) AND typeof(ino) = 'integer' "
     "AND typeof(mtime) = 'integer' AND typeof(size) = 'integer' AND typeof(recorded) = 'integer' "
@@ -87,6 +88,8 @@ class StateDB:
                 self.db = _open(db_path)
         self._pending: dict[str, tuple] = {}  # recorded, not yet flushed
         self._pending_trees: dict[str, tuple[str, str, int]] = {}
+        self._token: tuple[str, str | None] | None = None
+        self.locked: Callable[[], bool] = _never  # whether the repository lock is held (``Repo.state`` sets it)
         self.view = False  # a read-only view (``view``): nothing is ever written to the file
 
     @classmethod
@@ -102,6 +105,8 @@ class StateDB:
         self.view = True
         self._pending = {}
         self._pending_trees = {}
+        self._token = None
+        self.locked = _never
         if image is not None:
             self.db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             self.db.deserialize(image)
@@ -295,6 +300,24 @@ class StateDB:
         if row is None or row[0] != sig or not is_oid(row[1]) or type(row[2]) is not int or row[2] < 0:
             return None
         return Oid(row[1]), row[2]
+
+    def tree_sig(self, path: str) -> str | None:
+        """The signature remembered for the folder at repo-relative ``path`` (``workspace/fsmonitor.py``)."""
+        if (row := self._pending_trees.get(path)) is not None:
+            return row[0]
+        found = self.db.execute("SELECT sig FROM trees WHERE path=?", (path,)).fetchone()
+        return found[0] if found and isinstance(found[0], str) else None
+
+    def monitor_token(self) -> str | None:
+        """The file-system monitor's token stored with the folder signatures: every folder the daemon does not
+        report as changed since it still has its remembered signature (a ``dropped:`` value is no token)."""
+        row = self.db.execute("SELECT value FROM facts WHERE key=?", (_TOKEN,)).fetchone()
+        return row[0] if row and isinstance(row[0], str) else None
+
+    def set_monitor_token(self, token: str, expected: str | None) -> None:
+        """Store ``token`` with the next ``flush``, in the signatures' transaction, if the stored one is still
+        ``expected`` (the one the session read: not replaced by a signature written outside the lock)."""
+        self._token = (token, expected)
 
     def move_trees(self, old: str, new: str) -> None:
         """Let the folder signatures remembered at and under ``old`` answer for ``new`` (``art mv``: a rename keeps
@@ -490,9 +513,18 @@ class StateDB:
     def flush(self) -> None:
         """Write the buffered rows (they are facts about file contents, true whether or not the command that
         recorded them finishes, so flushing part-way through a command is safe)."""
-        if (self._pending or self._pending_trees) and not self.view:
+        if (self._pending or self._pending_trees or self._token) and not self.view:
             self.db.execute("BEGIN")
             try:
+                if self._token:
+                    new, expected = self._token
+                    if expected is None:
+                        self.db.execute("INSERT OR IGNORE INTO facts VALUES (?, ?)", (_TOKEN, new))
+                    else:
+                        self.db.execute("UPDATE facts SET value=? WHERE key=? AND value=?", (new, _TOKEN, expected))
+                elif self._pending_trees and not self.locked():  # read outside the lock: maybe before the token
+                    dropped = f"dropped:{os.getpid()}:{time.time_ns()}"
+                    self.db.execute("INSERT OR REPLACE INTO facts VALUES (?, ?)", (_TOKEN, dropped))
                 self.db.executemany(
                     "INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?, ?)",
                     ((rel, *row) for rel, row in self._pending.items()),
@@ -507,12 +539,17 @@ class StateDB:
             self.db.execute("COMMIT")
             self._pending.clear()
             self._pending_trees.clear()
+            self._token = None
 
     def close(self) -> None:
         try:
             self.flush()
         finally:
             self.db.close()
+
+
+def _never() -> bool:
+    return False
 
 
 def _open(db_path: Path) -> sqlite3.Connection:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from stat import S_ISDIR, S_ISREG
+from typing import TYPE_CHECKING
 
 from ..objstore.oid import Oid
 from ..objstore.scan import walk_tree
@@ -25,6 +26,9 @@ from .pointers import Pointer
 from .repo import Repo
 from .safety import ABSENT, DIR, FILE, LINK, Place, place, would_lose
 from .tracked import TrackedArtifact, incomplete, select
+
+if TYPE_CHECKING:
+    from .fsmonitor import Changes
 
 __all__ = ["ArtifactStatus", "StatusResult", "current_oid", "select", "status"]
 
@@ -81,12 +85,13 @@ class StatusResult:
         return all(a.state in (UNCHANGED, PARTIAL) for a in self.artifacts)
 
 
-def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
+def current_oid(repo: Repo, path: str, kind: str, changes: Changes | None = None) -> Oid | None:
     """Return the id of what is in the workspace at ``path`` now (None when missing or of another kind).
 
     A folder is one stat walk when nothing in it changed since ``art add``, ``art checkout`` or the last status
     remembered its signature (``objstore/treecache.py``); otherwise only the folders that changed are rebuilt,
-    their files hashed only where the stat cache cannot vouch for them.
+    their files hashed only where the stat cache cannot vouch for them. With ``changes`` (the file-system
+    monitor's answer, ``workspace/fsmonitor.py``) only the folders it reports are read.
     """
     full = repo.abspath(path)
     state = repo.state
@@ -100,6 +105,9 @@ def current_oid(repo: Repo, path: str, kind: str) -> Oid | None:
         return state.oid_of(str(full), st)
     if not S_ISDIR(st.st_mode):
         return None
+    changes = changes if changes is not None else repo.monitor
+    if changes is not None:
+        return changes.tree_oid(path)
     try:
         scanned = scan_folder(str(full))
     except OSError:  # unreadable somewhere: the plain walk says where, as a FileSystemError
@@ -119,16 +127,29 @@ def status(
     repo: Repo, paths: Sequence[str] | None = None, *, artifacts: list[TrackedArtifact] | None = None
 ) -> StatusResult:
     """Return the state of each tracked artifact (all, or those under ``paths``; chosen from ``artifacts`` when
-    the caller has selected them already, so the workspace is not walked for pointers again)."""
+    the caller has selected them already, so the workspace is not walked for pointers again).
+
+    With ``core.fsmonitor`` on, the file-system monitor says which folders to read (``workspace/fsmonitor.py``).
+    """
+    chosen = select(repo, paths, artifacts)
+    if repo.config.core("fsmonitor"):
+        from .fsmonitor import session
+
+        with session(repo, whole=not paths and artifacts is None) as changes:
+            return _status(repo, chosen, changes)
+    return _status(repo, chosen, None)
+
+
+def _status(repo: Repo, chosen: list[TrackedArtifact], changes: Changes | None) -> StatusResult:
     looked = []
-    for a in select(repo, paths, artifacts):
+    for a in chosen:
         path, pointer = a.path, a.pointer
         where = place(repo, path, pointer.kind)
         actual, reason = None, _conflict(where)
         if reason is None and where.kind == pointer.kind:
-            actual, reason = _same_kind_oid(repo, path, pointer.kind)
+            actual, reason = _same_kind_oid(repo, path, pointer.kind, changes)
         elif reason is None and where.kind is not ABSENT:  # a file where a folder belongs, or the reverse
-            actual = _other_oid(repo, path, where.kind)
+            actual = _other_oid(repo, path, where.kind, changes)
             if would_lose(repo, where, actual, pointer.oid, pointer.kind):
                 reason = (
                     f"a folder with data the store lacks is where file {path} belongs"
@@ -174,21 +195,21 @@ def _conflict(where: Place) -> str | None:
     return None
 
 
-def _same_kind_oid(repo: Repo, path: str, kind: str) -> tuple[Oid | None, str | None]:
+def _same_kind_oid(repo: Repo, path: str, kind: str, changes: Changes | None) -> tuple[Oid | None, str | None]:
     """The id of what is at ``path``; a folder holding a symlink that leaves the workspace is a conflict
     (art stores no such link, and checkout removes it only with ``--force``, never following it)."""
     from ..errors import UnsafePathError
 
     try:
-        return current_oid(repo, path, kind), None
+        return current_oid(repo, path, kind, changes), None
     except UnsafePathError as exc:
         return None, str(exc)
 
 
-def _other_oid(repo: Repo, path: str, kind: str) -> Oid | None:
+def _other_oid(repo: Repo, path: str, kind: str, changes: Changes | None) -> Oid | None:
     from ..errors import UnsafePathError
 
     try:
-        return current_oid(repo, path, kind)
+        return current_oid(repo, path, kind, changes)
     except UnsafePathError:  # a folder holding a symlink that leaves the workspace: never stored
         return None

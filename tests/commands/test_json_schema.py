@@ -23,6 +23,7 @@ NO_JSON = {
     "completion": "prints a shell script",
     "hook": "what git hooks run; talks to git, not to scripts",
     "cat": "prints the artifact's bytes",
+    "fsmonitor run": "the daemon itself, in the foreground (hidden)",
 }
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -186,6 +187,9 @@ def _script(remote: str) -> list[tuple[str, tuple]]:
         _case("plots show", ["plots", "show", "params.csv"]),
         _case("plots diff", ["plots", "diff", "--target", "out.csv"]),
         _case("du", ["du"]),
+        _case("fsmonitor start", ["fsmonitor", "start"]),
+        _case("fsmonitor status", ["fsmonitor", "status"]),
+        _case("fsmonitor stop", ["fsmonitor", "stop"]),
         _case("config", ["config", "core.jobs", "2"]),
         _case("config", ["config", "core.jobs"]),
         _case("config", ["config", "--list"]),
