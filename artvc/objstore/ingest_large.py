@@ -9,7 +9,7 @@ blake3, zstd, FastCDC's cut loop and file reads release the GIL, so the stages r
   ``max_size`` bytes follow its start, as ``Chunker.chunks`` would cut it, so boundaries and ids are the same;
   the unfinished tail (less than ``max_size`` bytes) is copied into the room left in front of the next buffer.
 - per-chunk hash, presence and compression (the ingester's pool): one task per batch of chunks (``BATCH``
-  bytes), one store query per batch, then ``compressor.pack(data, oid, near)`` for each new chunk, unless the
+  bytes), one store query per batch, then zstd for each new chunk (from the ring buffer, no copy), unless the
   batch has shown that its data does not compress (``_Batch``: the incompressibility test). Delta candidates
   are the chunks of the previous version of the file at about the same offset (``near.Near``), none when there
   is no previous version: a large file is never sketched, so a first add costs what it costs without deltas.
@@ -306,15 +306,17 @@ class _Pipeline:
 
 class _Batch:
     """The incompressibility test of one batch. Each new chunk is first given the compressor's sample test
-    (``Compressor.compressible``: zstd over 4 KiB of it), and only a chunk that passes is copied and compressed.
-    After ``RAW_RUN`` new chunks in a row were stored raw (the sample did not compress, or the whole chunk did
-    not gain enough), the next ones are stored raw untried, except every ``REPROBE``-th one (when that one
-    compresses, the batch goes back to trying every chunk).
+        (``Compressor.compressible``: zstd over 4 KiB of it), and only a chunk that passes is compressed: straight from
+    the ring buffer (``Compressor.compress``), or from a copy when it has delta candidates (``Compressor.pack``
+    may keep what it is given).
+        After ``RAW_RUN`` new chunks in a row were stored raw (the sample did not compress, or the whole chunk did
+        not gain enough), the next ones are stored raw untried, except every ``REPROBE``-th one (when that one
+        compresses, the batch goes back to trying every chunk).
 
-    Delta candidates (``near``) are tried the same way: after ``MISS_RUN`` chunks in a row whose candidates gave
-    no delta, the next ones are compressed without them, except every ``REPROBE``-th one.
+        Delta candidates (``near``) are tried the same way: after ``MISS_RUN`` chunks in a row whose candidates gave
+        no delta, the next ones are compressed without them, except every ``REPROBE``-th one.
 
-    The decision is the batch's own, so the stored bytes do not depend on how the threads were scheduled.
+        The decision is the batch's own, so the stored bytes do not depend on how the threads were scheduled.
     """
 
     __slots__ = ("_compressor", "_raw_run", "_skipped", "_misses", "_unmatched")
@@ -338,8 +340,10 @@ class _Batch:
             self._unmatched += 1
             if self._unmatched % REPROBE:
                 near = []
-        data = bytes(piece)  # a copy: the compressor may keep what it is given
-        codec, stored = self._compressor.pack(data, oid, near)
+        if near:  # a copy: a delta-aware compressor keeps what it is given (as a base for the chunks that follow)
+            codec, stored = self._compressor.pack(bytes(piece), oid, near, tested=True)
+        else:  # no delta to try: zstd straight from the ring buffer, no copy and no second sample test
+            codec, stored = self._compressor.compress(piece)
         if near:
             self._misses = 0 if codec == DELTA else self._misses + 1
             if codec == DELTA:

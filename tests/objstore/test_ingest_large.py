@@ -27,15 +27,22 @@ SMALL = ChunkerParams(min_size=1024, avg_size=4096, max_size=16384)  # many chun
 
 
 class CountingCompressor(Compressor):
-    """The store's compressor, counting the chunks it is asked to compress and the sample tests it makes."""
+    """The store's compressor, counting the chunks it compresses (``calls``, and the types of what it was
+    given), the sample tests it makes and the calls of ``pack`` (which may keep what it is given: a copy)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.calls = self.probes = 0
+        self.calls = self.probes = self.packs = 0
+        self.given: set[type] = set()
 
-    def pack(self, data, oid=None, near=None):
+    def compress(self, data):
         self.calls += 1
-        return super().pack(data, oid, near)
+        self.given.add(type(data))
+        return super().compress(data)
+
+    def pack(self, data, oid=None, near=None, *, tested=False):
+        self.packs += 1
+        return super().pack(data, oid, near, tested=tested)
 
     def compressible(self, data):
         self.probes += 1
@@ -151,6 +158,20 @@ def test_compressible_data_is_compressed_chunk_by_chunk_even_after_noise(store, 
     # the batch that turned from noise to text tried again within REPROBE chunks and kept compressing
     assert text_chunks.count(ZSTD) >= len(text_chunks) - REPROBE
     assert text_chunks[-50:] == [ZSTD] * 50
+    check_stored(store, path, oid, chunks)
+
+
+def test_a_compressible_chunk_is_sampled_once_and_compressed_from_the_read_buffer(store, tmp_path):
+    """With no delta candidate (a first add), a new chunk that passes the sample test goes to zstd as a view of
+    the ring buffer: no copy, and no second sample test."""
+    path = tmp_path / "table.csv"
+    path.write_bytes(csv_bytes(2 << 20, seed=10))
+    counting = CountingCompressor()
+    (oid, _, chunks), stats = ingest(store, path, SMALL, compressor=counting, buffer_size=BUF * 4, batch=BATCH)
+    stored = codecs(store, chunks)
+    assert stored.count(ZSTD) == stats.new_objects == len(chunks)  # every chunk is new and compresses
+    assert counting.probes == counting.calls == len(chunks)
+    assert counting.packs == 0 and counting.given == {memoryview}
     check_stored(store, path, oid, chunks)
 
 
