@@ -330,17 +330,16 @@ class _Pipeline:
 
 class _Batch:
     """The incompressibility test of one batch. Each new chunk is first given the compressor's sample test
-        (``Compressor.compressible``: zstd over 4 KiB of it), and only a chunk that passes is compressed: straight from
-    the ring buffer (``Compressor.compress``), or from a copy when it has delta candidates (``Compressor.pack``
-    may keep what it is given).
-        After ``RAW_RUN`` new chunks in a row were stored raw (the sample did not compress, or the whole chunk did
-        not gain enough), the next ones are stored raw untried, except every ``REPROBE``-th one (when that one
-        compresses, the batch goes back to trying every chunk).
+    (``Compressor.compressible``: zstd over 4 KiB of it), and only a chunk that passes is compressed: straight
+    from the ring buffer (``Compressor.compress``), or from a copy when it has delta candidates
+    (``Compressor.pack`` may keep what it is given). After ``RAW_RUN`` new chunks in a row were stored raw (the
+    sample did not compress, or the whole chunk did not gain enough), the next ones are stored raw untried,
+    except every ``REPROBE``-th one (when that one compresses, the batch goes back to trying every chunk).
 
-        Delta candidates (``near``) are tried the same way: after ``MISS_RUN`` chunks in a row whose candidates gave
-        no delta, the next ones are compressed without them, except every ``REPROBE``-th one.
+    Delta candidates (``near``) are tried the same way: after ``MISS_RUN`` chunks in a row whose candidates gave
+    no delta, the next ones are compressed without them, except every ``REPROBE``-th one.
 
-        The decision is the batch's own, so the stored bytes do not depend on how the threads were scheduled.
+    The decision is the batch's own, so the stored bytes do not depend on how the threads were scheduled.
     """
 
     __slots__ = ("_compressor", "_raw_run", "_skipped", "_misses", "_unmatched")
