@@ -363,6 +363,7 @@ class _Batch:
             self._unmatched += 1
             if self._unmatched % REPROBE:
                 near = []
+        stored: bytes | memoryview
         if near:  # a copy: a delta-aware compressor keeps what it is given (as a base for the chunks that follow)
             codec, stored = self._compressor.pack(bytes(piece), oid, near, tested=True)
         else:  # no delta to try: zstd straight from the ring buffer, no copy and no second sample test

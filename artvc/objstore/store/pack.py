@@ -169,17 +169,20 @@ class Compressor:
         """
         if not tested and not self.compressible(data):
             return RAW, data
-        codec, stored = self.compress(data)
-        return codec, data if codec == RAW else stored
+        packed = self._frame(data)
+        return (RAW, data) if packed is None else (ZSTD, packed)
 
     def compress(self, data: bytes | memoryview) -> tuple[int, bytes | memoryview]:
         """zstd of ``data`` without the sample test nor deltas: (ZSTD, frame), or (RAW, ``data``) when zstd does
         not save 3%. Keeps no reference to ``data``, so a view of a buffer about to be reused may be passed
         (what ``pack`` is given may be kept: ``DeltaCompressor`` holds new chunks as delta bases)."""
-        packed = self._ctx().compress(data)
-        if len(packed) >= len(data) * 0.97:
-            return RAW, data
-        return ZSTD, packed
+        packed = self._frame(data)
+        return (RAW, data) if packed is None else (ZSTD, packed)
+
+    def _frame(self, data: bytes | memoryview) -> bytes | None:
+        """The zstd frame of ``data``, or None when it does not save 3%."""
+        packed: bytes = self._ctx().compress(data)
+        return None if len(packed) >= len(data) * 0.97 else packed
 
     def plain(self, data: bytes) -> tuple[int, bytes]:
         """``pack`` without deltas (the same here)."""
