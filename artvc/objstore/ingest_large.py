@@ -4,12 +4,13 @@ blake3, zstd, FastCDC's cut loop and file reads release the GIL, so the stages r
 
 - read and the whole-file hash (one thread): ``readinto`` the buffers of a small ring (``RING`` buffers of
   ``BUFFER`` bytes, allocated as needed) in file order, ahead of the chunking (a cold disk is read while the
-  CPU works), feeding the file hash each MiB as it arrives, while it is still in the CPU's cache.
+  CPU works, the kernel asked to read ``AHEAD`` buffers further ahead still), feeding the file hash each MiB as
+  it arrives, while it is still in the CPU's cache.
 - chunk (the calling thread): FastCDC over each whole buffer (``Chunker.cut``). A chunk is cut only once
   ``max_size`` bytes follow its start, as ``Chunker.chunks`` would cut it, so boundaries and ids are the same;
   the unfinished tail (less than ``max_size`` bytes) is copied into the room left in front of the next buffer.
 - per-chunk hash, presence and compression (the ingester's pool): one task per batch of chunks (``BATCH``
-  bytes), one store query per batch, then ``compressor.pack(data, oid, near)`` for each new chunk, unless the
+  bytes), one store query per batch, then zstd for each new chunk (from the ring buffer, no copy), unless the
   batch has shown that its data does not compress (``_Batch``: the incompressibility test). Delta candidates
   are the chunks of the previous version of the file at about the same offset (``near.Near``), none when there
   is no previous version: a large file is never sketched, so a first add costs what it costs without deltas.
@@ -51,6 +52,7 @@ from .store.pack import RAW, Compressor
 BUFFER = 8 << 20  # bytes per buffer of the ring (at least twice the largest chunk)
 _READ = 1 << 20  # bytes per read (hashed at once, while in the CPU's cache)
 RING = 4  # buffers in flight: being read, chunked, hashed and compressed, written
+AHEAD = 4  # buffers' worth of the file the kernel is asked to read ahead of the reader (``POSIX_FADV_WILLNEED``)
 BATCH = 2 << 20  # chunk bytes per pool task
 RAW_RUN = 4  # new chunks in a row that did not compress before a batch stops trying ...
 REPROBE = 16  # ... except on every REPROBE-th new chunk, so data that turns compressible is compressed again
@@ -114,13 +116,31 @@ def stream_large(
     return pipe.oid(), total, chunks
 
 
-def _sequential(fd: int) -> None:
-    """Tell the kernel the file is read once from start to end (a larger read-ahead), where it listens."""
+def _advise(fd: int, offset: int, length: int, advice: int) -> None:
+    """``posix_fadvise`` where the system has it and the file takes it (advice only: errors are ignored)."""
     if hasattr(os, "posix_fadvise"):
         try:
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+            os.posix_fadvise(fd, offset, length, advice)
         except OSError:
             pass
+
+
+def _sequential(fd: int) -> None:
+    """Tell the kernel the file is read once from start to end (a larger read-ahead), where it listens."""
+    if hasattr(os, "POSIX_FADV_SEQUENTIAL"):
+        _advise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+
+
+def _will_need(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start reading ``length`` bytes at ``offset`` now, without waiting for them, a MiB per call
+    (Linux reads at most one read-ahead window per call). A file that is not in the page cache (a large file on
+    disk, written long ago) is then read with requests in flight well ahead of the reader, beyond the kernel's own
+    read-ahead: measured in paired runs on this project's 2-core VM under heavy load, 512 MiB read cold from disk
+    in 0.8-2.5 s against 1.6-4.7 s with plain reads, with less CPU (0.25-0.5 s against 0.35-1.0 s). On a cached
+    file or tmpfs a call costs a few microseconds."""
+    if hasattr(os, "POSIX_FADV_WILLNEED"):
+        for at in range(offset, offset + length, _READ):
+            _advise(fd, at, _READ, os.POSIX_FADV_WILLNEED)
 
 
 class _Pipeline:
@@ -177,12 +197,17 @@ class _Pipeline:
     def _read_loop(self) -> None:
         """Fill buffers (after their first ``room`` bytes) with the file, in order, until its end."""
         try:
-            _sequential(self.file.fileno())
+            fd, ahead = self.file.fileno(), AHEAD * self.size
+            _sequential(fd)
+            _will_need(fd, 0, ahead + self.size)
+            at = 0  # where the next buffer's bytes start in the file
             eof = False
             while not eof:
                 buf = self._take()
                 if buf is None:
                     return
+                at += self.size
+                _will_need(fd, at + ahead, self.size)  # the window ahead of the reader moves by one buffer
                 view = memoryview(buf)[self.room :]
                 n = 0
                 while n < len(view):
@@ -306,10 +331,11 @@ class _Pipeline:
 
 class _Batch:
     """The incompressibility test of one batch. Each new chunk is first given the compressor's sample test
-    (``Compressor.compressible``: zstd over 4 KiB of it), and only a chunk that passes is copied and compressed.
-    After ``RAW_RUN`` new chunks in a row were stored raw (the sample did not compress, or the whole chunk did
-    not gain enough), the next ones are stored raw untried, except every ``REPROBE``-th one (when that one
-    compresses, the batch goes back to trying every chunk).
+    (``Compressor.compressible``: zstd over 4 KiB of it), and only a chunk that passes is compressed: straight
+    from the ring buffer (``Compressor.compress``), or from a copy when it has delta candidates
+    (``Compressor.pack`` may keep what it is given). After ``RAW_RUN`` new chunks in a row were stored raw (the
+    sample did not compress, or the whole chunk did not gain enough), the next ones are stored raw untried,
+    except every ``REPROBE``-th one (when that one compresses, the batch goes back to trying every chunk).
 
     Delta candidates (``near``) are tried the same way: after ``MISS_RUN`` chunks in a row whose candidates gave
     no delta, the next ones are compressed without them, except every ``REPROBE``-th one.
@@ -338,8 +364,11 @@ class _Batch:
             self._unmatched += 1
             if self._unmatched % REPROBE:
                 near = []
-        data = bytes(piece)  # a copy: the compressor may keep what it is given
-        codec, stored = self._compressor.pack(data, oid, near)
+        stored: bytes | memoryview
+        if near:  # a copy: a delta-aware compressor keeps what it is given (as a base for the chunks that follow)
+            codec, stored = self._compressor.pack(bytes(piece), oid, near, tested=True)
+        else:  # no delta to try: zstd straight from the ring buffer, no copy and no second sample test
+            codec, stored = self._compressor.compress(piece)
         if near:
             self._misses = 0 if codec == DELTA else self._misses + 1
             if codec == DELTA:

@@ -27,15 +27,22 @@ SMALL = ChunkerParams(min_size=1024, avg_size=4096, max_size=16384)  # many chun
 
 
 class CountingCompressor(Compressor):
-    """The store's compressor, counting the chunks it is asked to compress and the sample tests it makes."""
+    """The store's compressor, counting the chunks it compresses (``calls``, and the types of what it was
+    given), the sample tests it makes and the calls of ``pack`` (which may keep what it is given: a copy)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.calls = self.probes = 0
+        self.calls = self.probes = self.packs = 0
+        self.given: set[type] = set()
 
-    def pack(self, data, oid=None, near=None):
+    def compress(self, data):
         self.calls += 1
-        return super().pack(data, oid, near)
+        self.given.add(type(data))
+        return super().compress(data)
+
+    def pack(self, data, oid=None, near=None, *, tested=False):
+        self.packs += 1
+        return super().pack(data, oid, near, tested=tested)
 
     def compressible(self, data):
         self.probes += 1
@@ -154,6 +161,20 @@ def test_compressible_data_is_compressed_chunk_by_chunk_even_after_noise(store, 
     check_stored(store, path, oid, chunks)
 
 
+def test_a_compressible_chunk_is_sampled_once_and_compressed_from_the_read_buffer(store, tmp_path):
+    """With no delta candidate (a first add), a new chunk that passes the sample test goes to zstd as a view of
+    the ring buffer: no copy, and no second sample test."""
+    path = tmp_path / "table.csv"
+    path.write_bytes(csv_bytes(2 << 20, seed=10))
+    counting = CountingCompressor()
+    (oid, _, chunks), stats = ingest(store, path, SMALL, compressor=counting, buffer_size=BUF * 4, batch=BATCH)
+    stored = codecs(store, chunks)
+    assert stored.count(ZSTD) == stats.new_objects == len(chunks)  # every chunk is new and compresses
+    assert counting.probes == counting.calls == len(chunks)
+    assert counting.packs == 0 and counting.given == {memoryview}
+    check_stored(store, path, oid, chunks)
+
+
 def read_chars() -> int:
     with open("/proc/self/io") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("rchar:"))
@@ -204,6 +225,59 @@ def test_a_failure_in_any_stage_is_one_error_and_leaves_nothing(repo, fault):
     assert r.returncode == 0, r.stderr
     r = subprocess.run([*ART, "fsck"], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def resident(path: Path, start: int, end: int) -> int:
+    """How many pages of ``path`` in [start, end) are in the page cache (``mincore`` of a mapping, which reads
+    nothing)."""
+    import ctypes
+    import mmap
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte)]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    length, pages = end - start, (end - start) // mmap.PAGESIZE
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        addr = libc.mmap(None, length, mmap.PROT_READ, mmap.MAP_SHARED, fd, start)
+        assert addr not in (None, ctypes.c_void_p(-1).value), ctypes.get_errno()
+        try:
+            vec = (ctypes.c_ubyte * pages)()
+            assert libc.mincore(addr, length, vec) == 0, ctypes.get_errno()
+            return sum(v & 1 for v in vec)
+        finally:
+            libc.munmap(addr, length)
+    finally:
+        os.close(fd)
+
+
+def test_a_file_that_is_not_in_the_page_cache_is_read_ahead_of_the_reader(repo):
+    """A large file on disk, out of the page cache: the kernel is asked to read several buffers ahead of the
+    reader (``POSIX_FADV_WILLNEED``), so a cold disk has many requests in flight while the CPU works. Seen in the
+    page cache: an add killed right after its first 8 MiB were read leaves the file read up to 40 MiB."""
+    import mmap
+    import time
+
+    path = repo / "big.bin"
+    write_random_file(path, 64 << 20, seed=14)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # clean pages leave the page cache
+    finally:
+        os.close(fd)
+    window = (32 << 20, 40 << 20)  # beyond the first buffer and the kernel's own read-ahead (up to 2 x 8 MiB)
+    assert resident(path, *window) == 0, "the test needs a disk file system (tmpfs keeps every page)"
+    env = {**os.environ, "ART_FAULT": "ingest.large-read@1:kill"}  # killed once the first buffer is read
+    r = subprocess.run([*ART, "add", "big.bin"], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == -9, r.stderr
+    wanted = (window[1] - window[0]) // mmap.PAGESIZE
+    deadline = time.monotonic() + 30  # the read-ahead was started before the kill; its reads finish after it
+    while resident(path, *window) < wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert resident(path, *window) == wanted
 
 
 PROBE = (

@@ -73,11 +73,13 @@ class DeltaCompressor(Compressor):
         self._pending_lock = threading.Lock()
         self.sketched = self.tried = 0  # chunks sketched, deltas computed (counted for tests)
 
-    def pack(self, data: bytes, oid: Oid | None = None, near: Sequence[Oid] | None = None) -> tuple[int, bytes]:
+    def pack(
+        self, data: bytes, oid: Oid | None = None, near: Sequence[Oid] | None = None, *, tested: bool = False
+    ) -> tuple[int, bytes]:
         """See ``Compressor.pack``. A new chunk (``oid`` given) that compresses is tried as a delta against
         ``near`` when given (indexed chunks: the previous version of its file at the same place; never
         sketched then, an empty ``near`` tries nothing), else against chunks its sketch finds."""
-        codec, stored = super().pack(data)
+        codec, stored = super().pack(data, tested=tested)
         if oid is None or codec != ZSTD or len(data) < MIN_SIZE:
             return codec, stored
         if near is not None:

@@ -157,19 +157,32 @@ class Compressor:
         sample = _SAMPLE if n > 2 * _SAMPLE else _SMALL_SAMPLE
         return len(self._ctx().compress(data[:sample])) <= sample * 0.92
 
-    def pack(self, data: bytes, oid: Oid | None = None, near: Sequence[Oid] | None = None) -> tuple[int, bytes]:
+    def pack(
+        self, data: bytes, oid: Oid | None = None, near: Sequence[Oid] | None = None, *, tested: bool = False
+    ) -> tuple[int, bytes]:
         """Return (codec, stored bytes) for ``data``; thread-safe (one context per thread).
 
         ``oid``: the id of a new chunk (for a store's delta-aware compressor, ``DeltaCompressor``, which may
         store it as a delta; this one ignores it). Not given for other kinds. ``near``: the chunks of the
         previous version of its file at about the same place (the delta candidates; None: not known).
+        ``tested``: the caller made the sample test (``compressible``) and ``data`` passed it.
         """
-        if not self.compressible(data):
+        if not tested and not self.compressible(data):
             return RAW, data
-        packed = self._ctx().compress(data)
-        if len(packed) >= len(data) * 0.97:
-            return RAW, data
-        return ZSTD, packed
+        packed = self._frame(data)
+        return (RAW, data) if packed is None else (ZSTD, packed)
+
+    def compress(self, data: bytes | memoryview) -> tuple[int, bytes | memoryview]:
+        """zstd of ``data`` without the sample test nor deltas: (ZSTD, frame), or (RAW, ``data``) when zstd does
+        not save 3%. Keeps no reference to ``data``, so a view of a buffer about to be reused may be passed
+        (what ``pack`` is given may be kept: ``DeltaCompressor`` holds new chunks as delta bases)."""
+        packed = self._frame(data)
+        return (RAW, data) if packed is None else (ZSTD, packed)
+
+    def _frame(self, data: bytes | memoryview) -> bytes | None:
+        """The zstd frame of ``data``, or None when it does not save 3%."""
+        packed: bytes = self._ctx().compress(data)
+        return None if len(packed) >= len(data) * 0.97 else packed
 
     def plain(self, data: bytes) -> tuple[int, bytes]:
         """``pack`` without deltas (the same here)."""
