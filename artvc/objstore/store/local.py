@@ -37,6 +37,7 @@ from .local_complete import forget as forget_complete
 from .local_files import connect_read_only, discard_index, load_params, open_index
 from .local_writer import LocalWriter
 from .pack import (
+    ENTRY,
     Compressor,
     PackEntry,
     check_entry,
@@ -411,7 +412,7 @@ class LocalStore(ObjectStore):
         self,
         name: str,
         size: int,
-        entries: list[PackEntry],
+        entries: list[PackEntry] | bytes,
         *,
         replace: bool = False,
         bases: dict[Oid, Oid] | None = None,
@@ -419,7 +420,12 @@ class LocalStore(ObjectStore):
     ) -> None:
         """Index a sealed pack in ``packs/``: its object rows, and the delta rows of its codec-2 chunks (``bases``:
         delta -> base, as the writer knows them; read from the pack when not given) and the sketch rows of its
-        new chunks (feature, chunk id), all in one transaction."""
+        new chunks (feature, chunk id), all in one transaction. ``entries`` may be the pack's encoded entry
+        table (``pack.ENTRY`` records, as the writer sealed it): its rows are read from it directly."""
+        table = entries if isinstance(entries, bytes) else None
+        if table is not None:  # entries are decoded only for the delta rows (none in most packs)
+            needed = replace or bases is None or bool(bases)
+            entries = [PackEntry(Oid(d.hex()), *rest) for d, *rest in ENTRY.iter_unpack(table)] if needed else []
         if bases is None:
             bases = local_delta.read_bases(self.pack_path(name), entries)
         with self._lock:
@@ -434,7 +440,11 @@ class LocalStore(ObjectStore):
                 )
                 # in key order: a pack's ids are random, sorted they touch each B-tree page once (2x at 1M objects)
                 rows = sorted(
-                    ((bytes.fromhex(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length) for e in entries),
+                    (
+                        ((d, k, pack, c, o, n, r) for d, k, c, o, n, r in ENTRY.iter_unpack(table))
+                        if table is not None
+                        else ((bytes.fromhex(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length) for e in entries)
+                    ),
                     key=_key,  # stable: duplicates keep the pack's order
                 )
                 db.executemany(
@@ -448,7 +458,9 @@ class LocalStore(ObjectStore):
                 if db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone():  # a good copy replaces a bad one
                     db.executemany(
                         "DELETE FROM quarantine WHERE oid=? AND kind=?",
-                        [(bytes.fromhex(e.oid), e.kind) for e in entries],
+                        [(d, k) for d, k, *_ in ENTRY.iter_unpack(table)]
+                        if table is not None
+                        else [(bytes.fromhex(e.oid), e.kind) for e in entries],
                     )
                 db.execute("COMMIT")
             except BaseException:
