@@ -181,7 +181,6 @@ class _Facts:
         self._probe = GitProbe(repo.root)
         self.in_git: bool | None = None  # known once the facts were read
 
-
     def get(self) -> tuple[dict, dict]:
         """(git facts, environment)."""
         git = self._probe.result()

@@ -121,7 +121,10 @@ def test_outside_git_the_facts_are_none_and_nothing_is_said_of_git(tmp_path):
             b"# branch.oid " + b"ab" * 20 + b"\n# branch.head (detached)\n1 .M N... 100644 100644 100644 x y a\n",
             {"commit": "ab" * 20, "dirty": True, "branch": None},
         ),
-        (b"# branch.oid " + b"cd" * 20 + b"\n# branch.head f\xc3\xa9\n", {"commit": "cd" * 20, "dirty": False, "branch": "fé"}),
+        (
+            b"# branch.oid " + b"cd" * 20 + b"\n# branch.head f\xc3\xa9\n",
+            {"commit": "cd" * 20, "dirty": False, "branch": "fé"},
+        ),
         (b"", None),
         (b"fatal: not a git repository\n", None),
     ],

@@ -443,7 +443,10 @@ class LocalStore(ObjectStore):
                     (
                         ((d, k, pack, c, o, n, r) for d, k, c, o, n, r in ENTRY.iter_unpack(table))
                         if table is not None
-                        else ((bytes.fromhex(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length) for e in entries)
+                        else (
+                            (bytes.fromhex(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length)
+                            for e in entries
+                        )
                     ),
                     key=_key,  # stable: duplicates keep the pack's order
                 )
