@@ -124,7 +124,6 @@ class Ingester:
         self.progress = as_progress(progress)
         self.previous = previous
         self.stats = IngestStats()
-        self._chunker = Chunker(params)
         self._jobs = max(1, jobs)
         self._pool = ThreadPoolExecutor(self._jobs, thread_name_prefix="art-ingest")
         # small-file jobs handed to the pool, oldest first: (future, files, their indices, the directory's ids)

@@ -14,18 +14,23 @@ from artvc.workspace.provenance import GitProbe, parse_status
 
 PROBE = """
 import atexit, runpy, sys
-atexit.register(lambda: print("LOADED", "pygit2" in sys.modules, file=sys.stderr))
+atexit.register(lambda: print("LOADED", "pygit2" in sys.modules, "pyfastcdc" in sys.modules, file=sys.stderr))
 sys.argv = ["art", *{args!r}]
 runpy.run_module("artvc", run_name="__main__")
 """
 
 
-def run_probed(cwd, *args: str, env: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, bool]:
-    """Run ``art ARGS`` in a new interpreter; return the result and whether pygit2 was loaded."""
+def run_probed(
+    cwd, *args: str, env: dict[str, str] | None = None, chunker: list[bool] | None = None
+) -> tuple[subprocess.CompletedProcess, bool]:
+    """Run ``art ARGS`` in a new interpreter; return the result and whether pygit2 was loaded (``chunker``
+    gets whether pyfastcdc was)."""
     r = subprocess.run(
         [sys.executable, "-c", PROBE.format(args=args)], cwd=cwd, capture_output=True, text=True, env=env
     )
     line = next(ln for ln in r.stderr.splitlines() if ln.startswith("LOADED"))
+    if chunker is not None:
+        chunker.append(line.split()[2] == "True")
     return r, line.split()[1] == "True"
 
 
@@ -46,11 +51,17 @@ def test_add_of_a_file_in_a_git_repo_loads_no_pygit2_and_records_the_git_state(w
     assert run_of(ws, "data.csv")["git"] == {"commit": head, "dirty": False, "branch": "main"}
 
 
-def test_add_of_a_folder_loads_no_pygit2(ws):
+def test_add_of_a_folder_of_small_files_loads_neither_pygit2_nor_the_chunker(ws):
+    """Files below the chunker's minimum size are one chunk each: FastCDC (pyfastcdc) is never loaded."""
     ws.gen({"images": {f"{i}.bin": os.urandom(100 + i) for i in range(40)} | {"sub": {"x.txt": "x"}}})
-    r, loaded = run_probed(ws.root, "add", "images")
+    chunker: list[bool] = []
+    r, loaded = run_probed(ws.root, "add", "images", chunker=chunker)
     assert r.returncode == 0, r.stderr
-    assert not loaded
+    assert not loaded and chunker == [False]
+    (ws.root / "images/big.bin").write_bytes(os.urandom(40_000))  # over the minimum: chunked
+    r, loaded = run_probed(ws.root, "add", "images", chunker=chunker)
+    assert r.returncode == 0, r.stderr
+    assert chunker == [False, True]
     assert run_of(ws, "images")["git"] == {"commit": None, "dirty": False, "branch": "main"}
 
 
