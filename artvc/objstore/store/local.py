@@ -422,12 +422,15 @@ class LocalStore(ObjectStore):
         delta -> base, as the writer knows them; read from the pack when not given) and the sketch rows of its
         new chunks (feature, chunk id), all in one transaction. ``entries`` may be the pack's encoded entry
         table (``pack.ENTRY`` records, as the writer sealed it): its rows are read from it directly."""
-        table = entries if isinstance(entries, bytes) else None
-        if table is not None:  # entries are decoded only for the delta rows (none in most packs)
+        listed: list[PackEntry]
+        if isinstance(entries, bytes):  # entries are decoded only for the delta rows (none in most packs)
+            table: bytes | None = entries
             needed = replace or bases is None or bool(bases)
-            entries = [PackEntry(Oid(d.hex()), *rest) for d, *rest in ENTRY.iter_unpack(table)] if needed else []
+            listed = [PackEntry(Oid(d.hex()), *rest) for d, *rest in ENTRY.iter_unpack(entries)] if needed else []
+        else:
+            table, listed = None, entries
         if bases is None:
-            bases = local_delta.read_bases(self.pack_path(name), entries)
+            bases = local_delta.read_bases(self.pack_path(name), listed)
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -445,7 +448,7 @@ class LocalStore(ObjectStore):
                         if table is not None
                         else (
                             (bytes.fromhex(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length)
-                            for e in entries
+                            for e in listed
                         )
                     ),
                     key=_key,  # stable: duplicates keep the pack's order
@@ -453,7 +456,7 @@ class LocalStore(ObjectStore):
                 db.executemany(
                     f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)", rows
                 )
-                local_delta.record(db, pack, entries, bases, replace)
+                local_delta.record(db, pack, listed, bases, replace)
                 if sketches:
                     db.executemany(
                         "INSERT OR IGNORE INTO sketch VALUES (?, ?)", [(f, bytes.fromhex(o)) for f, o in sketches]
@@ -463,7 +466,7 @@ class LocalStore(ObjectStore):
                         "DELETE FROM quarantine WHERE oid=? AND kind=?",
                         [(d, k) for d, k, *_ in ENTRY.iter_unpack(table)]
                         if table is not None
-                        else [(bytes.fromhex(e.oid), e.kind) for e in entries],
+                        else [(bytes.fromhex(e.oid), e.kind) for e in listed],
                     )
                 db.execute("COMMIT")
             except BaseException:
