@@ -47,7 +47,8 @@ def cli(repo, paths: tuple[str, ...], jobs: int | None) -> None:
         f"read {s.hashed} of {count(s.files, 'file')}"
     )
     changed = [a for a in result.artifacts if a.changed]
-    if changed and repo.git is not None:  # outside git (init --no-git) there is nothing to tell git
+    # outside git (init --no-git) there is nothing to tell git (the run's facts say; pygit2 only when unknown)
+    if changed and (result.in_git if result.in_git is not None else repo.git is not None):
         ignores = sorted({f"{a.path.rpartition('/')[0]}/.gitignore".lstrip("/") for a in changed})
         pointers = " ".join(f"{a.path}.art" for a in changed)
         say(f"To track the changes with git: git add {pointers} {' '.join(ignores)}")

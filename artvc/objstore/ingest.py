@@ -124,7 +124,6 @@ class Ingester:
         self.progress = as_progress(progress)
         self.previous = previous
         self.stats = IngestStats()
-        self._chunker = Chunker(params)
         self._jobs = max(1, jobs)
         self._pool = ThreadPoolExecutor(self._jobs, thread_name_prefix="art-ingest")
         # small-file jobs handed to the pool, oldest first: (future, files, their indices, the directory's ids)
@@ -389,13 +388,15 @@ class Ingester:
         keys: list[tuple[Oid, int]] = []
         manifests: dict[Oid, list[tuple[Oid, int]]] = {}
         chunks_of: list[list[tuple[Oid, int]]] = []
+        near_wanted = any(p is not None for p in previous)  # else no file of the job has delta candidates
         for path, st in items:
             data = read_whole(path, st.st_size)
             if len(data) <= min_size:
                 oid = hash_bytes(data)
                 data_of[oid] = data
                 keys.append((oid, _CHUNK))
-                chunks_of.append([(oid, len(data))])
+                if near_wanted:
+                    chunks_of.append([(oid, len(data))])
             else:
                 pieces = [(hash_bytes(piece), piece) for piece in Chunker(self.params).split(data)]
                 oid = pieces[0][0] if len(pieces) == 1 else hash_bytes(data)
@@ -411,7 +412,7 @@ class Ingester:
         objects: list[_NewObject] = []
         pack = self.compressor.pack
         claimed = list(self.writer.claim(keys))
-        near = self._near_of(claimed, chunks_of, previous)
+        near = self._near_of(claimed, chunks_of, previous) if near_wanted else {}
         for oid, kind in claimed:
             if kind == _CHUNK:
                 data = data_of[oid]

@@ -8,7 +8,7 @@ A file that is a single chunk has no manifest: its id is the chunk's id, and the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
 
 from ..errors import FormatError
@@ -82,33 +82,69 @@ class TreeEntry:
 _name = attrgetter("name")
 
 
-@dataclass(frozen=True, slots=True)
 class Tree:
-    """A directory: entries sorted by name. Its id is a derive-key hash of the canonical encoding."""
+    """A directory: entries sorted by name. Its id is a derive-key hash of the canonical encoding.
 
-    entries: tuple[TreeEntry, ...]
-    _oid: list[Oid] = field(default_factory=list, compare=False, repr=False)
-    _bytes: list[bytes] = field(default_factory=list, compare=False, repr=False)  # to_bytes, once computed
+    Built from ``TreeEntry`` values (``build``), decoded (``from_bytes``), or from entries already encoded
+    (``from_encoded``: a walk that stores a folder of many files makes no ``TreeEntry`` per file; ``entries``
+    are then decoded from the encoding when someone asks for them)."""
+
+    __slots__ = ("_entries", "_oid", "_bytes", "_size")
+
+    def __init__(self, entries: tuple[TreeEntry, ...]) -> None:
+        self._entries: tuple[TreeEntry, ...] | None = entries
+        self._oid: Oid | None = None
+        self._bytes: bytes | None = None
+        self._size: int | None = None
 
     @classmethod
     def build(cls, entries: list[TreeEntry]) -> Tree:
         # by name: code point order is UTF-8 byte order (the format's), without encoding every name
         return cls(tuple(sorted(entries, key=_name)))
 
+    @classmethod
+    def from_encoded(cls, encoded: list[list[object]], size: int) -> Tree:
+        """The tree whose entries, encoded (``TreeEntry.encoded``) and sorted by name, are ``encoded``;
+        ``size`` is the sum of their sizes."""
+        tree = cls.__new__(cls)
+        tree._entries, tree._oid, tree._size = None, None, size
+        tree._bytes = codec.encode(["tree", 1, encoded], maps=False)
+        return tree
+
+    @property
+    def entries(self) -> tuple[TreeEntry, ...]:
+        if self._entries is None:
+            assert self._bytes is not None
+            self._entries = tuple(_entry(e, "tree") for e in codec.decode(self._bytes, what="tree")[2])
+        return self._entries
+
     def to_bytes(self) -> bytes:
-        if not self._bytes:
-            self._bytes.append(codec.encode(["tree", 1, [e.encoded() for e in self.entries]], maps=False))
-        return self._bytes[0]
+        if self._bytes is None:
+            self._bytes = codec.encode(["tree", 1, [e.encoded() for e in self.entries]], maps=False)
+        return self._bytes
 
     @property
     def oid(self) -> Oid:
-        if not self._oid:
-            self._oid.append(hash_object("tree", self.to_bytes()))
-        return self._oid[0]
+        if self._oid is None:
+            self._oid = hash_object("tree", self.to_bytes())
+        return self._oid
 
     @property
     def size(self) -> int:
-        return sum(e.size for e in self.entries)
+        if self._size is None:
+            self._size = sum(e.size for e in self.entries)
+        return self._size
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Tree):
+            return NotImplemented
+        return self.entries == other.entries
+
+    def __hash__(self) -> int:
+        return hash(self.entries)
+
+    def __repr__(self) -> str:
+        return f"Tree(entries={self.entries!r})"
 
     @staticmethod
     def id_of(encoded: list[list[object]]) -> Oid:
@@ -140,7 +176,9 @@ class Tree:
         names = [e.name.encode() for e in entries]
         if any(a >= b for a, b in zip(names, names[1:], strict=False)):
             raise FormatError(f"{what} is malformed: names are not sorted and unique")
-        return cls(entries, [oid])
+        tree = cls(entries)
+        tree._oid = oid
+        return tree
 
 
 def _entry(item: object, what: str) -> TreeEntry:

@@ -21,6 +21,7 @@ import time
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from operator import itemgetter
 from pathlib import Path
 from stat import S_IFDIR, S_IFLNK, S_IFREG
 
@@ -304,10 +305,14 @@ def walk_tree(
         return _Open(path, rel, entries, own, files, file_oids(stats) if stats else ())
 
     def close(top: _Open, parent: _Open | None) -> Tree:
-        entries = top.entries
-        for (n, size, executable), oid in zip(top.files, top.oids, strict=True):
-            entries.append(TreeEntry(n, EntryKind.FILE, oid, size, executable=executable))
-        tree = Tree.build(entries)
+        # the files' entries go into the tree encoded (no TreeEntry per file); subfolders and links are few
+        rows: list[list[object]] = [e.encoded() for e in top.entries]
+        size = sum(e.size for e in top.entries)
+        for (n, nbytes, executable), oid in zip(top.files, top.oids, strict=True):
+            rows.append([n, _FILE, executable, bytes.fromhex(oid), nbytes])
+            size += nbytes
+        rows.sort(key=_first)
+        tree = Tree.from_encoded(rows, size)
         if put_tree is not None:
             put_tree(tree)
         sig = top.own.finish(top.sigs)
@@ -342,6 +347,8 @@ def walk_tree(
 
 
 _CLOSE_LAG = 1
+_FILE = EntryKind.FILE
+_first = itemgetter(0)
 
 
 def tree_walk(path: str) -> tuple[int, int]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import UnsafePathError, WorkspaceError
 from ..objstore.faults import fault_point
-from ..objstore.ingest import SMALL_FILE, Ingester, IngestStats
+from ..objstore.ingest import Ingester, IngestStats
 from ..objstore.lineage import Run
 from ..objstore.objects import Kind
 from ..objstore.oserrors import os_errors
@@ -21,7 +20,7 @@ from .gitignore import check_ignorable, ignore
 from .paths import check_write, to_repo_path
 from .pointers import SUFFIX, Pointer, write_pointer
 from .previous import PreviousVersions
-from .provenance import environment, git_facts, now_iso
+from .provenance import GitProbe, environment, git_facts, now_iso
 from .repo import Repo
 from .runs import record_run
 
@@ -38,6 +37,7 @@ class AddResult:
     artifacts: list[AddedArtifact]
     stats: IngestStats
     run: str | None
+    in_git: bool | None = None  # in a git work tree, as the run's git facts found (None: no run recorded)
 
 
 def _validate(repo: Repo, paths: Sequence[str]) -> list[str]:
@@ -130,7 +130,7 @@ def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs
     started, t0 = now_iso(), time.monotonic()
     with repo.lock:
         _totals(repo, rels, progress)
-        facts = _Facts(repo, rels)
+        facts = _Facts(repo)
         try:
             store, state = repo.store, repo.state
             results: list[tuple[str, Pointer]] = []
@@ -167,55 +167,31 @@ def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs
                 record_run(repo, run)
         finally:
             facts.close()
-    return AddResult(added, stats, run.oid if run else None)
+    return AddResult(added, stats, run.oid if run else None, facts.in_git)
 
 
 class _Facts:
-    """The git state and machine facts of the add's run record (``git_facts``, ``environment``). When a file of
-    more than ``SMALL_FILE`` bytes that the stat cache does not know is to be stored (streamed, and most likely
-    recorded in a run), they are read in a thread started now: loading pygit2, git's status and ``uname`` (about
-    0.1 s of one core) run beside the stream instead of after it. Otherwise (folders, small or unchanged files)
-    they are read when asked for, if ever."""
+    """The git state and machine facts of the add's run record (``git_facts``, ``environment``). git's state is
+    asked of the git executable as the add starts (``GitProbe``): it runs beside the add on another core, and
+    the add loads no pygit2 (about a third of art's start-up). Only when git cannot answer (not installed, no
+    work tree, refused) are the facts read through pygit2, when asked for."""
 
-    def __init__(self, repo: Repo, rels: list[str]) -> None:
+    def __init__(self, repo: Repo) -> None:
         self._repo = repo
-        self._value: tuple[dict, dict] | None = None
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-        if any(_streams(repo, rel) for rel in rels):
-            self._thread = threading.Thread(target=self._run, name="art-run-facts", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._value = (git_facts(self._repo.git), environment())
-        except BaseException as exc:  # re-raised where the facts are asked for
-            self._error = exc
+        self._probe = GitProbe(repo.root)
+        self.in_git: bool | None = None  # known once the facts were read
 
     def get(self) -> tuple[dict, dict]:
         """(git facts, environment)."""
-        if self._thread is None:
-            return git_facts(self._repo.git), environment()
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._value is not None
-        return self._value
+        git = self._probe.result()
+        if git is None:
+            git = git_facts(self._repo.git)
+        self.in_git = git["dirty"] is not None  # outside git every fact is None
+        return git, environment()
 
     def close(self) -> None:
-        """Wait for the thread (an add that failed leaves no git call running on at exit)."""
-        if self._thread is not None:
-            self._thread.join()
-
-
-def _streams(repo: Repo, rel: str) -> bool:
-    """True when ``rel`` is a file larger than ``SMALL_FILE`` that the stat cache does not know."""
-    full = repo.abspath(rel)
-    try:
-        st = os.stat(full)
-    except OSError:
-        return False
-    return stat_mod.S_ISREG(st.st_mode) and st.st_size > SMALL_FILE and repo.state.lookup(str(full), st) is None
+        """Stop git if its answer was not asked for (no run recorded, or the add failed)."""
+        self._probe.close()
 
 
 def _totals(repo: Repo, rels: list[str], progress: Progress) -> None:

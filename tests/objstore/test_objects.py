@@ -78,3 +78,45 @@ def test_run_id_depends_on_content_only():
 @pytest.mark.parametrize("text,ok", [("a" * 64, True), ("A" * 64, False), ("a" * 63, False), ("g" * 64, False)])
 def test_oid_validation(text, ok):
     assert is_oid(text) is ok
+
+
+def test_a_tree_from_encoded_entries_is_the_tree_built_from_them():
+    """``walk_tree`` makes a folder's tree from encoded rows (no TreeEntry per file): same bytes, id, size and
+    entries (decoded when asked) as ``Tree.build``, and equal to it."""
+    from artvc.objstore.objects import EntryKind
+
+    entries = [
+        TreeEntry("b.bin", EntryKind.FILE, hash_bytes(b"b"), 1, executable=True),
+        TreeEntry("a", EntryKind.DIR, hash_bytes(b"tree"), 10),
+        TreeEntry("l", EntryKind.SYMLINK, hash_bytes(b"b.bin"), 0, target="b.bin"),
+        TreeEntry("é.txt", EntryKind.FILE, hash_bytes(b"e"), 7),
+    ]
+    built = Tree.build(entries)
+    rows = sorted((e.encoded() for e in entries), key=lambda r: r[0])
+    lazy = Tree.from_encoded(rows, 18)
+    assert lazy.to_bytes() == built.to_bytes() and lazy.oid == built.oid and lazy.size == built.size == 18
+    assert lazy.entries == built.entries and lazy == built and hash(lazy) == hash(built)
+    assert Tree.from_bytes(built.oid, built.to_bytes()) == lazy
+
+
+def test_a_pack_writer_encodes_its_table_as_objects_are_added(tmp_path):
+    """The entry table is built as objects are added; ``entries`` decodes it, and the sealed table is the one
+    the pack's name hashes and its trailer holds."""
+    from artvc.objstore.store.pack import PackEntry, PackWriter, encode_entries, pack_name, read_trailer
+
+    objs = [(hash_bytes(bytes([i]) * (i + 1)), i % 3, 0, bytes([i]) * (i + 1), i + 1) for i in range(5)]
+    path = tmp_path / "p.pack"
+    with open(path, "wb") as f:
+        w = PackWriter(f)
+        first = w.add(*objs[0])
+        w.add_many(objs[1:])
+        assert w.count == 5
+        name = w.seal()
+    want, offset = [], 8
+    for oid, kind, how, stored, raw in objs:
+        want.append(PackEntry(oid, kind, how, offset, len(stored), raw))
+        offset += len(stored)
+    assert first == want[0] and w.entries == want
+    assert w.table == encode_entries(want) and name == pack_name(w.table)
+    with open(path, "rb") as f:
+        assert read_trailer(f, path.stat().st_size) == want

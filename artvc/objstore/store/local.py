@@ -37,6 +37,7 @@ from .local_complete import forget as forget_complete
 from .local_files import connect_read_only, discard_index, load_params, open_index
 from .local_writer import LocalWriter
 from .pack import (
+    ENTRY,
     Compressor,
     PackEntry,
     check_entry,
@@ -411,7 +412,7 @@ class LocalStore(ObjectStore):
         self,
         name: str,
         size: int,
-        entries: list[PackEntry],
+        entries: list[PackEntry] | bytes,
         *,
         replace: bool = False,
         bases: dict[Oid, Oid] | None = None,
@@ -419,9 +420,17 @@ class LocalStore(ObjectStore):
     ) -> None:
         """Index a sealed pack in ``packs/``: its object rows, and the delta rows of its codec-2 chunks (``bases``:
         delta -> base, as the writer knows them; read from the pack when not given) and the sketch rows of its
-        new chunks (feature, chunk id), all in one transaction."""
+        new chunks (feature, chunk id), all in one transaction. ``entries`` may be the pack's encoded entry
+        table (``pack.ENTRY`` records, as the writer sealed it): its rows are read from it directly."""
+        listed: list[PackEntry]
+        if isinstance(entries, bytes):  # entries are decoded only for the delta rows (none in most packs)
+            table: bytes | None = entries
+            needed = replace or bases is None or bool(bases)
+            listed = [PackEntry(Oid(d.hex()), *rest) for d, *rest in ENTRY.iter_unpack(entries)] if needed else []
+        else:
+            table, listed = None, entries
         if bases is None:
-            bases = local_delta.read_bases(self.pack_path(name), entries)
+            bases = local_delta.read_bases(self.pack_path(name), listed)
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -434,13 +443,20 @@ class LocalStore(ObjectStore):
                 )
                 # in key order: a pack's ids are random, sorted they touch each B-tree page once (2x at 1M objects)
                 rows = sorted(
-                    ((bytes.fromhex(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length) for e in entries),
+                    (
+                        ((d, k, pack, c, o, n, r) for d, k, c, o, n, r in ENTRY.iter_unpack(table))
+                        if table is not None
+                        else (
+                            (bytes.fromhex(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length)
+                            for e in listed
+                        )
+                    ),
                     key=_key,  # stable: duplicates keep the pack's order
                 )
                 db.executemany(
                     f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)", rows
                 )
-                local_delta.record(db, pack, entries, bases, replace)
+                local_delta.record(db, pack, listed, bases, replace)
                 if sketches:
                     db.executemany(
                         "INSERT OR IGNORE INTO sketch VALUES (?, ?)", [(f, bytes.fromhex(o)) for f, o in sketches]
@@ -448,7 +464,9 @@ class LocalStore(ObjectStore):
                 if db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone():  # a good copy replaces a bad one
                     db.executemany(
                         "DELETE FROM quarantine WHERE oid=? AND kind=?",
-                        [(bytes.fromhex(e.oid), e.kind) for e in entries],
+                        [(d, k) for d, k, *_ in ENTRY.iter_unpack(table)]
+                        if table is not None
+                        else [(bytes.fromhex(e.oid), e.kind) for e in listed],
                     )
                 db.execute("COMMIT")
             except BaseException:

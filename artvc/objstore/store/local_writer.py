@@ -15,7 +15,7 @@ from ..oid import Oid
 from ..oserrors import describe
 from .base import StoreWriter
 from .delta import DELTA, delta_base
-from .pack import RAW, fsync_dir
+from .pack import ENTRY, RAW, fsync_dir
 from .packer import PACK_MAX_OBJECTS, PackBuilder
 
 if TYPE_CHECKING:
@@ -172,11 +172,12 @@ class LocalWriter(StoreWriter):
         if self.store.fsync:
             fsync_dir(str(final.parent))
         self.store._index_pack(
-            sealed.name, sealed.size, sealed.entries, replace=self.rewrite, bases=self._bases, sketches=self._sketches
+            sealed.name, sealed.size, sealed.table, replace=self.rewrite, bases=self._bases, sketches=self._sketches
         )
         self._open, self._bases, self._sketches = set(), {}, []
+        keys = [(d.hex(), k) for d, k, *_ in ENTRY.iter_unpack(sealed.table)]
         with self._lock:  # indexed: the store answers for these now (claimed, unwritten keys stay pending)
-            self._pending.difference_update((e.oid, e.kind) for e in sealed.entries)
+            self._pending.difference_update(keys)
             self._sealed += 1
 
     def commit(self) -> None:

@@ -265,13 +265,17 @@ def _decompress(data: bytes, raw_length: int) -> bytes:
 class PackWriter:
     """Append already-encoded objects to an open file and seal it with its index.
 
-    The pack's name is the hash of its entry table, known at seal time without re-reading the payload.
+    The pack's name is the hash of its entry table, known at seal time without re-reading the payload. The
+    table is built as objects are added, already encoded (no ``PackEntry`` per object: a pack of 16,384 small
+    files' chunks made one each); ``entries`` decodes it when asked, ``table`` is what ``seal`` wrote.
     """
 
     def __init__(self, f: BinaryIO) -> None:
         self._f = f
         self._offset = 0
-        self.entries: list[PackEntry] = []
+        self._table = bytearray()
+        self.count = 0  # objects added
+        self.table = b""  # the sealed entry table
         self._write(PACK_MAGIC)
 
     def _write(self, data: bytes | memoryview) -> None:
@@ -282,30 +286,39 @@ class PackWriter:
     def size(self) -> int:
         return self._offset
 
+    @property
+    def entries(self) -> list[PackEntry]:
+        """The objects added so far, in pack order."""
+        return [PackEntry(Oid(d.hex()), *rest) for d, *rest in ENTRY.iter_unpack(self._table)]
+
     def full(self, target: int) -> bool:
         """True once the pack reached ``target`` bytes or the format's limit on entries."""
-        return self._offset >= target or len(self.entries) >= MAX_PACK_ENTRIES
+        return self._offset >= target or self.count >= MAX_PACK_ENTRIES
 
     def add(self, oid: Oid, kind: int, codec: int, stored: bytes | memoryview, raw_length: int) -> PackEntry:
         entry = PackEntry(oid, kind, codec, self._offset, len(stored), raw_length)
+        self._table += ENTRY.pack(bytes.fromhex(oid), kind, codec, self._offset, len(stored), raw_length)
+        self.count += 1
         self._write(stored)
-        self.entries.append(entry)
         return entry
 
     def add_many(self, objects: Iterable[tuple[Oid, int, int, bytes | memoryview, int]]) -> None:
         """``add`` for several (oid, kind, codec, stored, raw length): the payloads go to the file in one
         ``writelines`` call (one system call on ``packer``'s files)."""
-        offset, entries, payloads = self._offset, self.entries, []
+        offset, table, payloads = self._offset, self._table, []
+        entry, fromhex = ENTRY.pack, bytes.fromhex
         for oid, kind, codec, stored, raw_length in objects:
-            entries.append(PackEntry(oid, kind, codec, offset, len(stored), raw_length))
-            offset += len(stored)
+            n = len(stored)
+            table += entry(fromhex(oid), kind, codec, offset, n, raw_length)
+            offset += n
             payloads.append(stored)
         self._f.writelines(payloads)
+        self.count += len(payloads)
         self._offset = offset
 
     def seal(self) -> Oid:
         """Write the trailer and return the pack's id."""
-        table = encode_entries(self.entries)
+        self.table = table = bytes(self._table)
         self._write(table)
         self._write(TRAILER.pack(len(table), PACK_END))
         return pack_name(table)

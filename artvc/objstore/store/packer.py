@@ -21,7 +21,7 @@ from ..codec import MAX_PACK_ENTRIES
 from ..fileio import remove_if_present
 from ..oid import Oid
 from ..tmpowner import token
-from .pack import PackEntry, PackWriter
+from .pack import ENTRY, PackEntry, PackWriter
 
 # Packs of "tens of MiB": few files on disk, and one PUT each on a bucket (s3fs sends a single PUT below
 # 2 x its 50 MiB chunk size), so a pushed GiB costs about 2 x 16 requests.
@@ -32,12 +32,17 @@ PACK_MAX_OBJECTS = 16384
 
 @dataclass(frozen=True, slots=True)
 class SealedPack:
-    """A sealed pack in a temporary file: its ``path``, ``name`` (blake3 of its entry table), entries, size."""
+    """A sealed pack in a temporary file: its ``path``, ``name`` (blake3 of its entry table), the encoded entry
+    ``table`` (``pack.ENTRY`` records, in pack order), size; ``entries`` decodes the table."""
 
     path: str
     name: Oid
-    entries: list[PackEntry]
+    table: bytes
     size: int
+
+    @property
+    def entries(self) -> list[PackEntry]:
+        return [PackEntry(Oid(d.hex()), *rest) for d, *rest in ENTRY.iter_unpack(self.table)]
 
 
 class PackBuilder:
@@ -81,7 +86,7 @@ class PackBuilder:
     def room(self) -> int:
         """How many more objects the open (or next) pack takes before ``max_objects``."""
         limit = self.max_objects or MAX_PACK_ENTRIES
-        return limit - (len(self._pack.entries) if self._pack is not None else 0)
+        return limit - (self._pack.count if self._pack is not None else 0)
 
     def _open(self) -> PackWriter:
         if self._pack is None:
@@ -95,7 +100,7 @@ class PackBuilder:
         pack = self._pack
         if pack is None:
             return False
-        return pack.full(self.target) or (self.max_objects is not None and len(pack.entries) >= self.max_objects)
+        return pack.full(self.target) or (self.max_objects is not None and pack.count >= self.max_objects)
 
     def seal(self, *, fsync: bool = False) -> SealedPack:
         """Write the trailer, flush (and fsync) and close the file; the caller owns the returned file.
@@ -112,7 +117,7 @@ class PackBuilder:
         f.close()
         self._pack = self._file = None
         self.temp = None
-        return SealedPack(temp, name, pack.entries, pack.size)
+        return SealedPack(temp, name, pack.table, pack.size)
 
     def abort(self) -> None:
         """Drop the open pack: its temporary file is removed even when closing it fails (a full disk)."""
