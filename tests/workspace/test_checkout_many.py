@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -135,29 +134,32 @@ def test_a_kill_mid_batch_in_place_leaves_every_file_old_or_new_never_half(ws):
         assert status(repo).clean
 
 
-def _stored_at(ws: Workspace, oid: str) -> tuple[Path, int]:
+def _damage_stored(ws: Workspace, content: bytes) -> str:
+    """Flip one byte in the middle of where ``content`` (a one-chunk file) is stored; return its id."""
+    from artvc.objstore.hashing import hash_bytes
+
+    oid = hash_bytes(content)
     with ws.repo() as repo:
         loc = repo.store.locate(oid, Kind.CHUNK)
         assert loc is not None
-        return repo.store.pack_path(repo.store.pack_name(loc.pack)), loc.offset + loc.length // 2
-
-
-def test_a_damaged_small_file_in_the_store_stops_the_checkout_before_the_folder_appears(ws):
-    from artvc.objstore.hashing import hash_bytes
-
-    _tracked(ws)
-    victim = random_bytes(200 + 1234 % 8000, seed=1234)  # d/s04/f0234.bin: random, stored raw
-    assert (ws.root / "d/s04/f0234.bin").read_bytes() == victim
-    pack, at = _stored_at(ws, hash_bytes(victim))
+        pack, at = repo.store.pack_path(repo.store.pack_name(loc.pack)), loc.offset + loc.length // 2
     with open(pack, "r+b") as f:
         f.seek(at)
         byte = f.read(1)
         f.seek(at)
         f.write(bytes([byte[0] ^ 0xFF]))
+    return oid
+
+
+def test_a_damaged_small_file_in_the_store_stops_the_checkout_before_the_folder_appears(ws):
+    _tracked(ws)
+    victim = random_bytes(200 + 1234 % 8000, seed=1234)  # d/s04/f0234.bin: random, stored raw
+    assert (ws.root / "d/s04/f0234.bin").read_bytes() == victim
+    oid = _damage_stored(ws, victim)
     shutil.rmtree(ws.root / "d")
     r = _run(ws, "checkout")
     assert r.returncode == 3, r.stderr
-    assert "art: error:" in r.stderr and hash_bytes(victim)[:10] in r.stderr
+    assert "art: error:" in r.stderr and oid[:10] in r.stderr
     assert not (ws.root / "d").exists()
     assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
 
@@ -221,20 +223,12 @@ def test_one_flat_folder_of_many_slices_comes_back_whole_in_two_threads_and_stat
 
 
 def test_a_damaged_file_in_a_late_slice_of_a_flat_folder_stops_both_threads_and_nothing_appears(ws):
-    from artvc.objstore.hashing import hash_bytes
-
     _flat(ws)
-    victim = (ws.root / "flat/f01400").read_bytes()  # in the third slice of 512
-    pack, at = _stored_at(ws, hash_bytes(victim))
-    with open(pack, "r+b") as f:
-        f.seek(at)
-        byte = f.read(1)
-        f.seek(at)
-        f.write(bytes([byte[0] ^ 0xFF]))
+    oid = _damage_stored(ws, (ws.root / "flat/f01400").read_bytes())  # in the third slice of 512
     shutil.rmtree(ws.root / "flat")
     r = _run(ws, "checkout")
     assert r.returncode == 3, r.stderr
-    assert hash_bytes(victim)[:10] in r.stderr
+    assert oid[:10] in r.stderr
     assert not (ws.root / "flat").exists()
     assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
 
