@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import ArtError, ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
 from ..objstore.faults import fault_point
-from ..objstore.materialize import SmallFile, make_symlink, materialize_file, materialize_small, remove_stale_temps
+from ..objstore.materialize import make_symlink, materialize_file, materialize_small, remove_stale_temps
 from ..objstore.objects import Kind, Tree
 from ..objstore.oid import Oid
 from ..objstore.progress import Progress, ProgressLike, as_progress
@@ -334,9 +334,9 @@ def _write_files(
         folder = items[0][0].rpartition("/")[0]
         where, direct = place(folder)
         cut = len(folder) + 1 if folder else 0
-        files = [SmallFile(f"{where}/{rel[cut:]}", e.oid, e.size, e.executable) for rel, e in items]
+        files = [(f"{where}/{rel[cut:]}", e.oid, e.size, e.executable) for rel, e in items]
         for landed in materialize_small(store, files, direct=direct, progress=progress, staged=staged):
-            rows = state.rows([(f"{final}/{items[k][0]}", st, files[k].oid) for k, st in landed], written=True)
+            rows = state.rows([(f"{final}/{items[k][0]}", st, files[k][1]) for k, st in landed], written=True)
             with lock:  # the stat cache is one sqlite connection: rows are made outside, buffered inside
                 state.record_rows(rows)
             progress.advance(files=len(landed))

@@ -188,7 +188,7 @@ def test_a_new_folder_whose_file_the_store_lacks_changes_nothing(ws):
     assert snapshot(ws.root) == here
 
 
-def test_locate_many_answers_as_locate_does_for_every_key(ws):
+def test_locate_many_and_locate_chunks_answer_as_locate_does_for_every_key(ws):
     ws.gen({"d": {f"f{i}": random_bytes(100 + i, seed=i) for i in range(1200)}})
     ws.art("add", "d")
     with ws.repo() as repo:
@@ -200,6 +200,10 @@ def test_locate_many_answers_as_locate_does_for_every_key(ws):
         found = store.locate_many(keys)
         assert found == {k: loc for k in keys if (loc := store.locate(*k)) is not None}
         assert len(found) == 1200
+        oids = [k.oid for k in keys]  # checkout's way: chunks only, in order, None for what is not a stored chunk
+        rows = store.locate_chunks(oids)
+        assert [None if r is None else r[:5] for r in rows] == [store.locate(o, Kind.CHUNK) for o in oids]
+        assert sum(r is not None for r in rows) == 1200 + 50  # the 50 ids asked again as files are chunks
 
 
 def _flat(ws: Workspace, n: int = 1600) -> dict[str, tuple]:
