@@ -16,6 +16,7 @@ from artvc.objstore.types import ObjectKey
 from artvc.workspace import add, status
 from tests.builders import random_bytes
 from tests.conftest import Workspace
+from tests.workspace.test_add_checkout import age
 from tests.workspace.test_plan_apply import snapshot
 
 ART = [sys.executable, "-m", "artvc"]
@@ -269,3 +270,33 @@ def test_a_kill_while_writing_a_new_subfolder_leaves_it_absent_not_half_written(
     assert not [p for p in os.listdir(ws.root / "d") if "art-tmp" in p]
     with ws.repo() as repo:
         assert status(repo).clean
+
+
+_LOADED = (  # run ``art`` in this process and list, at exit, the modules it loaded
+    "import atexit, sys\n"
+    "atexit.register(lambda: sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n'))\n"
+    "from artvc.commands import main\n"
+    "sys.argv = ['art', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def _modules(ws: Workspace, *args: str) -> set[str]:
+    r = subprocess.run([sys.executable, "-c", _LOADED, *args], cwd=ws.root, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return set(r.stderr.rpartition("MODULES ")[2].split())
+
+
+def test_status_and_a_checkout_of_small_files_load_only_what_they_use(ws):
+    """Start-up is a large part of ``art status`` (issue 18): it encodes, decodes and writes nothing, so the
+    codecs, the temp-file and thread-pool machinery and git stay unloaded; a checkout of small files in two
+    threads needs no executor either."""
+    _flat(ws, 1100)  # more than one slice of 512: the checkout runs on both threads
+    age(ws.root / "flat")  # nothing racily new: the status is one walk (a rebuilt folder would encode its tree)
+    ws.art("status")  # remembers the folder's signature with the files' ages
+    unused = {"msgpack", "json", "tempfile", "shutil", "concurrent.futures", "pygit2", "zstandard"}
+    assert _modules(ws, "status") & unused == set()
+    shutil.rmtree(ws.root / "flat")
+    loaded = _modules(ws, "checkout", "flat")
+    assert (ws.root / "flat/f01099").exists()
+    assert loaded & {"concurrent.futures", "logging", "pygit2"} == set()
