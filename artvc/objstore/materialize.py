@@ -248,7 +248,7 @@ def materialize_small(
             yield _write_run(store, files, run, direct, progress)
 
 
-_Located = tuple[int, int, int, tuple[Any, ...]]  # (pack, offset, index in ``files``, ``locate_chunks`` row)
+_Located = tuple[int, int, int, tuple[Any, ...]]  # (pack, offset, index in ``files``, its ``Location`` fields)
 
 
 def _runs(located: list[_Located]) -> Iterator[list[_Located]]:
@@ -294,7 +294,7 @@ def _write_run(
             if len(data) != length:
                 raise CorruptObjectError(oid, "its pack is truncated")
         else:
-            data = _unpack(store, oid, Location._make(row[:5]), view[at : at + length])
+            data = _unpack(store, oid, Location._make(row), view[at : at + length])
         if not hashes_to(data, oid):
             got = hash_bytes(data)
             raise CorruptObjectError(oid, f"content hashes to {got[:10]} ({len(data)} bytes)")

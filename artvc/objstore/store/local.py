@@ -323,15 +323,10 @@ class LocalStore(ObjectStore):
         return out
 
     def locate_chunks(self, oids: Sequence[str]) -> list[tuple[Any, ...] | None]:
-        """Where each of these chunks is, in order: a row whose first five fields are a ``Location``'s (None: not
-        stored as a chunk). One query per ``_IN_BATCH`` ids, no object per id (checkout of many small files)."""
-        found: dict[bytes, tuple[Any, ...]] = {}
-        digests = [bytes.fromhex(o) for o in oids]
-        for i in range(0, len(digests), _IN_BATCH):
-            part = digests[i : i + _IN_BATCH]
-            sql = f"SELECT pack, codec, offset, length, raw_length, oid FROM objects WHERE kind={int(Kind.CHUNK)} AND "
-            for row in self._query(f"{sql}oid IN ({','.join('?' * len(part))})", part, many=True):
-                found[row[5]] = row
+        """Where each of these chunks is, in order: a ``Location``'s fields (None: not stored as a chunk). One
+        query per ``_IN_BATCH`` ids, no object per id (a checkout of many small files asks this per batch)."""
+        digests, chunk = [bytes.fromhex(o) for o in oids], int(Kind.CHUNK)
+        found = {row[0]: row[2:] for row in self._rows_of(digests) if row[1] == chunk}
         return [found.get(d) for d in digests]
 
     def locate_many(self, keys: Iterable[ObjectKey]) -> dict[ObjectKey, Location]:
