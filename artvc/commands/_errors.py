@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 
@@ -33,6 +32,8 @@ class CliError(click.ClickException):
                     "exit_status": err.exit_code,
                 }
             }
+            import json
+
             click.echo(json.dumps(payload), file=sys.stdout)
         click.echo(f"art: error: {err.message}", err=True)
         if err.hint:

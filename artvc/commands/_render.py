@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from ._context import flags
@@ -11,6 +9,8 @@ from ._progress import Bar as Progress  # noqa: F401  (the commands' name for it
 
 
 def emit_json(payload) -> None:
+    import json  # on first use: plain output needs none
+
     click.echo(json.dumps(payload, indent=2, default=str))
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import tomllib
 from typing import Any, BinaryIO
 
-import msgpack
-
 from ..errors import ArtError, FormatError
 
 # --- format limits (docs/formats.md#limits) -------------------------------------------------------------------
@@ -53,6 +51,8 @@ def encode(value: Any, *, maps: bool = True) -> bytes:
     Raises:
         FormatError: when the encoding would exceed ``MAX_METADATA_SIZE`` (art could not read it back).
     """
+    import msgpack  # on first use: ``art status`` encodes and decodes nothing
+
     data: bytes = msgpack.packb(_canonical(value) if maps else value, use_bin_type=True)
     if len(data) > MAX_METADATA_SIZE:
         raise FormatError(f"object of {len(data)} bytes exceeds the format limit of {MAX_METADATA_SIZE} bytes")
@@ -68,6 +68,8 @@ def decode(data: bytes | memoryview, *, what: str = "object") -> Any:
     n = len(data)
     if n > MAX_METADATA_SIZE:
         raise FormatError(f"{what} has {n} bytes, over the limit of {MAX_METADATA_SIZE}")
+    import msgpack
+
     try:
         # every element takes at least one byte, so no count can exceed the payload's length
         return msgpack.unpackb(
@@ -95,6 +97,8 @@ def decode_canonical(data: bytes | memoryview, *, what: str = "object", maps: bo
         FormatError: when the value is invalid or not canonically encoded.
     """
     value = decode(data, what=what)
+    import msgpack
+
     try:
         same = msgpack.packb(_canonical(value) if maps else value, use_bin_type=True) == bytes(data)
     except (ValueError, TypeError, RecursionError):

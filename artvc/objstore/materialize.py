@@ -4,7 +4,7 @@ A user's file is never replaced before the new content is verified, and a failur
 as it was (the temp file is removed).
 
 ``materialize_file`` writes one file of any size; ``materialize_small`` writes many files at once, the way a
-checkout of a folder of small files needs: one index query per batch (``locate_many``), the packs read in
+checkout of a folder of small files needs: one index query per batch (``locate_chunks``), the packs read in
 offset order in few large reads, each one-chunk file verified with one blake3 before a single
 open/write/close.
 """
@@ -16,7 +16,7 @@ import itertools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..errors import CorruptObjectError, FormatError, UnsafePathError, WorkspaceError
 from .codec import MAX_CHUNK_SIZE
@@ -32,7 +32,7 @@ from .store.base import ObjectStore
 from .store.local import LocalStore
 from .store.pack import PACK_MAGIC, RAW, ZSTD, check_entry, unpack_payload
 from .tmpowner import note, token
-from .types import Location, ObjectKey
+from .types import Location
 
 Progress = Callable[[int], None]
 
@@ -210,7 +210,7 @@ class SmallFile(NamedTuple):
 
 def materialize_small(
     store: ObjectStore,
-    files: Sequence[SmallFile],
+    files: Sequence[SmallFile | tuple[str, Oid, int, bool]],
     *,
     direct: bool = False,
     progress: Progress | None = None,
@@ -219,65 +219,59 @@ def materialize_small(
     """Write ``files`` (many, mostly small) as ``materialize_file`` would each; yield lists of (index in
     ``files``, new stat) as they land, in no particular order.
 
-    Files stored as one chunk take the fast way (a store that can ``locate_many``): located in one index query
+    Files stored as one chunk take the fast way (a store that can ``locate_chunks``): located in one index query
     per batch, read in pack order with one pread per run of neighbouring objects, decompressed (raw and zstd
     here; any other codec through ``store.get``), hashed once and checked against their id before anything
     is written, then written with one open/write/close (``direct``) or a temp file renamed over ``dest``.
-    Files of several chunks, and any a store cannot locate, go through ``materialize_file`` (with ``staged``).
+    ``files`` may be plain (dest, oid, size, executable) tuples. Files of several chunks, and any a store cannot
+    locate, go through ``materialize_file`` (with ``staged``).
 
     Raises:
         as ``materialize_file``; the files before the failing one are written (the caller stages or plans).
     """
-    locate = getattr(store, "locate_many", None)
-    chunk = Kind.CHUNK
+    locate = getattr(store, "locate_chunks", None)
     for start in range(0, len(files), _BATCH):
-        batch = range(start, min(len(files), start + _BATCH))
-        keys = [ObjectKey(files[i].oid, chunk) for i in batch]
-        found: dict[ObjectKey, Location] = locate(keys) if locate is not None else {}
-        located: list[tuple[Location, int]] = []
-        for i, key in zip(batch, keys, strict=True):
-            loc = found.get(key)
-            if loc is None:
-                f = files[i]
-                dest = Path(f.dest)
+        stop = min(len(files), start + _BATCH)
+        rows = locate([files[i][1] for i in range(start, stop)]) if locate is not None else [None] * (stop - start)
+        located: list[_Located] = []
+        for i, row in zip(range(start, stop), rows, strict=True):
+            if row is None:
+                dest, oid, size, executable = files[i]
                 st = materialize_file(
-                    store, f.oid, f.size, dest, executable=f.executable, progress=progress, direct=direct, staged=staged
+                    store, oid, size, Path(dest), executable=executable, progress=progress, direct=direct, staged=staged
                 )
                 yield [(i, st)]
             else:
-                located.append((loc, i))
-        located.sort(key=_pack_order)
+                located.append((row[0], row[2], i, row))
+        located.sort()  # pack order (``i`` is unique: rows are never compared)
         for run in _runs(located):
             yield _write_run(store, files, run, direct, progress)
 
 
-def _pack_order(item: tuple[Location, int]) -> tuple[int, int]:
-    return item[0].pack, item[0].offset
+_Located = tuple[int, int, int, tuple[Any, ...]]  # (pack, offset, index in ``files``, its ``Location`` fields)
 
 
-def _runs(located: list[tuple[Location, int]]) -> Iterator[list[tuple[Location, int]]]:
+def _runs(located: list[_Located]) -> Iterator[list[_Located]]:
     """Split objects sorted by (pack, offset) into runs that one pread of at most ``_RUN_MAX`` bytes covers."""
-    run: list[tuple[Location, int]] = []
+    run: list[_Located] = []
+    pack = start = end = -1
     for item in located:
-        loc = item[0]
-        if run:
-            first, last = run[0][0], run[-1][0]
-            if (
-                loc.pack != first.pack
-                or loc.offset - (last.offset + last.length) > _RUN_GAP
-                or loc.offset + loc.length - first.offset > _RUN_MAX
-            ):
-                yield run
-                run = []
+        at, row = item[1], item[3]
+        if run and (item[0] != pack or at - end > _RUN_GAP or at + row[3] - start > _RUN_MAX):
+            yield run
+            run = []
+        if not run:
+            pack, start = item[0], at
         run.append(item)
+        end = at + row[3]
     if run:
         yield run
 
 
 def _write_run(
     store: ObjectStore,
-    files: Sequence[SmallFile],
-    run: list[tuple[Location, int]],
+    files: Sequence[SmallFile | tuple[str, Oid, int, bool]],
+    run: list[_Located],
     direct: bool,
     progress: Progress | None,
 ) -> list[tuple[int, os.stat_result]]:
@@ -286,21 +280,21 @@ def _write_run(
     The loop is the per-file cost of a checkout of many small files, so it makes no object per file beyond the
     hash and the stat: a stored-raw object (most small files: images, random data) is written from a slice of
     the run's buffer, hashed as it is; other codecs go through ``_unpack``."""
-    first = run[0][0]
-    base = first.offset
-    end = max(loc.offset + loc.length for loc, _ in run)
-    view = memoryview(store.read_stored(first.pack, base, end - base))  # type: ignore[attr-defined]
+    base = run[0][1]
+    end = max(at + row[3] for _, at, _, row in run)
+    view = memoryview(store.read_stored(run[0][0], base, end - base))  # type: ignore[attr-defined]
     out = []
     done = 0
-    for loc, i in run:
+    for _, offset, i, row in run:
         dest, oid, size, executable = files[i]
-        at = loc.offset - base
-        if loc.codec == RAW and loc.length == loc.raw_length <= MAX_CHUNK_SIZE and loc.offset >= _HEADER:
-            data: bytes | memoryview = view[at : at + loc.length]
-            if len(data) != loc.length:
+        at = offset - base
+        length = row[3]
+        if row[1] == RAW and length == row[4] <= MAX_CHUNK_SIZE and offset >= _HEADER:
+            data: bytes | memoryview = view[at : at + length]
+            if len(data) != length:
                 raise CorruptObjectError(oid, "its pack is truncated")
         else:
-            data = _unpack(store, oid, loc, view[at : at + loc.length])
+            data = _unpack(store, oid, Location._make(row), view[at : at + length])
         if not hashes_to(data, oid):
             got = hash_bytes(data)
             raise CorruptObjectError(oid, f"content hashes to {got[:10]} ({len(data)} bytes)")

@@ -27,8 +27,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
 from .faults import fault_point
@@ -38,6 +37,9 @@ from .oid import Oid
 from .store.local import LocalStore
 from .store.pack import RAW, ZSTD, check_entry, unpack_payload
 from .types import Location, ObjectKey
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 Progress = Callable[[int], None]
 
@@ -68,6 +70,8 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
     hasher = ContentHasher()
     written = 0
     pending: deque[Future[tuple[int, int, bytearray]]] = deque()
+    from concurrent.futures import ThreadPoolExecutor  # here: a checkout of small files never loads it
+
     with ThreadPoolExecutor(THREADS, thread_name_prefix="art-materialize") as pool:
         try:
             for batch in _batches(chunks, locs):

@@ -9,7 +9,7 @@ A file that is a single chunk has no manifest: its id is the chunk's id, and the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, lt
 
 from ..errors import FormatError
 from . import codec
@@ -172,11 +172,35 @@ class Tree:
             and isinstance(value[2], list)
         ):
             raise FormatError(f"{what} is malformed")
-        entries = tuple(_entry(e, what) for e in value[2])
-        names = [e.name.encode() for e in entries]
-        if any(a >= b for a, b in zip(names, names[1:], strict=False)):
+        entries: list[TreeEntry] = []
+        append, file, new_oid, longest, biggest = (
+            entries.append,
+            EntryKind.FILE,
+            Oid,
+            codec.MAX_NAME_BYTES,
+            codec.MAX_SIZE,
+        )
+        for item in value[2]:  # a file entry is checked inline (a tree may hold a million); the rest by ``_entry``
+            if type(item) is list and len(item) == 5:
+                name, kind, extra, digest, size = item
+                if (
+                    kind == "file"
+                    and type(name) is str
+                    and 0 < len(name) * 4 <= longest  # within the limit however it encodes
+                    and "\0" not in name
+                    and type(extra) is bool
+                    and type(digest) is bytes
+                    and len(digest) == 32
+                    and type(size) is int
+                    and 0 <= size <= biggest
+                ):
+                    append(TreeEntry(name, file, new_oid(digest.hex()), size, extra))
+                    continue
+            append(_entry(item, what))
+        names = [e.name for e in entries]  # code point order is UTF-8 byte order (the format's)
+        if not all(map(lt, names, names[1:])):
             raise FormatError(f"{what} is malformed: names are not sorted and unique")
-        tree = cls(entries)
+        tree = cls(tuple(entries))
         tree._oid = oid
         return tree
 

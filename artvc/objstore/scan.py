@@ -4,8 +4,7 @@ Every walk reads a folder with ``stream_dir``: the folder is opened once and lis
 so each entry's stat is an ``fstatat`` relative to it (no path walk per file), and its own entries are hashed
 into its signature as they are read. A folder's signature (``SignedDir.finish``) adds its subfolders'
 signatures, so it changes when anything below it does: ``art add`` records the signature of every folder it
-stores (``walk_tree``'s ``remember``), and ``art status`` walks the tree again (``signed_walk``, on several
-threads) and compares.
+stores (``walk_tree``'s ``remember``), and ``art status`` walks the tree again (``signed_walk``) and compares.
 
 The walks are iterative and streamed: a tree is built bottom-up one directory at a time, so only the
 entries of the directory being read plus the stack of its open ancestors are in memory, however many files
@@ -15,8 +14,6 @@ the tree holds (and however deep it is). No chunking or compression here, so ``a
 from __future__ import annotations
 
 import os
-import queue
-import threading
 import time
 from array import array
 from collections import deque
@@ -42,22 +39,6 @@ Remember = Callable[[str, bytes, Oid, int], None]  # (folder relative to the top
 RACY_NS = 100_000_000
 _STREAM_BATCH = 4096  # entries hashed at a time: a folder of a million files is never held whole for its signature
 SIGNED_DIRS_KEPT = 100_000  # folders whose signature ``signed_walk`` keeps for its caller (a few MB at most)
-WALK_THREADS = 1  # default threads of ``status``'s walk (``walk_threads``)
-_AHEAD = 8  # subfolders of one open folder listed ahead by the threads
-
-
-def walk_threads() -> int:
-    """Threads for ``status``'s stat walk: ``ART_WALK_THREADS`` (1 to 16), else ``WALK_THREADS``.
-
-    One by default: on a local disk the walk is CPU-bound Python, and measured at 100k files on 2 cores four
-    threads took 1.0 s of wall time where one took 0.6 s (the GIL, not the disk, is the limit). Where each
-    ``stat`` waits on the network (NFS and the like), more threads overlap those waits, as git's
-    ``core.preloadIndex`` does.
-    """
-    raw = os.environ.get("ART_WALK_THREADS", "")
-    return max(1, min(16, int(raw))) if raw.isdigit() else WALK_THREADS
-
-
 DirSig = tuple[bytes, bool]  # a folder's signature (32 bytes) and whether it has subfolders
 
 _S_IFMT = 0o170000
@@ -362,111 +343,34 @@ def tree_walk(path: str) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
-class _Listing:
-    """One folder's ``stream_dir``, read by a walk thread; ``result`` waits for it."""
-
-    __slots__ = ("path", "counting", "ready", "value", "error")
-
-    def __init__(self, path: str, counting: bool) -> None:
-        self.path, self.counting = path, counting
-        self.ready = threading.Lock()
-        self.ready.acquire()  # released by the thread that read the folder
-        self.value: SignedDir | None = None
-        self.error: BaseException | None = None
-
-    def result(self) -> SignedDir:
-        with self.ready:
-            if self.error is not None:
-                raise self.error
-            assert self.value is not None
-            return self.value
-
-
-class _Readers:
-    """Threads that list folders for ``signed_walk`` (started when the first folder with subfolders is read;
-    no executor: ``concurrent.futures`` costs ``art status`` 20 ms of imports)."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.queue: queue.SimpleQueue[_Listing | None] = queue.SimpleQueue()
-        self.threads: list[threading.Thread] = []
-
-    def submit(self, path: str, counting: bool) -> _Listing:
-        if not self.threads:
-            for _ in range(self.n):
-                t = threading.Thread(target=self._work, name="art-walk", daemon=True)
-                t.start()
-                self.threads.append(t)
-        job = _Listing(path, counting)
-        self.queue.put(job)
-        return job
-
-    def _work(self) -> None:
-        while (job := self.queue.get()) is not None:
-            try:
-                job.value = stream_dir(job.path, False, job.counting, follow=False)
-            except BaseException as exc:  # handed to the walk, which raises it
-                job.error = exc
-            finally:
-                job.ready.release()
-
-    def close(self) -> None:
-        for _ in self.threads:
-            self.queue.put(None)
-        for t in self.threads:
-            t.join()
-
-
 class _SigFrame:
-    __slots__ = ("path", "rel", "own", "next", "children", "ahead")
+    __slots__ = ("path", "rel", "own", "next", "children")
 
     def __init__(self, path: str, rel: str, own: SignedDir) -> None:
         self.path, self.rel, self.own, self.next = path, rel, own, 0
         self.children: list[tuple[str, bytes]] = []
-        self.ahead: deque[_Listing] = deque()  # the next subfolders' listings, being read by threads
 
 
 def signed_walk(
-    path: str, *, counts: list[int] | None = None, keep: dict[str, DirSig] | None = None, threads: int = 1
+    path: str, *, counts: list[int] | None = None, keep: dict[str, DirSig] | None = None
 ) -> tuple[bytes, int, bool]:
     """One stat walk of the tree under ``path``: (its signature, the newest mtime in it, whether ``keep``
     holds every folder). A folder's signature hashes its own entries (``stream_dir``) and then its subfolders'
     signatures, so it changes when anything below it does, and equal signatures mean an untouched folder.
 
-    With ``threads`` above 1, the folders are listed by that many threads, up to ``_AHEAD`` subfolders of
-    each open folder ahead of the walk (listing and stat release the GIL, so on several cores the wall time
-    drops below one thread's); the signatures are combined here, in the walk's order.
+    One thread: on a local disk the walk is CPU-bound Python under the GIL (measured at 100k files on 2 cores:
+    four listing threads took 1.0 s of wall time where one takes 0.6 s), so folders are listed one after the
+    other, with no thread start-up or hand-off per folder.
 
-    Iterative and streamed: memory holds the open folders' subfolder names and signatures only (and the
-    listings read ahead). ``keep`` gets each folder's (signature, has subfolders) by path relative to ``path``
-    ("" for ``path`` itself), up to ``SIGNED_DIRS_KEPT`` folders; ``counts`` gets [files, bytes] added.
+    Iterative and streamed: memory holds the open folders' subfolder names and signatures only. ``keep`` gets
+    each folder's (signature, has subfolders) by path relative to ``path`` ("" for ``path`` itself), up to
+    ``SIGNED_DIRS_KEPT`` folders; ``counts`` gets [files, bytes] added.
 
     Raises:
         OSError: when a folder or an entry cannot be read.
     """
-    readers = _Readers(threads) if threads > 1 else None
-    try:
-        return _signed_walk(path, counts, keep, readers)
-    finally:
-        if readers is not None:
-            readers.close()
-
-
-def _signed_walk(
-    path: str, counts: list[int] | None, keep: dict[str, DirSig] | None, readers: _Readers | None
-) -> tuple[bytes, int, bool]:
     counting = counts is not None
-
-    def read_ahead(frame: _SigFrame) -> None:
-        assert readers is not None
-        subdirs, ahead = frame.own.subdirs, frame.ahead
-        while len(ahead) < _AHEAD and frame.next + len(ahead) < len(subdirs):
-            ahead.append(readers.submit(os.path.join(frame.path, subdirs[frame.next + len(ahead)]), counting))
-
-    first = _SigFrame(path, "", stream_dir(path, counts=counting))
-    if readers is not None:
-        read_ahead(first)
-    stack = [first]
+    stack = [_SigFrame(path, "", stream_dir(path, counts=counting))]
     newest = 0
     complete = True
     files = size = 0
@@ -476,16 +380,9 @@ def _signed_walk(
         if top.next < len(own.subdirs):
             name = own.subdirs[top.next]
             child = os.path.join(top.path, name)
-            if readers is None:
-                listed = stream_dir(child, counts=counting, follow=False)
-            else:
-                listed = top.ahead.popleft().result()
+            listed = stream_dir(child, counts=counting, follow=False)
             top.next += 1
-            frame = _SigFrame(child, f"{top.rel}/{name}" if top.rel else name, listed)
-            if readers is not None:
-                read_ahead(top)
-                read_ahead(frame)
-            stack.append(frame)
+            stack.append(_SigFrame(child, f"{top.rel}/{name}" if top.rel else name, listed))
             continue
         stack.pop()
         sig = own.finish(top.children)

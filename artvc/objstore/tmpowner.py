@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -134,6 +133,8 @@ def sweep(
             if recover is not None:
                 recover(path)
             if path.is_dir() and not path.is_symlink():
+                import shutil  # on first use: most commands remove no folder here
+
                 shutil.rmtree(path)
             elif os.path.lexists(path):
                 path.unlink()
@@ -204,6 +205,8 @@ def sweep_journals(folder: Path, accept: Callable[[Path], bool]) -> list[str]:
                 continue
             try:
                 if path.is_dir() and not path.is_symlink():
+                    import shutil
+
                     shutil.rmtree(path)
                 else:
                     path.unlink()

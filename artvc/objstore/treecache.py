@@ -1,7 +1,7 @@
 """The tree id of a folder on disk from per-folder signatures, so ``art status`` after a change to one file in a
 million rebuilds only the folders on the way to it.
 
-``scan_folder`` is one stat walk (``scan.signed_walk``, on ``scan.walk_threads()`` threads): the folder's
+``scan_folder`` is one stat walk (``scan.signed_walk``): the folder's
 signature, and each subfolder's. ``art add`` remembered the signature of every folder it stored, so when the
 caller's cache knows the top signature, nothing else is done. Otherwise ``resolve_tree`` goes down from the
 top: a subfolder whose signature the cache knows gives its tree id at once; one it does not know is read again
@@ -28,7 +28,7 @@ from .hashing import hash_bytes
 from .objects import Tree
 from .oid import Oid
 from .oserrors import os_errors
-from .scan import DirSig, Remember, SignedDir, check_name, link_target, signed_walk, stream_dir, walk_threads
+from .scan import DirSig, Remember, SignedDir, check_name, link_target, signed_walk, stream_dir
 from .types import EntryKind
 
 Known = Callable[[str, bytes], "tuple[Oid, int] | None"]  # (folder relative to the top, signature) -> (tree, size)
@@ -48,15 +48,14 @@ class FolderScan:
         self.signature, self.sigs, self.complete = signature, sigs, complete
 
 
-def scan_folder(path: str, threads: int | None = None) -> FolderScan:
-    """One stat walk of ``path`` (see ``scan.signed_walk``) on ``threads`` threads (default
-    ``scan.walk_threads()``).
+def scan_folder(path: str) -> FolderScan:
+    """One stat walk of ``path`` (see ``scan.signed_walk``).
 
     Raises:
         OSError: when a folder or an entry cannot be read.
     """
     sigs: dict[str, DirSig] = {}
-    sig, _, complete = signed_walk(path, keep=sigs, threads=threads or walk_threads())
+    sig, _, complete = signed_walk(path, keep=sigs)
     return FolderScan(sig, sigs, complete)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import ArtError, ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
 from ..objstore.faults import fault_point
-from ..objstore.materialize import SmallFile, make_symlink, materialize_file, materialize_small, remove_stale_temps
+from ..objstore.materialize import make_symlink, materialize_file, materialize_small, remove_stale_temps
 from ..objstore.objects import Kind, Tree
 from ..objstore.oid import Oid
 from ..objstore.progress import Progress, ProgressLike, as_progress
@@ -334,9 +334,9 @@ def _write_files(
         folder = items[0][0].rpartition("/")[0]
         where, direct = place(folder)
         cut = len(folder) + 1 if folder else 0
-        files = [SmallFile(f"{where}/{rel[cut:]}", e.oid, e.size, e.executable) for rel, e in items]
+        files = [(f"{where}/{rel[cut:]}", e.oid, e.size, e.executable) for rel, e in items]
         for landed in materialize_small(store, files, direct=direct, progress=progress, staged=staged):
-            rows = state.rows([(f"{final}/{items[k][0]}", st, files[k].oid) for k, st in landed], written=True)
+            rows = state.rows([(f"{final}/{items[k][0]}", st, files[k][1]) for k, st in landed], written=True)
             with lock:  # the stat cache is one sqlite connection: rows are made outside, buffered inside
                 state.record_rows(rows)
             progress.advance(files=len(landed))
@@ -373,25 +373,45 @@ def _write_files(
 
 
 def _in_threads(fn: Callable[[list[Write]], None], todo: Iterator[list[Write]], jobs: int) -> None:
-    """Run ``fn`` on each item of ``todo`` in ``jobs`` threads, at most two items each queued ahead (the items
-    are made as they are needed); the first failure stops the rest and is raised once the running ones end."""
-    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+    """Run ``fn`` on each item of ``todo`` in ``jobs`` threads, each taking the next item when it is free (the
+    items are made as they are needed, one at a time); the first failure (or an interrupt of this thread)
+    stops the rest after the item each is writing, and is raised once they end. Plain threads: an executor
+    costs a checkout of small files the import of ``concurrent.futures`` (and ``logging``)."""
+    lock = threading.Lock()
+    failed: list[BaseException] = []
 
-    with ThreadPoolExecutor(jobs, thread_name_prefix="art-checkout") as pool:
-        pending: set[Future[None]] = set()
-        try:
-            for items in todo:
-                if len(pending) >= 2 * jobs:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        f.result()
-                pending.add(pool.submit(fn, items))
-            for f in pending:
-                f.result()
-        except BaseException:
-            for f in pending:
-                f.cancel()
-            raise
+    def run() -> None:
+        while True:
+            with lock:  # the items come from one generator: one thread at a time advances it
+                if failed:
+                    return
+                try:
+                    items = next(todo)
+                except StopIteration:
+                    return
+                except BaseException as exc:
+                    failed.append(exc)
+                    return
+            try:
+                fn(items)
+            except BaseException as exc:
+                with lock:
+                    failed.append(exc)
+                return
+
+    threads = [threading.Thread(target=run, name="art-checkout", daemon=True) for _ in range(jobs)]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+    except BaseException as exc:  # Ctrl-C here: the threads stop after their current item
+        with lock:
+            failed.insert(0, exc)
+        for t in threads:
+            t.join()
+    if failed:
+        raise failed[0]
 
 
 _BIG = 256 << 10  # files this large on average are written a thread each, not a slice of a folder per thread

@@ -21,6 +21,8 @@ _IGNORABLE = dict.fromkeys([*range(0x200B, 0x2010), *range(0x202A, 0x202F), *ran
 def is_reserved(name: str) -> bool:
     """True when ``name`` is ``.git`` or ``.art`` on some file system: any letter case, with trailing dots or
     spaces (Windows drops them), or with characters HFS+ ignores."""
+    if name.isascii():  # the common case: no ignorable characters, and casefold is lower
+        return name[:1] == "." and name.rstrip(". ").lower() in RESERVED
     return name.translate(_IGNORABLE).rstrip(". ").casefold() in RESERVED
 
 
@@ -30,7 +32,7 @@ def check_name(name: str, *, where: str = "tree") -> str:
     Raises:
         UnsafePathError: for empty, ``.``, ``..``, reserved names, or names with ``/``, ``\\`` or NUL.
     """
-    if not name or name in (".", "..") or is_reserved(name) or any(c in name for c in "/\\\0"):
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name or is_reserved(name):
         raise UnsafePathError(
             f"unsafe name {name!r} in {where}",
             path=name,

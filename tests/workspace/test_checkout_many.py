@@ -8,15 +8,15 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from artvc.objstore.objects import Kind
-from artvc.objstore.types import ObjectKey
+from artvc.objstore.types import Location, ObjectKey
 from artvc.workspace import add, status
 from tests.builders import random_bytes
 from tests.conftest import Workspace
+from tests.workspace.test_add_checkout import age
 from tests.workspace.test_plan_apply import snapshot
 
 ART = [sys.executable, "-m", "artvc"]
@@ -135,29 +135,32 @@ def test_a_kill_mid_batch_in_place_leaves_every_file_old_or_new_never_half(ws):
         assert status(repo).clean
 
 
-def _stored_at(ws: Workspace, oid: str) -> tuple[Path, int]:
+def _damage_stored(ws: Workspace, content: bytes) -> str:
+    """Flip one byte in the middle of where ``content`` (a one-chunk file) is stored; return its id."""
+    from artvc.objstore.hashing import hash_bytes
+
+    oid = hash_bytes(content)
     with ws.repo() as repo:
         loc = repo.store.locate(oid, Kind.CHUNK)
         assert loc is not None
-        return repo.store.pack_path(repo.store.pack_name(loc.pack)), loc.offset + loc.length // 2
-
-
-def test_a_damaged_small_file_in_the_store_stops_the_checkout_before_the_folder_appears(ws):
-    from artvc.objstore.hashing import hash_bytes
-
-    _tracked(ws)
-    victim = random_bytes(200 + 1234 % 8000, seed=1234)  # d/s04/f0234.bin: random, stored raw
-    assert (ws.root / "d/s04/f0234.bin").read_bytes() == victim
-    pack, at = _stored_at(ws, hash_bytes(victim))
+        pack, at = repo.store.pack_path(repo.store.pack_name(loc.pack)), loc.offset + loc.length // 2
     with open(pack, "r+b") as f:
         f.seek(at)
         byte = f.read(1)
         f.seek(at)
         f.write(bytes([byte[0] ^ 0xFF]))
+    return oid
+
+
+def test_a_damaged_small_file_in_the_store_stops_the_checkout_before_the_folder_appears(ws):
+    _tracked(ws)
+    victim = random_bytes(200 + 1234 % 8000, seed=1234)  # d/s04/f0234.bin: random, stored raw
+    assert (ws.root / "d/s04/f0234.bin").read_bytes() == victim
+    oid = _damage_stored(ws, victim)
     shutil.rmtree(ws.root / "d")
     r = _run(ws, "checkout")
     assert r.returncode == 3, r.stderr
-    assert "art: error:" in r.stderr and hash_bytes(victim)[:10] in r.stderr
+    assert "art: error:" in r.stderr and oid[:10] in r.stderr
     assert not (ws.root / "d").exists()
     assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
 
@@ -186,7 +189,7 @@ def test_a_new_folder_whose_file_the_store_lacks_changes_nothing(ws):
     assert snapshot(ws.root) == here
 
 
-def test_locate_many_answers_as_locate_does_for_every_key(ws):
+def test_locate_many_and_locate_chunks_answer_as_locate_does_for_every_key(ws):
     ws.gen({"d": {f"f{i}": random_bytes(100 + i, seed=i) for i in range(1200)}})
     ws.art("add", "d")
     with ws.repo() as repo:
@@ -198,6 +201,10 @@ def test_locate_many_answers_as_locate_does_for_every_key(ws):
         found = store.locate_many(keys)
         assert found == {k: loc for k in keys if (loc := store.locate(*k)) is not None}
         assert len(found) == 1200
+        oids = [k.oid for k in keys]  # checkout's way: chunks only, in order, None for what is not a stored chunk
+        rows = store.locate_chunks(oids)
+        assert [None if r is None else Location._make(r) for r in rows] == [store.locate(o, Kind.CHUNK) for o in oids]
+        assert sum(r is not None for r in rows) == 1200 + 50  # the 50 ids asked again as files are chunks
 
 
 def _flat(ws: Workspace, n: int = 1600) -> dict[str, tuple]:
@@ -221,20 +228,12 @@ def test_one_flat_folder_of_many_slices_comes_back_whole_in_two_threads_and_stat
 
 
 def test_a_damaged_file_in_a_late_slice_of_a_flat_folder_stops_both_threads_and_nothing_appears(ws):
-    from artvc.objstore.hashing import hash_bytes
-
     _flat(ws)
-    victim = (ws.root / "flat/f01400").read_bytes()  # in the third slice of 512
-    pack, at = _stored_at(ws, hash_bytes(victim))
-    with open(pack, "r+b") as f:
-        f.seek(at)
-        byte = f.read(1)
-        f.seek(at)
-        f.write(bytes([byte[0] ^ 0xFF]))
+    oid = _damage_stored(ws, (ws.root / "flat/f01400").read_bytes())  # in the third slice of 512
     shutil.rmtree(ws.root / "flat")
     r = _run(ws, "checkout")
     assert r.returncode == 3, r.stderr
-    assert hash_bytes(victim)[:10] in r.stderr
+    assert oid[:10] in r.stderr
     assert not (ws.root / "flat").exists()
     assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
 
@@ -271,3 +270,33 @@ def test_a_kill_while_writing_a_new_subfolder_leaves_it_absent_not_half_written(
     assert not [p for p in os.listdir(ws.root / "d") if "art-tmp" in p]
     with ws.repo() as repo:
         assert status(repo).clean
+
+
+_LOADED = (  # run ``art`` in this process and list, at exit, the modules it loaded
+    "import atexit, sys\n"
+    "atexit.register(lambda: sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n'))\n"
+    "from artvc.commands import main\n"
+    "sys.argv = ['art', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def _modules(ws: Workspace, *args: str) -> set[str]:
+    r = subprocess.run([sys.executable, "-c", _LOADED, *args], cwd=ws.root, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return set(r.stderr.rpartition("MODULES ")[2].split())
+
+
+def test_status_and_a_checkout_of_small_files_load_only_what_they_use(ws):
+    """Start-up is a large part of ``art status`` (issue 18): it encodes, decodes and writes nothing, so the
+    codecs, the temp-file and thread-pool machinery and git stay unloaded; a checkout of small files in two
+    threads needs no executor either."""
+    _flat(ws, 1100)  # more than one slice of 512: the checkout runs on both threads
+    age(ws.root / "flat")  # nothing racily new: the status is one walk (a rebuilt folder would encode its tree)
+    ws.art("status")  # remembers the folder's signature with the files' ages
+    unused = {"msgpack", "json", "tempfile", "shutil", "concurrent.futures", "pygit2", "zstandard"}
+    assert _modules(ws, "status") & unused == set()
+    shutil.rmtree(ws.root / "flat")
+    loaded = _modules(ws, "checkout", "flat")
+    assert (ws.root / "flat/f01099").exists()
+    assert loaded & {"concurrent.futures", "logging", "pygit2"} == set()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +101,8 @@ def load_params(root: Path, params: ChunkerParams, *, read_only: bool) -> Chunke
             f"min_size = {params.min_size}\navg_size = {params.avg_size}\nmax_size = {params.max_size}\n"
         )
         # a name of its own per call: threads of one process (one token) may create the store at once
+        import tempfile  # on first use: ``art status`` writes no file here
+
         fd, name = tempfile.mkstemp(prefix=f"config-{token()}-", suffix=".tmp", dir=root / "tmp")
         tmp = Path(name)
         try:

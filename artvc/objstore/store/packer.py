@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import os
 import queue
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -90,6 +89,8 @@ class PackBuilder:
 
     def _open(self) -> PackWriter:
         if self._pack is None:
+            import tempfile
+
             fd, self.temp = tempfile.mkstemp(prefix=f"pack-{token()}-", suffix=".tmp", dir=self.folder)
             self._file = _PackFile(fd)
             self._pack = PackWriter(cast(BinaryIO, self._file))  # write and writelines are all it uses
