@@ -11,24 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.harness.iocount import WRAP, read_counters
 from tests.builders import csv_bytes, random_bytes
 from tests.conftest import Workspace
 from tests.remote.conftest import clone
 
 MIB = 1 << 20
 SIZE = 20 * MIB
-
-# art in a child process, reporting its own /proc/self/io at exit (as benchmarks/large_files.py does)
-WRAP = """\
-import atexit, sys
-def _io(out=sys.argv[1]):
-    with open("/proc/self/io") as f, open(out, "w") as g:
-        g.write(f.read())
-atexit.register(_io)
-sys.argv = ["art", *sys.argv[2:]]
-from artvc.commands import main
-main()
-"""
 
 
 def pushed(ws: Workspace, tmp_path: Path, data: bytes) -> Workspace:
@@ -55,9 +44,8 @@ def art_child(
         text=True,
         umask=umask,
     )
-    io = dict(line.split(": ") for line in io_file.read_text().splitlines()) if io_file.exists() else {}
     points = log.read_text().splitlines() if log.exists() else []
-    return proc, {k: int(v) for k, v in io.items()}, points
+    return proc, read_counters(io_file), points
 
 
 def leftovers(w: Workspace) -> list[str]:
