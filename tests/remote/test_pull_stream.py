@@ -142,3 +142,37 @@ def test_large_files_in_a_pulled_folder_are_written_as_they_are_fetched(ws, tmp_
     assert (other.root / "data" / "small.txt").read_text() == "small\n"
     assert leftovers(other) == []
     assert "modified" not in other.art("status").stdout
+
+
+def test_a_pulled_store_does_not_change_when_the_directory_remote_does(ws, tmp_path):
+    data = random_bytes(SIZE, 8)
+    other = pushed(ws, tmp_path, data)
+    proc, io, points = art_child(other.root, tmp_path, "pull")
+    assert proc.returncode == 0, proc.stderr
+    local = list((other.root / ".art" / "store" / "packs").rglob("*.pack"))
+    stored = sum(p.stat().st_size for p in local)
+    # the remote's packs change in place (a disk fault, a careless tool): the clone's store is its own copy
+    for pack in (tmp_path / "remote").rglob("*.pack"):
+        with open(pack, "r+b") as f:
+            f.seek(pack.stat().st_size // 2)
+            f.write(b"\xff" * 64)
+    assert other.art("fsck", code=None).exit_code == 0
+    (other.root / "big.bin").unlink()
+    other.art("checkout", "big.bin")
+    assert (other.root / "big.bin").read_bytes() == data
+    assert "fetch.pack-copied" in points  # copied from the bytes it verified, as it read them
+    assert io["rchar"] < stored + 8 * MIB  # the remote's packs read once: no copy first, then a read of it
+    assert io["write_bytes"] >= stored + SIZE  # the store's own copy, and the file
+
+
+def test_a_pull_killed_after_copying_a_pack_leaves_the_store_consistent(ws, tmp_path):
+    data = random_bytes(SIZE, 9)
+    other = pushed(ws, tmp_path, data)
+    proc, _, points = art_child(other.root, tmp_path, "pull", ART_FAULT="fetch.pack-copied:kill")
+    assert proc.returncode == -9, proc.stderr
+    assert not (other.root / "big.bin").exists()
+    proc, _, _ = art_child(other.root, tmp_path, "pull")
+    assert proc.returncode == 0, proc.stderr
+    assert (other.root / "big.bin").read_bytes() == data
+    assert not [p for p in (other.root / ".art" / "store" / "tmp").iterdir() if p.name.startswith("import-")]
+    assert other.art("fsck").exit_code == 0
