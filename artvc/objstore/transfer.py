@@ -25,7 +25,7 @@ from ..errors import ArtError, CorruptObjectError, FormatError, PackMissingError
 from .delta_fetch import DeltaFetch, has_deltas, verify_chunk
 from .faults import fault_point
 from .fetch_streams import ManifestStreams
-from .fileio import remove_if_present
+from .fileio import reflink, remove_if_present
 from .hashing import ContentHasher
 from .lineage import Run, run_children
 from .objects import FileManifest, Kind, Tree
@@ -388,21 +388,26 @@ class _Download:
             self.streams.feed(chunk, data)
 
     def _download_pack(self, name: str) -> tuple[str, BinaryIO | None]:
-        """A temp file in the store for pack ``name``, with the pack downloaded into it, or empty with the
-        remote's pack file open for ``_import_pack`` to copy as it verifies it (a local directory: read once)."""
+        """A temp file in the store for pack ``name``, with the pack downloaded into it (or, from a local
+        directory, reflinked where the filesystem can), or empty with the remote's pack file open for
+        ``_import_pack`` to copy as it verifies it (read once)."""
         import tempfile
 
         fd, tmp = tempfile.mkstemp(prefix=f"import-{token()}-", suffix=".tmp", dir=self.dest.root / "tmp")
-        os.close(fd)
         try:
             src = open_remote_pack(self.src, name)
-            if src is None:
+            if src is not None and reflink(src.fileno(), fd):  # an independent copy that shares blocks
+                src.close()
+                src = None
+            elif src is None:
                 self.src.download_pack(name, tmp)
-                if self.progress:
-                    self.progress(os.path.getsize(tmp))
+            if src is None and self.progress:
+                self.progress(os.path.getsize(tmp))
         except BaseException:
             remove_if_present(tmp)
             raise
+        finally:
+            os.close(fd)
         return tmp, src
 
     def _import_pack(self, writer: LocalWriter, pool: Executor, name: str, tmp: str, src: BinaryIO | None) -> None:

@@ -12,7 +12,6 @@ from the bytes it verified, so the local store never changes when the remote's f
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import shutil
 import uuid
@@ -20,13 +19,12 @@ from collections.abc import Callable
 from typing import BinaryIO, TypeVar
 
 from ...errors import StoreIOError
-from ..fileio import remove_if_present
+from ..fileio import reflink, remove_if_present
 from .transport import Entry, TransientStoreError, Transport, describe
 
 T = TypeVar("T")
 
 # errno values worth another try (an NFS or SMB mount that hiccups); everything else is final
-FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 _TRANSIENT_ERRNO = frozenset({errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNABORTED, errno.EAGAIN, errno.ESTALE})
 
 
@@ -34,12 +32,9 @@ def clone_or_copy(src: str, dest: str) -> None:
     """Copy ``src`` to ``dest`` as an independent file: a reflink (``FICLONE``: blocks shared copy-on-write,
     nothing copied) where the filesystem supports it, else a copy made by the kernel."""
     with open(src, "rb") as fin, open(dest, "wb") as fout:
-        try:
-            fcntl.ioctl(fout.fileno(), FICLONE, fin.fileno())
+        if reflink(fin.fileno(), fout.fileno()):
             return
-        except OSError:
-            pass  # ext4, tmpfs, another filesystem...: copy
-    shutil.copyfile(src, dest)  # sendfile: in the kernel
+    shutil.copyfile(src, dest)  # ext4, tmpfs, another filesystem: copied by the kernel (sendfile)
 
 
 def link_or_copy(src: str, dest: str, hardlinks: bool) -> None:
