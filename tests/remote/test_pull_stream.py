@@ -176,3 +176,18 @@ def test_a_pull_killed_after_copying_a_pack_leaves_the_store_consistent(ws, tmp_
     assert (other.root / "big.bin").read_bytes() == data
     assert not [p for p in (other.root / ".art" / "store" / "tmp").iterdir() if p.name.startswith("import-")]
     assert other.art("fsck").exit_code == 0
+
+
+def test_a_full_disk_while_copying_a_pack_exits_13_and_leaves_nothing(ws, tmp_path):
+    data = random_bytes(SIZE, 10)
+    other = pushed(ws, tmp_path, data)
+    proc, _, _ = art_child(other.root, tmp_path, "pull", ART_FAULT="fetch.pack-copied:enospc")
+    assert proc.returncode == 13, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith("art: error: ") and "Traceback" not in proc.stderr
+    assert not (other.root / "big.bin").exists()
+    assert leftovers(other) == []
+    assert not [p for p in (other.root / ".art" / "store" / "tmp").iterdir() if p.name.startswith("import-")]
+    proc, _, _ = art_child(other.root, tmp_path, "pull")
+    assert proc.returncode == 0, proc.stderr
+    assert (other.root / "big.bin").read_bytes() == data
