@@ -50,6 +50,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness.core import wait_idle  # benchmarks/ is not a package
+from harness.iocount import WRAP, read_counters
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -64,17 +65,6 @@ GOALS = {
     "checkout": (1.2, "cp"),
     "pull": (1.3, "cp"),
 }
-
-WRAP = """\
-import atexit, sys
-def _io(out=sys.argv[1]):
-    with open("/proc/self/io") as f, open(out, "w") as g:
-        g.write(f.read())
-atexit.register(_io)
-sys.argv = ["art", *sys.argv[2:]]
-from artvc.commands import main
-main()
-"""
 
 RAW = """\
 import json, sys, threading, time, queue
@@ -273,10 +263,9 @@ def run_timed(ctx: Ctx, cmd: list[str], cwd: Path, *, disk: bool, wrote: list[Pa
     proc.returncode = code = os.waitstatus_to_exitcode(status)
     run = Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
     if io_file:
-        with open(io_file) as f:
-            io = dict(line.split(": ") for line in f.read().split("\n") if ": " in line)
+        io = read_counters(io_file)
         os.unlink(io_file)
-        run.rchar, run.read_bytes = int(io.get("rchar", 0)), int(io.get("read_bytes", 0))
+        run.rchar, run.read_bytes = io.get("rchar", 0), io.get("read_bytes", 0)
     if code != 0:
         raise RuntimeError(f"{shlex.join(cmd)} exited {code}: {err.decode(errors='replace').strip()[-600:]}")
     if disk and wrote:

@@ -7,8 +7,9 @@ threads each write one batch at its place in the file:
 - a run of raw chunks stored back to back in one pack (incompressible data) is copied from the pack to the file
   by the kernel (``os.copy_file_range``: no trip through this process's memory, as ``cp`` does it); where the
   kernel cannot (another filesystem, an old kernel) it is read into the batch's buffer with one ``preadv``;
-- zstd chunks are read in one range and decompressed into a reused buffer, which is written with one
-  ``pwrite`` per stretch of buffered content.
+- zstd chunks are read in one range and decompressed (zstd releases the GIL, so both threads decompress at
+  once); the decompressed chunks are written from where zstd put them, with one ``pwritev`` per stretch of up
+  to a few hundred chunks (no copy into a staging buffer).
 
 The calling thread then hashes each written batch, in file order, *from the file itself* (mapped read-only,
 so no copy): the whole-file blake3 is the verification of what was written, which the caller compares with
@@ -179,27 +180,31 @@ def _scratch(n: int) -> memoryview:
 
 def _fill(store: LocalStore, fd: int, batch: _Batch, buf: bytearray) -> tuple[int, int, bytearray]:
     """Write one batch's content at its offset in ``fd``: raw runs copied by the kernel where it can, the rest
-    through ``buf``; return (offset, length, buf)."""
+    gathered (decompressed chunks as they come out of zstd, raw ones read into ``buf``) and written with
+    ``pwritev``; return (offset, length, buf)."""
     at, items = batch
     out = memoryview(buf)
-    pos = held = 0  # content so far; where the buffered stretch not yet written starts
+    pos = held = 0  # content so far; where the gathered stretch not yet written starts
+    pieces: list[bytes | memoryview] = []  # the gathered stretch
     for run in _runs(items):
         chunk, loc = run[0]
         if loc.codec not in (RAW, ZSTD):  # a delta: rebuilt by the store
             data = store.get(chunk, Kind.CHUNK)
             if len(data) != loc.raw_length:
                 raise CorruptObjectError(chunk, f"has {len(data)} bytes, index says {loc.raw_length}")
-            out[pos : pos + len(data)] = data
+            pieces.append(data)
             pos += len(data)
             continue
         pack, first = loc.pack, loc.offset
         span = run[-1][1].offset + run[-1][1].length - first
         if all(loc.codec == RAW for _, loc in run):  # straight into place: by the kernel, else via the buffer
             if _copy(store, pack, first, span, fd, at + pos, chunk):
-                _pwrite(fd, out[held:pos], at + held)  # what was buffered before it (regions do not overlap)
+                _pwritev(fd, pieces, at + held)  # what was gathered before it (regions do not overlap)
+                pieces = []
                 held = pos = pos + span
             else:
                 _read_exact(store, pack, first, out[pos : pos + span], chunk)
+                pieces.append(out[pos : pos + span])
                 pos += span
             continue
         stored = _scratch(span)
@@ -207,22 +212,35 @@ def _fill(store: LocalStore, fd: int, batch: _Batch, buf: bytearray) -> tuple[in
         for chunk, loc in run:
             piece = stored[loc.offset - first : loc.offset - first + loc.length]
             if loc.codec == RAW:
-                out[pos : pos + loc.raw_length] = piece
+                out[pos : pos + loc.raw_length] = piece  # ``stored`` is reused by the next run: keep a copy
+                pieces.append(out[pos : pos + loc.raw_length])
             else:
-                try:
-                    data = unpack_payload(loc.codec, cast(bytes, piece), loc.raw_length, int(Kind.CHUNK))  # any buffer
-                    out[pos : pos + loc.raw_length] = data
+                try:  # decompressed into its own buffer, written from there: no copy into ``buf``
+                    pieces.append(unpack_payload(loc.codec, cast(bytes, piece), loc.raw_length, int(Kind.CHUNK)))
                 except FormatError as exc:
                     raise CorruptObjectError(chunk, str(exc)) from exc
             pos += loc.raw_length
-    _pwrite(fd, out[held:pos], at + held)
+    _pwritev(fd, pieces, at + held)
     return at, pos, buf
 
 
-def _pwrite(fd: int, view: memoryview, at: int) -> None:
-    done = 0
-    while done < len(view):
-        done += os.pwrite(fd, view[done:], at + done)
+_IOV_MAX = 512  # buffers per pwritev (the system's limit is 1024)
+
+
+def _pwritev(fd: int, pieces: list[bytes | memoryview], at: int) -> None:
+    """Write ``pieces`` back to back at ``at`` (large writes: a few hundred buffers per call)."""
+    i = 0
+    while i < len(pieces):
+        group = pieces[i : i + _IOV_MAX]
+        n = os.pwritev(fd, group, at)
+        if not n:
+            raise OSError(errno.EIO, "a write to the file wrote nothing")
+        at += n
+        while group and n >= len(group[0]):  # short write: go on from where it stopped
+            n -= len(group.pop(0))
+            i += 1
+        if n:
+            pieces[i] = memoryview(pieces[i])[n:]
 
 
 _NO_COPY = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF, errno.ETXTBSY}

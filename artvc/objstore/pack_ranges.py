@@ -7,11 +7,12 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future
-from typing import cast
+from typing import BinaryIO, cast
 
-from ..errors import CorruptObjectError
+from ..errors import CorruptObjectError, PackMissingError
 from .store.local import LocalStore
 from .store.pack import PackEntry
+from .store.remote import RemoteStore, pack_path
 from .store.remote_read import MERGE_GAP, verify_payload
 from .types import Location
 
@@ -45,16 +46,21 @@ def _read_run(src: LocalStore, run: list[Location]) -> Iterator[memoryview]:
         yield span[loc.offset - start : loc.offset - start + loc.length]
 
 
-def verified_windows(pool: Executor, fd: int, entries: list[PackEntry]) -> Iterator[tuple[PackEntry, bytes | None]]:
+def verified_windows(
+    pool: Executor, fd: int, entries: list[PackEntry], copy_to: int | None = None
+) -> Iterator[tuple[PackEntry, bytes | None]]:
     """Verify the objects of the pack file ``fd`` (``entries`` sorted by offset), each window of about
     ``WINDOW`` bytes read with one pread and checked by one pool task, ``AHEAD`` windows at a time; yield each
-    entry, in order, with its verified bytes, or None when it failed verification."""
+    entry, in order, with its verified bytes, or None when it failed verification.
+
+    ``copy_to``: also write each window's bytes, as read, at the same offset of that file (``copy_rest`` then
+    fills in what lies outside the objects), so a pack is copied from the same bytes that were verified."""
     pending: deque[tuple[list[PackEntry], Future[list[bytes | None]]]] = deque()
     for window in spans(entries, WINDOW):
         if len(pending) >= AHEAD:
             done, fut = pending.popleft()
             yield from zip(done, fut.result(), strict=True)
-        pending.append((window, pool.submit(_verify_window, fd, window)))
+        pending.append((window, pool.submit(_verify_window, fd, window, copy_to)))
     while pending:
         done, fut = pending.popleft()
         yield from zip(done, fut.result(), strict=True)
@@ -75,10 +81,48 @@ def spans(entries: list[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
         yield window
 
 
-def _verify_window(fd: int, window: list[PackEntry]) -> list[bytes | None]:
-    """One pool task: read a window of a pack at once and verify each object in it (None for a bad one)."""
+def open_remote_pack(src: RemoteStore, name: str) -> BinaryIO | None:
+    """Pack ``name`` of ``src`` opened for reading in place (a local directory remote), else None.
+
+    Raises:
+        PackMissingError: when the pack file is gone.
+    """
+    try:
+        return src.transport.open_local(pack_path(name))
+    except FileNotFoundError as exc:
+        raise PackMissingError(src.name, name) from exc
+
+
+def copy_rest(src: int, dest: int, entries: list[PackEntry]) -> None:
+    """Copy the bytes of pack file ``src`` that no entry covers (header, gaps, trailer) to ``dest`` at the same
+    offsets: with ``verified_windows(..., copy_to=dest)``, ``dest`` becomes a copy of ``src``."""
+    pos = 0
+    for e in sorted(entries, key=lambda e: e.offset):
+        if e.offset > pos:
+            _copy_range(src, dest, pos, e.offset)
+        pos = max(pos, e.offset + e.length)
+    _copy_range(src, dest, pos, os.fstat(src).st_size)
+
+
+def _copy_range(src: int, dest: int, start: int, end: int) -> None:
+    while start < end and (data := os.pread(src, min(end - start, WINDOW), start)):
+        _pwrite_all(dest, memoryview(data), start)
+        start += len(data)
+
+
+def _pwrite_all(fd: int, view: memoryview, at: int) -> None:
+    done = 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], at + done)
+
+
+def _verify_window(fd: int, window: list[PackEntry], copy_to: int | None = None) -> list[bytes | None]:
+    """One pool task: read a window of a pack at once (and copy it to ``copy_to``), verify each object in it
+    (None for a bad one)."""
     start = window[0].offset
     span = memoryview(os.pread(fd, max(e.offset + e.length for e in window) - start, start))
+    if copy_to is not None:
+        _pwrite_all(copy_to, span, start)
     out: list[bytes | None] = []
     for e in window:
         piece = span[e.offset - start : e.offset - start + e.length]

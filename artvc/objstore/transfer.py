@@ -19,17 +19,18 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from ..errors import ArtError, CorruptObjectError, FormatError, PackMissingError
 from .delta_fetch import DeltaFetch, has_deltas, verify_chunk
 from .faults import fault_point
 from .fetch_streams import ManifestStreams
-from .fileio import remove_if_present
+from .fileio import reflink, remove_if_present
 from .hashing import ContentHasher
 from .lineage import Run, run_children
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
-from .pack_ranges import read_in_ranges, verified_windows
+from .pack_ranges import copy_rest, open_remote_pack, read_in_ranges, verified_windows
 from .progress import as_progress
 from .stage import FileStage
 from .store.local import LocalStore
@@ -362,8 +363,8 @@ class _Download:
             # verification (zstd + blake3, both without the GIL) runs on a few threads beside the reads
             with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
                 with ThreadPoolExecutor(max_workers=max(1, min(self.jobs, 4))) as downloads:
-                    for name, tmp in zip(whole, downloads.map(self._download_pack, whole), strict=True):
-                        self._import_pack(writer, pool, name, tmp)
+                    for name, (tmp, src) in zip(whole, downloads.map(self._download_pack, whole), strict=True):
+                        self._import_pack(writer, pool, name, tmp, src)
                         self.progress.advance(files=needed[name])
                 window: list[_Verifying] = []
                 for pack, entry, stored in self.src.read_objects(ranged, jobs=self.jobs, progress=self.progress):
@@ -386,23 +387,32 @@ class _Download:
         if self.streams is not None:
             self.streams.feed(chunk, data)
 
-    def _download_pack(self, name: str) -> str:
+    def _download_pack(self, name: str) -> tuple[str, BinaryIO | None]:
+        """A temp file in the store for pack ``name``, with the pack downloaded into it (or, from a local
+        directory, reflinked where the filesystem can), or empty with the remote's pack file open for
+        ``_import_pack`` to copy as it verifies it (read once)."""
         import tempfile
 
         fd, tmp = tempfile.mkstemp(prefix=f"import-{token()}-", suffix=".tmp", dir=self.dest.root / "tmp")
-        os.close(fd)
-        os.unlink(tmp)  # a hard link needs the name free
         try:
-            self.src.download_pack(name, tmp)
+            src = open_remote_pack(self.src, name)
+            if src is not None and reflink(src.fileno(), fd):  # an independent copy that shares blocks
+                src.close()
+                src = None
+            elif src is None:
+                self.src.download_pack(name, tmp)
+            if src is None and self.progress:
+                self.progress(os.path.getsize(tmp))
         except BaseException:
             remove_if_present(tmp)
             raise
-        if self.progress:
-            self.progress(os.path.getsize(tmp))
-        return tmp
+        finally:
+            os.close(fd)
+        return tmp, src
 
-    def _import_pack(self, writer: LocalWriter, pool: Executor, name: str, tmp: str) -> None:
-        """Verify every object of a downloaded whole pack; adopt the file when all pass (no rewrite).
+    def _import_pack(self, writer: LocalWriter, pool: Executor, name: str, tmp: str, src: BinaryIO | None) -> None:
+        """Verify every object of a downloaded whole pack; adopt the file when all pass (no rewrite). ``src``:
+        the remote's pack file, copied to ``tmp`` window by window from the bytes read for verification.
 
         Objects are read back in windows of at most MAX_SPAN bytes, so a pack is never held in memory.
         When something fails, the good objects are stored one by one and the bad ones reported.
@@ -412,18 +422,26 @@ class _Download:
         entries = sorted(self.src.pack_entries(name), key=lambda e: e.offset)
         self.packs.add(name)
         try:
-            with open(tmp, "rb") as f:
+            with open(tmp, "r+b") as f:
                 fd = f.fileno()
-                try:
-                    trailer_ok = sorted(read_trailer(f, os.fstat(fd).st_size), key=lambda e: e.offset) == entries
-                except FormatError:
-                    trailer_ok = False
                 bad: set[Oid] = set()
-                for e, data in verified_windows(pool, fd, entries):
+                source = fd if src is None else src.fileno()
+                for e, data in verified_windows(pool, source, entries, copy_to=None if src is None else fd):
                     if data is None:
                         bad.add(e.oid)
                     else:
                         self._feed_stream(e.oid, data)
+                if src is not None:
+                    copy_rest(source, fd, entries)
+                    fault_point("fetch.pack-copied")
+                    if self.progress:
+                        self.progress(os.fstat(fd).st_size)
+                    if self.dest.fsync:
+                        os.fsync(fd)
+                try:
+                    trailer_ok = sorted(read_trailer(f, os.fstat(fd).st_size), key=lambda e: e.offset) == entries
+                except FormatError:
+                    trailer_ok = False
                 if trailer_ok and not bad:
                     self.dest.import_pack(tmp, name, entries)
                     fault_point("fetch.pack-imported")
@@ -440,6 +458,8 @@ class _Download:
                         ],
                     )
         finally:
+            if src is not None:
+                src.close()
             remove_if_present(tmp)
 
     def _store_chunks(self, writer: LocalWriter, batch: list[_Verifying]) -> None:

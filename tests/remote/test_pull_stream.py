@@ -11,24 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.harness.iocount import WRAP, read_counters
 from tests.builders import csv_bytes, random_bytes
 from tests.conftest import Workspace
 from tests.remote.conftest import clone
 
 MIB = 1 << 20
 SIZE = 20 * MIB
-
-# art in a child process, reporting its own /proc/self/io at exit (as benchmarks/large_files.py does)
-WRAP = """\
-import atexit, sys
-def _io(out=sys.argv[1]):
-    with open("/proc/self/io") as f, open(out, "w") as g:
-        g.write(f.read())
-atexit.register(_io)
-sys.argv = ["art", *sys.argv[2:]]
-from artvc.commands import main
-main()
-"""
 
 
 def pushed(ws: Workspace, tmp_path: Path, data: bytes) -> Workspace:
@@ -55,9 +44,8 @@ def art_child(
         text=True,
         umask=umask,
     )
-    io = dict(line.split(": ") for line in io_file.read_text().splitlines()) if io_file.exists() else {}
     points = log.read_text().splitlines() if log.exists() else []
-    return proc, {k: int(v) for k, v in io.items()}, points
+    return proc, read_counters(io_file), points
 
 
 def leftovers(w: Workspace) -> list[str]:
@@ -154,3 +142,52 @@ def test_large_files_in_a_pulled_folder_are_written_as_they_are_fetched(ws, tmp_
     assert (other.root / "data" / "small.txt").read_text() == "small\n"
     assert leftovers(other) == []
     assert "modified" not in other.art("status").stdout
+
+
+def test_a_pulled_store_does_not_change_when_the_directory_remote_does(ws, tmp_path):
+    data = random_bytes(SIZE, 8)
+    other = pushed(ws, tmp_path, data)
+    proc, io, points = art_child(other.root, tmp_path, "pull")
+    assert proc.returncode == 0, proc.stderr
+    local = list((other.root / ".art" / "store" / "packs").rglob("*.pack"))
+    stored = sum(p.stat().st_size for p in local)
+    # the remote's packs change in place (a disk fault, a careless tool): the clone's store is its own copy
+    for pack in (tmp_path / "remote").rglob("*.pack"):
+        with open(pack, "r+b") as f:
+            f.seek(pack.stat().st_size // 2)
+            f.write(b"\xff" * 64)
+    assert other.art("fsck", code=None).exit_code == 0
+    (other.root / "big.bin").unlink()
+    other.art("checkout", "big.bin")
+    assert (other.root / "big.bin").read_bytes() == data
+    assert "fetch.pack-copied" in points  # copied from the bytes it verified, as it read them
+    assert io["rchar"] < stored + 8 * MIB  # the remote's packs read once: no copy first, then a read of it
+    assert io["write_bytes"] >= stored + SIZE  # the store's own copy, and the file
+
+
+def test_a_pull_killed_after_copying_a_pack_leaves_the_store_consistent(ws, tmp_path):
+    data = random_bytes(SIZE, 9)
+    other = pushed(ws, tmp_path, data)
+    proc, _, points = art_child(other.root, tmp_path, "pull", ART_FAULT="fetch.pack-copied:kill")
+    assert proc.returncode == -9, proc.stderr
+    assert not (other.root / "big.bin").exists()
+    proc, _, _ = art_child(other.root, tmp_path, "pull")
+    assert proc.returncode == 0, proc.stderr
+    assert (other.root / "big.bin").read_bytes() == data
+    assert not [p for p in (other.root / ".art" / "store" / "tmp").iterdir() if p.name.startswith("import-")]
+    assert other.art("fsck").exit_code == 0
+
+
+def test_a_full_disk_while_copying_a_pack_exits_13_and_leaves_nothing(ws, tmp_path):
+    data = random_bytes(SIZE, 10)
+    other = pushed(ws, tmp_path, data)
+    proc, _, _ = art_child(other.root, tmp_path, "pull", ART_FAULT="fetch.pack-copied:enospc")
+    assert proc.returncode == 13, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[0].startswith("art: error: ") and "Traceback" not in proc.stderr
+    assert not (other.root / "big.bin").exists()
+    assert leftovers(other) == []
+    assert not [p for p in (other.root / ".art" / "store" / "tmp").iterdir() if p.name.startswith("import-")]
+    proc, _, _ = art_child(other.root, tmp_path, "pull")
+    assert proc.returncode == 0, proc.stderr
+    assert (other.root / "big.bin").read_bytes() == data

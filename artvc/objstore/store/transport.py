@@ -30,7 +30,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from ...errors import StoreIOError
 
@@ -155,6 +155,15 @@ class Transport(ABC):
         """A local folder where files to publish can be built so that publishing them is a rename, or None."""
         return None
 
+    def open_local(self, path: str) -> BinaryIO | None:
+        """The file at ``path`` opened for reading when it is a local file (a directory remote), else None: the
+        caller then reads it with ``os.pread`` instead of downloading a copy first.
+
+        Raises:
+            FileNotFoundError: when the file does not exist.
+        """
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
@@ -233,6 +242,9 @@ class RetryTransport(Transport):
 
     def staging_dir(self) -> str | None:
         return self.inner.staging_dir()
+
+    def open_local(self, path: str) -> BinaryIO | None:
+        return self._retry(lambda: self.inner.open_local(path))
 
     def close(self) -> None:
         self.inner.close()

@@ -2,8 +2,11 @@
 
 Every file is written under ``tmp/`` and renamed into place, so no partial file is ever visible under its
 final name. Packs may be built directly in ``tmp/`` (``staging_dir``): publishing one is then a rename. With
-``hardlinks`` (the default), a whole file is hard-linked instead of copied when both sides are on one
-filesystem (packs are immutable on both sides, and every object is still verified when it is read).
+``hardlinks`` (the default), a whole file *published* (pushed) is hard-linked instead of copied when both
+sides are on one filesystem (packs are immutable on both sides, and every object is still verified when it
+is read). Nothing is ever linked the other way: a downloaded file is a copy (a reflink where the filesystem
+can share blocks copy-on-write), and a fetch reads packs in place (``open_local``) and writes the local copy
+from the bytes it verified, so the local store never changes when the remote's files do.
 """
 
 from __future__ import annotations
@@ -13,16 +16,25 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from ...errors import StoreIOError
-from ..fileio import remove_if_present
+from ..fileio import reflink, remove_if_present
 from .transport import Entry, TransientStoreError, Transport, describe
 
 T = TypeVar("T")
 
 # errno values worth another try (an NFS or SMB mount that hiccups); everything else is final
 _TRANSIENT_ERRNO = frozenset({errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNABORTED, errno.EAGAIN, errno.ESTALE})
+
+
+def clone_or_copy(src: str, dest: str) -> None:
+    """Copy ``src`` to ``dest`` as an independent file: a reflink (``FICLONE``: blocks shared copy-on-write,
+    nothing copied) where the filesystem supports it, else a copy made by the kernel."""
+    with open(src, "rb") as fin, open(dest, "wb") as fout:
+        if reflink(fin.fileno(), fout.fileno()):
+            return
+    shutil.copyfile(src, dest)  # ext4, tmpfs, another filesystem: copied by the kernel (sendfile)
 
 
 def link_or_copy(src: str, dest: str, hardlinks: bool) -> None:
@@ -110,8 +122,13 @@ class DirTransport(Transport):
         return self._received(self._do(f"reading {describe(path)}", read))
 
     def download(self, path: str, dest: str) -> None:
-        self._do(f"reading {describe(path)}", lambda: link_or_copy(self._abs(path), dest, self.hardlinks))
+        self._do(f"reading {describe(path)}", lambda: clone_or_copy(self._abs(path), dest))  # never a link
         self._count_received(os.path.getsize(dest))
+
+    def open_local(self, path: str) -> BinaryIO:
+        f = self._do(f"reading {describe(path)}", lambda: open(self._abs(path), "rb"))  # noqa: SIM115
+        self._count_received(os.fstat(f.fileno()).st_size)
+        return f
 
     def publish_bytes(self, path: str, data: bytes) -> None:
         def write() -> None:
