@@ -143,6 +143,29 @@ class Tree:
         return cls(entries, [oid])
 
 
+class EncodedTree:
+    """A tree held as its encoding (``scan.walk_tree`` encodes a folder's entries directly, with no ``TreeEntry``
+    per file, so a folder of a million files costs its encoding, not a million objects): ``oid``, ``size`` and
+    ``to_bytes`` as ``Tree`` has them; ``entries`` are decoded (and checked) when asked for."""
+
+    __slots__ = ("oid", "size", "_data")
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self._data = data
+        self.oid = hash_object("tree", data)
+        self.size = size
+
+    def to_bytes(self) -> bytes:
+        return self._data
+
+    @property
+    def entries(self) -> tuple[TreeEntry, ...]:
+        return Tree.from_bytes(self.oid, self._data).entries
+
+
+AnyTree = Tree | EncodedTree
+
+
 def _entry(item: object, what: str) -> TreeEntry:
     """Check one encoded tree entry ``[name, kind, extra, digest, size]`` (docs/formats.md, Tree)."""
     if not (isinstance(item, list) and len(item) == 5):

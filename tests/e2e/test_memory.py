@@ -101,3 +101,35 @@ def test_memory_per_file_of_add_and_status_is_small(tmp_path):
     status_per_file = (peaks[2500][1] - peaks[500][1]) / 2000
     assert add_per_file < 1024, f"add: {add_per_file:.0f} bytes of Python memory per file"
     assert status_per_file < 512, f"status: {status_per_file:.0f} bytes of Python memory per file"
+
+
+@pytest.mark.slow
+def test_memory_per_file_of_add_and_status_in_one_flat_folder_is_small(tmp_path):
+    """One folder of many files: the walk keeps each file's name and 40 bytes of packed stat data (not an
+    ``os.stat_result``, about 650 bytes), hands the files on in batches, and encodes the folder's tree entry by
+    entry (no ``TreeEntry`` per file). Before, add held about 1.6 KiB of Python memory per file of such a
+    folder and status after one change about 1 KiB; the tree's own encoding (about 60 bytes a file) and the
+    files' ids remain."""
+    from artvc.workspace import Repo
+    from artvc.workspace.add import add
+    from artvc.workspace.status import MODIFIED, status
+
+    peaks = {}
+    for n in (2000, 10000):
+        root = tmp_path / f"r{n}"
+        root.mkdir()
+        git(root, "init", "-q")
+        subprocess.run([*ART, "init"], cwd=root, check=True, capture_output=True)
+        make_files(root / "data", n, per_dir=n, min_size=16, max_size=64, seed=n)
+        repo = Repo(root)
+        add_peak = _traced_peak(lambda: add(repo, ["data"], jobs=1))  # noqa: B023 - called at once
+        with open(root / "data" / "d0000" / "f0000000", "ab") as f:
+            f.write(b"changed")
+        result = []
+        status_peak = _traced_peak(lambda: result.append(status(Repo(root))))  # noqa: B023
+        assert result[0].artifacts[0].state == MODIFIED
+        peaks[n] = (add_peak, status_peak)
+    add_per_file = (peaks[10000][0] - peaks[2000][0]) / 8000
+    status_per_file = (peaks[10000][1] - peaks[2000][1]) / 8000
+    assert add_per_file < 450, f"add: {add_per_file:.0f} bytes of Python memory per file"
+    assert status_per_file < 300, f"status: {status_per_file:.0f} bytes of Python memory per file"
