@@ -294,12 +294,17 @@ class _Download:
                     self._seen.add(key)
                     fresh.append(key)
             have = self.dest.has_many([*fresh, *((o, Kind.CHUNK) for o, k in fresh if k == Kind.FILE)])
+            need = []
             for key in fresh:
-                oid, kind = key
-                if (oid, kind) in have or (kind == Kind.FILE and (oid, Kind.CHUNK) in have):
+                if key in have or (key[1] == Kind.FILE and (key[0], Kind.CHUNK) in have):
                     self.present += 1
-                    continue
-                loc = self._locate(oid, kind)
+                else:
+                    need.append(key)
+            # one batched lookup per level (the view may be a file: remote_view.py), a file as a chunk too
+            found = self.src.locate_many([*need, *((o, Kind.CHUNK) for o, k in need if k == Kind.FILE)])
+            for key in need:
+                oid, kind = key
+                loc = found.get(key) or (found.get((oid, Kind.CHUNK)) if kind == Kind.FILE else None)
                 if loc is None:
                     self.missing.append(key)
                 elif loc.entry.kind == Kind.CHUNK:
@@ -311,11 +316,6 @@ class _Download:
                 self.packs.add(pack)
                 self.bytes += len(stored)
                 level.extend(self._children(pack, entry, stored))
-
-    def _locate(self, oid: Oid, kind: Kind) -> Located | None:
-        if kind == Kind.FILE:
-            return self.src.locate(oid, Kind.FILE) or self.src.locate(oid, Kind.CHUNK)
-        return self.src.locate(oid, kind)
 
     def _children(self, pack: str, entry: PackEntry, stored: bytes) -> list[ObjectKey]:
         oid, kind = entry.oid, Kind(entry.kind)

@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ...errors import CorruptObjectError, FormatError
@@ -90,3 +91,40 @@ def plan_reads(locations: Iterable[Located]) -> list[Span]:
         if group:
             spans.append((pack, start, end, group))
     return spans
+
+
+def read_spans(
+    read_range: Callable[[str, int, int], bytes],
+    spans: list[Span],
+    jobs: int = 4,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[str, PackEntry, bytes]]:
+    """Yield (pack, entry, stored bytes) for each entry of ``spans``, reading up to ``2 * jobs`` spans ahead on
+    ``jobs`` threads (``RemoteStore.read_objects``); an object whose range came back short yields ``b""``."""
+    if not spans:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        pending: list[tuple[Future[bytes], Span]] = []
+        it = iter(spans)
+        window = max(2, 2 * jobs)
+
+        def submit() -> bool:
+            span = next(it, None)
+            if span is None:
+                return False
+            pack, start, end, _ = span
+            pending.append((pool.submit(read_range, pack, start, end), span))
+            return True
+
+        for _ in range(window):
+            if not submit():
+                break
+        while pending:
+            fut, (pack, start, _end, entries) = pending.pop(0)
+            data = fut.result()
+            submit()
+            if progress:
+                progress(len(data))
+            for e in entries:
+                lo = e.offset - start
+                yield pack, e, data[lo : lo + e.length] if lo + e.length <= len(data) else b""
