@@ -8,6 +8,7 @@ A file that is a single chunk has no manifest: its id is the chunk's id, and the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -111,6 +112,11 @@ class Tree:
         return sum(e.size for e in self.entries)
 
     @staticmethod
+    def iter_entries(oid: Oid, data: bytes) -> Iterator[TreeEntry]:
+        """``from_bytes(oid, data).entries`` one at a time (``iter_tree_entries``)."""
+        return iter_tree_entries(oid, data)
+
+    @staticmethod
     def id_of(encoded: list[list[object]]) -> Oid:
         """The id of the tree whose entries, already encoded (``TreeEntry.encoded``) and sorted by name, are
         ``encoded``: for callers that need only the id (``art status`` rebuilding a folder of many files builds
@@ -164,6 +170,30 @@ class EncodedTree:
 
 
 AnyTree = Tree | EncodedTree
+
+
+def iter_tree_entries(oid: Oid, data: bytes) -> Iterator[TreeEntry]:
+    """The entries of tree ``data``, checked as ``Tree.from_bytes`` checks them (id, canonical encoding, sorted
+    unique names), one at a time: a tree of a million entries is never a million objects at once. The check
+    of an entry comes before it is yielded; the id is checked first.
+
+    Raises:
+        FormatError: when the payload is malformed or does not hash to ``oid``.
+    """
+    what = f"tree {oid[:10]}"
+    if hash_object("tree", data) != oid:
+        raise FormatError(f"{what} does not match its id")
+    values = codec.iter_canonical_array(data, what=what, head=2)
+    if next(values, None) != "tree" or not codec.is_int(next(values, None), 1, 1):
+        raise FormatError(f"{what} is malformed")
+    last = b""
+    for i, item in enumerate(values):
+        entry = _entry(item, what)
+        name = entry.name.encode()
+        if i and name <= last:
+            raise FormatError(f"{what} is malformed: names are not sorted and unique")
+        last = name
+        yield entry
 
 
 def _entry(item: object, what: str) -> TreeEntry:

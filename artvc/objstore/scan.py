@@ -25,10 +25,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from stat import S_IFDIR, S_IFLNK, S_IFREG
 
-import msgpack
-
 from ..errors import FormatError, UnsafePathError
-from .codec import MAX_METADATA_SIZE
+from .codec import MAX_METADATA_SIZE, array_header, item_encoder
 from .faults import fault_point
 from .hashing import ContentHasher, hash_bytes
 from .objects import EncodedTree
@@ -427,9 +425,9 @@ def encode_tree(count: int, files: Iterable[EncodedEntry], others: list[EncodedE
         FormatError: when it would exceed the format's limit on metadata (``where`` names the folder).
     """
     others = sorted(others, key=_first)
-    pack = msgpack.Packer(use_bin_type=True).pack
+    pack = item_encoder()
     buf = bytearray(_TREE_HEAD)
-    buf += msgpack.Packer().pack_array_header(count + len(others))
+    buf += array_header(count + len(others))
     for _, entry in heapq.merge(files, others, key=_first) if others else files:
         buf += pack(entry)
         if len(buf) > MAX_METADATA_SIZE:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import tracemalloc
 
+import pytest
+
 from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.objects import Kind
 from artvc.objstore.store import remote_view
@@ -73,18 +75,62 @@ def test_the_view_of_a_large_remote_holds_no_object_per_entry(tmp_path, monkeypa
 
 
 def test_a_pull_through_a_spilled_view_is_byte_identical(ws, tmp_path, monkeypatch):
+    """The view in a file, the walk in batches of 16 keys, every tree decoded an entry at a time, and files
+    of the same content in many folders (each chunk fetched once)."""
     import random
 
+    from artvc.objstore import transfer
+
     rng = random.Random(3)
-    ws.gen(
-        {"data": {f"d{j}": {f"f{i:04d}.bin": rng.randbytes(rng.randint(1, 900)) for i in range(60)} for j in range(4)}}
-    )
+    spec = {f"d{j}": {f"f{i:04d}.bin": rng.randbytes(rng.randint(1, 900)) for i in range(60)} for j in range(4)}
+    for j in range(4):
+        spec[f"d{j}"].update({"same.bin": b"same in every folder", "empty.bin": b""})
+    ws.gen({"data": spec})
     ws.art("add", "data")
     add_remote(ws, str(tmp_path / "bucket"))
     art_json(ws, "push")
     monkeypatch.setattr(remote_view, "SPILL", 20)
+    monkeypatch.setattr(transfer, "WALK_BATCH", 16)
+    monkeypatch.setattr(transfer, "BIG_TREE", 100)
     other = clone(ws, tmp_path / "clone")
     pulled = art_json(other, "pull")
     assert not pulled["problems"] and pulled["objects"] > 200
     assert files_under(other.root / "data") == files_under(ws.root / "data")
     assert art_json(other, "fsck")["problems"] == []
+
+
+@pytest.mark.slow
+def test_python_memory_of_a_pull_per_file_is_small(ws, tmp_path, monkeypatch):
+    """A pull of one flat folder holds per file neither a listed entry (the view is a file), nor a location of
+    its chunk (16 bytes per chunk to fetch), nor a key of every level (the walk goes in batches and decodes a
+    large tree an entry at a time)."""
+    import random
+
+    from artvc.objstore import transfer
+    from tests.conftest import Workspace
+
+    monkeypatch.setattr(remote_view, "SPILL", 1000)
+    monkeypatch.setattr(transfer, "BIG_TREE", 64 << 10)
+    rng = random.Random(5)
+    peaks = {}
+    for n in (1500, 6000):
+        ws.gen({f"data{n}": {f"f{i:06d}.bin": rng.randbytes(rng.randint(16, 64)) for i in range(n)}})
+        ws.art("add", f"data{n}")
+        add_remote(ws, str(tmp_path / f"bucket{n}"), name=f"r{n}")
+        ws.art("push", "-r", f"r{n}", f"data{n}")
+    other = clone(ws, tmp_path / "clone")
+    for n in (1500, 6000):
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            Workspace(other.root).art("pull", "-r", f"r{n}", f"data{n}")
+            peaks[n] = tracemalloc.get_traced_memory()[1] - before
+        finally:
+            tracemalloc.stop()
+        assert files_under(other.root / f"data{n}") == files_under(ws.root / f"data{n}")
+    per_file = (peaks[6000] - peaks[1500]) / 4500
+    # measured: 1,022-1,036 before, 828-849 now; what remains is mostly the whole-pack import's entry lists
+    # (transfer._import_pack: the pack's index and trailer, a few hundred bytes per entry of the one pack here;
+    # bounded by the pack size, 64 MiB, not by the number of files)
+    assert per_file < 930, f"pull: {per_file:.0f} bytes of Python memory per file"
