@@ -297,14 +297,28 @@ class _Open:
     sizes, executable bits) with the ids ``file_oids`` returns for them, its symlinks' and closed subfolders'
     encoded entries."""
 
-    __slots__ = ("path", "rel", "names", "sizes", "execs", "oids", "others", "subdirs", "own", "sigs", "racy")
+    __slots__ = (
+        "path",
+        "rel",
+        "names",
+        "sizes",
+        "execs",
+        "digests",
+        "oids",
+        "others",
+        "subdirs",
+        "own",
+        "sigs",
+        "racy",
+    )
 
     def __init__(self, path: str, rel: str, own: SignedDir) -> None:
         self.path, self.rel, self.own = path, rel, own
         self.names: list[str] = []
         self.sizes = array("q")
         self.execs = bytearray()
-        self.oids: list[Iterable[Oid]] = []  # what file_oids returned, a batch of files each
+        self.digests = bytearray()  # the ids of the first files, 32 bytes each (batches read early)
+        self.oids: list[Iterable[Oid]] = []  # what file_oids returned for the later batches, a batch each
         self.others: list[EncodedEntry] = []  # symlinks, then the subfolders as they close
         self.subdirs = own.subdirs[::-1]  # popped from the end: walked in name order
         self.sigs: list[tuple[str, bytes]] = []  # the subfolders' (name, signature), in name order
@@ -358,6 +372,8 @@ def walk_tree(
         for start in range(0, len(files), FILE_BATCH):  # only once every name and link was accepted
             batch = [(prefix + names[i], FileStat(*meta[5 * i : 5 * i + 5])) for i in files[start : start + FILE_BATCH]]
             top.oids.append(file_oids(batch))
+            if len(top.oids) > 2:  # the batch before last is done by now: its ids packed, 32 bytes a file
+                top.digests += b"".join(oid.digest for oid in top.oids.pop(0))
         own.drop_kept()
         return top
 
@@ -402,7 +418,11 @@ def _encode(top: _Open) -> EncodedTree:
     names, sizes, execs = top.names, top.sizes, top.execs
 
     def files() -> Iterator[EncodedEntry]:
-        i = 0
+        digests = top.digests
+        for i in range(len(digests) // 32):
+            name = names[i]
+            yield name, [name, _FILE, bool(execs[i]), bytes(digests[32 * i : 32 * i + 32]), sizes[i]]
+        i = len(digests) // 32
         for batch in top.oids:
             for oid in batch:
                 name = names[i]
@@ -413,7 +433,14 @@ def _encode(top: _Open) -> EncodedTree:
 
     size = sum(sizes) + sum(e[1][4] for e in top.others)  # type: ignore[misc]
     data = encode_tree(len(names), files(), top.others, top.path)
-    top.oids, top.names, top.sizes, top.execs, top.others = [], [], array("q"), bytearray(), []
+    top.oids, top.names, top.sizes, top.execs, top.others, top.digests = (
+        [],
+        [],
+        array("q"),
+        bytearray(),
+        [],
+        bytearray(),
+    )
     return EncodedTree(data, size)
 
 

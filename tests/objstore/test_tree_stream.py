@@ -54,7 +54,12 @@ def test_iter_entries_refuses_what_from_bytes_refuses(damage):
         list(Tree.iter_entries(oid, data))
 
 
-def test_the_walk_encodes_a_folder_as_tree_does(tmp_path):
+@pytest.mark.parametrize("batch", [4096, 4])
+def test_the_walk_encodes_a_folder_as_tree_does(tmp_path, monkeypatch, batch):
+    """In one batch of files, and in batches of 4 (the ids of all but the last two batches packed early)."""
+    from artvc.objstore import scan
+
+    monkeypatch.setattr(scan, "FILE_BATCH", batch)
     for i in range(30):
         (tmp_path / f"n{(i * 7) % 30:02d}").write_bytes(b"x" * i)
     (tmp_path / "d").mkdir()
@@ -63,11 +68,14 @@ def test_the_walk_encodes_a_folder_as_tree_does(tmp_path):
     (tmp_path / "n05").chmod(0o755)
     trees = []
 
+    batches = []
+
     def oids(files):
+        batches.append(len(files))
         return [hash_bytes(open(p, "rb").read()) for p, _ in files]
 
     root, count = walk_tree(str(tmp_path), tmp_path, oids, trees.append)
-    assert count == 31
+    assert count == 31 and max(batches) <= batch and sum(batches) == 31
     rebuilt = Tree.build(list(root.entries))
     assert rebuilt.to_bytes() == root.to_bytes() and rebuilt.oid == root.oid
     assert root.size == sum(i for i in range(30)) + len(b"inner")
