@@ -63,12 +63,14 @@ def encode(value: Any, *, maps: bool = True) -> bytes:
 def item_encoder() -> Callable[[Any], bytes]:
     """``encode`` of one value without maps and without the size check, for a caller that writes a large array
     item by item (``array_header``, then each item): the bytes are those ``encode`` gives the whole array."""
-    return msgpack.Packer(use_bin_type=True).pack
+    pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True).pack
+    return pack
 
 
 def array_header(n: int) -> bytes:
     """The canonical header of an array of ``n`` items."""
-    return msgpack.Packer().pack_array_header(n)
+    header: bytes = msgpack.Packer().pack_array_header(n)
+    return header
 
 
 def iter_canonical_array(data: bytes, *, what: str, head: int) -> Iterator[Any]:

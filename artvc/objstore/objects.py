@@ -8,7 +8,8 @@ A file that is a single chunk has no manifest: its id is the chunk's id, and the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import heapq
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -170,6 +171,30 @@ class EncodedTree:
 
 
 AnyTree = Tree | EncodedTree
+EncodedEntry = tuple[str, list[object]]  # (name, the entry as Tree encodes it: TreeEntry.encoded)
+_TREE_HEAD = b"\x93\xa4tree\x01"  # the encoding of ["tree", 1, ...]: the array of entries follows
+
+
+def encode_tree(count: int, files: Iterable[EncodedEntry], others: list[EncodedEntry], where: str) -> bytes:
+    """The encoding of a tree (``objects.Tree``, byte-identical to ``Tree.to_bytes``) of ``count`` entries from
+    ``files`` (in name order) and ``others`` (any order), one entry at a time: no list of every entry.
+
+    Raises:
+        FormatError: when it would exceed the format's limit on metadata (``where`` names the folder).
+    """
+    others = sorted(others, key=_first)
+    pack = codec.item_encoder()
+    buf = bytearray(_TREE_HEAD)
+    buf += codec.array_header(count + len(others))
+    for _, entry in heapq.merge(files, others, key=_first) if others else files:
+        buf += pack(entry)
+        if len(buf) > codec.MAX_METADATA_SIZE:
+            raise FormatError(f"the tree of {where} exceeds the format limit of {codec.MAX_METADATA_SIZE} bytes")
+    return bytes(buf)
+
+
+def _first(item: EncodedEntry) -> str:
+    return item[0]
 
 
 def iter_tree_entries(oid: Oid, data: bytes) -> Iterator[TreeEntry]:

@@ -14,7 +14,6 @@ the tree holds (and however deep it is). No chunking or compression here, so ``a
 
 from __future__ import annotations
 
-import heapq
 import os
 import queue
 import threading
@@ -24,12 +23,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from stat import S_IFDIR, S_IFLNK, S_IFREG
+from typing import Any
 
-from ..errors import FormatError, UnsafePathError
-from .codec import MAX_METADATA_SIZE, array_header, item_encoder
+from ..errors import UnsafePathError
 from .faults import fault_point
 from .hashing import ContentHasher, hash_bytes
-from .objects import EncodedTree
+from .objects import EncodedEntry, EncodedTree, encode_tree
 from .oid import Oid
 from .oserrors import describe, os_errors, safe_name
 from .types import EntryKind
@@ -37,7 +36,7 @@ from .types import EntryKind
 SKIP_NAMES = frozenset({".git", ".art"})
 
 Entry = tuple[str, str, "FileStat", str | None]  # (name, "file" | "dir" | "symlink", stat, link target)
-FileBatch = Callable[[list[tuple[str, "FileStat"]]], Iterable[Oid]]
+FileBatch = Callable[[list[tuple[str, Any]]], Iterable[Oid]]  # (path, FileStat or os.stat_result) -> ids
 Remember = Callable[[str, bytes, Oid, int], None]  # (folder relative to the top, signature, tree id, tree size)
 
 RACY_NS = 100_000_000
@@ -288,8 +287,6 @@ def iter_files(root: str, guard: Path | None = None) -> Iterator[tuple[str, File
 
 FILE_BATCH = 4096  # files of one folder handed to ``file_oids`` at a time (walk_tree)
 _FILE, _DIR, _LINK = EntryKind.FILE.value, EntryKind.DIR.value, EntryKind.SYMLINK.value
-_TREE_HEAD = b"\x93\xa4tree\x01"  # msgpack of ["tree", 1, ...: the array of entries follows (objects.Tree)
-EncodedEntry = tuple[str, list[object]]  # (name, the entry as Tree encodes it)
 
 
 class _Open:
@@ -442,28 +439,6 @@ def _encode(top: _Open) -> EncodedTree:
         bytearray(),
     )
     return EncodedTree(data, size)
-
-
-def encode_tree(count: int, files: Iterable[EncodedEntry], others: list[EncodedEntry], where: str) -> bytes:
-    """The encoding of a tree (``objects.Tree``, byte-identical to ``Tree.to_bytes``) of ``count`` entries from
-    ``files`` (in name order) and ``others`` (any order), one entry at a time: no list of every entry.
-
-    Raises:
-        FormatError: when it would exceed the format's limit on metadata (``where`` names the folder).
-    """
-    others = sorted(others, key=_first)
-    pack = item_encoder()
-    buf = bytearray(_TREE_HEAD)
-    buf += array_header(count + len(others))
-    for _, entry in heapq.merge(files, others, key=_first) if others else files:
-        buf += pack(entry)
-        if len(buf) > MAX_METADATA_SIZE:
-            raise FormatError(f"the tree of {where} exceeds the format limit of {MAX_METADATA_SIZE} bytes")
-    return bytes(buf)
-
-
-def _first(item: EncodedEntry) -> str:
-    return item[0]
 
 
 _CLOSE_LAG = 1

@@ -23,20 +23,20 @@ from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from stat import S_IFLNK, S_IFREG
+from typing import Any
 
 from .faults import fault_point
 from .hashing import hash_bytes, hash_object
+from .objects import EncodedEntry, encode_tree
 from .oid import Oid
 from .oserrors import os_errors
 from .scan import (
     FILE_BATCH,
     DirSig,
-    EncodedEntry,
     FileStat,
     Remember,
     SignedDir,
     check_name,
-    encode_tree,
     link_target,
     signed_walk,
     stream_dir,
@@ -45,7 +45,7 @@ from .scan import (
 from .types import EntryKind
 
 Known = Callable[[str, bytes], "tuple[Oid, int] | None"]  # (folder relative to the top, signature) -> (tree, size)
-Digests = Callable[[list[tuple[str, FileStat]]], list[bytes]]  # files (path, stat) -> 32-byte ids, in order
+Digests = Callable[[list[tuple[str, Any]]], list[bytes]]  # files (path, stat) -> 32-byte ids, in order
 
 _FMT = 0o170000
 _FILE, _DIR, _LINK = EntryKind.FILE.value, EntryKind.DIR.value, EntryKind.SYMLINK.value

@@ -31,10 +31,10 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ...errors import FormatError, ObjectNotFoundError
 from ...errors import PackMissingError as PackMissing
@@ -308,7 +308,7 @@ class RemoteStore(ObjectStore):
         self._set_view(packs)
         self._use_checkpoints = False
 
-    def _set_view(self, packs: dict[str, list[PackEntry] | None], spill: bool = False) -> None:
+    def _set_view(self, packs: Mapping[str, list[PackEntry] | None], spill: bool = False) -> None:
         """The view becomes ``packs`` (None: read that pack's index again, its entries were spilled); held in
         memory unless ``spill`` (``packs``, gc, fsck and repair need every entry)."""
         held = {n: e for n, e in packs.items() if n not in self.lost_packs}
@@ -382,7 +382,7 @@ class RemoteStore(ObjectStore):
         loaded for this (gc, fsck, repair)."""
         self._ensure()
         self._load_full()
-        return self._packs
+        return cast("dict[str, list[PackEntry]]", self._packs)  # a full view holds every pack's entries
 
     def locate(self, oid: Oid, kind: Kind) -> Located | None:
         self._ensure()

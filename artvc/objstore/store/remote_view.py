@@ -86,7 +86,7 @@ class ViewIndex:
         return None if row is None else self._located(key[0], int(key[1]), row)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, tuple) and self.get(key) is not None  # type: ignore[arg-type]
+        return isinstance(key, tuple) and self.get(key) is not None
 
     def get_many(self, keys: Iterable[Key]) -> dict[Key, Located]:
         """The listed ones of ``keys``, looked up a batch at a time."""
@@ -135,7 +135,7 @@ class ViewIndex:
 
     # -- internals --------------------------------------------------------------------------------------------
 
-    def _located(self, oid: str, kind: int, row: tuple) -> Located:
+    def _located(self, oid: str, kind: int, row: tuple[int, int, int, int, int]) -> Located:
         p, c, off, length, raw = row
         return Located(self._names[p], PackEntry(Oid(oid), kind, c, off, length, raw))
 
