@@ -122,7 +122,7 @@ def file_path(data: Path, i: int, layout: str) -> Path:
     return data / f"t{i // 10_000:03d}" / f"l{i // 100 % 100:02d}" / f"f{i:07d}.bin"
 
 
-def generate(data: Path, n: int, layout: str, seed: int) -> int:
+def generate(data: Path, n: int, layout: str, seed: int, sizes: tuple[int, int] = (1024, 8192)) -> int:
     rng = random.Random(seed)
     total = 0
     made: set[Path] = set()
@@ -131,7 +131,7 @@ def generate(data: Path, n: int, layout: str, seed: int) -> int:
         if path.parent not in made:
             path.parent.mkdir(parents=True, exist_ok=True)
             made.add(path.parent)
-        size = rng.randint(1024, 8192)
+        size = rng.randint(*sizes)
         path.write_bytes(rng.randbytes(size))
         total += size
     return total
@@ -211,14 +211,16 @@ class Case:
         return timed(cmd, cwd, self.env, self.base, self.args.pause, self.args.timeout)
 
     def source(self) -> Path:
+        sizes = (self.args.min_size, self.args.max_size)
         if self.args.data_dir:
-            src = Path(self.args.data_dir) / f"{self.layout}-{self.n}" / "data"
+            tag = "" if sizes == (1024, 8192) else f"-{sizes[0]}-{sizes[1]}"
+            src = Path(self.args.data_dir) / f"{self.layout}-{self.n}{tag}" / "data"
         else:
             src = self.root / "src" / "data"
         if not (src.parent / "done").exists():
             remove(src)
             t = time.perf_counter()
-            size = generate(src, self.n, self.layout, seed=self.n)
+            size = generate(src, self.n, self.layout, seed=self.n, sizes=sizes)
             (src.parent / "done").write_text(str(size))
             log(f"{self.layout} {self.n:,}: generated {size / 2**20:.0f} MiB in {time.perf_counter() - t:.0f} s")
         return src
@@ -522,6 +524,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--floor-python", default=None, help="Python for the status floor (default: art's)")
     parser.add_argument("--tmp", default=None, help="scratch parent directory (default $TMPDIR or /tmp)")
     parser.add_argument("--data-dir", default=None, help="keep generated data here and reuse it")
+    parser.add_argument("--min-size", type=int, default=1024, help="smallest file in bytes (default 1024)")
+    parser.add_argument(
+        "--max-size",
+        type=int,
+        default=8192,
+        help="largest file in bytes (default 8192; memory depends on the file count: tiny files let 1M copies "
+        "fit a small disk, e.g. a loop-mounted ext4 with inline_data)",
+    )
     parser.add_argument("--settle", type=float, default=60, help="max wait for a quiet disk after deletes (s)")
     parser.add_argument("--pause", type=float, default=5, help="max wait for a quiet disk before a command (s)")
     parser.add_argument("--timeout", type=float, default=3600, help="per-command timeout (s)")

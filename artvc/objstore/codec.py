@@ -13,6 +13,7 @@ through here or checks the limits named here; every failure is a ``FormatError``
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from ..errors import ArtError, FormatError
@@ -57,6 +58,64 @@ def encode(value: Any, *, maps: bool = True) -> bytes:
     if len(data) > MAX_METADATA_SIZE:
         raise FormatError(f"object of {len(data)} bytes exceeds the format limit of {MAX_METADATA_SIZE} bytes")
     return data
+
+
+def item_encoder() -> Callable[[Any], bytes]:
+    """``encode`` of one value without maps and without the size check, for a caller that writes a large array
+    item by item (``array_header``, then each item): the bytes are those ``encode`` gives the whole array."""
+    import msgpack
+
+    pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True).pack
+    return pack
+
+
+def array_header(n: int) -> bytes:
+    """The canonical header of an array of ``n`` items."""
+    import msgpack
+
+    header: bytes = msgpack.Packer().pack_array_header(n)
+    return header
+
+
+def iter_canonical_array(data: bytes, *, what: str, head: int) -> Iterator[Any]:
+    """Decode ``data``, an array of ``head`` values and then one array, as ``decode_canonical`` with
+    ``maps=False`` would, one value at a time: yield the ``head`` values, then the inner array's items, each
+    checked to be canonically encoded before it is yielded (a tree of a million entries is never decoded whole).
+
+    Raises:
+        FormatError: when ``data`` is not such an array, within the limits, canonically encoded.
+    """
+    import msgpack
+
+    n = len(data)
+    if n > MAX_METADATA_SIZE:
+        raise FormatError(f"{what} has {n} bytes, over the limit of {MAX_METADATA_SIZE}")
+    up = msgpack.Unpacker(
+        raw=False, strict_map_key=True, use_list=True, max_str_len=min(n, MAX_STR_LEN), max_bin_len=n,
+        max_array_len=n, max_map_len=n, max_ext_len=0,
+    )  # fmt: skip
+    up.feed(data)
+    try:
+        if up.read_array_header() != head + 1:
+            raise FormatError(f"{what} is malformed")
+        values = [up.unpack() for _ in range(head)]
+        yield from values
+        count = up.read_array_header()
+        pos = up.tell()
+        if data[:pos] != array_header(head + 1) + b"".join(map(item_encoder(), values)) + array_header(count):
+            raise FormatError(f"{what} is not canonically encoded")
+        pack = item_encoder()
+        for _ in range(count):
+            item = up.unpack()
+            end = up.tell()
+            if pack(item) != data[pos:end]:
+                raise FormatError(f"{what} is not canonically encoded")
+            pos = end
+            yield item
+    except (ValueError, msgpack.UnpackException, TypeError, RecursionError) as exc:
+        raise FormatError(f"{what} is not valid msgpack: {_reason(exc)}") from exc
+    if pos != n:
+        raise FormatError(f"{what} is not valid msgpack: extra data after it")
 
 
 def decode(data: bytes | memoryview, *, what: str = "object") -> Any:

@@ -8,6 +8,8 @@ A file that is a single chunk has no manifest: its id is the chunk's id, and the
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter, lt
 
@@ -147,6 +149,11 @@ class Tree:
         return f"Tree(entries={self.entries!r})"
 
     @staticmethod
+    def iter_entries(oid: Oid, data: bytes) -> Iterator[TreeEntry]:
+        """``from_bytes(oid, data).entries`` one at a time (``iter_tree_entries``)."""
+        return iter_tree_entries(oid, data)
+
+    @staticmethod
     def id_of(encoded: list[list[object]]) -> Oid:
         """The id of the tree whose entries, already encoded (``TreeEntry.encoded``) and sorted by name, are
         ``encoded``: for callers that need only the id (``art status`` rebuilding a folder of many files builds
@@ -203,6 +210,77 @@ class Tree:
         tree = cls(tuple(entries))
         tree._oid = oid
         return tree
+
+
+class EncodedTree:
+    """A tree held as its encoding (``scan.walk_tree`` encodes a folder's entries directly, with no ``TreeEntry``
+    per file, so a folder of a million files costs its encoding, not a million objects): ``oid``, ``size`` and
+    ``to_bytes`` as ``Tree`` has them; ``entries`` are decoded (and checked) when asked for."""
+
+    __slots__ = ("oid", "size", "_data")
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self._data = data
+        self.oid = hash_object("tree", data)
+        self.size = size
+
+    def to_bytes(self) -> bytes:
+        return self._data
+
+    @property
+    def entries(self) -> tuple[TreeEntry, ...]:
+        return Tree.from_bytes(self.oid, self._data).entries
+
+
+AnyTree = Tree | EncodedTree
+EncodedEntry = tuple[str, list[object]]  # (name, the entry as Tree encodes it: TreeEntry.encoded)
+_TREE_HEAD = b"\x93\xa4tree\x01"  # the encoding of ["tree", 1, ...]: the array of entries follows
+
+
+def encode_tree(count: int, files: Iterable[EncodedEntry], others: list[EncodedEntry], where: str) -> bytes:
+    """The encoding of a tree (``objects.Tree``, byte-identical to ``Tree.to_bytes``) of ``count`` entries from
+    ``files`` (in name order) and ``others`` (any order), one entry at a time: no list of every entry.
+
+    Raises:
+        FormatError: when it would exceed the format's limit on metadata (``where`` names the folder).
+    """
+    others = sorted(others, key=_first)
+    pack = codec.item_encoder()
+    buf = bytearray(_TREE_HEAD)
+    buf += codec.array_header(count + len(others))
+    for _, entry in heapq.merge(files, others, key=_first) if others else files:
+        buf += pack(entry)
+        if len(buf) > codec.MAX_METADATA_SIZE:
+            raise FormatError(f"the tree of {where} exceeds the format limit of {codec.MAX_METADATA_SIZE} bytes")
+    return bytes(buf)
+
+
+def _first(item: EncodedEntry) -> str:
+    return item[0]
+
+
+def iter_tree_entries(oid: Oid, data: bytes) -> Iterator[TreeEntry]:
+    """The entries of tree ``data``, checked as ``Tree.from_bytes`` checks them (id, canonical encoding, sorted
+    unique names), one at a time: a tree of a million entries is never a million objects at once. The check
+    of an entry comes before it is yielded; the id is checked first.
+
+    Raises:
+        FormatError: when the payload is malformed or does not hash to ``oid``.
+    """
+    what = f"tree {oid[:10]}"
+    if hash_object("tree", data) != oid:
+        raise FormatError(f"{what} does not match its id")
+    values = codec.iter_canonical_array(data, what=what, head=2)
+    if next(values, None) != "tree" or not codec.is_int(next(values, None), 1, 1):
+        raise FormatError(f"{what} is malformed")
+    last = b""
+    for i, item in enumerate(values):
+        entry = _entry(item, what)
+        name = entry.name.encode()
+        if i and name <= last:
+            raise FormatError(f"{what} is malformed: names are not sorted and unique")
+        last = name
+        yield entry
 
 
 def _entry(item: object, what: str) -> TreeEntry:

@@ -131,3 +131,16 @@ def _verify_window(fd: int, window: list[PackEntry], copy_to: int | None = None)
         except CorruptObjectError:
             out.append(None)
     return out
+
+
+def windows(entries: list[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
+    """``entries`` in consecutive groups of at least ``limit`` stored bytes (the last one may be smaller)."""
+    window, size = [], 0
+    for e in entries:
+        window.append(e)
+        size += e.length
+        if size >= limit:
+            yield window
+            window, size = [], 0
+    if window:
+        yield window

@@ -18,28 +18,44 @@ import time
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from operator import itemgetter
 from pathlib import Path
 from stat import S_IFDIR, S_IFLNK, S_IFREG
+from typing import Any
 
 from ..errors import UnsafePathError
 from .faults import fault_point
 from .hashing import ContentHasher, hash_bytes
-from .objects import Tree, TreeEntry
+from .objects import EncodedEntry, EncodedTree, encode_tree
 from .oid import Oid
 from .oserrors import describe, os_errors, safe_name
 from .types import EntryKind
 
 SKIP_NAMES = frozenset({".git", ".art"})
 
-Entry = tuple[str, str, os.stat_result, str | None]  # (name, "file" | "dir" | "symlink", stat, link target)
-FileBatch = Callable[[list[tuple[str, os.stat_result]]], Iterable[Oid]]
+Entry = tuple[str, str, "FileStat", str | None]  # (name, "file" | "dir" | "symlink", stat, link target)
+FileBatch = Callable[[list[tuple[str, Any]]], Iterable[Oid]]  # (path, FileStat or os.stat_result) -> ids
 Remember = Callable[[str, bytes, Oid, int], None]  # (folder relative to the top, signature, tree id, tree size)
 
 RACY_NS = 100_000_000
 _STREAM_BATCH = 4096  # entries hashed at a time: a folder of a million files is never held whole for its signature
 SIGNED_DIRS_KEPT = 100_000  # folders whose signature ``signed_walk`` keeps for its caller (a few MB at most)
 DirSig = tuple[bytes, bool]  # a folder's signature (32 bytes) and whether it has subfolders
+
+
+class FileStat:
+    """The stat facts art uses of one entry, in the attribute names of ``os.stat_result`` (the walks hand these
+    to the stat cache and to ingest): five integers, without the float times and the rest of a stat result."""
+
+    __slots__ = ("st_ino", "st_mtime_ns", "st_ctime_ns", "st_size", "st_mode")
+    FIELDS = __slots__
+
+    def __init__(self, st_ino: int, st_mtime_ns: int, st_ctime_ns: int, st_size: int, st_mode: int) -> None:
+        self.st_ino, self.st_mtime_ns, self.st_ctime_ns = st_ino, st_mtime_ns, st_ctime_ns
+        self.st_size, self.st_mode = st_size, st_mode
+
+    def __repr__(self) -> str:
+        return "FileStat(" + ", ".join(f"{k}={getattr(self, k)}" for k in self.FIELDS) + ")"
+
 
 _S_IFMT = 0o170000
 _O_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -51,15 +67,28 @@ class SignedDir:
     """One folder's own entries, hashed in directory order (``stream_dir``): the part of its signature that is
     not its subfolders'. ``finish`` adds the subfolders' signatures (by name) and returns the signature."""
 
-    __slots__ = ("h", "subdirs", "newest", "listed", "kept", "files", "bytes")
+    __slots__ = ("h", "subdirs", "newest", "listed", "names", "meta", "files", "bytes")
 
     def __init__(self) -> None:
         self.h = ContentHasher()
         self.subdirs: list[str] = []
         self.newest = 0  # the newest mtime among the entries (the racy check, as in the stat cache)
         self.listed = 0  # when the listing ended (time.time_ns)
-        self.kept: list[tuple[str, os.stat_result]] = []
+        # with ``keep``: each entry's name, and its stat facts packed 5 to an entry (``FileStat.FIELDS``): a
+        # folder of a million files holds 40 bytes of stat data per entry, not an os.stat_result (~650 bytes)
+        self.names: list[str] = []
+        self.meta = array("q")
         self.files = self.bytes = 0  # regular files and their bytes, when counted
+
+    @property
+    def kept(self) -> Iterator[tuple[str, FileStat]]:
+        """(name, stat) of each entry kept (``keep``), in directory order; each ``FileStat`` made on demand."""
+        meta = self.meta
+        for i, name in enumerate(self.names):
+            yield name, FileStat(*meta[5 * i : 5 * i + 5])
+
+    def drop_kept(self) -> None:
+        self.names, self.meta = [], array("q")
 
     @property
     def racy(self) -> bool:
@@ -91,7 +120,7 @@ def stream_dir(d: str, keep: bool = False, counts: bool = False, *, follow: bool
     out = SignedDir()
     h = out.h
     subdirs = out.subdirs
-    kept = out.kept
+    kept_names, kept_meta = out.names, out.meta
     newest = files = size = 0
     meta, names = array("q"), []
     if _SCAN_FD:
@@ -108,10 +137,12 @@ def stream_dir(d: str, keep: bool = False, counts: bool = False, *, follow: bool
                     continue
                 st = e.stat(follow_symlinks=False)
                 mode = st.st_mode
-                meta.extend((st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, mode))
+                facts = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, mode)
+                meta.extend(facts)
                 names.append(name)
                 if keep:
-                    kept.append((name, st))
+                    kept_names.append(name)
+                    kept_meta.extend(facts)
                 fmt = mode & _S_IFMT
                 if fmt == S_IFDIR:
                     subdirs.append(name)
@@ -186,15 +217,20 @@ def scan_one(path: str, guard: Path | None) -> list[Entry]:
     return _scan(path, guard)[0]
 
 
-def _scan(path: str, guard: Path | None, follow: bool = True) -> tuple[list[Entry], SignedDir]:
-    """``scan_one``, plus what ``stream_dir`` read (the folder's own signature and its subfolders)."""
+def _read(path: str, follow: bool = True) -> SignedDir:
+    """``stream_dir(path, keep=True)``, its errors described."""
     check_name(path)
     try:
-        own = stream_dir(path, keep=True, follow=follow)
+        return stream_dir(path, keep=True, follow=follow)
     except OSError as exc:
         if isinstance(exc, (BlockingIOError, InterruptedError)):
             raise
         raise describe(exc, "read the folder" if exc.filename == path else "read") from exc
+
+
+def _scan(path: str, guard: Path | None, follow: bool = True) -> tuple[list[Entry], SignedDir]:
+    """``scan_one``, plus what ``stream_dir`` read (the folder's own signature and its subfolders)."""
+    own = _read(path, follow)
     out: list[Entry] = []
     prefix = os.path.join(path, "")
     for name, st in own.kept:
@@ -207,7 +243,7 @@ def _scan(path: str, guard: Path | None, follow: bool = True) -> tuple[list[Entr
             out.append((name, "dir", st, None))
         elif fmt == S_IFLNK:
             out.append((name, "symlink", st, link_target(prefix + name, guard)))
-    own.kept = []
+    own.drop_kept()
     out.sort(key=_name)
     return out, own
 
@@ -216,7 +252,7 @@ def _name(item: Entry) -> str:
     return item[0]
 
 
-def iter_files(root: str, guard: Path | None = None) -> Iterator[tuple[str, os.stat_result]]:
+def iter_files(root: str, guard: Path | None = None) -> Iterator[tuple[str, FileStat]]:
     """Yield (absolute path, stat) of every regular file under ``root``, one directory at a time."""
     stack = [root]
     while stack:
@@ -230,76 +266,103 @@ def iter_files(root: str, guard: Path | None = None) -> Iterator[tuple[str, os.s
         stack.extend(reversed(subdirs))
 
 
+FILE_BATCH = 4096  # files of one folder handed to ``file_oids`` at a time (walk_tree)
+_FILE, _DIR, _LINK = EntryKind.FILE.value, EntryKind.DIR.value, EntryKind.SYMLINK.value
+
+
 class _Open:
-    """A directory whose subdirectories are still being walked."""
+    """A directory whose subdirectories are still being walked: its regular files packed (names in name order,
+    sizes, executable bits) with the ids ``file_oids`` returns for them, its symlinks' and closed subfolders'
+    encoded entries."""
 
-    __slots__ = ("path", "rel", "entries", "subdirs", "files", "oids", "own", "sigs", "racy")
+    __slots__ = (
+        "path",
+        "rel",
+        "names",
+        "sizes",
+        "execs",
+        "digests",
+        "oids",
+        "others",
+        "subdirs",
+        "own",
+        "sigs",
+        "racy",
+    )
 
-    def __init__(
-        self, path: str, rel: str, entries: list[TreeEntry], own: SignedDir, files: list[_File], oids: Iterable[Oid]
-    ) -> None:
-        self.path, self.rel, self.entries, self.own = path, rel, entries, own
+    def __init__(self, path: str, rel: str, own: SignedDir) -> None:
+        self.path, self.rel, self.own = path, rel, own
+        self.names: list[str] = []
+        self.sizes = array("q")
+        self.execs = bytearray()
+        self.digests = bytearray()  # the ids of the first files, 32 bytes each (batches read early)
+        self.oids: list[Iterable[Oid]] = []  # what file_oids returned for the later batches, a batch each
+        self.others: list[EncodedEntry] = []  # symlinks, then the subfolders as they close
         self.subdirs = own.subdirs[::-1]  # popped from the end: walked in name order
-        self.files, self.oids = files, oids
         self.sigs: list[tuple[str, bytes]] = []  # the subfolders' (name, signature), in name order
         self.racy = own.racy
-
-
-_File = tuple[str, int, bool]  # a file of an open directory: (name, size, executable)
 
 
 def walk_tree(
     root: str,
     guard: Path | None,
     file_oids: FileBatch,
-    put_tree: Callable[[Tree], None] | None = None,
+    put_tree: Callable[[EncodedTree], None] | None = None,
     *,
     remember: Remember | None = None,
-) -> tuple[Tree, int]:
+) -> tuple[EncodedTree, int]:
     """Build the tree objects of ``root`` bottom-up; return (root tree, number of files).
 
     ``file_oids`` gets the regular files of one directory at a time, as (absolute path, stat) in name order,
-    and returns their ids in the same order: a batch per directory, so callers can look them up (stat cache,
-    store) in one query. What it returns is iterated only when the directory is closed (after its
-    subdirectories), so it may be filled in the meantime (ingest stores files while the walk goes on). Each
-    finished tree goes to ``put_tree`` and is then dropped. ``remember`` gets each folder's signature (as
-    ``signed_walk`` computes it, from the stat data this walk read, before any file was read) with its tree,
-    unless something in the folder or below it is racily new.
+    in batches of at most ``FILE_BATCH`` (a folder of a million files is never one list of paths and stats),
+    and returns their ids in the same order: callers look a batch up (stat cache, store) in one query. What it
+    returns is iterated only when the directory is closed (after its subdirectories), so it may be filled in
+    the meantime (ingest stores files while the walk goes on). Each folder's tree is encoded directly from its
+    packed entries (no ``TreeEntry`` per file), goes to ``put_tree`` and is then dropped. ``remember`` gets
+    each folder's signature (as ``signed_walk`` computes it, from the stat data this walk read, before any file
+    was read) with its tree, unless something in the folder or below it is racily new.
 
     Raises:
         FileSystemError: when a directory cannot be read.
-        UnsafePathError: for a symlink that leaves ``guard``.
+        UnsafePathError: for a symlink that leaves ``guard``, or a name that is not valid UTF-8.
     """
 
     def open_dir(path: str, rel: str) -> _Open:
-        items, own = _scan(path, guard, follow=not rel)
-        entries: list[TreeEntry] = []
-        files, stats = [], []
+        own = _read(path, follow=not rel)
+        top = _Open(path, rel, own)
+        names, meta = own.names, own.meta
         prefix = os.path.join(path, "")
-        for n, kind, st, extra in items:
-            if kind == "file":
-                files.append((n, st.st_size, bool(st.st_mode & 0o111)))
-                stats.append((prefix + n, st))
-            elif kind == "symlink":
-                assert extra is not None  # _scan read the link's target
-                entries.append(TreeEntry(n, EntryKind.SYMLINK, hash_bytes(extra.encode()), 0, target=extra))
-        return _Open(path, rel, entries, own, files, file_oids(stats) if stats else ())
+        files = array("q")  # the regular files' positions in the listing, in name order
+        for i in sorted(range(len(names)), key=names.__getitem__):
+            name = names[i]
+            if not name.isascii():
+                check_name(prefix + name)
+            mode = meta[5 * i + 4]
+            fmt = mode & _S_IFMT
+            if fmt == S_IFREG:
+                files.append(i)
+                top.names.append(name)
+                top.sizes.append(meta[5 * i + 3])
+                top.execs.append(1 if mode & 0o111 else 0)
+            elif fmt == S_IFLNK:
+                target = link_target(prefix + name, guard)
+                top.others.append((name, [name, _LINK, target, hash_bytes(target.encode()).digest, 0]))
+        for start in range(0, len(files), FILE_BATCH):  # only once every name and link was accepted
+            batch = [(prefix + names[i], FileStat(*meta[5 * i : 5 * i + 5])) for i in files[start : start + FILE_BATCH]]
+            top.oids.append(file_oids(batch))
+            if len(top.oids) > 2:  # the batch before last is done by now: its ids packed, 32 bytes a file
+                top.digests += b"".join(oid.digest for oid in top.oids.pop(0))
+        own.drop_kept()
+        return top
 
-    def close(top: _Open, parent: _Open | None) -> Tree:
-        # the files' entries go into the tree encoded (no TreeEntry per file); subfolders and links are few
-        rows: list[list[object]] = [e.encoded() for e in top.entries]
-        size = sum(e.size for e in top.entries)
-        for (n, nbytes, executable), oid in zip(top.files, top.oids, strict=True):
-            rows.append([n, _FILE, executable, bytes.fromhex(oid), nbytes])
-            size += nbytes
-        rows.sort(key=_first)
-        tree = Tree.from_encoded(rows, size)
+    def close(top: _Open, parent: _Open | None) -> EncodedTree:
+        tree = _encode(top)
         if put_tree is not None:
             put_tree(tree)
         sig = top.own.finish(top.sigs)
         name = top.rel.rpartition("/")[2]
         if parent is not None:
-            parent.entries.append(TreeEntry(name, EntryKind.DIR, tree.oid, tree.size))
+            parent.others.append((name, [name, _DIR, False, tree.oid.digest, tree.size]))
             parent.sigs.append((name, sig))
             parent.racy = parent.racy or top.racy
         if remember is not None and not top.racy:
@@ -319,7 +382,7 @@ def walk_tree(
             stack.append(open_dir(os.path.join(top.path, name), f"{top.rel}/{name}" if top.rel else name))
             continue
         stack.pop()
-        total += len(top.files)
+        total += len(top.names)
         walked.append((top, stack[-1] if stack else None))
         while len(walked) > _CLOSE_LAG or (walked and not stack):
             tree = close(*walked.popleft())
@@ -327,9 +390,39 @@ def walk_tree(
             return tree, total
 
 
+def _encode(top: _Open) -> EncodedTree:
+    """The tree of a walked folder, encoded entry by entry in name order (byte-identical to ``Tree.to_bytes``
+    of the same entries), and the sum of its entries' sizes."""
+    names, sizes, execs = top.names, top.sizes, top.execs
+
+    def files() -> Iterator[EncodedEntry]:
+        digests = top.digests
+        for i in range(len(digests) // 32):
+            name = names[i]
+            yield name, [name, _FILE, bool(execs[i]), bytes(digests[32 * i : 32 * i + 32]), sizes[i]]
+        i = len(digests) // 32
+        for batch in top.oids:
+            for oid in batch:
+                name = names[i]
+                yield name, [name, _FILE, bool(execs[i]), oid.digest, sizes[i]]
+                i += 1
+        if i != len(names):
+            raise AssertionError("file_oids returned a different number of ids")
+
+    size = sum(sizes) + sum(e[1][4] for e in top.others)  # type: ignore[misc]
+    data = encode_tree(len(names), files(), top.others, top.path)
+    top.oids, top.names, top.sizes, top.execs, top.others, top.digests = (
+        [],
+        [],
+        array("q"),
+        bytearray(),
+        [],
+        bytearray(),
+    )
+    return EncodedTree(data, size)
+
+
 _CLOSE_LAG = 1
-_FILE = EntryKind.FILE
-_first = itemgetter(0)
 
 
 def tree_walk(path: str) -> tuple[int, int]:

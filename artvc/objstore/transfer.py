@@ -16,9 +16,11 @@ runs and manifests are written last, so a tree in the local store always has its
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from typing import BinaryIO
 
 from ..errors import ArtError, CorruptObjectError, FormatError, PackMissingError
@@ -30,20 +32,23 @@ from .hashing import ContentHasher
 from .lineage import Run, run_children
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
-from .pack_ranges import copy_rest, open_remote_pack, read_in_ranges, verified_windows
+from .pack_ranges import copy_rest, open_remote_pack, read_in_ranges, verified_windows, windows
 from .progress import as_progress
 from .stage import FileStage
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
 from .store.pack import PackEntry, read_trailer
 from .store.remote import RemoteStore
-from .store.remote_read import Located, verify_payload
+from .store.remote_read import Located, iter_spans, read_spans, verify_payload
 from .tmpowner import token
 from .types import EntryKind, ObjectKey
 from .upload_plan import Plan, plan_closure, plan_keys
 from .verify import Problem
 
 Progress = Callable[[int], None]  # or a ``progress.Progress``
+WALK_BATCH = 8192  # keys a download's walk resolves at a time
+BIG_TREE = 1 << 20  # a tree's encoding over this is decoded an entry at a time (Tree.iter_entries)
+_DATA = frozenset({Kind.FILE, Kind.CHUNK})  # keys deduplicated when fetched, not by ``_seen``
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +277,10 @@ class _Download:
         self.streams: ManifestStreams | None = None
         self.meta: dict[ObjectKey, bytes] = {}  # verified trees and runs, stored last
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
-        self.chunks: dict[Oid, Located] = {}
+        # the chunks to fetch, by pack: their offsets and lengths (16 bytes a chunk, not a Located each)
+        self.chunks: dict[str, tuple[array[int], array[int]]] = {}
+        self._manifest_chunks: set[Oid] = set()  # the chunks of the manifests fetched (large files: few)
+        self._fetching: set[Oid] = set()  # those of them to fetch (fetch_streams.ManifestStreams)
         self.missing: list[ObjectKey] = []
         self.problems: list[Problem] = []
         self.bad: list[tuple[Oid, Kind, str]] = []  # (oid, kind, pack) of copies that failed verification
@@ -281,44 +289,60 @@ class _Download:
         self.present = 0
         self.stored = 0
         self.bytes = 0
-        self._seen: set[ObjectKey] = set()
+        self._seen: set[ObjectKey] = set()  # trees, manifests and runs met (not the files and chunks: many)
         self.deltas = DeltaFetch(src, dest, jobs)  # set aside until their bases are local
 
-    def walk(self, level: list[ObjectKey]) -> None:
-        """Resolve the closure level by level; each level's metadata is fetched in one batch of reads, and
-        what the local store has is asked in one batched query per level."""
+    def walk(self, roots: list[ObjectKey]) -> None:
+        """Resolve the closure level by level, ``WALK_BATCH`` keys at a time: what the local store has is asked
+        in one query per batch, where the remote has the rest in one lookup (``locate_many``), and the batch's
+        metadata is fetched in one set of reads. A level is not a list: it is the children of the trees and
+        manifests read in the level above, decoded as they are walked (a tree of a million files is never a
+        million keys at once). Chunks are only noted (``chunks``) and deduplicated when fetched; trees,
+        manifests and runs met twice are read once (``_seen``)."""
+        level: list[Iterable[ObjectKey]] = [roots]
         while level:
-            wanted: list[Located] = []
-            fresh = []
-            for key in level:
-                if key not in self._seen:
-                    self._seen.add(key)
-                    fresh.append(key)
-            have = self.dest.has_many([*fresh, *((o, Kind.CHUNK) for o, k in fresh if k == Kind.FILE)])
-            for key in fresh:
-                oid, kind = key
-                if (oid, kind) in have or (kind == Kind.FILE and (oid, Kind.CHUNK) in have):
-                    self.present += 1
-                    continue
-                loc = self._locate(oid, kind)
-                if loc is None:
+            below: list[Iterable[ObjectKey]] = []
+            keys = chain.from_iterable(level)
+            while batch := list(islice(keys, WALK_BATCH)):
+                wanted = self._resolve(batch)
+                for pack, entry, stored in self.src.read_objects(wanted, jobs=self.jobs, progress=self.progress):
+                    self.packs.add(pack)
+                    self.bytes += len(stored)
+                    below.append(self._children(pack, entry, stored))
+            level = below
+
+    def _resolve(self, batch: list[ObjectKey]) -> list[Located]:
+        """Note the chunks of ``batch`` to fetch; return where its trees, manifests and runs to read are."""
+        seen = self._seen
+        fresh = [k for k in batch if k[1] in _DATA or k not in seen]
+        have = self.dest.has_many([*fresh, *((o, Kind.CHUNK) for o, k in fresh if k == Kind.FILE)])
+        need = []
+        for key in fresh:
+            if key in have or (key[1] == Kind.FILE and (key[0], Kind.CHUNK) in have):
+                self.present += 1
+            else:
+                need.append(key)
+        # one batched lookup (the view may be a file: remote_view.py), a file as a chunk too
+        found = self.src.locate_many([*need, *((o, Kind.CHUNK) for o, k in need if k == Kind.FILE)])
+        wanted: list[Located] = []
+        for key in need:
+            oid, kind = key
+            loc = found.get(key) or (found.get((oid, Kind.CHUNK)) if kind == Kind.FILE else None)
+            if loc is None:
+                if key not in self.missing:
                     self.missing.append(key)
-                elif loc.entry.kind == Kind.CHUNK:
-                    self.chunks[oid] = loc
-                else:
-                    wanted.append(loc)
-            level = []
-            for pack, entry, stored in self.src.read_objects(wanted, jobs=self.jobs, progress=self.progress):
-                self.packs.add(pack)
-                self.bytes += len(stored)
-                level.extend(self._children(pack, entry, stored))
+            elif loc.entry.kind == Kind.CHUNK:
+                offsets, lengths = self.chunks.setdefault(loc.pack, (array("q"), array("q")))
+                offsets.append(loc.entry.offset)
+                lengths.append(loc.entry.length)
+                if oid in self._manifest_chunks:
+                    self._fetching.add(oid)
+            elif key not in seen:
+                seen.add(key)
+                wanted.append(loc)
+        return wanted
 
-    def _locate(self, oid: Oid, kind: Kind) -> Located | None:
-        if kind == Kind.FILE:
-            return self.src.locate(oid, Kind.FILE) or self.src.locate(oid, Kind.CHUNK)
-        return self.src.locate(oid, kind)
-
-    def _children(self, pack: str, entry: PackEntry, stored: bytes) -> list[ObjectKey]:
+    def _children(self, pack: str, entry: PackEntry, stored: bytes) -> Iterable[ObjectKey]:
         oid, kind = entry.oid, Kind(entry.kind)
         try:
             data = verify_payload(entry, stored, check=False)  # the decoders below check the id: one parse
@@ -326,8 +350,17 @@ class _Download:
                 if kind == Kind.FILE:
                     manifest = FileManifest.from_bytes(oid, data)
                     self.manifests[oid] = (manifest, Located(pack, entry), data)
+                    self._manifest_chunks.update(c for c, _ in manifest.chunks)
                     return [ObjectKey(c, Kind.CHUNK) for c, _ in manifest.chunks]
-                if kind == Kind.TREE:
+                if kind == Kind.TREE and len(data) > BIG_TREE:  # checked whole, then decoded again as walked
+                    for _ in Tree.iter_entries(oid, data):
+                        pass
+                    children: Iterable[ObjectKey] = (
+                        ObjectKey(e.oid, e.kind.object_kind)
+                        for e in Tree.iter_entries(oid, data)
+                        if e.kind != EntryKind.SYMLINK
+                    )
+                elif kind == Kind.TREE:
                     entries = Tree.from_bytes(oid, data).entries
                     children = [ObjectKey(e.oid, e.kind.object_kind) for e in entries if e.kind != EntryKind.SYMLINK]
                 else:
@@ -348,16 +381,19 @@ class _Download:
         from concurrent.futures import ThreadPoolExecutor
 
         self.streams = ManifestStreams(
-            {oid: m for oid, (m, _, _) in self.manifests.items()}, set(self.chunks), self.dest, self.stage
+            {oid: m for oid, (m, _, _) in self.manifests.items()}, self._fetching, self.dest, self.stage
         )
-        self.progress.phase(bytes=sum(loc.entry.length for loc in self.chunks.values()), files=len(self.chunks))
         needed: dict[str, int] = {}
-        for loc in self.chunks.values():
-            needed[loc.pack] = needed.get(loc.pack, 0) + 1
+        size = 0
+        for p, (offsets, lengths) in self.chunks.items():  # a chunk met twice is fetched once
+            unique = dict(zip(offsets, lengths, strict=True))
+            needed[p] = len(unique)
+            size += sum(unique.values())
+        self.progress.phase(bytes=size, files=sum(needed.values()))
         whole = [
             p for p, n in needed.items() if n > 1 and n == len(es := self.src.pack_entries(p)) and not has_deltas(es)
         ]
-        ranged = [loc for loc in self.chunks.values() if loc.pack not in set(whole)]
+        ranged = self._ranged(set(whole))
         writer = self.dest.writer()
         try:
             # verification (zstd + blake3, both without the GIL) runs on a few threads beside the reads
@@ -367,7 +403,10 @@ class _Download:
                         self._import_pack(writer, pool, name, tmp, src)
                         self.progress.advance(files=needed[name])
                 window: list[_Verifying] = []
-                for pack, entry, stored in self.src.read_objects(ranged, jobs=self.jobs, progress=self.progress):
+                # spans planned as the ranged chunks come, a pack at a time (iter_spans), not all at once
+                for pack, entry, stored in read_spans(
+                    self.src.read_range, iter_spans(ranged), self.jobs, self.progress
+                ):
                     self.packs.add(pack)
                     window.append((pack, entry, stored, pool.submit(verify_chunk, entry, stored)))
                     if len(window) >= 64:
@@ -382,6 +421,15 @@ class _Download:
         d.resolve(self._feed_stream)  # verify and store the deltas set aside, with their bases (delta_fetch)
         self.problems, self.bad, self.packs = self.problems + d.problems, self.bad + d.bad, self.packs | d.packs
         self.stored, self.bytes = self.stored + d.stored, self.bytes + d.bytes
+
+    def _ranged(self, whole: set[str]) -> Iterator[Located]:
+        """The chunks to read by ranges (those of the packs not fetched whole), a pack at a time, in offset order:
+        each pack's entries come from its index (cached), and only a pack's wanted ones are held."""
+        for pack in sorted(self.chunks.keys() - whole):
+            offsets = set(self.chunks.pop(pack)[0])
+            for e in sorted(self.src.pack_entries(pack), key=lambda e: e.offset):
+                if e.offset in offsets and e.kind == Kind.CHUNK:
+                    yield Located(pack, e)
 
     def _feed_stream(self, chunk: Oid, data: bytes | memoryview) -> None:
         if self.streams is not None:
@@ -448,7 +496,7 @@ class _Download:
                     self.stored += len(entries)
                     self.bytes += sum(e.length for e in entries)
                     return
-                for window in _windows(entries, MAX_SPAN):  # keep the good objects, report the others
+                for window in windows(entries, MAX_SPAN):  # keep the good objects, report the others
                     self._store_chunks(
                         writer,
                         [
@@ -531,18 +579,6 @@ class _Download:
             return good
 
         return [(k, d) for k, d in self.meta.items() if k[1] != Kind.TREE or complete(k[0])]
-
-
-def _windows(entries: list[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
-    window, size = [], 0
-    for e in entries:
-        window.append(e)
-        size += e.length
-        if size >= limit:
-            yield window
-            window, size = [], 0
-    if window:
-        yield window
 
 
 def _check_manifest(store: LocalStore, manifest: FileManifest) -> str | None:

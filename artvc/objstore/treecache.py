@@ -19,23 +19,35 @@ Iterative (any depth) and streamed: memory holds the folders on the way down, pl
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from stat import S_IFLNK, S_IFREG
+from typing import Any
 
 from .faults import fault_point
-from .hashing import hash_bytes
-from .objects import Tree
+from .hashing import hash_bytes, hash_object
+from .objects import EncodedEntry, encode_tree
 from .oid import Oid
 from .oserrors import os_errors
-from .scan import DirSig, Remember, SignedDir, check_name, link_target, signed_walk, stream_dir
+from .scan import (
+    FILE_BATCH,
+    DirSig,
+    FileStat,
+    Remember,
+    SignedDir,
+    check_name,
+    link_target,
+    signed_walk,
+    stream_dir,
+)
 from .types import EntryKind
 
 Known = Callable[[str, bytes], "tuple[Oid, int] | None"]  # (folder relative to the top, signature) -> (tree, size)
-Digests = Callable[[list[tuple[str, os.stat_result]]], list[bytes]]  # files (path, stat) -> 32-byte ids, in order
+Digests = Callable[[list[tuple[str, Any]]], list[bytes]]  # files (path, stat) -> 32-byte ids, in order
 
 _FMT = 0o170000
-_FILE, _DIR, _LINK = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK
+_FILE, _DIR, _LINK = EntryKind.FILE.value, EntryKind.DIR.value, EntryKind.SYMLINK.value
 
 
 class FolderScan:
@@ -117,37 +129,39 @@ def resolve_tree(
 
 def _finish(b: _Build, guard: Path | None, file_digests: Digests) -> tuple[bytes, Oid, int, bool]:
     """The folder's signature, tree id, tree size and whether it is racily new, from the stat data ``_Build``
-    read; the tree is encoded from its entries directly (``Tree.id_of``)."""
+    read; the tree is encoded from its entries directly (``scan.encode_tree``), its files' ids asked for a
+    batch at a time (``scan.FILE_BATCH``): a folder of a million files holds its names and packed stat data,
+    never a list of every file's path, stat and entry."""
     prefix = os.path.join(b.path, "")
-    encoded: list[list[object]] = []
-    files: list[tuple[str, os.stat_result]] = []
-    for name, st in b.own.kept:
+    names, meta = b.own.names, b.own.meta
+    others: list[EncodedEntry] = []
+    files = array("q")  # the regular files' positions in the listing, in name order
+    size = 0
+    for i in sorted(range(len(names)), key=names.__getitem__):
+        name = names[i]
         if not name.isascii():
             check_name(prefix + name)
-        fmt = st.st_mode & _FMT
+        fmt = meta[5 * i + 4] & _FMT
         if fmt == S_IFREG:
-            files.append((prefix + name, st))
+            files.append(i)
+            size += meta[5 * i + 3]
         elif fmt == S_IFLNK:
             target = link_target(prefix + name, guard)
-            encoded.append([name, _LINK, target, hash_bytes(target.encode()).digest, 0])
-    b.own.kept = []
-    size = 0
-    if files:
-        files.sort()
-        cut = len(prefix)
-        for (full, st), digest in zip(files, file_digests(files), strict=True):
-            n = st.st_size
-            encoded.append([full[cut:], _FILE, bool(st.st_mode & 0o111), digest, n])
-            size += n
+            others.append((name, [name, _LINK, target, hash_bytes(target.encode()).digest, 0]))
+
+    def encoded_files() -> Iterator[EncodedEntry]:
+        for start in range(0, len(files), FILE_BATCH):
+            part = files[start : start + FILE_BATCH]
+            batch = [(prefix + names[i], FileStat(*meta[5 * i : 5 * i + 5])) for i in part]
+            for i, (_, st), digest in zip(part, batch, file_digests(batch), strict=True):
+                yield names[i], [names[i], _FILE, bool(st.st_mode & 0o111), digest, st.st_size]
+
     children = b.children
     for name, _, oid, n, _ in children:
-        encoded.append([name, _DIR, False, bytes.fromhex(oid), n])
+        others.append((name, [name, _DIR, False, bytes.fromhex(oid), n]))
         size += n
-    encoded.sort(key=_first)  # by name: code point order is UTF-8 byte order (the format's)
+    data = encode_tree(len(files), encoded_files(), others, b.path)
+    b.own.drop_kept()
     sig = b.own.finish([(name, s) for name, s, _, _, _ in children])
     racy = b.own.racy or any(c[4] for c in children)
-    return sig, Tree.id_of(encoded), size, racy
-
-
-def _first(item: list[object]) -> str:
-    return item[0]  # type: ignore[return-value]
+    return sig, hash_object("tree", data), size, racy

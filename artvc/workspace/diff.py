@@ -25,7 +25,7 @@ from typing import Any
 from ..errors import ArtError, IntegrityError
 from ..objstore.hashing import ContentHasher
 from ..objstore.ingest import chunk_list
-from ..objstore.objects import Kind, Tree, TreeEntry
+from ..objstore.objects import EncodedTree, Kind, Tree, TreeEntry
 from ..objstore.oid import Oid
 from ..objstore.scan import walk_tree
 from ..objstore.tree import diff as tree_diff
@@ -131,7 +131,7 @@ class _Diff:
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
         self.store = repo.store
-        self.trees: dict[Oid, Tree] = {}  # workspace trees the store lacks
+        self.trees: dict[Oid, EncodedTree] = {}  # workspace trees the store lacks
         self.budget = SUMMARY_BUDGET
 
     # -- the workspace side ---------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ class _Diff:
             return actual, os.stat(full).st_size, full
         store = self.store
 
-        def keep(tree: Tree) -> None:
+        def keep(tree: EncodedTree) -> None:
             if not store.has(tree.oid, Kind.TREE):
                 self.trees[tree.oid] = tree
 
@@ -156,7 +156,7 @@ class _Diff:
 
     def get_tree(self, oid: Oid) -> Tree:
         tree = self.trees.get(oid)
-        return tree if tree is not None else self.store.get_tree(oid)
+        return Tree.from_bytes(oid, tree.to_bytes()) if tree is not None else self.store.get_tree(oid)
 
     def has_tree(self, oid: Oid) -> bool:
         return oid in self.trees or self.store.has(oid, Kind.TREE)

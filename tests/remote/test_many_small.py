@@ -4,8 +4,10 @@ packs, a push killed at every publication, and a push of one changed file."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,23 @@ def _closed(bucket: Path) -> list[str]:
             manifest = FileManifest.from_bytes(oid, remote.get(oid, Kind.FILE))
             bad += [f"file {oid[:8]} names chunk {c[:8]}" for c, _ in manifest.chunks if not remote.has(c, Kind.CHUNK)]
     return bad
+
+
+def _pushes_killed_at_each_publication(ws, bucket: Path, points: int) -> Iterator[int]:
+    """For n in 1..points: empty ``bucket``, run a push killed at its n-th publication, yield n (the caller
+    checks what the remote lists)."""
+    for n in range(1, points + 1):
+        shutil.rmtree(bucket)
+        bucket.mkdir()
+        killed = subprocess.run(
+            [sys.executable, "-m", "artvc", "push"],
+            cwd=ws.root,
+            env={**os.environ, "ART_FAULT": f"remote.publishing@{n}"},
+            capture_output=True,
+            text=True,
+        )
+        assert killed.returncode == -9, killed.stderr
+        yield n
 
 
 def test_push_of_many_small_files_in_a_tree_pulls_byte_identical(ws, tmp_path):
@@ -89,19 +108,7 @@ def test_push_killed_at_each_publication_never_lists_an_object_before_its_closur
     subprocess.run([sys.executable, "-m", "artvc", "push", "-r", "origin"], cwd=ws.root, env=env, check=True)
     points = log.read_text().splitlines().count("remote.publishing")
     assert points >= 3  # a chunk pack, a metadata pack (each: pack file and index), the root record
-    for n in range(1, points + 1):
-        import shutil
-
-        shutil.rmtree(bucket)
-        bucket.mkdir()
-        killed = subprocess.run(
-            [sys.executable, "-m", "artvc", "push"],
-            cwd=ws.root,
-            env={**os.environ, "ART_FAULT": f"remote.publishing@{n}"},
-            capture_output=True,
-            text=True,
-        )
-        assert killed.returncode == -9, killed.stderr
+    for n in _pushes_killed_at_each_publication(ws, bucket, points):
         assert _closed(bucket) == [], n
     ws.art("push")
     other = clone(ws, tmp_path / "clone")
@@ -156,19 +163,7 @@ def test_push_of_a_revised_file_sends_the_base_of_its_deltas_first(ws, tmp_path)
     subprocess.run([sys.executable, "-m", "artvc", "push"], cwd=ws.root, env=env, check=True, capture_output=True)
     assert _deltas_without_base(ws, bucket) == [] and _closed(bucket) == []
     points = log.read_text().splitlines().count("remote.publishing")
-    for n in range(1, points + 1):
-        import shutil
-
-        shutil.rmtree(bucket)
-        bucket.mkdir()
-        killed = subprocess.run(
-            [sys.executable, "-m", "artvc", "push"],
-            cwd=ws.root,
-            env={**os.environ, "ART_FAULT": f"remote.publishing@{n}"},
-            capture_output=True,
-            text=True,
-        )
-        assert killed.returncode == -9, killed.stderr
+    for n in _pushes_killed_at_each_publication(ws, bucket, points):
         assert _deltas_without_base(ws, bucket) == [], n
         assert _closed(bucket) == [], n
     ws.art("push")

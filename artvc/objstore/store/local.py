@@ -29,7 +29,7 @@ from ..oid import Oid
 from ..oserrors import HINTS, describe, writable
 from ..tmpowner import sweep
 from ..types import Location, ObjectKey
-from . import local_complete, local_delta
+from . import local_complete, local_delta, local_files
 from .base import IndexedObject, ObjectStore
 from .delta import DELTA
 from .delta_compressor import DEFAULT_DEPTH, DeltaCompressor
@@ -54,17 +54,6 @@ _KINDS = {int(k): k for k in Kind}
 
 
 _PAGE = 10_000  # index rows read at a time by iter_objects
-
-
-def _on_read_only_mount(path: Path) -> bool:
-    try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
-
-
-def _writable_file(path: Path) -> bool:
-    return not path.exists() or os.access(path, os.W_OK)
 
 
 class LocalStore(ObjectStore):
@@ -107,7 +96,9 @@ class LocalStore(ObjectStore):
         try:
             if not read_only:
                 self.root.mkdir(parents=True, exist_ok=True)  # two commands may create a new store at once
-            self.read_only = read_only or not writable(self.root) or not _writable_file(self.root / "index.db")
+            self.read_only = (
+                read_only or not writable(self.root) or not local_files.writable_file(self.root / "index.db")
+            )
             if self.read_only:  # read what is there; nothing is created, rebuilt or cleaned
                 self._db, self._uri = connect_read_only(self.root, create_nothing=read_only)
                 self.params = load_params(self.root, params, read_only=self.read_only)
@@ -406,7 +397,7 @@ class LocalStore(ObjectStore):
     def check_writable(self) -> None:
         """Raise ``FileSystemError`` (exit 13) when this process cannot write to the store."""
         if self.read_only:
-            code = errno.EROFS if _on_read_only_mount(self.root) else errno.EACCES
+            code = errno.EROFS if local_files.on_read_only_mount(self.root) else errno.EACCES
             raise FileSystemError(
                 f"cannot write to the store at {self.root}: "
                 f"{'read-only file system' if code == errno.EROFS else 'permission denied'}",

@@ -142,3 +142,16 @@ def load_params(root: Path, params: ChunkerParams, *, read_only: bool) -> Chunke
             hint=hint,
         )
     return ChunkerParams(*sizes)
+
+
+def on_read_only_mount(path: Path) -> bool:
+    """Whether ``path`` is on a file system mounted read-only."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def writable_file(path: Path) -> bool:
+    """Whether ``path`` is missing or a file this process may write."""
+    return not path.exists() or os.access(path, os.W_OK)

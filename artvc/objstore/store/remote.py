@@ -31,10 +31,10 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ...errors import FormatError, ObjectNotFoundError
 from ...errors import PackMissingError as PackMissing
@@ -46,7 +46,8 @@ from .base import IndexedObject, ObjectStore
 from .midx import FLAT, epoch_of, idx_path, is_epoch, key_of
 from .pack import Compressor, PackEntry, encode_index
 from .remote_ckpt import Checkpoints
-from .remote_read import MAX_INDEX_BYTES, MAX_SPAN, Located, Span, check_index, plan_reads, verify_payload
+from .remote_read import MAX_INDEX_BYTES, MAX_SPAN, Located, check_index, plan_reads, read_spans, verify_payload
+from .remote_view import ViewIndex
 from .remote_writer import RemoteWriter
 from .transport import Entry, Transport
 
@@ -79,8 +80,8 @@ class RemoteStore(ObjectStore):
         self.url = transport.url
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.compressor = Compressor()
-        self._index: dict[Key, Located] = {}
-        self._packs: dict[str, list[PackEntry]] = {}
+        self._index = ViewIndex(self.cache_dir)  # spilled to a temporary file when large (remote_view.py)
+        self._packs: dict[str, list[PackEntry] | None] = {}  # None: its entries are on disk only (spilled)
         self._avoid: set[tuple[Oid, int, str]] = set()  # copies found damaged: read another copy instead
         self.lost_packs: set[str] = set()  # listed packs found missing: left out of the view
         self._loaded = False
@@ -225,7 +226,7 @@ class RemoteStore(ObjectStore):
             names = {n: size for n, (size, _) in flat.items()}
             for _, found in self._list_epochs(epochs):
                 names.update((e.name[:-4], e.size) for e in found)
-        self._update_view(self._load_indexes(names, use_cache), use_cache)
+        self._update_view(names, use_cache)
         self.window = {n: self._epochs.get(n, FLAT) for n in names}
         self._use_checkpoints = self.checkpoints.active
 
@@ -242,38 +243,52 @@ class RemoteStore(ObjectStore):
             return self._packs.get(name)
 
     def _load_indexes(self, names: dict[str, int], use_cache: bool) -> dict[str, list[PackEntry]]:
-        valid = {n for n, size in names.items() if size <= MAX_INDEX_BYTES}  # a larger one cannot be valid
+        return dict(self._iter_indexes(names, use_cache, set()))
+
+    def _iter_indexes(
+        self, names: dict[str, int], use_cache: bool, skip: set[str]
+    ) -> Iterator[tuple[str, list[PackEntry]]]:
+        """(name, entries) of each valid index of ``names`` but ``skip``, one at a time: the view's, cached or
+        downloaded (and cached)."""
+        valid = {n for n, size in names.items() if size <= MAX_INDEX_BYTES} - skip  # a larger one cannot be valid
         # indexes never change: those in the view already are not read (nor verified) again
         known = self._packs if use_cache and self._loaded else {}
-        packs: dict[str, list[PackEntry]] = {n: known[n] for n in valid if n in known}
         todo = []
-        for name in sorted(valid - set(packs)):
-            entries = self._cached_index(name) if use_cache else None
+        for name in sorted(valid):
+            entries = known.get(name) or (self._cached_index(name) if use_cache else None)
             if entries is None:
                 todo.append(name)
             else:
-                packs[name] = entries
+                yield name, entries
         for name, fetched in self._fetch_indexes(todo):
             if fetched is not None:
-                packs[name] = fetched
-        return packs
+                yield name, fetched
 
-    def _update_view(self, packs: dict[str, list[PackEntry]], use_cache: bool) -> None:
-        """The view becomes ``packs``: extended in place when it only adds to the current one (a refresh that
-        finds a few new indexes costs only those), rebuilt otherwise."""
+    def _update_view(self, names: dict[str, int], use_cache: bool) -> None:
+        """The view becomes the indexes ``names``: extended in place when it only adds to the current one (a
+        refresh that finds a few new indexes costs only those), rebuilt otherwise; each index is read and
+        listed in turn, never all of them decoded at once."""
         known = self._packs if use_cache and self._loaded else {}
-        if known and known.keys() <= packs.keys():
-            with self._lock:
-                avoid = self._avoid
-                for name in sorted(packs.keys() - known.keys()):
-                    if name in self.lost_packs:
-                        continue
-                    self._packs[name] = packs[name]
-                    for e in packs[name]:
-                        if not avoid or (e.oid, e.kind, name) not in avoid:
-                            self._index.setdefault((e.oid, e.kind), Located(name, e))
-        else:
-            self._set_view(packs)
+        if not (known and known.keys() <= names.keys()):
+            self._reset_view()
+            known = {}
+        for name, entries in self._iter_indexes(names, use_cache, set(known)):
+            self._add_to_view(name, entries)
+        self._loaded = True
+
+    def _add_to_view(self, name: str, entries: list[PackEntry]) -> None:
+        if name in self.lost_packs:
+            return
+        with self._lock:
+            self._index.add(name, entries, self._avoid)
+            self._packs[name] = None if self._index.spilled else entries
+            if self._index.spilled and len(self._packs) > 1:
+                self._packs = dict.fromkeys(self._packs)  # the entries held before the spill are on disk too
+
+    def _reset_view(self, spill: bool = True) -> None:
+        with self._lock:
+            self._index.clear(spill=spill)
+            self._packs = {}
 
     def _checkpoint_damaged(self, exc: Exception) -> None:
         """Stop using the checkpoint: say so once, and fall back to every per-pack index."""
@@ -283,7 +298,7 @@ class RemoteStore(ObjectStore):
 
     def _load_full(self, *, force: bool = False) -> None:
         """The whole view (every index of the remote), for whole-remote operations."""
-        if force or self._use_checkpoints or not self._loaded:
+        if force or self._use_checkpoints or not self._loaded or self._index.spilled:
             self._set_view(self._load_indexes(self.list_indexes(), True))
             self._use_checkpoints = False
 
@@ -293,15 +308,17 @@ class RemoteStore(ObjectStore):
         self._set_view(packs)
         self._use_checkpoints = False
 
-    def _set_view(self, packs: dict[str, list[PackEntry]]) -> None:
-        packs = {n: e for n, e in packs.items() if n not in self.lost_packs}
-        index: dict[Key, Located] = {}
-        avoid = self._avoid
-        for name in sorted(packs):
-            for e in packs[name]:
-                if not avoid or (e.oid, e.kind, name) not in avoid:
-                    index.setdefault((e.oid, e.kind), Located(name, e))
-        self._packs, self._index, self._loaded = packs, index, True
+    def _set_view(self, packs: Mapping[str, list[PackEntry] | None], spill: bool = False) -> None:
+        """The view becomes ``packs`` (None: read that pack's index again, its entries were spilled); held in
+        memory unless ``spill`` (``packs``, gc, fsck and repair need every entry)."""
+        held = {n: e for n, e in packs.items() if n not in self.lost_packs}
+        self._reset_view(spill)
+        for name in sorted(held):
+            entries = held[name]
+            if entries is None:
+                entries = self._cached_index(name) or self.read_index(name) or []
+            self._add_to_view(name, entries)
+        self._loaded = True
 
     def avoid(self, pack: str, key: tuple[Oid, int] | None = None) -> bool:
         """Read ``key`` (or, without a key, every object of a missing ``pack``) from other packs from now on;
@@ -310,7 +327,7 @@ class RemoteStore(ObjectStore):
             self._avoid.add((key[0], int(key[1]), pack))
         else:
             self.lost_packs.add(pack)
-        self._set_view(self._packs)
+        self._set_view(self._packs, spill=True)
         return key is not None and self.locate(key[0], Kind(key[1])) is not None
 
     def _fetch_indexes(self, names: list[str]) -> Iterator[tuple[str, list[PackEntry] | None]]:
@@ -365,7 +382,7 @@ class RemoteStore(ObjectStore):
         loaded for this (gc, fsck, repair)."""
         self._ensure()
         self._load_full()
-        return self._packs
+        return cast("dict[str, list[PackEntry]]", self._packs)  # a full view holds every pack's entries
 
     def locate(self, oid: Oid, kind: Kind) -> Located | None:
         self._ensure()
@@ -393,11 +410,8 @@ class RemoteStore(ObjectStore):
                 if entries is None:  # its index is gone (a gc removing the pack): not a usable copy
                     continue
                 self._cache_index(name, entries)
-                with self._lock:
-                    self._packs[name] = entries
-                    for e in entries:
-                        if (e.oid, e.kind, name) not in self._avoid:
-                            self._index.setdefault((e.oid, e.kind), Located(name, e))
+                if name not in self._packs:
+                    self._add_to_view(name, entries)
             for e in entries:
                 if e.oid == oid and e.kind == kind:
                     return Located(name, e)
@@ -412,8 +426,7 @@ class RemoteStore(ObjectStore):
         a positive answer skips an upload). Small checkpoints are searched exhaustively."""
         self._ensure()
         keys = list(keys)
-        index = self._index
-        present = {k for k in keys if (k[0], int(k[1])) in index}
+        present = set(self._index.get_many(keys))
         if not self._use_checkpoints:
             return present
         rest = [k for k in keys if k not in present]
@@ -423,7 +436,19 @@ class RemoteStore(ObjectStore):
                 continue
             if kind != Kind.CHUNK or exhaustive or int(str(oid)[:4], 16) % CHUNK_SAMPLE == 0:
                 self._locate_in_checkpoint(oid, int(kind))
-        return present | {k for k in rest if (k[0], int(k[1])) in self._index}
+        return present | set(self._index.get_many(rest))
+
+    def locate_many(self, keys: Iterable[Key]) -> dict[Key, Located]:
+        """``locate`` for many keys: those the view lists in batched lookups, the others one by one (through
+        the checkpoint, when there is one)."""
+        self._ensure()
+        keys = list(keys)
+        found = self._index.get_many(keys)
+        if self._use_checkpoints:
+            for key in keys:
+                if key not in found and (loc := self.locate(key[0], Kind(key[1]))) is not None:
+                    found[key] = loc
+        return found
 
     # -- ObjectStore ----------------------------------------------------------------------------------------
 
@@ -465,6 +490,7 @@ class RemoteStore(ObjectStore):
     def close(self) -> None:
         """Close the transport's connections now (sshd keeps a process per connection until the client leaves)."""
         self.transport.close()
+        self._index.close()
 
     # -- reading objects ------------------------------------------------------------------------------------
 
@@ -487,34 +513,7 @@ class RemoteStore(ObjectStore):
         The bytes are as stored (maybe compressed) and NOT verified: use ``verify_payload``. An object whose
         range comes back short yields ``b""`` (it will fail verification).
         """
-        spans = plan_reads(locations)
-        if not spans:
-            return
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            pending: list[tuple[Future[bytes], Span]] = []
-            it = iter(spans)
-            window = max(2, 2 * jobs)
-
-            def submit() -> bool:
-                span = next(it, None)
-                if span is None:
-                    return False
-                pack, start, end, _ = span
-                pending.append((pool.submit(self.read_range, pack, start, end), span))
-                return True
-
-            for _ in range(window):
-                if not submit():
-                    break
-            while pending:
-                fut, (pack, start, _end, entries) = pending.pop(0)
-                data = fut.result()
-                submit()
-                if progress:
-                    progress(len(data))
-                for e in entries:
-                    lo = e.offset - start
-                    yield pack, e, data[lo : lo + e.length] if lo + e.length <= len(data) else b""
+        return read_spans(self.read_range, plan_reads(locations), jobs, progress)
 
     def download_pack(self, name: str, dest: str) -> None:
         """Copy a whole pack to the local file ``dest`` (one streamed GET; a hard link for a local directory).
@@ -562,10 +561,8 @@ class RemoteStore(ObjectStore):
     def add_pack(self, name: str, entries: list[PackEntry], *, view: bool = True) -> None:
         """Record a pack just published (``has`` sees it at once); ``view=False``: in the index cache only."""
         self._ensure()
-        with self._lock:
-            self._packs.update({name: entries} if view else {})
-            for e in entries if view else ():
-                self._index.setdefault((e.oid, e.kind), Located(name, e))
+        if view:
+            self._add_to_view(name, entries)
         self._cache_index(name, entries)
 
     def delete(self, path: str) -> None:

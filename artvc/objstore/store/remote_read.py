@@ -5,7 +5,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ...errors import CorruptObjectError, FormatError
@@ -74,19 +75,61 @@ def plan_reads(locations: Iterable[Located]) -> list[Span]:
     by_pack: dict[str, list[PackEntry]] = {}
     for loc in locations:
         by_pack.setdefault(loc.pack, []).append(loc.entry)
-    spans: list[Span] = []
-    for pack in sorted(by_pack):
-        entries = sorted(by_pack[pack], key=lambda e: e.offset)
-        group: list[PackEntry] = []
-        start = end = 0
-        for e in entries:
-            if group and (e.offset - end > MERGE_GAP or e.offset + e.length - start > MAX_SPAN):
-                spans.append((pack, start, end, group))
-                group = []
-            if not group:
-                start = e.offset
-            group.append(e)
-            end = max(end, e.offset + e.length)
-        if group:
-            spans.append((pack, start, end, group))
-    return spans
+    return list(iter_spans(Located(pack, e) for pack in sorted(by_pack) for e in sorted(by_pack[pack], key=_offset)))
+
+
+def iter_spans(locations: Iterable[Located]) -> Iterator[Span]:
+    """``plan_reads`` of locations already grouped by pack and sorted by offset, a span at a time (a caller
+    fetching a million chunks never holds them all)."""
+    group: list[PackEntry] = []
+    pack, start, end = "", 0, 0
+    for loc in locations:
+        e = loc.entry
+        if group and (loc.pack != pack or e.offset - end > MERGE_GAP or e.offset + e.length - start > MAX_SPAN):
+            yield pack, start, end, group
+            group = []
+        if not group:
+            pack, start, end = loc.pack, e.offset, 0
+        group.append(e)
+        end = max(end, e.offset + e.length)
+    if group:
+        yield pack, start, end, group
+
+
+def _offset(e: PackEntry) -> int:
+    return e.offset
+
+
+def read_spans(
+    read_range: Callable[[str, int, int], bytes],
+    spans: Iterable[Span],
+    jobs: int = 4,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[str, PackEntry, bytes]]:
+    """Yield (pack, entry, stored bytes) for each entry of ``spans``, reading up to ``2 * jobs`` spans ahead on
+    ``jobs`` threads (``RemoteStore.read_objects``); an object whose range came back short yields ``b""``."""
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        pending: list[tuple[Future[bytes], Span]] = []
+        it = iter(spans)
+        window = max(2, 2 * jobs)
+
+        def submit() -> bool:
+            span = next(it, None)
+            if span is None:
+                return False
+            pack, start, end, _ = span
+            pending.append((pool.submit(read_range, pack, start, end), span))
+            return True
+
+        for _ in range(window):
+            if not submit():
+                break
+        while pending:
+            fut, (pack, start, _end, entries) = pending.pop(0)
+            data = fut.result()
+            submit()
+            if progress:
+                progress(len(data))
+            for e in entries:
+                lo = e.offset - start
+                yield pack, e, data[lo : lo + e.length] if lo + e.length <= len(data) else b""

@@ -1,0 +1,172 @@
+"""The object index of a remote's view (``RemoteStore``): (oid, kind) -> where it is (``Located``).
+
+While it lists at most ``SPILL`` objects it is a dictionary. Beyond that it moves into a temporary sqlite file
+(one row of a few dozen bytes per object, read through sqlite's bounded page cache), so a client whose view
+lists a million objects (a pull of a million files from a remote without a checkpoint, or one whose
+checkpoint led it to many packs) holds no Python object per listed entry: an entry becomes a ``Located`` only
+when it is looked up. The file is unlinked as soon as it is open, so nothing is left behind, even by a kill.
+
+Like the dictionary it replaces, the first copy of an object added wins (``setdefault``); the caller adds packs
+in name order and leaves out the copies it must avoid.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ..oid import Oid
+from .pack import PackEntry
+from .remote_read import Located
+
+Key = tuple[Oid, int]
+SPILL = 32_768  # objects listed in memory at most; beyond, the index is a temporary sqlite file
+_BATCH = 400  # keys per lookup query (under sqlite's 999 parameters)
+
+
+class ViewIndex:
+    """(oid, kind) -> ``Located``, in memory or spilled to a temporary sqlite file (``SPILL``).
+
+    Args:
+        tmp_dir: where the spilled file goes (default: the system's temp folder).
+        spill: False keeps every entry in memory (whole-remote operations that hold every index anyway).
+    """
+
+    def __init__(self, tmp_dir: str | os.PathLike[str] | None = None, *, spill: bool = True) -> None:
+        self._spills = spill
+        self._mem: dict[Key, Located] = {}
+        self._db: sqlite3.Connection | None = None
+        self._names: list[str] = []  # pack names by their number in the file
+        self._ids: dict[str, int] = {}
+        self._tmp_dir = tmp_dir
+        self._lock = threading.Lock()
+
+    @property
+    def spilled(self) -> bool:
+        """Whether the index is in its sqlite file."""
+        return self._db is not None
+
+    def __len__(self) -> int:
+        if self._db is None:
+            return len(self._mem)
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM o").fetchone()[0])
+
+    def add(self, name: str, entries: Iterable[PackEntry], skip: set[tuple[Oid, int, str]] | None = None) -> None:
+        """List the objects of pack ``name`` that are not listed yet (less ``skip``: (oid, kind, pack))."""
+        entries = entries if isinstance(entries, list) else list(entries)
+        if self._db is None and self._spills and len(self._mem) + len(entries) > SPILL:
+            self._spill()
+        if self._db is None:
+            mem = self._mem
+            for e in entries:
+                if not skip or (e.oid, e.kind, name) not in skip:
+                    mem.setdefault((e.oid, e.kind), Located(name, e))
+            return
+        pid = self._pack_id(name)
+        rows = (
+            (bytes.fromhex(e.oid), e.kind, pid, e.codec, e.offset, e.length, e.raw_length)
+            for e in entries
+            if not skip or (e.oid, e.kind, name) not in skip
+        )
+        with self._lock:
+            self._db.executemany("INSERT OR IGNORE INTO o VALUES (?,?,?,?,?,?,?)", rows)
+
+    def get(self, key: Key) -> Located | None:
+        if self._db is None:
+            return self._mem.get((key[0], int(key[1])))
+        with self._lock:
+            row = self._db.execute(
+                "SELECT p, c, off, len, raw FROM o WHERE d=? AND k=?", (bytes.fromhex(key[0]), int(key[1]))
+            ).fetchone()
+        return None if row is None else self._located(key[0], int(key[1]), row)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, tuple) and self.get(key) is not None
+
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, Located]:
+        """The listed ones of ``keys``, looked up a batch at a time."""
+        if self._db is None:
+            mem = self._mem
+            return {k: loc for k in keys if (loc := mem.get((k[0], int(k[1])))) is not None}
+        want = list(keys)
+        out: dict[Key, Located] = {}
+        for i in range(0, len(want), _BATCH):
+            part = want[i : i + _BATCH]
+            digests = {bytes.fromhex(o) for o, _ in part}
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT d, k, p, c, off, len, raw FROM o WHERE d IN ({','.join('?' * len(digests))})",
+                    list(digests),
+                ).fetchall()
+            found = {(r[0], r[1]): r[2:] for r in rows}
+            for k in part:
+                row = found.get((bytes.fromhex(k[0]), int(k[1])))
+                if row is not None:
+                    out[k] = self._located(k[0], int(k[1]), row)
+        return out
+
+    def items(self) -> Iterator[tuple[Key, Located]]:
+        """Every (key, location), in no particular order."""
+        if self._db is None:
+            yield from self._mem.items()
+            return
+        with self._lock:
+            rows = self._db.execute("SELECT d, k, p, c, off, len, raw FROM o").fetchall()
+        for d, k, *row in rows:
+            oid = Oid.from_digest(d)
+            yield (oid, k), self._located(oid, k, row)
+
+    def clear(self, *, spill: bool = True) -> None:
+        """Forget every entry; ``spill``: whether the index may move to a file from now on."""
+        self.close()
+        self._mem = {}
+        self._spills = spill
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+            self._names, self._ids = [], {}
+
+    # -- internals --------------------------------------------------------------------------------------------
+
+    def _located(self, oid: str, kind: int, row: tuple[int, int, int, int, int]) -> Located:
+        p, c, off, length, raw = row
+        return Located(self._names[p], PackEntry(Oid(oid), kind, c, off, length, raw))
+
+    def _pack_id(self, name: str) -> int:
+        pid = self._ids.get(name)
+        if pid is None:
+            pid = self._ids[name] = len(self._names)
+            self._names.append(name)
+        return pid
+
+    def _spill(self) -> None:
+        """Move the dictionary into a new temporary sqlite file."""
+        if self._tmp_dir is not None:
+            os.makedirs(self._tmp_dir, exist_ok=True)
+        fd, path = tempfile.mkstemp(prefix="remote-view-", suffix=".db", dir=self._tmp_dir)
+        os.close(fd)
+        try:
+            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        finally:
+            Path(path).unlink()  # open already: gone from the folder, whatever happens next
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("PRAGMA cache_size=-4096")  # 4 MiB of pages at most
+        db.execute(
+            "CREATE TABLE o (d BLOB, k INTEGER, p INTEGER, c INTEGER, off INTEGER, len INTEGER, raw INTEGER,"
+            " PRIMARY KEY (d, k)) WITHOUT ROWID"
+        )
+        self._db = db
+        mem, self._mem = self._mem, {}
+        by_pack: dict[str, list[PackEntry]] = {}
+        for loc in mem.values():
+            by_pack.setdefault(loc.pack, []).append(loc.entry)
+        for name in sorted(by_pack):  # each key is listed once already: the order does not matter here
+            self.add(name, by_pack[name])
