@@ -78,6 +78,11 @@ def alive(tok: str) -> bool:
     if os.path.isdir("/proc/self"):
         now = _start_time(pid)
         return now is not None and (start == 0 or now == 0 or now == start)
+    return pid_exists(pid)
+
+
+def pid_exists(pid: int) -> bool:
+    """True when a process ``pid`` exists (a zombie too), whoever owns it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from ..objstore.oid import Oid
 from ..objstore.scan import DirSig, walk_tree
+from ..objstore.tmpowner import pid_exists
 from ..objstore.treecache import FolderScan, resolve_tree, scan_folder
 
 if TYPE_CHECKING:
@@ -170,12 +171,8 @@ def _pid_file(repo: Repo) -> int | None:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_exists(pid):
         return False
-    except PermissionError:
-        return True
     try:  # a zombie (our own child, not reaped yet) has exited
         with open(f"/proc/{pid}/stat", "rb") as f:
             return f.read().rpartition(b")")[2].split()[0] != b"Z"
