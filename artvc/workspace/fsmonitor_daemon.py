@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from ..objstore.faults import fault_point
+from ..objstore.fileio import remove_if_present
 from ..objstore.scan import SKIP_NAMES
 from . import inotify as ino
 from .fsmonitor import HOME, LOCK_NAME, PID_NAME, address, is_abstract
@@ -208,9 +209,9 @@ def run(root: Path) -> int:
     finally:
         server.close()
         if bound and not is_abstract(where):
-            _remove(where)
+            remove_if_present(where)
         if _pid_is_mine(art):
-            _remove(str(art / PID_NAME))
+            remove_if_present(art / PID_NAME)
         mon.inotify.close()
         os.close(lock_fd)
     return 0
@@ -282,10 +283,3 @@ def _pid_is_mine(art: Path) -> bool:
         return json.loads((art / PID_NAME).read_text()).get("pid") == os.getpid()
     except (OSError, ValueError, AttributeError):
         return False
-
-
-def _remove(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
