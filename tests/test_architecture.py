@@ -44,6 +44,7 @@ def mypy(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_mypy_is_clean(mypy):
     """Zero errors: strict for artvc.objstore, default rules elsewhere; run `mypy` before committing."""
     r = mypy()
@@ -51,6 +52,7 @@ def test_mypy_is_clean(mypy):
     assert r.stdout.startswith("Success: no issues found"), r.stdout
 
 
+@pytest.mark.slow
 def test_mypy_is_strict_for_the_object_store_only(mypy, tmp_path):
     """The config really applies the strict flags to artvc.objstore.* and not to the other layers: the same
     unannotated function, added (as a shadow file) to one module of each, is an error in the object store only."""
