@@ -39,16 +39,18 @@ class ManifestStreams:
 
     Args:
         manifests: the manifests being fetched, by id.
-        fetching: the chunks this download brings (any other chunk a manifest names is read from ``local``).
+        in_local: the chunks the local store held before this download (read from ``local`` when a stream
+            reaches them); a stream waits for any other chunk to arrive (one that never does leaves it
+            unfinished: the manifest is then checked from the store after the fetch).
         local: the local store.
         stage: where wanted files are written as they are proved (None: nothing is written).
     """
 
     def __init__(
-        self, manifests: dict[Oid, FileManifest], fetching: set[Oid], local: LocalStore, stage: FileStage | None
+        self, manifests: dict[Oid, FileManifest], in_local: set[Oid], local: LocalStore, stage: FileStage | None
     ) -> None:
         self._manifests = manifests
-        self._fetching = fetching
+        self._in_local = in_local
         self._local = local
         self._stage = stage
         self._streams: dict[Oid, _Stream] = {}
@@ -98,7 +100,7 @@ class ManifestStreams:
         while stream.position < len(chunks):
             following = chunks[stream.position][0]
             piece = data if following == chunk else self._early.get(following)
-            if piece is None and following not in self._fetching:
+            if piece is None and following in self._in_local:
                 piece = self._from_local(following)
             if piece is None:
                 self._waiting.setdefault(following, []).append(m)

@@ -279,8 +279,9 @@ class _Download:
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
         # the chunks to fetch, by pack: their offsets and lengths (16 bytes a chunk, not a Located each)
         self.chunks: dict[str, tuple[array[int], array[int]]] = {}
-        self._manifest_chunks: set[Oid] = set()  # the chunks of the manifests fetched (large files: few)
-        self._fetching: set[Oid] = set()  # those of them to fetch (fetch_streams.ManifestStreams)
+        # chunks the local store holds already (a manifest's stream reads those from it; fetch_streams): a set
+        # of what is there, not of what is fetched, so a large file's tens of thousands of chunks are not held
+        self._local_chunks: set[Oid] = set()
         self.missing: list[ObjectKey] = []
         self.problems: list[Problem] = []
         self.bad: list[tuple[Oid, Kind, str]] = []  # (oid, kind, pack) of copies that failed verification
@@ -320,6 +321,8 @@ class _Download:
         for key in fresh:
             if key in have or (key[1] == Kind.FILE and (key[0], Kind.CHUNK) in have):
                 self.present += 1
+                if key[1] == Kind.CHUNK:
+                    self._local_chunks.add(key[0])
             else:
                 need.append(key)
         # one batched lookup (the view may be a file: remote_view.py), a file as a chunk too
@@ -335,8 +338,6 @@ class _Download:
                 offsets, lengths = self.chunks.setdefault(loc.pack, (array("q"), array("q")))
                 offsets.append(loc.entry.offset)
                 lengths.append(loc.entry.length)
-                if oid in self._manifest_chunks:
-                    self._fetching.add(oid)
             elif key not in seen:
                 seen.add(key)
                 wanted.append(loc)
@@ -350,7 +351,6 @@ class _Download:
                 if kind == Kind.FILE:
                     manifest = FileManifest.from_bytes(oid, data)
                     self.manifests[oid] = (manifest, Located(pack, entry), data)
-                    self._manifest_chunks.update(c for c, _ in manifest.chunks)
                     return [ObjectKey(c, Kind.CHUNK) for c, _ in manifest.chunks]
                 if kind == Kind.TREE and len(data) > BIG_TREE:  # checked whole, then decoded again as walked
                     for _ in Tree.iter_entries(oid, data):
@@ -381,7 +381,7 @@ class _Download:
         from concurrent.futures import ThreadPoolExecutor
 
         self.streams = ManifestStreams(
-            {oid: m for oid, (m, _, _) in self.manifests.items()}, self._fetching, self.dest, self.stage
+            {oid: m for oid, (m, _, _) in self.manifests.items()}, self._local_chunks, self.dest, self.stage
         )
         needed: dict[str, int] = {}
         size = 0
