@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import BinaryIO
 
-from ..errors import ArtError, CorruptObjectError, FormatError, PackMissingError
+from ..errors import CorruptObjectError, FormatError, PackMissingError
 from .delta_fetch import DeltaFetch, has_deltas, verify_chunk
 from .faults import fault_point
-from .fetch_streams import ManifestStreams
+from .fetch_streams import ManifestStreams, check_manifest
 from .fileio import reflink, remove_if_present
-from .hashing import ContentHasher
 from .lineage import Run, run_children
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
@@ -221,6 +220,7 @@ def download(
     if refresh or not all(src.has(*k) for k in pending):
         src.refresh()
     done = TransferResult()
+    gen = dest.complete_generation()  # read before anything is verified: a loss after it voids the memo below
     # each retry leaves out at least one more damaged pack or copy (``avoid``), so the loop ends; the bound
     # is only a guard
     for _ in range(MAX_RETRIES):
@@ -228,7 +228,7 @@ def download(
         try:
             state.walk(pending)
             state.fetch_chunks()
-            state.store_metadata()
+            state.store_metadata(gen)
         except PackMissingError as exc:  # read the objects from other packs that list them, if any
             src.avoid(exc.pack)
             done = _add(done, state)
@@ -527,14 +527,17 @@ class _Download:
                 self.stored += 1
                 self.bytes += len(stored)
 
-    def store_metadata(self) -> None:
-        """Check each manifest against its chunks (now local), then store manifests, trees and runs."""
+    def store_metadata(self, gen: int | None = None) -> None:
+        """Check each manifest against its chunks (now local), then store manifests, trees and runs; a proved
+        manifest (its chunks all stored) goes into the completeness memo, unless objects were lost since ``gen``:
+        a pull's checkout then does not walk its chunks again (a 4 GiB file: ~50,000)."""
         bad: set[Oid] = set()
+        proved: list[ObjectKey] = []
         writer = self.dest.writer()
         try:
             for oid, (manifest, loc, data) in self.manifests.items():
                 streamed = self.streams.result(manifest) if self.streams is not None else None
-                reason = _check_manifest(self.dest, manifest) if streamed is None else streamed or None
+                reason = check_manifest(self.dest, manifest) if streamed is None else streamed or None
                 if reason:
                     self.problems.append(Problem(oid, "file", f"remote pack {loc.pack[:10]}: {reason}"))
                     if reason.startswith("content hashes"):  # its own fault, not its chunks'
@@ -543,6 +546,7 @@ class _Download:
                     continue
                 if writer.put(oid, Kind.FILE, data):
                     self.stored += 1
+                proved.append(ObjectKey(oid, Kind.FILE))
             for (oid, kind), data in self._complete_meta(bad):
                 if writer.put(oid, kind, data):
                     self.stored += 1
@@ -552,6 +556,7 @@ class _Download:
         except BaseException:
             writer.abort()
             raise
+        self.dest.remember_complete(proved, gen)
 
     def _complete_meta(self, bad: set[Oid]) -> list[tuple[ObjectKey, bytes]]:
         """Trees and runs whose closure is now local; a tree over a bad or missing object is held back."""
@@ -579,21 +584,3 @@ class _Download:
             return good
 
         return [(k, d) for k, d in self.meta.items() if k[1] != Kind.TREE or complete(k[0])]
-
-
-def _check_manifest(store: LocalStore, manifest: FileManifest) -> str | None:
-    """Return why a fetched manifest is wrong (None when its chunks' concatenation hashes to its id)."""
-    hasher = ContentHasher()
-    size = 0
-    for chunk_oid, length in manifest.chunks:
-        try:
-            data = store.get(chunk_oid, Kind.CHUNK)
-        except ArtError as exc:
-            return f"chunk {chunk_oid[:10]} is unavailable ({exc})"
-        if len(data) != length:
-            return f"chunk {chunk_oid[:10]} has {len(data)} bytes, the manifest says {length}"
-        hasher.update(data)
-        size += length
-    if hasher.oid() != manifest.oid:
-        return f"content hashes to {hasher.oid()[:10]}"
-    return None
