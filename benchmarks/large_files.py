@@ -7,9 +7,9 @@ and peak RSS from ``wait4``, bytes read from ``/proc/self/io`` at exit) right af
 | step | art command | floor timed beside it |
 | --- | --- | --- |
 | add (disk) | ``art add big`` in a fresh repository | ``cp`` + ``sync`` (fsync) of the file |
-| checkout (disk) | ``art checkout big`` after ``big`` was deleted | ``cp`` + ``sync`` of the file |
+| checkout (disk) | ``art checkout big`` after ``big`` was deleted | ``cp`` + ``sync`` of the file (and work, below) |
 | push (disk) | ``art push`` to an empty directory remote | ``cp`` + ``sync`` of the file |
-| pull (disk) | ``art pull`` in a fresh ``git clone`` (fetch + checkout) | ``cp`` + ``sync`` of the file |
+| pull (disk) | ``art pull`` in a fresh ``git clone`` (fetch + checkout) | ``cp`` + ``sync`` (and twice, below) |
 | add (tmpfs) | ``art add big`` with repository and file in /dev/shm | ``cp`` on /dev/shm |
 | checkout (tmpfs) | ``art checkout big`` there | ``cp`` on /dev/shm |
 
@@ -17,11 +17,16 @@ plus the raw cost of the work with the same libraries art uses (blake3, pyfastcd
 on 2 threads: 16 MiB reads, FastCDC over each buffer, blake3 and zstd level 1 of every chunk, the whole
 buffer hashed once more (the file hash); on 1 thread each part is timed alone too, and zstd decompression
 of every chunk (checkout's work), and, outside the work's wall, the cost of writing as many bytes to a file beside
-it (what storing them in a pack adds). Times are medians of ``--repeat``; each verdict compares medians of the
-same run. art runs with its default configuration (no fsync): its time is what the user waits for; the
-``+sync`` column adds an fsync of every file it wrote, for comparison with the durable floor. art runs as
-installed: its modules are byte-compiled before the first timing and its children run without
-``PYTHONDONTWRITEBYTECODE`` (else each command compiles art from source, about 0.1 s of CPU).
+it (what storing them in a pack adds). Two more floors are printed under their rows: checkout's raw work on 2
+threads (zstd decompression of the file's chunks, stored as art stores them, with the whole-file blake3 in
+order on the main thread, from memory; prepared for at most 512 MiB of the file and scaled), and pull's
+"write twice" floor (``cp f a && cp f b && sync``: a pull that keeps a store on a filesystem without
+reflinks writes every byte twice, once into the store and once into the workspace). Times are medians of
+``--repeat``; each verdict compares medians of the same run. art runs with its default configuration (no
+fsync): its time is what the user waits for; the ``+sync`` column adds an fsync of every file it wrote, for
+comparison with the durable floor. art runs as installed: its modules are byte-compiled before the first
+timing and its children run without ``PYTHONDONTWRITEBYTECODE`` (else each command compiles art from
+source, about 0.1 s of CPU).
 
     python benchmarks/large_files.py                           # 512M and 4G, random and csv, 3 repeats
     python benchmarks/large_files.py --quick                   # 512M, both kinds, 1 repeat, no tmpfs
@@ -29,7 +34,8 @@ installed: its modules are byte-compiled before the first timing and its childre
     python benchmarks/large_files.py --json out.json           # also every sample as JSON
 
 Run it with a Python that imports ``artvc`` (the default art command is that Python's ``-m artvc``).
-Disk use on the scratch filesystem peaks at about 3x the largest size; /dev/shm (RAM) at 3x too.
+Disk use on the scratch filesystem peaks at about 4x the largest size (pull's floor writes two copies);
+/dev/shm (RAM) at 3x.
 """
 
 from __future__ import annotations
@@ -161,6 +167,58 @@ print(json.dumps(dict(wall=wall, chunks=chunks, stored=stored, parts=parts if th
 """
 
 
+# checkout's raw work on 2 threads: zstd decompression of the file's chunks (as art stores them: zstd level 1,
+# raw when that does not shrink a chunk) on 2 threads, and the whole-file blake3 in order on the main thread
+# (checkout verifies the file that way), from memory: no read, no write. The chunks are prepared untimed, for at
+# most ``limit`` bytes of the file (memory); the caller scales the times to the whole file.
+RAW_BACK = """\
+import json, resource, sys, threading, time, queue
+import blake3, zstandard
+from pyfastcdc import FastCDC
+path, block, limit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+cdc = FastCDC(64 * 1024, min_size=16 * 1024, max_size=256 * 1024)
+cctx = zstandard.ZstdCompressor(level=1, write_checksum=True)
+blocks, done = [], 0
+with open(path, "rb", buffering=0) as f:
+    while done < limit and (buf := f.read(min(block, limit - done))):
+        chunks = []
+        for c in cdc.cut_buf(buf):
+            z = cctx.compress(c.data)
+            chunks.append((z, len(c.data)) if len(z) < len(c.data) else (bytes(c.data), -1))
+        blocks.append(chunks)
+        done += len(buf)
+todo, results = queue.Queue(), [None] * len(blocks)
+ready = [threading.Event() for _ in blocks]
+for i in range(len(blocks)):
+    todo.put(i)
+def worker():
+    dctx = zstandard.ZstdDecompressor()
+    while True:
+        try:
+            i = todo.get_nowait()
+        except queue.Empty:
+            return
+        results[i] = [z if n < 0 else dctx.decompress(z, max_output_size=n) for z, n in blocks[i]]
+        ready[i].set()
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+c0, t0 = cpu(), time.perf_counter()
+pool = [threading.Thread(target=worker) for _ in range(2)]
+for p in pool:
+    p.start()
+h = blake3.blake3()
+for i in range(len(blocks)):
+    ready[i].wait()
+    for piece in results[i]:
+        h.update(piece)
+    results[i] = None
+for p in pool:
+    p.join()
+print(json.dumps(dict(wall=time.perf_counter() - t0, cpu=cpu() - c0, bytes=done)))
+"""
+
+
 @dataclass
 class Run:
     wall: float
@@ -289,6 +347,35 @@ def floor_cp(ctx: Ctx, src: Path | list[Path], dst: Path, *, disk: bool) -> Run:
     return run
 
 
+def floor_cp2(ctx: Ctx, src: Path | list[Path], root: Path) -> Run:
+    """The floor of a pull that keeps a store on a filesystem without reflinks: the bytes written twice,
+    ``cp src a && cp src b`` + sync of both."""
+    srcs = shlex.join(map(str, src if isinstance(src, list) else [src]))
+    a, b = root / "copy-a", root / "copy-b"
+    a.mkdir()
+    b.mkdir()
+    run = run_timed(ctx, ["sh", "-c", f"cp {srcs} {a} && cp {srcs} {b}"], root, disk=True, wrote=[a, b])
+    shutil.rmtree(a)
+    shutil.rmtree(b)
+    run.wall += run.sync
+    return run
+
+
+BACK_LIMIT = 512 * MIB  # raw_back prepares at most this much of the file (its compressed chunks stay in memory)
+
+
+def raw_back(ctx: Ctx, path: Path, size: int) -> Run:
+    """checkout's raw work on 2 threads (``RAW_BACK``), scaled to the whole file."""
+    proc = subprocess.run(
+        [ctx.python, "-c", RAW_BACK, str(path), str(BLOCK), str(BACK_LIMIT)], env=ctx.env, capture_output=True
+    )
+    if proc.returncode:
+        raise RuntimeError(f"raw checkout work failed: {proc.stderr.decode(errors='replace')[-600:]}")
+    info = json.loads(proc.stdout)
+    scale = size / max(1, info["bytes"])
+    return Run(info["wall"] * scale, info["cpu"] * scale, extra=info)
+
+
 def raw_work(ctx: Ctx, path: Path, threads: int) -> Run:
     cmd = [ctx.python, "-c", RAW, str(path), str(threads), str(BLOCK)]
     t = time.perf_counter()
@@ -369,6 +456,12 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
         floor = floor_cp(ctx, master, root / "copy.bin", disk=True)
         run = run_timed(ctx, ["ART", "add", "-q", "big.bin"], repo, disk=True, wrote=[repo / ".art"])
         record("add", floor, run)
+    for _ in range(repeat if "checkout" in steps else 0):
+        r = raw_back(ctx, master, size)
+        ctx.add(case, "back2", "work", r)
+        log(
+            f"[{case}] checkout's raw work on 2 threads (unzstd + blake3, from memory): {r.wall:.2f} s, cpu {r.cpu:.2f}"
+        )
     master.unlink()  # ``big`` holds the data from here on
     # Random data: the store's packs hold as many bytes as the file, so the floors copy them and ``big`` exists
     # only while an art step needs it: the disk peak stays at 2x the size (else 2.5x)
@@ -404,6 +497,9 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
                 shutil.rmtree(clone)
             git(ctx, root, "clone", "-q", str(repo), str(clone))
             floor = floor_cp(ctx, source, root / "copy.bin", disk=True)
+            twice = floor_cp2(ctx, source, root)
+            ctx.add(case, "pull", "twice", twice)
+            log(f"[{case}] pull's floor with a store (cp, cp, sync): {twice.wall:.2f} s, cpu {twice.cpu:.2f}")
             run = run_timed(ctx, ["ART", "pull"], clone, disk=True, wrote=[clone / ".art", clone / "big.bin"])
             check_file(clone / "big.bin", digest, "pull")
             record("pull", floor, run)
@@ -486,6 +582,10 @@ def report(ctx: Ctx, cases: list[tuple[int, str]]) -> tuple[str, list[dict]]:
                     samples=[r.__dict__ for r in runs], floor_samples=[r.__dict__ for r in floors],
                 )
             )  # fmt: skip
+            extra = _floor_line(ctx, case, step, runs)
+            if extra:
+                lines.append(f"{case:<11} | {extra[0]}")
+                out.append(dict(case=case, step=f"{step} floor", **extra[1]))
         if w1:
             parts = {k: statistics.median(r.extra["parts"][k] for r in w1) for k in w1[0].extra["parts"]}
             stored = w1[0].extra["stored"] / size
@@ -502,6 +602,23 @@ def report(ctx: Ctx, cases: list[tuple[int, str]]) -> tuple[str, list[dict]]:
                 )
             )  # fmt: skip
     return "\n".join(lines), out
+
+
+def _floor_line(ctx: Ctx, case: str, step: str, runs: list[Run]) -> tuple[str, dict] | None:
+    """The second floor of checkout (its raw work on 2 threads) and pull (the bytes written twice), if timed."""
+    if step == "checkout" and (back := ctx.rows.get((case, "back2", "work"))):
+        w, c = med(back), med(back, "cpu")
+        text = f"checkout's raw work on 2 threads (unzstd + blake3, from memory) {w:.2f} s (cpu {c:.2f})"
+        return f"{text}; art/that: wall {med(runs) / w:.2f}, cpu {med(runs, 'cpu') / c:.2f}", dict(
+            back2_s=w, back2_cpu_s=c, ratio=med(runs) / w, cpu_ratio=med(runs, "cpu") / c
+        )
+    if step == "pull" and (twice := ctx.rows.get((case, "pull", "twice"))):
+        w, c = med(twice), med(twice, "cpu")
+        text = f"pull's floor with a store: cp, cp, sync {w:.2f} s (cpu {c:.2f})"
+        return f"{text}; art/that: wall {med(runs) / w:.2f}, cpu {med(runs, 'cpu') / c:.2f}", dict(
+            twice_s=w, twice_cpu_s=c, ratio=med(runs) / w, cpu_ratio=med(runs, "cpu") / c
+        )
+    return None
 
 
 def log(msg: str) -> None:

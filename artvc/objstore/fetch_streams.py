@@ -5,7 +5,7 @@ chunks. Chunks usually arrive in file order (packs are written that way), so eac
 keeps a running hash that is fed the chunks in turn: a chunk that comes before its turn is kept (at most
 ``EARLY_BYTES``), a chunk the local store holds already is read from it when the stream reaches it. A manifest
 whose stream did not complete is checked after the fetch by reading its chunks back from the store
-(``transfer._check_manifest``).
+(``check_manifest``).
 
 With a stage, the same bytes, right after they are hashed, are appended to the wanted file's staged copy, so
 checkout renames a proved file into place instead of reading, decompressing and hashing it all again.
@@ -39,16 +39,18 @@ class ManifestStreams:
 
     Args:
         manifests: the manifests being fetched, by id.
-        fetching: the chunks this download brings (any other chunk a manifest names is read from ``local``).
+        in_local: the chunks the local store held before this download (read from ``local`` when a stream
+            reaches them); a stream waits for any other chunk to arrive (one that never does leaves it
+            unfinished: the manifest is then checked from the store after the fetch).
         local: the local store.
         stage: where wanted files are written as they are proved (None: nothing is written).
     """
 
     def __init__(
-        self, manifests: dict[Oid, FileManifest], fetching: set[Oid], local: LocalStore, stage: FileStage | None
+        self, manifests: dict[Oid, FileManifest], in_local: set[Oid], local: LocalStore, stage: FileStage | None
     ) -> None:
         self._manifests = manifests
-        self._fetching = fetching
+        self._in_local = in_local
         self._local = local
         self._stage = stage
         self._streams: dict[Oid, _Stream] = {}
@@ -98,7 +100,7 @@ class ManifestStreams:
         while stream.position < len(chunks):
             following = chunks[stream.position][0]
             piece = data if following == chunk else self._early.get(following)
-            if piece is None and following not in self._fetching:
+            if piece is None and following in self._in_local:
                 piece = self._from_local(following)
             if piece is None:
                 self._waiting.setdefault(following, []).append(m)
@@ -118,3 +120,21 @@ class ManifestStreams:
             return self._local.get(chunk, Kind.CHUNK)
         except ArtError:
             return None  # missing or damaged: the manifest is checked (and reported) after the fetch
+
+
+def check_manifest(store: LocalStore, manifest: FileManifest) -> str | None:
+    """Return why a fetched manifest is wrong (None when its chunks' concatenation hashes to its id)."""
+    hasher = ContentHasher()
+    size = 0
+    for chunk_oid, length in manifest.chunks:
+        try:
+            data = store.get(chunk_oid, Kind.CHUNK)
+        except ArtError as exc:
+            return f"chunk {chunk_oid[:10]} is unavailable ({exc})"
+        if len(data) != length:
+            return f"chunk {chunk_oid[:10]} has {len(data)} bytes, the manifest says {length}"
+        hasher.update(data)
+        size += length
+    if hasher.oid() != manifest.oid:
+        return f"content hashes to {hasher.oid()[:10]}"
+    return None

@@ -64,6 +64,18 @@ class FileManifest:
             raise FormatError(f"{what} is malformed: its chunks do not add up to its size")
         return cls(oid, size, tuple((Oid.from_digest(d), n) for d, n in chunks))
 
+    @staticmethod
+    def stated_size(data: bytes) -> int | None:
+        """The size the encoded manifest ``data`` states, read from its first bytes without decoding (nor
+        checking) its list of chunks; None when they do not start the way a manifest's encoding does."""
+        if len(data) < 8 or data[:7] != b"\x94\xa4file\x01":  # a 4-array, "file", version 1
+            return None
+        tag = data[7]
+        if tag < 0x80:  # a positive fixint
+            return tag
+        width = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}.get(tag)
+        return int.from_bytes(data[8 : 8 + width], "big") if width and len(data) >= 8 + width else None
+
 
 @dataclass(frozen=True, slots=True)
 class TreeEntry:

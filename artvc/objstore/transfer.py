@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import BinaryIO
 
-from ..errors import ArtError, CorruptObjectError, FormatError, PackMissingError
+from ..errors import CorruptObjectError, FormatError, PackMissingError
 from .delta_fetch import DeltaFetch, has_deltas, verify_chunk
 from .faults import fault_point
-from .fetch_streams import ManifestStreams
+from .fetch_streams import ManifestStreams, check_manifest
 from .fileio import reflink, remove_if_present
-from .hashing import ContentHasher
 from .lineage import Run, run_children
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
@@ -221,6 +220,7 @@ def download(
     if refresh or not all(src.has(*k) for k in pending):
         src.refresh()
     done = TransferResult()
+    gen = dest.complete_generation()  # read before anything is verified: a loss after it voids the memo below
     # each retry leaves out at least one more damaged pack or copy (``avoid``), so the loop ends; the bound
     # is only a guard
     for _ in range(MAX_RETRIES):
@@ -228,7 +228,7 @@ def download(
         try:
             state.walk(pending)
             state.fetch_chunks()
-            state.store_metadata()
+            state.store_metadata(gen)
         except PackMissingError as exc:  # read the objects from other packs that list them, if any
             src.avoid(exc.pack)
             done = _add(done, state)
@@ -279,8 +279,9 @@ class _Download:
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
         # the chunks to fetch, by pack: their offsets and lengths (16 bytes a chunk, not a Located each)
         self.chunks: dict[str, tuple[array[int], array[int]]] = {}
-        self._manifest_chunks: set[Oid] = set()  # the chunks of the manifests fetched (large files: few)
-        self._fetching: set[Oid] = set()  # those of them to fetch (fetch_streams.ManifestStreams)
+        # chunks the local store holds already (a manifest's stream reads those from it; fetch_streams): a set
+        # of what is there, not of what is fetched, so a large file's tens of thousands of chunks are not held
+        self._local_chunks: set[Oid] = set()
         self.missing: list[ObjectKey] = []
         self.problems: list[Problem] = []
         self.bad: list[tuple[Oid, Kind, str]] = []  # (oid, kind, pack) of copies that failed verification
@@ -320,6 +321,8 @@ class _Download:
         for key in fresh:
             if key in have or (key[1] == Kind.FILE and (key[0], Kind.CHUNK) in have):
                 self.present += 1
+                if key[1] == Kind.CHUNK:
+                    self._local_chunks.add(key[0])
             else:
                 need.append(key)
         # one batched lookup (the view may be a file: remote_view.py), a file as a chunk too
@@ -335,8 +338,6 @@ class _Download:
                 offsets, lengths = self.chunks.setdefault(loc.pack, (array("q"), array("q")))
                 offsets.append(loc.entry.offset)
                 lengths.append(loc.entry.length)
-                if oid in self._manifest_chunks:
-                    self._fetching.add(oid)
             elif key not in seen:
                 seen.add(key)
                 wanted.append(loc)
@@ -350,7 +351,6 @@ class _Download:
                 if kind == Kind.FILE:
                     manifest = FileManifest.from_bytes(oid, data)
                     self.manifests[oid] = (manifest, Located(pack, entry), data)
-                    self._manifest_chunks.update(c for c, _ in manifest.chunks)
                     return [ObjectKey(c, Kind.CHUNK) for c, _ in manifest.chunks]
                 if kind == Kind.TREE and len(data) > BIG_TREE:  # checked whole, then decoded again as walked
                     for _ in Tree.iter_entries(oid, data):
@@ -381,7 +381,7 @@ class _Download:
         from concurrent.futures import ThreadPoolExecutor
 
         self.streams = ManifestStreams(
-            {oid: m for oid, (m, _, _) in self.manifests.items()}, self._fetching, self.dest, self.stage
+            {oid: m for oid, (m, _, _) in self.manifests.items()}, self._local_chunks, self.dest, self.stage
         )
         needed: dict[str, int] = {}
         size = 0
@@ -527,14 +527,17 @@ class _Download:
                 self.stored += 1
                 self.bytes += len(stored)
 
-    def store_metadata(self) -> None:
-        """Check each manifest against its chunks (now local), then store manifests, trees and runs."""
+    def store_metadata(self, gen: int | None = None) -> None:
+        """Check each manifest against its chunks (now local), then store manifests, trees and runs; a proved
+        manifest (its chunks all stored) goes into the completeness memo, unless objects were lost since ``gen``:
+        a pull's checkout then does not walk its chunks again (a 4 GiB file: ~50,000)."""
         bad: set[Oid] = set()
+        proved: list[ObjectKey] = []
         writer = self.dest.writer()
         try:
             for oid, (manifest, loc, data) in self.manifests.items():
                 streamed = self.streams.result(manifest) if self.streams is not None else None
-                reason = _check_manifest(self.dest, manifest) if streamed is None else streamed or None
+                reason = check_manifest(self.dest, manifest) if streamed is None else streamed or None
                 if reason:
                     self.problems.append(Problem(oid, "file", f"remote pack {loc.pack[:10]}: {reason}"))
                     if reason.startswith("content hashes"):  # its own fault, not its chunks'
@@ -543,6 +546,7 @@ class _Download:
                     continue
                 if writer.put(oid, Kind.FILE, data):
                     self.stored += 1
+                proved.append(ObjectKey(oid, Kind.FILE))
             for (oid, kind), data in self._complete_meta(bad):
                 if writer.put(oid, kind, data):
                     self.stored += 1
@@ -552,6 +556,7 @@ class _Download:
         except BaseException:
             writer.abort()
             raise
+        self.dest.remember_complete(proved, gen)
 
     def _complete_meta(self, bad: set[Oid]) -> list[tuple[ObjectKey, bytes]]:
         """Trees and runs whose closure is now local; a tree over a bad or missing object is held back."""
@@ -579,21 +584,3 @@ class _Download:
             return good
 
         return [(k, d) for k, d in self.meta.items() if k[1] != Kind.TREE or complete(k[0])]
-
-
-def _check_manifest(store: LocalStore, manifest: FileManifest) -> str | None:
-    """Return why a fetched manifest is wrong (None when its chunks' concatenation hashes to its id)."""
-    hasher = ContentHasher()
-    size = 0
-    for chunk_oid, length in manifest.chunks:
-        try:
-            data = store.get(chunk_oid, Kind.CHUNK)
-        except ArtError as exc:
-            return f"chunk {chunk_oid[:10]} is unavailable ({exc})"
-        if len(data) != length:
-            return f"chunk {chunk_oid[:10]} has {len(data)} bytes, the manifest says {length}"
-        hasher.update(data)
-        size += length
-    if hasher.oid() != manifest.oid:
-        return f"content hashes to {hasher.oid()[:10]}"
-    return None

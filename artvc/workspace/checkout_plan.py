@@ -226,7 +226,7 @@ def _check_pointer_size(repo: Repo, a: ArtifactStatus) -> None:
     """
     if a.pointer.kind != "file" or not repo.store.has_file(a.pointer.oid):
         return
-    actual = repo.store.file_size(a.pointer.oid)
+    actual = repo.store.file_size(a.pointer.oid, expect=a.pointer.size)
     if actual != a.pointer.size:
         lock = a.source.startswith("art.lock:")
         where = a.source if lock else f"pointer {a.source}"

@@ -84,8 +84,6 @@ def _bring(
 ) -> tuple[str, UrlSource, bool]:
     from .add import add
 
-    if "://" not in url or url.startswith("file://"):  # a copy, never a hard link to a file outside
-        options = {**(options or {}), "hardlinks": False}
     size, modified = probe(url, options)
     if old is not None and (old.size, old.modified) == (size, modified) and modified:
         return rel, old, False

@@ -120,3 +120,12 @@ def test_a_pack_writer_encodes_its_table_as_objects_are_added(tmp_path):
     assert w.table == encode_entries(want) and name == pack_name(w.table)
     with open(path, "rb") as f:
         assert read_trailer(f, path.stat().st_size) == want
+
+
+@pytest.mark.parametrize("size", [0, 5, 127, 128, 300, 70_000, 5 << 30])
+def test_a_manifest_states_its_size_in_its_first_bytes(size):
+    chunks = ((Oid("cd" * 32), size),) if size else ()
+    data = FileManifest(Oid("ab" * 32), size, chunks).to_bytes()
+    assert FileManifest.stated_size(data) == size
+    assert FileManifest.stated_size(data[:8]) == (size if size < 128 else None)  # cut short: no guess
+    assert FileManifest.stated_size(b"\x94\xa4tree\x01" + data[7:]) is None

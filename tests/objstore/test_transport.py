@@ -176,3 +176,31 @@ def test_failures_are_sorted_into_transient_and_final():
     from botocore.exceptions import NoCredentialsError
 
     assert not is_transient(NoCredentialsError())
+
+
+@pytest.mark.parametrize("where", ["same", "tmpfs"])
+def test_a_published_file_is_an_independent_copy(tmp_path, where):
+    import os
+    import tempfile
+
+    src_dir = tmp_path if where == "same" else tempfile.mkdtemp(prefix="art-shm-", dir="/dev/shm")  # two filesystems
+    local = os.path.join(src_dir, "local.pack")
+    data = random.Random(3).randbytes((9 << 20) + 123)  # not a multiple of any copy step
+    with open(local, "wb") as f:
+        f.write(data)
+    try:
+        t = DirTransport(str(tmp_path / "remote"), name="r")
+        t.publish_file("packs/ab/x.pack", local)
+        published = tmp_path / "remote" / "packs" / "ab" / "x.pack"
+        assert published.read_bytes() == data
+        assert os.stat(local).st_nlink == 1 and published.stat().st_ino != os.stat(local).st_ino
+        with open(published, "r+b") as f:
+            f.write(b"\0" * 16)
+        with open(local, "rb") as f:
+            assert f.read() == data
+        assert os.listdir(tmp_path / "remote" / "tmp") == []
+    finally:
+        if where == "tmpfs":
+            import shutil
+
+            shutil.rmtree(src_dir)

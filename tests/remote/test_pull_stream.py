@@ -165,6 +165,62 @@ def test_a_pulled_store_does_not_change_when_the_directory_remote_does(ws, tmp_p
     assert io["write_bytes"] >= stored + SIZE  # the store's own copy, and the file
 
 
+@pytest.mark.parametrize("options", [[], ["-o", "hardlinks=true"]])  # the option of earlier versions: ignored
+def test_a_pushing_store_does_not_change_when_the_directory_remote_does(ws, tmp_path, options):
+    data = random_bytes(72 * MIB, 10)  # over a pack's 64 MiB: a pack of chunks only, published whole
+    ws.gen({"big.bin": data})
+    ws.art("add", "big.bin")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default", *options)
+    ws.art("push")
+    local = sorted((ws.root / ".art" / "store" / "packs").rglob("*.pack"))
+    before = {p: p.read_bytes() for p in local}
+    remote = list((tmp_path / "remote").rglob("*.pack"))
+    biggest = max(before.values(), key=len)
+    assert biggest in {p.read_bytes() for p in remote}  # the file's pack was published whole
+    # the remote's packs change in place (a disk fault, a careless tool): the pushing store is its own copy
+    for pack in remote:
+        with open(pack, "r+b") as f:
+            f.seek(pack.stat().st_size // 2)
+            f.write(b"\xff" * 64)
+    assert {p: p.read_bytes() for p in local} == before
+    assert ws.art("fsck", code=None).exit_code == 0
+    (ws.root / "big.bin").unlink()
+    ws.art("checkout", "big.bin")
+    assert (ws.root / "big.bin").read_bytes() == data
+
+
+def _file_key(w: Workspace, path: str):
+    from artvc.objstore.objects import Kind
+    from artvc.objstore.types import ObjectKey
+
+    with w.repo() as repo:
+        return next(ObjectKey(p.oid, Kind.FILE) for rel, p, _ in repo.artifacts() if rel == path)
+
+
+def test_a_fetch_records_the_files_it_proved_in_the_completeness_memo(ws, tmp_path):
+    other = pushed(ws, tmp_path, random_bytes(SIZE, 11))
+    other.art("fetch")
+    key = _file_key(other, "big.bin")
+    with other.repo() as repo:  # the checkout after a pull does not walk the file's chunks again
+        assert repo.store.known_complete([key]) == {key}
+    other.art("checkout", "big.bin")
+    assert (other.root / "big.bin").read_bytes() == (ws.root / "big.bin").read_bytes()
+
+
+def test_a_fetch_that_could_not_prove_a_file_does_not_record_it(ws, tmp_path):
+    other = pushed(ws, tmp_path, random_bytes(SIZE, 12))
+    for pack in (tmp_path / "remote").rglob("*.pack"):  # a chunk of the file is damaged on the remote
+        with open(pack, "r+b") as f:
+            f.seek(pack.stat().st_size // 2)
+            f.write(b"\xff" * 64)
+    assert other.art("fetch", code=None).exit_code != 0
+    key = _file_key(other, "big.bin")
+    with other.repo() as repo:
+        assert repo.store.known_complete([key]) == set()
+    assert other.art("checkout", "big.bin", code=None).exit_code != 0
+    assert not (other.root / "big.bin").exists()
+
+
 def test_a_pull_killed_after_copying_a_pack_leaves_the_store_consistent(ws, tmp_path):
     data = random_bytes(SIZE, 9)
     other = pushed(ws, tmp_path, data)

@@ -284,9 +284,9 @@ class LocalStore(ObjectStore):
         """The chunks built on each of ``oids``, directly or through other deltas (ids without any are absent)."""
         return local_delta.dependents(self, oids)
 
-    def file_size(self, oid: Oid) -> int:
+    def file_size(self, oid: Oid, expect: int | None = None) -> int:
         row = None if self.has(oid, Kind.FILE) else self._row(oid, Kind.CHUNK)
-        return row[4] if row is not None else super().file_size(oid)  # a one-chunk file: no read needed
+        return row[4] if row is not None else super().file_size(oid, expect)  # a one-chunk file: no read needed
 
     def locate(self, oid: Oid, kind: Kind) -> Location | None:
         """Return where a stored object is (pack id, codec, offset, stored length, raw length), or None.

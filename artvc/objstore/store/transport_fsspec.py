@@ -311,7 +311,8 @@ def open_transport(url: str, options: dict[str, Any] | None = None, *, name: str
         url: ``s3://bucket/prefix``, ``gs://...``, ``az://...``, ``sftp://host/path``, ``memory://path``,
             ``file:///path`` or a plain directory path.
         options: keyword arguments for the fsspec filesystem (endpoint_url, key, client_kwargs, ...), plus
-            art's own ``hardlinks`` (default true; a local directory only).
+            art's own ``timeout`` and ``retries``. ``hardlinks`` (an option of earlier versions: a push
+            hard-linked packs into a local directory) is accepted and ignored: nothing is linked any more.
         name: the remote's name, for messages (default: the URL).
 
     Raises:
@@ -321,11 +322,11 @@ def open_transport(url: str, options: dict[str, Any] | None = None, *, name: str
     name = name or url
     protocol, path = split_url(url)
     options = dict(options or {})
-    hardlinks = bool(options.pop("hardlinks", True))
+    options.pop("hardlinks", None)  # accepted from earlier configs; a directory remote is always a copy
     if protocol in _LOCAL:
         connect_settings(protocol, url, options, name)  # validates art's timeout/retries; nothing to connect to
         root = urlsplit(url).path if url.startswith(f"{protocol}://") else path
-        return RetryTransport(DirTransport(root, name=name, hardlinks=hardlinks))
+        return RetryTransport(DirTransport(root, name=name))
     where, timeout = connect_settings(protocol, url, options, name)  # art's timeout/retries -> the backend's
     fs = _make_fs(protocol, path, options, name, (where, timeout))
     root = fs._strip_protocol(path).rstrip("/")

@@ -1,25 +1,24 @@
 """DirTransport: a remote in a local directory (``file://`` URLs and plain paths).
 
 Every file is written under ``tmp/`` and renamed into place, so no partial file is ever visible under its
-final name. Packs may be built directly in ``tmp/`` (``staging_dir``): publishing one is then a rename. With
-``hardlinks`` (the default), a whole file *published* (pushed) is hard-linked instead of copied when both
-sides are on one filesystem (packs are immutable on both sides, and every object is still verified when it
-is read). Nothing is ever linked the other way: a downloaded file is a copy (a reflink where the filesystem
-can share blocks copy-on-write), and a fetch reads packs in place (``open_local``) and writes the local copy
-from the bytes it verified, so the local store never changes when the remote's files do.
+final name. Packs may be built directly in ``tmp/`` (``staging_dir``): publishing one is then a rename.
+Nothing is ever hard-linked, either way: a file *published* (a pack of the local store pushed whole) and a
+file downloaded are copies (``fileio.copy_contents``: a reflink where the filesystem shares blocks
+copy-on-write, else copied by the kernel), and a fetch reads packs in place (``open_local``) and writes the
+local copy from the bytes it verified, so neither the local store nor the remote changes when the other's
+files do.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import shutil
 import uuid
 from collections.abc import Callable
 from typing import BinaryIO, TypeVar
 
 from ...errors import StoreIOError
-from ..fileio import reflink, remove_if_present
+from ..fileio import copy_contents, remove_if_present
 from .transport import Entry, TransientStoreError, Transport, describe
 
 T = TypeVar("T")
@@ -29,23 +28,9 @@ _TRANSIENT_ERRNO = frozenset({errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNABOR
 
 
 def clone_or_copy(src: str, dest: str) -> None:
-    """Copy ``src`` to ``dest`` as an independent file: a reflink (``FICLONE``: blocks shared copy-on-write,
-    nothing copied) where the filesystem supports it, else a copy made by the kernel."""
+    """Copy ``src`` to ``dest`` as an independent file, never a hard link (``fileio.copy_contents``)."""
     with open(src, "rb") as fin, open(dest, "wb") as fout:
-        if reflink(fin.fileno(), fout.fileno()):
-            return
-    shutil.copyfile(src, dest)  # ext4, tmpfs, another filesystem: copied by the kernel (sendfile)
-
-
-def link_or_copy(src: str, dest: str, hardlinks: bool) -> None:
-    """Hard-link ``src`` to ``dest`` when allowed and possible, else copy it."""
-    if hardlinks:
-        try:
-            os.link(src, dest)
-            return
-        except OSError:
-            pass  # another filesystem, or links not allowed: copy
-    shutil.copyfile(src, dest)
+        copy_contents(fin.fileno(), fout.fileno())
 
 
 def _reason(exc: BaseException) -> str:
@@ -59,14 +44,12 @@ class DirTransport(Transport):
     Args:
         root: the absolute directory path.
         name: the remote's name, for messages.
-        hardlinks: link instead of copy where possible.
     """
 
-    def __init__(self, root: str, *, name: str, hardlinks: bool = True) -> None:
+    def __init__(self, root: str, *, name: str) -> None:
         self.root = os.path.abspath(root).rstrip("/") or "/"
         self.url = self.root
         self.name = name
-        self.hardlinks = hardlinks
         self._requests = 0
 
     def _abs(self, path: str) -> str:
@@ -155,7 +138,7 @@ class DirTransport(Transport):
             tmp = self._tmp()
             os.makedirs(os.path.dirname(tmp), exist_ok=True)
             try:
-                link_or_copy(local, tmp, self.hardlinks)
+                clone_or_copy(local, tmp)  # never a link: the remote is its own copy
                 os.replace(tmp, final)
             except BaseException:
                 remove_if_present(tmp)
