@@ -345,3 +345,26 @@ def test_ids_chunk_boundaries_and_manifest_of_a_seeded_file_are_pinned(tmp_path)
 
 
 PINNED = (323, "79a8d0191256e47a", "5cb7b86c723695d0", "a770f0156a826778", "ea42c2102a0d16c1")
+
+
+def test_a_pack_is_handed_to_the_disk_as_it_grows(repo, tmp_path):
+    """The local store's pack is written back as it is written, every ``WRITEBACK`` bytes
+    (``sync_file_range(SYNC_FILE_RANGE_WRITE)``, seen with strace), not left to pile up as dirty pages that the
+    kernel writes in bursts or that an fsync must wait for; the ranges follow each other from the pack's start."""
+    from artvc.objstore.store.packer import WRITEBACK
+
+    write_random_file(repo / "big.bin", 40 << 20, seed=15)
+    log = tmp_path / "strace.log"
+    cmd = ["strace", "-f", "-qq", "-e", "trace=sync_file_range", "-o", str(log), *ART, "add", "big.bin"]
+    r = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    calls = [line for line in log.read_text().splitlines() if "sync_file_range(" in line]
+    ranges = [tuple(int(x) for x in line.split("(", 1)[1].split(",")[1:3]) for line in calls]
+    assert len(ranges) >= (40 << 20) // WRITEBACK - 1, calls
+    at = 0
+    for offset, length in ranges:
+        assert offset == at and length >= WRITEBACK, calls
+        at += length
+    assert at <= (40 << 20) + (1 << 20) and all("SYNC_FILE_RANGE_WRITE)" in line for line in calls), calls
+    r = subprocess.run([*ART, "fsck"], cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
