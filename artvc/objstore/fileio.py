@@ -147,7 +147,8 @@ def start_writeback(fd: int, offset: int, length: int) -> bool:
 
     call = _sync_file_range
     assert callable(call)
-    return call(fd, ctypes.c_int64(offset), ctypes.c_int64(length), _SYNC_FILE_RANGE_WRITE) == 0
+    code: int = call(fd, ctypes.c_int64(offset), ctypes.c_int64(length), _SYNC_FILE_RANGE_WRITE)
+    return code == 0
 
 
 def _lookup_sync_file_range() -> object:
