@@ -56,6 +56,7 @@ AHEAD = 4  # buffers' worth of the file the kernel is asked to read ahead of the
 BATCH = 2 << 20  # chunk bytes per pool task
 RAW_RUN = 4  # new chunks in a row that did not compress before a batch stops trying ...
 REPROBE = 16  # ... except on every REPROBE-th new chunk, so data that turns compressible is compressed again
+ZSTD_RUN = 4  # new chunks in a row that compressed before a batch compresses the next ones without the sample test
 MISS_RUN = 4  # new chunks in a row whose delta candidates gave no delta before a batch stops trying them
 
 # what a batch task returns per chunk: id, length, codec, payload to store (None: already stored)
@@ -336,6 +337,9 @@ class _Batch:
     (``Compressor.pack`` may keep what it is given). After ``RAW_RUN`` new chunks in a row were stored raw (the
     sample did not compress, or the whole chunk did not gain enough), the next ones are stored raw untried,
     except every ``REPROBE``-th one (when that one compresses, the batch goes back to trying every chunk).
+    The other way round, after ``ZSTD_RUN`` new chunks in a row compressed, the next ones skip the sample test
+    (zstd of the whole chunk decides: it stores the chunk raw when it does not gain 3%), until one is stored raw:
+    text and tables pay no sample test beyond the first chunks of each batch.
 
     Delta candidates (``near``) are tried the same way: after ``MISS_RUN`` chunks in a row whose candidates gave
     no delta, the next ones are compressed without them, except every ``REPROBE``-th one.
@@ -343,11 +347,12 @@ class _Batch:
     The decision is the batch's own, so the stored bytes do not depend on how the threads were scheduled.
     """
 
-    __slots__ = ("_compressor", "_raw_run", "_skipped", "_misses", "_unmatched")
+    __slots__ = ("_compressor", "_raw_run", "_zstd_run", "_skipped", "_misses", "_unmatched")
 
     def __init__(self, compressor: Compressor) -> None:
         self._compressor = compressor
         self._raw_run = 0
+        self._zstd_run = 0
         self._skipped = 0
         self._misses = 0
         self._unmatched = 0
@@ -357,7 +362,7 @@ class _Batch:
             self._skipped += 1
             if self._skipped % REPROBE:
                 return RAW, piece
-        if not self._compressor.compressible(piece):  # the sample test, before making a copy
+        if self._zstd_run < ZSTD_RUN and not self._compressor.compressible(piece):  # the sample test, before a copy
             self._raw_run += 1
             return RAW, piece
         if near and self._misses >= MISS_RUN:
@@ -375,6 +380,8 @@ class _Batch:
                 self._unmatched = 0
         if codec == RAW:
             self._raw_run += 1
+            self._zstd_run = 0
             return RAW, piece
         self._raw_run = self._skipped = 0
+        self._zstd_run += 1
         return codec, stored

@@ -14,7 +14,7 @@ import pytest
 from artvc.objstore.chunking import Chunker, ChunkerParams
 from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.ingest import Ingester, IngestStats
-from artvc.objstore.ingest_large import BATCH, RAW_RUN, REPROBE, stream_large
+from artvc.objstore.ingest_large import BATCH, RAW_RUN, REPROBE, ZSTD_RUN, stream_large
 from artvc.objstore.objects import Kind
 from artvc.objstore.store.local import LocalStore
 from artvc.objstore.store.pack import RAW, ZSTD, Compressor
@@ -161,17 +161,35 @@ def test_compressible_data_is_compressed_chunk_by_chunk_even_after_noise(store, 
     check_stored(store, path, oid, chunks)
 
 
-def test_a_compressible_chunk_is_sampled_once_and_compressed_from_the_read_buffer(store, tmp_path):
-    """With no delta candidate (a first add), a new chunk that passes the sample test goes to zstd as a view of
-    the ring buffer: no copy, and no second sample test."""
+def test_a_compressible_chunk_is_compressed_from_the_read_buffer_and_a_run_of_them_skips_the_sample(store, tmp_path):
+    """With no delta candidate (a first add), a new chunk goes to zstd as a view of the ring buffer (no copy);
+    the sample test is made only until ``ZSTD_RUN`` chunks in a row of a batch compressed."""
     path = tmp_path / "table.csv"
     path.write_bytes(csv_bytes(2 << 20, seed=10))
     counting = CountingCompressor()
-    (oid, _, chunks), stats = ingest(store, path, SMALL, compressor=counting, buffer_size=BUF * 4, batch=BATCH)
+    (oid, _, chunks), stats = ingest(store, path, SMALL, compressor=counting, buffer_size=BUF * 16, batch=BATCH)
     stored = codecs(store, chunks)
     assert stored.count(ZSTD) == stats.new_objects == len(chunks)  # every chunk is new and compresses
-    assert counting.probes == counting.calls == len(chunks)
+    assert counting.calls == len(chunks)
+    batches = -(-(2 << 20) // (BUF * 16)) * 2  # at most two batches per buffer (a batch ends at its buffer's end)
+    assert counting.probes <= ZSTD_RUN * batches < len(chunks) / 10, (counting.probes, len(chunks))
     assert counting.packs == 0 and counting.given == {memoryview}
+    check_stored(store, path, oid, chunks)
+
+
+def test_a_run_of_compressed_chunks_that_turns_to_noise_is_stored_raw(store, tmp_path):
+    """Text, then noise in the same batch: the noise is found by zstd itself (the sample test was skipped), stored
+    raw, and the batch goes back to sampling, so most of the noise is not compressed whole."""
+    path = tmp_path / "mixed"
+    text, noise = csv_bytes(256 << 10, seed=12), random_bytes(1 << 20, seed=13)
+    path.write_bytes(text + noise)
+    counting = CountingCompressor()
+    (oid, _, chunks), _ = ingest(store, path, SMALL, compressor=counting, buffer_size=BUF * 8, batch=BATCH)
+    stored = codecs(store, chunks)
+    offsets = [sum(n for _, n in chunks[:i]) for i in range(len(chunks))]
+    noise_chunks = [codec for codec, start in zip(stored, offsets, strict=True) if start >= len(text)]
+    assert noise_chunks == [RAW] * len(noise_chunks)
+    assert counting.calls < len(chunks) - len(noise_chunks) / 2  # the noise was not compressed chunk by chunk
     check_stored(store, path, oid, chunks)
 
 
@@ -327,3 +345,27 @@ def test_ids_chunk_boundaries_and_manifest_of_a_seeded_file_are_pinned(tmp_path)
 
 
 PINNED = (323, "79a8d0191256e47a", "5cb7b86c723695d0", "a770f0156a826778", "ea42c2102a0d16c1")
+
+
+def test_a_pack_is_handed_to_the_disk_as_it_grows(repo, tmp_path):
+    """The local store's pack is written back as it is written, every ``WRITEBACK`` bytes
+    (``sync_file_range(SYNC_FILE_RANGE_WRITE)``, seen with strace), not left to pile up as dirty pages that the
+    kernel writes in bursts or that an fsync must wait for; the ranges follow each other from the pack's start
+    (one may cover several ``WRITEBACK`` when the disk kept the writeback thread busy)."""
+    from artvc.objstore.store.packer import WRITEBACK
+
+    write_random_file(repo / "big.bin", 40 << 20, seed=15)
+    log = tmp_path / "strace.log"
+    cmd = ["strace", "-f", "-qq", "-e", "trace=sync_file_range", "-o", str(log), *ART, "add", "big.bin"]
+    r = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    calls = [line for line in log.read_text().splitlines() if "sync_file_range(" in line]
+    ranges = [tuple(int(x) for x in line.split("(", 1)[1].split(",")[1:3]) for line in calls]
+    assert ranges, calls
+    at = 0
+    for offset, length in ranges:
+        assert offset == at and length >= WRITEBACK, calls
+        at += length
+    assert at <= (40 << 20) + (1 << 20) and all("SYNC_FILE_RANGE_WRITE)" in line for line in calls), calls
+    r = subprocess.run([*ART, "fsck"], cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
