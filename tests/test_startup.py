@@ -15,9 +15,9 @@ runpy.run_module("artvc", run_name="__main__")
 """
 
 
-def loaded_by(cwd, *args: str) -> list[str]:
+def loaded_by(cwd, *args: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
     r = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY, args=args)], cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-c", PROBE.format(heavy=heavy, args=args)], cwd=cwd, capture_output=True, text=True
     )
     line = next(ln for ln in r.stderr.splitlines() if ln.startswith("LOADED"))
     return line.split()[1:]
@@ -53,3 +53,72 @@ def test_status_of_a_workspace_of_data_alone_loads_no_pipeline_module(ws):
     )
     line = next(ln for ln in r.stderr.splitlines() if ln.startswith("LOADED"))
     assert line.split()[1:] == []
+
+
+CLICK = ("click", "artvc.commands._cli", "artvc.commands._errors", "artvc.commands._options")
+
+
+@pytest.mark.parametrize("args", [["status"], ["-q", "status", "--json"], ["status", "--check", "data"]])
+def test_plain_status_runs_without_click(ws, args):
+    """A plain ``art status`` (flags -q -v --json --check and paths) is run by ``_fast``: click, the root group
+    and the click helpers are never imported (they were a third of a no-change status's start-up)."""
+    ws.gen({"data": {"a.csv": "a,b\n1,2\n"}})
+    ws.art("add", "data")
+    assert loaded_by(ws.root, *args, heavy=CLICK) == []
+
+
+@pytest.mark.parametrize("args", [["status", "--help"], ["status", "--remote"], ["status", "--debug"], ["add", "x"]])
+def test_other_command_lines_go_through_click(ws, args):
+    assert "click" in loaded_by(ws.root, *args, heavy=CLICK)
+
+
+CLICK_PATH = "import sys; sys.argv[0] = 'art'; from artvc.commands._cli import cli; cli(prog_name='art')"
+
+
+def both_ways(cwd, *args: str) -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess]:
+    """(``art ARGS`` as installed: ``_fast`` when it takes them; the same through the click group)."""
+    fast = subprocess.run([sys.executable, "-m", "artvc", *args], cwd=cwd, capture_output=True, text=True)
+    slow = subprocess.run([sys.executable, "-c", CLICK_PATH, *args], cwd=cwd, capture_output=True, text=True)
+    return fast, slow
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status"],
+        ["status", "--json"],
+        ["-q", "status"],
+        ["status", "-v", "data"],
+        ["status", "--check"],
+        ["status", "--check", "--json"],
+        ["status", "model.bin"],
+        ["status", "nowhere"],
+    ],
+)
+def test_fast_status_says_what_the_click_group_says(ws, args):
+    ws.gen({"data": {"a.csv": "a,b\n1,2\n", "b.txt": "b"}, "model.bin": b"\0" * 3000})
+    ws.art("add", "data", "model.bin")
+    (ws.root / "data" / "b.txt").write_text("changed")
+    (ws.root / "model.bin").unlink()
+    fast, slow = both_ways(ws.root, *args)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+    assert fast.returncode in (0, 1, 4)  # 4: --check with changes; 1: a path that is not tracked
+    if "--check" in args:
+        assert fast.returncode == 4
+
+
+def test_fast_status_outside_a_repository_fails_as_the_click_group_does(tmp_path):
+    fast, slow = both_ways(tmp_path, "status", "--json")
+    assert fast.returncode == slow.returncode == 10
+    assert (fast.stdout, fast.stderr) == (slow.stdout, slow.stderr)
+    assert fast.stderr.startswith("art: error: ")
+
+
+def test_help_lists_every_command():
+    from artvc.commands import COMMANDS, cli
+
+    shown = {name for name in COMMANDS if not cli.get_command(None, name).hidden}
+    assert len(shown) > 30
+    r = subprocess.run([sys.executable, "-m", "artvc", "--help"], capture_output=True, text=True, check=True)
+    listed = {ln.split()[0] for ln in r.stdout.split("Commands:")[1].splitlines() if ln.startswith("  ")}
+    assert listed == shown

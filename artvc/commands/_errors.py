@@ -136,6 +136,25 @@ class ArtGroup(SuggestingGroup):
             ctx.exit(EXIT_INTERNAL)
 
 
+def exit_status(exc: BaseException, opts: dict) -> int:
+    """Report ``exc`` as ``ArtGroup.invoke`` and click's main do, and return the exit status (``_fast``, which
+    runs a command without click). ``SystemExit`` and (unless it is a known fault) nothing else is swallowed."""
+    if isinstance(exc, KeyboardInterrupt):
+        click.echo("art: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    if isinstance(exc, BrokenPipeError):
+        sys.stderr.close()
+        return EXIT_PIPE
+    if not isinstance(exc, Exception):
+        raise exc
+    known = exc if isinstance(exc, ArtError) else translate(exc)
+    if known is None:
+        click.echo(f"art: internal error: {type(exc).__name__}: {exc} (re-run with --debug for a traceback)", err=True)
+        return EXIT_INTERNAL
+    CliError(known, as_json=bool(opts.get("json"))).show()
+    return known.exit_code
+
+
 def translate(exc: BaseException) -> ArtError | None:
     """The art error for an ordinary fault that escaped its layer unconverted (None for a real bug).
 

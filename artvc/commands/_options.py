@@ -6,7 +6,9 @@ import functools
 
 import click
 
+from ._context import absolute as absolute  # re-exported, as flags
 from ._context import flags as flags  # re-exported: commands read the global flags from here
+from ._context import quiet_notes
 from ._render import warn
 
 
@@ -22,16 +24,6 @@ def _store(name: str):
         return value
 
     return callback
-
-
-def quiet_notes(flag: bool) -> None:
-    """-q also silences the note a slow remote connection prints (objstore/remote_errors.py)."""
-    import sys
-
-    if flag or "artvc.objstore.remote_errors" in sys.modules:
-        from ..objstore.remote_errors import set_quiet
-
-        set_quiet(flag)
 
 
 def common(json_output: bool = True):
@@ -105,10 +97,3 @@ def pass_repo(f):
             return f(repo, *args, **kwargs)
 
     return wrapper
-
-
-def absolute(paths) -> list[str]:
-    """User paths are relative to the current directory; the library takes them absolute."""
-    import os
-
-    return [os.path.abspath(p) for p in paths]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import click
+import sys
 
 from ._context import flags
 from ._progress import Bar as Progress  # noqa: F401  (the commands' name for it)
@@ -11,14 +11,31 @@ from ._progress import Bar as Progress  # noqa: F401  (the commands' name for it
 def emit_json(payload) -> None:
     import json  # on first use: plain output needs none
 
-    click.echo(json.dumps(payload, indent=2, default=str))
+    echo(json.dumps(payload, indent=2, default=str))
+
+
+def echo(text: str, *, err: bool = False) -> None:
+    """``click.echo`` of one line; without click loaded (``art status``: ``_fast``) the same by hand: escape
+    sequences are left out unless the stream is a terminal, and the stream is flushed."""
+    if "click" in sys.modules:
+        import click
+
+        click.echo(text, err=err)
+        return
+    stream = sys.stderr if err else sys.stdout
+    if "\x1b" in text and not stream.isatty():
+        import re
+
+        text = re.sub(r"\033\[[;?0-9]*[a-zA-Z]", "", text)  # click's own pattern (click._compat)
+    stream.write(text + "\n")
+    stream.flush()
 
 
 def say(text: str = "", *, err: bool = False) -> None:
     """Print unless -q (or --json, which owns stdout)."""
     f = flags()
     if not f.get("quiet") and not f.get("json"):
-        click.echo(text, err=err)
+        echo(text, err=err)
 
 
 def count(n: int, noun: str, plural: str | None = None) -> str:
@@ -28,7 +45,7 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 
 def warn(text: str) -> None:
     """One ``art: warning: ...`` line on stderr (shown with -q and --json too: stdout stays clean)."""
-    click.echo(f"art: warning: {text}", err=True)
+    echo(f"art: warning: {text}", err=True)
 
 
 def human(n: int | None) -> str:

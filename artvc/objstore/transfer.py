@@ -36,7 +36,7 @@ from .progress import as_progress
 from .stage import FileStage
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
-from .store.pack import PackEntry, read_trailer
+from .store.pack import PackEntry, trailer_lists
 from .store.remote import RemoteStore
 from .store.remote_read import Located, iter_spans, read_spans, verify_payload
 from .tmpowner import token
@@ -389,10 +389,9 @@ class _Download:
             unique = dict(zip(offsets, lengths, strict=True))
             needed[p] = len(unique)
             size += sum(unique.values())
+        del unique  # not held through the fetch (``self.chunks`` is not empty)
         self.progress.phase(bytes=size, files=sum(needed.values()))
-        whole = [
-            p for p, n in needed.items() if n > 1 and n == len(es := self.src.pack_entries(p)) and not has_deltas(es)
-        ]
+        whole = [p for p, n in needed.items() if n > 1 and self._whole(p, n)]
         ranged = self._ranged(set(whole))
         writer = self.dest.writer()
         try:
@@ -421,6 +420,11 @@ class _Download:
         d.resolve(self._feed_stream)  # verify and store the deltas set aside, with their bases (delta_fetch)
         self.problems, self.bad, self.packs = self.problems + d.problems, self.bad + d.bad, self.packs | d.packs
         self.stored, self.bytes = self.stored + d.stored, self.bytes + d.bytes
+
+    def _whole(self, pack: str, n: int) -> bool:
+        """Whether the ``n`` chunks to fetch are all of ``pack``, none a delta (its entries not kept past here)."""
+        entries = self.src.pack_entries(pack)
+        return n == len(entries) and not has_deltas(entries)
 
     def _ranged(self, whole: set[str]) -> Iterator[Located]:
         """The chunks to read by ranges (those of the packs not fetched whole), a pack at a time, in offset order:
@@ -486,11 +490,7 @@ class _Download:
                         self.progress(os.fstat(fd).st_size)
                     if self.dest.fsync:
                         os.fsync(fd)
-                try:
-                    trailer_ok = sorted(read_trailer(f, os.fstat(fd).st_size), key=lambda e: e.offset) == entries
-                except FormatError:
-                    trailer_ok = False
-                if trailer_ok and not bad:
+                if trailer_lists(f, os.fstat(fd).st_size, entries) and not bad:
                     self.dest.import_pack(tmp, name, entries)
                     fault_point("fetch.pack-imported")
                     self.stored += len(entries)

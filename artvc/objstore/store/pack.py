@@ -335,6 +335,21 @@ def read_trailer(f: BinaryIO, size: int) -> list[PackEntry]:
     Raises:
         FormatError: when the file is not a sealed pack.
     """
+    table, start = read_trailer_table(f, size)
+    entries = list(decode_entries(table))
+    if any(e.offset + e.length > start for e in entries):
+        raise FormatError("pack index points past the payload")
+    return entries
+
+
+def read_trailer_table(f: BinaryIO, size: int) -> tuple[bytes, int]:
+    """The encoded entry table at the end of a pack file of ``size`` bytes, not decoded, and where it starts
+    (the end of the payload). A caller holding the entries compares bytes (``encode_entries``), without a
+    second list of entries (``transfer._import_pack``).
+
+    Raises:
+        FormatError: when the file is not a sealed pack.
+    """
     if size < len(PACK_MAGIC) + TRAILER.size:
         raise FormatError("pack is truncated")
     f.seek(0)
@@ -346,10 +361,22 @@ def read_trailer(f: BinaryIO, size: int) -> list[PackEntry]:
     if end != PACK_END or start < len(PACK_MAGIC):
         raise FormatError("pack has no valid trailer")
     f.seek(start)
-    entries = list(decode_entries(f.read(length)))
-    if any(e.offset + e.length > start for e in entries):
-        raise FormatError("pack index points past the payload")
-    return entries
+    return f.read(length), start
+
+
+def trailer_lists(f: BinaryIO, size: int, entries: list[PackEntry]) -> bool:
+    """Whether the trailer of the pack file ``f`` lists exactly ``entries`` (in offset order), each inside the
+    payload; a damaged trailer is False. The raw table is compared with the encoded entries first (a trailer is in
+    offset order): no second decoded list of a large pack's entries is held (``read_trailer``)."""
+    try:
+        table, start = read_trailer_table(f, size)
+        if any(e.offset + e.length > start for e in entries):
+            return False
+        if table == encode_entries(entries):
+            return True
+        return sorted(read_trailer(f, size), key=lambda e: e.offset) == entries
+    except FormatError:
+        return False
 
 
 def fsync_dir(path: str) -> None:

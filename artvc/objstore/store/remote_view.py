@@ -73,8 +73,12 @@ class ViewIndex:
             for e in entries
             if not skip or (e.oid, e.kind, name) not in skip
         )
-        with self._lock:
-            self._db.executemany("INSERT OR IGNORE INTO o VALUES (?,?,?,?,?,?,?)", rows)
+        with self._lock:  # one transaction: in autocommit, each row would be one
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("INSERT OR IGNORE INTO o VALUES (?,?,?,?,?,?,?)", rows)
+            finally:
+                self._db.execute("COMMIT")
 
     def get(self, key: Key) -> Located | None:
         if self._db is None:
@@ -158,6 +162,7 @@ class ViewIndex:
             Path(path).unlink()  # open already: gone from the folder, whatever happens next
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
+        db.execute("PRAGMA locking_mode=EXCLUSIVE")  # private to this process: no lock calls per query
         db.execute("PRAGMA cache_size=-4096")  # 4 MiB of pages at most
         db.execute(
             "CREATE TABLE o (d BLOB, k INTEGER, p INTEGER, c INTEGER, off INTEGER, len INTEGER, raw INTEGER,"
