@@ -160,7 +160,7 @@ class LocalStore(ObjectStore):
     def _row(self, oid: Oid, kind: Kind) -> tuple[int, int, int, int, int] | None:
         row: tuple[int, int, int, int, int] | None = self._query(
             "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
-            (bytes.fromhex(oid), int(kind)),
+            (_blob(oid), int(kind)),
         )[0]
         return row
 
@@ -449,10 +449,7 @@ class LocalStore(ObjectStore):
                     (
                         ((bytearray(d), k, pack, c, o, n, r) for d, k, c, o, n, r in ENTRY.iter_unpack(table))
                         if table is not None
-                        else (
-                            (_blob(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length)
-                            for e in listed
-                        )
+                        else ((_blob(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length) for e in listed)
                     ),
                     key=_key,  # stable: duplicates keep the pack's order
                 )
