@@ -152,7 +152,7 @@ class Repo:
         A folder's listing is streamed: only its subfolders and its pointer files are kept, so a folder of a
         million data files costs no memory per file (it was a tuple and a set entry each, ~190 bytes a file).
         """
-        found = []
+        found: list[str] = []
         stack = [(str(self.root), "")]
         while stack:  # iterative (os.walk recurses): any depth the file system allows
             folder, base = stack.pop()
