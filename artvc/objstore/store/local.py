@@ -447,14 +447,16 @@ class LocalStore(ObjectStore):
                 # in key order: a pack's ids are random, sorted they touch each B-tree page once (2x at 1M objects)
                 rows = sorted(
                     (
-                        ((bytearray(d), k, pack, c, o, n, r) for d, k, c, o, n, r in ENTRY.iter_unpack(table))
+                        ((d, k, c, o, n, r) for d, k, c, o, n, r in ENTRY.iter_unpack(table))
                         if table is not None
-                        else ((_blob(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length) for e in listed)
+                        else ((bytes.fromhex(e.oid), e.kind, e.codec, e.offset, e.length, e.raw_length) for e in listed)
                     ),
                     key=_key,  # stable: duplicates keep the pack's order
                 )
+                # sorted as bytes (comparing bytearrays costs a buffer export each), bound as bytearrays (``_blob``)
                 db.executemany(
-                    f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                    f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ((bytearray(d), k, pack, c, o, n, r) for d, k, c, o, n, r in rows),
                 )
                 local_delta.record(db, pack, listed, bases, replace)
                 if sketches:
