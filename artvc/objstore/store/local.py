@@ -54,10 +54,8 @@ _KINDS = {int(k): k for k in Kind}
 
 
 _PAGE = 10_000  # index rows read at a time by iter_objects
-# Ids are bound as bytearrays: sqlite3 binds a bytearray as a blob at once, where a ``bytes`` parameter first goes
-# through its adapter lookup (building a key, two attribute lookups): about 1 us of a 2.6 us index row. The
-# stored value is the same blob.
-_blob = bytearray.fromhex
+# ids are bound as bytearrays (the same blob): sqlite3 binds those at once, a ``bytes`` only after its adapter lookup
+_blob = bytearray.fromhex  # (about 1 us of a 2.6 us index row)
 
 
 class LocalStore(ObjectStore):
@@ -453,8 +451,7 @@ class LocalStore(ObjectStore):
                     ),
                     key=_key,  # stable: duplicates keep the pack's order
                 )
-                # sorted as bytes (comparing bytearrays costs a buffer export each), bound as bytearrays (``_blob``)
-                db.executemany(
+                db.executemany(  # sorted as bytes (a bytearray compare exports buffers), bound as ``_blob``s
                     f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
                     ((bytearray(d), k, pack, c, o, n, r) for d, k, c, o, n, r in rows),
                 )
