@@ -21,8 +21,15 @@ def cli(repo, paths: tuple[str, ...], jobs: int | None) -> None:
       art add data/train.csv
       art add images/ models/model.pt
     """
+    import gc
+
     from ..workspace.add import add
 
+    # The objects loaded so far (modules, click) live as long as the command: the collector need not visit them
+    # again, and it runs less often (an add of many files allocates and keeps many small containers: 5% of
+    # the CPU of an add of 100k files went to collections, half of it to full ones).
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 100)
     with Progress("adding") as progress:
         result = add(repo, absolute(paths), progress=progress, jobs=jobs)
     s = result.stats

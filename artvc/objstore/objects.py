@@ -9,6 +9,7 @@ A file that is a single chunk has no manifest: its id is the chunk's id, and the
 from __future__ import annotations
 
 import heapq
+import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter, lt
@@ -258,13 +259,15 @@ def encode_tree(count: int, files: Iterable[EncodedEntry], others: list[EncodedE
     """
     others = sorted(others, key=_first)
     pack = codec.item_encoder()
-    buf = bytearray(_TREE_HEAD)
-    buf += codec.array_header(count + len(others))
+    # a BytesIO hands its buffer over as the result (no copy: a bytearray's ``bytes()`` held the tree twice)
+    buf = io.BytesIO()
+    write = buf.write
+    size = write(_TREE_HEAD) + write(codec.array_header(count + len(others)))
     for _, entry in heapq.merge(files, others, key=_first) if others else files:
-        buf += pack(entry)
-        if len(buf) > codec.MAX_METADATA_SIZE:
+        size += write(pack(entry))
+        if size > codec.MAX_METADATA_SIZE:
             raise FormatError(f"the tree of {where} exceeds the format limit of {codec.MAX_METADATA_SIZE} bytes")
-    return bytes(buf)
+    return buf.getvalue()
 
 
 def _first(item: EncodedEntry) -> str:

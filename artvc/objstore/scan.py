@@ -13,6 +13,7 @@ the tree holds (and however deep it is). No chunking or compression here, so ``a
 
 from __future__ import annotations
 
+import heapq
 import os
 import time
 from array import array
@@ -333,7 +334,7 @@ def walk_tree(
         names, meta = own.names, own.meta
         prefix = os.path.join(path, "")
         files = array("q")  # the regular files' positions in the listing, in name order
-        for i in sorted(range(len(names)), key=names.__getitem__):
+        for i in _name_order(names):
             name = names[i]
             if not name.isascii():
                 check_name(prefix + name)
@@ -347,8 +348,13 @@ def walk_tree(
             elif fmt == S_IFLNK:
                 target = link_target(prefix + name, guard)
                 top.others.append((name, [name, _LINK, target, hash_bytes(target.encode()).digest, 0]))
+        # the listing's names are in top.names now, in name order: the listing's own list of them goes
+        own.names = names = top.names
         for start in range(0, len(files), FILE_BATCH):  # only once every name and link was accepted
-            batch = [(prefix + names[i], FileStat(*meta[5 * i : 5 * i + 5])) for i in files[start : start + FILE_BATCH]]
+            batch = [
+                (prefix + names[j], FileStat(*meta[5 * i : 5 * i + 5]))
+                for j, i in enumerate(files[start : start + FILE_BATCH], start)
+            ]
             top.oids.append(file_oids(batch))
             if len(top.oids) > 2:  # the batch before last is done by now: its ids packed, 32 bytes a file
                 top.digests += b"".join(oid.digest for oid in top.oids.pop(0))
@@ -390,20 +396,39 @@ def walk_tree(
             return tree, total
 
 
+_SORT_RUN = 4096  # a folder's entries are put in name order in runs of this many, then merged
+
+
+def _name_order(names: list[str]) -> Iterator[int]:
+    """The positions of ``names`` in name order. A folder of up to ``_SORT_RUN`` entries is sorted at once; a
+    larger one in runs, each kept as 8 bytes an entry, then merged: a sort of all of a million-entry folder's
+    positions at once held an int object and two list slots per entry (about 44 bytes) beside its names."""
+    n = len(names)
+    key = names.__getitem__
+    if n <= _SORT_RUN:
+        return iter(sorted(range(n), key=key))
+    runs = [array("q", sorted(range(i, min(i + _SORT_RUN, n)), key=key)) for i in range(0, n, _SORT_RUN)]
+    return heapq.merge(*runs, key=key)
+
+
 def _encode(top: _Open) -> EncodedTree:
     """The tree of a walked folder, encoded entry by entry in name order (byte-identical to ``Tree.to_bytes``
     of the same entries), and the sum of its entries' sizes."""
     names, sizes, execs = top.names, top.sizes, top.execs
 
+    # each name is let go once encoded (the tree's bytes grow as the names go: a folder of a million files
+    # does not hold both whole)
     def files() -> Iterator[EncodedEntry]:
         digests = top.digests
         for i in range(len(digests) // 32):
             name = names[i]
+            names[i] = ""
             yield name, [name, _FILE, bool(execs[i]), bytes(digests[32 * i : 32 * i + 32]), sizes[i]]
         i = len(digests) // 32
         for batch in top.oids:
             for oid in batch:
                 name = names[i]
+                names[i] = ""
                 yield name, [name, _FILE, bool(execs[i]), oid.digest, sizes[i]]
                 i += 1
         if i != len(names):

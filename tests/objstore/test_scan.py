@@ -92,6 +92,31 @@ def test_has_many_finds_stored_keys_of_the_right_kind_across_query_batches(tmp_p
     store.close()
 
 
+def test_index_writes_and_batch_lookups_bind_ids_without_sqlites_adapter(tmp_path):
+    """Indexing a pack and asking for many ids bind each id as a blob directly: a ``bytes`` parameter first goes
+    through sqlite3's adapter lookup (about 1 us of a 2.6 us index row). Seen through the public adapter registry:
+    an adapter registered for ``bytes`` is never called, and the rows hold the same 32-byte blobs as before."""
+    import sqlite3
+
+    calls = []
+    sqlite3.register_adapter(bytes, lambda b: calls.append(1) or b)
+    try:
+        store = LocalStore(tmp_path / "store")
+        stored = [hash_bytes(b"%d" % i) for i in range(700)]
+        with store.writer() as w:
+            for i, oid in enumerate(stored):
+                w.put(oid, Kind.CHUNK, b"%d" % i)
+        assert store.has_many([(o, Kind.CHUNK) for o in stored]) == {(o, int(Kind.CHUNK)) for o in stored}
+        assert [loc is not None for loc in store.locate_chunks(stored)] == [True] * 700
+        assert calls == []
+        rows = store._db.execute("SELECT typeof(oid), length(oid), count(*) FROM objects GROUP BY 1, 2").fetchall()
+        assert rows == [("blob", 32, 700)]
+        assert store.has(stored[3], Kind.CHUNK)
+        store.close()
+    finally:
+        del sqlite3.adapters[(bytes, sqlite3.PrepareProtocol)]
+
+
 def test_stat_cache_lookup_many_matches_lookup(tmp_path):
     from artvc.workspace.state import StateDB
 

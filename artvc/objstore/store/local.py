@@ -54,6 +54,8 @@ _KINDS = {int(k): k for k in Kind}
 
 
 _PAGE = 10_000  # index rows read at a time by iter_objects
+# ids are bound as bytearrays (the same blob): sqlite3 binds those at once, a ``bytes`` only after its adapter lookup
+_blob = bytearray.fromhex  # (about 1 us of a 2.6 us index row)
 
 
 class LocalStore(ObjectStore):
@@ -156,7 +158,7 @@ class LocalStore(ObjectStore):
     def _row(self, oid: Oid, kind: Kind) -> tuple[int, int, int, int, int] | None:
         row: tuple[int, int, int, int, int] | None = self._query(
             "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
-            (bytes.fromhex(oid), int(kind)),
+            (_blob(oid), int(kind)),
         )[0]
         return row
 
@@ -179,17 +181,18 @@ class LocalStore(ObjectStore):
 
     def has_many(self, keys: Iterable[tuple[Oid, Kind | int]]) -> set[tuple[Oid, int]]:
         """The stored ones among ``keys``: one query per ``_IN_BATCH`` distinct ids (not one seek per key)."""
-        wanted: dict[bytes, set[int]] = {}
+        wanted: dict[str, set[int]] = {}
         for oid, kind in keys:
-            wanted.setdefault(bytes.fromhex(oid), set()).add(int(kind))
-        digests = list(wanted)
+            wanted.setdefault(oid, set()).add(int(kind))
+        oids = list(wanted)
         out: set[tuple[Oid, int]] = set()
-        for i in range(0, len(digests), _IN_BATCH):
-            part = digests[i : i + _IN_BATCH]
+        for i in range(0, len(oids), _IN_BATCH):
+            part = [_blob(o) for o in oids[i : i + _IN_BATCH]]
             query = f"SELECT oid, kind FROM objects WHERE oid IN ({','.join('?' * len(part))})"
             for digest, kind in self._query(query, part, many=True):
-                if kind in wanted[digest]:
-                    out.add((Oid(digest.hex()), kind))
+                oid = Oid(digest.hex())
+                if kind in wanted[oid]:
+                    out.add((oid, kind))
         return out
 
     def get(self, oid: Oid, kind: Kind) -> bytes:
@@ -299,7 +302,7 @@ class LocalStore(ObjectStore):
     def _rows_of(self, digests: list[bytes]) -> Iterator[tuple[Any, ...]]:
         """The index rows of these raw ids, any kind: one query per ``_IN_BATCH`` ids."""
         for i in range(0, len(digests), _IN_BATCH):
-            part = digests[i : i + _IN_BATCH]
+            part = [bytearray(d) for d in digests[i : i + _IN_BATCH]]  # bound as blobs directly (``_blob``)
             query = (
                 "SELECT oid, kind, pack, codec, offset, length, raw_length FROM objects "
                 f"WHERE oid IN ({','.join('?' * len(part))})"
@@ -442,17 +445,15 @@ class LocalStore(ObjectStore):
                 # in key order: a pack's ids are random, sorted they touch each B-tree page once (2x at 1M objects)
                 rows = sorted(
                     (
-                        ((d, k, pack, c, o, n, r) for d, k, c, o, n, r in ENTRY.iter_unpack(table))
+                        ((d, k, c, o, n, r) for d, k, c, o, n, r in ENTRY.iter_unpack(table))
                         if table is not None
-                        else (
-                            (bytes.fromhex(e.oid), e.kind, pack, e.codec, e.offset, e.length, e.raw_length)
-                            for e in listed
-                        )
+                        else ((bytes.fromhex(e.oid), e.kind, e.codec, e.offset, e.length, e.raw_length) for e in listed)
                     ),
                     key=_key,  # stable: duplicates keep the pack's order
                 )
-                db.executemany(
-                    f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                db.executemany(  # sorted as bytes (a bytearray compare exports buffers), bound as ``_blob``s
+                    f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ((bytearray(d), k, pack, c, o, n, r) for d, k, c, o, n, r in rows),
                 )
                 local_delta.record(db, pack, listed, bases, replace)
                 if sketches:
