@@ -27,7 +27,8 @@ def cli(repo, paths: tuple[str, ...], jobs: int | None) -> None:
 
     # The objects loaded so far (modules, click) live as long as the command: the collector need not visit them
     # again, and it runs less often (an add of many files allocates and keeps many small containers: 5% of
-    # the CPU of an add of 100k files went to collections, half of it to full ones).
+    # the CPU of an add of 100k files went to collections, half of it to full ones). These thresholds replace
+    # main()'s: full collections are rarer still, since an add keeps most of what it allocates.
     gc.freeze()
     gc.set_threshold(20_000, 20, 100)
     with Progress("adding") as progress:
