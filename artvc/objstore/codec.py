@@ -95,19 +95,31 @@ def iter_canonical_array(data: bytes, *, what: str, head: int, batch: int = 1024
         raw=False, strict_map_key=True, use_list=True, max_str_len=min(n, MAX_STR_LEN), max_bin_len=n,
         max_array_len=n, max_map_len=n, max_ext_len=0,
     )  # fmt: skip
-    up.feed(data)
     whole = memoryview(data)
+    fed = min(n, _FEED)
+    up.feed(whole[:fed])  # a window at a time: the unpacker's buffer never holds a second copy of a large array
+
+    def unpack() -> Any:
+        nonlocal fed
+        while True:
+            try:
+                return up.unpack()
+            except msgpack.OutOfData:
+                if fed >= n:
+                    raise
+                up.feed(whole[fed : fed + _FEED])
+                fed += _FEED
+
     try:
         if up.read_array_header() != head + 1:
             raise FormatError(f"{what} is malformed")
-        values = [up.unpack() for _ in range(head)]
+        values = [unpack() for _ in range(head)]
         yield from values
         count = up.read_array_header()
         pos = up.tell()
         if data[:pos] != array_header(head + 1) + b"".join(map(item_encoder(), values)) + array_header(count):
             raise FormatError(f"{what} is not canonically encoded")
         pack = item_encoder()
-        unpack = up.unpack
         while count:
             items = [unpack() for _ in range(min(batch, count))]
             count -= len(items)
@@ -121,6 +133,9 @@ def iter_canonical_array(data: bytes, *, what: str, head: int, batch: int = 1024
         raise FormatError(f"{what} is not valid msgpack: {_reason(exc)}") from exc
     if pos != n:
         raise FormatError(f"{what} is not valid msgpack: extra data after it")
+
+
+_FEED = 64 << 10  # bytes handed to the streaming decoder at a time
 
 
 def decode(data: bytes | memoryview, *, what: str = "object") -> Any:

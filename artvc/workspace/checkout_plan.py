@@ -269,7 +269,7 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache) -> None:
     followed: a symlink in the way is removed, never written through; ``.git``/``.art`` folders (which art
     never stores) are left alone. Iterative (a stack of folders), so any depth the file system allows works.
     A folder that is not there goes to ``out.folders`` whole, its files checked present in the store here,
-    one query per 8,192 files as its entries stream by (``out.absent`` names the first missing object), unless
+    one query per 2,048 files as its entries stream by (``out.absent`` names the first missing object), unless
     the completeness memo vouches for the artifact's tree; a fresh artifact found complete is remembered so.
 
     Raises:
@@ -336,7 +336,7 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache) -> None:
         store.remember_complete([root], gen)
 
 
-_PRESENCE_BATCH = 8192  # files of a folder the checkout creates checked present with one query
+_PRESENCE_BATCH = 2048  # files of a folder the checkout creates checked present with one query
 
 
 def _absent(store: LocalStore, entries: list[TreeEntry]) -> ObjectKey | None:
