@@ -190,9 +190,9 @@ def _write_chunks(store: ObjectStore, oid: Oid, size: int, fd: int, progress: Pr
 
 
 _serial = itertools.count()
-_FLAGS = (
-    os.O_RDWR | os.O_CREAT
-)  # read too: the large-file writer hashes what the file holds | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+# created, never opened: a name already there (a symlink planted in a staging folder) is refused, not followed;
+# read too: the large-file writer hashes what the file holds
+_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _BATCH = 512  # files located with one index query and read together
 _RUN_GAP = 64 << 10  # objects this close in a pack are read with one pread (the bytes between are skipped)
 _RUN_MAX = 4 << 20  # the most bytes one pread (and one batch's buffers) holds
