@@ -215,6 +215,7 @@ def materialize_small(
     direct: bool = False,
     progress: Progress | None = None,
     staged: FileStage | None = None,
+    folder_fd: int | None = None,
 ) -> Iterator[list[tuple[int, os.stat_result]]]:
     """Write ``files`` (many, mostly small) as ``materialize_file`` would each; yield lists of (index in
     ``files``, new stat) as they land, in no particular order.
@@ -224,7 +225,9 @@ def materialize_small(
     here; any other codec through ``store.get``), hashed once and checked against their id before anything
     is written, then written with one open/write/close (``direct``) or a temp file renamed over ``dest``.
     ``files`` may be plain (dest, oid, size, executable) tuples. Files of several chunks, and any a store cannot
-    locate, go through ``materialize_file`` (with ``staged``).
+    locate, go through ``materialize_file`` (with ``staged``). ``folder_fd``: with ``direct``, every ``dest`` is
+    in the folder open as this descriptor, and each file is created relative to it (``openat`` of its name: no
+    walk of the whole path per file).
 
     Raises:
         as ``materialize_file``; the files before the failing one are written (the caller stages or plans).
@@ -245,7 +248,7 @@ def materialize_small(
                 located.append((row[0], row[2], i, row))
         located.sort()  # pack order (``i`` is unique: rows are never compared)
         for run in _runs(located):
-            yield _write_run(store, files, run, direct, progress)
+            yield _write_run(store, files, run, direct, progress, folder_fd)
 
 
 _Located = tuple[int, int, int, tuple[Any, ...]]  # (pack, offset, index in ``files``, its ``Location`` fields)
@@ -274,6 +277,7 @@ def _write_run(
     run: list[_Located],
     direct: bool,
     progress: Progress | None,
+    folder_fd: int | None = None,
 ) -> list[tuple[int, os.stat_result]]:
     """Read one run of neighbouring objects with one pread; write, verified, the file each one is.
 
@@ -303,7 +307,7 @@ def _write_run(
                 f"file {oid[:10]} has {len(data)} bytes, but {size} were expected",
                 hint="the pointer or tree naming it records the wrong size; 'art fsck' names it",
             )
-        out.append((i, _write_whole(dest, data, 0o755 if executable else 0o644, direct)))
+        out.append((i, _write_whole(dest, data, 0o755 if executable else 0o644, direct, folder_fd)))
         done += len(data)
     if progress:
         progress(done)
@@ -329,11 +333,17 @@ def _unpack(store: ObjectStore, oid: Oid, loc: Location, stored: memoryview) -> 
         raise CorruptObjectError(oid, str(exc)) from exc
 
 
-def _write_whole(dest: str, data: bytes | memoryview, mode: int, direct: bool) -> os.stat_result:
-    """Write verified ``data`` to ``dest`` (itself when ``direct``, else a temp file renamed over it)."""
+def _write_whole(
+    dest: str, data: bytes | memoryview, mode: int, direct: bool, folder_fd: int | None = None
+) -> os.stat_result:
+    """Write verified ``data`` to ``dest`` (itself when ``direct``, created relative to ``folder_fd`` when given;
+    else a temp file renamed over it)."""
     if direct:  # the common case of a checkout into a new folder: open, write, fstat, close
         try:
-            fd = os.open(dest, _FLAGS, mode)
+            if folder_fd is None:
+                fd = os.open(dest, _FLAGS, mode)
+            else:
+                fd = os.open(dest.rpartition("/")[2], _FLAGS, mode, dir_fd=folder_fd)
         except FileNotFoundError:
             tmp, fd = _open_temp(dest, mode, True)
         except OSError as exc:

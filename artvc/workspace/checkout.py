@@ -338,11 +338,19 @@ def _write_files(
         where, direct = place(folder)
         cut = len(folder) + 1 if folder else 0
         files = [(f"{where}/{rel[cut:]}", e.oid, e.size, e.executable) for rel, e in items]
-        for landed in materialize_small(store, files, direct=direct, progress=progress, staged=staged):
-            rows = state.rows([(f"{final}/{items[k][0]}", st, files[k][1]) for k, st in landed], written=True)
-            with lock:  # the stat cache is one sqlite connection: rows are made outside, buffered inside
-                state.record_rows(rows)
-            progress.advance(files=len(landed))
+        # a private folder is opened once per slice: each file is created relative to it (no path walk per file)
+        fd = os.open(where, _O_FOLDER) if direct else None
+        try:
+            for landed in materialize_small(
+                store, files, direct=direct, progress=progress, staged=staged, folder_fd=fd
+            ):
+                rows = state.rows([(f"{final}/{items[k][0]}", st, files[k][1]) for k, st in landed], written=True)
+                with lock:  # the stat cache is one sqlite connection: rows are made outside, buffered inside
+                    state.record_rows(rows)
+                progress.advance(files=len(landed))
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     def slices(job: Folder, each: bool) -> Iterator[list[Write]]:
         rel, oid = job
@@ -421,6 +429,7 @@ _BIG = 256 << 10  # files this large on average are written a thread each, not a
 _SLICE = 512  # files of one folder handed to a thread at a time (two threads may share a folder: while one
 # waits in the kernel for the folder's lock to create a file, the other reads, verifies and writes)
 _serial = itertools.count()
+_O_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def _by_folder(todo: list[Write]) -> list[list[Write]]:
