@@ -35,4 +35,3 @@ def test_a_direct_write_never_follows_a_symlink_at_its_name(tmp_path, stored, ho
             for _ in materialize_small(store, [(str(dest), oid, size, False)], direct=True):
                 pass
     assert outside.read_bytes() == b"keep me" and dest.is_symlink()
-
