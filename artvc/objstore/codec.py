@@ -77,10 +77,11 @@ def array_header(n: int) -> bytes:
     return header
 
 
-def iter_canonical_array(data: bytes, *, what: str, head: int) -> Iterator[Any]:
+def iter_canonical_array(data: bytes, *, what: str, head: int, batch: int = 1024) -> Iterator[Any]:
     """Decode ``data``, an array of ``head`` values and then one array, as ``decode_canonical`` with
-    ``maps=False`` would, one value at a time: yield the ``head`` values, then the inner array's items, each
-    checked to be canonically encoded before it is yielded (a tree of a million entries is never decoded whole).
+    ``maps=False`` would, a part at a time: yield the ``head`` values, then the inner array's items in lists of
+    up to ``batch``, each list checked to be canonically encoded (one re-encoding) before it is yielded (a tree
+    of a million entries is never decoded whole).
 
     Raises:
         FormatError: when ``data`` is not such an array, within the limits, canonically encoded.
@@ -94,28 +95,47 @@ def iter_canonical_array(data: bytes, *, what: str, head: int) -> Iterator[Any]:
         raw=False, strict_map_key=True, use_list=True, max_str_len=min(n, MAX_STR_LEN), max_bin_len=n,
         max_array_len=n, max_map_len=n, max_ext_len=0,
     )  # fmt: skip
-    up.feed(data)
+    whole = memoryview(data)
+    fed = min(n, _FEED)
+    up.feed(whole[:fed])  # a window at a time: the unpacker's buffer never holds a second copy of a large array
+
+    def unpack() -> Any:
+        nonlocal fed
+        while True:
+            try:
+                return up.unpack()
+            except msgpack.OutOfData:
+                if fed >= n:
+                    raise
+                up.feed(whole[fed : fed + _FEED])
+                fed += _FEED
+
     try:
         if up.read_array_header() != head + 1:
             raise FormatError(f"{what} is malformed")
-        values = [up.unpack() for _ in range(head)]
+        values = [unpack() for _ in range(head)]
         yield from values
         count = up.read_array_header()
         pos = up.tell()
         if data[:pos] != array_header(head + 1) + b"".join(map(item_encoder(), values)) + array_header(count):
             raise FormatError(f"{what} is not canonically encoded")
         pack = item_encoder()
-        for _ in range(count):
-            item = up.unpack()
+        while count:
+            items = [unpack() for _ in range(min(batch, count))]
+            count -= len(items)
             end = up.tell()
-            if pack(item) != data[pos:end]:
+            encoded = pack(items)  # the list's own header, then its items as they must be encoded
+            if memoryview(encoded)[len(array_header(len(items))) :] != whole[pos:end]:
                 raise FormatError(f"{what} is not canonically encoded")
             pos = end
-            yield item
+            yield items
     except (ValueError, msgpack.UnpackException, TypeError, RecursionError) as exc:
         raise FormatError(f"{what} is not valid msgpack: {_reason(exc)}") from exc
     if pos != n:
         raise FormatError(f"{what} is not valid msgpack: extra data after it")
+
+
+_FEED = 64 << 10  # bytes handed to the streaming decoder at a time
 
 
 def decode(data: bytes | memoryview, *, what: str = "object") -> Any:

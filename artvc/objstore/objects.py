@@ -100,14 +100,13 @@ _name = attrgetter("name")
 class Tree:
     """A directory: entries sorted by name. Its id is a derive-key hash of the canonical encoding.
 
-    Built from ``TreeEntry`` values (``build``), decoded (``from_bytes``), or from entries already encoded
-    (``from_encoded``: a walk that stores a folder of many files makes no ``TreeEntry`` per file; ``entries``
-    are then decoded from the encoding when someone asks for them)."""
+    Built from ``TreeEntry`` values (``build``) or decoded whole (``from_bytes``). A tree held as its encoding,
+    read an entry at a time, is an ``EncodedTree``."""
 
     __slots__ = ("_entries", "_oid", "_bytes", "_size")
 
     def __init__(self, entries: tuple[TreeEntry, ...]) -> None:
-        self._entries: tuple[TreeEntry, ...] | None = entries
+        self._entries = entries
         self._oid: Oid | None = None
         self._bytes: bytes | None = None
         self._size: int | None = None
@@ -117,20 +116,8 @@ class Tree:
         # by name: code point order is UTF-8 byte order (the format's), without encoding every name
         return cls(tuple(sorted(entries, key=_name)))
 
-    @classmethod
-    def from_encoded(cls, encoded: list[list[object]], size: int) -> Tree:
-        """The tree whose entries, encoded (``TreeEntry.encoded``) and sorted by name, are ``encoded``;
-        ``size`` is the sum of their sizes."""
-        tree = cls.__new__(cls)
-        tree._entries, tree._oid, tree._size = None, None, size
-        tree._bytes = codec.encode(["tree", 1, encoded], maps=False)
-        return tree
-
     @property
     def entries(self) -> tuple[TreeEntry, ...]:
-        if self._entries is None:
-            assert self._bytes is not None
-            self._entries = tuple(_entry(e, "tree") for e in codec.decode(self._bytes, what="tree")[2])
         return self._entries
 
     def to_bytes(self) -> bytes:
@@ -161,10 +148,9 @@ class Tree:
     def __repr__(self) -> str:
         return f"Tree(entries={self.entries!r})"
 
-    @staticmethod
-    def iter_entries(oid: Oid, data: bytes) -> Iterator[TreeEntry]:
-        """``from_bytes(oid, data).entries`` one at a time (``iter_tree_entries``)."""
-        return iter_tree_entries(oid, data)
+    def iter_entries(self) -> Iterator[TreeEntry]:
+        """The entries, as ``EncodedTree.iter_entries`` gives them (either kind of tree can be read this way)."""
+        return iter(self._entries)
 
     @staticmethod
     def id_of(encoded: list[list[object]]) -> Oid:
@@ -192,31 +178,7 @@ class Tree:
             and isinstance(value[2], list)
         ):
             raise FormatError(f"{what} is malformed")
-        entries: list[TreeEntry] = []
-        append, file, new_oid, longest, biggest = (
-            entries.append,
-            EntryKind.FILE,
-            Oid,
-            codec.MAX_NAME_BYTES,
-            codec.MAX_SIZE,
-        )
-        for item in value[2]:  # a file entry is checked inline (a tree may hold a million); the rest by ``_entry``
-            if type(item) is list and len(item) == 5:
-                name, kind, extra, digest, size = item
-                if (
-                    kind == "file"
-                    and type(name) is str
-                    and 0 < len(name) * 4 <= longest  # within the limit however it encodes
-                    and "\0" not in name
-                    and type(extra) is bool
-                    and type(digest) is bytes
-                    and len(digest) == 32
-                    and type(size) is int
-                    and 0 <= size <= biggest
-                ):
-                    append(TreeEntry(name, file, new_oid(digest.hex()), size, extra))
-                    continue
-            append(_entry(item, what))
+        entries = list(_checked(value[2], what))
         names = [e.name for e in entries]  # code point order is UTF-8 byte order (the format's)
         if not all(map(lt, names, names[1:])):
             raise FormatError(f"{what} is malformed: names are not sorted and unique")
@@ -226,23 +188,44 @@ class Tree:
 
 
 class EncodedTree:
-    """A tree held as its encoding (``scan.walk_tree`` encodes a folder's entries directly, with no ``TreeEntry``
-    per file, so a folder of a million files costs its encoding, not a million objects): ``oid``, ``size`` and
-    ``to_bytes`` as ``Tree`` has them; ``entries`` are decoded (and checked) when asked for."""
+    """A tree held as its encoding, read an entry at a time: the one way to hold a tree without a ``TreeEntry``
+    per entry. ``scan.walk_tree`` encodes a folder's entries directly into one (a folder of a million files
+    costs its encoding, about 60 bytes a file, not a million objects); ``stored`` wraps a tree read from the
+    store, its id checked, for a checkout that streams a folder's entries (``iter_entries``) rather than
+    decoding the folder whole. ``oid`` and ``to_bytes`` as ``Tree`` has them; ``size`` is None for a stored
+    tree (only its entries know it)."""
 
     __slots__ = ("oid", "size", "_data")
 
-    def __init__(self, data: bytes, size: int) -> None:
+    def __init__(self, data: bytes, size: int | None) -> None:
         self._data = data
         self.oid = hash_object("tree", data)
         self.size = size
+
+    @classmethod
+    def stored(cls, oid: Oid, data: bytes) -> EncodedTree:
+        """Tree ``oid``'s stored bytes, checked to hash to ``oid`` (its entries are checked as they are read).
+
+        Raises:
+            FormatError: when ``data`` does not hash to ``oid``.
+        """
+        tree = cls(data, None)
+        if tree.oid != oid:
+            raise FormatError(f"tree {oid[:10]} does not match its id")
+        return tree
 
     def to_bytes(self) -> bytes:
         return self._data
 
     @property
-    def entries(self) -> tuple[TreeEntry, ...]:
-        return Tree.from_bytes(self.oid, self._data).entries
+    def count(self) -> int:
+        """How many entries the tree has (``encoded_count``)."""
+        return encoded_count(self._data)
+
+    def iter_entries(self) -> Iterator[TreeEntry]:
+        """The entries, checked as ``Tree.from_bytes`` checks them, one at a time (``iter_tree_entries``); each
+        call decodes them again (nothing is cached: that is the point of holding the encoding)."""
+        return _iter_checked(self.oid, self._data)
 
 
 AnyTree = Tree | EncodedTree
@@ -274,28 +257,71 @@ def _first(item: EncodedEntry) -> str:
     return item[0]
 
 
+def encoded_count(data: bytes) -> int:
+    """How many entries the encoded tree ``data`` has, read from its array header without decoding anything
+    (0 when the header is malformed: decoding the tree says so)."""
+    at = len(_TREE_HEAD)
+    if not data.startswith(_TREE_HEAD) or len(data) <= at:
+        return 0
+    first = data[at]
+    if 0x90 <= first <= 0x9F:
+        return first - 0x90
+    width = {0xDC: 2, 0xDD: 4}.get(first, 0)
+    return int.from_bytes(data[at + 1 : at + 1 + width], "big") if width else 0
+
+
 def iter_tree_entries(oid: Oid, data: bytes) -> Iterator[TreeEntry]:
     """The entries of tree ``data``, checked as ``Tree.from_bytes`` checks them (id, canonical encoding, sorted
-    unique names), one at a time: a tree of a million entries is never a million objects at once. The check
-    of an entry comes before it is yielded; the id is checked first.
+    unique names), one at a time: a tree of a million entries is never a million objects at once. The id is
+    checked first; each entry is checked before it is yielded.
 
     Raises:
         FormatError: when the payload is malformed or does not hash to ``oid``.
     """
+    return EncodedTree.stored(oid, data).iter_entries()
+
+
+_STREAM_BATCH = 1024  # entries decoded (and checked canonical with one re-encoding) at a time
+
+
+def _iter_checked(oid: Oid, data: bytes) -> Iterator[TreeEntry]:
+    """``iter_tree_entries`` of a tree whose id was checked."""
     what = f"tree {oid[:10]}"
-    if hash_object("tree", data) != oid:
-        raise FormatError(f"{what} does not match its id")
-    values = codec.iter_canonical_array(data, what=what, head=2)
+    values = codec.iter_canonical_array(data, what=what, head=2, batch=_STREAM_BATCH)
     if next(values, None) != "tree" or not codec.is_int(next(values, None), 1, 1):
         raise FormatError(f"{what} is malformed")
-    last = b""
-    for i, item in enumerate(values):
-        entry = _entry(item, what)
-        name = entry.name.encode()
-        if i and name <= last:
+    last = None
+    for batch in values:
+        entries = list(_checked(batch, what))
+        names = [e.name for e in entries]  # code point order is UTF-8 byte order (the format's)
+        if (last is not None and names and names[0] <= last) or not all(map(lt, names, names[1:])):
             raise FormatError(f"{what} is malformed: names are not sorted and unique")
-        last = name
-        yield entry
+        if names:
+            last = names[-1]
+        yield from entries
+
+
+def _checked(items: Iterable[object], what: str) -> Iterator[TreeEntry]:
+    """Each encoded entry of ``items`` checked and decoded: a file entry inline (a tree may hold a million),
+    the rest by ``_entry``."""
+    file, new_oid, longest, biggest = EntryKind.FILE, Oid, codec.MAX_NAME_BYTES, codec.MAX_SIZE
+    for item in items:
+        if type(item) is list and len(item) == 5:
+            name, kind, extra, digest, size = item
+            if (
+                kind == "file"
+                and type(name) is str
+                and 0 < len(name) * 4 <= longest  # within the limit however it encodes
+                and "\0" not in name
+                and type(extra) is bool
+                and type(digest) is bytes
+                and len(digest) == 32
+                and type(size) is int
+                and 0 <= size <= biggest
+            ):
+                yield TreeEntry(name, file, new_oid(digest.hex()), size, extra)
+                continue
+        yield _entry(item, what)
 
 
 def _entry(item: object, what: str) -> TreeEntry:

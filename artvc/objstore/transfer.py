@@ -29,7 +29,7 @@ from .faults import fault_point
 from .fetch_streams import ManifestStreams, check_manifest
 from .fileio import reflink, remove_if_present
 from .lineage import Run, run_children
-from .objects import FileManifest, Kind, Tree
+from .objects import EncodedTree, FileManifest, Kind, Tree
 from .oid import Oid
 from .pack_ranges import copy_rest, open_remote_pack, read_in_ranges, verified_windows, windows
 from .progress import as_progress
@@ -46,7 +46,7 @@ from .verify import Problem
 
 Progress = Callable[[int], None]  # or a ``progress.Progress``
 WALK_BATCH = 8192  # keys a download's walk resolves at a time
-BIG_TREE = 1 << 20  # a tree's encoding over this is decoded an entry at a time (Tree.iter_entries)
+BIG_TREE = 1 << 20  # a tree's encoding over this is decoded an entry at a time (EncodedTree)
 _DATA = frozenset({Kind.FILE, Kind.CHUNK})  # keys deduplicated when fetched, not by ``_seen``
 
 
@@ -353,12 +353,11 @@ class _Download:
                     self.manifests[oid] = (manifest, Located(pack, entry), data)
                     return [ObjectKey(c, Kind.CHUNK) for c, _ in manifest.chunks]
                 if kind == Kind.TREE and len(data) > BIG_TREE:  # checked whole, then decoded again as walked
-                    for _ in Tree.iter_entries(oid, data):
+                    big = EncodedTree.stored(oid, data)
+                    for _ in big.iter_entries():
                         pass
                     children: Iterable[ObjectKey] = (
-                        ObjectKey(e.oid, e.kind.object_kind)
-                        for e in Tree.iter_entries(oid, data)
-                        if e.kind != EntryKind.SYMLINK
+                        ObjectKey(e.oid, e.kind.object_kind) for e in big.iter_entries() if e.kind != EntryKind.SYMLINK
                     )
                 elif kind == Kind.TREE:
                     entries = Tree.from_bytes(oid, data).entries

@@ -23,7 +23,7 @@ from pathlib import Path
 from ..errors import ArtError, ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
 from ..objstore.faults import fault_point
 from ..objstore.materialize import make_symlink, materialize_file, materialize_small, remove_stale_temps
-from ..objstore.objects import Kind, Tree
+from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.progress import Progress, ProgressLike, as_progress
 from ..objstore.stage import FileStage
@@ -33,6 +33,7 @@ from ..objstore.types import EntryKind
 from .checkout_plan import ArtifactPlan, CheckoutPlan, Folder, Op, Write, plan_checkout
 from .paths import ensure_inside
 from .repo import Repo
+from .safety import TreeCache
 from .tracked import TrackedArtifact
 
 
@@ -152,7 +153,7 @@ def _raise(left: list[tuple[str, WorkspaceError]]) -> None:
     raise first
 
 
-def _apply(repo: Repo, a: ArtifactPlan, progress: Progress, trees: dict[Oid, Tree], staged: FileStage | None) -> int:
+def _apply(repo: Repo, a: ArtifactPlan, progress: Progress, trees: TreeCache, staged: FileStage | None) -> int:
     """Write artifact ``a`` as planned, first clearing what is in its way (the plan checked it may go)."""
     if a.blocker:  # a file (or a dangling link) where a parent folder belongs
         os.unlink(repo.abspath(a.blocker))
@@ -173,7 +174,7 @@ def _apply(repo: Repo, a: ArtifactPlan, progress: Progress, trees: dict[Oid, Tre
     return written
 
 
-def _remember_folders(repo: Repo, path: str, dest: Path, oid: Oid, size: int, trees: dict[Oid, Tree]) -> None:
+def _remember_folders(repo: Repo, path: str, dest: Path, oid: Oid, size: int, trees: TreeCache) -> None:
     """Remember the signature of every folder of ``dest``, which is now exactly tree ``oid``, with its tree (read
     from the store, as the checkout did), so the next status is one stat walk. The walk's stat data is trusted
     though just written, as the stat cache trusts the files checkout wrote (``StateDB.record(written=True)``)."""
@@ -191,9 +192,11 @@ def _remember_folders(repo: Repo, path: str, dest: Path, oid: Oid, size: int, tr
             continue
         remember(rel, seen[0], tree_oid, tree_size)
         if seen[1]:
-            tree = trees.get(tree_oid) or repo.store.get_tree(tree_oid)
+            tree = trees.read(repo.store, tree_oid)
             stack.extend(
-                (f"{rel}/{e.name}" if rel else e.name, e.oid, e.size) for e in tree.entries if e.kind == EntryKind.DIR
+                (f"{rel}/{e.name}" if rel else e.name, e.oid, e.size)
+                for e in tree.iter_entries()
+                if e.kind == EntryKind.DIR
             )
 
 
@@ -205,7 +208,7 @@ def _clear(dest: Path, op: Op | None) -> None:
 
 
 def _apply_fresh(
-    repo: Repo, a: ArtifactPlan, dest: Path, progress: Progress, trees: dict[Oid, Tree], staged: FileStage | None
+    repo: Repo, a: ArtifactPlan, dest: Path, progress: Progress, trees: TreeCache, staged: FileStage | None
 ) -> int:
     """Build a folder that is not there beside its place and rename it in whole: files need no rename of their
     own, and a killed checkout leaves only the hidden staging folder (removed by the next one). What is in the
@@ -233,7 +236,7 @@ def _apply_tree(
     into: Path,
     final: Path,
     progress: Progress,
-    trees: dict[Oid, Tree],
+    trees: TreeCache,
     staged: FileStage | None = None,
 ) -> int:
     """Carry out a folder's steps, then write its files (by ``core.jobs`` threads when there is more than one
@@ -314,7 +317,7 @@ def _write_files(
     fresh: bool,
     new_dirs: dict[str, str],
     progress: Progress,
-    trees: dict[Oid, Tree],
+    trees: TreeCache,
     staged: FileStage | None = None,
 ) -> None:
     """Write ``a.writes`` and every file of ``a.folders`` (see ``_apply_tree``)."""
@@ -335,18 +338,26 @@ def _write_files(
         where, direct = place(folder)
         cut = len(folder) + 1 if folder else 0
         files = [(f"{where}/{rel[cut:]}", e.oid, e.size, e.executable) for rel, e in items]
-        for landed in materialize_small(store, files, direct=direct, progress=progress, staged=staged):
-            rows = state.rows([(f"{final}/{items[k][0]}", st, files[k][1]) for k, st in landed], written=True)
-            with lock:  # the stat cache is one sqlite connection: rows are made outside, buffered inside
-                state.record_rows(rows)
-            progress.advance(files=len(landed))
+        # a private folder is opened once per slice: each file is created relative to it (no path walk per file)
+        fd = os.open(where, _O_FOLDER) if direct else None
+        try:
+            for landed in materialize_small(
+                store, files, direct=direct, progress=progress, staged=staged, folder_fd=fd
+            ):
+                rows = state.rows([(f"{final}/{items[k][0]}", st, files[k][1]) for k, st in landed], written=True)
+                with lock:  # the stat cache is one sqlite connection: rows are made outside, buffered inside
+                    state.record_rows(rows)
+                progress.advance(files=len(landed))
+        finally:
+            if fd is not None:
+                os.close(fd)
 
     def slices(job: Folder, each: bool) -> Iterator[list[Write]]:
         rel, oid = job
-        tree = trees.pop(oid, None) or store.get_tree(oid)
+        tree = trees.read(store, oid, take=True)  # one folder's entries at a time, streamed when it is large
         prefix = f"{rel}/" if rel else ""
         part: list[Write] = []
-        for e in tree.entries:
+        for e in tree.iter_entries():
             if e.kind == EntryKind.FILE:
                 part.append((prefix + e.name, e))
                 if each or len(part) >= _SLICE:
@@ -418,6 +429,7 @@ _BIG = 256 << 10  # files this large on average are written a thread each, not a
 _SLICE = 512  # files of one folder handed to a thread at a time (two threads may share a folder: while one
 # waits in the kernel for the folder's lock to create a file, the other reads, verifies and writes)
 _serial = itertools.count()
+_O_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 def _by_folder(todo: list[Write]) -> list[list[Write]]:

@@ -10,15 +10,16 @@ missing object leaves the workspace exactly as it was.
 
 The plan holds names and ids, never file contents: per file to write in a folder that is there, its path inside
 the artifact and its tree entry (a few hundred bytes); per folder the checkout creates, only its path and tree id
-(every file of that tree is written: the apply step reads the tree again, one folder at a time). So a checkout of
-a million files into an empty place plans in a few MiB.
+(every file of that tree is written: the apply step reads the tree again, one folder at a time). A folder's tree
+of more than ``safety.DECODED_MAX`` entries is never decoded whole: each step reads its entries one at a time
+(``EncodedTree``). So a checkout of a million files into an empty place plans in a few MiB, in one folder or many.
 """
 
 from __future__ import annotations
 
 import os
 import stat as stat_mod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -268,8 +269,8 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache) -> None:
     followed: a symlink in the way is removed, never written through; ``.git``/``.art`` folders (which art
     never stores) are left alone. Iterative (a stack of folders), so any depth the file system allows works.
     A folder that is not there goes to ``out.folders`` whole, its files checked present in the store here,
-    one query per folder (``out.absent`` names the first missing object), unless the completeness memo
-    vouches for the artifact's tree; a fresh artifact found complete is remembered so.
+    one query per 2,048 files as its entries stream by (``out.absent`` names the first missing object), unless
+    the completeness memo vouches for the artifact's tree; a fresh artifact found complete is remembered so.
 
     Raises:
         ObjectNotFoundError: a tree of it is not stored.
@@ -280,21 +281,24 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache) -> None:
     stack: list[tuple[str, Oid, bool]] = [("", out.status.pointer.oid, not out.fresh)]
     while stack:
         rel, oid, exists = stack.pop()
-        tree = trees.pop(oid, None) or store.get_tree(oid)
+        tree = trees.read(store, oid, take=True)
         folder = os.path.join(out.dest, rel) if rel else str(out.dest)
         prefix = f"{rel}/" if rel else ""
         present: dict[str, os.DirEntry] = {}
+        entries: Iterable[TreeEntry] = tree.iter_entries()
         if exists:
+            entries = tuple(entries)  # read twice: a folder that is there holds these files already
             with os.scandir(folder) as it:
                 present = {e.name: e for e in it}
-            wanted = {e.name for e in tree.entries}
+            wanted = {e.name for e in entries}
             for name, d in present.items():
                 if name not in wanted and not is_reserved(name):
                     out.steps.append((Op.RMTREE if _is_dir(d) else Op.UNLINK, prefix + name, None))
         subdirs: list[tuple[str, Oid, bool]] = []
         files: list[tuple[str, TreeEntry, os.DirEntry]] = []
-        new: list[TreeEntry] = []  # every file of a folder that is not there
-        for entry in tree.entries:
+        new: list[TreeEntry] = []  # files of a folder that is not there, a batch at a time (checked present)
+        new_files = new_bytes = 0
+        for entry in entries:
             path, e = prefix + entry.name, present.get(entry.name)
             if entry.kind == "dir":
                 real_dir = e is not None and _is_dir(e)
@@ -309,22 +313,30 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache) -> None:
                         out.steps.append((Op.RMTREE, path, None))
                     out.steps.append((Op.LINK, path, entry.target))
             elif not exists:
-                new.append(entry)
+                new_files += 1
+                new_bytes += entry.size
+                if check and out.absent is None:
+                    new.append(entry)
+                    if len(new) >= _PRESENCE_BATCH:
+                        out.absent, new = _absent(store, new), []
             elif e is None:
                 out.writes.append((path, entry))
             else:
                 files.append((path, entry, e))
-        if new:
+        if new_files:
             out.folders.append((rel, oid))
-            out.folder_files += len(new)
-            out.folder_bytes += sum(e.size for e in new)
-            trees.keep(tree)  # for the apply step, within the cache's budget
-            if check and out.absent is None:
+            out.folder_files += new_files
+            out.folder_bytes += new_bytes
+            trees.keep(tree)  # for the apply step, when decoded and within the cache's budget
+            if new and out.absent is None:
                 out.absent = _absent(store, new)
         _plan_files(repo, out, files)
         stack.extend(reversed(subdirs))
     if check and out.fresh and out.absent is None and gen is not None:
         store.remember_complete([root], gen)
+
+
+_PRESENCE_BATCH = 2048  # files of a folder the checkout creates checked present with one query
 
 
 def _absent(store: LocalStore, entries: list[TreeEntry]) -> ObjectKey | None:

@@ -13,12 +13,16 @@ import os
 import stat as stat_mod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..objstore.objects import Kind, Tree
+from ..objstore.objects import AnyTree, EncodedTree, Kind, Tree, encoded_count
 from ..objstore.oid import Oid
 from .paths import check_name, check_tree_links, inside, is_reserved
 from .repo import Repo
 from .tracked import incomplete_keys
+
+if TYPE_CHECKING:
+    from ..objstore.store.base import ObjectStore
 
 ABSENT, FILE, DIR, LINK, OTHER = None, "file", "dir", "link", "other"
 
@@ -125,16 +129,39 @@ def _complete(repo: Repo, oid: Oid) -> bool:
     return not incomplete_keys(repo.store, [(oid, Kind.TREE)])
 
 
+DECODED_MAX = 32_768  # a folder's tree of more entries is never decoded whole: its entries are read one at a time
+
+
 class TreeCache(dict):
-    """Trees decoded by ``check_tree``, kept for the checkout that writes them next (so each is decoded
-    once), up to ``budget`` entries in all: beyond that they are decoded again rather than held."""
+    """Trees a checkout reads (``check_tree``, then the plan, then the apply step), each decoded once and kept
+    for the next step, up to ``budget`` entries in all: beyond that they are decoded again rather than held.
+    A tree of more than ``DECODED_MAX`` entries (one folder of many files) is never decoded whole nor kept:
+    ``read`` gives it as an ``EncodedTree`` whose entries are decoded again, one at a time, by every step
+    that reads them, so memory stays flat however many files one folder holds (about 350 bytes of Python
+    objects per decoded entry against 60 of encoding)."""
 
     def __init__(self, budget: int = 200_000) -> None:
         super().__init__()
         self.budget = budget
 
-    def keep(self, tree: Tree) -> None:
-        if len(tree.entries) <= self.budget:
+    def read(self, store: ObjectStore, oid: Oid, *, take: bool = False) -> AnyTree:
+        """Tree ``oid``, from the cache (removed from it with ``take``) or the store; either kind is read with
+        ``iter_entries``.
+
+        Raises:
+            ObjectNotFoundError: when it is not stored.
+            FormatError: when its stored bytes do not hash to ``oid``, or (as they are read) its entries are
+                malformed.
+        """
+        tree = self.pop(oid, None) if take else self.get(oid)
+        if tree is not None:
+            return tree
+        data = store.get(oid, Kind.TREE)
+        return Tree.from_bytes(oid, data) if encoded_count(data) <= DECODED_MAX else EncodedTree.stored(oid, data)
+
+    def keep(self, tree: AnyTree) -> None:
+        """Keep ``tree`` for the next step, when it is decoded and within the budget."""
+        if isinstance(tree, Tree) and len(tree.entries) <= self.budget:
             self.budget -= len(tree.entries)
             self[tree.oid] = tree
 
@@ -161,10 +188,10 @@ def _links(repo: Repo, oid: Oid, *, cache: TreeCache | None = None, check: bool 
         prefix, tree_oid = stack.pop()
         if not check and not store.has(tree_oid, Kind.TREE):
             continue
-        tree = store.get_tree(tree_oid)
+        tree = (cache if cache is not None else TreeCache(0)).read(store, tree_oid)
         if cache is not None:
             cache.keep(tree)
-        for e in tree.entries:
+        for e in tree.iter_entries():
             if check:
                 check_name(e.name)
             if e.kind == "dir":

@@ -80,10 +80,11 @@ def test_oid_validation(text, ok):
     assert is_oid(text) is ok
 
 
-def test_a_tree_from_encoded_entries_is_the_tree_built_from_them():
-    """``walk_tree`` makes a folder's tree from encoded rows (no TreeEntry per file): same bytes, id, size and
-    entries (decoded when asked) as ``Tree.build``, and equal to it."""
-    from artvc.objstore.objects import EntryKind
+def test_an_encoded_tree_reads_back_the_entries_it_was_encoded_from():
+    """``walk_tree`` encodes a folder's tree from encoded rows (no TreeEntry per file): ``encode_tree`` gives the
+    bytes and id of ``Tree.build``, and ``EncodedTree`` reads the same entries back one at a time; a stored
+    tree whose bytes do not hash to its id is refused before any entry is read."""
+    from artvc.objstore.objects import EncodedTree, EntryKind, encode_tree
 
     entries = [
         TreeEntry("b.bin", EntryKind.FILE, hash_bytes(b"b"), 1, executable=True),
@@ -92,11 +93,15 @@ def test_a_tree_from_encoded_entries_is_the_tree_built_from_them():
         TreeEntry("é.txt", EntryKind.FILE, hash_bytes(b"e"), 7),
     ]
     built = Tree.build(entries)
-    rows = sorted((e.encoded() for e in entries), key=lambda r: r[0])
-    lazy = Tree.from_encoded(rows, 18)
-    assert lazy.to_bytes() == built.to_bytes() and lazy.oid == built.oid and lazy.size == built.size == 18
-    assert lazy.entries == built.entries and lazy == built and hash(lazy) == hash(built)
-    assert Tree.from_bytes(built.oid, built.to_bytes()) == lazy
+    files = [(e.name, e.encoded()) for e in built.entries if e.kind == EntryKind.FILE]
+    others = [(e.name, e.encoded()) for e in entries if e.kind != EntryKind.FILE]
+    encoded = EncodedTree(encode_tree(len(files), iter(files), others, "d"), 18)
+    assert encoded.to_bytes() == built.to_bytes() and encoded.oid == built.oid and encoded.size == built.size == 18
+    assert encoded.count == 4 and tuple(encoded.iter_entries()) == built.entries
+    stored = EncodedTree.stored(built.oid, built.to_bytes())
+    assert stored.size is None and tuple(stored.iter_entries()) == built.entries
+    with pytest.raises(FormatError, match="does not match its id"):
+        EncodedTree.stored(hash_bytes(b"other"), built.to_bytes())
 
 
 def test_a_pack_writer_encodes_its_table_as_objects_are_added(tmp_path):

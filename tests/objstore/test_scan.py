@@ -30,7 +30,7 @@ def test_walk_tree_asks_for_one_directory_of_files_at_a_time(tmp_path):
     tree, files = walk_tree(str(tmp_path), None, file_oids)
     assert files == 6
     assert sorted(map(tuple, batches)) == sorted([("top.txt",), ("a/1", "a/2"), ("a/x/3",), ("b/4",), ("c/y/z/5",)])
-    assert [e.name for e in tree.entries] == ["a", "b", "c", "top.txt"]
+    assert [e.name for e in tree.iter_entries()] == ["a", "b", "c", "top.txt"]
     assert sorted(os.path.relpath(p, tmp_path) for p, _ in iter_files(str(tmp_path))) == [
         "a/1",
         "a/2",
@@ -66,7 +66,7 @@ def _add_and_walk_deep(tmp_path: Path, deep: Path, path: Path) -> None:
     assert files == 1
     assert [p for p, _ in iter_files(str(deep))] == [str(path / "leaf.txt")]
     assert len(signed_walk(str(deep))[0]) == 32  # 1,100 levels deep: iterative, no recursion limit
-    node = tree
+    node = store.get_tree(tree.oid)
     for _ in range(1100):
         (entry,) = node.entries
         node = store.get_tree(entry.oid)

@@ -136,6 +136,8 @@ def test_python_memory_of_a_pull_per_file_is_small(ws, tmp_path, monkeypatch):
     # whole bound the last pack's entries to a name that lived through the import (transfer.fetch_chunks), and
     # the trailer check decoded a third (pack.trailer_lists compares bytes). The rest is mostly the checkout's
     # and the whole-pack import's one entry list (bounded by the pack size, 64 MiB, not by the number of files)
+    # h/small-co3 measured 273 running this test alone (its checkout after the fetch checks a new folder's files
+    # present 2,048 at a time, not all at once), before it was rebased onto the above; not re-measured the CI way
     assert per_file < 985, f"pull: {per_file:.0f} bytes of Python memory per file"
 
 
