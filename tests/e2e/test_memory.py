@@ -75,6 +75,16 @@ def _traced_peak(fn) -> int:
         tracemalloc.stop()
 
 
+def _repo_with_files(root: Path, n: int, per_dir: int) -> Path:
+    """A git and art repository at ``root`` with ``n`` files of 16-64 bytes under ``data`` (``per_dir`` a
+    folder), not added."""
+    root.mkdir()
+    git(root, "init", "-q")
+    subprocess.run([*ART, "init"], cwd=root, check=True, capture_output=True)
+    make_files(root / "data", n, per_dir=per_dir, min_size=16, max_size=64, seed=n)
+    return root
+
+
 def _per_file_peaks(tmp_path, small: int, large: int, per_dir: int | None) -> tuple[float, float]:
     """Python memory per file of ``add`` and of ``status`` after one change, from repositories of ``small`` and
     ``large`` files of 16-64 bytes (``per_dir`` files per folder; None: one folder)."""
@@ -84,11 +94,7 @@ def _per_file_peaks(tmp_path, small: int, large: int, per_dir: int | None) -> tu
 
     peaks = {}
     for n in (small, large):
-        root = tmp_path / f"r{n}"
-        root.mkdir()
-        git(root, "init", "-q")
-        subprocess.run([*ART, "init"], cwd=root, check=True, capture_output=True)
-        make_files(root / "data", n, per_dir=per_dir or n, min_size=16, max_size=64, seed=n)
+        root = _repo_with_files(tmp_path / f"r{n}", n, per_dir or n)
         repo = Repo(root)
         add_peak = _traced_peak(lambda: add(repo, ["data"], jobs=1))  # noqa: B023 - called at once
         with open(root / "data" / "d0000" / "f0000000", "ab") as f:
@@ -142,11 +148,7 @@ def _checkout_per_file(tmp_path, small: int, large: int) -> float:
 
     peaks = {}
     for n in (small, large):
-        root = tmp_path / f"c{n}"
-        root.mkdir()
-        git(root, "init", "-q")
-        subprocess.run([*ART, "init"], cwd=root, check=True, capture_output=True)
-        make_files(root / "data", n, per_dir=n, min_size=16, max_size=64, seed=n)
+        root = _repo_with_files(tmp_path / f"c{n}", n, n)
         subprocess.run([*ART, "add", "-q", "data"], cwd=root, check=True, capture_output=True)
         shutil.rmtree(root / "data")
         result = []
