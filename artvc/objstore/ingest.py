@@ -32,7 +32,7 @@ from .faults import fault_point
 from .hashing import hash_bytes
 from .ingest_large import stream_large
 from .near import Near
-from .objects import EncodedTree, FileManifest, Kind
+from .objects import BuiltTree, EncodedTree, FileManifest, Kind
 from .oid import Oid
 from .oserrors import describe, os_errors
 from .progress import ProgressLike, as_progress
@@ -272,7 +272,7 @@ class Ingester:
             previous=previous,
         )
 
-    def add_tree(self, root: str | os.PathLike[str], remember: Remember | None = None) -> tuple[EncodedTree, int]:
+    def add_tree(self, root: str | os.PathLike[str], remember: Remember | None = None) -> tuple[BuiltTree, int]:
         """Store a directory recursively, one directory at a time; return (its tree, number of files).
 
         ``remember`` gets each folder's signature with its tree (``scan.walk_tree``), so ``art status`` finds

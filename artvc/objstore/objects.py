@@ -228,6 +228,16 @@ class EncodedTree:
         return _iter_checked(self.oid, self._data)
 
 
+class BuiltTree(EncodedTree):
+    """A tree ``scan.walk_tree`` encoded from a folder it walked: it knows its total ``size``."""
+
+    __slots__ = ()
+    size: int
+
+    def __init__(self, data: bytes, size: int) -> None:
+        super().__init__(data, size)
+
+
 AnyTree = Tree | EncodedTree
 EncodedEntry = tuple[str, list[object]]  # (name, the entry as Tree encodes it: TreeEntry.encoded)
 _TREE_HEAD = b"\x93\xa4tree\x01"  # the encoding of ["tree", 1, ...]: the array of entries follows

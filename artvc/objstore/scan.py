@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import UnsafePathError
 from .faults import fault_point
 from .hashing import ContentHasher, hash_bytes
-from .objects import EncodedEntry, EncodedTree, encode_tree
+from .objects import BuiltTree, EncodedEntry, EncodedTree, encode_tree
 from .oid import Oid
 from .oserrors import describe, os_errors, safe_name
 from .types import EntryKind
@@ -311,7 +311,7 @@ def walk_tree(
     put_tree: Callable[[EncodedTree], None] | None = None,
     *,
     remember: Remember | None = None,
-) -> tuple[EncodedTree, int]:
+) -> tuple[BuiltTree, int]:
     """Build the tree objects of ``root`` bottom-up; return (root tree, number of files).
 
     ``file_oids`` gets the regular files of one directory at a time, as (absolute path, stat) in name order,
@@ -361,7 +361,7 @@ def walk_tree(
         own.drop_kept()
         return top
 
-    def close(top: _Open, parent: _Open | None) -> EncodedTree:
+    def close(top: _Open, parent: _Open | None) -> BuiltTree:
         tree = _encode(top)
         if put_tree is not None:
             put_tree(tree)
@@ -411,7 +411,7 @@ def _name_order(names: list[str]) -> Iterator[int]:
     return heapq.merge(*runs, key=key)
 
 
-def _encode(top: _Open) -> EncodedTree:
+def _encode(top: _Open) -> BuiltTree:
     """The tree of a walked folder, encoded entry by entry in name order (byte-identical to ``Tree.to_bytes``
     of the same entries), and the sum of its entries' sizes."""
     names, sizes, execs = top.names, top.sizes, top.execs
@@ -444,7 +444,7 @@ def _encode(top: _Open) -> EncodedTree:
         [],
         bytearray(),
     )
-    return EncodedTree(data, size)
+    return BuiltTree(data, size)
 
 
 _CLOSE_LAG = 1
