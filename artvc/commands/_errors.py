@@ -117,12 +117,8 @@ class ArtGroup(SuggestingGroup):
             raise CliError(exc, as_json=bool(opts.get("json"))) from exc
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except KeyboardInterrupt:
-            click.echo("art: interrupted", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
-        except BrokenPipeError:
-            sys.stderr.close()
-            ctx.exit(EXIT_PIPE)
+        except (KeyboardInterrupt, BrokenPipeError) as exc:
+            ctx.exit(_stopped(exc))
         except Exception as exc:
             if (ctx.obj or {}).get("debug"):
                 raise
@@ -130,29 +126,36 @@ class ArtGroup(SuggestingGroup):
             if known is not None:
                 opts = ctx.obj or {}
                 raise CliError(known, as_json=bool(opts.get("json"))) from exc
-            click.echo(
-                f"art: internal error: {type(exc).__name__}: {exc} (re-run with --debug for a traceback)", err=True
-            )
-            ctx.exit(EXIT_INTERNAL)
+            ctx.exit(_internal(exc))
 
 
 def exit_status(exc: BaseException, opts: dict) -> int:
     """Report ``exc`` as ``ArtGroup.invoke`` and click's main do, and return the exit status (``_fast``, which
     runs a command without click). ``SystemExit`` and (unless it is a known fault) nothing else is swallowed."""
-    if isinstance(exc, KeyboardInterrupt):
-        click.echo("art: interrupted", err=True)
-        return EXIT_INTERRUPTED
-    if isinstance(exc, BrokenPipeError):
-        sys.stderr.close()
-        return EXIT_PIPE
+    if isinstance(exc, (KeyboardInterrupt, BrokenPipeError)):
+        return _stopped(exc)
     if not isinstance(exc, Exception):
         raise exc
     known = exc if isinstance(exc, ArtError) else translate(exc)
     if known is None:
-        click.echo(f"art: internal error: {type(exc).__name__}: {exc} (re-run with --debug for a traceback)", err=True)
-        return EXIT_INTERNAL
+        return _internal(exc)
     CliError(known, as_json=bool(opts.get("json"))).show()
     return known.exit_code
+
+
+def _stopped(exc: KeyboardInterrupt | BrokenPipeError) -> int:
+    """Ctrl-C: one line and 130; a closed stdout (``art ls | head``): nothing more to say, 141."""
+    if isinstance(exc, KeyboardInterrupt):
+        click.echo("art: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    sys.stderr.close()
+    return EXIT_PIPE
+
+
+def _internal(exc: Exception) -> int:
+    """A bug in art: one line naming it, and 70."""
+    click.echo(f"art: internal error: {type(exc).__name__}: {exc} (re-run with --debug for a traceback)", err=True)
+    return EXIT_INTERNAL
 
 
 def translate(exc: BaseException) -> ArtError | None:

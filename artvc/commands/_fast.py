@@ -5,7 +5,7 @@ workspace is mostly the start of the interpreter, where importing click was a th
 and ``--check`` (before or after the command name, as click takes them) and paths. Anything else (``--help``,
 ``--remote``, ``--debug``, ``--``, another command) returns None and goes through the click group, which
 defines what each argument means; tests compare both ways' output and exit status
-(tests/commands/test_fast_status.py).
+(tests/test_startup.py).
 """
 
 from __future__ import annotations
