@@ -129,6 +129,12 @@ def codecs(store, chunks):
     return [store.get_stored(c, Kind.CHUNK)[0] for c, _ in chunks]
 
 
+def codecs_from(stored, chunks, start: int) -> list:
+    """Of the chunks' ``stored`` codecs, those of the chunks that begin at byte ``start`` of the file or later."""
+    offsets = [sum(n for _, n in chunks[:i]) for i in range(len(chunks))]
+    return [codec for codec, at in zip(stored, offsets, strict=True) if at >= start]
+
+
 def test_incompressible_data_skips_most_zstd_attempts(tmp_path):
     path = tmp_path / "noise"
     path.write_bytes(random_bytes(4 << 20, seed=7))
@@ -153,8 +159,7 @@ def test_compressible_data_is_compressed_chunk_by_chunk_even_after_noise(store, 
     counting = CountingCompressor()
     (oid, _, chunks), _ = ingest(store, path, SMALL, compressor=counting, buffer_size=BUF * 8, batch=BATCH)
     stored = codecs(store, chunks)
-    offsets = [sum(n for _, n in chunks[:i]) for i in range(len(chunks))]
-    text_chunks = [codec for codec, start in zip(stored, offsets, strict=True) if start >= len(noise)]
+    text_chunks = codecs_from(stored, chunks, len(noise))
     # the batch that turned from noise to text tried again within REPROBE chunks and kept compressing
     assert text_chunks.count(ZSTD) >= len(text_chunks) - REPROBE
     assert text_chunks[-50:] == [ZSTD] * 50
@@ -186,8 +191,7 @@ def test_a_run_of_compressed_chunks_that_turns_to_noise_is_stored_raw(store, tmp
     counting = CountingCompressor()
     (oid, _, chunks), _ = ingest(store, path, SMALL, compressor=counting, buffer_size=BUF * 8, batch=BATCH)
     stored = codecs(store, chunks)
-    offsets = [sum(n for _, n in chunks[:i]) for i in range(len(chunks))]
-    noise_chunks = [codec for codec, start in zip(stored, offsets, strict=True) if start >= len(text)]
+    noise_chunks = codecs_from(stored, chunks, len(text))
     assert noise_chunks == [RAW] * len(noise_chunks)
     assert counting.calls < len(chunks) - len(noise_chunks) / 2  # the noise was not compressed chunk by chunk
     check_stored(store, path, oid, chunks)
