@@ -14,6 +14,7 @@ import ipaddress
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +37,7 @@ SECURITY_HEADERS = (
 )
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 MAX_QUERY_FIELDS = 20
+WAIT_SLICE = 0.2  # seconds: how soon the main thread sees a signal that another thread received
 IDLE_TIMEOUT = 60  # seconds a keep-alive connection may wait for its next request
 
 
@@ -97,9 +99,19 @@ class UIServer(ThreadingHTTPServer):
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no request is in flight (at most ``timeout`` seconds, None: no limit); False if some
-        still are."""
+        still are.
+
+        It waits in slices of ``WAIT_SLICE`` seconds: the kernel may deliver a Ctrl-C to a request's thread,
+        and then Python only sets a flag that the main thread checks when its own wait returns, so one
+        unbounded wait would hold the second Ctrl-C until the request ends."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
-            return self._idle.wait_for(lambda: self._busy == 0, timeout)
+            while self._busy:
+                left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+            return True
 
     def host_ok(self, header: str | None) -> bool:
         """On loopback, the Host header must name loopback (and this port): a page of another site that a

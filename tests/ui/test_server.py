@@ -247,6 +247,45 @@ def test_a_second_ctrl_c_stops_at_once_with_a_request_in_flight(repo, tmp_path):
     assert len(answers) == 1 and isinstance(answers[0], (ConnectionError, http.client.HTTPException)), answers
 
 
+def test_a_signal_that_a_request_thread_receives_still_ends_the_wait_for_requests(tmp_path):
+    """The kernel delivers a Ctrl-C sent to the process to any of its threads; when a request's thread gets
+    it, Python only flags it for the main thread, which must see it while requests are still in flight (a CI
+    run once waited on an unbounded lock until the test gave up)."""
+    from artvc.ui.server import UIServer
+
+    class Interrupted(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Interrupted
+
+    server = UIServer(tmp_path)
+    entered, release = threading.Event(), threading.Event()
+
+    def request() -> None:
+        with server.busy():
+            entered.set()
+            release.wait(60)
+
+    worker = threading.Thread(target=request, daemon=True)
+    worker.start()
+    fallback = threading.Timer(20, release.set)  # the old code's wait ends only when the request does
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        assert entered.wait(30)
+        fallback.start()
+        signal.pthread_kill(worker.ident, signal.SIGUSR1)
+        with pytest.raises(Interrupted):
+            server.wait_idle()
+        assert not release.is_set(), "the signal was seen only after the request had ended"
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        release.set()
+        fallback.cancel()
+        worker.join(30)
+        server.server_close()
+
+
 def test_a_failing_request_is_a_500_with_one_logged_line_and_the_server_goes_on(repo):
     root, env = repo
     server = UI(root, {**env, "ART_FAULT": "ui.request@2:eio"})
