@@ -437,6 +437,33 @@ def test_python_api_misuse(ws):
         artvc.log_metadata({"a": 1})
 
 
+def test_a_step_is_announced_before_its_body_can_run_on_its_thread(ws):
+    """``Running step ...`` comes before anything the step prints (a docs sample once showed a step's output
+    ahead of its start line: the event was sent after the step was handed to its thread)."""
+    import threading
+
+    from artvc import pipeline, step
+
+    ran = threading.Event()
+    body_ran_before_start: list[bool] = []
+
+    @step
+    def talk() -> int:
+        ran.set()
+        return 1
+
+    @pipeline
+    def chatty():
+        talk()
+
+    def on_event(event: str, name: str, detail: str) -> None:
+        if event == "start":  # give a step already handed over time to run
+            body_ran_before_start.append(ran.wait(1.0))
+
+    chatty.with_options(root=ws.root, on_event=on_event, cache=False)()
+    assert body_ran_before_start == [False] and ran.is_set()
+
+
 def test_repro_writes_a_pipeline_run_record(ws):
     ws.gen({"a.txt": "a\n"})
     ws.art("stage", "add", "copy", "-d", "a.txt", "-o", "b.txt", "--", "cp a.txt b.txt")

@@ -189,8 +189,8 @@ class _Runner:
                     if adopted is not None:
                         self._settle(adopted)
                         break
+                self.emit("start", inv.name, inv.step.call)  # before the step can print on its thread
                 handle = backend.submit(inv, facts)
-                self.emit("start", inv.name, inv.step.call)
                 running[handle] = (inv, facts)
                 fault_point("flow.step-started")
                 break
