@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import subprocess
 import sys
 
@@ -252,3 +253,32 @@ def test_a_store_on_another_file_system_is_read_and_written_instead(tmp_path):
             run(mnt)
     else:
         run(tmp_path)
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_a_large_file_is_handed_to_the_disk_as_it_is_written(tmp_path):
+    """Checkout starts the writeback of a large file as it goes, every ``WRITEBACK`` verified bytes
+    (``sync_file_range(SYNC_FILE_RANGE_WRITE)``, seen with strace), in order from its start, instead of leaving
+    the whole file dirty in the page cache (before: no such call)."""
+    from artvc.objstore.materialize_large import WRITEBACK
+    from tests.e2e.faultfs import ART, art, make_repo, ok
+
+    repo = make_repo(tmp_path / "repo")
+    size = LARGE_FILE + 3 * BATCH + 12_345
+    data = random_bytes(size, 21)
+    (repo / "w.bin").write_bytes(data)
+    ok(art(repo, "add", "w.bin"))
+    (repo / "w.bin").unlink()
+    log = tmp_path / "strace.log"
+    cmd = ["strace", "-f", "-qq", "-e", "trace=sync_file_range", "-o", str(log), *ART, "checkout", "w.bin"]
+    r = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (repo / "w.bin").read_bytes() == data
+    calls = [line for line in log.read_text().splitlines() if "sync_file_range(" in line]
+    ranges = [tuple(int(x) for x in line.split("(", 1)[1].split(",")[1:3]) for line in calls]
+    assert ranges, calls
+    at = 0
+    for offset, length in ranges:
+        assert offset == at and length >= WRITEBACK, calls
+        at += length
+    assert size - WRITEBACK - BATCH <= at <= size and all("SYNC_FILE_RANGE_WRITE)" in line for line in calls), calls
