@@ -14,7 +14,9 @@ threads each write one batch at its place in the file:
 The calling thread then hashes each written batch, in file order, *from the file itself* (mapped read-only,
 so no copy): the whole-file blake3 is the verification of what was written, which the caller compares with
 the file's id before the file is renamed into place. At most ``IN_FLIGHT`` batches are in flight and one
-batch is mapped at a time, so memory stays bounded whatever the file's size.
+batch is mapped at a time, so memory stays bounded whatever the file's size. That hash is the only one: each
+byte is hashed once (no per-chunk blake3; the whole-file hash proves every chunk's bytes as written). Hashed
+batches are handed to the disk as they go (``_Writeback``), so a multi-GiB file does not pile up as dirty pages.
 
 Objects stored with a codec other than raw and zstd (deltas) are rebuilt by ``LocalStore.get``, in the pool.
 """
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, cast
 
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
 from .faults import fault_point
+from .fileio import start_writeback
 from .hashing import ContentHasher
 from .objects import Kind
 from .oid import Oid
@@ -48,6 +51,7 @@ LARGE_FILE = 16 << 20  # from this size on a file is written by ``write_large``
 BATCH = 8 << 20  # bytes of file content per pool task (one buffer, one pwrite, one hash update)
 IN_FLIGHT = 3  # buffers in use at once: two being filled, one being hashed
 THREADS = 2
+WRITEBACK = 8 << 20  # verified bytes between two requests to start their writeback
 
 # One batch: (file offset, [(chunk id, location)])
 _Batch = tuple[int, list[tuple[Oid, Location]]]
@@ -73,19 +77,65 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
     pending: deque[Future[tuple[int, int, bytearray]]] = deque()
     from concurrent.futures import ThreadPoolExecutor  # here: a checkout of small files never loads it
 
+    disk = _Writeback(fd)
     with ThreadPoolExecutor(THREADS, thread_name_prefix="art-materialize") as pool:
         try:
             for batch in _batches(chunks, locs):
                 if len(pending) >= IN_FLIGHT:
                     written += _take(fd, pending.popleft(), hasher, free, progress)
+                    disk.advance(written)
                 pending.append(pool.submit(_fill, store, fd, batch, free.get()))
             while pending:
                 written += _take(fd, pending.popleft(), hasher, free, progress)
+                disk.advance(written)
         except BaseException:
             for fut in pending:
                 fut.cancel()
             raise
+        finally:
+            disk.close()
     return hasher.oid(), written
+
+
+class _Writeback:
+    """Hands the file's bytes to the disk as they are written and hashed, every ``WRITEBACK`` bytes
+    (``fileio.start_writeback``, as the store's packs are): the disk writes while the rest is copied, instead of
+    the file piling up as dirty pages that the kernel writes later in bursts, or, past its dirty limit (about
+    3.4 GB on the reference machine), makes the checkout wait for. The requests go to a thread of their own (one
+    waits while the disk's queue is full); while it is busy, a range waits for the next request, which covers it."""
+
+    __slots__ = ("_fd", "_kicked", "_queue", "_thread")
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._kicked = 0  # bytes whose writeback was requested
+        self._queue: queue.Queue[tuple[int, int] | None] | None = None
+        self._thread: threading.Thread | None = None
+
+    def advance(self, end: int) -> None:
+        """The file's first ``end`` bytes are written."""
+        if end - self._kicked < WRITEBACK:
+            return
+        if self._queue is None:
+            self._queue = queue.Queue(1)
+            self._thread = threading.Thread(target=self._run, name="art-materialize-writeback", daemon=True)
+            self._thread.start()
+        try:
+            self._queue.put_nowait((self._kicked, end - self._kicked))
+        except queue.Full:
+            return
+        self._kicked = end
+
+    def _run(self) -> None:
+        assert self._queue is not None
+        while (item := self._queue.get()) is not None:
+            start_writeback(self._fd, *item)
+
+    def close(self) -> None:
+        """Wait for the request being made (the file is closed after this)."""
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
 
 
 def _take(

@@ -1,8 +1,12 @@
 """Packs read in large ranges: a push reads the stored bytes of neighbouring objects with one pread, a fetch
-verifies a downloaded pack window by window in a pool (one pread and one task per few MiB, not per object)."""
+verifies a downloaded pack window by window in a pool (one pread and one task per few MiB, not per object); a
+pack fetched whole from a directory remote is copied into the store by the kernel, window by window, and
+verified from that copy (mapped), so its bytes never pass through a buffer of art's."""
 
 from __future__ import annotations
 
+import errno
+import mmap
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -53,8 +57,10 @@ def verified_windows(
     ``WINDOW`` bytes read with one pread and checked by one pool task, ``AHEAD`` windows at a time; yield each
     entry, in order, with its verified bytes, or None when it failed verification.
 
-    ``copy_to``: also write each window's bytes, as read, at the same offset of that file (``copy_rest`` then
-    fills in what lies outside the objects), so a pack is copied from the same bytes that were verified."""
+    ``copy_to``: also copy each window to the same offsets of that file (``copy_rest`` then fills in what lies
+    outside the objects), so the copy holds exactly the bytes that were verified: the kernel copies the window
+    and the objects are verified from the copy, mapped (``_kernel_copied``), else the window is read and the
+    same bytes written. Yielded raw objects may be views of such a mapping, valid as long as they are held."""
     pending: deque[tuple[list[PackEntry], Future[list[bytes | None]]]] = deque()
     for window in spans(entries, WINDOW):
         if len(pending) >= AHEAD:
@@ -118,11 +124,19 @@ def _pwrite_all(fd: int, view: memoryview, at: int) -> None:
 
 def _verify_window(fd: int, window: list[PackEntry], copy_to: int | None = None) -> list[bytes | None]:
     """One pool task: read a window of a pack at once (and copy it to ``copy_to``), verify each object in it
-    (None for a bad one)."""
+    (None for a bad one).
+
+    With ``copy_to`` the window is copied by the kernel (``copy_file_range``: no trip through this process's
+    memory) and verified from the copy itself, mapped read-only: what is checked is what will be stored, and the
+    bytes reach this process without a copy (raw objects come back as views of the mapping, which lives as long
+    as they do). Where the kernel cannot copy, the window is read and written as before."""
     start = window[0].offset
-    span = memoryview(os.pread(fd, max(e.offset + e.length for e in window) - start, start))
-    if copy_to is not None:
-        _pwrite_all(copy_to, span, start)
+    end = max(e.offset + e.length for e in window)
+    span = _kernel_copied(fd, copy_to, start, end) if copy_to is not None else None
+    if span is None:
+        span = memoryview(os.pread(fd, end - start, start))
+        if copy_to is not None:
+            _pwrite_all(copy_to, span, start)
     out: list[bytes | None] = []
     for e in window:
         piece = span[e.offset - start : e.offset - start + e.length]
@@ -131,6 +145,41 @@ def _verify_window(fd: int, window: list[PackEntry], copy_to: int | None = None)
         except CorruptObjectError:
             out.append(None)
     return out
+
+
+_KERNEL_COPY = [hasattr(os, "copy_file_range")]  # cleared when the kernel refuses: read and write instead
+_NO_COPY = frozenset({errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF, errno.ETXTBSY})
+
+
+def _kernel_copied(src: int, dest: int, start: int, end: int) -> memoryview | None:
+    """Copy bytes ``start``..``end`` of ``src`` to the same offsets of ``dest`` in the kernel and return them as
+    a read-only mapping of ``dest`` (shorter when ``src`` ends first); None when the kernel cannot copy (nothing
+    was written: the caller reads and writes). ``dest`` is a private temp file of the store, which nothing else
+    truncates, so the mapping of what was just written stays valid.
+
+    Raises:
+        OSError: when the copy fails otherwise (disk full, I/O error).
+    """
+    if not _KERNEL_COPY[0]:
+        return None
+    done = 0
+    while start + done < end:
+        try:
+            n = os.copy_file_range(src, dest, end - start - done, start + done, start + done)
+        except OSError as exc:
+            if done or exc.errno not in _NO_COPY:
+                raise
+            if exc.errno in (errno.ENOSYS, errno.EOPNOTSUPP):
+                _KERNEL_COPY[0] = False
+            return None
+        if not n:
+            break  # the remote's pack is shorter: the objects past its end fail verification
+        done += n
+    if not done:
+        return memoryview(b"")
+    base = start - start % mmap.ALLOCATIONGRANULARITY
+    mapped = mmap.mmap(dest, start + done - base, mmap.MAP_SHARED, mmap.PROT_READ, offset=base)
+    return memoryview(mapped)[start - base :]
 
 
 def windows(entries: list[PackEntry], limit: int) -> Iterator[list[PackEntry]]:

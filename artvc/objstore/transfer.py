@@ -463,7 +463,7 @@ class _Download:
 
     def _import_pack(self, writer: LocalWriter, pool: Executor, name: str, tmp: str, src: BinaryIO | None) -> None:
         """Verify every object of a downloaded whole pack; adopt the file when all pass (no rewrite). ``src``:
-        the remote's pack file, copied to ``tmp`` window by window from the bytes read for verification.
+        the remote's pack file, copied to ``tmp`` window by window and verified from the copy (``verified_windows``).
 
         Objects are read back in windows of at most MAX_SPAN bytes, so a pack is never held in memory.
         When something fails, the good objects are stored one by one and the bad ones reported.

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.objects import Kind
-from artvc.objstore.pack_ranges import WINDOW, read_in_ranges, spans, verified_windows
+from artvc.objstore.pack_ranges import WINDOW, copy_rest, read_in_ranges, spans, verified_windows
 from artvc.objstore.store.local import LocalStore
 from artvc.objstore.store.pack import Compressor, PackEntry, PackWriter, read_trailer
 from tests.builders import random_bytes
@@ -103,3 +105,44 @@ def test_a_window_of_well_compressed_objects_is_also_bounded_by_their_decompress
     windows = list(spans(entries, WINDOW))
     assert [e for w in windows for e in w] == entries
     assert all(sum(e.raw_length for e in w) <= 2 * WINDOW for w in windows) and len(windows) >= 2
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_a_pack_copied_while_verified_is_the_same_file_and_its_bad_object_is_singled_out(tmp_path, kernel):
+    """``copy_to``: the kernel copies each window (copy_file_range) and the objects are verified from the copy,
+    mapped; where it cannot (``kernel`` False: another file system) the window is read and written. Either way
+    the copy (with ``copy_rest``) is the pack byte for byte, and a damaged object is refused."""
+    import artvc.objstore.pack_ranges as pr
+
+    if not kernel:
+        pr._KERNEL_COPY[0], saved = False, pr._KERNEL_COPY[0]
+    try:
+        blobs = [
+            random_bytes(60_000 + i * 577, i) if i % 2 else random_bytes(60_000, i).translate(TEXT) for i in range(200)
+        ]
+        compressor = Compressor()
+        src = tmp_path / "p.pack"
+        with open(src, "wb") as f:
+            writer = PackWriter(f)
+            for b in blobs:
+                writer.add(hash_bytes(b), int(Kind.CHUNK), *compressor.pack(b), len(b))
+            writer.seal()
+        with open(src, "rb") as f:
+            entries = sorted(read_trailer(f, src.stat().st_size), key=lambda e: e.offset)
+        victim = entries[120]
+        damaged = bytearray(src.read_bytes())
+        damaged[victim.offset + victim.length // 2] ^= 1
+        src.write_bytes(damaged)
+        dest = tmp_path / "copy.tmp"
+        with open(src, "rb") as s, open(dest, "w+b") as d, ThreadPoolExecutor(2) as pool:
+            got = [
+                (e, None if v is None else bytes(v)) for e, v in verified_windows(pool, s.fileno(), entries, d.fileno())
+            ]
+            copy_rest(s.fileno(), d.fileno(), entries)
+        assert dest.read_bytes() == bytes(damaged)
+        assert [e for e, _ in got] == entries and [e.oid for e, v in got if v is None] == [victim.oid]
+        by_oid = {hash_bytes(b): b for b in blobs}
+        assert all(v == by_oid[e.oid] for e, v in got if v is not None)
+    finally:
+        if not kernel:
+            pr._KERNEL_COPY[0] = saved

@@ -4,6 +4,7 @@ an interrupted or refused pull leaves nothing half-written in the workspace."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -247,3 +248,56 @@ def test_a_full_disk_while_copying_a_pack_exits_13_and_leaves_nothing(ws, tmp_pa
     proc, _, _ = art_child(other.root, tmp_path, "pull")
     assert proc.returncode == 0, proc.stderr
     assert (other.root / "big.bin").read_bytes() == data
+
+
+def _pack_bytes(log: Path, name: str) -> int:
+    """The bytes that the calls ``name`` on a pack file (their first argument, as ``strace -y`` names it)
+    returned, in all, from the per-thread logs ``log.<tid>`` of ``strace -ff`` (each call on one line)."""
+    total = 0
+    for part in log.parent.glob(f"{log.name}.*"):
+        for call in part.read_text().splitlines():
+            if call.startswith(f"{name}(") and call.split(",", 1)[0].endswith(".pack>") and " = " in call:
+                total += max(0, int(call.rsplit(" = ", 1)[1].split()[0]))
+    return total
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+@pytest.mark.parametrize("kind", ["random", "csv"])
+def test_a_whole_pack_is_copied_by_the_kernel_and_verified_from_the_copy(ws, tmp_path, kind):
+    """From a directory remote, a pack fetched whole goes into the store by ``copy_file_range`` (no trip through
+    art's memory) and its objects are verified from that copy, mapped: the pack's bytes are not also read with
+    pread (before: every byte was pread, then written back with pwrite)."""
+    data = random_bytes(SIZE, 13) if kind == "random" else csv_bytes(SIZE, 13)
+    other = pushed(ws, tmp_path, data)
+    packs = sum(p.stat().st_size for p in (tmp_path / "remote").rglob("*.pack"))
+    log = tmp_path / "strace.log"
+    trace = "trace=pread64,preadv,read,copy_file_range"
+    r = subprocess.run(
+        ["strace", "-ff", "-qq", "-y", "-e", trace, "-o", str(log), sys.executable, "-m", "artvc", "pull"],
+        cwd=other.root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    assert (other.root / "big.bin").read_bytes() == data
+    copied = _pack_bytes(log, "copy_file_range")
+    read = sum(_pack_bytes(log, name) for name in ("pread64", "preadv", "read"))
+    assert copied >= packs * 0.9, (copied, packs)
+    assert read < packs // 16, (read, packs)  # headers, gaps and trailers: not the objects
+    assert other.art("fsck").exit_code == 0
+
+
+def test_a_remote_pack_shorter_than_its_index_says_is_refused_with_nothing_written(ws, tmp_path):
+    """The kernel copy of a truncated remote pack stops at its end; the objects past it fail verification
+    (exit 3), no file is written and the store keeps nothing of it."""
+    other = pushed(ws, tmp_path, random_bytes(SIZE, 14))
+    pack = max((tmp_path / "remote").rglob("*.pack"), key=lambda p: p.stat().st_size)
+    with open(pack, "r+b") as f:
+        f.truncate(pack.stat().st_size // 2)
+    proc, _, _ = art_child(other.root, tmp_path, "pull")
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.startswith("art: error: ") and "Traceback" not in proc.stderr
+    assert not (other.root / "big.bin").exists()
+    assert leftovers(other) == []
+    assert not [p for p in (other.root / ".art" / "store" / "tmp").iterdir() if p.name.startswith("import-")]
