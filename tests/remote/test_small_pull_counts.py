@@ -118,3 +118,31 @@ def test_a_push_looks_each_one_chunk_file_up_once(ws, tmp_path, monkeypatch):
     other = clone(ws, tmp_path / "clone")
     assert not art_json(other, "pull")["problems"]
     assert files_under(other.root / "data") == files_under(ws.root / "data")
+
+
+def test_a_pull_failing_on_one_whole_pack_leaves_no_download_of_the_next_behind(ws, tmp_path):
+    """Two whole packs, the second downloaded while the first is imported: a write error on the first stops
+    the pull, and neither pack's temp file stays in the store's ``tmp/`` (the next one's is removed, not only
+    the failing one's)."""
+    import os
+    import subprocess
+    import sys
+
+    rng = random.Random(19)
+    add_remote(ws, str(tmp_path / "bucket"))
+    for f in range(2):  # one push each: two remote packs of chunks
+        ws.gen({f"d{f}": {f"f{i:04d}.bin": rng.randbytes(rng.randint(1, 2000)) for i in range(100)}})
+        ws.art("add", f"d{f}")
+        assert art_json(ws, "push")["missing"] == []
+    other = clone(ws, tmp_path / "clone")
+    failed = subprocess.run(
+        [sys.executable, "-m", "artvc", "pull"],
+        cwd=other.root,
+        env={**os.environ, "ART_FAULT": "fetch.pack-copied:enospc"},
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == 13, failed.stderr
+    assert sorted(os.listdir(other.root / ".art" / "store" / "tmp")) == []
+    assert not art_json(other, "pull")["problems"]
+    assert files_under(other.root / "d1") == files_under(ws.root / "d1")
