@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 from ..errors import ArtError
 from .hashing import ContentHasher
-from .objects import FileManifest, Kind
+from .objects import FileManifest, Kind, Tree
 from .oid import Oid
 from .stage import FileStage
 from .store.local import LocalStore
+from .types import ObjectKey
 
 EARLY_BYTES = 16 << 20  # chunks kept for a manifest's stream when a pack brings them before their turn
 
@@ -138,3 +139,33 @@ def check_manifest(store: LocalStore, manifest: FileManifest) -> str | None:
     if hasher.oid() != manifest.oid:
         return f"content hashes to {hasher.oid()[:10]}"
     return None
+
+
+def complete_meta(meta: dict[ObjectKey, bytes], broken: set[str]) -> list[tuple[ObjectKey, bytes]]:
+    """The trees and runs of ``meta`` (a download's, verified) whose closure is now local: a tree over a
+    ``broken`` object (failed or missing), or over such a tree, is held back."""
+    if not broken:
+        return list(meta.items())
+    # propagate "incomplete" upwards: a tree is stored only when every child is available locally
+    trees: dict[str, Tree] = {
+        oid: Tree.from_bytes(oid, data) for (oid, kind), data in meta.items() if kind == Kind.TREE
+    }
+    ok: dict[str, bool] = {}
+
+    def complete(oid: str) -> bool:
+        if oid in ok:
+            return ok[oid]
+        ok[oid] = False
+        good = (
+            oid not in broken
+            and all(
+                complete(e.oid) if e.kind == "dir" else (e.kind == "symlink" or e.oid not in broken)
+                for e in trees[oid].entries
+            )
+            if oid in trees
+            else oid not in broken
+        )
+        ok[oid] = good
+        return good
+
+    return [(k, d) for k, d in meta.items() if k[1] != Kind.TREE or complete(k[0])]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple, cast
 
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
@@ -86,6 +86,7 @@ class Plan:
         self.db.executescript(_SCHEMA)
         self.db.execute("BEGIN")
         self.present = 0
+        self.chunks_met = False  # whether a chunk key came through ``_fresh`` (see ``_as_chunks``)
         self.missing: list[ObjectKey] = []
         self.named: dict[Oid, list[Oid]] = {}
 
@@ -100,9 +101,10 @@ class Plan:
 
     # -- building ------------------------------------------------------------------------------------------
 
-    def _fresh(self, keys: Iterable[tuple[str, int]]) -> list[tuple[Oid, Kind]]:
+    def _fresh(self, keys: Sequence[tuple[str, int]]) -> list[tuple[Oid, Kind]]:
         """The keys not seen yet (each once), now marked seen."""
         db = self.db
+        self.chunks_met = self.chunks_met or any(k == Kind.CHUNK for _, k in keys)
         db.execute("DELETE FROM batch")
         db.executemany("INSERT INTO batch VALUES (?, ?)", ((bytes.fromhex(o), int(k)) for o, k in keys))
         rows = db.execute(
@@ -111,6 +113,16 @@ class Plan:
         ).fetchall()
         db.execute("INSERT OR IGNORE INTO seen SELECT oid, kind FROM batch")
         return [(Oid(o.hex()), _KINDS[k]) for o, k in rows]
+
+    def _as_chunks(self, keys: list[tuple[Oid, Kind]]) -> list[tuple[Oid, Kind]]:
+        """The chunk keys of one-chunk files whose file keys were fresh: not seen yet (each once), now seen.
+        Until a chunk key has come through ``_fresh`` (a manifest's chunks, a delta's base, a chunk root), none
+        can have been seen but as such a file's, which is seen once: they are only marked, not looked up (a
+        push of many small files otherwise looks each up twice, as a file and as its chunk)."""
+        if self.chunks_met:
+            return self._fresh(keys)
+        self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", ((bytes.fromhex(o), int(k)) for o, k in keys))
+        return keys
 
     def _send(self, items: Iterable[tuple[Oid, Kind, Location]]) -> None:
         self.db.executemany(
@@ -283,7 +295,7 @@ def _walk_batch(src: LocalStore, dest: RemoteStore, plan: Plan, fresh: list[tupl
         else:
             found.append((key, loc))
     if as_chunks:
-        found += [(k, rows[k]) for k in plan._fresh(as_chunks)]  # type: ignore[index]
+        found += [(k, rows[k]) for k in plan._as_chunks(as_chunks)]  # type: ignore[index]
     there = dest.has_many([k for k, _ in found]) if found else set()
     deltas: list[Oid] = []
     children: list[tuple[Oid, Kind]] = []

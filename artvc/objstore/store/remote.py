@@ -334,20 +334,23 @@ class RemoteStore(ObjectStore):
         if not names:
             return
         with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
-            futures = {name: pool.submit(self.read_index, name) for name in names}
+            futures = {name: pool.submit(self._read_index, name) for name in names}
             for name, fut in futures.items():
-                entries = fut.result()
+                entries, data = fut.result()
                 if entries is not None:
-                    self._cache_index(name, entries)
+                    self._cache_index(name, data)  # the bytes checked, as they came: not encoded again
                 yield name, entries
 
     def read_index(self, name: str) -> list[PackEntry] | None:
         """Download and check one index; None when it is missing, damaged or does not match its name."""
+        return self._read_index(name)[0]
+
+    def _read_index(self, name: str) -> tuple[list[PackEntry] | None, bytes]:
         try:
             data = self.transport.read(self.idx_path(name))
         except FileNotFoundError:
-            return None
-        return check_index(name, data)
+            return None, b""
+        return check_index(name, data), data
 
     def _cached_index(self, name: str) -> list[PackEntry] | None:
         if self.cache_dir is None:
@@ -358,7 +361,7 @@ class RemoteStore(ObjectStore):
             return None
         return check_index(name, data)
 
-    def _cache_index(self, name: str, entries: list[PackEntry]) -> None:
+    def _cache_index(self, name: str, entries: list[PackEntry] | bytes) -> None:
         if self.cache_dir is None:
             return
         tmp = None
@@ -366,7 +369,7 @@ class RemoteStore(ObjectStore):
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
-                f.write(encode_index(entries))
+                f.write(entries if isinstance(entries, bytes) else encode_index(entries))
             os.replace(tmp, self.cache_dir / f"{name}.idx")
         except OSError:  # the cache is an optimisation only: a full or read-only disk just skips it
             if tmp is not None:

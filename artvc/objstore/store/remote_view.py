@@ -93,25 +93,27 @@ class ViewIndex:
         return isinstance(key, tuple) and self.get(key) is not None
 
     def get_many(self, keys: Iterable[Key]) -> dict[Key, Located]:
-        """The listed ones of ``keys``, looked up a batch at a time."""
+        """The listed ones of ``keys``, looked up ``_BATCH`` distinct ids at a time (a file asked as a file and
+        as a chunk is one id: one lookup, not two)."""
         if self._db is None:
             mem = self._mem
             return {k: loc for k in keys if (loc := mem.get((k[0], int(k[1])))) is not None}
-        want = list(keys)
+        by_id: dict[str, dict[int, Key]] = {}  # id -> kind -> the key as asked
+        for key in keys:
+            by_id.setdefault(key[0], {})[int(key[1])] = key
+        ids = list(by_id)
         out: dict[Key, Located] = {}
-        for i in range(0, len(want), _BATCH):
-            part = want[i : i + _BATCH]
-            digests = {bytes.fromhex(o) for o, _ in part}
+        for i in range(0, len(ids), _BATCH):
+            digests = [bytes.fromhex(o) for o in ids[i : i + _BATCH]]
             with self._lock:
                 rows = self._db.execute(
-                    f"SELECT d, k, p, c, off, len, raw FROM o WHERE d IN ({','.join('?' * len(digests))})",
-                    list(digests),
+                    f"SELECT d, k, p, c, off, len, raw FROM o WHERE d IN ({','.join('?' * len(digests))})", digests
                 ).fetchall()
-            found = {(r[0], r[1]): r[2:] for r in rows}
-            for k in part:
-                row = found.get((bytes.fromhex(k[0]), int(k[1])))
-                if row is not None:
-                    out[k] = self._located(k[0], int(k[1]), row)
+            for d, k, *row in rows:
+                oid = d.hex()
+                asked = by_id[oid].get(k)
+                if asked is not None:
+                    out[asked] = self._located(oid, k, row)
         return out
 
     def items(self) -> Iterator[tuple[Key, Located]]:

@@ -1,0 +1,148 @@
+"""Push and pull of a flat folder of small files do each piece of work once, counted: a pull's checkout does
+not ask the store again for the files the fetch just verified and stored, each remote index is decoded once
+per use and cached as it came (not encoded again), and a push's plan looks each one-chunk file up once."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from tests.conftest import Workspace
+from tests.remote.conftest import add_remote, art_json, clone, files_under
+
+
+def _flat(ws: Workspace, tmp_path: Path, *, folders: int = 2, files: int = 150) -> Workspace:
+    """``folders`` folders of ``files`` small random files, each added on its own (one local pack of chunks
+    each), pushed to a directory remote; return a fresh clone."""
+    rng = random.Random(18)
+    for f in range(folders):
+        ws.gen({f"d{f}": {f"f{i:04d}.bin": rng.randbytes(rng.randint(1, 2000)) for i in range(files)}})
+        ws.art("add", f"d{f}")
+    add_remote(ws, str(tmp_path / "bucket"))
+    assert art_json(ws, "push")["missing"] == []
+    return clone(ws, tmp_path / "clone")
+
+
+def _count(monkeypatch, owner, name: str) -> list[int]:
+    """Count the calls of ``owner.name`` (the real function runs); the list holds one item per call."""
+    calls: list[int] = []
+    real = getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+def test_a_pull_checks_out_what_it_fetched_without_asking_the_store_again(ws, tmp_path, monkeypatch):
+    """The download proves the folders' trees complete (it met and stored everything below them) and says
+    so in the completeness memo, so the checkout's plan checks none of their files for presence (on the old
+    code: one query per 2,048 files of each folder)."""
+    from artvc.workspace import checkout_plan
+
+    other = _flat(ws, tmp_path)
+    absent = _count(monkeypatch, checkout_plan, "_absent")
+    pulled = art_json(other, "pull")
+    assert not pulled["problems"] and pulled["files_written"] == 300
+    assert absent == []
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+    assert files_under(other.root / "d1") == files_under(ws.root / "d1")
+
+
+def test_a_download_that_trusted_a_local_tree_leaves_the_trees_above_it_to_the_checkout(ws, tmp_path, monkeypatch):
+    """A tree found in the local store is trusted, not walked: the trees above it are stored but not recorded
+    complete by the download, so the checkout still checks their files (here: a folder holding a copy of
+    one already pulled)."""
+    from artvc.workspace import checkout_plan
+
+    other = _flat(ws, tmp_path, folders=1)
+    art_json(other, "pull")
+    ws.gen({"top": {}})
+    (ws.root / "d0").rename(ws.root / "top" / "d0")  # the same tree, now below a new one
+    ws.gen({"top": {"new.bin": b"new"}})
+    ws.art("rm", "d0")
+    ws.art("add", "top")
+    ws.git("add", "-A")
+    ws.git("commit", "-qm", "top")
+    assert art_json(ws, "push")["missing"] == []
+    other.git("pull", "-q", "origin", "HEAD")
+    absent = _count(monkeypatch, checkout_plan, "_absent")
+    assert not art_json(other, "pull")["problems"]
+    assert absent != []
+    assert files_under(other.root / "top") == files_under(ws.root / "top")
+
+
+def test_a_pull_decodes_each_remote_index_once_per_use_and_caches_it_as_it_came(ws, tmp_path, monkeypatch):
+    """With the view spilled to its file (as at 100,000 files), a whole pack's entries come from the cached
+    index once: to decide that it is fetched whole and to import it (the old code decoded it twice there),
+    and the index cache is written from the downloaded bytes, never re-encoded."""
+    from artvc.objstore import transfer
+    from artvc.objstore.store import remote, remote_view
+
+    other = _flat(ws, tmp_path)
+    monkeypatch.setattr(remote_view, "SPILL", 1)
+    decoded = _count(monkeypatch, remote, "check_index")
+    encoded = _count(monkeypatch, remote, "encode_index")
+    whole = _count(monkeypatch, transfer._Download, "_import_pack")
+    pulled = art_json(other, "pull")
+    assert not pulled["problems"] and pulled["files_written"] == 300
+    indexes = sorted((tmp_path / "bucket" / "index").rglob("*.idx"))
+    assert whole  # the pack of the files' chunks came whole
+    assert len(decoded) == len(indexes) + len(whole)  # the refresh reads each; a whole pack's once more, not twice
+    assert encoded == []
+    cached = {p.name: p.read_bytes() for p in (other.root / ".art").rglob("*.idx")}
+    assert {p.name: p.read_bytes() for p in indexes}.items() <= cached.items()
+
+
+def test_a_push_looks_each_one_chunk_file_up_once(ws, tmp_path, monkeypatch):
+    """The plan marks a one-chunk file's chunk key seen without a second lookup (``Plan._as_chunks``): the
+    keys through ``Plan._fresh`` are the objects sent, each once, not each file twice."""
+    from artvc.objstore import upload_plan
+
+    ws.gen({"data": {f"f{i:04d}.bin": random.Random(i).randbytes(100 + i) for i in range(200)}})
+    ws.art("add", "data")
+    add_remote(ws, str(tmp_path / "bucket"))
+    keys: list[int] = []
+    real = upload_plan.Plan._fresh
+
+    def counted(self, batch):
+        keys.append(len(batch))
+        return real(self, batch)
+
+    monkeypatch.setattr(upload_plan.Plan, "_fresh", counted)
+    pushed = art_json(ws, "push")
+    assert pushed["objects"] >= 201 and pushed["missing"] == []  # the files, their tree, the records of adds
+    assert sum(keys) == pushed["objects"]  # each key once (the old code: each file's key, then its chunk's)
+    other = clone(ws, tmp_path / "clone")
+    assert not art_json(other, "pull")["problems"]
+    assert files_under(other.root / "data") == files_under(ws.root / "data")
+
+
+def test_a_pull_failing_on_one_whole_pack_leaves_no_download_of_the_next_behind(ws, tmp_path):
+    """Two whole packs, the second downloaded while the first is imported: a write error on the first stops
+    the pull, and neither pack's temp file stays in the store's ``tmp/`` (the next one's is removed, not only
+    the failing one's)."""
+    import os
+    import subprocess
+    import sys
+
+    rng = random.Random(19)
+    add_remote(ws, str(tmp_path / "bucket"))
+    for f in range(2):  # one push each: two remote packs of chunks
+        ws.gen({f"d{f}": {f"f{i:04d}.bin": rng.randbytes(rng.randint(1, 2000)) for i in range(100)}})
+        ws.art("add", f"d{f}")
+        assert art_json(ws, "push")["missing"] == []
+    other = clone(ws, tmp_path / "clone")
+    failed = subprocess.run(
+        [sys.executable, "-m", "artvc", "pull"],
+        cwd=other.root,
+        env={**os.environ, "ART_FAULT": "fetch.pack-copied:enospc"},
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == 13, failed.stderr
+    assert sorted(os.listdir(other.root / ".art" / "store" / "tmp")) == []
+    assert not art_json(other, "pull")["problems"]
+    assert files_under(other.root / "d1") == files_under(ws.root / "d1")
