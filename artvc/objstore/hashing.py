@@ -50,6 +50,12 @@ class ContentHasher:
     def digest(self) -> bytes:
         return self._h.digest()
 
+    def copy(self) -> ContentHasher:
+        """An independent hasher in this one's state (what was fed so far)."""
+        out = ContentHasher.__new__(ContentHasher)
+        out._h = self._h.copy()
+        return out
+
 
 def hash_file(path: str, *, bufsize: int = 1 << 22) -> Oid:
     """Hash a file's content in a streaming pass (a file smaller than ``bufsize`` in one read, with no buffer

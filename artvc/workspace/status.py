@@ -109,7 +109,7 @@ def current_oid(repo: Repo, path: str, kind: str, changes: Changes | None = None
     if changes is not None:
         return changes.tree_oid(path)
     try:
-        scanned = scan_folder(str(full))
+        scanned = scan_folder(str(full), listings=True)
     except OSError:  # unreadable somewhere: the plain walk says where, as a FileSystemError
         tree, _ = walk_tree(str(full), repo.root, state.oids_of)
         return tree.oid

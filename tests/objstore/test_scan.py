@@ -168,3 +168,21 @@ def test_folder_signatures_keep_their_definition_across_batches(tmp_path):
         (tmp_path / "a" / f"n{i}").write_bytes(b"x" * (i % 7))
     (tmp_path / ".art").mkdir()
     assert signed_walk(str(tmp_path))[0] == _signature_by_definition(tmp_path, 4096)
+
+
+def test_a_walk_keeps_the_listings_of_folders_within_its_bound(tmp_path):
+    from artvc.objstore.scan import stream_dir
+    from artvc.objstore.treecache import scan_folder
+
+    _tree(tmp_path)
+    small = stream_dir(str(tmp_path / "a"), keep_at_most=10)
+    assert small.whole and sorted(small.names) == ["1", "2", "x"] and len(small.meta) == 15
+    big = stream_dir(str(tmp_path / "a"), keep_at_most=2)  # more entries than that: none kept
+    assert not big.whole and big.names == [] and len(big.meta) == 0
+    assert big.finish([]) == small.finish([])  # keeping changes nothing of the signature
+    scanned = scan_folder(str(tmp_path), listings=True)
+    assert set(scanned.listings) == {"", "a", "a/x", "b", "c", "c/y", "c/y/z"} == set(scanned.sigs)
+    # a listing kept is unfinished: finishing it with the subfolders' signatures gives the walk's signature
+    x = scanned.listings["a/x"]
+    assert x.finish([]) == scanned.sigs["a/x"][0]
+    assert scan_folder(str(tmp_path)).listings == {}
