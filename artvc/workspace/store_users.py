@@ -12,7 +12,6 @@ An entry is TOML (``root = "/abs/path"``); its name is derived from the root, so
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +88,8 @@ def entries(store_root: Path) -> list[Entry]:
         names = sorted(os.listdir(d))
     except FileNotFoundError:
         return []
+    import tomllib  # here: every command checks its registration, few list the entries
+
     for name in names:
         if name.startswith("."):
             continue  # an atomic write in progress
