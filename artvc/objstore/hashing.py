@@ -75,3 +75,18 @@ def hash_file(path: str, *, bufsize: int = 1 << 22) -> Oid:
         while n := f.readinto(buf):
             h.update(view[:n])
     return h.oid()
+
+
+def sha256_hex(data: bytes) -> str:
+    """The sha256 of ``data`` in hex, from CPython's own module when there is one: hashlib loads OpenSSL, ~11 M
+    instructions of the start of every command that opens the store or writes a temp file (tmpowner)."""
+    import importlib
+
+    for name in ("_sha2", "_sha256"):  # Python 3.12+, 3.11
+        try:
+            return str(importlib.import_module(name).sha256(data).hexdigest())
+        except (ImportError, AttributeError):
+            continue
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
