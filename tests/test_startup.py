@@ -140,3 +140,17 @@ def test_help_lists_every_command():
     r = subprocess.run([sys.executable, "-m", "artvc", "--help"], capture_output=True, text=True, check=True)
     listed = {ln.split()[0] for ln in r.stdout.split("Commands:")[1].splitlines() if ln.startswith("  ")}
     assert listed == shown
+
+
+OPENSSL_ASYNC = ("hashlib", "asyncio", "ssl")
+
+
+def test_add_push_and_pull_to_a_directory_remote_load_no_openssl_nor_asyncio(ws, tmp_path):
+    """hashlib (OpenSSL) for a temp file's owner token, and asyncio (with ssl) for a timeout class, were ~80 M
+    instructions of every push and pull; a directory remote needs neither."""
+    ws.gen({"data": {"a.csv": "a,b\n1,2\n"}})
+    ws.art("remote", "add", "r", str(tmp_path / "remote"), "--default")
+    assert loaded_by(ws.root, "add", "data", heavy=OPENSSL_ASYNC) == []
+    assert loaded_by(ws.root, "push", heavy=OPENSSL_ASYNC) == []
+    assert loaded_by(ws.root, "pull", heavy=OPENSSL_ASYNC) == []
+    assert (ws.root / "data.art").exists() and any((tmp_path / "remote").iterdir())
