@@ -12,8 +12,8 @@ An entry is TOML (``root = "/abs/path"``); its name is derived from the root, so
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..objstore.fileio import atomic_write
 from ..objstore.hashing import sha256_hex
@@ -23,8 +23,7 @@ MAX_ENTRY = 4096  # bytes; an entry is one path
 HEADER = "# a workspace that uses this store: 'art gc' in any of them keeps what this one needs\n"
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One registered workspace: ``root`` is None when the entry cannot be decoded (``problem`` says why)."""
 
     id: str
