@@ -37,12 +37,24 @@ def test_status_imports_no_heavy_module(ws, args):
     assert loaded_by(ws.root, *args) == []
 
 
-DATA_ONLY = ("hashlib", "tomli_w", "artvc.pipeline.staleness", "artvc.pipeline.spec", "artvc.workspace.partial")
+DATA_ONLY = (
+    "hashlib",
+    "tomli_w",
+    "artvc.pipeline.staleness",
+    "artvc.pipeline.spec",
+    "artvc.workspace.partial",
+    "tomllib",  # pointers and a new config are read by codec.plain_toml
+    "artvc.objstore.store.local_writer",  # the store's writing side: status writes nothing
+    "artvc.objstore.store.packer",
+    "dataclasses",  # it imports inspect; each frozen dataclass compiles its methods (docs/style.md)
+    "inspect",
+    "artvc.objstore.lineage",
+)
 
 
 def test_status_of_a_workspace_of_data_alone_loads_no_pipeline_module(ws):
-    """Without art.toml and art.lock, a clean status needs neither the pipeline modules nor a TOML writer, nor
-    OpenSSL (hashlib) to check the store's registration."""
+    """Without art.toml and art.lock, a clean status needs neither the pipeline modules nor a TOML writer or
+    parser, nor OpenSSL (hashlib) to check the store's registration, nor the store's writer."""
     ws.gen({"data": {"a.csv": "a,b\n1,2\n", "sub": {"b.txt": "b"}}, "model.bin": b"\0" * 3000})
     ws.art("add", "data", "model.bin")
     r = subprocess.run(
@@ -70,6 +82,15 @@ def test_plain_status_runs_without_click(ws, args):
 @pytest.mark.parametrize("args", [["status", "--help"], ["status", "--remote"], ["status", "--debug"], ["add", "x"]])
 def test_other_command_lines_go_through_click(ws, args):
     assert "click" in loaded_by(ws.root, *args, heavy=CLICK)
+
+
+STORE = ("sqlite3", "dataclasses", "zstandard", "msgpack", "artvc.objstore.store", "artvc.workspace.repo")
+
+
+@pytest.mark.parametrize("command", ["add", "checkout", "push", "pull", "status"])
+def test_a_commands_help_opens_no_store(ws, command):
+    """``art COMMAND --help`` imports the command's click definition only, not what running it needs."""
+    assert loaded_by(ws.root, command, "--help", heavy=STORE) == []
 
 
 CLICK_PATH = "import sys; sys.argv[0] = 'art'; from artvc.commands._cli import cli; cli(prog_name='art')"
@@ -122,3 +143,17 @@ def test_help_lists_every_command():
     r = subprocess.run([sys.executable, "-m", "artvc", "--help"], capture_output=True, text=True, check=True)
     listed = {ln.split()[0] for ln in r.stdout.split("Commands:")[1].splitlines() if ln.startswith("  ")}
     assert listed == shown
+
+
+OPENSSL_ASYNC = ("hashlib", "asyncio", "ssl")
+
+
+def test_add_push_and_pull_to_a_directory_remote_load_no_openssl_nor_asyncio(ws, tmp_path):
+    """hashlib (OpenSSL) for a temp file's owner token, and asyncio (with ssl) for a timeout class, were ~80 M
+    instructions of every push and pull; a directory remote needs neither."""
+    ws.gen({"data": {"a.csv": "a,b\n1,2\n"}})
+    ws.art("remote", "add", "r", str(tmp_path / "remote"), "--default")
+    assert loaded_by(ws.root, "add", "data", heavy=OPENSSL_ASYNC) == []
+    assert loaded_by(ws.root, "push", heavy=OPENSSL_ASYNC) == []
+    assert loaded_by(ws.root, "pull", heavy=OPENSSL_ASYNC) == []
+    assert (ws.root / "data.art").exists() and any((tmp_path / "remote").iterdir())

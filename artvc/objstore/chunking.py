@@ -8,14 +8,12 @@ config so a store keeps its own.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 KIB = 1024
 
 
-@dataclass(frozen=True, slots=True)
-class ChunkerParams:
+class ChunkerParams(NamedTuple):
     """FastCDC bounds. pyfastcdc's mean chunk is about ``avg + min`` (cut-point skipping)."""
 
     min_size: int = 16 * KIB

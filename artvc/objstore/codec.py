@@ -12,7 +12,6 @@ through here or checks the limits named here; every failure is a ``FormatError``
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
@@ -217,13 +216,67 @@ def toml_loads(
         raise error(f"{what} is too large ({len(data)} bytes, the limit is {limit})", hint=hint)
     try:
         text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
-        return tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise error(f"{what} is not valid TOML: not UTF-8 text ({_reason(exc)})", hint=hint) from exc
+    plain = plain_toml(text)
+    if plain is not None:
+        return plain
+    import tomllib  # on first use: the files art writes itself (pointers, a new config) are read by plain_toml
+
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{what} is not valid TOML: {exc}", hint=hint) from exc
     except RecursionError as exc:
         raise error(f"{what} is not valid TOML: nested too deeply", hint=hint) from exc
+
+
+_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def plain_toml(text: str) -> dict[str, Any] | None:
+    """What ``tomllib.loads`` gives for the plain TOML art writes (pointers, a new ``.art/config``), or None for
+    anything else (then tomllib decides): lines that are blank, a comment, a ``[table]`` header, or
+    ``key = value`` where the key is bare and the value a decimal integer without sign or a one-line string
+    without escapes or quotes; every key and table at most once. Importing tomllib (which compiles its regular
+    expressions) was ~6% of the instructions of ``art status``."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")  # CRLF ends a line too; a lone CR is not TOML
+        if "\r" in text:
+            return None
+    out: dict[str, Any] = {}
+    table = out
+    for line in text.split("\n"):
+        line = line.strip(" \t")
+        if not line or line[0] == "#":
+            if not _text(line):
+                return None  # a comment holding a control character is not TOML
+            continue
+        if line[0] == "[":
+            name = line[1:-1].strip(" \t")
+            if line[-1] != "]" or not name or not _BARE.issuperset(name) or name in out:
+                return None
+            table = out[name] = {}
+            continue
+        key, eq, value = line.partition("=")
+        key, value = key.rstrip(" \t"), value.strip(" \t")
+        if not eq or not key or not _BARE.issuperset(key) or key in table or not value:
+            return None
+        if value[0] == '"' and len(value) >= 2 and value[-1] == '"':
+            inner = value[1:-1]
+            if '"' in inner or "\\" in inner or not _text(inner):
+                return None
+            table[key] = inner
+        elif value.isascii() and value.isdigit() and (value == "0" or value[0] != "0"):
+            table[key] = int(value)
+        else:
+            return None
+    return out
+
+
+def _text(s: str) -> bool:
+    """True when ``s`` holds no control character but tabs (what TOML allows in comments and strings)."""
+    return s.isprintable() or all(c == "\t" or " " <= c != "\x7f" for c in s)
 
 
 def read_limited(

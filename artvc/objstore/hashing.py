@@ -50,6 +50,12 @@ class ContentHasher:
     def digest(self) -> bytes:
         return self._h.digest()
 
+    def copy(self) -> ContentHasher:
+        """An independent hasher in this one's state (what was fed so far)."""
+        out = ContentHasher.__new__(ContentHasher)
+        out._h = self._h.copy()
+        return out
+
 
 def hash_file(path: str, *, bufsize: int = 1 << 22) -> Oid:
     """Hash a file's content in a streaming pass (a file smaller than ``bufsize`` in one read, with no buffer
@@ -69,3 +75,18 @@ def hash_file(path: str, *, bufsize: int = 1 << 22) -> Oid:
         while n := f.readinto(buf):
             h.update(view[:n])
     return h.oid()
+
+
+def sha256_hex(data: bytes) -> str:
+    """The sha256 of ``data`` in hex, from CPython's own module when there is one: hashlib loads OpenSSL, ~11 M
+    instructions of the start of every command that opens the store or writes a temp file (tmpowner)."""
+    import importlib
+
+    for name in ("_sha2", "_sha256"):  # Python 3.12+, 3.11
+        try:
+            return str(importlib.import_module(name).sha256(data).hexdigest())
+        except (ImportError, AttributeError):
+            continue
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()

@@ -11,8 +11,8 @@ from __future__ import annotations
 import heapq
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from operator import attrgetter, lt
+from typing import NamedTuple
 
 from ..errors import FormatError
 from . import codec
@@ -23,8 +23,7 @@ from .types import EntryKind as EntryKind
 from .types import Kind as Kind
 
 
-@dataclass(frozen=True, slots=True)
-class FileManifest:
+class FileManifest(NamedTuple):
     """A file as an ordered list of (chunk id, length); ``oid`` is the hash of the whole content."""
 
     oid: Oid
@@ -78,8 +77,7 @@ class FileManifest:
         return int.from_bytes(data[8 : 8 + width], "big") if width and len(data) >= 8 + width else None
 
 
-@dataclass(frozen=True, slots=True)
-class TreeEntry:
+class TreeEntry(NamedTuple):
     """One name in a directory. ``oid`` names a file, a tree, or (symlink) the link target's bytes."""
 
     name: str

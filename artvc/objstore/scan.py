@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import struct
 import time
 from array import array
 from collections import deque
@@ -40,6 +41,7 @@ Remember = Callable[[str, bytes, Oid, int], None]  # (folder relative to the top
 RACY_NS = 100_000_000
 _STREAM_BATCH = 4096  # entries hashed at a time: a folder of a million files is never held whole for its signature
 SIGNED_DIRS_KEPT = 100_000  # folders whose signature ``signed_walk`` keeps for its caller (a few MB at most)
+LISTED_ENTRIES_KEPT = 100_000  # entries of the listings ``signed_walk`` keeps for its caller (~10 MB at most)
 DirSig = tuple[bytes, bool]  # a folder's signature (32 bytes) and whether it has subfolders
 
 
@@ -59,6 +61,7 @@ class FileStat:
 
 
 _S_IFMT = 0o170000
+_FACTS = struct.Struct("=5q")  # inode, mtime, ctime, size, mode of an entry: ``FileStat.FIELDS`` as int64s
 _O_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _SCAN_FD = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
@@ -68,7 +71,7 @@ class SignedDir:
     """One folder's own entries, hashed in directory order (``stream_dir``): the part of its signature that is
     not its subfolders'. ``finish`` adds the subfolders' signatures (by name) and returns the signature."""
 
-    __slots__ = ("h", "subdirs", "newest", "listed", "names", "meta", "files", "bytes")
+    __slots__ = ("h", "subdirs", "newest", "listed", "names", "meta", "files", "bytes", "whole")
 
     def __init__(self) -> None:
         self.h = ContentHasher()
@@ -80,6 +83,7 @@ class SignedDir:
         self.names: list[str] = []
         self.meta = array("q")
         self.files = self.bytes = 0  # regular files and their bytes, when counted
+        self.whole = False  # True when ``names`` and ``meta`` hold every entry (``keep``)
 
     @property
     def kept(self) -> Iterator[tuple[str, FileStat]]:
@@ -89,7 +93,15 @@ class SignedDir:
             yield name, FileStat(*meta[5 * i : 5 * i + 5])
 
     def drop_kept(self) -> None:
-        self.names, self.meta = [], array("q")
+        self.names, self.meta, self.whole = [], array("q"), False
+
+    def unfinished(self) -> SignedDir:
+        """A copy that ``finish`` has not been called on (its hasher copied), sharing the entries kept: the
+        listing of a folder ``signed_walk`` read, for ``treecache`` to rebuild its tree without reading it again."""
+        out = SignedDir()
+        out.h, out.subdirs, out.newest, out.listed = self.h.copy(), self.subdirs, self.newest, self.listed
+        out.names, out.meta, out.whole = self.names, self.meta, self.whole
+        return out
 
     @property
     def racy(self) -> bool:
@@ -106,13 +118,16 @@ class SignedDir:
         return h.digest()
 
 
-def stream_dir(d: str, keep: bool = False, counts: bool = False, *, follow: bool = True) -> SignedDir:
+def stream_dir(
+    d: str, keep: bool = False, counts: bool = False, *, follow: bool = True, keep_at_most: int | None = None
+) -> SignedDir:
     """Hash folder ``d``'s own entries (all but .git/.art) into a ``SignedDir``: inode, mtime, ctime, size and
     mode of each, then the names, a batch at a time in directory order; its subfolders' names in name order;
     with ``keep``, each entry's (name, stat) too (to build its tree from the same stat data); with ``counts``,
     its regular files' number and bytes. The one definition of a folder's own signature, shared by every walk
     here. ``follow=False`` refuses a symlink at ``d`` itself (a subfolder replaced by a link since its parent
-    was listed).
+    was listed). ``keep_at_most`` keeps the entries of a folder of at most that many, and none of a larger one
+    (the kept entries are let go as soon as the listing passes it).
 
     Raises:
         OSError: when the folder or an entry cannot be read (``filename`` names the entry).
@@ -122,8 +137,14 @@ def stream_dir(d: str, keep: bool = False, counts: bool = False, *, follow: bool
     h = out.h
     subdirs = out.subdirs
     kept_names, kept_meta = out.names, out.meta
+    if keep_at_most is not None:
+        keep = keep_at_most > 0
     newest = files = size = 0
-    meta, names = array("q"), []
+    # each entry's facts packed at once (``_FACTS``: the bytes ``array("q").extend`` gave, which converted each
+    # integer through the argument parser: a third of the walk's instructions), a batch joined and hashed
+    packed: list[bytes] = []
+    names: list[str] = []
+    pack = _FACTS.pack
     if _SCAN_FD:
         fd = os.open(d, _O_DIR if follow else _O_DIR | _O_NOFOLLOW)
         listing = os.scandir(fd)
@@ -137,13 +158,11 @@ def stream_dir(d: str, keep: bool = False, counts: bool = False, *, follow: bool
                 if name in SKIP_NAMES:
                     continue
                 st = e.stat(follow_symlinks=False)
-                mode = st.st_mode
-                facts = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, mode)
-                meta.extend(facts)
+                mode, mtime = st.st_mode, st.st_mtime_ns
+                packed.append(pack(st.st_ino, mtime, st.st_ctime_ns, st.st_size, mode))
                 names.append(name)
-                if keep:
-                    kept_names.append(name)
-                    kept_meta.extend(facts)
+                if mtime > newest:
+                    newest = mtime
                 fmt = mode & _S_IFMT
                 if fmt == S_IFDIR:
                     subdirs.append(name)
@@ -151,10 +170,12 @@ def stream_dir(d: str, keep: bool = False, counts: bool = False, *, follow: bool
                     files += 1
                     size += st.st_size
                 if len(names) >= _STREAM_BATCH:
-                    newest = max(newest, max(meta[1::5]))
-                    h.update(meta.tobytes())
-                    h.update("\0".join(names).encode("utf-8", "surrogateescape") + b"\1")
-                    meta, names = array("q"), []
+                    _hash_batch(h, packed, names, kept_names if keep else None, kept_meta)
+                    packed, names = [], []
+                    if keep and keep_at_most is not None and len(kept_names) > keep_at_most:
+                        keep = False
+                        out.drop_kept()
+                        kept_names, kept_meta = out.names, out.meta
     except OSError as exc:
         exc.filename = os.path.join(d, name) if name is not None else d
         raise
@@ -163,12 +184,26 @@ def stream_dir(d: str, keep: bool = False, counts: bool = False, *, follow: bool
             os.close(fd)
     out.listed = time.time_ns()
     if names:
-        newest = max(newest, max(meta[1::5]))
-        h.update(meta.tobytes())
-        h.update("\0".join(names).encode("utf-8", "surrogateescape") + b"\1")
+        _hash_batch(h, packed, names, kept_names if keep else None, kept_meta)
+    if keep and keep_at_most is not None and len(kept_names) > keep_at_most:
+        keep = False
+        out.drop_kept()
+    out.whole = keep
     subdirs.sort()
     out.newest, out.files, out.bytes = newest, files, size
     return out
+
+
+def _hash_batch(
+    h: ContentHasher, packed: list[bytes], names: list[str], kept: list[str] | None, meta: array[int]
+) -> None:
+    """Hash a batch of entries read by ``stream_dir`` (their packed facts, then their names); keep them too."""
+    facts = b"".join(packed)
+    h.update(facts)
+    h.update("\0".join(names).encode("utf-8", "surrogateescape") + b"\1")
+    if kept is not None:
+        kept += names
+        meta.frombytes(facts)
 
 
 def check_name(path: str) -> None:
@@ -470,7 +505,11 @@ class _SigFrame:
 
 
 def signed_walk(
-    path: str, *, counts: list[int] | None = None, keep: dict[str, DirSig] | None = None
+    path: str,
+    *,
+    counts: list[int] | None = None,
+    keep: dict[str, DirSig] | None = None,
+    listings: dict[str, SignedDir] | None = None,
 ) -> tuple[bytes, int, bool]:
     """One stat walk of the tree under ``path``: (its signature, the newest mtime in it, whether ``keep``
     holds every folder). A folder's signature hashes its own entries (``stream_dir``) and then its subfolders'
@@ -482,13 +521,19 @@ def signed_walk(
 
     Iterative and streamed: memory holds the open folders' subfolder names and signatures only. ``keep`` gets
     each folder's (signature, has subfolders) by path relative to ``path`` ("" for ``path`` itself), up to
-    ``SIGNED_DIRS_KEPT`` folders; ``counts`` gets [files, bytes] added.
+    ``SIGNED_DIRS_KEPT`` folders; ``listings`` gets folders' listings (``SignedDir.unfinished``, entries kept)
+    by the same paths, up to ``LISTED_ENTRIES_KEPT`` entries in all, so a caller rebuilding a folder's tree
+    need not read it again; ``counts`` gets [files, bytes] added.
 
     Raises:
         OSError: when a folder or an entry cannot be read.
     """
     counting = counts is not None
-    stack = [_SigFrame(path, "", stream_dir(path, counts=counting))]
+    room = LISTED_ENTRIES_KEPT if listings is not None else None  # entries the listings may still hold
+    first = stream_dir(path, counts=counting, keep_at_most=room)
+    if room is not None:
+        room -= len(first.names)
+    stack = [_SigFrame(path, "", first)]
     newest = 0
     complete = True
     files = size = 0
@@ -498,11 +543,15 @@ def signed_walk(
         if top.next < len(own.subdirs):
             name = own.subdirs[top.next]
             child = os.path.join(top.path, name)
-            listed = stream_dir(child, counts=counting, follow=False)
+            listed = stream_dir(child, counts=counting, follow=False, keep_at_most=room)
+            if room is not None:
+                room -= len(listed.names)
             top.next += 1
             stack.append(_SigFrame(child, f"{top.rel}/{name}" if top.rel else name, listed))
             continue
         stack.pop()
+        if listings is not None and own.whole:
+            listings[top.rel] = own.unfinished()
         sig = own.finish(top.children)
         newest = max(newest, own.newest)
         files, size = files + own.files, size + own.bytes

@@ -39,7 +39,7 @@ def _start_time(pid: int) -> int | None:
 
 def _space() -> str:
     """Eight hex digits naming this boot and pid namespace (where a pid means this process)."""
-    import hashlib
+    from .hashing import sha256_hex
 
     parts = [os.uname().nodename]
     try:
@@ -48,7 +48,7 @@ def _space() -> str:
         parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
     except OSError:
         pass
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:8]
+    return sha256_hex("\0".join(parts).encode())[:8]
 
 
 def _token() -> str:

@@ -4,8 +4,9 @@ million rebuilds only the folders on the way to it.
 ``scan_folder`` is one stat walk (``scan.signed_walk``): the folder's
 signature, and each subfolder's. ``art add`` remembered the signature of every folder it stored, so when the
 caller's cache knows the top signature, nothing else is done. Otherwise ``resolve_tree`` goes down from the
-top: a subfolder whose signature the cache knows gives its tree id at once; one it does not know is read again
-(its own entries only: one more ``stream_dir`` of that folder) and its tree id computed from its files' ids
+top: a subfolder whose signature the cache knows gives its tree id at once; one it does not know is rebuilt
+from its entries as the walk read them (``scan_folder(listings=True)``; read again, one more ``stream_dir`` of
+that folder, when the walk could not keep them) and its tree id computed from its files' ids
 (``file_digests``: the stat cache, one query per batch of files, hashing only what it cannot vouch for) and its
 subfolders' trees, encoded directly (no object per file). Each rebuilt folder goes to ``remember`` with the
 signature of exactly the stat data its tree was built from, unless something in it is racily new
@@ -54,21 +55,26 @@ class FolderScan:
     """What ``scan_folder`` saw: the top signature, the subfolders' (by path relative to the top, "" for the top
     itself), and whether ``sigs`` holds every folder."""
 
-    __slots__ = ("signature", "sigs", "complete")
+    __slots__ = ("signature", "sigs", "complete", "listings")
 
-    def __init__(self, signature: bytes, sigs: dict[str, DirSig], complete: bool) -> None:
+    def __init__(
+        self, signature: bytes, sigs: dict[str, DirSig], complete: bool, listings: dict[str, SignedDir] | None = None
+    ) -> None:
         self.signature, self.sigs, self.complete = signature, sigs, complete
+        self.listings = listings if listings is not None else {}  # folders' entries as the walk read them
 
 
-def scan_folder(path: str) -> FolderScan:
-    """One stat walk of ``path`` (see ``scan.signed_walk``).
+def scan_folder(path: str, *, listings: bool = False) -> FolderScan:
+    """One stat walk of ``path`` (see ``scan.signed_walk``); with ``listings``, the folders' entries as it read
+    them too (``scan.LISTED_ENTRIES_KEPT`` at most), so ``resolve_tree`` rebuilds them without reading them again.
 
     Raises:
         OSError: when a folder or an entry cannot be read.
     """
     sigs: dict[str, DirSig] = {}
-    sig, _, complete = signed_walk(path, keep=sigs)
-    return FolderScan(sig, sigs, complete)
+    kept: dict[str, SignedDir] | None = {} if listings else None
+    sig, _, complete = signed_walk(path, keep=sigs, listings=kept)
+    return FolderScan(sig, sigs, complete, kept)
 
 
 class _Build:
@@ -77,11 +83,13 @@ class _Build:
 
     __slots__ = ("path", "rel", "own", "next", "children")
 
-    def __init__(self, path: str, rel: str) -> None:
+    def __init__(self, path: str, rel: str, listed: SignedDir | None = None) -> None:
         self.path, self.rel = path, rel
         fault_point("status.folder-rebuilt")  # tests count the folders a status rebuilds (ART_FAULT_LOG)
-        with os_errors("read the folder", path):
-            self.own: SignedDir = stream_dir(path, keep=True, follow=not rel)
+        if listed is None:
+            with os_errors("read the folder", path):
+                listed = stream_dir(path, keep=True, follow=not rel)
+        self.own: SignedDir = listed
         self.next = 0
         self.children: list[tuple[str, bytes, Oid, int, bool]] = []  # name, signature, tree, size, racy
 
@@ -96,8 +104,8 @@ def resolve_tree(
         FileSystemError: when a folder or an entry cannot be read.
         UnsafePathError: for a symlink that leaves ``guard``, or a name that is not valid UTF-8.
     """
-    sigs = scanned.sigs
-    stack = [_Build(path, "")]
+    sigs, listings = scanned.sigs, scanned.listings
+    stack = [_Build(path, "", listings.pop("", None))]
     while True:
         top = stack[-1]
         subdirs = top.own.subdirs
@@ -116,7 +124,7 @@ def resolve_tree(
             if hit is not None:
                 top.children.append((name, sig, hit[0], hit[1], False))
             else:
-                stack.append(_Build(child, rel))
+                stack.append(_Build(child, rel, listings.pop(rel, None) if seen is not None else None))
             continue
         stack.pop()
         sig, oid, size, racy = _finish(top, guard, file_digests)

@@ -22,9 +22,7 @@ A live owner's temps are never touched, however old; nothing outside ``.art`` an
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from pathlib import Path
 
 from ..errors import ArtError
@@ -85,6 +83,9 @@ def sweep_leftovers(root: Path, art_dir: Path, store_dir: Path | None) -> list[s
 
 def restore_stash(root: Path, folder: Path) -> list[str]:
     """Put back each stashed output whose path is empty in the workspace; return the paths put back."""
+    import json  # here: every command that takes the lock sweeps, and finds a stash only after a killed run
+    import shutil
+
     try:
         index = json.loads((folder / STASH_INDEX).read_text())
     except (OSError, ValueError):

@@ -27,7 +27,7 @@ CORE_DEFAULTS: dict[str, Any] = {
     "gc_grace": "1h",
     "store": "",
     "delta": True,
-    "delta_depth": 3,  # objstore.store.delta_compressor.DEFAULT_DEPTH
+    "delta_depth": 3,  # objstore.store.delta.DEFAULT_DEPTH
     "fsmonitor": False,  # status asks the file-system monitor daemon what changed (workspace/fsmonitor.py)
 }
 CORE_TYPES: dict[str, type] = {

@@ -308,7 +308,7 @@ class Changes:
                 self.unsettled -= bool(remembered)
                 return oid
         try:  # everything may have changed (or nothing is remembered): the full walk, as without the monitor
-            scanned = scan_folder(full)
+            scanned = scan_folder(full, listings=True)
         except OSError:  # unreadable somewhere: the plain walk says where, as a FileSystemError
             tree, _ = walk_tree(full, repo.root, state.oids_of)
             return tree.oid

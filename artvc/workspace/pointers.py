@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import FormatError, WorkspaceError
 from ..objstore import codec
@@ -18,8 +18,7 @@ class PointerError(WorkspaceError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class Pointer:
+class Pointer(NamedTuple):
     """What one tracked artifact is: its id, kind, total size and number of files."""
 
     oid: Oid
@@ -41,8 +40,7 @@ class Pointer:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class Source:
+class Source(NamedTuple):
     """The ``[source]`` table of an imported artifact's pointer: the repository ``url`` it came from, the
     revision asked for (``rev``, "" for the source's default branch), the ``commit`` it resolved to, the
     ``path`` there, and the ``oid`` that path had (the artifact itself, or a file inside a tracked folder).
@@ -104,8 +102,7 @@ def pointer_from_fields(data: dict) -> Pointer | None:
     return Pointer(Oid(data["id"]), data["kind"], data["size"], data["files"], source) if ok else None
 
 
-@dataclass(frozen=True, slots=True)
-class UrlSource:
+class UrlSource(NamedTuple):
     """The ``[source]`` table of an artifact imported from a URL (``art import-url``): the object's ``url``, and
     what the storage said of it when it was read (``size``, ``modified``: ISO 8601 UTC, "" when unknown), which
     ``art status`` compares to see whether it changed; ``oid`` is the content read."""

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..objstore.objects import AnyTree, EncodedTree, Kind, Tree, encoded_count
 from ..objstore.oid import Oid
@@ -27,8 +26,7 @@ if TYPE_CHECKING:
 ABSENT, FILE, DIR, LINK, OTHER = None, "file", "dir", "link", "other"
 
 
-@dataclass(frozen=True, slots=True)
-class Place:
+class Place(NamedTuple):
     """What is at an artifact's path.
 
     ``dest`` is where art writes: the path itself, or the resolved path when the path is a symlink to an

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import StrEnum
 from stat import S_ISDIR, S_ISREG
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..objstore.oid import Oid
 from ..objstore.scan import walk_tree
@@ -47,8 +46,7 @@ class ArtifactState(StrEnum):
 UNCHANGED, MODIFIED, MISSING, NOT_IN_STORE, CONFLICT, PARTIAL = ArtifactState
 
 
-@dataclass(frozen=True, slots=True)
-class ArtifactStatus:
+class ArtifactStatus(NamedTuple):
     path: str
     state: ArtifactState
     pointer: Pointer
@@ -76,8 +74,7 @@ class ArtifactStatus:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class StatusResult:
+class StatusResult(NamedTuple):
     artifacts: list[ArtifactStatus]
 
     @property
@@ -109,7 +106,7 @@ def current_oid(repo: Repo, path: str, kind: str, changes: Changes | None = None
     if changes is not None:
         return changes.tree_oid(path)
     try:
-        scanned = scan_folder(str(full))
+        scanned = scan_folder(str(full), listings=True)
     except OSError:  # unreadable somewhere: the plain walk says where, as a FileSystemError
         tree, _ = walk_tree(str(full), repo.root, state.oids_of)
         return tree.oid

@@ -12,20 +12,18 @@ An entry is TOML (``root = "/abs/path"``); its name is derived from the root, so
 from __future__ import annotations
 
 import os
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 from ..objstore.fileio import atomic_write
+from ..objstore.hashing import sha256_hex
 
 WORKSPACES = "workspaces"
 MAX_ENTRY = 4096  # bytes; an entry is one path
 HEADER = "# a workspace that uses this store: 'art gc' in any of them keeps what this one needs\n"
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """One registered workspace: ``root`` is None when the entry cannot be decoded (``problem`` says why)."""
 
     id: str
@@ -35,22 +33,7 @@ class Entry:
 
 
 def entry_id(root: Path) -> str:
-    return _sha256(os.fsencode(str(root))).hexdigest()[:32]
-
-
-def _sha256(data: bytes) -> Any:
-    """sha256 from CPython's own module when there is one: hashlib loads OpenSSL, a few ms of every command's
-    start (every command that opens the store checks its registration)."""
-    import importlib
-
-    for name in ("_sha2", "_sha256"):  # Python 3.12+, 3.11
-        try:
-            return importlib.import_module(name).sha256(data)
-        except (ImportError, AttributeError):
-            continue
-    import hashlib
-
-    return hashlib.sha256(data)
+    return sha256_hex(os.fsencode(str(root)))[:32]
 
 
 def is_registered(store_root: Path, root: Path) -> bool:
@@ -89,6 +72,8 @@ def entries(store_root: Path) -> list[Entry]:
         names = sorted(os.listdir(d))
     except FileNotFoundError:
         return []
+    import tomllib  # here: every command checks its registration, few list the entries
+
     for name in names:
         if name.startswith("."):
             continue  # an atomic write in progress

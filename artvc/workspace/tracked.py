@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..objstore.lineage import Run
 from ..objstore.objects import FileManifest, Kind
 from ..objstore.oid import Oid, is_oid
 from ..objstore.types import EntryKind, ObjectKey
@@ -149,6 +148,8 @@ def _children(store: LocalStore, oid: Oid, kind: Kind) -> list[ObjectKey]:
     if kind == Kind.FILE:
         return [ObjectKey(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, store.get(oid, Kind.FILE)).chunks]
     if kind == Kind.RUN:  # the package list it names
+        from ..objstore.lineage import Run  # on first use: art status reads no lineage record
+
         packages = Run.from_bytes(oid, store.get(oid, Kind.RUN)).get("packages")
         return [ObjectKey(Oid(packages), Kind.CHUNK)] if is_oid(packages) else []
     return []

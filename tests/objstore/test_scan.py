@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from array import array
 from pathlib import Path
 
 from artvc.objstore.hashing import hash_bytes
@@ -137,3 +138,51 @@ def test_stat_cache_lookup_many_matches_lookup(tmp_path):
     assert got == [cache.lookup(p, st) for p, st in zip(paths, stats, strict=True)]
     assert got[:1000] == [hash_bytes(b"x")] * 1000 and got[1000] == hash_bytes(b"y") and got[1001:] == [None] * 299
     cache.close()
+
+
+def _signature_by_definition(folder: Path, batch: int) -> bytes:
+    """A folder's signature as documented (``scan.stream_dir``): per batch of entries in directory order, their
+    inode, mtime, ctime, size and mode as native int64s, then their names; then its subfolders' signatures."""
+    import blake3
+
+    entries = [e for e in os.scandir(folder) if e.name not in (".git", ".art")]
+    h = blake3.blake3()
+    for i in range(0, len(entries), batch):
+        part = entries[i : i + batch]
+        facts = array("q")
+        for e in part:
+            st = e.stat(follow_symlinks=False)
+            facts.extend((st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode))
+        h.update(facts.tobytes())
+        h.update("\0".join(e.name for e in part).encode("utf-8", "surrogateescape") + b"\1")
+    h.update(b"\2")
+    for e in sorted((e for e in entries if e.is_dir(follow_symlinks=False)), key=lambda e: e.name):
+        h.update(e.name.encode() + b"\0" + _signature_by_definition(Path(e.path), batch))
+    return h.digest()
+
+
+def test_folder_signatures_keep_their_definition_across_batches(tmp_path):
+    """Signatures remembered by an older art must still match: the bytes hashed per entry are pinned."""
+    _tree(tmp_path)
+    for i in range(4100):  # two batches of entries (``scan._STREAM_BATCH``) in one folder
+        (tmp_path / "a" / f"n{i}").write_bytes(b"x" * (i % 7))
+    (tmp_path / ".art").mkdir()
+    assert signed_walk(str(tmp_path))[0] == _signature_by_definition(tmp_path, 4096)
+
+
+def test_a_walk_keeps_the_listings_of_folders_within_its_bound(tmp_path):
+    from artvc.objstore.scan import stream_dir
+    from artvc.objstore.treecache import scan_folder
+
+    _tree(tmp_path)
+    small = stream_dir(str(tmp_path / "a"), keep_at_most=10)
+    assert small.whole and sorted(small.names) == ["1", "2", "x"] and len(small.meta) == 15
+    big = stream_dir(str(tmp_path / "a"), keep_at_most=2)  # more entries than that: none kept
+    assert not big.whole and big.names == [] and len(big.meta) == 0
+    assert big.finish([]) == small.finish([])  # keeping changes nothing of the signature
+    scanned = scan_folder(str(tmp_path), listings=True)
+    assert set(scanned.listings) == {"", "a", "a/x", "b", "c", "c/y", "c/y/z"} == set(scanned.sigs)
+    # a listing kept is unfinished: finishing it with the subfolders' signatures gives the walk's signature
+    x = scanned.listings["a/x"]
+    assert x.finish([]) == scanned.sigs["a/x"][0]
+    assert scan_folder(str(tmp_path)).listings == {}

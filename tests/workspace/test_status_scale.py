@@ -85,7 +85,8 @@ def test_a_change_deep_in_a_wide_tree_is_found_by_its_ctime(ws, tmp_path):
     before = leaf.stat()
     leaf.write_text("B")  # same size, mtime set back: only ctime tells
     os.utime(leaf, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert status_run(ws, tmp_path, reads=True) == ({"data": "modified"}, 3, folders + 3)
+    # the three folders on the way are rebuilt from the listings the walk read: no folder is read twice
+    assert status_run(ws, tmp_path, reads=True) == ({"data": "modified"}, 3, folders)
     assert status_run(ws, tmp_path, reads=True) == ({"data": "modified"}, 0, folders)
     with ws.repo() as repo:
         now = current_oid(repo, "data", "dir")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from types import TracebackType
+from typing import NamedTuple
 
 from ...errors import ObjectNotFoundError
 from ..objects import FileManifest, Kind, Tree
@@ -14,8 +14,7 @@ from ..types import ObjectKey
 from .pack import Compressor
 
 
-@dataclass(frozen=True, slots=True)
-class IndexedObject:
+class IndexedObject(NamedTuple):
     """One object as a store's index knows it."""
 
     oid: Oid

@@ -21,6 +21,7 @@ from ..oid import Oid
 DELTA = 2  # the pack codec (pack.py re-exports it)
 PREFIX = 32  # the base's digest in front of the frame
 MAX_CHAIN = 8  # a delta's base's base... : readers refuse longer chains (core.delta_depth is at most this)
+DEFAULT_DEPTH = 3  # core.delta_depth: chains of at most this many deltas (docs/formats.md#deltas)
 MAX_WINDOW = 8 << 20  # as pack.MAX_WINDOW: a frame asking for more is refused
 
 

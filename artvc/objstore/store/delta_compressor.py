@@ -32,14 +32,13 @@ from ..hashing import hash_bytes
 from ..objects import Kind
 from ..oid import Oid
 from ..sketch import features
-from .delta import DELTA, MAX_CHAIN, encode_delta
+from .delta import DEFAULT_DEPTH, DELTA, MAX_CHAIN, encode_delta
 from .local_delta import delta_bases, depths
 from .pack import ZSTD, ZSTD_LEVEL, Compressor
 
 if TYPE_CHECKING:
     from .local import LocalStore
 
-DEFAULT_DEPTH = 3  # core.delta_depth: chains of at most this many deltas (docs/formats.md#deltas)
 DELTA_LEVEL = 3  # zstd level of delta frames (level 1 indexes a 64 KiB dictionary poorly: 30x larger deltas)
 MIN_SIZE = 1024  # smaller chunks are not worth a sketch
 KEEP_BELOW = 0.9  # a delta is kept only when smaller than this share of the plain zstd payload

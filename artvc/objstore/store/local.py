@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import CorruptObjectError, FileSystemError, FormatError, LocalStoreError, ObjectNotFoundError
 from ..chunking import DEFAULT_PARAMS, ChunkerParams
@@ -31,11 +31,10 @@ from ..tmpowner import sweep
 from ..types import Location, ObjectKey
 from . import local_complete, local_delta, local_files
 from .base import IndexedObject, ObjectStore
-from .delta import DELTA
-from .delta_compressor import DEFAULT_DEPTH, DeltaCompressor
+from .delta import DEFAULT_DEPTH, DELTA
+from .delta_compressor import DeltaCompressor
 from .local_complete import forget as forget_complete
 from .local_files import connect_read_only, discard_index, load_params, open_index
-from .local_writer import LocalWriter
 from .pack import (
     ENTRY,
     Compressor,
@@ -48,6 +47,8 @@ from .pack import (
     unpack_payload,
 )
 
+if TYPE_CHECKING:
+    from .local_writer import LocalWriter
 _IN_BATCH = 500
 _key = itemgetter(0, 1)
 _KINDS = {int(k): k for k in Kind}
@@ -82,9 +83,7 @@ class LocalStore(ObjectStore):
         delta: bool = True,
         delta_depth: int = DEFAULT_DEPTH,
     ) -> None:
-        self.root = Path(root)
-        self.fsync = fsync
-        self.params = params
+        self.root, self.fsync, self.params = Path(root), fsync, params
         self.compressor = DeltaCompressor(self, depth=delta_depth) if delta else Compressor()
         self.base_cache = local_delta.BaseCache()  # decoded delta bases (reads of successive versions share them)
         self._fds: dict[int, int] = {}
@@ -156,10 +155,8 @@ class LocalStore(ObjectStore):
         return conn
 
     def _row(self, oid: Oid, kind: Kind) -> tuple[int, int, int, int, int] | None:
-        row: tuple[int, int, int, int, int] | None = self._query(
-            "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?",
-            (_blob(oid), int(kind)),
-        )[0]
+        sql = "SELECT pack, codec, offset, length, raw_length FROM objects WHERE oid=? AND kind=?"
+        row: tuple[int, int, int, int, int] | None = self._query(sql, (_blob(oid), int(kind)))[0]
         return row
 
     def _query(self, sql: str, args: Sequence[object], *, many: bool = False) -> list[Any]:
@@ -395,6 +392,8 @@ class LocalStore(ObjectStore):
         """
         self.check_writable()
         self.clean_tmp()
+        from .local_writer import LocalWriter  # here: ``art status`` writes nothing (no packer, threads, queues)
+
         return LocalWriter(self, rewrite=rewrite)
 
     def check_writable(self) -> None:

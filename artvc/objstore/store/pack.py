@@ -17,8 +17,7 @@ import os
 import struct
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from ...errors import FormatError
 from ..codec import MAX_CHUNK_SIZE, MAX_METADATA_SIZE, MAX_PACK_ENTRIES
@@ -56,8 +55,7 @@ def max_stored_length(raw_length: int) -> int:
     return raw_length + (raw_length >> 8) + (((128 << 10) - raw_length) >> 11 if raw_length < 128 << 10 else 0) + 32
 
 
-@dataclass(frozen=True, slots=True)
-class PackEntry:
+class PackEntry(NamedTuple):
     """Where an object sits inside a pack."""
 
     oid: Oid

@@ -14,7 +14,6 @@ from ``objstore/remote_errors.py`` (credentials? access? unreachable endpoint?),
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import errno
 import os
@@ -88,8 +87,7 @@ def backend_errors() -> tuple[type[BaseException], ...]:
     """Exception classes that mean "the remote failed" (network, auth, server), from loaded backends only."""
     return (
         OSError,
-        TimeoutError,
-        asyncio.TimeoutError,
+        TimeoutError,  # asyncio.TimeoutError too (the same class since Python 3.11: asyncio is not imported)
         ConnectionError,
         *_loaded(
             (
@@ -137,9 +135,7 @@ def is_transient(exc: BaseException) -> bool:
         response = getattr(e, "response", None)
         if isinstance(response, dict) and (response.get("Error") or {}).get("Code") in _THROTTLED:
             found = True
-        if isinstance(e, TimeoutError | asyncio.TimeoutError | ConnectionError) or (
-            transient and isinstance(e, transient)
-        ):
+        if isinstance(e, TimeoutError | ConnectionError) or (transient and isinstance(e, transient)):
             found = True
         if isinstance(e, OSError) and e.errno in _TRANSIENT_ERRNO:
             found = True
