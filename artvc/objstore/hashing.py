@@ -41,7 +41,7 @@ class ContentHasher:
     def __init__(self, *, threaded: bool = False) -> None:
         self._h = blake3.blake3(max_threads=blake3.blake3.AUTO if threaded else 1)
 
-    def update(self, data: bytes | memoryview) -> None:
+    def update(self, data: bytes | bytearray | memoryview) -> None:
         self._h.update(data)
 
     def oid(self) -> Oid:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import os
+import struct
 import time
 from array import array
 from collections import deque
@@ -59,6 +60,7 @@ class FileStat:
 
 
 _S_IFMT = 0o170000
+FACTS = struct.Struct("=5q")  # one entry's ``FileStat.FIELDS``, as array("q") holds them (native byte order)
 _O_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _SCAN_FD = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
@@ -86,7 +88,7 @@ class SignedDir:
         """(name, stat) of each entry kept (``keep``), in directory order; each ``FileStat`` made on demand."""
         meta = self.meta
         for i, name in enumerate(self.names):
-            yield name, FileStat(*meta[5 * i : 5 * i + 5])
+            yield name, FileStat(*FACTS.unpack_from(meta, 40 * i))
 
     def drop_kept(self) -> None:
         self.names, self.meta = [], array("q")
@@ -123,7 +125,8 @@ def stream_dir(d: str, keep: bool = False, counts: bool = False, *, follow: bool
     subdirs = out.subdirs
     kept_names, kept_meta = out.names, out.meta
     newest = files = size = 0
-    meta, names = array("q"), []
+    meta, names = bytearray(), []  # the batch's facts, packed as ``FACTS`` (array("q").extend costs 4x more)
+    pack = FACTS.pack
     if _SCAN_FD:
         fd = os.open(d, _O_DIR if follow else _O_DIR | _O_NOFOLLOW)
         listing = os.scandir(fd)
@@ -138,12 +141,12 @@ def stream_dir(d: str, keep: bool = False, counts: bool = False, *, follow: bool
                     continue
                 st = e.stat(follow_symlinks=False)
                 mode = st.st_mode
-                facts = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, mode)
-                meta.extend(facts)
+                facts = pack(st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, mode)
+                meta += facts
                 names.append(name)
                 if keep:
                     kept_names.append(name)
-                    kept_meta.extend(facts)
+                    kept_meta.frombytes(facts)
                 fmt = mode & _S_IFMT
                 if fmt == S_IFDIR:
                     subdirs.append(name)
@@ -151,10 +154,10 @@ def stream_dir(d: str, keep: bool = False, counts: bool = False, *, follow: bool
                     files += 1
                     size += st.st_size
                 if len(names) >= _STREAM_BATCH:
-                    newest = max(newest, max(meta[1::5]))
-                    h.update(meta.tobytes())
+                    newest = max(newest, _newest(meta))
+                    h.update(meta)
                     h.update("\0".join(names).encode("utf-8", "surrogateescape") + b"\1")
-                    meta, names = array("q"), []
+                    meta, names = bytearray(), []
     except OSError as exc:
         exc.filename = os.path.join(d, name) if name is not None else d
         raise
@@ -163,12 +166,18 @@ def stream_dir(d: str, keep: bool = False, counts: bool = False, *, follow: bool
             os.close(fd)
     out.listed = time.time_ns()
     if names:
-        newest = max(newest, max(meta[1::5]))
-        h.update(meta.tobytes())
+        newest = max(newest, _newest(meta))
+        h.update(meta)
         h.update("\0".join(names).encode("utf-8", "surrogateescape") + b"\1")
     subdirs.sort()
     out.newest, out.files, out.bytes = newest, files, size
     return out
+
+
+def _newest(meta: bytearray) -> int:
+    """The newest mtime among a batch of packed facts."""
+    with memoryview(meta) as view, view.cast("q") as facts:
+        return max(facts[1::5])
 
 
 def check_name(path: str) -> None:
@@ -350,9 +359,10 @@ def walk_tree(
                 top.others.append((name, [name, _LINK, target, hash_bytes(target.encode()).digest, 0]))
         # the listing's names are in top.names now, in name order: the listing's own list of them goes
         own.names = names = top.names
+        unpack = FACTS.unpack_from
         for start in range(0, len(files), FILE_BATCH):  # only once every name and link was accepted
             batch = [
-                (prefix + names[j], FileStat(*meta[5 * i : 5 * i + 5]))
+                (prefix + names[j], FileStat(*unpack(meta, 40 * i)))
                 for j, i in enumerate(files[start : start + FILE_BATCH], start)
             ]
             top.oids.append(file_oids(batch))

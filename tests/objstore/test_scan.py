@@ -137,3 +137,74 @@ def test_stat_cache_lookup_many_matches_lookup(tmp_path):
     assert got == [cache.lookup(p, st) for p, st in zip(paths, stats, strict=True)]
     assert got[:1000] == [hash_bytes(b"x")] * 1000 and got[1000] == hash_bytes(b"y") and got[1001:] == [None] * 299
     cache.close()
+
+
+def _statements(db, word):
+    """Start counting the statements ``db`` runs whose SQL starts with ``word`` (sqlite's trace fires once per
+    statement run: once per row of an ``executemany``)."""
+    seen = []
+    db.set_trace_callback(lambda sql: seen.append(sql) if sql.lstrip().startswith(word) else None)
+    return seen
+
+
+def test_a_pack_is_indexed_64_rows_to_a_statement(tmp_path):
+    """700 new objects are indexed with 11 INSERT statements, not 700 (an executemany runs one statement per
+    row: ~4k instructions of driver per row); every row is there, each id once, with its kind and location."""
+    store = LocalStore(tmp_path / "store")
+    stored = [hash_bytes(b"%d" % i) for i in range(700)]
+    seen = _statements(store._db, "INSERT OR IGNORE INTO objects")
+    with store.writer() as w:
+        for i, oid in enumerate(stored):
+            w.put(oid, Kind.CHUNK, b"%d" % i)
+    store._db.set_trace_callback(None)
+    assert len(seen) == 11  # ceil(700 / 64)
+    assert store._db.execute("SELECT count(*), count(DISTINCT oid) FROM objects").fetchone() == (700, 700)
+    for i in (0, 63, 64, 699):
+        assert store.get(stored[i], Kind.CHUNK) == b"%d" % i
+    store.close()
+
+
+def test_the_stat_cache_writes_64_rows_to_a_statement(tmp_path):
+    """A flush of 1,300 recorded files runs 21 INSERT statements into the stat cache, not 1,300; a path
+    recorded again replaces its row, and every file is found again with its id."""
+    from artvc.workspace.state import StateDB
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    paths = []
+    for i in range(1300):
+        (root / f"f{i}").write_bytes(b"%d" % i)
+        paths.append(str(root / f"f{i}"))
+    stats = [os.stat(p) for p in paths]
+    cache = StateDB(tmp_path / "state.db", root)
+    cache.record(paths[5], stats[5], hash_bytes(b"old"), written=True)
+    cache.flush()
+    seen = _statements(cache.db, "INSERT OR REPLACE INTO stat")
+    for i, (p, st) in enumerate(zip(paths, stats, strict=True)):
+        cache.record(p, st, hash_bytes(b"%d" % i), written=True)
+    cache.flush()
+    cache.db.set_trace_callback(None)
+    assert len(seen) == 21  # ceil(1300 / 64)
+    assert cache.lookup_many(list(zip(paths, stats, strict=True))) == [hash_bytes(b"%d" % i) for i in range(1300)]
+    assert cache.db.execute("SELECT count(*) FROM stat").fetchone() == (1300,)
+    cache.close()
+
+
+def test_a_folders_signature_is_its_entries_facts_as_64_bit_integers_then_its_names(tmp_path):
+    """The facts are packed with ``struct`` now, not an ``array("q")``: the signature (remembered in state.db
+    by every add) is byte for byte what it was, so no folder looks changed after an upgrade."""
+    from array import array
+
+    import blake3
+
+    from artvc.objstore.scan import stream_dir
+
+    for name in ("b", "a", "c"):
+        (tmp_path / name).write_bytes(name.encode() * 3)
+    with os.scandir(tmp_path) as it:
+        listed = [(e.name, e.stat(follow_symlinks=False)) for e in it]  # directory order, as stream_dir reads
+    facts = array(
+        "q", [v for _, st in listed for v in (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)]
+    )
+    names = "\0".join(name for name, _ in listed).encode() + b"\1"
+    assert stream_dir(str(tmp_path)).finish([]) == blake3.blake3(facts.tobytes() + names + b"\2").digest()
