@@ -60,7 +60,7 @@ def connect_no_write(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.as_uri()}?{query}", uri=True, isolation_level=None, check_same_thread=False)
 
 
-ROWS_PER_INSERT = 64  # rows bound to one INSERT statement by ``insert_many`` (64 x 7 columns: 448 of the 999 "?")
+ROWS_PER_INSERT = 64  # rows to an INSERT by ``insert_many`` (x 7 columns: 448 "?", old sqlite builds allow 999)
 
 
 def insert_many(db: sqlite3.Connection, head: str, width: int, rows: Iterable[Sequence[object]]) -> int:

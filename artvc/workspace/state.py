@@ -525,7 +525,7 @@ class StateDB:
                 elif self._pending_trees and not self.locked():  # read outside the lock: maybe before the token
                     dropped = f"dropped:{os.getpid()}:{time.time_ns()}"
                     self.db.execute("INSERT OR REPLACE INTO facts VALUES (?, ?)", (_TOKEN, dropped))
-                # 64 rows to a statement (``insert_many``), in the order they were recorded: the last one wins
+                # 64 rows to a statement (``insert_many``; each path once: the buffers are dicts by path)
                 insert_many(self.db, "INSERT OR REPLACE INTO stat", 7, ((k, *v) for k, v in self._pending.items()))
                 insert_many(
                     self.db, "INSERT OR REPLACE INTO trees", 4, ((k, *v) for k, v in self._pending_trees.items())
