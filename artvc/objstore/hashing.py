@@ -19,18 +19,18 @@ _THREADED_MIN = 1 << 20
 
 def hash_bytes(data: bytes | memoryview) -> Oid:
     """Return the id of raw content (a chunk, or a whole file): the same as ``b3sum``."""
-    return Oid(blake3.blake3(data).hexdigest())
+    return Oid(blake3.blake3(data).digest().hex())  # bytes.hex: 1.6k instructions less than hexdigest
 
 
 def hashes_to(data: bytes | memoryview, oid: str) -> bool:
     """True when raw content ``data`` has id ``oid`` (``hash_bytes(data) == oid`` without making an ``Oid``: the
     check a checkout makes once per small file)."""
-    return blake3.blake3(data).hexdigest() == oid
+    return blake3.blake3(data).digest().hex() == oid
 
 
 def hash_object(kind: str, payload: bytes) -> Oid:
     """Return the id of a structured object's canonical encoding (derive-key mode, one context per kind)."""
-    return Oid(blake3.blake3(payload, derive_key_context=CONTEXTS[kind]).hexdigest())
+    return Oid(blake3.blake3(payload, derive_key_context=CONTEXTS[kind]).digest().hex())
 
 
 class ContentHasher:
@@ -41,11 +41,11 @@ class ContentHasher:
     def __init__(self, *, threaded: bool = False) -> None:
         self._h = blake3.blake3(max_threads=blake3.blake3.AUTO if threaded else 1)
 
-    def update(self, data: bytes | memoryview) -> None:
+    def update(self, data: bytes | bytearray | memoryview) -> None:
         self._h.update(data)
 
     def oid(self) -> Oid:
-        return Oid(self._h.hexdigest())
+        return Oid(self._h.digest().hex())
 
     def digest(self) -> bytes:
         return self._h.digest()
@@ -65,7 +65,7 @@ def hash_file(path: str, *, bufsize: int = 1 << 22) -> Oid:
         more = f.read(bufsize) if len(data) == bufsize else b""
         if not more:
             threads = blake3.blake3.AUTO if len(data) >= _THREADED_MIN else 1
-            return Oid(blake3.blake3(data, max_threads=threads).hexdigest())
+            return Oid(blake3.blake3(data, max_threads=threads).digest().hex())
         h = ContentHasher(threaded=True)
         h.update(data)
         h.update(more)

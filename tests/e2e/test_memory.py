@@ -192,9 +192,9 @@ class _Root:
 @pytest.mark.slow
 def test_the_walk_of_one_large_folder_holds_little_per_file(tmp_path):
     """``walk_tree`` of one folder of many files: the listing (each name and 40 bytes of stat data), the name
-    order (sorted in runs of 4,096 and merged: no int object per entry), the files' ids (32 bytes) and the
-    tree's encoding (names let go as they are encoded, the encoding handed over without a copy). The peak is
-    when the last batch is handed on: names, stat data and ids of every file. Measured: 212 bytes a file
+    order (sorted in runs of 65,536 and merged: at most one run's int objects at once), the files' ids (32
+    bytes) and the tree's encoding (names let go as they are encoded, the encoding handed over without a copy).
+    The peak is when the last batch is handed on: names, stat data and ids of every file. Measured: 212 bytes a file
     before this bound was set (the run sort and dropping the listing's second list of names took 10 off it),
     202 after; the tree's own encoding and copy no longer add to it (``test_objects``)."""
     from artvc.objstore.hashing import hash_bytes

@@ -186,3 +186,54 @@ def test_a_walk_keeps_the_listings_of_folders_within_its_bound(tmp_path):
     x = scanned.listings["a/x"]
     assert x.finish([]) == scanned.sigs["a/x"][0]
     assert scan_folder(str(tmp_path)).listings == {}
+def _statements(db, word):
+    """Start counting the statements ``db`` runs whose SQL starts with ``word`` (sqlite's trace fires once per
+    statement run: once per row of an ``executemany``)."""
+    seen = []
+    db.set_trace_callback(lambda sql: seen.append(sql) if sql.lstrip().startswith(word) else None)
+    return seen
+
+
+def test_a_pack_is_indexed_64_rows_to_a_statement(tmp_path):
+    """700 new objects are indexed with 11 INSERT statements, not 700 (an executemany runs one statement per
+    row: ~4k instructions of driver per row); every row is there, each id once, with its kind and location."""
+    store = LocalStore(tmp_path / "store")
+    stored = [hash_bytes(b"%d" % i) for i in range(700)]
+    seen = _statements(store._db, "INSERT OR IGNORE INTO objects")
+    with store.writer() as w:
+        for i, oid in enumerate(stored):
+            w.put(oid, Kind.CHUNK, b"%d" % i)
+    store._db.set_trace_callback(None)
+    assert len(seen) == 11  # ceil(700 / 64)
+    assert store._db.execute("SELECT count(*), count(DISTINCT oid) FROM objects").fetchone() == (700, 700)
+    for i in (0, 63, 64, 699):
+        assert store.get(stored[i], Kind.CHUNK) == b"%d" % i
+    store.close()
+
+
+def test_the_stat_cache_writes_64_rows_to_a_statement(tmp_path):
+    """A flush of 1,300 recorded files runs 21 INSERT statements into the stat cache, not 1,300; a path
+    recorded again replaces its row, and every file is found again with its id."""
+    from artvc.workspace.state import StateDB
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    paths = []
+    for i in range(1300):
+        (root / f"f{i}").write_bytes(b"%d" % i)
+        paths.append(str(root / f"f{i}"))
+    stats = [os.stat(p) for p in paths]
+    cache = StateDB(tmp_path / "state.db", root)
+    cache.record(paths[5], stats[5], hash_bytes(b"old"), written=True)
+    cache.flush()
+    seen = _statements(cache.db, "INSERT OR REPLACE INTO stat")
+    for i, (p, st) in enumerate(zip(paths, stats, strict=True)):
+        cache.record(p, st, hash_bytes(b"%d" % i), written=True)
+    cache.flush()
+    cache.db.set_trace_callback(None)
+    assert len(seen) == 21  # ceil(1300 / 64)
+    assert cache.lookup_many(list(zip(paths, stats, strict=True))) == [hash_bytes(b"%d" % i) for i in range(1300)]
+    assert cache.db.execute("SELECT count(*) FROM stat").fetchone() == (1300,)
+    cache.close()
+
+

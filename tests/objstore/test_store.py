@@ -8,6 +8,7 @@ from artvc.objstore.ingest import Ingester
 from artvc.objstore.objects import Kind
 from artvc.objstore.store import pack as packmod
 from artvc.objstore.store.local import LocalStore
+from artvc.objstore.store.pack import RAW, ZSTD, Compressor, unpack_payload
 from artvc.objstore.verify import verify_store
 from tests.builders import csv_bytes, random_bytes
 
@@ -136,11 +137,47 @@ def test_small_random_chunks_are_refused_by_a_probe_and_small_text_is_compressed
 
     rng = random.Random(18)
     c = Compressor()
-    for size in (2049, 3000, 8192):
+    for size in (1025, 2048, 3000, 8192):
         noise = rng.randbytes(size)
         text = (b"id,name,value\n" + b"".join(b"%d,item-%d,%d\n" % (i, i % 17, i * 7) for i in range(900)))[:size]
-        # random data of 2 to 8 KiB: a 1 KiB probe says no, zstd never runs over the whole of it
+        # random data of 1 to 8 KiB: a 512-byte probe says no, zstd never runs over the whole of it
         assert not c.compressible(noise) and c.pack(noise) == (RAW, noise)
         assert c.compressible(text) and c.pack(text)[0] == ZSTD
-    small = rng.randbytes(2048)
-    assert c.compressible(small) and c.pack(small) == (RAW, small)  # up to 2 KiB: tried whole, kept raw
+    small = rng.randbytes(1024)
+    assert c.compressible(small) and c.pack(small) == (RAW, small)  # up to 1 KiB: tried whole, kept raw
+
+
+class _CountingZstd(Compressor):
+    """The plain compressor, counting the zstd calls it makes: probes (a sample) and frames (all of a chunk)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.zstd = {"probe": 0, "frame": 0}
+
+    def _ctx(self, probe=False):
+        self.zstd["probe" if probe else "frame"] += 1
+        return super()._ctx(probe)
+
+
+def test_a_small_file_costs_one_zstd_call_random_or_text_and_two_only_when_a_binary_probe_passes():
+    """Random 1-8 KiB chunks (images, archives) cost one 512-byte probe and are kept raw; ASCII text is compressed
+    whole without a probe (it always saves the 3%); only non-ASCII data that compresses pays both. Before: text
+    and binary both paid a 1 KiB probe first (text made 2 calls each, failing the frame count)."""
+    import random
+
+    rng = random.Random(7)
+    c = _CountingZstd()
+    noise = [rng.randbytes(rng.randint(1025, 8192)) for _ in range(50)]
+    assert all(c.pack(d) == (RAW, d) for d in noise)
+    assert c.zstd == {"probe": 50, "frame": 0}
+    text = [
+        b"".join(b"%d,label-%d\n" % (i, rng.randint(0, 9)) for i in range(rng.randint(200, 700))) for _ in range(50)
+    ]
+    c.zstd = {"probe": 0, "frame": 0}
+    assert all(c.pack(d)[0] == ZSTD for d in text)
+    assert c.zstd == {"probe": 0, "frame": 50}
+    utf8 = "Привет, мир: сжатие текста на русском языке. ".encode() * 40  # not ASCII, compresses
+    c.zstd = {"probe": 0, "frame": 0}
+    codec, stored = c.pack(utf8)
+    assert codec == ZSTD and unpack_payload(codec, stored, len(utf8)) == utf8
+    assert c.zstd == {"probe": 1, "frame": 1}

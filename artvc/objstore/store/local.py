@@ -27,6 +27,7 @@ from ..fileio import remove_if_present
 from ..objects import Kind
 from ..oid import Oid
 from ..oserrors import HINTS, describe, writable
+from ..sqlitedb import insert_many
 from ..tmpowner import sweep
 from ..types import Location, ObjectKey
 from . import local_complete, local_delta, local_files
@@ -50,7 +51,7 @@ from .pack import (
 if TYPE_CHECKING:
     from .local_writer import LocalWriter
 _IN_BATCH = 500
-_key = itemgetter(0, 1)
+_key = itemgetter(0)  # the id: rows of one id keep their order (a stable sort)
 _KINDS = {int(k): k for k in Kind}
 
 
@@ -444,16 +445,14 @@ class LocalStore(ObjectStore):
                 # in key order: a pack's ids are random, sorted they touch each B-tree page once (2x at 1M objects)
                 rows = sorted(
                     (
-                        ((d, k, c, o, n, r) for d, k, c, o, n, r in ENTRY.iter_unpack(table))
+                        ENTRY.iter_unpack(table)  # (digest, kind, codec, offset, length, raw length)
                         if table is not None
                         else ((bytes.fromhex(e.oid), e.kind, e.codec, e.offset, e.length, e.raw_length) for e in listed)
                     ),
                     key=_key,  # stable: duplicates keep the pack's order
                 )
-                db.executemany(  # sorted as bytes (a bytearray compare exports buffers), bound as ``_blob``s
-                    f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    ((bytearray(d), k, pack, c, o, n, r) for d, k, c, o, n, r in rows),
-                )
+                verb = f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects"  # sorted as bytes, bound as blobs
+                insert_many(db, verb, 7, ((bytearray(d), k, pack, c, o, n, r) for d, k, c, o, n, r in rows))
                 local_delta.record(db, pack, listed, bases, replace)
                 if sketches:
                     db.executemany(
