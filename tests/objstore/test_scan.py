@@ -186,6 +186,8 @@ def test_a_walk_keeps_the_listings_of_folders_within_its_bound(tmp_path):
     x = scanned.listings["a/x"]
     assert x.finish([]) == scanned.sigs["a/x"][0]
     assert scan_folder(str(tmp_path)).listings == {}
+
+
 def _statements(db, word):
     """Start counting the statements ``db`` runs whose SQL starts with ``word`` (sqlite's trace fires once per
     statement run: once per row of an ``executemany``)."""
@@ -235,5 +237,3 @@ def test_the_stat_cache_writes_64_rows_to_a_statement(tmp_path):
     assert cache.lookup_many(list(zip(paths, stats, strict=True))) == [hash_bytes(b"%d" % i) for i in range(1300)]
     assert cache.db.execute("SELECT count(*) FROM stat").fetchone() == (1300,)
     cache.close()
-
-
