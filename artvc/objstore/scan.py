@@ -13,7 +13,6 @@ the tree holds (and however deep it is). No chunking or compression here, so ``a
 
 from __future__ import annotations
 
-import heapq
 import os
 import time
 from array import array
@@ -29,6 +28,7 @@ from .hashing import ContentHasher, hash_bytes
 from .objects import BuiltTree, EncodedEntry, EncodedTree, encode_tree
 from .oid import Oid
 from .oserrors import describe, os_errors, safe_name
+from .packed import NameList, meta_in_batches, name_order
 from .types import EntryKind
 
 SKIP_NAMES = frozenset({".git", ".art"})
@@ -62,56 +62,6 @@ _S_IFMT = 0o170000
 _O_DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _SCAN_FD = os.scandir in os.supports_fd and hasattr(os, "O_DIRECTORY")
-
-
-class NameList:
-    """Names packed into one buffer: each name's UTF-8 bytes and a NUL, and where each ends (4 bytes a name).
-    A folder of a million files holds about 18 bytes per name here, not a ``str`` and a list slot (about 70)."""
-
-    __slots__ = ("blob", "ends")
-
-    def __init__(self) -> None:
-        self.blob = bytearray()
-        self.ends = array("I")
-
-    def __len__(self) -> int:
-        return len(self.ends)
-
-    def add(self, names: list[str], text: str, joined: bytes) -> None:
-        """Append ``names``, given also as ``text`` (joined by NULs) and its encoding ``joined``."""
-        blob, ends = self.blob, self.ends
-        pos = len(blob)
-        if pos + len(joined) + 1 > 0xFFFFFFFF and ends.typecode == "I":
-            self.ends = ends = array("q", ends)
-        blob += joined
-        blob.append(0)
-        # one byte per character when the lengths agree: each name's length in bytes is its length in characters
-        lengths = map(len, names) if len(joined) == len(text) else (len(_utf8(n)) for n in names)
-        for n in lengths:
-            pos += n + 1
-            ends.append(pos)
-
-    def add_raw(self, raw: bytes | bytearray) -> None:
-        """Append one name's encoding followed by its NUL (``raw``, as ``raw_at`` gives it)."""
-        if len(self.blob) + len(raw) > 0xFFFFFFFF and self.ends.typecode == "I":
-            self.ends = array("q", self.ends)
-        self.blob += raw
-        self.ends.append(len(self.blob))
-
-    def raw_at(self, i: int) -> bytearray:
-        """The ``i``-th name's encoding and its NUL."""
-        return self.blob[self.ends[i - 1] if i else 0 : self.ends[i]]
-
-    def key(self, i: int) -> bytearray:
-        """The ``i``-th name's encoding: UTF-8 byte order is code point order (the tree format's)."""
-        return self.blob[self.ends[i - 1] if i else 0 : self.ends[i] - 1]
-
-    def __getitem__(self, i: int) -> str:
-        return self.key(i).decode("utf-8", "surrogateescape")
-
-
-def _utf8(name: str) -> bytes:
-    return name.encode("utf-8", "surrogateescape")
 
 
 class SignedDir:
@@ -409,24 +359,24 @@ def walk_tree(
                 top.others.append((name, [name, _LINK, target, hash_bytes(target.encode()).digest, 0]))
         if batch.sizes:
             top.batches.append(batch)
-        # the listing's names are in the batches now, in name order: the listing's own copy goes
+        # the listing's names are in the batches now, in name order: the listing's own copy goes; so does its
+        # stat data, once put in the batches' order (in place): each batch's part goes once it was handed on
         own.names = listed = NameList()
         top.files = len(files)
+        stats = meta_in_batches(meta, files, FILE_BATCH)
+        own.drop_kept()
+        del meta, files
         batches = top.batches
         for k, part in enumerate(batches):  # only once every name and link was accepted
             assert part is not None
             top.size += sum(part.sizes)
-            names = part.names
-            at = FILE_BATCH * k
+            names, facts = part.names, stats[k]
+            stats[k] = _NO_FACTS
             part.oids = file_oids(
-                [
-                    (prefix + names[j], FileStat(*meta[5 * i : 5 * i + 5]))
-                    for j, i in enumerate(files[at : at + FILE_BATCH])
-                ]
+                [(prefix + names[j], FileStat(*facts[5 * j : 5 * j + 5])) for j in range(len(part.sizes))]
             )
             if k >= 2:  # the batch before last is done by now: its ids packed, 32 bytes a file
                 _pack_oids(batches[k - 2])
-        own.drop_kept()
         return top
 
     def close(top: _Open, parent: _Open | None) -> BuiltTree:
@@ -464,27 +414,13 @@ def walk_tree(
             return tree, total
 
 
+_NO_FACTS = array("q")
+
+
 def _pack_oids(batch: _Batch | None) -> None:
     """Replace a batch's ids (what ``file_oids`` returned) by their 32-byte digests, packed."""
     if batch is not None and not isinstance(batch.oids, bytes):
         batch.oids = b"".join(oid.digest for oid in batch.oids)
-
-
-_SORT_RUN = 4096  # a folder's entries are put in name order in runs of this many, then merged
-
-
-def name_order(names: NameList) -> Iterator[int]:
-    """The positions of ``names`` in name order (UTF-8 byte order, which is code point order). A folder of up
-    to ``_SORT_RUN`` entries is sorted at once; a larger one in runs, each kept as 4 bytes an entry, then
-    merged: a sort of all of a million-entry folder's positions at once held an int object and two list slots
-    per entry (about 44 bytes) beside its names."""
-    n = len(names)
-    key = names.key
-    if n <= _SORT_RUN:
-        return iter(sorted(range(n), key=key))
-    code = "I" if n <= 0xFFFFFFFF else "q"
-    runs = [array(code, sorted(range(i, min(i + _SORT_RUN, n)), key=key)) for i in range(0, n, _SORT_RUN)]
-    return heapq.merge(*runs, key=key)
 
 
 def _encode(top: _Open) -> BuiltTree:

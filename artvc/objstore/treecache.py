@@ -30,6 +30,7 @@ from .hashing import hash_bytes
 from .objects import EncodedEntry, hash_tree
 from .oid import Oid
 from .oserrors import os_errors
+from .packed import name_order
 from .scan import (
     FILE_BATCH,
     DirSig,
@@ -38,7 +39,6 @@ from .scan import (
     SignedDir,
     check_name,
     link_target,
-    name_order,
     signed_walk,
     stream_dir,
 )
