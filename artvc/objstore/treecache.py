@@ -30,7 +30,7 @@ from .hashing import hash_bytes
 from .objects import EncodedEntry, hash_tree
 from .oid import Oid
 from .oserrors import os_errors
-from .packed import name_order
+from .packed import meta_in_batches, name_order
 from .scan import (
     FILE_BATCH,
     DirSig,
@@ -151,10 +151,16 @@ def _finish(b: _Build, guard: Path | None, file_digests: Digests) -> tuple[bytes
             target = link_target(prefix + name, guard)
             others.append((name, [name, _LINK, target, hash_bytes(target.encode()).digest, 0]))
 
+    count = len(files)
+    # the stat data in name order (permuted in place, cut in batches), each batch's let go once hashed
+    stats = meta_in_batches(meta, files, FILE_BATCH)
+    b.own.meta = meta = array("q")
+
     def encoded_files() -> Iterator[EncodedEntry]:
-        for start in range(0, len(files), FILE_BATCH):
-            part = files[start : start + FILE_BATCH]
-            batch = [(prefix + names[i], FileStat(*meta[5 * i : 5 * i + 5])) for i in part]
+        for k, start in enumerate(range(0, count, FILE_BATCH)):
+            part = files[start : min(start + FILE_BATCH, count)]
+            facts, stats[k] = stats[k], meta
+            batch = [(prefix + names[i], FileStat(*facts[5 * j : 5 * j + 5])) for j, i in enumerate(part)]
             for i, (_, st), digest in zip(part, batch, file_digests(batch), strict=True):
                 name = names[i]
                 yield name, [name, _FILE, bool(st.st_mode & 0o111), digest, st.st_size]
@@ -163,7 +169,7 @@ def _finish(b: _Build, guard: Path | None, file_digests: Digests) -> tuple[bytes
     for name, _, oid, n, _ in children:
         others.append((name, [name, _DIR, False, bytes.fromhex(oid), n]))
         size += n
-    oid = hash_tree(len(files), encoded_files(), others, b.path)  # never the whole encoding
+    oid = hash_tree(count, encoded_files(), others, b.path)  # never the whole encoding
     b.own.drop_kept()
     sig = b.own.finish([(name, s) for name, s, _, _, _ in children])
     racy = b.own.racy or any(c[4] for c in children)

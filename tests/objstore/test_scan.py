@@ -137,3 +137,36 @@ def test_stat_cache_lookup_many_matches_lookup(tmp_path):
     assert got == [cache.lookup(p, st) for p, st in zip(paths, stats, strict=True)]
     assert got[:1000] == [hash_bytes(b"x")] * 1000 and got[1000] == hash_bytes(b"y") and got[1001:] == [None] * 299
     cache.close()
+
+
+def test_a_packed_listing_gives_back_names_order_and_stat_facts(tmp_path):
+    """``NameList`` keeps names (ASCII, multi-byte UTF-8, surrogate-escaped bytes) as they were added, in one
+    buffer; ``name_order`` sorts in runs and merges (byte order, which is the tree format's code point order);
+    ``meta_in_batches`` permutes stat facts in place and cuts them into batches."""
+    import random
+    from array import array
+
+    from artvc.objstore import packed
+    from artvc.objstore.packed import NameList, meta_in_batches, name_order
+
+    rng = random.Random(4)
+    names = [f"f{rng.randrange(10**6):07d}" for _ in range(3000)] + ["é", "日本", "z\udcff", "a"]
+    rng.shuffle(names)
+    kept = NameList()
+    for start in range(0, len(names), 1000):  # added in batches, as ``stream_dir`` adds them
+        part = names[start : start + 1000]
+        text = "\0".join(part)
+        kept.add(part, text, text.encode("utf-8", "surrogateescape"))
+    assert [kept[i] for i in range(len(kept))] == names
+    old_run = packed._SORT_RUN
+    packed._SORT_RUN = 256  # several runs merged
+    try:
+        order = list(name_order(kept))
+    finally:
+        packed._SORT_RUN = old_run
+    assert [names[i] for i in order] == sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape"))
+    meta = array("q", (10 * i + f for i in range(len(names)) for f in range(5)))
+    files = array("I", order[:2500])
+    cut = meta_in_batches(meta, files, 1000)
+    assert [len(c) for c in cut] == [5000, 5000, 2500] and len(meta) == 0
+    assert [v for c in cut for v in c] == [10 * i + f for i in order[:2500] for f in range(5)]
