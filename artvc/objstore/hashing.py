@@ -33,6 +33,21 @@ def hash_object(kind: str, payload: bytes) -> Oid:
     return Oid(blake3.blake3(payload, derive_key_context=CONTEXTS[kind]).digest().hex())
 
 
+class ObjectHasher:
+    """Incremental ``hash_object``: the id of an encoding fed piece by piece (a tree hashed as it is encoded)."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, kind: str) -> None:
+        self._h = blake3.blake3(derive_key_context=CONTEXTS[kind])
+
+    def update(self, data: bytes | memoryview) -> None:
+        self._h.update(data)
+
+    def oid(self) -> Oid:
+        return Oid(self._h.hexdigest())
+
+
 class ContentHasher:
     """Incremental hash of a whole file, fed chunk by chunk; ``oid()`` equals ``b3sum`` of the file."""
 

@@ -38,13 +38,17 @@ from .oserrors import describe, os_errors
 from .progress import ProgressLike, as_progress
 from .scan import Remember, walk_tree
 from .store.base import StoreWriter
-from .store.pack import Compressor
+from .store.pack import RAW, Compressor
 
 # Files up to this size are read whole and processed in batches, one store and stat-cache query per batch.
 SMALL_FILE = 1 << 20
 BATCH_FILES = 512  # small files per stat-cache query
 JOB_FILES = 64  # small files per worker job (one store query, one hand-off)
 JOB_BYTES = 4 << 20
+# A tree encoded larger than this (a folder of ~150,000 files) is stored uncompressed: its 32-byte ids do not
+# compress (zstd saves ~25% of it), and compressing it would hold about twice its size (zstd's output buffer is
+# sized for the worst case), the peak of an add of one folder of a million files.
+RAW_TREE = 8 << 20
 
 
 StatRows = list[tuple[str, tuple[Any, ...]]]  # a stat cache's rows, (path, its facts), opaque to ingest
@@ -290,7 +294,12 @@ class Ingester:
             self._cold = False
 
     def _put_tree(self, tree: EncodedTree) -> None:
-        if self.writer.put(tree.oid, Kind.TREE, tree.to_bytes()):
+        data = tree.to_bytes()
+        if len(data) > RAW_TREE:  # stored as it is: no compressed copy beside it (nor zstd's bound-sized buffer)
+            new = self.writer.put_stored(tree.oid, Kind.TREE, RAW, data, len(data))
+        else:
+            new = self.writer.put(tree.oid, Kind.TREE, data)
+        if new:
             self.stats.new_objects += 1
 
     def _file_batch(self, files: list[tuple[str, os.stat_result]]) -> _DirOids:

@@ -13,7 +13,6 @@ the tree holds (and however deep it is). No chunking or compression here, so ``a
 
 from __future__ import annotations
 
-import heapq
 import os
 import struct
 import time
@@ -30,6 +29,7 @@ from .hashing import ContentHasher, hash_bytes
 from .objects import BuiltTree, EncodedEntry, EncodedTree, encode_tree
 from .oid import Oid
 from .oserrors import describe, os_errors, safe_name
+from .packed import NameList, meta_in_batches, name_order
 from .types import EntryKind
 
 SKIP_NAMES = frozenset({".git", ".art"})
@@ -78,9 +78,9 @@ class SignedDir:
         self.subdirs: list[str] = []
         self.newest = 0  # the newest mtime among the entries (the racy check, as in the stat cache)
         self.listed = 0  # when the listing ended (time.time_ns)
-        # with ``keep``: each entry's name, and its stat facts packed 5 to an entry (``FileStat.FIELDS``): a
-        # folder of a million files holds 40 bytes of stat data per entry, not an os.stat_result (~650 bytes)
-        self.names: list[str] = []
+        # with ``keep``: each entry's name (packed), and its stat facts packed 5 to an entry (``FileStat.FIELDS``):
+        # a folder of a million files holds 40 bytes of stat data per entry, not an os.stat_result (~650 bytes)
+        self.names = NameList()
         self.meta = array("q")
         self.files = self.bytes = 0  # regular files and their bytes, when counted
         self.whole = False  # True when ``names`` and ``meta`` hold every entry (``keep``)
@@ -88,12 +88,12 @@ class SignedDir:
     @property
     def kept(self) -> Iterator[tuple[str, FileStat]]:
         """(name, stat) of each entry kept (``keep``), in directory order; each ``FileStat`` made on demand."""
-        meta = self.meta
-        for i, name in enumerate(self.names):
-            yield name, FileStat(*meta[5 * i : 5 * i + 5])
+        meta, names = self.meta, self.names
+        for i in range(len(names)):
+            yield names[i], FileStat(*meta[5 * i : 5 * i + 5])
 
     def drop_kept(self) -> None:
-        self.names, self.meta, self.whole = [], array("q"), False
+        self.names, self.meta, self.whole = NameList(), array("q"), False
 
     def unfinished(self) -> SignedDir:
         """A copy that ``finish`` has not been called on (its hasher copied), sharing the entries kept: the
@@ -195,14 +195,17 @@ def stream_dir(
 
 
 def _hash_batch(
-    h: ContentHasher, packed: list[bytes], names: list[str], kept: list[str] | None, meta: array[int]
+    h: ContentHasher, packed: list[bytes], names: list[str], kept: NameList | None, meta: array[int]
 ) -> None:
-    """Hash a batch of entries read by ``stream_dir`` (their packed facts, then their names); keep them too."""
+    """Hash a batch of entries read by ``stream_dir`` (their packed facts, then their names); keep them too
+    (the names packed)."""
     facts = b"".join(packed)
     h.update(facts)
-    h.update("\0".join(names).encode("utf-8", "surrogateescape") + b"\1")
+    text = "\0".join(names)
+    joined = text.encode("utf-8", "surrogateescape")
+    h.update(joined + b"\1")
     if kept is not None:
-        kept += names
+        kept.add(names, text, joined)
         meta.frombytes(facts)
 
 
@@ -306,33 +309,29 @@ FILE_BATCH = 4096  # files of one folder handed to ``file_oids`` at a time (walk
 _FILE, _DIR, _LINK = EntryKind.FILE.value, EntryKind.DIR.value, EntryKind.SYMLINK.value
 
 
-class _Open:
-    """A directory whose subdirectories are still being walked: its regular files packed (names in name order,
-    sizes, executable bits) with the ids ``file_oids`` returns for them, its symlinks' and closed subfolders'
-    encoded entries."""
+class _Batch:
+    """Up to ``FILE_BATCH`` regular files of a walked folder, in name order: their names (packed), sizes and
+    executable bits, and their ids (what ``file_oids`` returned; packed, 32 bytes each, once they are done)."""
 
-    __slots__ = (
-        "path",
-        "rel",
-        "names",
-        "sizes",
-        "execs",
-        "digests",
-        "oids",
-        "others",
-        "subdirs",
-        "own",
-        "sigs",
-        "racy",
-    )
+    __slots__ = ("names", "sizes", "execs", "oids")
+
+    def __init__(self) -> None:
+        self.names = NameList()
+        self.sizes = array("q")
+        self.execs = bytearray()
+        self.oids: Iterable[Oid] | bytes = b""
+
+
+class _Open:
+    """A directory whose subdirectories are still being walked: its regular files in batches (``_Batch``), its
+    symlinks' and closed subfolders' encoded entries."""
+
+    __slots__ = ("path", "rel", "batches", "files", "size", "others", "subdirs", "own", "sigs", "racy")
 
     def __init__(self, path: str, rel: str, own: SignedDir) -> None:
         self.path, self.rel, self.own = path, rel, own
-        self.names: list[str] = []
-        self.sizes = array("q")
-        self.execs = bytearray()
-        self.digests = bytearray()  # the ids of the first files, 32 bytes each (batches read early)
-        self.oids: list[Iterable[Oid]] = []  # what file_oids returned for the later batches, a batch each
+        self.batches: list[_Batch | None] = []  # each let go once encoded
+        self.files = self.size = 0  # the regular files' number and bytes
         self.others: list[EncodedEntry] = []  # symlinks, then the subfolders as they close
         self.subdirs = own.subdirs[::-1]  # popped from the end: walked in name order
         self.sigs: list[tuple[str, bytes]] = []  # the subfolders' (name, signature), in name order
@@ -352,11 +351,12 @@ def walk_tree(
     ``file_oids`` gets the regular files of one directory at a time, as (absolute path, stat) in name order,
     in batches of at most ``FILE_BATCH`` (a folder of a million files is never one list of paths and stats),
     and returns their ids in the same order: callers look a batch up (stat cache, store) in one query. What it
-    returns is iterated only when the directory is closed (after its subdirectories), so it may be filled in
-    the meantime (ingest stores files while the walk goes on). Each folder's tree is encoded directly from its
-    packed entries (no ``TreeEntry`` per file), goes to ``put_tree`` and is then dropped. ``remember`` gets
-    each folder's signature (as ``signed_walk`` computes it, from the stat data this walk read, before any file
-    was read) with its tree, unless something in the folder or below it is racily new.
+    returns is iterated only after the next batch was handed over, or when the directory is closed (after its
+    subdirectories), so it may be filled in the meantime (ingest stores files while the walk goes on). Each
+    folder's tree is encoded directly from its packed entries (no ``TreeEntry`` per file), each batch let go
+    as it is encoded, goes to ``put_tree`` and is then dropped. ``remember`` gets each folder's signature (as
+    ``signed_walk`` computes it, from the stat data this walk read, before any file was read) with its tree,
+    unless something in the folder or below it is racily new.
 
     Raises:
         FileSystemError: when a directory cannot be read.
@@ -366,34 +366,48 @@ def walk_tree(
     def open_dir(path: str, rel: str) -> _Open:
         own = _read(path, follow=not rel)
         top = _Open(path, rel, own)
-        names, meta = own.names, own.meta
+        listed, meta = own.names, own.meta
         prefix = os.path.join(path, "")
-        files = array("q")  # the regular files' positions in the listing, in name order
-        for i in _name_order(names):
-            name = names[i]
-            if not name.isascii():
-                check_name(prefix + name)
+        files = array("I" if len(listed) <= 0xFFFFFFFF else "q")  # the files' positions in the listing, name order
+        batch = _Batch()
+        for i in name_order(listed):
+            raw = listed.raw_at(i)
+            if not raw.isascii():
+                check_name(prefix + listed[i])
             mode = meta[5 * i + 4]
             fmt = mode & _S_IFMT
             if fmt == S_IFREG:
                 files.append(i)
-                top.names.append(name)
-                top.sizes.append(meta[5 * i + 3])
-                top.execs.append(1 if mode & 0o111 else 0)
+                if len(batch.sizes) == FILE_BATCH:
+                    top.batches.append(batch)
+                    batch = _Batch()
+                batch.names.add_raw(raw)
+                batch.sizes.append(meta[5 * i + 3])
+                batch.execs.append(1 if mode & 0o111 else 0)
             elif fmt == S_IFLNK:
+                name = listed[i]
                 target = link_target(prefix + name, guard)
                 top.others.append((name, [name, _LINK, target, hash_bytes(target.encode()).digest, 0]))
-        # the listing's names are in top.names now, in name order: the listing's own list of them goes
-        own.names = names = top.names
-        for start in range(0, len(files), FILE_BATCH):  # only once every name and link was accepted
-            batch = [
-                (prefix + names[j], FileStat(*meta[5 * i : 5 * i + 5]))
-                for j, i in enumerate(files[start : start + FILE_BATCH], start)
-            ]
-            top.oids.append(file_oids(batch))
-            if len(top.oids) > 2:  # the batch before last is done by now: its ids packed, 32 bytes a file
-                top.digests += b"".join(oid.digest for oid in top.oids.pop(0))
+        if batch.sizes:
+            top.batches.append(batch)
+        # the listing's names are in the batches now, in name order: the listing's own copy goes; so does its
+        # stat data, once put in the batches' order (in place): each batch's part goes once it was handed on
+        own.names = listed = NameList()
+        top.files = len(files)
+        stats = meta_in_batches(meta, files, FILE_BATCH)
         own.drop_kept()
+        del meta, files
+        batches = top.batches
+        for k, part in enumerate(batches):  # only once every name and link was accepted
+            assert part is not None
+            top.size += sum(part.sizes)
+            names, facts = part.names, stats[k]
+            stats[k] = _NO_FACTS
+            part.oids = file_oids(
+                [(prefix + names[j], FileStat(*facts[5 * j : 5 * j + 5])) for j in range(len(part.sizes))]
+            )
+            if k >= 2:  # the batch before last is done by now: its ids packed, 32 bytes a file
+                _pack_oids(batches[k - 2])
         return top
 
     def close(top: _Open, parent: _Open | None) -> BuiltTree:
@@ -423,7 +437,7 @@ def walk_tree(
             stack.append(open_dir(os.path.join(top.path, name), f"{top.rel}/{name}" if top.rel else name))
             continue
         stack.pop()
-        total += len(top.names)
+        total += top.files
         walked.append((top, stack[-1] if stack else None))
         while len(walked) > _CLOSE_LAG or (walked and not stack):
             tree = close(*walked.popleft())
@@ -431,56 +445,41 @@ def walk_tree(
             return tree, total
 
 
-# a folder's entries are put in name order in runs of this many, then merged: at most ~2.9 MB of int objects and
-# list slots at once; a folder of up to this many pays no merge in Python (4,096 cost the 20k add 62 M of 3.7 G)
-_SORT_RUN = 1 << 16
+_NO_FACTS = array("q")
 
 
-def _name_order(names: list[str]) -> Iterator[int]:
-    """The positions of ``names`` in name order. A folder of up to ``_SORT_RUN`` entries is sorted at once; a
-    larger one in runs, each kept as 8 bytes an entry, then merged: a sort of all of a million-entry folder's
-    positions at once held an int object and two list slots per entry (about 44 bytes) beside its names."""
-    n = len(names)
-    key = names.__getitem__
-    if n <= _SORT_RUN:
-        return iter(sorted(range(n), key=key))
-    runs = [array("q", sorted(range(i, min(i + _SORT_RUN, n)), key=key)) for i in range(0, n, _SORT_RUN)]
-    return heapq.merge(*runs, key=key)
+def _pack_oids(batch: _Batch | None) -> None:
+    """Replace a batch's ids (what ``file_oids`` returned) by their 32-byte digests, packed."""
+    if batch is not None and not isinstance(batch.oids, bytes):
+        batch.oids = b"".join(oid.digest for oid in batch.oids)
 
 
 def _encode(top: _Open) -> BuiltTree:
     """The tree of a walked folder, encoded entry by entry in name order (byte-identical to ``Tree.to_bytes``
-    of the same entries), and the sum of its entries' sizes."""
-    names, sizes, execs = top.names, top.sizes, top.execs
+    of the same entries), and the sum of its entries' sizes. Each batch of files is let go once encoded: a
+    folder of a million files does not hold its names and ids whole beside the whole encoding."""
+    batches = top.batches
 
-    # each name is let go once encoded (the tree's bytes grow as the names go: a folder of a million files
-    # does not hold both whole)
     def files() -> Iterator[EncodedEntry]:
-        digests = top.digests
-        for i in range(len(digests) // 32):
-            name = names[i]
-            names[i] = ""
-            yield name, [name, _FILE, bool(execs[i]), bytes(digests[32 * i : 32 * i + 32]), sizes[i]]
-        i = len(digests) // 32
-        for batch in top.oids:
-            for oid in batch:
+        count = 0
+        for k, batch in enumerate(batches):
+            assert batch is not None
+            batches[k] = None
+            _pack_oids(batch)
+            digests, names, sizes, execs = batch.oids, batch.names, batch.sizes, batch.execs
+            assert isinstance(digests, bytes)
+            if len(digests) != 32 * len(sizes):
+                raise AssertionError("file_oids returned a different number of ids")
+            for i in range(len(sizes)):
                 name = names[i]
-                names[i] = ""
-                yield name, [name, _FILE, bool(execs[i]), oid.digest, sizes[i]]
-                i += 1
-        if i != len(names):
-            raise AssertionError("file_oids returned a different number of ids")
+                yield name, [name, _FILE, bool(execs[i]), digests[32 * i : 32 * i + 32], sizes[i]]
+            count += len(sizes)
+        if count != top.files:
+            raise AssertionError("the batches hold a different number of files")
 
-    size = sum(sizes) + sum(e[1][4] for e in top.others)  # type: ignore[misc]
-    data = encode_tree(len(names), files(), top.others, top.path)
-    top.oids, top.names, top.sizes, top.execs, top.others, top.digests = (
-        [],
-        [],
-        array("q"),
-        bytearray(),
-        [],
-        bytearray(),
-    )
+    size = top.size + sum(e[1][4] for e in top.others)  # type: ignore[misc]
+    data = encode_tree(top.files, files(), top.others, top.path)
+    top.batches, top.others = [], []
     return BuiltTree(data, size)
 
 

@@ -27,10 +27,11 @@ from stat import S_IFLNK, S_IFREG
 from typing import Any
 
 from .faults import fault_point
-from .hashing import hash_bytes, hash_object
-from .objects import EncodedEntry, encode_tree
+from .hashing import hash_bytes
+from .objects import EncodedEntry, hash_tree
 from .oid import Oid
 from .oserrors import os_errors
+from .packed import meta_in_batches, name_order
 from .scan import (
     FILE_BATCH,
     DirSig,
@@ -137,39 +138,47 @@ def resolve_tree(
 
 def _finish(b: _Build, guard: Path | None, file_digests: Digests) -> tuple[bytes, Oid, int, bool]:
     """The folder's signature, tree id, tree size and whether it is racily new, from the stat data ``_Build``
-    read; the tree is encoded from its entries directly (``scan.encode_tree``), its files' ids asked for a
-    batch at a time (``scan.FILE_BATCH``): a folder of a million files holds its names and packed stat data,
-    never a list of every file's path, stat and entry."""
+    read; the tree is hashed as it is encoded from its entries (``objects.hash_tree``), its files' ids asked
+    for a batch at a time (``scan.FILE_BATCH``): a folder of a million files holds its names and stat data
+    packed (about 60 bytes a file), never a list of every file's path, stat and entry, nor the tree's
+    encoding."""
     prefix = os.path.join(b.path, "")
     names, meta = b.own.names, b.own.meta
     others: list[EncodedEntry] = []
-    files = array("q")  # the regular files' positions in the listing, in name order
+    files = array("I" if len(names) <= 0xFFFFFFFF else "q")  # the files' positions in the listing, name order
     size = 0
-    for i in sorted(range(len(names)), key=names.__getitem__):
-        name = names[i]
-        if not name.isascii():
-            check_name(prefix + name)
+    for i in name_order(names):  # in runs, merged: no int object per entry
+        if not names.key(i).isascii():
+            check_name(prefix + names[i])
         fmt = meta[5 * i + 4] & _FMT
         if fmt == S_IFREG:
             files.append(i)
             size += meta[5 * i + 3]
         elif fmt == S_IFLNK:
+            name = names[i]
             target = link_target(prefix + name, guard)
             others.append((name, [name, _LINK, target, hash_bytes(target.encode()).digest, 0]))
 
+    count = len(files)
+    # the stat data in name order (permuted in place, cut in batches), each batch's let go once hashed
+    stats = meta_in_batches(meta, files, FILE_BATCH)
+    b.own.meta = meta = array("q")
+
     def encoded_files() -> Iterator[EncodedEntry]:
-        for start in range(0, len(files), FILE_BATCH):
-            part = files[start : start + FILE_BATCH]
-            batch = [(prefix + names[i], FileStat(*meta[5 * i : 5 * i + 5])) for i in part]
+        for k, start in enumerate(range(0, count, FILE_BATCH)):
+            part = files[start : min(start + FILE_BATCH, count)]
+            facts, stats[k] = stats[k], meta
+            batch = [(prefix + names[i], FileStat(*facts[5 * j : 5 * j + 5])) for j, i in enumerate(part)]
             for i, (_, st), digest in zip(part, batch, file_digests(batch), strict=True):
-                yield names[i], [names[i], _FILE, bool(st.st_mode & 0o111), digest, st.st_size]
+                name = names[i]
+                yield name, [name, _FILE, bool(st.st_mode & 0o111), digest, st.st_size]
 
     children = b.children
     for name, _, oid, n, _ in children:
         others.append((name, [name, _DIR, False, bytes.fromhex(oid), n]))
         size += n
-    data = encode_tree(len(files), encoded_files(), others, b.path)
+    oid = hash_tree(count, encoded_files(), others, b.path)  # never the whole encoding
     b.own.drop_kept()
     sig = b.own.finish([(name, s) for name, s, _, _, _ in children])
     racy = b.own.racy or any(c[4] for c in children)
-    return sig, hash_object("tree", data), size, racy
+    return sig, oid, size, racy

@@ -29,7 +29,7 @@ from typing import NamedTuple, cast
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
 from .delta_push import levels, with_bases
 from .lineage import Run, run_children
-from .objects import FileManifest, Kind, Tree
+from .objects import EncodedTree, FileManifest, Kind
 from .oid import Oid
 from .store.delta import DELTA
 from .store.local import LocalStore
@@ -312,13 +312,16 @@ def _walk_batch(src: LocalStore, dest: RemoteStore, plan: Plan, fresh: list[tupl
             if kind == chunk_kind and loc.codec == DELTA:
                 deltas.append(oid)
         if kind != chunk_kind:
-            named = _named(ObjectKey(oid, kind), _read(src, ObjectKey(oid, kind), loc))
+            subtrees = []
+            for child in _named(ObjectKey(oid, kind), _read(src, ObjectKey(oid, kind), loc)):
+                children.append(child)
+                if child[1] == Kind.TREE:
+                    subtrees.append(child[0])
+                if len(children) >= BATCH:  # a tree of a million files: queued as its entries are decoded
+                    plan._enqueue(children)
+                    children.clear()
             if kind == Kind.TREE and not on_remote:  # its subtrees, for ``tree_heights``
-                plan.named[oid] = [o for o, k in named if k == Kind.TREE]
-            children += named
-            if len(children) >= BATCH:  # a batch of large trees names millions: queue them as they come
-                plan._enqueue(children)
-                children.clear()
+                plan.named[oid] = subtrees
     plan._send(sends)
     if deltas:  # their bases go too, unless the remote lists them (asked when they come off the queue)
         children += [(b, chunk_kind) for b in src.delta_bases(deltas).values()]
@@ -335,17 +338,20 @@ def _read(src: LocalStore, key: ObjectKey, loc: Location) -> bytes:
         raise CorruptObjectError(key[0], str(exc), hint="run 'art fsck'") from exc
 
 
-def _named(key: ObjectKey, data: bytes) -> list[tuple[Oid, Kind]]:
-    """What a tree, manifest or run names (a file by its manifest's key; the walk falls back to its chunk)."""
+def _named(key: ObjectKey, data: bytes) -> Iterator[tuple[Oid, Kind]]:
+    """What a tree, manifest or run names (a file by its manifest's key; the walk falls back to its chunk). A
+    tree is decoded an entry at a time (each checked as ``Tree.from_bytes`` checks it, its id first): a folder
+    of a million files is never a million ``TreeEntry`` objects (about 700 bytes a file, most of a push's peak)."""
     oid, kind = key
     try:
         if kind == Kind.TREE:
             tree, file, dir_, link = Kind.TREE, Kind.FILE, EntryKind.DIR, EntryKind.SYMLINK
-            return [
-                (e.oid, tree if e.kind == dir_ else file) for e in Tree.from_bytes(oid, data).entries if e.kind != link
-            ]
-        if kind == Kind.FILE:
-            return [(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, data).chunks]
-        return [(o, k) for o, k in run_children(Run.from_bytes(oid, data))]
+            for e in EncodedTree.stored(oid, data).iter_entries():
+                if e.kind != link:
+                    yield e.oid, tree if e.kind == dir_ else file
+        elif kind == Kind.FILE:
+            yield from [(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, data).chunks]
+        else:
+            yield from [(o, k) for o, k in run_children(Run.from_bytes(oid, data))]
     except FormatError as exc:
         raise CorruptObjectError(oid, str(exc), hint="run 'art fsck'") from exc

@@ -305,3 +305,31 @@ def test_a_folder_the_stat_cache_knows_nothing_under_is_not_looked_up_file_by_fi
     # asked for every file, and every id came from the cache: nothing read again
     assert warm.asked == len(files) and ing.stats.hashed == 0
     store.close()
+
+
+def test_a_large_tree_is_stored_uncompressed_and_reads_back(tmp_path, monkeypatch):
+    """A tree encoded larger than ``RAW_TREE`` (a folder of ~150,000 files by default) is stored as it is: no
+    compressed copy beside it when the add's memory peaks. Lowered here so that a folder of 300 files is over
+    it and its subfolder's small tree is not."""
+    from artvc.objstore import ingest
+    from artvc.objstore.store.pack import RAW, ZSTD
+
+    monkeypatch.setattr(ingest, "RAW_TREE", 4096)
+    data = tmp_path / "data"
+    files = {f"f{i:04d}": (b"row %d\n" % i) * 40 for i in range(300)}
+    files.update({f"sub/a-long-name-that-compresses-well-{i:02d}": b"x%d" % i for i in range(20)})
+    for rel, body in files.items():
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_bytes(body)
+    store = LocalStore(tmp_path / "store")
+    with store.writer() as w, Ingester(w, store.params, store.compressor, jobs=2) as ing:
+        tree, count = ing.add_tree(data)
+    assert count == len(files) and tree.oid == _tree_by_hashing(data).oid
+    assert len(tree.to_bytes()) > 4096
+    assert store.get_stored(tree.oid, Kind.TREE)[0] == RAW
+    sub = next(e.oid for e in store.get_tree(tree.oid).entries if e.name == "sub")
+    assert store.get_stored(sub, Kind.TREE)[0] == ZSTD  # small trees are compressed as before
+    flat = list(walk(store, tree.oid))
+    got = {f.path: b"".join(store.iter_file(f.entry.oid, f.entry.size)) for f in flat if f.entry.kind == "file"}
+    assert got == files
+    store.close()

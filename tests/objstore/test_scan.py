@@ -178,7 +178,7 @@ def test_a_walk_keeps_the_listings_of_folders_within_its_bound(tmp_path):
     small = stream_dir(str(tmp_path / "a"), keep_at_most=10)
     assert small.whole and sorted(small.names) == ["1", "2", "x"] and len(small.meta) == 15
     big = stream_dir(str(tmp_path / "a"), keep_at_most=2)  # more entries than that: none kept
-    assert not big.whole and big.names == [] and len(big.meta) == 0
+    assert not big.whole and len(big.names) == 0 and len(big.meta) == 0
     assert big.finish([]) == small.finish([])  # keeping changes nothing of the signature
     scanned = scan_folder(str(tmp_path), listings=True)
     assert set(scanned.listings) == {"", "a", "a/x", "b", "c", "c/y", "c/y/z"} == set(scanned.sigs)
@@ -237,3 +237,36 @@ def test_the_stat_cache_writes_64_rows_to_a_statement(tmp_path):
     assert cache.lookup_many(list(zip(paths, stats, strict=True))) == [hash_bytes(b"%d" % i) for i in range(1300)]
     assert cache.db.execute("SELECT count(*) FROM stat").fetchone() == (1300,)
     cache.close()
+
+
+def test_a_packed_listing_gives_back_names_order_and_stat_facts(tmp_path):
+    """``NameList`` keeps names (ASCII, multi-byte UTF-8, surrogate-escaped bytes) as they were added, in one
+    buffer; ``name_order`` sorts in runs and merges (byte order, which is the tree format's code point order);
+    ``meta_in_batches`` permutes stat facts in place and cuts them into batches."""
+    import random
+    from array import array
+
+    from artvc.objstore import packed
+    from artvc.objstore.packed import NameList, meta_in_batches, name_order
+
+    rng = random.Random(4)
+    names = [f"f{rng.randrange(10**6):07d}" for _ in range(3000)] + ["é", "日本", "z\udcff", "a"]
+    rng.shuffle(names)
+    kept = NameList()
+    for start in range(0, len(names), 1000):  # added in batches, as ``stream_dir`` adds them
+        part = names[start : start + 1000]
+        text = "\0".join(part)
+        kept.add(part, text, text.encode("utf-8", "surrogateescape"))
+    assert [kept[i] for i in range(len(kept))] == names
+    old_run = packed._SORT_RUN
+    packed._SORT_RUN = 256  # several runs merged
+    try:
+        order = list(name_order(kept))
+    finally:
+        packed._SORT_RUN = old_run
+    assert [names[i] for i in order] == sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape"))
+    meta = array("q", (10 * i + f for i in range(len(names)) for f in range(5)))
+    files = array("I", order[:2500])
+    cut = meta_in_batches(meta, files, 1000)
+    assert [len(c) for c in cut] == [5000, 5000, 2500] and len(meta) == 0
+    assert [v for c in cut for v in c] == [10 * i + f for i in order[:2500] for f in range(5)]
