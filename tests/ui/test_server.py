@@ -270,15 +270,19 @@ def test_a_signal_that_a_request_thread_receives_still_ends_the_wait_for_request
     worker = threading.Thread(target=request, daemon=True)
     worker.start()
     fallback = threading.Timer(20, release.set)  # the old code's wait ends only when the request does
+    # sent once the main thread waits (a signal that arrives while it runs Python is handled at once anyway)
+    kill = threading.Timer(0.5, signal.pthread_kill, (worker.ident, signal.SIGUSR1))
     previous = signal.signal(signal.SIGUSR1, handler)
     try:
         assert entered.wait(30)
         fallback.start()
-        signal.pthread_kill(worker.ident, signal.SIGUSR1)
         with pytest.raises(Interrupted):
+            kill.start()
             server.wait_idle()
         assert not release.is_set(), "the signal was seen only after the request had ended"
     finally:
+        kill.cancel()
+        kill.join(30)
         signal.signal(signal.SIGUSR1, previous)
         release.set()
         fallback.cancel()
