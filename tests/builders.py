@@ -66,3 +66,22 @@ def rewritten(data: bytes, edits: int, seed: int) -> bytes:
         at = r.randrange(len(out) - 8)
         out[at : at + 4] = b"%04d" % r.randrange(10000)
     return bytes(out)
+
+
+def writeback_ranges(cmd: list[str], cwd: Path, log: Path, least: int) -> tuple[int, list[str]]:
+    """Run ``cmd`` under strace and return how far the ``sync_file_range`` calls it made reached, with the calls:
+    they must cover the file from its start, in order, each at least ``least`` bytes (the writeback of a pack or
+    of a checked-out file)."""
+    import subprocess
+
+    traced = ["strace", "-f", "-qq", "-e", "trace=sync_file_range", "-o", str(log), *cmd]
+    r = subprocess.run(traced, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    calls = [line for line in log.read_text().splitlines() if "sync_file_range(" in line]
+    ranges = [tuple(int(x) for x in line.split("(", 1)[1].split(",")[1:3]) for line in calls]
+    assert ranges and all("SYNC_FILE_RANGE_WRITE)" in line for line in calls), calls
+    at = 0
+    for offset, length in ranges:
+        assert offset == at and length >= least, calls
+        at += length
+    return at, calls

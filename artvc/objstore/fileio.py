@@ -118,6 +118,36 @@ def copy_contents(src: int, dest: int) -> None:
         done += written
 
 
+KERNEL_COPY = [hasattr(os, "copy_file_range")]  # cleared when the kernel refuses: read and write instead
+
+
+def kernel_copy(src: int, dest: int, length: int, src_at: int, dest_at: int) -> int | None:
+    """Copy up to ``length`` bytes of ``src`` from ``src_at`` to ``dest`` at ``dest_at`` in the kernel
+    (``copy_file_range``: no trip through this process's memory). The bytes copied (fewer when ``src`` ends
+    first), or None when the kernel cannot copy between these files: nothing was written, and the caller reads
+    and writes them itself (a kernel without the call is not asked again).
+
+    Raises:
+        OSError: when the copy fails once begun, or for another reason (disk full, I/O error).
+    """
+    if not KERNEL_COPY[0]:
+        return None
+    done = 0
+    while done < length:
+        try:
+            n = os.copy_file_range(src, dest, length - done, src_at + done, dest_at + done)
+        except OSError as exc:
+            if done or exc.errno not in _NO_KERNEL_COPY:
+                raise
+            if exc.errno in (errno.ENOSYS, errno.EOPNOTSUPP):
+                KERNEL_COPY[0] = False
+            return None
+        if not n:
+            break
+        done += n
+    return done
+
+
 def _copy_range(src: int, dest: int, at: int, n: int) -> int:
     return os.copy_file_range(src, dest, n, at, at)
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, cast
 
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
 from .faults import fault_point
-from .fileio import start_writeback
+from .fileio import KERNEL_COPY, kernel_copy, start_writeback
 from .hashing import ContentHasher
 from .objects import Kind
 from .oid import Oid
@@ -293,10 +293,6 @@ def _pwritev(fd: int, pieces: list[bytes | memoryview], at: int) -> None:
             pieces[i] = memoryview(pieces[i])[n:]
 
 
-_NO_COPY = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF, errno.ETXTBSY}
-_KERNEL_COPY = [hasattr(os, "copy_file_range")]  # cleared when the kernel refuses: read and write instead
-
-
 def _copy(store: LocalStore, pack: int, offset: int, length: int, fd: int, at: int, chunk: Oid) -> bool:
     """Copy ``length`` stored bytes of ``pack`` from ``offset`` to ``fd`` at ``at`` in the kernel; False when it
     cannot (nothing was written then: the caller reads and writes them itself).
@@ -305,22 +301,13 @@ def _copy(store: LocalStore, pack: int, offset: int, length: int, fd: int, at: i
         CorruptObjectError: when the pack ends before the range does.
         OSError: when the copy fails otherwise (disk full, I/O error).
     """
-    if not _KERNEL_COPY[0]:
+    if not KERNEL_COPY[0]:
         return False
-    src = store.pack_fd(pack)
-    done = 0
-    while done < length:
-        try:
-            n = os.copy_file_range(src, fd, length - done, offset + done, at + done)
-        except OSError as exc:
-            if done or exc.errno not in _NO_COPY:
-                raise
-            if exc.errno in (errno.ENOSYS, errno.EOPNOTSUPP):
-                _KERNEL_COPY[0] = False
-            return False
-        if not n:
-            raise CorruptObjectError(chunk, f"pack {store.pack_name(pack)[:10]} is truncated")
-        done += n
+    done = kernel_copy(store.pack_fd(pack), fd, length, offset, at)
+    if done is None:
+        return False
+    if done < length:
+        raise CorruptObjectError(chunk, f"pack {store.pack_name(pack)[:10]} is truncated")
     fault_point("materialize.raw-copied")
     return True
 

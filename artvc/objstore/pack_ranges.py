@@ -5,7 +5,6 @@ verified from that copy (mapped), so its bytes never pass through a buffer of ar
 
 from __future__ import annotations
 
-import errno
 import mmap
 import os
 from collections import deque
@@ -14,6 +13,7 @@ from concurrent.futures import Executor, Future
 from typing import BinaryIO, cast
 
 from ..errors import CorruptObjectError, PackMissingError
+from .fileio import kernel_copy
 from .store.local import LocalStore
 from .store.pack import PackEntry
 from .store.remote import RemoteStore, pack_path
@@ -147,10 +147,6 @@ def _verify_window(fd: int, window: list[PackEntry], copy_to: int | None = None)
     return out
 
 
-_KERNEL_COPY = [hasattr(os, "copy_file_range")]  # cleared when the kernel refuses: read and write instead
-_NO_COPY = frozenset({errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF, errno.ETXTBSY})
-
-
 def _kernel_copied(src: int, dest: int, start: int, end: int) -> memoryview | None:
     """Copy bytes ``start``..``end`` of ``src`` to the same offsets of ``dest`` in the kernel and return them as
     a read-only mapping of ``dest`` (shorter when ``src`` ends first); None when the kernel cannot copy (nothing
@@ -160,21 +156,9 @@ def _kernel_copied(src: int, dest: int, start: int, end: int) -> memoryview | No
     Raises:
         OSError: when the copy fails otherwise (disk full, I/O error).
     """
-    if not _KERNEL_COPY[0]:
+    done = kernel_copy(src, dest, end - start, start, start)  # shorter when the remote's pack is: the objects
+    if done is None:  # past its end fail verification
         return None
-    done = 0
-    while start + done < end:
-        try:
-            n = os.copy_file_range(src, dest, end - start - done, start + done, start + done)
-        except OSError as exc:
-            if done or exc.errno not in _NO_COPY:
-                raise
-            if exc.errno in (errno.ENOSYS, errno.EOPNOTSUPP):
-                _KERNEL_COPY[0] = False
-            return None
-        if not n:
-            break  # the remote's pack is shorter: the objects past its end fail verification
-        done += n
     if not done:
         return memoryview(b"")
     base = start - start % mmap.ALLOCATIONGRANULARITY

@@ -18,19 +18,24 @@ from tests.builders import random_bytes
 TEXT = ((b"0123456789" * 20 + b"," * 30 + b"\n" * 6) * 2)[:256]
 
 
-def test_every_object_of_a_pack_is_verified_in_order_and_a_damaged_one_is_singled_out(tmp_path):
+def _write_pack(path, blobs: list[bytes]) -> list:
+    """A sealed pack of ``blobs`` (compressed where zstd pays) at ``path``; its entries in pack order."""
     compressor = Compressor()
-    blobs = [
-        random_bytes(40_000 + i * 997, i) if i % 3 else random_bytes(50_000, i).translate(TEXT) for i in range(400)
-    ]
-    path = tmp_path / "p.pack"
     with open(path, "wb") as f:
         writer = PackWriter(f)
         for b in blobs:
             writer.add(hash_bytes(b), int(Kind.CHUNK), *compressor.pack(b), len(b))
         writer.seal()
     with open(path, "rb") as f:
-        entries = sorted(read_trailer(f, path.stat().st_size), key=lambda e: e.offset)
+        return sorted(read_trailer(f, path.stat().st_size), key=lambda e: e.offset)
+
+
+def test_every_object_of_a_pack_is_verified_in_order_and_a_damaged_one_is_singled_out(tmp_path):
+    blobs = [
+        random_bytes(40_000 + i * 997, i) if i % 3 else random_bytes(50_000, i).translate(TEXT) for i in range(400)
+    ]
+    path = tmp_path / "p.pack"
+    entries = _write_pack(path, blobs)
     assert {e.codec for e in entries} == {0, 1} and sum(e.length for e in entries) > 2 * WINDOW
     victim = entries[250]
     data = bytearray(path.read_bytes())
@@ -112,23 +117,16 @@ def test_a_pack_copied_while_verified_is_the_same_file_and_its_bad_object_is_sin
     """``copy_to``: the kernel copies each window (copy_file_range) and the objects are verified from the copy,
     mapped; where it cannot (``kernel`` False: another file system) the window is read and written. Either way
     the copy (with ``copy_rest``) is the pack byte for byte, and a damaged object is refused."""
-    import artvc.objstore.pack_ranges as pr
+    import artvc.objstore.fileio as fio
 
     if not kernel:
-        pr._KERNEL_COPY[0], saved = False, pr._KERNEL_COPY[0]
+        fio.KERNEL_COPY[0], saved = False, fio.KERNEL_COPY[0]
     try:
         blobs = [
             random_bytes(60_000 + i * 577, i) if i % 2 else random_bytes(60_000, i).translate(TEXT) for i in range(200)
         ]
-        compressor = Compressor()
         src = tmp_path / "p.pack"
-        with open(src, "wb") as f:
-            writer = PackWriter(f)
-            for b in blobs:
-                writer.add(hash_bytes(b), int(Kind.CHUNK), *compressor.pack(b), len(b))
-            writer.seal()
-        with open(src, "rb") as f:
-            entries = sorted(read_trailer(f, src.stat().st_size), key=lambda e: e.offset)
+        entries = _write_pack(src, blobs)
         victim = entries[120]
         damaged = bytearray(src.read_bytes())
         damaged[victim.offset + victim.length // 2] ^= 1
@@ -145,4 +143,4 @@ def test_a_pack_copied_while_verified_is_the_same_file_and_its_bad_object_is_sin
         assert all(v == by_oid[e.oid] for e, v in got if v is not None)
     finally:
         if not kernel:
-            pr._KERNEL_COPY[0] = saved
+            fio.KERNEL_COPY[0] = saved
