@@ -112,10 +112,15 @@ def copy_contents(src: int, dest: int) -> None:
         if done:
             return
     while chunk := os.pread(src, 8 << 20, done):
-        written = 0
-        while written < len(chunk):
-            written += os.pwrite(dest, memoryview(chunk)[written:], done + written)
-        done += written
+        pwrite_all(dest, memoryview(chunk), done)
+        done += len(chunk)
+
+
+def pwrite_all(fd: int, view: memoryview, at: int) -> None:
+    """Write all of ``view`` to ``fd`` at offset ``at`` (``pwrite`` may write less than it is given)."""
+    done = 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], at + done)
 
 
 KERNEL_COPY = [hasattr(os, "copy_file_range")]  # cleared when the kernel refuses: read and write instead

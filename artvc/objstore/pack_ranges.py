@@ -13,7 +13,7 @@ from concurrent.futures import Executor, Future
 from typing import BinaryIO, cast
 
 from ..errors import CorruptObjectError, PackMissingError
-from .fileio import kernel_copy
+from .fileio import kernel_copy, pwrite_all
 from .store.local import LocalStore
 from .store.pack import PackEntry
 from .store.remote import RemoteStore, pack_path
@@ -112,14 +112,8 @@ def copy_rest(src: int, dest: int, entries: list[PackEntry]) -> None:
 
 def _copy_range(src: int, dest: int, start: int, end: int) -> None:
     while start < end and (data := os.pread(src, min(end - start, WINDOW), start)):
-        _pwrite_all(dest, memoryview(data), start)
+        pwrite_all(dest, memoryview(data), start)
         start += len(data)
-
-
-def _pwrite_all(fd: int, view: memoryview, at: int) -> None:
-    done = 0
-    while done < len(view):
-        done += os.pwrite(fd, view[done:], at + done)
 
 
 def _verify_window(fd: int, window: list[PackEntry], copy_to: int | None = None) -> list[bytes | None]:
@@ -136,7 +130,7 @@ def _verify_window(fd: int, window: list[PackEntry], copy_to: int | None = None)
     if span is None:
         span = memoryview(os.pread(fd, end - start, start))
         if copy_to is not None:
-            _pwrite_all(copy_to, span, start)
+            pwrite_all(copy_to, span, start)
     out: list[bytes | None] = []
     for e in window:
         piece = span[e.offset - start : e.offset - start + e.length]
