@@ -123,6 +123,24 @@ class FileStage:
         else:
             remove_if_present(s.path)
 
+    def temp_path(self) -> str:
+        """A new temp file name in the stage folder (made when needed), swept by owner token when killed: for a
+        caller that writes a file itself and then ``adopt``s it."""
+        os.makedirs(self.folder, exist_ok=True)
+        return f"{self.folder}/file-{token()}-{next(self._serial)}.tmp"
+
+    def adopt(self, oid: Oid, path: str) -> None:
+        """Count ``path`` (from ``temp_path``), which the caller wrote and proved to hold file ``oid`` (a lazy
+        pull's kernel copy), as staged and ready: checkout takes it, ``close`` removes it when not taken."""
+        old = self._ready.pop(oid, None)
+        if old is not None and old != path:
+            remove_if_present(old)
+        self._ready[oid] = path
+
+    def ready(self) -> frozenset[Oid]:
+        """The ids of the files staged and proved, not taken yet."""
+        return frozenset(self._ready)
+
     def take(self, oid: Oid) -> str | None:
         """The path of the verified staged file ``oid``, now the caller's to rename (None when there is none)."""
         return self._ready.pop(oid, None)
