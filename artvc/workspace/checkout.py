@@ -99,10 +99,16 @@ def checkout(
             paths, artifacts = whole, everything
         ready = staged.ready() if staged is not None else frozenset()
         plan = plan_checkout(repo, paths, force=force, artifacts=artifacts, ready=ready)
-        if plan.lacking and not plan.refused:  # promised files (a lazy pull's): fetched from their remote
+        if plan.lacking and (leave or not plan.refused):  # promised files (a lazy pull's): from their remote
             from .lazy_fetch import fetch_for_checkout
 
-            if fetch_for_checkout(repo, [path for path, _ in plan.lacking], artifacts):
+            try:
+                fetched = fetch_for_checkout(repo, [path for path, _ in plan.lacking], artifacts)
+            except ArtError:
+                if not leave:
+                    raise
+                fetched = False  # the hook's way: what cannot be fetched is left, listed as lacking
+            if fetched:
                 plan = plan_checkout(repo, paths, force=force, artifacts=artifacts, ready=ready)
         left: list[tuple[str, ArtError]] = list(plan.refused)
         if plan.lacking:

@@ -28,6 +28,7 @@ from itertools import islice
 from typing import BinaryIO
 
 from ..errors import ArtError, FormatError, IntegrityError
+from ..objstore.faults import fault_point
 from ..objstore.fileio import kernel_copy, pwrite_all, remove_if_present, start_writeback
 from ..objstore.hashing import ContentHasher
 from ..objstore.objects import FileManifest, Kind, Tree
@@ -264,17 +265,23 @@ def _locate(store, manifest: FileManifest) -> list[tuple[str, PackEntry]] | None
 
 
 def _spans(located: list[tuple[str, PackEntry]]) -> Iterator[Span]:
-    """Runs of chunks stored back to back in one pack, in file order, of at most ``SPAN`` bytes (or one chunk)."""
+    """Runs of chunks stored back to back in one pack, in file order, of at most ``SPAN`` bytes stored and
+    decompressed (or one chunk, which its entry check bounds)."""
     run: list[PackEntry] = []
     pack = ""
+    raw = 0
     for p, e in located:
         if run and (
-            p != pack or e.offset != run[-1].offset + run[-1].length or e.offset + e.length - run[0].offset > SPAN
+            p != pack
+            or e.offset != run[-1].offset + run[-1].length
+            or e.offset + e.length - run[0].offset > SPAN
+            or raw + e.raw_length > SPAN  # decompressed, a span stays within SPAN too
         ):
             yield pack, run[0].offset, run[-1].offset + run[-1].length, run
-            run = []
+            run, raw = [], 0
         pack = p
         run.append(e)
+        raw += e.raw_length
     if run:
         yield pack, run[0].offset, run[-1].offset + run[-1].length, run
 
@@ -292,34 +299,28 @@ def _stream(store, manifest: FileManifest, located, stage: FileStage, jobs: int,
     path = stage.temp_path()
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
     hasher = ContentHasher(threaded=True)
+    hashing = _InOrder()
     local: dict[str, BinaryIO | None] = {}
     pos = 0
     proved = False
     try:
-        for (pack, start, end, entries), buf in _read_ahead(store, _spans(located), jobs, local):
-            for e in entries:
-                check_entry(e.kind, e.codec, e.offset, e.length, e.raw_length)
-                if e.kind != Kind.CHUNK:
-                    return f"the remote index lists {e.oid[:10]} as another kind than a chunk"
-            if buf is None:  # raw chunks of a directory remote's pack: the kernel copies them
+        for (pack, start, end, entries), data in _read_ahead(store, _spans(located), jobs, local):
+            fault_point("lazy.file-writing")
+            if data is None:  # raw chunks of a directory remote's pack: the kernel copies them
+                _check_entries(entries)
                 n = _copy_span(local[pack], fd, start, end, pos)
                 if n != end - start:
                     return f"remote pack {pack[:10]} is truncated ({n} of {end - start} bytes at offset {start})"
-                _hash_written(hasher, fd, pos, n)
-                pos += n
+                hashing.add(_hash_written, hasher, fd, pos, n)  # hashed from the file while the next is copied
             else:
-                if len(buf) != end - start:
-                    return f"remote pack {pack[:10]} is truncated ({len(buf)} of {end - start} bytes at offset {start})"
-                view = memoryview(buf)
-                for e in entries:
-                    a, b = e.offset - start, e.offset - start + e.length
-                    data = view[a:b] if e.codec == RAW else unpack_payload(e.codec, buf[a:b], e.raw_length, e.kind)
-                    hasher.update(data)
-                    pwrite_all(fd, memoryview(data), pos)
-                    pos += len(data)
+                n = len(data)
+                pwrite_all(fd, memoryview(data), pos)
+                hashing.add(_hash_data, hasher, fd, data, pos)
+            pos += n
             bar.advance(bytes=sum(e.raw_length for e in entries))
             if pos > manifest.size:
                 return f"it has more bytes than its manifest says ({manifest.size})"
+        hashing.wait()
         if pos != manifest.size:
             return f"it has {pos} bytes, its manifest says {manifest.size}"
         got = hasher.oid()
@@ -332,6 +333,7 @@ def _stream(store, manifest: FileManifest, located, stage: FileStage, jobs: int,
     except OSError:  # writing failed (disk full...): not adopted; the ordinary fetch and checkout report it
         return None
     finally:
+        hashing.close()
         for f in local.values():
             if f is not None:
                 f.close()
@@ -343,6 +345,37 @@ def _stream(store, manifest: FileManifest, located, stage: FileStage, jobs: int,
             stage.adopt(oid, path)
         else:
             remove_if_present(path)
+
+
+class _InOrder:
+    """Tasks run one after the other on one thread, in the order given (the file's hash is fed in order), at
+    most ``AHEAD`` waiting: the copy of a span overlaps the hashing of the one before."""
+
+    def __init__(self) -> None:
+        from collections import deque
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="art-lazy-hash")
+        self._pending: deque[Future[None]] = deque()
+
+    def add(self, fn, *args) -> None:
+        self._pending.append(self._pool.submit(fn, *args))
+        while len(self._pending) > AHEAD:
+            self._pending.popleft().result()
+
+    def wait(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self) -> None:
+        for fut in self._pending:
+            fut.cancel()
+        self._pool.shutdown(wait=True)
+
+
+def _hash_data(hasher: ContentHasher, fd: int, data: bytes, at: int) -> None:
+    hasher.update(data)
+    start_writeback(fd, at, len(data))
 
 
 def _copy_span(src: BinaryIO | None, dest: int, start: int, end: int, at: int) -> int:
@@ -372,26 +405,57 @@ def _hash_written(hasher: ContentHasher, fd: int, at: int, n: int) -> None:
         start_writeback(fd, at, n)
 
 
+def _check_entries(entries: list[PackEntry]) -> None:
+    """Raise FormatError for an entry the format forbids or that is not a chunk (the remote index is hostile)."""
+    for e in entries:
+        check_entry(e.kind, e.codec, e.offset, e.length, e.raw_length)
+        if e.kind != Kind.CHUNK:
+            raise FormatError(f"the remote index lists {e.oid[:10]} as another kind than a chunk")
+
+
+def _load_span(store, span: Span) -> bytes:
+    """The file's bytes that ``span`` holds: read in one request, each chunk checked and decompressed (on a
+    worker thread: zstd and the read run beside the hashing). At most ``SPAN`` bytes raw (``_spans``)."""
+    pack, start, end, entries = span
+    buf = store.read_range(pack, start, end)
+    if len(buf) != end - start:
+        raise FormatError(f"remote pack {pack[:10]} is truncated ({len(buf)} of {end - start} bytes at offset {start})")
+    _check_entries(entries)
+    if all(e.codec == RAW for e in entries):
+        return buf
+    view = memoryview(buf)
+    pieces = []
+    for e in entries:
+        a, b = e.offset - start, e.offset - start + e.length
+        pieces.append(view[a:b] if e.codec == RAW else unpack_payload(e.codec, buf[a:b], e.raw_length, e.kind))
+    return b"".join(pieces)
+
+
 def _read_ahead(
     store, spans: Iterator[Span], jobs: int, local: dict[str, BinaryIO | None]
 ) -> Iterator[tuple[Span, bytes | None]]:
-    """Each span with its bytes, in order, ``AHEAD`` reads in flight on ``jobs`` threads (memory: a few spans);
-    None instead of the bytes for a span of raw chunks in a pack of a directory remote (opened into ``local``),
-    which the caller copies in the kernel."""
+    """Each span with its content (``_load_span``), in order, ``AHEAD`` spans in flight on worker threads
+    (memory: a few spans); None instead of the content for a span of raw chunks in a pack of a directory remote
+    (opened into ``local``), which the caller copies in the kernel."""
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, AHEAD))) as pool:
         pending: deque[tuple[Span, Future[bytes] | None]] = deque()
-        for span in spans:
-            pack = span[0]
-            if pack not in local:
-                local[pack] = open_remote_pack(store, pack)
-            raw = local[pack] is not None and all(e.codec == RAW for e in span[3])
-            pending.append((span, None if raw else pool.submit(store.read_range, pack, span[1], span[2])))
-            if len(pending) > AHEAD:
+        try:
+            for span in spans:
+                pack = span[0]
+                if pack not in local:
+                    local[pack] = open_remote_pack(store, pack)
+                raw = local[pack] is not None and all(e.codec == RAW for e in span[3])
+                pending.append((span, None if raw else pool.submit(_load_span, store, span)))
+                if len(pending) > AHEAD:
+                    first, fut = pending.popleft()
+                    yield first, None if fut is None else fut.result()
+            while pending:
                 first, fut = pending.popleft()
                 yield first, None if fut is None else fut.result()
-        while pending:
-            first, fut = pending.popleft()
-            yield first, None if fut is None else fut.result()
+        finally:
+            for _, fut in pending:
+                if fut is not None:
+                    fut.cancel()

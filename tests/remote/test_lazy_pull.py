@@ -183,3 +183,58 @@ def test_a_lazy_pull_from_an_s3_remote(ws, tmp_path, request):
     other.art("checkout")
     assert (other.root / "big.csv").read_bytes() == data
     assert promised_rows(other) == []
+
+
+def test_a_file_needed_at_two_paths_is_pulled_the_ordinary_way(ws, tmp_path):
+    data = random_bytes(5 * MIB, 11)
+    ws.gen({"a.bin": data, "copies": {"b.bin": data, "run.sh": random_bytes(5 * MIB, 12)}})
+    (ws.root / "copies" / "run.sh").chmod(0o755)
+    ws.art("add", "a.bin", "copies")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    other = clone(ws, tmp_path / "clone")
+    other.art("pull", "--lazy")
+    assert (other.root / "a.bin").read_bytes() == data
+    assert (other.root / "copies" / "b.bin").read_bytes() == data
+    assert os.access(other.root / "copies" / "run.sh", os.X_OK)  # a promised file keeps its executable bit
+    assert len(promised_rows(other)) == 1  # run.sh only: a.bin's content is stored, for both of its paths
+    assert leftovers(other) == []
+    assert other.art("fsck").exit_code == 0
+
+
+def test_a_store_made_before_promises_gets_the_table_when_opened(ws):
+    db_path = ws.root / ".art" / "store" / "index.db"
+    with sqlite3.connect(db_path) as db:
+        db.execute("DROP TABLE promised")
+    assert "nothing is promised" in ws.art("fetch", "--promised").stdout
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("SELECT count(*) FROM promised").fetchone() == (0,)
+
+
+def test_a_lazy_pull_killed_while_writing_leaves_nothing_in_the_workspace(ws, tmp_path):
+    from tests.remote.test_pull_stream import art_child
+
+    data = random_bytes(20 * MIB, 13)
+    ws.gen({"big.bin": data})
+    ws.art("add", "big.bin")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    other = clone(ws, tmp_path / "clone")
+    proc, _, points = art_child(other.root, tmp_path, "pull", "--lazy", ART_FAULT="lazy.file-writing@2:kill")
+    assert proc.returncode == -9, proc.stderr
+    assert not (other.root / "big.bin").exists()
+    assert [n for n in leftovers(other) if n.startswith("file-")]  # the killed pull's temp file
+    assert promised_rows(other) == []  # nothing promised before the file was proved
+    other.art("checkout", code=None)  # the next command that takes the lock removes it
+    assert leftovers(other) == []
+    proc, _, _ = art_child(other.root, tmp_path, "pull", "--lazy")
+    assert proc.returncode == 0, proc.stderr
+    assert (other.root / "big.bin").read_bytes() == data
+    assert len(promised_rows(other)) == 1
+
+
+def test_a_plain_pull_after_a_lazy_one_makes_the_store_complete(lazy):
+    other, _ = lazy
+    other.art("pull")
+    assert other.art("fetch", "--promised").stdout.strip() == "nothing is promised: the local store is complete"
+    assert json.loads(other.art("fsck", "--json").stdout)["promised"] == 0
