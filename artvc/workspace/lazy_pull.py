@@ -440,13 +440,14 @@ def _load_span(store, span: Span) -> list[bytes | memoryview]:
 def _read_ahead(
     store, spans: Iterator[Span], jobs: int, local: dict[str, BinaryIO | None]
 ) -> Iterator[tuple[Span, list[bytes | memoryview] | None]]:
-    """Each span with its content (``_load_span``), in order, ``AHEAD`` spans in flight on worker threads
-    (memory: a few spans); None instead of the content for a span of raw chunks in a pack of a directory remote
-    (opened into ``local``), which the caller copies in the kernel."""
+    """Each span with its content (``_load_span``), in order, up to ``jobs`` (at least ``AHEAD``, at most 8)
+    spans in flight on worker threads (memory: a few spans); None instead of the content for a span of raw
+    chunks in a pack of a directory remote (opened into ``local``), which the caller copies in the kernel."""
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, AHEAD))) as pool:
+    ahead = max(AHEAD, min(jobs, 8))  # a bucket's latency is hidden by a few requests in flight
+    with ThreadPoolExecutor(max_workers=ahead) as pool:
         pending: deque[tuple[Span, Future[list[bytes | memoryview]] | None]] = deque()
         try:
             for span in spans:
@@ -455,7 +456,7 @@ def _read_ahead(
                     local[pack] = open_remote_pack(store, pack)
                 raw = local[pack] is not None and all(e.codec == RAW for e in span[3])
                 pending.append((span, None if raw else pool.submit(_load_span, store, span)))
-                if len(pending) > AHEAD:
+                if len(pending) > ahead:
                     first, fut = pending.popleft()
                     yield first, None if fut is None else fut.result()
             while pending:
