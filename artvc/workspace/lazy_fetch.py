@@ -46,6 +46,8 @@ def fetch_for_checkout(repo: Repo, paths: Sequence[str], artifacts: list[Tracked
         elif store.has(a.pointer.oid, Kind.TREE):
             files.update(e.entry.oid for e in walk(store, a.pointer.oid) if e.entry.kind == "file")
     rows = promised(store, files)
+    found = store.has_many([(o, Kind.FILE) for o in rows])
+    rows = {o: r for o, r in rows.items() if (o, int(Kind.FILE)) in found}  # a stale row: its manifest is gone
     if not rows:
         return False
     _fetch(repo, rows)

@@ -214,7 +214,7 @@ def test_a_store_made_before_promises_gets_the_table_when_opened(ws):
 def test_a_lazy_pull_killed_while_writing_leaves_nothing_in_the_workspace(ws, tmp_path):
     from tests.remote.test_pull_stream import art_child
 
-    data = random_bytes(20 * MIB, 13)
+    data = random_bytes(9 * MIB, 13)
     ws.gen({"big.bin": data})
     ws.art("add", "big.bin")
     ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
