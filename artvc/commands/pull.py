@@ -15,15 +15,21 @@ from ._render import Progress, count, emit_json, human, say
     "--all-runs", is_flag=True, help="Fetch every run record on the remote, not only the runs the workspace names."
 )
 @click.option(
-    "--lazy",
-    is_flag=True,
+    "--lazy/--no-lazy",
+    default=None,
     help="Write large files straight into the workspace and store only their manifests, promised by the "
-    "remote (one write instead of two; see 'art fetch --promised').",
+    "remote (one write instead of two; see 'art fetch --promised'). Default: core.lazy_pull (false).",
 )
 @common()
 @pass_repo
 def cli(
-    repo, targets: tuple[str, ...], remote: str | None, jobs: int | None, force: bool, all_runs: bool, lazy: bool
+    repo,
+    targets: tuple[str, ...],
+    remote: str | None,
+    jobs: int | None,
+    force: bool,
+    all_runs: bool,
+    lazy: bool | None,
 ) -> None:
     """Fetch missing objects from a remote, then check the artifacts out.
 
@@ -44,6 +50,9 @@ def cli(
     """
     from ..workspace.lazy_pull import lazy_pull
     from ..workspace.pull import pull
+
+    if lazy is None:
+        lazy = bool(repo.config.core("lazy_pull"))
 
     with Progress("fetching", noun="objects") as progress:
         result = (lazy_pull if lazy else pull)(

@@ -238,3 +238,20 @@ def test_a_plain_pull_after_a_lazy_one_makes_the_store_complete(lazy):
     other.art("pull")
     assert other.art("fetch", "--promised").stdout.strip() == "nothing is promised: the local store is complete"
     assert json.loads(other.art("fsck", "--json").stdout)["promised"] == 0
+
+
+def test_core_lazy_pull_makes_every_pull_lazy_and_no_lazy_overrides_it(ws, tmp_path):
+    data = random_bytes(5 * MIB, 14)
+    ws.gen({"big.bin": data})
+    ws.art("add", "big.bin")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    first = clone(ws, tmp_path / "first")
+    first.art("config", "core.lazy_pull", "true")
+    first.art("pull")
+    assert len(promised_rows(first)) == 1 and pack_bytes(first) < 64 * 1024
+    second = clone(ws, tmp_path / "second")
+    second.art("config", "core.lazy_pull", "true")
+    second.art("pull", "--no-lazy")
+    assert promised_rows(second) == [] and pack_bytes(second) > 5 * MIB
+    assert (first.root / "big.bin").read_bytes() == (second.root / "big.bin").read_bytes() == data
