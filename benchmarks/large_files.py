@@ -10,6 +10,7 @@ and peak RSS from ``wait4``, bytes read from ``/proc/self/io`` at exit) right af
 | checkout (disk) | ``art checkout big`` after ``big`` was deleted | ``cp`` + ``sync`` of the file (and work, below) |
 | push (disk) | ``art push`` to an empty directory remote | ``cp`` + ``sync`` of the file |
 | pull (disk) | ``art pull`` in a fresh ``git clone`` (fetch + checkout) | ``cp`` + ``sync`` (and twice, below) |
+| pull_lazy (disk) | ``art pull --lazy`` in a fresh clone (the file written once, promised) | ``cp`` + ``sync`` |
 | add (tmpfs) | ``art add big`` with repository and file in /dev/shm | ``cp`` on /dev/shm |
 | checkout (tmpfs) | ``art checkout big`` there | ``cp`` on /dev/shm |
 
@@ -61,7 +62,7 @@ from harness.iocount import WRAP, read_counters
 MIB = 1 << 20
 GIB = 1 << 30
 BLOCK = 16 * MIB
-STEPS = ("work", "add", "checkout", "push", "pull", "add_tmpfs", "checkout_tmpfs")
+STEPS = ("work", "add", "checkout", "push", "pull", "pull_lazy", "add_tmpfs", "checkout_tmpfs")
 RSS_GOAL_MB = 150
 READ_SLACK = 32 * MIB  # add reads the file once: bytes read <= size + this (Python's own imports, the index)
 # step -> (factor, floor name); floors: "cp" is cp+sync on disk or cp on tmpfs, "work2" the raw work on 2 threads.
@@ -73,6 +74,7 @@ GOALS = {
     "add_tmpfs": (1.3, "max(work2,cp)"),
     "checkout": (1.2, "cp"),
     "pull": (1.3, "cp"),
+    "pull_lazy": (1.3, "cp"),
 }
 
 RAW = """\
@@ -494,18 +496,28 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
             floor = floor_cp(ctx, source, root / "copy.bin", disk=True)
             run = run_timed(ctx, ["ART", "push"], repo, disk=True, wrote=[remote])
             record("push", floor, run)
-    if "pull" in steps:
+    if steps & {"pull", "pull_lazy"}:
         for _ in range(repeat):
-            if clone.exists():
-                shutil.rmtree(clone)
-            git(ctx, root, "clone", "-q", str(repo), str(clone))
-            floor = floor_cp(ctx, source, root / "copy.bin", disk=True)
-            twice = floor_cp2(ctx, source, root)
-            ctx.add(case, "pull", "twice", twice)
-            log(f"[{case}] pull's floor with a store (cp, cp, sync): {twice.wall:.2f} s, cpu {twice.cpu:.2f}")
-            run = run_timed(ctx, ["ART", "pull"], clone, disk=True, wrote=[clone / ".art", clone / "big.bin"])
-            check_file(clone / "big.bin", digest, "pull")
-            record("pull", floor, run)
+            if "pull" in steps:
+                if clone.exists():
+                    shutil.rmtree(clone)
+                git(ctx, root, "clone", "-q", str(repo), str(clone))
+                floor = floor_cp(ctx, source, root / "copy.bin", disk=True)
+                twice = floor_cp2(ctx, source, root)
+                ctx.add(case, "pull", "twice", twice)
+                log(f"[{case}] pull's floor with a store (cp, cp, sync): {twice.wall:.2f} s, cpu {twice.cpu:.2f}")
+                run = run_timed(ctx, ["ART", "pull"], clone, disk=True, wrote=[clone / ".art", clone / "big.bin"])
+                check_file(clone / "big.bin", digest, "pull")
+                record("pull", floor, run)
+            if "pull_lazy" in steps:  # promised objects: the file written once, its manifest stored
+                if clone.exists():
+                    shutil.rmtree(clone)
+                git(ctx, root, "clone", "-q", str(repo), str(clone))
+                floor = floor_cp(ctx, source, root / "copy.bin", disk=True)
+                wrote = [clone / ".art", clone / "big.bin"]
+                run = run_timed(ctx, ["ART", "pull", "--lazy"], clone, disk=True, wrote=wrote)
+                check_file(clone / "big.bin", digest, "pull --lazy")
+                record("pull_lazy", floor, run)
         big.unlink(missing_ok=True)
         shutil.rmtree(remote)
         source = clone / "big.bin"

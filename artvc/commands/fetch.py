@@ -24,6 +24,12 @@ from ._render import Progress, count, emit_json, human, say
     multiple=True,
     help="Also fetch this run record (an id or its first digits) and its lineage; repeatable.",
 )
+@click.option(
+    "--promised",
+    is_flag=True,
+    help="Fetch the files a lazy pull left promised by the remote (-r: by that remote only), so that the "
+    "local store is complete again.",
+)
 @common()
 @pass_repo
 def cli(
@@ -35,6 +41,7 @@ def cli(
     exps: bool,
     all_runs: bool,
     run_refs: tuple[str, ...],
+    promised: bool,
 ) -> None:
     """Download missing objects into the local store (the workspace is not touched).
 
@@ -48,7 +55,22 @@ def cli(
       art fetch models/ -r backup
       art fetch --run 91354936e2   # one run record and its lineage (for art lineage)
       art fetch --exps         # after git fetch origin 'refs/exps/*:refs/exps/*', before 'art exp apply'
+      art fetch --promised     # what 'art pull --lazy' left on the remote
     """
+    if promised:
+        from ..workspace.lazy_fetch import fetch_promised
+
+        if targets or all_commits or exps or all_runs or run_refs:
+            raise click.UsageError("--promised fetches every promised file: give no paths and no other selection")
+        with Progress("fetching", noun="objects") as progress:
+            files, objects = fetch_promised(repo, remote, jobs=jobs, progress=progress)
+        if flags().get("json"):
+            emit_json({"promised_files": files, "objects": objects})
+        elif files:
+            say(f"fetched {count(files, 'promised file')} ({count(objects, 'object')})")
+        else:
+            say("nothing is promised: the local store is complete")
+        return
     from ..workspace.fetch import fetch
 
     revs = None

@@ -47,6 +47,7 @@ def cli(repo, remote: str | None, read_data: bool, repair: bool) -> None:
                 "objects": result.objects,
                 "artifacts": result.artifacts,
                 "reindexed": result.reindexed,
+                "promised": result.promised,
                 "problems": [p.as_dict() for p in result.problems],
             }
         )
@@ -57,6 +58,11 @@ def cli(repo, remote: str | None, read_data: bool, repair: bool) -> None:
             say(
                 f"ok: {count(result.objects, 'object')} verified, {count(result.artifacts, 'artifact')} "
                 f"resolve{'s' if result.artifacts == 1 else ''}"
+                + (
+                    f"; {count(result.promised, 'file')} promised by a remote (art fetch --promised)"
+                    if result.promised
+                    else ""
+                )
             )
     if result.problems:
         hint = (

@@ -64,6 +64,7 @@ class FileStage:
         self.min_size = min_size
         self._open: dict[Oid, _Staging] = {}
         self._ready: dict[Oid, str] = {}
+        self._adopted: set[Oid] = set()  # ready files the caller wrote (a lazy pull's), not in the store
         self._serial = itertools.count()
         self._queue: queue.Queue[tuple[_Staging, list[bytes | memoryview]] | None] = queue.Queue(QUEUED)
         self._writer: threading.Thread | None = None
@@ -122,6 +123,27 @@ class FileStage:
             self._ready[oid] = s.path
         else:
             remove_if_present(s.path)
+
+    def temp_path(self) -> str:
+        """A new temp file name in the stage folder (made when needed), swept by owner token when killed: for a
+        caller that writes a file itself and then ``adopt``s it."""
+        os.makedirs(self.folder, exist_ok=True)
+        return f"{self.folder}/file-{token()}-{next(self._serial)}.tmp"
+
+    def adopt(self, oid: Oid, path: str) -> None:
+        """Count ``path`` (from ``temp_path``), which the caller wrote and proved to hold file ``oid`` (a lazy
+        pull's kernel copy), as staged and ready: checkout takes it, ``close`` removes it when not taken."""
+        old = self._ready.pop(oid, None)
+        if old is not None and old != path:
+            remove_if_present(old)
+        self._ready[oid] = path
+        self._adopted.add(oid)
+
+    def ready(self) -> frozenset[Oid]:
+        """The ids of the adopted files (``adopt``) not taken yet: their content is not in the local store, so
+        a checkout counts them as present (``plan_checkout``'s ``ready``). Files staged by a fetch are not
+        listed: their objects are stored too."""
+        return frozenset(o for o in self._adopted if o in self._ready)
 
     def take(self, oid: Oid) -> str | None:
         """The path of the verified staged file ``oid``, now the caller's to rename (None when there is none)."""

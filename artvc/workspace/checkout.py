@@ -64,6 +64,8 @@ def checkout(
     hook's way), and the others are written. ``artifacts`` is a selection made already (the workspace is then
     not walked for pointer files again). ``staged``: pull's stage of files written and proved while they were
     fetched; a file planned for writing that it holds is renamed into place instead of read from the store.
+    A file the store lacks because a remote promised it (a lazy pull's, ``objstore/promised.py``) is fetched
+    from that remote first, verified (``lazy_fetch``).
 
     Raises:
         UnsafePathError: when an artifact's path (or a parent) is a symlink leading outside the workspace, or
@@ -95,7 +97,19 @@ def checkout(
                     first.left,
                 )
             paths, artifacts = whole, everything
-        plan = plan_checkout(repo, paths, force=force, artifacts=artifacts)
+        ready = staged.ready() if staged is not None else frozenset()
+        plan = plan_checkout(repo, paths, force=force, artifacts=artifacts, ready=ready)
+        if plan.lacking and (leave or not plan.refused):  # promised files (a lazy pull's): from their remote
+            from .lazy_fetch import fetch_for_checkout
+
+            try:
+                fetched = fetch_for_checkout(repo, [path for path, _ in plan.lacking], artifacts)
+            except ArtError:
+                if not leave:
+                    raise
+                fetched = False  # the hook's way: what cannot be fetched is left, listed as lacking
+            if fetched:
+                plan = plan_checkout(repo, paths, force=force, artifacts=artifacts, ready=ready)
         left: list[tuple[str, ArtError]] = list(plan.refused)
         if plan.lacking:
             left.extend((path, _lacking_error([(path, key)])) for path, key in plan.lacking)

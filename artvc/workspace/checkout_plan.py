@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import stat as stat_mod
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -120,9 +121,12 @@ def plan_checkout(
     *,
     force: bool = False,
     artifacts: list[TrackedArtifact] | None = None,
+    ready: AbstractSet[Oid] = frozenset(),
 ) -> CheckoutPlan:
     """Plan the checkout of the artifacts under ``paths`` (all when empty; chosen from ``artifacts`` when the
-    caller selected them already). Nothing in the workspace is changed.
+    caller selected them already). Nothing in the workspace is changed. ``ready``: files a lazy pull wrote and
+    proved in its stage (``FileStage.ready``), not in the store: they count as present (docs/design.md,
+    "A pull at one write").
 
     Raises:
         PointerError: a file pointer's ``size`` disagrees with the stored file (the pointer is wrong).
@@ -140,7 +144,7 @@ def plan_checkout(
             continue
         _check_pointer_size(repo, a)
         try:
-            planned = _plan_artifact(repo, a, trees)
+            planned = _plan_artifact(repo, a, trees, ready)
         except ObjectNotFoundError as exc:  # a tree of it is not stored
             plan.lacking.append((a.path, ObjectKey(Oid(exc.oid), Kind.TREE)))
             continue
@@ -150,11 +154,11 @@ def plan_checkout(
         oid, kind = planned.absent  # an object fsck quarantined is damaged, not missing (exit 3)
         repo.store.raise_if_quarantined(oid, *((Kind.FILE, Kind.CHUNK) if kind == Kind.FILE else (kind,)))
         plan.lacking.append((a.path, planned.absent))
-    _check_presence(repo, plan)
+    _check_presence(repo, plan, ready)
     return plan
 
 
-def _check_presence(repo: Repo, plan: CheckoutPlan) -> None:
+def _check_presence(repo: Repo, plan: CheckoutPlan, ready: AbstractSet[Oid] = frozenset()) -> None:
     """Move the artifacts whose ``writes`` need an object the store lacks from ``todo`` to ``lacking``: one
     batched presence check over those files of every artifact (their manifests and chunks included), except in
     folders whose tree the store's completeness memo vouches for (everything below it is stored). The files of
@@ -168,6 +172,7 @@ def _check_presence(repo: Repo, plan: CheckoutPlan) -> None:
         for a in plan.todo
         if (a.status.pointer.oid, Kind.TREE) not in whole
         for _, entry in a.writes
+        if entry.oid not in ready
     }
     if not keys:
         return
@@ -246,7 +251,9 @@ def _rel(repo: Repo, a: ArtifactStatus) -> str:
     return Path(os.path.relpath(dest, repo.root)).as_posix()
 
 
-def _plan_artifact(repo: Repo, a: ArtifactStatus, trees: TreeCache) -> ArtifactPlan:
+def _plan_artifact(
+    repo: Repo, a: ArtifactStatus, trees: TreeCache, ready: AbstractSet[Oid] = frozenset()
+) -> ArtifactPlan:
     where, pointer = a.where, a.pointer
     assert where is not None
     out = ArtifactPlan(a, where.dest, blocker=where.blocker)
@@ -257,11 +264,11 @@ def _plan_artifact(repo: Repo, a: ArtifactStatus, trees: TreeCache) -> ArtifactP
     if where.kind in (FILE, LINK, OTHER):
         out.clear = Op.UNLINK
     out.fresh = out.clear is not None or not os.path.lexists(where.dest)
-    _plan_tree(repo, out, trees)
+    _plan_tree(repo, out, trees, ready)
     return out
 
 
-def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache) -> None:
+def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache, ready: AbstractSet[Oid] = frozenset()) -> None:
     """Diff stored tree ``out.status.pointer.oid`` against the folder at ``out.dest`` into ``out.steps``,
     ``out.writes`` and ``out.folders``.
 
@@ -278,6 +285,8 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache) -> None:
     store, root = repo.store, ObjectKey(out.status.pointer.oid, Kind.TREE)
     gen = store.complete_generation()
     check = gen is None or not store.known_complete([root])
+    if ready:  # files a lazy pull staged are not stored: the tree is not complete in the store
+        gen = None
     stack: list[tuple[str, Oid, bool]] = [("", out.status.pointer.oid, not out.fresh)]
     while stack:
         rel, oid, exists = stack.pop()
@@ -315,7 +324,7 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache) -> None:
             elif not exists:
                 new_files += 1
                 new_bytes += entry.size
-                if check and out.absent is None:
+                if check and out.absent is None and entry.oid not in ready:
                     new.append(entry)
                     if len(new) >= _PRESENCE_BATCH:
                         out.absent, new = _absent(store, new), []

@@ -25,6 +25,7 @@ class FsckResult:
     objects: int
     artifacts: int
     reindexed: list[str]
+    promised: int = 0  # files whose chunks a remote promised (a lazy pull's): not damage, not counted missing
 
 
 def fsck(repo: Repo, *, progress: Callable[[int], None] | None = None, repair: bool = False) -> FsckResult:
@@ -44,6 +45,9 @@ def fsck(repo: Repo, *, progress: Callable[[int], None] | None = None, repair: b
         if repair:
             problems = _repair_packs(repo, problems)
         found = _with_dependents(store, list(verify_store(store, progress=progress)))
+        promised = _promised(repo)
+        if promised:  # a promised file's chunks are on its remote, not missing here (art fetch --promised)
+            found = [p for p in found if p.damaged or p.kind != "file" or Oid(p.oid) not in promised]
         quarantine(store, {ObjectKey(Oid(p.oid), Kind[p.kind.upper()]): p.detail for p in found if p.damaged})
         problems += found
         problems += _quarantined(repo, {(p.oid, p.kind) for p in found if p.damaged})
@@ -51,7 +55,13 @@ def fsck(repo: Repo, *, progress: Callable[[int], None] | None = None, repair: b
         for path, pointer, source in arts:
             problems += _pointer_problems(repo, path, pointer, source)
         objects = store.stats()["objects"]
-    return FsckResult(problems, objects, len(arts), reindexed)
+    return FsckResult(problems, objects, len(arts), reindexed, len(promised))
+
+
+def _promised(repo: Repo) -> set[Oid]:
+    from .lazy_fetch import local_promised
+
+    return local_promised(repo)
 
 
 def _with_dependents(store: LocalStore, found: list[Problem]) -> list[Problem]:
@@ -228,11 +238,13 @@ def fsck_remote(
     """
     from ..objstore.remote_markers import check_markers, delete_markers
     from ..objstore.store.remote_check import check_remote
+    from .lazy_fetch import remote_problems
     from .remote import open_remote, transfer_jobs
 
     store = open_remote(repo, name)
     try:
         found = check_remote(store, read_data=read_data, jobs=transfer_jobs(repo, jobs), progress=progress)
+        found.problems.extend(remote_problems(repo, store))  # what it promised a lazy pull and no longer lists
         markers, bad_markers = check_markers(store)
         done = remaining = None
         if repair:

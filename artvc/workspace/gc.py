@@ -25,6 +25,7 @@ from ..objstore.gc import GcPlan, plan_local, rewrite_local
 from ..objstore.lineage import Run
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid, is_oid
+from ..objstore.promised import any_promised, settle
 from ..objstore.reachability import closure, closure_into
 from ..objstore.store.base import ObjectStore
 from ..objstore.store.local_check import LiveKeys
@@ -374,10 +375,14 @@ def gc(
         before = store.stats()["pack_bytes"]
         if not dry_run:
             rewrite_local(store, gc_plan, progress=progress)
+        # promised files (a lazy pull's) have no chunks here to keep; the promises of manifests gone are dropped
+        promised = len(settle(store)) if not dry_run and any_promised(store) else 0
         after = before if dry_run else store.stats()["pack_bytes"]
     result = _result(gc_plan, dry_run=dry_run, remote=None, commits=commits, before=before, after=after)
     result.details["workspaces"] = [str(other.root) for other in others]
     result.details["forgotten_workspaces"] = [e.root or e.id for e in forgotten]
+    if promised:
+        result.details["promised_files"] = promised
     return result
 
 

@@ -88,6 +88,7 @@ def push(
     from ..objstore.gc import RemoteLock
     from ..objstore.remote_roots import record_roots
     from ..objstore.transfer import upload_closure
+    from .lazy_fetch import refuse_unsent
     from .push_runkeys import publish_markers
 
     roots = transfer_roots(repo, targets, all_commits=all_commits, revs=revs)
@@ -100,6 +101,7 @@ def push(
         with RemoteLock(store, exclusive=False, holder="art push") as lock:
             # under the lock: what the remote lists now stays there until the root record is written
             store.refresh(use_cache=not full)
+            refuse_unsent(repo, store, roots)  # promised files (a lazy pull's) go only where they are listed
             # an object a remote index lists has its whole closure there (objstore/transfer.py publishes
             # children first), so the walk does not descend into what the remote lists: a push with nothing
             # to send reads no trees, and a push of one changed file reads only the trees above it

@@ -14,6 +14,7 @@ from .. import codec
 from ..chunking import ChunkerParams
 from ..fileio import remove_if_present
 from ..oserrors import HINTS
+from ..promised import SCHEMA as PROMISED_SCHEMA
 from ..sqlitedb import open_wal
 from ..tmpowner import token
 from .local_complete import SCHEMA as COMPLETE_SCHEMA
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
     + COMPLETE_SCHEMA
     + DELTA_SCHEMA
+    + PROMISED_SCHEMA
 )
 
 
