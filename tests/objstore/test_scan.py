@@ -258,13 +258,15 @@ def test_a_packed_listing_gives_back_names_order_and_stat_facts(tmp_path):
         text = "\0".join(part)
         kept.add(part, text, text.encode("utf-8", "surrogateescape"))
     assert [kept[i] for i in range(len(kept))] == names
-    old_run = packed._SORT_RUN
-    packed._SORT_RUN = 256  # several runs merged
+    expected = sorted(range(len(names)), key=lambda i: names[i].encode("utf-8", "surrogateescape"))
+    assert list(name_order(kept)) == expected  # sorted at once
+    old_run, old_whole = packed._SORT_RUN, packed._SORT_WHOLE
+    packed._SORT_RUN = packed._SORT_WHOLE = 256  # several runs merged
     try:
         order = list(name_order(kept))
     finally:
-        packed._SORT_RUN = old_run
-    assert [names[i] for i in order] == sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape"))
+        packed._SORT_RUN, packed._SORT_WHOLE = old_run, old_whole
+    assert order == expected
     meta = array("q", (10 * i + f for i in range(len(names)) for f in range(5)))
     files = array("I", order[:2500])
     cut = meta_in_batches(meta, files, 1000)
