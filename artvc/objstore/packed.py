@@ -55,7 +55,8 @@ class NameList:
 
     def decoded(self) -> list[str]:
         """Every name, in order, decoded in one call (``self[i]`` for each ``i``, without a slice, a call and a
-        decode per name): for lists of a batch's size (``scan.FILE_BATCH``), not a folder of a million."""
+        decode per name): for a batch (``scan.FILE_BATCH``) or a listing of up to ``DECODED_AT_MOST`` names, not
+        a folder of a million."""
         if not self.ends:
             return []
         return self.blob[: self.ends[-1] - 1].decode("utf-8", "surrogateescape").split("\0")
@@ -67,6 +68,7 @@ def _utf8(name: str) -> bytes:
 
 _SORT_RUN = 4096  # a folder of more than ``_SORT_WHOLE`` entries is put in name order in runs of this many, merged
 _SORT_WHOLE = 65536  # a folder of up to this many entries is sorted at once
+DECODED_AT_MOST = _SORT_WHOLE  # a listing of up to this many names may be decoded whole (a few MB)
 
 
 def name_order(names: NameList) -> Iterator[int]:
