@@ -67,13 +67,12 @@ _MATCH_BATCH = 160  # files to a ``_match_sql`` query (6 values each: under the 
 def _match_sql(count: int) -> str:
     """The stat-cache ids that hold for ``count`` files, each given as (position, path, inode, mtime, ctime,
     size), then the racy window: rows whose every fact matches, of the right types, recorded after the window."""
-    values = ",".join(["(?,?,?,?,?,?)"] * count)
     return (
-        f"WITH q(k, path, ino, mtime, ctime, size) AS (VALUES {values}) SELECT q.k, s.oid FROM q JOIN stat s "
-        "ON s.path = q.path WHERE s.ino = q.ino AND s.mtime = q.mtime AND s.ctime = q.ctime AND s.size = q.size "
-        "AND typeof(s.ino) = 'integer' AND typeof(s.mtime) = 'integer' AND typeof(s.size) = 'integer' "
-        "AND typeof(s.recorded) = 'integer' AND typeof(s.ctime) = 'integer' AND typeof(s.oid) = 'text' "
-        "AND length(s.oid) = 64 AND s.mtime + ? < s.recorded"
+        f"WITH q(k, path, ino, mtime, ctime, size) AS (VALUES {','.join(['(?,?,?,?,?,?)'] * count)}) SELECT q.k, "
+        "s.oid FROM q JOIN stat s ON s.path = q.path WHERE s.ino = q.ino AND s.mtime = q.mtime AND s.ctime = "
+        "q.ctime AND s.size = q.size AND typeof(s.ino) = 'integer' AND typeof(s.mtime) = 'integer' AND "
+        "typeof(s.size) = 'integer' AND typeof(s.recorded) = 'integer' AND typeof(s.ctime) = 'integer' AND "
+        "typeof(s.oid) = 'text' AND length(s.oid) = 64 AND s.mtime + ? < s.recorded"
     )
 
 
@@ -196,29 +195,18 @@ class StateDB:
 
     def digests_of(self, items: list[tuple[str, os.stat_result]]) -> list[bytes]:
         """The 32-byte ids of many files (absolute path, stat), as ``oids_of`` finds them, for ``art status``
-        rebuilding a folder's tree: one query per ``_BATCH`` files, then a dictionary lookup and a few
-        comparisons per known file, no object; only a batch's rows are held at a time."""
-        out: list[bytes] = []
-        for i in range(0, len(items), _BATCH):
-            out += self._digests(items[i : i + _BATCH])
-        return out
-
-    def _digests(self, items: list[tuple[str, os.stat_result]]) -> list[bytes]:
-        root = self.root
-        n = len(root)
-        pending = self._pending
+        rebuilding a folder's tree: sqlite compares each row with the file's stat data, the columns' types and
+        the racy rule (``_match_sql``, ``_MATCH_BATCH`` files a query) and returns only the ids that hold; a
+        file without one is hashed (and remembered)."""
+        n, root, pending = len(self.root), self.root, self._pending
         out: list[bytes | None] = [None] * len(items)
         asked: list[object] = []  # (position, path, inode, mtime, ctime, size) of each file not buffered here
         for k, (path, st) in enumerate(items):
             rel = path[n:] if path.startswith(root) else path
-            row = pending.get(rel)
-            if row is None:
+            if (row := pending.get(rel)) is None:
                 asked += (k, rel, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
-            else:
-                oid = self._valid(row, st)
-                out[k] = oid.digest if oid is not None else None
-        # sqlite compares each row with the file's stat data (and the racy rule): only the ids that may be
-        # trusted come back, no row's seven columns to compare here
+            elif (oid := self._valid(row, st)) is not None:
+                out[k] = oid.digest
         for i in range(0, len(asked), 6 * _MATCH_BATCH):
             part = asked[i : i + 6 * _MATCH_BATCH]
             for k, text in self.db.execute(_match_sql(len(part) // 6), (*part, RACY_NS)):
