@@ -45,6 +45,7 @@ SMALL_FILE = 1 << 20
 BATCH_FILES = 512  # small files per stat-cache query
 JOB_FILES = 64  # small files per worker job (one store query, one hand-off)
 JOB_BYTES = 4 << 20
+TREES_AT_ONCE = 64  # small folders' trees stored together (one claim query)
 # A tree encoded larger than this (a folder of ~150,000 files) is stored uncompressed: its 32-byte ids do not
 # compress (zstd saves ~25% of it), and compressing it would hold about twice its size (zstd's output buffer is
 # sized for the worst case), the peak of an add of one folder of a million files.
@@ -130,10 +131,18 @@ class Ingester:
         self.stats = IngestStats()
         self._jobs = max(1, jobs)
         self._pool = ThreadPoolExecutor(self._jobs, thread_name_prefix="art-ingest")
-        # small-file jobs handed to the pool, oldest first: (future, files, their indices, the directory's ids)
+        # small-file jobs handed to the pool, oldest first: (future, files, where each file's id goes)
         self._inflight: deque[_Job] = deque()
         self._queue_limit = 2 * self._jobs + 1
         self._submitted = self._finished = 0
+        # the next job, filling: small files of one folder or of several (a tree of folders of 100 files gets
+        # jobs of ``JOB_FILES`` as one folder does, not a short job per folder), with where each id goes
+        self._next: list[tuple[str, os.stat_result]] = []
+        self._next_to: list[tuple[list[Oid | None], int]] = []
+        self._next_bytes = 0
+        # trees waiting to be stored (``_put_tree``): one claim query for many small folders' trees
+        self._trees: list[EncodedTree] = []
+        self._trees_bytes = 0
         self._cold = False  # while add_tree walks a folder the stat cache knows nothing under
 
     def close(self) -> None:
@@ -289,18 +298,39 @@ class Ingester:
         # a folder the stat cache knows nothing under (a first add) is not looked up file by file
         self._cold = self.cache is not None and not self.cache.knows_under(root)
         try:
-            return walk_tree(root, self.guard, self._file_batch, self._put_tree, remember=remember)
+            built = walk_tree(root, self.guard, self._file_batch, self._put_tree, remember=remember)
+            self._put_trees()
+            return built
         finally:
             self._cold = False
+            self._next, self._next_to, self._next_bytes = [], [], 0  # left by a walk that failed
+            self._trees, self._trees_bytes = [], 0
 
     def _put_tree(self, tree: EncodedTree) -> None:
+        """Store a folder's tree: a small one with the next ones (``TREES_AT_ONCE``), one claim query for all."""
         data = tree.to_bytes()
         if len(data) > RAW_TREE:  # stored as it is: no compressed copy beside it (nor zstd's bound-sized buffer)
-            new = self.writer.put_stored(tree.oid, Kind.TREE, RAW, data, len(data))
-        else:
-            new = self.writer.put(tree.oid, Kind.TREE, data)
-        if new:
-            self.stats.new_objects += 1
+            if self.writer.put_stored(tree.oid, Kind.TREE, RAW, data, len(data)):
+                self.stats.new_objects += 1
+            return
+        self._trees.append(tree)
+        self._trees_bytes += len(data)
+        if len(self._trees) >= TREES_AT_ONCE or self._trees_bytes >= JOB_BYTES:
+            self._put_trees()
+
+    def _put_trees(self) -> None:
+        trees = {tree.oid: tree for tree in self._trees}
+        self._trees, self._trees_bytes = [], 0
+        if not trees:
+            return
+        pack = self.compressor.pack
+        objects: list[_NewObject] = []
+        for oid, _ in self.writer.claim([(oid, _TREE) for oid in trees]):
+            data = trees[oid].to_bytes()
+            codec, stored = pack(data)
+            objects.append((oid, _TREE, codec, stored, len(data)))
+        self.writer.put_claimed_many(objects)
+        self.stats.new_objects += len(objects)
 
     def _file_batch(self, files: list[tuple[str, os.stat_result]]) -> _DirOids:
         """Start storing one directory's files; return their ids in order, filled as the jobs finish.
@@ -312,21 +342,25 @@ class Ingester:
         for start in range(0, len(files), BATCH_FILES):
             part = range(start, min(start + BATCH_FILES, len(files)))
             small = [i for i in part if files[i][1].st_size <= SMALL_FILE]
-            job: list[int] = []
-            size = 0
+            items, targets = self._next, self._next_to
+            size = self._next_bytes
             for i in self._unknown(files, small, oids):
-                job.append(i)
-                size += files[i][1].st_size
-                if len(job) >= JOB_FILES or size >= JOB_BYTES:
-                    self._submit(files, job, oids)
-                    job, size = [], 0
-            if job:
-                self._submit(files, job, oids)
+                item = files[i]
+                items.append(item)
+                targets.append((oids, i))
+                size += item[1].st_size
+                if len(items) >= JOB_FILES or size >= JOB_BYTES:
+                    self._next_bytes = size
+                    self._submit()
+                    items, targets, size = self._next, self._next_to, 0
+            self._next_bytes = size
             for i in part:
                 if files[i][1].st_size > SMALL_FILE:
+                    self._submit()
                     self._finish_through(self._submitted)
                     oids[i] = self.add_file(*files[i])[0]
-        return _DirOids(oids, self, self._submitted)
+        # the job that will hold this folder's last small file: the one filling now, when it holds any
+        return _DirOids(oids, self, self._submitted + (1 if self._next else 0))
 
     def _unknown(self, files: list[tuple[str, os.stat_result]], batch: list[int], oids: list[Oid | None]) -> list[int]:
         """Fill the ids the stat cache knows (and the store holds) among ``batch``; return the others."""
@@ -349,23 +383,30 @@ class Ingester:
         self.progress.advance(bytes=size, files=hits)
         return todo
 
-    def _submit(self, files: list[tuple[str, os.stat_result]], job: list[int], oids: list[Oid | None]) -> None:
-        """Hand one job of small files to a worker; finish the oldest jobs while too many are queued."""
-        items = [files[i] for i in job]
+    def _submit(self) -> None:
+        """Hand the job filling now (if it holds a file) to a worker; finish the oldest jobs while too many are
+        queued."""
+        items, targets = self._next, self._next_to
+        if not items:
+            return
+        self._next, self._next_to, self._next_bytes = [], [], 0
         previous = self._previous([path for path, _ in items])
-        self._inflight.append((self._pool.submit(self._read_job, items, previous), items, job, oids))
+        self._inflight.append((self._pool.submit(self._read_job, items, previous), items, targets))
         self._submitted += 1
         while len(self._inflight) > self._queue_limit:
             self._finish_one()
 
     def _finish_through(self, seq: int) -> None:
-        """Finish every job up to the ``seq``-th submitted (the ones a directory's ids wait for)."""
+        """Finish every job up to the ``seq``-th submitted (the ones a directory's ids wait for), handing over
+        the job filling now first when it is that one."""
+        if self._submitted < seq:
+            self._submit()
         while self._finished < seq:
             self._finish_one()
 
     def _finish_one(self) -> None:
         """Write the oldest job's new objects (in submission order) and record its files."""
-        future, items, job, oids = self._inflight.popleft()
+        future, items, targets = self._inflight.popleft()
         self._finished += 1
         done, objects, rows = future.result()
         stats = self.stats
@@ -375,7 +416,7 @@ class Ingester:
             # new_bytes counts chunks (file data), as for large files
             stats.new_bytes += sum(len(obj[3]) for obj in objects if obj[1] == _CHUNK)
         size = 0
-        for i, oid in zip(job, done, strict=True):
+        for (oids, i), oid in zip(targets, done, strict=True):
             oids[i] = oid
         for _, st in items:
             size += st.st_size
@@ -456,11 +497,11 @@ class Ingester:
         return out
 
 
-_CHUNK, _FILE = int(Kind.CHUNK), int(Kind.FILE)
+_CHUNK, _FILE, _TREE = int(Kind.CHUNK), int(Kind.FILE), int(Kind.TREE)
 _NewObject = tuple[Oid, int, int, bytes, int]  # put_claimed's arguments: oid, kind, codec, stored, raw length
 _Done = tuple[list[Oid], list[_NewObject], "StatRows | None"]  # a job's file ids, new objects, stat cache rows
-# a job in flight: its future, its files, their indices in the directory, the directory's ids
-_Job = tuple[Future[_Done], list[tuple[str, os.stat_result]], list[int], list[Oid | None]]
+# a job in flight: its future, its files, where each file's id goes (a directory's ids, an index in them)
+_Job = tuple[Future[_Done], list[tuple[str, os.stat_result]], list[tuple[list[Oid | None], int]]]
 
 
 def read_whole(path: str, size: int) -> bytes:

@@ -404,7 +404,7 @@ def walk_tree(
             names, facts = part.names, stats[k]
             stats[k] = _NO_FACTS
             part.oids = file_oids(
-                [(prefix + names[j], FileStat(*facts[5 * j : 5 * j + 5])) for j in range(len(part.sizes))]
+                [(prefix + name, FileStat(*facts[5 * j : 5 * j + 5])) for j, name in enumerate(names.decoded())]
             )
             if k >= 2:  # the batch before last is done by now: its ids packed, 32 bytes a file
                 _pack_oids(batches[k - 2])
@@ -470,8 +470,7 @@ def _encode(top: _Open) -> BuiltTree:
             assert isinstance(digests, bytes)
             if len(digests) != 32 * len(sizes):
                 raise AssertionError("file_oids returned a different number of ids")
-            for i in range(len(sizes)):
-                name = names[i]
+            for i, name in enumerate(names.decoded()):
                 yield name, [name, _FILE, bool(execs[i]), digests[32 * i : 32 * i + 32], sizes[i]]
             count += len(sizes)
         if count != top.files:

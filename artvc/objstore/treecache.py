@@ -31,7 +31,7 @@ from .hashing import hash_bytes
 from .objects import EncodedEntry, hash_tree
 from .oid import Oid
 from .oserrors import os_errors
-from .packed import meta_in_batches, name_order
+from .packed import DECODED_AT_MOST, meta_in_batches, name_order
 from .scan import (
     FILE_BATCH,
     DirSig,
@@ -147,15 +147,18 @@ def _finish(b: _Build, guard: Path | None, file_digests: Digests) -> tuple[bytes
     others: list[EncodedEntry] = []
     files = array("I" if len(names) <= 0xFFFFFFFF else "q")  # the files' positions in the listing, name order
     size = 0
+    # the names by position: decoded at once unless the folder is huge (then one at a time, never all held)
+    name_at = names.decoded().__getitem__ if len(names) <= DECODED_AT_MOST else names.__getitem__
+    ascii_only = names.blob.isascii()  # then every name is valid UTF-8: none to check one by one
     for i in name_order(names):  # in runs, merged: no int object per entry
-        if not names.key(i).isascii():
-            check_name(prefix + names[i])
+        if not ascii_only and not names.key(i).isascii():
+            check_name(prefix + name_at(i))
         fmt = meta[5 * i + 4] & _FMT
         if fmt == S_IFREG:
             files.append(i)
             size += meta[5 * i + 3]
         elif fmt == S_IFLNK:
-            name = names[i]
+            name = name_at(i)
             target = link_target(prefix + name, guard)
             others.append((name, [name, _LINK, target, hash_bytes(target.encode()).digest, 0]))
 
@@ -168,9 +171,9 @@ def _finish(b: _Build, guard: Path | None, file_digests: Digests) -> tuple[bytes
         for k, start in enumerate(range(0, count, FILE_BATCH)):
             part = files[start : min(start + FILE_BATCH, count)]
             facts, stats[k] = stats[k], meta
-            batch = [(prefix + names[i], FileStat(*facts[5 * j : 5 * j + 5])) for j, i in enumerate(part)]
+            batch = [(prefix + name_at(i), FileStat(*facts[5 * j : 5 * j + 5])) for j, i in enumerate(part)]
             for i, (_, st), digest in zip(part, batch, file_digests(batch), strict=True):
-                name = names[i]
+                name = name_at(i)
                 yield name, [name, _FILE, bool(st.st_mode & 0o111), digest, st.st_size]
 
     children = b.children

@@ -61,6 +61,21 @@ _LOOKUP = (
 )
 
 
+_MATCH_BATCH = 160  # files to a ``_match_sql`` query (6 values each: under the 999 of old sqlite builds)
+
+
+def _match_sql(count: int) -> str:
+    """The stat-cache ids that hold for ``count`` files, each given as (position, path, inode, mtime, ctime,
+    size), then the racy window: rows whose every fact matches, of the right types, recorded after the window."""
+    return (
+        f"WITH q(k, path, ino, mtime, ctime, size) AS (VALUES {','.join(['(?,?,?,?,?,?)'] * count)}) SELECT q.k, "
+        "s.oid FROM q JOIN stat s ON s.path = q.path WHERE s.ino = q.ino AND s.mtime = q.mtime AND s.ctime = "
+        "q.ctime AND s.size = q.size AND typeof(s.ino) = 'integer' AND typeof(s.mtime) = 'integer' AND "
+        "typeof(s.size) = 'integer' AND typeof(s.recorded) = 'integer' AND typeof(s.ctime) = 'integer' AND "
+        "typeof(s.oid) = 'text' AND length(s.oid) = 64 AND s.mtime + ? < s.recorded"
+    )
+
+
 class StateDB:
     """``state.db``, the one owner of its SQL. The stat cache is keyed by repo-relative path; lookups are sqlite
     seeks (one query per batch of paths), writes are buffered and flushed every ``FLUSH_EVERY`` rows, so memory
@@ -180,43 +195,32 @@ class StateDB:
 
     def digests_of(self, items: list[tuple[str, os.stat_result]]) -> list[bytes]:
         """The 32-byte ids of many files (absolute path, stat), as ``oids_of`` finds them, for ``art status``
-        rebuilding a folder's tree: one query per ``_BATCH`` files, then a dictionary lookup and a few
-        comparisons per known file, no object; only a batch's rows are held at a time."""
-        out: list[bytes] = []
-        for i in range(0, len(items), _BATCH):
-            out += self._digests(items[i : i + _BATCH])
-        return out
-
-    def _digests(self, items: list[tuple[str, os.stat_result]]) -> list[bytes]:
-        rels, rows = self._rows(items)
-        pending = self._pending
-        racy = RACY_NS
-        out: list[bytes] = []
-        for rel, (path, st) in zip(rels, items, strict=True):
-            digest = None
-            row = pending.get(rel)
-            if row is not None:
-                oid = self._valid(row, st)
-                digest = oid.digest if oid is not None else None
-            elif (
-                (row := rows.get(rel)) is not None  # path, ino, mtime, size, oid, recorded, ctime
-                and row[1] == st.st_ino
-                and row[2] == st.st_mtime_ns
-                and row[6] == st.st_ctime_ns
-                and row[3] == st.st_size
-                and row[2] + racy < row[5]
-                and len(row[4]) == 64
-            ):
+        rebuilding a folder's tree: sqlite compares each row with the file's stat data, the columns' types and
+        the racy rule (``_match_sql``, ``_MATCH_BATCH`` files a query) and returns only the ids that hold; a
+        file without one is hashed (and remembered)."""
+        n, root, pending = len(self.root), self.root, self._pending
+        out: list[bytes | None] = [None] * len(items)
+        asked: list[object] = []  # (position, path, inode, mtime, ctime, size) of each file not buffered here
+        for k, (path, st) in enumerate(items):
+            rel = path[n:] if path.startswith(root) else path
+            if (row := pending.get(rel)) is None:
+                asked += (k, rel, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+            elif (oid := self._valid(row, st)) is not None:
+                out[k] = oid.digest
+        for i in range(0, len(asked), 6 * _MATCH_BATCH):
+            part = asked[i : i + 6 * _MATCH_BATCH]
+            for k, text in self.db.execute(_match_sql(len(part) // 6), (*part, RACY_NS)):
                 try:
-                    digest = bytes.fromhex(row[4])  # 64 characters that are hex: 32 bytes (any case is one id)
+                    out[k] = bytes.fromhex(text)  # 64 characters that are hex: 32 bytes (any case is one id)
                 except ValueError:
-                    digest = None
+                    pass  # a damaged row: hashed again
+        for k, digest in enumerate(out):
             if digest is None:  # unknown, changed, or a damaged row: hash it, as oids_of does
+                path, st = items[k]
                 oid = hash_file(path)
                 self.record(path, st, oid)
-                digest = oid.digest
-            out.append(digest)
-        return out
+                out[k] = oid.digest
+        return cast("list[bytes]", out)
 
     def knows_under(self, folder: str) -> bool:
         """False when no file under ``folder`` (absolute, or the workspace root) is remembered: a first add of a

@@ -333,3 +333,38 @@ def test_a_large_tree_is_stored_uncompressed_and_reads_back(tmp_path, monkeypatc
     got = {f.path: b"".join(store.iter_file(f.entry.oid, f.entry.size)) for f in flat if f.entry.kind == "file"}
     assert got == files
     store.close()
+
+
+def test_small_folders_share_jobs_and_their_trees_one_claim(tmp_path):
+    """A tree of many small folders (the benchmark's 100 files per folder) gets jobs of ``JOB_FILES`` files
+    that run across folders, not a short job per folder, and its trees are claimed together: one store query
+    for the trees of up to ``TREES_AT_ONCE`` folders, none asked one tree at a time."""
+    from artvc.objstore import ingest
+
+    data = tmp_path / "data"
+    files = {}
+    for d in range(20):
+        for i in range(100):
+            rel = f"d{d:02d}/f{i:02d}"
+            files[rel] = b"%d %d " % (d, i) * (5 + i % 7)
+            (data / rel).parent.mkdir(parents=True, exist_ok=True)
+            (data / rel).write_bytes(files[rel])
+    store = LocalStore(tmp_path / "store")
+    calls = {"claim": 0, "has": 0}
+    with store.writer() as w, Ingester(w, store.params, store.compressor, jobs=2) as ing:
+        for name in calls:
+
+            def counted(*args, _real=getattr(w, name), _name=name, **kwargs):
+                calls[_name] += 1
+                return _real(*args, **kwargs)
+
+            setattr(w, name, counted)
+        tree, count = ing.add_tree(data)
+    assert (tree.oid, count) == (_tree_by_hashing(data).oid, len(files))
+    # 32 jobs of up to 64 files for 2,000 files (there were two per folder, of 64 and 36: 40), and one claim
+    # for the 21 trees (there were two ``has`` per tree)
+    assert calls == {"claim": -(-len(files) // ingest.JOB_FILES) + 1, "has": 0}
+    flat = list(walk(store, tree.oid))
+    got = {f.path: b"".join(store.iter_file(f.entry.oid, f.entry.size)) for f in flat if f.entry.kind == "file"}
+    assert got == files and ing.stats.new_objects == len(files) + 21
+    store.close()

@@ -258,15 +258,49 @@ def test_a_packed_listing_gives_back_names_order_and_stat_facts(tmp_path):
         text = "\0".join(part)
         kept.add(part, text, text.encode("utf-8", "surrogateescape"))
     assert [kept[i] for i in range(len(kept))] == names
-    old_run = packed._SORT_RUN
-    packed._SORT_RUN = 256  # several runs merged
+    expected = sorted(range(len(names)), key=lambda i: names[i].encode("utf-8", "surrogateescape"))
+    assert list(name_order(kept)) == expected  # sorted at once
+    old_run, old_whole = packed._SORT_RUN, packed._SORT_WHOLE
+    packed._SORT_RUN = packed._SORT_WHOLE = 256  # several runs merged
     try:
         order = list(name_order(kept))
     finally:
-        packed._SORT_RUN = old_run
-    assert [names[i] for i in order] == sorted(names, key=lambda n: n.encode("utf-8", "surrogateescape"))
+        packed._SORT_RUN, packed._SORT_WHOLE = old_run, old_whole
+    assert order == expected
     meta = array("q", (10 * i + f for i in range(len(names)) for f in range(5)))
     files = array("I", order[:2500])
     cut = meta_in_batches(meta, files, 1000)
     assert [len(c) for c in cut] == [5000, 5000, 2500] and len(meta) == 0
     assert [v for c in cut for v in c] == [10 * i + f for i in order[:2500] for f in range(5)]
+
+
+def test_names_are_sorted_and_decoded_without_a_python_call_per_name(tmp_path, monkeypatch):
+    """The walk that stores a folder and the rebuild of a changed one take their names in name order and decoded
+    by the batch (``name_order``'s C-level keys, ``NameList.decoded``): no ``NameList.key`` or ``__getitem__``
+    call per name (the old sort called a Python key per name, and each name was decoded one call at a time,
+    twice), and the trees are those built from the names one by one."""
+    from artvc.objstore import packed
+    from artvc.objstore.hashing import hash_bytes
+    from artvc.objstore.scan import walk_tree
+    from artvc.objstore.treecache import resolve_tree, scan_folder
+
+    for i in range(300):
+        (tmp_path / f"f{(i * 7919) % 1000:04d}").write_bytes(b"%d" % i)
+    expected = walk_tree(str(tmp_path), None, lambda files: [hash_bytes(Path(p).read_bytes()) for p, _ in files])[0]
+    calls = {"key": 0, "__getitem__": 0}
+    for name in calls:
+
+        def counted(self, i, _real=getattr(packed.NameList, name), _name=name):
+            calls[_name] += 1
+            return _real(self, i)
+
+        monkeypatch.setattr(packed.NameList, name, counted)
+    built = walk_tree(str(tmp_path), None, lambda files: [hash_bytes(Path(p).read_bytes()) for p, _ in files])[0]
+    scanned = scan_folder(str(tmp_path), listings=True)
+
+    def digests(items):
+        return [hash_bytes(Path(p).read_bytes()).digest for p, _ in items]
+
+    rebuilt = resolve_tree(str(tmp_path), None, scanned, digests, lambda rel, sig: None, lambda *a: None)
+    assert built.oid == rebuilt == expected.oid
+    assert calls == {"key": 0, "__getitem__": 0}

@@ -115,7 +115,12 @@ class LocalWriter(StoreWriter):
         builder = self._builder
         fell_back: set[Oid] = set()  # deltas stored in full here: their sketches are taken whatever the codec
         if any(obj[2] == DELTA for obj in objects):
-            settled = [self._settle(obj) for obj in objects]
+            earlier: set[Oid] = set()  # chunks of this call before the one settled: written before it
+            settled = []
+            for obj in objects:
+                settled.append(self._settle(obj, earlier))
+                if obj[1] == _CHUNK:
+                    earlier.add(obj[0])
             fell_back = {new[0] for new, old in zip(settled, objects, strict=True) if new is not old}
             objects = settled
         take_sketch = self.store.compressor.take_sketch
@@ -145,14 +150,17 @@ class LocalWriter(StoreWriter):
             raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
 
     def _settle(
-        self, obj: tuple[Oid, int, int, bytes | memoryview, int]
+        self, obj: tuple[Oid, int, int, bytes | memoryview, int], earlier: set[Oid]
     ) -> tuple[Oid, int, int, bytes | memoryview, int]:
+        """``obj``, or its chunk in full when it is a delta whose base is neither stored, nor in the open pack,
+        nor ``earlier`` in the same call (written before it: into the same pack, or one sealed and indexed
+        first)."""
         oid, kind, codec, stored, raw_length = obj
         if codec != DELTA or kind != _CHUNK:
             return obj
         base = delta_base(stored)  # raises FormatError before anything is written
         raw = self.store.compressor.take_fallback(oid)
-        if raw is not None and base not in self._open and not self.store.has(base, Kind.CHUNK):
+        if raw is not None and base not in self._open and base not in earlier and not self.store.has(base, Kind.CHUNK):
             codec, stored = self.store.compressor.plain(raw)
             return oid, kind, codec, stored, raw_length
         return obj
