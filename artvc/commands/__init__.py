@@ -70,16 +70,15 @@ def leave(code: int) -> NoReturn:
     after ``art status`` and ~150 M (a seventh of the command) after a checkout of 5,000 files, all of it
     after the command's work is finished and durable. What the teardown would do that matters is done here:
     the ``atexit`` functions run (the temp-file journal's removal) and stdout and stderr are flushed. When
-    another (non-daemon) thread still runs, or a flush fails (a closed pipe), the ordinary exit decides, as
-    before.
+    another thread still runs (a daemon too: the ordinary exit's teardown gives it time to end), or a flush
+    fails (a closed pipe), the ordinary exit decides, as before.
     """
     import atexit
     import os
     import sys
     import threading
 
-    main_thread = threading.main_thread()
-    if any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate()):
+    if threading.active_count() > 1:  # another thread, even a daemon (the ui's last answer being sent), still runs
         sys.exit(code)
     atexit._run_exitfuncs()  # what the interpreter's exit runs first (no public name for it)
     for stream in (sys.stdout, sys.stderr):
