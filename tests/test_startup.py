@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -79,7 +80,19 @@ def test_plain_status_runs_without_click(ws, args):
     assert loaded_by(ws.root, *args, heavy=CLICK) == []
 
 
-@pytest.mark.parametrize("args", [["status", "--help"], ["status", "--remote"], ["status", "--debug"], ["add", "x"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "--help"],
+        ["status", "--remote"],
+        ["status", "--debug"],
+        ["add", "x"],
+        ["checkout", "--debug"],
+        ["checkout", "-fq"],
+        ["push", "-r", "r"],
+        ["--check", "status"],
+    ],
+)
 def test_other_command_lines_go_through_click(ws, args):
     assert "click" in loaded_by(ws.root, *args, heavy=CLICK)
 
@@ -258,3 +271,59 @@ def test_art_run_by_another_program_exits_as_before(ws, tmp_path):
         [sys.executable, "-c", PROFILED.format(out=str(out))], cwd=ws.root, capture_output=True, text=True
     )
     assert r.returncode == 0 and r.stdout.endswith("AFTER\n") and out.stat().st_size > 0, r.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["checkout"], ["-q", "checkout", "--json", "-f", "data"], ["push"], ["push", "--json"]]
+)
+def test_plain_checkout_and_push_run_without_click(ws, tmp_path, args):
+    ws.gen({"data": {"a.csv": "a,b\n1,2\n"}})
+    ws.art("remote", "add", "r", str(tmp_path / "remote"), "--default")
+    ws.art("add", "data")
+    assert loaded_by(ws.root, *args, heavy=CLICK) == []
+    assert (ws.root / "data" / "a.csv").read_text() == "a,b\n1,2\n"
+
+
+def copies(ws, tmp_path) -> tuple[Path, Path]:
+    """Two copies of the workspace, each with a directory remote of its own (``../remote``)."""
+    import shutil
+
+    ws.gen({"data": {"a.csv": "a,b\n1,2\n", "b.txt": "b"}, "model.bin": b"\0" * 3000})
+    ws.art("add", "data", "model.bin")
+    ws.art("remote", "add", "r", "../remote", "--default")
+    (ws.root / "data" / "b.txt").write_text("changed")
+    (ws.root / "model.bin").unlink()
+    roots = tmp_path / "one" / "ws", tmp_path / "two" / "ws"
+    for root in roots:
+        shutil.copytree(ws.root, root, symlinks=True)
+    return roots
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["checkout"],
+        ["checkout", "--json"],
+        ["-q", "checkout", "model.bin"],
+        ["checkout", "-f"],
+        ["checkout", "--force", "data", "-v"],
+        ["checkout", "nowhere"],
+        ["push"],
+        ["push", "--json"],
+        ["push", "model.bin"],
+        ["push", "nowhere"],
+    ],
+)
+def test_fast_checkout_and_push_say_what_the_click_group_says(ws, tmp_path, args):
+    one, two = copies(ws, tmp_path)
+    fast = subprocess.run([sys.executable, "-m", "artvc", *args], cwd=one, capture_output=True, text=True)
+    slow = subprocess.run([sys.executable, "-c", CLICK_PATH, *args], cwd=two, capture_output=True, text=True)
+    said = [
+        (r.returncode, r.stdout.replace(str(c.parent), "~"), r.stderr.replace(str(c.parent), "~"))
+        for r, c in ((fast, one), (slow, two))
+    ]
+    assert said[0] == said[1]
+    refused = "nowhere" in args or (args[-1] in ("checkout", "--json") and "push" not in args)  # b.txt changed
+    assert fast.returncode == (1 if refused else 0), fast.stderr
+    if "push" in args and "nowhere" not in args:
+        assert any((one.parent / "remote").iterdir())
