@@ -6,7 +6,7 @@ This package is the only one that prints, reads argv or exits. Importing it load
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ._names import COMMANDS
 
@@ -40,12 +40,51 @@ def main() -> None:
     # allocates millions of short-lived tuples and entries and few cycles (13% less CPU for a pull of 20k files);
     # a cycle waits at most that many allocations longer
     gc.set_threshold(50_000, 10, 10)
+    # art is the program (the ``art`` script, ``python -m artvc``), not a module run by another one that goes on
+    # after it (``python -m cProfile -m artvc``): only then may the process end without its teardown (``leave``)
+    program = sys._getframe(1).f_globals is getattr(sys.modules.get("__main__"), "__dict__", None)
     _available()
     from ._fast import run_fast
 
     code = run_fast(sys.argv[1:])
-    if code is not None:
-        sys.exit(code)
-    from ._cli import cli
+    if code is None:
+        from ._cli import cli
 
-    cli(prog_name="art")
+        try:
+            cli(prog_name="art")  # click's standalone mode: it always ends with SystemExit
+        except SystemExit as exc:
+            if not isinstance(exc.code, int | None):
+                raise
+            if not program:
+                raise
+            code = exc.code or 0
+    if not program:
+        sys.exit(code)
+    leave(code or 0)
+
+
+def leave(code: int) -> NoReturn:
+    """End the process with ``code`` once the command is done, without the interpreter's teardown.
+
+    The teardown frees every object and module one by one: ~9 M instructions after a small ``art add``, ~22 M
+    after ``art status`` and ~150 M (a seventh of the command) after a checkout of 5,000 files, all of it
+    after the command's work is finished and durable. What the teardown would do that matters is done here:
+    the ``atexit`` functions run (the temp-file journal's removal) and stdout and stderr are flushed. When
+    another thread still runs (a daemon too: the ordinary exit's teardown gives it time to end), or a flush
+    fails (a closed pipe), the ordinary exit decides, as before.
+    """
+    import atexit
+    import os
+    import sys
+    import threading
+
+    if threading.active_count() > 1:  # another thread, even a daemon (the ui's last answer being sent), still runs
+        sys.exit(code)
+    atexit._run_exitfuncs()  # what the interpreter's exit runs first (no public name for it)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None and not stream.closed:
+                stream.flush()
+        except (OSError, ValueError):
+            sys.exit(code)
+    os._exit(code)

@@ -2,8 +2,7 @@
 
 import click
 
-from ._options import absolute, common, flags, pass_repo
-from ._render import Progress, emit_json, say
+from ._options import common, pass_repo
 
 
 @click.command("checkout")
@@ -27,13 +26,6 @@ def cli(repo, paths: tuple[str, ...], force: bool) -> None:
       art checkout
       art checkout data/train.csv --force
     """
-    from ..workspace.checkout import checkout
+    from ._checkout import run
 
-    with Progress("checking out") as progress:
-        result = checkout(repo, absolute(paths) or None, force=force, progress=progress)
-    if flags().get("json"):
-        emit_json({"restored": result.restored, "unchanged": result.unchanged, "files_written": result.files_written})
-        return
-    for p in result.restored:
-        say(f"restored: {p}")
-    say(f"{len(result.restored)} restored, {len(result.unchanged)} already up to date")
+    run(repo, paths, force)

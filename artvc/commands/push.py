@@ -2,8 +2,7 @@
 
 import click
 
-from ._options import absolute, common, flags, pass_repo
-from ._render import Progress, count, emit_json, human, say
+from ._options import common, pass_repo
 
 
 @click.command("push")
@@ -46,9 +45,6 @@ def cli(
       art push --exps          # the experiments' outputs ('git push origin "refs/exps/*"' shares the refs)
       art push --full          # after 'art fsck --remote' found objects missing on the remote
     """
-    from ..errors import ObjectNotFoundError
-    from ..workspace.push import push
-
     revs = None
     if exps:
         from ..pipeline.exps import experiments
@@ -56,32 +52,6 @@ def cli(
         if targets or all_commits:
             raise click.UsageError("--exps pushes the experiments: give no paths and no --all-commits")
         revs = [e.commit for e in experiments(repo, queued=False)]
-    with Progress("pushing", noun="objects") as progress:
-        result = push(
-            repo,
-            absolute(targets) or None,
-            remote=remote,
-            jobs=jobs,
-            all_commits=all_commits,
-            revs=revs,
-            progress=progress,
-            full=full,
-        )
-    if flags().get("json"):
-        emit_json(result.as_dict())
-    elif result.objects:
-        say(
-            f"pushed {count(result.objects, 'object')} ({human(result.bytes)}) in {count(result.packs, 'pack')} "
-            f"to {result.remote}"
-        )
-    else:
-        say(f"everything is already on {result.remote}")
-    if result.missing:
-        oid, kind = result.missing[0]
-        raise ObjectNotFoundError(
-            oid,
-            kind.label,
-            hint=f"{count(len(result.missing), 'object')} {'is' if len(result.missing) == 1 else 'are'} neither in "
-            f"the local store nor on {result.remote}; everything else was pushed. Run 'art fsck', or 'art add' "
-            "the data again",
-        )
+    from ._push import run
+
+    run(repo, targets, remote=remote, jobs=jobs, all_commits=all_commits, revs=revs, full=full)

@@ -236,7 +236,8 @@ _BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 
 def plain_toml(text: str) -> dict[str, Any] | None:
     """What ``tomllib.loads`` gives for the plain TOML art writes (pointers, a new ``.art/config``), or None for
-    anything else (then tomllib decides): lines that are blank, a comment, a ``[table]`` header, or
+    anything else (then tomllib decides): lines that are blank, a comment, a ``[table]`` or ``[table.sub]`` header
+    (the remotes of ``.art/config``), or
     ``key = value`` where the key is bare and the value a decimal integer without sign or a one-line string
     without escapes or quotes; every key and table at most once. Importing tomllib (which compiles its regular
     expressions) was ~6% of the instructions of ``art status``."""
@@ -254,9 +255,17 @@ def plain_toml(text: str) -> dict[str, Any] | None:
             continue
         if line[0] == "[":
             name = line[1:-1].strip(" \t")
-            if line[-1] != "]" or not name or not _BARE.issuperset(name) or name in out:
+            if line[-1] != "]" or not name:
                 return None
-            table = out[name] = {}
+            *parents, last = name.split(".")  # ``[remotes.origin]``: a table in a table
+            table = out
+            for part in parents:
+                table = table.setdefault(part, {})
+                if not isinstance(table, dict) or not _BARE.issuperset(part) or not part:
+                    return None
+            if not last or not _BARE.issuperset(last) or last in table:
+                return None  # (a table defined before, even implicitly by a dotted header: tomllib decides)
+            table[last] = table = {}
             continue
         key, eq, value = line.partition("=")
         key, value = key.rstrip(" \t"), value.strip(" \t")

@@ -216,9 +216,8 @@ class LockInfo:
         if now - self.time > stale_after:
             return True
         import os
-        import socket
 
-        if self.host == socket.gethostname() and self.pid != os.getpid():
+        if self.host == os.uname().nodename and self.pid != os.getpid():
             try:
                 os.kill(self.pid, 0)
             except ProcessLookupError:
@@ -267,13 +266,12 @@ class RemoteLock:
     def _write(self) -> None:
         import json
         import os
-        import socket
         import time
 
         body = json.dumps(
             {
                 "token": self.token,
-                "host": socket.gethostname(),
+                "host": os.uname().nodename,  # socket.gethostname(), without importing socket
                 "pid": os.getpid(),
                 "time": time.time(),
                 "holder": self.holder,

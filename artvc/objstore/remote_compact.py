@@ -14,7 +14,6 @@ unreferenced tables, which readers never see and gc removes.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -110,6 +109,8 @@ def compact(
     listed_from = max(floor, epoch_days(newest, -1)) if newest else floor
     if staging:
         os.makedirs(staging, exist_ok=True)
+    import tempfile  # here: most pushes have nothing to compact
+
     from .tmpowner import token
 
     # named for its owner, so a killed compaction's folder is removed by the next command (workspace/cleanup.py)
@@ -169,6 +170,8 @@ def compact(
 
 
 def _write(tmp: str, sources: list[Any], files: dict[str, str]) -> TableRef:
+    import tempfile
+
     fd, path = tempfile.mkstemp(dir=tmp, suffix=".tbl")
     with os.fdopen(fd, "w+b") as f:
         ref = write_table(f, sources)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import socket
 import sys
 import threading
 from collections.abc import Iterator
@@ -159,6 +158,8 @@ def classify(exc: BaseException) -> str:
             return DENIED
     if _was_cut(chain):
         return OTHER
+    import socket  # here: a transfer that succeeds never loads it
+
     for e in chain:
         if type(e).__name__ in _UNREACHABLE_TYPES or isinstance(e, (ConnectionRefusedError, socket.gaierror)):
             return UNREACHABLE

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ def encode_record(roots: Iterable[ObjectKey], *, now: float | None = None) -> by
     body = {
         "version": 1,
         "time": time.time() if now is None else now,
-        "host": socket.gethostname(),
+        "host": os.uname().nodename,  # socket.gethostname(), without importing socket
         "pid": os.getpid(),
         "roots": {k: sorted(v) for k, v in by_kind.items()},
     }

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
-import platform
-import socket
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,17 +94,52 @@ def parse_status(out: bytes) -> dict[str, Any] | None:
 
 def environment() -> dict[str, Any]:
     """Return the machine facts recorded in every run."""
+    import getpass
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "unknown"
     return {
         "user": user,
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
+        "host": os.uname().nodename if hasattr(os, "uname") else _hostname(),
+        "platform": platform_name(),
         "python": sys.version.split()[0],
         "art": __version__,
     }
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+_PLATFORM: list[str] = []
+
+
+def platform_name() -> str:
+    """``platform.platform()`` (``Linux-6.8.0-x86_64-with-glibc2.36``), without the ``uname -p`` child process
+    it starts on Linux (a fork and exec at the end of every add) for a processor field that it drops there
+    anyway: ``uname -p`` says ``unknown`` (dropped as such) or the machine's name (dropped as a repeat)."""
+    if _PLATFORM:
+        return _PLATFORM[0]
+    import platform
+
+    if sys.platform.startswith("linux"):
+        u = os.uname()
+        libc, version = platform.libc_ver()
+        text = "-".join(x.strip() for x in (u.sysname, u.release, u.machine, "with", libc + version) if x)
+        for c in ' /\\:;"()':  # as platform.platform() cleans it
+            text = text.replace(c, "_" if c == " " else "-")
+        text = text.replace("unknown", "")
+        while "--" in text:
+            text = text.replace("--", "-")
+        text = text.rstrip("-")
+    else:
+        text = platform.platform()
+    _PLATFORM.append(text)
+    return text
 
 
 def installed_packages(cache_dir: Path | None = None) -> str:

@@ -12,7 +12,6 @@ A plain relative path is stored relative to the workspace root (so a clone next 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -116,6 +115,8 @@ def parse_option(text: str) -> tuple[str, Any]:
         value = int(raw)
     elif raw.strip()[:1] in ("{", "["):
         try:
+            import json  # here: a config without JSON options never loads it
+
             value = json.loads(raw)
         except ValueError as exc:
             raise UsageError(f"option {key}: {raw!r} is not valid JSON ({exc})") from exc

@@ -19,8 +19,26 @@ VALUES = st.one_of(
 )
 LINES = st.one_of(
     st.tuples(KEYS, st.sampled_from([" = ", "=", "\t= "]), VALUES).map("".join),
+    st.lists(st.sampled_from(["a", "b", "remotes", "r-1"]), min_size=1, max_size=3).map(lambda ks: f"[{'.'.join(ks)}]"),
     KEYS.map(lambda k: f"[{k}]"),
-    st.sampled_from(["", "# a comment", "  # indented", "[a.b]", "[[a]]", "a.b = 1", '"q" = 1', "#\x01", "\r"]),
+    st.sampled_from(
+        [
+            "",
+            "# a comment",
+            "  # indented",
+            "[a.b]",
+            "[a .b]",
+            "[a.]",
+            "[.a]",
+            "[a..b]",
+            "[ a.b ]",
+            "[[a]]",
+            "a.b = 1",
+            '"q" = 1',
+            "#\x01",
+            "\r",
+        ]
+    ),
     st.text(CHARS, max_size=8).map(lambda s: "# " + s),
 )
 
@@ -42,7 +60,8 @@ def test_what_art_writes_is_read_without_tomllib():
     oid = Oid("ab" * 32)
     pointer = Pointer(oid, "dir", 92_366_075, 20_000).to_text()
     config = "# art configuration (committed). Secrets belong in .art/config.local, which git ignores.\n[core]\n"
-    for text in (pointer, config, "", "[remotes]\n[remotes]\n"[:10]):
+    remote = config + '\n[remotes.origin]\nurl = "s3://bucket/art"\n\n[remotes.backup]\nurl = "/mnt/b"\n'
+    for text in (pointer, config, remote, "", "[remotes]\n[remotes]\n"[:10]):
         assert plain_toml(text) == tomllib.loads(text)
     assert plain_toml(pointer) == {"version": 1, "id": str(oid), "kind": "dir", "size": 92_366_075, "files": 20_000}
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, cast
 
 from ..codec import MAX_PACK_ENTRIES
-from ..fileio import remove_if_present, start_writeback
+from ..fileio import new_temp, remove_if_present, start_writeback
 from ..oid import Oid
 from ..tmpowner import token
 from .pack import ENTRY, PackEntry, PackWriter
@@ -99,9 +99,7 @@ class PackBuilder:
 
     def _open(self) -> PackWriter:
         if self._pack is None:
-            import tempfile
-
-            fd, self.temp = tempfile.mkstemp(prefix=f"pack-{token()}-", suffix=".tmp", dir=self.folder)
+            fd, self.temp = new_temp(self.folder, f"pack-{token()}-", ".tmp")
             self._file = _PackFile(fd, writeback=self.writeback)
             self._pack = PackWriter(cast(BinaryIO, self._file))  # write and writelines are all it uses
         return self._pack

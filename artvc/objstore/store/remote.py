@@ -29,7 +29,6 @@ the caller (objstore/transfer.py), which must not store anything unverified.
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -39,9 +38,10 @@ from typing import Any, cast
 from ...errors import FormatError, ObjectNotFoundError
 from ...errors import PackMissingError as PackMissing
 from ..faults import fault_point
-from ..fileio import remove_if_present
+from ..fileio import new_temp, remove_if_present
 from ..objects import Kind
 from ..oid import Oid, is_oid
+from ..tmpowner import token
 from .base import IndexedObject, ObjectStore
 from .midx import FLAT, epoch_of, idx_path, is_epoch, key_of
 from .pack import Compressor, PackEntry, encode_index
@@ -367,7 +367,7 @@ class RemoteStore(ObjectStore):
         tmp = None
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".tmp")
+            fd, tmp = new_temp(self.cache_dir, f"{name[:16]}-{token()}-", ".tmp")
             with os.fdopen(fd, "wb") as f:
                 f.write(entries if isinstance(entries, bytes) else encode_index(entries))
             os.replace(tmp, self.cache_dir / f"{name}.idx")

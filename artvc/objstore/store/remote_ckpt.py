@@ -9,14 +9,14 @@ per-pack indexes and reports it).
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 from ...errors import FormatError
-from ..fileio import remove_if_present
+from ..fileio import new_temp, remove_if_present
 from ..hashing import hash_bytes
+from ..tmpowner import token
 from .midx import (
     MAX_MANIFEST_BYTES,
     PACKREC,
@@ -183,7 +183,7 @@ class Checkpoints:
         tmp = None
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            fd, tmp = new_temp(folder, f"{name[:16]}-{token()}-", ".tmp")
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.replace(tmp, folder / name)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -156,6 +155,8 @@ class ViewIndex:
         """Move the dictionary into a new temporary sqlite file."""
         if self._tmp_dir is not None:
             os.makedirs(self._tmp_dir, exist_ok=True)
+        import tempfile  # here: only a remote with many indexes builds a view
+
         fd, path = tempfile.mkstemp(prefix="remote-view-", suffix=".db", dir=self._tmp_dir)
         os.close(fd)
         try:

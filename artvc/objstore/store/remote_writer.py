@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
@@ -46,7 +45,11 @@ class RemoteWriter(StoreWriter):
         self.store = store
         self.rewrite = rewrite
         self._own_staging = staging_dir is None
-        self.staging = str(staging_dir) if staging_dir else tempfile.mkdtemp(prefix="art-push-")
+        if staging_dir is None:
+            import tempfile  # here: a push from a workspace stages under .art/tmp
+
+            staging_dir = tempfile.mkdtemp(prefix="art-push-")
+        self.staging = str(staging_dir)
         self.jobs = max(1, jobs)
         self.progress = as_progress(progress)
         self._pool = ThreadPoolExecutor(max_workers=self.jobs)
