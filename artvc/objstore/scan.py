@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import UnsafePathError
 from .faults import fault_point
 from .hashing import ContentHasher, hash_bytes
-from .objects import BuiltTree, EncodedEntry, EncodedTree, encode_tree
+from .objects import BuiltTree, EncodedEntry, EncodedTree, SpilledTree, encode_tree, spill_tree
 from .oid import Oid
 from .oserrors import describe, os_errors, safe_name
 from .packed import NameList, meta_in_batches, name_order
@@ -345,6 +345,7 @@ def walk_tree(
     put_tree: Callable[[EncodedTree], None] | None = None,
     *,
     remember: Remember | None = None,
+    spill: str | None = None,
 ) -> tuple[BuiltTree, int]:
     """Build the tree objects of ``root`` bottom-up; return (root tree, number of files).
 
@@ -356,7 +357,9 @@ def walk_tree(
     folder's tree is encoded directly from its packed entries (no ``TreeEntry`` per file), each batch let go
     as it is encoded, goes to ``put_tree`` and is then dropped. ``remember`` gets each folder's signature (as
     ``signed_walk`` computes it, from the stat data this walk read, before any file was read) with its tree,
-    unless something in the folder or below it is racily new.
+    unless something in the folder or below it is racily new. With ``spill`` (a folder for temporary files), the
+    tree of a folder of more than ``SPILL_FILES`` files is encoded to a file there (``objects.SpilledTree``):
+    ``put_tree`` gets it to copy into the store, and then it is closed (only its id and size stay).
 
     Raises:
         FileSystemError: when a directory cannot be read.
@@ -411,9 +414,13 @@ def walk_tree(
         return top
 
     def close(top: _Open, parent: _Open | None) -> BuiltTree:
-        tree = _encode(top)
+        tree = _encode(top, spill if put_tree is not None else None)
         if put_tree is not None:
-            put_tree(tree)
+            try:
+                put_tree(tree)
+            finally:
+                if isinstance(tree, SpilledTree):
+                    tree.close()
         sig = top.own.finish(top.sigs)
         name = top.rel.rpartition("/")[2]
         if parent is not None:
@@ -454,7 +461,7 @@ def _pack_oids(batch: _Batch | None) -> None:
         batch.oids = b"".join(oid.digest for oid in batch.oids)
 
 
-def _encode(top: _Open) -> BuiltTree:
+def _encode(top: _Open, spill: str | None) -> BuiltTree:
     """The tree of a walked folder, encoded entry by entry in name order (byte-identical to ``Tree.to_bytes``
     of the same entries), and the sum of its entries' sizes. Each batch of files is let go once encoded: a
     folder of a million files does not hold its names and ids whole beside the whole encoding."""
@@ -478,9 +485,20 @@ def _encode(top: _Open) -> BuiltTree:
             raise AssertionError("the batches hold a different number of files")
 
     size = top.size + sum(e[1][4] for e in top.others)  # type: ignore[misc]
+    if spill is not None and top.files > SPILL_FILES:
+        try:
+            with os_errors("write a temporary file in", spill):
+                return spill_tree(top.files, files(), top.others, top.path, size, spill)
+        finally:
+            top.batches, top.others = [], []
     data = encode_tree(top.files, files(), top.others, top.path)
     top.batches, top.others = [], []
     return BuiltTree(data, size)
+
+
+# a folder of more files than this has its tree encoded to a file (``walk_tree``'s ``spill``): at least 40
+# bytes an entry, its encoding is then over ``ingest.RAW_TREE`` (8 MiB) and is stored as it is, not compressed
+SPILL_FILES = 210_000
 
 
 _CLOSE_LAG = 1
