@@ -404,7 +404,7 @@ def walk_tree(
         for k, part in enumerate(batches):  # only once every name and link was accepted
             assert part is not None
             top.size += sum(part.sizes)
-            names, facts = part.names, stats[k]
+            names, facts = _names(part.names), stats[k]
             stats[k] = _NO_FACTS
             part.oids = file_oids(
                 [(prefix + names[j], FileStat(*facts[5 * j : 5 * j + 5])) for j in range(len(part.sizes))]
@@ -455,6 +455,11 @@ def walk_tree(
 _NO_FACTS = array("q")
 
 
+def _names(names: NameList) -> list[str]:
+    """A batch's names (at most ``FILE_BATCH``) as ``str``s, decoded with one call (not one per name)."""
+    return names.blob.decode("utf-8", "surrogateescape").split("\0")[:-1]
+
+
 def _pack_oids(batch: _Batch | None) -> None:
     """Replace a batch's ids (what ``file_oids`` returned) by their 32-byte digests, packed."""
     if batch is not None and not isinstance(batch.oids, bytes):
@@ -473,7 +478,7 @@ def _encode(top: _Open, spill: str | None) -> BuiltTree:
             assert batch is not None
             batches[k] = None
             _pack_oids(batch)
-            digests, names, sizes, execs = batch.oids, batch.names, batch.sizes, batch.execs
+            digests, names, sizes, execs = batch.oids, _names(batch.names), batch.sizes, batch.execs
             assert isinstance(digests, bytes)
             if len(digests) != 32 * len(sizes):
                 raise AssertionError("file_oids returned a different number of ids")
