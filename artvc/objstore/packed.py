@@ -67,12 +67,21 @@ def name_order(names: NameList) -> Iterator[int]:
     merged: a sort of all of a million-entry folder's positions at once held an int object and two list slots
     per entry (about 44 bytes) beside its names."""
     n = len(names)
-    key = names.key
     if n <= _SORT_RUN:
-        return iter(sorted(range(n), key=key))
+        return iter(_sorted_run(names, 0, n))
     code = "I" if n <= 0xFFFFFFFF else "q"
-    runs = [array(code, sorted(range(i, min(i + _SORT_RUN, n)), key=key)) for i in range(0, n, _SORT_RUN)]
-    return heapq.merge(*runs, key=key)
+    runs = [array(code, _sorted_run(names, i, min(i + _SORT_RUN, n))) for i in range(0, n, _SORT_RUN)]
+    return heapq.merge(*runs, key=names.key)
+
+
+def _sorted_run(names: NameList, lo: int, hi: int) -> list[int]:
+    """The positions ``lo`` to ``hi`` of ``names`` in name order, sorted by keys cut from the buffer with one
+    ``split`` (no Python call per name)."""
+    if hi <= lo:
+        return []
+    ends = names.ends
+    keys = bytes(names.blob[ends[lo - 1] if lo else 0 : ends[hi - 1]]).split(b"\0")
+    return [lo + j for j in sorted(range(hi - lo), key=keys.__getitem__)]
 
 
 def meta_in_batches(meta: array[int], order: array[int], size: int) -> list[array[int]]:
