@@ -310,13 +310,14 @@ _FILE, _DIR, _LINK = EntryKind.FILE.value, EntryKind.DIR.value, EntryKind.SYMLIN
 
 
 class _Batch:
-    """Up to ``FILE_BATCH`` regular files of a walked folder, in name order: their names (packed), sizes and
-    executable bits, and their ids (what ``file_oids`` returned; packed, 32 bytes each, once they are done)."""
+    """Up to ``FILE_BATCH`` regular files of a walked folder, in name order: their names (packed: each one's
+    UTF-8 and a NUL, ``_names``), sizes and executable bits, and their ids (what ``file_oids`` returned;
+    packed, 32 bytes each, once they are done)."""
 
     __slots__ = ("names", "sizes", "execs", "oids")
 
     def __init__(self) -> None:
-        self.names = NameList()
+        self.names = b""
         self.sizes = array("q")
         self.execs = bytearray()
         self.oids: Iterable[Oid] | bytes = b""
@@ -373,6 +374,7 @@ def walk_tree(
         prefix = os.path.join(path, "")
         files = array("I" if len(listed) <= 0xFFFFFFFF else "q")  # the files' positions in the listing, name order
         batch = _Batch()
+        raws: list[bytearray] = []  # the names of the batch being filled, joined once it is full
         for i in name_order(listed):
             raw = listed.raw_at(i)
             if not raw.isascii():
@@ -382,9 +384,10 @@ def walk_tree(
             if fmt == S_IFREG:
                 files.append(i)
                 if len(batch.sizes) == FILE_BATCH:
+                    batch.names, raws = b"".join(raws), []
                     top.batches.append(batch)
                     batch = _Batch()
-                batch.names.add_raw(raw)
+                raws.append(raw)
                 batch.sizes.append(meta[5 * i + 3])
                 batch.execs.append(1 if mode & 0o111 else 0)
             elif fmt == S_IFLNK:
@@ -392,6 +395,7 @@ def walk_tree(
                 target = link_target(prefix + name, guard)
                 top.others.append((name, [name, _LINK, target, hash_bytes(target.encode()).digest, 0]))
         if batch.sizes:
+            batch.names, raws = b"".join(raws), []
             top.batches.append(batch)
         # the listing's names are in the batches now, in name order: the listing's own copy goes; so does its
         # stat data, once put in the batches' order (in place): each batch's part goes once it was handed on
@@ -404,11 +408,14 @@ def walk_tree(
         for k, part in enumerate(batches):  # only once every name and link was accepted
             assert part is not None
             top.size += sum(part.sizes)
-            names, facts = _names(part.names), stats[k]
+            facts = stats[k]
             stats[k] = _NO_FACTS
-            part.oids = file_oids(
-                [(prefix + names[j], FileStat(*facts[5 * j : 5 * j + 5])) for j in range(len(part.sizes))]
-            )
+            listing = [
+                (prefix + name, FileStat(*facts[5 * j : 5 * j + 5])) for j, name in enumerate(_names(part.names))
+            ]
+            del facts
+            part.oids = file_oids(listing)
+            del listing
             if k >= 2:  # the batch before last is done by now: its ids packed, 32 bytes a file
                 _pack_oids(batches[k - 2])
         return top
@@ -455,9 +462,9 @@ def walk_tree(
 _NO_FACTS = array("q")
 
 
-def _names(names: NameList) -> list[str]:
-    """A batch's names (at most ``FILE_BATCH``) as ``str``s, decoded with one call (not one per name)."""
-    return names.blob.decode("utf-8", "surrogateescape").split("\0")[:-1]
+def _names(names: bytes) -> list[str]:
+    """A batch's names (at most ``FILE_BATCH``, each followed by a NUL) as ``str``s, decoded with one call."""
+    return names.decode("utf-8", "surrogateescape").split("\0")[:-1]
 
 
 def _pack_oids(batch: _Batch | None) -> None:
@@ -478,12 +485,17 @@ def _encode(top: _Open, spill: str | None) -> BuiltTree:
             assert batch is not None
             batches[k] = None
             _pack_oids(batch)
-            digests, names, sizes, execs = batch.oids, _names(batch.names), batch.sizes, batch.execs
+            digests, sizes, execs = batch.oids, batch.sizes, batch.execs
             assert isinstance(digests, bytes)
             if len(digests) != 32 * len(sizes):
                 raise AssertionError("file_oids returned a different number of ids")
+            # the batch's names decoded as one str and cut one at a time (no list of them all beside the encoding)
+            text = batch.names.decode("utf-8", "surrogateescape")
+            find, at = text.find, 0
             for i in range(len(sizes)):
-                name = names[i]
+                end = find("\0", at)
+                name = text[at:end]
+                at = end + 1
                 yield name, [name, _FILE, bool(execs[i]), digests[32 * i : 32 * i + 32], sizes[i]]
             count += len(sizes)
         if count != top.files:
