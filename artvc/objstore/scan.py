@@ -29,7 +29,7 @@ from .hashing import ContentHasher, hash_bytes
 from .objects import BuiltTree, EncodedEntry, EncodedTree, SpilledTree, encode_tree, spill_tree
 from .oid import Oid
 from .oserrors import describe, os_errors, safe_name
-from .packed import NameList, meta_in_batches, name_order
+from .packed import NameList, meta_in_batches, name_order, split_names
 from .types import EntryKind
 
 SKIP_NAMES = frozenset({".git", ".art"})
@@ -411,7 +411,7 @@ def walk_tree(
             facts = stats[k]
             stats[k] = _NO_FACTS
             listing = [
-                (prefix + name, FileStat(*facts[5 * j : 5 * j + 5])) for j, name in enumerate(_names(part.names))
+                (prefix + name, FileStat(*facts[5 * j : 5 * j + 5])) for j, name in enumerate(split_names(part.names))
             ]
             del facts
             part.oids = file_oids(listing)
@@ -462,11 +462,6 @@ def walk_tree(
 _NO_FACTS = array("q")
 
 
-def _names(names: bytes) -> list[str]:
-    """A batch's names (at most ``FILE_BATCH``, each followed by a NUL) as ``str``s, decoded with one call."""
-    return names.decode("utf-8", "surrogateescape").split("\0")[:-1]
-
-
 def _pack_oids(batch: _Batch | None) -> None:
     """Replace a batch's ids (what ``file_oids`` returned) by their 32-byte digests, packed."""
     if batch is not None and not isinstance(batch.oids, bytes):
@@ -513,9 +508,7 @@ def _encode(top: _Open, spill: str | None) -> BuiltTree:
     return BuiltTree(data, size)
 
 
-# a folder of more files than this has its tree encoded to a file (``walk_tree``'s ``spill``): at least 40
-# bytes an entry, its encoding is then over ``ingest.RAW_TREE`` (8 MiB) and is stored as it is, not compressed
-SPILL_FILES = 210_000
+SPILL_FILES = 210_000  # over this many files (40+ bytes an entry: over ingest.RAW_TREE), a tree is spilled
 
 
 _CLOSE_LAG = 1
