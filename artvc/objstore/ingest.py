@@ -32,7 +32,7 @@ from .faults import fault_point
 from .hashing import hash_bytes
 from .ingest_large import stream_large
 from .near import Near
-from .objects import BuiltTree, EncodedTree, FileManifest, Kind
+from .objects import BuiltTree, EncodedTree, FileManifest, Kind, SpilledTree
 from .oid import Oid
 from .oserrors import describe, os_errors
 from .progress import ProgressLike, as_progress
@@ -298,7 +298,8 @@ class Ingester:
         # a folder the stat cache knows nothing under (a first add) is not looked up file by file
         self._cold = self.cache is not None and not self.cache.knows_under(root)
         try:
-            built = walk_tree(root, self.guard, self._file_batch, self._put_tree, remember=remember)
+            spill = getattr(self.writer, "temp_folder", None)
+            built = walk_tree(root, self.guard, self._file_batch, self._put_tree, remember=remember, spill=spill)
             self._put_trees()
             return built
         finally:
@@ -308,6 +309,10 @@ class Ingester:
 
     def _put_tree(self, tree: EncodedTree) -> None:
         """Store a folder's tree: a small one with the next ones (``TREES_AT_ONCE``), one claim query for all."""
+        if isinstance(tree, SpilledTree) and tree.length > RAW_TREE:  # copied from its file a MiB at a time
+            if self.writer.put_pieces(tree.oid, Kind.TREE, RAW, tree.pieces(), tree.length, tree.length):
+                self.stats.new_objects += 1
+            return
         data = tree.to_bytes()
         if len(data) > RAW_TREE:  # stored as it is: no compressed copy beside it (nor zstd's bound-sized buffer)
             if self.writer.put_stored(tree.oid, Kind.TREE, RAW, data, len(data)):

@@ -62,6 +62,12 @@ class NameList:
         return self.blob[: self.ends[-1] - 1].decode("utf-8", "surrogateescape").split("\0")
 
 
+def split_names(joined: bytes) -> list[str]:
+    """Names each followed by a NUL (a batch of ``scan.walk_tree``'s, at most a few thousand), decoded with one
+    call."""
+    return joined.decode("utf-8", "surrogateescape").split("\0")[:-1]
+
+
 def _utf8(name: str) -> bytes:
     return name.encode("utf-8", "surrogateescape")
 

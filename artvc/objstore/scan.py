@@ -26,10 +26,10 @@ from typing import Any
 from ..errors import UnsafePathError
 from .faults import fault_point
 from .hashing import ContentHasher, hash_bytes
-from .objects import BuiltTree, EncodedEntry, EncodedTree, encode_tree
+from .objects import BuiltTree, EncodedEntry, EncodedTree, SpilledTree, encode_tree, spill_tree
 from .oid import Oid
 from .oserrors import describe, os_errors, safe_name
-from .packed import NameList, meta_in_batches, name_order
+from .packed import NameList, meta_in_batches, name_order, split_names
 from .types import EntryKind
 
 SKIP_NAMES = frozenset({".git", ".art"})
@@ -310,13 +310,14 @@ _FILE, _DIR, _LINK = EntryKind.FILE.value, EntryKind.DIR.value, EntryKind.SYMLIN
 
 
 class _Batch:
-    """Up to ``FILE_BATCH`` regular files of a walked folder, in name order: their names (packed), sizes and
-    executable bits, and their ids (what ``file_oids`` returned; packed, 32 bytes each, once they are done)."""
+    """Up to ``FILE_BATCH`` regular files of a walked folder, in name order: their names (packed: each one's
+    UTF-8 and a NUL, ``_names``), sizes and executable bits, and their ids (what ``file_oids`` returned;
+    packed, 32 bytes each, once they are done)."""
 
     __slots__ = ("names", "sizes", "execs", "oids")
 
     def __init__(self) -> None:
-        self.names = NameList()
+        self.names = b""
         self.sizes = array("q")
         self.execs = bytearray()
         self.oids: Iterable[Oid] | bytes = b""
@@ -345,6 +346,7 @@ def walk_tree(
     put_tree: Callable[[EncodedTree], None] | None = None,
     *,
     remember: Remember | None = None,
+    spill: str | None = None,
 ) -> tuple[BuiltTree, int]:
     """Build the tree objects of ``root`` bottom-up; return (root tree, number of files).
 
@@ -356,7 +358,9 @@ def walk_tree(
     folder's tree is encoded directly from its packed entries (no ``TreeEntry`` per file), each batch let go
     as it is encoded, goes to ``put_tree`` and is then dropped. ``remember`` gets each folder's signature (as
     ``signed_walk`` computes it, from the stat data this walk read, before any file was read) with its tree,
-    unless something in the folder or below it is racily new.
+    unless something in the folder or below it is racily new. With ``spill`` (a folder for temporary files), the
+    tree of a folder of more than ``SPILL_FILES`` files is encoded to a file there (``objects.SpilledTree``):
+    ``put_tree`` gets it to copy into the store, and then it is closed (only its id and size stay).
 
     Raises:
         FileSystemError: when a directory cannot be read.
@@ -370,6 +374,7 @@ def walk_tree(
         prefix = os.path.join(path, "")
         files = array("I" if len(listed) <= 0xFFFFFFFF else "q")  # the files' positions in the listing, name order
         batch = _Batch()
+        raws: list[bytearray] = []  # the names of the batch being filled, joined once it is full
         for i in name_order(listed):
             raw = listed.raw_at(i)
             if not raw.isascii():
@@ -379,9 +384,10 @@ def walk_tree(
             if fmt == S_IFREG:
                 files.append(i)
                 if len(batch.sizes) == FILE_BATCH:
+                    batch.names, raws = b"".join(raws), []
                     top.batches.append(batch)
                     batch = _Batch()
-                batch.names.add_raw(raw)
+                raws.append(raw)
                 batch.sizes.append(meta[5 * i + 3])
                 batch.execs.append(1 if mode & 0o111 else 0)
             elif fmt == S_IFLNK:
@@ -389,6 +395,7 @@ def walk_tree(
                 target = link_target(prefix + name, guard)
                 top.others.append((name, [name, _LINK, target, hash_bytes(target.encode()).digest, 0]))
         if batch.sizes:
+            batch.names, raws = b"".join(raws), []
             top.batches.append(batch)
         # the listing's names are in the batches now, in name order: the listing's own copy goes; so does its
         # stat data, once put in the batches' order (in place): each batch's part goes once it was handed on
@@ -401,19 +408,26 @@ def walk_tree(
         for k, part in enumerate(batches):  # only once every name and link was accepted
             assert part is not None
             top.size += sum(part.sizes)
-            names, facts = part.names, stats[k]
+            facts = stats[k]
             stats[k] = _NO_FACTS
-            part.oids = file_oids(
-                [(prefix + name, FileStat(*facts[5 * j : 5 * j + 5])) for j, name in enumerate(names.decoded())]
-            )
+            listing = [
+                (prefix + name, FileStat(*facts[5 * j : 5 * j + 5])) for j, name in enumerate(split_names(part.names))
+            ]
+            del facts
+            part.oids = file_oids(listing)
+            del listing
             if k >= 2:  # the batch before last is done by now: its ids packed, 32 bytes a file
                 _pack_oids(batches[k - 2])
         return top
 
     def close(top: _Open, parent: _Open | None) -> BuiltTree:
-        tree = _encode(top)
+        tree = _encode(top, spill if put_tree is not None else None)
         if put_tree is not None:
-            put_tree(tree)
+            try:
+                put_tree(tree)
+            finally:
+                if isinstance(tree, SpilledTree):
+                    tree.close()
         sig = top.own.finish(top.sigs)
         name = top.rel.rpartition("/")[2]
         if parent is not None:
@@ -454,7 +468,7 @@ def _pack_oids(batch: _Batch | None) -> None:
         batch.oids = b"".join(oid.digest for oid in batch.oids)
 
 
-def _encode(top: _Open) -> BuiltTree:
+def _encode(top: _Open, spill: str | None) -> BuiltTree:
     """The tree of a walked folder, encoded entry by entry in name order (byte-identical to ``Tree.to_bytes``
     of the same entries), and the sum of its entries' sizes. Each batch of files is let go once encoded: a
     folder of a million files does not hold its names and ids whole beside the whole encoding."""
@@ -466,20 +480,35 @@ def _encode(top: _Open) -> BuiltTree:
             assert batch is not None
             batches[k] = None
             _pack_oids(batch)
-            digests, names, sizes, execs = batch.oids, batch.names, batch.sizes, batch.execs
+            digests, sizes, execs = batch.oids, batch.sizes, batch.execs
             assert isinstance(digests, bytes)
             if len(digests) != 32 * len(sizes):
                 raise AssertionError("file_oids returned a different number of ids")
-            for i, name in enumerate(names.decoded()):
+            # the batch's names decoded as one str and cut one at a time (no list of them all beside the encoding)
+            text = batch.names.decode("utf-8", "surrogateescape")
+            find, at = text.find, 0
+            for i in range(len(sizes)):
+                end = find("\0", at)
+                name = text[at:end]
+                at = end + 1
                 yield name, [name, _FILE, bool(execs[i]), digests[32 * i : 32 * i + 32], sizes[i]]
             count += len(sizes)
         if count != top.files:
             raise AssertionError("the batches hold a different number of files")
 
     size = top.size + sum(e[1][4] for e in top.others)  # type: ignore[misc]
+    if spill is not None and top.files > SPILL_FILES:
+        try:
+            with os_errors("write a temporary file in", spill):
+                return spill_tree(top.files, files(), top.others, top.path, size, spill)
+        finally:
+            top.batches, top.others = [], []
     data = encode_tree(top.files, files(), top.others, top.path)
     top.batches, top.others = [], []
     return BuiltTree(data, size)
+
+
+SPILL_FILES = 210_000  # over this many files (40+ bytes an entry: over ingest.RAW_TREE), a tree is spilled
 
 
 _CLOSE_LAG = 1

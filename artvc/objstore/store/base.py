@@ -47,6 +47,16 @@ class StoreWriter(ABC):
     def put_stored(self, oid: Oid, kind: Kind, codec: int, stored: bytes | memoryview, raw_length: int) -> bool:
         """Store an already-compressed payload (as produced by ``Compressor.pack``)."""
 
+    def put_pieces(
+        self, oid: Oid, kind: Kind, codec: int, pieces: Iterable[bytes], length: int, raw_length: int
+    ) -> bool:
+        """``put_stored`` of a payload of ``length`` bytes given in pieces (a large tree read back from the file it
+        was encoded to, ``objects.SpilledTree``): writers that can copy them into the pack one at a time do,
+        others join them."""
+        if self.has(oid, kind):
+            return False
+        return self.put_stored(oid, kind, codec, b"".join(pieces), raw_length)
+
     @abstractmethod
     def has(self, oid: Oid, kind: Kind) -> bool:
         """True when the object is in the store or pending in this writer."""

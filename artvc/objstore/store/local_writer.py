@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from ...errors import FormatError
 from ..faults import fault_point
 from ..fileio import remove_if_present
 from ..objects import Kind
@@ -82,6 +83,39 @@ class LocalWriter(StoreWriter):
                 return False
             self._pending.add(key)
         self.put_claimed(oid, kind, codec, stored, raw_length)
+        return True
+
+    @property
+    def temp_folder(self) -> str:
+        """The store's folder for temporary files (``ingest`` spills a large tree's encoding there)."""
+        return self._builder.folder
+
+    def put_pieces(
+        self, oid: Oid, kind: Kind, codec: int, pieces: Iterable[bytes], length: int, raw_length: int
+    ) -> bool:
+        """Each piece goes to the pack as it comes (a spilled tree of ~55 MB is never held whole)."""
+        if self.has(oid, kind):
+            return False
+        key = (oid, int(kind))
+        with self._lock:
+            if key in self._pending:
+                return False
+            self._pending.add(key)
+        builder = self._builder
+        try:
+            if not builder.room():
+                self._seal()
+            builder.add_pieces(oid, int(kind), codec, pieces, length, raw_length)
+            self.new_objects += 1
+            self.new_bytes += length
+            if builder.full():
+                self._seal()
+        except (OSError, FormatError) as exc:
+            tmp = builder.temp
+            self.abort()
+            if isinstance(exc, FormatError):
+                raise
+            raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
         return True
 
     def put_new_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> list[int]:

@@ -315,6 +315,23 @@ class PackWriter:
         self._write(stored)
         return entry
 
+    def add_pieces(
+        self, oid: Oid, kind: int, codec: int, pieces: Iterable[bytes], length: int, raw_length: int
+    ) -> None:
+        """``add`` of a payload of ``length`` bytes given in pieces, each written as it comes (never joined).
+
+        Raises:
+            FormatError: when the pieces do not add up to ``length`` (what was written stays unindexed in the
+                pack, which the caller then aborts).
+        """
+        offset = self._offset
+        for piece in pieces:
+            self._write(piece)
+        if self._offset - offset != length:
+            raise FormatError(f"object {oid[:10]} came to {self._offset - offset} bytes, not {length}")
+        self._table += ENTRY.pack(bytes.fromhex(oid), kind, codec, offset, length, raw_length)
+        self.count += 1
+
     def add_many(self, objects: Iterable[tuple[Oid, int, int, bytes | memoryview, int]]) -> None:
         """``add`` for several (oid, kind, codec, stored, raw length): the payloads go to the file in one
         ``writelines`` call (one system call on ``packer``'s files)."""

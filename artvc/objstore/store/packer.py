@@ -12,7 +12,7 @@ import errno
 import os
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
@@ -91,6 +91,16 @@ class PackBuilder:
             OSError: when the file cannot be created or written.
         """
         self._open().add_many(objects)
+
+    def add_pieces(
+        self, oid: Oid, kind: int, codec: int, pieces: Iterable[bytes], length: int, raw_length: int
+    ) -> None:
+        """``PackWriter.add_pieces`` on the open (or a new) pack.
+
+        Raises:
+            OSError: when the file cannot be created or written.
+        """
+        self._open().add_pieces(oid, kind, codec, pieces, length, raw_length)
 
     def room(self) -> int:
         """How many more objects the open (or next) pack takes before ``max_objects``."""
