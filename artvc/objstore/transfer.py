@@ -270,6 +270,8 @@ class _Download:
         self.bytes = 0
         self._seen: set[ObjectKey] = set()  # trees, manifests and runs met (not the files and chunks: many)
         self.deltas = DeltaFetch(src, dest, jobs)  # set aside until their bases are local
+        # a store without a pack (a fresh clone's) holds nothing: the walk asks it nothing (it stores nothing)
+        self._empty = not dest.pack_names()
 
     def walk(self, roots: list[ObjectKey]) -> None:
         """Resolve the closure level by level, ``WALK_BATCH`` keys at a time: what the local store has is asked
@@ -294,7 +296,11 @@ class _Download:
         """Note the chunks of ``batch`` to fetch; return where its trees, manifests and runs to read are."""
         seen = self._seen
         fresh = [k for k in batch if k[1] in _DATA or k not in seen]
-        have = self.dest.has_many([*fresh, *((o, Kind.CHUNK) for o, k in fresh if k == Kind.FILE)])
+        have = (
+            set()
+            if self._empty
+            else self.dest.has_many([*fresh, *((o, Kind.CHUNK) for o, k in fresh if k == Kind.FILE)])
+        )
         need = []
         for key in fresh:
             if key in have or (key[1] == Kind.FILE and (key[0], Kind.CHUNK) in have):

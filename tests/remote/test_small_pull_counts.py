@@ -237,3 +237,24 @@ def test_a_big_tree_found_malformed_late_in_its_walk_is_refused_and_never_stored
     assert not (ws.root / "bad").exists()
     with ws.repo() as repo:
         assert not repo.store.has(tree, Kind.TREE)
+
+
+def test_a_fresh_clone_s_pull_asks_its_empty_store_nothing_as_it_walks(ws, tmp_path, monkeypatch):
+    """A store without a pack holds no object: the walk does not ask it about each file (the old code asked
+    about every file twice, as a file and as a chunk: 606 keys for 300 files)."""
+    from artvc.objstore.store.local import LocalStore
+
+    other = _flat(ws, tmp_path)
+    asked: list[int] = []
+    real = LocalStore.has_many
+
+    def counted(self, keys):
+        keys = list(keys)
+        asked.append(len(keys))
+        return real(self, keys)
+
+    monkeypatch.setattr(LocalStore, "has_many", counted)
+    pulled = art_json(other, "pull")
+    assert not pulled["problems"] and pulled["files_written"] == 300
+    assert sum(asked) < 300, asked
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
