@@ -415,8 +415,8 @@ class Case:
             remove(top / "data.copy")
         for repo in repos.values():
             remove(repo / "data")  # not needed any more: room for the clones at 1M
-        # past ext4's inode-reuse window, as for checkout: right after these deletes (2-3 copies of the data), a
-        # pull of 100k files took 25.6 CPU s where the same pull takes ~10 after the window
+        # past ext4's inode-reuse window, as for checkout: a pull creates as many files (here right after the
+        # deletes of 2-3 copies of the data)
         self.reuse_wait("removing the copies and the origins' data")
         self.tools_run(
             step,
