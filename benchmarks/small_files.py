@@ -422,7 +422,9 @@ class Case:
             remove(top / "data.copy")
         for repo in repos.values():
             remove(repo / "data")  # not needed any more: room for the clones at 1M
-        self.settle("removing the copies")
+        # past ext4's inode-reuse window, as for checkout: a pull creates as many files (here right after the
+        # deletes of 2-3 copies of the data)
+        self.reuse_wait("removing the copies and the origins' data")
         self.tools_run(
             step,
             order,
@@ -567,7 +569,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--settle", type=float, default=60, help="max wait for a quiet disk after deletes (s)")
     parser.add_argument("--pause", type=float, default=5, help="max wait for a quiet disk before a command (s)")
     parser.add_argument(
-        "--reuse-wait", type=float, default=35, help="wait after deletes before checkout's floor and tools (s)"
+        "--reuse-wait",
+        type=float,
+        default=35,
+        help="wait after deletes before checkout's floor and tools, and pull's tools (s)",
     )
     parser.add_argument(
         "--checkout-rounds",

@@ -6,7 +6,8 @@ as it was (the temp file is removed).
 ``materialize_file`` writes one file of any size; ``materialize_small`` writes many files at once, the way a
 checkout of a folder of small files needs: one index query per batch (``locate_chunks``), the packs read in
 offset order in few large reads, each one-chunk file verified with one blake3 before a single
-open/write/close.
+open/write/close (a pull's checkout skips that blake3 for the packs its fetch has just verified object by
+object: ``stage.FileStage.proved_packs``).
 """
 
 from __future__ import annotations
@@ -226,7 +227,9 @@ def materialize_small(
     here; any other codec through ``store.get``), hashed once and checked against their id before anything
     is written, then written with one open/write/close (``direct``) or a temp file renamed over ``dest``.
     ``files`` may be plain (dest, oid, size, executable) tuples. Files of several chunks, and any a store cannot
-    locate, go through ``materialize_file`` (with ``staged``). ``folder_fd``: with ``direct``, every ``dest`` is
+    locate, go through ``materialize_file`` (with ``staged``). A one-chunk file located in one of
+    ``staged.proved_packs`` (packs the pull in progress verified object by object as it adopted them) is not
+    hashed again. ``folder_fd``: with ``direct``, every ``dest`` is
     in the folder open as this descriptor, and each file is created relative to it (``openat`` of its name: no
     walk of the whole path per file).
 
@@ -249,7 +252,15 @@ def materialize_small(
                 located.append((row[0], row[2], i, row))
         located.sort()  # pack order (``i`` is unique: rows are never compared)
         for run in _runs(located):
-            yield _write_run(store, files, run, direct, progress, folder_fd)
+            yield _write_run(store, files, run, direct, progress, folder_fd, _proved(store, staged, run[0][0]))
+
+
+def _proved(store: ObjectStore, staged: FileStage | None, pack: int) -> bool:
+    """Whether local pack ``pack`` is one the pull in progress verified object by object as it adopted it."""
+    if staged is None or not staged.proved_packs:
+        return False
+    name = getattr(store, "pack_name", None)
+    return name is not None and name(pack) in staged.proved_packs
 
 
 _Located = tuple[int, int, int, tuple[Any, ...]]  # (pack, offset, index in ``files``, its ``Location`` fields)
@@ -279,8 +290,11 @@ def _write_run(
     direct: bool,
     progress: Progress | None,
     folder_fd: int | None = None,
+    proved: bool = False,
 ) -> list[tuple[int, os.stat_result]]:
-    """Read one run of neighbouring objects with one pread; write, verified, the file each one is.
+    """Read one run of neighbouring objects with one pread; write, verified, the file each one is (``proved``:
+    the run's pack is one a pull verified object by object as it adopted it, ``FileStage.proved_packs``: its
+    objects are not hashed again).
 
     The loop is the per-file cost of a checkout of many small files, so it makes no object per file beyond the
     hash and the stat: a stored-raw object (most small files: images, random data) is written from a slice of
@@ -300,7 +314,7 @@ def _write_run(
                 raise CorruptObjectError(oid, "its pack is truncated")
         else:
             data = _unpack(store, oid, Location._make(row), view[at : at + length])
-        if not hashes_to(data, oid):
+        if not proved and not hashes_to(data, oid):
             got = hash_bytes(data)
             raise CorruptObjectError(oid, f"content hashes to {got[:10]} ({len(data)} bytes)")
         if len(data) != size:

@@ -9,6 +9,12 @@ proves the file the temp file is *ready*; checkout then renames it into place (`
 ``staged``) instead of reading the store. Nothing about the local store changes: it still receives every
 object, complete and verified, so the stage is only a shortcut.
 
+The stage also carries ``proved_packs``: the names of the packs the fetch verified object by object and
+adopted whole (``transfer._import_pack``). A checkout of a folder of small files writes a one-chunk file
+located in one of those packs from the store without hashing it again (``materialize_small``): its bytes
+were hashed on their way in, from the very file the store now holds, a moment before; anything located
+elsewhere (a copy the store had already, a pack written by the store itself) is hashed as usual.
+
 Safety: a staged file holds exactly the bytes that were hashed, and it is used only when that hash is the
 file's id and its length the manifest's size; anything else (a stream that broke off, a failed write, a
 mismatch) discards it. The temp names carry the owner token (``tmpowner``): a killed pull's leftovers are
@@ -68,6 +74,8 @@ class FileStage:
         self._serial = itertools.count()
         self._queue: queue.Queue[tuple[_Staging, list[bytes | memoryview]] | None] = queue.Queue(QUEUED)
         self._writer: threading.Thread | None = None
+        # packs this fetch verified object by object and adopted whole (see the module docstring)
+        self.proved_packs: set[str] = set()
 
     def __enter__(self) -> FileStage:
         return self

@@ -20,7 +20,6 @@ from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import BinaryIO
 
@@ -41,6 +40,7 @@ from .store.pack import PackEntry, trailer_lists
 from .store.remote import RemoteStore
 from .store.remote_read import Located, iter_spans, read_spans, verify_payload
 from .tmpowner import token
+from .transfer_result import TransferResult
 from .types import EntryKind, ObjectKey
 from .upload_plan import Plan, plan_closure, plan_keys
 from .verify import Problem
@@ -50,32 +50,6 @@ WALK_BATCH = 8192  # keys a download's walk resolves at a time
 AHEAD_ENTRIES = 20_000  # entries of the whole packs in flight held at most (~300 bytes each), beyond the next one
 BIG_TREE = 1 << 20  # a tree's encoding over this is decoded an entry at a time (EncodedTree)
 _DATA = frozenset({Kind.FILE, Kind.CHUNK})  # keys deduplicated when fetched, not by ``_seen``
-
-
-@dataclass(frozen=True, slots=True)
-class TransferResult:
-    """What one upload or download did.
-
-    Attributes:
-        objects: objects sent (upload) or stored (download).
-        bytes: stored (compressed) bytes moved.
-        packs: packs written (upload) or read from (download).
-        present: objects the destination already had.
-        missing: needed objects found neither locally nor on the remote.
-        problems: objects that failed verification (never stored).
-        fetched_runs: ids of run objects stored by a download.
-        lost_packs: packs the remote lists whose file is missing (their objects were read from other packs
-            when another listed them, else they are in ``missing``).
-    """
-
-    objects: int = 0
-    bytes: int = 0
-    packs: int = 0
-    present: int = 0
-    missing: list[ObjectKey] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    fetched_runs: list[Oid] = field(default_factory=list)
-    lost_packs: list[str] = field(default_factory=list)
 
 
 _Verifying = tuple[str, PackEntry, bytes, "Future[bytes | None]"]  # (pack, entry, stored bytes, its verification)
@@ -296,6 +270,8 @@ class _Download:
         self.bytes = 0
         self._seen: set[ObjectKey] = set()  # trees, manifests and runs met (not the files and chunks: many)
         self.deltas = DeltaFetch(src, dest, jobs)  # set aside until their bases are local
+        # a store without a pack (a fresh clone's) holds nothing: the walk asks it nothing (it stores nothing)
+        self._empty = not dest.pack_names()
 
     def walk(self, roots: list[ObjectKey]) -> None:
         """Resolve the closure level by level, ``WALK_BATCH`` keys at a time: what the local store has is asked
@@ -320,7 +296,11 @@ class _Download:
         """Note the chunks of ``batch`` to fetch; return where its trees, manifests and runs to read are."""
         seen = self._seen
         fresh = [k for k in batch if k[1] in _DATA or k not in seen]
-        have = self.dest.has_many([*fresh, *((o, Kind.CHUNK) for o, k in fresh if k == Kind.FILE)])
+        have = (
+            set()
+            if self._empty
+            else self.dest.has_many([*fresh, *((o, Kind.CHUNK) for o, k in fresh if k == Kind.FILE)])
+        )
         need = []
         for key in fresh:
             if key in have or (key[1] == Kind.FILE and (key[0], Kind.CHUNK) in have):
@@ -358,26 +338,39 @@ class _Download:
                     manifest = FileManifest.from_bytes(oid, data)
                     self.manifests[oid] = (manifest, Located(pack, entry), data)
                     return [ObjectKey(c, Kind.CHUNK) for c, _ in manifest.chunks]
-                if kind == Kind.TREE and len(data) > BIG_TREE:  # checked whole, then decoded again as walked
-                    big = EncodedTree.stored(oid, data)
-                    for _ in big.iter_entries():
-                        pass
-                    children: Iterable[ObjectKey] = (
-                        ObjectKey(e.oid, e.kind.object_kind) for e in big.iter_entries() if e.kind != EntryKind.SYMLINK
-                    )
-                elif kind == Kind.TREE:
+                if kind == Kind.TREE and len(data) > BIG_TREE:  # decoded once, as walked (stored if it all checks)
+                    return self._big_tree(pack, EncodedTree.stored(oid, data), data)
+                if kind == Kind.TREE:
                     entries = Tree.from_bytes(oid, data).entries
-                    children = [ObjectKey(e.oid, e.kind.object_kind) for e in entries if e.kind != EntryKind.SYMLINK]
+                    children: Iterable[ObjectKey] = [
+                        ObjectKey(e.oid, e.kind.object_kind) for e in entries if e.kind != EntryKind.SYMLINK
+                    ]
                 else:
                     children = [ObjectKey(o, k) for o, k in run_children(Run.from_bytes(oid, data))]
             except FormatError as exc:
                 raise CorruptObjectError(oid, f"remote copy: {exc}") from exc
         except CorruptObjectError as exc:
-            self.problems.append(Problem(oid, kind.label, f"remote pack {pack[:10]}: {exc}"))
-            self.bad.append((oid, kind, pack))
+            self._refuse(oid, kind, pack, exc)
             return []
         self.meta[ObjectKey(oid, kind)] = data
         return children
+
+    def _big_tree(self, pack: str, tree: EncodedTree, data: bytes) -> Iterator[ObjectKey]:
+        """The children of a tree of many entries, decoded once, an entry at a time, as the walk reads them; the
+        tree is kept for storing only once every entry checked (the objects below a malformed one are fetched
+        and verified each on its own, and the tree is reported, never stored)."""
+        try:
+            for e in tree.iter_entries():
+                if e.kind != EntryKind.SYMLINK:
+                    yield ObjectKey(e.oid, e.kind.object_kind)
+        except FormatError as exc:
+            self._refuse(tree.oid, Kind.TREE, pack, CorruptObjectError(tree.oid, f"remote copy: {exc}"))
+            return
+        self.meta[ObjectKey(tree.oid, Kind.TREE)] = data
+
+    def _refuse(self, oid: Oid, kind: Kind, pack: str, exc: CorruptObjectError) -> None:
+        self.problems.append(Problem(oid, kind.label, f"remote pack {pack[:10]}: {exc}"))
+        self.bad.append((oid, kind, pack))
 
     def fetch_chunks(self) -> None:
         """Download the needed chunks, verify each, and store them (stored bytes kept as they came)."""
@@ -524,6 +517,8 @@ class _Download:
                         os.fsync(fd)
                 if trailer_lists(f, os.fstat(fd).st_size, entries) and not bad:
                     self.dest.import_pack(tmp, name, entries)
+                    if self.stage is not None:  # a checkout in this pull need not hash its objects again
+                        self.stage.proved_packs.add(name)
                     fault_point("fetch.pack-imported")
                     self.stored += len(entries)
                     self.bytes += sum(e.length for e in entries)

@@ -144,3 +144,35 @@ def test_a_pack_copied_while_verified_is_the_same_file_and_its_bad_object_is_sin
     finally:
         if not kernel:
             fio.KERNEL_COPY[0] = saved
+
+
+def test_a_chunk_stored_raw_is_verified_by_one_hash_and_the_others_by_verify_payload(tmp_path, monkeypatch):
+    """Most small files are stored raw: their window check is one blake3 each, not ``verify_payload``'s steps
+    (the old code passed all 300 through it); a compressed one still goes through it, and a damaged raw one,
+    or one whose entry claims another raw length, is refused either way."""
+    import artvc.objstore.pack_ranges as pr
+
+    blobs = [random_bytes(1000 + i, i) if i % 3 else random_bytes(3000, i).translate(TEXT) for i in range(300)]
+    path = tmp_path / "p.pack"
+    entries = _write_pack(path, blobs)
+    raw = [e for e in entries if e.codec == 0]
+    assert len(raw) == 200
+    data = bytearray(path.read_bytes())
+    data[raw[7].offset] ^= 1
+    path.write_bytes(data)
+    liar = raw[9]._replace(raw_length=raw[9].raw_length + 1)
+    entries = [liar if e == raw[9] else e for e in entries]
+    calls: list[int] = []
+    real = pr.verify_payload
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pr, "verify_payload", counted)
+    with open(path, "rb") as f, ThreadPoolExecutor(2) as pool:
+        got = list(verified_windows(pool, f.fileno(), entries))
+    assert len(calls) == 101  # the 100 compressed ones and the liar
+    assert sorted(e.oid for e, d in got if d is None) == sorted([raw[7].oid, liar.oid])
+    by_oid = {hash_bytes(b): b for b in blobs}
+    assert all(bytes(d) == by_oid[e.oid] for e, d in got if d is not None)

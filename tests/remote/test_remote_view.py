@@ -42,6 +42,32 @@ def test_a_spilled_index_answers_as_the_dictionary_does(tmp_path, monkeypatch):
     spilled.close()
 
 
+def test_a_spilled_lookup_names_each_id_as_it_was_asked_and_makes_no_new_one(tmp_path, monkeypatch):
+    """A pull's walk asks the view about every file, as a file and as a chunk: each answer reuses the id of the
+    key as asked (the old code made one more ``Oid`` per row found: 300 here) and both kinds of one id are
+    answered from one row each."""
+    monkeypatch.setattr(remote_view, "SPILL", 100)
+    entries = _entries(300, 1)
+    view = ViewIndex(tmp_path)
+    view.add(f"{1:064x}", entries)
+    assert view.spilled
+    made: list[str] = []
+    real = remote_view.Oid
+
+    class Counted(real):  # type: ignore[misc, valid-type]
+        def __new__(cls, value):
+            made.append(value)
+            return real.__new__(real, value)
+
+    monkeypatch.setattr(remote_view, "Oid", Counted)
+    keys = [(e.oid, k) for e in entries for k in (int(Kind.FILE), int(Kind.CHUNK))]
+    got = view.get_many(keys)
+    assert made == []
+    assert set(got) == {(e.oid, int(Kind.CHUNK)) for e in entries}
+    assert all(got[(e.oid, e.kind)].entry == e and got[(e.oid, e.kind)].entry.oid is e.oid for e in entries)
+    view.close()
+
+
 def test_the_view_of_a_large_remote_holds_no_object_per_entry(tmp_path, monkeypatch):
     """Refreshing a remote of 20,000 listed objects and locating every one: before, the view held a Located,
     a PackEntry and an id per object (about 400 bytes each, 8 MB here); spilled, it holds pack names only."""

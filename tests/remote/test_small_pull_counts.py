@@ -146,3 +146,115 @@ def test_a_pull_failing_on_one_whole_pack_leaves_no_download_of_the_next_behind(
     assert sorted(os.listdir(other.root / ".art" / "store" / "tmp")) == []
     assert not art_json(other, "pull")["problems"]
     assert files_under(other.root / "d1") == files_under(ws.root / "d1")
+
+
+def test_a_pull_writes_the_small_files_it_verified_without_hashing_them_again(ws, tmp_path, monkeypatch):
+    """The fetch verifies every object of a whole pack as it adopts it (``FileStage.proved_packs``), so the
+    checkout in the same pull writes those one-chunk files without a second blake3 each (the old code hashed
+    all 300 again); a later plain checkout, which has no such proof, hashes every file it writes."""
+    from artvc.objstore import materialize
+
+    other = _flat(ws, tmp_path)
+    rehashed = _count(monkeypatch, materialize, "hashes_to")
+    pulled = art_json(other, "pull")
+    assert not pulled["problems"] and pulled["files_written"] == 300
+    assert rehashed == []
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+    assert files_under(other.root / "d1") == files_under(ws.root / "d1")
+    import shutil
+
+    shutil.rmtree(other.root / "d0")
+    other.art("checkout", "d0")
+    assert len(rehashed) == 150
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+
+
+def test_a_pull_hashes_again_what_it_did_not_verify_itself_and_refuses_a_damaged_copy(ws, tmp_path):
+    """Only the packs this pull adopted are trusted: a file whose chunk the local store held before (in a pack
+    damaged since) is hashed by the pull's checkout, which refuses it (exit 3) and writes nothing of its folder."""
+    import shutil
+
+    from artvc.objstore.hashing import hash_bytes
+
+    other = _flat(ws, tmp_path, folders=1)
+    assert art_json(other, "pull")["files_written"] == 150
+    with other.repo() as repo:
+        (row,) = repo.store.locate_chunks([hash_bytes((ws.root / "d0" / "f0000.bin").read_bytes())])
+        pack, _, offset, length, _ = row
+        path = repo.store.pack_path(repo.store.pack_name(pack))
+    data = bytearray(path.read_bytes())
+    data[offset + length // 2] ^= 0xFF
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+    shutil.rmtree(other.root / "d0")
+    result = other.art("pull", code=3)
+    assert "hashes to" in result.stderr, result.stderr
+    assert not (other.root / "d0").exists()
+
+
+def test_the_fetch_decodes_a_big_tree_once_as_it_walks_it(ws, tmp_path, monkeypatch):
+    """A tree of more than ``BIG_TREE`` bytes is read an entry at a time; the walk decodes it once, not once
+    to check it and once more to walk it (here every tree counts as big: 2 decodes, 4 on the old code)."""
+    from artvc.objstore import objects, transfer
+
+    other = _flat(ws, tmp_path)
+    monkeypatch.setattr(transfer, "BIG_TREE", 0)
+    decoded = _count(monkeypatch, objects, "_iter_checked")
+    pulled = art_json(other, "pull")
+    assert not pulled["problems"] and pulled["files_written"] == 300
+    assert len(decoded) == 2
+    assert files_under(other.root / "d1") == files_under(ws.root / "d1")
+
+
+def test_a_big_tree_found_malformed_late_in_its_walk_is_refused_and_never_stored(ws, tmp_path, monkeypatch):
+    """Walked as it is decoded, a big tree whose second entry breaks the name order (its id matches: the remote
+    is hostile) is reported (exit 3), not stored, and nothing of it is written, though the objects named
+    before the bad entry were fetched and verified on their own."""
+    from artvc.objstore import codec, transfer
+    from artvc.objstore.hashing import hash_bytes, hash_object
+    from artvc.objstore.objects import Kind
+    from artvc.objstore.store.remote import RemoteStore
+    from artvc.workspace.pointers import Pointer, write_pointer
+
+    bucket = tmp_path / "bucket"
+    content = b"a file of the hostile tree"
+    digest = bytes.fromhex(hash_bytes(content))
+    payload = codec.encode(
+        ["tree", 1, [["b.bin", "file", False, digest, len(content)], ["a.bin", "file", False, digest, len(content)]]],
+        maps=False,
+    )
+    tree = hash_object("tree", payload)
+    remote = RemoteStore.open(str(bucket))
+    writer = remote.writer()
+    writer.put_stored(hash_bytes(content), Kind.CHUNK, 0, content, len(content))
+    writer.put_stored(tree, Kind.TREE, 0, payload, len(payload))
+    writer.commit()
+    add_remote(ws, str(bucket))
+    write_pointer(ws.root / "bad.art", Pointer(tree, "dir", 2 * len(content), 2))
+    monkeypatch.setattr(transfer, "BIG_TREE", 0)
+    result = ws.art("pull", code=3)
+    assert "names are not sorted" in result.stderr, result.stderr
+    assert not (ws.root / "bad").exists()
+    with ws.repo() as repo:
+        assert not repo.store.has(tree, Kind.TREE)
+
+
+def test_a_fresh_clone_s_pull_asks_its_empty_store_nothing_as_it_walks(ws, tmp_path, monkeypatch):
+    """A store without a pack holds no object: the walk does not ask it about each file (the old code asked
+    about every file twice, as a file and as a chunk: 606 keys for 300 files)."""
+    from artvc.objstore.store.local import LocalStore
+
+    other = _flat(ws, tmp_path)
+    asked: list[int] = []
+    real = LocalStore.has_many
+
+    def counted(self, keys):
+        keys = list(keys)
+        asked.append(len(keys))
+        return real(self, keys)
+
+    monkeypatch.setattr(LocalStore, "has_many", counted)
+    pulled = art_json(other, "pull")
+    assert not pulled["problems"] and pulled["files_written"] == 300
+    assert sum(asked) < 300, asked
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")

@@ -93,26 +93,26 @@ class ViewIndex:
 
     def get_many(self, keys: Iterable[Key]) -> dict[Key, Located]:
         """The listed ones of ``keys``, looked up ``_BATCH`` distinct ids at a time (a file asked as a file and
-        as a chunk is one id: one lookup, not two)."""
+        as a chunk is one id: one lookup, not two); each ``Located`` names the id as it was asked (no second
+        copy of it per key: a pull's walk asks this of every file)."""
         if self._db is None:
             mem = self._mem
             return {k: loc for k in keys if (loc := mem.get((k[0], int(k[1])))) is not None}
-        by_id: dict[str, dict[int, Key]] = {}  # id -> kind -> the key as asked
-        for key in keys:
-            by_id.setdefault(key[0], {})[int(key[1])] = key
-        ids = list(by_id)
-        out: dict[Key, Located] = {}
+        wanted = {(key[0], int(key[1])): key for key in keys}  # (id, kind) -> the key as asked
+        ids = list(dict.fromkeys(oid for oid, _ in wanted))
+        names, out = self._names, {}
         for i in range(0, len(ids), _BATCH):
-            digests = [bytes.fromhex(o) for o in ids[i : i + _BATCH]]
+            part = ids[i : i + _BATCH]
+            digests = [bytes.fromhex(o) for o in part]
+            by_digest = dict(zip(digests, part, strict=True))  # a row's id is the one asked: no hex, no new Oid
             with self._lock:
                 rows = self._db.execute(
                     f"SELECT d, k, p, c, off, len, raw FROM o WHERE d IN ({','.join('?' * len(digests))})", digests
                 ).fetchall()
-            for d, k, *row in rows:
-                oid = d.hex()
-                asked = by_id[oid].get(k)
+            for d, k, p, c, off, length, raw in rows:
+                asked = wanted.get((by_digest[d], k))
                 if asked is not None:
-                    out[asked] = self._located(oid, k, row)
+                    out[asked] = Located(names[p], PackEntry(asked[0], k, c, off, length, raw))
         return out
 
     def items(self) -> Iterator[tuple[Key, Located]]:
