@@ -140,6 +140,20 @@ def fetch(
     return out
 
 
+def damaged(remote: str, problems: list[Problem], noun: str = "object(s)", fate: str = "stored") -> IntegrityError:
+    """The error for what came from ``remote`` and failed verification (``problems``, not empty): the count,
+    the first one named, the repair hint."""
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    return IntegrityError(
+        f"{len(problems)} {noun} from remote {remote!r} failed verification and were not {fate}: "
+        f"{first.kind} {first.oid[:10]}: {first.detail}{more}",
+        problems=problems,
+        hint=f"the remote copy is damaged; repair it from a clone that has the data intact: "
+        f"art fsck --remote {remote} --read-data --repair",
+    )
+
+
 def raise_for(result: FetchResult) -> None:
     """Turn a fetch's problems into one error (integrity first: it matters more than absence)."""
     if result.lost_packs and (result.missing or result.problems):  # the cause first
@@ -151,15 +165,7 @@ def raise_for(result: FetchResult) -> None:
             hint=f"repair the remote from a clone that has the data: art fsck --remote {result.remote} --repair",
         )
     if result.problems:
-        first = result.problems[0]
-        more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
-        raise IntegrityError(
-            f"{len(result.problems)} object(s) from remote {result.remote!r} failed verification and were not "
-            f"stored: {first.kind} {first.oid[:10]}: {first.detail}{more}",
-            problems=result.problems,
-            hint=f"the remote copy is damaged; repair it from a clone that has the data intact: "
-            f"art fsck --remote {result.remote} --read-data --repair",
-        )
+        raise damaged(result.remote, result.problems)
     if result.missing:
         oid, kind = result.missing[0]
         more = f" (and {len(result.missing) - 1} more)" if len(result.missing) > 1 else ""

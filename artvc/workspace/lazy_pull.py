@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import BinaryIO
 
-from ..errors import ArtError, FormatError, IntegrityError
+from ..errors import ArtError, FormatError
 from ..objstore.faults import fault_point
 from ..objstore.fileio import kernel_copy, pwrite_all, remove_if_present, start_writeback
 from ..objstore.hashing import ContentHasher
@@ -43,7 +43,7 @@ from ..objstore.store.remote_read import Span, verify_payload
 from ..objstore.types import EntryKind, ObjectKey
 from ..objstore.verify import Problem
 from .checkout import CheckoutResult, checkout
-from .fetch import fetch, raise_for
+from .fetch import damaged, fetch, raise_for
 from .pull import PullResult
 from .remote import open_remote, transfer_jobs
 from .repo import Repo
@@ -119,15 +119,7 @@ def lazy_pull(
                 else CheckoutResult([], [], 0)
             )
     if lazy.problems:
-        first = lazy.problems[0]
-        more = f" (and {len(lazy.problems) - 1} more)" if len(lazy.problems) > 1 else ""
-        raise IntegrityError(
-            f"{len(lazy.problems)} file(s) from remote {lazy.remote!r} failed verification and were not written: "
-            f"file {first.oid[:10]}: {first.detail}{more}",
-            problems=lazy.problems,
-            hint=f"the remote copy is damaged; repair it from a clone that has the data intact: "
-            f"art fsck --remote {lazy.remote} --read-data --repair",
-        )
+        raise damaged(lazy.remote, lazy.problems, "file(s)", "written")
     raise_for(fetched)
     f = fetched
     total = type(f)(
