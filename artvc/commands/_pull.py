@@ -20,14 +20,15 @@ def run(
     """Fetch what ``targets`` (every tracked artifact when empty) need, check them out and report it.
 
     ``lazy`` None: the ``core.lazy_pull`` setting decides (false when unset)."""
-    from ..workspace.lazy_pull import lazy_pull
-    from ..workspace.pull import pull
-
     if lazy is None:
         lazy = bool(repo.config.core("lazy_pull"))
+    if lazy:
+        from ..workspace.lazy_pull import lazy_pull as pull
+    else:  # lazy_pull's module (remote pack ranges, mmap, its dataclass) is for a lazy pull only
+        from ..workspace.pull import pull
 
     with Progress("fetching", noun="objects") as progress:
-        result = (lazy_pull if lazy else pull)(
+        result = pull(
             repo,
             absolute(targets) or None,
             remote=remote,
