@@ -1,5 +1,6 @@
 """`art status` stays fast to start: it must not import the heavy modules other commands need."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,8 +90,18 @@ def test_plain_status_runs_without_click(ws, args):
         ["add", "x"],
         ["checkout", "--debug"],
         ["checkout", "-fq"],
-        ["push", "-r", "r"],
+        ["push", "--full"],
         ["--check", "status"],
+        ["add"],
+        ["add", "-j", "0", "x"],
+        ["add", "--jobs=2", "x"],
+        ["add", "-j4", "x"],
+        ["add", "-j"],
+        ["add", "--", "x"],
+        ["pull", "-r"],
+        ["pull", "-r", "-q"],
+        ["pull", "--lazy", "--debug"],
+        ["pull", "-j", "65"],
     ],
 )
 def test_other_command_lines_go_through_click(ws, args):
@@ -327,3 +338,151 @@ def test_fast_checkout_and_push_say_what_the_click_group_says(ws, tmp_path, args
     assert fast.returncode == (1 if refused else 0), fast.stderr
     if "push" in args and "nowhere" not in args:
         assert any((one.parent / "remote").iterdir())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["add", "data"],
+        ["-q", "add", "--json", "data", "-j", "2"],
+        ["pull"],
+        ["pull", "--lazy", "-r", "r", "--jobs", "2", "-f", "--all-runs"],
+        ["-v", "pull", "--no-lazy", "data"],
+        ["push", "-r", "r", "-j", "3"],
+    ],
+)
+def test_plain_add_and_pull_run_without_click(ws, tmp_path, args):
+    """A plain add or pull (and push with -r/-j) is run by ``_fast``: click was ~37 M instructions of each (fails
+    before h/fastcli: add and pull imported click)."""
+    ws.gen({"data": {"a.csv": "a,b\n1,2\n"}})
+    ws.art("remote", "add", "r", str(tmp_path / "remote"), "--default")
+    ws.art("add", "data")
+    ws.art("push")
+    a_csv, pointer = ws.root / "data" / "a.csv", (ws.root / "data.art").read_bytes()
+    if "add" in args:
+        a_csv.write_text("changed\n")
+    else:
+        a_csv.unlink()
+    lazy = ("artvc.workspace.lazy_pull",)  # a lazy pull's own module, for a lazy pull only
+    assert loaded_by(ws.root, *args, heavy=CLICK + lazy) == (list(lazy) if "--lazy" in args else [])
+    assert ((ws.root / "data.art").read_bytes() != pointer) == ("add" in args)  # the add ran
+    assert a_csv.exists() == ("push" not in args)  # the pull restored it
+
+
+def outcome(root: Path) -> dict:
+    """What a command left: every file outside .art, and the objects the store holds or was promised."""
+    import sqlite3
+
+    files = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    db = root / ".art" / "store" / "index.db"
+    rows: dict = {}
+    if db.exists():
+        with sqlite3.connect(db) as con:
+            # a run record holds its own time: each add writes a different one
+            rows["objects"] = sorted(con.execute("SELECT oid, kind FROM objects WHERE kind != 3"))
+            rows["runs"] = len(list(con.execute("SELECT oid FROM objects WHERE kind = 3")))
+            rows["promised"] = sorted(con.execute("SELECT oid, remote FROM promised"))
+    return {"files": {k: v for k, v in files.items() if not k.startswith((".art/", ".git/"))}, "store": rows}
+
+
+def same_both_ways(one: Path, two: Path, args: list[str]) -> subprocess.CompletedProcess:
+    """Run ``art ARGS`` the fast way in ``one`` and through click in ``two`` (copies); assert the same exit status,
+    output (the copies' own paths aside) and outcome; return the fast run."""
+    fast = subprocess.run([sys.executable, "-m", "artvc", *args], cwd=one, capture_output=True, text=True)
+    slow = subprocess.run([sys.executable, "-c", CLICK_PATH, *args], cwd=two, capture_output=True, text=True)
+    said = [
+        (
+            r.returncode,
+            re.sub(r'"run_oid": "\w+"', "RUN", r.stdout.replace(str(c.parent), "~")),  # a run record holds its time
+            r.stderr.replace(str(c.parent), "~"),
+        )
+        for r, c in ((fast, one), (slow, two))
+    ]
+    assert said[0] == said[1]
+    assert outcome(one) == outcome(two)
+    return fast
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["add", "data"],
+        ["add", "--json", "data", "model.bin"],
+        ["-q", "add", "model.bin", "-j", "2"],
+        ["add", "-v", "data/a.csv", "--jobs", "64"],
+        ["add", "nowhere"],
+        ["add", "data", "nowhere"],
+        ["add", "../outside.txt"],
+    ],
+)
+def test_fast_add_says_and_stores_what_the_click_group_does(ws, tmp_path, args):
+    import shutil
+
+    ws.gen({"data": {"a.csv": "a,b\n1,2\n", "b.txt": "b"}, "model.bin": b"\0" * 3000})
+    roots = tmp_path / "one" / "ws", tmp_path / "two" / "ws"
+    for root in roots:
+        shutil.copytree(ws.root, root, symlinks=True)
+        (root.parent / "outside.txt").write_text("outside")
+    fast = same_both_ways(*roots, args)
+    refused = "nowhere" in args or "../outside.txt" in args
+    assert fast.returncode == (10 if "../outside.txt" in args else 1 if refused else 0), fast.stderr
+    first = next(a for a in args[args.index("add") + 1 :] if not a.startswith("-"))
+    assert (roots[0] / f"{first}.art").exists() != refused
+
+
+@pytest.fixture
+def pulled(ws, tmp_path) -> tuple[Path, Path]:
+    """Two clones of a workspace whose data (a small folder, a file of several chunks) is on a directory remote."""
+    import random
+
+    from tests.remote.conftest import clone
+
+    ws.gen({"data": {"a.csv": "a,b\n1,2\n", "b.txt": "b"}, "big.bin": random.Random(1).randbytes(1 << 20)})
+    ws.art("add", "data", "big.bin")
+    ws.art("remote", "add", "r", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    return clone(ws, tmp_path / "one" / "ws").root, clone(ws, tmp_path / "two" / "ws").root
+
+
+@pytest.mark.parametrize(
+    ("config", "args"),
+    [
+        ("", ["pull"]),
+        ("", ["pull", "--json"]),
+        ("", ["-q", "pull", "data"]),
+        ("", ["pull", "--lazy"]),
+        ("true", ["pull"]),
+        ("true", ["pull", "--no-lazy", "-v"]),
+        ("false", ["pull", "--lazy", "--no-lazy", "--lazy"]),
+        ("", ["pull", "-r", "r", "-j", "2", "-f", "--all-runs", "big.bin"]),
+        ("", ["pull", "nowhere"]),
+        ("", ["pull", "--remote", "nope"]),
+    ],
+)
+def test_fast_pull_says_and_stores_what_the_click_group_does(pulled, config, args):
+    """core.lazy_pull (set, unset, overridden either way) is honoured the same; errors are told the same."""
+    from tests.conftest import Workspace
+
+    if config:
+        for root in pulled:
+            Workspace(root).art("config", "core.lazy_pull", config)
+    fast = same_both_ways(*pulled, args)
+    assert fast.returncode == (0 if "nowhere" not in args and "nope" not in args else 1), fast.stderr
+    lazy = ("--no-lazy" not in args and config == "true") or args[-1] == "--lazy" or args == ["pull", "--lazy"]
+    assert bool(outcome(pulled[0])["store"].get("promised")) == (lazy and fast.returncode == 0)
+
+
+def test_fast_add_and_pull_fail_as_the_click_group_does_without_a_repository_or_a_remote(ws, tmp_path):
+    (tmp_path / "bare").mkdir()
+    for args in (["add", "x"], ["pull"]):
+        fast, slow = both_ways(tmp_path / "bare", *args)
+        assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+        assert fast.returncode == 10 and fast.stderr.startswith("art: error: ")
+    ws.gen({"a.txt": "a"})
+    ws.art("add", "a.txt")
+    (ws.root / "a.txt").unlink()
+    fast, slow = both_ways(ws.root, "pull", "--json")
+    assert (fast.returncode, fast.stdout, fast.stderr) == (slow.returncode, slow.stdout, slow.stderr)
+    assert fast.returncode == 1 and "remote" in fast.stderr

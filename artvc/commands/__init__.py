@@ -1,7 +1,8 @@
 """The ``art`` command line: a click group (``_cli``) whose subcommands live one per module and load lazily.
 
 This package is the only one that prints, reads argv or exits. Importing it loads no click: ``main`` runs
-``art status`` without click when its arguments are plain (``_fast``); everything else goes through ``cli``.
+``art status``, ``checkout``, ``push``, ``add`` and ``pull`` without click when their arguments are plain
+(``_fast``); everything else goes through ``cli``.
 """
 
 from __future__ import annotations

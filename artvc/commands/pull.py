@@ -2,8 +2,7 @@
 
 import click
 
-from ._options import absolute, common, flags, pass_repo
-from ._render import Progress, count, emit_json, human, say
+from ._options import common, pass_repo
 
 
 @click.command("pull")
@@ -48,30 +47,6 @@ def cli(
       art pull data/raw -r backup
       art pull --lazy          # large files written once, promised by the remote
     """
-    from ..workspace.lazy_pull import lazy_pull
-    from ..workspace.pull import pull
+    from ._pull import run
 
-    if lazy is None:
-        lazy = bool(repo.config.core("lazy_pull"))
-
-    with Progress("fetching", noun="objects") as progress:
-        result = (lazy_pull if lazy else pull)(
-            repo,
-            absolute(targets) or None,
-            remote=remote,
-            jobs=jobs,
-            force=force,
-            all_runs=all_runs,
-            progress=progress,
-            checkout_progress=progress,
-        )
-    if flags().get("json"):
-        emit_json(result.as_dict())
-        return
-    f = result.fetch
-    if f.objects:
-        say(f"fetched {count(f.objects, 'object')} ({human(f.bytes)}) from {f.remote}")
-    for path in result.checkout.restored:
-        say(f"restored: {path}")
-    if not f.objects and not result.checkout.restored:
-        say("everything is up to date")
+    run(repo, targets, remote=remote, jobs=jobs, force=force, all_runs=all_runs, lazy=lazy)
