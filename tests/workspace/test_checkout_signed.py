@@ -93,3 +93,56 @@ def test_signed_written_equals_signed_walk(tmp_path, kept):
     walked = scan_folder(str(top)).sigs
     assert signed_writes.signed_written(str(top), written) == walked
     assert set(walked) == {"", "a", "a/b"}
+
+
+def test_a_large_folder_tree_is_read_twice_by_a_checkout_not_three_times(ws, monkeypatch):
+    """A folder's tree too large to decode whole (``EncodedTree``) is read by the plan (which checks its names
+    and links as it reads them) and by the write: the old code read it a third time for the safety check alone."""
+    from artvc.objstore.objects import EncodedTree
+    from artvc.workspace import safety
+
+    ws.gen({"d": {f"f{i:03d}": f"{i}\n" for i in range(40)}})
+    os.symlink("f001", ws.root / "d/link")
+    ws.art("add", "d")
+    shutil.rmtree(ws.root / "d")
+    monkeypatch.setattr(safety, "DECODED_MAX", 10)  # the 41-entry tree is read an entry at a time
+    reads = []
+    real = EncodedTree.iter_entries
+    monkeypatch.setattr(EncodedTree, "iter_entries", lambda self: reads.append(self.oid) or real(self))
+    with ws.repo() as repo:
+        checkout(repo, ["d"])
+    assert len(reads) == 2
+    assert sorted(os.listdir(ws.root / "d")) == sorted([f"f{i:03d}" for i in range(40)] + ["link"])
+    assert os.readlink(ws.root / "d/link") == "f001"
+
+
+@pytest.mark.parametrize("bad", ["name", "link"])
+@pytest.mark.parametrize("there", [False, True], ids=["empty-place", "folder-there"])
+def test_a_tree_checked_as_the_plan_reads_it_is_still_refused_whole_even_with_force(ws, bad, there):
+    """The names and links of a tree are checked by the plan, before anything is written: an unsafe one deep in
+    a subfolder refuses the whole artifact (exit 10), with --force too, and nothing of it is written."""
+    from artvc.objstore.hashing import hash_bytes
+    from artvc.objstore.objects import Kind, Tree, TreeEntry
+    from artvc.workspace.pointers import Pointer, write_pointer
+
+    payload = b"owned\n"
+    oid = hash_bytes(payload)
+    evil = (
+        TreeEntry("../escaped", "file", oid, 6)
+        if bad == "name"
+        else TreeEntry("up", "symlink", hash_bytes(b"../../.."), 0, target="../../..")
+    )
+    sub = Tree.build([TreeEntry("ok.txt", "file", oid, 6), evil])
+    top = Tree.build([TreeEntry("a.txt", "file", oid, 6), TreeEntry("sub", "dir", sub.oid, 6)])
+    with ws.repo() as repo, repo.store.writer() as w:
+        w.put(oid, Kind.CHUNK, payload)
+        w.put(sub.oid, Kind.TREE, sub.to_bytes())
+        w.put(top.oid, Kind.TREE, top.to_bytes())
+    write_pointer(ws.root / "evil.art", Pointer(top.oid, "dir", 12, 3))
+    if there:
+        (ws.root / "evil").mkdir()
+    for args in (["checkout"], ["checkout", "--force"]):
+        r = subprocess.run([*ART, *args], cwd=ws.root, capture_output=True, text=True)
+        assert r.returncode == 10, r.stderr
+        assert os.listdir(ws.root / "evil") == [] if there else not (ws.root / "evil").exists()
+        assert not (ws.root.parent / "escaped").exists() and not (ws.root / "escaped").exists()
