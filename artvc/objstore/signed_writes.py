@@ -17,7 +17,7 @@ import stat as stat_mod
 
 from .scan import _FACTS, _O_DIR, _O_NOFOLLOW, _STREAM_BATCH, SKIP_NAMES, DirSig, SignedDir, _hash_batch
 
-KEPT_AT_MOST = 200_000  # files whose stat data is kept (~150 bytes each); beyond that the folder is walked again
+KEPT_AT_MOST = 100_000  # files whose stat data is kept (~180 bytes each: 18 MB at most); beyond, walked again
 
 
 class WrittenStats:
