@@ -107,7 +107,7 @@ def _adopt(staged: FileStage, oid: Oid, dest: str, executable: bool, direct: boo
         fault_point("materialize.staged-adopting")
         if direct:
             os.rename(path, dest)
-            return st
+            return _after_rename(dest, st)  # a rename changes the file's ctime, which the stat cache compares
         try:
             return _place(path, dest, st)
         except FileNotFoundError:

@@ -26,6 +26,7 @@ from ..objstore.materialize import make_symlink, materialize_file, materialize_s
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.progress import Progress, ProgressLike, as_progress
+from ..objstore.signed_writes import WrittenStats, signed_written
 from ..objstore.stage import FileStage
 from ..objstore.tmpowner import note, token
 from ..objstore.treecache import scan_folder
@@ -180,32 +181,39 @@ def _apply(repo: Repo, a: ArtifactPlan, progress: Progress, trees: TreeCache, st
         progress.advance(files=1)
         repo.state.record(str(dest), st, pointer.oid, written=True)
         return 1
+    seen = WrittenStats() if a.fresh else None
     if a.fresh:
-        written = _apply_fresh(repo, a, dest, progress, trees, staged)
+        written = _apply_fresh(repo, a, dest, progress, trees, staged, seen)
     else:
         written = _apply_tree(repo, a, dest, dest, progress, trees, staged)
-    _remember_folders(repo, a.path, dest, pointer.oid, pointer.size, trees)
+    _remember_folders(repo, a.path, dest, pointer.oid, pointer.size, trees, seen)
     return written
 
 
-def _remember_folders(repo: Repo, path: str, dest: Path, oid: Oid, size: int, trees: TreeCache) -> None:
+def _remember_folders(
+    repo: Repo, path: str, dest: Path, oid: Oid, size: int, trees: TreeCache, seen: WrittenStats | None = None
+) -> None:
     """Remember the signature of every folder of ``dest``, which is now exactly tree ``oid``, with its tree (read
     from the store, as the checkout did), so the next status is one stat walk. The walk's stat data is trusted
-    though just written, as the stat cache trusts the files checkout wrote (``StateDB.record(written=True)``)."""
+    though just written, as the stat cache trusts the files checkout wrote (``StateDB.record(written=True)``).
+    ``seen``: the stat data of the files written into a folder built whole (``_apply_fresh``); its signatures
+    are then made from those and one listing of names per folder (``signed_writes``), not a stat of every file."""
     try:
-        scanned = scan_folder(str(dest))
+        if seen is not None and not seen.full:
+            sigs = signed_written(str(dest), seen)
+        else:
+            sigs = scan_folder(str(dest)).sigs
     except OSError:  # the next status rebuilds what it cannot read
         return
     remember = repo.state.folders_under(path)
-    sigs = scanned.sigs
     stack = [("", oid, size)]
     while stack:
         rel, tree_oid, tree_size = stack.pop()
-        seen = sigs.get(rel)
-        if seen is None:
+        got = sigs.get(rel)
+        if got is None:
             continue
-        remember(rel, seen[0], tree_oid, tree_size)
-        if seen[1]:
+        remember(rel, got[0], tree_oid, tree_size)
+        if got[1]:
             tree = trees.read(repo.store, tree_oid)
             stack.extend(
                 (f"{rel}/{e.name}" if rel else e.name, e.oid, e.size)
@@ -222,7 +230,13 @@ def _clear(dest: Path, op: Op | None) -> None:
 
 
 def _apply_fresh(
-    repo: Repo, a: ArtifactPlan, dest: Path, progress: Progress, trees: TreeCache, staged: FileStage | None
+    repo: Repo,
+    a: ArtifactPlan,
+    dest: Path,
+    progress: Progress,
+    trees: TreeCache,
+    staged: FileStage | None,
+    seen: WrittenStats | None = None,
 ) -> int:
     """Build a folder that is not there beside its place and rename it in whole: files need no rename of their
     own, and a killed checkout leaves only the hidden staging folder (removed by the next one). What is in the
@@ -235,7 +249,7 @@ def _apply_fresh(
         os.unlink(staging)
     try:
         staging.mkdir(parents=True)
-        n = _apply_tree(repo, a, staging, dest, progress, trees, staged)
+        n = _apply_tree(repo, a, staging, dest, progress, trees, staged, seen)
         _clear(dest, a.clear)
         os.rename(staging, dest)
     except BaseException:
@@ -252,6 +266,7 @@ def _apply_tree(
     progress: Progress,
     trees: TreeCache,
     staged: FileStage | None = None,
+    seen: WrittenStats | None = None,
 ) -> int:
     """Carry out a folder's steps, then write its files (by ``core.jobs`` threads when there is more than one
     slice of work). With ``into`` != ``final``, ``into`` is a fresh private staging folder renamed to ``final``
@@ -266,7 +281,7 @@ def _apply_tree(
     new_dirs: dict[str, str] = {}
     try:
         _apply_steps(a, into, fresh, new_dirs)
-        _write_files(repo, a, str(into), str(final), fresh, new_dirs, progress, trees, staged)
+        _write_files(repo, a, str(into), str(final), fresh, new_dirs, progress, trees, staged, seen)
         for rel, staging in new_dirs.items():  # each new subfolder appears whole, with every file written
             os.rename(staging, f"{final}/{rel}")
             new_dirs[rel] = ""
@@ -333,8 +348,10 @@ def _write_files(
     progress: Progress,
     trees: TreeCache,
     staged: FileStage | None = None,
+    seen: WrittenStats | None = None,
 ) -> None:
-    """Write ``a.writes`` and every file of ``a.folders`` (see ``_apply_tree``)."""
+    """Write ``a.writes`` and every file of ``a.folders`` (see ``_apply_tree``); with ``seen`` (a folder built
+    whole), note each file's stat data there by folder and name."""
     store, state, jobs = repo.store, repo.state, max(1, int(repo.config.core("jobs")))
     lock = threading.Lock()
 
@@ -361,6 +378,8 @@ def _write_files(
                 rows = state.rows([(f"{final}/{items[k][0]}", st, files[k][1]) for k, st in landed], written=True)
                 with lock:  # the stat cache is one sqlite connection: rows are made outside, buffered inside
                     state.record_rows(rows)
+                    if seen is not None:
+                        seen.add(folder, [(files[k][0][len(where) + 1 :], st) for k, st in landed])
                 progress.advance(files=len(landed))
         finally:
             if fd is not None:

@@ -30,7 +30,7 @@ from ..errors import ConflictError, ObjectNotFoundError, UnsafePathError, Worksp
 from ..objstore.objects import Kind, TreeEntry
 from ..objstore.oid import Oid
 from ..objstore.types import EntryKind, ObjectKey
-from .paths import is_reserved
+from .paths import check_name, check_tree_links, is_reserved
 from .pointers import PointerError
 from .repo import Repo
 from .safety import DIR, FILE, LINK, OTHER, TreeCache, check_tree, would_lose
@@ -148,6 +148,9 @@ def plan_checkout(
         except ObjectNotFoundError as exc:  # a tree of it is not stored
             plan.lacking.append((a.path, ObjectKey(Oid(exc.oid), Kind.TREE)))
             continue
+        except UnsafePathError as exc:  # a name or link of its tree (checked as the plan reads it)
+            plan.refused.append((a.path, exc))
+            continue
         if planned.absent is None:
             plan.todo.append(planned)
             continue
@@ -200,15 +203,21 @@ def _refusal(repo: Repo, a: ArtifactStatus, force: bool, trees: TreeCache) -> Wo
             path=a.path,
             hint="remove or replace the symlink, then run the command again",
         )
-    if a.pointer.kind == "dir":  # a stored tree is checked whole before any of it is written, even with force
+    other = None if force else _other_refusal(repo, a)
+    if other is not None and a.pointer.kind == "dir":  # an unsafe tree is the graver refusal: checked first
         try:
             check_tree(repo, _rel(repo, a), a.pointer.oid, trees)
         except UnsafePathError as exc:
             return exc
         except ObjectNotFoundError:
-            pass  # planning the tree finds it lacking
-    if force:
-        return None
+            pass
+    # a tree to write is checked whole (names, links resolved against it) by the plan as it reads it, even
+    # with force, before anything is written (``_plan_tree``): not read a time more for the check alone
+    return other
+
+
+def _other_refusal(repo: Repo, a: ArtifactStatus) -> WorkspaceError | None:
+    """A refusal ``force`` lifts: something in the way, or changes the store cannot give back."""
     if a.state == CONFLICT:
         return ConflictError(
             f"{a.path} is in the way: {a.reason}", path=a.path, hint="move it elsewhere, or use --force to replace it"
@@ -264,15 +273,19 @@ def _plan_artifact(
     if where.kind in (FILE, LINK, OTHER):
         out.clear = Op.UNLINK
     out.fresh = out.clear is not None or not os.path.lexists(where.dest)
-    _plan_tree(repo, out, trees, ready)
+    _plan_tree(repo, out, trees, ready, _rel(repo, a))
     return out
 
 
-def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache, ready: AbstractSet[Oid] = frozenset()) -> None:
-    """Diff stored tree ``out.status.pointer.oid`` against the folder at ``out.dest`` into ``out.steps``,
-    ``out.writes`` and ``out.folders``.
+def _plan_tree(
+    repo: Repo, out: ArtifactPlan, trees: TreeCache, ready: AbstractSet[Oid] = frozenset(), at: str = ""
+) -> None:
+    """Diff stored tree ``out.status.pointer.oid`` against the folder at ``out.dest`` (``at``, relative to the
+    workspace root) into ``out.steps``, ``out.writes`` and ``out.folders``.
 
-    The tree was checked whole before (``safety.check_tree``: names, and links resolved against it). Nothing is
+    The tree is checked whole as it is read, as ``safety.check_tree`` checks it: each name before it is used,
+    then every link resolved against the tree and the workspace around it (the plan only reads the workspace,
+    so nothing is written before the check is done: an unsafe tree raises and its artifact is refused). Nothing is
     followed: a symlink in the way is removed, never written through; ``.git``/``.art`` folders (which art
     never stores) are left alone. Iterative (a stack of folders), so any depth the file system allows works.
     A folder that is not there goes to ``out.folders`` whole, its files checked present in the store here,
@@ -281,8 +294,10 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache, ready: AbstractS
 
     Raises:
         ObjectNotFoundError: a tree of it is not stored.
+        UnsafePathError: for an unsafe name or a link that would resolve outside the workspace.
     """
     store, root = repo.store, ObjectKey(out.status.pointer.oid, Kind.TREE)
+    links: dict[str, str] = {}
     gen = store.complete_generation()
     check = gen is None or not store.known_complete([root])
     if ready:  # files a lazy pull staged are not stored: the tree is not complete in the store
@@ -308,7 +323,7 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache, ready: AbstractS
         new: list[TreeEntry] = []  # files of a folder that is not there, a batch at a time (checked present)
         new_files = new_bytes = 0
         for entry in entries:
-            path, e = prefix + entry.name, present.get(entry.name)
+            path, e = prefix + check_name(entry.name), present.get(entry.name)
             if entry.kind == "dir":
                 real_dir = e is not None and _is_dir(e)
                 if e is not None and not real_dir:
@@ -317,6 +332,8 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache, ready: AbstractS
                     out.steps.append((Op.MKDIR, path, None))
                 subdirs.append((path, entry.oid, real_dir))
             elif entry.kind == "symlink":
+                if entry.target is not None:
+                    links[path] = entry.target
                 if e is None or not e.is_symlink() or os.readlink(e.path) != entry.target:
                     if e is not None and _is_dir(e):
                         out.steps.append((Op.RMTREE, path, None))
@@ -341,6 +358,7 @@ def _plan_tree(repo: Repo, out: ArtifactPlan, trees: TreeCache, ready: AbstractS
                 out.absent = _absent(store, new)
         _plan_files(repo, out, files)
         stack.extend(reversed(subdirs))
+    check_tree_links(repo.root, at, links)
     if check and out.fresh and out.absent is None and gen is not None:
         store.remember_complete([root], gen)
 

@@ -131,8 +131,9 @@ DECODED_MAX = 32_768  # a folder's tree of more entries is never decoded whole: 
 
 
 class TreeCache(dict):
-    """Trees a checkout reads (``check_tree``, then the plan, then the apply step), each decoded once and kept
-    for the next step, up to ``budget`` entries in all: beyond that they are decoded again rather than held.
+    """Trees a checkout reads (the plan, which checks them as it reads them, then the apply step; ``check_tree``
+    first only for an artifact refused anyway), each decoded once and kept for the next step, up to ``budget``
+    entries in all: beyond that they are decoded again rather than held.
     A tree of more than ``DECODED_MAX`` entries (one folder of many files) is never decoded whole nor kept:
     ``read`` gives it as an ``EncodedTree`` whose entries are decoded again, one at a time, by every step
     that reads them, so memory stays flat however many files one folder holds (about 350 bytes of Python
