@@ -75,6 +75,17 @@ def _traced_peak(fn) -> int:
         tracemalloc.stop()
 
 
+def _as_if_past_the_whole_sort(monkeypatch) -> None:
+    """Make every folder take the path of a folder of more than ``packed._SORT_WHOLE`` (65,536) entries: sorted in
+    runs and decoded a name at a time. A smaller folder is sorted and decoded at once, a transient bounded by
+    that size (``test_a_folder_sorted_at_once_holds_a_bounded_transient``), which a per-file slope measured at a
+    few thousand files would count as growth; at a million files only the run path is taken."""
+    from artvc.objstore import packed, treecache
+
+    monkeypatch.setattr(packed, "_SORT_WHOLE", 1000)
+    monkeypatch.setattr(treecache, "DECODED_AT_MOST", 1000)
+
+
 def _repo_with_files(root: Path, n: int, per_dir: int) -> Path:
     """A git and art repository at ``root`` with ``n`` files of 16-64 bytes under ``data`` (``per_dir`` a
     folder), not added."""
@@ -117,14 +128,17 @@ def test_memory_per_file_of_add_and_status_is_small(tmp_path):
 
 
 @pytest.mark.slow
-def test_memory_per_file_of_add_and_status_in_one_flat_folder_is_small(tmp_path):
+def test_memory_per_file_of_add_and_status_in_one_flat_folder_is_small(tmp_path, monkeypatch):
     """One folder of many files: the walk keeps each file's name and 40 bytes of packed stat data (not an
     ``os.stat_result``, about 650 bytes), hands the files on in batches, and encodes the folder's tree entry by
     entry (no ``TreeEntry`` per file). Before, add held about 1.4 KiB of Python memory per file of such a
     folder and status after one change about 0.8 KiB; the tree's own encoding (about 60 bytes a file) and the
     files' ids remain in add. Status after a change keeps the names packed (``packed.NameList``) and hashes the
     tree as it encodes it, never holding the encoding."""
-    add_per_file, status_per_file = _per_file_peaks(tmp_path, 2000, 10000, per_dir=None)
+    _as_if_past_the_whole_sort(monkeypatch)
+    # both sizes above a batch of files (scan.FILE_BATCH, 4,096): what a batch holds for its time (the stat
+    # cache's query arguments, 6 objects a file) is the same at both, not growth per file
+    add_per_file, status_per_file = _per_file_peaks(tmp_path, 5000, 13000, per_dir=None)
     # add: 1,431 before, 580, 648 on merged main, 525 with packed names and stat data (h/million; the rest is
     # mostly the pack of 10,000 tiny objects, bounded by the pack's size); status: 814, 222, 218, 161 (packed
     # names, the name order merged from runs, the tree hashed as it is encoded)
@@ -194,7 +208,7 @@ class _Root:
 
 
 @pytest.mark.slow
-def test_the_walk_of_one_large_folder_holds_little_per_file(tmp_path):
+def test_the_walk_of_one_large_folder_holds_little_per_file(tmp_path, monkeypatch):
     """``walk_tree`` of one folder of many files: the listing (each name packed, ~18 bytes, and 40 bytes of
     stat data), the name order (sorted in runs of 4,096 and merged: no int object per entry), the files' ids
     (32 bytes) and the tree's encoding (each batch of names, sizes and ids let go once encoded, the encoding
@@ -206,6 +220,7 @@ def test_the_walk_of_one_large_folder_holds_little_per_file(tmp_path):
     from artvc.objstore.objects import Tree
     from artvc.objstore.scan import walk_tree
 
+    _as_if_past_the_whole_sort(monkeypatch)
     oid = hash_bytes(b"")
     trees = []
 
@@ -225,6 +240,25 @@ def test_the_walk_of_one_large_folder_holds_little_per_file(tmp_path):
     names = [e.name for e in Tree.from_bytes(trees[-1].oid, trees[-1].to_bytes()).entries]
     assert names == sorted(names) and len(names) == 30000
     assert per_file < 75, f"walk: {per_file:.0f} bytes of Python memory per file"  # 200 before, 59 now
+
+
+@pytest.mark.slow
+def test_a_folder_sorted_at_once_holds_a_bounded_transient():
+    """A folder of up to ``packed._SORT_WHOLE`` entries is put in name order at once, its names split from the
+    packed buffer into one list of keys (no Python call per name): at the largest such folder the transient is
+    a few MB, and past it the order is built in runs (the per-file tests above)."""
+    from artvc.objstore import packed
+
+    names = packed.NameList()
+    n = packed._SORT_WHOLE
+    listed = [f"f{(i * 7919) % n:07d}.bin" for i in range(n)]
+    text = "\0".join(listed)
+    names.add(listed, text, text.encode())
+    del listed, text
+    order: list[int] = []
+    peak = _traced_peak(lambda: order.extend(packed.name_order(names)))
+    assert [names[i] for i in order[:3]] == ["f0000000.bin", "f0000001.bin", "f0000002.bin"]
+    assert peak - 8 * n < 8_000_000, f"sorting {n} names at once: {peak / 1e6:.1f} MB"  # the order list itself aside
 
 
 @pytest.mark.slow
