@@ -14,7 +14,7 @@ than ``MAX_CHAIN`` is stored re-compressed in full instead.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ..errors import ArtError, CorruptObjectError, FormatError
@@ -37,7 +37,7 @@ def verify_chunk(entry: PackEntry, stored: bytes) -> bytes | None:
     return None if entry.codec == DELTA else verify_payload(entry, stored)
 
 
-def has_deltas(entries: list[PackEntry]) -> bool:
+def has_deltas(entries: Iterable[PackEntry]) -> bool:
     """True when a remote pack holds deltas (a download does not adopt it whole: they are verified one by one)."""
     return any(e.codec == DELTA for e in entries)
 

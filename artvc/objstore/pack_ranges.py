@@ -8,7 +8,7 @@ from __future__ import annotations
 import mmap
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, Future
 from typing import BinaryIO, cast
 
@@ -55,7 +55,7 @@ def _read_run(src: LocalStore, run: list[Location]) -> Iterator[memoryview]:
 
 
 def verified_windows(
-    pool: Executor, fd: int, entries: list[PackEntry], copy_to: int | None = None
+    pool: Executor, fd: int, entries: Sequence[PackEntry], copy_to: int | None = None
 ) -> Iterator[tuple[PackEntry, bytes | None]]:
     """Verify the objects of the pack file ``fd`` (``entries`` sorted by offset), each window of about
     ``WINDOW`` bytes read with one pread and checked by one pool task, ``AHEAD`` windows at a time; yield each
@@ -76,7 +76,7 @@ def verified_windows(
         yield from zip(done, fut.result(), strict=True)
 
 
-def spans(entries: list[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
+def spans(entries: Sequence[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
     """Cut entries sorted by offset into runs whose byte range (gaps included) stays within ``limit`` and whose
     objects hold at most twice that decompressed, or one entry (whose lengths its entry check bounds)."""
     window: list[PackEntry] = []
@@ -103,11 +103,15 @@ def open_remote_pack(src: RemoteStore, name: str) -> BinaryIO | None:
         raise PackMissingError(src.name, name) from exc
 
 
-def copy_rest(src: int, dest: int, entries: list[PackEntry]) -> None:
+def copy_rest(src: int, dest: int, entries: Sequence[PackEntry]) -> None:
     """Copy the bytes of pack file ``src`` that no entry covers (header, gaps, trailer) to ``dest`` at the same
-    offsets: with ``verified_windows(..., copy_to=dest)``, ``dest`` becomes a copy of ``src``."""
-    pos = 0
-    for e in sorted(entries, key=lambda e: e.offset):
+    offsets: with ``verified_windows(..., copy_to=dest)``, ``dest`` becomes a copy of ``src``. ``entries`` sorted
+    by offset (as ``verified_windows`` takes them): read one at a time, no sorted copy."""
+    pos = last = 0
+    for e in entries:
+        if e.offset < last:  # a gap would be copied over verified bytes
+            raise ValueError("copy_rest needs entries in offset order")
+        last = e.offset
         if e.offset > pos:
             _copy_range(src, dest, pos, e.offset)
         pos = max(pos, e.offset + e.length)
@@ -168,7 +172,7 @@ def _kernel_copied(src: int, dest: int, start: int, end: int) -> memoryview | No
     return memoryview(mapped)[start - base :]
 
 
-def windows(entries: list[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
+def windows(entries: Sequence[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
     """``entries`` in consecutive groups of at least ``limit`` stored bytes (the last one may be smaller)."""
     window, size = [], 0
     for e in entries:

@@ -14,7 +14,7 @@ unreferenced tables, which readers never see and gc removes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,7 +121,7 @@ def compact(
         # disk, so memory stays bounded however many indexes a rebuild reads
         runs: list[TableRef] = []
         for start in range(0, len(order), GROUP):
-            inputs: list[tuple[str, int, list[PackEntry]]] = []
+            inputs: list[tuple[str, int, Sequence[PackEntry]]] = []
             for name in order[start : start + GROUP]:
                 entries = store.read_index(name) if rebuild else (store.packs_in_view(name) or store.read_index(name))
                 if entries is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from itertools import chain, islice
 from typing import BinaryIO
@@ -36,7 +36,7 @@ from .progress import as_progress
 from .stage import FileStage
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
-from .store.pack import PackEntry, trailer_lists
+from .store.pack import PackEntry, by_offset, trailer_lists
 from .store.remote import RemoteStore
 from .store.remote_read import Located, iter_spans, read_spans, verify_payload
 from .tmpowner import token
@@ -53,7 +53,8 @@ _DATA = frozenset({Kind.FILE, Kind.CHUNK})  # keys deduplicated when fetched, no
 
 
 _Verifying = tuple[str, PackEntry, bytes, "Future[bytes | None]"]  # (pack, entry, stored bytes, its verification)
-_Ahead = tuple[str, list[PackEntry], "Future[tuple[str, BinaryIO | None]]"]  # a whole pack being downloaded
+_Listed = Sequence[PackEntry]  # a list, or an EntryTable: encoded entries, decoded as read
+_Ahead = tuple[str, _Listed, "Future[tuple[str, BinaryIO | None]]"]  # a whole pack being downloaded
 
 
 MAX_RETRIES = 10_000
@@ -434,14 +435,15 @@ class _Download:
         self.problems, self.bad, self.packs = self.problems + d.problems, self.bad + d.bad, self.packs | d.packs
         self.stored, self.bytes = self.stored + d.stored, self.bytes + d.bytes
 
-    def _whole(self, needed: dict[str, int]) -> Iterator[tuple[str, list[PackEntry]]]:
+    def _whole(self, needed: dict[str, int]) -> Iterator[tuple[str, _Listed]]:
         """The packs whose chunks to fetch are all of them, none a delta, with their entries sorted by offset:
-        each pack's index is decoded once, and only the entries of the few packs in flight are held."""
+        only the entries of the few packs in flight are held, as their encoded table (``EntryTable``, in offset
+        order as sealed: no object per entry, decoded as they are read)."""
         for pack, n in needed.items():
             if n > 1:
                 entries = self.src.pack_entries(pack)
                 if n == len(entries) and not has_deltas(entries):
-                    yield pack, sorted(entries, key=lambda e: e.offset)
+                    yield pack, by_offset(entries)
 
     def _import_next(self, writer: LocalWriter, pool: Executor, ahead: deque[_Ahead], needed: dict[str, int]) -> None:
         name, entries, fut = ahead[0]
@@ -455,7 +457,7 @@ class _Download:
         each pack's entries come from its index (cached), and only a pack's wanted ones are held."""
         for pack in sorted(self.chunks.keys() - whole):
             offsets = set(self.chunks.pop(pack)[0])
-            for e in sorted(self.src.pack_entries(pack), key=lambda e: e.offset):
+            for e in by_offset(self.src.pack_entries(pack)):
                 if e.offset in offsets and e.kind == Kind.CHUNK:
                     yield Located(pack, e)
 
@@ -487,7 +489,7 @@ class _Download:
         return tmp, src
 
     def _import_pack(
-        self, writer: LocalWriter, pool: Executor, name: str, tmp: str, src: BinaryIO | None, entries: list[PackEntry]
+        self, writer: LocalWriter, pool: Executor, name: str, tmp: str, src: BinaryIO | None, entries: _Listed
     ) -> None:
         """Verify every object of a downloaded whole pack; adopt the file when all pass (no rewrite). ``src``:
         the remote's pack file, copied to ``tmp`` window by window and verified from the copy (``verified_windows``).

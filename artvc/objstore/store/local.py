@@ -39,12 +39,14 @@ from .local_files import connect_read_only, discard_index, load_params, open_ind
 from .pack import (
     ENTRY,
     Compressor,
+    EntryTable,
     PackEntry,
     check_entry,
     encode_entries,
     fsync_dir,
     pack_name,
     read_trailer,
+    sorted_records,
     unpack_payload,
 )
 
@@ -413,7 +415,7 @@ class LocalStore(ObjectStore):
         self,
         name: str,
         size: int,
-        entries: list[PackEntry] | bytes,
+        entries: Sequence[PackEntry] | bytes,
         *,
         replace: bool = False,
         bases: dict[Oid, Oid] | None = None,
@@ -423,11 +425,14 @@ class LocalStore(ObjectStore):
         delta -> base, as the writer knows them; read from the pack when not given) and the sketch rows of its
         new chunks (feature, chunk id), all in one transaction. ``entries`` may be the pack's encoded entry
         table (``pack.ENTRY`` records, as the writer sealed it): its rows are read from it directly."""
-        listed: list[PackEntry]
-        if isinstance(entries, bytes):  # entries are decoded only for the delta rows (none in most packs)
+        listed: Sequence[PackEntry]
+        entries = entries.data if isinstance(entries, EntryTable) else entries
+        if isinstance(entries, bytes):  # decoded only for the delta rows (none in most packs; all for a rewrite)
             table: bytes | None = entries
-            needed = replace or bases is None or bool(bases)
-            listed = [PackEntry(Oid(d.hex()), *rest) for d, *rest in ENTRY.iter_unpack(entries)] if needed else []
+            every, deltas = replace or bool(bases), bases is None
+            listed = [
+                PackEntry(Oid(d.hex()), *r) for d, *r in ENTRY.iter_unpack(entries) if every or deltas and r[1] == DELTA
+            ]
         else:
             table, listed = None, entries
         if bases is None:
@@ -443,14 +448,9 @@ class LocalStore(ObjectStore):
                     else db.execute("SELECT id FROM packs WHERE name=?", (name,)).fetchone()[0]
                 )
                 # in key order: a pack's ids are random, sorted they touch each B-tree page once (2x at 1M objects)
-                rows = sorted(
-                    (
-                        ENTRY.iter_unpack(table)  # (digest, kind, codec, offset, length, raw length)
-                        if table is not None
-                        else ((bytes.fromhex(e.oid), e.kind, e.codec, e.offset, e.length, e.raw_length) for e in listed)
-                    ),
-                    key=_key,  # stable: duplicates keep the pack's order
-                )
+                # (digest, kind, codec, offset, length, raw length), stable: duplicates keep the pack's order
+                recs = ((bytes.fromhex(e.oid), e.kind, e.codec, e.offset, e.length, e.raw_length) for e in listed)
+                rows = sorted_records(table) if table is not None else sorted(recs, key=_key)  # a run at a time
                 verb = f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects"  # sorted as bytes, bound as blobs
                 insert_many(db, verb, 7, ((bytearray(d), k, pack, c, o, n, r) for d, k, c, o, n, r in rows))
                 local_delta.record(db, pack, listed, bases, replace)
@@ -470,7 +470,7 @@ class LocalStore(ObjectStore):
                 db.execute("ROLLBACK")
                 raise
 
-    def import_pack(self, path: str | os.PathLike[str], name: str, entries: list[PackEntry]) -> None:
+    def import_pack(self, path: str | os.PathLike[str], name: str, entries: Sequence[PackEntry]) -> None:
         """Adopt a sealed pack file that the caller verified object by object (a whole pack from a remote).
 
         ``path`` must be on the store's filesystem (e.g. in ``tmp/``): it is renamed into ``packs/`` and only

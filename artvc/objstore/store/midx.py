@@ -35,7 +35,7 @@ import heapq
 import os
 import struct
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
@@ -233,7 +233,7 @@ class _Source:
             yield rec[:KEY], digests[pack], rec
 
 
-def idx_source(packs: list[tuple[str, int, list[PackEntry]]]) -> _Source:
+def idx_source(packs: list[tuple[str, int, Sequence[PackEntry]]]) -> _Source:
     """An input made of per-pack idx entries: [(pack name, epoch, entries)]."""
     order = sorted((name, epoch) for name, epoch, _ in packs)
     number = {name: i for i, (name, _) in enumerate(order)}

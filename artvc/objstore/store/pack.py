@@ -13,6 +13,7 @@ pack self-describing, so a lost index can be rebuilt.
 
 from __future__ import annotations
 
+import heapq
 import os
 import struct
 import threading
@@ -68,7 +69,9 @@ class PackEntry(NamedTuple):
     raw_length: int
 
 
-def encode_entries(entries: list[PackEntry]) -> bytes:
+def encode_entries(entries: Sequence[PackEntry]) -> bytes:
+    if isinstance(entries, EntryTable):
+        return entries.data
     return b"".join(ENTRY.pack(e.oid.digest, e.kind, e.codec, e.offset, e.length, e.raw_length) for e in entries)
 
 
@@ -86,6 +89,97 @@ def decode_entries(data: bytes | memoryview) -> Iterator[PackEntry]:
     for digest, kind, codec, offset, length, raw in ENTRY.iter_unpack(data):
         check_entry(kind, codec, offset, length, raw)
         yield PackEntry(Oid(digest.hex()), kind, codec, offset, length, raw)
+
+
+class EntryTable(Sequence[PackEntry]):
+    """A pack's entries held as their checked, encoded records (``ENTRY``, 50 bytes each) and decoded one at a
+    time when read: a remote pack of a million tiny files is a 50 MB table, not a list of a million
+    ``PackEntry`` objects (~300 bytes each). Built only by ``from_records``, which checks every entry.
+
+    ``offset_ordered``: whether the entries are in offset order (a sealed pack's are), so a caller that needs
+    them so takes the table as it is instead of a sorted list."""
+
+    __slots__ = ("data", "offset_ordered")
+
+    def __init__(self, data: bytes, offset_ordered: bool) -> None:
+        self.data = data
+        self.offset_ordered = offset_ordered
+
+    @classmethod
+    def from_records(cls, data: bytes | memoryview) -> EntryTable:
+        """Check a table of encoded entries (as ``decode_entries`` does) and keep it as one bytes object.
+
+        Raises:
+            FormatError: as ``decode_entries``.
+        """
+        if len(data) % ENTRY.size:
+            raise FormatError("pack index has a partial entry")
+        if len(data) // ENTRY.size > MAX_PACK_ENTRIES:
+            raise FormatError(
+                f"pack index lists {len(data) // ENTRY.size} objects, over the limit of {MAX_PACK_ENTRIES}"
+            )
+        last, ordered = -1, True
+        for _, kind, codec, offset, length, raw in ENTRY.iter_unpack(data):
+            check_entry(kind, codec, offset, length, raw)
+            ordered = ordered and offset > last
+            last = offset
+        return cls(bytes(data), ordered)
+
+    def __len__(self) -> int:
+        return len(self.data) // ENTRY.size
+
+    def __iter__(self) -> Iterator[PackEntry]:
+        for digest, kind, codec, offset, length, raw in ENTRY.iter_unpack(self.data):
+            yield PackEntry(Oid(digest.hex()), kind, codec, offset, length, raw)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("entry index out of range")
+        digest, *rest = ENTRY.unpack_from(self.data, (i % n) * ENTRY.size)
+        return PackEntry(Oid(digest.hex()), *rest)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EntryTable):
+            return self.data == other.data
+        return (
+            isinstance(other, list)
+            and len(other) == len(self)
+            and all(a == b for a, b in zip(self, other, strict=True))
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def by_offset(entries: Sequence[PackEntry]) -> Sequence[PackEntry]:
+    """``entries`` in offset order: an ``EntryTable`` that is so already (a sealed pack's) as it is, else a list."""
+    if isinstance(entries, EntryTable) and entries.offset_ordered:
+        return entries
+    return sorted(entries, key=lambda e: e.offset)
+
+
+_RUN = 1 << 16  # records sorted at once by ``sorted_records``
+
+
+def sorted_records(table: bytes) -> Iterator[tuple[bytes, int, int, int, int, int]]:
+    """The records of an encoded entry table (``ENTRY``), unpacked, in id order (stable: one id's records keep
+    the table's order). Only ``_RUN`` records are unpacked at a time: runs are sorted, re-encoded and merged, so
+    a pack of a million tiny files is not a million tuples at once (~2x the table's bytes at most)."""
+    view = memoryview(table)
+    step = _RUN * ENTRY.size
+    if len(view) <= step:
+        return iter(sorted(ENTRY.iter_unpack(view), key=_by_id))
+    runs = [
+        b"".join(ENTRY.pack(*r) for r in sorted(ENTRY.iter_unpack(view[i : i + step]), key=_by_id))
+        for i in range(0, len(view), step)
+    ]
+    return heapq.merge(*(ENTRY.iter_unpack(r) for r in runs), key=_by_id)  # ties: the earlier run first
+
+
+def _by_id(record: tuple[bytes, int, int, int, int, int]) -> bytes:
+    return record[0]
 
 
 def check_entry(kind: int, codec: int, offset: int, length: int, raw_length: int) -> None:
@@ -114,7 +208,7 @@ def check_entry(kind: int, codec: int, offset: int, length: int, raw_length: int
         raise FormatError("pack index points into the pack header")
 
 
-def encode_index(entries: list[PackEntry]) -> bytes:
+def encode_index(entries: Sequence[PackEntry]) -> bytes:
     return IDX_MAGIC + encode_entries(entries)
 
 
@@ -127,6 +221,17 @@ def decode_index(data: bytes) -> list[PackEntry]:
     if not data.startswith(IDX_MAGIC):
         raise FormatError("not an art pack index")
     return list(decode_entries(memoryview(data)[len(IDX_MAGIC) :]))
+
+
+def decode_index_table(data: bytes) -> EntryTable:
+    """Parse an ``.idx`` file into an ``EntryTable`` (no object per entry).
+
+    Raises:
+        FormatError: when it is not a valid index (see ``decode_entries``).
+    """
+    if not data.startswith(IDX_MAGIC):
+        raise FormatError("not an art pack index")
+    return EntryTable.from_records(memoryview(data)[len(IDX_MAGIC) :])
 
 
 class Compressor:
@@ -394,7 +499,7 @@ def read_trailer_table(f: BinaryIO, size: int) -> tuple[bytes, int]:
     return f.read(length), start
 
 
-def trailer_lists(f: BinaryIO, size: int, entries: list[PackEntry]) -> bool:
+def trailer_lists(f: BinaryIO, size: int, entries: Sequence[PackEntry]) -> bool:
     """Whether the trailer of the pack file ``f`` lists exactly ``entries`` (in offset order), each inside the
     payload; a damaged trailer is False. The raw table is compared with the encoded entries first (a trailer is in
     offset order): no second decoded list of a large pack's entries is held (``read_trailer``)."""
@@ -404,7 +509,7 @@ def trailer_lists(f: BinaryIO, size: int, entries: list[PackEntry]) -> bool:
             return False
         if table == encode_entries(entries):
             return True
-        return sorted(read_trailer(f, size), key=lambda e: e.offset) == entries
+        return sorted(read_trailer(f, size), key=lambda e: e.offset) == list(entries)
     except FormatError:
         return False
 

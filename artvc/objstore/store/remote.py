@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
@@ -81,7 +81,7 @@ class RemoteStore(ObjectStore):
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.compressor = Compressor()
         self._index = ViewIndex(self.cache_dir)  # spilled to a temporary file when large (remote_view.py)
-        self._packs: dict[str, list[PackEntry] | None] = {}  # None: its entries are on disk only (spilled)
+        self._packs: dict[str, Sequence[PackEntry] | None] = {}  # None: its entries are on disk only (spilled)
         self._avoid: set[tuple[Oid, int, str]] = set()  # copies found damaged: read another copy instead
         self.lost_packs: set[str] = set()  # listed packs found missing: left out of the view
         self._loaded = False
@@ -230,24 +230,24 @@ class RemoteStore(ObjectStore):
         self.window = {n: self._epochs.get(n, FLAT) for n in names}
         self._use_checkpoints = self.checkpoints.active
 
-    def pack_entries(self, name: str) -> list[PackEntry]:
+    def pack_entries(self, name: str) -> Sequence[PackEntry]:
         """The entries of pack ``name``: from the view, else its index (one GET, then cached)."""
         got = self.packs_in_view(name)
         if got is None:
             got = self._cached_index(name) or self.read_index(name) or []
         return got
 
-    def packs_in_view(self, name: str) -> list[PackEntry] | None:
+    def packs_in_view(self, name: str) -> Sequence[PackEntry] | None:
         """The entries of pack ``name`` if the current view holds them (no request)."""
         with self._lock:
             return self._packs.get(name)
 
-    def _load_indexes(self, names: dict[str, int], use_cache: bool) -> dict[str, list[PackEntry]]:
+    def _load_indexes(self, names: dict[str, int], use_cache: bool) -> dict[str, Sequence[PackEntry]]:
         return dict(self._iter_indexes(names, use_cache, set()))
 
     def _iter_indexes(
         self, names: dict[str, int], use_cache: bool, skip: set[str]
-    ) -> Iterator[tuple[str, list[PackEntry]]]:
+    ) -> Iterator[tuple[str, Sequence[PackEntry]]]:
         """(name, entries) of each valid index of ``names`` but ``skip``, one at a time: the view's, cached or
         downloaded (and cached)."""
         valid = {n for n, size in names.items() if size <= MAX_INDEX_BYTES} - skip  # a larger one cannot be valid
@@ -276,7 +276,7 @@ class RemoteStore(ObjectStore):
             self._add_to_view(name, entries)
         self._loaded = True
 
-    def _add_to_view(self, name: str, entries: list[PackEntry]) -> None:
+    def _add_to_view(self, name: str, entries: Sequence[PackEntry]) -> None:
         if name in self.lost_packs:
             return
         with self._lock:
@@ -302,13 +302,13 @@ class RemoteStore(ObjectStore):
             self._set_view(self._load_indexes(self.list_indexes(), True))
             self._use_checkpoints = False
 
-    def set_view(self, packs: dict[str, list[PackEntry]]) -> None:
+    def set_view(self, packs: Mapping[str, Sequence[PackEntry]]) -> None:
         """Trust exactly ``packs`` (name -> entries) from now on, less the packs found lost and the copies
         found damaged (``avoid``); ``check_remote`` and repair narrow the view to the packs they found good."""
         self._set_view(packs)
         self._use_checkpoints = False
 
-    def _set_view(self, packs: Mapping[str, list[PackEntry] | None], spill: bool = False) -> None:
+    def _set_view(self, packs: Mapping[str, Sequence[PackEntry] | None], spill: bool = False) -> None:
         """The view becomes ``packs`` (None: read that pack's index again, its entries were spilled); held in
         memory unless ``spill`` (``packs``, gc, fsck and repair need every entry)."""
         held = {n: e for n, e in packs.items() if n not in self.lost_packs}
@@ -330,7 +330,7 @@ class RemoteStore(ObjectStore):
         self._set_view(self._packs, spill=True)
         return key is not None and self.locate(key[0], Kind(key[1])) is not None
 
-    def _fetch_indexes(self, names: list[str]) -> Iterator[tuple[str, list[PackEntry] | None]]:
+    def _fetch_indexes(self, names: list[str]) -> Iterator[tuple[str, Sequence[PackEntry] | None]]:
         if not names:
             return
         with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
@@ -341,18 +341,18 @@ class RemoteStore(ObjectStore):
                     self._cache_index(name, data)  # the bytes checked, as they came: not encoded again
                 yield name, entries
 
-    def read_index(self, name: str) -> list[PackEntry] | None:
+    def read_index(self, name: str) -> Sequence[PackEntry] | None:
         """Download and check one index; None when it is missing, damaged or does not match its name."""
         return self._read_index(name)[0]
 
-    def _read_index(self, name: str) -> tuple[list[PackEntry] | None, bytes]:
+    def _read_index(self, name: str) -> tuple[Sequence[PackEntry] | None, bytes]:
         try:
             data = self.transport.read(self.idx_path(name))
         except FileNotFoundError:
             return None, b""
         return check_index(name, data), data
 
-    def _cached_index(self, name: str) -> list[PackEntry] | None:
+    def _cached_index(self, name: str) -> Sequence[PackEntry] | None:
         if self.cache_dir is None:
             return None
         try:
@@ -361,7 +361,7 @@ class RemoteStore(ObjectStore):
             return None
         return check_index(name, data)
 
-    def _cache_index(self, name: str, entries: list[PackEntry] | bytes) -> None:
+    def _cache_index(self, name: str, entries: Sequence[PackEntry] | bytes) -> None:
         if self.cache_dir is None:
             return
         tmp = None
@@ -380,12 +380,12 @@ class RemoteStore(ObjectStore):
             self.refresh()
 
     @property
-    def packs(self) -> dict[str, list[PackEntry]]:
+    def packs(self) -> dict[str, Sequence[PackEntry]]:
         """The trusted packs (those with a valid index) and their entries: every index of the remote is
         loaded for this (gc, fsck, repair)."""
         self._ensure()
         self._load_full()
-        return cast("dict[str, list[PackEntry]]", self._packs)  # a full view holds every pack's entries
+        return cast("dict[str, Sequence[PackEntry]]", self._packs)  # a full view holds every pack's entries
 
     def locate(self, oid: Oid, kind: Kind) -> Located | None:
         self._ensure()
@@ -531,7 +531,7 @@ class RemoteStore(ObjectStore):
 
     # -- writing ----------------------------------------------------------------------------------------------
 
-    def upload_pack(self, local_path: str, name: str, entries: list[PackEntry], *, owned: bool = True) -> None:
+    def upload_pack(self, local_path: str, name: str, entries: Sequence[PackEntry], *, owned: bool = True) -> None:
         """Publish a sealed local pack file: the pack first, then its index (the commit point).
 
         ``owned``: the file is a temporary one that may be moved (else it is linked or copied, e.g. a pack of
@@ -541,7 +541,7 @@ class RemoteStore(ObjectStore):
         self.transport.publish_file(pack_path(name), local_path, movable=owned)
         self.publish_index(name, entries)
 
-    def publish_index(self, name: str, entries: list[PackEntry]) -> None:
+    def publish_index(self, name: str, entries: Sequence[PackEntry]) -> None:
         """Publish (or write again) the index of pack ``name``."""
         epoch = self._epochs.get(name) or self.write_epoch()
         self._epochs[name] = epoch
@@ -561,7 +561,7 @@ class RemoteStore(ObjectStore):
         os.makedirs(fallback, exist_ok=True)
         return str(fallback)
 
-    def add_pack(self, name: str, entries: list[PackEntry], *, view: bool = True) -> None:
+    def add_pack(self, name: str, entries: Sequence[PackEntry], *, view: bool = True) -> None:
         """Record a pack just published (``has`` sees it at once); ``view=False``: in the index cache only."""
         self._ensure()
         if view:

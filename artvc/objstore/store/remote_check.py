@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -32,7 +32,7 @@ class RemoteCheck:
     garbage: list[str] = field(default_factory=list)  # packs without an index (unreferenced, removable by gc)
     bad_packs: dict[str, str] = field(default_factory=dict)  # pack name -> what is wrong with it or its index
     # bad pack -> its index entries (when its index is readable)
-    listed: dict[str, list[PackEntry]] = field(default_factory=dict)
+    listed: dict[str, Sequence[PackEntry]] = field(default_factory=dict)
     # (oid, kind, pack) of copies that failed verification
     damaged: set[tuple[Oid, int, str]] = field(default_factory=set)
     pack_sizes: dict[str, int] = field(default_factory=dict)  # every pack file on the remote -> its size
@@ -60,11 +60,11 @@ def check_remote(
 
     problems: list[Problem] = []
     bad: dict[str, str] = {}
-    listed: dict[str, list[PackEntry]] = {}
+    listed: dict[str, Sequence[PackEntry]] = {}
     damaged: set[tuple[Oid, int, str]] = set()
     index_names = store.list_indexes()
     pack_sizes = store.list_packs()
-    packs: dict[str, list[PackEntry]] = {}
+    packs: dict[str, Sequence[PackEntry]] = {}
     for name in sorted(index_names):
         entries = store.read_index(name)
         if entries is None:
@@ -153,7 +153,7 @@ def check_remote(
     )
 
 
-def check_checkpoint(store: RemoteStore, packs: dict[str, list[PackEntry]], indexed: set[str]) -> list[Problem]:
+def check_checkpoint(store: RemoteStore, packs: dict[str, Sequence[PackEntry]], indexed: set[str]) -> list[Problem]:
     """Check the newest checkpoint against the per-pack indexes: its manifests decode, every table and
     block is there and matches its hash, and every record names a pack with an index that lists the same
     entry. Tables are streamed (one downloaded at a time)."""

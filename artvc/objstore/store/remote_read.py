@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ...errors import CorruptObjectError, FormatError
 from ..codec import MAX_PACK_ENTRIES
 from ..objects import Kind, check_object
-from .pack import ENTRY, IDX_MAGIC, PackEntry, check_entry, decode_index, pack_name, unpack_payload
+from .pack import ENTRY, IDX_MAGIC, EntryTable, PackEntry, check_entry, decode_index_table, pack_name, unpack_payload
 
 # Ranged reads: adjacent needed objects are read together when the gap between them is small, up to a
 # bounded span, so a pull neither sends one GET per chunk nor holds a whole pack in memory.
@@ -31,12 +31,13 @@ class Located:
     entry: PackEntry
 
 
-def check_index(name: str, data: bytes) -> list[PackEntry] | None:
-    """Decode an index and check that it hashes to ``name``; None when it does not."""
+def check_index(name: str, data: bytes) -> EntryTable | None:
+    """Check an index, whole, and that it hashes to ``name``; None when it does not. Its entries stay encoded
+    (``EntryTable``): a pack of a million tiny files is not a million objects."""
     if not data.startswith(IDX_MAGIC) or pack_name(memoryview(data)[len(IDX_MAGIC) :]) != name:
         return None
     try:
-        return decode_index(data)
+        return decode_index_table(data)
     except FormatError:
         return None
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..oid import Oid
-from .pack import PackEntry
+from .pack import ENTRY, EntryTable, PackEntry
 from .remote_read import Located
 
 Key = tuple[Oid, int]
@@ -55,9 +55,9 @@ class ViewIndex:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM o").fetchone()[0])
 
-    def add(self, name: str, entries: Iterable[PackEntry], skip: set[tuple[Oid, int, str]] | None = None) -> None:
-        """List the objects of pack ``name`` that are not listed yet (less ``skip``: (oid, kind, pack))."""
-        entries = entries if isinstance(entries, list) else list(entries)
+    def add(self, name: str, entries: Sequence[PackEntry], skip: set[tuple[Oid, int, str]] | None = None) -> None:
+        """List the objects of pack ``name`` that are not listed yet (less ``skip``: (oid, kind, pack)). Spilled,
+        an ``EntryTable``'s records become rows without a ``PackEntry`` each."""
         if self._db is None and self._spills and len(self._mem) + len(entries) > SPILL:
             self._spill()
         if self._db is None:
@@ -67,11 +67,15 @@ class ViewIndex:
                     mem.setdefault((e.oid, e.kind), Located(name, e))
             return
         pid = self._pack_id(name)
-        rows = (
-            (bytes.fromhex(e.oid), e.kind, pid, e.codec, e.offset, e.length, e.raw_length)
-            for e in entries
-            if not skip or (e.oid, e.kind, name) not in skip
-        )
+        rows: Iterable[tuple[bytes, int, int, int, int, int, int]]
+        if isinstance(entries, EntryTable) and not any(p == name for _, _, p in skip or ()):
+            rows = ((d, k, pid, c, off, n, raw) for d, k, c, off, n, raw in ENTRY.iter_unpack(entries.data))
+        else:
+            rows = (
+                (bytes.fromhex(e.oid), e.kind, pid, e.codec, e.offset, e.length, e.raw_length)
+                for e in entries
+                if not skip or (e.oid, e.kind, name) not in skip
+            )
         with self._lock:  # one transaction: in autocommit, each row would be one
             self._db.execute("BEGIN")
             try:
