@@ -152,17 +152,28 @@ def _damage_stored(ws: Workspace, content: bytes) -> str:
     return oid
 
 
-def test_a_damaged_small_file_in_the_store_stops_the_checkout_before_the_folder_appears(ws):
-    _tracked(ws)
+def test_a_checkout_does_not_hash_local_one_chunk_files_again_and_fsck_finds_damage_since(ws, monkeypatch):
+    """A one-chunk file read from the local store is written unhashed (the store holds only bytes art hashed as
+    it wrote them or verified as it fetched them: docs/design.md, "Checkout"); damage to a pack since is what
+    ``art fsck`` finds (exit 3). The old code hashed each of the 3,000 files again."""
+    from artvc.objstore import materialize
+    from artvc.workspace import checkout
+
+    before = _tracked(ws)
     victim = random_bytes(200 + 1234 % 8000, seed=1234)  # d/s04/f0234.bin: random, stored raw
     assert (ws.root / "d/s04/f0234.bin").read_bytes() == victim
     oid = _damage_stored(ws, victim)
     shutil.rmtree(ws.root / "d")
-    r = _run(ws, "checkout")
-    assert r.returncode == 3, r.stderr
-    assert "art: error:" in r.stderr and oid[:10] in r.stderr
-    assert not (ws.root / "d").exists()
-    assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
+    hashed: list[int] = []
+    real = materialize.hashes_to
+    monkeypatch.setattr(materialize, "hashes_to", lambda data, o: hashed.append(1) or real(data, o))
+    with ws.repo() as repo:
+        assert checkout(repo).files_written == 12 * 250 + 2
+    assert hashed == []
+    now = snapshot(ws.root / "d")
+    assert {k for k, v in now.items() if v != before[k]} == {"s04/f0234.bin"}  # written as the pack holds it
+    r = _run(ws, "fsck")
+    assert r.returncode == 3 and oid[:10] in r.stdout + r.stderr
 
 
 def test_a_new_folder_whose_file_the_store_lacks_changes_nothing(ws):
@@ -227,15 +238,46 @@ def test_one_flat_folder_of_many_slices_comes_back_whole_in_two_threads_and_stat
         assert again.stats.hashed == 0 and again.stats.files == 1600
 
 
-def test_a_damaged_file_in_a_late_slice_of_a_flat_folder_stops_both_threads_and_nothing_appears(ws):
+def test_a_failed_write_in_a_late_slice_of_a_flat_folder_stops_both_threads_and_nothing_appears(ws):
     _flat(ws)
-    oid = _damage_stored(ws, (ws.root / "flat/f01400").read_bytes())  # in the third slice of 512
     shutil.rmtree(ws.root / "flat")
-    r = _run(ws, "checkout")
-    assert r.returncode == 3, r.stderr
-    assert oid[:10] in r.stderr
+    r = _run(ws, "checkout", env={"ART_FAULT": "materialize.file-writing@1400:eio"})  # in the third slice of 512
+    assert r.returncode == 13, r.stderr
+    assert r.stderr.startswith("art: error:") and "I/O error" in r.stderr
     assert not (ws.root / "flat").exists()
     assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
+
+
+def test_a_checkout_without_the_memo_looks_each_file_up_once(ws, monkeypatch):
+    """The plan's presence check asks where each file of a new folder is (``locate_chunks``) and keeps those
+    rows for the write, so every file is looked up in the index once (twice on the old code: a presence
+    check, then a lookup to write it). Counted: ids asked of the ``objects`` table, on both threads."""
+    from artvc.objstore.store.local import LocalStore
+    from artvc.workspace import checkout
+
+    before = _flat(ws)
+    shutil.rmtree(ws.root / "flat")
+    asked: list[int] = []
+    real = LocalStore._query
+
+    def counted(self, sql, args, **kw):
+        if "FROM objects WHERE oid" in sql:
+            asked.append(len(args) if " IN (" in sql else 1)
+        return real(self, sql, args, **kw)
+
+    monkeypatch.setattr(LocalStore, "_query", counted)
+    with ws.repo() as repo:
+        tree = next(p.oid for path, p, _ in repo.artifacts() if path == "flat")
+        assert repo.store.known_complete([ObjectKey(tree, Kind.TREE)]) == set()  # add leaves the memo empty
+        assert checkout(repo).files_written == 1600
+    assert snapshot(ws.root / "flat") == before
+    assert 1600 <= sum(asked) <= 1600 + 4  # each file once (and the pointer's own objects)
+    shutil.rmtree(ws.root / "flat")  # with the memo (the plan checks nothing): still once each
+    asked.clear()
+    with ws.repo() as repo:
+        assert checkout(repo).files_written == 1600
+    assert 1600 <= sum(asked) <= 1600 + 4
+    assert snapshot(ws.root / "flat") == before
 
 
 def test_new_subfolders_with_links_and_modes_in_a_folder_that_is_there_come_back_whole(ws):
