@@ -319,6 +319,7 @@ def _write_run(
     out = []
     done = 0
     inline = direct and folder_fd is not None
+    create, write, fstat, close = os.open, os.write, os.stat, os.close  # looked up once: the loop runs per file
     for _, offset, i, row in run:
         dest, oid, size, executable = files[i]
         at = offset - base
@@ -329,29 +330,30 @@ def _write_run(
                 raise CorruptObjectError(oid, "its pack is truncated")
         else:
             data = _unpack(store, oid, Location._make(row), view[at : at + length])
+            length = len(data)
         if not trusted and not hashes_to(data, oid):
             got = hash_bytes(data)
-            raise CorruptObjectError(oid, f"content hashes to {got[:10]} ({len(data)} bytes)")
-        if len(data) != size:
+            raise CorruptObjectError(oid, f"content hashes to {got[:10]} ({length} bytes)")
+        if length != size:
             raise FormatError(
-                f"file {oid[:10]} has {len(data)} bytes, but {size} were expected",
+                f"file {oid[:10]} has {length} bytes, but {size} were expected",
                 hint="the pointer or tree naming it records the wrong size; 'art fsck' names it",
             )
         mode = 0o755 if executable else 0o644
         if inline:  # the common case: a file of a folder the checkout creates, written in one go
             try:
-                fd = os.open(dest.rpartition("/")[2], _FLAGS, mode, dir_fd=folder_fd)
+                fd = create(dest.rpartition("/")[2], _FLAGS, mode, dir_fd=folder_fd)
             except OSError:
                 fd = -1  # the general way below makes a missing folder, or names the error
             if fd >= 0:
                 st = None
                 try:
                     try:
-                        if os.write(fd, data) == len(data):
+                        if write(fd, data) == length:
                             fault_point("materialize.file-writing")
-                            st = os.stat(fd)
+                            st = fstat(fd)
                     finally:
-                        os.close(fd)
+                        close(fd)
                 except BaseException as exc:
                     remove_if_present(dest)
                     if isinstance(exc, OSError):
@@ -359,11 +361,11 @@ def _write_run(
                     raise
                 if st is not None:
                     out.append((i, st))
-                    done += len(data)
+                    done += length
                     continue
                 remove_if_present(dest)  # a short write: written again the general way
         out.append((i, _write_whole(dest, data, mode, direct, folder_fd)))
-        done += len(data)
+        done += length
     if progress:
         progress(done)
     return out

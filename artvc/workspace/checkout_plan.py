@@ -362,6 +362,8 @@ def _plan_tree(
                     new.append(entry)
                     if len(new) >= _PRESENCE_BATCH:
                         out.absent, new = _absent(store, new, rows), []
+                        if rows is not None and room and len(rows) > 5 * room[0]:
+                            rows = None  # past the plan's budget: never held whole (a folder of a million files)
                 else:
                     rows = None  # not every file of the folder located: the write locates them
             elif e is None:

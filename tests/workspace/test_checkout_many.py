@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 
@@ -277,6 +278,42 @@ def test_a_checkout_without_the_memo_looks_each_file_up_once(ws, monkeypatch):
     with ws.repo() as repo:
         assert checkout(repo).files_written == 1600
     assert 1600 <= sum(asked) <= 1600 + 4
+    assert snapshot(ws.root / "flat") == before
+
+
+def test_a_folder_past_the_plans_budget_of_kept_rows_is_looked_up_again_and_comes_back_whole(ws, monkeypatch):
+    """The rows a plan keeps are bounded (``LOCATED_AT_MOST`` files, 10 MB): a folder past what is left is not
+    kept, and the write looks its files up again; within the budget, five ints a file are kept."""
+    from artvc.objstore.store.local import LocalStore
+    from artvc.workspace import checkout_plan
+    from artvc.workspace.checkout import apply_plan
+
+    before = _flat(ws)
+    shutil.rmtree(ws.root / "flat")
+    with ws.repo() as repo:  # no memo after add: the plan checks every file, and keeps the rows
+        [a] = checkout_plan.plan_checkout(repo).todo
+        assert {rel: len(rows) for rel, rows in a.located.items()} == {"": 5 * 1600}
+    db = sqlite3.connect(ws.root / ".art" / "store" / "index.db")  # the plan remembered the tree complete:
+    db.execute("DELETE FROM complete")  # forget it (the memo is a cache), so the next plan checks again
+    db.commit()
+    db.close()
+    monkeypatch.setattr(checkout_plan, "LOCATED_AT_MOST", 1000)
+    asked: list[int] = []
+    real = LocalStore._query
+
+    def counted(self, sql, args, **kw):
+        if "FROM objects WHERE oid" in sql:
+            asked.append(len(args) if " IN (" in sql else 1)
+        return real(self, sql, args, **kw)
+
+    monkeypatch.setattr(LocalStore, "_query", counted)
+    with ws.repo() as repo:
+        plan = checkout_plan.plan_checkout(repo)
+        assert plan.todo[0].located == {}
+        planned = sum(asked)
+        assert 1600 <= planned <= 1600 + 4
+        assert apply_plan(repo, plan) == 1600
+    assert sum(asked) - planned >= 1600  # the write looked every file up again
     assert snapshot(ws.root / "flat") == before
 
 
