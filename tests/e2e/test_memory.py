@@ -163,9 +163,9 @@ def _checkout_per_file(tmp_path, small: int, large: int) -> float:
     of the small folder before the first was done, holding its own, was a matter of timing (a 4 MiB swing
     between the two sizes, up to 524 bytes a file over 8,000 files: the flaky bound); in this thread the
     buffer outlives a checkout, so it is dropped before each, and both sizes pay it once."""
-    from artvc.objstore import materialize
     import shutil
 
+    from artvc.objstore import materialize
     from artvc.workspace import Repo
     from artvc.workspace.checkout import checkout
 
