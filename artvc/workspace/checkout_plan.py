@@ -388,7 +388,7 @@ def _plan_tree(
 
 
 _PRESENCE_BATCH = 2048  # files of a folder the checkout creates checked present with one query
-LOCATED_AT_MOST = 250_000  # files whose index rows a plan keeps for the write (40 bytes each: 10 MB at most)
+LOCATED_AT_MOST = 100_000  # files whose index rows a plan keeps for the write (40 bytes each: 4 MB at most)
 _NOT_A_CHUNK = (-1, 0, 0, 0, 0)
 
 

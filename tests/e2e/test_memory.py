@@ -286,8 +286,8 @@ def test_memory_per_file_of_a_checkout_of_one_flat_folder_is_small(tmp_path, mon
     # to ``KEPT_AT_MOST`` (100,000: 18 MB) and then let go for the walk; lowered too, so that both sizes here
     # measure what a checkout of a million files holds per file
     monkeypatch.setattr(signed_writes, "KEPT_AT_MOST", 1000)
-    # the index rows the plan finds and keeps for the write (40 bytes a file up to ``LOCATED_AT_MOST``, 250,000:
-    # 10 MB) are bounded the same way; lowered too
+    # the index rows the plan finds and keeps for the write (40 bytes a file up to ``LOCATED_AT_MOST``, 100,000:
+    # 4 MB) are bounded the same way; lowered too
     monkeypatch.setattr(checkout_plan, "LOCATED_AT_MOST", 1000)
     per_file = _checkout_per_file(tmp_path, 2000, 10000)
     assert per_file < 250, f"checkout: {per_file:.0f} bytes of Python memory per file"  # 790 before, 165 now

@@ -282,7 +282,7 @@ def test_a_checkout_without_the_memo_looks_each_file_up_once(ws, monkeypatch):
 
 
 def test_a_folder_past_the_plans_budget_of_kept_rows_is_looked_up_again_and_comes_back_whole(ws, monkeypatch):
-    """The rows a plan keeps are bounded (``LOCATED_AT_MOST`` files, 10 MB): a folder past what is left is not
+    """The rows a plan keeps are bounded (``LOCATED_AT_MOST`` files, 4 MB): a folder past what is left is not
     kept, and the write looks its files up again; within the budget, five ints a file are kept."""
     from artvc.objstore.store.local import LocalStore
     from artvc.workspace import checkout_plan
