@@ -4,10 +4,12 @@ A user's file is never replaced before the new content is verified, and a failur
 as it was (the temp file is removed).
 
 ``materialize_file`` writes one file of any size; ``materialize_small`` writes many files at once, the way a
-checkout of a folder of small files needs: one index query per batch (``locate_chunks``), the packs read in
-offset order in few large reads, each one-chunk file verified with one blake3 before a single
-open/write/close (a pull's checkout skips that blake3 for the packs its fetch has just verified object by
-object: ``stage.FileStage.proved_packs``).
+checkout of a folder of small files needs: one index query per batch (``locate_chunks``, or none for the rows
+the checkout's plan found already), the packs read in offset order in few large reads, each one-chunk file
+written with a single open/write/close. A one-chunk file read from the local store is not hashed again (its
+length and codec are checked): the store holds only bytes art hashed as it wrote them or verified as it
+fetched them, and ``art fsck`` is the check for damage since (docs/design.md, "Checkout"). A pull's checkout
+(``staged``) still hashes every file it did not verify itself (packs outside ``stage.FileStage.proved_packs``).
 """
 
 from __future__ import annotations
@@ -218,20 +220,24 @@ def materialize_small(
     progress: Progress | None = None,
     staged: FileStage | None = None,
     folder_fd: int | None = None,
+    rows: Sequence[int] | None = None,
+    verify: bool = False,
 ) -> Iterator[list[tuple[int, os.stat_result]]]:
     """Write ``files`` (many, mostly small) as ``materialize_file`` would each; yield lists of (index in
     ``files``, new stat) as they land, in no particular order.
 
     Files stored as one chunk take the fast way (a store that can ``locate_chunks``): located in one index query
     per batch, read in pack order with one pread per run of neighbouring objects, decompressed (raw and zstd
-    here; any other codec through ``store.get``), hashed once and checked against their id before anything
-    is written, then written with one open/write/close (``direct``) or a temp file renamed over ``dest``.
+    here; any other codec through ``store.get``, which verifies what it rebuilds), checked for length, then
+    written with one open/write/close (``direct``) or a temp file renamed over ``dest``. They are not hashed
+    again (see the module docstring) unless ``verify``, or ``staged`` is given (a pull) and the pack is not one
+    of ``staged.proved_packs`` (packs the pull in progress verified object by object as it adopted them).
     ``files`` may be plain (dest, oid, size, executable) tuples. Files of several chunks, and any a store cannot
-    locate, go through ``materialize_file`` (with ``staged``). A one-chunk file located in one of
-    ``staged.proved_packs`` (packs the pull in progress verified object by object as it adopted them) is not
-    hashed again. ``folder_fd``: with ``direct``, every ``dest`` is
-    in the folder open as this descriptor, and each file is created relative to it (``openat`` of its name: no
-    walk of the whole path per file).
+    locate, go through ``materialize_file`` (with ``staged``; it hashes the whole file). ``rows``: the index
+    rows of ``files`` found already (``LocatedRows``: five ints a file, in order, the pack -1 for a file not
+    stored as one chunk): no index query at all. ``folder_fd``: with ``direct``, every ``dest`` is in the folder
+    open as this descriptor, and each file is created relative to it (``openat`` of its name: no walk of the
+    whole path per file).
 
     Raises:
         as ``materialize_file``; the files before the failing one are written (the caller stages or plans).
@@ -239,9 +245,16 @@ def materialize_small(
     locate = getattr(store, "locate_chunks", None)
     for start in range(0, len(files), _BATCH):
         stop = min(len(files), start + _BATCH)
-        rows = locate([files[i][1] for i in range(start, stop)]) if locate is not None else [None] * (stop - start)
+        if rows is not None:
+            found: list[tuple[Any, ...] | None] = [
+                None if rows[k] < 0 else tuple(rows[k : k + 5]) for k in range(5 * start, 5 * stop, 5)
+            ]
+        elif locate is not None:
+            found = locate([files[i][1] for i in range(start, stop)])
+        else:
+            found = [None] * (stop - start)
         located: list[_Located] = []
-        for i, row in zip(range(start, stop), rows, strict=True):
+        for i, row in zip(range(start, stop), found, strict=True):
             if row is None:
                 dest, oid, size, executable = files[i]
                 st = materialize_file(
@@ -252,12 +265,13 @@ def materialize_small(
                 located.append((row[0], row[2], i, row))
         located.sort()  # pack order (``i`` is unique: rows are never compared)
         for run in _runs(located):
-            yield _write_run(store, files, run, direct, progress, folder_fd, _proved(store, staged, run[0][0]))
+            check = verify or (staged is not None and not _proved(store, staged, run[0][0]))
+            yield _write_run(store, files, run, direct, progress, folder_fd, not check)
 
 
-def _proved(store: ObjectStore, staged: FileStage | None, pack: int) -> bool:
+def _proved(store: ObjectStore, staged: FileStage, pack: int) -> bool:
     """Whether local pack ``pack`` is one the pull in progress verified object by object as it adopted it."""
-    if staged is None or not staged.proved_packs:
+    if not staged.proved_packs:
         return False
     name = getattr(store, "pack_name", None)
     return name is not None and name(pack) in staged.proved_packs
@@ -290,20 +304,22 @@ def _write_run(
     direct: bool,
     progress: Progress | None,
     folder_fd: int | None = None,
-    proved: bool = False,
+    trusted: bool = True,
 ) -> list[tuple[int, os.stat_result]]:
-    """Read one run of neighbouring objects with one pread; write, verified, the file each one is (``proved``:
-    the run's pack is one a pull verified object by object as it adopted it, ``FileStage.proved_packs``: its
-    objects are not hashed again).
+    """Read one run of neighbouring objects with one pread; write the file each one is (hashed first unless
+    ``trusted``: see ``materialize_small``).
 
     The loop is the per-file cost of a checkout of many small files, so it makes no object per file beyond the
-    hash and the stat: a stored-raw object (most small files: images, random data) is written from a slice of
-    the run's buffer, hashed as it is; other codecs go through ``_unpack``."""
+    stat, and a file of a private folder open as ``folder_fd`` is written inline (openat, write, fstat,
+    close): a stored-raw object (most small files: images, random data) is written from a slice of the run's
+    buffer; other codecs go through ``_unpack``."""
     base = run[0][1]
     end = max(at + row[3] for _, at, _, row in run)
     view = _read_run(store, run[0][0], base, end - base)
     out = []
     done = 0
+    inline = direct and folder_fd is not None
+    create, write, fstat, close = os.open, os.write, os.stat, os.close  # looked up once: the loop runs per file
     for _, offset, i, row in run:
         dest, oid, size, executable = files[i]
         at = offset - base
@@ -314,16 +330,42 @@ def _write_run(
                 raise CorruptObjectError(oid, "its pack is truncated")
         else:
             data = _unpack(store, oid, Location._make(row), view[at : at + length])
-        if not proved and not hashes_to(data, oid):
+            length = len(data)
+        if not trusted and not hashes_to(data, oid):
             got = hash_bytes(data)
-            raise CorruptObjectError(oid, f"content hashes to {got[:10]} ({len(data)} bytes)")
-        if len(data) != size:
+            raise CorruptObjectError(oid, f"content hashes to {got[:10]} ({length} bytes)")
+        if length != size:
             raise FormatError(
-                f"file {oid[:10]} has {len(data)} bytes, but {size} were expected",
+                f"file {oid[:10]} has {length} bytes, but {size} were expected",
                 hint="the pointer or tree naming it records the wrong size; 'art fsck' names it",
             )
-        out.append((i, _write_whole(dest, data, 0o755 if executable else 0o644, direct, folder_fd)))
-        done += len(data)
+        mode = 0o755 if executable else 0o644
+        if inline:  # the common case: a file of a folder the checkout creates, written in one go
+            try:
+                fd = create(dest.rpartition("/")[2], _FLAGS, mode, dir_fd=folder_fd)
+            except OSError:
+                fd = -1  # the general way below makes a missing folder, or names the error
+            if fd >= 0:
+                st = None
+                try:
+                    try:
+                        if write(fd, data) == length:
+                            fault_point("materialize.file-writing")
+                            st = fstat(fd)
+                    finally:
+                        close(fd)
+                except BaseException as exc:
+                    remove_if_present(dest)
+                    if isinstance(exc, OSError):
+                        raise describe(exc, "write", dest) from exc
+                    raise
+                if st is not None:
+                    out.append((i, st))
+                    done += length
+                    continue
+                remove_if_present(dest)  # a short write: written again the general way
+        out.append((i, _write_whole(dest, data, mode, direct, folder_fd)))
+        done += length
     if progress:
         progress(done)
     return out

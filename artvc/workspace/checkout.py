@@ -1,4 +1,4 @@
-"""``art checkout``: make the workspace match the pointers, writing only what differs, verified before rename.
+"""``art checkout``: make the workspace match the pointers, writing only what differs, checked before rename.
 
 Two steps: ``checkout_plan.plan_checkout`` decides everything without touching the workspace (what to write,
 what to delete, what is refused, whether the store holds every object needed); ``apply_plan`` then carries out a
@@ -16,6 +16,7 @@ import itertools
 import os
 import shutil
 import threading
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -364,7 +365,8 @@ def _write_files(
             return inside, True
         return (f"{final}/{folder}" if folder else final), False
 
-    def write(items: list[Write]) -> None:  # the files of one folder
+    def write(job: tuple[list[Write], array[int] | None]) -> None:  # files of one folder (and their index rows)
+        items, located = job
         folder = items[0][0].rpartition("/")[0]
         where, direct = place(folder)
         cut = len(folder) + 1 if folder else 0
@@ -373,7 +375,7 @@ def _write_files(
         fd = os.open(where, _O_FOLDER) if direct else None
         try:
             for landed in materialize_small(
-                store, files, direct=direct, progress=progress, staged=staged, folder_fd=fd
+                store, files, direct=direct, progress=progress, staged=staged, folder_fd=fd, rows=located
             ):
                 rows = state.rows([(f"{final}/{items[k][0]}", st, files[k][1]) for k, st in landed], written=True)
                 with lock:  # the stat cache is one sqlite connection: rows are made outside, buffered inside
@@ -385,24 +387,27 @@ def _write_files(
             if fd is not None:
                 os.close(fd)
 
-    def slices(job: Folder, each: bool) -> Iterator[list[Write]]:
+    def slices(job: Folder, each: bool) -> Iterator[tuple[list[Write], array[int] | None]]:
         rel, oid = job
         tree = trees.read(store, oid, take=True)  # one folder's entries at a time, streamed when it is large
+        rows = a.located.pop(rel, None)  # where the plan found each file (five ints a file, in tree order)
         prefix = f"{rel}/" if rel else ""
         part: list[Write] = []
+        at = 0
         for e in tree.iter_entries():
             if e.kind == EntryKind.FILE:
                 part.append((prefix + e.name, e))
                 if each or len(part) >= _SLICE:
-                    yield part
+                    yield part, None if rows is None else rows[at : at + 5 * len(part)]
+                    at += 5 * len(part)
                     part = []
         if part:
-            yield part
+            yield part, None if rows is None else rows[at : at + 5 * len(part)]
 
-    def work() -> Iterator[list[Write]]:
+    def work() -> Iterator[tuple[list[Write], array[int] | None]]:
         if a.writes:
             big = sum(e.size for _, e in a.writes) >= len(a.writes) * _BIG
-            yield from ([w] for w in a.writes) if big else _by_folder(a.writes)
+            yield from ((w, None) for w in (([w] for w in a.writes) if big else _by_folder(a.writes)))
         each = a.folder_bytes >= a.folder_files * _BIG  # large files: a thread each (decompression and hashing)
         for job in a.folders:
             yield from slices(job, each)
@@ -416,7 +421,7 @@ def _write_files(
         _in_threads(write, itertools.chain(head, todo), jobs)
 
 
-def _in_threads(fn: Callable[[list[Write]], None], todo: Iterator[list[Write]], jobs: int) -> None:
+def _in_threads(fn: Callable[[_Job], None], todo: Iterator[_Job], jobs: int) -> None:
     """Run ``fn`` on each item of ``todo`` in ``jobs`` threads, each taking the next item when it is free (the
     items are made as they are needed, one at a time); the first failure (or an interrupt of this thread)
     stops the rest after the item each is writing, and is raised once they end. Plain threads: an executor
@@ -458,9 +463,10 @@ def _in_threads(fn: Callable[[list[Write]], None], todo: Iterator[list[Write]], 
         raise failed[0]
 
 
+_Job = tuple[list[Write], "array[int] | None"]  # files of one folder, and their index rows when the plan kept them
 _BIG = 256 << 10  # files this large on average are written a thread each, not a slice of a folder per thread
 _SLICE = 512  # files of one folder handed to a thread at a time (two threads may share a folder: while one
-# waits in the kernel for the folder's lock to create a file, the other reads, verifies and writes)
+# waits in the kernel for the folder's lock to create a file, the other reads and writes)
 _serial = itertools.count()
 _O_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 

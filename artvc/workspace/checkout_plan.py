@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
+from array import array
 from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -77,6 +78,9 @@ class ArtifactPlan:
     folder_files: int = 0  # how many files ``folders`` hold, and their bytes
     folder_bytes: int = 0
     absent: ObjectKey | None = None  # the first object a file of ``folders`` needs that the store lacks
+    # the index rows the presence check found for the files of ``folders`` (by the folder's path), kept for the
+    # write so each file is looked up once: five int64 a file, in tree order (``LOCATED_AT_MOST`` files a plan)
+    located: dict[str, array[int]] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -134,6 +138,7 @@ def plan_checkout(
     """
     plan = CheckoutPlan()
     trees = plan.trees
+    room = [LOCATED_AT_MOST]  # files whose index rows the plan may still keep for the write
     for a in status(repo, paths, artifacts=artifacts).artifacts:
         if a.state in (UNCHANGED, NOT_IN_STORE) and a.actual == a.pointer.oid:
             plan.unchanged.append(a.path)
@@ -144,7 +149,7 @@ def plan_checkout(
             continue
         _check_pointer_size(repo, a)
         try:
-            planned = _plan_artifact(repo, a, trees, ready)
+            planned = _plan_artifact(repo, a, trees, ready, room)
         except ObjectNotFoundError as exc:  # a tree of it is not stored
             plan.lacking.append((a.path, ObjectKey(Oid(exc.oid), Kind.TREE)))
             continue
@@ -261,7 +266,11 @@ def _rel(repo: Repo, a: ArtifactStatus) -> str:
 
 
 def _plan_artifact(
-    repo: Repo, a: ArtifactStatus, trees: TreeCache, ready: AbstractSet[Oid] = frozenset()
+    repo: Repo,
+    a: ArtifactStatus,
+    trees: TreeCache,
+    ready: AbstractSet[Oid] = frozenset(),
+    room: list[int] | None = None,
 ) -> ArtifactPlan:
     where, pointer = a.where, a.pointer
     assert where is not None
@@ -273,12 +282,17 @@ def _plan_artifact(
     if where.kind in (FILE, LINK, OTHER):
         out.clear = Op.UNLINK
     out.fresh = out.clear is not None or not os.path.lexists(where.dest)
-    _plan_tree(repo, out, trees, ready, _rel(repo, a))
+    _plan_tree(repo, out, trees, ready, _rel(repo, a), room if room is not None else [0])
     return out
 
 
 def _plan_tree(
-    repo: Repo, out: ArtifactPlan, trees: TreeCache, ready: AbstractSet[Oid] = frozenset(), at: str = ""
+    repo: Repo,
+    out: ArtifactPlan,
+    trees: TreeCache,
+    ready: AbstractSet[Oid] = frozenset(),
+    at: str = "",
+    room: list[int] | None = None,
 ) -> None:
     """Diff stored tree ``out.status.pointer.oid`` against the folder at ``out.dest`` (``at``, relative to the
     workspace root) into ``out.steps``, ``out.writes`` and ``out.folders``.
@@ -291,6 +305,8 @@ def _plan_tree(
     A folder that is not there goes to ``out.folders`` whole, its files checked present in the store here,
     one query per 2,048 files as its entries stream by (``out.absent`` names the first missing object), unless
     the completeness memo vouches for the artifact's tree; a fresh artifact found complete is remembered so.
+    The query asks where each file is (``locate_chunks``), and those rows are kept in ``out.located`` for the
+    write while ``room`` (files, shared by the plan) lasts: a file is then looked up in the index once.
 
     Raises:
         ObjectNotFoundError: a tree of it is not stored.
@@ -322,6 +338,7 @@ def _plan_tree(
         files: list[tuple[str, TreeEntry, os.DirEntry]] = []
         new: list[TreeEntry] = []  # files of a folder that is not there, a batch at a time (checked present)
         new_files = new_bytes = 0
+        rows: array[int] | None = array("q") if check and not exists and room and room[0] > 0 else None
         for entry in entries:
             path, e = prefix + check_name(entry.name), present.get(entry.name)
             if entry.kind == "dir":
@@ -344,7 +361,11 @@ def _plan_tree(
                 if check and out.absent is None and entry.oid not in ready:
                     new.append(entry)
                     if len(new) >= _PRESENCE_BATCH:
-                        out.absent, new = _absent(store, new), []
+                        out.absent, new = _absent(store, new, rows), []
+                        if rows is not None and room and len(rows) > 5 * room[0]:
+                            rows = None  # past the plan's budget: never held whole (a folder of a million files)
+                else:
+                    rows = None  # not every file of the folder located: the write locates them
             elif e is None:
                 out.writes.append((path, entry))
             else:
@@ -355,7 +376,10 @@ def _plan_tree(
             out.folder_bytes += new_bytes
             trees.keep(tree)  # for the apply step, when decoded and within the cache's budget
             if new and out.absent is None:
-                out.absent = _absent(store, new)
+                out.absent = _absent(store, new, rows)
+            if rows is not None and room and out.absent is None and len(rows) == 5 * new_files <= 5 * room[0]:
+                room[0] -= new_files
+                out.located[rel] = rows
         _plan_files(repo, out, files)
         stack.extend(reversed(subdirs))
     check_tree_links(repo.root, at, links)
@@ -364,13 +388,19 @@ def _plan_tree(
 
 
 _PRESENCE_BATCH = 2048  # files of a folder the checkout creates checked present with one query
+LOCATED_AT_MOST = 100_000  # files whose index rows a plan keeps for the write (40 bytes each: 4 MB at most)
+_NOT_A_CHUNK = (-1, 0, 0, 0, 0)
 
 
-def _absent(store: LocalStore, entries: list[TreeEntry]) -> ObjectKey | None:
+def _absent(store: LocalStore, entries: list[TreeEntry], rows: array[int] | None = None) -> ObjectKey | None:
     """The first of these files whose objects (manifest and chunks) the store lacks; None when it has all.
-    One query for the one-chunk files (the chunk is the file), a walk only for the others."""
-    found = store.has_many([(e.oid, Kind.CHUNK) for e in entries])
-    rest = [ObjectKey(e.oid, Kind.FILE) for e in entries if (e.oid, int(Kind.CHUNK)) not in found]
+    One query for the one-chunk files (the chunk is the file: where it is stored is appended to ``rows``, five
+    ints a file, the pack -1 for the others), a walk only for the others."""
+    found = store.locate_chunks([e.oid for e in entries])
+    rest = [ObjectKey(e.oid, Kind.FILE) for e, row in zip(entries, found, strict=True) if row is None]
+    if rows is not None:
+        for row in found:
+            rows.extend(_NOT_A_CHUNK if row is None else row)
     if not rest:
         return None
     lacking: list[ObjectKey] = []

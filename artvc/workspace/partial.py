@@ -206,7 +206,7 @@ def write_parts(repo: Repo, wanted: list[tuple[TrackedArtifact, str, TreeEntry]]
                 )
         todo.append((rel, dest, e))
     files = [SmallFile(str(dest), e.oid, e.size, e.executable) for _, dest, e in todo]
-    for landed in materialize_small(repo.store, files):  # each verified, then renamed over its place
+    for landed in materialize_small(repo.store, files):  # each written to a temp file, renamed over its place
         for k, st in landed:
             repo.state.record(files[k].dest, st, files[k].oid, written=True)
     repo.state.flush()

@@ -158,9 +158,14 @@ def _peak_per_file(make, fn, small: int, large: int) -> float:
 
 def _checkout_per_file(tmp_path, small: int, large: int) -> float:
     """Python memory per file of a checkout of one flat folder of ``small`` and of ``large`` files of 16-64
-    bytes into an empty place (the folder removed after its add)."""
+    bytes into an empty place (the folder removed after its add), written by this thread. Each writing thread
+    holds one 4 MiB pack buffer (``materialize._read_run``): in two threads, whether the second took a slice
+    of the small folder before the first was done, holding its own, was a matter of timing (a 4 MiB swing
+    between the two sizes, up to 524 bytes a file over 8,000 files: the flaky bound); in this thread the
+    buffer outlives a checkout, so it is dropped before each, and both sizes pay it once."""
     import shutil
 
+    from artvc.objstore import materialize
     from artvc.workspace import Repo
     from artvc.workspace.checkout import checkout
 
@@ -168,8 +173,10 @@ def _checkout_per_file(tmp_path, small: int, large: int) -> float:
     for n in (small, large):
         root = _repo_with_files(tmp_path / f"c{n}", n, n)
         subprocess.run([*ART, "add", "-q", "data"], cwd=root, check=True, capture_output=True)
+        subprocess.run([*ART, "config", "core.jobs", "1"], cwd=root, check=True, capture_output=True)
         shutil.rmtree(root / "data")
         result = []
+        materialize._buffers.run = None
         peaks[n] = _traced_peak(lambda: result.append(checkout(Repo(root), ["data"])))  # noqa: B023
         assert result[0].files_written == n and sum(1 for _ in (root / "data" / "d0000").iterdir()) == n
     return (peaks[large] - peaks[small]) / (large - small)
@@ -272,12 +279,15 @@ def test_memory_per_file_of_a_checkout_of_one_flat_folder_is_small(tmp_path, mon
     (both alive while it is read), and the write's pack buffer, which grows with the files until its 4 MiB
     bound."""
     from artvc.objstore import signed_writes
-    from artvc.workspace import safety
+    from artvc.workspace import checkout_plan, safety
 
     monkeypatch.setattr(safety, "DECODED_MAX", 1000)
     # the written files' stat data, kept to sign the new folder without a second walk, is ~180 bytes a file up
     # to ``KEPT_AT_MOST`` (100,000: 18 MB) and then let go for the walk; lowered too, so that both sizes here
     # measure what a checkout of a million files holds per file
     monkeypatch.setattr(signed_writes, "KEPT_AT_MOST", 1000)
+    # the index rows the plan finds and keeps for the write (40 bytes a file up to ``LOCATED_AT_MOST``, 100,000:
+    # 4 MB) are bounded the same way; lowered too
+    monkeypatch.setattr(checkout_plan, "LOCATED_AT_MOST", 1000)
     per_file = _checkout_per_file(tmp_path, 2000, 10000)
     assert per_file < 250, f"checkout: {per_file:.0f} bytes of Python memory per file"  # 790 before, 165 now

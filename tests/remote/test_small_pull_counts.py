@@ -151,7 +151,7 @@ def test_a_pull_failing_on_one_whole_pack_leaves_no_download_of_the_next_behind(
 def test_a_pull_writes_the_small_files_it_verified_without_hashing_them_again(ws, tmp_path, monkeypatch):
     """The fetch verifies every object of a whole pack as it adopts it (``FileStage.proved_packs``), so the
     checkout in the same pull writes those one-chunk files without a second blake3 each (the old code hashed
-    all 300 again); a later plain checkout, which has no such proof, hashes every file it writes."""
+    all 300 again); a later plain checkout hashes no one-chunk file of the local store (docs/design.md)."""
     from artvc.objstore import materialize
 
     other = _flat(ws, tmp_path)
@@ -165,7 +165,7 @@ def test_a_pull_writes_the_small_files_it_verified_without_hashing_them_again(ws
 
     shutil.rmtree(other.root / "d0")
     other.art("checkout", "d0")
-    assert len(rehashed) == 150
+    assert rehashed == []
     assert files_under(other.root / "d0") == files_under(ws.root / "d0")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 
@@ -152,17 +153,28 @@ def _damage_stored(ws: Workspace, content: bytes) -> str:
     return oid
 
 
-def test_a_damaged_small_file_in_the_store_stops_the_checkout_before_the_folder_appears(ws):
-    _tracked(ws)
+def test_a_checkout_does_not_hash_local_one_chunk_files_again_and_fsck_finds_damage_since(ws, monkeypatch):
+    """A one-chunk file read from the local store is written unhashed (the store holds only bytes art hashed as
+    it wrote them or verified as it fetched them: docs/design.md, "Checkout"); damage to a pack since is what
+    ``art fsck`` finds (exit 3). The old code hashed each of the 3,000 files again."""
+    from artvc.objstore import materialize
+    from artvc.workspace import checkout
+
+    before = _tracked(ws)
     victim = random_bytes(200 + 1234 % 8000, seed=1234)  # d/s04/f0234.bin: random, stored raw
     assert (ws.root / "d/s04/f0234.bin").read_bytes() == victim
     oid = _damage_stored(ws, victim)
     shutil.rmtree(ws.root / "d")
-    r = _run(ws, "checkout")
-    assert r.returncode == 3, r.stderr
-    assert "art: error:" in r.stderr and oid[:10] in r.stderr
-    assert not (ws.root / "d").exists()
-    assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
+    hashed: list[int] = []
+    real = materialize.hashes_to
+    monkeypatch.setattr(materialize, "hashes_to", lambda data, o: hashed.append(1) or real(data, o))
+    with ws.repo() as repo:
+        assert checkout(repo).files_written == 12 * 250 + 2
+    assert hashed == []
+    now = snapshot(ws.root / "d")
+    assert {k for k, v in now.items() if v != before[k]} == {"s04/f0234.bin"}  # written as the pack holds it
+    r = _run(ws, "fsck")
+    assert r.returncode == 3 and oid[:10] in r.stdout + r.stderr
 
 
 def test_a_new_folder_whose_file_the_store_lacks_changes_nothing(ws):
@@ -227,15 +239,82 @@ def test_one_flat_folder_of_many_slices_comes_back_whole_in_two_threads_and_stat
         assert again.stats.hashed == 0 and again.stats.files == 1600
 
 
-def test_a_damaged_file_in_a_late_slice_of_a_flat_folder_stops_both_threads_and_nothing_appears(ws):
+def test_a_failed_write_in_a_late_slice_of_a_flat_folder_stops_both_threads_and_nothing_appears(ws):
     _flat(ws)
-    oid = _damage_stored(ws, (ws.root / "flat/f01400").read_bytes())  # in the third slice of 512
     shutil.rmtree(ws.root / "flat")
-    r = _run(ws, "checkout")
-    assert r.returncode == 3, r.stderr
-    assert oid[:10] in r.stderr
+    r = _run(ws, "checkout", env={"ART_FAULT": "materialize.file-writing@1400:eio"})  # in the third slice of 512
+    assert r.returncode == 13, r.stderr
+    assert r.stderr.startswith("art: error:") and "I/O error" in r.stderr
     assert not (ws.root / "flat").exists()
     assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
+
+
+def test_a_checkout_without_the_memo_looks_each_file_up_once(ws, monkeypatch):
+    """The plan's presence check asks where each file of a new folder is (``locate_chunks``) and keeps those
+    rows for the write, so every file is looked up in the index once (twice on the old code: a presence
+    check, then a lookup to write it). Counted: ids asked of the ``objects`` table, on both threads."""
+    from artvc.objstore.store.local import LocalStore
+    from artvc.workspace import checkout
+
+    before = _flat(ws)
+    shutil.rmtree(ws.root / "flat")
+    asked: list[int] = []
+    real = LocalStore._query
+
+    def counted(self, sql, args, **kw):
+        if "FROM objects WHERE oid" in sql:
+            asked.append(len(args) if " IN (" in sql else 1)
+        return real(self, sql, args, **kw)
+
+    monkeypatch.setattr(LocalStore, "_query", counted)
+    with ws.repo() as repo:
+        tree = next(p.oid for path, p, _ in repo.artifacts() if path == "flat")
+        assert repo.store.known_complete([ObjectKey(tree, Kind.TREE)]) == set()  # add leaves the memo empty
+        assert checkout(repo).files_written == 1600
+    assert snapshot(ws.root / "flat") == before
+    assert 1600 <= sum(asked) <= 1600 + 4  # each file once (and the pointer's own objects)
+    shutil.rmtree(ws.root / "flat")  # with the memo (the plan checks nothing): still once each
+    asked.clear()
+    with ws.repo() as repo:
+        assert checkout(repo).files_written == 1600
+    assert 1600 <= sum(asked) <= 1600 + 4
+    assert snapshot(ws.root / "flat") == before
+
+
+def test_a_folder_past_the_plans_budget_of_kept_rows_is_looked_up_again_and_comes_back_whole(ws, monkeypatch):
+    """The rows a plan keeps are bounded (``LOCATED_AT_MOST`` files, 4 MB): a folder past what is left is not
+    kept, and the write looks its files up again; within the budget, five ints a file are kept."""
+    from artvc.objstore.store.local import LocalStore
+    from artvc.workspace import checkout_plan
+    from artvc.workspace.checkout import apply_plan
+
+    before = _flat(ws)
+    shutil.rmtree(ws.root / "flat")
+    with ws.repo() as repo:  # no memo after add: the plan checks every file, and keeps the rows
+        [a] = checkout_plan.plan_checkout(repo).todo
+        assert {rel: len(rows) for rel, rows in a.located.items()} == {"": 5 * 1600}
+    db = sqlite3.connect(ws.root / ".art" / "store" / "index.db")  # the plan remembered the tree complete:
+    db.execute("DELETE FROM complete")  # forget it (the memo is a cache), so the next plan checks again
+    db.commit()
+    db.close()
+    monkeypatch.setattr(checkout_plan, "LOCATED_AT_MOST", 1000)
+    asked: list[int] = []
+    real = LocalStore._query
+
+    def counted(self, sql, args, **kw):
+        if "FROM objects WHERE oid" in sql:
+            asked.append(len(args) if " IN (" in sql else 1)
+        return real(self, sql, args, **kw)
+
+    monkeypatch.setattr(LocalStore, "_query", counted)
+    with ws.repo() as repo:
+        plan = checkout_plan.plan_checkout(repo)
+        assert plan.todo[0].located == {}
+        planned = sum(asked)
+        assert 1600 <= planned <= 1600 + 4
+        assert apply_plan(repo, plan) == 1600
+    assert sum(asked) - planned >= 1600  # the write looked every file up again
+    assert snapshot(ws.root / "flat") == before
 
 
 def test_new_subfolders_with_links_and_modes_in_a_folder_that_is_there_come_back_whole(ws):
