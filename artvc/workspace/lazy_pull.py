@@ -20,26 +20,20 @@ What is left promised is fetched when a checkout needs it again (``lazy_fetch``)
 
 from __future__ import annotations
 
-import mmap
-import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import BinaryIO
 
 from ..errors import ArtError, FormatError
-from ..objstore.faults import fault_point
-from ..objstore.fileio import kernel_copy, pwrite_all, remove_if_present, start_writeback
-from ..objstore.hashing import ContentHasher
 from ..objstore.objects import FileManifest, Kind, Tree
 from ..objstore.oid import Oid
-from ..objstore.pack_ranges import open_remote_pack
 from ..objstore.progress import ProgressLike, as_progress
 from ..objstore.promised import promise
+from ..objstore.remote_file import stream_file
 from ..objstore.stage import FileStage
 from ..objstore.store.delta import DELTA
-from ..objstore.store.pack import RAW, PackEntry, check_entry, unpack_payload
-from ..objstore.store.remote_read import Span, verify_payload
+from ..objstore.store.pack import PackEntry
+from ..objstore.store.remote_read import verify_payload
 from ..objstore.types import EntryKind, ObjectKey
 from ..objstore.verify import Problem
 from .checkout import CheckoutResult, checkout
@@ -50,8 +44,6 @@ from .repo import Repo
 from .tracked import TrackedArtifact, select
 
 WALK_BATCH = 4096  # keys looked up on the remote at once while reading the trees
-SPAN = 4 << 20  # bytes of a pack read or copied at once (contiguous chunks of one file), and decompressed
-AHEAD = 2  # spans read ahead while one is hashed and written
 
 
 @dataclass(slots=True)
@@ -159,7 +151,7 @@ def _write_lazy(
             located = _locate(store, manifest)
             if located is None:
                 continue  # a chunk stored as a delta, or not listed: the ordinary fetch brings it
-            reason = _stream(store, manifest, located, stage, transfer_jobs(repo, jobs), bar)
+            reason = stream_file(store, manifest, located, stage, transfer_jobs(repo, jobs), _bytes(bar))
             if reason is None and oid not in stage.ready():
                 continue  # writing the temp file failed: the ordinary fetch and checkout bring it
             if reason is None:
@@ -181,6 +173,10 @@ def _write_lazy(
     finally:
         store.close()
     return out
+
+
+def _bytes(bar) -> Callable[[int], object]:
+    return lambda n: bar.advance(bytes=n)
 
 
 def _manifests(repo: Repo, store, roots: Iterable[ObjectKey], jobs: int) -> dict[Oid, tuple[FileManifest, bytes]]:
@@ -254,207 +250,3 @@ def _locate(store, manifest: FileManifest) -> list[tuple[str, PackEntry]] | None
             return None
         out.append((loc.pack, loc.entry))
     return out
-
-
-def _spans(located: list[tuple[str, PackEntry]]) -> Iterator[Span]:
-    """Runs of chunks stored back to back in one pack, in file order, of at most ``SPAN`` bytes stored and
-    decompressed (or one chunk, which its entry check bounds)."""
-    run: list[PackEntry] = []
-    pack = ""
-    raw = 0
-    for p, e in located:
-        if run and (
-            p != pack
-            or e.offset != run[-1].offset + run[-1].length
-            or e.offset + e.length - run[0].offset > SPAN
-            or raw + e.raw_length > SPAN  # decompressed, a span stays within SPAN too
-        ):
-            yield pack, run[0].offset, run[-1].offset + run[-1].length, run
-            run, raw = [], 0
-        pack = p
-        run.append(e)
-        raw += e.raw_length
-    if run:
-        yield pack, run[0].offset, run[-1].offset + run[-1].length, run
-
-
-def _stream(store, manifest: FileManifest, located, stage: FileStage, jobs: int, bar) -> str | None:
-    """Write ``manifest``'s file to a temp file of ``stage`` from the remote and hash it whole; None when it is
-    proved (the file is then the stage's, ready), else why not (the temp file is removed).
-
-    From a directory remote, spans of raw chunks (incompressible data) are copied by the kernel
-    (``copy_file_range``, as ``cp`` does) and hashed from the written file, mapped: the bytes never pass through
-    a buffer of art's. Other spans are read (a few ahead, on ``jobs`` threads), compressed chunks decompressed
-    one by one (bounded by their entry), hashed and written. Each span's writeback is started as it is hashed
-    (``start_writeback``), so the disk writes while the rest is copied."""
-    oid = manifest.oid
-    path = stage.temp_path()
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
-    # blake3's own threads pay off on the large mapped spans of raw chunks, and cost 3x the CPU on the pieces
-    # of decompressed chunks (80 KiB updates)
-    hasher = ContentHasher(threaded=all(e.codec == RAW for _, e in located))
-    hashing = _InOrder()
-    local: dict[str, BinaryIO | None] = {}
-    pos = 0
-    proved = False
-    try:
-        for (pack, start, end, entries), data in _read_ahead(store, _spans(located), jobs, local):
-            fault_point("lazy.file-writing")
-            if data is None:  # raw chunks of a directory remote's pack: the kernel copies them
-                _check_entries(entries)
-                n = _copy_span(local[pack], fd, start, end, pos)
-                if n != end - start:
-                    return f"remote pack {pack[:10]} is truncated ({n} of {end - start} bytes at offset {start})"
-                hashing.add(_hash_written, hasher, fd, pos, n)  # hashed from the file while the next is copied
-            else:
-                n = 0
-                for piece in data:
-                    pwrite_all(fd, memoryview(piece), pos + n)
-                    n += len(piece)
-                hashing.add(_hash_pieces, hasher, fd, data, pos, n)
-            pos += n
-            bar.advance(bytes=sum(e.raw_length for e in entries))
-            if pos > manifest.size:
-                return f"it has more bytes than its manifest says ({manifest.size})"
-        hashing.wait()
-        if pos != manifest.size:
-            return f"it has {pos} bytes, its manifest says {manifest.size}"
-        got = hasher.oid()
-        if got != oid:
-            return f"content hashes to {got[:10]}"
-        proved = True
-        return None
-    except FormatError as exc:
-        return str(exc)
-    except OSError:  # writing failed (disk full...): not adopted; the ordinary fetch and checkout report it
-        return None
-    finally:
-        hashing.close()
-        for f in local.values():
-            if f is not None:
-                f.close()
-        try:
-            os.close(fd)
-        except OSError:
-            proved = False
-        if proved:
-            stage.adopt(oid, path)
-        else:
-            remove_if_present(path)
-
-
-class _InOrder:
-    """Tasks run one after the other on one thread, in the order given (the file's hash is fed in order), at
-    most ``AHEAD`` waiting: the copy of a span overlaps the hashing of the one before."""
-
-    def __init__(self) -> None:
-        from collections import deque
-        from concurrent.futures import Future, ThreadPoolExecutor
-
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="art-lazy-hash")
-        self._pending: deque[Future[None]] = deque()
-
-    def add(self, fn, *args) -> None:
-        self._pending.append(self._pool.submit(fn, *args))
-        while len(self._pending) > AHEAD:
-            self._pending.popleft().result()
-
-    def wait(self) -> None:
-        while self._pending:
-            self._pending.popleft().result()
-
-    def close(self) -> None:
-        for fut in self._pending:
-            fut.cancel()
-        self._pool.shutdown(wait=True)
-
-
-def _hash_pieces(hasher: ContentHasher, fd: int, pieces: list[bytes | memoryview], at: int, n: int) -> None:
-    for piece in pieces:
-        hasher.update(piece)
-    start_writeback(fd, at, n)
-
-
-def _copy_span(src: BinaryIO | None, dest: int, start: int, end: int, at: int) -> int:
-    """Copy bytes [start, end) of the pack file ``src`` to ``dest`` at ``at``: by the kernel, else read and
-    written; the bytes copied (fewer when the pack ends first)."""
-    assert src is not None
-    n = kernel_copy(src.fileno(), dest, end - start, start, at)
-    if n is None:
-        data = os.pread(src.fileno(), end - start, start)
-        pwrite_all(dest, memoryview(data), at)
-        n = len(data)
-    return n
-
-
-def _hash_written(hasher: ContentHasher, fd: int, at: int, n: int) -> None:
-    """Hash ``n`` bytes of ``fd`` from ``at`` (just written: read from the page cache, mapped), then ask the
-    kernel to start writing them to the disk."""
-    if n:
-        base = at - at % mmap.ALLOCATIONGRANULARITY
-        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)  # the pages mapped at once, not faulted in
-        with mmap.mmap(fd, at + n - base, flags, mmap.PROT_READ, offset=base) as mapped:
-            view = memoryview(mapped)
-            try:
-                hasher.update(view[at - base :])
-            finally:
-                view.release()
-        start_writeback(fd, at, n)
-
-
-def _check_entries(entries: list[PackEntry]) -> None:
-    """Raise FormatError for an entry the format forbids or that is not a chunk (the remote index is hostile)."""
-    for e in entries:
-        check_entry(e.kind, e.codec, e.offset, e.length, e.raw_length)
-        if e.kind != Kind.CHUNK:
-            raise FormatError(f"the remote index lists {e.oid[:10]} as another kind than a chunk")
-
-
-def _load_span(store, span: Span) -> list[bytes | memoryview]:
-    """The file's bytes that ``span`` holds, in pieces: read in one request, each chunk checked and
-    decompressed (on a worker thread: zstd and the read run beside the hashing). At most ``SPAN`` bytes raw
-    (``_spans``)."""
-    pack, start, end, entries = span
-    buf = store.read_range(pack, start, end)
-    if len(buf) != end - start:
-        raise FormatError(f"remote pack {pack[:10]} is truncated ({len(buf)} of {end - start} bytes at offset {start})")
-    _check_entries(entries)
-    if all(e.codec == RAW for e in entries):
-        return [buf]
-    view = memoryview(buf)
-    pieces: list[bytes | memoryview] = []
-    for e in entries:
-        a, b = e.offset - start, e.offset - start + e.length
-        pieces.append(view[a:b] if e.codec == RAW else unpack_payload(e.codec, buf[a:b], e.raw_length, e.kind))
-    return pieces
-
-
-def _read_ahead(
-    store, spans: Iterator[Span], jobs: int, local: dict[str, BinaryIO | None]
-) -> Iterator[tuple[Span, list[bytes | memoryview] | None]]:
-    """Each span with its content (``_load_span``), in order, up to ``jobs`` (at least ``AHEAD``, at most 8)
-    spans in flight on worker threads (memory: a few spans); None instead of the content for a span of raw
-    chunks in a pack of a directory remote (opened into ``local``), which the caller copies in the kernel."""
-    from collections import deque
-    from concurrent.futures import Future, ThreadPoolExecutor
-
-    ahead = max(AHEAD, min(jobs, 8))  # a bucket's latency is hidden by a few requests in flight
-    with ThreadPoolExecutor(max_workers=ahead) as pool:
-        pending: deque[tuple[Span, Future[list[bytes | memoryview]] | None]] = deque()
-        try:
-            for span in spans:
-                pack = span[0]
-                if pack not in local:
-                    local[pack] = open_remote_pack(store, pack)
-                raw = local[pack] is not None and all(e.codec == RAW for e in span[3])
-                pending.append((span, None if raw else pool.submit(_load_span, store, span)))
-                if len(pending) > ahead:
-                    first, fut = pending.popleft()
-                    yield first, None if fut is None else fut.result()
-            while pending:
-                first, fut = pending.popleft()
-                yield first, None if fut is None else fut.result()
-        finally:
-            for _, fut in pending:
-                if fut is not None:
-                    fut.cancel()
