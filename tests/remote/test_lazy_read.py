@@ -1,0 +1,59 @@
+"""Reading a promised file without fetching it into the store: ``art cat`` and ``art diff``'s content summary
+read it from the remote that promised it (verified, nothing stored), as git's partial clone reads a missing
+blob on demand; the remote unreachable is a one-line error (cat) or a skipped summary (diff)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from tests.builders import csv_bytes, random_bytes
+from tests.remote.conftest import assert_error, clone, commit
+from tests.remote.test_lazy_pull import MIB, pack_bytes, promised_rows
+
+
+def lazy_clone(ws, tmp_path):
+    big, table = random_bytes(6 * MIB, 21), csv_bytes(5 * MIB, 22)
+    ws.gen({"big.bin": big, "table.csv": table})
+    ws.art("add", "big.bin", "table.csv")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    other = clone(ws, tmp_path / "clone")
+    other.art("pull", "--lazy")
+    assert len(promised_rows(other)) == 2
+    return other, big, table
+
+
+def test_cat_reads_a_promised_file_from_the_promising_remote_not_the_default_one(ws, tmp_path):
+    other, big, _ = lazy_clone(ws, tmp_path)
+    other.art("remote", "add", "backup", str(tmp_path / "backup"), "--default")  # lists nothing
+    before = pack_bytes(other)
+    assert other.art("cat", "big.bin").stdout_bytes == big
+    assert pack_bytes(other) == before and len(promised_rows(other)) == 2  # nothing stored, still promised
+    result = other.art("cat", "big.bin", "-r", "backup", code=None)  # a remote named is the one read
+    assert result.exit_code != 0 and "not in the store" in result.stderr
+
+
+def test_cat_of_a_promised_file_whose_remote_is_gone_fails_in_one_line(ws, tmp_path):
+    other, _, _ = lazy_clone(ws, tmp_path)
+    shutil.move(tmp_path / "remote", tmp_path / "moved")
+    result = other.art("cat", "big.bin", code=None)
+    assert_error(result, 12, "")
+    assert result.stdout_bytes == b""
+
+
+def test_diff_summarises_two_promised_versions_read_from_their_remote(ws, tmp_path):
+    other, _, table = lazy_clone(ws, tmp_path)
+    ws.gen({"table.csv": csv_bytes(4 * MIB, 23)})  # unrelated to the first: no chunk stored as a delta
+    ws.art("add", "table.csv")
+    ws.art("push")
+    commit(ws, "more rows")
+    other.git("pull", "-q")
+    other.art("pull", "--lazy")
+    assert len(promised_rows(other)) == 3  # both versions of the table promised: no chunk of either stored
+    change = json.loads(other.art("diff", "HEAD~1", "HEAD", "--json").stdout)["changes"][0]
+    assert "skipped" not in change["summary"] and change["summary"]["rows_new"] > 0, change
+    assert len(promised_rows(other)) == 3  # read, not fetched
+    shutil.move(tmp_path / "remote", tmp_path / "moved")
+    change = json.loads(other.art("diff", "HEAD~1", "HEAD", "--json").stdout)["changes"][0]
+    assert "skipped" in change["summary"] and change["added_size"] is not None  # sizes come from the manifests
