@@ -4,10 +4,11 @@ A plain pull stores every chunk and writes the file too: two writes of every byt
 on a disk without reflinks. A lazy pull (docs/design.md, "A pull at one write: promised objects"):
 
 1. reads the trees and file manifests the selection needs from the remote (trees verified by their id);
-2. streams each file with a manifest (a file of more than one chunk) from the remote's packs, in file order,
-   into a temp file of the pull's stage (``objstore/stage.py``, in ``.art/tmp``: the workspace's filesystem),
-   decompressing and hashing the whole file once (blake3: the file's id); chunks are neither stored nor hashed
-   one by one, since only the whole-file hash is needed to prove the bytes written;
+2. writes each file with a manifest (a file of more than one chunk) from the remote's packs into a temp file
+   of the pull's stage (``objstore/stage.py``, in ``.art/tmp``: the workspace's filesystem), spans written in
+   parallel at their offsets and the whole file hashed once, in order (``objstore/remote_file.py``; blake3:
+   the file's id); chunks are neither stored nor hashed one by one, since only the whole-file hash is needed
+   to prove the bytes written;
 3. records each proved file's manifest as *promised* by that remote (``objstore/promised.py``), then stores the
    manifest; a file that does not hash to its id is discarded with nothing written (exit 3);
 4. runs the ordinary fetch for the rest (trees, one-chunk files, runs: it finds the manifests stored and does
