@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 SPAN = 4 << 20  # bytes of a pack read or copied at once (contiguous chunks of one file), and decompressed
 LOCAL_THREADS = 2  # writers for a directory remote: the work is CPU (copy, zstd), 2 cores keep up with a disk
+HOT = 256 << 10  # decompressed bytes written at once: still in the core's cache when the kernel copies them
 REMOTE_THREADS = 8  # at most this many spans requested at once from a bucket: its latency is hidden
 
 
@@ -199,7 +200,7 @@ def _fill(store: RemoteStore, src: BinaryIO | None, fd: int, span: Span, at: int
         pwrite_all(fd, stored, at)
         return
     out = _scratch(sum(e.raw_length for e in entries), _OUT)
-    pos = 0
+    pos = held = 0  # bytes decompressed; of which written
     for e in entries:
         piece = stored[e.offset - start : e.offset - start + e.length]
         if e.codec == RAW:
@@ -209,7 +210,10 @@ def _fill(store: RemoteStore, src: BinaryIO | None, fd: int, span: Span, at: int
         else:  # a delta is never located here (``lazy_pull._locate``); any other codec is refused
             raise FormatError(f"remote chunk {e.oid[:10]} has codec {e.codec}, which a lazy pull does not read")
         pos += e.raw_length
-    pwrite_all(fd, out[:pos], at)
+        if pos - held >= HOT:  # written while still in the core's cache (a whole span would be read from RAM)
+            pwrite_all(fd, out[held:pos], at + held)
+            held = pos
+    pwrite_all(fd, out[held:pos], at + held)
 
 
 def _unzstd_into(piece: memoryview, out: memoryview) -> None:
