@@ -25,7 +25,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..errors import FormatError
 from .faults import fault_point
@@ -152,7 +152,15 @@ def _write_all(
     first = located[0][0]
     local[first] = open_remote_pack(store, first)
     # a directory remote: CPU-bound (copy, zstd), 2 writers; a bucket: latency-bound, a few requests in flight
-    threads = LOCAL_THREADS if local[first] is not None else max(LOCAL_THREADS, min(jobs, REMOTE_THREADS))
+    # (raw chunks only: one thread copies, the kernel's copy and the hash overlap; a second copier only spins on
+    # the file's inode lock)
+    threads = (
+        max(LOCAL_THREADS, min(jobs, REMOTE_THREADS))
+        if local[first] is None
+        else 1
+        if all(e.codec == RAW for _, e in located)
+        else LOCAL_THREADS
+    )
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="art-lazy") as pool:
         try:
             for span in spans(located):
@@ -239,7 +247,7 @@ def _unzstd_into(piece: memoryview, out: memoryview) -> None:
         raise FormatError(f"compressed chunk does not decompress: {exc}") from exc
 
 
-def _decompressor(zstandard):
+def _decompressor(zstandard: Any) -> Any:
     dctx = getattr(_SCRATCH, "dctx", None)
     if dctx is None:
         dctx = _SCRATCH.dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)

@@ -33,6 +33,7 @@ from ..objstore.promised import promise
 from ..objstore.remote_file import stream_file
 from ..objstore.stage import FileStage
 from ..objstore.store.delta import DELTA
+from ..objstore.store.local import LocalStore
 from ..objstore.store.pack import PackEntry
 from ..objstore.store.remote_read import verify_payload
 from ..objstore.types import EntryKind, ObjectKey
@@ -137,11 +138,26 @@ def _write_lazy(
 ) -> LazyFiles:
     """Steps 1-3 of the module docstring: the files with manifests below ``arts`` that the local store lacks are
     written to ``stage``, proved, and their manifests stored as promised by the remote."""
+    # a store without a pack file (a fresh clone's) holds nothing: its index is created (sqlite, fsyncs: 0.1-0.2 s
+    # on a busy disk) on a thread of its own while the remote is read and the files written, and is first
+    # needed to record them
+    opening = _Opening(repo) if _empty_store(repo) else None
+    try:
+        return _write_files(repo, arts, stage, remote, jobs, progress, opening)
+    finally:
+        if opening is not None:
+            opening.wait()
+
+
+def _write_files(
+    repo: Repo, arts: list[TrackedArtifact], stage: FileStage, remote, jobs, progress, opening: _Opening | None
+) -> LazyFiles:
     store = open_remote(repo, remote)
     out = LazyFiles(store.name)
     try:
         store.refresh()
-        manifests = _manifests(repo, store, [a.key for a in arts], transfer_jobs(repo, jobs))
+        local = None if opening is not None else repo.store
+        manifests = _manifests(local, store, [a.key for a in arts], transfer_jobs(repo, jobs))
         if not manifests:
             return out
         bar = as_progress(progress)
@@ -162,6 +178,8 @@ def _write_lazy(
             else:
                 out.problems.append(Problem(oid, "file", f"remote {store.name!r}: {reason}", True))
             bar.advance(files=1)
+        if opening is not None:
+            opening.wait()
         promise(repo.store, proved, store.name)  # before the manifests: a stored manifest is always explained
         writer = repo.store.writer()
         try:
@@ -180,12 +198,48 @@ def _bytes(bar) -> Callable[[int], object]:
     return lambda n: bar.advance(bytes=n)
 
 
-def _manifests(repo: Repo, store, roots: Iterable[ObjectKey], jobs: int) -> dict[Oid, tuple[FileManifest, bytes]]:
+class _Opening:
+    """``repo.store`` opened on a thread of its own; ``wait`` joins it (and raises what opening raised). The
+    caller touches ``repo.store`` only after ``wait``."""
+
+    def __init__(self, repo: Repo) -> None:
+        import threading
+
+        self._failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._open, args=(repo,), name="art-open-store", daemon=True)
+        self._thread.start()
+
+    def _open(self, repo: Repo) -> None:
+        try:
+            repo.store  # noqa: B018 (opened on first use)
+        except BaseException as exc:  # raised again by ``wait``, on the caller's thread
+            self._failed = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
+
+
+def _empty_store(repo: Repo) -> bool:
+    """True when the store is not open yet and has no pack file (every object lives in a pack: it holds none)."""
+    if getattr(repo, "_store", None) is not None:
+        return False
+    packs = repo.store_dir / "packs"
+    try:
+        return not any(True for sub in packs.iterdir() for _ in sub.glob("*.pack"))
+    except OSError:
+        return False  # no store yet, or unreadable: opened the ordinary way (which creates or reports it)
+
+
+def _manifests(
+    local: LocalStore | None, store, roots: Iterable[ObjectKey], jobs: int
+) -> dict[Oid, tuple[FileManifest, bytes]]:
     """The file manifests below ``roots`` that neither the local store holds nor an earlier level named, read
     from the remote, decoded and bounded (their ids are proved later, by the file's hash). Trees the local store
     holds are read from it; trees from the remote are checked against their ids. Anything missing or damaged is
-    left for the ordinary fetch, which reports it."""
-    local = repo.store
+    left for the ordinary fetch, which reports it. ``local`` None: the store holds nothing (``_empty_store``)."""
     out: dict[Oid, tuple[FileManifest, bytes]] = {}
     seen: set[ObjectKey] = set()
     again: set[Oid] = set()  # files met more than once
@@ -198,11 +252,16 @@ def _manifests(repo: Repo, store, roots: Iterable[ObjectKey], jobs: int) -> dict
             batch = list(dict.fromkeys(k for k in part if k not in seen))
             again.update(k.oid for k in _twice(part) if k.kind == Kind.FILE)
             seen.update(batch)
-            have = local.has_many([*batch, *((o, Kind.CHUNK) for o, k in batch if k == Kind.FILE)])
+            have = (
+                set()
+                if local is None
+                else local.has_many([*batch, *((o, Kind.CHUNK) for o, k in batch if k == Kind.FILE)])
+            )
             need: list[ObjectKey] = []
             for key in batch:
                 oid, kind = key
                 if kind == Kind.TREE and (oid, int(kind)) in have:
+                    assert local is not None
                     below += _tree_children(local.get_tree(oid))
                 elif (
                     kind in (Kind.TREE, Kind.FILE)
