@@ -46,6 +46,7 @@ from .repo import Repo
 from .tracked import TrackedArtifact, select
 
 WALK_BATCH = 4096  # keys looked up on the remote at once while reading the trees
+TREES_KEPT = 16 << 20  # bytes of trees read by the walk kept to be stored (beyond that, the fetch reads them again)
 
 
 @dataclass(slots=True)
@@ -56,6 +57,8 @@ class LazyFiles:
     files: list[Oid] = field(default_factory=list)
     bytes: int = 0
     problems: list[Problem] = field(default_factory=list)
+    objects: int = 0  # fetched and stored the ordinary way by ``_complete`` (trees, small files)
+    fetched: int = 0  # their bytes as stored
 
 
 def lazy_pull(
@@ -120,8 +123,8 @@ def lazy_pull(
         f.remote,
         f.url,
         f.roots,
-        f.objects + len(lazy.files),
-        f.bytes + lazy.bytes,
+        f.objects + len(lazy.files) + lazy.objects,
+        f.bytes + lazy.bytes + lazy.fetched,
         f.packs,
         f.present,
         f.runs,
@@ -157,9 +160,10 @@ def _write_files(
     try:
         store.refresh()
         local = None if opening is not None else repo.store
-        manifests = _manifests(local, store, [a.key for a in arts], transfer_jobs(repo, jobs))
+        walked = _walk(local, store, [a.key for a in arts], transfer_jobs(repo, jobs))
+        manifests = walked.manifests
         if not manifests:
-            return out
+            return out  # nothing to write lazily: the ordinary fetch does it all
         bar = as_progress(progress)
         bar.phase("fetching", noun="files")
         bar.total(bytes=sum(m.size for m, _ in manifests.values()), files=len(manifests))
@@ -189,6 +193,8 @@ def _write_files(
         except BaseException:
             writer.abort()
             raise
+        if proved and not out.problems:
+            out.objects, out.fetched = _complete(repo, store, walked, proved, transfer_jobs(repo, jobs), progress)
     finally:
         store.close()
     return out
@@ -233,14 +239,24 @@ def _empty_store(repo: Repo) -> bool:
         return False  # no store yet, or unreadable: opened the ordinary way (which creates or reports it)
 
 
-def _manifests(
-    local: LocalStore | None, store, roots: Iterable[ObjectKey], jobs: int
-) -> dict[Oid, tuple[FileManifest, bytes]]:
+@dataclass(slots=True)
+class _Walked:
+    """What the walk below the roots found that the local store lacks."""
+
+    manifests: dict[Oid, tuple[FileManifest, bytes]] = field(default_factory=dict)  # to write lazily
+    files: list[Oid] = field(default_factory=list)  # every file met (manifest or one chunk), once
+    trees: dict[Oid, bytes] | None = field(default_factory=dict)  # verified; None: not all kept, or not all read
+    kept: int = 0  # bytes of ``trees``
+
+
+def _walk(local: LocalStore | None, store, roots: Iterable[ObjectKey], jobs: int) -> _Walked:
     """The file manifests below ``roots`` that neither the local store holds nor an earlier level named, read
-    from the remote, decoded and bounded (their ids are proved later, by the file's hash). Trees the local store
-    holds are read from it; trees from the remote are checked against their ids. Anything missing or damaged is
-    left for the ordinary fetch, which reports it. ``local`` None: the store holds nothing (``_empty_store``)."""
-    out: dict[Oid, tuple[FileManifest, bytes]] = {}
+    from the remote, decoded and bounded (their ids are proved later, by the file's hash), and the trees read
+    on the way (checked against their ids), kept to be stored once what they name is (``_complete``). Trees the
+    local store holds are read from it. Anything missing or damaged is left for the ordinary fetch, which
+    reports it (the trees are then not kept: the fetch walks them again). ``local`` None: the store holds
+    nothing (``_empty_store``)."""
+    out = _Walked()
     seen: set[ObjectKey] = set()
     again: set[Oid] = set()  # files met more than once
     level: list[ObjectKey] = list(roots)
@@ -269,20 +285,61 @@ def _manifests(
                     and not (kind == Kind.FILE and (oid, int(Kind.CHUNK)) in have)  # a one-chunk file
                 ):
                     need.append(key)
+                    if kind == Kind.FILE:
+                        out.files.append(oid)
             found = store.locate_many(need)
+            if any(k.kind == Kind.TREE and k not in found for k in need):
+                out.trees = None  # a tree the remote does not list: the ordinary fetch reports it
             for _pack, entry, stored in store.read_objects([found[k] for k in need if k in found], jobs=jobs):
                 try:
                     data = verify_payload(entry, stored, check=False)
                     if entry.kind == Kind.FILE:
                         manifest = FileManifest.from_bytes(entry.oid, data)
-                        out[entry.oid] = (manifest, data)
+                        out.manifests[entry.oid] = (manifest, data)
                     elif entry.kind == Kind.TREE:
                         below += _tree_children(Tree.from_bytes(entry.oid, data))
+                        _keep(out, entry.oid, data)
                 except (ArtError, FormatError):
-                    continue  # the ordinary fetch reads it again and reports it
+                    out.trees = None  # the ordinary fetch reads it again and reports it
         level = below
     # a file needed at two places is fetched the ordinary way: the stage gives each proved file to one path
-    return {oid: m for oid, m in out.items() if oid not in again}
+    out.manifests = {oid: m for oid, m in out.manifests.items() if oid not in again}
+    return out
+
+
+def _keep(out: _Walked, oid: Oid, data: bytes) -> None:
+    if out.trees is None:
+        return
+    out.kept += len(data)
+    if out.kept > TREES_KEPT:
+        out.trees = None  # a large folder's trees are not held: the ordinary fetch reads them again
+    else:
+        out.trees[oid] = data
+
+
+def _complete(repo: Repo, store, walked: _Walked, proved: dict[Oid, bytes], jobs: int, progress) -> tuple[int, int]:
+    """Fetch the files of the walk that were not written lazily (one-chunk files, files met twice, chunks stored
+    as deltas), verified as a fetch verifies, then store the walk's trees: the ordinary fetch that follows finds
+    its roots here and reads no tree again. Nothing is kept when anything is missing or fails (the fetch then
+    walks and reports as usual). Return the objects and stored bytes fetched."""
+    from ..objstore.transfer import download
+
+    if walked.trees is None:
+        return 0, 0
+    rest = [ObjectKey(o, Kind.FILE) for o in dict.fromkeys(walked.files) if o not in proved]
+    got = download(store, repo.store, rest, jobs=jobs, progress=progress, refresh=False) if rest else None
+    if got is not None and (got.missing or got.problems or got.lost_packs):
+        return got.objects, got.bytes
+    if walked.trees:
+        writer = repo.store.writer()  # after what they name: a stored tree's closure is here (or promised)
+        try:
+            for oid, data in walked.trees.items():
+                writer.put(oid, Kind.TREE, data)
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+    return (got.objects if got else 0) + len(walked.trees), got.bytes if got else 0
 
 
 def _twice(keys: list[ObjectKey]) -> list[ObjectKey]:
