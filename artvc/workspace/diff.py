@@ -30,6 +30,7 @@ from ..objstore.oid import Oid
 from ..objstore.scan import walk_tree
 from ..objstore.tree import diff as tree_diff
 from . import diffcontent
+from .lazy_fetch import open_promised
 from .ls import Listed, artifacts_at
 from .repo import Repo
 from .status import current_oid
@@ -253,6 +254,12 @@ class _Diff:
     def content(self, side: Side, disk: Path | None) -> Iterator[bytes]:
         """A file's bytes, block by block: from the store (checked against its id at the end) or the disk."""
         oid = Oid(side.oid)
+        promised = open_promised(self.repo, oid, side.size)  # read from the remote that promised it
+        if promised is not None:
+            with promised as f:
+                while block := f.read(1 << 20):
+                    yield block
+            return
         if self.store.has_file(oid):
             hasher = ContentHasher()
             for block in self.store.iter_file(oid, side.size):

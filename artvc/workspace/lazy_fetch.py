@@ -4,11 +4,15 @@
   fetches the file's chunks from the remote that promised them, verified as a fetch verifies, into the store;
 - ``fetch_promised``: ``art fetch --promised`` makes the store complete again;
 - ``refuse_unsent``: a push never sends a closure with promised files its destination does not list;
-- ``remote_problems``: ``art fsck --remote NAME`` checks that the remote still lists what it promised.
+- ``remote_problems``: ``art fsck --remote NAME`` checks that the remote still lists what it promised;
+- ``promised_by`` / ``open_promised``: ``art cat`` and ``art diff`` read a promised file's content from the
+  remote that promised it (chunks verified one by one, the whole file by its id when read to the end), storing
+  nothing, as git's partial clone fetches a missing blob on demand.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 
 from ..errors import ArtError, RemoteNotConfiguredError, StoreIOError, TransferError
@@ -54,6 +58,75 @@ def fetch_for_checkout(repo: Repo, paths: Sequence[str], artifacts: list[Tracked
     return True
 
 
+def promised_by(repo: Repo, oid: Oid) -> str | None:
+    """The remote promising file ``oid`` (its manifest stored without a chunk), or None (one indexed probe when
+    nothing is promised)."""
+    store = repo.store
+    if not any_promised(store):
+        return None
+    name = promised(store, [oid]).get(oid)
+    if name is None or not store.has(oid, Kind.FILE):
+        return None
+    return name
+
+
+def open_promised(repo: Repo, oid: Oid, size: int) -> io.BufferedReader | None:
+    """A seekable reader of promised file ``oid`` (``size`` bytes), streamed from the local store and the remote
+    that promised it (``objstore/reader.py``: each chunk checked against its id, the file against its id when
+    read whole in order); None when ``oid`` is not promised. Nothing is stored.
+
+    Raises:
+        RemoteNotConfiguredError: the promising remote is not configured any more (the hint says how to fix it).
+        StoreIOError: it cannot be read (raised as the reader reads).
+    """
+    name = promised_by(repo, oid)
+    if name is None:
+        return None
+    from ..objstore.reader import Sources, open_file
+
+    sources = Sources(repo.store, _open_promising(repo, name, 1))
+    try:
+        require_listed(repo, sources.remote, oid)
+        return open_file(sources, oid, size, on_close=sources.close)
+    except BaseException:
+        sources.close()
+        raise
+
+
+def require_listed(repo: Repo, remote, oid: Oid) -> None:
+    """Check that ``remote``, which promised file ``oid``, still lists every chunk of it (one batched probe of its
+    index) before a reader streams it.
+
+    Raises:
+        TransferError: it does not (exit 12): it cannot be reached, or it lost them.
+    """
+    chunks = FileManifest.from_bytes(oid, repo.store.get(oid, Kind.FILE)).chunks
+    local = repo.store.has_many([(c, Kind.CHUNK) for c, _ in chunks])
+    wanted = [(c, Kind.CHUNK) for c, _ in chunks if (c, int(Kind.CHUNK)) not in local]
+    listed = remote.has_many(wanted)
+    gone = [c for c, k in wanted if (c, int(k)) not in listed]
+    if gone:
+        raise TransferError(
+            f"file {oid[:10]} is promised by remote {remote.name!r}, which does not list {len(gone)} of its "
+            f"chunks: it cannot be reached at {remote.url}, or it lost them",
+            failed=[str(c) for c in gone],
+            remote=remote.name,
+            hint=f"check the remote's URL (art remote list); 'art fsck --remote {remote.name}' lists what it lost",
+        )
+
+
+def _open_promising(repo: Repo, name: str, files: int):
+    from .remote import open_remote
+
+    try:
+        return open_remote(repo, name)
+    except RemoteNotConfiguredError as exc:
+        raise RemoteNotConfiguredError(
+            f"{files} file(s) needed are promised by remote {name!r}, which is not configured any more",
+            hint=f"add it again: art remote add {name} URL",
+        ) from exc
+
+
 def fetch_promised(repo: Repo, remote: str | None = None, *, jobs: int | None = None, progress=None) -> tuple[int, int]:
     """Fetch the chunks of every promised file (of ``remote`` only, when named) into the store, verified, and
     drop the promises kept; return (files completed, objects fetched).
@@ -73,7 +146,7 @@ def fetch_promised(repo: Repo, remote: str | None = None, *, jobs: int | None = 
 def _fetch(repo: Repo, rows: dict[Oid, str], *, jobs: int | None = None, progress=None) -> int:
     from ..objstore.transfer import download
     from .fetch import FetchResult, raise_for
-    from .remote import open_remote, transfer_jobs
+    from .remote import transfer_jobs
 
     store = repo.store
     by_remote: dict[str, list[Oid]] = {}
@@ -86,13 +159,7 @@ def _fetch(repo: Repo, rows: dict[Oid, str], *, jobs: int | None = None, progres
             keys.update(
                 ObjectKey(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, store.get(oid, Kind.FILE)).chunks
             )
-        try:
-            remote = open_remote(repo, name)
-        except RemoteNotConfiguredError as exc:
-            raise RemoteNotConfiguredError(
-                f"{len(oids)} file(s) needed are promised by remote {name!r}, which is not configured any more",
-                hint=f"add it again: art remote add {name} URL",
-            ) from exc
+        remote = _open_promising(repo, name, len(oids))
         try:
             got = download(remote, store, keys, jobs=transfer_jobs(repo, jobs), progress=progress)
         except StoreIOError as exc:

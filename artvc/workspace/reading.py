@@ -108,10 +108,17 @@ def open_artifact(
         ws = workspace if workspace is not None else stack.enter_context(Repo.find())
         rel = to_repo_path(ws.root, os.path.abspath(path))
         commit = _commit(ws, rel, rev, version, stage)
-        sources = Sources(ws.store, open_remote=lambda: _remote(ws, remote))
+        chosen = [remote]  # a promised file is read from the remote that promised it, unless one is named
+        sources = Sources(ws.store, open_remote=lambda: _remote(ws, chosen[0]))
         stack.callback(sources.close)
         where = f" at {rev or version or stage}" if commit else ""
         oid, size = _locate(artifacts_at(ws, commit), sources, rel, where)
+        if remote is None and (name := _promised_by(ws, oid)) is not None:
+            from .lazy_fetch import require_listed
+
+            chosen[0] = name
+            if sources.remote is not None and sources.remote.name == name:
+                require_listed(ws, sources.remote, oid)  # exit 12 naming it when it cannot give the chunks
         f = open_file(sources, oid, size, on_close=stack.pop_all().close)
     return f
 
@@ -134,6 +141,12 @@ def _open_external(
         oid, size = _locate(ext.artifacts(), sources, rel, where)
         f = open_file(sources, oid, size, on_close=stack.pop_all().close)
     return f
+
+
+def _promised_by(repo: Repo, oid: Oid) -> str | None:
+    from .lazy_fetch import promised_by
+
+    return promised_by(repo, oid)
 
 
 def _remote(repo: Repo, name: str | None):

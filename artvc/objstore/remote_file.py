@@ -1,0 +1,292 @@
+"""One large file written straight from a remote's packs into a temp file, proved by its whole-file hash.
+
+``art pull --lazy`` (``workspace/lazy_pull.py``) writes each file with a manifest this way, and stores no chunk
+of it. The pipeline is the checkout's (``materialize_large``), with the remote's packs as its source:
+
+- the file's chunks, located on the remote in file order, are cut into *spans*: runs of chunks stored back to
+  back in one pack, of at most ``SPAN`` bytes stored and decompressed;
+- pool threads each take one span and write it at its place in the file: a span of raw chunks in a pack of a
+  directory remote is copied by the kernel (``copy_file_range``, as ``cp`` does); any other span is read with
+  one request (``pread`` into the thread's reused buffer for a directory remote, a ranged read otherwise), its
+  entries checked, its compressed chunks decompressed one by one (bounded by their entries; zstd releases the
+  GIL, so the threads decompress at once) and written with ``pwritev`` from where zstd put them;
+- the calling thread hashes each written span, in file order, from the file itself (mapped read-only: no
+  copy), and hands it to the disk (``start_writeback``, on a thread of its own, as the checkout does).
+
+The whole-file blake3 is the only hash: the chunks are not stored, so their ids need no proof, and a file that
+does not hash to its id is removed. At most ``threads + 1`` spans are in flight, so memory stays a few spans
+(a few tens of MB) whatever the file's size, and each stored byte is read once.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ..errors import FormatError
+from .faults import fault_point
+from .fileio import kernel_copy, pwrite_all
+from .hashing import ContentHasher
+from .materialize_large import _Writeback
+from .objects import FileManifest, Kind
+from .pack_ranges import open_remote_pack
+from .store.pack import MAX_WINDOW, RAW, ZSTD, PackEntry, check_entry
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from .stage import FileStage
+    from .store.remote import RemoteStore
+    from .store.remote_read import Span
+
+SPAN = 4 << 20  # bytes of a pack read or copied at once (contiguous chunks of one file), and decompressed
+LOCAL_THREADS = 2  # writers for a directory remote: the work is CPU (copy, zstd), 2 cores keep up with a disk
+HOT = 256 << 10  # decompressed bytes written at once: still in the core's cache when the kernel copies them
+REMOTE_THREADS = 8  # at most this many spans requested at once from a bucket: its latency is hidden
+
+
+def spans(located: list[tuple[str, PackEntry]]) -> Iterator[Span]:
+    """Runs of chunks stored back to back in one pack, in file order, of at most ``SPAN`` bytes stored and
+    decompressed (or one chunk, which its entry check bounds)."""
+    run: list[PackEntry] = []
+    pack = ""
+    raw = 0
+    for p, e in located:
+        if run and (
+            p != pack
+            or e.offset != run[-1].offset + run[-1].length
+            or e.offset + e.length - run[0].offset > SPAN
+            or raw + e.raw_length > SPAN  # decompressed, a span stays within SPAN too
+        ):
+            yield pack, run[0].offset, run[-1].offset + run[-1].length, run
+            run, raw = [], 0
+        pack = p
+        run.append(e)
+        raw += e.raw_length
+    if run:
+        yield pack, run[0].offset, run[-1].offset + run[-1].length, run
+
+
+def stream_file(
+    store: RemoteStore,
+    manifest: FileManifest,
+    located: list[tuple[str, PackEntry]],
+    stage: FileStage,
+    jobs: int,
+    advance: Callable[[int], object],
+) -> str | None:
+    """Write ``manifest``'s file to a temp file of ``stage`` from ``store`` (its chunks at ``located``, in file
+    order) and hash it whole; None when it is proved (the file is then the stage's, ready), else why not (the
+    temp file is removed). ``advance(n)`` is called as each span's ``n`` bytes are proved. An OSError of the
+    writes (disk full) returns None with nothing adopted: the ordinary fetch and checkout report it."""
+    oid = manifest.oid
+    path = stage.temp_path()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+    # blake3's own threads pay off on the mapped spans of raw chunks; with the writers decompressing on both
+    # cores they would only compete with them
+    hasher = ContentHasher(threaded=all(e.codec == RAW for _, e in located))
+    local: dict[str, BinaryIO | None] = {}
+    disk = _Writeback(fd)
+    proved = False
+    try:
+        pos = _write_all(store, fd, located, local, jobs, hasher, disk, advance)
+        if pos != manifest.size:
+            return f"it has {pos} bytes, its manifest says {manifest.size}"
+        got = hasher.oid()
+        if got != oid:
+            return f"content hashes to {got[:10]}"
+        proved = True
+        return None
+    except FormatError as exc:
+        return str(exc)
+    except OSError:
+        return None
+    finally:
+        disk.close()
+        for f in local.values():
+            if f is not None:
+                f.close()
+        try:
+            os.close(fd)
+        except OSError:
+            proved = False
+        if proved:
+            stage.adopt(oid, path)
+        else:
+            from .fileio import remove_if_present
+
+            remove_if_present(path)
+
+
+def _write_all(
+    store: RemoteStore,
+    fd: int,
+    located: list[tuple[str, PackEntry]],
+    local: dict[str, BinaryIO | None],
+    jobs: int,
+    hasher: ContentHasher,
+    disk: _Writeback,
+    advance: Callable[[int], object],
+) -> int:
+    """The pipeline of the module docstring; the bytes written and hashed (FormatError on a hostile index or a
+    short pack)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: deque[tuple[int, int, Future[None]]] = deque()
+    pos = 0
+
+    def take() -> None:
+        at, n, fut = pending.popleft()
+        fut.result()
+        fault_point("lazy.file-writing")
+        _hash_written(hasher, fd, at, n)
+        disk.advance(at + n)
+        advance(n)
+
+    if not located:
+        return 0
+    first = located[0][0]
+    local[first] = open_remote_pack(store, first)
+    # a directory remote: CPU-bound (copy, zstd), 2 writers; a bucket: latency-bound, a few requests in flight
+    # (raw chunks only: one thread copies, the kernel's copy and the hash overlap; a second copier only spins on
+    # the file's inode lock)
+    threads = (
+        max(LOCAL_THREADS, min(jobs, REMOTE_THREADS))
+        if local[first] is None
+        else 1
+        if all(e.codec == RAW for _, e in located)
+        else LOCAL_THREADS
+    )
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="art-lazy") as pool:
+        try:
+            for span in spans(located):
+                pack = span[0]
+                if pack not in local:
+                    local[pack] = open_remote_pack(store, pack)
+                n = sum(e.raw_length for e in span[3])
+                if len(pending) > threads:  # one span waits for a writer while the others are written
+                    take()
+                pending.append((pos, n, pool.submit(_fill, store, local[pack], fd, span, pos)))
+                pos += n
+            while pending:
+                take()
+        finally:
+            for _, _, fut in pending:
+                fut.cancel()
+    return pos
+
+
+def _fill(store: RemoteStore, src: BinaryIO | None, fd: int, span: Span, at: int) -> None:
+    """One pool task: write ``span``'s chunks at ``at`` in ``fd`` (module docstring), each entry checked first.
+
+    Raises:
+        FormatError: an entry the format forbids, a span the pack is too short for, a chunk that does not
+            decompress to its length.
+    """
+    pack, start, end, entries = span
+    _check_entries(entries)
+    raw = all(e.codec == RAW for e in entries)
+    if raw and src is not None:
+        n = kernel_copy(src.fileno(), fd, end - start, start, at)
+        if n is not None:
+            if n != end - start:
+                raise FormatError(_short(pack, n, start, end))
+            return
+    if src is not None:
+        buf = _scratch(end - start)
+        n = os.preadv(src.fileno(), [buf], start)
+        stored: memoryview = buf[:n]
+    else:
+        stored = memoryview(store.read_range(pack, start, end))
+    if len(stored) != end - start:
+        raise FormatError(_short(pack, len(stored), start, end))
+    if raw:
+        pwrite_all(fd, stored, at)
+        return
+    out = _scratch(sum(e.raw_length for e in entries), _OUT)
+    pos = held = 0  # bytes decompressed; of which written
+    for e in entries:
+        piece = stored[e.offset - start : e.offset - start + e.length]
+        if e.codec == RAW:
+            out[pos : pos + e.length] = piece
+        elif e.codec == ZSTD:
+            _unzstd_into(piece, out[pos : pos + e.raw_length])
+        else:  # a delta is never located here (``lazy_pull._locate``); any other codec is refused
+            raise FormatError(f"remote chunk {e.oid[:10]} has codec {e.codec}, which a lazy pull does not read")
+        pos += e.raw_length
+        if pos - held >= HOT:  # written while still in the core's cache (a whole span would be read from RAM)
+            pwrite_all(fd, out[held:pos], at + held)
+            held = pos
+    pwrite_all(fd, out[held:pos], at + held)
+
+
+def _unzstd_into(piece: memoryview, out: memoryview) -> None:
+    """Decompress one zstd frame into ``out``, which it must fill exactly: written in place (the output buffer is
+    the thread's, reused: no allocation, no page faults per chunk), never more than ``len(out)`` bytes.
+
+    Raises:
+        FormatError: the frame declares another size, does not decompress, or yields fewer or more bytes.
+    """
+    import zstandard
+
+    try:
+        declared = zstandard.frame_content_size(piece)
+        if declared not in (-1, len(out)):  # -1: the frame does not say
+            raise FormatError(f"compressed chunk declares {declared} bytes, the index says {len(out)}")
+        with _decompressor(zstandard).stream_reader(piece) as reader:
+            got = 0
+            while got < len(out) and (n := reader.readinto(out[got:])):
+                got += n
+            if got != len(out) or reader.readinto(bytearray(1)):
+                raise FormatError(f"compressed chunk does not decompress to the {len(out)} bytes its index says")
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"compressed chunk does not decompress: {exc}") from exc
+
+
+def _decompressor(zstandard: Any) -> Any:
+    dctx = getattr(_SCRATCH, "dctx", None)
+    if dctx is None:
+        dctx = _SCRATCH.dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
+    return dctx
+
+
+def _short(pack: str, n: int, start: int, end: int) -> str:
+    return f"remote pack {pack[:10]} is truncated ({n} of {end - start} bytes at offset {start})"
+
+
+def _check_entries(entries: list[PackEntry]) -> None:
+    """Raise FormatError for an entry the format forbids or that is not a chunk (the remote index is hostile)."""
+    for e in entries:
+        check_entry(e.kind, e.codec, e.offset, e.length, e.raw_length)
+        if e.kind != Kind.CHUNK:
+            raise FormatError(f"the remote index lists {e.oid[:10]} as another kind than a chunk")
+
+
+_SCRATCH = threading.local()  # a pool thread's buffers, reused across spans (.stored, .out), and its .dctx
+_STORED, _OUT = "stored", "out"
+
+
+def _scratch(n: int, which: str = _STORED) -> memoryview:
+    buf = getattr(_SCRATCH, which, None)
+    if buf is None or len(buf) < n:
+        buf = bytearray(max(n, SPAN))
+        setattr(_SCRATCH, which, buf)
+    return memoryview(buf)[:n]
+
+
+def _hash_written(hasher: ContentHasher, fd: int, at: int, n: int) -> None:
+    """Hash ``n`` bytes of ``fd`` from ``at`` (just written: read from the page cache, mapped, no copy)."""
+    if not n:
+        return
+    base = at - at % mmap.ALLOCATIONGRANULARITY
+    flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)  # the pages mapped at once, not faulted in
+    with mmap.mmap(fd, at + n - base, flags, mmap.PROT_READ, offset=base) as mapped:
+        view = memoryview(mapped)
+        try:
+            hasher.update(view[at - base :])
+        finally:
+            view.release()
