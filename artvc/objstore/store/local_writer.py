@@ -43,7 +43,7 @@ class LocalWriter(StoreWriter):
         self._open: set[Oid] = set()  # chunks written to the open pack (a delta's base must be here or stored)
         self._bases: dict[Oid, Oid] = {}  # codec-2 chunks of the open pack -> their bases
         self._sketches: list[tuple[int, Oid]] = []  # (feature, chunk) of the open pack's new chunks
-        self._builder = PackBuilder(store.root / "tmp", max_objects=PACK_MAX_OBJECTS, writeback=True)
+        self._builder = PackBuilder(store.root / "tmp", max_objects=PACK_MAX_OBJECTS, writeback=True, direct=True)
         self.new_objects = 0
         self.new_bytes = 0
 
