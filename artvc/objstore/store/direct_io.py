@@ -68,6 +68,12 @@ def _lookup_fstatfs() -> object:
     return call
 
 
+def _buffer() -> mmap.mmap:
+    """A staging buffer: private anonymous memory, not the shared memory ``mmap(-1, ...)`` maps by default (no
+    huge pages asked for: on request the kernel compacts memory to find them, which cost more than it saved)."""
+    return mmap.mmap(-1, STAGE, flags=mmap.MAP_PRIVATE)
+
+
 class DirectWriter:
     """Writes the file at ``path`` (open as ``fd``, written up to ``start``) from ``start`` on with ``O_DIRECT``.
 
@@ -83,7 +89,7 @@ class DirectWriter:
         assert len(head) == start % ALIGN, "the head runs from the aligned offset before start"
         self._dfd: int | None = os.open(path, os.O_WRONLY | os.O_DIRECT | getattr(os, "O_CLOEXEC", 0))
         self._fd = fd
-        self._bufs = [mmap.mmap(-1, STAGE)]  # page-aligned; a second one once the first goes to the thread
+        self._bufs = [_buffer()]  # page-aligned; a second one once the first goes to the thread
         self._cur = self._bufs[0]
         self._cur[: len(head)] = head
         self._fill = len(head)  # bytes staged in the current buffer
@@ -127,7 +133,7 @@ class DirectWriter:
         self._base += STAGE
         self._fill = 0
         if len(self._bufs) < 2:
-            self._bufs.append(mmap.mmap(-1, STAGE))
+            self._bufs.append(_buffer())
             self._cur = self._bufs[-1]
         else:
             self._cur = self._free.get()  # the thread is done with it
