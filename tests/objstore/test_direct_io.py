@@ -62,7 +62,7 @@ def write_pack(folder: Path, *, direct: bool, flush_between: bool = False) -> tu
                 break
             batch.append((hash_bytes(piece), 1, 0, piece, len(piece)))
             at += len(piece)
-        builder.add_many(batch)
+        builder.add_many(batch, large=True)
         n += 1
         if flush_between and n == 3:
             assert builder._file is not None

@@ -54,8 +54,8 @@ class PackBuilder:
         target: seal once the pack has this many bytes.
         writeback: start writing the pack to the disk as it grows, every ``WRITEBACK`` bytes (``start_writeback``),
             for a pack that stays (the local store's), not for one about to be uploaded and deleted.
-        direct: write a large file's chunks around the page cache (``direct_io``) where the filesystem's
-            ``O_DIRECT`` reaches the disk, for a pack that stays and is not read again at once (the local store's).
+        direct: write a large file's chunks (``add_many(large=True)``) around the page cache (``direct_io``) where
+            the filesystem's ``O_DIRECT`` reaches the disk, for a pack that stays (the local store's).
     """
 
     def __init__(
@@ -90,13 +90,21 @@ class PackBuilder:
         """
         return self._open().add(oid, kind, codec, stored, raw_length)
 
-    def add_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> None:
+    def add_many(
+        self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]], *, large: bool = False
+    ) -> None:
         """Append (oid, kind, codec, stored, raw length) objects with one system call; at most ``room()`` of them.
+        ``large``: they are a large file's chunks; with ``direct``, the pack goes on around the page cache from
+        here (``direct_io``) where the filesystem can.
 
         Raises:
             OSError: when the file cannot be created or written.
         """
-        self._open().add_many(objects)
+        pack = self._open()
+        if large and self.direct:
+            assert self._file is not None
+            self._file.go_direct()
+        pack.add_many(objects)
 
     def add_pieces(
         self, oid: Oid, kind: int, codec: int, pieces: Iterable[bytes], length: int, raw_length: int
@@ -181,10 +189,10 @@ class _PackFile:
     their own: the call may wait while the disk's queue is full (0.2 s in all for 512 MiB on a busy disk), and the
     writer must not; while that thread is still busy, the range waits for the next request, which covers it too.
 
-    With ``direct`` (the file's path), the first call that brings ``_DIRECT`` borrowed bytes (a large file's batch
-    of chunks) switches the file to ``direct_io.DirectWriter`` where the filesystem's ``O_DIRECT`` reaches the
-    disk: what was written so far stays as it is, and everything from there on (later small objects, the entry
-    table) is staged and written around the page cache."""
+    With ``direct`` (the file's path), ``go_direct`` (called before a large file's first batch of chunks) switches
+    the file to ``direct_io.DirectWriter`` where the filesystem's ``O_DIRECT`` reaches the disk: what was written
+    so far stays as it is, and everything from there on (later small objects, the entry table) is staged and
+    written around the page cache."""
 
     def __init__(self, fd: int, *, writeback: bool = False, direct: str | None = None) -> None:
         self._fd: int | None = fd
@@ -215,10 +223,6 @@ class _PackFile:
             return
         held = self._held
         borrowed = sum(len(b) for b in buffers if type(b) is not bytes)
-        if borrowed >= _DIRECT and self._direct_path is not None and self._go_direct(self._direct_path):
-            assert self._dio is not None
-            self._dio.write(buffers)
-            return
         if borrowed >= _DIRECT:  # borrowed and large: all on the file, from the caller's buffers, before returning
             held += [b for b in buffers if len(b)]
             self._write_now()
@@ -232,11 +236,13 @@ class _PackFile:
         if self._size >= _GATHER:
             self._send()
 
-    def _go_direct(self, path: str) -> bool:
-        """Switch to ``O_DIRECT`` writes (``direct_io``) after writing what is held; False where the filesystem
-        does not take them (the file goes on as before)."""
-        self._direct_path = None
-        if not direct_capable(self.fileno()):
+    def go_direct(self) -> bool:
+        """Switch to ``O_DIRECT`` writes (``direct_io``) after writing what is held, once; False where the
+        filesystem does not take them (the file goes on as before) or the file was not made for them."""
+        if self._dio is not None:
+            return True
+        path, self._direct_path = self._direct_path, None
+        if path is None or not direct_capable(self.fileno()):
             return False
         self._write_now()
         start = self._written
