@@ -27,6 +27,7 @@ import os
 import queue
 import sys
 import threading
+from collections.abc import Sequence
 
 ALIGN = 4096  # file offsets, lengths and buffer addresses of direct requests: every disk's logical block divides it
 STAGE = 8 << 20  # bytes per staging buffer (two of them) and per direct request
@@ -102,7 +103,7 @@ class DirectWriter:
         self.direct_bytes = 0
         self.buffered_bytes = 0
 
-    def write(self, buffers: list[bytes | memoryview]) -> None:
+    def write(self, buffers: Sequence[bytes | memoryview]) -> None:
         """Stage ``buffers`` (copied: the caller may reuse them on return); full buffers go to the disk."""
         for data in buffers:
             n = len(data)
