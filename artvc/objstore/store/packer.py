@@ -146,6 +146,8 @@ class PackBuilder:
         name = pack.seal()
         f.flush()
         self.direct_bytes += f.direct_bytes
+        if f.lagging:  # the disk fell behind the work: this writer's next packs stay buffered
+            self.direct = False
         if fsync:
             os.fsync(f.fileno())
         f.close()
@@ -257,6 +259,11 @@ class _PackFile:
     def direct_bytes(self) -> int:
         """Bytes written to the disk with ``O_DIRECT`` so far."""
         return self._dio.direct_bytes if self._dio is not None else 0
+
+    @property
+    def lagging(self) -> bool:
+        """True once the disk fell behind the direct writes (``DirectWriter.lagging``)."""
+        return self._dio is not None and self._dio.lagging
 
     def _write_now(self) -> None:
         """Write what is held here, in the calling thread, after what the writing thread has queued (no hand-over:
