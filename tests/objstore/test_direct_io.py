@@ -128,3 +128,23 @@ def test_a_large_add_writes_its_pack_with_o_direct(repo, tmp_path):
     assert sum(n == STAGE for n, _ in writes) >= 4, writes
     r = subprocess.run([*ART, "fsck"], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("fault", ["store.pack-direct-write@1:enospc", "store.pack-direct-write@3:eio"])
+def test_a_failed_direct_write_is_one_error_and_leaves_nothing(repo, fault):
+    """A direct write that fails (a full disk, an I/O error: raised in the writing thread, as the kernel would)
+    stops the add with one error line (exit 13), no pointer and no temp file; the next add stores the file
+    whole (fails on the old code: no direct write, so the add succeeds)."""
+    needs_direct(repo)
+    write_random_file(repo / "big.bin", 40 << 20, seed=16)
+    env = {**os.environ, "ART_FAULT": fault}
+    r = subprocess.run([*ART, "add", "big.bin"], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 13, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines and lines[0].startswith("art: error:") and "Traceback" not in r.stderr and len(lines) <= 2
+    assert not (repo / "big.bin.art").exists()
+    assert sorted(p.name for p in (repo / ".art" / "store" / "tmp").iterdir()) == []
+    r = subprocess.run([*ART, "add", "big.bin"], cwd=repo, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([*ART, "fsck"], cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

@@ -37,6 +37,8 @@ import threading
 import time
 from collections.abc import Sequence
 
+from ..faults import fault_point
+
 ALIGN = 4096  # file offsets, lengths and buffer addresses of direct requests: every disk's logical block divides it
 STAGE = 8 << 20  # bytes per staging buffer (two of them) and per direct request
 LAG = 3  # buffers in a row the caller waited for longer than it took to fill them: the rest goes buffered
@@ -178,6 +180,7 @@ class DirectWriter:
             while done < length and not (self._refused or self.lagging):
                 assert self._dfd is not None
                 try:
+                    fault_point("store.pack-direct-write")
                     n = os.pwrite(self._dfd, view[done:length], at + done)
                 except OSError as exc:
                     if exc.errno != errno.EINVAL:
