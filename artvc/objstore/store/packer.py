@@ -201,6 +201,8 @@ class _PackFile:
         self._writeback = writeback
         self._direct_path = direct  # None once switched, or when the switch is not possible
         self._dio: DirectWriter | None = None
+        self._direct_done = 0  # bytes a DirectWriter left behind wrote with O_DIRECT
+        self._lagged = False  # left direct writes because the disk fell behind
         self._written = 0  # bytes on the file (written by one thread at a time: the caller's or the writing one)
         self._kicked = 0  # bytes whose writeback was requested
         self._kicks: queue.Queue[tuple[int, int] | None] | None = None  # ranges for the writeback thread
@@ -221,8 +223,10 @@ class _PackFile:
 
     def writelines(self, buffers: Sequence[bytes | memoryview]) -> None:
         if self._dio is not None:
-            self._dio.write(buffers)
-            return
+            if not self._dio.lagging:
+                self._dio.write(buffers)
+                return
+            self._leave_direct()
         held = self._held
         borrowed = sum(len(b) for b in buffers if type(b) is not bytes)
         if borrowed >= _DIRECT:  # borrowed and large: all on the file, from the caller's buffers, before returning
@@ -258,12 +262,25 @@ class _PackFile:
     @property
     def direct_bytes(self) -> int:
         """Bytes written to the disk with ``O_DIRECT`` so far."""
-        return self._dio.direct_bytes if self._dio is not None else 0
+        return self._direct_done + (self._dio.direct_bytes if self._dio is not None else 0)
 
     @property
     def lagging(self) -> bool:
         """True once the disk fell behind the direct writes (``DirectWriter.lagging``)."""
-        return self._dio is not None and self._dio.lagging
+        return self._lagged or (self._dio is not None and self._dio.lagging)
+
+    def _leave_direct(self) -> None:
+        """Back to buffered writes from the caller's buffers (no staging copy) after the disk fell behind: what is
+        staged is written, and the file goes on from its end."""
+        dio = self._dio
+        assert dio is not None
+        end = dio.flush()
+        self._direct_done += dio.direct_bytes
+        self._dio = None
+        self._lagged = True
+        dio.close()
+        os.lseek(self.fileno(), end, os.SEEK_SET)  # the direct writer wrote by offset, not through the position
+        self._written = self._kicked = end
 
     def _write_now(self) -> None:
         """Write what is held here, in the calling thread, after what the writing thread has queued (no hand-over:
