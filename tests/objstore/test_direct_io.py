@@ -71,6 +71,7 @@ def write_pack(
             builder._file.flush()  # the unaligned end on the file, then more aligned writes over it
         if lag and n == 6:  # as when the disk fell behind (direct_io.LAG): the rest from the caller's buffers
             assert builder._file is not None and builder._file._dio is not None
+            builder._file.flush()  # what came so far on the file directly (else the thread may see the flag first)
             builder._file._dio.lagging = True
     for i in range(5):
         builder.add(hash_bytes(b"tail%d" % i), 1, 0, b"tail %d " % i * 13, 91)
@@ -105,7 +106,7 @@ def test_a_pack_whose_disk_fell_behind_goes_on_buffered(tmp_path):
     builder_bytes, sent, again = write_pack(tmp_path, direct=True, lag=True)
     assert builder_bytes == plain
     assert not again
-    assert STAGE <= sent <= 14 << 20  # 6 batches of ~2 MB staged, at least one full buffer written directly
+    assert STAGE <= sent <= 13 << 20  # the 6 batches of ~2 MB before the switch, written directly
 
 
 def test_a_filesystem_without_direct_writes_gets_the_buffered_pack(tmp_path):
