@@ -16,7 +16,7 @@ so no copy): the whole-file blake3 is the verification of what was written, whic
 the file's id before the file is renamed into place. At most ``IN_FLIGHT`` batches are in flight and one
 batch is mapped at a time, so memory stays bounded whatever the file's size. That hash is the only one: each
 byte is hashed once (no per-chunk blake3; the whole-file hash proves every chunk's bytes as written). Hashed
-batches are handed to the disk as they go (``_Writeback``), so a multi-GiB file does not pile up as dirty pages.
+batches are handed to the disk as they go (``Writeback``), so a multi-GiB file does not pile up as dirty pages.
 
 Objects stored with a codec other than raw and zstd (deltas) are rebuilt by ``LocalStore.get``, in the pool.
 """
@@ -78,7 +78,7 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
     pending: deque[Future[tuple[int, int, bytearray]]] = deque()
     from concurrent.futures import ThreadPoolExecutor  # here: a checkout of small files never loads it
 
-    disk = _Writeback(fd)
+    disk = Writeback(fd)
     with ThreadPoolExecutor(THREADS, thread_name_prefix="art-materialize") as pool:
         try:
             for batch in _batches(chunks, locs):
@@ -98,7 +98,7 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
     return hasher.oid(), written
 
 
-class _Writeback:
+class Writeback:
     """Hands the file's bytes to the disk as they are written and hashed, every ``WRITEBACK`` bytes
     (``fileio.start_writeback``, as the store's packs are): the disk writes while the rest is copied, instead of
     the file piling up as dirty pages that the kernel writes later in bursts, or, past its dirty limit (about

@@ -31,7 +31,7 @@ from ..errors import FormatError
 from .faults import fault_point
 from .fileio import kernel_copy, pwrite_all
 from .hashing import ContentHasher
-from .materialize_large import _Writeback
+from .materialize_large import Writeback
 from .objects import FileManifest, Kind
 from .pack_ranges import open_remote_pack
 from .store.pack import MAX_WINDOW, RAW, ZSTD, PackEntry, check_entry
@@ -90,7 +90,7 @@ def stream_file(
     # cores they would only compete with them
     hasher = ContentHasher(threaded=all(e.codec == RAW for _, e in located))
     local: dict[str, BinaryIO | None] = {}
-    disk = _Writeback(fd)
+    disk = Writeback(fd)
     proved = False
     try:
         pos = _write_all(store, fd, located, local, jobs, hasher, disk, advance)
@@ -129,7 +129,7 @@ def _write_all(
     local: dict[str, BinaryIO | None],
     jobs: int,
     hasher: ContentHasher,
-    disk: _Writeback,
+    disk: Writeback,
     advance: Callable[[int], object],
 ) -> int:
     """The pipeline of the module docstring; the bytes written and hashed (FormatError on a hostile index or a
