@@ -34,9 +34,10 @@ from .ingest_large import stream_large
 from .near import Near
 from .objects import BuiltTree, EncodedTree, FileManifest, Kind, SpilledTree
 from .oid import Oid
-from .oserrors import describe, os_errors
+from .oserrors import os_errors
 from .progress import ProgressLike, as_progress
 from .scan import Remember, walk_tree
+from .smallread import FolderReader
 from .store.base import StoreWriter
 from .store.pack import RAW, Compressor
 
@@ -444,25 +445,27 @@ class Ingester:
         manifests: dict[Oid, list[tuple[Oid, int]]] = {}
         chunks_of: list[list[tuple[Oid, int]]] = []
         near_wanted = any(p is not None for p in previous)  # else no file of the job has delta candidates
-        for path, st in items:
-            data = read_whole(path, st.st_size)
-            if len(data) <= min_size:
-                oid = hash_bytes(data)
-                data_of[oid] = data
-                keys.append((oid, _CHUNK))
-                if near_wanted:
-                    chunks_of.append([(oid, len(data))])
-            else:
-                pieces = [(hash_bytes(piece), piece) for piece in Chunker(self.params).split(data)]
-                oid = pieces[0][0] if len(pieces) == 1 else hash_bytes(data)
-                for c, piece in pieces:
-                    data_of[c] = piece
-                    keys.append((c, _CHUNK))
-                chunks_of.append([(c, len(piece)) for c, piece in pieces])
-                if len(pieces) != 1:
-                    manifests[oid] = chunks_of[-1]
-                    keys.append((oid, _FILE))
-            files.append(oid)
+        with FolderReader() as reader:  # each file opened relative to its folder
+            read = reader.read
+            for path, st in items:
+                data = read(path, st.st_size)
+                if len(data) <= min_size:
+                    oid = hash_bytes(data)
+                    data_of[oid] = data
+                    keys.append((oid, _CHUNK))
+                    if near_wanted:
+                        chunks_of.append([(oid, len(data))])
+                else:
+                    pieces = [(hash_bytes(piece), piece) for piece in Chunker(self.params).split(data)]
+                    oid = pieces[0][0] if len(pieces) == 1 else hash_bytes(data)
+                    for c, piece in pieces:
+                        data_of[c] = piece
+                        keys.append((c, _CHUNK))
+                    chunks_of.append([(c, len(piece)) for c, piece in pieces])
+                    if len(pieces) != 1:
+                        manifests[oid] = chunks_of[-1]
+                        keys.append((oid, _FILE))
+                files.append(oid)
         fault_point("ingest.files-read")  # a job's files are read and hashed, nothing of them stored yet
         objects: list[_NewObject] = []
         pack = self.compressor.pack
@@ -507,31 +510,6 @@ _NewObject = tuple[Oid, int, int, bytes, int]  # put_claimed's arguments: oid, k
 _Done = tuple[list[Oid], list[_NewObject], "StatRows | None"]  # a job's file ids, new objects, stat cache rows
 # a job in flight: its future, its files, where each file's id goes (a directory's ids, an index in them)
 _Job = tuple[Future[_Done], list[tuple[str, os.stat_result]], list[tuple[list[Oid | None], int]]]
-
-
-def read_whole(path: str, size: int) -> bytes:
-    """The content of the file at ``path`` whose stat said ``size`` bytes: one read when it has not changed.
-
-    Raises:
-        FileSystemError: when it cannot be read.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
-        try:
-            data = os.read(fd, size + 1)
-            if len(data) > size:  # it grew since the stat: read to the end
-                parts = [data]
-                while more := os.read(fd, 1 << 20):
-                    parts.append(more)
-                data = b"".join(parts)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise describe(exc, "read", path) from exc
-    return data
-
-
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 class _DirOids:

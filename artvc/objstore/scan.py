@@ -465,7 +465,8 @@ _NO_FACTS = array("q")
 def _pack_oids(batch: _Batch | None) -> None:
     """Replace a batch's ids (what ``file_oids`` returned) by their 32-byte digests, packed."""
     if batch is not None and not isinstance(batch.oids, bytes):
-        batch.oids = b"".join(oid.digest for oid in batch.oids)
+        # the ids are hex text: joined and converted in two calls, not a ``digest`` property call per file
+        batch.oids = bytes.fromhex("".join(batch.oids))
 
 
 def _encode(top: _Open, spill: str | None) -> BuiltTree:

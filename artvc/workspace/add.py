@@ -17,12 +17,14 @@ from ..objstore.oserrors import os_errors
 from ..objstore.progress import Progress, ProgressLike, as_progress
 from ..objstore.scan import check_name, tree_walk
 from .gitignore import check_ignorable, ignore
+from .lockfile import lock_outputs, read_lock
 from .paths import check_write, to_repo_path
-from .pointers import SUFFIX, Pointer, write_pointer
+from .pointers import SUFFIX, Pointer, read_pointer, write_pointer
 from .previous import PreviousVersions
 from .provenance import GitProbe, environment, git_facts, now_iso
-from .repo import Repo
+from .repo import PRUNE, Repo
 from .runs import record_run
+from .tracked import TrackedArtifact
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +45,12 @@ class AddResult:
 def _validate(repo: Repo, paths: Sequence[str]) -> list[str]:
     if not paths:
         raise WorkspaceError("nothing to add", hint="name one or more files or directories")
-    artifacts = repo.artifacts()
+    rels0 = [check_ignorable(to_repo_path(repo.root, p)) for p in paths]
+    artifacts = _around(repo, rels0)
     tracked_dirs = {p for p, ptr, _ in artifacts if ptr.kind == "dir"}
     stage_outs = {p: src.partition(":")[2] for p, _, src in artifacts if src.startswith("art.lock:")}
     rels = []
-    for user_path in paths:
-        rel = check_ignorable(to_repo_path(repo.root, user_path))
+    for user_path, rel in zip(paths, rels0, strict=True):
         full = repo.abspath(rel)
         check_name(str(full))
         if rel.endswith(SUFFIX):
@@ -103,6 +105,32 @@ def _validate(repo: Repo, paths: Sequence[str]) -> list[str]:
             raise WorkspaceError(f"{user_path} is neither a file nor a directory", path=rel)
         rels.append(rel)
     return rels
+
+
+def _around(repo: Repo, rels: list[str]) -> list[TrackedArtifact]:
+    """The tracked artifacts ``_validate`` asks about, as ``Repo.artifacts`` lists them, without its walk of the
+    whole workspace (which lists every entry of a large folder added the first time: 13 ms of CPU for 20,000
+    files, a second listing of a folder of a million): the pointer of each path and of each folder above it,
+    found as that walk finds pointers (it enters a folder only when it is one, not a symlink, not a pruned
+    name, and has no pointer of its own), and every stage output of ``art.lock``."""
+    root = repo.root
+    found: dict[str, TrackedArtifact] = {}
+    for rel in rels:
+        parts = rel.split("/") if rel else []
+        for k in range(1, len(parts) + 1):
+            here = "/".join(parts[:k])
+            pf = root / (here + SUFFIX)
+            if os.path.lexists(pf) and not os.path.isdir(pf):  # a pointer (not in a folder the walk skips)
+                if here not in found:
+                    found[here] = TrackedArtifact(here, read_pointer(pf, where=here + SUFFIX), here + SUFFIX)
+                break  # the walk does not enter a tracked folder
+            folder = root / here
+            if parts[k - 1] in PRUNE or os.path.islink(folder) or not os.path.isdir(folder):
+                break
+    out = [found[p] for p in sorted(found)]
+    for path, pointer, stage in lock_outputs(read_lock(root)):
+        out.append(TrackedArtifact(path, pointer, f"art.lock:{stage}"))
+    return out
 
 
 def _partial(repo: Repo, rel: str, artifacts) -> bool:

@@ -245,3 +245,14 @@ def test_a_root_found_complete_is_not_walked_again_until_the_store_loses_objects
         assert quarantine(store, {chunk: "damaged in a test"}) == 1
         assert store.known_complete([tree]) == set()
         assert incomplete_keys(store, [tree]) == {tree}
+
+
+def test_add_asks_only_the_pointers_around_its_paths(ws, tmp_path):
+    """A first add of a folder does not walk the workspace for pointer files (that walk lists every entry of the
+    new folder); the checks that need pointers still see the ones above and at the paths, and art.lock's outputs."""
+    ws.gen({"big": {f"f{i}": str(i) for i in range(50)}, "t": {"a": "1"}})
+    assert walks(ws, tmp_path, "add", "big") == 0
+    assert (ws.root / "big.art").exists()
+    ws.art("add", "t")
+    r = ws.art("add", "t/a", code=1)
+    assert "inside the tracked directory t" in r.stderr
