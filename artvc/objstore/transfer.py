@@ -205,6 +205,8 @@ def download(
         state = _Download(src, dest, jobs, progress, stage)
         try:
             state.walk(pending)
+            if state.arrivals is not None:  # a checkout beside this fetch plans from the trees it verified
+                state.arrivals.walked({o: d for (o, k), d in state.meta.items() if k == Kind.TREE})
             state.fetch_chunks()
             state.store_metadata(gen)
         except PackMissingError as exc:  # read the objects from other packs that list them, if any
@@ -242,9 +244,7 @@ def _add(done: TransferResult, state: _Download) -> TransferResult:
 
 
 def _have(store: LocalStore, oid: Oid, kind: Kind) -> bool:
-    if kind == Kind.FILE:
-        return store.has(oid, Kind.FILE) or store.has(oid, Kind.CHUNK)
-    return store.has(oid, kind)
+    return store.has(oid, kind) or (kind == Kind.FILE and store.has(oid, Kind.CHUNK))
 
 
 class _Download:
@@ -252,6 +252,7 @@ class _Download:
         self, src: RemoteStore, dest: LocalStore, jobs: int, progress: Progress | None, stage: FileStage | None
     ) -> None:
         self.src, self.dest, self.jobs, self.progress, self.stage = src, dest, jobs, as_progress(progress), stage
+        self.arrivals = stage.arrivals if stage is not None else None  # a checkout beside this fetch
         self.streams: ManifestStreams | None = None
         self.meta: dict[ObjectKey, bytes] = {}  # verified trees and runs, stored last
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
@@ -427,6 +428,8 @@ class _Download:
                         del window[:32]
                 self._store_chunks(writer, window)
             writer.commit()
+            if self.arrivals is not None:
+                self.arrivals.arrived()
         except BaseException:
             writer.commit()  # keep what was verified: a re-run resumes from there
             raise
@@ -518,9 +521,11 @@ class _Download:
                     if self.dest.fsync:
                         os.fsync(fd)
                 if trailer_lists(f, os.fstat(fd).st_size, entries) and not bad:
-                    self.dest.import_pack(tmp, name, entries)
                     if self.stage is not None:  # a checkout in this pull need not hash its objects again
                         self.stage.proved_packs.add(name)
+                    self.dest.import_pack(tmp, name, entries)
+                    if self.arrivals is not None:  # a checkout beside this fetch writes what came
+                        self.arrivals.arrived()
                     fault_point("fetch.pack-imported")
                     self.stored += len(entries)
                     self.bytes += sum(e.length for e in entries)

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from ..objstore.materialize_large import LARGE_FILE
 from ..objstore.objects import Kind
+from ..objstore.oid import Oid
 from ..objstore.progress import ProgressLike, as_progress
 from ..objstore.stage import FileStage
 from .checkout import CheckoutResult, checkout
-from .fetch import FetchResult, fetch, raise_for
+from .fetch import FetchResult, fetch, raise_for, record_runs
+from .pull_overlap import Overlap
 from .repo import Repo
 from .tracked import ObjectKey, incomplete, incomplete_keys, select
 
@@ -74,26 +76,45 @@ def pull(
         wanted = {a.pointer.oid for a in arts if a.pointer.kind == "file"}
         folders = any(a.pointer.kind == "dir" for a in arts)
         with FileStage(repo.art_dir / "tmp" / "stage", wanted, min_size=LARGE_FILE if folders else None) as stage:
-            fetched = fetch(
-                repo,
-                paths,
-                remote=remote,
-                jobs=jobs,
-                progress=progress,
-                check=False,
-                artifacts=arts,
-                lacking=below,
-                all_runs=all_runs,
-                stage=stage,
-            )
+            beside = Overlap(repo, arts, stage, force=force) if folders else None  # folders written as packs come
+            runs: list[Oid] = []  # recorded once the checkout beside the fetch is over (the state database's writer)
+            if beside is not None:
+                beside.start()
+            try:
+                fetched = fetch(
+                    repo,
+                    paths,
+                    remote=remote,
+                    jobs=jobs,
+                    progress=progress,
+                    check=False,
+                    artifacts=arts,
+                    lacking=below,
+                    all_runs=all_runs,
+                    stage=stage,
+                    defer_runs=runs if beside is not None else None,
+                )
+            except BaseException:
+                if beside is not None:  # nothing it wrote is put in place
+                    beside.finish(whole=False)
+                    record_runs(repo, runs)
+                raise
+            if beside is not None:
+                beside.finish(whole=not (fetched.problems or fetched.missing))
+                record_runs(repo, runs)
             as_progress(checkout_progress).phase("checking out", noun="files")  # the bar may have shown the fetch
             if fetched.problems or fetched.missing:  # else everything asked for (and what is below it) arrived
                 lacking = incomplete(repo.store, [a.pointer for a in arts])
                 arts = [a for a in arts if a.pointer.oid not in lacking]
+            first = beside.result if beside is not None else CheckoutResult([], [], 0)
+            arts = [a for a in arts if a.path not in beside.done] if beside is not None else arts
             done = (
                 checkout(repo, paths, force=force, progress=checkout_progress, artifacts=arts, staged=stage)
                 if arts
                 else CheckoutResult([], [], 0)
+            )
+            done = CheckoutResult(
+                first.restored + done.restored, done.unchanged, first.files_written + done.files_written
             )
     raise_for(fetched)
     return PullResult(fetched, done)
