@@ -16,7 +16,7 @@ file is written from it, as before.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -36,14 +36,14 @@ class Arrivals:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._arrived = 0  # packs (or batches of objects) stored so far
-        self._trees: Mapping[Oid, bytes] | None = None
+        self._trees: dict[Oid, bytes] | None = None
         self._walked = False
         self._over = False
         self._whole = False
 
     # -- the fetch's side ----------------------------------------------------------------------------------
 
-    def walked(self, trees: Mapping[Oid, bytes]) -> None:
+    def walked(self, trees: dict[Oid, bytes]) -> None:
         """The walk read and verified these trees (id -> encoding): a checkout may plan from them now. Only
         the first walk counts (a download that retries walks again)."""
         with self._cond:
@@ -66,8 +66,9 @@ class Arrivals:
 
     # -- the checkout's side -------------------------------------------------------------------------------
 
-    def trees(self) -> Mapping[Oid, bytes] | None:
-        """Wait for the walk; the trees it verified (None: the fetch ended first, or walked no tree)."""
+    def trees(self) -> dict[Oid, bytes] | None:
+        """Wait for the walk; the trees it verified (None: the fetch ended first, or walked no tree), the
+        caller's from now on (it may let them go: the fetch stores its own)."""
         with self._cond:
             self._cond.wait_for(lambda: self._walked)
             return self._trees if not self._over or self._whole else None

@@ -20,7 +20,7 @@ workspace as it was (exit 3).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 
 from ..objstore.arrivals import Arrivals
@@ -36,18 +36,27 @@ from .tracked import TrackedArtifact
 
 
 class VerifiedTrees(TreeCache):
-    """A plan's tree cache that first gives the trees a fetch verified and has not stored yet (id -> encoding):
-    they stay here (``take`` does not remove them) for the apply step, which reads them again."""
+    """A plan's tree cache that first gives the trees a fetch verified and has not stored yet (id -> encoding).
 
-    def __init__(self, verified: Mapping[Oid, bytes], budget: int = 100_000) -> None:
+    The plan takes each tree once and the apply step once more (from what the plan kept, or decoded again):
+    that second take lets the encoding go (a folder of a million files: ~60 MB not held through the end of
+    the checkout); a later read (the folder signatures, after the fetch ended) goes to the store, which has
+    every tree by then."""
+
+    def __init__(self, verified: dict[Oid, bytes], budget: int = 100_000) -> None:
         super().__init__(budget)
         self.verified = verified
+        self._taken: set[Oid] = set()
 
     def read(self, store: ObjectStore, oid: Oid, *, take: bool = False) -> AnyTree:
         tree = self.pop(oid, None) if take else self.get(oid)
+        data = self.verified.get(oid)
+        if take:
+            if data is not None and (tree is not None or oid in self._taken):
+                del self.verified[oid]  # the apply step's read: the plan is done with it
+            self._taken.add(oid)
         if tree is not None:
             return tree
-        data = self.verified.get(oid)
         if data is None:
             return super().read(store, oid, take=take)
         return Tree.from_bytes(oid, data) if encoded_count(data) <= DECODED_MAX else EncodedTree.stored(oid, data)

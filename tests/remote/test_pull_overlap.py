@@ -153,3 +153,31 @@ def test_an_interrupted_fetch_leaves_nothing_of_the_checkout_beside_it(ws, tmp_p
     monkeypatch.undo()
     assert art_json(other, "pull")["restored"] == ["d0"]
     assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+
+
+def test_a_nested_folder_with_links_and_modes_is_pulled_beside_the_fetch(ws, tmp_path, monkeypatch):
+    """Sub-folders, an executable file and a symlink in a folder checked out beside the fetch come out as they
+    went in, and the next status reads the remembered folder signatures (nothing hashed again)."""
+    import os
+
+    rng = random.Random(31)
+    ws.gen({"d1": {f"s{k}": {f"f{i}.bin": rng.randbytes(rng.randint(1, 300)) for i in range(40)} for k in range(5)}})
+    (ws.root / "d1" / "s0" / "f0.bin").chmod(0o755)
+    os.symlink("s1/f1.bin", ws.root / "d1" / "link")
+    ws.art("add", "d1")
+    add_remote(ws, str(tmp_path / "bucket"))
+    assert art_json(ws, "push")["missing"] == []
+    other = clone(ws, tmp_path / "clone")
+    from artvc.workspace import pull_overlap
+
+    beside: list[int] = []
+    real = pull_overlap.apply_plan
+    monkeypatch.setattr(pull_overlap, "apply_plan", lambda *a, **k: beside.append(1) or real(*a, **k))
+    written, _ = _watch_writes(monkeypatch)
+    assert art_json(other, "pull")["restored"] == ["d1"]
+    assert beside == [1] and len(written) == 200  # checked out beside the fetch
+    assert files_under(other.root / "d1") == files_under(ws.root / "d1")
+    assert os.access(other.root / "d1" / "s0" / "f0.bin", os.X_OK)
+    assert os.readlink(other.root / "d1" / "link") == "s1/f1.bin"
+    assert _leftovers(other.root) == []
+    assert art_json(other, "status")["artifacts"][0]["state"] == "unchanged"
