@@ -446,6 +446,7 @@ class _Download:
             if n > 1:
                 entries = self.src.pack_entries(pack)
                 if n == len(entries) and not has_deltas(entries):
+                    del self.chunks[pack]  # its index lists them: 16 bytes a chunk not held to the end (1M: 16 MB)
                     yield pack, by_offset(entries)
 
     def _import_next(self, writer: LocalWriter, pool: Executor, ahead: deque[_Ahead], needed: dict[str, int]) -> None:
