@@ -31,20 +31,21 @@ def _two_packs(ws: Workspace, tmp_path: Path) -> Workspace:
 
 
 def _watch_writes(monkeypatch) -> tuple[list[str], threading.Event]:
-    """Note every file the checkout writes from the store (its path), and set the event at the first."""
+    """Note every file the checkout writes from the store (its path: ``materialize._write_run`` writes a run
+    of one-chunk files), and set the event once the first run is written."""
     from artvc.objstore import materialize
 
     written: list[str] = []
     first = threading.Event()
-    real = materialize._write_whole
+    real = materialize._write_run
 
-    def write(dest, *args, **kwargs):
-        st = real(dest, *args, **kwargs)
-        written.append(dest)
+    def write(store, files, *args, **kwargs):
+        landed = real(store, files, *args, **kwargs)
+        written.extend(files[i][0] for i, _ in landed)
         first.set()
-        return st
+        return landed
 
-    monkeypatch.setattr(materialize, "_write_whole", write)
+    monkeypatch.setattr(materialize, "_write_run", write)
     return written, first
 
 
