@@ -235,9 +235,10 @@ def materialize_small(
     ``files`` may be plain (dest, oid, size, executable) tuples. Files of several chunks, and any a store cannot
     locate, go through ``materialize_file`` (with ``staged``; it hashes the whole file). ``rows``: the index
     rows of ``files`` found already (``LocatedRows``: five ints a file, in order, the pack -1 for a file not
-    stored as one chunk): no index query at all. ``folder_fd``: with ``direct``, every ``dest`` is in the folder
-    open as this descriptor, and each file is created relative to it (``openat`` of its name: no walk of the
-    whole path per file).
+    stored as one chunk): no index query at all. A file the store lacks while ``staged.arrivals`` says a fetch
+    is still bringing objects is waited for (``arrivals.located``: a pull's checkout beside its fetch).
+    ``folder_fd``: with ``direct``, every ``dest`` is in the folder open as this descriptor, and each file is
+    created relative to it (``openat`` of its name: no walk of the whole path per file).
 
     Raises:
         as ``materialize_file``; the files before the failing one are written (the caller stages or plans).
@@ -251,6 +252,8 @@ def materialize_small(
             ]
         elif locate is not None:
             found = locate([files[i][1] for i in range(start, stop)])
+            if staged is not None and staged.arrivals is not None and None in found:  # a fetch beside: wait
+                found = staged.arrivals.located(locate, [files[i][1] for i in range(start, stop)], found)
         else:
             found = [None] * (stop - start)
         located: list[_Located] = []

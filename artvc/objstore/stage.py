@@ -30,6 +30,7 @@ import queue
 import threading
 from collections.abc import Iterable
 
+from .arrivals import Arrivals
 from .faults import fault_point
 from .fileio import remove_if_present
 from .oid import Oid
@@ -76,6 +77,8 @@ class FileStage:
         self._writer: threading.Thread | None = None
         # packs this fetch verified object by object and adopted whole (see the module docstring)
         self.proved_packs: set[str] = set()
+        # a pull whose checkout runs beside its fetch: what the fetch has brought so far (``arrivals.py``)
+        self.arrivals: Arrivals | None = None
 
     def __enter__(self) -> FileStage:
         return self

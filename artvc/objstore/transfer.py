@@ -24,6 +24,7 @@ from itertools import chain, islice
 from typing import BinaryIO
 
 from ..errors import CorruptObjectError, FormatError, PackMissingError
+from .arrivals import Arrivals
 from .delta_fetch import DeltaFetch, has_deltas, verify_chunk
 from .faults import fault_point
 from .fetch_streams import ManifestStreams, check_manifest, complete_meta
@@ -205,6 +206,8 @@ def download(
         state = _Download(src, dest, jobs, progress, stage)
         try:
             state.walk(pending)
+            trees = {} if state.trusted else {o: d for (o, k), d in state.meta.items() if k == Kind.TREE}
+            state.arrivals.walked(trees)  # a checkout beside this fetch plans from them (none trusted)
             state.fetch_chunks()
             state.store_metadata(gen)
         except PackMissingError as exc:  # read the objects from other packs that list them, if any
@@ -242,9 +245,7 @@ def _add(done: TransferResult, state: _Download) -> TransferResult:
 
 
 def _have(store: LocalStore, oid: Oid, kind: Kind) -> bool:
-    if kind == Kind.FILE:
-        return store.has(oid, Kind.FILE) or store.has(oid, Kind.CHUNK)
-    return store.has(oid, kind)
+    return store.has(oid, kind) or (kind == Kind.FILE and store.has(oid, Kind.CHUNK))
 
 
 class _Download:
@@ -252,6 +253,7 @@ class _Download:
         self, src: RemoteStore, dest: LocalStore, jobs: int, progress: Progress | None, stage: FileStage | None
     ) -> None:
         self.src, self.dest, self.jobs, self.progress, self.stage = src, dest, jobs, as_progress(progress), stage
+        self.arrivals = (stage.arrivals if stage is not None else None) or Arrivals()  # a checkout beside it, if any
         self.streams: ManifestStreams | None = None
         self.meta: dict[ObjectKey, bytes] = {}  # verified trees and runs, stored last
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
@@ -427,6 +429,7 @@ class _Download:
                         del window[:32]
                 self._store_chunks(writer, window)
             writer.commit()
+            self.arrivals.arrived()
         except BaseException:
             writer.commit()  # keep what was verified: a re-run resumes from there
             raise
@@ -443,6 +446,7 @@ class _Download:
             if n > 1:
                 entries = self.src.pack_entries(pack)
                 if n == len(entries) and not has_deltas(entries):
+                    del self.chunks[pack]  # its index lists them: 16 bytes a chunk not held to the end (1M: 16 MB)
                     yield pack, by_offset(entries)
 
     def _import_next(self, writer: LocalWriter, pool: Executor, ahead: deque[_Ahead], needed: dict[str, int]) -> None:
@@ -518,9 +522,10 @@ class _Download:
                     if self.dest.fsync:
                         os.fsync(fd)
                 if trailer_lists(f, os.fstat(fd).st_size, entries) and not bad:
-                    self.dest.import_pack(tmp, name, entries)
                     if self.stage is not None:  # a checkout in this pull need not hash its objects again
                         self.stage.proved_packs.add(name)
+                    self.dest.import_pack(tmp, name, entries)
+                    self.arrivals.arrived()  # a checkout beside this fetch writes what came
                     fault_point("fetch.pack-imported")
                     self.stored += len(entries)
                     self.bytes += sum(e.length for e in entries)

@@ -251,6 +251,8 @@ def _apply_fresh(
     try:
         staging.mkdir(parents=True)
         n = _apply_tree(repo, a, staging, dest, progress, trees, staged, seen)
+        if staged is not None and staged.arrivals is not None:  # a fetch beside: in place only once it ended whole
+            staged.arrivals.settle()
         _clear(dest, a.clear)
         os.rename(staging, dest)
     except BaseException:

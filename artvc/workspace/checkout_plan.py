@@ -126,17 +126,20 @@ def plan_checkout(
     force: bool = False,
     artifacts: list[TrackedArtifact] | None = None,
     ready: AbstractSet[Oid] = frozenset(),
+    trees: TreeCache | None = None,
 ) -> CheckoutPlan:
     """Plan the checkout of the artifacts under ``paths`` (all when empty; chosen from ``artifacts`` when the
     caller selected them already). Nothing in the workspace is changed. ``ready``: files a lazy pull wrote and
     proved in its stage (``FileStage.ready``), not in the store: they count as present (docs/design.md,
-    "A pull at one write").
+    "A pull at one write"). ``trees``: the cache the plan reads trees through (and hands to the apply step); a
+    pull's checkout beside its fetch passes one holding the trees the fetch verified, not stored yet
+    (``pull_overlap.py``).
 
     Raises:
         PointerError: a file pointer's ``size`` disagrees with the stored file (the pointer is wrong).
         CorruptObjectError, FormatError: a stored tree that cannot be decoded.
     """
-    plan = CheckoutPlan()
+    plan = CheckoutPlan() if trees is None else CheckoutPlan(trees=trees)
     trees = plan.trees
     room = [LOCATED_AT_MOST]  # files whose index rows the plan may still keep for the write
     for a in status(repo, paths, artifacts=artifacts).artifacts:

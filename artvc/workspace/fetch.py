@@ -66,6 +66,7 @@ def fetch(
     all_runs: bool = False,
     runs: Iterable[str] = (),
     stage: FileStage | None = None,
+    defer_runs: list[Oid] | None = None,
 ) -> FetchResult:
     """Download what the local store lacks for the workspace's artifacts (or ``targets``/``revs``/every commit),
     plus the runs they name and those runs' lineage (``fetch_runs.py``: art.lock's runs, the runs that made
@@ -77,7 +78,10 @@ def fetch(
     a selection of the workspace made already (pull's): the workspace is then not walked again. ``lacking``
     are objects below roots the local store holds only in part (``tracked.incomplete_keys``): a root that is
     here is otherwise trusted to be complete, so they are asked for by name. ``stage``: pull's, where the
-    large files it will check out are written, proved, as they arrive (``objstore/stage.py``).
+    large files it will check out are written, proved, as they arrive (``objstore/stage.py``); its
+    ``arrivals`` (when set) hear of the verified trees and of each pack stored, for a checkout beside the fetch.
+    ``defer_runs``: the runs fetched are added to it for the caller to index (``record_runs``) instead: pull's,
+    whose checkout beside the fetch writes the state database meanwhile (``pull_overlap.py``).
 
     Raises:
         RemoteNotConfiguredError, BackendMissingError: see ``open_remote``.
@@ -106,7 +110,7 @@ def fetch(
                 wanted |= marked_runs(repo, store, set(roots), pipelines=not targets and revs is None)
             jobs = transfer_jobs(repo, jobs)
             result = download(store, repo.store, wanted, jobs=jobs, progress=progress, stage=stage)
-            _record_runs(repo, result.fetched_runs)
+            _record(repo, result.fetched_runs, defer_runs)
             total = _Totals(result)
             seen: set[Oid] = set()
             frontier = {o for o, k in wanted if k == Kind.RUN}
@@ -116,7 +120,7 @@ def fetch(
                 if not more:
                     break
                 got = download(store, repo.store, [(o, Kind.RUN) for o in more], jobs=jobs, progress=progress)
-                _record_runs(repo, got.fetched_runs)
+                _record(repo, got.fetched_runs, defer_runs)
                 total.add(got)
                 frontier = more
             out = FetchResult(
@@ -203,7 +207,15 @@ class _Totals:
         self.lost_packs += [p for p in more.lost_packs if p not in self.lost_packs]
 
 
-def _record_runs(repo: Repo, runs: list[Oid]) -> None:
+def _record(repo: Repo, runs: list[Oid], defer: list[Oid] | None) -> None:
+    if defer is not None:
+        defer.extend(runs)
+    else:
+        record_runs(repo, runs)
+
+
+def record_runs(repo: Repo, runs: list[Oid]) -> None:
+    """Index the run records ``runs`` (stored) in the state database (``runs.record_run``)."""
     from .runs import load_run, record_run
 
     for oid in runs:

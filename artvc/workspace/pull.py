@@ -2,7 +2,9 @@
 
 A file artifact the fetch brings, and a file of ``LARGE_FILE`` bytes or more in a tracked folder, is written to a
 temp file while its chunks stream by, verified, and checkout renames that file into place
-(``objstore/stage.py``): a pull reads each byte once."""
+(``objstore/stage.py``): a pull reads each byte once. A tracked folder that is not in the workspace at all is
+checked out beside the fetch, each file written as soon as its pack is adopted, and put in place once the fetch
+ended whole (``pull_overlap.py``)."""
 
 from __future__ import annotations
 
@@ -11,12 +13,14 @@ from dataclasses import dataclass
 
 from ..objstore.materialize_large import LARGE_FILE
 from ..objstore.objects import Kind
+from ..objstore.oid import Oid
 from ..objstore.progress import ProgressLike, as_progress
 from ..objstore.stage import FileStage
 from .checkout import CheckoutResult, checkout
-from .fetch import FetchResult, fetch, raise_for
+from .fetch import FetchResult, fetch, raise_for, record_runs
+from .pull_overlap import Overlap
 from .repo import Repo
-from .tracked import ObjectKey, incomplete, incomplete_keys, select
+from .tracked import ObjectKey, TrackedArtifact, incomplete, incomplete_keys, select
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,8 @@ def pull(
 
     The workspace is walked for pointer files once: the fetch and the checkout share one selection. Artifacts
     that could not be fetched completely (``tracked.incomplete``) are left as they are; the fetch's problems
-    are raised after the checkout of the others. Runs: those the workspace names and their lineage, or with
+    are raised after the checkout of the others. Folders that are not there are checked out beside the fetch
+    (``pull_overlap.Overlap``), the rest after it. Runs: those the workspace names and their lineage, or with
     ``all_runs`` every run on the remote (see ``fetch``).
 
     Raises:
@@ -74,29 +79,68 @@ def pull(
         wanted = {a.pointer.oid for a in arts if a.pointer.kind == "file"}
         folders = any(a.pointer.kind == "dir" for a in arts)
         with FileStage(repo.art_dir / "tmp" / "stage", wanted, min_size=LARGE_FILE if folders else None) as stage:
-            fetched = fetch(
+            fetched, first = _fetch_beside(
                 repo,
                 paths,
+                arts,
+                stage,
+                force=force,
+                folders=folders,
                 remote=remote,
                 jobs=jobs,
                 progress=progress,
-                check=False,
-                artifacts=arts,
+                checkout_progress=checkout_progress,
                 lacking=below,
                 all_runs=all_runs,
-                stage=stage,
             )
-            as_progress(checkout_progress).phase("checking out", noun="files")  # the bar may have shown the fetch
             if fetched.problems or fetched.missing:  # else everything asked for (and what is below it) arrived
                 lacking = incomplete(repo.store, [a.pointer for a in arts])
                 arts = [a for a in arts if a.pointer.oid not in lacking]
+            arts = [a for a in arts if a.path not in first.restored]  # not those checked out beside the fetch
             done = (
                 checkout(repo, paths, force=force, progress=checkout_progress, artifacts=arts, staged=stage)
                 if arts
                 else CheckoutResult([], [], 0)
             )
+            done = CheckoutResult(
+                first.restored + done.restored, done.unchanged, first.files_written + done.files_written
+            )
     raise_for(fetched)
     return PullResult(fetched, done)
+
+
+def _fetch_beside(
+    repo: Repo,
+    paths: list[str] | None,
+    arts: list[TrackedArtifact],
+    stage: FileStage,
+    *,
+    force: bool,
+    folders: bool,
+    checkout_progress: ProgressLike,
+    **options,
+) -> tuple[FetchResult, CheckoutResult]:
+    """``fetch`` (with ``options``) and, when ``folders``, the checkout of the folders not in the workspace
+    beside it (``pull_overlap.Overlap``); return what the fetch did and what that checkout put in place."""
+    beside = Overlap(repo, arts, stage, force=force) if folders else None
+    runs: list[Oid] = []  # indexed once the checkout beside the fetch is over (the state database's one writer)
+    if beside is not None:
+        beside.start()
+    try:
+        fetched = fetch(
+            repo, paths, check=False, artifacts=arts, stage=stage, defer_runs=runs if beside else None, **options
+        )
+    except BaseException:
+        if beside is not None:  # nothing it wrote is put in place
+            beside.finish(whole=False)
+            record_runs(repo, runs)
+        raise
+    as_progress(checkout_progress).phase("checking out", noun="files")  # the bar may have shown the fetch
+    if beside is None:
+        return fetched, CheckoutResult([], [], 0)
+    beside.finish(whole=not (fetched.problems or fetched.missing))
+    record_runs(repo, runs)
+    return fetched, beside.result
 
 
 def _pull_parts(repo: Repo, whole, parts, everything, *, remote, jobs, force) -> PullResult:

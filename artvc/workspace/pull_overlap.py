@@ -1,0 +1,117 @@
+"""A pull's checkout beside its fetch: the folders it brings are written while their packs still arrive.
+
+``pull`` used to fetch everything, then check out: the files of a folder of many small files were created only
+once the last pack was in (and on ext4 creating them costs more than the whole fetch). ``Overlap`` runs the
+checkout of the folders that are not in the workspace at all in a thread beside the fetch:
+
+1. It waits for the fetch's walk (``objstore/arrivals.py``), then plans from the trees the walk verified
+   (``VerifiedTrees``: the plan reads no tree from the store, where they are stored only at the end).
+2. It writes each file as soon as its object is in the local store (each pack is adopted whole, verified);
+   a file whose object has not arrived waits for the next pack.
+3. Each folder is built in its private staging folder (as every checkout of a folder that is not there is)
+   and renamed into place only once the fetch ended with everything whole (``Arrivals.settle``).
+
+Only folders that are not there at all, with nothing in the way, are taken (their checkout changes nothing
+in the workspace before that rename); everything else, and everything when the fetch did not end whole, is
+checked out by ``pull`` after the fetch, the ordinary way (``checkout``): a damaged pack still leaves the
+workspace as it was (exit 3).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
+
+from ..objstore.arrivals import Arrivals
+from ..objstore.objects import EncodedTree, Tree, encoded_count
+from ..objstore.oid import Oid
+from ..objstore.stage import FileStage
+from ..objstore.store.base import ObjectStore
+from .checkout import CheckoutResult, apply_plan
+from .checkout_plan import CheckoutPlan, plan_checkout
+from .repo import Repo
+from .safety import DECODED_MAX, AnyTree, TreeCache
+from .tracked import TrackedArtifact
+
+
+class VerifiedTrees(TreeCache):
+    """A plan's tree cache that first gives the trees a fetch verified and has not stored yet (id -> encoding).
+
+    The plan takes each tree once and the apply step once more (from what the plan kept, or decoded again):
+    that second take lets the encoding go (a folder of a million files: ~60 MB not held through the end of
+    the checkout); a later read (the folder signatures, after the fetch ended) goes to the store, which has
+    every tree by then."""
+
+    def __init__(self, verified: dict[Oid, bytes], budget: int = 100_000) -> None:
+        super().__init__(budget)
+        self.verified = verified
+        self._taken: set[Oid] = set()
+
+    def read(self, store: ObjectStore, oid: Oid, *, take: bool = False) -> AnyTree:
+        tree = self.pop(oid, None) if take else self.get(oid)
+        data = self.verified.get(oid)
+        if take:
+            if data is not None and (tree is not None or oid in self._taken):
+                del self.verified[oid]  # the apply step's read: the plan is done with it
+            self._taken.add(oid)
+        if tree is not None:
+            return tree
+        if data is None:
+            return super().read(store, oid, take=take)
+        return Tree.from_bytes(oid, data) if encoded_count(data) <= DECODED_MAX else EncodedTree.stored(oid, data)
+
+
+class _Coming(AbstractSet[Oid]):
+    """Every object counts as present for the plan: the fetch is bringing them (a file whose object never comes
+    is not written, and its folder is never put in place)."""
+
+    def __contains__(self, oid: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[Oid]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 1  # truthy: the plan neither checks presence nor remembers the tree as complete
+
+
+class Overlap:
+    """The checkout of the fresh folders among ``arts`` in a thread beside the fetch (see the module docstring).
+
+    Use: ``start``, run the fetch with ``stage`` (its ``arrivals`` set here), then ``finish`` with whether it
+    ended whole; ``done`` then names the artifacts put in place and ``result`` counts them."""
+
+    def __init__(self, repo: Repo, arts: list[TrackedArtifact], stage: FileStage, *, force: bool) -> None:
+        self.repo, self.arts, self.stage, self.force = repo, arts, stage, force
+        self.arrivals = stage.arrivals = Arrivals()
+        self.done: set[str] = set()
+        self.result = CheckoutResult([], [], 0)
+        self.error: BaseException | None = None  # what stopped it (the ordinary checkout then does it all)
+        self._thread = threading.Thread(target=self._run, name="art-pull-checkout", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def finish(self, whole: bool) -> None:
+        """The fetch ended (``whole``: nothing failed or was missing): let the checkout end, and wait for it."""
+        self.arrivals.end(whole)
+        self._thread.join()
+        self.stage.arrivals = None  # the ordinary checkout after this one waits for nothing
+
+    def _run(self) -> None:
+        try:
+            trees = self.arrivals.trees()
+            dirs = [a for a in self.arts if a.pointer.kind == "dir" and trees and a.pointer.oid in trees]
+            if not dirs or trees is None:
+                return
+            cache = VerifiedTrees(trees)
+            plan = plan_checkout(self.repo, None, force=self.force, artifacts=dirs, ready=_Coming(), trees=cache)
+            written = 0
+            for a in plan.todo:  # one at a time: each put in place is counted, whatever stops a later one
+                if a.fresh and a.clear is None and a.blocker is None:  # nothing in the workspace changes before
+                    written += apply_plan(self.repo, CheckoutPlan(todo=[a], trees=cache), None, self.stage)
+                    self.done.add(a.path)
+                    self.result = CheckoutResult(sorted(self.done), [], written)
+        except BaseException as exc:  # handed to ``pull``, which checks these out the ordinary way
+            self.error = exc

@@ -1,0 +1,184 @@
+"""A pull checks out a folder that is not there beside its fetch (workspace/pull_overlap.py): files are written
+as their packs arrive, planned from the trees the fetch verified (none read from the store), and put in place
+only once the fetch ended whole: a damaged pack or an interrupt still leaves the workspace as it was."""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Workspace
+from tests.remote.conftest import add_remote, art_json, clone, files_under
+
+WAIT = 60  # seconds a test waits for the checkout beside the fetch (a guard: it takes milliseconds)
+
+
+def _two_packs(ws: Workspace, tmp_path: Path) -> Workspace:
+    """One folder added and pushed to a directory remote in two steps (two packs of chunks there: 600 tiny
+    files, then 600 of 1.5-2 KB, the larger pack); return a fresh clone."""
+    rng = random.Random(30)
+    add_remote(ws, str(tmp_path / "bucket"))
+    ws.gen({"d0": {f"f{i:04d}.bin": rng.randbytes(rng.randint(1, 200)) for i in range(600)}})
+    ws.art("add", "d0")
+    assert art_json(ws, "push")["missing"] == []
+    ws.gen({"d0": {f"f{i:04d}.bin": rng.randbytes(rng.randint(1500, 2000)) for i in range(600, 1200)}})
+    ws.art("add", "d0")
+    assert art_json(ws, "push")["missing"] == []
+    return clone(ws, tmp_path / "clone")
+
+
+def _watch_writes(monkeypatch) -> tuple[list[str], threading.Event]:
+    """Note every file the checkout writes from the store (its path: ``materialize._write_run`` writes a run
+    of one-chunk files), and set the event once the first run is written."""
+    from artvc.objstore import materialize
+
+    written: list[str] = []
+    first = threading.Event()
+    real = materialize._write_run
+
+    def write(store, files, *args, **kwargs):
+        landed = real(store, files, *args, **kwargs)
+        written.extend(files[i][0] for i, _ in landed)
+        first.set()
+        return landed
+
+    monkeypatch.setattr(materialize, "_write_run", write)
+    return written, first
+
+
+def _imports(monkeypatch, before_last=None) -> list[str]:
+    """Note each pack the fetch adopts whole; ``before_last`` runs before the second (the last) is adopted."""
+    from artvc.objstore.store.local import LocalStore
+
+    names: list[str] = []
+    real = LocalStore.import_pack
+
+    def import_pack(self, path, name, entries):
+        names.append(name)
+        if len(names) == 2 and before_last is not None:
+            before_last()
+        return real(self, path, name, entries)
+
+    monkeypatch.setattr(LocalStore, "import_pack", import_pack)
+    return names
+
+
+def _leftovers(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if "art-tmp" in p.name)
+
+
+def test_a_pulled_folder_is_written_while_its_last_pack_is_still_coming(ws, tmp_path, monkeypatch):
+    """The files of the first pack are written before the second pack is adopted (the old code wrote none
+    before the whole fetch ended: this waited in vain), into the private staging folder, which appears as
+    the folder only at the end."""
+    other = _two_packs(ws, tmp_path)
+    written, first = _watch_writes(monkeypatch)
+    seen: dict[str, object] = {}
+
+    def before_last() -> None:
+        seen["wrote"] = first.wait(WAIT)
+        seen["files"] = len(written)
+        seen["in place"] = (other.root / "d0").exists()
+
+    names = _imports(monkeypatch, before_last)
+    pulled = art_json(other, "pull")
+    assert len(names) == 2 and not pulled["problems"]
+    assert seen["wrote"] is True and isinstance(seen["files"], int) and seen["files"] >= 1
+    assert seen["in place"] is False  # written in the staging folder, not yet in the workspace
+    assert pulled["files_written"] == 1200 and len(written) == 1200
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+    assert _leftovers(other.root) == []
+    assert "unchanged" in other.art("status").stdout
+
+
+def test_the_checkout_beside_the_fetch_reads_no_tree_from_the_store(ws, tmp_path, monkeypatch):
+    """The plan and the apply step read the trees the fetch verified (the old code read the folder's tree back
+    from the store, where the fetch had just stored it)."""
+    from artvc.objstore.objects import Kind
+    from artvc.objstore.store.local import LocalStore
+
+    other = _two_packs(ws, tmp_path)
+    trees: list[str] = []
+    real = LocalStore.get
+
+    def get(self, oid, kind, *args, **kwargs):
+        if Kind(kind) == Kind.TREE:
+            trees.append(oid)
+        return real(self, oid, kind, *args, **kwargs)
+
+    monkeypatch.setattr(LocalStore, "get", get)
+    assert art_json(other, "pull")["files_written"] == 1200
+    assert trees == []
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+
+
+def test_a_damaged_pack_leaves_nothing_written_though_files_were_written_beside_the_fetch(ws, tmp_path, monkeypatch):
+    """The larger pack (the second) is damaged on the remote: the checkout beside the fetch had written the
+    first pack's files into its staging folder, which is removed; the pull fails with exit 3 and the workspace
+    holds neither the folder nor a staging folder."""
+    other = _two_packs(ws, tmp_path)
+    pack = max((tmp_path / "bucket").rglob("*.pack"), key=lambda p: p.stat().st_size)
+    damaged = bytearray(pack.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    pack.unlink()  # maybe a hard link to the first workspace's pack: write a new file
+    pack.write_bytes(bytes(damaged))
+    written, first = _watch_writes(monkeypatch)
+    _imports(monkeypatch, lambda: first.wait(WAIT))
+    result = other.art("pull", code=3)
+    assert result.stderr.startswith("art: error: ") and "failed verification" in result.stderr
+    assert written  # the first pack's files were written beside the fetch
+    assert not (other.root / "d0").exists()
+    assert _leftovers(other.root) == []
+
+
+def test_an_interrupted_fetch_leaves_nothing_of_the_checkout_beside_it(ws, tmp_path, monkeypatch):
+    """Ctrl-C while the last pack is adopted: the checkout beside the fetch stops, its staging folder is
+    removed, and nothing is in place; a pull afterwards completes the folder."""
+    from artvc.workspace.pull import pull
+
+    other = _two_packs(ws, tmp_path)
+    written, first = _watch_writes(monkeypatch)
+
+    def interrupt() -> None:
+        first.wait(WAIT)
+        raise KeyboardInterrupt
+
+    _imports(monkeypatch, interrupt)
+    with other.repo() as repo, pytest.raises(KeyboardInterrupt):
+        pull(repo)
+    assert written and not (other.root / "d0").exists()
+    assert _leftovers(other.root) == []
+    monkeypatch.undo()
+    assert art_json(other, "pull")["restored"] == ["d0"]
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+
+
+def test_a_nested_folder_with_links_and_modes_is_pulled_beside_the_fetch(ws, tmp_path, monkeypatch):
+    """Sub-folders, an executable file and a symlink in a folder checked out beside the fetch come out as they
+    went in, and the next status reads the remembered folder signatures (nothing hashed again)."""
+    import os
+
+    rng = random.Random(31)
+    ws.gen({"d1": {f"s{k}": {f"f{i}.bin": rng.randbytes(rng.randint(1, 300)) for i in range(40)} for k in range(5)}})
+    (ws.root / "d1" / "s0" / "f0.bin").chmod(0o755)
+    os.symlink("s1/f1.bin", ws.root / "d1" / "link")
+    ws.art("add", "d1")
+    add_remote(ws, str(tmp_path / "bucket"))
+    assert art_json(ws, "push")["missing"] == []
+    other = clone(ws, tmp_path / "clone")
+    from artvc.workspace import pull_overlap
+
+    beside: list[int] = []
+    real = pull_overlap.apply_plan
+    monkeypatch.setattr(pull_overlap, "apply_plan", lambda *a, **k: beside.append(1) or real(*a, **k))
+    written, _ = _watch_writes(monkeypatch)
+    assert art_json(other, "pull")["restored"] == ["d1"]
+    assert beside == [1] and len(written) == 200  # checked out beside the fetch
+    assert files_under(other.root / "d1") == files_under(ws.root / "d1")
+    assert os.access(other.root / "d1" / "s0" / "f0.bin", os.X_OK)
+    assert os.readlink(other.root / "d1" / "link") == "s1/f1.bin"
+    assert _leftovers(other.root) == []
+    assert art_json(other, "status")["artifacts"][0]["state"] == "unchanged"
