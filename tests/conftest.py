@@ -122,3 +122,16 @@ def ws(tmp_path) -> Workspace:
     w = Workspace(root)
     w.art("init")
     return w
+
+
+@pytest.fixture
+def process_repo(tmp_path) -> Path:
+    """A fresh git repository with ``art init`` done by an art process (``python -m artvc``), for tests that run
+    art as a process throughout."""
+    import sys
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    subprocess.run([sys.executable, "-m", "artvc", "init"], cwd=root, check=True, capture_output=True)
+    return root

@@ -42,12 +42,8 @@ def make_files(
 
 
 @pytest.fixture
-def repo(tmp_path):
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q")
-    subprocess.run([*ART, "init"], cwd=root, check=True, capture_output=True)
-    return root
+def repo(process_repo):
+    return process_repo
 
 
 @pytest.mark.slow

@@ -18,18 +18,13 @@ from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.store.direct_io import ALIGN, STAGE, direct_capable
 from artvc.objstore.store.packer import PackBuilder
 from tests.builders import random_bytes, write_random_file
-from tests.conftest import git
 
 ART = [sys.executable, "-m", "artvc"]
 
 
 @pytest.fixture
-def repo(tmp_path):
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q")
-    subprocess.run([*ART, "init"], cwd=root, check=True, capture_output=True)
-    return root
+def repo(process_repo):
+    return process_repo
 
 
 def capable(folder: Path) -> bool:

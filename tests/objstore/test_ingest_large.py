@@ -20,7 +20,6 @@ from artvc.objstore.store.local import LocalStore
 from artvc.objstore.store.pack import RAW, ZSTD, Compressor
 from artvc.objstore.verify import verify_store
 from tests.builders import csv_bytes, random_bytes, write_random_file, writeback_ranges
-from tests.conftest import git
 
 ART = [sys.executable, "-m", "artvc"]
 SMALL = ChunkerParams(min_size=1024, avg_size=4096, max_size=16384)  # many chunks per small buffer
@@ -215,12 +214,8 @@ def test_each_byte_of_a_large_file_is_read_once(tmp_path):
 
 
 @pytest.fixture
-def repo(tmp_path):
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q")
-    subprocess.run([*ART, "init"], cwd=root, check=True, capture_output=True)
-    return root
+def repo(process_repo):
+    return process_repo
 
 
 def leftovers(root: Path) -> list[str]:

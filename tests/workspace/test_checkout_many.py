@@ -253,20 +253,11 @@ def test_a_checkout_without_the_memo_looks_each_file_up_once(ws, monkeypatch):
     """The plan's presence check asks where each file of a new folder is (``locate_chunks``) and keeps those
     rows for the write, so every file is looked up in the index once (twice on the old code: a presence
     check, then a lookup to write it). Counted: ids asked of the ``objects`` table, on both threads."""
-    from artvc.objstore.store.local import LocalStore
     from artvc.workspace import checkout
 
     before = _flat(ws)
     shutil.rmtree(ws.root / "flat")
-    asked: list[int] = []
-    real = LocalStore._query
-
-    def counted(self, sql, args, **kw):
-        if "FROM objects WHERE oid" in sql:
-            asked.append(len(args) if " IN (" in sql else 1)
-        return real(self, sql, args, **kw)
-
-    monkeypatch.setattr(LocalStore, "_query", counted)
+    asked = _count_object_lookups(monkeypatch)
     with ws.repo() as repo:
         tree = next(p.oid for path, p, _ in repo.artifacts() if path == "flat")
         assert repo.store.known_complete([ObjectKey(tree, Kind.TREE)]) == set()  # add leaves the memo empty
@@ -284,7 +275,6 @@ def test_a_checkout_without_the_memo_looks_each_file_up_once(ws, monkeypatch):
 def test_a_folder_past_the_plans_budget_of_kept_rows_is_looked_up_again_and_comes_back_whole(ws, monkeypatch):
     """The rows a plan keeps are bounded (``LOCATED_AT_MOST`` files, 4 MB): a folder past what is left is not
     kept, and the write looks its files up again; within the budget, five ints a file are kept."""
-    from artvc.objstore.store.local import LocalStore
     from artvc.workspace import checkout_plan
     from artvc.workspace.checkout import apply_plan
 
@@ -298,15 +288,7 @@ def test_a_folder_past_the_plans_budget_of_kept_rows_is_looked_up_again_and_come
     db.commit()
     db.close()
     monkeypatch.setattr(checkout_plan, "LOCATED_AT_MOST", 1000)
-    asked: list[int] = []
-    real = LocalStore._query
-
-    def counted(self, sql, args, **kw):
-        if "FROM objects WHERE oid" in sql:
-            asked.append(len(args) if " IN (" in sql else 1)
-        return real(self, sql, args, **kw)
-
-    monkeypatch.setattr(LocalStore, "_query", counted)
+    asked = _count_object_lookups(monkeypatch)
     with ws.repo() as repo:
         plan = checkout_plan.plan_checkout(repo)
         assert plan.todo[0].located == {}
@@ -379,3 +361,19 @@ def test_status_and_a_checkout_of_small_files_load_only_what_they_use(ws):
     loaded = _modules(ws, "checkout", "flat")
     assert (ws.root / "flat/f01099").exists()
     assert loaded & {"concurrent.futures", "logging", "pygit2"} == set()
+
+
+def _count_object_lookups(monkeypatch) -> list[int]:
+    """The number of ids in each query of the ``objects`` table from now on, on every thread."""
+    from artvc.objstore.store.local import LocalStore
+
+    asked: list[int] = []
+    real = LocalStore._query
+
+    def counted(self, sql, args, **kw):
+        if "FROM objects WHERE oid" in sql:
+            asked.append(len(args) if " IN (" in sql else 1)
+        return real(self, sql, args, **kw)
+
+    monkeypatch.setattr(LocalStore, "_query", counted)
+    return asked
