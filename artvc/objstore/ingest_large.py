@@ -17,9 +17,8 @@ blake3, zstd, FastCDC's cut loop and file reads release the GIL, so the stages r
   A batch whose candidates gave no delta ``MISS_RUN`` times in a row stops trying them (as for compression).
 - pack writes (one thread): batches in file order, each chunk written once however often it occurs; a batch's
   new chunks go to the writer together (``StoreWriter.put_new_many``: one lock, and for the local store one
-  ``writev`` of the batch, raw chunks straight from the ring buffer, without a copy; or, on a filesystem whose
-  ``O_DIRECT`` reaches the disk, one copy into the staging buffers of ``store.direct_io``, which write the pack
-  around the page cache). A buffer returns to the ring once its chunks are written or staged.
+  ``writev`` of the batch), raw chunks straight from the ring buffer, without a copy. A buffer returns to the
+  ring once its chunks are written.
 
 Where the CPU goes (512 MiB of random data on tmpfs): FastCDC, the kernel's copies of the read (into the ring)
 and of the pack write (out of it), blake3 of the chunks and of the whole file are nearly all of it; the

@@ -43,7 +43,7 @@ class LocalWriter(StoreWriter):
         self._open: set[Oid] = set()  # chunks written to the open pack (a delta's base must be here or stored)
         self._bases: dict[Oid, Oid] = {}  # codec-2 chunks of the open pack -> their bases
         self._sketches: list[tuple[int, Oid]] = []  # (feature, chunk) of the open pack's new chunks
-        self._builder = PackBuilder(store.root / "tmp", max_objects=PACK_MAX_OBJECTS, writeback=True, direct=True)
+        self._builder = PackBuilder(store.root / "tmp", max_objects=PACK_MAX_OBJECTS, writeback=True)
         self.new_objects = 0
         self.new_bytes = 0
 
@@ -119,9 +119,8 @@ class LocalWriter(StoreWriter):
         return True
 
     def put_new_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> list[int]:
-        """``put_new`` for several objects, a large file's chunks (``ingest_large``): one lock for the lot, and the
-        new ones go to the pack together (one system call, its payloads written from the caller's buffer, or staged
-        and written around the page cache: ``put_claimed_many``'s ``large``)."""
+        """``put_new`` for several objects: one lock for the lot, and the new ones go to the pack together (one
+        system call for a batch of chunks of a large file, its payloads written from the caller's buffer)."""
         with self._lock:
             pending = self._pending
             new = []
@@ -130,19 +129,15 @@ class LocalWriter(StoreWriter):
                 if key not in pending:
                     pending.add(key)
                     new.append(i)
-        self.put_claimed_many([objects[i] for i in new], large=True)
+        self.put_claimed_many([objects[i] for i in new])
         return new
 
     def put_claimed(self, oid: Oid, kind: int, codec: int, stored: bytes | memoryview, raw_length: int) -> None:
         """Write an object reserved with ``claim`` (or ``put_new``): no presence check."""
         self.put_claimed_many([(oid, int(kind), codec, stored, raw_length)])
 
-    def put_claimed_many(
-        self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]], *, large: bool = False
-    ) -> None:
-        """``put_claimed`` for several (oid, kind, codec, stored, raw length), written together. ``large``: a large
-        file's chunks (``put_new_many``), written around the page cache where the store's filesystem can
-        (``packer.PackBuilder``'s ``direct``).
+    def put_claimed_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> None:
+        """``put_claimed`` for several (oid, kind, codec, stored, raw length), written together.
 
         A chunk the store's compressor encoded as a delta is written as one only when its base is stored or
         in the open pack (written before it); otherwise it is stored in full (its base is another writer's
@@ -168,7 +163,7 @@ class LocalWriter(StoreWriter):
             while start < len(objects):
                 part = objects[start : start + builder.room()]
                 start += len(part)
-                builder.add_many(part, large=large)
+                builder.add_many(part)
                 opened, sketches = self._open, self._sketches  # new ones after each seal
                 for oid, kind, codec, stored, _ in part:
                     fault_point("store.pack-writing")

@@ -20,7 +20,6 @@ from ..codec import MAX_PACK_ENTRIES
 from ..fileio import new_temp, remove_if_present, start_writeback
 from ..oid import Oid
 from ..tmpowner import token
-from .direct_io import ALIGN, DirectWriter, direct_capable
 from .pack import ENTRY, PackEntry, PackWriter
 
 # Packs of "tens of MiB": few files on disk, and one PUT each on a bucket (s3fs sends a single PUT below
@@ -54,8 +53,6 @@ class PackBuilder:
         target: seal once the pack has this many bytes.
         writeback: start writing the pack to the disk as it grows, every ``WRITEBACK`` bytes (``start_writeback``),
             for a pack that stays (the local store's), not for one about to be uploaded and deleted.
-        direct: write a large file's chunks (``add_many(large=True)``) around the page cache (``direct_io``) where
-            the filesystem's ``O_DIRECT`` reaches the disk, for a pack that stays (the local store's).
     """
 
     def __init__(
@@ -65,17 +62,14 @@ class PackBuilder:
         max_objects: int | None = None,
         target: int = PACK_TARGET,
         writeback: bool = False,
-        direct: bool = False,
     ):
         self.folder = str(folder)
         self.max_objects = max_objects
         self.target = target
         self.writeback = writeback
-        self.direct = direct
         self._file: _PackFile | None = None
         self._pack: PackWriter | None = None
         self.temp: str | None = None  # the temporary file of the open pack
-        self.direct_bytes = 0  # bytes of the packs sealed so far written with O_DIRECT (``direct``)
 
     @property
     def open(self) -> bool:
@@ -90,21 +84,13 @@ class PackBuilder:
         """
         return self._open().add(oid, kind, codec, stored, raw_length)
 
-    def add_many(
-        self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]], *, large: bool = False
-    ) -> None:
+    def add_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> None:
         """Append (oid, kind, codec, stored, raw length) objects with one system call; at most ``room()`` of them.
-        ``large``: they are a large file's chunks; with ``direct``, the pack goes on around the page cache from
-        here (``direct_io``) where the filesystem can.
 
         Raises:
             OSError: when the file cannot be created or written.
         """
-        pack = self._open()
-        if large and self.direct:
-            assert self._file is not None
-            self._file.go_direct()
-        pack.add_many(objects)
+        self._open().add_many(objects)
 
     def add_pieces(
         self, oid: Oid, kind: int, codec: int, pieces: Iterable[bytes], length: int, raw_length: int
@@ -124,7 +110,7 @@ class PackBuilder:
     def _open(self) -> PackWriter:
         if self._pack is None:
             fd, self.temp = new_temp(self.folder, f"pack-{token()}-", ".tmp")
-            self._file = _PackFile(fd, writeback=self.writeback, direct=self.temp if self.direct else None)
+            self._file = _PackFile(fd, writeback=self.writeback)
             self._pack = PackWriter(cast(BinaryIO, self._file))  # write and writelines are all it uses
         return self._pack
 
@@ -145,9 +131,6 @@ class PackBuilder:
         assert pack is not None and f is not None and temp is not None, "seal() without an open pack"
         name = pack.seal()
         f.flush()
-        self.direct_bytes += f.direct_bytes
-        if f.lagging:  # the disk fell behind the work: this writer's next packs stay buffered
-            self.direct = False
         if fsync:
             os.fsync(f.fileno())
         f.close()
@@ -189,20 +172,11 @@ class _PackFile:
     write (a filling disk) is continued until everything is written or the system refuses. With ``writeback``,
     every ``WRITEBACK`` bytes written are handed to the disk at once (``fileio.start_writeback``), by a thread of
     their own: the call may wait while the disk's queue is full (0.2 s in all for 512 MiB on a busy disk), and the
-    writer must not; while that thread is still busy, the range waits for the next request, which covers it too.
+    writer must not; while that thread is still busy, the range waits for the next request, which covers it too."""
 
-    With ``direct`` (the file's path), ``go_direct`` (called before a large file's first batch of chunks) switches
-    the file to ``direct_io.DirectWriter`` where the filesystem's ``O_DIRECT`` reaches the disk: what was written
-    so far stays as it is, and everything from there on (later small objects, the entry table) is staged and
-    written around the page cache."""
-
-    def __init__(self, fd: int, *, writeback: bool = False, direct: str | None = None) -> None:
+    def __init__(self, fd: int, *, writeback: bool = False) -> None:
         self._fd: int | None = fd
         self._writeback = writeback
-        self._direct_path = direct  # None once switched, or when the switch is not possible
-        self._dio: DirectWriter | None = None
-        self._direct_done = 0  # bytes a DirectWriter left behind wrote with O_DIRECT
-        self._lagged = False  # left direct writes because the disk fell behind
         self._written = 0  # bytes on the file (written by one thread at a time: the caller's or the writing one)
         self._kicked = 0  # bytes whose writeback was requested
         self._kicks: queue.Queue[tuple[int, int] | None] | None = None  # ranges for the writeback thread
@@ -222,11 +196,6 @@ class _PackFile:
         return len(data)
 
     def writelines(self, buffers: Sequence[bytes | memoryview]) -> None:
-        if self._dio is not None:
-            if not self._dio.lagging:
-                self._dio.write(buffers)
-                return
-            self._leave_direct()
         held = self._held
         borrowed = sum(len(b) for b in buffers if type(b) is not bytes)
         if borrowed >= _DIRECT:  # borrowed and large: all on the file, from the caller's buffers, before returning
@@ -241,46 +210,6 @@ class _PackFile:
             self._size += n
         if self._size >= _GATHER:
             self._send()
-
-    def go_direct(self) -> bool:
-        """Switch to ``O_DIRECT`` writes (``direct_io``) after writing what is held, once; False where the
-        filesystem does not take them (the file goes on as before) or the file was not made for them."""
-        if self._dio is not None:
-            return True
-        path, self._direct_path = self._direct_path, None
-        if path is None or not direct_capable(self.fileno()):
-            return False
-        self._write_now()
-        start = self._written
-        head = os.pread(self.fileno(), start % ALIGN, start - start % ALIGN)
-        try:
-            self._dio = DirectWriter(self.fileno(), path, start, head)
-        except OSError:
-            return False
-        return True
-
-    @property
-    def direct_bytes(self) -> int:
-        """Bytes written to the disk with ``O_DIRECT`` so far."""
-        return self._direct_done + (self._dio.direct_bytes if self._dio is not None else 0)
-
-    @property
-    def lagging(self) -> bool:
-        """True once the disk fell behind the direct writes (``DirectWriter.lagging``)."""
-        return self._lagged or (self._dio is not None and self._dio.lagging)
-
-    def _leave_direct(self) -> None:
-        """Back to buffered writes from the caller's buffers (no staging copy) after the disk fell behind: what is
-        staged is written, and the file goes on from its end."""
-        dio = self._dio
-        assert dio is not None
-        end = dio.flush()
-        self._direct_done += dio.direct_bytes
-        self._dio = None
-        self._lagged = True
-        dio.close()
-        os.lseek(self.fileno(), end, os.SEEK_SET)  # the direct writer wrote by offset, not through the position
-        self._written = self._kicked = end
 
     def _write_now(self) -> None:
         """Write what is held here, in the calling thread, after what the writing thread has queued (no hand-over:
@@ -349,9 +278,6 @@ class _PackFile:
 
     def flush(self) -> None:
         """Write everything held or queued; raise the first write error."""
-        if self._dio is not None:
-            self._written = self._dio.flush()
-            return
         if self._held:
             if self._queue is None:  # never went to the thread: write here
                 todo = self._held[:]
@@ -373,8 +299,6 @@ class _PackFile:
         try:
             self.flush()
         finally:
-            if self._dio is not None:
-                self._dio.close()
             if self._queue is not None and self._thread is not None:
                 self._held.clear()
                 self._queue.put(None)
