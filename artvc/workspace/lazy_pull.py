@@ -22,7 +22,7 @@ What is left promised is fetched when a checkout needs it again (``lazy_fetch``)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from ..errors import ArtError, FormatError
@@ -80,7 +80,7 @@ def lazy_pull(
             for it), or objects failed verification in the ordinary fetch.
         plus the errors of ``pull``.
     """
-    from .pull import pull
+    from .pull import pull_parts
 
     with repo.lock:
         if targets:
@@ -89,7 +89,7 @@ def lazy_pull(
             everything = repo.artifacts()
             whole, parts = split_targets(repo, list(targets), everything)
             if parts:  # files inside tracked folders: the ordinary partial pull (it reads only what it needs)
-                return pull(repo, targets, remote=remote, jobs=jobs, force=force, all_runs=all_runs)
+                return pull_parts(repo, whole, parts, everything, remote=remote, jobs=jobs, force=force)
             targets = whole
         paths = list(targets) if targets else None
         arts = select(repo, paths)
@@ -118,20 +118,10 @@ def lazy_pull(
     if lazy.problems:
         raise damaged(lazy.remote, lazy.problems, "file(s)", "written")
     raise_for(fetched)
-    f = fetched
-    total = type(f)(
-        f.remote,
-        f.url,
-        f.roots,
-        f.objects + len(lazy.files) + lazy.objects,
-        f.bytes + lazy.bytes + lazy.fetched,
-        f.packs,
-        f.present,
-        f.runs,
-        f.requests,
-        f.missing,
-        f.problems,
-        f.lost_packs,
+    total = replace(
+        fetched,
+        objects=fetched.objects + len(lazy.files) + lazy.objects,
+        bytes=fetched.bytes + lazy.bytes + lazy.fetched,
     )
     return PullResult(total, done)
 

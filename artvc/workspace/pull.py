@@ -69,7 +69,7 @@ def pull(
             everything = repo.artifacts()
             whole, parts = split_targets(repo, list(targets), everything)
             if parts:
-                return _pull_parts(repo, whole, parts, everything, remote=remote, jobs=jobs, force=force)
+                return pull_parts(repo, whole, parts, everything, remote=remote, jobs=jobs, force=force)
             targets = whole  # a glob naming whole artifacts, expanded
         paths = list(targets) if targets else None
         arts = select(repo, paths)
@@ -143,7 +143,7 @@ def _fetch_beside(
     return fetched, beside.result
 
 
-def _pull_parts(repo: Repo, whole, parts, everything, *, remote, jobs, force) -> PullResult:
+def pull_parts(repo: Repo, whole, parts, everything, *, remote, jobs, force) -> PullResult:
     """Pull files inside tracked folders (``partial.Part``s), and whole artifacts named alongside them: only
     the trees on the way down (read from the remote, verified, cached apart) and the matching files' objects."""
     from ..objstore.transfer import download

@@ -255,3 +255,18 @@ def test_core_lazy_pull_makes_every_pull_lazy_and_no_lazy_overrides_it(ws, tmp_p
     second.art("pull", "--no-lazy")
     assert promised_rows(second) == [] and pack_bytes(second) > 5 * MIB
     assert (first.root / "big.bin").read_bytes() == (second.root / "big.bin").read_bytes() == data
+
+
+def test_a_lazy_pull_of_a_file_inside_a_tracked_folder_takes_the_partial_pull(ws, tmp_path):
+    """A path inside a tracked folder goes the ordinary partial way (``pull.pull_parts``): only that file is
+    written, stored whole, and nothing is promised."""
+    table = csv_bytes(5 * MIB, 2)
+    ws.gen({"big.bin": random_bytes(3 * MIB, 1), "data": {"table.csv": table, "small.txt": "small\n"}})
+    ws.art("add", "big.bin", "data")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    other = clone(ws, tmp_path / "clone")
+    other.art("pull", "--lazy", "data/table.csv")
+    assert (other.root / "data" / "table.csv").read_bytes() == table
+    assert not (other.root / "data" / "small.txt").exists() and not (other.root / "big.bin").exists()
+    assert promised_rows(other) == []
