@@ -25,8 +25,11 @@ TAIL_BYTES = 4096  # UTF-8 bytes of one stream's tail, all its lines together
 STOP_POLL = 0.25  # seconds between polls of ``stop`` while a stage runs (distributed cancel)
 KILL_AFTER = 3.0  # seconds between SIGTERM and SIGKILL of a cancelled stage's process group
 # Runs a ``call = "module:function"`` stage: repo root first on sys.path; an int result is the exit status.
+# The workspace's modules are compiled from their source, never read from a stale ``.pyc`` (``fresh_source``).
 _CALL_BOOT = (
     "import importlib, sys\n"
+    "from artvc.pipeline.fresh_source import install\n"
+    "install(sys.argv[1])\n"
     "sys.path.insert(0, sys.argv[1])\n"
     "r = getattr(importlib.import_module(sys.argv[2]), sys.argv[3])()\n"
     "sys.exit(r if type(r) is int else 0)\n"

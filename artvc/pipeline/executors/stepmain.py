@@ -193,6 +193,9 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     from ..flow.stepcall import Done, call_step, format_error, summarize
 
     code = str(spec["code"])
+    from ..fresh_source import install
+
+    install(code)  # the step's modules as they are now, never a stale .pyc
     if code not in sys.path:
         sys.path.insert(0, code)
     t0, started = time.monotonic(), time.time()

@@ -12,6 +12,7 @@ from typing import Any
 
 from ...errors import ArtError
 from ..errors import FlowError, PipelineParamError
+from ..fresh_source import install
 from .api import Pipeline
 
 
@@ -31,6 +32,7 @@ def load_target(root: Path, target: str) -> Pipeline:
         )
     base = str(root)
     _forget_workspace_modules(base, module)
+    install(base)  # the workspace's modules as they are now, never a stale .pyc
     for old in _INSERTED:  # another workspace's root, put there by an earlier call in this process
         if old in sys.path:
             sys.path.remove(old)
