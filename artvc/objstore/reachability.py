@@ -11,6 +11,7 @@ from .lineage import Run, run_children
 from .objects import FileManifest
 from .oid import Oid
 from .store.base import ObjectStore
+from .tree import entries
 from .types import EntryKind, Kind, ObjectKey
 
 if TYPE_CHECKING:
@@ -63,13 +64,16 @@ def _children(store: ObjectStore, oid: Oid, kind: Kind, seen: set[ObjectKey]) ->
     if kind == Kind.TREE:
         return [
             ObjectKey(e.oid, Kind.TREE if e.kind == EntryKind.DIR else Kind.FILE)
-            for e in store.get_tree(oid).entries
+            for e in entries(store, oid)
             if e.kind != EntryKind.SYMLINK
         ]
     if kind == Kind.RUN:
         run = Run.from_bytes(oid, store.get(oid, Kind.RUN))
         return [ObjectKey(o, k) for o, k in run_children(run)]
     return []
+
+
+_FILES_AT_ONCE = 4096  # a tree's files looked up (and added to the sink) per query
 
 
 class KeySink(Protocol):
@@ -95,15 +99,16 @@ def closure_into(
         oid, kind = stack.pop()
         try:
             if kind == Kind.TREE:
-                entries = store.get_tree(oid).entries
-                for e in entries:
+                files: list[Oid] = []
+                for e in entries(store, oid):  # streamed: a folder of a million files is never decoded whole
                     if e.kind == EntryKind.DIR and live.add_new(e.oid, int(Kind.TREE)):
                         stack.append((e.oid, Kind.TREE))
-                files = [e.oid for e in entries if e.kind == EntryKind.FILE]
-                if files:
-                    manifests = {o for o, _ in store.has_many([(o, Kind.FILE) for o in files])}
-                    live.add((o, int(Kind.CHUNK)) for o in files if o not in manifests)
-                    stack.extend((o, Kind.FILE) for o in manifests if live.add_new(o, int(Kind.FILE)))
+                    elif e.kind == EntryKind.FILE:
+                        files.append(e.oid)
+                        if len(files) >= _FILES_AT_ONCE:
+                            _add_files(store, files, live, stack)
+                            files = []
+                _add_files(store, files, live, stack)
             elif kind == Kind.FILE:
                 if store.has(oid, Kind.FILE):
                     chunks = FileManifest.from_bytes(oid, store.get(oid, Kind.FILE)).chunks
@@ -121,3 +126,13 @@ def closure_into(
             if missing is None:
                 raise
             missing.append(ObjectKey(oid, kind))
+
+
+def _add_files(store: LocalStore, files: list[Oid], live: KeySink, stack: list[tuple[Oid, Kind]]) -> None:
+    """A batch of a tree's files: one-chunk files are their chunk (a leaf, added unread); manifests go on the
+    stack to be read once."""
+    if not files:
+        return
+    manifests = {o for o, _ in store.has_many([(o, Kind.FILE) for o in files])}
+    live.add((o, int(Kind.CHUNK)) for o in files if o not in manifests)
+    stack.extend((o, Kind.FILE) for o in manifests if live.add_new(o, int(Kind.FILE)))

@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from .objects import Tree, TreeEntry
+from .objects import Kind, Tree, TreeEntry, encoded_count, iter_tree_entries
 from .oid import Oid
 from .store.base import ObjectStore
+
+STREAMED_FROM = 32_768  # a tree of more entries is read an entry at a time (its encoding held), never decoded whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,15 +21,32 @@ class FlatEntry:
     entry: TreeEntry
 
 
+def entries(store: ObjectStore, oid: Oid) -> Iterator[TreeEntry]:
+    """Tree ``oid``'s entries, checked as ``Tree.from_bytes`` checks them. A tree of more than ``STREAMED_FROM``
+    entries (one folder of many files) is decoded an entry at a time from its encoding (about 60 bytes an
+    entry) rather than into a ``TreeEntry`` per entry at once (about 350 bytes each): a million-file folder
+    costs its encoding, not 350 MB.
+
+    Raises:
+        ObjectNotFoundError: when it is not stored.
+        FormatError: when it does not hash to ``oid`` or (as they are read) its entries are malformed.
+    """
+    data = store.get(oid, Kind.TREE)
+    if encoded_count(data) > STREAMED_FROM:
+        return iter_tree_entries(oid, data)
+    return iter(Tree.from_bytes(oid, data).entries)
+
+
 def walk(store: ObjectStore, oid: Oid, prefix: str = "") -> Iterator[FlatEntry]:
-    """Yield every file and symlink under tree ``oid``, depth first, sorted by name (iterative: any depth)."""
-    stack = [(prefix, iter(store.get_tree(oid).entries))]
+    """Yield every file and symlink under tree ``oid``, depth first, sorted by name (iterative: any depth;
+    flat in memory however many files a folder holds: ``entries``)."""
+    stack = [(prefix, entries(store, oid))]
     while stack:
-        base, entries = stack[-1]
-        for e in entries:
+        base, items = stack[-1]
+        for e in items:
             path = f"{base}{e.name}"
             if e.kind == "dir":
-                stack.append((path + "/", iter(store.get_tree(e.oid).entries)))
+                stack.append((path + "/", entries(store, e.oid)))
                 break
             yield FlatEntry(path, e)
         else:
@@ -37,12 +56,12 @@ def walk(store: ObjectStore, oid: Oid, prefix: str = "") -> Iterator[FlatEntry]:
 def iter_trees(store: ObjectStore, oid: Oid) -> Iterator[Oid]:
     """Yield ``oid`` and the ids of every tree below it (depth first, iterative)."""
     yield oid
-    stack = [iter(store.get_tree(oid).entries)]
+    stack = [entries(store, oid)]
     while stack:
         for e in stack[-1]:
             if e.kind == "dir":
                 yield e.oid
-                stack.append(iter(store.get_tree(e.oid).entries))
+                stack.append(entries(store, e.oid))
                 break
         else:
             stack.pop()

@@ -10,7 +10,7 @@ from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.store.local import LocalStore
 from ..objstore.store.local_check import check_packs, quarantine, quarantined, rewrite_packs
-from ..objstore.tree import walk
+from ..objstore.tree import entries, walk
 from ..objstore.types import ObjectKey
 from ..objstore.verify import Problem, verify_store
 from .repo import Repo
@@ -165,7 +165,7 @@ def _pointer_problems(repo: Repo, path: str, pointer, source: str) -> list[Probl
             missing = [p for p in found if p.kind == "file"]
             if found:  # what is missing first: a size is not known for it
                 return missing[:_SHOWN] if missing else found[:_SHOWN]
-            size = store.get_tree(pointer.oid).size
+            size = sum(e.size for e in entries(store, pointer.oid))  # streamed too: no Tree of a million entries
     except ArtError as exc:
         return [Problem(pointer.oid, pointer.kind, f"{path}: {exc}")]
     wrong = [
@@ -185,17 +185,22 @@ def _pointer_problems(repo: Repo, path: str, pointer, source: str) -> list[Probl
     ]
 
 
-def _entry_problems(store, path: str, entries: list) -> list[Problem]:
+def _entry_problems(store: LocalStore, path: str, entries: list) -> list[Problem]:
     """The files of ``entries`` (``tree.walk`` entries of one artifact) that are not stored, or whose stored
-    size is not the tree's: one index query per batch; manifests are read only for files of many chunks."""
-    keys = [(e.entry.oid, k) for e in entries for k in (Kind.FILE, Kind.CHUNK)]
-    have = store.has_many(keys)
+    size is not the tree's: one index query per batch, which also gives a one-chunk file's size; manifests
+    are read only for files of many chunks."""
+    where = store.locate_oids(e.entry.oid for e in entries)
     found = []
     for e in entries:
         oid = e.entry.oid
-        if (oid, int(Kind.FILE)) not in have and (oid, int(Kind.CHUNK)) not in have:
+        if ObjectKey(oid, Kind.FILE) in where:
+            n = store.file_size(oid)
+        elif (chunk := where.get(ObjectKey(oid, Kind.CHUNK))) is not None:
+            n = chunk.raw_length  # a one-chunk file is its chunk
+        else:
             found.append(Problem(e.entry.oid, "file", f"{path}/{e.path}: file is not in the store"))
-        elif (n := store.file_size(oid)) != e.entry.size:
+            continue
+        if n != e.entry.size:
             found.append(
                 Problem(oid, "tree", f"{path}/{e.path}: the tree says {e.entry.size} bytes but the stored file has {n}")
             )
