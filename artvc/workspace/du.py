@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..objstore.objects import Kind
-from ..objstore.reachability import closure
-from ..objstore.types import Location, ObjectKey
+from ..objstore.reachability import closure_into
+from ..objstore.store.local_check import LiveKeys
 from .ls import artifacts_at
 from .repo import Repo
 from .tracked import select
@@ -88,32 +88,24 @@ def du(repo: Repo, paths: Sequence[str] | None = None, *, rev: str | None = None
             if not paths or any(p == q or p.startswith(q.rstrip("/") + "/") for q in paths)
         ]
     store = repo.store
-    every: dict[ObjectKey, Location] = {}  # key -> its location; each object is located once, shared ones too
-    every_missing: set[ObjectKey] = set()
     out = []
-    for path, pointer in chosen:
-        missing: list[ObjectKey] = []
-        root = ObjectKey(pointer.oid, Kind.TREE if pointer.kind == "dir" else Kind.FILE)
-        keys = closure(store, [root], missing=missing)
-        new = [k for k in keys if k not in every]
-        every.update(store.locate_many(new))
-        located = {k: every[k] for k in keys if k in every}
-        out.append(_measure(path, pointer.files, pointer.size, located, len(keys), len(missing)))
-        every_missing.update(missing)
-    logical = sum(u.logical for u in out)
-    files = sum(u.files for u in out)
-    total = _measure("total", files, logical, every, len(every), len(every_missing))
+    # the keys in temporary tables beside the index, not Python sets: flat memory at a million files; the sizes
+    # are joins with the index (each object counted once, shared ones too, in the total)
+    with LiveKeys(store, "du_one") as one, LiveKeys(store, "du_all") as every:
+        for path, pointer in chosen:
+            one.clear()
+            root = (pointer.oid, int(Kind.TREE if pointer.kind == "dir" else Kind.FILE))
+            closure_into(store, [root], one, missing=[])
+            out.append(_measure(path, pointer.files, pointer.size, one.usage()))
+            one.merge_into(every)
+        logical = sum(u.logical for u in out)
+        files = sum(u.files for u in out)
+        total = _measure("total", files, logical, every.usage())
     return DiskUsage(out, total, store.stats())
 
 
-def _measure(
-    path: str, files: int, logical: int, located: dict[ObjectKey, Location], objects: int, missing: int
-) -> Usage:
-    unique = stored = 0
-    for key, loc in located.items():
-        stored += loc.length
-        if key.kind == Kind.CHUNK:
-            unique += loc.raw_length
+def _measure(path: str, files: int, logical: int, usage: tuple[int, int, int, int]) -> Usage:
+    objects, stored, unique, missing = usage
     return Usage(path, files, logical, unique, stored, objects, missing)
 
 

@@ -16,14 +16,15 @@ from tests.e2e.test_memory import _peak_per_file, _repo_with_files
 @pytest.fixture
 def streamed(monkeypatch):
     """Every tree over 1,000 entries takes the streamed path a folder of a million files takes, and the index is
-    read 500 rows at a time and packs hold 1,000 objects. (``iter_objects``' pages of 10,000 rows and a pack's
-    entries, at most 16,384, are bounded transients that a slope measured below those sizes would count as
-    growth.)"""
-    from artvc.objstore import tree
+    read 500 rows at a time, a tree's files are looked up 500 at a time and packs hold 1,000 objects.
+    (``iter_objects``' pages of 10,000 rows, the batches of 4,096 files and a pack's entries, at most 16,384,
+    are bounded transients that a slope measured below those sizes would count as growth.)"""
+    from artvc.objstore import reachability, tree
     from artvc.objstore.store import local, local_writer
 
     monkeypatch.setattr(tree, "STREAMED_FROM", 1000)
     monkeypatch.setattr(local, "_PAGE", 500)
+    monkeypatch.setattr(reachability, "_FILES_AT_ONCE", 500)
     monkeypatch.setattr(local_writer, "PACK_MAX_OBJECTS", 1000)
 
 
@@ -69,3 +70,20 @@ def test_gc_of_one_large_folder_holds_little_per_file(tmp_path, streamed):
     per_file = _peak_per_file(lambda n: _added(tmp_path, n), collect, 2000, 10000)
     assert [r.removed for r in results] == [[], []] and results[-1].live == 10000 + 3  # as fsck counts them
     assert per_file < 150, f"gc: {per_file:.0f} bytes of Python memory per file"  # about 440 before
+
+
+@pytest.mark.slow
+def test_du_of_one_large_folder_holds_little_per_file(tmp_path, streamed):
+    from artvc.workspace import Repo
+    from artvc.workspace.du import du
+
+    results = []
+
+    def measure(root: Path) -> None:
+        results.append(du(Repo(root)))
+
+    per_file = _peak_per_file(lambda n: _added(tmp_path, n), measure, 2000, 10000)
+    usage = results[-1]
+    assert usage.artifacts[0].files == 10000 and usage.artifacts[0].objects == 10000 + 2  # chunks, 2 trees
+    assert usage.total.unique == usage.artifacts[0].logical and usage.total.missing == 0
+    assert per_file < 150, f"du: {per_file:.0f} bytes of Python memory per file"

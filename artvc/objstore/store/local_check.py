@@ -155,36 +155,40 @@ def _trailer_table(path: Path | None) -> dict[tuple[bytes, int], tuple[int, int,
 
 
 class LiveKeys:
-    """The keys gc keeps, in a TEMP table of the store's index connection rather than a Python set: memory
-    stays flat at millions of objects, and the plan is a join with the index (``objstore.gc.plan_local``).
-    Dropped by ``close`` (or with the connection)."""
+    """The keys gc keeps (or ``du`` measures), in a TEMP table of the store's index connection rather than a
+    Python set: memory stays flat at millions of objects, and the plan is a join with the index
+    (``objstore.gc.plan_local``). ``table`` names the table (two sets of keys can live side by side). Dropped
+    by ``close`` (or with the connection)."""
 
-    def __init__(self, store: LocalStore) -> None:
+    def __init__(self, store: LocalStore, table: str = "gc_live") -> None:
+        if not table.isidentifier():
+            raise ValueError(f"not a table name: {table!r}")
         self.store = store
+        self._t = f"temp.{table}"
         with store._lock:
             store._db.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS gc_live (oid BLOB NOT NULL, kind INTEGER NOT NULL,"
+                f"CREATE TEMP TABLE IF NOT EXISTS {table} (oid BLOB NOT NULL, kind INTEGER NOT NULL,"
                 " PRIMARY KEY (oid, kind)) WITHOUT ROWID"
             )
-            store._db.execute("DELETE FROM temp.gc_live")
+            store._db.execute(f"DELETE FROM {self._t}")
 
     def add(self, keys: Iterable[tuple[str, int]]) -> None:
         rows = [(bytes.fromhex(o), int(k)) for o, k in keys]
         with self.store._lock:
-            self.store._db.executemany("INSERT OR IGNORE INTO temp.gc_live VALUES (?, ?)", rows)
+            self.store._db.executemany(f"INSERT OR IGNORE INTO {self._t} VALUES (?, ?)", rows)
 
     def add_new(self, oid: str, kind: int) -> bool:
         """Add one key; True when it was not there yet."""
         with self.store._lock:
-            cur = self.store._db.execute("INSERT OR IGNORE INTO temp.gc_live VALUES (?, ?)", (bytes.fromhex(oid), kind))
+            cur = self.store._db.execute(f"INSERT OR IGNORE INTO {self._t} VALUES (?, ?)", (bytes.fromhex(oid), kind))
         return cur.rowcount == 1
 
     def add_bases(self) -> int:
         """Add the delta bases of the live chunks, transitively (a base goes only with the last delta built on
         it; chains are bounded, so this is a few joins); return how many were added."""
         sql = (
-            "INSERT OR IGNORE INTO temp.gc_live SELECT d.base, 0 FROM deltas d"
-            " JOIN temp.gc_live l ON l.oid = d.oid AND l.kind = 0"
+            f"INSERT OR IGNORE INTO {self._t} SELECT d.base, 0 FROM deltas d"
+            f" JOIN {self._t} l ON l.oid = d.oid AND l.kind = 0"
         )
         added = 0
         with self.store._lock:
@@ -193,13 +197,13 @@ class LiveKeys:
         return added
 
     def __contains__(self, key: tuple[str, int]) -> bool:
-        sql = "SELECT 1 FROM temp.gc_live WHERE oid=? AND kind=?"
+        sql = f"SELECT 1 FROM {self._t} WHERE oid=? AND kind=?"
         with self.store._lock:
             return self.store._db.execute(sql, (bytes.fromhex(key[0]), int(key[1]))).fetchone() is not None
 
     def stored(self) -> int:
         """How many of the keys the index holds (the live objects)."""
-        sql = "SELECT count(*) FROM objects o JOIN temp.gc_live l ON l.oid = o.oid AND l.kind = o.kind"
+        sql = f"SELECT count(*) FROM objects o JOIN {self._t} l ON l.oid = o.oid AND l.kind = o.kind"
         with self.store._lock:
             return int(self.store._db.execute(sql).fetchone()[0])
 
@@ -207,7 +211,7 @@ class LiveKeys:
         """(pack name, its dead objects, its highest kind) for every indexed pack."""
         sql = (
             "SELECT p.name, sum(l.oid IS NULL), max(o.kind) FROM objects o JOIN packs p ON p.id = o.pack"
-            " LEFT JOIN temp.gc_live l ON l.oid = o.oid AND l.kind = o.kind GROUP BY o.pack"
+            f" LEFT JOIN {self._t} l ON l.oid = o.oid AND l.kind = o.kind GROUP BY o.pack"
         )
         with self.store._lock:
             return [(r[0], r[1], r[2]) for r in self.store._db.execute(sql)]
@@ -216,15 +220,35 @@ class LiveKeys:
         """(oid, kind, raw length) of the live (or dead) objects of pack ``name``, in pack order."""
         sql = (
             "SELECT o.oid, o.kind, o.raw_length FROM objects o JOIN packs p ON p.id = o.pack"
-            " LEFT JOIN temp.gc_live l ON l.oid = o.oid AND l.kind = o.kind"
+            f" LEFT JOIN {self._t} l ON l.oid = o.oid AND l.kind = o.kind"
             f" WHERE p.name = ? AND l.oid IS {'NOT ' if live else ''}NULL ORDER BY o.offset"
         )
         with self.store._lock:
             return [(r[0].hex(), r[1], r[2]) for r in self.store._db.execute(sql, (name,))]
 
+    def usage(self) -> tuple[int, int, int, int]:
+        """(keys the index holds, their stored bytes, their chunks' bytes before compression, keys it lacks)."""
+        sql = (
+            "SELECT count(o.oid), coalesce(sum(o.length), 0),"
+            " coalesce(sum(CASE WHEN o.kind = 0 THEN o.raw_length ELSE 0 END), 0), coalesce(sum(o.oid IS NULL), 0)"
+            f" FROM {self._t} l LEFT JOIN objects o ON o.oid = l.oid AND o.kind = l.kind"
+        )
+        with self.store._lock:
+            row = self.store._db.execute(sql).fetchone()
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+    def merge_into(self, other: LiveKeys) -> None:
+        """Add these keys to ``other`` (another table of the same store)."""
+        with self.store._lock:
+            self.store._db.execute(f"INSERT OR IGNORE INTO {other._t} SELECT oid, kind FROM {self._t}")
+
+    def clear(self) -> None:
+        with self.store._lock:
+            self.store._db.execute(f"DELETE FROM {self._t}")
+
     def close(self) -> None:
         with self.store._lock:
-            self.store._db.execute("DROP TABLE IF EXISTS temp.gc_live")
+            self.store._db.execute(f"DROP TABLE IF EXISTS {self._t}")
 
     def __enter__(self) -> LiveKeys:
         return self
