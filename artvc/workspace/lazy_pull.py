@@ -133,10 +133,13 @@ def _write_lazy(
     written to ``stage``, proved, and their manifests stored as promised by the remote."""
     # a store without a pack file (a fresh clone's) holds nothing: its index is created (sqlite, fsyncs: 0.1-0.2 s
     # on a busy disk) on a thread of its own while the remote is read and the files written, and is first
-    # needed to record them
-    opening = _Opening(repo) if _empty_store(repo) else None
+    # needed to record them; the workspace's state.db, which the checkout needs last, is opened (in a fresh
+    # clone: created, with its own fsyncs) on that thread too, not after the files were written, when each of
+    # its fsyncs waits behind their writeback
+    empty = _empty_store(repo)
+    opening = _Opening(repo, store=empty) if empty or getattr(repo, "_state", None) is None else None
     try:
-        return _write_files(repo, arts, stage, remote, jobs, progress, opening)
+        return _write_files(repo, arts, stage, remote, jobs, progress, opening if empty else None)
     finally:
         if opening is not None:
             opening.wait()
@@ -195,19 +198,21 @@ def _bytes(bar) -> Callable[[int], object]:
 
 
 class _Opening:
-    """``repo.store`` opened on a thread of its own; ``wait`` joins it (and raises what opening raised). The
-    caller touches ``repo.store`` only after ``wait``."""
+    """``repo.store`` (when ``store``) and ``repo.state`` opened on a thread of its own; ``wait`` joins it (and
+    raises what opening raised). The caller touches them only after ``wait``."""
 
-    def __init__(self, repo: Repo) -> None:
+    def __init__(self, repo: Repo, *, store: bool) -> None:
         import threading
 
         self._failed: BaseException | None = None
-        self._thread = threading.Thread(target=self._open, args=(repo,), name="art-open-store", daemon=True)
+        self._thread = threading.Thread(target=self._open, args=(repo, store), name="art-open-store", daemon=True)
         self._thread.start()
 
-    def _open(self, repo: Repo) -> None:
+    def _open(self, repo: Repo, store: bool) -> None:
         try:
-            repo.store  # noqa: B018 (opened on first use)
+            if store:
+                repo.store  # noqa: B018 (opened on first use)
+            repo.state  # noqa: B018
         except BaseException as exc:  # raised again by ``wait``, on the caller's thread
             self._failed = exc
 
@@ -225,8 +230,10 @@ def _empty_store(repo: Repo) -> bool:
     packs = repo.store_dir / "packs"
     try:
         return not any(True for sub in packs.iterdir() for _ in sub.glob("*.pack"))
+    except FileNotFoundError:  # no store yet (a fresh clone): opening creates it, empty
+        return True
     except OSError:
-        return False  # no store yet, or unreadable: opened the ordinary way (which creates or reports it)
+        return False  # unreadable: opened the ordinary way, which reports it
 
 
 @dataclass(slots=True)

@@ -270,3 +270,37 @@ def test_a_lazy_pull_of_a_file_inside_a_tracked_folder_takes_the_partial_pull(ws
     assert (other.root / "data" / "table.csv").read_bytes() == table
     assert not (other.root / "data" / "small.txt").exists() and not (other.root / "big.bin").exists()
     assert promised_rows(other) == []
+
+
+def test_a_lazy_pull_in_a_fresh_clone_opens_the_store_and_state_db_beside_the_writes(ws, tmp_path, monkeypatch):
+    """A fresh clone has no ``.art/store``: its index and ``state.db`` are created (sqlite, fsyncs) on a thread of
+    their own while the file is written, not on the writing thread before it starts or after it ended (where
+    each fsync waits behind the file's writeback)."""
+    import threading
+
+    from artvc.objstore.store.local import LocalStore
+    from artvc.workspace import lazy_pull
+    from artvc.workspace.repo import Repo
+    from artvc.workspace.state import StateDB
+
+    data = random_bytes(5 * MIB, 21)
+    ws.gen({"big.bin": data})
+    ws.art("add", "big.bin")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    other = clone(ws, tmp_path / "clone")
+    assert not (other.root / ".art" / "store").exists()
+    opened: list[tuple[str, str]] = []
+    for cls in (LocalStore, StateDB):  # a spy: the real classes open the real files
+        real = cls.__init__
+
+        def spy(self, *args, _real=real, _name=cls.__name__, **kwargs):
+            opened.append((_name, threading.current_thread().name))
+            _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", spy)
+    with Repo.find(other.root) as repo:
+        result = lazy_pull.lazy_pull(repo)
+    assert result.checkout.restored == ["big.bin"]
+    assert (other.root / "big.bin").read_bytes() == data
+    assert opened == [("LocalStore", "art-open-store"), ("StateDB", "art-open-store")]
