@@ -304,3 +304,33 @@ def test_a_lazy_pull_in_a_fresh_clone_opens_the_store_and_state_db_beside_the_wr
     assert result.checkout.restored == ["big.bin"]
     assert (other.root / "big.bin").read_bytes() == data
     assert opened == [("LocalStore", "art-open-store"), ("StateDB", "art-open-store")]
+
+
+def test_a_compressible_file_of_many_spans_is_hashed_from_recycled_buffers_in_bounded_memory(ws, tmp_path):
+    """Decompressed spans are hashed from the buffer they were written from, and the buffers go back to the
+    pool only after their hash: a file of many spans comes out whole (a buffer handed back before its hash is
+    overwritten by a later span, and the file then fails its id: exit 3), in a few spans' worth of memory."""
+    import tracemalloc
+
+    from artvc.objstore.remote_file import LOCAL_THREADS, SPAN
+    from artvc.workspace import lazy_pull
+    from artvc.workspace.repo import Repo
+
+    data = csv_bytes(40 * MIB, 22)  # about 10 decompressed spans of SPAN
+    ws.gen({"table.csv": data})
+    ws.art("add", "table.csv")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    other = clone(ws, tmp_path / "clone")
+    tracemalloc.start()
+    try:
+        with Repo.find(other.root) as repo:
+            result = lazy_pull.lazy_pull(repo)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.checkout.restored == ["table.csv"]
+    assert (other.root / "table.csv").read_bytes() == data
+    assert len(promised_rows(other)) == 1
+    # output buffers for the spans in flight, a stored-bytes buffer per writer, and a few MB of the rest
+    assert peak < (2 * LOCAL_THREADS + 1) * SPAN + 6 * MIB, peak
