@@ -15,8 +15,10 @@ on a disk without reflinks. A lazy pull (docs/design.md, "A pull at one write: p
    not look below them), then checks the workspace out, renaming the proved temp files into place under the
    checkout's rules (nothing overwritten without ``force``, nothing written outside the workspace).
 
-What is left promised is fetched when a checkout needs it again (``lazy_fetch``), or with
-``art fetch --promised``; ``art fsck``, ``art gc`` and ``art push`` know the rules (see ``promised.py``).
+A killed or interrupted lazy pull resumes: the files it had proved are kept and taken by the next one once
+hashed again (``lazy_resume``). What is left promised is fetched when a checkout needs it again
+(``lazy_fetch``), or with ``art fetch --promised``; ``art fsck``, ``art gc`` and ``art push`` know the rules
+(see ``promised.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ..objstore.store.pack import PackEntry
 from ..objstore.store.remote_read import verify_payload
 from ..objstore.types import EntryKind, ObjectKey
 from ..objstore.verify import Problem
+from . import lazy_resume
 from .checkout import CheckoutResult, checkout
 from .fetch import damaged, fetch, raise_for
 from .pull import PullResult
@@ -58,6 +61,7 @@ class LazyFiles:
     bytes: int = 0
     problems: list[Problem] = field(default_factory=list)
     objects: int = 0  # fetched and stored the ordinary way by ``_complete`` (trees, small files)
+    kept: int = 0  # of ``files``, those a killed pull had proved (``lazy_resume``): not written again
     fetched: int = 0  # their bytes as stored
 
 
@@ -115,6 +119,7 @@ def lazy_pull(
                 if arts
                 else CheckoutResult([], [], 0)
             )
+            lazy_resume.clear(lazy_resume.kept_dir(repo.art_dir))  # what they named is in place (or not wanted)
     if lazy.problems:
         raise damaged(lazy.remote, lazy.problems, "file(s)", "written")
     raise_for(fetched)
@@ -150,6 +155,7 @@ def _write_files(
 ) -> LazyFiles:
     store = open_remote(repo, remote)
     out = LazyFiles(store.name)
+    kept = lazy_resume.kept_dir(repo.art_dir)
     try:
         store.refresh()
         local = None if opening is not None else repo.store
@@ -165,10 +171,17 @@ def _write_files(
             located = _locate(store, manifest)
             if located is None:
                 continue  # a chunk stored as a delta, or not listed: the ordinary fetch brings it
+            if lazy_resume.reuse(kept, oid, manifest.size, stage):  # proved by a pull that was killed
+                proved[oid] = data
+                out.files.append(oid)
+                out.kept += 1
+                bar.advance(bytes=manifest.size, files=1)
+                continue
             reason = stream_file(store, manifest, located, stage, transfer_jobs(repo, jobs), _bytes(bar))
             if reason is None and oid not in stage.ready():
                 continue  # writing the temp file failed: the ordinary fetch and checkout bring it
             if reason is None:
+                lazy_resume.keep(kept, oid, stage)
                 proved[oid] = data
                 out.files.append(oid)
                 out.bytes += manifest.size
