@@ -10,18 +10,24 @@ of it. The pipeline is the checkout's (``materialize_large``), with the remote's
   one request (``pread`` into the thread's reused buffer for a directory remote, a ranged read otherwise), its
   entries checked, its compressed chunks decompressed one by one (bounded by their entries; zstd releases the
   GIL, so the threads decompress at once) and written with ``pwritev`` from where zstd put them;
-- the calling thread hashes each written span, in file order, from the file itself (mapped read-only: no
-  copy), and hands it to the disk (``start_writeback``, on a thread of its own, as the checkout does).
+- the calling thread hashes each written span, in file order, and hands it to the disk (``start_writeback``,
+  on a thread of its own, as the checkout does). A span that passed through this process's memory (decompressed,
+  or read from a bucket) is hashed from the very buffer its bytes were written from, once ``pwrite`` took all
+  of them: still in the cache shared by the cores, with no mapping to set up and tear down (its buffer is one of
+  ``threads + 1``, handed back after the hash). A span the kernel copied (``copy_file_range``) never was in
+  this process's memory: it is hashed from the file itself (mapped read-only: no copy).
 
 The whole-file blake3 is the only hash: the chunks are not stored, so their ids need no proof, and a file that
-does not hash to its id is removed. At most ``threads + 1`` spans are in flight, so memory stays a few spans
-(a few tens of MB) whatever the file's size, and each stored byte is read once.
+does not hash to its id is removed. Either way the hash covers exactly the bytes the file was given, in file
+order. At most ``threads + 1`` spans are in flight, so memory stays a few spans (a few tens of MB) whatever the
+file's size, and each stored byte is read once.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -136,14 +142,24 @@ def _write_all(
     short pack)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    pending: deque[tuple[int, int, Future[None]]] = deque()
+    pending: deque[tuple[int, int, Future[_Written]]] = deque()
     pos = 0
+    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()  # decompression buffers, back from the hash
 
     def take() -> None:
         at, n, fut = pending.popleft()
-        fut.result()
+        written = fut.result()
         fault_point("lazy.file-writing")
-        _hash_written(hasher, fd, at, n)
+        if written is None:  # copied by the kernel: read back from the file
+            _hash_written(hasher, fd, at, n)
+        else:
+            view, buf = written
+            if len(view) != n:
+                raise FormatError(f"a span of {len(view)} bytes was written where {n} were due")
+            hasher.update(view)
+            view.release()
+            if buf is not None:
+                free.put(buf)
         disk.advance(at + n)
         advance(n)
 
@@ -170,7 +186,7 @@ def _write_all(
                 n = sum(e.raw_length for e in span[3])
                 if len(pending) > threads:  # one span waits for a writer while the others are written
                     take()
-                pending.append((pos, n, pool.submit(_fill, store, local[pack], fd, span, pos)))
+                pending.append((pos, n, pool.submit(_fill, store, local[pack], fd, span, pos, free)))
                 pos += n
             while pending:
                 take()
@@ -180,8 +196,16 @@ def _write_all(
     return pos
 
 
-def _fill(store: RemoteStore, src: BinaryIO | None, fd: int, span: Span, at: int) -> None:
-    """One pool task: write ``span``'s chunks at ``at`` in ``fd`` (module docstring), each entry checked first.
+_Written = tuple[memoryview, bytearray | None] | None  # what a span was written from: a view, and its buffer
+# to hand back to the pool (None: not the pool's), for the hash; None: copied by the kernel or from a thread's
+# scratch buffer (hashed from the file)
+
+
+def _fill(
+    store: RemoteStore, src: BinaryIO | None, fd: int, span: Span, at: int, free: queue.SimpleQueue[bytearray]
+) -> _Written:
+    """One pool task: write ``span``'s chunks at ``at`` in ``fd`` (module docstring), each entry checked first;
+    return what the bytes were written from, for the hash (``_Written``).
 
     Raises:
         FormatError: an entry the format forbids, a span the pack is too short for, a chunk that does not
@@ -195,19 +219,36 @@ def _fill(store: RemoteStore, src: BinaryIO | None, fd: int, span: Span, at: int
         if n is not None:
             if n != end - start:
                 raise FormatError(_short(pack, n, start, end))
-            return
+            return None
     if src is not None:
-        buf = _scratch(end - start)
-        n = os.preadv(src.fileno(), [buf], start)
-        stored: memoryview = buf[:n]
+        scratch = _scratch(end - start)
+        n = os.preadv(src.fileno(), [scratch], start)
+        stored: memoryview = scratch[:n]
     else:
         stored = memoryview(store.read_range(pack, start, end))
     if len(stored) != end - start:
         raise FormatError(_short(pack, len(stored), start, end))
     if raw:
         pwrite_all(fd, stored, at)
-        return
-    out = _scratch(sum(e.raw_length for e in entries), _OUT)
+        return None if src is not None else (stored, None)  # a bucket's bytes are this span's own
+    size = sum(e.raw_length for e in entries)
+    try:
+        buf = free.get_nowait()
+    except queue.Empty:
+        buf = bytearray(SPAN)
+    if len(buf) < size:  # one chunk larger than a span (its entry check bounds it)
+        buf = bytearray(size)
+    try:
+        _decompress_to(fd, stored, entries, start, memoryview(buf)[:size], at)
+    except BaseException:
+        free.put(buf)
+        raise
+    return memoryview(buf)[:size], buf
+
+
+def _decompress_to(fd: int, stored: memoryview, entries: list[PackEntry], start: int, out: memoryview, at: int) -> None:
+    """Decompress ``entries`` (stored from pack offset ``start`` in ``stored``) into ``out`` and write them at
+    ``at`` in ``fd``, ``HOT`` bytes at a time."""
     pos = held = 0  # bytes decompressed; of which written
     for e in entries:
         piece = stored[e.offset - start : e.offset - start + e.length]
@@ -266,15 +307,13 @@ def _check_entries(entries: list[PackEntry]) -> None:
             raise FormatError(f"the remote index lists {e.oid[:10]} as another kind than a chunk")
 
 
-_SCRATCH = threading.local()  # a pool thread's buffers, reused across spans (.stored, .out), and its .dctx
-_STORED, _OUT = "stored", "out"
+_SCRATCH = threading.local()  # a pool thread's buffer for stored bytes, reused across spans (.stored), and its .dctx
 
 
-def _scratch(n: int, which: str = _STORED) -> memoryview:
-    buf = getattr(_SCRATCH, which, None)
+def _scratch(n: int) -> memoryview:
+    buf = getattr(_SCRATCH, "stored", None)
     if buf is None or len(buf) < n:
-        buf = bytearray(max(n, SPAN))
-        setattr(_SCRATCH, which, buf)
+        buf = _SCRATCH.stored = bytearray(max(n, SPAN))
     return memoryview(buf)[:n]
 
 

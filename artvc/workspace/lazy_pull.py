@@ -15,8 +15,10 @@ on a disk without reflinks. A lazy pull (docs/design.md, "A pull at one write: p
    not look below them), then checks the workspace out, renaming the proved temp files into place under the
    checkout's rules (nothing overwritten without ``force``, nothing written outside the workspace).
 
-What is left promised is fetched when a checkout needs it again (``lazy_fetch``), or with
-``art fetch --promised``; ``art fsck``, ``art gc`` and ``art push`` know the rules (see ``promised.py``).
+A killed or interrupted lazy pull resumes: the files it had proved are kept and taken by the next one once
+hashed again (``lazy_resume``). What is left promised is fetched when a checkout needs it again
+(``lazy_fetch``), or with ``art fetch --promised``; ``art fsck``, ``art gc`` and ``art push`` know the rules
+(see ``promised.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from ..objstore.store.pack import PackEntry
 from ..objstore.store.remote_read import verify_payload
 from ..objstore.types import EntryKind, ObjectKey
 from ..objstore.verify import Problem
+from . import lazy_resume
 from .checkout import CheckoutResult, checkout
 from .fetch import damaged, fetch, raise_for
 from .pull import PullResult
@@ -58,6 +61,7 @@ class LazyFiles:
     bytes: int = 0
     problems: list[Problem] = field(default_factory=list)
     objects: int = 0  # fetched and stored the ordinary way by ``_complete`` (trees, small files)
+    kept: int = 0  # of ``files``, those a killed pull had proved (``lazy_resume``): not written again
     fetched: int = 0  # their bytes as stored
 
 
@@ -115,6 +119,7 @@ def lazy_pull(
                 if arts
                 else CheckoutResult([], [], 0)
             )
+            lazy_resume.clear(lazy_resume.kept_dir(repo.art_dir))  # what they named is in place (or not wanted)
     if lazy.problems:
         raise damaged(lazy.remote, lazy.problems, "file(s)", "written")
     raise_for(fetched)
@@ -133,10 +138,13 @@ def _write_lazy(
     written to ``stage``, proved, and their manifests stored as promised by the remote."""
     # a store without a pack file (a fresh clone's) holds nothing: its index is created (sqlite, fsyncs: 0.1-0.2 s
     # on a busy disk) on a thread of its own while the remote is read and the files written, and is first
-    # needed to record them
-    opening = _Opening(repo) if _empty_store(repo) else None
+    # needed to record them; the workspace's state.db, which the checkout needs last, is opened (in a fresh
+    # clone: created, with its own fsyncs) on that thread too, not after the files were written, when each of
+    # its fsyncs waits behind their writeback
+    empty = _empty_store(repo)
+    opening = _Opening(repo, store=empty) if empty or getattr(repo, "_state", None) is None else None
     try:
-        return _write_files(repo, arts, stage, remote, jobs, progress, opening)
+        return _write_files(repo, arts, stage, remote, jobs, progress, opening if empty else None)
     finally:
         if opening is not None:
             opening.wait()
@@ -147,6 +155,7 @@ def _write_files(
 ) -> LazyFiles:
     store = open_remote(repo, remote)
     out = LazyFiles(store.name)
+    kept = lazy_resume.kept_dir(repo.art_dir)
     try:
         store.refresh()
         local = None if opening is not None else repo.store
@@ -162,10 +171,17 @@ def _write_files(
             located = _locate(store, manifest)
             if located is None:
                 continue  # a chunk stored as a delta, or not listed: the ordinary fetch brings it
+            if lazy_resume.reuse(kept, oid, manifest.size, stage):  # proved by a pull that was killed
+                proved[oid] = data
+                out.files.append(oid)
+                out.kept += 1
+                bar.advance(bytes=manifest.size, files=1)
+                continue
             reason = stream_file(store, manifest, located, stage, transfer_jobs(repo, jobs), _bytes(bar))
             if reason is None and oid not in stage.ready():
                 continue  # writing the temp file failed: the ordinary fetch and checkout bring it
             if reason is None:
+                lazy_resume.keep(kept, oid, stage)
                 proved[oid] = data
                 out.files.append(oid)
                 out.bytes += manifest.size
@@ -195,19 +211,21 @@ def _bytes(bar) -> Callable[[int], object]:
 
 
 class _Opening:
-    """``repo.store`` opened on a thread of its own; ``wait`` joins it (and raises what opening raised). The
-    caller touches ``repo.store`` only after ``wait``."""
+    """``repo.store`` (when ``store``) and ``repo.state`` opened on a thread of its own; ``wait`` joins it (and
+    raises what opening raised). The caller touches them only after ``wait``."""
 
-    def __init__(self, repo: Repo) -> None:
+    def __init__(self, repo: Repo, *, store: bool) -> None:
         import threading
 
         self._failed: BaseException | None = None
-        self._thread = threading.Thread(target=self._open, args=(repo,), name="art-open-store", daemon=True)
+        self._thread = threading.Thread(target=self._open, args=(repo, store), name="art-open-store", daemon=True)
         self._thread.start()
 
-    def _open(self, repo: Repo) -> None:
+    def _open(self, repo: Repo, store: bool) -> None:
         try:
-            repo.store  # noqa: B018 (opened on first use)
+            if store:
+                repo.store  # noqa: B018 (opened on first use)
+            repo.state  # noqa: B018
         except BaseException as exc:  # raised again by ``wait``, on the caller's thread
             self._failed = exc
 
@@ -225,8 +243,10 @@ def _empty_store(repo: Repo) -> bool:
     packs = repo.store_dir / "packs"
     try:
         return not any(True for sub in packs.iterdir() for _ in sub.glob("*.pack"))
+    except FileNotFoundError:  # no store yet (a fresh clone): opening creates it, empty
+        return True
     except OSError:
-        return False  # no store yet, or unreadable: opened the ordinary way (which creates or reports it)
+        return False  # unreadable: opened the ordinary way, which reports it
 
 
 @dataclass(slots=True)
