@@ -68,9 +68,20 @@ def iter_trees(store: ObjectStore, oid: Oid) -> Iterator[Oid]:
 
 
 class TreeSource(Protocol):
-    """Where ``diff`` reads trees: a store, or a store plus trees built in memory (a workspace folder)."""
+    """Where ``diff`` reads trees: a store (``StoreTrees``), or a store plus trees built in memory (a workspace
+    folder). ``tree_entries`` gives a tree's entries in name order, as its encoding holds them."""
 
-    def get_tree(self, oid: Oid) -> Tree: ...
+    def tree_entries(self, oid: Oid) -> Iterator[TreeEntry]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoreTrees:
+    """A store's trees as a ``TreeSource`` (streamed: ``entries``)."""
+
+    store: ObjectStore
+
+    def tree_entries(self, oid: Oid) -> Iterator[TreeEntry]:
+        return entries(self.store, oid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,44 +99,57 @@ class _Descend:
     prefix: str
 
 
-def diff(store: TreeSource, old: Oid | None, new: Oid | None, prefix: str = "") -> Iterator[TreeChange]:
+def diff(source: TreeSource, old: Oid | None, new: Oid | None, prefix: str = "") -> Iterator[TreeChange]:
     """Yield file-level changes between two trees; equal subtrees are skipped without reading them.
 
-    Each level is a generator that yields its changes, or ``_Descend`` for a subtree to visit in place; a
-    stack of them keeps the order of a recursive walk without its depth limit.
+    Each level is a generator that merges the two trees' entries in name order (both are sorted, so neither is
+    held whole: a folder of a million files costs two entries at a time, plus what ``source`` holds to stream
+    them) and yields its changes, or ``_Descend`` for a subtree to visit in place; a stack of them keeps the
+    order of a recursive walk without its depth limit.
     """
-    stack = [_diff_level(store, old, new, prefix)]
+    stack = [_diff_level(source, old, new, prefix)]
     while stack:
         for item in stack[-1]:
             if isinstance(item, _Descend):
-                stack.append(_diff_level(store, item.old, item.new, item.prefix))
+                stack.append(_diff_level(source, item.old, item.new, item.prefix))
                 break
             yield item
         else:
             stack.pop()
 
 
-def _diff_level(store: TreeSource, old: Oid | None, new: Oid | None, prefix: str) -> Iterator[TreeChange | _Descend]:
+def _diff_level(source: TreeSource, old: Oid | None, new: Oid | None, prefix: str) -> Iterator[TreeChange | _Descend]:
     if old == new:
         return
-    a = {e.name: e for e in store.get_tree(old).entries} if old else {}
-    b = {e.name: e for e in store.get_tree(new).entries} if new else {}
-    for name in sorted(a.keys() | b.keys()):
-        x, y = a.get(name), b.get(name)
-        path = f"{prefix}{name}"
-        if x and y and x.kind == y.kind == "dir":
-            yield _Descend(x.oid, y.oid, path + "/")
+    a = source.tree_entries(old) if old else iter(())
+    b = source.tree_entries(new) if new else iter(())
+    x, y = next(a, None), next(b, None)
+    while x is not None or y is not None:
+        # code point order is UTF-8 byte order (the format's): the order both trees are in
+        if y is None or (x is not None and x.name < y.name):
+            yield from _one_side(x, prefix, old=True)  # type: ignore[arg-type]
+            x = next(a, None)
             continue
-        if x and x.kind == "dir":
-            yield _Descend(x.oid, None, path + "/")
-            x = None
-        if y and y.kind == "dir":
-            yield _Descend(None, y.oid, path + "/")
-            y = None
-        if x and y:
-            if (x.oid, x.executable, x.kind) != (y.oid, y.executable, y.kind):
-                yield TreeChange(path, "modified", x, y)
-        elif x:
-            yield TreeChange(path, "removed", x, None)
-        elif y:
-            yield TreeChange(path, "added", None, y)
+        if x is None or y.name < x.name:
+            yield from _one_side(y, prefix, old=False)
+            y = next(b, None)
+            continue
+        path = f"{prefix}{x.name}"
+        if x.kind == y.kind == "dir":
+            yield _Descend(x.oid, y.oid, path + "/")
+        elif x.kind == "dir" or y.kind == "dir":  # a folder became a file, or the reverse: the folder's side first
+            folder, file = (x, y) if x.kind == "dir" else (y, x)
+            yield from _one_side(folder, prefix, old=folder is x)
+            yield from _one_side(file, prefix, old=file is x)
+        elif (x.oid, x.executable, x.kind) != (y.oid, y.executable, y.kind):
+            yield TreeChange(path, "modified", x, y)
+        x, y = next(a, None), next(b, None)
+
+
+def _one_side(e: TreeEntry, prefix: str, *, old: bool) -> Iterator[TreeChange | _Descend]:
+    """An entry only one tree has: a file removed or added, or a folder to walk on that side alone."""
+    path = f"{prefix}{e.name}"
+    if e.kind == "dir":
+        yield _Descend(e.oid, None, path + "/") if old else _Descend(None, e.oid, path + "/")
+    else:
+        yield TreeChange(path, "removed", e, None) if old else TreeChange(path, "added", None, e)

@@ -25,10 +25,11 @@ from typing import Any
 from ..errors import ArtError, IntegrityError
 from ..objstore.hashing import ContentHasher
 from ..objstore.ingest import chunk_list
-from ..objstore.objects import EncodedTree, Kind, Tree, TreeEntry
+from ..objstore.objects import EncodedTree, Kind, TreeEntry
 from ..objstore.oid import Oid
 from ..objstore.scan import walk_tree
 from ..objstore.tree import diff as tree_diff
+from ..objstore.tree import entries
 from . import diffcontent
 from .lazy_fetch import open_promised
 from .ls import Listed, artifacts_at
@@ -155,9 +156,10 @@ class _Diff:
         tree, _ = walk_tree(str(full), repo.root, repo.state.oids_of, keep)
         return tree.oid, tree.size, full
 
-    def get_tree(self, oid: Oid) -> Tree:
+    def tree_entries(self, oid: Oid) -> Iterator[TreeEntry]:
+        """A tree's entries in name order, streamed (``tree.TreeSource``): built from the workspace, or stored."""
         tree = self.trees.get(oid)
-        return Tree.from_bytes(oid, tree.to_bytes()) if tree is not None else self.store.get_tree(oid)
+        return tree.iter_entries() if tree is not None else entries(self.store, oid)
 
     def has_tree(self, oid: Oid) -> bool:
         return oid in self.trees or self.store.has(oid, Kind.TREE)
@@ -188,7 +190,7 @@ class _Diff:
             return
         files: list[Change] = []
         try:
-            for c in tree_diff(self, old, new):  # trees through get_tree: the store's and the workspace's
+            for c in tree_diff(self, old, new):  # trees through tree_entries: the store's and the workspace's
                 files.append(self.entry_change(c.path, c.change, c.old, c.new, disk))
         except ArtError:  # a damaged or partly missing tree: no file list, the sizes still stand
             return
