@@ -20,10 +20,8 @@ workspace as it was (exit 3).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from collections.abc import Set as AbstractSet
 
-from ..objstore.arrivals import Arrivals
+from ..objstore.arrivals import Arrivals, FetchNotWhole
 from ..objstore.objects import EncodedTree, Tree, encoded_count
 from ..objstore.oid import Oid
 from ..objstore.stage import FileStage
@@ -62,20 +60,6 @@ class VerifiedTrees(TreeCache):
         return Tree.from_bytes(oid, data) if encoded_count(data) <= DECODED_MAX else EncodedTree.stored(oid, data)
 
 
-class _Coming(AbstractSet[Oid]):
-    """Every object counts as present for the plan: the fetch is bringing them (a file whose object never comes
-    is not written, and its folder is never put in place)."""
-
-    def __contains__(self, oid: object) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[Oid]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 1  # truthy: the plan neither checks presence nor remembers the tree as complete
-
-
 class Overlap:
     """The checkout of the fresh folders among ``arts`` in a thread beside the fetch (see the module docstring).
 
@@ -99,6 +83,15 @@ class Overlap:
         self._thread.join()
         self.stage.arrivals = None  # the ordinary checkout after this one waits for nothing
 
+    @property
+    def problem(self) -> str | None:
+        """What stopped the checkout beside the fetch, in one line, when it was not the fetch ending without
+        everything (a bug here would otherwise show only as a lost overlap: ``art pull -v`` says it)."""
+        exc = self.error
+        if exc is None or isinstance(exc, FetchNotWhole):
+            return None
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+
     def _run(self) -> None:
         try:
             trees = self.arrivals.trees()
@@ -106,7 +99,9 @@ class Overlap:
             if not dirs or trees is None:
                 return
             cache = VerifiedTrees(trees)
-            plan = plan_checkout(self.repo, None, force=self.force, artifacts=dirs, ready=_Coming(), trees=cache)
+            # the fetch is bringing the objects: the plan checks none present (a file whose object never comes is
+            # not written, and its folder never put in place)
+            plan = plan_checkout(self.repo, None, force=self.force, artifacts=dirs, trees=cache, arriving=True)
             written = 0
             for a in plan.todo:  # one at a time: each put in place is counted, whatever stops a later one
                 if a.fresh and a.clear is None and a.blocker is None:  # nothing in the workspace changes before
