@@ -24,6 +24,7 @@ import threading
 from ..objstore.arrivals import Arrivals, FetchNotWhole
 from ..objstore.objects import EncodedTree, Tree, encoded_count
 from ..objstore.oid import Oid
+from ..objstore.pulled_tree import FileTree
 from ..objstore.stage import FileStage
 from ..objstore.store.base import ObjectStore
 from .checkout import CheckoutResult, apply_plan
@@ -34,14 +35,14 @@ from .tracked import TrackedArtifact
 
 
 class VerifiedTrees(TreeCache):
-    """A plan's tree cache that first gives the trees a fetch verified and has not stored yet (id -> encoding).
+    """A plan's tree cache that first gives the trees a fetch verified and has not stored yet (id -> encoding,
+    or a large tree's file: ``objstore/pulled_tree.py``, read a window at a time, never held whole).
 
     The plan takes each tree once and the apply step once more (from what the plan kept, or decoded again):
-    that second take lets the encoding go (a folder of a million files: ~60 MB not held through the end of
-    the checkout); a later read (the folder signatures, after the fetch ended) goes to the store, which has
-    every tree by then."""
+    that second take lets the encoding go; a later read (the folder signatures, after the fetch ended) goes to
+    the store, which has every tree by then."""
 
-    def __init__(self, verified: dict[Oid, bytes], budget: int = 100_000) -> None:
+    def __init__(self, verified: dict[Oid, bytes | FileTree], budget: int = 100_000) -> None:
         super().__init__(budget)
         self.verified = verified
         self._taken: set[Oid] = set()
@@ -57,6 +58,8 @@ class VerifiedTrees(TreeCache):
             return tree
         if data is None:
             return super().read(store, oid, take=take)
+        if isinstance(data, FileTree):  # decoded whole when small enough (then kept for the apply step)
+            return data if data.count > DECODED_MAX else Tree.from_bytes(oid, data.to_bytes())
         return Tree.from_bytes(oid, data) if encoded_count(data) <= DECODED_MAX else EncodedTree.stored(oid, data)
 
 
