@@ -53,3 +53,49 @@ def test_a_pulled_large_tree_is_not_held_in_memory_while_its_folder_is_written(w
     assert sizes and sizes[0], "no file was written beside the fetch"
     held = [s for s in sizes[0] if len(tree) <= s <= len(tree) + 256]  # a bytes object: its length and a header
     assert held == [], f"a block of {held} bytes (the tree's encoding: {len(tree)}) is held while files are written"
+
+
+def test_map_ahead_keeps_the_order_and_at_most_its_window_of_results():
+    """``map_ahead`` (a refresh's index downloads) gives each result in order and has run at most ``ahead``
+    calls past the result it yields (the old refresh submitted every index at once and held every result to
+    the end)."""
+    from artvc.objstore.store.remote_read import map_ahead
+
+    started: list[int] = []
+    lead = []
+    for k, out in enumerate(map_ahead(lambda i: started.append(i) or i * i, list(range(50)), 4)):
+        assert out == k * k
+        lead.append(len(started) - k)
+    assert sorted(started) == list(range(50)) and max(lead) <= 5
+    assert list(map_ahead(lambda i: i, [], 4)) == []
+
+
+def test_a_refresh_does_not_hold_every_index_of_the_remote(tmp_path, monkeypatch):
+    """A fresh view of a remote with 40 indexes (~1 MB of index records in all) peaks well under them: the
+    indexes are read 8 ahead and each let go once listed (the old refresh held all of them, as read and as
+    decoded: ~2 MB here; 1M objects: ~120 MB)."""
+    from artvc.objstore.hashing import hash_bytes
+    from artvc.objstore.store import remote_view
+    from artvc.objstore.store.remote import RemoteStore
+
+    monkeypatch.setattr(remote_view, "SPILL", 500)
+    bucket = str(tmp_path / "bucket")
+    remote = RemoteStore.open(bucket)
+    for p in range(40):
+        writer = remote.writer()
+        for i in range(400):
+            content = b"%d/%d" % (p, i)
+            writer.put_stored(hash_bytes(content), Kind.CHUNK, 0, content, len(content))
+        writer.commit()
+    remote.close()
+    size = sum(f.stat().st_size for f in (tmp_path / "bucket").rglob("*.idx"))
+    assert size > 40 * 400 * 50
+    fresh = RemoteStore.open(bucket)
+    tracemalloc.start()
+    try:
+        fresh.refresh()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        fresh.close()
+    assert peak < size, f"a refresh peaked at {peak} bytes for {size} bytes of indexes"
