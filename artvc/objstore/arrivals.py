@@ -45,8 +45,8 @@ class Arrivals:
     # -- the fetch's side ----------------------------------------------------------------------------------
 
     def walked(self, trees: dict[Oid, bytes | FileTree]) -> None:
-        """The walk read and verified these trees (id -> encoding, or the file holding a large one): a checkout may plan from them now. Only
-        the first walk counts (a download that retries walks again)."""
+        """The walk read and verified these trees (id -> encoding, or the file holding a large one): a checkout
+        may plan from them now. Only the first walk counts (a download that retries walks again)."""
         with self._cond:
             if not self._walked:
                 self._trees, self._walked = trees, True

@@ -34,10 +34,10 @@ from .objects import FileManifest, Kind, Tree
 from .oid import Oid
 from .pack_ranges import copy_rest, open_remote_pack, read_in_ranges, verified_windows, windows
 from .progress import as_progress
+from .pulled_tree import FileTree, spill
 from .stage import FileStage
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
-from .pulled_tree import FileTree, spill
 from .store.pack import PackEntry, by_offset, trailer_lists
 from .store.remote import RemoteStore
 from .store.remote_read import Located, iter_spans, read_spans, verify_payload
