@@ -12,7 +12,6 @@ store's temp folder: gone when closed or when the process ends), written only fr
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -85,6 +84,8 @@ def spill(oid: Oid, data: bytes, folder: Path) -> FileTree:
         FormatError: when ``data`` does not hash to ``oid``.
         OSError: when the file cannot be written.
     """
+    import tempfile  # here: only a pull of a large folder spills (a plain pull does not load it)
+
     EncodedTree.stored(oid, data)  # the id first: only checked bytes are written
     folder.mkdir(parents=True, exist_ok=True)
     f = tempfile.TemporaryFile(dir=folder, prefix="pulled-tree-")  # noqa: SIM115 - owned by the FileTree
