@@ -70,6 +70,7 @@ def test_map_ahead_keeps_the_order_and_at_most_its_window_of_results():
     assert list(map_ahead(lambda i: i, [], 4)) == []
 
 
+@pytest.mark.slow
 def test_a_refresh_does_not_hold_every_index_of_the_remote(tmp_path, monkeypatch):
     """A fresh view of a remote with 40 indexes (~1 MB of index records in all) peaks well under them: the
     indexes are read 8 ahead and each let go once listed (the old refresh held all of them, as read and as
