@@ -42,6 +42,8 @@ def run(
         emit_json(result.as_dict())
         return
     f = result.fetch
+    if flags().get("verbose") and result.beside:
+        say(f"the checkout beside the fetch stopped ({result.beside}); checked out after the fetch", err=True)
     if f.objects:
         say(f"fetched {count(f.objects, 'object')} ({human(f.bytes)}) from {f.remote}")
     for path in result.checkout.restored:

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import ArtError
 from .oid import Oid
+from .pulled_tree import FileTree
 
 Rows = list[tuple[Any, ...] | None]
 
@@ -36,16 +37,16 @@ class Arrivals:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._arrived = 0  # packs (or batches of objects) stored so far
-        self._trees: dict[Oid, bytes] | None = None
+        self._trees: dict[Oid, bytes | FileTree] | None = None
         self._walked = False
         self._over = False
         self._whole = False
 
     # -- the fetch's side ----------------------------------------------------------------------------------
 
-    def walked(self, trees: dict[Oid, bytes]) -> None:
-        """The walk read and verified these trees (id -> encoding): a checkout may plan from them now. Only
-        the first walk counts (a download that retries walks again)."""
+    def walked(self, trees: dict[Oid, bytes | FileTree]) -> None:
+        """The walk read and verified these trees (id -> encoding, or the file holding a large one): a checkout
+        may plan from them now. Only the first walk counts (a download that retries walks again)."""
         with self._cond:
             if not self._walked:
                 self._trees, self._walked = trees, True
@@ -66,7 +67,7 @@ class Arrivals:
 
     # -- the checkout's side -------------------------------------------------------------------------------
 
-    def trees(self) -> dict[Oid, bytes] | None:
+    def trees(self) -> dict[Oid, bytes | FileTree] | None:
         """Wait for the walk; the trees it verified (None: the fetch ended first, or walked no tree), the
         caller's from now on (it may let them go: the fetch stores its own)."""
         with self._cond:

@@ -94,7 +94,7 @@ def iter_canonical_array(data: bytes, *, what: str, head: int, batch: int = 1024
         raw=False, strict_map_key=True, use_list=True, max_str_len=min(n, MAX_STR_LEN), max_bin_len=n,
         max_array_len=n, max_map_len=n, max_ext_len=0,
     )  # fmt: skip
-    whole = memoryview(data)
+    whole = memoryview(data) if isinstance(data, bytes | bytearray) else data  # or read by slices (pulled_tree)
     fed = min(n, _FEED)
     up.feed(whole[:fed])  # a window at a time: the unpacker's buffer never holds a second copy of a large array
 

@@ -17,11 +17,16 @@ from dataclasses import dataclass
 
 from ..errors import ArtError
 from .hashing import ContentHasher
-from .objects import FileManifest, Kind, Tree
+from .objects import AnyTree, EncodedTree, FileManifest, Kind, Tree
 from .oid import Oid
+from .pulled_tree import FileTree
 from .stage import FileStage
+from .store.base import StoreWriter
 from .store.local import LocalStore
+from .store.pack import RAW
 from .types import ObjectKey
+
+Verified = bytes | FileTree  # a tree or run a download verified: its encoding, or a large tree's file
 
 EARLY_BYTES = 16 << 20  # chunks kept for a manifest's stream when a pack brings them before their turn
 
@@ -141,14 +146,16 @@ def check_manifest(store: LocalStore, manifest: FileManifest) -> str | None:
     return None
 
 
-def complete_meta(meta: dict[ObjectKey, bytes], broken: set[str]) -> list[tuple[ObjectKey, bytes]]:
-    """The trees and runs of ``meta`` (a download's, verified) whose closure is now local: a tree over a
-    ``broken`` object (failed or missing), or over such a tree, is held back."""
+def complete_meta(meta: dict[ObjectKey, Verified], broken: set[str]) -> list[tuple[ObjectKey, Verified]]:
+    """The trees and runs of ``meta`` (a download's, verified; a large tree in its file, ``pulled_tree``) whose
+    closure is now local: a tree over a ``broken`` object (failed or missing), or over such a tree, is held back."""
     if not broken:
         return list(meta.items())
     # propagate "incomplete" upwards: a tree is stored only when every child is available locally
-    trees: dict[str, Tree] = {
-        oid: Tree.from_bytes(oid, data) for (oid, kind), data in meta.items() if kind == Kind.TREE
+    trees: dict[str, AnyTree] = {
+        oid: data if isinstance(data, EncodedTree) else Tree.from_bytes(oid, data)
+        for (oid, kind), data in meta.items()
+        if kind == Kind.TREE
     }
     ok: dict[str, bool] = {}
 
@@ -160,7 +167,7 @@ def complete_meta(meta: dict[ObjectKey, bytes], broken: set[str]) -> list[tuple[
             oid not in broken
             and all(
                 complete(e.oid) if e.kind == "dir" else (e.kind == "symlink" or e.oid not in broken)
-                for e in trees[oid].entries
+                for e in trees[oid].iter_entries()
             )
             if oid in trees
             else oid not in broken
@@ -169,3 +176,11 @@ def complete_meta(meta: dict[ObjectKey, bytes], broken: set[str]) -> list[tuple[
         return good
 
     return [(k, d) for k, d in meta.items() if k[1] != Kind.TREE or complete(k[0])]
+
+
+def put_verified(writer: StoreWriter, oid: Oid, kind: Kind, data: Verified) -> bool:
+    """Store a verified tree or run (``writer.put``); a large tree from its file, a MiB at a time, uncompressed
+    (as ``art add`` stores one). True when it was new."""
+    if isinstance(data, FileTree):
+        return writer.put_pieces(oid, kind, RAW, data.pieces(), data.length, data.length)
+    return writer.put(oid, kind, data)

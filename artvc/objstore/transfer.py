@@ -27,13 +27,14 @@ from ..errors import CorruptObjectError, FormatError, PackMissingError
 from .arrivals import Arrivals
 from .delta_fetch import DeltaFetch, has_deltas, verify_chunk
 from .faults import fault_point
-from .fetch_streams import ManifestStreams, check_manifest, complete_meta
+from .fetch_streams import ManifestStreams, Verified, check_manifest, complete_meta, put_verified
 from .fileio import reflink, remove_if_present
 from .lineage import Run, run_children
-from .objects import EncodedTree, FileManifest, Kind, Tree
+from .objects import FileManifest, Kind, Tree
 from .oid import Oid
 from .pack_ranges import copy_rest, open_remote_pack, read_in_ranges, verified_windows, windows
 from .progress import as_progress
+from .pulled_tree import FileTree, spill
 from .stage import FileStage
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
@@ -200,8 +201,7 @@ def download(
         src.refresh()
     done = TransferResult()
     gen = dest.complete_generation()  # read before anything is verified: a loss after it voids the memo below
-    # each retry leaves out at least one more damaged pack or copy (``avoid``), so the loop ends; the bound
-    # is only a guard
+    # each retry leaves out one more damaged pack or copy (``avoid``), so the loop ends: the bound is a guard
     for _ in range(MAX_RETRIES):
         state = _Download(src, dest, jobs, progress, stage)
         try:
@@ -255,7 +255,7 @@ class _Download:
         self.src, self.dest, self.jobs, self.progress, self.stage = src, dest, jobs, as_progress(progress), stage
         self.arrivals = (stage.arrivals if stage is not None else None) or Arrivals()  # a checkout beside it, if any
         self.streams: ManifestStreams | None = None
-        self.meta: dict[ObjectKey, bytes] = {}  # verified trees and runs, stored last
+        self.meta: dict[ObjectKey, Verified] = {}  # verified trees and runs, stored last (large trees in files)
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
         # the chunks to fetch, by pack: their offsets and lengths (16 bytes a chunk, not a Located each)
         self.chunks: dict[str, tuple[array[int], array[int]]] = {}
@@ -341,8 +341,8 @@ class _Download:
                     manifest = FileManifest.from_bytes(oid, data)
                     self.manifests[oid] = (manifest, Located(pack, entry), data)
                     return [ObjectKey(c, Kind.CHUNK) for c, _ in manifest.chunks]
-                if kind == Kind.TREE and len(data) > BIG_TREE:  # decoded once, as walked (stored if it all checks)
-                    return self._big_tree(pack, EncodedTree.stored(oid, data), data)
+                if kind == Kind.TREE and len(data) > BIG_TREE:  # in a file, decoded as walked (stored if it checks)
+                    return self._big_tree(pack, spill(oid, data, self.dest.root / "tmp"))
                 if kind == Kind.TREE:
                     entries = Tree.from_bytes(oid, data).entries
                     children: Iterable[ObjectKey] = [
@@ -358,7 +358,7 @@ class _Download:
         self.meta[ObjectKey(oid, kind)] = data
         return children
 
-    def _big_tree(self, pack: str, tree: EncodedTree, data: bytes) -> Iterator[ObjectKey]:
+    def _big_tree(self, pack: str, tree: FileTree) -> Iterator[ObjectKey]:
         """The children of a tree of many entries, decoded once, an entry at a time, as the walk reads them; the
         tree is kept for storing only once every entry checked (the objects below a malformed one are fetched
         and verified each on its own, and the tree is reported, never stored)."""
@@ -369,7 +369,7 @@ class _Download:
         except FormatError as exc:
             self._refuse(tree.oid, Kind.TREE, pack, CorruptObjectError(tree.oid, f"remote copy: {exc}"))
             return
-        self.meta[ObjectKey(tree.oid, Kind.TREE)] = data
+        self.meta[ObjectKey(tree.oid, Kind.TREE)] = tree
 
     def _refuse(self, oid: Oid, kind: Kind, pack: str, exc: CorruptObjectError) -> None:
         self.problems.append(Problem(oid, kind.label, f"remote pack {pack[:10]}: {exc}"))
@@ -586,8 +586,8 @@ class _Download:
                 proved.append(ObjectKey(oid, Kind.FILE))
             broken = bad | {o for o, _ in self.missing} | {p.oid for p in self.problems}
             whole = not (self.trusted or broken)  # everything below the trees was met here, and is stored
-            for (oid, kind), data in complete_meta(self.meta, broken):
-                if writer.put(oid, kind, data):
+            for (oid, kind), verified in complete_meta(self.meta, broken):
+                if put_verified(writer, oid, kind, verified):
                     self.stored += 1
                     if kind == Kind.RUN:
                         self.runs.append(oid)

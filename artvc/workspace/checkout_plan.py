@@ -127,13 +127,16 @@ def plan_checkout(
     artifacts: list[TrackedArtifact] | None = None,
     ready: AbstractSet[Oid] = frozenset(),
     trees: TreeCache | None = None,
+    arriving: bool = False,
 ) -> CheckoutPlan:
     """Plan the checkout of the artifacts under ``paths`` (all when empty; chosen from ``artifacts`` when the
     caller selected them already). Nothing in the workspace is changed. ``ready``: files a lazy pull wrote and
     proved in its stage (``FileStage.ready``), not in the store: they count as present (docs/design.md,
     "A pull at one write"). ``trees``: the cache the plan reads trees through (and hands to the apply step); a
     pull's checkout beside its fetch passes one holding the trees the fetch verified, not stored yet
-    (``pull_overlap.py``).
+    (``pull_overlap.py``). ``arriving``: that checkout's objects are still being fetched: none is checked present
+    (a file whose object never comes is not written, and its folder never put in place) and no tree is
+    remembered complete.
 
     Raises:
         PointerError: a file pointer's ``size`` disagrees with the stored file (the pointer is wrong).
@@ -152,7 +155,7 @@ def plan_checkout(
             continue
         _check_pointer_size(repo, a)
         try:
-            planned = _plan_artifact(repo, a, trees, ready, room)
+            planned = _plan_artifact(repo, a, trees, ready, room, arriving=arriving)
         except ObjectNotFoundError as exc:  # a tree of it is not stored
             plan.lacking.append((a.path, ObjectKey(Oid(exc.oid), Kind.TREE)))
             continue
@@ -165,7 +168,8 @@ def plan_checkout(
         oid, kind = planned.absent  # an object fsck quarantined is damaged, not missing (exit 3)
         repo.store.raise_if_quarantined(oid, *((Kind.FILE, Kind.CHUNK) if kind == Kind.FILE else (kind,)))
         plan.lacking.append((a.path, planned.absent))
-    _check_presence(repo, plan, ready)
+    if not arriving:
+        _check_presence(repo, plan, ready)
     return plan
 
 
@@ -274,6 +278,8 @@ def _plan_artifact(
     trees: TreeCache,
     ready: AbstractSet[Oid] = frozenset(),
     room: list[int] | None = None,
+    *,
+    arriving: bool = False,
 ) -> ArtifactPlan:
     where, pointer = a.where, a.pointer
     assert where is not None
@@ -285,7 +291,7 @@ def _plan_artifact(
     if where.kind in (FILE, LINK, OTHER):
         out.clear = Op.UNLINK
     out.fresh = out.clear is not None or not os.path.lexists(where.dest)
-    _plan_tree(repo, out, trees, ready, _rel(repo, a), room if room is not None else [0])
+    _plan_tree(repo, out, trees, ready, _rel(repo, a), room if room is not None else [0], arriving=arriving)
     return out
 
 
@@ -296,6 +302,8 @@ def _plan_tree(
     ready: AbstractSet[Oid] = frozenset(),
     at: str = "",
     room: list[int] | None = None,
+    *,
+    arriving: bool = False,
 ) -> None:
     """Diff stored tree ``out.status.pointer.oid`` against the folder at ``out.dest`` (``at``, relative to the
     workspace root) into ``out.steps``, ``out.writes`` and ``out.folders``.
@@ -318,7 +326,7 @@ def _plan_tree(
     store, root = repo.store, ObjectKey(out.status.pointer.oid, Kind.TREE)
     links: dict[str, str] = {}
     gen = store.complete_generation()
-    check = gen is None or not store.known_complete([root])
+    check = not arriving and (gen is None or not store.known_complete([root]))  # arriving: nothing to check yet
     if ready:  # files a lazy pull staged are not stored: the tree is not complete in the store
         gen = None
     stack: list[tuple[str, Oid, bool]] = [("", out.status.pointer.oid, not out.fresh)]

@@ -27,6 +27,7 @@ from .tracked import ObjectKey, TrackedArtifact, incomplete, incomplete_keys, se
 class PullResult:
     fetch: FetchResult
     checkout: CheckoutResult
+    beside: str | None = None  # what stopped the checkout beside the fetch (one line; ``art pull -v`` says it)
 
     def as_dict(self) -> dict:
         return {
@@ -79,7 +80,7 @@ def pull(
         wanted = {a.pointer.oid for a in arts if a.pointer.kind == "file"}
         folders = any(a.pointer.kind == "dir" for a in arts)
         with FileStage(repo.art_dir / "tmp" / "stage", wanted, min_size=LARGE_FILE if folders else None) as stage:
-            fetched, first = _fetch_beside(
+            fetched, first, stopped = _fetch_beside(
                 repo,
                 paths,
                 arts,
@@ -106,7 +107,7 @@ def pull(
                 first.restored + done.restored, done.unchanged, first.files_written + done.files_written
             )
     raise_for(fetched)
-    return PullResult(fetched, done)
+    return PullResult(fetched, done, stopped)
 
 
 def _fetch_beside(
@@ -119,9 +120,10 @@ def _fetch_beside(
     folders: bool,
     checkout_progress: ProgressLike,
     **options,
-) -> tuple[FetchResult, CheckoutResult]:
+) -> tuple[FetchResult, CheckoutResult, str | None]:
     """``fetch`` (with ``options``) and, when ``folders``, the checkout of the folders not in the workspace
-    beside it (``pull_overlap.Overlap``); return what the fetch did and what that checkout put in place."""
+    beside it (``pull_overlap.Overlap``); return what the fetch did, what that checkout put in place and what
+    stopped it (``Overlap.problem``: the ordinary checkout after the fetch did its part)."""
     beside = Overlap(repo, arts, stage, force=force) if folders else None
     runs: list[Oid] = []  # indexed once the checkout beside the fetch is over (the state database's one writer)
     if beside is not None:
@@ -137,10 +139,10 @@ def _fetch_beside(
         raise
     as_progress(checkout_progress).phase("checking out", noun="files")  # the bar may have shown the fetch
     if beside is None:
-        return fetched, CheckoutResult([], [], 0)
+        return fetched, CheckoutResult([], [], 0), None
     beside.finish(whole=not (fetched.problems or fetched.missing))
     record_runs(repo, runs)
-    return fetched, beside.result
+    return fetched, beside.result, beside.problem
 
 
 def pull_parts(repo: Repo, whole, parts, everything, *, remote, jobs, force) -> PullResult:

@@ -20,12 +20,11 @@ workspace as it was (exit 3).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from collections.abc import Set as AbstractSet
 
-from ..objstore.arrivals import Arrivals
+from ..objstore.arrivals import Arrivals, FetchNotWhole
 from ..objstore.objects import EncodedTree, Tree, encoded_count
 from ..objstore.oid import Oid
+from ..objstore.pulled_tree import FileTree
 from ..objstore.stage import FileStage
 from ..objstore.store.base import ObjectStore
 from .checkout import CheckoutResult, apply_plan
@@ -36,14 +35,14 @@ from .tracked import TrackedArtifact
 
 
 class VerifiedTrees(TreeCache):
-    """A plan's tree cache that first gives the trees a fetch verified and has not stored yet (id -> encoding).
+    """A plan's tree cache that first gives the trees a fetch verified and has not stored yet (id -> encoding,
+    or a large tree's file: ``objstore/pulled_tree.py``, read a window at a time, never held whole).
 
     The plan takes each tree once and the apply step once more (from what the plan kept, or decoded again):
-    that second take lets the encoding go (a folder of a million files: ~60 MB not held through the end of
-    the checkout); a later read (the folder signatures, after the fetch ended) goes to the store, which has
-    every tree by then."""
+    that second take lets the encoding go; a later read (the folder signatures, after the fetch ended) goes to
+    the store, which has every tree by then."""
 
-    def __init__(self, verified: dict[Oid, bytes], budget: int = 100_000) -> None:
+    def __init__(self, verified: dict[Oid, bytes | FileTree], budget: int = 100_000) -> None:
         super().__init__(budget)
         self.verified = verified
         self._taken: set[Oid] = set()
@@ -59,21 +58,9 @@ class VerifiedTrees(TreeCache):
             return tree
         if data is None:
             return super().read(store, oid, take=take)
+        if isinstance(data, FileTree):  # decoded whole when small enough (then kept for the apply step)
+            return data if data.count > DECODED_MAX else Tree.from_bytes(oid, data.to_bytes())
         return Tree.from_bytes(oid, data) if encoded_count(data) <= DECODED_MAX else EncodedTree.stored(oid, data)
-
-
-class _Coming(AbstractSet[Oid]):
-    """Every object counts as present for the plan: the fetch is bringing them (a file whose object never comes
-    is not written, and its folder is never put in place)."""
-
-    def __contains__(self, oid: object) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[Oid]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 1  # truthy: the plan neither checks presence nor remembers the tree as complete
 
 
 class Overlap:
@@ -99,6 +86,15 @@ class Overlap:
         self._thread.join()
         self.stage.arrivals = None  # the ordinary checkout after this one waits for nothing
 
+    @property
+    def problem(self) -> str | None:
+        """What stopped the checkout beside the fetch, in one line, when it was not the fetch ending without
+        everything (a bug here would otherwise show only as a lost overlap: ``art pull -v`` says it)."""
+        exc = self.error
+        if exc is None or isinstance(exc, FetchNotWhole):
+            return None
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+
     def _run(self) -> None:
         try:
             trees = self.arrivals.trees()
@@ -106,7 +102,9 @@ class Overlap:
             if not dirs or trees is None:
                 return
             cache = VerifiedTrees(trees)
-            plan = plan_checkout(self.repo, None, force=self.force, artifacts=dirs, ready=_Coming(), trees=cache)
+            # the fetch is bringing the objects: the plan checks none present (a file whose object never comes is
+            # not written, and its folder never put in place)
+            plan = plan_checkout(self.repo, None, force=self.force, artifacts=dirs, trees=cache, arriving=True)
             written = 0
             for a in plan.todo:  # one at a time: each put in place is counted, whatever stops a later one
                 if a.fresh and a.clear is None and a.blocker is None:  # nothing in the workspace changes before

@@ -182,3 +182,26 @@ def test_a_nested_folder_with_links_and_modes_is_pulled_beside_the_fetch(ws, tmp
     assert os.readlink(other.root / "d1" / "link") == "s1/f1.bin"
     assert _leftovers(other.root) == []
     assert art_json(other, "status")["artifacts"][0]["state"] == "unchanged"
+
+
+def test_a_failure_of_the_checkout_beside_the_fetch_is_said_under_verbose(ws, tmp_path, monkeypatch):
+    """A bug in the checkout beside the fetch is not silently a lost overlap: the folder is still checked out
+    after the fetch (nothing was put in place beside it), and ``-v`` says what stopped it, in one line (the old
+    code kept the exception in ``Overlap.error`` and said nothing)."""
+    from artvc.workspace import pull_overlap
+
+    other = _two_packs(ws, tmp_path)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted failure\nsecond line")
+
+    monkeypatch.setattr(pull_overlap, "apply_plan", broken)
+    said = other.art("-v", "pull").stderr.splitlines()
+    assert [line for line in said if "beside the fetch" in line] == [
+        "the checkout beside the fetch stopped (RuntimeError: planted failure); checked out after the fetch"
+    ]
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+    third = clone(ws, tmp_path / "third")
+    quiet = third.art("pull")  # without -v: not said
+    assert "planted" not in quiet.stdout + quiet.stderr
+    assert files_under(third.root / "d0") == files_under(ws.root / "d0")

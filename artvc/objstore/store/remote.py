@@ -331,15 +331,12 @@ class RemoteStore(ObjectStore):
         return key is not None and self.locate(key[0], Kind(key[1])) is not None
 
     def _fetch_indexes(self, names: list[str]) -> Iterator[tuple[str, Sequence[PackEntry] | None]]:
-        if not names:
-            return
-        with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
-            futures = {name: pool.submit(self._read_index, name) for name in names}
-            for name, fut in futures.items():
-                entries, data = fut.result()
-                if entries is not None:
-                    self._cache_index(name, data)  # the bytes checked, as they came: not encoded again
-                yield name, entries
+        from .remote_read import map_ahead  # 8 read ahead at most, not all held to the end (1M objects: ~120 MB)
+
+        for name, (entries, data) in zip(names, map_ahead(self._read_index, names, 8), strict=True):
+            if entries is not None:
+                self._cache_index(name, data)  # the bytes checked, as they came: not encoded again
+            yield name, entries
 
     def read_index(self, name: str) -> Sequence[PackEntry] | None:
         """Download and check one index; None when it is missing, damaged or does not match its name."""

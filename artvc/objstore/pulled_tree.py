@@ -1,0 +1,100 @@
+"""A large tree a fetch verified, held in an unnamed temporary file until it is stored, not in memory.
+
+A pull of a folder of a million files reads a tree of ~55 MB. The fetch's walk verifies it, the checkout beside
+the fetch plans and writes from it, and the fetch stores it last (``transfer.py``): held as bytes, those 55 MB
+stayed in memory from the walk to the end of the checkout, the largest part of such a pull's peak. The walk
+now writes the verified encoding to a ``FileTree`` (``spill``) and lets the bytes go; the plan and the apply
+step read its entries a window at a time (``iter_entries``, the same checks as ``EncodedTree``'s), and the
+store copies it into a pack a MiB at a time (``pieces``). The file is private to this process (unnamed, in the
+store's temp folder: gone when closed or when the process ends), written only from bytes whose id was checked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import FormatError
+from .objects import EncodedTree, encoded_count
+from .oid import Oid
+
+_PIECE = 1 << 20  # bytes a store write or a read of the header takes at a time
+
+
+class FileBytes:
+    """The bytes of a file that does not change, read by slices (``os.pread``: threads share it safely); what
+    ``codec.iter_canonical_array`` reads a tree's encoding through."""
+
+    __slots__ = ("fd", "length")
+
+    def __init__(self, fd: int, length: int) -> None:
+        self.fd, self.length = fd, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, where: slice) -> bytes:
+        start, stop, step = where.indices(self.length)
+        if step != 1:
+            raise ValueError("a step is not supported")
+        out = []
+        while start < stop:
+            piece = os.pread(self.fd, stop - start, start)
+            if not piece:
+                raise FormatError("a spilled tree was cut short")
+            out.append(piece)
+            start += len(piece)
+        return b"".join(out)
+
+
+class FileTree(EncodedTree):
+    """A verified tree's encoding in an unnamed temporary file (``spill``): ``iter_entries`` as ``EncodedTree``
+    (checked as they are decoded, a window at a time), ``pieces`` for the store; ``size`` is None."""
+
+    __slots__ = ("_file", "length")
+
+    def __init__(self, oid: Oid, file: BinaryIO, length: int) -> None:
+        self.oid, self.size, self.length, self._file = oid, None, length, file
+        self._data = FileBytes(file.fileno(), length)  # type: ignore[assignment]
+
+    def to_bytes(self) -> bytes:
+        return self._data[:]
+
+    @property
+    def count(self) -> int:
+        return encoded_count(self._data[:16])
+
+    def pieces(self) -> Iterator[bytes]:
+        """The encoding, a MiB at a time."""
+        data: FileBytes = self._data  # type: ignore[assignment]
+        for at in range(0, self.length, _PIECE):
+            yield data[at : at + _PIECE]
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def spill(oid: Oid, data: bytes, folder: Path) -> FileTree:
+    """Tree ``oid``'s encoding ``data`` (checked to hash to ``oid``) written to an unnamed temporary file in
+    ``folder``: the caller lets ``data`` go.
+
+    Raises:
+        FormatError: when ``data`` does not hash to ``oid``.
+        OSError: when the file cannot be written.
+    """
+    import tempfile  # here: only a pull of a large folder spills (a plain pull does not load it)
+
+    EncodedTree.stored(oid, data)  # the id first: only checked bytes are written
+    folder.mkdir(parents=True, exist_ok=True)
+    f = tempfile.TemporaryFile(dir=folder, prefix="pulled-tree-")  # noqa: SIM115 - owned by the FileTree
+    try:
+        view = memoryview(data)
+        for at in range(0, len(data), _PIECE):
+            f.write(view[at : at + _PIECE])
+        f.flush()
+    except BaseException:
+        f.close()
+        raise
+    return FileTree(oid, f, len(data))

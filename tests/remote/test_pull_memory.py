@@ -1,0 +1,102 @@
+"""What a pull of one large folder holds in memory while it writes the folder's files (docs/design.md, "A pull
+of a million files"): not the folder's tree, which a million files make ~55 MB (``objstore/pulled_tree.py``)."""
+
+from __future__ import annotations
+
+import random
+import tracemalloc
+
+import pytest
+
+from artvc.objstore.objects import Kind
+from tests.remote.conftest import add_remote, art_json, clone, files_under
+
+
+@pytest.mark.slow
+def test_a_pulled_large_tree_is_not_held_in_memory_while_its_folder_is_written(ws, tmp_path, monkeypatch):
+    """While the checkout beside the fetch writes the first files, no block of memory the size of the folder's
+    tree encoding is alive: the walk verified it into a temporary file, and the plan and the apply step read it
+    from there a window at a time (the old code held the encoding from the walk to the end of the fetch and of
+    the checkout: this found it). The thresholds are lowered so 6,000 files stand for a million: every tree is
+    "large" (``BIG_TREE``) and none is decoded whole (``DECODED_MAX``)."""
+    from artvc.objstore import materialize, transfer
+    from artvc.workspace import pull_overlap, safety
+
+    monkeypatch.setattr(transfer, "BIG_TREE", 16 << 10)
+    monkeypatch.setattr(safety, "DECODED_MAX", 100)
+    monkeypatch.setattr(pull_overlap, "DECODED_MAX", 100)
+    rng = random.Random(1)
+    ws.gen({"d0": {f"f{i:06d}.bin": rng.randbytes(rng.randint(16, 64)) for i in range(6000)}})
+    ws.art("add", "d0")
+    add_remote(ws, str(tmp_path / "bucket"))
+    assert art_json(ws, "push")["missing"] == []
+    other = clone(ws, tmp_path / "clone")
+    sizes: list[list[int]] = []
+    real = materialize._write_run
+
+    def write(*args, **kwargs):
+        if not sizes:  # the first files of the folder: the tree has been walked, planned and is being applied
+            sizes.append([t.size for t in tracemalloc.take_snapshot().traces])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(materialize, "_write_run", write)
+    tracemalloc.start(1)
+    try:
+        pulled = art_json(other, "pull")
+    finally:
+        tracemalloc.stop()
+    assert pulled["restored"] == ["d0"] and pulled["files_written"] == 6000
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+    with other.repo() as repo:
+        tree = repo.store.get(repo.artifacts()[0].pointer.oid, Kind.TREE)
+    assert len(tree) > 6000 * 40
+    assert sizes and sizes[0], "no file was written beside the fetch"
+    held = [s for s in sizes[0] if len(tree) <= s <= len(tree) + 256]  # a bytes object: its length and a header
+    assert held == [], f"a block of {held} bytes (the tree's encoding: {len(tree)}) is held while files are written"
+
+
+def test_map_ahead_keeps_the_order_and_at_most_its_window_of_results():
+    """``map_ahead`` (a refresh's index downloads) gives each result in order and has run at most ``ahead``
+    calls past the result it yields (the old refresh submitted every index at once and held every result to
+    the end)."""
+    from artvc.objstore.store.remote_read import map_ahead
+
+    started: list[int] = []
+    lead = []
+    for k, out in enumerate(map_ahead(lambda i: started.append(i) or i * i, list(range(50)), 4)):
+        assert out == k * k
+        lead.append(len(started) - k)
+    assert sorted(started) == list(range(50)) and max(lead) <= 5
+    assert list(map_ahead(lambda i: i, [], 4)) == []
+
+
+@pytest.mark.slow
+def test_a_refresh_does_not_hold_every_index_of_the_remote(tmp_path, monkeypatch):
+    """A fresh view of a remote with 40 indexes (~1 MB of index records in all) peaks well under them: the
+    indexes are read 8 ahead and each let go once listed (the old refresh held all of them, as read and as
+    decoded: ~2 MB here; 1M objects: ~120 MB)."""
+    from artvc.objstore.hashing import hash_bytes
+    from artvc.objstore.store import remote_view
+    from artvc.objstore.store.remote import RemoteStore
+
+    monkeypatch.setattr(remote_view, "SPILL", 500)
+    bucket = str(tmp_path / "bucket")
+    remote = RemoteStore.open(bucket)
+    for p in range(40):
+        writer = remote.writer()
+        for i in range(400):
+            content = b"%d/%d" % (p, i)
+            writer.put_stored(hash_bytes(content), Kind.CHUNK, 0, content, len(content))
+        writer.commit()
+    remote.close()
+    size = sum(f.stat().st_size for f in (tmp_path / "bucket").rglob("*.idx"))
+    assert size > 40 * 400 * 50
+    fresh = RemoteStore.open(bucket)
+    tracemalloc.start()
+    try:
+        fresh.refresh()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        fresh.close()
+    assert peak < size, f"a refresh peaked at {peak} bytes for {size} bytes of indexes"
