@@ -19,7 +19,11 @@ MIB = 1 << 20
 
 
 def promised_rows(w: Workspace) -> list[tuple[str, str]]:
+    """The store's promises; none when its index (created beside a fresh clone's first pull, on its own thread)
+    was not made yet, or not its table, when the pull was killed."""
     with sqlite3.connect(w.root / ".art" / "store" / "index.db") as db:
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'promised'").fetchone() is None:
+            return []
         return sorted((oid.hex(), remote) for oid, remote in db.execute("SELECT oid, remote FROM promised"))
 
 
