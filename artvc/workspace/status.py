@@ -194,6 +194,10 @@ def _status(repo: Repo, chosen: list[TrackedArtifact], changes: Changes | None) 
 
 
 def _partial(repo: Repo, a: TrackedArtifact) -> bool:
+    from ..objstore.types import Kind
+
+    if repo.store.has(a.pointer.oid, Kind.TREE):  # ``partial_state``'s first answer, without loading its module
+        return False
     from .partial import partial_state
 
     return partial_state(repo, a)
