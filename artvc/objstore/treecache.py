@@ -43,7 +43,7 @@ from .scan import (
     signed_walk,
     stream_dir,
 )
-from .treepatch import SNAPSHOT_AT_LEAST, SNAPSHOT_AT_MOST, Snapshot, Snapshots, patch_tree
+from .treepatch import SNAPSHOT_AT_LEAST, SNAPSHOT_AT_MOST, Snapshot, Snapshots, names_digest, patch_tree
 from .types import EntryKind
 
 Known = Callable[[str, bytes], "tuple[Oid, int] | None"]  # (folder relative to the top, signature) -> (tree, size)
@@ -164,10 +164,10 @@ def _finish(
         done = None if old is None else patch_tree(old, names.blob, names.ends, meta, subs, prefix, file_digests)
         if done is not None:
             fault_point("status.folder-patched")
-            listing = (bytes(names.blob), meta.tobytes())
-            sig = _keep(b, snaps, racy, Snapshot("", done.oid, done.size, *listing, b"", done.tree))
+            listing = (names_digest(names.blob), meta.tobytes())
+            sig = _keep(b, snaps, racy, Snapshot("", done.oid, done.size, *listing, b"", done.tree), old)
             return sig, done.oid, done.size, racy
-        listed = (bytes(names.blob), meta.tobytes())  # the listing as read: the permutation below reorders it
+        listed = (names_digest(names.blob), meta.tobytes())  # as read: the permutation below reorders it
     others: list[EncodedEntry] = []
     files = array("I" if len(names) <= 0xFFFFFFFF else "q")  # the files' positions in the listing, name order
     size = 0
@@ -213,13 +213,13 @@ def _finish(
     return _keep(b, snaps, racy, Snapshot("", oid, size, *listed, b"", tree)), oid, size, racy
 
 
-def _keep(b: _Build, snaps: Snapshots, racy: bool, snap: Snapshot) -> bytes:
+def _keep(b: _Build, snaps: Snapshots, racy: bool, snap: Snapshot, base: Snapshot | None = None) -> bytes:
     """The folder's signature; ``snap`` (its signature and subfolders' filled in here) goes to ``snaps`` unless
     something in the folder is racily new."""
     sig = b.own.finish([(c[0], c[1]) for c in b.children])
     b.own.drop_kept()
     if not racy:
-        snaps.put(b.rel, snap._replace(sig=sig.hex(), subsigs=b"".join(c[1] for c in b.children)))
+        snaps.put(b.rel, snap._replace(sig=sig.hex(), subsigs=b"".join(c[1] for c in b.children)), base)
     return sig
 
 
@@ -242,7 +242,8 @@ def keep_snapshots(
             continue
         subsigs = b"".join(s[0] for s in subs if s is not None)
         snaps.put(
-            rel, Snapshot(seen[0].hex(), hit[0], hit[1], bytes(own.names.blob), own.meta.tobytes(), subsigs, tree)
+            rel,
+            Snapshot(seen[0].hex(), hit[0], hit[1], names_digest(own.names.blob), own.meta.tobytes(), subsigs, tree),
         )
         made += 1
     return made

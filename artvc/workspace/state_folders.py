@@ -1,7 +1,8 @@
 """The folder part of ``.art/state.db`` (``StateDB`` inherits it; this is the one other place SQL on it is run):
 the folder signatures (``trees``: folder path -> the signature of its stat data, its tree id and size;
 ``objstore/treecache.py``) and the snapshots of large folders (``snapshots``: folder path -> its listing as
-its tree was built from it, with the tree's encoding; ``objstore/treepatch.py``), so ``art status`` after a
+its tree was built from it, with the tree's encoding, the two large parts in ``snapshot_blobs``, updated in
+place; ``objstore/treepatch.py``), so ``art status`` after a
 change to one file of a large folder patches that folder's tree instead of rebuilding it.
 
 A snapshot is a fact about a listing and a tree, true whoever wrote it and whenever: it is written without the
@@ -18,15 +19,17 @@ from typing import TYPE_CHECKING
 
 from ..objstore.hashing import hash_object
 from ..objstore.oid import Oid, is_oid
-from ..objstore.treepatch import Snapshot
+from ..objstore.treepatch import Snapshot, differing
 
 if TYPE_CHECKING:
     from ..objstore.treepatch import Snapshots
 
 SNAPSHOT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (path TEXT PRIMARY KEY, sig TEXT, oid TEXT, size INTEGER, names BLOB,
-                                      facts BLOB, subsigs BLOB, tree BLOB) WITHOUT ROWID;
+                                      subsigs BLOB, facts INTEGER, tree INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshot_blobs (id INTEGER PRIMARY KEY, data BLOB);
 """
+_PAGE = 4096  # bytes compared (and rewritten when they differ) at a time when a snapshot is updated in place
 
 
 class FolderState:
@@ -94,27 +97,79 @@ class FolderState:
     def snapshot(self, path: str) -> Snapshot | None:
         """The snapshot remembered for folder ``path``, checked: None when there is none or it is damaged."""
         try:
-            sql = "SELECT sig, oid, size, names, facts, subsigs, tree FROM snapshots WHERE path=?"
+            sql = "SELECT sig, oid, size, names, subsigs, facts, tree FROM snapshots WHERE path=?"
             found = self.db.execute(sql, (path,)).fetchone()
-        except sqlite3.OperationalError:
+            if found is None:
+                return None
+            sig, oid, size, names, subsigs, facts_id, tree_id = found
+            facts, tree = (self._blob(facts_id), self._blob(tree_id))
+        except sqlite3.OperationalError:  # a read-only view of a state.db from before snapshots
             return None
-        if found is None:
-            return None
-        sig, oid, size, names, facts, subsigs, tree = found
-        blobs = (names, facts, subsigs, tree)
         if not (isinstance(sig, str) and is_oid(oid) and type(size) is int and size >= 0):
             return None
-        if not all(isinstance(b, bytes) for b in blobs) or len(facts) != 40 * names.count(0) or len(subsigs) % 32:
+        if not (
+            isinstance(names, bytes) and len(names) == 32 and isinstance(subsigs, bytes) and len(subsigs) % 32 == 0
+        ):
             return None
-        if hash_object("tree", tree) != oid:
+        if facts is None or tree is None or len(facts) % 40 or hash_object("tree", tree) != oid:
             return None
         return Snapshot(sig, oid, size, names, facts, subsigs, tree)
 
-    def set_snapshot(self, path: str, snap: Snapshot) -> None:
-        """Remember folder ``path``'s snapshot (written at once; nothing in a read-only view)."""
+    def _blob(self, key: object) -> bytes | None:
+        if type(key) is not int:
+            return None
+        row = self.db.execute("SELECT data FROM snapshot_blobs WHERE id=?", (key,)).fetchone()
+        return row[0] if row is not None and isinstance(row[0], bytes) else None
+
+    def set_snapshot(self, path: str, snap: Snapshot, base: Snapshot | None = None) -> None:
+        """Remember folder ``path``'s snapshot (written at once; nothing in a read-only view). With ``base``, the
+        snapshot it was patched from: while the stored one is still ``base``, only the pages of its stat facts
+        and tree that changed are written (``blobopen``), not the whole of either."""
         if self.view:
             return
-        self.db.execute("INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (path, *snap))
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT sig, oid, facts, tree FROM snapshots WHERE path=?", (path,)).fetchone()
+            facts_id: int | None
+            tree_id: int | None
+            same = base is not None and row is not None and row[:2] == (base.sig, base.oid)
+            if same and base is not None and type(row[2]) is int and type(row[3]) is int:
+                facts_id, tree_id = row[2], row[3]
+                self._write_changes(facts_id, base.facts, snap.facts)
+                self._write_changes(tree_id, base.tree, snap.tree)
+            else:
+                if row is not None:
+                    db.execute("DELETE FROM snapshot_blobs WHERE id IN (?, ?)", (row[2], row[3]))
+                facts_id = db.execute("INSERT INTO snapshot_blobs (data) VALUES (?)", (snap.facts,)).lastrowid
+                tree_id = db.execute("INSERT INTO snapshot_blobs (data) VALUES (?)", (snap.tree,)).lastrowid
+            db.execute(
+                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (path, snap.sig, snap.oid, snap.size, snap.names, snap.subsigs, facts_id, tree_id),
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _write_changes(self, key: int, old: bytes, new: bytes) -> None:
+        """Make blob ``key`` (holding ``old``) hold ``new``: the pages that differ, or all of it when the length
+        changed."""
+        if len(old) != len(new):
+            self.db.execute("UPDATE snapshot_blobs SET data=? WHERE id=?", (new, key))
+            return
+        with self.db.blobopen("snapshot_blobs", "data", key) as blob:
+            if len(blob) != len(old):
+                raise sqlite3.DatabaseError("a snapshot's blob has another length than the snapshot read")
+            whole = len(old) - len(old) % _PAGE
+            pages = differing(old, memoryview(new)[:whole], _PAGE, len(old))
+            assert pages is not None  # no limit on how many
+            for k in pages:
+                blob.seek(k * _PAGE)
+                blob.write(new[k * _PAGE : (k + 1) * _PAGE])
+            if old[whole:] != new[whole:]:
+                blob.seek(whole)
+                blob.write(new[whole:])
 
     def snapshots_under(self, path: str) -> Snapshots:
         """The snapshots of the folders at and under repo-relative ``path``, by their path relative to it."""
@@ -136,5 +191,5 @@ class _Under:
     def sig(self, rel: str) -> str | None:
         return self.state.snapshot_sig(self._full(rel))
 
-    def put(self, rel: str, snap: Snapshot) -> None:
-        self.state.set_snapshot(self._full(rel), snap)
+    def put(self, rel: str, snap: Snapshot, base: Snapshot | None = None) -> None:
+        self.state.set_snapshot(self._full(rel), snap, base)

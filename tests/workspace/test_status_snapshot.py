@@ -207,9 +207,9 @@ def test_a_damaged_snapshot_is_not_used(ws, small_snapshots):
     with ws.repo() as repo:
         current_oid(repo, "data", "dir")
     db = sqlite3.connect(ws.root / ".art/state.db")
-    tree = db.execute("SELECT tree FROM snapshots WHERE path='data'").fetchone()[0]
-    damaged = tree.replace(b"file 1", b"file 9", 1) if b"file 1" in tree else tree[:-1] + b"\x00"
-    db.execute("UPDATE snapshots SET tree=?, facts=substr(facts, 1, 40) WHERE path='data'", (damaged,))
+    key = db.execute("SELECT tree FROM snapshots WHERE path='data'").fetchone()[0]
+    tree = db.execute("SELECT data FROM snapshot_blobs WHERE id=?", (key,)).fetchone()[0]
+    db.execute("UPDATE snapshot_blobs SET data=? WHERE id=?", (tree[:-1] + bytes([tree[-1] ^ 1]), key))
     db.commit()
     db.close()
     with ws.repo() as repo:
@@ -227,6 +227,7 @@ def test_a_state_db_from_before_snapshots_gets_them(ws, small_snapshots):
     ws.art("add", "data")
     db = sqlite3.connect(ws.root / ".art/state.db")
     db.execute("DROP TABLE snapshots")
+    db.execute("DROP TABLE snapshot_blobs")
     db.commit()
     db.close()
     view = StateDB.view_of(ws.root / ".art/state.db", ws.root)  # read in place: no table, no snapshot
