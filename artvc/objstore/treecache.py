@@ -223,12 +223,11 @@ def _keep(b: _Build, snaps: Snapshots, racy: bool, snap: Snapshot, base: Snapsho
     return sig
 
 
-def keep_snapshots(
-    scanned: FolderScan, known: Known, tree_bytes: Callable[[Oid], bytes | None], snaps: Snapshots
-) -> int:
+def keep_snapshots(scanned: FolderScan, known: Known, snaps: Snapshots) -> int:
     """After a walk whose top signature was known (nothing changed): give each large folder it listed whole a
-    snapshot for its signature, unless it has one (one indexed read of a signature per large folder); the tree
-    comes from ``tree_bytes`` (the store, checked; None when it lacks it). Return how many were written."""
+    snapshot for its signature, unless it has one (one indexed read of a signature per large folder). Its tree's
+    encoding is left out (``Snapshot.tree`` empty): the first patch reads it from the store. Return how many were
+    written."""
     made = 0
     for rel, own in scanned.listings.items():
         seen = scanned.sigs.get(rel)
@@ -237,13 +236,10 @@ def keep_snapshots(
         if snaps.sig(rel) == seen[0].hex() or (hit := known(rel, seen[0])) is None:
             continue
         subs = [scanned.sigs.get(f"{rel}/{name}" if rel else name) for name in own.subdirs]
-        tree = tree_bytes(hit[0]) if all(s is not None for s in subs) else None
-        if tree is None:
+        if any(s is None for s in subs):
             continue
         subsigs = b"".join(s[0] for s in subs if s is not None)
-        snaps.put(
-            rel,
-            Snapshot(seen[0].hex(), hit[0], hit[1], names_digest(own.names.blob), own.meta.tobytes(), subsigs, tree),
-        )
+        names = names_digest(own.names.blob)
+        snaps.put(rel, Snapshot(seen[0].hex(), hit[0], hit[1], names, own.meta.tobytes(), subsigs, b""))
         made += 1
     return made

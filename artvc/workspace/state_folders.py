@@ -95,7 +95,8 @@ class FolderState:
         return found[0] if found and isinstance(found[0], str) else None
 
     def snapshot(self, path: str) -> Snapshot | None:
-        """The snapshot remembered for folder ``path``, checked: None when there is none or it is damaged."""
+        """The snapshot remembered for folder ``path``, checked: None when there is none or it is damaged. Its
+        ``tree`` is empty when a no-change status left it (``treecache.keep_snapshots``)."""
         try:
             sql = "SELECT sig, oid, size, names, subsigs, facts, tree FROM snapshots WHERE path=?"
             found = self.db.execute(sql, (path,)).fetchone()
@@ -111,8 +112,8 @@ class FolderState:
             isinstance(names, bytes) and len(names) == 32 and isinstance(subsigs, bytes) and len(subsigs) % 32 == 0
         ):
             return None
-        if facts is None or tree is None or len(facts) % 40 or hash_object("tree", tree) != oid:
-            return None
+        if facts is None or tree is None or len(facts) % 40 or (tree and hash_object("tree", tree) != oid):
+            return None  # (an empty tree: left for the store to give, ``snapshots_under``)
         return Snapshot(sig, oid, size, names, facts, subsigs, tree)
 
     def _blob(self, key: object) -> bytes | None:
@@ -153,17 +154,16 @@ class FolderState:
         db.execute("COMMIT")
 
     def _write_changes(self, key: int, old: bytes, new: bytes) -> None:
-        """Make blob ``key`` (holding ``old``) hold ``new``: the pages that differ, or all of it when the length
-        changed."""
-        if len(old) != len(new):
+        """Make blob ``key`` hold ``new`` where it holds ``old``: only the pages that differ; all of it when the
+        length changed, or the blob is not ``old``'s length (a tree a no-change status left out)."""
+        found = self.db.execute("SELECT length(data) FROM snapshot_blobs WHERE id=?", (key,)).fetchone()
+        if len(old) != len(new) or found is None or found[0] != len(old):
             self.db.execute("UPDATE snapshot_blobs SET data=? WHERE id=?", (new, key))
             return
+        whole = len(old) - len(old) % _PAGE
+        pages = differing(old, memoryview(new)[:whole], _PAGE, len(old))
+        assert pages is not None  # no limit on how many
         with self.db.blobopen("snapshot_blobs", "data", key) as blob:
-            if len(blob) != len(old):
-                raise sqlite3.DatabaseError("a snapshot's blob has another length than the snapshot read")
-            whole = len(old) - len(old) % _PAGE
-            pages = differing(old, memoryview(new)[:whole], _PAGE, len(old))
-            assert pages is not None  # no limit on how many
             for k in pages:
                 blob.seek(k * _PAGE)
                 blob.write(new[k * _PAGE : (k + 1) * _PAGE])
@@ -171,22 +171,27 @@ class FolderState:
                 blob.seek(whole)
                 blob.write(new[whole:])
 
-    def snapshots_under(self, path: str) -> Snapshots:
-        """The snapshots of the folders at and under repo-relative ``path``, by their path relative to it."""
-        return _Under(self, path)
+    def snapshots_under(self, path: str, stored: Callable[[Oid], bytes | None]) -> Snapshots:
+        """The snapshots of the folders at and under repo-relative ``path``, by their path relative to it; a tree
+        a snapshot was left without comes from ``stored`` (the local store, checked; None when it lacks it)."""
+        return _Under(self, path, stored)
 
 
 class _Under:
-    __slots__ = ("state", "path")
+    __slots__ = ("state", "path", "stored")
 
-    def __init__(self, state: FolderState, path: str) -> None:
-        self.state, self.path = state, path
+    def __init__(self, state: FolderState, path: str, stored: Callable[[Oid], bytes | None]) -> None:
+        self.state, self.path, self.stored = state, path, stored
 
     def _full(self, rel: str) -> str:
         return f"{self.path}/{rel}" if rel else self.path
 
     def get(self, rel: str) -> Snapshot | None:
-        return self.state.snapshot(self._full(rel))
+        snap = self.state.snapshot(self._full(rel))
+        if snap is None or snap.tree:
+            return snap
+        tree = self.stored(Oid(snap.oid))
+        return None if tree is None else snap._replace(tree=tree)
 
     def sig(self, rel: str) -> str | None:
         return self.state.snapshot_sig(self._full(rel))

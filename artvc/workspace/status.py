@@ -114,11 +114,11 @@ def current_oid(repo: Repo, path: str, kind: str, changes: Changes | None = None
     def known(rel: str, sig: bytes) -> tuple[Oid, int] | None:
         return state.tree_entry(f"{path}/{rel}" if rel else path, sig.hex())
 
-    snaps = state.snapshots_under(path)
+    snaps = state.snapshots_under(path, _stored_tree(repo))
     hit = known("", scanned.signature)
     if hit is not None:  # nothing changed: large folders get a snapshot for the next change, once
         if scanned.listings:
-            keep_snapshots(scanned, known, _stored_tree(repo), snaps)
+            keep_snapshots(scanned, known, snaps)
         return hit[0]
     return resolve_tree(str(full), repo.root, scanned, state.digests_of, known, state.folders_under(path), snaps)
 

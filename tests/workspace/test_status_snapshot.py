@@ -35,6 +35,14 @@ def snapshot_paths(ws) -> list[str]:
         db.close()
 
 
+def blob_keys(ws) -> tuple:
+    db = sqlite3.connect(ws.root / ".art/state.db")
+    try:
+        return db.execute("SELECT facts, tree FROM snapshots WHERE path='data'").fetchone()
+    finally:
+        db.close()
+
+
 @pytest.fixture
 def small_snapshots(monkeypatch):
     """Snapshots from 8 entries up, so a folder of a few dozen files shows what one of thousands does."""
@@ -68,7 +76,10 @@ def test_a_change_to_one_file_of_1100_is_patched_not_rebuilt(ws, tmp_path):
     ws.art("add", "data")
     assert snapshot_paths(ws) == []
     assert status_run(ws, tmp_path) == ({"data": "unchanged"}, 0)
-    assert snapshot_paths(ws) == ["data"]  # the no-change status left it, from the stored tree
+    assert snapshot_paths(ws) == ["data"]  # the no-change status left it: its listing, the tree left out
+    with ws.repo() as repo:
+        left = repo.state.snapshot("data")
+        assert left is not None and left.tree == b"" and len(left.facts) == 40 * 1100
     with open(ws.root / "data/f0007.txt", "ab") as f:
         f.write(b"one change")
     age_new(ws.root / "data")
@@ -77,8 +88,16 @@ def test_a_change_to_one_file_of_1100_is_patched_not_rebuilt(ws, tmp_path):
     r = subprocess.run([sys.executable, "-m", "artvc", "status"], cwd=ws.root, env=env, capture_output=True, text=True)
     assert "modified  data" in r.stdout
     assert log.read_text().splitlines().count("status.folder-patched") == 1
+    keys = blob_keys(ws)
+    with ws.repo() as repo:
+        patched = repo.state.snapshot("data")  # the tree read from the store, patched, kept
+        assert patched is not None and patched.tree and patched.oid != left.oid
+    (ws.root / "data/f0008.txt").write_text("another")
+    age_new(ws.root / "data")
     with ws.repo() as repo:
         now = current_oid(repo, "data", "dir")
+        assert repo.state.snapshot("data").oid == now  # type: ignore[union-attr]
+    assert blob_keys(ws) == keys  # the blobs were written in place, not replaced
     ws.art("add", "data")
     assert now == stored(ws)
 
@@ -201,20 +220,26 @@ def test_names_that_hold_another_entry_s_head_are_rebuilt_right(ws, small_snapsh
     assert now == stored(ws)
 
 
-def test_a_damaged_snapshot_is_not_used(ws, small_snapshots):
+@pytest.mark.parametrize("part", ["tree", "facts"])
+def test_a_damaged_snapshot_is_not_used(ws, small_snapshots, part):
     wide(ws)
     ws.art("add", "data")
     with ws.repo() as repo:
         current_oid(repo, "data", "dir")
+    (ws.root / "data/f0001.txt").write_text("changed")
+    age_new(ws.root / "data")
+    with ws.repo() as repo:
+        current_oid(repo, "data", "dir")  # patched: the snapshot holds its tree now
     db = sqlite3.connect(ws.root / ".art/state.db")
-    key = db.execute("SELECT tree FROM snapshots WHERE path='data'").fetchone()[0]
-    tree = db.execute("SELECT data FROM snapshot_blobs WHERE id=?", (key,)).fetchone()[0]
-    db.execute("UPDATE snapshot_blobs SET data=? WHERE id=?", (tree[:-1] + bytes([tree[-1] ^ 1]), key))
+    key = db.execute(f"SELECT {part} FROM snapshots WHERE path='data'").fetchone()[0]
+    data = db.execute("SELECT data FROM snapshot_blobs WHERE id=?", (key,)).fetchone()[0]
+    damaged = data[:-1] + bytes([data[-1] ^ 1]) if part == "tree" else data[:-1]
+    db.execute("UPDATE snapshot_blobs SET data=? WHERE id=?", (damaged, key))
     db.commit()
     db.close()
     with ws.repo() as repo:
         assert repo.state.snapshot("data") is None
-    (ws.root / "data/f0001.txt").write_text("changed")
+    (ws.root / "data/f0002.txt").write_text("changed too")
     age_new(ws.root / "data")
     with ws.repo() as repo:
         now = current_oid(repo, "data", "dir")
