@@ -11,7 +11,8 @@ that folder, when the walk could not keep them) and its tree id computed from it
 subfolders' trees, encoded directly (no object per file). Each rebuilt folder goes to ``remember`` with the
 signature of exactly the stat data its tree was built from, unless something in it is racily new
 (``scan.RACY_NS``), so a remembered signature never names a tree other than the one on disk when it matches
-again.
+again. With ``snaps``, a large folder that has a snapshot of its listing is patched instead (``treepatch``),
+and each large folder rebuilt or patched leaves one.
 
 Iterative (any depth) and streamed: memory holds the folders on the way down, plus up to
 ``scan.SIGNED_DIRS_KEPT`` subfolder signatures from the first walk.

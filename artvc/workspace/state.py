@@ -1,6 +1,6 @@
-"""``.art/state.db``, owned by ``StateDB`` (the only code that runs SQL on it): the stat cache (path, inode,
-mtime, ctime, size -> id, so an unchanged file is never rehashed), the folder signatures (``trees``: folder
-path -> the signature of its stat data, its tree id and size; ``objstore/treecache.py``), and the run index (which run
+"""``.art/state.db``, owned by ``StateDB`` (the only code that runs SQL on it, with its base ``FolderState`` in
+``state_folders.py``): the stat cache (path, inode, mtime, ctime, size -> id, so an unchanged file is never
+rehashed), the folder signatures and the snapshots of large folders (``state_folders.py``), and the run index (which run
 produced which artifact, which runs have a run key, the artifact versions step runs made, the pipeline runs;
 ``workspace/runs.py`` keeps it).
 
