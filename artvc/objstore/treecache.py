@@ -25,7 +25,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from stat import S_IFLNK, S_IFREG
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .faults import fault_point
 from .hashing import hash_bytes, hash_object
@@ -44,8 +44,11 @@ from .scan import (
     signed_walk,
     stream_dir,
 )
-from .treepatch import SNAPSHOT_AT_LEAST, SNAPSHOT_AT_MOST, Snapshot, Snapshots, names_digest, patch_tree
+from .treepatch import SNAPSHOT_AT_LEAST, SNAPSHOT_AT_MOST, Snapshot, names_digest, patch_tree
 from .types import EntryKind
+
+if TYPE_CHECKING:
+    from .treepatch import Snapshots
 
 Known = Callable[[str, bytes], "tuple[Oid, int] | None"]  # (folder relative to the top, signature) -> (tree, size)
 Digests = Callable[[list[tuple[str, Any]]], list[bytes]]  # files (path, stat) -> 32-byte ids, in order

@@ -20,7 +20,7 @@ import struct
 from array import array
 from collections.abc import Callable
 from stat import S_IFDIR, S_IFREG
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import codec
 from .hashing import hash_bytes, hash_object
@@ -39,6 +39,20 @@ _ENTRY = b"\x95"  # an array of 5 items: every tree entry
 _DIGEST = b"\xc4\x20"  # bin 8 of 32 bytes
 _INT_WIDTH = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
 
+if TYPE_CHECKING:  # a Protocol class costs a start-up ~1 M instructions: ``art status`` imports this module
+    from typing import Protocol
+
+    class Snapshots(Protocol):
+        """Where ``treecache`` finds and keeps the snapshots of the folders of one walk, by path relative to its
+        top."""
+
+        def get(self, rel: str) -> Snapshot | None: ...
+
+        def sig(self, rel: str) -> str | None: ...
+
+        def put(self, rel: str, snap: Snapshot, base: Snapshot | None = None) -> None: ...
+
+
 Digests = Callable[[list[tuple[str, Any]]], list[bytes]]  # files (path, stat) -> 32-byte ids, in order
 
 
@@ -54,11 +68,13 @@ class Snapshot(NamedTuple):
     tree: bytes  # the tree's encoding
 
 
-class Patched(NamedTuple):
-    oid: Oid
-    size: int
-    tree: bytes
-    files: int  # the files whose ids were asked for
+class Patched:
+    """A patched tree: its id, size and encoding, and how many files' ids were asked for."""
+
+    __slots__ = ("oid", "size", "tree", "files")
+
+    def __init__(self, oid: Oid, size: int, tree: bytes, files: int) -> None:
+        self.oid, self.size, self.tree, self.files = oid, size, tree, files
 
 
 def names_digest(names: bytes | bytearray) -> bytes:
@@ -180,13 +196,3 @@ def _span(tree: bytes, name: bytes, kind: bytes) -> tuple[int, int, int] | None:
     if width is None or at + 1 + width > len(tree):
         return None
     return start, at + 1 + width, int.from_bytes(tree[at + 1 : at + 1 + width], "big")
-
-
-class Snapshots(Protocol):
-    """Where ``treecache`` finds and keeps the snapshots of the folders of one walk, by path relative to its top."""
-
-    def get(self, rel: str) -> Snapshot | None: ...
-
-    def sig(self, rel: str) -> str | None: ...
-
-    def put(self, rel: str, snap: Snapshot, base: Snapshot | None = None) -> None: ...
