@@ -44,11 +44,15 @@ from .scan import (
     signed_walk,
     stream_dir,
 )
-from .treepatch import SNAPSHOT_AT_LEAST, SNAPSHOT_AT_MOST, Snapshot, names_digest, patch_tree
 from .types import EntryKind
 
 if TYPE_CHECKING:
-    from .treepatch import Snapshots
+    from .treepatch import Snapshot, Snapshots
+
+# entries of a folder that keeps a snapshot (``treepatch``, loaded only for such a folder): a smaller one is rebuilt
+# cheaply; a larger one's buffers would cost ~100 bytes an entry
+SNAPSHOT_AT_LEAST = 1024
+SNAPSHOT_AT_MOST = 250_000
 
 Known = Callable[[str, bytes], "tuple[Oid, int] | None"]  # (folder relative to the top, signature) -> (tree, size)
 Digests = Callable[[list[tuple[str, Any]]], list[bytes]]  # files (path, stat) -> 32-byte ids, in order
@@ -163,6 +167,8 @@ def _finish(
     racy = b.own.racy or any(c[4] for c in b.children)
     snapshot = snaps is not None and SNAPSHOT_AT_LEAST <= count <= SNAPSHOT_AT_MOST and b.own.whole
     if snapshot and snaps is not None:
+        from .treepatch import Snapshot, names_digest, patch_tree
+
         old = snaps.get(b.rel)
         subs = [(c[0], c[1], c[2], c[3]) for c in b.children]
         done = None if old is None else patch_tree(old, names.blob, names.ends, meta, subs, prefix, file_digests)
@@ -243,6 +249,8 @@ def keep_snapshots(scanned: FolderScan, known: Known, snaps: Snapshots) -> int:
         if any(s is None for s in subs):
             continue
         subsigs = b"".join(s[0] for s in subs if s is not None)
+        from .treepatch import Snapshot, names_digest
+
         names = names_digest(own.names.blob)
         snaps.put(rel, Snapshot(seen[0].hex(), hit[0], hit[1], names, own.meta.tobytes(), subsigs, b""))
         made += 1

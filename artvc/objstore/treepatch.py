@@ -28,8 +28,6 @@ from .oid import Oid
 from .scan import FileStat
 from .types import EntryKind
 
-SNAPSHOT_AT_LEAST = 1024  # entries: smaller folders are rebuilt (cheap), and remember no snapshot
-SNAPSHOT_AT_MOST = 250_000  # entries: larger folders remember none (their buffers would cost ~100 bytes an entry)
 PATCHED_AT_MOST = 64  # changed entries: more, and the folder is rebuilt
 
 _FACT = 40  # bytes of stat facts an entry: inode, mtime, ctime, size, mode (``scan._FACTS``)

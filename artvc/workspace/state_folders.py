@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING
 
 from ..objstore.hashing import hash_object
 from ..objstore.oid import Oid, is_oid
-from ..objstore.treepatch import Snapshot, differing
 
-if TYPE_CHECKING:
-    from ..objstore.treepatch import Snapshots
+if TYPE_CHECKING:  # loaded when a large folder's snapshot is read or written: not by every status
+    from ..objstore.treepatch import Snapshot, Snapshots
 
 SNAPSHOT_SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (path TEXT PRIMARY KEY, sig TEXT, oid TEXT, size INTEGER, names BLOB,
@@ -114,6 +113,8 @@ class FolderState:
             return None
         if facts is None or tree is None or len(facts) % 40 or (tree and hash_object("tree", tree) != oid):
             return None  # (an empty tree: left for the store to give, ``snapshots_under``)
+        from ..objstore.treepatch import Snapshot
+
         return Snapshot(sig, oid, size, names, facts, subsigs, tree)
 
     def _blob(self, key: object) -> bytes | None:
@@ -160,6 +161,8 @@ class FolderState:
         if len(old) != len(new) or found is None or found[0] != len(old):
             self.db.execute("UPDATE snapshot_blobs SET data=? WHERE id=?", (new, key))
             return
+        from ..objstore.treepatch import differing
+
         whole = len(old) - len(old) % _PAGE
         pages = differing(old, memoryview(new)[:whole], _PAGE, len(old))
         assert pages is not None  # no limit on how many
