@@ -11,7 +11,8 @@ that folder, when the walk could not keep them) and its tree id computed from it
 subfolders' trees, encoded directly (no object per file). Each rebuilt folder goes to ``remember`` with the
 signature of exactly the stat data its tree was built from, unless something in it is racily new
 (``scan.RACY_NS``), so a remembered signature never names a tree other than the one on disk when it matches
-again.
+again. With ``snaps``, a large folder that has a snapshot of its listing is patched instead (``treepatch``),
+and each large folder rebuilt or patched leaves one.
 
 Iterative (any depth) and streamed: memory holds the folders on the way down, plus up to
 ``scan.SIGNED_DIRS_KEPT`` subfolder signatures from the first walk.
@@ -24,11 +25,11 @@ from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from stat import S_IFLNK, S_IFREG
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .faults import fault_point
-from .hashing import hash_bytes
-from .objects import EncodedEntry, hash_tree
+from .hashing import hash_bytes, hash_object
+from .objects import EncodedEntry, encode_tree, hash_tree
 from .oid import Oid
 from .oserrors import os_errors
 from .packed import DECODED_AT_MOST, meta_in_batches, name_order
@@ -44,6 +45,14 @@ from .scan import (
     stream_dir,
 )
 from .types import EntryKind
+
+if TYPE_CHECKING:
+    from .treepatch import Snapshot, Snapshots
+
+# entries of a folder that keeps a snapshot (``treepatch``, loaded only for such a folder): a smaller one is rebuilt
+# cheaply; a larger one's buffers would cost ~100 bytes an entry
+SNAPSHOT_AT_LEAST = 1024
+SNAPSHOT_AT_MOST = 250_000
 
 Known = Callable[[str, bytes], "tuple[Oid, int] | None"]  # (folder relative to the top, signature) -> (tree, size)
 Digests = Callable[[list[tuple[str, Any]]], list[bytes]]  # files (path, stat) -> 32-byte ids, in order
@@ -96,10 +105,18 @@ class _Build:
 
 
 def resolve_tree(
-    path: str, guard: Path | None, scanned: FolderScan, file_digests: Digests, known: Known, remember: Remember
+    path: str,
+    guard: Path | None,
+    scanned: FolderScan,
+    file_digests: Digests,
+    known: Known,
+    remember: Remember,
+    snaps: Snapshots | None = None,
 ) -> Oid:
     """The tree id of folder ``path``, built only where ``known`` does not vouch for a subfolder (see the module
-    docstring); ``scanned`` is ``scan_folder(path)``, whose top signature ``known`` did not know.
+    docstring); ``scanned`` is ``scan_folder(path)``, whose top signature ``known`` did not know. With ``snaps``,
+    a large folder with a snapshot is patched (``treepatch``), not rebuilt, and each large folder rebuilt or
+    patched leaves its snapshot there.
 
     Raises:
         FileSystemError: when a folder or an entry cannot be read.
@@ -128,7 +145,7 @@ def resolve_tree(
                 stack.append(_Build(child, rel, listings.pop(rel, None) if seen is not None else None))
             continue
         stack.pop()
-        sig, oid, size, racy = _finish(top, guard, file_digests)
+        sig, oid, size, racy = _finish(top, guard, file_digests, snaps)
         if not racy:
             remember(top.rel, sig, oid, size)
         if not stack:
@@ -136,7 +153,9 @@ def resolve_tree(
         stack[-1].children.append((top.rel.rpartition("/")[2], sig, oid, size, racy))
 
 
-def _finish(b: _Build, guard: Path | None, file_digests: Digests) -> tuple[bytes, Oid, int, bool]:
+def _finish(
+    b: _Build, guard: Path | None, file_digests: Digests, snaps: Snapshots | None
+) -> tuple[bytes, Oid, int, bool]:
     """The folder's signature, tree id, tree size and whether it is racily new, from the stat data ``_Build``
     read; the tree is hashed as it is encoded from its entries (``objects.hash_tree``), its files' ids asked
     for a batch at a time (``scan.FILE_BATCH``): a folder of a million files holds its names and stat data
@@ -144,6 +163,21 @@ def _finish(b: _Build, guard: Path | None, file_digests: Digests) -> tuple[bytes
     encoding."""
     prefix = os.path.join(b.path, "")
     names, meta = b.own.names, b.own.meta
+    count = len(names)
+    racy = b.own.racy or any(c[4] for c in b.children)
+    snapshot = snaps is not None and SNAPSHOT_AT_LEAST <= count <= SNAPSHOT_AT_MOST and b.own.whole
+    if snapshot and snaps is not None:
+        from .treepatch import Snapshot, names_digest, patch_tree
+
+        old = snaps.get(b.rel)
+        subs = [(c[0], c[1], c[2], c[3]) for c in b.children]
+        done = None if old is None else patch_tree(old, names.blob, names.ends, meta, subs, prefix, file_digests)
+        if done is not None:
+            fault_point("status.folder-patched")
+            listing = (names_digest(names.blob), meta.tobytes())
+            sig = _keep(b, snaps, racy, Snapshot("", done.oid, done.size, *listing, b"", done.tree), old)
+            return sig, done.oid, done.size, racy
+        listed = (names_digest(names.blob), meta.tobytes())  # as read: the permutation below reorders it
     others: list[EncodedEntry] = []
     files = array("I" if len(names) <= 0xFFFFFFFF else "q")  # the files' positions in the listing, name order
     size = 0
@@ -180,8 +214,44 @@ def _finish(b: _Build, guard: Path | None, file_digests: Digests) -> tuple[bytes
     for name, _, oid, n, _ in children:
         others.append((name, [name, _DIR, False, bytes.fromhex(oid), n]))
         size += n
-    oid = hash_tree(count, encoded_files(), others, b.path)  # never the whole encoding
+    if not snapshot or snaps is None:
+        oid = hash_tree(count, encoded_files(), others, b.path)  # never the whole encoding
+        b.own.drop_kept()
+        return b.own.finish([(name, s) for name, s, _, _, _ in children]), oid, size, racy
+    tree = encode_tree(count, encoded_files(), others, b.path)
+    oid = hash_object("tree", tree)
+    return _keep(b, snaps, racy, Snapshot("", oid, size, *listed, b"", tree)), oid, size, racy
+
+
+def _keep(b: _Build, snaps: Snapshots, racy: bool, snap: Snapshot, base: Snapshot | None = None) -> bytes:
+    """The folder's signature; ``snap`` (its signature and subfolders' filled in here) goes to ``snaps`` unless
+    something in the folder is racily new."""
+    sig = b.own.finish([(c[0], c[1]) for c in b.children])
     b.own.drop_kept()
-    sig = b.own.finish([(name, s) for name, s, _, _, _ in children])
-    racy = b.own.racy or any(c[4] for c in children)
-    return sig, oid, size, racy
+    if not racy:
+        snaps.put(b.rel, snap._replace(sig=sig.hex(), subsigs=b"".join(c[1] for c in b.children)), base)
+    return sig
+
+
+def keep_snapshots(scanned: FolderScan, known: Known, snaps: Snapshots) -> int:
+    """After a walk whose top signature was known (nothing changed): give each large folder it listed whole a
+    snapshot for its signature, unless it has one (one indexed read of a signature per large folder). Its tree's
+    encoding is left out (``Snapshot.tree`` empty): the first patch reads it from the store. Return how many were
+    written."""
+    made = 0
+    for rel, own in scanned.listings.items():
+        seen = scanned.sigs.get(rel)
+        if seen is None or own.racy or not SNAPSHOT_AT_LEAST <= len(own.names) <= SNAPSHOT_AT_MOST:
+            continue
+        if snaps.sig(rel) == seen[0].hex() or (hit := known(rel, seen[0])) is None:
+            continue
+        subs = [scanned.sigs.get(f"{rel}/{name}" if rel else name) for name in own.subdirs]
+        if any(s is None for s in subs):
+            continue
+        subsigs = b"".join(s[0] for s in subs if s is not None)
+        from .treepatch import Snapshot, names_digest
+
+        names = names_digest(own.names.blob)
+        snaps.put(rel, Snapshot(seen[0].hex(), hit[0], hit[1], names, own.meta.tobytes(), subsigs, b""))
+        made += 1
+    return made

@@ -1,6 +1,6 @@
-"""``.art/state.db``, owned by ``StateDB`` (the only code that runs SQL on it): the stat cache (path, inode,
-mtime, ctime, size -> id, so an unchanged file is never rehashed), the folder signatures (``trees``: folder
-path -> the signature of its stat data, its tree id and size; ``objstore/treecache.py``), and the run index (which run
+"""``.art/state.db``, owned by ``StateDB`` (the only code that runs SQL on it, with its base ``FolderState`` in
+``state_folders.py``): the stat cache (path, inode, mtime, ctime, size -> id, so an unchanged file is never
+rehashed), the folder signatures and the snapshots of large folders (``state_folders.py``), and the run index (which run
 produced which artifact, which runs have a run key, the artifact versions step runs made, the pipeline runs;
 ``workspace/runs.py`` keeps it).
 
@@ -27,8 +27,10 @@ from ..objstore.oid import Oid, is_oid
 from ..objstore.oserrors import notice, writable
 from ..objstore.scan import RACY_NS  # one racy window for files and folders
 from ..objstore.sqlitedb import connect_no_write, insert_many, open_wal
+from .state_folders import SNAPSHOT_SCHEMA, FolderState
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS stat (path TEXT PRIMARY KEY, ino INTEGER, mtime INTEGER, size INTEGER,
                                  oid TEXT, recorded INTEGER, ctime INTEGER) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS trees (path TEXT PRIMARY KEY, sig TEXT, oid TEXT, size INTEGER) WITHOUT ROWID;
@@ -45,6 +47,8 @@ CREATE TABLE IF NOT EXISTS versions (name TEXT, oid TEXT, run TEXT, started TEXT
 CREATE TABLE IF NOT EXISTS pipeline_runs (run TEXT PRIMARY KEY, pipeline TEXT, started TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS add_runs (run TEXT PRIMARY KEY, started TEXT) WITHOUT ROWID;
 """
+    + SNAPSHOT_SCHEMA
+)
 
 # 2: every run and what it consumed (art lineage --used-by); 3: artifact versions and pipeline runs (art runs);
 # 4: art add runs (art runs lists them too)
@@ -76,7 +80,7 @@ def _match_sql(count: int) -> str:
     )
 
 
-class StateDB:
+class StateDB(FolderState):
     """``state.db``, the one owner of its SQL. The stat cache is keyed by repo-relative path; lookups are sqlite
     seeks (one query per batch of paths), writes are buffered and flushed every ``FLUSH_EVERY`` rows, so memory
     stays flat at any number of files.
@@ -295,23 +299,6 @@ class StateDB:
         if len(self._pending) >= self.FLUSH_EVERY:
             self.flush()
 
-    def tree_entry(self, path: str, sig: str) -> tuple[Oid, int] | None:
-        """The tree id and size remembered for the folder at repo-relative ``path`` with signature ``sig``."""
-        row = self._pending_trees.get(path)
-        if row is None:
-            found = self.db.execute("SELECT sig, oid, size FROM trees WHERE path=?", (path,)).fetchone()
-            row = tuple(found) if found else None
-        if row is None or row[0] != sig or not is_oid(row[1]) or type(row[2]) is not int or row[2] < 0:
-            return None
-        return Oid(row[1]), row[2]
-
-    def tree_sig(self, path: str) -> str | None:
-        """The signature remembered for the folder at repo-relative ``path`` (``workspace/fsmonitor.py``)."""
-        if (row := self._pending_trees.get(path)) is not None:
-            return row[0]
-        found = self.db.execute("SELECT sig FROM trees WHERE path=?", (path,)).fetchone()
-        return found[0] if found and isinstance(found[0], str) else None
-
     def monitor_token(self) -> str | None:
         """The file-system monitor's token stored with the folder signatures: every folder the daemon does not
         report as changed since it still has its remembered signature (a ``dropped:`` value is no token)."""
@@ -322,32 +309,6 @@ class StateDB:
         """Store ``token`` with the next ``flush``, in the signatures' transaction, if the stored one is still
         ``expected`` (the one the session read: not replaced by a signature written outside the lock)."""
         self._token = (token, expected)
-
-    def move_trees(self, old: str, new: str) -> None:
-        """Let the folder signatures remembered at and under ``old`` answer for ``new`` (``art mv``: a rename keeps
-        every entry's inode, times and size, so every folder's signature stays the same)."""
-        self.flush()
-        with self.db:
-            self.db.execute(
-                "INSERT OR REPLACE INTO trees SELECT ? || substr(path, ?), sig, oid, size FROM trees "
-                "WHERE path = ? OR (path >= ? AND path < ?)",
-                (new, len(old) + 1, old, old + "/", old + "0"),
-            )
-
-    def set_tree(self, path: str, sig: str, oid: Oid, size: int) -> None:
-        """Remember folder ``path``'s tree for signature ``sig`` (buffered like ``record``)."""
-        self._pending_trees[path] = (sig, str(oid), size)
-        if len(self._pending_trees) >= self.FLUSH_EVERY:
-            self.flush()
-
-    def folders_under(self, path: str) -> Callable[[str, bytes, Oid, int], None]:
-        """A ``remember`` for walks of the folder at repo-relative ``path`` (``scan.walk_tree``,
-        ``treecache.resolve_tree``): each folder's signature, tree and size, by its path relative to ``path``."""
-
-        def remember(rel: str, sig: bytes, oid: Oid, size: int) -> None:
-            self.set_tree(f"{path}/{rel}" if rel else path, sig.hex(), oid, size)
-
-        return remember
 
     # -- the run index ---------------------------------------------------------------------------------
 

@@ -13,14 +13,14 @@ a symlink leading outside the workspace; ``reason`` says which).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 from stat import S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..objstore.oid import Oid
 from ..objstore.scan import walk_tree
-from ..objstore.treecache import resolve_tree, scan_folder
+from ..objstore.treecache import keep_snapshots, resolve_tree, scan_folder
 from .pointers import Pointer
 from .repo import Repo
 from .safety import ABSENT, DIR, FILE, LINK, Place, place, would_lose
@@ -110,14 +110,34 @@ def current_oid(repo: Repo, path: str, kind: str, changes: Changes | None = None
     except OSError:  # unreadable somewhere: the plain walk says where, as a FileSystemError
         tree, _ = walk_tree(str(full), repo.root, state.oids_of)
         return tree.oid
-    hit = state.tree_entry(path, scanned.signature.hex())
-    if hit is not None:
-        return hit[0]
 
     def known(rel: str, sig: bytes) -> tuple[Oid, int] | None:
-        return state.tree_entry(f"{path}/{rel}", sig.hex())
+        return state.tree_entry(f"{path}/{rel}" if rel else path, sig.hex())
 
-    return resolve_tree(str(full), repo.root, scanned, state.digests_of, known, state.folders_under(path))
+    snaps = state.snapshots_under(path, _stored_tree(repo))
+    hit = known("", scanned.signature)
+    if hit is not None:  # nothing changed: large folders get a snapshot for the next change, once
+        if scanned.listings:
+            keep_snapshots(scanned, known, snaps)
+        return hit[0]
+    return resolve_tree(str(full), repo.root, scanned, state.digests_of, known, state.folders_under(path), snaps)
+
+
+def _stored_tree(repo: Repo) -> Callable[[Oid], bytes | None]:
+    """The encoding of a tree in the local store, checked against its id (None when missing or damaged)."""
+
+    def read(oid: Oid) -> bytes | None:
+        from ..errors import ArtError
+        from ..objstore.hashing import hash_object
+        from ..objstore.types import Kind
+
+        try:
+            data = repo.store.get(oid, Kind.TREE)
+        except ArtError:
+            return None
+        return data if hash_object("tree", data) == oid else None
+
+    return read
 
 
 def status(
@@ -174,6 +194,10 @@ def _status(repo: Repo, chosen: list[TrackedArtifact], changes: Changes | None) 
 
 
 def _partial(repo: Repo, a: TrackedArtifact) -> bool:
+    from ..objstore.types import Kind
+
+    if repo.store.has(a.pointer.oid, Kind.TREE):  # ``partial_state``'s first answer, without loading its module
+        return False
     from .partial import partial_state
 
     return partial_state(repo, a)
