@@ -406,17 +406,20 @@ def _write_files(
         if part:
             yield part, None if rows is None else rows[at : at + 5 * len(part)]
 
+    big = bool(a.writes) and sum(e.size for _, e in a.writes) >= len(a.writes) * _BIG
+    each = a.folder_bytes >= a.folder_files * _BIG  # large files: a thread each (decompression and hashing)
+
     def work() -> Iterator[tuple[list[Write], array[int] | None]]:
         if a.writes:
-            big = sum(e.size for _, e in a.writes) >= len(a.writes) * _BIG
             yield from ((w, None) for w in (([w] for w in a.writes) if big else _by_folder(a.writes)))
-        each = a.folder_bytes >= a.folder_files * _BIG  # large files: a thread each (decompression and hashing)
         for job in a.folders:
             yield from slices(job, each)
 
     todo = work()
     head = list(itertools.islice(todo, 2))
-    if jobs < 2 or len(head) < 2:
+    # small files are written by this thread alone: their work is a few short system calls each, every one of
+    # which hands the GIL over, so a second thread only makes the two wait on each other (docs/design.md)
+    if jobs < 2 or len(head) < 2 or not (big or (each and a.folder_files)):
         for items in itertools.chain(head, todo):
             write(items)
     else:
