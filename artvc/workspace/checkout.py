@@ -20,6 +20,7 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from ..errors import ArtError, ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
 from ..objstore.faults import fault_point
@@ -370,7 +371,7 @@ def _write_files(
             return inside, True
         return (f"{final}/{folder}" if folder else final), False
 
-    def start(job: _Job) -> tuple[str, str, bool, list[tuple[str, Oid, int, bool]]]:
+    def start(job: _Job) -> _Place:
         """A job's folder (inside the artifact), where its files are written, whether that is private, the files."""
         items = job[0]
         folder = items[0][0].rpartition("/")[0]
@@ -378,26 +379,27 @@ def _write_files(
         cut = len(folder) + 1 if folder else 0
         return folder, where, direct, [(f"{where}/{rel[cut:]}", e.oid, e.size, e.executable) for rel, e in items]
 
-    def landed(job: _Job, got: Sequence[tuple[int, os.stat_result | Stat]], size: int = 0) -> None:
-        """Record files of ``job`` that landed (``size``: their bytes, for a progress the writer did not tell)."""
-        items = job[0]
-        folder, where, _, files = start(job)
-        rows = state.rows([(f"{final}/{items[k][0]}", st, files[k][1]) for k, st in got], written=True)  # type: ignore[misc]
+    def landed(job: _Job, at: _Place, got: Sequence[tuple[int, os.stat_result]], size: int = 0) -> None:
+        """Record files of ``job`` (written ``at``) that landed (``size``: their bytes, when the writer did not
+        tell the progress)."""
+        items, (folder, where, _, files) = job[0], at
+        rows = state.rows([(f"{final}/{items[k][0]}", st, files[k][1]) for k, st in got], written=True)
         with lock:  # the stat cache is one sqlite connection: rows are made outside, buffered inside
             state.record_rows(rows)
             if seen is not None:
-                seen.add(folder, [(files[k][0][len(where) + 1 :], st) for k, st in got])  # type: ignore[misc]
+                seen.add(folder, [(files[k][0][len(where) + 1 :], st) for k, st in got])
         progress.advance(bytes=size, files=len(got))
 
     def write(job: _Job) -> None:  # files of one folder (and their index rows)
-        folder, where, direct, files = start(job)
+        at = start(job)
+        _, where, direct, files = at
         # a private folder is opened once per slice: each file is created relative to it (no path walk per file)
         fd = os.open(where, _O_FOLDER) if direct else None
         try:
             for got in materialize_small(
                 store, files, direct=direct, progress=progress, staged=staged, folder_fd=fd, rows=job[1]
             ):
-                landed(job, got)
+                landed(job, at, got)
         finally:
             if fd is not None:
                 os.close(fd)
@@ -410,8 +412,9 @@ def _write_files(
         finally:
             os.close(fd)
 
-    def from_there(job: _Job, got: list[tuple[int, Stat]]) -> None:
-        landed(job, got, sum(job[0][k][1].size for k, _ in got))
+    def from_there(job: _Job, got: list[tuple[int, Stat]]) -> None:  # the forked writer's report of a job
+        stats = cast("list[tuple[int, os.stat_result]]", got)  # a ``Stat`` has every field the records read
+        landed(job, start(job), stats, sum(job[0][k][1].size for k, _ in got))
 
     def slices(job: Folder, each: bool) -> Iterator[tuple[list[Write], array[int] | None]]:
         rel, oid = job
@@ -504,7 +507,11 @@ def _in_threads(fn: Callable[[_Job], None], todo: Iterator[_Job], jobs: int) -> 
         raise failed[0]
 
 
-_Job = tuple[list[Write], "array[int] | None"]  # files of one folder, and their index rows when the plan kept them
+_Job = tuple[list[Write], "array[int] | None"]
+# a job's folder (inside the artifact), where its files are written, whether that is private, and the files
+_Place = tuple[
+    str, str, bool, list[tuple[str, Oid, int, bool]]
+]  # files of one folder, and their index rows when the plan kept them
 _BIG = 256 << 10  # files this large on average are written a thread each, not a slice of a folder per thread
 _SLICE = 512  # files of one folder handed to a thread at a time (two threads may share a folder: while one
 # waits in the kernel for the folder's lock to create a file, the other reads and writes)
