@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ArtError
 from .chunking import Chunker, ChunkerParams
 from .faults import fault_point
 from .hashing import hash_bytes
-from .ingest_large import stream_large
 from .near import Near
 from .objects import BuiltTree, EncodedTree, FileManifest, Kind, SpilledTree
 from .oid import Oid
@@ -40,6 +38,9 @@ from .scan import Remember, walk_tree
 from .smallread import FolderReader
 from .store.base import StoreWriter
 from .store.pack import RAW, Compressor
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 # Files up to this size are read whole and processed in batches, one store and stat-cache query per batch.
 SMALL_FILE = 1 << 20
@@ -131,7 +132,7 @@ class Ingester:
         self.previous = previous
         self.stats = IngestStats()
         self._jobs = max(1, jobs)
-        self._pool = ThreadPoolExecutor(self._jobs, thread_name_prefix="art-ingest")
+        self._pool: ThreadPoolExecutor | None = None  # for large files, made with the first (``_stream_large``)
         self._submitted = 0  # small-file jobs done (each read, hashed and stored as it was handed over)
         # the next job, filling: small files of one folder or of several (a tree of folders of 100 files gets
         # jobs of ``JOB_FILES`` as one folder does, not a short job per folder), with where each id goes
@@ -144,7 +145,8 @@ class Ingester:
         self._cold = False  # while add_tree walks a folder the stat cache knows nothing under
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> Ingester:
         return self
@@ -272,6 +274,14 @@ class Ingester:
         return (pieces[0][0] if len(pieces) == 1 else hash_bytes(data)), pieces
 
     def _stream_large(self, path: str, previous: Near | None) -> tuple[Oid, int, list[tuple[Oid, int]]]:
+        """A large file through ``ingest_large``'s pipeline, on the pool (made here: an add of small files alone
+        loads neither, nor ``concurrent.futures`` and ``logging``, 30 M instructions of imports)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .ingest_large import stream_large
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._jobs, thread_name_prefix="art-ingest")
         return stream_large(
             path,
             self.writer,
