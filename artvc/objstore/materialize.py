@@ -272,6 +272,15 @@ def materialize_small(
             yield _write_run(store, files, run, direct, progress, folder_fd, not check)
 
 
+def forkable(rows: Sequence[int] | None) -> bool:
+    """Whether ``materialize_small`` writes the files of these located rows (five ints a file) from pack reads
+    and this module alone, with no index query nor ``store.get`` (one-chunk objects stored raw or as zstd): what
+    a forked process may write without a sqlite connection (``workspace/forked_writes.py``)."""
+    if rows is None:
+        return False
+    return all(rows[k] >= 0 and rows[k + 1] in (RAW, ZSTD) for k in range(0, len(rows), 5))
+
+
 def _proved(store: ObjectStore, staged: FileStage, pack: int) -> bool:
     """Whether local pack ``pack`` is one the pull in progress verified object by object as it adopted it."""
     if not staged.proved_packs:

@@ -20,19 +20,23 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from ..errors import ArtError, ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
 from ..objstore.faults import fault_point
-from ..objstore.materialize import make_symlink, materialize_file, materialize_small, remove_stale_temps
+from ..objstore.materialize import forkable, make_symlink, materialize_file, materialize_small, remove_stale_temps
 from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.progress import Progress, ProgressLike, as_progress
 from ..objstore.signed_writes import WrittenStats, signed_written
 from ..objstore.stage import FileStage
+from ..objstore.store.base import ObjectStore
 from ..objstore.tmpowner import note, token
 from ..objstore.treecache import scan_folder
 from ..objstore.types import EntryKind
-from .checkout_plan import ArtifactPlan, CheckoutPlan, Folder, Op, Write, plan_checkout
+from . import forked_writes
+from .checkout_plan import LOCATED_AT_MOST, ArtifactPlan, CheckoutPlan, Folder, Op, Write, plan_checkout
+from .forked_writes import Stat
 from .paths import ensure_inside
 from .repo import Repo
 from .safety import TreeCache
@@ -367,27 +371,50 @@ def _write_files(
             return inside, True
         return (f"{final}/{folder}" if folder else final), False
 
-    def write(job: tuple[list[Write], array[int] | None]) -> None:  # files of one folder (and their index rows)
-        items, located = job
+    def start(job: _Job) -> _Place:
+        """A job's folder (inside the artifact), where its files are written, whether that is private, the files."""
+        items = job[0]
         folder = items[0][0].rpartition("/")[0]
         where, direct = place(folder)
         cut = len(folder) + 1 if folder else 0
-        files = [(f"{where}/{rel[cut:]}", e.oid, e.size, e.executable) for rel, e in items]
+        return folder, where, direct, [(f"{where}/{rel[cut:]}", e.oid, e.size, e.executable) for rel, e in items]
+
+    def landed(job: _Job, at: _Place, got: Sequence[tuple[int, os.stat_result]], size: int = 0) -> None:
+        """Record files of ``job`` (written ``at``) that landed (``size``: their bytes, when the writer did not
+        tell the progress)."""
+        items, (folder, where, _, files) = job[0], at
+        rows = state.rows([(f"{final}/{items[k][0]}", st, files[k][1]) for k, st in got], written=True)
+        with lock:  # the stat cache is one sqlite connection: rows are made outside, buffered inside
+            state.record_rows(rows)
+            if seen is not None:
+                seen.add(folder, [(files[k][0][len(where) + 1 :], st) for k, st in got])
+        progress.advance(bytes=size, files=len(got))
+
+    def write(job: _Job) -> None:  # files of one folder (and their index rows)
+        at = start(job)
+        _, where, direct, files = at
         # a private folder is opened once per slice: each file is created relative to it (no path walk per file)
         fd = os.open(where, _O_FOLDER) if direct else None
         try:
-            for landed in materialize_small(
-                store, files, direct=direct, progress=progress, staged=staged, folder_fd=fd, rows=located
+            for got in materialize_small(
+                store, files, direct=direct, progress=progress, staged=staged, folder_fd=fd, rows=job[1]
             ):
-                rows = state.rows([(f"{final}/{items[k][0]}", st, files[k][1]) for k, st in landed], written=True)
-                with lock:  # the stat cache is one sqlite connection: rows are made outside, buffered inside
-                    state.record_rows(rows)
-                    if seen is not None:
-                        seen.add(folder, [(files[k][0][len(where) + 1 :], st) for k, st in landed])
-                progress.advance(files=len(landed))
+                landed(job, at, got)
         finally:
             if fd is not None:
                 os.close(fd)
+
+    def there(job: _Job) -> Iterator[list[tuple[int, os.stat_result]]]:  # in the forked writer: no progress
+        _, where, _, files = start(job)
+        fd = os.open(where, _O_FOLDER)
+        try:
+            yield from materialize_small(store, files, direct=True, folder_fd=fd, rows=job[1])
+        finally:
+            os.close(fd)
+
+    def from_there(job: _Job, got: list[tuple[int, Stat]]) -> None:  # the forked writer's report of a job
+        stats = cast("list[tuple[int, os.stat_result]]", got)  # a ``Stat`` has every field the records read
+        landed(job, start(job), stats, sum(job[0][k][1].size for k, _ in got))
 
     def slices(job: Folder, each: bool) -> Iterator[tuple[list[Write], array[int] | None]]:
         rel, oid = job
@@ -406,21 +433,36 @@ def _write_files(
         if part:
             yield part, None if rows is None else rows[at : at + 5 * len(part)]
 
+    big = bool(a.writes) and sum(e.size for _, e in a.writes) >= len(a.writes) * _BIG
+    each = a.folder_bytes >= a.folder_files * _BIG  # large files: a thread each (decompression and hashing)
+
     def work() -> Iterator[tuple[list[Write], array[int] | None]]:
         if a.writes:
-            big = sum(e.size for _, e in a.writes) >= len(a.writes) * _BIG
             yield from ((w, None) for w in (([w] for w in a.writes) if big else _by_folder(a.writes)))
-        each = a.folder_bytes >= a.folder_files * _BIG  # large files: a thread each (decompression and hashing)
         for job in a.folders:
             yield from slices(job, each)
 
+    split = (  # at most ``LOCATED_AT_MOST`` files (the plan's bound of located rows): the jobs may be listed
+        forked_writes.AVAILABLE
+        and jobs >= 2
+        and staged is None
+        and forked_writes.FORK_AT <= a.folder_files <= LOCATED_AT_MOST
+    )
     todo = work()
     head = list(itertools.islice(todo, 2))
-    if jobs < 2 or len(head) < 2:
-        for items in itertools.chain(head, todo):
-            write(items)
-    else:
+    if jobs >= 2 and len(head) >= 2 and (big or (each and a.folder_files)):
         _in_threads(write, itertools.chain(head, todo), jobs)
+    elif split and not each:  # small files in two processes (``forked_writes``: threads only wait on each other)
+        listed = [job if job[1] is not None else (job[0], _locate(store, job[0])) for job in (*head, *todo)]
+        theirs, turn = [], False
+        for job in listed:
+            mine = place(job[0][0][0].rpartition("/")[0])[1] and forkable(job[1])
+            theirs.append(mine and turn)
+            turn ^= mine
+        forked_writes.split_run(listed, theirs, write, there, from_there)
+    else:  # small files by this thread alone: each is a few short system calls, and every one of them hands the
+        for items in itertools.chain(head, todo):  # GIL over, so a second thread only waits on this one
+            write(items)
 
 
 def _in_threads(fn: Callable[[_Job], None], todo: Iterator[_Job], jobs: int) -> None:
@@ -465,12 +507,32 @@ def _in_threads(fn: Callable[[_Job], None], todo: Iterator[_Job], jobs: int) -> 
         raise failed[0]
 
 
-_Job = tuple[list[Write], "array[int] | None"]  # files of one folder, and their index rows when the plan kept them
+_Job = tuple[list[Write], "array[int] | None"]
+# a job's folder (inside the artifact), where its files are written, whether that is private, and the files
+_Place = tuple[
+    str, str, bool, list[tuple[str, Oid, int, bool]]
+]  # files of one folder, and their index rows when the plan kept them
 _BIG = 256 << 10  # files this large on average are written a thread each, not a slice of a folder per thread
 _SLICE = 512  # files of one folder handed to a thread at a time (two threads may share a folder: while one
 # waits in the kernel for the folder's lock to create a file, the other reads and writes)
 _serial = itertools.count()
 _O_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _locate(store: ObjectStore, items: list[Write]) -> array[int] | None:
+    """The index rows of these files, as the plan keeps them (five ints a file, the pack -1 for a file not
+    stored as one chunk), found with one query per few hundred (the write's own lookups, made before the fork);
+    None when the store cannot locate chunks."""
+    locate = getattr(store, "locate_chunks", None)
+    if locate is None:
+        return None
+    rows = array("q")
+    for row in locate([e.oid for _, e in items]):
+        rows.extend(_NOT_A_CHUNK if row is None else row)
+    return rows
+
+
+_NOT_A_CHUNK = (-1, 0, 0, 0, 0)
 
 
 def _by_folder(todo: list[Write]) -> list[list[Write]]:

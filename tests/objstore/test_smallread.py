@@ -38,17 +38,19 @@ def test_an_added_folder_opens_each_file_by_its_name_in_the_folder_opened_once_p
         (data / sub).mkdir(parents=True)
         for i in range(40):
             (data / sub / f"f{i:02d}").write_bytes(b"%s %d" % (sub.encode(), i) * (i + 1))
-    calls = _opens(monkeypatch, "art-ingest")  # the workers' opens
     store = LocalStore(tmp_path / "store")
     with store.writer() as writer, Ingester(writer, store.params, store.compressor, jobs=2) as ing:
+        calls = _opens(monkeypatch)  # small files are read by the calling thread (``Ingester._submit``)
         tree, files = ing.add_tree(data)
     assert files == 80
-    by_name = [p for p, fd in calls if fd is not None]
+    by_name = [p for p, fd in calls if fd is not None and p.startswith("f")]
     under = [p for p, fd in calls if fd is None and p.startswith(str(data) + os.sep)]
+    under = [p for p in under if p in (str(data / "a"), str(data / "b"))]
     # every file opened once, by its bare name relative to a folder's descriptor (the old reads: 80 whole paths),
     # each folder opened once for the run of its files in a job (80 files, jobs of at most 64: 3 opens at most)
     assert sorted(by_name) == sorted([f"f{i:02d}" for i in range(40)] * 2)
-    assert set(under) == {str(data / "a"), str(data / "b")} and len(under) <= 3
+    # (the walk lists each folder once too, in the same thread: 2 more)
+    assert set(under) == {str(data / "a"), str(data / "b")} and len(under) <= 3 + 2
     monkeypatch.undo()
     by_hashing = walk_tree(str(data), None, lambda fs: [hash_bytes(Path(p).read_bytes()) for p, _ in fs])[0]
     assert tree.oid == by_hashing.oid  # what was read is each file's content
@@ -86,3 +88,30 @@ def test_a_folder_that_cannot_be_opened_reads_each_file_by_its_path(tmp_path, mo
     assert reader.read(str(tmp_path / "f"), 3) == b"abc"  # the folder is not tried again for its next file
     reader.close()
     assert Path(tmp_path / "f").read_bytes() == b"abc"
+
+
+def test_small_files_are_read_by_the_calling_thread_not_the_pool(tmp_path, monkeypatch):
+    """A small file's read is a few short system calls, each handing the GIL over: worker threads only wait
+    on each other (``Ingester._submit``). So an add of small files starts no ``art-ingest`` thread (the old
+    code started ``jobs`` of them), and still stores every file."""
+    data = tmp_path / "data"
+    for sub in ("a", "b"):
+        (data / sub).mkdir(parents=True)
+        for i in range(100):
+            (data / sub / f"f{i:02d}").write_bytes(os.urandom(100 + 37 * i))
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def spy(self):
+        started.append(self.name)
+        return start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", spy)
+    store = LocalStore(tmp_path / "store")
+    with store.writer() as writer, Ingester(writer, store.params, store.compressor, jobs=2) as ing:
+        tree, files = ing.add_tree(data)
+    assert files == 200 and ing.stats.hashed == 200
+    assert [n for n in started if n.startswith("art-ingest")] == []
+    monkeypatch.undo()
+    by_hashing = walk_tree(str(data), None, lambda fs: [hash_bytes(Path(p).read_bytes()) for p, _ in fs])[0]
+    assert tree.oid == by_hashing.oid

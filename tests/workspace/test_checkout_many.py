@@ -220,14 +220,14 @@ def test_locate_many_and_locate_chunks_answer_as_locate_does_for_every_key(ws):
 
 
 def _flat(ws: Workspace, n: int = 1600) -> dict[str, tuple]:
-    """One folder of more files than one slice (``checkout._SLICE``): its files go to both threads."""
+    """One folder of more files than one slice (``checkout._SLICE``), with ``core.jobs`` 2."""
     ws.gen({"flat": {f"f{i:05d}": random_bytes(100 + i % 3000, seed=50_000 + i) for i in range(n)}})
     ws.art("config", "core.jobs", "2")
     ws.art("add", "flat")
     return snapshot(ws.root / "flat")
 
 
-def test_one_flat_folder_of_many_slices_comes_back_whole_in_two_threads_and_status_trusts_it(ws):
+def test_one_flat_folder_of_many_slices_comes_back_whole_and_status_trusts_it(ws):
     before = _flat(ws)
     shutil.rmtree(ws.root / "flat")
     ws.art("checkout")
@@ -239,7 +239,7 @@ def test_one_flat_folder_of_many_slices_comes_back_whole_in_two_threads_and_stat
         assert again.stats.hashed == 0 and again.stats.files == 1600
 
 
-def test_a_failed_write_in_a_late_slice_of_a_flat_folder_stops_both_threads_and_nothing_appears(ws):
+def test_a_failed_write_in_a_late_slice_of_a_flat_folder_stops_the_checkout_and_nothing_appears(ws):
     _flat(ws)
     shutil.rmtree(ws.root / "flat")
     r = _run(ws, "checkout", env={"ART_FAULT": "materialize.file-writing@1400:eio"})  # in the third slice of 512
@@ -377,3 +377,40 @@ def _count_object_lookups(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(LocalStore, "_query", counted)
     return asked
+
+
+def _checkout_threads(monkeypatch) -> list[str]:
+    """The names of the threads started from now on (a spy on ``threading.Thread.start``)."""
+    import threading
+
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def spy(self):
+        started.append(self.name)
+        return start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", spy)
+    return started
+
+
+def test_small_files_are_written_by_one_thread_and_large_ones_by_core_jobs_threads(ws, monkeypatch):
+    """A small file's write is a few short system calls, each of which hands the GIL over: two threads only
+    wait on each other (measured: 0.86 s against 0.52 s for 20,000 files on tmpfs), so they are written by
+    the calling thread; files of 256 KiB and more on average still get ``core.jobs`` threads."""
+    from artvc.workspace import checkout
+
+    before = _flat(ws)
+    ws.gen({"big": {f"b{i}": random_bytes(300 << 10, seed=70_000 + i) for i in range(4)}})
+    ws.art("add", "big")
+    big = snapshot(ws.root / "big")
+    shutil.rmtree(ws.root / "flat")
+    shutil.rmtree(ws.root / "big")
+    started = _checkout_threads(monkeypatch)
+    with ws.repo() as repo:
+        assert checkout(repo, ["flat"]).files_written == 1600
+    assert [n for n in started if n == "art-checkout"] == []  # two on the old code
+    with ws.repo() as repo:
+        assert checkout(repo, ["big"]).files_written == 4
+    assert [n for n in started if n == "art-checkout"] == ["art-checkout"] * 2
+    assert snapshot(ws.root / "flat") == before and snapshot(ws.root / "big") == big

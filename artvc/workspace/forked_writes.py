@@ -1,0 +1,177 @@
+"""A second process for a checkout of many small files (Linux): half of the folders' files written by a fork.
+
+Writing a small file is a few short system calls (``openat``, ``write``, ``fstat``, ``close``) and some Python
+around them. Threads do not share that work: every system call hands the GIL over, so two threads spend their
+time waking each other (20,000 files on tmpfs with both cores free: 0.86 s in two threads, 0.52 s in one). Two
+processes do: each has its own interpreter (the same loop of bare writes: 0.25 s in one process, 0.13 s in
+two, 0.41 s in two threads).
+
+``split_run`` forks once the checkout is planned. The child writes the jobs given to it and sends, after each
+job, what landed (each file's index in its job and its stat data) through a pipe; the parent writes the others,
+and takes the child's reports as they come, recording them in the stat cache and the progress as its own. The
+child's jobs are only files of folders the checkout creates (private staging folders), each located by the
+plan as a one-chunk raw or zstd object (``materialize.forkable``): the child reads packs through descriptors
+the store holds and never touches a sqlite connection (one must not cross a fork), records nothing, draws
+nothing, and ends with ``os._exit``. Every failure ends both: an error of the child is raised again in the
+parent (its class, message and hint), an error or interrupt of the parent kills the child (and waits for it)
+before the caller removes the staging folder, a child killed by a signal (``ART_FAULT``'s kill, the OOM
+killer) takes the parent with it by the same signal (what a kill of art leaves: the staging folder, removed by
+the next command that takes the lock), and a child whose parent died stops before its next job.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import struct
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple, TypeVar
+
+from .. import errors
+from ..errors import ArtError
+
+AVAILABLE = sys.platform.startswith("linux") and hasattr(os, "fork")
+FORK_AT = 4096  # files of new folders from which a checkout writes in two processes
+_LEN = struct.Struct("<Q")
+
+J = TypeVar("J")
+
+
+class Stat(NamedTuple):
+    """The stat data of a file the child wrote (what the stat cache and ``signed_writes`` read of a stat)."""
+
+    st_ino: int
+    st_mtime_ns: int
+    st_ctime_ns: int
+    st_size: int
+    st_mode: int
+
+
+def split_run(
+    jobs: Sequence[J],
+    theirs: Sequence[bool],
+    here: Callable[[J], None],
+    there: Callable[[J], Iterator[list[tuple[int, os.stat_result]]]],
+    landed: Callable[[J, list[tuple[int, Stat]]], None],
+) -> int:
+    """Run ``jobs``: those marked in ``theirs`` in a forked child (``there`` writes one, yielding what landed),
+    the rest here (``here``); ``landed`` gets, in this process, what the child wrote of each of its jobs as it
+    arrives. Returns the child's process id (ended by then).
+
+    Raises:
+        what the child raised (an ``ArtError`` keeps its class, so its exit code; anything else becomes a bug,
+        exit 70), or what ``here`` or ``landed`` raised (the child killed first).
+    """
+    r, w = os.pipe()
+    try:  # room for many reports: the child blocks less often while this process writes a job of its own
+        import fcntl
+
+        fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except OSError:
+        pass
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child (its work is checked by the parent's results)
+        _child(jobs, theirs, there, w, r, parent)
+    os.close(w)
+    got = bytearray()
+    try:
+        os.set_blocking(r, False)
+        for n, job in enumerate(jobs):
+            if not theirs[n]:
+                here(job)
+                _drain(r, got, jobs, landed)
+        os.set_blocking(r, True)
+        _drain(r, got, jobs, landed)
+        _, status = os.waitpid(pid, 0)
+    except BaseException:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        raise
+    finally:
+        os.close(r)
+    if os.WIFSIGNALED(status):  # killed: the checkout is killed the same way (the next command cleans up)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"the checkout's second writer ended with status {status} and no error")
+    return pid
+
+
+def _child(jobs, theirs, there, w: int, r: int, parent: int) -> None:  # pragma: no cover - runs in the child
+    code = 0
+    try:
+        os.close(r)
+        for n, job in enumerate(jobs):
+            if not theirs[n]:
+                continue
+            if os.getppid() != parent:  # the checkout was killed: stop (its staging folder is removed later)
+                code = 1
+                break
+            out: list[tuple[int, Stat]] = []
+            for batch in there(job):
+                out.extend(
+                    (k, Stat(st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)) for k, st in batch
+                )
+            _send(w, (n, out))
+    except BaseException as exc:
+        code = 1
+        try:
+            _send(w, (-1, _portable(exc)))
+        except BaseException:
+            pass
+    os._exit(code)
+
+
+def _send(w: int, obj: object) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_LEN.pack(len(data)) + data)
+    while view:
+        view = view[os.write(w, view) :]
+
+
+def _portable(exc: BaseException) -> tuple[str, tuple, dict]:
+    """An exception as (class name in ``artvc.errors``, args, attributes), rebuilt by ``_rebuilt``."""
+    if isinstance(exc, ArtError) and getattr(errors, type(exc).__name__, None) is type(exc):
+        return type(exc).__name__, exc.args, dict(vars(exc))
+    if isinstance(exc, KeyboardInterrupt):
+        return "KeyboardInterrupt", (), {}
+    return "", (f"{type(exc).__name__}: {exc}",), {}
+
+
+def _rebuilt(name: str, args: tuple, attrs: dict) -> BaseException:
+    if name == "KeyboardInterrupt":
+        return KeyboardInterrupt()
+    cls = getattr(errors, name, None) if name else None
+    if isinstance(cls, type) and issubclass(cls, ArtError):
+        exc = cls.__new__(cls)
+        exc.args = args
+        exc.__dict__.update(attrs)
+        return exc
+    return RuntimeError(f"the checkout's second writer failed: {args[0] if args else 'no message'}")
+
+
+def _drain(r: int, got: bytearray, jobs: Sequence[J], landed: Callable[[J, list[tuple[int, Stat]]], None]) -> None:
+    """Take every whole report the child has sent: those there now when ``r`` does not block, else all of them,
+    to the end of the pipe (the child closes it as it ends)."""
+    while True:
+        try:
+            data = os.read(r, 1 << 16)
+        except BlockingIOError:
+            return
+        if not data:
+            return
+        got += data
+        while len(got) >= _LEN.size:
+            (size,) = _LEN.unpack_from(got)
+            if len(got) < _LEN.size + size:
+                break
+            n, what = pickle.loads(bytes(got[_LEN.size : _LEN.size + size]))
+            del got[: _LEN.size + size]
+            if n < 0:
+                raise _rebuilt(*what)
+            landed(jobs[n], what)
