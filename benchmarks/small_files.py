@@ -78,6 +78,7 @@ class Run:
     rss_mb: float
     rc: int
     err: str = ""
+    load: float = 0.0  # the 1-minute load average when it ended
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str], base: Path, pause: float, timeout: float) -> Run:
@@ -100,7 +101,8 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], base: Path, pause: flo
         proc.returncode = os.waitstatus_to_exitcode(status)
         errf.seek(0)
         err = errf.read().decode(errors="replace")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024 / 1e6, proc.returncode, err[-600:])
+    rss = usage.ru_maxrss * 1024 / 1e6
+    return Run(wall, usage.ru_utime + usage.ru_stime, rss, proc.returncode, err[-600:], os.getloadavg()[0])
 
 
 def quiet(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
@@ -315,7 +317,7 @@ class Case:
             getattr(row, who).append(run)
             log(
                 f"{self.layout} {self.n:,} {step} {who}: {run.wall:.2f} s, cpu {run.cpu:.2f} s, "
-                f"{run.rss_mb:.0f} MB{' FAILED' if bad else ''}"
+                f"{run.rss_mb:.0f} MB, load {run.load:.1f}{' FAILED' if bad else ''}"
             )
 
     def tools_run(self, step, order, failed, timed_step, argv_for, cwd_for, check=None) -> None:
