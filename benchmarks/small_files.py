@@ -734,7 +734,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in counts:
             for layout in args.layouts:
                 case = Case(args, n, layout, scratch, env, fs)
-                refusal = fits(scratch, case.data_bytes() * (8 if fs else 5))
+                # at most four copies of the data at once (source, repository, clone, floor), three more for DVC
+                refusal = fits(scratch, case.data_bytes() * (7 if "dvc" in case.tools else 4))
                 if refusal:
                     log(f"{layout} {n:,}: skipped, it {refusal}")
                     continue
