@@ -521,8 +521,7 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
             where = repo
             if ctx.fs is not None:  # a copy of the repository but the file (untimed) in a new file system
                 where = fresh_dir(ctx, root / "co", room) / "repo"
-                skip = str(repo)
-                shutil.copytree(repo, where, symlinks=True, ignore=lambda d, _: ["big.bin"] if d == skip else [])
+                shutil.copytree(repo, where, symlinks=True, ignore=shutil.ignore_patterns("big.bin"))
             else:
                 big.unlink(missing_ok=True)
             run = run_timed(ctx, ["ART", "checkout", "big.bin"], where, disk=True, wrote=[where / "big.bin"])

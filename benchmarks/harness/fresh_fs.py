@@ -7,9 +7,10 @@ of the last sample carry over from one sample to the next. Creating 20k files to
 in the next. ``FreshFs.make`` gives each sample its own file system instead:
 
 - a sparse image under the scratch directory (only written blocks take disk space);
-- ``mkfs.ext4`` with its defaults (a journal), as many inodes as the caller asks for, inode tables and journal
-  left uninitialised (they are zeros in a sparse file) and ``noinit_itable`` at mount, so no background
-  zeroing thread writes while a sample runs;
+- ``mkfs.ext4`` with its defaults (a journal; 4 KiB blocks and the ``default`` usage type at every size, so a
+  small image is not made with 1 KiB blocks), at least as many inodes as the caller asks for, inode tables
+  and journal left uninitialised (they are zeros in a sparse file) and ``noinit_itable`` at mount, so no
+  background zeroing thread writes while a sample runs;
 - a loop device with direct I/O on its image (the file system's pages are cached once, not twice);
 - unmounted, detached and deleted by ``drop``, or by ``close`` for everything still mounted (a ``with`` block, a
   ``finally``, Ctrl-C, SIGTERM turned into ``SystemExit`` by the caller, and ``atexit`` as the last resort).
@@ -88,8 +89,8 @@ class FreshFs:
         try:
             _run(
                 [
-                    "mkfs.ext4", "-q", "-F", "-N", str(max(inodes, 1024)), "-E",
-                    "lazy_itable_init=1,lazy_journal_init=1,nodiscard", str(image),
+                    "mkfs.ext4", "-q", "-F", "-b", "4096", "-T", "default", "-N", str(inodes + inodes // 50 + 1024),
+                    "-E", "lazy_itable_init=1,lazy_journal_init=1,nodiscard", str(image),
                 ]
             )  # fmt: skip
             dev = _run(["losetup", "--find", "--show", "--direct-io=on", str(image)])
