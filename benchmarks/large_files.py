@@ -33,9 +33,15 @@ source, about 0.1 s of CPU).
     python benchmarks/large_files.py --quick                   # 512M, both kinds, 1 repeat, no tmpfs
     python benchmarks/large_files.py --sizes 512M --kinds random --steps add,checkout
     python benchmarks/large_files.py --json out.json           # also every sample as JSON
+    python benchmarks/large_files.py --sizes 4G --kinds random --repeat 3 --work-repeat 1 --shm ''
 
 Run it with a Python that imports ``artvc`` (the default art command is that Python's ``-m artvc``).
-Disk use on the scratch filesystem peaks at about 4x the largest size (pull's floor writes two copies);
+``--fresh-fs`` (the default as root with loop devices, ``harness/fresh_fs.py``): every disk sample, floor and
+art alike, writes into a new loop-mounted ext4 with a journal (the add's repository with an untimed copy of the
+file, the checkout's copy of the repository without the file, each remote, clone and floor copy), dropped right
+after it, so no sample inherits the last one's freed blocks or dirty pages. Disk use on the scratch filesystem
+peaks at about 7x the largest size with it (the master, repository, remote, clone and pull's two floor copies
+in their file systems), 4x without, whatever ``--repeat``: the run refuses to start when that does not fit;
 /dev/shm (RAM) at 3x.
 """
 
@@ -246,6 +252,7 @@ class Ctx:
     pause: float
     rows: dict[tuple[str, str, str], list[Run]] = field(default_factory=dict)  # (case, step, who) -> runs
     fs: FreshFs | None = None  # --fresh-fs: every sample writes into a new file system
+    work_repeat: int = 0  # samples of the raw work (CPU only, no disk), 0: --repeat
 
     def add(self, case: str, step: str, who: str, run: Run) -> None:
         self.rows.setdefault((case, step, who), []).append(run)
@@ -481,7 +488,7 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
     if shm is not None and "work" in steps:
         work_src = shm / "work.bin"
         shutil.copyfile(master, work_src)
-    for _ in range(repeat if "work" in steps else 0):
+    for _ in range((ctx.work_repeat or repeat) if "work" in steps else 0):
         for threads in (1, 2):
             r = raw_work(ctx, work_src, threads)
             ctx.add(case, f"work{threads}", "work", r)
@@ -500,7 +507,7 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
             floor = floor_cp(ctx, master, where / "copy.bin", disk=True)
         run = run_timed(ctx, ["ART", "add", "-q", "big.bin"], repo, disk=True, wrote=[repo / ".art"])
         record("add", floor, run)
-    for _ in range(repeat if "checkout" in steps else 0):
+    for _ in range((ctx.work_repeat or repeat) if "checkout" in steps else 0):
         r = raw_back(ctx, master, size)
         ctx.add(case, "back2", "work", r)
         log(
@@ -701,6 +708,13 @@ def main() -> None:
     parser.add_argument("--kinds", default="random,csv", help="comma-separated: random, csv")
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated among {', '.join(STEPS)}")
     parser.add_argument("--repeat", type=int, default=3, help="repeats per step (median reported)")
+    parser.add_argument(
+        "--work-repeat",
+        type=int,
+        default=0,
+        help="samples of the raw work (CPU only: 1 is enough for several samples of each 4G disk step; "
+        "default --repeat)",
+    )
     parser.add_argument("--quick", action="store_true", help="512M only, 1 repeat, no tmpfs steps")
     parser.add_argument("--python", default=sys.executable, help="a Python that imports artvc, blake3, ...")
     parser.add_argument("--art", default=None, help="art command (default: --python -m artvc, with I/O counts)")
@@ -758,7 +772,7 @@ def main() -> None:
         sys.exit(f"large_files: the largest size ({size_label(max(sizes))}) {refusal}; free some space, pass "
                  "--tmp elsewhere or smaller --sizes")  # fmt: skip
     shm = Path(tempfile.mkdtemp(prefix="art-large-", dir=args.shm)) if args.shm else None
-    ctx = Ctx(args.python, art_cmd, env, scratch, args.pause, fs=fs)
+    ctx = Ctx(args.python, art_cmd, env, scratch, args.pause, fs=fs, work_repeat=args.work_repeat)
     cases = [(s, k) for s in sizes for k in kinds]
     try:
         for size, kind in cases:
