@@ -25,6 +25,13 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
+def rss_parts() -> str:
+    """The resident set by kind (anonymous, file-backed: mapped packs or libraries, shared memory: tmpfs maps)."""
+    with open("/proc/self/status") as f:
+        parts = dict(line.split(":", 1) for line in f if line.startswith(("RssAnon", "RssFile", "RssShmem")))
+    return ", ".join(f"{k[3:].lower()} {int(v.split()[0]) / 1024:.0f} MiB" for k, v in parts.items())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--step", type=float, default=10.0, help="MB of growth between snapshots (default 10)")
@@ -35,14 +42,16 @@ def main() -> None:
     args = parser.parse_args()
     argv = args.art[1:] if args.art[:1] == ["--"] else args.art
     tracemalloc.start(args.frames)
-    best: dict = {"rss": 0.0, "snap": None, "traced": 0}
+    best: dict = {"rss": 0.0, "snap": None, "traced": 0, "parts": ""}
     done = threading.Event()
 
     def watch() -> None:
         while not done.wait(0.05):
             now = rss_mb()
             if now >= best["rss"] + args.step:
+                parts = rss_parts()
                 best.update(rss=now, snap=tracemalloc.take_snapshot(), traced=tracemalloc.get_traced_memory()[0])
+                best["parts"] = parts
 
     threading.Thread(target=watch, daemon=True).start()
     sys.argv = ["art", *argv]
@@ -64,7 +73,7 @@ def main() -> None:
         print(
             f"\nheap_peak: art {' '.join(argv)} exited {code} in {time.perf_counter() - t:.1f} s; peak RSS "
             f"{peak_rss:.0f} MiB; traced peak {peak_traced / 2**20:.0f} MiB; last snapshot at RSS "
-            f"{best['rss']:.0f} MB with {best['traced'] / 2**20:.0f} MiB traced",
+            f"{best['rss']:.0f} MB ({best['parts']}) with {best['traced'] / 2**20:.0f} MiB traced",
             file=out,
         )
         if best["snap"] is not None:
