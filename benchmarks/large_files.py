@@ -33,15 +33,22 @@ source, about 0.1 s of CPU).
     python benchmarks/large_files.py --quick                   # 512M, both kinds, 1 repeat, no tmpfs
     python benchmarks/large_files.py --sizes 512M --kinds random --steps add,checkout
     python benchmarks/large_files.py --json out.json           # also every sample as JSON
+    python benchmarks/large_files.py --sizes 4G --kinds random --repeat 3 --work-repeat 1 --shm ''
 
 Run it with a Python that imports ``artvc`` (the default art command is that Python's ``-m artvc``).
-Disk use on the scratch filesystem peaks at about 4x the largest size (pull's floor writes two copies);
+``--fresh-fs`` (the default as root with loop devices, ``harness/fresh_fs.py``): every disk sample, floor and
+art alike, writes into a new loop-mounted ext4 with a journal (the add's repository with an untimed copy of the
+file, the checkout's copy of the repository without the file, each remote, clone and floor copy), dropped right
+after it, so no sample inherits the last one's freed blocks or dirty pages. Disk use on the scratch filesystem
+peaks at about 7x the largest size with it (the master, repository, remote, clone and pull's two floor copies
+in their file systems), 4x without, whatever ``--repeat``: the run refuses to start when that does not fit;
 /dev/shm (RAM) at 3x.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -57,6 +64,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness.core import wait_idle  # benchmarks/ is not a package
+from harness.fresh_fs import FreshFs, fits, unavailable
 from harness.iocount import WRAP, read_counters
 
 MIB = 1 << 20
@@ -243,6 +251,8 @@ class Ctx:
     base: Path
     pause: float
     rows: dict[tuple[str, str, str], list[Run]] = field(default_factory=dict)  # (case, step, who) -> runs
+    fs: FreshFs | None = None  # --fresh-fs: every sample writes into a new file system
+    work_repeat: int = 0  # samples of the raw work (CPU only, no disk), 0: --repeat
 
     def add(self, case: str, step: str, who: str, run: Run) -> None:
         self.rows.setdefault((case, step, who), []).append(run)
@@ -409,10 +419,41 @@ def art(ctx: Ctx, cwd: Path, *args: str) -> None:
     subprocess.run([*ctx.art, *args], cwd=cwd, env=ctx.env, check=True, stdout=subprocess.DEVNULL)
 
 
-def fresh_repo(ctx: Ctx, repo: Path) -> None:
-    if repo.exists():
-        shutil.rmtree(repo)
-    repo.mkdir(parents=True)
+def fresh_dir(ctx: Ctx, path: Path, size: int, disk: bool = True) -> Path:
+    """``path`` new and empty: on the disk under ``--fresh-fs``, a new file system of ``size`` bytes mounted
+    there (the last one dropped), else a new folder."""
+    clear(ctx, path)
+    if ctx.fs is not None and disk:
+        return ctx.fs.make(path.name, size, at=path)
+    path.mkdir(parents=True)
+    return path
+
+
+def clear(ctx: Ctx, path: Path) -> None:
+    """Delete ``path``: drop its file system if it is a fresh one, else remove it."""
+    if ctx.fs is not None and path in ctx.fs.mounted:
+        ctx.fs.drop(path)
+    elif path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def floor_place(ctx: Ctx, root: Path, size: int):
+    """Where a floor writes its copies: a new file system per sample under ``--fresh-fs``, else ``root``."""
+    if ctx.fs is None:
+        yield root
+        return
+    where = fresh_dir(ctx, root / "floor", 2 * size + 512 * MIB)
+    try:
+        yield where
+    finally:
+        clear(ctx, where)
+
+
+def fresh_repo(ctx: Ctx, repo: Path, size: int = 0, disk: bool = True) -> None:
+    fresh_dir(ctx, repo, 2 * size + 512 * MIB, disk)
     git(ctx, repo, "init", "-q")
     art(ctx, repo, "init")
 
@@ -447,7 +488,7 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
     if shm is not None and "work" in steps:
         work_src = shm / "work.bin"
         shutil.copyfile(master, work_src)
-    for _ in range(repeat if "work" in steps else 0):
+    for _ in range((ctx.work_repeat or repeat) if "work" in steps else 0):
         for threads in (1, 2):
             r = raw_work(ctx, work_src, threads)
             ctx.add(case, f"work{threads}", "work", r)
@@ -455,13 +496,18 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
     if work_src != master:
         work_src.unlink()
 
+    room = 2 * size + 512 * MIB  # a fresh file system holding the store and the file
     for _ in range(repeat):  # add: a fresh repository per repeat; the file is a hard link to the master
-        fresh_repo(ctx, repo)
-        os.link(master, big)
-        floor = floor_cp(ctx, master, root / "copy.bin", disk=True)
+        fresh_repo(ctx, repo, size)
+        if ctx.fs is not None:  # another file system: a copy, untimed (the wait for a quiet disk follows)
+            shutil.copyfile(master, big)
+        else:
+            os.link(master, big)
+        with floor_place(ctx, root, size) as where:
+            floor = floor_cp(ctx, master, where / "copy.bin", disk=True)
         run = run_timed(ctx, ["ART", "add", "-q", "big.bin"], repo, disk=True, wrote=[repo / ".art"])
         record("add", floor, run)
-    for _ in range(repeat if "checkout" in steps else 0):
+    for _ in range((ctx.work_repeat or repeat) if "checkout" in steps else 0):
         r = raw_back(ctx, master, size)
         ctx.add(case, "back2", "work", r)
         log(
@@ -477,50 +523,59 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
         big.unlink()
     if "checkout" in steps:
         for _ in range(repeat):
-            floor = floor_cp(ctx, source, root / "copy.bin", disk=True)
-            big.unlink(missing_ok=True)
-            run = run_timed(ctx, ["ART", "checkout", "big.bin"], repo, disk=True, wrote=[big])
-            check_file(big, digest, "checkout")
+            with floor_place(ctx, root, size) as where:
+                floor = floor_cp(ctx, source, where / "copy.bin", disk=True)
+            where = repo
+            if ctx.fs is not None:  # a copy of the repository but the file (untimed) in a new file system
+                where = fresh_dir(ctx, root / "co", room) / "repo"
+                shutil.copytree(repo, where, symlinks=True, ignore=shutil.ignore_patterns("big.bin"))
+            else:
+                big.unlink(missing_ok=True)
+            run = run_timed(ctx, ["ART", "checkout", "big.bin"], where, disk=True, wrote=[where / "big.bin"])
+            check_file(where / "big.bin", digest, "checkout")
             record("checkout", floor, run)
-            if packed:
+            if where != repo:
+                clear(ctx, where.parent)
+            elif packed:
                 big.unlink()
     if steps & {"push", "pull", "pull_lazy"}:  # the pulls need the remote a push fills
-        remote.mkdir()
+        fresh_dir(ctx, remote, size + 512 * MIB)
         art(ctx, repo, "remote", "add", "bench", str(remote), "--default")
         git(ctx, repo, "add", "-A")
         git(ctx, repo, "commit", "-q", "-m", "bench")
         for i in range(repeat if "push" in steps else 1):
             if i:
-                shutil.rmtree(remote)
-                remote.mkdir()
-            floor = floor_cp(ctx, source, root / "copy.bin", disk=True)
+                fresh_dir(ctx, remote, size + 512 * MIB)
+            with floor_place(ctx, root, size) as where:
+                floor = floor_cp(ctx, source, where / "copy.bin", disk=True)
             run = run_timed(ctx, ["ART", "push"], repo, disk=True, wrote=[remote])
             if "push" in steps:
                 record("push", floor, run)
     if steps & {"pull", "pull_lazy"}:
         for _ in range(repeat):
             if "pull" in steps:
-                if clone.exists():
-                    shutil.rmtree(clone)
+                fresh_dir(ctx, clone, room)
                 git(ctx, root, "clone", "-q", str(repo), str(clone))
-                floor = floor_cp(ctx, source, root / "copy.bin", disk=True)
-                twice = floor_cp2(ctx, source, root)
+                with floor_place(ctx, root, size) as where:
+                    floor = floor_cp(ctx, source, where / "copy.bin", disk=True)
+                with floor_place(ctx, root, size) as where:
+                    twice = floor_cp2(ctx, source, where)
                 ctx.add(case, "pull", "twice", twice)
                 log(f"[{case}] pull's floor with a store (cp, cp, sync): {twice.wall:.2f} s, cpu {twice.cpu:.2f}")
                 run = run_timed(ctx, ["ART", "pull"], clone, disk=True, wrote=[clone / ".art", clone / "big.bin"])
                 check_file(clone / "big.bin", digest, "pull")
                 record("pull", floor, run)
             if "pull_lazy" in steps:  # promised objects: the file written once, its manifest stored
-                if clone.exists():
-                    shutil.rmtree(clone)
+                fresh_dir(ctx, clone, room)
                 git(ctx, root, "clone", "-q", str(repo), str(clone))
-                floor = floor_cp(ctx, source, root / "copy.bin", disk=True)
+                with floor_place(ctx, root, size) as where:
+                    floor = floor_cp(ctx, source, where / "copy.bin", disk=True)
                 wrote = [clone / ".art", clone / "big.bin"]
                 run = run_timed(ctx, ["ART", "pull", "--lazy"], clone, disk=True, wrote=wrote)
                 check_file(clone / "big.bin", digest, "pull --lazy")
                 record("pull_lazy", floor, run)
         big.unlink(missing_ok=True)
-        shutil.rmtree(remote)
+        clear(ctx, remote)
         source = clone / "big.bin"
     elif packed:
         art(ctx, repo, "checkout", "big.bin")  # the tmpfs steps copy it
@@ -532,9 +587,9 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
         tmaster = shm / "master.bin"
         shutil.copyfile(source, tmaster)
         for p in (remote, repo, clone):
-            shutil.rmtree(p, ignore_errors=True)
+            clear(ctx, p)
         for _ in range(repeat):
-            fresh_repo(ctx, trepo)
+            fresh_repo(ctx, trepo, disk=False)
             os.link(tmaster, tbig)
             floor = floor_cp(ctx, tmaster, shm / "copy.bin", disk=False)
             run = run_timed(ctx, ["ART", "add", "-q", "big.bin"], trepo, disk=False)
@@ -548,6 +603,8 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
                 check_file(tbig, digest, "checkout on tmpfs")
                 record("checkout_tmpfs", floor, run)
         shutil.rmtree(trepo)
+    for p in (remote, repo, clone):
+        clear(ctx, p)
     shutil.rmtree(root)
 
 
@@ -651,6 +708,13 @@ def main() -> None:
     parser.add_argument("--kinds", default="random,csv", help="comma-separated: random, csv")
     parser.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated among {', '.join(STEPS)}")
     parser.add_argument("--repeat", type=int, default=3, help="repeats per step (median reported)")
+    parser.add_argument(
+        "--work-repeat",
+        type=int,
+        default=0,
+        help="samples of the raw work (CPU only: 1 is enough for several samples of each 4G disk step; "
+        "default --repeat)",
+    )
     parser.add_argument("--quick", action="store_true", help="512M only, 1 repeat, no tmpfs steps")
     parser.add_argument("--python", default=sys.executable, help="a Python that imports artvc, blake3, ...")
     parser.add_argument("--art", default=None, help="art command (default: --python -m artvc, with I/O counts)")
@@ -658,6 +722,13 @@ def main() -> None:
     parser.add_argument("--shm", default="/dev/shm", help="tmpfs directory ('' to skip the tmpfs steps)")
     parser.add_argument("--pause", type=float, default=5.0, help="max wait for a quiet disk before each timing")
     parser.add_argument("--json", default=None, help="also write every sample and verdict here")
+    parser.add_argument(
+        "--fresh-fs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="every repository, remote, clone and floor copy in a new loop-mounted ext4 per sample (default: on "
+        "when root with loop devices)",
+    )
     args = parser.parse_args()
     sizes = [parse_size(s) for s in args.sizes.split(",") if s]
     steps = {s for s in args.steps.split(",") if s}
@@ -685,8 +756,23 @@ def main() -> None:
         subprocess.run([args.python, "-c", compile_art], env=env, check=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run still deletes its gigabytes
     scratch = Path(tempfile.mkdtemp(prefix="art-large-", dir=args.tmp))
+    fs = None
+    if args.fresh_fs is not False:
+        if reason := unavailable(scratch):
+            log(f"fresh file systems unavailable ({reason}): samples share the scratch's file system")
+        else:
+            fs = FreshFs(scratch)
+    # the disk's peak: the master, the repository (store and file), the remote, a clone (store and file) and
+    # pull's floor (two copies), each in a file system of its own; 4x the size in one folder without --fresh-fs
+    need = max(sizes) * (7 if fs else 4) + GIB
+    shm_need = max(sizes) * 3 if args.shm and steps & {"work", "add_tmpfs", "checkout_tmpfs"} else 0
+    refusal = fits(scratch, need) or (fits(Path(args.shm), shm_need) if shm_need else None)
+    if refusal:
+        shutil.rmtree(scratch, ignore_errors=True)
+        sys.exit(f"large_files: the largest size ({size_label(max(sizes))}) {refusal}; free some space, pass "
+                 "--tmp elsewhere or smaller --sizes")  # fmt: skip
     shm = Path(tempfile.mkdtemp(prefix="art-large-", dir=args.shm)) if args.shm else None
-    ctx = Ctx(args.python, art_cmd, env, scratch, args.pause)
+    ctx = Ctx(args.python, art_cmd, env, scratch, args.pause, fs=fs, work_repeat=args.work_repeat)
     cases = [(s, k) for s in sizes for k in kinds]
     try:
         for size, kind in cases:
@@ -694,17 +780,23 @@ def main() -> None:
                 run_case(ctx, size, kind, repeat, steps, scratch, shm)
             except (RuntimeError, subprocess.CalledProcessError) as exc:
                 log(f"[{size_label(size)} {kind}] FAILED: {exc}")
+            if fs is not None:
+                fs.close()  # what a failed case left mounted
             for p in (scratch, shm):
                 if p is not None:
                     for child in p.iterdir():
                         shutil.rmtree(child) if child.is_dir() else child.unlink()
     finally:
+        if fs is not None:
+            fs.close()
+            log(f"fresh file systems: {fs.made} made and dropped in {fs.seconds:.1f} s (not timed)")
         shutil.rmtree(scratch, ignore_errors=True)
         if shm is not None:
             shutil.rmtree(shm, ignore_errors=True)
     table, data = report(ctx, cases)
     load = os.getloadavg()
     print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} on {os.cpu_count()} CPUs")
+    print("every sample in a fresh ext4 (--fresh-fs)" if fs else "every sample on the scratch's file system")
     print(table)
     if args.json:
         Path(args.json).write_text(json.dumps(data, indent=1, default=str))

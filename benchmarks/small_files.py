@@ -32,6 +32,7 @@ import os
 import random
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -43,6 +44,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from harness.core import isolated_env, wait_idle  # noqa: E402
+from harness.fresh_fs import FreshFs, fits, unavailable  # noqa: E402
 
 STEPS = ("add", "status", "status_fsmonitor", "status_changed", "checkout", "push", "pull")
 LAYOUTS = ("flat", "tree")
@@ -76,6 +78,7 @@ class Run:
     rss_mb: float
     rc: int
     err: str = ""
+    load: float = 0.0  # the 1-minute load average when it ended
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str], base: Path, pause: float, timeout: float) -> Run:
@@ -98,7 +101,8 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], base: Path, pause: flo
         proc.returncode = os.waitstatus_to_exitcode(status)
         errf.seek(0)
         err = errf.read().decode(errors="replace")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024 / 1e6, proc.returncode, err[-600:])
+    rss = usage.ru_maxrss * 1024 / 1e6
+    return Run(wall, usage.ru_utime + usage.ru_stime, rss, proc.returncode, err[-600:], os.getloadavg()[0])
 
 
 def quiet(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
@@ -194,8 +198,16 @@ def med(runs: list[Run], attr: str) -> float | None:
 class Case:
     """One (file count, layout): the generated data and, per repeat, a repo per tool."""
 
-    def __init__(self, args: argparse.Namespace, n: int, layout: str, scratch: Path, env: dict[str, str]) -> None:
-        self.args, self.n, self.layout, self.env = args, n, layout, env
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        n: int,
+        layout: str,
+        scratch: Path,
+        env: dict[str, str],
+        fs: FreshFs | None = None,
+    ) -> None:
+        self.args, self.n, self.layout, self.env, self.fs = args, n, layout, env, fs
         self.root = scratch / f"{layout}-{n}"
         self.base = scratch
         self.art = shlex.split(args.art)
@@ -210,11 +222,24 @@ class Case:
     def run(self, cmd: list[str], cwd: Path) -> Run:
         return timed(cmd, cwd, self.env, self.base, self.args.pause, self.args.timeout)
 
+    def fs_size(self, copies: int) -> tuple[int, int]:
+        """(bytes, inodes) of a fresh file system for ``copies`` copies of the data: every file rounded up to
+        4 KiB blocks plus a block of folder entries per 100 files, a quarter more and 256 MiB of slack (the
+        image is sparse: only what is written takes disk space)."""
+        per_file = -(-self.args.max_size // 4096) * 4096 + 41
+        return int(copies * self.n * per_file * 1.25) + (256 << 20), copies * self.n + self.n // 50 + 10_000
+
+    def data_bytes(self) -> int:
+        """The disk space one copy of the data takes: every file's mean size rounded up to 4 KiB blocks."""
+        return self.n * -(-(self.args.min_size + self.args.max_size) // 2 // 4096) * 4096
+
     def source(self) -> Path:
         sizes = (self.args.min_size, self.args.max_size)
         if self.args.data_dir:
             tag = "" if sizes == (1024, 8192) else f"-{sizes[0]}-{sizes[1]}"
             src = Path(self.args.data_dir) / f"{self.layout}-{self.n}{tag}" / "data"
+        elif self.fs is not None:  # its own file system: no million creates on the shared disk, no rm -rf after
+            src = self.fs.make(f"src-{self.layout}-{self.n}", *self.fs_size(1)) / "src" / "data"
         else:
             src = self.root / "src" / "data"
         if not (src.parent / "done").exists():
@@ -226,8 +251,13 @@ class Case:
         return src
 
     def prepare(self, tool: str, src: Path) -> Path:
-        top = self.root / tool
-        remove(top)
+        """A fresh git + tool repository with a copy of the data, at ``<top>/repo``: ``top`` is a fresh file
+        system of its own under ``--fresh-fs`` (also holding the remote), else a folder of the scratch."""
+        if self.fs is not None:
+            top = self.fs.make(f"{tool}-{self.layout}-{self.n}", *self.fs_size(3))
+        else:
+            top = self.root / tool
+            remove(top)
         repo = top / "repo"
         repo.mkdir(parents=True)
         quiet(["git", "init", "-q", "-b", "main"], repo, self.env)
@@ -250,11 +280,25 @@ class Case:
             for k, step in enumerate(["add", *[s for s in STEPS[1:] if self.needed(s)]]):
                 order = self.tools if (k + rep) % 2 == 0 else self.tools[::-1]
                 getattr(self, f"step_{step}")(step, repos, order, failed, timed_step=step in self.steps)
-            for tool in self.tools:
-                remove(self.root / tool)
+            for repo in repos.values():
+                self.drop(repo.parent)
             self.settle("cleanup")
+        if self.fs is not None and not self.args.data_dir:
+            self.drop(src.parent.parent)
         if not self.args.data_dir and not self.args.keep:
             remove(self.root)
+
+    def drop(self, top: Path) -> None:
+        """Delete ``top``: unmount its fresh file system (and delete the image), else ``rm -rf``."""
+        if self.fs is not None and top in self.fs.mounted:
+            self.fs.drop(top)
+        else:
+            remove(top)
+
+    def sample_fs(self, name: str, copies: int = 2) -> Path:
+        """A fresh file system for one sample (``--fresh-fs`` only)."""
+        assert self.fs is not None
+        return self.fs.make(f"{name}-{self.layout}-{self.n}", *self.fs_size(copies))
 
     def needed(self, step: str) -> bool:
         return step in self.steps or (step == "push" and "pull" in self.steps)
@@ -273,7 +317,7 @@ class Case:
             getattr(row, who).append(run)
             log(
                 f"{self.layout} {self.n:,} {step} {who}: {run.wall:.2f} s, cpu {run.cpu:.2f} s, "
-                f"{run.rss_mb:.0f} MB{' FAILED' if bad else ''}"
+                f"{run.rss_mb:.0f} MB, load {run.load:.1f}{' FAILED' if bad else ''}"
             )
 
     def tools_run(self, step, order, failed, timed_step, argv_for, cwd_for, check=None) -> None:
@@ -338,9 +382,13 @@ class Case:
         alternate the order (the floor first, then last), every sample goes into the medians, and all of them
         are printed under the table (one run of each, as before, let the floor take 0.97 s for the flat folder
         and 7.72 s for the tree in one run). Deletes by other processes within the window still reach any run:
-        ``--tmp /dev/shm`` (tmpfs) measures the per-file cost without the file system's allocator."""
+        ``--tmp /dev/shm`` (tmpfs) measures the per-file cost without the file system's allocator.
+        Under ``--fresh-fs`` every sample writes into a file system of its own instead (``_checkout_fresh``)."""
         for repo in repos.values():
             os.rename(repo / "data", repo.parent / "data.before")
+        if self.fs is not None:
+            self._checkout_fresh(step, repos, order, failed, timed_step)
+            return
         top = repos["art"].parent
         for repo in repos.values():
             if repo.parent != top or not timed_step:
@@ -363,6 +411,32 @@ class Case:
                 self.record(step, who, run, timed_step, failed, count_files(repos[who] / "data") == self.n)
         remove(top / "data.before")
 
+    def _checkout_fresh(self, step, repos, order, failed, timed_step) -> None:
+        """Each sample in a new file system: the floor copies art's data into one (``cp -r``); each tool's checkout
+        runs in a copy of its repository without ``data`` (git, the tool's store and pointers: copied untimed,
+        ``cp -a``) made in another. The ``data.before`` folders stay where they are until the repository's own
+        file system is dropped: no delete reaches a sample."""
+        before = repos["art"].parent / "data.before"
+        rounds = max(1, self.args.checkout_rounds) if timed_step else 1
+        for k in range(rounds):
+            turn = [*(["floor"] if timed_step else []), *order]
+            for who in turn if k % 2 == 0 else turn[::-1]:
+                if who in failed:
+                    continue
+                where = self.sample_fs(f"{who}-checkout")
+                try:
+                    if who == "floor":
+                        run = self.run(["cp", "-r", str(before), "data"], where)
+                        self.record(step, "floor", run, True, set())
+                        continue
+                    quiet(["cp", "-a", str(repos[who]), str(where / "repo")], where, self.env)
+                    self.settle(f"round {k + 1}: copying {who}'s repository")
+                    repo = where / "repo"
+                    run = self.run(self.cmd(who, "checkout", "data" if who == "art" else "data.dvc"), repo)
+                    self.record(step, who, run, timed_step, failed, count_files(repo / "data") == self.n)
+                finally:
+                    self.drop(where)
+
     def reuse_wait(self, why: str) -> None:
         """``settle``, then wait until ``--reuse-wait`` seconds have passed since the deletes."""
         start = time.monotonic()
@@ -382,7 +456,14 @@ class Case:
                 quiet(self.cmd(tool, "remote", "add", "bench", str(remote), "--default"), repo, self.env)
             quiet(["git", "add", "-A"], repo, self.env)
             quiet(["git", "commit", "-q", "-m", "bench"], repo, self.env)
-        if timed_step:
+        if timed_step and self.fs is not None:  # the floor writes into a file system of its own
+            where = self.sample_fs("floor-push", 1)
+            packs = repos["art"] / ".art" / "store" / "packs"
+            try:
+                self.record(step, "floor", self.run(["cp", "-r", str(packs), "packs.copy"], where), True, set())
+            finally:
+                self.drop(where)
+        elif timed_step:
             top = repos["art"].parent
             run = self.run(["cp", "-r", "repo/.art/store/packs", "packs.copy"], top)
             self.record(step, "floor", run, True, set())
@@ -399,9 +480,20 @@ class Case:
         )
 
     def step_pull(self, step, repos, order, failed, timed_step) -> None:
+        """Under ``--fresh-fs`` each clone (and the floor's copies) is made in a new file system of its own; the
+        remotes stay in the repositories' file systems."""
         clones = {}
+        try:
+            self._pull(step, repos, order, failed, timed_step, clones)
+        finally:
+            for clone in clones.values():
+                if self.fs is not None and clone.parent in self.fs.mounted:
+                    self.fs.drop(clone.parent)
+
+    def _pull(self, step, repos, order, failed, timed_step, clones) -> None:
         for tool, repo in repos.items():
-            clone = repo.parent / "clone"
+            clone = (self.sample_fs(f"{tool}-pull") if self.fs is not None else repo.parent) / "clone"
+            clones[tool] = clone
             quiet(["git", "clone", "-q", str(repo), str(clone)], repo.parent, self.env)
             if tool == "art":
                 if not (clone / ".art").is_dir():
@@ -413,15 +505,26 @@ class Case:
                     env=self.env,
                     capture_output=True,
                 )  # fails when a tracked config already names it
-            clones[tool] = clone
-        if timed_step:  # what a pull must write at least: the objects and the files
-            top = repos["art"].parent
-            floor = ["sh", "-c", "cp -r remote store.copy && cp -r repo/data data.copy"]
+        top = repos["art"].parent
+        data = top / "repo" / "data" if (top / "repo" / "data").is_dir() else top / "data.before"  # checkout's
+        floor = [
+            "sh",
+            "-c",
+            f"cp -r {shlex.quote(str(top / 'remote'))} store.copy && cp -r {shlex.quote(str(data))} data.copy",
+        ]
+        if timed_step and self.fs is not None:  # what a pull must write at least: the objects and the files
+            where = self.sample_fs("floor-pull")
+            try:
+                self.record(step, "floor", self.run(floor, where), True, set())
+            finally:
+                self.drop(where)
+        elif timed_step:
             self.record(step, "floor", self.run(floor, top), True, set())
             remove(top / "store.copy")
             remove(top / "data.copy")
         for repo in repos.values():
-            remove(repo / "data")  # not needed any more: room for the clones at 1M
+            if self.fs is None:
+                remove(repo / "data")  # not needed any more: room for the clones at 1M
         # past ext4's inode-reuse window, as for checkout: a pull creates as many files (here right after the
         # deletes of 2-3 copies of the data)
         self.reuse_wait("removing the copies and the origins' data")
@@ -580,6 +683,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=2,
         help="checkout samples per repeat for the floor and each tool, in alternating order (default 2)",
     )
+    parser.add_argument(
+        "--fresh-fs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="each repository, clone and written floor in a new loop-mounted ext4 (default: on when root with "
+        "loop devices; --reuse-wait is then 0: a new file system with a journal has no reuse window)",
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="per-command timeout (s)")
     parser.add_argument("--json", default=None, help="also write every sample and verdict as JSON here")
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown")
@@ -598,16 +708,37 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def fresh_fs(args: argparse.Namespace, scratch: Path) -> FreshFs | None:
+    """The maker of fresh file systems, or None (not asked for, or not possible here: one logged line)."""
+    if args.fresh_fs is False:
+        return None
+    reason = unavailable(scratch)
+    if reason:
+        log(f"fresh file systems unavailable ({reason}): samples share the scratch's file system")
+        return None
+    if args.reuse_wait:
+        log(f"--reuse-wait {args.reuse_wait:g} dropped: a new ext4 with a journal has no inode-reuse window")
+        args.reuse_wait = 0
+    return FreshFs(scratch)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     counts = [int(x) for x in args.files.split(",") if x] + ([1_000_000] if args.million else [])
     scratch = Path(tempfile.mkdtemp(prefix="art-small-", dir=args.tmp))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run still unmounts and deletes
     env = environment(args, scratch)
     rows: list[Row] = []
+    fs = fresh_fs(args, scratch)
     try:
         for n in counts:
             for layout in args.layouts:
-                case = Case(args, n, layout, scratch, env)
+                case = Case(args, n, layout, scratch, env, fs)
+                # at most four copies of the data at once (source, repository, clone, floor), three more for DVC
+                refusal = fits(scratch, case.data_bytes() * (7 if "dvc" in case.tools else 4))
+                if refusal:
+                    log(f"{layout} {n:,}: skipped, it {refusal}")
+                    continue
                 if "dvc" not in case.tools and not args.no_dvc:
                     log(f"{layout} {n:,}: DVC skipped ({'not found' if not args.dvc else '--dvc-max-files'})")
                 try:
@@ -617,9 +748,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log("interrupted: the table has what was measured")
     finally:
+        if fs is not None:
+            fs.close()
+            log(f"fresh file systems: {fs.made} made and dropped in {fs.seconds:.1f} s (not timed)")
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
-    print(f"many small files, medians of {args.repeat} (wall s; MB = peak RSS by wait4; load {os.getloadavg()[0]:.1f})")
+    mode = "a fresh ext4 per sample" if fs else "the scratch's file system"
+    print(
+        f"many small files on {mode}, medians of {args.repeat} "
+        f"(wall s; MB = peak RSS by wait4; load {os.getloadavg()[0]:.1f})"
+    )
     print_table(rows, args.markdown)
     if args.json:
         doc = [{**asdict(r), "result": verdict(r)[0], "goals": verdict(r)[1]} for r in rows if r.art or r.errors]

@@ -1,0 +1,117 @@
+"""The issue 18/19 benchmark scripts run end to end in tiny sizes, with and without fresh file systems per sample
+(``--fresh-fs``: root with loop devices, as in CI; skipped elsewhere), and never leave a mount behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.harness.fresh_fs import FreshFs, unavailable
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ROOT / "benchmarks" / "small_files.py"
+LARGE = ROOT / "benchmarks" / "large_files.py"
+QUICK = ["--settle", "0", "--pause", "0", "--reuse-wait", "0", "--no-dvc", "--repeat", "1", "--checkout-rounds", "1"]
+
+
+def mounts_under(path: Path) -> list[str]:
+    """Mount points and loop devices' images below ``path``: what a run must not leave behind."""
+    with open("/proc/mounts") as f:
+        points = [line.split()[1] for line in f if line.split()[1].startswith(str(path))]
+    loops = subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout if os.geteuid() == 0 else ""
+    return points + [line for line in loops.splitlines() if str(path) in line]
+
+
+def fresh_ok(tmp_path: Path) -> None:
+    if reason := unavailable(tmp_path):
+        pytest.skip(f"fresh file systems: {reason}")
+
+
+def small(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    out = tmp_path / "rows.json"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir(exist_ok=True)
+    argv = [sys.executable, str(SMALL), "--files", "120", "--tmp", str(scratch), "--json", str(out), *QUICK, *extra]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    return proc, json.loads(out.read_text()) if out.exists() else []
+
+
+@pytest.mark.parametrize("mode", ["--no-fresh-fs", "--fresh-fs"])
+def test_small_files_times_every_step_and_its_floor_in_tiny_size(tmp_path, mode):
+    if mode == "--fresh-fs":
+        fresh_ok(tmp_path)
+    proc, rows = small(tmp_path, "--layouts", "flat", "--steps", "add,status,checkout,push,pull", mode)
+    assert proc.returncode in (0, 1), proc.stderr  # 1: a goal missed at this size, not a failure
+    by_step = {r["step"]: r for r in rows}
+    assert set(by_step) == {"add", "status", "checkout", "push", "pull"}, proc.stderr
+    for step, row in by_step.items():
+        assert not row["errors"], (step, row["errors"])
+        assert len(row["art"]) == 1 and len(row["floor"]) == 1, step
+        assert row["art"][0]["rc"] == 0 and row["floor"][0]["rc"] == 0, step
+    fresh = "fresh file systems:" in proc.stderr
+    assert fresh == (mode == "--fresh-fs"), proc.stderr
+    assert ("a fresh ext4 per sample" in proc.stdout) == fresh
+    assert not mounts_under(tmp_path)
+    assert not list((tmp_path / "scratch").iterdir())  # images and mount points deleted
+
+
+def test_small_files_stopped_by_sigterm_or_ctrl_c_leaves_no_mount(tmp_path):
+    fresh_ok(tmp_path)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        scratch = tmp_path / f"scratch-{sig.name}"
+        scratch.mkdir()
+        argv = [sys.executable, str(SMALL), "--files", "300", "--tmp", str(scratch), *QUICK, "--steps", "add"]
+        proc = subprocess.Popen(argv, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the source's file system and the repository's are mounted by now
+            if "generated" in line:
+                break
+        assert mounts_under(scratch), "nothing was mounted: the test would prove nothing"
+        proc.send_signal(sig)
+        proc.communicate(timeout=120)
+        assert not mounts_under(scratch), sig.name
+        assert not list(scratch.iterdir()), sig.name
+
+
+def test_a_fresh_fs_is_empty_sized_and_gone_after_an_exception(tmp_path):
+    fresh_ok(tmp_path)
+    with pytest.raises(KeyboardInterrupt), FreshFs(tmp_path) as fs:
+        a = fs.make("a", 256 << 20, inodes=50_000)
+        b = fs.make("b", 128 << 20, at=tmp_path / "here")
+        assert b == tmp_path / "here"
+        assert os.listdir(a) == [] and os.listdir(b) == []
+        st = os.statvfs(a)
+        assert st.f_files >= 50_000 and st.f_blocks * st.f_frsize > 200 << 20
+        assert os.stat(a).st_dev not in (os.stat(tmp_path).st_dev, os.stat(b).st_dev)
+        (a / "x").write_bytes(b"x" * 4096)
+        raise KeyboardInterrupt
+    assert not mounts_under(tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_large_files_runs_add_and_checkout_in_tiny_size(tmp_path):
+    out = tmp_path / "rows.json"
+    argv = [
+        sys.executable, str(LARGE), "--sizes", "3M", "--kinds", "csv", "--repeat", "1", "--steps", "add,checkout",
+        "--shm", "", "--pause", "0", "--tmp", str(tmp_path), "--json", str(out),
+    ]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["step"]: r for r in json.loads(out.read_text())}
+    assert {"add", "checkout"} <= set(rows), proc.stderr
+    assert rows["add"]["floor_s"] > 0 and rows["checkout"]["floor_s"] > 0
+    assert not mounts_under(tmp_path)
+
+
+def test_large_files_refuses_a_size_the_disk_cannot_hold(tmp_path):
+    argv = [sys.executable, str(LARGE), "--sizes", "100000G", "--kinds", "random", "--tmp", str(tmp_path)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "needs" in proc.stderr and "GiB free" in proc.stderr and "100000G" in proc.stderr, proc.stderr
+    assert not list(tmp_path.iterdir())  # refused before writing anything
