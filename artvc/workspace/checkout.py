@@ -443,7 +443,7 @@ def _write_files(
             yield from slices(job, each)
 
     split = (  # at most ``LOCATED_AT_MOST`` files (the plan's bound of located rows): the jobs may be listed
-        forked_writes.AVAILABLE
+        forked_writes.can_fork()
         and jobs >= 2
         and staged is None
         and forked_writes.FORK_AT <= a.folder_files <= LOCATED_AT_MOST

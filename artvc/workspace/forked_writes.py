@@ -33,6 +33,16 @@ from .. import errors
 from ..errors import ArtError
 
 AVAILABLE = sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
+def can_fork() -> bool:
+    """Whether this process may fork now: on Linux, and only while it runs one thread. A fork copies only the
+    calling thread, so a lock another thread held (in a library, in the allocator, in a program that imported
+    art and runs its own threads: a Dask worker, a web server) would stay held forever in the child; the
+    checkout then writes in this process alone."""
+    import threading
+
+    return AVAILABLE and threading.active_count() == 1
 FORK_AT = 4096  # files of new folders from which a checkout writes in two processes
 _LEN = struct.Struct("<Q")
 

@@ -103,6 +103,28 @@ def test_below_the_threshold_and_without_jobs_nothing_is_forked(ws, monkeypatch)
     assert snapshot(ws.root / "d") == before
 
 
+def test_a_process_running_other_threads_does_not_fork(ws, monkeypatch):
+    """A fork copies only the calling thread: a lock another thread holds would stay held in the child forever
+    (art imported by a Dask worker or a web server), so the checkout writes in one process then."""
+    import threading
+
+    before = _tree(ws, 6, 120)
+    shutil.rmtree(ws.root / "d")
+    monkeypatch.setattr(forked_writes, "FORK_AT", 500)
+    forks = _forks(monkeypatch)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="someone-elses-thread")
+    other.start()
+    try:
+        with ws.repo() as repo:
+            assert checkout(repo).files_written == 720
+    finally:
+        stop.set()
+        other.join()
+    assert forks == []
+    assert snapshot(ws.root / "d") == before
+
+
 def _run(ws: Workspace, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([*ART, *args], cwd=ws.root, env={**os.environ, **env}, capture_output=True, text=True)
 
