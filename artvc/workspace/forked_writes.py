@@ -43,6 +43,8 @@ def can_fork() -> bool:
     import threading
 
     return AVAILABLE and threading.active_count() == 1
+
+
 FORK_AT = 4096  # files of new folders from which a checkout writes in two processes
 _LEN = struct.Struct("<Q")
 
