@@ -85,3 +85,18 @@ def writeback_ranges(cmd: list[str], cwd: Path, log: Path, least: int) -> tuple[
         assert offset == at and length >= least, calls
         at += length
     return at, calls
+
+
+def started_threads(monkeypatch) -> list[str]:
+    """The names of the threads started from now on (a spy on ``threading.Thread.start``)."""
+    import threading
+
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def spy(self):
+        started.append(self.name)
+        return start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", spy)
+    return started

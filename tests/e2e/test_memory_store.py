@@ -38,38 +38,28 @@ def _added(tmp_path: Path, n: int) -> Path:
     return root
 
 
+def _fsck_ok(result) -> bool:
+    # every file's chunk, the folder's tree, the add's run record and the package list it names, verified
+    return not result.problems and result.artifacts == 1 and result.objects in (2000 + 3, 10000 + 3)
+
+
+def _gc_ok(result) -> bool:
+    return result.removed == [] and result.live in (2000 + 3, 10000 + 3)  # as fsck counts them
+
+
 @pytest.mark.slow
-def test_fsck_of_one_large_folder_holds_little_per_file(tmp_path, streamed):
+@pytest.mark.parametrize("command", ["fsck", "gc"])
+def test_fsck_and_gc_of_one_large_folder_hold_little_per_file(tmp_path, streamed, command):
+    """About 400 (fsck) and 440 (gc) bytes a file before: the folder's tree decoded whole."""
     from artvc.workspace import Repo
     from artvc.workspace.fsck import fsck
-
-    results = []
-
-    def check(root: Path) -> None:
-        results.append(fsck(Repo(root)))
-
-    per_file = _peak_per_file(lambda n: _added(tmp_path, n), check, 2000, 10000)
-    assert all(not r.problems and r.artifacts == 1 for r in results), [r.problems[:3] for r in results]
-    assert results[-1].objects == 10000 + 3  # every file's chunk, the folder's tree, the add's run record and
-    # the package list it names, verified
-    assert per_file < 150, (
-        f"fsck: {per_file:.0f} bytes of Python memory per file"
-    )  # about 400 before (the folder decoded whole)
-
-
-@pytest.mark.slow
-def test_gc_of_one_large_folder_holds_little_per_file(tmp_path, streamed):
-    from artvc.workspace import Repo
     from artvc.workspace.gc import gc
 
+    run, ok = {"fsck": (fsck, _fsck_ok), "gc": (lambda r: gc(r, dry_run=True), _gc_ok)}[command]
     results = []
-
-    def collect(root: Path) -> None:
-        results.append(gc(Repo(root), dry_run=True))
-
-    per_file = _peak_per_file(lambda n: _added(tmp_path, n), collect, 2000, 10000)
-    assert [r.removed for r in results] == [[], []] and results[-1].live == 10000 + 3  # as fsck counts them
-    assert per_file < 150, f"gc: {per_file:.0f} bytes of Python memory per file"  # about 440 before
+    per_file = _peak_per_file(lambda n: _added(tmp_path, n), lambda root: results.append(run(Repo(root))), 2000, 10000)
+    assert len(results) == 2 and all(ok(r) for r in results), results
+    assert per_file < 150, f"{command}: {per_file:.0f} bytes of Python memory per file"
 
 
 @pytest.mark.slow

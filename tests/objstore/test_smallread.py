@@ -16,6 +16,7 @@ from artvc.objstore.ingest import Ingester
 from artvc.objstore.scan import walk_tree
 from artvc.objstore.smallread import FolderReader
 from artvc.objstore.store.local import LocalStore
+from tests.builders import started_threads
 
 
 def _opens(monkeypatch, thread: str = "") -> list[tuple[str, int | None]]:
@@ -99,14 +100,7 @@ def test_small_files_are_read_by_the_calling_thread_not_the_pool(tmp_path, monke
         (data / sub).mkdir(parents=True)
         for i in range(100):
             (data / sub / f"f{i:02d}").write_bytes(os.urandom(100 + 37 * i))
-    started: list[str] = []
-    start = threading.Thread.start
-
-    def spy(self):
-        started.append(self.name)
-        return start(self)
-
-    monkeypatch.setattr(threading.Thread, "start", spy)
+    started = started_threads(monkeypatch)
     store = LocalStore(tmp_path / "store")
     with store.writer() as writer, Ingester(writer, store.params, store.compressor, jobs=2) as ing:
         tree, files = ing.add_tree(data)
