@@ -167,6 +167,7 @@ def test_fetch_promised_with_nothing_promised_says_so(ws):
     assert "nothing is promised" in ws.art("fetch", "--promised").stdout
 
 
+@pytest.mark.slow  # 8-11 s of the default tier's 3 minutes: the slow tier runs it
 def test_a_lazy_pull_from_an_s3_remote(ws, tmp_path, request):
     from tests.bucket_fixtures import _object_bucket, bucket_name
     from tests.remote.conftest import use_bucket

@@ -97,6 +97,7 @@ def test_an_interrupted_pull_removes_its_staged_file(ws, tmp_path):
     assert leftovers(other) == []
 
 
+@pytest.mark.slow  # 8-11 s of the default tier's 3 minutes: the slow tier runs it
 def test_a_full_disk_while_staging_falls_back_to_an_ordinary_checkout(ws, tmp_path):
     data = csv_bytes(SIZE, 4)
     other = pushed(ws, tmp_path, data)
@@ -166,6 +167,7 @@ def test_a_pulled_store_does_not_change_when_the_directory_remote_does(ws, tmp_p
     assert io["write_bytes"] >= stored + SIZE  # the store's own copy, and the file
 
 
+@pytest.mark.slow  # 8-11 s of the default tier's 3 minutes: the slow tier runs it
 @pytest.mark.parametrize("options", [[], ["-o", "hardlinks=true"]])  # the option of earlier versions: ignored
 def test_a_pushing_store_does_not_change_when_the_directory_remote_does(ws, tmp_path, options):
     data = random_bytes(72 * MIB, 10)  # over a pack's 64 MiB: a pack of chunks only, published whole
