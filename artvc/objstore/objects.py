@@ -400,6 +400,21 @@ def encoded_count(data: bytes) -> int:
     return int.from_bytes(data[at + 1 : at + 1 + width], "big") if width else 0
 
 
+DECODED_MAX = 32_768  # a tree of more entries is read an entry at a time (its encoding held), never decoded whole
+
+
+def read_tree(oid: Oid, data: bytes) -> Tree | EncodedTree:
+    """Tree ``oid`` from its stored bytes: decoded whole, or, past ``DECODED_MAX`` entries (one folder of many
+    files), held as its encoding (about 60 bytes an entry) and read an entry at a time (``EncodedTree``) rather
+    than as a ``TreeEntry`` per entry at once (about 350 bytes each): a million-file folder costs its encoding,
+    not 350 MB. Either is read with ``iter_entries``.
+
+    Raises:
+        FormatError: when it does not hash to ``oid`` or (as they are read) its entries are malformed.
+    """
+    return Tree.from_bytes(oid, data) if encoded_count(data) <= DECODED_MAX else EncodedTree.stored(oid, data)
+
+
 def iter_tree_entries(oid: Oid, data: bytes) -> Iterator[TreeEntry]:
     """The entries of tree ``data``, checked as ``Tree.from_bytes`` checks them (id, canonical encoding, sorted
     unique names), one at a time: a tree of a million entries is never a million objects at once. The id is

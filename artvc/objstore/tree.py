@@ -6,11 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from .objects import Kind, Tree, TreeEntry, encoded_count, iter_tree_entries
+from .objects import Kind, TreeEntry, read_tree
 from .oid import Oid
 from .store.base import ObjectStore
-
-STREAMED_FROM = 32_768  # a tree of more entries is read an entry at a time (its encoding held), never decoded whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,19 +20,13 @@ class FlatEntry:
 
 
 def entries(store: ObjectStore, oid: Oid) -> Iterator[TreeEntry]:
-    """Tree ``oid``'s entries, checked as ``Tree.from_bytes`` checks them. A tree of more than ``STREAMED_FROM``
-    entries (one folder of many files) is decoded an entry at a time from its encoding (about 60 bytes an
-    entry) rather than into a ``TreeEntry`` per entry at once (about 350 bytes each): a million-file folder
-    costs its encoding, not 350 MB.
+    """Tree ``oid``'s entries, checked as ``Tree.from_bytes`` checks them (``read_tree``: a large one streamed).
 
     Raises:
         ObjectNotFoundError: when it is not stored.
         FormatError: when it does not hash to ``oid`` or (as they are read) its entries are malformed.
     """
-    data = store.get(oid, Kind.TREE)
-    if encoded_count(data) > STREAMED_FROM:
-        return iter_tree_entries(oid, data)
-    return iter(Tree.from_bytes(oid, data).entries)
+    return read_tree(oid, store.get(oid, Kind.TREE)).iter_entries()
 
 
 def walk(store: ObjectStore, oid: Oid, prefix: str = "") -> Iterator[FlatEntry]:

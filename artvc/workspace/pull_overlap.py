@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 
 from ..objstore.arrivals import Arrivals, FetchNotWhole
-from ..objstore.objects import EncodedTree, Tree, encoded_count
+from ..objstore.objects import DECODED_MAX, Tree, read_tree
 from ..objstore.oid import Oid
 from ..objstore.pulled_tree import FileTree
 from ..objstore.stage import FileStage
@@ -30,7 +30,7 @@ from ..objstore.store.base import ObjectStore
 from .checkout import CheckoutResult, apply_plan
 from .checkout_plan import CheckoutPlan, plan_checkout
 from .repo import Repo
-from .safety import DECODED_MAX, AnyTree, TreeCache
+from .safety import AnyTree, TreeCache
 from .tracked import TrackedArtifact
 
 
@@ -60,7 +60,7 @@ class VerifiedTrees(TreeCache):
             return super().read(store, oid, take=take)
         if isinstance(data, FileTree):  # decoded whole when small enough (then kept for the apply step)
             return data if data.count > DECODED_MAX else Tree.from_bytes(oid, data.to_bytes())
-        return Tree.from_bytes(oid, data) if encoded_count(data) <= DECODED_MAX else EncodedTree.stored(oid, data)
+        return read_tree(oid, data)
 
 
 class Overlap:

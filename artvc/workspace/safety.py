@@ -14,7 +14,7 @@ import stat as stat_mod
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..objstore.objects import AnyTree, EncodedTree, Kind, Tree, encoded_count
+from ..objstore.objects import AnyTree, Kind, Tree, read_tree
 from ..objstore.oid import Oid
 from .paths import check_name, check_tree_links, inside, is_reserved
 from .repo import Repo
@@ -127,9 +127,6 @@ def _complete(repo: Repo, oid: Oid) -> bool:
     return not incomplete_keys(repo.store, [(oid, Kind.TREE)])
 
 
-DECODED_MAX = 32_768  # a folder's tree of more entries is never decoded whole: its entries are read one at a time
-
-
 class TreeCache(dict):
     """Trees a checkout reads (the plan, which checks them as it reads them, then the apply step; ``check_tree``
     first only for an artifact refused anyway), each decoded once and kept for the next step, up to ``budget``
@@ -156,7 +153,7 @@ class TreeCache(dict):
         if tree is not None:
             return tree
         data = store.get(oid, Kind.TREE)
-        return Tree.from_bytes(oid, data) if encoded_count(data) <= DECODED_MAX else EncodedTree.stored(oid, data)
+        return read_tree(oid, data)
 
     def keep(self, tree: AnyTree) -> None:
         """Keep ``tree`` for the next step, when it is decoded and within the budget."""

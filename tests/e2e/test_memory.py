@@ -274,10 +274,10 @@ def test_memory_per_file_of_a_checkout_of_one_flat_folder_is_small(tmp_path, mon
     what remains is the tree's encoding (about 50 bytes a file here) read from its stored, compressed copy
     (both alive while it is read), and the write's pack buffer, which grows with the files until its 4 MiB
     bound."""
-    from artvc.objstore import signed_writes
-    from artvc.workspace import checkout_plan, safety
+    from artvc.objstore import objects, signed_writes
+    from artvc.workspace import checkout_plan
 
-    monkeypatch.setattr(safety, "DECODED_MAX", 1000)
+    monkeypatch.setattr(objects, "DECODED_MAX", 1000)
     # the written files' stat data, kept to sign the new folder without a second walk, is ~180 bytes a file up
     # to ``KEPT_AT_MOST`` (100,000: 18 MB) and then let go for the walk; lowered too, so that both sizes here
     # measure what a checkout of a million files holds per file

@@ -19,10 +19,10 @@ def streamed(monkeypatch):
     read 500 rows at a time, a tree's files are looked up 500 at a time and packs hold 1,000 objects.
     (``iter_objects``' pages of 10,000 rows, the batches of 4,096 files and a pack's entries, at most 16,384,
     are bounded transients that a slope measured below those sizes would count as growth.)"""
-    from artvc.objstore import reachability, tree
+    from artvc.objstore import objects, reachability
     from artvc.objstore.store import local, local_writer
 
-    monkeypatch.setattr(tree, "STREAMED_FROM", 1000)
+    monkeypatch.setattr(objects, "DECODED_MAX", 1000)
     monkeypatch.setattr(local, "_PAGE", 500)
     monkeypatch.setattr(reachability, "_FILES_AT_ONCE", 500)
     monkeypatch.setattr(local_writer, "PACK_MAX_OBJECTS", 1000)

@@ -19,12 +19,10 @@ def test_a_pulled_large_tree_is_not_held_in_memory_while_its_folder_is_written(w
     from there a window at a time (the old code held the encoding from the walk to the end of the fetch and of
     the checkout: this found it). The thresholds are lowered so 6,000 files stand for a million: every tree is
     "large" (``BIG_TREE``) and none is decoded whole (``DECODED_MAX``)."""
-    from artvc.objstore import materialize, transfer
-    from artvc.workspace import pull_overlap, safety
+    from artvc.objstore import materialize, objects, transfer
 
     monkeypatch.setattr(transfer, "BIG_TREE", 16 << 10)
-    monkeypatch.setattr(safety, "DECODED_MAX", 100)
-    monkeypatch.setattr(pull_overlap, "DECODED_MAX", 100)
+    monkeypatch.setattr(objects, "DECODED_MAX", 100)
     rng = random.Random(1)
     ws.gen({"d0": {f"f{i:06d}.bin": rng.randbytes(rng.randint(16, 64)) for i in range(6000)}})
     ws.art("add", "d0")

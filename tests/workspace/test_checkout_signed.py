@@ -98,14 +98,14 @@ def test_signed_written_equals_signed_walk(tmp_path, kept):
 def test_a_large_folder_tree_is_read_twice_by_a_checkout_not_three_times(ws, monkeypatch):
     """A folder's tree too large to decode whole (``EncodedTree``) is read by the plan (which checks its names
     and links as it reads them) and by the write: the old code read it a third time for the safety check alone."""
+    from artvc.objstore import objects
     from artvc.objstore.objects import EncodedTree
-    from artvc.workspace import safety
 
     ws.gen({"d": {f"f{i:03d}": f"{i}\n" for i in range(40)}})
     os.symlink("f001", ws.root / "d/link")
     ws.art("add", "d")
     shutil.rmtree(ws.root / "d")
-    monkeypatch.setattr(safety, "DECODED_MAX", 10)  # the 41-entry tree is read an entry at a time
+    monkeypatch.setattr(objects, "DECODED_MAX", 10)  # the 41-entry tree is read an entry at a time
     reads = []
     real = EncodedTree.iter_entries
     monkeypatch.setattr(EncodedTree, "iter_entries", lambda self: reads.append(self.oid) or real(self))
