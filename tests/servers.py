@@ -138,7 +138,9 @@ class ServerProcess:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 _killpg(self.pid, signal.SIGKILL)
-                self.proc.wait(timeout)
+                # SIGKILL always ends it, but a process in uninterruptible sleep (disk I/O on a loaded machine:
+                # a CI run saw a Dask worker outlive 5 s) dies only when that I/O returns: wait for it
+                self.proc.wait(max(timeout, 120.0))
 
 
 def _killpg(pgid: int, sig: signal.Signals) -> None:
