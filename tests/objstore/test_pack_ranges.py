@@ -142,7 +142,9 @@ def test_a_pack_copied_while_verified_is_the_same_file_and_its_bad_object_is_sin
         monkeypatch.setattr(os, "splice", spy)
     if path == "read":
         monkeypatch.setattr(fio, "SPLICE", [False])  # no splice either: read and write
-    blobs = [random_bytes(60_000 + i * 577, i) if i % 2 else random_bytes(60_000, i).translate(TEXT) for i in range(200)]
+    blobs = [
+        random_bytes(60_000 + i * 577, i) if i % 2 else random_bytes(60_000, i).translate(TEXT) for i in range(200)
+    ]
     src = tmp_path / "p.pack"
     entries = _write_pack(src, blobs)
     victim = entries[120]
