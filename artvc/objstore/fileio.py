@@ -143,19 +143,22 @@ def pwrite_all(fd: int, view: memoryview, at: int) -> None:
 
 
 KERNEL_COPY = [hasattr(os, "copy_file_range")]  # cleared when the kernel refuses: read and write instead
+_PIPE_SIZE = 1 << 20  # bytes a splice through a pipe moves per round (the default pipe-max-size)
 
 
 def kernel_copy(src: int, dest: int, length: int, src_at: int, dest_at: int) -> int | None:
-    """Copy up to ``length`` bytes of ``src`` from ``src_at`` to ``dest`` at ``dest_at`` in the kernel
-    (``copy_file_range``: no trip through this process's memory). The bytes copied (fewer when ``src`` ends
-    first), or None when the kernel cannot copy between these files: nothing was written, and the caller reads
-    and writes them itself (a kernel without the call is not asked again).
+    """Copy up to ``length`` bytes of ``src`` from ``src_at`` to ``dest`` at ``dest_at`` in the kernel, with no
+    trip through this process's memory: ``copy_file_range``, or, where it refuses (``EXDEV``: the two files are
+    on different file systems, e.g. a directory remote on another disk), ``splice`` through a pipe (``_spliced``:
+    what ``sendfile`` does, but at explicit offsets, so threads may copy windows of one file at once). The bytes
+    copied (fewer when ``src`` ends first), or None when the kernel cannot copy between these files: nothing was
+    written, and the caller reads and writes them itself (a kernel without the call is not asked again).
 
     Raises:
         OSError: when the copy fails once begun, or for another reason (disk full, I/O error).
     """
     if not KERNEL_COPY[0]:
-        return None
+        return _spliced(src, dest, length, src_at, dest_at)
     done = 0
     while done < length:
         try:
@@ -165,11 +168,59 @@ def kernel_copy(src: int, dest: int, length: int, src_at: int, dest_at: int) -> 
                 raise
             if exc.errno in (errno.ENOSYS, errno.EOPNOTSUPP):
                 KERNEL_COPY[0] = False
-            return None
+            return _spliced(src, dest, length, src_at, dest_at)
         if not n:
             break
         done += n
     return done
+
+
+SPLICE = [hasattr(os, "splice")]  # cleared when the kernel refuses splice: the caller reads and writes
+
+
+def _spliced(src: int, dest: int, length: int, src_at: int, dest_at: int) -> int | None:
+    """``kernel_copy`` by ``splice``: ``src`` into a pipe (page references, no copy), the pipe into ``dest`` (the
+    one copy, into ``dest``'s pages), ``_PIPE_SIZE`` bytes a round. None when splice is refused before anything
+    was written."""
+    if not SPLICE[0]:
+        return None
+    import fcntl
+
+    try:
+        r, w = os.pipe()
+    except OSError:
+        return None
+    try:
+        try:  # a larger pipe: fewer rounds (refused above pipe-max-size: the default size does)
+            fcntl.fcntl(w, _F_SETPIPE_SZ, _PIPE_SIZE)
+        except OSError:
+            pass
+        done = 0
+        while done < length:
+            try:
+                n = os.splice(src, w, min(length - done, _PIPE_SIZE), offset_src=src_at + done)
+            except OSError as exc:
+                if done or exc.errno not in _NO_KERNEL_COPY:
+                    raise
+                if exc.errno == errno.ENOSYS:
+                    SPLICE[0] = False
+                return None
+            if not n:
+                break
+            moved = 0
+            while moved < n:  # the pipe's bytes are all written before it is filled again
+                m = os.splice(r, dest, n - moved, offset_dst=dest_at + done + moved)
+                if not m:
+                    raise OSError(errno.EIO, "splice wrote nothing")
+                moved += m
+            done += n
+        return done
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+_F_SETPIPE_SZ = 1031  # linux/fcntl.h (fcntl.F_SETPIPE_SZ from Python 3.10, Linux only)
 
 
 def _copy_range(src: int, dest: int, at: int, n: int) -> int:

@@ -233,7 +233,7 @@ def test_raw_runs_are_copied_by_the_kernel_and_verified_as_written(tmp_path):
 
 
 def test_a_store_on_another_file_system_is_read_and_written_instead(tmp_path):
-    """copy_file_range refuses between file systems (EXDEV): the raw runs are read into the buffer instead."""
+    """copy_file_range refuses between file systems (EXDEV): the raw runs are spliced by the kernel instead."""
     from tests.e2e.faultfs import ROOT, tmpfs
 
     data = random_bytes(LARGE_FILE + 3 * MIB, 9)

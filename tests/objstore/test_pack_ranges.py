@@ -4,6 +4,7 @@ every object checked and the bad ones singled out."""
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -112,38 +113,54 @@ def test_a_window_of_well_compressed_objects_is_also_bounded_by_their_decompress
     assert all(sum(e.raw_length for e in w) <= 2 * WINDOW for w in windows) and len(windows) >= 2
 
 
-@pytest.mark.parametrize("kernel", [True, False])
-def test_a_pack_copied_while_verified_is_the_same_file_and_its_bad_object_is_singled_out(tmp_path, kernel):
+@pytest.mark.parametrize("path", ["copy_file_range", "splice", "read"])
+def test_a_pack_copied_while_verified_is_the_same_file_and_its_bad_object_is_singled_out(tmp_path, monkeypatch, path):
     """``copy_to``: the kernel copies each window (copy_file_range) and the objects are verified from the copy,
-    mapped; where it cannot (``kernel`` False: another file system) the window is read and written. Either way
-    the copy (with ``copy_rest``) is the pack byte for byte, and a damaged object is refused."""
+    mapped; where copy_file_range refuses (``splice``: EXDEV, another file system) the kernel copies it by splice
+    and the objects are still verified from the copy; where the kernel cannot copy at all (``read``) the window is
+    read and written. Either way the copy (with ``copy_rest``) is the pack byte for byte, and a damaged object
+    (one flipped byte) is refused."""
+    import errno
+
     import artvc.objstore.fileio as fio
 
-    if not kernel:
-        fio.KERNEL_COPY[0], saved = False, fio.KERNEL_COPY[0]
-    try:
-        blobs = [
-            random_bytes(60_000 + i * 577, i) if i % 2 else random_bytes(60_000, i).translate(TEXT) for i in range(200)
-        ]
-        src = tmp_path / "p.pack"
-        entries = _write_pack(src, blobs)
-        victim = entries[120]
-        damaged = bytearray(src.read_bytes())
-        damaged[victim.offset + victim.length // 2] ^= 1
-        src.write_bytes(damaged)
-        dest = tmp_path / "copy.tmp"
-        with open(src, "rb") as s, open(dest, "w+b") as d, ThreadPoolExecutor(2) as pool:
-            got = [
-                (e, None if v is None else bytes(v)) for e, v in verified_windows(pool, s.fileno(), entries, d.fileno())
-            ]
-            copy_rest(s.fileno(), d.fileno(), entries)
-        assert dest.read_bytes() == bytes(damaged)
-        assert [e for e, _ in got] == entries and [e.oid for e, v in got if v is None] == [victim.oid]
-        by_oid = {hash_bytes(b): b for b in blobs}
-        assert all(v == by_oid[e.oid] for e, v in got if v is not None)
-    finally:
-        if not kernel:
-            fio.KERNEL_COPY[0] = saved
+    spliced: list[int] = []
+    if path != "copy_file_range":
+
+        def exdev(*args, **kwargs):  # the OS's answer between two file systems
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+        monkeypatch.setattr(os, "copy_file_range", exdev)
+        real_splice = os.splice
+
+        def spy(src, dest, count, **kw):
+            n = real_splice(src, dest, count, **kw)
+            if "offset_dst" in kw:
+                spliced.append(n)
+            return n
+
+        monkeypatch.setattr(os, "splice", spy)
+    if path == "read":
+        monkeypatch.setattr(fio, "SPLICE", [False])  # no splice either: read and write
+    blobs = [
+        random_bytes(60_000 + i * 577, i) if i % 2 else random_bytes(60_000, i).translate(TEXT) for i in range(200)
+    ]
+    src = tmp_path / "p.pack"
+    entries = _write_pack(src, blobs)
+    victim = entries[120]
+    damaged = bytearray(src.read_bytes())
+    damaged[victim.offset + victim.length // 2] ^= 1
+    src.write_bytes(damaged)
+    dest = tmp_path / "copy.tmp"
+    with open(src, "rb") as s, open(dest, "w+b") as d, ThreadPoolExecutor(2) as pool:
+        got = [(e, None if v is None else bytes(v)) for e, v in verified_windows(pool, s.fileno(), entries, d.fileno())]
+        copy_rest(s.fileno(), d.fileno(), entries)
+    assert dest.read_bytes() == bytes(damaged)
+    assert [e for e, _ in got] == entries and [e.oid for e, v in got if v is None] == [victim.oid]
+    by_oid = {hash_bytes(b): b for b in blobs}
+    assert all(v == by_oid[e.oid] for e, v in got if v is not None)
+    objects = sum(e.length for e in entries)
+    assert sum(spliced) == (objects if path == "splice" else 0)  # every object's bytes copied by the kernel
 
 
 def test_a_chunk_stored_raw_is_verified_by_one_hash_and_the_others_by_verify_payload(tmp_path, monkeypatch):
