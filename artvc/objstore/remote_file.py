@@ -177,6 +177,7 @@ def _write_all(
         if all(e.codec == RAW for _, e in located)
         else LOCAL_THREADS
     )
+    lock = threading.Lock()  # one write into the file at a time (``_fill``)
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="art-lazy") as pool:
         try:
             for span in spans(located):
@@ -186,7 +187,7 @@ def _write_all(
                 n = sum(e.raw_length for e in span[3])
                 if len(pending) > threads:  # one span waits for a writer while the others are written
                     take()
-                pending.append((pos, n, pool.submit(_fill, store, local[pack], fd, span, pos, free)))
+                pending.append((pos, n, pool.submit(_fill, store, local[pack], fd, span, pos, free, lock)))
                 pos += n
             while pending:
                 take()
@@ -202,10 +203,17 @@ _Written = tuple[memoryview, bytearray | None] | None  # what a span was written
 
 
 def _fill(
-    store: RemoteStore, src: BinaryIO | None, fd: int, span: Span, at: int, free: queue.SimpleQueue[bytearray]
+    store: RemoteStore,
+    src: BinaryIO | None,
+    fd: int,
+    span: Span,
+    at: int,
+    free: queue.SimpleQueue[bytearray],
+    lock: threading.Lock,
 ) -> _Written:
-    """One pool task: write ``span``'s chunks at ``at`` in ``fd`` (module docstring), each entry checked first;
-    return what the bytes were written from, for the hash (``_Written``).
+    """One pool task: write ``span``'s chunks at ``at`` in ``fd`` (module docstring), each entry checked first,
+    every write under ``lock`` (the pool's writers take turns, as the checkout's do: a writer waiting on the
+    kernel's inode lock spins); return what the bytes were written from, for the hash (``_Written``).
 
     Raises:
         FormatError: an entry the format forbids, a span the pack is too short for, a chunk that does not
@@ -215,7 +223,8 @@ def _fill(
     _check_entries(entries)
     raw = all(e.codec == RAW for e in entries)
     if raw and src is not None:
-        n = kernel_copy(src.fileno(), fd, end - start, start, at)
+        with lock:
+            n = kernel_copy(src.fileno(), fd, end - start, start, at)
         if n is not None:
             if n != end - start:
                 raise FormatError(_short(pack, n, start, end))
@@ -229,7 +238,8 @@ def _fill(
     if len(stored) != end - start:
         raise FormatError(_short(pack, len(stored), start, end))
     if raw:
-        pwrite_all(fd, stored, at)
+        with lock:
+            pwrite_all(fd, stored, at)
         return None if src is not None else (stored, None)  # a bucket's bytes are this span's own
     size = sum(e.raw_length for e in entries)
     try:
@@ -239,16 +249,18 @@ def _fill(
     if len(buf) < size:  # one chunk larger than a span (its entry check bounds it)
         buf = bytearray(size)
     try:
-        _decompress_to(fd, stored, entries, start, memoryview(buf)[:size], at)
+        _decompress_to(fd, stored, entries, start, memoryview(buf)[:size], at, lock)
     except BaseException:
         free.put(buf)
         raise
     return memoryview(buf)[:size], buf
 
 
-def _decompress_to(fd: int, stored: memoryview, entries: list[PackEntry], start: int, out: memoryview, at: int) -> None:
+def _decompress_to(
+    fd: int, stored: memoryview, entries: list[PackEntry], start: int, out: memoryview, at: int, lock: threading.Lock
+) -> None:
     """Decompress ``entries`` (stored from pack offset ``start`` in ``stored``) into ``out`` and write them at
-    ``at`` in ``fd``, ``HOT`` bytes at a time."""
+    ``at`` in ``fd``, ``HOT`` bytes at a time, each write under ``lock``."""
     pos = held = 0  # bytes decompressed; of which written
     for e in entries:
         piece = stored[e.offset - start : e.offset - start + e.length]
@@ -260,9 +272,11 @@ def _decompress_to(fd: int, stored: memoryview, entries: list[PackEntry], start:
             raise FormatError(f"remote chunk {e.oid[:10]} has codec {e.codec}, which a lazy pull does not read")
         pos += e.raw_length
         if pos - held >= HOT:  # written while still in the core's cache (a whole span would be read from RAM)
-            pwrite_all(fd, out[held:pos], at + held)
+            with lock:
+                pwrite_all(fd, out[held:pos], at + held)
             held = pos
-    pwrite_all(fd, out[held:pos], at + held)
+    with lock:
+        pwrite_all(fd, out[held:pos], at + held)
 
 
 def _unzstd_into(piece: memoryview, out: memoryview) -> None:

@@ -391,3 +391,44 @@ def test_a_kept_file_that_no_longer_hashes_to_its_id_is_written_again(ws, tmp_pa
     for name, content in data.items():  # the kept file, taken unproved, would hold the changed byte
         assert (other.root / name).read_bytes() == content
     assert not first.exists()
+
+
+def test_a_lazy_pull_never_writes_a_file_from_two_threads_at_once(ws, tmp_path, monkeypatch):
+    """The pool's writers decompress at once but take turns writing the file (as the checkout's do: a writer
+    waiting on the kernel's inode lock spins). Every write is watched per file, and made slow enough that two
+    would overlap without the lock (they did before)."""
+    import threading
+    import time
+
+    from artvc.workspace import lazy_pull
+    from artvc.workspace.repo import Repo
+
+    data = csv_bytes(24 * MIB, 23)  # several decompressed spans, two writers
+    ws.gen({"table.csv": data})
+    ws.art("add", "table.csv")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    other = clone(ws, tmp_path / "clone")
+    guard, busy, most = threading.Lock(), {}, [0]
+
+    def watched(real):
+        def call(fd, *args):
+            with guard:
+                busy[fd] = busy.get(fd, 0) + 1
+                most[0] = max(most[0], busy[fd])
+            try:
+                time.sleep(0.01)
+                return real(fd, *args)
+            finally:
+                with guard:
+                    busy[fd] -= 1
+
+        return call
+
+    for name in ("pwrite", "pwritev"):
+        monkeypatch.setattr(os, name, watched(getattr(os, name)))
+    with Repo.find(other.root) as repo:
+        result = lazy_pull.lazy_pull(repo)
+    assert result.checkout.restored == ["table.csv"]
+    assert (other.root / "table.csv").read_bytes() == data
+    assert busy and most[0] == 1
