@@ -314,22 +314,26 @@ class _Download:
                     self.trusted = True
             else:
                 need.append(key)
-        # one batched lookup (the view may be a file: remote_view.py), a file as a chunk too
-        found = self.src.locate_many([*need, *((o, Kind.CHUNK) for o, k in need if k == Kind.FILE)])
+        # one batched lookup (the view may be a file: remote_view.py), a file as a chunk too; a chunk's row only
+        # adds its offset and length to its pack's arrays (no object per chunk)
+        rows = self.src.locate_rows(need, [bytes.fromhex(o) for o, _ in need])
         wanted: list[Located] = []
-        for key in need:
-            oid, kind = key
-            loc = found.get(key) or (found.get((oid, Kind.CHUNK)) if kind == Kind.FILE else None)
-            if loc is None:
+        chunks, chunk = self.chunks, int(Kind.CHUNK)
+        for key, row in zip(need, rows, strict=True):
+            if row is None:
                 if key not in self.missing:
                     self.missing.append(key)
-            elif loc.entry.kind == Kind.CHUNK:
-                offsets, lengths = self.chunks.setdefault(loc.pack, (array("q"), array("q")))
-                offsets.append(loc.entry.offset)
-                lengths.append(loc.entry.length)
+                continue
+            pack, kind, codec, offset, length, raw = row
+            if kind == chunk:
+                got = chunks.get(pack)
+                if got is None:
+                    got = chunks[pack] = (array("q"), array("q"))
+                got[0].append(offset)
+                got[1].append(length)
             elif key not in seen:
                 seen.add(key)
-                wanted.append(loc)
+                wanted.append(Located(pack, PackEntry(key[0], kind, codec, offset, length, raw)))
         return wanted
 
     def _children(self, pack: str, entry: PackEntry, stored: bytes) -> Iterable[ObjectKey]:

@@ -47,7 +47,7 @@ from .midx import FLAT, epoch_of, idx_path, is_epoch, key_of
 from .pack import Compressor, PackEntry, encode_index
 from .remote_ckpt import Checkpoints
 from .remote_read import MAX_INDEX_BYTES, MAX_SPAN, Located, check_index, plan_reads, read_spans, verify_payload
-from .remote_view import ViewIndex
+from .remote_view import Row, ViewIndex
 from .remote_writer import RemoteWriter
 from .transport import Entry, Transport
 
@@ -449,6 +449,24 @@ class RemoteStore(ObjectStore):
                 if key not in found and (loc := self.locate(key[0], Kind(key[1]))) is not None:
                     found[key] = loc
         return found
+
+    def locate_rows(self, keys: Sequence[Key], digests: Sequence[bytes]) -> list[Row | None]:
+        """``locate_many`` for a download's walk, as rows aligned with ``keys`` (``ViewIndex.get_rows``: a file
+        key is answered by its chunk too; ``digests`` are the keys' ids as bytes): no object per row. Keys the
+        view does not list are then asked through the checkpoint, one by one, when there is one."""
+        self._ensure()
+        rows = self._index.get_rows(keys, digests)
+        if self._use_checkpoints:
+            for i, row in enumerate(rows):
+                if row is None:
+                    oid, kind = keys[i]
+                    loc = self.locate(oid, Kind(kind))
+                    if loc is None and kind == Kind.FILE:
+                        loc = self.locate(oid, Kind.CHUNK)
+                    if loc is not None:
+                        e = loc.entry
+                        rows[i] = (loc.pack, e.kind, e.codec, e.offset, e.length, e.raw_length)
+        return rows
 
     # -- ObjectStore ----------------------------------------------------------------------------------------
 

@@ -18,11 +18,13 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from ..objects import Kind
 from ..oid import Oid
 from .pack import ENTRY, EntryTable, PackEntry
 from .remote_read import Located
 
 Key = tuple[Oid, int]
+Row = tuple[str, int, int, int, int, int]  # where an object is: pack, kind, codec, offset, length, raw length
 SPILL = 32_768  # objects listed in memory at most; beyond, the index is a temporary sqlite file
 _BATCH = 400  # keys per lookup query (under sqlite's 999 parameters)
 
@@ -118,6 +120,38 @@ class ViewIndex:
                 if asked is not None:
                     out[asked] = Located(names[p], PackEntry(asked[0], k, c, off, length, raw))
         return out
+
+    def get_rows(self, keys: Sequence[Key], digests: Sequence[bytes]) -> list[Row | None]:
+        """Where each of ``keys`` is (``digests``: their ids' 32 bytes, in the same order), as a row (pack, kind,
+        codec, offset, length, raw length), None for those not listed; a file key is answered by its chunk too
+        (a one-chunk file is stored as its chunk). The spilled index is asked ``_BATCH`` distinct ids a query
+        and its rows go to the caller as they come: no ``Located`` nor ``PackEntry`` per row, no dictionary of
+        every key (a pull's walk asks this of every file: about 3 µs a file less than ``get_many``)."""
+        file, chunk = int(Kind.FILE), int(Kind.CHUNK)
+        if self._db is None:
+            mem, out = self._mem, []
+            for oid, kind in keys:
+                loc = mem.get((oid, int(kind)))
+                if loc is None and kind == file:
+                    loc = mem.get((oid, chunk))
+                e = None if loc is None else loc.entry
+                out.append(None if e is None else (loc.pack, e.kind, e.codec, e.offset, e.length, e.raw_length))
+            return out
+        names, found = self._names, {}
+        ids = sorted(set(digests))  # in key order: each query reads neighbouring pages of the file
+        for i in range(0, len(ids), _BATCH):
+            part = ids[i : i + _BATCH]
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT d, k, p, c, off, len, raw FROM o WHERE d IN ({','.join('?' * len(part))})", part
+                ).fetchall()
+            for d, k, p, c, off, length, raw in rows:
+                found[d, k] = (names[p], k, c, off, length, raw)
+        get = found.get
+        return [
+            get((d, int(kind))) or (get((d, chunk)) if kind == file else None)
+            for (_, kind), d in zip(keys, digests, strict=True)
+        ]
 
     def items(self) -> Iterator[tuple[Key, Located]]:
         """Every (key, location), in no particular order."""
