@@ -134,8 +134,11 @@ class ViewIndex:
                 loc = mem.get((oid, int(kind)))
                 if loc is None and kind == file:
                     loc = mem.get((oid, chunk))
-                e = None if loc is None else loc.entry
-                out.append(None if e is None else (loc.pack, e.kind, e.codec, e.offset, e.length, e.raw_length))
+                if loc is None:
+                    out.append(None)
+                else:
+                    e = loc.entry
+                    out.append((loc.pack, e.kind, e.codec, e.offset, e.length, e.raw_length))
             return out
         names, found = self._names, {}
         ids = sorted(set(digests))  # in key order: each query reads neighbouring pages of the file
