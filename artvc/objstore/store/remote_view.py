@@ -129,7 +129,8 @@ class ViewIndex:
         every key (a pull's walk asks this of every file: about 3 µs a file less than ``get_many``)."""
         file, chunk = int(Kind.FILE), int(Kind.CHUNK)
         if self._db is None:
-            mem, out = self._mem, []
+            mem = self._mem
+            out: list[Row | None] = []
             for oid, kind in keys:
                 loc = mem.get((oid, int(kind)))
                 if loc is None and kind == file:
@@ -140,7 +141,8 @@ class ViewIndex:
                     e = loc.entry
                     out.append((loc.pack, e.kind, e.codec, e.offset, e.length, e.raw_length))
             return out
-        names, found = self._names, {}
+        names = self._names
+        found: dict[tuple[bytes, int], Row] = {}
         ids = sorted(set(digests))  # in key order: each query reads neighbouring pages of the file
         for i in range(0, len(ids), _BATCH):
             part = ids[i : i + _BATCH]
