@@ -12,13 +12,14 @@ store's temp folder: gone when closed or when the process ends), written only fr
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..errors import FormatError
-from .objects import EncodedTree, encoded_count
+from .objects import EncodedTree, TreeEntry, encoded_count
 from .oid import Oid
+from .types import ENTRY_KINDS, EntryKind
 
 _PIECE = 1 << 20  # bytes a store write or a read of the header takes at a time
 
@@ -51,13 +52,24 @@ class FileBytes:
 
 class FileTree(EncodedTree):
     """A verified tree's encoding in an unnamed temporary file (``spill``): ``iter_entries`` as ``EncodedTree``
-    (checked as they are decoded, a window at a time), ``pieces`` for the store; ``size`` is None."""
+    (checked as they are decoded, a window at a time), ``pieces`` for the store; ``size`` is None.
 
-    __slots__ = ("_file", "length")
+    The fetch's walk reads every entry once, checked (``EncodedTree.iter_entries``: canonical encoding, names
+    sorted and unique, every field's type and bound), and then marks the tree ``checked``: the file holds
+    exactly those bytes (private to this process, never written again), so the plan and the apply step of the
+    checkout beside the fetch read the entries again without checking them a second and third time
+    (``_trusted_entries``: half the cost of a decode, ~0.08 CPU s a read at 100,000 files)."""
+
+    __slots__ = ("_file", "checked", "length")
 
     def __init__(self, oid: Oid, file: BinaryIO, length: int) -> None:
         self.oid, self.size, self.length, self._file = oid, None, length, file
         self._data = FileBytes(file.fileno(), length)  # type: ignore[assignment]
+        self.checked = False  # every entry was read through the checking decoder, without an error
+
+    def iter_entries(self) -> Iterator[TreeEntry]:
+        """The entries: checked as they are decoded, unless the tree is ``checked`` already."""
+        return _trusted_entries(self) if self.checked else super().iter_entries()
 
     def to_bytes(self) -> bytes:
         return self._data[:]
@@ -98,3 +110,41 @@ def spill(oid: Oid, data: bytes, folder: Path) -> FileTree:
         f.close()
         raise
     return FileTree(oid, f, len(data))
+
+
+def _trusted_entries(tree: FileTree) -> Iterator[TreeEntry]:
+    """The entries of a tree whose every entry was read once through the checking decoder (``checked``),
+    decoded without those checks, a window of the file at a time.
+
+    Raises:
+        FormatError: when the file no longer reads as the tree it held (it cannot change: a bug guard).
+    """
+    import msgpack
+
+    data: FileBytes = tree._data  # type: ignore[assignment]
+    up = msgpack.Unpacker(raw=False, use_list=True)
+    n, fed = tree.length, 0
+    file, symlink, new_oid = EntryKind.FILE, EntryKind.SYMLINK, Oid
+
+    def unpack(read: Callable[[], Any]) -> Any:
+        nonlocal fed
+        while True:
+            try:
+                return read()
+            except msgpack.OutOfData:
+                if fed >= n:
+                    raise FormatError(f"tree {tree.oid[:10]}: its spilled copy was cut short") from None
+                up.feed(data[fed : fed + _PIECE])
+                fed += _PIECE
+
+    unpack(up.read_array_header)
+    unpack(up.unpack)  # "tree", then the format's version: both checked by the walk
+    unpack(up.unpack)
+    for _ in range(unpack(up.read_array_header)):
+        name, kind, extra, digest, size = unpack(up.unpack)
+        if kind == "file":
+            yield TreeEntry(name, file, new_oid(digest.hex()), size, extra)
+        elif (entry_kind := ENTRY_KINDS[kind]) is symlink:
+            yield TreeEntry(name, entry_kind, new_oid(digest.hex()), size, target=extra)
+        else:
+            yield TreeEntry(name, entry_kind, new_oid(digest.hex()), size, extra)
