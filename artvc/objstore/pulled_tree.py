@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import FormatError
-from .objects import EncodedTree, TreeEntry, encoded_count
+from .objects import EncodedTree, Tree, TreeEntry, encoded_count
 from .oid import Oid
 from .types import ENTRY_KINDS, EntryKind
 
@@ -112,6 +112,46 @@ def spill(oid: Oid, data: bytes, folder: Path) -> FileTree:
     return FileTree(oid, f, len(data))
 
 
+class CheckedTree(Tree):
+    """A tree decoded, without the checks, from bytes the fetch's walk decoded and checked whole (its id is
+    the one the walk checked): what the checkout beside the fetch plans from (``checked_tree``)."""
+
+    __slots__ = ()
+
+    def __init__(self, oid: Oid, entries: tuple[TreeEntry, ...]) -> None:
+        super().__init__(entries)
+        self._oid = oid
+
+
+def checked_tree(oid: Oid, data: bytes | FileTree) -> Tree:
+    """Tree ``oid`` decoded whole from what the fetch's walk verified: ``data``, the bytes it decoded with
+    ``Tree.from_bytes`` (every entry checked, the id matched), or a ``FileTree`` it read whole (``checked``);
+    decoded again without those checks (a third of the cost). A ``FileTree`` not ``checked`` is decoded with
+    them.
+
+    Raises:
+        FormatError: when an unchecked ``FileTree`` is malformed.
+    """
+    if isinstance(data, FileTree):
+        if not data.checked:
+            return Tree.from_bytes(oid, data.to_bytes())
+        return CheckedTree(oid, tuple(_trusted_entries(data)))
+    import msgpack
+
+    return CheckedTree(oid, tuple(_entry(item) for item in msgpack.unpackb(data, raw=False, use_list=True)[2]))
+
+
+def _entry(item: list[Any]) -> TreeEntry:
+    """A checked encoded entry as a ``TreeEntry`` (as ``objects._checked`` makes it)."""
+    name, kind, extra, digest, size = item
+    if kind == "file":
+        return TreeEntry(name, EntryKind.FILE, Oid(digest.hex()), size, extra)
+    entry_kind = ENTRY_KINDS[kind]
+    if entry_kind is EntryKind.SYMLINK:
+        return TreeEntry(name, entry_kind, Oid(digest.hex()), size, target=extra)
+    return TreeEntry(name, entry_kind, Oid(digest.hex()), size, extra)
+
+
 def _trusted_entries(tree: FileTree) -> Iterator[TreeEntry]:
     """The entries of a tree whose every entry was read once through the checking decoder (``checked``),
     decoded without those checks, a window of the file at a time.
@@ -124,7 +164,7 @@ def _trusted_entries(tree: FileTree) -> Iterator[TreeEntry]:
     data: FileBytes = tree._data  # type: ignore[assignment]
     up = msgpack.Unpacker(raw=False, use_list=True)
     n, fed = tree.length, 0
-    file, symlink, new_oid = EntryKind.FILE, EntryKind.SYMLINK, Oid
+    file, new_oid = EntryKind.FILE, Oid
 
     def unpack(read: Callable[[], Any]) -> Any:
         nonlocal fed
@@ -141,10 +181,8 @@ def _trusted_entries(tree: FileTree) -> Iterator[TreeEntry]:
     unpack(up.unpack)  # "tree", then the format's version: both checked by the walk
     unpack(up.unpack)
     for _ in range(unpack(up.read_array_header)):
-        name, kind, extra, digest, size = unpack(up.unpack)
-        if kind == "file":
-            yield TreeEntry(name, file, new_oid(digest.hex()), size, extra)
-        elif (entry_kind := ENTRY_KINDS[kind]) is symlink:
-            yield TreeEntry(name, entry_kind, new_oid(digest.hex()), size, target=extra)
+        item = unpack(up.unpack)
+        if item[1] == "file":  # inline: a folder of a million files
+            yield TreeEntry(item[0], file, new_oid(item[3].hex()), item[4], item[2])
         else:
-            yield TreeEntry(name, entry_kind, new_oid(digest.hex()), size, extra)
+            yield _entry(item)

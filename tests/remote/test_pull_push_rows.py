@@ -207,3 +207,29 @@ def test_a_pull_through_a_damaged_checkpoint_block_falls_back_and_writes_everyth
     assert not pulled["problems"] and pulled["files_written"] == 300
     assert files_under(other.root / "d0") == files_under(ws.root / "d0")
     assert files_under(other.root / "d1") == files_under(ws.root / "d1")
+
+
+def test_the_checkout_beside_the_fetch_decodes_no_small_tree_with_the_checks_again(ws, tmp_path, monkeypatch):
+    """A nested folder (a tree per folder, each small): the walk decodes each tree with its checks; the plan
+    beside the fetch decodes them again without (``checked_tree``), and the apply step takes the plan's (the old
+    code decoded them 7 times here, now 3)."""
+    from artvc.objstore.objects import Tree
+
+    rng = random.Random(11)
+    ws.gen({"top": {f"s{d}": {f"f{i:03d}.bin": rng.randbytes(rng.randint(1, 900)) for i in range(40)} for d in (0, 1)}})
+    ws.art("add", "top")
+    add_remote(ws, str(tmp_path / "bucket"))
+    assert art_json(ws, "push")["missing"] == []
+    other = clone(ws, tmp_path / "clone")
+    real = Tree.from_bytes.__func__
+    decoded: list[str] = []
+
+    def counted(cls, oid, data):
+        decoded.append(oid)
+        return real(cls, oid, data)
+
+    monkeypatch.setattr(Tree, "from_bytes", classmethod(counted))
+    pulled = art_json(other, "pull")
+    assert not pulled["problems"] and pulled["files_written"] == 80
+    assert len(decoded) == len(set(decoded)) == 3  # top, s0, s1: once each
+    assert files_under(other.root / "top") == files_under(ws.root / "top")
