@@ -68,20 +68,20 @@ class ViewIndex:
                 if not skip or (e.oid, e.kind, name) not in skip:
                     mem.setdefault((e.oid, e.kind), Located(name, e))
             return
-        pid = self._pack_id(name)
-        rows: Iterable[tuple[bytes, int, int, int, int, int, int]]
+        pid = self._pack_id(name)  # an int: written into the statement, so a record binds as it is unpacked
+        rows: Iterable[tuple[bytes, int, int, int, int, int]]
         if isinstance(entries, EntryTable) and not any(p == name for _, _, p in skip or ()):
-            rows = ((d, k, pid, c, off, n, raw) for d, k, c, off, n, raw in ENTRY.iter_unpack(entries.data))
+            rows = ENTRY.iter_unpack(entries.data)  # (id, kind, codec, offset, length, raw): no tuple made per row
         else:
             rows = (
-                (bytes.fromhex(e.oid), e.kind, pid, e.codec, e.offset, e.length, e.raw_length)
+                (bytes.fromhex(e.oid), e.kind, e.codec, e.offset, e.length, e.raw_length)
                 for e in entries
                 if not skip or (e.oid, e.kind, name) not in skip
             )
         with self._lock:  # one transaction: in autocommit, each row would be one
             self._db.execute("BEGIN")
             try:
-                self._db.executemany("INSERT OR IGNORE INTO o VALUES (?,?,?,?,?,?,?)", rows)
+                self._db.executemany(f"INSERT OR IGNORE INTO o VALUES (?,?,{int(pid)},?,?,?,?)", rows)
             finally:
                 self._db.execute("COMMIT")
 
