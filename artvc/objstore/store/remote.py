@@ -248,8 +248,7 @@ class RemoteStore(ObjectStore):
     def _iter_indexes(
         self, names: dict[str, int], use_cache: bool, skip: set[str]
     ) -> Iterator[tuple[str, Sequence[PackEntry]]]:
-        """(name, entries) of each valid index of ``names`` but ``skip``, one at a time: the view's, cached or
-        downloaded (and cached)."""
+        """(name, entries) of each valid index of ``names`` but ``skip``, one at a time: the view's, cached or got."""
         valid = {n for n, size in names.items() if size <= MAX_INDEX_BYTES} - skip  # a larger one cannot be valid
         # indexes never change: those in the view already are not read (nor verified) again
         known = self._packs if use_cache and self._loaded else {}
@@ -439,8 +438,7 @@ class RemoteStore(ObjectStore):
         return present | set(self._index.get_many(rest))
 
     def locate_many(self, keys: Iterable[Key]) -> dict[Key, Located]:
-        """``locate`` for many keys: those the view lists in batched lookups, the others one by one (through
-        the checkpoint, when there is one)."""
+        """``locate`` for many keys: batched in the view, the others one by one (through the checkpoint, if any)."""
         self._ensure()
         keys = list(keys)
         found = self._index.get_many(keys)
@@ -451,22 +449,9 @@ class RemoteStore(ObjectStore):
         return found
 
     def locate_rows(self, keys: Sequence[Key], digests: Sequence[bytes]) -> list[Row | None]:
-        """``locate_many`` for a download's walk, as rows aligned with ``keys`` (``ViewIndex.get_rows``: a file
-        key is answered by its chunk too; ``digests`` are the keys' ids as bytes): no object per row. Keys the
-        view does not list are then asked through the checkpoint, one by one, when there is one."""
+        """``locate_many`` for a download's walk, as rows aligned with ``keys`` (``ViewIndex.get_rows``)."""
         self._ensure()
-        rows = self._index.get_rows(keys, digests)
-        if self._use_checkpoints:
-            for i, row in enumerate(rows):
-                if row is None:
-                    oid, kind = keys[i]
-                    loc = self.locate(oid, Kind(kind))
-                    if loc is None and kind == Kind.FILE:
-                        loc = self.locate(oid, Kind.CHUNK)
-                    if loc is not None:
-                        e = loc.entry
-                        rows[i] = (loc.pack, e.kind, e.codec, e.offset, e.length, e.raw_length)
-        return rows
+        return self._index.get_rows(keys, digests, self.locate if self._use_checkpoints else None)
 
     # -- ObjectStore ----------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from ..objects import Kind
@@ -121,12 +121,15 @@ class ViewIndex:
                     out[asked] = Located(names[p], PackEntry(asked[0], k, c, off, length, raw))
         return out
 
-    def get_rows(self, keys: Sequence[Key], digests: Sequence[bytes]) -> list[Row | None]:
+    def get_rows(
+        self, keys: Sequence[Key], digests: Sequence[bytes], locate: Callable[[Oid, Kind], Located | None] | None = None
+    ) -> list[Row | None]:
         """Where each of ``keys`` is (``digests``: their ids' 32 bytes, in the same order), as a row (pack, kind,
         codec, offset, length, raw length), None for those not listed; a file key is answered by its chunk too
         (a one-chunk file is stored as its chunk). The spilled index is asked ``_BATCH`` distinct ids a query
         and its rows go to the caller as they come: no ``Located`` nor ``PackEntry`` per row, no dictionary of
-        every key (a pull's walk asks this of every file: about 3 µs a file less than ``get_many``)."""
+        every key (a pull's walk asks this of every file: about 3 µs a file less than ``get_many``). ``locate``:
+        asked key by key for what the view does not list (``RemoteStore.locate``, through the checkpoint)."""
         file, chunk = int(Kind.FILE), int(Kind.CHUNK)
         if self._db is None:
             mem = self._mem
@@ -140,7 +143,7 @@ class ViewIndex:
                 else:
                     e = loc.entry
                     out.append((loc.pack, e.kind, e.codec, e.offset, e.length, e.raw_length))
-            return out
+            return _fill(out, keys, locate)
         names = self._names
         found: dict[tuple[bytes, int], Row] = {}
         ids = sorted(set(digests))  # in key order: each query reads neighbouring pages of the file
@@ -153,10 +156,11 @@ class ViewIndex:
             for d, k, p, c, off, length, raw in rows:
                 found[d, k] = (names[p], k, c, off, length, raw)
         get = found.get
-        return [
+        rows = [
             get((d, int(kind))) or (get((d, chunk)) if kind == file else None)
             for (_, kind), d in zip(keys, digests, strict=True)
         ]
+        return _fill(rows, keys, locate)
 
     def items(self) -> Iterator[tuple[Key, Located]]:
         """Every (key, location), in no particular order."""
@@ -221,3 +225,17 @@ class ViewIndex:
             by_pack.setdefault(loc.pack, []).append(loc.entry)
         for name in sorted(by_pack):  # each key is listed once already: the order does not matter here
             self.add(name, by_pack[name])
+
+
+def _fill(
+    rows: list[Row | None], keys: Sequence[Key], locate: Callable[[Oid, Kind], Located | None] | None
+) -> list[Row | None]:
+    """``rows`` with the keys they lack asked of ``locate`` one by one (a file key as a chunk too), if given."""
+    for i, row in enumerate(rows):
+        if row is None and locate is not None:
+            oid, kind = keys[i]
+            loc = locate(oid, Kind(kind)) or (locate(oid, Kind.CHUNK) if kind == Kind.FILE else None)
+            if loc is not None:
+                e = loc.entry
+                rows[i] = (loc.pack, e.kind, e.codec, e.offset, e.length, e.raw_length)
+    return rows
