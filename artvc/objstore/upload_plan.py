@@ -206,8 +206,8 @@ class Plan:
 
         for oid in trees:
             height(oid)
-        self.db.executemany(  # the kind a literal: the query uses the index of metadata rows (``todo_meta``)
-            f"UPDATE todo SET height = ? WHERE oid = ? AND kind = {int(Kind.TREE)}",
+        self.db.executemany(  # ``kind != 0`` spelled out: sqlite then uses the partial index (``todo_meta``)
+            f"UPDATE todo SET height = ? WHERE oid = ? AND kind = {int(Kind.TREE)} AND kind != 0",
             ((h, bytes.fromhex(o)) for o, h in heights.items()),
         )
 
