@@ -57,8 +57,6 @@ _DATA = frozenset({Kind.FILE, Kind.CHUNK})  # keys deduplicated when fetched, no
 _Verifying = tuple[str, PackEntry, bytes, "Future[bytes | None]"]  # (pack, entry, stored bytes, its verification)
 _Listed = Sequence[PackEntry]  # a list, or an EntryTable: encoded entries, decoded as read
 _Ahead = tuple[str, _Listed, "Future[tuple[str, BinaryIO | None]]"]  # a whole pack being downloaded
-
-
 MAX_RETRIES = 10_000
 
 
@@ -314,22 +312,22 @@ class _Download:
                     self.trusted = True
             else:
                 need.append(key)
-        # one batched lookup (the view may be a file: remote_view.py), a file as a chunk too
-        found = self.src.locate_many([*need, *((o, Kind.CHUNK) for o, k in need if k == Kind.FILE)])
+        # one batched lookup (the view may be a file: remote_view.py), a file as a chunk too, as rows: a chunk's
+        # only adds its offset and length to its pack's arrays (no object per chunk)
+        rows = self.src.locate_rows(need, [bytes.fromhex(o) for o, _ in need])
         wanted: list[Located] = []
-        for key in need:
-            oid, kind = key
-            loc = found.get(key) or (found.get((oid, Kind.CHUNK)) if kind == Kind.FILE else None)
-            if loc is None:
-                if key not in self.missing:
-                    self.missing.append(key)
-            elif loc.entry.kind == Kind.CHUNK:
-                offsets, lengths = self.chunks.setdefault(loc.pack, (array("q"), array("q")))
-                offsets.append(loc.entry.offset)
-                lengths.append(loc.entry.length)
+        for key, row in zip(need, rows, strict=True):
+            if row is None:
+                self.missing += [] if key in self.missing else [key]
+                continue
+            pack, kind, codec, offset, length, raw = row
+            if kind == Kind.CHUNK:
+                got = self.chunks.get(pack) or self.chunks.setdefault(pack, (array("q"), array("q")))
+                got[0].append(offset)
+                got[1].append(length)
             elif key not in seen:
                 seen.add(key)
-                wanted.append(loc)
+                wanted.append(Located(pack, PackEntry(key[0], kind, codec, offset, length, raw)))
         return wanted
 
     def _children(self, pack: str, entry: PackEntry, stored: bytes) -> Iterable[ObjectKey]:
@@ -369,6 +367,7 @@ class _Download:
         except FormatError as exc:
             self._refuse(tree.oid, Kind.TREE, pack, CorruptObjectError(tree.oid, f"remote copy: {exc}"))
             return
+        tree.checked = True  # every entry read and checked: later reads of it need not check again
         self.meta[ObjectKey(tree.oid, Kind.TREE)] = tree
 
     def _refuse(self, oid: Oid, kind: Kind, pack: str, exc: CorruptObjectError) -> None:

@@ -33,7 +33,7 @@ from .objects import EncodedTree, FileManifest, Kind
 from .oid import Oid
 from .store.delta import DELTA
 from .store.local import LocalStore
-from .store.pack import ENTRY, TRAILER, PackEntry, read_trailer, unpack_payload
+from .store.pack import ENTRY, TRAILER, EntryTable, PackEntry, read_trailer_table, unpack_payload
 from .store.remote import RemoteStore
 from .types import EntryKind, Location, ObjectKey
 
@@ -60,18 +60,20 @@ class Whole(NamedTuple):
 
     path: str
     name: str
-    entries: list[PackEntry]
+    entries: Sequence[PackEntry]  # the trailer's records (an ``EntryTable``)
 
 
 _SCHEMA = """
 CREATE TABLE seen (oid BLOB NOT NULL, kind INTEGER NOT NULL, PRIMARY KEY (oid, kind)) WITHOUT ROWID;
 CREATE TABLE queue (oid BLOB NOT NULL, kind INTEGER NOT NULL);
 CREATE TABLE batch (oid BLOB NOT NULL, kind INTEGER NOT NULL);
+CREATE TABLE marks (oid BLOB NOT NULL);  -- one-chunk files seen as their chunks (``_as_chunks``)
 CREATE TABLE whole (pack INTEGER PRIMARY KEY);
 CREATE TABLE todo (
     oid BLOB NOT NULL, kind INTEGER NOT NULL, ord INTEGER NOT NULL, height INTEGER NOT NULL,
     pack INTEGER NOT NULL, codec INTEGER NOT NULL, offset INTEGER NOT NULL, length INTEGER NOT NULL,
-    raw_length INTEGER NOT NULL, PRIMARY KEY (oid, kind)) WITHOUT ROWID;
+    raw_length INTEGER NOT NULL);
+CREATE INDEX todo_meta ON todo (oid, kind) WHERE kind != 0;
 """
 
 
@@ -104,29 +106,37 @@ class Plan:
     def _fresh(self, keys: Sequence[tuple[str, int]]) -> list[tuple[Oid, Kind]]:
         """The keys not seen yet (each once), now marked seen."""
         db = self.db
-        self.chunks_met = self.chunks_met or any(k == Kind.CHUNK for _, k in keys)
+        if not self.chunks_met and any(k == Kind.CHUNK for _, k in keys):
+            self.chunks_met = True  # from now on a chunk is looked up: the one-chunk files' marks join ``seen``
+            db.execute("INSERT OR IGNORE INTO seen SELECT oid, 0 FROM marks ORDER BY oid")
+            db.execute("DELETE FROM marks")
         db.execute("DELETE FROM batch")
         db.executemany("INSERT INTO batch VALUES (?, ?)", ((bytes.fromhex(o), int(k)) for o, k in keys))
+        # one statement, in key order (neighbouring pages of ``seen``): the rows it inserts are the keys not seen
+        # before (a key twice in the batch: once)
         rows = db.execute(
-            "SELECT DISTINCT b.oid, b.kind FROM batch b LEFT JOIN seen s ON s.oid = b.oid AND s.kind = b.kind"
-            " WHERE s.oid IS NULL"
+            "INSERT OR IGNORE INTO seen SELECT oid, kind FROM batch ORDER BY oid, kind RETURNING oid, kind"
         ).fetchall()
-        db.execute("INSERT OR IGNORE INTO seen SELECT oid, kind FROM batch")
         return [(Oid(o.hex()), _KINDS[k]) for o, k in rows]
 
     def _as_chunks(self, keys: list[tuple[Oid, Kind]]) -> list[tuple[Oid, Kind]]:
         """The chunk keys of one-chunk files whose file keys were fresh: not seen yet (each once), now seen.
         Until a chunk key has come through ``_fresh`` (a manifest's chunks, a delta's base, a chunk root), none
         can have been seen but as such a file's, which is seen once: they are only marked, not looked up (a
-        push of many small files otherwise looks each up twice, as a file and as its chunk)."""
+        push of many small files otherwise looks each up twice, as a file and as its chunk), and the mark is
+        appended to ``marks``, moved into ``seen`` (sorted, at once) only when the first chunk key comes: a push
+        of small files only never writes them into ``seen``'s B-tree (100,000 files: ~0.3 CPU s)."""
         if self.chunks_met:
             return self._fresh(keys)
-        self.db.executemany("INSERT OR IGNORE INTO seen VALUES (?, ?)", ((bytes.fromhex(o), int(k)) for o, k in keys))
+        self.db.executemany("INSERT INTO marks VALUES (?)", ((bytes.fromhex(o),) for o, _ in keys))
         return keys
 
     def _send(self, items: Iterable[tuple[Oid, Kind, Location]]) -> None:
+        """Add objects to send; each once (the callers pass keys not seen before). ``todo`` has no key: rows are
+        appended (a B-tree keyed by id took random writes, most of a push's plan), and found by id only through
+        the index of its metadata rows or, when deltas need it, ``_keyed``'s."""
         self.db.executemany(
-            "INSERT OR IGNORE INTO todo VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)",
+            "INSERT INTO todo VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)",
             ((bytes.fromhex(oid), int(kind), ORDER[kind], *loc) for oid, kind, loc in items),
         )
 
@@ -147,8 +157,13 @@ class Plan:
         n, size = self.db.execute("SELECT count(*), coalesce(sum(length), 0) FROM todo").fetchone()
         return int(n), int(size)
 
+    def _keyed(self) -> None:
+        """Index every row of ``todo`` by id (once; only when chunks must be found by id: deltas)."""
+        self.db.execute("CREATE INDEX IF NOT EXISTS todo_key ON todo (oid, kind)")
+
     def __contains__(self, key: object) -> bool:
         """Whether the plan sends ``key`` (a file: its manifest, or its chunk when it is one)."""
+        self._keyed()
         oid, kind = cast(ObjectKey, key)
         kinds = (int(kind), int(Kind.CHUNK)) if kind == Kind.FILE else (int(kind),)
         sql = f"SELECT 1 FROM todo WHERE oid = ? AND kind IN ({','.join('?' * len(kinds))})"
@@ -161,6 +176,7 @@ class Plan:
         deltas = [Oid(o.hex()) for (o,) in self.db.execute(sql, (DELTA,))]
         if not deltas:
             return
+        self._keyed()
         named = list(set(src.delta_bases(deltas).values()))
         sent = {b for b in named if ObjectKey(b, Kind.CHUNK) in self}
         level = levels(src, sent.union(deltas))
@@ -173,7 +189,7 @@ class Plan:
         trees = {
             Oid(o.hex()): Location._make(row)
             for o, *row in self.db.execute(
-                "SELECT oid, pack, codec, offset, length, raw_length FROM todo WHERE kind = ?", (int(Kind.TREE),)
+                f"SELECT oid, pack, codec, offset, length, raw_length FROM todo WHERE kind = {int(Kind.TREE)}"
             )
         }
         heights: dict[Oid, int] = {}
@@ -190,9 +206,9 @@ class Plan:
 
         for oid in trees:
             height(oid)
-        self.db.executemany(
-            "UPDATE todo SET height = ? WHERE oid = ? AND kind = ?",
-            ((h, bytes.fromhex(o), int(Kind.TREE)) for o, h in heights.items()),
+        self.db.executemany(  # ``kind != 0`` spelled out: sqlite then uses the partial index (``todo_meta``)
+            f"UPDATE todo SET height = ? WHERE oid = ? AND kind = {int(Kind.TREE)} AND kind != 0",
+            ((h, bytes.fromhex(o)) for o, h in heights.items()),
         )
 
     def whole_candidates(self, src: LocalStore) -> Iterator[tuple[int, int]]:
@@ -212,15 +228,21 @@ class Plan:
                 yield pack_id, n
 
     def whole_pack(self, src: LocalStore, pack_id: int, n: int) -> Whole | None:
-        """The local pack ``pack_id`` to publish as it is (its trailer lists ``n`` chunks), or None."""
+        """The local pack ``pack_id`` to publish as it is (its trailer lists ``n`` chunks), or None. Its entries
+        stay the trailer's checked records (``EntryTable``): published as the remote index byte for byte, with
+        no ``PackEntry`` per chunk decoded and encoded again (100,000 files: ~0.3 CPU s of a push)."""
         name = src.pack_name(pack_id)
         path = src.pack_path(name)
         try:
             with open(path, "rb") as f:
-                entries = read_trailer(f, os.fstat(f.fileno()).st_size)
+                table, start = read_trailer_table(f, os.fstat(f.fileno()).st_size)
+            entries = EntryTable.from_records(table)
         except (OSError, FormatError):
             return None
-        if len(entries) != n or any(e.kind != Kind.CHUNK for e in entries):
+        chunk = int(Kind.CHUNK)
+        if len(entries) != n or any(
+            k != chunk or at + size > start for _, k, _, at, size, _ in ENTRY.iter_unpack(table)
+        ):
             return None
         self.db.execute("INSERT OR IGNORE INTO whole VALUES (?)", (pack_id,))
         return Whole(str(path), name, entries)

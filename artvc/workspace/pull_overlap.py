@@ -22,9 +22,9 @@ from __future__ import annotations
 import threading
 
 from ..objstore.arrivals import Arrivals, FetchNotWhole
-from ..objstore.objects import DECODED_MAX, Tree, read_tree
+from ..objstore.objects import DECODED_MAX, encoded_count, read_tree
 from ..objstore.oid import Oid
-from ..objstore.pulled_tree import FileTree
+from ..objstore.pulled_tree import FileTree, checked_tree
 from ..objstore.stage import FileStage
 from ..objstore.store.base import ObjectStore
 from .checkout import CheckoutResult, apply_plan
@@ -58,9 +58,11 @@ class VerifiedTrees(TreeCache):
             return tree
         if data is None:
             return super().read(store, oid, take=take)
-        if isinstance(data, FileTree):  # decoded whole when small enough (then kept for the apply step)
-            return data if data.count > DECODED_MAX else Tree.from_bytes(oid, data.to_bytes())
-        return read_tree(oid, data)
+        # the walk checked every tree it hands over: decoded again without the checks (``checked_tree``), whole
+        # when small enough (then kept for the apply step), else read an entry at a time, plainly too
+        if isinstance(data, FileTree):
+            return data if data.count > DECODED_MAX else checked_tree(oid, data)
+        return checked_tree(oid, data) if encoded_count(data) <= DECODED_MAX else read_tree(oid, data)
 
 
 class Overlap:

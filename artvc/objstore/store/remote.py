@@ -47,7 +47,7 @@ from .midx import FLAT, epoch_of, idx_path, is_epoch, key_of
 from .pack import Compressor, PackEntry, encode_index
 from .remote_ckpt import Checkpoints
 from .remote_read import MAX_INDEX_BYTES, MAX_SPAN, Located, check_index, plan_reads, read_spans, verify_payload
-from .remote_view import ViewIndex
+from .remote_view import Row, ViewIndex
 from .remote_writer import RemoteWriter
 from .transport import Entry, Transport
 
@@ -248,8 +248,7 @@ class RemoteStore(ObjectStore):
     def _iter_indexes(
         self, names: dict[str, int], use_cache: bool, skip: set[str]
     ) -> Iterator[tuple[str, Sequence[PackEntry]]]:
-        """(name, entries) of each valid index of ``names`` but ``skip``, one at a time: the view's, cached or
-        downloaded (and cached)."""
+        """(name, entries) of each valid index of ``names`` but ``skip``, one at a time: the view's, cached or got."""
         valid = {n for n, size in names.items() if size <= MAX_INDEX_BYTES} - skip  # a larger one cannot be valid
         # indexes never change: those in the view already are not read (nor verified) again
         known = self._packs if use_cache and self._loaded else {}
@@ -439,8 +438,7 @@ class RemoteStore(ObjectStore):
         return present | set(self._index.get_many(rest))
 
     def locate_many(self, keys: Iterable[Key]) -> dict[Key, Located]:
-        """``locate`` for many keys: those the view lists in batched lookups, the others one by one (through
-        the checkpoint, when there is one)."""
+        """``locate`` for many keys: batched in the view, the others one by one (through the checkpoint, if any)."""
         self._ensure()
         keys = list(keys)
         found = self._index.get_many(keys)
@@ -449,6 +447,11 @@ class RemoteStore(ObjectStore):
                 if key not in found and (loc := self.locate(key[0], Kind(key[1]))) is not None:
                     found[key] = loc
         return found
+
+    def locate_rows(self, keys: Sequence[Key], digests: Sequence[bytes]) -> list[Row | None]:
+        """``locate_many`` for a download's walk, as rows aligned with ``keys`` (``ViewIndex.get_rows``)."""
+        self._ensure()
+        return self._index.get_rows(keys, digests, self.locate if self._use_checkpoints else None)
 
     # -- ObjectStore ----------------------------------------------------------------------------------------
 

@@ -15,14 +15,16 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+from ..objects import Kind
 from ..oid import Oid
 from .pack import ENTRY, EntryTable, PackEntry
 from .remote_read import Located
 
 Key = tuple[Oid, int]
+Row = tuple[str, int, int, int, int, int]  # where an object is: pack, kind, codec, offset, length, raw length
 SPILL = 32_768  # objects listed in memory at most; beyond, the index is a temporary sqlite file
 _BATCH = 400  # keys per lookup query (under sqlite's 999 parameters)
 
@@ -66,20 +68,20 @@ class ViewIndex:
                 if not skip or (e.oid, e.kind, name) not in skip:
                     mem.setdefault((e.oid, e.kind), Located(name, e))
             return
-        pid = self._pack_id(name)
-        rows: Iterable[tuple[bytes, int, int, int, int, int, int]]
+        pid = self._pack_id(name)  # an int: written into the statement, so a record binds as it is unpacked
+        rows: Iterable[tuple[bytes, int, int, int, int, int]]
         if isinstance(entries, EntryTable) and not any(p == name for _, _, p in skip or ()):
-            rows = ((d, k, pid, c, off, n, raw) for d, k, c, off, n, raw in ENTRY.iter_unpack(entries.data))
+            rows = ENTRY.iter_unpack(entries.data)  # (id, kind, codec, offset, length, raw): no tuple made per row
         else:
             rows = (
-                (bytes.fromhex(e.oid), e.kind, pid, e.codec, e.offset, e.length, e.raw_length)
+                (bytes.fromhex(e.oid), e.kind, e.codec, e.offset, e.length, e.raw_length)
                 for e in entries
                 if not skip or (e.oid, e.kind, name) not in skip
             )
         with self._lock:  # one transaction: in autocommit, each row would be one
             self._db.execute("BEGIN")
             try:
-                self._db.executemany("INSERT OR IGNORE INTO o VALUES (?,?,?,?,?,?,?)", rows)
+                self._db.executemany(f"INSERT OR IGNORE INTO o VALUES (?,?,{int(pid)},?,?,?,?)", rows)
             finally:
                 self._db.execute("COMMIT")
 
@@ -118,6 +120,47 @@ class ViewIndex:
                 if asked is not None:
                     out[asked] = Located(names[p], PackEntry(asked[0], k, c, off, length, raw))
         return out
+
+    def get_rows(
+        self, keys: Sequence[Key], digests: Sequence[bytes], locate: Callable[[Oid, Kind], Located | None] | None = None
+    ) -> list[Row | None]:
+        """Where each of ``keys`` is (``digests``: their ids' 32 bytes, in the same order), as a row (pack, kind,
+        codec, offset, length, raw length), None for those not listed; a file key is answered by its chunk too
+        (a one-chunk file is stored as its chunk). The spilled index is asked ``_BATCH`` distinct ids a query
+        and its rows go to the caller as they come: no ``Located`` nor ``PackEntry`` per row, no dictionary of
+        every key (a pull's walk asks this of every file: about 3 µs a file less than ``get_many``). ``locate``:
+        asked key by key for what the view does not list (``RemoteStore.locate``, through the checkpoint)."""
+        file, chunk = int(Kind.FILE), int(Kind.CHUNK)
+        if self._db is None:
+            mem = self._mem
+            out: list[Row | None] = []
+            for oid, kind in keys:
+                loc = mem.get((oid, int(kind)))
+                if loc is None and kind == file:
+                    loc = mem.get((oid, chunk))
+                if loc is None:
+                    out.append(None)
+                else:
+                    e = loc.entry
+                    out.append((loc.pack, e.kind, e.codec, e.offset, e.length, e.raw_length))
+            return _fill(out, keys, locate)
+        names = self._names
+        found: dict[tuple[bytes, int], Row] = {}
+        ids = sorted(set(digests))  # in key order: each query reads neighbouring pages of the file
+        for i in range(0, len(ids), _BATCH):
+            part = ids[i : i + _BATCH]
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT d, k, p, c, off, len, raw FROM o WHERE d IN ({','.join('?' * len(part))})", part
+                ).fetchall()
+            for d, k, p, c, off, length, raw in rows:
+                found[d, k] = (names[p], k, c, off, length, raw)
+        get = found.get
+        rows = [
+            get((d, int(kind))) or (get((d, chunk)) if kind == file else None)
+            for (_, kind), d in zip(keys, digests, strict=True)
+        ]
+        return _fill(rows, keys, locate)
 
     def items(self) -> Iterator[tuple[Key, Located]]:
         """Every (key, location), in no particular order."""
@@ -182,3 +225,17 @@ class ViewIndex:
             by_pack.setdefault(loc.pack, []).append(loc.entry)
         for name in sorted(by_pack):  # each key is listed once already: the order does not matter here
             self.add(name, by_pack[name])
+
+
+def _fill(
+    rows: list[Row | None], keys: Sequence[Key], locate: Callable[[Oid, Kind], Located | None] | None
+) -> list[Row | None]:
+    """``rows`` with the keys they lack asked of ``locate`` one by one (a file key as a chunk too), if given."""
+    for i, row in enumerate(rows):
+        if row is None and locate is not None:
+            oid, kind = keys[i]
+            loc = locate(oid, Kind(kind)) or (locate(oid, Kind.CHUNK) if kind == Kind.FILE else None)
+            if loc is not None:
+                e = loc.entry
+                rows[i] = (loc.pack, e.kind, e.codec, e.offset, e.length, e.raw_length)
+    return rows

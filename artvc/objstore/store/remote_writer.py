@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
@@ -14,7 +14,7 @@ from ..objects import Kind
 from ..oid import Oid
 from ..progress import as_progress
 from .base import StoreWriter
-from .pack import PackEntry
+from .pack import ENTRY, EntryTable, PackEntry
 from .packer import PackBuilder
 
 if TYPE_CHECKING:
@@ -91,12 +91,15 @@ class RemoteWriter(StoreWriter):
             self.flush()
         return True
 
-    def add_pack_file(self, path: str, name: str, entries: list[PackEntry]) -> None:
+    def add_pack_file(self, path: str, name: str, entries: Sequence[PackEntry]) -> None:
         """Queue an existing sealed pack file (a whole pack of the local store) for publishing as it is."""
         if self.track:
             self._pending.update((e.oid, e.kind) for e in entries)
         self.objects += len(entries)
-        self.bytes += sum(e.length for e in entries)
+        if isinstance(entries, EntryTable):  # a local pack's trailer as it is: its lengths read from the records
+            self.bytes += sum(r[4] for r in ENTRY.iter_unpack(entries.data))
+        else:
+            self.bytes += sum(e.length for e in entries)
         self._check_uploads(block=len([u for u in self._uploads if not u.done()]) >= self.jobs)
         self._uploads.append(self._pool.submit(self._upload, path, name, entries, os.stat(path).st_size, False))
 
@@ -117,14 +120,14 @@ class RemoteWriter(StoreWriter):
         if self.serial:
             self.wait()
 
-    def _upload(self, tmp: str, name: str, entries: list[PackEntry], size: int, owned: bool = True) -> None:
+    def _upload(self, tmp: str, name: str, entries: Sequence[PackEntry], size: int, owned: bool = True) -> None:
         try:
             self.store.upload_pack(tmp, name, entries, owned=owned)
         finally:
             if owned:
                 remove_if_present(tmp)
                 self._staged.discard(tmp)
-        self.store.add_pack(name, entries, view=self.track or any(e.kind != Kind.CHUNK for e in entries))
+        self.store.add_pack(name, entries, view=self.track or not _chunks_only(entries))
         self.packs.append(name)
         self.progress.advance(bytes=size, files=len(entries))
 
@@ -166,3 +169,10 @@ class RemoteWriter(StoreWriter):
         self._staged.clear()
         if self._own_staging:
             shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _chunks_only(entries: Sequence[PackEntry]) -> bool:
+    """Whether every entry is a chunk (an ``EntryTable``'s kinds read from its records, none decoded)."""
+    if isinstance(entries, EntryTable):
+        return entries.data[32 :: ENTRY.size].count(int(Kind.CHUNK)) == len(entries)  # the kind: byte 32
+    return all(e.kind == Kind.CHUNK for e in entries)
