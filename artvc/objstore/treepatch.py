@@ -113,6 +113,9 @@ class Watch:
 
     def batch(self, facts: bytes, joined: bytes, names: list[str], last: bool) -> None:
         """The next ``len(names)`` entries: their packed facts and their names joined by NULs (``joined``)."""
+        if not names:  # the end of a listing of a multiple of ``FACTS_CHUNK`` entries, or an empty one
+            self.small = self.small or self.chunks == 0
+            return
         k, start = self.chunks, self.count
         self.chunks, self.count = k + 1, start + len(names)
         if k == 0 and last and self.count < SNAPSHOT_AT_LEAST:
