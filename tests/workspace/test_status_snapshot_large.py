@@ -52,7 +52,7 @@ def test_one_change_in_a_folder_over_the_old_bound_reads_it_once_and_patches(ws,
         with ws.repo() as repo:
             orig = repo.state.digests_of
 
-            def counting(items, orig=orig):
+            def counting(items, orig=orig, asked=asked):
                 asked.append(len(items))
                 return orig(items)
 
