@@ -533,16 +533,3 @@ SPILL_FILES = 210_000  # over this many files (40+ bytes an entry: over ingest.R
 
 
 _CLOSE_LAG = 1
-
-
-def tree_walk(path: str) -> tuple[int, int]:
-    """The number and total size of the regular files under ``path``, from one stat walk (``art add`` takes the
-    totals of its progress bar from it); what could not be read counts as nothing."""
-    from .sigwalk import signed_walk
-
-    counts = [0, 0]
-    try:
-        signed_walk(path, counts=counts)
-    except OSError:
-        pass
-    return counts[0], counts[1]

@@ -1,5 +1,5 @@
 """``signed_walk``: one stat walk of a tree with each folder's signature (``scan.stream_dir``), for ``art status``
-(``treecache``) and the totals of ``art add``'s progress (``scan.tree_walk``)."""
+(``treecache``) and the totals of ``art add``'s progress (``tree_walk``)."""
 
 from __future__ import annotations
 
@@ -94,3 +94,14 @@ def signed_walk(
                 counts[1] += size
             return sig, newest, complete
         stack[-1].children.append((top.rel.rpartition("/")[2], sig))
+
+
+def tree_walk(path: str) -> tuple[int, int]:
+    """The number and total size of the regular files under ``path``, from one stat walk (``art add`` takes the
+    totals of its progress bar from it); what could not be read counts as nothing."""
+    counts = [0, 0]
+    try:
+        signed_walk(path, counts=counts)
+    except OSError:
+        pass
+    return counts[0], counts[1]
