@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from stat import S_IFDIR, S_IFLNK, S_IFREG
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UnsafePathError
 from .faults import fault_point
@@ -31,6 +31,9 @@ from .oid import Oid
 from .oserrors import describe, os_errors, safe_name
 from .packed import NameList, meta_in_batches, name_order, split_names
 from .types import EntryKind
+
+if TYPE_CHECKING:
+    from .treepatch import Watch
 
 SKIP_NAMES = frozenset({".git", ".art"})
 
@@ -119,7 +122,13 @@ class SignedDir:
 
 
 def stream_dir(
-    d: str, keep: bool = False, counts: bool = False, *, follow: bool = True, keep_at_most: int | None = None
+    d: str,
+    keep: bool = False,
+    counts: bool = False,
+    *,
+    follow: bool = True,
+    keep_at_most: int | None = None,
+    watch: Watch | None = None,
 ) -> SignedDir:
     """Hash folder ``d``'s own entries (all but .git/.art) into a ``SignedDir``: inode, mtime, ctime, size and
     mode of each, then the names, a batch at a time in directory order; its subfolders' names in name order;
@@ -127,7 +136,8 @@ def stream_dir(
     its regular files' number and bytes. The one definition of a folder's own signature, shared by every walk
     here. ``follow=False`` refuses a symlink at ``d`` itself (a subfolder replaced by a link since its parent
     was listed). ``keep_at_most`` keeps the entries of a folder of at most that many, and none of a larger one
-    (the kept entries are let go as soon as the listing passes it).
+    (the kept entries are let go as soon as the listing passes it). ``watch`` (``treepatch.Watch``) gets each
+    batch of entries as it is hashed (``art status`` compares them with a large folder's snapshot).
 
     Raises:
         OSError: when the folder or an entry cannot be read (``filename`` names the entry).
@@ -170,7 +180,7 @@ def stream_dir(
                     files += 1
                     size += st.st_size
                 if len(names) >= _STREAM_BATCH:
-                    _hash_batch(h, packed, names, kept_names if keep else None, kept_meta)
+                    _hash_batch(h, packed, names, kept_names if keep else None, kept_meta, watch)
                     packed, names = [], []
                     if keep and keep_at_most is not None and len(kept_names) > keep_at_most:
                         keep = False
@@ -183,8 +193,8 @@ def stream_dir(
         if fd >= 0:
             os.close(fd)
     out.listed = time.time_ns()
-    if names:
-        _hash_batch(h, packed, names, kept_names if keep else None, kept_meta)
+    if names or watch is not None:
+        _hash_batch(h, packed, names, kept_names if keep else None, kept_meta, watch, True)
     if keep and keep_at_most is not None and len(kept_names) > keep_at_most:
         keep = False
         out.drop_kept()
@@ -195,14 +205,24 @@ def stream_dir(
 
 
 def _hash_batch(
-    h: ContentHasher, packed: list[bytes], names: list[str], kept: NameList | None, meta: array[int]
+    h: ContentHasher,
+    packed: list[bytes],
+    names: list[str],
+    kept: NameList | None,
+    meta: array[int],
+    watch: Watch | None = None,
+    last: bool = False,
 ) -> None:
     """Hash a batch of entries read by ``stream_dir`` (their packed facts, then their names); keep them too
-    (the names packed)."""
+    (the names packed); hand them to ``watch``."""
     facts = b"".join(packed)
-    h.update(facts)
     text = "\0".join(names)
     joined = text.encode("utf-8", "surrogateescape")
+    if watch is not None:
+        watch.batch(facts, joined, names, last)
+        if not names:
+            return
+    h.update(facts)
     h.update(joined + b"\1")
     if kept is not None:
         kept.add(names, text, joined)
@@ -513,86 +533,3 @@ SPILL_FILES = 210_000  # over this many files (40+ bytes an entry: over ingest.R
 
 
 _CLOSE_LAG = 1
-
-
-def tree_walk(path: str) -> tuple[int, int]:
-    """The number and total size of the regular files under ``path``, from one stat walk (``art add`` takes the
-    totals of its progress bar from it); what could not be read counts as nothing."""
-    counts = [0, 0]
-    try:
-        signed_walk(path, counts=counts)
-    except OSError:
-        pass
-    return counts[0], counts[1]
-
-
-class _SigFrame:
-    __slots__ = ("path", "rel", "own", "next", "children")
-
-    def __init__(self, path: str, rel: str, own: SignedDir) -> None:
-        self.path, self.rel, self.own, self.next = path, rel, own, 0
-        self.children: list[tuple[str, bytes]] = []
-
-
-def signed_walk(
-    path: str,
-    *,
-    counts: list[int] | None = None,
-    keep: dict[str, DirSig] | None = None,
-    listings: dict[str, SignedDir] | None = None,
-) -> tuple[bytes, int, bool]:
-    """One stat walk of the tree under ``path``: (its signature, the newest mtime in it, whether ``keep``
-    holds every folder). A folder's signature hashes its own entries (``stream_dir``) and then its subfolders'
-    signatures, so it changes when anything below it does, and equal signatures mean an untouched folder.
-
-    One thread: on a local disk the walk is CPU-bound Python under the GIL (measured at 100k files on 2 cores:
-    four listing threads took 1.0 s of wall time where one takes 0.6 s), so folders are listed one after the
-    other, with no thread start-up or hand-off per folder.
-
-    Iterative and streamed: memory holds the open folders' subfolder names and signatures only. ``keep`` gets
-    each folder's (signature, has subfolders) by path relative to ``path`` ("" for ``path`` itself), up to
-    ``SIGNED_DIRS_KEPT`` folders; ``listings`` gets folders' listings (``SignedDir.unfinished``, entries kept)
-    by the same paths, up to ``LISTED_ENTRIES_KEPT`` entries in all, so a caller rebuilding a folder's tree
-    need not read it again; ``counts`` gets [files, bytes] added.
-
-    Raises:
-        OSError: when a folder or an entry cannot be read.
-    """
-    counting = counts is not None
-    room = LISTED_ENTRIES_KEPT if listings is not None else None  # entries the listings may still hold
-    first = stream_dir(path, counts=counting, keep_at_most=room)
-    if room is not None:
-        room -= len(first.names)
-    stack = [_SigFrame(path, "", first)]
-    newest = 0
-    complete = True
-    files = size = 0
-    while True:
-        top = stack[-1]
-        own = top.own
-        if top.next < len(own.subdirs):
-            name = own.subdirs[top.next]
-            child = os.path.join(top.path, name)
-            listed = stream_dir(child, counts=counting, follow=False, keep_at_most=room)
-            if room is not None:
-                room -= len(listed.names)
-            top.next += 1
-            stack.append(_SigFrame(child, f"{top.rel}/{name}" if top.rel else name, listed))
-            continue
-        stack.pop()
-        if listings is not None and own.whole:
-            listings[top.rel] = own.unfinished()
-        sig = own.finish(top.children)
-        newest = max(newest, own.newest)
-        files, size = files + own.files, size + own.bytes
-        if keep is not None:
-            if len(keep) < SIGNED_DIRS_KEPT:
-                keep[top.rel] = (sig, bool(own.subdirs))
-            else:
-                complete = False
-        if not stack:
-            if counts is not None:
-                counts[0] += files
-                counts[1] += size
-            return sig, newest, complete
-        stack[-1].children.append((top.rel.rpartition("/")[2], sig))

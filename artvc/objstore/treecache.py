@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from stat import S_IFLNK, S_IFREG
 from typing import TYPE_CHECKING, Any
@@ -33,26 +33,16 @@ from .objects import EncodedEntry, encode_tree, hash_tree
 from .oid import Oid
 from .oserrors import os_errors
 from .packed import DECODED_AT_MOST, meta_in_batches, name_order
-from .scan import (
-    FILE_BATCH,
-    DirSig,
-    FileStat,
-    Remember,
-    SignedDir,
-    check_name,
-    link_target,
-    signed_walk,
-    stream_dir,
-)
+from .scan import FILE_BATCH, DirSig, FileStat, Remember, SignedDir, check_name, link_target, stream_dir
+from .sigwalk import signed_walk
 from .types import EntryKind
 
 if TYPE_CHECKING:
-    from .treepatch import Snapshot, Snapshots
+    from .treepatch import Snapshot, Snapshots, Tree, Watch
 
-# entries of a folder that keeps a snapshot (``treepatch``, loaded only for such a folder): a smaller one is rebuilt
-# cheaply; a larger one's buffers would cost ~100 bytes an entry
-SNAPSHOT_AT_LEAST = 1024
-SNAPSHOT_AT_MOST = 250_000
+# entries of a folder whose rebuilt tree's encoding its new snapshot keeps (held whole while it is encoded); a
+# larger one's snapshot names the store's copy of its tree (``art add`` stored it; until then it is rebuilt)
+ENCODED_AT_MOST = 250_000
 
 Known = Callable[[str, bytes], "tuple[Oid, int] | None"]  # (folder relative to the top, signature) -> (tree, size)
 Digests = Callable[[list[tuple[str, Any]]], list[bytes]]  # files (path, stat) -> 32-byte ids, in order
@@ -65,40 +55,48 @@ class FolderScan:
     """What ``scan_folder`` saw: the top signature, the subfolders' (by path relative to the top, "" for the top
     itself), and whether ``sigs`` holds every folder."""
 
-    __slots__ = ("signature", "sigs", "complete", "listings")
+    __slots__ = ("signature", "sigs", "complete", "listings", "watched")
 
     def __init__(
-        self, signature: bytes, sigs: dict[str, DirSig], complete: bool, listings: dict[str, SignedDir] | None = None
+        self,
+        signature: bytes,
+        sigs: dict[str, DirSig],
+        complete: bool,
+        listings: dict[str, SignedDir] | None = None,
+        watched: dict[str, Watch] | None = None,
     ) -> None:
         self.signature, self.sigs, self.complete = signature, sigs, complete
         self.listings = listings if listings is not None else {}  # folders' entries as the walk read them
+        self.watched = watched if watched is not None else {}  # large folders' listings against their snapshots
 
 
-def scan_folder(path: str, *, listings: bool = False) -> FolderScan:
-    """One stat walk of ``path`` (see ``scan.signed_walk``); with ``listings``, the folders' entries as it read
-    them too (``scan.LISTED_ENTRIES_KEPT`` at most), so ``resolve_tree`` rebuilds them without reading them again.
+def scan_folder(path: str, *, listings: bool = False, snaps: Snapshots | None = None) -> FolderScan:
+    """One stat walk of ``path`` (see ``sigwalk.signed_walk``); with ``listings``, the folders' entries as it read
+    them too (``scan.LISTED_ENTRIES_KEPT`` at most), so ``resolve_tree`` rebuilds them without reading them again;
+    with ``snaps``, each large folder's listing is followed against its snapshot as it is read (``treepatch.Watch``).
 
     Raises:
         OSError: when a folder or an entry cannot be read.
     """
     sigs: dict[str, DirSig] = {}
     kept: dict[str, SignedDir] | None = {} if listings else None
-    sig, _, complete = signed_walk(path, keep=sigs, listings=kept)
-    return FolderScan(sig, sigs, complete, kept)
+    watched: dict[str, Watch] = {}
+    watch = snaps.watch if snaps is not None else None
+    sig, _, complete = signed_walk(path, keep=sigs, listings=kept, watch=watch, watched=watched)
+    return FolderScan(sig, sigs, complete, kept, watched)
 
 
 class _Build:
     """A folder being rebuilt: its own entries (read again, with the stat data its tree is built from) and its
     subfolders' results so far."""
 
-    __slots__ = ("path", "rel", "own", "next", "children")
+    __slots__ = ("path", "rel", "own", "next", "children", "watch")
 
-    def __init__(self, path: str, rel: str, listed: SignedDir | None = None) -> None:
-        self.path, self.rel = path, rel
+    def __init__(self, path: str, rel: str, listed: SignedDir | None = None, watch: Watch | None = None) -> None:
+        self.path, self.rel, self.watch = path, rel, watch if watch is not None and watch.usable else None
         fault_point("status.folder-rebuilt")  # tests count the folders a status rebuilds (ART_FAULT_LOG)
-        if listed is None:
-            with os_errors("read the folder", path):
-                listed = stream_dir(path, keep=True, follow=not rel)
+        if listed is None or not (listed.whole or self.watch is not None):
+            listed = _reread(path, rel)
         self.own: SignedDir = listed
         self.next = 0
         self.children: list[tuple[str, bytes, Oid, int, bool]] = []  # name, signature, tree, size, racy
@@ -122,8 +120,8 @@ def resolve_tree(
         FileSystemError: when a folder or an entry cannot be read.
         UnsafePathError: for a symlink that leaves ``guard``, or a name that is not valid UTF-8.
     """
-    sigs, listings = scanned.sigs, scanned.listings
-    stack = [_Build(path, "", listings.pop("", None))]
+    sigs, listings, watched = scanned.sigs, scanned.listings, scanned.watched
+    stack = [_Build(path, "", listings.pop("", None), watched.pop("", None))]
     while True:
         top = stack[-1]
         subdirs = top.own.subdirs
@@ -142,7 +140,8 @@ def resolve_tree(
             if hit is not None:
                 top.children.append((name, sig, hit[0], hit[1], False))
             else:
-                stack.append(_Build(child, rel, listings.pop(rel, None) if seen is not None else None))
+                listed, watch = (listings.pop(rel, None), watched.pop(rel, None)) if seen is not None else (None, None)
+                stack.append(_Build(child, rel, listed, watch))
             continue
         stack.pop()
         sig, oid, size, racy = _finish(top, guard, file_digests, snaps)
@@ -153,31 +152,41 @@ def resolve_tree(
         stack[-1].children.append((top.rel.rpartition("/")[2], sig, oid, size, racy))
 
 
+def _reread(path: str, rel: str) -> SignedDir:
+    with os_errors("read the folder", path):
+        return stream_dir(path, keep=True, follow=not rel)
+
+
 def _finish(
     b: _Build, guard: Path | None, file_digests: Digests, snaps: Snapshots | None
 ) -> tuple[bytes, Oid, int, bool]:
     """The folder's signature, tree id, tree size and whether it is racily new, from the stat data ``_Build``
-    read; the tree is hashed as it is encoded from its entries (``objects.hash_tree``), its files' ids asked
-    for a batch at a time (``scan.FILE_BATCH``): a folder of a million files holds its names and stat data
-    packed (about 60 bytes a file), never a list of every file's path, stat and entry, nor the tree's
-    encoding."""
+    read (patched from its snapshot when its watch allows, ``treepatch``); the tree is hashed as it is encoded from
+    its entries (``objects.hash_tree``), its files' ids asked for a batch at a time (``scan.FILE_BATCH``): a folder
+    of a million files holds its names and stat data packed (about 60 bytes a file), never a list of every file's
+    path, stat and entry, nor the tree's encoding (unless its snapshot keeps it: ``ENCODED_AT_MOST``)."""
     prefix = os.path.join(b.path, "")
-    names, meta = b.own.names, b.own.meta
-    count = len(names)
     racy = b.own.racy or any(c[4] for c in b.children)
-    snapshot = snaps is not None and SNAPSHOT_AT_LEAST <= count <= SNAPSHOT_AT_MOST and b.own.whole
-    if snapshot and snaps is not None:
-        from .treepatch import Snapshot, names_digest, patch_tree
-
-        old = snaps.get(b.rel)
-        subs = [(c[0], c[1], c[2], c[3]) for c in b.children]
-        done = None if old is None else patch_tree(old, names.blob, names.ends, meta, subs, prefix, file_digests)
+    if b.watch is not None and snaps is not None:
+        done = _patched(b, prefix, file_digests, snaps, racy)
         if done is not None:
-            fault_point("status.folder-patched")
-            listing = (names_digest(names.blob), meta.tobytes())
-            sig = _keep(b, snaps, racy, Snapshot("", done.oid, done.size, *listing, b"", done.tree), old)
-            return sig, done.oid, done.size, racy
-        listed = (names_digest(names.blob), meta.tobytes())  # as read: the permutation below reorders it
+            return done
+        walked = b.own.subdirs
+        b.own = _reread(b.path, b.rel)
+        racy = racy or b.own.subdirs != walked  # the folders changed under the status: remember nothing
+    names, meta = b.own.names, b.own.meta
+    from .treepatch import SNAPSHOT_AT_LEAST
+
+    snapshot = snaps is not None and len(names) >= SNAPSHOT_AT_LEAST and not racy
+    if snapshot and snaps is not None:
+        from .treepatch import FACTS_CHUNK, Snapshot, facts_digest, names_digest
+
+        facts = memoryview(meta).cast("B")
+        listed = (names_digest(names.blob), len(names), facts_digest(facts))  # as read: reordered below
+        step = 40 * FACTS_CHUNK
+        chunks = ((k, facts[at : at + step].tobytes()) for k, at in enumerate(range(0, len(facts), step)))
+        snaps.write_chunks(b.rel, chunks)  # before the facts are put in name order, in place
+        del facts
     others: list[EncodedEntry] = []
     files = array("I" if len(names) <= 0xFFFFFFFF else "q")  # the files' positions in the listing, name order
     size = 0
@@ -214,44 +223,90 @@ def _finish(
     for name, _, oid, n, _ in children:
         others.append((name, [name, _DIR, False, bytes.fromhex(oid), n]))
         size += n
-    if not snapshot or snaps is None:
+    if not snapshot or snaps is None or len(names) > ENCODED_AT_MOST:
         oid = hash_tree(count, encoded_files(), others, b.path)  # never the whole encoding
         b.own.drop_kept()
-        return b.own.finish([(name, s) for name, s, _, _, _ in children]), oid, size, racy
+        sig = b.own.finish([(name, s) for name, s, _, _, _ in children])
+        if snapshot and snaps is not None:  # its tree is the store's once ``art add`` stored it
+            _keep(b, snaps, sig, Snapshot("", oid, size, *listed, b"", None), (), None, None)
+        return sig, oid, size, racy
     tree = encode_tree(count, encoded_files(), others, b.path)
     oid = hash_object("tree", tree)
-    return _keep(b, snaps, racy, Snapshot("", oid, size, *listed, b"", tree)), oid, size, racy
-
-
-def _keep(b: _Build, snaps: Snapshots, racy: bool, snap: Snapshot, base: Snapshot | None = None) -> bytes:
-    """The folder's signature; ``snap`` (its signature and subfolders' filled in here) goes to ``snaps`` unless
-    something in the folder is racily new."""
-    sig = b.own.finish([(c[0], c[1]) for c in b.children])
     b.own.drop_kept()
+    sig = b.own.finish([(name, s) for name, s, _, _, _ in children])
+    _keep(b, snaps, sig, Snapshot("", oid, size, *listed, b"", None), (), tree, None)
+    return sig, oid, size, racy
+
+
+def _patched(
+    b: _Build, prefix: str, file_digests: Digests, snaps: Snapshots, racy: bool
+) -> tuple[bytes, Oid, int, bool] | None:
+    """``_finish`` of a folder patched from its snapshot (``treepatch.patch_tree``); None when it cannot be."""
+    from .treepatch import Snapshot, patch_tree
+
+    w = b.watch
+    assert w is not None and w.old is not None
+    source = snaps.tree(w.old)
+    if source is None:
+        return None
+    subs = [(c[0], c[1], c[2], c[3]) for c in b.children]
+    done = patch_tree(w.old, w, subs, prefix, file_digests, source)
+    if done is None:
+        getattr(source, "close", _nothing)()
+        return None
+    fault_point("status.folder-patched")
+    sig = b.own.finish([(c[0], c[1]) for c in b.children])
     if not racy:
-        snaps.put(b.rel, snap._replace(sig=sig.hex(), subsigs=b"".join(c[1] for c in b.children)), base)
-    return sig
+        names, facts = w.digests()
+        snap = Snapshot("", done.oid, done.size, names, w.count, facts, b"", None)
+        _keep(b, snaps, sig, snap, w.settled(), done, w.old)
+    getattr(source, "close", _nothing)()
+    return sig, done.oid, done.size, racy
+
+
+def _nothing() -> None:
+    pass
+
+
+def _keep(
+    b: _Build,
+    snaps: Snapshots,
+    sig: bytes,
+    snap: Snapshot,
+    chunks: Iterable[tuple[int, bytes]],
+    tree: Tree,
+    base: Snapshot | None,
+) -> None:
+    """Give ``snaps`` the folder's ``snap``, its signature and subfolders' filled in here."""
+    snaps.put(b.rel, snap._replace(sig=sig.hex(), subsigs=b"".join(c[1] for c in b.children)), chunks, tree, base)
 
 
 def keep_snapshots(scanned: FolderScan, known: Known, snaps: Snapshots) -> int:
-    """After a walk whose top signature was known (nothing changed): give each large folder it listed whole a
-    snapshot for its signature, unless it has one (one indexed read of a signature per large folder). Its tree's
-    encoding is left out (``Snapshot.tree`` empty): the first patch reads it from the store. Return how many were
-    written."""
+    """After a walk whose top signature was known (nothing changed): give each large folder it followed
+    (``FolderScan.watched``) a snapshot for its signature, unless it has one; the stored facts are made the
+    listing's (the few entries that differ; the walk wrote the rest when they departed). Its tree is the one the
+    snapshot had when the id is the same, else the store's copy. Return how many were written."""
+    from .treepatch import Snapshot
+
     made = 0
-    for rel, own in scanned.listings.items():
+    for rel, w in scanned.watched.items():
         seen = scanned.sigs.get(rel)
-        if seen is None or own.racy or not SNAPSHOT_AT_LEAST <= len(own.names) <= SNAPSHOT_AT_MOST:
+        own = scanned.listings.get(rel)
+        if seen is None or own is None or own.racy or w.small:
             continue
-        if snaps.sig(rel) == seen[0].hex() or (hit := known(rel, seen[0])) is None:
+        old = w.old
+        if old is not None and old.sig == seen[0].hex() and w.unchanged:
+            continue
+        hit = known(rel, seen[0])
+        if hit is None:
             continue
         subs = [scanned.sigs.get(f"{rel}/{name}" if rel else name) for name in own.subdirs]
         if any(s is None for s in subs):
             continue
         subsigs = b"".join(s[0] for s in subs if s is not None)
-        from .treepatch import Snapshot, names_digest
-
-        names = names_digest(own.names.blob)
-        snaps.put(rel, Snapshot(seen[0].hex(), hit[0], hit[1], names, own.meta.tobytes(), subsigs, b""))
+        names, facts = w.digests()
+        snap = Snapshot(seen[0].hex(), hit[0], hit[1], names, w.count, facts, subsigs, None)
+        kept = old.tree if old is not None and old.oid == hit[0] else None
+        snaps.put(rel, snap, w.settled(), kept, old)
         made += 1
     return made

@@ -15,7 +15,8 @@ from ..objstore.lineage import Run
 from ..objstore.objects import Kind
 from ..objstore.oserrors import os_errors
 from ..objstore.progress import Progress, ProgressLike, as_progress
-from ..objstore.scan import check_name, tree_walk
+from ..objstore.scan import check_name
+from ..objstore.sigwalk import tree_walk
 from .gitignore import check_ignorable, ignore
 from .lockfile import lock_outputs, read_lock
 from .paths import check_write, to_repo_path

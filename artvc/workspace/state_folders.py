@@ -14,21 +14,23 @@ tree's id is its encoding's hash). A ``state.db`` from before snapshots gets the
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, cast
 
-from ..objstore.hashing import hash_object
 from ..objstore.oid import Oid, is_oid
 
 if TYPE_CHECKING:  # loaded when a large folder's snapshot is read or written: not by every status
-    from ..objstore.treepatch import Snapshot, Snapshots
+    from ..objstore.treepatch import Reader, Snapshot, Snapshots, Tree, Watch
 
 SNAPSHOT_SCHEMA = """
-CREATE TABLE IF NOT EXISTS snapshots (path TEXT PRIMARY KEY, sig TEXT, oid TEXT, size INTEGER, names BLOB,
-                                      subsigs BLOB, facts INTEGER, tree INTEGER) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS snapshot_blobs (id INTEGER PRIMARY KEY, data BLOB);
+CREATE TABLE IF NOT EXISTS folder_snaps (path TEXT PRIMARY KEY, sig TEXT, oid TEXT, size INTEGER, names BLOB,
+                                         count INTEGER, facts BLOB, subsigs BLOB, tree INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS folder_snap_facts (path TEXT, k INTEGER, data BLOB, PRIMARY KEY (path, k));
+CREATE TABLE IF NOT EXISTS folder_snap_trees (id INTEGER PRIMARY KEY, data BLOB);
+DROP TABLE IF EXISTS snapshots;
+DROP TABLE IF EXISTS snapshot_blobs;
 """
-_PAGE = 4096  # bytes compared (and rewritten when they differ) at a time when a snapshot is updated in place
+_SNAP = "SELECT path, sig, oid, size, names, count, facts, subsigs, tree FROM folder_snaps"
 
 
 class FolderState:
@@ -85,119 +87,186 @@ class FolderState:
 
     # -- snapshots of large folders -----------------------------------------------------------------------
 
-    def snapshot_sig(self, path: str) -> str | None:
-        """The signature of the snapshot remembered for folder ``path`` (reads no blob)."""
-        try:
-            found = self.db.execute("SELECT sig FROM snapshots WHERE path=?", (path,)).fetchone()
-        except sqlite3.OperationalError:  # a read-only view of a state.db from before snapshots
-            return None
-        return found[0] if found and isinstance(found[0], str) else None
-
     def snapshot(self, path: str) -> Snapshot | None:
-        """The snapshot remembered for folder ``path``, checked: None when there is none or it is damaged. Its
-        ``tree`` is empty when a no-change status left it (``treecache.keep_snapshots``)."""
-        try:
-            sql = "SELECT sig, oid, size, names, subsigs, facts, tree FROM snapshots WHERE path=?"
-            found = self.db.execute(sql, (path,)).fetchone()
-            if found is None:
-                return None
-            sig, oid, size, names, subsigs, facts_id, tree_id = found
-            facts, tree = (self._blob(facts_id), self._blob(tree_id))
-        except sqlite3.OperationalError:  # a read-only view of a state.db from before snapshots
-            return None
-        if not (isinstance(sig, str) and is_oid(oid) and type(size) is int and size >= 0):
-            return None
-        if not (
-            isinstance(names, bytes) and len(names) == 32 and isinstance(subsigs, bytes) and len(subsigs) % 32 == 0
-        ):
-            return None
-        if facts is None or tree is None or len(facts) % 40 or (tree and hash_object("tree", tree) != oid):
-            return None  # (an empty tree: left for the store to give, ``snapshots_under``)
+        """The snapshot row remembered for folder ``path``, its types checked (its facts and tree are checked as
+        they are read: ``treepatch``); None when there is none."""
+        return next(iter(self._snapshots(" WHERE path=?", (path,)).values()), None)
+
+    def _snapshots(self, where: str, args: tuple) -> dict[str, Snapshot]:
         from ..objstore.treepatch import Snapshot
 
-        return Snapshot(sig, oid, size, names, facts, subsigs, tree)
+        try:
+            rows = self.db.execute(_SNAP + where, args).fetchall()
+        except sqlite3.OperationalError:  # a read-only view of a state.db from before these tables
+            return {}
+        out = {}
+        for path, sig, oid, size, names, count, facts, subsigs, tree in rows:
+            if (
+                isinstance(sig, str)
+                and is_oid(oid)
+                and type(size) is int
+                and size >= 0
+                and type(count) is int
+                and count >= 0
+                and isinstance(names, bytes)
+                and len(names) == 32
+                and isinstance(facts, bytes)
+                and len(facts) == 32
+                and isinstance(subsigs, bytes)
+                and len(subsigs) % 32 == 0
+                and (tree is None or type(tree) is int)
+            ):
+                out[path] = Snapshot(sig, oid, size, names, count, facts, subsigs, tree)
+        return out
 
-    def _blob(self, key: object) -> bytes | None:
-        if type(key) is not int:
+    def snapshots_under(self, path: str, stored: Callable[[Oid], bytes | None]) -> Snapshots:
+        """The snapshots of the folders at and under repo-relative ``path``, by their path relative to it (one
+        query for their rows); a tree a snapshot was left without comes from ``stored`` (the local store,
+        checked; None when it lacks it)."""
+        return _Under(self, path, stored)
+
+    def _chunk(self, path: str, k: int) -> bytes | None:
+        sql = "SELECT data FROM folder_snap_facts WHERE path=? AND k=?"
+        try:
+            row = self.db.execute(sql, (path, k)).fetchone()
+        except sqlite3.OperationalError:
             return None
-        row = self.db.execute("SELECT data FROM snapshot_blobs WHERE id=?", (key,)).fetchone()
         return row[0] if row is not None and isinstance(row[0], bytes) else None
 
-    def set_snapshot(self, path: str, snap: Snapshot, base: Snapshot | None = None) -> None:
-        """Remember folder ``path``'s snapshot (written at once; nothing in a read-only view). With ``base``, the
-        snapshot it was patched from: while the stored one is still ``base``, only the pages of its stat facts
-        and tree that changed are written (``blobopen``), not the whole of either."""
+    def _put_chunk(self, path: str, k: int, data: bytes) -> None:
+        if not self.view:
+            self.db.execute("INSERT OR REPLACE INTO folder_snap_facts VALUES (?, ?, ?)", (path, k, data))
+
+    def set_snapshot(
+        self, path: str, snap: Snapshot, chunks: Iterable[tuple[int, bytes]], tree: Tree, base: Snapshot | None
+    ) -> None:
+        """Remember folder ``path``'s snapshot: its row, the stored chunks of facts to replace (``chunks``) and its
+        tree (None: the store's; the key of the tree it has, kept; its encoding; or a patch of ``base``'s tree,
+        written in place when its length is the same). Nothing in a read-only view; nothing when another process
+        replaced ``base`` meanwhile, or the database is busy (a snapshot is a cache: the next status makes it
+        again)."""
         if self.view:
             return
+        from ..objstore.treepatch import Patched
+
+        source = tree.source if isinstance(tree, Patched) else None
+        if isinstance(source, _BlobReader):
+            source.close()
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute("SELECT sig, oid, facts, tree FROM snapshots WHERE path=?", (path,)).fetchone()
-            facts_id: int | None
-            tree_id: int | None
-            same = base is not None and row is not None and row[:2] == (base.sig, base.oid)
-            if same and base is not None and type(row[2]) is int and type(row[3]) is int:
-                facts_id, tree_id = row[2], row[3]
-                self._write_changes(facts_id, base.facts, snap.facts)
-                self._write_changes(tree_id, base.tree, snap.tree)
-            else:
-                if row is not None:
-                    db.execute("DELETE FROM snapshot_blobs WHERE id IN (?, ?)", (row[2], row[3]))
-                facts_id = db.execute("INSERT INTO snapshot_blobs (data) VALUES (?)", (snap.facts,)).lastrowid
-                tree_id = db.execute("INSERT INTO snapshot_blobs (data) VALUES (?)", (snap.tree,)).lastrowid
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:
+            return
+        try:
+            row = db.execute("SELECT sig, oid, tree FROM folder_snaps WHERE path=?", (path,)).fetchone()
+            old_tree = row[2] if row is not None and type(row[2]) is int else None
+            if isinstance(source, _BlobReader) and (base is None or row is None or row[:2] != (base.sig, base.oid)):
+                db.execute("ROLLBACK")  # its tree may have been rewritten: leave the other process's snapshot
+                return
+            db.executemany(
+                "INSERT OR REPLACE INTO folder_snap_facts VALUES (?, ?, ?)", ((path, k, d) for k, d in chunks)
+            )
+            key: int | None = None
+            if isinstance(tree, Patched) and isinstance(source, _BlobReader) and tree.length == source.length:
+                key = source.key  # the same length: only the replaced entries are written
+                with db.blobopen("folder_snap_trees", "data", key) as blob:
+                    for start, _, new in tree.spans:
+                        blob.seek(start)
+                        blob.write(new)
+            elif isinstance(tree, Patched):
+                sql = "INSERT INTO folder_snap_trees (data) VALUES (zeroblob(?))"
+                key = cast(int, db.execute(sql, (tree.length,)).lastrowid)
+                if isinstance(source, _BlobReader):
+                    source.open()
+                try:
+                    with db.blobopen("folder_snap_trees", "data", key) as blob:
+                        for piece in tree.pieces():
+                            blob.write(piece)
+                finally:
+                    if isinstance(source, _BlobReader):
+                        source.close()
+            elif isinstance(tree, int):
+                key = tree if tree == old_tree else None  # the tree it had: kept when it is still there
+            elif tree is not None:
+                key = db.execute("INSERT INTO folder_snap_trees (data) VALUES (?)", (tree,)).lastrowid
+            if old_tree is not None and old_tree != key:
+                db.execute("DELETE FROM folder_snap_trees WHERE id=?", (old_tree,))
             db.execute(
-                "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (path, snap.sig, snap.oid, snap.size, snap.names, snap.subsigs, facts_id, tree_id),
+                "INSERT OR REPLACE INTO folder_snaps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (path, snap.sig, snap.oid, snap.size, snap.names, snap.entries, snap.facts, snap.subsigs, key),
             )
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
 
-    def _write_changes(self, key: int, old: bytes, new: bytes) -> None:
-        """Make blob ``key`` hold ``new`` where it holds ``old``: only the pages that differ; all of it when the
-        length changed, or the blob is not ``old``'s length (a tree a no-change status left out)."""
-        found = self.db.execute("SELECT length(data) FROM snapshot_blobs WHERE id=?", (key,)).fetchone()
-        if len(old) != len(new) or found is None or found[0] != len(old):
-            self.db.execute("UPDATE snapshot_blobs SET data=? WHERE id=?", (new, key))
-            return
-        from ..objstore.treepatch import differing
 
-        whole = len(old) - len(old) % _PAGE
-        pages = differing(old, memoryview(new)[:whole], _PAGE, len(old))
-        assert pages is not None  # no limit on how many
-        with self.db.blobopen("snapshot_blobs", "data", key) as blob:
-            for k in pages:
-                blob.seek(k * _PAGE)
-                blob.write(new[k * _PAGE : (k + 1) * _PAGE])
-            if old[whole:] != new[whole:]:
-                blob.seek(whole)
-                blob.write(new[whole:])
+class _BlobReader:
+    """A snapshot's tree read a window at a time from its blob (``treepatch.Reader``), opened on demand."""
 
-    def snapshots_under(self, path: str, stored: Callable[[Oid], bytes | None]) -> Snapshots:
-        """The snapshots of the folders at and under repo-relative ``path``, by their path relative to it; a tree
-        a snapshot was left without comes from ``stored`` (the local store, checked; None when it lacks it)."""
-        return _Under(self, path, stored)
+    __slots__ = ("db", "key", "blob", "length")
+
+    def __init__(self, db: sqlite3.Connection, key: int) -> None:
+        self.db, self.key = db, key
+        self.blob: sqlite3.Blob | None = None
+        self.open()
+        self.length = len(self.blob)  # type: ignore[arg-type]
+
+    def open(self) -> None:
+        self.blob = self.db.blobopen("folder_snap_trees", "data", self.key, readonly=True)
+
+    def close(self) -> None:
+        if self.blob is not None:
+            self.blob.close()
+            self.blob = None
+
+    def read(self, at: int, n: int) -> bytes:
+        if self.blob is None:
+            self.open()
+        assert self.blob is not None
+        self.blob.seek(min(at, self.length))
+        return self.blob.read(n)
 
 
 class _Under:
-    __slots__ = ("state", "path", "stored")
+    __slots__ = ("state", "path", "stored", "rows")
 
     def __init__(self, state: FolderState, path: str, stored: Callable[[Oid], bytes | None]) -> None:
         self.state, self.path, self.stored = state, path, stored
+        self.rows = state._snapshots(" WHERE path=? OR (path >= ? AND path < ?)", (path, path + "/", path + "0"))
 
     def _full(self, rel: str) -> str:
         return f"{self.path}/{rel}" if rel else self.path
 
-    def get(self, rel: str) -> Snapshot | None:
-        snap = self.state.snapshot(self._full(rel))
-        if snap is None or snap.tree:
-            return snap
-        tree = self.stored(Oid(snap.oid))
-        return None if tree is None else snap._replace(tree=tree)
+    def watch(self, rel: str) -> Watch:
+        from ..objstore.treepatch import Watch
 
-    def sig(self, rel: str) -> str | None:
-        return self.state.snapshot_sig(self._full(rel))
+        full = self._full(rel)
+        state = self.state
+        return Watch(
+            self.rows.get(full), lambda k: state._chunk(full, k), lambda k, data: state._put_chunk(full, k, data)
+        )
 
-    def put(self, rel: str, snap: Snapshot, base: Snapshot | None = None) -> None:
-        self.state.set_snapshot(self._full(rel), snap, base)
+    def tree(self, snap: Snapshot) -> Reader | None:
+        """The encoding of ``snap``'s tree: its blob, or the store's copy (checked there); None when neither is."""
+        if snap.tree is not None:
+            try:
+                return _BlobReader(self.state.db, snap.tree)
+            except sqlite3.Error:
+                return None
+        data = self.stored(Oid(snap.oid))
+        if data is None:
+            return None
+        from ..objstore.treepatch import BytesReader
+
+        return BytesReader(data)
+
+    def put(
+        self, rel: str, snap: Snapshot, chunks: Iterable[tuple[int, bytes]], tree: Tree, base: Snapshot | None
+    ) -> None:
+        self.state.set_snapshot(self._full(rel), snap, chunks, tree, base)
+
+    def write_chunks(self, rel: str, chunks: Iterable[tuple[int, bytes]]) -> None:
+        full = self._full(rel)
+        for k, data in chunks:
+            self.state._put_chunk(full, k, data)

@@ -105,8 +105,9 @@ def current_oid(repo: Repo, path: str, kind: str, changes: Changes | None = None
     changes = changes if changes is not None else repo.monitor
     if changes is not None:
         return changes.tree_oid(path)
+    snaps = state.snapshots_under(path, _stored_tree(repo))
     try:
-        scanned = scan_folder(str(full), listings=True)
+        scanned = scan_folder(str(full), listings=True, snaps=snaps)
     except OSError:  # unreadable somewhere: the plain walk says where, as a FileSystemError
         tree, _ = walk_tree(str(full), repo.root, state.oids_of)
         return tree.oid
@@ -114,10 +115,9 @@ def current_oid(repo: Repo, path: str, kind: str, changes: Changes | None = None
     def known(rel: str, sig: bytes) -> tuple[Oid, int] | None:
         return state.tree_entry(f"{path}/{rel}" if rel else path, sig.hex())
 
-    snaps = state.snapshots_under(path, _stored_tree(repo))
     hit = known("", scanned.signature)
     if hit is not None:  # nothing changed: large folders get a snapshot for the next change, once
-        if scanned.listings:
+        if scanned.watched:
             keep_snapshots(scanned, known, snaps)
         return hit[0]
     return resolve_tree(str(full), repo.root, scanned, state.digests_of, known, state.folders_under(path), snaps)

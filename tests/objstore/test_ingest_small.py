@@ -11,7 +11,8 @@ from pathlib import Path
 from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.ingest import Ingester
 from artvc.objstore.objects import Kind
-from artvc.objstore.scan import signed_walk, walk_tree
+from artvc.objstore.scan import walk_tree
+from artvc.objstore.sigwalk import signed_walk
 from artvc.objstore.store.local import LocalStore
 from artvc.objstore.store.pack import read_trailer
 from artvc.objstore.store.packer import PackBuilder
