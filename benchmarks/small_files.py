@@ -14,6 +14,10 @@ gives art and DVC their own fresh git repository with a copy of them, then times
 | push | first ``push`` to an empty directory remote | ``cp -r`` of art's ``.art/store/packs`` |
 | pull | ``pull`` in a fresh ``git clone`` (fetch + checkout) | ``cp -r`` of art's remote + of ``data`` |
 
+Under ``--fresh-fs`` the data is generated once into a file system image and each repository is a copy of that
+image (``Case.source_image``, ``Case.prepare``), read once untimed so every step starts warm; ``--data-dir``
+keeps the image for later runs and ``--inline-data`` stores files of up to ~60 bytes in their inodes.
+
 Every command is a child process reaped with ``wait4``: wall time, CPU time (user + sys) and peak RSS.
 Each step runs the floor, then art and DVC in alternating order, waiting for a quiet disk before each; the
 median of ``--repeat`` repeats is reported with art/floor and art/DVC ratios and the issue's goals as
@@ -22,6 +26,8 @@ pass/fail. Standard library only.
     python benchmarks/small_files.py                               # 20k and 100k, flat and tree, with DVC
     python benchmarks/small_files.py --files 20000 --layouts tree --steps add --no-dvc --repeat 1
     python benchmarks/small_files.py --files 1000000 --no-dvc      # 1M (~4.5 GiB per copy; see README)
+    python benchmarks/small_files.py --files 1000000 --layouts flat --no-dvc --min-size 16 --max-size 64 \
+        --inline-data --data-dir /tmp/small-data --repeat 1 --checkout-rounds 1    # 1M tiny files, every step
 """
 
 from __future__ import annotations
