@@ -117,6 +117,7 @@ def test_large_files_refuses_a_size_the_disk_cannot_hold(tmp_path):
     assert not list(tmp_path.iterdir())  # refused before writing anything
 
 
+@pytest.mark.slow  # two runs of the script with fresh file systems: ~16 s
 def test_small_files_copies_one_generated_image_and_reuses_it_from_data_dir(tmp_path):
     """Under ``--fresh-fs`` the data is generated once into an image; each repository's file system is a copy of
     it (no ``cp -a`` of every file); with ``--data-dir`` a second run generates nothing, and ``--inline-data``
