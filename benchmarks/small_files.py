@@ -14,6 +14,10 @@ gives art and DVC their own fresh git repository with a copy of them, then times
 | push | first ``push`` to an empty directory remote | ``cp -r`` of art's ``.art/store/packs`` |
 | pull | ``pull`` in a fresh ``git clone`` (fetch + checkout) | ``cp -r`` of art's remote + of ``data`` |
 
+Under ``--fresh-fs`` the data is generated once into a file system image and each repository is a copy of that
+image (``Case.source_image``, ``Case.prepare``), read once untimed so every step starts warm; ``--data-dir``
+keeps the image for later runs and ``--inline-data`` stores files of up to ~60 bytes in their inodes.
+
 Every command is a child process reaped with ``wait4``: wall time, CPU time (user + sys) and peak RSS.
 Each step runs the floor, then art and DVC in alternating order, waiting for a quiet disk before each; the
 median of ``--repeat`` repeats is reported with art/floor and art/DVC ratios and the issue's goals as
@@ -22,6 +26,8 @@ pass/fail. Standard library only.
     python benchmarks/small_files.py                               # 20k and 100k, flat and tree, with DVC
     python benchmarks/small_files.py --files 20000 --layouts tree --steps add --no-dvc --repeat 1
     python benchmarks/small_files.py --files 1000000 --no-dvc      # 1M (~4.5 GiB per copy; see README)
+    python benchmarks/small_files.py --files 1000000 --layouts flat --no-dvc --min-size 16 --max-size 64 \
+        --inline-data --data-dir /tmp/small-data --repeat 1 --checkout-rounds 1    # 1M tiny files, every step
 """
 
 from __future__ import annotations
@@ -215,6 +221,7 @@ class Case:
         self.tools = ["art"] + (["dvc"] if self.dvc and not args.no_dvc and n <= args.dvc_max_files else [])
         self.rows = {s: Row(n, layout, s) for s in STEPS}
         self.steps = [s for s in STEPS if s in args.steps]
+        self.template = Path()  # under --fresh-fs: the image of the generated data (``source_image``)
 
     def cmd(self, tool: str, *argv: str) -> list[str]:
         return [*(self.art if tool == "art" else self.dvc), *argv]
@@ -235,31 +242,64 @@ class Case:
 
     def source(self) -> Path:
         sizes = (self.args.min_size, self.args.max_size)
+        tag = "" if sizes == (1024, 8192) else f"-{sizes[0]}-{sizes[1]}"
+        if self.fs is not None:
+            self.template = self.source_image(tag)
+            return Path("src") / "data"  # in every copy of the template
         if self.args.data_dir:
-            tag = "" if sizes == (1024, 8192) else f"-{sizes[0]}-{sizes[1]}"
             src = Path(self.args.data_dir) / f"{self.layout}-{self.n}{tag}" / "data"
-        elif self.fs is not None:  # its own file system: no million creates on the shared disk, no rm -rf after
-            src = self.fs.make(f"src-{self.layout}-{self.n}", *self.fs_size(1)) / "src" / "data"
         else:
             src = self.root / "src" / "data"
         if not (src.parent / "done").exists():
             remove(src)
-            t = time.perf_counter()
-            size = generate(src, self.n, self.layout, seed=self.n, sizes=sizes)
-            (src.parent / "done").write_text(str(size))
-            log(f"{self.layout} {self.n:,}: generated {size / 2**20:.0f} MiB in {time.perf_counter() - t:.0f} s")
+            self.generate(src)
+            (src.parent / "done").write_text("done")
         return src
+
+    def generate(self, src: Path) -> None:
+        t = time.perf_counter()
+        size = generate(src, self.n, self.layout, seed=self.n, sizes=(self.args.min_size, self.args.max_size))
+        log(f"{self.layout} {self.n:,}: generated {size / 2**20:.0f} MiB in {time.perf_counter() - t:.0f} s")
+
+    def source_image(self, tag: str) -> Path:
+        """Under ``--fresh-fs``: the image of a file system holding the generated data at ``src/data``, sized for
+        a repository (three copies of the data), the template of every repository's file system (``prepare``):
+        made once per run, or once for every run with ``--data-dir`` (kept there)."""
+        assert self.fs is not None
+        kept = None
+        if self.args.data_dir:
+            kind = "-inline" if self.fs.inline_data else ""
+            kept = Path(self.args.data_dir) / f"{self.layout}-{self.n}{tag}{kind}.img"
+            if kept.with_suffix(".done").exists():
+                log(f"{self.layout} {self.n:,}: the generated data of an earlier run ({kept})")
+                return kept
+        mnt = self.fs.make(f"src-{self.layout}-{self.n}", *self.fs_size(3))
+        self.generate(mnt / "src" / "data")
+        image = self.fs.keep(mnt)
+        if kept is None:
+            return image
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(image, kept)
+        kept.with_suffix(".done").write_text("done")
+        return kept
 
     def prepare(self, tool: str, src: Path) -> Path:
         """A fresh git + tool repository with a copy of the data, at ``<top>/repo``: ``top`` is a fresh file
-        system of its own under ``--fresh-fs`` (also holding the remote), else a folder of the scratch."""
+        system of its own under ``--fresh-fs`` (a copy of the source's image, ``source_image``: the data moved
+        into place by a rename; also holding the remote), else a folder of the scratch (``cp -a`` of the data).
+        Either way every file of the data is then read once, untimed, so each step starts with the data in the
+        page cache (a copied image starts cold, a ``cp -a`` warm)."""
         if self.fs is not None:
-            top = self.fs.make(f"{tool}-{self.layout}-{self.n}", *self.fs_size(3))
+            top = self.fs.make(f"{tool}-{self.layout}-{self.n}", 0, template=self.template)
+            repo = top / "repo"
+            repo.mkdir()
+            os.rename(top / src, repo / "data")
+            (top / src.parent).rmdir()
         else:
             top = self.root / tool
             remove(top)
-        repo = top / "repo"
-        repo.mkdir(parents=True)
+            repo = top / "repo"
+            repo.mkdir(parents=True)
         quiet(["git", "init", "-q", "-b", "main"], repo, self.env)
         with open(repo / ".git" / "info" / "exclude", "a") as fh:
             fh.write("/data/\n/.art/store/\n/.dvc/cache/\n")
@@ -268,7 +308,10 @@ class Case:
             quiet(self.cmd(tool, "config", "core.analytics", "false"), repo, self.env)
         else:
             quiet(self.cmd(tool, "init"), repo, self.env)
-        quiet(["cp", "-a", str(src), str(repo / "data")], repo, self.env)
+        if self.fs is None:
+            quiet(["cp", "-a", str(src), str(repo / "data")], repo, self.env)
+        else:
+            quiet(["sh", "-c", "find data -type f -print0 | xargs -0 cat > /dev/null"], repo, self.env)
         return repo
 
     def execute(self) -> None:
@@ -283,8 +326,9 @@ class Case:
             for repo in repos.values():
                 self.drop(repo.parent)
             self.settle("cleanup")
-        if self.fs is not None and not self.args.data_dir:
-            self.drop(src.parent.parent)
+        if self.fs is not None and self.template in self.fs.kept:
+            self.fs.kept.remove(self.template)
+            self.template.unlink()
         if not self.args.data_dir and not self.args.keep:
             remove(self.root)
 
@@ -690,6 +734,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         help="each repository, clone and written floor in a new loop-mounted ext4 (default: on when root with "
         "loop devices; --reuse-wait is then 0: a new file system with a journal has no reuse window)",
     )
+    parser.add_argument(
+        "--inline-data",
+        action="store_true",
+        help="--fresh-fs file systems with ext4's inline_data: files of up to ~60 bytes live in their inodes "
+        "(1M files of 16-64 B take ~0.3 GiB of disk per copy, not 4 GiB)",
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="per-command timeout (s)")
     parser.add_argument("--json", default=None, help="also write every sample and verdict as JSON here")
     parser.add_argument("--markdown", action="store_true", help="print the table as markdown")
@@ -719,7 +769,7 @@ def fresh_fs(args: argparse.Namespace, scratch: Path) -> FreshFs | None:
     if args.reuse_wait:
         log(f"--reuse-wait {args.reuse_wait:g} dropped: a new ext4 with a journal has no inode-reuse window")
         args.reuse_wait = 0
-    return FreshFs(scratch)
+    return FreshFs(scratch, inline_data=args.inline_data)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -115,3 +115,29 @@ def test_large_files_refuses_a_size_the_disk_cannot_hold(tmp_path):
     assert proc.returncode != 0
     assert "needs" in proc.stderr and "GiB free" in proc.stderr and "100000G" in proc.stderr, proc.stderr
     assert not list(tmp_path.iterdir())  # refused before writing anything
+
+
+@pytest.mark.slow  # two runs of the script with fresh file systems: ~16 s
+def test_small_files_copies_one_generated_image_and_reuses_it_from_data_dir(tmp_path):
+    """Under ``--fresh-fs`` the data is generated once into an image; each repository's file system is a copy of
+    it (no ``cp -a`` of every file); with ``--data-dir`` a second run generates nothing, and ``--inline-data``
+    gives the file systems ext4's ``inline_data`` (a 16-64 B file takes no data block)."""
+    fresh_ok(tmp_path)
+    data = tmp_path / "data"
+    argv = ["--layouts", "flat", "--steps", "add,status", "--fresh-fs", "--min-size", "16", "--max-size", "64"]
+    first, rows = small(tmp_path, *argv, "--inline-data", "--data-dir", str(data))
+    assert first.returncode in (0, 1), first.stderr
+    assert "flat 120: generated" in first.stderr
+    assert {r["step"] for r in rows} == {"add", "status"}
+    assert all(not r["errors"] and r["art"][0]["rc"] == 0 for r in rows), rows
+    images = sorted(p.name for p in data.iterdir())
+    assert images == ["flat-120-16-64-inline.done", "flat-120-16-64-inline.img"]
+    features = subprocess.run(["dumpe2fs", "-h", str(data / images[1])], capture_output=True, text=True).stdout
+    assert "inline_data" in features
+    second, rows = small(tmp_path, *argv, "--inline-data", "--data-dir", str(data))
+    assert second.returncode in (0, 1), second.stderr
+    assert "flat 120: generated" not in second.stderr and "the generated data of an earlier run" in second.stderr
+    assert all(not r["errors"] and r["art"][0]["rc"] == 0 for r in rows), rows
+    assert not mounts_under(tmp_path)
+    assert sorted(p.name for p in data.iterdir()) == images  # kept for the next run
+    assert not list((tmp_path / "scratch").iterdir())
