@@ -115,8 +115,13 @@ class FreshFs:
             mnt.mkdir(exist_ok=True)
             _run(["mount", "-t", "ext4", "-o", "noinit_itable", dev, str(mnt)])
         except BaseException:
-            if dev:
-                subprocess.run(["losetup", "-d", dev], capture_output=True)
+            if os.path.ismount(mnt):
+                subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+            # a signal between losetup attaching the image and ``dev`` being set leaves a device we never heard
+            # of: ask which devices hold this image (``losetup -j``) and detach every one
+            held = subprocess.run(["losetup", "-j", str(image)], capture_output=True, text=True).stdout
+            for d in {dev, *(line.split(":", 1)[0] for line in held.splitlines())} - {""}:
+                subprocess.run(["losetup", "-d", d], capture_output=True)
             if mnt.exists():
                 mnt.rmdir()
             image.unlink(missing_ok=True)
