@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,28 @@ def data_ws(ws: Workspace) -> Workspace:
     (ws.root / "data" / "run.sh").chmod(0o755)
     ws.art("add", "data", "model.bin")
     return ws
+
+
+def flat_clone(ws: Workspace, tmp_path: Path, *, seed: int, folders: int = 2, files: int = 150) -> Workspace:
+    """``folders`` folders of ``files`` small random files, each added on its own (one local pack of chunks
+    each), pushed to a directory remote; return a fresh clone."""
+    rng = random.Random(seed)
+    for f in range(folders):
+        ws.gen({f"d{f}": {f"f{i:04d}.bin": rng.randbytes(rng.randint(1, 2000)) for i in range(files)}})
+        ws.art("add", f"d{f}")
+    add_remote(ws, str(tmp_path / "bucket"))
+    assert art_json(ws, "push")["missing"] == []
+    return clone(ws, tmp_path / "clone")
+
+
+def count_calls(monkeypatch, owner, name: str) -> list[int]:
+    """Count the calls of ``owner.name`` (the real function runs); the list holds one item per call."""
+    calls: list[int] = []
+    real = getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls

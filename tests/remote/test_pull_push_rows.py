@@ -9,32 +9,11 @@ import random
 from pathlib import Path
 
 from tests.conftest import Workspace
-from tests.remote.conftest import add_remote, art_json, clone, files_under
+from tests.remote.conftest import add_remote, art_json, clone, count_calls, files_under, flat_clone
 
 
 def _flat(ws: Workspace, tmp_path: Path, *, folders: int = 2, files: int = 150) -> Workspace:
-    """``folders`` folders of ``files`` small random files, each added on its own (one local pack of chunks
-    each), pushed to a directory remote; return a fresh clone."""
-    rng = random.Random(32)
-    for f in range(folders):
-        ws.gen({f"d{f}": {f"f{i:04d}.bin": rng.randbytes(rng.randint(1, 2000)) for i in range(files)}})
-        ws.art("add", f"d{f}")
-    add_remote(ws, str(tmp_path / "bucket"))
-    assert art_json(ws, "push")["missing"] == []
-    return clone(ws, tmp_path / "clone")
-
-
-def _count(monkeypatch, owner, name: str) -> list[int]:
-    """Count the calls of ``owner.name`` (the real one runs); one item per call."""
-    calls: list[int] = []
-    real = getattr(owner, name)
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(owner, name, counted)
-    return calls
+    return flat_clone(ws, tmp_path, seed=32, folders=folders, files=files)
 
 
 def _idx_of(bucket: Path, pack: str) -> Path:
@@ -50,10 +29,10 @@ def test_the_walk_reads_the_spilled_view_as_rows_without_an_object_per_chunk(ws,
 
     other = _flat(ws, tmp_path)
     monkeypatch.setattr(remote_view, "SPILL", 1)
-    entries = _count(monkeypatch, remote_view, "PackEntry")
-    located = _count(monkeypatch, remote_view, "Located")
-    many = _count(monkeypatch, remote_view.ViewIndex, "get_many")
-    made = _count(monkeypatch, transfer, "Located")
+    entries = count_calls(monkeypatch, remote_view, "PackEntry")
+    located = count_calls(monkeypatch, remote_view, "Located")
+    many = count_calls(monkeypatch, remote_view.ViewIndex, "get_many")
+    made = count_calls(monkeypatch, transfer, "Located")
     pulled = art_json(other, "pull")
     assert not pulled["problems"] and pulled["files_written"] == 300
     assert entries == [] and located == [] and many == []
@@ -73,7 +52,7 @@ def test_a_large_tree_is_checked_once_per_pull_and_read_plainly_after(ws, tmp_pa
     monkeypatch.setattr(transfer, "BIG_TREE", 0)
     monkeypatch.setattr(objects, "DECODED_MAX", 1)
     monkeypatch.setattr(pull_overlap, "DECODED_MAX", 1)
-    checked = _count(monkeypatch, objects, "_iter_checked")
+    checked = count_calls(monkeypatch, objects, "_iter_checked")
     pulled = art_json(other, "pull")
     assert not pulled["problems"] and pulled["files_written"] == 300
     assert len(checked) == 2  # the walk's, of each tree (the plan's and the apply's read it plainly)

@@ -8,32 +8,11 @@ import random
 from pathlib import Path
 
 from tests.conftest import Workspace
-from tests.remote.conftest import add_remote, art_json, clone, files_under
+from tests.remote.conftest import add_remote, art_json, clone, count_calls, files_under, flat_clone
 
 
 def _flat(ws: Workspace, tmp_path: Path, *, folders: int = 2, files: int = 150) -> Workspace:
-    """``folders`` folders of ``files`` small random files, each added on its own (one local pack of chunks
-    each), pushed to a directory remote; return a fresh clone."""
-    rng = random.Random(18)
-    for f in range(folders):
-        ws.gen({f"d{f}": {f"f{i:04d}.bin": rng.randbytes(rng.randint(1, 2000)) for i in range(files)}})
-        ws.art("add", f"d{f}")
-    add_remote(ws, str(tmp_path / "bucket"))
-    assert art_json(ws, "push")["missing"] == []
-    return clone(ws, tmp_path / "clone")
-
-
-def _count(monkeypatch, owner, name: str) -> list[int]:
-    """Count the calls of ``owner.name`` (the real function runs); the list holds one item per call."""
-    calls: list[int] = []
-    real = getattr(owner, name)
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(owner, name, counted)
-    return calls
+    return flat_clone(ws, tmp_path, seed=18, folders=folders, files=files)
 
 
 def test_a_pull_checks_out_what_it_fetched_without_asking_the_store_again(ws, tmp_path, monkeypatch):
@@ -43,7 +22,7 @@ def test_a_pull_checks_out_what_it_fetched_without_asking_the_store_again(ws, tm
     from artvc.workspace import checkout_plan
 
     other = _flat(ws, tmp_path)
-    absent = _count(monkeypatch, checkout_plan, "_absent")
+    absent = count_calls(monkeypatch, checkout_plan, "_absent")
     pulled = art_json(other, "pull")
     assert not pulled["problems"] and pulled["files_written"] == 300
     assert absent == []
@@ -68,7 +47,7 @@ def test_a_download_that_trusted_a_local_tree_leaves_the_trees_above_it_to_the_c
     ws.git("commit", "-qm", "top")
     assert art_json(ws, "push")["missing"] == []
     other.git("pull", "-q", "origin", "HEAD")
-    absent = _count(monkeypatch, checkout_plan, "_absent")
+    absent = count_calls(monkeypatch, checkout_plan, "_absent")
     assert not art_json(other, "pull")["problems"]
     assert absent != []
     assert files_under(other.root / "top") == files_under(ws.root / "top")
@@ -83,9 +62,9 @@ def test_a_pull_decodes_each_remote_index_once_per_use_and_caches_it_as_it_came(
 
     other = _flat(ws, tmp_path)
     monkeypatch.setattr(remote_view, "SPILL", 1)
-    decoded = _count(monkeypatch, remote, "check_index")
-    encoded = _count(monkeypatch, remote, "encode_index")
-    whole = _count(monkeypatch, transfer._Download, "_import_pack")
+    decoded = count_calls(monkeypatch, remote, "check_index")
+    encoded = count_calls(monkeypatch, remote, "encode_index")
+    whole = count_calls(monkeypatch, transfer._Download, "_import_pack")
     pulled = art_json(other, "pull")
     assert not pulled["problems"] and pulled["files_written"] == 300
     indexes = sorted((tmp_path / "bucket" / "index").rglob("*.idx"))
@@ -155,7 +134,7 @@ def test_a_pull_writes_the_small_files_it_verified_without_hashing_them_again(ws
     from artvc.objstore import materialize
 
     other = _flat(ws, tmp_path)
-    rehashed = _count(monkeypatch, materialize, "hashes_to")
+    rehashed = count_calls(monkeypatch, materialize, "hashes_to")
     pulled = art_json(other, "pull")
     assert not pulled["problems"] and pulled["files_written"] == 300
     assert rehashed == []
@@ -199,7 +178,7 @@ def test_the_fetch_decodes_a_big_tree_once_as_it_walks_it(ws, tmp_path, monkeypa
 
     other = _flat(ws, tmp_path)
     monkeypatch.setattr(transfer, "BIG_TREE", 0)
-    decoded = _count(monkeypatch, objects, "_iter_checked")
+    decoded = count_calls(monkeypatch, objects, "_iter_checked")
     pulled = art_json(other, "pull")
     assert not pulled["problems"] and pulled["files_written"] == 300
     assert len(decoded) == 2
