@@ -8,7 +8,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 from tests.builders import random_bytes
 from tests.conftest import Workspace
 from tests.remote.conftest import clone
-from tests.remote.test_pull_stream import _pack_bytes, art_child, leftovers
+from tests.remote.test_pull_stream import art_child, leftovers, pulled_by_the_kernel
 
 MIB = 1 << 20
 SIZE = 20 * MIB
@@ -61,25 +60,8 @@ def test_a_pack_on_another_file_system_is_spliced_verified_and_refused_when_dama
         ws.art("add", "big.bin")
         ws.art("remote", "add", "origin", str(mnt / "remote"), "--default")
         ws.art("push")
-        packs = sum(p.stat().st_size for p in (mnt / "remote").rglob("*.pack"))
-
         other = clone(ws, tmp_path / "clone")
-        log = tmp_path / "strace.log"
-        r = subprocess.run(
-            ["strace", "-ff", "-qq", "-y", "-e", "trace=pread64,preadv,read,copy_file_range,splice", "-o", str(log)]
-            + [sys.executable, "-m", "artvc", "pull"],
-            cwd=other.root,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert r.returncode == 0, r.stderr
-        assert (other.root / "big.bin").read_bytes() == data
-        spliced = _pack_bytes(log, "splice")
-        read = sum(_pack_bytes(log, name) for name in ("pread64", "preadv", "read"))
-        assert spliced >= packs * 0.9, (spliced, packs)
-        assert read < packs // 16, (read, packs)  # headers, gaps and trailers: not the objects
-        assert other.art("fsck").exit_code == 0
+        pulled_by_the_kernel(other, mnt / "remote", tmp_path / "strace.log", data, "splice")
 
         pack = max((mnt / "remote").rglob("*.pack"), key=lambda p: p.stat().st_size)
         with open(pack, "r+b") as f:

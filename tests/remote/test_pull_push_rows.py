@@ -5,8 +5,11 @@ the rules these must keep: a damaged remote index or checkpoint block, and a tre
 
 from __future__ import annotations
 
+import contextlib
 import random
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import Workspace
 from tests.remote.conftest import add_remote, art_json, clone, count_calls, files_under, flat_clone
@@ -14,6 +17,26 @@ from tests.remote.conftest import add_remote, art_json, clone, count_calls, file
 
 def _flat(ws: Workspace, tmp_path: Path, *, folders: int = 2, files: int = 150) -> Workspace:
     return flat_clone(ws, tmp_path, seed=32, folders=folders, files=files)
+
+
+@contextlib.contextmanager
+def _push_plan(ws: Workspace, path: str) -> Iterator[tuple[Any, Any, str]]:
+    """The push plan of the artifact at ``path`` against the default remote, built as ``art push`` builds it;
+    yields the open repository, the plan and the artifact's root tree id; closes the remote after."""
+    from artvc.objstore.objects import Kind
+    from artvc.objstore.types import ObjectKey
+    from artvc.objstore.upload_plan import plan_closure
+    from artvc.workspace.remote import open_remote
+
+    with ws.repo() as repo:
+        root = next(a for a in repo.artifacts() if a.path == path).pointer.oid
+        store = open_remote(repo, None)
+        try:
+            store.refresh()
+            with plan_closure(repo.store, store, [ObjectKey(root, Kind.TREE)], trust_remote=True) as plan:
+                yield repo, plan, root
+        finally:
+            store.close()
 
 
 def _idx_of(bucket: Path, pack: str) -> Path:
@@ -84,23 +107,13 @@ def test_a_tree_whose_walk_failed_is_not_marked_checked(tmp_path):
 def test_a_push_of_small_files_marks_each_once_in_its_plan(ws, tmp_path):
     """A one-chunk file's chunk mark is appended aside, not written into ``seen`` (the old plan held two rows a
     file there: the file's key and its chunk's)."""
-    from artvc.objstore.objects import Kind
-    from artvc.objstore.types import ObjectKey
-    from artvc.objstore.upload_plan import plan_closure
-    from artvc.workspace.remote import open_remote
-
     rng = random.Random(5)
     ws.gen({"data": {f"f{i:03d}.bin": rng.randbytes(rng.randint(10, 900)) for i in range(120)}})
     ws.art("add", "data")
     add_remote(ws, str(tmp_path / "bucket"))
-    with ws.repo() as repo:
-        root = next(a for a in repo.artifacts() if a.path == "data").pointer.oid
-        store = open_remote(repo, None)
-        store.refresh()
-        with plan_closure(repo.store, store, [ObjectKey(root, Kind.TREE)], trust_remote=True) as plan:
-            assert plan.count()[0] == 121  # the files and their tree
-            assert plan.db.execute("SELECT count(*) FROM seen").fetchone()[0] == 121
-        store.close()
+    with _push_plan(ws, "data") as (_, plan, _root):
+        assert plan.count()[0] == 121  # the files and their tree
+        assert plan.db.execute("SELECT count(*) FROM seen").fetchone()[0] == 121
 
 
 def test_a_chunk_met_after_the_one_chunk_file_it_is_goes_once(ws, tmp_path):
@@ -218,28 +231,18 @@ def test_a_push_plan_finds_its_trees_by_index_not_by_scanning_every_row(ws, tmp_
     """``todo`` has no key (its rows are appended): setting the trees' heights must go through the partial
     index of the metadata rows, one seek a tree, not a scan of every file's row per tree (a push of 100k files
     in 1,000 folders took ~1 CPU s more that way). Counted in sqlite's virtual-machine steps."""
-    from artvc.objstore.objects import Kind
-    from artvc.objstore.types import ObjectKey
-    from artvc.objstore.upload_plan import plan_closure
-    from artvc.workspace.remote import open_remote
-
     rng = random.Random(3)
     ws.gen(
         {"top": {f"s{d:02d}": {f"f{i:03d}": rng.randbytes(rng.randint(1, 300)) for i in range(60)} for d in range(10)}}
     )
     ws.art("add", "top")
     add_remote(ws, str(tmp_path / "bucket"))
-    with ws.repo() as repo:
-        root = next(a for a in repo.artifacts() if a.path == "top").pointer.oid
-        store = open_remote(repo, None)
-        store.refresh()
-        with plan_closure(repo.store, store, [ObjectKey(root, Kind.TREE)], trust_remote=True) as plan:
-            assert plan.count()[0] == 611  # the files and 11 trees
-            steps: list[int] = []
-            plan.db.set_progress_handler(lambda: steps.append(1), 100)  # one call per 100 steps
-            plan.tree_heights(repo.store)
-            plan.db.set_progress_handler(None, 100)
-            assert len(steps) < 100, len(steps)  # a scan per tree (11 x 611 rows): ~220 calls
-            heights = dict(plan.db.execute("SELECT hex(oid), height FROM todo WHERE kind = 2").fetchall())
-            assert heights[root.upper()] == 2 and sorted(heights.values()).count(1) == 10
-        store.close()
+    with _push_plan(ws, "top") as (repo, plan, root):
+        assert plan.count()[0] == 611  # the files and 11 trees
+        steps: list[int] = []
+        plan.db.set_progress_handler(lambda: steps.append(1), 100)  # one call per 100 steps
+        plan.tree_heights(repo.store)
+        plan.db.set_progress_handler(None, 100)
+        assert len(steps) < 100, len(steps)  # a scan per tree (11 x 611 rows): ~220 calls
+        heights = dict(plan.db.execute("SELECT hex(oid), height FROM todo WHERE kind = 2").fetchall())
+        assert heights[root.upper()] == 2 and sorted(heights.values()).count(1) == 10

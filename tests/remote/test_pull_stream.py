@@ -252,15 +252,39 @@ def test_a_full_disk_while_copying_a_pack_exits_13_and_leaves_nothing(ws, tmp_pa
     assert (other.root / "big.bin").read_bytes() == data
 
 
-def _pack_bytes(log: Path, name: str) -> int:
-    """The bytes that the calls ``name`` on a pack file (their first argument, as ``strace -y`` names it)
-    returned, in all, from the per-thread logs ``log.<tid>`` of ``strace -ff`` (each call on one line)."""
-    total = 0
+def traced_pull(root: Path, log: Path, calls: tuple[str, ...]) -> dict[str, int]:
+    """Run ``art pull`` in ``root`` under ``strace -ff -y``, tracing ``calls``; assert it succeeds and return, for
+    each call, the bytes its calls on a pack file (their first argument, as ``-y`` names it) returned in all,
+    from the per-thread logs ``log.<tid>`` (each call on one line)."""
+    r = subprocess.run(
+        ["strace", "-ff", "-qq", "-y", "-e", "trace=" + ",".join(calls), "-o", str(log)]
+        + [sys.executable, "-m", "artvc", "pull"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    totals = dict.fromkeys(calls, 0)
     for part in log.parent.glob(f"{log.name}.*"):
         for call in part.read_text().splitlines():
-            if call.startswith(f"{name}(") and call.split(",", 1)[0].endswith(".pack>") and " = " in call:
-                total += max(0, int(call.rsplit(" = ", 1)[1].split()[0]))
-    return total
+            name = call.split("(", 1)[0]
+            if name in totals and call.split(",", 1)[0].endswith(".pack>") and " = " in call:
+                totals[name] += max(0, int(call.rsplit(" = ", 1)[1].split()[0]))
+    return totals
+
+
+def pulled_by_the_kernel(other: Workspace, remote: Path, log: Path, data: bytes, call: str) -> None:
+    """Pull into ``other`` (a clone whose default remote is the directory ``remote``) under strace and check that
+    ``big.bin`` arrives as ``data``, that the kernel moved the packs' bytes by ``call`` (at least 90% of them) and
+    that art read under 1/16 of them itself (headers, gaps, trailers: not the objects); then fsck passes."""
+    packs = sum(p.stat().st_size for p in remote.rglob("*.pack"))
+    moved = traced_pull(other.root, log, ("pread64", "preadv", "read", "copy_file_range", "splice"))
+    assert (other.root / "big.bin").read_bytes() == data
+    read = moved["pread64"] + moved["preadv"] + moved["read"]
+    assert moved[call] >= packs * 0.9, (call, moved, packs)
+    assert read < packs // 16, (read, packs)
+    assert other.art("fsck").exit_code == 0
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
@@ -271,23 +295,7 @@ def test_a_whole_pack_is_copied_by_the_kernel_and_verified_from_the_copy(ws, tmp
     pread (before: every byte was pread, then written back with pwrite)."""
     data = random_bytes(SIZE, 13) if kind == "random" else csv_bytes(SIZE, 13)
     other = pushed(ws, tmp_path, data)
-    packs = sum(p.stat().st_size for p in (tmp_path / "remote").rglob("*.pack"))
-    log = tmp_path / "strace.log"
-    trace = "trace=pread64,preadv,read,copy_file_range"
-    r = subprocess.run(
-        ["strace", "-ff", "-qq", "-y", "-e", trace, "-o", str(log), sys.executable, "-m", "artvc", "pull"],
-        cwd=other.root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
-    assert (other.root / "big.bin").read_bytes() == data
-    copied = _pack_bytes(log, "copy_file_range")
-    read = sum(_pack_bytes(log, name) for name in ("pread64", "preadv", "read"))
-    assert copied >= packs * 0.9, (copied, packs)
-    assert read < packs // 16, (read, packs)  # headers, gaps and trailers: not the objects
-    assert other.art("fsck").exit_code == 0
+    pulled_by_the_kernel(other, tmp_path / "remote", tmp_path / "strace.log", data, "copy_file_range")
 
 
 def test_a_remote_pack_shorter_than_its_index_says_is_refused_with_nothing_written(ws, tmp_path):
