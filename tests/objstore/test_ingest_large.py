@@ -358,3 +358,27 @@ def test_a_pack_is_handed_to_the_disk_as_it_grows(repo, tmp_path):
     assert at <= (40 << 20) + (1 << 20), calls
     r = subprocess.run([*ART, "fsck"], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_read_buffers_are_mappings_kept_from_one_file_to_the_next(store, tmp_path):
+    """The ring's buffers are anonymous mappings kept between files (``SPARE``): a second file is read into the
+    same ones, which the kernel does not fault in and zero again (a new ``bytearray`` per file did both for all
+    of it)."""
+    import mmap
+    import resource
+
+    from artvc.objstore.ingest_large import SPARE
+
+    paths = [tmp_path / "a", tmp_path / "b"]
+    for seed, path in enumerate(paths):
+        path.write_bytes(random_bytes(2 << 20, seed=30 + seed))
+    params = ChunkerParams()
+    ingest(store, paths[0], params)
+    kept = SPARE.kept()
+    assert kept and all(isinstance(b, mmap.mmap) for b in kept)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    got, _ = ingest(store, paths[1], params)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    assert {id(b) for b in SPARE.kept()} == {id(b) for b in kept}
+    assert got == reference(paths[1], params)
+    assert faults < (2 << 20) // mmap.PAGESIZE, faults  # fewer than the file's pages: the buffer was not faulted in
