@@ -2,12 +2,14 @@
 
 blake3, zstd, FastCDC's cut loop and file reads release the GIL, so the stages run at once on every core:
 
-- read and the whole-file hash (one thread): ``readinto`` the buffers of a small ring (``RING`` buffers of
-  ``BUFFER`` bytes, allocated as needed) in file order, ahead of the chunking (a cold disk is read while the
-  CPU works, the kernel asked to read ``AHEAD`` buffers further ahead still), feeding the file hash each MiB as
-  it arrives, while it is still in the CPU's cache. The buffers are anonymous mappings kept between files
-  (``Spare``): the kernel zeroes only the pages a file fills, once, where a ``bytearray`` was zeroed whole for
-  every file.
+- read and the whole-file hash (one thread): read the file in file order into the buffers of a small ring
+  (``RING`` buffers of ``BUFFER`` bytes), ahead of the chunking, feeding the file hash each MiB as it arrives,
+  while it is still in the CPU's cache. Each read (``_Reads``) first takes what the page cache holds without
+  waiting (``preadv2`` with ``RWF_NOWAIT``): a file written or read lately costs its reads and nothing else.
+  Only a read that misses asks the kernel to read ``AHEAD`` buffers further ahead (``POSIX_FADV_WILLNEED``: a
+  cold disk is read while the CPU works) and then waits; where the file system cannot read without waiting
+  (tmpfs), plain reads. The buffers are anonymous mappings kept between files (``Spare``): the kernel zeroes
+  only the pages a file fills, once, where a ``bytearray`` was zeroed whole for every file.
 - chunk (the calling thread): FastCDC over each whole buffer (``Chunker.cut``). A chunk is cut only once
   ``max_size`` bytes follow its start, as ``Chunker.chunks`` would cut it, so boundaries and ids are the same;
   the unfinished tail (less than ``max_size`` bytes) is copied into the room left in front of the next buffer.
@@ -43,6 +45,7 @@ from typing import Protocol
 
 from .chunking import Chunker, ChunkerParams
 from .faults import fault_point
+from .fileio import NOWAIT, NOWAIT_REFUSED, pread_cached, pread_into
 from .hashing import ContentHasher, hash_bytes
 from .near import Near
 from .objects import Kind
@@ -140,11 +143,51 @@ def _will_need(fd: int, offset: int, length: int) -> None:
     (Linux reads at most one read-ahead window per call). A file that is not in the page cache (a large file on
     disk, written long ago) is then read with requests in flight well ahead of the reader, beyond the kernel's own
     read-ahead: measured in paired runs on this project's 2-core VM under heavy load, 512 MiB read cold from disk
-    in 0.8-2.5 s against 1.6-4.7 s with plain reads, with less CPU (0.25-0.5 s against 0.35-1.0 s). On a cached
-    file or tmpfs a call costs a few microseconds."""
+    in 0.8-2.5 s against 1.6-4.7 s with plain reads, with less CPU (0.25-0.5 s against 0.35-1.0 s). Asked only
+    where a read missed the page cache (``_Reads``): a cached file costs no call."""
     if hasattr(os, "POSIX_FADV_WILLNEED"):
         for at in range(offset, offset + length, _READ):
             _advise(fd, at, _READ, os.POSIX_FADV_WILLNEED)
+
+
+class _Reads:
+    """The reads of one file, at explicit offsets into the ring's buffers. Each first takes what the page cache
+    holds without waiting (``fileio.pread_cached``: ``preadv2`` with ``RWF_NOWAIT``), which is all of a file
+    written or read lately: no other call is made. Only when a read finds its first byte missing (a file on a
+    disk, out of the cache) is the kernel asked to read the ``span`` bytes from there (``_will_need``, from where
+    the last request ended: the window moves with the misses) before the read waits for its bytes. Where the
+    kernel or the file system refuses such reads (``NOWAIT_REFUSED``: tmpfs, kernels before 4.14), the first
+    refusal turns the rest of the file to plain reads, each one moving the window ahead of it (as every read
+    did before round 34: a ``posix_fadvise`` per MiB read)."""
+
+    __slots__ = ("fd", "span", "nowait", "advised")
+
+    def __init__(self, fd: int, span: int) -> None:
+        self.fd = fd
+        self.span = span
+        self.nowait = NOWAIT
+        self.advised = 0  # the kernel was asked to read the file up to here
+
+    def read(self, view: memoryview, at: int) -> int:
+        """Read into ``view`` from offset ``at``: the bytes read (fewer when only some were cached), 0 at the end."""
+        if self.nowait:
+            try:
+                got = pread_cached(self.fd, view, at)
+            except OSError as exc:
+                if exc.errno not in NOWAIT_REFUSED:
+                    raise
+                self.nowait = False  # this file cannot be read without waiting: plain reads from now on
+                got = None
+            if got is not None:
+                return got
+        self._ahead(at)
+        return pread_into(self.fd, view, at)
+
+    def _ahead(self, at: int) -> None:
+        start, end = max(at, self.advised), at + self.span
+        if start < end:
+            _will_need(self.fd, start, end - start)
+            self.advised = end
 
 
 class Spare:
@@ -237,26 +280,25 @@ class _Pipeline:
     def _read_loop(self) -> None:
         """Fill buffers (after their first ``room`` bytes) with the file, in order, until its end."""
         try:
-            fd, ahead = self.file.fileno(), AHEAD * self.size
+            fd = self.file.fileno()
             _sequential(fd)
-            _will_need(fd, 0, ahead + self.size)
-            at = 0  # where the next buffer's bytes start in the file
+            reads = _Reads(fd, (AHEAD + 1) * self.size)
+            at = 0  # the file's offset of the next read
             eof = False
             while not eof:
                 buf = self._take()
                 if buf is None:
                     return
-                at += self.size
-                _will_need(fd, at + ahead, self.size)  # the window ahead of the reader moves by one buffer
                 view = memoryview(buf)[self.room :]
                 n = 0
                 while n < len(view):
-                    got = self.file.readinto(view[n : n + _READ])
+                    got = reads.read(view[n : n + _READ], at)
                     if not got:
                         eof = True
                         break
                     self._hasher.update(view[n : n + got])  # while the bytes are still in the CPU's cache
                     n += got
+                    at += got
                 del view
                 fault_point("ingest.large-read")
                 self._read.put((buf, n, eof))
