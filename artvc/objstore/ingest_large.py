@@ -153,19 +153,21 @@ def _will_need(fd: int, offset: int, length: int) -> None:
 class _Reads:
     """The reads of one file, at explicit offsets into the ring's buffers. Each first takes what the page cache
     holds without waiting (``fileio.pread_cached``: ``preadv2`` with ``RWF_NOWAIT``), which is all of a file
-    written or read lately: no other call is made. Only when a read finds its first byte missing (a file on a
-    disk, out of the cache) is the kernel asked to read the ``span`` bytes from there (``_will_need``, from where
-    the last request ended: the window moves with the misses) before the read waits for its bytes. Where the
-    kernel or the file system refuses such reads (``NOWAIT_REFUSED``: tmpfs, kernels before 4.14), the first
-    refusal turns the rest of the file to plain reads, each one moving the window ahead of it (as every read
-    did before round 34: a ``posix_fadvise`` per MiB read)."""
+    written or read lately: no other call is made. Only once a read finds its first byte missing (a file on a
+    disk, out of the cache) is the kernel asked to read the ``span`` bytes from there (``_will_need``), before
+    the read waits for its bytes; from then on every read moves that window ahead of it (from where the last
+    request ended: a ``posix_fadvise`` per MiB read, as every read made before round 34), so a cold file keeps
+    its requests in flight instead of stalling again at the window's end. Where the kernel or the file system
+    refuses such reads (``NOWAIT_REFUSED``: tmpfs, kernels before 4.14), the first refusal turns the rest of the
+    file to plain reads, which move the window the same way."""
 
-    __slots__ = ("fd", "span", "nowait", "advised")
+    __slots__ = ("fd", "span", "nowait", "missed", "advised")
 
     def __init__(self, fd: int, span: int) -> None:
         self.fd = fd
         self.span = span
         self.nowait = NOWAIT
+        self.missed = False  # a read found the page cache without its bytes: the window follows the reads
         self.advised = 0  # the kernel was asked to read the file up to here
 
     def read(self, view: memoryview, at: int) -> int:
@@ -179,7 +181,10 @@ class _Reads:
                 self.nowait = False  # this file cannot be read without waiting: plain reads from now on
                 got = None
             if got is not None:
+                if self.missed:
+                    self._ahead(at)
                 return got
+        self.missed = True
         self._ahead(at)
         return pread_into(self.fd, view, at)
 
