@@ -196,8 +196,10 @@ class _Reads:
 
 
 class Spare:
-    """Read buffers kept between files (``SPARE``): anonymous mappings (``mmap.mmap(-1, n)``), whose pages the
-    kernel hands over zeroed on first touch and only where touched, and which stay mapped once touched. A
+    """Read buffers kept between files (``SPARE``): private anonymous mappings (``mmap.mmap(-1, n)`` with
+    ``MAP_PRIVATE``; Python's default, ``MAP_SHARED``, is shared memory, whose first touch of a page costs a
+    third more), whose pages the kernel hands over zeroed on first touch and only where touched, and which stay
+    mapped once touched. A
     ``bytearray`` of the same 8 MiB was zeroed at each allocation (all of its ~2,100 pages faulted in and written,
     however little of it a file filled) and unmapped when freed: a 2 MiB file paid that for one buffer, 100 of them
     100 times. At most ``limit`` buffers are kept (with the default parameters ``RING`` of 8.25 MiB, resident only
@@ -215,7 +217,7 @@ class Spare:
             for i, buf in enumerate(self._kept):
                 if len(buf) == size:
                     return self._kept.pop(i)
-        return mmap.mmap(-1, size)
+        return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
 
     def keep(self, buffers: list[mmap.mmap]) -> None:
         """Keep ``buffers`` (no longer read by anyone) for the next file, the newest first, up to ``limit``."""
