@@ -6,10 +6,11 @@ blake3, zstd, FastCDC's cut loop and file reads release the GIL, so the stages r
   (``RING`` buffers of ``BUFFER`` bytes), ahead of the chunking, feeding the file hash each MiB as it arrives,
   while it is still in the CPU's cache. Each read (``_Reads``) first takes what the page cache holds without
   waiting (``preadv2`` with ``RWF_NOWAIT``): a file written or read lately costs its reads and nothing else.
-  Only a read that misses asks the kernel to read ``AHEAD`` buffers further ahead (``POSIX_FADV_WILLNEED``: a
-  cold disk is read while the CPU works) and then waits; where the file system cannot read without waiting
-  (tmpfs), plain reads. The buffers are anonymous mappings kept between files (``Spare``): the kernel zeroes
-  only the pages a file fills, once, where a ``bytearray`` was zeroed whole for every file.
+  Only once a read misses is the kernel asked to read ``AHEAD`` buffers further ahead (``POSIX_FADV_WILLNEED``:
+  a cold disk is read while the CPU works), before the read waits, and every later read moves that window on;
+  where the file system cannot read without waiting (tmpfs), plain reads, each moving the window. The buffers
+  are private anonymous mappings kept between files (``Spare``): the kernel zeroes only the pages a file fills,
+  once, where a ``bytearray`` was zeroed whole for every file.
 - chunk (the calling thread): FastCDC over each whole buffer (``Chunker.cut``). A chunk is cut only once
   ``max_size`` bytes follow its start, as ``Chunker.chunks`` would cut it, so boundaries and ids are the same;
   the unfinished tail (less than ``max_size`` bytes) is copied into the room left in front of the next buffer.
@@ -30,7 +31,8 @@ the whole file 12-13%, the interpreter 11-14% and its start-up 5-8%, the kernel'
 page faults, futexes, sqlite and zstd's sample tests a few percent each.
 
 Memory in flight is bounded by the ring and the compressed copies of the batches in it, whatever the file's
-size; each byte of the file is read once.
+size (the ring's buffers stay mapped for the next file: ``SPARE``, at most ``RING``); each byte of the file is
+read once.
 """
 
 from __future__ import annotations
@@ -200,12 +202,12 @@ class Spare:
     """Read buffers kept between files (``SPARE``): private anonymous mappings (``mmap.mmap(-1, n)`` with
     ``MAP_PRIVATE``; Python's default, ``MAP_SHARED``, is shared memory, whose first touch of a page costs a
     third more), whose pages the kernel hands over zeroed on first touch and only where touched, and which stay
-    mapped once touched. A
-    ``bytearray`` of the same 8 MiB was zeroed at each allocation (all of its ~2,100 pages faulted in and written,
-    however little of it a file filled) and unmapped when freed: a 2 MiB file paid that for one buffer, 100 of them
-    100 times. At most ``limit`` buffers are kept (with the default parameters ``RING`` of 8.25 MiB, resident only
-    as far as files have filled them); a pipeline that stopped on an error keeps none of its own (a pool task may
-    still be reading one), and a kept buffer is never closed (a stale view of it stays valid)."""
+    mapped once touched. A ``bytearray`` of the same 8 MiB was zeroed at each allocation (all of its ~2,100
+    pages faulted in and written, however little of it a file filled) and unmapped when freed: a 2 MiB file paid
+    that for one buffer, 100 of them 100 times. At most ``limit`` buffers are kept (with the default parameters
+    ``RING`` of 8.25 MiB, resident only as far as files have filled them); a pipeline that stopped on an error
+    keeps none of its own (a pool task may still be reading one), and a kept buffer is never closed (a stale
+    view of it stays valid)."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
