@@ -3,7 +3,10 @@
 Every layer writes through here: ``atomic_write`` (temp file beside the target, fsync, rename over) for files a
 person or another process reads (config, pointers, art.lock, hooks, .gitignore), and ``remove_if_present`` in
 place of ``try: unlink / except FileNotFoundError: pass``. Pack and object writes stream through their own
-writers (objstore/store/local.py, objstore/materialize.py) and clean up with ``remove_if_present``.
+writers (objstore/store/local.py, objstore/materialize.py) and clean up with ``remove_if_present``. Kernel copies
+between files (``copy_contents``, ``kernel_copy``), writeback requests (``start_writeback``), and reads at an
+offset into a caller's buffer that take only what the page cache holds (``pread_cached``) or wait for the disk
+(``pread_into``).
 """
 
 from __future__ import annotations
@@ -230,6 +233,42 @@ def _copy_range(src: int, dest: int, at: int, n: int) -> int:
 def _sendfile(src: int, dest: int, at: int, n: int) -> int:
     os.lseek(dest, at, os.SEEK_SET)
     return os.sendfile(dest, src, at, n)
+
+
+NOWAIT = hasattr(os, "preadv") and hasattr(os, "RWF_NOWAIT")  # the system has reads that never wait for a disk
+# what a kernel or file system that cannot read without waiting answers (a kernel before 4.14 or without
+# preadv2, tmpfs and some other file systems): the caller reads as usual from then on
+NOWAIT_REFUSED = frozenset({errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS})
+
+
+def pread_cached(fd: int, view: memoryview, at: int) -> int | None:
+    """Read into ``view`` the bytes of ``fd`` at offset ``at`` that the page cache holds, never waiting for the
+    disk (``preadv2`` with ``RWF_NOWAIT``; only where ``NOWAIT``): the number of bytes read (fewer than asked
+    when only the first ones are cached; 0 at the end of the file), or None when the first byte is not cached (a
+    read would wait). Nothing is allocated: the bytes land in ``view``.
+
+    Raises:
+        OSError: a read error, or an errno in ``NOWAIT_REFUSED`` when the kernel or the file system cannot read
+            without waiting (nothing was read: read with ``pread_into``).
+    """
+    try:
+        return os.preadv(fd, [view], at, os.RWF_NOWAIT)
+    except BlockingIOError:
+        return None
+
+
+def pread_into(fd: int, view: memoryview, at: int) -> int:
+    """Read into ``view`` the bytes of ``fd`` at offset ``at`` (waiting for the disk if need be): the number of
+    bytes read, 0 at the end of the file. The file's position is not used nor moved.
+
+    Raises:
+        OSError: a read error.
+    """
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [view], at)
+    data = os.pread(fd, len(view), at)  # no preadv (some BSDs): one copy more
+    view[: len(data)] = data
+    return len(data)
 
 
 _SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h: start writeback of the range's dirty pages, do not wait

@@ -2,10 +2,15 @@
 
 blake3, zstd, FastCDC's cut loop and file reads release the GIL, so the stages run at once on every core:
 
-- read and the whole-file hash (one thread): ``readinto`` the buffers of a small ring (``RING`` buffers of
-  ``BUFFER`` bytes, allocated as needed) in file order, ahead of the chunking (a cold disk is read while the
-  CPU works, the kernel asked to read ``AHEAD`` buffers further ahead still), feeding the file hash each MiB as
-  it arrives, while it is still in the CPU's cache.
+- read and the whole-file hash (one thread): read the file in file order into the buffers of a small ring
+  (``RING`` buffers of ``BUFFER`` bytes), ahead of the chunking, feeding the file hash each MiB as it arrives,
+  while it is still in the CPU's cache. Each read (``_Reads``) first takes what the page cache holds without
+  waiting (``preadv2`` with ``RWF_NOWAIT``): a file written or read lately costs its reads and nothing else.
+  Only once a read misses is the kernel asked to read ``AHEAD`` buffers further ahead (``POSIX_FADV_WILLNEED``:
+  a cold disk is read while the CPU works), before the read waits, and every later read moves that window on;
+  where the file system cannot read without waiting (tmpfs), plain reads, each moving the window. The buffers
+  are private anonymous mappings kept between files (``Spare``): the kernel zeroes only the pages a file fills,
+  once, where a ``bytearray`` was zeroed whole for every file.
 - chunk (the calling thread): FastCDC over each whole buffer (``Chunker.cut``). A chunk is cut only once
   ``max_size`` bytes follow its start, as ``Chunker.chunks`` would cut it, so boundaries and ids are the same;
   the unfinished tail (less than ``max_size`` bytes) is copied into the room left in front of the next buffer.
@@ -20,16 +25,19 @@ blake3, zstd, FastCDC's cut loop and file reads release the GIL, so the stages r
   ``writev`` of the batch), raw chunks straight from the ring buffer, without a copy. A buffer returns to the
   ring once its chunks are written.
 
-Where the CPU goes (512 MiB of random data on tmpfs): FastCDC, the kernel's copies of the read (into the ring)
-and of the pack write (out of it), blake3 of the chunks and of the whole file are nearly all of it; the
-Python around them (per batch, not per chunk, where it matters) is a few percent.
+Where the CPU goes (512 MiB of random data, ``perf record -e cpu-clock -g`` of whole adds, round 34): the
+kernel's copy into the pack 16-28% (the most variable part), FastCDC 14-17%, blake3 of the chunks 13-17% and of
+the whole file 12-13%, the interpreter 11-14% and its start-up 5-8%, the kernel's copy out of the file 6-9%;
+page faults, futexes, sqlite and zstd's sample tests a few percent each.
 
 Memory in flight is bounded by the ring and the compressed copies of the batches in it, whatever the file's
-size; each byte of the file is read once.
+size (the ring's buffers stay mapped for the next file: ``SPARE``, at most ``RING``); each byte of the file is
+read once.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import queue
 import threading
@@ -40,6 +48,7 @@ from typing import Protocol
 
 from .chunking import Chunker, ChunkerParams
 from .faults import fault_point
+from .fileio import NOWAIT, NOWAIT_REFUSED, pread_cached, pread_into
 from .hashing import ContentHasher, hash_bytes
 from .near import Near
 from .objects import Kind
@@ -137,11 +146,93 @@ def _will_need(fd: int, offset: int, length: int) -> None:
     (Linux reads at most one read-ahead window per call). A file that is not in the page cache (a large file on
     disk, written long ago) is then read with requests in flight well ahead of the reader, beyond the kernel's own
     read-ahead: measured in paired runs on this project's 2-core VM under heavy load, 512 MiB read cold from disk
-    in 0.8-2.5 s against 1.6-4.7 s with plain reads, with less CPU (0.25-0.5 s against 0.35-1.0 s). On a cached
-    file or tmpfs a call costs a few microseconds."""
+    in 0.8-2.5 s against 1.6-4.7 s with plain reads, with less CPU (0.25-0.5 s against 0.35-1.0 s). Asked only
+    where a read missed the page cache (``_Reads``): a cached file costs no call."""
     if hasattr(os, "POSIX_FADV_WILLNEED"):
         for at in range(offset, offset + length, _READ):
             _advise(fd, at, _READ, os.POSIX_FADV_WILLNEED)
+
+
+class _Reads:
+    """The reads of one file, at explicit offsets into the ring's buffers. Each first takes what the page cache
+    holds without waiting (``fileio.pread_cached``: ``preadv2`` with ``RWF_NOWAIT``), which is all of a file
+    written or read lately: no other call is made. Only once a read finds its first byte missing (a file on a
+    disk, out of the cache) is the kernel asked to read the ``span`` bytes from there (``_will_need``), before
+    the read waits for its bytes; from then on every read moves that window ahead of it (from where the last
+    request ended: a ``posix_fadvise`` per MiB read, as every read made before round 34), so a cold file keeps
+    its requests in flight instead of stalling again at the window's end. Where the kernel or the file system
+    refuses such reads (``NOWAIT_REFUSED``: tmpfs, kernels before 4.14), the first refusal turns the rest of the
+    file to plain reads, which move the window the same way."""
+
+    __slots__ = ("fd", "span", "nowait", "missed", "advised")
+
+    def __init__(self, fd: int, span: int) -> None:
+        self.fd = fd
+        self.span = span
+        self.nowait = NOWAIT
+        self.missed = False  # a read found the page cache without its bytes: the window follows the reads
+        self.advised = 0  # the kernel was asked to read the file up to here
+
+    def read(self, view: memoryview, at: int) -> int:
+        """Read into ``view`` from offset ``at``: the bytes read (fewer when only some were cached), 0 at the end."""
+        if self.nowait:
+            try:
+                got = pread_cached(self.fd, view, at)
+            except OSError as exc:
+                if exc.errno not in NOWAIT_REFUSED:
+                    raise
+                self.nowait = False  # this file cannot be read without waiting: plain reads from now on
+                got = None
+            if got is not None:
+                if self.missed:
+                    self._ahead(at)
+                return got
+        self.missed = True
+        self._ahead(at)
+        return pread_into(self.fd, view, at)
+
+    def _ahead(self, at: int) -> None:
+        start, end = max(at, self.advised), at + self.span
+        if start < end:
+            _will_need(self.fd, start, end - start)
+            self.advised = end
+
+
+class Spare:
+    """Read buffers kept between files (``SPARE``): private anonymous mappings (``mmap.mmap(-1, n)`` with
+    ``MAP_PRIVATE``; Python's default, ``MAP_SHARED``, is shared memory, whose first touch of a page costs a
+    third more), whose pages the kernel hands over zeroed on first touch and only where touched, and which stay
+    mapped once touched. A ``bytearray`` of the same 8 MiB was zeroed at each allocation (all of its ~2,100
+    pages faulted in and written, however little of it a file filled) and unmapped when freed: a 2 MiB file paid
+    that for one buffer, 100 of them 100 times. At most ``limit`` buffers are kept (with the default parameters
+    ``RING`` of 8.25 MiB, resident only as far as files have filled them); a pipeline that stopped on an error
+    keeps none of its own (a pool task may still be reading one), and a kept buffer is never closed (a stale
+    view of it stays valid)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._kept: list[mmap.mmap] = []
+
+    def take(self, size: int) -> mmap.mmap:
+        """A kept buffer of ``size`` bytes, else a new one."""
+        with self._lock:
+            for i, buf in enumerate(self._kept):
+                if len(buf) == size:
+                    return self._kept.pop(i)
+        return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
+
+    def keep(self, buffers: list[mmap.mmap]) -> None:
+        """Keep ``buffers`` (no longer read by anyone) for the next file, the newest first, up to ``limit``."""
+        with self._lock:
+            self._kept = [*buffers, *self._kept][: self.limit]
+
+    def kept(self) -> list[mmap.mmap]:
+        with self._lock:
+            return list(self._kept)
+
+
+SPARE = Spare(RING)
 
 
 class _Pipeline:
@@ -166,10 +257,11 @@ class _Pipeline:
         self.stats = stats
         self.room = room
         self.size = size
-        self._spare = max(2, ring)  # buffers not allocated yet
-        self._free: queue.Queue[bytearray | None] = queue.Queue()
-        self._read: queue.Queue[tuple[bytearray, int, bool] | BaseException] = queue.Queue()
-        self._queue: queue.Queue[tuple[bytearray, list[Future[list[Prepared]]]] | None] = queue.Queue()
+        self._spare = max(2, ring)  # buffers not taken yet
+        self._owned: list[mmap.mmap] = []  # the buffers taken (from ``SPARE``), given back there at the end
+        self._free: queue.Queue[mmap.mmap | None] = queue.Queue()
+        self._read: queue.Queue[tuple[mmap.mmap, int, bool] | BaseException] = queue.Queue()
+        self._queue: queue.Queue[tuple[mmap.mmap, list[Future[list[Prepared]]]] | None] = queue.Queue()
         self._hasher = ContentHasher()
         self._reader = threading.Thread(target=self._read_loop, name="art-file-reader", daemon=True)
         self._writer = threading.Thread(target=self._write_loop, name="art-pack-writer", daemon=True)
@@ -198,46 +290,46 @@ class _Pipeline:
     def _read_loop(self) -> None:
         """Fill buffers (after their first ``room`` bytes) with the file, in order, until its end."""
         try:
-            fd, ahead = self.file.fileno(), AHEAD * self.size
+            fd = self.file.fileno()
             _sequential(fd)
-            _will_need(fd, 0, ahead + self.size)
-            at = 0  # where the next buffer's bytes start in the file
+            reads = _Reads(fd, (AHEAD + 1) * self.size)
+            at = 0  # the file's offset of the next read
             eof = False
             while not eof:
                 buf = self._take()
                 if buf is None:
                     return
-                at += self.size
-                _will_need(fd, at + ahead, self.size)  # the window ahead of the reader moves by one buffer
                 view = memoryview(buf)[self.room :]
                 n = 0
                 while n < len(view):
-                    got = self.file.readinto(view[n : n + _READ])
+                    got = reads.read(view[n : n + _READ], at)
                     if not got:
                         eof = True
                         break
                     self._hasher.update(view[n : n + got])  # while the bytes are still in the CPU's cache
                     n += got
+                    at += got
                 del view
                 fault_point("ingest.large-read")
                 self._read.put((buf, n, eof))
         except BaseException as exc:  # re-raised in the chunking thread
             self._read.put(exc)
 
-    def _take(self) -> bytearray | None:
-        """A free buffer: a new one while the ring is not full, else the next one the writer gives back (None:
-        stop)."""
+    def _take(self) -> mmap.mmap | None:
+        """A free buffer: one more (kept from an earlier file, or new) while the ring is not full, else the next
+        one the writer gives back (None: stop)."""
         try:
             return self._free.get_nowait()
         except queue.Empty:
             if self._spare:
                 self._spare -= 1
-                return bytearray(self.room + self.size)
+                self._owned.append(SPARE.take(self.room + self.size))
+                return self._owned[-1]
         return self._free.get()
 
     # -- the chunking thread -------------------------------------------------------------------------
 
-    def next_read(self) -> tuple[bytearray, int, bool]:
+    def next_read(self) -> tuple[mmap.mmap, int, bool]:
         """The next buffer read: (buffer, bytes read after its first ``room`` bytes, end of file reached)."""
         self._check()
         item = self._read.get()
@@ -246,7 +338,7 @@ class _Pipeline:
         self._check()
         return item
 
-    def submit(self, buf: bytearray, region: memoryview, lengths: list[int], batch: int, at: int) -> None:
+    def submit(self, buf: mmap.mmap, region: memoryview, lengths: list[int], batch: int, at: int) -> None:
         """Hand ``region`` (in ``buf``, at offset ``at`` of the file), cut into chunks of ``lengths``, to the
         pool."""
         tasks: list[Future[list[Prepared]]] = []
@@ -261,12 +353,14 @@ class _Pipeline:
         self._queue.put((buf, tasks))
 
     def finish(self) -> list[tuple[Oid, int]]:
-        """Wait for the reader and the writer; return the file's chunk list."""
+        """Wait for the reader and the writer; return the file's chunk list. The buffers, read by no one now, are
+        kept for the next file."""
         self._done = True
         self._reader.join()
         self._queue.put(None)
         self._writer.join()
         self._check()
+        SPARE.keep(self._owned)
         return self._chunks
 
     def oid(self) -> Oid:

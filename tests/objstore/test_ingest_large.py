@@ -358,3 +358,109 @@ def test_a_pack_is_handed_to_the_disk_as_it_grows(repo, tmp_path):
     assert at <= (40 << 20) + (1 << 20), calls
     r = subprocess.run([*ART, "fsck"], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def nowait_reads(path: Path) -> bool:
+    """Whether the file system of ``path`` reads from the page cache without waiting (``RWF_NOWAIT``; tmpfs
+    refuses)."""
+    import errno
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.preadv(fd, [bytearray(1)], 0, os.RWF_NOWAIT)
+    except BlockingIOError:
+        return True
+    except OSError as exc:
+        assert exc.errno == errno.EOPNOTSUPP, exc
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def test_a_cached_file_is_read_without_waiting_and_without_read_ahead_requests(repo, tmp_path):
+    """A file in the page cache (written just now) is read with ``preadv2(RWF_NOWAIT)`` alone, seen with strace:
+    the reads cover the file and the kernel is never asked to read ahead (``POSIX_FADV_WILLNEED``: 88 calls for
+    these 40 MiB when every read asked), only told once that the file is read in order."""
+    size = 40 << 20
+    write_random_file(repo / "big.bin", size, seed=16)
+    assert nowait_reads(repo / "big.bin"), "the test needs a disk file system (tmpfs refuses RWF_NOWAIT)"
+    log = tmp_path / "strace.log"
+    traced = ["strace", "-f", "-qq", "-e", "trace=fadvise64,preadv2", "-o", str(log), *ART, "add", "big.bin"]
+    r = subprocess.run(traced, cwd=repo, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    calls = log.read_text().splitlines()
+    advice = [line for line in calls if "fadvise64(" in line]
+    reads = [line for line in calls if "preadv2(" in line and "RWF_NOWAIT" in line]
+    assert len(advice) == 1 and "POSIX_FADV_SEQUENTIAL" in advice[0], advice
+    assert sum(int(line.rsplit("=", 1)[1]) for line in reads) == size, reads
+    assert len(reads) == size // (1 << 20) + 1  # a MiB a read, and the one that finds the end
+    r = subprocess.run([*ART, "fsck"], cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("answer", ["EOPNOTSUPP", "EINVAL", "EAGAIN", "EAGAIN-once"])
+def test_where_reads_cannot_skip_the_wait_the_file_is_read_plainly_and_asked_ahead(
+    store, tmp_path, monkeypatch, answer
+):
+    """The kernel's answers to ``RWF_NOWAIT`` (``os.preadv`` with flags; the OS, not our code, is stood in for):
+    a refusal (``EOPNOTSUPP``: tmpfs; ``EINVAL``: a kernel without the flag) is met once per file, the rest is read
+    with plain reads, each asking the kernel to read ahead; a miss (``EAGAIN``: not in the page cache) asks the
+    kernel to read ahead from there and waits for the bytes, and the next read tries without waiting again; after
+    one miss (the first read of a file out of the page cache) the reads that find their bytes cached keep
+    asking ahead of themselves, so the window follows the reader to the file's end. The chunks and ids are those
+    of the stream chunker either way."""
+    import errno
+
+    path = tmp_path / "f"
+    size = 5 * BUF + 777
+    path.write_bytes(random_bytes(size, seed=17))
+    real, calls, advised = os.preadv, {"nowait": 0, "plain": 0}, []
+
+    def preadv(fd, buffers, offset, flags=0):
+        if not flags:
+            calls["plain"] += 1
+            return real(fd, buffers, offset)
+        calls["nowait"] += 1
+        if answer == "EAGAIN-once" and calls["nowait"] > 1:
+            return real(fd, buffers, offset, flags)
+        raise OSError(getattr(errno, answer.split("-")[0]), answer)
+
+    monkeypatch.setattr(os, "preadv", preadv)
+    fadvise = os.posix_fadvise
+    monkeypatch.setattr(
+        os, "posix_fadvise", lambda fd, at, n, advice: (advised.append((at, advice)), fadvise(fd, at, n, advice))
+    )
+    (oid, total, chunks), _ = ingest(store, path, SMALL, buffer_size=BUF, batch=3 * SMALL.avg_size)
+    assert (oid, total, chunks) == reference(path, SMALL)
+    check_stored(store, path, oid, chunks)
+    buffers = -(-size // BUF) + 1  # the last read of each buffer fills it; the end is found by one more read
+    assert calls["plain"] == (1 if answer == "EAGAIN-once" else buffers)
+    assert calls["nowait"] == (1 if answer in ("EOPNOTSUPP", "EINVAL") else buffers)
+    will_need = [at for at, advice in advised if advice == os.POSIX_FADV_WILLNEED]
+    assert will_need and will_need == sorted(set(will_need)) and will_need[0] == 0  # each range asked once
+    assert len(will_need) == buffers  # the window moved with every read (the first one asked 0-160 KiB at once)
+
+
+def test_read_buffers_are_mappings_kept_from_one_file_to_the_next(store, tmp_path):
+    """The ring's buffers are anonymous mappings kept between files (``SPARE``): a second file is read into the
+    same ones, which the kernel does not fault in and zero again (a new ``bytearray`` per file did both for all
+    of it)."""
+    import mmap
+    import resource
+
+    from artvc.objstore.ingest_large import SPARE
+
+    paths = [tmp_path / "a", tmp_path / "b"]
+    for seed, path in enumerate(paths):
+        path.write_bytes(random_bytes(2 << 20, seed=30 + seed))
+    params = ChunkerParams()
+    ingest(store, paths[0], params)
+    kept = SPARE.kept()
+    assert kept and all(isinstance(b, mmap.mmap) for b in kept)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    got, _ = ingest(store, paths[1], params)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    assert {id(b) for b in SPARE.kept()} == {id(b) for b in kept}
+    assert got == reference(paths[1], params)
+    assert faults < (2 << 20) // mmap.PAGESIZE, faults  # fewer than the file's pages: the buffer was not faulted in
