@@ -29,6 +29,7 @@ from ..errors import ArtError
 from .chunking import Chunker, ChunkerParams
 from .faults import fault_point
 from .hashing import hash_bytes
+from .listread import ReadAsListed, ReadStat
 from .near import Near
 from .objects import BuiltTree, EncodedTree, FileManifest, Kind, SpilledTree
 from .oid import Oid
@@ -307,7 +308,13 @@ class Ingester:
         self._cold = self.cache is not None and not self.cache.knows_under(root)
         try:
             spill = getattr(self.writer, "temp_folder", None)
-            built = walk_tree(root, self.guard, self._file_batch, self._put_tree, remember=remember, spill=spill)
+            # nothing known of the folder: each file is read as it is listed, its stat from the open file
+            opener = (
+                ReadAsListed(self.guard, self._file_batch, SMALL_FILE) if self.cache is None or self._cold else None
+            )
+            built = walk_tree(
+                root, self.guard, self._file_batch, self._put_tree, remember=remember, spill=spill, opener=opener
+            )
             self._put_trees()
             return built
         finally:
@@ -452,7 +459,9 @@ class Ingester:
         with FolderReader() as reader:  # each file opened relative to its folder
             read = reader.read
             for path, st in items:
-                data = read(path, st.st_size)
+                data = st.data if isinstance(st, ReadStat) else None  # read as its folder was listed
+                if data is None:
+                    data = read(path, st.st_size)
                 if len(data) <= min_size:
                     oid = hash_bytes(data)
                     data_of[oid] = data
