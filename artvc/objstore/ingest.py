@@ -8,7 +8,9 @@ as soon as it is full: read and hash its files, claim the objects the store lack
 (``StoreWriter.claim``), compress them and write them to the pack. Not in worker threads: a small file is a few
 short system calls, each of which hands the GIL over, so threads spent their time waiting on each other
 (``Ingester._submit``). Directories are walked one at a time (``scan.walk_tree``) and one job is held at a time,
-so memory does not grow with the number of files.
+so memory does not grow with the number of files. A folder the stat cache knows nothing under is read as it is
+listed (``listread.ReadAsListed``: each file opened once, its stat from the open file, its bytes handed on with
+it), so a job finds its files' content already read.
 
 Delta candidates (``core.delta``): a file whose previous version the caller knows (``previous``: the workspace
 reads what the artifact's pointer tracks at that path) gives the chunks of that version at about the same

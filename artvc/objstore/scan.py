@@ -5,6 +5,8 @@ so each entry's stat is an ``fstatat`` relative to it (no path walk per file), a
 into its signature as they are read. A folder's signature (``SignedDir.finish``) adds its subfolders'
 signatures, so it changes when anything below it does: ``art add`` records the signature of every folder it
 stores (``walk_tree``'s ``remember``), and ``art status`` walks the tree again (``signed_walk``) and compares.
+A folder's first add opens its folders another way (``listread.ReadAsListed``, ``walk_tree``'s ``opener``):
+each file's stat from the open file, the signature hashed from it byte for byte as ``stream_dir`` would.
 
 The walks are iterative and streamed: a tree is built bottom-up one directory at a time, so only the
 entries of the directory being read plus the stack of its open ancestors are in memory, however many files
