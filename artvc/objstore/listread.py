@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from .faults import fault_point
 from .hashing import hash_bytes
 from .oserrors import describe
-from .packed import DECODED_AT_MOST, NameList, name_order
+from .packed import NameList, name_order
 from .scan import (
     _FACTS,
     _LINK,
@@ -207,11 +207,10 @@ class ReadAsListed:
                 self._other(dfd, prefix, listing, i, top, subdirs, files)
         fault_point("listread.folder-listed")  # every name checked, no file opened yet
         listed = time.time_ns()  # before the first file's stat: the racy rule's "listed" (scan.SignedDir.racy)
-        decoded = names.decoded() if len(names) <= DECODED_AT_MOST else None  # one call, not one a name
         read_max, put, facts = self.read_max, _FACTS.pack_into, listing.facts
         batch, items, held = _Batch(), [], 0
         for i in files:
-            name = decoded[i] if decoded is not None else names[i]
+            name = names[i]  # decoded one at a time: a list of every name would hold ~65 bytes a file more
             st: Any = read_at(dfd, name, read_max)
             if st is None:  # not a regular file now, or not readable: the existing way, by name
                 st = self._lstat(dfd, prefix, name)
