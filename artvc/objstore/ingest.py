@@ -8,7 +8,9 @@ as soon as it is full: read and hash its files, claim the objects the store lack
 (``StoreWriter.claim``), compress them and write them to the pack. Not in worker threads: a small file is a few
 short system calls, each of which hands the GIL over, so threads spent their time waiting on each other
 (``Ingester._submit``). Directories are walked one at a time (``scan.walk_tree``) and one job is held at a time,
-so memory does not grow with the number of files.
+so memory does not grow with the number of files. A folder the stat cache knows nothing under is read as it is
+listed (``listread.ReadAsListed``: each file opened once, its stat from the open file, its bytes handed on with
+it), so a job finds its files' content already read.
 
 Delta candidates (``core.delta``): a file whose previous version the caller knows (``previous``: the workspace
 reads what the artifact's pointer tracks at that path) gives the chunks of that version at about the same
@@ -29,6 +31,7 @@ from ..errors import ArtError
 from .chunking import Chunker, ChunkerParams
 from .faults import fault_point
 from .hashing import hash_bytes
+from .listread import ReadAsListed, ReadStat
 from .near import Near
 from .objects import BuiltTree, EncodedTree, FileManifest, Kind, SpilledTree
 from .oid import Oid
@@ -307,7 +310,13 @@ class Ingester:
         self._cold = self.cache is not None and not self.cache.knows_under(root)
         try:
             spill = getattr(self.writer, "temp_folder", None)
-            built = walk_tree(root, self.guard, self._file_batch, self._put_tree, remember=remember, spill=spill)
+            # nothing known of the folder: each file is read as it is listed, its stat from the open file
+            opener = (
+                ReadAsListed(self.guard, self._file_batch, SMALL_FILE) if self.cache is None or self._cold else None
+            )
+            built = walk_tree(
+                root, self.guard, self._file_batch, self._put_tree, remember=remember, spill=spill, opener=opener
+            )
             self._put_trees()
             return built
         finally:
@@ -452,7 +461,9 @@ class Ingester:
         with FolderReader() as reader:  # each file opened relative to its folder
             read = reader.read
             for path, st in items:
-                data = read(path, st.st_size)
+                data = st.data if isinstance(st, ReadStat) else None  # read as its folder was listed
+                if data is None:
+                    data = read(path, st.st_size)
                 if len(data) <= min_size:
                     oid = hash_bytes(data)
                     data_of[oid] = data

@@ -5,6 +5,8 @@ so each entry's stat is an ``fstatat`` relative to it (no path walk per file), a
 into its signature as they are read. A folder's signature (``SignedDir.finish``) adds its subfolders'
 signatures, so it changes when anything below it does: ``art add`` records the signature of every folder it
 stores (``walk_tree``'s ``remember``), and ``art status`` walks the tree again (``signed_walk``) and compares.
+A folder's first add opens its folders another way (``listread.ReadAsListed``, ``walk_tree``'s ``opener``):
+each file's stat from the open file, the signature hashed from it byte for byte as ``stream_dir`` would.
 
 The walks are iterative and streamed: a tree is built bottom-up one directory at a time, so only the
 entries of the directory being read plus the stack of its open ancestors are in memory, however many files
@@ -40,6 +42,7 @@ SKIP_NAMES = frozenset({".git", ".art"})
 Entry = tuple[str, str, "FileStat", str | None]  # (name, "file" | "dir" | "symlink", stat, link target)
 FileBatch = Callable[[list[tuple[str, Any]]], Iterable[Oid]]  # (path, FileStat or os.stat_result) -> ids
 Remember = Callable[[str, bytes, Oid, int], None]  # (folder relative to the top, signature, tree id, tree size)
+Opener = Callable[[str, str], "_Open | None"]  # (path, path from the top) -> the folder opened, or None (walk_tree's)
 
 RACY_NS = 100_000_000
 _STREAM_BATCH = 4096  # entries hashed at a time: a folder of a million files is never held whole for its signature
@@ -367,6 +370,7 @@ def walk_tree(
     *,
     remember: Remember | None = None,
     spill: str | None = None,
+    opener: Opener | None = None,
 ) -> tuple[BuiltTree, int]:
     """Build the tree objects of ``root`` bottom-up; return (root tree, number of files).
 
@@ -380,7 +384,9 @@ def walk_tree(
     ``signed_walk`` computes it, from the stat data this walk read, before any file was read) with its tree,
     unless something in the folder or below it is racily new. With ``spill`` (a folder for temporary files), the
     tree of a folder of more than ``SPILL_FILES`` files is encoded to a file there (``objects.SpilledTree``):
-    ``put_tree`` gets it to copy into the store, and then it is closed (only its id and size stay).
+    ``put_tree`` gets it to copy into the store, and then it is closed (only its id and size stay). ``opener``
+    opens a folder its own way, handing its files to ``file_oids`` as it reads them (``listread.ReadAsListed``:
+    a first add reads each file as it is listed), or returns None to leave it to the walk.
 
     Raises:
         FileSystemError: when a directory cannot be read.
@@ -388,6 +394,8 @@ def walk_tree(
     """
 
     def open_dir(path: str, rel: str) -> _Open:
+        if opener is not None and (opened := opener(path, rel)) is not None:
+            return opened
         own = _read(path, follow=not rel)
         top = _Open(path, rel, own)
         listed, meta = own.names, own.meta

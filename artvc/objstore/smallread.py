@@ -1,5 +1,5 @@
-"""Reading small files whole: one open, one read and one close a file (``ingest``'s workers read a job's files
-with ``FolderReader``)."""
+"""Reading small files whole: one open, one read and one close a file (``ingest`` reads a job's files with
+``FolderReader``, but those ``listread`` read as their folder was listed: a folder's first add)."""
 
 from __future__ import annotations
 
