@@ -347,3 +347,34 @@ def test_the_pool_never_writes_the_file_from_two_threads_at_once(store, tmp_path
     materialize_file(store, oid, size, tmp_path / "out.bin")
     assert (tmp_path / "out.bin").read_bytes() == data
     assert calls[0] > size // BATCH and most[0] == 1
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+@pytest.mark.parametrize("kind", ["text", "random"])
+def test_a_compressed_file_is_hashed_from_the_buffers_it_was_written_from(tmp_path, kind):
+    """zstd chunks are decompressed into the batch's buffer, written from it and hashed from it: the file being
+    written is never mapped back (strace: no ``mmap`` of the temp file; before, one per batch). Raw runs the
+    kernel copies (random data) never pass through art's memory and are still hashed from the file, mapped:
+    the control that the trace sees those maps."""
+    from tests.e2e.faultfs import ART, art, make_repo, ok
+
+    repo = make_repo(tmp_path / "repo")
+    data = random_bytes(LARGE_FILE + 2 * BATCH + 5_000, 22)
+    if kind == "text":
+        data = data.translate(TEXT)
+    (repo / "f.bin").write_bytes(data)
+    ok(art(repo, "add", "f.bin"))
+    with LocalStore(repo / ".art" / "store") as s:
+        oid, size = hash_bytes(data), len(data)
+        assert codecs(s, oid, size) == ({ZSTD} if kind == "text" else {RAW})
+    (repo / "f.bin").unlink()
+    log = tmp_path / "strace.log"
+    traced = ["strace", "-f", "-qq", "-y", "-e", "trace=mmap", "-o", str(log), *ART, "checkout", "f.bin"]
+    r = subprocess.run(traced, cwd=repo, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert (repo / "f.bin").read_bytes() == data
+    maps = [line for line in log.read_text().splitlines() if "mmap(" in line and "/.f.bin." in line]
+    if kind == "text":
+        assert not maps
+    else:
+        assert len(maps) >= size // BATCH, maps
