@@ -60,7 +60,7 @@ BATCH = 8 << 20  # bytes of file content per pool task (one buffer, hashed in on
 IN_FLIGHT = 3  # buffers in use at once: two being filled, one being hashed
 THREADS = 2
 HOT = 256 << 10  # bytes put in a batch's buffer between two writes: still in the core's cache when written
-WRITEBACK = 8 << 20  # verified bytes between two requests to start their writeback
+WRITEBACK = 64 << 20  # verified bytes between two requests to start their writeback (docs/design.md: why 64 MiB)
 
 # One batch: (file offset, [(chunk id, location)])
 _Batch = tuple[int, list[tuple[Oid, Location]]]
