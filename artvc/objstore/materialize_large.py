@@ -2,23 +2,31 @@
 
 ``materialize_file`` hands files of ``LARGE_FILE`` bytes or more here (from a local store). The file's chunks
 are located with one batched query and cut into batches of about ``BATCH`` bytes in file order. Two pool
-threads each write one batch at its place in the file:
+threads each write one batch at its place in the file, every write under one lock (``_Out``):
 
 - a run of raw chunks stored back to back in one pack (incompressible data) is copied from the pack to the file
   by the kernel (``os.copy_file_range``: no trip through this process's memory, as ``cp`` does it); where the
-  kernel cannot (another filesystem, an old kernel) it is read into the batch's buffer with one ``preadv``;
-- zstd chunks are read in one range and decompressed (zstd releases the GIL, so both threads decompress at
-  once); the decompressed chunks are written from where zstd put them, with one ``pwritev`` per stretch of up
-  to a few hundred chunks (no copy into a staging buffer).
+  kernel cannot (another filesystem, an old kernel) it is read into the batch's buffer with one ``preadv`` and
+  written from there;
+- zstd chunks are read in one range and decompressed straight into their place in the batch's buffer
+  (``store.pack.unzstd_into``: no new object per chunk, no page faults on fresh memory; zstd releases the GIL,
+  so both threads decompress at once); raw chunks among them are copied in beside them. The buffer is written
+  with ``pwritev`` every ``HOT`` bytes, while zstd's output is still in the core's cache (a whole batch
+  written at once is copied into the page cache from RAM).
 
-The calling thread then hashes each written batch, in file order, *from the file itself* (mapped read-only,
-so no copy): the whole-file blake3 is the verification of what was written, which the caller compares with
-the file's id before the file is renamed into place. At most ``IN_FLIGHT`` batches are in flight and one
-batch is mapped at a time, so memory stays bounded whatever the file's size. That hash is the only one: each
-byte is hashed once (no per-chunk blake3; the whole-file hash proves every chunk's bytes as written). Hashed
-batches are handed to the disk as they go (``Writeback``), so a multi-GiB file does not pile up as dirty pages.
+The calling thread then hashes each written batch, in file order: the bytes that passed through this process
+*from the buffer they were written from* (once ``pwritev`` took all of them, so what is hashed is what the
+file was given, with no mapping to set up and no page of the file faulted back), and the runs the kernel
+copied, which never were in this process's memory, *from the file itself* (mapped read-only, so no copy).
+The whole-file blake3 is the verification of what was written, which the caller compares with the file's id
+before the file is renamed into place. At most ``IN_FLIGHT`` batches are in flight and at most one run is
+mapped at a time, so memory stays bounded whatever the file's size. That hash is the only one: each byte is
+hashed once (no per-chunk blake3; the whole-file hash proves every chunk's bytes as written). Hashed batches
+are handed to the disk as they go, every ``WRITEBACK`` bytes (``Writeback``), so a multi-GiB file does not
+pile up as dirty pages.
 
-Objects stored with a codec other than raw and zstd (deltas) are rebuilt by ``LocalStore.get``, in the pool.
+Objects stored with a codec other than raw and zstd (deltas) are rebuilt by ``LocalStore.get``, in the pool,
+and copied into the batch's buffer.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
 from .faults import fault_point
@@ -39,7 +47,7 @@ from .hashing import ContentHasher
 from .objects import Kind
 from .oid import Oid
 from .store.local import LocalStore
-from .store.pack import RAW, ZSTD, check_entry, unpack_payload
+from .store.pack import RAW, ZSTD, check_entry, unzstd_into
 from .types import Location
 
 if TYPE_CHECKING:
@@ -48,13 +56,17 @@ if TYPE_CHECKING:
 Progress = Callable[[int], None]
 
 LARGE_FILE = 16 << 20  # from this size on a file is written by ``write_large``
-BATCH = 8 << 20  # bytes of file content per pool task (one buffer, one pwrite, one hash update)
+BATCH = 8 << 20  # bytes of file content per pool task (one buffer, hashed in one go)
 IN_FLIGHT = 3  # buffers in use at once: two being filled, one being hashed
 THREADS = 2
-WRITEBACK = 8 << 20  # verified bytes between two requests to start their writeback
+HOT = 256 << 10  # bytes put in a batch's buffer between two writes: still in the core's cache when written
+WRITEBACK = 64 << 20  # verified bytes between two requests to start their writeback (docs/design.md: why 64 MiB)
 
 # One batch: (file offset, [(chunk id, location)])
 _Batch = tuple[int, list[tuple[Oid, Location]]]
+# One written batch: (file offset, length, its buffer, the (start, end) offsets in it of the runs the kernel copied
+# into the file, which the buffer does not hold)
+_Filled = tuple[int, int, bytearray, list[tuple[int, int]]]
 
 
 def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progress | None = None) -> tuple[Oid, int]:
@@ -75,7 +87,7 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
         free.put(bytearray(room))
     hasher = ContentHasher()
     written = 0
-    pending: deque[Future[tuple[int, int, bytearray]]] = deque()
+    pending: deque[Future[_Filled]] = deque()
     from concurrent.futures import ThreadPoolExecutor  # here: a checkout of small files never loads it
 
     disk = Writeback(fd)
@@ -142,14 +154,22 @@ class Writeback:
 
 def _take(
     fd: int,
-    fut: Future[tuple[int, int, bytearray]],
+    fut: Future[_Filled],
     hasher: ContentHasher,
     free: queue.SimpleQueue[bytearray],
     progress: Progress | None,
 ) -> int:
-    """Hash one written batch from the file (batches are taken in file order) and give its buffer back."""
-    at, n, buf = fut.result()
-    _hash_written(fd, at, n, hasher, buf)
+    """Hash one written batch (batches are taken in file order) and give its buffer back: from the buffer it
+    was written from, except the runs the kernel copied, which are hashed from the file."""
+    at, n, buf, copied = fut.result()
+    view = memoryview(buf)
+    done = 0
+    for start, end in copied:
+        hasher.update(view[done:start])
+        _hash_written(fd, at + start, hasher, view[start:end])
+        done = end
+    hasher.update(view[done:n])
+    view.release()
     free.put(buf)
     fault_point("materialize.file-writing")
     if progress:
@@ -157,9 +177,10 @@ def _take(
     return n
 
 
-def _hash_written(fd: int, at: int, n: int, hasher: ContentHasher, buf: bytearray) -> None:
-    """Feed bytes ``at``..``at + n`` of the file ``fd`` to ``hasher``: mapped (no copy), or read into ``buf``
-    where the file cannot be mapped."""
+def _hash_written(fd: int, at: int, hasher: ContentHasher, room: memoryview) -> None:
+    """Feed ``len(room)`` bytes of the file ``fd`` from ``at`` to ``hasher``: mapped (no copy), or read into
+    ``room`` (the part of the batch's buffer the kernel's copy left unused) where the file cannot be mapped."""
+    n = len(room)
     if not n:
         return
     start = at - at % mmap.ALLOCATIONGRANULARITY
@@ -171,14 +192,13 @@ def _hash_written(fd: int, at: int, n: int, hasher: ContentHasher, buf: bytearra
         with mapped, memoryview(mapped) as view:
             hasher.update(view[at - start :])
         return
-    view = memoryview(buf)
     done = 0
     while done < n:
-        got = os.preadv(fd, [view[: min(len(buf), n - done)]], at + done)
+        got = os.preadv(fd, [room[done:]], at + done)
         if not got:
             raise OSError(errno.EIO, "the file being written came out short")
-        hasher.update(view[:got])
         done += got
+    hasher.update(room)
 
 
 def _locate(store: LocalStore, chunks: tuple[tuple[Oid, int], ...]) -> dict[Oid, Location]:
@@ -248,72 +268,66 @@ class _Out:
         self.lock = threading.Lock()
 
 
-def _fill(store: LocalStore, out_: _Out, batch: _Batch, buf: bytearray) -> tuple[int, int, bytearray]:
-    """Write one batch's content at its offset in the file: raw runs copied by the kernel where it can, the
-    rest gathered (decompressed chunks as they come out of zstd, raw ones read into ``buf``) and written with
-    ``pwritev``, every write under the file's lock; return (offset, length, buf)."""
-    fd, lock = out_.fd, out_.lock
+def _fill(store: LocalStore, out_: _Out, batch: _Batch, buf: bytearray) -> _Filled:
+    """Write one batch's content at its offset in the file: raw runs copied by the kernel where it can, every
+    other byte put in place in ``buf`` (zstd chunks decompressed straight into it, raw ones read or copied in,
+    deltas rebuilt by the store) and written from there every ``HOT`` bytes, each write under the file's lock;
+    return what ``_take`` hashes (``_Filled``)."""
     at, items = batch
     out = memoryview(buf)
-    pos = held = 0  # content so far; where the gathered stretch not yet written starts
-    pieces: list[bytes | memoryview] = []  # the gathered stretch
+    pos = held = 0  # content so far; where the part of ``buf`` not yet written starts
+    copied: list[tuple[int, int]] = []  # runs the kernel copied (offsets in the batch)
     for run in _runs(items):
         chunk, loc = run[0]
         if loc.codec not in (RAW, ZSTD):  # a delta: rebuilt by the store
             data = store.get(chunk, Kind.CHUNK)
             if len(data) != loc.raw_length:
                 raise CorruptObjectError(chunk, f"has {len(data)} bytes, index says {loc.raw_length}")
-            pieces.append(data)
+            out[pos : pos + len(data)] = data
             pos += len(data)
             continue
         pack, first = loc.pack, loc.offset
         span = run[-1][1].offset + run[-1][1].length - first
         if all(loc.codec == RAW for _, loc in run):  # straight into place: by the kernel, else via the buffer
+            _write(out_, out[held:pos], at + held)  # what was gathered before it: the writes stay in file order
             if _copy(store, pack, first, span, out_, at + pos, chunk):
-                with lock:
-                    _pwritev(fd, pieces, at + held)  # what was gathered before it (regions do not overlap)
-                pieces = []
-                held = pos = pos + span
+                if copied and copied[-1][1] == pos:
+                    copied[-1] = (copied[-1][0], pos + span)
+                else:
+                    copied.append((pos, pos + span))
             else:
                 _read_exact(store, pack, first, out[pos : pos + span], chunk)
-                pieces.append(out[pos : pos + span])
-                pos += span
+                _write(out_, out[pos : pos + span], at + pos)
+            held = pos = pos + span
             continue
         stored = _scratch(span)
-        _read_exact(store, pack, first, stored, run[0][0])
+        _read_exact(store, pack, first, stored, chunk)
         for chunk, loc in run:
             piece = stored[loc.offset - first : loc.offset - first + loc.length]
             if loc.codec == RAW:
-                out[pos : pos + loc.raw_length] = piece  # ``stored`` is reused by the next run: keep a copy
-                pieces.append(out[pos : pos + loc.raw_length])
+                out[pos : pos + loc.raw_length] = piece
             else:
-                try:  # decompressed into its own buffer, written from there: no copy into ``buf``
-                    pieces.append(unpack_payload(loc.codec, cast(bytes, piece), loc.raw_length, int(Kind.CHUNK)))
+                try:
+                    unzstd_into(piece, out[pos : pos + loc.raw_length])
                 except FormatError as exc:
                     raise CorruptObjectError(chunk, str(exc)) from exc
             pos += loc.raw_length
-    with lock:
-        _pwritev(fd, pieces, at + held)
-    return at, pos, buf
+            if pos - held >= HOT:  # written while zstd's output is still in the core's cache
+                _write(out_, out[held:pos], at + held)
+                held = pos
+    _write(out_, out[held:pos], at + held)
+    return at, pos, buf, copied
 
 
-_IOV_MAX = 512  # buffers per pwritev (the system's limit is 1024)
-
-
-def _pwritev(fd: int, pieces: list[bytes | memoryview], at: int) -> None:
-    """Write ``pieces`` back to back at ``at`` (large writes: a few hundred buffers per call)."""
-    i = 0
-    while i < len(pieces):
-        group = pieces[i : i + _IOV_MAX]
-        n = os.pwritev(fd, group, at)
+def _write(out: _Out, view: memoryview, at: int) -> None:
+    """Write all of ``view`` at ``at`` in the file, under the file's lock (``pwritev`` may write less)."""
+    done = 0
+    while done < len(view):
+        with out.lock:
+            n = os.pwritev(out.fd, [view[done:]], at + done)
         if not n:
             raise OSError(errno.EIO, "a write to the file wrote nothing")
-        at += n
-        while group and n >= len(group[0]):  # short write: go on from where it stopped
-            n -= len(group.pop(0))
-            i += 1
-        if n:
-            pieces[i] = memoryview(pieces[i])[n:]
+        done += n
 
 
 def _copy(store: LocalStore, pack: int, offset: int, length: int, out: _Out, at: int, chunk: Oid) -> bool:

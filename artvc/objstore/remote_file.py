@@ -31,7 +31,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ..errors import FormatError
 from .faults import fault_point
@@ -40,7 +40,7 @@ from .hashing import ContentHasher
 from .materialize_large import Writeback
 from .objects import FileManifest, Kind
 from .pack_ranges import open_remote_pack
-from .store.pack import MAX_WINDOW, RAW, ZSTD, PackEntry, check_entry
+from .store.pack import RAW, ZSTD, PackEntry, check_entry, unzstd_into
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -267,7 +267,7 @@ def _decompress_to(
         if e.codec == RAW:
             out[pos : pos + e.length] = piece
         elif e.codec == ZSTD:
-            _unzstd_into(piece, out[pos : pos + e.raw_length])
+            unzstd_into(piece, out[pos : pos + e.raw_length])
         else:  # a delta is never located here (``lazy_pull._locate``); any other codec is refused
             raise FormatError(f"remote chunk {e.oid[:10]} has codec {e.codec}, which a lazy pull does not read")
         pos += e.raw_length
@@ -277,36 +277,6 @@ def _decompress_to(
             held = pos
     with lock:
         pwrite_all(fd, out[held:pos], at + held)
-
-
-def _unzstd_into(piece: memoryview, out: memoryview) -> None:
-    """Decompress one zstd frame into ``out``, which it must fill exactly: written in place (the output buffer is
-    the thread's, reused: no allocation, no page faults per chunk), never more than ``len(out)`` bytes.
-
-    Raises:
-        FormatError: the frame declares another size, does not decompress, or yields fewer or more bytes.
-    """
-    import zstandard
-
-    try:
-        declared = zstandard.frame_content_size(piece)
-        if declared not in (-1, len(out)):  # -1: the frame does not say
-            raise FormatError(f"compressed chunk declares {declared} bytes, the index says {len(out)}")
-        with _decompressor(zstandard).stream_reader(piece) as reader:
-            got = 0
-            while got < len(out) and (n := reader.readinto(out[got:])):
-                got += n
-            if got != len(out) or reader.readinto(bytearray(1)):
-                raise FormatError(f"compressed chunk does not decompress to the {len(out)} bytes its index says")
-    except zstandard.ZstdError as exc:
-        raise FormatError(f"compressed chunk does not decompress: {exc}") from exc
-
-
-def _decompressor(zstandard: Any) -> Any:
-    dctx = getattr(_SCRATCH, "dctx", None)
-    if dctx is None:
-        dctx = _SCRATCH.dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
-    return dctx
 
 
 def _short(pack: str, n: int, start: int, end: int) -> str:
@@ -321,7 +291,7 @@ def _check_entries(entries: list[PackEntry]) -> None:
             raise FormatError(f"the remote index lists {e.oid[:10]} as another kind than a chunk")
 
 
-_SCRATCH = threading.local()  # a pool thread's buffer for stored bytes, reused across spans (.stored), and its .dctx
+_SCRATCH = threading.local()  # .stored: a pool thread's buffer for stored bytes, reused across spans
 
 
 def _scratch(n: int) -> memoryview:

@@ -8,8 +8,8 @@ import zstandard
 
 from artvc.errors import FormatError
 from artvc.objstore.objects import Kind
-from artvc.objstore.remote_file import SPAN, _unzstd_into, spans
-from artvc.objstore.store.pack import RAW, ZSTD, PackEntry
+from artvc.objstore.remote_file import SPAN, spans
+from artvc.objstore.store.pack import RAW, ZSTD, PackEntry, unzstd_into
 
 
 def frame(data: bytes, *, sized: bool = True) -> memoryview:
@@ -20,7 +20,7 @@ def frame(data: bytes, *, sized: bool = True) -> memoryview:
 def test_a_chunk_is_decompressed_in_place_to_exactly_its_length(sized):
     data = bytes(range(256)) * 300
     out = bytearray(len(data) + 7)
-    _unzstd_into(frame(data, sized=sized), memoryview(out)[: len(data)])
+    unzstd_into(frame(data, sized=sized), memoryview(out)[: len(data)])
     assert bytes(out[: len(data)]) == data and out[len(data) :] == bytes(7)  # nothing past its slot
 
 
@@ -31,13 +31,13 @@ def test_a_chunk_that_does_not_decompress_to_its_stated_length_is_refused(sized,
     out = bytearray(len(data) + delta + 16)
     slot = memoryview(out)[: len(data) + delta]
     with pytest.raises(FormatError):
-        _unzstd_into(frame(data, sized=sized), slot)
+        unzstd_into(frame(data, sized=sized), slot)
     assert out[len(data) + delta :] == bytes(16)  # a frame larger than its slot never writes past it
 
 
 def test_garbage_is_refused():
     with pytest.raises(FormatError):
-        _unzstd_into(memoryview(b"\x28\xb5\x2f\xfd" + b"\xff" * 40), memoryview(bytearray(100)))
+        unzstd_into(memoryview(b"\x28\xb5\x2f\xfd" + b"\xff" * 40), memoryview(bytearray(100)))
 
 
 def test_spans_stay_within_the_bound_stored_and_decompressed():

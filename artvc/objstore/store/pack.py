@@ -355,6 +355,30 @@ def _decompressor(zstandard: Any) -> Any:
     return dctx
 
 
+def unzstd_into(piece: bytes | memoryview, out: memoryview) -> None:
+    """Decompress one zstd frame into ``out``, which it must fill exactly: written in place (the caller's buffer,
+    reused: no allocation, no page faults per chunk), never more than ``len(out)`` bytes. What the checkout of a
+    large file (``materialize_large``) and the lazy pull (``remote_file``) decompress with.
+
+    Raises:
+        FormatError: the frame declares another size, does not decompress, or yields fewer or more bytes.
+    """
+    import zstandard
+
+    try:
+        declared = zstandard.frame_content_size(piece)
+        if declared not in (-1, len(out)):  # -1: the frame does not say
+            raise FormatError(f"compressed chunk declares {declared} bytes, the index says {len(out)}")
+        with _decompressor(zstandard).stream_reader(piece) as reader:
+            got = 0
+            while got < len(out) and (n := reader.readinto(out[got:])):
+                got += n
+            if got != len(out) or reader.readinto(bytearray(1)):
+                raise FormatError(f"compressed chunk does not decompress to the {len(out)} bytes its index says")
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"compressed chunk does not decompress: {exc}") from exc
+
+
 def _decompress(data: bytes, raw_length: int) -> bytes:
     """Decompress one zstd frame whose output must be ``raw_length`` bytes: a frame header that says
     otherwise is refused before anything is allocated, and output is produced step by step, so a payload
