@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 READ_AT_MOST = 200_000  # entries: a larger folder is stat-ed as listed (scan.stream_dir), its files read later
-READ_BYTES = 8 << 20  # file content read before the files go to ``file_oids`` (a batch ends here or at FILE_BATCH)
+READ_BYTES = 2 << 20  # file content read before the files go to ``file_oids`` (a batch ends here or at FILE_BATCH)
 _O_FILE = os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 _FILE, _OTHER = 0, 1  # an entry's type as listed: a regular file, or anything else (stat-ed by name)
 _AT = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
