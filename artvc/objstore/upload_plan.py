@@ -1,9 +1,10 @@
 """What an upload sends, and in what order (``transfer.upload`` and ``transfer.upload_closure`` carry it out).
 
-``plan_closure`` walks the closure of some roots in batches (a queue of keys, ``BATCH`` at a time), with one
-batched local lookup and one batched remote lookup per batch (not one query per object), reads each tree,
-manifest and run once, and, on a push that trusts the remote, does not descend into what the remote already
-lists (its closure is there: uploads publish children first). ``plan_keys`` plans an explicit set of objects.
+``plan_closure`` walks the closure of some roots in batches of ``BATCH`` keys (trees and runs from a queue; a
+tree's files, their chunks and delta bases directly, as the tree is decoded), with one batched local lookup and
+one batched remote lookup per batch (not one query per object), reads each tree, manifest and run once, and, on
+a push that trusts the remote, does not descend into what the remote already lists (its closure is there:
+uploads publish children first). ``plan_keys`` plans an explicit set of objects.
 
 Memory stays flat at millions of objects: the keys seen, the queue and the objects to send live in a
 private temporary sqlite database (``Plan``: a file sqlite deletes when it is closed, with a small page
@@ -310,7 +311,7 @@ class _Walk:
     ``Plan._take``); what hangs below them — a tree's files, a manifest's chunks, a delta's base — is walked
     directly, ``BATCH`` keys at a time (``leaves``), as the tree naming them is decoded: the queue's sqlite rows
     (an insert, a select and a delete per key) are paid by the few keys with children of their own, not by
-    every file (a push of 600,000 small files: 9.16 -> 8.43 CPU s)."""
+    every file (a push of 20,000 small files in one folder: 3,841 -> 3,521 M instructions)."""
 
     def __init__(self, src: LocalStore, dest: RemoteStore, plan: Plan, trust: bool) -> None:
         self.src, self.dest, self.plan, self.trust = src, dest, plan, trust
