@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,12 +34,14 @@ def fresh_ok(tmp_path: Path) -> None:
         pytest.skip(f"fresh file systems: {reason}")
 
 
-def small(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+def small(
+    tmp_path: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess, list[dict]]:
     out = tmp_path / "rows.json"
     scratch = tmp_path / "scratch"
     scratch.mkdir(exist_ok=True)
     argv = [sys.executable, str(SMALL), "--files", "120", "--tmp", str(scratch), "--json", str(out), *QUICK, *extra]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=env)
     return proc, json.loads(out.read_text()) if out.exists() else []
 
 
@@ -77,6 +80,28 @@ def test_small_files_stopped_by_sigterm_or_ctrl_c_leaves_no_mount(tmp_path):
         proc.communicate(timeout=120)
         assert not mounts_under(scratch), sig.name
         assert not list(scratch.iterdir()), sig.name
+
+
+def test_small_files_runs_art_from_bytecode_compiled_once_without_pythondontwritebytecode(tmp_path, monkeypatch):
+    """A shell that sets ``PYTHONDONTWRITEBYTECODE`` (as the team's does) made every ``art`` the benchmark timed
+    compile art's modules from source. The script byte-compiles art's package once, untimed, and its tools
+    (art, DVC, the walk floor) run in an environment without the variable. Here art is a copy of the package
+    with no bytecode, run with the variable set around the script."""
+    from benchmarks.small_files import environment, parse
+
+    copy = tmp_path / "code"
+    shutil.copytree(ROOT / "artvc", copy / "artvc", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(copy)}
+    proc, rows = small(tmp_path, "--layouts", "flat", "--steps", "add,status", "--no-fresh-fs", env=env)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert {r["step"] for r in rows} == {"add", "status"} and all(r["art"][0]["rc"] == 0 for r in rows), rows
+    assert f"byte-compiled {copy / 'artvc'}" in proc.stderr
+    sources = {p.relative_to(copy).with_suffix("") for p in (copy / "artvc").rglob("*.py")}
+    compiled = {(p.parent.parent / p.name.split(".")[0]).relative_to(copy) for p in copy.rglob("__pycache__/*.pyc")}
+    assert sources and sources == compiled  # every module, not only those an add and a status import
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    tools_env = environment(parse([]), tmp_path)
+    assert "PYTHONDONTWRITEBYTECODE" not in tools_env and tools_env["HOME"] == str(tmp_path / "home")
 
 
 def test_a_fresh_fs_is_empty_sized_and_gone_after_an_exception(tmp_path):

@@ -51,6 +51,10 @@ DATA_ONLY = (
     "dataclasses",  # it imports inspect; each frozen dataclass compiles its methods (docs/style.md)
     "inspect",
     "artvc.objstore.lineage",
+    "threading",  # the store's locks are _thread's; ``leave`` asks threading only when something imported it
+    "copy",  # with weakref: the config's copies are plain (TOML data), the lock file's only when there is one
+    "weakref",
+    "signal",  # its enums: a fault point imports it when it must kill
 )
 
 

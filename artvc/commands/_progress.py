@@ -10,8 +10,8 @@ whenever the whole percentage changes, and erased when the command ends.
 from __future__ import annotations
 
 import sys
-import threading
 import time
+from _thread import allocate_lock  # threading's own Lock: no threading at start
 
 from ..objstore.progress import Progress
 from ._context import flags
@@ -47,7 +47,7 @@ class Bar(Progress):
     def __init__(self, label: str, total: int | None = None, *, noun: str = "files", unit: str = "bytes") -> None:
         self.label, self.noun, self.unit = label, noun, "bytes" if unit == "bytes" else "items"
         self.enabled = self.shown = enabled()
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._bytes = self._files = 0
         self._total_bytes: int | None = total if self.unit == "bytes" else None
         self._total_files: int | None = total if self.unit == "items" else None

@@ -19,8 +19,8 @@ Deterministic across processes and machines: the sketch index in ``index.db`` st
 from __future__ import annotations
 
 import struct
-import threading
 import zlib
+from _thread import _local  # threading's own local: no threading at start
 from typing import Any
 
 SUB = {False: (512, 128, 2048), True: (256, 64, 1024)}  # small chunk? -> FastCDC (avg, min, max)
@@ -30,7 +30,7 @@ GROUPS, PER_GROUP = 6, 2
 _BUCKETS = GROUPS * PER_GROUP
 _EMPTY = 1 << 32  # above any crc32
 _GROUP = struct.Struct(f"<{PER_GROUP}I")
-_LOCAL = threading.local()
+_LOCAL = _local()
 
 
 def _cdc(small: bool) -> Any:

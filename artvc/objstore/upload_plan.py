@@ -1,9 +1,10 @@
 """What an upload sends, and in what order (``transfer.upload`` and ``transfer.upload_closure`` carry it out).
 
-``plan_closure`` walks the closure of some roots in batches (a queue of keys, ``BATCH`` at a time), with one
-batched local lookup and one batched remote lookup per batch (not one query per object), reads each tree,
-manifest and run once, and, on a push that trusts the remote, does not descend into what the remote already
-lists (its closure is there: uploads publish children first). ``plan_keys`` plans an explicit set of objects.
+``plan_closure`` walks the closure of some roots in batches of ``BATCH`` keys (trees and runs from a queue; a
+tree's files, their chunks and delta bases directly, as the tree is decoded), with one batched local lookup and
+one batched remote lookup per batch (not one query per object), reads each tree, manifest and run once, and, on
+a push that trusts the remote, does not descend into what the remote already lists (its closure is there:
+uploads publish children first). ``plan_keys`` plans an explicit set of objects.
 
 Memory stays flat at millions of objects: the keys seen, the queue and the objects to send live in a
 private temporary sqlite database (``Plan``: a file sqlite deletes when it is closed, with a small page
@@ -295,59 +296,97 @@ def plan_closure(src: LocalStore, dest: RemoteStore, roots: Iterable[ObjectKey],
     plan = Plan()
     try:
         plan._enqueue(roots)
+        walk = _Walk(src, dest, plan, trust_remote)
         while keys := plan._take():
-            _walk_batch(src, dest, plan, plan._fresh(keys), trust_remote)
+            walk.visit(keys)
+            walk.drain()
     except BaseException:
         plan.close()
         raise
     return plan
 
 
-def _walk_batch(src: LocalStore, dest: RemoteStore, plan: Plan, fresh: list[tuple[Oid, Kind]], trust: bool) -> None:
-    chunk_kind, file_kind = Kind.CHUNK, Kind.FILE
-    rows = src.locate_oids({k[0] for k in fresh})
-    found: list[tuple[tuple[Oid, Kind], Location]] = []
-    as_chunks: list[tuple[Oid, Kind]] = []
-    for key in fresh:
-        loc = rows.get(key)  # type: ignore[call-overload]
-        if loc is None and key[1] == file_kind and (key[0], chunk_kind) in rows:
-            as_chunks.append((key[0], chunk_kind))  # a one-chunk file: known by its chunk
-        elif loc is None:
-            plan.missing.append(ObjectKey(*key))
+class _Walk:
+    """The closure walk of ``plan_closure``. Trees and runs go through the plan's queue (``Plan._enqueue``,
+    ``Plan._take``); what hangs below them — a tree's files, a manifest's chunks, a delta's base — is walked
+    directly, ``BATCH`` keys at a time (``leaves``), as the tree naming them is decoded: the queue's sqlite rows
+    (an insert, a select and a delete per key) are paid by the few keys with children of their own, not by
+    every file (a push of 20,000 small files in one folder: 3,841 -> 3,521 M instructions)."""
+
+    def __init__(self, src: LocalStore, dest: RemoteStore, plan: Plan, trust: bool) -> None:
+        self.src, self.dest, self.plan, self.trust = src, dest, plan, trust
+        self.leaves: list[tuple[str, int]] = []  # files and chunks met, not yet through ``Plan._fresh``
+        self.queued: list[tuple[str, int]] = []  # trees and runs met, not yet in the queue
+
+    def drain(self) -> None:
+        """Walk the leaves met so far, and theirs (a manifest's chunks, a delta's base), until none is left."""
+        while self.leaves:
+            batch, self.leaves = self.leaves, []
+            self.visit(batch)
+        self.plan._enqueue(self.queued)
+        self.queued.clear()
+
+    def _met(self, key: tuple[str, int]) -> None:
+        if key[1] == Kind.TREE or key[1] == Kind.RUN:
+            self.queued.append(key)
+            if len(self.queued) >= BATCH:  # a folder of a million sub-folders: queued as its entries are decoded
+                self.plan._enqueue(self.queued)
+                self.queued.clear()
         else:
-            found.append((key, loc))
-    if as_chunks:
-        found += [(k, rows[k]) for k in plan._as_chunks(as_chunks)]  # type: ignore[index]
-    there = dest.has_many([k for k, _ in found]) if found else set()
-    deltas: list[Oid] = []
-    children: list[tuple[Oid, Kind]] = []
-    sends: list[tuple[Oid, Kind, Location]] = []
-    for key, loc in found:
-        oid, kind = key
-        on_remote = key in there
-        if on_remote:
-            plan.present += 1
-            if trust:
-                continue
-        else:
-            sends.append((oid, kind, loc))
-            if kind == chunk_kind and loc.codec == DELTA:
-                deltas.append(oid)
-        if kind != chunk_kind:
-            subtrees = []
-            for child in _named(ObjectKey(oid, kind), _read(src, ObjectKey(oid, kind), loc)):
-                children.append(child)
-                if child[1] == Kind.TREE:
-                    subtrees.append(child[0])
-                if len(children) >= BATCH:  # a tree of a million files: queued as its entries are decoded
-                    plan._enqueue(children)
-                    children.clear()
-            if kind == Kind.TREE and not on_remote:  # its subtrees, for ``tree_heights``
-                plan.named[oid] = subtrees
-    plan._send(sends)
-    if deltas:  # their bases go too, unless the remote lists them (asked when they come off the queue)
-        children += [(b, chunk_kind) for b in src.delta_bases(deltas).values()]
-    plan._enqueue(children)
+            self.leaves.append(key)
+            if len(self.leaves) >= BATCH:  # a folder of a million files: walked as its entries are decoded
+                self.drain()
+
+    def visit(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Look up the keys not seen yet (one batched local and one batched remote lookup), plan what the
+        remote lacks, and meet what it names (``_met``)."""
+        src, plan = self.src, self.plan
+        found = self._located(plan._fresh(keys))
+        there = self.dest.has_many([k for k, _ in found]) if found else set()
+        deltas: list[Oid] = []
+        sends: list[tuple[Oid, Kind, Location]] = []
+        for key, loc in found:
+            oid, kind = key
+            on_remote = key in there
+            if on_remote:
+                plan.present += 1
+                if self.trust:
+                    continue
+            else:
+                sends.append((oid, kind, loc))
+                if kind == Kind.CHUNK and loc.codec == DELTA:
+                    deltas.append(oid)
+            if kind != Kind.CHUNK:
+                subtrees = []
+                for child in _named(ObjectKey(oid, kind), _read(src, ObjectKey(oid, kind), loc)):
+                    if child[1] == Kind.TREE:
+                        subtrees.append(child[0])
+                    self._met(child)
+                if kind == Kind.TREE and not on_remote:  # its subtrees, for ``tree_heights``
+                    plan.named[oid] = subtrees
+        plan._send(sends)
+        if deltas:  # their bases go too, unless the remote lists them (asked when they are visited)
+            for base in src.delta_bases(deltas).values():
+                self._met((base, Kind.CHUNK))
+
+    def _located(self, fresh: list[tuple[Oid, Kind]]) -> list[tuple[tuple[Oid, Kind], Location]]:
+        """Where each fresh key is stored locally (a one-chunk file: as its chunk); the others go to
+        ``missing``."""
+        chunk_kind, file_kind = Kind.CHUNK, Kind.FILE
+        rows = self.src.locate_oids({k[0] for k in fresh})
+        found: list[tuple[tuple[Oid, Kind], Location]] = []
+        as_chunks: list[tuple[Oid, Kind]] = []
+        for key in fresh:
+            loc = rows.get(key)  # type: ignore[call-overload]
+            if loc is None and key[1] == file_kind and (key[0], chunk_kind) in rows:
+                as_chunks.append((key[0], chunk_kind))  # a one-chunk file: known by its chunk
+            elif loc is None:
+                self.plan.missing.append(ObjectKey(*key))
+            else:
+                found.append((key, loc))
+        if as_chunks:
+            found += [(k, rows[k]) for k in self.plan._as_chunks(as_chunks)]  # type: ignore[index]
+        return found
 
 
 def _read(src: LocalStore, key: ObjectKey, loc: Location) -> bytes:

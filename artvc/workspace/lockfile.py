@@ -32,7 +32,6 @@ def read_lock(root: Path) -> dict[str, Any]:
     Raises:
         ConfigError: when the file is not valid TOML or has another version.
     """
-    import copy
     import os
 
     path = root / LOCK_NAME
@@ -40,6 +39,8 @@ def read_lock(root: Path) -> dict[str, Any]:
         st = os.stat(path)
     except FileNotFoundError:
         return {}
+    import copy  # only with a lock file (its import costs a status of data alone ~3 M instructions)
+
     key = (st.st_ino, st.st_mtime_ns, st.st_size)
     hit = _parsed.get(str(path))
     if hit is None or hit[0] != key:

@@ -192,3 +192,110 @@ def test_a_walk_in_tiny_batches_sends_each_object_once(ws, tmp_path, monkeypatch
     other = clone(ws, tmp_path / "clone")
     assert not art_json(other, "pull")["problems"]
     assert files_under(other.root / "data") == files_under(ws.root / "data")
+
+
+def _closure_one_key_at_a_time(store, remote, roots, trust: bool):
+    """The plain traversal the plan's walk must agree with: one queue of every key met (trees, files, chunks,
+    runs and delta bases alike), each key looked up alone, Python sets. Returns (what to send: key ->
+    location, how many the remote lists, the keys missing locally, each tree sent -> its subtrees)."""
+    from artvc.objstore.lineage import Run, run_children
+    from artvc.objstore.objects import FileManifest, Kind, Tree
+    from artvc.objstore.store.delta import DELTA
+    from artvc.objstore.types import EntryKind
+
+    queue, seen, send, named, missing, present = list(roots), set(), {}, {}, set(), 0
+    while queue:
+        oid, kind = queue.pop(0)
+        if kind == Kind.FILE and store.locate(oid, kind) is None and store.locate(oid, Kind.CHUNK) is not None:
+            kind = Kind.CHUNK  # a one-chunk file is its chunk
+        if (oid, kind) in seen:
+            continue
+        seen.add((oid, kind))
+        loc = store.locate(oid, kind)
+        if loc is None:
+            missing.add((oid, kind))
+            continue
+        on_remote = bool(remote.has_many([(oid, kind)]))
+        present += on_remote
+        if on_remote and trust:
+            continue
+        if not on_remote:
+            send[(oid, kind)] = loc
+        if kind == Kind.CHUNK:
+            if loc.codec == DELTA and not on_remote:
+                queue += [(b, Kind.CHUNK) for b in store.delta_bases([oid]).values()]
+            continue
+        data = store.get(oid, kind)
+        if kind == Kind.TREE:
+            entries = [e for e in Tree.from_bytes(oid, data).entries if e.kind != EntryKind.SYMLINK]
+            queue += [(e.oid, Kind.TREE if e.kind == EntryKind.DIR else Kind.FILE) for e in entries]
+            if not on_remote:
+                named[oid] = [e.oid for e in entries if e.kind == EntryKind.DIR]
+        elif kind == Kind.FILE:
+            queue += [(c, Kind.CHUNK) for c, _ in FileManifest.from_bytes(oid, data).chunks]
+        else:
+            queue += list(run_children(Run.from_bytes(oid, data)))
+    return send, present, missing, named
+
+
+def test_the_plan_walks_files_chunks_and_bases_directly_to_the_same_result(ws, tmp_path, monkeypatch):
+    """The walk takes a tree's files, their chunks and the bases of deltas without the plan's queue (only trees
+    and runs go through it): what it plans to send, the count the remote lists, the missing keys and each sent
+    tree's subtrees are those of a plain one-key-at-a-time traversal, on a tree of sub-folders, one-chunk and
+    empty and duplicate files, a many-chunk file revised as deltas and a shared subtree, against an empty
+    remote and one holding part of it, trusting the remote and not, in batches of the default size and of 7."""
+    from artvc.objstore import upload_plan
+    from artvc.objstore.objects import Kind
+    from artvc.objstore.store.delta import DELTA
+    from artvc.workspace.remote import open_remote
+    from artvc.workspace.roots import transfer_roots
+    from tests.builders import csv_bytes, revised
+
+    _tree(ws, files=120)
+    table = csv_bytes(300_000, 1)
+    (ws.root / "data" / "t0" / "table.csv").write_bytes(table)
+    ws.art("add", "data")
+    (ws.root / "data" / "t0" / "table.csv").write_bytes(revised(table, 2))
+    shutil.copytree(ws.root / "data" / "t1", ws.root / "copy")  # the same subtree under another root
+    ws.art("add", "data", "copy")
+    add_remote(ws, str(tmp_path / "bucket"))
+    taken: list[int] = []
+    take = upload_plan.Plan._take
+
+    def counted(self):
+        keys = take(self)
+        taken.extend(k for _, k in keys)
+        return keys
+
+    monkeypatch.setattr(upload_plan.Plan, "_take", counted)
+    compared = 0
+    for pushed_first in (None, "copy"):
+        if pushed_first:
+            ws.art("push", pushed_first)
+        with ws.repo() as repo:
+            roots = sorted(transfer_roots(repo))
+            assert repo.store.delta_bases(
+                {o for o in repo.store.iter_objects() if o.kind == Kind.CHUNK for o in [o.oid]}
+            ), "the revision is stored as deltas"
+            remote = open_remote(repo, None)
+            try:
+                remote.refresh()
+                for trust in (True, False):
+                    want = _closure_one_key_at_a_time(repo.store, remote, roots, trust)
+                    assert (want[1] > 0) == bool(pushed_first) and not want[2]
+                    assert any(loc.codec == DELTA for loc in want[0].values())  # deltas and their bases go
+                    for batch in (10_000, 7):
+                        monkeypatch.setattr(upload_plan, "BATCH", batch)
+                        with upload_plan.plan_closure(repo.store, remote, roots, trust_remote=trust) as plan:
+                            rows = plan.db.execute(
+                                "SELECT oid, kind, pack, codec, offset, length, raw_length FROM todo"
+                            ).fetchall()
+                            sent = {(o.hex(), Kind(k)): tuple(loc) for o, k, *loc in rows}
+                            assert len(sent) == len(rows)  # each once
+                            got = (sent, plan.present, set(plan.missing), plan.named)
+                        assert got == ({k: tuple(v) for k, v in want[0].items()}, *want[1:]), (pushed_first, trust)
+                        compared += 1
+            finally:
+                remote.close()
+    assert compared == 8
+    assert set(taken) == {Kind.TREE, Kind.RUN}  # through the queue: the roots and the subtrees only

@@ -22,7 +22,7 @@ content kept for that is dropped only when the writer takes it).
 
 from __future__ import annotations
 
-import threading
+from _thread import allocate_lock  # threading's own Lock: no threading at start
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -69,7 +69,7 @@ class DeltaCompressor(Compressor):
         self._recent: OrderedDict[Oid, tuple[tuple[int, ...], int]] = OrderedDict()  # written: sketch, depth
         self._by_feature: dict[int, set[Oid]] = {}  # the features of ``_recent``
         self._fallback: dict[Oid, bytes] = {}  # deltas on a base not indexed yet: their content
-        self._pending_lock = threading.Lock()
+        self._pending_lock = allocate_lock()
         self.sketched = self.tried = 0  # chunks sketched, deltas computed (counted for tests)
 
     def pack(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-import threading
+from _thread import _local, allocate_lock  # threading's own Lock and local: no threading at start
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
@@ -91,8 +91,8 @@ class LocalStore(ObjectStore):
         self.base_cache = local_delta.BaseCache()  # decoded delta bases (reads of successive versions share them)
         self._fds: dict[int, int] = {}
         self._names: dict[int, str] = {}
-        self._lock = threading.Lock()
-        self._local = threading.local()
+        self._lock = allocate_lock()
+        self._local = _local()
         self._readers: list[sqlite3.Connection] = []
         self._uri: str | None = None  # the read-only index's URI (read_only stores)
         self.rebuilt: list[str] = []  # packs indexed because index.db was missing or unreadable at open
@@ -591,7 +591,7 @@ class LocalStore(ObjectStore):
         for conn in self._readers:
             conn.close()
         self._readers.clear()
-        self._local = threading.local()
+        self._local = _local()
         for fd in self._fds.values():
             os.close(fd)
         self._fds.clear()

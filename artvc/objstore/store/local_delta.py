@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
+from _thread import allocate_lock  # threading's own Lock: no threading at start
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -54,7 +54,7 @@ class BaseCache:
         self.limit = limit
         self._items: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
 
     def get(self, oid: str) -> bytes | None:
         with self._lock:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import os
 import struct
-import threading
+from _thread import _local  # threading's own local: no threading at start
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
@@ -240,7 +240,7 @@ class Compressor:
 
     def __init__(self, level: int = ZSTD_LEVEL) -> None:
         self._level = level
-        self._local = __import__("threading").local()
+        self._local = _local()
 
     def _ctx(self, probe: bool = False) -> zstandard.ZstdCompressor:
         """This thread's context: for frames that are stored, or for probes (no checksum nor size: never kept)."""
@@ -345,7 +345,7 @@ def unpack_payload(
     return out
 
 
-_THREAD = threading.local()  # .dctx: this thread's decompressor (one costs more to make than a small object)
+_THREAD = _local()  # .dctx: this thread's decompressor (one costs more to make than a small object)
 
 
 def _decompressor(zstandard: Any) -> Any:
