@@ -11,6 +11,11 @@ built whole and renamed into place), and the rename waits for the end of the fet
 failed, was interrupted, or left anything damaged or missing raises ``FetchNotWhole`` there, the staging
 folder is removed, and the workspace has not changed. Every object is in the local store, verified, before a
 file is written from it, as before.
+
+Once the fetch has ended whole, the thread that ended it does nothing but wait for the checkout
+(``end(waits=True)``, from ``pull_overlap.Overlap.finish``): the checkout may then write the rest in two
+processes (``waiting``; ``workspace/forked_writes.py``). When that waiting thread is interrupted it ``cancel``s:
+the checkout stops before its next job (``check``) and removes its staging folder.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class Arrivals:
         self._walked = False
         self._over = False
         self._whole = False
+        self._waiter: int | None = None  # the thread that ended the fetch and only waits now (``end(waits=True)``)
 
     # -- the fetch's side ----------------------------------------------------------------------------------
 
@@ -58,11 +64,21 @@ class Arrivals:
             self._arrived += 1
             self._cond.notify_all()
 
-    def end(self, whole: bool) -> None:
+    def end(self, whole: bool, *, waits: bool = False) -> None:
         """The fetch is over: ``whole`` when nothing failed verification or was missing (and it was not
-        interrupted)."""
+        interrupted). ``waits``: the calling thread does nothing from now on but wait for the checkout (a join),
+        so a fork by the checkout may leave it behind (``waiting``)."""
         with self._cond:
             self._over, self._whole, self._walked = True, whole, True
+            if waits:
+                self._waiter = threading.get_ident()
+            self._cond.notify_all()
+
+    def cancel(self) -> None:
+        """The pull was interrupted while its checkout went on (Ctrl-C in the thread waiting for it): the fetch
+        counts as not whole, so the checkout stops before its next job (``check``) and puts nothing in place."""
+        with self._cond:
+            self._over, self._whole, self._walked, self._waiter = True, False, True, None
             self._cond.notify_all()
 
     # -- the checkout's side -------------------------------------------------------------------------------
@@ -96,6 +112,24 @@ class Arrivals:
                 rows[k] = row
             if over:  # what the store lacks now it will not get: the caller's usual way (not found)
                 return rows
+
+    def check(self) -> None:
+        """Raise now (without waiting) when the fetch is over and not whole, or the pull was interrupted: a
+        checkout beside it checks before each job, so it stops soon and removes its staging folder.
+
+        Raises:
+            FetchNotWhole: as ``settle``.
+        """
+        if self._over and not self._whole:
+            raise FetchNotWhole("the fetch did not complete")
+
+    def waiting(self) -> frozenset[int] | None:
+        """None while the fetch goes on, or when it did not end whole; else the threads (their idents) that only
+        wait for the checkout now (``end(waits=True)``): those a fork by the checkout may leave behind."""
+        with self._cond:
+            if not (self._over and self._whole):
+                return None
+            return frozenset(() if self._waiter is None else (self._waiter,))
 
     def _news(self, since: int) -> bool:
         return self._over or self._arrived != since

@@ -17,7 +17,7 @@ import os
 import shutil
 import threading
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -407,8 +407,8 @@ def _write_files(
     def there(job: _Job) -> Iterator[list[tuple[int, os.stat_result]]]:  # in the forked writer: no progress
         _, where, _, files = start(job)
         fd = os.open(where, _O_FOLDER)
-        try:
-            yield from materialize_small(store, files, direct=True, folder_fd=fd, rows=job[1])
+        try:  # ``staged``: a pull's, so files of packs its fetch did not prove are hashed, as in this process
+            yield from materialize_small(store, files, direct=True, folder_fd=fd, rows=job[1], staged=staged)
         finally:
             os.close(fd)
 
@@ -442,6 +442,18 @@ def _write_files(
         for job in a.folders:
             yield from slices(job, each)
 
+    def in_two(todo: Iterable[_Job], here: Callable[[_Job], None]) -> None:
+        """Small files in two processes (``forked_writes``: threads only wait on each other): every other job
+        the plan located as one-chunk raw or zstd objects goes to the child, its packs opened here first."""
+        listed = [job if job[1] is not None else (job[0], _locate(store, job[0])) for job in todo]
+        theirs, turn = [], False
+        for job in listed:
+            mine = place(job[0][0][0].rpartition("/")[0])[1] and forkable(job[1])
+            theirs.append(mine and turn)
+            turn ^= mine
+        _open_packs(store, [job[1] for job, t in zip(listed, theirs, strict=True) if t and job[1] is not None])
+        forked_writes.split_run(listed, theirs, here, there, from_there)
+
     split = (  # at most ``LOCATED_AT_MOST`` files (the plan's bound of located rows): the jobs may be listed
         forked_writes.can_fork()
         and jobs >= 2
@@ -450,16 +462,16 @@ def _write_files(
     )
     todo = work()
     head = list(itertools.islice(todo, 2))
+    # a pull's checkout beside its fetch (``pull_overlap``): once the fetch ended whole, the rest in two processes
+    beside = staged.arrivals if staged is not None and fresh and not each else None
     if jobs >= 2 and len(head) >= 2 and (big or (each and a.folder_files)):
         _in_threads(write, itertools.chain(head, todo), jobs)
-    elif split and not each:  # small files in two processes (``forked_writes``: threads only wait on each other)
-        listed = [job if job[1] is not None else (job[0], _locate(store, job[0])) for job in (*head, *todo)]
-        theirs, turn = [], False
-        for job in listed:
-            mine = place(job[0][0][0].rpartition("/")[0])[1] and forkable(job[1])
-            theirs.append(mine and turn)
-            turn ^= mine
-        forked_writes.split_run(listed, theirs, write, there, from_there)
+    elif split and not each:
+        in_two((*head, *todo), write)
+    elif beside is not None:
+        forked_writes.beside_fetch(
+            beside, itertools.chain(head, todo), write, in_two if jobs >= 2 else None, a.files, _files_of
+        )
     else:  # small files by this thread alone: each is a few short system calls, and every one of them hands the
         for items in itertools.chain(head, todo):  # GIL over, so a second thread only waits on this one
             write(items)
@@ -533,6 +545,19 @@ def _locate(store: ObjectStore, items: list[Write]) -> array[int] | None:
 
 
 _NOT_A_CHUNK = (-1, 0, 0, 0, 0)
+
+
+def _files_of(job: _Job) -> int:
+    return len(job[0])
+
+
+def _open_packs(store: ObjectStore, rows: Sequence[array[int]]) -> None:
+    """Open (and learn the names of) the packs these located rows read, before a fork: the forked writer then
+    reads through the store's descriptors and asks its index nothing (no sqlite connection crosses a fork)."""
+    pack_fd = getattr(store, "pack_fd", None)
+    if pack_fd is not None:
+        for pack in {p for r in rows for p in r[0::5]}:
+            pack_fd(pack)
 
 
 def _by_folder(todo: list[Write]) -> list[list[Write]]:

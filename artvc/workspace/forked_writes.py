@@ -17,6 +17,12 @@ parent (its class, message and hint), an error or interrupt of the parent kills 
 before the caller removes the staging folder, a child killed by a signal (``ART_FAULT``'s kill, the OOM
 killer) takes the parent with it by the same signal (what a kill of art leaves: the staging folder, removed by
 the next command that takes the lock), and a child whose parent died stops before its next job.
+
+A pull's checkout runs in a thread beside its fetch (``pull_overlap.py``), so its process is not one thread;
+once the fetch has ended whole, the rest of its jobs are split the same way (``can_fork(waiting=...)``): the
+other threads left are known to do nothing but wait (the main thread, waiting for the checkout's to end), and
+none of them is copied into the child. The jobs' packs are opened (and their names learnt) before the fork, and the
+child checks each file as the pull's checkout would (hashed unless its pack is one the fetch proved).
 """
 
 from __future__ import annotations
@@ -26,23 +32,34 @@ import pickle
 import signal
 import struct
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import NamedTuple, TypeVar
 
 from .. import errors
 from ..errors import ArtError
+from ..objstore.arrivals import Arrivals
+from ..objstore.faults import fault_point
+from .checkout_plan import LOCATED_AT_MOST
 
 AVAILABLE = sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
-def can_fork() -> bool:
-    """Whether this process may fork now: on Linux, and only while it runs one thread. A fork copies only the
-    calling thread, so a lock another thread held (in a library, in the allocator, in a program that imported
-    art and runs its own threads: a Dask worker, a web server) would stay held forever in the child; the
-    checkout then writes in this process alone."""
+def can_fork(waiting: Collection[int] = ()) -> bool:
+    """Whether this process may fork now: on Linux, and only while it runs one thread, or besides the calling
+    one only threads in ``waiting`` (idents of threads known to do nothing but wait for the caller: the pull's
+    main thread waiting for its checkout, ``Arrivals.waiting``). A fork copies only the calling thread, so a lock
+    another thread held (in a library, in the allocator, in a program that imported art and runs its own
+    threads: a Dask worker, a web server; a fetch's worker still ending) would stay held forever in the child;
+    the checkout then writes in this process alone."""
     import threading
 
-    return AVAILABLE and threading.active_count() == 1
+    if not AVAILABLE:
+        return False
+    if not waiting:
+        return threading.active_count() == 1
+    me = threading.get_ident()
+    return all(t.ident == me or t.ident in waiting for t in threading.enumerate())
 
 
 FORK_AT = 4096  # files of new folders from which a checkout writes in two processes
@@ -84,7 +101,9 @@ def split_run(
     except OSError:
         pass
     parent = os.getpid()
-    pid = os.fork()
+    with warnings.catch_warnings():  # Python 3.12+ warns of a fork beside threads: ours only wait (``can_fork``)
+        warnings.filterwarnings("ignore", message=".*multi-threaded.*fork", category=DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # pragma: no cover - the child (its work is checked by the parent's results)
         _child(jobs, theirs, there, w, r, parent)
     os.close(w)
@@ -114,10 +133,41 @@ def split_run(
     return pid
 
 
+def beside_fetch(
+    arrivals: Arrivals,
+    todo: Iterator[J],
+    write: Callable[[J], None],
+    split: Callable[[Iterable[J], Callable[[J], None]], None] | None,
+    files: int,
+    size: Callable[[J], int],
+) -> None:
+    """The jobs of a checkout beside a pull's fetch (``files`` in all, ``size`` of each job): written by this
+    thread (``write``) while objects still arrive; once the fetch ended whole and every other thread only waits
+    (``Arrivals.waiting``, ``can_fork``), the rest is handed to ``split`` (which lists them and forks: see
+    ``split_run``; None: ``core.jobs`` is 1, no fork) when from ``FORK_AT`` to ``LOCATED_AT_MOST`` files are
+    left (the plan's bound of files a checkout lists at once). Before each job of this process, here or in
+    ``split``, an interrupted pull (``Arrivals.cancel``) stops the checkout (``Arrivals.check``)."""
+
+    def here(job: J) -> None:
+        arrivals.check()
+        write(job)
+
+    left = files
+    for job in todo:
+        here(job)
+        left -= size(job)
+        if split is not None and FORK_AT <= left <= LOCATED_AT_MOST:
+            waiting = arrivals.waiting()
+            if waiting is not None and can_fork(waiting):
+                split(todo, here)
+                return
+
+
 def _child(jobs, theirs, there, w: int, r: int, parent: int) -> None:  # pragma: no cover - runs in the child
     code = 0
     try:
         os.close(r)
+        fault_point("checkout.forked")  # in the child alone: a test fails or kills it here (ART_FAULT)
         for n, job in enumerate(jobs):
             if not theirs[n]:
                 continue

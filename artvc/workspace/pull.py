@@ -140,8 +140,10 @@ def _fetch_beside(
     as_progress(checkout_progress).phase("checking out", noun="files")  # the bar may have shown the fetch
     if beside is None:
         return fetched, CheckoutResult([], [], 0), None
-    beside.finish(whole=not (fetched.problems or fetched.missing))
-    record_runs(repo, runs)
+    try:  # an interrupt while the checkout ends (``Overlap.finish``) still indexes the runs fetched
+        beside.finish(whole=not (fetched.problems or fetched.missing))
+    finally:
+        record_runs(repo, runs)
     return fetched, beside.result, beside.problem
 
 

@@ -4,12 +4,18 @@ only once the fetch ended whole: a damaged pack or an interrupt still leaves the
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from artvc.workspace import add
 from tests.conftest import Workspace
 from tests.remote.conftest import add_remote, art_json, clone, files_under
 
@@ -205,3 +211,134 @@ def test_a_failure_of_the_checkout_beside_the_fetch_is_said_under_verbose(ws, tm
     quiet = third.art("pull")  # without -v: not said
     assert "planted" not in quiet.stdout + quiet.stderr
     assert files_under(third.root / "d0") == files_under(ws.root / "d0")
+
+
+# -- the files left once the fetch ended, in two processes (workspace/forked_writes.py) --------------------------
+
+ART = [sys.executable, "-m", "artvc"]
+
+
+def _many(ws: Workspace, tmp_path: Path, n: int = 6000) -> Workspace:
+    """One folder of ``n`` tiny files (over ``FORK_AT``) added and pushed to a directory remote; return a fresh
+    clone that writes with two processes (``core.jobs`` 2, whatever this machine's cores)."""
+    rng = random.Random(34)
+    add_remote(ws, str(tmp_path / "bucket"))
+    ws.gen({"d0": {f"f{i:05d}.bin": rng.randbytes(rng.randint(1, 64)) for i in range(n)}})
+    ws.art("add", "d0")
+    assert art_json(ws, "push")["missing"] == []
+    other = clone(ws, tmp_path / "clone")
+    other.art("config", "core.jobs", "2")
+    return other
+
+
+def _pull_after_fetch(other: Workspace, faults: str = "") -> tuple[subprocess.CompletedProcess, list[str]]:
+    """``art pull`` as a process whose checkout beside the fetch waits, before its first file, until the fetch
+    has stored its last objects (the trees, stored last): then the files are all left to write when the fetch
+    ends, whatever the machine's speed. Returns the process and the fault points it passed, in order (the
+    forked writer's too: it appends to the same log)."""
+    log, release = other.root.parent / "faults.log", other.root.parent / "release"
+    env = {
+        **os.environ,
+        "ART_FAULT": ",".join(["checkout.planned:block", *filter(None, [faults])]),
+        "ART_FAULT_RELEASE": str(release),
+        "ART_FAULT_LOG": str(log),
+    }
+    proc = subprocess.Popen(
+        [*ART, "pull"], cwd=other.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + WAIT
+        while proc.poll() is None and time.monotonic() < deadline:
+            if log.exists() and "store.pack-renamed" in log.read_text().split():
+                break
+            time.sleep(0.01)
+        release.touch()
+        out, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), log.read_text().split()
+
+
+def test_a_pulled_folder_is_written_in_two_processes_once_the_fetch_ended(ws, tmp_path):
+    """The 6,000 files left when the fetch ended are written by this process and a forked child (the old code
+    wrote them in this thread alone, one core idle: it never forked in a pull); the folder is the same bytes,
+    fsck is clean and the next status hashes nothing."""
+    other = _many(ws, tmp_path)
+    done, points = _pull_after_fetch(other)
+    assert done.returncode == 0, done.stderr
+    assert points.count("checkout.forked") == 1  # the child, after the fetch stored its last pack
+    assert points.index("store.pack-renamed") < points.index("checkout.forked")
+    assert points.count("materialize.file-writing") == 6000  # each file written once, by one of the two
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+    assert _leftovers(other.root) == []
+    assert "ok:" in other.art("fsck").stdout
+    with other.repo() as repo:
+        from artvc.workspace import status
+
+        assert status(repo).clean
+        assert add(repo, ["d0"]).stats.hashed == 0  # the child's files are in the stat cache as this process's
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [("interrupt", 130), pytest.param("kill", -signal.SIGKILL, marks=pytest.mark.slow)],
+)
+def test_a_failure_of_the_forked_writer_leaves_the_workspace_as_it_was(ws, tmp_path, fault, code):
+    """The child fails as it starts (``checkout.forked``, reached by the child alone): Ctrl-C there stops the
+    pull (exit 130: the old code never forked, so it finished) and a kill there kills it; the folder is not in
+    place, the interrupted pull removed its staging folder, and the next pull completes it (after a kill it also
+    removes the staging folder left)."""
+    other = _many(ws, tmp_path)
+    done, points = _pull_after_fetch(other, f"checkout.forked:{fault}")
+    assert done.returncode == code, done.stderr
+    assert "checkout.forked" in points
+    assert not (other.root / "d0").exists()
+    if fault == "interrupt":
+        assert _leftovers(other.root) == []
+    again = subprocess.run([*ART, "pull"], cwd=other.root, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+    assert _leftovers(other.root) == []
+    assert "ok:" in other.art("fsck").stdout
+
+
+def test_an_interrupt_while_the_pull_waits_for_its_checkout_leaves_nothing(ws, tmp_path):
+    """Ctrl-C once the fetch ended, while the pull waits for the checkout beside it (here held at its first file,
+    in its staging folder): that checkout is cancelled, stops before its next job and removes its staging
+    folder, and only then does the pull end, interrupted (the old code raised at once, in ``Thread.join``, and
+    the process ended with that thread still writing: its staging folder stayed). The next pull completes."""
+    other = _many(ws, tmp_path, 1200)
+    log, release = other.root.parent / "faults.log", other.root.parent / "release"
+    env = {
+        **os.environ,
+        "ART_FAULT": "materialize.file-writing:block",
+        "ART_FAULT_RELEASE": str(release),
+        "ART_FAULT_LOG": str(log),
+    }
+    proc = subprocess.Popen([*ART, "pull"], cwd=other.root, env=env, stderr=subprocess.PIPE, text=True)
+
+    def reached(point: str) -> bool:
+        deadline = time.monotonic() + WAIT
+        while proc.poll() is None and time.monotonic() < deadline:
+            if log.exists() and point in log.read_text().split():
+                return True
+            time.sleep(0.01)
+        return False
+
+    try:
+        assert reached("pull.checkout-waiting")  # the fetch ended; the checkout is held at its first file
+        proc.send_signal(signal.SIGINT)
+        cancelled = reached("pull.checkout-cancelled")
+        release.touch()
+        err = proc.communicate(timeout=WAIT)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert cancelled and proc.returncode == 130, err
+    assert not (other.root / "d0").exists()
+    assert _leftovers(other.root) == []
+    assert art_json(other, "pull")["restored"] == ["d0"]
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
