@@ -48,6 +48,7 @@ from .scan import (
     check_name,
     link_target,
 )
+from .smallread import read_open
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -85,13 +86,7 @@ def read_at(dfd: int, name: str, read_max: int) -> ReadStat | None:
         size = st.st_size
         if size > read_max:
             return ReadStat(st, None)
-        data = os.read(fd, size + 1)
-        if len(data) > size:  # it grew since the stat: read to the end
-            parts = [data]
-            while more := os.read(fd, 1 << 20):
-                parts.append(more)
-            data = b"".join(parts)
-        return ReadStat(st, data)
+        return ReadStat(st, read_open(fd, size))
     except OSError:
         return None
     finally:

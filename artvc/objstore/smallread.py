@@ -22,12 +22,7 @@ def read_whole(path: str, size: int) -> bytes:
     try:
         fd = os.open(path, _O_READ)
         try:
-            data = os.read(fd, size + 1)
-            if len(data) > size:  # it grew since the stat: read to the end
-                parts = [data]
-                while more := os.read(fd, 1 << 20):
-                    parts.append(more)
-                data = b"".join(parts)
+            data = read_open(fd, size)
         finally:
             os.close(fd)
     except OSError as exc:
@@ -88,3 +83,15 @@ class FolderReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_open(fd: int, size: int) -> bytes:
+    """The content of the open file ``fd`` from where it stands, whose stat said ``size``: one ``read`` of
+    ``size + 1`` bytes (so a file that grew since the stat is seen), then to the end if it did grow."""
+    data = os.read(fd, size + 1)
+    if len(data) > size:  # it grew since the stat: read to the end
+        parts = [data]
+        while more := os.read(fd, 1 << 20):
+            parts.append(more)
+        data = b"".join(parts)
+    return data

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.faultfs import ART, art, make_repo, ok
+from tests.e2e.faultfs import art, make_repo, ok
+from tests.held import run_held
 
 pytestmark = pytest.mark.e2e
 
@@ -44,28 +43,12 @@ def test_a_file_changed_after_it_was_read_shows_as_modified(tmp_path):
     (repo / "data").mkdir()
     for i in range(1200):
         (repo / "data" / f"f{i:05d}").write_bytes(os.urandom(100 + i))
-    release, log = tmp_path / "release", tmp_path / "faults.log"
-    env = {
-        **os.environ,
-        "ART_FAULT": "ingest.files-read@1:block",
-        "ART_FAULT_RELEASE": str(release),
-        "ART_FAULT_LOG": str(log),
-    }
-    proc = subprocess.Popen([*ART, "add", "data"], cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while not (log.exists() and "ingest.files-read" in log.read_text()):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.stderr else ""
-            time.sleep(0.02)
-        # one folder: the first job holds its first files by name, read by now (the job waits after reading)
+
+    def change() -> None:  # one folder: the first job holds its first files by name, read by now (it waits after)
         (repo / "data" / "f00000").write_bytes(b"changed while art was storing the folder")
-        release.write_text("")
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
+
+    r = run_held(["add", "data"], repo, tmp_path, "ingest.files-read@1:block", change)
+    assert r.returncode == 0, r.stderr
     state = json.loads(ok(art(repo, "status", "--json")).stdout)["artifacts"][0]["state"]
     assert state == "modified"
     ok(art(repo, "add", "data"))

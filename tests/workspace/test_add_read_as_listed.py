@@ -8,10 +8,10 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 from artvc.objstore.tree import walk
 from artvc.workspace.pointers import read_pointer
+from tests.held import run_held
 from tests.workspace.test_add_checkout import age
 
 ART = [sys.executable, "-m", "artvc"]
@@ -41,25 +41,9 @@ def test_a_first_add_looks_each_file_name_up_once(ws, tmp_path):
 
 def _add_blocked_after_listing(ws, tmp_path, change) -> subprocess.CompletedProcess:
     """Run ``art add data`` until the folder is listed and its names checked, ``change`` it, let it go on."""
-    release, log = tmp_path / "release", tmp_path / "faults.log"
-    env = {**os.environ, "ART_FAULT": "listread.folder-listed:block", "ART_FAULT_RELEASE": str(release)}
-    env["ART_FAULT_LOG"] = str(log)
-    proc = subprocess.Popen(
-        [*ART, "add", "data"], cwd=ws.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    return run_held(
+        ["add", "data"], ws.root, tmp_path, "listread.folder-listed:block", lambda: change(ws.root / "data")
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not (log.exists() and "listread.folder-listed" in log.read_text()):
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.02)
-        change(ws.root / "data")
-        release.write_text("")
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def test_files_replaced_between_the_listing_and_their_open_are_taken_for_what_they_are_then(ws, tmp_path):

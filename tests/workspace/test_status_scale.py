@@ -8,13 +8,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from artvc.workspace.pointers import read_pointer
 from artvc.workspace.status import current_oid
+from tests.held import run_held
 from tests.workspace.test_add_checkout import age
 
 ART = [sys.executable, "-m", "artvc"]
@@ -100,30 +100,18 @@ def test_a_file_replaced_between_the_walk_and_the_rebuild_is_caught(ws, tmp_path
     ws.art("add", "data")
     (ws.root / "data/sub/f0.txt").write_text("changed first")
     age(ws.root / "data/sub")
-    release, log = tmp_path / "release", tmp_path / "faults.log"
-    env = {**os.environ, "ART_FAULT": "status.folder-rebuilt@2:block", "ART_FAULT_RELEASE": str(release)}
-    env["ART_FAULT_LOG"] = str(log)
-    proc = subprocess.Popen([*ART, "status", "--json"], cwd=ws.root, env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while log.read_text().count("status.folder-rebuilt") < 2 if log.exists() else True:
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
-        # the first walk is done and data/sub is about to be read again: replace a file there, as rsync -t would
+
+    def replace() -> None:  # the first walk is done, data/sub about to be read again: replace a file, as rsync -t
         victim = ws.root / "data/sub/f7.txt"
         before = victim.stat()
         tmp = ws.root / "data/sub/.f7.tmp"
         tmp.write_text("file 999")
         os.utime(tmp, ns=(before.st_atime_ns, before.st_mtime_ns))
         os.rename(tmp, victim)
-        release.write_text("")
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0
-    assert json.loads(out)["artifacts"][0]["state"] == "modified"
+
+    r = run_held(["status", "--json"], ws.root, tmp_path, "status.folder-rebuilt@2:block", replace, reached=2)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["artifacts"][0]["state"] == "modified"
     with ws.repo() as repo:
         now = current_oid(repo, "data", "dir")  # one walk: what the blocked status remembered
     ws.art("add", "data")
