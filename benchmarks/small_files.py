@@ -94,23 +94,38 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], base: Path, pause: flo
     wait_idle(base, pause, 0.5)
     t = time.perf_counter()
     with tempfile.TemporaryFile() as errf:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errf)
+        # its own process group: a run stopped (SIGTERM, Ctrl-C) kills the command and whatever it started (a
+        # floor's ``xargs cat``), so nothing keeps a fresh file system busy while ``FreshFs.close`` unmounts it
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=errf, start_new_session=True)
         deadline = t + timeout
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                _, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.005)
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                if time.perf_counter() > deadline:
+                    _kill_group(proc.pid)
+                    _, status, usage = os.wait4(proc.pid, 0)
+                    break
+                time.sleep(0.005)
+        except BaseException:
+            _kill_group(proc.pid)
+            os.wait4(proc.pid, 0)
+            raise
         wall = time.perf_counter() - t
         proc.returncode = os.waitstatus_to_exitcode(status)
         errf.seek(0)
         err = errf.read().decode(errors="replace")
     rss = usage.ru_maxrss * 1024 / 1e6
     return Run(wall, usage.ru_utime + usage.ru_stime, rss, proc.returncode, err[-600:], os.getloadavg()[0])
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the process group ``pid`` leads (a command started with ``start_new_session``)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:  # it ended, and everything it started with it
+        pass
 
 
 def quiet(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:

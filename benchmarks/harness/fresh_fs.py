@@ -149,7 +149,7 @@ class FreshFs:
             time.sleep(0.1 * (attempt + 1))
         else:
             subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
-        subprocess.run(["losetup", "-d", dev], capture_output=True)
+        _detach(dev, image)
         del self.mounted[mnt]
         if keep:
             self.kept.append(image)
@@ -180,6 +180,20 @@ class FreshFs:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _detach(dev: str, image: Path, wait: float = 10.0) -> None:
+    """Detach loop device ``dev`` from ``image`` and wait until it is gone. A device still open when asked (an
+    unmount a signal interrupted still tearing the file system down: ``umount`` killed by ``subprocess.run``
+    on SIGTERM/Ctrl-C) is only marked to detach at its last close, so ``losetup -d`` returns while the device
+    still holds the image: asked again until ``losetup -j`` no longer lists it, for up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        subprocess.run(["losetup", "-d", dev], capture_output=True)
+        held = subprocess.run(["losetup", "-j", str(image)], capture_output=True, text=True).stdout
+        if not any(line.split(":", 1)[0] == dev for line in held.splitlines()) or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
 
 
 def fits(path: Path, need: int) -> str | None:
