@@ -132,18 +132,23 @@ def publish(remote: RemoteStore, run_key: str, run: Run) -> None:
             on ``remote`` (a bug in the caller: a marker must never precede its objects).
         StoreIOError: when the remote fails.
     """
+    fault_point("runkeys.objects-committed")
     publish_in(remote, MARKERS_DIR, run_key, run)
 
 
 def publish_in(remote: RemoteStore, folder: str, key: str, run: Run) -> None:
-    """``publish`` into any marker folder (``key`` must be one of ``names_for(folder, run)``)."""
+    """``publish`` into any marker folder (``key`` must be one of ``names_for(folder, run)``).
+
+    Unlike ``publish`` it passes no fault point: callers that publish many markers from a pool of threads
+    pass ``runkeys.objects-committed`` once, on their own thread, before the first marker (a kill there must
+    leave no marker at all, which it could not promise if a pool thread reached it while another published).
+    """
     path = _path(folder, key, str(run.oid))
     if key not in names_for(folder, run):
         what = "a successful run with run key" if folder == MARKERS_DIR else f"a run for {folder}/"
         raise ValueError(f"run {str(run.oid)[:10]} is not {what} {str(key)[:10]}")
     if not remote.has(run.oid, Kind.RUN):
         raise ValueError(f"run {str(run.oid)[:10]} is not committed on remote {remote.name!r}: no marker before it")
-    fault_point("runkeys.objects-committed")
     remote.publish_bytes(path, run.to_bytes())
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ArtError, FileSystemError
 from ..objstore import remote_runkeys
+from ..objstore.faults import fault_point
 from ..objstore.fileio import atomic_write
 from ..objstore.hashing import hash_bytes
 from ..objstore.lineage import Run
@@ -154,6 +155,7 @@ def publish_markers(
                 else:
                     todo.append((folder, key, run))
     if todo:
+        fault_point("runkeys.objects-committed")  # here, not in the pool: a kill leaves no marker at all
         with ThreadPoolExecutor(max_workers=min(JOBS, len(todo))) as pool:
             list(pool.map(lambda t: remote_runkeys.publish_in(store, *t), todo))
         for folder, key, run in todo:
