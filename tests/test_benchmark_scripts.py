@@ -45,6 +45,7 @@ def small(
     return proc, json.loads(out.read_text()) if out.exists() else []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["--no-fresh-fs", "--fresh-fs"])
 def test_small_files_times_every_step_and_its_floor_in_tiny_size(tmp_path, mode):
     if mode == "--fresh-fs":
@@ -120,6 +121,7 @@ def test_a_fresh_fs_is_empty_sized_and_gone_after_an_exception(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_large_files_runs_add_and_checkout_in_tiny_size(tmp_path):
     out = tmp_path / "rows.json"
     argv = [

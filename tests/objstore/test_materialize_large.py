@@ -255,6 +255,7 @@ def test_a_store_on_another_file_system_is_read_and_written_instead(tmp_path):
         run(tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
 def test_a_large_file_is_handed_to_the_disk_as_it_is_written(tmp_path):
     """Checkout starts the writeback of a large file as it goes (``sync_file_range(SYNC_FILE_RANGE_WRITE)``, seen

@@ -281,10 +281,8 @@ def test_a_pulled_folder_is_written_in_two_processes_once_the_fetch_ended(ws, tm
         assert add(repo, ["d0"]).stats.hashed == 0  # the child's files are in the stat cache as this process's
 
 
-@pytest.mark.parametrize(
-    ("fault", "code"),
-    [("interrupt", 130), pytest.param("kill", -signal.SIGKILL, marks=pytest.mark.slow)],
-)
+@pytest.mark.slow
+@pytest.mark.parametrize(("fault", "code"), [("interrupt", 130), ("kill", -signal.SIGKILL)])
 def test_a_failure_of_the_forked_writer_leaves_the_workspace_as_it_was(ws, tmp_path, fault, code):
     """The child fails as it starts (``checkout.forked``, reached by the child alone): Ctrl-C there stops the
     pull (exit 130: the old code never forked, so it finished) and a kill there kills it; the folder is not in

@@ -57,6 +57,7 @@ def leftovers(w: Workspace) -> list[str]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["random", "csv"])
 def test_a_pull_writes_the_file_as_it_fetches_it_and_reads_it_once(ws, tmp_path, kind):
     data = random_bytes(SIZE, 1) if kind == "random" else csv_bytes(SIZE, 1)
@@ -126,6 +127,7 @@ def test_a_damaged_chunk_on_the_remote_is_refused_mid_stream_and_nothing_is_writ
     assert leftovers(other) == []
 
 
+@pytest.mark.slow
 def test_large_files_in_a_pulled_folder_are_written_as_they_are_fetched(ws, tmp_path):
     big, run = random_bytes(SIZE, 6), csv_bytes(SIZE, 7)
     ws.gen({"data": {"big.bin": big, "sub": {"run.sh": run}, "small.txt": "small\n"}})

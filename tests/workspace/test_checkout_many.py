@@ -83,6 +83,7 @@ def test_a_folder_written_whole_is_planned_by_its_trees_not_its_files(ws):
     assert len(a.folders) == 13 and a.folder_files == 12 * 250 + 2  # 12 folders and s00/sub (the top has none)
 
 
+@pytest.mark.slow
 def test_missing_subfolders_and_changed_files_of_a_folder_that_is_there(ws):
     """The in-place way (temp file + rename for each file) beside whole new subfolders."""
     before = _tracked(ws)
@@ -153,6 +154,7 @@ def _damage_stored(ws: Workspace, content: bytes) -> str:
     return oid
 
 
+@pytest.mark.slow
 def test_a_checkout_does_not_hash_local_one_chunk_files_again_and_fsck_finds_damage_since(ws, monkeypatch):
     """A one-chunk file read from the local store is written unhashed (the store holds only bytes art hashed as
     it wrote them or verified as it fetched them: docs/design.md, "Checkout"); damage to a pack since is what
