@@ -97,6 +97,7 @@ def test_malicious_tree_names_from_a_remote_cannot_escape_the_workspace(ws, tmp_
     assert not (other.root / ".git" / "owned").exists()
 
 
+@pytest.mark.slow
 def test_two_clients_pushing_to_one_remote_at_once_both_succeed(tmp_path, s3_server):
     from artvc.workspace.push import push
     from tests.bucket_fixtures import bucket_name

@@ -261,6 +261,7 @@ def _pull_after_fetch(other: Workspace, faults: str = "") -> tuple[subprocess.Co
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), log.read_text().split()
 
 
+@pytest.mark.slow
 def test_a_pulled_folder_is_written_in_two_processes_once_the_fetch_ended(ws, tmp_path):
     """The 6,000 files left when the fetch ended are written by this process and a forked child (the old code
     wrote them in this thread alone, one core idle: it never forked in a pull); the folder is the same bytes,

@@ -251,6 +251,7 @@ def test_a_failed_write_in_a_late_slice_of_a_flat_folder_stops_the_checkout_and_
     assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
 
 
+@pytest.mark.slow
 def test_a_checkout_without_the_memo_looks_each_file_up_once(ws, monkeypatch):
     """The plan's presence check asks where each file of a new folder is (``locate_chunks``) and keeps those
     rows for the write, so every file is looked up in the index once (twice on the old code: a presence
