@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
 from .faults import fault_point
-from .fileio import KERNEL_COPY, kernel_copy, start_writeback
+from .fileio import KERNEL_COPY, kernel_copy, pwrite_all, start_writeback
 from .hashing import ContentHasher
 from .objects import Kind
 from .oid import Oid
@@ -320,14 +320,9 @@ def _fill(store: LocalStore, out_: _Out, batch: _Batch, buf: bytearray) -> _Fill
 
 
 def _write(out: _Out, view: memoryview, at: int) -> None:
-    """Write all of ``view`` at ``at`` in the file, under the file's lock (``pwritev`` may write less)."""
-    done = 0
-    while done < len(view):
-        with out.lock:
-            n = os.pwritev(out.fd, [view[done:]], at + done)
-        if not n:
-            raise OSError(errno.EIO, "a write to the file wrote nothing")
-        done += n
+    """Write all of ``view`` at ``at`` in the file, under the file's lock."""
+    with out.lock:
+        pwrite_all(out.fd, view, at)
 
 
 def _copy(store: LocalStore, pack: int, offset: int, length: int, out: _Out, at: int, chunk: Oid) -> bool:
