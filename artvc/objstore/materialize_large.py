@@ -2,7 +2,7 @@
 
 ``materialize_file`` hands files of ``LARGE_FILE`` bytes or more here (from a local store). The file's chunks
 are located with one batched query and cut into batches of about ``BATCH`` bytes in file order. Two pool
-threads each write one batch at its place in the file, every write under one lock (``_Out``):
+threads each write one batch at its place in the file, every write under one lock (``OutFile``):
 
 - a run of raw chunks stored back to back in one pack (incompressible data) is copied from the pack to the file
   by the kernel (``os.copy_file_range``: no trip through this process's memory, as ``cp`` does it); where the
@@ -37,8 +37,8 @@ import os
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
 from .faults import fault_point
@@ -91,7 +91,7 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
     from concurrent.futures import ThreadPoolExecutor  # here: a checkout of small files never loads it
 
     disk = Writeback(fd)
-    out = _Out(fd)
+    out = OutFile(fd)
     with ThreadPoolExecutor(THREADS, thread_name_prefix="art-materialize") as pool:
         try:
             for batch in _batches(chunks, locs):
@@ -254,12 +254,13 @@ def _scratch(n: int) -> memoryview:
     return memoryview(buf)[:n]
 
 
-class _Out:
+class OutFile:
     """The file being written and the lock its writes take turns on: one write (``copy_file_range`` or
     ``pwritev``) into the file at a time. The kernel holds the file's inode lock for each write anyway, and a
     second writer waiting for it spins on it while the first copies (``rwsem_spin_on_owner``: 17 % of a 4 GiB
     random checkout's CPU samples on a journaled ext4, on a 2-core machine whose other core hashes): waiting on
-    this lock instead sleeps. Reads and decompression still run in both threads at once."""
+    this lock instead sleeps. Reads and decompression still run in both threads at once. The lazy pull's
+    writers (``remote_file``) share it."""
 
     __slots__ = ("fd", "lock")
 
@@ -267,8 +268,70 @@ class _Out:
         self.fd = fd
         self.lock = threading.Lock()
 
+    def write(self, view: memoryview, at: int) -> None:
+        """Write all of ``view`` at ``at`` in the file, under the lock."""
+        with self.lock:
+            pwrite_all(self.fd, view, at)
 
-def _fill(store: LocalStore, out_: _Out, batch: _Batch, buf: bytearray) -> _Filled:
+    def copy(self, src: int, length: int, src_at: int, at: int) -> int | None:
+        """``fileio.kernel_copy`` of ``src``'s range into the file at ``at``, under the lock."""
+        with self.lock:
+            return kernel_copy(src, self.fd, length, src_at, at)
+
+
+class Stored(Protocol):
+    """A stored object's entry as ``unpack_run`` reads it (an index ``Location``, a remote ``PackEntry``)."""
+
+    @property
+    def codec(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def length(self) -> int: ...
+    @property
+    def raw_length(self) -> int: ...
+
+
+class UnpackError(FormatError):
+    """A chunk of a run that does not decompress to its length, or whose codec is neither raw nor zstd;
+    ``index`` is its place in the run."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+def unpack_run(
+    stored: memoryview, first: int, run: Sequence[Stored], buf: memoryview, pos: int, held: int, out: OutFile, at: int
+) -> tuple[int, int]:
+    """Put the content of ``run`` (chunks stored back to back from pack offset ``first``, its bytes in
+    ``stored``; raw ones copied, zstd ones decompressed in place) in ``buf`` from ``pos`` on, and write what is
+    gathered (``buf[held:]``) at ``at`` + its offset in ``out`` every ``HOT`` bytes, while still in the core's
+    cache (a whole batch written at once would be copied from RAM). Return the new ``pos`` and ``held``: the
+    caller writes the rest. The checkout (``_fill``) and the lazy pull (``remote_file``) both unpack this way.
+
+    Raises:
+        UnpackError: a chunk does not decompress to its length, or has another codec.
+    """
+    for i, loc in enumerate(run):
+        piece = stored[loc.offset - first : loc.offset - first + loc.length]
+        if loc.codec == RAW:
+            buf[pos : pos + loc.raw_length] = piece
+        elif loc.codec == ZSTD:
+            try:
+                unzstd_into(piece, buf[pos : pos + loc.raw_length])
+            except FormatError as exc:
+                raise UnpackError(i, str(exc)) from exc
+        else:
+            raise UnpackError(i, f"codec {loc.codec} is neither raw nor zstd")
+        pos += loc.raw_length
+        if pos - held >= HOT:
+            out.write(buf[held:pos], at + held)
+            held = pos
+    return pos, held
+
+
+def _fill(store: LocalStore, out_: OutFile, batch: _Batch, buf: bytearray) -> _Filled:
     """Write one batch's content at its offset in the file: raw runs copied by the kernel where it can, every
     other byte put in place in ``buf`` (zstd chunks decompressed straight into it, raw ones read or copied in,
     deltas rebuilt by the store) and written from there every ``HOT`` bytes, each write under the file's lock;
@@ -289,7 +352,7 @@ def _fill(store: LocalStore, out_: _Out, batch: _Batch, buf: bytearray) -> _Fill
         pack, first = loc.pack, loc.offset
         span = run[-1][1].offset + run[-1][1].length - first
         if all(loc.codec == RAW for _, loc in run):  # straight into place: by the kernel, else via the buffer
-            _write(out_, out[held:pos], at + held)  # what was gathered before it: the writes stay in file order
+            out_.write(out[held:pos], at + held)  # what was gathered before it: the writes stay in file order
             if _copy(store, pack, first, span, out_, at + pos, chunk):
                 if copied and copied[-1][1] == pos:
                     copied[-1] = (copied[-1][0], pos + span)
@@ -297,35 +360,20 @@ def _fill(store: LocalStore, out_: _Out, batch: _Batch, buf: bytearray) -> _Fill
                     copied.append((pos, pos + span))
             else:
                 _read_exact(store, pack, first, out[pos : pos + span], chunk)
-                _write(out_, out[pos : pos + span], at + pos)
+                out_.write(out[pos : pos + span], at + pos)
             held = pos = pos + span
             continue
         stored = _scratch(span)
         _read_exact(store, pack, first, stored, chunk)
-        for chunk, loc in run:
-            piece = stored[loc.offset - first : loc.offset - first + loc.length]
-            if loc.codec == RAW:
-                out[pos : pos + loc.raw_length] = piece
-            else:
-                try:
-                    unzstd_into(piece, out[pos : pos + loc.raw_length])
-                except FormatError as exc:
-                    raise CorruptObjectError(chunk, str(exc)) from exc
-            pos += loc.raw_length
-            if pos - held >= HOT:  # written while zstd's output is still in the core's cache
-                _write(out_, out[held:pos], at + held)
-                held = pos
-    _write(out_, out[held:pos], at + held)
+        try:
+            pos, held = unpack_run(stored, first, [loc for _, loc in run], out, pos, held, out_, at)
+        except UnpackError as exc:
+            raise CorruptObjectError(run[exc.index][0], str(exc)) from exc
+    out_.write(out[held:pos], at + held)
     return at, pos, buf, copied
 
 
-def _write(out: _Out, view: memoryview, at: int) -> None:
-    """Write all of ``view`` at ``at`` in the file, under the file's lock."""
-    with out.lock:
-        pwrite_all(out.fd, view, at)
-
-
-def _copy(store: LocalStore, pack: int, offset: int, length: int, out: _Out, at: int, chunk: Oid) -> bool:
+def _copy(store: LocalStore, pack: int, offset: int, length: int, out: OutFile, at: int, chunk: Oid) -> bool:
     """Copy ``length`` stored bytes of ``pack`` from ``offset`` to the file at ``at`` in the kernel, under the
     file's lock; False when it cannot (nothing was written then: the caller reads and writes them itself).
 
@@ -335,9 +383,7 @@ def _copy(store: LocalStore, pack: int, offset: int, length: int, out: _Out, at:
     """
     if not KERNEL_COPY[0]:
         return False
-    src = store.pack_fd(pack)
-    with out.lock:
-        done = kernel_copy(src, out.fd, length, offset, at)
+    done = out.copy(store.pack_fd(pack), length, offset, at)
     if done is None:
         return False
     if done < length:
