@@ -62,11 +62,18 @@ THREADS = 2
 HOT = 256 << 10  # bytes put in a batch's buffer between two writes: still in the core's cache when written
 WRITEBACK = 64 << 20  # verified bytes between two requests to start their writeback (docs/design.md: why 64 MiB)
 
+# write large files around the page cache (``O_DIRECT``; docs/design.md, "The way back of a large file"), unless
+# ART_DIRECT_WRITES=0 asks for the page-cache path (copy_file_range, HOT writes, writeback requests)
+DIRECT = [hasattr(os, "O_DIRECT") and os.environ.get("ART_DIRECT_WRITES", "1") != "0"]
+ALIGN = 4096  # direct writes: offsets, lengths and buffer addresses are multiples of this
+
 # One batch: (file offset, [(chunk id, location)])
 _Batch = tuple[int, list[tuple[Oid, Location]]]
+# One window of a direct write: (its start, its end, the file offset of its first chunk, the chunks overlapping it)
+_Window = tuple[int, int, int, list[tuple[Oid, Location]]]
 # One written batch: (file offset, length, its buffer, the (start, end) offsets in it of the runs the kernel copied
 # into the file, which the buffer does not hold)
-_Filled = tuple[int, int, bytearray, list[tuple[int, int]]]
+_Filled = tuple[int, int, bytearray | mmap.mmap, list[tuple[int, int]]]
 
 
 def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progress | None = None) -> tuple[Oid, int]:
@@ -81,34 +88,55 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
     """
     chunks = store.file_chunks(oid, size)
     locs = _locate(store, chunks)
-    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-    room = max(BATCH, *(loc.raw_length for loc in locs.values()))
-    for _ in range(IN_FLIGHT):
-        free.put(bytearray(room))
+    direct = _open_direct(fd) if DIRECT[0] else None
+    free: queue.SimpleQueue[bytearray | mmap.mmap] = queue.SimpleQueue()
+    if direct is None:
+        room = max(BATCH, *(loc.raw_length for loc in locs.values()))
+        for _ in range(IN_FLIGHT):
+            free.put(bytearray(room))
+    else:
+        for _ in range(IN_FLIGHT):  # page-aligned, as direct writes want them
+            free.put(mmap.mmap(-1, BATCH, flags=mmap.MAP_PRIVATE))
     hasher = ContentHasher()
     written = 0
     pending: deque[Future[_Filled]] = deque()
     from concurrent.futures import ThreadPoolExecutor  # here: a checkout of small files never loads it
 
-    disk = Writeback(fd)
-    out = OutFile(fd)
+    disk = Writeback(fd) if direct is None else None  # direct writes leave no dirty page to hand over
+    out = OutFile(fd) if direct is None else OutFile(direct, buffered=fd)
+    work: Iterator[_Batch | _Window] = _batches(chunks, locs) if direct is None else _windows(chunks, locs)
+    fill: Callable[..., _Filled] = _fill if direct is None else _fill_window
     with ThreadPoolExecutor(THREADS, thread_name_prefix="art-materialize") as pool:
         try:
-            for batch in _batches(chunks, locs):
+            for batch in work:
                 if len(pending) >= IN_FLIGHT:
                     written += _take(fd, pending.popleft(), hasher, free, progress)
-                    disk.advance(written)
-                pending.append(pool.submit(_fill, store, out, batch, free.get()))
+                    if disk:
+                        disk.advance(written)
+                pending.append(pool.submit(fill, store, out, batch, free.get()))
             while pending:
                 written += _take(fd, pending.popleft(), hasher, free, progress)
-                disk.advance(written)
+                if disk:
+                    disk.advance(written)
         except BaseException:
             for fut in pending:
                 fut.cancel()
             raise
         finally:
-            disk.close()
+            if disk:
+                disk.close()
+            if direct is not None:
+                os.close(direct)
     return hasher.oid(), written
+
+
+def _open_direct(fd: int) -> int | None:
+    """A second descriptor of the file ``fd`` that writes around the page cache (``O_DIRECT``), or None where
+    the file system refuses it."""
+    try:
+        return os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_DIRECT | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
 
 
 class Writeback:
@@ -156,7 +184,7 @@ def _take(
     fd: int,
     fut: Future[_Filled],
     hasher: ContentHasher,
-    free: queue.SimpleQueue[bytearray],
+    free: queue.SimpleQueue[bytearray | mmap.mmap],
     progress: Progress | None,
 ) -> int:
     """Hash one written batch (batches are taken in file order) and give its buffer back: from the buffer it
@@ -262,11 +290,28 @@ class OutFile:
     this lock instead sleeps. Reads and decompression still run in both threads at once. The lazy pull's
     writers (``remote_file``) share it."""
 
-    __slots__ = ("fd", "lock")
+    __slots__ = ("buffered", "fd", "lock")
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, buffered: int | None = None) -> None:
         self.fd = fd
+        self.buffered = fd if buffered is None else buffered  # where ``write_direct`` writes what is not aligned
         self.lock = threading.Lock()
+
+    def write_direct(self, view: memoryview, at: int) -> None:
+        """Write ``view`` (from a page-aligned buffer) at ``at`` (a multiple of ``ALIGN``): its ``ALIGN``-aligned
+        part through ``fd`` (opened ``O_DIRECT``), the rest (the file's last bytes) through ``buffered``. Where a
+        direct write is refused (``EINVAL``: the file system wants another alignment) this and every later
+        write go through ``buffered``."""
+        with self.lock:
+            n = len(view) - len(view) % ALIGN if self.fd != self.buffered else 0
+            if n:
+                try:
+                    pwrite_all(self.fd, view[:n], at)
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL:
+                        raise
+                    self.fd, n = self.buffered, 0
+            pwrite_all(self.buffered, view[n:], at + n)
 
     def write(self, view: memoryview, at: int) -> None:
         """Write all of ``view`` at ``at`` in the file, under the lock."""
@@ -329,6 +374,81 @@ def unpack_run(
             out.write(buf[held:pos], at + held)
             held = pos
     return pos, held
+
+
+def _windows(chunks: tuple[tuple[Oid, int], ...], locs: dict[Oid, Location]) -> Iterator[_Window]:
+    """The file cut into windows of ``BATCH`` bytes at multiples of ``BATCH`` (the last one shorter), each with
+    the chunks that overlap it: a chunk across a boundary is in both windows."""
+    at = start = first = 0  # the next chunk's file offset; the window's start; its first chunk's offset
+    items: list[tuple[Oid, Location]] = []
+    for chunk, _ in chunks:
+        loc = locs[chunk]
+        if not items:
+            first = at
+        items.append((chunk, loc))
+        end = at + loc.raw_length
+        while end >= start + BATCH:
+            yield start, start + BATCH, first, items
+            start += BATCH
+            items, first = ([(chunk, loc)], at) if end > start else ([], end)
+        at = end
+    if items:
+        yield start, at, first, items
+
+
+def _fill_window(store: LocalStore, out: OutFile, window: _Window, buf: mmap.mmap) -> _Filled:
+    """Put one window's content in ``buf`` (raw runs read straight into place, zstd chunks decompressed into
+    place; a chunk across the window's edge is decompressed into a scratch buffer and its part copied) and write
+    it with one direct write (``OutFile.write_direct``); return what ``_take`` hashes."""
+    start, end, at, items = window
+    view = memoryview(buf)[: end - start]
+    for run in _runs(items):
+        chunk, loc = run[0]
+        n = sum(loc.raw_length for _, loc in run)
+        lo, hi = max(at, start), min(at + n, end)  # the part of the run in this window
+        if loc.codec not in (RAW, ZSTD):  # a delta: rebuilt by the store
+            data = store.get(chunk, Kind.CHUNK)
+            if len(data) != loc.raw_length:
+                raise CorruptObjectError(chunk, f"has {len(data)} bytes, index says {loc.raw_length}")
+            view[lo - start : hi - start] = memoryview(data)[lo - at : hi - at]
+        elif all(loc.codec == RAW for _, loc in run):  # stored as it is: read straight into place
+            _read_exact(store, loc.pack, loc.offset + lo - at, view[lo - start : hi - start], chunk)
+        else:
+            first = loc.offset
+            stored = _scratch(run[-1][1].offset + run[-1][1].length - first)
+            _read_exact(store, loc.pack, first, stored, chunk)
+            pos = at
+            for chunk, loc in run:
+                piece = stored[loc.offset - first : loc.offset - first + loc.length]
+                a, b = max(pos, start), min(pos + loc.raw_length, end)
+                if a == pos and b == pos + loc.raw_length:
+                    _unpack(chunk, loc, piece, view[a - start : b - start])
+                else:  # across the window's edge
+                    whole = _edge(loc.raw_length)
+                    _unpack(chunk, loc, piece, whole)
+                    view[a - start : b - start] = whole[a - pos : b - pos]
+                pos += loc.raw_length
+        at += n
+    out.write_direct(view, start)
+    return start, end - start, buf, []
+
+
+def _unpack(chunk: Oid, loc: Location, piece: memoryview, into: memoryview) -> None:
+    if loc.codec == RAW:
+        into[:] = piece
+        return
+    try:
+        unzstd_into(piece, into)
+    except FormatError as exc:
+        raise CorruptObjectError(chunk, str(exc)) from exc
+
+
+def _edge(n: int) -> memoryview:
+    """A pool thread's buffer for a chunk across a window's edge, reused."""
+    buf = getattr(_SCRATCH, "edge", None)
+    if buf is None or len(buf) < n:
+        buf = _SCRATCH.edge = bytearray(n)
+    return memoryview(buf)[:n]
 
 
 def _fill(store: LocalStore, out_: OutFile, batch: _Batch, buf: bytearray) -> _Filled:
