@@ -1,8 +1,17 @@
 """Large files back into place at the speed of the disk: copy, decompress and write in parallel, hash in order.
 
-``materialize_file`` hands files of ``LARGE_FILE`` bytes or more here (from a local store). The file's chunks
-are located with one batched query and cut into batches of about ``BATCH`` bytes in file order. Two pool
-threads each write one batch at its place in the file, every write under one lock (``OutFile``):
+``materialize_file`` hands files of ``LARGE_FILE`` bytes or more here (from a local store); the file's chunks are
+located with one batched query. Where the file system takes them (``DIRECT``), the writes go around the page cache
+(``O_DIRECT``): the file is cut into windows of ``BATCH`` bytes at multiples of ``BATCH`` (``_windows``), a pool
+thread fills one window's page-aligned buffer (raw runs read into place, zstd chunks decompressed into place, a
+chunk across the window's edge decompressed aside and its part copied) and writes it with one direct write
+(``OutFile.write_direct``; the file's last unaligned bytes through the ordinary descriptor), and the calling thread
+hashes each window from its buffer, in file order. Nothing is copied into the page cache, whose fresh pages cost
+most of a ``cp`` on the reference VM (docs/design.md, "The way back of a large file"), and nothing is left dirty.
+
+Otherwise (a file system that refuses ``O_DIRECT``, or ``ART_DIRECT_WRITES=0``), the page-cache path: the chunks are
+cut into batches of about ``BATCH`` bytes in file order. Two pool threads each write one batch at its place in the
+file, every write under one lock (``OutFile``):
 
 - a run of raw chunks stored back to back in one pack (incompressible data) is copied from the pack to the file
   by the kernel (``os.copy_file_range``: no trip through this process's memory, as ``cp`` does it); where the
