@@ -9,7 +9,8 @@ chunk across the window's edge decompressed aside and its part copied) and write
 hashes each window from its buffer, in file order. Nothing is copied into the page cache, whose fresh pages cost
 most of a ``cp`` on the reference VM (docs/design.md, "The way back of a large file"), and nothing is left dirty.
 
-Otherwise (a file system that refuses ``O_DIRECT``, or ``ART_DIRECT_WRITES=0``), the page-cache path: the chunks are
+Otherwise (a file system that refuses ``O_DIRECT`` or lives in memory, or ``ART_DIRECT_WRITES=0``), the page-cache
+path: the chunks are
 cut into batches of about ``BATCH`` bytes in file order. Two pool threads each write one batch at its place in the
 file, every write under one lock (``OutFile``):
 
@@ -141,11 +142,34 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
 
 def _open_direct(fd: int) -> int | None:
     """A second descriptor of the file ``fd`` that writes around the page cache (``O_DIRECT``), or None where
-    the file system refuses it."""
+    the file system refuses it or keeps files in memory (tmpfs takes ``O_DIRECT`` and copies into its pages all
+    the same, one write at a time: 512 MiB checkouts there took 1.3-2x as long as on the page-cache path)."""
+    if _in_memory(fd):
+        return None
     try:
         return os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_DIRECT | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
+
+
+MEMORY_FS = frozenset({"tmpfs", "ramfs", "hugetlbfs"})
+
+
+def _in_memory(fd: int) -> bool:
+    """Whether the file ``fd`` is on a file system kept in memory (``MEMORY_FS``, by ``/proc/self/mountinfo``:
+    the mount of the file's device); False where that cannot be told."""
+    st = os.fstat(fd)
+    dev = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.split(" - ", 1)
+                head = fields[0].split()
+                if len(fields) == 2 and len(head) > 2 and head[2] == dev:
+                    return fields[1].split(" ", 1)[0] in MEMORY_FS
+    except OSError:
+        pass
+    return False
 
 
 class Writeback:

@@ -458,3 +458,49 @@ def test_delta_chunks_are_rebuilt_into_the_batch_and_hashed_with_it(store, tmp_p
         w.put(manifest.oid, Kind.FILE, manifest.to_bytes())
     st = materialize_file(store, manifest.oid, manifest.size, tmp_path / "out.bin")
     assert st.st_size == len(content) and (tmp_path / "out.bin").read_bytes() == content
+
+
+def test_a_file_on_tmpfs_is_written_through_the_page_cache_and_one_on_disk_around_it(store, tmp_path, monkeypatch):
+    """tmpfs takes ``O_DIRECT`` but keeps its files in memory all the same: a checkout there takes the page-cache
+    path (no ``O_DIRECT`` open; the kernel copies raw runs). On the disk's file system (the control) the file is
+    opened ``O_DIRECT`` once. A tmpfs mounted for the test as root, else ``/dev/shm``."""
+    import contextlib
+    from pathlib import Path
+
+    from artvc.objstore.materialize_large import _in_memory
+    from tests.e2e.faultfs import ROOT, tmpfs
+
+    data = random_bytes(LARGE_FILE + BATCH + 777, 31)
+    src = tmp_path / "src.bin"
+    src.write_bytes(data)
+    oid, size = add(store, src)
+    direct = []
+    real = os.open
+
+    def watched(path, flags, *args, **kwargs):
+        if flags & os.O_DIRECT:
+            direct.append(path)
+        return real(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", watched)
+    mounted = tmpfs(tmp_path / "mnt", "64m") if ROOT else contextlib.nullcontext(Path("/dev/shm"))
+    with mounted as mnt:
+        out = mnt / f"art-test-{os.getpid()}.bin"
+        try:
+            fd = real(out, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                assert _in_memory(fd)
+            finally:
+                os.close(fd)
+                out.unlink()
+            materialize_file(store, oid, size, out)
+            assert out.read_bytes() == data
+            assert not direct
+        finally:
+            out.unlink(missing_ok=True)
+    fd = real(tmp_path / "probe", os.O_RDWR | os.O_CREAT, 0o600)
+    on_disk = not _in_memory(fd)
+    os.close(fd)
+    materialize_file(store, oid, size, tmp_path / "out.bin")
+    assert (tmp_path / "out.bin").read_bytes() == data
+    assert len(direct) == (1 if on_disk else 0)
