@@ -10,9 +10,8 @@ hashes each window from its buffer, in file order. Nothing is copied into the pa
 most of a ``cp`` on the reference VM (docs/design.md, "The way back of a large file"), and nothing is left dirty.
 
 Otherwise (a file system that refuses ``O_DIRECT`` or lives in memory, or ``ART_DIRECT_WRITES=0``), the page-cache
-path: the chunks are
-cut into batches of about ``BATCH`` bytes in file order. Two pool threads each write one batch at its place in the
-file, every write under one lock (``OutFile``):
+path: the chunks are cut into batches of about ``BATCH`` bytes in file order. Two pool threads each write one batch
+at its place in the file, every write under one lock (``OutFile``):
 
 - a run of raw chunks stored back to back in one pack (incompressible data) is copied from the pack to the file
   by the kernel (``os.copy_file_range``: no trip through this process's memory, as ``cp`` does it); where the
