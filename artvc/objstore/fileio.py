@@ -138,11 +138,28 @@ def copy_contents(src: int, dest: int) -> None:
         done += len(chunk)
 
 
-def pwrite_all(fd: int, view: memoryview, at: int) -> None:
-    """Write all of ``view`` to ``fd`` at offset ``at`` (``pwrite`` may write less than it is given)."""
-    done = 0
-    while done < len(view):
-        done += os.pwrite(fd, view[done:], at + done)
+Bytes = bytes | bytearray | memoryview
+
+
+def pwrite_all(fd: int, buffers: Bytes | list[Bytes], at: int) -> None:
+    """Write all of ``buffers`` (one buffer, or a list of them written back to back) to ``fd`` at offset ``at``:
+    one ``pwritev`` while the kernel takes everything it is given, more for what a short write left. A list
+    stays within the kernel's limit of buffers per call (``IOV_MAX``, 1,024 on Linux).
+
+    Raises:
+        OSError: when a write fails (disk full, I/O error), or ``EIO`` when one wrote nothing (it would never
+            finish); ``fd`` then holds part of the bytes.
+    """
+    views = [v for b in (buffers if isinstance(buffers, list) else [buffers]) if (v := memoryview(b).cast("B"))]
+    while views:
+        n = os.pwritev(fd, views, at)
+        if not n:
+            raise OSError(errno.EIO, "a write wrote nothing")
+        at += n
+        while views and n >= len(views[0]):  # the buffers written whole
+            n -= len(views.pop(0))
+        if n:
+            views[0] = views[0][n:]
 
 
 KERNEL_COPY = [hasattr(os, "copy_file_range")]  # cleared when the kernel refuses: read and write instead

@@ -227,10 +227,6 @@ class Spare:
         with self._lock:
             self._kept = [*buffers, *self._kept][: self.limit]
 
-    def kept(self) -> list[mmap.mmap]:
-        with self._lock:
-            return list(self._kept)
-
 
 SPARE = Spare(RING)
 

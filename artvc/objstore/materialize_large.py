@@ -1,8 +1,17 @@
 """Large files back into place at the speed of the disk: copy, decompress and write in parallel, hash in order.
 
-``materialize_file`` hands files of ``LARGE_FILE`` bytes or more here (from a local store). The file's chunks
-are located with one batched query and cut into batches of about ``BATCH`` bytes in file order. Two pool
-threads each write one batch at its place in the file, every write under one lock (``_Out``):
+``materialize_file`` hands files of ``LARGE_FILE`` bytes or more here (from a local store); the file's chunks are
+located with one batched query. Where the file system takes them (``DIRECT``), the writes go around the page cache
+(``O_DIRECT``): the file is cut into windows of ``BATCH`` bytes at multiples of ``BATCH`` (``_windows``), a pool
+thread fills one window's page-aligned buffer (raw runs read into place, zstd chunks decompressed into place, a
+chunk across the window's edge decompressed aside and its part copied) and writes it with one direct write
+(``OutFile.write_direct``; the file's last unaligned bytes through the ordinary descriptor), and the calling thread
+hashes each window from its buffer, in file order. Nothing is copied into the page cache, whose fresh pages cost
+most of a ``cp`` on the reference VM (docs/design.md, "The way back of a large file"), and nothing is left dirty.
+
+Otherwise (a file system that refuses ``O_DIRECT`` or lives in memory, or ``ART_DIRECT_WRITES=0``), the page-cache
+path: the chunks are cut into batches of about ``BATCH`` bytes in file order. Two pool threads each write one batch
+at its place in the file, every write under one lock (``OutFile``):
 
 - a run of raw chunks stored back to back in one pack (incompressible data) is copied from the pack to the file
   by the kernel (``os.copy_file_range``: no trip through this process's memory, as ``cp`` does it); where the
@@ -37,12 +46,12 @@ import os
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
 from .faults import fault_point
-from .fileio import KERNEL_COPY, kernel_copy, start_writeback
+from .fileio import KERNEL_COPY, kernel_copy, pwrite_all, start_writeback
 from .hashing import ContentHasher
 from .objects import Kind
 from .oid import Oid
@@ -62,11 +71,18 @@ THREADS = 2
 HOT = 256 << 10  # bytes put in a batch's buffer between two writes: still in the core's cache when written
 WRITEBACK = 64 << 20  # verified bytes between two requests to start their writeback (docs/design.md: why 64 MiB)
 
+# write large files around the page cache (``O_DIRECT``; docs/design.md, "The way back of a large file"), unless
+# ART_DIRECT_WRITES=0 asks for the page-cache path (copy_file_range, HOT writes, writeback requests)
+DIRECT = [hasattr(os, "O_DIRECT") and os.environ.get("ART_DIRECT_WRITES", "1") != "0"]
+ALIGN = 4096  # direct writes: offsets, lengths and buffer addresses are multiples of this
+
 # One batch: (file offset, [(chunk id, location)])
 _Batch = tuple[int, list[tuple[Oid, Location]]]
+# One window of a direct write: (its start, its end, the file offset of its first chunk, the chunks overlapping it)
+_Window = tuple[int, int, int, list[tuple[Oid, Location]]]
 # One written batch: (file offset, length, its buffer, the (start, end) offsets in it of the runs the kernel copied
 # into the file, which the buffer does not hold)
-_Filled = tuple[int, int, bytearray, list[tuple[int, int]]]
+_Filled = tuple[int, int, bytearray | mmap.mmap, list[tuple[int, int]]]
 
 
 def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progress | None = None) -> tuple[Oid, int]:
@@ -81,34 +97,78 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
     """
     chunks = store.file_chunks(oid, size)
     locs = _locate(store, chunks)
-    free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
-    room = max(BATCH, *(loc.raw_length for loc in locs.values()))
-    for _ in range(IN_FLIGHT):
-        free.put(bytearray(room))
+    direct = _open_direct(fd) if DIRECT[0] else None
+    free: queue.SimpleQueue[bytearray | mmap.mmap] = queue.SimpleQueue()
+    if direct is None:
+        room = max(BATCH, *(loc.raw_length for loc in locs.values()))
+        for _ in range(IN_FLIGHT):
+            free.put(bytearray(room))
+    else:
+        for _ in range(IN_FLIGHT):  # page-aligned, as direct writes want them
+            free.put(mmap.mmap(-1, BATCH, flags=mmap.MAP_PRIVATE))
     hasher = ContentHasher()
     written = 0
     pending: deque[Future[_Filled]] = deque()
     from concurrent.futures import ThreadPoolExecutor  # here: a checkout of small files never loads it
 
-    disk = Writeback(fd)
-    out = _Out(fd)
+    disk = Writeback(fd) if direct is None else None  # direct writes leave no dirty page to hand over
+    out = OutFile(fd) if direct is None else OutFile(direct, buffered=fd)
+    work: Iterator[_Batch | _Window] = _batches(chunks, locs) if direct is None else _windows(chunks, locs)
+    fill: Callable[..., _Filled] = _fill if direct is None else _fill_window
     with ThreadPoolExecutor(THREADS, thread_name_prefix="art-materialize") as pool:
         try:
-            for batch in _batches(chunks, locs):
+            for batch in work:
                 if len(pending) >= IN_FLIGHT:
                     written += _take(fd, pending.popleft(), hasher, free, progress)
-                    disk.advance(written)
-                pending.append(pool.submit(_fill, store, out, batch, free.get()))
+                    if disk:
+                        disk.advance(written)
+                pending.append(pool.submit(fill, store, out, batch, free.get()))
             while pending:
                 written += _take(fd, pending.popleft(), hasher, free, progress)
-                disk.advance(written)
+                if disk:
+                    disk.advance(written)
         except BaseException:
             for fut in pending:
                 fut.cancel()
             raise
         finally:
-            disk.close()
+            if disk:
+                disk.close()
+            if direct is not None:
+                os.close(direct)
     return hasher.oid(), written
+
+
+def _open_direct(fd: int) -> int | None:
+    """A second descriptor of the file ``fd`` that writes around the page cache (``O_DIRECT``), or None where
+    the file system refuses it or keeps files in memory (tmpfs takes ``O_DIRECT`` and copies into its pages all
+    the same, one write at a time: 512 MiB checkouts there took 1.3-2x as long as on the page-cache path)."""
+    if _in_memory(fd):
+        return None
+    try:
+        return os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_DIRECT | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+
+
+MEMORY_FS = frozenset({"tmpfs", "ramfs", "hugetlbfs"})
+
+
+def _in_memory(fd: int) -> bool:
+    """Whether the file ``fd`` is on a file system kept in memory (``MEMORY_FS``, by ``/proc/self/mountinfo``:
+    the mount of the file's device); False where that cannot be told."""
+    st = os.fstat(fd)
+    dev = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.split(" - ", 1)
+                head = fields[0].split()
+                if len(fields) == 2 and len(head) > 2 and head[2] == dev:
+                    return fields[1].split(" ", 1)[0] in MEMORY_FS
+    except OSError:
+        pass
+    return False
 
 
 class Writeback:
@@ -156,7 +216,7 @@ def _take(
     fd: int,
     fut: Future[_Filled],
     hasher: ContentHasher,
-    free: queue.SimpleQueue[bytearray],
+    free: queue.SimpleQueue[bytearray | mmap.mmap],
     progress: Progress | None,
 ) -> int:
     """Hash one written batch (batches are taken in file order) and give its buffer back: from the buffer it
@@ -254,21 +314,176 @@ def _scratch(n: int) -> memoryview:
     return memoryview(buf)[:n]
 
 
-class _Out:
+class OutFile:
     """The file being written and the lock its writes take turns on: one write (``copy_file_range`` or
     ``pwritev``) into the file at a time. The kernel holds the file's inode lock for each write anyway, and a
     second writer waiting for it spins on it while the first copies (``rwsem_spin_on_owner``: 17 % of a 4 GiB
     random checkout's CPU samples on a journaled ext4, on a 2-core machine whose other core hashes): waiting on
-    this lock instead sleeps. Reads and decompression still run in both threads at once."""
+    this lock instead sleeps. Reads and decompression still run in both threads at once. The lazy pull's
+    writers (``remote_file``) share it."""
 
-    __slots__ = ("fd", "lock")
+    __slots__ = ("buffered", "fd", "lock")
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, buffered: int | None = None) -> None:
         self.fd = fd
+        self.buffered = fd if buffered is None else buffered  # where ``write_direct`` writes what is not aligned
         self.lock = threading.Lock()
 
+    def write_direct(self, view: memoryview, at: int) -> None:
+        """Write ``view`` (from a page-aligned buffer) at ``at`` (a multiple of ``ALIGN``): its ``ALIGN``-aligned
+        part through ``fd`` (opened ``O_DIRECT``), the rest (the file's last bytes) through ``buffered``. Where a
+        direct write is refused (``EINVAL``: the file system wants another alignment) this and every later
+        write go through ``buffered``."""
+        with self.lock:
+            n = len(view) - len(view) % ALIGN if self.fd != self.buffered else 0
+            if n:
+                try:
+                    pwrite_all(self.fd, view[:n], at)
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL:
+                        raise
+                    self.fd, n = self.buffered, 0
+            pwrite_all(self.buffered, view[n:], at + n)
 
-def _fill(store: LocalStore, out_: _Out, batch: _Batch, buf: bytearray) -> _Filled:
+    def write(self, view: memoryview, at: int) -> None:
+        """Write all of ``view`` at ``at`` in the file, under the lock."""
+        with self.lock:
+            pwrite_all(self.fd, view, at)
+
+    def copy(self, src: int, length: int, src_at: int, at: int) -> int | None:
+        """``fileio.kernel_copy`` of ``src``'s range into the file at ``at``, under the lock."""
+        with self.lock:
+            return kernel_copy(src, self.fd, length, src_at, at)
+
+
+class Stored(Protocol):
+    """A stored object's entry as ``unpack_run`` reads it (an index ``Location``, a remote ``PackEntry``)."""
+
+    @property
+    def codec(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def length(self) -> int: ...
+    @property
+    def raw_length(self) -> int: ...
+
+
+class UnpackError(FormatError):
+    """A chunk of a run that does not decompress to its length, or whose codec is neither raw nor zstd;
+    ``index`` is its place in the run."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+def unpack_run(
+    stored: memoryview, first: int, run: Sequence[Stored], buf: memoryview, pos: int, held: int, out: OutFile, at: int
+) -> tuple[int, int]:
+    """Put the content of ``run`` (chunks stored back to back from pack offset ``first``, its bytes in
+    ``stored``; raw ones copied, zstd ones decompressed in place) in ``buf`` from ``pos`` on, and write what is
+    gathered (``buf[held:]``) at ``at`` + its offset in ``out`` every ``HOT`` bytes, while still in the core's
+    cache (a whole batch written at once would be copied from RAM). Return the new ``pos`` and ``held``: the
+    caller writes the rest. The checkout (``_fill``) and the lazy pull (``remote_file``) both unpack this way.
+
+    Raises:
+        UnpackError: a chunk does not decompress to its length, or has another codec.
+    """
+    for i, loc in enumerate(run):
+        piece = stored[loc.offset - first : loc.offset - first + loc.length]
+        if loc.codec == RAW:
+            buf[pos : pos + loc.raw_length] = piece
+        elif loc.codec == ZSTD:
+            try:
+                unzstd_into(piece, buf[pos : pos + loc.raw_length])
+            except FormatError as exc:
+                raise UnpackError(i, str(exc)) from exc
+        else:
+            raise UnpackError(i, f"codec {loc.codec} is neither raw nor zstd")
+        pos += loc.raw_length
+        if pos - held >= HOT:
+            out.write(buf[held:pos], at + held)
+            held = pos
+    return pos, held
+
+
+def _windows(chunks: tuple[tuple[Oid, int], ...], locs: dict[Oid, Location]) -> Iterator[_Window]:
+    """The file cut into windows of ``BATCH`` bytes at multiples of ``BATCH`` (the last one shorter), each with
+    the chunks that overlap it: a chunk across a boundary is in both windows."""
+    at = start = first = 0  # the next chunk's file offset; the window's start; its first chunk's offset
+    items: list[tuple[Oid, Location]] = []
+    for chunk, _ in chunks:
+        loc = locs[chunk]
+        if not items:
+            first = at
+        items.append((chunk, loc))
+        end = at + loc.raw_length
+        while end >= start + BATCH:
+            yield start, start + BATCH, first, items
+            start += BATCH
+            items, first = ([(chunk, loc)], at) if end > start else ([], end)
+        at = end
+    if items:
+        yield start, at, first, items
+
+
+def _fill_window(store: LocalStore, out: OutFile, window: _Window, buf: mmap.mmap) -> _Filled:
+    """Put one window's content in ``buf`` (raw runs read straight into place, zstd chunks decompressed into
+    place; a chunk across the window's edge is decompressed into a scratch buffer and its part copied) and write
+    it with one direct write (``OutFile.write_direct``); return what ``_take`` hashes."""
+    start, end, at, items = window
+    view = memoryview(buf)[: end - start]
+    for run in _runs(items):
+        chunk, loc = run[0]
+        n = sum(loc.raw_length for _, loc in run)
+        lo, hi = max(at, start), min(at + n, end)  # the part of the run in this window
+        if loc.codec not in (RAW, ZSTD):  # a delta: rebuilt by the store
+            data = store.get(chunk, Kind.CHUNK)
+            if len(data) != loc.raw_length:
+                raise CorruptObjectError(chunk, f"has {len(data)} bytes, index says {loc.raw_length}")
+            view[lo - start : hi - start] = memoryview(data)[lo - at : hi - at]
+        elif all(loc.codec == RAW for _, loc in run):  # stored as it is: read straight into place
+            _read_exact(store, loc.pack, loc.offset + lo - at, view[lo - start : hi - start], chunk)
+        else:
+            first = loc.offset
+            stored = _scratch(run[-1][1].offset + run[-1][1].length - first)
+            _read_exact(store, loc.pack, first, stored, chunk)
+            pos = at
+            for chunk, loc in run:
+                piece = stored[loc.offset - first : loc.offset - first + loc.length]
+                a, b = max(pos, start), min(pos + loc.raw_length, end)
+                if a == pos and b == pos + loc.raw_length:
+                    _unpack(chunk, loc, piece, view[a - start : b - start])
+                else:  # across the window's edge
+                    whole = _edge(loc.raw_length)
+                    _unpack(chunk, loc, piece, whole)
+                    view[a - start : b - start] = whole[a - pos : b - pos]
+                pos += loc.raw_length
+        at += n
+    out.write_direct(view, start)
+    return start, end - start, buf, []
+
+
+def _unpack(chunk: Oid, loc: Location, piece: memoryview, into: memoryview) -> None:
+    if loc.codec == RAW:
+        into[:] = piece
+        return
+    try:
+        unzstd_into(piece, into)
+    except FormatError as exc:
+        raise CorruptObjectError(chunk, str(exc)) from exc
+
+
+def _edge(n: int) -> memoryview:
+    """A pool thread's buffer for a chunk across a window's edge, reused."""
+    buf = getattr(_SCRATCH, "edge", None)
+    if buf is None or len(buf) < n:
+        buf = _SCRATCH.edge = bytearray(n)
+    return memoryview(buf)[:n]
+
+
+def _fill(store: LocalStore, out_: OutFile, batch: _Batch, buf: bytearray) -> _Filled:
     """Write one batch's content at its offset in the file: raw runs copied by the kernel where it can, every
     other byte put in place in ``buf`` (zstd chunks decompressed straight into it, raw ones read or copied in,
     deltas rebuilt by the store) and written from there every ``HOT`` bytes, each write under the file's lock;
@@ -289,7 +504,7 @@ def _fill(store: LocalStore, out_: _Out, batch: _Batch, buf: bytearray) -> _Fill
         pack, first = loc.pack, loc.offset
         span = run[-1][1].offset + run[-1][1].length - first
         if all(loc.codec == RAW for _, loc in run):  # straight into place: by the kernel, else via the buffer
-            _write(out_, out[held:pos], at + held)  # what was gathered before it: the writes stay in file order
+            out_.write(out[held:pos], at + held)  # what was gathered before it: the writes stay in file order
             if _copy(store, pack, first, span, out_, at + pos, chunk):
                 if copied and copied[-1][1] == pos:
                     copied[-1] = (copied[-1][0], pos + span)
@@ -297,40 +512,20 @@ def _fill(store: LocalStore, out_: _Out, batch: _Batch, buf: bytearray) -> _Fill
                     copied.append((pos, pos + span))
             else:
                 _read_exact(store, pack, first, out[pos : pos + span], chunk)
-                _write(out_, out[pos : pos + span], at + pos)
+                out_.write(out[pos : pos + span], at + pos)
             held = pos = pos + span
             continue
         stored = _scratch(span)
         _read_exact(store, pack, first, stored, chunk)
-        for chunk, loc in run:
-            piece = stored[loc.offset - first : loc.offset - first + loc.length]
-            if loc.codec == RAW:
-                out[pos : pos + loc.raw_length] = piece
-            else:
-                try:
-                    unzstd_into(piece, out[pos : pos + loc.raw_length])
-                except FormatError as exc:
-                    raise CorruptObjectError(chunk, str(exc)) from exc
-            pos += loc.raw_length
-            if pos - held >= HOT:  # written while zstd's output is still in the core's cache
-                _write(out_, out[held:pos], at + held)
-                held = pos
-    _write(out_, out[held:pos], at + held)
+        try:
+            pos, held = unpack_run(stored, first, [loc for _, loc in run], out, pos, held, out_, at)
+        except UnpackError as exc:
+            raise CorruptObjectError(run[exc.index][0], str(exc)) from exc
+    out_.write(out[held:pos], at + held)
     return at, pos, buf, copied
 
 
-def _write(out: _Out, view: memoryview, at: int) -> None:
-    """Write all of ``view`` at ``at`` in the file, under the file's lock (``pwritev`` may write less)."""
-    done = 0
-    while done < len(view):
-        with out.lock:
-            n = os.pwritev(out.fd, [view[done:]], at + done)
-        if not n:
-            raise OSError(errno.EIO, "a write to the file wrote nothing")
-        done += n
-
-
-def _copy(store: LocalStore, pack: int, offset: int, length: int, out: _Out, at: int, chunk: Oid) -> bool:
+def _copy(store: LocalStore, pack: int, offset: int, length: int, out: OutFile, at: int, chunk: Oid) -> bool:
     """Copy ``length`` stored bytes of ``pack`` from ``offset`` to the file at ``at`` in the kernel, under the
     file's lock; False when it cannot (nothing was written then: the caller reads and writes them itself).
 
@@ -340,9 +535,7 @@ def _copy(store: LocalStore, pack: int, offset: int, length: int, out: _Out, at:
     """
     if not KERNEL_COPY[0]:
         return False
-    src = store.pack_fd(pack)
-    with out.lock:
-        done = kernel_copy(src, out.fd, length, offset, at)
+    done = out.copy(store.pack_fd(pack), length, offset, at)
     if done is None:
         return False
     if done < length:

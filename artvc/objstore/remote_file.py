@@ -9,7 +9,8 @@ of it. The pipeline is the checkout's (``materialize_large``), with the remote's
   directory remote is copied by the kernel (``copy_file_range``, as ``cp`` does); any other span is read with
   one request (``pread`` into the thread's reused buffer for a directory remote, a ranged read otherwise), its
   entries checked, its compressed chunks decompressed one by one (bounded by their entries; zstd releases the
-  GIL, so the threads decompress at once) and written with ``pwritev`` from where zstd put them;
+  GIL, so the threads decompress at once) and written with ``pwritev`` from where zstd put them
+  (``materialize_large.unpack_run``, as the checkout does);
 - the calling thread hashes each written span, in file order, and hands it to the disk (``start_writeback``,
   on a thread of its own, as the checkout does). A span that passed through this process's memory (decompressed,
   or read from a bucket) is hashed from the very buffer its bytes were written from, once ``pwrite`` took all
@@ -35,12 +36,11 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from ..errors import FormatError
 from .faults import fault_point
-from .fileio import kernel_copy, pwrite_all
 from .hashing import ContentHasher
-from .materialize_large import Writeback
+from .materialize_large import OutFile, Writeback, unpack_run
 from .objects import FileManifest, Kind
 from .pack_ranges import open_remote_pack
-from .store.pack import RAW, ZSTD, PackEntry, check_entry, unzstd_into
+from .store.pack import RAW, ZSTD, PackEntry, check_entry
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 
 SPAN = 4 << 20  # bytes of a pack read or copied at once (contiguous chunks of one file), and decompressed
 LOCAL_THREADS = 2  # writers for a directory remote: the work is CPU (copy, zstd), 2 cores keep up with a disk
-HOT = 256 << 10  # decompressed bytes written at once: still in the core's cache when the kernel copies them
 REMOTE_THREADS = 8  # at most this many spans requested at once from a bucket: its latency is hidden
 
 
@@ -177,7 +176,7 @@ def _write_all(
         if all(e.codec == RAW for _, e in located)
         else LOCAL_THREADS
     )
-    lock = threading.Lock()  # one write into the file at a time (``_fill``)
+    out = OutFile(fd)  # one write into the file at a time (``_fill``)
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="art-lazy") as pool:
         try:
             for span in spans(located):
@@ -187,7 +186,7 @@ def _write_all(
                 n = sum(e.raw_length for e in span[3])
                 if len(pending) > threads:  # one span waits for a writer while the others are written
                     take()
-                pending.append((pos, n, pool.submit(_fill, store, local[pack], fd, span, pos, free, lock)))
+                pending.append((pos, n, pool.submit(_fill, store, local[pack], out, span, pos, free)))
                 pos += n
             while pending:
                 take()
@@ -205,14 +204,13 @@ _Written = tuple[memoryview, bytearray | None] | None  # what a span was written
 def _fill(
     store: RemoteStore,
     src: BinaryIO | None,
-    fd: int,
+    out: OutFile,
     span: Span,
     at: int,
     free: queue.SimpleQueue[bytearray],
-    lock: threading.Lock,
 ) -> _Written:
-    """One pool task: write ``span``'s chunks at ``at`` in ``fd`` (module docstring), each entry checked first,
-    every write under ``lock`` (the pool's writers take turns, as the checkout's do: a writer waiting on the
+    """One pool task: write ``span``'s chunks at ``at`` in ``out`` (module docstring), each entry checked first,
+    every write under ``out``'s lock (the pool's writers take turns, as the checkout's do: a writer waiting on the
     kernel's inode lock spins); return what the bytes were written from, for the hash (``_Written``).
 
     Raises:
@@ -223,8 +221,7 @@ def _fill(
     _check_entries(entries)
     raw = all(e.codec == RAW for e in entries)
     if raw and src is not None:
-        with lock:
-            n = kernel_copy(src.fileno(), fd, end - start, start, at)
+        n = out.copy(src.fileno(), end - start, start, at)
         if n is not None:
             if n != end - start:
                 raise FormatError(_short(pack, n, start, end))
@@ -238,8 +235,7 @@ def _fill(
     if len(stored) != end - start:
         raise FormatError(_short(pack, len(stored), start, end))
     if raw:
-        with lock:
-            pwrite_all(fd, stored, at)
+        out.write(stored, at)
         return None if src is not None else (stored, None)  # a bucket's bytes are this span's own
     size = sum(e.raw_length for e in entries)
     try:
@@ -249,34 +245,13 @@ def _fill(
     if len(buf) < size:  # one chunk larger than a span (its entry check bounds it)
         buf = bytearray(size)
     try:
-        _decompress_to(fd, stored, entries, start, memoryview(buf)[:size], at, lock)
+        view = memoryview(buf)[:size]
+        pos, held = unpack_run(stored, start, entries, view, 0, 0, out, at)
+        out.write(view[held:pos], at + held)
     except BaseException:
         free.put(buf)
         raise
     return memoryview(buf)[:size], buf
-
-
-def _decompress_to(
-    fd: int, stored: memoryview, entries: list[PackEntry], start: int, out: memoryview, at: int, lock: threading.Lock
-) -> None:
-    """Decompress ``entries`` (stored from pack offset ``start`` in ``stored``) into ``out`` and write them at
-    ``at`` in ``fd``, ``HOT`` bytes at a time, each write under ``lock``."""
-    pos = held = 0  # bytes decompressed; of which written
-    for e in entries:
-        piece = stored[e.offset - start : e.offset - start + e.length]
-        if e.codec == RAW:
-            out[pos : pos + e.length] = piece
-        elif e.codec == ZSTD:
-            unzstd_into(piece, out[pos : pos + e.raw_length])
-        else:  # a delta is never located here (``lazy_pull._locate``); any other codec is refused
-            raise FormatError(f"remote chunk {e.oid[:10]} has codec {e.codec}, which a lazy pull does not read")
-        pos += e.raw_length
-        if pos - held >= HOT:  # written while still in the core's cache (a whole span would be read from RAM)
-            with lock:
-                pwrite_all(fd, out[held:pos], at + held)
-            held = pos
-    with lock:
-        pwrite_all(fd, out[held:pos], at + held)
 
 
 def _short(pack: str, n: int, start: int, end: int) -> str:
@@ -289,6 +264,8 @@ def _check_entries(entries: list[PackEntry]) -> None:
         check_entry(e.kind, e.codec, e.offset, e.length, e.raw_length)
         if e.kind != Kind.CHUNK:
             raise FormatError(f"the remote index lists {e.oid[:10]} as another kind than a chunk")
+        if e.codec not in (RAW, ZSTD):  # a delta is never located here (``lazy_pull._locate``)
+            raise FormatError(f"remote chunk {e.oid[:10]} has codec {e.codec}, which a lazy pull does not read")
 
 
 _SCRATCH = threading.local()  # .stored: a pool thread's buffer for stored bytes, reused across spans

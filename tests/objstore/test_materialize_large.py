@@ -219,7 +219,7 @@ def test_raw_runs_are_copied_by_the_kernel_and_verified_as_written(tmp_path):
     ok(art(repo, "add", "r.bin"))
     (repo / "r.bin").unlink()
     log = tmp_path / "faults.log"
-    ok(art(repo, "checkout", env={"ART_FAULT_LOG": str(log)}))
+    ok(art(repo, "checkout", env={"ART_FAULT_LOG": str(log), "ART_DIRECT_WRITES": "0"}))  # the page-cache path
     assert (repo / "r.bin").read_bytes() == data
     assert "materialize.raw-copied" in log.read_text().split()
     (repo / "r.bin").unlink()
@@ -232,9 +232,13 @@ def test_raw_runs_are_copied_by_the_kernel_and_verified_as_written(tmp_path):
     assert not [p for p in os.listdir(repo) if "art-tmp" in p or p == "r.bin"]
 
 
-def test_a_store_on_another_file_system_is_read_and_written_instead(tmp_path):
-    """copy_file_range refuses between file systems (EXDEV): the raw runs are spliced by the kernel instead."""
+def test_a_store_on_another_file_system_is_read_and_written_instead(tmp_path, monkeypatch):
+    """copy_file_range refuses between file systems (EXDEV): the raw runs are spliced by the kernel instead (on
+    the page-cache path; direct writes read the packs anyway)."""
+    from artvc.objstore import materialize_large
     from tests.e2e.faultfs import ROOT, tmpfs
+
+    monkeypatch.setattr(materialize_large, "DIRECT", [False])
 
     data = random_bytes(LARGE_FILE + 3 * MIB, 9)
 
@@ -271,7 +275,9 @@ def test_a_large_file_is_handed_to_the_disk_as_it_is_written(tmp_path):
     (repo / "w.bin").write_bytes(data)
     ok(art(repo, "add", "w.bin"))
     (repo / "w.bin").unlink()
-    at, calls = writeback_ranges([*ART, "checkout", "w.bin"], repo, tmp_path / "strace.log", least)
+    at, calls = writeback_ranges(
+        ["env", "ART_DIRECT_WRITES=0", *ART, "checkout", "w.bin"], repo, tmp_path / "strace.log", least
+    )
     assert (repo / "w.bin").read_bytes() == data
     assert least <= at <= size, calls
 
@@ -315,7 +321,8 @@ def test_a_large_checkout_hashes_each_byte_once(store, tmp_path, monkeypatch):
     assert fed[0] == size
 
 
-def test_the_pool_never_writes_the_file_from_two_threads_at_once(store, tmp_path, monkeypatch):
+@pytest.mark.parametrize("direct", [True, False])
+def test_the_pool_never_writes_the_file_from_two_threads_at_once(store, tmp_path, monkeypatch, direct):
     """The two pool threads decompress at once but take turns writing the file: the kernel serialises writes to
     one file on its inode lock anyway, and a thread waiting there spins on the CPU (``rwsem_spin_on_owner``, 17 %
     of a 4 GiB checkout's CPU samples before). Every ``copy_file_range`` and ``pwritev`` is watched here, and
@@ -329,6 +336,9 @@ def test_the_pool_never_writes_the_file_from_two_threads_at_once(store, tmp_path
     oid, size = add(store, src)
     assert codecs(store, oid, size) == {RAW, ZSTD}
     guard, busy, most, calls = threading.Lock(), [0], [0], [0]
+    from artvc.objstore import materialize_large
+
+    monkeypatch.setattr(materialize_large, "DIRECT", [direct])
 
     def watched(real):
         def call(*args):
@@ -352,12 +362,15 @@ def test_the_pool_never_writes_the_file_from_two_threads_at_once(store, tmp_path
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+@pytest.mark.parametrize("direct", [True, False])
 @pytest.mark.parametrize("kind", ["text", "random"])
-def test_a_compressed_file_is_hashed_from_the_buffers_it_was_written_from(tmp_path, kind):
-    """zstd chunks are decompressed into the batch's buffer, written from it and hashed from it: the file being
-    written is never mapped back (strace: no ``mmap`` of the temp file; before, one per batch). Raw runs the
-    kernel copies (random data) never pass through art's memory and are still hashed from the file, mapped:
-    the control that the trace sees those maps."""
+def test_a_large_file_is_hashed_from_the_buffers_it_was_written_from(tmp_path, kind, direct):
+    """Direct writes (the default): every window is filled in a buffer, written from it around the page cache
+    (``O_DIRECT``, a second descriptor of the temp file) and hashed from it; the file is never mapped back and
+    nothing asks for its writeback. The page-cache path (``ART_DIRECT_WRITES=0``): zstd chunks are decompressed
+    into the batch's buffer, written from it and hashed from it (no ``mmap`` of the temp file); raw runs the
+    kernel copies (random data) never pass through art's memory and are hashed from the file, mapped: the
+    control that the trace sees those maps."""
     from tests.e2e.faultfs import ART, art, make_repo, ok
 
     repo = make_repo(tmp_path / "repo")
@@ -371,15 +384,47 @@ def test_a_compressed_file_is_hashed_from_the_buffers_it_was_written_from(tmp_pa
         assert codecs(s, oid, size) == ({ZSTD} if kind == "text" else {RAW})
     (repo / "f.bin").unlink()
     log = tmp_path / "strace.log"
-    traced = ["strace", "-f", "-qq", "-y", "-e", "trace=mmap", "-o", str(log), *ART, "checkout", "f.bin"]
+    env = ["env", f"ART_DIRECT_WRITES={int(direct)}"]
+    trace = "trace=mmap,openat,sync_file_range"
+    traced = ["strace", "-f", "-qq", "-y", "-e", trace, "-o", str(log), *env, *ART, "checkout", "f.bin"]
     r = subprocess.run(traced, cwd=repo, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert (repo / "f.bin").read_bytes() == data
-    maps = [line for line in log.read_text().splitlines() if "mmap(" in line and "/.f.bin." in line]
-    if kind == "text":
-        assert not maps
+    lines = log.read_text().splitlines()
+    maps = [line for line in lines if "mmap(" in line and "/.f.bin." in line]
+    opened = [line for line in lines if "openat(" in line and "O_DIRECT" in line and "/.f.bin." in line]
+    handed = [line for line in lines if "sync_file_range(" in line]
+    if direct:
+        assert not maps and len(opened) == 1 and not handed, (maps, opened, handed)
+    elif kind == "text":
+        assert not maps and not opened
     else:
-        assert len(maps) >= size // BATCH, maps
+        assert len(maps) >= size // BATCH and not opened, maps
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_windows_cover_the_file_once_at_aligned_offsets(seed):
+    """Direct writes cut the file into ``BATCH``-byte windows at multiples of ``BATCH``: each lists exactly the
+    chunks that overlap it, in order (a chunk across an edge in both; one larger than a window in all it
+    spans), so the windows' bytes are the file's, each once."""
+    import random
+
+    from artvc.objstore.materialize_large import _windows
+    from artvc.objstore.types import Location
+
+    rng = random.Random(seed)
+    sizes = [rng.choice([1, 4095, 4096, 70_000, BATCH - 1, BATCH, BATCH + 1, 2 * BATCH + 3]) for _ in range(60)]
+    chunks = tuple((f"{i:064x}", n) for i, n in enumerate(sizes))
+    locs = {c: Location(0, RAW, 0, n, n) for c, n in chunks}
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    total = sum(sizes)
+    windows = list(_windows(chunks, locs))
+    assert [w[0] for w in windows] == list(range(0, total, BATCH))
+    assert [w[1] for w in windows] == [min(total, w[0] + BATCH) for w in windows]
+    for start, end, first, items in windows:
+        want = [i for i, (at, n) in enumerate(zip(starts, sizes, strict=True)) if at < end and at + n > start]
+        assert [c for c, _ in items] == [chunks[i][0] for i in want]
+        assert first == starts[want[0]]
 
 
 def test_delta_chunks_are_rebuilt_into_the_batch_and_hashed_with_it(store, tmp_path):
@@ -414,3 +459,49 @@ def test_delta_chunks_are_rebuilt_into_the_batch_and_hashed_with_it(store, tmp_p
         w.put(manifest.oid, Kind.FILE, manifest.to_bytes())
     st = materialize_file(store, manifest.oid, manifest.size, tmp_path / "out.bin")
     assert st.st_size == len(content) and (tmp_path / "out.bin").read_bytes() == content
+
+
+def test_a_file_on_tmpfs_is_written_through_the_page_cache_and_one_on_disk_around_it(store, tmp_path, monkeypatch):
+    """tmpfs takes ``O_DIRECT`` but keeps its files in memory all the same: a checkout there takes the page-cache
+    path (no ``O_DIRECT`` open; the kernel copies raw runs). On the disk's file system (the control) the file is
+    opened ``O_DIRECT`` once. A tmpfs mounted for the test as root, else ``/dev/shm``."""
+    import contextlib
+    from pathlib import Path
+
+    from artvc.objstore.materialize_large import _in_memory
+    from tests.e2e.faultfs import ROOT, tmpfs
+
+    data = random_bytes(LARGE_FILE + BATCH + 777, 31)
+    src = tmp_path / "src.bin"
+    src.write_bytes(data)
+    oid, size = add(store, src)
+    direct = []
+    real = os.open
+
+    def watched(path, flags, *args, **kwargs):
+        if flags & os.O_DIRECT:
+            direct.append(path)
+        return real(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", watched)
+    mounted = tmpfs(tmp_path / "mnt", "64m") if ROOT else contextlib.nullcontext(Path("/dev/shm"))
+    with mounted as mnt:
+        out = mnt / f"art-test-{os.getpid()}.bin"
+        try:
+            fd = real(out, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                assert _in_memory(fd)
+            finally:
+                os.close(fd)
+                out.unlink()
+            materialize_file(store, oid, size, out)
+            assert out.read_bytes() == data
+            assert not direct
+        finally:
+            out.unlink(missing_ok=True)
+    fd = real(tmp_path / "probe", os.O_RDWR | os.O_CREAT, 0o600)
+    on_disk = not _in_memory(fd)
+    os.close(fd)
+    materialize_file(store, oid, size, tmp_path / "out.bin")
+    assert (tmp_path / "out.bin").read_bytes() == data
+    assert len(direct) == (1 if on_disk else 0)
