@@ -223,8 +223,9 @@ class _PackFile:
 
     def go_direct(self) -> None:
         """Write the rest of this file around the page cache (see the class), where ``DIRECT`` is on
-        (ART_DIRECT_WRITES=0 turns it off) and the file system takes ``O_DIRECT`` (tmpfs does not: nothing
-        changes). What is held or queued is written first."""
+        (ART_DIRECT_WRITES=0 turns it off) and ``DirectFile.open`` gives direct writes (not on a file system that
+        refuses ``O_DIRECT`` or keeps files in memory, tmpfs: nothing changes). What is held or queued is written
+        first."""
         if self._direct is not None or not DIRECT[0]:
             return
         self.flush()
