@@ -15,7 +15,6 @@ import errno
 import itertools
 import mmap
 import os
-import threading
 from pathlib import Path
 
 
@@ -427,6 +426,8 @@ class Spare:
     valid)."""
 
     def __init__(self, limit: int) -> None:
+        import threading  # here: a status loads this module and no thread (tests/test_startup.py)
+
         self.limit = limit
         self._lock = threading.Lock()
         self._kept: list[mmap.mmap] = []

@@ -169,7 +169,8 @@ _DIRECT = 64 << 10  # borrowed payloads of a call totalling this much are writte
 _QUEUED = 4  # batches waiting for the writing thread
 WRITEBACK = 8 << 20  # bytes written between two requests to start their writeback (``writeback=True``)
 STAGE = 8 << 20  # bytes per staging buffer of a pack written around the page cache (``go_direct``)
-STAGES = Spare(2)  # the staging buffers, kept between packs (fresh pages cost a fault each on first touch)
+IN_FLIGHT = 2  # staging buffers per pack file: one being filled while the other is written
+STAGES = Spare(IN_FLIGHT)  # the staging buffers, kept between packs (fresh pages cost a fault each on first touch)
 
 
 class _PackFile:
@@ -277,9 +278,9 @@ class _PackFile:
                     self._send_stage()
 
     def _take_stage(self) -> mmap.mmap:
-        """A staging buffer: a kept (or new) one while fewer than two are in use, else the next the writing thread
-        is done with."""
-        if len(self._taken) < 2:
+        """A staging buffer: a kept (or new) one while fewer than ``IN_FLIGHT`` are in use, else the next the writing
+        thread is done with."""
+        if len(self._taken) < IN_FLIGHT:
             self._taken.append(STAGES.take(STAGE))
             return self._taken[-1]
         stage = self._stages.get()
