@@ -6,13 +6,14 @@ place of ``try: unlink / except FileNotFoundError: pass``. Pack and object write
 writers (objstore/store/local.py, objstore/materialize.py) and clean up with ``remove_if_present``. Kernel copies
 between files (``copy_contents``, ``kernel_copy``), writeback requests (``start_writeback``), and reads at an
 offset into a caller's buffer that take only what the page cache holds (``pread_cached``) or wait for the disk
-(``pread_into``).
+(``pread_into``), and writes around the page cache (``DirectFile``).
 """
 
 from __future__ import annotations
 
 import errno
 import itertools
+import mmap
 import os
 from pathlib import Path
 
@@ -327,3 +328,119 @@ def _lookup_sync_file_range() -> object:
     call.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
     call.restype = ctypes.c_int
     return call
+
+
+# Large files are written around the page cache (``O_DIRECT``): the checkout of a large file
+# (``materialize_large``) and the packs of a large file's add (``store.packer``); docs/design.md, "Direct
+# writes". ART_DIRECT_WRITES=0 asks for the page-cache path instead.
+DIRECT = [hasattr(os, "O_DIRECT") and os.environ.get("ART_DIRECT_WRITES", "1") != "0"]
+ALIGN = 4096  # direct writes: offsets, lengths and buffer addresses are multiples of this
+
+
+def aligned_buffer(size: int) -> mmap.mmap:
+    """A page-aligned buffer of ``size`` bytes for direct writes: a private anonymous mapping (zero pages
+    handed over on first touch, only where touched)."""
+    return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
+
+
+MEMORY_FS = frozenset({"tmpfs", "ramfs", "hugetlbfs"})
+
+
+def in_memory(fd: int) -> bool:
+    """Whether the file ``fd`` is on a file system kept in memory (``MEMORY_FS``, by ``/proc/self/mountinfo``:
+    the mount of the file's device); False where that cannot be told."""
+    st = os.fstat(fd)
+    dev = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.split(" - ", 1)
+                head = fields[0].split()
+                if len(fields) == 2 and len(head) > 2 and head[2] == dev:
+                    return fields[1].split(" ", 1)[0] in MEMORY_FS
+    except OSError:
+        pass
+    return False
+
+
+class DirectFile:
+    """A file written around the page cache through a second descriptor opened ``O_DIRECT`` (``open``), beside
+    its ordinary descriptor (``buffered``), which writes what is not aligned. Not locked: callers that write
+    from several threads take turns (``materialize_large.OutFile``)."""
+
+    __slots__ = ("buffered", "direct", "refused")
+
+    def __init__(self, direct: int, buffered: int) -> None:
+        self.direct = direct
+        self.buffered = buffered
+        self.refused = False  # a direct write was refused: every write goes through ``buffered``
+
+    @classmethod
+    def open(cls, fd: int) -> DirectFile | None:
+        """``fd``'s file opened a second time with ``O_DIRECT``, or None where the file system refuses it or
+        keeps files in memory (``in_memory``: tmpfs takes ``O_DIRECT`` and copies into its pages all the same,
+        one write at a time: 512 MiB checkouts there took 1.3-2x as long as on the page-cache path). Callers ask
+        only while ``DIRECT`` is on."""
+        if in_memory(fd):
+            return None
+        try:
+            direct = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_DIRECT | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return None
+        return cls(direct, fd)
+
+    def write(self, view: memoryview, at: int) -> None:
+        """Write ``view`` (from a page-aligned buffer) at ``at`` (a multiple of ``ALIGN``): its ``ALIGN``-aligned
+        part with a direct write, the rest (a file's last bytes) through ``buffered``. Where a direct write is
+        refused (``EINVAL``: the file system wants another alignment) this and every later write go through
+        ``buffered``.
+
+        Raises:
+            OSError: as ``pwrite_all`` (a full disk, an I/O error).
+        """
+        n = 0 if self.refused else len(view) - len(view) % ALIGN
+        if n:
+            try:
+                pwrite_all(self.direct, view[:n], at)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                self.refused, n = True, 0
+        pwrite_all(self.buffered, view[n:], at + n)
+
+    def close(self) -> None:
+        """Close the direct descriptor (the ordinary one is the caller's)."""
+        os.close(self.direct)
+
+
+class Spare:
+    """Buffers kept between uses (``aligned_buffer``s): the ring of a large file's reader (``ingest_large.SPARE``)
+    and the staging buffers of a large file's direct pack writes (``store.packer.STAGES``). Private anonymous
+    mappings (Python's default, ``MAP_SHARED``, is shared memory, whose first touch of a page costs a third
+    more), whose pages the kernel hands over zeroed on first touch and only where touched, and which stay mapped
+    once touched. A ``bytearray`` of the same 8 MiB was zeroed at each allocation (all of its ~2,100 pages
+    faulted in and written, however little of it a file filled) and unmapped when freed: a 2 MiB file paid that
+    for one buffer, 100 of them 100 times. At most ``limit`` buffers are kept (the reader's: ``ingest_large.RING``
+    of 8.25 MiB, resident only as far as files have filled them); a user that stopped on an error keeps none of
+    its own (another thread may still be reading one), and a kept buffer is never closed (a stale view of it stays
+    valid)."""
+
+    def __init__(self, limit: int) -> None:
+        import threading  # here: a status loads this module and no thread (tests/test_startup.py)
+
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._kept: list[mmap.mmap] = []
+
+    def take(self, size: int) -> mmap.mmap:
+        """A kept buffer of ``size`` bytes, else a new one."""
+        with self._lock:
+            for i, buf in enumerate(self._kept):
+                if len(buf) == size:
+                    return self._kept.pop(i)
+        return aligned_buffer(size)
+
+    def keep(self, buffers: list[mmap.mmap]) -> None:
+        """Keep ``buffers`` (no longer read by anyone) for the next file, the newest first, up to ``limit``."""
+        with self._lock:
+            self._kept = [*buffers, *self._kept][: self.limit]

@@ -23,9 +23,12 @@ blake3, zstd, FastCDC's cut loop and file reads release the GIL, so the stages r
 - pack writes (one thread): batches in file order, each chunk written once however often it occurs; a batch's
   new chunks go to the writer together (``StoreWriter.put_new_many``: one lock, and for the local store one
   ``writev`` of the batch), raw chunks straight from the ring buffer, without a copy. A buffer returns to the
-  ring once its chunks are written.
+  ring once its chunks are written. Where the store's file system takes it, the local store's pack is written
+  around the page cache from the file's first chunks to its seal (``packer._PackFile.go_direct``: copied into
+  page-aligned staging buffers, written with ``O_DIRECT``), instead: no copy into fresh page-cache pages.
 
-Where the CPU goes (512 MiB of random data, ``perf record -e cpu-clock -g`` of whole adds, round 34): the
+Where the CPU goes (512 MiB of random data, ``perf record -e cpu-clock -g`` of whole adds, round 34, before the
+direct pack writes of round 36, which took that copy's 56% on a fresh ext4 down to a ``memcpy``): the
 kernel's copy into the pack 16-28% (the most variable part), FastCDC 14-17%, blake3 of the chunks 13-17% and of
 the whole file 12-13%, the interpreter 11-14% and its start-up 5-8%, the kernel's copy out of the file 6-9%;
 page faults, futexes, sqlite and zstd's sample tests a few percent each.
@@ -48,7 +51,7 @@ from typing import Protocol
 
 from .chunking import Chunker, ChunkerParams
 from .faults import fault_point
-from .fileio import NOWAIT, NOWAIT_REFUSED, pread_cached, pread_into
+from .fileio import NOWAIT, NOWAIT_REFUSED, Spare, pread_cached, pread_into
 from .hashing import ContentHasher, hash_bytes
 from .near import Near
 from .objects import Kind
@@ -196,36 +199,6 @@ class _Reads:
         if start < end:
             _will_need(self.fd, start, end - start)
             self.advised = end
-
-
-class Spare:
-    """Read buffers kept between files (``SPARE``): private anonymous mappings (``mmap.mmap(-1, n)`` with
-    ``MAP_PRIVATE``; Python's default, ``MAP_SHARED``, is shared memory, whose first touch of a page costs a
-    third more), whose pages the kernel hands over zeroed on first touch and only where touched, and which stay
-    mapped once touched. A ``bytearray`` of the same 8 MiB was zeroed at each allocation (all of its ~2,100
-    pages faulted in and written, however little of it a file filled) and unmapped when freed: a 2 MiB file paid
-    that for one buffer, 100 of them 100 times. At most ``limit`` buffers are kept (with the default parameters
-    ``RING`` of 8.25 MiB, resident only as far as files have filled them); a pipeline that stopped on an error
-    keeps none of its own (a pool task may still be reading one), and a kept buffer is never closed (a stale
-    view of it stays valid)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._lock = threading.Lock()
-        self._kept: list[mmap.mmap] = []
-
-    def take(self, size: int) -> mmap.mmap:
-        """A kept buffer of ``size`` bytes, else a new one."""
-        with self._lock:
-            for i, buf in enumerate(self._kept):
-                if len(buf) == size:
-                    return self._kept.pop(i)
-        return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
-
-    def keep(self, buffers: list[mmap.mmap]) -> None:
-        """Keep ``buffers`` (no longer read by anyone) for the next file, the newest first, up to ``limit``."""
-        with self._lock:
-            self._kept = [*buffers, *self._kept][: self.limit]
 
 
 SPARE = Spare(RING)

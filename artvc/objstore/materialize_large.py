@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
 from .faults import fault_point
-from .fileio import KERNEL_COPY, kernel_copy, pwrite_all, start_writeback
+from .fileio import DIRECT, KERNEL_COPY, DirectFile, aligned_buffer, kernel_copy, pwrite_all, start_writeback
 from .hashing import ContentHasher
 from .objects import Kind
 from .oid import Oid
@@ -71,10 +71,9 @@ THREADS = 2
 HOT = 256 << 10  # bytes put in a batch's buffer between two writes: still in the core's cache when written
 WRITEBACK = 64 << 20  # verified bytes between two requests to start their writeback (docs/design.md: why 64 MiB)
 
-# write large files around the page cache (``O_DIRECT``; docs/design.md, "The way back of a large file"), unless
-# ART_DIRECT_WRITES=0 asks for the page-cache path (copy_file_range, HOT writes, writeback requests)
-DIRECT = [hasattr(os, "O_DIRECT") and os.environ.get("ART_DIRECT_WRITES", "1") != "0"]
-ALIGN = 4096  # direct writes: offsets, lengths and buffer addresses are multiples of this
+# large files are written around the page cache (``fileio.DIRECT``: O_DIRECT; docs/design.md, "The way back of a
+# large file"), unless ART_DIRECT_WRITES=0 asks for the page-cache path (copy_file_range, HOT writes, writeback
+# requests)
 
 # One batch: (file offset, [(chunk id, location)])
 _Batch = tuple[int, list[tuple[Oid, Location]]]
@@ -97,7 +96,7 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
     """
     chunks = store.file_chunks(oid, size)
     locs = _locate(store, chunks)
-    direct = _open_direct(fd) if DIRECT[0] else None
+    direct = DirectFile.open(fd) if DIRECT[0] else None
     free: queue.SimpleQueue[bytearray | mmap.mmap] = queue.SimpleQueue()
     if direct is None:
         room = max(BATCH, *(loc.raw_length for loc in locs.values()))
@@ -105,14 +104,14 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
             free.put(bytearray(room))
     else:
         for _ in range(IN_FLIGHT):  # page-aligned, as direct writes want them
-            free.put(mmap.mmap(-1, BATCH, flags=mmap.MAP_PRIVATE))
+            free.put(aligned_buffer(BATCH))
     hasher = ContentHasher()
     written = 0
     pending: deque[Future[_Filled]] = deque()
     from concurrent.futures import ThreadPoolExecutor  # here: a checkout of small files never loads it
 
     disk = Writeback(fd) if direct is None else None  # direct writes leave no dirty page to hand over
-    out = OutFile(fd) if direct is None else OutFile(direct, buffered=fd)
+    out = OutFile(fd, direct)
     work: Iterator[_Batch | _Window] = _batches(chunks, locs) if direct is None else _windows(chunks, locs)
     fill: Callable[..., _Filled] = _fill if direct is None else _fill_window
     with ThreadPoolExecutor(THREADS, thread_name_prefix="art-materialize") as pool:
@@ -135,40 +134,8 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
             if disk:
                 disk.close()
             if direct is not None:
-                os.close(direct)
+                direct.close()
     return hasher.oid(), written
-
-
-def _open_direct(fd: int) -> int | None:
-    """A second descriptor of the file ``fd`` that writes around the page cache (``O_DIRECT``), or None where
-    the file system refuses it or keeps files in memory (tmpfs takes ``O_DIRECT`` and copies into its pages all
-    the same, one write at a time: 512 MiB checkouts there took 1.3-2x as long as on the page-cache path)."""
-    if _in_memory(fd):
-        return None
-    try:
-        return os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_DIRECT | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-
-
-MEMORY_FS = frozenset({"tmpfs", "ramfs", "hugetlbfs"})
-
-
-def _in_memory(fd: int) -> bool:
-    """Whether the file ``fd`` is on a file system kept in memory (``MEMORY_FS``, by ``/proc/self/mountinfo``:
-    the mount of the file's device); False where that cannot be told."""
-    st = os.fstat(fd)
-    dev = f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                fields = line.split(" - ", 1)
-                head = fields[0].split()
-                if len(fields) == 2 and len(head) > 2 and head[2] == dev:
-                    return fields[1].split(" ", 1)[0] in MEMORY_FS
-    except OSError:
-        pass
-    return False
 
 
 class Writeback:
@@ -322,28 +289,19 @@ class OutFile:
     this lock instead sleeps. Reads and decompression still run in both threads at once. The lazy pull's
     writers (``remote_file``) share it."""
 
-    __slots__ = ("buffered", "fd", "lock")
+    __slots__ = ("direct", "fd", "lock")
 
-    def __init__(self, fd: int, buffered: int | None = None) -> None:
+    def __init__(self, fd: int, direct: DirectFile | None = None) -> None:
         self.fd = fd
-        self.buffered = fd if buffered is None else buffered  # where ``write_direct`` writes what is not aligned
+        self.direct = direct  # the file's direct writes (``write_direct``), where they are used
         self.lock = threading.Lock()
 
     def write_direct(self, view: memoryview, at: int) -> None:
-        """Write ``view`` (from a page-aligned buffer) at ``at`` (a multiple of ``ALIGN``): its ``ALIGN``-aligned
-        part through ``fd`` (opened ``O_DIRECT``), the rest (the file's last bytes) through ``buffered``. Where a
-        direct write is refused (``EINVAL``: the file system wants another alignment) this and every later
-        write go through ``buffered``."""
+        """``DirectFile.write`` of ``view`` (from a page-aligned buffer) at ``at`` (a multiple of ``ALIGN``),
+        under the lock: the aligned part around the page cache, the file's last bytes through ``fd``."""
+        assert self.direct is not None, "write_direct on a file opened without direct writes"
         with self.lock:
-            n = len(view) - len(view) % ALIGN if self.fd != self.buffered else 0
-            if n:
-                try:
-                    pwrite_all(self.fd, view[:n], at)
-                except OSError as exc:
-                    if exc.errno != errno.EINVAL:
-                        raise
-                    self.fd, n = self.buffered, 0
-            pwrite_all(self.buffered, view[n:], at + n)
+            self.direct.write(view, at)
 
     def write(self, view: memoryview, at: int) -> None:
         """Write all of ``view`` at ``at`` in the file, under the lock."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.builders import write_random_file
-from tests.e2e.faultfs import ROOT, art, make_repo, ok, one_error, open_to_nobody, read_only, tmpfs
+from tests.e2e.faultfs import ROOT, art, ext4, make_repo, ok, one_error, open_to_nobody, read_only, tmpfs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # real mounts and users: slow tier (CI runs it)
 
@@ -37,6 +37,27 @@ def test_add_on_a_full_disk_exits_13_and_leaves_no_partial_pack(small_disk):
     assert store_temps(repo) == []  # the 26 MiB partial pack of issue #14 is gone
     assert not (repo / "big.bin.art").exists()
     ok(art(repo, "fsck"))
+
+
+def test_add_on_a_full_disk_with_direct_writes_leaves_no_partial_pack(tmp_path):
+    """The same on a small ext4, where the large file's pack is written around the page cache (``O_DIRECT``):
+    the direct write that finds the disk full fails the add the same way (as root; otherwise a fault point)."""
+    if not ROOT:
+        repo = make_repo(tmp_path / "repo")
+        write_random_file(repo / "big.bin", 30 << 20, seed=4)
+        r = art(repo, "add", "big.bin", env={"ART_FAULT": "store.pack-writing@20:enospc"})
+        one_error(r, 13, "no space left on device")
+        assert store_temps(repo) == []
+        return
+    with ext4(tmp_path / "mnt", 64) as mnt:
+        repo = make_repo(mnt / "repo")
+        free = os.statvfs(mnt).f_bavail * os.statvfs(mnt).f_frsize
+        write_random_file(repo / "big.bin", free // 2 + (2 << 20), seed=4)  # its pack does not fit beside it
+        r = art(repo, "add", "big.bin")
+        one_error(r, 13, "no space left on device", "hint: free some space")
+        assert store_temps(repo) == []
+        assert not (repo / "big.bin.art").exists()
+        ok(art(repo, "fsck"))
 
 
 def test_checkout_on_a_full_disk_exits_13_and_leaves_no_temp_file(small_disk):

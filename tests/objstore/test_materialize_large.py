@@ -468,7 +468,7 @@ def test_a_file_on_tmpfs_is_written_through_the_page_cache_and_one_on_disk_aroun
     import contextlib
     from pathlib import Path
 
-    from artvc.objstore.materialize_large import _in_memory
+    from artvc.objstore.fileio import in_memory
     from tests.e2e.faultfs import ROOT, tmpfs
 
     data = random_bytes(LARGE_FILE + BATCH + 777, 31)
@@ -490,7 +490,7 @@ def test_a_file_on_tmpfs_is_written_through_the_page_cache_and_one_on_disk_aroun
         try:
             fd = real(out, os.O_RDWR | os.O_CREAT, 0o600)
             try:
-                assert _in_memory(fd)
+                assert in_memory(fd)
             finally:
                 os.close(fd)
                 out.unlink()
@@ -500,7 +500,7 @@ def test_a_file_on_tmpfs_is_written_through_the_page_cache_and_one_on_disk_aroun
         finally:
             out.unlink(missing_ok=True)
     fd = real(tmp_path / "probe", os.O_RDWR | os.O_CREAT, 0o600)
-    on_disk = not _in_memory(fd)
+    on_disk = not in_memory(fd)
     os.close(fd)
     materialize_file(store, oid, size, tmp_path / "out.bin")
     assert (tmp_path / "out.bin").read_bytes() == data

@@ -120,7 +120,9 @@ class LocalWriter(StoreWriter):
 
     def put_new_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> list[int]:
         """``put_new`` for several objects: one lock for the lot, and the new ones go to the pack together (one
-        system call for a batch of chunks of a large file, its payloads written from the caller's buffer)."""
+        system call for a batch of chunks of a large file, its payloads written from the caller's buffer). A large
+        file's add is its one caller: the pack is written around the page cache from here to its seal
+        (``PackBuilder.add_many(direct=True)``)."""
         with self._lock:
             pending = self._pending
             new = []
@@ -129,15 +131,18 @@ class LocalWriter(StoreWriter):
                 if key not in pending:
                     pending.add(key)
                     new.append(i)
-        self.put_claimed_many([objects[i] for i in new])
+        self.put_claimed_many([objects[i] for i in new], direct=True)
         return new
 
     def put_claimed(self, oid: Oid, kind: int, codec: int, stored: bytes | memoryview, raw_length: int) -> None:
         """Write an object reserved with ``claim`` (or ``put_new``): no presence check."""
         self.put_claimed_many([(oid, int(kind), codec, stored, raw_length)])
 
-    def put_claimed_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> None:
-        """``put_claimed`` for several (oid, kind, codec, stored, raw length), written together.
+    def put_claimed_many(
+        self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]], *, direct: bool = False
+    ) -> None:
+        """``put_claimed`` for several (oid, kind, codec, stored, raw length), written together (``direct``: a
+        large file's chunks, written around the page cache, ``PackBuilder.add_many``).
 
         A chunk the store's compressor encoded as a delta is written as one only when its base is stored or
         in the open pack (written before it); otherwise it is stored in full (its base is another writer's
@@ -163,7 +168,7 @@ class LocalWriter(StoreWriter):
             while start < len(objects):
                 part = objects[start : start + builder.room()]
                 start += len(part)
-                builder.add_many(part)
+                builder.add_many(part, direct=direct)
                 opened, sketches = self._open, self._sketches  # new ones after each seal
                 for oid, kind, codec, stored, _ in part:
                     fault_point("store.pack-writing")

@@ -9,6 +9,7 @@ Restic's packer manager plays the same part for its backends.
 from __future__ import annotations
 
 import errno
+import mmap
 import os
 import queue
 import threading
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, cast
 
 from ..codec import MAX_PACK_ENTRIES
-from ..fileio import new_temp, remove_if_present, start_writeback
+from ..fileio import ALIGN, DIRECT, DirectFile, Spare, new_temp, pwrite_all, remove_if_present, start_writeback
 from ..oid import Oid
 from ..tmpowner import token
 from .pack import ENTRY, PackEntry, PackWriter
@@ -84,13 +85,20 @@ class PackBuilder:
         """
         return self._open().add(oid, kind, codec, stored, raw_length)
 
-    def add_many(self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]]) -> None:
+    def add_many(
+        self, objects: Sequence[tuple[Oid, int, int, bytes | memoryview, int]], *, direct: bool = False
+    ) -> None:
         """Append (oid, kind, codec, stored, raw length) objects with one system call; at most ``room()`` of them.
+        ``direct`` (a large file's chunks): from here to its seal, the pack is written around the page cache
+        (``_PackFile.go_direct``), where ``DIRECT`` is on and the file system takes it.
 
         Raises:
             OSError: when the file cannot be created or written.
         """
-        self._open().add_many(objects)
+        pack = self._open()
+        if direct and self._file is not None:
+            self._file.go_direct()
+        pack.add_many(objects)
 
     def add_pieces(
         self, oid: Oid, kind: int, codec: int, pieces: Iterable[bytes], length: int, raw_length: int
@@ -154,11 +162,15 @@ class PackBuilder:
                 remove_if_present(temp)
 
 
+_Stage = tuple[mmap.mmap, int, int]  # a staging buffer for the writing thread: (buffer, file offset, bytes)
 _IOV_MAX = 1024  # buffers per writev (POSIX guarantees at least 16; Linux takes 1024)
 _GATHER = 1 << 20  # bytes held before they are handed to the writing thread
 _DIRECT = 64 << 10  # borrowed payloads of a call totalling this much are written at once instead of copied
 _QUEUED = 4  # batches waiting for the writing thread
 WRITEBACK = 8 << 20  # bytes written between two requests to start their writeback (``writeback=True``)
+STAGE = 8 << 20  # bytes per staging buffer of a pack written around the page cache (``go_direct``)
+IN_FLIGHT = 2  # staging buffers per pack file: one being filled while the other is written
+STAGES = Spare(IN_FLIGHT)  # the staging buffers, kept between packs (fresh pages cost a fault each on first touch)
 
 
 class _PackFile:
@@ -172,7 +184,15 @@ class _PackFile:
     write (a filling disk) is continued until everything is written or the system refuses. With ``writeback``,
     every ``WRITEBACK`` bytes written are handed to the disk at once (``fileio.start_writeback``), by a thread of
     their own: the call may wait while the disk's queue is full (0.2 s in all for 512 MiB on a busy disk), and the
-    writer must not; while that thread is still busy, the range waits for the next request, which covers it too."""
+    writer must not; while that thread is still busy, the range waits for the next request, which covers it too.
+
+    After ``go_direct`` (a large file's chunks, until the seal), the file is written around the page cache
+    instead: every payload is copied into a page-aligned staging buffer of ``STAGE`` bytes that stands for the
+    file at a multiple of ``ALIGN``, and each full buffer goes to the writing thread, which writes it with one
+    direct write (``fileio.DirectFile``) while the caller fills the other one (two in all, kept between packs:
+    ``STAGES``). The bytes up to the first multiple of ``ALIGN`` (after the pack's magic) and the last unaligned
+    bytes at ``flush`` go through the ordinary descriptor. No page of the pack is copied into the page cache and
+    none is left dirty, so no writeback is requested; ``fsync`` at the seal is as before."""
 
     def __init__(self, fd: int, *, writeback: bool = False) -> None:
         self._fd: int | None = fd
@@ -183,9 +203,16 @@ class _PackFile:
         self._kicker: threading.Thread | None = None
         self._held: list[bytes | memoryview] = []
         self._size = 0
-        self._queue: queue.Queue[list[bytes | memoryview] | None] | None = None
+        self._queue: queue.Queue[list[bytes | memoryview] | _Stage | None] | None = None
         self._thread: threading.Thread | None = None
         self._error: OSError | None = None
+        self._direct: DirectFile | None = None  # ``go_direct``: the direct writes, with their staging buffers
+        self._stage: mmap.mmap | None = None  # the buffer being filled: the file from ``_at``, ``_filled`` bytes
+        self._at = 0
+        self._filled = 0
+        self._pad = 0  # bytes to write through the ordinary descriptor before ``_at`` (up to a multiple of ALIGN)
+        self._stages: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()  # buffers the writing thread is done with
+        self._taken: list[mmap.mmap] = []  # the staging buffers taken from ``STAGES``
 
     def fileno(self) -> int:
         assert self._fd is not None, "the pack file is closed"
@@ -195,7 +222,25 @@ class _PackFile:
         self.writelines([data])
         return len(data)
 
+    def go_direct(self) -> None:
+        """Write the rest of this file around the page cache (see the class), where ``DIRECT`` is on
+        (ART_DIRECT_WRITES=0 turns it off) and ``DirectFile.open`` gives direct writes (not on a file system that
+        refuses ``O_DIRECT`` or keeps files in memory, tmpfs: nothing changes). What is held or queued is written
+        first."""
+        if self._direct is not None or not DIRECT[0]:
+            return
+        self.flush()
+        direct = DirectFile.open(self.fileno())
+        if direct is None:
+            return
+        self._direct = direct
+        self._pad = -self._written % ALIGN
+        self._at = self._written + self._pad
+
     def writelines(self, buffers: Sequence[bytes | memoryview]) -> None:
+        if self._direct is not None:
+            self._stage_in(buffers)
+            return
         held = self._held
         borrowed = sum(len(b) for b in buffers if type(b) is not bytes)
         if borrowed >= _DIRECT:  # borrowed and large: all on the file, from the caller's buffers, before returning
@@ -210,6 +255,51 @@ class _PackFile:
             self._size += n
         if self._size >= _GATHER:
             self._send()
+
+    def _stage_in(self, buffers: Sequence[bytes | memoryview]) -> None:
+        """Copy ``buffers`` into the staging buffer, handing each full one to the writing thread."""
+        if self._error is not None:
+            raise self._error
+        for b in buffers:
+            view = memoryview(b).cast("B")
+            if self._pad and view:  # up to the first multiple of ALIGN: through the ordinary descriptor
+                n = min(self._pad, len(view))
+                pwrite_all(self.fileno(), view[:n], self._at - self._pad)
+                self._pad -= n
+                view = view[n:]
+            while view:
+                if self._stage is None:
+                    self._stage = self._take_stage()
+                n = min(len(view), STAGE - self._filled)
+                self._stage[self._filled : self._filled + n] = view[:n]
+                self._filled += n
+                view = view[n:]
+                if self._filled == STAGE:
+                    self._send_stage()
+
+    def _take_stage(self) -> mmap.mmap:
+        """A staging buffer: a kept (or new) one while fewer than ``IN_FLIGHT`` are in use, else the next the writing
+        thread is done with."""
+        if len(self._taken) < IN_FLIGHT:
+            self._taken.append(STAGES.take(STAGE))
+            return self._taken[-1]
+        stage = self._stages.get()
+        if self._error is not None:
+            self._stages.put(stage)
+            raise self._error
+        return stage
+
+    def _send_stage(self) -> None:
+        """Hand the staging buffer's bytes to the writing thread; the next ones start where they end (after the
+        ordinary descriptor's bytes up to a multiple of ALIGN, when they end elsewhere: at ``flush``)."""
+        stage, at, n = self._stage, self._at, self._filled
+        assert stage is not None
+        self._stage, self._filled = None, 0
+        self._pad = -(at + n) % ALIGN
+        self._at = at + n + self._pad
+        self._start()
+        assert self._queue is not None
+        self._queue.put((stage, at, n))
 
     def _write_now(self) -> None:
         """Write what is held here, in the calling thread, after what the writing thread has queued (no hand-over:
@@ -249,14 +339,19 @@ class _PackFile:
         while (item := kicks.get()) is not None:
             start_writeback(fd, *item)
 
-    def _send(self) -> None:
-        """Hand what is held to the writing thread (started on first use)."""
-        if self._error is not None:
-            raise self._error
+    def _start(self) -> None:
+        """Start the writing thread, on first use."""
         if self._queue is None:
             self._queue = queue.Queue(_QUEUED)
             self._thread = threading.Thread(target=self._run, name="art-pack-file", daemon=True)
             self._thread.start()
+
+    def _send(self) -> None:
+        """Hand what is held to the writing thread (started on first use)."""
+        if self._error is not None:
+            raise self._error
+        self._start()
+        assert self._queue is not None
         self._queue.put(self._held[:])
         self._held.clear()
         self._size = 0
@@ -269,7 +364,15 @@ class _PackFile:
             try:
                 if todo is None:
                     return
-                if self._error is None:
+                if isinstance(todo, tuple):  # a staging buffer: one direct write, then back to the caller
+                    stage, at, n = todo
+                    try:
+                        if self._error is None:
+                            assert self._direct is not None
+                            self._direct.write(memoryview(stage)[:n], at)
+                    finally:
+                        self._stages.put(stage)
+                elif self._error is None:
                     self._write(todo)
             except OSError as exc:
                 self._error = exc
@@ -278,6 +381,8 @@ class _PackFile:
 
     def flush(self) -> None:
         """Write everything held or queued; raise the first write error."""
+        if self._filled:  # direct writes: the staging buffer's aligned part, and its last bytes through ``fd``
+            self._send_stage()
         if self._held:
             if self._queue is None:  # never went to the thread: write here
                 todo = self._held[:]
@@ -306,6 +411,11 @@ class _PackFile:
             if self._kicks is not None and self._kicker is not None:  # done with the descriptor before it closes
                 self._kicks.put(None)
                 self._kicker.join()
+            if self._direct is not None:
+                self._direct.close()
+                if self._error is None:  # every staging buffer is back and read by no one: kept for the next pack
+                    STAGES.keep(self._taken)
+                self._direct, self._stage, self._taken = None, None, []
             self._fd = None
             os.close(fd)
 
