@@ -225,11 +225,19 @@ def _hash_batch(
         watch.batch(facts, joined, names, last)
         if not names:
             return
-    h.update(facts)
-    h.update(joined + b"\1")
+    sign_entries(h, facts, joined)
     if kept is not None:
         kept.add(names, text, joined)
         meta.frombytes(facts)
+
+
+def sign_entries(h: ContentHasher, facts: bytes | bytearray | memoryview, joined: bytes) -> None:
+    """Add a batch of a folder's entries to its signature: their stat facts (``_FACTS`` packed, 40 bytes an
+    entry), then their names (UTF-8, joined by NULs) and a 1. The one definition of how a folder's own entries
+    are signed: ``stream_dir`` and ``listread`` both hash their batches (``_STREAM_BATCH`` entries, in directory
+    order) through it, so their signatures are the same byte for byte."""
+    h.update(facts)
+    h.update(joined + b"\1")
 
 
 def check_name(path: str) -> None:
