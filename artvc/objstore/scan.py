@@ -77,7 +77,7 @@ class SignedDir:
     """One folder's own entries, hashed in directory order (``stream_dir``): the part of its signature that is
     not its subfolders'. ``finish`` adds the subfolders' signatures (by name) and returns the signature."""
 
-    __slots__ = ("h", "subdirs", "newest", "listed", "names", "meta", "files", "bytes", "whole")
+    __slots__ = ("h", "subdirs", "newest", "listed", "_names", "_raw", "count", "meta", "files", "bytes", "whole")
 
     def __init__(self) -> None:
         self.h = ContentHasher()
@@ -86,10 +86,30 @@ class SignedDir:
         self.listed = 0  # when the listing ended (time.time_ns)
         # with ``keep``: each entry's name (packed), and its stat facts packed 5 to an entry (``FileStat.FIELDS``):
         # a folder of a million files holds 40 bytes of stat data per entry, not an os.stat_result (~650 bytes)
-        self.names = NameList()
+        self._names = NameList()
+        self._raw: list[bytes] = []  # batches of names kept as read (``keep_at_most``), packed into ``names`` on use
+        self.count = 0  # entries kept
         self.meta = array("q")
         self.files = self.bytes = 0  # regular files and their bytes, when counted
         self.whole = False  # True when ``names`` and ``meta`` hold every entry (``keep``)
+
+    @property
+    def names(self) -> NameList:
+        """The names of the entries kept, packed, in directory order. ``signed_walk`` keeps each batch's names as
+        ``stream_dir`` joined them for the signature (one bytes object a batch, no per-name work) and they are
+        packed here on first use: a status that finds nothing changed never uses them."""
+        raw = self._raw
+        if raw:
+            names = self._names
+            for joined in raw:
+                text = joined.decode("utf-8", "surrogateescape")
+                names.add(text.split("\0"), text, joined)
+            raw.clear()
+        return self._names
+
+    @names.setter
+    def names(self, value: NameList) -> None:
+        self._names, self._raw, self.count = value, [], len(value)
 
     @property
     def kept(self) -> Iterator[tuple[str, FileStat]]:
@@ -99,14 +119,15 @@ class SignedDir:
             yield names[i], FileStat(*meta[5 * i : 5 * i + 5])
 
     def drop_kept(self) -> None:
-        self.names, self.meta, self.whole = NameList(), array("q"), False
+        self._names, self._raw, self.count, self.meta, self.whole = NameList(), [], 0, array("q"), False
 
     def unfinished(self) -> SignedDir:
         """A copy that ``finish`` has not been called on (its hasher copied), sharing the entries kept: the
         listing of a folder ``signed_walk`` read, for ``treecache`` to rebuild its tree without reading it again."""
-        out = SignedDir()
+        out = SignedDir.__new__(SignedDir)  # not ``SignedDir()``: no hasher and lists made only to be replaced
         out.h, out.subdirs, out.newest, out.listed = self.h.copy(), self.subdirs, self.newest, self.listed
-        out.names, out.meta, out.whole = self.names, self.meta, self.whole
+        out._names, out._raw, out.count, out.meta = self._names, self._raw, self.count, self.meta
+        out.files, out.bytes, out.whole = self.files, self.bytes, self.whole
         return out
 
     @property
@@ -149,9 +170,11 @@ def stream_dir(
     out = SignedDir()
     h = out.h
     subdirs = out.subdirs
-    kept_names, kept_meta = out.names, out.meta
+    kept_meta = out.meta
+    kept: NameList | list[bytes] = out._names  # the names packed as they come (``keep``)
     if keep_at_most is not None:
         keep = keep_at_most > 0
+        kept = out._raw  # or kept as batches (``SignedDir.names`` packs them on use)
     newest = files = size = 0
     # each entry's facts packed at once (``_FACTS``: the bytes ``array("q").extend`` gave, which converted each
     # integer through the argument parser: a third of the walk's instructions), a batch joined and hashed
@@ -183,12 +206,14 @@ def stream_dir(
                     files += 1
                     size += st.st_size
                 if len(names) >= _STREAM_BATCH:
-                    _hash_batch(h, packed, names, kept_names if keep else None, kept_meta, watch)
+                    _hash_batch(h, packed, names, kept if keep else None, kept_meta, watch)
+                    if keep:
+                        out.count += len(names)
                     packed, names = [], []
-                    if keep and keep_at_most is not None and len(kept_names) > keep_at_most:
+                    if keep and keep_at_most is not None and out.count > keep_at_most:
                         keep = False
                         out.drop_kept()
-                        kept_names, kept_meta = out.names, out.meta
+                        kept_meta = out.meta
     except OSError as exc:
         exc.filename = os.path.join(d, name) if name is not None else d
         raise
@@ -197,8 +222,10 @@ def stream_dir(
             os.close(fd)
     out.listed = time.time_ns()
     if names or watch is not None:
-        _hash_batch(h, packed, names, kept_names if keep else None, kept_meta, watch, True)
-    if keep and keep_at_most is not None and len(kept_names) > keep_at_most:
+        _hash_batch(h, packed, names, kept if keep else None, kept_meta, watch, True)
+        if keep:
+            out.count += len(names)
+    if keep and keep_at_most is not None and out.count > keep_at_most:
         keep = False
         out.drop_kept()
     out.whole = keep
@@ -211,13 +238,13 @@ def _hash_batch(
     h: ContentHasher,
     packed: list[bytes],
     names: list[str],
-    kept: NameList | None,
+    kept: NameList | list[bytes] | None,
     meta: array[int],
     watch: Watch | None = None,
     last: bool = False,
 ) -> None:
     """Hash a batch of entries read by ``stream_dir`` (their packed facts, then their names); keep them too
-    (the names packed); hand them to ``watch``."""
+    (the names packed into a ``NameList``, or their joined bytes appended to a list); hand them to ``watch``."""
     facts = b"".join(packed)
     text = "\0".join(names)
     joined = text.encode("utf-8", "surrogateescape")
@@ -227,7 +254,10 @@ def _hash_batch(
             return
     sign_entries(h, facts, joined)
     if kept is not None:
-        kept.add(names, text, joined)
+        if isinstance(kept, NameList):
+            kept.add(names, text, joined)
+        else:
+            kept.append(joined)
         meta.frombytes(facts)
 
 

@@ -55,7 +55,7 @@ def signed_walk(
     w = watch("") if watch is not None else None
     first = stream_dir(path, counts=counting, keep_at_most=room, watch=w)
     if room is not None:
-        room -= len(first.names)
+        room -= first.count
     stack = [_SigFrame(path, "", first, w)]
     newest = 0
     complete = True
@@ -70,7 +70,7 @@ def signed_walk(
             w = watch(rel) if watch is not None else None
             listed = stream_dir(child, counts=counting, follow=False, keep_at_most=room, watch=w)
             if room is not None:
-                room -= len(listed.names)
+                room -= listed.count
             top.next += 1
             stack.append(_SigFrame(child, rel, listed, w))
             continue
