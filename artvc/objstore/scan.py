@@ -21,13 +21,16 @@ import time
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from stat import S_IFDIR, S_IFLNK, S_IFREG
 from typing import TYPE_CHECKING, Any
 
+from blake3 import blake3
+
 from ..errors import UnsafePathError
 from .faults import fault_point
-from .hashing import ContentHasher, hash_bytes
+from .hashing import hash_bytes
 from .objects import BuiltTree, EncodedEntry, EncodedTree, SpilledTree, encode_tree, spill_tree
 from .oid import Oid
 from .oserrors import describe, os_errors, safe_name
@@ -80,13 +83,13 @@ class SignedDir:
     __slots__ = ("h", "subdirs", "newest", "listed", "_names", "_raw", "count", "meta", "files", "bytes", "whole")
 
     def __init__(self) -> None:
-        self.h = ContentHasher()
+        self.h = blake3()  # ``hashing.ContentHasher``'s hash, without its wrapper: a hasher made per folder walked
         self.subdirs: list[str] = []
         self.newest = 0  # the newest mtime among the entries (the racy check, as in the stat cache)
         self.listed = 0  # when the listing ended (time.time_ns)
         # with ``keep``: each entry's name (packed), and its stat facts packed 5 to an entry (``FileStat.FIELDS``):
         # a folder of a million files holds 40 bytes of stat data per entry, not an os.stat_result (~650 bytes)
-        self._names = NameList()
+        self._names: NameList | None = None  # made on use
         self._raw: list[bytes] = []  # batches of names kept as read (``keep_at_most``), packed into ``names`` on use
         self.count = 0  # entries kept
         self.meta = array("q")
@@ -98,14 +101,16 @@ class SignedDir:
         """The names of the entries kept, packed, in directory order. ``signed_walk`` keeps each batch's names as
         ``stream_dir`` joined them for the signature (one bytes object a batch, no per-name work) and they are
         packed here on first use: a status that finds nothing changed never uses them."""
+        names = self._names
+        if names is None:
+            self._names = names = NameList()
         raw = self._raw
         if raw:
-            names = self._names
             for joined in raw:
                 text = joined.decode("utf-8", "surrogateescape")
                 names.add(text.split("\0"), text, joined)
             raw.clear()
-        return self._names
+        return names
 
     @names.setter
     def names(self, value: NameList) -> None:
@@ -119,7 +124,7 @@ class SignedDir:
             yield names[i], FileStat(*meta[5 * i : 5 * i + 5])
 
     def drop_kept(self) -> None:
-        self._names, self._raw, self.count, self.meta, self.whole = NameList(), [], 0, array("q"), False
+        self._names, self._raw, self.count, self.meta, self.whole = None, [], 0, array("q"), False
 
     def unfinished(self) -> SignedDir:
         """A copy that ``finish`` has not been called on (its hasher copied), sharing the entries kept: the
@@ -171,10 +176,11 @@ def stream_dir(
     h = out.h
     subdirs = out.subdirs
     kept_meta = out.meta
-    kept: NameList | list[bytes] = out._names  # the names packed as they come (``keep``)
     if keep_at_most is not None:
         keep = keep_at_most > 0
-        kept = out._raw  # or kept as batches (``SignedDir.names`` packs them on use)
+        kept: NameList | list[bytes] = out._raw  # kept as batches (``SignedDir.names`` packs them on use)
+    else:
+        kept = out.names if keep else out._raw  # the names packed as they come (``keep``)
     newest = files = size = 0
     # each entry's facts packed at once (``_FACTS``: the bytes ``array("q").extend`` gave, which converted each
     # integer through the argument parser: a third of the walk's instructions), a batch joined and hashed
@@ -189,31 +195,38 @@ def stream_dir(
     name = None
     try:
         with listing as it:
-            for e in it:
-                name = e.name
-                if name in SKIP_NAMES:
-                    continue
-                st = e.stat(follow_symlinks=False)
-                mode, mtime = st.st_mode, st.st_mtime_ns
-                packed.append(pack(st.st_ino, mtime, st.st_ctime_ns, st.st_size, mode))
-                names.append(name)
-                if mtime > newest:
-                    newest = mtime
-                fmt = mode & _S_IFMT
-                if fmt == S_IFDIR:
-                    subdirs.append(name)
-                elif counts and fmt == S_IFREG:
-                    files += 1
-                    size += st.st_size
-                if len(names) >= _STREAM_BATCH:
-                    _hash_batch(h, packed, names, kept if keep else None, kept_meta, watch)
-                    if keep:
-                        out.count += len(names)
-                    packed, names = [], []
-                    if keep and keep_at_most is not None and out.count > keep_at_most:
-                        keep = False
-                        out.drop_kept()
-                        kept_meta = out.meta
+            while True:
+                # a batch's entries taken by ``islice``: no count compared per entry
+                skipped = False
+                for e in islice(it, _STREAM_BATCH - len(names)):
+                    name = e.name
+                    if name in SKIP_NAMES:
+                        skipped = True
+                        continue
+                    st = e.stat(follow_symlinks=False)
+                    mode, mtime = st.st_mode, st.st_mtime_ns
+                    packed.append(pack(st.st_ino, mtime, st.st_ctime_ns, st.st_size, mode))
+                    names.append(name)
+                    if mtime > newest:
+                        newest = mtime
+                    fmt = mode & _S_IFMT
+                    if fmt == S_IFDIR:
+                        subdirs.append(name)
+                    elif counts and fmt == S_IFREG:
+                        files += 1
+                        size += st.st_size
+                if len(names) < _STREAM_BATCH:
+                    if skipped:  # the batch is short of the names skipped: maybe not the end of the listing
+                        continue
+                    break
+                _hash_batch(h, packed, names, kept if keep else None, kept_meta, watch)
+                if keep:
+                    out.count += len(names)
+                packed, names = [], []
+                if keep and keep_at_most is not None and out.count > keep_at_most:
+                    keep = False
+                    out.drop_kept()
+                    kept_meta = out.meta
     except OSError as exc:
         exc.filename = os.path.join(d, name) if name is not None else d
         raise
@@ -235,7 +248,7 @@ def stream_dir(
 
 
 def _hash_batch(
-    h: ContentHasher,
+    h: blake3,
     packed: list[bytes],
     names: list[str],
     kept: NameList | list[bytes] | None,
@@ -261,7 +274,7 @@ def _hash_batch(
         meta.frombytes(facts)
 
 
-def sign_entries(h: ContentHasher, facts: bytes | bytearray | memoryview, joined: bytes) -> None:
+def sign_entries(h: blake3, facts: bytes | bytearray | memoryview, joined: bytes) -> None:
     """Add a batch of a folder's entries to its signature: their stat facts (``_FACTS`` packed, 40 bytes an
     entry), then their names (UTF-8, joined by NULs) and a 1. The one definition of how a folder's own entries
     are signed: ``stream_dir`` and ``listread`` both hash their batches (``_STREAM_BATCH`` entries, in directory
