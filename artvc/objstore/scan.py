@@ -165,7 +165,8 @@ def stream_dir(
     its regular files' number and bytes. The one definition of a folder's own signature, shared by every walk
     here. ``follow=False`` refuses a symlink at ``d`` itself (a subfolder replaced by a link since its parent
     was listed). ``keep_at_most`` keeps the entries of a folder of at most that many, and none of a larger one
-    (the kept entries are let go as soon as the listing passes it). ``watch`` (``treepatch.Watch``) gets each
+    (the kept entries are let go as soon as the listing passes it); their names are kept as each batch was
+    hashed and packed only if ``SignedDir.names`` is used. ``watch`` (``treepatch.Watch``) gets each
     batch of entries as it is hashed (``art status`` compares them with a large folder's snapshot).
 
     Raises:
