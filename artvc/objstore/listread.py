@@ -47,6 +47,7 @@ from .scan import (
     _pack_oids,
     check_name,
     link_target,
+    sign_entries,
 )
 from .smallread import read_open
 
@@ -108,14 +109,15 @@ class _Listing:
 
     def signed(self, subdirs: list[str], listed: int) -> SignedDir:
         """The folder's own part of its signature, as ``scan.stream_dir`` hashes it: each batch of
-        ``_STREAM_BATCH`` entries' facts, then their names joined by NULs and a 1, in directory order."""
+        ``_STREAM_BATCH`` entries, in directory order, through ``scan.sign_entries``."""
         out = SignedDir()
         facts, blob, ends = self.facts, self.names.blob, self.names.ends
         n = len(ends)
         for start in range(0, n, _STREAM_BATCH):
             stop = min(start + _STREAM_BATCH, n)
-            out.h.update(facts[40 * start : 40 * stop])
-            out.h.update(bytes(blob[ends[start - 1] if start else 0 : ends[stop - 1] - 1]) + b"\1")
+            sign_entries(
+                out.h, facts[40 * start : 40 * stop], bytes(blob[ends[start - 1] if start else 0 : ends[stop - 1] - 1])
+            )
         with memoryview(facts) as view, view.cast("q") as ints:
             out.newest = max(0, max(ints[1::5], default=0))  # the newest mtime
         out.listed = listed

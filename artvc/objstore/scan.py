@@ -21,13 +21,16 @@ import time
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from stat import S_IFDIR, S_IFLNK, S_IFREG
 from typing import TYPE_CHECKING, Any
 
+from blake3 import blake3
+
 from ..errors import UnsafePathError
 from .faults import fault_point
-from .hashing import ContentHasher, hash_bytes
+from .hashing import hash_bytes
 from .objects import BuiltTree, EncodedEntry, EncodedTree, SpilledTree, encode_tree, spill_tree
 from .oid import Oid
 from .oserrors import describe, os_errors, safe_name
@@ -77,19 +80,41 @@ class SignedDir:
     """One folder's own entries, hashed in directory order (``stream_dir``): the part of its signature that is
     not its subfolders'. ``finish`` adds the subfolders' signatures (by name) and returns the signature."""
 
-    __slots__ = ("h", "subdirs", "newest", "listed", "names", "meta", "files", "bytes", "whole")
+    __slots__ = ("h", "subdirs", "newest", "listed", "_names", "_raw", "count", "meta", "files", "bytes", "whole")
 
     def __init__(self) -> None:
-        self.h = ContentHasher()
+        self.h = blake3()  # ``hashing.ContentHasher``'s hash, without its wrapper: a hasher made per folder walked
         self.subdirs: list[str] = []
         self.newest = 0  # the newest mtime among the entries (the racy check, as in the stat cache)
         self.listed = 0  # when the listing ended (time.time_ns)
         # with ``keep``: each entry's name (packed), and its stat facts packed 5 to an entry (``FileStat.FIELDS``):
         # a folder of a million files holds 40 bytes of stat data per entry, not an os.stat_result (~650 bytes)
-        self.names = NameList()
+        self._names: NameList | None = None  # made on use
+        self._raw: list[bytes] = []  # batches of names kept as read (``keep_at_most``), packed into ``names`` on use
+        self.count = 0  # entries kept
         self.meta = array("q")
         self.files = self.bytes = 0  # regular files and their bytes, when counted
         self.whole = False  # True when ``names`` and ``meta`` hold every entry (``keep``)
+
+    @property
+    def names(self) -> NameList:
+        """The names of the entries kept, packed, in directory order. ``signed_walk`` keeps each batch's names as
+        ``stream_dir`` joined them for the signature (one bytes object a batch, no per-name work) and they are
+        packed here on first use: a status that finds nothing changed never uses them."""
+        names = self._names
+        if names is None:
+            self._names = names = NameList()
+        raw = self._raw
+        if raw:
+            for joined in raw:
+                text = joined.decode("utf-8", "surrogateescape")
+                names.add(text.split("\0"), text, joined)
+            raw.clear()
+        return names
+
+    @names.setter
+    def names(self, value: NameList) -> None:
+        self._names, self._raw, self.count = value, [], len(value)
 
     @property
     def kept(self) -> Iterator[tuple[str, FileStat]]:
@@ -99,14 +124,15 @@ class SignedDir:
             yield names[i], FileStat(*meta[5 * i : 5 * i + 5])
 
     def drop_kept(self) -> None:
-        self.names, self.meta, self.whole = NameList(), array("q"), False
+        self._names, self._raw, self.count, self.meta, self.whole = None, [], 0, array("q"), False
 
     def unfinished(self) -> SignedDir:
         """A copy that ``finish`` has not been called on (its hasher copied), sharing the entries kept: the
         listing of a folder ``signed_walk`` read, for ``treecache`` to rebuild its tree without reading it again."""
-        out = SignedDir()
+        out = SignedDir.__new__(SignedDir)  # not ``SignedDir()``: no hasher and lists made only to be replaced
         out.h, out.subdirs, out.newest, out.listed = self.h.copy(), self.subdirs, self.newest, self.listed
-        out.names, out.meta, out.whole = self.names, self.meta, self.whole
+        out._names, out._raw, out.count, out.meta = self._names, self._raw, self.count, self.meta
+        out.files, out.bytes, out.whole = self.files, self.bytes, self.whole
         return out
 
     @property
@@ -139,7 +165,8 @@ def stream_dir(
     its regular files' number and bytes. The one definition of a folder's own signature, shared by every walk
     here. ``follow=False`` refuses a symlink at ``d`` itself (a subfolder replaced by a link since its parent
     was listed). ``keep_at_most`` keeps the entries of a folder of at most that many, and none of a larger one
-    (the kept entries are let go as soon as the listing passes it). ``watch`` (``treepatch.Watch``) gets each
+    (the kept entries are let go as soon as the listing passes it); their names are kept as each batch was
+    hashed and packed only if ``SignedDir.names`` is used. ``watch`` (``treepatch.Watch``) gets each
     batch of entries as it is hashed (``art status`` compares them with a large folder's snapshot).
 
     Raises:
@@ -149,9 +176,12 @@ def stream_dir(
     out = SignedDir()
     h = out.h
     subdirs = out.subdirs
-    kept_names, kept_meta = out.names, out.meta
+    kept_meta = out.meta
     if keep_at_most is not None:
         keep = keep_at_most > 0
+        kept: NameList | list[bytes] = out._raw  # kept as batches (``SignedDir.names`` packs them on use)
+    else:
+        kept = out.names if keep else out._raw  # the names packed as they come (``keep``)
     newest = files = size = 0
     # each entry's facts packed at once (``_FACTS``: the bytes ``array("q").extend`` gave, which converted each
     # integer through the argument parser: a third of the walk's instructions), a batch joined and hashed
@@ -166,29 +196,38 @@ def stream_dir(
     name = None
     try:
         with listing as it:
-            for e in it:
-                name = e.name
-                if name in SKIP_NAMES:
-                    continue
-                st = e.stat(follow_symlinks=False)
-                mode, mtime = st.st_mode, st.st_mtime_ns
-                packed.append(pack(st.st_ino, mtime, st.st_ctime_ns, st.st_size, mode))
-                names.append(name)
-                if mtime > newest:
-                    newest = mtime
-                fmt = mode & _S_IFMT
-                if fmt == S_IFDIR:
-                    subdirs.append(name)
-                elif counts and fmt == S_IFREG:
-                    files += 1
-                    size += st.st_size
-                if len(names) >= _STREAM_BATCH:
-                    _hash_batch(h, packed, names, kept_names if keep else None, kept_meta, watch)
-                    packed, names = [], []
-                    if keep and keep_at_most is not None and len(kept_names) > keep_at_most:
-                        keep = False
-                        out.drop_kept()
-                        kept_names, kept_meta = out.names, out.meta
+            while True:
+                # a batch's entries taken by ``islice``: no count compared per entry
+                skipped = False
+                for e in islice(it, _STREAM_BATCH - len(names)):
+                    name = e.name
+                    if name in SKIP_NAMES:
+                        skipped = True
+                        continue
+                    st = e.stat(follow_symlinks=False)
+                    mode, mtime = st.st_mode, st.st_mtime_ns
+                    packed.append(pack(st.st_ino, mtime, st.st_ctime_ns, st.st_size, mode))
+                    names.append(name)
+                    if mtime > newest:
+                        newest = mtime
+                    fmt = mode & _S_IFMT
+                    if fmt == S_IFDIR:
+                        subdirs.append(name)
+                    elif counts and fmt == S_IFREG:
+                        files += 1
+                        size += st.st_size
+                if len(names) < _STREAM_BATCH:
+                    if skipped:  # the batch is short of the names skipped: maybe not the end of the listing
+                        continue
+                    break
+                _hash_batch(h, packed, names, kept if keep else None, kept_meta, watch)
+                if keep:
+                    out.count += len(names)
+                packed, names = [], []
+                if keep and keep_at_most is not None and out.count > keep_at_most:
+                    keep = False
+                    out.drop_kept()
+                    kept_meta = out.meta
     except OSError as exc:
         exc.filename = os.path.join(d, name) if name is not None else d
         raise
@@ -197,8 +236,10 @@ def stream_dir(
             os.close(fd)
     out.listed = time.time_ns()
     if names or watch is not None:
-        _hash_batch(h, packed, names, kept_names if keep else None, kept_meta, watch, True)
-    if keep and keep_at_most is not None and len(kept_names) > keep_at_most:
+        _hash_batch(h, packed, names, kept if keep else None, kept_meta, watch, True)
+        if keep:
+            out.count += len(names)
+    if keep and keep_at_most is not None and out.count > keep_at_most:
         keep = False
         out.drop_kept()
     out.whole = keep
@@ -208,16 +249,16 @@ def stream_dir(
 
 
 def _hash_batch(
-    h: ContentHasher,
+    h: blake3,
     packed: list[bytes],
     names: list[str],
-    kept: NameList | None,
+    kept: NameList | list[bytes] | None,
     meta: array[int],
     watch: Watch | None = None,
     last: bool = False,
 ) -> None:
     """Hash a batch of entries read by ``stream_dir`` (their packed facts, then their names); keep them too
-    (the names packed); hand them to ``watch``."""
+    (the names packed into a ``NameList``, or their joined bytes appended to a list); hand them to ``watch``."""
     facts = b"".join(packed)
     text = "\0".join(names)
     joined = text.encode("utf-8", "surrogateescape")
@@ -225,11 +266,22 @@ def _hash_batch(
         watch.batch(facts, joined, names, last)
         if not names:
             return
+    sign_entries(h, facts, joined)
+    if kept is not None:
+        if isinstance(kept, NameList):
+            kept.add(names, text, joined)
+        else:
+            kept.append(joined)
+        meta.frombytes(facts)
+
+
+def sign_entries(h: blake3, facts: bytes | bytearray | memoryview, joined: bytes) -> None:
+    """Add a batch of a folder's entries to its signature: their stat facts (``_FACTS`` packed, 40 bytes an
+    entry), then their names (UTF-8, joined by NULs) and a 1. The one definition of how a folder's own entries
+    are signed: ``stream_dir`` and ``listread`` both hash their batches (``_STREAM_BATCH`` entries, in directory
+    order) through it, so their signatures are the same byte for byte."""
     h.update(facts)
     h.update(joined + b"\1")
-    if kept is not None:
-        kept.add(names, text, joined)
-        meta.frombytes(facts)
 
 
 def check_name(path: str) -> None:

@@ -55,7 +55,7 @@ def signed_walk(
     w = watch("") if watch is not None else None
     first = stream_dir(path, counts=counting, keep_at_most=room, watch=w)
     if room is not None:
-        room -= len(first.names)
+        room -= first.count
     stack = [_SigFrame(path, "", first, w)]
     newest = 0
     complete = True
@@ -65,12 +65,14 @@ def signed_walk(
         own = top.own
         if top.next < len(own.subdirs):
             name = own.subdirs[top.next]
-            child = os.path.join(top.path, name)
-            rel = f"{top.rel}/{name}" if top.rel else name
+            if top.rel:  # a subfolder's path never ends in a separator: no ``os.path.join`` call per folder
+                child, rel = f"{top.path}{os.sep}{name}", f"{top.rel}/{name}"
+            else:
+                child, rel = os.path.join(top.path, name), name
             w = watch(rel) if watch is not None else None
             listed = stream_dir(child, counts=counting, follow=False, keep_at_most=room, watch=w)
             if room is not None:
-                room -= len(listed.names)
+                room -= listed.count
             top.next += 1
             stack.append(_SigFrame(child, rel, listed, w))
             continue
@@ -81,7 +83,8 @@ def signed_walk(
         if large and watched is not None:
             watched[top.rel] = top.watch  # type: ignore[assignment]
         sig = own.finish(top.children)
-        newest = max(newest, own.newest)
+        if own.newest > newest:
+            newest = own.newest
         files, size = files + own.files, size + own.bytes
         if keep is not None:
             if len(keep) < scan.SIGNED_DIRS_KEPT:

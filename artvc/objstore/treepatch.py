@@ -104,9 +104,10 @@ class Watch:
     ) -> None:
         self.old, self.read, self.write = old, read, write
         self.count = self.chunks = 0
-        self.names = blake3.blake3()
-        self.was = blake3.blake3()  # the stored facts read, for their digest
-        self.facts: Any = None if old is not None else blake3.blake3()  # the listing's, once it parts from ``was``
+        # the digests, made at the first batch of a listing that is not small (most folders are: no hasher made)
+        self.names: Any = None
+        self.was: Any = None  # the stored facts read, for their digest
+        self.facts: Any = None  # the listing's, once it parts from ``was``
         self.changed: list[tuple[int, str, int, bytes]] = []  # (position, name, mode it had, its facts now)
         self.stop: int | None = None if old is not None else 0  # the first chunk written, not compared
         self.small = False  # too few entries for a snapshot
@@ -118,9 +119,13 @@ class Watch:
             return
         k, start = self.chunks, self.count
         self.chunks, self.count = k + 1, start + len(names)
-        if k == 0 and last and self.count < SNAPSHOT_AT_LEAST:
-            self.small = True
-            return
+        if k == 0:
+            if last and self.count < SNAPSHOT_AT_LEAST:
+                self.small = True
+                return
+            self.names, self.was = blake3.blake3(), blake3.blake3()
+            if self.old is None:
+                self.facts = blake3.blake3()
         self.names.update(joined)
         self.names.update(b"\0")
         if self.stop is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from ..objstore.oid import Oid, is_oid
@@ -229,23 +230,22 @@ class _BlobReader:
 
 
 class _Under:
-    __slots__ = ("state", "path", "stored", "rows")
+    __slots__ = ("state", "path", "stored", "rows", "_watch")
 
     def __init__(self, state: FolderState, path: str, stored: Callable[[Oid], bytes | None]) -> None:
-        self.state, self.path, self.stored = state, path, stored
+        from ..objstore.treepatch import Watch  # imported by ``_snapshots`` already
+
+        self.state, self.path, self.stored, self._watch = state, path, stored, Watch
         self.rows = state._snapshots(" WHERE path=? OR (path >= ? AND path < ?)", (path, path + "/", path + "0"))
 
     def _full(self, rel: str) -> str:
         return f"{self.path}/{rel}" if rel else self.path
 
     def watch(self, rel: str) -> Watch:
-        from ..objstore.treepatch import Watch
-
-        full = self._full(rel)
+        """A ``treepatch.Watch`` of folder ``rel``'s listing (made for every folder a status walks: kept cheap)."""
+        full = f"{self.path}/{rel}" if rel else self.path
         state = self.state
-        return Watch(
-            self.rows.get(full), lambda k: state._chunk(full, k), lambda k, data: state._put_chunk(full, k, data)
-        )
+        return self._watch(self.rows.get(full), partial(state._chunk, full), partial(state._put_chunk, full))
 
     def tree(self, snap: Snapshot) -> Reader | None:
         """The encoding of ``snap``'s tree: its blob, or the store's copy (checked there); None when neither is."""

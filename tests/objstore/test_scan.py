@@ -189,6 +189,29 @@ def test_a_walk_keeps_the_listings_of_folders_within_its_bound(tmp_path):
     assert scan_folder(str(tmp_path)).listings == {}
 
 
+def test_a_listing_kept_by_the_walk_packs_the_names_and_facts_a_kept_stream_does(tmp_path):
+    """``signed_walk`` keeps each batch's names as read and packs them on first use (``SignedDir.names``): the
+    same names, in the same order, with the same stat facts, as ``stream_dir(keep=True)`` packs as it reads, over
+    two batches and names that are not ASCII; the kept facts are there before the names are packed."""
+    from artvc.objstore.scan import stream_dir
+    from artvc.objstore.treecache import scan_folder
+
+    d = tmp_path / "a"
+    d.mkdir()
+    for i in range(4100):  # two batches (``scan._STREAM_BATCH``)
+        (d / (f"é{i}" if i % 3 else f"n{i}")).write_bytes(b"x" * (i % 5))
+    (d / "sub").mkdir()
+    eager = stream_dir(str(d), keep=True)
+    kept = scan_folder(str(tmp_path), listings=True).listings["a"]
+    assert kept.whole and kept.count == len(eager.names) == 4101
+    assert kept.meta == eager.meta  # the facts are kept as read; the names not yet packed
+    names = kept.names
+    assert names.blob == eager.names.blob and names.ends == eager.names.ends
+    assert [names[i] for i in (0, 4095, 4096, 4100)] == [eager.names[i] for i in (0, 4095, 4096, 4100)]
+    assert kept.names is names  # packed once
+    assert sorted(kept.names.decoded()) == sorted([*(p.name for p in d.iterdir())])
+
+
 def _statements(db, word):
     """Start counting the statements ``db`` runs whose SQL starts with ``word`` (sqlite's trace fires once per
     statement run: once per row of an ``executemany``)."""

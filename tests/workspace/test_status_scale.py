@@ -172,6 +172,31 @@ def test_a_rebuilt_tree_is_the_tree_add_stores(ws, how):
     assert now is not None
 
 
+@pytest.mark.parametrize("how", ["content", "mtime", "size", "added", "removed"])
+def test_a_status_finds_any_change_in_any_subfolder_of_a_nested_tree(ws, tmp_path, how):
+    """The walk of a status that finds nothing changed keeps no packed listing (``SignedDir.names`` packs one on
+    use): a change in a subfolder is still found, and only the folders on the way to it are rebuilt."""
+    nested(ws)
+    ws.art("add", "data")
+    assert status_run(ws, tmp_path) == ({"data": "unchanged"}, 0)
+    f = ws.root / "data/c/y/f7.txt"
+    before = f.stat()
+    if how == "content":  # the same size, a new mtime
+        assert f.read_text() == "cy7"
+        f.write_text("cy8")
+    elif how == "mtime":  # the same content: rebuilt and found unchanged
+        os.utime(f, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    elif how == "size":
+        f.write_text("cy77")
+    elif how == "added":
+        (ws.root / "data/c/y/new.txt").write_text("new")
+    else:
+        f.unlink()
+    age(ws.root / "data/c/y")
+    expected = "unchanged" if how == "mtime" else "modified"
+    assert status_run(ws, tmp_path) == ({"data": expected}, 3)  # data, data/c, data/c/y
+
+
 def test_a_same_size_rewrite_with_mtime_set_back_is_modified(ws, tmp_path):
     ws.gen({"data": {"sub": {"a.txt": "aaaa", "b.txt": "bbbb"}}, "one.txt": "1111"})
     age(ws.root / "data")
