@@ -16,7 +16,8 @@ from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.progress import ProgressLike, as_progress
 from ..objstore.stage import FileStage
-from .checkout import CheckoutResult, checkout
+from . import forked_writes
+from .checkout import CheckoutResult, checkout, forked_job
 from .fetch import FetchResult, fetch, raise_for, record_runs
 from .pull_overlap import Overlap
 from .repo import Repo
@@ -126,25 +127,34 @@ def _fetch_beside(
     stopped it (``Overlap.problem``: the ordinary checkout after the fetch did its part)."""
     beside = Overlap(repo, arts, stage, force=force) if folders else None
     runs: list[Oid] = []  # indexed once the checkout beside the fetch is over (the state database's one writer)
-    if beside is not None:
-        beside.start()
+    # a writer process, forked now, while this process runs one thread: the checkout beside the fetch hands it
+    # the files of a large new folder as they arrive (``forked_writes.Writer``)
+    if beside is not None and max(1, int(repo.config.core("jobs"))) >= 2 and hasattr(repo.store, "know_packs"):
+        stage.writer = forked_writes.Writer.fork(forked_job(repo.store, stage))
     try:
-        fetched = fetch(
-            repo, paths, check=False, artifacts=arts, stage=stage, defer_runs=runs if beside else None, **options
-        )
-    except BaseException:
-        if beside is not None:  # nothing it wrote is put in place
-            beside.finish(whole=False)
+        if beside is not None:
+            beside.start()
+        try:
+            fetched = fetch(
+                repo, paths, check=False, artifacts=arts, stage=stage, defer_runs=runs if beside else None, **options
+            )
+        except BaseException:
+            if beside is not None:  # nothing it wrote is put in place
+                beside.finish(whole=False)
+                record_runs(repo, runs)
+            raise
+        as_progress(checkout_progress).phase("checking out", noun="files")  # the bar may have shown the fetch
+        if beside is None:
+            return fetched, CheckoutResult([], [], 0), None
+        try:  # an interrupt while the checkout ends (``Overlap.finish``) still indexes the runs fetched
+            beside.finish(whole=not (fetched.problems or fetched.missing))
+        finally:
             record_runs(repo, runs)
-        raise
-    as_progress(checkout_progress).phase("checking out", noun="files")  # the bar may have shown the fetch
-    if beside is None:
-        return fetched, CheckoutResult([], [], 0), None
-    try:  # an interrupt while the checkout ends (``Overlap.finish``) still indexes the runs fetched
-        beside.finish(whole=not (fetched.problems or fetched.missing))
+        return fetched, beside.result, beside.problem
     finally:
-        record_runs(repo, runs)
-    return fetched, beside.result, beside.problem
+        if stage.writer is not None:
+            stage.writer.close()
+            stage.writer = None
 
 
 def pull_parts(repo: Repo, whole, parts, everything, *, remote, jobs, force) -> PullResult:
