@@ -236,7 +236,13 @@ class Writer:
         """Hand a job to the child (``key`` comes back with its report)."""
         n, self._serial = self._serial, self._serial + 1
         self._out[n] = key
-        _send(self._jobs, (n, payload))
+        try:
+            _send(self._jobs, (n, payload))
+        except BrokenPipeError:  # the child is gone: its error, or its death by a signal, is this process's
+            self._got += _drained(self._reports)
+            self._take(lambda key, got: None)
+            self._reap()
+            raise RuntimeError("the checkout's second writer ended before its jobs") from None
 
     def drain(self, landed: Callable[[object, list[tuple[int, Stat]]], None], *, wait: bool = False) -> None:
         """Record (``landed(key, stats)``) the reports the child has sent; ``wait``: at least one (when a job is
@@ -316,6 +322,15 @@ class Writer:
         os.close(self._jobs)
         os.waitpid(self.pid, 0)  # what an idle child says as it ends (an interrupt it got too) is not news
         os.close(self._reports)
+
+
+def _drained(fd: int) -> bytes:
+    """Whatever is left to read in pipe ``fd`` (its writer ended)."""
+    os.set_blocking(fd, True)
+    out = bytearray()
+    while data := os.read(fd, 1 << 16):
+        out += data
+    return bytes(out)
 
 
 def _serve(write, jobs: int, reports: int, parent: int) -> None:  # pragma: no cover - runs in the child
