@@ -23,6 +23,9 @@ once the fetch has ended whole, the rest of its jobs are split the same way (``c
 other threads left are known to do nothing but wait (the main thread, waiting for the checkout's to end), and
 none of them is copied into the child. The jobs' packs are opened (and their names learnt) before the fork, and the
 child checks each file as the pull's checkout would (hashed unless its pack is one the fetch proved).
+
+Better still for a pull, a ``Writer`` is forked as the pull starts, while its process runs one thread, and
+takes jobs through a pipe while the fetch goes on (see the class).
 """
 
 from __future__ import annotations
