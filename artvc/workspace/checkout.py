@@ -532,18 +532,39 @@ def write_there(
         os.close(fd)
 
 
-def forked_job(store: ObjectStore, staged: FileStage) -> Callable[[object], Iterator[list[tuple[int, os.stat_result]]]]:
+class _Proved:
+    """What ``materialize_small`` reads of a pull's ``FileStage`` when rows are given: the packs its fetch
+    proved (a forked writer learns them job by job)."""
+
+    arrivals = None
+
+    def __init__(self) -> None:
+        self.proved_packs: set[str] = set()
+
+
+def forked_job(store: ObjectStore) -> Callable[[object], Iterator[list[tuple[int, os.stat_result]]]]:
     """What a ``forked_writes.Writer`` forked as a pull starts does with each job it gets: (folder, files, rows,
     {pack number: name}, names of the packs among them the fetch proved): the packs are learnt by name (opened
-    by path: the child asks no index) and the files written as ``write_there``."""
+    by path: the child asks no index) and the files written as ``write_there`` (those of a pack the fetch did
+    not prove hashed, as in the pull's own process)."""
+    proved = _Proved()
 
     def run(payload: object) -> Iterator[list[tuple[int, os.stat_result]]]:
-        where, files, rows, packs, proved = cast("tuple[str, list, array[int], dict[int, str], list[str]]", payload)
+        where, files, rows, packs, names = cast("tuple[str, list, array[int], dict[int, str], list[str]]", payload)
         store.know_packs(packs)  # type: ignore[attr-defined]
-        staged.proved_packs.update(proved)
-        return write_there(store, staged, where, files, rows)
+        proved.proved_packs.update(names)
+        return write_there(store, cast(FileStage, proved), where, files, rows)
 
     return run
+
+
+def fork_writer(repo: Repo) -> forked_writes.Writer | None:
+    """A writer process for a pull's checkout beside its fetch (``forked_writes.Writer``), forked now: None
+    unless this process may fork (one thread), ``core.jobs`` is at least 2 and the store reads packs by
+    number without its index once told their names. The caller closes it."""
+    if max(1, int(repo.config.core("jobs"))) < 2 or not hasattr(repo.store, "know_packs"):
+        return None
+    return forked_writes.Writer.fork(forked_job(repo.store))
 
 
 def _arrived(store: ObjectStore, items: list[Write], arrivals: Arrivals) -> array[int]:

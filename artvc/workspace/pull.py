@@ -16,9 +16,9 @@ from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.progress import ProgressLike, as_progress
 from ..objstore.stage import FileStage
-from . import forked_writes
-from .checkout import CheckoutResult, checkout, forked_job
+from .checkout import CheckoutResult, checkout, fork_writer
 from .fetch import FetchResult, fetch, raise_for, record_runs
+from .forked_writes import Writer
 from .pull_overlap import Overlap
 from .repo import Repo
 from .tracked import ObjectKey, TrackedArtifact, incomplete, incomplete_keys, select
@@ -49,6 +49,7 @@ def pull(
     progress: ProgressLike = None,
     checkout_progress: ProgressLike = None,
     all_runs: bool = False,
+    writer: Writer | None = None,
 ) -> PullResult:
     """Fetch, then check out the artifacts (all, or ``targets``) whose objects are now all local.
 
@@ -56,7 +57,9 @@ def pull(
     that could not be fetched completely (``tracked.incomplete``) are left as they are; the fetch's problems
     are raised after the checkout of the others. Folders that are not there are checked out beside the fetch
     (``pull_overlap.Overlap``), the rest after it. Runs: those the workspace names and their lineage, or with
-    ``all_runs`` every run on the remote (see ``fetch``).
+    ``all_runs`` every run on the remote (see ``fetch``). ``writer``: a writer process the caller forked (and
+    closes) before it started a thread (``checkout.fork_writer``; a progress bar on a terminal runs one), for
+    the checkout beside the fetch; without one, the pull forks its own when it can.
 
     Raises:
         IntegrityError: objects failed verification (they were not stored and nothing was written from them).
@@ -94,6 +97,7 @@ def pull(
                 checkout_progress=checkout_progress,
                 lacking=below,
                 all_runs=all_runs,
+                writer=writer,
             )
             if fetched.problems or fetched.missing:  # else everything asked for (and what is below it) arrived
                 lacking = incomplete(repo.store, [a.pointer for a in arts])
@@ -120,6 +124,7 @@ def _fetch_beside(
     force: bool,
     folders: bool,
     checkout_progress: ProgressLike,
+    writer: Writer | None = None,
     **options,
 ) -> tuple[FetchResult, CheckoutResult, str | None]:
     """``fetch`` (with ``options``) and, when ``folders``, the checkout of the folders not in the workspace
@@ -127,10 +132,10 @@ def _fetch_beside(
     stopped it (``Overlap.problem``: the ordinary checkout after the fetch did its part)."""
     beside = Overlap(repo, arts, stage, force=force) if folders else None
     runs: list[Oid] = []  # indexed once the checkout beside the fetch is over (the state database's one writer)
-    # a writer process, forked now, while this process runs one thread: the checkout beside the fetch hands it
-    # the files of a large new folder as they arrive (``forked_writes.Writer``)
-    if beside is not None and max(1, int(repo.config.core("jobs"))) >= 2 and hasattr(repo.store, "know_packs"):
-        stage.writer = forked_writes.Writer.fork(forked_job(repo.store, stage))
+    # a writer process, forked now (while this process runs one thread) unless the caller made one: the checkout
+    # beside the fetch hands it the files of a large new folder as they arrive (``forked_writes.Writer``)
+    forked = fork_writer(repo) if beside is not None and writer is None else None
+    stage.writer = writer if beside is not None and writer is not None else forked
     try:
         if beside is not None:
             beside.start()
@@ -152,9 +157,9 @@ def _fetch_beside(
             record_runs(repo, runs)
         return fetched, beside.result, beside.problem
     finally:
-        if stage.writer is not None:
-            stage.writer.close()
-            stage.writer = None
+        stage.writer = None
+        if forked is not None:
+            forked.close()
 
 
 def pull_parts(repo: Repo, whole, parts, everything, *, remote, jobs, force) -> PullResult:
