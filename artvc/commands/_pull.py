@@ -29,7 +29,7 @@ def run(
 
     writer = None
     if not lazy:  # forked before the progress bar's thread starts (``workspace/forked_writes.Writer``)
-        from ..workspace.checkout import fork_writer
+        from ..workspace.pull_writer import fork_writer
 
         writer = fork_writer(repo)
     try:

@@ -20,7 +20,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from ..errors import ArtError, ConflictError, ObjectNotFoundError, UnsafePathError, WorkspaceError, WouldOverwriteError
 from ..objstore.faults import fault_point
@@ -34,16 +34,13 @@ from ..objstore.store.base import ObjectStore
 from ..objstore.tmpowner import note, token
 from ..objstore.treecache import scan_folder
 from ..objstore.types import EntryKind
-from . import forked_writes
+from . import forked_writes, pull_writer
 from .checkout_plan import LOCATED_AT_MOST, ArtifactPlan, CheckoutPlan, Folder, Op, Write, plan_checkout
 from .forked_writes import Stat
 from .paths import ensure_inside
 from .repo import Repo
 from .safety import TreeCache
 from .tracked import TrackedArtifact
-
-if TYPE_CHECKING:
-    from ..objstore.arrivals import Arrivals
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,7 +407,7 @@ def _write_files(
     def there(job: _Job) -> Iterator[list[tuple[int, os.stat_result]]]:  # in the forked writer: no progress
         _, where, _, files = start(job)
         # ``staged``: a pull's, so files of packs its fetch did not prove are hashed, as in this process
-        yield from write_there(store, staged, where, files, job[1])
+        yield from pull_writer.write_there(store, staged, where, files, job[1])
 
     def from_there(job: _Job, got: list[tuple[int, Stat]]) -> None:  # the forked writer's report of a job
         stats = cast("list[tuple[int, os.stat_result]]", got)  # a ``Stat`` has every field the records read
@@ -469,30 +466,26 @@ def _write_files(
     elif split and not each:
         in_two((*head, *todo), write)
     elif beside is not None:
-        # the writer forked as the pull started (``pull._fetch_beside``): the jobs go to it while the fetch goes on
+        # the writer forked as the pull started (``pull_writer``): the jobs go to it while the fetch goes on
         writer = getattr(staged, "writer", None) if jobs >= 2 and a.files >= forked_writes.FORK_AT else None
-        if writer is None:
-            forked_writes.beside_fetch(
-                beside, itertools.chain(head, todo), write, in_two if jobs >= 2 else None, a.files, _files_of
-            )
-            return
-        assert staged is not None
+        if writer is None or staged is None:
+            later, rest = in_two if jobs >= 2 else None, itertools.chain(head, todo)
+            return forked_writes.beside_fetch(beside, rest, write, later, a.files, _files_of)
 
         def from_writer(key: object, got: list[tuple[int, Stat]]) -> None:
             job, at = cast("tuple[_Job, _Place]", key)
             landed(job, at, cast("list[tuple[int, os.stat_result]]", got), sum(job[0][k][1].size for k, _ in got))
 
         def send(job: _Job, fetching: bool) -> bool:
-            """Hand ``job`` to the writer (see ``forked_writes.beside_fetch``): its objects located first, as
-            they arrive; False (written here) when the writer is busy and the fetch is over, or the job is not
-            one of one-chunk raw or zstd objects of a private folder."""
+            """Hand ``job`` to the writer once its objects are located (``forked_writes.beside_fetch``); False when
+            it is busy and the fetch is over. A job it may not write (``forkable``) is written here."""
             writer.drain(from_writer)
             if writer.busy >= 2:
                 if not fetching:
                     return False
                 while writer.busy >= 2:
                     writer.drain(from_writer, wait=True)
-            rows = job[1] if job[1] is not None else _arrived(store, job[0], beside)
+            rows = job[1] if job[1] is not None else pull_writer.arrived(store, [e.oid for _, e in job[0]], beside)
             at = start(job)
             if not (at[2] and forkable(rows)):
                 write((job[0], rows))
@@ -501,84 +494,18 @@ def _write_files(
             writer.send((job, at), (at[1], at[3], rows, packs, sorted(staged.proved_packs & set(packs.values()))))
             return True
 
+        def flush() -> None:
+            writer.flush(from_writer)
+
+        jobs_all = itertools.chain(head, todo)
         try:
-            forked_writes.beside_fetch(
-                beside,
-                itertools.chain(head, todo),
-                write,
-                None,
-                a.files,
-                _files_of,
-                send,
-                lambda: writer.flush(from_writer),
-            )
+            forked_writes.beside_fetch(beside, jobs_all, write, None, a.files, _files_of, send, flush)
         except BaseException:
             writer.kill()  # it writes nothing more into the staging folder the caller removes
             raise
     else:  # small files by this thread alone: each is a few short system calls, and every one of them hands the
         for items in itertools.chain(head, todo):  # GIL over, so a second thread only waits on this one
             write(items)
-
-
-def write_there(
-    store: ObjectStore, staged: FileStage | None, where: str, files: list[tuple[str, Oid, int, bool]], rows
-) -> Iterator[list[tuple[int, os.stat_result]]]:
-    """Write ``files`` (one-chunk raw or zstd objects located by ``rows``) into the private folder ``where``, in a
-    forked writer (``forked_writes``): no index query, no progress; yield what landed as ``materialize_small``."""
-    fd = os.open(where, _O_FOLDER)
-    try:
-        yield from materialize_small(store, files, direct=True, folder_fd=fd, rows=rows, staged=staged)
-    finally:
-        os.close(fd)
-
-
-class _Proved:
-    """What ``materialize_small`` reads of a pull's ``FileStage`` when rows are given: the packs its fetch
-    proved (a forked writer learns them job by job)."""
-
-    arrivals = None
-
-    def __init__(self) -> None:
-        self.proved_packs: set[str] = set()
-
-
-def forked_job(store: ObjectStore) -> Callable[[object], Iterator[list[tuple[int, os.stat_result]]]]:
-    """What a ``forked_writes.Writer`` forked as a pull starts does with each job it gets: (folder, files, rows,
-    {pack number: name}, names of the packs among them the fetch proved): the packs are learnt by name (opened
-    by path: the child asks no index) and the files written as ``write_there`` (those of a pack the fetch did
-    not prove hashed, as in the pull's own process)."""
-    proved = _Proved()
-
-    def run(payload: object) -> Iterator[list[tuple[int, os.stat_result]]]:
-        where, files, rows, packs, names = cast("tuple[str, list, array[int], dict[int, str], list[str]]", payload)
-        store.know_packs(packs)  # type: ignore[attr-defined]
-        proved.proved_packs.update(names)
-        return write_there(store, cast(FileStage, proved), where, files, rows)
-
-    return run
-
-
-def fork_writer(repo: Repo) -> forked_writes.Writer | None:
-    """A writer process for a pull's checkout beside its fetch (``forked_writes.Writer``), forked now: None
-    unless this process may fork (one thread), ``core.jobs`` is at least 2 and the store reads packs by
-    number without its index once told their names. The caller closes it."""
-    if max(1, int(repo.config.core("jobs"))) < 2 or not hasattr(repo.store, "know_packs"):
-        return None
-    return forked_writes.Writer.fork(forked_job(repo.store))
-
-
-def _arrived(store: ObjectStore, items: list[Write], arrivals: Arrivals) -> array[int]:
-    """The index rows of these files (as ``_locate``), waiting for the fetch beside to store what is missing
-    (``Arrivals.located``); a file it never brings keeps the row of one not stored as a chunk."""
-    locate = store.locate_chunks  # type: ignore[attr-defined]
-    oids = [e.oid for _, e in items]
-    found = locate(oids)
-    if None in found:
-        found = arrivals.located(locate, oids, found)
-    rows = array("q")
-    for row in found:
-        rows.extend(_NOT_A_CHUNK if row is None else row)
-    return rows
 
 
 def _in_threads(fn: Callable[[_Job], None], todo: Iterator[_Job], jobs: int) -> None:

@@ -16,10 +16,11 @@ from ..objstore.objects import Kind
 from ..objstore.oid import Oid
 from ..objstore.progress import ProgressLike, as_progress
 from ..objstore.stage import FileStage
-from .checkout import CheckoutResult, checkout, fork_writer
+from .checkout import CheckoutResult, checkout
 from .fetch import FetchResult, fetch, raise_for, record_runs
 from .forked_writes import Writer
 from .pull_overlap import Overlap
+from .pull_writer import fork_writer
 from .repo import Repo
 from .tracked import ObjectKey, TrackedArtifact, incomplete, incomplete_keys, select
 
@@ -58,7 +59,7 @@ def pull(
     are raised after the checkout of the others. Folders that are not there are checked out beside the fetch
     (``pull_overlap.Overlap``), the rest after it. Runs: those the workspace names and their lineage, or with
     ``all_runs`` every run on the remote (see ``fetch``). ``writer``: a writer process the caller forked (and
-    closes) before it started a thread (``checkout.fork_writer``; a progress bar on a terminal runs one), for
+    closes) before it started a thread (``pull_writer.fork_writer``; a progress bar on a terminal runs one), for
     the checkout beside the fetch; without one, the pull forks its own when it can.
 
     Raises:

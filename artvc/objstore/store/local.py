@@ -355,11 +355,6 @@ class LocalStore(ObjectStore):
             name = self._names[pack] = row[0]
         return name
 
-    def know_packs(self, names: dict[int, str]) -> None:
-        """Learn the names of packs by number (a forked writer, which asks no index: ``pack_fd`` then opens them
-        by path)."""
-        self._names.update(names)
-
     def pack_path(self, name: str) -> Path:
         return self.root / "packs" / name[:2] / f"{name}.pack"
 
