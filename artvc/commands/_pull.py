@@ -27,17 +27,27 @@ def run(
     else:  # lazy_pull's module (remote pack ranges, mmap, its dataclass) is for a lazy pull only
         from ..workspace.pull import pull
 
-    with Progress("fetching", noun="objects") as progress:
-        result = pull(
-            repo,
-            absolute(targets) or None,
-            remote=remote,
-            jobs=jobs,
-            force=force,
-            all_runs=all_runs,
-            progress=progress,
-            checkout_progress=progress,
-        )
+    writer = None
+    if not lazy:  # forked before the progress bar's thread starts (``workspace/forked_writes.Writer``)
+        from ..workspace.pull_writer import fork_writer
+
+        writer = fork_writer(repo)
+    try:
+        with Progress("fetching", noun="objects") as progress:
+            result = pull(
+                repo,
+                absolute(targets) or None,
+                remote=remote,
+                jobs=jobs,
+                force=force,
+                all_runs=all_runs,
+                progress=progress,
+                checkout_progress=progress,
+                **({"writer": writer} if writer is not None else {}),
+            )
+    finally:
+        if writer is not None:
+            writer.close()
     if flags().get("json"):
         emit_json(result.as_dict())
         return

@@ -29,6 +29,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from .arrivals import Arrivals
 from .faults import fault_point
@@ -79,6 +80,8 @@ class FileStage:
         self.proved_packs: set[str] = set()
         # a pull whose checkout runs beside its fetch: what the fetch has brought so far (``arrivals.py``)
         self.arrivals: Arrivals | None = None
+        # a pull's writer process, forked as it started (``workspace/forked_writes.Writer``), or None
+        self.writer: Any = None
 
     def __enter__(self) -> FileStage:
         return self

@@ -34,7 +34,7 @@ from ..objstore.store.base import ObjectStore
 from ..objstore.tmpowner import note, token
 from ..objstore.treecache import scan_folder
 from ..objstore.types import EntryKind
-from . import forked_writes
+from . import forked_writes, pull_writer
 from .checkout_plan import LOCATED_AT_MOST, ArtifactPlan, CheckoutPlan, Folder, Op, Write, plan_checkout
 from .forked_writes import Stat
 from .paths import ensure_inside
@@ -406,11 +406,8 @@ def _write_files(
 
     def there(job: _Job) -> Iterator[list[tuple[int, os.stat_result]]]:  # in the forked writer: no progress
         _, where, _, files = start(job)
-        fd = os.open(where, _O_FOLDER)
-        try:  # ``staged``: a pull's, so files of packs its fetch did not prove are hashed, as in this process
-            yield from materialize_small(store, files, direct=True, folder_fd=fd, rows=job[1], staged=staged)
-        finally:
-            os.close(fd)
+        # ``staged``: a pull's, so files of packs its fetch did not prove are hashed, as in this process
+        yield from pull_writer.write_there(store, staged, where, files, job[1])
 
     def from_there(job: _Job, got: list[tuple[int, Stat]]) -> None:  # the forked writer's report of a job
         stats = cast("list[tuple[int, os.stat_result]]", got)  # a ``Stat`` has every field the records read
@@ -469,9 +466,43 @@ def _write_files(
     elif split and not each:
         in_two((*head, *todo), write)
     elif beside is not None:
-        forked_writes.beside_fetch(
-            beside, itertools.chain(head, todo), write, in_two if jobs >= 2 else None, a.files, _files_of
-        )
+        # the writer forked as the pull started (``pull_writer``): the jobs go to it while the fetch goes on
+        writer = getattr(staged, "writer", None) if jobs >= 2 and a.files >= forked_writes.FORK_AT else None
+        if writer is None or staged is None:
+            later, rest = in_two if jobs >= 2 else None, itertools.chain(head, todo)
+            return forked_writes.beside_fetch(beside, rest, write, later, a.files, _files_of)
+
+        def from_writer(key: object, got: list[tuple[int, Stat]]) -> None:
+            job, at = cast("tuple[_Job, _Place]", key)
+            landed(job, at, cast("list[tuple[int, os.stat_result]]", got), sum(job[0][k][1].size for k, _ in got))
+
+        def send(job: _Job, fetching: bool) -> bool:
+            """Hand ``job`` to the writer once its objects are located (``forked_writes.beside_fetch``); False when
+            it is busy and the fetch is over. A job it may not write (``forkable``) is written here."""
+            writer.drain(from_writer)
+            if writer.busy >= 2:
+                if not fetching:
+                    return False
+                while writer.busy >= 2:
+                    writer.drain(from_writer, wait=True)
+            rows = job[1] if job[1] is not None else pull_writer.arrived(store, [e.oid for _, e in job[0]], beside)
+            at = start(job)
+            if not (at[2] and forkable(rows)):
+                write((job[0], rows))
+                return True
+            packs = {p: store.pack_name(p) for p in set(rows[0::5])}
+            writer.send((job, at), (at[1], at[3], rows, packs, sorted(staged.proved_packs & set(packs.values()))))
+            return True
+
+        def flush() -> None:
+            writer.flush(from_writer)
+
+        jobs_all = itertools.chain(head, todo)
+        try:
+            forked_writes.beside_fetch(beside, jobs_all, write, None, a.files, _files_of, send, flush)
+        except BaseException:
+            writer.kill()  # it writes nothing more into the staging folder the caller removes
+            raise
     else:  # small files by this thread alone: each is a few short system calls, and every one of them hands the
         for items in itertools.chain(head, todo):  # GIL over, so a second thread only waits on this one
             write(items)

@@ -23,6 +23,9 @@ once the fetch has ended whole, the rest of its jobs are split the same way (``c
 other threads left are known to do nothing but wait (the main thread, waiting for the checkout's to end), and
 none of them is copied into the child. The jobs' packs are opened (and their names learnt) before the fork, and the
 child checks each file as the pull's checkout would (hashed unless its pack is one the fetch proved).
+
+Better still for a pull, a ``Writer`` is forked as the pull starts, while its process runs one thread, and
+takes jobs through a pipe while the fetch goes on (see the class).
 """
 
 from __future__ import annotations
@@ -140,18 +143,34 @@ def beside_fetch(
     split: Callable[[Iterable[J], Callable[[J], None]], None] | None,
     files: int,
     size: Callable[[J], int],
+    send: Callable[[J, bool], bool] | None = None,
+    flush: Callable[[], None] | None = None,
 ) -> None:
     """The jobs of a checkout beside a pull's fetch (``files`` in all, ``size`` of each job): written by this
     thread (``write``) while objects still arrive; once the fetch ended whole and every other thread only waits
     (``Arrivals.waiting``, ``can_fork``), the rest is handed to ``split`` (which lists them and forks: see
     ``split_run``; None: ``core.jobs`` is 1, no fork) when from ``FORK_AT`` to ``LOCATED_AT_MOST`` files are
     left (the plan's bound of files a checkout lists at once). Before each job of this process, here or in
-    ``split``, an interrupted pull (``Arrivals.cancel``) stops the checkout (``Arrivals.check``)."""
+    ``split``, an interrupted pull (``Arrivals.cancel``) stops the checkout (``Arrivals.check``).
+
+    With ``send`` (a ``Writer`` forked as the pull started), each job is first offered to it: ``send(job,
+    fetching)`` hands it over (True), waiting for room while the fetch goes on (``fetching``: this thread then
+    writes nothing itself, and leaves the GIL to the fetch), or says no (False: the writer is busy once the fetch
+    ended, or the job is not one it may write) and the job is written here; ``flush`` then waits for the jobs out.
+    No second fork is made."""
 
     def here(job: J) -> None:
         arrivals.check()
         write(job)
 
+    if send is not None:
+        for job in todo:
+            arrivals.check()
+            if not send(job, arrivals.waiting() is None):
+                write(job)
+        if flush is not None:
+            flush()
+        return
     left = files
     for job in todo:
         here(job)
@@ -161,6 +180,196 @@ def beside_fetch(
             if waiting is not None and can_fork(waiting):
                 split(todo, here)
                 return
+
+
+class Writer:
+    """A writer process forked as a pull starts (``Writer.fork``: the process runs one thread then, before its
+    fetch starts any), which writes the jobs the pull's checkout hands it while the fetch goes on.
+
+    ``split_run`` forks only once the fetch has ended whole (a fork beside the fetch's running threads could copy
+    a lock one of them holds); until then the checkout beside the fetch shared the fetch's interpreter, and every
+    file it wrote took the GIL from the fetch. This child has an interpreter of its own from the start: the
+    checkout's thread locates each job's objects as they arrive (``Arrivals.located``), sends the job here
+    (``send``) and records what landed (``drain``), and the child writes it with ``write`` (the packs it reads
+    named in each job, opened by path: no sqlite connection crosses the fork). Jobs go one way through a pipe,
+    reports (each file's stat data) the other. The same rules as ``split_run``'s: an error of the child is raised
+    again in the parent, a child killed by a signal takes the parent with it by the same signal, an error or
+    interrupt of the parent's checkout kills the child (``kill``, and waits for it) before its staging folder is
+    removed, and a child whose parent died reads the end of its pipe and stops."""
+
+    def __init__(self, pid: int, jobs: int, reports: int) -> None:
+        self.pid, self._jobs, self._reports = pid, jobs, reports
+        self._out: dict[int, object] = {}  # jobs sent and not reported yet, by number
+        self._serial = 0
+        self._got = bytearray()
+        self._ended = False
+
+    @classmethod
+    def fork(cls, write: Callable[[object], Iterator[list[tuple[int, os.stat_result]]]]) -> Writer | None:
+        """The writer process (None when this process may not fork now: ``can_fork``), which runs
+        ``write(payload)`` for each payload sent."""
+        if not can_fork():
+            return None
+        jobs_r, jobs_w = os.pipe()
+        reports_r, reports_w = os.pipe()
+        for w in (jobs_w, reports_w):
+            try:
+                import fcntl
+
+                fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+            except OSError:
+                pass
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child (its work is checked by the parent's results)
+            os.close(jobs_w)
+            os.close(reports_r)
+            _serve(write, jobs_r, reports_w, parent)
+        os.close(jobs_r)
+        os.close(reports_w)
+        os.set_blocking(reports_r, False)
+        return cls(pid, jobs_w, reports_r)
+
+    @property
+    def busy(self) -> int:
+        """Jobs sent and not reported yet."""
+        return len(self._out)
+
+    def send(self, key: object, payload: object) -> None:
+        """Hand a job to the child (``key`` comes back with its report)."""
+        n, self._serial = self._serial, self._serial + 1
+        self._out[n] = key
+        try:
+            _send(self._jobs, (n, payload))
+        except BrokenPipeError:  # the child is gone: its error, or its death by a signal, is this process's
+            self._got += _drained(self._reports)
+            self._take(lambda key, got: None)
+            self._reap()
+            raise RuntimeError("the checkout's second writer ended before its jobs") from None
+
+    def drain(self, landed: Callable[[object, list[tuple[int, Stat]]], None], *, wait: bool = False) -> None:
+        """Record (``landed(key, stats)``) the reports the child has sent; ``wait``: at least one (when a job is
+        out).
+
+        Raises:
+            what the child raised (see ``split_run``); a child killed by a signal kills this process too.
+        """
+        while self._out:
+            os.set_blocking(self._reports, wait)
+            try:
+                data = os.read(self._reports, 1 << 16)
+            except BlockingIOError:
+                return
+            finally:
+                os.set_blocking(self._reports, False)
+            if not data:  # the child ended with jobs out
+                self._reap()
+                raise RuntimeError("the checkout's second writer ended before its jobs")
+            self._got += data
+            wait = self._take(landed) == 0 and wait
+
+    def flush(self, landed: Callable[[object, list[tuple[int, Stat]]], None]) -> None:
+        """Wait for every job out to be reported (and recorded)."""
+        while self._out:
+            self.drain(landed, wait=True)
+
+    def _take(self, landed: Callable[[object, list[tuple[int, Stat]]], None]) -> int:
+        taken = 0
+        got = self._got
+        while len(got) >= _LEN.size:
+            (size,) = _LEN.unpack_from(got)
+            if len(got) < _LEN.size + size:
+                break
+            n, what = pickle.loads(bytes(got[_LEN.size : _LEN.size + size]))
+            del got[: _LEN.size + size]
+            if n < 0:
+                self._reap()
+                raise _rebuilt(*what)
+            landed(self._out.pop(n), what)
+            taken += 1
+        return taken
+
+    def _reap(self) -> None:
+        """Wait for the child to end (it has, or is about to); its death by a signal is this process's too."""
+        if self._ended:
+            return
+        self._ended = True
+        os.close(self._jobs)
+        _, status = os.waitpid(self.pid, 0)
+        os.close(self._reports)
+        if os.WIFSIGNALED(status):
+            os.kill(os.getpid(), os.WTERMSIG(status))
+
+    def kill(self) -> None:
+        """Stop the child now and wait for it (an error or interrupt of the checkout: it writes no more)."""
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
+        os.close(self._jobs)
+        os.close(self._reports)
+
+    def close(self) -> None:
+        """The pull is over: the child reads the end of its pipe and ends; wait for it. Jobs still out (the
+        checkout stopped without ``flush``) are not waited for: the child is killed."""
+        if self._out:
+            self.kill()
+            return
+        if self._ended:
+            return
+        self._ended = True
+        os.close(self._jobs)
+        os.waitpid(self.pid, 0)  # what an idle child says as it ends (an interrupt it got too) is not news
+        os.close(self._reports)
+
+
+def _drained(fd: int) -> bytes:
+    """Whatever is left to read in pipe ``fd`` (its writer ended)."""
+    os.set_blocking(fd, True)
+    out = bytearray()
+    while data := os.read(fd, 1 << 16):
+        out += data
+    return bytes(out)
+
+
+def _serve(write, jobs: int, reports: int, parent: int) -> None:  # pragma: no cover - runs in the child
+    code = 0
+    got = bytearray()
+    first = True
+    try:
+        while True:
+            data = os.read(jobs, 1 << 16)
+            if not data:  # the pull is over (or died)
+                break
+            got += data
+            while len(got) >= _LEN.size:
+                (size,) = _LEN.unpack_from(got)
+                if len(got) < _LEN.size + size:
+                    break
+                n, payload = pickle.loads(bytes(got[_LEN.size : _LEN.size + size]))
+                del got[: _LEN.size + size]
+                if first:
+                    fault_point("checkout.forked")  # in the child alone: a test fails or kills it here
+                    first = False
+                if os.getppid() != parent:
+                    raise SystemExit(1)
+                out: list[tuple[int, Stat]] = []
+                for batch in write(payload):
+                    out.extend(
+                        (k, Stat(st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)) for k, st in batch
+                    )
+                _send(reports, (n, out))
+    except BaseException as exc:
+        code = 1
+        try:
+            _send(reports, (-1, _portable(exc)))
+        except BaseException:
+            pass
+    os._exit(code)
 
 
 def _child(jobs, theirs, there, w: int, r: int, parent: int) -> None:  # pragma: no cover - runs in the child

@@ -18,7 +18,9 @@ from ..objstore.progress import ProgressLike, as_progress
 from ..objstore.stage import FileStage
 from .checkout import CheckoutResult, checkout
 from .fetch import FetchResult, fetch, raise_for, record_runs
+from .forked_writes import Writer
 from .pull_overlap import Overlap
+from .pull_writer import fork_writer
 from .repo import Repo
 from .tracked import ObjectKey, TrackedArtifact, incomplete, incomplete_keys, select
 
@@ -48,6 +50,7 @@ def pull(
     progress: ProgressLike = None,
     checkout_progress: ProgressLike = None,
     all_runs: bool = False,
+    writer: Writer | None = None,
 ) -> PullResult:
     """Fetch, then check out the artifacts (all, or ``targets``) whose objects are now all local.
 
@@ -55,7 +58,9 @@ def pull(
     that could not be fetched completely (``tracked.incomplete``) are left as they are; the fetch's problems
     are raised after the checkout of the others. Folders that are not there are checked out beside the fetch
     (``pull_overlap.Overlap``), the rest after it. Runs: those the workspace names and their lineage, or with
-    ``all_runs`` every run on the remote (see ``fetch``).
+    ``all_runs`` every run on the remote (see ``fetch``). ``writer``: a writer process the caller forked (and
+    closes) before it started a thread (``pull_writer.fork_writer``; a progress bar on a terminal runs one), for
+    the checkout beside the fetch; without one, the pull forks its own when it can.
 
     Raises:
         IntegrityError: objects failed verification (they were not stored and nothing was written from them).
@@ -93,6 +98,7 @@ def pull(
                 checkout_progress=checkout_progress,
                 lacking=below,
                 all_runs=all_runs,
+                writer=writer,
             )
             if fetched.problems or fetched.missing:  # else everything asked for (and what is below it) arrived
                 lacking = incomplete(repo.store, [a.pointer for a in arts])
@@ -119,6 +125,7 @@ def _fetch_beside(
     force: bool,
     folders: bool,
     checkout_progress: ProgressLike,
+    writer: Writer | None = None,
     **options,
 ) -> tuple[FetchResult, CheckoutResult, str | None]:
     """``fetch`` (with ``options``) and, when ``folders``, the checkout of the folders not in the workspace
@@ -126,25 +133,34 @@ def _fetch_beside(
     stopped it (``Overlap.problem``: the ordinary checkout after the fetch did its part)."""
     beside = Overlap(repo, arts, stage, force=force) if folders else None
     runs: list[Oid] = []  # indexed once the checkout beside the fetch is over (the state database's one writer)
-    if beside is not None:
-        beside.start()
+    # a writer process, forked now (while this process runs one thread) unless the caller made one: the checkout
+    # beside the fetch hands it the files of a large new folder as they arrive (``forked_writes.Writer``)
+    forked = fork_writer(repo) if beside is not None and writer is None else None
+    stage.writer = writer if beside is not None and writer is not None else forked
     try:
-        fetched = fetch(
-            repo, paths, check=False, artifacts=arts, stage=stage, defer_runs=runs if beside else None, **options
-        )
-    except BaseException:
-        if beside is not None:  # nothing it wrote is put in place
-            beside.finish(whole=False)
+        if beside is not None:
+            beside.start()
+        try:
+            fetched = fetch(
+                repo, paths, check=False, artifacts=arts, stage=stage, defer_runs=runs if beside else None, **options
+            )
+        except BaseException:
+            if beside is not None:  # nothing it wrote is put in place
+                beside.finish(whole=False)
+                record_runs(repo, runs)
+            raise
+        as_progress(checkout_progress).phase("checking out", noun="files")  # the bar may have shown the fetch
+        if beside is None:
+            return fetched, CheckoutResult([], [], 0), None
+        try:  # an interrupt while the checkout ends (``Overlap.finish``) still indexes the runs fetched
+            beside.finish(whole=not (fetched.problems or fetched.missing))
+        finally:
             record_runs(repo, runs)
-        raise
-    as_progress(checkout_progress).phase("checking out", noun="files")  # the bar may have shown the fetch
-    if beside is None:
-        return fetched, CheckoutResult([], [], 0), None
-    try:  # an interrupt while the checkout ends (``Overlap.finish``) still indexes the runs fetched
-        beside.finish(whole=not (fetched.problems or fetched.missing))
+        return fetched, beside.result, beside.problem
     finally:
-        record_runs(repo, runs)
-    return fetched, beside.result, beside.problem
+        stage.writer = None
+        if forked is not None:
+            forked.close()
 
 
 def pull_parts(repo: Repo, whole, parts, everything, *, remote, jobs, force) -> PullResult:

@@ -22,6 +22,11 @@ workspace as it was (exit 3).
    thread wrote the last ~45% of a 100k pull alone. An error of the child is raised again here (the folder is
    then checked out after the fetch, as on any failure of this thread); an interrupt, of the main thread or of
    the child, stops both and removes the staging folder before the pull ends (``finish``).
+
+5. When the pull could fork as it started (``pull._fetch_beside``: one thread then), a writer process made
+   then (``forked_writes.Writer``, ``FileStage.writer``) takes the jobs of a folder of ``FORK_AT`` files or more
+   from the start: this thread locates each job's objects as they arrive and sends it, waiting for the writer
+   while the fetch goes on, so the fetch keeps the interpreter; no second fork is made after the fetch.
 """
 
 from __future__ import annotations

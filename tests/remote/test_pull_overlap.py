@@ -341,3 +341,93 @@ def test_an_interrupt_while_the_pull_waits_for_its_checkout_leaves_nothing(ws, t
     assert _leftovers(other.root) == []
     assert art_json(other, "pull")["restored"] == ["d0"]
     assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+
+
+# -- a writer process forked as the pull starts (forked_writes.Writer) ------------------------------------------
+
+
+def _many_in_two_packs(ws: Workspace, tmp_path: Path, n: int = 3000) -> Workspace:
+    """One folder of ``2 * n`` tiny files (over ``FORK_AT``) added and pushed to a directory remote in two steps
+    (two packs of chunks there: the first ``n`` names of 1-64 bytes, then the next ``n`` of 1.5-2 KB, the largest
+    pack); return a fresh clone that writes with two processes (``core.jobs`` 2)."""
+    rng = random.Random(35)
+    add_remote(ws, str(tmp_path / "bucket"))
+    for part, (low, high) in enumerate([(1, 64), (1500, 2000)]):
+        names = range(part * n, (part + 1) * n)
+        ws.gen({"d0": {f"f{i:05d}.bin": rng.randbytes(rng.randint(low, high)) for i in names}})
+        ws.art("add", "d0")
+        assert art_json(ws, "push")["missing"] == []
+    other = clone(ws, tmp_path / "clone")
+    other.art("config", "core.jobs", "2")
+    return other
+
+
+def test_the_writer_process_writes_a_large_folder_while_the_fetch_still_goes_on(ws, tmp_path):
+    """The fetch is held right after it adopted the first of the two packs: the writer process (forked as the pull
+    started) writes that pack's files meanwhile (the old code forked only once the fetch had ended, and wrote
+    them in the fetch's own process); then the pull ends with the same bytes, a clean fsck, and every file in the
+    stat cache (the writer's reports recorded by the pull: the next add hashes nothing)."""
+    other = _many_in_two_packs(ws, tmp_path)
+    log, release = other.root.parent / "faults.log", other.root.parent / "release"
+    env = {
+        **os.environ,
+        "ART_FAULT": "fetch.pack-imported@1:block",
+        "ART_FAULT_RELEASE": str(release),
+        "ART_FAULT_LOG": str(log),
+    }
+    proc = subprocess.Popen([*ART, "pull"], cwd=other.root, env=env, stderr=subprocess.PIPE, text=True)
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + WAIT
+        while proc.poll() is None and time.monotonic() < deadline:
+            seen = log.read_text().split() if log.exists() else []
+            if seen.count("materialize.file-writing") >= 1024:
+                break
+            time.sleep(0.01)
+        release.touch()
+        err = proc.communicate(timeout=WAIT)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert seen.count("fetch.pack-imported") == 1  # held after the first pack: the second is not adopted yet
+    assert "checkout.forked" in seen and seen.count("materialize.file-writing") >= 1024
+    points = log.read_text().split()
+    assert points.count("checkout.forked") == 1 and points.count("materialize.file-writing") == 6000
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+    assert _leftovers(other.root) == []
+    assert "ok:" in other.art("fsck").stdout
+    with other.repo() as repo:
+        from artvc.workspace import status
+
+        assert status(repo).clean
+        assert add(repo, ["d0"]).stats.hashed == 0
+
+
+def test_a_damaged_pack_stops_the_writer_process_and_leaves_the_workspace_as_it_was(ws, tmp_path):
+    """The second pack is damaged on the remote: the writer process had written the first pack's files into the
+    staging folder; it is stopped, the staging folder removed, the pull fails with exit 3 and nothing is in
+    place. Once the remote's pack is whole again, the next pull completes the folder."""
+    other = _many_in_two_packs(ws, tmp_path)
+    packs = sorted((tmp_path / "bucket").rglob("*.pack"), key=lambda p: p.stat().st_size)
+    good = packs[-1].read_bytes()  # the second push's pack of chunks
+    damaged = bytearray(good)
+    damaged[len(damaged) // 2] ^= 0xFF
+    packs[-1].unlink()
+    packs[-1].write_bytes(bytes(damaged))
+    log = other.root.parent / "faults.log"
+    env = {**os.environ, "ART_FAULT_LOG": str(log)}
+    done = subprocess.run([*ART, "pull"], cwd=other.root, env=env, capture_output=True, text=True)
+    assert done.returncode == 3, done.stderr
+    assert "failed verification" in done.stderr
+    points = log.read_text().split()
+    assert "checkout.forked" in points and "materialize.file-writing" in points  # the first pack's files
+    assert not (other.root / "d0").exists()
+    assert _leftovers(other.root) == []
+    packs[-1].unlink()
+    packs[-1].write_bytes(good)
+    again = subprocess.run([*ART, "pull"], cwd=other.root, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert files_under(other.root / "d0") == files_under(ws.root / "d0")
+    assert "ok:" in other.art("fsck").stdout
