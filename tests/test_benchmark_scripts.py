@@ -83,6 +83,7 @@ def test_small_files_stopped_by_sigterm_or_ctrl_c_leaves_no_mount(tmp_path):
         assert not list(scratch.iterdir()), sig.name
 
 
+@pytest.mark.slow
 def test_small_files_runs_art_from_bytecode_compiled_once_without_pythondontwritebytecode(tmp_path, monkeypatch):
     """A shell that sets ``PYTHONDONTWRITEBYTECODE`` (as the team's does) made every ``art`` the benchmark timed
     compile art's modules from source. The script byte-compiles art's package once, untimed, and its tools

@@ -20,6 +20,9 @@ SLOW = {
     "docs/cli.md:demo",
     "docs/getting-started.md:tour",
     "docs/cli.md:ref",
+    "docs/experiments.md:exp",
+    "docs/pipelines.md:templates",
+    "docs/pipelines.md:params",
 }
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+import pytest
 
 from tests.builders import csv_bytes, random_bytes
 from tests.conftest import Workspace, git
@@ -243,6 +244,7 @@ for _path, _forms in _script("R"):
         CASES.setdefault(_path, []).append(_forms)
 
 
+@pytest.mark.slow
 def test_every_json_command_speaks_the_vocabulary(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     root.mkdir()

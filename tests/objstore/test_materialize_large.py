@@ -321,6 +321,7 @@ def test_a_large_checkout_hashes_each_byte_once(store, tmp_path, monkeypatch):
     assert fed[0] == size
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("direct", [True, False])
 def test_the_pool_never_writes_the_file_from_two_threads_at_once(store, tmp_path, monkeypatch, direct):
     """The two pool threads decompress at once but take turns writing the file: the kernel serialises writes to
@@ -361,6 +362,7 @@ def test_the_pool_never_writes_the_file_from_two_threads_at_once(store, tmp_path
     assert calls[0] > size // BATCH and most[0] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
 @pytest.mark.parametrize("direct", [True, False])
 @pytest.mark.parametrize("kind", ["text", "random"])

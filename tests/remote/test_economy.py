@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from tests import servers
 from tests.builders import write_random_file
 from tests.remote.conftest import add_remote, art_json, clone
@@ -21,6 +23,7 @@ def test_changing_one_mib_of_a_64_mib_file_pushes_little(ws, tmp_path):
     assert second["already_on_remote"] > 700  # the unchanged chunks were recognised from the cached indexes
 
 
+@pytest.mark.slow
 def test_pushing_2000_small_files_to_s3_takes_few_requests(ws, s3_server, tmp_path):
     from tests.bucket_fixtures import bucket_name
 

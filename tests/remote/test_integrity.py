@@ -18,6 +18,7 @@ def _flip_byte(bucket, key: str, offset: int) -> None:
     bucket.fs.pipe_file(key, bytes(data))  # rewrite as a whole: what a bit rot or a tamperer leaves behind
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bucket", ["file", "s3"], indirect=True)
 def test_a_flipped_byte_on_the_server_is_detected_and_never_written(data_ws, bucket, tmp_path):
     use_bucket(data_ws, bucket)

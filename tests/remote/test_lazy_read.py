@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from tests.builders import csv_bytes, random_bytes
 from tests.remote.conftest import assert_error, clone, commit
 from tests.remote.test_lazy_pull import MIB, leftovers, pack_bytes, promised_rows
@@ -42,6 +44,7 @@ def test_cat_of_a_promised_file_whose_remote_is_gone_fails_in_one_line(ws, tmp_p
     assert result.stdout_bytes == b""
 
 
+@pytest.mark.slow
 def test_diff_summarises_two_promised_versions_read_from_their_remote(ws, tmp_path):
     other, _, table = lazy_clone(ws, tmp_path)
     ws.gen({"table.csv": csv_bytes(4 * MIB, 23)})  # unrelated to the first: no chunk stored as a delta

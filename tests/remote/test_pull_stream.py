@@ -74,6 +74,7 @@ def test_a_pull_writes_the_file_as_it_fetches_it_and_reads_it_once(ws, tmp_path,
     assert other.art("fsck").exit_code == 0
 
 
+@pytest.mark.slow
 def test_a_pull_killed_while_writing_the_file_leaves_no_partial_file(ws, tmp_path):
     data = random_bytes(SIZE, 2)
     other = pushed(ws, tmp_path, data)
@@ -289,6 +290,7 @@ def pulled_by_the_kernel(other: Workspace, remote: Path, log: Path, data: bytes,
     assert other.art("fsck").exit_code == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
 @pytest.mark.parametrize("kind", ["random", "csv"])
 def test_a_whole_pack_is_copied_by_the_kernel_and_verified_from_the_copy(ws, tmp_path, kind):

@@ -58,6 +58,7 @@ def _run(ws: Workspace, *args: str, env: dict[str, str] | None = None) -> subpro
     return subprocess.run([*ART, *args], cwd=ws.root, env={**os.environ, **(env or {})}, capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_many_files_into_an_empty_place_come_back_whole_and_status_trusts_them(ws):
     before = _tracked(ws)
     shutil.rmtree(ws.root / "d")
@@ -229,6 +230,7 @@ def _flat(ws: Workspace, n: int = 1600) -> dict[str, tuple]:
     return snapshot(ws.root / "flat")
 
 
+@pytest.mark.slow
 def test_one_flat_folder_of_many_slices_comes_back_whole_and_status_trusts_it(ws):
     before = _flat(ws)
     shutil.rmtree(ws.root / "flat")
@@ -241,6 +243,7 @@ def test_one_flat_folder_of_many_slices_comes_back_whole_and_status_trusts_it(ws
         assert again.stats.hashed == 0 and again.stats.files == 1600
 
 
+@pytest.mark.slow
 def test_a_failed_write_in_a_late_slice_of_a_flat_folder_stops_the_checkout_and_nothing_appears(ws):
     _flat(ws)
     shutil.rmtree(ws.root / "flat")
@@ -275,6 +278,7 @@ def test_a_checkout_without_the_memo_looks_each_file_up_once(ws, monkeypatch):
     assert snapshot(ws.root / "flat") == before
 
 
+@pytest.mark.slow
 def test_a_folder_past_the_plans_budget_of_kept_rows_is_looked_up_again_and_comes_back_whole(ws, monkeypatch):
     """The rows a plan keeps are bounded (``LOCATED_AT_MOST`` files, 4 MB): a folder past what is left is not
     kept, and the write looks its files up again; within the budget, five ints a file are kept."""
@@ -302,6 +306,7 @@ def test_a_folder_past_the_plans_budget_of_kept_rows_is_looked_up_again_and_come
     assert snapshot(ws.root / "flat") == before
 
 
+@pytest.mark.slow
 def test_new_subfolders_with_links_and_modes_in_a_folder_that_is_there_come_back_whole(ws):
     """New subfolders (one holding a symlink, one executable files, one a deeper new folder) are built in
     staging folders beside them and renamed in; files of folders that are there keep the in-place way."""
@@ -318,6 +323,7 @@ def test_new_subfolders_with_links_and_modes_in_a_folder_that_is_there_come_back
         assert add(repo, ["d"]).stats.hashed == 0
 
 
+@pytest.mark.slow
 def test_a_kill_while_writing_a_new_subfolder_leaves_it_absent_not_half_written(ws):
     """A new subfolder of a folder that is there appears only whole: a kill part-way leaves it missing (its
     staging folder is hidden and removed by the next command), never a folder with some of its files."""
@@ -351,6 +357,7 @@ def _modules(ws: Workspace, *args: str) -> set[str]:
     return set(r.stderr.rpartition("MODULES ")[2].split())
 
 
+@pytest.mark.slow
 def test_status_and_a_checkout_of_small_files_load_only_what_they_use(ws):
     """Start-up is a large part of ``art status`` (issue 18): it encodes, decodes and writes nothing, so the
     codecs, the temp-file and thread-pool machinery and git stay unloaded; a checkout of small files in two
