@@ -289,6 +289,18 @@ def pread_into(fd: int, view: memoryview, at: int) -> int:
     return len(data)
 
 
+def pread_full(fd: int, view: memoryview, at: int) -> int:
+    """Fill ``view`` with the bytes of ``fd`` from ``at`` (``pread_into`` until it is full or the file ends);
+    return the bytes read, fewer than ``len(view)`` only at the end of the file."""
+    done = 0
+    while done < len(view):
+        n = pread_into(fd, view[done:], at + done)
+        if not n:
+            break
+        done += n
+    return done
+
+
 _SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h: start writeback of the range's dirty pages, do not wait
 _sync_file_range: object = None  # the libc function once looked up; False where there is none
 

@@ -357,12 +357,7 @@ def _serve(write, jobs: int, reports: int, parent: int) -> None:  # pragma: no c
                     first = False
                 if os.getppid() != parent:
                     raise SystemExit(1)
-                out: list[tuple[int, Stat]] = []
-                for batch in write(payload):
-                    out.extend(
-                        (k, Stat(st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)) for k, st in batch
-                    )
-                _send(reports, (n, out))
+                _send(reports, (n, _stats(write(payload))))
     except BaseException as exc:
         code = 1
         try:
@@ -383,12 +378,7 @@ def _child(jobs, theirs, there, w: int, r: int, parent: int) -> None:  # pragma:
             if os.getppid() != parent:  # the checkout was killed: stop (its staging folder is removed later)
                 code = 1
                 break
-            out: list[tuple[int, Stat]] = []
-            for batch in there(job):
-                out.extend(
-                    (k, Stat(st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode)) for k, st in batch
-                )
-            _send(w, (n, out))
+            _send(w, (n, _stats(there(job))))
     except BaseException as exc:
         code = 1
         try:
@@ -396,6 +386,15 @@ def _child(jobs, theirs, there, w: int, r: int, parent: int) -> None:  # pragma:
         except BaseException:
             pass
     os._exit(code)
+
+
+def _stats(batches: Iterable[list[tuple[int, os.stat_result]]]) -> list[tuple[int, Stat]]:
+    """A job's written files as the child reports them: each file's index in its job and its stat data."""
+    return [
+        (k, Stat(st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode))
+        for batch in batches
+        for k, st in batch
+    ]
 
 
 def _send(w: int, obj: object) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import cast
 
 from ..objstore.arrivals import Arrivals
+from ..objstore.fileio import pread_full
 from ..objstore.materialize import materialize_small
 from ..objstore.oid import Oid
 from ..objstore.stage import FileStage
@@ -54,13 +55,7 @@ class _Packs:
         fd = self.fds.get(pack)
         if fd is None:
             fd = self.fds[pack] = os.open(self.path(self.names[pack]), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        done = 0
-        while done < len(into):
-            n = os.preadv(fd, [into[done:]], offset + done)
-            if not n:
-                break
-            done += n
-        return done
+        return pread_full(fd, into, offset)
 
 
 def forked_job(store: ObjectStore) -> Callable[[object], Iterator[list[tuple[int, os.stat_result]]]]:

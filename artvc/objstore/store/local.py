@@ -243,13 +243,9 @@ class LocalStore(ObjectStore):
     def read_stored_into(self, pack: int, offset: int, into: memoryview) -> int:
         """``read_stored`` into a caller's buffer (large ranges without a copy); return the bytes read, fewer
         than ``len(into)`` only at the end of the pack."""
-        fd, done = self._pack_fd(pack), 0
-        while done < len(into):
-            n = os.preadv(fd, [into[done:]], offset + done)
-            if not n:
-                break
-            done += n
-        return done
+        from ..fileio import pread_full
+
+        return pread_full(self._pack_fd(pack), into, offset)
 
     def get_stored(self, oid: Oid, kind: Kind) -> tuple[int, bytes, int]:
         """Return an object's (codec, stored bytes, raw length) as they sit in its pack (gc copies these).
