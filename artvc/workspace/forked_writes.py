@@ -37,7 +37,7 @@ import struct
 import sys
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from .. import errors
 from ..errors import ArtError
@@ -276,12 +276,7 @@ class Writer:
     def _take(self, landed: Callable[[object, list[tuple[int, Stat]]], None]) -> int:
         taken = 0
         got = self._got
-        while len(got) >= _LEN.size:
-            (size,) = _LEN.unpack_from(got)
-            if len(got) < _LEN.size + size:
-                break
-            n, what = pickle.loads(bytes(got[_LEN.size : _LEN.size + size]))
-            del got[: _LEN.size + size]
+        for n, what in _frames(got):
             if n < 0:
                 self._reap()
                 raise _rebuilt(*what)
@@ -346,12 +341,7 @@ def _serve(write, jobs: int, reports: int, parent: int) -> None:  # pragma: no c
             if not data:  # the pull is over (or died)
                 break
             got += data
-            while len(got) >= _LEN.size:
-                (size,) = _LEN.unpack_from(got)
-                if len(got) < _LEN.size + size:
-                    break
-                n, payload = pickle.loads(bytes(got[_LEN.size : _LEN.size + size]))
-                del got[: _LEN.size + size]
+            for n, payload in _frames(got):
                 if first:
                     fault_point("checkout.forked")  # in the child alone: a test fails or kills it here
                     first = False
@@ -397,6 +387,18 @@ def _stats(batches: Iterable[list[tuple[int, os.stat_result]]]) -> list[tuple[in
     ]
 
 
+def _frames(got: bytearray) -> Iterator[Any]:
+    """The whole messages at the start of ``got`` (``_send``'s frames: a length, then a pickle), each removed from
+    it as it is taken; a message not whole yet stays for the next read."""
+    while len(got) >= _LEN.size:
+        (size,) = _LEN.unpack_from(got)
+        if len(got) < _LEN.size + size:
+            return
+        message = pickle.loads(bytes(got[_LEN.size : _LEN.size + size]))
+        del got[: _LEN.size + size]
+        yield message
+
+
 def _send(w: int, obj: object) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     view = memoryview(_LEN.pack(len(data)) + data)
@@ -436,12 +438,7 @@ def _drain(r: int, got: bytearray, jobs: Sequence[J], landed: Callable[[J, list[
         if not data:
             return
         got += data
-        while len(got) >= _LEN.size:
-            (size,) = _LEN.unpack_from(got)
-            if len(got) < _LEN.size + size:
-                break
-            n, what = pickle.loads(bytes(got[_LEN.size : _LEN.size + size]))
-            del got[: _LEN.size + size]
+        for n, what in _frames(got):
             if n < 0:
                 raise _rebuilt(*what)
             landed(jobs[n], what)
