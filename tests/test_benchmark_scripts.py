@@ -45,7 +45,7 @@ def small(
     return proc, json.loads(out.read_text()) if out.exists() else []
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("mode", ["--no-fresh-fs", "--fresh-fs"])
 def test_small_files_times_every_step_and_its_floor_in_tiny_size(tmp_path, mode):
     if mode == "--fresh-fs":
@@ -83,7 +83,7 @@ def test_small_files_stopped_by_sigterm_or_ctrl_c_leaves_no_mount(tmp_path):
         assert not list(scratch.iterdir()), sig.name
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_small_files_runs_art_from_bytecode_compiled_once_without_pythondontwritebytecode(tmp_path, monkeypatch):
     """A shell that sets ``PYTHONDONTWRITEBYTECODE`` (as the team's does) made every ``art`` the benchmark timed
     compile art's modules from source. The script byte-compiles art's package once, untimed, and its tools
@@ -122,7 +122,7 @@ def test_a_fresh_fs_is_empty_sized_and_gone_after_an_exception(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_large_files_runs_add_and_checkout_in_tiny_size(tmp_path):
     out = tmp_path / "rows.json"
     argv = [

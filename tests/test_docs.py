@@ -12,12 +12,10 @@ from tests import docs_samples as ds
 
 # scenarios that run long work: the digits pipelines train scikit-learn models (the Python one is also run in the
 # default tier by tests/pipeline/test_example_digits_python.py); `art demo` is the whole tour (and
-# tests/commands/test_demo.py checks it in the default tier); the getting-started tour and the CLI reference's
-# walk-through are the longest of the rest (10 s each), kept out of the default tier for its 3-minute budget
-SLOW = {
-    "docs/pipelines.md:digits",
-    "docs/python-pipelines.md:digits",
-    "docs/cli.md:demo",
+# tests/commands/test_demo.py checks it in the default tier)
+SLOW = {"docs/pipelines.md:digits", "docs/python-pipelines.md:digits", "docs/cli.md:demo"}
+# the longest of the rest (3-10 s each): the long tier, kept out of the default one for its 3-minute budget
+LONG = {
     "docs/getting-started.md:tour",
     "docs/cli.md:ref",
     "docs/experiments.md:exp",
@@ -30,7 +28,8 @@ def _params():
     for page in ds.pages():
         for name in ds.scenarios(page):
             key = f"{page.relative_to(ds.ROOT)}:{name}"
-            yield pytest.param(page, name, id=key, marks=[pytest.mark.slow] if key in SLOW else [])
+            marks = [pytest.mark.slow] if key in SLOW else [pytest.mark.long] if key in LONG else []
+            yield pytest.param(page, name, id=key, marks=marks)
 
 
 @pytest.mark.parametrize(("page", "scenario"), list(_params()))

@@ -244,7 +244,7 @@ for _path, _forms in _script("R"):
         CASES.setdefault(_path, []).append(_forms)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_every_json_command_speaks_the_vocabulary(tmp_path: Path) -> None:
     root = tmp_path / "ws"
     root.mkdir()

@@ -22,7 +22,7 @@ def _files(root: Path, n: int) -> None:
         p.write_bytes(os.urandom(200 + i % 3000) if i % 5 else b"same content\n")
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_full_disk_in_the_middle_of_the_jobs_stores_nothing_half_and_the_next_add_completes(tmp_path):
     repo = make_repo(tmp_path / "repo")
     _files(repo / "data", 2000)

@@ -222,7 +222,7 @@ def check_gc_keeps_what_it_was_told_to(tmp_path_factory, steps, keep_last, group
     ws.art("fsck")
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @settings(max_examples=4, deadline=None, suppress_health_check=_FIXTURE_OK)
 @_GC_CASES
 def test_gc_never_deletes_what_it_was_told_to_keep(tmp_path_factory, steps, keep_last, groups):

@@ -39,7 +39,7 @@ def test_missing_artifact_does_not_block_a_commit(repo):
     assert "art: note: 1 tracked artifact is not in the workspace" in done.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_staged_pointer_naming_an_object_missing_from_the_store_is_refused(repo, tmp_path):
     add_commit(repo, {"data.csv": "x\n"}, "data")
     other = new_repo(tmp_path / "other")
@@ -67,7 +67,7 @@ def test_branch_checkout_materialises_that_branchs_artifacts(repo):
     assert (repo / "d/a.txt").read_text() == "other a"
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_file_checkout_does_not_run_art(repo):
     add_commit(repo, {"model.bin": b"m" * 5000, "notes.txt": "v1"}, "one")
     (repo / "model.bin").unlink()
@@ -84,7 +84,7 @@ def test_file_checkout_does_not_run_art(repo):
     assert (repo / "model.bin").read_bytes() == b"m" * 5000
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_rebase_does_not_trigger_a_checkout(repo):
     add_commit(repo, {"model.bin": b"m" * 5000}, "model")
     git(repo, "checkout", "-qb", "feature")
@@ -100,7 +100,7 @@ def test_rebase_does_not_trigger_a_checkout(repo):
     assert (repo / "model.bin").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_missing_objects_after_checkout_give_a_pull_hint_not_a_failure(repo, tmp_path):
     add_commit(repo, {"model.bin": b"main" * 1000}, "main")
     git(repo, "checkout", "-qb", "other")
@@ -114,7 +114,7 @@ def test_missing_objects_after_checkout_give_a_pull_hint_not_a_failure(repo, tmp
     assert git(clone, "rev-parse", "--abbrev-ref", "HEAD").stdout.strip() == "other"
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_existing_user_hook_keeps_running_and_keeps_its_exit_code(tmp_path):
     path = new_repo(tmp_path / "repo")
     marker = tmp_path / "ran.txt"
@@ -170,7 +170,7 @@ def shared(tmp_path, repo):
     return repo, bare, store
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_git_push_pushes_artifacts_and_a_fresh_clone_can_pull_them(shared, tmp_path):
     repo, bare, store = shared
     marker = tmp_path / "stdin.txt"
@@ -191,7 +191,7 @@ def test_git_push_pushes_artifacts_and_a_fresh_clone_can_pull_them(shared, tmp_p
     assert (clone / "data/big.bin").read_bytes() == b"v1" * 50_000
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_failing_art_push_stops_the_git_push_and_deletion_pushes_nothing(shared, tmp_path):
     repo, bare, store = shared
     add_commit(repo, {"m.bin": b"m" * 10_000}, "m")

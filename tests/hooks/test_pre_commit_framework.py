@@ -46,7 +46,7 @@ def framework_repo(tmp_path, monkeypatch):
     return path
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_framework_pre_commit_blocks_and_allows_like_the_native_hook(framework_repo):
     repo = framework_repo
     assert (
@@ -82,7 +82,7 @@ def test_framework_post_checkout_follows_branches_not_files(framework_repo):
     assert (repo / "model.bin").read_bytes() == b"other" * 3000
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_framework_pre_push_pushes_artifacts_and_fails_when_art_push_fails(framework_repo, tmp_path):
     repo = framework_repo
     bare = tmp_path / "origin.git"

@@ -20,7 +20,7 @@ def imports(w) -> list[tuple[str, str]]:
     return [(i["path"], i["state"]) for i in jrun(w, "status")["imports"]]
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_import_url_from_a_bucket_status_and_update(ws, s3_server, tmp_path):
     from tests.bucket_fixtures import _object_bucket, bucket_name
 

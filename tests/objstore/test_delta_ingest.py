@@ -140,7 +140,7 @@ def test_a_delta_on_a_base_another_writer_has_not_committed_is_stored_in_full(tm
         assert store.get(hash_bytes(new), Kind.CHUNK) == new
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_chunks_waiting_for_a_writer_are_bounded_by_bytes(tmp_path):
     """Sketched chunks no writer took yet are kept (as candidates) up to a few MiB of content, whatever their
     number: 64 KiB chunks used to be kept by the thousand (hundreds of MiB)."""

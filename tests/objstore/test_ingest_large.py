@@ -96,7 +96,7 @@ def test_chunks_and_ids_are_those_of_the_stream_chunker_at_every_size(store, tmp
         check_stored(store, path, oid, chunks)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_default_parameters_and_buffers_give_the_same_chunks_with_one_or_two_workers(tmp_path):
     path = tmp_path / "big"
     path.write_bytes(random_bytes(9 << 20, seed=1) + csv_bytes(10 << 20, seed=2) + random_bytes(3 << 20, seed=3))

@@ -56,7 +56,7 @@ def _tree_by_hashing(root: Path):
     return walk_tree(str(root), None, lambda files: [hash_bytes(Path(p).read_bytes()) for p, _ in files])[0]
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_small_file_jobs_store_the_tree_one_file_at_a_time_would(tmp_path):
     data = tmp_path / "data"
     files = _many_files(data)
@@ -101,7 +101,7 @@ def test_one_worker_and_many_give_the_same_tree(tmp_path):
     assert oids[0] == oids[1] == _tree_by_hashing(data).oid
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_concurrent_claims_give_each_new_object_to_one_caller_across_pack_seals(tmp_path):
     """Workers claim overlapping keys while the writer seals packs (16,384 objects each): every key is claimed
     once, stored once, and a key stored before a seal is not claimed again after it."""

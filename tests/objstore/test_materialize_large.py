@@ -259,7 +259,7 @@ def test_a_store_on_another_file_system_is_read_and_written_instead(tmp_path, mo
         run(tmp_path)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
 def test_a_large_file_is_handed_to_the_disk_as_it_is_written(tmp_path):
     """Checkout starts the writeback of a large file as it goes (``sync_file_range(SYNC_FILE_RANGE_WRITE)``, seen
@@ -321,7 +321,7 @@ def test_a_large_checkout_hashes_each_byte_once(store, tmp_path, monkeypatch):
     assert fed[0] == size
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("direct", [True, False])
 def test_the_pool_never_writes_the_file_from_two_threads_at_once(store, tmp_path, monkeypatch, direct):
     """The two pool threads decompress at once but take turns writing the file: the kernel serialises writes to
@@ -362,7 +362,7 @@ def test_the_pool_never_writes_the_file_from_two_threads_at_once(store, tmp_path
     assert calls[0] > size // BATCH and most[0] == 1
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
 @pytest.mark.parametrize("direct", [True, False])
 @pytest.mark.parametrize("kind", ["text", "random"])

@@ -31,7 +31,7 @@ def _write_pack(path, blobs: list[bytes]) -> list:
         return sorted(read_trailer(f, path.stat().st_size), key=lambda e: e.offset)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_every_object_of_a_pack_is_verified_in_order_and_a_damaged_one_is_singled_out(tmp_path):
     blobs = [
         random_bytes(40_000 + i * 997, i) if i % 3 else random_bytes(50_000, i).translate(TEXT) for i in range(400)

@@ -43,7 +43,7 @@ LINES = st.one_of(
 )
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @settings(max_examples=600, deadline=None)
 @given(st.lists(LINES, max_size=8), st.sampled_from(["\n", "\r\n"]))
 def test_plain_toml_agrees_with_tomllib_or_declines(lines, newline):

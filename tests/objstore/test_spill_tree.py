@@ -30,7 +30,7 @@ def _add(store: LocalStore, data) -> tuple[str, int]:
     return tree.oid, count
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_folder_over_the_spill_size_stores_the_same_tree_from_its_file(tmp_path, monkeypatch):
     data = tmp_path / "data"
     _folder(data, 3000)
@@ -60,7 +60,7 @@ def test_a_folder_over_the_spill_size_stores_the_same_tree_from_its_file(tmp_pat
     kept.close()
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_spilled_tree_reads_back_in_pieces_and_is_gone_once_closed(tmp_path, monkeypatch):
     data = tmp_path / "data"
     _folder(data, 1500)

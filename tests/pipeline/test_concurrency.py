@@ -135,7 +135,7 @@ def test_the_same_stage_is_never_run_by_two_repros_at_once(pipe):
     assert (ws.root / "a.txt").read_text() == "a run 1: data\n"
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_stage_waits_while_another_repro_rewrites_what_it_reads(pipe):
     ws = pipe
     open_gate(ws, "a")

@@ -155,7 +155,7 @@ def test_a_set_key_no_stage_uses_is_one_line_and_runs_nothing(exp_ws) -> None:
     ws.art("exp", "run", "-S", "train.k", code=2)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_failed_experiment_is_recorded_failed_exit_5_and_leaves_no_worktree(exp_ws) -> None:
     ws = exp_ws
     before = {p: (ws.root / p).read_bytes() for p in ("params.yaml", "art.lock", "metrics.json")}
@@ -170,7 +170,7 @@ def test_failed_experiment_is_recorded_failed_exit_5_and_leaves_no_worktree(exp_
     ws.art("exp", "apply", "try-1", code=2)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_queue_then_run_all_in_parallel(exp_ws) -> None:
     ws = exp_ws
     r = ws.art("exp", "run", "-S", "train.k=5,6,7", "--queue", "--json")

@@ -114,7 +114,7 @@ def outputs(payload: dict) -> dict[str, str]:
     return {o["name"]: o["oid"] for s in payload["steps"] for o in s["outputs"]}
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_the_lesson_cached_rerun_swap_trainer_and_swap_back(ws):
     write_lesson(ws)
     first = run_json(ws, "digits:digits_pipeline")

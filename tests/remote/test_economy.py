@@ -23,7 +23,7 @@ def test_changing_one_mib_of_a_64_mib_file_pushes_little(ws, tmp_path):
     assert second["already_on_remote"] > 700  # the unchanged chunks were recognised from the cached indexes
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_pushing_2000_small_files_to_s3_takes_few_requests(ws, s3_server, tmp_path):
     from tests.bucket_fixtures import bucket_name
 

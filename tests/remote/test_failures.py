@@ -112,7 +112,7 @@ def test_two_cut_uploads_in_a_row_are_retried(data_ws, proxied, tmp_path):
     assert files_under(other.root / "data") == files_under(data_ws.root / "data")
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_pull_cut_every_time_fails_cleanly_then_resumes(data_ws, proxied, tmp_path):
     proxy, url, options = proxied
     add_remote(data_ws, url, options)

@@ -18,7 +18,7 @@ def _flip_byte(bucket, key: str, offset: int) -> None:
     bucket.fs.pipe_file(key, bytes(data))  # rewrite as a whole: what a bit rot or a tamperer leaves behind
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("bucket", ["file", "s3"], indirect=True)
 def test_a_flipped_byte_on_the_server_is_detected_and_never_written(data_ws, bucket, tmp_path):
     use_bucket(data_ws, bucket)
@@ -98,7 +98,7 @@ def test_malicious_tree_names_from_a_remote_cannot_escape_the_workspace(ws, tmp_
     assert not (other.root / ".git" / "owned").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_two_clients_pushing_to_one_remote_at_once_both_succeed(tmp_path, s3_server):
     from artvc.workspace.push import push
     from tests.bucket_fixtures import bucket_name

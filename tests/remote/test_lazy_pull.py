@@ -311,7 +311,7 @@ def test_a_lazy_pull_in_a_fresh_clone_opens_the_store_and_state_db_beside_the_wr
     assert opened == [("LocalStore", "art-open-store"), ("StateDB", "art-open-store")]
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_compressible_file_of_many_spans_is_hashed_from_recycled_buffers_in_bounded_memory(ws, tmp_path):
     """Decompressed spans are hashed from the buffer they were written from, and the buffers go back to the
     pool only after their hash: a file of many spans comes out whole (a buffer handed back before its hash is
@@ -394,7 +394,7 @@ def test_a_kept_file_that_no_longer_hashes_to_its_id_is_written_again(ws, tmp_pa
     assert not first.exists()
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_lazy_pull_never_writes_a_file_from_two_threads_at_once(ws, tmp_path, monkeypatch):
     """The pool's writers decompress at once but take turns writing the file (as the checkout's do: a writer
     waiting on the kernel's inode lock spins). Every write is watched per file, and made slow enough that two

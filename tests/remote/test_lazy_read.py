@@ -44,7 +44,7 @@ def test_cat_of_a_promised_file_whose_remote_is_gone_fails_in_one_line(ws, tmp_p
     assert result.stdout_bytes == b""
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_diff_summarises_two_promised_versions_read_from_their_remote(ws, tmp_path):
     other, _, table = lazy_clone(ws, tmp_path)
     ws.gen({"table.csv": csv_bytes(4 * MIB, 23)})  # unrelated to the first: no chunk stored as a delta

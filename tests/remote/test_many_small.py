@@ -140,7 +140,7 @@ def _deltas_without_base(ws, bucket: Path) -> list[str]:
     return [f"{d[:8]} on {b[:8]}" for d, b in bases.items() if b not in listed]
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_push_of_a_revised_file_sends_the_base_of_its_deltas_first(ws, tmp_path):
     """The closure walk names only the new version's chunks; the chunks they are deltas on go too, published
     before them: a push killed at any publication never lists a delta without its base."""

@@ -76,7 +76,7 @@ def _leftovers(root: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if "art-tmp" in p.name)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_pulled_folder_is_written_while_its_last_pack_is_still_coming(ws, tmp_path, monkeypatch):
     """The files of the first pack are written before the second pack is adopted (the old code wrote none
     before the whole fetch ended: this waited in vain), into the private staging folder, which appears as
@@ -101,7 +101,7 @@ def test_a_pulled_folder_is_written_while_its_last_pack_is_still_coming(ws, tmp_
     assert "unchanged" in other.art("status").stdout
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_the_checkout_beside_the_fetch_reads_no_tree_from_the_store(ws, tmp_path, monkeypatch):
     """The plan and the apply step read the trees the fetch verified (the old code read the folder's tree back
     from the store, where the fetch had just stored it)."""
@@ -142,7 +142,7 @@ def test_a_damaged_pack_leaves_nothing_written_though_files_were_written_beside_
     assert _leftovers(other.root) == []
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_an_interrupted_fetch_leaves_nothing_of_the_checkout_beside_it(ws, tmp_path, monkeypatch):
     """Ctrl-C while the last pack is adopted: the checkout beside the fetch stops, its staging folder is
     removed, and nothing is in place; a pull afterwards completes the folder."""
@@ -193,7 +193,7 @@ def test_a_nested_folder_with_links_and_modes_is_pulled_beside_the_fetch(ws, tmp
     assert art_json(other, "status")["artifacts"][0]["state"] == "unchanged"
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_failure_of_the_checkout_beside_the_fetch_is_said_under_verbose(ws, tmp_path, monkeypatch):
     """A bug in the checkout beside the fetch is not silently a lost overlap: the folder is still checked out
     after the fetch (nothing was put in place beside it), and ``-v`` says what stopped it, in one line (the old
@@ -265,7 +265,7 @@ def _pull_after_fetch(other: Workspace, faults: str = "") -> tuple[subprocess.Co
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), log.read_text().split()
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_pulled_folder_is_written_in_two_processes_once_the_fetch_ended(ws, tmp_path):
     """The 6,000 files left when the fetch ended are written by this process and a forked child (the old code
     wrote them in this thread alone, one core idle: it never forked in a pull); the folder is the same bytes,
@@ -286,7 +286,7 @@ def test_a_pulled_folder_is_written_in_two_processes_once_the_fetch_ended(ws, tm
         assert add(repo, ["d0"]).stats.hashed == 0  # the child's files are in the stat cache as this process's
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize(("fault", "code"), [("interrupt", 130), ("kill", -signal.SIGKILL)])
 def test_a_failure_of_the_forked_writer_leaves_the_workspace_as_it_was(ws, tmp_path, fault, code):
     """The child fails as it starts (``checkout.forked``, reached by the child alone): Ctrl-C there stops the
@@ -366,7 +366,7 @@ def _many_in_two_packs(ws: Workspace, tmp_path: Path, n: int = 3000) -> Workspac
     return other
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_the_writer_process_writes_a_large_folder_while_the_fetch_still_goes_on(ws, tmp_path):
     """The fetch is held right after it adopted the first of the two packs: the writer process (forked as the pull
     started) writes that pack's files meanwhile (the old code forked only once the fetch had ended, and wrote
@@ -410,7 +410,7 @@ def test_the_writer_process_writes_a_large_folder_while_the_fetch_still_goes_on(
         assert add(repo, ["d0"]).stats.hashed == 0
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_damaged_pack_stops_the_writer_process_and_leaves_the_workspace_as_it_was(ws, tmp_path):
     """The second pack is damaged on the remote: the writer process had written the first pack's files into the
     staging folder; it is stopped, the staging folder removed, the pull fails with exit 3 and nothing is in

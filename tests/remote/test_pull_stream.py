@@ -57,7 +57,7 @@ def leftovers(w: Workspace) -> list[str]:
     )
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("kind", ["random", "csv"])
 def test_a_pull_writes_the_file_as_it_fetches_it_and_reads_it_once(ws, tmp_path, kind):
     data = random_bytes(SIZE, 1) if kind == "random" else csv_bytes(SIZE, 1)
@@ -74,7 +74,7 @@ def test_a_pull_writes_the_file_as_it_fetches_it_and_reads_it_once(ws, tmp_path,
     assert other.art("fsck").exit_code == 0
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_pull_killed_while_writing_the_file_leaves_no_partial_file(ws, tmp_path):
     data = random_bytes(SIZE, 2)
     other = pushed(ws, tmp_path, data)
@@ -128,7 +128,7 @@ def test_a_damaged_chunk_on_the_remote_is_refused_mid_stream_and_nothing_is_writ
     assert leftovers(other) == []
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_large_files_in_a_pulled_folder_are_written_as_they_are_fetched(ws, tmp_path):
     big, run = random_bytes(SIZE, 6), csv_bytes(SIZE, 7)
     ws.gen({"data": {"big.bin": big, "sub": {"run.sh": run}, "small.txt": "small\n"}})
@@ -290,7 +290,7 @@ def pulled_by_the_kernel(other: Workspace, remote: Path, log: Path, data: bytes,
     assert other.art("fsck").exit_code == 0
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
 @pytest.mark.parametrize("kind", ["random", "csv"])
 def test_a_whole_pack_is_copied_by_the_kernel_and_verified_from_the_copy(ws, tmp_path, kind):

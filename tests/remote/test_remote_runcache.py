@@ -70,7 +70,7 @@ def test_without_pull_a_fresh_clone_runs_the_stages_and_remote_needs_pull(ws, tm
     assert set(statuses(repro_json(other)).values()) == {"ran"}
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_an_unreachable_remote_degrades_to_a_warning_and_local_behaviour(ws, tmp_path):
     _origin(ws, str(tmp_path / "remote"))
     other = _fresh_clone(ws, tmp_path)
@@ -121,7 +121,7 @@ def test_a_marker_is_only_published_when_the_outputs_are_on_the_remote(ws, tmp_p
     assert len(_markers(url)) == 3
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_repro_pull_on_moto_lists_once_per_stage(ws, s3_server, tmp_path):
     name = bucket_name("runcache")
     s3_server.filesystem().mkdir(name)

@@ -95,7 +95,7 @@ def test_a_deleted_pack_gives_a_clear_pull_error_and_is_repaired(data_ws, bucket
     _pulls_identically(data_ws, tmp_path, "clone")
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("bucket", BACKENDS, indirect=True)
 def test_push_full_repairs_a_deleted_pack_and_a_deleted_index(data_ws, bucket, tmp_path):
     use_bucket(data_ws, bucket)

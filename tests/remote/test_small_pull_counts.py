@@ -17,7 +17,7 @@ def _flat(ws: Workspace, tmp_path: Path, *, folders: int = 2, files: int = 150) 
     return flat_clone(ws, tmp_path, seed=18, folders=folders, files=files)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_pull_checks_out_what_it_fetched_without_asking_the_store_again(ws, tmp_path, monkeypatch):
     """The download proves the folders' trees complete (it met and stored everything below them) and says
     so in the completeness memo, so the checkout's plan checks none of their files for presence (on the old
@@ -174,7 +174,7 @@ def test_a_pull_hashes_again_what_it_did_not_verify_itself_and_refuses_a_damaged
     assert not (other.root / "d0").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_the_fetch_decodes_a_big_tree_once_as_it_walks_it(ws, tmp_path, monkeypatch):
     """A tree of more than ``BIG_TREE`` bytes is read an entry at a time; the walk decodes it once, not once
     to check it and once more to walk it (here every tree counts as big: 2 decodes, 4 on the old code)."""

@@ -58,7 +58,7 @@ def _run(ws: Workspace, *args: str, env: dict[str, str] | None = None) -> subpro
     return subprocess.run([*ART, *args], cwd=ws.root, env={**os.environ, **(env or {})}, capture_output=True, text=True)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_many_files_into_an_empty_place_come_back_whole_and_status_trusts_them(ws):
     before = _tracked(ws)
     shutil.rmtree(ws.root / "d")
@@ -84,7 +84,7 @@ def test_a_folder_written_whole_is_planned_by_its_trees_not_its_files(ws):
     assert len(a.folders) == 13 and a.folder_files == 12 * 250 + 2  # 12 folders and s00/sub (the top has none)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_missing_subfolders_and_changed_files_of_a_folder_that_is_there(ws):
     """The in-place way (temp file + rename for each file) beside whole new subfolders."""
     before = _tracked(ws)
@@ -155,7 +155,7 @@ def _damage_stored(ws: Workspace, content: bytes) -> str:
     return oid
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_checkout_does_not_hash_local_one_chunk_files_again_and_fsck_finds_damage_since(ws, monkeypatch):
     """A one-chunk file read from the local store is written unhashed (the store holds only bytes art hashed as
     it wrote them or verified as it fetched them: docs/design.md, "Checkout"); damage to a pack since is what
@@ -230,7 +230,7 @@ def _flat(ws: Workspace, n: int = 1600) -> dict[str, tuple]:
     return snapshot(ws.root / "flat")
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_one_flat_folder_of_many_slices_comes_back_whole_and_status_trusts_it(ws):
     before = _flat(ws)
     shutil.rmtree(ws.root / "flat")
@@ -243,7 +243,7 @@ def test_one_flat_folder_of_many_slices_comes_back_whole_and_status_trusts_it(ws
         assert again.stats.hashed == 0 and again.stats.files == 1600
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_failed_write_in_a_late_slice_of_a_flat_folder_stops_the_checkout_and_nothing_appears(ws):
     _flat(ws)
     shutil.rmtree(ws.root / "flat")
@@ -254,7 +254,7 @@ def test_a_failed_write_in_a_late_slice_of_a_flat_folder_stops_the_checkout_and_
     assert not [p for p in os.listdir(ws.root) if "art-tmp" in p]
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_checkout_without_the_memo_looks_each_file_up_once(ws, monkeypatch):
     """The plan's presence check asks where each file of a new folder is (``locate_chunks``) and keeps those
     rows for the write, so every file is looked up in the index once (twice on the old code: a presence
@@ -278,7 +278,7 @@ def test_a_checkout_without_the_memo_looks_each_file_up_once(ws, monkeypatch):
     assert snapshot(ws.root / "flat") == before
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_folder_past_the_plans_budget_of_kept_rows_is_looked_up_again_and_comes_back_whole(ws, monkeypatch):
     """The rows a plan keeps are bounded (``LOCATED_AT_MOST`` files, 4 MB): a folder past what is left is not
     kept, and the write looks its files up again; within the budget, five ints a file are kept."""
@@ -306,7 +306,7 @@ def test_a_folder_past_the_plans_budget_of_kept_rows_is_looked_up_again_and_come
     assert snapshot(ws.root / "flat") == before
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_new_subfolders_with_links_and_modes_in_a_folder_that_is_there_come_back_whole(ws):
     """New subfolders (one holding a symlink, one executable files, one a deeper new folder) are built in
     staging folders beside them and renamed in; files of folders that are there keep the in-place way."""
@@ -323,7 +323,7 @@ def test_new_subfolders_with_links_and_modes_in_a_folder_that_is_there_come_back
         assert add(repo, ["d"]).stats.hashed == 0
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_kill_while_writing_a_new_subfolder_leaves_it_absent_not_half_written(ws):
     """A new subfolder of a folder that is there appears only whole: a kill part-way leaves it missing (its
     staging folder is hidden and removed by the next command), never a folder with some of its files."""
@@ -357,7 +357,7 @@ def _modules(ws: Workspace, *args: str) -> set[str]:
     return set(r.stderr.rpartition("MODULES ")[2].split())
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_status_and_a_checkout_of_small_files_load_only_what_they_use(ws):
     """Start-up is a large part of ``art status`` (issue 18): it encodes, decodes and writes nothing, so the
     codecs, the temp-file and thread-pool machinery and git stay unloaded; a checkout of small files in two

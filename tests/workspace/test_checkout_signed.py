@@ -41,7 +41,7 @@ def _walked(ws: Workspace) -> dict[str, str]:
     return {rel: sig.hex() for rel, (sig, _) in scan_folder(str(ws.root / "d")).sigs.items()}
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_checkout_into_an_empty_place_signs_its_folders_without_a_walk_and_status_trusts_them(ws, tmp_path):
     _tracked(ws)  # 12 folders of 250 files, a subfolder, a symlink, executables, a file of several chunks
     shutil.rmtree(ws.root / "d")
@@ -53,7 +53,7 @@ def test_a_checkout_into_an_empty_place_signs_its_folders_without_a_walk_and_sta
     assert points.count("scan.folder-read") == 14 and points.count("status.folder-rebuilt") == 0
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_file_changed_after_the_checkout_is_seen_by_the_next_status(ws):
     _tracked(ws)
     shutil.rmtree(ws.root / "d")
@@ -66,7 +66,7 @@ def test_a_file_changed_after_the_checkout_is_seen_by_the_next_status(ws):
         assert not status(repo).clean
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_beyond_the_kept_stat_data_the_folder_is_walked_and_signed_the_same(ws, monkeypatch):
     _tracked(ws)
     shutil.rmtree(ws.root / "d")
@@ -78,7 +78,7 @@ def test_beyond_the_kept_stat_data_the_folder_is_walked_and_signed_the_same(ws, 
         assert status(repo).clean
 
 
-@pytest.mark.slow
+@pytest.mark.long
 @pytest.mark.parametrize("kept", [True, False])
 def test_signed_written_equals_signed_walk(tmp_path, kept):
     top = tmp_path / "top"

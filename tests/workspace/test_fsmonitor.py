@@ -89,7 +89,7 @@ def settle(ws, tmp_path) -> None:
     assert run(ws, tmp_path) == ({"data": "unchanged"}, 0)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_no_change_status_reads_no_folder_and_changes_deep_in_the_tree_are_found(mon, tmp_path):
     tree(mon)
     settle(mon, tmp_path)  # the first status started the daemon and walked everything; the next read nothing

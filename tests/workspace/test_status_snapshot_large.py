@@ -32,7 +32,7 @@ def points(monkeypatch) -> list[str]:
     return seen
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_one_change_in_a_folder_over_the_old_bound_reads_it_once_and_patches(ws, monkeypatch, points):
     monkeypatch.setattr(scan, "LISTED_ENTRIES_KEPT", 100)  # the walk keeps no listing of it, as at 1M files
     monkeypatch.setattr(treecache, "SNAPSHOT_AT_MOST", 1000, raising=False)  # round 31's bound, lowered
