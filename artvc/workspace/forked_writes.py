@@ -349,11 +349,7 @@ def _serve(write, jobs: int, reports: int, parent: int) -> None:  # pragma: no c
                     raise SystemExit(1)
                 _send(reports, (n, _stats(write(payload))))
     except BaseException as exc:
-        code = 1
-        try:
-            _send(reports, (-1, _portable(exc)))
-        except BaseException:
-            pass
+        code = _failed(reports, exc)
     os._exit(code)
 
 
@@ -370,12 +366,18 @@ def _child(jobs, theirs, there, w: int, r: int, parent: int) -> None:  # pragma:
                 break
             _send(w, (n, _stats(there(job))))
     except BaseException as exc:
-        code = 1
-        try:
-            _send(w, (-1, _portable(exc)))
-        except BaseException:
-            pass
+        code = _failed(w, exc)
     os._exit(code)
+
+
+def _failed(w: int, exc: BaseException) -> int:
+    """A child's last report: its error, for the parent to raise again (best effort: the parent may be gone);
+    the child's exit status."""
+    try:
+        _send(w, (-1, _portable(exc)))
+    except BaseException:
+        pass
+    return 1
 
 
 def _stats(batches: Iterable[list[tuple[int, os.stat_result]]]) -> list[tuple[int, Stat]]:
