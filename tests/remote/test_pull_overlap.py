@@ -235,20 +235,22 @@ def _many(ws: Workspace, tmp_path: Path, n: int = 6000) -> Workspace:
     return other
 
 
+def _held_pull(other: Workspace, faults: str, **popen: object) -> tuple[subprocess.Popen, Path, Path]:
+    """``art pull`` started in ``other`` with ``ART_FAULT`` = ``faults`` (a ``block`` among them waits until the
+    returned release file exists), its fault points logged to the returned log file; stderr piped."""
+    log, release = other.root.parent / "faults.log", other.root.parent / "release"
+    env = {**os.environ, "ART_FAULT": faults, "ART_FAULT_RELEASE": str(release), "ART_FAULT_LOG": str(log)}
+    proc = subprocess.Popen([*ART, "pull"], cwd=other.root, env=env, stderr=subprocess.PIPE, text=True, **popen)
+    return proc, log, release
+
+
 def _pull_after_fetch(other: Workspace, faults: str = "") -> tuple[subprocess.CompletedProcess, list[str]]:
     """``art pull`` as a process whose checkout beside the fetch waits, before its first file, until the fetch
     has stored its last objects (the trees, stored last): then the files are all left to write when the fetch
     ends, whatever the machine's speed. Returns the process and the fault points it passed, in order (the
     forked writer's too: it appends to the same log)."""
-    log, release = other.root.parent / "faults.log", other.root.parent / "release"
-    env = {
-        **os.environ,
-        "ART_FAULT": ",".join(["checkout.planned:block", *filter(None, [faults])]),
-        "ART_FAULT_RELEASE": str(release),
-        "ART_FAULT_LOG": str(log),
-    }
-    proc = subprocess.Popen(
-        [*ART, "pull"], cwd=other.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    proc, log, release = _held_pull(
+        other, ",".join(["checkout.planned:block", *filter(None, [faults])]), stdout=subprocess.PIPE
     )
     try:
         deadline = time.monotonic() + WAIT
@@ -313,14 +315,7 @@ def test_an_interrupt_while_the_pull_waits_for_its_checkout_leaves_nothing(ws, t
     folder, and only then does the pull end, interrupted (the old code raised at once, in ``Thread.join``, and
     the process ended with that thread still writing: its staging folder stayed). The next pull completes."""
     other = _many(ws, tmp_path, 1200)
-    log, release = other.root.parent / "faults.log", other.root.parent / "release"
-    env = {
-        **os.environ,
-        "ART_FAULT": "materialize.file-writing:block",
-        "ART_FAULT_RELEASE": str(release),
-        "ART_FAULT_LOG": str(log),
-    }
-    proc = subprocess.Popen([*ART, "pull"], cwd=other.root, env=env, stderr=subprocess.PIPE, text=True)
+    proc, log, release = _held_pull(other, "materialize.file-writing:block")
 
     def reached(point: str) -> bool:
         deadline = time.monotonic() + WAIT
@@ -373,14 +368,7 @@ def test_the_writer_process_writes_a_large_folder_while_the_fetch_still_goes_on(
     them in the fetch's own process); then the pull ends with the same bytes, a clean fsck, and every file in the
     stat cache (the writer's reports recorded by the pull: the next add hashes nothing)."""
     other = _many_in_two_packs(ws, tmp_path)
-    log, release = other.root.parent / "faults.log", other.root.parent / "release"
-    env = {
-        **os.environ,
-        "ART_FAULT": "fetch.pack-imported@1:block",
-        "ART_FAULT_RELEASE": str(release),
-        "ART_FAULT_LOG": str(log),
-    }
-    proc = subprocess.Popen([*ART, "pull"], cwd=other.root, env=env, stderr=subprocess.PIPE, text=True)
+    proc, log, release = _held_pull(other, "fetch.pack-imported@1:block")
     seen: list[str] = []
     try:
         deadline = time.monotonic() + WAIT
