@@ -134,3 +134,58 @@ def test_a_large_add_writes_its_packs_around_the_page_cache(tmp_path, direct):
         assert not opened and handed, (opened, handed)
     r = subprocess.run([*ART, "fsck"], cwd=repo, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def chunks(store: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every chunk in the store's packs: id -> (codec, raw length, stored bytes)."""
+    from artvc.objstore.objects import Kind
+    from artvc.objstore.store.pack import read_trailer
+
+    out = {}
+    for path in (store / "packs").glob("*/*.pack"):
+        with open(path, "rb") as f:
+            data = f.read()
+            f.seek(0)
+            for e in read_trailer(f, len(data)):
+                if e.kind == Kind.CHUNK:
+                    out[e.oid] = (e.codec, e.raw_length, data[e.offset : e.offset + e.length])
+    return out
+
+
+def small_files(folder: Path, count: int, size: int, seed: int) -> None:
+    folder.mkdir(parents=True)
+    for i in range(count):
+        (folder / f"f{i:05}.bin").write_bytes(random_bytes(size, seed + i))
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+def test_many_small_files_go_direct_once_the_pack_is_past_direct_after(tmp_path):
+    """An add of many small files writes its pack through the page cache up to ``DIRECT_AFTER`` bytes and around
+    it after (one ``O_DIRECT`` open of the pack's temp file); an add smaller than that never opens one (its
+    staging buffers are never made). The packs hold the same chunks, byte for byte, as with ``ART_DIRECT_WRITES=0``
+    (a tree's encoding differs from run to run: its files' stat data)."""
+    from tests.e2e.faultfs import ART, make_repo
+
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        if in_memory(fd):
+            pytest.skip("the test's folder is kept in memory: direct writes are off there by design")
+    finally:
+        os.close(fd)
+    made = {}
+    for name, count, direct in (("big", 3_000, 1), ("big0", 3_000, 0), ("small", 500, 1)):
+        repo = make_repo(tmp_path / name)
+        small_files(repo / "data", count, 4_100, 7)  # 3,000: 12 MiB, past DIRECT_AFTER; 500: 2 MiB
+        log = tmp_path / f"{name}.log"
+        env = ["env", f"ART_DIRECT_WRITES={direct}"]
+        traced = ["strace", "-f", "-qq", "-y", "-e", "trace=openat", "-o", str(log), *env]
+        r = subprocess.run([*traced, *ART, "add", "data"], cwd=repo, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        opened = [line for line in log.read_text().splitlines() if "O_DIRECT" in line and "/pack-" in line]
+        made[name] = (opened, chunks(repo / ".art" / "store"))
+        r = subprocess.run([*ART, "fsck"], cwd=repo, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    assert 500 * 4_100 < packer.DIRECT_AFTER < 3_000 * 4_100
+    assert len(made["big"][0]) == 1 and "O_WRONLY" in made["big"][0][0], made["big"][0]
+    assert made["big0"][0] == [] and made["small"][0] == []
+    assert made["big"][1] == made["big0"][1] and made["big"][1]

@@ -17,7 +17,7 @@ from ..oserrors import describe
 from .base import StoreWriter
 from .delta import DELTA, delta_base
 from .pack import ENTRY, RAW, fsync_dir
-from .packer import PACK_MAX_OBJECTS, PackBuilder
+from .packer import DIRECT_AFTER, PACK_MAX_OBJECTS, PackBuilder
 
 if TYPE_CHECKING:
     from .local import LocalStore
@@ -43,7 +43,9 @@ class LocalWriter(StoreWriter):
         self._open: set[Oid] = set()  # chunks written to the open pack (a delta's base must be here or stored)
         self._bases: dict[Oid, Oid] = {}  # codec-2 chunks of the open pack -> their bases
         self._sketches: list[tuple[int, Oid]] = []  # (feature, chunk) of the open pack's new chunks
-        self._builder = PackBuilder(store.root / "tmp", max_objects=PACK_MAX_OBJECTS, writeback=True)
+        self._builder = PackBuilder(
+            store.root / "tmp", max_objects=PACK_MAX_OBJECTS, writeback=True, direct_after=DIRECT_AFTER
+        )
         self.new_objects = 0
         self.new_bytes = 0
 
