@@ -19,8 +19,16 @@ def run(repo, paths: tuple[str, ...], jobs: int | None) -> None:
     # main()'s: full collections are rarer still, since an add keeps most of what it allocates.
     gc.freeze()
     gc.set_threshold(20_000, 20, 100)
-    with Progress("adding") as progress:
-        result = add(repo, absolute(paths), progress=progress, jobs=jobs)
+    reader = _fork_reader(repo, paths, jobs)  # before the progress bar's thread starts
+    try:
+        with Progress("adding") as progress:
+            result = add(repo, absolute(paths), progress=progress, jobs=jobs, reader=reader)
+    except BaseException:
+        if reader is not None:
+            reader.kill()
+        raise
+    if reader is not None:
+        reader.close()
     s = result.stats
     if flags().get("json"):
         emit_json(
@@ -48,3 +56,20 @@ def run(repo, paths: tuple[str, ...], jobs: int | None) -> None:
         ignores = sorted({f"{a.path.rpartition('/')[0]}/.gitignore".lstrip("/") for a in changed})
         pointers = " ".join(f"{a.path}.art" for a in changed)
         say(f"To track the changes with git: git add {pointers} {' '.join(ignores)}")
+
+
+def _fork_reader(repo, paths: tuple[str, ...], jobs: int | None):
+    """An add's reading process (``objstore/forked_reads.Reader``), forked now: None unless this process may fork
+    (Linux, one thread), ``--jobs`` or ``core.jobs`` is at least 2, and a path is a folder (its new folders'
+    files are read and hashed there while this process stores them)."""
+    import os
+
+    from ..objstore import forking
+
+    if not forking.AVAILABLE or (jobs or int(repo.config.core("jobs"))) < 2:
+        return None
+    if not any(os.path.isdir(p) for p in absolute(paths)):
+        return None
+    from ..objstore.forked_reads import Reader
+
+    return Reader.fork()

@@ -7,7 +7,12 @@ from ._options import common, pass_repo
 
 @click.command("add")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), help="Worker threads for large files (hash, compress).")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    help="Worker threads for large files; 1: new folders read in one process.",
+)
 @common()
 @pass_repo
 def cli(repo, paths: tuple[str, ...], jobs: int | None) -> None:

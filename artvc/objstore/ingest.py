@@ -45,6 +45,8 @@ from .store.pack import RAW, Compressor
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
+    from .forked_reads import Reader
+
 # Files up to this size are read whole and processed in batches, one store and stat-cache query per batch.
 SMALL_FILE = 1 << 20
 BATCH_FILES = 512  # small files per stat-cache query
@@ -112,6 +114,8 @@ class Ingester:
         guard: when set, symlinks must resolve inside this directory.
         progress: a ``progress.Progress`` (or a byte-count callback): bytes as they are read, including
             each chunk of a large file as it streams, and one file as each file is done.
+        reader: an add's reading process (``forked_reads.Reader``): the files of a folder nothing is known of
+            are read and hashed there (``listread.ReadAsListed``) while this process stores them.
     """
 
     def __init__(
@@ -125,6 +129,7 @@ class Ingester:
         progress: ProgressLike = None,
         jobs: int = 2,
         previous: Callable[[list[str]], list[Oid | None]] | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.writer = writer
         self.params = params
@@ -133,6 +138,7 @@ class Ingester:
         self.guard = guard
         self.progress = as_progress(progress)
         self.previous = previous
+        self.reader = reader
         self.stats = IngestStats()
         self._jobs = max(1, jobs)
         self._pool: ThreadPoolExecutor | None = None  # for large files, made with the first (``_stream_large``)
@@ -311,9 +317,10 @@ class Ingester:
         try:
             spill = getattr(self.writer, "temp_folder", None)
             # nothing known of the folder: each file is read as it is listed, its stat from the open file
-            opener = (
-                ReadAsListed(self.guard, self._file_batch, SMALL_FILE) if self.cache is None or self._cold else None
-            )
+            opener = None
+            if self.cache is None or self._cold:
+                level = self.compressor.level if self.reader is not None else 0
+                opener = ReadAsListed(self.guard, self._file_batch, SMALL_FILE, self.reader, self.params, level)
             built = walk_tree(
                 root, self.guard, self._file_batch, self._put_tree, remember=remember, spill=spill, opener=opener
             )
@@ -457,22 +464,34 @@ class Ingester:
         keys: list[tuple[Oid, int]] = []
         manifests: dict[Oid, list[tuple[Oid, int]]] = {}
         chunks_of: list[list[tuple[Oid, int]]] = []
+        probed: dict[Oid, int] = {}  # the reading process's zstd probe of a chunk (``ReadStat.probed``)
         near_wanted = any(p is not None for p in previous)  # else no file of the job has delta candidates
         with FolderReader() as reader:  # each file opened relative to its folder
             read = reader.read
             for path, st in items:
-                data = st.data if isinstance(st, ReadStat) else None  # read as its folder was listed
+                data = known = None
+                if isinstance(st, ReadStat):  # read as its folder was listed (and hashed, by a reading process)
+                    data, known = st.data, st.oid
                 if data is None:
                     data = read(path, st.st_size)
                 if len(data) <= min_size:
-                    oid = hash_bytes(data)
+                    oid = known or hash_bytes(data)
                     data_of[oid] = data
                     keys.append((oid, _CHUNK))
+                    if known is not None:
+                        probed[oid] = st.probed
                     if near_wanted:
                         chunks_of.append([(oid, len(data))])
                 else:
-                    pieces = [(hash_bytes(piece), piece) for piece in Chunker(self.params).split(data)]
-                    oid = pieces[0][0] if len(pieces) == 1 else hash_bytes(data)
+                    if known is not None and st.pieces is not None:  # cut, hashed and probed by the reading process
+                        pieces, at = [], 0
+                        for c, n, verdict in st.pieces:
+                            pieces.append((c, data[at : at + n]))
+                            probed[c] = verdict
+                            at += n
+                    else:
+                        pieces = [(hash_bytes(piece), piece) for piece in Chunker(self.params).split(data)]
+                    oid = pieces[0][0] if len(pieces) == 1 else known or hash_bytes(data)
                     for c, piece in pieces:
                         data_of[c] = piece
                         keys.append((c, _CHUNK))
@@ -489,7 +508,11 @@ class Ingester:
         for oid, kind in claimed:
             if kind == _CHUNK:
                 data = data_of[oid]
-                codec, stored = pack(data, oid, near.get(oid))
+                verdict = probed.get(oid, 0) if probed else 0
+                if verdict == _RAW_PROBED:  # the reading process's probe: no zstd attempt (``Compressor.pack``)
+                    codec, stored = RAW, data
+                else:
+                    codec, stored = pack(data, oid, near.get(oid), tested=verdict == _PLAIN_PROBED)
             else:
                 chunks = manifests[oid]
                 data = FileManifest(oid, sum(n for _, n in chunks), tuple(chunks)).to_bytes()
@@ -521,6 +544,7 @@ class Ingester:
 
 
 _CHUNK, _FILE, _TREE = int(Kind.CHUNK), int(Kind.FILE), int(Kind.TREE)
+_PLAIN_PROBED, _RAW_PROBED = 1, 2  # ``ReadStat.probed``: worth a zstd attempt, stored raw
 _NewObject = tuple[Oid, int, int, bytes, int]  # put_claimed's arguments: oid, kind, codec, stored, raw length
 _Done = tuple[list[Oid], list[_NewObject], "StatRows | None"]  # a job's file ids, new objects, stat cache rows
 

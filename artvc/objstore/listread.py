@@ -25,6 +25,8 @@ from __future__ import annotations
 import os
 import time
 from array import array
+from collections.abc import Iterator
+from itertools import chain, islice
 from stat import S_IFDIR, S_IFLNK, S_IFREG
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -54,7 +56,13 @@ from .smallread import read_open
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from .chunking import ChunkerParams
+    from .forked_reads import Reader
+    from .oid import Oid
+
 READ_AT_MOST = 200_000  # entries: a larger folder is stat-ed as listed (scan.stream_dir), its files read later
+FORKED_AT = 32  # regular files in a folder from which an add's reading process reads them (``forked_reads``)
+HERE_AT_MOST = 64  # files this process reads itself (a third at most) while that process starts on the rest
 READ_BYTES = 2 << 20  # file content read before the files go to ``file_oids`` (a batch ends here or at FILE_BATCH)
 _O_FILE = os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 _FILE, _OTHER = 0, 1  # an entry's type as listed: a regular file, or anything else (stat-ed by name)
@@ -63,13 +71,20 @@ _AT = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd and hasatt
 
 class ReadStat:
     """The stat facts of a file read as listed (``scan.FileStat``'s five, from ``os.fstat`` of the open file) and
-    its content (``data``: None for a file over the reader's size limit, read later by ingest)."""
+    its content (``data``: None for a file over the reader's size limit, read later by ingest). Read by an add's
+    reading process (``forked_reads``), also its ids: ``oid``, the blake3 of ``data``, and ``pieces``, (id,
+    length, verdict) of each chunk when ``data`` is over the chunker's minimum (None: one chunk, ``oid``), where
+    ``probed`` and each verdict are the zstd probe's (``Compressor.compressible``): 1 worth a zstd attempt, 2
+    stored raw without one (0: not probed)."""
 
-    __slots__ = ("st_ino", "st_mtime_ns", "st_ctime_ns", "st_size", "st_mode", "data")
+    __slots__ = ("st_ino", "st_mtime_ns", "st_ctime_ns", "st_size", "st_mode", "data", "oid", "pieces", "probed")
 
     def __init__(self, st: os.stat_result, data: bytes | None) -> None:
         self.st_ino, self.st_mtime_ns, self.st_ctime_ns = st.st_ino, st.st_mtime_ns, st.st_ctime_ns
         self.st_size, self.st_mode, self.data = st.st_size, st.st_mode, data
+        self.oid: Oid | None = None
+        self.pieces: list[tuple[Oid, int, int]] | None = None
+        self.probed = 0
 
 
 def read_at(dfd: int, name: str, read_max: int) -> ReadStat | None:
@@ -155,10 +170,21 @@ def _list(dfd: int) -> _Listing | None:
 class ReadAsListed:
     """A ``scan.walk_tree`` ``opener`` for a folder nothing is known of (the module docstring): hands its regular
     files to ``file_oids`` as (path, ``ReadStat``) with their content read, in name order, in batches of up to
-    ``FILE_BATCH`` files or ``READ_BYTES`` of content; files over ``read_max`` bytes with their stat only."""
+    ``FILE_BATCH`` files or ``READ_BYTES`` of content; files over ``read_max`` bytes with their stat only.
+    Given an add's ``reader`` (``forked_reads.Reader``), ``params`` (the chunker's) and ``level`` (the store's
+    zstd level), a folder of ``FORKED_AT`` regular files or more is read, hashed and probed by that process."""
 
-    def __init__(self, guard: Path | None, file_oids: FileBatch, read_max: int) -> None:
+    def __init__(
+        self,
+        guard: Path | None,
+        file_oids: FileBatch,
+        read_max: int,
+        reader: Reader | None = None,
+        params: ChunkerParams | None = None,
+        level: int = 0,
+    ) -> None:
         self.guard, self.file_oids, self.read_max = guard, file_oids, read_max
+        self.reader, self.params, self.level = reader, params, level
 
     def __call__(self, path: str, rel: str) -> _Open | None:
         """Open, read and sign the folder at ``path`` (``rel`` from the top: a subfolder is not followed if it
@@ -206,9 +232,17 @@ class ReadAsListed:
         listed = time.time_ns()  # before the first file's stat: the racy rule's "listed" (scan.SignedDir.racy)
         read_max, put, facts = self.read_max, _FACTS.pack_into, listing.facts
         batch, items, held = _Batch(), [], 0
-        for i in files:
-            name = names[i]  # decoded one at a time: a list of every name would hold ~65 bytes a file more
-            st: Any = read_at(dfd, name, read_max)
+        reader = self.reader
+        # names decoded one at a time (a list of every name would hold ~65 bytes a file more), or a job at a time
+        got: Iterator[Any] = ((name, read_at(dfd, name, read_max)) for name in (names[i] for i in files))
+        if reader is not None and reader.alive and self.params is not None and len(files) >= FORKED_AT:
+            # the reading process starts on the files after the first ``here``, which this process reads meanwhile
+            here = min(len(files) // 3, HERE_AT_MOST)
+            there = reader.read(
+                dfd, (names[i] for i in files[here:]), len(files) - here, read_max, self.params, self.level
+            )
+            got = chain(islice(got, here), there)
+        for i, (name, st) in zip(files, got, strict=True):  # strict: ``got`` is run to its end (the reader's job)
             if st is None:  # not a regular file now, or not readable: the existing way, by name
                 st = self._lstat(dfd, prefix, name)
                 if st.st_mode & 0o170000 != S_IFREG:

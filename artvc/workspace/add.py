@@ -7,6 +7,7 @@ import stat as stat_mod
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import UnsafePathError, WorkspaceError
 from ..objstore.faults import fault_point
@@ -26,6 +27,9 @@ from .provenance import GitProbe, environment, git_facts, now_iso
 from .repo import PRUNE, Repo
 from .runs import record_run
 from .tracked import TrackedArtifact
+
+if TYPE_CHECKING:
+    from ..objstore.forked_reads import Reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +144,14 @@ def _partial(repo: Repo, rel: str, artifacts) -> bool:
     return any(a.path == rel and partial_state(repo, a) for a in artifacts)
 
 
-def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs: int | None = None) -> AddResult:
+def add(
+    repo: Repo,
+    paths: Sequence[str],
+    *,
+    progress: ProgressLike = None,
+    jobs: int | None = None,
+    reader: Reader | None = None,
+) -> AddResult:
     """Store ``paths`` and point at them from ``PATH.art`` files.
 
     Args:
@@ -149,6 +160,8 @@ def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs
         progress: a ``Progress`` (or a byte-count callback): its totals come from the stat walk every added
             folder gets anyway (and each file's stat), then bytes and files advance as they are stored.
         jobs: worker threads for hashing and compression (default: ``core.jobs``).
+        reader: a reading process the command forked as it started (``objstore/forked_reads.Reader``): the files
+            of folders nothing is known of are read and hashed there while this process stores them.
 
     Raises:
         WorkspaceError: for a missing path, a path inside a tracked directory, or a pointer given as data.
@@ -174,6 +187,7 @@ def add(repo: Repo, paths: Sequence[str], *, progress: ProgressLike = None, jobs
                     progress=progress,
                     jobs=jobs or int(repo.config.core("jobs")),
                     previous=PreviousVersions(repo, rels).previous_many if repo.config.core("delta") else None,
+                    reader=reader,
                 ) as ing,
             ):
                 for rel in rels:

@@ -31,42 +31,19 @@ takes jobs through a pipe while the fetch goes on (see the class).
 from __future__ import annotations
 
 import os
-import pickle
 import signal
-import struct
-import sys
 import warnings
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NamedTuple, TypeVar
 
-from .. import errors
-from ..errors import ArtError
 from ..objstore.arrivals import Arrivals
 from ..objstore.faults import fault_point
+from ..objstore.forking import AVAILABLE, can_fork, drained, failed, frames, rebuilt, send, widen
 from .checkout_plan import LOCATED_AT_MOST
 
-AVAILABLE = sys.platform.startswith("linux") and hasattr(os, "fork")
-
-
-def can_fork(waiting: Collection[int] = ()) -> bool:
-    """Whether this process may fork now: on Linux, and only while it runs one thread, or besides the calling
-    one only threads in ``waiting`` (idents of threads known to do nothing but wait for the caller: the pull's
-    main thread waiting for its checkout, ``Arrivals.waiting``). A fork copies only the calling thread, so a lock
-    another thread held (in a library, in the allocator, in a program that imported art and runs its own
-    threads: a Dask worker, a web server; a fetch's worker still ending) would stay held forever in the child;
-    the checkout then writes in this process alone."""
-    import threading
-
-    if not AVAILABLE:
-        return False
-    if not waiting:
-        return threading.active_count() == 1
-    me = threading.get_ident()
-    return all(t.ident == me or t.ident in waiting for t in threading.enumerate())
-
+__all__ = ["AVAILABLE", "FORK_AT", "Stat", "Writer", "beside_fetch", "can_fork", "split_run"]
 
 FORK_AT = 4096  # files of new folders from which a checkout writes in two processes
-_LEN = struct.Struct("<Q")
 
 J = TypeVar("J")
 
@@ -97,12 +74,7 @@ def split_run(
         exit 70), or what ``here`` or ``landed`` raised (the child killed first).
     """
     r, w = os.pipe()
-    try:  # room for many reports: the child blocks less often while this process writes a job of its own
-        import fcntl
-
-        fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    except OSError:
-        pass
+    widen(w)  # room for many reports: the child blocks less often while this process writes a job of its own
     parent = os.getpid()
     with warnings.catch_warnings():  # Python 3.12+ warns of a fork beside threads: ours only wait (``can_fork``)
         warnings.filterwarnings("ignore", message=".*multi-threaded.*fork", category=DeprecationWarning)
@@ -213,12 +185,7 @@ class Writer:
         jobs_r, jobs_w = os.pipe()
         reports_r, reports_w = os.pipe()
         for w in (jobs_w, reports_w):
-            try:
-                import fcntl
-
-                fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-            except OSError:
-                pass
+            widen(w)
         parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child (its work is checked by the parent's results)
@@ -240,9 +207,9 @@ class Writer:
         n, self._serial = self._serial, self._serial + 1
         self._out[n] = key
         try:
-            _send(self._jobs, (n, payload))
+            send(self._jobs, (n, payload))
         except BrokenPipeError:  # the child is gone: its error, or its death by a signal, is this process's
-            self._got += _drained(self._reports)
+            self._got += drained(self._reports)
             self._take(lambda key, got: None)
             self._reap()
             raise RuntimeError("the checkout's second writer ended before its jobs") from None
@@ -276,10 +243,10 @@ class Writer:
     def _take(self, landed: Callable[[object, list[tuple[int, Stat]]], None]) -> int:
         taken = 0
         got = self._got
-        for n, what in _frames(got):
+        for n, what in frames(got):
             if n < 0:
                 self._reap()
-                raise _rebuilt(*what)
+                raise rebuilt(*what)
             landed(self._out.pop(n), what)
             taken += 1
         return taken
@@ -322,15 +289,6 @@ class Writer:
         os.close(self._reports)
 
 
-def _drained(fd: int) -> bytes:
-    """Whatever is left to read in pipe ``fd`` (its writer ended)."""
-    os.set_blocking(fd, True)
-    out = bytearray()
-    while data := os.read(fd, 1 << 16):
-        out += data
-    return bytes(out)
-
-
 def _serve(write, jobs: int, reports: int, parent: int) -> None:  # pragma: no cover - runs in the child
     code = 0
     got = bytearray()
@@ -341,15 +299,15 @@ def _serve(write, jobs: int, reports: int, parent: int) -> None:  # pragma: no c
             if not data:  # the pull is over (or died)
                 break
             got += data
-            for n, payload in _frames(got):
+            for n, payload in frames(got):
                 if first:
                     fault_point("checkout.forked")  # in the child alone: a test fails or kills it here
                     first = False
                 if os.getppid() != parent:
                     raise SystemExit(1)
-                _send(reports, (n, _stats(write(payload))))
+                send(reports, (n, _stats(write(payload))))
     except BaseException as exc:
-        code = _failed(reports, exc)
+        code = failed(reports, exc)
     os._exit(code)
 
 
@@ -364,20 +322,10 @@ def _child(jobs, theirs, there, w: int, r: int, parent: int) -> None:  # pragma:
             if os.getppid() != parent:  # the checkout was killed: stop (its staging folder is removed later)
                 code = 1
                 break
-            _send(w, (n, _stats(there(job))))
+            send(w, (n, _stats(there(job))))
     except BaseException as exc:
-        code = _failed(w, exc)
+        code = failed(w, exc)
     os._exit(code)
-
-
-def _failed(w: int, exc: BaseException) -> int:
-    """A child's last report: its error, for the parent to raise again (best effort: the parent may be gone);
-    the child's exit status."""
-    try:
-        _send(w, (-1, _portable(exc)))
-    except BaseException:
-        pass
-    return 1
 
 
 def _stats(batches: Iterable[list[tuple[int, os.stat_result]]]) -> list[tuple[int, Stat]]:
@@ -387,46 +335,6 @@ def _stats(batches: Iterable[list[tuple[int, os.stat_result]]]) -> list[tuple[in
         for batch in batches
         for k, st in batch
     ]
-
-
-def _frames(got: bytearray) -> Iterator[Any]:
-    """The whole messages at the start of ``got`` (``_send``'s frames: a length, then a pickle), each removed from
-    it as it is taken; a message not whole yet stays for the next read."""
-    while len(got) >= _LEN.size:
-        (size,) = _LEN.unpack_from(got)
-        if len(got) < _LEN.size + size:
-            return
-        message = pickle.loads(bytes(got[_LEN.size : _LEN.size + size]))
-        del got[: _LEN.size + size]
-        yield message
-
-
-def _send(w: int, obj: object) -> None:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(_LEN.pack(len(data)) + data)
-    while view:
-        view = view[os.write(w, view) :]
-
-
-def _portable(exc: BaseException) -> tuple[str, tuple, dict]:
-    """An exception as (class name in ``artvc.errors``, args, attributes), rebuilt by ``_rebuilt``."""
-    if isinstance(exc, ArtError) and getattr(errors, type(exc).__name__, None) is type(exc):
-        return type(exc).__name__, exc.args, dict(vars(exc))
-    if isinstance(exc, KeyboardInterrupt):
-        return "KeyboardInterrupt", (), {}
-    return "", (f"{type(exc).__name__}: {exc}",), {}
-
-
-def _rebuilt(name: str, args: tuple, attrs: dict) -> BaseException:
-    if name == "KeyboardInterrupt":
-        return KeyboardInterrupt()
-    cls = getattr(errors, name, None) if name else None
-    if isinstance(cls, type) and issubclass(cls, ArtError):
-        exc = cls.__new__(cls)
-        exc.args = args
-        exc.__dict__.update(attrs)
-        return exc
-    return RuntimeError(f"the checkout's second writer failed: {args[0] if args else 'no message'}")
 
 
 def _drain(r: int, got: bytearray, jobs: Sequence[J], landed: Callable[[J, list[tuple[int, Stat]]], None]) -> None:
@@ -440,7 +348,7 @@ def _drain(r: int, got: bytearray, jobs: Sequence[J], landed: Callable[[J, list[
         if not data:
             return
         got += data
-        for n, what in _frames(got):
+        for n, what in frames(got):
             if n < 0:
-                raise _rebuilt(*what)
+                raise rebuilt(*what)
             landed(jobs[n], what)

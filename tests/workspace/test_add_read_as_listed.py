@@ -35,7 +35,9 @@ def test_a_first_add_looks_each_file_name_up_once(ws, tmp_path):
     assert len(by_file) == 250
     for lines in by_file.values():
         assert len(lines) == 1, lines
-        assert re.search(r'openat\(\d+, "[fg]\d{3}\.bin", O_RDONLY\|O_NONBLOCK\|O_NOFOLLOW\|O_CLOEXEC\)', lines[0])
+        # (the add's reading process opens most of them: strace may cut its call in two, ``<unfinished ...>``)
+        flags = r"O_RDONLY\|O_NONBLOCK\|O_NOFOLLOW\|O_CLOEXEC( <u|\))"
+        assert re.search(r'openat\(\d+, "[fg]\d{3}\.bin", ' + flags, lines[0])
     assert json.loads(ws.art("status", "--json").stdout)["artifacts"][0]["state"] == "unchanged"
 
 

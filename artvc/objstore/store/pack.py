@@ -242,6 +242,11 @@ class Compressor:
         self._level = level
         self._local = _local()
 
+    @property
+    def level(self) -> int:
+        """The zstd level of stored frames (and of the probe)."""
+        return self._level
+
     def _ctx(self, probe: bool = False) -> zstandard.ZstdCompressor:
         """This thread's context: for frames that are stored, or for probes (no checksum nor size: never kept)."""
         local = self._local

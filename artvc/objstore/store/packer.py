@@ -218,6 +218,7 @@ class _PackFile:
         self._thread: threading.Thread | None = None
         self._error: OSError | None = None
         self._direct: DirectFile | None = None  # ``go_direct``: the direct writes, with their staging buffers
+        self._buffered = False  # ``go_direct`` found that this file takes no direct writes
         self._stage: mmap.mmap | None = None  # the buffer being filled: the file from ``_at``, ``_filled`` bytes
         self._at = 0
         self._filled = 0
@@ -238,11 +239,12 @@ class _PackFile:
         (ART_DIRECT_WRITES=0 turns it off) and ``DirectFile.open`` gives direct writes (not on a file system that
         refuses ``O_DIRECT`` or keeps files in memory, tmpfs: nothing changes). What is held or queued is written
         first."""
-        if self._direct is not None or not DIRECT[0]:
+        if self._direct is not None or self._buffered or not DIRECT[0]:
             return
         self.flush()
         direct = DirectFile.open(self.fileno())
         if direct is None:
+            self._buffered = True  # not asked again for this file (``add_many`` asks at every call past 8 MiB)
             return
         self._direct = direct
         self._pad = -self._written % ALIGN

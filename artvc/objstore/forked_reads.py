@@ -1,0 +1,414 @@
+"""A second process that reads and hashes the files of an add's new folders (Linux), while the add stores them.
+
+A folder's first add (``listread.ReadAsListed``) reads every file as it is listed: per file an ``openat``, an
+``fstat``, a ``read`` and a ``close``, a blake3 of its bytes, the zstd probe (``Compressor.compressible``) and
+some Python around them; then the store's part: the claim of its new objects, the pack write, the stat cache's
+row, the folder's tree. All of it ran on one core (threads cannot share it: every system call hands the GIL
+over, ``forking``). ``Reader`` moves the reading, hashing and probing to a process forked as ``art add`` starts,
+while the process runs one thread (``forking.can_fork``; before the progress bar's thread).
+
+For each folder of ``listread.FORKED_AT`` regular files or more, the add sends jobs through a pipe: the folder's
+descriptor number (the child opens it again as ``/proc/<add>/fd/<number>``, the very folder the add opened,
+listed and checked, whatever its path names now), the names of its regular files in name order, and the job's
+slot. The child opens each name relative to that folder as the add would (no symlink followed, no fifo waited
+on), reads it into the job's slot of shared memory (two slots of ``SLOT`` bytes, one job each, reused: no fresh
+page per file), hashes it (cut into chunks as ingest would, over the chunker's minimum), probes it, and sends
+per file its stat data, ids and verdict (``_HEAD``, ``_PIECE``) through a second pipe. The add takes them in
+order, copies each file's bytes out of the slot and stores them as if it had read them itself
+(``listread.ReadStat`` with ``oid``, ``pieces`` and ``probed`` set); a slot is sent again with the next job once
+every file of its job was taken. While the child starts on a folder, the add reads its first files itself (a
+third, ``listread.HERE_AT_MOST`` at most), so a folder of 100 files does not wait for the child's first job.
+
+What the child could not open as a regular file comes back as such, and the add looks at it by name as before
+(every error names its path as it did); a file over the read limit, or past the room left in its job's slot,
+comes back with its stat only and the add reads it. Jobs are sized to fit their slot (``FIRST_JOB`` names
+before any file was read, then as the mean size of the files read so far says, ``JOB_NAMES`` at most), so
+memory stays flat: the child is at most two jobs ahead. The child touches no store, no sqlite connection, no
+progress, nothing on disk. Failures end both, as ``workspace/forked_writes``'s do: an error of the child is
+raised again in the add (an ``ArtError`` keeps its class and exit code; anything else is a bug, exit 70), a
+child killed by a signal takes the add with it by the same signal, an add that stops early (an error, Ctrl-C:
+the child ignores SIGINT) kills the child and waits for it, and a child whose add died reads the end of its
+pipe and stops. ``core.jobs = 1`` (or ``--jobs 1``) adds in one process.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import pickle
+import signal
+import struct
+from collections import deque
+from collections.abc import Callable, Iterator
+from stat import S_IFREG
+from typing import TYPE_CHECKING, Any
+
+from .faults import fault_point
+from .forking import can_fork, frames, portable, rebuilt, send, widen
+from .hashing import digest_of
+from .listread import ReadStat
+from .oid import Oid
+from .store.pack import Compressor
+
+if TYPE_CHECKING:
+    from .chunking import ChunkerParams
+
+JOB_NAMES = 512  # names per job at most: the child is at most two jobs ahead of the add
+JOB_BYTES = 32 << 10  # characters of names per job at most
+FIRST_JOB = 64  # names in the jobs before a file was read (the mean size of files read sizes the later ones)
+SLOT = 8 << 20  # bytes of file content per job: two slots of shared memory, one job each
+_IOV = 1000
+# one file's result: what (``_DATA``, ``_STAT``, ``_NAME``, ``_ERROR``), ino, mtime ns, ctime ns, size, mode,
+# bytes (in the job's slot, after the job's earlier files), pieces that follow, the blake3 of the bytes (of the
+# whole file), the zstd probe's verdict on them (``listread.ReadStat.probed``; a file of several pieces: 0, each
+# piece has its own)
+_HEAD = struct.Struct("<BQqqqIQI32sB")
+_PIECE = struct.Struct("<Q32sB")  # a chunk of a file over the chunker's minimum: its length, blake3, verdict
+_DATA, _STAT, _NAME, _ERROR = 0, 1, 2, 3  # read whole / stat only (read by the add) / look by name / failed
+_PLAIN, _RAW = 1, 2  # the probe's verdicts (``listread.ReadStat.probed``): worth a zstd attempt, stored raw
+_NO_ID = bytes(32)
+_O_FILE = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class Reader:
+    """The reading process of an add (see the module). ``fork`` makes it; ``read`` has it read a folder's files;
+    ``close`` ends it (``kill`` at once)."""
+
+    def __init__(self, pid: int, jobs: int, results: int, shared: mmap.mmap) -> None:
+        self.pid, self._jobs, self._results = pid, jobs, results
+        self._folders = 0  # folders sent (the child opens each once, by the number of the job's folder)
+        self._shared = shared
+        self._slots = memoryview(shared)
+        self._buf = bytearray(1 << 20)
+        self._view = memoryview(self._buf)
+        self._start = self._end = 0  # the results received and not taken yet: ``_buf[_start:_end]``
+        self._ended = False
+        self._mean = 8 << 10  # bytes per file read so far (sizes the jobs to their slot)
+        self.files = 0  # files the child read and hashed (tests count them)
+
+    @classmethod
+    def fork(cls) -> Reader | None:
+        """The reading process, forked now (None when this process may not fork: ``can_fork``)."""
+        if not can_fork():
+            return None
+        shared = mmap.mmap(-1, 2 * SLOT, flags=mmap.MAP_SHARED)  # the two slots: file content, child to parent
+        jobs_r, jobs_w = os.pipe()
+        results_r, results_w = os.pipe()
+        widen(jobs_w)
+        widen(results_w)
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child (its work is checked by the parent's results)
+            os.close(jobs_w)
+            os.close(results_r)
+            _serve(jobs_r, results_w, parent, shared)
+        os.close(jobs_r)
+        os.close(results_w)
+        return cls(pid, jobs_w, results_r, shared)
+
+    @property
+    def alive(self) -> bool:
+        """False once the child ended (``close``, ``kill``, or its failure)."""
+        return not self._ended
+
+    def read(
+        self, dfd: int, names: Iterator[str], count: int, read_max: int, params: ChunkerParams, level: int
+    ) -> Iterator[tuple[str, ReadStat | None]]:
+        """Start reading ``count`` files of the open folder ``dfd`` by ``names`` (in that order; the first jobs
+        are sent now, so the caller may read other files meanwhile): the iterator returned yields each name with
+        its ``ReadStat``, its content up to ``read_max`` bytes (None for a file the caller reads itself: larger,
+        or past the room left in its job's slot), its ids and the zstd probe's verdict (at ``level``,
+        ``Compressor.compressible``), or None for a name the caller looks at itself (not a regular file when
+        opened, or not readable), in order. Stopped before its end (the caller failed), the child is killed: it
+        may be in the middle of a job.
+
+        Raises:
+            what the child raised (see the module); a child killed by a signal kills this process too.
+        """
+        self._folders += 1
+        job = (self._folders, dfd, read_max, params, level)
+        sent: deque[tuple[list[str], int]] = deque()  # each job sent and not taken yet: its names and slot (two
+        try:  # at most: the child works one job ahead)
+            while count and len(sent) < 2:
+                slot = len(sent)
+                sent.append((self._send(dfd, names, count, slot, job), slot))
+                count -= len(sent[-1][0])
+        except BaseException:
+            self.kill()
+            raise
+        return self._stream(dfd, names, count, sent, job)
+
+    def _stream(
+        self,
+        dfd: int,
+        names: Iterator[str],
+        left: int,
+        sent: deque[tuple[list[str], int]],
+        job: tuple[int, int, int, ChunkerParams, int],
+    ) -> Iterator[tuple[str, ReadStat | None]]:
+        """``read``'s results, in order; each job's slot sent again with the next names once it is taken."""
+        done = False
+        try:
+            while sent:
+                todo, slot = sent.popleft()
+                at = slot * SLOT  # the job's files' content, one after the other from the start of its slot
+                size = 0
+                for name in todo:
+                    st = self._take(at)
+                    if st is not None and st.data is not None:
+                        at += len(st.data)
+                        size += len(st.data)
+                    yield name, st
+                self._mean = max(1, (self._mean + size // max(1, len(todo))) // 2)
+                if left:  # the slot is free again: every file's content was copied out of it
+                    sent.append((self._send(dfd, names, left, slot, job), slot))
+                    left -= len(sent[-1][0])
+            done = True
+        finally:
+            if not done:
+                self.kill()
+
+    def _send(
+        self, dfd: int, names: Iterator[str], left: int, slot: int, job: tuple[int, int, int, ChunkerParams, int]
+    ) -> list[str]:
+        """Send a job of the next names with its ``slot`` and ``job``'s (folder number, folder descriptor,
+        read_max, params, level); return its names: ``JOB_NAMES`` at most, ``FIRST_JOB`` before any file was read,
+        as many as the mean size of the files read so far says fit in two thirds of a slot, and ``JOB_BYTES`` of
+        names at most (two jobs fit in the pipe, so this never waits on a child that waits on this process)."""
+        most = min(left, JOB_NAMES if self.files else FIRST_JOB, max(16, SLOT * 2 // (3 * self._mean)))
+        todo: list[str] = []
+        size = 0
+        while len(todo) < most and size < JOB_BYTES:
+            todo.append(next(names))
+            size += len(todo[-1])
+        try:
+            send(self._jobs, (todo, slot, *job))
+        except OSError:  # the child is gone: its error, or its death by a signal, is this process's
+            while True:
+                self._take(0)  # the results it sent before, then its error (or the end: ``_fill``)
+        return todo
+
+    def _fill(self, n: int) -> None:
+        """Have at least ``n`` bytes of results received and not taken.
+
+        Raises:
+            RuntimeError: the child ended first (a child killed by a signal kills this process: ``_reap``).
+        """
+        if self._end - self._start >= n:
+            return
+        if len(self._buf) - self._start < n:  # move what is left to the front (into a larger buffer if need be)
+            left = self._end - self._start
+            if n > len(self._buf):
+                self._view.release()
+                old, self._buf = self._buf, bytearray(max(n, 2 * len(self._buf)))
+                self._buf[:left] = memoryview(old)[self._start : self._end]
+                self._view = memoryview(self._buf)
+            else:
+                self._view[:left] = bytes(self._view[self._start : self._end])
+            self._start, self._end = 0, left
+        while self._end - self._start < n:
+            got = os.readv(self._results, [self._view[self._end :]])
+            if not got:  # the child ended without the results asked for
+                self._reap()
+                raise RuntimeError("the add's reading process ended before its results")
+            self._end += got
+
+    def _take(self, at: int) -> ReadStat | None:
+        """The next file's result, its content (if read) copied from the shared slots at ``at``.
+
+        Raises:
+            what the child raised (``_ERROR``), or ``RuntimeError`` when it ended first (see ``_fill``).
+        """
+        self._fill(_HEAD.size)
+        what, ino, mtime, ctime, size, mode, length, npieces, digest, probed = _HEAD.unpack_from(self._buf, self._start)
+        self._start += _HEAD.size
+        if what == _NAME:
+            return None
+        if what == _ERROR:
+            self._fill(length)
+            error = pickle.loads(self._view[self._start : self._start + length])
+            self._reap()
+            raise rebuilt(*error, who="the add's reading process")
+        st = ReadStat.__new__(ReadStat)
+        st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode = ino, mtime, ctime, size, mode
+        st.data = st.oid = st.pieces = None
+        st.probed = probed
+        if what == _STAT:
+            return st
+        if npieces:
+            table = npieces * _PIECE.size
+            self._fill(table)
+            view = self._view[self._start : self._start + table]
+            st.pieces = [(Oid(d.hex()), k, v) for k, d, v in _PIECE.iter_unpack(view)]
+            self._start += table
+        st.data = bytes(self._slots[at : at + length])
+        st.oid = Oid(digest.hex())
+        self.files += 1
+        return st
+
+    def _reap(self) -> None:
+        """Wait for the child to end (it has, or is about to); its death by a signal is this process's too."""
+        if self._ended:
+            return
+        self._ended = True
+        os.close(self._jobs)
+        _, status = os.waitpid(self.pid, 0)
+        self._release()
+        if os.WIFSIGNALED(status):
+            os.kill(os.getpid(), os.WTERMSIG(status))
+
+    def kill(self) -> None:
+        """Stop the child now and wait for it (the add failed or was interrupted)."""
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
+        os.close(self._jobs)
+        self._release()
+
+    def close(self) -> None:
+        """The add is over: the child reads the end of its pipe and ends; wait for it."""
+        if self._ended:
+            return
+        self._ended = True
+        os.close(self._jobs)
+        os.waitpid(self.pid, 0)
+        self._release()
+
+    def _release(self) -> None:
+        os.close(self._results)
+        self._slots.release()
+        self._shared.close()
+
+
+def _serve(jobs: int, results: int, parent: int, shared: mmap.mmap) -> None:  # pragma: no cover - the child
+    """The child's loop (it runs nothing else): each job read (``_read_job``) until the add closes its pipe."""
+    code = 0
+    probe: tuple[int, Callable[[bytes | memoryview], bool]] | None = None
+    slots = memoryview(shared)
+    folder: tuple[int, int | None] = (0, None)  # the job's folder: its number, and this process's descriptor
+    got = bytearray()
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the add's to handle: it kills this process
+        while data := os.read(jobs, 1 << 16):  # empty: the add is over (or died)
+            got += data
+            for names, slot, number, dfd, read_max, params, level in frames(got):
+                if os.getppid() != parent:
+                    raise SystemExit(1)
+                fault_point("add.forked-read")  # in the child alone: a test fails or kills it here
+                if folder[0] != number:
+                    if folder[1] is not None:
+                        os.close(folder[1])
+                    folder = number, _open_folder(parent, dfd)
+                if probe is None or probe[0] != level:
+                    probe = level, Compressor(level).compressible
+                room = slots[slot * SLOT : (slot + 1) * SLOT]
+                _read_job(folder[1], names, room, read_max, params, probe[1], results)
+    except BaseException as exc:
+        code = 1
+        try:  # the error as an ``_ERROR`` result: its pickle's length, then the pickle (best effort)
+            error = pickle.dumps(portable(exc), protocol=pickle.HIGHEST_PROTOCOL)
+            _write(results, [_HEAD.pack(_ERROR, 0, 0, 0, 0, 0, len(error), 0, _NO_ID, 0), error])
+        except BaseException:
+            pass
+    os._exit(code)
+
+
+def _open_folder(parent: int, dfd: int) -> int | None:  # pragma: no cover - runs in the child
+    """The add's open folder ``dfd``, opened again through ``/proc`` (the very folder it opened, whatever its path
+    names now); None when that is refused (every file then goes back to be looked at by name)."""
+    try:
+        return os.open(f"/proc/{parent}/fd/{dfd}", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+def _read_job(  # pragma: no cover - runs in the child
+    dfd: int | None,
+    names: list[str],
+    room: memoryview,
+    read_max: int,
+    params: Any,
+    compressible: Callable[[bytes | memoryview], bool],
+    results: int,
+) -> None:
+    """Read each of ``names`` in the folder ``dfd`` into ``room`` (the job's slot, one file after the other),
+    hash and probe it (``compressible``: the store's ``Compressor.compressible``), and send what was found (see
+    the module). A file that does not fit in what is left of ``room``, or is over ``read_max``, goes back with its
+    stat only (the add reads it)."""
+    from .chunking import Chunker
+
+    min_size = params.min_size
+    chunker = None
+    out: list[bytes] = []
+    head, piece = _HEAD.pack, _PIECE.pack
+    at = 0
+    for name in names:
+        got = None if dfd is None else _read_into(dfd, name, room[at:], read_max)
+        if got is None:
+            out.append(head(_NAME, 0, 0, 0, 0, 0, 0, 0, _NO_ID, 0))
+            continue
+        st, n = got
+        facts = st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode
+        if n < 0:
+            out.append(head(_STAT, *facts, 0, 0, _NO_ID, 0))
+            continue
+        data = room[at : at + n]
+        at += n
+        pieces: list[bytes] = []
+        if n <= min_size:
+            digest, probed = digest_of(data), _PLAIN if compressible(data) else _RAW
+        else:  # cut as ingest would (``Ingester._read_job``)
+            if chunker is None:
+                chunker = Chunker(params)
+            parts = chunker.split(data)
+            pieces = [piece(len(p), digest_of(p), _PLAIN if compressible(p) else _RAW) for p in parts]
+            digest = digest_of(parts[0]) if len(parts) == 1 else digest_of(data)
+            probed = 0
+        out.append(head(_DATA, *facts, n, len(pieces), digest, probed))
+        out += pieces
+        if len(out) >= _IOV:
+            _write(results, out)
+            out = []
+    if out:
+        _write(results, out)
+
+
+def _read_into(dfd: int, name: str, room: memoryview, read_max: int) -> tuple[os.stat_result, int] | None:
+    """Open ``name`` in the folder ``dfd`` as ``listread.read_at`` does and read it into ``room``: its stat and
+    length, or -1 when it is over ``read_max`` or does not fit (or grew past what fits since its stat); None when
+    it is not a regular file, or cannot be opened or read."""  # pragma: no cover - runs in the child
+    try:
+        fd = os.open(name, _O_FILE, dir_fd=dfd)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if st.st_mode & 0o170000 != S_IFREG:
+            return None
+        size = st.st_size
+        if size > read_max or size + 1 > len(room):
+            return st, -1
+        n = os.readv(fd, [room[: size + 1]])  # one byte more: a file that grew since its stat is seen
+        return (st, -1) if n > size else (st, n)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _write(fd: int, buffers: list[bytes]) -> None:  # pragma: no cover - runs in the child
+    """Write all of ``buffers`` to the pipe ``fd`` (``writev``, continued after a partial write)."""
+    todo: list[bytes | memoryview] = list(buffers)
+    at = 0
+    while at < len(todo):
+        n = os.writev(fd, todo[at : at + _IOV])
+        while at < len(todo) and n >= len(todo[at]):
+            n -= len(todo[at])
+            at += 1
+        if n:
+            todo[at] = memoryview(todo[at])[n:]

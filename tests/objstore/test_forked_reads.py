@@ -1,0 +1,219 @@
+"""An add reads and hashes new folders' files in a second process (``objstore/forked_reads.py``): the same tree,
+objects and stat cache as one process, the same errors, and every failure of either process ends the add with
+nothing pointing at what it did not store, and no process left."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from artvc.objstore import forking
+from artvc.objstore.listread import FORKED_AT
+from tests.builders import random_bytes
+from tests.e2e.faultfs import ART, make_repo
+from tests.objstore.test_direct_packs import chunks
+
+pytestmark = pytest.mark.skipif(not forking.AVAILABLE, reason="a second process is forked on Linux only")
+
+
+def _data(root: Path) -> None:
+    """Folders of every kind of file the reader meets: small random and text files (stored raw and zstd), empty
+    ones, duplicates, files cut into chunks (over 16 KiB), files past a slot's room (40 of 600 KiB in one folder:
+    a job's first guess of 8 KiB a file is wrong), a large file (read by the add itself), a symlink, nested
+    folders, a small folder (read here: under ``FORKED_AT``) and an executable."""
+    big = root / "data"
+    for d in range(3):
+        folder = big / f"s{d}"
+        folder.mkdir(parents=True)
+        for i in range(150):
+            k = d * 150 + i
+            if k % 41 == 0:
+                content = b""
+            elif k % 5 == 0:
+                content = (f"line {k}\n" * (20 + k % 300)).encode()
+            elif k % 11 == 0:
+                content = b"the same in many files\n" * 10
+            elif k % 29 == 0:
+                content = random_bytes(40_000 + k, seed=k)  # several chunks
+            else:
+                content = random_bytes(100 + k % 5000, seed=7_000 + k)
+            (folder / f"f{i:04d}").write_bytes(content)
+    (big / "s0" / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (big / "s0" / "run.sh").chmod(0o755)
+    (big / "s1" / "link").symlink_to("f0001")
+    wide = big / "wide"
+    wide.mkdir()
+    for i in range(40):
+        (wide / f"w{i:02d}").write_bytes(random_bytes(600_000, seed=500 + i))
+    (big / "large.bin").write_bytes(random_bytes(3 << 20, seed=99))
+    small = big / "few"
+    small.mkdir()
+    for i in range(FORKED_AT - 1):
+        (small / f"x{i}").write_bytes(random_bytes(300, seed=900 + i))
+
+
+def _run(repo: Path, *args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([*ART, *args], cwd=repo, capture_output=True, text=True, env=env, timeout=120, **kw)
+
+
+def _left(mark: str) -> list[int]:
+    """Processes still running with ``mark`` in their environment (an add's reading process outlives nothing)."""
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if mark.encode() in f.read():
+                    out.append(int(pid))
+        except OSError:
+            continue
+    return out
+
+
+def _env(tmp_path: Path, **more: str) -> tuple[dict, str]:
+    mark = f"ART_TEST_MARK={uuid.uuid4().hex}"
+    env = {**os.environ, "ART_FAULT_LOG": str(tmp_path / "points.log"), **more}
+    env[mark.split("=")[0]] = mark.split("=")[1]
+    return env, mark
+
+
+def test_a_forked_add_stores_what_one_process_stores(tmp_path):
+    """The same pointer, objects, stat cache answers and status with the reading process and without (``-j 1``);
+    the reading process did read jobs (its fault point is logged), and none is left running."""
+    one, two = make_repo(tmp_path / "one"), make_repo(tmp_path / "two")
+    _data(one)
+    _data(two)
+    env, mark = _env(tmp_path)
+    r = _run(two, "add", "data", env=env)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "points.log").read_text().count("add.forked-read") >= 4  # jobs of s0-s2 and wide
+    r1 = _run(one, "add", "-j", "1", "data", env={**os.environ, "ART_FAULT_LOG": str(tmp_path / "one.log")})
+    assert r1.returncode == 0, r1.stderr
+    assert "add.forked-read" not in (tmp_path / "one.log").read_text()
+    assert (one / "data.art").read_text() == (two / "data.art").read_text()
+    objects = {}
+    for repo in (one, two):
+        r = _run(repo, "fsck")
+        assert r.returncode == 0, r.stderr
+        objects[repo.name] = chunks(repo / ".art" / "store")  # (the run record differs: its times)
+        s = _run(repo, "status", "--json")
+        assert s.returncode == 0 and '"unchanged"' in s.stdout, s.stdout
+    assert objects["one"] == objects["two"] and len(objects["one"]) > 400
+    assert not _left(mark)
+
+
+SIZED = """
+import os, sys
+from artvc.objstore import forked_reads
+from artvc.objstore.chunking import ChunkerParams
+from artvc.objstore.store.pack import ZSTD_LEVEL
+
+folder = sys.argv[1]
+reader = forked_reads.Reader.fork()
+assert reader is not None, "this process runs one thread: it may fork"
+fd = os.open(folder, os.O_RDONLY)
+names = sorted(os.listdir(folder))
+got = list(reader.read(fd, iter(names), len(names), 1 << 20, ChunkerParams(), ZSTD_LEVEL))
+os.close(fd)
+reader.close()
+assert not reader.alive
+assert [name for name, _ in got] == names
+left = [name for name, st in got if st.data is None]
+assert 0 < len(left) < 30 and len(names) - len(left) > 400, len(left)  # the first job overflowed, no other
+for name, st in got:
+    with open(os.path.join(folder, name), "rb") as f:
+        data = f.read()
+    assert st.st_size == len(data)
+    if st.data is not None:
+        assert st.data == data
+        assert (st.pieces is None) == (len(data) <= ChunkerParams().min_size)
+print("ok", len(left))
+"""
+
+
+def test_the_reader_sizes_its_jobs_to_its_slot(tmp_path):
+    """Files that do not fit in what is left of a job's slot come back with their stat only (the add reads
+    them); the next jobs hold as many files as the mean size seen so far says fit. Run in a process of one thread
+    (a test runner's worker runs several: no fork there)."""
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    sizes = [700_000] * 30 + [3_000] * 400  # the first job (64 names) holds 30 files of 700 KB: 21 MB, 8 MiB fit
+    for i, n in enumerate(sizes):
+        (folder / f"f{i:03d}").write_bytes(random_bytes(n, seed=i))
+    r = subprocess.run([sys.executable, "-c", SIZED, str(folder)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr
+
+
+def test_a_killed_reader_takes_the_add_with_it_and_the_next_add_recovers(tmp_path):
+    """The reading process killed (``ART_FAULT=add.forked-read:kill``): the add dies by the same signal, nothing
+    points at the data, no process is left; the next add stores it all and the store checks."""
+    repo = make_repo(tmp_path / "r")
+    _data(repo)
+    env, mark = _env(tmp_path, ART_FAULT="add.forked-read@2:kill")
+    r = _run(repo, "add", "data", env=env)
+    assert r.returncode == -signal.SIGKILL, (r.returncode, r.stderr)
+    assert not (repo / "data.art").exists()
+    assert not _left(mark)
+    r = _run(repo, "add", "data")
+    assert r.returncode == 0, r.stderr
+    r = _run(repo, "fsck")
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "says"),
+    [
+        ("add.forked-read@3:interrupt", 130, "interrupted"),  # the child's KeyboardInterrupt, as the add's own
+        ("add.forked-read@3:enospc", 70, "reading process failed"),  # not an art error: a bug's exit
+        ("ingest.files-read@5:eio", 13, "input/output error"),  # the add's own fault: the reader is killed
+    ],
+)
+def test_a_failure_on_either_side_ends_both_with_nothing_half_done(tmp_path, fault, code, says):
+    repo = make_repo(tmp_path / "r")
+    _data(repo)
+    env, mark = _env(tmp_path, ART_FAULT=fault)
+    r = _run(repo, "add", "data", env=env)
+    assert r.returncode == code, (r.returncode, r.stderr)
+    assert says in r.stderr.lower() or says in r.stderr, r.stderr
+    assert r.stderr.count("\n") <= 2, r.stderr
+    assert not (repo / "data.art").exists()
+    assert not _left(mark)
+    assert not list((repo / ".art" / "store" / "tmp").glob("pack-*"))
+    r = _run(repo, "add", "data")
+    assert r.returncode == 0, r.stderr
+
+
+def test_ctrl_c_stops_the_add_and_its_reader(tmp_path):
+    """SIGINT to the add's process group while it stores (held at a fault point): exit 130, no pointer, no
+    process left (the reader ignores SIGINT; the add kills it)."""
+    repo = make_repo(tmp_path / "r")
+    _data(repo)
+    release = tmp_path / "release"
+    env, mark = _env(tmp_path, ART_FAULT="ingest.files-read@3:block", ART_FAULT_RELEASE=str(release))
+    p = subprocess.Popen(
+        [*ART, "add", "data"], cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        log = tmp_path / "points.log"
+        while time.monotonic() < deadline and (not log.exists() or log.read_text().count("ingest.files-read") < 3):
+            time.sleep(0.05)
+        assert len(_left(mark)) == 2  # the add and its reader
+        os.killpg(p.pid, signal.SIGINT)
+        release.touch()
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 130, err
+    assert not (repo / "data.art").exists()
+    assert not _left(mark)
