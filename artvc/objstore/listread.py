@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from .oid import Oid
 
 READ_AT_MOST = 200_000  # entries: a larger folder is stat-ed as listed (scan.stream_dir), its files read later
-FORKED_AT = 32  # regular files in a folder from which an add's reading process reads them (``forked_reads``)
+FORKED_AT = 256  # regular files in a folder from which an add's reading process reads them (``forked_reads``)
 HERE_AT_MOST = 64  # files this process reads itself (a third at most) while that process starts on the rest
 READ_BYTES = 2 << 20  # file content read before the files go to ``file_oids`` (a batch ends here or at FILE_BATCH)
 _O_FILE = os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
