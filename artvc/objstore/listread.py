@@ -235,6 +235,7 @@ class ReadAsListed:
         reader = self.reader
         # names decoded one at a time (a list of every name would hold ~65 bytes a file more), or a job at a time
         got: Iterator[Any] = ((name, read_at(dfd, name, read_max)) for name in (names[i] for i in files))
+        first = got
         if reader is not None and reader.alive and self.params is not None and len(files) >= FORKED_AT:
             # the reading process starts on the files after the first ``here``, which this process reads meanwhile
             here = min(len(files) // 3, HERE_AT_MOST)
@@ -242,23 +243,28 @@ class ReadAsListed:
                 dfd, (names[i] for i in files[here:]), len(files) - here, read_max, self.params, self.level
             )
             got = chain(islice(got, here), there)
-        for i, (name, st) in zip(files, got, strict=True):  # strict: ``got`` is run to its end (the reader's job)
-            if st is None:  # not a regular file now, or not readable: the existing way, by name
-                st = self._lstat(dfd, prefix, name)
-                if st.st_mode & 0o170000 != S_IFREG:
-                    listing.put(i, st)
-                    self._kind(prefix, name, st.st_mode, top, subdirs)
-                    continue
-            size, mode = st.st_size, st.st_mode
-            put(facts, 40 * i, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, size, mode)
-            batch.sizes.append(size)
-            batch.execs.append(1 if mode & 0o111 else 0)
-            items.append((prefix + name, st))
-            if size <= read_max:
-                held += size
-            if len(items) >= FILE_BATCH or held >= READ_BYTES:
-                self._hand_on(top, batch, items, len(prefix))
-                batch, items, held = _Batch(), [], 0
+        try:
+            for i, (name, st) in zip(files, got, strict=True):  # strict: ``got`` runs to its end (the reader's jobs)
+                if st is None:  # not a regular file now, or not readable: the existing way, by name
+                    st = self._lstat(dfd, prefix, name)
+                    if st.st_mode & 0o170000 != S_IFREG:
+                        listing.put(i, st)
+                        self._kind(prefix, name, st.st_mode, top, subdirs)
+                        continue
+                size, mode = st.st_size, st.st_mode
+                put(facts, 40 * i, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, size, mode)
+                batch.sizes.append(size)
+                batch.execs.append(1 if mode & 0o111 else 0)
+                items.append((prefix + name, st))
+                if size <= read_max:
+                    held += size
+                if len(items) >= FILE_BATCH or held >= READ_BYTES:
+                    self._hand_on(top, batch, items, len(prefix))
+                    batch, items, held = _Batch(), [], 0
+        except BaseException:
+            if reader is not None and got is not first:  # its jobs for this folder are out: it cannot go on
+                reader.kill()
+            raise
         if items:
             self._hand_on(top, batch, items, len(prefix))
         own = listing.signed(subdirs, listed)
