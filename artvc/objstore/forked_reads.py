@@ -40,13 +40,12 @@ import signal
 import struct
 from collections import deque
 from collections.abc import Callable, Iterator
-from stat import S_IFREG
 from typing import TYPE_CHECKING, Any
 
 from .faults import fault_point
-from .forking import can_fork, frames, portable, rebuilt, send, widen
+from .forking import Child, can_fork, fork_child, frames, portable, rebuilt, send
 from .hashing import digest_of
-from .listread import ReadStat
+from .listread import ReadStat, read_opened
 from .oid import Oid
 from .store.pack import Compressor
 
@@ -67,22 +66,21 @@ _PIECE = struct.Struct("<Q32sB")  # a chunk of a file over the chunker's minimum
 _DATA, _STAT, _NAME, _ERROR = 0, 1, 2, 3  # read whole / stat only (read by the add) / look by name / failed
 _PLAIN, _RAW = 1, 2  # the probe's verdicts (``listread.ReadStat.probed``): worth a zstd attempt, stored raw
 _NO_ID = bytes(32)
-_O_FILE = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
-class Reader:
+class Reader(Child):
     """The reading process of an add (see the module). ``fork`` makes it; ``read`` has it read a folder's files;
     ``close`` ends it (``kill`` at once)."""
 
     def __init__(self, pid: int, jobs: int, results: int, shared: mmap.mmap) -> None:
-        self.pid, self._jobs, self._results = pid, jobs, results
+        super().__init__(pid, jobs)
+        self._results = results
         self._folders = 0  # folders sent (the child opens each once, by the number of the job's folder)
         self._shared = shared
         self._slots = memoryview(shared)
         self._buf = bytearray(1 << 20)
         self._view = memoryview(self._buf)
         self._start = self._end = 0  # the results received and not taken yet: ``_buf[_start:_end]``
-        self._ended = False
         self._mean = 8 << 10  # bytes per file read so far (sizes the jobs to their slot)
         self.files = 0  # files the child read and hashed (tests count them)
 
@@ -92,24 +90,12 @@ class Reader:
         if not can_fork():
             return None
         shared = mmap.mmap(-1, 2 * SLOT, flags=mmap.MAP_SHARED)  # the two slots: file content, child to parent
-        jobs_r, jobs_w = os.pipe()
-        results_r, results_w = os.pipe()
-        widen(jobs_w)
-        widen(results_w)
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child (its work is checked by the parent's results)
-            os.close(jobs_w)
-            os.close(results_r)
-            _serve(jobs_r, results_w, parent, shared)
-        os.close(jobs_r)
-        os.close(results_w)
+        forked = fork_child(lambda jobs, results, parent: _serve(jobs, results, parent, shared))
+        if forked is None:
+            shared.close()
+            return None
+        pid, jobs_w, results_r = forked
         return cls(pid, jobs_w, results_r, shared)
-
-    @property
-    def alive(self) -> bool:
-        """False once the child ended (``close``, ``kill``, or its failure)."""
-        return not self._ended
 
     def read(
         self, dfd: int, names: Iterator[str], count: int, read_max: int, params: ChunkerParams, level: int
@@ -246,40 +232,8 @@ class Reader:
         self.files += 1
         return st
 
-    def _reap(self) -> None:
-        """Wait for the child to end (it has, or is about to); its death by a signal is this process's too."""
-        if self._ended:
-            return
-        self._ended = True
-        os.close(self._jobs)
-        _, status = os.waitpid(self.pid, 0)
-        self._release()
-        if os.WIFSIGNALED(status):
-            os.kill(os.getpid(), os.WTERMSIG(status))
-
-    def kill(self) -> None:
-        """Stop the child now and wait for it (the add failed or was interrupted)."""
-        if self._ended:
-            return
-        self._ended = True
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(self.pid, 0)
-        os.close(self._jobs)
-        self._release()
-
-    def close(self) -> None:
-        """The add is over: the child reads the end of its pipe and ends; wait for it."""
-        if self._ended:
-            return
-        self._ended = True
-        os.close(self._jobs)
-        os.waitpid(self.pid, 0)
-        self._release()
-
     def _release(self) -> None:
+        """The results pipe and the shared slots (the child has ended)."""
         os.close(self._results)
         self._slots.release()
         self._shared.close()
@@ -379,26 +333,17 @@ def _read_job(  # pragma: no cover - runs in the child
 
 
 def _read_into(dfd: int, name: str, room: memoryview, read_max: int) -> tuple[os.stat_result, int] | None:
-    """Open ``name`` in the folder ``dfd`` as ``listread.read_at`` does and read it into ``room``: its stat and
-    length, or -1 when it is over ``read_max`` or does not fit (or grew past what fits since its stat); None when
-    it is not a regular file, or cannot be opened or read."""  # pragma: no cover - runs in the child
-    try:
-        fd = os.open(name, _O_FILE, dir_fd=dfd)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if st.st_mode & 0o170000 != S_IFREG:
-            return None
+    """``listread.read_opened``: the file read into ``room``, its stat and length, or -1 when it is over
+    ``read_max`` or does not fit (or grew past what fits since its stat)."""  # pragma: no cover - runs in the child
+
+    def read(fd: int, st: os.stat_result) -> tuple[os.stat_result, int]:
         size = st.st_size
         if size > read_max or size + 1 > len(room):
             return st, -1
         n = os.readv(fd, [room[: size + 1]])  # one byte more: a file that grew since its stat is seen
-        return (st, -1) if n > size else (st, n)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+        return st, -1 if n > size else n
+
+    return read_opened(dfd, name, read)
 
 
 def _write(fd: int, buffers: list[bytes]) -> None:  # pragma: no cover - runs in the child

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import struct
 import sys
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from .. import errors
@@ -40,6 +41,28 @@ def can_fork(waiting: Collection[int] = ()) -> bool:
         return threading.active_count() == 1
     me = threading.get_ident()
     return all(t.ident == me or t.ident in waiting for t in threading.enumerate())
+
+
+def fork_child(serve: Callable[[int, int, int], None]) -> tuple[int, int, int] | None:
+    """Fork a helper process with two pipes, both widened (``widen``): jobs to it, results back. The child runs
+    ``serve(jobs read end, results write end, parent's pid)``, which ends it (``os._exit``). Returns (pid, jobs
+    write end, results read end), or None when this process may not fork now (``can_fork``)."""
+    if not can_fork():
+        return None
+    jobs_r, jobs_w = os.pipe()
+    results_r, results_w = os.pipe()
+    widen(jobs_w)
+    widen(results_w)
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child (its work is checked by the parent's results)
+        os.close(jobs_w)
+        os.close(results_r)
+        serve(jobs_r, results_w, parent)
+        os._exit(1)  # ``serve`` returned: it should not
+    os.close(jobs_r)
+    os.close(results_w)
+    return pid, jobs_w, results_r
 
 
 def widen(fd: int, size: int = 1 << 20) -> None:
@@ -111,3 +134,55 @@ def rebuilt(name: str, args: tuple, attrs: dict, who: str = "the checkout's seco
         exc.__dict__.update(attrs)
         return exc
     return RuntimeError(f"{who} failed: {args[0] if args else 'no message'}")
+
+
+class Child:
+    """A forked helper seen from its parent: its ``pid`` and the pipe its jobs go through (``_jobs``); a subclass
+    lets go of the rest of what it holds in ``_release``, once the child has ended. Closing the jobs pipe is how
+    the child is told to end (it reads the pipe's end)."""
+
+    def __init__(self, pid: int, jobs: int) -> None:
+        self.pid, self._jobs = pid, jobs
+        self._ended = False
+
+    @property
+    def alive(self) -> bool:
+        """False once the child ended (``close``, ``kill``, or its failure)."""
+        return not self._ended
+
+    def _release(self) -> None:
+        """Let go of what the subclass holds (its results pipe, shared memory)."""
+
+    def _reap(self) -> None:
+        """Wait for the child to end (it has, or is about to); its death by a signal is this process's too."""
+        if self._ended:
+            return
+        self._ended = True
+        os.close(self._jobs)
+        _, status = os.waitpid(self.pid, 0)
+        self._release()
+        if os.WIFSIGNALED(status):
+            os.kill(os.getpid(), os.WTERMSIG(status))
+
+    def kill(self) -> None:
+        """Stop the child now and wait for it (its parent failed or was interrupted: it does no more)."""
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(self.pid, 0)
+        os.close(self._jobs)
+        self._release()
+
+    def close(self) -> None:
+        """The work is over: the child reads the end of its jobs pipe and ends; wait for it (what an idle child
+        says as it ends, an interrupt it got too, is not news)."""
+        if self._ended:
+            return
+        self._ended = True
+        os.close(self._jobs)
+        os.waitpid(self.pid, 0)
+        self._release()

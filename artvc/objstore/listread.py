@@ -25,10 +25,10 @@ from __future__ import annotations
 import os
 import time
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import chain, islice
 from stat import S_IFDIR, S_IFLNK, S_IFREG
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from .faults import fault_point
 from .hashing import hash_bytes
@@ -66,6 +66,7 @@ HERE_AT_MOST = 64  # files this process reads itself (a third at most) while tha
 READ_BYTES = 2 << 20  # file content read before the files go to ``file_oids`` (a batch ends here or at FILE_BATCH)
 _O_FILE = os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 _FILE, _OTHER = 0, 1  # an entry's type as listed: a regular file, or anything else (stat-ed by name)
+T = TypeVar("T")
 _AT = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
 
 
@@ -87,26 +88,31 @@ class ReadStat:
         self.probed = 0
 
 
-def read_at(dfd: int, name: str, read_max: int) -> ReadStat | None:
-    """Open ``name`` in the folder ``dfd`` without following a symlink or waiting on a fifo; return its stat and,
-    up to ``read_max`` bytes, its content (read to its end if it grew since the stat). None when it is not a
-    regular file, or cannot be opened or read (the caller looks at it by name)."""
+def read_opened(dfd: int, name: str, read: Callable[[int, os.stat_result], T]) -> T | None:
+    """``read(fd, stat)`` of ``name`` in the folder ``dfd``, opened without following a symlink or waiting on a
+    fifo (its stat from ``fstat`` of the open file), when it is a regular file; None when it is not, or cannot be
+    opened or read (the caller looks at it by name)."""
     try:
         fd = os.open(name, _O_FILE, dir_fd=dfd)
     except OSError:
         return None
     try:
         st = os.fstat(fd)
-        if st.st_mode & 0o170000 != S_IFREG:
-            return None
-        size = st.st_size
-        if size > read_max:
-            return ReadStat(st, None)
-        return ReadStat(st, read_open(fd, size))
+        return read(fd, st) if st.st_mode & 0o170000 == S_IFREG else None
     except OSError:
         return None
     finally:
         os.close(fd)
+
+
+def read_at(dfd: int, name: str, read_max: int) -> ReadStat | None:
+    """``read_opened``: the file's stat and, up to ``read_max`` bytes, its content (read to its end if it grew
+    since the stat)."""
+
+    def read(fd: int, st: os.stat_result) -> ReadStat:
+        return ReadStat(st, None if st.st_size > read_max else read_open(fd, st.st_size))
+
+    return read_opened(dfd, name, read)
 
 
 class _Listing:

@@ -38,7 +38,7 @@ from typing import NamedTuple, TypeVar
 
 from ..objstore.arrivals import Arrivals
 from ..objstore.faults import fault_point
-from ..objstore.forking import AVAILABLE, can_fork, drained, failed, frames, rebuilt, send, widen
+from ..objstore.forking import AVAILABLE, Child, can_fork, drained, failed, fork_child, frames, rebuilt, send, widen
 from .checkout_plan import LOCATED_AT_MOST
 
 __all__ = ["AVAILABLE", "FORK_AT", "Stat", "Writer", "beside_fetch", "can_fork", "split_run"]
@@ -154,7 +154,7 @@ def beside_fetch(
                 return
 
 
-class Writer:
+class Writer(Child):
     """A writer process forked as a pull starts (``Writer.fork``: the process runs one thread then, before its
     fetch starts any), which writes the jobs the pull's checkout hands it while the fetch goes on.
 
@@ -170,30 +170,20 @@ class Writer:
     removed, and a child whose parent died reads the end of its pipe and stops."""
 
     def __init__(self, pid: int, jobs: int, reports: int) -> None:
-        self.pid, self._jobs, self._reports = pid, jobs, reports
+        super().__init__(pid, jobs)
+        self._reports = reports
         self._out: dict[int, object] = {}  # jobs sent and not reported yet, by number
         self._serial = 0
         self._got = bytearray()
-        self._ended = False
 
     @classmethod
     def fork(cls, write: Callable[[object], Iterator[list[tuple[int, os.stat_result]]]]) -> Writer | None:
         """The writer process (None when this process may not fork now: ``can_fork``), which runs
         ``write(payload)`` for each payload sent."""
-        if not can_fork():
+        forked = fork_child(lambda jobs, reports, parent: _serve(write, jobs, reports, parent))
+        if forked is None:
             return None
-        jobs_r, jobs_w = os.pipe()
-        reports_r, reports_w = os.pipe()
-        for w in (jobs_w, reports_w):
-            widen(w)
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child (its work is checked by the parent's results)
-            os.close(jobs_w)
-            os.close(reports_r)
-            _serve(write, jobs_r, reports_w, parent)
-        os.close(jobs_r)
-        os.close(reports_w)
+        pid, jobs_w, reports_r = forked
         os.set_blocking(reports_r, False)
         return cls(pid, jobs_w, reports_r)
 
@@ -251,41 +241,15 @@ class Writer:
             taken += 1
         return taken
 
-    def _reap(self) -> None:
-        """Wait for the child to end (it has, or is about to); its death by a signal is this process's too."""
-        if self._ended:
-            return
-        self._ended = True
-        os.close(self._jobs)
-        _, status = os.waitpid(self.pid, 0)
-        os.close(self._reports)
-        if os.WIFSIGNALED(status):
-            os.kill(os.getpid(), os.WTERMSIG(status))
-
-    def kill(self) -> None:
-        """Stop the child now and wait for it (an error or interrupt of the checkout: it writes no more)."""
-        if self._ended:
-            return
-        self._ended = True
-        try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(self.pid, 0)
-        os.close(self._jobs)
-        os.close(self._reports)
-
     def close(self) -> None:
         """The pull is over: the child reads the end of its pipe and ends; wait for it. Jobs still out (the
         checkout stopped without ``flush``) are not waited for: the child is killed."""
         if self._out:
             self.kill()
             return
-        if self._ended:
-            return
-        self._ended = True
-        os.close(self._jobs)
-        os.waitpid(self.pid, 0)  # what an idle child says as it ends (an interrupt it got too) is not news
+        super().close()
+
+    def _release(self) -> None:
         os.close(self._reports)
 
 
