@@ -82,6 +82,7 @@ class Reader(Child):
         self._view = memoryview(self._buf)
         self._start = self._end = 0  # the results received and not taken yet: ``_buf[_start:_end]``
         self._mean = 8 << 10  # bytes per file read so far (sizes the jobs to their slot)
+        self._free = [1, 0]  # the slots no job holds (taken from the end)
         self.files = 0  # files the child read and hashed (tests count them)
 
     @classmethod
@@ -99,60 +100,34 @@ class Reader(Child):
 
     def read(
         self, dfd: int, names: Iterator[str], count: int, read_max: int, params: ChunkerParams, level: int
-    ) -> Iterator[tuple[str, ReadStat | None]]:
-        """Start reading ``count`` files of the open folder ``dfd`` by ``names`` (in that order; the first jobs
-        are sent now, so the caller may read other files meanwhile): the iterator returned yields each name with
-        its ``ReadStat``, its content up to ``read_max`` bytes (None for a file the caller reads itself: larger,
-        or past the room left in its job's slot), its ids and the zstd probe's verdict (at ``level``,
-        ``Compressor.compressible``), or None for a name the caller looks at itself (not a regular file when
-        opened, or not readable), in order. Stopped before its end (the caller failed), the child is killed: it
-        may be in the middle of a job.
+    ) -> FolderReads:
+        """Start reading ``count`` files of the open folder ``dfd`` by ``names`` (in that order; the first jobs are
+        sent now, as many as there are free slots, so the caller may do other work meanwhile): the iterator
+        returned yields each name with its ``ReadStat``, its content up to ``read_max`` bytes (None for a file the
+        caller reads itself: larger, or past the room left in its job's slot), its ids and the zstd probe's
+        verdict (at ``level``, ``Compressor.compressible``), or None for a name the caller looks at itself (not a
+        regular file when opened, or not readable), in order. Folders are read in the order they were started;
+        another may be started only once every name of the ones before was sent (``FolderReads.left`` is 0) and
+        a slot is free (``free``). Stopped before its end (the caller failed), the child is killed: it may be in
+        the middle of a job.
 
         Raises:
             what the child raised (see the module); a child killed by a signal kills this process too.
         """
         self._folders += 1
-        job = (self._folders, dfd, read_max, params, level)
-        sent: deque[tuple[list[str], int]] = deque()  # each job sent and not taken yet: its names and slot (two
-        try:  # at most: the child works one job ahead)
-            while count and len(sent) < 2:
-                slot = len(sent)
-                sent.append((self._send(dfd, names, count, slot, job), slot))
-                count -= len(sent[-1][0])
+        reads = FolderReads(self, dfd, names, count, (self._folders, dfd, read_max, params, level))
+        try:
+            while reads.left and self._free:
+                reads.send()
         except BaseException:
             self.kill()
             raise
-        return self._stream(dfd, names, count, sent, job)
+        return reads
 
-    def _stream(
-        self,
-        dfd: int,
-        names: Iterator[str],
-        left: int,
-        sent: deque[tuple[list[str], int]],
-        job: tuple[int, int, int, ChunkerParams, int],
-    ) -> Iterator[tuple[str, ReadStat | None]]:
-        """``read``'s results, in order; each job's slot sent again with the next names once it is taken."""
-        done = False
-        try:
-            while sent:
-                todo, slot = sent.popleft()
-                at = slot * SLOT  # the job's files' content, one after the other from the start of its slot
-                size = 0
-                for name in todo:
-                    st = self._take(at)
-                    if st is not None and st.data is not None:
-                        at += len(st.data)
-                        size += len(st.data)
-                    yield name, st
-                self._mean = max(1, (self._mean + size // max(1, len(todo))) // 2)
-                if left:  # the slot is free again: every file's content was copied out of it
-                    sent.append((self._send(dfd, names, left, slot, job), slot))
-                    left -= len(sent[-1][0])
-            done = True
-        finally:
-            if not done:
-                self.kill()
+    @property
+    def free(self) -> int:
+        """Slots no job holds: jobs that may be sent now."""
+        return len(self._free) if self.alive else 0
 
     def _send(
         self, dfd: int, names: Iterator[str], left: int, slot: int, job: tuple[int, int, int, ChunkerParams, int]
@@ -237,6 +212,58 @@ class Reader(Child):
         os.close(self._results)
         self._slots.release()
         self._shared.close()
+
+
+class FolderReads:
+    """The files of one folder as the reading process sends them (``Reader.read``): an iterator of (name,
+    ``ReadStat`` or None); ``left``, the names not sent yet."""
+
+    def __init__(
+        self, reader: Reader, dfd: int, names: Iterator[str], count: int, job: tuple[int, int, int, Any, int]
+    ) -> None:
+        self._reader, self._dfd, self._names, self.left, self._job = reader, dfd, names, count, job
+        self._sent: deque[tuple[list[str], int]] = deque()  # each job sent and not taken yet: its names, slot
+        self._results = self._stream()
+
+    def __iter__(self) -> Iterator[tuple[str, ReadStat | None]]:
+        return self._results
+
+    def __next__(self) -> tuple[str, ReadStat | None]:
+        return next(self._results)
+
+    def send(self) -> None:
+        """Send a job of the next names in a free slot."""
+        slot = self._reader._free.pop()
+        self._sent.append((self._reader._send(self._dfd, self._names, self.left, slot, self._job), slot))
+        self.left -= len(self._sent[-1][0])
+
+    def drain(self) -> None:
+        """Take every file of the folder and drop it (the caller will not use them; the child stays in step)."""
+        for _ in self._results:
+            pass
+
+    def _stream(self) -> Iterator[tuple[str, ReadStat | None]]:
+        reader = self._reader
+        done = False
+        try:
+            while self._sent:
+                todo, slot = self._sent.popleft()
+                at = slot * SLOT  # the job's files' content, one after the other from the start of its slot
+                size = 0
+                for name in todo:
+                    st = reader._take(at)
+                    if st is not None and st.data is not None:
+                        at += len(st.data)
+                        size += len(st.data)
+                    yield name, st
+                reader._mean = max(1, (reader._mean + size // max(1, len(todo))) // 2)
+                reader._free.append(slot)  # every file's content was copied out of it
+                while self.left and reader._free:
+                    self.send()
+            done = True
+        finally:
+            if not done:
+                reader.kill()
 
 
 def _serve(jobs: int, results: int, parent: int, shared: mmap.mmap) -> None:  # pragma: no cover - the child

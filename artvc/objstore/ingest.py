@@ -321,9 +321,13 @@ class Ingester:
             if self.cache is None or self._cold:
                 level = self.compressor.level if self.reader is not None else 0
                 opener = ReadAsListed(self.guard, self._file_batch, SMALL_FILE, self.reader, self.params, level)
-            built = walk_tree(
-                root, self.guard, self._file_batch, self._put_tree, remember=remember, spill=spill, opener=opener
-            )
+            try:
+                built = walk_tree(
+                    root, self.guard, self._file_batch, self._put_tree, remember=remember, spill=spill, opener=opener
+                )
+            finally:
+                if opener is not None:
+                    opener.close()
             self._put_trees()
             return built
         finally:

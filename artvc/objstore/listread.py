@@ -57,11 +57,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .chunking import ChunkerParams
-    from .forked_reads import Reader
+    from .forked_reads import FolderReads, Reader
     from .oid import Oid
 
 READ_AT_MOST = 200_000  # entries: a larger folder is stat-ed as listed (scan.stream_dir), its files read later
-FORKED_AT = 256  # regular files in a folder from which an add's reading process reads them (``forked_reads``)
+FORKED_AT = 32  # regular files in a folder from which an add's reading process reads them (``forked_reads``)
 HERE_AT_MOST = 64  # files this process reads itself (a third at most) while that process starts on the rest
 READ_BYTES = 2 << 20  # file content read before the files go to ``file_oids`` (a batch ends here or at FILE_BATCH)
 _O_FILE = os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -173,6 +173,29 @@ def _list(dfd: int) -> _Listing | None:
     return _Listing(names, kinds)
 
 
+class _Ahead:
+    """A folder read ahead (``ReadAsListed._read_ahead``): its path, descriptor, listing, regular files as listed
+    (positions in name order), when it was listed, and its files' reads (None: under ``FORKED_AT`` files)."""
+
+    __slots__ = ("path", "dfd", "listing", "files", "listed", "reads")
+
+    def __init__(self, path: str, dfd: int, listing: _Listing, files: array[int], listed: int) -> None:
+        self.path, self.dfd, self.listing, self.files, self.listed = path, dfd, listing, files, listed
+        self.reads: FolderReads | None = None
+
+
+def _next_in(order: list[tuple[str, str, list[str]]]) -> tuple[str, str] | None:
+    """The path and rel of the folder the walk opens next, by ``order`` (the folders left open whose subfolders
+    are not all opened: those done are dropped from its end)."""
+    while order and not order[-1][2]:
+        order.pop()
+    if not order:
+        return None
+    path, rel, names = order[-1]
+    name = names[-1]
+    return os.path.join(path, name), f"{rel}/{name}" if rel else name
+
+
 class ReadAsListed:
     """A ``scan.walk_tree`` ``opener`` for a folder nothing is known of (the module docstring): hands its regular
     files to ``file_oids`` as (path, ``ReadStat``) with their content read, in name order, in batches of up to
@@ -191,6 +214,12 @@ class ReadAsListed:
     ) -> None:
         self.guard, self.file_oids, self.read_max = guard, file_oids, read_max
         self.reader, self.params, self.level = reader, params, level
+        # the walk's order, as ``walk_tree`` will open folders (depth first, subfolders in name order): for each
+        # folder opened whose subfolders are not all opened yet, its path and rel and those subfolders' names in
+        # reverse name order (the next one last); None once a folder was not where this says (no more reading
+        # ahead for this walk)
+        self._order: list[tuple[str, str, list[str]]] | None = [] if reader is not None else None
+        self._ahead: _Ahead | None = None  # the next folder, listed and being read by the reader
 
     def __call__(self, path: str, rel: str) -> _Open | None:
         """Open, read and sign the folder at ``path`` (``rel`` from the top: a subfolder is not followed if it
@@ -202,25 +231,96 @@ class ReadAsListed:
         """
         if not _AT:  # pragma: no cover - platforms without dir_fd
             return None
+        ahead = self._next_is(path)
         check_name(path)
-        try:
-            dfd = os.open(path, _O_DIR | (_O_NOFOLLOW if rel else 0))
-        except OSError as exc:
-            _raise(exc, path, "read the folder")
+        if ahead is not None:
+            dfd = ahead.dfd
+        else:
+            try:
+                dfd = os.open(path, _O_DIR | (_O_NOFOLLOW if rel else 0))
+            except OSError as exc:
+                _raise(exc, path, "read the folder")
         try:
             try:
-                listing = _list(dfd)
+                listing = ahead.listing if ahead is not None else _list(dfd)
                 if listing is None:
+                    self._order = None  # the walk reads it its way: its subfolders are not known here
                     return None
                 fault_point("scan.folder-read")  # tests count the folders a command reads (ART_FAULT_LOG)
             except OSError as exc:
                 _raise(exc, path, "read the folder")
-            return self._read(path, rel, dfd, listing)
+            return self._read(path, rel, dfd, listing, ahead)
         finally:
             os.close(dfd)
 
-    def _read(self, path: str, rel: str, dfd: int, listing: _Listing) -> _Open:
-        """Check every name and link, then read the files in name order and hand them on in batches."""
+    def close(self) -> None:
+        """The walk is over (or failed): a folder read ahead and not asked for is let go."""
+        self._order = None
+        self._drop_ahead()
+
+    def _next_is(self, path: str) -> _Ahead | None:
+        """The walk opens ``path``: follow it in the order (or stop reading ahead, when it is not the folder the
+        order says); the folder read ahead, when it is this one (any other is let go)."""
+        ahead, self._ahead = self._ahead, None
+        order = self._order
+        if order:  # (empty: the walk's top folder)
+            nxt = _next_in(order)
+            if nxt is None or nxt[0] != path:
+                self._order = None
+                fault_point("listread.walk-elsewhere")  # tests see the read-ahead give up
+            else:
+                order[-1][2].pop()
+        if ahead is not None and ahead.path != path:
+            self._ahead = ahead
+            self._drop_ahead()
+            ahead = None
+        return ahead
+
+    def _drop_ahead(self) -> None:
+        """Let the folder read ahead go: its files taken and dropped (the reader stays in step), its descriptor
+        closed."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return
+        try:
+            if ahead.reads is not None and self.reader is not None and self.reader.alive:
+                ahead.reads.drain()
+        finally:
+            os.close(ahead.dfd)
+
+    def _read_ahead(self) -> None:
+        """Open, list and start reading (``reader``) the folder the walk will open next, while this one's files
+        are taken: the reader has then work when this folder's is done (a tree of folders of 100 files kept it
+        waiting between folders). Nothing is raised here: a folder that cannot be opened or listed now is left to
+        its turn, which says why."""
+        nxt = _next_in(self._order) if self._order is not None else None
+        reader = self.reader
+        if nxt is None or reader is None or not reader.free or self.params is None:
+            return
+        path = nxt[0]
+        try:
+            dfd = os.open(path, _O_DIR | _O_NOFOLLOW)
+        except OSError:
+            return
+        try:
+            listing = _list(dfd)
+        except OSError:
+            listing = None
+        if listing is None:
+            os.close(dfd)
+            return
+        files = array("I", (i for i in name_order(listing.names) if listing.kinds[i] == _FILE))
+        ahead = _Ahead(path, dfd, listing, files, time.time_ns())
+        if len(files) >= FORKED_AT:
+            names = listing.names
+            ahead.reads = reader.read(
+                dfd, (names[i] for i in files), len(files), self.read_max, self.params, self.level
+            )
+        self._ahead = ahead
+
+    def _read(self, path: str, rel: str, dfd: int, listing: _Listing, ahead: _Ahead | None = None) -> _Open:
+        """Check every name and link, then read the files in name order and hand them on in batches (``ahead``:
+        this folder was listed and its files sent to the reader before its turn)."""
         top = _Open(path, rel, SignedDir())
         prefix = os.path.join(path, "")
         names, kinds = listing.names, listing.kinds
@@ -239,16 +339,29 @@ class ReadAsListed:
         read_max, put, facts = self.read_max, _FACTS.pack_into, listing.facts
         batch, items, held = _Batch(), [], 0
         reader = self.reader
+        order = self._order
+        if order is not None:  # the walk opens this folder's subfolders next, in name order
+            order.append((path, rel, sorted(subdirs, reverse=True)))
         # names decoded one at a time (a list of every name would hold ~65 bytes a file more), or a job at a time
         got: Iterator[Any] = ((name, read_at(dfd, name, read_max)) for name in (names[i] for i in files))
         first = got
-        if reader is not None and reader.alive and self.params is not None and len(files) >= FORKED_AT:
-            # the reading process starts on the files after the first ``here``, which this process reads meanwhile
-            here = min(len(files) // 3, HERE_AT_MOST)
-            there = reader.read(
-                dfd, (names[i] for i in files[here:]), len(files) - here, read_max, self.params, self.level
-            )
-            got = chain(islice(got, here), there)
+        reads = None  # this folder's files as the reading process sends them
+        if ahead is not None and ahead.reads is not None and ahead.files == files:
+            got = reads = ahead.reads
+            listed = ahead.listed  # its files' stats were taken after it was listed, then
+        else:
+            if ahead is not None and ahead.reads is not None:  # the folder changed since: read here, as it is now
+                ahead.reads.drain()
+            if reader is not None and reader.alive and self.params is not None and len(files) >= FORKED_AT:
+                # the reading process starts on the files after the first ``here``, which this process reads
+                # meanwhile
+                here = min(len(files) // 3, HERE_AT_MOST)
+                reads = reader.read(
+                    dfd, (names[i] for i in files[here:]), len(files) - here, read_max, self.params, self.level
+                )
+                got = chain(islice(got, here), reads)
+        if self._order is not None and (reads is None or not reads.left):
+            self._read_ahead()  # every name of this folder went to the reader: the next folder may follow
         try:
             for i, (name, st) in zip(files, got, strict=True):  # strict: ``got`` runs to its end (the reader's jobs)
                 if st is None:  # not a regular file now, or not readable: the existing way, by name
