@@ -18,7 +18,7 @@ from .fileio import kernel_copy, pwrite_all
 from .hashing import hashes_to
 from .objects import Kind
 from .store.local import LocalStore
-from .store.pack import PACK_MAGIC, RAW, PackEntry
+from .store.pack import PACK_MAGIC, RAW, EntryTable, PackEntry
 from .store.remote import RemoteStore, pack_path
 from .store.remote_read import MERGE_GAP, verify_payload
 from .types import Location
@@ -106,7 +106,13 @@ def open_remote_pack(src: RemoteStore, name: str) -> BinaryIO | None:
 def copy_rest(src: int, dest: int, entries: Sequence[PackEntry]) -> None:
     """Copy the bytes of pack file ``src`` that no entry covers (header, gaps, trailer) to ``dest`` at the same
     offsets: with ``verified_windows(..., copy_to=dest)``, ``dest`` becomes a copy of ``src``. ``entries`` sorted
-    by offset (as ``verified_windows`` takes them): read one at a time, no sorted copy."""
+    by offset (as ``verified_windows`` takes them): read one at a time, no sorted copy. A dense table (a sealed
+    pack's: no gap between its objects, ``EntryTable.dense``) is not walked: only its header and trailer are
+    copied."""
+    if isinstance(entries, EntryTable) and entries.dense and len(entries):
+        _copy_range(src, dest, 0, _HEADER)
+        _copy_range(src, dest, entries.end, os.fstat(src).st_size)
+        return
     pos = last = 0
     for e in entries:
         if e.offset < last:  # a gap would be copied over verified bytes

@@ -38,7 +38,7 @@ from .pulled_tree import FileTree, spill
 from .stage import FileStage
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
-from .store.pack import PackEntry, by_offset, trailer_lists
+from .store.pack import EntryTable, PackEntry, by_offset, trailer_lists
 from .store.remote import RemoteStore
 from .store.remote_read import Located, iter_spans, read_spans, verify_payload
 from .tmpowner import token
@@ -527,7 +527,7 @@ class _Download:
                     self.arrivals.arrived()  # a checkout beside this fetch writes what came
                     fault_point("fetch.pack-imported")
                     self.stored += len(entries)
-                    self.bytes += sum(e.length for e in entries)
+                    self.bytes += entries.stored if isinstance(entries, EntryTable) else sum(e.length for e in entries)
                     return
                 for window in windows(entries, MAX_SPAN):  # keep the good objects, report the others
                     self._store_chunks(
