@@ -65,15 +65,24 @@ def verified_windows(
     outside the objects), so the copy holds exactly the bytes that were verified: the kernel copies the window
     and the objects are verified from the copy, mapped (``_kernel_copied``), else the window is read and the
     same bytes written. Yielded raw objects may be views of such a mapping, valid as long as they are held."""
+    for window, results in verified_batches(pool, fd, entries, copy_to):
+        yield from zip(window, results, strict=True)
+
+
+def verified_batches(
+    pool: Executor, fd: int, entries: Sequence[PackEntry], copy_to: int | None = None
+) -> Iterator[tuple[list[PackEntry], list[bytes | None]]]:
+    """``verified_windows`` a window at a time: (its entries, their verified bytes or None), for a caller that
+    has nothing to do per object when all passed (a fetch of small files: no manifest waits for them)."""
     pending: deque[tuple[list[PackEntry], Future[list[bytes | None]]]] = deque()
     for window in spans(entries, WINDOW):
         if len(pending) >= AHEAD:
             done, fut = pending.popleft()
-            yield from zip(done, fut.result(), strict=True)
+            yield done, fut.result()
         pending.append((window, pool.submit(_verify_window, fd, window, copy_to)))
     while pending:
         done, fut = pending.popleft()
-        yield from zip(done, fut.result(), strict=True)
+        yield done, fut.result()
 
 
 def spans(entries: Sequence[PackEntry], limit: int) -> Iterator[list[PackEntry]]:

@@ -37,6 +37,7 @@ from .remote_read import Located
 
 Key = tuple[Oid, int]
 Row = tuple[str, int, int, int, int, int]  # where an object is: pack, kind, codec, offset, length, raw length
+Found = Row | dict[int, Row] | None  # what a lookup found of an id: nothing, one record, or one per kind
 SPILL = 32_768  # objects listed in memory at most; beyond, the index is a temporary file
 REC = struct.Struct("<32sBBQIII")  # id, kind, codec, offset, length, raw length (an ``ENTRY``), pack number
 BITS = 14  # buckets: the top 14 bits of an id (16,384 buckets)
@@ -122,7 +123,7 @@ class ViewIndex:
         if self._fd is None:
             return self._mem.get((key[0], int(key[1])))
         kind = int(key[1])
-        row = self._find([bytes.fromhex(key[0])]).get((bytes.fromhex(key[0]), kind))
+        row = _of_kind(self._find([bytes.fromhex(key[0])])[0], kind)
         return None if row is None else Located(row[0], PackEntry(Oid(key[0]), kind, *row[2:]))
 
     def __contains__(self, key: object) -> bool:
@@ -135,13 +136,15 @@ class ViewIndex:
         if self._fd is None:
             mem = self._mem
             return {k: loc for k in keys if (loc := mem.get((k[0], int(k[1])))) is not None}
-        wanted = {(key[0], int(key[1])): key for key in keys}  # (id, kind) -> the key as asked
-        by_digest = {bytes.fromhex(o): o for o in dict.fromkeys(oid for oid, _ in wanted)}
+        asked = list({(key[0], int(key[1])): key for key in keys}.items())  # (id, kind) -> the key as asked
+        digests = [bytes.fromhex(o) for (o, _), _ in asked]
+        order = sorted(range(len(digests)), key=digests.__getitem__)
         out = {}
-        for (d, k), row in self._find(sorted(by_digest)).items():
-            asked = wanted.get((by_digest[d], k))
-            if asked is not None:
-                out[asked] = Located(row[0], PackEntry(asked[0], k, *row[2:]))
+        for i, found in zip(order, self._find([digests[i] for i in order]), strict=True):
+            (_, k), key = asked[i]
+            row = _of_kind(found, k)
+            if row is not None:
+                out[key] = Located(row[0], PackEntry(key[0], k, *row[2:]))
         return out
 
     def get_rows(
@@ -167,11 +170,17 @@ class ViewIndex:
                     e = loc.entry
                     out.append((loc.pack, e.kind, e.codec, e.offset, e.length, e.raw_length))
             return _fill(out, keys, locate)
-        get = self._find(sorted(set(digests))).get
-        rows = [
-            get((d, int(kind))) or (get((d, chunk)) if kind == file else None)
-            for (_, kind), d in zip(keys, digests, strict=True)
-        ]
+        order = sorted(range(len(digests)), key=digests.__getitem__)  # the ids in key order, each key's place kept
+        rows: list[Row | None] = [None] * len(digests)
+        for i, found in zip(order, self._find([digests[i] for i in order]), strict=True):
+            if found is None:
+                continue
+            kind = keys[i][1]
+            if type(found) is tuple:  # one record for the id (nearly always): the kind asked, or a file's chunk
+                if found[1] == kind or (kind == file and found[1] == chunk):
+                    rows[i] = found
+            else:
+                rows[i] = found.get(int(kind)) or (found.get(chunk) if kind == file else None)
         return _fill(rows, keys, locate)
 
     def items(self) -> Iterator[tuple[Key, Located]]:
@@ -274,11 +283,13 @@ class ViewIndex:
         os.close(fd)
         self._fd, self._starts, self._segments, self._end = new_fd, starts, [], n * size
 
-    def _find(self, digests: Sequence[bytes]) -> dict[tuple[bytes, int], Row]:
-        """The rows of ``digests`` (sorted, distinct): (id, kind) -> row, the first record of each."""
-        found: dict[tuple[bytes, int], Row] = {}
+    def _find(self, digests: Sequence[bytes]) -> list[Found]:
+        """What the view lists of each of ``digests`` (in key order; an id may repeat), in the same order: None,
+        the row of the id's one record, or, when it is listed as several kinds, kind -> row (the first record
+        of each kind)."""
+        out: list[Found] = []
         if not digests:
-            return found
+            return out
         with self._lock:
             if self._pending_bytes > SEAL_AT:
                 self._flush()
@@ -286,10 +297,16 @@ class ViewIndex:
             assert self._fd is not None
             fd, starts, pending, names = self._fd, self._starts, self._pending, self._names
             size, gap, most, shift = REC.size, READ_GAP // REC.size, max(1, READ_MAX // REC.size), _SHIFT
-            unpack, count = REC.unpack_from, len(digests)
+            unpack, count, append = REC.unpack_from, len(digests), out.append
             lo = hi = 0  # records lo..hi of the file are in ``data``
             data = b""
+            found: Found = None
+            prev = None
             for i, d in enumerate(digests):  # the loop of every id a walk asks: inlined, no call per id
+                if d == prev:
+                    append(found)
+                    continue
+                prev, found = d, None
                 b = ((d[0] << 8) | d[1]) >> shift
                 first, last = starts[b], starts[b + 1]
                 if last > first:
@@ -309,12 +326,13 @@ class ViewIndex:
                     while pos >= 0:
                         if (pos - start) % size == 0:  # a record's start, not bytes inside another record
                             _, k, c, off, length, raw, p = unpack(data, pos)
-                            if (d, k) not in found:
-                                found[d, k] = (names[p], k, c, off, length, raw)
+                            row = (names[p], k, c, off, length, raw)
+                            found = row if found is None else _with(found, row)
                         pos = data.find(d, pos + 1, end)
                 if pending and (more := pending.get(b)) is not None:
-                    _scan(more, d, found, names)
-        return found
+                    found = _scan(more, d, found, names)
+                append(found)
+        return out
 
     def _records(self) -> Iterator[tuple[bytes, int, int, int, int, int, int]]:
         """Every listed record once (an id and kind's first), bucket by bucket (whole-view walks: ``items``)."""
@@ -335,16 +353,35 @@ class ViewIndex:
                         yield rec
 
 
-def _scan(data: bytearray, d: bytes, found: dict[tuple[bytes, int], Row], names: list[str]) -> None:
-    """Note the records of id ``d`` in ``data`` (whole records: a bucket's records not written yet), the first
-    of each kind not found already (those in the file came first)."""
+def _with(found: Row | dict[int, Row], row: Row) -> Row | dict[int, Row]:
+    """``found`` (an id's first record, or its first of each kind) and one more record of the id, which counts
+    only when it is of a kind not found yet (the first copy added wins)."""
+    if type(found) is tuple:
+        return found if found[1] == row[1] else {found[1]: found, row[1]: row}
+    assert isinstance(found, dict)
+    found.setdefault(row[1], row)
+    return found
+
+
+def _of_kind(found: Found, kind: int) -> Row | None:
+    """The row of ``kind`` in what ``ViewIndex._find`` found of an id."""
+    if found is None or type(found) is tuple:
+        return found if found is not None and found[1] == kind else None
+    assert isinstance(found, dict)
+    return found.get(kind)
+
+
+def _scan(data: bytearray, d: bytes, found: Found, names: list[str]) -> Found:
+    """``found`` with the records of id ``d`` in ``data`` (whole records: a bucket's records not written yet,
+    which came after those of the file)."""
     pos = data.find(d)
     while pos >= 0:
         if pos % REC.size == 0:  # a record's start, not bytes inside another record
             _, k, c, off, length, raw, p = REC.unpack_from(data, pos)
-            if (d, k) not in found:
-                found[d, k] = (names[p], k, c, off, length, raw)
+            row = (names[p], k, c, off, length, raw)
+            found = row if found is None else _with(found, row)
         pos = data.find(d, pos + 1)
+    return found
 
 
 def _temp_file(tmp_dir: str | os.PathLike[str] | None) -> int:
