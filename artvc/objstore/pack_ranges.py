@@ -8,23 +8,25 @@ from __future__ import annotations
 import mmap
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
-from typing import BinaryIO, cast
+from typing import BinaryIO, TypeVar, cast
 
 from ..errors import CorruptObjectError, PackMissingError
 from .codec import MAX_CHUNK_SIZE
 from .fileio import kernel_copy, pwrite_all
-from .hashing import hashes_to
+from .hashing import digest_is, hashes_to
 from .objects import Kind
+from .oid import Oid
 from .store.local import LocalStore
-from .store.pack import PACK_MAGIC, RAW, EntryTable, PackEntry
+from .store.pack import ENTRY, PACK_MAGIC, RAW, EntryTable, PackEntry
 from .store.remote import RemoteStore, pack_path
 from .store.remote_read import MERGE_GAP, verify_payload
 from .types import Location
 
 WINDOW = 4 << 20  # at most this many bytes of a pack in one read (gaps included), and twice that decompressed
 _CHUNK, _HEADER = int(Kind.CHUNK), len(PACK_MAGIC)  # no object starts inside a pack's header
+_E = TypeVar("_E", PackEntry, tuple[bytes, int, int, int, int, int])
 AHEAD = 2  # windows read and being verified while one is consumed: memory stays a few windows, whatever the pack
 
 
@@ -66,16 +68,31 @@ def verified_windows(
     and the objects are verified from the copy, mapped (``_kernel_copied``), else the window is read and the
     same bytes written. Yielded raw objects may be views of such a mapping, valid as long as they are held."""
     for window, results in verified_batches(pool, fd, entries, copy_to):
-        yield from zip(window, results, strict=True)
+        for e, data in zip(window, results, strict=True):
+            yield as_entry(e), data
+
+
+Record = tuple[bytes, int, int, int, int, int]  # an ``ENTRY`` record unpacked: id's digest, kind, codec, offset, ...
+
+
+def as_entry(e: PackEntry | Record) -> PackEntry:
+    """A window's item as a ``PackEntry`` (an ``EntryTable``'s windows hold its records as unpacked)."""
+    return e if type(e) is PackEntry else PackEntry(Oid(e[0].hex()), *e[1:])
 
 
 def verified_batches(
     pool: Executor, fd: int, entries: Sequence[PackEntry], copy_to: int | None = None
-) -> Iterator[tuple[list[PackEntry], list[bytes | None]]]:
+) -> Iterator[tuple[list[PackEntry] | list[Record], list[bytes | None]]]:
     """``verified_windows`` a window at a time: (its entries, their verified bytes or None), for a caller that
-    has nothing to do per object when all passed (a fetch of small files: no manifest waits for them)."""
-    pending: deque[tuple[list[PackEntry], Future[list[bytes | None]]]] = deque()
-    for window in spans(entries, WINDOW):
+    has nothing to do per object when all passed (a fetch of small files: no manifest waits for them). The
+    windows of an ``EntryTable`` hold its records as unpacked (``Record``: the id's 32 bytes first, no
+    ``PackEntry`` nor hex id made per object; ``as_entry`` makes one), and raw chunks are checked against the
+    digest as bytes."""
+    pending: deque[tuple[list[PackEntry] | list[Record], Future[list[bytes | None]]]] = deque()
+    items: Iterable[PackEntry] | Iterable[Record] = (
+        ENTRY.iter_unpack(entries.data) if isinstance(entries, EntryTable) else entries
+    )
+    for window in spans(items, WINDOW):
         if len(pending) >= AHEAD:
             done, fut = pending.popleft()
             yield done, fut.result()
@@ -85,17 +102,20 @@ def verified_batches(
         yield done, fut.result()
 
 
-def spans(entries: Sequence[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
-    """Cut entries sorted by offset into runs whose byte range (gaps included) stays within ``limit`` and whose
-    objects hold at most twice that decompressed, or one entry (whose lengths its entry check bounds)."""
-    window: list[PackEntry] = []
-    raw = 0
+def spans(entries: Iterable[_E], limit: int) -> Iterator[list[_E]]:
+    """Cut entries (``PackEntry`` or unpacked records: the same fields in the same places) sorted by offset into
+    runs whose byte range (gaps included) stays within ``limit`` and whose objects hold at most twice that
+    decompressed, or one entry (whose lengths its entry check bounds)."""
+    window: list[_E] = []
+    raw = first = 0
     for e in entries:
-        if window and (e.offset + e.length - window[0].offset > limit or raw + e.raw_length > 2 * limit):
+        if window and (e[3] + e[4] - first > limit or raw + e[5] > 2 * limit):
             yield window
             window, raw = [], 0
+        if not window:
+            first = e[3]
         window.append(e)
-        raw += e.raw_length
+        raw += e[5]
     if window:
         yield window
 
@@ -139,7 +159,7 @@ def _copy_range(src: int, dest: int, start: int, end: int) -> None:
         start += len(data)
 
 
-def _verify_window(fd: int, window: list[PackEntry], copy_to: int | None = None) -> list[bytes | None]:
+def _verify_window(fd: int, window: list[PackEntry] | list[Record], copy_to: int | None = None) -> list[bytes | None]:
     """One pool task: read a window of a pack at once (and copy it to ``copy_to``), verify each object in it
     (None for a bad one): a chunk stored raw by one blake3 of its bytes, any other by ``verify_payload``.
 
@@ -147,8 +167,8 @@ def _verify_window(fd: int, window: list[PackEntry], copy_to: int | None = None)
     memory) and verified from the copy itself, mapped read-only: what is checked is what will be stored, and the
     bytes reach this process without a copy (raw objects come back as views of the mapping, which lives as long
     as they do). Where the kernel cannot copy, the window is read and written as before."""
-    start = window[0].offset
-    end = max(e.offset + e.length for e in window)
+    start = window[0][3]
+    end = max(e[3] + e[4] for e in window)
     span = _kernel_copied(fd, copy_to, start, end) if copy_to is not None else None
     if span is None:
         span = memoryview(os.pread(fd, end - start, start))
@@ -156,13 +176,15 @@ def _verify_window(fd: int, window: list[PackEntry], copy_to: int | None = None)
             pwrite_all(copy_to, span, start)
     out: list[bytes | None] = []
     for e in window:
-        piece = span[e.offset - start : e.offset - start + e.length]
-        if e.codec == RAW and e.kind == _CHUNK and len(piece) == e.length == e.raw_length <= MAX_CHUNK_SIZE:
+        oid, kind, codec, offset, length, raw = e
+        piece = span[offset - start : offset - start + length]
+        if codec == RAW and kind == _CHUNK and len(piece) == length == raw <= MAX_CHUNK_SIZE:
             # a stored-raw chunk (most small files) is its content: one blake3, none of ``verify_payload``'s steps
-            out.append(cast(bytes, piece) if e.offset >= _HEADER and hashes_to(piece, e.oid) else None)
+            good = digest_is(piece, oid) if type(oid) is bytes else hashes_to(piece, oid)
+            out.append(cast(bytes, piece) if offset >= _HEADER and good else None)
             continue
-        try:
-            out.append(verify_payload(e, cast(bytes, piece)))  # any buffer does: a raw object comes back as a view
+        try:  # any buffer does: a raw object comes back as a view
+            out.append(verify_payload(as_entry(e), cast(bytes, piece)))
         except CorruptObjectError:
             out.append(None)
     return out

@@ -32,7 +32,7 @@ from .fileio import reflink, remove_if_present
 from .lineage import Run, run_children
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
-from .pack_ranges import copy_rest, open_remote_pack, read_in_ranges, verified_batches, windows
+from .pack_ranges import as_entry, copy_rest, open_remote_pack, read_in_ranges, verified_batches, windows
 from .progress import as_progress
 from .pulled_tree import FileTree, spill
 from .stage import FileStage
@@ -519,9 +519,9 @@ class _Download:
                     if feed or None in results:
                         for e, data in zip(window, results, strict=True):
                             if data is None:
-                                bad.add(e.oid)
+                                bad.add(as_entry(e).oid)
                             else:
-                                self._feed_stream(e.oid, data)
+                                self._feed_stream(as_entry(e).oid, data)
                 if src is not None:
                     copy_rest(source, fd, entries)
                     fault_point("fetch.pack-copied")

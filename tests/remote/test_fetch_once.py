@@ -27,7 +27,8 @@ def test_a_pull_checks_each_index_once_and_adopts_a_pack_without_walking_its_ent
     assert not pulled["problems"] and pulled["files_written"] == 300
     indexes = sorted((tmp_path / "bucket" / "index").rglob("*.idx"))
     assert whole and len(checked) == len(indexes)  # the refresh's check only (a whole pack's index: none again)
-    assert len(walked) == len(windows) == len(whole)  # each whole pack's entries walked once: cut into windows
+    # each whole pack's records cut into windows once, as unpacked records: no PackEntry (nor hex id) made
+    assert len(windows) == len(whole) and walked == []
     assert files_under(other.root / "d0") == files_under(ws.root / "d0")
     assert files_under(other.root / "d1") == files_under(ws.root / "d1")
 
