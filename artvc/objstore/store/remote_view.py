@@ -45,7 +45,7 @@ PENDING = 1 << 20  # bytes of records added held in memory before they are writt
 SEAL_AT = 256 << 10  # a lookup writes the records added since the last one first when they are more than this
 READ_MAX = 256 << 10  # one read of neighbouring buckets at most (a bucket larger than this is read whole)
 READ_GAP = 8 << 10  # buckets this close are read together
-_GROUP = 1024  # buckets merged at a time by ``_seal``
+_GROUP = 256  # buckets merged at a time by ``_seal`` (1/64 of the file read at once)
 _SHIFT = 16 - BITS
 _NB = 1 << BITS
 
