@@ -10,7 +10,8 @@ The file is a hash table sorted once: ids are blake3 digests, uniformly spread, 
 id name its *bucket*, and the file holds the records bucket after bucket, with one array of where each bucket
 starts (``starts``, 64 KiB). Records added are appended to their bucket's buffer in memory; past ``PENDING``
 bytes the buffers are written to the file as a *segment* (laid out the same way), and the first lookup after
-that merges the segments into the file, bucket by bucket in groups, in the order they came (``_seal``). A
+that, or the ``SEGMENTS``-th segment, merges the segments into the file, bucket by bucket in groups, in the
+order they came (``_seal``). A
 lookup of a batch of ids (sorted) reads the buckets it needs, neighbours coalesced into one ``pread`` of at most
 ``READ_MAX`` bytes, and finds each id in its bucket with ``bytes.find`` (a few records: ~6 at 100,000 objects,
 ~60 at a million). Until round 36 the spilled index was a temporary sqlite table: inserting a 100,000-object
@@ -45,6 +46,7 @@ PENDING = 1 << 20  # bytes of records added held in memory before they are writt
 SEAL_AT = 256 << 10  # a lookup writes the records added since the last one first when they are more than this
 READ_MAX = 256 << 10  # one read of neighbouring buckets at most (a bucket larger than this is read whole)
 READ_GAP = 8 << 10  # buckets this close are read together
+SEGMENTS = 8  # segments merged into the file once there are this many (a view of a million objects: ~7 merges)
 _GROUP = 256  # buckets merged at a time by ``_seal`` (1/64 of the file read at once)
 _SHIFT = 16 - BITS
 _NB = 1 << BITS
@@ -70,7 +72,7 @@ class ViewIndex:
         self._ids: dict[str, int] = {}
         self._tmp_dir = tmp_dir
         self._lock = threading.Lock()
-        self._starts: array[int] = array("Q", bytes(8 * (_NB + 1)))  # the file's buckets: where each starts
+        self._starts: array[int] = array("I", bytes(4 * (_NB + 1)))  # the file's buckets: where each starts
         self._segments: list[tuple[int, array[int]]] = []  # written, not merged: (byte offset, bucket starts)
         self._end = 0  # the file's size
         self._pending: dict[int, bytearray] = {}  # bucket -> records added, not written yet
@@ -204,7 +206,7 @@ class ViewIndex:
             os.close(self._fd)
             self._fd = None
             self._names, self._ids = [], {}
-            self._starts = array("Q", bytes(8 * (_NB + 1)))
+            self._starts = array("I", bytes(4 * (_NB + 1)))
             self._segments, self._end = [], 0
             self._pending, self._pending_bytes = {}, 0
 
@@ -226,14 +228,15 @@ class ViewIndex:
         by_pack: dict[str, list[PackEntry]] = {}
         for loc in mem.values():
             by_pack.setdefault(loc.pack, []).append(loc.entry)
+        del mem  # the locations and keys go now, each pack's entries once it is in the file
         for name in sorted(by_pack):  # each key is listed once already: the order does not matter here
-            self.add(name, by_pack[name])
+            self.add(name, by_pack.pop(name))
 
     def _flush(self) -> None:
         """Write the records added since the last flush as a segment at the end of the file (lock held)."""
         if not self._pending:
             return
-        pending, starts, pieces, n = self._pending, array("Q", bytes(8 * (_NB + 1))), [], 0
+        pending, starts, pieces, n = self._pending, array("I", bytes(4 * (_NB + 1))), [], 0
         for b in sorted(pending):
             buf = pending[b]
             starts[b] = n  # filled in below for the buckets without records
@@ -250,6 +253,8 @@ class ViewIndex:
         self._segments.append((self._end, starts))
         self._end += n * REC.size
         self._pending, self._pending_bytes = {}, 0
+        if len(self._segments) >= SEGMENTS:  # their bucket arrays held (64 KiB each), and a lookup's merge, bounded
+            self._seal()
 
     def _seal(self) -> None:
         """Merge the file's buckets and its segments into a new file, bucket by bucket, in the order the records
@@ -259,7 +264,7 @@ class ViewIndex:
         assert self._fd is not None
         fd = self._fd
         sources = [(0, self._starts), *self._segments]
-        new_fd, starts, n = _temp_file(self._tmp_dir), array("Q", bytes(8 * (_NB + 1))), 0
+        new_fd, starts, n = _temp_file(self._tmp_dir), array("I", bytes(4 * (_NB + 1))), 0
         size = REC.size
         try:
             for g in range(0, _NB, _GROUP):
