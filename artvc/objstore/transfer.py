@@ -536,7 +536,8 @@ class _Download:
                     self.arrivals.arrived()  # a checkout beside this fetch writes what came
                     fault_point("fetch.pack-imported")
                     self.stored += len(entries)
-                    self.bytes += entries.stored if isinstance(entries, EntryTable) else sum(e.length for e in entries)
+                    known = entries.stored if isinstance(entries, EntryTable) else -1  # from the table's check
+                    self.bytes += known if known >= 0 else sum(e.length for e in entries)
                     return
                 for window in windows(entries, MAX_SPAN):  # keep the good objects, report the others
                     self._store_chunks(
