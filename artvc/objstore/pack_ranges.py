@@ -67,7 +67,7 @@ def verified_windows(
     outside the objects), so the copy holds exactly the bytes that were verified: the kernel copies the window
     and the objects are verified from the copy, mapped (``_kernel_copied``), else the window is read and the
     same bytes written. Yielded raw objects may be views of such a mapping, valid as long as they are held."""
-    for window, results in verified_batches(pool, fd, entries, copy_to):
+    for window, results, _ in verified_batches(pool, fd, entries, copy_to):
         for e, data in zip(window, results, strict=True):
             yield as_entry(e), data
 
@@ -82,24 +82,25 @@ def as_entry(e: PackEntry | Record) -> PackEntry:
 
 def verified_batches(
     pool: Executor, fd: int, entries: Sequence[PackEntry], copy_to: int | None = None
-) -> Iterator[tuple[list[PackEntry] | list[Record], list[bytes | None]]]:
-    """``verified_windows`` a window at a time: (its entries, their verified bytes or None), for a caller that
-    has nothing to do per object when all passed (a fetch of small files: no manifest waits for them). The
+) -> Iterator[tuple[list[PackEntry] | list[Record], list[bytes | None], int]]:
+    """``verified_windows`` a window at a time: (its entries, their verified bytes or None, how many failed), for
+    a caller that has nothing to do per object when all passed (a fetch of small files: no manifest waits for
+    them; ``None in results`` would compare each memoryview with None, an exception raised and cleared each). The
     windows of an ``EntryTable`` hold its records as unpacked (``Record``: the id's 32 bytes first, no
     ``PackEntry`` nor hex id made per object; ``as_entry`` makes one), and raw chunks are checked against the
     digest as bytes."""
-    pending: deque[tuple[list[PackEntry] | list[Record], Future[list[bytes | None]]]] = deque()
+    pending: deque[tuple[list[PackEntry] | list[Record], Future[tuple[list[bytes | None], int]]]] = deque()
     items: Iterable[PackEntry] | Iterable[Record] = (
         ENTRY.iter_unpack(entries.data) if isinstance(entries, EntryTable) else entries
     )
     for window in spans(items, WINDOW):
         if len(pending) >= AHEAD:
             done, fut = pending.popleft()
-            yield done, fut.result()
+            yield done, *fut.result()
         pending.append((window, pool.submit(_verify_window, fd, window, copy_to)))
     while pending:
         done, fut = pending.popleft()
-        yield done, fut.result()
+        yield done, *fut.result()
 
 
 def spans(entries: Iterable[_E], limit: int) -> Iterator[list[_E]]:
@@ -159,9 +160,12 @@ def _copy_range(src: int, dest: int, start: int, end: int) -> None:
         start += len(data)
 
 
-def _verify_window(fd: int, window: list[PackEntry] | list[Record], copy_to: int | None = None) -> list[bytes | None]:
+def _verify_window(
+    fd: int, window: list[PackEntry] | list[Record], copy_to: int | None = None
+) -> tuple[list[bytes | None], int]:
     """One pool task: read a window of a pack at once (and copy it to ``copy_to``), verify each object in it
-    (None for a bad one): a chunk stored raw by one blake3 of its bytes, any other by ``verify_payload``.
+    (None for a bad one): a chunk stored raw by one blake3 of its bytes, any other by ``verify_payload``; return
+    the results and how many failed.
 
     With ``copy_to`` the window is copied by the kernel (``copy_file_range``: no trip through this process's
     memory) and verified from the copy itself, mapped read-only: what is checked is what will be stored, and the
@@ -175,19 +179,24 @@ def _verify_window(fd: int, window: list[PackEntry] | list[Record], copy_to: int
         if copy_to is not None:
             pwrite_all(copy_to, span, start)
     out: list[bytes | None] = []
+    bad = 0
     for e in window:
         oid, kind, codec, offset, length, raw = e
         piece = span[offset - start : offset - start + length]
         if codec == RAW and kind == _CHUNK and len(piece) == length == raw <= MAX_CHUNK_SIZE:
             # a stored-raw chunk (most small files) is its content: one blake3, none of ``verify_payload``'s steps
-            good = digest_is(piece, oid) if type(oid) is bytes else hashes_to(piece, oid)
-            out.append(cast(bytes, piece) if offset >= _HEADER and good else None)
+            if offset >= _HEADER and (digest_is(piece, oid) if type(oid) is bytes else hashes_to(piece, oid)):
+                out.append(cast(bytes, piece))
+            else:
+                out.append(None)
+                bad += 1
             continue
         try:  # any buffer does: a raw object comes back as a view
             out.append(verify_payload(as_entry(e), cast(bytes, piece)))
         except CorruptObjectError:
             out.append(None)
-    return out
+            bad += 1
+    return out, bad
 
 
 def _kernel_copied(src: int, dest: int, start: int, end: int) -> memoryview | None:

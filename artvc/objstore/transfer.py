@@ -515,8 +515,10 @@ class _Download:
                 bad: set[Oid] = set()
                 source = fd if src is None else src.fileno()
                 feed = self.streams is not None and self.streams.expects_chunks  # else nothing to do per object
-                for window, results in verified_batches(pool, source, entries, copy_to=None if src is None else fd):
-                    if feed or None in results:
+                for window, results, failed in verified_batches(
+                    pool, source, entries, copy_to=None if src is None else fd
+                ):
+                    if feed or failed:
                         for e, data in zip(window, results, strict=True):
                             if data is None:
                                 bad.add(as_entry(e).oid)
