@@ -8,13 +8,13 @@ from __future__ import annotations
 import mmap
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from typing import BinaryIO, TypeVar, cast
 
 from ..errors import CorruptObjectError, PackMissingError
 from .codec import MAX_CHUNK_SIZE
-from .fileio import kernel_copy, pwrite_all
+from .fileio import kernel_copy, pwrite_all, reflink, remove_if_present
 from .hashing import digest_is, hashes_to
 from .objects import Kind
 from .oid import Oid
@@ -22,6 +22,7 @@ from .store.local import LocalStore
 from .store.pack import ENTRY, PACK_MAGIC, RAW, EntryTable, PackEntry
 from .store.remote import RemoteStore, pack_path
 from .store.remote_read import MERGE_GAP, verify_payload
+from .tmpowner import token
 from .types import Location
 
 WINDOW = 4 << 20  # at most this many bytes of a pack in one read (gaps included), and twice that decompressed
@@ -131,6 +132,32 @@ def open_remote_pack(src: RemoteStore, name: str) -> BinaryIO | None:
         return src.transport.open_local(pack_path(name))
     except FileNotFoundError as exc:
         raise PackMissingError(src.name, name) from exc
+
+
+def download_whole(
+    src: RemoteStore, name: str, tmp_dir: str | os.PathLike[str], progress: Callable[[int], None] | None = None
+) -> tuple[str, BinaryIO | None]:
+    """A temp file in ``tmp_dir`` (the store's) for pack ``name`` of ``src``, with the pack downloaded into it (or,
+    from a local directory, reflinked where the filesystem can), or empty with the remote's pack file open for
+    the fetch to copy as it verifies it (``verified_batches(..., copy_to=...)``: read once)."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f"import-{token()}-", suffix=".tmp", dir=tmp_dir)
+    try:
+        pack = open_remote_pack(src, name)
+        if pack is not None and reflink(pack.fileno(), fd):  # an independent copy that shares blocks
+            pack.close()
+            pack = None
+        elif pack is None:
+            src.download_pack(name, tmp)
+        if pack is None and progress:
+            progress(os.path.getsize(tmp))
+    except BaseException:
+        remove_if_present(tmp)
+        raise
+    finally:
+        os.close(fd)
+    return tmp, pack
 
 
 def copy_rest(src: int, dest: int, entries: Sequence[PackEntry]) -> None:

@@ -28,11 +28,11 @@ from .arrivals import Arrivals
 from .delta_fetch import DeltaFetch, has_deltas, verify_chunk
 from .faults import fault_point
 from .fetch_streams import ManifestStreams, Verified, check_manifest, complete_meta, put_verified
-from .fileio import reflink, remove_if_present
+from .fileio import remove_if_present
 from .lineage import Run, run_children
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
-from .pack_ranges import as_entry, copy_rest, open_remote_pack, read_in_ranges, verified_batches, windows
+from .pack_ranges import as_entry, copy_rest, download_whole, read_in_ranges, verified_batches, windows
 from .progress import as_progress
 from .pulled_tree import FileTree, spill
 from .stage import FileStage
@@ -41,7 +41,6 @@ from .store.local_writer import LocalWriter
 from .store.pack import EntryTable, PackEntry, by_offset, trailer_lists
 from .store.remote import RemoteStore
 from .store.remote_read import Located, iter_spans, read_spans, verify_payload
-from .tmpowner import token
 from .transfer_result import TransferResult
 from .types import EntryKind, ObjectKey
 from .upload_plan import Plan, plan_closure, plan_keys
@@ -475,27 +474,7 @@ class _Download:
             self.streams.feed(chunk, data)
 
     def _download_pack(self, name: str) -> tuple[str, BinaryIO | None]:
-        """A temp file in the store for pack ``name``, with the pack downloaded into it (or, from a local
-        directory, reflinked where the filesystem can), or empty with the remote's pack file open for
-        ``_import_pack`` to copy as it verifies it (read once)."""
-        import tempfile
-
-        fd, tmp = tempfile.mkstemp(prefix=f"import-{token()}-", suffix=".tmp", dir=self.dest.root / "tmp")
-        try:
-            src = open_remote_pack(self.src, name)
-            if src is not None and reflink(src.fileno(), fd):  # an independent copy that shares blocks
-                src.close()
-                src = None
-            elif src is None:
-                self.src.download_pack(name, tmp)
-            if src is None and self.progress:
-                self.progress(os.path.getsize(tmp))
-        except BaseException:
-            remove_if_present(tmp)
-            raise
-        finally:
-            os.close(fd)
-        return tmp, src
+        return download_whole(self.src, name, self.dest.root / "tmp", self.progress)
 
     def _import_pack(
         self, writer: LocalWriter, pool: Executor, name: str, tmp: str, src: BinaryIO | None, entries: _Listed

@@ -427,15 +427,8 @@ class LocalStore(ObjectStore):
         if isinstance(entries, bytes):  # decoded only for the delta rows (none in most packs; all for a rewrite)
             table: bytes | None = entries
             every, deltas = replace or bool(bases), bases is None and not no_deltas
-            listed = (
-                [
-                    PackEntry(Oid(d.hex()), *r)
-                    for d, *r in ENTRY.iter_unpack(entries)
-                    if every or deltas and r[1] == DELTA
-                ]
-                if every or deltas
-                else []
-            )
+            unpacked = ENTRY.iter_unpack(entries) if every or deltas else ()  # no delta: nothing to walk
+            listed = [PackEntry(Oid(d.hex()), *r) for d, *r in unpacked if every or deltas and r[1] == DELTA]
         else:
             table, listed = None, entries
         if bases is None:

@@ -252,8 +252,7 @@ class RemoteStore(ObjectStore):
         """(name, entries) of each valid index of ``names`` but ``skip``, one at a time: the view's, cached or got."""
         valid = {n for n, size in names.items() if size <= MAX_INDEX_BYTES} - skip  # a larger one cannot be valid
         # indexes never change: those in the view already are not read (nor verified) again
-        known = self._packs if use_cache and self._loaded else {}
-        todo = []
+        known, todo = (self._packs if use_cache and self._loaded else {}), []
         for name in sorted(valid):
             entries = known.get(name) or (self._cached_index(name) if use_cache else None)
             if entries is None:
