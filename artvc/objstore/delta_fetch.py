@@ -24,7 +24,7 @@ from .store import local_delta
 from .store.delta import DELTA, MAX_CHAIN, delta_base
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
-from .store.pack import Compressor, PackEntry
+from .store.pack import Compressor, EntryTable, PackEntry
 from .store.remote import RemoteStore
 from .store.remote_read import Located, verify_payload
 from .verify import Problem
@@ -38,7 +38,10 @@ def verify_chunk(entry: PackEntry, stored: bytes) -> bytes | None:
 
 
 def has_deltas(entries: Iterable[PackEntry]) -> bool:
-    """True when a remote pack holds deltas (a download does not adopt it whole: they are verified one by one)."""
+    """True when a remote pack holds deltas (a download does not adopt it whole: they are verified one by one);
+    an ``EntryTable`` knows from its check (no second pass over its entries)."""
+    if isinstance(entries, EntryTable):
+        return entries.deltas
     return any(e.codec == DELTA for e in entries)
 
 

@@ -71,6 +71,12 @@ class ManifestStreams:
                     stage.begin(oid, manifest.size)
                 self._advance(oid)
 
+    @property
+    def expects_chunks(self) -> bool:
+        """Whether any manifest streams chunks at all (a fetch of one-chunk files has none: ``feed`` would do
+        nothing, so a caller need not call it per chunk)."""
+        return bool(self._later)
+
     def feed(self, chunk: Oid, data: bytes | memoryview) -> None:
         """Chunk ``chunk`` arrived, verified: advance the streams waiting for it (or keep it for later)."""
         waiting = self._waiting.pop(chunk, None)

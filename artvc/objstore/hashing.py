@@ -33,6 +33,11 @@ def hashes_to(data: bytes | memoryview, oid: str) -> bool:
     return blake3.blake3(data).digest().hex() == oid
 
 
+def digest_is(data: bytes | memoryview, digest: bytes) -> bool:
+    """Whether ``data`` hashes to ``digest`` (32 bytes): ``hashes_to`` without a hex string on either side."""
+    return blake3.blake3(data).digest() == digest
+
+
 def hash_object(kind: str, payload: bytes) -> Oid:
     """Return the id of a structured object's canonical encoding (derive-key mode, one context per kind)."""
     return Oid(blake3.blake3(payload, derive_key_context=CONTEXTS[kind]).digest().hex())

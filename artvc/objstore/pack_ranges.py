@@ -8,23 +8,26 @@ from __future__ import annotations
 import mmap
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
-from typing import BinaryIO, cast
+from typing import BinaryIO, TypeVar, cast
 
 from ..errors import CorruptObjectError, PackMissingError
 from .codec import MAX_CHUNK_SIZE
-from .fileio import kernel_copy, pwrite_all
-from .hashing import hashes_to
+from .fileio import kernel_copy, pwrite_all, reflink, remove_if_present
+from .hashing import digest_is, hashes_to
 from .objects import Kind
+from .oid import Oid
 from .store.local import LocalStore
-from .store.pack import PACK_MAGIC, RAW, PackEntry
+from .store.pack import ENTRY, PACK_MAGIC, RAW, EntryTable, PackEntry
 from .store.remote import RemoteStore, pack_path
 from .store.remote_read import MERGE_GAP, verify_payload
+from .tmpowner import token
 from .types import Location
 
 WINDOW = 4 << 20  # at most this many bytes of a pack in one read (gaps included), and twice that decompressed
 _CHUNK, _HEADER = int(Kind.CHUNK), len(PACK_MAGIC)  # no object starts inside a pack's header
+_E = TypeVar("_E", PackEntry, tuple[bytes, int, int, int, int, int])
 AHEAD = 2  # windows read and being verified while one is consumed: memory stays a few windows, whatever the pack
 
 
@@ -65,28 +68,56 @@ def verified_windows(
     outside the objects), so the copy holds exactly the bytes that were verified: the kernel copies the window
     and the objects are verified from the copy, mapped (``_kernel_copied``), else the window is read and the
     same bytes written. Yielded raw objects may be views of such a mapping, valid as long as they are held."""
-    pending: deque[tuple[list[PackEntry], Future[list[bytes | None]]]] = deque()
-    for window in spans(entries, WINDOW):
+    for window, results, _ in verified_batches(pool, fd, entries, copy_to):
+        for e, data in zip(window, results, strict=True):
+            yield as_entry(e), data
+
+
+Record = tuple[bytes, int, int, int, int, int]  # an ``ENTRY`` record unpacked: id's digest, kind, codec, offset, ...
+
+
+def as_entry(e: PackEntry | Record) -> PackEntry:
+    """A window's item as a ``PackEntry`` (an ``EntryTable``'s windows hold its records as unpacked)."""
+    return e if type(e) is PackEntry else PackEntry(Oid(e[0].hex()), *e[1:])
+
+
+def verified_batches(
+    pool: Executor, fd: int, entries: Sequence[PackEntry], copy_to: int | None = None
+) -> Iterator[tuple[list[PackEntry] | list[Record], list[bytes | None], int]]:
+    """``verified_windows`` a window at a time: (its entries, their verified bytes or None, how many failed), for
+    a caller that has nothing to do per object when all passed (a fetch of small files: no manifest waits for
+    them; ``None in results`` would compare each memoryview with None, an exception raised and cleared each). The
+    windows of an ``EntryTable`` hold its records as unpacked (``Record``: the id's 32 bytes first, no
+    ``PackEntry`` nor hex id made per object; ``as_entry`` makes one), and raw chunks are checked against the
+    digest as bytes."""
+    pending: deque[tuple[list[PackEntry] | list[Record], Future[tuple[list[bytes | None], int]]]] = deque()
+    items: Iterable[PackEntry] | Iterable[Record] = (
+        ENTRY.iter_unpack(entries.data) if isinstance(entries, EntryTable) else entries
+    )
+    for window in spans(items, WINDOW):
         if len(pending) >= AHEAD:
             done, fut = pending.popleft()
-            yield from zip(done, fut.result(), strict=True)
+            yield done, *fut.result()
         pending.append((window, pool.submit(_verify_window, fd, window, copy_to)))
     while pending:
         done, fut = pending.popleft()
-        yield from zip(done, fut.result(), strict=True)
+        yield done, *fut.result()
 
 
-def spans(entries: Sequence[PackEntry], limit: int) -> Iterator[list[PackEntry]]:
-    """Cut entries sorted by offset into runs whose byte range (gaps included) stays within ``limit`` and whose
-    objects hold at most twice that decompressed, or one entry (whose lengths its entry check bounds)."""
-    window: list[PackEntry] = []
-    raw = 0
+def spans(entries: Iterable[_E], limit: int) -> Iterator[list[_E]]:
+    """Cut entries (``PackEntry`` or unpacked records: the same fields in the same places) sorted by offset into
+    runs whose byte range (gaps included) stays within ``limit`` and whose objects hold at most twice that
+    decompressed, or one entry (whose lengths its entry check bounds)."""
+    window: list[_E] = []
+    raw = first = 0
     for e in entries:
-        if window and (e.offset + e.length - window[0].offset > limit or raw + e.raw_length > 2 * limit):
+        if window and (e[3] + e[4] - first > limit or raw + e[5] > 2 * limit):
             yield window
             window, raw = [], 0
+        if not window:
+            first = e[3]
         window.append(e)
-        raw += e.raw_length
+        raw += e[5]
     if window:
         yield window
 
@@ -103,10 +134,42 @@ def open_remote_pack(src: RemoteStore, name: str) -> BinaryIO | None:
         raise PackMissingError(src.name, name) from exc
 
 
+def download_whole(
+    src: RemoteStore, name: str, tmp_dir: str | os.PathLike[str], progress: Callable[[int], None] | None = None
+) -> tuple[str, BinaryIO | None]:
+    """A temp file in ``tmp_dir`` (the store's) for pack ``name`` of ``src``, with the pack downloaded into it (or,
+    from a local directory, reflinked where the filesystem can), or empty with the remote's pack file open for
+    the fetch to copy as it verifies it (``verified_batches(..., copy_to=...)``: read once)."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f"import-{token()}-", suffix=".tmp", dir=tmp_dir)
+    try:
+        pack = open_remote_pack(src, name)
+        if pack is not None and reflink(pack.fileno(), fd):  # an independent copy that shares blocks
+            pack.close()
+            pack = None
+        elif pack is None:
+            src.download_pack(name, tmp)
+        if pack is None and progress:
+            progress(os.path.getsize(tmp))
+    except BaseException:
+        remove_if_present(tmp)
+        raise
+    finally:
+        os.close(fd)
+    return tmp, pack
+
+
 def copy_rest(src: int, dest: int, entries: Sequence[PackEntry]) -> None:
     """Copy the bytes of pack file ``src`` that no entry covers (header, gaps, trailer) to ``dest`` at the same
     offsets: with ``verified_windows(..., copy_to=dest)``, ``dest`` becomes a copy of ``src``. ``entries`` sorted
-    by offset (as ``verified_windows`` takes them): read one at a time, no sorted copy."""
+    by offset (as ``verified_windows`` takes them): read one at a time, no sorted copy. A dense table (a sealed
+    pack's: no gap between its objects, ``EntryTable.dense``) is not walked: only its header and trailer are
+    copied."""
+    if isinstance(entries, EntryTable) and entries.dense and len(entries):
+        _copy_range(src, dest, 0, _HEADER)
+        _copy_range(src, dest, entries.end, os.fstat(src).st_size)
+        return
     pos = last = 0
     for e in entries:
         if e.offset < last:  # a gap would be copied over verified bytes
@@ -124,33 +187,43 @@ def _copy_range(src: int, dest: int, start: int, end: int) -> None:
         start += len(data)
 
 
-def _verify_window(fd: int, window: list[PackEntry], copy_to: int | None = None) -> list[bytes | None]:
+def _verify_window(
+    fd: int, window: list[PackEntry] | list[Record], copy_to: int | None = None
+) -> tuple[list[bytes | None], int]:
     """One pool task: read a window of a pack at once (and copy it to ``copy_to``), verify each object in it
-    (None for a bad one): a chunk stored raw by one blake3 of its bytes, any other by ``verify_payload``.
+    (None for a bad one): a chunk stored raw by one blake3 of its bytes, any other by ``verify_payload``; return
+    the results and how many failed.
 
     With ``copy_to`` the window is copied by the kernel (``copy_file_range``: no trip through this process's
     memory) and verified from the copy itself, mapped read-only: what is checked is what will be stored, and the
     bytes reach this process without a copy (raw objects come back as views of the mapping, which lives as long
     as they do). Where the kernel cannot copy, the window is read and written as before."""
-    start = window[0].offset
-    end = max(e.offset + e.length for e in window)
+    start = window[0][3]
+    end = max(e[3] + e[4] for e in window)
     span = _kernel_copied(fd, copy_to, start, end) if copy_to is not None else None
     if span is None:
         span = memoryview(os.pread(fd, end - start, start))
         if copy_to is not None:
             pwrite_all(copy_to, span, start)
     out: list[bytes | None] = []
+    bad = 0
     for e in window:
-        piece = span[e.offset - start : e.offset - start + e.length]
-        if e.codec == RAW and e.kind == _CHUNK and len(piece) == e.length == e.raw_length <= MAX_CHUNK_SIZE:
+        oid, kind, codec, offset, length, raw = e
+        piece = span[offset - start : offset - start + length]
+        if codec == RAW and kind == _CHUNK and len(piece) == length == raw <= MAX_CHUNK_SIZE:
             # a stored-raw chunk (most small files) is its content: one blake3, none of ``verify_payload``'s steps
-            out.append(cast(bytes, piece) if e.offset >= _HEADER and hashes_to(piece, e.oid) else None)
+            if offset >= _HEADER and (digest_is(piece, oid) if type(oid) is bytes else hashes_to(piece, oid)):
+                out.append(cast(bytes, piece))
+            else:
+                out.append(None)
+                bad += 1
             continue
-        try:
-            out.append(verify_payload(e, cast(bytes, piece)))  # any buffer does: a raw object comes back as a view
+        try:  # any buffer does: a raw object comes back as a view
+            out.append(verify_payload(as_entry(e), cast(bytes, piece)))
         except CorruptObjectError:
             out.append(None)
-    return out
+            bad += 1
+    return out, bad
 
 
 def _kernel_copied(src: int, dest: int, start: int, end: int) -> memoryview | None:

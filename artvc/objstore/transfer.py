@@ -28,20 +28,19 @@ from .arrivals import Arrivals
 from .delta_fetch import DeltaFetch, has_deltas, verify_chunk
 from .faults import fault_point
 from .fetch_streams import ManifestStreams, Verified, check_manifest, complete_meta, put_verified
-from .fileio import reflink, remove_if_present
+from .fileio import remove_if_present
 from .lineage import Run, run_children
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
-from .pack_ranges import copy_rest, open_remote_pack, read_in_ranges, verified_windows, windows
+from .pack_ranges import as_entry, copy_rest, download_whole, read_in_ranges, verified_batches, windows
 from .progress import as_progress
 from .pulled_tree import FileTree, spill
 from .stage import FileStage
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
-from .store.pack import PackEntry, by_offset, trailer_lists
+from .store.pack import EntryTable, PackEntry, by_offset, trailer_lists
 from .store.remote import RemoteStore
 from .store.remote_read import Located, iter_spans, read_spans, verify_payload
-from .tmpowner import token
 from .transfer_result import TransferResult
 from .types import EntryKind, ObjectKey
 from .upload_plan import Plan, plan_closure, plan_keys
@@ -52,6 +51,7 @@ WALK_BATCH = 8192  # keys a download's walk resolves at a time
 AHEAD_ENTRIES = 20_000  # entries of the whole packs in flight held at most (~300 bytes each), beyond the next one
 BIG_TREE = 1 << 20  # a tree's encoding over this is decoded an entry at a time (EncodedTree)
 _DATA = frozenset({Kind.FILE, Kind.CHUNK})  # keys deduplicated when fetched, not by ``_seen``
+_CHUNK = int(Kind.CHUNK)
 
 
 _Verifying = tuple[str, PackEntry, bytes, "Future[bytes | None]"]  # (pack, entry, stored bytes, its verification)
@@ -297,11 +297,32 @@ class _Download:
         """Note the chunks of ``batch`` to fetch; return where its trees, manifests and runs to read are."""
         seen = self._seen
         fresh = [k for k in batch if k[1] in _DATA or k not in seen]
-        have = (
-            set()
-            if self._empty
-            else self.dest.has_many([*fresh, *((o, Kind.CHUNK) for o, k in fresh if k == Kind.FILE)])
-        )
+        need = fresh if self._empty else self._absent(fresh)  # a store without a pack (a fresh clone's) has none
+        # one batched lookup (the view may be a file: remote_view.py), a file as a chunk too, as rows: a chunk's
+        # only adds its offset and length to its pack's arrays (no object per chunk; the arrays of the pack of
+        # the row before, nearly always the same, kept at hand)
+        rows = self.src.locate_rows(need, [bytes.fromhex(o) for o, _ in need])
+        wanted: list[Located] = []
+        chunks, chunk, last, offsets, lengths = self.chunks, _CHUNK, None, array("q"), array("q")
+        for key, row in zip(need, rows, strict=True):
+            if row is None:
+                self.missing += [] if key in self.missing else [key]
+                continue
+            if row[1] == chunk:
+                if row[0] != last:
+                    last = row[0]
+                    offsets, lengths = chunks.get(last) or chunks.setdefault(last, (array("q"), array("q")))
+                offsets.append(row[3])
+                lengths.append(row[4])
+            elif key not in seen:
+                pack, kind, codec, offset, length, raw = row
+                seen.add(key)
+                wanted.append(Located(pack, PackEntry(key[0], kind, codec, offset, length, raw)))
+        return wanted
+
+    def _absent(self, fresh: list[ObjectKey]) -> list[ObjectKey]:
+        """The keys of ``fresh`` the local store lacks (one query); note those it has."""
+        have = self.dest.has_many([*fresh, *((o, Kind.CHUNK) for o, k in fresh if k == Kind.FILE)])
         need = []
         for key in fresh:
             if key in have or (key[1] == Kind.FILE and (key[0], Kind.CHUNK) in have):
@@ -312,23 +333,7 @@ class _Download:
                     self.trusted = True
             else:
                 need.append(key)
-        # one batched lookup (the view may be a file: remote_view.py), a file as a chunk too, as rows: a chunk's
-        # only adds its offset and length to its pack's arrays (no object per chunk)
-        rows = self.src.locate_rows(need, [bytes.fromhex(o) for o, _ in need])
-        wanted: list[Located] = []
-        for key, row in zip(need, rows, strict=True):
-            if row is None:
-                self.missing += [] if key in self.missing else [key]
-                continue
-            pack, kind, codec, offset, length, raw = row
-            if kind == Kind.CHUNK:
-                got = self.chunks.get(pack) or self.chunks.setdefault(pack, (array("q"), array("q")))
-                got[0].append(offset)
-                got[1].append(length)
-            elif key not in seen:
-                seen.add(key)
-                wanted.append(Located(pack, PackEntry(key[0], kind, codec, offset, length, raw)))
-        return wanted
+        return need
 
     def _children(self, pack: str, entry: PackEntry, stored: bytes) -> Iterable[ObjectKey]:
         oid, kind = entry.oid, Kind(entry.kind)
@@ -469,27 +474,7 @@ class _Download:
             self.streams.feed(chunk, data)
 
     def _download_pack(self, name: str) -> tuple[str, BinaryIO | None]:
-        """A temp file in the store for pack ``name``, with the pack downloaded into it (or, from a local
-        directory, reflinked where the filesystem can), or empty with the remote's pack file open for
-        ``_import_pack`` to copy as it verifies it (read once)."""
-        import tempfile
-
-        fd, tmp = tempfile.mkstemp(prefix=f"import-{token()}-", suffix=".tmp", dir=self.dest.root / "tmp")
-        try:
-            src = open_remote_pack(self.src, name)
-            if src is not None and reflink(src.fileno(), fd):  # an independent copy that shares blocks
-                src.close()
-                src = None
-            elif src is None:
-                self.src.download_pack(name, tmp)
-            if src is None and self.progress:
-                self.progress(os.path.getsize(tmp))
-        except BaseException:
-            remove_if_present(tmp)
-            raise
-        finally:
-            os.close(fd)
-        return tmp, src
+        return download_whole(self.src, name, self.dest.root / "tmp", self.progress)
 
     def _import_pack(
         self, writer: LocalWriter, pool: Executor, name: str, tmp: str, src: BinaryIO | None, entries: _Listed
@@ -508,11 +493,16 @@ class _Download:
                 fd = f.fileno()
                 bad: set[Oid] = set()
                 source = fd if src is None else src.fileno()
-                for e, data in verified_windows(pool, source, entries, copy_to=None if src is None else fd):
-                    if data is None:
-                        bad.add(e.oid)
-                    else:
-                        self._feed_stream(e.oid, data)
+                feed = self.streams is not None and self.streams.expects_chunks  # else nothing to do per object
+                for window, results, failed in verified_batches(
+                    pool, source, entries, copy_to=None if src is None else fd
+                ):
+                    if feed or failed:
+                        for e, data in zip(window, results, strict=True):
+                            if data is None:
+                                bad.add(as_entry(e).oid)
+                            else:
+                                self._feed_stream(as_entry(e).oid, data)
                 if src is not None:
                     copy_rest(source, fd, entries)
                     fault_point("fetch.pack-copied")
@@ -527,7 +517,8 @@ class _Download:
                     self.arrivals.arrived()  # a checkout beside this fetch writes what came
                     fault_point("fetch.pack-imported")
                     self.stored += len(entries)
-                    self.bytes += sum(e.length for e in entries)
+                    known = entries.stored if isinstance(entries, EntryTable) else -1  # from the table's check
+                    self.bytes += known if known >= 0 else sum(e.length for e in entries)
                     return
                 for window in windows(entries, MAX_SPAN):  # keep the good objects, report the others
                     self._store_chunks(

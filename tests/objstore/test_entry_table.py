@@ -93,3 +93,36 @@ def test_a_large_pack_index_costs_its_bytes_not_an_object_per_entry() -> None:
     assert count == n
     assert held / n < 60, f"the checked index holds {held / n:.0f} bytes an entry"
     assert peak / n < 160, f"sorting its rows peaked at {peak / n:.0f} bytes an entry"
+
+
+def test_the_check_notes_what_adopting_the_pack_whole_asks_and_refuses_what_decode_refuses() -> None:
+    """``from_records``' one pass notes deltas, the end of the objects, their bytes and whether a gap lies
+    between them (a fetch walks no entry again for these), and its shortcut for raw chunks refuses exactly
+    what ``decode_entries`` refuses."""
+    from artvc.objstore.codec import MAX_CHUNK_SIZE
+    from artvc.objstore.store.pack import decode_entries
+
+    def table(*recs: tuple[int, int, int, int, int]) -> bytes:
+        return b"".join(ENTRY.pack(os.urandom(32), *r) for r in recs)
+
+    dense = EntryTable.from_records(table((0, 0, 8, 16, 16), (0, 1, 24, 10, 40), (2, 0, 34, 5, 5)))
+    assert (dense.deltas, dense.end, dense.stored, dense.dense, dense.offset_ordered) == (False, 39, 31, True, True)
+    gap = EntryTable.from_records(table((0, 0, 8, 16, 16), (0, 0, 30, 16, 16)))
+    assert (gap.dense, gap.end, gap.stored) == (False, 46, 32)
+    back = EntryTable.from_records(table((0, 0, 24, 16, 16), (0, 0, 8, 16, 16)))
+    assert (back.dense, back.offset_ordered, back.end) == (False, False, 40)
+    delta = EntryTable.from_records(table((0, 0, 8, 16, 16), (0, 2, 24, 40, 4000)))
+    assert delta.deltas and not dense.deltas
+    for bad in [
+        (0, 0, 8, 16, 17),  # a raw object whose stored and raw lengths differ
+        (0, 0, 4, 16, 16),  # inside the pack's header
+        (0, 0, 8, MAX_CHUNK_SIZE + 1, MAX_CHUNK_SIZE + 1),  # over a chunk's limit
+        (9, 0, 8, 16, 16),  # an unknown kind
+        (0, 7, 8, 16, 16),  # an unknown codec
+        (2, 2, 8, 40, 4000),  # a delta that is not a chunk
+    ]:
+        data = table((0, 0, 8, 16, 16), bad)
+        with pytest.raises(FormatError):
+            list(decode_entries(data))
+        with pytest.raises(FormatError):
+            EntryTable.from_records(data)

@@ -1,4 +1,4 @@
-"""A remote's view beyond ``remote_view.SPILL`` objects lives in a temporary sqlite file: a pull of many
+"""A remote's view beyond ``remote_view.SPILL`` objects lives in a temporary file of records: a pull of many
 objects holds no Python object per listed entry, and reads the same bytes as with the view in memory."""
 
 from __future__ import annotations
@@ -196,3 +196,69 @@ def test_python_memory_of_a_push_per_file_is_small(ws, tmp_path):
     # folder peaked at 126 MB of Python memory before, 25 MB after); what remains grows with the objects of one
     # pack here (all 6,000 fit in one): the decoded entries of the local packs published whole
     assert per_file < 1180, f"push: {per_file:.0f} bytes of Python memory per file"
+
+
+def _key(d: bytes) -> str:
+    from artvc.objstore.oid import Oid
+
+    return Oid(d.hex())
+
+
+@pytest.mark.parametrize("seal_at", [0, 1 << 20])  # records in the file / still in memory when looked up
+def test_an_id_inside_another_record_s_bytes_is_not_taken_for_it(tmp_path, monkeypatch, seal_at):
+    """The spilled index is searched with ``bytes.find``: an id that appears in a bucket only across two fields
+    of another record (here the last 31 bytes of one id and its kind byte) is not listed, and is found once it
+    is."""
+    monkeypatch.setattr(remote_view, "SPILL", 1)
+    monkeypatch.setattr(remote_view, "SEAL_AT", seal_at)
+    x = b"\x00\x00" + hash_bytes(b"x").digest[:29] + b"\x00"  # ends in 0: a chunk's kind byte
+    host = b"\x00" + x[:31]  # its record holds x at byte 1: id[1:] + kind
+    assert remote_view._bucket(x) == remote_view._bucket(host)
+    view = ViewIndex(tmp_path)
+    view.add("a" * 64, [PackEntry(_key(host), x[31], 0, 8, 10, 10), *_entries(5, 1)])
+    assert view.spilled
+    assert view.get((_key(x), int(Kind.CHUNK))) is None
+    assert view.get_rows([(_key(x), int(Kind.FILE))], [x]) == [None]
+    view.add("b" * 64, [PackEntry(_key(x), int(Kind.CHUNK), 0, 108, 7, 7)])  # after a lookup: held in memory
+    assert view.get((_key(x), int(Kind.CHUNK))).entry.offset == 108
+    assert view.get_rows([(_key(x), int(Kind.FILE))], [x]) == [("b" * 64, int(Kind.CHUNK), 0, 108, 7, 7)]
+    view.close()
+
+
+def test_segments_merge_in_the_order_added_and_the_first_copy_wins(tmp_path, monkeypatch):
+    """Records written as several segments (``PENDING`` small), ids crowded into few buckets, copies of one id
+    in later packs, added before and after lookups: every lookup answers as the dictionary does."""
+    monkeypatch.setattr(remote_view, "SPILL", 10)
+    monkeypatch.setattr(remote_view, "PENDING", 2_000)
+    monkeypatch.setattr(remote_view, "SEAL_AT", 500)
+    monkeypatch.setattr(remote_view, "READ_MAX", 300)
+    monkeypatch.setattr(remote_view, "READ_GAP", 120)
+
+    def crowded(n: int, pack_no: int) -> list[PackEntry]:  # 4 buckets for every id
+        out = []
+        for i in range(n):
+            d = bytearray(hash_bytes(b"%d/%d" % (pack_no, i)).digest)
+            d[0], d[1] = 0x40 * (i % 4), 0
+            out.append(PackEntry(_key(bytes(d)), int(Kind.CHUNK), 0, 8 + 10 * i, 10, 10))
+        return out
+
+    packs = {f"{p:064x}": crowded(120, p) + _entries(50, p) for p in range(6)}
+    for p in range(1, 6):  # copies of pack 0's objects at other offsets: the first pack's win
+        packs[f"{p:064x}"] += [e._replace(offset=e.offset + 100_000) for e in packs[f"{0:064x}"][p * 10 : p * 10 + 15]]
+    mem, spilled = ViewIndex(spill=False), ViewIndex(tmp_path)
+    keys = []
+    for no, name in enumerate(sorted(packs)):
+        mem.add(name, packs[name])
+        spilled.add(name, packs[name])
+        keys += [(e.oid, e.kind) for e in packs[name]]
+        if no in (1, 3):  # lookups between the adds: what was written so far is merged
+            assert spilled.get_many(keys) == mem.get_many(keys)
+    assert spilled.spilled and list(tmp_path.iterdir()) == []
+    keys += [(hash_bytes(b"absent"), int(Kind.CHUNK)), (packs[f"{0:064x}"][3].oid, int(Kind.TREE))]
+    assert spilled.get_many(keys) == mem.get_many(keys)
+    digests = [bytes.fromhex(o) for o, _ in keys]
+    assert spilled.get_rows(keys, digests) == mem.get_rows(keys, digests)
+    as_files = [(o, int(Kind.FILE)) for o, _ in keys]
+    assert spilled.get_rows(as_files, digests) == mem.get_rows(as_files, digests)
+    assert len(spilled) == len(mem) and sorted(spilled.items()) == sorted(mem.items())
+    spilled.close()

@@ -422,13 +422,13 @@ class LocalStore(ObjectStore):
         new chunks (feature, chunk id), all in one transaction. ``entries`` may be the pack's encoded entry
         table (``pack.ENTRY`` records, as the writer sealed it): its rows are read from it directly."""
         listed: Sequence[PackEntry]
+        no_deltas = isinstance(entries, EntryTable) and not entries.deltas  # known from the table's check
         entries = entries.data if isinstance(entries, EntryTable) else entries
         if isinstance(entries, bytes):  # decoded only for the delta rows (none in most packs; all for a rewrite)
             table: bytes | None = entries
-            every, deltas = replace or bool(bases), bases is None
-            listed = [
-                PackEntry(Oid(d.hex()), *r) for d, *r in ENTRY.iter_unpack(entries) if every or deltas and r[1] == DELTA
-            ]
+            every, deltas = replace or bool(bases), bases is None and not no_deltas
+            unpacked = ENTRY.iter_unpack(entries) if every or deltas else ()  # no delta: nothing to walk
+            listed = [PackEntry(Oid(d.hex()), *r) for d, *r in unpacked if every or deltas and r[1] == DELTA]
         else:
             table, listed = None, entries
         if bases is None:

@@ -96,18 +96,35 @@ class EntryTable(Sequence[PackEntry]):
     time when read: a remote pack of a million tiny files is a 50 MB table, not a list of a million
     ``PackEntry`` objects (~300 bytes each). Built only by ``from_records``, which checks every entry.
 
+    The one pass that checks the entries also notes what a fetch asks of a whole pack, so that nothing walks
+    the table again for it (a fetch decoded each whole pack's entries five times: the delta test, the trailer
+    check, the byte count, the gaps to copy, the windows to verify; four of those passes are these facts):
     ``offset_ordered``: whether the entries are in offset order (a sealed pack's are), so a caller that needs
-    them so takes the table as it is instead of a sorted list."""
+    them so takes the table as it is instead of a sorted list; ``deltas``: whether any entry is a delta;
+    ``end``: the end of the last object's bytes (offset + length, the largest); ``stored``: the stored bytes of
+    all entries; ``dense``: in offset order, the first object right after the pack's header and each one right
+    after the one before (no gap: a pack sealed by ``PackWriter``)."""
 
-    __slots__ = ("data", "offset_ordered")
+    __slots__ = ("data", "deltas", "dense", "end", "offset_ordered", "stored")
 
-    def __init__(self, data: bytes, offset_ordered: bool) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        offset_ordered: bool,
+        *,
+        deltas: bool = True,
+        end: int = 1 << 63,
+        stored: int = -1,
+        dense: bool = False,
+    ) -> None:
         self.data = data
         self.offset_ordered = offset_ordered
+        self.deltas, self.end, self.stored, self.dense = deltas, end, stored, dense
 
     @classmethod
     def from_records(cls, data: bytes | memoryview) -> EntryTable:
-        """Check a table of encoded entries (as ``decode_entries`` does) and keep it as one bytes object.
+        """Check a table of encoded entries (as ``decode_entries`` does) and keep it as one bytes object, with
+        its facts (above) found in the same pass.
 
         Raises:
             FormatError: as ``decode_entries``.
@@ -118,12 +135,19 @@ class EntryTable(Sequence[PackEntry]):
             raise FormatError(
                 f"pack index lists {len(data) // ENTRY.size} objects, over the limit of {MAX_PACK_ENTRIES}"
             )
-        last, ordered = -1, True
+        last, ordered, deltas, end, stored = -1, True, False, len(PACK_MAGIC), 0
+        dense, pos = True, len(PACK_MAGIC)
         for _, kind, codec, offset, length, raw in ENTRY.iter_unpack(data):
-            check_entry(kind, codec, offset, length, raw)
+            if not (codec == RAW and kind == 0 and length == raw <= MAX_CHUNK_SIZE and offset >= pos):
+                check_entry(kind, codec, offset, length, raw)  # the common raw chunk passes the test above
+                deltas = deltas or codec == DELTA
             ordered = ordered and offset > last
-            last = offset
-        return cls(bytes(data), ordered)
+            dense = dense and offset == pos
+            last, pos = offset, offset + length
+            stored += length
+            if pos > end:
+                end = pos
+        return cls(bytes(data), ordered, deltas=deltas, end=end, stored=stored, dense=dense and ordered)
 
     def __len__(self) -> int:
         return len(self.data) // ENTRY.size
@@ -534,7 +558,11 @@ def trailer_lists(f: BinaryIO, size: int, entries: Sequence[PackEntry]) -> bool:
     offset order): no second decoded list of a large pack's entries is held (``read_trailer``)."""
     try:
         table, start = read_trailer_table(f, size)
-        if any(e.offset + e.length > start for e in entries):
+        # an EntryTable knows where its objects end: no pass over them
+        ends = (
+            entries.end if isinstance(entries, EntryTable) else max((e.offset + e.length for e in entries), default=0)
+        )
+        if ends > start:
             return False
         if table == encode_entries(entries):
             return True

@@ -44,7 +44,7 @@ from ..oid import Oid, is_oid
 from ..tmpowner import token
 from .base import IndexedObject, ObjectStore
 from .midx import FLAT, epoch_of, idx_path, is_epoch, key_of
-from .pack import Compressor, PackEntry, encode_index
+from .pack import Compressor, EntryTable, PackEntry, encode_index
 from .remote_ckpt import Checkpoints
 from .remote_read import MAX_INDEX_BYTES, MAX_SPAN, Located, check_index, plan_reads, read_spans, verify_payload
 from .remote_view import Row, ViewIndex
@@ -82,6 +82,7 @@ class RemoteStore(ObjectStore):
         self.compressor = Compressor()
         self._index = ViewIndex(self.cache_dir)  # spilled to a temporary file when large (remote_view.py)
         self._packs: dict[str, Sequence[PackEntry] | None] = {}  # None: its entries are on disk only (spilled)
+        self._checked: dict[str, EntryTable] = {}  # indexes checked entry by entry, by name: their facts only
         self._avoid: set[tuple[Oid, int, str]] = set()  # copies found damaged: read another copy instead
         self.lost_packs: set[str] = set()  # listed packs found missing: left out of the view
         self._loaded = False
@@ -251,8 +252,7 @@ class RemoteStore(ObjectStore):
         """(name, entries) of each valid index of ``names`` but ``skip``, one at a time: the view's, cached or got."""
         valid = {n for n, size in names.items() if size <= MAX_INDEX_BYTES} - skip  # a larger one cannot be valid
         # indexes never change: those in the view already are not read (nor verified) again
-        known = self._packs if use_cache and self._loaded else {}
-        todo = []
+        known, todo = (self._packs if use_cache and self._loaded else {}), []
         for name in sorted(valid):
             entries = known.get(name) or (self._cached_index(name) if use_cache else None)
             if entries is None:
@@ -346,7 +346,7 @@ class RemoteStore(ObjectStore):
             data = self.transport.read(self.idx_path(name))
         except FileNotFoundError:
             return None, b""
-        return check_index(name, data), data
+        return check_index(name, data, self._checked), data
 
     def _cached_index(self, name: str) -> Sequence[PackEntry] | None:
         if self.cache_dir is None:
@@ -355,7 +355,7 @@ class RemoteStore(ObjectStore):
             data = (self.cache_dir / f"{name}.idx").read_bytes()
         except OSError:
             return None
-        return check_index(name, data)
+        return check_index(name, data, self._checked)
 
     def _cache_index(self, name: str, entries: Sequence[PackEntry] | bytes) -> None:
         if self.cache_dir is None:

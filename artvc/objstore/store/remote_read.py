@@ -36,15 +36,30 @@ class Located:
     entry: PackEntry
 
 
-def check_index(name: str, data: bytes) -> EntryTable | None:
+def check_index(name: str, data: bytes, checked: dict[str, EntryTable] | None = None) -> EntryTable | None:
     """Check an index, whole, and that it hashes to ``name``; None when it does not. Its entries stay encoded
-    (``EntryTable``): a pack of a million tiny files is not a million objects."""
-    if not data.startswith(IDX_MAGIC) or pack_name(memoryview(data)[len(IDX_MAGIC) :]) != name:
+    (``EntryTable``): a pack of a million tiny files is not a million objects.
+
+    ``checked``: tables this process checked entry by entry already, by name (only their facts are used: the
+    tables' ``data`` may be empty). An index hashing to such a name has the same bytes (a pack's name is the
+    blake3 of its table), so it is not checked entry by entry again: a fetch reads a whole pack's index back
+    from the cache after the refresh listed it (its entries were checked once per read before)."""
+    body = memoryview(data)[len(IDX_MAGIC) :]
+    if not data.startswith(IDX_MAGIC) or pack_name(body) != name:
         return None
+    known = checked.get(name) if checked is not None else None
+    if known is not None:
+        t = known
+        return EntryTable(bytes(body), t.offset_ordered, deltas=t.deltas, end=t.end, stored=t.stored, dense=t.dense)
     try:
-        return decode_index_table(data)
+        table = decode_index_table(data)
     except FormatError:
         return None
+    if checked is not None:
+        checked[name] = EntryTable(
+            b"", table.offset_ordered, deltas=table.deltas, end=table.end, stored=table.stored, dense=table.dense
+        )
+    return table
 
 
 def verify_payload(entry: PackEntry, stored: bytes, *, base_raw: bytes | None = None, check: bool = True) -> bytes:
