@@ -343,9 +343,21 @@ def _lookup_sync_file_range() -> object:
 
 
 # Large files are written around the page cache (``O_DIRECT``): the checkout of a large file
-# (``materialize_large``) and the packs of a large file's add (``store.packer``); docs/design.md, "Direct
-# writes". ART_DIRECT_WRITES=0 asks for the page-cache path instead.
+# (``materialize_large``), the lazy pull's (``remote_file``) and the packs of a large file's add (``store.packer``);
+# docs/design.md, "Direct writes". ART_DIRECT_WRITES=0 asks for the page-cache path instead (``direct_writes``:
+# the environment before ``core.direct_writes``).
 DIRECT = [hasattr(os, "O_DIRECT") and os.environ.get("ART_DIRECT_WRITES", "1") != "0"]
+
+
+def direct_writes(configured: bool) -> bool:
+    """Whether a repository writes large files around the page cache: ``ART_DIRECT_WRITES`` where it is set (``0``
+    off, anything else on), else ``configured`` (``core.direct_writes``). The environment wins, as it does for
+    git's ``GIT_*`` overrides of its config: one command can be run either way without editing the config.
+    ``DIRECT`` (the system has ``O_DIRECT``, and the environment does not turn it off) must allow it too."""
+    env = os.environ.get("ART_DIRECT_WRITES")
+    return configured if env is None else env != "0"
+
+
 ALIGN = 4096  # direct writes: offsets, lengths and buffer addresses are multiples of this
 
 

@@ -96,34 +96,76 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
     """
     chunks = store.file_chunks(oid, size)
     locs = _locate(store, chunks)
-    direct = DirectFile.open(fd) if DIRECT[0] else None
-    free: queue.SimpleQueue[bytearray | mmap.mmap] = queue.SimpleQueue()
-    if direct is None:
-        room = max(BATCH, *(loc.raw_length for loc in locs.values()))
-        for _ in range(IN_FLIGHT):
-            free.put(bytearray(room))
-    else:
-        for _ in range(IN_FLIGHT):  # page-aligned, as direct writes want them
-            free.put(aligned_buffer(BATCH))
     hasher = ContentHasher()
-    written = 0
-    pending: deque[Future[_Filled]] = deque()
+    direct = DirectFile.open(fd) if DIRECT[0] and store.direct else None
+    if direct is not None:
+        written = write_windows(store, [(c, locs[c]) for c, _ in chunks], direct, hasher, progress)
+        return hasher.oid(), written
+    free: queue.SimpleQueue[bytearray | mmap.mmap] = queue.SimpleQueue()
+    room = max(BATCH, *(loc.raw_length for loc in locs.values()))
+    for _ in range(IN_FLIGHT):
+        free.put(bytearray(room))
+    written = _pipeline(_batches(chunks, locs), _fill, store, OutFile(fd), hasher, free, progress, Writeback(fd))
+    return hasher.oid(), written
+
+
+def write_windows(
+    source: WindowSource,
+    items: Sequence[tuple[Oid, Location]],
+    direct: DirectFile,
+    hasher: ContentHasher,
+    progress: Progress | None,
+    fault: str = "materialize.file-writing",
+) -> int:
+    """Write a file's chunks (``items``: each chunk's id and where ``source`` stores it, in file order) around the
+    page cache through ``direct`` (closed here), in windows of ``BATCH`` bytes filled by the pool and hashed by
+    ``hasher`` in file order from their buffers (module docstring); return the bytes written. The checkout's
+    (``write_large``) and the lazy pull's (``remote_file``, whose ``source`` reads a directory remote's packs) way
+    of writing a large file direct. ``fault`` names the fault point passed after each window's hash.
+
+    Raises:
+        CorruptObjectError: a pack shorter than its index says, a chunk that does not decompress to its length
+            (or what ``source`` raises for them).
+        OSError: when reading a pack or writing the file fails.
+    """
+    free: queue.SimpleQueue[bytearray | mmap.mmap] = queue.SimpleQueue()
+    for _ in range(IN_FLIGHT):  # page-aligned, as direct writes want them
+        free.put(aligned_buffer(BATCH))
+    try:
+        out = OutFile(direct.buffered, direct)
+        return _pipeline(_windows(items), _fill_window, source, out, hasher, free, progress, None, fault)
+    finally:
+        direct.close()
+
+
+def _pipeline(
+    work: Iterator[_Batch] | Iterator[_Window],
+    fill: Callable[..., _Filled],
+    source: WindowSource,
+    out: OutFile,
+    hasher: ContentHasher,
+    free: queue.SimpleQueue[bytearray | mmap.mmap],
+    progress: Progress | None,
+    disk: Writeback | None,
+    fault: str = "materialize.file-writing",
+) -> int:
+    """The pool fills and writes ``work``'s batches or windows (``fill``, one buffer of ``free`` each, at most
+    ``IN_FLIGHT`` at once) while this thread hashes each written one in file order (``_take``) and hands it to
+    the disk (``disk``, on the page-cache path); return the bytes written."""
     from concurrent.futures import ThreadPoolExecutor  # here: a checkout of small files never loads it
 
-    disk = Writeback(fd) if direct is None else None  # direct writes leave no dirty page to hand over
-    out = OutFile(fd, direct)
-    work: Iterator[_Batch | _Window] = _batches(chunks, locs) if direct is None else _windows(chunks, locs)
-    fill: Callable[..., _Filled] = _fill if direct is None else _fill_window
+    written = 0
+    pending: deque[Future[_Filled]] = deque()
     with ThreadPoolExecutor(THREADS, thread_name_prefix="art-materialize") as pool:
         try:
             for batch in work:
                 if len(pending) >= IN_FLIGHT:
-                    written += _take(fd, pending.popleft(), hasher, free, progress)
+                    written += _take(out.fd, pending.popleft(), hasher, free, progress, fault)
                     if disk:
                         disk.advance(written)
-                pending.append(pool.submit(fill, store, out, batch, free.get()))
+                pending.append(pool.submit(fill, source, out, batch, free.get()))
             while pending:
-                written += _take(fd, pending.popleft(), hasher, free, progress)
+                written += _take(out.fd, pending.popleft(), hasher, free, progress, fault)
                 if disk:
                     disk.advance(written)
         except BaseException:
@@ -133,9 +175,7 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
         finally:
             if disk:
                 disk.close()
-            if direct is not None:
-                direct.close()
-    return hasher.oid(), written
+    return written
 
 
 class Writeback:
@@ -185,6 +225,7 @@ def _take(
     hasher: ContentHasher,
     free: queue.SimpleQueue[bytearray | mmap.mmap],
     progress: Progress | None,
+    fault: str,
 ) -> int:
     """Hash one written batch (batches are taken in file order) and give its buffer back: from the buffer it
     was written from, except the runs the kernel copied, which are hashed from the file."""
@@ -198,7 +239,7 @@ def _take(
     hasher.update(view[done:n])
     view.release()
     free.put(buf)
-    fault_point("materialize.file-writing")
+    fault_point(fault)
     if progress:
         progress(n)
     return n
@@ -327,6 +368,15 @@ class Stored(Protocol):
     def raw_length(self) -> int: ...
 
 
+class WindowSource(Protocol):
+    """Where ``_fill_window`` reads a file's chunks, by ``Location``: the local store, or a directory remote's
+    packs numbered for one file (``remote_file``)."""
+
+    def read_stored_into(self, pack: int, offset: int, into: memoryview) -> int: ...
+    def pack_name(self, pack: int) -> str: ...
+    def get(self, oid: Oid, kind: Kind) -> bytes: ...
+
+
 class UnpackError(FormatError):
     """A chunk of a run that does not decompress to its length, or whose codec is neither raw nor zstd;
     ``index`` is its place in the run."""
@@ -366,27 +416,27 @@ def unpack_run(
     return pos, held
 
 
-def _windows(chunks: tuple[tuple[Oid, int], ...], locs: dict[Oid, Location]) -> Iterator[_Window]:
-    """The file cut into windows of ``BATCH`` bytes at multiples of ``BATCH`` (the last one shorter), each with
-    the chunks that overlap it: a chunk across a boundary is in both windows."""
+def _windows(items: Sequence[tuple[Oid, Location]]) -> Iterator[_Window]:
+    """The file (its chunks ``items``, in file order) cut into windows of ``BATCH`` bytes at multiples of
+    ``BATCH`` (the last one shorter), each with the chunks that overlap it: a chunk across a boundary is in both
+    windows."""
     at = start = first = 0  # the next chunk's file offset; the window's start; its first chunk's offset
-    items: list[tuple[Oid, Location]] = []
-    for chunk, _ in chunks:
-        loc = locs[chunk]
-        if not items:
+    window: list[tuple[Oid, Location]] = []
+    for chunk, loc in items:
+        if not window:
             first = at
-        items.append((chunk, loc))
+        window.append((chunk, loc))
         end = at + loc.raw_length
         while end >= start + BATCH:
-            yield start, start + BATCH, first, items
+            yield start, start + BATCH, first, window
             start += BATCH
-            items, first = ([(chunk, loc)], at) if end > start else ([], end)
+            window, first = ([(chunk, loc)], at) if end > start else ([], end)
         at = end
-    if items:
-        yield start, at, first, items
+    if window:
+        yield start, at, first, window
 
 
-def _fill_window(store: LocalStore, out: OutFile, window: _Window, buf: mmap.mmap) -> _Filled:
+def _fill_window(store: WindowSource, out: OutFile, window: _Window, buf: mmap.mmap) -> _Filled:
     """Put one window's content in ``buf`` (raw runs read straight into place, zstd chunks decompressed into
     place; a chunk across the window's edge is decompressed into a scratch buffer and its part copied) and write
     it with one direct write (``OutFile.write_direct``); return what ``_take`` hashes."""
@@ -522,7 +572,7 @@ def _runs(items: list[tuple[Oid, Location]]) -> Iterator[list[tuple[Oid, Locatio
         yield run
 
 
-def _read_exact(store: LocalStore, pack: int, offset: int, into: memoryview, chunk: Oid) -> None:
+def _read_exact(store: WindowSource, pack: int, offset: int, into: memoryview, chunk: Oid) -> None:
     got = store.read_stored_into(pack, offset, into)
     if got != len(into):
         raise CorruptObjectError(chunk, f"pack {store.pack_name(pack)[:10]} is truncated")

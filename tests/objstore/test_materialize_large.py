@@ -420,7 +420,7 @@ def test_windows_cover_the_file_once_at_aligned_offsets(seed):
     locs = {c: Location(0, RAW, 0, n, n) for c, n in chunks}
     starts = [sum(sizes[:i]) for i in range(len(sizes))]
     total = sum(sizes)
-    windows = list(_windows(chunks, locs))
+    windows = list(_windows([(c, locs[c]) for c, _ in chunks]))
     assert [w[0] for w in windows] == list(range(0, total, BATCH))
     assert [w[1] for w in windows] == [min(total, w[0] + BATCH) for w in windows]
     for start, end, first, items in windows:
