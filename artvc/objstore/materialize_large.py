@@ -6,10 +6,14 @@ located with one batched query. Where the file system takes them (``DIRECT``), t
 thread fills one window's page-aligned buffer (raw runs read into place, zstd chunks decompressed into place, a
 chunk across the window's edge decompressed aside and its part copied) and writes it with one direct write
 (``OutFile.write_direct``; the file's last unaligned bytes through the ordinary descriptor), and the calling thread
-hashes each window from its buffer, in file order. Nothing is copied into the page cache, whose fresh pages cost
-most of a ``cp`` on the reference VM (docs/design.md, "The way back of a large file"), and nothing is left dirty.
+hashes each window from its buffer, in file order. The file is allocated whole first (``fileio.preallocate``), so
+each window is an overwrite, which the two pool threads write at once (two windows in the disk's queue, not one).
+The lazy pull writes a directory remote's large files the same way (``write_windows``, ``remote_file``). Nothing is
+copied into the page cache, whose fresh pages cost most of a ``cp`` on the reference VM (docs/design.md, "The way
+back of a large file"), and nothing is left dirty.
 
-Otherwise (a file system that refuses ``O_DIRECT`` or lives in memory, or ``ART_DIRECT_WRITES=0``), the page-cache
+Otherwise (a file system that refuses ``O_DIRECT`` or lives in memory, or ``core.direct_writes = false`` or
+``ART_DIRECT_WRITES=0``), the page-cache
 path: the chunks are cut into batches of about ``BATCH`` bytes in file order. Two pool threads each write one batch
 at its place in the file, every write under one lock (``OutFile``):
 
@@ -51,7 +55,16 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
 from .faults import fault_point
-from .fileio import DIRECT, KERNEL_COPY, DirectFile, aligned_buffer, kernel_copy, pwrite_all, start_writeback
+from .fileio import (
+    DIRECT,
+    KERNEL_COPY,
+    DirectFile,
+    aligned_buffer,
+    kernel_copy,
+    preallocate,
+    pwrite_all,
+    start_writeback,
+)
 from .hashing import ContentHasher
 from .objects import Kind
 from .oid import Oid
@@ -132,7 +145,9 @@ def write_windows(
     for _ in range(IN_FLIGHT):  # page-aligned, as direct writes want them
         free.put(aligned_buffer(BATCH))
     try:
-        out = OutFile(direct.buffered, direct)
+        # allocated first, the windows are overwrites, which the two writers may make at once (``OutFile``)
+        together = preallocate(direct.buffered, sum(loc.raw_length for _, loc in items))
+        out = OutFile(direct.buffered, direct, together=together)
         return _pipeline(_windows(items), _fill_window, source, out, hasher, free, progress, None, fault)
     finally:
         direct.close()
@@ -330,17 +345,23 @@ class OutFile:
     this lock instead sleeps. Reads and decompression still run in both threads at once. The lazy pull's
     writers (``remote_file``) share it."""
 
-    __slots__ = ("direct", "fd", "lock")
+    __slots__ = ("direct", "fd", "lock", "together")
 
-    def __init__(self, fd: int, direct: DirectFile | None = None) -> None:
+    def __init__(self, fd: int, direct: DirectFile | None = None, *, together: bool = False) -> None:
         self.fd = fd
         self.direct = direct  # the file's direct writes (``write_direct``), where they are used
         self.lock = threading.Lock()
+        self.together = together  # the file is preallocated: direct writes need not take turns
 
     def write_direct(self, view: memoryview, at: int) -> None:
-        """``DirectFile.write`` of ``view`` (from a page-aligned buffer) at ``at`` (a multiple of ``ALIGN``),
-        under the lock: the aligned part around the page cache, the file's last bytes through ``fd``."""
+        """``DirectFile.write`` of ``view`` (from a page-aligned buffer) at ``at`` (a multiple of ``ALIGN``): the
+        aligned part around the page cache, the file's last bytes through ``fd``. Under the lock, unless the file
+        was preallocated (``together``): direct writes into allocated blocks run at once under the inode's shared
+        lock (ext4, XFS), so the disk has two windows in its queue instead of one (``fileio.preallocate``)."""
         assert self.direct is not None, "write_direct on a file opened without direct writes"
+        if self.together:
+            self.direct.write(view, at)
+            return
         with self.lock:
             self.direct.write(view, at)
 

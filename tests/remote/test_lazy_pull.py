@@ -396,14 +396,18 @@ def test_a_kept_file_that_no_longer_hashes_to_its_id_is_written_again(ws, tmp_pa
 
 @pytest.mark.long
 def test_a_lazy_pull_never_writes_a_file_from_two_threads_at_once(ws, tmp_path, monkeypatch):
-    """The pool's writers decompress at once but take turns writing the file (as the checkout's do: a writer
-    waiting on the kernel's inode lock spins). Every write is watched per file, and made slow enough that two
-    would overlap without the lock (they did before)."""
+    """Through the page cache (direct writes off: a preallocated file written around it takes two writes at
+    once, ``test_materialize_large``), the pool's writers decompress at once but take turns writing the file (as
+    the checkout's do: a writer waiting on the kernel's inode lock spins). Every write is watched per file, and
+    made slow enough that two would overlap without the lock (they did before)."""
     import threading
     import time
 
+    from artvc.objstore import remote_file
     from artvc.workspace import lazy_pull
     from artvc.workspace.repo import Repo
+
+    monkeypatch.setattr(remote_file, "DIRECT", [False])
 
     data = csv_bytes(24 * MIB, 23)  # several decompressed spans, two writers
     ws.gen({"table.csv": data})
