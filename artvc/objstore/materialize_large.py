@@ -13,9 +13,8 @@ copied into the page cache, whose fresh pages cost most of a ``cp`` on the refer
 back of a large file"), and nothing is left dirty.
 
 Otherwise (a file system that refuses ``O_DIRECT`` or lives in memory, or ``core.direct_writes = false`` or
-``ART_DIRECT_WRITES=0``), the page-cache
-path: the chunks are cut into batches of about ``BATCH`` bytes in file order. Two pool threads each write one batch
-at its place in the file, every write under one lock (``OutFile``):
+``ART_DIRECT_WRITES=0``), the page-cache path: the chunks are cut into batches of about ``BATCH`` bytes in file
+order. Two pool threads each write one batch at its place in the file, every write under one lock (``OutFile``):
 
 - a run of raw chunks stored back to back in one pack (incompressible data) is copied from the pack to the file
   by the kernel (``os.copy_file_range``: no trip through this process's memory, as ``cp`` does it); where the
