@@ -6,7 +6,7 @@ place of ``try: unlink / except FileNotFoundError: pass``. Pack and object write
 writers (objstore/store/local.py, objstore/materialize.py) and clean up with ``remove_if_present``. Kernel copies
 between files (``copy_contents``, ``kernel_copy``), writeback requests (``start_writeback``), and reads at an
 offset into a caller's buffer that take only what the page cache holds (``pread_cached``) or wait for the disk
-(``pread_into``), and writes around the page cache (``DirectFile``).
+(``pread_into``), and writes around the page cache (``DirectFile``, ``preallocate``).
 """
 
 from __future__ import annotations
@@ -325,6 +325,51 @@ def start_writeback(fd: int, offset: int, length: int) -> bool:
     return code == 0
 
 
+_fallocate: object = None  # the libc function once looked up; False where there is none
+
+
+def preallocate(fd: int, size: int) -> bool:
+    """Allocate the first ``size`` bytes of the empty file ``fd`` as blocks not yet written (Linux ``fallocate``,
+    mode 0: the file's size becomes ``size``, reads give zeros until written). Direct writes into them are then
+    overwrites, which ext4 and XFS let run at once under the inode's shared lock (an extending direct write takes
+    it exclusively and waits for the one before it). False where the call is missing or refused (tmpfs before
+    Linux 3.5, some network file systems): nothing was allocated then. Unlike ``os.posix_fallocate`` it never
+    falls back to writing zeros through the page cache."""
+    global _fallocate
+    if _fallocate is None:
+        _fallocate = _lookup("fallocate64", "fallocate")
+    if _fallocate is False or size <= 0:
+        return False
+    import ctypes
+
+    call = _fallocate
+    assert callable(call)
+    code: int = call(fd, 0, ctypes.c_int64(0), ctypes.c_int64(size))
+    return code == 0
+
+
+def _lookup(*names: str) -> object:
+    """The first of ``names`` in libc, declared ``int f(int, int, int64, int64)``; False where none is (or not
+    Linux)."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return False
+    for name in names:
+        call = getattr(libc, name, None)
+        if call is not None:
+            call.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+            call.restype = ctypes.c_int
+            return call
+    return False
+
+
 def _lookup_sync_file_range() -> object:
     import sys
 
@@ -343,9 +388,21 @@ def _lookup_sync_file_range() -> object:
 
 
 # Large files are written around the page cache (``O_DIRECT``): the checkout of a large file
-# (``materialize_large``) and the packs of a large file's add (``store.packer``); docs/design.md, "Direct
-# writes". ART_DIRECT_WRITES=0 asks for the page-cache path instead.
+# (``materialize_large``), the lazy pull's (``remote_file``) and the packs of a large file's add (``store.packer``);
+# docs/design.md, "Direct writes". ART_DIRECT_WRITES=0 asks for the page-cache path instead (``direct_writes``:
+# the environment before ``core.direct_writes``).
 DIRECT = [hasattr(os, "O_DIRECT") and os.environ.get("ART_DIRECT_WRITES", "1") != "0"]
+
+
+def direct_writes(configured: bool) -> bool:
+    """Whether a repository writes large files around the page cache: ``ART_DIRECT_WRITES`` where it is set (``0``
+    off, anything else on), else ``configured`` (``core.direct_writes``). The environment wins, as it does for
+    git's ``GIT_*`` overrides of its config: one command can be run either way without editing the config.
+    ``DIRECT`` (the system has ``O_DIRECT``, and the environment does not turn it off) must allow it too."""
+    env = os.environ.get("ART_DIRECT_WRITES")
+    return configured if env is None else env != "0"
+
+
 ALIGN = 4096  # direct writes: offsets, lengths and buffer addresses are multiples of this
 
 

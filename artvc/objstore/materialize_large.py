@@ -6,12 +6,15 @@ located with one batched query. Where the file system takes them (``DIRECT``), t
 thread fills one window's page-aligned buffer (raw runs read into place, zstd chunks decompressed into place, a
 chunk across the window's edge decompressed aside and its part copied) and writes it with one direct write
 (``OutFile.write_direct``; the file's last unaligned bytes through the ordinary descriptor), and the calling thread
-hashes each window from its buffer, in file order. Nothing is copied into the page cache, whose fresh pages cost
-most of a ``cp`` on the reference VM (docs/design.md, "The way back of a large file"), and nothing is left dirty.
+hashes each window from its buffer, in file order. The file is allocated whole first (``fileio.preallocate``), so
+each window is an overwrite, which the two pool threads write at once (two windows in the disk's queue, not one).
+The lazy pull writes a directory remote's large files the same way (``write_windows``, ``remote_file``). Nothing is
+copied into the page cache, whose fresh pages cost most of a ``cp`` on the reference VM (docs/design.md, "The way
+back of a large file"), and nothing is left dirty.
 
-Otherwise (a file system that refuses ``O_DIRECT`` or lives in memory, or ``ART_DIRECT_WRITES=0``), the page-cache
-path: the chunks are cut into batches of about ``BATCH`` bytes in file order. Two pool threads each write one batch
-at its place in the file, every write under one lock (``OutFile``):
+Otherwise (a file system that refuses ``O_DIRECT`` or lives in memory, or ``core.direct_writes = false`` or
+``ART_DIRECT_WRITES=0``), the page-cache path: the chunks are cut into batches of about ``BATCH`` bytes in file
+order. Two pool threads each write one batch at its place in the file, every write under one lock (``OutFile``):
 
 - a run of raw chunks stored back to back in one pack (incompressible data) is copied from the pack to the file
   by the kernel (``os.copy_file_range``: no trip through this process's memory, as ``cp`` does it); where the
@@ -51,7 +54,16 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..errors import CorruptObjectError, FormatError, ObjectNotFoundError
 from .faults import fault_point
-from .fileio import DIRECT, KERNEL_COPY, DirectFile, aligned_buffer, kernel_copy, pwrite_all, start_writeback
+from .fileio import (
+    DIRECT,
+    KERNEL_COPY,
+    DirectFile,
+    aligned_buffer,
+    kernel_copy,
+    preallocate,
+    pwrite_all,
+    start_writeback,
+)
 from .hashing import ContentHasher
 from .objects import Kind
 from .oid import Oid
@@ -96,34 +108,78 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
     """
     chunks = store.file_chunks(oid, size)
     locs = _locate(store, chunks)
-    direct = DirectFile.open(fd) if DIRECT[0] else None
-    free: queue.SimpleQueue[bytearray | mmap.mmap] = queue.SimpleQueue()
-    if direct is None:
-        room = max(BATCH, *(loc.raw_length for loc in locs.values()))
-        for _ in range(IN_FLIGHT):
-            free.put(bytearray(room))
-    else:
-        for _ in range(IN_FLIGHT):  # page-aligned, as direct writes want them
-            free.put(aligned_buffer(BATCH))
     hasher = ContentHasher()
-    written = 0
-    pending: deque[Future[_Filled]] = deque()
+    direct = DirectFile.open(fd) if DIRECT[0] and store.direct else None
+    if direct is not None:
+        written = write_windows(store, [(c, locs[c]) for c, _ in chunks], direct, hasher, progress)
+        return hasher.oid(), written
+    free: queue.SimpleQueue[bytearray | mmap.mmap] = queue.SimpleQueue()
+    room = max(BATCH, *(loc.raw_length for loc in locs.values()))
+    for _ in range(IN_FLIGHT):
+        free.put(bytearray(room))
+    written = _pipeline(_batches(chunks, locs), _fill, store, OutFile(fd), hasher, free, progress, Writeback(fd))
+    return hasher.oid(), written
+
+
+def write_windows(
+    source: WindowSource,
+    items: Sequence[tuple[Oid, Location]],
+    direct: DirectFile,
+    hasher: ContentHasher,
+    progress: Progress | None,
+    fault: str = "materialize.file-writing",
+) -> int:
+    """Write a file's chunks (``items``: each chunk's id and where ``source`` stores it, in file order) around the
+    page cache through ``direct`` (closed here), in windows of ``BATCH`` bytes filled by the pool and hashed by
+    ``hasher`` in file order from their buffers (module docstring); return the bytes written. The checkout's
+    (``write_large``) and the lazy pull's (``remote_file``, whose ``source`` reads a directory remote's packs) way
+    of writing a large file direct. ``fault`` names the fault point passed after each window's hash.
+
+    Raises:
+        CorruptObjectError: a pack shorter than its index says, a chunk that does not decompress to its length
+            (or what ``source`` raises for them).
+        OSError: when reading a pack or writing the file fails.
+    """
+    free: queue.SimpleQueue[bytearray | mmap.mmap] = queue.SimpleQueue()
+    for _ in range(IN_FLIGHT):  # page-aligned, as direct writes want them
+        free.put(aligned_buffer(BATCH))
+    try:
+        # allocated first, the windows are overwrites, which the two writers may make at once (``OutFile``)
+        together = preallocate(direct.buffered, sum(loc.raw_length for _, loc in items))
+        out = OutFile(direct.buffered, direct, together=together)
+        return _pipeline(_windows(items), _fill_window, source, out, hasher, free, progress, None, fault)
+    finally:
+        direct.close()
+
+
+def _pipeline(
+    work: Iterator[_Batch] | Iterator[_Window],
+    fill: Callable[..., _Filled],
+    source: WindowSource,
+    out: OutFile,
+    hasher: ContentHasher,
+    free: queue.SimpleQueue[bytearray | mmap.mmap],
+    progress: Progress | None,
+    disk: Writeback | None,
+    fault: str = "materialize.file-writing",
+) -> int:
+    """The pool fills and writes ``work``'s batches or windows (``fill``, one buffer of ``free`` each, at most
+    ``IN_FLIGHT`` at once) while this thread hashes each written one in file order (``_take``) and hands it to
+    the disk (``disk``, on the page-cache path); return the bytes written."""
     from concurrent.futures import ThreadPoolExecutor  # here: a checkout of small files never loads it
 
-    disk = Writeback(fd) if direct is None else None  # direct writes leave no dirty page to hand over
-    out = OutFile(fd, direct)
-    work: Iterator[_Batch | _Window] = _batches(chunks, locs) if direct is None else _windows(chunks, locs)
-    fill: Callable[..., _Filled] = _fill if direct is None else _fill_window
+    written = 0
+    pending: deque[Future[_Filled]] = deque()
     with ThreadPoolExecutor(THREADS, thread_name_prefix="art-materialize") as pool:
         try:
             for batch in work:
                 if len(pending) >= IN_FLIGHT:
-                    written += _take(fd, pending.popleft(), hasher, free, progress)
+                    written += _take(out.fd, pending.popleft(), hasher, free, progress, fault)
                     if disk:
                         disk.advance(written)
-                pending.append(pool.submit(fill, store, out, batch, free.get()))
+                pending.append(pool.submit(fill, source, out, batch, free.get()))
             while pending:
-                written += _take(fd, pending.popleft(), hasher, free, progress)
+                written += _take(out.fd, pending.popleft(), hasher, free, progress, fault)
                 if disk:
                     disk.advance(written)
         except BaseException:
@@ -133,9 +189,7 @@ def write_large(store: LocalStore, oid: Oid, size: int, fd: int, progress: Progr
         finally:
             if disk:
                 disk.close()
-            if direct is not None:
-                direct.close()
-    return hasher.oid(), written
+    return written
 
 
 class Writeback:
@@ -185,6 +239,7 @@ def _take(
     hasher: ContentHasher,
     free: queue.SimpleQueue[bytearray | mmap.mmap],
     progress: Progress | None,
+    fault: str,
 ) -> int:
     """Hash one written batch (batches are taken in file order) and give its buffer back: from the buffer it
     was written from, except the runs the kernel copied, which are hashed from the file."""
@@ -198,7 +253,7 @@ def _take(
     hasher.update(view[done:n])
     view.release()
     free.put(buf)
-    fault_point("materialize.file-writing")
+    fault_point(fault)
     if progress:
         progress(n)
     return n
@@ -289,17 +344,23 @@ class OutFile:
     this lock instead sleeps. Reads and decompression still run in both threads at once. The lazy pull's
     writers (``remote_file``) share it."""
 
-    __slots__ = ("direct", "fd", "lock")
+    __slots__ = ("direct", "fd", "lock", "together")
 
-    def __init__(self, fd: int, direct: DirectFile | None = None) -> None:
+    def __init__(self, fd: int, direct: DirectFile | None = None, *, together: bool = False) -> None:
         self.fd = fd
         self.direct = direct  # the file's direct writes (``write_direct``), where they are used
         self.lock = threading.Lock()
+        self.together = together  # the file is preallocated: direct writes need not take turns
 
     def write_direct(self, view: memoryview, at: int) -> None:
-        """``DirectFile.write`` of ``view`` (from a page-aligned buffer) at ``at`` (a multiple of ``ALIGN``),
-        under the lock: the aligned part around the page cache, the file's last bytes through ``fd``."""
+        """``DirectFile.write`` of ``view`` (from a page-aligned buffer) at ``at`` (a multiple of ``ALIGN``): the
+        aligned part around the page cache, the file's last bytes through ``fd``. Under the lock, unless the file
+        was preallocated (``together``): direct writes into allocated blocks run at once under the inode's shared
+        lock (ext4, XFS), so the disk has two windows in its queue instead of one (``fileio.preallocate``)."""
         assert self.direct is not None, "write_direct on a file opened without direct writes"
+        if self.together:
+            self.direct.write(view, at)
+            return
         with self.lock:
             self.direct.write(view, at)
 
@@ -325,6 +386,15 @@ class Stored(Protocol):
     def length(self) -> int: ...
     @property
     def raw_length(self) -> int: ...
+
+
+class WindowSource(Protocol):
+    """Where ``_fill_window`` reads a file's chunks, by ``Location``: the local store, or a directory remote's
+    packs numbered for one file (``remote_file``)."""
+
+    def read_stored_into(self, pack: int, offset: int, into: memoryview) -> int: ...
+    def pack_name(self, pack: int) -> str: ...
+    def get(self, oid: Oid, kind: Kind) -> bytes: ...
 
 
 class UnpackError(FormatError):
@@ -366,27 +436,27 @@ def unpack_run(
     return pos, held
 
 
-def _windows(chunks: tuple[tuple[Oid, int], ...], locs: dict[Oid, Location]) -> Iterator[_Window]:
-    """The file cut into windows of ``BATCH`` bytes at multiples of ``BATCH`` (the last one shorter), each with
-    the chunks that overlap it: a chunk across a boundary is in both windows."""
+def _windows(items: Sequence[tuple[Oid, Location]]) -> Iterator[_Window]:
+    """The file (its chunks ``items``, in file order) cut into windows of ``BATCH`` bytes at multiples of
+    ``BATCH`` (the last one shorter), each with the chunks that overlap it: a chunk across a boundary is in both
+    windows."""
     at = start = first = 0  # the next chunk's file offset; the window's start; its first chunk's offset
-    items: list[tuple[Oid, Location]] = []
-    for chunk, _ in chunks:
-        loc = locs[chunk]
-        if not items:
+    window: list[tuple[Oid, Location]] = []
+    for chunk, loc in items:
+        if not window:
             first = at
-        items.append((chunk, loc))
+        window.append((chunk, loc))
         end = at + loc.raw_length
         while end >= start + BATCH:
-            yield start, start + BATCH, first, items
+            yield start, start + BATCH, first, window
             start += BATCH
-            items, first = ([(chunk, loc)], at) if end > start else ([], end)
+            window, first = ([(chunk, loc)], at) if end > start else ([], end)
         at = end
-    if items:
-        yield start, at, first, items
+    if window:
+        yield start, at, first, window
 
 
-def _fill_window(store: LocalStore, out: OutFile, window: _Window, buf: mmap.mmap) -> _Filled:
+def _fill_window(store: WindowSource, out: OutFile, window: _Window, buf: mmap.mmap) -> _Filled:
     """Put one window's content in ``buf`` (raw runs read straight into place, zstd chunks decompressed into
     place; a chunk across the window's edge is decompressed into a scratch buffer and its part copied) and write
     it with one direct write (``OutFile.write_direct``); return what ``_take`` hashes."""
@@ -522,7 +592,7 @@ def _runs(items: list[tuple[Oid, Location]]) -> Iterator[list[tuple[Oid, Locatio
         yield run
 
 
-def _read_exact(store: LocalStore, pack: int, offset: int, into: memoryview, chunk: Oid) -> None:
+def _read_exact(store: WindowSource, pack: int, offset: int, into: memoryview, chunk: Oid) -> None:
     got = store.read_stored_into(pack, offset, into)
     if got != len(into):
         raise CorruptObjectError(chunk, f"pack {store.pack_name(pack)[:10]} is truncated")

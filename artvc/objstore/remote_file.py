@@ -18,6 +18,15 @@ of it. The pipeline is the checkout's (``materialize_large``), with the remote's
   ``threads + 1``, handed back after the hash). A span the kernel copied (``copy_file_range``) never was in
   this process's memory: it is hashed from the file itself (mapped read-only: no copy).
 
+A file of ``LARGE_FILE`` bytes or more from a directory remote is written around the page cache instead, as the
+checkout writes one (``materialize_large.write_windows``, shared): where ``DIRECT`` is on, the repository's
+``core.direct_writes`` allows it and the file system takes ``O_DIRECT`` (``DirectFile.open``: not tmpfs), the file is
+cut into windows of 8 MiB at multiples of 8 MiB, each filled in a page-aligned buffer by a pool thread (raw runs
+read from the pack straight into place, zstd chunks decompressed into place), written with one direct write (the
+file's last unaligned bytes through the ordinary descriptor) and hashed from that buffer in file order. The
+remote's packs are numbered for the file (``_Packs``) and read as the checkout reads the local store's. A bucket
+keeps the spans: its reads are requests in flight, and a window of 8 MiB per request would double the memory.
+
 The whole-file blake3 is the only hash: the chunks are not stored, so their ids need no proof, and a file that
 does not hash to its id is removed. Either way the hash covers exactly the bytes the file was given, in file
 order. At most ``threads + 1`` spans are in flight, so memory stays a few spans (a few tens of MB) whatever the
@@ -34,17 +43,20 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
-from ..errors import FormatError
+from ..errors import CorruptObjectError, FormatError
 from .faults import fault_point
+from .fileio import DIRECT, DirectFile, pread_full
 from .hashing import ContentHasher
-from .materialize_large import OutFile, Writeback, unpack_run
+from .materialize_large import LARGE_FILE, OutFile, Writeback, unpack_run, write_windows
 from .objects import FileManifest, Kind
 from .pack_ranges import open_remote_pack
 from .store.pack import RAW, ZSTD, PackEntry, check_entry
+from .types import Location
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from .oid import Oid
     from .stage import FileStage
     from .store.remote import RemoteStore
     from .store.remote_read import Span
@@ -83,11 +95,14 @@ def stream_file(
     stage: FileStage,
     jobs: int,
     advance: Callable[[int], object],
+    *,
+    direct: bool = True,
 ) -> str | None:
     """Write ``manifest``'s file to a temp file of ``stage`` from ``store`` (its chunks at ``located``, in file
     order) and hash it whole; None when it is proved (the file is then the stage's, ready), else why not (the
-    temp file is removed). ``advance(n)`` is called as each span's ``n`` bytes are proved. An OSError of the
-    writes (disk full) returns None with nothing adopted: the ordinary fetch and checkout report it."""
+    temp file is removed). ``advance(n)`` is called as each span's ``n`` bytes are proved. ``direct``: the
+    repository allows writes around the page cache (``Repo.direct_writes``). An OSError of the writes (disk
+    full) returns None with nothing adopted: the ordinary fetch and checkout report it."""
     oid = manifest.oid
     path = stage.temp_path()
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
@@ -95,10 +110,15 @@ def stream_file(
     # cores they would only compete with them
     hasher = ContentHasher(threaded=all(e.codec == RAW for _, e in located))
     local: dict[str, BinaryIO | None] = {}
-    disk = Writeback(fd)
+    disk: Writeback | None = None
     proved = False
     try:
-        pos = _write_all(store, fd, located, local, jobs, hasher, disk, advance)
+        windows = _direct(store, fd, manifest, located, local, direct)
+        if windows is not None:
+            pos = _write_windows(store, windows, located, local, hasher, advance)
+        else:
+            disk = Writeback(fd)
+            pos = _write_all(store, fd, located, local, jobs, hasher, disk, advance)
         if pos != manifest.size:
             return f"it has {pos} bytes, its manifest says {manifest.size}"
         got = hasher.oid()
@@ -108,10 +128,13 @@ def stream_file(
         return None
     except FormatError as exc:
         return str(exc)
+    except CorruptObjectError as exc:  # a chunk of a window that does not decompress to its length
+        return f"chunk {exc.oid[:10]}: {exc.reason}"
     except OSError:
         return None
     finally:
-        disk.close()
+        if disk is not None:
+            disk.close()
         for f in local.values():
             if f is not None:
                 f.close()
@@ -125,6 +148,81 @@ def stream_file(
             from .fileio import remove_if_present
 
             remove_if_present(path)
+
+
+def _direct(
+    store: RemoteStore,
+    fd: int,
+    manifest: FileManifest,
+    located: list[tuple[str, PackEntry]],
+    local: dict[str, BinaryIO | None],
+    allowed: bool,
+) -> DirectFile | None:
+    """The file's direct writes where it is written around the page cache (module docstring): a file of
+    ``LARGE_FILE`` bytes or more, from a directory remote (its first pack opened in place, into ``local``),
+    ``DIRECT`` on, ``allowed`` by the repository, and a file system that takes ``O_DIRECT``; else None."""
+    if manifest.size < LARGE_FILE or not located or not DIRECT[0] or not allowed:
+        return None
+    first = located[0][0]
+    local[first] = open_remote_pack(store, first)
+    return DirectFile.open(fd) if local[first] is not None else None
+
+
+class _Packs:
+    """A directory remote's packs, numbered for one file, read as ``materialize_large`` reads the local store's
+    (``WindowSource``): ``Location.pack`` is the pack's place in ``names``."""
+
+    __slots__ = ("files", "names")
+
+    def __init__(self, names: list[str], files: list[BinaryIO]) -> None:
+        self.names = names
+        self.files = files
+
+    def read_stored_into(self, pack: int, offset: int, into: memoryview) -> int:
+        """Fill ``into`` from ``offset`` of the pack (FormatError when the pack ends first)."""
+        n = pread_full(self.files[pack].fileno(), into, offset)
+        if n != len(into):
+            raise FormatError(_short(self.names[pack], n, offset, offset + len(into)))
+        return n
+
+    def pack_name(self, pack: int) -> str:
+        return self.names[pack]
+
+    def get(self, oid: Oid, kind: Kind) -> bytes:
+        """Never called: a delta is never located here (``lazy_pull._locate``; ``_check_entries`` refuses one)."""
+        raise FormatError(f"remote chunk {oid[:10]} is a delta, which a lazy pull does not read")
+
+
+def _write_windows(
+    store: RemoteStore,
+    direct: DirectFile,
+    located: list[tuple[str, PackEntry]],
+    local: dict[str, BinaryIO | None],
+    hasher: ContentHasher,
+    advance: Callable[[int], object],
+) -> int:
+    """The file written around the page cache (module docstring) through ``direct`` (closed here); the bytes
+    written and hashed (FormatError on a hostile index or a short pack)."""
+    numbers: dict[str, int] = {}
+    files: list[BinaryIO] = []
+    items: list[tuple[Oid, Location]] = []
+    try:
+        _check_entries([e for _, e in located])
+        for pack, e in located:
+            number = numbers.get(pack)
+            if number is None:
+                if pack not in local:
+                    local[pack] = open_remote_pack(store, pack)
+                f = local[pack]
+                if f is None:  # not in place after all: no other pack of a directory remote is
+                    raise FormatError(f"remote pack {pack[:10]} cannot be read in place")
+                number = numbers[pack] = len(files)
+                files.append(f)
+            items.append((e.oid, Location(number, e.codec, e.offset, e.length, e.raw_length)))
+    except BaseException:
+        direct.close()
+        raise
+    return write_windows(_Packs(list(numbers), files), items, direct, hasher, advance, "lazy.file-writing")
 
 
 def _write_all(
@@ -165,7 +263,8 @@ def _write_all(
     if not located:
         return 0
     first = located[0][0]
-    local[first] = open_remote_pack(store, first)
+    if first not in local:
+        local[first] = open_remote_pack(store, first)
     # a directory remote: CPU-bound (copy, zstd), 2 writers; a bucket: latency-bound, a few requests in flight
     # (raw chunks only: one thread copies, the kernel's copy and the hash overlap; a second copier only spins on
     # the file's inode lock)

@@ -29,6 +29,7 @@ CORE_DEFAULTS: dict[str, Any] = {
     "delta_depth": 3,  # objstore.store.delta.DEFAULT_DEPTH
     "fsmonitor": False,  # status asks the file-system monitor daemon what changed (workspace/fsmonitor.py)
     "lazy_pull": False,  # art pull is art pull --lazy (workspace/lazy_pull.py)
+    "direct_writes": True,  # large files written around the page cache (objstore/fileio.py direct_writes)
 }
 CORE_TYPES: dict[str, type] = {
     "remote": str,
@@ -42,6 +43,7 @@ CORE_TYPES: dict[str, type] = {
     "delta_depth": int,
     "fsmonitor": bool,
     "lazy_pull": bool,
+    "direct_writes": bool,
 }
 DELTA_DEPTHS = range(1, 9)  # core.delta_depth: 1 .. objstore.store.delta.MAX_CHAIN
 # [executor]: where art repro runs stale stages (docs/pipelines.md, docs/distributed.md)

@@ -177,7 +177,9 @@ def _write_files(
                 out.kept += 1
                 bar.advance(bytes=manifest.size, files=1)
                 continue
-            reason = stream_file(store, manifest, located, stage, transfer_jobs(repo, jobs), _bytes(bar))
+            reason = stream_file(
+                store, manifest, located, stage, transfer_jobs(repo, jobs), _bytes(bar), direct=repo.direct_writes
+            )
             if reason is None and oid not in stage.ready():
                 continue  # writing the temp file failed: the ordinary fetch and checkout bring it
             if reason is None:

@@ -71,6 +71,14 @@ class Repo:
         return (self.root / configured) if configured else self.art_dir / "store"
 
     @property
+    def direct_writes(self) -> bool:
+        """Whether large files are written around the page cache: ``core.direct_writes``, which
+        ``ART_DIRECT_WRITES`` overrides (``fileio.direct_writes``)."""
+        from ..objstore.fileio import direct_writes
+
+        return direct_writes(bool(self.config.core("direct_writes")))
+
+    @property
     def store(self) -> LocalStore:
         """The local store, opened on first use; the workspace registers itself in it (store_users.py)."""
         if self._store is None:
@@ -83,6 +91,7 @@ class Repo:
                 notice=_notice,
                 delta=bool(core("delta")),
                 delta_depth=int(core("delta_depth")),
+                direct=self.direct_writes,
             )
             if not store.read_only and not store_users.is_registered(store.root, self.root):
                 try:

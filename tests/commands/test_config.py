@@ -41,7 +41,8 @@ def test_unknown_keys_are_refused_with_the_valid_ones_and_a_guess(ws):
     r = ws.art("config", "gc.bar", "yes", code=1)
     assert r.stderr.splitlines()[0] == "art: error: unknown config key 'gc.bar'"
     assert (
-        "valid keys: core.compact, core.delta, core.delta_depth, core.fsmonitor, core.fsync, core.gc_grace, core.jobs"
+        "valid keys: core.compact, core.delta, core.delta_depth, core.direct_writes, core.fsmonitor, core.fsync, "
+        "core.gc_grace, core.jobs"
         in r.stderr
         and "remotes.NAME.OPTION" in r.stderr
     )

@@ -191,3 +191,101 @@ def test_many_small_files_go_direct_once_the_pack_is_past_direct_after(tmp_path)
     assert len(made["big"][0]) == 1 and "O_WRONLY" in made["big"][0][0], made["big"][0]
     assert made["big0"][0] == [] and made["small"][0] == []
     assert made["big"][1] == made["big0"][1] and made["big"][1]
+
+
+def _loop_ext4(image: Path, mount: Path, sector: int) -> str:
+    """A 32 MiB ext4 at ``mount`` on a loop device of ``image`` whose logical blocks are ``sector`` bytes: direct
+    I/O to it wants buffer addresses aligned to that. The loop device's name (``_drop`` undoes it)."""
+    with open(image, "wb") as f:
+        f.truncate(32 * MIB)
+    loop = subprocess.run(
+        ["losetup", "--find", "--show", "--sector-size", str(sector), str(image)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    try:
+        subprocess.run(["mkfs.ext4", "-q", "-b", "4096", loop], capture_output=True, check=True)
+        mount.mkdir()
+        subprocess.run(["mount", loop, str(mount)], capture_output=True, check=True)
+    except BaseException:
+        subprocess.run(["losetup", "-d", loop], capture_output=True)
+        raise
+    return loop
+
+
+def _drop(loop: str, mount: Path) -> None:
+    subprocess.run(["umount", str(mount)], capture_output=True)
+    subprocess.run(["losetup", "-d", loop], capture_output=True)
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not all(shutil.which(t) for t in ("losetup", "mkfs.ext4", "mount")),
+    reason="needs root, losetup, mkfs.ext4 and mount",
+)
+def test_a_direct_write_refused_mid_file_sends_it_and_every_later_write_through_the_page_cache(tmp_path, monkeypatch):
+    """On a file system whose device has 4 KiB logical blocks (a loop device made with ``--sector-size 4096``),
+    the kernel refuses (``EINVAL``) a direct write at a file offset that is a multiple of 512 but not of 4 KiB,
+    after taking aligned ones into the same file: ``DirectFile.write`` writes that part through the ordinary
+    descriptor, and every later write too, and the file holds every byte. Every ``pwritev`` is watched (which
+    descriptor, and what the kernel answered). The control: on a device of 512-byte blocks the same writes all
+    go direct (so the refusal is the device's block size, not the writes)."""
+    import errno
+    import random
+
+    from artvc.objstore.fileio import aligned_buffer
+
+    rng = random.Random(11)
+    # (file offset, length): aligned; 512 past a multiple of ALIGN (refused with 4 KiB blocks); aligned, with a tail
+    writes = [(0, 2 * ALIGN), (2 * ALIGN + 512, 2 * ALIGN), (5 * ALIGN, 2 * ALIGN + 100)]
+    data = [rng.randbytes(n) for _, n in writes]
+    expected = bytearray(5 * ALIGN + 2 * ALIGN + 100)
+    for (at, n), chunk in zip(writes, data, strict=True):
+        expected[at : at + n] = chunk
+    calls: list[tuple[int, int | None]] = []  # (fd, errno or None)
+    real = os.pwritev
+
+    def watched(fd, buffers, at, *flags):
+        try:
+            n = real(fd, buffers, at, *flags)
+        except OSError as exc:
+            calls.append((fd, exc.errno))
+            raise
+        calls.append((fd, None))
+        return n
+
+    def write_file(folder: Path) -> tuple[DirectFile, bytes]:
+        fd = os.open(folder / "f", os.O_RDWR | os.O_CREAT, 0o600)
+        direct = DirectFile.open(fd)
+        assert direct is not None
+        view = memoryview(aligned_buffer(4 * ALIGN))
+        monkeypatch.setattr(os, "pwritev", watched)
+        try:
+            for (at, n), chunk in zip(writes, data, strict=True):
+                view[:n] = chunk
+                direct.write(view[:n], at)
+        finally:
+            monkeypatch.setattr(os, "pwritev", real)
+            direct.close()
+            os.close(fd)
+        return direct, (folder / "f").read_bytes()
+
+    loop = _loop_ext4(tmp_path / "img", tmp_path / "mnt", 4096)
+    try:
+        direct, written = write_file(tmp_path / "mnt")
+    finally:
+        _drop(loop, tmp_path / "mnt")
+    assert written == expected
+    assert direct.refused
+    d, b = direct.direct, direct.buffered
+    assert calls == [(d, None), (d, errno.EINVAL), (b, None), (b, None)], calls
+
+    calls.clear()  # the control: 512-byte blocks take the same writes direct
+    loop = _loop_ext4(tmp_path / "img512", tmp_path / "mnt512", 512)
+    try:
+        direct, written = write_file(tmp_path / "mnt512")
+    finally:
+        _drop(loop, tmp_path / "mnt512")
+    assert written == expected and not direct.refused
+    d, b = direct.direct, direct.buffered
+    assert calls == [(d, None), (d, None), (d, None), (b, None)], calls

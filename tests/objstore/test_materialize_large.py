@@ -322,12 +322,12 @@ def test_a_large_checkout_hashes_each_byte_once(store, tmp_path, monkeypatch):
 
 
 @pytest.mark.long
-@pytest.mark.parametrize("direct", [True, False])
-def test_the_pool_never_writes_the_file_from_two_threads_at_once(store, tmp_path, monkeypatch, direct):
-    """The two pool threads decompress at once but take turns writing the file: the kernel serialises writes to
-    one file on its inode lock anyway, and a thread waiting there spins on the CPU (``rwsem_spin_on_owner``, 17 %
-    of a 4 GiB checkout's CPU samples before). Every ``copy_file_range`` and ``pwritev`` is watched here, and
-    made slow enough that two would overlap without the lock (they did before)."""
+def test_the_pool_never_writes_the_file_from_two_threads_at_once_through_the_page_cache(store, tmp_path, monkeypatch):
+    """On the page-cache path the two pool threads decompress at once but take turns writing the file: the kernel
+    serialises buffered writes to one file on its inode lock anyway, and a thread waiting there spins on the CPU
+    (``rwsem_spin_on_owner``, 17 % of a 4 GiB checkout's CPU samples before). Every ``copy_file_range`` and
+    ``pwritev`` is watched here, and made slow enough that two would overlap without the lock (they did
+    before)."""
     import threading
     import time
 
@@ -339,7 +339,7 @@ def test_the_pool_never_writes_the_file_from_two_threads_at_once(store, tmp_path
     guard, busy, most, calls = threading.Lock(), [0], [0], [0]
     from artvc.objstore import materialize_large
 
-    monkeypatch.setattr(materialize_large, "DIRECT", [direct])
+    monkeypatch.setattr(materialize_large, "DIRECT", [False])
 
     def watched(real):
         def call(*args):
@@ -360,6 +360,61 @@ def test_the_pool_never_writes_the_file_from_two_threads_at_once(store, tmp_path
     materialize_file(store, oid, size, tmp_path / "out.bin")
     assert (tmp_path / "out.bin").read_bytes() == data
     assert calls[0] > size // BATCH and most[0] == 1
+
+
+@pytest.mark.parametrize("preallocated", [True, False])
+def test_direct_writes_into_a_preallocated_file_run_at_once(store, tmp_path, monkeypatch, preallocated):
+    """Around the page cache the file is preallocated first (``fileio.preallocate``), so its windows are
+    overwrites, which ext4 lets two direct writes make at once (the disk gets two windows in its queue): the first
+    window's direct ``pwritev`` here waits (up to 2 s) for a second one to start, which it does only when the
+    writers do not take turns. Where the file could not be preallocated (``fallocate`` asked with an invalid mode,
+    which the kernel refuses), they take turns as on the page-cache path, and the file is the same."""
+    import ctypes
+    import threading
+
+    from artvc.objstore import fileio
+
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        if fileio.in_memory(fd):
+            pytest.skip("the test's folder is kept in memory: direct writes are off there by design")
+    finally:
+        os.close(fd)
+    data = mixed(LARGE_FILE + 2 * BATCH + 4_321)
+    src = tmp_path / "src.bin"
+    src.write_bytes(data)
+    oid, size = add(store, src)
+    if not preallocated:  # libc's fallocate asked with an invalid mode: EINVAL, nothing allocated
+        libc = ctypes.CDLL(None, use_errno=True)
+        refused = libc.fallocate64
+        refused.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+        refused.restype = ctypes.c_int
+        monkeypatch.setattr(fileio, "_fallocate", lambda fd, mode, at, n: refused(fd, -1, at, n))
+    both = threading.Condition()
+    busy, most, direct_calls = [0], [0], [0]
+    real = os.pwritev
+
+    def watched(fd, buffers, at, *flags):
+        direct = len(buffers) == 1 and len(buffers[0]) == BATCH  # a whole window: the direct descriptor
+        with both:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+            both.notify_all()
+            if direct:
+                direct_calls[0] += 1
+                if direct_calls[0] == 1:  # the first window's write waits for the second's to start
+                    both.wait_for(lambda: busy[0] >= 2, timeout=2.0)
+        try:
+            return real(fd, buffers, at, *flags)
+        finally:
+            with both:
+                busy[0] -= 1
+
+    monkeypatch.setattr(os, "pwritev", watched)
+    materialize_file(store, oid, size, tmp_path / "out.bin")
+    assert (tmp_path / "out.bin").read_bytes() == data
+    assert direct_calls[0] >= size // BATCH
+    assert most[0] == (2 if preallocated else 1), most
 
 
 @pytest.mark.long
@@ -420,7 +475,7 @@ def test_windows_cover_the_file_once_at_aligned_offsets(seed):
     locs = {c: Location(0, RAW, 0, n, n) for c, n in chunks}
     starts = [sum(sizes[:i]) for i in range(len(sizes))]
     total = sum(sizes)
-    windows = list(_windows(chunks, locs))
+    windows = list(_windows([(c, locs[c]) for c, _ in chunks]))
     assert [w[0] for w in windows] == list(range(0, total, BATCH))
     assert [w[1] for w in windows] == [min(total, w[0] + BATCH) for w in windows]
     for start, end, first, items in windows:

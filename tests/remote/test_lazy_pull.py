@@ -396,14 +396,18 @@ def test_a_kept_file_that_no_longer_hashes_to_its_id_is_written_again(ws, tmp_pa
 
 @pytest.mark.long
 def test_a_lazy_pull_never_writes_a_file_from_two_threads_at_once(ws, tmp_path, monkeypatch):
-    """The pool's writers decompress at once but take turns writing the file (as the checkout's do: a writer
-    waiting on the kernel's inode lock spins). Every write is watched per file, and made slow enough that two
-    would overlap without the lock (they did before)."""
+    """Through the page cache (direct writes off: a preallocated file written around it takes two writes at
+    once, ``test_materialize_large``), the pool's writers decompress at once but take turns writing the file (as
+    the checkout's do: a writer waiting on the kernel's inode lock spins). Every write is watched per file, and
+    made slow enough that two would overlap without the lock (they did before)."""
     import threading
     import time
 
+    from artvc.objstore import remote_file
     from artvc.workspace import lazy_pull
     from artvc.workspace.repo import Repo
+
+    monkeypatch.setattr(remote_file, "DIRECT", [False])
 
     data = csv_bytes(24 * MIB, 23)  # several decompressed spans, two writers
     ws.gen({"table.csv": data})
@@ -434,3 +438,92 @@ def test_a_lazy_pull_never_writes_a_file_from_two_threads_at_once(ws, tmp_path, 
     assert result.checkout.restored == ["table.csv"]
     assert (other.root / "table.csv").read_bytes() == data
     assert busy and most[0] == 1
+
+
+def direct_opens(log: Path) -> list[str]:
+    """The ``O_DIRECT`` opens an strace log shows (``-y``: each with its path; not ``O_DIRECTORY``)."""
+    import re
+
+    return [line for line in log.read_text().splitlines() if "openat(" in line and re.search(r"O_DIRECT\b", line)]
+
+
+def traced_art(cwd: Path, log: Path, *args: str, **env: str) -> None:
+    """``art ARGS`` in a child under ``strace -f`` (its opens, written to ``log``); it must succeed."""
+    import subprocess
+    import sys
+
+    traced = ["strace", "-f", "-qq", "-y", "-e", "trace=openat", "-o", str(log)]
+    r = subprocess.run(
+        [*traced, sys.executable, "-m", "artvc", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+
+
+def on_disk(folder: Path) -> bool:
+    from artvc.objstore.fileio import in_memory
+
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        return not in_memory(fd)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
+@pytest.mark.parametrize("direct", ["1", "0"])
+def test_a_lazy_pull_writes_a_large_file_around_the_page_cache(ws, tmp_path, direct):
+    """A file of ``LARGE_FILE`` bytes or more from a directory remote is written through a second descriptor of
+    its stage temp file opened ``O_DIRECT`` (8 MiB windows; raw and zstd chunks, a chunk across each window's edge,
+    the last bytes unaligned), byte for byte, proved and promised as before; ``ART_DIRECT_WRITES=0`` opens none."""
+    from artvc.objstore.materialize_large import LARGE_FILE
+    from tests.objstore.test_materialize_large import mixed
+
+    if not on_disk(tmp_path):
+        pytest.skip("the test's folder is kept in memory: direct writes are off there by design")
+    data = mixed(LARGE_FILE + 5 * MIB + 1_234)
+    ws.gen({"big.bin": data})
+    ws.art("add", "big.bin")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    other = clone(ws, tmp_path / "clone")
+    log = tmp_path / "strace.log"
+    traced_art(other.root, log, "pull", "--lazy", ART_DIRECT_WRITES=direct)
+    opened = direct_opens(log)
+    if direct == "1":
+        assert len(opened) == 1 and "O_WRONLY" in opened[0] and "/.art/tmp/stage/" in opened[0], opened
+    else:
+        assert opened == []
+    assert (other.root / "big.bin").read_bytes() == data
+    assert len(promised_rows(other)) == 1
+    assert pack_bytes(other) < 64 * 1024  # no chunk stored
+    assert "modified" not in other.art("status").stdout
+
+
+def test_a_damaged_chunk_of_a_large_file_written_direct_is_refused(ws, tmp_path):
+    """A zstd chunk of the remote's pack damaged in place: the window that holds it fails to decompress to its
+    length, the file is not written, the pull names the remote and exits 3, and nothing is left in the stage."""
+    from artvc.objstore.materialize_large import LARGE_FILE
+
+    if not on_disk(tmp_path):
+        pytest.skip("the test's folder is kept in memory: direct writes are off there by design")
+    ws.gen({"table.csv": csv_bytes(LARGE_FILE + 3 * MIB, 41)})
+    ws.art("add", "table.csv")
+    ws.art("remote", "add", "origin", str(tmp_path / "remote"), "--default")
+    ws.art("push")
+    pack = max((tmp_path / "remote").rglob("*.pack"), key=lambda p: p.stat().st_size)
+    damaged = bytearray(pack.read_bytes())
+    middle = len(damaged) // 2
+    damaged[middle : middle + 64] = bytes(64)
+    pack.unlink()  # may be a hard link to the first workspace's pack: write a new file
+    pack.write_bytes(bytes(damaged))
+    other = clone(ws, tmp_path / "clone")
+    result = other.art("pull", "--lazy", code=None)
+    assert_error(result, 3, "origin")
+    assert not (other.root / "table.csv").exists()
+    assert leftovers(other) == []
+    assert promised_rows(other) == []

@@ -73,6 +73,8 @@ class LocalStore(ObjectStore):
         read_only: open it read-only even where it is writable, creating no file (``art ui``).
         delta: store new chunks as deltas against similar stored chunks when that pays (``core.delta``).
         delta_depth: the longest chain of deltas a new chunk may end (``core.delta_depth``).
+        direct: large files' packs and checkouts may be written around the page cache (``core.direct_writes``
+            as ``fileio.direct_writes`` resolves it; ``fileio.DIRECT`` must allow it too).
     """
 
     def __init__(
@@ -85,8 +87,10 @@ class LocalStore(ObjectStore):
         read_only: bool = False,
         delta: bool = True,
         delta_depth: int = DEFAULT_DEPTH,
+        direct: bool = True,
     ) -> None:
         self.root, self.fsync, self.params = Path(root), fsync, params
+        self.direct = direct
         self.compressor = DeltaCompressor(self, depth=delta_depth) if delta else Compressor()
         self.base_cache = local_delta.BaseCache()  # decoded delta bases (reads of successive versions share them)
         self._fds: dict[int, int] = {}

@@ -44,7 +44,11 @@ class LocalWriter(StoreWriter):
         self._bases: dict[Oid, Oid] = {}  # codec-2 chunks of the open pack -> their bases
         self._sketches: list[tuple[int, Oid]] = []  # (feature, chunk) of the open pack's new chunks
         self._builder = PackBuilder(
-            store.root / "tmp", max_objects=PACK_MAX_OBJECTS, writeback=True, direct_after=DIRECT_AFTER
+            store.root / "tmp",
+            max_objects=PACK_MAX_OBJECTS,
+            writeback=True,
+            direct_after=DIRECT_AFTER,
+            direct=store.direct,
         )
         self.new_objects = 0
         self.new_bytes = 0
