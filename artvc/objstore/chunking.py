@@ -56,6 +56,6 @@ class Chunker:
             out.append(chunk.length)
         return out
 
-    def split(self, data: bytes) -> list[bytes]:
+    def split(self, data: bytes | memoryview) -> list[bytes]:
         """Split an in-memory buffer (tests, small inputs)."""
         return [bytes(c.data) for c in self._cdc.cut_buf(data)]

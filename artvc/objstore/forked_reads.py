@@ -189,7 +189,8 @@ class Reader(Child):
             self._fill(length)
             error = pickle.loads(self._view[self._start : self._start + length])
             self._reap()
-            raise rebuilt(*error, who="the add's reading process")
+            name, args, attrs = error
+            raise rebuilt(name, args, attrs, who="the add's reading process")
         st = ReadStat.__new__(ReadStat)
         st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_mode = ino, mtime, ctime, size, mode
         st.data = st.oid = st.pieces = None

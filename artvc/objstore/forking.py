@@ -114,7 +114,7 @@ def failed(w: int, exc: BaseException) -> int:
     return 1
 
 
-def portable(exc: BaseException) -> tuple[str, tuple, dict]:
+def portable(exc: BaseException) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
     """An exception as (class name in ``artvc.errors``, args, attributes), rebuilt by ``rebuilt``."""
     if isinstance(exc, ArtError) and getattr(errors, type(exc).__name__, None) is type(exc):
         return type(exc).__name__, exc.args, dict(vars(exc))
@@ -123,7 +123,9 @@ def portable(exc: BaseException) -> tuple[str, tuple, dict]:
     return "", (f"{type(exc).__name__}: {exc}",), {}
 
 
-def rebuilt(name: str, args: tuple, attrs: dict, who: str = "the checkout's second writer") -> BaseException:
+def rebuilt(
+    name: str, args: tuple[Any, ...], attrs: dict[str, Any], who: str = "the checkout's second writer"
+) -> BaseException:
     """The exception ``portable`` described; an error of another class is a ``RuntimeError`` naming ``who``."""
     if name == "KeyboardInterrupt":
         return KeyboardInterrupt()

@@ -74,7 +74,7 @@ from .types import Location
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]
 
 LARGE_FILE = 16 << 20  # from this size on a file is written by ``write_large``
 BATCH = 8 << 20  # bytes of file content per pool task (one buffer, hashed in one go)

@@ -10,7 +10,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
-from typing import BinaryIO, TypeVar, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 from ..errors import CorruptObjectError, PackMissingError
 from .codec import MAX_CHUNK_SIZE
@@ -76,9 +76,9 @@ def verified_windows(
 Record = tuple[bytes, int, int, int, int, int]  # an ``ENTRY`` record unpacked: id's digest, kind, codec, offset, ...
 
 
-def as_entry(e: PackEntry | Record) -> PackEntry:
+def as_entry(e: PackEntry | Record | tuple[Any, ...]) -> PackEntry:
     """A window's item as a ``PackEntry`` (an ``EntryTable``'s windows hold its records as unpacked)."""
-    return e if type(e) is PackEntry else PackEntry(Oid(e[0].hex()), *e[1:])
+    return e if isinstance(e, PackEntry) else PackEntry(Oid(e[0].hex()), *e[1:])
 
 
 def verified_batches(
@@ -91,9 +91,7 @@ def verified_batches(
     ``PackEntry`` nor hex id made per object; ``as_entry`` makes one), and raw chunks are checked against the
     digest as bytes."""
     pending: deque[tuple[list[PackEntry] | list[Record], Future[tuple[list[bytes | None], int]]]] = deque()
-    items: Iterable[PackEntry] | Iterable[Record] = (
-        ENTRY.iter_unpack(entries.data) if isinstance(entries, EntryTable) else entries
-    )
+    items: Iterable[Any] = ENTRY.iter_unpack(entries.data) if isinstance(entries, EntryTable) else entries
     for window in spans(items, WINDOW):
         if len(pending) >= AHEAD:
             done, fut = pending.popleft()
@@ -212,7 +210,7 @@ def _verify_window(
         piece = span[offset - start : offset - start + length]
         if codec == RAW and kind == _CHUNK and len(piece) == length == raw <= MAX_CHUNK_SIZE:
             # a stored-raw chunk (most small files) is its content: one blake3, none of ``verify_payload``'s steps
-            if offset >= _HEADER and (digest_is(piece, oid) if type(oid) is bytes else hashes_to(piece, oid)):
+            if offset >= _HEADER and (digest_is(piece, oid) if isinstance(oid, bytes) else hashes_to(piece, oid)):
                 out.append(cast(bytes, piece))
             else:
                 out.append(None)

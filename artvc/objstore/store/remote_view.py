@@ -178,7 +178,7 @@ class ViewIndex:
             if found is None:
                 continue
             kind = keys[i][1]
-            if type(found) is tuple:  # one record for the id (nearly always): the kind asked, or a file's chunk
+            if isinstance(found, tuple):  # one record for the id (nearly always): the kind asked, or a file's chunk
                 if found[1] == kind or (kind == file and found[1] == chunk):
                     rows[i] = found
             else:
