@@ -150,6 +150,7 @@ def test_the_reader_sizes_its_jobs_to_its_slot(tmp_path):
     assert r.returncode == 0 and r.stdout.startswith("ok"), r.stderr
 
 
+@pytest.mark.long
 def test_a_killed_reader_takes_the_add_with_it_and_the_next_add_recovers(tmp_path):
     """The reading process killed (``ART_FAULT=add.forked-read:kill``): the add dies by the same signal, nothing
     points at the data, no process is left; the next add stores it all and the store checks."""
@@ -166,6 +167,7 @@ def test_a_killed_reader_takes_the_add_with_it_and_the_next_add_recovers(tmp_pat
     assert r.returncode == 0, r.stderr
 
 
+@pytest.mark.long
 @pytest.mark.parametrize(
     ("fault", "code", "says"),
     [
