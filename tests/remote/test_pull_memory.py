@@ -70,9 +70,11 @@ def test_map_ahead_keeps_the_order_and_at_most_its_window_of_results():
 
 @pytest.mark.slow
 def test_a_refresh_does_not_hold_every_index_of_the_remote(tmp_path, monkeypatch):
-    """A fresh view of a remote with 40 indexes (~1 MB of index records in all) peaks well under them: the
-    indexes are read 8 ahead and each let go once listed (the old refresh held all of them, as read and as
-    decoded: ~2 MB here; 1M objects: ~120 MB)."""
+    """A fresh view of a remote with 40 indexes (~6 MB of index records in all) does not hold them as read and as
+    decoded (the refresh before round 32 did: ~12 MB here, ~120 MB at 1M objects): the indexes are read 8 ahead
+    and each let go once listed. The view spilled to its file (round 36: a file of records, not sqlite) holds up
+    to ``remote_view.PENDING`` of records in per-bucket buffers before it writes them, and joins them to write:
+    8.2 MB at the peak here, about what sqlite's view held at 300k objects (15.7 against 15.8 MB)."""
     from artvc.objstore.hashing import hash_bytes
     from artvc.objstore.store import remote_view
     from artvc.objstore.store.remote import RemoteStore
@@ -82,13 +84,13 @@ def test_a_refresh_does_not_hold_every_index_of_the_remote(tmp_path, monkeypatch
     remote = RemoteStore.open(bucket)
     for p in range(40):
         writer = remote.writer()
-        for i in range(400):
+        for i in range(3000):
             content = b"%d/%d" % (p, i)
             writer.put_stored(hash_bytes(content), Kind.CHUNK, 0, content, len(content))
         writer.commit()
     remote.close()
     size = sum(f.stat().st_size for f in (tmp_path / "bucket").rglob("*.idx"))
-    assert size > 40 * 400 * 50
+    assert size > 40 * 3000 * 50
     fresh = RemoteStore.open(bucket)
     tracemalloc.start()
     try:
@@ -97,4 +99,4 @@ def test_a_refresh_does_not_hold_every_index_of_the_remote(tmp_path, monkeypatch
     finally:
         tracemalloc.stop()
         fresh.close()
-    assert peak < size, f"a refresh peaked at {peak} bytes for {size} bytes of indexes"
+    assert peak < 1.5 * size, f"a refresh peaked at {peak} bytes for {size} bytes of indexes"
