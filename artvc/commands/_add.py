@@ -19,10 +19,11 @@ def run(repo, paths: tuple[str, ...], jobs: int | None) -> None:
     # main()'s: full collections are rarer still, since an add keeps most of what it allocates.
     gc.freeze()
     gc.set_threshold(20_000, 20, 100)
-    reader = _fork_reader(repo, paths, jobs)  # before the progress bar's thread starts
+    targets = absolute(paths)
+    reader = _fork_reader(repo, targets, jobs)  # before the progress bar's thread starts
     try:
         with Progress("adding") as progress:
-            result = add(repo, absolute(paths), progress=progress, jobs=jobs, reader=reader)
+            result = add(repo, targets, progress=progress, jobs=jobs, reader=reader)
     except BaseException:
         if reader is not None:
             reader.kill()
@@ -58,17 +59,17 @@ def run(repo, paths: tuple[str, ...], jobs: int | None) -> None:
         say(f"To track the changes with git: git add {pointers} {' '.join(ignores)}")
 
 
-def _fork_reader(repo, paths: tuple[str, ...], jobs: int | None):
+def _fork_reader(repo, targets, jobs: int | None):
     """An add's reading process (``objstore/forked_reads.Reader``), forked now: None unless this process may fork
-    (Linux, one thread), ``--jobs`` or ``core.jobs`` is at least 2, and a path is a folder (its new folders'
-    files are read and hashed there while this process stores them)."""
+    (Linux, one thread), ``--jobs`` or ``core.jobs`` is at least 2, and one of ``targets`` (absolute paths) is a
+    folder (its new folders' files are read and hashed there while this process stores them)."""
     import os
 
     from ..objstore import forking
 
     if not forking.AVAILABLE or (jobs or int(repo.config.core("jobs"))) < 2:
         return None
-    if not any(os.path.isdir(p) for p in absolute(paths)):
+    if not any(os.path.isdir(p) for p in targets):
         return None
     from ..objstore.forked_reads import Reader
 

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from .faults import fault_point
 from .forking import Child, can_fork, fork_child, frames, portable, rebuilt, send
 from .hashing import digest_of
-from .listread import ReadStat, read_opened
+from .listread import PROBED_RAW, PROBED_ZSTD, ReadStat, read_opened
 from .oid import Oid
 from .store.pack import Compressor
 
@@ -64,7 +64,6 @@ _IOV = 1000
 _HEAD = struct.Struct("<BQqqqIQI32sB")
 _PIECE = struct.Struct("<Q32sB")  # a chunk of a file over the chunker's minimum: its length, blake3, verdict
 _DATA, _STAT, _NAME, _ERROR = 0, 1, 2, 3  # read whole / stat only (read by the add) / look by name / failed
-_PLAIN, _RAW = 1, 2  # the probe's verdicts (``listread.ReadStat.probed``): worth a zstd attempt, stored raw
 _NO_ID = bytes(32)
 
 
@@ -343,13 +342,15 @@ def _read_job(  # pragma: no cover - runs in the child
         at += n
         pieces: list[bytes] = []
         if n <= min_size:
-            digest, probed = digest_of(data), _PLAIN if compressible(data) else _RAW
+            digest, probed = digest_of(data), PROBED_ZSTD if compressible(data) else PROBED_RAW
         else:  # cut as ingest would (``Ingester._read_job``)
             if chunker is None:
                 chunker = Chunker(params)
             parts = chunker.split(data)
-            pieces = [piece(len(p), digest_of(p), _PLAIN if compressible(p) else _RAW) for p in parts]
-            digest = digest_of(parts[0]) if len(parts) == 1 else digest_of(data)
+            digests = [digest_of(p) for p in parts]
+            for p, d in zip(parts, digests, strict=True):
+                pieces.append(piece(len(p), d, PROBED_ZSTD if compressible(p) else PROBED_RAW))
+            digest = digests[0] if len(parts) == 1 else digest_of(data)  # one chunk: its id is the file's
             probed = 0
         out.append(head(_DATA, *facts, n, len(pieces), digest, probed))
         out += pieces

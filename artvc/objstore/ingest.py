@@ -31,7 +31,7 @@ from ..errors import ArtError
 from .chunking import Chunker, ChunkerParams
 from .faults import fault_point
 from .hashing import hash_bytes
-from .listread import ReadAsListed, ReadStat
+from .listread import PROBED_RAW, PROBED_ZSTD, ReadAsListed, ReadStat
 from .near import Near
 from .objects import BuiltTree, EncodedTree, FileManifest, Kind, SpilledTree
 from .oid import Oid
@@ -513,10 +513,10 @@ class Ingester:
             if kind == _CHUNK:
                 data = data_of[oid]
                 verdict = probed.get(oid, 0) if probed else 0
-                if verdict == _RAW_PROBED:  # the reading process's probe: no zstd attempt (``Compressor.pack``)
+                if verdict == PROBED_RAW:  # the reading process's probe: no zstd attempt (``Compressor.pack``)
                     codec, stored = RAW, data
                 else:
-                    codec, stored = pack(data, oid, near.get(oid), tested=verdict == _PLAIN_PROBED)
+                    codec, stored = pack(data, oid, near.get(oid), tested=verdict == PROBED_ZSTD)
             else:
                 chunks = manifests[oid]
                 data = FileManifest(oid, sum(n for _, n in chunks), tuple(chunks)).to_bytes()
@@ -548,7 +548,6 @@ class Ingester:
 
 
 _CHUNK, _FILE, _TREE = int(Kind.CHUNK), int(Kind.FILE), int(Kind.TREE)
-_PLAIN_PROBED, _RAW_PROBED = 1, 2  # ``ReadStat.probed``: worth a zstd attempt, stored raw
 _NewObject = tuple[Oid, int, int, bytes, int]  # put_claimed's arguments: oid, kind, codec, stored, raw length
 _Done = tuple[list[Oid], list[_NewObject], "StatRows | None"]  # a job's file ids, new objects, stat cache rows
 

@@ -65,6 +65,7 @@ FORKED_AT = 32  # regular files in a folder from which an add's reading process 
 HERE_AT_MOST = 64  # files this process reads itself (a third at most) while that process starts on the rest
 READ_BYTES = 2 << 20  # file content read before the files go to ``file_oids`` (a batch ends here or at FILE_BATCH)
 _O_FILE = os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+PROBED_ZSTD, PROBED_RAW = 1, 2  # ``ReadStat.probed``: the zstd probe says a zstd attempt is worth it / store raw
 _FILE, _OTHER = 0, 1  # an entry's type as listed: a regular file, or anything else (stat-ed by name)
 T = TypeVar("T")
 _AT = os.open in os.supports_dir_fd and os.stat in os.supports_dir_fd and hasattr(os, "O_DIRECTORY")
@@ -75,8 +76,8 @@ class ReadStat:
     its content (``data``: None for a file over the reader's size limit, read later by ingest). Read by an add's
     reading process (``forked_reads``), also its ids: ``oid``, the blake3 of ``data``, and ``pieces``, (id,
     length, verdict) of each chunk when ``data`` is over the chunker's minimum (None: one chunk, ``oid``), where
-    ``probed`` and each verdict are the zstd probe's (``Compressor.compressible``): 1 worth a zstd attempt, 2
-    stored raw without one (0: not probed)."""
+    ``probed`` and each verdict are the zstd probe's (``Compressor.compressible``): ``PROBED_ZSTD``, ``PROBED_RAW``
+    (stored raw without an attempt), or 0 (not probed)."""
 
     __slots__ = ("st_ino", "st_mtime_ns", "st_ctime_ns", "st_size", "st_mode", "data", "oid", "pieces", "probed")
 
@@ -184,16 +185,15 @@ class _Ahead:
         self.reads: FolderReads | None = None
 
 
-def _next_in(order: list[tuple[str, str, list[str]]]) -> tuple[str, str] | None:
-    """The path and rel of the folder the walk opens next, by ``order`` (the folders left open whose subfolders
-    are not all opened: those done are dropped from its end)."""
-    while order and not order[-1][2]:
+def _next_in(order: list[tuple[str, list[str]]]) -> str | None:
+    """The path of the folder the walk opens next, by ``order`` (the folders left open whose subfolders are not
+    all opened: those done are dropped from its end)."""
+    while order and not order[-1][1]:
         order.pop()
     if not order:
         return None
-    path, rel, names = order[-1]
-    name = names[-1]
-    return os.path.join(path, name), f"{rel}/{name}" if rel else name
+    path, names = order[-1]
+    return os.path.join(path, names[-1])
 
 
 class ReadAsListed:
@@ -215,10 +215,10 @@ class ReadAsListed:
         self.guard, self.file_oids, self.read_max = guard, file_oids, read_max
         self.reader, self.params, self.level = reader, params, level
         # the walk's order, as ``walk_tree`` will open folders (depth first, subfolders in name order): for each
-        # folder opened whose subfolders are not all opened yet, its path and rel and those subfolders' names in
+        # folder opened whose subfolders are not all opened yet, its path and those subfolders' names in
         # reverse name order (the next one last); None once a folder was not where this says (no more reading
         # ahead for this walk)
-        self._order: list[tuple[str, str, list[str]]] | None = [] if reader is not None else None
+        self._order: list[tuple[str, list[str]]] | None = [] if reader is not None else None
         self._ahead: _Ahead | None = None  # the next folder, listed and being read by the reader
 
     def __call__(self, path: str, rel: str) -> _Open | None:
@@ -264,12 +264,11 @@ class ReadAsListed:
         ahead, self._ahead = self._ahead, None
         order = self._order
         if order:  # (empty: the walk's top folder)
-            nxt = _next_in(order)
-            if nxt is None or nxt[0] != path:
+            if _next_in(order) != path:
                 self._order = None
                 fault_point("listread.walk-elsewhere")  # tests see the read-ahead give up
             else:
-                order[-1][2].pop()
+                order[-1][1].pop()
         if ahead is not None and ahead.path != path:
             self._ahead = ahead
             self._drop_ahead()
@@ -293,11 +292,10 @@ class ReadAsListed:
         are taken: the reader has then work when this folder's is done (a tree of folders of 100 files kept it
         waiting between folders). Nothing is raised here: a folder that cannot be opened or listed now is left to
         its turn, which says why."""
-        nxt = _next_in(self._order) if self._order is not None else None
+        path = _next_in(self._order) if self._order is not None else None
         reader = self.reader
-        if nxt is None or reader is None or not reader.free or self.params is None:
+        if path is None or reader is None or not reader.free or self.params is None:
             return
-        path = nxt[0]
         try:
             dfd = os.open(path, _O_DIR | _O_NOFOLLOW)
         except OSError:
@@ -341,10 +339,9 @@ class ReadAsListed:
         reader = self.reader
         order = self._order
         if order is not None:  # the walk opens this folder's subfolders next, in name order
-            order.append((path, rel, sorted(subdirs, reverse=True)))
+            order.append((path, sorted(subdirs, reverse=True)))
         # names decoded one at a time (a list of every name would hold ~65 bytes a file more), or a job at a time
         got: Iterator[Any] = ((name, read_at(dfd, name, read_max)) for name in (names[i] for i in files))
-        first = got
         reads = None  # this folder's files as the reading process sends them
         if ahead is not None and ahead.reads is not None and ahead.files == files:
             got = reads = ahead.reads
@@ -381,7 +378,7 @@ class ReadAsListed:
                     self._hand_on(top, batch, items, len(prefix))
                     batch, items, held = _Batch(), [], 0
         except BaseException:
-            if reader is not None and got is not first:  # its jobs for this folder are out: it cannot go on
+            if reader is not None and reads is not None:  # its jobs for this folder are out: it cannot go on
                 reader.kill()
             raise
         if items:
