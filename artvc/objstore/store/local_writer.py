@@ -1,5 +1,14 @@
 """Writes into the local store: objects go into a temporary pack that is sealed, renamed into ``packs/`` and
-only then indexed (``LocalStore.writer()`` opens one)."""
+only then indexed (``LocalStore.writer()`` opens one).
+
+Chunks and metadata (manifests, trees, runs) go to packs of their own once a writer has written more than
+``MIXED_AT_MOST`` bytes of chunks: the metadata is held back in memory (up to ``META_HOLD`` bytes, then written
+to a second temporary pack) and sealed after the chunk pack, so a pack never names what a later pack holds (the
+store trusts a stored tree's closure to be there). A push publishes a local pack of chunks only as it is (a
+hard link on a directory remote, ``upload_plan.Plan.whole_candidates``): the last pack of a large add held its
+tree too and was copied object by object (a 100k-file add's last pack: 12,512 chunks, 57 MB). A writer of less
+than ``MIXED_AT_MOST`` bytes of chunks (most adds) still writes one pack holding both.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +32,9 @@ if TYPE_CHECKING:
     from .local import LocalStore
 
 _CHUNK = int(Kind.CHUNK)
+MIXED_AT_MOST = DIRECT_AFTER  # chunk bytes in a writer's pack below which its metadata shares that pack
+META_HOLD = 4 << 20  # metadata bytes held in memory before they go to a pack of their own
+_Obj = tuple[Oid, int, int, bytes | memoryview, int]
 
 
 class LocalWriter(StoreWriter):
@@ -50,6 +62,12 @@ class LocalWriter(StoreWriter):
             direct_after=DIRECT_AFTER,
             direct=store.direct,
         )
+        # metadata (manifests, trees, runs): held here, then in a pack of its own (see the module docstring);
+        # in the page cache (a pack of metadata is small, and read back by the next command)
+        self._meta = PackBuilder(store.root / "tmp", max_objects=PACK_MAX_OBJECTS, writeback=True, direct=False)
+        self._held: list[_Obj] = []
+        self._held_bytes = 0
+        self._chunk_bytes = 0  # chunk bytes this writer has written (every pack)
         self.new_objects = 0
         self.new_bytes = 0
 
@@ -107,15 +125,20 @@ class LocalWriter(StoreWriter):
             if key in self._pending:
                 return False
             self._pending.add(key)
-        builder = self._builder
+        meta = int(kind) != _CHUNK
+        builder = self._meta if meta else self._builder
         try:
+            if meta:
+                self._write_held()  # what was written before it (its subtrees) goes first
             if not builder.room():
-                self._seal()
+                self._seal_meta() if meta else self._seal()
             builder.add_pieces(oid, int(kind), codec, pieces, length, raw_length)
             self.new_objects += 1
             self.new_bytes += length
+            if not meta:
+                self._chunk_bytes += length
             if builder.full():
-                self._seal()
+                self._seal_meta() if meta else self._seal()
         except (OSError, FormatError) as exc:
             tmp = builder.temp
             self.abort()
@@ -157,6 +180,9 @@ class LocalWriter(StoreWriter):
         Raises:
             FormatError: when a codec-2 payload has no base id (before anything of it is written).
         """
+        if any(obj[1] != _CHUNK for obj in objects):
+            self._hold([obj for obj in objects if obj[1] != _CHUNK])
+            objects = [obj for obj in objects if obj[1] == _CHUNK]
         builder = self._builder
         fell_back: set[Oid] = set()  # deltas stored in full here: their sketches are taken whatever the codec
         if any(obj[2] == DELTA for obj in objects):
@@ -185,8 +211,10 @@ class LocalWriter(StoreWriter):
                         # a chunk stored raw by the compressor was never sketched (only chunks that compress are)
                         if codec != RAW or oid in fell_back:
                             sketches += [(f, oid) for f in take_sketch(oid)]
+                written = sum(len(obj[3]) for obj in part)
                 self.new_objects += len(part)
-                self.new_bytes += sum(len(obj[3]) for obj in part)
+                self.new_bytes += written
+                self._chunk_bytes += written
                 if builder.full():
                     self._seal()
         except OSError as exc:
@@ -210,8 +238,40 @@ class LocalWriter(StoreWriter):
             return oid, kind, codec, stored, raw_length
         return obj
 
-    def _seal(self) -> None:
-        sealed = self._builder.seal(fsync=self.store.fsync)
+    def _hold(self, objects: Sequence[_Obj]) -> None:
+        """Keep metadata objects back (copied: a caller may reuse its buffer) until the writer knows where they
+        go; past ``META_HOLD`` bytes they go to a pack of their own."""
+        self._held += [(oid, kind, codec, bytes(stored), raw) for oid, kind, codec, stored, raw in objects]
+        self._held_bytes += sum(len(obj[3]) for obj in objects)
+        self.new_objects += len(objects)
+        self.new_bytes += sum(len(obj[3]) for obj in objects)
+        if self._held_bytes > META_HOLD:
+            self._write_held()
+
+    def _write_held(self) -> None:
+        """Write the held metadata to the metadata pack (sealed, after the chunk pack, when full)."""
+        held, self._held, self._held_bytes = self._held, [], 0
+        meta = self._meta
+        try:
+            while held:
+                part, held = held[: meta.room()], held[meta.room() :]
+                meta.add_many(part)
+                if meta.full() or held:
+                    self._seal_meta()
+        except OSError as exc:
+            tmp = meta.temp
+            self.abort()
+            raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
+
+    def _seal_meta(self) -> None:
+        """Seal the metadata pack, the open chunk pack first (what the metadata names is indexed before it)."""
+        if self._builder.open:
+            self._seal()
+        self._seal(self._meta)
+
+    def _seal(self, builder: PackBuilder | None = None) -> None:
+        chunks = builder is None
+        sealed = (builder or self._builder).seal(fsync=self.store.fsync)
         final = self.store.pack_path(sealed.name)
         try:
             final.parent.mkdir(exist_ok=True)
@@ -224,27 +284,53 @@ class LocalWriter(StoreWriter):
         fault_point("store.pack-renamed")  # in packs/, not yet indexed: invisible until reindexed or rewritten
         if self.store.fsync:
             fsync_dir(str(final.parent))
-        self.store._index_pack(
-            sealed.name, sealed.size, sealed.table, replace=self.rewrite, bases=self._bases, sketches=self._sketches
-        )
-        self._open, self._bases, self._sketches = set(), {}, []
+        if chunks:
+            self.store._index_pack(
+                sealed.name, sealed.size, sealed.table, replace=self.rewrite, bases=self._bases, sketches=self._sketches
+            )
+            self._open, self._bases, self._sketches = set(), {}, []
+        else:
+            self.store._index_pack(sealed.name, sealed.size, sealed.table, replace=self.rewrite, bases={}, sketches=[])
         keys = [(d.hex(), k) for d, k, *_ in ENTRY.iter_unpack(sealed.table)]
         with self._lock:  # indexed: the store answers for these now (claimed, unwritten keys stay pending)
             self._pending.difference_update(keys)
             self._sealed += 1
 
     def commit(self) -> None:
-        if self._builder.open:
+        """Seal what is open: the chunk pack, then the metadata (in the chunk pack when this writer wrote less
+        than ``MIXED_AT_MOST`` bytes of chunks and none went to a pack of its own, else in its own pack)."""
+        builder = self._builder
+        if self._held and not self._meta.open and self._chunk_bytes < MIXED_AT_MOST:
+            held, self._held, self._held_bytes = self._held, [], 0
             try:
-                self._seal()
+                while held:
+                    part, held = held[: builder.room()], held[builder.room() :]
+                    builder.add_many(part)
+                    if builder.full() or held:
+                        self._seal()
             except OSError as exc:
-                tmp = self._builder.temp
+                tmp = builder.temp
                 self.abort()
                 raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
+        try:
+            if builder.open:
+                self._seal()
+            if self._held:
+                self._write_held()
+            if self._meta.open:
+                self._seal_meta()
+        except OSError as exc:
+            tmp = builder.temp or self._meta.temp
+            self.abort()
+            raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
 
     def abort(self) -> None:
         """Drop the unsealed pack: its temp file is removed even when closing it fails (a full disk)."""
         with self._lock:
             self._pending.clear()
         self._open, self._bases, self._sketches = set(), {}, []
-        self._builder.abort()
+        self._held, self._held_bytes = [], 0
+        try:
+            self._builder.abort()
+        finally:
+            self._meta.abort()
