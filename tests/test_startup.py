@@ -131,6 +131,7 @@ def both_ways(cwd, *args: str) -> tuple[subprocess.CompletedProcess, subprocess.
     return fast, slow
 
 
+@pytest.mark.long  # each parameter runs art twice (fast path, click): the long tier
 @pytest.mark.parametrize(
     "args",
     [
@@ -314,6 +315,7 @@ def copies(ws, tmp_path) -> tuple[Path, Path]:
     return roots
 
 
+@pytest.mark.long  # each parameter runs art twice (fast path, click): the long tier
 @pytest.mark.parametrize(
     "args",
     [
@@ -407,6 +409,7 @@ def same_both_ways(one: Path, two: Path, args: list[str]) -> subprocess.Complete
     return fast
 
 
+@pytest.mark.long  # each parameter runs art twice (fast path, click): the long tier
 @pytest.mark.parametrize(
     "args",
     [
@@ -450,6 +453,7 @@ def pulled(ws, tmp_path) -> tuple[Path, Path]:
     return clone(ws, tmp_path / "one" / "ws").root, clone(ws, tmp_path / "two" / "ws").root
 
 
+@pytest.mark.long  # each parameter runs art twice (fast path, click): the long tier
 @pytest.mark.parametrize(
     ("config", "args"),
     [
