@@ -34,7 +34,7 @@ from .objects import FileManifest, Kind, Tree
 from .oid import Oid
 from .pack_ranges import as_entry, copy_rest, download_whole, read_in_ranges, verified_batches, windows
 from .progress import as_progress
-from .pulled_tree import FileTree, spill
+from .pulled_tree import FileTree, TreeSpill, spill
 from .stage import FileStage
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
@@ -50,6 +50,7 @@ Progress = Callable[[int], None]  # or a ``progress.Progress``
 WALK_BATCH = 8192  # keys a download's walk resolves at a time
 AHEAD_ENTRIES = 20_000  # entries of the whole packs in flight held at most (~300 bytes each), beyond the next one
 BIG_TREE = 1 << 20  # a tree's encoding over this is decoded an entry at a time (EncodedTree)
+HELD_TREES = 8 << 20  # bytes of small trees' encodings a fetch holds; the rest wait in a file (TreeSpill)
 _DATA = frozenset({Kind.FILE, Kind.CHUNK})  # keys deduplicated when fetched, not by ``_seen``
 _CHUNK = int(Kind.CHUNK)
 
@@ -254,6 +255,7 @@ class _Download:
         self.arrivals = (stage.arrivals if stage is not None else None) or Arrivals()  # a checkout beside it, if any
         self.streams: ManifestStreams | None = None
         self.meta: dict[ObjectKey, Verified] = {}  # verified trees and runs, stored last (large trees in files)
+        self._tree_spill = TreeSpill(dest.root / "tmp", HELD_TREES)  # small trees past the first 8 MiB: a file
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
         # the chunks to fetch, by pack: their offsets and lengths (16 bytes a chunk, not a Located each)
         self.chunks: dict[str, tuple[array[int], array[int]]] = {}
@@ -358,7 +360,7 @@ class _Download:
         except CorruptObjectError as exc:
             self._refuse(oid, kind, pack, exc)
             return []
-        self.meta[ObjectKey(oid, kind)] = data
+        self.meta[ObjectKey(oid, kind)] = self._tree_spill.keep(oid, data) if kind == Kind.TREE else data
         return children
 
     def _big_tree(self, pack: str, tree: FileTree) -> Iterator[ObjectKey]:

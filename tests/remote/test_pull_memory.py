@@ -100,3 +100,54 @@ def test_a_refresh_does_not_hold_every_index_of_the_remote(tmp_path, monkeypatch
         tracemalloc.stop()
         fresh.close()
     assert peak < 1.5 * size, f"a refresh peaked at {peak} bytes for {size} bytes of indexes"
+
+
+@pytest.mark.slow
+def test_a_pull_of_many_folders_holds_its_small_trees_in_a_file_past_its_budget(ws, tmp_path, monkeypatch):
+    """A pull of a million files in folders of a hundred reads ~10,000 trees of ~5.5 KB (~55 MB): the fetch
+    held every one's encoding from its walk to the end of its store. Past ``transfer.HELD_TREES`` bytes of
+    them they wait in one temporary file (``pulled_tree.TreeSpill``), so while the checkout beside the fetch
+    writes the first files, at most that budget of tree encodings is alive as bytes. Here 80 folders of 60
+    files (~270 KB of leaf trees) with a budget of 32 KiB stand for a million files and 8 MiB; the trees are
+    stored as before (the clone's fsck reads every one back)."""
+    import sys
+
+    from artvc.objstore import materialize, transfer
+    from artvc.objstore.objects import Tree
+
+    budget = 32 << 10
+    monkeypatch.setattr(transfer, "HELD_TREES", budget)
+    rng = random.Random(2)
+    folders = {f"d{k:02d}": {f"f{i:04d}.bin": rng.randbytes(rng.randint(16, 64)) for i in range(60)} for k in range(80)}
+    ws.gen({"data": folders})
+    ws.art("add", "data")
+    add_remote(ws, str(tmp_path / "bucket"))
+    assert art_json(ws, "push")["missing"] == []
+    other = clone(ws, tmp_path / "clone")
+    snaps: list[list[int]] = []
+    real = materialize._write_run
+
+    def write(*args, **kwargs):
+        if not snaps:  # the first files written: every tree has been walked and verified
+            snaps.append([t.size for t in tracemalloc.take_snapshot().traces])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(materialize, "_write_run", write)
+    tracemalloc.start(1)
+    try:
+        pulled = art_json(other, "pull")
+    finally:
+        tracemalloc.stop()
+    assert pulled["files_written"] == 80 * 60
+    assert files_under(other.root / "data") == files_under(ws.root / "data")
+    with other.repo() as repo:
+        top = repo.artifacts()[0].pointer.oid
+        leaves = Tree.from_bytes(top, repo.store.get(top, Kind.TREE)).entries
+        sizes = {len(repo.store.get(e.oid, Kind.TREE)) for e in leaves}
+    assert len(leaves) == 80 and min(sizes) > 60 * 40
+    other.art("fsck")
+    assert snaps and snaps[0], "no file was written beside the fetch"
+    header = sys.getsizeof(b"")
+    held = sum(s - header for s in snaps[0] if s - header in sizes)
+    assert 80 * min(sizes) > 4 * budget  # what the fetch held before: every leaf tree
+    assert held <= budget + max(sizes), f"{held} bytes of tree encodings alive (budget {budget})"
