@@ -114,9 +114,10 @@ class RemoteWriter(StoreWriter):
             raise
         self._staged.add(sealed.path)
         self._check_uploads(block=len([u for u in self._uploads if not u.done()]) >= self.jobs)
-        self._uploads.append(
-            self._pool.submit(self._upload, sealed.path, str(sealed.name), sealed.entries, sealed.size)
-        )
+        # the entries stay their encoded records: a pack of a million tiny objects is a 50 MB table, where a
+        # ``PackEntry`` each was ~500 MB (a push of 1M files in folders of 100 peaked at 593 MB)
+        entries = EntryTable.from_records(sealed.table)
+        self._uploads.append(self._pool.submit(self._upload, sealed.path, str(sealed.name), entries, sealed.size))
         if self.serial:
             self.wait()
 
