@@ -32,7 +32,7 @@ from .fileio import remove_if_present
 from .lineage import Run, run_children
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
-from .pack_ranges import as_entry, copy_rest, download_whole, read_in_ranges, verified_batches, windows
+from .pack_ranges import as_entry, copy_rest, distinct, download_whole, read_in_ranges, verified_batches, windows
 from .progress import as_progress
 from .pulled_tree import FileTree, TreeSpill, spill
 from .stage import FileStage
@@ -393,10 +393,8 @@ class _Download:
         needed: dict[str, int] = {}
         size = 0
         for p, (offsets, lengths) in self.chunks.items():  # a chunk met twice is fetched once
-            unique = dict(zip(offsets, lengths, strict=True))
-            needed[p] = len(unique)
-            size += sum(unique.values())
-        del unique  # not held through the fetch (``self.chunks`` is not empty)
+            needed[p], stored = distinct(offsets, lengths)
+            size += stored
         self.progress.phase(bytes=size, files=sum(needed.values()))
         whole: set[str] = set()  # filled as the whole packs are found; ``_ranged`` reads it after them
         ranged = self._ranged(whole)

@@ -151,3 +151,19 @@ def test_a_pull_of_many_folders_holds_its_small_trees_in_a_file_past_its_budget(
     held = sum(s - header for s in snaps[0] if s - header in sizes)
     assert 80 * min(sizes) > 4 * budget  # what the fetch held before: every leaf tree
     assert held <= budget + max(sizes), f"{held} bytes of tree encodings alive (budget {budget})"
+
+
+@pytest.mark.parametrize("small", [1 << 16, 2])
+def test_distinct_counts_each_offset_of_a_pack_once(small):
+    """A fetch's count of the chunks to read from a pack (``pack_ranges.distinct``): a chunk noted twice (two
+    files share it) counts once, with its length once, by dictionary or by bitmap (``small`` exceeded)."""
+    from array import array
+
+    from artvc.objstore.pack_ranges import distinct
+
+    offsets = array("q", [4, 90, 4, 200, 7, 90, 8, 9])
+    lengths = array("q", [86, 110, 86, 50, 1, 110, 1, 30])
+    assert distinct(offsets, lengths, small=small) == (6, 86 + 110 + 50 + 1 + 1 + 30)
+    assert distinct(array("q"), array("q"), small=small) == (0, 0)
+    far = array("q", [4, 1 << 60, 4])  # wider than a pack sealed by art: no bitmap of 2^57 bytes
+    assert distinct(far, array("q", [1, 2, 1]), small=small) == (2, 3)
