@@ -167,3 +167,31 @@ def test_distinct_counts_each_offset_of_a_pack_once(small):
     assert distinct(array("q"), array("q"), small=small) == (0, 0)
     far = array("q", [4, 1 << 60, 4])  # wider than a pack sealed by art: no bitmap of 2^57 bytes
     assert distinct(far, array("q", [1, 2, 1]), small=small) == (2, 3)
+
+
+def test_a_pushed_pack_ends_at_its_object_limit(tmp_path, monkeypatch):
+    """A remote pack a push builds holds at most ``REMOTE_PACK_OBJECTS`` objects (a million tiny files made one
+    pack with a 50 MB index, held by the push as it uploaded it and by a pull as it fetched it whole); every
+    object is listed once, and each pack's index is its entries."""
+    from artvc.objstore.hashing import hash_bytes
+    from artvc.objstore.store import remote_writer
+    from artvc.objstore.store.remote import RemoteStore
+
+    monkeypatch.setattr(remote_writer, "REMOTE_PACK_OBJECTS", 100)
+    remote = RemoteStore.open(str(tmp_path / "bucket"))
+    writer = remote.writer()
+    ids = []
+    for i in range(250):
+        content = b"tiny %d" % i
+        ids.append(hash_bytes(content))
+        writer.put_stored(ids[-1], Kind.CHUNK, 0, content, len(content))
+    writer.commit()
+    remote.close()
+    fresh = RemoteStore.open(str(tmp_path / "bucket"))
+    try:
+        fresh.refresh()
+        packs = {name: fresh.pack_entries(name) for name in fresh.list_packs()}
+        assert sorted(len(e) for e in packs.values()) == [50, 100, 100]
+        assert sorted(e.oid for entries in packs.values() for e in entries) == sorted(ids)
+    finally:
+        fresh.close()
