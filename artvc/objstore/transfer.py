@@ -53,6 +53,7 @@ BIG_TREE = 1 << 20  # a tree's encoding over this is decoded an entry at a time 
 HELD_TREES = 8 << 20  # bytes of small trees' encodings a fetch holds; the rest wait in a file (TreeSpill)
 _DATA = frozenset({Kind.FILE, Kind.CHUNK})  # keys deduplicated when fetched, not by ``_seen``
 _CHUNK = int(Kind.CHUNK)
+_KINDS = {int(k): k for k in Kind}
 
 
 _Verifying = tuple[str, PackEntry, bytes, "Future[bytes | None]"]  # (pack, entry, stored bytes, its verification)
@@ -243,6 +244,13 @@ def _add(done: TransferResult, state: _Download) -> TransferResult:
     )
 
 
+def _keys(digests: bytes, kinds: bytes) -> Iterator[ObjectKey]:
+    """The keys of a tree's children, from their digests and kinds: a level of the walk is every child of the
+    trees above it, which a million files in folders of 100 made a million ``ObjectKey``s at once (~250 MB)."""
+    for i, k in enumerate(kinds):
+        yield ObjectKey(Oid(digests[32 * i : 32 * i + 32].hex()), _KINDS[k])
+
+
 def _have(store: LocalStore, oid: Oid, kind: Kind) -> bool:
     return store.has(oid, kind) or (kind == Kind.FILE and store.has(oid, Kind.CHUNK))
 
@@ -348,11 +356,10 @@ class _Download:
                     return [ObjectKey(c, Kind.CHUNK) for c, _ in manifest.chunks]
                 if kind == Kind.TREE and len(data) > BIG_TREE:  # in a file, decoded as walked (stored if it checks)
                     return self._big_tree(pack, spill(oid, data, self.dest.root / "tmp"))
-                if kind == Kind.TREE:
-                    entries = Tree.from_bytes(oid, data).entries
-                    children: Iterable[ObjectKey] = [
-                        ObjectKey(e.oid, e.kind.object_kind) for e in entries if e.kind != EntryKind.SYMLINK
-                    ]
+                if kind == Kind.TREE:  # checked whole; its children kept as 33 bytes each until walked
+                    entries = [e for e in Tree.from_bytes(oid, data).entries if e.kind != EntryKind.SYMLINK]
+                    digests = b"".join(bytes.fromhex(e.oid) for e in entries)
+                    children: Iterable[ObjectKey] = _keys(digests, bytes(e.kind.object_kind for e in entries))
                 else:
                     children = [ObjectKey(o, k) for o, k in run_children(Run.from_bytes(oid, data))]
             except FormatError as exc:
