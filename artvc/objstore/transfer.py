@@ -400,8 +400,8 @@ class _Download:
         needed: dict[str, int] = {}
         size = 0
         for p, (offsets, lengths) in self.chunks.items():  # a chunk met twice is fetched once
-            needed[p], stored = distinct(offsets, lengths)
-            size += stored
+            needed[p], in_pack = distinct(offsets, lengths)
+            size += in_pack
         self.progress.phase(bytes=size, files=sum(needed.values()))
         whole: set[str] = set()  # filled as the whole packs are found; ``_ranged`` reads it after them
         ranged = self._ranged(whole)
