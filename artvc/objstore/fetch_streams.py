@@ -186,7 +186,8 @@ def complete_meta(meta: dict[ObjectKey, Verified], broken: set[str]) -> list[tup
 
 def put_verified(writer: StoreWriter, oid: Oid, kind: Kind, data: Verified) -> bool:
     """Store a verified tree or run (``writer.put``); a large tree from its file, a MiB at a time, uncompressed
-    (as ``art add`` stores one). True when it was new."""
-    if isinstance(data, FileTree):
+    (as ``art add`` stores one); a small one read back from a ``TreeSpill``'s file, as its bytes would have
+    been. True when it was new."""
+    if isinstance(data, FileTree) and not data.shared:
         return writer.put_pieces(oid, kind, RAW, data.pieces(), data.length, data.length)
-    return writer.put(oid, kind, data)
+    return writer.put(oid, kind, data.to_bytes() if isinstance(data, FileTree) else data)

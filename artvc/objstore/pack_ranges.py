@@ -120,6 +120,26 @@ def spans(entries: Iterable[_E], limit: int) -> Iterator[list[_E]]:
         yield window
 
 
+def distinct(offsets: Sequence[int], lengths: Sequence[int], *, small: int = 1 << 16) -> tuple[int, int]:
+    """(how many, stored bytes) of the distinct objects of one pack a fetch needs (by offset: a chunk met twice
+    is noted twice). Up to ``small`` of them through a dictionary; beyond, a bitmap of the pack's offsets (a
+    bit a byte of pack): a pack of a million tiny chunks made a dictionary of ~85 MB (an int each way), where
+    its bitmap is ~11 MB (and ~0.15 CPU s more). Offsets spread wider than 64 bytes of pack an object (no
+    pack sealed by art; a hostile index) go through the dictionary."""
+    if len(offsets) <= small or max(offsets) >> 3 > 64 * len(offsets):
+        unique = dict(zip(offsets, lengths, strict=True))
+        return len(unique), sum(unique.values())
+    seen = bytearray((max(offsets) >> 3) + 1)
+    n = size = 0
+    for at, length in zip(offsets, lengths, strict=True):
+        byte, bit = at >> 3, 1 << (at & 7)
+        if not seen[byte] & bit:
+            seen[byte] |= bit
+            n += 1
+            size += length
+    return n, size
+
+
 def open_remote_pack(src: RemoteStore, name: str) -> BinaryIO | None:
     """Pack ``name`` of ``src`` opened for reading in place (a local directory remote), else None.
 

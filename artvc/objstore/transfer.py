@@ -32,9 +32,9 @@ from .fileio import remove_if_present
 from .lineage import Run, run_children
 from .objects import FileManifest, Kind, Tree
 from .oid import Oid
-from .pack_ranges import as_entry, copy_rest, download_whole, read_in_ranges, verified_batches, windows
+from .pack_ranges import as_entry, copy_rest, distinct, download_whole, read_in_ranges, verified_batches, windows
 from .progress import as_progress
-from .pulled_tree import FileTree, spill
+from .pulled_tree import FileTree, TreeSpill, spill
 from .stage import FileStage
 from .store.local import LocalStore
 from .store.local_writer import LocalWriter
@@ -50,8 +50,10 @@ Progress = Callable[[int], None]  # or a ``progress.Progress``
 WALK_BATCH = 8192  # keys a download's walk resolves at a time
 AHEAD_ENTRIES = 20_000  # entries of the whole packs in flight held at most (~300 bytes each), beyond the next one
 BIG_TREE = 1 << 20  # a tree's encoding over this is decoded an entry at a time (EncodedTree)
+HELD_TREES = 8 << 20  # bytes of small trees' encodings a fetch holds; the rest wait in a file (TreeSpill)
 _DATA = frozenset({Kind.FILE, Kind.CHUNK})  # keys deduplicated when fetched, not by ``_seen``
 _CHUNK = int(Kind.CHUNK)
+_KINDS = {int(k): k for k in Kind}
 
 
 _Verifying = tuple[str, PackEntry, bytes, "Future[bytes | None]"]  # (pack, entry, stored bytes, its verification)
@@ -242,6 +244,13 @@ def _add(done: TransferResult, state: _Download) -> TransferResult:
     )
 
 
+def _keys(digests: bytes, kinds: bytes) -> Iterator[ObjectKey]:
+    """The keys of a tree's children, from their digests and kinds: a level of the walk is every child of the
+    trees above it, which a million files in folders of 100 made a million ``ObjectKey``s at once (~250 MB)."""
+    for i, k in enumerate(kinds):
+        yield ObjectKey(Oid(digests[32 * i : 32 * i + 32].hex()), _KINDS[k])
+
+
 def _have(store: LocalStore, oid: Oid, kind: Kind) -> bool:
     return store.has(oid, kind) or (kind == Kind.FILE and store.has(oid, Kind.CHUNK))
 
@@ -254,6 +263,7 @@ class _Download:
         self.arrivals = (stage.arrivals if stage is not None else None) or Arrivals()  # a checkout beside it, if any
         self.streams: ManifestStreams | None = None
         self.meta: dict[ObjectKey, Verified] = {}  # verified trees and runs, stored last (large trees in files)
+        self._tree_spill = TreeSpill(dest.root / "tmp", HELD_TREES)  # small trees past the first 8 MiB: a file
         self.manifests: dict[Oid, tuple[FileManifest, Located, bytes]] = {}  # checked after the chunks
         # the chunks to fetch, by pack: their offsets and lengths (16 bytes a chunk, not a Located each)
         self.chunks: dict[str, tuple[array[int], array[int]]] = {}
@@ -346,11 +356,10 @@ class _Download:
                     return [ObjectKey(c, Kind.CHUNK) for c, _ in manifest.chunks]
                 if kind == Kind.TREE and len(data) > BIG_TREE:  # in a file, decoded as walked (stored if it checks)
                     return self._big_tree(pack, spill(oid, data, self.dest.root / "tmp"))
-                if kind == Kind.TREE:
-                    entries = Tree.from_bytes(oid, data).entries
-                    children: Iterable[ObjectKey] = [
-                        ObjectKey(e.oid, e.kind.object_kind) for e in entries if e.kind != EntryKind.SYMLINK
-                    ]
+                if kind == Kind.TREE:  # checked whole; its children kept as 33 bytes each until walked
+                    entries = [e for e in Tree.from_bytes(oid, data).entries if e.kind != EntryKind.SYMLINK]
+                    digests = b"".join(bytes.fromhex(e.oid) for e in entries)
+                    children: Iterable[ObjectKey] = _keys(digests, bytes(e.kind.object_kind for e in entries))
                 else:
                     children = [ObjectKey(o, k) for o, k in run_children(Run.from_bytes(oid, data))]
             except FormatError as exc:
@@ -358,7 +367,7 @@ class _Download:
         except CorruptObjectError as exc:
             self._refuse(oid, kind, pack, exc)
             return []
-        self.meta[ObjectKey(oid, kind)] = data
+        self.meta[ObjectKey(oid, kind)] = self._tree_spill.keep(oid, data) if kind == Kind.TREE else data
         return children
 
     def _big_tree(self, pack: str, tree: FileTree) -> Iterator[ObjectKey]:
@@ -391,10 +400,8 @@ class _Download:
         needed: dict[str, int] = {}
         size = 0
         for p, (offsets, lengths) in self.chunks.items():  # a chunk met twice is fetched once
-            unique = dict(zip(offsets, lengths, strict=True))
-            needed[p] = len(unique)
-            size += sum(unique.values())
-        del unique  # not held through the fetch (``self.chunks`` is not empty)
+            needed[p], in_pack = distinct(offsets, lengths)
+            size += in_pack
         self.progress.phase(bytes=size, files=sum(needed.values()))
         whole: set[str] = set()  # filled as the whole packs are found; ``_ranged`` reads it after them
         ranged = self._ranged(whole)

@@ -100,3 +100,98 @@ def test_a_refresh_does_not_hold_every_index_of_the_remote(tmp_path, monkeypatch
         tracemalloc.stop()
         fresh.close()
     assert peak < 1.5 * size, f"a refresh peaked at {peak} bytes for {size} bytes of indexes"
+
+
+@pytest.mark.slow
+def test_a_pull_of_many_folders_holds_its_small_trees_in_a_file_past_its_budget(ws, tmp_path, monkeypatch):
+    """A pull of a million files in folders of a hundred reads ~10,000 trees of ~5.5 KB (~55 MB): the fetch
+    held every one's encoding from its walk to the end of its store. Past ``transfer.HELD_TREES`` bytes of
+    them they wait in one temporary file (``pulled_tree.TreeSpill``), so while the checkout beside the fetch
+    writes the first files, at most that budget of tree encodings is alive as bytes. Here 80 folders of 60
+    files (~270 KB of leaf trees) with a budget of 32 KiB stand for a million files and 8 MiB; the trees are
+    stored as before (the clone's fsck reads every one back)."""
+    import sys
+
+    from artvc.objstore import materialize, transfer
+    from artvc.objstore.objects import Tree
+
+    budget = 32 << 10
+    monkeypatch.setattr(transfer, "HELD_TREES", budget)
+    rng = random.Random(2)
+    folders = {f"d{k:02d}": {f"f{i:04d}.bin": rng.randbytes(rng.randint(16, 64)) for i in range(60)} for k in range(80)}
+    ws.gen({"data": folders})
+    ws.art("add", "data")
+    add_remote(ws, str(tmp_path / "bucket"))
+    assert art_json(ws, "push")["missing"] == []
+    other = clone(ws, tmp_path / "clone")
+    snaps: list[list[int]] = []
+    real = materialize._write_run
+
+    def write(*args, **kwargs):
+        if not snaps:  # the first files written: every tree has been walked and verified
+            snaps.append([t.size for t in tracemalloc.take_snapshot().traces])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(materialize, "_write_run", write)
+    tracemalloc.start(1)
+    try:
+        pulled = art_json(other, "pull")
+    finally:
+        tracemalloc.stop()
+    assert pulled["files_written"] == 80 * 60
+    assert files_under(other.root / "data") == files_under(ws.root / "data")
+    with other.repo() as repo:
+        top = repo.artifacts()[0].pointer.oid
+        leaves = Tree.from_bytes(top, repo.store.get(top, Kind.TREE)).entries
+        sizes = {len(repo.store.get(e.oid, Kind.TREE)) for e in leaves}
+    assert len(leaves) == 80 and min(sizes) > 60 * 40
+    other.art("fsck")
+    assert snaps and snaps[0], "no file was written beside the fetch"
+    header = sys.getsizeof(b"")
+    held = sum(s - header for s in snaps[0] if s - header in sizes)
+    assert 80 * min(sizes) > 4 * budget  # what the fetch held before: every leaf tree
+    assert held <= budget + max(sizes), f"{held} bytes of tree encodings alive (budget {budget})"
+
+
+@pytest.mark.parametrize("small", [1 << 16, 2])
+def test_distinct_counts_each_offset_of_a_pack_once(small):
+    """A fetch's count of the chunks to read from a pack (``pack_ranges.distinct``): a chunk noted twice (two
+    files share it) counts once, with its length once, by dictionary or by bitmap (``small`` exceeded)."""
+    from array import array
+
+    from artvc.objstore.pack_ranges import distinct
+
+    offsets = array("q", [4, 90, 4, 200, 7, 90, 8, 9])
+    lengths = array("q", [86, 110, 86, 50, 1, 110, 1, 30])
+    assert distinct(offsets, lengths, small=small) == (6, 86 + 110 + 50 + 1 + 1 + 30)
+    assert distinct(array("q"), array("q"), small=small) == (0, 0)
+    far = array("q", [4, 1 << 60, 4])  # wider than a pack sealed by art: no bitmap of 2^57 bytes
+    assert distinct(far, array("q", [1, 2, 1]), small=small) == (2, 3)
+
+
+def test_a_pushed_pack_ends_at_its_object_limit(tmp_path, monkeypatch):
+    """A remote pack a push builds holds at most ``REMOTE_PACK_OBJECTS`` objects (a million tiny files made one
+    pack with a 50 MB index, held by the push as it uploaded it and by a pull as it fetched it whole); every
+    object is listed once, and each pack's index is its entries."""
+    from artvc.objstore.hashing import hash_bytes
+    from artvc.objstore.store import remote_writer
+    from artvc.objstore.store.remote import RemoteStore
+
+    monkeypatch.setattr(remote_writer, "REMOTE_PACK_OBJECTS", 100)
+    remote = RemoteStore.open(str(tmp_path / "bucket"))
+    writer = remote.writer()
+    ids = []
+    for i in range(250):
+        content = b"tiny %d" % i
+        ids.append(hash_bytes(content))
+        writer.put_stored(ids[-1], Kind.CHUNK, 0, content, len(content))
+    writer.commit()
+    remote.close()
+    fresh = RemoteStore.open(str(tmp_path / "bucket"))
+    try:
+        fresh.refresh()
+        packs = {name: fresh.pack_entries(name) for name in fresh.list_packs()}
+        assert sorted(len(e) for e in packs.values()) == [50, 100, 100]
+        assert sorted(e.oid for entries in packs.values() for e in entries) == sorted(ids)
+    finally:
+        fresh.close()
