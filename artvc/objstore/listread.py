@@ -46,7 +46,6 @@ from .scan import (
     SignedDir,
     _Batch,
     _Open,
-    _pack_oids,
     check_name,
     link_target,
     sign_entries,
@@ -148,8 +147,8 @@ class _Listing:
         return out
 
 
-def _list(dfd: int) -> _Listing | None:
-    """The entries of the open folder ``dfd`` (all but .git/.art), or None when there are over ``READ_AT_MOST``."""
+def _list(dfd: int, most: int | None = None) -> _Listing | None:
+    """The entries of the open folder ``dfd`` (all but .git/.art), or None when there are over ``most``."""
     names = NameList()
     kinds = bytearray()
     part: list[str] = []
@@ -161,12 +160,12 @@ def _list(dfd: int) -> _Listing | None:
             kinds.append(_FILE if e.is_file(follow_symlinks=False) else _OTHER)
             part.append(name)
             if len(part) >= _STREAM_BATCH:
-                if len(kinds) > READ_AT_MOST:
+                if most is not None and len(kinds) > most:
                     return None
                 text = "\0".join(part)
                 names.add(part, text, text.encode("utf-8", "surrogateescape"))
                 part = []
-    if len(kinds) > READ_AT_MOST:
+    if most is not None and len(kinds) > most:
         return None
     if part:
         text = "\0".join(part)
@@ -201,7 +200,9 @@ class ReadAsListed:
     files to ``file_oids`` as (path, ``ReadStat``) with their content read, in name order, in batches of up to
     ``FILE_BATCH`` files or ``READ_BYTES`` of content; files over ``read_max`` bytes with their stat only.
     Given an add's ``reader`` (``forked_reads.Reader``), ``params`` (the chunker's) and ``level`` (the store's
-    zstd level), a folder of ``FORKED_AT`` regular files or more is read, hashed and probed by that process."""
+    zstd level), a folder of ``FORKED_AT`` regular files or more is read, hashed and probed by that process.
+    ``spill`` (a folder for temporary files, ``walk_tree``'s) lets a folder of over ``scan.SPILL_FILES`` files and
+    nothing else encode its tree as its files are done (``scan._Open.settle``)."""
 
     def __init__(
         self,
@@ -211,8 +212,9 @@ class ReadAsListed:
         reader: Reader | None = None,
         params: ChunkerParams | None = None,
         level: int = 0,
+        spill: str | None = None,
     ) -> None:
-        self.guard, self.file_oids, self.read_max = guard, file_oids, read_max
+        self.guard, self.file_oids, self.read_max, self.spill = guard, file_oids, read_max, spill
         self.reader, self.params, self.level = reader, params, level
         # the walk's order, as ``walk_tree`` will open folders (depth first, subfolders in name order): for each
         # folder opened whose subfolders are not all opened yet, its path and those subfolders' names in
@@ -223,7 +225,7 @@ class ReadAsListed:
 
     def __call__(self, path: str, rel: str) -> _Open | None:
         """Open, read and sign the folder at ``path`` (``rel`` from the top: a subfolder is not followed if it
-        is a symlink now); None for a folder of over ``READ_AT_MOST`` entries (the caller walks it its way).
+        is a symlink now).
 
         Raises:
             FileSystemError: when the folder or an entry cannot be read.
@@ -243,9 +245,7 @@ class ReadAsListed:
         try:
             try:
                 listing = ahead.listing if ahead is not None else _list(dfd)
-                if listing is None:
-                    self._order = None  # the walk reads it its way: its subfolders are not known here
-                    return None
+                assert listing is not None
                 fault_point("scan.folder-read")  # tests count the folders a command reads (ART_FAULT_LOG)
             except OSError as exc:
                 _raise(exc, path, "read the folder")
@@ -301,7 +301,7 @@ class ReadAsListed:
         except OSError:
             return
         try:
-            listing = _list(dfd)
+            listing = _list(dfd, READ_AT_MOST)
         except OSError:
             listing = None
         if listing is None:
@@ -375,27 +375,27 @@ class ReadAsListed:
                 if size <= read_max:
                     held += size
                 if len(items) >= FILE_BATCH or held >= READ_BYTES:
-                    self._hand_on(top, batch, items, len(prefix))
+                    self._hand_on(top, batch, items, len(prefix), not subdirs and not top.others)
                     batch, items, held = _Batch(), [], 0
         except BaseException:
             if reader is not None and reads is not None:  # its jobs for this folder are out: it cannot go on
                 reader.kill()
             raise
         if items:
-            self._hand_on(top, batch, items, len(prefix))
+            self._hand_on(top, batch, items, len(prefix), not subdirs and not top.others)
         own = listing.signed(subdirs, listed)
         top.own, top.subdirs, top.racy = own, own.subdirs[::-1], own.racy
         return top
 
-    def _hand_on(self, top: _Open, batch: _Batch, items: list[tuple[str, Any]], cut: int) -> None:
+    def _hand_on(self, top: _Open, batch: _Batch, items: list[tuple[str, Any]], cut: int, plain: bool) -> None:
         """Hand a batch of files read to ``file_oids`` (the walk keeps its names packed, each followed by a NUL)."""
         batch.names = "".join([path[cut:] + "\0" for path, _ in items]).encode("utf-8", "surrogateescape")
         top.batches.append(batch)
         top.files += len(items)
         top.size += sum(batch.sizes)
         batch.oids = self.file_oids(items)
-        if len(top.batches) >= 3:  # the batch before last is done by now: its ids packed, 32 bytes a file
-            _pack_oids(top.batches[-3])
+        # the batch before last is done by now (a large folder of only files: encoded and let go, ``_Open.settle``)
+        top.settle(len(top.batches) - 2, self.spill, plain)
 
     def _other(
         self, dfd: int, prefix: str, listing: _Listing, i: int, top: _Open, subdirs: list[str], files: array[int]
