@@ -15,9 +15,14 @@ so, a file that cannot be opened) and every entry the listing says is not one go
 by name, and a symlink's target checked (``scan.link_target``); a regular file that cannot be opened is read
 later by its path, which names it in the error. The folder's signature is hashed from the same stat data in
 directory order, byte-identical to ``stream_dir``'s; the file's stat is taken before its bytes are read, so what
-is stored is at least as new as the signature says, as before. A folder of more than ``READ_AT_MOST`` entries
-is left to the existing walk (its listing kept packed there, 40 bytes of stat data an entry: memory stays flat
-at a million files).
+is stored is at least as new as the signature says, as before. A folder is read this way whatever its size:
+its listing stays packed (names, their type and 40 bytes of stat data an entry, held until its last file is
+read, for its signature: ~66 bytes an entry with its name order, as the stat walk's ~57), and a folder of over
+``scan.SPILL_FILES`` files and nothing else encodes its tree as its files are done (``scan._Open.settle``), so
+its names and ids are not held beside the listing: a flat folder of a million files peaks at ~120 MB, not 162.
+``READ_AT_MOST`` bounds only the folder listed ahead (``ReadAsListed._read_ahead``): one large listing at a
+time. (Before 2026-12-03 a folder over it was left to the stat walk, and a flat million did not get the
+add's reading process.)
 """
 
 from __future__ import annotations
@@ -59,7 +64,7 @@ if TYPE_CHECKING:
     from .forked_reads import FolderReads, Reader
     from .oid import Oid
 
-READ_AT_MOST = 200_000  # entries: a larger folder is stat-ed as listed (scan.stream_dir), its files read later
+READ_AT_MOST = 200_000  # entries: a larger folder is not listed ahead (it is listed, then read, at its turn)
 FORKED_AT = 32  # regular files in a folder from which an add's reading process reads them (``forked_reads``)
 HERE_AT_MOST = 64  # files this process reads itself (a third at most) while that process starts on the rest
 READ_BYTES = 2 << 20  # file content read before the files go to ``file_oids`` (a batch ends here or at FILE_BATCH)

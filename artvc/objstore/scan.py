@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 SKIP_NAMES = frozenset({".git", ".art"})
 
-Entry = tuple[str, str, "FileStat", str | None]  # (name, "file" | "dir" | "symlink", stat, link target)
 FileBatch = Callable[[list[tuple[str, Any]]], Iterable[Oid]]  # (path, FileStat or os.stat_result) -> ids
 Remember = Callable[[str, bytes, Oid, int], None]  # (folder relative to the top, signature, tree id, tree size)
 Opener = Callable[[str, str], "_Open | None"]  # (path, path from the top) -> the folder opened, or None (walk_tree's)
@@ -321,16 +320,6 @@ def link_target(path: str, guard: Path | None) -> str:
     return target
 
 
-def scan_one(path: str, guard: Path | None) -> list[Entry]:
-    """One directory's entries, sorted by name, skipping .git/.art; symlinks must stay inside ``guard``.
-
-    Raises:
-        FileSystemError: when the directory or an entry cannot be read (permission denied, I/O error...).
-        UnsafePathError: for a symlink that leaves ``guard``, or a name that is not valid UTF-8.
-    """
-    return _scan(path, guard)[0]
-
-
 def _read(path: str, follow: bool = True) -> SignedDir:
     """``stream_dir(path, keep=True)``, its errors described."""
     check_name(path)
@@ -340,44 +329,6 @@ def _read(path: str, follow: bool = True) -> SignedDir:
         if isinstance(exc, (BlockingIOError, InterruptedError)):
             raise
         raise describe(exc, "read the folder" if exc.filename == path else "read") from exc
-
-
-def _scan(path: str, guard: Path | None, follow: bool = True) -> tuple[list[Entry], SignedDir]:
-    """``scan_one``, plus what ``stream_dir`` read (the folder's own signature and its subfolders)."""
-    own = _read(path, follow)
-    out: list[Entry] = []
-    prefix = os.path.join(path, "")
-    for name, st in own.kept:
-        if not name.isascii():
-            check_name(prefix + name)
-        fmt = st.st_mode & _S_IFMT
-        if fmt == S_IFREG:
-            out.append((name, "file", st, None))
-        elif fmt == S_IFDIR:
-            out.append((name, "dir", st, None))
-        elif fmt == S_IFLNK:
-            out.append((name, "symlink", st, link_target(prefix + name, guard)))
-    own.drop_kept()
-    out.sort(key=_name)
-    return out, own
-
-
-def _name(item: Entry) -> str:
-    return item[0]
-
-
-def iter_files(root: str, guard: Path | None = None) -> Iterator[tuple[str, FileStat]]:
-    """Yield (absolute path, stat) of every regular file under ``root``, one directory at a time."""
-    stack = [root]
-    while stack:
-        d = stack.pop()
-        subdirs = []
-        for name, kind, st, _ in scan_one(d, guard):
-            if kind == "file":
-                yield os.path.join(d, name), st
-            elif kind == "dir":
-                subdirs.append(os.path.join(d, name))
-        stack.extend(reversed(subdirs))
 
 
 FILE_BATCH = 4096  # files of one folder handed to ``file_oids`` at a time (walk_tree)
