@@ -320,7 +320,9 @@ class Ingester:
             opener = None
             if self.cache is None or self._cold:
                 level = self.compressor.level if self.reader is not None else 0
-                opener = ReadAsListed(self.guard, self._file_batch, SMALL_FILE, self.reader, self.params, level)
+                opener = ReadAsListed(
+                    self.guard, self._file_batch, SMALL_FILE, self.reader, self.params, level, spill=spill
+                )
             try:
                 built = walk_tree(
                     root, self.guard, self._file_batch, self._put_tree, remember=remember, spill=spill, opener=opener
@@ -346,6 +348,8 @@ class Ingester:
             if self.writer.put_stored(tree.oid, Kind.TREE, RAW, data, len(data)):
                 self.stats.new_objects += 1
             return
+        if isinstance(tree, SpilledTree):  # its file is closed once this returns: its bytes are kept instead
+            tree = BuiltTree(data, tree.size)
         self._trees.append(tree)
         self._trees_bytes += len(data)
         if len(self._trees) >= TREES_AT_ONCE or self._trees_bytes >= JOB_BYTES:

@@ -15,9 +15,14 @@ so, a file that cannot be opened) and every entry the listing says is not one go
 by name, and a symlink's target checked (``scan.link_target``); a regular file that cannot be opened is read
 later by its path, which names it in the error. The folder's signature is hashed from the same stat data in
 directory order, byte-identical to ``stream_dir``'s; the file's stat is taken before its bytes are read, so what
-is stored is at least as new as the signature says, as before. A folder of more than ``READ_AT_MOST`` entries
-is left to the existing walk (its listing kept packed there, 40 bytes of stat data an entry: memory stays flat
-at a million files).
+is stored is at least as new as the signature says, as before. A folder is read this way whatever its size:
+its listing stays packed (names, their type and 40 bytes of stat data an entry, held until its last file is
+read, for its signature: ~66 bytes an entry with its name order, as the stat walk's ~57), and a folder of over
+``scan.SPILL_FILES`` files and nothing else encodes its tree as its files are done (``scan._Open.settle``), so
+its names and ids are not held beside the listing: a flat folder of a million files peaks at ~120 MB, not 162.
+``READ_AT_MOST`` bounds only the folder listed ahead (``ReadAsListed._read_ahead``): one large listing at a
+time. (Before 2026-12-03 a folder over it was left to the stat walk, and a flat million did not get the
+add's reading process.)
 """
 
 from __future__ import annotations
@@ -46,7 +51,6 @@ from .scan import (
     SignedDir,
     _Batch,
     _Open,
-    _pack_oids,
     check_name,
     link_target,
     sign_entries,
@@ -60,7 +64,7 @@ if TYPE_CHECKING:
     from .forked_reads import FolderReads, Reader
     from .oid import Oid
 
-READ_AT_MOST = 200_000  # entries: a larger folder is stat-ed as listed (scan.stream_dir), its files read later
+READ_AT_MOST = 200_000  # entries: a larger folder is not listed ahead (it is listed, then read, at its turn)
 FORKED_AT = 32  # regular files in a folder from which an add's reading process reads them (``forked_reads``)
 HERE_AT_MOST = 64  # files this process reads itself (a third at most) while that process starts on the rest
 READ_BYTES = 2 << 20  # file content read before the files go to ``file_oids`` (a batch ends here or at FILE_BATCH)
@@ -148,8 +152,8 @@ class _Listing:
         return out
 
 
-def _list(dfd: int) -> _Listing | None:
-    """The entries of the open folder ``dfd`` (all but .git/.art), or None when there are over ``READ_AT_MOST``."""
+def _list(dfd: int, most: int | None = None) -> _Listing | None:
+    """The entries of the open folder ``dfd`` (all but .git/.art), or None when there are over ``most``."""
     names = NameList()
     kinds = bytearray()
     part: list[str] = []
@@ -161,12 +165,12 @@ def _list(dfd: int) -> _Listing | None:
             kinds.append(_FILE if e.is_file(follow_symlinks=False) else _OTHER)
             part.append(name)
             if len(part) >= _STREAM_BATCH:
-                if len(kinds) > READ_AT_MOST:
+                if most is not None and len(kinds) > most:
                     return None
                 text = "\0".join(part)
                 names.add(part, text, text.encode("utf-8", "surrogateescape"))
                 part = []
-    if len(kinds) > READ_AT_MOST:
+    if most is not None and len(kinds) > most:
         return None
     if part:
         text = "\0".join(part)
@@ -201,7 +205,9 @@ class ReadAsListed:
     files to ``file_oids`` as (path, ``ReadStat``) with their content read, in name order, in batches of up to
     ``FILE_BATCH`` files or ``READ_BYTES`` of content; files over ``read_max`` bytes with their stat only.
     Given an add's ``reader`` (``forked_reads.Reader``), ``params`` (the chunker's) and ``level`` (the store's
-    zstd level), a folder of ``FORKED_AT`` regular files or more is read, hashed and probed by that process."""
+    zstd level), a folder of ``FORKED_AT`` regular files or more is read, hashed and probed by that process.
+    ``spill`` (a folder for temporary files, ``walk_tree``'s) lets a folder of over ``scan.SPILL_FILES`` files and
+    nothing else encode its tree as its files are done (``scan._Open.settle``)."""
 
     def __init__(
         self,
@@ -211,8 +217,9 @@ class ReadAsListed:
         reader: Reader | None = None,
         params: ChunkerParams | None = None,
         level: int = 0,
+        spill: str | None = None,
     ) -> None:
-        self.guard, self.file_oids, self.read_max = guard, file_oids, read_max
+        self.guard, self.file_oids, self.read_max, self.spill = guard, file_oids, read_max, spill
         self.reader, self.params, self.level = reader, params, level
         # the walk's order, as ``walk_tree`` will open folders (depth first, subfolders in name order): for each
         # folder opened whose subfolders are not all opened yet, its path and those subfolders' names in
@@ -223,7 +230,7 @@ class ReadAsListed:
 
     def __call__(self, path: str, rel: str) -> _Open | None:
         """Open, read and sign the folder at ``path`` (``rel`` from the top: a subfolder is not followed if it
-        is a symlink now); None for a folder of over ``READ_AT_MOST`` entries (the caller walks it its way).
+        is a symlink now).
 
         Raises:
             FileSystemError: when the folder or an entry cannot be read.
@@ -243,9 +250,7 @@ class ReadAsListed:
         try:
             try:
                 listing = ahead.listing if ahead is not None else _list(dfd)
-                if listing is None:
-                    self._order = None  # the walk reads it its way: its subfolders are not known here
-                    return None
+                assert listing is not None
                 fault_point("scan.folder-read")  # tests count the folders a command reads (ART_FAULT_LOG)
             except OSError as exc:
                 _raise(exc, path, "read the folder")
@@ -301,7 +306,7 @@ class ReadAsListed:
         except OSError:
             return
         try:
-            listing = _list(dfd)
+            listing = _list(dfd, READ_AT_MOST)
         except OSError:
             listing = None
         if listing is None:
@@ -375,27 +380,27 @@ class ReadAsListed:
                 if size <= read_max:
                     held += size
                 if len(items) >= FILE_BATCH or held >= READ_BYTES:
-                    self._hand_on(top, batch, items, len(prefix))
+                    self._hand_on(top, batch, items, len(prefix), not subdirs and not top.others)
                     batch, items, held = _Batch(), [], 0
         except BaseException:
             if reader is not None and reads is not None:  # its jobs for this folder are out: it cannot go on
                 reader.kill()
             raise
         if items:
-            self._hand_on(top, batch, items, len(prefix))
+            self._hand_on(top, batch, items, len(prefix), not subdirs and not top.others)
         own = listing.signed(subdirs, listed)
         top.own, top.subdirs, top.racy = own, own.subdirs[::-1], own.racy
         return top
 
-    def _hand_on(self, top: _Open, batch: _Batch, items: list[tuple[str, Any]], cut: int) -> None:
+    def _hand_on(self, top: _Open, batch: _Batch, items: list[tuple[str, Any]], cut: int, plain: bool) -> None:
         """Hand a batch of files read to ``file_oids`` (the walk keeps its names packed, each followed by a NUL)."""
         batch.names = "".join([path[cut:] + "\0" for path, _ in items]).encode("utf-8", "surrogateescape")
         top.batches.append(batch)
         top.files += len(items)
         top.size += sum(batch.sizes)
         batch.oids = self.file_oids(items)
-        if len(top.batches) >= 3:  # the batch before last is done by now: its ids packed, 32 bytes a file
-            _pack_oids(top.batches[-3])
+        # the batch before last is done by now (a large folder of only files: encoded and let go, ``_Open.settle``)
+        top.settle(len(top.batches) - 2, self.spill, plain)
 
     def _other(
         self, dfd: int, prefix: str, listing: _Listing, i: int, top: _Open, subdirs: list[str], files: array[int]

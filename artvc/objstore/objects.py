@@ -242,12 +242,13 @@ class SpilledTree(BuiltTree):
     the pack. ``pieces`` reads it back a MiB at a time (the store writer copies it into the pack,
     ``StoreWriter.put_pieces``); ``close`` lets the file go, and only ``oid`` and ``size`` stay."""
 
-    __slots__ = ("_file", "length")
+    __slots__ = ("_file", "length", "_start")
 
-    def __init__(self, oid: Oid, size: int, file: BinaryIO, length: int) -> None:
+    def __init__(self, oid: Oid, size: int, file: BinaryIO, length: int, start: int = 0) -> None:
         self._data = b""
         self.oid, self.size, self.length = oid, size, length
         self._file: BinaryIO | None = file
+        self._start = start  # where the encoding starts in the file (``TreeRun``)
 
     def pieces(self) -> Iterator[bytes]:
         """The encoding, a MiB at a time, from its start.
@@ -258,7 +259,7 @@ class SpilledTree(BuiltTree):
         f = self._file
         if f is None:
             raise ValueError("the spilled tree was closed")
-        f.seek(0)
+        f.seek(self._start)
         left = self.length
         while left:
             piece = f.read(min(left, _SPILL_PIECE))
@@ -330,6 +331,87 @@ def spill_tree(
 AnyTree = Tree | EncodedTree
 EncodedEntry = tuple[str, list[object]]  # (name, the entry as Tree encodes it: TreeEntry.encoded)
 _TREE_HEAD = b"\x93\xa4tree\x01"  # the encoding of ["tree", 1, ...]: the array of entries follows
+
+
+class TreeRun:
+    """The files of a large folder's tree encoded as the walk goes (``scan.walk_tree``): each batch of files whose
+    ids are done is encoded to an unnamed temporary file in ``folder`` and let go, so a folder of a million files
+    does not hold its names and ids (~55 bytes a file) until its last file was stored. ``finish`` makes the
+    ``SpilledTree``, byte-identical to ``spill_tree`` of the same entries: the head is written at the end of the
+    room kept at the start of the file (5 bytes for the array header, as for over 65,535 entries), where the
+    encoding starts; or, when the folder got other entries than files (a file replaced by a folder or a symlink
+    as it was read), the run is read back and merged with them into a new file."""
+
+    __slots__ = ("_file", "_buf", "_pack", "count", "length", "where")
+
+    _ROOM = len(_TREE_HEAD) + 5
+
+    def __init__(self, folder: str, where: str) -> None:
+        import tempfile
+
+        self._file: BinaryIO | None = tempfile.TemporaryFile(dir=folder, prefix="tree-")  # noqa: SIM115
+        self._file.write(bytes(self._ROOM))
+        self._buf = io.BytesIO()
+        self._pack = codec.item_encoder()
+        self.count = 0
+        self.length = self._ROOM
+        self.where = where
+
+    def add(self, entries: Iterable[EncodedEntry]) -> None:
+        """Append file entries (in name order, after those added before).
+
+        Raises:
+            OSError: when the file cannot be written; FormatError when the tree passes the format's limit.
+        """
+        buf, pack = self._buf, self._pack
+        for _, entry in entries:
+            buf.write(pack(entry))
+            self.count += 1
+        self.length += buf.tell()
+        if self.length > codec.MAX_METADATA_SIZE:
+            raise FormatError(f"the tree of {self.where} exceeds the format limit of {codec.MAX_METADATA_SIZE} bytes")
+        assert self._file is not None
+        self._file.write(buf.getbuffer())
+        buf.seek(0)
+        buf.truncate()
+
+    def finish(self, others: list[EncodedEntry], size: int, folder: str) -> SpilledTree:
+        """The tree of the files added and ``others``, as a ``SpilledTree`` (this run is used up).
+
+        Raises:
+            OSError: when the file cannot be written or read back; FormatError as ``encode_tree``.
+        """
+        f, self._file = self._file, None
+        assert f is not None
+        try:
+            if others:  # rare (see the class): read back, merged with the others by name
+                import msgpack
+
+                f.flush()
+                f.seek(self._ROOM)
+                entries = msgpack.Unpacker(f, raw=False, use_list=True, max_buffer_size=codec.MAX_METADATA_SIZE)
+                return spill_tree(self.count, ((e[0], e) for e in entries), others, self.where, size, folder)
+            header = _TREE_HEAD + codec.array_header(self.count)
+            start = self._ROOM - len(header)
+            f.seek(start)
+            f.write(header)
+            f.flush()
+            f.seek(start)
+            h = ObjectHasher("tree")
+            while piece := f.read(_SPILL_PIECE):
+                h.update(piece)
+            return SpilledTree(h.oid(), size, f, self.length - start, start)
+        except BaseException:
+            f.close()
+            raise
+        finally:
+            if others:
+                f.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def encode_tree(count: int, files: Iterable[EncodedEntry], others: list[EncodedEntry], where: str) -> bytes:

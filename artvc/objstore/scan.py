@@ -31,7 +31,7 @@ from blake3 import blake3
 from ..errors import UnsafePathError
 from .faults import fault_point
 from .hashing import hash_bytes
-from .objects import BuiltTree, EncodedEntry, EncodedTree, SpilledTree, encode_tree, spill_tree
+from .objects import BuiltTree, EncodedEntry, EncodedTree, SpilledTree, TreeRun, encode_tree, spill_tree
 from .oid import Oid
 from .oserrors import describe, os_errors, safe_name
 from .packed import NameList, meta_in_batches, name_order, split_names
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 SKIP_NAMES = frozenset({".git", ".art"})
 
-Entry = tuple[str, str, "FileStat", str | None]  # (name, "file" | "dir" | "symlink", stat, link target)
 FileBatch = Callable[[list[tuple[str, Any]]], Iterable[Oid]]  # (path, FileStat or os.stat_result) -> ids
 Remember = Callable[[str, bytes, Oid, int], None]  # (folder relative to the top, signature, tree id, tree size)
 Opener = Callable[[str, str], "_Open | None"]  # (path, path from the top) -> the folder opened, or None (walk_tree's)
@@ -321,16 +320,6 @@ def link_target(path: str, guard: Path | None) -> str:
     return target
 
 
-def scan_one(path: str, guard: Path | None) -> list[Entry]:
-    """One directory's entries, sorted by name, skipping .git/.art; symlinks must stay inside ``guard``.
-
-    Raises:
-        FileSystemError: when the directory or an entry cannot be read (permission denied, I/O error...).
-        UnsafePathError: for a symlink that leaves ``guard``, or a name that is not valid UTF-8.
-    """
-    return _scan(path, guard)[0]
-
-
 def _read(path: str, follow: bool = True) -> SignedDir:
     """``stream_dir(path, keep=True)``, its errors described."""
     check_name(path)
@@ -340,44 +329,6 @@ def _read(path: str, follow: bool = True) -> SignedDir:
         if isinstance(exc, (BlockingIOError, InterruptedError)):
             raise
         raise describe(exc, "read the folder" if exc.filename == path else "read") from exc
-
-
-def _scan(path: str, guard: Path | None, follow: bool = True) -> tuple[list[Entry], SignedDir]:
-    """``scan_one``, plus what ``stream_dir`` read (the folder's own signature and its subfolders)."""
-    own = _read(path, follow)
-    out: list[Entry] = []
-    prefix = os.path.join(path, "")
-    for name, st in own.kept:
-        if not name.isascii():
-            check_name(prefix + name)
-        fmt = st.st_mode & _S_IFMT
-        if fmt == S_IFREG:
-            out.append((name, "file", st, None))
-        elif fmt == S_IFDIR:
-            out.append((name, "dir", st, None))
-        elif fmt == S_IFLNK:
-            out.append((name, "symlink", st, link_target(prefix + name, guard)))
-    own.drop_kept()
-    out.sort(key=_name)
-    return out, own
-
-
-def _name(item: Entry) -> str:
-    return item[0]
-
-
-def iter_files(root: str, guard: Path | None = None) -> Iterator[tuple[str, FileStat]]:
-    """Yield (absolute path, stat) of every regular file under ``root``, one directory at a time."""
-    stack = [root]
-    while stack:
-        d = stack.pop()
-        subdirs = []
-        for name, kind, st, _ in scan_one(d, guard):
-            if kind == "file":
-                yield os.path.join(d, name), st
-            elif kind == "dir":
-                subdirs.append(os.path.join(d, name))
-        stack.extend(reversed(subdirs))
 
 
 FILE_BATCH = 4096  # files of one folder handed to ``file_oids`` at a time (walk_tree)
@@ -402,7 +353,7 @@ class _Open:
     """A directory whose subdirectories are still being walked: its regular files in batches (``_Batch``), its
     symlinks' and closed subfolders' encoded entries."""
 
-    __slots__ = ("path", "rel", "batches", "files", "size", "others", "subdirs", "own", "sigs", "racy")
+    __slots__ = ("path", "rel", "batches", "files", "size", "others", "subdirs", "own", "sigs", "racy", "run")
 
     def __init__(self, path: str, rel: str, own: SignedDir) -> None:
         self.path, self.rel, self.own = path, rel, own
@@ -412,6 +363,28 @@ class _Open:
         self.subdirs = own.subdirs[::-1]  # popped from the end: walked in name order
         self.sigs: list[tuple[str, bytes]] = []  # the subfolders' (name, signature), in name order
         self.racy = own.racy
+        self.run: TreeRun | None = None  # a large folder's files encoded as they are done (``settle``)
+
+    def settle(self, done: int, spill: str | None, plain: bool) -> None:
+        """A batch was handed on: the ``done`` batches before the one before it are done by now, the last of them
+        gets its ids packed (32 bytes a file). In a
+        folder of over ``SPILL_FILES`` files with nothing but files (``plain``; ``spill``: where the tree is
+        spilled), every done batch is encoded to the folder's ``TreeRun`` and let go: a folder of a million files
+        then holds its names and ids for a few batches only, not ~55 MB of them until it closes."""
+        batches = self.batches
+        if done < 1:
+            return
+        _pack_oids(batches[done - 1])
+        run = self.run
+        if run is None:
+            if spill is None or not plain or self.files <= SPILL_FILES or self.others:
+                return
+            self.run = run = TreeRun(spill, self.path)
+        for k in range(done):
+            batch = batches[k]
+            if batch is not None:
+                batches[k] = None
+                run.add(_batch_entries(batch))
 
 
 def walk_tree(
@@ -444,6 +417,8 @@ def walk_tree(
         FileSystemError: when a directory cannot be read.
         UnsafePathError: for a symlink that leaves ``guard``, or a name that is not valid UTF-8.
     """
+
+    run_in = spill if put_tree is not None else None  # where a large folder's tree is encoded as it goes
 
     def open_dir(path: str, rel: str) -> _Open:
         if opener is not None and (opened := opener(path, rel)) is not None:
@@ -481,6 +456,7 @@ def walk_tree(
         # stat data, once put in the batches' order (in place): each batch's part goes once it was handed on
         own.names = listed = NameList()
         top.files = len(files)
+        plain = not top.others and not top.subdirs  # only files: a large one's tree may be encoded as it goes
         stats = meta_in_batches(meta, files, FILE_BATCH)
         own.drop_kept()
         del meta, files
@@ -496,8 +472,7 @@ def walk_tree(
             del facts
             part.oids = file_oids(listing)
             del listing
-            if k >= 2:  # the batch before last is done by now: its ids packed, 32 bytes a file
-                _pack_oids(batches[k - 2])
+            top.settle(k - 1, run_in, plain)  # the batch before last is done by now
         return top
 
     def close(top: _Open, parent: _Open | None) -> BuiltTree:
@@ -549,35 +524,55 @@ def _pack_oids(batch: _Batch | None) -> None:
         batch.oids = bytes.fromhex("".join(batch.oids))
 
 
+def _batch_entries(batch: _Batch) -> Iterator[EncodedEntry]:
+    """The encoded entries of a batch's files, in name order, its ids packed first."""
+    _pack_oids(batch)
+    digests, sizes, execs = batch.oids, batch.sizes, batch.execs
+    assert isinstance(digests, bytes)
+    if len(digests) != 32 * len(sizes):
+        raise AssertionError("file_oids returned a different number of ids")
+    # the batch's names decoded as one str and cut one at a time (no list of them all beside the encoding)
+    text = batch.names.decode("utf-8", "surrogateescape")
+    find, at = text.find, 0
+    for i in range(len(sizes)):
+        end = find("\0", at)
+        name = text[at:end]
+        at = end + 1
+        yield name, [name, _FILE, bool(execs[i]), digests[32 * i : 32 * i + 32], sizes[i]]
+
+
 def _encode(top: _Open, spill: str | None) -> BuiltTree:
     """The tree of a walked folder, encoded entry by entry in name order (byte-identical to ``Tree.to_bytes``
     of the same entries), and the sum of its entries' sizes. Each batch of files is let go once encoded: a
-    folder of a million files does not hold its names and ids whole beside the whole encoding."""
+    folder of a million files does not hold its names and ids whole beside the whole encoding (and those of a
+    folder with a ``TreeRun`` were encoded as they were done, ``_Open.settle``)."""
     batches = top.batches
+    run = top.run
+    top.run = None
+    before = run.count if run is not None else 0  # files encoded as they were done
 
     def files() -> Iterator[EncodedEntry]:
         count = 0
         for k, batch in enumerate(batches):
+            if batch is None and run is not None:  # in the run already
+                continue
             assert batch is not None
             batches[k] = None
-            _pack_oids(batch)
-            digests, sizes, execs = batch.oids, batch.sizes, batch.execs
-            assert isinstance(digests, bytes)
-            if len(digests) != 32 * len(sizes):
-                raise AssertionError("file_oids returned a different number of ids")
-            # the batch's names decoded as one str and cut one at a time (no list of them all beside the encoding)
-            text = batch.names.decode("utf-8", "surrogateescape")
-            find, at = text.find, 0
-            for i in range(len(sizes)):
-                end = find("\0", at)
-                name = text[at:end]
-                at = end + 1
-                yield name, [name, _FILE, bool(execs[i]), digests[32 * i : 32 * i + 32], sizes[i]]
-            count += len(sizes)
-        if count != top.files:
+            yield from _batch_entries(batch)
+            count += len(batch.sizes)
+        if before + count != top.files:
             raise AssertionError("the batches hold a different number of files")
 
     size = top.size + sum(e[1][4] for e in top.others)  # type: ignore[misc]
+    if run is not None:
+        assert spill is not None
+        try:
+            with os_errors("write a temporary file in", spill):
+                run.add(files())
+                return run.finish(top.others, size, spill)
+        finally:
+            run.close()
+            top.batches, top.others = [], []
     if spill is not None and top.files > SPILL_FILES:
         try:
             with os_errors("write a temporary file in", spill):

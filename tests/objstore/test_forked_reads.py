@@ -281,3 +281,46 @@ def test_the_next_folder_is_read_ahead_and_a_walk_that_turns_elsewhere_is_follow
     assert got == _entries(one) and got["f005/inner"][0] == "file" and len(got) == 13 * 40
     r = _run(two, "fsck")
     assert r.returncode == 0, r.stderr
+
+
+LIMITED = """
+import sys
+from artvc.objstore import listread, scan
+listread.READ_AT_MOST = 100  # parameters lowered: a folder of 4,000 files is over both limits
+scan.SPILL_FILES = 1000
+scan.FILE_BATCH = listread.FILE_BATCH = 300
+from artvc.commands import main
+sys.argv[0] = "art"
+main()
+"""
+
+
+def test_a_folder_over_the_limits_is_read_by_the_reader_as_one_process_reads_it(tmp_path):
+    """A folder of more than ``READ_AT_MOST`` entries (lowered, with ``SPILL_FILES`` and ``FILE_BATCH``: its tree
+    encoded as its files are done) goes to the reading process too: the pointer, objects and status of ``-j 1``,
+    and no process left (``test_listread`` compares the stat walk's)."""
+    repos = {name: make_repo(tmp_path / name) for name in ("forked", "one")}
+    for repo in repos.values():
+        flat = repo / "data" / "flat"
+        flat.mkdir(parents=True)
+        for i in range(4000):
+            (flat / f"f{(i * 7919) % 4000:05d}").write_bytes(random_bytes(20 + i % 300, seed=i))
+        (repo / "data" / "first").write_bytes(b"known first")
+    env, mark = _env(tmp_path)
+    limited = [sys.executable, "-c", LIMITED]
+    r = subprocess.run([*limited, "add", "data"], cwd=repos["forked"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "points.log").read_text().count("add.forked-read") >= 10  # jobs of the flat folder
+    r = subprocess.run([*limited, "add", "-j", "1", "data"], cwd=repos["one"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    pointers = {name: (repo / "data.art").read_text() for name, repo in repos.items()}
+    assert pointers["forked"] == pointers["one"]
+    objects = {}
+    for name, repo in repos.items():
+        r = _run(repo, "fsck")
+        assert r.returncode == 0, r.stderr
+        objects[name] = chunks(repo / ".art" / "store")
+        s = _run(repo, "status", "--json")
+        assert s.returncode == 0 and '"unchanged"' in s.stdout, s.stdout
+    assert objects["forked"] == objects["one"] and len(objects["one"]) >= 4000
+    assert not _left(mark)

@@ -4,17 +4,19 @@ on, the trees and the folder signatures are the ones the stat walk gives, byte f
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
 
-from artvc.objstore import listread
+from artvc.objstore import listread, scan
 from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.ingest import SMALL_FILE, Ingester
 from artvc.objstore.listread import ReadAsListed, ReadStat
 from artvc.objstore.scan import FileStat, walk_tree
 from artvc.objstore.sigwalk import signed_walk
 from artvc.objstore.store.local import LocalStore
+from tests.objstore.test_direct_packs import chunks
 
 READ_MAX = 3000  # files over this are handed on with their stat only (ingest's SMALL_FILE, lowered)
 
@@ -26,7 +28,7 @@ def _folder(root: Path) -> dict[str, bytes]:
     for i in range(4200):
         files[f"big/f{(i * 7919) % 4200:05d}"] = b"%d" % i * (1 + i % 5)
     for i in range(30):
-        files[f"s{i % 3}/inner/g{i}"] = os.urandom(i * 200)
+        files[f"s{i % 3}/inner/g{i}"] = random.Random(i).randbytes(i * 200)  # the same in every copy
     files["top.sh"] = b"#!/bin/sh\n"
     for rel, data in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -86,7 +88,9 @@ def test_files_read_as_listed_carry_the_stat_data_and_signatures_of_the_stat_wal
         assert content == (body if len(body) <= READ_MAX else None)
 
 
-def test_a_folder_of_more_entries_than_read_at_most_is_walked_as_before(tmp_path, monkeypatch):
+def test_a_folder_of_more_entries_than_read_at_most_is_read_as_listed_too(tmp_path, monkeypatch):
+    """``READ_AT_MOST`` only bounds what is listed ahead: a larger folder is read as listed at its turn, with the
+    stat data, signatures and tree of the stat walk."""
     data = tmp_path / "data"
     _folder(data)
     expected = _walk(data, read=False)
@@ -94,7 +98,63 @@ def test_a_folder_of_more_entries_than_read_at_most_is_walked_as_before(tmp_path
     handed, seen, oid, read_data = _walk(data, read=True)
     assert (handed, seen, oid) == expected[:3]
     read_in = {p.rpartition(os.sep)[0] for p, _ in read_data}
-    assert read_in == {str(data), *(str(data / f"s{i}/inner") for i in range(3))}
+    assert read_in == {str(data), str(data / "big"), *(str(data / f"s{i}/inner") for i in range(3))}
+
+
+def _small_limits(monkeypatch) -> None:
+    """Lower the limits (parameters, not behaviour): "big" (4,200 files) is over ``READ_AT_MOST`` and
+    ``SPILL_FILES``, and handed on in 15 batches, so its tree is encoded as its files are done (``TreeRun``)."""
+    monkeypatch.setattr(listread, "READ_AT_MOST", 100)
+    monkeypatch.setattr(scan, "SPILL_FILES", 1000)
+    monkeypatch.setattr(scan, "FILE_BATCH", 300)
+    monkeypatch.setattr(listread, "FILE_BATCH", 300)
+
+
+@pytest.mark.parametrize("cold", [True, False], ids=["read-as-listed", "stat-walk"])
+def test_a_large_folder_of_files_encodes_its_tree_as_it_goes(tmp_path, monkeypatch, cold):
+    """Through ingest with a real store and stat cache: a folder of only files over ``SPILL_FILES`` (lowered) gets
+    the tree, the chunks and the stat rows of an add at the default limits, read as listed or by the stat walk,
+    and its tree went through a ``TreeRun`` (each batch encoded once its ids were done)."""
+    from artvc.objstore import objects
+    from artvc.workspace.state import StateDB
+
+    def add(where: Path, small: bool) -> tuple[object, set, dict]:
+        root = where / "ws"
+        data = root / "data"
+        files = _folder(data)
+        store = LocalStore(where / "store")
+        cache = StateDB(where / "state.db", root)
+        with monkeypatch.context() as m:
+            if small:
+                _small_limits(m)
+            with store.writer() as w, Ingester(w, store.params, store.compressor, cache=cache) as ing:
+                if not cold:  # the cache knows a file under the folder now: the stat walk reads every folder
+                    ing.add_tree(data / "s0")
+                tree, count = ing.add_tree(data)
+        assert count == len(files)
+        cache.flush()
+        rows = {r[0]: r[1:] for r in cache.db.execute("SELECT path, ino, mtime, size, ctime FROM stat")}
+        for rel in files:  # every file's row holds its stat data, as lstat gives it
+            st = os.lstat(data / rel)
+            assert rows.pop(os.path.relpath(data / rel, root)) == (
+                st.st_ino,
+                st.st_mtime_ns,
+                st.st_size,
+                st.st_ctime_ns,
+            )
+        assert not rows
+        cache.close()
+        store.close()
+        return tree.oid, chunks(where / "store"), files
+
+    added: list = []
+    real_add = objects.TreeRun.add
+    monkeypatch.setattr(objects.TreeRun, "add", lambda self, entries: added.append(1) or real_add(self, entries))
+    small_oid, small_chunks, files = add(tmp_path / "small", True)
+    assert len(added) >= 10  # the batches of "big", encoded as they were done, and the rest as it closed
+    added.clear()
+    oid, default_chunks, _ = add(tmp_path / "default", False)
+    assert not added and small_oid == oid and small_chunks == default_chunks and len(files) > 4200
 
 
 def test_a_first_add_records_the_stat_rows_of_the_stat_walk(tmp_path):

@@ -9,7 +9,8 @@ from pathlib import Path
 from artvc.objstore.hashing import hash_bytes
 from artvc.objstore.ingest import Ingester
 from artvc.objstore.objects import Kind
-from artvc.objstore.scan import iter_files, walk_tree
+from artvc.objstore.scan import walk_tree
+from artvc.objstore.scanlist import iter_files
 from artvc.objstore.sigwalk import signed_walk
 from artvc.objstore.store.local import LocalStore
 

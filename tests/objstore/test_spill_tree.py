@@ -133,3 +133,36 @@ def test_no_block_of_the_spilled_tree_s_size_is_held_when_it_reaches_the_store(t
     assert held >= length > 20_000 * 40  # the control: held whole, the encoding is one block
     biggest, spilled_length = largest[True]
     assert spilled_length == length and biggest < length / 4, largest
+
+
+@pytest.mark.parametrize("count", [3, 70_000])  # the array header of 1 byte, and of 5 (the room kept for it)
+@pytest.mark.parametrize("others", [0, 2])
+def test_a_tree_run_encodes_what_encode_tree_does(tmp_path, count, others):
+    """A ``TreeRun`` (a large folder's files encoded as they are done) gives the bytes and id of ``encode_tree``
+    of the same entries: files added in parts, and other entries (a folder, a symlink) merged in by name when
+    there are some (the run is read back)."""
+    from artvc.objstore.hashing import hash_object
+    from artvc.objstore.objects import TreeRun, encode_tree
+    from artvc.objstore.types import EntryKind
+
+    def entry(i: int) -> tuple[str, list[object]]:
+        name = f"f{i:06d}"
+        return name, [name, EntryKind.FILE.value, i % 7 == 0, bytes([i % 256]) * 32, i]
+
+    files = [entry(i) for i in range(count)]
+    extra = [
+        ("f000001a", ["f000001a", EntryKind.DIR.value, False, b"d" * 32, 5]),
+        ("zlink", ["zlink", EntryKind.SYMLINK.value, "f000000", b"l" * 32, 0]),
+    ][:others]
+    expected = encode_tree(count, iter(files), list(extra), "data")
+    run = TreeRun(str(tmp_path), "data")
+    run.add(iter(files[: count // 2]))
+    run.add(iter(files[count // 2 :]))
+    tree = run.finish(list(extra), 123, str(tmp_path))
+    run.close()
+    try:
+        assert isinstance(tree, SpilledTree) and tree.length == len(expected) and tree.size == 123
+        assert tree.to_bytes() == expected and tree.oid == hash_object("tree", expected)
+    finally:
+        tree.close()
+    assert os.listdir(tmp_path) == []  # unnamed files
