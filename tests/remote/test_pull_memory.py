@@ -12,6 +12,27 @@ from artvc.objstore.objects import Kind
 from tests.remote.conftest import add_remote, art_json, clone, files_under
 
 
+def _pull_traced(other, monkeypatch) -> tuple[dict, list[list[int]]]:
+    """``art pull --json`` in ``other`` under tracemalloc, with the sizes of the blocks alive when the first files
+    are written (every tree walked and verified, the folder being applied)."""
+    from artvc.objstore import materialize
+
+    snaps: list[list[int]] = []
+    real = materialize._write_run
+
+    def write(*args, **kwargs):
+        if not snaps:
+            snaps.append([t.size for t in tracemalloc.take_snapshot().traces])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(materialize, "_write_run", write)
+    tracemalloc.start(1)
+    try:
+        return art_json(other, "pull"), snaps
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.slow
 def test_a_pulled_large_tree_is_not_held_in_memory_while_its_folder_is_written(ws, tmp_path, monkeypatch):
     """While the checkout beside the fetch writes the first files, no block of memory the size of the folder's
@@ -19,7 +40,7 @@ def test_a_pulled_large_tree_is_not_held_in_memory_while_its_folder_is_written(w
     from there a window at a time (the old code held the encoding from the walk to the end of the fetch and of
     the checkout: this found it). The thresholds are lowered so 6,000 files stand for a million: every tree is
     "large" (``BIG_TREE``) and none is decoded whole (``DECODED_MAX``)."""
-    from artvc.objstore import materialize, objects, transfer
+    from artvc.objstore import objects, transfer
 
     monkeypatch.setattr(transfer, "BIG_TREE", 16 << 10)
     monkeypatch.setattr(objects, "DECODED_MAX", 100)
@@ -29,20 +50,7 @@ def test_a_pulled_large_tree_is_not_held_in_memory_while_its_folder_is_written(w
     add_remote(ws, str(tmp_path / "bucket"))
     assert art_json(ws, "push")["missing"] == []
     other = clone(ws, tmp_path / "clone")
-    sizes: list[list[int]] = []
-    real = materialize._write_run
-
-    def write(*args, **kwargs):
-        if not sizes:  # the first files of the folder: the tree has been walked, planned and is being applied
-            sizes.append([t.size for t in tracemalloc.take_snapshot().traces])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(materialize, "_write_run", write)
-    tracemalloc.start(1)
-    try:
-        pulled = art_json(other, "pull")
-    finally:
-        tracemalloc.stop()
+    pulled, sizes = _pull_traced(other, monkeypatch)
     assert pulled["restored"] == ["d0"] and pulled["files_written"] == 6000
     assert files_under(other.root / "d0") == files_under(ws.root / "d0")
     with other.repo() as repo:
@@ -112,7 +120,7 @@ def test_a_pull_of_many_folders_holds_its_small_trees_in_a_file_past_its_budget(
     stored as before (the clone's fsck reads every one back)."""
     import sys
 
-    from artvc.objstore import materialize, transfer
+    from artvc.objstore import transfer
     from artvc.objstore.objects import Tree
 
     budget = 32 << 10
@@ -124,20 +132,7 @@ def test_a_pull_of_many_folders_holds_its_small_trees_in_a_file_past_its_budget(
     add_remote(ws, str(tmp_path / "bucket"))
     assert art_json(ws, "push")["missing"] == []
     other = clone(ws, tmp_path / "clone")
-    snaps: list[list[int]] = []
-    real = materialize._write_run
-
-    def write(*args, **kwargs):
-        if not snaps:  # the first files written: every tree has been walked and verified
-            snaps.append([t.size for t in tracemalloc.take_snapshot().traces])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(materialize, "_write_run", write)
-    tracemalloc.start(1)
-    try:
-        pulled = art_json(other, "pull")
-    finally:
-        tracemalloc.stop()
+    pulled, snaps = _pull_traced(other, monkeypatch)
     assert pulled["files_written"] == 80 * 60
     assert files_under(other.root / "data") == files_under(ws.root / "data")
     with other.repo() as repo:
