@@ -248,18 +248,20 @@ class LocalWriter(StoreWriter):
         if self._held_bytes > META_HOLD:
             self._write_held()
 
-    def _write_held(self) -> None:
-        """Write the held metadata to the metadata pack (sealed, after the chunk pack, when full)."""
+    def _write_held(self, into_chunks: bool = False) -> None:
+        """Write the held metadata to the metadata pack (sealed, after the chunk pack, when full), or with
+        ``into_chunks`` to the chunk pack (``commit`` of a small writer)."""
         held, self._held, self._held_bytes = self._held, [], 0
-        meta = self._meta
+        builder = self._builder if into_chunks else self._meta
+        seal = self._seal if into_chunks else self._seal_meta
         try:
             while held:
-                part, held = held[: meta.room()], held[meta.room() :]
-                meta.add_many(part)
-                if meta.full() or held:
-                    self._seal_meta()
+                part, held = held[: builder.room()], held[builder.room() :]
+                builder.add_many(part)
+                if builder.full() or held:
+                    seal()
         except OSError as exc:
-            tmp = meta.temp
+            tmp = builder.temp
             self.abort()
             raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
 
@@ -301,17 +303,7 @@ class LocalWriter(StoreWriter):
         than ``MIXED_AT_MOST`` bytes of chunks and none went to a pack of its own, else in its own pack)."""
         builder = self._builder
         if self._held and not self._meta.open and self._chunk_bytes < MIXED_AT_MOST:
-            held, self._held, self._held_bytes = self._held, [], 0
-            try:
-                while held:
-                    part, held = held[: builder.room()], held[builder.room() :]
-                    builder.add_many(part)
-                    if builder.full() or held:
-                        self._seal()
-            except OSError as exc:
-                tmp = builder.temp
-                self.abort()
-                raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
+            self._write_held(into_chunks=True)
         try:
             if builder.open:
                 self._seal()
