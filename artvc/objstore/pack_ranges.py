@@ -26,6 +26,7 @@ from .tmpowner import token
 from .types import Location
 
 WINDOW = 4 << 20  # at most this many bytes of a pack in one read (gaps included), and twice that decompressed
+WINDOW_OBJECTS = 4096  # and at most this many objects: a window's entries and results cost ~450 bytes an object
 _CHUNK, _HEADER = int(Kind.CHUNK), len(PACK_MAGIC)  # no object starts inside a pack's header
 _E = TypeVar("_E", PackEntry, tuple[bytes, int, int, int, int, int])
 AHEAD = 2  # windows read and being verified while one is consumed: memory stays a few windows, whatever the pack
@@ -92,7 +93,7 @@ def verified_batches(
     digest as bytes."""
     pending: deque[tuple[list[PackEntry] | list[Record], Future[tuple[list[bytes | None], int]]]] = deque()
     items: Iterable[Any] = ENTRY.iter_unpack(entries.data) if isinstance(entries, EntryTable) else entries
-    for window in spans(items, WINDOW):
+    for window in spans(items, WINDOW, WINDOW_OBJECTS):
         if len(pending) >= AHEAD:
             done, fut = pending.popleft()
             yield done, *fut.result()
@@ -102,14 +103,17 @@ def verified_batches(
         yield done, *fut.result()
 
 
-def spans(entries: Iterable[_E], limit: int) -> Iterator[list[_E]]:
+def spans(entries: Iterable[_E], limit: int, most: int = 1 << 62) -> Iterator[list[_E]]:
     """Cut entries (``PackEntry`` or unpacked records: the same fields in the same places) sorted by offset into
-    runs whose byte range (gaps included) stays within ``limit`` and whose objects hold at most twice that
-    decompressed, or one entry (whose lengths its entry check bounds)."""
+    runs whose byte range (gaps included) stays within ``limit``, whose objects hold at most twice that
+    decompressed and which have at most ``most`` entries, or one entry (whose lengths its entry check bounds).
+
+    ``most``: a window of tiny objects is bounded by their count, not their bytes (4 MiB of 16-64 byte files is
+    ~65,000 entries, each held as a record and a result while verified: ~30 MB a window, ``AHEAD`` + 1 alive)."""
     window: list[_E] = []
     raw = first = 0
     for e in entries:
-        if window and (e[3] + e[4] - first > limit or raw + e[5] > 2 * limit):
+        if window and (e[3] + e[4] - first > limit or raw + e[5] > 2 * limit or len(window) >= most):
             yield window
             window, raw = [], 0
         if not window:

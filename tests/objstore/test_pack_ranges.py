@@ -57,6 +57,18 @@ def test_an_entry_far_away_gets_a_window_of_its_own_not_a_huge_read():
     assert list(spans([*near, far], WINDOW)) == [near, [far]]
 
 
+def test_a_window_of_tiny_objects_is_bounded_by_their_count():
+    """4 MiB of 16-64 byte objects is ~65,000 entries; a verification window holds at most ``WINDOW_OBJECTS`` of
+    them (each is held as a record and a result while it is verified), whatever their bytes."""
+    from artvc.objstore.pack_ranges import WINDOW_OBJECTS
+
+    entries = [PackEntry(hash_bytes(b"%d" % i), 0, 0, 8 + i * 40, 40, 40) for i in range(2 * WINDOW_OBJECTS + 5)]
+    windows = list(spans(entries, WINDOW, WINDOW_OBJECTS))
+    assert [len(w) for w in windows] == [WINDOW_OBJECTS, WINDOW_OBJECTS, 5]
+    assert [e for w in windows for e in w] == entries
+    assert [len(w) for w in spans(entries, WINDOW)] == [len(entries)]  # the bytes alone would make one window
+
+
 def test_a_push_reads_neighbouring_objects_together_and_each_gets_its_own_bytes(tmp_path):
     with LocalStore(tmp_path / "store") as store:
         blobs = [random_bytes(30_000 + i * 131, i) for i in range(300)]  # ~9.5 MiB: more than one window
