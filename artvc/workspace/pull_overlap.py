@@ -46,6 +46,8 @@ from .repo import Repo
 from .safety import AnyTree, TreeCache
 from .tracked import TrackedArtifact
 
+KEPT_ENTRIES = 16_384  # decoded entries kept for the apply step (~350 bytes each: ~6 MB); the rest decoded again
+
 
 class VerifiedTrees(TreeCache):
     """A plan's tree cache that first gives the trees a fetch verified and has not stored yet (id -> encoding,
@@ -53,9 +55,14 @@ class VerifiedTrees(TreeCache):
 
     The plan takes each tree once and the apply step once more (from what the plan kept, or decoded again):
     that second take lets the encoding go; a later read (the folder signatures, after the fetch ended) goes to
-    the store, which has every tree by then."""
+    the store, which has every tree by then.
 
-    def __init__(self, verified: dict[Oid, bytes | FileTree], budget: int = 100_000) -> None:
+    ``budget``: far below a checkout's (100,000 entries, ~35 MB decoded), since this cache lives beside the
+    fetch's own memory: 1M files in folders of 100 peaked at 154 MB with that budget. A tree past it is decoded
+    again by the apply step, from its verified encoding and without the checks: a pull of 200,000 files in
+    folders of 100 on tmpfs took 7.3-7.7 s of user CPU against 7.0-7.1 (and peaked at 87-89 MB against 106-107)."""
+
+    def __init__(self, verified: dict[Oid, bytes | FileTree], budget: int = KEPT_ENTRIES) -> None:
         super().__init__(budget)
         self.verified = verified
         self._taken: set[Oid] = set()
@@ -138,7 +145,7 @@ class Overlap:
             dirs = [a for a in self.arts if a.pointer.kind == "dir" and trees and a.pointer.oid in trees]
             if not dirs or trees is None:
                 return
-            cache = VerifiedTrees(trees)
+            cache = VerifiedTrees(trees, KEPT_ENTRIES)
             # the fetch is bringing the objects: the plan checks none present (a file whose object never comes is
             # not written, and its folder never put in place)
             plan = plan_checkout(self.repo, None, force=self.force, artifacts=dirs, trees=cache, arriving=True)

@@ -425,3 +425,34 @@ def test_a_damaged_pack_stops_the_writer_process_and_leaves_the_workspace_as_it_
     assert again.returncode == 0, again.stderr
     assert files_under(other.root / "d0") == files_under(ws.root / "d0")
     assert "ok:" in other.art("fsck").stdout
+
+
+def test_the_checkout_beside_the_fetch_keeps_at_most_its_budget_of_decoded_trees(ws, tmp_path, monkeypatch):
+    """The plan beside the fetch keeps decoded trees for the apply step up to ``KEPT_ENTRIES`` entries in all
+    (it lives beside the fetch's memory: 1M files in folders of 100 peaked at 154 MB with a checkout's budget);
+    the trees past it are decoded again from what the fetch verified, and the folder comes out the same."""
+    from artvc.workspace import pull_overlap
+
+    rng = random.Random(32)
+    ws.gen({"d2": {f"s{k}": {f"f{i}.bin": rng.randbytes(rng.randint(1, 300)) for i in range(40)} for k in range(6)}})
+    ws.art("add", "d2")
+    add_remote(ws, str(tmp_path / "bucket"))
+    assert art_json(ws, "push")["missing"] == []
+    other = clone(ws, tmp_path / "clone")
+    monkeypatch.setattr(pull_overlap, "KEPT_ENTRIES", 100)
+    kept: list[int] = []
+    real_keep = pull_overlap.VerifiedTrees.keep
+
+    def keep(self, tree):
+        before = len(self)
+        real_keep(self, tree)
+        if len(self) > before:
+            kept.append(len(tree.entries))
+
+    monkeypatch.setattr(pull_overlap.VerifiedTrees, "keep", keep)
+    written, _ = _watch_writes(monkeypatch)
+    assert art_json(other, "pull")["restored"] == ["d2"]
+    assert len(written) == 240  # all checked out beside the fetch
+    assert kept and sum(kept) <= 100 and len(kept) < 7  # two trees of 40 kept; the others decoded again
+    assert files_under(other.root / "d2") == files_under(ws.root / "d2")
+    assert _leftovers(other.root) == []
