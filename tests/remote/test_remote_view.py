@@ -167,19 +167,16 @@ def test_python_memory_of_a_pull_per_file_is_small(ws, tmp_path, monkeypatch):
     assert per_file < 985, f"pull: {per_file:.0f} bytes of Python memory per file"
 
 
-@pytest.mark.slow
-def test_python_memory_of_a_push_per_file_is_small(ws, tmp_path):
-    """A push of one flat folder keeps its plan (keys seen, queue, objects to send) in a temporary sqlite file,
-    not in Python sets: what grows with the number of files is the folder's tree and the whole packs' entries."""
-    import random
-
-    rng = random.Random(7)
+def _push_peaks(ws, tmp_path, counts: tuple[int, ...], make, after=None) -> dict[int, int]:
+    """The traced peak of Python memory of ``art push`` of ``make(n)`` (a folder ``gen`` spec) for each of
+    ``counts``; the first is pushed untraced, so that imports count in none of those measured. ``after(n)`` runs
+    after each measured push."""
     peaks = {}
-    for n in (20, 1500, 6000):  # 20: a push untraced first, so that imports count in neither measured push
-        ws.gen({f"data{n}": {f"f{i:06d}.bin": rng.randbytes(rng.randint(16, 64)) for i in range(n)}})
+    for n in counts:
+        ws.gen({f"data{n}": make(n)})
         ws.art("add", f"data{n}")
         add_remote(ws, str(tmp_path / f"bucket{n}"), name=f"r{n}")
-        if n == 20:
+        if n == counts[0]:
             ws.art("push", "-r", f"r{n}", f"data{n}")
             continue
         tracemalloc.start()
@@ -190,6 +187,24 @@ def test_python_memory_of_a_push_per_file_is_small(ws, tmp_path):
             peaks[n] = tracemalloc.get_traced_memory()[1] - before
         finally:
             tracemalloc.stop()
+        if after is not None:
+            after(n)
+    return peaks
+
+
+@pytest.mark.slow
+def test_python_memory_of_a_push_per_file_is_small(ws, tmp_path):
+    """A push of one flat folder keeps its plan (keys seen, queue, objects to send) in a temporary sqlite file,
+    not in Python sets: what grows with the number of files is the folder's tree and the whole packs' entries."""
+    import random
+
+    rng = random.Random(7)
+    peaks = _push_peaks(
+        ws,
+        tmp_path,
+        (20, 1500, 6000),
+        lambda n: {f"f{i:06d}.bin": rng.randbytes(rng.randint(16, 64)) for i in range(n)},
+    )
     per_file = (peaks[6000] - peaks[1500]) / 4500
     # measured 1,235 (772 without the untraced push first: the imports counted in the 1,500-file push); 1,106
     # since the plan's walk decodes a tree an entry at a time (upload_plan._named; a push of 200k tiny files in one
@@ -200,33 +215,26 @@ def test_python_memory_of_a_push_per_file_is_small(ws, tmp_path):
 
 @pytest.mark.slow
 def test_python_memory_of_a_push_of_many_folders_per_file_is_small(ws, tmp_path):
-    """A push of folders of 50 files sends no local pack whole (each holds trees beside its chunks): the
-    remote writer builds new packs of up to a million tiny objects, and held each sealed pack's entries as a
-    ``PackEntry`` list while it uploaded it (a push of 1M files in folders of 100 peaked at 593 MB RSS). The
-    entries now stay the pack's encoded table (``EntryTable``, 50 bytes an object)."""
+    """A push of folders of 50 files sends no local pack whole (each holds trees beside its chunks: an add of
+    less than 8 MiB writes one pack): the remote writer builds new packs of tiny objects, and held each sealed
+    pack's entries as a ``PackEntry`` list while it uploaded it (a push of 1M files in folders of 100 peaked at
+    593 MB RSS). The entries now stay the pack's encoded table (``EntryTable``, 50 bytes an object)."""
     import random
 
     rng = random.Random(8)
-    peaks = {}
-    for n in (100, 1500, 6000):  # 100: a push untraced first, so that imports count in neither measured push
-        ws.gen({f"tree{n}": {f"d{k:03d}": {f"f{i:02d}.bin": rng.randbytes(rng.randint(16, 64)) for i in range(50)}
-                             for k in range(n // 50)}})  # fmt: skip
-        ws.art("add", f"tree{n}")
-        add_remote(ws, str(tmp_path / f"bucket{n}"), name=f"r{n}")
-        if n == 100:
-            ws.art("push", "-r", f"r{n}", f"tree{n}")
-            continue
-        tracemalloc.start()
-        try:
-            before = tracemalloc.get_traced_memory()[0]
-            tracemalloc.reset_peak()
-            ws.art("push", "-r", f"r{n}", f"tree{n}")
-            peaks[n] = tracemalloc.get_traced_memory()[1] - before
-        finally:
-            tracemalloc.stop()
+
+    def built_here(n: int) -> None:
         local = {p.name for p in (ws.root / ".art" / "store" / "packs").rglob("*.pack")}
         built = [p for p in (tmp_path / f"bucket{n}" / "packs").rglob("*.pack") if p.name not in local]
         assert sum(p.stat().st_size for p in built) > n * 16  # the files' chunks went into packs built here
+
+    def folders(n: int) -> dict:
+        return {
+            f"d{k:03d}": {f"f{i:02d}.bin": rng.randbytes(rng.randint(16, 64)) for i in range(50)}
+            for k in range(n // 50)
+        }
+
+    peaks = _push_peaks(ws, tmp_path, (100, 1500, 6000), folders, built_here)
     per_file = (peaks[6000] - peaks[1500]) / 4500
     # measured 924 (1,144 with the sealed packs' entries decoded: ~220 bytes an object of the largest pack)
     assert per_file < 1030, f"push of folders: {per_file:.0f} bytes of Python memory per file"
