@@ -63,16 +63,19 @@ def set_key(table: TableLike, key: str, value: Any) -> None:
     body = _body(table)
     last = None
     if body is not None:
-        for k, item in body.body:
+        for i, (k, item) in enumerate(body.body):
             if k is not None and not _is_table(item):
-                last = k
+                last = i
     if last is None or body is None:
         if body is not None and any(k is not None and _is_table(item) for k, item in body.body):
             body._insert_at(0, key, value)  # before the first sub-table, else the key would land in it
         else:
             table[key] = value
         return
-    body._insert_after(last, key, value)
+    if last + 1 < len(body.body):  # ``_insert_at``, not ``_insert_after``: tomlkit 0.15.3 removed the latter
+        body._insert_at(last + 1, key, value)
+    else:  # the last plain key ends the table: nothing to keep after it
+        table[key] = value
 
 
 def child(table: TableLike, key: str, *, holds_tables: bool = False) -> Any:
