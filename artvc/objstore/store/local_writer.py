@@ -180,8 +180,8 @@ class LocalWriter(StoreWriter):
         Raises:
             FormatError: when a codec-2 payload has no base id (before anything of it is written).
         """
-        if any(obj[1] != _CHUNK for obj in objects):
-            self._hold([obj for obj in objects if obj[1] != _CHUNK])
+        if held := [obj for obj in objects if obj[1] != _CHUNK]:
+            self._hold(held)
             objects = [obj for obj in objects if obj[1] == _CHUNK]
         builder = self._builder
         fell_back: set[Oid] = set()  # deltas stored in full here: their sketches are taken whatever the codec
@@ -242,9 +242,10 @@ class LocalWriter(StoreWriter):
         """Keep metadata objects back (copied: a caller may reuse its buffer) until the writer knows where they
         go; past ``META_HOLD`` bytes they go to a pack of their own."""
         self._held += [(oid, kind, codec, bytes(stored), raw) for oid, kind, codec, stored, raw in objects]
-        self._held_bytes += sum(len(obj[3]) for obj in objects)
+        size = sum(len(obj[3]) for obj in objects)
+        self._held_bytes += size
         self.new_objects += len(objects)
-        self.new_bytes += sum(len(obj[3]) for obj in objects)
+        self.new_bytes += size
         if self._held_bytes > META_HOLD:
             self._write_held()
 
@@ -286,13 +287,12 @@ class LocalWriter(StoreWriter):
         fault_point("store.pack-renamed")  # in packs/, not yet indexed: invisible until reindexed or rewritten
         if self.store.fsync:
             fsync_dir(str(final.parent))
+        bases, sketches = (self._bases, self._sketches) if chunks else ({}, [])  # a metadata pack holds no delta
+        self.store._index_pack(
+            sealed.name, sealed.size, sealed.table, replace=self.rewrite, bases=bases, sketches=sketches
+        )
         if chunks:
-            self.store._index_pack(
-                sealed.name, sealed.size, sealed.table, replace=self.rewrite, bases=self._bases, sketches=self._sketches
-            )
             self._open, self._bases, self._sketches = set(), {}, []
-        else:
-            self.store._index_pack(sealed.name, sealed.size, sealed.table, replace=self.rewrite, bases={}, sketches=[])
         keys = [(d.hex(), k) for d, k, *_ in ENTRY.iter_unpack(sealed.table)]
         with self._lock:  # indexed: the store answers for these now (claimed, unwritten keys stay pending)
             self._pending.difference_update(keys)

@@ -124,11 +124,6 @@ class PackBuilder:
         """
         self._open().add_pieces(oid, kind, codec, pieces, length, raw_length)
 
-    @property
-    def size(self) -> int:
-        """Bytes written to the open pack so far (0: none open)."""
-        return self._pack.size if self._pack is not None else 0
-
     def room(self) -> int:
         """How many more objects the open (or next) pack takes before ``max_objects``."""
         limit = self.max_objects or MAX_PACK_ENTRIES
