@@ -39,10 +39,13 @@ def test_a_pulled_large_tree_is_not_held_in_memory_while_its_folder_is_written(w
     tree encoding is alive: the walk verified it into a temporary file, and the plan and the apply step read it
     from there a window at a time (the old code held the encoding from the walk to the end of the fetch and of
     the checkout: this found it). The thresholds are lowered so 6,000 files stand for a million: every tree is
-    "large" (``BIG_TREE``) and none is decoded whole (``DECODED_MAX``)."""
-    from artvc.objstore import objects, transfer
+    "large" (``BIG_TREE``) and none is decoded whole (``DECODED_MAX``). The store reads a spilled tree back a
+    piece at a time (``pulled_tree._PIECE``, a MiB: more than this tree), lowered too: when the fetch stored the
+    tree while the checkout wrote its first file, that one piece was the whole tree (a CI run found it)."""
+    from artvc.objstore import objects, pulled_tree, transfer
 
     monkeypatch.setattr(transfer, "BIG_TREE", 16 << 10)
+    monkeypatch.setattr(pulled_tree, "_PIECE", 16 << 10)
     monkeypatch.setattr(objects, "DECODED_MAX", 100)
     rng = random.Random(1)
     ws.gen({"d0": {f"f{i:06d}.bin": rng.randbytes(rng.randint(16, 64)) for i in range(6000)}})
