@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
+from contextlib import nullcontext
 from typing import Any, BinaryIO, TypeVar, cast
 
 from ..errors import CorruptObjectError, PackMissingError
@@ -93,11 +95,12 @@ def verified_batches(
     digest as bytes."""
     pending: deque[tuple[list[PackEntry] | list[Record], Future[tuple[list[bytes | None], int]]]] = deque()
     items: Iterable[Any] = ENTRY.iter_unpack(entries.data) if isinstance(entries, EntryTable) else entries
+    turn = threading.Lock() if copy_to is not None else None  # one window written into ``copy_to`` at a time
     for window in spans(items, WINDOW, WINDOW_OBJECTS):
         if len(pending) >= AHEAD:
             done, fut = pending.popleft()
             yield done, *fut.result()
-        pending.append((window, pool.submit(_verify_window, fd, window, copy_to)))
+        pending.append((window, pool.submit(_verify_window, fd, window, copy_to, turn)))
     while pending:
         done, fut = pending.popleft()
         yield done, *fut.result()
@@ -210,7 +213,7 @@ def _copy_range(src: int, dest: int, start: int, end: int) -> None:
 
 
 def _verify_window(
-    fd: int, window: list[PackEntry] | list[Record], copy_to: int | None = None
+    fd: int, window: list[PackEntry] | list[Record], copy_to: int | None = None, turn: threading.Lock | None = None
 ) -> tuple[list[bytes | None], int]:
     """One pool task: read a window of a pack at once (and copy it to ``copy_to``), verify each object in it
     (None for a bad one): a chunk stored raw by one blake3 of its bytes, any other by ``verify_payload``; return
@@ -219,14 +222,22 @@ def _verify_window(
     With ``copy_to`` the window is copied by the kernel (``copy_file_range``: no trip through this process's
     memory) and verified from the copy itself, mapped read-only: what is checked is what will be stored, and the
     bytes reach this process without a copy (raw objects come back as views of the mapping, which lives as long
-    as they do). Where the kernel cannot copy, the window is read and written as before."""
+    as they do). Where the kernel cannot copy, the window is read and written as before.
+
+    ``turn``: the pool's tasks copying into the same ``copy_to`` take turns (the copy holds the file's inode lock
+    in the kernel for each write, and a second task spun on it: 2.6% of a 100k pull's samples), while the
+    verification of one window runs beside the copy of the next."""
     start = window[0][3]
     end = max(e[3] + e[4] for e in window)
-    span = _kernel_copied(fd, copy_to, start, end) if copy_to is not None else None
+    span = None
+    if copy_to is not None:
+        with turn or nullcontext():
+            span = _kernel_copied(fd, copy_to, start, end)
     if span is None:
         span = memoryview(os.pread(fd, end - start, start))
         if copy_to is not None:
-            pwrite_all(copy_to, span, start)
+            with turn or nullcontext():
+                pwrite_all(copy_to, span, start)
     out: list[bytes | None] = []
     bad = 0
     for e in window:

@@ -176,6 +176,50 @@ def test_a_pack_copied_while_verified_is_the_same_file_and_its_bad_object_is_sin
     assert sum(spliced) == (objects if path == "splice" else 0)  # every object's bytes copied by the kernel
 
 
+def test_the_pool_takes_turns_copying_into_one_file_and_verifies_beside_the_copy(tmp_path, monkeypatch):
+    """``copy_to``: two tasks never copy into the same file at once (the kernel takes its inode lock for each
+    write, and the second one spun on it), but a window is verified while the next one is copied."""
+    import threading
+    import time
+
+    from artvc.objstore import pack_ranges
+
+    lock = threading.Lock()
+    state = {"copying": 0, "most": 0, "beside": 0}
+    real_copy, real_hash = pack_ranges.kernel_copy, pack_ranges.hashes_to
+
+    def copy(*args, **kwargs):
+        with lock:
+            state["copying"] += 1
+            state["most"] = max(state["most"], state["copying"])
+        try:
+            time.sleep(0.05)  # long enough for the other task to arrive while this one copies
+            return real_copy(*args, **kwargs)
+        finally:
+            with lock:
+                state["copying"] -= 1
+
+    def check(data, oid):
+        with lock:
+            state["beside"] += state["copying"] > 0
+        time.sleep(0.001)
+        return real_hash(data, oid)
+
+    monkeypatch.setattr(pack_ranges, "kernel_copy", copy)
+    monkeypatch.setattr(pack_ranges, "hashes_to", check)
+    blobs = [random_bytes(60_000 + i * 577, i) for i in range(300)]
+    src = tmp_path / "p.pack"
+    entries = _write_pack(src, blobs)
+    assert sum(e.length for e in entries) > 3 * WINDOW and {e.codec for e in entries} == {0}
+    dest = tmp_path / "copy.tmp"
+    with open(src, "rb") as s, open(dest, "w+b") as d, ThreadPoolExecutor(2) as pool:
+        got = [v is not None for _, v in verified_windows(pool, s.fileno(), entries, d.fileno())]
+        copy_rest(s.fileno(), d.fileno(), entries)
+    assert all(got) and dest.read_bytes() == src.read_bytes()
+    assert state["most"] == 1, "two tasks copied into the same file at once"
+    assert state["beside"] > 0, "no window was verified while another was copied"
+
+
 def test_a_chunk_stored_raw_is_verified_by_one_hash_and_the_others_by_verify_payload(tmp_path, monkeypatch):
     """Most small files are stored raw: their window check is one blake3 each, not ``verify_payload``'s steps
     (the old code passed all 300 through it); a compressed one still goes through it, and a damaged raw one,
