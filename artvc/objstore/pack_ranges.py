@@ -11,7 +11,6 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
-from contextlib import nullcontext
 from typing import Any, BinaryIO, TypeVar, cast
 
 from ..errors import CorruptObjectError, PackMissingError
@@ -95,7 +94,7 @@ def verified_batches(
     digest as bytes."""
     pending: deque[tuple[list[PackEntry] | list[Record], Future[tuple[list[bytes | None], int]]]] = deque()
     items: Iterable[Any] = ENTRY.iter_unpack(entries.data) if isinstance(entries, EntryTable) else entries
-    turn = threading.Lock() if copy_to is not None else None  # one window written into ``copy_to`` at a time
+    turn = threading.Lock()  # one window written into ``copy_to`` at a time
     for window in spans(items, WINDOW, WINDOW_OBJECTS):
         if len(pending) >= AHEAD:
             done, fut = pending.popleft()
@@ -213,7 +212,7 @@ def _copy_range(src: int, dest: int, start: int, end: int) -> None:
 
 
 def _verify_window(
-    fd: int, window: list[PackEntry] | list[Record], copy_to: int | None = None, turn: threading.Lock | None = None
+    fd: int, window: list[PackEntry] | list[Record], copy_to: int | None, turn: threading.Lock
 ) -> tuple[list[bytes | None], int]:
     """One pool task: read a window of a pack at once (and copy it to ``copy_to``), verify each object in it
     (None for a bad one): a chunk stored raw by one blake3 of its bytes, any other by ``verify_payload``; return
@@ -231,12 +230,12 @@ def _verify_window(
     end = max(e[3] + e[4] for e in window)
     span = None
     if copy_to is not None:
-        with turn or nullcontext():
+        with turn:
             span = _kernel_copied(fd, copy_to, start, end)
     if span is None:
         span = memoryview(os.pread(fd, end - start, start))
         if copy_to is not None:
-            with turn or nullcontext():
+            with turn:
                 pwrite_all(copy_to, span, start)
     out: list[bytes | None] = []
     bad = 0
