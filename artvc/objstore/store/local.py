@@ -17,7 +17,6 @@ import os
 import sqlite3
 from _thread import _local, allocate_lock  # threading's own Lock and local: no threading at start
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,33 +26,30 @@ from ..fileio import remove_if_present
 from ..objects import Kind
 from ..oid import Oid
 from ..oserrors import HINTS, describe, writable
-from ..sqlitedb import insert_many
 from ..tmpowner import sweep
 from ..types import Location, ObjectKey
-from . import local_complete, local_delta, local_files
+from . import local_complete, local_delta, local_files, local_index
 from .base import IndexedObject, ObjectStore
 from .delta import DEFAULT_DEPTH, DELTA
 from .delta_compressor import DeltaCompressor
 from .local_complete import forget as forget_complete
 from .local_files import connect_read_only, discard_index, load_params, open_index
+from .local_index import SealedRows
 from .pack import (
-    ENTRY,
     Compressor,
-    EntryTable,
     PackEntry,
     check_entry,
     encode_entries,
     fsync_dir,
     pack_name,
     read_trailer,
-    sorted_records,
     unpack_payload,
 )
 
 if TYPE_CHECKING:
     from .local_writer import LocalWriter
+
 _IN_BATCH = 500
-_key = itemgetter(0)  # the id: rows of one id keep their order (a stable sort)
 _KINDS = {int(k): k for k in Kind}
 
 
@@ -421,54 +417,12 @@ class LocalStore(ObjectStore):
         bases: dict[Oid, Oid] | None = None,
         sketches: Sequence[tuple[int, Oid]] = (),
     ) -> None:
-        """Index a sealed pack in ``packs/``: its object rows, and the delta rows of its codec-2 chunks (``bases``:
-        delta -> base, as the writer knows them; read from the pack when not given) and the sketch rows of its
-        new chunks (feature, chunk id), all in one transaction. ``entries`` may be the pack's encoded entry
-        table (``pack.ENTRY`` records, as the writer sealed it): its rows are read from it directly."""
-        listed: Sequence[PackEntry]
-        no_deltas = isinstance(entries, EntryTable) and not entries.deltas  # known from the table's check
-        entries = entries.data if isinstance(entries, EntryTable) else entries
-        if isinstance(entries, bytes):  # decoded only for the delta rows (none in most packs; all for a rewrite)
-            table: bytes | None = entries
-            every, deltas = replace or bool(bases), bases is None and not no_deltas
-            unpacked = ENTRY.iter_unpack(entries) if every or deltas else ()  # no delta: nothing to walk
-            listed = [PackEntry(Oid(d.hex()), *r) for d, *r in unpacked if every or deltas and r[1] == DELTA]
-        else:
-            table, listed = None, entries
-        if bases is None:
-            bases = local_delta.read_bases(self.pack_path(name), listed)
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                cur = db.execute("INSERT OR IGNORE INTO packs(name, size) VALUES (?, ?)", (name, size))
-                pack = (
-                    cur.lastrowid
-                    if cur.rowcount
-                    else db.execute("SELECT id FROM packs WHERE name=?", (name,)).fetchone()[0]
-                )
-                # in key order: a pack's ids are random, sorted they touch each B-tree page once (2x at 1M objects)
-                # (digest, kind, codec, offset, length, raw length), stable: duplicates keep the pack's order
-                recs = ((bytes.fromhex(e.oid), e.kind, e.codec, e.offset, e.length, e.raw_length) for e in listed)
-                rows = sorted_records(table) if table is not None else sorted(recs, key=_key)  # a run at a time
-                verb = f"INSERT OR {'REPLACE' if replace else 'IGNORE'} INTO objects"  # sorted as bytes, bound as blobs
-                insert_many(db, verb, 7, ((bytearray(d), k, pack, c, o, n, r) for d, k, c, o, n, r in rows))
-                local_delta.record(db, pack, listed, bases, replace)
-                if sketches:
-                    db.executemany(
-                        "INSERT OR IGNORE INTO sketch VALUES (?, ?)", [(f, bytes.fromhex(o)) for f, o in sketches]
-                    )
-                if db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone():  # a good copy replaces a bad one
-                    db.executemany(
-                        "DELETE FROM quarantine WHERE oid=? AND kind=?",
-                        [(d, k) for d, k, *_ in ENTRY.iter_unpack(table)]
-                        if table is not None
-                        else [(bytes.fromhex(e.oid), e.kind) for e in listed],
-                    )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        """Index one sealed pack in ``packs/`` (``_index_packs``)."""
+        self._index_packs([(name, size, entries, bases, sketches)], replace=replace)
+
+    def _index_packs(self, packs: Sequence[SealedRows], *, replace: bool = False) -> None:
+        """Index sealed packs in ``packs/`` in one transaction (``local_index.index_packs``)."""
+        local_index.index_packs(self, packs, replace=replace)
 
     def import_pack(self, path: str | os.PathLike[str], name: str, entries: Sequence[PackEntry]) -> None:
         """Adopt a sealed pack file that the caller verified object by object (a whole pack from a remote).

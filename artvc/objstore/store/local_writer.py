@@ -13,11 +13,12 @@ than ``MIXED_AT_MOST`` bytes of chunks (most adds) still writes one pack holding
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from ...errors import FormatError
+from ...errors import ArtError, FormatError
 from ..faults import fault_point
 from ..fileio import remove_if_present
 from ..objects import Kind
@@ -30,10 +31,17 @@ from .packer import DIRECT_AFTER, PACK_MAX_OBJECTS, PackBuilder
 
 if TYPE_CHECKING:
     from .local import LocalStore
+    from .local_index import SealedRows
 
 _CHUNK = int(Kind.CHUNK)
 MIXED_AT_MOST = DIRECT_AFTER  # chunk bytes in a writer's pack below which its metadata shares that pack
 META_HOLD = 4 << 20  # metadata bytes held in memory before they go to a pack of their own
+# objects of sealed chunk packs a writer holds back from the index before it indexes them in one transaction: a
+# pack of many small files (``PACK_MAX_OBJECTS``) is indexed as it is sealed, a large file's packs (~1,000
+# chunks of 64 MiB each) 16 at a time. Each commit rewrites every page of the index its random ids touch, and
+# makes every other connection of the process read its pages again: a 4 GiB add's 64 commits wrote 124 MiB to
+# index.db and its log and read 126 MiB back (3% of the file).
+INDEX_ROWS = PACK_MAX_OBJECTS
 _Obj = tuple[Oid, int, int, bytes | memoryview, int]
 
 
@@ -52,7 +60,11 @@ class LocalWriter(StoreWriter):
         self._pending: set[tuple[str, int]] = set()
         self._lock = threading.Lock()  # guards _pending's check-and-add and _sealed
         self._sealed = 0  # packs indexed so far: a claim whose store query is older asks again
-        self._open: set[Oid] = set()  # chunks written to the open pack (a delta's base must be here or stored)
+        # chunks written to the open pack or to sealed packs not indexed yet (a delta's base must be here or stored:
+        # those packs are indexed with, or before, the pack of a delta written after them)
+        self._open: set[Oid] = set()
+        self._unindexed: list[SealedRows] = []  # sealed chunk packs in packs/, indexed together (``_index_sealed``)
+        self._unindexed_rows = 0
         self._bases: dict[Oid, Oid] = {}  # codec-2 chunks of the open pack -> their bases
         self._sketches: list[tuple[int, Oid]] = []  # (feature, chunk) of the open pack's new chunks
         self._builder = PackBuilder(
@@ -273,6 +285,9 @@ class LocalWriter(StoreWriter):
         self._seal(self._meta)
 
     def _seal(self, builder: PackBuilder | None = None) -> None:
+        """Seal a pack and rename it into ``packs/``; index it now if it is the metadata pack (with every chunk
+        pack sealed before it, in one transaction), else once the sealed, unindexed chunk packs hold
+        ``INDEX_ROWS`` objects (``_index_sealed``)."""
         chunks = builder is None
         sealed = (builder or self._builder).seal(fsync=self.store.fsync)
         final = self.store.pack_path(sealed.name)
@@ -288,12 +303,24 @@ class LocalWriter(StoreWriter):
         if self.store.fsync:
             fsync_dir(str(final.parent))
         bases, sketches = (self._bases, self._sketches) if chunks else ({}, [])  # a metadata pack holds no delta
-        self.store._index_pack(
-            sealed.name, sealed.size, sealed.table, replace=self.rewrite, bases=bases, sketches=sketches
-        )
+        self._unindexed.append((sealed.name, sealed.size, sealed.table, bases, sketches))
+        self._unindexed_rows += len(sealed.table) // ENTRY.size
         if chunks:
-            self._open, self._bases, self._sketches = set(), {}, []
-        keys = [(d.hex(), k) for d, k, *_ in ENTRY.iter_unpack(sealed.table)]
+            self._bases, self._sketches = {}, []
+        if not chunks or self._unindexed_rows >= INDEX_ROWS:
+            self._index_sealed()
+
+    def _index_sealed(self) -> None:
+        """Index the sealed packs not indexed yet, in one transaction (``LocalStore._index_packs``); their keys
+        leave ``_pending`` (the store answers for them now) and ``_open`` (a delta's base is stored now)."""
+        packs = self._unindexed
+        if not packs:
+            return
+        fault_point("store.pack-indexing")
+        self.store._index_packs(packs, replace=self.rewrite)  # on failure they stay listed (``abort`` tries again)
+        self._unindexed, self._unindexed_rows = [], 0
+        self._open = set()  # no chunk pack is open here: each caller has just sealed (or is ending)
+        keys = [(d.hex(), k) for _, _, table, _, _ in packs for d, k, *_ in ENTRY.iter_unpack(cast(bytes, table))]
         with self._lock:  # indexed: the store answers for these now (claimed, unwritten keys stay pending)
             self._pending.difference_update(keys)
             self._sealed += 1
@@ -311,13 +338,20 @@ class LocalWriter(StoreWriter):
                 self._write_held()
             if self._meta.open:
                 self._seal_meta()
+            self._index_sealed()
         except OSError as exc:
             tmp = builder.temp or self._meta.temp
             self.abort()
             raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
 
     def abort(self) -> None:
-        """Drop the unsealed pack: its temp file is removed even when closing it fails (a full disk)."""
+        """Drop the unsealed pack: its temp file is removed even when closing it fails (a full disk). The packs
+        sealed before are indexed still (a retried add finds their objects stored), if the index takes them:
+        else they stay in ``packs/`` unindexed, as after a crash, until a reindex (``art fsck``) or ``gc``."""
+        try:
+            self._index_sealed()
+        except (OSError, sqlite3.Error, ArtError):
+            self._unindexed, self._unindexed_rows = [], 0
         with self._lock:
             self._pending.clear()
         self._open, self._bases, self._sketches = set(), {}, []
