@@ -90,6 +90,8 @@ import json, sys, threading, time, queue
 import blake3, zstandard
 from pyfastcdc import FastCDC
 path, threads, block = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sink = open(sys.argv[4], "wb", buffering=0) if len(sys.argv) > 4 else None  # write what is stored, as a pack
+sink_lock = threading.Lock()
 parts = dict(read=0.0, fastcdc=0.0, blake3_chunks=0.0, blake3_file=0.0, zstd=0.0, unzstd=0.0, write=0.0)
 chunks = stored = 0
 pc = time.perf_counter
@@ -116,6 +118,9 @@ def work(buf, timed, file_hash):
             parts["zstd"] += t3 - t2
         n += 1
         s += min(len(z), len(c))
+        if sink is not None:
+            with sink_lock:  # one writer at a time, appended in turn (a pack's order is the writers')
+                sink.write(z if len(z) < len(c) else c)
     t4 = pc()
     file_hash.update(buf)
     if timed:
@@ -164,8 +169,10 @@ with open(path, "rb", buffering=0) as f:
             q.put(None)
         for p in pool:
             p.join()
+if sink is not None:
+    sink.close()
 wall = pc() - start
-if threads == 1:  # not part of the work's wall: what writing the file's bytes once (a pack) costs beside it
+if threads == 1 and sink is None:  # not in the work's wall: what writing the file's bytes once (a pack) costs beside it
     import os
     out = path + ".write-test"
     buf = bytearray(block)
@@ -391,8 +398,11 @@ def raw_back(ctx: Ctx, path: Path, size: int) -> Run:
     return Run(info["wall"] * scale, info["cpu"] * scale, extra=info)
 
 
-def raw_work(ctx: Ctx, path: Path, threads: int) -> Run:
-    cmd = [ctx.python, "-c", RAW, str(path), str(threads), str(BLOCK)]
+def raw_work(ctx: Ctx, path: Path, threads: int, out: Path | None = None) -> Run:
+    """The raw work (``RAW``) on ``threads`` threads over the file at ``path``; with ``out``, the workers also
+    write the bytes an add stores (each chunk compressed, or raw when that does not shrink it) to that file, one
+    after the other."""
+    cmd = [ctx.python, "-c", RAW, str(path), str(threads), str(BLOCK), *([str(out)] if out else [])]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, env=ctx.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = proc.stdout.read() if proc.stdout else b""
@@ -493,6 +503,12 @@ def run_case(ctx: Ctx, size: int, kind: str, repeat: int, steps: set[str], scrat
             r = raw_work(ctx, work_src, threads)
             ctx.add(case, f"work{threads}", "work", r)
             log(f"[{case}] raw work on {threads} thread(s): {r.wall:.2f} s")
+        if shm is not None and "add_tmpfs" in steps:  # the floor of an add that keeps what it stores, on tmpfs
+            stored = work_src.with_suffix(".stored")
+            r = raw_work(ctx, work_src, 2, stored)
+            stored.unlink()
+            ctx.add(case, "work2w", "work", r)
+            log(f"[{case}] raw work on 2 threads, writing what it stores: {r.wall:.2f} s")
     if work_src != master:
         work_src.unlink()
 
@@ -682,12 +698,31 @@ def report(ctx: Ctx, cases: list[tuple[int, str]]) -> tuple[str, list[dict]]:
 
 
 def _floor_line(ctx: Ctx, case: str, step: str, runs: list[Run]) -> tuple[str, dict] | None:
-    """The second floor of checkout (its raw work on 2 threads) and pull (the bytes written twice), if timed."""
+    """The second floor of checkout (its raw work on 2 threads), pull (the bytes written twice) and the add on
+    tmpfs (the raw work writing what it stores), if timed."""
     if step == "checkout" and (back := ctx.rows.get((case, "back2", "work"))):
         w, c = med(back), med(back, "cpu")
         text = f"checkout's raw work on 2 threads (unzstd + blake3, from memory) {w:.2f} s (cpu {c:.2f})"
         return f"{text}; art/that: wall {med(runs) / w:.2f}, cpu {med(runs, 'cpu') / c:.2f}", dict(
             back2_s=w, back2_cpu_s=c, ratio=med(runs) / w, cpu_ratio=med(runs, "cpu") / c
+        )
+    if step == "add_tmpfs" and (wrote := ctx.rows.get((case, "work2w", "work"))):
+        w, c = med(wrote), med(wrote, "cpu")
+        started = statistics.median(r.extra["process_wall"] for r in wrote)
+        text = (
+            f"add's floor on tmpfs: the raw work on 2 threads writing what it stores {w:.2f} s (cpu {c:.2f}; "
+            f"{started:.2f} s with the interpreter's start)"
+        )
+        return (
+            f"{text}; art/that: wall {med(runs) / w:.2f} ({med(runs) / started:.2f}), cpu {med(runs, 'cpu') / c:.2f}",
+            dict(
+                work2w_s=w,
+                work2w_cpu_s=c,
+                work2w_started_s=started,
+                ratio=med(runs) / w,
+                ratio_started=med(runs) / started,
+                cpu_ratio=med(runs, "cpu") / c,
+            ),
         )
     if step == "pull" and (twice := ctx.rows.get((case, "pull", "twice"))):
         w, c = med(twice), med(twice, "cpu")

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,30 @@ def test_large_files_runs_add_and_checkout_in_tiny_size(tmp_path):
     assert {"add", "checkout"} <= set(rows), proc.stderr
     assert rows["add"]["floor_s"] > 0 and rows["checkout"]["floor_s"] > 0
     assert not mounts_under(tmp_path)
+
+
+@pytest.mark.long
+def test_large_files_times_the_add_on_tmpfs_beside_the_raw_work_that_writes_what_it_stores(tmp_path):
+    """``add_tmpfs`` with ``work``: beside the raw work on 1 and 2 threads, the raw work on 2 threads writing the
+    bytes it would store (compressed chunks, or raw ones) is timed as a second floor of the add on tmpfs, and
+    reported under its row with art's ratios against it; nothing is left in the tmpfs folder."""
+    shm = Path(tempfile.mkdtemp(dir="/dev/shm", prefix="art-bench-test-"))
+    out = tmp_path / "rows.json"
+    try:
+        argv = [
+            sys.executable, str(LARGE), "--sizes", "3M", "--kinds", "csv", "--repeat", "1", "--steps",
+            "work,add_tmpfs", "--shm", str(shm), "--pause", "0", "--tmp", str(tmp_path), "--json", str(out),
+        ]  # fmt: skip
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        rows = {r["step"]: r for r in json.loads(out.read_text())}
+        floor = rows["add_tmpfs floor"]
+        assert 0 < floor["work2w_s"] <= floor["work2w_started_s"]
+        assert floor["ratio"] == pytest.approx(rows["add_tmpfs"]["art_s"] / floor["work2w_s"])
+        assert "writing what it stores" in proc.stdout + proc.stderr
+        assert list(shm.iterdir()) == []
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
 
 
 def test_large_files_refuses_a_size_the_disk_cannot_hold(tmp_path):
