@@ -7,6 +7,7 @@ what was sealed."""
 from __future__ import annotations
 
 import errno
+import json
 
 import pytest
 
@@ -99,3 +100,27 @@ def test_a_commit_whose_indexing_fails_still_indexes_the_sealed_packs_as_it_abor
         assert [c == store.get(hash_bytes(c), Kind.CHUNK) for c in chunks] == [True] * 12
         assert not list((store.root / "tmp").glob("pack-*"))
         assert list(verify_store(store)) == []
+
+
+def test_an_add_killed_before_its_packs_are_indexed_leaves_them_for_fsck_and_a_rerun(tmp_path):
+    """``art add`` killed at its indexing (its packs sealed and in ``packs/``): no pointer, the index as it was;
+    ``art fsck`` indexes the pack it left, and the add run again finds its objects stored (none written again)."""
+    from tests.e2e.faultfs import art, make_repo, ok
+
+    repo = make_repo(tmp_path / "repo")
+    (repo / "a.txt").write_text("first\n")
+    ok(art(repo, "add", "a.txt"))
+    (repo / "b.bin").write_bytes(random_bytes(300_000, 9))
+    killed = art(repo, "add", "b.bin", env={"ART_FAULT": "store.pack-indexing:kill"})
+    assert killed.returncode == -9, killed.stderr
+    assert not (repo / "b.bin.art").exists()
+    store = repo / ".art" / "store"
+    on_disk = sorted(p.name for p in (store / "packs").glob("*/*.pack"))
+    assert len(on_disk) == 2
+    checked = json.loads(ok(art(repo, "fsck", "--json")).stdout)
+    assert len(checked["reindexed"]) == 1 and checked["problems"] == []  # the killed add's pack, indexed now
+    ok(art(repo, "add", "b.bin"))
+    new = [p for p in (store / "packs").glob("*/*.pack") if p.name not in on_disk]
+    assert sum(p.stat().st_size for p in new) < 4096  # the add's record, not the 300 KB of chunks again
+    assert (repo / "b.bin.art").exists()
+    ok(art(repo, "fsck"))
