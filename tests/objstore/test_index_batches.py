@@ -124,3 +124,33 @@ def test_an_add_killed_before_its_packs_are_indexed_leaves_them_for_fsck_and_a_r
     assert sum(p.stat().st_size for p in new) < 4096  # the add's record, not the 300 KB of chunks again
     assert (repo / "b.bin.art").exists()
     ok(art(repo, "fsck"))
+
+
+def test_a_commit_the_index_refuses_leaves_its_packs_whole_for_a_reindex(tmp_path, monkeypatch):
+    """Another connection holds the index's write lock through the commit and its abort (sqlite's "database is
+    locked", as a full disk would be refused too): the commit raises sqlite's error, nothing is left in
+    ``tmp/``, the sealed packs stay in ``packs/`` unindexed, and a reindex once the lock is gone makes every
+    object readable."""
+    import sqlite3
+
+    monkeypatch.setattr(local_writer, "INDEX_ROWS", 10_000)
+    chunks = [random_bytes(200_000, 100 + seed) for seed in range(6)]
+    with LocalStore(tmp_path / "store") as store:
+        w = store.writer()
+        w._builder.target = 400_000
+        for c in chunks:
+            w.put(hash_bytes(c), Kind.CHUNK, c)
+        store._db.execute("PRAGMA busy_timeout=50")
+        other = sqlite3.connect(store.root / "index.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                w.commit()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert not list((store.root / "tmp").glob("pack-*"))
+        on_disk = {p.stem for p in (store.root / "packs").glob("*/*.pack")}
+        assert len(on_disk) >= 2 and not any(store.has(hash_bytes(c), Kind.CHUNK) for c in chunks)
+        assert set(store.reindex()) == on_disk
+        assert [store.get(hash_bytes(c), Kind.CHUNK) == c for c in chunks] == [True] * 6

@@ -343,6 +343,9 @@ class LocalWriter(StoreWriter):
             tmp = builder.temp or self._meta.temp
             self.abort()
             raise describe(exc, "write a pack to the store at", tmp or self.store.root / "tmp") from exc
+        except sqlite3.Error:  # the index refused the rows (a full disk): the abort tries once more, then leaves it
+            self.abort()
+            raise
 
     def abort(self) -> None:
         """Drop the unsealed pack: its temp file is removed even when closing it fails (a full disk). The packs
