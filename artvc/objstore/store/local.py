@@ -28,13 +28,12 @@ from ..oid import Oid
 from ..oserrors import HINTS, describe, writable
 from ..tmpowner import sweep
 from ..types import Location, ObjectKey
-from . import local_complete, local_delta, local_files, local_index
+from . import local_complete, local_delta, local_files
 from .base import IndexedObject, ObjectStore
 from .delta import DEFAULT_DEPTH, DELTA
 from .delta_compressor import DeltaCompressor
 from .local_complete import forget as forget_complete
 from .local_files import connect_read_only, discard_index, load_params, open_index
-from .local_index import SealedRows
 from .pack import (
     Compressor,
     PackEntry,
@@ -47,6 +46,7 @@ from .pack import (
 )
 
 if TYPE_CHECKING:
+    from .local_index import SealedRows
     from .local_writer import LocalWriter
 
 _IN_BATCH = 500
@@ -421,8 +421,11 @@ class LocalStore(ObjectStore):
         self._index_packs([(name, size, entries, bases, sketches)], replace=replace)
 
     def _index_packs(self, packs: Sequence[SealedRows], *, replace: bool = False) -> None:
-        """Index sealed packs in ``packs/`` in one transaction (``local_index.index_packs``)."""
-        local_index.index_packs(self, packs, replace=replace)
+        """Index sealed packs in ``packs/`` in one transaction (``local_index.index_packs``; imported here: a
+        command that only reads, such as ``status``, does not load it, nor its ``heapq``)."""
+        from .local_index import index_packs
+
+        index_packs(self, packs, replace=replace)
 
     def import_pack(self, path: str | os.PathLike[str], name: str, entries: Sequence[PackEntry]) -> None:
         """Adopt a sealed pack file that the caller verified object by object (a whole pack from a remote).
