@@ -47,10 +47,19 @@ def _kill(pid: int) -> None:
                 return
         except ChildProcessError:
             pass
-        if not Path(f"/proc/{pid}").exists():
+        if _gone(pid):
             return
         time.sleep(0.01)
     os.kill(pid, signal.SIGKILL)
+
+
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited: no such process, or a zombie its parent (not this process: the daemon
+    is detached) has not reaped yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_bytes().rpartition(b")")[2].split()[0] == b"Z"
+    except OSError:
+        return True
 
 
 @pytest.fixture
