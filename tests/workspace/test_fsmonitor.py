@@ -29,7 +29,7 @@ def _daemons(root: Path) -> list[int]:
         try:
             cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
             ours = b"fsmonitor" in cmd and b"run" in cmd and os.readlink(f"/proc/{entry}/cwd") == str(root)
-            if ours and Path(f"/proc/{entry}/stat").read_bytes().rpartition(b")")[2].split()[0] != b"Z":
+            if ours and not _gone(int(entry)):
                 found.append(int(entry))
         except OSError:
             continue
