@@ -398,11 +398,11 @@ def raw_back(ctx: Ctx, path: Path, size: int) -> Run:
     return Run(info["wall"] * scale, info["cpu"] * scale, extra=info)
 
 
-def raw_work(ctx: Ctx, path: Path, threads: int, out: Path | None = None) -> Run:
-    """The raw work (``RAW``) on ``threads`` threads over the file at ``path``; with ``out``, the workers also
+def raw_work(ctx: Ctx, path: Path, threads: int, stored: Path | None = None) -> Run:
+    """The raw work (``RAW``) on ``threads`` threads over the file at ``path``; with ``stored``, the workers also
     write the bytes an add stores (each chunk compressed, or raw when that does not shrink it) to that file, one
     after the other."""
-    cmd = [ctx.python, "-c", RAW, str(path), str(threads), str(BLOCK), *([str(out)] if out else [])]
+    cmd = [ctx.python, "-c", RAW, str(path), str(threads), str(BLOCK), *([str(stored)] if stored else [])]
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, env=ctx.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out = proc.stdout.read() if proc.stdout else b""
