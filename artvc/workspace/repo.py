@@ -122,7 +122,7 @@ class Repo:
     def state(self) -> StateDB:
         """``.art/state.db`` (the stat cache and the run index), opened on first use."""
         if self._state is None:
-            self._state = StateDB(self.art_dir / "state.db", self.root)
+            self._state = StateDB(self.art_dir / "state.db", self.root, fsync=bool(self.config.core("fsync")))
             self._state.locked = self.lock.held
         return self._state
 

@@ -26,7 +26,7 @@ from ..objstore.hashing import hash_file
 from ..objstore.oid import Oid, is_oid
 from ..objstore.oserrors import notice, writable
 from ..objstore.scan import RACY_NS  # one racy window for files and folders
-from ..objstore.sqlitedb import connect_no_write, insert_many, open_wal
+from ..objstore.sqlitedb import connect_no_write, insert_many, open_wal, sync_level
 from .state_folders import SNAPSHOT_SCHEMA, FolderState
 
 _SCHEMA = (
@@ -92,11 +92,11 @@ class StateDB(FolderState):
 
     FLUSH_EVERY = 2048
 
-    def __init__(self, db_path: Path, root: Path) -> None:
+    def __init__(self, db_path: Path, root: Path, *, fsync: bool = False) -> None:
         self.root = str(root).rstrip("/") + "/"
         self.read_only = False
         try:
-            self.db = _open(db_path)
+            self.db = _open(db_path, fsync)
         except sqlite3.DatabaseError as exc:
             if _is_read_only(db_path, exc):
                 self.read_only = True
@@ -104,7 +104,7 @@ class StateDB(FolderState):
             else:  # not a database, or damaged beyond opening: it is a cache, start it again
                 _delete(db_path)
                 notice(f"{db_path} was damaged ({exc}); it is a cache and was rebuilt (files are hashed again once)")
-                self.db = _open(db_path)
+                self.db = _open(db_path, fsync)
         self._pending: dict[str, tuple] = {}  # recorded, not yet flushed
         self._pending_trees: dict[str, tuple[str, str, int]] = {}
         self._token: tuple[str, str | None] | None = None
@@ -514,8 +514,10 @@ def _never() -> bool:
     return False
 
 
-def _open(db_path: Path) -> sqlite3.Connection:
-    db = open_wal(db_path, _SCHEMA, "facts")  # a small table: counting the stat cache reads all of it
+def _open(db_path: Path, fsync: bool) -> sqlite3.Connection:
+    db = open_wal(
+        db_path, _SCHEMA, "facts", sync=sync_level(fsync)
+    )  # a small table: counting the stat cache reads all of it
     _add_ctime(db)
     return db
 

@@ -115,12 +115,12 @@ class LocalStore(ObjectStore):
             (self.root / "tmp").mkdir(exist_ok=True)
             lost: str | bool = not (self.root / "index.db").exists()
             try:
-                self._db = open_index(self.root)
+                self._db = open_index(self.root, fsync=fsync)
             except sqlite3.DatabaseError as exc:  # not a database / malformed: it is a cache, start again
                 if isinstance(exc, sqlite3.OperationalError):
                     raise  # locked, unreadable file: not damage
                 discard_index(self.root)
-                self._db = open_index(self.root)
+                self._db = open_index(self.root, fsync=fsync)
                 lost = "damaged"
             self.params = load_params(self.root, params, read_only=self.read_only)
             self.has_quarantine = self._db.execute("SELECT 1 FROM quarantine LIMIT 1").fetchone() is not None

@@ -15,7 +15,7 @@ from ..chunking import ChunkerParams
 from ..fileio import remove_if_present
 from ..oserrors import HINTS
 from ..promised import SCHEMA as PROMISED_SCHEMA
-from ..sqlitedb import open_wal
+from ..sqlitedb import open_wal, sync_level
 from ..tmpowner import token
 from .local_complete import SCHEMA as COMPLETE_SCHEMA
 from .local_delta import SCHEMA as DELTA_SCHEMA
@@ -72,8 +72,8 @@ def connect_read_only(root: Path, *, create_nothing: bool = False) -> tuple[sqli
     )
 
 
-def open_index(root: Path) -> sqlite3.Connection:
-    return open_wal(root / "index.db", SCHEMA, "packs")
+def open_index(root: Path, *, fsync: bool = False) -> sqlite3.Connection:
+    return open_wal(root / "index.db", SCHEMA, "packs", sync=sync_level(fsync, index=True))
 
 
 def discard_index(root: Path) -> None:
