@@ -329,6 +329,7 @@ class Case:
             quiet(["cp", "-a", str(src), str(repo / "data")], repo, self.env)
         else:
             quiet(["sh", "-c", "find data -type f -print0 | xargs -0 cat > /dev/null"], repo, self.env)
+            self.fs.direct_io(top)  # from here the copy's device writes to its image as a disk would (round 41)
         return repo
 
     def execute(self) -> None:

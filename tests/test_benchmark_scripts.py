@@ -123,6 +123,30 @@ def test_a_fresh_fs_is_empty_sized_and_gone_after_an_exception(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_a_template_copy_reads_through_the_host_cache_then_writes_with_direct_io(tmp_path):
+    """A copy of a kept file system is attached without direct I/O (its first read comes from the host's cache,
+    where the copy left it) and keeps its content; ``direct_io`` then switches its loop device to direct I/O, as
+    a fresh file system's is, and the file system stays mounted and writable."""
+    fresh_ok(tmp_path)
+
+    def dio(fs: FreshFs, mnt: Path) -> str:
+        dev = fs.mounted[mnt][0]
+        return Path(f"/sys/block/{Path(dev).name}/loop/dio").read_text().strip()
+
+    with FreshFs(tmp_path) as fs:
+        first = fs.make("first", 64 << 20)
+        assert dio(fs, first) == "1"
+        (first / "data").write_bytes(b"d" * 10000)
+        template = fs.keep(first)
+        copy = fs.make("copy", 0, template=template)
+        assert dio(fs, copy) == "0" and (copy / "data").read_bytes() == b"d" * 10000
+        fs.direct_io(copy)
+        assert dio(fs, copy) == "1"
+        (copy / "more").write_bytes(b"m" * 8192)
+        assert (copy / "more").read_bytes() == b"m" * 8192
+    assert not mounts_under(tmp_path)
+
+
 @pytest.mark.long
 def test_large_files_runs_add_and_checkout_in_tiny_size(tmp_path):
     out = tmp_path / "rows.json"
