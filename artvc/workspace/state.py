@@ -515,9 +515,8 @@ def _never() -> bool:
 
 
 def _open(db_path: Path, fsync: bool) -> sqlite3.Connection:
-    db = open_wal(
-        db_path, _SCHEMA, "facts", sync=sync_level(fsync)
-    )  # a small table: counting the stat cache reads all of it
+    # probed by "facts", a small table: counting the stat cache would read all of it
+    db = open_wal(db_path, _SCHEMA, "facts", sync=sync_level(fsync))
     _add_ctime(db)
     return db
 

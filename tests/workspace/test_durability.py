@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from artvc.workspace.repo import Repo
 from tests.builders import random_bytes
 
 ART = [sys.executable, "-m", "artvc"]
@@ -54,8 +55,6 @@ def test_with_core_fsync_the_packs_the_index_and_the_stat_cache_are_flushed(proc
     assert any(p.endswith("index.db-wal") for p in store), paths  # FULL: each index commit reaches the disk
     # NORMAL: the stat cache is synced where its log is checkpointed (at the latest as the command closes it)
     assert any(p.endswith(("state.db", "state.db-wal")) for p in paths), paths
-    from artvc.workspace.repo import Repo
-
     with Repo.find(repo) as opened:
         assert opened.store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert opened.state.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
